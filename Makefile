@@ -1,0 +1,33 @@
+# Odradek: the two commands a new machine needs are `make run` and `make test`.
+#
+# Caches (cargo target dir, Maven jars, the Python venv, npm and Go modules) live outside the
+# clone, in $(ODRADEK_CACHE), so a fresh CI clone reuses them; nothing requires them to exist.
+ODRADEK_CACHE ?= $(HOME)/.cache/odradek
+export ODRADEK_CACHE
+export CARGO_TARGET_DIR ?= $(ODRADEK_CACHE)/target
+# Two cores: keep every parallel thing bounded.
+export CARGO_BUILD_JOBS ?= 2
+export RUST_TEST_THREADS ?= 2
+
+.PHONY: run test setup lint test-rust bench
+
+## Run the main job on the embedded default broker.
+run:
+	cargo build --release -p odradek-cli
+	scripts/run-quickstart.sh
+
+## Everything CI runs: set-up, lints, every test suite.
+test: setup lint test-rust
+
+setup:
+	scripts/setup.sh
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+
+test-rust:
+	cargo test --workspace --locked
+
+bench:
+	scripts/bench.sh

@@ -1,0 +1,5 @@
+//! The `odradek` command.
+fn main() {
+    eprintln!("odradek: no subcommands yet");
+    std::process::exit(2);
+}
