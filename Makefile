@@ -9,7 +9,7 @@ export CARGO_TARGET_DIR ?= $(ODRADEK_CACHE)/target
 export CARGO_BUILD_JOBS ?= 2
 export RUST_TEST_THREADS ?= 2
 
-.PHONY: run test setup lint test-rust bench
+.PHONY: run test setup lint test-rust test-suites bench
 
 ## Run the main job on the embedded default broker.
 run:
@@ -17,7 +17,7 @@ run:
 	scripts/run-quickstart.sh
 
 ## Everything CI runs: set-up, lints, every test suite.
-test: setup lint test-rust
+test: setup lint test-rust test-suites
 
 setup:
 	scripts/setup.sh
@@ -28,6 +28,10 @@ lint:
 
 test-rust:
 	cargo test --workspace --locked
+
+## Suites beyond cargo test (interop with real clients, Apache Kafka, bindings): scripts/test.d/*.sh
+test-suites:
+	scripts/test-suites.sh
 
 bench:
 	scripts/bench.sh
