@@ -18,7 +18,7 @@ javac -nowarn -d "$work/classes" -cp "$libs/*" "$golden/GoldenJava.java"
 java -cp "$work/classes:$libs/*" GoldenJava "$golden/logical-records.json" "$fixtures/java"
 "$python" "$golden/golden_librdkafka.py" "$golden/logical-records.json" "$fixtures/librdkafka"
 
-rdkafka="$("$python" -c 'import confluent_kafka as c; print(f"librdkafka {c.libversion()[0]} (confluent-kafka {c.version()[0]})")')"
+rdkafka="$("$python" -c 'import confluent_kafka as c; print(f"librdkafka {c.libversion()[0]} (confluent-kafka {c.__version__})")')"
 "$python" "$golden/make_sidecars.py" "$fixtures" \
     "kafka-clients 4.3.1 MemoryRecordsBuilder / ProduceRequest via tools/golden/GoldenJava.java" \
     "$rdkafka producing through the recording proxy of tools/golden/golden_librdkafka.py to Apache Kafka 4.3.1"
