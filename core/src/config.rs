@@ -103,95 +103,318 @@ macro_rules! prop {
 /// Every property the client knows, in one table.
 pub static PROPERTIES: &[Property] = &[
     // Common.
-    prop!("bootstrap.servers", ["metadata.broker.list"], None, ValueKind::Str,
-        "Comma-separated host:port list used to discover the cluster."),
-    prop!("client.id", [], Some("odradek"), ValueKind::Str, "Client id sent with every request."),
-    prop!("request.timeout.ms", ["socket.timeout.ms"], Some("30000"), int(1, I32),
-        "How long to wait for a response before failing (and possibly retrying) a request."),
-    prop!("socket.connection.setup.timeout.ms", [], Some("10000"), int(1, I32),
-        "How long a TCP connect plus ApiVersions handshake may take."),
-    prop!("reconnect.backoff.ms", [], Some("100"), int(0, 3_600_000),
-        "First delay before reconnecting to a broker; doubles per failure, with jitter."),
-    prop!("reconnect.backoff.max.ms", [], Some("10000"), int(0, 3_600_000),
-        "Upper bound of the reconnect delay."),
-    prop!("retry.backoff.ms", [], Some("100"), int(1, 300_000),
-        "First delay before retrying a failed request; doubles per retry, with jitter."),
-    prop!("retry.backoff.max.ms", [], Some("1000"), int(1, 300_000),
-        "Upper bound of the retry delay."),
-    prop!("metadata.max.age.ms", ["topic.metadata.refresh.interval.ms"], Some("300000"),
-        int(1, I32), "Metadata is refreshed at least this often."),
-    prop!("message.max.bytes", ["max.request.size"], Some("1000000"), int(1000, 1_000_000_000),
-        "Largest request / record batch the client will send."),
-    prop!("receive.message.max.bytes", [], Some("104857600"), int(1000, I32),
-        "Largest response frame accepted from a broker."),
-    prop!("max.in.flight.requests.per.connection", ["max.in.flight"], Some("5"), int(1, 1_000_000),
-        "Requests in flight per broker connection."),
-    prop!("allow.auto.create.topics", [], Some("true"), ValueKind::Bool,
-        "Ask the broker to create unknown topics on metadata requests (if the broker allows it)."),
+    prop!(
+        "bootstrap.servers",
+        ["metadata.broker.list"],
+        None,
+        ValueKind::Str,
+        "Comma-separated host:port list used to discover the cluster."
+    ),
+    prop!(
+        "client.id",
+        [],
+        Some("odradek"),
+        ValueKind::Str,
+        "Client id sent with every request."
+    ),
+    prop!(
+        "request.timeout.ms",
+        ["socket.timeout.ms"],
+        Some("30000"),
+        int(1, I32),
+        "How long to wait for a response before failing (and possibly retrying) a request."
+    ),
+    prop!(
+        "socket.connection.setup.timeout.ms",
+        [],
+        Some("10000"),
+        int(1, I32),
+        "How long a TCP connect plus ApiVersions handshake may take."
+    ),
+    prop!(
+        "reconnect.backoff.ms",
+        [],
+        Some("100"),
+        int(0, 3_600_000),
+        "First delay before reconnecting to a broker; doubles per failure, with jitter."
+    ),
+    prop!(
+        "reconnect.backoff.max.ms",
+        [],
+        Some("10000"),
+        int(0, 3_600_000),
+        "Upper bound of the reconnect delay."
+    ),
+    prop!(
+        "retry.backoff.ms",
+        [],
+        Some("100"),
+        int(1, 300_000),
+        "First delay before retrying a failed request; doubles per retry, with jitter."
+    ),
+    prop!(
+        "retry.backoff.max.ms",
+        [],
+        Some("1000"),
+        int(1, 300_000),
+        "Upper bound of the retry delay."
+    ),
+    prop!(
+        "metadata.max.age.ms",
+        ["topic.metadata.refresh.interval.ms"],
+        Some("300000"),
+        int(1, I32),
+        "Metadata is refreshed at least this often."
+    ),
+    prop!(
+        "message.max.bytes",
+        ["max.request.size"],
+        Some("1000000"),
+        int(1000, 1_000_000_000),
+        "Largest request / record batch the client will send."
+    ),
+    prop!(
+        "receive.message.max.bytes",
+        [],
+        Some("104857600"),
+        int(1000, I32),
+        "Largest response frame accepted from a broker."
+    ),
+    prop!(
+        "max.in.flight.requests.per.connection",
+        ["max.in.flight"],
+        Some("5"),
+        int(1, 1_000_000),
+        "Requests in flight per broker connection."
+    ),
+    prop!(
+        "allow.auto.create.topics",
+        [],
+        Some("true"),
+        ValueKind::Bool,
+        "Ask the broker to create unknown topics on metadata requests (if the broker allows it)."
+    ),
     // Producer.
-    prop!("linger.ms", ["queue.buffering.max.ms"], Some("5"), int(0, 900_000),
-        "How long a partition's batch waits for more records before it is sent."),
-    prop!("batch.size", [], Some("1000000"), int(1, I32),
-        "A partition's batch is sent once it holds this many bytes."),
-    prop!("batch.num.messages", [], Some("10000"), int(1, 1_000_000),
-        "A partition's batch is sent once it holds this many records."),
-    prop!("acks", ["request.required.acks"], Some("all"), ValueKind::Enum(ACKS),
-        "Broker acknowledgements: 0, 1 or all (-1)."),
-    prop!("enable.idempotence", [], Some("true"), ValueKind::Bool,
-        "Exactly-once per partition: producer id, epoch and sequence numbers."),
-    prop!("compression.type", ["compression.codec"], Some("none"), ValueKind::Enum(CODECS),
-        "Codec for record batches."),
-    prop!("compression.level", [], Some("-1"), int(-1, 22),
-        "Codec level; -1 means the codec's default."),
-    prop!("retries", ["message.send.max.retries"], Some("2147483647"), int(0, I32),
-        "How many times a failed batch is retried (within delivery.timeout.ms)."),
-    prop!("delivery.timeout.ms", ["message.timeout.ms"], Some("120000"), int(1, I32),
-        "Upper bound on the time from send() to its delivery report."),
-    prop!("queue.buffering.max.kbytes", [], Some("65536"), int(1, 2_097_151),
-        "Producer buffer size in KiB (Java: buffer.memory, in bytes, also accepted)."),
-    prop!("queue.buffering.max.messages", [], Some("1000000"), int(1, I32),
-        "Most records waiting in the producer buffer."),
-    prop!("max.block.ms", [], Some("60000"), int(0, I32),
-        "How long send() may wait for buffer space; 0 fails fast with a queue-full error."),
-    prop!("partitioner", [], Some("murmur2_random"), ValueKind::Enum(PARTITIONERS),
+    prop!(
+        "linger.ms",
+        ["queue.buffering.max.ms"],
+        Some("5"),
+        int(0, 900_000),
+        "How long a partition's batch waits for more records before it is sent."
+    ),
+    prop!(
+        "batch.size",
+        [],
+        Some("1000000"),
+        int(1, I32),
+        "A partition's batch is sent once it holds this many bytes."
+    ),
+    prop!(
+        "batch.num.messages",
+        [],
+        Some("10000"),
+        int(1, 1_000_000),
+        "A partition's batch is sent once it holds this many records."
+    ),
+    prop!(
+        "acks",
+        ["request.required.acks"],
+        Some("all"),
+        ValueKind::Enum(ACKS),
+        "Broker acknowledgements: 0, 1 or all (-1)."
+    ),
+    prop!(
+        "enable.idempotence",
+        [],
+        Some("true"),
+        ValueKind::Bool,
+        "Exactly-once per partition: producer id, epoch and sequence numbers."
+    ),
+    prop!(
+        "compression.type",
+        ["compression.codec"],
+        Some("none"),
+        ValueKind::Enum(CODECS),
+        "Codec for record batches."
+    ),
+    prop!(
+        "compression.level",
+        [],
+        Some("-1"),
+        int(-1, 22),
+        "Codec level; -1 means the codec's default."
+    ),
+    prop!(
+        "retries",
+        ["message.send.max.retries"],
+        Some("2147483647"),
+        int(0, I32),
+        "How many times a failed batch is retried (within delivery.timeout.ms)."
+    ),
+    prop!(
+        "delivery.timeout.ms",
+        ["message.timeout.ms"],
+        Some("120000"),
+        int(1, I32),
+        "Upper bound on the time from send() to its delivery report."
+    ),
+    prop!(
+        "queue.buffering.max.kbytes",
+        [],
+        Some("65536"),
+        int(1, 2_097_151),
+        "Producer buffer size in KiB (Java: buffer.memory, in bytes, also accepted)."
+    ),
+    prop!(
+        "queue.buffering.max.messages",
+        [],
+        Some("1000000"),
+        int(1, I32),
+        "Most records waiting in the producer buffer."
+    ),
+    prop!(
+        "max.block.ms",
+        [],
+        Some("60000"),
+        int(0, I32),
+        "How long send() may wait for buffer space; 0 fails fast with a queue-full error."
+    ),
+    prop!(
+        "partitioner",
+        [],
+        Some("murmur2_random"),
+        ValueKind::Enum(PARTITIONERS),
         "murmur2_random (Java default: murmur2 for keys, sticky for null keys), murmur2, \
-         consistent_random, consistent, random."),
+         consistent_random, consistent, random."
+    ),
     // Consumer.
     prop!("group.id", [], None, ValueKind::Str, "Consumer group id."),
-    prop!("group.instance.id", [], None, ValueKind::Str, "Static group membership id."),
-    prop!("group.protocol", [], Some("classic"), ValueKind::Enum(GROUP_PROTOCOL),
-        "Group protocol: classic or consumer (KIP-848)."),
-    prop!("session.timeout.ms", [], Some("45000"), int(1, 3_600_000), "Group session timeout."),
-    prop!("heartbeat.interval.ms", [], Some("3000"), int(1, 3_600_000), "Group heartbeat interval."),
-    prop!("max.poll.interval.ms", [], Some("300000"), int(1, 86_400_000),
-        "Largest gap between polls before the member leaves the group."),
-    prop!("enable.auto.commit", [], Some("true"), ValueKind::Bool, "Commit offsets periodically."),
-    prop!("auto.commit.interval.ms", [], Some("5000"), int(0, 86_400_000),
-        "Auto-commit period."),
-    prop!("partition.assignment.strategy", [], Some("range,roundrobin"), ValueKind::Str,
-        "Classic-protocol assignors, in preference order."),
-    prop!("auto.offset.reset", [], Some("latest"), ValueKind::Enum(OFFSET_RESET),
-        "Where to start when there is no valid position: earliest, latest or error."),
-    prop!("isolation.level", [], Some("read_committed"), ValueKind::Enum(ISOLATION),
-        "read_committed hides aborted transactional records and stops at the LSO."),
-    prop!("fetch.min.bytes", [], Some("1"), int(0, 100_000_000),
-        "Broker waits until it has this many bytes (or fetch.wait.max.ms passes)."),
-    prop!("fetch.max.bytes", [], Some("52428800"), int(0, 2_147_483_135),
-        "Most bytes per Fetch response."),
-    prop!("fetch.wait.max.ms", ["fetch.max.wait.ms"], Some("500"), int(0, 300_000),
-        "Longest the broker holds a Fetch waiting for fetch.min.bytes."),
-    prop!("max.partition.fetch.bytes", ["fetch.message.max.bytes"], Some("1048576"),
-        int(1, 1_000_000_000), "Most bytes per partition per Fetch."),
-    prop!("queued.max.messages.kbytes", [], Some("65536"), int(1, 2_097_151),
-        "Prefetch budget in KiB across all assigned partitions."),
-    prop!("check.crcs", [], Some("false"), ValueKind::Bool,
-        "Verify the CRC of every fetched batch."),
-    prop!("client.rack", [], None, ValueKind::Str, "Rack id for rack-aware fetching."),
+    prop!(
+        "group.instance.id",
+        [],
+        None,
+        ValueKind::Str,
+        "Static group membership id."
+    ),
+    prop!(
+        "group.protocol",
+        [],
+        Some("classic"),
+        ValueKind::Enum(GROUP_PROTOCOL),
+        "Group protocol: classic or consumer (KIP-848)."
+    ),
+    prop!(
+        "session.timeout.ms",
+        [],
+        Some("45000"),
+        int(1, 3_600_000),
+        "Group session timeout."
+    ),
+    prop!(
+        "heartbeat.interval.ms",
+        [],
+        Some("3000"),
+        int(1, 3_600_000),
+        "Group heartbeat interval."
+    ),
+    prop!(
+        "max.poll.interval.ms",
+        [],
+        Some("300000"),
+        int(1, 86_400_000),
+        "Largest gap between polls before the member leaves the group."
+    ),
+    prop!(
+        "enable.auto.commit",
+        [],
+        Some("true"),
+        ValueKind::Bool,
+        "Commit offsets periodically."
+    ),
+    prop!(
+        "auto.commit.interval.ms",
+        [],
+        Some("5000"),
+        int(0, 86_400_000),
+        "Auto-commit period."
+    ),
+    prop!(
+        "partition.assignment.strategy",
+        [],
+        Some("range,roundrobin"),
+        ValueKind::Str,
+        "Classic-protocol assignors, in preference order."
+    ),
+    prop!(
+        "auto.offset.reset",
+        [],
+        Some("latest"),
+        ValueKind::Enum(OFFSET_RESET),
+        "Where to start when there is no valid position: earliest, latest or error."
+    ),
+    prop!(
+        "isolation.level",
+        [],
+        Some("read_committed"),
+        ValueKind::Enum(ISOLATION),
+        "read_committed hides aborted transactional records and stops at the LSO."
+    ),
+    prop!(
+        "fetch.min.bytes",
+        [],
+        Some("1"),
+        int(0, 100_000_000),
+        "Broker waits until it has this many bytes (or fetch.wait.max.ms passes)."
+    ),
+    prop!(
+        "fetch.max.bytes",
+        [],
+        Some("52428800"),
+        int(0, 2_147_483_135),
+        "Most bytes per Fetch response."
+    ),
+    prop!(
+        "fetch.wait.max.ms",
+        ["fetch.max.wait.ms"],
+        Some("500"),
+        int(0, 300_000),
+        "Longest the broker holds a Fetch waiting for fetch.min.bytes."
+    ),
+    prop!(
+        "max.partition.fetch.bytes",
+        ["fetch.message.max.bytes"],
+        Some("1048576"),
+        int(1, 1_000_000_000),
+        "Most bytes per partition per Fetch."
+    ),
+    prop!(
+        "queued.max.messages.kbytes",
+        [],
+        Some("65536"),
+        int(1, 2_097_151),
+        "Prefetch budget in KiB across all assigned partitions."
+    ),
+    prop!(
+        "check.crcs",
+        [],
+        Some("false"),
+        ValueKind::Bool,
+        "Verify the CRC of every fetched batch."
+    ),
+    prop!(
+        "client.rack",
+        [],
+        None,
+        ValueKind::Str,
+        "Rack id for rack-aware fetching."
+    ),
 ];
 
 /// Looks a property up by its canonical name or any alias.
 pub fn property(key: &str) -> Option<&'static Property> {
-    PROPERTIES.iter().find(|p| p.name == key || p.aliases.contains(&key))
+    PROPERTIES
+        .iter()
+        .find(|p| p.name == key || p.aliases.contains(&key))
 }
 
 /// A validated map of property values (only those that were set; defaults come from the table).
@@ -247,7 +470,10 @@ impl Config {
     /// The value of a property (explicit or default), by any accepted spelling.
     pub fn get(&self, key: &str) -> Option<&str> {
         let prop = property(key)?;
-        self.values.get(prop.name).map(String::as_str).or(prop.default)
+        self.values
+            .get(prop.name)
+            .map(String::as_str)
+            .or(prop.default)
     }
 
     /// True when the property was set explicitly.
@@ -287,10 +513,16 @@ impl Config {
             .map(str::to_owned)
             .collect();
         if bootstrap_servers.is_empty() {
-            return Err(Error::config("bootstrap.servers", "is required (host:port[,host:port...])"));
+            return Err(Error::config(
+                "bootstrap.servers",
+                "is required (host:port[,host:port...])",
+            ));
         }
         for s in &bootstrap_servers {
-            if s.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok()).is_none() {
+            if s.rsplit_once(':')
+                .and_then(|(_, p)| p.parse::<u16>().ok())
+                .is_none()
+            {
                 return Err(Error::config(
                     "bootstrap.servers",
                     format!("{s:?} is not host:port"),
@@ -335,10 +567,11 @@ impl Config {
             _ => Partitioner::Murmur2Random,
         };
         let idempotence = self.boolean("enable.idempotence");
-        if idempotence && acks != Acks::All {
-            if self.is_set("enable.idempotence") {
-                return Err(Error::config("acks", "enable.idempotence=true requires acks=all"));
-            }
+        if idempotence && acks != Acks::All && self.is_set("enable.idempotence") {
+            return Err(Error::config(
+                "acks",
+                "enable.idempotence=true requires acks=all",
+            ));
         }
         let config = ProducerConfig {
             client: self.client()?,
@@ -402,7 +635,10 @@ fn normalize(prop: &Property, key: &str, value: &str) -> Result<String> {
         ValueKind::Bool => match value.to_ascii_lowercase().as_str() {
             "true" | "1" | "yes" => Ok("true".into()),
             "false" | "0" | "no" => Ok("false".into()),
-            _ => Err(Error::config(key, format!("expected true or false, got {value:?}"))),
+            _ => Err(Error::config(
+                key,
+                format!("expected true or false, got {value:?}"),
+            )),
         },
         ValueKind::Enum(choices) => {
             let lower = value.to_ascii_lowercase();
@@ -412,7 +648,10 @@ fn normalize(prop: &Property, key: &str, value: &str) -> Result<String> {
                 .map(|(_, canonical)| (*canonical).to_owned())
                 .ok_or_else(|| {
                     let accepted: Vec<&str> = choices.iter().map(|(s, _)| *s).collect();
-                    Error::config(key, format!("{value:?} is not one of {}", accepted.join(", ")))
+                    Error::config(
+                        key,
+                        format!("{value:?} is not one of {}", accepted.join(", ")),
+                    )
                 })
         }
     }
@@ -448,7 +687,9 @@ pub struct ClientConfig {
 impl ClientConfig {
     /// Defaults with these bootstrap servers (comma-separated host:port).
     pub fn new(bootstrap_servers: &str) -> Result<Self> {
-        Config::new().with("bootstrap.servers", bootstrap_servers)?.client()
+        Config::new()
+            .with("bootstrap.servers", bootstrap_servers)?
+            .client()
     }
 }
 
@@ -529,7 +770,9 @@ pub struct ProducerConfig {
 impl ProducerConfig {
     /// Defaults with these bootstrap servers.
     pub fn new(bootstrap_servers: &str) -> Result<Self> {
-        Config::new().with("bootstrap.servers", bootstrap_servers)?.producer()
+        Config::new()
+            .with("bootstrap.servers", bootstrap_servers)?
+            .producer()
     }
 }
 
@@ -593,7 +836,9 @@ pub struct ConsumerConfig {
 impl ConsumerConfig {
     /// Defaults with these bootstrap servers.
     pub fn new(bootstrap_servers: &str) -> Result<Self> {
-        Config::new().with("bootstrap.servers", bootstrap_servers)?.consumer()
+        Config::new()
+            .with("bootstrap.servers", bootstrap_servers)?
+            .consumer()
     }
 }
 
@@ -633,7 +878,10 @@ mod tests {
         assert_eq!(p.client.bootstrap_servers, vec!["a:1", "b:2"]);
         assert_eq!(p.compression, Compression::Zstd);
         assert!(p.enable_idempotence);
-        assert_eq!(c.consumer().unwrap().auto_offset_reset, OffsetReset::Earliest);
+        assert_eq!(
+            c.consumer().unwrap().auto_offset_reset,
+            OffsetReset::Earliest
+        );
     }
 
     #[test]
@@ -649,13 +897,20 @@ mod tests {
         assert!(e.to_string().contains("compression.level"), "{e}");
         let e = Config::new().producer().unwrap_err();
         assert!(e.to_string().contains("bootstrap.servers"), "{e}");
-        let e = Config::from_pairs([("bootstrap.servers", "x:1"), ("acks", "1"), ("enable.idempotence", "true")])
-            .unwrap()
-            .producer()
-            .unwrap_err();
+        let e = Config::from_pairs([
+            ("bootstrap.servers", "x:1"),
+            ("acks", "1"),
+            ("enable.idempotence", "true"),
+        ])
+        .unwrap()
+        .producer()
+        .unwrap_err();
         assert!(e.to_string().contains("acks"), "{e}");
         // acks=1 without an explicit idempotence setting just turns idempotence off.
-        let p = Config::from_pairs([("bootstrap.servers", "x:1"), ("acks", "1")]).unwrap().producer().unwrap();
+        let p = Config::from_pairs([("bootstrap.servers", "x:1"), ("acks", "1")])
+            .unwrap()
+            .producer()
+            .unwrap();
         assert!(!p.enable_idempotence);
     }
 }

@@ -118,7 +118,11 @@ impl Error {
 
     /// A configuration error naming the key.
     pub fn config(key: &str, message: impl fmt::Display) -> Self {
-        Error::new(ErrorKind::Config, ErrorClass::Permanent, format!("config `{key}`: {message}"))
+        Error::new(
+            ErrorKind::Config,
+            ErrorClass::Permanent,
+            format!("config `{key}`: {message}"),
+        )
     }
 
     /// An invalid-argument error.
@@ -307,11 +311,30 @@ impl From<crate::protocol::ProtocolError> for Error {
     fn from(e: crate::protocol::ProtocolError) -> Self {
         use crate::protocol::ProtocolError as P;
         let kind = match e {
-            P::UnsupportedVersion { .. } | P::NoCommonVersion { .. } => ErrorKind::UnsupportedVersion,
+            P::UnsupportedVersion { .. } | P::NoCommonVersion { .. } => {
+                ErrorKind::UnsupportedVersion
+            }
             _ => ErrorKind::Protocol,
         };
         // A malformed frame poisons one connection, not the client: the caller reconnects.
         Error::new(kind, ErrorClass::Permanent, e.to_string())
+    }
+}
+
+impl From<crate::records::RecordsError> for Error {
+    fn from(e: crate::records::RecordsError) -> Self {
+        let class = if e.is_retriable() {
+            ErrorClass::Retriable
+        } else {
+            ErrorClass::Permanent
+        };
+        Error::new(ErrorKind::Records, class, e.to_string())
+    }
+}
+
+impl From<crate::compression::CompressionError> for Error {
+    fn from(e: crate::compression::CompressionError) -> Self {
+        Error::new(ErrorKind::Records, ErrorClass::Permanent, e.to_string())
     }
 }
 
@@ -321,10 +344,22 @@ mod tests {
 
     #[test]
     fn classes_follow_the_protocol_and_the_java_client() {
-        assert_eq!(Error::kafka(ResponseError::NotLeaderOrFollower).class(), ErrorClass::Retriable);
-        assert_eq!(Error::kafka(ResponseError::MessageTooLarge).class(), ErrorClass::Permanent);
-        assert_eq!(Error::kafka(ResponseError::RecordListTooLarge).class(), ErrorClass::Permanent);
-        assert_eq!(Error::kafka(ResponseError::ProducerFenced).class(), ErrorClass::Fatal);
+        assert_eq!(
+            Error::kafka(ResponseError::NotLeaderOrFollower).class(),
+            ErrorClass::Retriable
+        );
+        assert_eq!(
+            Error::kafka(ResponseError::MessageTooLarge).class(),
+            ErrorClass::Permanent
+        );
+        assert_eq!(
+            Error::kafka(ResponseError::RecordListTooLarge).class(),
+            ErrorClass::Permanent
+        );
+        assert_eq!(
+            Error::kafka(ResponseError::ProducerFenced).class(),
+            ErrorClass::Fatal
+        );
         assert_eq!(
             Error::kafka(ResponseError::OutOfOrderSequenceNumber).class(),
             ErrorClass::Abortable
@@ -340,7 +375,10 @@ mod tests {
             .with_broker("127.0.0.1:9092");
         let s = e.to_string();
         assert!(s.contains("MessageTooLarge"), "{s}");
-        assert!(s.contains("t-2") && s.contains("127.0.0.1:9092") && s.contains("not retriable"), "{s}");
+        assert!(
+            s.contains("t-2") && s.contains("127.0.0.1:9092") && s.contains("not retriable"),
+            "{s}"
+        );
         let c = Error::config("linger.ms", "expected an integer, got \"x\"");
         assert!(c.to_string().contains("linger.ms"));
         assert_eq!(std::mem::size_of::<Error>(), std::mem::size_of::<usize>());

@@ -13,6 +13,8 @@ pub mod compression;
 pub mod config;
 pub mod error;
 pub mod net;
+pub mod producer;
 pub mod protocol;
 mod random;
 pub mod records;
+pub mod runtime;

@@ -27,7 +27,7 @@ pub(crate) fn next_u64() -> u64 {
 
 /// A number in `0..n` (`n > 0`).
 pub(crate) fn below(n: u32) -> u32 {
-    ((next_u64() >> 32) * u64::from(n) >> 32) as u32
+    (((next_u64() >> 32) * u64::from(n)) >> 32) as u32
 }
 
 /// A factor in `[1 - spread, 1 + spread]`, for jitter.

@@ -10,7 +10,9 @@ use odradek::protocol::codec::{decode_request, encode_response_message};
 use odradek::protocol::frame::FrameDecoder;
 use odradek::protocol::messages::api_versions_response::ApiVersion;
 use odradek::protocol::messages::metadata_request::MetadataRequestTopic;
-use odradek::protocol::messages::{ApiVersionsResponse, MetadataRequest, MetadataResponse, RequestKind};
+use odradek::protocol::messages::{
+    ApiVersionsResponse, MetadataRequest, MetadataResponse, RequestKind,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -27,7 +29,11 @@ fn options() -> ConnectOptions {
 /// A fake broker: answers ApiVersions at once; answers each Metadata request with
 /// `throttle_time_ms = number of topics asked`, but only when the test releases it (one
 /// release per response), so the test controls when responses arrive.
-async fn fake_broker() -> (String, mpsc::UnboundedSender<()>, tokio::task::JoinHandle<()>) {
+async fn fake_broker() -> (
+    String,
+    mpsc::UnboundedSender<()>,
+    tokio::task::JoinHandle<()>,
+) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap().to_string();
     let (release_tx, mut release_rx) = mpsc::unbounded_channel::<()>();
@@ -50,16 +56,31 @@ async fn fake_broker() -> (String, mpsc::UnboundedSender<()>, tokio::task::JoinH
                 RequestKind::ApiVersions(_) => {
                     let keys = [(18, 0, 3), (3, 0, 12)]
                         .iter()
-                        .map(|&(k, min, max)| ApiVersion::default().with_api_key(k).with_min_version(min).with_max_version(max))
+                        .map(|&(k, min, max)| {
+                            ApiVersion::default()
+                                .with_api_key(k)
+                                .with_min_version(min)
+                                .with_max_version(max)
+                        })
                         .collect();
-                    encode_response_message(version, header.correlation_id, &ApiVersionsResponse::default().with_api_keys(keys)).unwrap()
+                    encode_response_message(
+                        version,
+                        header.correlation_id,
+                        &ApiVersionsResponse::default().with_api_keys(keys),
+                    )
+                    .unwrap()
                 }
                 RequestKind::Metadata(m) => {
                     if release_rx.recv().await.is_none() {
                         return;
                     }
                     let n = m.topics.map_or(0, |t| t.len()) as i32;
-                    encode_response_message(version, header.correlation_id, &MetadataResponse::default().with_throttle_time_ms(n)).unwrap()
+                    encode_response_message(
+                        version,
+                        header.correlation_id,
+                        &MetadataResponse::default().with_throttle_time_ms(n),
+                    )
+                    .unwrap()
                 }
                 other => panic!("unexpected request {other:?}"),
             };
@@ -78,9 +99,17 @@ async fn a_dropped_request_leaves_the_connection_aligned() {
     let (address, release, _task) = fake_broker().await;
     let conn = Connection::connect(&address, &options()).await.unwrap();
     // Request A is abandoned before its response arrives.
-    let abandoned = tokio::time::timeout(Duration::from_millis(20), conn.request(&metadata_asking(1))).await;
-    assert!(abandoned.is_err(), "the fake broker had not been released yet");
-    assert_eq!(conn.pending_requests(), 0, "the dropped request unregistered itself");
+    let abandoned =
+        tokio::time::timeout(Duration::from_millis(20), conn.request(&metadata_asking(1))).await;
+    assert!(
+        abandoned.is_err(),
+        "the fake broker had not been released yet"
+    );
+    assert_eq!(
+        conn.pending_requests(),
+        0,
+        "the dropped request unregistered itself"
+    );
     // Request B must get B's response, not A's late one.
     let b_request = metadata_asking(2);
     let b = conn.request(&b_request);
@@ -99,7 +128,9 @@ async fn responses_are_matched_when_pipelined() {
     let mut futs = Vec::new();
     for n in 0..50 {
         let conn = conn.clone();
-        futs.push(tokio::spawn(async move { (n, conn.request(&metadata_asking(n)).await) }));
+        futs.push(tokio::spawn(async move {
+            (n, conn.request(&metadata_asking(n)).await)
+        }));
     }
     for _ in 0..50 {
         release.send(()).unwrap();
@@ -125,7 +156,12 @@ async fn pending_requests_fail_when_the_broker_goes_away() {
     assert!(err.is_retriable(), "{err}");
     assert!(conn.is_closed());
     // New requests fail fast instead of hanging.
-    assert!(conn.request(&metadata_asking(1)).await.unwrap_err().is_retriable());
+    assert!(
+        conn.request(&metadata_asking(1))
+            .await
+            .unwrap_err()
+            .is_retriable()
+    );
 }
 
 #[tokio::test]
@@ -134,7 +170,11 @@ async fn the_pool_reconnects_after_a_failure() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap().to_string();
     drop(listener);
-    let pool = ConnectionPool::new(options(), Duration::from_millis(1), Duration::from_millis(5));
+    let pool = ConnectionPool::new(
+        options(),
+        Duration::from_millis(1),
+        Duration::from_millis(5),
+    );
     let err = pool.get(&address).await.unwrap_err();
     assert!(err.is_retriable(), "{err}");
     assert!(err.to_string().contains(&address), "{err}");
@@ -152,7 +192,12 @@ async fn the_pool_reconnects_after_a_failure() {
         };
         let (header, _) = decode_request(frame.freeze()).unwrap();
         let keys = vec![ApiVersion::default().with_api_key(18).with_max_version(3)];
-        let resp = encode_response_message(header.request_api_version, header.correlation_id, &ApiVersionsResponse::default().with_api_keys(keys)).unwrap();
+        let resp = encode_response_message(
+            header.request_api_version,
+            header.correlation_id,
+            &ApiVersionsResponse::default().with_api_keys(keys),
+        )
+        .unwrap();
         socket.write_all(&resp).await.unwrap();
         let mut rest = BytesMut::new();
         rest.put_u8(0);
@@ -160,7 +205,10 @@ async fn the_pool_reconnects_after_a_failure() {
     });
     let conn = pool.get(&address).await.unwrap();
     assert!(!conn.is_closed());
-    assert!(Arc::ptr_eq(&conn, &pool.get(&address).await.unwrap()), "connections are reused");
+    assert!(
+        Arc::ptr_eq(&conn, &pool.get(&address).await.unwrap()),
+        "connections are reused"
+    );
     drop(conn);
     pool.close_all();
     let _ = server.await;

@@ -124,7 +124,11 @@ impl Cluster {
             max_response_bytes: config.max_response_bytes,
             supported: CLIENT_SUPPORTED,
         };
-        let pool = ConnectionPool::new(options, config.reconnect_backoff, config.reconnect_backoff_max);
+        let pool = ConnectionPool::new(
+            options,
+            config.reconnect_backoff,
+            config.reconnect_backoff_max,
+        );
         Arc::new(Cluster {
             config,
             pool,
@@ -146,7 +150,10 @@ impl Cluster {
 
     /// The current metadata snapshot.
     pub fn metadata(&self) -> Arc<Metadata> {
-        self.metadata.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.metadata
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// A connection to broker `id` (from metadata).
@@ -165,14 +172,20 @@ impl Cluster {
 
     /// A connection to any broker: known brokers first, then the bootstrap servers.
     pub async fn any_connection(&self) -> Result<Arc<Connection>> {
-        let known: Vec<String> = self.metadata().brokers.values().map(BrokerInfo::address).collect();
+        let known: Vec<String> = self
+            .metadata()
+            .brokers
+            .values()
+            .map(BrokerInfo::address)
+            .collect();
         // An already open connection is the cheapest choice.
         for address in known.iter().chain(&self.config.bootstrap_servers) {
             if let Some(conn) = self.pool.existing(address) {
                 return Ok(conn);
             }
         }
-        let mut candidates: Vec<&String> = known.iter().chain(&self.config.bootstrap_servers).collect();
+        let mut candidates: Vec<&String> =
+            known.iter().chain(&self.config.bootstrap_servers).collect();
         candidates.dedup();
         // Start at a random candidate so that many clients spread over the bootstrap list.
         if !candidates.is_empty() {
@@ -207,7 +220,8 @@ impl Cluster {
         loop {
             let result = async {
                 let conn = self.any_connection().await?;
-                conn.request_timeout(request, self.config.request_timeout).await
+                conn.request_timeout(request, self.config.request_timeout)
+                    .await
             };
             let err = match tokio::time::timeout_at(deadline, result).await {
                 Ok(Ok(response)) => return Ok(response),
@@ -224,7 +238,11 @@ impl Cluster {
             if !err.is_retriable() || Instant::now() >= deadline {
                 return Err(err);
             }
-            let delay = crate::net::backoff(self.config.retry_backoff, self.config.retry_backoff_max, attempt);
+            let delay = crate::net::backoff(
+                self.config.retry_backoff,
+                self.config.retry_backoff_max,
+                attempt,
+            );
             tokio::time::sleep(delay.min(deadline.saturating_duration_since(Instant::now()))).await;
         }
     }
@@ -259,7 +277,10 @@ impl Cluster {
         let mut done = self.refresh_lock.lock().await;
         if *done > asked_at {
             let snapshot = self.metadata();
-            if extra.iter().all(|t| snapshot.topics.contains_key(*t) || snapshot.topic_errors.contains_key(*t)) {
+            if extra
+                .iter()
+                .all(|t| snapshot.topics.contains_key(*t) || snapshot.topic_errors.contains_key(*t))
+            {
                 return Ok(snapshot);
             }
         }
@@ -282,7 +303,8 @@ impl Cluster {
         let snapshot = Arc::new(self.merge(response, &topics));
         *self.metadata.write().unwrap_or_else(|p| p.into_inner()) = snapshot.clone();
         *done += 1;
-        self.generation.store(*done, std::sync::atomic::Ordering::Release);
+        self.generation
+            .store(*done, std::sync::atomic::Ordering::Release);
         *self.last_refresh.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
         Ok(snapshot)
     }
@@ -294,7 +316,11 @@ impl Cluster {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .is_none_or(|at| at.elapsed() >= self.config.metadata_max_age);
-        if stale { self.refresh(&[]).await } else { Ok(self.metadata()) }
+        if stale {
+            self.refresh(&[]).await
+        } else {
+            Ok(self.metadata())
+        }
     }
 
     /// The metadata of `topic`, fetching it if unknown. Errors if the topic does not exist (and
@@ -314,12 +340,18 @@ impl Cluster {
                 .topic_errors
                 .get(topic)
                 .cloned()
-                .unwrap_or_else(|| Error::kafka(ResponseError::UnknownTopicOrPartition).with_topic(topic));
+                .unwrap_or_else(|| {
+                    Error::kafka(ResponseError::UnknownTopicOrPartition).with_topic(topic)
+                });
             attempt += 1;
             if !err.is_retriable() || Instant::now() >= deadline {
                 return Err(err);
             }
-            let delay = crate::net::backoff(self.config.retry_backoff, self.config.retry_backoff_max, attempt);
+            let delay = crate::net::backoff(
+                self.config.retry_backoff,
+                self.config.retry_backoff_max,
+                attempt,
+            );
             tokio::time::sleep(delay).await;
         }
     }
@@ -341,7 +373,9 @@ impl Cluster {
         let mut topics = old.topics.clone();
         let mut topic_errors = HashMap::new();
         for t in response.topics {
-            let Some(name) = t.name.as_ref().map(|n| n.0.to_string()) else { continue };
+            let Some(name) = t.name.as_ref().map(|n| n.0.to_string()) else {
+                continue;
+            };
             if let Some(err) = Error::from_code(t.error_code) {
                 // A topic that is still being created reports LEADER_NOT_AVAILABLE with no
                 // partitions: keep asking.
@@ -358,14 +392,19 @@ impl Cluster {
                     leader_epoch: p.leader_epoch,
                     replicas: p.replica_nodes.iter().map(|r| r.0).collect(),
                     isr: p.isr_nodes.iter().map(|r| r.0).collect(),
-                    error: Error::from_code(p.error_code).map(|e| e.with_partition(&name, p.partition_index)),
+                    error: Error::from_code(p.error_code)
+                        .map(|e| e.with_partition(&name, p.partition_index)),
                 })
                 .collect();
             partitions.sort_by_key(|p| p.id);
             // A gap in partition ids would break index-based routing; treat as not ready yet.
-            if partitions.is_empty() || partitions.iter().enumerate().any(|(i, p)| p.id != i as i32) {
+            if partitions.is_empty() || partitions.iter().enumerate().any(|(i, p)| p.id != i as i32)
+            {
                 topics.remove(&name);
-                topic_errors.insert(name.clone(), Error::kafka(ResponseError::LeaderNotAvailable).with_topic(&name));
+                topic_errors.insert(
+                    name.clone(),
+                    Error::kafka(ResponseError::LeaderNotAvailable).with_topic(&name),
+                );
                 continue;
             }
             topics.insert(
@@ -380,7 +419,10 @@ impl Cluster {
         }
         for name in asked {
             if !topics.contains_key(name) && !topic_errors.contains_key(name) {
-                topic_errors.insert(name.clone(), Error::kafka(ResponseError::UnknownTopicOrPartition).with_topic(name));
+                topic_errors.insert(
+                    name.clone(),
+                    Error::kafka(ResponseError::UnknownTopicOrPartition).with_topic(name),
+                );
             }
         }
         Metadata {
@@ -394,7 +436,10 @@ impl Cluster {
 
     /// Forgets a topic (after it was deleted).
     pub fn forget_topic(&self, topic: &str) {
-        self.interesting.lock().unwrap_or_else(|p| p.into_inner()).remove(topic);
+        self.interesting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(topic);
         let mut guard = self.metadata.write().unwrap_or_else(|p| p.into_inner());
         let mut next = (**guard).clone();
         next.topics.remove(topic);

@@ -115,7 +115,9 @@ impl Connection {
     pub async fn connect(address: &str, options: &ConnectOptions) -> Result<Connection> {
         let setup = async {
             let stream = TcpStream::connect(address).await.map_err(|e| {
-                Error::from(e).with_broker(address).with_class(ErrorClass::Retriable)
+                Error::from(e)
+                    .with_broker(address)
+                    .with_class(ErrorClass::Retriable)
             })?;
             let _ = stream.set_nodelay(true);
             let mut connection = Connection::start(stream, address, options);
@@ -273,7 +275,11 @@ impl Connection {
         let frame = encode_request(&header, request, version)?;
         let (reply_tx, reply_rx) = oneshot::channel();
         {
-            let mut pending = self.shared.pending.lock().unwrap_or_else(|p| p.into_inner());
+            let mut pending = self
+                .shared
+                .pending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
             if let Some(err) = &pending.closed {
                 return Err(err.clone());
             }
@@ -284,29 +290,45 @@ impl Connection {
             correlation_id,
             rx: reply_rx,
         };
-        if self.tx.send(Outgoing { frame, written: None }).is_err() {
+        if self
+            .tx
+            .send(Outgoing {
+                frame,
+                written: None,
+            })
+            .is_err()
+        {
             return Err(self.closed_error());
         }
         Ok(guard)
     }
 
     fn closed_error(&self) -> Error {
-        let pending = self.shared.pending.lock().unwrap_or_else(|p| p.into_inner());
-        pending
-            .closed
-            .clone()
-            .unwrap_or_else(|| Error::network("connection closed").with_broker(&self.shared.address))
+        let pending = self
+            .shared
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        pending.closed.clone().unwrap_or_else(|| {
+            Error::network("connection closed").with_broker(&self.shared.address)
+        })
     }
 
     /// Number of requests waiting for a response (for tests and metrics).
     pub fn pending_requests(&self) -> usize {
-        let pending = self.shared.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let pending = self
+            .shared
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         pending.replies.len()
     }
 
     /// Closes the connection; pending requests fail with a retriable error.
     pub fn close(&self) {
-        self.shared.close(Error::network("connection closed by the client").with_broker(&self.shared.address));
+        self.shared.close(
+            Error::network("connection closed by the client").with_broker(&self.shared.address),
+        );
         for task in &self.tasks {
             task.abort();
         }
@@ -332,7 +354,11 @@ struct PendingResponse {
 
 impl Drop for PendingResponse {
     fn drop(&mut self) {
-        let mut pending = self.shared.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let mut pending = self
+            .shared
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         pending.replies.remove(&self.correlation_id);
     }
 }
@@ -363,7 +389,11 @@ async fn read_loop(mut read: OwnedReadHalf, shared: Arc<Shared>, max_frame: usiz
         match decoder.decode(&mut buf) {
             Ok(Some(frame)) => {
                 let Some(correlation_id) = peek_correlation_id(&frame) else {
-                    break Error::new(ErrorKind::Protocol, ErrorClass::Retriable, "response frame shorter than its header");
+                    break Error::new(
+                        ErrorKind::Protocol,
+                        ErrorClass::Retriable,
+                        "response frame shorter than its header",
+                    );
                 };
                 let reply = {
                     let mut pending = shared.pending.lock().unwrap_or_else(|p| p.into_inner());
@@ -373,7 +403,9 @@ async fn read_loop(mut read: OwnedReadHalf, shared: Arc<Shared>, max_frame: usiz
                     Some(reply) => {
                         let _ = reply.send(Ok(frame.freeze()));
                     }
-                    None => tracing::trace!(broker = %shared.address, correlation_id, "discarding response to a cancelled request"),
+                    None => {
+                        tracing::trace!(broker = %shared.address, correlation_id, "discarding response to a cancelled request")
+                    }
                 }
                 continue;
             }
@@ -412,7 +444,9 @@ async fn write_loop(
         while let Some(out) = next.take() {
             if let Err(e) = writer.write_all(&out.frame).await {
                 if let Some(w) = out.written {
-                    let _ = w.send(Err(Error::network(e.to_string()).with_broker(&shared.address)));
+                    let _ = w.send(Err(
+                        Error::network(e.to_string()).with_broker(&shared.address)
+                    ));
                 }
                 break 'outer Error::from(e).with_class(ErrorClass::Retriable);
             }

@@ -43,13 +43,19 @@ pub struct ConnectionPool {
 
 impl std::fmt::Debug for ConnectionPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ConnectionPool").field("options", &self.options).finish()
+        f.debug_struct("ConnectionPool")
+            .field("options", &self.options)
+            .finish()
     }
 }
 
 impl ConnectionPool {
     /// A pool using `options` for every connection.
-    pub fn new(options: ConnectOptions, reconnect_backoff: Duration, reconnect_backoff_max: Duration) -> Self {
+    pub fn new(
+        options: ConnectOptions,
+        reconnect_backoff: Duration,
+        reconnect_backoff_max: Duration,
+    ) -> Self {
         ConnectionPool {
             options,
             reconnect_backoff,
@@ -86,7 +92,11 @@ impl ConnectionPool {
             }
             Err(e) => {
                 state.failures = state.failures.saturating_add(1);
-                let delay = backoff(self.reconnect_backoff, self.reconnect_backoff_max, state.failures);
+                let delay = backoff(
+                    self.reconnect_backoff,
+                    self.reconnect_backoff_max,
+                    state.failures,
+                );
                 state.retry_at = Some(Instant::now() + delay);
                 tracing::debug!(broker = address, error = %e, ?delay, "connect failed");
                 Err(e)
@@ -111,10 +121,10 @@ impl ConnectionPool {
             slots.values().cloned().collect()
         };
         for slot in slots {
-            if let Ok(mut state) = slot.try_lock() {
-                if let Some(conn) = state.connection.take() {
-                    conn.close();
-                }
+            if let Ok(mut state) = slot.try_lock()
+                && let Some(conn) = state.connection.take()
+            {
+                conn.close();
             }
         }
     }

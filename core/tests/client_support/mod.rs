@@ -13,7 +13,10 @@ pub struct TestCluster {
 }
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 impl TestCluster {
@@ -38,9 +41,21 @@ impl TestCluster {
             "Apache Kafka did not start (are the jars installed? run scripts/setup.sh): {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let bootstrap = String::from_utf8_lossy(&out.stdout).trim().lines().last().unwrap_or("").to_owned();
-        assert!(bootstrap.starts_with("127.0.0.1:"), "unexpected bootstrap {bootstrap:?}");
-        TestCluster { bootstrap, kind: "apache-kafka", dir }
+        let bootstrap = String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .lines()
+            .last()
+            .unwrap_or("")
+            .to_owned();
+        assert!(
+            bootstrap.starts_with("127.0.0.1:"),
+            "unexpected bootstrap {bootstrap:?}"
+        );
+        TestCluster {
+            bootstrap,
+            kind: "apache-kafka",
+            dir,
+        }
     }
 
     pub fn dir(&self) -> &Path {
@@ -63,5 +78,9 @@ impl Drop for TestCluster {
 pub fn topic(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
-    format!("{prefix}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
