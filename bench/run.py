@@ -60,6 +60,7 @@ MODES = {
         "broker_consume_cells": [(100, "none")],
         "broker_rates": [1000],
         "startups": 1,
+        "timeout": 60,
     },
     "full": {
         "reps": 3,
@@ -80,6 +81,7 @@ MODES = {
         "broker_consume_cells": [(100, "none"), (1024, "none"), (1024, "lz4")],
         "broker_rates": [1000, 10000, 50000],
         "startups": 3,
+        "timeout": 300,
     },
 }
 
@@ -460,11 +462,14 @@ def rotate(items, k):
     return items[k:] + items[:k]
 
 
+RUN_TIMEOUT = [300]
+
+
 def measure(rec, broker, client, op, section, rep, topic, **params):
     argv = client.argv(op, broker.bootstrap, topic, **params)
     cpu_b0 = proc_cpu_seconds(broker.pid)
     try:
-        stdout, _stderr, cpu, rss, wall = run_measured(argv)
+        stdout, _stderr, cpu, rss, wall = run_measured(argv, timeout=RUN_TIMEOUT[0])
         res = client.result(op, stdout)
     except (RunError, ValueError, KeyError) as e:
         log("FAILED %s %s %s %s: %s" % (section, broker.name, client.name, op, e))
@@ -608,6 +613,7 @@ def main():
     o = ap.parse_args()
     cfg = dict(MODES[o.mode])
     BROKER_PROFILE[0] = o.broker_profile
+    RUN_TIMEOUT[0] = cfg["timeout"]
     if o.reps:
         cfg["reps"] = o.reps
     os.makedirs(o.out, exist_ok=True)
@@ -634,8 +640,8 @@ def main():
                 broker_clients = {k: v for k, v in clients.items() if k in ("librdkafka", "franz-go")}
                 broker_section(rec, cfg, workdir, broker_clients, filler)
             else:
-                # Until the broker crate has its binary; say so loudly rather than fail.
-                log("SKIPPED the broker comparison: no %s" % odradek_broker_bin())
+                log("no %s: cannot run the broker comparison" % odradek_broker_bin())
+                rec.failures.append("brokers: odradek-broker binary missing")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     log("done in %.0f s; %d failure(s)" % (time.monotonic() - t0, len(rec.failures)))

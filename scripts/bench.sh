@@ -20,11 +20,13 @@ if [ ! -e "$stamp" ]; then
 fi
 
 # Release builds of what we measure.
-cargo build --release --locked -p odradek-broker --bins
+sections="$(bench/sections.sh)"
+case "$sections" in *brokers*) cargo build --release --locked -p odradek-broker --bins ;; esac
 
 out="$ODRADEK_CACHE/bench/runs/$(date -u +%Y%m%d-%H%M%S)"
 status=0
-"$ODRADEK_CACHE/venv/bin/python" bench/run.py --mode "${BENCH_MODE:-full}" --out "$out" ${BENCH_ARGS:-} \
+"$ODRADEK_CACHE/venv/bin/python" bench/run.py --mode "${BENCH_MODE:-full}" --out "$out" \
+    --sections "$sections" ${BENCH_ARGS:-} \
     || status=$?
 mkdir -p bench/results
 cp "$out/results.jsonl" "$out/environment.json" bench/results/

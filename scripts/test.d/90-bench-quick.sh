@@ -8,8 +8,10 @@ export ODRADEK_CACHE="${ODRADEK_CACHE:-$HOME/.cache/odradek}"
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 # Debug builds are enough to check the paths work (cargo test has built most of it already).
-cargo build --locked -p odradek-broker --bins
-"$ODRADEK_CACHE/venv/bin/python" bench/run.py --mode quick --out "$out" --broker-profile debug
+sections="$(bench/sections.sh)"
+case "$sections" in *brokers*) cargo build --locked -p odradek-broker --bins ;; esac
+"$ODRADEK_CACHE/venv/bin/python" bench/run.py --mode quick --out "$out" --broker-profile debug \
+    --sections "$sections"
 python3 bench/report.py --results "$out" --markdown "$out/BENCHMARKS.md" --plots "$out" --no-plots
 grep -q "bench:end" "$out/BENCHMARKS.md"
 runs=$(grep -c . "$out/results.jsonl")
