@@ -1,1 +1,386 @@
-//! Errors.
+//! The one error type of the client: a Kafka error code (when the broker sent one), a class that
+//! says whether retrying can help, a message, and where it happened (topic, partition, broker).
+//!
+//! ```
+//! use odradek::error::{Error, ErrorClass};
+//! use kafka_protocol::error::ResponseError;
+//!
+//! let err = Error::kafka(ResponseError::NotLeaderOrFollower).with_partition("orders", 3);
+//! assert_eq!(err.class(), ErrorClass::Retriable);
+//! assert_eq!(err.code(), Some(6));
+//! assert!(err.to_string().contains("orders-3"));
+//! ```
+
+use std::fmt;
+
+pub use kafka_protocol::error::ResponseError;
+
+/// Result alias used across the client.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Whether, and how, an operation that failed can be tried again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorClass {
+    /// Transient: the same request may succeed later (leader moved, timeout, connection lost).
+    /// The client retries these itself within `delivery.timeout.ms` / the request deadline.
+    Retriable,
+    /// This request can never succeed as sent (record too large, invalid config, topic exists),
+    /// but the client stays usable.
+    Permanent,
+    /// The current transaction / producer epoch must be aborted; the client stays usable.
+    Abortable,
+    /// The client instance cannot continue (fenced producer, authorization, closed client).
+    Fatal,
+}
+
+/// What went wrong, without context.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The broker answered with this Kafka error code.
+    Kafka(ResponseError),
+    /// A configuration key or value is invalid.
+    Config,
+    /// An argument to an API call is invalid (e.g. a partition that does not exist).
+    InvalidArgument,
+    /// A frame or message could not be encoded or decoded.
+    Protocol,
+    /// A record batch is corrupt or could not be built.
+    Records,
+    /// An I/O error on a connection (connect refused, reset, EOF).
+    Io(std::io::ErrorKind),
+    /// No response within `request.timeout.ms`, or a record not delivered within
+    /// `delivery.timeout.ms`.
+    Timeout,
+    /// The producer buffer (`queue.buffering.max.kbytes` / `.messages`) is full.
+    QueueFull,
+    /// The client, or the connection the request was on, was closed.
+    Closed,
+    /// The broker does not support a version of an API the client needs.
+    UnsupportedVersion,
+    /// No broker could be reached (all bootstrap servers failed).
+    NoBrokers,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Context {
+    topic: Option<String>,
+    partition: Option<i32>,
+    broker: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Inner {
+    kind: ErrorKind,
+    class: ErrorClass,
+    message: String,
+    context: Context,
+}
+
+/// The client's error: kind (with the Kafka code if any), class, message and context.
+///
+/// Boxed so that `Result<T, Error>` stays one word wide on hot paths.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Error(Box<Inner>);
+
+impl Error {
+    /// A new error of `kind` and `class` with a message.
+    pub fn new(kind: ErrorKind, class: ErrorClass, message: impl Into<String>) -> Self {
+        Error(Box::new(Inner {
+            kind,
+            class,
+            message: message.into(),
+            context: Context::default(),
+        }))
+    }
+
+    /// An error for a Kafka error code returned by a broker; the class follows the protocol's
+    /// retriable flag, with the producer-epoch and authorization codes classed as in the Java client.
+    pub fn kafka(code: ResponseError) -> Self {
+        let class = class_of(code);
+        Error::new(ErrorKind::Kafka(code), class, describe(code))
+    }
+
+    /// An error for a raw Kafka error code; `None` when `code` is 0 (no error).
+    pub fn from_code(code: i16) -> Option<Self> {
+        ResponseError::try_from_code(code).map(Error::kafka)
+    }
+
+    /// Like [`Error::from_code`] but with the broker's error message appended, if any.
+    pub fn from_code_msg(code: i16, message: Option<&str>) -> Option<Self> {
+        let mut err = Error::from_code(code)?;
+        if let Some(m) = message.filter(|m| !m.is_empty()) {
+            err.0.message = format!("{}: {m}", err.0.message);
+        }
+        Some(err)
+    }
+
+    /// A configuration error naming the key.
+    pub fn config(key: &str, message: impl fmt::Display) -> Self {
+        Error::new(
+            ErrorKind::Config,
+            ErrorClass::Permanent,
+            format!("config `{key}`: {message}"),
+        )
+    }
+
+    /// An invalid-argument error.
+    pub fn invalid_argument(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::InvalidArgument, ErrorClass::Permanent, message)
+    }
+
+    /// A timeout (retriable by nature, but the deadline the caller set has passed).
+    pub fn timeout(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Timeout, ErrorClass::Retriable, message)
+    }
+
+    /// The client or connection is closed.
+    pub fn closed(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Closed, ErrorClass::Fatal, message)
+    }
+
+    /// A lost or refused connection: retriable.
+    pub fn network(message: impl Into<String>) -> Self {
+        Error::new(
+            ErrorKind::Io(std::io::ErrorKind::ConnectionAborted),
+            ErrorClass::Retriable,
+            message,
+        )
+    }
+
+    /// Adds the topic and partition this error is about.
+    #[must_use]
+    pub fn with_partition(mut self, topic: &str, partition: i32) -> Self {
+        self.0.context.topic = Some(topic.to_owned());
+        self.0.context.partition = Some(partition);
+        self
+    }
+
+    /// Adds the topic this error is about.
+    #[must_use]
+    pub fn with_topic(mut self, topic: &str) -> Self {
+        self.0.context.topic = Some(topic.to_owned());
+        self
+    }
+
+    /// Adds the broker (address or node id) this error came from.
+    #[must_use]
+    pub fn with_broker(mut self, broker: impl fmt::Display) -> Self {
+        self.0.context.broker = Some(broker.to_string());
+        self
+    }
+
+    /// Overrides the class (e.g. a retriable error that ran out of retries stays retriable,
+    /// but a protocol-level "retriable" code can be permanent for one request).
+    #[must_use]
+    pub fn with_class(mut self, class: ErrorClass) -> Self {
+        self.0.class = class;
+        self
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.0.kind
+    }
+
+    /// Whether a retry can help.
+    pub fn class(&self) -> ErrorClass {
+        self.0.class
+    }
+
+    /// True when the class is [`ErrorClass::Retriable`].
+    pub fn is_retriable(&self) -> bool {
+        self.0.class == ErrorClass::Retriable
+    }
+
+    /// The Kafka error code, if the broker sent one.
+    pub fn code(&self) -> Option<i16> {
+        match self.0.kind {
+            ErrorKind::Kafka(e) => Some(e.code()),
+            _ => None,
+        }
+    }
+
+    /// The Kafka error, if the broker sent one.
+    pub fn response_error(&self) -> Option<ResponseError> {
+        match self.0.kind {
+            ErrorKind::Kafka(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The human-readable message (without context).
+    pub fn message(&self) -> &str {
+        &self.0.message
+    }
+
+    /// The topic this error is about, if known.
+    pub fn topic(&self) -> Option<&str> {
+        self.0.context.topic.as_deref()
+    }
+
+    /// The partition this error is about, if known.
+    pub fn partition(&self) -> Option<i32> {
+        self.0.context.partition
+    }
+
+    /// The broker this error came from, if known.
+    pub fn broker(&self) -> Option<&str> {
+        self.0.context.broker.as_deref()
+    }
+}
+
+fn class_of(code: ResponseError) -> ErrorClass {
+    use ResponseError as E;
+    match code {
+        E::ProducerFenced
+        | E::InvalidProducerEpoch
+        | E::TransactionalIdAuthorizationFailed
+        | E::ClusterAuthorizationFailed
+        | E::UnsupportedVersion
+        | E::UnsupportedForMessageFormat
+        | E::InvalidProducerIdMapping => ErrorClass::Fatal,
+        // Recoverable by bumping the producer epoch (KIP-360).
+        E::OutOfOrderSequenceNumber | E::UnknownProducerId => ErrorClass::Abortable,
+        E::TopicAuthorizationFailed | E::GroupAuthorizationFailed => ErrorClass::Permanent,
+        c if c.is_retriable() => ErrorClass::Retriable,
+        _ => ErrorClass::Permanent,
+    }
+}
+
+fn describe(code: ResponseError) -> String {
+    // The kafka-protocol Display gives the variant name; add the numeric code for grepping logs.
+    format!("{code} (Kafka error code {})", code.code())
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.message)?;
+        let c = &self.0.context;
+        match (&c.topic, c.partition) {
+            (Some(t), Some(p)) => write!(f, " [partition {t}-{p}]")?,
+            (Some(t), None) => write!(f, " [topic {t}]")?,
+            _ => {}
+        }
+        if let Some(b) = &c.broker {
+            write!(f, " [broker {b}]")?;
+        }
+        let class = match self.0.class {
+            ErrorClass::Retriable => "retriable",
+            ErrorClass::Permanent => "not retriable",
+            ErrorClass::Abortable => "abortable",
+            ErrorClass::Fatal => "fatal",
+        };
+        write!(f, " ({class})")
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Error")
+            .field("kind", &self.0.kind)
+            .field("class", &self.0.class)
+            .field("message", &self.0.message)
+            .field("context", &self.0.context)
+            .finish()
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<ResponseError> for Error {
+    fn from(e: ResponseError) -> Self {
+        Error::kafka(e)
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        let class = match e.kind() {
+            std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData => {
+                ErrorClass::Permanent
+            }
+            _ => ErrorClass::Retriable,
+        };
+        Error::new(ErrorKind::Io(e.kind()), class, e.to_string())
+    }
+}
+
+impl From<crate::protocol::ProtocolError> for Error {
+    fn from(e: crate::protocol::ProtocolError) -> Self {
+        use crate::protocol::ProtocolError as P;
+        let kind = match e {
+            P::UnsupportedVersion { .. } | P::NoCommonVersion { .. } => {
+                ErrorKind::UnsupportedVersion
+            }
+            _ => ErrorKind::Protocol,
+        };
+        // A malformed frame poisons one connection, not the client: the caller reconnects.
+        Error::new(kind, ErrorClass::Permanent, e.to_string())
+    }
+}
+
+impl From<crate::records::RecordsError> for Error {
+    fn from(e: crate::records::RecordsError) -> Self {
+        let class = if e.is_retriable() {
+            ErrorClass::Retriable
+        } else {
+            ErrorClass::Permanent
+        };
+        Error::new(ErrorKind::Records, class, e.to_string())
+    }
+}
+
+impl From<crate::compression::CompressionError> for Error {
+    fn from(e: crate::compression::CompressionError) -> Self {
+        Error::new(ErrorKind::Records, ErrorClass::Permanent, e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_follow_the_protocol_and_the_java_client() {
+        assert_eq!(
+            Error::kafka(ResponseError::NotLeaderOrFollower).class(),
+            ErrorClass::Retriable
+        );
+        assert_eq!(
+            Error::kafka(ResponseError::MessageTooLarge).class(),
+            ErrorClass::Permanent
+        );
+        assert_eq!(
+            Error::kafka(ResponseError::RecordListTooLarge).class(),
+            ErrorClass::Permanent
+        );
+        assert_eq!(
+            Error::kafka(ResponseError::ProducerFenced).class(),
+            ErrorClass::Fatal
+        );
+        assert_eq!(
+            Error::kafka(ResponseError::OutOfOrderSequenceNumber).class(),
+            ErrorClass::Abortable
+        );
+        assert!(Error::from_code(0).is_none());
+        assert_eq!(Error::from_code(3).unwrap().code(), Some(3));
+    }
+
+    #[test]
+    fn display_names_context_and_class() {
+        let e = Error::kafka(ResponseError::MessageTooLarge)
+            .with_partition("t", 2)
+            .with_broker("127.0.0.1:9092");
+        let s = e.to_string();
+        assert!(s.contains("MessageTooLarge"), "{s}");
+        assert!(
+            s.contains("t-2") && s.contains("127.0.0.1:9092") && s.contains("not retriable"),
+            "{s}"
+        );
+        let c = Error::config("linger.ms", "expected an integer, got \"x\"");
+        assert!(c.to_string().contains("linger.ms"));
+        assert_eq!(std::mem::size_of::<Error>(), std::mem::size_of::<usize>());
+    }
+}

@@ -4,8 +4,17 @@
 //! - [`protocol`]: sans-io framing, request/response headers, API version negotiation.
 //! - [`records`]: RecordBatch v2 encoding and lazy, zero-copy decoding.
 //! - [`compression`]: the four Kafka codecs with Kafka's framing rules.
+//! - [`net`]: one multiplexed connection per broker, reconnect with backoff.
+//! - [`cluster`]: bootstrap, metadata cache, leader routing.
+//! - [`config`] and [`error`]: property names as librdkafka / Java, one error type.
 
+pub mod cluster;
 pub mod compression;
+pub mod config;
 pub mod error;
+pub mod net;
+pub mod producer;
 pub mod protocol;
+mod random;
 pub mod records;
+pub mod runtime;

@@ -1,0 +1,479 @@
+//! The client's view of the cluster: bootstrap from several servers, a metadata cache (brokers,
+//! topics, partition leaders), leader routing, and refreshes after errors that mean the cache is
+//! stale (NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION, lost connections).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+use kafka_protocol::messages::{MetadataRequest, MetadataResponse, TopicName};
+use kafka_protocol::protocol::{Request, StrBytes};
+use tokio::time::Instant;
+
+use crate::config::ClientConfig;
+use crate::error::{Error, ErrorKind, ResponseError, Result};
+use crate::net::{CLIENT_SUPPORTED, ConnectOptions, Connection, ConnectionPool};
+use crate::protocol::codec::Response;
+
+/// A broker as listed in metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerInfo {
+    /// Node id.
+    pub id: i32,
+    /// Advertised host.
+    pub host: String,
+    /// Advertised port.
+    pub port: i32,
+    /// Rack, if configured.
+    pub rack: Option<String>,
+}
+
+impl BrokerInfo {
+    /// `host:port`.
+    pub fn address(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+}
+
+/// One partition's leadership.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionInfo {
+    /// Partition index.
+    pub id: i32,
+    /// Leader node id (-1 when there is none).
+    pub leader: i32,
+    /// Leader epoch (-1 when unknown).
+    pub leader_epoch: i32,
+    /// Replica node ids.
+    pub replicas: Vec<i32>,
+    /// In-sync replica node ids.
+    pub isr: Vec<i32>,
+    /// Partition-level error, if any (e.g. LEADER_NOT_AVAILABLE).
+    pub error: Option<Error>,
+}
+
+/// One topic's metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicInfo {
+    /// Topic name.
+    pub name: String,
+    /// Topic id (all zero when the broker has none).
+    pub id: [u8; 16],
+    /// Internal topic (e.g. `__consumer_offsets`).
+    pub is_internal: bool,
+    /// Partitions, indexed by partition id.
+    pub partitions: Vec<PartitionInfo>,
+}
+
+/// A snapshot of cluster metadata. Shared immutably; refreshes replace it.
+#[derive(Debug, Clone, Default)]
+pub struct Metadata {
+    /// Cluster id.
+    pub cluster_id: Option<String>,
+    /// Controller node id (-1 if unknown).
+    pub controller_id: i32,
+    /// Live brokers.
+    pub brokers: BTreeMap<i32, BrokerInfo>,
+    /// Known topics.
+    pub topics: HashMap<String, Arc<TopicInfo>>,
+    /// Topics the last refresh reported as failed (UNKNOWN_TOPIC_OR_PARTITION, ...).
+    pub topic_errors: HashMap<String, Error>,
+}
+
+impl Metadata {
+    /// The leader of a partition, if known.
+    pub fn leader(&self, topic: &str, partition: i32) -> Option<&BrokerInfo> {
+        let info = self.topics.get(topic)?.partitions.get(partition as usize)?;
+        self.brokers.get(&info.leader)
+    }
+
+    /// Partition count of a topic, if known.
+    pub fn partition_count(&self, topic: &str) -> Option<usize> {
+        self.topics.get(topic).map(|t| t.partitions.len())
+    }
+}
+
+/// Shared cluster state: connections and metadata. One per client instance.
+pub struct Cluster {
+    config: ClientConfig,
+    pool: ConnectionPool,
+    metadata: RwLock<Arc<Metadata>>,
+    /// Serializes metadata refreshes; a caller that waited behind another refresh reuses its
+    /// result instead of sending its own.
+    refresh_lock: tokio::sync::Mutex<u64>,
+    generation: std::sync::atomic::AtomicU64,
+    interesting: Mutex<HashSet<String>>,
+    last_refresh: Mutex<Option<Instant>>,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("bootstrap", &self.config.bootstrap_servers)
+            .finish()
+    }
+}
+
+impl Cluster {
+    /// A cluster handle; nothing is contacted until the first request.
+    pub fn new(config: ClientConfig) -> Arc<Cluster> {
+        let options = ConnectOptions {
+            client_id: config.client_id.clone(),
+            setup_timeout: config.connection_setup_timeout,
+            max_response_bytes: config.max_response_bytes,
+            supported: CLIENT_SUPPORTED,
+        };
+        let pool = ConnectionPool::new(
+            options,
+            config.reconnect_backoff,
+            config.reconnect_backoff_max,
+        );
+        Arc::new(Cluster {
+            config,
+            pool,
+            metadata: RwLock::new(Arc::new(Metadata {
+                controller_id: -1,
+                ..Metadata::default()
+            })),
+            refresh_lock: tokio::sync::Mutex::new(0),
+            generation: std::sync::atomic::AtomicU64::new(0),
+            interesting: Mutex::new(HashSet::new()),
+            last_refresh: Mutex::new(None),
+        })
+    }
+
+    /// The client settings.
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    /// The current metadata snapshot.
+    pub fn metadata(&self) -> Arc<Metadata> {
+        self.metadata
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// A connection to broker `id` (from metadata).
+    pub async fn connection(&self, id: i32) -> Result<Arc<Connection>> {
+        let address = self
+            .metadata()
+            .brokers
+            .get(&id)
+            .map(BrokerInfo::address)
+            .ok_or_else(|| Error::network(format!("broker {id} is not in the metadata")))?;
+        self.pool
+            .get(&address)
+            .await
+            .map_err(|e| e.with_broker(format_args!("{id} ({address})")))
+    }
+
+    /// A connection to any broker: known brokers first, then the bootstrap servers.
+    pub async fn any_connection(&self) -> Result<Arc<Connection>> {
+        let known: Vec<String> = self
+            .metadata()
+            .brokers
+            .values()
+            .map(BrokerInfo::address)
+            .collect();
+        // An already open connection is the cheapest choice.
+        for address in known.iter().chain(&self.config.bootstrap_servers) {
+            if let Some(conn) = self.pool.existing(address) {
+                return Ok(conn);
+            }
+        }
+        let mut candidates: Vec<&String> =
+            known.iter().chain(&self.config.bootstrap_servers).collect();
+        candidates.dedup();
+        // Start at a random candidate so that many clients spread over the bootstrap list.
+        if !candidates.is_empty() {
+            let start = crate::random::below(candidates.len() as u32) as usize;
+            candidates.rotate_left(start);
+        }
+        let mut last = None;
+        for address in candidates {
+            match self.pool.get(address).await {
+                Ok(conn) => return Ok(conn),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| {
+            Error::new(
+                ErrorKind::NoBrokers,
+                crate::error::ErrorClass::Retriable,
+                "no broker could be reached",
+            )
+        }))
+    }
+
+    /// Sends `request` to any broker, retrying on other brokers while the error is retriable,
+    /// within `request.timeout.ms`.
+    pub async fn request_any<R>(&self, request: &R) -> Result<R::Response>
+    where
+        R: Request,
+        R::Response: Response,
+    {
+        let deadline = Instant::now() + self.config.request_timeout;
+        let mut attempt = 0;
+        loop {
+            let result = async {
+                let conn = self.any_connection().await?;
+                conn.request_timeout(request, self.config.request_timeout)
+                    .await
+            };
+            let err = match tokio::time::timeout_at(deadline, result).await {
+                Ok(Ok(response)) => return Ok(response),
+                Ok(Err(e)) => e,
+                Err(_) => {
+                    return Err(Error::timeout(format!(
+                        "no broker answered within {:?} (bootstrap: {})",
+                        self.config.request_timeout,
+                        self.config.bootstrap_servers.join(",")
+                    )));
+                }
+            };
+            attempt += 1;
+            if !err.is_retriable() || Instant::now() >= deadline {
+                return Err(err);
+            }
+            let delay = crate::net::backoff(
+                self.config.retry_backoff,
+                self.config.retry_backoff_max,
+                attempt,
+            );
+            tokio::time::sleep(delay.min(deadline.saturating_duration_since(Instant::now()))).await;
+        }
+    }
+
+    /// Sends `request` to broker `id`.
+    pub async fn request_to<R>(&self, id: i32, request: &R) -> Result<R::Response>
+    where
+        R: Request,
+        R::Response: Response,
+    {
+        let conn = self.connection(id).await?;
+        conn.request_timeout(request, self.config.request_timeout)
+            .await
+            .map_err(|e| e.with_broker(id))
+    }
+
+    /// Adds topics to the set whose metadata every refresh fetches.
+    pub fn add_topics<'a>(&self, topics: impl IntoIterator<Item = &'a str>) {
+        let mut set = self.interesting.lock().unwrap_or_else(|p| p.into_inner());
+        for t in topics {
+            if !set.contains(t) {
+                set.insert(t.to_owned());
+            }
+        }
+    }
+
+    /// Refreshes metadata for the interesting topics (and `extra`). Concurrent callers share one
+    /// request: whoever waited behind a refresh that started after it asked gets that result.
+    pub async fn refresh(&self, extra: &[&str]) -> Result<Arc<Metadata>> {
+        self.add_topics(extra.iter().copied());
+        let asked_at = self.generation.load(std::sync::atomic::Ordering::Acquire);
+        let mut done = self.refresh_lock.lock().await;
+        if *done > asked_at {
+            let snapshot = self.metadata();
+            if extra
+                .iter()
+                .all(|t| snapshot.topics.contains_key(*t) || snapshot.topic_errors.contains_key(*t))
+            {
+                return Ok(snapshot);
+            }
+        }
+        let topics: Vec<String> = {
+            let set = self.interesting.lock().unwrap_or_else(|p| p.into_inner());
+            set.iter().cloned().collect()
+        };
+        let request = MetadataRequest::default()
+            .with_topics(Some(
+                topics
+                    .iter()
+                    .map(|t| {
+                        MetadataRequestTopic::default()
+                            .with_name(Some(TopicName(StrBytes::from_string(t.clone()))))
+                    })
+                    .collect(),
+            ))
+            .with_allow_auto_topic_creation(self.config.allow_auto_create_topics);
+        let response: MetadataResponse = self.request_any(&request).await?;
+        let snapshot = Arc::new(self.merge(response, &topics));
+        *self.metadata.write().unwrap_or_else(|p| p.into_inner()) = snapshot.clone();
+        *done += 1;
+        self.generation
+            .store(*done, std::sync::atomic::Ordering::Release);
+        *self.last_refresh.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+        Ok(snapshot)
+    }
+
+    /// Refreshes if the metadata is older than `metadata.max.age.ms` (or was never fetched).
+    pub async fn refresh_if_stale(&self) -> Result<Arc<Metadata>> {
+        let stale = self
+            .last_refresh
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_none_or(|at| at.elapsed() >= self.config.metadata_max_age);
+        if stale {
+            self.refresh(&[]).await
+        } else {
+            Ok(self.metadata())
+        }
+    }
+
+    /// The metadata of `topic`, fetching it if unknown. Errors if the topic does not exist (and
+    /// is not auto-created) or has no partitions yet after `request.timeout.ms`.
+    pub async fn topic(&self, topic: &str) -> Result<Arc<TopicInfo>> {
+        if let Some(t) = self.metadata().topics.get(topic) {
+            return Ok(t.clone());
+        }
+        let deadline = Instant::now() + self.config.request_timeout;
+        let mut attempt = 0;
+        loop {
+            let snapshot = self.refresh(&[topic]).await?;
+            if let Some(t) = snapshot.topics.get(topic) {
+                return Ok(t.clone());
+            }
+            let err = snapshot
+                .topic_errors
+                .get(topic)
+                .cloned()
+                .unwrap_or_else(|| {
+                    Error::kafka(ResponseError::UnknownTopicOrPartition).with_topic(topic)
+                });
+            attempt += 1;
+            if !err.is_retriable() || Instant::now() >= deadline {
+                return Err(err);
+            }
+            let delay = crate::net::backoff(
+                self.config.retry_backoff,
+                self.config.retry_backoff_max,
+                attempt,
+            );
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    fn merge(&self, response: MetadataResponse, asked: &[String]) -> Metadata {
+        let old = self.metadata();
+        let mut brokers = BTreeMap::new();
+        for b in &response.brokers {
+            brokers.insert(
+                b.node_id.0,
+                BrokerInfo {
+                    id: b.node_id.0,
+                    host: b.host.to_string(),
+                    port: b.port,
+                    rack: b.rack.as_ref().map(|r| r.to_string()),
+                },
+            );
+        }
+        let mut topics = old.topics.clone();
+        let mut topic_errors = HashMap::new();
+        for t in response.topics {
+            let Some(name) = t.name.as_ref().map(|n| n.0.to_string()) else {
+                continue;
+            };
+            if let Some(err) = Error::from_code(t.error_code) {
+                // A topic that is still being created reports LEADER_NOT_AVAILABLE with no
+                // partitions: keep asking.
+                topics.remove(&name);
+                topic_errors.insert(name.clone(), err.with_topic(&name));
+                continue;
+            }
+            let mut partitions: Vec<PartitionInfo> = t
+                .partitions
+                .iter()
+                .map(|p| PartitionInfo {
+                    id: p.partition_index,
+                    leader: p.leader_id.0,
+                    leader_epoch: p.leader_epoch,
+                    replicas: p.replica_nodes.iter().map(|r| r.0).collect(),
+                    isr: p.isr_nodes.iter().map(|r| r.0).collect(),
+                    error: Error::from_code(p.error_code)
+                        .map(|e| e.with_partition(&name, p.partition_index)),
+                })
+                .collect();
+            partitions.sort_by_key(|p| p.id);
+            // A gap in partition ids would break index-based routing; treat as not ready yet.
+            if partitions.is_empty() || partitions.iter().enumerate().any(|(i, p)| p.id != i as i32)
+            {
+                topics.remove(&name);
+                topic_errors.insert(
+                    name.clone(),
+                    Error::kafka(ResponseError::LeaderNotAvailable).with_topic(&name),
+                );
+                continue;
+            }
+            topics.insert(
+                name.clone(),
+                Arc::new(TopicInfo {
+                    name,
+                    id: *t.topic_id.as_bytes(),
+                    is_internal: t.is_internal,
+                    partitions,
+                }),
+            );
+        }
+        for name in asked {
+            if !topics.contains_key(name) && !topic_errors.contains_key(name) {
+                topic_errors.insert(
+                    name.clone(),
+                    Error::kafka(ResponseError::UnknownTopicOrPartition).with_topic(name),
+                );
+            }
+        }
+        Metadata {
+            cluster_id: response.cluster_id.map(|c| c.to_string()),
+            controller_id: response.controller_id.0,
+            brokers,
+            topics,
+            topic_errors,
+        }
+    }
+
+    /// Forgets a topic (after it was deleted).
+    pub fn forget_topic(&self, topic: &str) {
+        self.interesting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(topic);
+        let mut guard = self.metadata.write().unwrap_or_else(|p| p.into_inner());
+        let mut next = (**guard).clone();
+        next.topics.remove(topic);
+        *guard = Arc::new(next);
+    }
+
+    /// Closes every connection.
+    pub fn close(&self) {
+        self.pool.close_all();
+    }
+
+    /// Default request timeout.
+    pub fn request_timeout(&self) -> Duration {
+        self.config.request_timeout
+    }
+}
+
+/// True for errors after which the metadata cache should be refreshed before retrying.
+pub fn needs_metadata_refresh(err: &Error) -> bool {
+    use ResponseError as E;
+    match err.kind() {
+        ErrorKind::Kafka(code) => matches!(
+            code,
+            E::NotLeaderOrFollower
+                | E::UnknownTopicOrPartition
+                | E::LeaderNotAvailable
+                | E::FencedLeaderEpoch
+                | E::UnknownLeaderEpoch
+                | E::KafkaStorageError
+                | E::NotController
+                | E::BrokerNotAvailable
+                | E::ReplicaNotAvailable
+        ),
+        ErrorKind::Io(_) | ErrorKind::Timeout | ErrorKind::Closed | ErrorKind::NoBrokers => true,
+        _ => false,
+    }
+}

@@ -1,0 +1,471 @@
+//! One TCP connection to one broker, shared by every request to that broker.
+//!
+//! A writer task and a reader task own the socket halves. A request is registered in the
+//! pending map under its correlation id *before* its frame is queued for the writer, so the
+//! reader can always route the response. Invariants that make it cancellation-safe:
+//! - whole frames are written only by the writer task, so a dropped caller never leaves half a
+//!   request on the wire;
+//! - a dropped caller removes its pending entry (guard), and a response with no entry is
+//!   discarded, so nothing is orphaned and the stream stays aligned;
+//! - when either task fails, the connection is marked closed and every pending request fails
+//!   with a retriable network error, under the same lock that registration checks.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse, RequestHeader};
+use kafka_protocol::protocol::{Request, StrBytes};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::error::{Error, ErrorClass, ErrorKind, Result};
+use crate::protocol::codec::{Response, decode_response, encode_request, peek_correlation_id};
+use crate::protocol::frame::FrameDecoder;
+use crate::protocol::versions::ApiVersionMap;
+
+type Reply = oneshot::Sender<Result<Bytes>>;
+
+/// A frame queued for the writer task.
+struct Outgoing {
+    frame: BytesMut,
+    /// Completed once the frame is handed to the socket (used when no response is expected).
+    written: Option<oneshot::Sender<Result<()>>>,
+}
+
+#[derive(Default)]
+struct PendingMap {
+    closed: Option<Error>,
+    replies: HashMap<i32, Reply>,
+}
+
+struct Shared {
+    address: String,
+    pending: Mutex<PendingMap>,
+    closed: AtomicBool,
+}
+
+impl Shared {
+    fn close(&self, error: Error) {
+        let replies = {
+            let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+            if pending.closed.is_some() {
+                return;
+            }
+            pending.closed = Some(error.clone());
+            self.closed.store(true, Ordering::Release);
+            std::mem::take(&mut pending.replies)
+        };
+        tracing::debug!(broker = %self.address, %error, "connection closed");
+        for (_, reply) in replies {
+            let _ = reply.send(Err(error.clone()));
+        }
+    }
+}
+
+/// Options for opening a connection.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// Client id sent in every request header.
+    pub client_id: String,
+    /// Deadline for TCP connect + ApiVersions.
+    pub setup_timeout: Duration,
+    /// Largest response frame accepted.
+    pub max_response_bytes: usize,
+    /// The API ranges this client speaks (intersected with the broker's).
+    pub supported: &'static [(ApiKey, i16, i16)],
+}
+
+/// A multiplexed, pipelined connection to one broker. Cheap to share behind an `Arc`.
+pub struct Connection {
+    shared: Arc<Shared>,
+    tx: mpsc::UnboundedSender<Outgoing>,
+    versions: ApiVersionMap,
+    client_id: StrBytes,
+    next_correlation_id: AtomicI32,
+    tasks: [JoinHandle<()>; 2],
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("address", &self.shared.address)
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        // Dropping the last handle closes the socket: no half-open connection is left behind.
+        self.shared.close(Error::closed("connection dropped"));
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl Connection {
+    /// Connects to `address`, negotiates API versions, and starts the reader and writer tasks.
+    pub async fn connect(address: &str, options: &ConnectOptions) -> Result<Connection> {
+        let setup = async {
+            let stream = TcpStream::connect(address).await.map_err(|e| {
+                Error::from(e)
+                    .with_broker(address)
+                    .with_class(ErrorClass::Retriable)
+            })?;
+            let _ = stream.set_nodelay(true);
+            let mut connection = Connection::start(stream, address, options);
+            connection.versions = connection.negotiate(options.supported).await?;
+            Ok::<_, Error>(connection)
+        };
+        match tokio::time::timeout(options.setup_timeout, setup).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::timeout(format!(
+                "connecting to {address} took longer than {:?}",
+                options.setup_timeout
+            ))
+            .with_broker(address)),
+        }
+    }
+
+    fn start(stream: TcpStream, address: &str, options: &ConnectOptions) -> Connection {
+        let (read, write) = stream.into_split();
+        let shared = Arc::new(Shared {
+            address: address.to_owned(),
+            pending: Mutex::new(PendingMap::default()),
+            closed: AtomicBool::new(false),
+        });
+        let (tx, rx) = mpsc::unbounded_channel();
+        let reader = tokio::spawn(read_loop(read, shared.clone(), options.max_response_bytes));
+        let writer = tokio::spawn(write_loop(write, rx, shared.clone()));
+        Connection {
+            shared,
+            tx,
+            versions: ApiVersionMap::default(),
+            client_id: StrBytes::from_string(options.client_id.clone()),
+            next_correlation_id: AtomicI32::new(0),
+            tasks: [reader, writer],
+        }
+    }
+
+    /// ApiVersions at the highest version we speak; a broker that does not know it answers with
+    /// v0 listing its ranges, and we retry at the best version it does know.
+    async fn negotiate(&self, supported: &[(ApiKey, i16, i16)]) -> Result<ApiVersionMap> {
+        let ours = supported
+            .iter()
+            .find(|(k, _, _)| *k == ApiKey::ApiVersions)
+            .map_or(3, |&(_, _, max)| max.min(3));
+        let request = ApiVersionsRequest::default()
+            .with_client_software_name(StrBytes::from_static_str("odradek"))
+            .with_client_software_version(StrBytes::from_static_str(env!("CARGO_PKG_VERSION")));
+        let mut response: ApiVersionsResponse = self.request_at(&request, ours).await?;
+        if response.error_code == ResponseErrorCode::UNSUPPORTED_VERSION {
+            let theirs = response
+                .api_keys
+                .iter()
+                .find(|k| k.api_key == ApiKey::ApiVersions as i16)
+                .map_or(0, |k| k.max_version.min(ours));
+            response = self.request_at(&request, theirs).await?;
+        }
+        if let Some(err) = Error::from_code(response.error_code) {
+            return Err(err.with_broker(&self.shared.address));
+        }
+        Ok(ApiVersionMap::negotiate(supported, &response))
+    }
+
+    /// The broker address this connection is to.
+    pub fn address(&self) -> &str {
+        &self.shared.address
+    }
+
+    /// True once the connection failed or was closed; a new one must be opened.
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.load(Ordering::Acquire)
+    }
+
+    /// The negotiated version for `api_key`, if both sides speak it.
+    pub fn version(&self, api_key: ApiKey) -> Option<i16> {
+        self.versions.version(api_key)
+    }
+
+    /// The negotiated version, or an error naming the API.
+    pub fn require_version(&self, api_key: ApiKey) -> Result<i16> {
+        self.versions
+            .require(api_key)
+            .map_err(|e| Error::from(e).with_broker(&self.shared.address))
+    }
+
+    /// Sends `request` at the highest common version and waits for its response.
+    ///
+    /// Not bounded in time here: callers wrap it in their deadline (see [`Connection::request_timeout`]).
+    pub async fn request<R>(&self, request: &R) -> Result<R::Response>
+    where
+        R: Request,
+        R::Response: Response,
+    {
+        let version = self.require_version(api_key_of::<R>())?;
+        self.request_at(request, version).await
+    }
+
+    /// [`Connection::request`] with a deadline; on timeout the pending entry is dropped and a late
+    /// response is discarded (correlation ids keep the stream aligned).
+    pub async fn request_timeout<R>(&self, request: &R, timeout: Duration) -> Result<R::Response>
+    where
+        R: Request,
+        R::Response: Response,
+    {
+        match tokio::time::timeout(timeout, self.request(request)).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::timeout(format!(
+                "no response to {:?} within {timeout:?}",
+                api_key_of::<R>()
+            ))
+            .with_broker(&self.shared.address)),
+        }
+    }
+
+    /// Sends `request` at `version` and waits for its response.
+    pub async fn request_at<R>(&self, request: &R, version: i16) -> Result<R::Response>
+    where
+        R: Request,
+        R::Response: Response,
+    {
+        let frame = self.send_frame::<R>(request, version)?;
+        let bytes = frame.await?;
+        let (_, response) = decode_response::<R::Response>(bytes, version)
+            .map_err(|e| Error::from(e).with_broker(&self.shared.address))?;
+        Ok(response)
+    }
+
+    /// Sends a request that gets no response (Produce with acks=0); resolves once written.
+    pub async fn send_no_response<R: Request>(&self, request: &R, version: i16) -> Result<()> {
+        let header = self.header(version);
+        let frame = encode_request(&header, request, version)?;
+        let (written_tx, written_rx) = oneshot::channel();
+        if self.is_closed() {
+            return Err(self.closed_error());
+        }
+        self.tx
+            .send(Outgoing {
+                frame,
+                written: Some(written_tx),
+            })
+            .map_err(|_| self.closed_error())?;
+        written_rx.await.map_err(|_| self.closed_error())?
+    }
+
+    fn header(&self, _version: i16) -> RequestHeader {
+        let correlation_id = self.next_correlation_id.fetch_add(1, Ordering::Relaxed) & i32::MAX;
+        RequestHeader::default()
+            .with_correlation_id(correlation_id)
+            .with_client_id(Some(self.client_id.clone()))
+    }
+
+    /// Registers the request and queues its frame synchronously (no await point, so a caller
+    /// cancelled afterwards can only drop the returned future, whose guard unregisters it).
+    fn send_frame<R: Request>(&self, request: &R, version: i16) -> Result<PendingResponse> {
+        let header = self.header(version);
+        let correlation_id = header.correlation_id;
+        let frame = encode_request(&header, request, version)?;
+        let (reply_tx, reply_rx) = oneshot::channel();
+        {
+            let mut pending = self
+                .shared
+                .pending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if let Some(err) = &pending.closed {
+                return Err(err.clone());
+            }
+            pending.replies.insert(correlation_id, reply_tx);
+        }
+        let guard = PendingResponse {
+            shared: self.shared.clone(),
+            correlation_id,
+            rx: reply_rx,
+        };
+        if self
+            .tx
+            .send(Outgoing {
+                frame,
+                written: None,
+            })
+            .is_err()
+        {
+            return Err(self.closed_error());
+        }
+        Ok(guard)
+    }
+
+    fn closed_error(&self) -> Error {
+        let pending = self
+            .shared
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        pending.closed.clone().unwrap_or_else(|| {
+            Error::network("connection closed").with_broker(&self.shared.address)
+        })
+    }
+
+    /// Number of requests waiting for a response (for tests and metrics).
+    pub fn pending_requests(&self) -> usize {
+        let pending = self
+            .shared
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        pending.replies.len()
+    }
+
+    /// Closes the connection; pending requests fail with a retriable error.
+    pub fn close(&self) {
+        self.shared.close(
+            Error::network("connection closed by the client").with_broker(&self.shared.address),
+        );
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+struct ResponseErrorCode;
+impl ResponseErrorCode {
+    const UNSUPPORTED_VERSION: i16 = 35;
+}
+
+fn api_key_of<R: Request>() -> ApiKey {
+    ApiKey::try_from(R::KEY).unwrap_or(ApiKey::ApiVersions)
+}
+
+/// The response side of one request: resolves to the response frame body. Dropping it
+/// unregisters the request.
+struct PendingResponse {
+    shared: Arc<Shared>,
+    correlation_id: i32,
+    rx: oneshot::Receiver<Result<Bytes>>,
+}
+
+impl Drop for PendingResponse {
+    fn drop(&mut self) {
+        let mut pending = self
+            .shared
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        pending.replies.remove(&self.correlation_id);
+    }
+}
+
+impl std::future::Future for PendingResponse {
+    type Output = Result<Bytes>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let rx = std::pin::Pin::new(&mut self.rx);
+        match rx.poll(cx) {
+            std::task::Poll::Ready(Ok(result)) => std::task::Poll::Ready(result),
+            std::task::Poll::Ready(Err(_)) => std::task::Poll::Ready(Err(Error::network(
+                "connection closed before the response arrived",
+            )
+            .with_broker(&self.shared.address))),
+            std::task::Poll::Pending => std::task::Poll::Pending,
+        }
+    }
+}
+
+async fn read_loop(mut read: OwnedReadHalf, shared: Arc<Shared>, max_frame: usize) {
+    let mut decoder = FrameDecoder::new(max_frame);
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let error = loop {
+        match decoder.decode(&mut buf) {
+            Ok(Some(frame)) => {
+                let Some(correlation_id) = peek_correlation_id(&frame) else {
+                    break Error::new(
+                        ErrorKind::Protocol,
+                        ErrorClass::Retriable,
+                        "response frame shorter than its header",
+                    );
+                };
+                let reply = {
+                    let mut pending = shared.pending.lock().unwrap_or_else(|p| p.into_inner());
+                    pending.replies.remove(&correlation_id)
+                };
+                match reply {
+                    Some(reply) => {
+                        let _ = reply.send(Ok(frame.freeze()));
+                    }
+                    None => {
+                        tracing::trace!(broker = %shared.address, correlation_id, "discarding response to a cancelled request")
+                    }
+                }
+                continue;
+            }
+            Ok(None) => {}
+            Err(e) => break Error::from(e).with_class(ErrorClass::Retriable),
+        }
+        // Make room for the rest of the current frame (bounded by the validated maximum).
+        if let Ok(Some(len)) = decoder.peek_body_len(&buf) {
+            let want = (len + 4).saturating_sub(buf.len()).min(8 * 1024 * 1024);
+            buf.reserve(want.max(16 * 1024));
+        } else {
+            buf.reserve(16 * 1024);
+        }
+        match read.read_buf(&mut buf).await {
+            Ok(0) => break Error::network("broker closed the connection"),
+            Ok(_) => {}
+            Err(e) => break Error::from(e).with_class(ErrorClass::Retriable),
+        }
+    };
+    shared.close(error.with_broker(&shared.address));
+}
+
+async fn write_loop(
+    write: OwnedWriteHalf,
+    mut rx: mpsc::UnboundedReceiver<Outgoing>,
+    shared: Arc<Shared>,
+) {
+    let mut writer = BufWriter::with_capacity(64 * 1024, write);
+    let mut written = Vec::new();
+    let error = 'outer: loop {
+        let Some(first) = rx.recv().await else {
+            break Error::closed("connection dropped");
+        };
+        let mut next = Some(first);
+        // Coalesce whatever is queued into as few syscalls as possible.
+        while let Some(out) = next.take() {
+            if let Err(e) = writer.write_all(&out.frame).await {
+                if let Some(w) = out.written {
+                    let _ = w.send(Err(
+                        Error::network(e.to_string()).with_broker(&shared.address)
+                    ));
+                }
+                break 'outer Error::from(e).with_class(ErrorClass::Retriable);
+            }
+            if let Some(w) = out.written {
+                written.push(w);
+            }
+            next = rx.try_recv().ok();
+        }
+        if let Err(e) = writer.flush().await {
+            break Error::from(e).with_class(ErrorClass::Retriable);
+        }
+        for w in written.drain(..) {
+            let _ = w.send(Ok(()));
+        }
+    };
+    let error = error.with_broker(&shared.address);
+    for w in written.drain(..) {
+        let _ = w.send(Err(error.clone()));
+    }
+    shared.close(error);
+    let _ = writer.shutdown().await;
+}

@@ -1,0 +1,410 @@
+//! The producer: `send(record)` returns a future of the delivery report — nothing to poll.
+//!
+//! ```no_run
+//! # async fn demo() -> odradek::error::Result<()> {
+//! use odradek::config::Config;
+//! use odradek::producer::{Producer, ProducerRecord};
+//!
+//! let config = Config::new().with("bootstrap.servers", "127.0.0.1:9092")?;
+//! let producer = Producer::new(config.producer()?)?;
+//! let report = producer.send(ProducerRecord::new("events").key(b"user-1").value(b"hello")).await?;
+//! println!("partition {} offset {}", report.partition, report.offset);
+//! producer.flush().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! `send` appends the record to its partition's batch at once (no `.await` needed for that),
+//! so a loop can call `send` many times and await the futures later; each future resolves
+//! exactly once. When the buffer is full the record waits (up to `max.block.ms`) or, with
+//! `max.block.ms=0`, fails at once with [`ErrorKind::QueueFull`](crate::error::ErrorKind).
+
+mod accumulator;
+pub mod partitioner;
+mod sender;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::sync::{Notify, oneshot};
+use tokio::time::Instant;
+
+use crate::cluster::Cluster;
+use crate::config::{Config, ProducerConfig};
+use crate::error::{Error, Result};
+use crate::records::RecordHeader;
+
+use accumulator::{Appended, Limits, State};
+
+/// A record to send. Borrowed: the bytes are copied into the partition's batch by `send`.
+#[derive(Debug, Clone, Copy)]
+pub struct ProducerRecord<'a> {
+    /// Topic.
+    pub topic: &'a str,
+    /// Explicit partition; `None` lets the partitioner choose.
+    pub partition: Option<i32>,
+    /// Key (`None` = null key).
+    pub key: Option<&'a [u8]>,
+    /// Value (`None` = null value, a tombstone on compacted topics).
+    pub value: Option<&'a [u8]>,
+    /// Headers.
+    pub headers: &'a [RecordHeader],
+    /// Create time in ms since the epoch; `None` = now.
+    pub timestamp: Option<i64>,
+}
+
+impl<'a> ProducerRecord<'a> {
+    /// A record for `topic` with no key, value or headers.
+    pub fn new(topic: &'a str) -> Self {
+        ProducerRecord {
+            topic,
+            partition: None,
+            key: None,
+            value: None,
+            headers: &[],
+            timestamp: None,
+        }
+    }
+
+    /// Sets the key.
+    #[must_use]
+    pub fn key(mut self, key: &'a [u8]) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// Sets the value.
+    #[must_use]
+    pub fn value(mut self, value: &'a [u8]) -> Self {
+        self.value = Some(value);
+        self
+    }
+
+    /// Sets the partition.
+    #[must_use]
+    pub fn partition(mut self, partition: i32) -> Self {
+        self.partition = Some(partition);
+        self
+    }
+
+    /// Sets the headers.
+    #[must_use]
+    pub fn headers(mut self, headers: &'a [RecordHeader]) -> Self {
+        self.headers = headers;
+        self
+    }
+
+    /// Sets the timestamp (ms since the epoch).
+    #[must_use]
+    pub fn timestamp(mut self, timestamp: i64) -> Self {
+        self.timestamp = Some(timestamp);
+        self
+    }
+}
+
+/// Where a record was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct DeliveryReport {
+    /// Partition.
+    pub partition: i32,
+    /// Offset (-1 with acks=0).
+    pub offset: i64,
+    /// Timestamp: the record's create time, or the broker's log-append time if the topic uses it.
+    pub timestamp: i64,
+}
+
+/// Resolves to the record's [`DeliveryReport`] or its error, exactly once. Dropping it does not
+/// cancel the send. Usable from any executor; [`DeliveryFuture::wait`] blocks a plain thread.
+#[must_use = "the delivery result is only known by awaiting this future"]
+#[derive(Debug)]
+pub struct DeliveryFuture {
+    rx: oneshot::Receiver<Result<DeliveryReport>>,
+}
+
+impl Future for DeliveryFuture {
+    type Output = Result<DeliveryReport>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match Pin::new(&mut self.rx).poll(cx) {
+            Poll::Ready(Ok(r)) => Poll::Ready(r),
+            Poll::Ready(Err(_)) => Poll::Ready(Err(Error::closed(
+                "the producer stopped before the record was delivered",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl DeliveryFuture {
+    /// Blocks the current (non-async) thread until the result is known.
+    pub fn wait(self) -> Result<DeliveryReport> {
+        futures::executor::block_on(self)
+    }
+}
+
+/// A snapshot of producer counters.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct ProducerMetrics {
+    /// Records acknowledged (or written, with acks=0).
+    pub records_delivered: u64,
+    /// Records that failed.
+    pub records_failed: u64,
+    /// Uncompressed record bytes delivered.
+    pub bytes_delivered: u64,
+    /// Produce requests completed.
+    pub requests: u64,
+    /// Batch retries.
+    pub retries: u64,
+    /// Mean Produce request latency, microseconds.
+    pub request_latency_avg_us: u64,
+    /// Largest Produce request latency, microseconds.
+    pub request_latency_max_us: u64,
+    /// Records waiting in the buffer (incl. in flight).
+    pub queue_records: u64,
+    /// Bytes waiting in the buffer (incl. in flight).
+    pub queue_bytes: u64,
+}
+
+impl ProducerMetrics {
+    /// JSON text of this snapshot.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+#[derive(Default)]
+struct Metrics {
+    delivered: AtomicU64,
+    failed: AtomicU64,
+    bytes: AtomicU64,
+    requests: AtomicU64,
+    retries: AtomicU64,
+    latency_sum_us: AtomicU64,
+    latency_max_us: AtomicU64,
+}
+
+impl Metrics {
+    fn record_delivered(&self, records: usize, bytes: usize) {
+        self.delivered.fetch_add(records as u64, Ordering::Relaxed);
+        self.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+    fn record_errors(&self, records: usize) {
+        self.failed.fetch_add(records as u64, Ordering::Relaxed);
+    }
+    fn record_retry(&self) {
+        self.retries.fetch_add(1, Ordering::Relaxed);
+    }
+    fn record_request(&self, latency: Duration) {
+        let us = latency.as_micros() as u64;
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.latency_sum_us.fetch_add(us, Ordering::Relaxed);
+        self.latency_max_us.fetch_max(us, Ordering::Relaxed);
+    }
+}
+
+/// State shared by the producer handles and the sender task.
+pub(crate) struct Shared {
+    config: ProducerConfig,
+    limits: Limits,
+    cluster: Arc<Cluster>,
+    state: Mutex<State>,
+    /// Wakes the sender.
+    wake: Notify,
+    wake_hint: std::sync::atomic::AtomicBool,
+    /// Notified whenever the accumulator may have become idle (flush waits on it).
+    idle: Notify,
+    metrics: Metrics,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn wake_sender(&self) {
+        self.wake_hint.store(true, Ordering::Release);
+        self.wake.notify_one();
+    }
+
+    fn take_wake_hint(&self) -> bool {
+        self.wake_hint.swap(false, Ordering::AcqRel)
+    }
+
+    fn notify_if_idle(&self) {
+        // Flush waiters re-check the state themselves; waking them is cheap.
+        self.idle.notify_waiters();
+    }
+}
+
+/// Closes the producer when the last user handle goes away: buffered records are still
+/// delivered (each future still resolves), then the sender stops.
+struct Handle {
+    shared: Arc<Shared>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.shared.lock().closing = true;
+        self.shared.wake_sender();
+    }
+}
+
+/// An asynchronous Kafka producer. Cheap to clone; all clones share one buffer and sender.
+#[derive(Clone)]
+pub struct Producer {
+    handle: Arc<Handle>,
+}
+
+impl std::fmt::Debug for Producer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Producer")
+            .field(
+                "bootstrap",
+                &self.handle.shared.config.client.bootstrap_servers,
+            )
+            .finish()
+    }
+}
+
+impl Producer {
+    /// Starts a producer. Works inside a tokio runtime (the sender runs there) and from plain
+    /// threads (the sender runs on the library's runtime, see [`crate::runtime`]).
+    pub fn new(config: ProducerConfig) -> Result<Producer> {
+        if config.compression_level.is_some() {
+            // Validate the level against the codec now rather than on the first batch.
+            let mut out = Vec::new();
+            crate::compression::compress(
+                config.compression,
+                config.compression_level,
+                b"",
+                &mut out,
+            )
+            .map_err(|e| Error::config("compression.level", e))?;
+        }
+        let cluster = Cluster::new(config.client.clone());
+        let shared = Arc::new(Shared {
+            limits: Limits::new(&config),
+            config,
+            cluster,
+            state: Mutex::new(State::new()),
+            wake: Notify::new(),
+            wake_hint: std::sync::atomic::AtomicBool::new(false),
+            idle: Notify::new(),
+            metrics: Metrics::default(),
+        });
+        crate::runtime::spawn(sender::run(shared.clone()));
+        Ok(Producer {
+            handle: Arc::new(Handle { shared }),
+        })
+    }
+
+    /// Starts a producer from a property map.
+    pub fn from_config(config: &Config) -> Result<Producer> {
+        Producer::new(config.producer()?)
+    }
+
+    fn shared(&self) -> &Shared {
+        &self.handle.shared
+    }
+
+    /// Sends a record: it is appended to its partition's batch now, and the returned future
+    /// resolves once the broker acknowledged it (or it failed). See the module docs.
+    pub fn send(&self, record: ProducerRecord<'_>) -> DeliveryFuture {
+        let (tx, rx) = oneshot::channel();
+        let shared = self.shared();
+        let timestamp = record.timestamp.unwrap_or_else(now_ms);
+        let outcome = {
+            let mut state = shared.lock();
+            state.append(&shared.limits, record, timestamp, tx, Instant::now())
+        };
+        match outcome {
+            Appended::Done { wake: false } => {}
+            Appended::Done { wake: true } | Appended::NeedsMetadata | Appended::Parked => {
+                shared.wake_sender()
+            }
+        }
+        DeliveryFuture { rx }
+    }
+
+    /// Waits until every record sent before this call is delivered or failed; batches are sent
+    /// without waiting for `linger.ms`.
+    pub async fn flush(&self) -> Result<()> {
+        let shared = self.shared();
+        shared.lock().flushing += 1;
+        shared.wake_sender();
+        struct Unflush<'a>(&'a Shared);
+        impl Drop for Unflush<'_> {
+            fn drop(&mut self) {
+                self.0.lock().flushing -= 1;
+            }
+        }
+        let _unflush = Unflush(shared);
+        loop {
+            let idle = shared.idle.notified();
+            tokio::pin!(idle);
+            idle.as_mut().enable();
+            if shared.lock().is_idle() {
+                return Ok(());
+            }
+            shared.wake_sender();
+            idle.await;
+        }
+    }
+
+    /// [`Producer::flush`] with a deadline.
+    pub async fn flush_timeout(&self, timeout: Duration) -> Result<()> {
+        match tokio::time::timeout(timeout, self.flush()).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::timeout(format!(
+                "flush did not finish within {timeout:?}"
+            ))),
+        }
+    }
+
+    /// A snapshot of the counters.
+    pub fn metrics(&self) -> ProducerMetrics {
+        let m = &self.shared().metrics;
+        let requests = m.requests.load(Ordering::Relaxed);
+        let (queue_records, queue_bytes) = {
+            let s = self.shared().lock();
+            (s.buffered_records as u64, s.buffered_bytes as u64)
+        };
+        ProducerMetrics {
+            records_delivered: m.delivered.load(Ordering::Relaxed),
+            records_failed: m.failed.load(Ordering::Relaxed),
+            bytes_delivered: m.bytes.load(Ordering::Relaxed),
+            requests,
+            retries: m.retries.load(Ordering::Relaxed),
+            request_latency_avg_us: m
+                .latency_sum_us
+                .load(Ordering::Relaxed)
+                .checked_div(requests)
+                .unwrap_or(0),
+            request_latency_max_us: m.latency_max_us.load(Ordering::Relaxed),
+            queue_records,
+            queue_bytes,
+        }
+    }
+
+    /// The cluster handle (metadata, connections) this producer uses.
+    pub fn cluster(&self) -> &Arc<Cluster> {
+        &self.shared().cluster
+    }
+
+    /// Flushes, then stops the sender. Later sends fail with a closed error.
+    pub async fn close(&self) -> Result<()> {
+        let flushed = self.flush().await;
+        self.shared().lock().closing = true;
+        self.shared().wake_sender();
+        flushed
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}

@@ -1,0 +1,611 @@
+//! Request and response framing around the `kafka-protocol` message structs: which header
+//! version goes with which API version, the size prefix, and the two Kafka special cases
+//! (ApiVersions responses always carry header v0; an ApiVersions request at a version the broker
+//! does not know is answered with a v0 body).
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Message, Request};
+
+use super::ProtocolError;
+use super::frame::{begin_frame, finish_frame};
+
+/// Kafka error code UNSUPPORTED_VERSION, the one error an ApiVersions v0 fallback body carries.
+const UNSUPPORTED_VERSION: i16 = 35;
+
+/// A response message type, tied to its API key (the `kafka-protocol` crate ties only requests).
+pub trait Response: Message + Encodable + Decodable + HeaderVersion {
+    /// The API this is a response of.
+    const API_KEY: ApiKey;
+}
+
+macro_rules! responses {
+    ($($response:ident => $key:ident,)*) => {
+        $(impl Response for $response { const API_KEY: ApiKey = ApiKey::$key; })*
+    };
+}
+
+responses! {
+    ProduceResponse => Produce,
+    FetchResponse => Fetch,
+    ListOffsetsResponse => ListOffsets,
+    MetadataResponse => Metadata,
+    OffsetCommitResponse => OffsetCommit,
+    OffsetFetchResponse => OffsetFetch,
+    FindCoordinatorResponse => FindCoordinator,
+    JoinGroupResponse => JoinGroup,
+    HeartbeatResponse => Heartbeat,
+    LeaveGroupResponse => LeaveGroup,
+    SyncGroupResponse => SyncGroup,
+    DescribeGroupsResponse => DescribeGroups,
+    ListGroupsResponse => ListGroups,
+    SaslHandshakeResponse => SaslHandshake,
+    ApiVersionsResponse => ApiVersions,
+    CreateTopicsResponse => CreateTopics,
+    DeleteTopicsResponse => DeleteTopics,
+    DeleteRecordsResponse => DeleteRecords,
+    InitProducerIdResponse => InitProducerId,
+    OffsetForLeaderEpochResponse => OffsetForLeaderEpoch,
+    AddPartitionsToTxnResponse => AddPartitionsToTxn,
+    AddOffsetsToTxnResponse => AddOffsetsToTxn,
+    EndTxnResponse => EndTxn,
+    WriteTxnMarkersResponse => WriteTxnMarkers,
+    TxnOffsetCommitResponse => TxnOffsetCommit,
+    DescribeAclsResponse => DescribeAcls,
+    CreateAclsResponse => CreateAcls,
+    DeleteAclsResponse => DeleteAcls,
+    DescribeConfigsResponse => DescribeConfigs,
+    AlterConfigsResponse => AlterConfigs,
+    AlterReplicaLogDirsResponse => AlterReplicaLogDirs,
+    DescribeLogDirsResponse => DescribeLogDirs,
+    SaslAuthenticateResponse => SaslAuthenticate,
+    CreatePartitionsResponse => CreatePartitions,
+    CreateDelegationTokenResponse => CreateDelegationToken,
+    RenewDelegationTokenResponse => RenewDelegationToken,
+    ExpireDelegationTokenResponse => ExpireDelegationToken,
+    DescribeDelegationTokenResponse => DescribeDelegationToken,
+    DeleteGroupsResponse => DeleteGroups,
+    ElectLeadersResponse => ElectLeaders,
+    IncrementalAlterConfigsResponse => IncrementalAlterConfigs,
+    AlterPartitionReassignmentsResponse => AlterPartitionReassignments,
+    ListPartitionReassignmentsResponse => ListPartitionReassignments,
+    OffsetDeleteResponse => OffsetDelete,
+    DescribeClientQuotasResponse => DescribeClientQuotas,
+    AlterClientQuotasResponse => AlterClientQuotas,
+    DescribeUserScramCredentialsResponse => DescribeUserScramCredentials,
+    AlterUserScramCredentialsResponse => AlterUserScramCredentials,
+    VoteResponse => Vote,
+    BeginQuorumEpochResponse => BeginQuorumEpoch,
+    EndQuorumEpochResponse => EndQuorumEpoch,
+    DescribeQuorumResponse => DescribeQuorum,
+    AlterPartitionResponse => AlterPartition,
+    UpdateFeaturesResponse => UpdateFeatures,
+    EnvelopeResponse => Envelope,
+    FetchSnapshotResponse => FetchSnapshot,
+    DescribeClusterResponse => DescribeCluster,
+    DescribeProducersResponse => DescribeProducers,
+    BrokerRegistrationResponse => BrokerRegistration,
+    BrokerHeartbeatResponse => BrokerHeartbeat,
+    UnregisterBrokerResponse => UnregisterBroker,
+    DescribeTransactionsResponse => DescribeTransactions,
+    ListTransactionsResponse => ListTransactions,
+    AllocateProducerIdsResponse => AllocateProducerIds,
+    ConsumerGroupHeartbeatResponse => ConsumerGroupHeartbeat,
+    ConsumerGroupDescribeResponse => ConsumerGroupDescribe,
+    ControllerRegistrationResponse => ControllerRegistration,
+    GetTelemetrySubscriptionsResponse => GetTelemetrySubscriptions,
+    PushTelemetryResponse => PushTelemetry,
+    AssignReplicasToDirsResponse => AssignReplicasToDirs,
+    ListConfigResourcesResponse => ListConfigResources,
+    DescribeTopicPartitionsResponse => DescribeTopicPartitions,
+    ShareGroupHeartbeatResponse => ShareGroupHeartbeat,
+    ShareGroupDescribeResponse => ShareGroupDescribe,
+    ShareFetchResponse => ShareFetch,
+    ShareAcknowledgeResponse => ShareAcknowledge,
+    AddRaftVoterResponse => AddRaftVoter,
+    RemoveRaftVoterResponse => RemoveRaftVoter,
+    UpdateRaftVoterResponse => UpdateRaftVoter,
+    InitializeShareGroupStateResponse => InitializeShareGroupState,
+    ReadShareGroupStateResponse => ReadShareGroupState,
+    WriteShareGroupStateResponse => WriteShareGroupState,
+    DeleteShareGroupStateResponse => DeleteShareGroupState,
+    ReadShareGroupStateSummaryResponse => ReadShareGroupStateSummary,
+    DescribeShareGroupOffsetsResponse => DescribeShareGroupOffsets,
+    AlterShareGroupOffsetsResponse => AlterShareGroupOffsets,
+    DeleteShareGroupOffsetsResponse => DeleteShareGroupOffsets,
+}
+
+/// The fixed start of every request header, readable even when the rest does not decode, so a
+/// broker can answer an unknown API or version with an error carrying the right correlation id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestPreamble {
+    pub api_key: i16,
+    pub api_version: i16,
+    pub correlation_id: i32,
+}
+
+/// Reads the api key, version and correlation id off the front of a request frame body.
+pub fn peek_request_preamble(frame: &[u8]) -> Option<RequestPreamble> {
+    let b = frame.first_chunk::<8>()?;
+    Some(RequestPreamble {
+        api_key: i16::from_be_bytes([b[0], b[1]]),
+        api_version: i16::from_be_bytes([b[2], b[3]]),
+        correlation_id: i32::from_be_bytes([b[4], b[5], b[6], b[7]]),
+    })
+}
+
+/// The correlation id of a response frame body (as returned by
+/// [`FrameDecoder::decode`](super::frame::FrameDecoder::decode)): every response header starts
+/// with it, so a client can find the waiting request before it knows how to decode the body.
+pub fn peek_correlation_id(frame: &[u8]) -> Option<i32> {
+    frame.first_chunk::<4>().map(|b| i32::from_be_bytes(*b))
+}
+
+/// Encodes a whole request frame, size prefix included.
+///
+/// The API key and version written are `R::KEY` and `version`; those two fields of `header` are
+/// ignored, so a caller only fills in the correlation id and client id.
+pub fn encode_request<R: Request>(
+    header: &RequestHeader,
+    body: &R,
+    version: i16,
+) -> Result<BytesMut, ProtocolError> {
+    let api_key = api_key_of(R::KEY)?;
+    check_version(api_key, version, R::VERSIONS)?;
+    let encode_err = |reason: String| ProtocolError::Encode {
+        api_key,
+        version,
+        reason,
+    };
+    let header_version = R::header_version(version);
+    let mut dst = BytesMut::with_capacity(64);
+    let at = begin_frame(&mut dst);
+    dst.put_i16(R::KEY);
+    dst.put_i16(version);
+    dst.put_i32(header.correlation_id);
+    if header_version >= 1 {
+        // client_id is a classic (non-compact) nullable string even in header v2.
+        match &header.client_id {
+            Some(id) => {
+                let len = i16::try_from(id.len())
+                    .map_err(|_| encode_err(format!("client id of {} bytes", id.len())))?;
+                dst.put_i16(len);
+                dst.put_slice(id.as_bytes());
+            }
+            None => dst.put_i16(-1),
+        }
+    }
+    if header_version >= 2 {
+        encode_tagged_fields(&mut dst, &header.unknown_tagged_fields);
+    }
+    body.encode(&mut dst, version)
+        .map_err(|e| encode_err(format!("{e:#}")))?;
+    finish_frame(&mut dst, at).map_err(|len| encode_err(format!("frame of {len} bytes")))?;
+    Ok(dst)
+}
+
+/// Decodes a request frame body (no size prefix): header, then the body for its API and version.
+///
+/// Unknown API keys and versions outside what `kafka-protocol` knows are reported as such (use
+/// [`peek_request_preamble`] to answer them); trailing bytes after the body are an error.
+pub fn decode_request(frame: Bytes) -> Result<(RequestHeader, RequestKind), ProtocolError> {
+    let preamble = peek_request_preamble(&frame).ok_or(ProtocolError::Truncated {
+        what: "request header",
+        needed: 8,
+        available: frame.len(),
+    })?;
+    let api_key = api_key_of(preamble.api_key)?;
+    let version = preamble.api_version;
+    check_version(api_key, version, api_key.valid_versions())?;
+    let decode_err = |reason: String| ProtocolError::Decode {
+        api_key,
+        version,
+        reason,
+    };
+    let mut buf = frame;
+    let header_version = api_key.request_header_version(version);
+    let header = if header_version == 0 {
+        buf.advance(8);
+        RequestHeader::default()
+            .with_request_api_key(preamble.api_key)
+            .with_request_api_version(version)
+            .with_correlation_id(preamble.correlation_id)
+            .with_client_id(None)
+    } else {
+        RequestHeader::decode(&mut buf, header_version)
+            .map_err(|e| decode_err(format!("request header v{header_version}: {e:#}")))?
+    };
+    let body = RequestKind::decode(api_key, &mut buf, version)
+        .map_err(|e| decode_err(format!("{e:#}")))?;
+    reject_trailing(&buf, decode_err)?;
+    Ok((header, body))
+}
+
+/// Encodes a whole response frame, size prefix included, for a broker.
+///
+/// `body` must be the response of `api_key`. The header version follows the API version, except
+/// for ApiVersions, whose responses always carry header v0 so that a client can read them before
+/// it knows which versions the broker speaks.
+pub fn encode_response(
+    api_key: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    body: &ResponseKind,
+) -> Result<Bytes, ProtocolError> {
+    check_version(api_key, version, api_key.valid_versions())?;
+    let encode_err = |reason: String| ProtocolError::Encode {
+        api_key,
+        version,
+        reason,
+    };
+    let mut dst = BytesMut::with_capacity(64);
+    let at = begin_frame(&mut dst);
+    encode_response_header(&mut dst, api_key, version, correlation_id);
+    body.encode(&mut dst, version)
+        .map_err(|e| encode_err(format!("{e:#}")))?;
+    finish_frame(&mut dst, at).map_err(|len| encode_err(format!("frame of {len} bytes")))?;
+    Ok(dst.freeze())
+}
+
+/// Like [`encode_response`] for a concrete response type.
+pub fn encode_response_message<R: Response>(
+    version: i16,
+    correlation_id: i32,
+    body: &R,
+) -> Result<Bytes, ProtocolError> {
+    let api_key = R::API_KEY;
+    check_version(api_key, version, R::VERSIONS)?;
+    let encode_err = |reason: String| ProtocolError::Encode {
+        api_key,
+        version,
+        reason,
+    };
+    let mut dst = BytesMut::with_capacity(64);
+    let at = begin_frame(&mut dst);
+    encode_response_header(&mut dst, api_key, version, correlation_id);
+    body.encode(&mut dst, version)
+        .map_err(|e| encode_err(format!("{e:#}")))?;
+    finish_frame(&mut dst, at).map_err(|len| encode_err(format!("frame of {len} bytes")))?;
+    Ok(dst.freeze())
+}
+
+/// Decodes a response frame body (no size prefix) of the request sent at `version`; returns the
+/// correlation id and the body.
+///
+/// An ApiVersions request at a version the broker does not speak is answered with a v0 body
+/// carrying UNSUPPORTED_VERSION (and the broker's ranges); that body is decoded as v0.
+pub fn decode_response<R: Response>(frame: Bytes, version: i16) -> Result<(i32, R), ProtocolError> {
+    let api_key = R::API_KEY;
+    check_version(api_key, version, R::VERSIONS)?;
+    let mut buf = frame;
+    let header_version = R::header_version(version);
+    let header =
+        ResponseHeader::decode(&mut buf, header_version).map_err(|e| ProtocolError::Decode {
+            api_key,
+            version,
+            reason: format!("response header v{header_version}: {e:#}"),
+        })?;
+    let body_version = if api_key == ApiKey::ApiVersions
+        && version > 0
+        && buf.first_chunk::<2>().map(|b| i16::from_be_bytes(*b)) == Some(UNSUPPORTED_VERSION)
+    {
+        0
+    } else {
+        version
+    };
+    let decode_err = |reason: String| ProtocolError::Decode {
+        api_key,
+        version: body_version,
+        reason,
+    };
+    let body = R::decode(&mut buf, body_version).map_err(|e| decode_err(format!("{e:#}")))?;
+    reject_trailing(&buf, decode_err)?;
+    Ok((header.correlation_id, body))
+}
+
+fn encode_response_header(dst: &mut BytesMut, api_key: ApiKey, version: i16, correlation_id: i32) {
+    dst.put_i32(correlation_id);
+    // kafka-protocol already maps ApiVersions to header v0 at every version.
+    if api_key.response_header_version(version) >= 1 {
+        dst.put_u8(0); // no tagged fields
+    }
+}
+
+/// Writes a tagged-field section holding the given (unknown, passed-through) fields.
+fn encode_tagged_fields(dst: &mut BytesMut, fields: &std::collections::BTreeMap<i32, Bytes>) {
+    put_unsigned_varint(dst, fields.len() as u32);
+    for (tag, value) in fields {
+        put_unsigned_varint(dst, *tag as u32);
+        put_unsigned_varint(dst, value.len() as u32);
+        dst.put_slice(value);
+    }
+}
+
+fn put_unsigned_varint(dst: &mut BytesMut, mut v: u32) {
+    while v >= 0x80 {
+        dst.put_u8((v as u8 & 0x7f) | 0x80);
+        v >>= 7;
+    }
+    dst.put_u8(v as u8);
+}
+
+fn api_key_of(key: i16) -> Result<ApiKey, ProtocolError> {
+    ApiKey::try_from(key).map_err(|()| ProtocolError::UnknownApiKey(key))
+}
+
+fn check_version(
+    api_key: ApiKey,
+    version: i16,
+    range: kafka_protocol::protocol::VersionRange,
+) -> Result<(), ProtocolError> {
+    if version < range.min || version > range.max {
+        return Err(ProtocolError::UnsupportedVersion { api_key, version });
+    }
+    Ok(())
+}
+
+fn reject_trailing(
+    rest: &Bytes,
+    err: impl Fn(String) -> ProtocolError,
+) -> Result<(), ProtocolError> {
+    if rest.is_empty() {
+        Ok(())
+    } else {
+        Err(err(format!("{} bytes left after the body", rest.len())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kafka_protocol::messages::api_versions_response::ApiVersion;
+    use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+    use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+    use kafka_protocol::protocol::StrBytes;
+
+    use super::super::frame::FrameDecoder;
+    use super::*;
+
+    fn header(correlation_id: i32) -> RequestHeader {
+        RequestHeader::default()
+            .with_correlation_id(correlation_id)
+            .with_client_id(Some(StrBytes::from_static_str("odradek-test")))
+    }
+
+    fn produce(records: &'static [u8]) -> ProduceRequest {
+        ProduceRequest::default()
+            .with_acks(-1)
+            .with_timeout_ms(30_000)
+            .with_topic_data(vec![
+                TopicProduceData::default()
+                    .with_name(TopicName(StrBytes::from_static_str("t")))
+                    .with_partition_data(vec![
+                        PartitionProduceData::default()
+                            .with_index(2)
+                            .with_records(Some(Bytes::from_static(records))),
+                    ]),
+            ])
+    }
+
+    /// Strips the size prefix after checking it matches the frame length.
+    fn body_of(frame: BytesMut) -> Bytes {
+        let mut buf = frame;
+        let total = buf.len();
+        let body = FrameDecoder::default().decode(&mut buf).unwrap().unwrap();
+        assert_eq!(body.len() + 4, total);
+        assert!(buf.is_empty());
+        body.freeze()
+    }
+
+    #[test]
+    fn requests_round_trip_across_header_versions() {
+        // Produce v3..=8 use header v1, v9+ header v2 (flexible, tagged fields).
+        for version in [3, 8, 9, 11] {
+            let mut h = header(7 + i32::from(version));
+            if version >= 9 {
+                h.unknown_tagged_fields
+                    .insert(5, Bytes::from_static(b"tag"));
+            }
+            let body = produce(b"records-bytes");
+            let frame = body_of(encode_request(&h, &body, version).unwrap());
+
+            // Same bytes as kafka-protocol's own header encoder followed by the body.
+            let mut expected = BytesMut::new();
+            let full = h
+                .clone()
+                .with_request_api_key(ApiKey::Produce as i16)
+                .with_request_api_version(version);
+            kafka_protocol::protocol::encode_request_header_into_buffer(&mut expected, &full)
+                .unwrap();
+            body.encode(&mut expected, version).unwrap();
+            assert_eq!(frame, expected.freeze(), "Produce v{version}");
+
+            let (got_header, got_body) = decode_request(frame).unwrap();
+            assert_eq!(got_header, full);
+            assert_eq!(got_body, RequestKind::Produce(body));
+        }
+    }
+
+    #[test]
+    fn null_client_id_round_trips() {
+        let h = RequestHeader::default()
+            .with_correlation_id(1)
+            .with_client_id(None);
+        let req = MetadataRequest::default().with_topics(Some(vec![
+            MetadataRequestTopic::default()
+                .with_name(Some(TopicName(StrBytes::from_static_str("a")))),
+        ]));
+        let frame = body_of(encode_request(&h, &req, 12).unwrap());
+        let (got, body) = decode_request(frame).unwrap();
+        assert_eq!(got.client_id, None);
+        assert_eq!(got.request_api_key, ApiKey::Metadata as i16);
+        assert_eq!(body, RequestKind::Metadata(req));
+    }
+
+    #[test]
+    fn responses_round_trip_with_the_right_header_version() {
+        let resp = MetadataResponse::default().with_throttle_time_ms(3);
+        for version in [4, 8, 9, 12] {
+            let frame = encode_response(
+                ApiKey::Metadata,
+                version,
+                42,
+                &ResponseKind::Metadata(resp.clone()),
+            )
+            .unwrap();
+            let generic = encode_response_message(version, 42, &resp).unwrap();
+            assert_eq!(frame, generic);
+            let mut buf = BytesMut::from(&frame[..]);
+            let body = FrameDecoder::default()
+                .decode(&mut buf)
+                .unwrap()
+                .unwrap()
+                .freeze();
+            // Header v1 (Metadata v9+) has an empty tagged-field section after the id.
+            let header_len = if version >= 9 { 5 } else { 4 };
+            let mut expected = BytesMut::new();
+            resp.encode(&mut expected, version).unwrap();
+            assert_eq!(&body[header_len..], &expected[..]);
+            assert_eq!(peek_correlation_id(&body), Some(42));
+            let (corr, got) = decode_response::<MetadataResponse>(body, version).unwrap();
+            assert_eq!((corr, got), (42, resp.clone()));
+        }
+    }
+
+    #[test]
+    fn api_versions_responses_always_use_header_v0() {
+        let resp = ApiVersionsResponse::default().with_api_keys(vec![
+            ApiVersion::default()
+                .with_api_key(0)
+                .with_min_version(3)
+                .with_max_version(13),
+        ]);
+        let frame = encode_response(
+            ApiKey::ApiVersions,
+            3,
+            9,
+            &ResponseKind::ApiVersions(resp.clone()),
+        )
+        .unwrap();
+        let body = frame.slice(4..);
+        // Correlation id, then directly the body's error code (no tagged-field byte).
+        assert_eq!(&body[..6], &[0, 0, 0, 9, 0, 0]);
+        let mut expected = BytesMut::new();
+        resp.encode(&mut expected, 3).unwrap();
+        assert_eq!(&body[4..], &expected[..]);
+        let (corr, got) = decode_response::<ApiVersionsResponse>(body, 3).unwrap();
+        assert_eq!((corr, got), (9, resp));
+    }
+
+    #[test]
+    fn api_versions_unsupported_version_answer_is_read_as_v0() {
+        // A broker that does not know ApiVersions v4 answers with a v0 body and error 35.
+        let v0 = ApiVersionsResponse::default()
+            .with_error_code(UNSUPPORTED_VERSION)
+            .with_api_keys(vec![
+                ApiVersion::default()
+                    .with_api_key(18)
+                    .with_min_version(0)
+                    .with_max_version(2),
+            ]);
+        let frame = encode_response_message(0, 5, &v0).unwrap();
+        let (corr, got) = decode_response::<ApiVersionsResponse>(frame.slice(4..), 4).unwrap();
+        assert_eq!((corr, got), (5, v0));
+    }
+
+    #[test]
+    fn unknown_api_key_and_unsupported_versions_are_named() {
+        let mut raw = BytesMut::new();
+        raw.put_i16(1000);
+        raw.put_i16(0);
+        raw.put_i32(77);
+        raw.put_i16(-1);
+        let frame = raw.freeze();
+        assert!(matches!(
+            decode_request(frame.clone()),
+            Err(ProtocolError::UnknownApiKey(1000))
+        ));
+        assert_eq!(
+            peek_request_preamble(&frame),
+            Some(RequestPreamble {
+                api_key: 1000,
+                api_version: 0,
+                correlation_id: 77
+            })
+        );
+
+        let mut raw = BytesMut::new();
+        raw.put_i16(ApiKey::Produce as i16);
+        raw.put_i16(2); // Produce v0-v2 were removed in Kafka 4
+        raw.put_i32(1);
+        raw.put_i16(-1);
+        match decode_request(raw.freeze()) {
+            Err(ProtocolError::UnsupportedVersion {
+                api_key: ApiKey::Produce,
+                version: 2,
+            }) => {}
+            other => panic!("expected UnsupportedVersion, got {other:?}"),
+        }
+        assert!(matches!(
+            encode_request(&header(1), &produce(b""), 99),
+            Err(ProtocolError::UnsupportedVersion { version: 99, .. })
+        ));
+        assert!(matches!(
+            decode_response::<ProduceResponse>(Bytes::from_static(&[0; 8]), -1),
+            Err(ProtocolError::UnsupportedVersion { version: -1, .. })
+        ));
+    }
+
+    #[test]
+    fn every_truncation_of_a_request_or_response_is_an_error() {
+        for version in [3, 9, 11] {
+            let mut h = header(3);
+            h.unknown_tagged_fields.insert(1, Bytes::from_static(b"x"));
+            let frame = body_of(encode_request(&h, &produce(b"0123456789"), version).unwrap());
+            for cut in 0..frame.len() {
+                match decode_request(frame.slice(..cut)) {
+                    Err(ProtocolError::Truncated { .. } | ProtocolError::Decode { .. }) => {}
+                    other => panic!("Produce v{version} cut at {cut}: {other:?}"),
+                }
+            }
+        }
+        let resp =
+            MetadataResponse::default().with_cluster_id(Some(StrBytes::from_static_str("c")));
+        for version in [4, 12] {
+            let frame = encode_response_message(version, 1, &resp)
+                .unwrap()
+                .slice(4..);
+            for cut in 0..frame.len() {
+                assert!(
+                    decode_response::<MetadataResponse>(frame.slice(..cut), version).is_err(),
+                    "Metadata v{version} cut at {cut}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn trailing_bytes_are_an_error() {
+        let frame = body_of(encode_request(&header(1), &produce(b"r"), 9).unwrap());
+        let mut longer = BytesMut::from(&frame[..]);
+        longer.put_u8(0);
+        match decode_request(longer.freeze()) {
+            Err(ProtocolError::Decode { reason, .. }) => assert!(reason.contains("1 bytes left")),
+            other => panic!("expected Decode, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn peeks_need_enough_bytes() {
+        assert_eq!(peek_correlation_id(&[0, 0, 1]), None);
+        assert_eq!(peek_correlation_id(&[0, 0, 1, 2, 9]), Some(258));
+        assert_eq!(peek_request_preamble(&[0; 7]), None);
+        assert!(matches!(
+            decode_request(Bytes::from_static(&[0, 3, 0])),
+            Err(ProtocolError::Truncated {
+                needed: 8,
+                available: 3,
+                ..
+            })
+        ));
+    }
+}
