@@ -8,9 +8,11 @@
 //! - [`cluster`]: bootstrap, metadata cache, leader routing.
 //! - [`config`] and [`error`]: property names as librdkafka / Java, one error type.
 
+pub mod admin;
 pub mod cluster;
 pub mod compression;
 pub mod config;
+pub mod consumer;
 pub mod error;
 pub mod net;
 pub mod producer;

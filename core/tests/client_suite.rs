@@ -6,9 +6,16 @@ mod client_support;
 use std::sync::Arc;
 
 use client_support::{TestCluster, topic};
+use odradek::admin::{Admin, AlterConfigOp, ConfigResource, NewTopic};
 use odradek::cluster::Cluster;
+use odradek::cluster::offsets::{EARLIEST, LATEST};
+use odradek::compression::Compression;
 use odradek::config::{ClientConfig, Config};
+use odradek::consumer::{Consumer, ConsumerRecord, Offset};
+use odradek::error::{ErrorClass, ErrorKind};
+use odradek::producer::partitioner::murmur2_partition;
 use odradek::producer::{Producer, ProducerRecord};
+use odradek::records::RecordHeader;
 
 type Scenario = fn(&TestCluster) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
 
@@ -19,6 +26,27 @@ fn scenarios() -> Vec<(&'static str, Scenario)> {
         }),
         ("produce_many_every_send_resolves_once", |c| {
             Box::pin(produce_many(c.bootstrap.clone()))
+        }),
+        ("admin_topics_configs_offsets", |c| {
+            Box::pin(admin_scenario(c.bootstrap.clone()))
+        }),
+        ("roundtrip_every_codec", |c| {
+            Box::pin(roundtrip_every_codec(c.bootstrap.clone()))
+        }),
+        ("consumer_seek_pause_times_watermarks", |c| {
+            Box::pin(consumer_positions(c.bootstrap.clone()))
+        }),
+        ("acks_0_and_1", |c| {
+            Box::pin(acks_levels(c.bootstrap.clone()))
+        }),
+        ("queue_full_fails_fast_and_every_send_resolves", |c| {
+            Box::pin(queue_full(c.bootstrap.clone()))
+        }),
+        ("unknown_topic_is_an_error", |c| {
+            Box::pin(unknown_topic(c.bootstrap.clone()))
+        }),
+        ("record_too_large_is_permanent", |c| {
+            Box::pin(record_too_large(c.bootstrap.clone()))
         }),
     ]
 }
@@ -110,4 +138,386 @@ async fn produce_many(bootstrap: String) {
     assert_eq!(m.queue_records, 0);
     assert!(m.to_json().contains("records_delivered"));
     producer.close().await.unwrap();
+}
+
+fn consumer_config(bootstrap: &str, extra: &[(&str, &str)]) -> odradek::config::ConsumerConfig {
+    let mut config = Config::new();
+    config.set("bootstrap.servers", bootstrap).unwrap();
+    for (k, v) in extra {
+        config.set(k, v).unwrap();
+    }
+    config.consumer().unwrap()
+}
+
+fn admin(bootstrap: &str) -> Admin {
+    Admin::new(ClientConfig::new(bootstrap).unwrap())
+}
+
+/// Reads exactly `n` records from the assigned partitions.
+async fn read_n(consumer: &Consumer, n: usize) -> Vec<ConsumerRecord> {
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n {
+        let batch = tokio::time::timeout(
+            std::time::Duration::from_secs(60),
+            consumer.recv_batch(n - out.len()),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("only {} of {n} records arrived", out.len()))
+        .expect("consume");
+        out.extend(batch);
+    }
+    out
+}
+
+async fn admin_scenario(bootstrap: String) {
+    let admin = admin(&bootstrap);
+    let t = topic("admin");
+    admin
+        .create_topics(&[NewTopic::new(&t, 3).config("retention.ms", "3600000")])
+        .await
+        .unwrap();
+    let err = admin
+        .create_topics(&[NewTopic::new(&t, 3)])
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(36), "TOPIC_ALREADY_EXISTS: {err}");
+    assert_eq!(err.class(), ErrorClass::Permanent);
+    let cluster = admin.describe_cluster().await.unwrap();
+    assert_eq!(cluster.brokers.len(), 1);
+    assert!(!cluster.cluster_id.is_empty());
+    let configs = admin
+        .describe_configs(&ConfigResource::Topic(t.clone()), Some(&["retention.ms"]))
+        .await
+        .unwrap();
+    assert_eq!(configs.len(), 1);
+    assert_eq!(configs[0].value.as_deref(), Some("3600000"));
+    admin
+        .alter_configs(
+            &ConfigResource::Topic(t.clone()),
+            &[AlterConfigOp::Set("retention.ms".into(), "7200000".into())],
+        )
+        .await
+        .unwrap();
+    let configs = admin
+        .describe_configs(&ConfigResource::Topic(t.clone()), Some(&["retention.ms"]))
+        .await
+        .unwrap();
+    assert_eq!(configs[0].value.as_deref(), Some("7200000"));
+    admin.create_partitions(&t, 4).await.unwrap();
+    assert_eq!(admin.cluster().metadata().partition_count(&t), Some(4));
+    assert!(
+        admin
+            .list_topics()
+            .await
+            .unwrap()
+            .iter()
+            .any(|(name, n)| *name == t && *n == 4)
+    );
+
+    // Offsets and record deletion on partition 1.
+    let producer = Producer::new(producer_config(&bootstrap, &[])).unwrap();
+    let futs: Vec<_> = (0..10)
+        .map(|i| {
+            producer.send(
+                ProducerRecord::new(&t)
+                    .partition(1)
+                    .value(format!("{i}").as_bytes()),
+            )
+        })
+        .collect();
+    for f in futs {
+        f.await.unwrap();
+    }
+    let offs = admin
+        .list_offsets(&[(&t, 1, LATEST), (&t, 0, LATEST)])
+        .await
+        .unwrap();
+    assert_eq!(offs[&(t.clone(), 1)].offset, 10);
+    assert_eq!(offs[&(t.clone(), 0)].offset, 0);
+    let low = admin.delete_records(&[(&t, 1, 4)]).await.unwrap();
+    assert_eq!(low[&(t.clone(), 1)], 4);
+    let offs = admin.list_offsets(&[(&t, 1, EARLIEST)]).await.unwrap();
+    assert_eq!(offs[&(t.clone(), 1)].offset, 4);
+
+    admin.delete_topics(&[&t]).await.unwrap();
+    let err = admin.delete_topics(&[&t]).await.unwrap_err();
+    assert_eq!(err.code(), Some(3), "UNKNOWN_TOPIC_OR_PARTITION: {err}");
+    producer.close().await.unwrap();
+}
+
+async fn roundtrip_every_codec(bootstrap: String) {
+    let admin = admin(&bootstrap);
+    for codec in Compression::ALL {
+        let t = topic(&format!("codec-{}", codec.name()));
+        admin.create_topics(&[NewTopic::new(&t, 3)]).await.unwrap();
+        let producer = Producer::new(producer_config(
+            &bootstrap,
+            &[("compression.type", codec.name()), ("linger.ms", "10")],
+        ))
+        .unwrap();
+        let n = 3000usize;
+        let headers = [
+            RecordHeader::new(&b"h1"[..], Some(&b"v1"[..])),
+            RecordHeader::new(&b"h2"[..], None::<&[u8]>),
+        ];
+        let mut sent = Vec::new();
+        for i in 0..n {
+            let key = format!("key-{}", i % 97);
+            let value = format!("value-{i}-{}", "x".repeat(i % 50));
+            let ts = 1_700_000_000_000 + i as i64;
+            let f = producer.send(
+                ProducerRecord::new(&t)
+                    .key(key.as_bytes())
+                    .value(value.as_bytes())
+                    .headers(if i % 2 == 0 { &headers[..] } else { &[] })
+                    .timestamp(ts),
+            );
+            sent.push((key, value, ts, f));
+        }
+        let mut expected = std::collections::HashMap::new();
+        for (key, value, ts, f) in sent {
+            let report = f.await.unwrap_or_else(|e| panic!("{codec}: {e}"));
+            assert_eq!(
+                report.partition,
+                murmur2_partition(key.as_bytes(), 3),
+                "{codec}: murmur2 partition"
+            );
+            assert_eq!(report.timestamp, ts);
+            expected.insert((report.partition, report.offset), (key, value, ts));
+        }
+        let consumer = Consumer::new(consumer_config(&bootstrap, &[])).unwrap();
+        consumer
+            .assign(&[
+                (&t, 0, Offset::Beginning),
+                (&t, 1, Offset::Beginning),
+                (&t, 2, Offset::Beginning),
+            ])
+            .unwrap();
+        let records = read_n(&consumer, n).await;
+        for r in &records {
+            let (key, value, ts) = expected
+                .remove(&(r.partition, r.offset))
+                .unwrap_or_else(|| panic!("{codec}: unexpected or duplicate record {r:?}"));
+            assert_eq!(r.key.as_deref(), Some(key.as_bytes()));
+            assert_eq!(r.value.as_deref(), Some(value.as_bytes()));
+            assert_eq!(r.timestamp, ts);
+            let i: usize = value.split('-').nth(1).unwrap().parse().unwrap();
+            assert_eq!(
+                r.headers.len(),
+                if i.is_multiple_of(2) { 2 } else { 0 },
+                "{codec}: headers"
+            );
+            if i.is_multiple_of(2) {
+                assert_eq!(r.headers[0], headers[0]);
+                assert_eq!(r.headers[1], headers[1]);
+            }
+        }
+        assert!(expected.is_empty());
+        // Nothing more arrives.
+        assert!(
+            consumer
+                .recv_timeout(std::time::Duration::from_millis(300))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        producer.close().await.unwrap();
+    }
+}
+
+async fn consumer_positions(bootstrap: String) {
+    let admin = admin(&bootstrap);
+    let t = topic("positions");
+    admin.create_topics(&[NewTopic::new(&t, 1)]).await.unwrap();
+    let producer = Producer::new(producer_config(&bootstrap, &[])).unwrap();
+    // A day ago: brokers reject timestamps too far in the future.
+    let base = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+        - 86_400_000;
+    let futs: Vec<_> = (0..100)
+        .map(|i| {
+            producer.send(
+                ProducerRecord::new(&t)
+                    .value(format!("{i}").as_bytes())
+                    .timestamp(base + i * 10),
+            )
+        })
+        .collect();
+    for f in futs {
+        f.await.unwrap();
+    }
+    let consumer = Consumer::new(consumer_config(
+        &bootstrap,
+        &[("auto.offset.reset", "earliest")],
+    ))
+    .unwrap();
+    assert_eq!(consumer.fetch_watermarks(&t, 0).await.unwrap(), (0, 100));
+    let times = consumer
+        .offsets_for_times(&[(&t, 0, base + 505)])
+        .await
+        .unwrap();
+    assert_eq!(times[&(t.clone(), 0)].offset, 51);
+    assert_eq!(times[&(t.clone(), 0)].timestamp, base + 510);
+
+    consumer.assign(&[(&t, 0, Offset::Default)]).unwrap();
+    let first = read_n(&consumer, 10).await;
+    assert_eq!(
+        first.iter().map(|r| r.offset).collect::<Vec<_>>(),
+        (0..10).collect::<Vec<_>>()
+    );
+    assert_eq!(consumer.position(&t, 0), Some(10));
+    consumer.seek(&t, 0, Offset::At(90)).unwrap();
+    let tail = read_n(&consumer, 10).await;
+    assert_eq!(
+        tail.iter().map(|r| r.offset).collect::<Vec<_>>(),
+        (90..100).collect::<Vec<_>>()
+    );
+    assert_eq!(consumer.position(&t, 0), Some(100));
+    // Paused: new records are not fetched until resumed.
+    consumer.pause(&[(&t, 0)]);
+    producer
+        .send(ProducerRecord::new(&t).value(b"after-pause"))
+        .await
+        .unwrap();
+    assert!(
+        consumer
+            .recv_timeout(std::time::Duration::from_millis(500))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    consumer.resume(&[(&t, 0)]);
+    let r = read_n(&consumer, 1).await;
+    assert_eq!(r[0].value.as_deref(), Some(&b"after-pause"[..]));
+    assert_eq!(r[0].offset, 100);
+    // Offset::End only sees new records.
+    consumer.seek(&t, 0, Offset::End).unwrap();
+    producer
+        .send(ProducerRecord::new(&t).value(b"newest"))
+        .await
+        .unwrap();
+    let r = read_n(&consumer, 1).await;
+    assert_eq!(r[0].offset, 101);
+    // The stream interface.
+    use futures::StreamExt;
+    consumer.seek(&t, 0, Offset::At(5)).unwrap();
+    let streamed: Vec<_> = consumer.stream().take(3).collect().await;
+    assert_eq!(
+        streamed
+            .into_iter()
+            .map(|r| r.unwrap().offset)
+            .collect::<Vec<_>>(),
+        vec![5, 6, 7]
+    );
+    producer.close().await.unwrap();
+}
+
+async fn acks_levels(bootstrap: String) {
+    for acks in ["0", "1"] {
+        let t = topic(&format!("acks{acks}"));
+        admin(&bootstrap)
+            .create_topics(&[NewTopic::new(&t, 1)])
+            .await
+            .unwrap();
+        let producer = Producer::new(producer_config(&bootstrap, &[("acks", acks)])).unwrap();
+        let futs: Vec<_> = (0..500)
+            .map(|i| producer.send(ProducerRecord::new(&t).value(format!("{i}").as_bytes())))
+            .collect();
+        for (i, f) in futs.into_iter().enumerate() {
+            let r = f.await.unwrap();
+            if acks == "0" {
+                assert_eq!(r.offset, -1);
+            } else {
+                assert_eq!(r.offset, i as i64);
+            }
+        }
+        producer.close().await.unwrap();
+        let consumer = Consumer::new(consumer_config(&bootstrap, &[])).unwrap();
+        consumer.assign(&[(&t, 0, Offset::Beginning)]).unwrap();
+        let got = read_n(&consumer, 500).await;
+        assert_eq!(got.last().unwrap().value.as_deref(), Some(&b"499"[..]));
+    }
+}
+
+async fn queue_full(bootstrap: String) {
+    let t = topic("queuefull");
+    admin(&bootstrap)
+        .create_topics(&[NewTopic::new(&t, 1)])
+        .await
+        .unwrap();
+    let producer = Producer::new(producer_config(
+        &bootstrap,
+        &[
+            ("queue.buffering.max.messages", "100"),
+            ("max.block.ms", "0"),
+            ("linger.ms", "50"),
+        ],
+    ))
+    .unwrap();
+    // Warm up metadata so that sends are not parked for it.
+    producer
+        .send(ProducerRecord::new(&t).value(b"warm"))
+        .await
+        .unwrap();
+    let futs: Vec<_> = (0..1000)
+        .map(|_| producer.send(ProducerRecord::new(&t).value(b"v")))
+        .collect();
+    let (mut ok, mut full) = (0, 0);
+    for f in futs {
+        match f.await {
+            Ok(_) => ok += 1,
+            Err(e) if *e.kind() == ErrorKind::QueueFull => full += 1,
+            Err(e) => panic!("unexpected error {e}"),
+        }
+    }
+    assert_eq!(ok + full, 1000);
+    assert!(ok >= 100 && full > 0, "ok {ok} full {full}");
+    producer.close().await.unwrap();
+}
+
+async fn unknown_topic(bootstrap: String) {
+    let producer = Producer::new(producer_config(
+        &bootstrap,
+        &[
+            ("allow.auto.create.topics", "false"),
+            ("delivery.timeout.ms", "3000"),
+            ("request.timeout.ms", "2000"),
+        ],
+    ))
+    .unwrap();
+    let err = producer
+        .send(ProducerRecord::new("no-such-topic-here").value(b"v"))
+        .await
+        .unwrap_err();
+    assert!(
+        err.code() == Some(3) || *err.kind() == ErrorKind::Timeout,
+        "{err}"
+    );
+    assert_eq!(err.topic(), Some("no-such-topic-here"), "{err}");
+}
+
+async fn record_too_large(bootstrap: String) {
+    let t = topic("large");
+    admin(&bootstrap)
+        .create_topics(&[NewTopic::new(&t, 1)])
+        .await
+        .unwrap();
+    let producer = Producer::new(producer_config(
+        &bootstrap,
+        &[("message.max.bytes", "10000")],
+    ))
+    .unwrap();
+    let big = vec![7u8; 20_000];
+    let err = producer
+        .send(ProducerRecord::new(&t).value(&big))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(10), "{err}");
+    assert_eq!(err.class(), ErrorClass::Permanent);
+    producer
+        .send(ProducerRecord::new(&t).value(b"small"))
+        .await
+        .unwrap();
 }

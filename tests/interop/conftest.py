@@ -40,11 +40,26 @@ def _tools_installed():
                     "run scripts/setup.sh", pytrace=False)
 
 
+STARTED: list = []  # every broker of the session, for the failure reports below
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test shows the tail of each broker's log and says if a broker died by itself."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed:
+        for b in STARTED:
+            died = b.proc is not None and b.proc.poll() is not None and not b.killed_on_purpose
+            state = f" (EXITED BY ITSELF, status {b.proc.returncode})" if died else ""
+            report.sections.append((f"{b.kind} broker {b.workdir.name}{state}", b.log_tail()))
+
+
 @pytest.fixture(scope="session")
 def broker_factory(request, tmp_path_factory):
     """Starts brokers of the selected kind; every one is stopped at the end of the session."""
     kind = request.config.getoption("--broker")
-    started = []
+    started = STARTED
 
     def start(name: str, fsync: str | None = None):
         workdir = tmp_path_factory.mktemp(name)
@@ -61,8 +76,14 @@ def broker_factory(request, tmp_path_factory):
         return b.start()
 
     yield start
+    died = [b for b in started if b.proc is not None and b.proc.poll() is not None and not b.killed_on_purpose]
     for b in started:
         b.stop()
+    # The contract: SIGTERM shuts odradek-broker down cleanly (flushes, exits 0).
+    unclean = [f"{b.workdir.name}: exit status {b.proc.returncode}" for b in started
+               if b.kind == "odradek" and b not in died and b.proc.returncode != 0]
+    assert not unclean, f"odradek-broker did not exit cleanly on SIGTERM: {unclean}"
+    assert not died, "broker exited by itself during the session:\n" + "\n".join(b.log_tail() for b in died)
 
 
 @pytest.fixture(scope="session")

@@ -38,6 +38,7 @@ class BrokerProcess:
         self.workdir = workdir
         self.bootstrap: str | None = None
         self.proc: subprocess.Popen | None = None
+        self.killed_on_purpose = False  # set by kill()/stop(), cleared by start()
 
     @property
     def port(self) -> int:
@@ -46,12 +47,14 @@ class BrokerProcess:
 
     def kill(self) -> None:
         """SIGKILL, as a crash: no flush, no clean shutdown."""
+        self.killed_on_purpose = True
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait()
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL if it does not exit within 30 s."""
+        self.killed_on_purpose = True
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -89,6 +92,7 @@ class OdradekBroker(BrokerProcess):
             cfg.write_text("".join(f"{k}={v}\n" for k, v in self.config.items()))
             args += ["--config", str(cfg)]
         log = open(self.workdir / "broker.log", "ab")
+        self.killed_on_purpose = False
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL)
         line = self._first_line()
         if not line:
@@ -253,7 +257,9 @@ def dataset(topic: str, partitions: int, count: int, seed: int) -> list[Record]:
         elif i % 97 == 11:
             value = b""
         else:
-            value = b"v%06d:" % i + rng.randbytes(rng.randrange(0, 400))
+            # Binary bytes plus compressible text, so that every codec shrinks the batch (franz-go
+            # sends a batch uncompressed when compressing does not make it smaller).
+            value = b"v%06d:" % i + rng.randbytes(rng.randrange(0, 48)) + b"interop payload " * rng.randrange(0, 24)
         if key is None and value is None:
             value = b""  # kafka-python refuses a record with neither key nor value
         headers: tuple = ()
@@ -296,3 +302,65 @@ def assert_same_per_partition(sent: list[Record], read: list[tuple[Record, int]]
                 f"{label}: {tp}: read {len(have)} records, sent {len(records)}; first difference at #{first}: "
                 f"sent {records[first] if first < len(records) else None!r} "
                 f"read {have[first] if first < len(have) else None!r}")
+
+
+# --------------------------------------------------------------------------------------------
+# A raw look at stored batches: which codec each record batch carries. A client's codec setting
+# could silently fall back to none, and the broker must store batches as received (never
+# recompressed): this checks both, below every client library.
+
+CODEC_IDS = {"none": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
+
+
+def batch_codecs(bootstrap: str, topic: str, partition: int, max_bytes: int = 1 << 20) -> list[int]:
+    """Codec ids (attributes & 7) of the record batches a Fetch v4 from offset 0 returns."""
+    import socket
+    import struct
+
+    client_id = b"odradek-interop"
+    t = topic.encode()
+    body = (struct.pack(">hhih", 1, 4, 7, len(client_id)) + client_id
+            + struct.pack(">iiiib", -1, 500, 1, max_bytes, 0)
+            + struct.pack(">ih", 1, len(t)) + t
+            + struct.pack(">iiqi", 1, partition, 0, max_bytes))
+    host, port = bootstrap.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=30) as s:
+        s.sendall(struct.pack(">i", len(body)) + body)
+        size = struct.unpack(">i", _recv_exact(s, 4))[0]
+        resp = _recv_exact(s, size)
+    # correlation id, throttle_time_ms, [topics]: name, [partitions]
+    pos = 8
+    assert struct.unpack_from(">i", resp, pos)[0] == 1, "Fetch v4 response: expected one topic"
+    pos += 4
+    name_len = struct.unpack_from(">h", resp, pos)[0]
+    pos += 2 + name_len
+    assert struct.unpack_from(">i", resp, pos)[0] == 1, "Fetch v4 response: expected one partition"
+    pos += 4
+    _, error, _hw, _lso = struct.unpack_from(">ihqq", resp, pos)
+    assert error == 0, f"Fetch v4 {topic}/{partition}: error code {error}"
+    pos += 22
+    aborted = struct.unpack_from(">i", resp, pos)[0]
+    pos += 4 + max(aborted, 0) * 16
+    records_len = struct.unpack_from(">i", resp, pos)[0]
+    pos += 4
+    records = resp[pos:pos + max(records_len, 0)]
+    codecs, at = [], 0
+    while at + 61 <= len(records):  # whole batch headers only; Kafka may cut the last batch
+        batch_len = struct.unpack_from(">i", records, at + 8)[0]
+        if at + 12 + batch_len > len(records):
+            break
+        magic = records[at + 16]
+        assert magic == 2, f"{topic}/{partition}: batch at byte {at} has magic {magic}"
+        codecs.append(struct.unpack_from(">h", records, at + 21)[0] & 7)
+        at += 12 + batch_len
+    return codecs
+
+
+def _recv_exact(sock, n: int) -> bytes:
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise ConnectionError(f"connection closed after {len(buf)} of {n} bytes")
+        buf += chunk
+    return bytes(buf)

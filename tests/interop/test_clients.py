@@ -12,7 +12,7 @@ import pytest
 
 from clients import all_clients
 from conftest import create_topics
-from harness import assert_same_per_partition, dataset
+from harness import CODEC_IDS, assert_same_per_partition, batch_codecs, dataset
 
 PARTITIONS = 3
 RECORDS = 3000
@@ -73,3 +73,14 @@ def test_read_back(runs, producer, consumer):
     topic = runs.topic(producer)
     mine = [(r, o) for r, o in read if r.topic == topic]
     assert_same_per_partition(sent, mine, f"{producer} -> {consumer} ({CLIENTS[producer].codec})")
+
+
+@pytest.mark.parametrize("producer", list(CLIENTS))
+def test_batches_keep_the_producers_codec(runs, producer):
+    sent = runs.produced(producer)
+    if isinstance(sent, Exception):
+        raise AssertionError(f"{producer} could not produce: {sent}")
+    codec = CLIENTS[producer].codec
+    for p in range(PARTITIONS):
+        codecs = set(batch_codecs(runs.bootstrap, runs.topic(producer), p))
+        assert codecs == {CODEC_IDS[codec]}, f"{producer} ({codec}): partition {p} batches carry codecs {codecs}"

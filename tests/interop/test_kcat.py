@@ -12,7 +12,7 @@ import zlib
 import pytest
 
 from conftest import create_topics
-from harness import Record, assert_same_per_partition
+from harness import CODEC_IDS, Record, assert_same_per_partition, batch_codecs
 
 RECORDS = 100_000
 PARTITIONS = 2
@@ -53,3 +53,6 @@ def test_kcat_round_trip(broker, codec):
         p, o, k, v = line.split(b"\t")
         read.append((Record(topic, int(p), k, v), int(o)))
     assert_same_per_partition(records, read, f"kcat {codec}")
+    # kcat really compressed, and the broker stored the batches as received.
+    codecs = set(batch_codecs(broker.bootstrap, topic, 0))
+    assert codecs == {CODEC_IDS[codec]}, f"kcat -z {codec}: stored batches carry codecs {codecs}"

@@ -2,6 +2,8 @@
 //! topics, partition leaders), leader routing, and refreshes after errors that mean the cache is
 //! stale (NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION, lost connections).
 
+pub mod offsets;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;

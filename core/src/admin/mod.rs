@@ -1,0 +1,458 @@
+//! Administration: topics, partitions, configs, offsets, record deletion, cluster description.
+//!
+//! ```no_run
+//! # async fn demo() -> odradek::error::Result<()> {
+//! use odradek::admin::{Admin, NewTopic};
+//! use odradek::config::ClientConfig;
+//!
+//! let admin = Admin::new(ClientConfig::new("127.0.0.1:9092")?);
+//! admin.create_topics(&[NewTopic::new("events", 6)]).await?;
+//! let cluster = admin.describe_cluster().await?;
+//! println!("{} brokers", cluster.brokers.len());
+//! # Ok(()) }
+//! ```
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
+use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use kafka_protocol::messages::delete_records_request::{
+    DeleteRecordsPartition, DeleteRecordsTopic,
+};
+use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
+use kafka_protocol::messages::incremental_alter_configs_request::{
+    AlterConfigsResource, AlterableConfig,
+};
+use kafka_protocol::messages::{
+    CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicsRequest, CreateTopicsResponse,
+    DeleteRecordsRequest, DeleteRecordsResponse, DeleteTopicsRequest, DeleteTopicsResponse,
+    DescribeClusterRequest, DescribeClusterResponse, DescribeConfigsRequest,
+    DescribeConfigsResponse, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
+    TopicName,
+};
+use kafka_protocol::protocol::StrBytes;
+
+use crate::cluster::offsets::OffsetAndTimestamp;
+use crate::cluster::{BrokerInfo, Cluster, Metadata};
+use crate::config::{ClientConfig, Config, IsolationLevel};
+use crate::error::{Error, Result};
+
+/// A topic to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTopic {
+    /// Name.
+    pub name: String,
+    /// Partitions (-1: the broker's default).
+    pub partitions: i32,
+    /// Replication factor (-1: the broker's default).
+    pub replication_factor: i16,
+    /// Topic configs (`cleanup.policy`, `retention.ms`, ...).
+    pub configs: Vec<(String, String)>,
+}
+
+impl NewTopic {
+    /// A topic with `partitions` partitions and the broker's default replication factor.
+    pub fn new(name: &str, partitions: i32) -> Self {
+        NewTopic {
+            name: name.to_owned(),
+            partitions,
+            replication_factor: -1,
+            configs: Vec::new(),
+        }
+    }
+
+    /// Adds a topic config.
+    #[must_use]
+    pub fn config(mut self, key: &str, value: &str) -> Self {
+        self.configs.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Sets the replication factor.
+    #[must_use]
+    pub fn replication_factor(mut self, rf: i16) -> Self {
+        self.replication_factor = rf;
+        self
+    }
+}
+
+/// A resource whose configs can be described or altered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigResource {
+    /// A topic.
+    Topic(String),
+    /// A broker by node id.
+    Broker(i32),
+}
+
+impl ConfigResource {
+    fn wire(&self) -> (i8, StrBytes) {
+        match self {
+            ConfigResource::Topic(t) => (2, StrBytes::from_string(t.clone())),
+            ConfigResource::Broker(id) => (4, StrBytes::from_string(id.to_string())),
+        }
+    }
+}
+
+/// One config entry.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ConfigEntry {
+    /// Name.
+    pub name: String,
+    /// Value (`None` for sensitive or unset).
+    pub value: Option<String>,
+    /// Cannot be altered.
+    pub read_only: bool,
+    /// The value is the default (not set on this resource).
+    pub is_default: bool,
+    /// Sensitive (value hidden).
+    pub is_sensitive: bool,
+}
+
+/// A change to one config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AlterConfigOp {
+    /// Set a value.
+    Set(String, String),
+    /// Revert to the default.
+    Delete(String),
+}
+
+/// The cluster as described by DescribeCluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterDescription {
+    /// Cluster id.
+    pub cluster_id: String,
+    /// Controller node id.
+    pub controller_id: i32,
+    /// Brokers.
+    pub brokers: Vec<BrokerInfo>,
+}
+
+/// An admin client. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Admin {
+    cluster: Arc<Cluster>,
+}
+
+fn name(s: &str) -> TopicName {
+    TopicName(StrBytes::from_string(s.to_owned()))
+}
+
+fn timeout_ms(cluster: &Cluster) -> i32 {
+    cluster.request_timeout().as_millis().min(i32::MAX as u128) as i32
+}
+
+impl Admin {
+    /// An admin client for the cluster.
+    pub fn new(mut config: ClientConfig) -> Admin {
+        // Describing a topic must never create it.
+        config.allow_auto_create_topics = false;
+        Admin {
+            cluster: Cluster::new(config),
+        }
+    }
+
+    /// An admin client from a property map.
+    pub fn from_config(config: &Config) -> Result<Admin> {
+        Ok(Admin::new(config.client()?))
+    }
+
+    /// An admin client sharing another client's cluster handle (connections, metadata).
+    pub fn with_cluster(cluster: Arc<Cluster>) -> Admin {
+        Admin { cluster }
+    }
+
+    /// The cluster handle.
+    pub fn cluster(&self) -> &Arc<Cluster> {
+        &self.cluster
+    }
+
+    /// Creates topics; fails with the first topic's error (naming it). The topics are usable
+    /// (have leaders in metadata) when this returns.
+    pub async fn create_topics(&self, topics: &[NewTopic]) -> Result<()> {
+        let request = CreateTopicsRequest::default()
+            .with_timeout_ms(timeout_ms(&self.cluster))
+            .with_topics(
+                topics
+                    .iter()
+                    .map(|t| {
+                        CreatableTopic::default()
+                            .with_name(name(&t.name))
+                            .with_num_partitions(t.partitions)
+                            .with_replication_factor(t.replication_factor)
+                            .with_configs(
+                                t.configs
+                                    .iter()
+                                    .map(|(k, v)| {
+                                        CreatableTopicConfig::default()
+                                            .with_name(StrBytes::from_string(k.clone()))
+                                            .with_value(Some(StrBytes::from_string(v.clone())))
+                                    })
+                                    .collect(),
+                            )
+                    })
+                    .collect(),
+            );
+        let response: CreateTopicsResponse = self.cluster.request_any(&request).await?;
+        for t in &response.topics {
+            if let Some(e) = Error::from_code_msg(t.error_code, t.error_message.as_deref()) {
+                return Err(e.with_topic(&t.name.0));
+            }
+        }
+        for t in topics {
+            self.cluster.topic(&t.name).await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes topics; fails with the first topic's error.
+    pub async fn delete_topics(&self, topics: &[&str]) -> Result<()> {
+        use kafka_protocol::messages::ApiKey;
+        use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
+        let conn = self.cluster.any_connection().await?;
+        // v6 names topics in `topics`, older versions in `topic_names`.
+        let request = DeleteTopicsRequest::default().with_timeout_ms(timeout_ms(&self.cluster));
+        let request = if conn.require_version(ApiKey::DeleteTopics)? >= 6 {
+            request.with_topics(
+                topics
+                    .iter()
+                    .map(|t| DeleteTopicState::default().with_name(Some(name(t))))
+                    .collect(),
+            )
+        } else {
+            request.with_topic_names(topics.iter().map(|t| name(t)).collect())
+        };
+        let response: DeleteTopicsResponse = conn
+            .request_timeout(&request, self.cluster.request_timeout())
+            .await?;
+        for r in &response.responses {
+            let topic = r.name.as_ref().map_or("?", |n| &n.0);
+            if let Some(e) = Error::from_code_msg(r.error_code, r.error_message.as_deref()) {
+                return Err(e.with_topic(topic));
+            }
+        }
+        for t in topics {
+            self.cluster.forget_topic(t);
+        }
+        Ok(())
+    }
+
+    /// Grows a topic to `total` partitions.
+    pub async fn create_partitions(&self, topic: &str, total: i32) -> Result<()> {
+        let request = CreatePartitionsRequest::default()
+            .with_timeout_ms(timeout_ms(&self.cluster))
+            .with_topics(vec![
+                CreatePartitionsTopic::default()
+                    .with_name(name(topic))
+                    .with_count(total)
+                    .with_assignments(None),
+            ]);
+        let response: CreatePartitionsResponse = self.cluster.request_any(&request).await?;
+        for r in &response.results {
+            if let Some(e) = Error::from_code_msg(r.error_code, r.error_message.as_deref()) {
+                return Err(e.with_topic(topic));
+            }
+        }
+        self.cluster.refresh(&[topic]).await?;
+        Ok(())
+    }
+
+    /// The configs of a resource (all of them, or only `keys`).
+    pub async fn describe_configs(
+        &self,
+        resource: &ConfigResource,
+        keys: Option<&[&str]>,
+    ) -> Result<Vec<ConfigEntry>> {
+        let (kind, res_name) = resource.wire();
+        let request = DescribeConfigsRequest::default().with_resources(vec![
+            DescribeConfigsResource::default()
+                .with_resource_type(kind)
+                .with_resource_name(res_name)
+                .with_configuration_keys(keys.map(|k| {
+                    k.iter()
+                        .map(|s| StrBytes::from_string((*s).to_owned()))
+                        .collect()
+                })),
+        ]);
+        let response: DescribeConfigsResponse = match resource {
+            ConfigResource::Broker(id) => self.cluster.request_to(*id, &request).await?,
+            ConfigResource::Topic(_) => self.cluster.request_any(&request).await?,
+        };
+        let mut out = Vec::new();
+        for r in response.results {
+            if let Some(e) = Error::from_code_msg(r.error_code, r.error_message.as_deref()) {
+                return Err(e.with_topic(&r.resource_name));
+            }
+            for c in r.configs {
+                out.push(ConfigEntry {
+                    name: c.name.to_string(),
+                    value: c.value.map(|v| v.to_string()),
+                    read_only: c.read_only,
+                    // 5 = DEFAULT_CONFIG in the config_source enum.
+                    is_default: c.config_source == 5,
+                    is_sensitive: c.is_sensitive,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Changes configs of a resource (IncrementalAlterConfigs).
+    pub async fn alter_configs(
+        &self,
+        resource: &ConfigResource,
+        ops: &[AlterConfigOp],
+    ) -> Result<()> {
+        let (kind, res_name) = resource.wire();
+        let configs = ops
+            .iter()
+            .map(|op| match op {
+                AlterConfigOp::Set(k, v) => AlterableConfig::default()
+                    .with_name(StrBytes::from_string(k.clone()))
+                    .with_config_operation(0)
+                    .with_value(Some(StrBytes::from_string(v.clone()))),
+                AlterConfigOp::Delete(k) => AlterableConfig::default()
+                    .with_name(StrBytes::from_string(k.clone()))
+                    .with_config_operation(1)
+                    .with_value(None),
+            })
+            .collect();
+        let request = IncrementalAlterConfigsRequest::default().with_resources(vec![
+            AlterConfigsResource::default()
+                .with_resource_type(kind)
+                .with_resource_name(res_name)
+                .with_configs(configs),
+        ]);
+        let response: IncrementalAlterConfigsResponse = match resource {
+            ConfigResource::Broker(id) => self.cluster.request_to(*id, &request).await?,
+            ConfigResource::Topic(_) => self.cluster.request_any(&request).await?,
+        };
+        for r in response.responses {
+            if let Some(e) = Error::from_code_msg(r.error_code, r.error_message.as_deref()) {
+                return Err(e.with_topic(&r.resource_name));
+            }
+        }
+        Ok(())
+    }
+
+    /// Offsets by timestamp (or [`EARLIEST`](crate::cluster::offsets::EARLIEST) /
+    /// [`LATEST`](crate::cluster::offsets::LATEST)) for partitions.
+    pub async fn list_offsets(
+        &self,
+        queries: &[(&str, i32, i64)],
+    ) -> Result<HashMap<(String, i32), OffsetAndTimestamp>> {
+        self.cluster
+            .list_offsets(queries, IsolationLevel::ReadUncommitted)
+            .await
+    }
+
+    /// Deletes records before the given offsets; returns each partition's new low watermark.
+    pub async fn delete_records(
+        &self,
+        before: &[(&str, i32, i64)],
+    ) -> Result<HashMap<(String, i32), i64>> {
+        let mut by_leader: HashMap<i32, Vec<(&str, i32, i64)>> = HashMap::new();
+        for &(topic, partition, offset) in before {
+            let info = self.cluster.topic(topic).await?;
+            let leader = info
+                .partitions
+                .get(partition as usize)
+                .map(|p| p.leader)
+                .ok_or_else(|| {
+                    Error::invalid_argument("no such partition").with_partition(topic, partition)
+                })?;
+            by_leader
+                .entry(leader)
+                .or_default()
+                .push((topic, partition, offset));
+        }
+        let mut out = HashMap::new();
+        for (leader, items) in by_leader {
+            let mut topics: Vec<DeleteRecordsTopic> = Vec::new();
+            for &(topic, partition, offset) in &items {
+                let p = DeleteRecordsPartition::default()
+                    .with_partition_index(partition)
+                    .with_offset(offset);
+                match topics.iter_mut().find(|t| &*t.name.0 == topic) {
+                    Some(t) => t.partitions.push(p),
+                    None => topics.push(
+                        DeleteRecordsTopic::default()
+                            .with_name(name(topic))
+                            .with_partitions(vec![p]),
+                    ),
+                }
+            }
+            let request = DeleteRecordsRequest::default()
+                .with_timeout_ms(timeout_ms(&self.cluster))
+                .with_topics(topics);
+            let response: DeleteRecordsResponse = self.cluster.request_to(leader, &request).await?;
+            for t in response.topics {
+                for p in t.partitions {
+                    if let Some(e) = Error::from_code(p.error_code) {
+                        return Err(e
+                            .with_partition(&t.name.0, p.partition_index)
+                            .with_broker(leader));
+                    }
+                    out.insert((t.name.0.to_string(), p.partition_index), p.low_watermark);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Cluster id, controller and brokers.
+    pub async fn describe_cluster(&self) -> Result<ClusterDescription> {
+        let request = DescribeClusterRequest::default().with_endpoint_type(1);
+        let response: DescribeClusterResponse = self.cluster.request_any(&request).await?;
+        if let Some(e) =
+            Error::from_code_msg(response.error_code, response.error_message.as_deref())
+        {
+            return Err(e);
+        }
+        Ok(ClusterDescription {
+            cluster_id: response.cluster_id.to_string(),
+            controller_id: response.controller_id.0,
+            brokers: response
+                .brokers
+                .iter()
+                .map(|b| BrokerInfo {
+                    id: b.broker_id.0,
+                    host: b.host.to_string(),
+                    port: b.port,
+                    rack: b.rack.as_ref().map(|r| r.to_string()),
+                })
+                .collect(),
+        })
+    }
+
+    /// All topics (names and partition counts) from a fresh metadata request.
+    pub async fn list_topics(&self) -> Result<Vec<(String, usize)>> {
+        use kafka_protocol::messages::{MetadataRequest, MetadataResponse};
+        let response: MetadataResponse = self
+            .cluster
+            .request_any(&MetadataRequest::default().with_topics(None))
+            .await?;
+        let mut topics: Vec<(String, usize)> = response
+            .topics
+            .iter()
+            .filter(|t| t.error_code == 0 && !t.is_internal)
+            .filter_map(|t| {
+                t.name
+                    .as_ref()
+                    .map(|n| (n.0.to_string(), t.partitions.len()))
+            })
+            .collect();
+        topics.sort();
+        Ok(topics)
+    }
+
+    /// Metadata of some topics (fetched now).
+    pub async fn describe_topics(&self, topics: &[&str]) -> Result<Arc<Metadata>> {
+        for t in topics {
+            self.cluster.topic(t).await?;
+        }
+        self.cluster.refresh(topics).await
+    }
+}

@@ -1,0 +1,595 @@
+//! The consumer with manual assignment: assign, seek, pause/resume, position, offsets for
+//! times, watermarks; records as a `Stream` or in batches.
+//!
+//! ```no_run
+//! # async fn demo() -> odradek::error::Result<()> {
+//! use futures::StreamExt;
+//! use odradek::config::Config;
+//! use odradek::consumer::{Consumer, Offset};
+//!
+//! let config = Config::new().with("bootstrap.servers", "127.0.0.1:9092")?;
+//! let consumer = Consumer::new(config.consumer()?)?;
+//! consumer.assign(&[("events", 0, Offset::Beginning)])?;
+//! let mut records = consumer.stream();
+//! while let Some(record) = records.next().await {
+//!     let record = record?;
+//!     println!("{}@{}: {:?}", record.partition, record.offset, record.value);
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! A background fetcher keeps one Fetch in flight per broker for the assigned, unpaused
+//! partitions it leads, and stops prefetching when the buffered (still compressed) data reaches
+//! `queued.max.messages.kbytes`. Batches are decompressed and decoded only as records are taken.
+
+mod fetcher;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+use tokio::sync::Notify;
+
+use crate::cluster::Cluster;
+use crate::cluster::offsets::{EARLIEST, LATEST, OffsetAndTimestamp};
+use crate::config::{Config, ConsumerConfig, IsolationLevel};
+use crate::error::{Error, Result};
+use crate::records::{RecordBatches, RecordHeader, Records, TimestampType};
+
+/// Where to start reading an assigned partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Offset {
+    /// The log start offset.
+    Beginning,
+    /// The end (only records produced from now on).
+    End,
+    /// This exact offset.
+    At(i64),
+    /// As `auto.offset.reset` says.
+    Default,
+}
+
+/// A record as read by the consumer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerRecord {
+    /// Topic.
+    pub topic: Arc<str>,
+    /// Partition.
+    pub partition: i32,
+    /// Offset.
+    pub offset: i64,
+    /// Timestamp (ms since the epoch).
+    pub timestamp: i64,
+    /// Whether the timestamp is the producer's create time or the broker's append time.
+    pub timestamp_type: TimestampType,
+    /// Key.
+    pub key: Option<Bytes>,
+    /// Value.
+    pub value: Option<Bytes>,
+    /// Headers.
+    pub headers: Vec<RecordHeader>,
+}
+
+/// Partition key.
+pub(crate) type TopicPartition = (Arc<str>, i32);
+
+/// One assigned partition.
+#[derive(Debug)]
+pub(crate) struct PartitionState {
+    /// Next offset to fetch (`None`: needs a reset first).
+    pub fetch_position: Option<i64>,
+    /// Next offset to hand out.
+    pub position: Option<i64>,
+    /// Pending reset (a ListOffsets timestamp), when `fetch_position` is `None`.
+    pub reset: Option<i64>,
+    pub paused: bool,
+    /// Bumped on every seek: fetches and buffered data of older generations are dropped.
+    pub generation: u64,
+    pub fetch_in_flight: bool,
+    pub high_watermark: i64,
+    pub log_start_offset: i64,
+    pub last_stable_offset: i64,
+}
+
+/// Fetched data of one partition, decoded lazily.
+pub(crate) struct Chunk {
+    pub tp: TopicPartition,
+    pub generation: u64,
+    pub batches: RecordBatches,
+    pub current: Option<(Records, TimestampType, bool)>,
+    pub bytes: usize,
+    /// read_committed: aborted transactions (producer id, first offset), ascending.
+    pub aborted: VecDeque<(i64, i64)>,
+    pub aborted_producers: Vec<i64>,
+}
+
+pub(crate) struct State {
+    pub partitions: HashMap<TopicPartition, PartitionState>,
+    pub chunks: VecDeque<Chunk>,
+    pub buffered_bytes: usize,
+    pub errors: VecDeque<Error>,
+    pub closed: bool,
+}
+
+pub(crate) struct Shared {
+    config: ConsumerConfig,
+    cluster: Arc<Cluster>,
+    state: Mutex<State>,
+    /// Wakes the fetcher (assignment changed, data consumed, seek).
+    wake: Notify,
+    /// Wakes readers (data or an error arrived).
+    data: Notify,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+struct Handle {
+    shared: Arc<Shared>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.shared.lock().closed = true;
+        self.shared.wake.notify_one();
+    }
+}
+
+/// A Kafka consumer with manual partition assignment. Cheap to clone.
+#[derive(Clone)]
+pub struct Consumer {
+    handle: Arc<Handle>,
+}
+
+impl std::fmt::Debug for Consumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Consumer")
+            .field("bootstrap", &self.shared().config.client.bootstrap_servers)
+            .finish()
+    }
+}
+
+impl Consumer {
+    /// Starts a consumer (its fetcher runs on the current tokio runtime, or the library's).
+    pub fn new(config: ConsumerConfig) -> Result<Consumer> {
+        let cluster = Cluster::new(config.client.clone());
+        let shared = Arc::new(Shared {
+            config,
+            cluster,
+            state: Mutex::new(State {
+                partitions: HashMap::new(),
+                chunks: VecDeque::new(),
+                buffered_bytes: 0,
+                errors: VecDeque::new(),
+                closed: false,
+            }),
+            wake: Notify::new(),
+            data: Notify::new(),
+        });
+        crate::runtime::spawn(fetcher::run(shared.clone()));
+        Ok(Consumer {
+            handle: Arc::new(Handle { shared }),
+        })
+    }
+
+    /// Starts a consumer from a property map.
+    pub fn from_config(config: &Config) -> Result<Consumer> {
+        Consumer::new(config.consumer()?)
+    }
+
+    fn shared(&self) -> &Shared {
+        &self.handle.shared
+    }
+
+    /// The cluster handle this consumer uses.
+    pub fn cluster(&self) -> &Arc<Cluster> {
+        &self.shared().cluster
+    }
+
+    /// Replaces the assignment with these partitions and starting points.
+    pub fn assign(&self, partitions: &[(&str, i32, Offset)]) -> Result<()> {
+        let shared = self.shared();
+        let mut state = shared.lock();
+        let keep: Vec<TopicPartition> = partitions
+            .iter()
+            .map(|(t, p, _)| (Arc::from(*t), *p))
+            .collect();
+        state.partitions.retain(|tp, _| keep.contains(tp));
+        drop_chunks(&mut state, |tp| !keep.contains(tp));
+        for ((topic, partition, offset), tp) in partitions.iter().zip(keep) {
+            let _ = topic;
+            let generation = state.partitions.get(&tp).map_or(0, |p| p.generation + 1);
+            state.partitions.insert(
+                tp,
+                new_partition_state(&shared.config, *partition, *offset, generation)?,
+            );
+        }
+        drop(state);
+        shared
+            .cluster
+            .add_topics(partitions.iter().map(|(t, _, _)| *t));
+        shared.wake.notify_one();
+        Ok(())
+    }
+
+    /// Adds partitions to the assignment.
+    pub fn incremental_assign(&self, partitions: &[(&str, i32, Offset)]) -> Result<()> {
+        let shared = self.shared();
+        let mut state = shared.lock();
+        for (topic, partition, offset) in partitions {
+            let tp: TopicPartition = (Arc::from(*topic), *partition);
+            let generation = state.partitions.get(&tp).map_or(0, |p| p.generation + 1);
+            state.partitions.insert(
+                tp,
+                new_partition_state(&shared.config, *partition, *offset, generation)?,
+            );
+        }
+        drop(state);
+        shared
+            .cluster
+            .add_topics(partitions.iter().map(|(t, _, _)| *t));
+        shared.wake.notify_one();
+        Ok(())
+    }
+
+    /// Removes partitions from the assignment (their buffered data is dropped).
+    pub fn unassign(&self, partitions: &[(&str, i32)]) {
+        let mut state = self.shared().lock();
+        let drop_set: Vec<TopicPartition> = partitions
+            .iter()
+            .map(|(t, p)| (Arc::from(*t), *p))
+            .collect();
+        state.partitions.retain(|tp, _| !drop_set.contains(tp));
+        drop_chunks(&mut state, |tp| drop_set.contains(tp));
+    }
+
+    /// The assigned partitions.
+    pub fn assignment(&self) -> Vec<(String, i32)> {
+        let state = self.shared().lock();
+        let mut v: Vec<_> = state
+            .partitions
+            .keys()
+            .map(|(t, p)| (t.to_string(), *p))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Moves a partition's position; buffered data for it is dropped.
+    pub fn seek(&self, topic: &str, partition: i32, offset: Offset) -> Result<()> {
+        let shared = self.shared();
+        let mut state = shared.lock();
+        let tp: TopicPartition = (Arc::from(topic), partition);
+        let Some(current) = state.partitions.get(&tp) else {
+            return Err(
+                Error::invalid_argument("seek on a partition that is not assigned")
+                    .with_partition(topic, partition),
+            );
+        };
+        let paused = current.paused;
+        let generation = current.generation + 1;
+        let mut next = new_partition_state(&shared.config, partition, offset, generation)?;
+        next.paused = paused;
+        state.partitions.insert(tp.clone(), next);
+        drop_chunks(&mut state, |t| *t == tp);
+        drop(state);
+        shared.wake.notify_one();
+        Ok(())
+    }
+
+    /// Stops fetching these partitions (buffered records are still returned).
+    pub fn pause(&self, partitions: &[(&str, i32)]) {
+        self.set_paused(partitions, true);
+    }
+
+    /// Resumes fetching these partitions.
+    pub fn resume(&self, partitions: &[(&str, i32)]) {
+        self.set_paused(partitions, false);
+        self.shared().wake.notify_one();
+    }
+
+    fn set_paused(&self, partitions: &[(&str, i32)], paused: bool) {
+        let mut state = self.shared().lock();
+        for (t, p) in partitions {
+            if let Some(ps) = state.partitions.get_mut(&(Arc::from(*t), *p)) {
+                ps.paused = paused;
+            }
+        }
+    }
+
+    /// The next offset this consumer will return for a partition (`None` until known).
+    pub fn position(&self, topic: &str, partition: i32) -> Option<i64> {
+        let state = self.shared().lock();
+        state
+            .partitions
+            .get(&(Arc::from(topic), partition))
+            .and_then(|p| p.position)
+    }
+
+    /// For each partition, the earliest offset whose timestamp is at or after the given one.
+    pub async fn offsets_for_times(
+        &self,
+        queries: &[(&str, i32, i64)],
+    ) -> Result<HashMap<(String, i32), OffsetAndTimestamp>> {
+        for &(t, p, ts) in queries {
+            if ts < 0 {
+                return Err(
+                    Error::invalid_argument(format!("timestamp {ts} is negative"))
+                        .with_partition(t, p),
+                );
+            }
+        }
+        self.shared()
+            .cluster
+            .list_offsets(queries, self.shared().config.isolation_level)
+            .await
+    }
+
+    /// (low, high) watermarks of a partition, asked from its leader.
+    pub async fn fetch_watermarks(&self, topic: &str, partition: i32) -> Result<(i64, i64)> {
+        let cluster = &self.shared().cluster;
+        let r = cluster
+            .list_offsets(
+                &[(topic, partition, EARLIEST)],
+                IsolationLevel::ReadUncommitted,
+            )
+            .await?;
+        let low = r.values().next().map_or(-1, |o| o.offset);
+        let r = cluster
+            .list_offsets(
+                &[(topic, partition, LATEST)],
+                IsolationLevel::ReadUncommitted,
+            )
+            .await?;
+        let high = r.values().next().map_or(-1, |o| o.offset);
+        Ok((low, high))
+    }
+
+    /// The last (low, high) watermarks seen in fetch responses, without a request.
+    pub fn cached_watermarks(&self, topic: &str, partition: i32) -> Option<(i64, i64)> {
+        let state = self.shared().lock();
+        state
+            .partitions
+            .get(&(Arc::from(topic), partition))
+            .map(|p| (p.log_start_offset, p.high_watermark))
+    }
+
+    /// The next record (waits for one).
+    pub async fn recv(&self) -> Result<ConsumerRecord> {
+        let shared = self.shared();
+        loop {
+            let notified = shared.data.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let mut state = shared.lock();
+                if let Some(e) = state.errors.pop_front() {
+                    return Err(e);
+                }
+                if let Some(record) = take_record(&mut state, shared) {
+                    return record;
+                }
+            }
+            notified.await;
+        }
+    }
+
+    /// Up to `max` records: waits for the first, then takes whatever else is buffered.
+    pub async fn recv_batch(&self, max: usize) -> Result<Vec<ConsumerRecord>> {
+        let first = self.recv().await?;
+        let mut out = Vec::with_capacity(max.clamp(1, 1024));
+        out.push(first);
+        let shared = self.shared();
+        let mut state = shared.lock();
+        while out.len() < max {
+            match take_record(&mut state, shared) {
+                Some(Ok(r)) => out.push(r),
+                Some(Err(e)) => {
+                    state.errors.push_front(e);
+                    break;
+                }
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// The next record, or `None` if none arrives within `timeout`.
+    pub async fn recv_timeout(
+        &self,
+        timeout: std::time::Duration,
+    ) -> Result<Option<ConsumerRecord>> {
+        match tokio::time::timeout(timeout, self.recv()).await {
+            Ok(r) => r.map(Some),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// Records as a stream (never ends by itself; errors are items).
+    pub fn stream(&self) -> futures::stream::BoxStream<'_, Result<ConsumerRecord>> {
+        use futures::StreamExt;
+        futures::stream::unfold(self, |consumer| async move {
+            Some((consumer.recv().await, consumer))
+        })
+        .boxed()
+    }
+
+    /// Bytes of fetched data buffered now (bounded by `queued.max.messages.kbytes`).
+    pub fn buffered_bytes(&self) -> usize {
+        self.shared().lock().buffered_bytes
+    }
+}
+
+fn new_partition_state(
+    config: &ConsumerConfig,
+    partition: i32,
+    offset: Offset,
+    generation: u64,
+) -> Result<PartitionState> {
+    let (position, reset) = match offset {
+        Offset::At(o) if o >= 0 => (Some(o), None),
+        Offset::At(o) => {
+            return Err(Error::invalid_argument(format!(
+                "offset {o} is negative (partition {partition})"
+            )));
+        }
+        Offset::Beginning => (None, Some(EARLIEST)),
+        Offset::End => (None, Some(LATEST)),
+        Offset::Default => (None, reset_timestamp(config)),
+    };
+    Ok(PartitionState {
+        fetch_position: position,
+        position,
+        reset,
+        paused: false,
+        generation,
+        fetch_in_flight: false,
+        high_watermark: -1,
+        log_start_offset: -1,
+        last_stable_offset: -1,
+    })
+}
+
+/// The ListOffsets timestamp for `auto.offset.reset` (`None`: reset is an error).
+pub(crate) fn reset_timestamp(config: &ConsumerConfig) -> Option<i64> {
+    match config.auto_offset_reset {
+        crate::config::OffsetReset::Earliest => Some(EARLIEST),
+        crate::config::OffsetReset::Latest => Some(LATEST),
+        crate::config::OffsetReset::Error => None,
+    }
+}
+
+fn drop_chunks(state: &mut State, mut pred: impl FnMut(&TopicPartition) -> bool) {
+    let mut freed = 0;
+    state.chunks.retain(|c| {
+        let drop = pred(&c.tp);
+        if drop {
+            freed += c.bytes;
+        }
+        !drop
+    });
+    state.buffered_bytes -= freed;
+}
+
+/// Takes the next deliverable record from the buffered chunks (decoding lazily), advancing the
+/// partition's position. `None` when nothing is buffered.
+fn take_record(state: &mut State, shared: &Shared) -> Option<Result<ConsumerRecord>> {
+    let mut i = 0;
+    loop {
+        let chunk = state.chunks.get_mut(i)?;
+        let partition = state.partitions.get(&chunk.tp);
+        let valid = partition.is_some_and(|p| p.generation == chunk.generation);
+        if valid && partition.is_some_and(|p| p.paused) {
+            // Paused partitions keep their buffered data until resumed.
+            i += 1;
+            continue;
+        }
+        if valid {
+            match next_in_chunk(
+                chunk,
+                shared.config.check_crcs,
+                shared.config.isolation_level,
+            ) {
+                Ok(Some(record)) => {
+                    let ps = state.partitions.get_mut(&chunk.tp).expect("checked above");
+                    if ps.position.is_some_and(|p| record.offset < p) {
+                        // Fetches start at batch boundaries: skip what was already returned.
+                        continue;
+                    }
+                    ps.position = Some(record.offset + 1);
+                    return Some(Ok(record));
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    let e = e.with_partition(&chunk.tp.0, chunk.tp.1);
+                    let chunk = state.chunks.remove(i).expect("index exists");
+                    state.buffered_bytes -= chunk.bytes;
+                    // The corrupt data is skipped: the fetch position is already past it.
+                    shared.wake.notify_one();
+                    return Some(Err(e));
+                }
+            }
+        }
+        // Chunk exhausted (or stale): free its budget; control batches and aborted records
+        // occupy offsets the user never sees, so the position moves to the fetch position.
+        let chunk = state.chunks.remove(i).expect("index exists");
+        state.buffered_bytes -= chunk.bytes;
+        let has_more = state.chunks.iter().any(|c| c.tp == chunk.tp);
+        if valid
+            && !has_more
+            && let Some(ps) = state.partitions.get_mut(&chunk.tp)
+            && let Some(fp) = ps.fetch_position
+            && ps.position.is_none_or(|p| p < fp)
+        {
+            ps.position = Some(fp);
+        }
+        shared.wake.notify_one();
+    }
+}
+
+fn next_in_chunk(
+    chunk: &mut Chunk,
+    check_crcs: bool,
+    isolation: IsolationLevel,
+) -> Result<Option<ConsumerRecord>> {
+    loop {
+        if let Some((records, ts_type, _)) = &mut chunk.current {
+            match records.next() {
+                Some(Ok(r)) => {
+                    return Ok(Some(ConsumerRecord {
+                        topic: chunk.tp.0.clone(),
+                        partition: chunk.tp.1,
+                        offset: r.offset,
+                        timestamp: r.timestamp,
+                        timestamp_type: *ts_type,
+                        key: r.key,
+                        value: r.value,
+                        headers: r.headers,
+                    }));
+                }
+                Some(Err(e)) => {
+                    chunk.current = None;
+                    return Err(e.into());
+                }
+                None => chunk.current = None,
+            }
+        }
+        let Some(batch) = chunk.batches.next() else {
+            return Ok(None);
+        };
+        let batch = batch?;
+        let h = &batch.header;
+        if isolation == IsolationLevel::ReadCommitted {
+            while let Some(&(pid, first)) = chunk.aborted.front() {
+                if first > h.last_offset() {
+                    break;
+                }
+                chunk.aborted.pop_front();
+                chunk.aborted_producers.push(pid);
+            }
+            if h.is_control() {
+                if let Ok(Some(crate::records::ControlRecord::Abort { .. })) =
+                    batch.control_record()
+                {
+                    chunk.aborted_producers.retain(|p| *p != h.producer_id);
+                }
+                continue;
+            }
+            if h.is_transactional() && chunk.aborted_producers.contains(&h.producer_id) {
+                continue;
+            }
+        }
+        if h.is_control() {
+            continue;
+        }
+        let records = if check_crcs {
+            batch.records()?
+        } else {
+            batch.records_unverified()?
+        };
+        chunk.current = Some((records, h.timestamp_type(), h.is_transactional()));
+    }
+}
