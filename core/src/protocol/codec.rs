@@ -219,7 +219,8 @@ fn write_request<E: std::fmt::Display>(
 /// Decodes a request frame body (no size prefix): header, then the body for its API and version.
 ///
 /// Unknown API keys and versions outside what `kafka-protocol` knows are reported as such (use
-/// [`peek_request_preamble`] to answer them); trailing bytes after the body are an error.
+/// [`peek_request_preamble`] to answer them). Trailing bytes after the body are ignored, as
+/// Kafka's request parser does: librdkafka 2.16 sends Metadata v13 with bytes beyond the schema.
 pub fn decode_request(frame: Bytes) -> Result<(RequestHeader, RequestKind), ProtocolError> {
     let preamble = peek_request_preamble(&frame).ok_or(ProtocolError::Truncated {
         what: "request header",
@@ -249,7 +250,6 @@ pub fn decode_request(frame: Bytes) -> Result<(RequestHeader, RequestKind), Prot
     };
     let body = RequestKind::decode(api_key, &mut buf, version)
         .map_err(|e| decode_err(format!("{e:#}")))?;
-    reject_trailing(&buf, decode_err)?;
     Ok((header, body))
 }
 
@@ -698,14 +698,13 @@ mod tests {
     }
 
     #[test]
-    fn trailing_bytes_are_an_error() {
+    fn trailing_request_bytes_are_ignored_like_kafka() {
         let frame = body_of(encode_request(&header(1), &produce(b"r"), 9).unwrap());
         let mut longer = BytesMut::from(&frame[..]);
         longer.put_u8(0);
-        match decode_request(longer.freeze()) {
-            Err(ProtocolError::Decode { reason, .. }) => assert!(reason.contains("1 bytes left")),
-            other => panic!("expected Decode, got {other:?}"),
-        }
+        let (h, body) = decode_request(longer.freeze()).unwrap();
+        assert_eq!(h.correlation_id, 1);
+        assert!(matches!(body, RequestKind::Produce(_)));
     }
 
     #[test]
