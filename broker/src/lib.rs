@@ -1,1 +1,99 @@
-//! odradek-broker (in progress)
+//! Odradek broker: a single-node, Kafka-compatible broker, as a library and a binary.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use odradek_broker::{Broker, BrokerConfig};
+//! let dir = std::env::temp_dir().join("odradek-demo");
+//! let broker = Broker::start(BrokerConfig::new("127.0.0.1:0".parse().unwrap(), dir)).await?;
+//! println!("listening on {}", broker.local_addr());
+//! broker.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! Layout: [`log`] stores partitions; `server` accepts connections and frames requests;
+//! `handlers` holds one module per API family. Consumer-group APIs will live in
+//! `handlers/groups.rs` with their coordinator in `group/`, transactions in `handlers/txn.rs`.
+
+pub mod config;
+pub mod log;
+pub mod partition;
+pub mod topics;
+
+mod background;
+mod handlers;
+mod server;
+mod state;
+mod time;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub use config::{BrokerConfig, BrokerProperties, FsyncPolicy};
+pub use server::versions::SUPPORTED_APIS;
+
+use state::BrokerState;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Starts brokers.
+#[derive(Debug)]
+pub struct Broker;
+
+impl Broker {
+    /// Recovers the data directory, binds the listener and starts serving.
+    pub async fn start(config: BrokerConfig) -> std::io::Result<BrokerHandle> {
+        for key in config.properties.unknown_keys() {
+            tracing::warn!(key, "unknown broker property ignored");
+        }
+        let listener = TcpListener::bind(config.listen).await?;
+        let local_addr = listener.local_addr()?;
+        let cfg = config.clone();
+        let state = tokio::task::spawn_blocking(move || BrokerState::open(&cfg, local_addr))
+            .await
+            .map_err(|e| std::io::Error::other(format!("recovery task failed: {e}")))??;
+        let state = Arc::new(state);
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let server = tokio::spawn(server::serve(listener, state.clone(), shutdown_rx.clone()));
+        let background = background::spawn(state.clone(), shutdown_rx);
+        tracing::info!(%local_addr, data_dir = %config.data_dir.display(), fsync = ?config.fsync, "broker started");
+        Ok(BrokerHandle {
+            local_addr,
+            state,
+            shutdown_tx,
+            server,
+            background,
+        })
+    }
+}
+
+/// A running broker. Dropping it without [`BrokerHandle::shutdown`] stops accepting nothing;
+/// call `shutdown` to stop and flush.
+#[derive(Debug)]
+#[must_use = "a broker runs until shutdown() is awaited"]
+pub struct BrokerHandle {
+    local_addr: SocketAddr,
+    state: Arc<BrokerState>,
+    shutdown_tx: watch::Sender<bool>,
+    server: JoinHandle<()>,
+    background: Vec<JoinHandle<()>>,
+}
+
+impl BrokerHandle {
+    /// The bound address (the real port when started with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Stops accepting, closes connections, flushes and closes every log.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown_tx.send(true);
+        let _ = self.server.await;
+        for t in self.background {
+            let _ = t.await;
+        }
+        let state = self.state.clone();
+        let _ = tokio::task::spawn_blocking(move || state.topics.close_all()).await;
+        tracing::info!("broker stopped");
+    }
+}

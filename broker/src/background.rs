@@ -1,0 +1,74 @@
+//! Periodic work: retention, time-based flushes, producer-id expiry. Each loop stops on
+//! shutdown; disk work runs on the blocking pool.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::FsyncPolicy;
+use crate::state::BrokerState;
+use crate::time::now_ms;
+
+pub fn spawn(state: Arc<BrokerState>, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    let retention_every = state.props().retention_check_interval();
+    tasks.push(tokio::spawn(every(
+        retention_every,
+        shutdown.clone(),
+        state.clone(),
+        |s| {
+            let now = now_ms();
+            let expiry = s.props().producer_id_expiration_ms();
+            for p in s.topics.all_partitions() {
+                let mut log = p.log();
+                if let Err(e) = log.apply_retention(now) {
+                    tracing::error!(topic = %p.topic, partition = p.index, "retention failed: {e}");
+                }
+                log.expire_producers(now, expiry);
+            }
+        },
+    )));
+    if state.fsync == FsyncPolicy::Interval {
+        let every_ms = state.props().flush_scheduler_interval();
+        let st = state.clone();
+        let mut sd = shutdown.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every_ms);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = sd.changed() => return,
+                }
+                let now = now_ms();
+                for p in st.topics.all_partitions() {
+                    let due = { p.log().flush_due(now) };
+                    if due && let Err(e) = p.flush().await {
+                        tracing::error!(topic = %p.topic, partition = p.index, "scheduled flush failed: {e}");
+                    }
+                }
+            }
+        }));
+    }
+    tasks
+}
+
+/// Runs `work` on the blocking pool every `period` until shutdown.
+async fn every(
+    period: Duration,
+    mut shutdown: watch::Receiver<bool>,
+    state: Arc<BrokerState>,
+    work: fn(&BrokerState),
+) {
+    let mut tick = tokio::time::interval(period);
+    tick.tick().await; // the first tick is immediate; start one period in
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        let st = state.clone();
+        let _ = tokio::task::spawn_blocking(move || work(&st)).await;
+    }
+}

@@ -1,0 +1,663 @@
+//! Broker and topic configuration, named as in Apache Kafka.
+//!
+//! A topic config (`retention.ms`) takes its default from the matching broker property
+//! (`log.retention.ms`), which takes its default from Kafka's. [`TOPIC_CONFIGS`] is the one table
+//! of what we know; DescribeConfigs, CreateTopics validation and [`LogConfig`] all read it.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// When appended data is forced to disk (`--fsync`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FsyncPolicy {
+    /// Every produce is fsynced before it is acknowledged and before consumers can read it.
+    Always,
+    /// fsync per `flush.messages` / `flush.ms` (`flush.ms` defaults to 1 s in this mode).
+    #[default]
+    Interval,
+    /// Leave write-back to the OS (Kafka's default, which relies on replication).
+    Never,
+}
+
+impl std::str::FromStr for FsyncPolicy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "always" => Ok(Self::Always),
+            "interval" => Ok(Self::Interval),
+            "never" => Ok(Self::Never),
+            other => Err(format!(
+                "unknown fsync policy {other:?}: expected always, interval or never"
+            )),
+        }
+    }
+}
+
+/// Everything [`crate::Broker::start`] needs.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    /// Address to bind; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// `host:port` given to clients in Metadata; defaults to the bound address.
+    pub advertised: Option<String>,
+    /// Where topic metadata and partition logs live.
+    pub data_dir: PathBuf,
+    pub fsync: FsyncPolicy,
+    /// Kafka-style broker properties (`num.partitions`, `log.retention.ms`, ...).
+    pub properties: BrokerProperties,
+}
+
+impl BrokerConfig {
+    /// A config with Kafka's defaults, listening on `listen` and storing in `data_dir`.
+    pub fn new(listen: SocketAddr, data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            listen,
+            advertised: None,
+            data_dir: data_dir.into(),
+            fsync: FsyncPolicy::default(),
+            properties: BrokerProperties::default(),
+        }
+    }
+}
+
+/// Broker properties as `key=value` strings with typed accessors and Kafka's defaults.
+#[derive(Debug, Clone, Default)]
+pub struct BrokerProperties {
+    values: BTreeMap<String, String>,
+}
+
+/// Properties we read directly (besides the `log.*` defaults of topic configs).
+const BROKER_KEYS: &[(&str, &str)] = &[
+    ("node.id", "1"),
+    ("num.partitions", "1"),
+    ("default.replication.factor", "1"),
+    ("auto.create.topics.enable", "true"),
+    ("delete.topic.enable", "true"),
+    ("socket.request.max.bytes", "104857600"),
+    ("log.retention.check.interval.ms", "300000"),
+    ("log.cleaner.backoff.ms", "15000"),
+    ("log.cleaner.enable", "true"),
+    ("log.flush.scheduler.interval.ms", "1000"),
+    ("transactional.id.expiration.ms", "604800000"),
+    ("producer.id.expiration.ms", "86400000"),
+    ("queued.max.requests", "500"),
+];
+
+/// Kafka properties that do not apply to a single embedded node and are accepted silently,
+/// so a stock `server.properties` loads.
+const IGNORED_KEYS: &[&str] = &[
+    "process.roles",
+    "controller.quorum.voters",
+    "controller.quorum.bootstrap.servers",
+    "controller.listener.names",
+    "listeners",
+    "advertised.listeners",
+    "listener.security.protocol.map",
+    "inter.broker.listener.name",
+    "log.dirs",
+    "log.dir",
+    "num.network.threads",
+    "num.io.threads",
+    "socket.send.buffer.bytes",
+    "socket.receive.buffer.bytes",
+    "num.recovery.threads.per.data.dir",
+    "offsets.topic.replication.factor",
+    "share.coordinator.state.topic.replication.factor",
+    "share.coordinator.state.topic.min.isr",
+    "transaction.state.log.replication.factor",
+    "transaction.state.log.min.isr",
+    "group.initial.rebalance.delay.ms",
+    "broker.id",
+];
+
+impl BrokerProperties {
+    /// Parses a Kafka `server.properties`-style text: `key=value` lines, `#`/`!` comments.
+    /// Unknown keys are kept (and reported by [`BrokerProperties::unknown_keys`]) so a stock
+    /// Kafka file loads; malformed lines are an error naming the line.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut props = Self::default();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
+                continue;
+            }
+            let Some((k, v)) = line.split_once(['=', ':']) else {
+                return Err(format!("line {}: expected key=value, got {line:?}", n + 1));
+            };
+            props.set(k.trim(), v.trim())?;
+        }
+        Ok(props)
+    }
+
+    /// Reads and parses a properties file.
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+        Self::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// Sets one property, checking its value if we know its type.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
+        if let Some(def) = TOPIC_CONFIGS.iter().find(|d| d.broker_key == Some(key)) {
+            def.validate(value).map_err(|e| format!("{key}: {e}"))?;
+        }
+        if let Some(alias) = time_alias(key) {
+            let ms = parse_time_alias(key, value)?;
+            self.values.insert(alias.to_string(), ms.to_string());
+            return Ok(());
+        }
+        self.values.insert(key.to_string(), value.to_string());
+        Ok(())
+    }
+
+    /// The raw value set for `key`, if any.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.values.get(key).map(String::as_str)
+    }
+
+    /// Keys that are neither known nor in the list of accepted-but-ignored Kafka keys.
+    pub fn unknown_keys(&self) -> Vec<&str> {
+        self.values
+            .keys()
+            .map(String::as_str)
+            .filter(|k| {
+                !BROKER_KEYS.iter().any(|(b, _)| b == k)
+                    && !IGNORED_KEYS.contains(k)
+                    && !TOPIC_CONFIGS.iter().any(|d| d.broker_key == Some(*k))
+            })
+            .collect()
+    }
+
+    fn broker_default(key: &str) -> &'static str {
+        BROKER_KEYS
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| *v)
+            .unwrap_or("")
+    }
+
+    fn long(&self, key: &str) -> i64 {
+        self.get(key)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| Self::broker_default(key).parse().unwrap_or(0))
+    }
+
+    fn bool(&self, key: &str) -> bool {
+        self.get(key)
+            .map(|v| v.eq_ignore_ascii_case("true"))
+            .unwrap_or_else(|| Self::broker_default(key) == "true")
+    }
+
+    pub fn node_id(&self) -> i32 {
+        self.get("node.id")
+            .or(self.get("broker.id"))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1)
+    }
+    pub fn num_partitions(&self) -> i32 {
+        self.long("num.partitions").clamp(1, i32::MAX as i64) as i32
+    }
+    pub fn default_replication_factor(&self) -> i16 {
+        self.long("default.replication.factor").clamp(1, 1000) as i16
+    }
+    pub fn auto_create_topics(&self) -> bool {
+        self.bool("auto.create.topics.enable")
+    }
+    pub fn delete_topic_enable(&self) -> bool {
+        self.bool("delete.topic.enable")
+    }
+    pub fn max_request_bytes(&self) -> usize {
+        self.long("socket.request.max.bytes")
+            .clamp(1024, i32::MAX as i64) as usize
+    }
+    pub fn retention_check_interval(&self) -> Duration {
+        Duration::from_millis(self.long("log.retention.check.interval.ms").max(10) as u64)
+    }
+    pub fn cleaner_backoff(&self) -> Duration {
+        Duration::from_millis(self.long("log.cleaner.backoff.ms").max(10) as u64)
+    }
+    pub fn cleaner_enable(&self) -> bool {
+        self.bool("log.cleaner.enable")
+    }
+    pub fn flush_scheduler_interval(&self) -> Duration {
+        Duration::from_millis(self.long("log.flush.scheduler.interval.ms").max(10) as u64)
+    }
+    pub fn producer_id_expiration_ms(&self) -> i64 {
+        self.long("producer.id.expiration.ms")
+    }
+
+    /// The broker-level default for a topic config: the `log.*` property if set, else Kafka's.
+    pub fn topic_default(
+        &self,
+        def: &TopicConfigDef,
+        fsync: FsyncPolicy,
+    ) -> (String, ConfigSource) {
+        if let Some(v) = def.broker_key.and_then(|k| self.get(k)) {
+            return (v.to_string(), ConfigSource::StaticBroker);
+        }
+        if def.name == "flush.ms" && fsync == FsyncPolicy::Interval {
+            return ("1000".to_string(), ConfigSource::Default);
+        }
+        (def.default.to_string(), ConfigSource::Default)
+    }
+
+    /// Every broker property with its value (set or default), for DescribeConfigs.
+    pub fn describe(&self, fsync: FsyncPolicy) -> Vec<(String, String, ConfigSource)> {
+        let mut out = Vec::new();
+        for (k, d) in BROKER_KEYS {
+            match self.get(k) {
+                Some(v) => out.push((k.to_string(), v.to_string(), ConfigSource::StaticBroker)),
+                None => out.push((k.to_string(), d.to_string(), ConfigSource::Default)),
+            }
+        }
+        for def in TOPIC_CONFIGS {
+            if let Some(bk) = def.broker_key {
+                let (v, src) = self.topic_default(def, fsync);
+                out.push((bk.to_string(), v, src));
+            }
+        }
+        out
+    }
+}
+
+/// `log.retention.hours` and friends are stored as their `.ms` form.
+fn time_alias(key: &str) -> Option<&'static str> {
+    match key {
+        "log.retention.hours" | "log.retention.minutes" => Some("log.retention.ms"),
+        "log.roll.hours" => Some("log.roll.ms"),
+        _ => None,
+    }
+}
+
+fn parse_time_alias(key: &str, value: &str) -> Result<i64, String> {
+    let n: i64 = value
+        .parse()
+        .map_err(|_| format!("{key}: expected an integer, got {value:?}"))?;
+    let unit = if key.ends_with(".hours") {
+        3_600_000
+    } else {
+        60_000
+    };
+    Ok(n.saturating_mul(unit))
+}
+
+/// Where a config value came from (DescribeConfigs `config_source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigSource {
+    Topic = 1,
+    StaticBroker = 4,
+    Default = 5,
+}
+
+/// The type of a config value, for validation and DescribeConfigs `config_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigType {
+    Boolean = 1,
+    String = 2,
+    Int = 3,
+    Long = 5,
+    Double = 6,
+    List = 7,
+}
+
+/// One topic-level config key.
+#[derive(Debug)]
+pub struct TopicConfigDef {
+    pub name: &'static str,
+    /// The broker property that provides the default.
+    pub broker_key: Option<&'static str>,
+    pub default: &'static str,
+    pub kind: ConfigType,
+    /// Allowed values for enumerations.
+    pub choices: &'static [&'static str],
+    /// Minimum for numbers.
+    pub min: i64,
+}
+
+impl TopicConfigDef {
+    /// Checks a value's type and range.
+    pub fn validate(&self, value: &str) -> Result<(), String> {
+        match self.kind {
+            ConfigType::Boolean => {
+                if !value.eq_ignore_ascii_case("true") && !value.eq_ignore_ascii_case("false") {
+                    return Err(format!("expected true or false, got {value:?}"));
+                }
+            }
+            ConfigType::Int | ConfigType::Long => {
+                let n: i64 = value
+                    .parse()
+                    .map_err(|_| format!("expected an integer, got {value:?}"))?;
+                if self.kind == ConfigType::Int && i32::try_from(n).is_err() {
+                    return Err(format!("{n} does not fit a 32-bit integer"));
+                }
+                if n < self.min {
+                    return Err(format!("{n} is below the minimum {}", self.min));
+                }
+            }
+            ConfigType::Double => {
+                value
+                    .parse::<f64>()
+                    .map_err(|_| format!("expected a number, got {value:?}"))?;
+            }
+            ConfigType::String | ConfigType::List => {
+                if !self.choices.is_empty() {
+                    let parts: Vec<&str> = if self.kind == ConfigType::List {
+                        value.split(',').map(str::trim).collect()
+                    } else {
+                        vec![value]
+                    };
+                    for p in parts {
+                        if !self.choices.contains(&p) {
+                            return Err(format!("{p:?} is not one of {}", self.choices.join(", ")));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+const fn def(
+    name: &'static str,
+    broker_key: Option<&'static str>,
+    default: &'static str,
+    kind: ConfigType,
+    min: i64,
+) -> TopicConfigDef {
+    TopicConfigDef {
+        name,
+        broker_key,
+        default,
+        kind,
+        choices: &[],
+        min,
+    }
+}
+
+const MAX: &str = "9223372036854775807";
+
+/// Every topic config we accept, with Kafka 4's defaults.
+pub static TOPIC_CONFIGS: &[TopicConfigDef] = &[
+    TopicConfigDef {
+        name: "cleanup.policy",
+        broker_key: Some("log.cleanup.policy"),
+        default: "delete",
+        kind: ConfigType::List,
+        choices: &["delete", "compact"],
+        min: 0,
+    },
+    // Batches are stored as the producer sent them; recompression is not implemented, so only
+    // "producer" is accepted.
+    TopicConfigDef {
+        name: "compression.type",
+        broker_key: Some("compression.type"),
+        default: "producer",
+        kind: ConfigType::String,
+        choices: &["producer"],
+        min: 0,
+    },
+    def(
+        "delete.retention.ms",
+        Some("log.cleaner.delete.retention.ms"),
+        "86400000",
+        ConfigType::Long,
+        0,
+    ),
+    def(
+        "file.delete.delay.ms",
+        Some("log.segment.delete.delay.ms"),
+        "60000",
+        ConfigType::Long,
+        0,
+    ),
+    def(
+        "flush.messages",
+        Some("log.flush.interval.messages"),
+        MAX,
+        ConfigType::Long,
+        1,
+    ),
+    def(
+        "flush.ms",
+        Some("log.flush.interval.ms"),
+        MAX,
+        ConfigType::Long,
+        0,
+    ),
+    def(
+        "index.interval.bytes",
+        Some("log.index.interval.bytes"),
+        "4096",
+        ConfigType::Int,
+        0,
+    ),
+    def(
+        "max.compaction.lag.ms",
+        Some("log.cleaner.max.compaction.lag.ms"),
+        MAX,
+        ConfigType::Long,
+        1,
+    ),
+    def(
+        "max.message.bytes",
+        Some("message.max.bytes"),
+        "1048588",
+        ConfigType::Int,
+        0,
+    ),
+    def(
+        "message.timestamp.after.max.ms",
+        Some("log.message.timestamp.after.max.ms"),
+        "3600000",
+        ConfigType::Long,
+        0,
+    ),
+    def(
+        "message.timestamp.before.max.ms",
+        Some("log.message.timestamp.before.max.ms"),
+        MAX,
+        ConfigType::Long,
+        0,
+    ),
+    TopicConfigDef {
+        name: "message.timestamp.type",
+        broker_key: Some("log.message.timestamp.type"),
+        default: "CreateTime",
+        kind: ConfigType::String,
+        choices: &["CreateTime"],
+        min: 0,
+    },
+    def(
+        "min.cleanable.dirty.ratio",
+        Some("log.cleaner.min.cleanable.ratio"),
+        "0.5",
+        ConfigType::Double,
+        0,
+    ),
+    def(
+        "min.compaction.lag.ms",
+        Some("log.cleaner.min.compaction.lag.ms"),
+        "0",
+        ConfigType::Long,
+        0,
+    ),
+    def(
+        "min.insync.replicas",
+        Some("min.insync.replicas"),
+        "1",
+        ConfigType::Int,
+        1,
+    ),
+    def(
+        "preallocate",
+        Some("log.preallocate"),
+        "false",
+        ConfigType::Boolean,
+        0,
+    ),
+    def(
+        "retention.bytes",
+        Some("log.retention.bytes"),
+        "-1",
+        ConfigType::Long,
+        -1,
+    ),
+    def(
+        "retention.ms",
+        Some("log.retention.ms"),
+        "604800000",
+        ConfigType::Long,
+        -1,
+    ),
+    def(
+        "segment.bytes",
+        Some("log.segment.bytes"),
+        "1073741824",
+        ConfigType::Int,
+        14,
+    ),
+    def(
+        "segment.index.bytes",
+        Some("log.index.size.max.bytes"),
+        "10485760",
+        ConfigType::Int,
+        4,
+    ),
+    def(
+        "segment.ms",
+        Some("log.roll.ms"),
+        "604800000",
+        ConfigType::Long,
+        1,
+    ),
+    def(
+        "unclean.leader.election.enable",
+        Some("unclean.leader.election.enable"),
+        "false",
+        ConfigType::Boolean,
+        0,
+    ),
+];
+
+/// Looks up a topic config definition by name.
+pub fn topic_config_def(name: &str) -> Option<&'static TopicConfigDef> {
+    TOPIC_CONFIGS.iter().find(|d| d.name == name)
+}
+
+/// The typed, effective config of one partition log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogConfig {
+    pub compact: bool,
+    pub delete: bool,
+    pub delete_retention_ms: i64,
+    pub flush_messages: i64,
+    pub flush_ms: i64,
+    pub index_interval_bytes: u32,
+    pub max_message_bytes: usize,
+    pub min_compaction_lag_ms: i64,
+    pub min_cleanable_dirty_ratio: f64,
+    pub retention_bytes: i64,
+    pub retention_ms: i64,
+    pub segment_bytes: u64,
+    pub segment_ms: i64,
+    pub fsync: FsyncPolicy,
+}
+
+/// A topic's config overrides (only keys set on the topic).
+pub type TopicOverrides = BTreeMap<String, String>;
+
+impl LogConfig {
+    /// Resolves overrides over broker defaults over Kafka defaults.
+    pub fn resolve(
+        props: &BrokerProperties,
+        fsync: FsyncPolicy,
+        overrides: &TopicOverrides,
+    ) -> Self {
+        let value = |name: &str| -> String {
+            if let Some(v) = overrides.get(name) {
+                return v.clone();
+            }
+            let def = topic_config_def(name).expect("known topic config");
+            props.topic_default(def, fsync).0
+        };
+        let long = |name: &str| -> i64 { value(name).parse().unwrap_or(0) };
+        let policy = value("cleanup.policy");
+        Self {
+            compact: policy.split(',').any(|p| p.trim() == "compact"),
+            delete: policy.split(',').any(|p| p.trim() == "delete"),
+            delete_retention_ms: long("delete.retention.ms"),
+            flush_messages: long("flush.messages").max(1),
+            flush_ms: long("flush.ms"),
+            index_interval_bytes: long("index.interval.bytes").clamp(0, u32::MAX as i64) as u32,
+            max_message_bytes: long("max.message.bytes").max(0) as usize,
+            min_compaction_lag_ms: long("min.compaction.lag.ms"),
+            min_cleanable_dirty_ratio: value("min.cleanable.dirty.ratio").parse().unwrap_or(0.5),
+            retention_bytes: long("retention.bytes"),
+            retention_ms: long("retention.ms"),
+            segment_bytes: long("segment.bytes").max(14) as u64,
+            segment_ms: long("segment.ms").max(1),
+            fsync,
+        }
+    }
+}
+
+/// Validates a set of topic config overrides; the error names the key.
+pub fn validate_overrides(configs: &TopicOverrides) -> Result<(), String> {
+    for (k, v) in configs {
+        let def = topic_config_def(k).ok_or_else(|| format!("unknown topic config {k:?}"))?;
+        def.validate(v)
+            .map_err(|e| format!("invalid value for {k}: {e}"))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_properties_and_aliases() {
+        let p = BrokerProperties::parse(
+            "# comment\nnum.partitions=3\nlog.retention.hours = 2\nlisteners=PLAINTEXT://:9092\nfoo.bar=1\n",
+        )
+        .unwrap();
+        assert_eq!(p.num_partitions(), 3);
+        assert_eq!(p.get("log.retention.ms"), Some("7200000"));
+        assert_eq!(p.unknown_keys(), vec!["foo.bar"]);
+        let c = LogConfig::resolve(&p, FsyncPolicy::Never, &TopicOverrides::new());
+        assert_eq!(c.retention_ms, 7_200_000);
+        assert!(c.delete && !c.compact);
+    }
+
+    #[test]
+    fn rejects_bad_values() {
+        assert!(BrokerProperties::parse("log.segment.bytes=abc").is_err());
+        assert!(BrokerProperties::parse("just a line").is_err());
+        let mut o = TopicOverrides::new();
+        o.insert("cleanup.policy".into(), "compact,delete".into());
+        assert!(validate_overrides(&o).is_ok());
+        o.insert("cleanup.policy".into(), "shred".into());
+        assert!(validate_overrides(&o).is_err());
+        let mut o = TopicOverrides::new();
+        o.insert("no.such".into(), "1".into());
+        assert!(validate_overrides(&o).unwrap_err().contains("no.such"));
+    }
+
+    #[test]
+    fn overrides_win() {
+        let p = BrokerProperties::parse("log.segment.bytes=1000").unwrap();
+        let mut o = TopicOverrides::new();
+        o.insert("segment.bytes".into(), "2000".into());
+        assert_eq!(
+            LogConfig::resolve(&p, FsyncPolicy::Never, &o).segment_bytes,
+            2000
+        );
+        assert_eq!(
+            LogConfig::resolve(&p, FsyncPolicy::Never, &TopicOverrides::new()).segment_bytes,
+            1000
+        );
+    }
+}

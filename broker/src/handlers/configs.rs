@@ -1,0 +1,267 @@
+//! DescribeConfigs, AlterConfigs, IncrementalAlterConfigs for topics (and describing the
+//! broker's static properties).
+
+use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
+use kafka_protocol::messages::describe_configs_response::{
+    DescribeConfigsResourceResult, DescribeConfigsResult,
+};
+use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse as IncrementalResult;
+use kafka_protocol::messages::{
+    AlterConfigsRequest, AlterConfigsResponse, DescribeConfigsRequest, DescribeConfigsResponse,
+    IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
+};
+
+use super::{Ctx, codes, str_bytes};
+use crate::config::{ConfigSource, TOPIC_CONFIGS, TopicOverrides, topic_config_def};
+
+const TOPIC: i8 = 2;
+const BROKER: i8 = 4;
+
+/// One described config entry.
+pub struct Entry {
+    pub name: kafka_protocol::protocol::StrBytes,
+    pub value: Option<kafka_protocol::protocol::StrBytes>,
+    pub read_only: bool,
+    pub config_source: i8,
+    pub config_type: i8,
+}
+
+/// Every topic config with its effective value and source (filtered to `keys` if given).
+pub fn topic_entries(ctx: &Ctx, overrides: &TopicOverrides, keys: Option<&[String]>) -> Vec<Entry> {
+    let props = ctx.state.props();
+    TOPIC_CONFIGS
+        .iter()
+        .filter(|d| keys.is_none_or(|k| k.iter().any(|k| k == d.name)))
+        .map(|d| {
+            let (value, source) = match overrides.get(d.name) {
+                Some(v) => (v.clone(), ConfigSource::Topic),
+                None => props.topic_default(d, ctx.state.fsync),
+            };
+            Entry {
+                name: str_bytes(d.name),
+                value: Some(str_bytes(value)),
+                read_only: false,
+                config_source: source as i8,
+                config_type: d.kind as i8,
+            }
+        })
+        .collect()
+}
+
+pub fn describe_configs(ctx: &Ctx, req: DescribeConfigsRequest) -> DescribeConfigsResponse {
+    let s = &ctx.state;
+    let mut resp = DescribeConfigsResponse::default();
+    for res in req.resources {
+        let mut r = DescribeConfigsResult::default();
+        r.resource_type = res.resource_type;
+        r.resource_name = res.resource_name.clone();
+        let keys: Option<Vec<String>> = res
+            .configuration_keys
+            .map(|k| k.iter().map(|s| s.to_string()).collect());
+        let entries = match res.resource_type {
+            TOPIC => match s.topics.get(&res.resource_name) {
+                Some(t) => Ok(topic_entries(ctx, &t.overrides(), keys.as_deref())),
+                None => Err((
+                    codes::UNKNOWN_TOPIC_OR_PARTITION,
+                    format!("topic '{}' does not exist", res.resource_name),
+                )),
+            },
+            BROKER
+                if res.resource_name.is_empty()
+                    || res.resource_name.as_str() == s.node_id.to_string() =>
+            {
+                Ok(s.props()
+                    .describe(s.fsync)
+                    .into_iter()
+                    .filter(|(k, _, _)| keys.as_ref().is_none_or(|ks| ks.contains(k)))
+                    .map(|(k, v, src)| Entry {
+                        name: str_bytes(k),
+                        value: Some(str_bytes(v)),
+                        read_only: true,
+                        config_source: src as i8,
+                        config_type: 2,
+                    })
+                    .collect())
+            }
+            BROKER => Err((
+                codes::INVALID_REQUEST,
+                format!("unknown broker '{}'", res.resource_name),
+            )),
+            other => Err((
+                codes::INVALID_REQUEST,
+                format!("resource type {other} is not supported"),
+            )),
+        };
+        match entries {
+            Ok(entries) => {
+                r.configs = entries
+                    .into_iter()
+                    .map(|e| {
+                        let mut c = DescribeConfigsResourceResult::default();
+                        c.name = e.name;
+                        c.value = e.value;
+                        c.read_only = e.read_only;
+                        c.config_source = e.config_source;
+                        c.config_type = e.config_type;
+                        c
+                    })
+                    .collect()
+            }
+            Err((code, msg)) => {
+                r.error_code = code;
+                r.error_message = Some(str_bytes(msg));
+            }
+        }
+        resp.results.push(r);
+    }
+    resp
+}
+
+/// Applies an edit to a resource: only topics can change (broker properties are static).
+fn alter(
+    ctx: &Ctx,
+    resource_type: i8,
+    name: &str,
+    validate_only: bool,
+    edit: impl FnOnce(&mut TopicOverrides) -> Result<(), String>,
+) -> (i16, Option<String>) {
+    if resource_type != TOPIC {
+        return (
+            codes::INVALID_REQUEST,
+            Some(
+                "only topic configs can be altered; broker properties are static (--config)".into(),
+            ),
+        );
+    }
+    let mut edit_err = None;
+    let result = ctx.state.topics.alter_config(
+        name,
+        |o| {
+            if let Err(e) = edit(o) {
+                edit_err = Some(e);
+            }
+        },
+        validate_only,
+    );
+    if let Some(e) = edit_err {
+        return (codes::INVALID_CONFIG, Some(e));
+    }
+    match result {
+        Ok(()) => (codes::NONE, None),
+        Err(e) => (e.code, Some(e.message)),
+    }
+}
+
+pub fn alter_configs(ctx: &Ctx, req: AlterConfigsRequest) -> AlterConfigsResponse {
+    let mut resp = AlterConfigsResponse::default();
+    for res in req.resources {
+        let configs: Vec<(String, Option<String>)> = res
+            .configs
+            .iter()
+            .map(|c| (c.name.to_string(), c.value.as_ref().map(|v| v.to_string())))
+            .collect();
+        // AlterConfigs replaces the whole set of overrides.
+        let (code, msg) = alter(
+            ctx,
+            res.resource_type,
+            &res.resource_name,
+            req.validate_only,
+            |o| {
+                o.clear();
+                for (k, v) in configs {
+                    if let Some(v) = v {
+                        o.insert(k, v);
+                    }
+                }
+                Ok(())
+            },
+        );
+        let mut r = AlterConfigsResourceResponse::default();
+        r.resource_type = res.resource_type;
+        r.resource_name = res.resource_name;
+        r.error_code = code;
+        r.error_message = msg.map(str_bytes);
+        resp.responses.push(r);
+    }
+    resp
+}
+
+pub fn incremental_alter_configs(
+    ctx: &Ctx,
+    req: IncrementalAlterConfigsRequest,
+) -> IncrementalAlterConfigsResponse {
+    let mut resp = IncrementalAlterConfigsResponse::default();
+    for res in req.resources {
+        let ops: Vec<(String, i8, Option<String>)> = res
+            .configs
+            .iter()
+            .map(|c| {
+                (
+                    c.name.to_string(),
+                    c.config_operation,
+                    c.value.as_ref().map(|v| v.to_string()),
+                )
+            })
+            .collect();
+        let (code, msg) = alter(
+            ctx,
+            res.resource_type,
+            &res.resource_name,
+            req.validate_only,
+            |o| {
+                for (k, op, v) in ops {
+                    let is_list = topic_config_def(&k)
+                        .is_some_and(|d| d.kind == crate::config::ConfigType::List);
+                    match (op, v) {
+                        (0, Some(v)) => {
+                            o.insert(k, v);
+                        }
+                        (1, _) => {
+                            o.remove(&k);
+                        }
+                        (2, Some(v)) if is_list => {
+                            let mut items: Vec<String> = o
+                                .get(&k)
+                                .map(|c| c.split(',').map(str::to_string).collect())
+                                .unwrap_or_default();
+                            for i in v.split(',') {
+                                if !items.iter().any(|x| x == i) {
+                                    items.push(i.to_string());
+                                }
+                            }
+                            o.insert(k, items.join(","));
+                        }
+                        (3, Some(v)) if is_list => {
+                            let remove: Vec<&str> = v.split(',').collect();
+                            let items: Vec<String> = o
+                                .get(&k)
+                                .map(|c| {
+                                    c.split(',')
+                                        .filter(|x| !remove.contains(x))
+                                        .map(str::to_string)
+                                        .collect()
+                                })
+                                .unwrap_or_default();
+                            o.insert(k, items.join(","));
+                        }
+                        (2 | 3, _) => {
+                            return Err(format!(
+                                "APPEND/SUBTRACT need a list config with a value; {k} is not"
+                            ));
+                        }
+                        (0, None) => return Err(format!("SET of {k} needs a value")),
+                        (other, _) => return Err(format!("unknown config operation {other}")),
+                    }
+                }
+                Ok(())
+            },
+        );
+        let mut r = IncrementalResult::default();
+        r.resource_type = res.resource_type;
+        r.resource_name = res.resource_name;
+        r.error_code = code;
+        r.error_message = msg.map(str_bytes);
+        resp.responses.push(r);
+    }
+    resp
+}

@@ -1,0 +1,204 @@
+//! Fetch: serve stored batches as byte ranges of segment files, from the batch that holds the
+//! requested offset, within the partition and response byte limits (the first batch of the
+//! response is always whole, as KIP-74 requires). When fewer than `min_bytes` are available
+//! the request waits, up to `max_wait_ms`, for any of its partitions to grow.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use bytes::Bytes;
+use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::{FetchRequest, FetchResponse, ResponseKind};
+use tokio::time::Instant;
+
+use super::{Ctx, Outcome, check_leader_epoch, codes};
+use crate::log::ReadError;
+use crate::partition::Partition;
+
+/// One requested partition, resolved.
+struct Wanted {
+    topic_slot: usize,
+    partition: Option<Arc<Partition>>,
+    missing_code: i16,
+    index: i32,
+    fetch_offset: i64,
+    max_bytes: usize,
+    current_leader_epoch: i32,
+}
+
+pub fn handle(ctx: &Ctx, version: i16, req: FetchRequest) -> Outcome {
+    let mut resp = FetchResponse::default();
+    if req.session_id != 0 {
+        // We keep no fetch sessions; a client that had one starts over with a full fetch.
+        resp.error_code = codes::FETCH_SESSION_ID_NOT_FOUND;
+        return Outcome::Respond(Box::new(ResponseKind::Fetch(resp)));
+    }
+    let state = &ctx.state;
+    let mut wanted = Vec::new();
+    let mut topics = Vec::new();
+    for ft in req.topics {
+        let topic = if version >= 13 {
+            state.topics.get_by_id(&ft.topic_id)
+        } else {
+            state.topics.get(&ft.topic)
+        };
+        let mut tr = FetchableTopicResponse::default();
+        tr.topic = ft.topic.clone();
+        tr.topic_id = ft.topic_id;
+        let slot = topics.len();
+        topics.push(tr);
+        for fp in ft.partitions {
+            let missing_code = if version >= 13 && topic.is_none() {
+                codes::UNKNOWN_TOPIC_ID
+            } else {
+                codes::UNKNOWN_TOPIC_OR_PARTITION
+            };
+            wanted.push(Wanted {
+                topic_slot: slot,
+                partition: topic.as_ref().and_then(|t| t.partition(fp.partition)),
+                missing_code,
+                index: fp.partition,
+                fetch_offset: fp.fetch_offset,
+                max_bytes: fp.partition_max_bytes.max(0) as usize,
+                current_leader_epoch: if version >= 9 {
+                    fp.current_leader_epoch
+                } else {
+                    -1
+                },
+            });
+        }
+    }
+    let max_bytes = if version >= 3 {
+        req.max_bytes.max(0) as usize
+    } else {
+        usize::MAX
+    };
+    let min_bytes = req.min_bytes.max(0) as usize;
+    let max_wait = Duration::from_millis(req.max_wait_ms.max(0) as u64);
+
+    let (data, total, any_error) = read_all(&wanted, max_bytes);
+    if total >= min_bytes || any_error || max_wait.is_zero() || wanted.is_empty() {
+        return Outcome::Respond(Box::new(ResponseKind::Fetch(assemble(
+            resp, topics, &wanted, data,
+        ))));
+    }
+    let mut shutdown = ctx.shutdown.clone();
+    Outcome::Later(Box::pin(async move {
+        let deadline = Instant::now() + max_wait;
+        loop {
+            let parts: Vec<&Partition> = wanted
+                .iter()
+                .filter_map(|w| w.partition.as_deref())
+                .collect();
+            let mut waits: Vec<_> = parts
+                .iter()
+                .map(|p| Box::pin(p.data_arrived.notified()))
+                .collect();
+            for w in &mut waits {
+                w.as_mut().enable();
+            }
+            let (data, total, any_error) = read_all(&wanted, max_bytes);
+            if total >= min_bytes || any_error || Instant::now() >= deadline || *shutdown.borrow() {
+                return ResponseKind::Fetch(assemble(resp, topics, &wanted, data));
+            }
+            let any = std::future::poll_fn(|cx| {
+                for w in waits.iter_mut() {
+                    if w.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(());
+                    }
+                }
+                Poll::Pending
+            });
+            tokio::select! {
+                _ = any => {}
+                _ = tokio::time::sleep_until(deadline) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }) as Pin<Box<dyn Future<Output = ResponseKind> + Send>>)
+}
+
+/// Reads every wanted partition; returns per-partition data, total record bytes, and whether
+/// any partition carries an error (which answers the fetch at once, as Kafka does).
+fn read_all(wanted: &[Wanted], max_bytes: usize) -> (Vec<PartitionData>, usize, bool) {
+    let mut out = Vec::with_capacity(wanted.len());
+    let mut total = 0usize;
+    let mut any_error = false;
+    for w in wanted {
+        let mut pd = PartitionData::default();
+        pd.partition_index = w.index;
+        pd.high_watermark = -1;
+        pd.last_stable_offset = -1;
+        pd.log_start_offset = -1;
+        pd.preferred_read_replica = kafka_protocol::messages::BrokerId(-1);
+        pd.records = Some(Bytes::new());
+        let Some(p) = &w.partition else {
+            pd.error_code = w.missing_code;
+            any_error = true;
+            out.push(pd);
+            continue;
+        };
+        let budget = max_bytes.saturating_sub(total).min(w.max_bytes);
+        let (plan, offsets, epoch_code) = {
+            let log = p.log();
+            let epoch_code = check_leader_epoch(w.current_leader_epoch, log.leader_epoch());
+            let plan = if epoch_code == codes::NONE {
+                // The first batch of the response is whole even beyond the limits (KIP-74).
+                Some(log.read(w.fetch_offset, budget, total == 0))
+            } else {
+                None
+            };
+            (plan, log.offsets(), epoch_code)
+        };
+        pd.high_watermark = offsets.high_watermark;
+        pd.last_stable_offset = offsets.high_watermark;
+        pd.log_start_offset = offsets.log_start_offset;
+        pd.aborted_transactions = Some(Vec::new());
+        match plan {
+            None => {
+                pd.error_code = epoch_code;
+                any_error = true;
+            }
+            Some(Err(ReadError::OutOfRange { .. })) => {
+                pd.error_code = codes::OFFSET_OUT_OF_RANGE;
+                any_error = true;
+            }
+            Some(Err(ReadError::Io(e))) => {
+                tracing::error!(topic = %p.topic, partition = p.index, "read failed: {e}");
+                pd.error_code = codes::KAFKA_STORAGE_ERROR;
+                any_error = true;
+            }
+            Some(Ok(None)) => {}
+            Some(Ok(Some(plan))) => match plan.read() {
+                Ok(bytes) => {
+                    total += bytes.len();
+                    pd.records = Some(bytes);
+                }
+                Err(e) => {
+                    tracing::error!(topic = %p.topic, partition = p.index, "read failed: {e}");
+                    pd.error_code = codes::KAFKA_STORAGE_ERROR;
+                    any_error = true;
+                }
+            },
+        }
+        out.push(pd);
+    }
+    (out, total, any_error)
+}
+
+fn assemble(
+    mut resp: FetchResponse,
+    mut topics: Vec<FetchableTopicResponse>,
+    wanted: &[Wanted],
+    data: Vec<PartitionData>,
+) -> FetchResponse {
+    for (w, pd) in wanted.iter().zip(data) {
+        topics[w.topic_slot].partitions.push(pd);
+    }
+    resp.responses = topics;
+    resp.session_id = 0;
+    resp
+}

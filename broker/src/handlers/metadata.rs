@@ -1,0 +1,128 @@
+//! Metadata: this node as the only broker and leader of every partition; topics are created on
+//! first mention when `auto.create.topics.enable` allows and the client asks for it.
+
+use kafka_protocol::messages::metadata_response::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
+use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
+
+use super::{Ctx, codes, str_bytes};
+use crate::config::TopicOverrides;
+use crate::topics::Topic;
+
+pub fn handle(ctx: &Ctx, version: i16, req: MetadataRequest) -> MetadataResponse {
+    let s = &ctx.state;
+    let mut r = MetadataResponse::default();
+    let mut b = MetadataResponseBroker::default();
+    b.node_id = BrokerId(s.node_id);
+    b.host = str_bytes(s.advertised_host.clone());
+    b.port = s.advertised_port;
+    r.brokers = vec![b];
+    r.cluster_id = Some(str_bytes(s.cluster_id.clone()));
+    r.controller_id = BrokerId(s.node_id);
+    r.cluster_authorized_operations = i32::MIN;
+
+    // v0: an empty list means all topics; v1+: null means all.
+    let wanted = match req.topics {
+        None => None,
+        Some(t) if t.is_empty() && version == 0 => None,
+        Some(t) => Some(t),
+    };
+    let auto_create =
+        s.props().auto_create_topics() && (version < 4 || req.allow_auto_topic_creation);
+    r.topics = match wanted {
+        None => s
+            .topics
+            .list()
+            .iter()
+            .map(|t| describe(ctx, t, req.include_topic_authorized_operations))
+            .collect(),
+        Some(list) => list
+            .into_iter()
+            .map(|rt| {
+                let name = rt.name.as_ref().map(|n| n.0.to_string());
+                let found = match &name {
+                    Some(n) => s.topics.get(n),
+                    None => s.topics.get_by_id(&rt.topic_id),
+                };
+                match (found, name) {
+                    (Some(t), _) => describe(ctx, &t, req.include_topic_authorized_operations),
+                    (None, Some(n)) if auto_create => {
+                        auto_create_topic(ctx, &n, req.include_topic_authorized_operations)
+                    }
+                    (None, Some(n)) => {
+                        error_topic(Some(n), rt.topic_id, codes::UNKNOWN_TOPIC_OR_PARTITION)
+                    }
+                    (None, None) => error_topic(None, rt.topic_id, codes::UNKNOWN_TOPIC_ID),
+                }
+            })
+            .collect(),
+    };
+    r
+}
+
+fn auto_create_topic(ctx: &Ctx, name: &str, ops: bool) -> MetadataResponseTopic {
+    let s = &ctx.state;
+    match s.topics.create(name, -1, -1, TopicOverrides::new(), false) {
+        Ok(Some(t)) => describe(ctx, &t, ops),
+        Ok(None) => error_topic(
+            Some(name.to_string()),
+            Default::default(),
+            codes::UNKNOWN_TOPIC_OR_PARTITION,
+        ),
+        // A concurrent request created it first.
+        Err(e) if e.code == crate::topics::TOPIC_ALREADY_EXISTS => match s.topics.get(name) {
+            Some(t) => describe(ctx, &t, ops),
+            None => error_topic(
+                Some(name.to_string()),
+                Default::default(),
+                codes::UNKNOWN_TOPIC_OR_PARTITION,
+            ),
+        },
+        Err(e) if e.code == crate::topics::INVALID_TOPIC => error_topic(
+            Some(name.to_string()),
+            Default::default(),
+            codes::INVALID_TOPIC_EXCEPTION,
+        ),
+        Err(e) => {
+            tracing::warn!(topic = name, "auto-creating topic failed: {}", e.message);
+            error_topic(Some(name.to_string()), Default::default(), e.code)
+        }
+    }
+}
+
+fn error_topic(name: Option<String>, id: uuid::Uuid, code: i16) -> MetadataResponseTopic {
+    let mut t = MetadataResponseTopic::default();
+    t.error_code = code;
+    t.name = name.map(|n| TopicName(str_bytes(n)));
+    t.topic_id = id;
+    t.topic_authorized_operations = i32::MIN;
+    t
+}
+
+pub fn describe(ctx: &Ctx, topic: &Topic, include_ops: bool) -> MetadataResponseTopic {
+    let node = BrokerId(ctx.state.node_id);
+    let mut t = MetadataResponseTopic::default();
+    t.name = Some(TopicName(str_bytes(topic.name.to_string())));
+    t.topic_id = topic.id;
+    // All operations we serve (bits of Kafka's AclOperation), when asked.
+    t.topic_authorized_operations = if include_ops {
+        0b1_1111_1111_1000
+    } else {
+        i32::MIN
+    };
+    t.partitions = topic
+        .partitions()
+        .iter()
+        .map(|p| {
+            let mut mp = MetadataResponsePartition::default();
+            mp.partition_index = p.index;
+            mp.leader_id = node;
+            mp.leader_epoch = p.log().leader_epoch();
+            mp.replica_nodes = vec![node];
+            mp.isr_nodes = vec![node];
+            mp
+        })
+        .collect();
+    t
+}

@@ -1,0 +1,153 @@
+//! ListOffsets, OffsetForLeaderEpoch and DeleteRecords: questions and edits about a
+//! partition's offset range.
+
+use kafka_protocol::messages::delete_records_response::{
+    DeleteRecordsPartitionResult, DeleteRecordsTopicResult,
+};
+use kafka_protocol::messages::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+};
+use kafka_protocol::messages::offset_for_leader_epoch_response::{
+    EpochEndOffset, OffsetForLeaderTopicResult,
+};
+use kafka_protocol::messages::{
+    DeleteRecordsRequest, DeleteRecordsResponse, ListOffsetsRequest, ListOffsetsResponse,
+    OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse,
+};
+
+use super::{Ctx, check_leader_epoch, codes};
+use crate::log::{PartitionLog, ReadError};
+
+const LATEST: i64 = -1;
+const EARLIEST: i64 = -2;
+const MAX_TIMESTAMP: i64 = -3;
+const EARLIEST_LOCAL: i64 = -4;
+const LATEST_TIERED: i64 = -5;
+
+pub fn list_offsets(ctx: &Ctx, req: ListOffsetsRequest) -> ListOffsetsResponse {
+    let mut resp = ListOffsetsResponse::default();
+    for t in req.topics {
+        let topic = ctx.state.topics.get(&t.name);
+        let mut tr = ListOffsetsTopicResponse::default();
+        tr.name = t.name;
+        for p in t.partitions {
+            let mut pr = ListOffsetsPartitionResponse::default();
+            pr.partition_index = p.partition_index;
+            pr.timestamp = -1;
+            pr.offset = -1;
+            pr.leader_epoch = -1;
+            match topic.as_ref().and_then(|t| t.partition(p.partition_index)) {
+                None => pr.error_code = codes::UNKNOWN_TOPIC_OR_PARTITION,
+                Some(part) => {
+                    let log = part.log();
+                    pr.error_code = check_leader_epoch(p.current_leader_epoch, log.leader_epoch());
+                    if pr.error_code == codes::NONE {
+                        match lookup(&log, p.timestamp) {
+                            Ok((offset, ts, epoch)) => {
+                                pr.offset = offset;
+                                pr.timestamp = ts;
+                                pr.leader_epoch = epoch;
+                            }
+                            Err(e) => {
+                                tracing::error!(topic = %part.topic, partition = part.index, "offset lookup failed: {e}");
+                                pr.error_code = codes::KAFKA_STORAGE_ERROR;
+                            }
+                        }
+                    }
+                }
+            }
+            tr.partitions.push(pr);
+        }
+        resp.topics.push(tr);
+    }
+    resp
+}
+
+/// (offset, timestamp, leader epoch) for a ListOffsets target; (-1, -1, -1) when none.
+fn lookup(log: &PartitionLog, target: i64) -> std::io::Result<(i64, i64, i32)> {
+    let epoch = log.leader_epoch();
+    Ok(match target {
+        LATEST => (log.high_watermark(), -1, epoch),
+        EARLIEST | EARLIEST_LOCAL => (log.log_start_offset(), -1, epoch),
+        LATEST_TIERED => (-1, -1, -1),
+        MAX_TIMESTAMP => match log.batch_with_max_timestamp()? {
+            Some((h, _)) => (
+                h.base_offset.max(log.log_start_offset()),
+                h.max_timestamp,
+                h.partition_leader_epoch,
+            ),
+            None => (-1, -1, -1),
+        },
+        ts if ts >= 0 => match log.batch_for_timestamp(ts)? {
+            // Batch granularity: the batch holding the first record at or after `ts`.
+            Some((h, _)) => (
+                h.base_offset.max(log.log_start_offset()),
+                h.max_timestamp,
+                h.partition_leader_epoch,
+            ),
+            None => (-1, -1, -1),
+        },
+        _ => (-1, -1, -1),
+    })
+}
+
+pub fn offset_for_leader_epoch(
+    ctx: &Ctx,
+    req: OffsetForLeaderEpochRequest,
+) -> OffsetForLeaderEpochResponse {
+    let mut resp = OffsetForLeaderEpochResponse::default();
+    for t in req.topics {
+        let topic = ctx.state.topics.get(&t.topic);
+        let mut tr = OffsetForLeaderTopicResult::default();
+        tr.topic = t.topic;
+        for p in t.partitions {
+            let mut e = EpochEndOffset::default();
+            e.partition = p.partition;
+            e.leader_epoch = -1;
+            e.end_offset = -1;
+            match topic.as_ref().and_then(|t| t.partition(p.partition)) {
+                None => e.error_code = codes::UNKNOWN_TOPIC_OR_PARTITION,
+                Some(part) => {
+                    let log = part.log();
+                    e.error_code = check_leader_epoch(p.current_leader_epoch, log.leader_epoch());
+                    if e.error_code == codes::NONE {
+                        let (epoch, end) = log.end_offset_for_epoch(p.leader_epoch);
+                        e.leader_epoch = epoch;
+                        e.end_offset = end;
+                    }
+                }
+            }
+            tr.partitions.push(e);
+        }
+        resp.topics.push(tr);
+    }
+    resp
+}
+
+pub fn delete_records(ctx: &Ctx, req: DeleteRecordsRequest) -> DeleteRecordsResponse {
+    let mut resp = DeleteRecordsResponse::default();
+    for t in req.topics {
+        let topic = ctx.state.topics.get(&t.name);
+        let mut tr = DeleteRecordsTopicResult::default();
+        tr.name = t.name;
+        for p in t.partitions {
+            let mut pr = DeleteRecordsPartitionResult::default();
+            pr.partition_index = p.partition_index;
+            pr.low_watermark = -1;
+            match topic.as_ref().and_then(|t| t.partition(p.partition_index)) {
+                None => pr.error_code = codes::UNKNOWN_TOPIC_OR_PARTITION,
+                Some(part) => match part.log().delete_records_before(p.offset) {
+                    Ok(low) => pr.low_watermark = low,
+                    Err(ReadError::OutOfRange { .. }) => pr.error_code = codes::OFFSET_OUT_OF_RANGE,
+                    Err(ReadError::Io(e)) => {
+                        tracing::error!(topic = %part.topic, partition = part.index, "delete records failed: {e}");
+                        pr.error_code = codes::KAFKA_STORAGE_ERROR;
+                    }
+                },
+            }
+            tr.partitions.push(pr);
+        }
+        resp.topics.push(tr);
+    }
+    resp
+}

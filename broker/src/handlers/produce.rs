@@ -1,0 +1,111 @@
+//! Produce: validate each partition's batch outside any lock, append it under the partition
+//! lock (offsets assigned, idempotent retries answered with their original offsets), then
+//! acknowledge — after the fsync when `--fsync always` or `flush.messages` ask for it.
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse, ResponseKind};
+
+use super::{Ctx, Outcome, codes, str_bytes};
+use crate::config::FsyncPolicy;
+use crate::log::validate_produced;
+use crate::partition::Partition;
+use crate::time::now_ms;
+
+pub fn handle(ctx: &Ctx, version: i16, req: ProduceRequest) -> Outcome {
+    let state = &ctx.state;
+    let acks = req.acks;
+    let now = now_ms();
+    let mut durable_waits: Vec<(usize, usize, Arc<Partition>, i64)> = Vec::new();
+    let mut resp = ProduceResponse::default();
+    for (ti, topic_data) in req.topic_data.into_iter().enumerate() {
+        let topic = if version >= 13 {
+            state.topics.get_by_id(&topic_data.topic_id)
+        } else {
+            state.topics.get(&topic_data.name)
+        };
+        let mut tr = TopicProduceResponse::default();
+        tr.name = topic_data.name.clone();
+        tr.topic_id = topic_data.topic_id;
+        for (pi, pd) in topic_data.partition_data.into_iter().enumerate() {
+            let mut pr = PartitionProduceResponse::default();
+            pr.index = pd.index;
+            pr.base_offset = -1;
+            pr.log_append_time_ms = -1;
+            pr.log_start_offset = -1;
+            let partition = topic.as_ref().and_then(|t| t.partition(pd.index));
+            let Some(partition) = partition else {
+                pr.error_code = if version >= 13 && topic.is_none() {
+                    codes::UNKNOWN_TOPIC_ID
+                } else {
+                    codes::UNKNOWN_TOPIC_OR_PARTITION
+                };
+                tr.partition_responses.push(pr);
+                continue;
+            };
+            if !matches!(acks, -1..=1) {
+                pr.error_code = codes::INVALID_REQUIRED_ACKS;
+                tr.partition_responses.push(pr);
+                continue;
+            }
+            let records = pd.records.unwrap_or_default();
+            let (max, fsync) = {
+                let log = partition.log();
+                (log.config().max_message_bytes, log.config().fsync)
+            };
+            let appended = validate_produced(&records, max).and_then(|h| {
+                let mut log = partition.log();
+                let info = log.append(&records, &h, now)?;
+                let flush_now = fsync == FsyncPolicy::Always
+                    || (fsync == FsyncPolicy::Interval && log.flush_due(now));
+                Ok((info, flush_now))
+            });
+            match appended {
+                Ok((info, flush_now)) => {
+                    pr.base_offset = info.base_offset;
+                    pr.log_start_offset = info.log_start_offset;
+                    if flush_now {
+                        durable_waits.push((ti, pi, partition.clone(), info.last_offset + 1));
+                    } else if !info.duplicate {
+                        partition.data_arrived.notify_waiters();
+                    }
+                }
+                Err(e) => {
+                    pr.error_code = e.code();
+                    if version >= 8 {
+                        pr.error_message = Some(str_bytes(e.to_string()));
+                    }
+                    tracing::debug!(topic = %partition.topic, partition = pd.index, "produce refused: {e}");
+                }
+            }
+            tr.partition_responses.push(pr);
+        }
+        resp.responses.push(tr);
+    }
+    if durable_waits.is_empty() {
+        return if acks == 0 {
+            Outcome::NoResponse
+        } else {
+            Outcome::Respond(Box::new(ResponseKind::Produce(resp)))
+        };
+    }
+    let fut = async move {
+        for (ti, pi, partition, upto) in durable_waits {
+            if let Err(e) = partition.flush_to(upto).await {
+                let pr = &mut resp.responses[ti].partition_responses[pi];
+                pr.error_code = codes::KAFKA_STORAGE_ERROR;
+                pr.base_offset = -1;
+                if version >= 8 {
+                    pr.error_message = Some(str_bytes(format!("fsync failed: {e}")));
+                }
+            }
+        }
+        ResponseKind::Produce(resp)
+    };
+    if acks == 0 {
+        tokio::spawn(fut);
+        return Outcome::NoResponse;
+    }
+    Outcome::Later(Box::pin(fut))
+}

@@ -1,0 +1,716 @@
+//! Durable storage of one partition: segments of record batches stored as received, sparse
+//! indexes, recovery, retention, idempotent-producer state and leader epochs.
+//!
+//! Invariants:
+//! - Batches are written exactly as produced except the base offset and partition leader
+//!   epoch, which the CRC does not cover; nothing is recompressed.
+//! - `high_watermark` ≤ log end offset. With `--fsync always` it only advances once the data
+//!   is fsynced, so no consumer sees a record that a crash could take back.
+//! - Only the last segment is written; the others are sealed with index files on disk.
+
+pub mod batch;
+pub mod epoch;
+pub mod index;
+pub mod producer_state;
+pub mod segment;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::config::{FsyncPolicy, LogConfig};
+use batch::{BatchError, BatchHeader, set_base_offset, set_partition_leader_epoch, verify_crc};
+use epoch::LeaderEpochCache;
+use producer_state::{ProducerStateTable, SequenceCheck, SequenceError};
+use segment::Segment;
+
+const LOG_START_FILE: &str = "log-start-offset";
+
+/// Why a produced batch was refused. Each maps to a Kafka error code.
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    #[error("corrupt record batch: {0}")]
+    Corrupt(BatchError),
+    #[error("record batch of {size} bytes exceeds max.message.bytes {max}")]
+    TooLarge { size: usize, max: usize },
+    #[error("invalid record batch: {0}")]
+    InvalidRecord(String),
+    #[error("{}", .0.message())]
+    Sequence(SequenceError),
+    #[error("transactions are not supported yet")]
+    Transactional,
+    #[error("storage error: {0}")]
+    Io(#[from] io::Error),
+}
+
+impl AppendError {
+    /// The Kafka error code for a produce response.
+    pub fn code(&self) -> i16 {
+        match self {
+            Self::Corrupt(_) => 2,         // CORRUPT_MESSAGE
+            Self::TooLarge { .. } => 10,   // MESSAGE_TOO_LARGE
+            Self::InvalidRecord(_) => 87,  // INVALID_RECORD
+            Self::Sequence(e) => e.code(), // OUT_OF_ORDER_SEQUENCE_NUMBER / INVALID_PRODUCER_EPOCH
+            Self::Transactional => 48,     // INVALID_TXN_STATE
+            Self::Io(_) => 56,             // KAFKA_STORAGE_ERROR
+        }
+    }
+}
+
+/// Checks a produced records blob before any lock is taken: exactly one v2 batch, its size and
+/// its CRC. Returns the parsed header.
+pub fn validate_produced(
+    records: &[u8],
+    max_message_bytes: usize,
+) -> Result<BatchHeader, AppendError> {
+    let h = BatchHeader::parse(records).map_err(|e| match e {
+        BatchError::BadMagic(m) => AppendError::InvalidRecord(format!(
+            "produce requests must carry record batch v2, got magic {m}"
+        )),
+        other => AppendError::Corrupt(other),
+    })?;
+    let total = h.total_len();
+    if total > max_message_bytes {
+        return Err(AppendError::TooLarge {
+            size: total,
+            max: max_message_bytes,
+        });
+    }
+    if total < records.len() {
+        return Err(AppendError::InvalidRecord(
+            "produce requests must carry exactly one record batch per partition".into(),
+        ));
+    }
+    verify_crc(records, &h).map_err(AppendError::Corrupt)?;
+    if h.records_count <= 0 || h.last_offset_delta != h.records_count - 1 {
+        return Err(AppendError::InvalidRecord(format!(
+            "batch claims {} records but last offset delta {}",
+            h.records_count, h.last_offset_delta
+        )));
+    }
+    if h.is_control() {
+        return Err(AppendError::InvalidRecord(
+            "clients may not produce control batches".into(),
+        ));
+    }
+    if h.is_transactional() {
+        return Err(AppendError::Transactional);
+    }
+    Ok(h)
+}
+
+/// Result of a successful append.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendInfo {
+    pub base_offset: i64,
+    pub last_offset: i64,
+    /// The batch was a retry of one already stored; offsets are the original ones.
+    pub duplicate: bool,
+    pub log_start_offset: i64,
+}
+
+/// A byte range of a segment file to send to a consumer; read outside the partition lock.
+#[derive(Debug, Clone)]
+pub struct ReadPlan {
+    pub file: Arc<File>,
+    pub position: u64,
+    pub len: usize,
+}
+
+impl ReadPlan {
+    pub fn read(&self) -> io::Result<Bytes> {
+        Segment::read(&self.file, self.position, self.len)
+    }
+}
+
+/// The offsets a reader sees with its data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogOffsets {
+    pub log_start_offset: i64,
+    pub high_watermark: i64,
+    pub log_end_offset: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("offset {offset} is out of range [{log_start_offset}, {log_end_offset}]")]
+    OutOfRange {
+        offset: i64,
+        log_start_offset: i64,
+        log_end_offset: i64,
+    },
+    #[error("storage error: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// Files to fsync and the state they make durable; run outside the partition lock.
+#[derive(Debug)]
+pub struct FlushJob {
+    files: Vec<Arc<File>>,
+    sync_dir: Option<PathBuf>,
+    upto_offset: i64,
+    committed: (i64, u64),
+}
+
+impl FlushJob {
+    /// Performs the fsyncs (blocking).
+    pub fn run(&self) -> io::Result<()> {
+        for f in &self.files {
+            f.sync_data()?;
+        }
+        if let Some(d) = &self.sync_dir {
+            File::open(d)?.sync_all()?;
+        }
+        Ok(())
+    }
+    pub fn upto_offset(&self) -> i64 {
+        self.upto_offset
+    }
+}
+
+/// One partition's log.
+#[derive(Debug)]
+pub struct PartitionLog {
+    dir: PathBuf,
+    config: LogConfig,
+    segments: BTreeMap<i64, Segment>,
+    log_start_offset: i64,
+    high_watermark: i64,
+    /// (segment base, byte size) up to which consumers may read (matches the high watermark).
+    committed: (i64, u64),
+    leader_epoch: i32,
+    epochs: LeaderEpochCache,
+    producers: ProducerStateTable,
+    /// Sealed segments with writes not yet fsynced.
+    unflushed_files: Vec<Arc<File>>,
+    dir_dirty: bool,
+    unflushed_messages: i64,
+    last_flush_ms: i64,
+    flushed_offset: i64,
+    append_buf: Vec<u8>,
+}
+
+impl PartitionLog {
+    /// Opens (creating if needed) and recovers the log in `dir`.
+    pub fn open(dir: &Path, config: LogConfig, now_ms: i64) -> io::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let mut bases = Vec::new();
+        for entry in std::fs::read_dir(dir)? {
+            let name = entry?.file_name();
+            let name = name.to_string_lossy();
+            if let Some(stem) = name.strip_suffix(".log")
+                && let Ok(base) = stem.parse::<i64>()
+            {
+                bases.push(base);
+            } else if name.ends_with(".tmp") || name.ends_with(".cleaned") {
+                // Leftovers of an interrupted atomic write or compaction.
+                let _ = std::fs::remove_file(dir.join(&*name));
+            }
+        }
+        bases.sort_unstable();
+        let stored_start = std::fs::read_to_string(dir.join(LOG_START_FILE))
+            .ok()
+            .and_then(|s| s.trim().parse::<i64>().ok());
+        let mut segments = BTreeMap::new();
+        let last = bases.last().copied();
+        for base in bases {
+            let active = Some(base) == last;
+            let (seg, truncated) = Segment::open(dir, base, active, config.index_interval_bytes)?;
+            if let Some(pos) = truncated {
+                tracing::warn!(dir = %dir.display(), segment = base, position = pos, "recovered segment: truncated an invalid tail");
+            }
+            segments.insert(base, seg);
+        }
+        if segments.is_empty() {
+            let base = stored_start.unwrap_or(0).max(0);
+            segments.insert(base, Segment::create(dir, base, now_ms)?);
+        }
+        let first_base = *segments.keys().next().expect("at least one segment");
+        let active = segments.values().next_back().expect("at least one segment");
+        let leo = active.next_offset;
+        let log_start_offset = stored_start.unwrap_or(first_base).clamp(first_base, leo);
+        let committed = (active.base_offset, active.size);
+        let mut epochs = LeaderEpochCache::load(dir);
+        if epochs.latest_epoch().is_none() {
+            epochs.assign(0, log_start_offset)?;
+        }
+        epochs.truncate_from_end(leo.max(log_start_offset + 1))?;
+        let leader_epoch = epochs.latest_epoch().unwrap_or(0);
+        let mut log = Self {
+            dir: dir.to_path_buf(),
+            config,
+            segments,
+            log_start_offset,
+            high_watermark: leo,
+            committed,
+            leader_epoch,
+            epochs,
+            producers: ProducerStateTable::default(),
+            unflushed_files: Vec::new(),
+            dir_dirty: false,
+            unflushed_messages: 0,
+            last_flush_ms: now_ms,
+            flushed_offset: leo,
+            append_buf: Vec::new(),
+        };
+        log.rebuild_producer_state(now_ms)?;
+        Ok(log)
+    }
+
+    /// Loads the producer snapshot taken when the active segment was rolled in, then replays
+    /// batches after it; without a snapshot, replays every segment's headers.
+    fn rebuild_producer_state(&mut self, now_ms: i64) -> io::Result<()> {
+        let active_base = self.active().base_offset;
+        let snap = self
+            .dir
+            .join(format!("{}.snapshot", segment::segment_stem(active_base)));
+        let (table, from) = match ProducerStateTable::read_snapshot(&snap) {
+            Some(t) => (t, active_base),
+            None => (ProducerStateTable::default(), i64::MIN),
+        };
+        self.producers = table;
+        for seg in self.segments.range(from..).map(|(_, s)| s) {
+            let mut r = seg.reader(0);
+            while let Some((_, h)) = r.next_header().map_err(segment::ScanError::into_io)? {
+                if h.producer_id >= 0 {
+                    self.producers.update(&h, now_ms);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn active(&self) -> &Segment {
+        self.segments
+            .values()
+            .next_back()
+            .expect("a log always has a segment")
+    }
+
+    fn active_mut(&mut self) -> &mut Segment {
+        self.segments
+            .values_mut()
+            .next_back()
+            .expect("a log always has a segment")
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+    pub fn config(&self) -> &LogConfig {
+        &self.config
+    }
+    pub fn set_config(&mut self, config: LogConfig) {
+        self.config = config;
+    }
+    pub fn log_end_offset(&self) -> i64 {
+        self.active().next_offset
+    }
+    pub fn log_start_offset(&self) -> i64 {
+        self.log_start_offset
+    }
+    pub fn high_watermark(&self) -> i64 {
+        self.high_watermark
+    }
+    pub fn leader_epoch(&self) -> i32 {
+        self.leader_epoch
+    }
+    pub fn offsets(&self) -> LogOffsets {
+        LogOffsets {
+            log_start_offset: self.log_start_offset,
+            high_watermark: self.high_watermark,
+            log_end_offset: self.log_end_offset(),
+        }
+    }
+    pub fn size_bytes(&self) -> u64 {
+        self.segments.values().map(|s| s.size).sum()
+    }
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+    pub fn producer_count(&self) -> usize {
+        self.producers.len()
+    }
+
+    /// Appends one validated batch (see [`validate_produced`]), assigning its offsets.
+    pub fn append(
+        &mut self,
+        records: &[u8],
+        header: &BatchHeader,
+        now_ms: i64,
+    ) -> Result<AppendInfo, AppendError> {
+        if header.producer_id >= 0 {
+            match self
+                .producers
+                .check(header)
+                .map_err(AppendError::Sequence)?
+            {
+                SequenceCheck::Duplicate(m) => {
+                    return Ok(AppendInfo {
+                        base_offset: m.first_offset,
+                        last_offset: m.last_offset,
+                        duplicate: true,
+                        log_start_offset: self.log_start_offset,
+                    });
+                }
+                SequenceCheck::Append => {}
+            }
+        }
+        let total = header.total_len();
+        self.maybe_roll(total, now_ms)?;
+        let base = self.log_end_offset();
+        let mut stored = *header;
+        stored.base_offset = base;
+        stored.partition_leader_epoch = self.leader_epoch;
+        let buf = &mut self.append_buf;
+        buf.clear();
+        buf.extend_from_slice(&records[..total]);
+        set_base_offset(buf, base);
+        set_partition_leader_epoch(buf, self.leader_epoch);
+        let interval = self.config.index_interval_bytes;
+        let buf = std::mem::take(&mut self.append_buf);
+        let res = self.active_mut().append(&buf, &[stored], interval, now_ms);
+        self.append_buf = buf;
+        res?;
+        self.producers.update(&stored, now_ms);
+        self.unflushed_messages += header.records_count as i64;
+        if self.config.fsync != FsyncPolicy::Always {
+            self.advance_high_watermark();
+        }
+        Ok(AppendInfo {
+            base_offset: base,
+            last_offset: stored.last_offset(),
+            duplicate: false,
+            log_start_offset: self.log_start_offset,
+        })
+    }
+
+    fn advance_high_watermark(&mut self) {
+        let (base, size, next) = {
+            let a = self.active();
+            (a.base_offset, a.size, a.next_offset)
+        };
+        self.committed = (base, size);
+        self.high_watermark = next;
+    }
+
+    fn maybe_roll(&mut self, incoming: usize, now_ms: i64) -> io::Result<()> {
+        let cfg = &self.config;
+        let a = self.active();
+        if a.is_empty() {
+            return Ok(());
+        }
+        let too_big = a.size + incoming as u64 > cfg.segment_bytes;
+        let too_old = a
+            .first_append_ms
+            .is_some_and(|t| now_ms.saturating_sub(t) >= cfg.segment_ms);
+        let offsets_full = a.next_offset - a.base_offset > (u32::MAX as i64) - 1_000_000;
+        if too_big || too_old || offsets_full {
+            self.roll(now_ms)?;
+        }
+        Ok(())
+    }
+
+    /// Seals the active segment and starts a new one at the log end offset.
+    pub fn roll(&mut self, now_ms: i64) -> io::Result<()> {
+        let leo = self.log_end_offset();
+        let active = self.active_mut();
+        if active.is_empty() {
+            return Ok(());
+        }
+        active.write_indexes()?;
+        let file = active.file.clone();
+        self.unflushed_files.push(file);
+        let snapshot = self
+            .dir
+            .join(format!("{}.snapshot", segment::segment_stem(leo)));
+        self.producers.write_snapshot(&snapshot)?;
+        self.prune_snapshots(leo);
+        self.segments
+            .insert(leo, Segment::create(&self.dir, leo, now_ms)?);
+        self.dir_dirty = true;
+        if self.config.fsync != FsyncPolicy::Always {
+            self.advance_high_watermark();
+        }
+        tracing::debug!(dir = %self.dir.display(), base = leo, "rolled segment");
+        Ok(())
+    }
+
+    /// Keeps only the snapshot for the active segment.
+    fn prune_snapshots(&self, keep: i64) {
+        let Ok(rd) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            if let Some(stem) = name.strip_suffix(".snapshot")
+                && stem.parse::<i64>().is_ok_and(|o| o != keep)
+            {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+
+    /// Plans a read of up to `max_bytes` starting at the batch holding `offset`. With
+    /// `min_one`, the first batch is returned whole even if larger than `max_bytes`.
+    pub fn read(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        min_one: bool,
+    ) -> Result<Option<ReadPlan>, ReadError> {
+        let leo = self.log_end_offset();
+        if offset < self.log_start_offset || offset > leo {
+            return Err(ReadError::OutOfRange {
+                offset,
+                log_start_offset: self.log_start_offset,
+                log_end_offset: leo,
+            });
+        }
+        if offset >= self.high_watermark {
+            return Ok(None);
+        }
+        let from = self
+            .segments
+            .range(..=offset)
+            .next_back()
+            .map(|(b, _)| *b)
+            .unwrap_or(i64::MIN);
+        for (_, seg) in self.segments.range(from..) {
+            let end = if seg.base_offset == self.committed.0 {
+                self.committed.1
+            } else if seg.base_offset > self.committed.0 {
+                return Ok(None);
+            } else {
+                seg.size
+            };
+            if let Some((pos, h)) = seg.find(offset, end)? {
+                let available = (end - pos) as usize;
+                let limit = if min_one {
+                    max_bytes.max(h.total_len())
+                } else {
+                    max_bytes
+                };
+                let len = available.min(limit);
+                if len == 0 {
+                    return Ok(None);
+                }
+                return Ok(Some(ReadPlan {
+                    file: seg.file.clone(),
+                    position: pos,
+                    len,
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Collects what must be fsynced to make everything appended so far durable.
+    pub fn prepare_flush(&mut self) -> FlushJob {
+        let mut files = std::mem::take(&mut self.unflushed_files);
+        files.push(self.active().file.clone());
+        let sync_dir = std::mem::take(&mut self.dir_dirty).then(|| self.dir.clone());
+        self.unflushed_messages = 0;
+        let a = self.active();
+        FlushJob {
+            files,
+            sync_dir,
+            upto_offset: a.next_offset,
+            committed: (a.base_offset, a.size),
+        }
+    }
+
+    /// Marks a finished flush; with `--fsync always` this advances the high watermark.
+    /// Returns whether the high watermark moved.
+    pub fn complete_flush(&mut self, job: &FlushJob, now_ms: i64) -> bool {
+        self.last_flush_ms = now_ms;
+        self.flushed_offset = self.flushed_offset.max(job.upto_offset);
+        if job.upto_offset > self.high_watermark && self.segments.contains_key(&job.committed.0) {
+            self.high_watermark = job.upto_offset;
+            self.committed = job.committed;
+            return true;
+        }
+        false
+    }
+
+    /// Puts back files of a failed flush so the next one retries them.
+    pub fn abort_flush(&mut self, job: FlushJob) {
+        self.unflushed_files.extend(job.files);
+        if job.sync_dir.is_some() {
+            self.dir_dirty = true;
+        }
+    }
+
+    /// Whether `flush.messages` / `flush.ms` call for a flush now (interval mode).
+    pub fn flush_due(&self, now_ms: i64) -> bool {
+        let dirty = self.flushed_offset < self.log_end_offset() || !self.unflushed_files.is_empty();
+        dirty
+            && (self.unflushed_messages >= self.config.flush_messages
+                || now_ms.saturating_sub(self.last_flush_ms) >= self.config.flush_ms)
+    }
+
+    /// Offset and timestamp of the first batch with max timestamp ≥ `ts` (ListOffsets by
+    /// time), with that batch's bytes for record-level refinement.
+    pub fn batch_for_timestamp(&self, ts: i64) -> io::Result<Option<(BatchHeader, ReadPlan)>> {
+        for seg in self.segments.values() {
+            if let Some((pos, h)) = seg.find_by_timestamp(ts)? {
+                if h.last_offset() < self.log_start_offset || h.base_offset >= self.high_watermark {
+                    continue;
+                }
+                let plan = ReadPlan {
+                    file: seg.file.clone(),
+                    position: pos,
+                    len: h.total_len(),
+                };
+                return Ok(Some((h, plan)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The batch holding the largest timestamp (ListOffsets MAX_TIMESTAMP).
+    pub fn batch_with_max_timestamp(&self) -> io::Result<Option<(BatchHeader, ReadPlan)>> {
+        let Some(seg) = self
+            .segments
+            .values()
+            .filter(|s| s.max_timestamp >= 0)
+            .max_by_key(|s| (s.max_timestamp, std::cmp::Reverse(s.base_offset)))
+        else {
+            return Ok(None);
+        };
+        match seg.find(seg.offset_of_max_timestamp, seg.size)? {
+            Some((pos, h)) if h.base_offset < self.high_watermark => {
+                let plan = ReadPlan {
+                    file: seg.file.clone(),
+                    position: pos,
+                    len: h.total_len(),
+                };
+                Ok(Some((h, plan)))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// OffsetsForLeaderEpoch for this partition.
+    pub fn end_offset_for_epoch(&self, epoch: i32) -> (i32, i64) {
+        self.epochs.end_offset_for(epoch, self.log_end_offset())
+    }
+
+    /// DeleteRecords: moves the log start offset to `offset` (-1 = high watermark) and drops
+    /// segments wholly below it. Returns the new log start offset.
+    pub fn delete_records_before(&mut self, offset: i64) -> Result<i64, ReadError> {
+        let target = if offset == -1 {
+            self.high_watermark
+        } else {
+            offset
+        };
+        if target < 0 || target > self.high_watermark {
+            return Err(ReadError::OutOfRange {
+                offset,
+                log_start_offset: self.log_start_offset,
+                log_end_offset: self.high_watermark,
+            });
+        }
+        if target > self.log_start_offset {
+            self.log_start_offset = target;
+            index::write_file_atomically(
+                &self.dir.join(LOG_START_FILE),
+                target.to_string().as_bytes(),
+            )?;
+            self.delete_segments_below_start()?;
+        }
+        Ok(self.log_start_offset)
+    }
+
+    fn delete_segments_below_start(&mut self) -> io::Result<()> {
+        while self.segments.len() > 1 {
+            let (&base, seg) = self.segments.iter().next().expect("non-empty");
+            let next_base = *self.segments.keys().nth(1).expect("two segments");
+            if next_base > self.log_start_offset {
+                break;
+            }
+            seg.delete_files()?;
+            self.segments.remove(&base);
+        }
+        Ok(())
+    }
+
+    /// Time and size retention (`cleanup.policy` containing delete). Returns segments deleted.
+    pub fn apply_retention(&mut self, now_ms: i64) -> io::Result<usize> {
+        if !self.config.delete {
+            return Ok(0);
+        }
+        let mut deleted = 0;
+        let retention_ms = self.config.retention_ms;
+        let retention_bytes = self.config.retention_bytes;
+        // An expired active segment is rolled so it can go too, as Kafka does.
+        if retention_ms >= 0 {
+            let a = self.active();
+            if !a.is_empty()
+                && a.next_offset <= self.high_watermark
+                && a.max_timestamp >= 0
+                && now_ms - a.max_timestamp > retention_ms
+            {
+                self.roll(now_ms)?;
+            }
+        }
+        let mut total = self.size_bytes() as i64;
+        loop {
+            if self.segments.len() <= 1 {
+                break;
+            }
+            let seg = self.segments.values().next().expect("non-empty");
+            if seg.next_offset > self.high_watermark {
+                break;
+            }
+            // A segment with no timestamps ages by its last write.
+            let newest = if seg.max_timestamp >= 0 {
+                seg.max_timestamp
+            } else {
+                seg.last_modified_ms
+            };
+            let expired_by_time = retention_ms >= 0 && now_ms - newest > retention_ms;
+            let expired_by_size =
+                retention_bytes >= 0 && total - seg.size as i64 >= retention_bytes;
+            if !(expired_by_time || expired_by_size) {
+                break;
+            }
+            total -= seg.size as i64;
+            let base = seg.base_offset;
+            seg.delete_files()?;
+            self.segments.remove(&base);
+            deleted += 1;
+        }
+        if deleted > 0 {
+            let first = *self.segments.keys().next().expect("non-empty");
+            if first > self.log_start_offset {
+                self.log_start_offset = first;
+            }
+            tracing::info!(dir = %self.dir.display(), deleted, log_start_offset = self.log_start_offset, "retention deleted segments");
+        }
+        Ok(deleted)
+    }
+
+    /// Expires idle producer ids.
+    pub fn expire_producers(&mut self, now_ms: i64, expiration_ms: i64) {
+        self.producers.expire(now_ms, expiration_ms);
+    }
+
+    /// Writes the active segment's indexes and fsyncs everything (clean shutdown).
+    pub fn close(&mut self) -> io::Result<()> {
+        let job = self.prepare_flush();
+        job.run()?;
+        self.complete_flush(&job, 0);
+        self.active_mut().write_indexes()
+    }
+
+    /// Removes the log's directory (topic deletion).
+    pub fn delete(self) -> io::Result<()> {
+        std::fs::remove_dir_all(&self.dir)
+    }
+}

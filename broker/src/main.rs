@@ -1,0 +1,110 @@
+//! `odradek-broker`: run the broker as a process.
+//!
+//! The first line on stdout is the bound address (`127.0.0.1:PORT`), flushed, so scripts can
+//! start it with `--listen 127.0.0.1:0`. Logs go to stderr (`RUST_LOG`, default info).
+//! SIGTERM / SIGINT flush every log and exit 0.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use odradek_broker::{Broker, BrokerConfig, BrokerProperties, FsyncPolicy};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "odradek-broker",
+    version,
+    about = "A single-node Kafka-compatible broker"
+)]
+struct Args {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:9092")]
+    listen: SocketAddr,
+    /// Directory for topic metadata and partition logs.
+    #[arg(long, default_value = "./odradek-data")]
+    data_dir: PathBuf,
+    /// HOST:PORT given to clients in metadata (default: the bound address).
+    #[arg(long)]
+    advertised: Option<String>,
+    /// When to fsync: always (before every ack), interval (flush.ms, default 1 s), never.
+    #[arg(long, default_value = "interval")]
+    fsync: FsyncPolicy,
+    /// Kafka-style broker properties file (key=value).
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let properties = match &args.config {
+        Some(path) => match BrokerProperties::load(path) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("odradek-broker: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => BrokerProperties::default(),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("odradek-broker: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let config = BrokerConfig {
+        listen: args.listen,
+        advertised: args.advertised,
+        data_dir: args.data_dir,
+        fsync: args.fsync,
+        properties,
+    };
+    runtime.block_on(async move {
+        let broker = match Broker::start(config).await {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("odradek-broker: cannot start: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{}", broker.local_addr());
+            let _ = out.flush();
+        }
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        broker.shutdown().await;
+        ExitCode::SUCCESS
+    })
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        // Without signal handlers, Ctrl-C still works through the default action.
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}

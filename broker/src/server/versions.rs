@@ -1,0 +1,45 @@
+//! The APIs and versions this broker implements — exactly what ApiVersions advertises.
+
+use kafka_protocol::messages::ApiKey;
+
+/// (API, min version, max version). Minimums follow Kafka 4 (old versions removed upstream).
+pub const SUPPORTED_APIS: &[(ApiKey, i16, i16)] = &[
+    (ApiKey::Produce, 3, 13),
+    (ApiKey::Fetch, 4, 18),
+    (ApiKey::ListOffsets, 1, 10),
+    (ApiKey::Metadata, 0, 13),
+    (ApiKey::ApiVersions, 0, 4),
+    (ApiKey::CreateTopics, 2, 7),
+    (ApiKey::DeleteTopics, 1, 6),
+    (ApiKey::DeleteRecords, 0, 2),
+    (ApiKey::InitProducerId, 0, 6),
+    (ApiKey::OffsetForLeaderEpoch, 2, 4),
+    (ApiKey::DescribeConfigs, 1, 4),
+    (ApiKey::AlterConfigs, 0, 2),
+    (ApiKey::CreatePartitions, 0, 3),
+    (ApiKey::IncrementalAlterConfigs, 0, 1),
+    (ApiKey::DescribeCluster, 0, 2),
+];
+
+/// Whether we implement `version` of `key`.
+pub fn is_supported(key: ApiKey, version: i16) -> bool {
+    SUPPORTED_APIS
+        .iter()
+        .any(|&(k, min, max)| k == key && (min..=max).contains(&version))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn within_the_codec_range() {
+        for &(k, min, max) in SUPPORTED_APIS {
+            let r = k.valid_versions();
+            assert!(
+                r.min <= min && max <= r.max,
+                "{k:?} {min}..{max} outside {r}"
+            );
+        }
+    }
+}

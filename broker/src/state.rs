@@ -1,0 +1,168 @@
+//! What every request handler shares: identity of the cluster and node, the topic registry and
+//! the producer id allocator.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use crate::config::{BrokerConfig, BrokerProperties, FsyncPolicy};
+use crate::log::index::write_file_atomically;
+use crate::time::random_uuid;
+use crate::topics::TopicRegistry;
+
+#[derive(Debug)]
+pub struct BrokerState {
+    pub node_id: i32,
+    pub cluster_id: String,
+    pub advertised_host: String,
+    pub advertised_port: i32,
+    pub topics: TopicRegistry,
+    pub fsync: FsyncPolicy,
+    pub max_request_bytes: usize,
+    producer_ids: Mutex<ProducerIdAllocator>,
+}
+
+impl BrokerState {
+    pub fn open(config: &BrokerConfig, local_addr: SocketAddr) -> std::io::Result<Self> {
+        std::fs::create_dir_all(&config.data_dir)?;
+        let props: &BrokerProperties = &config.properties;
+        let node_id = props.node_id();
+        let cluster_id = load_or_create_cluster_id(&config.data_dir, node_id)?;
+        let (advertised_host, advertised_port) = match &config.advertised {
+            Some(a) => split_host_port(a).ok_or_else(|| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("--advertised {a:?}: expected HOST:PORT"),
+                )
+            })?,
+            None => (local_addr.ip().to_string(), local_addr.port() as i32),
+        };
+        let topics = TopicRegistry::open(&config.data_dir, props.clone(), config.fsync)?;
+        let producer_ids = ProducerIdAllocator::open(&config.data_dir)?;
+        Ok(Self {
+            node_id,
+            cluster_id,
+            advertised_host,
+            advertised_port,
+            topics,
+            fsync: config.fsync,
+            max_request_bytes: props.max_request_bytes(),
+            producer_ids: Mutex::new(producer_ids),
+        })
+    }
+
+    pub fn props(&self) -> &BrokerProperties {
+        self.topics.props()
+    }
+
+    /// A fresh producer id (InitProducerId).
+    pub fn next_producer_id(&self) -> std::io::Result<i64> {
+        self.producer_ids
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .next()
+    }
+}
+
+fn split_host_port(s: &str) -> Option<(String, i32)> {
+    let (h, p) = s.rsplit_once(':')?;
+    let port: u16 = p.parse().ok()?;
+    let host = h.trim_start_matches('[').trim_end_matches(']');
+    (!host.is_empty()).then(|| (host.to_string(), port as i32))
+}
+
+/// Reads `meta.properties` (cluster id, node id), creating it on first start.
+fn load_or_create_cluster_id(dir: &Path, node_id: i32) -> std::io::Result<String> {
+    let path = dir.join("meta.properties");
+    if let Ok(text) = std::fs::read_to_string(&path)
+        && let Some(id) = text.lines().find_map(|l| l.strip_prefix("cluster.id="))
+    {
+        return Ok(id.trim().to_string());
+    }
+    let id = base64_url(random_uuid().as_bytes());
+    let text = format!("version=1\ncluster.id={id}\nnode.id={node_id}\n");
+    write_file_atomically(&path, text.as_bytes())?;
+    Ok(id)
+}
+
+/// Kafka renders cluster ids as unpadded URL-safe base64 of a UUID (22 chars).
+fn base64_url(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
+        let chars = chunk.len() + 1;
+        for i in 0..chars {
+            out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+/// Hands out producer ids in persisted blocks, so ids never repeat across restarts without a
+/// disk write per id.
+#[derive(Debug)]
+struct ProducerIdAllocator {
+    path: PathBuf,
+    next: i64,
+    block_end: i64,
+}
+
+const PRODUCER_ID_BLOCK: i64 = 1000;
+
+impl ProducerIdAllocator {
+    fn open(dir: &Path) -> std::io::Result<Self> {
+        let path = dir.join("producer-id-block");
+        let next = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| t.trim().parse::<i64>().ok())
+            .unwrap_or(0);
+        Ok(Self {
+            path,
+            next,
+            block_end: next,
+        })
+    }
+
+    fn next(&mut self) -> std::io::Result<i64> {
+        if self.next >= self.block_end {
+            let end = self.next + PRODUCER_ID_BLOCK;
+            write_file_atomically(&self.path, end.to_string().as_bytes())?;
+            self.block_end = end;
+        }
+        let id = self.next;
+        self.next += 1;
+        Ok(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_id_shape() {
+        assert_eq!(base64_url(&[0u8; 16]).len(), 22);
+        assert_eq!(
+            split_host_port("localhost:9092"),
+            Some(("localhost".into(), 9092))
+        );
+        assert_eq!(split_host_port("[::1]:1"), Some(("::1".into(), 1)));
+        assert_eq!(split_host_port("nope"), None);
+    }
+
+    #[test]
+    fn producer_ids_survive_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = ProducerIdAllocator::open(dir.path()).unwrap();
+        assert_eq!(a.next().unwrap(), 0);
+        assert_eq!(a.next().unwrap(), 1);
+        let mut b = ProducerIdAllocator::open(dir.path()).unwrap();
+        assert_eq!(b.next().unwrap(), PRODUCER_ID_BLOCK);
+    }
+}

@@ -1,0 +1,513 @@
+//! The topic registry: names, ids, partition counts and config overrides, persisted as one
+//! properties file per topic under `DATA/topics/`, plus the partition logs under
+//! `DATA/<topic>-<partition>/` (Kafka's layout).
+//!
+//! Creation writes the topic file last (it is the commit point); deletion removes it first.
+//! On start, partition directories without a topic file are leftovers and are removed.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+use uuid::Uuid;
+
+use crate::config::{BrokerProperties, FsyncPolicy, LogConfig, TopicOverrides, validate_overrides};
+use crate::log::PartitionLog;
+use crate::log::index::write_file_atomically;
+use crate::partition::Partition;
+use crate::time::{now_ms, random_uuid};
+
+/// A Kafka error code with a message for the response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicError {
+    pub code: i16,
+    pub message: String,
+}
+
+impl TopicError {
+    fn new(code: i16, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+    fn io(e: std::io::Error) -> Self {
+        Self::new(56, format!("storage error: {e}"))
+    }
+}
+
+pub const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+pub const INVALID_TOPIC: i16 = 17;
+pub const TOPIC_ALREADY_EXISTS: i16 = 36;
+pub const INVALID_PARTITIONS: i16 = 37;
+pub const INVALID_REPLICATION_FACTOR: i16 = 38;
+pub const INVALID_CONFIG: i16 = 40;
+pub const TOPIC_DELETION_DISABLED: i16 = 73;
+
+#[derive(Debug)]
+pub struct Topic {
+    pub name: Arc<str>,
+    pub id: Uuid,
+    partitions: RwLock<Vec<Arc<Partition>>>,
+    overrides: RwLock<TopicOverrides>,
+}
+
+impl Topic {
+    pub fn partitions(&self) -> Vec<Arc<Partition>> {
+        self.partitions
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+    pub fn partition(&self, index: i32) -> Option<Arc<Partition>> {
+        let parts = self.partitions.read().unwrap_or_else(|p| p.into_inner());
+        usize::try_from(index)
+            .ok()
+            .and_then(|i| parts.get(i).cloned())
+    }
+    pub fn partition_count(&self) -> usize {
+        self.partitions
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
+    }
+    pub fn overrides(&self) -> TopicOverrides {
+        self.overrides
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+/// Kafka's topic name rules: 1–249 chars of `[a-zA-Z0-9._-]`, not `.` or `..`.
+pub fn validate_topic_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("topic name is empty".into());
+    }
+    if name == "." || name == ".." {
+        return Err(format!("topic name cannot be {name:?}"));
+    }
+    if name.len() > 249 {
+        return Err(format!(
+            "topic name is {} characters, the maximum is 249",
+            name.len()
+        ));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return Err(format!(
+            "topic name {name:?} contains {c:?}; allowed are ASCII letters, digits, '.', '_' and '-'"
+        ));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Default)]
+struct Maps {
+    by_name: HashMap<Arc<str>, Arc<Topic>>,
+    by_id: HashMap<Uuid, Arc<Topic>>,
+}
+
+#[derive(Debug)]
+pub struct TopicRegistry {
+    data_dir: PathBuf,
+    props: BrokerProperties,
+    fsync: FsyncPolicy,
+    maps: RwLock<Maps>,
+    /// Serializes create/delete/alter so the files and maps change together.
+    admin: Mutex<()>,
+}
+
+impl TopicRegistry {
+    fn topics_dir(data_dir: &Path) -> PathBuf {
+        data_dir.join("topics")
+    }
+    fn topic_file(&self, name: &str) -> PathBuf {
+        Self::topics_dir(&self.data_dir).join(format!("{name}.properties"))
+    }
+    fn partition_dir(&self, name: &str, index: i32) -> PathBuf {
+        self.data_dir.join(format!("{name}-{index}"))
+    }
+
+    /// Loads every topic and recovers its partition logs.
+    pub fn open(
+        data_dir: &Path,
+        props: BrokerProperties,
+        fsync: FsyncPolicy,
+    ) -> std::io::Result<Self> {
+        std::fs::create_dir_all(Self::topics_dir(data_dir))?;
+        let reg = Self {
+            data_dir: data_dir.to_path_buf(),
+            props,
+            fsync,
+            maps: RwLock::new(Maps::default()),
+            admin: Mutex::new(()),
+        };
+        let mut maps = Maps::default();
+        for entry in std::fs::read_dir(Self::topics_dir(data_dir))? {
+            let path = entry?.path();
+            let Some(name) = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".properties"))
+            else {
+                continue;
+            };
+            let text = std::fs::read_to_string(&path)?;
+            let (id, count, overrides) = parse_topic_file(&text).map_err(|e| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("{}: {e}", path.display()),
+                )
+            })?;
+            let topic = reg.open_topic(name, id, count, overrides)?;
+            maps.by_id.insert(id, topic.clone());
+            maps.by_name.insert(topic.name.clone(), topic);
+        }
+        // Partition dirs of deleted topics (a crash mid-delete) are removed.
+        for entry in std::fs::read_dir(data_dir)? {
+            let entry = entry?;
+            if !entry.file_type()?.is_dir() {
+                continue;
+            }
+            let dir_name = entry.file_name().to_string_lossy().to_string();
+            if let Some((topic, idx)) = dir_name.rsplit_once('-')
+                && idx.parse::<u32>().is_ok()
+            {
+                let known = maps.by_name.get(topic).is_some_and(|t| {
+                    (idx.parse::<usize>().unwrap_or(usize::MAX)) < t.partition_count()
+                });
+                if !known {
+                    tracing::warn!(dir = %entry.path().display(), "removing partition directory of an unknown topic");
+                    std::fs::remove_dir_all(entry.path())?;
+                }
+            }
+        }
+        *reg.maps.write().unwrap_or_else(|p| p.into_inner()) = maps;
+        Ok(reg)
+    }
+
+    fn log_config(&self, overrides: &TopicOverrides) -> LogConfig {
+        LogConfig::resolve(&self.props, self.fsync, overrides)
+    }
+
+    fn open_topic(
+        &self,
+        name: &str,
+        id: Uuid,
+        count: i32,
+        overrides: TopicOverrides,
+    ) -> std::io::Result<Arc<Topic>> {
+        let name: Arc<str> = name.into();
+        let cfg = self.log_config(&overrides);
+        let now = now_ms();
+        let mut parts = Vec::with_capacity(count.max(0) as usize);
+        for i in 0..count {
+            let log = PartitionLog::open(&self.partition_dir(&name, i), cfg.clone(), now)?;
+            parts.push(Arc::new(Partition::new(name.clone(), id, i, log)));
+        }
+        Ok(Arc::new(Topic {
+            name,
+            id,
+            partitions: RwLock::new(parts),
+            overrides: RwLock::new(overrides),
+        }))
+    }
+
+    pub fn props(&self) -> &BrokerProperties {
+        &self.props
+    }
+    pub fn fsync(&self) -> FsyncPolicy {
+        self.fsync
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<Topic>> {
+        self.maps
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .by_name
+            .get(name)
+            .cloned()
+    }
+    pub fn get_by_id(&self, id: &Uuid) -> Option<Arc<Topic>> {
+        self.maps
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .by_id
+            .get(id)
+            .cloned()
+    }
+    pub fn list(&self) -> Vec<Arc<Topic>> {
+        let mut v: Vec<_> = self
+            .maps
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .by_name
+            .values()
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    }
+    pub fn partition(&self, name: &str, index: i32) -> Option<Arc<Partition>> {
+        self.get(name)?.partition(index)
+    }
+
+    /// Creates a topic (or only validates with `validate_only`). `partitions`/`replication`
+    /// of -1 take the broker defaults.
+    pub fn create(
+        &self,
+        name: &str,
+        partitions: i32,
+        replication: i16,
+        overrides: TopicOverrides,
+        validate_only: bool,
+    ) -> Result<Option<Arc<Topic>>, TopicError> {
+        validate_topic_name(name).map_err(|m| TopicError::new(INVALID_TOPIC, m))?;
+        let partitions = if partitions == -1 {
+            self.props.num_partitions()
+        } else {
+            partitions
+        };
+        if partitions <= 0 {
+            return Err(TopicError::new(
+                INVALID_PARTITIONS,
+                format!("number of partitions must be larger than 0, got {partitions}"),
+            ));
+        }
+        if partitions > 100_000 {
+            return Err(TopicError::new(
+                INVALID_PARTITIONS,
+                format!("{partitions} partitions is more than this broker allows (100000)"),
+            ));
+        }
+        let replication = if replication == -1 {
+            self.props.default_replication_factor()
+        } else {
+            replication
+        };
+        if replication != 1 {
+            return Err(TopicError::new(
+                INVALID_REPLICATION_FACTOR,
+                format!(
+                    "unable to replicate the partition {replication} time(s): the target replication factor of {replication} cannot be reached because only 1 broker(s) are registered"
+                ),
+            ));
+        }
+        validate_overrides(&overrides).map_err(|m| TopicError::new(INVALID_CONFIG, m))?;
+        let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
+        if self.get(name).is_some() {
+            return Err(TopicError::new(
+                TOPIC_ALREADY_EXISTS,
+                format!("topic '{name}' already exists"),
+            ));
+        }
+        if let Some(collide) = self
+            .list()
+            .into_iter()
+            .find(|t| t.name.replace('.', "_") == name.replace('.', "_"))
+        {
+            return Err(TopicError::new(
+                INVALID_TOPIC,
+                format!(
+                    "topic '{name}' collides with existing topic '{}' ('.' and '_' are interchangeable in metric names)",
+                    collide.name
+                ),
+            ));
+        }
+        if validate_only {
+            return Ok(None);
+        }
+        let id = random_uuid();
+        let topic = self
+            .open_topic(name, id, partitions, overrides)
+            .map_err(TopicError::io)?;
+        self.write_topic_file(&topic).map_err(TopicError::io)?;
+        let mut maps = self.maps.write().unwrap_or_else(|p| p.into_inner());
+        maps.by_id.insert(id, topic.clone());
+        maps.by_name.insert(topic.name.clone(), topic.clone());
+        tracing::info!(topic = name, partitions, "created topic");
+        Ok(Some(topic))
+    }
+
+    fn write_topic_file(&self, topic: &Topic) -> std::io::Result<()> {
+        let mut text = format!(
+            "topic.id={}\npartitions={}\n",
+            topic.id,
+            topic.partition_count()
+        );
+        for (k, v) in topic.overrides() {
+            text.push_str(&format!("config.{k}={v}\n"));
+        }
+        write_file_atomically(&self.topic_file(&topic.name), text.as_bytes())?;
+        std::fs::File::open(Self::topics_dir(&self.data_dir))?.sync_all()
+    }
+
+    /// Deletes a topic and its data.
+    pub fn delete(&self, name: &str) -> Result<Arc<Topic>, TopicError> {
+        if !self.props.delete_topic_enable() {
+            return Err(TopicError::new(
+                TOPIC_DELETION_DISABLED,
+                "topic deletion is disabled (delete.topic.enable=false)",
+            ));
+        }
+        let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
+        let topic = self.get(name).ok_or_else(|| {
+            TopicError::new(
+                UNKNOWN_TOPIC_OR_PARTITION,
+                format!("topic '{name}' does not exist"),
+            )
+        })?;
+        std::fs::remove_file(self.topic_file(name)).map_err(TopicError::io)?;
+        {
+            let mut maps = self.maps.write().unwrap_or_else(|p| p.into_inner());
+            maps.by_name.remove(name);
+            maps.by_id.remove(&topic.id);
+        }
+        for p in topic.partitions() {
+            let dir = p.log().dir().to_path_buf();
+            if let Err(e) = std::fs::remove_dir_all(&dir) {
+                tracing::warn!(dir = %dir.display(), "could not remove partition directory: {e}");
+            }
+            // Wake long polls so they answer (with an error) now.
+            p.data_arrived.notify_waiters();
+        }
+        tracing::info!(topic = name, "deleted topic");
+        Ok(topic)
+    }
+
+    /// CreatePartitions: grows a topic to `total` partitions.
+    pub fn add_partitions(
+        &self,
+        name: &str,
+        total: i32,
+        validate_only: bool,
+    ) -> Result<(), TopicError> {
+        let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
+        let topic = self.get(name).ok_or_else(|| {
+            TopicError::new(
+                UNKNOWN_TOPIC_OR_PARTITION,
+                format!("topic '{name}' does not exist"),
+            )
+        })?;
+        let current = topic.partition_count() as i32;
+        if total < current {
+            return Err(TopicError::new(
+                INVALID_PARTITIONS,
+                format!(
+                    "topic currently has {current} partitions, which is higher than the requested {total}"
+                ),
+            ));
+        }
+        if total == current {
+            return Err(TopicError::new(
+                INVALID_PARTITIONS,
+                format!("topic already has {current} partitions"),
+            ));
+        }
+        if total > 100_000 {
+            return Err(TopicError::new(
+                INVALID_PARTITIONS,
+                format!("{total} partitions is more than this broker allows (100000)"),
+            ));
+        }
+        if validate_only {
+            return Ok(());
+        }
+        let cfg = self.log_config(&topic.overrides());
+        let now = now_ms();
+        let mut new = Vec::new();
+        for i in current..total {
+            let log = PartitionLog::open(&self.partition_dir(name, i), cfg.clone(), now)
+                .map_err(TopicError::io)?;
+            new.push(Arc::new(Partition::new(
+                topic.name.clone(),
+                topic.id,
+                i,
+                log,
+            )));
+        }
+        topic
+            .partitions
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(new);
+        self.write_topic_file(&topic).map_err(TopicError::io)?;
+        Ok(())
+    }
+
+    /// Replaces (AlterConfigs) or edits (IncrementalAlterConfigs) a topic's overrides.
+    pub fn alter_config(
+        &self,
+        name: &str,
+        edit: impl FnOnce(&mut TopicOverrides),
+        validate_only: bool,
+    ) -> Result<(), TopicError> {
+        let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
+        let topic = self.get(name).ok_or_else(|| {
+            TopicError::new(
+                UNKNOWN_TOPIC_OR_PARTITION,
+                format!("topic '{name}' does not exist"),
+            )
+        })?;
+        let mut overrides = topic.overrides();
+        edit(&mut overrides);
+        validate_overrides(&overrides).map_err(|m| TopicError::new(INVALID_CONFIG, m))?;
+        if validate_only {
+            return Ok(());
+        }
+        let cfg = self.log_config(&overrides);
+        *topic.overrides.write().unwrap_or_else(|p| p.into_inner()) = overrides;
+        self.write_topic_file(&topic).map_err(TopicError::io)?;
+        for p in topic.partitions() {
+            p.log().set_config(cfg.clone());
+        }
+        Ok(())
+    }
+
+    /// Every partition of every topic.
+    pub fn all_partitions(&self) -> Vec<Arc<Partition>> {
+        self.list().iter().flat_map(|t| t.partitions()).collect()
+    }
+
+    /// Flushes and closes every log (clean shutdown).
+    pub fn close_all(&self) {
+        for p in self.all_partitions() {
+            if let Err(e) = p.log().close() {
+                tracing::error!(topic = %p.topic, partition = p.index, "closing log failed: {e}");
+            }
+        }
+    }
+}
+
+fn parse_topic_file(text: &str) -> Result<(Uuid, i32, TopicOverrides), String> {
+    let mut id = None;
+    let mut count = None;
+    let mut overrides = TopicOverrides::new();
+    for line in text.lines() {
+        let Some((k, v)) = line.split_once('=') else {
+            continue;
+        };
+        match k {
+            "topic.id" => id = Some(Uuid::parse_str(v).map_err(|e| format!("bad topic.id: {e}"))?),
+            "partitions" => {
+                count = Some(
+                    v.parse::<i32>()
+                        .map_err(|e| format!("bad partitions: {e}"))?,
+                )
+            }
+            _ => {
+                if let Some(key) = k.strip_prefix("config.") {
+                    overrides.insert(key.to_string(), v.to_string());
+                }
+            }
+        }
+    }
+    Ok((
+        id.ok_or("missing topic.id")?,
+        count.ok_or("missing partitions")?,
+        overrides,
+    ))
+}
