@@ -13,19 +13,51 @@ async fn produce_fetch_round_trip_and_offsets() {
     let b = start().await;
     let mut c = Client::connect(b.handle.local_addr()).await;
     assert_eq!(create_topic(&mut c, "t", 2, &[]).await, 0);
-    assert_eq!(create_topic(&mut c, "t", 2, &[]).await, 36, "TOPIC_ALREADY_EXISTS");
+    assert_eq!(
+        create_topic(&mut c, "t", 2, &[]).await,
+        36,
+        "TOPIC_ALREADY_EXISTS"
+    );
 
-    let (e, base0) = produce(&mut c, "t", 0, batch(&["a", "b", "c"], None, None, Compression::None), -1).await;
+    let (e, base0) = produce(
+        &mut c,
+        "t",
+        0,
+        batch(&["a", "b", "c"], None, None, Compression::None),
+        -1,
+    )
+    .await;
     assert_eq!((e, base0), (0, 0));
-    let (e, base1) = produce(&mut c, "t", 0, batch(&["d", "e"], None, None, Compression::None), 1).await;
+    let (e, base1) = produce(
+        &mut c,
+        "t",
+        0,
+        batch(&["d", "e"], None, None, Compression::None),
+        1,
+    )
+    .await;
     assert_eq!((e, base1), (0, 3));
-    let (e, base2) = produce(&mut c, "t", 0, batch(&["f"], None, None, Compression::None), 1).await;
+    let (e, base2) = produce(
+        &mut c,
+        "t",
+        0,
+        batch(&["f"], None, None, Compression::None),
+        1,
+    )
+    .await;
     assert_eq!((e, base2), (0, 5));
 
     let (e, hw, recs) = fetch(&mut c, "t", 0, 0, 1 << 20).await;
     assert_eq!((e, hw), (0, 6));
-    let values: Vec<_> = decode_values(recs).into_iter().map(|(o, v)| (o, v.unwrap())).collect();
-    let expected: Vec<_> = ["a", "b", "c", "d", "e", "f"].iter().enumerate().map(|(i, v)| (i as i64, v.to_string())).collect();
+    let values: Vec<_> = decode_values(recs)
+        .into_iter()
+        .map(|(o, v)| (o, v.unwrap()))
+        .collect();
+    let expected: Vec<_> = ["a", "b", "c", "d", "e", "f"]
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (i as i64, v.to_string()))
+        .collect();
     assert_eq!(values, expected);
 
     // From inside the second batch: the whole batch comes back, starting at its base offset.
@@ -49,7 +81,11 @@ async fn produce_fetch_round_trip_and_offsets() {
     assert_eq!(list_offset(&mut c, "t", 1, -1).await.1, 0);
     // Timestamps in `batch` are 1_700_000_000_000 + index.
     let (_, off, ts) = list_offset(&mut c, "t", 0, 1_700_000_000_001).await;
-    assert_eq!((off, ts), (0, 1_700_000_000_002), "batch holding the first record at or after the time");
+    assert_eq!(
+        (off, ts),
+        (0, 1_700_000_000_002),
+        "batch holding the first record at or after the time"
+    );
     assert_eq!(list_offset(&mut c, "t", 0, 1_800_000_000_000).await.1, -1);
     b.handle.shutdown().await;
 }
@@ -59,14 +95,23 @@ async fn compressed_batches_are_stored_as_sent() {
     let b = start().await;
     let mut c = Client::connect(b.handle.local_addr()).await;
     assert_eq!(create_topic(&mut c, "z", 1, &[]).await, 0);
-    for codec in [Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd] {
+    for codec in [
+        Compression::Gzip,
+        Compression::Snappy,
+        Compression::Lz4,
+        Compression::Zstd,
+    ] {
         let sent = batch(&["x1", "x2"], Some(&["k", "k"]), None, codec);
         let (e, base) = produce(&mut c, "z", 0, sent.clone(), 1).await;
         assert_eq!(e, 0, "{codec:?}");
         let (_, _, recs) = fetch(&mut c, "z", 0, base, 1 << 20).await;
         let first_len = 12 + i32::from_be_bytes(recs[8..12].try_into().unwrap()) as usize;
         // Identical except the base offset (bytes 0..8) and leader epoch (12..16).
-        assert_eq!(&recs[16..first_len], &sent[16..], "{codec:?} batch body rewritten");
+        assert_eq!(
+            &recs[16..first_len],
+            &sent[16..],
+            "{codec:?} batch body rewritten"
+        );
         assert_eq!(&recs[8..12], &sent[8..12]);
     }
     b.handle.shutdown().await;
@@ -74,7 +119,11 @@ async fn compressed_batches_are_stored_as_sent() {
 
 #[tokio::test]
 async fn metadata_auto_creates_and_message_too_large() {
-    let b = start_with("num.partitions=3\nmessage.max.bytes=200", odradek_broker::FsyncPolicy::Never).await;
+    let b = start_with(
+        "num.partitions=3\nmessage.max.bytes=200",
+        odradek_broker::FsyncPolicy::Never,
+    )
+    .await;
     let mut c = Client::connect(b.handle.local_addr()).await;
     let mut req = MetadataRequest::default();
     let mut t = metadata_request::MetadataRequestTopic::default();
@@ -87,9 +136,23 @@ async fn metadata_auto_creates_and_message_too_large() {
     assert_eq!(resp.brokers[0].port as u16, b.handle.local_addr().port());
 
     let big = "x".repeat(300);
-    let (e, _) = produce(&mut c, "auto", 0, batch(&[big.as_str()], None, None, Compression::None), 1).await;
+    let (e, _) = produce(
+        &mut c,
+        "auto",
+        0,
+        batch(&[big.as_str()], None, None, Compression::None),
+        1,
+    )
+    .await;
     assert_eq!(e, 10, "MESSAGE_TOO_LARGE");
-    let (e, _) = produce(&mut c, "auto", 7, batch(&["a"], None, None, Compression::None), 1).await;
+    let (e, _) = produce(
+        &mut c,
+        "auto",
+        7,
+        batch(&["a"], None, None, Compression::None),
+        1,
+    )
+    .await;
     assert_eq!(e, 3, "UNKNOWN_TOPIC_OR_PARTITION");
     b.handle.shutdown().await;
 }
@@ -103,11 +166,23 @@ async fn long_poll_wakes_on_produce() {
     let waiter = tokio::spawn(async move {
         let mut f = Client::connect(addr).await;
         // Waits up to 10 minutes for one byte: only a produce can end it before the guard.
-        let resp = f.call(fetch_request("lp", 0, 0, 600_000, 1, 1 << 20), 12).await;
-        resp.responses[0].partitions[0].records.clone().unwrap_or_default()
+        let resp = f
+            .call(fetch_request("lp", 0, 0, 600_000, 1, 1 << 20), 12)
+            .await;
+        resp.responses[0].partitions[0]
+            .records
+            .clone()
+            .unwrap_or_default()
     });
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let (e, _) = produce(&mut c, "lp", 0, batch(&["wake"], None, None, Compression::None), 1).await;
+    let (e, _) = produce(
+        &mut c,
+        "lp",
+        0,
+        batch(&["wake"], None, None, Compression::None),
+        1,
+    )
+    .await;
     assert_eq!(e, 0);
     let recs = tokio::time::timeout(Duration::from_secs(60), waiter)
         .await
@@ -133,15 +208,39 @@ async fn idempotent_producer_dedup_and_sequence_gaps() {
 
     let first = batch(&["a", "b"], None, Some((pid, epoch, 0)), Compression::None);
     assert_eq!(produce(&mut c, "idem", 0, first.clone(), -1).await, (0, 0));
-    assert_eq!(produce(&mut c, "idem", 0, batch(&["c"], None, Some((pid, epoch, 2)), Compression::None), -1).await, (0, 2));
+    assert_eq!(
+        produce(
+            &mut c,
+            "idem",
+            0,
+            batch(&["c"], None, Some((pid, epoch, 2)), Compression::None),
+            -1
+        )
+        .await,
+        (0, 2)
+    );
     // A retry of the first batch: success with its original offset, nothing appended.
     assert_eq!(produce(&mut c, "idem", 0, first, -1).await, (0, 0));
     assert_eq!(list_offset(&mut c, "idem", 0, -1).await.1, 3);
     // A gap: OUT_OF_ORDER_SEQUENCE_NUMBER.
-    let (e, _) = produce(&mut c, "idem", 0, batch(&["x"], None, Some((pid, epoch, 9)), Compression::None), -1).await;
+    let (e, _) = produce(
+        &mut c,
+        "idem",
+        0,
+        batch(&["x"], None, Some((pid, epoch, 9)), Compression::None),
+        -1,
+    )
+    .await;
     assert_eq!(e, 45);
     // An older epoch is fenced.
-    let (e, _) = produce(&mut c, "idem", 0, batch(&["x"], None, Some((pid, epoch - 1, 3)), Compression::None), -1).await;
+    let (e, _) = produce(
+        &mut c,
+        "idem",
+        0,
+        batch(&["x"], None, Some((pid, epoch - 1, 3)), Compression::None),
+        -1,
+    )
+    .await;
     assert_eq!(e, 47);
     assert_eq!(list_offset(&mut c, "idem", 0, -1).await.1, 3);
     b.handle.shutdown().await;

@@ -55,7 +55,10 @@ impl Client {
     pub async fn connect(addr: SocketAddr) -> Self {
         let stream = TcpStream::connect(addr).await.unwrap();
         stream.set_nodelay(true).unwrap();
-        Self { stream, next_cid: 1 }
+        Self {
+            stream,
+            next_cid: 1,
+        }
     }
 
     pub fn encode<R: Request>(&mut self, req: &R, version: i16) -> (i32, Bytes) {
@@ -83,7 +86,10 @@ impl Client {
     }
 
     pub async fn read_response<R: Request>(&mut self, cid: i32, version: i16) -> R::Response {
-        let mut frame = self.read_frame().await.expect("connection closed before the response");
+        let mut frame = self
+            .read_frame()
+            .await
+            .expect("connection closed before the response");
         let hv = <R::Response as HeaderVersion>::header_version(version);
         let h = ResponseHeader::decode(&mut frame, hv).unwrap();
         assert_eq!(h.correlation_id, cid, "responses arrive in request order");
@@ -119,7 +125,12 @@ impl Client {
     }
 }
 
-pub async fn create_topic(c: &mut Client, name: &str, partitions: i32, configs: &[(&str, &str)]) -> i16 {
+pub async fn create_topic(
+    c: &mut Client,
+    name: &str,
+    partitions: i32,
+    configs: &[(&str, &str)],
+) -> i16 {
     let mut t = create_topics_request::CreatableTopic::default();
     t.name = topic(name);
     t.num_partitions = partitions;
@@ -138,7 +149,12 @@ pub async fn create_topic(c: &mut Client, name: &str, partitions: i32, configs: 
 }
 
 /// An uncompressed (or compressed) batch of `values`, keyed by `keys` when given.
-pub fn batch(values: &[&str], keys: Option<&[&str]>, producer: Option<(i64, i16, i32)>, compression: Compression) -> Bytes {
+pub fn batch(
+    values: &[&str],
+    keys: Option<&[&str]>,
+    producer: Option<(i64, i16, i32)>,
+    compression: Compression,
+) -> Bytes {
     let now = 1_700_000_000_000i64;
     let (pid, epoch, seq) = producer.unwrap_or((-1, -1, -1));
     let records: Vec<Record> = values
@@ -157,17 +173,35 @@ pub fn batch(values: &[&str], keys: Option<&[&str]>, producer: Option<(i64, i16,
             sequence: seq.wrapping_add(i as i32),
             timestamp: now + i as i64,
             key: keys.map(|k| Bytes::from(k[i].to_string())),
-            value: if v.is_empty() { None } else { Some(Bytes::from(v.to_string())) },
+            value: if v.is_empty() {
+                None
+            } else {
+                Some(Bytes::from(v.to_string()))
+            },
             headers: IndexMap::new(),
         })
         .collect();
     let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(&mut buf, &records, &RecordEncodeOptions { version: 2, compression }).unwrap();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        &records,
+        &RecordEncodeOptions {
+            version: 2,
+            compression,
+        },
+    )
+    .unwrap();
     buf.freeze()
 }
 
 /// Produces one batch to `name`/`partition`; returns (error code, base offset).
-pub async fn produce(c: &mut Client, name: &str, partition: i32, records: Bytes, acks: i16) -> (i16, i64) {
+pub async fn produce(
+    c: &mut Client,
+    name: &str,
+    partition: i32,
+    records: Bytes,
+    acks: i16,
+) -> (i16, i64) {
     let mut pd = produce_request::PartitionProduceData::default();
     pd.index = partition;
     pd.records = Some(records);
@@ -181,12 +215,22 @@ pub async fn produce(c: &mut Client, name: &str, partition: i32, records: Bytes,
     let resp = c.call(req, 9).await;
     let p = &resp.responses[0].partition_responses[0];
     if p.error_code != 0 {
-        eprintln!("produce to {name}/{partition}: error {} {:?}", p.error_code, p.error_message);
+        eprintln!(
+            "produce to {name}/{partition}: error {} {:?}",
+            p.error_code, p.error_message
+        );
     }
     (p.error_code, p.base_offset)
 }
 
-pub fn fetch_request(name: &str, partition: i32, offset: i64, max_wait_ms: i32, min_bytes: i32, partition_max: i32) -> FetchRequest {
+pub fn fetch_request(
+    name: &str,
+    partition: i32,
+    offset: i64,
+    max_wait_ms: i32,
+    min_bytes: i32,
+    partition_max: i32,
+) -> FetchRequest {
     let mut fp = fetch_request::FetchPartition::default();
     fp.partition = partition;
     fp.fetch_offset = offset;
@@ -207,10 +251,25 @@ pub fn fetch_request(name: &str, partition: i32, offset: i64, max_wait_ms: i32, 
 }
 
 /// Fetch v12 of one partition: (error code, high watermark, records bytes).
-pub async fn fetch(c: &mut Client, name: &str, partition: i32, offset: i64, partition_max: i32) -> (i16, i64, Bytes) {
-    let resp = c.call(fetch_request(name, partition, offset, 0, 0, partition_max), 12).await;
+pub async fn fetch(
+    c: &mut Client,
+    name: &str,
+    partition: i32,
+    offset: i64,
+    partition_max: i32,
+) -> (i16, i64, Bytes) {
+    let resp = c
+        .call(
+            fetch_request(name, partition, offset, 0, 0, partition_max),
+            12,
+        )
+        .await;
     let p = &resp.responses[0].partitions[0];
-    (p.error_code, p.high_watermark, p.records.clone().unwrap_or_default())
+    (
+        p.error_code,
+        p.high_watermark,
+        p.records.clone().unwrap_or_default(),
+    )
 }
 
 /// (offset, value) of every record in a records blob (ignores a truncated trailing batch).
@@ -224,7 +283,10 @@ pub fn decode_values(mut records: Bytes) -> Vec<(i64, Option<String>)> {
         let mut one = records.split_to(12 + len);
         let set = RecordBatchDecoder::decode(&mut one).unwrap();
         for r in set.records {
-            out.push((r.offset, r.value.map(|v| String::from_utf8(v.to_vec()).unwrap())));
+            out.push((
+                r.offset,
+                r.value.map(|v| String::from_utf8(v.to_vec()).unwrap()),
+            ));
         }
     }
     let _ = records.remaining();
@@ -232,7 +294,12 @@ pub fn decode_values(mut records: Bytes) -> Vec<(i64, Option<String>)> {
 }
 
 /// ListOffsets v7 for one partition at `timestamp` (-1 latest, -2 earliest, -3 max ts).
-pub async fn list_offset(c: &mut Client, name: &str, partition: i32, timestamp: i64) -> (i16, i64, i64) {
+pub async fn list_offset(
+    c: &mut Client,
+    name: &str,
+    partition: i32,
+    timestamp: i64,
+) -> (i16, i64, i64) {
     let mut p = list_offsets_request::ListOffsetsPartition::default();
     p.partition_index = partition;
     p.timestamp = timestamp;
