@@ -95,13 +95,19 @@ async fn compressed_batches_are_stored_as_sent() {
     let b = start().await;
     let mut c = Client::connect(b.handle.local_addr()).await;
     assert_eq!(create_topic(&mut c, "z", 1, &[]).await, 0);
-    for codec in [
-        Compression::Gzip,
-        Compression::Snappy,
-        Compression::Lz4,
-        Compression::Zstd,
-    ] {
-        let sent = batch(&["x1", "x2"], Some(&["k", "k"]), None, codec);
+    use odradek::compression::Compression as Codec;
+    use odradek::records::{BatchOptions, RecordBatchBuilder};
+    for codec in [Codec::Gzip, Codec::Snappy, Codec::Lz4, Codec::Zstd] {
+        let mut builder = RecordBatchBuilder::new(BatchOptions {
+            compression: codec,
+            ..BatchOptions::default()
+        });
+        for v in ["x1", "x2", "x3"] {
+            builder
+                .push(1_700_000_000_000, Some(b"k"), Some(v.as_bytes()), &[])
+                .unwrap();
+        }
+        let sent = builder.finish().unwrap();
         let (e, base) = produce(&mut c, "z", 0, sent.clone(), 1).await;
         assert_eq!(e, 0, "{codec:?}");
         let (_, _, recs) = fetch(&mut c, "z", 0, base, 1 << 20).await;

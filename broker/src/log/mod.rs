@@ -8,7 +8,6 @@
 //!   is fsynced, so no consumer sees a record that a crash could take back.
 //! - Only the last segment is written; the others are sealed with index files on disk.
 
-pub mod batch;
 pub mod epoch;
 pub mod index;
 pub mod producer_state;
@@ -23,8 +22,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::config::{FsyncPolicy, LogConfig};
-use batch::{BatchError, BatchHeader, set_base_offset, set_partition_leader_epoch, verify_crc};
 use epoch::LeaderEpochCache;
+use odradek::records::{
+    BatchHeader, RecordsError, set_base_offset, set_partition_leader_epoch, verify_crc,
+};
 use producer_state::{ProducerStateTable, SequenceCheck, SequenceError};
 use segment::Segment;
 
@@ -34,7 +35,7 @@ const LOG_START_FILE: &str = "log-start-offset";
 #[derive(Debug, thiserror::Error)]
 pub enum AppendError {
     #[error("corrupt record batch: {0}")]
-    Corrupt(BatchError),
+    Corrupt(RecordsError),
     #[error("record batch of {size} bytes exceeds max.message.bytes {max}")]
     TooLarge { size: usize, max: usize },
     #[error("invalid record batch: {0}")]
@@ -68,7 +69,7 @@ pub fn validate_produced(
     max_message_bytes: usize,
 ) -> Result<BatchHeader, AppendError> {
     let h = BatchHeader::parse(records).map_err(|e| match e {
-        BatchError::BadMagic(m) => AppendError::InvalidRecord(format!(
+        RecordsError::UnsupportedMagic { magic: m, .. } => AppendError::InvalidRecord(format!(
             "produce requests must carry record batch v2, got magic {m}"
         )),
         other => AppendError::Corrupt(other),
@@ -85,7 +86,7 @@ pub fn validate_produced(
             "produce requests must carry exactly one record batch per partition".into(),
         ));
     }
-    verify_crc(records, &h).map_err(AppendError::Corrupt)?;
+    verify_crc(records).map_err(AppendError::Corrupt)?;
     if h.records_count <= 0 || h.last_offset_delta != h.records_count - 1 {
         return Err(AppendError::InvalidRecord(format!(
             "batch claims {} records but last offset delta {}",
@@ -369,8 +370,9 @@ impl PartitionLog {
         let buf = &mut self.append_buf;
         buf.clear();
         buf.extend_from_slice(&records[..total]);
-        set_base_offset(buf, base);
-        set_partition_leader_epoch(buf, self.leader_epoch);
+        // The header is whole (validated), so these rewrites cannot fail.
+        let _ = set_base_offset(buf, base);
+        let _ = set_partition_leader_epoch(buf, self.leader_epoch);
         let interval = self.config.index_interval_bytes;
         let buf = std::mem::take(&mut self.append_buf);
         let res = self.active_mut().append(&buf, &[stored], interval, now_ms);

@@ -6,7 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::path::Path;
 
-use super::batch::BatchHeader;
+use odradek::records::BatchHeader;
 
 /// Batches remembered per producer for duplicate detection (Kafka's constant).
 pub const MAX_BATCHES_PER_PRODUCER: usize = 5;
@@ -63,6 +63,15 @@ impl SequenceError {
     }
 }
 
+/// Sequence number of a batch's last record (sequences wrap from i32::MAX to 0).
+pub fn last_sequence(h: &BatchHeader) -> i32 {
+    if h.base_sequence < 0 {
+        return -1;
+    }
+    let last = h.base_sequence as i64 + h.last_offset_delta as i64;
+    (last % (i32::MAX as i64 + 1)) as i32
+}
+
 fn next_seq(seq: i32) -> i32 {
     if seq == i32::MAX { 0 } else { seq + 1 }
 }
@@ -95,7 +104,7 @@ impl ProducerStateTable {
             }
             return Ok(SequenceCheck::Append);
         }
-        let last_seq = h.last_sequence();
+        let last_seq = last_sequence(h);
         if let Some(dup) = entry
             .batches
             .iter()
@@ -129,7 +138,7 @@ impl ProducerStateTable {
         }
         entry.batches.push_back(BatchMetadata {
             first_seq: h.base_sequence,
-            last_seq: h.last_sequence(),
+            last_seq: last_sequence(h),
             first_offset: h.base_offset,
             last_offset: h.last_offset(),
             timestamp: h.max_timestamp,
@@ -244,11 +253,32 @@ impl Cursor<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::batch::tests::make_batch;
     use super::*;
+    use odradek::records::{BatchOptions, RecordBatchBuilder};
+
+    /// A batch of `n` one-byte records from producer `pid`.
+    pub fn make_batch(offset: i64, n: i32, pid: i64, epoch: i16, seq: i32) -> bytes::Bytes {
+        let mut b = RecordBatchBuilder::new(BatchOptions {
+            base_offset: offset,
+            producer_id: pid,
+            producer_epoch: epoch,
+            base_sequence: seq,
+            ..BatchOptions::default()
+        });
+        for _ in 0..n {
+            b.push(0, None, Some(b"x"), &[]).unwrap();
+        }
+        b.finish().unwrap()
+    }
 
     fn header(offset: i64, n: i32, pid: i64, epoch: i16, seq: i32) -> BatchHeader {
-        BatchHeader::parse(&make_batch(offset, n, 0, pid, epoch, seq)).unwrap()
+        BatchHeader::parse(&make_batch(offset, n, pid, epoch, seq)).unwrap()
+    }
+
+    #[test]
+    fn sequence_wraps() {
+        assert_eq!(last_sequence(&header(0, 3, 1, 0, i32::MAX - 1)), 0);
+        assert_eq!(last_sequence(&header(0, 3, 1, 0, 5)), 7);
     }
 
     #[test]

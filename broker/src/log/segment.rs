@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 
-use super::batch::{BATCH_HEADER_LEN, BatchError, BatchHeader, verify_crc};
 use super::index::{OffsetIndex, TimeIndex};
+use odradek::records::{BATCH_HEADER_LEN, BatchHeader, RecordsError, verify_crc};
 
 /// File name stem for a segment: the base offset, zero-padded like Kafka's.
 pub fn segment_stem(base_offset: i64) -> String {
@@ -305,7 +305,7 @@ impl Segment {
 #[derive(Debug)]
 pub enum ScanError {
     Io(io::Error),
-    Batch { position: u64, error: BatchError },
+    Batch { position: u64, error: RecordsError },
 }
 
 impl ScanError {
@@ -385,7 +385,8 @@ impl SegmentReader {
         if !self.ensure(pos, BATCH_HEADER_LEN).map_err(ScanError::Io)? {
             return Err(ScanError::Batch {
                 position: pos,
-                error: BatchError::Truncated {
+                error: RecordsError::Truncated {
+                    base_offset: -1,
                     needed: BATCH_HEADER_LEN,
                     available: (self.end - pos) as usize,
                 },
@@ -401,7 +402,8 @@ impl SegmentReader {
         if pos + total > self.end {
             return Err(ScanError::Batch {
                 position: pos,
-                error: BatchError::Truncated {
+                error: RecordsError::Truncated {
+                    base_offset: -1,
                     needed: total as usize,
                     available: (self.end - pos) as usize,
                 },
@@ -416,7 +418,7 @@ impl SegmentReader {
     #[allow(clippy::type_complexity)]
     pub fn next_batch_checked(
         &mut self,
-    ) -> Result<Option<(u64, BatchHeader, Result<(), BatchError>)>, ScanError> {
+    ) -> Result<Option<(u64, BatchHeader, Result<(), RecordsError>)>, ScanError> {
         let Some((pos, h)) = self.next_header()? else {
             return Ok(None);
         };
@@ -424,13 +426,14 @@ impl SegmentReader {
         if !self.ensure(pos, total).map_err(ScanError::Io)? {
             return Err(ScanError::Batch {
                 position: pos,
-                error: BatchError::Truncated {
+                error: RecordsError::Truncated {
+                    base_offset: -1,
                     needed: total,
                     available: (self.end - pos) as usize,
                 },
             });
         }
-        let check = verify_crc(self.slice(pos, total), &h);
+        let check = verify_crc(self.slice(pos, total));
         Ok(Some((pos, h, check)))
     }
 
@@ -443,7 +446,8 @@ impl SegmentReader {
         if !self.ensure(pos, total).map_err(ScanError::Io)? {
             return Err(ScanError::Batch {
                 position: pos,
-                error: BatchError::Truncated {
+                error: RecordsError::Truncated {
+                    base_offset: -1,
                     needed: total,
                     available: (self.end - pos) as usize,
                 },

@@ -15,16 +15,18 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::{mpsc, watch};
 
-use super::codec::{WireError, decode_request, encode_response, next_frame, peek_request_preamble};
 use super::versions::is_supported;
 use crate::handlers::{self, Ctx, Outcome};
 use crate::state::BrokerState;
+use odradek::protocol::ProtocolError;
+use odradek::protocol::codec::{decode_request, encode_response, peek_request_preamble};
+use odradek::protocol::frame::FrameDecoder;
 
 /// Requests decoded but not yet answered, per connection (Kafka's per-connection muting is
 /// stricter: one; pipelining clients send up to 5).
 const MAX_IN_FLIGHT: usize = 64;
 
-type ResponseFuture = Pin<Box<dyn Future<Output = Option<Result<Bytes, WireError>>> + Send>>;
+type ResponseFuture = Pin<Box<dyn Future<Output = Option<Result<Bytes, ProtocolError>>> + Send>>;
 
 enum Pending {
     Ready(Bytes),
@@ -57,10 +59,10 @@ async fn read_loop(
     tx: &mpsc::Sender<Pending>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), String> {
-    let max = ctx.state.max_request_bytes;
+    let mut frames = FrameDecoder::new(ctx.state.max_request_bytes);
     let mut buf = BytesMut::with_capacity(8 * 1024);
     loop {
-        while let Some(frame) = next_frame(&mut buf, max).map_err(|e| e.to_string())? {
+        while let Some(frame) = frames.decode(&mut buf).map_err(|e| e.to_string())? {
             let pending = handle_frame(frame, ctx).await?;
             if let Some(p) = pending
                 && tx.send(p).await.is_err()
@@ -68,9 +70,12 @@ async fn read_loop(
                 return Ok(()); // writer gone: the peer closed
             }
         }
-        if buf.capacity() - buf.len() < 1024 {
-            buf.reserve(8 * 1024);
-        }
+        // Room for the rest of a partly read frame (its size already checked), else 8 KiB.
+        let pending = match frames.peek_body_len(&buf) {
+            Ok(Some(len)) => (4 + len).saturating_sub(buf.len()),
+            _ => 0,
+        };
+        buf.reserve(pending.max(8 * 1024));
         tokio::select! {
             n = rd.read_buf(&mut buf) => match n {
                 Ok(0) => {
@@ -91,9 +96,9 @@ async fn read_loop(
 /// unknown APIs, unsupported versions (other than ApiVersions) and undecodable requests.
 async fn handle_frame(frame: BytesMut, ctx: &Ctx) -> Result<Option<Pending>, String> {
     let pre = peek_request_preamble(&frame)
-        .ok_or_else(|| WireError::Truncated(frame.len()).to_string())?;
-    let api_key = ApiKey::try_from(pre.api_key)
-        .map_err(|_| WireError::UnknownApiKey(pre.api_key).to_string())?;
+        .ok_or_else(|| format!("request header truncated: {} bytes", frame.len()))?;
+    let api_key =
+        ApiKey::try_from(pre.api_key).map_err(|_| format!("unknown API key {}", pre.api_key))?;
     let version = pre.api_version;
     if !is_supported(api_key, version) {
         if api_key == ApiKey::ApiVersions {
@@ -114,8 +119,7 @@ async fn handle_frame(frame: BytesMut, ctx: &Ctx) -> Result<Option<Pending>, Str
             pre.correlation_id
         ));
     }
-    let (header, request) =
-        decode_request(frame.freeze(), api_key, version).map_err(|e| e.to_string())?;
+    let (header, request) = decode_request(frame.freeze()).map_err(|e| e.to_string())?;
     let cid = header.correlation_id;
     let encode = move |body: ResponseKind| encode_response(api_key, version, cid, &body);
     Ok(match handlers::handle(ctx, &header, request).await {

@@ -1,6 +1,5 @@
 //! The listener: one task per connection, stopped together on shutdown.
 
-pub mod codec;
 mod connection;
 pub mod versions;
 

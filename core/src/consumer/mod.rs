@@ -28,7 +28,6 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
-use futures::Stream;
 use tokio::sync::Notify;
 
 use crate::cluster::Cluster;
@@ -410,10 +409,12 @@ impl Consumer {
     }
 
     /// Records as a stream (never ends by itself; errors are items).
-    pub fn stream(&self) -> impl Stream<Item = Result<ConsumerRecord>> + '_ {
+    pub fn stream(&self) -> futures::stream::BoxStream<'_, Result<ConsumerRecord>> {
+        use futures::StreamExt;
         futures::stream::unfold(self, |consumer| async move {
             Some((consumer.recv().await, consumer))
         })
+        .boxed()
     }
 
     /// Bytes of fetched data buffered now (bounded by `queued.max.messages.kbytes`).
