@@ -328,8 +328,8 @@ class Topics:
 class Peer:
     """A peer program that follows the common command line (bench/README.md)."""
 
-    def __init__(self, name, argv0, build=None):
-        self.name, self.argv0, self.build = name, argv0, build
+    def __init__(self, name, argv0, ops=("produce", "consume", "latency")):
+        self.name, self.argv0, self.ops = name, argv0, ops
 
     def argv(self, op, bootstrap, topic, count=0, size=100, acks="1", compression="none",
              rate=0, seconds=0.0, linger_ms=None):
@@ -482,6 +482,8 @@ RUN_TIMEOUT = [300]
 
 
 def measure(rec, broker, client, op, section, rep, topic, **params):
+    if op not in client.ops:
+        return None
     argv = client.argv(op, broker.bootstrap, topic, **params)
     cpu_b0 = proc_cpu_seconds(broker.pid)
     try:
@@ -627,6 +629,8 @@ def main():
     ap.add_argument("--cargo-profile", default="release",
                     help="cargo profile dir of odradek-broker and odradek-peer (debug in CI)")
     ap.add_argument("--python", default=os.path.join(CACHE, "venv", "bin", "python"))
+    ap.add_argument("--confluent-rust", default="",
+                    help="path of the confluent-kafka Rust crate's peer binary (built by bench.sh)")
     o = ap.parse_args()
     cfg = dict(MODES[o.mode])
     CARGO_PROFILE[0] = o.cargo_profile
@@ -636,6 +640,8 @@ def main():
     os.makedirs(o.out, exist_ok=True)
     rec = Recorder(o.out)
     clients = build_peers(o.python)
+    if o.confluent_rust:
+        clients["confluent-rust"] = Peer("confluent-rust", [o.confluent_rust], ("produce", "consume"))
     if o.clients:
         clients = {k: v for k, v in clients.items() if k in o.clients.split(",")}
     filler = Peer("librdkafka", [os.path.join(BIN, "rdk-peer")])
