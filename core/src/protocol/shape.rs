@@ -139,7 +139,8 @@ fn parse_shape(s: &mut &[u8]) -> Result<Shape, String> {
 }
 
 /// Whether the Java client defines this API version (and so whether [`check`] can vouch for it).
-pub(crate) fn is_known(direction: Direction, api_key: i16, version: i16) -> bool {
+#[cfg(test)]
+fn is_known(direction: Direction, api_key: i16, version: i16) -> bool {
     lookup(direction, api_key, version).is_some()
 }
 
