@@ -64,7 +64,7 @@ MODES = {
     },
     "full": {
         "reps": 3,
-        "count": {100: 300000, 1024: 100000},
+        "count": {100: 200000, 1024: 60000},
         "produce_cells": [
             (size, acks, comp)
             for size in (100, 1024)
@@ -73,7 +73,7 @@ MODES = {
         ],
         "consume_cells": [(size, comp) for size in (100, 1024) for comp in ("none", "lz4", "zstd")],
         "rates": [1000, 10000, 50000],
-        "latency_seconds": 4.0,
+        "latency_seconds": 3.0,
         "broker_produce_cells": [
             (size, acks, "none") for size in (100, 1024) for acks in ("1", "all")
         ]
@@ -215,11 +215,22 @@ class ApacheKafka:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-BROKER_PROFILE = ["release"]
+CARGO_PROFILE = ["release"]
 
 
 def odradek_broker_bin():
-    return os.path.join(TARGET, BROKER_PROFILE[0], "odradek-broker")
+    return os.path.join(TARGET, CARGO_PROFILE[0], "odradek-broker")
+
+
+def odradek_peer_bin():
+    """Our Rust client's peer program (crate bench/, binary odradek-peer)."""
+    return os.path.join(TARGET, CARGO_PROFILE[0], "odradek-peer")
+
+
+def workspace_has_bench_crate():
+    with open(os.path.join(ROOT, "Cargo.toml")) as f:
+        members = re.search(r"members\s*=\s*\[([^\]]*)\]", f.read())
+    return bool(members) and '"bench"' in members.group(1)
 
 
 class OdradekBroker:
@@ -433,14 +444,19 @@ def build_peers(python):
          os.path.join(peers, "java", "LatencyPeer.java")],
         check=True,
     )
-    clients = {
+    clients = {}
+    if workspace_has_bench_crate():
+        if not os.path.exists(odradek_peer_bin()):
+            raise RunError("no %s: build it with cargo build -p odradek-bench" % odradek_peer_bin())
+        clients["odradek"] = Peer("odradek", [odradek_peer_bin()])
+    clients.update({
         "librdkafka": Peer("librdkafka", [os.path.join(BIN, "rdk-peer")]),
         "franz-go": Peer("franz-go", [os.path.join(BIN, "franz-peer")]),
         "java": JavaClient(BIN),
         "confluent-python": Peer(
             "confluent-python", [python, os.path.join(peers, "confluent_python", "peer.py")]
         ),
-    }
+    })
     return clients
 
 
@@ -608,11 +624,12 @@ def main():
     ap.add_argument("--sections", default="clients,brokers")
     ap.add_argument("--clients", default="", help="comma-separated subset of client names")
     ap.add_argument("--reps", type=int, default=0)
-    ap.add_argument("--broker-profile", default="release", help="cargo profile dir of odradek-broker")
+    ap.add_argument("--cargo-profile", default="release",
+                    help="cargo profile dir of odradek-broker and odradek-peer (debug in CI)")
     ap.add_argument("--python", default=os.path.join(CACHE, "venv", "bin", "python"))
     o = ap.parse_args()
     cfg = dict(MODES[o.mode])
-    BROKER_PROFILE[0] = o.broker_profile
+    CARGO_PROFILE[0] = o.cargo_profile
     RUN_TIMEOUT[0] = cfg["timeout"]
     if o.reps:
         cfg["reps"] = o.reps
@@ -637,7 +654,8 @@ def main():
                 kafka.stop()
         if "brokers" in sections:
             if os.path.exists(odradek_broker_bin()):
-                broker_clients = {k: v for k, v in clients.items() if k in ("librdkafka", "franz-go")}
+                broker_clients = {k: v for k, v in clients.items()
+                                  if k in ("odradek", "librdkafka", "franz-go")}
                 broker_section(rec, cfg, workdir, broker_clients, filler)
             else:
                 log("no %s: cannot run the broker comparison" % odradek_broker_bin())

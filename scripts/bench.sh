@@ -22,6 +22,8 @@ fi
 # Release builds of what we measure.
 sections="$(bench/sections.sh)"
 case "$sections" in *brokers*) cargo build --release --locked -p odradek-broker --bins ;; esac
+# Our Rust client's peer (crate bench/), once it is a workspace member.
+if grep -q '"bench"' Cargo.toml; then cargo build --release --locked -p odradek-bench; fi
 
 out="$ODRADEK_CACHE/bench/runs/$(date -u +%Y%m%d-%H%M%S)"
 status=0
