@@ -3,7 +3,7 @@
 
 mod common;
 
-use bytes::BytesMut;
+use bytes::{BufMut, BytesMut};
 use common::*;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::Decodable;
@@ -77,6 +77,27 @@ async fn malformed_frames_close_only_their_connection() {
     assert!(c.closed_by_peer().await, "unsupported version");
     still_serving(&mut good).await;
 
+    // A hostile array count: Produce v9 whose topic array claims u32::MAX - 1 entries
+    // (kafka-protocol would size a Vec from it and abort the process).
+    let mut c = Client::connect(addr).await;
+    let mut body = BytesMut::new();
+    body.put_slice(&[0, 0, 0, 9, 0, 0, 0, 9, 0xff, 0xff, 0]); // header v2, null client id, no tags
+    body.put_u8(0); // transactional id: null (compact)
+    body.put_i16(1); // acks
+    body.put_i32(1000); // timeout
+    body.put_slice(&[0xff, 0xff, 0xff, 0xff, 0x0f]); // compact array length varint = u32::MAX
+    c.send_raw(&frame(&body)).await;
+    assert!(c.closed_by_peer().await, "hostile count");
+    still_serving(&mut good).await;
+
+    // The same in a nested array of a non-flexible version: Metadata v1 with 2^31-1 topics.
+    let mut c = Client::connect(addr).await;
+    let mut body = BytesMut::new();
+    body.put_slice(&[0, 3, 0, 1, 0, 0, 0, 10, 0xff, 0xff]);
+    body.put_i32(i32::MAX);
+    c.send_raw(&frame(&body)).await;
+    assert!(c.closed_by_peer().await, "hostile count, non-flexible");
+    still_serving(&mut good).await;
     b.handle.shutdown().await;
 }
 

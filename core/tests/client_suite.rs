@@ -162,7 +162,25 @@ async fn read_n(consumer: &Consumer, n: usize) -> Vec<ConsumerRecord> {
             consumer.recv_batch(n - out.len()),
         )
         .await
-        .unwrap_or_else(|_| panic!("only {} of {n} records arrived", out.len()))
+        .unwrap_or_else(|_| {
+            let positions: Vec<_> = consumer
+                .assignment()
+                .iter()
+                .map(|(t, p)| {
+                    (
+                        t.clone(),
+                        *p,
+                        consumer.position(t, *p),
+                        consumer.cached_watermarks(t, *p),
+                    )
+                })
+                .collect();
+            panic!(
+                "only {} of {n} records arrived; positions {positions:?}; buffered {} bytes",
+                out.len(),
+                consumer.buffered_bytes()
+            )
+        })
         .expect("consume");
         out.extend(batch);
     }
@@ -198,11 +216,18 @@ async fn admin_scenario(bootstrap: String) {
         )
         .await
         .unwrap();
-    let configs = admin
-        .describe_configs(&ConfigResource::Topic(t.clone()), Some(&["retention.ms"]))
-        .await
-        .unwrap();
-    assert_eq!(configs[0].value.as_deref(), Some("7200000"));
+    // Config changes propagate asynchronously in KRaft: wait until the broker shows the change.
+    loop {
+        let configs = admin
+            .describe_configs(&ConfigResource::Topic(t.clone()), Some(&["retention.ms"]))
+            .await
+            .unwrap();
+        match configs[0].value.as_deref() {
+            Some("7200000") => break,
+            Some("3600000") => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+            other => panic!("unexpected retention.ms {other:?}"),
+        }
+    }
     admin.create_partitions(&t, 4).await.unwrap();
     assert_eq!(admin.cluster().metadata().partition_count(&t), Some(4));
     assert!(
@@ -394,6 +419,10 @@ async fn consumer_positions(bootstrap: String) {
     assert_eq!(r[0].offset, 100);
     // Offset::End only sees new records.
     consumer.seek(&t, 0, Offset::End).unwrap();
+    // End is resolved asynchronously; produce only once it is known.
+    while consumer.position(&t, 0).is_none() {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     producer
         .send(ProducerRecord::new(&t).value(b"newest"))
         .await

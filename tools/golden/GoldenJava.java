@@ -1,14 +1,28 @@
-// Writes the Java client's golden fixtures: record batches for every codec built with
-// kafka-clients 4.3.1's MemoryRecordsBuilder, control (transaction marker) batches, and whole
-// Produce request frames serialized by ProduceRequest with their RequestHeader.
+// The Java client's side of the golden fixtures (kafka-clients 4.3.1).
 //
-//   java -cp "GOLDEN_CLASSES:$ODRADEK_CACHE/kafka-4.3.1/libs/*" GoldenJava logical-records.json OUT_DIR
+//   GoldenJava fixtures logical-records.json OUT_DIR
+//     record batches for every codec built with MemoryRecordsBuilder, control (transaction
+//     marker) batches, and whole Produce request frames serialized by ProduceRequest with their
+//     RequestHeader;
+//   GoldenJava session logical-records.json BOOTSTRAP TOPIC GROUP
+//     a real client session for capture_kafka.py's recording proxy: an idempotent zstd
+//     KafkaProducer sends the logical records, then a KIP-848 KafkaConsumer reads them back and
+//     commits.
 //
-// Run through tools/golden/regenerate.sh, which also writes the JSON sidecars.
+// Run with -cp "GOLDEN_CLASSES:$ODRADEK_CACHE/kafka-4.3.1/libs/*", through tools/golden/regenerate.sh.
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.Properties;
+import java.util.concurrent.Future;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -35,8 +49,56 @@ public final class GoldenJava {
     static final String[] CODECS = {"none", "gzip", "snappy", "lz4", "zstd"};
 
     public static void main(String[] args) throws Exception {
-        List<Logical> records = readLogical(Path.of(args[0]));
-        Path out = Path.of(args[1]);
+        List<Logical> records = readLogical(Path.of(args[1]));
+        switch (args[0]) {
+            case "fixtures" -> fixtures(records, Path.of(args[2]));
+            case "session" -> session(records, args[2], args[3], args[4]);
+            default -> throw new IllegalArgumentException("unknown mode " + args[0]);
+        }
+    }
+
+    static void session(List<Logical> records, String bootstrap, String topic, String group) throws Exception {
+        Properties p = new Properties();
+        p.put("bootstrap.servers", bootstrap);
+        p.put("client.id", "golden-java-producer");
+        p.put("compression.type", "zstd");
+        p.put("linger.ms", "100");
+        p.put("key.serializer", ByteArraySerializer.class.getName());
+        p.put("value.serializer", ByteArraySerializer.class.getName());
+        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p)) {
+            List<Future<RecordMetadata>> sent = new ArrayList<>();
+            for (Logical r : records) {
+                sent.add(producer.send(new ProducerRecord<>(topic, 0, r.timestamp(), r.key(), r.value(), List.of(r.headers()))));
+            }
+            producer.flush();
+            for (Future<RecordMetadata> f : sent) {
+                f.get();
+            }
+        }
+        Properties c = new Properties();
+        c.put("bootstrap.servers", bootstrap);
+        c.put("client.id", "golden-java-consumer");
+        c.put("group.id", group);
+        c.put("group.protocol", "consumer");
+        c.put("auto.offset.reset", "earliest");
+        c.put("enable.auto.commit", "false");
+        c.put("key.deserializer", ByteArrayDeserializer.class.getName());
+        c.put("value.deserializer", ByteArrayDeserializer.class.getName());
+        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(c)) {
+            consumer.subscribe(List.of(topic));
+            int got = 0;
+            long deadline = System.currentTimeMillis() + 60_000;
+            while (got < records.size() && System.currentTimeMillis() < deadline) {
+                got += consumer.poll(Duration.ofMillis(500)).count();
+            }
+            if (got != records.size()) {
+                throw new IllegalStateException("consumer read " + got + " of " + records.size() + " records");
+            }
+            consumer.commitSync();
+        }
+    }
+
+    static void fixtures(List<Logical> records, Path out) throws Exception {
         Files.createDirectories(out);
 
         for (String codec : CODECS) {

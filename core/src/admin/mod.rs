@@ -255,8 +255,28 @@ impl Admin {
                 return Err(e.with_topic(topic));
             }
         }
-        self.cluster.refresh(&[topic]).await?;
-        Ok(())
+        // The new partitions reach the brokers' metadata asynchronously: wait for them.
+        let deadline = tokio::time::Instant::now() + self.cluster.request_timeout();
+        let mut attempt = 0;
+        loop {
+            let metadata = self.cluster.refresh(&[topic]).await?;
+            if metadata.partition_count(topic).unwrap_or(0) >= total as usize {
+                return Ok(());
+            }
+            attempt += 1;
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::timeout(format!(
+                    "{topic} did not show {total} partitions in metadata in time"
+                )));
+            }
+            let cfg = self.cluster.config();
+            tokio::time::sleep(crate::net::backoff(
+                cfg.retry_backoff,
+                cfg.retry_backoff_max,
+                attempt,
+            ))
+            .await;
+        }
     }
 
     /// The configs of a resource (all of them, or only `keys`).

@@ -5,7 +5,9 @@
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Message, Request};
+use kafka_protocol::protocol::{
+    Decodable, Encodable, HeaderVersion, Message, Request, VersionRange,
+};
 
 use super::ProtocolError;
 use super::frame::{begin_frame, finish_frame};
@@ -19,100 +21,110 @@ pub trait Response: Message + Encodable + Decodable + HeaderVersion {
     const API_KEY: ApiKey;
 }
 
-macro_rules! responses {
-    ($($response:ident => $key:ident,)*) => {
+macro_rules! apis {
+    ($($key:ident => $request:ident, $response:ident;)*) => {
         $(impl Response for $response { const API_KEY: ApiKey = ApiKey::$key; })*
+
+        /// The versions of an API whose request and response `kafka-protocol` can both encode and
+        /// decode. Narrower than [`ApiKey::valid_versions`] for some APIs in kafka-protocol 0.18
+        /// (OffsetFetch and OffsetCommit v10, InitProducerId v6 exist only as responses), so this,
+        /// not `valid_versions`, is what a broker may advertise and what the codec accepts.
+        pub fn supported_versions(api_key: ApiKey) -> VersionRange {
+            match api_key {
+                $(ApiKey::$key => $request::VERSIONS.intersect(&$response::VERSIONS),)*
+            }
+        }
     };
 }
 
-responses! {
-    ProduceResponse => Produce,
-    FetchResponse => Fetch,
-    ListOffsetsResponse => ListOffsets,
-    MetadataResponse => Metadata,
-    OffsetCommitResponse => OffsetCommit,
-    OffsetFetchResponse => OffsetFetch,
-    FindCoordinatorResponse => FindCoordinator,
-    JoinGroupResponse => JoinGroup,
-    HeartbeatResponse => Heartbeat,
-    LeaveGroupResponse => LeaveGroup,
-    SyncGroupResponse => SyncGroup,
-    DescribeGroupsResponse => DescribeGroups,
-    ListGroupsResponse => ListGroups,
-    SaslHandshakeResponse => SaslHandshake,
-    ApiVersionsResponse => ApiVersions,
-    CreateTopicsResponse => CreateTopics,
-    DeleteTopicsResponse => DeleteTopics,
-    DeleteRecordsResponse => DeleteRecords,
-    InitProducerIdResponse => InitProducerId,
-    OffsetForLeaderEpochResponse => OffsetForLeaderEpoch,
-    AddPartitionsToTxnResponse => AddPartitionsToTxn,
-    AddOffsetsToTxnResponse => AddOffsetsToTxn,
-    EndTxnResponse => EndTxn,
-    WriteTxnMarkersResponse => WriteTxnMarkers,
-    TxnOffsetCommitResponse => TxnOffsetCommit,
-    DescribeAclsResponse => DescribeAcls,
-    CreateAclsResponse => CreateAcls,
-    DeleteAclsResponse => DeleteAcls,
-    DescribeConfigsResponse => DescribeConfigs,
-    AlterConfigsResponse => AlterConfigs,
-    AlterReplicaLogDirsResponse => AlterReplicaLogDirs,
-    DescribeLogDirsResponse => DescribeLogDirs,
-    SaslAuthenticateResponse => SaslAuthenticate,
-    CreatePartitionsResponse => CreatePartitions,
-    CreateDelegationTokenResponse => CreateDelegationToken,
-    RenewDelegationTokenResponse => RenewDelegationToken,
-    ExpireDelegationTokenResponse => ExpireDelegationToken,
-    DescribeDelegationTokenResponse => DescribeDelegationToken,
-    DeleteGroupsResponse => DeleteGroups,
-    ElectLeadersResponse => ElectLeaders,
-    IncrementalAlterConfigsResponse => IncrementalAlterConfigs,
-    AlterPartitionReassignmentsResponse => AlterPartitionReassignments,
-    ListPartitionReassignmentsResponse => ListPartitionReassignments,
-    OffsetDeleteResponse => OffsetDelete,
-    DescribeClientQuotasResponse => DescribeClientQuotas,
-    AlterClientQuotasResponse => AlterClientQuotas,
-    DescribeUserScramCredentialsResponse => DescribeUserScramCredentials,
-    AlterUserScramCredentialsResponse => AlterUserScramCredentials,
-    VoteResponse => Vote,
-    BeginQuorumEpochResponse => BeginQuorumEpoch,
-    EndQuorumEpochResponse => EndQuorumEpoch,
-    DescribeQuorumResponse => DescribeQuorum,
-    AlterPartitionResponse => AlterPartition,
-    UpdateFeaturesResponse => UpdateFeatures,
-    EnvelopeResponse => Envelope,
-    FetchSnapshotResponse => FetchSnapshot,
-    DescribeClusterResponse => DescribeCluster,
-    DescribeProducersResponse => DescribeProducers,
-    BrokerRegistrationResponse => BrokerRegistration,
-    BrokerHeartbeatResponse => BrokerHeartbeat,
-    UnregisterBrokerResponse => UnregisterBroker,
-    DescribeTransactionsResponse => DescribeTransactions,
-    ListTransactionsResponse => ListTransactions,
-    AllocateProducerIdsResponse => AllocateProducerIds,
-    ConsumerGroupHeartbeatResponse => ConsumerGroupHeartbeat,
-    ConsumerGroupDescribeResponse => ConsumerGroupDescribe,
-    ControllerRegistrationResponse => ControllerRegistration,
-    GetTelemetrySubscriptionsResponse => GetTelemetrySubscriptions,
-    PushTelemetryResponse => PushTelemetry,
-    AssignReplicasToDirsResponse => AssignReplicasToDirs,
-    ListConfigResourcesResponse => ListConfigResources,
-    DescribeTopicPartitionsResponse => DescribeTopicPartitions,
-    ShareGroupHeartbeatResponse => ShareGroupHeartbeat,
-    ShareGroupDescribeResponse => ShareGroupDescribe,
-    ShareFetchResponse => ShareFetch,
-    ShareAcknowledgeResponse => ShareAcknowledge,
-    AddRaftVoterResponse => AddRaftVoter,
-    RemoveRaftVoterResponse => RemoveRaftVoter,
-    UpdateRaftVoterResponse => UpdateRaftVoter,
-    InitializeShareGroupStateResponse => InitializeShareGroupState,
-    ReadShareGroupStateResponse => ReadShareGroupState,
-    WriteShareGroupStateResponse => WriteShareGroupState,
-    DeleteShareGroupStateResponse => DeleteShareGroupState,
-    ReadShareGroupStateSummaryResponse => ReadShareGroupStateSummary,
-    DescribeShareGroupOffsetsResponse => DescribeShareGroupOffsets,
-    AlterShareGroupOffsetsResponse => AlterShareGroupOffsets,
-    DeleteShareGroupOffsetsResponse => DeleteShareGroupOffsets,
+apis! {
+    Produce => ProduceRequest, ProduceResponse;
+    Fetch => FetchRequest, FetchResponse;
+    ListOffsets => ListOffsetsRequest, ListOffsetsResponse;
+    Metadata => MetadataRequest, MetadataResponse;
+    OffsetCommit => OffsetCommitRequest, OffsetCommitResponse;
+    OffsetFetch => OffsetFetchRequest, OffsetFetchResponse;
+    FindCoordinator => FindCoordinatorRequest, FindCoordinatorResponse;
+    JoinGroup => JoinGroupRequest, JoinGroupResponse;
+    Heartbeat => HeartbeatRequest, HeartbeatResponse;
+    LeaveGroup => LeaveGroupRequest, LeaveGroupResponse;
+    SyncGroup => SyncGroupRequest, SyncGroupResponse;
+    DescribeGroups => DescribeGroupsRequest, DescribeGroupsResponse;
+    ListGroups => ListGroupsRequest, ListGroupsResponse;
+    SaslHandshake => SaslHandshakeRequest, SaslHandshakeResponse;
+    ApiVersions => ApiVersionsRequest, ApiVersionsResponse;
+    CreateTopics => CreateTopicsRequest, CreateTopicsResponse;
+    DeleteTopics => DeleteTopicsRequest, DeleteTopicsResponse;
+    DeleteRecords => DeleteRecordsRequest, DeleteRecordsResponse;
+    InitProducerId => InitProducerIdRequest, InitProducerIdResponse;
+    OffsetForLeaderEpoch => OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse;
+    AddPartitionsToTxn => AddPartitionsToTxnRequest, AddPartitionsToTxnResponse;
+    AddOffsetsToTxn => AddOffsetsToTxnRequest, AddOffsetsToTxnResponse;
+    EndTxn => EndTxnRequest, EndTxnResponse;
+    WriteTxnMarkers => WriteTxnMarkersRequest, WriteTxnMarkersResponse;
+    TxnOffsetCommit => TxnOffsetCommitRequest, TxnOffsetCommitResponse;
+    DescribeAcls => DescribeAclsRequest, DescribeAclsResponse;
+    CreateAcls => CreateAclsRequest, CreateAclsResponse;
+    DeleteAcls => DeleteAclsRequest, DeleteAclsResponse;
+    DescribeConfigs => DescribeConfigsRequest, DescribeConfigsResponse;
+    AlterConfigs => AlterConfigsRequest, AlterConfigsResponse;
+    AlterReplicaLogDirs => AlterReplicaLogDirsRequest, AlterReplicaLogDirsResponse;
+    DescribeLogDirs => DescribeLogDirsRequest, DescribeLogDirsResponse;
+    SaslAuthenticate => SaslAuthenticateRequest, SaslAuthenticateResponse;
+    CreatePartitions => CreatePartitionsRequest, CreatePartitionsResponse;
+    CreateDelegationToken => CreateDelegationTokenRequest, CreateDelegationTokenResponse;
+    RenewDelegationToken => RenewDelegationTokenRequest, RenewDelegationTokenResponse;
+    ExpireDelegationToken => ExpireDelegationTokenRequest, ExpireDelegationTokenResponse;
+    DescribeDelegationToken => DescribeDelegationTokenRequest, DescribeDelegationTokenResponse;
+    DeleteGroups => DeleteGroupsRequest, DeleteGroupsResponse;
+    ElectLeaders => ElectLeadersRequest, ElectLeadersResponse;
+    IncrementalAlterConfigs => IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse;
+    AlterPartitionReassignments => AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse;
+    ListPartitionReassignments => ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse;
+    OffsetDelete => OffsetDeleteRequest, OffsetDeleteResponse;
+    DescribeClientQuotas => DescribeClientQuotasRequest, DescribeClientQuotasResponse;
+    AlterClientQuotas => AlterClientQuotasRequest, AlterClientQuotasResponse;
+    DescribeUserScramCredentials => DescribeUserScramCredentialsRequest, DescribeUserScramCredentialsResponse;
+    AlterUserScramCredentials => AlterUserScramCredentialsRequest, AlterUserScramCredentialsResponse;
+    Vote => VoteRequest, VoteResponse;
+    BeginQuorumEpoch => BeginQuorumEpochRequest, BeginQuorumEpochResponse;
+    EndQuorumEpoch => EndQuorumEpochRequest, EndQuorumEpochResponse;
+    DescribeQuorum => DescribeQuorumRequest, DescribeQuorumResponse;
+    AlterPartition => AlterPartitionRequest, AlterPartitionResponse;
+    UpdateFeatures => UpdateFeaturesRequest, UpdateFeaturesResponse;
+    Envelope => EnvelopeRequest, EnvelopeResponse;
+    FetchSnapshot => FetchSnapshotRequest, FetchSnapshotResponse;
+    DescribeCluster => DescribeClusterRequest, DescribeClusterResponse;
+    DescribeProducers => DescribeProducersRequest, DescribeProducersResponse;
+    BrokerRegistration => BrokerRegistrationRequest, BrokerRegistrationResponse;
+    BrokerHeartbeat => BrokerHeartbeatRequest, BrokerHeartbeatResponse;
+    UnregisterBroker => UnregisterBrokerRequest, UnregisterBrokerResponse;
+    DescribeTransactions => DescribeTransactionsRequest, DescribeTransactionsResponse;
+    ListTransactions => ListTransactionsRequest, ListTransactionsResponse;
+    AllocateProducerIds => AllocateProducerIdsRequest, AllocateProducerIdsResponse;
+    ConsumerGroupHeartbeat => ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse;
+    ConsumerGroupDescribe => ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse;
+    ControllerRegistration => ControllerRegistrationRequest, ControllerRegistrationResponse;
+    GetTelemetrySubscriptions => GetTelemetrySubscriptionsRequest, GetTelemetrySubscriptionsResponse;
+    PushTelemetry => PushTelemetryRequest, PushTelemetryResponse;
+    AssignReplicasToDirs => AssignReplicasToDirsRequest, AssignReplicasToDirsResponse;
+    ListConfigResources => ListConfigResourcesRequest, ListConfigResourcesResponse;
+    DescribeTopicPartitions => DescribeTopicPartitionsRequest, DescribeTopicPartitionsResponse;
+    ShareGroupHeartbeat => ShareGroupHeartbeatRequest, ShareGroupHeartbeatResponse;
+    ShareGroupDescribe => ShareGroupDescribeRequest, ShareGroupDescribeResponse;
+    ShareFetch => ShareFetchRequest, ShareFetchResponse;
+    ShareAcknowledge => ShareAcknowledgeRequest, ShareAcknowledgeResponse;
+    AddRaftVoter => AddRaftVoterRequest, AddRaftVoterResponse;
+    RemoveRaftVoter => RemoveRaftVoterRequest, RemoveRaftVoterResponse;
+    UpdateRaftVoter => UpdateRaftVoterRequest, UpdateRaftVoterResponse;
+    InitializeShareGroupState => InitializeShareGroupStateRequest, InitializeShareGroupStateResponse;
+    ReadShareGroupState => ReadShareGroupStateRequest, ReadShareGroupStateResponse;
+    WriteShareGroupState => WriteShareGroupStateRequest, WriteShareGroupStateResponse;
+    DeleteShareGroupState => DeleteShareGroupStateRequest, DeleteShareGroupStateResponse;
+    ReadShareGroupStateSummary => ReadShareGroupStateSummaryRequest, ReadShareGroupStateSummaryResponse;
+    DescribeShareGroupOffsets => DescribeShareGroupOffsetsRequest, DescribeShareGroupOffsetsResponse;
+    AlterShareGroupOffsets => AlterShareGroupOffsetsRequest, AlterShareGroupOffsetsResponse;
+    DeleteShareGroupOffsets => DeleteShareGroupOffsetsRequest, DeleteShareGroupOffsetsResponse;
 }
 
 /// The fixed start of every request header, readable even when the rest does not decode, so a
@@ -152,15 +164,36 @@ pub fn encode_request<R: Request>(
 ) -> Result<BytesMut, ProtocolError> {
     let api_key = api_key_of(R::KEY)?;
     check_version(api_key, version, R::VERSIONS)?;
+    write_request(api_key, version, header, |dst| body.encode(dst, version))
+}
+
+/// Like [`encode_request`] for a request of any API (a proxy, a test replaying captured
+/// traffic): the API key and version are the ones in `header`.
+pub fn encode_request_kind(
+    header: &RequestHeader,
+    body: &RequestKind,
+) -> Result<BytesMut, ProtocolError> {
+    let api_key = api_key_of(header.request_api_key)?;
+    let version = header.request_api_version;
+    check_version(api_key, version, supported_versions(api_key))?;
+    write_request(api_key, version, header, |dst| body.encode(dst, version))
+}
+
+fn write_request<E: std::fmt::Display>(
+    api_key: ApiKey,
+    version: i16,
+    header: &RequestHeader,
+    encode_body: impl FnOnce(&mut BytesMut) -> Result<(), E>,
+) -> Result<BytesMut, ProtocolError> {
     let encode_err = |reason: String| ProtocolError::Encode {
         api_key,
         version,
         reason,
     };
-    let header_version = R::header_version(version);
+    let header_version = api_key.request_header_version(version);
     let mut dst = BytesMut::with_capacity(64);
     let at = begin_frame(&mut dst);
-    dst.put_i16(R::KEY);
+    dst.put_i16(api_key as i16);
     dst.put_i16(version);
     dst.put_i32(header.correlation_id);
     if header_version >= 1 {
@@ -178,8 +211,7 @@ pub fn encode_request<R: Request>(
     if header_version >= 2 {
         encode_tagged_fields(&mut dst, &header.unknown_tagged_fields);
     }
-    body.encode(&mut dst, version)
-        .map_err(|e| encode_err(format!("{e:#}")))?;
+    encode_body(&mut dst).map_err(|e| encode_err(format!("{e:#}")))?;
     finish_frame(&mut dst, at).map_err(|len| encode_err(format!("frame of {len} bytes")))?;
     Ok(dst)
 }
@@ -197,7 +229,7 @@ pub fn decode_request(frame: Bytes) -> Result<(RequestHeader, RequestKind), Prot
     })?;
     let api_key = api_key_of(preamble.api_key)?;
     let version = preamble.api_version;
-    check_version(api_key, version, api_key.valid_versions())?;
+    check_version(api_key, version, supported_versions(api_key))?;
     let decode_err = |reason: String| ProtocolError::Decode {
         api_key,
         version,
@@ -232,7 +264,7 @@ pub fn encode_response(
     correlation_id: i32,
     body: &ResponseKind,
 ) -> Result<Bytes, ProtocolError> {
-    check_version(api_key, version, api_key.valid_versions())?;
+    check_version(api_key, version, supported_versions(api_key))?;
     let encode_err = |reason: String| ProtocolError::Encode {
         api_key,
         version,
@@ -275,10 +307,30 @@ pub fn encode_response_message<R: Response>(
 /// An ApiVersions request at a version the broker does not speak is answered with a v0 body
 /// carrying UNSUPPORTED_VERSION (and the broker's ranges); that body is decoded as v0.
 pub fn decode_response<R: Response>(frame: Bytes, version: i16) -> Result<(i32, R), ProtocolError> {
-    let api_key = R::API_KEY;
-    check_version(api_key, version, R::VERSIONS)?;
+    check_version(R::API_KEY, version, R::VERSIONS)?;
+    read_response(R::API_KEY, version, frame, |buf, v| R::decode(buf, v))
+}
+
+/// Like [`decode_response`] for a response of any API, chosen at run time.
+pub fn decode_response_kind(
+    api_key: ApiKey,
+    version: i16,
+    frame: Bytes,
+) -> Result<(i32, ResponseKind), ProtocolError> {
+    check_version(api_key, version, supported_versions(api_key))?;
+    read_response(api_key, version, frame, |buf, v| {
+        ResponseKind::decode(api_key, buf, v)
+    })
+}
+
+fn read_response<T, E: std::fmt::Display>(
+    api_key: ApiKey,
+    version: i16,
+    frame: Bytes,
+    decode_body: impl FnOnce(&mut Bytes, i16) -> Result<T, E>,
+) -> Result<(i32, T), ProtocolError> {
     let mut buf = frame;
-    let header_version = R::header_version(version);
+    let header_version = api_key.response_header_version(version);
     let header =
         ResponseHeader::decode(&mut buf, header_version).map_err(|e| ProtocolError::Decode {
             api_key,
@@ -298,7 +350,7 @@ pub fn decode_response<R: Response>(frame: Bytes, version: i16) -> Result<(i32, 
         version: body_version,
         reason,
     };
-    let body = R::decode(&mut buf, body_version).map_err(|e| decode_err(format!("{e:#}")))?;
+    let body = decode_body(&mut buf, body_version).map_err(|e| decode_err(format!("{e:#}")))?;
     reject_trailing(&buf, decode_err)?;
     Ok((header.correlation_id, body))
 }
@@ -333,11 +385,7 @@ fn api_key_of(key: i16) -> Result<ApiKey, ProtocolError> {
     ApiKey::try_from(key).map_err(|()| ProtocolError::UnknownApiKey(key))
 }
 
-fn check_version(
-    api_key: ApiKey,
-    version: i16,
-    range: kafka_protocol::protocol::VersionRange,
-) -> Result<(), ProtocolError> {
+fn check_version(api_key: ApiKey, version: i16, range: VersionRange) -> Result<(), ProtocolError> {
     if version < range.min || version > range.max {
         return Err(ProtocolError::UnsupportedVersion { api_key, version });
     }
@@ -423,6 +471,72 @@ mod tests {
             assert_eq!(got_header, full);
             assert_eq!(got_body, RequestKind::Produce(body));
         }
+    }
+
+    #[test]
+    fn kind_variants_match_the_typed_functions() {
+        let body = produce(b"records");
+        let h = header(5)
+            .with_request_api_key(ApiKey::Produce as i16)
+            .with_request_api_version(9);
+        let typed = encode_request(&h, &body, 9).unwrap();
+        let kind = encode_request_kind(&h, &RequestKind::Produce(body)).unwrap();
+        assert_eq!(typed, kind);
+        let bad = h.clone().with_request_api_version(2);
+        assert!(matches!(
+            encode_request_kind(&bad, &RequestKind::Produce(produce(b""))),
+            Err(ProtocolError::UnsupportedVersion { version: 2, .. })
+        ));
+
+        let resp = MetadataResponse::default().with_throttle_time_ms(9);
+        let frame = encode_response_message(12, 77, &resp).unwrap().slice(4..);
+        let (corr, got) = decode_response_kind(ApiKey::Metadata, 12, frame).unwrap();
+        assert_eq!((corr, got), (77, ResponseKind::Metadata(resp)));
+
+        let v0 = ApiVersionsResponse::default().with_error_code(UNSUPPORTED_VERSION);
+        let frame = encode_response_message(0, 3, &v0).unwrap().slice(4..);
+        let (_, got) = decode_response_kind(ApiKey::ApiVersions, 4, frame).unwrap();
+        assert_eq!(got, ResponseKind::ApiVersions(v0));
+    }
+
+    #[test]
+    fn supported_versions_are_where_request_and_response_both_exist() {
+        let mut narrower = Vec::new();
+        for api_key in ApiKey::iter() {
+            let ours = supported_versions(api_key);
+            let valid = api_key.valid_versions();
+            assert!(!ours.is_empty(), "{api_key:?}");
+            assert!(
+                valid.min <= ours.min && ours.max <= valid.max,
+                "{api_key:?}"
+            );
+            if ours != valid {
+                narrower.push((api_key, ours.max, valid.max));
+            }
+        }
+        // kafka-protocol 0.18 lists these versions for the API but only has the response struct.
+        assert_eq!(
+            narrower,
+            vec![
+                (ApiKey::OffsetCommit, 9, 10),
+                (ApiKey::OffsetFetch, 9, 10),
+                (ApiKey::InitProducerId, 5, 6),
+            ]
+        );
+        // Such a request is reported as an unsupported version, not as undecodable bytes.
+        let mut raw = BytesMut::new();
+        raw.put_i16(ApiKey::OffsetFetch as i16);
+        raw.put_i16(10);
+        raw.put_i32(4);
+        raw.put_i16(-1);
+        raw.put_u8(0);
+        assert!(matches!(
+            decode_request(raw.freeze()),
+            Err(ProtocolError::UnsupportedVersion {
+                api_key: ApiKey::OffsetFetch,
+                version: 10
+            })
+        ));
     }
 
     #[test]

@@ -1,0 +1,270 @@
+/* Benchmark peer on Debian's librdkafka (C API): produce, consume and fixed-rate latency.
+ *
+ * Same command line and JSON output as the other peers (see bench/README.md):
+ *   peer produce --bootstrap B --topic T --count N --size S --acks 1|all --compression C
+ *                --linger-ms L --batch-size BYTES
+ *   peer consume --bootstrap B --topic T --count N
+ *   peer latency --bootstrap B --topic T --rate R --seconds D --size S --acks A
+ *                --compression C --linger-ms L --batch-size BYTES
+ * Prints one JSON object on stdout. CPU and RSS are measured by the runner from outside.
+ */
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct opts {
+    const char *mode, *bootstrap, *topic, *acks, *compression;
+    long count, size, linger_ms, batch_size, rate;
+    double seconds;
+};
+
+static void die(const char *what, const char *detail) {
+    fprintf(stderr, "librdkafka peer: %s: %s\n", what, detail ? detail : "");
+    exit(1);
+}
+
+static int64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void set(rd_kafka_conf_t *conf, const char *k, const char *v) {
+    char err[512];
+    if (rd_kafka_conf_set(conf, k, v, err, sizeof err) != RD_KAFKA_CONF_OK) die(k, err);
+}
+
+static void setl(rd_kafka_conf_t *conf, const char *k, long v) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "%ld", v);
+    set(conf, k, buf);
+}
+
+/* Random upper-case letters, like kafka-tools ProducerPerformance's payloads (compress ~0.6). */
+static char *make_payload_pool(long len) {
+    char *p = malloc(len);
+    if (!p) die("malloc", "payload pool");
+    uint64_t x = 0x9E3779B97F4A7C15ULL;
+    for (long i = 0; i < len; i++) {
+        x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+        p[i] = (char)('A' + x % 26);
+    }
+    return p;
+}
+#define POOL 1048576L
+
+static long delivered, failed;
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+    (void)rk; (void)opaque;
+    if (m->err) {
+        if (failed++ == 0) fprintf(stderr, "delivery failed: %s\n", rd_kafka_err2str(m->err));
+    } else {
+        delivered++;
+    }
+}
+
+static rd_kafka_t *new_producer(const struct opts *o) {
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char err[512];
+    set(conf, "bootstrap.servers", o->bootstrap);
+    set(conf, "acks", strcmp(o->acks, "all") == 0 ? "-1" : o->acks);
+    set(conf, "compression.codec", o->compression);
+    setl(conf, "linger.ms", o->linger_ms);
+    setl(conf, "batch.size", o->batch_size);
+    set(conf, "batch.num.messages", "1000000");
+    set(conf, "enable.idempotence", "false");
+    set(conf, "max.in.flight.requests.per.connection", "5");
+    set(conf, "queue.buffering.max.messages", "1000000");
+    set(conf, "queue.buffering.max.kbytes", "1048576");
+    rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (!rk) die("rd_kafka_new(producer)", err);
+    return rk;
+}
+
+static rd_kafka_t *new_consumer(const struct opts *o) {
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char err[512];
+    set(conf, "bootstrap.servers", o->bootstrap);
+    set(conf, "group.id", "odradek-bench");
+    set(conf, "enable.auto.commit", "false");
+    set(conf, "fetch.min.bytes", "1");
+    set(conf, "max.partition.fetch.bytes", "1048576");
+    set(conf, "fetch.max.bytes", "52428800");
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    if (!rk) die("rd_kafka_new(consumer)", err);
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(parts, o->topic, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_resp_err_t e = rd_kafka_assign(rk, parts);
+    if (e) die("assign", rd_kafka_err2str(e));
+    rd_kafka_topic_partition_list_destroy(parts);
+    return rk;
+}
+
+static void produce_one(rd_kafka_t *rk, const char *topic, const char *value, long size) {
+    for (;;) {
+        rd_kafka_resp_err_t e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
+                                                  RD_KAFKA_V_VALUE((void *)value, (size_t)size),
+                                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                                  RD_KAFKA_V_END);
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR) return;
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) die("produce", rd_kafka_err2str(e));
+        rd_kafka_poll(rk, 1);
+    }
+}
+
+static int run_produce(const struct opts *o) {
+    char *pool = make_payload_pool(POOL);
+    rd_kafka_t *rk = new_producer(o);
+    int64_t t0 = now_ns();
+    for (long i = 0; i < o->count; i++) {
+        produce_one(rk, o->topic, pool + (i * 4099) % (POOL - o->size), o->size);
+        if ((i & 1023) == 0) rd_kafka_poll(rk, 0);
+    }
+    while (delivered + failed < o->count) rd_kafka_poll(rk, 10);
+    int64_t t1 = now_ns();
+    rd_kafka_destroy(rk);
+    if (failed) die("produce", "some deliveries failed");
+    printf("{\"records\":%ld,\"bytes\":%ld,\"seconds\":%.6f,\"client\":\"librdkafka %s\"}\n",
+           delivered, delivered * o->size, (t1 - t0) / 1e9, rd_kafka_version_str());
+    free(pool);
+    return 0;
+}
+
+static int run_consume(const struct opts *o) {
+    rd_kafka_t *rk = new_consumer(o);
+    long n = 0, bytes = 0;
+    /* Steady-state rate: the clock starts at the first record (not at assign/connect). */
+    int64_t t0 = 0, deadline = now_ns() + 300LL * 1000000000LL;
+    while (n < o->count) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+        if (now_ns() > deadline) die("consume", "timed out after 300 s");
+        if (!m) continue;
+        if (m->err) {
+            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) die("consume", rd_kafka_message_errstr(m));
+        } else {
+            if (n++ == 0) t0 = now_ns();
+            bytes += (long)m->len;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    int64_t t1 = now_ns();
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    printf("{\"records\":%ld,\"bytes\":%ld,\"seconds\":%.6f,\"client\":\"librdkafka %s\"}\n", n,
+           bytes, (t1 - t0) / 1e9, rd_kafka_version_str());
+    return 0;
+}
+
+/* Latency: one consumer thread records now - intended send time (carried in the value). */
+struct lat_state {
+    rd_kafka_t *consumer;
+    int64_t *lat;
+    long expected, got, warm_seen;
+    volatile int stop;
+};
+
+static void *consume_latencies(void *arg) {
+    struct lat_state *s = arg;
+    while (!s->stop && s->got < s->expected) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(s->consumer, 50);
+        if (!m) continue;
+        int64_t now = now_ns();
+        if (!m->err && m->len >= 8) {
+            int64_t intended;
+            memcpy(&intended, m->payload, 8);
+            if (intended == 0) __atomic_store_n(&s->warm_seen, 1, __ATOMIC_RELEASE);
+            else s->lat[s->got++] = now - intended;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    return NULL;
+}
+
+static int cmp64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int run_latency(const struct opts *o) {
+    if (o->size < 8) die("latency", "--size must be at least 8");
+    long total = (long)(o->rate * o->seconds);
+    char *value = make_payload_pool(o->size);
+    rd_kafka_t *prod = new_producer(o);
+    struct lat_state s = {.consumer = new_consumer(o), .expected = total};
+    s.lat = calloc(total > 0 ? total : 1, sizeof(int64_t));
+    pthread_t th;
+    pthread_create(&th, NULL, consume_latencies, &s);
+    /* Warm-up: records with intended time 0 until the consumer sees one (topic created, fetching). */
+    int64_t zero = 0, warm_deadline = now_ns() + 60LL * 1000000000LL;
+    memcpy(value, &zero, 8);
+    while (!__atomic_load_n(&s.warm_seen, __ATOMIC_ACQUIRE)) {
+        if (now_ns() > warm_deadline) die("latency", "consumer saw no warm-up record in 60 s");
+        produce_one(prod, o->topic, value, o->size);
+        rd_kafka_poll(prod, 100);
+    }
+    int64_t start = now_ns() + 10000000LL, interval = 1000000000LL / o->rate;
+    for (long i = 0; i < total; i++) {
+        int64_t intended = start + i * interval;
+        while (now_ns() < intended) {
+            rd_kafka_poll(prod, 0);
+            int64_t left = intended - now_ns();
+            if (left > 200000) {
+                struct timespec ts = {0, left - 100000};
+                nanosleep(&ts, NULL);
+            }
+        }
+        memcpy(value, &intended, 8);
+        produce_one(prod, o->topic, value, o->size);
+    }
+    rd_kafka_flush(prod, 60000);
+    int64_t end_deadline = now_ns() + 30LL * 1000000000LL;
+    while (s.got < total && now_ns() < end_deadline) {
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+    }
+    s.stop = 1;
+    pthread_join(th, NULL);
+    if (s.got < total) die("latency", "not every record arrived within 30 s");
+    qsort(s.lat, s.got, sizeof(int64_t), cmp64);
+#define PCT(p) (s.lat[(long)((p) * (s.got - 1))] / 1000.0)
+    printf("{\"records\":%ld,\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f,"
+           "\"client\":\"librdkafka %s\"}\n",
+           s.got, PCT(0.5), PCT(0.99), PCT(0.999), s.lat[s.got - 1] / 1000.0, rd_kafka_version_str());
+    rd_kafka_consumer_close(s.consumer);
+    rd_kafka_destroy(s.consumer);
+    rd_kafka_destroy(prod);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    struct opts o = {.acks = "1", .compression = "none", .count = 100000, .size = 100,
+                     .linger_ms = 5, .batch_size = 65536, .rate = 1000, .seconds = 5};
+    if (argc < 2) die("usage", "peer produce|consume|latency --bootstrap B --topic T ...");
+    o.mode = argv[1];
+    for (int i = 2; i + 1 < argc; i += 2) {
+        const char *k = argv[i], *v = argv[i + 1];
+        if (!strcmp(k, "--bootstrap")) o.bootstrap = v;
+        else if (!strcmp(k, "--topic")) o.topic = v;
+        else if (!strcmp(k, "--acks")) o.acks = v;
+        else if (!strcmp(k, "--compression")) o.compression = v;
+        else if (!strcmp(k, "--count")) o.count = atol(v);
+        else if (!strcmp(k, "--size")) o.size = atol(v);
+        else if (!strcmp(k, "--linger-ms")) o.linger_ms = atol(v);
+        else if (!strcmp(k, "--batch-size")) o.batch_size = atol(v);
+        else if (!strcmp(k, "--rate")) o.rate = atol(v);
+        else if (!strcmp(k, "--seconds")) o.seconds = atof(v);
+        else die("unknown option", k);
+    }
+    if (!o.bootstrap || !o.topic) die("usage", "--bootstrap and --topic are required");
+    if (!strcmp(o.mode, "produce")) return run_produce(&o);
+    if (!strcmp(o.mode, "consume")) return run_consume(&o);
+    if (!strcmp(o.mode, "latency")) return run_latency(&o);
+    die("unknown mode", o.mode);
+    return 2;
+}

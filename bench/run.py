@@ -1,0 +1,654 @@
+#!/usr/bin/env python3
+"""Odradek benchmark runner: our client and broker against their peers, in one run.
+
+    run.py --mode quick|full --out DIR [--sections clients,brokers] [--clients a,b] [--reps N]
+
+Each client is a separate program (bench/peers/*, or kafka-tools for the Java client) with one
+command line (produce | consume | latency) and one JSON line of output. This runner starts the
+brokers, creates and fills topics, runs the clients alternately (rotating their order every
+repetition), and measures each client process from outside: CPU = user+sys from wait4(2), peak
+RSS = ru_maxrss. Every measurement is one line of DIR/results.jsonl; report.py turns that file
+into BENCHMARKS.md tables and plots. Quick mode runs every path once with tiny counts and only
+checks that each works (CI); it never judges a number.
+"""
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+CACHE = os.environ.get("ODRADEK_CACHE", os.path.expanduser("~/.cache/odradek"))
+TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(CACHE, "target"))
+KAFKA_LIBS = os.path.join(CACHE, "kafka-4.3.1", "libs")
+BIN = os.path.join(CACHE, "bench", "bin")
+
+# One set of producer settings for every client (set explicitly in each peer; see README.md).
+SETTINGS = {
+    "linger.ms": 5,
+    "batch.size": 65536,
+    "max.in.flight.requests.per.connection": 5,
+    "enable.idempotence": False,
+    "compression level": "codec default (lz4 default, zstd 3)",
+    "consumer": "assign partition 0 from offset 0, no group (Java ConsumerPerformance: "
+    "subscribe, its fetch-phase time), fetch.min.bytes=1, max.partition.fetch.bytes=1 MiB, "
+    "fetch.max.bytes=50 MiB",
+    "values": "random upper-case letters (as kafka-tools ProducerPerformance), no key, "
+    "1 partition, replication 1",
+}
+LATENCY = {"size": 100, "acks": "all", "compression": "none", "linger_ms": 0}
+
+MODES = {
+    "quick": {
+        "reps": 1,
+        "count": {100: 3000, 1024: 1000},
+        "produce_cells": [(100, "1", "none"), (1024, "all", "lz4"), (100, "all", "zstd")],
+        "consume_cells": [(100, "none"), (1024, "zstd")],
+        "rates": [1000],
+        "latency_seconds": 1.0,
+        "broker_produce_cells": [(100, "all", "none")],
+        "broker_consume_cells": [(100, "none")],
+        "broker_rates": [1000],
+        "startups": 1,
+        "timeout": 60,
+    },
+    "full": {
+        "reps": 3,
+        "count": {100: 300000, 1024: 100000},
+        "produce_cells": [
+            (size, acks, comp)
+            for size in (100, 1024)
+            for acks in ("1", "all")
+            for comp in ("none", "lz4", "zstd")
+        ],
+        "consume_cells": [(size, comp) for size in (100, 1024) for comp in ("none", "lz4", "zstd")],
+        "rates": [1000, 10000, 50000],
+        "latency_seconds": 4.0,
+        "broker_produce_cells": [
+            (size, acks, "none") for size in (100, 1024) for acks in ("1", "all")
+        ]
+        + [(1024, "all", "lz4")],
+        "broker_consume_cells": [(100, "none"), (1024, "none"), (1024, "lz4")],
+        "broker_rates": [1000, 10000, 50000],
+        "startups": 3,
+        "timeout": 300,
+    },
+}
+
+
+def log(*args):
+    print("[bench %s]" % time.strftime("%H:%M:%S"), *args, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- processes
+
+
+class RunError(Exception):
+    pass
+
+
+def run_measured(argv, timeout=300, env=None):
+    """Runs argv to completion; returns (stdout, stderr, cpu_seconds, peak_rss_bytes, wall).
+
+    CPU (user+sys) and peak RSS are those of the client process alone, from wait4(2) in the
+    small `measure` wrapper (bench/peers/measure/measure.c)."""
+    fd, usage_file = tempfile.mkstemp(prefix="bench-usage-")
+    os.close(fd)
+    t0 = time.monotonic()
+    try:
+        p = subprocess.Popen(
+            [os.path.join(BIN, "measure"), usage_file, "--"] + list(argv),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env,
+            start_new_session=True,
+        )
+        try:
+            out, err = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)  # the wrapper and the client under it
+            p.communicate()
+            raise
+        wall = time.monotonic() - t0
+        with open(usage_file) as f:
+            cpu, rss_kib, _code = f.read().split()
+    except subprocess.TimeoutExpired as e:
+        raise RunError("%s timed out after %d s" % (" ".join(argv[:3]), timeout)) from e
+    except (OSError, ValueError) as e:
+        raise RunError("%s: no usage record (%s)" % (" ".join(argv[:3]), e)) from e
+    finally:
+        os.unlink(usage_file)
+    stdout = out.decode(errors="replace")
+    stderr = err.decode(errors="replace")
+    if p.returncode != 0:
+        tail = "\n".join(stderr.strip().splitlines()[-15:])
+        raise RunError("%s exited %s:\n%s" % (" ".join(argv[:3]), p.returncode, tail))
+    return stdout, stderr, float(cpu), int(rss_kib) * 1024, wall
+
+
+def last_json(stdout):
+    for line in reversed(stdout.splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            return json.loads(line)
+    raise RunError("no JSON result line in output:\n" + stdout[-2000:])
+
+
+def proc_cpu_seconds(pid):
+    """user+sys CPU of a running process (the broker), from /proc."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / tick
+
+
+def proc_status_kb(pid, key):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def proc_start_monotonic(pid):
+    """When a process started, on the CLOCK_BOOTTIME scale of /proc/uptime (seconds)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[19]) / os.sysconf("SC_CLK_TCK")
+
+
+def uptime():
+    with open("/proc/uptime") as f:
+        return float(f.read().split()[0])
+
+
+# --------------------------------------------------------------------------- brokers
+
+_ready_spec = importlib.util.spec_from_file_location(
+    "kafka_ready", os.path.join(ROOT, "scripts", "kafka-ready.py")
+)
+kafka_ready = importlib.util.module_from_spec(_ready_spec)
+_ready_spec.loader.exec_module(kafka_ready)
+
+
+def is_ready(bootstrap):
+    host, port = bootstrap.rsplit(":", 1)
+    try:
+        return kafka_ready.brokers_registered(host, int(port))
+    except (OSError, ValueError, Exception):
+        return False
+
+
+class ApacheKafka:
+    name = "apache-kafka"
+
+    def __init__(self, workdir):
+        self.dir = os.path.join(workdir, "apache-kafka-%d" % time.monotonic_ns())
+        self.version = "Apache Kafka 4.3.1 (KRaft, -Xmx512m, SerialGC)"
+
+    def start(self):
+        out = subprocess.run(
+            [os.path.join(ROOT, "scripts", "apache-kafka.sh"), "start", self.dir],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        ready_at = uptime()
+        self.bootstrap = out.strip().splitlines()[-1]
+        with open(os.path.join(self.dir, "pid")) as f:
+            self.pid = int(f.read())
+        # From the JVM's exec (after storage format) until a Metadata request answered; the
+        # start script polls every 0.2 s, so this is accurate to about 0.25 s.
+        self.startup_seconds = ready_at - proc_start_monotonic(self.pid)
+        return self
+
+    def stop(self):
+        subprocess.run([os.path.join(ROOT, "scripts", "apache-kafka.sh"), "stop", self.dir])
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+BROKER_PROFILE = ["release"]
+
+
+def odradek_broker_bin():
+    return os.path.join(TARGET, BROKER_PROFILE[0], "odradek-broker")
+
+
+class OdradekBroker:
+    name = "odradek"
+
+    def __init__(self, workdir):
+        self.dir = os.path.join(workdir, "odradek-%d" % time.monotonic_ns())
+        self.version = "odradek-broker %s" % git_describe()
+
+    def start(self):
+        os.makedirs(self.dir)
+        self.log = open(os.path.join(self.dir, "broker.log"), "wb")
+        t0 = time.monotonic()
+        self.proc = subprocess.Popen(
+            [odradek_broker_bin(), "--listen", "127.0.0.1:0", "--data-dir", self.dir + "/data"],
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            stdin=subprocess.DEVNULL,
+        )
+        self.pid = self.proc.pid
+        line = self.proc.stdout.readline().decode().strip()
+        if not line:
+            self.stop()
+            raise RunError("odradek-broker printed no address; see %s/broker.log" % self.dir)
+        self.bootstrap = line.split()[-1]
+        deadline = t0 + 30
+        while not is_ready(self.bootstrap):
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RunError("odradek-broker did not answer Metadata within 30 s")
+            time.sleep(0.002)
+        self.startup_seconds = time.monotonic() - t0
+        # Keep draining stdout so the broker never blocks on a full pipe.
+        threading.Thread(target=self.proc.stdout.read, daemon=True).start()
+        return self
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def git_describe():
+    r = subprocess.run(
+        ["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    )
+    return r.stdout.strip() or "unknown"
+
+
+# --------------------------------------------------------------------------- topics
+
+
+class Topics:
+    """Creates topics with the Admin API (falls back to auto-creation by one produced record)."""
+
+    def __init__(self, bootstrap, c_peer):
+        self.bootstrap = bootstrap
+        self.c_peer = c_peer
+        try:
+            from confluent_kafka.admin import AdminClient
+
+            self.admin = AdminClient({"bootstrap.servers": bootstrap})
+        except ImportError:
+            self.admin = None
+
+    def create(self, name):
+        if self.admin is not None:
+            from confluent_kafka.admin import NewTopic
+
+            try:
+                self.admin.create_topics([NewTopic(name, 1, 1)])[name].result(30)
+                return
+            except Exception as e:  # not supported by this broker: auto-create below
+                log("CreateTopics failed (%s); auto-creating %s by producing" % (e, name))
+        run_measured(self.c_peer.argv("produce", self.bootstrap, name, count=1, size=100))
+
+    def delete(self, name):
+        if self.admin is None:
+            return
+        try:
+            self.admin.delete_topics([name])[name].result(30)
+        except Exception:
+            pass  # a broker without DeleteTopics keeps the topic; the run's data dir is temporary
+
+
+# --------------------------------------------------------------------------- clients
+
+
+class Peer:
+    """A peer program that follows the common command line (bench/README.md)."""
+
+    def __init__(self, name, argv0, build=None):
+        self.name, self.argv0, self.build = name, argv0, build
+
+    def argv(self, op, bootstrap, topic, count=0, size=100, acks="1", compression="none",
+             rate=0, seconds=0.0, linger_ms=None):
+        a = list(self.argv0) + [op, "--bootstrap", bootstrap, "--topic", topic]
+        if op in ("produce", "latency"):
+            linger = SETTINGS["linger.ms"] if linger_ms is None else linger_ms
+            a += ["--size", str(size), "--acks", acks, "--compression", compression,
+                  "--linger-ms", str(linger), "--batch-size", str(SETTINGS["batch.size"])]
+        if op in ("produce", "consume"):
+            a += ["--count", str(count)]
+        if op == "latency":
+            a += ["--rate", str(rate), "--seconds", str(seconds)]
+        return a
+
+    def result(self, op, stdout):
+        return last_json(stdout)
+
+
+class JavaClient(Peer):
+    """The Java client: kafka-tools ProducerPerformance / ConsumerPerformance for throughput,
+    bench/peers/java/LatencyPeer for fixed-rate latency (the tools have no such mode)."""
+
+    def __init__(self, payload_dir):
+        super().__init__("java", [])
+        self.cp = os.path.join(KAFKA_LIBS, "*")
+        self.payload_dir = payload_dir
+        self.java = ["java", "-Xmx1g"]
+
+    def payload_file(self, size):
+        path = os.path.join(self.payload_dir, "payload-%d.txt" % size)
+        if not os.path.exists(path):
+            import random
+
+            rng = random.Random(size)
+            with open(path, "w") as f:
+                f.write("\n".join(
+                    "".join(chr(65 + rng.randrange(26)) for _ in range(size)) for _ in range(1000)
+                ))
+        return path
+
+    def argv(self, op, bootstrap, topic, count=0, size=100, acks="1", compression="none",
+             rate=0, seconds=0.0, linger_ms=None):
+        linger = SETTINGS["linger.ms"] if linger_ms is None else linger_ms
+        if op == "produce":
+            return self.java + [
+                "-cp", self.cp, "org.apache.kafka.tools.ProducerPerformance",
+                "--topic", topic, "--num-records", str(count),
+                "--payload-file", self.payload_file(size), "--throughput", "-1",
+                "--command-property", "bootstrap.servers=" + bootstrap, "acks=" + acks,
+                "compression.type=" + compression, "linger.ms=%d" % linger,
+                "batch.size=%d" % SETTINGS["batch.size"], "enable.idempotence=false",
+                "max.in.flight.requests.per.connection=5",
+            ]
+        if op == "consume":
+            return self.java + [
+                "-cp", self.cp, "org.apache.kafka.tools.ConsumerPerformance",
+                "--bootstrap-server", bootstrap, "--topic", topic, "--messages", str(count),
+                "--timeout", "60000",
+            ]
+        return self.java + [
+            "-cp", self.cp + ":" + os.path.join(BIN, "java"), "LatencyPeer",
+            "--bootstrap", bootstrap, "--topic", topic, "--rate", str(rate),
+            "--seconds", str(seconds), "--size", str(size), "--acks", acks,
+            "--compression", compression, "--linger-ms", str(linger),
+            "--batch-size", str(SETTINGS["batch.size"]),
+        ]
+
+    def result(self, op, stdout):
+        if op == "produce":
+            m = re.search(r"(\d+) records sent, ([\d.]+) records/sec", stdout)
+            if not m:
+                raise RunError("no ProducerPerformance summary in:\n" + stdout[-2000:])
+            n, rps = int(m.group(1)), float(m.group(2))
+            return {"records": n, "seconds": n / rps, "client": "java kafka-clients 4.3.1"}
+        if op == "consume":
+            # start, end, MB, MB/s, nMsg, nMsg/s, rebalance ms, fetch ms, fetch MB/s, fetch nMsg/s
+            for line in reversed(stdout.splitlines()):
+                f = [x.strip() for x in line.split(",")]
+                if len(f) == 10 and f[4].isdigit():
+                    return {"records": int(f[4]), "seconds": float(f[7]) / 1000,
+                            "client": "java kafka-clients 4.3.1"}
+            raise RunError("no ConsumerPerformance summary in:\n" + stdout[-2000:])
+        return last_json(stdout)
+
+
+def build_peers(python):
+    """Builds the peer programs into $ODRADEK_CACHE/bench/bin; returns the client table."""
+    os.makedirs(BIN, exist_ok=True)
+    peers = os.path.join(HERE, "peers")
+    log("building peers")
+    cflags = subprocess.run(
+        ["pkg-config", "--cflags", "--libs", "rdkafka"], check=True, capture_output=True, text=True
+    ).stdout.split()
+    subprocess.run(
+        ["cc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", os.path.join(BIN, "rdk-peer"),
+         os.path.join(peers, "librdkafka", "peer.c")] + cflags + ["-lpthread"],
+        check=True,
+    )
+    subprocess.run(
+        ["cc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", os.path.join(BIN, "measure"),
+         os.path.join(peers, "measure", "measure.c")],
+        check=True,
+    )
+    subprocess.run(
+        ["go", "build", "-o", os.path.join(BIN, "franz-peer"), "."],
+        cwd=os.path.join(peers, "franz"),
+        check=True,
+    )
+    os.makedirs(os.path.join(BIN, "java"), exist_ok=True)
+    subprocess.run(
+        ["javac", "-d", os.path.join(BIN, "java"), "-cp", os.path.join(KAFKA_LIBS, "*"),
+         os.path.join(peers, "java", "LatencyPeer.java")],
+        check=True,
+    )
+    clients = {
+        "librdkafka": Peer("librdkafka", [os.path.join(BIN, "rdk-peer")]),
+        "franz-go": Peer("franz-go", [os.path.join(BIN, "franz-peer")]),
+        "java": JavaClient(BIN),
+        "confluent-python": Peer(
+            "confluent-python", [python, os.path.join(peers, "confluent_python", "peer.py")]
+        ),
+    }
+    return clients
+
+
+# --------------------------------------------------------------------------- the runs
+
+
+class Recorder:
+    def __init__(self, out_dir):
+        self.path = os.path.join(out_dir, "results.jsonl")
+        self.failures = []
+
+    def write(self, row):
+        with open(self.path, "a") as f:
+            f.write(json.dumps(row) + "\n")
+
+
+def rotate(items, k):
+    k %= max(1, len(items))
+    return items[k:] + items[:k]
+
+
+RUN_TIMEOUT = [300]
+
+
+def measure(rec, broker, client, op, section, rep, topic, **params):
+    argv = client.argv(op, broker.bootstrap, topic, **params)
+    cpu_b0 = proc_cpu_seconds(broker.pid)
+    try:
+        stdout, _stderr, cpu, rss, wall = run_measured(argv, timeout=RUN_TIMEOUT[0])
+        res = client.result(op, stdout)
+    except (RunError, ValueError, KeyError) as e:
+        log("FAILED %s %s %s %s: %s" % (section, broker.name, client.name, op, e))
+        rec.failures.append("%s/%s/%s/%s %s" % (section, broker.name, client.name, op, params))
+        return None
+    row = {
+        "section": section, "broker": broker.name, "client": client.name, "op": op, "rep": rep,
+        "size": params.get("size"), "acks": params.get("acks"),
+        "compression": params.get("compression"), "rate": params.get("rate"),
+        "cpu_s": round(cpu, 4), "rss_mb": round(rss / 2**20, 1), "wall_s": round(wall, 3),
+        "broker_cpu_s": round(proc_cpu_seconds(broker.pid) - cpu_b0, 3),
+        "client_version": res.get("client", client.name),
+    }
+    if op == "latency":
+        row.update({k: res[k] for k in ("records", "p50_us", "p99_us", "p999_us", "max_us")})
+    else:
+        row.update({"records": res["records"], "seconds": round(res["seconds"], 4)})
+        row["rps"] = round(res["records"] / res["seconds"], 1)
+        row["mibps"] = round(res["records"] * params["size"] / res["seconds"] / 2**20, 2)
+        row["cpu_s_per_m"] = round(cpu / res["records"] * 1e6, 3)
+    rec.write(row)
+    log("%-8s %-12s %-16s %-8s %s -> %s" % (
+        section, broker.name, client.name, op,
+        " ".join("%s=%s" % kv for kv in params.items() if kv[0] != "count"),
+        ("p99 %.0f us" % row["p99_us"]) if op == "latency" else
+        ("%.0f rec/s, cpu %.2f s" % (row["rps"], cpu)),
+    ))
+    return row
+
+
+def client_matrix(rec, cfg, broker, clients, section, filler):
+    """Produce, consume and latency for every client against one broker."""
+    topics = Topics(broker.bootstrap, filler)
+    names = list(clients)
+    n_topic = [0]
+
+    def fresh(prefix):
+        n_topic[0] += 1
+        t = "%s-%s-%d" % (section, prefix, n_topic[0])
+        topics.create(t)
+        return t
+
+    # Start-up cost of each client process (connect, metadata, one record), to read CPU net of it.
+    for rep in range(cfg["reps"]):
+        for name in rotate(names, rep):
+            t = fresh("idle")
+            measure(rec, broker, clients[name], "produce", section + "-idle", rep, t,
+                    count=1, size=100, acks="1", compression="none")
+            topics.delete(t)
+    for size, acks, comp in cfg["produce_cells"]:
+        for rep in range(cfg["reps"]):
+            for name in rotate(names, rep):
+                t = fresh("p")
+                measure(rec, broker, clients[name], "produce", section, rep, t,
+                        count=cfg["count"][size], size=size, acks=acks, compression=comp)
+                topics.delete(t)
+    for size, comp in cfg["consume_cells"]:
+        t = fresh("fill-%d-%s" % (size, comp))
+        run_measured(filler.argv("produce", broker.bootstrap, t, count=cfg["count"][size],
+                                 size=size, acks="1", compression=comp))
+        for rep in range(cfg["reps"]):
+            for name in rotate(names, rep):
+                measure(rec, broker, clients[name], "consume", section, rep, t,
+                        count=cfg["count"][size], size=size, compression=comp)
+        topics.delete(t)
+    rates = cfg["rates"] if section == "clients" else cfg["broker_rates"]
+    for rate in rates:
+        for rep in range(max(1, cfg["reps"] - 1)):
+            for name in rotate(names, rep):
+                t = fresh("lat")
+                measure(rec, broker, clients[name], "latency", section, rep, t, rate=rate,
+                        seconds=cfg["latency_seconds"], size=LATENCY["size"],
+                        acks=LATENCY["acks"], compression=LATENCY["compression"],
+                        linger_ms=LATENCY["linger_ms"])
+                topics.delete(t)
+
+
+def broker_section(rec, cfg, workdir, clients, filler):
+    """The same clients against Odradek's broker and Apache Kafka, alternating brokers."""
+    kinds = [OdradekBroker, ApacheKafka]
+    for i in range(cfg["startups"]):
+        for kind in rotate(kinds, i):
+            b = kind(workdir).start()
+            rss = proc_status_kb(b.pid, "VmRSS")
+            rec.write({"section": "broker-startup", "broker": b.name, "rep": i,
+                       "startup_s": round(b.startup_seconds, 3), "idle_rss_mb": round(rss / 1024, 1),
+                       "broker_version": b.version})
+            log("startup %s %.3f s, idle RSS %.0f MiB" % (b.name, b.startup_seconds, rss / 1024))
+            b.stop()
+    sub = dict(cfg)
+    sub["produce_cells"] = cfg["broker_produce_cells"]
+    sub["consume_cells"] = cfg["broker_consume_cells"]
+    for i, kind in enumerate(kinds):
+        b = kind(workdir).start()
+        try:
+            client_matrix(rec, sub, b, clients, "brokers", filler)
+            rec.write({"section": "broker-rss", "broker": b.name,
+                       "peak_rss_mb": round(proc_status_kb(b.pid, "VmHWM") / 1024, 1),
+                       "rss_mb": round(proc_status_kb(b.pid, "VmRSS") / 1024, 1),
+                       "broker_version": b.version})
+        finally:
+            b.stop()
+
+
+def environment(python):
+    def out(cmd):
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True).stdout.strip()
+        except OSError:
+            return "n/a"
+
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "commit": git_describe(),
+        "machine": "%s, %d cores, %s" % (cpu, os.cpu_count(), platform.platform()),
+        "librdkafka (Debian)": out(["pkg-config", "--modversion", "rdkafka"]),
+        "go": out(["go", "version"]),
+        "java": (out(["java", "-version"]) or subprocess.run(
+            ["java", "-version"], capture_output=True, text=True).stderr.splitlines()[0]),
+        "python": out([python, "-c", "import sys, confluent_kafka as c; "
+                       "print(sys.version.split()[0], 'confluent-kafka', c.__version__, "
+                       "'librdkafka', c.libversion()[0])"]),
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--mode", choices=MODES, default="quick")
+    ap.add_argument("--out", required=True, help="directory for results.jsonl")
+    ap.add_argument("--sections", default="clients,brokers")
+    ap.add_argument("--clients", default="", help="comma-separated subset of client names")
+    ap.add_argument("--reps", type=int, default=0)
+    ap.add_argument("--broker-profile", default="release", help="cargo profile dir of odradek-broker")
+    ap.add_argument("--python", default=os.path.join(CACHE, "venv", "bin", "python"))
+    o = ap.parse_args()
+    cfg = dict(MODES[o.mode])
+    BROKER_PROFILE[0] = o.broker_profile
+    RUN_TIMEOUT[0] = cfg["timeout"]
+    if o.reps:
+        cfg["reps"] = o.reps
+    os.makedirs(o.out, exist_ok=True)
+    rec = Recorder(o.out)
+    clients = build_peers(o.python)
+    if o.clients:
+        clients = {k: v for k, v in clients.items() if k in o.clients.split(",")}
+    filler = Peer("librdkafka", [os.path.join(BIN, "rdk-peer")])
+    with open(os.path.join(o.out, "environment.json"), "w") as f:
+        json.dump({"mode": o.mode, "settings": SETTINGS, "latency": LATENCY, "config": {
+            k: v for k, v in cfg.items()}, "env": environment(o.python)}, f, indent=1, default=str)
+    workdir = tempfile.mkdtemp(prefix="odradek-bench-")
+    t0 = time.monotonic()
+    try:
+        sections = o.sections.split(",")
+        if "clients" in sections:
+            kafka = ApacheKafka(workdir).start()
+            try:
+                client_matrix(rec, cfg, kafka, clients, "clients", filler)
+            finally:
+                kafka.stop()
+        if "brokers" in sections:
+            if os.path.exists(odradek_broker_bin()):
+                broker_clients = {k: v for k, v in clients.items() if k in ("librdkafka", "franz-go")}
+                broker_section(rec, cfg, workdir, broker_clients, filler)
+            else:
+                log("no %s: cannot run the broker comparison" % odradek_broker_bin())
+                rec.failures.append("brokers: odradek-broker binary missing")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    log("done in %.0f s; %d failure(s)" % (time.monotonic() - t0, len(rec.failures)))
+    for f in rec.failures:
+        log("  failed: " + f)
+    sys.exit(1 if rec.failures else 0)
+
+
+if __name__ == "__main__":
+    main()
