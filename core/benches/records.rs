@@ -115,6 +115,19 @@ fn bench(c: &mut Criterion) {
                     assert_eq!(total as u64, payload);
                 })
             });
+            group.bench_function(BenchmarkId::new("decode_ref", codec.name()), |b| {
+                b.iter(|| {
+                    let batch = RecordBatch::parse(black_box(batch_bytes.clone())).unwrap();
+                    let mut records = batch.records().unwrap();
+                    let mut total = 0usize;
+                    while let Some(record) = records.next_ref() {
+                        let record = record.unwrap();
+                        total +=
+                            record.key.map_or(0, <[u8]>::len) + record.value.map_or(0, <[u8]>::len);
+                    }
+                    assert_eq!(total as u64, payload);
+                })
+            });
         }
         group.finish();
     }

@@ -144,6 +144,25 @@ proptest! {
                 prop_assert_eq!(record.value.as_deref(), input.value.as_deref());
                 prop_assert_eq!(&record.headers, &headers_of(input));
             }
+            // The borrowing path sees the same records.
+            let mut borrowed = batch.records().unwrap();
+            let mut i = 0;
+            while let Some(record) = borrowed.next_ref() {
+                let record = record.unwrap();
+                let owned = &records[i];
+                prop_assert_eq!(record.offset, owned.offset);
+                prop_assert_eq!(record.timestamp, owned.timestamp);
+                prop_assert_eq!(record.key, owned.key.as_deref());
+                prop_assert_eq!(record.value, owned.value.as_deref());
+                prop_assert_eq!(record.header_count(), owned.headers.len());
+                let headers: Vec<RecordHeader> = record
+                    .headers()
+                    .map(|(k, v)| RecordHeader::new(k.to_vec(), v.map(<[u8]>::to_vec)))
+                    .collect();
+                prop_assert_eq!(&headers, &owned.headers);
+                i += 1;
+            }
+            prop_assert_eq!(i, records.len());
         }
     }
 }

@@ -3,7 +3,7 @@
 use bytes::Bytes;
 
 use super::header::{BatchHeader, MAGIC_AT, MIN_BATCH_LENGTH, peek_base_offset, verify_crc_parsed};
-use super::record::{ControlRecord, MIN_RECORD_LEN, Record, RecordContext, decode_record};
+use super::record::{ControlRecord, MIN_RECORD_LEN, Record, RecordContext, RecordRef, decode_raw};
 use super::{BATCH_HEADER_LEN, LOG_OVERHEAD, MAGIC_V2, RecordsError, TimestampType};
 use crate::compression::{self, Compression};
 
@@ -237,13 +237,30 @@ impl Records {
     pub fn remaining_count(&self) -> usize {
         self.left
     }
-}
 
-impl Iterator for Records {
-    type Item = Result<Record, RecordsError>;
+    /// The next record borrowed from the buffer (no reference counting, no allocation). Mixes
+    /// freely with [`Iterator::next`].
+    ///
+    /// ```
+    /// # use odradek::records::{BatchOptions, RecordBatch, RecordBatchBuilder};
+    /// # let mut builder = RecordBatchBuilder::new(BatchOptions::default());
+    /// # builder.push(0, None, Some(b"v"), &[]).unwrap();
+    /// # let batch = RecordBatch::parse(builder.finish().unwrap()).unwrap();
+    /// let mut records = batch.records().unwrap();
+    /// while let Some(record) = records.next_ref() {
+    ///     assert_eq!(record.unwrap().value, Some(&b"v"[..]));
+    /// }
+    /// ```
+    #[inline]
+    pub fn next_ref(&mut self) -> Option<Result<RecordRef<'_>, RecordsError>> {
+        match self.advance()? {
+            Ok(raw) => Some(Ok(raw.borrowed(&self.data))),
+            Err(e) => Some(Err(e)),
+        }
+    }
 
     #[inline]
-    fn next(&mut self) -> Option<Self::Item> {
+    fn advance(&mut self) -> Option<Result<super::record::RawRecord, RecordsError>> {
         if self.done {
             return None;
         }
@@ -267,16 +284,25 @@ impl Iterator for Records {
                 ),
             )));
         }
-        match decode_record(&self.data, &mut self.pos, &self.ctx) {
-            Ok(record) => {
+        match decode_raw(&self.data, &mut self.pos, &self.ctx) {
+            Ok(raw) => {
                 self.left -= 1;
-                Some(Ok(record))
+                Some(Ok(raw))
             }
             Err(e) => {
                 self.done = true;
                 Some(Err(e))
             }
         }
+    }
+}
+
+impl Iterator for Records {
+    type Item = Result<Record, RecordsError>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        Some(self.advance()?.map(|raw| raw.into_owned(&self.data)))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {

@@ -28,7 +28,7 @@ pub use header::{
     set_partition_leader_epoch, verify_crc,
 };
 pub use iter::{RecordBatch, RecordBatches, Records};
-pub use record::{ControlRecord, Record, RecordHeader};
+pub use record::{ControlRecord, Record, RecordHeader, RecordRef};
 
 use crate::compression::CompressionError;
 

@@ -123,6 +123,7 @@ pub(crate) struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
+    #[inline]
     fn varint(&mut self, ctx: &RecordContext, what: &str) -> Result<i32, RecordsError> {
         match read_varint(&self.buf[self.pos..self.end]) {
             Ok((v, used)) => {
@@ -133,6 +134,7 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    #[inline]
     fn varlong(&mut self, ctx: &RecordContext, what: &str) -> Result<i64, RecordsError> {
         match read_varlong(&self.buf[self.pos..self.end]) {
             Ok((v, used)) => {
@@ -144,6 +146,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// A nullable length-prefixed field, as a range of the buffer.
+    #[inline]
     fn nullable(
         &mut self,
         ctx: &RecordContext,
@@ -156,6 +159,7 @@ impl<'a> Cursor<'a> {
         self.sized(ctx, len, what).map(Some)
     }
 
+    #[inline]
     fn sized(
         &mut self,
         ctx: &RecordContext,
@@ -175,6 +179,7 @@ impl<'a> Cursor<'a> {
     }
 }
 
+#[cold]
 fn varint_error(ctx: &RecordContext, e: VarintError, what: &str) -> RecordsError {
     let problem = match e {
         VarintError::Truncated => "truncated",
@@ -187,12 +192,27 @@ fn varint_error(ctx: &RecordContext, e: VarintError, what: &str) -> RecordsError
 /// value length and header count, one byte each.
 pub(crate) const MIN_RECORD_LEN: usize = 7;
 
-/// Decodes the record at `*pos` in `data`, advancing `*pos` past it.
-pub(crate) fn decode_record(
-    data: &Bytes,
+type Span = (usize, usize);
+
+/// A validated record as positions in the records buffer; turned into [`Record`] (refcounted
+/// slices) or [`RecordRef`] (borrowed slices) without parsing twice.
+pub(crate) struct RawRecord {
+    pub offset: i64,
+    pub timestamp: i64,
+    pub key: Option<Span>,
+    pub value: Option<Span>,
+    /// The header section (already validated) and its header count.
+    pub headers: Span,
+    pub header_count: usize,
+}
+
+/// Parses and validates the record at `*pos` in `data`, advancing `*pos` past it.
+#[inline]
+pub(crate) fn decode_raw(
+    data: &[u8],
     pos: &mut usize,
     ctx: &RecordContext,
-) -> Result<Record, RecordsError> {
+) -> Result<RawRecord, RecordsError> {
     let mut outer = Cursor {
         buf: data,
         pos: *pos,
@@ -224,15 +244,11 @@ pub(crate) fn decode_record(
             ),
         ));
     }
-    let mut headers = Vec::with_capacity(header_count as usize);
+    let headers_start = c.pos;
     for _ in 0..header_count {
         let key_len = c.varint(ctx, "header key length")?;
-        let (ks, ke) = c.sized(ctx, key_len, "header key")?;
-        let value = c.nullable(ctx, "header value")?;
-        headers.push(RecordHeader {
-            key: data.slice(ks..ke),
-            value: value.map(|(s, e)| data.slice(s..e)),
-        });
+        c.sized(ctx, key_len, "header key")?;
+        c.nullable(ctx, "header value")?;
     }
     if c.pos != c.end {
         return Err(RecordsError::corrupt(
@@ -244,13 +260,123 @@ pub(crate) fn decode_record(
         ));
     }
     *pos = end;
-    Ok(Record {
+    Ok(RawRecord {
         offset: ctx.base_offset.wrapping_add(offset_delta as i64),
         timestamp: ctx
             .log_append_time
             .unwrap_or_else(|| ctx.base_timestamp.wrapping_add(timestamp_delta)),
-        key: key.map(|(s, e)| data.slice(s..e)),
-        value: value.map(|(s, e)| data.slice(s..e)),
-        headers,
+        key,
+        value,
+        headers: (headers_start, end),
+        header_count: header_count as usize,
     })
+}
+
+/// Walks a header section that [`decode_raw`] already validated, yielding spans.
+#[derive(Debug, Clone)]
+pub(crate) struct HeaderSpans<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    end: usize,
+    left: usize,
+}
+
+impl<'a> HeaderSpans<'a> {
+    pub(crate) fn new(buf: &'a [u8], section: Span, count: usize) -> Self {
+        HeaderSpans {
+            buf,
+            pos: section.0,
+            end: section.1,
+            left: count,
+        }
+    }
+
+    fn field(&mut self) -> Option<Option<Span>> {
+        let (len, used) = read_varint(&self.buf[self.pos..self.end]).ok()?;
+        self.pos += used;
+        if len < 0 {
+            return Some(None);
+        }
+        let start = self.pos;
+        self.pos = start.checked_add(len as usize).filter(|&e| e <= self.end)?;
+        Some(Some((start, self.pos)))
+    }
+}
+
+impl Iterator for HeaderSpans<'_> {
+    type Item = (Span, Option<Span>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        // The section was validated, so these never fail; if they did, iteration just ends.
+        let key = self.field()??;
+        let value = self.field()?;
+        Some((key, value))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.left))
+    }
+}
+
+impl RawRecord {
+    pub(crate) fn into_owned(self, data: &Bytes) -> Record {
+        let slice = |(s, e): Span| data.slice(s..e);
+        let headers = if self.header_count == 0 {
+            Vec::new()
+        } else {
+            HeaderSpans::new(data, self.headers, self.header_count)
+                .map(|(k, v)| RecordHeader {
+                    key: slice(k),
+                    value: v.map(slice),
+                })
+                .collect()
+        };
+        Record {
+            offset: self.offset,
+            timestamp: self.timestamp,
+            key: self.key.map(slice),
+            value: self.value.map(slice),
+            headers,
+        }
+    }
+
+    pub(crate) fn borrowed(self, data: &[u8]) -> RecordRef<'_> {
+        let slice = |(s, e): Span| &data[s..e];
+        RecordRef {
+            offset: self.offset,
+            timestamp: self.timestamp,
+            key: self.key.map(slice),
+            value: self.value.map(slice),
+            headers: HeaderSpans::new(data, self.headers, self.header_count),
+        }
+    }
+}
+
+/// A record borrowed from its batch's buffer: no reference counting and no allocation, for
+/// callers that copy or inspect records in place (bindings, broker validation).
+#[derive(Debug, Clone)]
+pub struct RecordRef<'a> {
+    pub offset: i64,
+    pub timestamp: i64,
+    pub key: Option<&'a [u8]>,
+    pub value: Option<&'a [u8]>,
+    headers: HeaderSpans<'a>,
+}
+
+impl<'a> RecordRef<'a> {
+    /// The headers, in order: `(key, value)`.
+    pub fn headers(&self) -> impl Iterator<Item = (&'a [u8], Option<&'a [u8]>)> + use<'a> {
+        let buf = self.headers.buf;
+        self.headers
+            .clone()
+            .map(move |((ks, ke), v)| (&buf[ks..ke], v.map(|(s, e)| &buf[s..e])))
+    }
+
+    pub fn header_count(&self) -> usize {
+        self.headers.left
+    }
 }

@@ -579,3 +579,39 @@ fn empty_batch_encodes_and_decodes() {
     assert_eq!(batch.header.records_count, 0);
     assert_eq!(batch.records().unwrap().count(), 0);
 }
+
+#[test]
+fn borrowed_records_match_owned_ones_and_report_the_same_errors() {
+    let batch = RecordBatch::parse(Bytes::from(unhex(KAFKA_PYTHON_BATCH))).unwrap();
+    let mut records = batch.records().unwrap();
+    let first = records.next_ref().unwrap().unwrap();
+    assert_eq!((first.offset, first.timestamp), (5, 1000));
+    assert_eq!(
+        (first.key, first.value, first.header_count()),
+        (Some(&b"k"[..]), Some(&b"v"[..]), 0)
+    );
+    let second = records.next_ref().unwrap().unwrap();
+    assert_eq!((second.key, second.value), (None, Some(&b"hello"[..])));
+    let headers: Vec<_> = second.headers().collect();
+    assert_eq!(headers, [(&b"h1"[..], Some(&b"x"[..])), (&b"h2"[..], None)]);
+    assert!(records.next_ref().is_none());
+
+    let mut broken = records_with_extra_byte();
+    let mut seen = 0;
+    let err = loop {
+        match broken.next_ref().expect("an error before the end") {
+            Ok(_) => seen += 1,
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(seen, 1);
+    assert!(err.to_string().contains("bytes left after"), "{err}");
+}
+
+fn records_with_extra_byte() -> Records {
+    let one_record = [0x10, 0x00, 0x00, 0x00, 0x02, 0x6b, 0x02, 0x76, 0x00, 0x00];
+    RecordBatch::parse(batch_with_records_section(1, &one_record))
+        .unwrap()
+        .records()
+        .unwrap()
+}
