@@ -1,7 +1,7 @@
 //! ApiVersions: the table in `server::versions` (Produce advertised from v0, as Kafka 4 does).
 
-use kafka_protocol::messages::{ApiKey, ApiVersionsResponse};
 use kafka_protocol::messages::api_versions_response::ApiVersion;
+use kafka_protocol::messages::{ApiKey, ApiVersionsResponse};
 
 use crate::server::versions::SUPPORTED_APIS;
 
