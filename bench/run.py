@@ -40,7 +40,7 @@ SETTINGS = {
     "max.in.flight.requests.per.connection": 5,
     "enable.idempotence": False,
     "compression level": "codec default (lz4 default, zstd 3)",
-    "consumer": "assign partition 0 from offset 0, no group (Java ConsumerPerformance: "
+    "consumer": "assign partition 0 at offset 0 (no ListOffsets), no group (Java ConsumerPerformance: "
     "subscribe, its fetch-phase time), fetch.min.bytes=1, max.partition.fetch.bytes=1 MiB, "
     "fetch.max.bytes=50 MiB",
     "values": "random upper-case letters (as kafka-tools ProducerPerformance), no key, "
@@ -64,7 +64,7 @@ MODES = {
     },
     "full": {
         "reps": 3,
-        "count": {100: 300000, 1024: 100000},
+        "count": {100: 200000, 1024: 60000},
         "produce_cells": [
             (size, acks, comp)
             for size in (100, 1024)
@@ -73,7 +73,7 @@ MODES = {
         ],
         "consume_cells": [(size, comp) for size in (100, 1024) for comp in ("none", "lz4", "zstd")],
         "rates": [1000, 10000, 50000],
-        "latency_seconds": 4.0,
+        "latency_seconds": 3.0,
         "broker_produce_cells": [
             (size, acks, "none") for size in (100, 1024) for acks in ("1", "all")
         ]
@@ -215,11 +215,22 @@ class ApacheKafka:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-BROKER_PROFILE = ["release"]
+CARGO_PROFILE = ["release"]
 
 
 def odradek_broker_bin():
-    return os.path.join(TARGET, BROKER_PROFILE[0], "odradek-broker")
+    return os.path.join(TARGET, CARGO_PROFILE[0], "odradek-broker")
+
+
+def odradek_peer_bin():
+    """Our Rust client's peer program (crate bench/, binary odradek-peer)."""
+    return os.path.join(TARGET, CARGO_PROFILE[0], "odradek-peer")
+
+
+def workspace_has_bench_crate():
+    with open(os.path.join(ROOT, "Cargo.toml")) as f:
+        members = re.search(r"members\s*=\s*\[([^\]]*)\]", f.read())
+    return bool(members) and '"bench"' in members.group(1)
 
 
 class OdradekBroker:
@@ -317,8 +328,8 @@ class Topics:
 class Peer:
     """A peer program that follows the common command line (bench/README.md)."""
 
-    def __init__(self, name, argv0, build=None):
-        self.name, self.argv0, self.build = name, argv0, build
+    def __init__(self, name, argv0, ops=("produce", "consume", "latency")):
+        self.name, self.argv0, self.ops = name, argv0, ops
 
     def argv(self, op, bootstrap, topic, count=0, size=100, acks="1", compression="none",
              rate=0, seconds=0.0, linger_ms=None):
@@ -433,14 +444,19 @@ def build_peers(python):
          os.path.join(peers, "java", "LatencyPeer.java")],
         check=True,
     )
-    clients = {
+    clients = {}
+    if workspace_has_bench_crate():
+        if not os.path.exists(odradek_peer_bin()):
+            raise RunError("no %s: build it with cargo build -p odradek-bench" % odradek_peer_bin())
+        clients["odradek"] = Peer("odradek", [odradek_peer_bin()])
+    clients.update({
         "librdkafka": Peer("librdkafka", [os.path.join(BIN, "rdk-peer")]),
         "franz-go": Peer("franz-go", [os.path.join(BIN, "franz-peer")]),
         "java": JavaClient(BIN),
         "confluent-python": Peer(
             "confluent-python", [python, os.path.join(peers, "confluent_python", "peer.py")]
         ),
-    }
+    })
     return clients
 
 
@@ -466,6 +482,8 @@ RUN_TIMEOUT = [300]
 
 
 def measure(rec, broker, client, op, section, rep, topic, **params):
+    if op not in client.ops:
+        return None
     argv = client.argv(op, broker.bootstrap, topic, **params)
     cpu_b0 = proc_cpu_seconds(broker.pid)
     try:
@@ -547,24 +565,30 @@ def client_matrix(rec, cfg, broker, clients, section, filler):
                 topics.delete(t)
 
 
+def record_startup(rec, b, rep):
+    rss = proc_status_kb(b.pid, "VmRSS")
+    rec.write({"section": "broker-startup", "broker": b.name, "rep": rep,
+               "startup_s": round(b.startup_seconds, 3), "idle_rss_mb": round(rss / 1024, 1),
+               "broker_version": b.version})
+    log("startup %s %.3f s, idle RSS %.0f MiB" % (b.name, b.startup_seconds, rss / 1024))
+
+
 def broker_section(rec, cfg, workdir, clients, filler):
     """The same clients against Odradek's broker and Apache Kafka, alternating brokers."""
     kinds = [OdradekBroker, ApacheKafka]
-    for i in range(cfg["startups"]):
+    # Extra start-ups (the matrix's own start counts as one more).
+    for i in range(1, cfg["startups"]):
         for kind in rotate(kinds, i):
             b = kind(workdir).start()
-            rss = proc_status_kb(b.pid, "VmRSS")
-            rec.write({"section": "broker-startup", "broker": b.name, "rep": i,
-                       "startup_s": round(b.startup_seconds, 3), "idle_rss_mb": round(rss / 1024, 1),
-                       "broker_version": b.version})
-            log("startup %s %.3f s, idle RSS %.0f MiB" % (b.name, b.startup_seconds, rss / 1024))
+            record_startup(rec, b, i)
             b.stop()
     sub = dict(cfg)
     sub["produce_cells"] = cfg["broker_produce_cells"]
     sub["consume_cells"] = cfg["broker_consume_cells"]
-    for i, kind in enumerate(kinds):
+    for kind in kinds:
         b = kind(workdir).start()
         try:
+            record_startup(rec, b, 0)
             client_matrix(rec, sub, b, clients, "brokers", filler)
             rec.write({"section": "broker-rss", "broker": b.name,
                        "peak_rss_mb": round(proc_status_kb(b.pid, "VmHWM") / 1024, 1),
@@ -608,17 +632,22 @@ def main():
     ap.add_argument("--sections", default="clients,brokers")
     ap.add_argument("--clients", default="", help="comma-separated subset of client names")
     ap.add_argument("--reps", type=int, default=0)
-    ap.add_argument("--broker-profile", default="release", help="cargo profile dir of odradek-broker")
+    ap.add_argument("--cargo-profile", default="release",
+                    help="cargo profile dir of odradek-broker and odradek-peer (debug in CI)")
     ap.add_argument("--python", default=os.path.join(CACHE, "venv", "bin", "python"))
+    ap.add_argument("--confluent-rust", default="",
+                    help="path of the confluent-kafka Rust crate's peer binary (built by bench.sh)")
     o = ap.parse_args()
     cfg = dict(MODES[o.mode])
-    BROKER_PROFILE[0] = o.broker_profile
+    CARGO_PROFILE[0] = o.cargo_profile
     RUN_TIMEOUT[0] = cfg["timeout"]
     if o.reps:
         cfg["reps"] = o.reps
     os.makedirs(o.out, exist_ok=True)
     rec = Recorder(o.out)
     clients = build_peers(o.python)
+    if o.confluent_rust:
+        clients["confluent-rust"] = Peer("confluent-rust", [o.confluent_rust], ("produce", "consume"))
     if o.clients:
         clients = {k: v for k, v in clients.items() if k in o.clients.split(",")}
     filler = Peer("librdkafka", [os.path.join(BIN, "rdk-peer")])
@@ -637,7 +666,8 @@ def main():
                 kafka.stop()
         if "brokers" in sections:
             if os.path.exists(odradek_broker_bin()):
-                broker_clients = {k: v for k, v in clients.items() if k in ("librdkafka", "franz-go")}
+                broker_clients = {k: v for k, v in clients.items()
+                                  if k in ("odradek", "librdkafka", "franz-go")}
                 broker_section(rec, cfg, workdir, broker_clients, filler)
             else:
                 log("no %s: cannot run the broker comparison" % odradek_broker_bin())

@@ -10,7 +10,8 @@ trap 'rm -rf "$out"' EXIT
 # Debug builds are enough to check the paths work (cargo test has built most of it already).
 sections="$(bench/sections.sh)"
 case "$sections" in *brokers*) cargo build --locked -p odradek-broker --bins ;; esac
-"$ODRADEK_CACHE/venv/bin/python" bench/run.py --mode quick --out "$out" --broker-profile debug \
+if grep -q '"bench"' Cargo.toml; then cargo build --locked -p odradek-bench; fi
+"$ODRADEK_CACHE/venv/bin/python" bench/run.py --mode quick --out "$out" --cargo-profile debug \
     --sections "$sections"
 python3 bench/report.py --results "$out" --markdown "$out/BENCHMARKS.md" --plots "$out" --no-plots
 grep -q "bench:end" "$out/BENCHMARKS.md"

@@ -11,6 +11,8 @@ Apache Kafka 4.3.1 (started with scripts/apache-kafka.sh; Kafka advertises the p
      reads the records back and commits;
    - java: the same with the Java client's KafkaProducer and a KIP-848 (group.protocol=consumer)
      KafkaConsumer (GoldenJava.java's `session` mode);
+   - admin: a librdkafka AdminClient creating the topics, listing them, describing the cluster
+     and a topic's configs;
    - api-versions: ApiVersions v0, and v9 (unknown to Kafka 4.3.1), from a raw socket.
 
     python capture_kafka.py logical-records.json FIXTURES GOLDEN_JAVA_CLASSPATH
@@ -30,7 +32,7 @@ import tempfile
 import time
 
 import confluent_kafka
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 from recording_proxy import RecordingProxy
 
@@ -172,11 +174,18 @@ def main():
     proxy.upstream = (host, int(port))
     bootstrap = f"127.0.0.1:{proxy.port}"
     try:
-        proxy.session = "setup"
+        proxy.session = "admin"
         admin = AdminClient({"bootstrap.servers": bootstrap, "client.id": "golden-admin"})
         topics = [f"golden-{c}" for c in CODECS] + ["golden-conv-librdkafka", "golden-conv-java"]
         for f in admin.create_topics([NewTopic(t, 1, 1) for t in topics]).values():
             f.result(30)
+        admin.list_topics(timeout=30)
+        admin.describe_cluster().result(30)
+        resource = ConfigResource(ConfigResource.Type.TOPIC, "golden-none")
+        for f in admin.describe_configs([resource]).values():
+            f.result(30)
+        save_conversation(proxy.take("admin", "golden-admin"), fixtures / "conversations" / "admin",
+                          f"{rdkafka}: AdminClient creating topics, listing them, describing the cluster and a topic's configs (tools/golden/capture_kafka.py)")
 
         (fixtures / "librdkafka").mkdir(parents=True, exist_ok=True)
         for codec in CODECS:

@@ -1,0 +1,298 @@
+//! The benchmark peer for Odradek's Rust client: produce, consume and fixed-rate latency, with
+//! the same command line and JSON output as the other peers (see bench/README.md). It uses the
+//! client as a binding would: plain threads, the library's own runtime.
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock, mpsc};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use odradek::config::Config;
+use odradek::consumer::{Consumer, Offset};
+use odradek::producer::{DeliveryFuture, Producer, ProducerRecord};
+use odradek::runtime::block_on;
+
+struct Options {
+    mode: String,
+    bootstrap: String,
+    topic: String,
+    acks: String,
+    compression: String,
+    count: u64,
+    size: usize,
+    linger_ms: u64,
+    batch_size: u64,
+    rate: u64,
+    seconds: f64,
+}
+
+type Fallible<T> = Result<T, String>;
+
+fn parse_args() -> Fallible<Options> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mode = args
+        .first()
+        .cloned()
+        .ok_or("usage: odradek-peer produce|consume|latency --bootstrap B --topic T ...")?;
+    let mut kv = HashMap::new();
+    for pair in args[1..].chunks(2) {
+        match pair {
+            [k, v] => kv.insert(k.trim_start_matches("--").to_string(), v.clone()),
+            _ => return Err(format!("option {} has no value", pair[0])),
+        };
+    }
+    let get = |k: &str, default: &str| kv.get(k).cloned().unwrap_or_else(|| default.to_string());
+    let num = |k: &str, default: &str| -> Fallible<u64> {
+        get(k, default).parse().map_err(|e| format!("--{k}: {e}"))
+    };
+    let o = Options {
+        bootstrap: get("bootstrap", ""),
+        topic: get("topic", ""),
+        acks: get("acks", "1"),
+        compression: get("compression", "none"),
+        count: num("count", "100000")?,
+        size: num("size", "100")? as usize,
+        linger_ms: num("linger-ms", "5")?,
+        batch_size: num("batch-size", "65536")?,
+        rate: num("rate", "1000")?.max(1),
+        seconds: get("seconds", "5")
+            .parse()
+            .map_err(|e| format!("--seconds: {e}"))?,
+        mode,
+    };
+    if o.bootstrap.is_empty() || o.topic.is_empty() {
+        return Err("--bootstrap and --topic are required".into());
+    }
+    Ok(o)
+}
+
+/// Random upper-case letters, like kafka-tools ProducerPerformance's payloads.
+fn payload_pool(len: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            b'A' + (x % 26) as u8
+        })
+        .collect()
+}
+
+const POOL: usize = 1 << 20;
+
+fn producer(o: &Options) -> Fallible<Producer> {
+    let config = Config::from_pairs([
+        ("bootstrap.servers", o.bootstrap.clone()),
+        ("acks", o.acks.clone()),
+        ("compression.type", o.compression.clone()),
+        ("linger.ms", o.linger_ms.to_string()),
+        ("batch.size", o.batch_size.to_string()),
+        ("enable.idempotence", "false".into()),
+        ("max.in.flight.requests.per.connection", "5".into()),
+    ])
+    .map_err(|e| format!("producer config: {e}"))?;
+    Producer::from_config(&config).map_err(|e| format!("producer: {e}"))
+}
+
+fn consumer(o: &Options) -> Fallible<Consumer> {
+    let config = Config::from_pairs([
+        ("bootstrap.servers", o.bootstrap.as_str()),
+        ("enable.auto.commit", "false"),
+        ("fetch.min.bytes", "1"),
+        ("max.partition.fetch.bytes", "1048576"),
+        ("fetch.max.bytes", "52428800"),
+    ])
+    .map_err(|e| format!("consumer config: {e}"))?;
+    let c = Consumer::from_config(&config).map_err(|e| format!("consumer: {e}"))?;
+    c.assign(&[(o.topic.as_str(), 0, Offset::At(0))])
+        .map_err(|e| format!("assign: {e}"))?;
+    Ok(c)
+}
+
+fn client() -> String {
+    format!("odradek {}", env!("CARGO_PKG_VERSION"))
+}
+
+/// Waits for delivery futures in send order on its own thread (the delivery-report callback of
+/// the other clients); returns the number delivered or the first error.
+fn delivery_waiter(rx: mpsc::Receiver<DeliveryFuture>) -> thread::JoinHandle<Fallible<u64>> {
+    thread::spawn(move || {
+        let mut ok = 0;
+        for fut in rx {
+            fut.wait().map_err(|e| format!("delivery failed: {e}"))?;
+            ok += 1;
+        }
+        Ok(ok)
+    })
+}
+
+fn run_produce(o: &Options) -> Fallible<()> {
+    let pool = payload_pool(POOL);
+    let p = producer(o)?;
+    let (tx, rx) = mpsc::sync_channel(1 << 20);
+    let waiter = delivery_waiter(rx);
+    let t0 = Instant::now();
+    for i in 0..o.count as usize {
+        let off = (i * 4099) % (POOL - o.size);
+        let fut = p.send(ProducerRecord::new(&o.topic).value(&pool[off..off + o.size]));
+        tx.send(fut)
+            .map_err(|_| "the delivery waiter stopped".to_string())?;
+    }
+    drop(tx);
+    let delivered = waiter.join().map_err(|_| "delivery waiter panicked")??;
+    let seconds = t0.elapsed().as_secs_f64();
+    block_on(p.close()).map_err(|e| format!("close: {e}"))?;
+    println!(
+        "{{\"records\":{delivered},\"bytes\":{},\"seconds\":{seconds:.6},\"client\":\"{}\"}}",
+        delivered * o.size as u64,
+        client()
+    );
+    Ok(())
+}
+
+fn run_consume(o: &Options) -> Fallible<()> {
+    let c = consumer(o)?;
+    let (mut n, mut bytes) = (0u64, 0u64);
+    // Steady-state rate: the clock starts at the first record (not at assign/connect).
+    let mut t0 = None;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while n < o.count {
+        if Instant::now() > deadline {
+            return Err("consume timed out after 300 s".into());
+        }
+        let want = (o.count - n).min(10_000) as usize;
+        let batch = block_on(c.recv_batch(want)).map_err(|e| format!("consume: {e}"))?;
+        t0.get_or_insert_with(Instant::now);
+        for r in &batch {
+            n += 1;
+            bytes += r.value.as_ref().map_or(0, |v| v.len() as u64);
+        }
+    }
+    let seconds = t0.map_or(0.0, |t| t.elapsed().as_secs_f64());
+    println!(
+        "{{\"records\":{n},\"bytes\":{bytes},\"seconds\":{seconds:.6},\"client\":\"{}\"}}",
+        client()
+    );
+    Ok(())
+}
+
+static EPOCH: OnceLock<Instant> = OnceLock::new();
+
+fn mono_ns() -> i64 {
+    EPOCH.get_or_init(Instant::now).elapsed().as_nanos() as i64
+}
+
+fn run_latency(o: &Options) -> Fallible<()> {
+    if o.size < 8 {
+        return Err("--size must be at least 8".into());
+    }
+    mono_ns();
+    let total = (o.rate as f64 * o.seconds) as usize;
+    let p = producer(o)?;
+    let c = consumer(o)?;
+    let warm = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (warm, stop) = (warm.clone(), stop.clone());
+        thread::spawn(move || -> Fallible<Vec<i64>> {
+            let mut lat = Vec::with_capacity(total);
+            while lat.len() < total && !stop.load(Ordering::Relaxed) {
+                // recv_batch returns as soon as one record is there (and takes what else is).
+                let wait = async {
+                    tokio::time::timeout(Duration::from_millis(50), c.recv_batch(1000)).await
+                };
+                let batch = match block_on(wait) {
+                    Ok(Ok(batch)) => batch,
+                    Ok(Err(e)) => return Err(format!("consume: {e}")),
+                    Err(_elapsed) => continue,
+                };
+                let now = mono_ns();
+                for r in batch {
+                    let v = r.value.unwrap_or_default();
+                    let intended = i64::from_le_bytes(v[..8].try_into().unwrap_or([0; 8]));
+                    if intended == 0 {
+                        warm.store(true, Ordering::Release);
+                    } else {
+                        lat.push(now - intended);
+                    }
+                }
+            }
+            Ok(lat)
+        })
+    };
+    let mut value = payload_pool(o.size);
+    value[..8].copy_from_slice(&0i64.to_le_bytes());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !warm.load(Ordering::Acquire) {
+        if Instant::now() > deadline {
+            stop.store(true, Ordering::Relaxed);
+            return Err("consumer saw no warm-up record in 60 s".into());
+        }
+        p.send(ProducerRecord::new(&o.topic).value(&value))
+            .wait()
+            .map_err(|e| format!("warm-up produce: {e}"))?;
+        thread::sleep(Duration::from_millis(100));
+    }
+    let (tx, rx) = mpsc::sync_channel(1 << 20);
+    let waiter = delivery_waiter(rx);
+    let interval = 1_000_000_000 / o.rate as i64;
+    let start = mono_ns() + 10_000_000;
+    for i in 0..total as i64 {
+        let intended = start + i * interval;
+        loop {
+            let left = intended - mono_ns();
+            if left <= 0 {
+                break;
+            }
+            if left > 200_000 {
+                thread::sleep(Duration::from_nanos((left - 100_000) as u64));
+            }
+        }
+        value[..8].copy_from_slice(&intended.to_le_bytes());
+        let fut = p.send(ProducerRecord::new(&o.topic).value(&value));
+        tx.send(fut)
+            .map_err(|_| "the delivery waiter stopped".to_string())?;
+    }
+    drop(tx);
+    waiter.join().map_err(|_| "delivery waiter panicked")??;
+    let end = Instant::now() + Duration::from_secs(30);
+    while !reader.is_finished() && Instant::now() < end {
+        thread::sleep(Duration::from_millis(10));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let mut lat = reader.join().map_err(|_| "reader panicked")??;
+    if lat.len() < total {
+        return Err("not every record arrived within 30 s".into());
+    }
+    lat.sort_unstable();
+    let pct = |q: f64| lat[(q * (lat.len() - 1) as f64) as usize] as f64 / 1000.0;
+    println!(
+        "{{\"records\":{},\"p50_us\":{:.1},\"p99_us\":{:.1},\"p999_us\":{:.1},\"max_us\":{:.1},\"client\":\"{}\"}}",
+        lat.len(),
+        pct(0.5),
+        pct(0.99),
+        pct(0.999),
+        lat[lat.len() - 1] as f64 / 1000.0,
+        client()
+    );
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let result = parse_args().and_then(|o| match o.mode.as_str() {
+        "produce" => run_produce(&o),
+        "consume" => run_consume(&o),
+        "latency" => run_latency(&o),
+        other => Err(format!("unknown mode {other}")),
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("odradek peer: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
