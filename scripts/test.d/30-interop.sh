@@ -19,10 +19,6 @@ args=(--broker "$broker")
 if [ "$broker" = odradek ]; then
     (cd "$root" && cargo build --release --locked -p odradek-broker)
     export ODRADEK_BROKER_BIN="$CARGO_TARGET_DIR/release/odradek-broker"
-    # librdkafka enables lz4 only if the broker advertises FindCoordinator (consumer groups, not
-    # implemented yet): kcat then sends lz4 batches uncompressed. The lz4 round trip still runs.
-    echo "30-interop.sh: not run until odradek-broker has FindCoordinator: test_kcat_batches_compressed[lz4]" >&2
-    args+=(--deselect "test_kcat.py::test_kcat_batches_compressed[lz4]")
 fi
 
 cd "$root/tests/interop"
