@@ -11,6 +11,7 @@ use kafka_protocol::protocol::{
 
 use super::ProtocolError;
 use super::frame::{begin_frame, finish_frame};
+use super::shape::{self, Direction};
 
 /// Kafka error code UNSUPPORTED_VERSION, the one error an ApiVersions v0 fallback body carries.
 const UNSUPPORTED_VERSION: i16 = 35;
@@ -33,6 +34,21 @@ macro_rules! apis {
             match api_key {
                 $(ApiKey::$key => $request::VERSIONS.intersect(&$response::VERSIONS),)*
             }
+        }
+
+        /// The default request and response of an API, encoded at `version` (test support for
+        /// checking the wire shapes against kafka-protocol's encoder).
+        #[cfg(test)]
+        pub(crate) fn encode_defaults(api_key: ApiKey, version: i16) -> (BytesMut, BytesMut) {
+            let mut request = BytesMut::new();
+            let mut response = BytesMut::new();
+            match api_key {
+                $(ApiKey::$key => {
+                    $request::default().encode(&mut request, version).unwrap();
+                    $response::default().encode(&mut response, version).unwrap();
+                })*
+            }
+            (request, response)
         }
     };
 }
@@ -248,6 +264,8 @@ pub fn decode_request(frame: Bytes) -> Result<(RequestHeader, RequestKind), Prot
         RequestHeader::decode(&mut buf, header_version)
             .map_err(|e| decode_err(format!("request header v{header_version}: {e:#}")))?
     };
+    // Bounds every count and length before kafka-protocol allocates from them (see shape.rs).
+    shape::check(Direction::Request, preamble.api_key, version, &buf).map_err(decode_err)?;
     let body = RequestKind::decode(api_key, &mut buf, version)
         .map_err(|e| decode_err(format!("{e:#}")))?;
     Ok((header, body))
@@ -350,6 +368,7 @@ fn read_response<T, E: std::fmt::Display>(
         version: body_version,
         reason,
     };
+    shape::check(Direction::Response, api_key as i16, body_version, &buf).map_err(decode_err)?;
     let body = decode_body(&mut buf, body_version).map_err(|e| decode_err(format!("{e:#}")))?;
     reject_trailing(&buf, decode_err)?;
     Ok((header.correlation_id, body))
@@ -536,6 +555,32 @@ mod tests {
                 api_key: ApiKey::OffsetFetch,
                 version: 10
             })
+        ));
+    }
+
+    #[test]
+    fn hostile_array_counts_are_a_decode_error_not_an_abort() {
+        // Metadata v0 claiming i32::MAX topics: kafka-protocol alone would try to reserve
+        // ~150 GB for them and abort the process.
+        let frame =
+            Bytes::from_static(&[0, 3, 0, 0, 0, 0, 0, 1, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff]);
+        match decode_request(frame) {
+            Err(ProtocolError::Decode {
+                api_key: ApiKey::Metadata,
+                version: 0,
+                reason,
+            }) => assert!(reason.contains("array count of 2147483647"), "{reason}"),
+            other => panic!("expected Decode, got {other:?}"),
+        }
+        // The same for a response: a Metadata v12 answer claiming u32::MAX - 2 brokers.
+        let mut raw = BytesMut::new();
+        raw.put_i32(1); // correlation id
+        raw.put_u8(0); // header tagged fields
+        raw.put_i32(0); // throttle time
+        raw.put_slice(&[0xfe, 0xff, 0xff, 0xff, 0x0f]);
+        assert!(matches!(
+            decode_response::<MetadataResponse>(raw.freeze(), 12),
+            Err(ProtocolError::Decode { .. })
         ));
     }
 
