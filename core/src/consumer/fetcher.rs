@@ -44,14 +44,20 @@ pub(crate) async fn run(shared: Arc<Shared>) {
     let mut want_metadata = false;
     let mut backoff_until: Option<Instant> = None;
     let mut failures = 0u32;
+    let mut last_metadata: Option<Instant> = None;
     loop {
         if shared.lock().closed {
             break;
         }
         let now = Instant::now();
         let mut next: Option<Instant> = None;
-        if want_metadata && !metadata_pending {
+        // Periodic refresh (metadata.max.age.ms) besides the error-driven ones.
+        want_metadata |= shared.cluster.is_stale() && !shared.lock().partitions.is_empty();
+        let spaced = last_metadata
+            .is_none_or(|t: Instant| t.elapsed() >= shared.config.client.retry_backoff);
+        if want_metadata && !metadata_pending && spaced {
             want_metadata = false;
+            last_metadata = Some(Instant::now());
             metadata_pending = true;
             let cluster = shared.cluster.clone();
             tasks.push(Box::pin(async move {

@@ -30,7 +30,6 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::sync::{Notify, oneshot};
-use tokio::time::Instant;
 
 use crate::cluster::Cluster;
 use crate::config::{Config, ProducerConfig};
@@ -318,7 +317,7 @@ impl Producer {
         let timestamp = record.timestamp.unwrap_or_else(now_ms);
         let outcome = {
             let mut state = shared.lock();
-            state.append(&shared.limits, record, timestamp, tx, Instant::now())
+            state.append(&shared.limits, record, timestamp, tx)
         };
         match outcome {
             Appended::Done { wake: false } => {}

@@ -271,6 +271,11 @@ impl Sender {
             batch.fail(err);
         }
         self.shared.notify_if_idle();
+        // Periodic refresh (metadata.max.age.ms): picks up added partitions and moved leaders
+        // even when no request failed.
+        if self.shared.cluster.is_stale() && !self.shared.lock().topics.is_empty() {
+            self.want_metadata = true;
+        }
         if self.want_metadata {
             self.start_metadata_refresh(now);
             merge(Some(now + cfg.client.retry_backoff));
