@@ -15,6 +15,7 @@ use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::{FetchRequest, FetchResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::{Chunk, Shared, TopicPartition, reset_timestamp};
 use crate::cluster::needs_metadata_refresh;
@@ -147,11 +148,13 @@ pub(crate) async fn run(shared: Arc<Shared>) {
                 let cluster = shared.cluster.clone();
                 // The broker may hold the fetch for fetch.wait.max.ms: allow for it.
                 let timeout = shared.config.client.request_timeout + shared.config.fetch_max_wait;
+                let span = tracing::debug_span!("fetch", broker, partitions = partitions.len());
                 tasks.push(Box::pin(async move {
                     let result = async {
                         let conn = cluster.connection(broker).await?;
                         conn.request_timeout(&request, timeout).await
                     }
+                    .instrument(span)
                     .await;
                     Event::Fetched {
                         broker,
