@@ -1,7 +1,8 @@
 //! Arbitrary frame bodies through the broker's request decoder: no panic, no abort.
 //!
-//! Known failure (found by this target): kafka-protocol 0.18 sizes `Vec::with_capacity` from
-//! array counts read off the wire, so a 35-byte Produce request can ask for a 16 GB allocation.
+//! It once found that kafka-protocol 0.18 sizes `Vec::with_capacity` from array counts read off
+//! the wire; `decode_request` now checks counts first, and core/tests/hostile_requests.rs keeps
+//! that input as a regression test.
 #![no_main]
 
 use bytes::Bytes;
