@@ -90,8 +90,12 @@ class Stats:
             return None
         out = {"n": len(rs)}
         if op == "latency":
+            done = [r for r in rs if not r.get("fell_behind")]
+            if len(done) * 2 < len(rs):
+                # Most repetitions could not sustain the rate: no percentile to show.
+                return {"n": len(rs), "fell_behind": True}
             for k in ("p50_us", "p99_us", "p999_us"):
-                out[k] = med([r[k] for r in rs])
+                out[k] = med([r[k] for r in done])
             return out
         rps = [r["rps"] for r in rs]
         out.update(
@@ -223,9 +227,7 @@ def markdown(rows, env, plots_rel, notes):
         rates = sorted({r["rate"] for r in group(rows, section="clients", op="latency")})
         out += ["### End-to-end latency at a fixed rate: p50 / p99 / p99.9 in ms", ""]
         out += pivot(st, clients, "latency", [(r,) for r in rates], ("rate",),
-                     lambda v: "%.1f / %.1f / %.1f" % (
-                         v["p50_us"] / 1e3, v["p99_us"] / 1e3, v["p999_us"] / 1e3),
-                     ["records/s"])
+                     _lat, ["records/s"])
         out += ["", "![latency](%s/latency.png)" % plots_rel, ""]
     out += brokers(rows, plots_rel)
     if notes:
@@ -359,7 +361,7 @@ def brokers(rows, plots_rel):
                 continue
             out.append("| %s | %s | %s | %s | %s |" % (
                 fmt_rate(rate), LABEL[c], _lat(a), _lat(b),
-                fmt_ratio(div(a and a["p99_us"], b and b["p99_us"]))))
+                fmt_ratio(div(a and a.get("p99_us"), b and b.get("p99_us")))))
     out += ["", "![broker comparison](%s/brokers.png)" % plots_rel, ""]
     return out
 
@@ -378,6 +380,8 @@ def _tp(v):
 def _lat(v):
     if not v:
         return "failed"
+    if v.get("fell_behind"):
+        return "fell behind (records still missing 30 s after the last send)"
     return "%.1f / %.1f / %.1f" % (v["p50_us"] / 1e3, v["p99_us"] / 1e3, v["p999_us"] / 1e3)
 
 
@@ -453,7 +457,7 @@ def plots(rows, plot_dir):
         for ax, (key, name) in zip(axes, (("p50_us", "p50"), ("p99_us", "p99"), ("p999_us", "p99.9"))):
             for c in clients:
                 pts = [(r, st.cell(c, "latency", rate=r)) for r in rates]
-                pts = [(r, v[key] / 1e3) for r, v in pts if v]
+                pts = [(r, v[key] / 1e3) for r, v in pts if v and key in v]
                 if pts:
                     ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-",
                             label=LABEL.get(c, c), color=colors.get(c))
@@ -494,7 +498,7 @@ def broker_plot(rows, plot_dir, plt):
     for b in ("odradek", "apache-kafka"):
         for c, style in (("librdkafka", "o-"), ("franz-go", "s--")):
             pts = [(r, bs[b].cell(c, "latency", rate=r)) for r in rates]
-            pts = [(r, v["p99_us"] / 1e3) for r, v in pts if v]
+            pts = [(r, v["p99_us"] / 1e3) for r, v in pts if v and "p99_us" in v]
             if pts:
                 axes[1].plot([p[0] for p in pts], [p[1] for p in pts], style, color=bcol[b],
                              label="%s, %s" % (BROKER_LABEL[b], c))

@@ -57,7 +57,7 @@ pub async fn handle(ctx: &Ctx, header: &RequestHeader, request: RequestKind) -> 
         RequestKind::Produce(r) => produce::handle(ctx, v, r),
         RequestKind::Fetch(r) => fetch::handle(ctx, v, r),
         RequestKind::ListOffsets(r) => {
-            respond(ResponseKind::ListOffsets(offsets::list_offsets(ctx, r)))
+            respond(ResponseKind::ListOffsets(offsets::list_offsets(ctx, v, r)))
         }
         RequestKind::OffsetForLeaderEpoch(r) => respond(ResponseKind::OffsetForLeaderEpoch(
             offsets::offset_for_leader_epoch(ctx, r),

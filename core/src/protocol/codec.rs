@@ -36,6 +36,24 @@ macro_rules! apis {
             }
         }
 
+        /// The API a request body belongs to.
+        fn request_kind_key(body: &RequestKind) -> Option<ApiKey> {
+            match body {
+                $(RequestKind::$key(_) => Some(ApiKey::$key),)*
+                #[allow(unreachable_patterns)] // RequestKind is non_exhaustive
+                _ => None,
+            }
+        }
+
+        /// The API a response body belongs to.
+        fn response_kind_key(body: &ResponseKind) -> Option<ApiKey> {
+            match body {
+                $(ResponseKind::$key(_) => Some(ApiKey::$key),)*
+                #[allow(unreachable_patterns)] // ResponseKind is non_exhaustive
+                _ => None,
+            }
+        }
+
         /// The default request and response of an API, encoded at `version` (test support for
         /// checking the wire shapes against kafka-protocol's encoder).
         #[cfg(test)]
@@ -192,6 +210,13 @@ pub fn encode_request_kind(
     let api_key = api_key_of(header.request_api_key)?;
     let version = header.request_api_version;
     check_version(api_key, version, supported_versions(api_key))?;
+    if request_kind_key(body) != Some(api_key) {
+        return Err(ProtocolError::Encode {
+            api_key,
+            version,
+            reason: format!("the body is a {:?} request", request_kind_key(body)),
+        });
+    }
     write_request(api_key, version, header, |dst| body.encode(dst, version))
 }
 
@@ -273,7 +298,7 @@ pub fn decode_request(frame: Bytes) -> Result<(RequestHeader, RequestKind), Prot
 
 /// Encodes a whole response frame, size prefix included, for a broker.
 ///
-/// `body` must be the response of `api_key`. The header version follows the API version, except
+/// `body` must be the response of `api_key` (checked). The header version follows the API version, except
 /// for ApiVersions, whose responses always carry header v0 so that a client can read them before
 /// it knows which versions the broker speaks.
 pub fn encode_response(
@@ -288,6 +313,12 @@ pub fn encode_response(
         version,
         reason,
     };
+    if response_kind_key(body) != Some(api_key) {
+        return Err(encode_err(format!(
+            "the body is a {:?} response",
+            response_kind_key(body)
+        )));
+    }
     let mut dst = BytesMut::with_capacity(64);
     let at = begin_frame(&mut dst);
     encode_response_header(&mut dst, api_key, version, correlation_id);
@@ -581,6 +612,28 @@ mod tests {
         assert!(matches!(
             decode_response::<MetadataResponse>(raw.freeze(), 12),
             Err(ProtocolError::Decode { .. })
+        ));
+    }
+
+    #[test]
+    fn a_body_of_another_api_is_an_encode_error() {
+        let h = header(1)
+            .with_request_api_key(ApiKey::Metadata as i16)
+            .with_request_api_version(12);
+        assert!(matches!(
+            encode_request_kind(&h, &RequestKind::Produce(produce(b""))),
+            Err(ProtocolError::Encode {
+                api_key: ApiKey::Metadata,
+                ..
+            })
+        ));
+        let body = ResponseKind::Produce(ProduceResponse::default());
+        assert!(matches!(
+            encode_response(ApiKey::Metadata, 12, 1, &body),
+            Err(ProtocolError::Encode {
+                api_key: ApiKey::Metadata,
+                ..
+            })
         ));
     }
 

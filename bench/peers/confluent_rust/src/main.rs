@@ -71,7 +71,7 @@ async fn produce(kv: &HashMap<String, String>) -> Fallible<()> {
         ("max.in.flight.requests.per.connection", "5"),
     ]))
     .map_err(|e| format!("producer config: {e}"))?;
-    let producer = KafkaProducer::<Vec<u8>, Vec<u8>>::new(config, ByteArraySerializer, ByteArraySerializer)
+    let producer = KafkaProducer::<Vec<u8>, Vec<u8>>::new(config, ByteArraySerializer::new(), ByteArraySerializer::new())
         .map_err(|e| format!("producer: {e}"))?;
     let pool = payload_pool(POOL);
     let (ok, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
@@ -81,7 +81,7 @@ async fn produce(kv: &HashMap<String, String>) -> Fallible<()> {
         let record = ProducerRecord::new(topic.to_string(), Some(&pool[off..off + size]));
         let (ok, failed) = (ok.clone(), failed.clone());
         let callback = move |_md: Option<&confluent_kafka::producer::RecordMetadata>,
-                             err: Option<&confluent_kafka::Error>| {
+                             err: Option<&confluent_kafka::common::Error>| {
             if let Some(e) = err {
                 if failed.fetch_add(1, Ordering::Relaxed) == 0 {
                     eprintln!("delivery failed: {e}");
@@ -121,7 +121,7 @@ async fn consume(kv: &HashMap<String, String>) -> Fallible<()> {
         ("fetch.max.bytes", "52428800"),
     ]))
     .map_err(|e| format!("consumer config: {e}"))?;
-    let mut consumer = KafkaConsumer::<Vec<u8>, Vec<u8>>::new(config, ByteArrayDeserializer, ByteArrayDeserializer)
+    let mut consumer = KafkaConsumer::<Vec<u8>, Vec<u8>>::new(config, ByteArrayDeserializer::new(), ByteArrayDeserializer::new())
         .map_err(|e| format!("consumer: {e}"))?;
     let tp = TopicPartition::new(topic, 0);
     consumer.assign(vec![tp.clone()]).await.map_err(|e| format!("assign: {e}"))?;
