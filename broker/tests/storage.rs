@@ -179,3 +179,76 @@ async fn retention_by_size_and_time_and_delete_records() {
     assert_eq!(list_offset(&mut c, "size", 0, -2).await.1, 28);
     b.handle.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compaction_keeps_the_latest_value_per_key_and_drops_tombstones() {
+    let b = start_with("log.cleaner.backoff.ms=50", FsyncPolicy::Never).await;
+    let mut c = Client::connect(b.handle.local_addr()).await;
+    let configs = [
+        ("cleanup.policy", "compact"),
+        ("segment.bytes", "400"),
+        ("delete.retention.ms", "0"),
+    ];
+    assert_eq!(create_topic(&mut c, "cmp", 1, &configs).await, 0);
+    let mut produced = 0i64;
+    let send = async |c: &mut Client, key: &str, value: &str| {
+        let b = batch(&[value], Some(&[key]), None, Compression::None);
+        assert_eq!(produce(c, "cmp", 0, b, 1).await.0, 0);
+    };
+    for round in 0..10 {
+        for k in 0..4 {
+            send(&mut c, &format!("k{k}"), &format!("v{k}-{round}")).await;
+            produced += 1;
+        }
+    }
+    send(&mut c, "k0", "").await; // tombstone
+    produced += 1;
+    // Filler on another key rolls the tombstone into a sealed segment.
+    for i in 0..12 {
+        send(&mut c, "filler", &format!("f{i}")).await;
+        produced += 1;
+    }
+    let read_all = async |c: &mut Client| {
+        let mut all = Vec::new();
+        let mut next = 0;
+        loop {
+            let (e, _, recs) = fetch(c, "cmp", 0, next, 1 << 20).await;
+            assert_eq!(e, 0);
+            let got = decode_records(recs);
+            let Some(last) = got.last() else { break };
+            next = last.0 + 1;
+            all.extend(got);
+        }
+        all
+    };
+    let mut all = Vec::new();
+    for _ in 0..1200 {
+        all = read_all(&mut c).await;
+        let k0_visible = all.iter().any(|(_, k, _)| k.as_deref() == Some("k0"));
+        if (all.len() as i64) < produced && !k0_visible {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!((all.len() as i64) < produced, "nothing was compacted");
+    assert!(
+        all.windows(2).all(|w| w[0].0 < w[1].0),
+        "offsets stay increasing"
+    );
+    assert!(
+        !all.iter().any(|(_, k, _)| k.as_deref() == Some("k0")),
+        "k0 and its tombstone are gone"
+    );
+    for k in 1..4 {
+        let key = format!("k{k}");
+        let values: Vec<_> = all
+            .iter()
+            .filter(|(_, kk, _)| kk.as_deref() == Some(key.as_str()))
+            .collect();
+        assert_eq!(values.len(), 1, "{key} kept once: {values:?}");
+        assert_eq!(values[0].2.as_deref(), Some(format!("v{k}-9").as_str()));
+    }
+    // The log end offset did not move: compaction never renumbers.
+    assert_eq!(list_offset(&mut c, "cmp", 0, -1).await.1, produced);
+    b.handle.shutdown().await;
+}
