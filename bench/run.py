@@ -40,7 +40,7 @@ SETTINGS = {
     "max.in.flight.requests.per.connection": 5,
     "enable.idempotence": False,
     "compression level": "codec default (lz4 default, zstd 3)",
-    "consumer": "assign partition 0 from offset 0, no group (Java ConsumerPerformance: "
+    "consumer": "assign partition 0 at offset 0 (no ListOffsets), no group (Java ConsumerPerformance: "
     "subscribe, its fetch-phase time), fetch.min.bytes=1, max.partition.fetch.bytes=1 MiB, "
     "fetch.max.bytes=50 MiB",
     "values": "random upper-case letters (as kafka-tools ProducerPerformance), no key, "
@@ -218,13 +218,26 @@ class ApacheKafka:
 CARGO_PROFILE = ["release"]
 
 
+# Copies of our binaries taken at the start of a run: the cargo target dir is shared with other
+# builds, which could replace a binary half-way through.
+SNAPSHOT = {}
+
+
 def odradek_broker_bin():
-    return os.path.join(TARGET, CARGO_PROFILE[0], "odradek-broker")
+    return SNAPSHOT.get("odradek-broker", os.path.join(TARGET, CARGO_PROFILE[0], "odradek-broker"))
 
 
 def odradek_peer_bin():
     """Our Rust client's peer program (crate bench/, binary odradek-peer)."""
-    return os.path.join(TARGET, CARGO_PROFILE[0], "odradek-peer")
+    return SNAPSHOT.get("odradek-peer", os.path.join(TARGET, CARGO_PROFILE[0], "odradek-peer"))
+
+
+def snapshot_binaries(workdir):
+    for name, path in (("odradek-broker", odradek_broker_bin()), ("odradek-peer", odradek_peer_bin())):
+        if os.path.exists(path):
+            copy = os.path.join(workdir, name)
+            shutil.copy2(path, copy)
+            SNAPSHOT[name] = copy
 
 
 def workspace_has_bench_crate():
@@ -328,8 +341,8 @@ class Topics:
 class Peer:
     """A peer program that follows the common command line (bench/README.md)."""
 
-    def __init__(self, name, argv0, build=None):
-        self.name, self.argv0, self.build = name, argv0, build
+    def __init__(self, name, argv0, ops=("produce", "consume", "latency")):
+        self.name, self.argv0, self.ops = name, argv0, ops
 
     def argv(self, op, bootstrap, topic, count=0, size=100, acks="1", compression="none",
              rate=0, seconds=0.0, linger_ms=None):
@@ -482,12 +495,21 @@ RUN_TIMEOUT = [300]
 
 
 def measure(rec, broker, client, op, section, rep, topic, **params):
+    if op not in client.ops:
+        return None
     argv = client.argv(op, broker.bootstrap, topic, **params)
     cpu_b0 = proc_cpu_seconds(broker.pid)
     try:
         stdout, _stderr, cpu, rss, wall = run_measured(argv, timeout=RUN_TIMEOUT[0])
         res = client.result(op, stdout)
     except (RunError, ValueError, KeyError) as e:
+        if op == "latency" and "not every record arrived" in str(e):
+            # A result, not a harness failure: the client could not sustain this rate.
+            rec.write({"section": section, "broker": broker.name, "client": client.name,
+                       "op": op, "rep": rep, "rate": params.get("rate"), "fell_behind": True})
+            log("%s %s %s latency rate=%s: fell behind" % (
+                section, broker.name, client.name, params.get("rate")))
+            return None
         log("FAILED %s %s %s %s: %s" % (section, broker.name, client.name, op, e))
         rec.failures.append("%s/%s/%s/%s %s" % (section, broker.name, client.name, op, params))
         return None
@@ -563,24 +585,30 @@ def client_matrix(rec, cfg, broker, clients, section, filler):
                 topics.delete(t)
 
 
+def record_startup(rec, b, rep):
+    rss = proc_status_kb(b.pid, "VmRSS")
+    rec.write({"section": "broker-startup", "broker": b.name, "rep": rep,
+               "startup_s": round(b.startup_seconds, 3), "idle_rss_mb": round(rss / 1024, 1),
+               "broker_version": b.version})
+    log("startup %s %.3f s, idle RSS %.0f MiB" % (b.name, b.startup_seconds, rss / 1024))
+
+
 def broker_section(rec, cfg, workdir, clients, filler):
     """The same clients against Odradek's broker and Apache Kafka, alternating brokers."""
     kinds = [OdradekBroker, ApacheKafka]
-    for i in range(cfg["startups"]):
+    # Extra start-ups (the matrix's own start counts as one more).
+    for i in range(1, cfg["startups"]):
         for kind in rotate(kinds, i):
             b = kind(workdir).start()
-            rss = proc_status_kb(b.pid, "VmRSS")
-            rec.write({"section": "broker-startup", "broker": b.name, "rep": i,
-                       "startup_s": round(b.startup_seconds, 3), "idle_rss_mb": round(rss / 1024, 1),
-                       "broker_version": b.version})
-            log("startup %s %.3f s, idle RSS %.0f MiB" % (b.name, b.startup_seconds, rss / 1024))
+            record_startup(rec, b, i)
             b.stop()
     sub = dict(cfg)
     sub["produce_cells"] = cfg["broker_produce_cells"]
     sub["consume_cells"] = cfg["broker_consume_cells"]
-    for i, kind in enumerate(kinds):
+    for kind in kinds:
         b = kind(workdir).start()
         try:
+            record_startup(rec, b, 0)
             client_matrix(rec, sub, b, clients, "brokers", filler)
             rec.write({"section": "broker-rss", "broker": b.name,
                        "peak_rss_mb": round(proc_status_kb(b.pid, "VmHWM") / 1024, 1),
@@ -627,6 +655,8 @@ def main():
     ap.add_argument("--cargo-profile", default="release",
                     help="cargo profile dir of odradek-broker and odradek-peer (debug in CI)")
     ap.add_argument("--python", default=os.path.join(CACHE, "venv", "bin", "python"))
+    ap.add_argument("--confluent-rust", default="",
+                    help="path of the confluent-kafka Rust crate's peer binary (built by bench.sh)")
     o = ap.parse_args()
     cfg = dict(MODES[o.mode])
     CARGO_PROFILE[0] = o.cargo_profile
@@ -635,14 +665,17 @@ def main():
         cfg["reps"] = o.reps
     os.makedirs(o.out, exist_ok=True)
     rec = Recorder(o.out)
+    workdir = tempfile.mkdtemp(prefix="odradek-bench-")
+    snapshot_binaries(workdir)
     clients = build_peers(o.python)
+    if o.confluent_rust:
+        clients["confluent-rust"] = Peer("confluent-rust", [o.confluent_rust], ("produce", "consume"))
     if o.clients:
         clients = {k: v for k, v in clients.items() if k in o.clients.split(",")}
     filler = Peer("librdkafka", [os.path.join(BIN, "rdk-peer")])
     with open(os.path.join(o.out, "environment.json"), "w") as f:
         json.dump({"mode": o.mode, "settings": SETTINGS, "latency": LATENCY, "config": {
             k: v for k, v in cfg.items()}, "env": environment(o.python)}, f, indent=1, default=str)
-    workdir = tempfile.mkdtemp(prefix="odradek-bench-")
     t0 = time.monotonic()
     try:
         sections = o.sections.split(",")

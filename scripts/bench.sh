@@ -25,10 +25,21 @@ case "$sections" in *brokers*) cargo build --release --locked -p odradek-broker 
 # Our Rust client's peer (crate bench/), once it is a workspace member.
 if grep -q '"bench"' Cargo.toml; then cargo build --release --locked -p odradek-bench; fi
 
+# The confluent-kafka Rust crate's peer: its own cargo project and target dir, one job (about five
+# minutes the first time; never built by make test).
+crust_target="$ODRADEK_CACHE/bench/confluent-rust-target"
+crust_args=()
+if (cd bench/peers/confluent_rust && CARGO_TARGET_DIR="$crust_target" CARGO_BUILD_JOBS=1 \
+        cargo build --release --locked); then
+    crust_args=(--confluent-rust "$crust_target/release/confluent-rust-peer")
+else
+    echo "bench: the confluent-kafka Rust peer did not build; measuring without it" >&2
+fi
+
 out="$ODRADEK_CACHE/bench/runs/$(date -u +%Y%m%d-%H%M%S)"
 status=0
 "$ODRADEK_CACHE/venv/bin/python" bench/run.py --mode "${BENCH_MODE:-full}" --out "$out" \
-    --sections "$sections" ${BENCH_ARGS:-} \
+    --sections "$sections" "${crust_args[@]}" ${BENCH_ARGS:-} \
     || status=$?
 mkdir -p bench/results
 cp "$out/results.jsonl" "$out/environment.json" bench/results/

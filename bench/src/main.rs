@@ -107,7 +107,7 @@ fn consumer(o: &Options) -> Fallible<Consumer> {
     ])
     .map_err(|e| format!("consumer config: {e}"))?;
     let c = Consumer::from_config(&config).map_err(|e| format!("consumer: {e}"))?;
-    c.assign(&[(o.topic.as_str(), 0, Offset::Beginning)])
+    c.assign(&[(o.topic.as_str(), 0, Offset::At(0))])
         .map_err(|e| format!("assign: {e}"))?;
     Ok(c)
 }

@@ -12,7 +12,10 @@ use crate::state::BrokerState;
 use crate::time::now_ms;
 
 pub fn spawn(state: Arc<BrokerState>, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
-    let mut tasks = Vec::new();
+    let mut tasks = vec![crate::group::spawn_timer(
+        state.groups.clone(),
+        shutdown.clone(),
+    )];
     let retention_every = state.props().retention_check_interval();
     tasks.push(tokio::spawn(every(
         retention_every,

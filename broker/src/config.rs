@@ -83,6 +83,10 @@ const BROKER_KEYS: &[(&str, &str)] = &[
     ("transactional.id.expiration.ms", "604800000"),
     ("producer.id.expiration.ms", "86400000"),
     ("queued.max.requests", "500"),
+    ("group.min.session.timeout.ms", "6000"),
+    ("group.max.session.timeout.ms", "1800000"),
+    // Kafka's built-in default is 3000; its shipped server.properties (and this dev broker) use 0.
+    ("group.initial.rebalance.delay.ms", "0"),
 ];
 
 /// Kafka properties that do not apply to a single embedded node and are accepted silently,
@@ -108,7 +112,6 @@ const IGNORED_KEYS: &[&str] = &[
     "share.coordinator.state.topic.min.isr",
     "transaction.state.log.replication.factor",
     "transaction.state.log.min.isr",
-    "group.initial.rebalance.delay.ms",
     "broker.id",
 ];
 
@@ -223,6 +226,16 @@ impl BrokerProperties {
     }
     pub fn flush_scheduler_interval(&self) -> Duration {
         Duration::from_millis(self.long("log.flush.scheduler.interval.ms").max(10) as u64)
+    }
+    /// Session timeouts a JoinGroup may ask for (inclusive), in ms.
+    pub fn group_session_timeout_range_ms(&self) -> (i64, i64) {
+        (
+            self.long("group.min.session.timeout.ms"),
+            self.long("group.max.session.timeout.ms"),
+        )
+    }
+    pub fn group_initial_rebalance_delay(&self) -> Duration {
+        Duration::from_millis(self.long("group.initial.rebalance.delay.ms").max(0) as u64)
     }
     pub fn producer_id_expiration_ms(&self) -> i64 {
         self.long("producer.id.expiration.ms")

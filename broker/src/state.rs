@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use crate::config::{BrokerConfig, BrokerProperties, FsyncPolicy};
+use crate::group::GroupCoordinator;
 use crate::log::index::write_file_atomically;
 use crate::time::random_uuid;
 use crate::topics::TopicRegistry;
@@ -19,6 +20,7 @@ pub struct BrokerState {
     pub topics: TopicRegistry,
     pub fsync: FsyncPolicy,
     pub max_request_bytes: usize,
+    pub groups: std::sync::Arc<GroupCoordinator>,
     producer_ids: Mutex<ProducerIdAllocator>,
 }
 
@@ -39,6 +41,7 @@ impl BrokerState {
         };
         let topics = TopicRegistry::open(&config.data_dir, props.clone(), config.fsync)?;
         let producer_ids = ProducerIdAllocator::open(&config.data_dir)?;
+        let groups = GroupCoordinator::open(&config.data_dir, props, config.fsync)?;
         Ok(Self {
             node_id,
             cluster_id,
@@ -47,6 +50,7 @@ impl BrokerState {
             topics,
             fsync: config.fsync,
             max_request_bytes: props.max_request_bytes(),
+            groups: std::sync::Arc::new(groups),
             producer_ids: Mutex::new(producer_ids),
         })
     }

@@ -289,3 +289,37 @@ fn records_produced_and_fetched_through_kafka_are_the_logical_records() {
         "produced {produced}, fetched {fetched}"
     );
 }
+
+/// Hostile counts and lengths anywhere in real frames: each 4-byte window set to i32::MAX and
+/// each byte set to 0xff. Decoding must return (an error or a value), never abort on a huge
+/// allocation or panic.
+#[test]
+fn hostile_counts_anywhere_in_captured_frames_never_abort() {
+    let mut rejected = 0;
+    for e in all_exchanges().iter().filter(|e| e.supported()) {
+        let mut frames = vec![(true, body(&e.request))];
+        if let Some(response) = &e.response {
+            frames.push((false, body(response)));
+        }
+        for (is_request, frame) in frames {
+            for pos in 0..frame.len() {
+                let mut variants = vec![frame.to_vec()];
+                variants[0][pos] = 0xff;
+                if pos + 4 <= frame.len() {
+                    let mut v = frame.to_vec();
+                    v[pos..pos + 4].copy_from_slice(&i32::MAX.to_be_bytes());
+                    variants.push(v);
+                }
+                for v in variants {
+                    let failed = if is_request {
+                        decode_request(Bytes::from(v)).is_err()
+                    } else {
+                        decode_response_kind(e.api_key, e.version, Bytes::from(v)).is_err()
+                    };
+                    rejected += usize::from(failed);
+                }
+            }
+        }
+    }
+    assert!(rejected > 1000, "only {rejected} corruptions rejected");
+}

@@ -13,8 +13,9 @@ from harness import Record
 
 TOPIC = "crash"
 PARTITIONS = 3
-KILLS = 5
+KILLS = 8
 ACKS_PER_ROUND = 4000
+IN_FLIGHT = 1000  # records produced but not yet acknowledged when the broker is killed
 PROGRESS_GUARD_S = 120  # a hang guard: fail if the producer stops making progress, never a timing assertion
 
 
@@ -61,13 +62,14 @@ class Writer:
         self.producer.poll(0)
 
     def run_until_acked(self, target: int) -> None:
-        """Produce until `target` records are acknowledged, keeping a few hundred in flight."""
+        """Produce until `target` records are acknowledged, keeping IN_FLIGHT unacknowledged."""
         last_progress, last_count = time.monotonic(), len(self.acked)
         while len(self.acked) < target:
             assert self.fatal is None, f"producer fatal error: {self.fatal}"
-            if self.sent - len(self.acked) - len(self.failed) < 500:
-                self.send_some(100)
-            self.producer.poll(0.01)
+            outstanding = self.sent - len(self.acked) - len(self.failed)
+            if outstanding < IN_FLIGHT:
+                self.send_some(IN_FLIGHT - outstanding)
+            self.producer.poll(0.002)
             if len(self.acked) != last_count:
                 last_progress, last_count = time.monotonic(), len(self.acked)
             assert time.monotonic() - last_progress < PROGRESS_GUARD_S, (
@@ -107,13 +109,17 @@ def test_sigkill_while_producing(broker_factory):
     w = Writer(b.bootstrap)
     for round_no in range(1, KILLS + 1):
         w.run_until_acked(round_no * ACKS_PER_ROUND)
-        in_flight = w.sent - len(w.acked) - len(w.failed)
+        w.send_some(IN_FLIGHT)  # so the kill lands with requests on the wire, not between them
+        w.producer.poll(0.005)
+        unacked = set(range(w.sent)) - set(w.acked) - set(w.failed)
         b.kill()
         w.send_some(200)  # queued while the broker is down
         b.restart()
         acked_before = dict(w.acked)
         present = check_log(b.bootstrap, acked_before, round_no)
-        print(f"round {round_no}: killed with {in_flight} in flight; {len(acked_before)} acked, {present} in the log")
+        stored_unacked = present - len(acked_before)
+        print(f"round {round_no}: killed with {len(unacked)} unacknowledged; {len(acked_before)} acked, "
+              f"{present} in the log (so {stored_unacked} stored without an ack yet)")
     w.drain()
     assert not w.failed, f"{len(w.failed)} records failed: {list(w.failed.items())[:5]}"
     assert len(w.acked) == w.sent

@@ -84,7 +84,7 @@ func producerOpts(o options) []kgo.Opt {
 func consumerOpts(o options) []kgo.Opt {
 	return []kgo.Opt{
 		kgo.SeedBrokers(o.bootstrap),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{o.topic: {0: kgo.NewOffset().AtStart()}}),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{o.topic: {0: kgo.NewOffset().At(0)}}),
 		kgo.FetchMinBytes(1),
 		kgo.FetchMaxPartitionBytes(1 << 20),
 		kgo.FetchMaxBytes(50 << 20),

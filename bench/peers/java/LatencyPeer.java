@@ -60,7 +60,7 @@ public class LatencyPeer {
             TopicPartition tp = new TopicPartition(topic, 0);
             Thread reader = new Thread(() -> {
                 consumer.assign(List.of(tp));
-                consumer.seekToBeginning(List.of(tp));
+                consumer.seek(tp, 0);
                 while (got.get() < total && !stop.get()) {
                     var records = consumer.poll(Duration.ofMillis(50));
                     long now = System.nanoTime();

@@ -1,7 +1,7 @@
-//! ApiVersions: exactly the table in `server::versions`.
+//! ApiVersions: the table in `server::versions` (Produce advertised from v0, as Kafka 4 does).
 
-use kafka_protocol::messages::ApiVersionsResponse;
 use kafka_protocol::messages::api_versions_response::ApiVersion;
+use kafka_protocol::messages::{ApiKey, ApiVersionsResponse};
 
 use crate::server::versions::SUPPORTED_APIS;
 
@@ -14,7 +14,11 @@ pub fn response(error_code: i16) -> ApiVersionsResponse {
         .map(|&(k, min, max)| {
             let mut v = ApiVersion::default();
             v.api_key = k as i16;
-            v.min_version = min;
+            // Like Kafka 4 (KAFKA-18659), advertise Produce from v0 although v0-2 requests are
+            // refused: older librdkafka (Debian's 2.0.2 among them) sends gzip and snappy batches
+            // uncompressed unless the broker lists Produce v0 ("Broker does not support
+            // compression type").
+            v.min_version = if k == ApiKey::Produce { 0 } else { min };
             v.max_version = max;
             v
         })

@@ -9,6 +9,7 @@ pub mod api_versions;
 pub mod cluster;
 pub mod configs;
 pub mod fetch;
+pub mod groups;
 pub mod metadata;
 pub mod offsets;
 pub mod produce;
@@ -29,6 +30,8 @@ use crate::state::BrokerState;
 pub struct Ctx {
     pub state: Arc<BrokerState>,
     pub shutdown: watch::Receiver<bool>,
+    /// The client's address (DescribeGroups reports it as the member's host).
+    pub peer: std::net::SocketAddr,
 }
 
 pub type BodyFuture = Pin<Box<dyn Future<Output = ResponseKind> + Send>>;
@@ -54,7 +57,7 @@ pub async fn handle(ctx: &Ctx, header: &RequestHeader, request: RequestKind) -> 
         RequestKind::Produce(r) => produce::handle(ctx, v, r),
         RequestKind::Fetch(r) => fetch::handle(ctx, v, r),
         RequestKind::ListOffsets(r) => {
-            respond(ResponseKind::ListOffsets(offsets::list_offsets(ctx, r)))
+            respond(ResponseKind::ListOffsets(offsets::list_offsets(ctx, v, r)))
         }
         RequestKind::OffsetForLeaderEpoch(r) => respond(ResponseKind::OffsetForLeaderEpoch(
             offsets::offset_for_leader_epoch(ctx, r),
@@ -86,6 +89,34 @@ pub async fn handle(ctx: &Ctx, header: &RequestHeader, request: RequestKind) -> 
         RequestKind::InitProducerId(r) => respond(ResponseKind::InitProducerId(
             producer_id::init_producer_id(ctx, r),
         )),
+        RequestKind::FindCoordinator(r) => groups::find_coordinator(ctx, v, r),
+        RequestKind::JoinGroup(r) => {
+            let client_id = header.client_id.as_deref().unwrap_or_default();
+            groups::join_group(ctx, v, client_id, r)
+        }
+        RequestKind::SyncGroup(r) => groups::sync_group(ctx, r),
+        RequestKind::Heartbeat(r) => respond(ResponseKind::Heartbeat(groups::heartbeat(ctx, r))),
+        RequestKind::LeaveGroup(r) => {
+            respond(ResponseKind::LeaveGroup(groups::leave_group(ctx, v, r)))
+        }
+        RequestKind::OffsetCommit(r) => {
+            respond(ResponseKind::OffsetCommit(groups::offset_commit(ctx, v, r)))
+        }
+        RequestKind::OffsetFetch(r) => {
+            respond(ResponseKind::OffsetFetch(groups::offset_fetch(ctx, v, r)))
+        }
+        RequestKind::OffsetDelete(r) => {
+            respond(ResponseKind::OffsetDelete(groups::offset_delete(ctx, r)))
+        }
+        RequestKind::DescribeGroups(r) => respond(ResponseKind::DescribeGroups(
+            groups::describe_groups(ctx, v, r),
+        )),
+        RequestKind::ListGroups(r) => {
+            respond(ResponseKind::ListGroups(groups::list_groups(ctx, r)))
+        }
+        RequestKind::DeleteGroups(r) => {
+            respond(ResponseKind::DeleteGroups(groups::delete_groups(ctx, r)))
+        }
         other => {
             // Unreachable while the version table and this match agree; answer nothing rather
             // than panic, and say so.

@@ -24,7 +24,7 @@ const MAX_TIMESTAMP: i64 = -3;
 const EARLIEST_LOCAL: i64 = -4;
 const LATEST_TIERED: i64 = -5;
 
-pub fn list_offsets(ctx: &Ctx, req: ListOffsetsRequest) -> ListOffsetsResponse {
+pub fn list_offsets(ctx: &Ctx, version: i16, req: ListOffsetsRequest) -> ListOffsetsResponse {
     let mut resp = ListOffsetsResponse::default();
     for t in req.topics {
         let topic = ctx.state.topics.get(&t.name);
@@ -46,7 +46,8 @@ pub fn list_offsets(ctx: &Ctx, req: ListOffsetsRequest) -> ListOffsetsResponse {
                             Ok((offset, ts, epoch)) => {
                                 pr.offset = offset;
                                 pr.timestamp = ts;
-                                pr.leader_epoch = epoch;
+                                // LeaderEpoch exists from v4 on; Kafka leaves it out before.
+                                pr.leader_epoch = if version >= 4 { epoch } else { -1 };
                             }
                             Err(e) => {
                                 tracing::error!(topic = %part.topic, partition = part.index, "offset lookup failed: {e}");

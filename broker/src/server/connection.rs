@@ -45,6 +45,7 @@ pub async fn run(
     let ctx = Ctx {
         state: state.clone(),
         shutdown: shutdown.clone(),
+        peer,
     };
     if let Err(why) = read_loop(&mut rd, &ctx, &tx, shutdown).await {
         tracing::warn!(%peer, "closing connection: {why}");

@@ -11,6 +11,7 @@ use kafka_protocol::protocol::{
 
 use super::ProtocolError;
 use super::frame::{begin_frame, finish_frame};
+use super::shape::{self, Direction};
 
 /// Kafka error code UNSUPPORTED_VERSION, the one error an ApiVersions v0 fallback body carries.
 const UNSUPPORTED_VERSION: i16 = 35;
@@ -33,6 +34,39 @@ macro_rules! apis {
             match api_key {
                 $(ApiKey::$key => $request::VERSIONS.intersect(&$response::VERSIONS),)*
             }
+        }
+
+        /// The API a request body belongs to.
+        fn request_kind_key(body: &RequestKind) -> Option<ApiKey> {
+            match body {
+                $(RequestKind::$key(_) => Some(ApiKey::$key),)*
+                #[allow(unreachable_patterns)] // RequestKind is non_exhaustive
+                _ => None,
+            }
+        }
+
+        /// The API a response body belongs to.
+        fn response_kind_key(body: &ResponseKind) -> Option<ApiKey> {
+            match body {
+                $(ResponseKind::$key(_) => Some(ApiKey::$key),)*
+                #[allow(unreachable_patterns)] // ResponseKind is non_exhaustive
+                _ => None,
+            }
+        }
+
+        /// The default request and response of an API, encoded at `version` (test support for
+        /// checking the wire shapes against kafka-protocol's encoder).
+        #[cfg(test)]
+        pub(crate) fn encode_defaults(api_key: ApiKey, version: i16) -> (BytesMut, BytesMut) {
+            let mut request = BytesMut::new();
+            let mut response = BytesMut::new();
+            match api_key {
+                $(ApiKey::$key => {
+                    $request::default().encode(&mut request, version).unwrap();
+                    $response::default().encode(&mut response, version).unwrap();
+                })*
+            }
+            (request, response)
         }
     };
 }
@@ -176,6 +210,13 @@ pub fn encode_request_kind(
     let api_key = api_key_of(header.request_api_key)?;
     let version = header.request_api_version;
     check_version(api_key, version, supported_versions(api_key))?;
+    if request_kind_key(body) != Some(api_key) {
+        return Err(ProtocolError::Encode {
+            api_key,
+            version,
+            reason: format!("the body is a {:?} request", request_kind_key(body)),
+        });
+    }
     write_request(api_key, version, header, |dst| body.encode(dst, version))
 }
 
@@ -248,6 +289,8 @@ pub fn decode_request(frame: Bytes) -> Result<(RequestHeader, RequestKind), Prot
         RequestHeader::decode(&mut buf, header_version)
             .map_err(|e| decode_err(format!("request header v{header_version}: {e:#}")))?
     };
+    // Bounds every count and length before kafka-protocol allocates from them (see shape.rs).
+    shape::check(Direction::Request, preamble.api_key, version, &buf).map_err(decode_err)?;
     let body = RequestKind::decode(api_key, &mut buf, version)
         .map_err(|e| decode_err(format!("{e:#}")))?;
     Ok((header, body))
@@ -255,7 +298,7 @@ pub fn decode_request(frame: Bytes) -> Result<(RequestHeader, RequestKind), Prot
 
 /// Encodes a whole response frame, size prefix included, for a broker.
 ///
-/// `body` must be the response of `api_key`. The header version follows the API version, except
+/// `body` must be the response of `api_key` (checked). The header version follows the API version, except
 /// for ApiVersions, whose responses always carry header v0 so that a client can read them before
 /// it knows which versions the broker speaks.
 pub fn encode_response(
@@ -270,6 +313,12 @@ pub fn encode_response(
         version,
         reason,
     };
+    if response_kind_key(body) != Some(api_key) {
+        return Err(encode_err(format!(
+            "the body is a {:?} response",
+            response_kind_key(body)
+        )));
+    }
     let mut dst = BytesMut::with_capacity(64);
     let at = begin_frame(&mut dst);
     encode_response_header(&mut dst, api_key, version, correlation_id);
@@ -350,6 +399,7 @@ fn read_response<T, E: std::fmt::Display>(
         version: body_version,
         reason,
     };
+    shape::check(Direction::Response, api_key as i16, body_version, &buf).map_err(decode_err)?;
     let body = decode_body(&mut buf, body_version).map_err(|e| decode_err(format!("{e:#}")))?;
     reject_trailing(&buf, decode_err)?;
     Ok((header.correlation_id, body))
@@ -535,6 +585,54 @@ mod tests {
             Err(ProtocolError::UnsupportedVersion {
                 api_key: ApiKey::OffsetFetch,
                 version: 10
+            })
+        ));
+    }
+
+    #[test]
+    fn hostile_array_counts_are_a_decode_error_not_an_abort() {
+        // Metadata v0 claiming i32::MAX topics: kafka-protocol alone would try to reserve
+        // ~150 GB for them and abort the process.
+        let frame =
+            Bytes::from_static(&[0, 3, 0, 0, 0, 0, 0, 1, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff]);
+        match decode_request(frame) {
+            Err(ProtocolError::Decode {
+                api_key: ApiKey::Metadata,
+                version: 0,
+                reason,
+            }) => assert!(reason.contains("array count of 2147483647"), "{reason}"),
+            other => panic!("expected Decode, got {other:?}"),
+        }
+        // The same for a response: a Metadata v12 answer claiming u32::MAX - 2 brokers.
+        let mut raw = BytesMut::new();
+        raw.put_i32(1); // correlation id
+        raw.put_u8(0); // header tagged fields
+        raw.put_i32(0); // throttle time
+        raw.put_slice(&[0xfe, 0xff, 0xff, 0xff, 0x0f]);
+        assert!(matches!(
+            decode_response::<MetadataResponse>(raw.freeze(), 12),
+            Err(ProtocolError::Decode { .. })
+        ));
+    }
+
+    #[test]
+    fn a_body_of_another_api_is_an_encode_error() {
+        let h = header(1)
+            .with_request_api_key(ApiKey::Metadata as i16)
+            .with_request_api_version(12);
+        assert!(matches!(
+            encode_request_kind(&h, &RequestKind::Produce(produce(b""))),
+            Err(ProtocolError::Encode {
+                api_key: ApiKey::Metadata,
+                ..
+            })
+        ));
+        let body = ResponseKind::Produce(ProduceResponse::default());
+        assert!(matches!(
+            encode_response(ApiKey::Metadata, 12, 1, &body),
+            Err(ProtocolError::Encode {
+                api_key: ApiKey::Metadata,
+                ..
             })
         ));
     }

@@ -7,6 +7,7 @@
 pub mod codec;
 mod error;
 pub mod frame;
+mod shape;
 pub mod versions;
 
 pub use error::ProtocolError;

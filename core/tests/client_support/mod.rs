@@ -10,6 +10,14 @@ pub struct TestCluster {
     pub bootstrap: String,
     pub kind: &'static str,
     dir: tempfile::TempDir,
+    ours: Option<OurBroker>,
+}
+
+/// Our broker, in-process, on its own runtime so it outlives any one scenario's runtime.
+struct OurBroker {
+    runtime: tokio::runtime::Runtime,
+    handle: Option<odradek_broker::BrokerHandle>,
+    listen: std::net::SocketAddr,
 }
 
 fn repo_root() -> PathBuf {
@@ -55,6 +63,72 @@ impl TestCluster {
             bootstrap,
             kind: "apache-kafka",
             dir,
+            ours: None,
+        }
+    }
+
+    /// Our broker (odradek-broker), in-process on 127.0.0.1 with an ephemeral port.
+    pub fn odradek() -> TestCluster {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("broker runtime");
+        let config = odradek_broker::BrokerConfig::new(
+            "127.0.0.1:0".parse().unwrap(),
+            dir.path().join("data"),
+        );
+        let handle = runtime
+            .block_on(odradek_broker::Broker::start(config))
+            .expect("start our broker");
+        let listen = handle.local_addr();
+        TestCluster {
+            bootstrap: listen.to_string(),
+            kind: "odradek-broker",
+            dir,
+            ours: Some(OurBroker {
+                runtime,
+                handle: Some(handle),
+                listen,
+            }),
+        }
+    }
+
+    /// Stops our broker (flushing its logs) and starts it again on the same port and data dir.
+    pub fn restart(&mut self) {
+        let data = self.dir.path().join("data");
+        let ours = self.ours.as_mut().expect("restart is for our broker");
+        if let Some(h) = ours.handle.take() {
+            ours.runtime.block_on(h.shutdown());
+        }
+        let config = odradek_broker::BrokerConfig::new(ours.listen, data);
+        // The port was just released; retry briefly if the OS has not freed it yet.
+        let mut last = None;
+        for _ in 0..50 {
+            match ours
+                .runtime
+                .block_on(odradek_broker::Broker::start(config.clone()))
+            {
+                Ok(h) => {
+                    ours.handle = Some(h);
+                    return;
+                }
+                Err(e) => {
+                    last = Some(e);
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+            }
+        }
+        panic!("our broker did not restart: {last:?}");
+    }
+
+    /// Stops our broker without restarting it.
+    pub fn stop(&mut self) {
+        if let Some(ours) = self.ours.as_mut()
+            && let Some(h) = ours.handle.take()
+        {
+            ours.runtime.block_on(h.shutdown());
         }
     }
 
@@ -65,6 +139,7 @@ impl TestCluster {
 
 impl Drop for TestCluster {
     fn drop(&mut self) {
+        self.stop();
         if self.kind == "apache-kafka" {
             let _ = Command::new(repo_root().join("scripts/apache-kafka.sh"))
                 .arg("stop")

@@ -1,0 +1,412 @@
+//! The group coordinator: classic-protocol groups ([`classic`]) and committed offsets
+//! ([`offsets`], durable). This single node coordinates every group. One mutex guards all
+//! groups and the offset store: group operations are short and never wait on I/O other than
+//! an append to the offsets log.
+
+pub mod classic;
+pub mod consumer_protocol;
+pub mod offsets;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::{BrokerProperties, FsyncPolicy};
+use classic::{ClassicGroup, GroupState, JoinRequest, JoinResult, Reply, SyncResult};
+use offsets::{Committed, OffsetStore};
+
+/// Kafka error codes of the group APIs.
+pub mod codes {
+    pub const NONE: i16 = 0;
+    pub const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+    pub const OFFSET_METADATA_TOO_LARGE: i16 = 12;
+    pub const COORDINATOR_NOT_AVAILABLE: i16 = 15;
+    pub const ILLEGAL_GENERATION: i16 = 22;
+    pub const INCONSISTENT_GROUP_PROTOCOL: i16 = 23;
+    pub const INVALID_GROUP_ID: i16 = 24;
+    pub const UNKNOWN_MEMBER_ID: i16 = 25;
+    pub const INVALID_SESSION_TIMEOUT: i16 = 26;
+    pub const REBALANCE_IN_PROGRESS: i16 = 27;
+    pub const INVALID_REQUEST: i16 = 42;
+    pub const KAFKA_STORAGE_ERROR: i16 = 56;
+    pub const NON_EMPTY_GROUP: i16 = 68;
+    pub const GROUP_ID_NOT_FOUND: i16 = 69;
+    pub const MEMBER_ID_REQUIRED: i16 = 79;
+    pub const FENCED_INSTANCE_ID: i16 = 82;
+    pub const GROUP_SUBSCRIBED_TO_TOPIC: i16 = 86;
+}
+
+/// Kafka's `offset.metadata.max.bytes` default.
+const MAX_OFFSET_METADATA: usize = 4096;
+/// How often the timer looks at sessions and rebalance deadlines.
+const TICK: Duration = Duration::from_millis(100);
+
+#[derive(Debug)]
+struct Inner {
+    groups: HashMap<String, ClassicGroup>,
+    offsets: OffsetStore,
+}
+
+#[derive(Debug)]
+pub struct GroupCoordinator {
+    inner: Mutex<Inner>,
+    session_timeout_range_ms: (i64, i64),
+    initial_delay: Duration,
+}
+
+/// A member as DescribeGroups reports it.
+#[derive(Debug, Clone)]
+pub struct MemberDescription {
+    pub member_id: String,
+    pub instance_id: Option<String>,
+    pub client_id: String,
+    pub client_host: String,
+    pub metadata: Bytes,
+    pub assignment: Bytes,
+}
+
+#[derive(Debug, Clone)]
+pub struct GroupDescription {
+    pub state: &'static str,
+    pub protocol_type: String,
+    pub protocol: String,
+    pub members: Vec<MemberDescription>,
+}
+
+/// One partition's outcome in OffsetFetch.
+#[derive(Debug, Clone)]
+pub struct FetchedOffset {
+    pub topic: String,
+    pub partition: i32,
+    pub committed: Option<Committed>,
+}
+
+impl GroupCoordinator {
+    pub fn open(
+        data_dir: &Path,
+        props: &BrokerProperties,
+        fsync: FsyncPolicy,
+    ) -> std::io::Result<Self> {
+        Ok(Self {
+            inner: Mutex::new(Inner {
+                groups: HashMap::new(),
+                offsets: OffsetStore::open(data_dir, fsync)?,
+            }),
+            session_timeout_range_ms: props.group_session_timeout_range_ms(),
+            initial_delay: props.group_initial_rebalance_delay(),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn join(&self, group_id: &str, req: JoinRequest) -> Reply<JoinResult> {
+        if group_id.is_empty() {
+            return Reply::Now(JoinResult::error(codes::INVALID_GROUP_ID, &req.member_id));
+        }
+        let session_ms = req.session_timeout.as_millis() as i64;
+        let (min, max) = self.session_timeout_range_ms;
+        if session_ms < min || session_ms > max {
+            return Reply::Now(JoinResult::error(
+                codes::INVALID_SESSION_TIMEOUT,
+                &req.member_id,
+            ));
+        }
+        let now = Instant::now();
+        let mut inner = self.lock();
+        let group = inner
+            .groups
+            .entry(group_id.to_string())
+            .or_insert_with(|| ClassicGroup::new(group_id, now));
+        let prefix = req
+            .instance_id
+            .clone()
+            .unwrap_or_else(|| req.client_id.clone());
+        group.join(req, now, self.initial_delay, || {
+            format!("{prefix}-{}", crate::time::random_uuid())
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn sync(
+        &self,
+        group_id: &str,
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation: i32,
+        protocol_type: Option<&str>,
+        protocol_name: Option<&str>,
+        assignments: Vec<(String, Bytes)>,
+    ) -> Reply<SyncResult> {
+        let mut inner = self.lock();
+        match inner.groups.get_mut(group_id) {
+            Some(g) => g.sync(
+                member_id,
+                instance_id,
+                generation,
+                protocol_type,
+                protocol_name,
+                assignments,
+                Instant::now(),
+            ),
+            None => Reply::Now(SyncResult::error(codes::UNKNOWN_MEMBER_ID)),
+        }
+    }
+
+    pub fn heartbeat(
+        &self,
+        group_id: &str,
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation: i32,
+    ) -> i16 {
+        let mut inner = self.lock();
+        match inner.groups.get_mut(group_id) {
+            Some(g) => g.heartbeat(member_id, instance_id, generation, Instant::now()),
+            None => codes::UNKNOWN_MEMBER_ID,
+        }
+    }
+
+    /// Removes members (member id, instance id); returns each one's outcome.
+    pub fn leave(
+        &self,
+        group_id: &str,
+        members: Vec<(String, Option<String>)>,
+    ) -> Result<Vec<(String, Option<String>, i16)>, i16> {
+        let mut inner = self.lock();
+        let Some(g) = inner.groups.get_mut(group_id) else {
+            return Err(codes::UNKNOWN_MEMBER_ID);
+        };
+        let now = Instant::now();
+        Ok(members
+            .into_iter()
+            .map(|(member, instance)| {
+                let (id, err) = g.leave(&member, instance.as_deref(), now, self.initial_delay);
+                (id, instance, err)
+            })
+            .collect())
+    }
+
+    /// OffsetCommit: validates the member, then stores every valid partition's offset in one
+    /// durable append. Returns (topic, partition, error) per requested partition.
+    #[allow(clippy::type_complexity)]
+    pub fn commit(
+        &self,
+        group_id: &str,
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation: i32,
+        offsets: Vec<(String, i32, Committed)>,
+    ) -> Vec<(String, i32, i16)> {
+        let all = |offsets: Vec<(String, i32, Committed)>, err| {
+            offsets.into_iter().map(|(t, p, _)| (t, p, err)).collect()
+        };
+        if group_id.is_empty() {
+            return all(offsets, codes::INVALID_GROUP_ID);
+        }
+        let now = Instant::now();
+        let mut inner = self.lock();
+        let err = match inner.groups.get_mut(group_id) {
+            Some(g) => g.check_commit(member_id, instance_id, generation, now),
+            None if generation < 0 => codes::NONE,
+            None => codes::ILLEGAL_GENERATION,
+        };
+        if err != codes::NONE {
+            return all(offsets, err);
+        }
+        let mut results = Vec::with_capacity(offsets.len());
+        let mut accepted = Vec::with_capacity(offsets.len());
+        for (topic, partition, c) in offsets {
+            if c.metadata
+                .as_ref()
+                .is_some_and(|m| m.len() > MAX_OFFSET_METADATA)
+            {
+                results.push((topic, partition, codes::OFFSET_METADATA_TOO_LARGE));
+            } else {
+                results.push((topic.clone(), partition, codes::NONE));
+                accepted.push((topic, partition, c));
+            }
+        }
+        if let Err(e) = inner.offsets.commit(group_id, accepted) {
+            tracing::error!(group = group_id, "writing committed offsets failed: {e}");
+            for r in results.iter_mut().filter(|r| r.2 == codes::NONE) {
+                r.2 = codes::KAFKA_STORAGE_ERROR;
+            }
+        }
+        results
+    }
+
+    /// OffsetFetch for one group: the requested partitions, or every committed one.
+    pub fn fetch_offsets(
+        &self,
+        group_id: &str,
+        partitions: Option<Vec<(String, Vec<i32>)>>,
+    ) -> Vec<FetchedOffset> {
+        let inner = self.lock();
+        let committed = inner.offsets.group(group_id);
+        match partitions {
+            Some(topics) => topics
+                .into_iter()
+                .flat_map(|(topic, parts)| parts.into_iter().map(move |p| (topic.clone(), p)))
+                .map(|(topic, partition)| FetchedOffset {
+                    committed: committed
+                        .and_then(|g| g.get(&(topic.clone(), partition)))
+                        .cloned(),
+                    topic,
+                    partition,
+                })
+                .collect(),
+            None => committed
+                .into_iter()
+                .flatten()
+                .map(|((topic, partition), c)| FetchedOffset {
+                    topic: topic.clone(),
+                    partition: *partition,
+                    committed: Some(c.clone()),
+                })
+                .collect(),
+        }
+    }
+
+    /// OffsetDelete: refused for topics the group's members subscribe to.
+    pub fn delete_offsets(
+        &self,
+        group_id: &str,
+        partitions: Vec<(String, i32)>,
+    ) -> Result<Vec<(String, i32, i16)>, i16> {
+        let mut inner = self.lock();
+        let subscribed = match inner.groups.get(group_id) {
+            Some(g) if g.state != GroupState::Empty => {
+                if g.protocol_type.as_deref() != Some("consumer") {
+                    return Err(codes::NON_EMPTY_GROUP);
+                }
+                g.subscribed_topics()
+            }
+            Some(_) => Vec::new(),
+            None if inner.offsets.group(group_id).is_some() => Vec::new(),
+            None => return Err(codes::GROUP_ID_NOT_FOUND),
+        };
+        let (refused, deletable): (Vec<_>, Vec<_>) = partitions
+            .into_iter()
+            .partition(|(t, _)| subscribed.contains(t));
+        let mut results: Vec<(String, i32, i16)> = refused
+            .into_iter()
+            .map(|(t, p)| (t, p, codes::GROUP_SUBSCRIBED_TO_TOPIC))
+            .collect();
+        let err = match inner.offsets.delete(group_id, &deletable) {
+            Ok(()) => codes::NONE,
+            Err(e) => {
+                tracing::error!(group = group_id, "deleting committed offsets failed: {e}");
+                codes::KAFKA_STORAGE_ERROR
+            }
+        };
+        results.extend(deletable.into_iter().map(|(t, p)| (t, p, err)));
+        Ok(results)
+    }
+
+    pub fn describe(&self, group_id: &str) -> Option<GroupDescription> {
+        let inner = self.lock();
+        match inner.groups.get(group_id) {
+            Some(g) => {
+                let protocol = g.protocol.clone().unwrap_or_default();
+                Some(GroupDescription {
+                    state: g.state.name(),
+                    protocol_type: g.protocol_type.clone().unwrap_or_default(),
+                    members: g
+                        .members
+                        .values()
+                        .map(|m| MemberDescription {
+                            member_id: m.id.clone(),
+                            instance_id: m.instance_id.clone(),
+                            client_id: m.client_id.clone(),
+                            client_host: m.client_host.clone(),
+                            metadata: m.metadata(&protocol),
+                            assignment: m.assignment.clone(),
+                        })
+                        .collect(),
+                    protocol,
+                })
+            }
+            None if inner.offsets.group(group_id).is_some() => Some(GroupDescription {
+                state: GroupState::Empty.name(),
+                protocol_type: String::new(),
+                protocol: String::new(),
+                members: Vec::new(),
+            }),
+            None => None,
+        }
+    }
+
+    /// (group id, protocol type, state) of every group, including groups that only have
+    /// committed offsets (Empty, as after a restart).
+    pub fn list(&self) -> Vec<(String, String, &'static str)> {
+        let inner = self.lock();
+        let mut out: Vec<_> = inner
+            .groups
+            .values()
+            .map(|g| {
+                (
+                    g.id.clone(),
+                    g.protocol_type.clone().unwrap_or_default(),
+                    g.state.name(),
+                )
+            })
+            .collect();
+        for id in inner.offsets.group_ids() {
+            if !inner.groups.contains_key(id) {
+                out.push((id.to_string(), String::new(), GroupState::Empty.name()));
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// DeleteGroups for one group: only an Empty group (its offsets go too).
+    pub fn delete_group(&self, group_id: &str) -> i16 {
+        let mut inner = self.lock();
+        let known = match inner.groups.get(group_id) {
+            Some(g) if g.state != GroupState::Empty => return codes::NON_EMPTY_GROUP,
+            Some(_) => true,
+            None => inner.offsets.group(group_id).is_some(),
+        };
+        if !known {
+            return codes::GROUP_ID_NOT_FOUND;
+        }
+        if let Err(e) = inner.offsets.delete_group(group_id) {
+            tracing::error!(group = group_id, "deleting a group's offsets failed: {e}");
+            return codes::KAFKA_STORAGE_ERROR;
+        }
+        inner.groups.remove(group_id);
+        codes::NONE
+    }
+
+    fn tick(&self) {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        for g in inner.groups.values_mut() {
+            g.tick(now, self.initial_delay);
+        }
+    }
+}
+
+/// The coordinator's timer: session expiry, join-phase and sync-phase deadlines.
+pub fn spawn_timer(
+    coordinator: Arc<GroupCoordinator>,
+    mut shutdown: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(TICK);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => coordinator.tick(),
+                _ = shutdown.changed() => return,
+            }
+        }
+    })
+}

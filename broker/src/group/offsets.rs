@@ -1,0 +1,356 @@
+//! Committed offsets, kept in memory and in an append-only log under the data dir
+//! (`__groups/offsets.log`) that is replayed on start and rewritten (compacted) when it holds
+//! mostly superseded entries. Each entry is `[len u32][crc32c u32][payload]`; replay stops at
+//! the first torn or corrupt entry and truncates it away (a crash mid-append loses only that
+//! append, which was never acknowledged).
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use crate::config::FsyncPolicy;
+use crate::log::index::write_file_atomically;
+
+/// One committed offset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Committed {
+    pub offset: i64,
+    pub leader_epoch: i32,
+    pub metadata: Option<String>,
+    pub commit_timestamp: i64,
+}
+
+/// (topic, partition) → committed offset, per group.
+pub type GroupOffsets = BTreeMap<(String, i32), Committed>;
+
+const KIND_COMMIT: u8 = 1;
+const KIND_DELETE: u8 = 2;
+const KIND_DELETE_GROUP: u8 = 3;
+/// Entries above this are corrupt (metadata is bounded by `offset.metadata.max.bytes`).
+const MAX_ENTRY: usize = 1 << 20;
+/// Compact when the log has this many more entries than live offsets (and at least this many).
+const COMPACT_SLACK: usize = 10_000;
+
+#[derive(Debug)]
+pub struct OffsetStore {
+    path: PathBuf,
+    file: File,
+    fsync: FsyncPolicy,
+    groups: HashMap<String, GroupOffsets>,
+    entries_in_log: usize,
+}
+
+impl OffsetStore {
+    /// Opens (creating if needed) the store under `data_dir` and replays it.
+    pub fn open(data_dir: &Path, fsync: FsyncPolicy) -> io::Result<Self> {
+        let dir = data_dir.join("__groups");
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join("offsets.log");
+        let mut groups = HashMap::new();
+        let mut entries_in_log = 0;
+        let mut valid_len = 0u64;
+        if let Ok(mut f) = File::open(&path) {
+            let mut bytes = Vec::new();
+            f.read_to_end(&mut bytes)?;
+            let mut pos = 0usize;
+            while let Some((payload, next)) = next_entry(&bytes, pos) {
+                match apply(&mut groups, payload) {
+                    Some(()) => entries_in_log += 1,
+                    None => break,
+                }
+                pos = next;
+            }
+            valid_len = pos as u64;
+            if pos < bytes.len() {
+                tracing::warn!(path = %path.display(), valid = pos, total = bytes.len(),
+                    "offsets log has a torn or corrupt tail; truncating it");
+            }
+        }
+        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        file.set_len(valid_len)?;
+        let mut store = Self {
+            path,
+            file,
+            fsync,
+            groups,
+            entries_in_log,
+        };
+        store.maybe_compact()?;
+        Ok(store)
+    }
+
+    pub fn group(&self, group: &str) -> Option<&GroupOffsets> {
+        self.groups.get(group).filter(|g| !g.is_empty())
+    }
+
+    /// Groups that have at least one committed offset.
+    pub fn group_ids(&self) -> impl Iterator<Item = &str> {
+        self.groups
+            .iter()
+            .filter(|(_, o)| !o.is_empty())
+            .map(|(g, _)| g.as_str())
+    }
+
+    /// Durably records the commits (one write for the whole batch), then applies them.
+    pub fn commit(
+        &mut self,
+        group: &str,
+        offsets: Vec<(String, i32, Committed)>,
+    ) -> io::Result<()> {
+        let mut buf = Vec::new();
+        for (topic, partition, c) in &offsets {
+            frame(&mut buf, &commit_payload(group, topic, *partition, c));
+        }
+        self.append(&buf, offsets.len())?;
+        let g = self.groups.entry(group.to_string()).or_default();
+        for (topic, partition, c) in offsets {
+            g.insert((topic, partition), c);
+        }
+        Ok(())
+    }
+
+    /// Removes committed offsets of some partitions of a group.
+    pub fn delete(&mut self, group: &str, partitions: &[(String, i32)]) -> io::Result<()> {
+        let mut buf = Vec::new();
+        for (topic, partition) in partitions {
+            let mut p = vec![KIND_DELETE];
+            put_str(&mut p, group);
+            put_str(&mut p, topic);
+            p.extend_from_slice(&partition.to_be_bytes());
+            frame(&mut buf, &p);
+        }
+        self.append(&buf, partitions.len())?;
+        if let Some(g) = self.groups.get_mut(group) {
+            for key in partitions {
+                g.remove(key);
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes every committed offset of a group.
+    pub fn delete_group(&mut self, group: &str) -> io::Result<()> {
+        let mut p = vec![KIND_DELETE_GROUP];
+        put_str(&mut p, group);
+        let mut buf = Vec::new();
+        frame(&mut buf, &p);
+        self.append(&buf, 1)?;
+        self.groups.remove(group);
+        Ok(())
+    }
+
+    fn append(&mut self, buf: &[u8], entries: usize) -> io::Result<()> {
+        self.file.write_all(buf)?;
+        if self.fsync == FsyncPolicy::Always {
+            self.file.sync_data()?;
+        }
+        self.entries_in_log += entries;
+        self.maybe_compact()
+    }
+
+    fn live_entries(&self) -> usize {
+        self.groups.values().map(BTreeMap::len).sum()
+    }
+
+    /// Rewrites the log with only live offsets once superseded entries dominate it.
+    fn maybe_compact(&mut self) -> io::Result<()> {
+        let live = self.live_entries();
+        if self.entries_in_log < live.saturating_mul(2).max(COMPACT_SLACK) {
+            return Ok(());
+        }
+        let mut buf = Vec::new();
+        let mut groups: Vec<_> = self.groups.iter().collect();
+        groups.sort_by(|a, b| a.0.cmp(b.0));
+        for (group, offsets) in groups {
+            for ((topic, partition), c) in offsets {
+                frame(&mut buf, &commit_payload(group, topic, *partition, c));
+            }
+        }
+        write_file_atomically(&self.path, &buf)?;
+        self.file = OpenOptions::new().append(true).open(&self.path)?;
+        tracing::debug!(
+            before = self.entries_in_log,
+            after = live,
+            "compacted the offsets log"
+        );
+        self.entries_in_log = live;
+        Ok(())
+    }
+}
+
+fn commit_payload(group: &str, topic: &str, partition: i32, c: &Committed) -> Vec<u8> {
+    let mut p = vec![KIND_COMMIT];
+    put_str(&mut p, group);
+    put_str(&mut p, topic);
+    p.extend_from_slice(&partition.to_be_bytes());
+    p.extend_from_slice(&c.offset.to_be_bytes());
+    p.extend_from_slice(&c.leader_epoch.to_be_bytes());
+    match &c.metadata {
+        Some(m) => {
+            p.push(1);
+            put_str(&mut p, m);
+        }
+        None => p.push(0),
+    }
+    p.extend_from_slice(&c.commit_timestamp.to_be_bytes());
+    p
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    out.extend_from_slice(&(s.len() as u32).to_be_bytes());
+    out.extend_from_slice(s.as_bytes());
+}
+
+fn frame(out: &mut Vec<u8>, payload: &[u8]) {
+    out.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    out.extend_from_slice(&crc32c::crc32c(payload).to_be_bytes());
+    out.extend_from_slice(payload);
+}
+
+/// The payload of the entry at `pos` and where the next one starts, if it is whole and intact.
+fn next_entry(bytes: &[u8], pos: usize) -> Option<(&[u8], usize)> {
+    let head = bytes.get(pos..pos + 8)?;
+    let len = u32::from_be_bytes(head[..4].try_into().ok()?) as usize;
+    let crc = u32::from_be_bytes(head[4..].try_into().ok()?);
+    if len > MAX_ENTRY {
+        return None;
+    }
+    let payload = bytes.get(pos + 8..pos + 8 + len)?;
+    (crc32c::crc32c(payload) == crc).then_some((payload, pos + 8 + len))
+}
+
+/// Reads a payload; `None` if it does not parse (treated like corruption).
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.0.len() < n {
+            return None;
+        }
+        let (a, b) = self.0.split_at(n);
+        self.0 = b;
+        Some(a)
+    }
+    fn u8(&mut self) -> Option<u8> {
+        Some(self.take(1)?[0])
+    }
+    fn i32(&mut self) -> Option<i32> {
+        Some(i32::from_be_bytes(self.take(4)?.try_into().ok()?))
+    }
+    fn i64(&mut self) -> Option<i64> {
+        Some(i64::from_be_bytes(self.take(8)?.try_into().ok()?))
+    }
+    fn string(&mut self) -> Option<String> {
+        let n = u32::from_be_bytes(self.take(4)?.try_into().ok()?) as usize;
+        String::from_utf8(self.take(n)?.to_vec()).ok()
+    }
+}
+
+fn apply(groups: &mut HashMap<String, GroupOffsets>, payload: &[u8]) -> Option<()> {
+    let mut r = Reader(payload);
+    match r.u8()? {
+        KIND_COMMIT => {
+            let group = r.string()?;
+            let topic = r.string()?;
+            let partition = r.i32()?;
+            let offset = r.i64()?;
+            let leader_epoch = r.i32()?;
+            let metadata = match r.u8()? {
+                0 => None,
+                _ => Some(r.string()?),
+            };
+            let commit_timestamp = r.i64()?;
+            groups.entry(group).or_default().insert(
+                (topic, partition),
+                Committed {
+                    offset,
+                    leader_epoch,
+                    metadata,
+                    commit_timestamp,
+                },
+            );
+        }
+        KIND_DELETE => {
+            let group = r.string()?;
+            let topic = r.string()?;
+            let partition = r.i32()?;
+            if let Some(g) = groups.get_mut(&group) {
+                g.remove(&(topic, partition));
+            }
+        }
+        KIND_DELETE_GROUP => {
+            groups.remove(&r.string()?);
+        }
+        _ => return None,
+    }
+    Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(offset: i64) -> Committed {
+        Committed {
+            offset,
+            leader_epoch: 0,
+            metadata: Some("m".into()),
+            commit_timestamp: 7,
+        }
+    }
+
+    #[test]
+    fn replays_commits_deletes_and_torn_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut s = OffsetStore::open(dir.path(), FsyncPolicy::Never).unwrap();
+            s.commit("g", vec![("t".into(), 0, c(5)), ("t".into(), 1, c(6))])
+                .unwrap();
+            s.commit("g", vec![("t".into(), 0, c(9))]).unwrap();
+            s.commit("h", vec![("u".into(), 0, c(1))]).unwrap();
+            s.delete("g", &[("t".into(), 1)]).unwrap();
+            s.delete_group("h").unwrap();
+        }
+        // A crash mid-append leaves half an entry.
+        let path = dir.path().join("__groups/offsets.log");
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(&[0, 0, 0, 40, 1, 2]).unwrap();
+        drop(f);
+        let mut s = OffsetStore::open(dir.path(), FsyncPolicy::Never).unwrap();
+        let g = s.group("g").unwrap();
+        assert_eq!(g.len(), 1);
+        assert_eq!(g[&("t".to_string(), 0)], c(9));
+        assert!(s.group("h").is_none());
+        // Appends after the truncated tail replay too.
+        s.commit("g", vec![("t".into(), 2, c(3))]).unwrap();
+        drop(s);
+        let s = OffsetStore::open(dir.path(), FsyncPolicy::Never).unwrap();
+        assert_eq!(s.group("g").unwrap().len(), 2);
+    }
+
+    #[test]
+    fn compaction_keeps_live_offsets() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = OffsetStore::open(dir.path(), FsyncPolicy::Never).unwrap();
+        for i in 0..(COMPACT_SLACK as i64 + 10) {
+            s.commit("g", vec![("t".into(), (i % 3) as i32, c(i))])
+                .unwrap();
+        }
+        assert!(s.entries_in_log < COMPACT_SLACK);
+        let len = std::fs::metadata(dir.path().join("__groups/offsets.log"))
+            .unwrap()
+            .len();
+        assert!(len < 10_000, "log not compacted: {len} bytes");
+        drop(s);
+        let s = OffsetStore::open(dir.path(), FsyncPolicy::Never).unwrap();
+        let g = s.group("g").unwrap();
+        assert_eq!(g.len(), 3);
+        // Partition 0 got every i with i % 3 == 0; the last of those below COMPACT_SLACK + 10.
+        let last_for_p0 = (0..COMPACT_SLACK as i64 + 10)
+            .rev()
+            .find(|i| i % 3 == 0)
+            .unwrap();
+        assert_eq!(g[&("t".to_string(), 0)].offset, last_for_p0);
+    }
+}

@@ -1,0 +1,471 @@
+//! Group APIs: FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit,
+//! OffsetFetch, OffsetDelete, DescribeGroups, ListGroups, DeleteGroups. The wire structs are
+//! translated to the coordinator's (`crate::group`) plain types here; the group logic is there.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
+use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
+use kafka_protocol::messages::find_coordinator_response::Coordinator;
+use kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
+use kafka_protocol::messages::leave_group_response::MemberResponse;
+use kafka_protocol::messages::list_groups_response::ListedGroup;
+use kafka_protocol::messages::offset_commit_response::{
+    OffsetCommitResponsePartition, OffsetCommitResponseTopic,
+};
+use kafka_protocol::messages::offset_delete_response::{
+    OffsetDeleteResponsePartition, OffsetDeleteResponseTopic,
+};
+use kafka_protocol::messages::offset_fetch_response::{
+    OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
+    OffsetFetchResponseTopic, OffsetFetchResponseTopics,
+};
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::StrBytes;
+
+use super::{Ctx, Outcome, str_bytes};
+use crate::group::classic::{JoinRequest, JoinResult, Reply, SyncResult};
+use crate::group::offsets::Committed;
+use crate::group::{FetchedOffset, codes};
+use crate::time::now_ms;
+
+fn opt_str(s: &Option<StrBytes>) -> Option<String> {
+    s.as_ref().map(|s| s.to_string())
+}
+
+pub fn find_coordinator(ctx: &Ctx, version: i16, req: FindCoordinatorRequest) -> Outcome {
+    let s = &ctx.state;
+    // Key type 0 is a group, 1 a transactional id: this node coordinates both.
+    let error = if (0..=1).contains(&req.key_type) {
+        codes::NONE
+    } else {
+        codes::INVALID_REQUEST
+    };
+    let mut resp = FindCoordinatorResponse::default();
+    if version >= 4 {
+        resp.coordinators = req
+            .coordinator_keys
+            .into_iter()
+            .map(|key| {
+                let mut c = Coordinator::default();
+                c.key = key;
+                c.error_code = error;
+                if error == codes::NONE {
+                    c.node_id = BrokerId(s.node_id);
+                    c.host = str_bytes(s.advertised_host.clone());
+                    c.port = s.advertised_port;
+                } else {
+                    c.node_id = BrokerId(-1);
+                    c.port = -1;
+                    c.error_message = Some(str_bytes("unknown coordinator key type"));
+                }
+                c
+            })
+            .collect();
+    } else {
+        resp.error_code = error;
+        if error == codes::NONE {
+            resp.node_id = BrokerId(s.node_id);
+            resp.host = str_bytes(s.advertised_host.clone());
+            resp.port = s.advertised_port;
+        } else {
+            resp.node_id = BrokerId(-1);
+            resp.port = -1;
+        }
+    }
+    Outcome::Respond(Box::new(ResponseKind::FindCoordinator(resp)))
+}
+
+fn join_response(version: i16, r: JoinResult) -> ResponseKind {
+    let mut resp = JoinGroupResponse::default();
+    resp.error_code = r.error;
+    resp.generation_id = r.generation;
+    resp.protocol_type = r.protocol_type.map(str_bytes);
+    // Null before v7 would be an invalid non-nullable string; later versions send null.
+    resp.protocol_name = match r.protocol_name {
+        Some(p) => Some(str_bytes(p)),
+        None if version < 7 => Some(StrBytes::default()),
+        None => None,
+    };
+    resp.leader = str_bytes(r.leader);
+    resp.member_id = str_bytes(r.member_id);
+    resp.members = r
+        .members
+        .into_iter()
+        .map(|(id, instance, metadata)| {
+            let mut m = JoinGroupResponseMember::default();
+            m.member_id = str_bytes(id);
+            m.group_instance_id = instance.map(str_bytes);
+            m.metadata = metadata;
+            m
+        })
+        .collect();
+    ResponseKind::JoinGroup(resp)
+}
+
+fn later<T: Send + 'static>(
+    reply: Reply<T>,
+    to_response: impl FnOnce(T) -> ResponseKind + Send + 'static,
+    on_drop: fn() -> T,
+) -> Outcome {
+    match reply {
+        Reply::Now(r) => Outcome::Respond(Box::new(to_response(r))),
+        Reply::Later(rx) => Outcome::Later(Box::pin(async move {
+            // A dropped sender means the group went away under the request.
+            to_response(rx.await.unwrap_or_else(|_| on_drop()))
+        })),
+    }
+}
+
+pub fn join_group(ctx: &Ctx, version: i16, client_id: &str, req: JoinGroupRequest) -> Outcome {
+    // v0 has no rebalance timeout: Kafka uses the session timeout.
+    let rebalance_ms = if version >= 1 {
+        req.rebalance_timeout_ms
+    } else {
+        req.session_timeout_ms
+    };
+    let join = JoinRequest {
+        member_id: req.member_id.to_string(),
+        instance_id: opt_str(&req.group_instance_id),
+        client_id: client_id.to_string(),
+        client_host: format!("/{}", ctx.peer.ip()),
+        session_timeout: Duration::from_millis(req.session_timeout_ms.max(0) as u64),
+        rebalance_timeout: Duration::from_millis(rebalance_ms.max(0) as u64),
+        protocol_type: req.protocol_type.to_string(),
+        protocols: req
+            .protocols
+            .into_iter()
+            .map(|p| (p.name.to_string(), p.metadata))
+            .collect(),
+        require_known_member_id: version >= 4,
+    };
+    let reply = ctx.state.groups.join(&req.group_id, join);
+    later(
+        reply,
+        move |r| join_response(version, r),
+        || JoinResult::error(codes::UNKNOWN_MEMBER_ID, ""),
+    )
+}
+
+fn sync_response(r: SyncResult) -> ResponseKind {
+    let mut resp = SyncGroupResponse::default();
+    resp.error_code = r.error;
+    resp.protocol_type = r.protocol_type.map(str_bytes);
+    resp.protocol_name = r.protocol_name.map(str_bytes);
+    resp.assignment = r.assignment;
+    ResponseKind::SyncGroup(resp)
+}
+
+pub fn sync_group(ctx: &Ctx, req: SyncGroupRequest) -> Outcome {
+    let assignments: Vec<(String, Bytes)> = req
+        .assignments
+        .into_iter()
+        .map(|a| (a.member_id.to_string(), a.assignment))
+        .collect();
+    let reply = ctx.state.groups.sync(
+        &req.group_id,
+        &req.member_id,
+        req.group_instance_id.as_deref(),
+        req.generation_id,
+        req.protocol_type.as_deref(),
+        req.protocol_name.as_deref(),
+        assignments,
+    );
+    later(reply, sync_response, || {
+        SyncResult::error(codes::UNKNOWN_MEMBER_ID)
+    })
+}
+
+pub fn heartbeat(ctx: &Ctx, req: HeartbeatRequest) -> HeartbeatResponse {
+    let mut resp = HeartbeatResponse::default();
+    resp.error_code = ctx.state.groups.heartbeat(
+        &req.group_id,
+        &req.member_id,
+        req.group_instance_id.as_deref(),
+        req.generation_id,
+    );
+    resp
+}
+
+pub fn leave_group(ctx: &Ctx, version: i16, req: LeaveGroupRequest) -> LeaveGroupResponse {
+    let members: Vec<(String, Option<String>)> = if version >= 3 {
+        req.members
+            .iter()
+            .map(|m| (m.member_id.to_string(), opt_str(&m.group_instance_id)))
+            .collect()
+    } else {
+        vec![(req.member_id.to_string(), None)]
+    };
+    let mut resp = LeaveGroupResponse::default();
+    match ctx.state.groups.leave(&req.group_id, members) {
+        Err(e) => resp.error_code = e,
+        Ok(results) => {
+            if version < 3 {
+                resp.error_code = results.first().map(|r| r.2).unwrap_or(codes::NONE);
+                return resp;
+            }
+            resp.members = results
+                .into_iter()
+                .map(|(id, instance, err)| {
+                    let mut m = MemberResponse::default();
+                    m.member_id = str_bytes(id);
+                    m.group_instance_id = instance.map(str_bytes);
+                    m.error_code = err;
+                    m
+                })
+                .collect();
+        }
+    }
+    resp
+}
+
+pub fn offset_commit(ctx: &Ctx, version: i16, req: OffsetCommitRequest) -> OffsetCommitResponse {
+    let now = now_ms();
+    let mut offsets = Vec::new();
+    for t in &req.topics {
+        for p in &t.partitions {
+            offsets.push((
+                t.name.to_string(),
+                p.partition_index,
+                Committed {
+                    offset: p.committed_offset,
+                    leader_epoch: if version >= 6 {
+                        p.committed_leader_epoch
+                    } else {
+                        -1
+                    },
+                    metadata: opt_str(&p.committed_metadata),
+                    commit_timestamp: now,
+                },
+            ));
+        }
+    }
+    let results = ctx.state.groups.commit(
+        &req.group_id,
+        &req.member_id,
+        req.group_instance_id.as_deref(),
+        req.generation_id_or_member_epoch,
+        offsets,
+    );
+    let mut resp = OffsetCommitResponse::default();
+    for (topic, partition, err) in results {
+        if resp
+            .topics
+            .last()
+            .is_none_or(|t: &OffsetCommitResponseTopic| *t.name != *topic)
+        {
+            let mut t = OffsetCommitResponseTopic::default();
+            t.name = TopicName(str_bytes(topic));
+            resp.topics.push(t);
+        }
+        let mut p = OffsetCommitResponsePartition::default();
+        p.partition_index = partition;
+        p.error_code = err;
+        resp.topics.last_mut().expect("pushed").partitions.push(p);
+    }
+    resp
+}
+
+/// Groups fetched offsets by topic, in request order.
+fn by_topic(fetched: Vec<FetchedOffset>) -> Vec<(String, Vec<FetchedOffset>)> {
+    let mut out: Vec<(String, Vec<FetchedOffset>)> = Vec::new();
+    for f in fetched {
+        match out.iter_mut().find(|(t, _)| *t == f.topic) {
+            Some((_, v)) => v.push(f),
+            None => out.push((f.topic.clone(), vec![f])),
+        }
+    }
+    out
+}
+
+pub fn offset_fetch(ctx: &Ctx, version: i16, req: OffsetFetchRequest) -> OffsetFetchResponse {
+    let groups = &ctx.state.groups;
+    let mut resp = OffsetFetchResponse::default();
+    let parts = |c: &Option<Committed>| match c {
+        Some(c) => (
+            c.offset,
+            c.leader_epoch,
+            c.metadata.clone().unwrap_or_default(),
+        ),
+        None => (-1, -1, String::new()),
+    };
+    if version >= 8 {
+        for g in req.groups {
+            let wanted = g.topics.map(|ts| {
+                ts.into_iter()
+                    .map(|t| (t.name.to_string(), t.partition_indexes))
+                    .collect()
+            });
+            let mut rg = OffsetFetchResponseGroup::default();
+            rg.topics = by_topic(groups.fetch_offsets(&g.group_id, wanted))
+                .into_iter()
+                .map(|(topic, fetched)| {
+                    let mut t = OffsetFetchResponseTopics::default();
+                    t.name = TopicName(str_bytes(topic));
+                    t.partitions = fetched
+                        .iter()
+                        .map(|f| {
+                            let (offset, epoch, metadata) = parts(&f.committed);
+                            let mut p = OffsetFetchResponsePartitions::default();
+                            p.partition_index = f.partition;
+                            p.committed_offset = offset;
+                            p.committed_leader_epoch = epoch;
+                            p.metadata = Some(str_bytes(metadata));
+                            p
+                        })
+                        .collect();
+                    t
+                })
+                .collect();
+            rg.group_id = g.group_id;
+            resp.groups.push(rg);
+        }
+    } else {
+        let wanted = req.topics.map(|ts| {
+            ts.into_iter()
+                .map(|t| (t.name.to_string(), t.partition_indexes))
+                .collect()
+        });
+        resp.topics = by_topic(groups.fetch_offsets(&req.group_id, wanted))
+            .into_iter()
+            .map(|(topic, fetched)| {
+                let mut t = OffsetFetchResponseTopic::default();
+                t.name = TopicName(str_bytes(topic));
+                t.partitions = fetched
+                    .iter()
+                    .map(|f| {
+                        let (offset, epoch, metadata) = parts(&f.committed);
+                        let mut p = OffsetFetchResponsePartition::default();
+                        p.partition_index = f.partition;
+                        p.committed_offset = offset;
+                        p.committed_leader_epoch = epoch;
+                        p.metadata = Some(str_bytes(metadata));
+                        p
+                    })
+                    .collect();
+                t
+            })
+            .collect();
+    }
+    resp
+}
+
+pub fn offset_delete(ctx: &Ctx, req: OffsetDeleteRequest) -> OffsetDeleteResponse {
+    let partitions: Vec<(String, i32)> = req
+        .topics
+        .iter()
+        .flat_map(|t| {
+            t.partitions
+                .iter()
+                .map(|p| (t.name.to_string(), p.partition_index))
+        })
+        .collect();
+    let mut resp = OffsetDeleteResponse::default();
+    match ctx.state.groups.delete_offsets(&req.group_id, partitions) {
+        Err(e) => resp.error_code = e,
+        Ok(results) => {
+            for (topic, partition, err) in results {
+                if !resp.topics.iter().any(|t| *t.name == *topic) {
+                    let mut t = OffsetDeleteResponseTopic::default();
+                    t.name = TopicName(str_bytes(topic.clone()));
+                    resp.topics.push(t);
+                }
+                let t = resp
+                    .topics
+                    .iter_mut()
+                    .find(|t| *t.name == *topic)
+                    .expect("pushed");
+                let mut p = OffsetDeleteResponsePartition::default();
+                p.partition_index = partition;
+                p.error_code = err;
+                t.partitions.push(p);
+            }
+        }
+    }
+    resp
+}
+
+pub fn describe_groups(
+    ctx: &Ctx,
+    version: i16,
+    req: DescribeGroupsRequest,
+) -> DescribeGroupsResponse {
+    let mut resp = DescribeGroupsResponse::default();
+    for id in req.groups {
+        let mut g = DescribedGroup::default();
+        g.authorized_operations = i32::MIN;
+        match ctx.state.groups.describe(&id) {
+            Some(d) => {
+                g.group_state = str_bytes(d.state);
+                g.protocol_type = str_bytes(d.protocol_type);
+                g.protocol_data = str_bytes(d.protocol);
+                g.members = d
+                    .members
+                    .into_iter()
+                    .map(|m| {
+                        let mut dm = DescribedGroupMember::default();
+                        dm.member_id = str_bytes(m.member_id);
+                        dm.group_instance_id = m.instance_id.map(str_bytes);
+                        dm.client_id = str_bytes(m.client_id);
+                        dm.client_host = str_bytes(m.client_host);
+                        dm.member_metadata = m.metadata;
+                        dm.member_assignment = m.assignment;
+                        dm
+                    })
+                    .collect();
+            }
+            None => {
+                // Kafka describes an unknown group as Dead; v6 adds an explicit error.
+                g.group_state = str_bytes("Dead");
+                if version >= 6 {
+                    g.error_code = codes::GROUP_ID_NOT_FOUND;
+                    g.error_message = Some(str_bytes(format!("group {} not found", &*id)));
+                }
+            }
+        }
+        g.group_id = id;
+        resp.groups.push(g);
+    }
+    resp
+}
+
+pub fn list_groups(ctx: &Ctx, req: ListGroupsRequest) -> ListGroupsResponse {
+    let mut resp = ListGroupsResponse::default();
+    let states: Vec<String> = req
+        .states_filter
+        .iter()
+        .map(|s| s.to_ascii_lowercase())
+        .collect();
+    let types: Vec<String> = req
+        .types_filter
+        .iter()
+        .map(|s| s.to_ascii_lowercase())
+        .collect();
+    for (id, protocol_type, state) in ctx.state.groups.list() {
+        if !states.is_empty() && !states.contains(&state.to_ascii_lowercase()) {
+            continue;
+        }
+        if !types.is_empty() && !types.iter().any(|t| t == "classic") {
+            continue;
+        }
+        let mut g = ListedGroup::default();
+        g.group_id = GroupId(str_bytes(id));
+        g.protocol_type = str_bytes(protocol_type);
+        g.group_state = str_bytes(state);
+        g.group_type = str_bytes("classic");
+        resp.groups.push(g);
+    }
+    resp
+}
+
+pub fn delete_groups(ctx: &Ctx, req: DeleteGroupsRequest) -> DeleteGroupsResponse {
+    let mut resp = DeleteGroupsResponse::default();
+    for id in req.groups_names {
+        let mut r = DeletableGroupResult::default();
+        r.error_code = ctx.state.groups.delete_group(&id);
+        r.group_id = id;
+        resp.results.push(r);
+    }
+    resp
+}

@@ -1,0 +1,280 @@
+//! The command line: every subcommand and flag, parsed by clap.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// The embedded default broker address, also the default of `-b`.
+pub const DEFAULT_BROKER: &str = "127.0.0.1:9092";
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  runtime or Kafka error (the message names what failed and where)
+  2  usage error: bad flag, bad -X config key or value, unsupported option
+  3  could not reach the broker (connection refused, unknown host, timeout)
+  4  the topic does not exist (and was not auto-created)";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "odradek",
+    version,
+    about = "Kafka from the command line: run a broker, produce, consume, manage topics, measure",
+    after_help = EXIT_CODES
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the embedded broker (default 127.0.0.1:9092, data in ./odradek-data).
+    ///
+    /// The first line on stdout is the bound address, so scripts can pass `--listen
+    /// 127.0.0.1:0` and read the port. SIGTERM / Ctrl-C flush every log and exit 0.
+    Broker(BrokerArgs),
+    /// Produce records read from stdin, one per line.
+    Produce(ProduceArgs),
+    /// Consume records and print them, one per line.
+    Consume(ConsumeArgs),
+    /// List, create, describe or delete topics.
+    Topics {
+        #[command(subcommand)]
+        command: TopicsCommand,
+    },
+    /// Measure throughput and latency.
+    Perf {
+        #[command(subcommand)]
+        command: PerfCommand,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct BrokerArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = DEFAULT_BROKER)]
+    pub listen: SocketAddr,
+    /// Directory for topic metadata and partition logs.
+    #[arg(long, default_value = "./odradek-data")]
+    pub data_dir: PathBuf,
+    /// HOST:PORT given to clients in metadata (default: the bound address).
+    #[arg(long)]
+    pub advertised: Option<String>,
+    /// When to fsync: always (before every ack), interval (flush.ms, default 1 s), never.
+    #[arg(long, default_value = "interval")]
+    pub fsync: odradek_broker::FsyncPolicy,
+    /// Kafka-style broker properties file (key=value).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+}
+
+/// Flags every client subcommand shares.
+#[derive(Debug, Args)]
+pub struct ClientArgs {
+    /// Bootstrap broker(s), HOST:PORT[,HOST:PORT...].
+    #[arg(short = 'b', long = "brokers", default_value = DEFAULT_BROKER)]
+    pub brokers: String,
+    /// Any client config property, e.g. -X linger.ms=20 (repeatable; unknown keys are errors).
+    #[arg(short = 'X', value_name = "KEY=VALUE")]
+    pub config: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ProduceArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// Topic to produce to.
+    #[arg(short = 't', long)]
+    pub topic: String,
+    /// Split each line at the first SEP: the text before it is the key, the rest the value.
+    #[arg(short = 'k', long = "key-separator", value_name = "SEP")]
+    pub key_separator: Option<String>,
+    /// Compression codec: none, gzip, snappy, lz4, zstd.
+    #[arg(short = 'z', long = "compression", value_name = "CODEC")]
+    pub compression: Option<String>,
+    /// Send every record to this partition (default: the partitioner chooses).
+    #[arg(short = 'p', long)]
+    pub partition: Option<i32>,
+    /// Add a header to every record (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "KEY=VALUE")]
+    pub headers: Vec<String>,
+    /// Print each delivery (partition and offset) to stdout.
+    #[arg(long)]
+    pub report: bool,
+    /// No summary on stderr.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+/// Where consumption starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartOffset {
+    Beginning,
+    End,
+    /// This exact offset.
+    At(i64),
+    /// This many records before the end.
+    FromEnd(i64),
+}
+
+impl std::str::FromStr for StartOffset {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "beginning" | "earliest" => Ok(StartOffset::Beginning),
+            "end" | "latest" => Ok(StartOffset::End),
+            _ => match s.parse::<i64>() {
+                Ok(n) if n >= 0 => Ok(StartOffset::At(n)),
+                Ok(n) => Ok(StartOffset::FromEnd(
+                    n.unsigned_abs().min(i64::MAX as u64) as i64
+                )),
+                Err(_) => Err(format!(
+                    "{s:?} is not beginning, end, an offset, or -N (N records before the end)"
+                )),
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// The value (with -k SEP: key SEP value), one record per line.
+    Text,
+    /// One JSON object per line: topic, partition, offset, key, value, timestamp, headers.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ConsumeArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// Topic to consume.
+    #[arg(short = 't', long)]
+    pub topic: String,
+    /// Consumer group (not supported yet: exits with code 2).
+    #[arg(short = 'g', long)]
+    pub group: Option<String>,
+    /// Where to start: beginning, end, an offset, or -N for N records before the end.
+    #[arg(
+        short = 'o',
+        long,
+        default_value = "beginning",
+        allow_hyphen_values = true
+    )]
+    pub offset: StartOffset,
+    /// Only this partition (default: all of them).
+    #[arg(short = 'p', long)]
+    pub partition: Option<i32>,
+    /// Stop after COUNT records.
+    #[arg(short = 'c', long)]
+    pub count: Option<u64>,
+    /// Exit once the end of every partition (as of start-up) is reached.
+    #[arg(short = 'e', long = "exit")]
+    pub exit_at_end: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Text format: print the key, then SEP, then the value.
+    #[arg(short = 'k', long = "key-separator", value_name = "SEP")]
+    pub key_separator: Option<String>,
+    /// No summary on stderr.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TopicsCommand {
+    /// List topics with their partition counts.
+    List {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a topic.
+    Create {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Topic name.
+        #[arg(short = 't', long)]
+        topic: String,
+        /// Number of partitions (default: the broker's num.partitions).
+        #[arg(short = 'p', long, default_value_t = -1, allow_hyphen_values = true)]
+        partitions: i32,
+        /// Replication factor (default: the broker's).
+        #[arg(short = 'r', long = "replication-factor", default_value_t = -1, allow_hyphen_values = true)]
+        replication_factor: i16,
+        /// Topic config, e.g. -c retention.ms=60000 (repeatable).
+        #[arg(short = 'c', long = "config", value_name = "KEY=VALUE")]
+        configs: Vec<String>,
+    },
+    /// Show a topic's partitions (leader, replicas, offsets) and configs.
+    Describe {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Topic name (repeatable).
+        #[arg(short = 't', long = "topic", required = true)]
+        topics: Vec<String>,
+        /// One JSON object per topic instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete topics.
+    Delete {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Topic name (repeatable).
+        #[arg(short = 't', long = "topic", required = true)]
+        topics: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PerfCommand {
+    /// Produce generated records as fast as allowed; report throughput and delivery latency.
+    Produce(PerfProduceArgs),
+    /// Consume a topic from the beginning; report throughput.
+    Consume(PerfConsumeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PerfProduceArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// Topic to produce to.
+    #[arg(short = 't', long)]
+    pub topic: String,
+    /// How many records to send.
+    #[arg(short = 'n', long = "num-records", default_value_t = 100_000)]
+    pub num_records: u64,
+    /// Value size in bytes.
+    #[arg(short = 's', long = "record-size", default_value_t = 100)]
+    pub record_size: usize,
+    /// Target records per second (0: as fast as possible).
+    #[arg(long, default_value_t = 0)]
+    pub throughput: u64,
+    /// Compression codec: none, gzip, snappy, lz4, zstd.
+    #[arg(short = 'z', long = "compression", value_name = "CODEC")]
+    pub compression: Option<String>,
+    /// Print a final machine-readable JSON line on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PerfConsumeArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// Topic to consume.
+    #[arg(short = 't', long)]
+    pub topic: String,
+    /// Stop after this many records (default: everything up to the end as of start-up).
+    #[arg(short = 'n', long = "num-records")]
+    pub num_records: Option<u64>,
+    /// Print a final machine-readable JSON line on stdout.
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,504 @@
+//! The `odradek` binary against `odradek broker` (the same binary) on an ephemeral port with a
+//! temporary data dir: produce from stdin, consume as JSON and text, topics admin, perf, and the
+//! exit codes scripts rely on.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_odradek");
+/// A hung command fails the test instead of hanging CI (not a timing assertion).
+const HANG_LIMIT: Duration = Duration::from_secs(120);
+
+struct TestBroker {
+    child: Child,
+    addr: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestBroker {
+    fn start() -> Self {
+        Self::start_with_properties("")
+    }
+
+    /// Starts `odradek broker --listen 127.0.0.1:0` with a temp data dir and these properties.
+    fn start_with_properties(properties: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let props = dir.path().join("server.properties");
+        std::fs::write(&props, properties).unwrap();
+        let data = dir.path().join("data");
+        Self::spawn(
+            &data,
+            &["--fsync", "never", "--config", props.to_str().unwrap()],
+            Some(dir),
+        )
+    }
+
+    /// Starts `odradek broker --listen 127.0.0.1:0 --data-dir DATA EXTRA...`.
+    fn spawn(data: &Path, extra: &[&str], dir: Option<tempfile::TempDir>) -> Self {
+        let mut child = Command::new(BIN)
+            .args(["broker", "--listen", "127.0.0.1:0"])
+            .arg("--data-dir")
+            .arg(data)
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        let addr = first.trim().to_owned();
+        assert!(
+            addr.starts_with("127.0.0.1:"),
+            "first stdout line of `odradek broker` should be its address, got {first:?}"
+        );
+        TestBroker {
+            child,
+            addr,
+            _dir: dir,
+        }
+    }
+
+    /// SIGTERM, then the exit status.
+    fn stop(mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        wait_limited(&mut self.child)
+    }
+}
+
+impl Drop for TestBroker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait_limited(child: &mut Child) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if start.elapsed() > HANG_LIMIT {
+            let _ = child.kill();
+            panic!("process {} did not exit within {HANG_LIMIT:?}", child.id());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Runs `odradek ARGS` with `stdin` as its input.
+fn odradek(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let data = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&data);
+    });
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = stdout.read_to_end(&mut v);
+        v
+    });
+    let err = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = stderr.read_to_end(&mut v);
+        v
+    });
+    let status = wait_limited(&mut child);
+    writer.join().unwrap();
+    Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
+}
+
+fn ok(args: &[&str], stdin: &[u8]) -> String {
+    let out = odradek(args, stdin);
+    assert!(
+        out.status.success(),
+        "odradek {args:?} failed with {:?}: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Asserts the exit code and that stderr mentions `needle`; returns stderr.
+fn fails(args: &[&str], stdin: &[u8], code: i32, needle: &str) -> String {
+    let out = odradek(args, stdin);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "odradek {args:?}: expected exit {code}; stderr: {stderr}"
+    );
+    assert!(
+        stderr.contains(needle),
+        "odradek {args:?}: stderr should mention {needle:?}: {stderr}"
+    );
+    stderr
+}
+
+fn json_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l:?}")))
+        .collect()
+}
+
+#[test]
+fn produce_from_stdin_then_consume_as_json() {
+    let broker = TestBroker::start();
+    let b = broker.addr.as_str();
+    ok(
+        &["topics", "create", "-b", b, "-t", "orders", "-p", "1"],
+        b"",
+    );
+    let input = "user-1:first order\nuser-2:second: with a colon\nno key here\n:empty key\n";
+    ok(
+        &[
+            "produce",
+            "-b",
+            b,
+            "-t",
+            "orders",
+            "-k",
+            ":",
+            "-H",
+            "source=test",
+            "-z",
+            "lz4",
+        ],
+        input.as_bytes(),
+    );
+    let out = ok(
+        &["consume", "-b", b, "-t", "orders", "-e", "--format", "json"],
+        b"",
+    );
+    let records = json_lines(&out);
+    let expected: [(Option<&str>, &str); 4] = [
+        (Some("user-1"), "first order"),
+        (Some("user-2"), "second: with a colon"),
+        (None, "no key here"),
+        (Some(""), "empty key"),
+    ];
+    assert_eq!(records.len(), expected.len(), "{out}");
+    for (i, (record, (key, value))) in records.iter().zip(expected).enumerate() {
+        assert_eq!(record["topic"], "orders");
+        assert_eq!(record["partition"], 0);
+        assert_eq!(record["offset"], i as i64);
+        assert_eq!(
+            record["key"],
+            key.map_or(Value::Null, Value::from),
+            "{record}"
+        );
+        assert_eq!(record["value"], value, "{record}");
+        assert!(record["timestamp"].as_i64().unwrap() > 0, "{record}");
+        assert_eq!(
+            record["headers"],
+            serde_json::json!([{"key": "source", "value": "test"}])
+        );
+    }
+
+    // Text format with the key, a start offset and a count.
+    let out = ok(
+        &[
+            "consume", "-b", b, "-t", "orders", "-o", "1", "-c", "2", "-k", "=",
+        ],
+        b"",
+    );
+    assert_eq!(out, "user-2=second: with a colon\n=no key here\n");
+    // -o -1: the last record only.
+    let out = ok(&["consume", "-b", b, "-t", "orders", "-o", "-1", "-e"], b"");
+    assert_eq!(out, "empty key\n");
+    assert!(
+        broker.stop().success(),
+        "SIGTERM should stop the broker cleanly"
+    );
+}
+
+#[test]
+fn keys_pick_partitions_and_bytes_survive() {
+    let broker = TestBroker::start();
+    let b = broker.addr.as_str();
+    ok(
+        &["topics", "create", "-b", b, "-t", "keyed", "-p", "4"],
+        b"",
+    );
+    let mut input = Vec::new();
+    for i in 0..40 {
+        input.extend_from_slice(format!("key-{}|value-{i}\n", i % 5).as_bytes());
+    }
+    // A value that is not UTF-8 comes back as base64.
+    input.extend_from_slice(b"bin|\xff\xfe\x00\n");
+    ok(
+        &["produce", "-b", b, "-t", "keyed", "-k", "|", "-q"],
+        &input,
+    );
+    let records = json_lines(&ok(
+        &[
+            "consume", "-b", b, "-t", "keyed", "-e", "--format", "json", "-q",
+        ],
+        b"",
+    ));
+    assert_eq!(records.len(), 41);
+    // Every key lands on exactly one partition.
+    let mut partition_of = std::collections::HashMap::new();
+    for r in &records {
+        let key = r["key"].as_str().unwrap().to_owned();
+        let p = r["partition"].as_i64().unwrap();
+        assert_eq!(*partition_of.entry(key.clone()).or_insert(p), p, "{key}");
+    }
+    let bin = records.iter().find(|r| r["key"] == "bin").unwrap();
+    assert_eq!(bin["value"], Value::Null);
+    assert_eq!(bin["value_base64"], "//4A");
+    // -p: only one partition.
+    let p = partition_of["key-0"];
+    let only = json_lines(&ok(
+        &[
+            "consume",
+            "-b",
+            b,
+            "-t",
+            "keyed",
+            "-e",
+            "--format",
+            "json",
+            "-p",
+            &p.to_string(),
+        ],
+        b"",
+    ));
+    assert!(!only.is_empty());
+    assert!(only.iter().all(|r| r["partition"] == p));
+}
+
+#[test]
+fn exit_codes_for_unreachable_broker_unknown_topic_and_usage() {
+    let broker = TestBroker::start_with_properties("auto.create.topics.enable=false\n");
+    let b = broker.addr.as_str();
+    // A port nobody listens on.
+    let dead = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    };
+    for args in [
+        vec!["produce", "-b", &dead, "-t", "x"],
+        vec!["consume", "-b", &dead, "-t", "x", "-e"],
+        vec!["topics", "list", "-b", &dead],
+    ] {
+        fails(&args, b"a\n", 3, &dead);
+    }
+    // Unknown topic, auto-creation disabled on the broker: exit 4, naming the topic.
+    fails(
+        &["produce", "-b", b, "-t", "missing"],
+        b"a\n",
+        4,
+        "\"missing\"",
+    );
+    fails(
+        &["consume", "-b", b, "-t", "missing", "-e"],
+        b"",
+        4,
+        "\"missing\"",
+    );
+    fails(
+        &["topics", "describe", "-b", b, "-t", "missing"],
+        b"",
+        4,
+        "missing",
+    );
+    fails(
+        &["topics", "delete", "-b", b, "-t", "missing"],
+        b"",
+        4,
+        "missing",
+    );
+    // Usage errors: exit 2, naming what is wrong.
+    fails(
+        &["produce", "-b", b, "-t", "x", "-X", "linger.msec=5"],
+        b"",
+        2,
+        "linger.msec",
+    );
+    fails(
+        &["produce", "-b", b, "-t", "x", "-X", "linger.ms=soon"],
+        b"",
+        2,
+        "linger.ms",
+    );
+    fails(
+        &["produce", "-b", b, "-t", "x", "-z", "brotli"],
+        b"",
+        2,
+        "brotli",
+    );
+    fails(
+        &["consume", "-b", b, "-t", "x", "-g", "group-1"],
+        b"",
+        2,
+        "not supported yet",
+    );
+    fails(
+        &["consume", "-b", b, "-t", "x", "-o", "middle"],
+        b"",
+        2,
+        "middle",
+    );
+    fails(&["no-such-command"], b"", 2, "no-such-command");
+    let help = ok(&["--help"], b"");
+    assert!(help.contains("Exit codes"), "{help}");
+}
+
+#[test]
+fn topics_create_list_describe_delete() {
+    let broker = TestBroker::start();
+    let b = broker.addr.as_str();
+    let out = ok(
+        &[
+            "topics",
+            "create",
+            "-b",
+            b,
+            "-t",
+            "events",
+            "-p",
+            "3",
+            "-c",
+            "retention.ms=60000",
+        ],
+        b"",
+    );
+    assert!(out.contains("events") && out.contains('3'), "{out}");
+    // Creating it again is a Kafka error naming the topic.
+    fails(
+        &["topics", "create", "-b", b, "-t", "events"],
+        b"",
+        1,
+        "events",
+    );
+    // A bad topic config is refused by the broker.
+    fails(
+        &[
+            "topics",
+            "create",
+            "-b",
+            b,
+            "-t",
+            "bad",
+            "-c",
+            "no.such.config=1",
+        ],
+        b"",
+        1,
+        "bad",
+    );
+    ok(&["topics", "create", "-b", b, "-t", "other"], b"");
+    let list = json_lines(&ok(&["topics", "list", "-b", b, "--json"], b""));
+    assert_eq!(
+        list,
+        vec![
+            serde_json::json!({"topic": "events", "partitions": 3}),
+            serde_json::json!({"topic": "other", "partitions": 1}),
+        ]
+    );
+    let table = ok(&["topics", "list", "-b", b], b"");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("events") && l.ends_with('3')),
+        "{table}"
+    );
+
+    ok(
+        &["produce", "-b", b, "-t", "events", "-p", "2", "-q"],
+        b"a\nb\n",
+    );
+    let described = json_lines(&ok(
+        &["topics", "describe", "-b", b, "-t", "events", "--json"],
+        b"",
+    ));
+    let d = &described[0];
+    assert_eq!(d["topic"], "events");
+    assert_eq!(d["partitions"].as_array().unwrap().len(), 3);
+    assert_eq!(d["partitions"][2]["high_watermark"], 2);
+    assert_eq!(d["partitions"][0]["high_watermark"], 0);
+    assert_eq!(d["configs"]["retention.ms"], "60000");
+    let text = ok(&["topics", "describe", "-b", b, "-t", "events"], b"");
+    assert!(text.contains("retention.ms=60000"), "{text}");
+
+    let out = ok(&["topics", "delete", "-b", b, "-t", "events"], b"");
+    assert!(out.contains("events"), "{out}");
+    let list = json_lines(&ok(&["topics", "list", "-b", b, "--json"], b""));
+    assert_eq!(
+        list,
+        vec![serde_json::json!({"topic": "other", "partitions": 1})]
+    );
+}
+
+#[test]
+fn perf_reports_json() {
+    let broker = TestBroker::start();
+    let b = broker.addr.as_str();
+    ok(&["topics", "create", "-b", b, "-t", "perf", "-p", "2"], b"");
+    let out = ok(
+        &[
+            "perf", "produce", "-b", b, "-t", "perf", "-n", "2000", "-s", "64", "--json",
+        ],
+        b"",
+    );
+    let report: Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    assert_eq!(report["mode"], "produce");
+    assert_eq!(report["records"], 2000);
+    assert_eq!(report["failed"], 0);
+    assert_eq!(report["bytes"], 2000 * 64);
+    for field in ["avg", "p50", "p95", "p99", "p999", "max"] {
+        assert!(
+            report["latency_ms"][field].as_f64().unwrap() > 0.0,
+            "{report}"
+        );
+    }
+    let out = ok(&["perf", "consume", "-b", b, "-t", "perf", "--json"], b"");
+    let report: Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    assert_eq!(report["mode"], "consume");
+    assert_eq!(report["records"], 2000);
+    assert_eq!(report["bytes"], 2000 * 64);
+}
+
+#[test]
+fn broker_keeps_data_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let broker = TestBroker::spawn(&data, &[], None);
+    ok(
+        &["produce", "-b", &broker.addr, "-t", "kept", "-q"],
+        b"one\ntwo\n",
+    );
+    assert!(broker.stop().success());
+    let broker = TestBroker::spawn(&data, &[], None);
+    let out = ok(
+        &["consume", "-b", &broker.addr, "-t", "kept", "-e", "-q"],
+        b"",
+    );
+    assert_eq!(out, "one\ntwo\n");
+}
