@@ -105,13 +105,17 @@ fn first_record(
     plan: &crate::log::ReadPlan,
     better: impl Fn(Option<(i64, i64)>, &odradek::records::Record) -> bool,
 ) -> Option<(i64, i64)> {
-    let batch = odradek::records::RecordBatch {
-        header: *h,
-        bytes: plan.read().ok()?,
+    let fail = |e: &dyn std::fmt::Display| {
+        tracing::warn!(
+            base_offset = h.base_offset,
+            "answering at batch granularity: {e}"
+        );
     };
+    let bytes = plan.read().map_err(|e| fail(&e)).ok()?;
+    let batch = odradek::records::RecordBatch { header: *h, bytes };
     let mut best = None;
-    for r in batch.records().ok()? {
-        let r = r.ok()?;
+    for r in batch.records().map_err(|e| fail(&e)).ok()? {
+        let r = r.map_err(|e| fail(&e)).ok()?;
         if better(best, &r) {
             best = Some((r.offset, r.timestamp));
         }
