@@ -523,6 +523,8 @@ def measure(rec, broker, client, op, section, rep, topic, **params):
     }
     if op == "latency":
         row.update({k: res[k] for k in ("records", "p50_us", "p99_us", "p999_us", "max_us")})
+        # Produce latency (send -> acknowledgement), where the peer measures it.
+        row.update({k: res[k] for k in ("ack_p50_us", "ack_p99_us", "ack_p999_us") if k in res})
     else:
         row.update({"records": res["records"], "seconds": round(res["seconds"], 4)})
         row["rps"] = round(res["records"] / res["seconds"], 1)
@@ -550,12 +552,15 @@ def client_matrix(rec, cfg, broker, clients, section, filler):
         topics.create(t)
         return t
 
-    # Start-up cost of each client process (connect, metadata, one record), to read CPU net of it.
+    # Start-up cost of each client process (connect, metadata, one record produced or consumed),
+    # to read CPU net of it.
     for rep in range(cfg["reps"]):
         for name in rotate(names, rep):
             t = fresh("idle")
             measure(rec, broker, clients[name], "produce", section + "-idle", rep, t,
                     count=1, size=100, acks="1", compression="none")
+            measure(rec, broker, clients[name], "consume", section + "-idle", rep, t,
+                    count=1, size=100, compression="none")
             topics.delete(t)
     for size, acks, comp in cfg["produce_cells"]:
         for rep in range(cfg["reps"]):

@@ -236,8 +236,16 @@ fn run_latency(o: &Options) -> Fallible<()> {
             .map_err(|e| format!("warm-up produce: {e}"))?;
         thread::sleep(Duration::from_millis(100));
     }
-    let (tx, rx) = mpsc::sync_channel(1 << 20);
-    let waiter = delivery_waiter(rx);
+    // Produce latency: when each delivery future resolves - intended send time (in send order).
+    let (tx, rx) = mpsc::sync_channel::<(i64, DeliveryFuture)>(1 << 20);
+    let waiter = thread::spawn(move || -> Fallible<Vec<i64>> {
+        let mut acks = Vec::with_capacity(total);
+        for (intended, fut) in rx {
+            fut.wait().map_err(|e| format!("delivery failed: {e}"))?;
+            acks.push(mono_ns() - intended);
+        }
+        Ok(acks)
+    });
     let interval = 1_000_000_000 / o.rate as i64;
     let start = mono_ns() + 10_000_000;
     for i in 0..total as i64 {
@@ -253,11 +261,11 @@ fn run_latency(o: &Options) -> Fallible<()> {
         }
         value[..8].copy_from_slice(&intended.to_le_bytes());
         let fut = p.send(ProducerRecord::new(&o.topic).value(&value));
-        tx.send(fut)
+        tx.send((intended, fut))
             .map_err(|_| "the delivery waiter stopped".to_string())?;
     }
     drop(tx);
-    waiter.join().map_err(|_| "delivery waiter panicked")??;
+    let mut acks = waiter.join().map_err(|_| "delivery waiter panicked")??;
     let end = Instant::now() + Duration::from_secs(30);
     while !reader.is_finished() && Instant::now() < end {
         thread::sleep(Duration::from_millis(10));
@@ -268,14 +276,18 @@ fn run_latency(o: &Options) -> Fallible<()> {
         return Err("not every record arrived within 30 s".into());
     }
     lat.sort_unstable();
-    let pct = |q: f64| lat[(q * (lat.len() - 1) as f64) as usize] as f64 / 1000.0;
+    acks.sort_unstable();
+    let pct = |xs: &[i64], q: f64| xs[(q * (xs.len() - 1) as f64) as usize] as f64 / 1000.0;
     println!(
-        "{{\"records\":{},\"p50_us\":{:.1},\"p99_us\":{:.1},\"p999_us\":{:.1},\"max_us\":{:.1},\"client\":\"{}\"}}",
+        "{{\"records\":{},\"p50_us\":{:.1},\"p99_us\":{:.1},\"p999_us\":{:.1},\"max_us\":{:.1},\"ack_p50_us\":{:.1},\"ack_p99_us\":{:.1},\"ack_p999_us\":{:.1},\"client\":\"{}\"}}",
         lat.len(),
-        pct(0.5),
-        pct(0.99),
-        pct(0.999),
+        pct(&lat, 0.5),
+        pct(&lat, 0.99),
+        pct(&lat, 0.999),
         lat[lat.len() - 1] as f64 / 1000.0,
+        pct(&acks, 0.5),
+        pct(&acks, 0.99),
+        pct(&acks, 0.999),
         client()
     );
     Ok(())

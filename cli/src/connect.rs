@@ -1,6 +1,7 @@
 //! From command-line flags to a validated client config, a reachable broker and a known topic.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use odradek::cluster::{Cluster, TopicInfo};
 use odradek::config::Config;
@@ -52,31 +53,53 @@ pub async fn reach_broker(cluster: &Cluster) -> CliResult<()> {
     }
 }
 
-/// The metadata of `topic`. An unknown topic is exit 4 at once (no retries); a topic still being
-/// created (no leader yet) is waited for within `request.timeout.ms`. Whether asking creates
-/// the topic follows the cluster's `allow.auto.create.topics` (and the broker's setting).
+/// How long an unknown topic is asked about again when the request may auto-create it: Apache
+/// Kafka (KRaft) creates it asynchronously and answers UNKNOWN_TOPIC_OR_PARTITION meanwhile.
+const AUTO_CREATE_WAIT: Duration = Duration::from_secs(5);
+
+/// The metadata of `topic`. Whether asking creates the topic follows the cluster's
+/// `allow.auto.create.topics` (and the broker's setting). An unknown topic is exit 4: at once
+/// when auto-creation was not asked for, else once [`AUTO_CREATE_WAIT`] (at most
+/// `request.timeout.ms`) has passed. A topic still being created (no leader yet) is waited for
+/// within `request.timeout.ms`.
 pub async fn topic_info(cluster: &Cluster, topic: &str) -> CliResult<Arc<TopicInfo>> {
     let doing = || format!("looking up topic {topic:?}");
-    let snapshot = cluster
-        .refresh(&[topic])
-        .await
-        .map_err(|e| Failure::client(doing(), &e))?;
-    if let Some(info) = snapshot.topics.get(topic) {
-        return Ok(info.clone());
-    }
-    if let Some(err) = snapshot.topic_errors.get(topic)
-        && matches!(
-            err.kind(),
-            ErrorKind::Kafka(ResponseError::UnknownTopicOrPartition)
-        )
-    {
-        return Err(Failure::new(
-            Exit::NoSuchTopic,
-            format!(
-                "topic {topic:?} does not exist on {} (create it with `odradek topics create -t {topic}`)",
-                cluster.config().bootstrap_servers.join(",")
-            ),
-        ));
+    let config = cluster.config();
+    let wait = if config.allow_auto_create_topics {
+        AUTO_CREATE_WAIT.min(config.request_timeout)
+    } else {
+        Duration::ZERO
+    };
+    let deadline = Instant::now() + wait;
+    let mut delay = Duration::from_millis(50);
+    loop {
+        let snapshot = cluster
+            .refresh(&[topic])
+            .await
+            .map_err(|e| Failure::client(doing(), &e))?;
+        if let Some(info) = snapshot.topics.get(topic) {
+            return Ok(info.clone());
+        }
+        let unknown = snapshot.topic_errors.get(topic).is_some_and(|err| {
+            matches!(
+                err.kind(),
+                ErrorKind::Kafka(ResponseError::UnknownTopicOrPartition)
+            )
+        });
+        if !unknown {
+            break;
+        }
+        if Instant::now() >= deadline {
+            return Err(Failure::new(
+                Exit::NoSuchTopic,
+                format!(
+                    "topic {topic:?} does not exist on {} (create it with `odradek topics create -t {topic}`)",
+                    config.bootstrap_servers.join(",")
+                ),
+            ));
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_millis(500));
     }
     cluster
         .topic(topic)

@@ -502,3 +502,152 @@ fn broker_keeps_data_across_restarts() {
     );
     assert_eq!(out, "one\ntwo\n");
 }
+
+#[test]
+fn consume_waits_for_new_records_and_stops_on_sigint() {
+    let broker = TestBroker::start();
+    let b = broker.addr.as_str();
+    ok(&["topics", "create", "-b", b, "-t", "live"], b"");
+    // Started on the empty topic: it must wait for records produced later.
+    let mut consumer = Command::new(BIN)
+        .args(["consume", "-b", b, "-t", "live", "--format", "json", "-q"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(consumer.stdout.take().unwrap()).lines();
+    ok(
+        &["produce", "-b", b, "-t", "live", "-q"],
+        b"first\nsecond\n",
+    );
+    let mut got = Vec::new();
+    for _ in 0..2 {
+        let line = lines.next().expect("a record line").unwrap();
+        let record: Value = serde_json::from_str(&line).unwrap();
+        got.push(record["value"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(got, ["first", "second"]);
+    // Ctrl-C ends a tailing consume with success.
+    Command::new("kill")
+        .args(["-INT", &consumer.id().to_string()])
+        .status()
+        .unwrap();
+    let status = wait_limited(&mut consumer);
+    assert_eq!(status.code(), Some(0), "SIGINT should end consume with 0");
+    assert!(lines.next().is_none(), "no output after the two records");
+}
+
+/// Apache Kafka 4.3.1 (KRaft) from the jars `scripts/setup.sh` installs, stopped on drop.
+struct ApacheKafka {
+    addr: String,
+    dir: tempfile::TempDir,
+}
+
+impl ApacheKafka {
+    fn script() -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/apache-kafka.sh")
+    }
+
+    fn start(extra_props: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new(Self::script())
+            .arg("start")
+            .arg(dir.path())
+            .env("KAFKA_EXTRA_PROPS", extra_props)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "Apache Kafka did not start (are the jars installed? run scripts/setup.sh): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let addr = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .unwrap_or("")
+            .trim()
+            .to_owned();
+        assert!(addr.starts_with("127.0.0.1:"), "bootstrap {addr:?}");
+        ApacheKafka { addr, dir }
+    }
+}
+
+impl Drop for ApacheKafka {
+    fn drop(&mut self) {
+        let _ = Command::new(Self::script())
+            .arg("stop")
+            .arg(self.dir.path())
+            .output();
+    }
+}
+
+#[test]
+fn same_commands_against_apache_kafka() {
+    let kafka = ApacheKafka::start("auto.create.topics.enable=false");
+    let b = kafka.addr.as_str();
+    ok(
+        &[
+            "topics",
+            "create",
+            "-b",
+            b,
+            "-t",
+            "orders",
+            "-p",
+            "3",
+            "-c",
+            "retention.ms=60000",
+        ],
+        b"",
+    );
+    ok(
+        &[
+            "produce", "-b", b, "-t", "orders", "-k", ":", "-z", "zstd", "-q",
+        ],
+        b"a:1\nb:2\na:3\n",
+    );
+    let records = json_lines(&ok(
+        &[
+            "consume", "-b", b, "-t", "orders", "-e", "--format", "json", "-q",
+        ],
+        b"",
+    ));
+    assert_eq!(records.len(), 3);
+    let of = |key: &str| -> Vec<(i64, String)> {
+        records
+            .iter()
+            .filter(|r| r["key"] == key)
+            .map(|r| {
+                (
+                    r["partition"].as_i64().unwrap(),
+                    r["value"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let a = of("a");
+    assert_eq!(a.len(), 2);
+    assert_eq!(a[0].0, a[1].0, "one key, one partition");
+    assert_eq!((a[0].1.as_str(), a[1].1.as_str()), ("1", "3"), "order kept");
+    let d = json_lines(&ok(
+        &["topics", "describe", "-b", b, "-t", "orders", "--json"],
+        b"",
+    ));
+    assert_eq!(d[0]["configs"]["retention.ms"], "60000");
+    let total: i64 = d[0]["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["high_watermark"].as_i64().unwrap())
+        .sum();
+    assert_eq!(total, 3);
+    fails(&["produce", "-b", b, "-t", "missing"], b"x\n", 4, "missing");
+    fails(
+        &["consume", "-b", b, "-t", "missing", "-e"],
+        b"",
+        4,
+        "missing",
+    );
+    ok(&["topics", "delete", "-b", b, "-t", "orders"], b"");
+}

@@ -189,6 +189,11 @@ class Program:
         out = self._run(["consume", bootstrap] + [f"{t}:{n}" for t, n in topics.items()], None)
         return [from_line(line) for line in out.splitlines()]
 
+    def consume_group(self, bootstrap: str, group: str, topics: dict[str, int]) -> list[tuple[Record, int]]:
+        """As consume(), but as a member of consumer group `group` (programs that have it: kafkajs)."""
+        out = self._run(["consume-group", bootstrap, group] + [f"{t}:{n}" for t, n in topics.items()], None)
+        return [from_line(line) for line in out.splitlines()]
+
 
 def franz_go(codec: str = "snappy") -> Program:
     return Program("franz-go", [str(CACHE / "interop" / "franz")], codec)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from clients import all_clients
+from clients import all_clients, kafkajs
 from conftest import create_topics
 from harness import CODEC_IDS, assert_same_per_partition, batch_codecs, dataset
 
@@ -84,3 +84,26 @@ def test_batches_keep_the_producers_codec(runs, producer):
     for p in range(PARTITIONS):
         codecs = set(batch_codecs(runs.bootstrap, runs.topic(producer), p))
         assert codecs == {CODEC_IDS[codec]}, f"{producer} ({codec}): partition {p} batches carry codecs {codecs}"
+
+
+KAFKAJS = kafkajs()
+GROUP_READABLE = [p for p in CLIENTS if CLIENTS[p].codec in KAFKAJS.decodes]
+
+
+@pytest.fixture(scope="module")
+def kafkajs_group_read(runs):
+    """kafkajs's ordinary consumer (group membership, subscribe, commits) reads what it can decode."""
+    for p in GROUP_READABLE:
+        runs.produced(p)
+    topics = {runs.topic(p): PARTITIONS for p in GROUP_READABLE if not isinstance(runs.sent[p], Exception)}
+    return KAFKAJS.consume_group(runs.bootstrap, "interop-kafkajs", topics)
+
+
+@pytest.mark.parametrize("producer", GROUP_READABLE)
+def test_kafkajs_group_consumer_reads_back(runs, kafkajs_group_read, producer):
+    sent = runs.produced(producer)
+    if isinstance(sent, Exception):
+        raise AssertionError(f"{producer} could not produce: {sent}")
+    topic = runs.topic(producer)
+    mine = [(r, o) for r, o in kafkajs_group_read if r.topic == topic]
+    assert_same_per_partition(sent, mine, f"{producer} -> kafkajs group consumer")

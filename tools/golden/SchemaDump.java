@@ -5,7 +5,8 @@
 //
 // shape: {a b ...} a struct; ?{a b ...} a nullable struct (int8 marker, negative = null); 1 2 4 8 16 fixed-size fields; v varint; V varlong; s a string with
 // an int16 length; S a compact string; b bytes (or records) with an int32 length; B compact
-// bytes; [x] an array with an int32 count; (x) a compact array; t a tagged-field section.
+// bytes; [x] an array with an int32 count; (x) a compact array; t a tagged-field section, or
+// t<tag:shape ...> one with known tags (their contents must fill exactly their declared size).
 // Consecutive versions with the same shape share a line.
 //
 //   java -cp "GOLDEN_CLASSES:$ODRADEK_CACHE/kafka-4.3.1/libs/*" SchemaDump > core/src/protocol/wire_shapes.txt
@@ -59,8 +60,18 @@ public final class SchemaDump {
         if (t instanceof CompactArrayOf) {
             return "(" + shape(t.arrayElementType().orElseThrow()) + ")";
         }
-        if (t instanceof TaggedFields) {
-            return "t";
+        if (t instanceof TaggedFields tagged) {
+            if (tagged.numFields() == 0) {
+                return "t";
+            }
+            StringBuilder sb = new StringBuilder("t<");
+            for (var e : new java.util.TreeMap<>(tagged.fields()).entrySet()) {
+                if (sb.length() > 2) {
+                    sb.append(' ');
+                }
+                sb.append(e.getKey()).append(':').append(shape(e.getValue().type));
+            }
+            return sb.append('>').toString();
         }
         if (t == Type.BOOLEAN || t == Type.INT8) return "1";
         if (t == Type.INT16 || t == Type.UINT16) return "2";

@@ -212,6 +212,8 @@ func runLatency(o options) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	var ackMu sync.Mutex
+	acks := make([]int64, 0, total)
 	start := mono() + int64(10*time.Millisecond)
 	interval := int64(time.Second) / int64(o.rate)
 	for i := 0; i < total; i++ {
@@ -221,10 +223,15 @@ func runLatency(o options) {
 		}
 		v := append([]byte(nil), value...)
 		binary.LittleEndian.PutUint64(v, uint64(intended))
-		prod.Produce(ctx, &kgo.Record{Value: v}, func(_ *kgo.Record, err error) {
+		prod.Produce(ctx, &kgo.Record{Value: v}, func(r *kgo.Record, err error) {
 			if err != nil {
 				die("produce", err)
 			}
+			// Produce latency: acknowledgement time - intended send time.
+			now := mono()
+			ackMu.Lock()
+			acks = append(acks, now-int64(binary.LittleEndian.Uint64(r.Value)))
+			ackMu.Unlock()
 		})
 	}
 	if err := prod.Flush(ctx); err != nil {
@@ -236,9 +243,16 @@ func runLatency(o options) {
 		die("latency", "not every record arrived within 30 s")
 	}
 	sort.Slice(lat, func(a, b int) bool { return lat[a] < lat[b] })
-	pct := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))]) / 1000 }
-	emit(map[string]any{"records": len(lat), "p50_us": pct(0.5), "p99_us": pct(0.99),
-		"p999_us": pct(0.999), "max_us": float64(lat[len(lat)-1]) / 1000})
+	ackMu.Lock()
+	defer ackMu.Unlock()
+	if len(acks) < total {
+		die("latency", "not every record was acknowledged")
+	}
+	sort.Slice(acks, func(a, b int) bool { return acks[a] < acks[b] })
+	pct := func(xs []int64, p float64) float64 { return float64(xs[int(p*float64(len(xs)-1))]) / 1000 }
+	emit(map[string]any{"records": len(lat), "p50_us": pct(lat, 0.5), "p99_us": pct(lat, 0.99),
+		"p999_us": pct(lat, 0.999), "max_us": float64(lat[len(lat)-1]) / 1000,
+		"ack_p50_us": pct(acks, 0.5), "ack_p99_us": pct(acks, 0.99), "ack_p999_us": pct(acks, 0.999)})
 }
 
 func main() {

@@ -58,12 +58,22 @@ static char *make_payload_pool(long len) {
 #define POOL 1048576L
 
 static long delivered, failed;
+/* Latency mode: produce latency = delivery report time - intended send time (value's first 8
+ * bytes). Delivery reports run on the thread that calls rd_kafka_poll (main). */
+static int64_t *ack_lat;
+static long ack_n, ack_cap;
+static int64_t now_ns(void);
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     (void)rk; (void)opaque;
     if (m->err) {
         if (failed++ == 0) fprintf(stderr, "delivery failed: %s\n", rd_kafka_err2str(m->err));
     } else {
         delivered++;
+        if (ack_lat && m->len >= 8 && ack_n < ack_cap) {
+            int64_t intended;
+            memcpy(&intended, m->payload, 8);
+            if (intended != 0) ack_lat[ack_n++] = now_ns() - intended;
+        }
     }
 }
 
@@ -199,6 +209,8 @@ static int run_latency(const struct opts *o) {
     rd_kafka_t *prod = new_producer(o);
     struct lat_state s = {.consumer = new_consumer(o), .expected = total};
     s.lat = calloc(total > 0 ? total : 1, sizeof(int64_t));
+    ack_cap = total;
+    ack_lat = calloc(total > 0 ? total : 1, sizeof(int64_t));
     pthread_t th;
     pthread_create(&th, NULL, consume_latencies, &s);
     /* Warm-up: records with intended time 0 until the consumer sees one (topic created, fetching). */
@@ -224,6 +236,8 @@ static int run_latency(const struct opts *o) {
         produce_one(prod, o->topic, value, o->size);
     }
     rd_kafka_flush(prod, 60000);
+    int64_t *acks = ack_lat;
+    ack_lat = NULL;
     int64_t end_deadline = now_ns() + 30LL * 1000000000LL;
     while (s.got < total && now_ns() < end_deadline) {
         struct timespec ts = {0, 10000000};
@@ -232,11 +246,16 @@ static int run_latency(const struct opts *o) {
     s.stop = 1;
     pthread_join(th, NULL);
     if (s.got < total) die("latency", "not every record arrived within 30 s");
+    if (ack_n < total) die("latency", "not every record was acknowledged");
     qsort(s.lat, s.got, sizeof(int64_t), cmp64);
-#define PCT(p) (s.lat[(long)((p) * (s.got - 1))] / 1000.0)
+    qsort(acks, ack_n, sizeof(int64_t), cmp64);
+#define PCT(a, n, p) ((a)[(long)((p) * ((n) - 1))] / 1000.0)
     printf("{\"records\":%ld,\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f,"
+           "\"ack_p50_us\":%.1f,\"ack_p99_us\":%.1f,\"ack_p999_us\":%.1f,"
            "\"client\":\"librdkafka %s\"}\n",
-           s.got, PCT(0.5), PCT(0.99), PCT(0.999), s.lat[s.got - 1] / 1000.0, rd_kafka_version_str());
+           s.got, PCT(s.lat, s.got, 0.5), PCT(s.lat, s.got, 0.99), PCT(s.lat, s.got, 0.999),
+           s.lat[s.got - 1] / 1000.0, PCT(acks, ack_n, 0.5), PCT(acks, ack_n, 0.99),
+           PCT(acks, ack_n, 0.999), rd_kafka_version_str());
     rd_kafka_consumer_close(s.consumer);
     rd_kafka_destroy(s.consumer);
     rd_kafka_destroy(prod);

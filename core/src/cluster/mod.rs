@@ -311,14 +311,17 @@ impl Cluster {
         Ok(snapshot)
     }
 
-    /// Refreshes if the metadata is older than `metadata.max.age.ms` (or was never fetched).
-    pub async fn refresh_if_stale(&self) -> Result<Arc<Metadata>> {
-        let stale = self
-            .last_refresh
+    /// True when the metadata is older than `metadata.max.age.ms` (or was never fetched).
+    pub fn is_stale(&self) -> bool {
+        self.last_refresh
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .is_none_or(|at| at.elapsed() >= self.config.metadata_max_age);
-        if stale {
+            .is_none_or(|at| at.elapsed() >= self.config.metadata_max_age)
+    }
+
+    /// Refreshes if the metadata is older than `metadata.max.age.ms` (or was never fetched).
+    pub async fn refresh_if_stale(&self) -> Result<Arc<Metadata>> {
+        if self.is_stale() {
             self.refresh(&[]).await
         } else {
             Ok(self.metadata())

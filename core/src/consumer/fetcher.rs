@@ -15,6 +15,7 @@ use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::{FetchRequest, FetchResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::{Chunk, Shared, TopicPartition, reset_timestamp};
 use crate::cluster::needs_metadata_refresh;
@@ -44,14 +45,20 @@ pub(crate) async fn run(shared: Arc<Shared>) {
     let mut want_metadata = false;
     let mut backoff_until: Option<Instant> = None;
     let mut failures = 0u32;
+    let mut last_metadata: Option<Instant> = None;
     loop {
         if shared.lock().closed {
             break;
         }
         let now = Instant::now();
         let mut next: Option<Instant> = None;
-        if want_metadata && !metadata_pending {
+        // Periodic refresh (metadata.max.age.ms) besides the error-driven ones.
+        want_metadata |= shared.cluster.is_stale() && !shared.lock().partitions.is_empty();
+        let spaced = last_metadata
+            .is_none_or(|t: Instant| t.elapsed() >= shared.config.client.retry_backoff);
+        if want_metadata && !metadata_pending && spaced {
             want_metadata = false;
+            last_metadata = Some(Instant::now());
             metadata_pending = true;
             let cluster = shared.cluster.clone();
             tasks.push(Box::pin(async move {
@@ -141,11 +148,13 @@ pub(crate) async fn run(shared: Arc<Shared>) {
                 let cluster = shared.cluster.clone();
                 // The broker may hold the fetch for fetch.wait.max.ms: allow for it.
                 let timeout = shared.config.client.request_timeout + shared.config.fetch_max_wait;
+                let span = tracing::debug_span!("fetch", broker, partitions = partitions.len());
                 tasks.push(Box::pin(async move {
                     let result = async {
                         let conn = cluster.connection(broker).await?;
                         conn.request_timeout(&request, timeout).await
                     }
+                    .instrument(span)
                     .await;
                     Event::Fetched {
                         broker,

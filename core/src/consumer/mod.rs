@@ -104,7 +104,7 @@ pub(crate) struct Chunk {
 }
 
 pub(crate) struct State {
-    pub partitions: HashMap<TopicPartition, PartitionState>,
+    pub partitions: HashMap<TopicPartition, PartitionState, crate::random::FastHash>,
     pub chunks: VecDeque<Chunk>,
     pub buffered_bytes: usize,
     pub errors: VecDeque<Error>,
@@ -160,7 +160,7 @@ impl Consumer {
             config,
             cluster,
             state: Mutex::new(State {
-                partitions: HashMap::new(),
+                partitions: HashMap::default(),
                 chunks: VecDeque::new(),
                 buffered_bytes: 0,
                 errors: VecDeque::new(),

@@ -136,7 +136,7 @@ impl Parked {
 
 /// The accumulator state (under the producer's mutex).
 pub(crate) struct State {
-    pub topics: HashMap<Arc<str>, TopicQueues>,
+    pub topics: HashMap<Arc<str>, TopicQueues, crate::random::FastHash>,
     pub parked: VecDeque<Parked>,
     pub buffered_bytes: usize,
     pub buffered_records: usize,
@@ -204,7 +204,7 @@ fn queue_full(limits: &Limits, state: &State) -> Error {
 impl State {
     pub fn new() -> State {
         State {
-            topics: HashMap::new(),
+            topics: HashMap::default(),
             parked: VecDeque::new(),
             buffered_bytes: 0,
             buffered_records: 0,
@@ -251,7 +251,6 @@ impl State {
         record: ProducerRecord<'_>,
         timestamp: i64,
         reply: Reply,
-        now: Instant,
     ) -> Appended {
         let size = RecordBatchBuilder::record_size(record.key, record.value, record.headers);
         if let Err(e) = check_size(limits, size) {
@@ -274,7 +273,7 @@ impl State {
                 timestamp,
                 reply,
                 size,
-                now,
+                None,
             );
         }
         if known && self.parked.is_empty() && limits.max_block.is_zero() {
@@ -295,8 +294,8 @@ impl State {
             headers: record.headers.to_vec(),
             timestamp,
             reply,
-            block_deadline: known.then(|| now + limits.max_block),
-            parked_at: now,
+            block_deadline: known.then(|| Instant::now() + limits.max_block),
+            parked_at: Instant::now(),
         });
         if known {
             Appended::Parked
@@ -339,7 +338,7 @@ impl State {
                 p.timestamp,
                 p.reply,
                 size,
-                now,
+                Some(now),
             ) {
                 wake |= w;
             }
@@ -394,7 +393,7 @@ impl State {
         timestamp: i64,
         reply: Reply,
         size: usize,
-        now: Instant,
+        now: Option<Instant>,
     ) -> Appended {
         let Some(tq) = self.topics.get_mut(topic) else {
             let _ = reply.send(Err(
@@ -424,24 +423,14 @@ impl State {
         // the record goes to a new sticky partition.
         let sticky = Some(partition) == tq.sticky && key.is_none();
         if batch_would_overflow(&tq.partitions[partition as usize], limits, size) {
-            close_open(
-                &tq.name,
-                partition,
-                &mut tq.partitions[partition as usize],
-                now,
-            );
+            close_open(&tq.name, partition, &mut tq.partitions[partition as usize]);
             wake = true;
             if sticky {
                 let next = partitioner::next_sticky(Some(partition), count);
                 tq.sticky = Some(next);
                 partition = next;
                 if batch_would_overflow(&tq.partitions[partition as usize], limits, size) {
-                    close_open(
-                        &tq.name,
-                        partition,
-                        &mut tq.partitions[partition as usize],
-                        now,
-                    );
+                    close_open(&tq.name, partition, &mut tq.partitions[partition as usize]);
                 }
             }
         }
@@ -454,7 +443,7 @@ impl State {
                     limits.batch_size.clamp(1024, 64 * 1024),
                 ),
                 waiters: Vec::new(),
-                created: now,
+                created: now.unwrap_or_else(Instant::now),
                 accounted: 0,
             }
         });
@@ -470,7 +459,7 @@ impl State {
             || open.waiters.len() >= limits.batch_num_messages
         {
             let name = tq.name.clone();
-            close_open(&name, partition, pq, now);
+            close_open(&name, partition, pq);
             self.ready_hint = true;
             wake = true;
         }
@@ -491,7 +480,7 @@ impl State {
                 let Some(open) = &pq.open else { continue };
                 let due = open.created + linger;
                 if all || due <= now {
-                    close_open(&tq.name, i as i32, pq, now);
+                    close_open(&tq.name, i as i32, pq);
                     if tq.sticky == Some(i as i32) {
                         tq.sticky = None;
                     }
@@ -538,12 +527,11 @@ fn batch_would_overflow(pq: &PartitionQueue, limits: &Limits, size: usize) -> bo
     })
 }
 
-fn close_open(topic: &Arc<str>, partition: i32, pq: &mut PartitionQueue, now: Instant) {
+fn close_open(topic: &Arc<str>, partition: i32, pq: &mut PartitionQueue) {
     if let Some(open) = pq.open.take() {
         if open.waiters.is_empty() {
             return;
         }
-        let _ = now;
         pq.ready.push_back(ClosedBatch {
             topic: topic.clone(),
             partition,

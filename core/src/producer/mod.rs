@@ -17,6 +17,17 @@
 //! so a loop can call `send` many times and await the futures later; each future resolves
 //! exactly once. When the buffer is full the record waits (up to `max.block.ms`) or, with
 //! `max.block.ms=0`, fails at once with [`ErrorKind::QueueFull`](crate::error::ErrorKind).
+//!
+//! Invariants worth knowing:
+//! - At most one batch per partition is in flight (many partitions per request, up to
+//!   `max.in.flight.requests.per.connection` requests per broker). A retried batch keeps its
+//!   sequence numbers and goes back to the head of its partition's queue, so per-partition order
+//!   holds with and without idempotence.
+//! - Records waiting for buffer space or for their topic's metadata are parked in send order,
+//!   owning a copy of their data; parked records are not bounded by the buffer limits (each
+//!   still has a caller holding its future), and fail after `max.block.ms` / `delivery.timeout.ms`.
+//! - Dropping the last `Producer` handle does not lose records: the sender delivers what is
+//!   buffered, then stops.
 
 mod accumulator;
 pub mod partitioner;
@@ -30,7 +41,6 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::sync::{Notify, oneshot};
-use tokio::time::Instant;
 
 use crate::cluster::Cluster;
 use crate::config::{Config, ProducerConfig};
@@ -318,7 +328,7 @@ impl Producer {
         let timestamp = record.timestamp.unwrap_or_else(now_ms);
         let outcome = {
             let mut state = shared.lock();
-            state.append(&shared.limits, record, timestamp, tx, Instant::now())
+            state.append(&shared.limits, record, timestamp, tx)
         };
         match outcome {
             Appended::Done { wake: false } => {}

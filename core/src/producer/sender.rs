@@ -24,6 +24,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::cluster::{Metadata, needs_metadata_refresh};
 use crate::config::Acks;
@@ -271,6 +272,11 @@ impl Sender {
             batch.fail(err);
         }
         self.shared.notify_if_idle();
+        // Periodic refresh (metadata.max.age.ms): picks up added partitions and moved leaders
+        // even when no request failed.
+        if self.shared.cluster.is_stale() && !self.shared.lock().topics.is_empty() {
+            self.want_metadata = true;
+        }
         if self.want_metadata {
             self.start_metadata_refresh(now);
             merge(Some(now + cfg.client.retry_backoff));
@@ -473,28 +479,30 @@ impl Sender {
         *self.per_broker.entry(broker).or_insert(0) += 1;
         let records: usize = keep.iter().map(ClosedBatch::record_count).sum();
         let span = tracing::debug_span!("produce", broker, batches = keep.len(), records);
-        self.in_flight.push(Box::pin(async move {
-            let _enter = span.enter();
-            let started = Instant::now();
-            let result = async {
-                let conn = cluster.connection(broker).await?;
-                if acks == Acks::None {
-                    let version = conn.require_version(ApiKey::Produce)?;
-                    conn.send_no_response(&request, version)
-                        .await
-                        .map(|()| None)
-                } else {
-                    conn.request_timeout(&request, timeout).await.map(Some)
+        self.in_flight.push(Box::pin(
+            async move {
+                let started = Instant::now();
+                let result = async {
+                    let conn = cluster.connection(broker).await?;
+                    if acks == Acks::None {
+                        let version = conn.require_version(ApiKey::Produce)?;
+                        conn.send_no_response(&request, version)
+                            .await
+                            .map(|()| None)
+                    } else {
+                        conn.request_timeout(&request, timeout).await.map(Some)
+                    }
+                }
+                .await;
+                RequestOutcome {
+                    broker,
+                    batches: keep,
+                    result,
+                    latency: started.elapsed(),
                 }
             }
-            .await;
-            RequestOutcome {
-                broker,
-                batches: keep,
-                result,
-                latency: started.elapsed(),
-            }
-        }));
+            .instrument(span),
+        ));
     }
 
     fn handle(&mut self, outcome: RequestOutcome) {

@@ -12,7 +12,8 @@
 //! tools/golden/dump-shapes.sh). Grammar: `{a b ...}` struct; `?{...}` nullable struct (int8
 //! marker, negative = null); `1 2 4 8 16` fixed-size fields;
 //! `v`/`V` varint/varlong; `s` int16-length string; `S` compact string; `b` int32-length bytes or
-//! records; `B` compact bytes; `[x]` int32-count array; `(x)` compact array; `t` tagged fields.
+//! records; `B` compact bytes; `[x]` int32-count array; `(x)` compact array; `t` tagged fields,
+//! `t<tag:shape ...>` with known tags, whose contents must fill exactly their declared size.
 //! Nullable and non-nullable forms share a letter: the walk accepts null everywhere and leaves
 //! finer checks to the decoder.
 
@@ -42,7 +43,8 @@ enum Shape {
     CompactBytes,
     Array(Box<Shape>),
     CompactArray(Box<Shape>),
-    TaggedFields,
+    /// A tagged-field section; the known tags' contents are walked, not just skipped.
+    TaggedFields(Vec<(u32, Shape)>),
 }
 
 /// Shapes by (direction, api key): (min version, max version, shape) entries.
@@ -132,7 +134,33 @@ fn parse_shape(s: &mut &[u8]) -> Result<Shape, String> {
         b'S' => Shape::CompactString,
         b'b' => Shape::Bytes,
         b'B' => Shape::CompactBytes,
-        b't' => Shape::TaggedFields,
+        b't' => {
+            let mut known = Vec::new();
+            if s.first() == Some(&b'<') {
+                *s = &s[1..];
+                loop {
+                    match s.first() {
+                        Some(b'>') => {
+                            *s = &s[1..];
+                            break;
+                        }
+                        Some(b' ') => *s = &s[1..],
+                        Some(_) => {
+                            let colon =
+                                s.iter().position(|&c| c == b':').ok_or("tag without ':'")?;
+                            let tag = std::str::from_utf8(&s[..colon])
+                                .ok()
+                                .and_then(|t| t.parse().ok())
+                                .ok_or("bad tag number")?;
+                            *s = &s[colon + 1..];
+                            known.push((tag, parse_shape(s)?));
+                        }
+                        None => return Err("unclosed tag list".into()),
+                    }
+                }
+            }
+            Shape::TaggedFields(known)
+        }
         other => return Err(format!("unknown shape letter {:?}", other as char)),
     };
     Ok(shape)
@@ -293,14 +321,28 @@ impl Walker<'_> {
                     (0..n).try_for_each(|_| self.walk(element))
                 }
             },
-            Shape::TaggedFields => {
+            Shape::TaggedFields(known) => {
                 let count = self.unsigned_varint()?;
                 let count = self.fits(u64::from(count), "tagged field count")?;
                 for _ in 0..count {
-                    self.skip_varint(5)?;
+                    let tag = self.unsigned_varint()?;
                     let size = self.unsigned_varint()?;
                     let size = self.fits(u64::from(size), "tagged field")?;
-                    self.take(size, "tagged field")?;
+                    match known.iter().find(|(t, _)| *t == tag) {
+                        // kafka-protocol decodes a known tag's content and ignores the declared
+                        // size, so the two must agree or its reading would drift from ours.
+                        Some((_, shape)) => {
+                            let before = self.buf.len();
+                            self.walk(shape)?;
+                            let used = before - self.buf.len();
+                            if used != size {
+                                return Err(format!(
+                                    "tagged field {tag} declares {size} bytes but holds {used}"
+                                ));
+                            }
+                        }
+                        None => self.take(size, "tagged field")?,
+                    }
                 }
                 Ok(())
             }
@@ -363,7 +405,7 @@ mod tests {
 
     #[test]
     fn parses_nested_shapes() {
-        let mut s = &b"{s 16 [{4 b}] ({S t}) ?{4} t}"[..];
+        let mut s = &b"{s 16 [{4 b}] ({S t}) ?{4} t<0:S 3:4>}"[..];
         let shape = parse_shape(&mut s).unwrap();
         assert!(s.is_empty());
         assert_eq!(
@@ -374,13 +416,13 @@ mod tests {
                 Shape::Array(Box::new(Shape::Struct(vec![Shape::Fixed(4), Shape::Bytes]))),
                 Shape::CompactArray(Box::new(Shape::Struct(vec![
                     Shape::CompactString,
-                    Shape::TaggedFields
+                    Shape::TaggedFields(vec![])
                 ]))),
                 Shape::NullableStruct(Box::new(Shape::Struct(vec![Shape::Fixed(4)]))),
-                Shape::TaggedFields,
+                Shape::TaggedFields(vec![(0, Shape::CompactString), (3, Shape::Fixed(4))]),
             ])
         );
-        for bad in ["{s", "[4", "x", "(4]"] {
+        for bad in ["{s", "[4", "x", "(4]", "t<0:S", "t<x:S>"] {
             assert!(parse_shape(&mut bad.as_bytes()).is_err(), "{bad}");
         }
     }
@@ -396,6 +438,16 @@ mod tests {
         // A string longer than what is left.
         let err = check(Direction::Request, 3, 0, &[0, 0, 0, 1, 0, 9, b'a']).unwrap_err();
         assert!(err.contains("string of 9"), "{err}");
+        // Fetch v15 request: a known tagged field (0, cluster id) whose declared size disagrees
+        // with its content.
+        let mut fetch = vec![0u8; 4 * 3 + 1 + 4 + 4]; // max wait, min/max bytes, isolation, session
+        fetch.extend([1, 1, 1]); // topics, forgotten topics (both empty), rack id ""
+        fetch.extend([1, 0, 2, 3, b'a', b'b']); // one tagged field: tag 0, size 2, "ab" (3 bytes)
+        let err = check(Direction::Request, 1, 15, &fetch).unwrap_err();
+        assert!(err.contains("declares 2 bytes but holds 3"), "{err}");
+        let last = fetch.len() - 4;
+        fetch[last] = 3;
+        check(Direction::Request, 1, 15, &fetch).unwrap();
         // Null arrays and trailing bytes are fine.
         check(Direction::Request, 3, 0, &[0xff, 0xff, 0xff, 0xff, 1, 2, 3]).unwrap();
         assert!(check(Direction::Request, 3, 99, &[]).is_err());

@@ -2,11 +2,13 @@
 //
 //   node interop.js produce BOOTSTRAP COMPRESSION < records   lines: topic \t partition \t - \t key \t value \t headers
 //   node interop.js consume BOOTSTRAP TOPIC:PARTITIONS...     the same lines on stdout, with offsets
+//   node interop.js consume-group BOOTSTRAP GROUP TOPIC:PARTITIONS...   the same, as a group member
 //
 // Keys and values are base64 or "-" for null; headers are comma-separated key:value pairs of
-// base64. kafkajs's consumer always joins a consumer group, so `consume` reads with kafkajs's own
-// cluster/broker layer instead (metadata, ListOffsets, Fetch and its record-batch decoder): every
-// listed partition from the start up to the end offset seen when it began.
+// base64. kafkajs's consumer always joins a consumer group; `consume` reads without one, through
+// kafkajs's own cluster/broker layer (metadata, ListOffsets, Fetch and its record-batch decoder),
+// and `consume-group` with the ordinary consumer API. Both read every listed partition from the
+// start up to the end offset seen when they began.
 'use strict'
 const readline = require('readline')
 const { Kafka, CompressionTypes, logLevel } = require('kafkajs')
@@ -149,10 +151,59 @@ async function consume(bootstrap, specs) {
   process.stdout.write(out.join(''))
 }
 
+// The ordinary kafkajs consumer: joins GROUP, subscribes from the beginning and reads until every
+// partition reached the end offset seen at start; commits as it goes, leaves the group at the end.
+async function consumeGroup(bootstrap, group, specs) {
+  const kafka = kafkaFor(bootstrap)
+  const admin = kafka.admin()
+  await admin.connect()
+  const remaining = new Map() // "topic\tpartition" -> end offset
+  try {
+    for (const s of specs) {
+      const [topic] = s.split(':')
+      for (const { partition, high } of await admin.fetchTopicOffsets(topic)) {
+        if (Number(high) > 0) remaining.set(`${topic}\t${partition}`, Number(high))
+      }
+    }
+  } finally {
+    await admin.disconnect()
+  }
+  const out = []
+  const consumer = kafka.consumer({ groupId: group, maxWaitTimeInMs: 500 })
+  await consumer.connect()
+  try {
+    await consumer.subscribe({ topics: specs.map(s => s.split(':')[0]), fromBeginning: true })
+    const done = new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`timed out; not read to the end: ${[...remaining.keys()]}`)), 120000)
+      if (remaining.size === 0) { clearTimeout(timer); resolve() }
+      consumer
+        .run({
+          eachMessage: async ({ topic, partition, message }) => {
+            const tp = `${topic}\t${partition}`
+            const end = remaining.get(tp)
+            const offset = Number(message.offset)
+            if (end === undefined || offset >= end) return
+            out.push(`${topic}\t${partition}\t${offset}\t${encode(message.key)}\t${encode(message.value)}\t${formatHeaders(message.headers)}\n`)
+            if (offset + 1 >= end) {
+              remaining.delete(tp)
+              if (remaining.size === 0) { clearTimeout(timer); resolve() }
+            }
+          },
+        })
+        .catch(reject)
+    })
+    await done
+  } finally {
+    await consumer.disconnect()
+  }
+  process.stdout.write(out.join(''))
+}
+
 async function main() {
   const [cmd, bootstrap, ...rest] = process.argv.slice(2)
   if (cmd === 'produce' && rest.length === 1) return produce(bootstrap, rest[0])
   if (cmd === 'consume' && rest.length >= 1) return consume(bootstrap, rest)
+  if (cmd === 'consume-group' && rest.length >= 2) return consumeGroup(bootstrap, rest[0], rest.slice(1))
   throw new Error('usage: interop.js produce BOOTSTRAP COMPRESSION | interop.js consume BOOTSTRAP TOPIC:PARTITIONS...')
 }
 
