@@ -20,13 +20,13 @@ pub fn records(total: Option<u64>, what: &str) -> ProgressBar {
     let bar = match total {
         Some(n) => ProgressBar::with_draw_target(Some(n), ProgressDrawTarget::stderr()).with_style(
             ProgressStyle::with_template(
-                "{spinner} {msg} [{bar:30}] {pos}/{len} records ({per_sec}, eta {eta})",
+                "{spinner} {msg} [{bar:30}] {human_pos}/{human_len} records (eta {eta})",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
         ),
         None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(
-            ProgressStyle::with_template("{spinner} {msg} {pos} records ({per_sec})")
+            ProgressStyle::with_template("{spinner} {msg} {human_pos} records")
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         ),
     };

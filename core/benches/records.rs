@@ -12,8 +12,8 @@ use odradek::records::{BatchOptions, RecordBatch, RecordBatchBuilder};
 
 const RECORDS_PER_BATCH: usize = 1000;
 
-/// Deterministic JSON-like values: repeated field names, varying numbers and random-ish text, so
-/// codecs see a realistic (2-4x) ratio rather than all-zeros or pure noise.
+/// Deterministic JSON-like log lines: repeated field names, varying numbers, and text drawn from
+/// a small vocabulary, so codecs see a realistic ratio rather than all-zeros or pure noise.
 fn make_records(value_size: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
     let mut next = move || {
@@ -22,25 +22,29 @@ fn make_records(value_size: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
         state ^= state << 17;
         state
     };
-    const WORDS: [&str; 8] = [
-        "alpha", "bravo", "charlie", "delta", "echo", "fox", "golf", "hotel",
+    const WORDS: [&str; 32] = [
+        "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india",
+        "juliet", "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra",
+        "tango", "uniform", "victor", "whiskey", "xray", "yankee", "zulu", "request", "served",
+        "user", "cache", "miss", "latency",
     ];
     (0..RECORDS_PER_BATCH)
         .map(|i| {
             let key = format!("user-{}", next() % 10_000).into_bytes();
             let mut value = format!(
-                "{{\"id\":{i},\"ts\":{},\"kind\":\"{}\",\"text\":\"",
+                "{{\"id\":{i},\"ts\":{},\"level\":\"{}\",\"msg\":\"",
                 1_700_000_000_000u64 + next() % 1_000_000,
-                WORDS[(next() % 8) as usize]
+                ["info", "warn", "debug"][(next() % 3) as usize]
             )
             .into_bytes();
             while value.len() < value_size - 2 {
                 let r = next();
-                if r % 4 == 0 {
-                    value.extend_from_slice(WORDS[(r >> 8) as usize % 8].as_bytes());
+                if r % 5 == 0 {
+                    value.extend_from_slice(&(r >> 8).to_string().as_bytes()[..4]);
                 } else {
-                    value.push(b'a' + (r >> 16) as u8 % 26);
+                    value.extend_from_slice(WORDS[(r >> 8) as usize % WORDS.len()].as_bytes());
                 }
+                value.push(b' ');
             }
             value.truncate(value_size - 2);
             value.extend_from_slice(b"\"}");
@@ -102,6 +106,8 @@ fn bench(c: &mut Criterion) {
             });
 
             encode(&mut builder, &records, &mut out);
+            // For the report: how large the batch is next to the payload.
+            println!("batch_size {label} {codec} {} payload {payload}", out.len());
             let batch_bytes = Bytes::from(out.clone());
             group.bench_function(BenchmarkId::new("decode", codec.name()), |b| {
                 b.iter(|| {
