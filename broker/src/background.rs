@@ -33,6 +33,29 @@ pub fn spawn(state: Arc<BrokerState>, shutdown: watch::Receiver<bool>) -> Vec<Jo
             }
         },
     )));
+    if state.props().cleaner_enable() {
+        let every_ms = state.props().cleaner_backoff();
+        tasks.push(tokio::spawn(every(every_ms, shutdown.clone(), state.clone(), |s| {
+            let now = now_ms();
+            for p in s.topics.all_partitions() {
+                let mut log = p.log();
+                if !log.config().compact {
+                    continue;
+                }
+                match log.compact(now) {
+                    Ok(st) if st.segments_rewritten > 0 => tracing::info!(
+                        topic = %p.topic,
+                        partition = p.index,
+                        segments = st.segments_rewritten,
+                        removed = st.records_removed,
+                        "compacted"
+                    ),
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(topic = %p.topic, partition = p.index, "compaction failed: {e}"),
+                }
+            }
+        })));
+    }
     if state.fsync == FsyncPolicy::Interval {
         let every_ms = state.props().flush_scheduler_interval();
         let st = state.clone();
@@ -72,6 +95,8 @@ async fn every(
             _ = shutdown.changed() => return,
         }
         let st = state.clone();
-        let _ = tokio::task::spawn_blocking(move || work(&st)).await;
+        if let Err(e) = tokio::task::spawn_blocking(move || work(&st)).await {
+            tracing::error!("background task failed: {e}");
+        }
     }
 }

@@ -83,9 +83,12 @@ async fn produce_fetch_round_trip_and_offsets() {
     let (_, off, ts) = list_offset(&mut c, "t", 0, 1_700_000_000_001).await;
     assert_eq!(
         (off, ts),
-        (0, 1_700_000_000_002),
-        "batch holding the first record at or after the time"
+        (1, 1_700_000_000_001),
+        "first record at or after the time"
     );
+    // Max timestamp: the last record of the last batch (1_700_000_000_000 + 0, one record).
+    let (_, off, ts) = list_offset(&mut c, "t", 0, -3).await;
+    assert_eq!((off, ts), (2, 1_700_000_000_002));
     assert_eq!(list_offset(&mut c, "t", 0, 1_800_000_000_000).await.1, -1);
     b.handle.shutdown().await;
 }

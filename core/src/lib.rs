@@ -14,6 +14,7 @@ pub mod compression;
 pub mod config;
 pub mod consumer;
 pub mod error;
+pub mod group;
 pub mod net;
 pub mod producer;
 pub mod protocol;

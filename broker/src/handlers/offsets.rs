@@ -72,24 +72,55 @@ fn lookup(log: &PartitionLog, target: i64) -> std::io::Result<(i64, i64, i32)> {
         EARLIEST | EARLIEST_LOCAL => (log.log_start_offset(), -1, epoch),
         LATEST_TIERED => (-1, -1, -1),
         MAX_TIMESTAMP => match log.batch_with_max_timestamp()? {
-            Some((h, _)) => (
-                h.base_offset.max(log.log_start_offset()),
-                h.max_timestamp,
-                h.partition_leader_epoch,
-            ),
+            Some((h, plan)) => {
+                let start = log.log_start_offset();
+                let found = first_record(&h, &plan, |best, r| {
+                    r.offset >= start && best.is_none_or(|(_, ts)| r.timestamp > ts)
+                });
+                let (offset, ts) = found.unwrap_or((h.base_offset.max(start), h.max_timestamp));
+                (offset, ts, h.partition_leader_epoch)
+            }
             None => (-1, -1, -1),
         },
         ts if ts >= 0 => match log.batch_for_timestamp(ts)? {
-            // Batch granularity: the batch holding the first record at or after `ts`.
-            Some((h, _)) => (
-                h.base_offset.max(log.log_start_offset()),
-                h.max_timestamp,
-                h.partition_leader_epoch,
-            ),
+            Some((h, plan)) => {
+                let start = log.log_start_offset();
+                let found = first_record(&h, &plan, |best, r| {
+                    best.is_none() && r.offset >= start && r.timestamp >= ts
+                });
+                let (offset, found_ts) =
+                    found.unwrap_or((h.base_offset.max(start), h.max_timestamp));
+                (offset, found_ts, h.partition_leader_epoch)
+            }
             None => (-1, -1, -1),
         },
         _ => (-1, -1, -1),
     })
+}
+
+/// Scans the records of one batch, keeping the (offset, timestamp) that `better` prefers;
+/// `None` if the batch cannot be read or decoded (the caller answers at batch granularity).
+fn first_record(
+    h: &odradek::records::BatchHeader,
+    plan: &crate::log::ReadPlan,
+    better: impl Fn(Option<(i64, i64)>, &odradek::records::Record) -> bool,
+) -> Option<(i64, i64)> {
+    let fail = |e: &dyn std::fmt::Display| {
+        tracing::warn!(
+            base_offset = h.base_offset,
+            "answering at batch granularity: {e}"
+        );
+    };
+    let bytes = plan.read().map_err(|e| fail(&e)).ok()?;
+    let batch = odradek::records::RecordBatch { header: *h, bytes };
+    let mut best = None;
+    for r in batch.records().map_err(|e| fail(&e)).ok()? {
+        let r = r.map_err(|e| fail(&e)).ok()?;
+        if better(best, &r) {
+            best = Some((r.offset, r.timestamp));
+        }
+    }
+    best
 }
 
 pub fn offset_for_leader_epoch(

@@ -8,6 +8,7 @@
 //!   is fsynced, so no consumer sees a record that a crash could take back.
 //! - Only the last segment is written; the others are sealed with index files on disk.
 
+pub mod cleaner;
 pub mod epoch;
 pub mod index;
 pub mod producer_state;
@@ -701,6 +702,38 @@ impl PartitionLog {
     /// Expires idle producer ids.
     pub fn expire_producers(&mut self, now_ms: i64, expiration_ms: i64) {
         self.producers.expire(now_ms, expiration_ms);
+    }
+
+    /// Sealed segments (all but the active one), oldest first, for the compactor.
+    pub(crate) fn sealed_segments(&self) -> impl Iterator<Item = &Segment> {
+        let n = self.segments.len();
+        self.segments.values().take(n.saturating_sub(1))
+    }
+
+    pub(crate) fn all_segments(&self) -> impl Iterator<Item = &Segment> {
+        self.segments.values()
+    }
+
+    pub(crate) fn segment(&self, base: i64) -> Option<&Segment> {
+        self.segments.get(&base)
+    }
+
+    /// Replaces a sealed segment with a compacted copy (`cleaned`, in the log dir): fsync,
+    /// rename over the original, reopen with fresh indexes.
+    pub(crate) fn replace_segment(&mut self, base: i64, cleaned: &Path) -> io::Result<()> {
+        let target = Segment::log_path(&self.dir, base);
+        File::open(cleaned)?.sync_all()?;
+        std::fs::rename(cleaned, &target)?;
+        File::open(&self.dir)?.sync_all()?;
+        let (mut seg, _) = Segment::open(&self.dir, base, true, self.config.index_interval_bytes)?;
+        seg.write_indexes()?;
+        self.segments.insert(base, seg);
+        Ok(())
+    }
+
+    /// Compacts sealed segments when `cleanup.policy` includes compact.
+    pub fn compact(&mut self, now_ms: i64) -> io::Result<cleaner::CleanStats> {
+        cleaner::compact(self, now_ms)
     }
 
     /// Writes the active segment's indexes and fsyncs everything (clean shutdown).

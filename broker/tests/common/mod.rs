@@ -32,6 +32,14 @@ pub async fn start() -> TestBroker {
 }
 
 pub async fn start_in(dir: &std::path::Path, props: &str, fsync: FsyncPolicy) -> BrokerHandle {
+    // Broker logs show up in a failing test's output (RUST_LOG to change the level).
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .try_init();
     let mut cfg = BrokerConfig::new("127.0.0.1:0".parse().unwrap(), dir);
     cfg.properties = BrokerProperties::parse(props).unwrap();
     cfg.fsync = fsync;
@@ -273,7 +281,15 @@ pub async fn fetch(
 }
 
 /// (offset, value) of every record in a records blob (ignores a truncated trailing batch).
-pub fn decode_values(mut records: Bytes) -> Vec<(i64, Option<String>)> {
+pub fn decode_values(records: Bytes) -> Vec<(i64, Option<String>)> {
+    decode_records(records)
+        .into_iter()
+        .map(|(o, _, v)| (o, v))
+        .collect()
+}
+
+/// (offset, key, value) of every record in a records blob.
+pub fn decode_records(mut records: Bytes) -> Vec<(i64, Option<String>, Option<String>)> {
     let mut out = Vec::new();
     while records.len() >= 12 {
         let len = i32::from_be_bytes(records[8..12].try_into().unwrap()) as usize;
@@ -283,10 +299,8 @@ pub fn decode_values(mut records: Bytes) -> Vec<(i64, Option<String>)> {
         let mut one = records.split_to(12 + len);
         let set = RecordBatchDecoder::decode(&mut one).unwrap();
         for r in set.records {
-            out.push((
-                r.offset,
-                r.value.map(|v| String::from_utf8(v.to_vec()).unwrap()),
-            ));
+            let text = |b: Option<Bytes>| b.map(|v| String::from_utf8(v.to_vec()).unwrap());
+            out.push((r.offset, text(r.key), text(r.value)));
         }
     }
     let _ = records.remaining();

@@ -1,0 +1,671 @@
+//! The classic-protocol membership task: FindCoordinator, JoinGroup, (leader) assignment,
+//! SyncGroup, Heartbeat, LeaveGroup, auto-commit; plus OffsetCommit/OffsetFetch. It talks to
+//! the coordinator over its own connection, because a JoinGroup can be parked by the broker
+//! for a whole rebalance and responses come back in order: fetches must not wait behind it.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::StrBytes;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+use super::assignor::{self, MemberSubscription};
+use super::protocol::{self, Assignment, Subscription};
+use super::{Inner, lock};
+use crate::consumer::Offset;
+use crate::error::{Error, Result};
+use crate::net::{ConnectOptions, Connection};
+use crate::protocol::versions::CLIENT_SUPPORTED;
+
+const NONE: i16 = 0;
+const COORDINATOR_LOAD_IN_PROGRESS: i16 = 14;
+const COORDINATOR_NOT_AVAILABLE: i16 = 15;
+const NOT_COORDINATOR: i16 = 16;
+const ILLEGAL_GENERATION: i16 = 22;
+const UNKNOWN_MEMBER_ID: i16 = 25;
+const REBALANCE_IN_PROGRESS: i16 = 27;
+const MEMBER_ID_REQUIRED: i16 = 79;
+const FENCED_INSTANCE_ID: i16 = 82;
+
+fn s(v: &str) -> StrBytes {
+    StrBytes::from_string(v.to_string())
+}
+
+type Partitions = BTreeSet<(String, i32)>;
+
+#[derive(Debug)]
+struct MemberState {
+    member_id: String,
+    generation: i32,
+    protocol: Option<String>,
+    owned: Partitions,
+    coordinator: Option<Arc<Connection>>,
+    rejoin: bool,
+    left_for_poll: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct Membership {
+    state: Mutex<MemberState>,
+    task: Mutex<Option<JoinHandle<()>>>,
+    stopped: Notify,
+    done: std::sync::atomic::AtomicBool,
+}
+
+impl Membership {
+    pub fn new() -> Self {
+        Self {
+            state: Mutex::new(MemberState {
+                member_id: String::new(),
+                generation: -1,
+                protocol: None,
+                owned: BTreeSet::new(),
+                coordinator: None,
+                rejoin: true,
+                left_for_poll: false,
+            }),
+            task: Mutex::new(None),
+            stopped: Notify::new(),
+            done: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+    pub fn set_task(&self, t: JoinHandle<()>) {
+        *lock(&self.task) = Some(t);
+    }
+    pub fn owned(&self) -> Partitions {
+        lock(&self.state).owned.clone()
+    }
+    pub fn generation(&self) -> (i32, String) {
+        let st = lock(&self.state);
+        (st.generation, st.member_id.clone())
+    }
+    pub fn request_rejoin(&self) {
+        lock(&self.state).rejoin = true;
+    }
+    pub fn left_for_poll_timeout(&self) -> bool {
+        lock(&self.state).left_for_poll
+    }
+    pub async fn wait_stopped(&self) {
+        loop {
+            let n = self.stopped.notified();
+            if self.done.load(Ordering::SeqCst) {
+                return;
+            }
+            n.await;
+        }
+    }
+}
+
+/// Why a round of the loop failed, and what to do about it.
+fn is_coordinator_error(code: i16) -> bool {
+    matches!(
+        code,
+        COORDINATOR_NOT_AVAILABLE | NOT_COORDINATOR | COORDINATOR_LOAD_IN_PROGRESS
+    )
+}
+
+fn kafka_error(code: i16, what: &str) -> Error {
+    Error::from_code(code)
+        .unwrap_or_else(|| Error::network(format!("error code {code}")))
+        .with_class(crate::error::ErrorClass::Retriable)
+        .with_topic(what)
+}
+
+async fn coordinator(inner: &Inner) -> Result<Arc<Connection>> {
+    if let Some(c) = lock(&inner.membership.state).coordinator.clone()
+        && !c.is_closed()
+    {
+        return Ok(c);
+    }
+    let cluster = inner.consumer.cluster();
+    let conn = cluster.any_connection().await?;
+    let version = conn.require_version(ApiKey::FindCoordinator)?;
+    let mut req = FindCoordinatorRequest::default();
+    let group = &inner.settings.group_id;
+    if version >= 4 {
+        req.coordinator_keys = vec![s(group)];
+    } else {
+        req.key = s(group);
+    }
+    let resp = conn
+        .request_timeout(&req, cluster.request_timeout())
+        .await?;
+    let (code, host, port) = match resp.coordinators.first() {
+        Some(c) => (c.error_code, c.host.to_string(), c.port),
+        None => (resp.error_code, resp.host.to_string(), resp.port),
+    };
+    if code != NONE {
+        return Err(kafka_error(code, "FindCoordinator"));
+    }
+    let cfg = cluster.config();
+    let options = ConnectOptions {
+        client_id: cfg.client_id.clone(),
+        setup_timeout: cfg.connection_setup_timeout,
+        max_response_bytes: cfg.max_response_bytes,
+        supported: CLIENT_SUPPORTED,
+    };
+    let conn = Arc::new(Connection::connect(&format!("{host}:{port}"), &options).await?);
+    lock(&inner.membership.state).coordinator = Some(conn.clone());
+    Ok(conn)
+}
+
+fn drop_coordinator(inner: &Inner) {
+    if let Some(c) = lock(&inner.membership.state).coordinator.take() {
+        c.close();
+    }
+}
+
+pub(crate) async fn run(inner: Arc<Inner>) {
+    let mut last_commit = Instant::now();
+    let mut failures = 0u32;
+    loop {
+        if inner.closing.load(Ordering::SeqCst) {
+            break;
+        }
+        let no_topics = lock(&inner.topics).is_empty();
+        let left = lock(&inner.membership.state).left_for_poll;
+        if no_topics || (left && poll_expired(&inner)) {
+            wait(&inner, Duration::from_secs(3600)).await;
+            continue;
+        }
+        lock(&inner.membership.state).left_for_poll = false;
+        let rejoin = lock(&inner.membership.state).rejoin;
+        let step = if rejoin {
+            join_and_sync(&inner).await
+        } else {
+            wait(&inner, inner.settings.heartbeat_interval).await;
+            if inner.closing.load(Ordering::SeqCst) {
+                break;
+            }
+            if poll_expired(&inner) {
+                tracing::warn!(group = %inner.settings.group_id,
+                    "max.poll.interval.ms exceeded: leaving the group until the next read");
+                leave(&inner).await;
+                lose_all(&inner);
+                let mut st = lock(&inner.membership.state);
+                st.left_for_poll = true;
+                st.rejoin = true;
+                continue;
+            }
+            if inner.settings.auto_commit
+                && last_commit.elapsed() >= inner.settings.auto_commit_interval
+            {
+                last_commit = Instant::now();
+                let owned = inner.membership.owned();
+                if let Err(e) = commit(&inner, &inner.processed_of(&owned)).await {
+                    tracing::debug!(group = %inner.settings.group_id, "auto-commit failed: {e}");
+                }
+            }
+            heartbeat(&inner).await
+        };
+        match step {
+            Ok(()) => failures = 0,
+            Err(e) => {
+                failures += 1;
+                tracing::debug!(group = %inner.settings.group_id, "group round failed: {e}");
+                if e.code().is_some_and(is_coordinator_error) || e.code().is_none() {
+                    drop_coordinator(&inner);
+                }
+                let cfg = inner.consumer.cluster().config();
+                tokio::time::sleep(crate::net::backoff(
+                    cfg.retry_backoff,
+                    cfg.retry_backoff_max,
+                    failures,
+                ))
+                .await;
+            }
+        }
+    }
+    // Close: commit what was processed, then leave (static members stay until their session
+    // times out, as in Kafka).
+    let owned = inner.membership.owned();
+    if inner.settings.auto_commit
+        && !owned.is_empty()
+        && let Err(e) = commit(&inner, &inner.processed_of(&owned)).await
+    {
+        tracing::warn!(group = %inner.settings.group_id, "commit on close failed: {e}");
+    }
+    if !owned.is_empty()
+        && let Some(l) = inner.listener()
+    {
+        l.on_revoked(&owned.iter().cloned().collect::<Vec<_>>());
+    }
+    if inner.settings.instance_id.is_none() {
+        leave(&inner).await;
+    }
+    drop_coordinator(&inner);
+    inner.membership.done.store(true, Ordering::SeqCst);
+    inner.membership.stopped.notify_waiters();
+}
+
+fn poll_expired(inner: &Inner) -> bool {
+    lock(&inner.last_poll).elapsed() > inner.settings.max_poll_interval
+}
+
+async fn wait(inner: &Inner, d: Duration) {
+    tokio::select! {
+        _ = tokio::time::sleep(d) => {}
+        _ = inner.wake.notified() => {}
+    }
+}
+
+/// Partitions gone without a rebalance: no commit, `on_lost`.
+fn lose_all(inner: &Inner) {
+    let owned = std::mem::take(&mut lock(&inner.membership.state).owned);
+    if owned.is_empty() {
+        return;
+    }
+    let list: Vec<(String, i32)> = owned.iter().cloned().collect();
+    let refs: Vec<(&str, i32)> = list.iter().map(|(t, p)| (t.as_str(), *p)).collect();
+    inner.consumer.unassign(&refs);
+    inner.forget_positions(&owned);
+    if let Some(l) = inner.listener() {
+        l.on_lost(&list);
+    }
+}
+
+/// Orderly revocation: commit processed offsets (auto-commit), `on_revoked`, stop fetching.
+async fn revoke(inner: &Inner, parts: &Partitions) {
+    if parts.is_empty() {
+        return;
+    }
+    if inner.settings.auto_commit
+        && let Err(e) = commit(inner, &inner.processed_of(parts)).await
+    {
+        tracing::warn!(group = %inner.settings.group_id, "commit on revoke failed: {e}");
+    }
+    let list: Vec<(String, i32)> = parts.iter().cloned().collect();
+    if let Some(l) = inner.listener() {
+        l.on_revoked(&list);
+    }
+    let refs: Vec<(&str, i32)> = list.iter().map(|(t, p)| (t.as_str(), *p)).collect();
+    inner.consumer.unassign(&refs);
+    inner.forget_positions(parts);
+    lock(&inner.membership.state)
+        .owned
+        .retain(|k| !parts.contains(k));
+}
+
+async fn heartbeat(inner: &Inner) -> Result<()> {
+    let conn = coordinator(inner).await?;
+    let (generation, member_id) = inner.membership.generation();
+    let mut req = HeartbeatRequest::default();
+    req.group_id = GroupId(s(&inner.settings.group_id));
+    req.generation_id = generation;
+    req.member_id = s(&member_id);
+    req.group_instance_id = inner.settings.instance_id.as_deref().map(s);
+    let resp = conn
+        .request_timeout(&req, inner.settings.session_timeout)
+        .await?;
+    handle_member_error(inner, resp.error_code, "Heartbeat")
+}
+
+/// Reacts to a member-level error of any group request.
+fn handle_member_error(inner: &Inner, code: i16, what: &str) -> Result<()> {
+    match code {
+        NONE => Ok(()),
+        REBALANCE_IN_PROGRESS => {
+            lock(&inner.membership.state).rejoin = true;
+            Ok(())
+        }
+        UNKNOWN_MEMBER_ID | ILLEGAL_GENERATION | FENCED_INSTANCE_ID => {
+            tracing::info!(group = %inner.settings.group_id, code, "{what}: membership lost; rejoining");
+            lose_all(inner);
+            let mut st = lock(&inner.membership.state);
+            if code == UNKNOWN_MEMBER_ID {
+                st.member_id.clear();
+            }
+            st.generation = -1;
+            st.rejoin = true;
+            Ok(())
+        }
+        other => Err(kafka_error(other, what)),
+    }
+}
+
+async fn join_and_sync(inner: &Inner) -> Result<()> {
+    let conn = coordinator(inner).await?;
+    let topics = lock(&inner.topics).clone();
+    inner
+        .consumer
+        .cluster()
+        .add_topics(topics.iter().map(String::as_str));
+    let cooperative = assignor::is_cooperative(&inner.settings.strategies[0]);
+    if !cooperative {
+        // Eager protocols give everything back before rejoining.
+        let owned = inner.membership.owned();
+        revoke(inner, &owned).await;
+    }
+    let (generation, mut member_id) = inner.membership.generation();
+    let owned = inner.membership.owned();
+    let mut owned_by_topic: std::collections::BTreeMap<String, Vec<i32>> = Default::default();
+    for (t, p) in &owned {
+        owned_by_topic.entry(t.clone()).or_default().push(*p);
+    }
+    let subscription = Subscription {
+        version: protocol::VERSION,
+        topics: topics.clone(),
+        user_data: None,
+        owned: owned_by_topic.into_iter().collect(),
+        generation,
+        rack: None,
+    }
+    .encode();
+    let rebalance_timeout = inner.settings.max_poll_interval;
+    let join = loop {
+        let mut req = JoinGroupRequest::default();
+        req.group_id = GroupId(s(&inner.settings.group_id));
+        req.session_timeout_ms = inner.settings.session_timeout.as_millis() as i32;
+        req.rebalance_timeout_ms = rebalance_timeout.as_millis() as i32;
+        req.member_id = s(&member_id);
+        req.group_instance_id = inner.settings.instance_id.as_deref().map(s);
+        req.protocol_type = s("consumer");
+        req.protocols = inner
+            .settings
+            .strategies
+            .iter()
+            .map(|name| {
+                let mut p = join_group_request::JoinGroupRequestProtocol::default();
+                p.name = s(name);
+                p.metadata = subscription.clone();
+                p
+            })
+            .collect();
+        let resp = conn
+            .request_timeout(&req, rebalance_timeout + Duration::from_secs(5))
+            .await?;
+        match resp.error_code {
+            NONE => break resp,
+            MEMBER_ID_REQUIRED => {
+                member_id = resp.member_id.to_string();
+                lock(&inner.membership.state).member_id = member_id.clone();
+            }
+            UNKNOWN_MEMBER_ID | ILLEGAL_GENERATION | FENCED_INSTANCE_ID => {
+                return handle_member_error(inner, resp.error_code, "JoinGroup")
+                    .and(Err(kafka_error(resp.error_code, "JoinGroup")));
+            }
+            code => return Err(kafka_error(code, "JoinGroup")),
+        }
+    };
+    let generation = join.generation_id;
+    member_id = join.member_id.to_string();
+    let protocol_name = join.protocol_name.as_deref().unwrap_or("range").to_string();
+    {
+        let mut st = lock(&inner.membership.state);
+        st.member_id = member_id.clone();
+        st.generation = generation;
+        st.protocol = Some(protocol_name.clone());
+    }
+    let assignments = if join.leader == join.member_id {
+        leader_assign(inner, &protocol_name, &join).await?
+    } else {
+        Vec::new()
+    };
+    let mut req = SyncGroupRequest::default();
+    req.group_id = GroupId(s(&inner.settings.group_id));
+    req.generation_id = generation;
+    req.member_id = s(&member_id);
+    req.group_instance_id = inner.settings.instance_id.as_deref().map(s);
+    if conn.version(ApiKey::SyncGroup).unwrap_or(0) >= 5 {
+        req.protocol_type = Some(s("consumer"));
+        req.protocol_name = Some(s(&protocol_name));
+    }
+    req.assignments = assignments;
+    let resp = conn
+        .request_timeout(&req, rebalance_timeout + Duration::from_secs(5))
+        .await?;
+    if resp.error_code != NONE {
+        handle_member_error(inner, resp.error_code, "SyncGroup")?;
+        lock(&inner.membership.state).rejoin = true;
+        return Ok(());
+    }
+    let assignment = Assignment::decode(&resp.assignment)?;
+    let new: Partitions = assignment
+        .partitions
+        .iter()
+        .flat_map(|(t, ps)| ps.iter().map(move |p| (t.clone(), *p)))
+        .collect();
+    let owned = inner.membership.owned();
+    let revoked: Partitions = owned.difference(&new).cloned().collect();
+    let added: Partitions = new.difference(&owned).cloned().collect();
+    revoke(inner, &revoked).await;
+    // Start the new partitions at the group's committed offsets.
+    let added_list: Vec<(String, i32)> = added.iter().cloned().collect();
+    let committed = fetch_committed(inner, &added_list).await?;
+    let starts: Vec<(&str, i32, Offset)> = added_list
+        .iter()
+        .map(|(t, p)| {
+            let at = committed
+                .get(&(t.clone(), *p))
+                .copied()
+                .flatten()
+                .map_or(Offset::Default, Offset::At);
+            (t.as_str(), *p, at)
+        })
+        .collect();
+    {
+        let mut st = lock(&inner.membership.state);
+        st.owned.extend(added.iter().cloned());
+        // A cooperative member that gave partitions up rejoins so they can move (KIP-429).
+        st.rejoin = cooperative && !revoked.is_empty();
+    }
+    inner.consumer.incremental_assign(&starts)?;
+    if let Some(l) = inner.listener() {
+        l.on_assigned(&added_list);
+    }
+    tracing::debug!(group = %inner.settings.group_id, generation, member = %member_id,
+        assigned = ?new, "joined");
+    Ok(())
+}
+
+/// The leader's job: decode subscriptions, learn partition counts, run the assignor.
+async fn leader_assign(
+    inner: &Inner,
+    protocol_name: &str,
+    join: &JoinGroupResponse,
+) -> Result<Vec<sync_group_request::SyncGroupRequestAssignment>> {
+    let mut members = Vec::new();
+    let mut version = protocol::VERSION;
+    for m in &join.members {
+        let sub = Subscription::decode(&m.metadata)?;
+        version = version.min(sub.version.max(0));
+        members.push(MemberSubscription {
+            member_id: m.member_id.to_string(),
+            instance_id: m.group_instance_id.as_deref().map(str::to_owned),
+            subscription: sub,
+        });
+    }
+    let all_topics: BTreeSet<String> = members
+        .iter()
+        .flat_map(|m| m.subscription.topics.iter().cloned())
+        .collect();
+    let cluster = inner.consumer.cluster();
+    let extra: Vec<&str> = all_topics.iter().map(String::as_str).collect();
+    let metadata = cluster.refresh(&extra).await?;
+    let counts: HashMap<String, i32> = all_topics
+        .iter()
+        .filter_map(|t| metadata.partition_count(t).map(|n| (t.clone(), n as i32)))
+        .collect();
+    let result = assignor::assign(protocol_name, &members, &counts);
+    Ok(result
+        .into_iter()
+        .map(|(member, parts)| {
+            let mut a = sync_group_request::SyncGroupRequestAssignment::default();
+            a.member_id = s(&member);
+            a.assignment = Assignment {
+                partitions: assignor::to_topic_partitions(&parts),
+                user_data: None,
+            }
+            .encode(version);
+            a
+        })
+        .collect())
+}
+
+async fn leave(inner: &Inner) {
+    let Ok(conn) = coordinator(inner).await else {
+        return;
+    };
+    let (_, member_id) = inner.membership.generation();
+    if member_id.is_empty() {
+        return;
+    }
+    let mut req = LeaveGroupRequest::default();
+    req.group_id = GroupId(s(&inner.settings.group_id));
+    if conn.version(ApiKey::LeaveGroup).unwrap_or(0) >= 3 {
+        let mut m = leave_group_request::MemberIdentity::default();
+        m.member_id = s(&member_id);
+        m.group_instance_id = inner.settings.instance_id.as_deref().map(s);
+        req.members.push(m);
+    } else {
+        req.member_id = s(&member_id);
+    }
+    let timeout = inner.consumer.cluster().request_timeout();
+    if let Err(e) = conn.request_timeout(&req, timeout).await {
+        tracing::debug!(group = %inner.settings.group_id, "LeaveGroup failed: {e}");
+    }
+    let mut st = lock(&inner.membership.state);
+    st.member_id.clear();
+    st.generation = -1;
+}
+
+/// OffsetCommit in the current generation.
+pub(crate) async fn commit(inner: &Inner, offsets: &[(String, i32, i64)]) -> Result<()> {
+    if offsets.is_empty() {
+        return Ok(());
+    }
+    let conn = coordinator(inner).await?;
+    let (generation, member_id) = inner.membership.generation();
+    let mut req = OffsetCommitRequest::default();
+    req.group_id = GroupId(s(&inner.settings.group_id));
+    req.generation_id_or_member_epoch = generation;
+    req.member_id = s(&member_id);
+    if conn.version(ApiKey::OffsetCommit).unwrap_or(0) >= 7 {
+        req.group_instance_id = inner.settings.instance_id.as_deref().map(s);
+    }
+    let mut by_topic: std::collections::BTreeMap<&str, Vec<(i32, i64)>> = Default::default();
+    for (t, p, o) in offsets {
+        by_topic.entry(t).or_default().push((*p, *o));
+    }
+    for (t, ps) in by_topic {
+        let mut rt = offset_commit_request::OffsetCommitRequestTopic::default();
+        rt.name = TopicName(s(t));
+        for (p, o) in ps {
+            let mut rp = offset_commit_request::OffsetCommitRequestPartition::default();
+            rp.partition_index = p;
+            rp.committed_offset = o;
+            rt.partitions.push(rp);
+        }
+        req.topics.push(rt);
+    }
+    let resp = conn
+        .request_timeout(&req, inner.consumer.cluster().request_timeout())
+        .await?;
+    for t in &resp.topics {
+        for p in &t.partitions {
+            if p.error_code != NONE {
+                if matches!(
+                    p.error_code,
+                    UNKNOWN_MEMBER_ID | ILLEGAL_GENERATION | REBALANCE_IN_PROGRESS
+                ) {
+                    lock(&inner.membership.state).rejoin = true;
+                }
+                if is_coordinator_error(p.error_code) {
+                    drop_coordinator(inner);
+                }
+                return Err(Error::from_code(p.error_code)
+                    .unwrap_or_else(|| Error::network(format!("error code {}", p.error_code)))
+                    .with_partition(&t.name, p.partition_index));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// OffsetFetch of the group's committed offsets.
+pub(crate) async fn fetch_committed(
+    inner: &Inner,
+    partitions: &[(String, i32)],
+) -> Result<HashMap<(String, i32), Option<i64>>> {
+    let mut out = HashMap::new();
+    if partitions.is_empty() {
+        return Ok(out);
+    }
+    let conn = coordinator(inner).await?;
+    let version = conn.require_version(ApiKey::OffsetFetch)?;
+    let mut by_topic: std::collections::BTreeMap<&str, Vec<i32>> = Default::default();
+    for (t, p) in partitions {
+        by_topic.entry(t).or_default().push(*p);
+    }
+    let mut req = OffsetFetchRequest::default();
+    req.require_stable = version >= 7;
+    let group = GroupId(s(&inner.settings.group_id));
+    if version >= 8 {
+        let mut g = offset_fetch_request::OffsetFetchRequestGroup::default();
+        g.group_id = group;
+        g.topics = Some(
+            by_topic
+                .iter()
+                .map(|(t, ps)| {
+                    let mut x = offset_fetch_request::OffsetFetchRequestTopics::default();
+                    x.name = TopicName(s(t));
+                    x.partition_indexes = ps.clone();
+                    x
+                })
+                .collect(),
+        );
+        req.groups.push(g);
+    } else {
+        req.group_id = group;
+        req.topics = Some(
+            by_topic
+                .iter()
+                .map(|(t, ps)| {
+                    let mut x = offset_fetch_request::OffsetFetchRequestTopic::default();
+                    x.name = TopicName(s(t));
+                    x.partition_indexes = ps.clone();
+                    x
+                })
+                .collect(),
+        );
+    }
+    let resp = conn
+        .request_timeout(&req, inner.consumer.cluster().request_timeout())
+        .await?;
+    let mut put = |t: &str, p: i32, o: i64, code: i16| -> Result<()> {
+        if code != NONE {
+            if is_coordinator_error(code) {
+                drop_coordinator(inner);
+            }
+            return Err(kafka_error(code, "OffsetFetch").with_partition(t, p));
+        }
+        out.insert((t.to_string(), p), (o >= 0).then_some(o));
+        Ok(())
+    };
+    if version >= 8 {
+        for g in &resp.groups {
+            if g.error_code != NONE {
+                return Err(kafka_error(g.error_code, "OffsetFetch"));
+            }
+            for t in &g.topics {
+                for p in &t.partitions {
+                    put(&t.name, p.partition_index, p.committed_offset, p.error_code)?;
+                }
+            }
+        }
+    } else {
+        if resp.error_code != NONE {
+            return Err(kafka_error(resp.error_code, "OffsetFetch"));
+        }
+        for t in &resp.topics {
+            for p in &t.partitions {
+                put(&t.name, p.partition_index, p.committed_offset, p.error_code)?;
+            }
+        }
+    }
+    Ok(out)
+}

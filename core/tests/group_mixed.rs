@@ -1,0 +1,373 @@
+//! Mixed consumer groups: our GroupConsumer, confluent-kafka (librdkafka) and the Java consumer
+//! in one group, with range and with cooperative-sticky, against our broker and Apache Kafka
+//! 4.3.1. Members join and leave one by one; after every rebalance settles, each partition is
+//! owned by exactly one member. Every record is read at least once, and after the members
+//! close cleanly the committed offsets equal the log-end offsets. The external members are
+//! tests/interop/groups/member.py and GroupMember.java (same line protocol).
+
+mod client_support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use client_support::{TestCluster, topic};
+use odradek::admin::{Admin, NewTopic};
+use odradek::config::{ClientConfig, Config};
+use odradek::group::{GroupConsumer, RebalanceListener};
+use odradek::producer::{Producer, ProducerRecord};
+
+const PARTITIONS: i32 = 6;
+const RECORDS: usize = 3000;
+/// A hang guard for convergence, not a timing assertion.
+const SETTLE_LIMIT: Duration = Duration::from_secs(90);
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn cache() -> PathBuf {
+    std::env::var_os("ODRADEK_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/odradek"))
+}
+
+/// What one member reported.
+#[derive(Default, Debug)]
+struct Seen {
+    owned: BTreeSet<i32>,
+    records: Vec<(i32, i64)>,
+    reported: bool,
+    closed: bool,
+}
+
+struct External {
+    name: String,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    seen: Arc<Mutex<Seen>>,
+}
+
+impl External {
+    fn spawn(kind: &str, bootstrap: &str, topic: &str, group: &str, strategy: &str) -> External {
+        let dir = repo_root().join("tests/interop/groups");
+        let mut cmd = if kind == "java" {
+            let mut c = Command::new("java");
+            c.arg("-cp")
+                .arg(format!("{}/kafka-4.3.1/libs/*", cache().display()))
+                .arg(dir.join("GroupMember.java"));
+            c
+        } else {
+            let mut c = Command::new(cache().join("venv/bin/python"));
+            c.arg(dir.join("member.py")).arg(kind);
+            c
+        };
+        cmd.args([bootstrap, topic, group, strategy, "classic"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut child = cmd.spawn().unwrap_or_else(|e| {
+            panic!("cannot start the {kind} member (run scripts/setup.sh): {e}")
+        });
+        let stdout = child.stdout.take().unwrap();
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let s2 = seen.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let mut s = s2.lock().unwrap();
+                if let Some(rest) = line.strip_prefix("ASSIGNED") {
+                    s.owned = rest
+                        .trim()
+                        .split(',')
+                        .filter(|x| !x.is_empty())
+                        .map(|x| x.parse().unwrap())
+                        .collect();
+                    s.reported = true;
+                } else if let Some(rest) = line.strip_prefix("RECORD ") {
+                    let mut it = rest.split(' ');
+                    let p = it.next().unwrap().parse().unwrap();
+                    let o = it.next().unwrap().parse().unwrap();
+                    s.records.push((p, o));
+                } else if line == "CLOSED" {
+                    s.closed = true;
+                }
+            }
+        });
+        External {
+            name: kind.to_string(),
+            stdin: child.stdin.take(),
+            child,
+            seen,
+        }
+    }
+
+    /// Asks the member to commit and leave; waits for it to exit.
+    fn quit(&mut self) {
+        if let Some(mut i) = self.stdin.take() {
+            let _ = writeln!(i, "quit");
+        }
+        let status = self.child.wait().unwrap();
+        assert!(
+            status.success(),
+            "{} member exited with {status}",
+            self.name
+        );
+        assert!(
+            self.seen.lock().unwrap().closed,
+            "{} did not close cleanly",
+            self.name
+        );
+        self.seen.lock().unwrap().owned.clear();
+    }
+}
+
+impl Drop for External {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Our member: a GroupConsumer reading (and committing after each batch) on its own task.
+struct Ours {
+    consumer: GroupConsumer,
+    seen: Arc<Mutex<Seen>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+struct Tracker(Arc<Mutex<Seen>>);
+
+impl RebalanceListener for Tracker {
+    fn on_assigned(&self, partitions: &[(String, i32)]) {
+        let mut s = self.0.lock().unwrap();
+        s.owned.extend(partitions.iter().map(|(_, p)| *p));
+        s.reported = true;
+    }
+    fn on_revoked(&self, partitions: &[(String, i32)]) {
+        let mut s = self.0.lock().unwrap();
+        for (_, p) in partitions {
+            s.owned.remove(p);
+        }
+    }
+    fn on_lost(&self, partitions: &[(String, i32)]) {
+        self.on_revoked(partitions);
+    }
+}
+
+impl Ours {
+    fn start(bootstrap: &str, topic: &str, group: &str, strategy: &str) -> Ours {
+        let config = Config::new()
+            .with("bootstrap.servers", bootstrap)
+            .unwrap()
+            .with("group.id", group)
+            .unwrap()
+            .with("partition.assignment.strategy", strategy)
+            .unwrap()
+            .with("auto.offset.reset", "earliest")
+            .unwrap()
+            .with("session.timeout.ms", "6000")
+            .unwrap()
+            .with("heartbeat.interval.ms", "500")
+            .unwrap();
+        let consumer = GroupConsumer::new(&config).unwrap();
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        consumer.set_rebalance_listener(Arc::new(Tracker(seen.clone())));
+        consumer.subscribe(&[topic]).unwrap();
+        let c = consumer.clone();
+        let s = seen.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                match c.recv_timeout(Duration::from_millis(100)).await {
+                    Ok(Some(r)) => s.lock().unwrap().records.push((r.partition, r.offset)),
+                    Ok(None) => {}
+                    Err(e) => eprintln!("our member: {e}"),
+                }
+                if let Err(e) = c.commit().await {
+                    eprintln!("our member: commit: {e}");
+                }
+            }
+        });
+        Ours {
+            consumer,
+            seen,
+            task,
+        }
+    }
+
+    async fn close(self) {
+        self.task.abort();
+        let _ = self.task.await;
+        self.consumer.commit().await.ok();
+        self.consumer.close().await.unwrap();
+        self.seen.lock().unwrap().owned.clear();
+    }
+}
+
+/// Waits until the live members' reported assignments partition the topic exactly, and stay
+/// that way for a moment (a rebalance in flight would change them).
+async fn settle(label: &str, members: &[(&str, Arc<Mutex<Seen>>)]) {
+    let deadline = Instant::now() + SETTLE_LIMIT;
+    let mut stable_since: Option<(Instant, Vec<BTreeSet<i32>>)> = None;
+    loop {
+        let snapshot: Vec<BTreeSet<i32>> = members
+            .iter()
+            .map(|(_, s)| s.lock().unwrap().owned.clone())
+            .collect();
+        let all_reported = members.iter().all(|(_, s)| s.lock().unwrap().reported);
+        let total: usize = snapshot.iter().map(BTreeSet::len).sum();
+        let union: BTreeSet<i32> = snapshot.iter().flatten().copied().collect();
+        let exact = all_reported && total == PARTITIONS as usize && union.len() == total;
+        if exact {
+            match &stable_since {
+                Some((since, snap)) if *snap == snapshot => {
+                    if since.elapsed() > Duration::from_secs(2) {
+                        let names: Vec<String> = members
+                            .iter()
+                            .zip(&snapshot)
+                            .map(|((n, _), o)| format!("{n}={o:?}"))
+                            .collect();
+                        eprintln!("{label}: settled: {}", names.join(" "));
+                        return;
+                    }
+                }
+                _ => stable_since = Some((Instant::now(), snapshot.clone())),
+            }
+        } else {
+            stable_since = None;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{label}: ownership never settled to one owner per partition: {:?}",
+            members
+                .iter()
+                .zip(&snapshot)
+                .map(|((n, _), o)| format!("{n}={o:?}"))
+                .collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn scenario(bootstrap: &str, strategy: &str) {
+    let t = topic(&format!("mixed-{strategy}"));
+    let group = format!("{t}-group");
+    let admin = Admin::new(ClientConfig::new(bootstrap).unwrap());
+    admin
+        .create_topics(&[NewTopic::new(&t, PARTITIONS)])
+        .await
+        .unwrap();
+    let producer = Producer::new(
+        Config::new()
+            .with("bootstrap.servers", bootstrap)
+            .unwrap()
+            .producer()
+            .unwrap(),
+    )
+    .unwrap();
+    let mut acks = Vec::with_capacity(RECORDS);
+    for i in 0..RECORDS {
+        acks.push(
+            producer.send(
+                ProducerRecord::new(&t)
+                    .partition((i % PARTITIONS as usize) as i32)
+                    .value(format!("v{i}").as_bytes()),
+            ),
+        );
+    }
+    producer.flush().await.unwrap();
+    for a in acks {
+        a.await.expect("delivered");
+    }
+    producer.close().await.unwrap();
+
+    let ours = Ours::start(bootstrap, &t, &group, strategy);
+    settle(strategy, &[("ours", ours.seen.clone())]).await;
+    let mut confluent = External::spawn("confluent", bootstrap, &t, &group, strategy);
+    settle(
+        strategy,
+        &[
+            ("ours", ours.seen.clone()),
+            ("confluent", confluent.seen.clone()),
+        ],
+    )
+    .await;
+    let mut java = External::spawn("java", bootstrap, &t, &group, strategy);
+    let three = [
+        ("ours", ours.seen.clone()),
+        ("confluent", confluent.seen.clone()),
+        ("java", java.seen.clone()),
+    ];
+    settle(strategy, &three).await;
+    // Members leave one by one; the rest take over.
+    confluent.quit();
+    settle(
+        strategy,
+        &[("ours", ours.seen.clone()), ("java", java.seen.clone())],
+    )
+    .await;
+    // Everything is read before the last members leave.
+    let deadline = Instant::now() + SETTLE_LIMIT;
+    let read = |all: &[&Arc<Mutex<Seen>>]| -> BTreeSet<(i32, i64)> {
+        all.iter()
+            .flat_map(|s| s.lock().unwrap().records.clone())
+            .collect()
+    };
+    while read(&[&ours.seen, &confluent.seen, &java.seen]).len() < RECORDS {
+        assert!(Instant::now() < deadline, "not every record was read");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    java.quit();
+    settle(strategy, &[("ours", ours.seen.clone())]).await;
+    let all: Vec<(i32, i64)> = [&ours.seen, &confluent.seen, &java.seen]
+        .iter()
+        .flat_map(|s| s.lock().unwrap().records.clone())
+        .collect();
+    let distinct: BTreeSet<(i32, i64)> = all.iter().copied().collect();
+    assert_eq!(distinct.len(), RECORDS);
+    eprintln!(
+        "{strategy}: {} records read, {} duplicates (at-least-once)",
+        all.len(),
+        all.len() - distinct.len()
+    );
+    let probe = ours.consumer.clone();
+    ours.close().await;
+    // Committed offsets equal the log-end offsets.
+    let parts: Vec<(String, i32)> = (0..PARTITIONS).map(|p| (t.clone(), p)).collect();
+    let committed = probe.committed(&parts).await.unwrap();
+    let mut ends = BTreeMap::new();
+    for p in 0..PARTITIONS {
+        let (_, high) = probe.consumer().fetch_watermarks(&t, p).await.unwrap();
+        ends.insert(p, high);
+        assert_eq!(committed[&(t.clone(), p)], Some(high), "partition {p}");
+    }
+}
+
+fn run(cluster: &TestCluster, strategy: &str) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(scenario(&cluster.bootstrap, strategy));
+}
+
+#[test]
+fn mixed_groups_on_odradek_broker() {
+    let cluster = TestCluster::odradek();
+    run(&cluster, "range");
+    run(&cluster, "cooperative-sticky");
+}
+
+#[test]
+fn mixed_groups_on_apache_kafka() {
+    let cluster = TestCluster::apache_kafka_with("group.initial.rebalance.delay.ms=0");
+    run(&cluster, "range");
+    run(&cluster, "cooperative-sticky");
+}
