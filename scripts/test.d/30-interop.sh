@@ -20,6 +20,9 @@ if [ "$broker" = odradek ]; then
     (cd "$root" && cargo build --release --locked -p odradek-broker)
     export ODRADEK_BROKER_BIN="$CARGO_TARGET_DIR/release/odradek-broker"
 fi
+# Our client, through the odradek CLI (test_our_client.py).
+(cd "$root" && cargo build --release --locked -p odradek-cli)
+export ODRADEK_CLI_BIN="$CARGO_TARGET_DIR/release/odradek"
 
 cd "$root/tests/interop"
 exec "$python" -m pytest -q "${args[@]}" "$@"
