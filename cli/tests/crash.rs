@@ -23,7 +23,14 @@ const PARTITIONS: i32 = 3;
 /// Starts `odradek broker` on `listen` and returns it with its bound address.
 fn start_broker(data: &Path, listen: &str) -> (Child, String) {
     let mut child = Command::new(BIN)
-        .args(["broker", "--listen", listen, "--fsync", "always", "--data-dir"])
+        .args([
+            "broker",
+            "--listen",
+            listen,
+            "--fsync",
+            "always",
+            "--data-dir",
+        ])
         .arg(data)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
