@@ -270,10 +270,12 @@ async fn admin_scenario(bootstrap: String) {
     let offs = admin.list_offsets(&[(&t, 1, EARLIEST)]).await.unwrap();
     assert_eq!(offs[&(t.clone(), 1)].offset, 4);
 
+    // Close the producer first: its periodic metadata refresh would auto-create the topic
+    // again between the two deletes.
+    producer.close().await.unwrap();
     admin.delete_topics(&[&t]).await.unwrap();
     let err = admin.delete_topics(&[&t]).await.unwrap_err();
     assert_eq!(err.code(), Some(3), "UNKNOWN_TOPIC_OR_PARTITION: {err}");
-    producer.close().await.unwrap();
 }
 
 async fn roundtrip_every_codec(bootstrap: String) {
