@@ -96,10 +96,21 @@ fn restart_keeps_offsets_and_members_recover() {
         a.commit().await.unwrap();
         a
     });
+    let before = a.generation();
     cluster.restart();
     rt.block_on(async {
         produce(&bootstrap, &t, 600, 300).await;
-        // The member rejoins the restarted coordinator without any call from us.
+        // The member rejoins the restarted coordinator without any call from us (the restarted
+        // broker does not remember members, so rejoining gives a new member id). Committing
+        // before that would rightly fail with ILLEGAL_GENERATION.
+        let rejoin_deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while a.generation() == before {
+            assert!(
+                tokio::time::Instant::now() < rejoin_deadline,
+                "member never rejoined"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         let after = read(&a, 300).await;
         assert!(
             after.iter().all(|v| v.parse::<usize>().unwrap() >= 600),
