@@ -215,6 +215,32 @@ impl Error {
         &self.0.message
     }
 
+    /// A stable name every binding exposes: Kafka's own name for a broker error code
+    /// (`UNKNOWN_TOPIC_OR_PARTITION`), else librdkafka's name for the local error
+    /// (`_TIMED_OUT`, `_QUEUE_FULL`, ...), so users of either recognize it.
+    pub fn name(&self) -> String {
+        match &self.0.kind {
+            ErrorKind::Kafka(code) => upper_snake(&format!("{code:?}")),
+            local => local_name(local).to_string(),
+        }
+    }
+
+    /// The numeric code bindings expose: the Kafka error code for broker errors, else
+    /// librdkafka's negative code for the same local condition.
+    pub fn numeric_code(&self) -> i32 {
+        match &self.0.kind {
+            ErrorKind::Kafka(code) => i32::from(code.code()),
+            ErrorKind::Config | ErrorKind::InvalidArgument => -186,
+            ErrorKind::Protocol | ErrorKind::Records => -199,
+            ErrorKind::Io(_) => -195,
+            ErrorKind::Timeout => -185,
+            ErrorKind::QueueFull => -184,
+            ErrorKind::Closed => -197,
+            ErrorKind::UnsupportedVersion => -165,
+            ErrorKind::NoBrokers => -187,
+        }
+    }
+
     /// The topic this error is about, if known.
     pub fn topic(&self) -> Option<&str> {
         self.0.context.topic.as_deref()
@@ -247,6 +273,33 @@ fn class_of(code: ResponseError) -> ErrorClass {
         c if c.is_retriable() => ErrorClass::Retriable,
         _ => ErrorClass::Permanent,
     }
+}
+
+fn local_name(kind: &ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::Kafka(_) => "KAFKA",
+        ErrorKind::Config => "_INVALID_CONFIG",
+        ErrorKind::InvalidArgument => "_INVALID_ARG",
+        ErrorKind::Protocol | ErrorKind::Records => "_BAD_MSG",
+        ErrorKind::Io(_) => "_TRANSPORT",
+        ErrorKind::Timeout => "_TIMED_OUT",
+        ErrorKind::QueueFull => "_QUEUE_FULL",
+        ErrorKind::Closed => "_DESTROY",
+        ErrorKind::UnsupportedVersion => "_UNSUPPORTED_FEATURE",
+        ErrorKind::NoBrokers => "_ALL_BROKERS_DOWN",
+    }
+}
+
+/// `NotLeaderOrFollower` → `NOT_LEADER_OR_FOLLOWER`, Kafka's spelling of its error names.
+fn upper_snake(camel: &str) -> String {
+    let mut out = String::with_capacity(camel.len() + 8);
+    for (i, c) in camel.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
 }
 
 fn describe(code: ResponseError) -> String {
@@ -382,5 +435,23 @@ mod tests {
         let c = Error::config("linger.ms", "expected an integer, got \"x\"");
         assert!(c.to_string().contains("linger.ms"));
         assert_eq!(std::mem::size_of::<Error>(), std::mem::size_of::<usize>());
+    }
+
+    #[test]
+    fn names_are_kafkas_and_librdkafkas() {
+        let e = Error::kafka(ResponseError::UnknownTopicOrPartition);
+        assert_eq!(e.name(), "UNKNOWN_TOPIC_OR_PARTITION");
+        assert_eq!(e.numeric_code(), 3);
+        assert_eq!(
+            Error::kafka(ResponseError::NotLeaderOrFollower).name(),
+            "NOT_LEADER_OR_FOLLOWER"
+        );
+        assert_eq!(
+            Error::kafka(ResponseError::MessageTooLarge).name(),
+            "MESSAGE_TOO_LARGE"
+        );
+        assert_eq!(Error::timeout("x").name(), "_TIMED_OUT");
+        assert_eq!(Error::timeout("x").numeric_code(), -185);
+        assert_eq!(Error::config("k", "v").name(), "_INVALID_CONFIG");
     }
 }
