@@ -15,6 +15,7 @@
 //! `handlers/groups.rs` with their coordinator in `group/`, transactions in `handlers/txn.rs`.
 
 pub mod config;
+pub mod embedded;
 pub mod group;
 pub mod log;
 pub mod partition;
@@ -30,6 +31,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub use config::{BrokerConfig, BrokerProperties, FsyncPolicy};
+pub use embedded::EmbeddedBroker;
 pub use server::versions::SUPPORTED_APIS;
 
 use state::BrokerState;
