@@ -93,7 +93,7 @@ class NewTopic(NamedTuple):
     config: Mapping[str, str] = {}
 
 
-class DeliveryFuture(concurrent.futures.Future):  # type: ignore[type-arg]
+class DeliveryFuture(concurrent.futures.Future[DeliveryReport]):
     """A ``concurrent.futures.Future`` of one record's :class:`DeliveryReport`.
 
     It resolves exactly once, from a background thread, when the broker acknowledged the record
@@ -107,7 +107,7 @@ class DeliveryFuture(concurrent.futures.Future):  # type: ignore[type-arg]
         return report
 
 
-def _resolve_sync(items: List[Tuple[concurrent.futures.Future, Any]]) -> None:  # type: ignore[type-arg]
+def _resolve_sync(items: List[Tuple[concurrent.futures.Future[Any], Any]]) -> None:
     """Called by the native dispatcher with finished deliveries."""
     for fut, res in items:
         if isinstance(res, BaseException):
@@ -199,8 +199,10 @@ class Producer:
         self.close()
 
 
-def _delivery_callback(cb: DeliveryCallback) -> Callable[[concurrent.futures.Future], None]:  # type: ignore[type-arg]
-    def done(fut: concurrent.futures.Future) -> None:  # type: ignore[type-arg]
+def _delivery_callback(
+    cb: DeliveryCallback,
+) -> Callable[["concurrent.futures.Future[DeliveryReport]"], None]:
+    def done(fut: "concurrent.futures.Future[DeliveryReport]") -> None:
         err = fut.exception()
         if err is None:
             cb(None, fut.result())

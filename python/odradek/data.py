@@ -13,8 +13,8 @@ from ._client import OFFSET_BEGINNING, Consumer, TopicPartition
 from .errors import KafkaTimeoutError
 
 if TYPE_CHECKING:  # pragma: no cover
-    import pandas
-    import pyarrow
+    import pandas  # type: ignore[import-untyped,unused-ignore]
+    import pyarrow  # type: ignore[import-untyped,unused-ignore]
 
 __all__ = ["read_topic_range", "read_topic_dataframe"]
 
@@ -34,7 +34,7 @@ def read_topic_range(
     ``partition`` (int32), ``offset`` (int64), ``timestamp`` (timestamp[ms, UTC]), ``key`` and
     ``value`` (binary, null for null), ``headers`` (list of struct<name: string, value: binary>).
     """
-    import pyarrow as pa
+    import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
 
     cfg = {k: v for k, v in config.items() if k not in ("group.id", "enable.auto.commit")}
     consumer = Consumer(cfg)

@@ -3,6 +3,9 @@
 use odradek::admin::{Admin, NewTopic};
 use pyo3::prelude::*;
 
+/// A topic to create as Python passes it: (name, partitions, replication factor, configs).
+type TopicSpec = (String, i32, i16, Vec<(String, String)>);
+
 /// The native admin client under `odradek.AdminClient`.
 #[pyclass(module = "odradek._odradek", frozen)]
 #[derive(Debug)]
@@ -24,7 +27,7 @@ impl NativeAdmin {
     fn create_topics(
         &self,
         py: Python<'_>,
-        topics: Vec<(String, i32, i16, Vec<(String, String)>)>,
+        topics: Vec<TopicSpec>,
         timeout: Option<f64>,
     ) -> PyResult<()> {
         let topics: Vec<NewTopic> = topics
@@ -37,9 +40,12 @@ impl NativeAdmin {
             })
             .collect();
         let admin = self.admin.clone();
-        crate::wait_for(py, crate::timeout_of(timeout)?, "create_topics", async move {
-            admin.create_topics(&topics).await
-        })
+        crate::wait_for(
+            py,
+            crate::timeout_of(timeout)?,
+            "create_topics",
+            async move { admin.create_topics(&topics).await },
+        )
     }
 
     /// Deletes topics.
@@ -51,10 +57,15 @@ impl NativeAdmin {
         timeout: Option<f64>,
     ) -> PyResult<()> {
         let admin = self.admin.clone();
-        crate::wait_for(py, crate::timeout_of(timeout)?, "delete_topics", async move {
-            let t: Vec<&str> = topics.iter().map(String::as_str).collect();
-            admin.delete_topics(&t).await
-        })
+        crate::wait_for(
+            py,
+            crate::timeout_of(timeout)?,
+            "delete_topics",
+            async move {
+                let t: Vec<&str> = topics.iter().map(String::as_str).collect();
+                admin.delete_topics(&t).await
+            },
+        )
     }
 
     /// Grows a topic to `total` partitions.

@@ -109,7 +109,9 @@ pub(crate) fn borrow<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Borrowed<'py>> {
         let cause = PyErr::take(py);
         let err = PyTypeError::new_err(format!(
             "expected bytes, str or a contiguous buffer, got {}",
-            obj.get_type().name().map_or_else(|_| "?".to_string(), |n| n.to_string())
+            obj.get_type()
+                .name()
+                .map_or_else(|_| "?".to_string(), |n| n.to_string())
         ));
         if let Some(cause) = cause {
             err.set_cause(py, Some(cause));

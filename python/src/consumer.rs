@@ -7,9 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use odradek::consumer::{Consumer, ConsumerRecord, Offset};
-use odradek::error::{Error, Result as CoreResult};
-use odradek::group::{GroupConsumer, RebalanceListener};
+use odradek::consumer::{ConsumerClient, ConsumerRecord, Offset};
+use odradek::error::Error;
+use odradek::group::RebalanceListener;
 use odradek::records::TimestampType;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
@@ -83,7 +83,10 @@ impl Message {
         for h in &self.record.headers {
             let name = PyString::new(py, &String::from_utf8_lossy(&h.key));
             let value = h.value.as_ref().map(|v| PyBytes::new(py, v));
-            list.append(PyTuple::new(py, [name.into_any(), value.into_pyobject(py)?])?)?;
+            list.append(PyTuple::new(
+                py,
+                [name.into_any(), value.into_pyobject(py)?],
+            )?)?;
         }
         Ok(list)
     }
@@ -110,44 +113,8 @@ impl Message {
     }
 }
 
-#[derive(Clone, Debug)]
-enum Inner {
-    Manual(Consumer),
-    Group(GroupConsumer),
-}
-
-impl Inner {
-    fn consumer(&self) -> &Consumer {
-        match self {
-            Inner::Manual(c) => c,
-            Inner::Group(g) => g.consumer(),
-        }
-    }
-
-    async fn recv_batch(&self, max: usize) -> CoreResult<Vec<ConsumerRecord>> {
-        match self {
-            Inner::Manual(c) => c.recv_batch(max).await,
-            Inner::Group(g) => g.recv_batch(max).await,
-        }
-    }
-
-    fn group(&self) -> CoreResult<&GroupConsumer> {
-        match self {
-            Inner::Group(g) => Ok(g),
-            Inner::Manual(_) => Err(Error::config(
-                "group.id",
-                "is needed for subscribe, commit and committed",
-            )),
-        }
-    }
-
-    fn assignment(&self) -> Vec<(String, i32)> {
-        match self {
-            Inner::Group(g) if !g.assignment().is_empty() => g.assignment(),
-            _ => self.consumer().assignment(),
-        }
-    }
-}
+/// Long enough to mean "until a record arrives" for `poll_batch` (callers cut the wait short).
+const FOREVER: Duration = Duration::from_secs(365 * 24 * 3600);
 
 type Events = Arc<Mutex<VecDeque<(&'static str, Vec<(String, i32)>)>>>;
 
@@ -178,7 +145,7 @@ fn push(events: &Events, kind: &'static str, partitions: &[(String, i32)]) {
 #[pyclass(module = "odradek._odradek", frozen)]
 #[derive(Debug)]
 pub struct NativeConsumer {
-    inner: Inner,
+    client: ConsumerClient,
     events: Events,
     closed: AtomicBool,
 }
@@ -209,15 +176,14 @@ impl NativeConsumer {
     fn new(py: Python<'_>, config: Vec<(String, String)>) -> PyResult<Self> {
         let config = crate::config_of(py, config)?;
         let events: Events = Arc::default();
-        let inner = if config.is_set("group.id") {
-            let g = GroupConsumer::new(&config).map_err(|e| crate::raise(py, e))?;
-            g.set_rebalance_listener(Arc::new(QueuedListener(events.clone())));
-            Inner::Group(g)
-        } else {
-            Inner::Manual(Consumer::from_config(&config).map_err(|e| crate::raise(py, e))?)
-        };
+        let client = ConsumerClient::new(&config).map_err(|e| crate::raise(py, e))?;
+        if client.group().is_some() {
+            client
+                .set_rebalance_listener(Arc::new(QueuedListener(events.clone())))
+                .map_err(|e| crate::raise(py, e))?;
+        }
         Ok(NativeConsumer {
-            inner,
+            client,
             events,
             closed: AtomicBool::new(false),
         })
@@ -225,9 +191,8 @@ impl NativeConsumer {
 
     /// Joins the group for these topics (replacing an earlier subscription).
     fn subscribe(&self, py: Python<'_>, topics: Vec<String>) -> PyResult<()> {
-        let g = self.inner.group().map_err(|e| crate::raise(py, e))?;
         let t: Vec<&str> = topics.iter().map(String::as_str).collect();
-        g.subscribe(&t).map_err(|e| crate::raise(py, e))
+        self.client.subscribe(&t).map_err(|e| crate::raise(py, e))
     }
 
     /// Replaces the assignment: (topic, partition, offset) triples, offset ≥ 0 or one of the
@@ -240,54 +205,40 @@ impl NativeConsumer {
         partitions: Vec<(String, i32, i64)>,
         timeout: Option<f64>,
     ) -> PyResult<()> {
-        let mut resolved = Vec::with_capacity(partitions.len());
-        let stored: Vec<(String, i32)> = partitions
-            .iter()
-            .filter(|(_, _, o)| *o == OFFSET_STORED)
-            .map(|(t, p, _)| (t.clone(), *p))
-            .collect();
-        let committed = if !stored.is_empty() && matches!(self.inner, Inner::Group(_)) {
-            self.fetch_committed(py, stored, timeout)?
-        } else {
-            Default::default()
-        };
-        for (t, p, o) in &partitions {
-            let offset = match committed.get(&(t.clone(), *p)) {
-                Some(Some(c)) if *o == OFFSET_STORED => Offset::At(*c),
-                _ => offset_of(*o)?,
-            };
-            resolved.push((t.as_str(), *p, offset));
-        }
-        self.inner
-            .consumer()
-            .assign(&resolved)
-            .map_err(|e| crate::raise(py, e))
+        let resolved: Vec<(String, i32, Offset)> = partitions
+            .into_iter()
+            .map(|(t, p, o)| offset_of(o).map(|o| (t, p, o)))
+            .collect::<PyResult<_>>()?;
+        let client = self.client.clone();
+        crate::wait_for(py, crate::timeout_of(timeout)?, "assign", async move {
+            let refs: Vec<(&str, i32, Offset)> = resolved
+                .iter()
+                .map(|(t, p, o)| (t.as_str(), *p, *o))
+                .collect();
+            client.assign(&refs).await
+        })
     }
 
     /// Removes every assigned partition.
     fn unassign(&self) {
-        let c = self.inner.consumer();
-        let all = c.assignment();
-        let refs: Vec<(&str, i32)> = all.iter().map(|(t, p)| (t.as_str(), *p)).collect();
-        c.unassign(&refs);
+        self.client.unassign();
     }
 
     /// The assigned (topic, partition) pairs.
     fn assignment(&self) -> Vec<(String, i32)> {
-        self.inner.assignment()
+        self.client.assignment()
     }
 
     /// The next record of that partition will be the one at `offset`.
     fn seek(&self, py: Python<'_>, topic: &str, partition: i32, offset: i64) -> PyResult<()> {
-        self.inner
-            .consumer()
+        self.client
             .seek(topic, partition, offset_of(offset)?)
             .map_err(|e| crate::raise(py, e))
     }
 
     /// Offset of the next record to be returned for the partition, `None` until known.
     fn position(&self, topic: &str, partition: i32) -> Option<i64> {
-        self.inner.consumer().position(topic, partition)
+        self.client.position(topic, partition)
     }
 
     /// Up to `max` records. With `fill`, waits until `max` arrived or the timeout ran out;
@@ -310,12 +261,12 @@ impl NativeConsumer {
         let has_events = || !events.lock().unwrap_or_else(|p| p.into_inner()).is_empty();
         loop {
             let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            let inner = self.inner.clone();
+            let client = self.client.clone();
             let want = max - out.len();
             let got = crate::wait(
                 py,
                 left,
-                async move { inner.recv_batch(want).await },
+                async move { client.poll_batch(want, FOREVER).await },
                 &has_events,
             );
             match got {
@@ -357,24 +308,15 @@ impl NativeConsumer {
         event_loop: Py<PyAny>,
     ) -> PyResult<()> {
         self.check_open(py)?;
-        let inner = self.inner.clone();
+        let client = self.client.clone();
         let resolver = Resolver {
             callback,
             event_loop: Some(event_loop),
         };
         let max = max.max(1);
+        let timeout = timeout_ms.map_or(FOREVER, Duration::from_millis);
         odradek::runtime::spawn(async move {
-            let r = match timeout_ms {
-                None => inner.recv_batch(max).await,
-                Some(ms) => {
-                    match tokio::time::timeout(Duration::from_millis(ms), inner.recv_batch(max))
-                        .await
-                    {
-                        Ok(r) => r,
-                        Err(_) => Ok(Vec::new()),
-                    }
-                }
-            };
+            let r = client.poll_batch(max, timeout).await;
             dispatch(Box::new(move |py| {
                 let result = match r {
                     Ok(records) => messages(py, records).map(Bound::into_any),
@@ -408,13 +350,12 @@ impl NativeConsumer {
         offsets: Option<Vec<(String, i32, i64)>>,
         timeout: Option<f64>,
     ) -> PyResult<()> {
-        let g = self.inner.group().map_err(|e| crate::raise(py, e))?.clone();
-        let offsets = match offsets {
-            Some(o) => o,
-            None => self.positions(),
-        };
+        let client = self.client.clone();
         crate::wait_for(py, crate::timeout_of(timeout)?, "commit", async move {
-            g.commit_offsets(&offsets).await
+            match offsets {
+                Some(o) => client.commit_offsets(&o).await,
+                None => client.commit().await,
+            }
         })
     }
 
@@ -428,14 +369,17 @@ impl NativeConsumer {
         callback: Py<PyAny>,
         event_loop: Py<PyAny>,
     ) -> PyResult<()> {
-        let g = self.inner.group().map_err(|e| crate::raise(py, e))?.clone();
-        let offsets = offsets.unwrap_or_else(|| self.positions());
+        self.check_open(py)?;
+        let client = self.client.clone();
         let resolver = Resolver {
             callback,
             event_loop: Some(event_loop),
         };
         odradek::runtime::spawn(async move {
-            let r = g.commit_offsets(&offsets).await;
+            let r = match offsets {
+                Some(o) => client.commit_offsets(&o).await,
+                None => client.commit().await,
+            };
             dispatch(Box::new(move |py| {
                 let arg = match r {
                     Ok(()) => py.None().into_bound(py),
@@ -471,13 +415,14 @@ impl NativeConsumer {
         callback: Py<PyAny>,
         event_loop: Py<PyAny>,
     ) -> PyResult<()> {
-        let g = self.inner.group().map_err(|e| crate::raise(py, e))?.clone();
+        self.check_open(py)?;
+        let client = self.client.clone();
         let resolver = Resolver {
             callback,
             event_loop: Some(event_loop),
         };
         odradek::runtime::spawn(async move {
-            let r = g.committed(&partitions).await;
+            let r = client.committed(&partitions).await;
             dispatch(Box::new(move |py| {
                 let arg = match r {
                     Ok(map) => {
@@ -507,13 +452,10 @@ impl NativeConsumer {
         partition: i32,
         timeout: Option<f64>,
     ) -> PyResult<(i64, i64)> {
-        let c = self.inner.consumer().clone();
-        crate::wait_for(
-            py,
-            crate::timeout_of(timeout)?,
-            "watermarks",
-            async move { c.fetch_watermarks(&topic, partition).await },
-        )
+        let c = self.client.consumer().clone();
+        crate::wait_for(py, crate::timeout_of(timeout)?, "watermarks", async move {
+            c.fetch_watermarks(&topic, partition).await
+        })
     }
 
     /// Leaves the group (committing processed offsets when auto-commit is on) and stops.
@@ -522,18 +464,13 @@ impl NativeConsumer {
         if self.closed.swap(true, Ordering::SeqCst) {
             return Ok(());
         }
-        match &self.inner {
-            Inner::Group(g) => {
-                let g = g.clone();
-                crate::wait_for(
-                    py,
-                    crate::timeout_of(timeout)?.or(Some(Duration::from_secs(30))),
-                    "close",
-                    async move { g.close().await },
-                )?;
-            }
-            Inner::Manual(c) => self.unassign_all(c),
-        }
+        let client = self.client.clone();
+        crate::wait_for(
+            py,
+            crate::timeout_of(timeout)?.or(Some(Duration::from_secs(30))),
+            "close",
+            async move { client.close().await },
+        )?;
         Ok(())
     }
 
@@ -551,15 +488,9 @@ impl NativeConsumer {
             callback,
             event_loop: Some(event_loop),
         };
-        let inner = self.inner.clone();
-        if let Inner::Manual(c) = &inner {
-            self.unassign_all(c);
-        }
+        let client = self.client.clone();
         odradek::runtime::spawn(async move {
-            let r = match inner {
-                Inner::Group(g) => g.close().await,
-                Inner::Manual(_) => Ok(()),
-            };
+            let r = client.close().await;
             dispatch(Box::new(move |py| {
                 let arg = match r {
                     Ok(()) => py.None().into_bound(py),
@@ -579,33 +510,15 @@ impl NativeConsumer {
         Ok(())
     }
 
-    fn positions(&self) -> Vec<(String, i32, i64)> {
-        let c = self.inner.consumer();
-        self.inner
-            .assignment()
-            .into_iter()
-            .filter_map(|(t, p)| c.position(&t, p).map(|o| (t, p, o)))
-            .collect()
-    }
-
-    fn unassign_all(&self, c: &Consumer) {
-        let all = c.assignment();
-        let refs: Vec<(&str, i32)> = all.iter().map(|(t, p)| (t.as_str(), *p)).collect();
-        c.unassign(&refs);
-    }
-
     fn fetch_committed(
         &self,
         py: Python<'_>,
         partitions: Vec<(String, i32)>,
         timeout: Option<f64>,
     ) -> PyResult<std::collections::HashMap<(String, i32), Option<i64>>> {
-        let g = self.inner.group().map_err(|e| crate::raise(py, e))?.clone();
-        crate::wait_for(
-            py,
-            crate::timeout_of(timeout)?,
-            "committed",
-            async move { g.committed(&partitions).await },
-        )
+        let client = self.client.clone();
+        crate::wait_for(py, crate::timeout_of(timeout)?, "committed", async move {
+            client.committed(&partitions).await
+        })
     }
 }

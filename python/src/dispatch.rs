@@ -57,7 +57,9 @@ impl Resolver {
     pub(crate) fn call(&self, py: Python<'_>, arg: Bound<'_, PyAny>) {
         let callback = self.callback.bind(py);
         let outcome = match &self.event_loop {
-            Some(lp) => lp.bind(py).call_method1("call_soon_threadsafe", (callback, arg)),
+            Some(lp) => lp
+                .bind(py)
+                .call_method1("call_soon_threadsafe", (callback, arg)),
             None => callback.call1((arg,)),
         };
         if let Err(e) = outcome {

@@ -25,9 +25,13 @@ use crate::dispatch::{Resolver, dispatch};
 #[pyclass(module = "odradek._odradek", frozen, get_all)]
 #[derive(Debug)]
 pub struct DeliveryReport {
+    /// Topic.
     topic: Py<PyAny>,
+    /// Partition.
     partition: i32,
+    /// Offset (-1 with acks=0).
     offset: i64,
+    /// Timestamp in ms since the epoch: the create time, or the broker's log-append time.
     timestamp: i64,
 }
 
@@ -212,7 +216,9 @@ impl NativeProducer {
     fn flush(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<u64> {
         let timeout = crate::timeout_of(timeout)?;
         let producer = self.producer.clone();
-        match crate::wait(py, timeout, async move { producer.flush().await }, &|| false)? {
+        match crate::wait(py, timeout, async move { producer.flush().await }, &|| {
+            false
+        })? {
             Some(()) => Ok(0),
             None => Ok(self.producer.metrics().queue_records.max(1)),
         }
@@ -263,7 +269,12 @@ impl NativeProducer {
         }
         let left = self.flush(py, timeout)?;
         let producer = self.producer.clone();
-        crate::wait(py, crate::timeout_of(timeout)?, async move { producer.close().await }, &|| false)?;
+        crate::wait(
+            py,
+            crate::timeout_of(timeout)?,
+            async move { producer.close().await },
+            &|| false,
+        )?;
         Ok(left)
     }
 
