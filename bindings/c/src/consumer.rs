@@ -9,7 +9,6 @@ use std::sync::{Arc, Mutex};
 use odradek::consumer::{ConsumerRecord, Offset};
 use odradek::group::RebalanceListener;
 
-use crate::consumer_client::ConsumerClient;
 use crate::error::OdradekError;
 use crate::producer::OdradekHeader;
 use crate::util::{
@@ -19,6 +18,7 @@ use crate::util::{
 use crate::{
     ODRADEK_OFFSET_BEGINNING, ODRADEK_OFFSET_END, ODRADEK_OFFSET_INVALID, ODRADEK_OFFSET_STORED,
 };
+use odradek::consumer::ConsumerClient;
 
 /// A consumer handle (opaque, thread-safe).
 #[derive(Debug)]

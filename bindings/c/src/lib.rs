@@ -17,7 +17,6 @@
 mod admin;
 mod broker;
 mod consumer;
-mod consumer_client;
 mod error;
 mod producer;
 mod util;
