@@ -365,7 +365,8 @@ impl GroupCoordinator {
                         return Err(err);
                     }
                 }
-                None if epoch >= 0 => return Err(codes::GROUP_ID_NOT_FOUND),
+                // As Kafka: an unknown group has no committed offsets, whoever asks (a member
+                // of a group the coordinator forgot in a restart rejoins via its heartbeat).
                 None => {}
             }
         }
