@@ -6,6 +6,7 @@
 # Ctrl+C, pyarrow/pandas, and mypy --strict on examples/python.
 #
 #   extra arguments are passed to pytest (e.g. -k aio, --no-apache)
+#   ODRADEK_PY_BUILD=debug builds an unoptimised wheel (quicker while iterating; CI uses release)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 export ODRADEK_CACHE="${ODRADEK_CACHE:-$HOME/.cache/odradek}"
@@ -20,8 +21,10 @@ fi
 
 dist="$ODRADEK_CACHE/python-dist"
 rm -rf "$dist"
-echo "+ maturin build --release (python/)" >&2
-(cd "$root/python" && "$maturin" build --release --locked -i python3 --out "$dist")
+build_flags=(--release)
+[ "${ODRADEK_PY_BUILD:-release}" = debug ] && build_flags=()
+echo "+ maturin build ${build_flags[*]} (python/)" >&2
+(cd "$root/python" && "$maturin" build "${build_flags[@]}" --locked -i python3 --out "$dist")
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
