@@ -120,8 +120,30 @@ function headerLists(headers) {
 class Producer {
   /** @param {Record<string, string | number | boolean>} config */
   constructor(config) {
-    this._native = call(() => new native.NativeProducer(configMap(config)))
+    // Outstanding sends by id; the native side reports results in batches (takeDone).
+    this._pending = new Map()
+    this._nextId = 0
+    // Pending deliveries keep the process alive (as a socket with requests in flight would);
+    // an idle producer does not.
+    this._keepAlive = setInterval(() => {}, 1 << 30)
+    this._keepAlive.unref()
+    this._native = call(() => new native.NativeProducer(configMap(config), () => this._settle()))
     this._closed = false
+  }
+
+  _settle() {
+    const { ok, errors } = this._native.takeDone()
+    for (let i = 0; i < ok.length; i += 4) {
+      const p = this._pending.get(ok[i])
+      this._pending.delete(ok[i])
+      p.resolve({ topic: p.topic, partition: ok[i + 1], offset: ok[i + 2], timestamp: ok[i + 3] })
+    }
+    for (const { id, error } of errors) {
+      const p = this._pending.get(id)
+      this._pending.delete(id)
+      p.reject(convertError(new Error(error)))
+    }
+    if (this._pending.size === 0) this._keepAlive.unref()
   }
 
   /**
@@ -133,11 +155,12 @@ class Producer {
       return Promise.reject(new TypeError('send() takes a record object {topic, key, value, headers, partition, timestamp}'))
     }
     const { topic } = record
-    let promise
+    const id = this._nextId++
     try {
       if (typeof topic !== 'string' || topic === '') throw new TypeError('record.topic must be a non-empty string')
       const [names, values] = headerLists(record.headers)
-      promise = this._native.send(
+      this._native.send(
+        id,
         topic,
         record.partition ?? undefined,
         toBuffer(record.key, 'key'),
@@ -149,10 +172,8 @@ class Producer {
     } catch (e) {
       return Promise.reject(convertError(e))
     }
-    return promise.then(
-      (r) => ({ topic, partition: r.partition, offset: r.offset, timestamp: r.timestamp }),
-      rethrow,
-    )
+    if (this._pending.size === 0) this._keepAlive.ref()
+    return new Promise((resolve, reject) => this._pending.set(id, { resolve, reject, topic }))
   }
 
   /** kafkajs shape: send({topic, messages: [...]}) resolves with every report, in order. */

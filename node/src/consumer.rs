@@ -6,50 +6,18 @@
 //! allocation on the native side).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
-use odradek::consumer::{Consumer, ConsumerRecord, Offset};
-use odradek::group::{GroupConsumer, RebalanceListener};
+use odradek::consumer::{ConsumerClient, ConsumerRecord, Offset};
+use odradek::group::RebalanceListener;
 use tokio::sync::Notify;
 
 use crate::{config_from, js_error};
-
-#[derive(Clone)]
-enum Kind {
-    Plain(Consumer),
-    Group(GroupConsumer),
-}
-
-impl Kind {
-    fn consumer(&self) -> &Consumer {
-        match self {
-            Kind::Plain(c) => c,
-            Kind::Group(g) => g.consumer(),
-        }
-    }
-
-    async fn recv_batch(&self, max: usize) -> odradek::error::Result<Vec<ConsumerRecord>> {
-        match self {
-            Kind::Plain(c) => c.recv_batch(max).await,
-            Kind::Group(g) => g.recv_batch(max).await,
-        }
-    }
-
-    fn group(&self) -> Result<&GroupConsumer> {
-        match self {
-            Kind::Group(g) => Ok(g),
-            Kind::Plain(_) => Err(js_error(odradek::error::Error::config(
-                "group.id",
-                "is required for subscribe, commit and committed",
-            ))),
-        }
-    }
-}
 
 /// Set once by close(); wakes every pending receive.
 #[derive(Default)]
@@ -209,20 +177,19 @@ impl RebalanceListener for JsRebalanceListener {
     }
 }
 
-/// The consumer (see `Consumer` in index.d.ts).
+/// The consumer (see `Consumer` in index.d.ts): `odradek::consumer::ConsumerClient`, which
+/// either subscribes or is assigned partitions and commits the same way in both cases.
 #[napi]
 pub struct NativeConsumer {
-    kind: Mutex<Option<Kind>>,
+    inner: ConsumerClient,
     closed: Arc<Closed>,
-    subscribed: AtomicBool,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn closed_error() -> Error {
-    js_error(odradek::error::Error::closed("the consumer is closed"))
+fn pairs(partitions: &[TopicPartition]) -> Vec<(&str, i32)> {
+    partitions
+        .iter()
+        .map(|p| (p.topic.as_str(), p.partition))
+        .collect()
 }
 
 #[napi]
@@ -231,78 +198,49 @@ impl NativeConsumer {
     #[napi(constructor)]
     pub fn new(config: HashMap<String, String>) -> Result<Self> {
         let config = config_from(config)?;
-        let kind = if config.get("group.id").is_some_and(|g| !g.is_empty()) {
-            Kind::Group(GroupConsumer::new(&config).map_err(js_error)?)
-        } else {
-            Kind::Plain(Consumer::from_config(&config).map_err(js_error)?)
-        };
         Ok(Self {
-            kind: Mutex::new(Some(kind)),
+            inner: ConsumerClient::new(&config).map_err(js_error)?,
             closed: Arc::new(Closed::default()),
-            subscribed: AtomicBool::new(false),
         })
-    }
-
-    fn kind(&self) -> Result<Kind> {
-        lock(&self.kind).clone().ok_or_else(closed_error)
     }
 
     /// Joins the group for these topics.
     #[napi]
     pub fn subscribe(&self, topics: Vec<String>) -> Result<()> {
-        let kind = self.kind()?;
         let refs: Vec<&str> = topics.iter().map(String::as_str).collect();
-        kind.group()?.subscribe(&refs).map_err(js_error)?;
-        self.subscribed.store(true, Ordering::SeqCst);
-        Ok(())
+        self.inner.subscribe(&refs).map_err(js_error)
     }
 
     /// Calls `callback` (on the JavaScript thread, after the fact) for every assignment change.
+    /// The callback does not keep the process alive.
     #[napi(ts_args_type = "callback: (event: RebalanceEvent) => void")]
     pub fn on_rebalance(&self, callback: Function<RebalanceEvent, ()>) -> Result<()> {
-        let kind = self.kind()?;
         let tsfn: RebalanceFn = callback
             .build_threadsafe_function()
             .callee_handled::<false>()
             .weak::<true>()
             .build()?;
-        kind.group()?
-            .set_rebalance_listener(Arc::new(JsRebalanceListener { callback: tsfn }));
-        Ok(())
+        self.inner
+            .set_rebalance_listener(Arc::new(JsRebalanceListener { callback: tsfn }))
+            .map_err(js_error)
     }
 
-    /// Replaces the assignment (manual assignment).
+    /// Replaces the manual assignment.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn assign<'env>(
         &self,
         env: &'env Env,
         partitions: Vec<AssignSpec>,
     ) -> Result<PromiseRaw<'env, ()>> {
-        let kind = self.kind()?;
+        let client = self.inner.clone();
         env.spawn_future(async move {
-            let wants_committed: Vec<(String, i32)> = partitions
-                .iter()
-                .filter(|p| p.whence == "committed")
-                .map(|p| (p.topic.clone(), p.partition))
-                .collect();
-            let committed = if wants_committed.is_empty() {
-                HashMap::new()
-            } else {
-                kind.group()?
-                    .committed(&wants_committed)
-                    .await
-                    .map_err(js_error)?
-            };
             let mut list = Vec::with_capacity(partitions.len());
             for p in &partitions {
                 let offset = match p.whence.as_str() {
                     "earliest" | "beginning" => Offset::Beginning,
                     "latest" | "end" => Offset::End,
-                    "default" => Offset::Default,
-                    "committed" => match committed.get(&(p.topic.clone(), p.partition)) {
-                        Some(Some(o)) => Offset::At(*o),
-                        _ => Offset::Default,
-                    },
+                    // The group's committed offset, else auto.offset.reset.
+                    "committed" | "default" => Offset::Default,
                     "offset" => Offset::At(p.offset.unwrap_or(0)),
                     other => {
                         return Err(js_error(odradek::error::Error::invalid_argument(format!(
@@ -312,7 +250,7 @@ impl NativeConsumer {
                 };
                 list.push((p.topic.as_str(), p.partition, offset));
             }
-            kind.consumer().assign(&list).map_err(js_error)
+            client.assign(&list).await.map_err(js_error)
         })
     }
 
@@ -325,15 +263,15 @@ impl NativeConsumer {
         max: u32,
         timeout_ms: u32,
     ) -> Result<PromiseRaw<'env, Option<RawBatch>>> {
-        let kind = self.kind()?;
+        let client = self.inner.clone();
         let closed = self.closed.clone();
         env.spawn_future(async move {
             let wait = Duration::from_millis(u64::from(timeout_ms));
             tokio::select! {
-                r = tokio::time::timeout(wait, kind.recv_batch(max.max(1) as usize)) => match r {
-                    Ok(Ok(records)) => Ok(Some(encode(records))),
-                    Ok(Err(e)) => Err(js_error(e)),
-                    Err(_) => Ok(None),
+                r = client.poll_batch(max.max(1) as usize, wait) => match r {
+                    Ok(records) if records.is_empty() => Ok(None),
+                    Ok(records) => Ok(Some(encode(records))),
+                    Err(e) => Err(js_error(e)),
                 },
                 () = closed.wait() => Ok(None),
             }
@@ -343,81 +281,55 @@ impl NativeConsumer {
     /// Moves the position of an assigned partition.
     #[napi]
     pub fn seek(&self, topic: String, partition: i32, offset: i64) -> Result<()> {
-        self.kind()?
-            .consumer()
+        self.inner
             .seek(&topic, partition, Offset::At(offset))
             .map_err(js_error)
     }
 
     /// The offset of the next record of a partition (`null` until known).
     #[napi]
-    pub fn position(&self, topic: String, partition: i32) -> Result<Option<i64>> {
-        Ok(self.kind()?.consumer().position(&topic, partition))
+    pub fn position(&self, topic: String, partition: i32) -> Option<i64> {
+        self.inner.position(&topic, partition)
     }
 
     /// The partitions this consumer reads now.
     #[napi]
-    pub fn assignment(&self) -> Result<Vec<TopicPartition>> {
-        let kind = self.kind()?;
-        let list = match &kind {
-            Kind::Group(g) if self.subscribed.load(Ordering::SeqCst) => g.assignment(),
-            _ => kind.consumer().assignment(),
-        };
-        Ok(list
+    pub fn assignment(&self) -> Vec<TopicPartition> {
+        self.inner
+            .assignment()
             .into_iter()
             .map(|(topic, partition)| TopicPartition { topic, partition })
-            .collect())
+            .collect()
     }
 
     #[napi]
-    pub fn pause(&self, partitions: Vec<TopicPartition>) -> Result<()> {
-        let list: Vec<(&str, i32)> = partitions
-            .iter()
-            .map(|p| (p.topic.as_str(), p.partition))
-            .collect();
-        self.kind()?.consumer().pause(&list);
-        Ok(())
+    pub fn pause(&self, partitions: Vec<TopicPartition>) {
+        self.inner.consumer().pause(&pairs(&partitions));
     }
 
     #[napi]
-    pub fn resume(&self, partitions: Vec<TopicPartition>) -> Result<()> {
-        let list: Vec<(&str, i32)> = partitions
-            .iter()
-            .map(|p| (p.topic.as_str(), p.partition))
-            .collect();
-        self.kind()?.consumer().resume(&list);
-        Ok(())
+    pub fn resume(&self, partitions: Vec<TopicPartition>) {
+        self.inner.consumer().resume(&pairs(&partitions));
     }
 
-    /// Commits these offsets, or (without) the position of every assigned partition.
+    /// Commits these offsets, or (without) the position of every partition read so far.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn commit<'env>(
         &self,
         env: &'env Env,
         offsets: Option<Vec<TopicPartitionOffset>>,
     ) -> Result<PromiseRaw<'env, ()>> {
-        let kind = self.kind()?;
-        let subscribed = self.subscribed.load(Ordering::SeqCst);
+        let client = self.inner.clone();
         env.spawn_future(async move {
-            let group = kind.group()?;
             match offsets {
                 Some(list) => {
                     let triples: Vec<(String, i32, i64)> = list
                         .into_iter()
                         .map(|o| (o.topic, o.partition, o.offset))
                         .collect();
-                    group.commit_offsets(&triples).await.map_err(js_error)
+                    client.commit_offsets(&triples).await.map_err(js_error)
                 }
-                None if subscribed => group.commit().await.map_err(js_error),
-                None => {
-                    let c = group.consumer();
-                    let triples: Vec<(String, i32, i64)> = c
-                        .assignment()
-                        .into_iter()
-                        .filter_map(|(t, p)| c.position(&t, p).map(|o| (t, p, o)))
-                        .collect();
-                    group.commit_offsets(&triples).await.map_err(js_error)
-                }
+                None => client.commit().await.map_err(js_error),
             }
         })
     }
@@ -429,13 +341,13 @@ impl NativeConsumer {
         env: &'env Env,
         partitions: Vec<TopicPartition>,
     ) -> Result<PromiseRaw<'env, Vec<i64>>> {
-        let kind = self.kind()?;
+        let client = self.inner.clone();
         env.spawn_future(async move {
             let keys: Vec<(String, i32)> = partitions
                 .into_iter()
                 .map(|p| (p.topic, p.partition))
                 .collect();
-            let map = kind.group()?.committed(&keys).await.map_err(js_error)?;
+            let map = client.committed(&keys).await.map_err(js_error)?;
             Ok(keys
                 .iter()
                 .map(|k| map.get(k).copied().flatten().unwrap_or(-1))
@@ -451,9 +363,9 @@ impl NativeConsumer {
         topic: String,
         partition: i32,
     ) -> Result<PromiseRaw<'env, Vec<i64>>> {
-        let kind = self.kind()?;
+        let client = self.inner.clone();
         env.spawn_future(async move {
-            let (low, high) = kind
+            let (low, high) = client
                 .consumer()
                 .fetch_watermarks(&topic, partition)
                 .await
@@ -466,14 +378,9 @@ impl NativeConsumer {
     /// pending receives resolve to `null`. Idempotent.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn close<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
-        let kind = lock(&self.kind).take();
         self.closed.flag.store(true, Ordering::SeqCst);
         self.closed.notify.notify_waiters();
-        env.spawn_future(async move {
-            if let Some(Kind::Group(g)) = kind {
-                g.close().await.map_err(js_error)?;
-            }
-            Ok(())
-        })
+        let client = self.inner.clone();
+        env.spawn_future(async move { client.close().await.map_err(js_error) })
     }
 }

@@ -13,11 +13,15 @@ mod consumer;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use futures::FutureExt;
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use odradek::admin::{Admin, NewTopic};
 use odradek::config::Config;
-use odradek::producer::{Producer, ProducerRecord};
+use odradek::producer::{DeliveryFuture, Producer, ProducerRecord};
 use odradek::records::RecordHeader;
 
 pub use consumer::NativeConsumer;
@@ -53,41 +57,125 @@ pub(crate) fn config_from(map: HashMap<String, String>) -> Result<Config> {
     Config::from_pairs(pairs).map_err(js_error)
 }
 
-/// Where a record was written.
+/// Delivery results collected since the last `takeDone()`.
+#[derive(Default)]
+struct Done {
+    /// Per delivered record: id, partition, offset, timestamp.
+    ok: Vec<f64>,
+    /// Failed records: id and the encoded error (see [`js_error`]).
+    errors: Vec<DeliveryError>,
+    /// A call to the JavaScript callback is pending (one at a time).
+    notified: bool,
+}
+
+/// A record whose delivery failed.
 #[napi(object)]
-pub struct DeliveryReport {
-    pub partition: i32,
-    /// Offset (-1 with acks=0).
-    pub offset: i64,
-    /// Create time, or the broker's log-append time (ms since the epoch).
-    pub timestamp: i64,
+pub struct DeliveryError {
+    pub id: f64,
+    /// The error message, encoded as [`js_error`] does.
+    pub error: String,
+}
+
+/// The results `takeDone()` hands to JavaScript.
+#[napi(object)]
+pub struct DoneBatch {
+    /// Per delivered record: id, partition, offset, timestamp.
+    pub ok: Float64Array,
+    pub errors: Vec<DeliveryError>,
+}
+
+type DoneFn = ThreadsafeFunction<(), (), (), Status, false, true>;
+
+/// Awaits every delivery future and hands finished ones to JavaScript in batches: one callback
+/// call per burst of completions instead of one Promise settlement from native code per record.
+async fn collect_deliveries(
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<(f64, DeliveryFuture)>,
+    done: Arc<Mutex<Done>>,
+    notify: DoneFn,
+) {
+    let mut pending = FuturesUnordered::new();
+    let mut open = true;
+    loop {
+        tokio::select! {
+            msg = rx.recv(), if open => match msg {
+                Some((id, delivery)) => pending.push(async move { (id, delivery.await) }),
+                None => open = false,
+            },
+            Some(first) = pending.next(), if !pending.is_empty() => {
+                let mut batch = vec![first];
+                while let Some(Some(more)) = pending.next().now_or_never() {
+                    batch.push(more);
+                }
+                let call = {
+                    let mut d = done.lock().unwrap_or_else(|p| p.into_inner());
+                    for (id, result) in batch {
+                        match result {
+                            Ok(r) => d.ok.extend_from_slice(&[
+                                id,
+                                f64::from(r.partition),
+                                r.offset as f64,
+                                r.timestamp as f64,
+                            ]),
+                            Err(e) => d.errors.push(DeliveryError {
+                                id,
+                                error: js_error(e).reason,
+                            }),
+                        }
+                    }
+                    !std::mem::replace(&mut d.notified, true)
+                };
+                if call {
+                    notify.call((), ThreadsafeFunctionCallMode::NonBlocking);
+                }
+            },
+            else => break,
+        }
+    }
 }
 
 /// The producer (see `Producer` in index.d.ts).
 #[napi]
 pub struct NativeProducer {
     inner: Producer,
+    queue: Mutex<Option<tokio::sync::mpsc::UnboundedSender<(f64, DeliveryFuture)>>>,
+    done: Arc<Mutex<Done>>,
 }
 
 #[napi]
 impl NativeProducer {
-    #[napi(constructor)]
-    pub fn new(config: HashMap<String, String>) -> Result<Self> {
+    /// `on_done` is called (without arguments) when delivery results are ready for `takeDone`.
+    #[napi(
+        constructor,
+        ts_args_type = "config: Record<string, string>, onDone: () => void"
+    )]
+    pub fn new(config: HashMap<String, String>, on_done: Function<(), ()>) -> Result<Self> {
         let config = config_from(config)?;
         let inner = Producer::from_config(&config).map_err(js_error)?;
-        Ok(Self { inner })
+        let notify: DoneFn = on_done
+            .build_threadsafe_function()
+            .callee_handled::<false>()
+            .weak::<true>()
+            .build()?;
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let done = Arc::new(Mutex::new(Done::default()));
+        odradek::runtime::spawn(collect_deliveries(rx, done.clone(), notify));
+        Ok(Self {
+            inner,
+            queue: Mutex::new(Some(tx)),
+            done,
+        })
     }
 
     /// Appends the record to its partition's batch now (the bytes are copied once, straight
-    /// from the caller's Buffers into the batch) and returns a Promise of its delivery report.
+    /// from the caller's Buffers into the batch); its result arrives through `takeDone` under
+    /// `id`.
     #[napi(
-        ts_return_type = "Promise<DeliveryReport>",
-        ts_args_type = "topic: string, partition: number | null | undefined, key: Buffer | null | undefined, value: Buffer | null | undefined, headerNames: string[] | null | undefined, headerValues: Array<Buffer | null> | null | undefined, timestamp: number | null | undefined"
+        ts_args_type = "id: number, topic: string, partition: number | null | undefined, key: Buffer | null | undefined, value: Buffer | null | undefined, headerNames: string[] | null | undefined, headerValues: Array<Buffer | null> | null | undefined, timestamp: number | null | undefined"
     )]
     #[allow(clippy::too_many_arguments)]
-    pub fn send<'env>(
+    pub fn send(
         &self,
-        env: &'env Env,
+        id: f64,
         topic: String,
         partition: Option<i32>,
         key: Option<BufferSlice>,
@@ -95,7 +183,7 @@ impl NativeProducer {
         header_names: Option<Vec<String>>,
         header_values: Option<Vec<Option<Buffer>>>,
         timestamp: Option<i64>,
-    ) -> Result<PromiseRaw<'env, DeliveryReport>> {
+    ) -> Result<()> {
         let headers: Vec<RecordHeader> = match header_names {
             None => Vec::new(),
             Some(names) => {
@@ -103,18 +191,21 @@ impl NativeProducer {
                 names
                     .into_iter()
                     .enumerate()
-                    .map(|(i, n)| {
-                        let v = values
+                    .map(|(i, n)| RecordHeader {
+                        key: bytes::Bytes::from(n.into_bytes()),
+                        value: values
                             .get(i)
                             .and_then(|v| v.as_ref())
-                            .map(|b| bytes::Bytes::copy_from_slice(b));
-                        RecordHeader {
-                            key: bytes::Bytes::from(n.into_bytes()),
-                            value: v,
-                        }
+                            .map(|b| bytes::Bytes::copy_from_slice(b)),
                     })
                     .collect()
             }
+        };
+        let queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(queue) = queue.as_ref() else {
+            return Err(js_error(odradek::error::Error::closed(
+                "the producer is closed",
+            )));
         };
         let record = ProducerRecord {
             topic: &topic,
@@ -125,14 +216,20 @@ impl NativeProducer {
             timestamp,
         };
         let delivery = self.inner.send(record);
-        env.spawn_future(async move {
-            let r = delivery.await.map_err(js_error)?;
-            Ok(DeliveryReport {
-                partition: r.partition,
-                offset: r.offset,
-                timestamp: r.timestamp,
-            })
-        })
+        queue
+            .send((id, delivery))
+            .map_err(|_| js_error(odradek::error::Error::closed("the producer is closed")))
+    }
+
+    /// Delivery results since the last call.
+    #[napi]
+    pub fn take_done(&self) -> DoneBatch {
+        let mut d = self.done.lock().unwrap_or_else(|p| p.into_inner());
+        d.notified = false;
+        DoneBatch {
+            ok: Float64Array::new(std::mem::take(&mut d.ok)),
+            errors: std::mem::take(&mut d.errors),
+        }
     }
 
     /// Resolves once every record sent before the call is delivered or failed.
@@ -142,10 +239,13 @@ impl NativeProducer {
         env.spawn_future(async move { p.flush().await.map_err(js_error) })
     }
 
-    /// Flushes, then stops the sender; later sends fail with `_DESTROY`-like closed errors.
+    /// Flushes, then stops the sender; later sends fail with a closed error.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn close<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
         let p = self.inner.clone();
+        // Ends the collector once the outstanding deliveries are reported, which releases the
+        // JavaScript callback.
+        self.queue.lock().unwrap_or_else(|p| p.into_inner()).take();
         env.spawn_future(async move { p.close().await.map_err(js_error) })
     }
 
