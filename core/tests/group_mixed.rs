@@ -1,6 +1,7 @@
 //! Mixed consumer groups: our GroupConsumer, confluent-kafka (librdkafka) and the Java consumer
-//! in one group, with range and with cooperative-sticky, against our broker and Apache Kafka
-//! 4.3.1. Members join and leave one by one; after every rebalance settles, each partition is
+//! in one group, with range and with cooperative-sticky (classic protocol) and with the
+//! server-side uniform and range assignors (KIP-848, `group.protocol=consumer`), against our
+//! broker and Apache Kafka 4.3.1. Members join and leave one by one; after every rebalance settles, each partition is
 //! owned by exactly one member. Every record is read at least once, and after the members
 //! close cleanly the committed offsets equal the log-end offsets. The external members are
 //! tests/interop/groups/member.py and GroupMember.java (same line protocol).
@@ -55,7 +56,14 @@ struct External {
 }
 
 impl External {
-    fn spawn(kind: &str, bootstrap: &str, topic: &str, group: &str, strategy: &str) -> External {
+    fn spawn(
+        kind: &str,
+        bootstrap: &str,
+        topic: &str,
+        group: &str,
+        strategy: &str,
+        protocol: &str,
+    ) -> External {
         let dir = repo_root().join("tests/interop/groups");
         let mut cmd = if kind == "java" {
             let mut c = Command::new("java");
@@ -68,7 +76,7 @@ impl External {
             c.arg(dir.join("member.py")).arg(kind);
             c
         };
-        cmd.args([bootstrap, topic, group, strategy, "classic"])
+        cmd.args([bootstrap, topic, group, strategy, protocol])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
@@ -162,14 +170,22 @@ impl RebalanceListener for Tracker {
 }
 
 impl Ours {
-    fn start(bootstrap: &str, topic: &str, group: &str, strategy: &str) -> Ours {
+    fn start(bootstrap: &str, topic: &str, group: &str, strategy: &str, protocol: &str) -> Ours {
         let config = Config::new()
             .with("bootstrap.servers", bootstrap)
             .unwrap()
             .with("group.id", group)
             .unwrap()
-            .with("partition.assignment.strategy", strategy)
-            .unwrap()
+            .with("group.protocol", protocol)
+            .unwrap();
+        let config = if protocol == "consumer" {
+            config.with("group.remote.assignor", strategy).unwrap()
+        } else {
+            config
+                .with("partition.assignment.strategy", strategy)
+                .unwrap()
+        };
+        let config = config
             .with("auto.offset.reset", "earliest")
             .unwrap()
             .with("session.timeout.ms", "6000")
@@ -255,8 +271,8 @@ async fn settle(label: &str, members: &[(&str, Arc<Mutex<Seen>>)]) {
     }
 }
 
-async fn scenario(bootstrap: &str, strategy: &str) {
-    let t = topic(&format!("mixed-{strategy}"));
+async fn scenario(bootstrap: &str, strategy: &str, protocol: &str) {
+    let t = topic(&format!("mixed-{protocol}-{strategy}"));
     let group = format!("{t}-group");
     let admin = Admin::new(ClientConfig::new(bootstrap).unwrap());
     admin
@@ -287,9 +303,9 @@ async fn scenario(bootstrap: &str, strategy: &str) {
     }
     producer.close().await.unwrap();
 
-    let ours = Ours::start(bootstrap, &t, &group, strategy);
+    let ours = Ours::start(bootstrap, &t, &group, strategy, protocol);
     settle(strategy, &[("ours", ours.seen.clone())]).await;
-    let mut confluent = External::spawn("confluent", bootstrap, &t, &group, strategy);
+    let mut confluent = External::spawn("confluent", bootstrap, &t, &group, strategy, protocol);
     settle(
         strategy,
         &[
@@ -298,7 +314,7 @@ async fn scenario(bootstrap: &str, strategy: &str) {
         ],
     )
     .await;
-    let mut java = External::spawn("java", bootstrap, &t, &group, strategy);
+    let mut java = External::spawn("java", bootstrap, &t, &group, strategy, protocol);
     let three = [
         ("ours", ours.seen.clone()),
         ("confluent", confluent.seen.clone()),
@@ -349,25 +365,40 @@ async fn scenario(bootstrap: &str, strategy: &str) {
     }
 }
 
-fn run(cluster: &TestCluster, strategy: &str) {
+fn run(cluster: &TestCluster, strategy: &str, protocol: &str) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(scenario(&cluster.bootstrap, strategy));
+    eprintln!("== {} {protocol} {strategy}", cluster.kind);
+    let started = Instant::now();
+    rt.block_on(scenario(&cluster.bootstrap, strategy, protocol));
+    eprintln!(
+        "== {} {protocol} {strategy}: {:?}",
+        cluster.kind,
+        started.elapsed()
+    );
 }
 
 #[test]
 fn mixed_groups_on_odradek_broker() {
     let cluster = TestCluster::odradek();
-    run(&cluster, "range");
-    run(&cluster, "cooperative-sticky");
+    run(&cluster, "range", "classic");
+    run(&cluster, "cooperative-sticky", "classic");
+    run(&cluster, "uniform", "consumer");
+    run(&cluster, "range", "consumer");
 }
 
 #[test]
 fn mixed_groups_on_apache_kafka() {
-    let cluster = TestCluster::apache_kafka_with("group.initial.rebalance.delay.ms=0");
-    run(&cluster, "range");
-    run(&cluster, "cooperative-sticky");
+    // KIP-848 members heartbeat every second (Kafka's default is 5 s) so rebalances settle fast.
+    let cluster = TestCluster::apache_kafka_with(
+        "group.initial.rebalance.delay.ms=0 group.consumer.heartbeat.interval.ms=1000 \
+         group.consumer.min.heartbeat.interval.ms=1000",
+    );
+    run(&cluster, "range", "classic");
+    run(&cluster, "cooperative-sticky", "classic");
+    run(&cluster, "uniform", "consumer");
+    run(&cluster, "range", "consumer");
 }

@@ -2,7 +2,8 @@
 
     member.py KIND BOOTSTRAP TOPIC GROUP STRATEGY PROTOCOL
       KIND      confluent (librdkafka) | kafka-python
-      STRATEGY  range | roundrobin | cooperative-sticky (not kafka-python) (classic only)
+      STRATEGY  range | roundrobin | cooperative-sticky (not kafka-python) (classic);
+                uniform | range: the server-side assignor (group.remote.assignor) for consumer
       PROTOCOL  classic | consumer (KIP-848; confluent only)
 
 Prints one line per event on stdout:
@@ -46,6 +47,8 @@ def run_confluent() -> None:
     if protocol == "classic":
         conf.update({"partition.assignment.strategy": strategy, "session.timeout.ms": 6000,
                      "heartbeat.interval.ms": 500})
+    else:
+        conf["group.remote.assignor"] = strategy
     c = Consumer(conf)
     owned: set[int] = set()
     position: dict[int, int] = {}
