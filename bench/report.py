@@ -232,6 +232,7 @@ def markdown(rows, env, plots_rel, notes):
                      _lat, ["records/s"])
         out += ["", "![latency](%s/latency.png)" % plots_rel, ""]
     out += brokers(rows, plots_rel)
+    out += bindings(rows)
     if notes:
         out += [notes.strip(), ""]
     out += ["Raw measurements: `bench/results/results.jsonl`; settings and versions: "
@@ -293,8 +294,7 @@ def targets(rows, st, pc, cc):
             fmt_ratio(cpu_p), verdict(cpu_p, 0.5)),
         "| Rust client CPU per consumed record ≤ 0.5× librdkafka's | %s | %s |" % (
             fmt_ratio(cpu_c), verdict(cpu_c, 0.5)),
-        "| Python binding produce/consume throughput ≥ 2× confluent-kafka's | – | not measured yet "
-        "(no Python binding on main) |",
+        python_target(rows),
         "| Broker produce throughput ≥ Apache Kafka's | %s | %s |" % (
             fmt_ratio(tput), verdict(tput, 1.0, lower_is_better=False)),
         "| Broker p99 produce latency (send → ack) ≤ 1/3 of Kafka's | %s | %s |" % (
@@ -314,6 +314,126 @@ def targets(rows, st, pc, cc):
     ]
 
 
+def python_target(rows):
+    ratios = binding_ratios(rows, "odradek-python", "confluent-python")
+    if ratios is None:
+        return ("| Python binding produce/consume throughput ≥ 2× confluent-kafka's | – | not "
+                "measured (%s) |" % binding_missing(rows, "odradek-python", "confluent-python"))
+    p, c = ratios["produce"], ratios["consume"]
+    worst = min(x for x in (p, c) if x is not None) if (p or c) else None
+    return ("| Python binding produce/consume throughput ≥ 2× confluent-kafka's | produce %s, "
+            "consume %s | %s |" % (fmt_ratio(p), fmt_ratio(c),
+                                   "**met**" if worst and worst >= 2 and p and c else
+                                   ("missed" if worst else "not measured")))
+
+
+# --------------------------------------------------------------------------- bindings
+
+BINDING_CELLS = {"produce": ("size", "acks", "compression"), "consume": ("size", "compression")}
+
+
+def binding_rows(rows, ours, theirs):
+    return [r for r in rows if r.get("section") == "bindings" and r.get("pair") == [ours, theirs]]
+
+
+def binding_missing(rows, ours, theirs):
+    for r in rows:
+        if (r.get("section") == "bindings-pair" and (r["ours"], r["theirs"]) == (ours, theirs)
+                and not r["built"]):
+            return "not built: " + r["why"]
+    return "not in this run"
+
+
+def binding_cell(rs, client, op, m):
+    xs = [r for r in rs if r["client"] == client and r["op"] == op
+          and all(r.get(k) == v for k, v in m.items())]
+    if not xs:
+        return None
+    rps = [r["rps"] for r in xs]
+    return {"rps": med(rps), "rps_min": min(rps), "rps_max": max(rps),
+            "cpu_m": med([r["cpu_s_per_m"] for r in xs]), "rss": med([r["rss_mb"] for r in xs]),
+            "version": xs[0].get("client_version", client)}
+
+
+def binding_ratios(rows, ours, theirs):
+    """Median over cells of ours ÷ theirs records/s, per op; None if the pair did not run."""
+    rs = binding_rows(rows, ours, theirs)
+    if not rs:
+        return None
+    out = {}
+    for op, keys in BINDING_CELLS.items():
+        ratios = []
+        for cell in {tuple(r[k] for k in keys) for r in rs if r["op"] == op}:
+            m = dict(zip(keys, cell))
+            a, b = binding_cell(rs, ours, op, m), binding_cell(rs, theirs, op, m)
+            if a and b and b["rps"]:
+                ratios.append(a["rps"] / b["rps"])
+        out[op] = med(ratios)
+    return out
+
+
+def binding_pairs(rows):
+    seen = []
+    for r in rows:
+        if r.get("section") == "bindings-pair":
+            p = (r["ours"], r["theirs"])
+            if p not in seen:
+                seen.append(p)
+    return seen
+
+
+def bindings(rows):
+    pairs = binding_pairs(rows)
+    if not pairs:
+        return []
+    out = ["## Bindings against the field's client in the same language (on Odradek's broker)", "",
+           "Each pair runs alternately (order swapped every repetition) against one Odradek "
+           "broker with the producer settings above. Ratios are ours ÷ theirs records/s, median "
+           "over the cells: above 1 means our binding is faster.", "",
+           "| our binding | the field's client | produce records/s | consume records/s |",
+           "|---|---|---|---|"]
+    for ours, theirs in pairs:
+        r = binding_ratios(rows, ours, theirs)
+        if r is None:
+            out.append("| %s | %s | %s | |" % (ours, theirs, binding_missing(rows, ours, theirs)))
+        else:
+            out.append("| %s | %s | %s | %s |" % (ours, theirs, fmt_ratio(r["produce"]),
+                                                    fmt_ratio(r["consume"])))
+    detail = []
+    for ours, theirs in pairs:
+        rs = binding_rows(rows, ours, theirs)
+        for op, keys in BINDING_CELLS.items():
+            cells = []
+            for r in rs:
+                c = tuple(r[k] for k in keys)
+                if r["op"] == op and c not in cells:
+                    cells.append(c)
+            for cell in cells:
+                m = dict(zip(keys, cell))
+                a, b = binding_cell(rs, ours, op, m), binding_cell(rs, theirs, op, m)
+                detail.append("| %s | %s | %s | %s | %s | %s |" % (
+                    op, " ".join(size_label(v) if k == "size" else "%s=%s" % (k, v)
+                                 for k, v in m.items()),
+                    "%s vs %s" % (ours, theirs), _bind(a), _bind(b),
+                    fmt_ratio(div(a and a["rps"], b and b["rps"]))))
+    if detail:
+        out += ["", "records/s median [min–max] · client CPU s per million records · peak RSS:",
+                "", "| op | cell | pair | ours | theirs | ratio |", "|---|---|---|---|---|---|"]
+        out += detail
+    versions = sorted({"%s: %s" % (r["client"], r["client_version"]) for r in rows
+                       if r.get("section") == "bindings" and r.get("client_version")})
+    if versions:
+        out += ["", "Versions: " + "; ".join(versions) + "."]
+    return out + [""]
+
+
+def _bind(v):
+    if not v:
+        return "failed"
+    return "%s [%s–%s] · %.2f s · %.0f MiB" % (fmt_rate(v["rps"]), fmt_rate(v["rps_min"]),
+                                                fmt_rate(v["rps_max"]), v["cpu_m"], v["rss"])
+
+
 def ratio_between(bs, client, op, cells, keys, field):
     rs = []
     for cell in cells:
@@ -327,7 +447,8 @@ def ratio_between(bs, client, op, cells, keys, field):
 def brokers(rows, plots_rel):
     if not group(rows, section="brokers"):
         return ["## Broker: Odradek against Apache Kafka", "",
-                "Not measured in this run (no `odradek-broker` binary was available).", ""]
+                "Not measured in this run (section `brokers` not run, or no `odradek-broker` "
+                "binary was available).", ""]
     bs = broker_stats(rows)
     su, idle, peak = startup_rss(rows)
     out = ["## Broker: Odradek against Apache Kafka 4.3.1, same clients", ""]

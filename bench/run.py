@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Odradek benchmark runner: our client and broker against their peers, in one run.
 
-    run.py --mode quick|full --out DIR [--sections clients,brokers] [--clients a,b] [--reps N]
+    run.py --mode quick|full --out DIR [--sections clients,brokers,bindings] [--clients a,b]
+           [--reps N] [--bindings odradek-python,...]
 
 Each client is a separate program (bench/peers/*, or kafka-tools for the Java client) with one
 command line (produce | consume | latency) and one JSON line of output. This runner starts the
@@ -48,6 +49,20 @@ SETTINGS = {
 }
 LATENCY = {"size": 100, "acks": "all", "compression": "none", "linger_ms": 0}
 
+# The `bindings` section: each of our language bindings against the field's client in the same
+# language, alternately, on Odradek's broker. One entry per pair: (our peer, the field's peer).
+# A peer is a built-in client of this runner (confluent-python, franz-go, librdkafka) or a
+# directory bench/peers/<name>/ holding an executable `peer` (and optionally an executable
+# `build`, run once per bench run); see bench/README.md, "Adding a binding peer". A pair whose
+# programs are not there yet is reported as "not built", never as a failure.
+BINDING_PEERS = [
+    ("odradek-python", "confluent-python"),
+    ("odradek-node", "kafkajs"),
+    ("odradek-go", "franz-go"),
+    ("odradek-go", "confluent-kafka-go"),
+    ("odradek-cpp", "librdkafka++"),
+]
+
 MODES = {
     "quick": {
         "reps": 1,
@@ -61,6 +76,9 @@ MODES = {
         "broker_rates": [1000],
         "startups": 1,
         "timeout": 60,
+        "binding_produce_cells": [(100, "1", "none")],
+        "binding_consume_cells": [(100, "none")],
+        "binding_count": {100: 1000, 1024: 300},
     },
     "full": {
         "reps": 3,
@@ -82,6 +100,9 @@ MODES = {
         "broker_rates": [1000, 10000, 50000],
         "startups": 3,
         "timeout": 300,
+        "binding_produce_cells": [(100, "1", "none"), (100, "all", "lz4"), (1024, "1", "none")],
+        "binding_consume_cells": [(100, "none"), (1024, "none")],
+        "binding_count": {100: 100000, 1024: 30000},
     },
 }
 
@@ -341,8 +362,8 @@ class Topics:
 class Peer:
     """A peer program that follows the common command line (bench/README.md)."""
 
-    def __init__(self, name, argv0, ops=("produce", "consume", "latency")):
-        self.name, self.argv0, self.ops = name, argv0, ops
+    def __init__(self, name, argv0, ops=("produce", "consume", "latency"), env=None):
+        self.name, self.argv0, self.ops, self.env = name, argv0, ops, env
 
     def argv(self, op, bootstrap, topic, count=0, size=100, acks="1", compression="none",
              rate=0, seconds=0.0, linger_ms=None):
@@ -494,13 +515,14 @@ def rotate(items, k):
 RUN_TIMEOUT = [300]
 
 
-def measure(rec, broker, client, op, section, rep, topic, **params):
+def measure(rec, broker, client, op, section, rep, topic, pair=None, **params):
     if op not in client.ops:
         return None
     argv = client.argv(op, broker.bootstrap, topic, **params)
     cpu_b0 = proc_cpu_seconds(broker.pid)
     try:
-        stdout, _stderr, cpu, rss, wall = run_measured(argv, timeout=RUN_TIMEOUT[0])
+        stdout, _stderr, cpu, rss, wall = run_measured(argv, timeout=RUN_TIMEOUT[0],
+                                                       env=getattr(client, "env", None))
         res = client.result(op, stdout)
     except (RunError, ValueError, KeyError) as e:
         if op == "latency" and "not every record arrived" in str(e):
@@ -521,6 +543,8 @@ def measure(rec, broker, client, op, section, rep, topic, **params):
         "broker_cpu_s": round(proc_cpu_seconds(broker.pid) - cpu_b0, 3),
         "client_version": res.get("client", client.name),
     }
+    if pair:
+        row["pair"] = [pair[0].name, pair[1].name]
     if op == "latency":
         row.update({k: res[k] for k in ("records", "p50_us", "p99_us", "p999_us", "max_us")})
         # Produce latency (send -> acknowledgement), where the peer measures it.
@@ -590,6 +614,109 @@ def client_matrix(rec, cfg, broker, clients, section, filler):
                 topics.delete(t)
 
 
+def binding_peer(name, clients, python, built):
+    """The Peer for one side of a binding pair, or (None, why) when its program is not there.
+
+    Built-in clients of this runner are used as they are; any other name is the directory
+    bench/peers/<name>/ with an executable `peer` and, optionally, an executable `build` that is
+    run once (its exit status 77 means "cannot be built on this machine", reported as not built;
+    any other failure is a failure)."""
+    if name in clients:
+        return clients[name], None
+    if name in built:
+        return built[name]
+    d = os.path.join(HERE, "peers", name)
+    prog = os.path.join(d, "peer")
+    if not os.path.isfile(prog) or not os.access(prog, os.X_OK):
+        built[name] = (None, "no bench/peers/%s/peer" % name)
+        return built[name]
+    env = peer_env(python)
+    build = os.path.join(d, "build")
+    if os.path.isfile(build) and os.access(build, os.X_OK):
+        log("building peer %s (bench/peers/%s/build)" % (name, name))
+        r = subprocess.run([build], cwd=d, env=env, capture_output=True, text=True)
+        if r.returncode == 77:
+            why = (r.stderr.strip().splitlines() or ["build said it cannot build here"])[-1]
+            built[name] = (None, why)
+            return built[name]
+        if r.returncode != 0:
+            tail = "\n".join((r.stdout + r.stderr).strip().splitlines()[-15:])
+            raise RunError("bench/peers/%s/build exited %d:\n%s" % (name, r.returncode, tail))
+    built[name] = (Peer(name, [prog], ("produce", "consume"), env=env), None)
+    return built[name]
+
+
+def peer_env(python):
+    env = dict(os.environ)
+    env.update({
+        "ODRADEK_ROOT": ROOT, "ODRADEK_CACHE": CACHE, "CARGO_TARGET_DIR": TARGET,
+        "BENCH_CARGO_PROFILE": CARGO_PROFILE[0], "BENCH_PYTHON": python, "BENCH_BIN": BIN,
+    })
+    return env
+
+
+def bindings_section(rec, cfg, workdir, clients, python, only):
+    """Each (ours, theirs) pair of BINDING_PEERS, alternately, on one Odradek broker."""
+    built = {}
+    pairs = []
+    for ours, theirs in BINDING_PEERS:
+        if only and ours not in only and theirs not in only:
+            continue
+        sides, missing = [], []
+        for name in (ours, theirs):
+            try:
+                peer, why = binding_peer(name, clients, python, built)
+            except RunError as e:
+                log("FAILED building %s: %s" % (name, e))
+                rec.failures.append("bindings/%s build" % name)
+                peer, why = None, "build failed"
+                built[name] = (None, why)
+            sides.append(peer)
+            if peer is None:
+                missing.append("%s: %s" % (name, why))
+        # One row per pair, in table order, built or not (report.py lists the pairs from these).
+        rec.write({"section": "bindings-pair", "ours": ours, "theirs": theirs,
+                   "built": not missing, "why": "; ".join(missing) or None})
+        if missing:
+            log("bindings %s vs %s: not built (%s)" % (ours, theirs, "; ".join(missing)))
+        else:
+            pairs.append(sides)
+    if not pairs:
+        return
+    b = OdradekBroker(workdir).start()
+    try:
+        topics = Topics(b.bootstrap, clients["librdkafka"])
+        n = [0]
+
+        def fresh(prefix):
+            n[0] += 1
+            t = "bindings-%s-%d" % (prefix, n[0])
+            topics.create(t)
+            return t
+
+        count = cfg["binding_count"]
+        for size, acks, comp in cfg["binding_produce_cells"]:
+            for rep in range(cfg["reps"]):
+                for ours, theirs in pairs:
+                    for peer in rotate([ours, theirs], rep):
+                        t = fresh("p")
+                        measure(rec, b, peer, "produce", "bindings", rep, t, count=count[size],
+                                size=size, acks=acks, compression=comp, pair=(ours, theirs))
+                        topics.delete(t)
+        for size, comp in cfg["binding_consume_cells"]:
+            t = fresh("fill-%d-%s" % (size, comp))
+            run_measured(clients["librdkafka"].argv("produce", b.bootstrap, t, count=count[size],
+                                                    size=size, acks="1", compression=comp))
+            for rep in range(cfg["reps"]):
+                for ours, theirs in pairs:
+                    for peer in rotate([ours, theirs], rep):
+                        measure(rec, b, peer, "consume", "bindings", rep, t, count=count[size],
+                                size=size, compression=comp, pair=(ours, theirs))
+            topics.delete(t)
+    finally:
+        b.stop()
+
+
 def record_startup(rec, b, rep):
     rss = proc_status_kb(b.pid, "VmRSS")
     rec.write({"section": "broker-startup", "broker": b.name, "rep": rep,
@@ -657,6 +784,8 @@ def main():
     ap.add_argument("--sections", default="clients,brokers")
     ap.add_argument("--clients", default="", help="comma-separated subset of client names")
     ap.add_argument("--reps", type=int, default=0)
+    ap.add_argument("--bindings", default="",
+                    help="comma-separated peer names: only the BINDING_PEERS pairs naming one")
     ap.add_argument("--cargo-profile", default="release",
                     help="cargo profile dir of odradek-broker and odradek-peer (debug in CI)")
     ap.add_argument("--python", default=os.path.join(CACHE, "venv", "bin", "python"))
@@ -675,6 +804,7 @@ def main():
     clients = build_peers(o.python)
     if o.confluent_rust:
         clients["confluent-rust"] = Peer("confluent-rust", [o.confluent_rust], ("produce", "consume"))
+    all_clients = dict(clients)
     if o.clients:
         clients = {k: v for k, v in clients.items() if k in o.clients.split(",")}
     filler = Peer("librdkafka", [os.path.join(BIN, "rdk-peer")])
@@ -698,6 +828,13 @@ def main():
             else:
                 log("no %s: cannot run the broker comparison" % odradek_broker_bin())
                 rec.failures.append("brokers: odradek-broker binary missing")
+        if "bindings" in sections:
+            if os.path.exists(odradek_broker_bin()):
+                bindings_section(rec, cfg, workdir, all_clients, o.python,
+                                 [x for x in o.bindings.split(",") if x])
+            else:
+                log("no %s: cannot run the bindings section" % odradek_broker_bin())
+                rec.failures.append("bindings: odradek-broker binary missing")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     log("done in %.0f s; %d failure(s)" % (time.monotonic() - t0, len(rec.failures)))

@@ -87,6 +87,11 @@ const BROKER_KEYS: &[(&str, &str)] = &[
     ("group.max.session.timeout.ms", "1800000"),
     // Kafka's built-in default is 3000; its shipped server.properties (and this dev broker) use 0.
     ("group.initial.rebalance.delay.ms", "0"),
+    // KIP-848 consumer groups. Kafka's heartbeat interval default is 5000; this development
+    // broker asks for 1000 so rebalances settle in about a second.
+    ("group.consumer.session.timeout.ms", "45000"),
+    ("group.consumer.heartbeat.interval.ms", "1000"),
+    ("group.consumer.assignors", "uniform,range"),
 ];
 
 /// Kafka properties that do not apply to a single embedded node and are accepted silently,
@@ -233,6 +238,35 @@ impl BrokerProperties {
             self.long("group.min.session.timeout.ms"),
             self.long("group.max.session.timeout.ms"),
         )
+    }
+    pub fn group_consumer_session_timeout(&self) -> Duration {
+        Duration::from_millis(self.long("group.consumer.session.timeout.ms").max(1) as u64)
+    }
+    pub fn group_consumer_heartbeat_interval(&self) -> Duration {
+        Duration::from_millis(self.long("group.consumer.heartbeat.interval.ms").max(1) as u64)
+    }
+    /// Server-side assignors, by their short names (`uniform`, `range`); Kafka's class names
+    /// are accepted too.
+    pub fn group_consumer_assignors(&self) -> Vec<String> {
+        let v = self
+            .get("group.consumer.assignors")
+            .unwrap_or("uniform,range");
+        let mut out: Vec<String> = v
+            .split(',')
+            .map(str::trim)
+            .filter_map(|a| {
+                let short = a.rsplit('.').next().unwrap_or(a).to_ascii_lowercase();
+                match short.as_str() {
+                    "uniform" | "uniformassignor" => Some("uniform".to_string()),
+                    "range" | "rangeassignor" => Some("range".to_string()),
+                    _ => None,
+                }
+            })
+            .collect();
+        if out.is_empty() {
+            out.push("uniform".to_string());
+        }
+        out
     }
     pub fn group_initial_rebalance_delay(&self) -> Duration {
         Duration::from_millis(self.long("group.initial.rebalance.delay.ms").max(0) as u64)

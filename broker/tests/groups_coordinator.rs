@@ -444,3 +444,227 @@ async fn committed_offsets_survive_restart_and_fetch_is_batched() {
     );
     handle.shutdown().await;
 }
+
+const FENCED_MEMBER_EPOCH: i16 = 110;
+const STALE_MEMBER_EPOCH: i16 = 113;
+const UNSUPPORTED_ASSIGNOR: i16 = 112;
+
+fn cg_heartbeat(
+    group: &str,
+    member: &str,
+    epoch: i32,
+    owned: Option<Vec<(uuid::Uuid, Vec<i32>)>>,
+) -> ConsumerGroupHeartbeatRequest {
+    let mut r = ConsumerGroupHeartbeatRequest::default();
+    r.group_id = GroupId(s(group));
+    r.member_id = s(member);
+    r.member_epoch = epoch;
+    r.rebalance_timeout_ms = if epoch == 0 { 5000 } else { -1 };
+    if epoch == 0 {
+        r.subscribed_topic_names = Some(vec![topic("k")]);
+    }
+    r.topic_partitions = owned.map(|o| {
+        o.into_iter()
+            .map(|(id, ps)| {
+                let mut t = consumer_group_heartbeat_request::TopicPartitions::default();
+                t.topic_id = id;
+                t.partitions = ps;
+                t
+            })
+            .collect()
+    });
+    r
+}
+
+fn partitions(resp: &ConsumerGroupHeartbeatResponse) -> Option<Vec<(uuid::Uuid, Vec<i32>)>> {
+    resp.assignment.as_ref().map(|a| {
+        a.topic_partitions
+            .iter()
+            .map(|t| (t.topic_id, t.partitions.clone()))
+            .collect()
+    })
+}
+
+fn count(a: &Option<Vec<(uuid::Uuid, Vec<i32>)>>) -> usize {
+    a.iter().flatten().map(|(_, ps)| ps.len()).sum()
+}
+
+/// KIP-848 over the wire: advertised versions, join, revoke-before-assign, describe, list by
+/// type, commits and fetches checked against member epochs, the group-type guards, leave.
+#[tokio::test]
+async fn consumer_group_heartbeat_reconciles_and_offsets_check_member_epochs() {
+    let b = start_with("group.min.session.timeout.ms=1000", FsyncPolicy::Interval).await;
+    let mut c = connect(b.handle.local_addr()).await;
+    let versions = c.call(ApiVersionsRequest::default(), 3).await;
+    for (key, max) in [
+        (ApiKey::ConsumerGroupHeartbeat, 1),
+        (ApiKey::ConsumerGroupDescribe, 1),
+    ] {
+        let k = versions
+            .api_keys
+            .iter()
+            .find(|k| k.api_key == key as i16)
+            .expect("advertised");
+        assert_eq!((k.min_version, k.max_version), (0, max));
+    }
+    assert_eq!(create_topic(&mut c, "k", 4, &[]).await, NONE);
+
+    // An unknown assignor is refused.
+    let mut bad = cg_heartbeat("cg", "m0", 0, Some(vec![]));
+    bad.server_assignor = Some(s("sticky-ish"));
+    assert_eq!(c.call(bad, 1).await.error_code, UNSUPPORTED_ASSIGNOR);
+
+    // v0: the coordinator names the member; it gets all four partitions.
+    let a = c.call(cg_heartbeat("cg", "", 0, Some(vec![])), 0).await;
+    assert_eq!(a.error_code, NONE, "{:?}", a.error_message);
+    let a_id = a.member_id.clone().unwrap().to_string();
+    assert!(!a_id.is_empty());
+    assert_eq!(count(&partitions(&a)), 4);
+    let tid = partitions(&a).unwrap()[0].0;
+    // v1: the member names itself.
+    let b1 = c
+        .call(cg_heartbeat("cg", "member-b", 0, Some(vec![])), 1)
+        .await;
+    assert_eq!(b1.member_id.as_deref(), Some("member-b"));
+    assert_eq!(count(&partitions(&b1)), 0, "nothing is free yet");
+    assert!(b1.heartbeat_interval_ms > 0);
+    // a is asked to give up two partitions, at its old epoch.
+    let a2 = c
+        .call(cg_heartbeat("cg", &a_id, a.member_epoch, None), 1)
+        .await;
+    assert_eq!(a2.member_epoch, a.member_epoch);
+    let kept = partitions(&a2).unwrap();
+    assert_eq!(count(&Some(kept.clone())), 2);
+    // Before a acknowledges, b still has nothing.
+    let b2 = c
+        .call(cg_heartbeat("cg", "member-b", b1.member_epoch, None), 1)
+        .await;
+    assert_eq!(count(&partitions(&b2)), 0);
+    // ConsumerGroupDescribe while reconciling.
+    let mut d = ConsumerGroupDescribeRequest::default();
+    d.group_ids = vec![GroupId(s("cg")), GroupId(s("nope"))];
+    let desc = c.call(d.clone(), 1).await;
+    assert_eq!(desc.groups[0].error_code, NONE);
+    assert_eq!(desc.groups[0].group_state.as_str(), "Reconciling");
+    assert_eq!(desc.groups[0].assignor_name.as_str(), "uniform");
+    assert_eq!(desc.groups[0].members.len(), 2);
+    assert_eq!(desc.groups[1].error_code, GROUP_ID_NOT_FOUND);
+    // a acknowledges; then b gets the two freed partitions.
+    let a3 = c
+        .call(
+            cg_heartbeat("cg", &a_id, a2.member_epoch, Some(kept.clone())),
+            1,
+        )
+        .await;
+    assert_eq!(a3.member_epoch, b1.member_epoch);
+    let b3 = c
+        .call(cg_heartbeat("cg", "member-b", b2.member_epoch, None), 1)
+        .await;
+    let got = partitions(&b3).unwrap();
+    assert_eq!(count(&Some(got.clone())), 2);
+    let mut all: Vec<i32> = kept
+        .iter()
+        .chain(got.iter())
+        .flat_map(|(_, ps)| ps.clone())
+        .collect();
+    all.sort();
+    assert_eq!(all, vec![0, 1, 2, 3]);
+    let desc = c.call(d, 1).await;
+    assert_eq!(desc.groups[0].group_state.as_str(), "Stable");
+    let named = &desc.groups[0].members[0].assignment.topic_partitions[0];
+    assert_eq!((named.topic_id, named.topic_name.as_str()), (tid, "k"));
+    // A future epoch is fenced.
+    assert_eq!(
+        c.call(cg_heartbeat("cg", "member-b", 99, None), 1)
+            .await
+            .error_code,
+        FENCED_MEMBER_EPOCH
+    );
+
+    // Commits carry the member epoch.
+    let epoch_b = b3.member_epoch;
+    assert_eq!(
+        commit(&mut c, "cg", "member-b", epoch_b, &[("k", 0, 5)]).await,
+        vec![NONE]
+    );
+    assert_eq!(
+        commit(&mut c, "cg", "member-b", epoch_b + 5, &[("k", 0, 6)]).await,
+        vec![STALE_MEMBER_EPOCH]
+    );
+    assert_eq!(
+        commit(&mut c, "cg", "ghost", epoch_b, &[("k", 0, 6)]).await,
+        vec![UNKNOWN_MEMBER_ID]
+    );
+    assert_eq!(
+        commit(&mut c, "cg", "", -1, &[("k", 0, 6)]).await,
+        vec![UNKNOWN_MEMBER_ID],
+        "an admin commit needs an empty group"
+    );
+    // OffsetFetch v9 with the member's id and epoch; a stale epoch is refused.
+    let fetch = |member: &str, epoch: i32| {
+        let mut r = OffsetFetchRequest::default();
+        let mut g = offset_fetch_request::OffsetFetchRequestGroup::default();
+        g.group_id = GroupId(s("cg"));
+        g.member_id = Some(s(member));
+        g.member_epoch = epoch;
+        g.topics = None;
+        r.groups.push(g);
+        r
+    };
+    let f = c.call(fetch("member-b", epoch_b), 9).await;
+    assert_eq!(f.groups[0].error_code, NONE);
+    assert_eq!(f.groups[0].topics[0].partitions[0].committed_offset, 5);
+    let f = c.call(fetch("member-b", epoch_b + 5), 9).await;
+    assert_eq!(f.groups[0].error_code, STALE_MEMBER_EPOCH);
+
+    // Classic groups and consumer groups share the id space.
+    let mut j = join_req("cg", "", None, &["range"]);
+    j.session_timeout_ms = 6000;
+    assert_eq!(c.call(j, 9).await.error_code, INCONSISTENT_GROUP_PROTOCOL);
+    let mut dr = DescribeGroupsRequest::default();
+    dr.groups.push(GroupId(s("cg")));
+    let described = c.call(dr, 6).await.groups.remove(0);
+    assert_eq!(
+        described.error_code, GROUP_ID_NOT_FOUND,
+        "not a classic group"
+    );
+    let mut dg = DeleteGroupsRequest::default();
+    dg.groups_names = vec![GroupId(s("cg"))];
+    assert_eq!(
+        c.call(dg.clone(), 2).await.results[0].error_code,
+        NON_EMPTY_GROUP
+    );
+    // ListGroups v5 by type.
+    let _classic = join_new(&mut c, "classic-g", &["range"]).await;
+    let list = |types: &[&str]| {
+        let mut r = ListGroupsRequest::default();
+        r.types_filter = types.iter().map(|t| s(t)).collect();
+        r
+    };
+    let names = |r: ListGroupsResponse| -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = r
+            .groups
+            .iter()
+            .map(|g| (g.group_id.to_string(), g.group_type.to_string()))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        names(c.call(list(&["consumer"]), 5).await),
+        vec![("cg".to_string(), "consumer".to_string())]
+    );
+    assert_eq!(
+        names(c.call(list(&["classic"]), 5).await),
+        vec![("classic-g".to_string(), "classic".to_string())]
+    );
+    assert_eq!(names(c.call(list(&[]), 5).await).len(), 2);
+
+    // Both leave; the empty group can be deleted with its offsets.
+    let left = c.call(cg_heartbeat("cg", &a_id, -1, None), 1).await;
+    assert_eq!((left.error_code, left.member_epoch), (NONE, -1));
+    let left = c.call(cg_heartbeat("cg", "member-b", -1, None), 1).await;
+    assert_eq!((left.error_code, left.member_epoch), (NONE, -1));
+    assert_eq!(c.call(dg, 2).await.results[0].error_code, NONE);
+    b.handle.shutdown().await;
+}

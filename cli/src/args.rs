@@ -44,6 +44,11 @@ pub enum Command {
         #[command(subcommand)]
         command: TopicsCommand,
     },
+    /// List and describe consumer groups, show their lag, reset or delete their offsets.
+    Groups {
+        #[command(subcommand)]
+        command: GroupsCommand,
+    },
     /// Measure throughput and latency.
     Perf {
         #[command(subcommand)]
@@ -153,7 +158,9 @@ pub struct ConsumeArgs {
     /// Topic to consume.
     #[arg(short = 't', long)]
     pub topic: String,
-    /// Consumer group (not supported yet: exits with code 2).
+    /// Join this consumer group: the group spreads the topic's partitions over its members,
+    /// reading starts at the group's committed offsets (-o beginning|end when there are none)
+    /// and offsets of printed records are committed (every 5 s and on exit).
     #[arg(short = 'g', long)]
     pub group: Option<String>,
     /// Where to start: beginning, end, an offset, or -N for N records before the end.
@@ -277,4 +284,80 @@ pub struct PerfConsumeArgs {
     /// Print a final machine-readable JSON line on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GroupsCommand {
+    /// List groups (classic and KIP-848 consumer groups) with their type and state.
+    List {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Describe groups: type, state, assignor, members and the partitions they own.
+    Describe {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Group(s) to describe (repeatable).
+        #[arg(short = 'g', long = "group", required = true)]
+        groups: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Committed offset, log-end offset and lag per partition.
+    Lag {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[arg(short = 'g', long)]
+        group: String,
+        /// Also show these topics' partitions that have nothing committed (repeatable).
+        #[arg(short = 't', long = "topic")]
+        topics: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reset a group's committed offsets for a topic (only while the group has no members).
+    ResetOffsets {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[arg(short = 'g', long)]
+        group: String,
+        #[arg(short = 't', long)]
+        topic: String,
+        #[command(flatten)]
+        to: ResetTarget,
+        /// Print the new offsets without committing them.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete groups without members, with their committed offsets.
+    Delete {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[arg(short = 'g', long = "group", required = true)]
+        groups: Vec<String>,
+    },
+}
+
+/// Where `groups reset-offsets` moves the committed offsets (exactly one).
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct ResetTarget {
+    /// The first offset of each partition.
+    #[arg(long)]
+    pub to_earliest: bool,
+    /// The log end of each partition.
+    #[arg(long)]
+    pub to_latest: bool,
+    /// This offset in every partition (clamped to the partition's range).
+    #[arg(long, value_name = "OFFSET")]
+    pub to_offset: Option<i64>,
+    /// The first record at or after this time: YYYY-MM-DDTHH:MM:SS[.mmm][Z|+HH:MM] (UTC when
+    /// no zone is given), or milliseconds since the epoch.
+    #[arg(long, value_name = "DATETIME")]
+    pub to_datetime: Option<String>,
 }

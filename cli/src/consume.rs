@@ -1,5 +1,5 @@
 //! `odradek consume`: print a topic's records (text or JSON lines), optionally stopping at the
-//! end of the partitions or after a count.
+//! end of the partitions or after a count; with `-g GROUP` as a member of a consumer group.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -21,11 +21,8 @@ const IDLE_CHECK: Duration = Duration::from_millis(100);
 const BATCH: usize = 1000;
 
 pub async fn run(args: ConsumeArgs) -> CliResult {
-    if let Some(group) = &args.group {
-        return Err(Failure::usage(format!(
-            "-g {group}: consumer groups are not supported yet; \
-             consume without -g (all partitions, or one with -p)"
-        )));
+    if let Some(group) = args.group.clone() {
+        return run_group(args, &group).await;
     }
     let mut config = client_config(&args.client)?;
     // Reading must never create a topic.
@@ -122,6 +119,125 @@ pub async fn run(args: ConsumeArgs) -> CliResult {
     if !args.quiet {
         eprintln!(
             "odradek: {printed} record(s) consumed from topic {:?}",
+            args.topic
+        );
+    }
+    result
+}
+
+/// `consume -g GROUP`: a group member. Offsets of printed records are committed with
+/// auto-commit and on exit (Ctrl-C, SIGTERM, `-c`, `-e`), so a restarted member goes on where
+/// this one stopped; SIGKILL loses at most the last auto-commit interval (at-least-once).
+async fn run_group(args: ConsumeArgs, group: &str) -> CliResult {
+    if args.partition.is_some() {
+        return Err(Failure::usage(
+            "-p cannot be used with -g: the group assigns the partitions",
+        ));
+    }
+    let reset = match args.offset {
+        StartOffset::Beginning => "earliest",
+        StartOffset::End => "latest",
+        _ => {
+            return Err(Failure::usage(
+                "with -g, -o takes beginning or end (where to start without a committed offset)",
+            ));
+        }
+    };
+    let mut config = client_config(&args.client)?;
+    for (k, v) in [
+        ("allow.auto.create.topics", "false"),
+        ("group.id", group),
+        ("auto.offset.reset", reset),
+    ] {
+        config
+            .set(k, v)
+            .map_err(|e| Failure::usage(e.to_string()))?;
+    }
+    let consumer =
+        odradek::group::GroupConsumer::new(&config).map_err(|e| Failure::usage(e.to_string()))?;
+    let cluster = consumer.consumer().cluster().clone();
+    reach_broker(&cluster).await?;
+    let info = topic_info(&cluster, &args.topic).await?;
+    let all: Vec<i32> = (0..info.partitions.len() as i32).collect();
+    let isolation = config
+        .consumer()
+        .map_err(|e| Failure::usage(e.to_string()))?
+        .isolation_level;
+    let ends: HashMap<i32, i64> = watermarks(consumer.consumer(), &args.topic, &all, isolation)
+        .await?
+        .into_iter()
+        .map(|(p, (_, high))| (p, high))
+        .collect();
+    consumer
+        .subscribe(&[&args.topic])
+        .map_err(|e| Failure::client("subscribing", &e))?;
+
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut printed: u64 = 0;
+    let limit = args.count.unwrap_or(u64::MAX);
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| Failure::runtime(format!("installing the SIGTERM handler: {e}")))?;
+    let result = loop {
+        if printed >= limit {
+            break Ok(());
+        }
+        // -e: every partition this member owns is at its end as of start-up.
+        if args.exit_at_end {
+            let owned = consumer.assignment();
+            if !owned.is_empty()
+                && owned.iter().all(|(t, p)| {
+                    consumer
+                        .consumer()
+                        .position(t, *p)
+                        .is_some_and(|pos| pos >= ends.get(p).copied().unwrap_or(0))
+                })
+            {
+                break Ok(());
+            }
+        }
+        let want = (limit - printed).min(BATCH as u64) as usize;
+        let batch = tokio::select! {
+            r = tokio::time::timeout(IDLE_CHECK, consumer.recv_batch(want)) => r,
+            _ = &mut ctrl_c => break Ok(()),
+            _ = term.recv() => break Ok(()),
+        };
+        match batch {
+            Ok(Ok(records)) => {
+                for record in &records {
+                    if let Err(e) = write_record(&mut out, record, &args) {
+                        break_on_write(e)?;
+                        break;
+                    }
+                    printed += 1;
+                }
+                if let Err(e) = out.flush() {
+                    break_on_write(e)?;
+                    break Ok(());
+                }
+            }
+            Ok(Err(e)) => {
+                break Err(Failure::client(
+                    format!("consuming topic {:?} in group {group:?}", args.topic),
+                    &e,
+                ));
+            }
+            Err(_idle) => {}
+        }
+    };
+    let _ = out.flush();
+    // Everything printed counts as processed: commit it, then leave the group.
+    if let Err(e) = consumer.commit().await {
+        eprintln!("odradek: committing the offsets of group {group:?} failed: {e}");
+    }
+    consumer
+        .close()
+        .await
+        .map_err(|e| Failure::client("leaving the group", &e))?;
+    if !args.quiet {
+        eprintln!(
+            "odradek: {printed} record(s) consumed from topic {:?} in group {group:?}",
             args.topic
         );
     }

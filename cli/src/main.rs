@@ -8,6 +8,7 @@ mod broker;
 mod connect;
 mod consume;
 mod failure;
+mod groups;
 mod perf;
 mod produce;
 mod progress;
@@ -50,6 +51,7 @@ fn main() -> ExitCode {
             Command::Produce(a) => produce::run(a).await,
             Command::Consume(a) => consume::run(a).await,
             Command::Topics { command } => topics::run(command).await,
+            Command::Groups { command } => groups::run(command).await,
             Command::Perf { command } => match command {
                 PerfCommand::Produce(a) => perf::produce(a).await,
                 PerfCommand::Consume(a) => perf::consume(a).await,

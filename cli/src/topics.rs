@@ -36,7 +36,7 @@ async fn admin(client: &ClientArgs) -> CliResult<Admin> {
     Ok(admin)
 }
 
-fn print(text: &str) -> CliResult {
+pub fn print(text: &str) -> CliResult {
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Ok(()) => Ok(()),
@@ -45,7 +45,7 @@ fn print(text: &str) -> CliResult {
     }
 }
 
-fn json_line(value: &impl Serialize) -> String {
+pub fn json_line(value: &impl Serialize) -> String {
     let mut line =
         serde_json::to_string(value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
     line.push('\n');

@@ -354,10 +354,10 @@ fn exit_codes_for_unreachable_broker_unknown_topic_and_usage() {
         "brotli",
     );
     fails(
-        &["consume", "-b", b, "-t", "x", "-g", "group-1"],
+        &["consume", "-b", b, "-t", "x", "-g", "group-1", "-p", "0"],
         b"",
         2,
-        "not supported yet",
+        "-p cannot be used with -g",
     );
     fails(
         &["consume", "-b", b, "-t", "x", "-o", "middle"],
@@ -649,5 +649,301 @@ fn same_commands_against_apache_kafka() {
         4,
         "missing",
     );
+    // A group member and the group commands work the same against Apache Kafka.
+    let read = json_lines(&ok(
+        &[
+            "consume", "-b", b, "-t", "orders", "-g", "og", "-e", "--format", "json", "-q",
+        ],
+        b"",
+    ));
+    assert_eq!(read.len(), 3);
+    let lag = json_lines(&ok(&["groups", "lag", "-b", b, "-g", "og", "--json"], b""));
+    assert_eq!(
+        lag.iter().map(|l| l["lag"].as_i64().unwrap()).sum::<i64>(),
+        0
+    );
+    let listed = json_lines(&ok(&["groups", "list", "-b", b, "--json"], b""));
+    assert!(listed.iter().any(|g| g["group"] == "og"), "{listed:?}");
+    ok(
+        &[
+            "groups",
+            "reset-offsets",
+            "-b",
+            b,
+            "-g",
+            "og",
+            "-t",
+            "orders",
+            "--to-earliest",
+        ],
+        b"",
+    );
+    let lag = json_lines(&ok(&["groups", "lag", "-b", b, "-g", "og", "--json"], b""));
+    assert_eq!(
+        lag.iter().map(|l| l["lag"].as_i64().unwrap()).sum::<i64>(),
+        3
+    );
+    ok(&["groups", "delete", "-b", b, "-g", "og"], b"");
     ok(&["topics", "delete", "-b", b, "-t", "orders"], b"");
+}
+
+/// Values of JSON record lines.
+fn values(records: &[Value]) -> Vec<String> {
+    records
+        .iter()
+        .map(|r| r["value"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn total_lag(b: &str, group: &str) -> i64 {
+    json_lines(&ok(
+        &["groups", "lag", "-b", b, "-g", group, "-t", "gt", "--json"],
+        b"",
+    ))
+    .iter()
+    .map(|l| l["lag"].as_i64().unwrap())
+    .sum()
+}
+
+/// `consume -g` members share the work and resume at the committed offsets (classic and
+/// KIP-848); `groups list|describe|lag|reset-offsets|delete` in tables and JSON; a SIGKILLed
+/// `consume -g` loses nothing: its successor re-reads from the last commit (duplicates counted).
+#[test]
+fn consume_with_a_group_and_the_groups_commands() {
+    let broker = TestBroker::start();
+    let b = broker.addr.as_str();
+    ok(&["topics", "create", "-b", b, "-t", "gt", "-p", "3"], b"");
+    let input: String = (0..300).map(|i| format!("k{i}:v{i}\n")).collect();
+    ok(
+        &["produce", "-b", b, "-t", "gt", "-k", ":", "-q"],
+        input.as_bytes(),
+    );
+    let all: std::collections::BTreeSet<String> = (0..300).map(|i| format!("v{i}")).collect();
+
+    // A member reads 100 records and commits them on exit; the next one reads the rest.
+    let consume = |group: &str, extra: &[&str]| -> Vec<String> {
+        let mut args = vec![
+            "consume", "-b", b, "-t", "gt", "-g", group, "--format", "json", "-q",
+        ];
+        args.extend_from_slice(extra);
+        values(&json_lines(&ok(&args, b"")))
+    };
+    let first = consume("cg", &["-c", "100"]);
+    assert_eq!(first.len(), 100);
+    assert_eq!(total_lag(b, "cg"), 200);
+    let second = consume("cg", &["-e"]);
+    assert_eq!(first.len() + second.len(), 300, "nothing read twice");
+    let union: std::collections::BTreeSet<String> =
+        first.iter().chain(second.iter()).cloned().collect();
+    assert_eq!(union, all);
+    assert_eq!(total_lag(b, "cg"), 0);
+    let table = ok(&["groups", "lag", "-b", b, "-g", "cg"], b"");
+    assert!(table.starts_with("TOPIC"), "{table}");
+    assert!(table.contains("total lag of group cg: 0"), "{table}");
+
+    // KIP-848.
+    let kip848 = consume("cg2", &["-e", "-X", "group.protocol=consumer"]);
+    assert_eq!(kip848.len(), 300);
+    let listed = json_lines(&ok(&["groups", "list", "-b", b, "--json"], b""));
+    let kinds: Vec<(String, String, String)> = listed
+        .iter()
+        .map(|g| {
+            (
+                g["group"].as_str().unwrap().to_owned(),
+                g["type"].as_str().unwrap().to_owned(),
+                g["state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ("cg".into(), "classic".into(), "Empty".into()),
+            ("cg2".into(), "consumer".into(), "Empty".into())
+        ]
+    );
+    let human = ok(&["groups", "list", "-b", b], b"");
+    assert!(human.starts_with("GROUP"), "{human}");
+
+    // reset-offsets: a dry run commits nothing; then to the earliest, a time, an offset.
+    let dry = json_lines(&ok(
+        &[
+            "groups",
+            "reset-offsets",
+            "-b",
+            b,
+            "-g",
+            "cg",
+            "-t",
+            "gt",
+            "--to-earliest",
+            "--dry-run",
+            "--json",
+        ],
+        b"",
+    ));
+    assert_eq!(dry.len(), 3);
+    assert!(dry.iter().all(|r| r["offset"] == 0 && r["dry_run"] == true));
+    assert_eq!(total_lag(b, "cg"), 0);
+    ok(
+        &[
+            "groups",
+            "reset-offsets",
+            "-b",
+            b,
+            "-g",
+            "cg",
+            "-t",
+            "gt",
+            "--to-earliest",
+        ],
+        b"",
+    );
+    assert_eq!(total_lag(b, "cg"), 300);
+    ok(
+        &[
+            "groups",
+            "reset-offsets",
+            "-b",
+            b,
+            "-g",
+            "cg",
+            "-t",
+            "gt",
+            "--to-datetime",
+            "2100-01-01T00:00:00Z",
+        ],
+        b"",
+    );
+    assert_eq!(total_lag(b, "cg"), 0, "after every record: the log end");
+    ok(
+        &[
+            "groups",
+            "reset-offsets",
+            "-b",
+            b,
+            "-g",
+            "cg",
+            "-t",
+            "gt",
+            "--to-offset",
+            "0",
+        ],
+        b"",
+    );
+    assert_eq!(total_lag(b, "cg"), 300);
+    fails(
+        &[
+            "groups",
+            "reset-offsets",
+            "-b",
+            b,
+            "-g",
+            "cg",
+            "-t",
+            "gt",
+            "--to-datetime",
+            "soon",
+        ],
+        b"",
+        2,
+        "--to-datetime",
+    );
+
+    // A live member: describe shows it, reset-offsets refuses; then it is SIGKILLed.
+    let mut member = Command::new(BIN)
+        .args([
+            "consume",
+            "-b",
+            b,
+            "-t",
+            "gt",
+            "-g",
+            "cg",
+            "--format",
+            "json",
+            "-q",
+            "-X",
+            "session.timeout.ms=6000",
+            "-X",
+            "auto.commit.interval.ms=200",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(member.stdout.take().unwrap()).lines();
+    let mut killed_read = Vec::new();
+    for _ in 0..150 {
+        let line = lines.next().expect("a record line").unwrap();
+        let r: Value = serde_json::from_str(&line).unwrap();
+        killed_read.push(r["value"].as_str().unwrap().to_owned());
+    }
+    let described = json_lines(&ok(
+        &["groups", "describe", "-b", b, "-g", "cg", "--json"],
+        b"",
+    ));
+    assert_eq!(described[0]["members"].as_array().unwrap().len(), 1);
+    assert_eq!(described[0]["state"], "Stable");
+    let owned = described[0]["members"][0]["partitions"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(owned, 3);
+    fails(
+        &[
+            "groups",
+            "reset-offsets",
+            "-b",
+            b,
+            "-g",
+            "cg",
+            "-t",
+            "gt",
+            "--to-latest",
+        ],
+        b"",
+        1,
+        "active member",
+    );
+    std::thread::sleep(Duration::from_millis(600));
+    member.kill().unwrap();
+    member.wait().unwrap();
+    killed_read.extend(lines.map_while(|l| l.ok()).map(|l| {
+        let r: Value = serde_json::from_str(&l).unwrap();
+        r["value"].as_str().unwrap().to_owned()
+    }));
+    // The coordinator notices the dead member after its session timeout.
+    let deadline = Instant::now() + HANG_LIMIT;
+    loop {
+        let d = json_lines(&ok(
+            &["groups", "describe", "-b", b, "-g", "cg", "--json"],
+            b"",
+        ));
+        if d[0]["members"].as_array().unwrap().is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the killed member never left");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let successor = consume("cg", &["-e"]);
+    let union: std::collections::BTreeSet<String> = killed_read
+        .iter()
+        .chain(successor.iter())
+        .cloned()
+        .collect();
+    assert_eq!(union, all, "every record read at least once");
+    eprintln!(
+        "SIGKILLed consume -g read {}, its successor {}: {} duplicates",
+        killed_read.len(),
+        successor.len(),
+        killed_read.len() + successor.len() - 300
+    );
+    assert_eq!(total_lag(b, "cg"), 0);
+
+    // Delete: refused for a group with members is covered by the broker tests; here both go.
+    ok(&["groups", "delete", "-b", b, "-g", "cg", "-g", "cg2"], b"");
+    let listed = ok(&["groups", "list", "-b", b, "--json"], b"");
+    assert_eq!(listed, "");
 }

@@ -304,6 +304,13 @@ pub static PROPERTIES: &[Property] = &[
         "Group protocol: classic or consumer (KIP-848)."
     ),
     prop!(
+        "group.remote.assignor",
+        [],
+        None,
+        ValueKind::Str,
+        "KIP-848: the server-side assignor to use (uniform or range); empty: the broker's default."
+    ),
+    prop!(
         "session.timeout.ms",
         [],
         Some("45000"),

@@ -19,35 +19,24 @@ use odradek::records::RecordHeader;
 
 type Scenario = fn(&TestCluster) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
 
+/// A table entry per scenario: its name and the async fn run with the cluster's bootstrap.
+macro_rules! scenario_table {
+    ($($name:literal => $run:ident),* $(,)?) => {
+        vec![$(($name, (|c: &TestCluster| Box::pin($run(c.bootstrap.clone())) as _) as Scenario)),*]
+    };
+}
+
 fn scenarios() -> Vec<(&'static str, Scenario)> {
-    vec![
-        ("metadata_and_pipelining", |c| {
-            Box::pin(metadata_and_pipelining(c.bootstrap.clone()))
-        }),
-        ("produce_many_every_send_resolves_once", |c| {
-            Box::pin(produce_many(c.bootstrap.clone()))
-        }),
-        ("admin_topics_configs_offsets", |c| {
-            Box::pin(admin_scenario(c.bootstrap.clone()))
-        }),
-        ("roundtrip_every_codec", |c| {
-            Box::pin(roundtrip_every_codec(c.bootstrap.clone()))
-        }),
-        ("consumer_seek_pause_times_watermarks", |c| {
-            Box::pin(consumer_positions(c.bootstrap.clone()))
-        }),
-        ("acks_0_and_1", |c| {
-            Box::pin(acks_levels(c.bootstrap.clone()))
-        }),
-        ("queue_full_fails_fast_and_every_send_resolves", |c| {
-            Box::pin(queue_full(c.bootstrap.clone()))
-        }),
-        ("unknown_topic_is_an_error", |c| {
-            Box::pin(unknown_topic(c.bootstrap.clone()))
-        }),
-        ("record_too_large_is_permanent", |c| {
-            Box::pin(record_too_large(c.bootstrap.clone()))
-        }),
+    scenario_table![
+        "metadata_and_pipelining" => metadata_and_pipelining,
+        "produce_many_every_send_resolves_once" => produce_many,
+        "admin_topics_configs_offsets" => admin_scenario,
+        "roundtrip_every_codec" => roundtrip_every_codec,
+        "consumer_seek_pause_times_watermarks" => consumer_positions,
+        "acks_0_and_1" => acks_levels,
+        "queue_full_fails_fast_and_every_send_resolves" => queue_full,
+        "unknown_topic_is_an_error" => unknown_topic,
+        "record_too_large_is_permanent" => record_too_large,
     ]
 }
 

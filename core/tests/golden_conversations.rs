@@ -9,7 +9,7 @@
 mod golden_common;
 
 use bytes::{Bytes, BytesMut};
-use golden_common::{fixtures_dir, int, logical_records};
+use golden_common::{assert_logical, fixtures_dir, int};
 use odradek::protocol::codec::{
     decode_request, decode_response, decode_response_kind, encode_request_kind, encode_response,
     peek_request_preamble, supported_versions,
@@ -209,30 +209,6 @@ fn negotiation_against_kafka_4_3_picks_our_maxima() {
     // Kafka 4.3.1 speaks every API the client table lists, at least up to our maximum.
     for &(api_key, _, max) in CLIENT_SUPPORTED {
         assert_eq!(map.version(api_key), Some(max), "{api_key:?}");
-    }
-}
-
-fn assert_logical(records: &[Record], ctx: &str) {
-    let logical = logical_records();
-    assert_eq!(records.len(), logical.len(), "{ctx}: record count");
-    for (i, (got, want)) in records.iter().zip(&logical).enumerate() {
-        assert_eq!(
-            (
-                got.offset,
-                got.timestamp,
-                &got.key,
-                &got.value,
-                &got.headers
-            ),
-            (
-                i as i64,
-                want.timestamp,
-                &want.key,
-                &want.value,
-                &want.headers
-            ),
-            "{ctx}: record {i}"
-        );
     }
 }
 

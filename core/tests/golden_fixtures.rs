@@ -7,7 +7,9 @@
 mod golden_common;
 
 use bytes::{Bytes, BytesMut};
-use golden_common::{Fixture, assert_batch_matches, b64, int, load_fixtures, logical_records};
+use golden_common::{
+    Fixture, assert_batch_matches, assert_logical, b64, int, load_fixtures, logical_records,
+};
 use odradek::protocol::codec::{decode_request, encode_request};
 use odradek::protocol::frame::FrameDecoder;
 use odradek::protocol::messages::ProduceRequest;
@@ -151,7 +153,6 @@ fn every_fixture_decodes_exactly_as_the_java_client_reads_it() {
 
 #[test]
 fn librdkafka_fixtures_carry_the_logical_records_with_idempotence() {
-    let logical = logical_records();
     for codec in CODECS {
         let f = load_fixtures()
             .into_iter()
@@ -164,26 +165,7 @@ fn librdkafka_fixtures_carry_the_logical_records_with_idempotence() {
         assert!(batch.header.producer_id >= 0, "idempotent producer id");
         assert_eq!(batch.header.base_sequence, 0);
         let records: Vec<_> = batch.records().unwrap().map(Result::unwrap).collect();
-        assert_eq!(records.len(), logical.len());
-        for (i, (got, want)) in records.iter().zip(&logical).enumerate() {
-            assert_eq!(
-                (
-                    got.offset,
-                    got.timestamp,
-                    &got.key,
-                    &got.value,
-                    &got.headers
-                ),
-                (
-                    i as i64,
-                    want.timestamp,
-                    &want.key,
-                    &want.value,
-                    &want.headers
-                ),
-                "librdkafka {codec} record {i}"
-            );
-        }
+        assert_logical(&records, &format!("librdkafka {codec}"));
     }
 }
 

@@ -1,6 +1,7 @@
 //! Mixed consumer groups: our GroupConsumer, confluent-kafka (librdkafka) and the Java consumer
-//! in one group, with range and with cooperative-sticky, against our broker and Apache Kafka
-//! 4.3.1. Members join and leave one by one; after every rebalance settles, each partition is
+//! in one group, with range and with cooperative-sticky (classic protocol) and with the
+//! server-side uniform and range assignors (KIP-848, `group.protocol=consumer`), against our
+//! broker and Apache Kafka 4.3.1. Members join and leave one by one; after every rebalance settles, each partition is
 //! owned by exactly one member. Every record is read at least once, and after the members
 //! close cleanly the committed offsets equal the log-end offsets. The external members are
 //! tests/interop/groups/member.py and GroupMember.java (same line protocol).
@@ -55,7 +56,26 @@ struct External {
 }
 
 impl External {
-    fn spawn(kind: &str, bootstrap: &str, topic: &str, group: &str, strategy: &str) -> External {
+    fn spawn(
+        kind: &str,
+        bootstrap: &str,
+        topic: &str,
+        group: &str,
+        strategy: &str,
+        protocol: &str,
+    ) -> External {
+        Self::spawn_env(kind, bootstrap, topic, group, strategy, protocol, &[])
+    }
+
+    fn spawn_env(
+        kind: &str,
+        bootstrap: &str,
+        topic: &str,
+        group: &str,
+        strategy: &str,
+        protocol: &str,
+        env: &[(&str, &str)],
+    ) -> External {
         let dir = repo_root().join("tests/interop/groups");
         let mut cmd = if kind == "java" {
             let mut c = Command::new("java");
@@ -68,7 +88,8 @@ impl External {
             c.arg(dir.join("member.py")).arg(kind);
             c
         };
-        cmd.args([bootstrap, topic, group, strategy, "classic"])
+        cmd.args([bootstrap, topic, group, strategy, protocol])
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
@@ -162,14 +183,22 @@ impl RebalanceListener for Tracker {
 }
 
 impl Ours {
-    fn start(bootstrap: &str, topic: &str, group: &str, strategy: &str) -> Ours {
+    fn start(bootstrap: &str, topic: &str, group: &str, strategy: &str, protocol: &str) -> Ours {
         let config = Config::new()
             .with("bootstrap.servers", bootstrap)
             .unwrap()
             .with("group.id", group)
             .unwrap()
-            .with("partition.assignment.strategy", strategy)
-            .unwrap()
+            .with("group.protocol", protocol)
+            .unwrap();
+        let config = if protocol == "consumer" {
+            config.with("group.remote.assignor", strategy).unwrap()
+        } else {
+            config
+                .with("partition.assignment.strategy", strategy)
+                .unwrap()
+        };
+        let config = config
             .with("auto.offset.reset", "earliest")
             .unwrap()
             .with("session.timeout.ms", "6000")
@@ -255,8 +284,8 @@ async fn settle(label: &str, members: &[(&str, Arc<Mutex<Seen>>)]) {
     }
 }
 
-async fn scenario(bootstrap: &str, strategy: &str) {
-    let t = topic(&format!("mixed-{strategy}"));
+async fn scenario(bootstrap: &str, strategy: &str, protocol: &str) {
+    let t = topic(&format!("mixed-{protocol}-{strategy}"));
     let group = format!("{t}-group");
     let admin = Admin::new(ClientConfig::new(bootstrap).unwrap());
     admin
@@ -287,9 +316,9 @@ async fn scenario(bootstrap: &str, strategy: &str) {
     }
     producer.close().await.unwrap();
 
-    let ours = Ours::start(bootstrap, &t, &group, strategy);
+    let ours = Ours::start(bootstrap, &t, &group, strategy, protocol);
     settle(strategy, &[("ours", ours.seen.clone())]).await;
-    let mut confluent = External::spawn("confluent", bootstrap, &t, &group, strategy);
+    let mut confluent = External::spawn("confluent", bootstrap, &t, &group, strategy, protocol);
     settle(
         strategy,
         &[
@@ -298,7 +327,7 @@ async fn scenario(bootstrap: &str, strategy: &str) {
         ],
     )
     .await;
-    let mut java = External::spawn("java", bootstrap, &t, &group, strategy);
+    let mut java = External::spawn("java", bootstrap, &t, &group, strategy, protocol);
     let three = [
         ("ours", ours.seen.clone()),
         ("confluent", confluent.seen.clone()),
@@ -349,25 +378,248 @@ async fn scenario(bootstrap: &str, strategy: &str) {
     }
 }
 
-fn run(cluster: &TestCluster, strategy: &str) {
+fn run(cluster: &TestCluster, strategy: &str, protocol: &str) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(scenario(&cluster.bootstrap, strategy));
+    eprintln!("== {} {protocol} {strategy}", cluster.kind);
+    let started = Instant::now();
+    rt.block_on(scenario(&cluster.bootstrap, strategy, protocol));
+    eprintln!(
+        "== {} {protocol} {strategy}: {:?}",
+        cluster.kind,
+        started.elapsed()
+    );
 }
 
 #[test]
 fn mixed_groups_on_odradek_broker() {
     let cluster = TestCluster::odradek();
-    run(&cluster, "range");
-    run(&cluster, "cooperative-sticky");
+    run(&cluster, "range", "classic");
+    run(&cluster, "cooperative-sticky", "classic");
+    run(&cluster, "uniform", "consumer");
+    run(&cluster, "range", "consumer");
 }
 
 #[test]
 fn mixed_groups_on_apache_kafka() {
-    let cluster = TestCluster::apache_kafka_with("group.initial.rebalance.delay.ms=0");
-    run(&cluster, "range");
-    run(&cluster, "cooperative-sticky");
+    // KIP-848 members heartbeat every second (Kafka's default is 5 s) so rebalances settle fast.
+    let cluster = TestCluster::apache_kafka_with(
+        "group.initial.rebalance.delay.ms=0 group.consumer.heartbeat.interval.ms=1000 \
+         group.consumer.min.heartbeat.interval.ms=1000",
+    );
+    run(&cluster, "range", "classic");
+    run(&cluster, "cooperative-sticky", "classic");
+    run(&cluster, "uniform", "consumer");
+    run(&cluster, "range", "consumer");
+}
+
+/// At-least-once under churn: 3 consumers that commit after processing read 100k records while
+/// members join, leave cleanly, and one (a separate confluent-kafka process) is killed with
+/// SIGKILL. Every record is processed at least once; after the survivors close cleanly the
+/// committed offsets equal the log-end offsets. Duplicates are counted and printed (they come
+/// from the killed member's uncommitted batch and from revocations).
+#[test]
+fn at_least_once_under_churn() {
+    const TOTAL: usize = 100_000;
+    let cluster = TestCluster::odradek();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let bootstrap = cluster.bootstrap.as_str();
+        let t = topic("churn");
+        let group = format!("{t}-group");
+        let admin = Admin::new(ClientConfig::new(bootstrap).unwrap());
+        admin
+            .create_topics(&[NewTopic::new(&t, PARTITIONS)])
+            .await
+            .unwrap();
+        let producer = Producer::new(
+            Config::new()
+                .with("bootstrap.servers", bootstrap)
+                .unwrap()
+                .with("linger.ms", "5")
+                .unwrap()
+                .producer()
+                .unwrap(),
+        )
+        .unwrap();
+        let mut acks = Vec::with_capacity(TOTAL);
+        for i in 0..TOTAL {
+            acks.push(
+                producer.send(
+                    ProducerRecord::new(&t)
+                        .partition((i % PARTITIONS as usize) as i32)
+                        .value(format!("v{i}").as_bytes()),
+                ),
+            );
+        }
+        producer.flush().await.unwrap();
+        for a in acks {
+            a.await.expect("delivered");
+        }
+        producer.close().await.unwrap();
+        let started = Instant::now();
+
+        // Our members read in batches of 200 and pause 20 ms per batch ("processing"), then
+        // commit; the confluent members pause 40 ms per batch of up to 500.
+        let slow = [("MEMBER_BATCH_DELAY_MS", "40")];
+        let a = Throttled::start(bootstrap, &t, &group);
+        let mut victim = External::spawn_env(
+            "confluent",
+            bootstrap,
+            &t,
+            &group,
+            "range",
+            "classic",
+            &slow,
+        );
+        let seen_all = |extra: &[&Arc<Mutex<Seen>>]| -> (usize, usize) {
+            let mut all = 0;
+            let mut distinct = BTreeSet::new();
+            for s in extra {
+                let s = s.lock().unwrap();
+                all += s.records.len();
+                distinct.extend(s.records.iter().copied());
+            }
+            (all, distinct.len())
+        };
+        let wait_for = |n: usize, what: &str, members: Vec<Arc<Mutex<Seen>>>| {
+            let what = what.to_string();
+            async move {
+                let deadline = Instant::now() + SETTLE_LIMIT;
+                loop {
+                    let refs: Vec<&Arc<Mutex<Seen>>> = members.iter().collect();
+                    let (_, distinct) = seen_all(&refs);
+                    if distinct >= n {
+                        eprintln!("churn: {distinct} distinct records read: {what}");
+                        return;
+                    }
+                    assert!(
+                        Instant::now() < deadline,
+                        "churn: stuck at {distinct} distinct records before {what}"
+                    );
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        };
+        let mut everyone = vec![a.seen.clone(), victim.seen.clone()];
+        wait_for(15_000, "a second member of ours joins", everyone.clone()).await;
+        let c = Throttled::start(bootstrap, &t, &group);
+        everyone.push(c.seen.clone());
+        wait_for(30_000, "SIGKILL of the confluent member", everyone.clone()).await;
+        victim.child.kill().unwrap();
+        victim.child.wait().unwrap();
+        wait_for(50_000, "a new confluent member joins", everyone.clone()).await;
+        let mut d = External::spawn_env(
+            "confluent",
+            bootstrap,
+            &t,
+            &group,
+            "range",
+            "classic",
+            &slow,
+        );
+        everyone.push(d.seen.clone());
+        wait_for(70_000, "our second member leaves", everyone.clone()).await;
+        c.close().await;
+        wait_for(TOTAL, "the survivors stop", everyone.clone()).await;
+        // Let the last batches' commits land before the clean close.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        d.quit();
+        let probe = a.consumer.clone();
+        a.close().await;
+
+        let refs: Vec<&Arc<Mutex<Seen>>> = everyone.iter().collect();
+        let (all, distinct) = seen_all(&refs);
+        assert_eq!(distinct, TOTAL, "every record is processed at least once");
+        eprintln!(
+            "churn: {all} records processed for {TOTAL} produced: {} duplicates, in {:?}",
+            all - distinct,
+            started.elapsed()
+        );
+        let parts: Vec<(String, i32)> = (0..PARTITIONS).map(|p| (t.clone(), p)).collect();
+        let committed = probe.committed(&parts).await.unwrap();
+        for p in 0..PARTITIONS {
+            let (_, high) = probe.consumer().fetch_watermarks(&t, p).await.unwrap();
+            assert_eq!(
+                committed[&(t.clone(), p)],
+                Some(high),
+                "partition {p}: committed offset equals the log end"
+            );
+        }
+    });
+}
+
+/// One of our members processing slowly: batches of up to 200, 20 ms each, commit after each.
+struct Throttled {
+    consumer: GroupConsumer,
+    seen: Arc<Mutex<Seen>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Throttled {
+    fn start(bootstrap: &str, topic: &str, group: &str) -> Throttled {
+        let config = Config::new()
+            .with("bootstrap.servers", bootstrap)
+            .unwrap()
+            .with("group.id", group)
+            .unwrap()
+            .with("auto.offset.reset", "earliest")
+            .unwrap()
+            .with("enable.auto.commit", "false")
+            .unwrap()
+            .with("session.timeout.ms", "6000")
+            .unwrap()
+            .with("heartbeat.interval.ms", "500")
+            .unwrap();
+        let consumer = GroupConsumer::new(&config).unwrap();
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        consumer.set_rebalance_listener(Arc::new(Tracker(seen.clone())));
+        consumer.subscribe(&[topic]).unwrap();
+        let c = consumer.clone();
+        let s = seen.clone();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopping = stop.clone();
+        // Stops between batches, never inside one: a batch handed out is always recorded
+        // before the commit that covers it.
+        let task = tokio::spawn(async move {
+            while !stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                match tokio::time::timeout(Duration::from_millis(200), c.recv_batch(200)).await {
+                    Ok(Ok(batch)) => {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        s.lock()
+                            .unwrap()
+                            .records
+                            .extend(batch.iter().map(|r| (r.partition, r.offset)));
+                    }
+                    Ok(Err(e)) => eprintln!("our member: {e}"),
+                    Err(_) => {}
+                }
+                if let Err(e) = c.commit().await {
+                    eprintln!("our member: commit: {e}");
+                }
+            }
+        });
+        Throttled {
+            consumer,
+            seen,
+            stop,
+            task,
+        }
+    }
+
+    /// Stops processing after the current batch, commits what was processed, leaves.
+    async fn close(self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let _ = self.task.await;
+        self.consumer.commit().await.ok();
+        self.consumer.close().await.unwrap();
+    }
 }

@@ -6,9 +6,12 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
 use odradek::compression::Compression;
 use odradek::records::{BatchOptions, RecordBatchBuilder, RecordBatches, RecordHeader};
+use serde_json::Value;
 
 struct Input {
     timestamp: i64,
@@ -22,17 +25,19 @@ struct Batch {
     records: Vec<Input>,
 }
 
-fn kafka_libs() -> PathBuf {
+/// RecordDump's class path (compiled by scripts/setup.d/25-java-tools.sh); fails, never skips,
+/// when set-up has not run.
+fn record_dump_classpath() -> String {
     let cache = std::env::var_os("ODRADEK_CACHE")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/odradek"));
-    let libs = cache.join("kafka-4.3.1/libs");
+    let (tools, libs) = (cache.join("java-tools"), cache.join("kafka-4.3.1/libs"));
     assert!(
-        libs.join("kafka-clients-4.3.1.jar").exists(),
-        "Kafka client jars missing in {}: run scripts/setup.sh",
-        libs.display()
+        libs.join("kafka-clients-4.3.1.jar").exists() && tools.join("RecordDump.class").exists(),
+        "Kafka client jars or RecordDump missing in {}: run scripts/setup.sh",
+        cache.display()
     );
-    libs
+    format!("{}:{}/*", tools.display(), libs.display())
 }
 
 fn batches() -> Vec<Batch> {
@@ -105,7 +110,7 @@ fn hex(bytes: Option<&[u8]>) -> String {
     }
 }
 
-/// The lines RecordsCheck.java prints for `batches`, computed from the inputs.
+/// The lines [`run_java`] prints for `batches`, computed from the inputs.
 fn expected_lines(codec: Compression, batches: &[Batch]) -> Vec<String> {
     let mut lines = Vec::new();
     for batch in batches {
@@ -161,7 +166,7 @@ fn encode(codec: Compression, batches: &[Batch]) -> Vec<u8> {
     blob
 }
 
-/// Our decoding of `blob`, printed like RecordsCheck.java prints its own.
+/// Our decoding of `blob`, printed like [`run_java`] prints the Java client's.
 fn decoded_lines(codec: Compression, blob: Vec<u8>) -> Vec<String> {
     let mut lines = Vec::new();
     for batch in RecordBatches::strict(Bytes::from(blob)) {
@@ -202,22 +207,83 @@ fn decoded_lines(codec: Compression, blob: Vec<u8>) -> Vec<String> {
     lines
 }
 
-fn run_java(dir: &Path) -> String {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/records_java/RecordsCheck.java");
-    let classpath = format!("{}/*", kafka_libs().display());
+/// What the Java client decodes from each `odradek-<codec>.bin` in `dir`, printed as
+/// [`expected_lines`] prints; and the Java client's re-encoding of `odradek-none.bin` under every
+/// codec into `java-<codec>.bin`. Both through tools/java/RecordDump, in one JVM.
+fn run_java(dir: &Path) -> Vec<String> {
+    let mut args = Vec::new();
+    for codec in Compression::ALL {
+        args.push(format!(
+            "batches:{}",
+            dir.join(format!("odradek-{codec}.bin")).display()
+        ));
+    }
+    for codec in Compression::ALL {
+        args.push(format!(
+            "reencode:{codec}:{}:{}",
+            dir.join("odradek-none.bin").display(),
+            dir.join(format!("java-{codec}.bin")).display()
+        ));
+    }
     let output = Command::new("java")
         .arg("-cp")
-        .arg(classpath)
-        .arg(source)
-        .arg(dir)
+        .arg(record_dump_classpath())
+        .arg("RecordDump")
+        .args(&args)
         .output()
         .expect("cannot run java (needed for the Java client interop check)");
     assert!(
         output.status.success(),
-        "RecordsCheck.java failed:\n{}",
+        "RecordDump failed:\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    String::from_utf8(output.stdout).unwrap()
+    let mut lines = Vec::new();
+    let mut codec = String::new();
+    for line in String::from_utf8(output.stdout).unwrap().lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        match v["type"].as_str().unwrap() {
+            "file" => {
+                codec = v["path"]
+                    .as_str()
+                    .unwrap()
+                    .rsplit_once('-')
+                    .unwrap()
+                    .1
+                    .trim_end_matches(".bin")
+                    .to_string()
+            }
+            "batch" => {
+                let base = v["base_offset"].as_i64().unwrap();
+                lines.push(format!(
+                    "batch {codec} base={base} last={} codec={} pid={} epoch={} seq={} txn={} control={} ple={} maxts={}",
+                    base + v["last_offset_delta"].as_i64().unwrap(),
+                    v["compression"].as_str().unwrap(),
+                    v["producer_id"], v["producer_epoch"], v["base_sequence"], v["is_transactional"],
+                    v["is_control"], v["partition_leader_epoch"], v["max_timestamp"],
+                ));
+            }
+            "record" => {
+                let mut line = format!(
+                    "record {codec} {} {} {} {}",
+                    v["offset"],
+                    v["timestamp"],
+                    hex(unbase64(&v["key"]).as_deref()),
+                    hex(unbase64(&v["value"]).as_deref())
+                );
+                for h in v["headers"].as_array().unwrap() {
+                    let key = String::from_utf8(unbase64(&h["key"]).unwrap()).unwrap();
+                    line.push_str(&format!(" {key}={}", hex(unbase64(&h["value"]).as_deref())));
+                }
+                lines.push(line);
+            }
+            other => panic!("unexpected RecordDump line type {other}"),
+        }
+    }
+    lines
+}
+
+fn unbase64(v: &Value) -> Option<Vec<u8>> {
+    v.as_str().map(|s| BASE64.decode(s).unwrap())
 }
 
 #[test]
@@ -232,7 +298,7 @@ fn java_client_and_odradek_decode_each_others_batches_under_every_codec() {
         .unwrap();
     }
     let java_output = run_java(dir.path());
-    let java_lines: Vec<&str> = java_output.lines().collect();
+    let java_lines: Vec<&str> = java_output.iter().map(String::as_str).collect();
 
     for codec in Compression::ALL {
         let expected = expected_lines(codec, &batches);

@@ -8,7 +8,9 @@
 // For each argument it prints {"type":"file",...}; a produce frame (4-byte size prefix, request
 // header, ProduceRequest body) adds {"type":"request",...} and one {"type":"partition",...} per
 // partition; then {"type":"batch",...} per batch followed by {"type":"record",...} per record.
-// Byte fields are base64 (null stays null). Any decoding error (including a CRC mismatch, checked
+// Byte fields are base64 (null stays null). `reencode:CODEC:IN:OUT` has the Java client write the
+// records of IN's batches again, batch by batch with the same offsets and producer fields, under
+// CODEC into OUT (for testing the reverse direction), and prints nothing. Any decoding error (including a CRC mismatch, checked
 // with ensureValid) ends the run with exit status 1 and the reason on stderr.
 
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -18,16 +20,20 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Base64;
+import org.apache.kafka.common.compress.Compression;
 import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.message.ProduceRequestData;
 import org.apache.kafka.common.protocol.ApiKeys;
 import org.apache.kafka.common.protocol.ByteBufferAccessor;
 import org.apache.kafka.common.record.TimestampType;
+import org.apache.kafka.common.record.internal.CompressionType;
 import org.apache.kafka.common.record.internal.ControlRecordType;
 import org.apache.kafka.common.record.internal.DefaultRecordBatch;
 import org.apache.kafka.common.record.internal.MemoryRecords;
+import org.apache.kafka.common.record.internal.MemoryRecordsBuilder;
 import org.apache.kafka.common.record.internal.MutableRecordBatch;
 import org.apache.kafka.common.record.internal.Record;
+import org.apache.kafka.common.record.internal.RecordBatch;
 import org.apache.kafka.common.requests.ProduceRequest;
 import org.apache.kafka.common.requests.RequestHeader;
 
@@ -37,13 +43,18 @@ public final class RecordDump {
 
     public static void main(String[] args) throws Exception {
         if (args.length == 0) {
-            System.err.println("usage: RecordDump batches:FILE | produce:FILE ...");
+            System.err.println("usage: RecordDump batches:FILE | produce:FILE | reencode:CODEC:IN:OUT ...");
             System.exit(2);
         }
         try {
             for (String arg : args) {
                 int colon = arg.indexOf(':');
                 String kind = colon < 0 ? "" : arg.substring(0, colon);
+                if (kind.equals("reencode")) {
+                    String[] parts = arg.substring(colon + 1).split(":", 3);
+                    reencode(parts[0], Path.of(parts[1]), Path.of(parts[2]));
+                    continue;
+                }
                 Path path = Path.of(arg.substring(colon + 1));
                 ByteBuffer bytes = ByteBuffer.wrap(Files.readAllBytes(path));
                 ObjectNode file = JSON.createObjectNode().put("type", "file").put("path", path.toString()).put("kind", kind);
@@ -60,6 +71,28 @@ public final class RecordDump {
             System.exit(1);
         }
         System.out.flush();
+    }
+
+    private static void reencode(String codec, Path in, Path out) throws java.io.IOException {
+        MemoryRecords plain = MemoryRecords.readableRecords(ByteBuffer.wrap(Files.readAllBytes(in)));
+        Compression compression = Compression.of(CompressionType.forName(codec)).build();
+        java.io.ByteArrayOutputStream written = new java.io.ByteArrayOutputStream();
+        for (MutableRecordBatch batch : plain.batches()) {
+            batch.ensureValid();
+            MemoryRecordsBuilder builder = MemoryRecords.builder(ByteBuffer.allocate(1024),
+                    RecordBatch.CURRENT_MAGIC_VALUE, compression, TimestampType.CREATE_TIME,
+                    batch.baseOffset(), RecordBatch.NO_TIMESTAMP, batch.producerId(),
+                    batch.producerEpoch(), batch.baseSequence(), batch.isTransactional(),
+                    batch.partitionLeaderEpoch());
+            for (Record r : batch) {
+                builder.appendWithOffset(r.offset(), r.timestamp(), r.key(), r.value(), r.headers());
+            }
+            ByteBuffer built = builder.build().buffer();
+            byte[] bytes = new byte[built.remaining()];
+            built.get(bytes);
+            written.write(bytes);
+        }
+        Files.write(out, written.toByteArray());
     }
 
     private static void dumpProduceFrame(ByteBuffer frame) {

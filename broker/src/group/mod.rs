@@ -1,9 +1,11 @@
-//! The group coordinator: classic-protocol groups ([`classic`]) and committed offsets
-//! ([`offsets`], durable). This single node coordinates every group. One mutex guards all
+//! The group coordinator: classic-protocol groups ([`classic`]), KIP-848 consumer groups
+//! ([`consumer`]) and committed offsets ([`offsets`], durable). A group id names one group of
+//! either type; an empty group of one type turns into the other when a member of it arrives. This single node coordinates every group. One mutex guards all
 //! groups and the offset store: group operations are short and never wait on I/O other than
 //! an append to the offsets log.
 
 pub mod classic;
+pub mod consumer;
 pub mod consumer_protocol;
 pub mod offsets;
 
@@ -18,6 +20,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::{BrokerProperties, FsyncPolicy};
 use classic::{ClassicGroup, GroupState, JoinRequest, JoinResult, Reply, SyncResult};
+use consumer::{ConsumerGroup, ConsumerSettings, HeartbeatIn, HeartbeatOut};
 use offsets::{Committed, OffsetStore};
 
 /// Kafka error codes of the group APIs.
@@ -39,6 +42,10 @@ pub mod codes {
     pub const MEMBER_ID_REQUIRED: i16 = 79;
     pub const FENCED_INSTANCE_ID: i16 = 82;
     pub const GROUP_SUBSCRIBED_TO_TOPIC: i16 = 86;
+    pub const FENCED_MEMBER_EPOCH: i16 = 110;
+    pub const UNRELEASED_INSTANCE_ID: i16 = 111;
+    pub const UNSUPPORTED_ASSIGNOR: i16 = 112;
+    pub const STALE_MEMBER_EPOCH: i16 = 113;
 }
 
 /// Kafka's `offset.metadata.max.bytes` default.
@@ -49,6 +56,7 @@ const TICK: Duration = Duration::from_millis(100);
 #[derive(Debug)]
 struct Inner {
     groups: HashMap<String, ClassicGroup>,
+    consumer_groups: HashMap<String, ConsumerGroup>,
     offsets: OffsetStore,
 }
 
@@ -57,6 +65,18 @@ pub struct GroupCoordinator {
     inner: Mutex<Inner>,
     session_timeout_range_ms: (i64, i64),
     initial_delay: Duration,
+    consumer: ConsumerSettings,
+}
+
+/// A KIP-848 group as ConsumerGroupDescribe reports it (assignments by topic id).
+#[derive(Debug, Clone)]
+pub struct ConsumerGroupDescription {
+    pub state: &'static str,
+    pub group_epoch: i32,
+    pub assignment_epoch: i32,
+    pub assignor: String,
+    pub members: Vec<consumer::ConsumerMember>,
+    pub targets: HashMap<String, consumer::TopicAssignment>,
 }
 
 /// A member as DescribeGroups reports it.
@@ -95,10 +115,16 @@ impl GroupCoordinator {
         Ok(Self {
             inner: Mutex::new(Inner {
                 groups: HashMap::new(),
+                consumer_groups: HashMap::new(),
                 offsets: OffsetStore::open(data_dir, fsync)?,
             }),
             session_timeout_range_ms: props.group_session_timeout_range_ms(),
             initial_delay: props.group_initial_rebalance_delay(),
+            consumer: ConsumerSettings {
+                session_timeout: props.group_consumer_session_timeout(),
+                heartbeat_interval: props.group_consumer_heartbeat_interval(),
+                assignors: props.group_consumer_assignors(),
+            },
         })
     }
 
@@ -120,6 +146,18 @@ impl GroupCoordinator {
         }
         let now = Instant::now();
         let mut inner = self.lock();
+        match inner.consumer_groups.get(group_id) {
+            Some(g) if !g.members.is_empty() => {
+                return Reply::Now(JoinResult::error(
+                    codes::INCONSISTENT_GROUP_PROTOCOL,
+                    &req.member_id,
+                ));
+            }
+            Some(_) => {
+                inner.consumer_groups.remove(group_id);
+            }
+            None => {}
+        }
         let group = inner
             .groups
             .entry(group_id.to_string())
@@ -131,6 +169,68 @@ impl GroupCoordinator {
         group.join(req, now, self.initial_delay, || {
             format!("{prefix}-{}", crate::time::random_uuid())
         })
+    }
+
+    /// The heartbeat interval members of consumer groups are told to use.
+    pub fn consumer_heartbeat_interval(&self) -> Duration {
+        self.consumer.heartbeat_interval
+    }
+
+    /// ConsumerGroupHeartbeat. `topics` resolves a topic name to (id, partition count).
+    pub fn consumer_heartbeat(
+        &self,
+        group_id: &str,
+        req: HeartbeatIn,
+        topics: &dyn Fn(&str) -> Option<(uuid::Uuid, i32)>,
+    ) -> HeartbeatOut {
+        if group_id.is_empty() {
+            return HeartbeatOut::error(codes::INVALID_GROUP_ID, "the group id is empty");
+        }
+        let mut inner = self.lock();
+        match inner.groups.get(group_id) {
+            Some(g) if g.state != GroupState::Empty => {
+                return HeartbeatOut::error(
+                    codes::GROUP_ID_NOT_FOUND,
+                    format!("group {group_id} is a classic group with members"),
+                );
+            }
+            Some(_) => {
+                inner.groups.remove(group_id);
+            }
+            None => {}
+        }
+        if req.member_epoch != 0 && !inner.consumer_groups.contains_key(group_id) {
+            return HeartbeatOut::error(
+                codes::UNKNOWN_MEMBER_ID,
+                format!("group {group_id} has no member {}", req.member_id),
+            );
+        }
+        let group = inner
+            .consumer_groups
+            .entry(group_id.to_string())
+            .or_insert_with(|| ConsumerGroup::new(group_id));
+        group.heartbeat(req, Instant::now(), &self.consumer, topics, || {
+            crate::time::random_uuid().to_string()
+        })
+    }
+
+    /// ConsumerGroupDescribe for one group: None if it is not a consumer group.
+    pub fn consumer_describe(&self, group_id: &str) -> Option<ConsumerGroupDescription> {
+        let inner = self.lock();
+        let g = inner.consumer_groups.get(group_id)?;
+        Some(ConsumerGroupDescription {
+            state: g.state(),
+            group_epoch: g.group_epoch,
+            assignment_epoch: g.assignment_epoch,
+            assignor: g.assignor.clone(),
+            members: g.members.values().cloned().collect(),
+            targets: g.target.clone(),
+        })
+    }
+
+    /// Whether the group is a classic group with members (DescribeGroups' subject).
+    pub fn is_consumer_group(&self, group_id: &str) -> bool {
+        self.lock().consumer_groups.contains_key(group_id)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -212,10 +312,15 @@ impl GroupCoordinator {
         }
         let now = Instant::now();
         let mut inner = self.lock();
-        let err = match inner.groups.get_mut(group_id) {
-            Some(g) => g.check_commit(member_id, instance_id, generation, now),
-            None if generation < 0 => codes::NONE,
-            None => codes::ILLEGAL_GENERATION,
+        let inner = &mut *inner;
+        let err = match (
+            inner.consumer_groups.get(group_id),
+            inner.groups.get_mut(group_id),
+        ) {
+            (Some(g), _) => g.check_member_epoch(member_id, generation, true),
+            (None, Some(g)) => g.check_commit(member_id, instance_id, generation, now),
+            (None, None) if generation < 0 => codes::NONE,
+            (None, None) => codes::ILLEGAL_GENERATION,
         };
         if err != codes::NONE {
             return all(offsets, err);
@@ -243,14 +348,29 @@ impl GroupCoordinator {
     }
 
     /// OffsetFetch for one group: the requested partitions, or every committed one.
+    /// With `member` (OffsetFetch v9 from a consumer-group member), the member and its epoch
+    /// are checked first.
     pub fn fetch_offsets(
         &self,
         group_id: &str,
+        member: Option<(&str, i32)>,
         partitions: Option<Vec<(String, Vec<i32>)>>,
-    ) -> Vec<FetchedOffset> {
+    ) -> Result<Vec<FetchedOffset>, i16> {
         let inner = self.lock();
+        if let Some((member_id, epoch)) = member {
+            match inner.consumer_groups.get(group_id) {
+                Some(g) => {
+                    let err = g.check_member_epoch(member_id, epoch, false);
+                    if err != codes::NONE {
+                        return Err(err);
+                    }
+                }
+                None if epoch >= 0 => return Err(codes::GROUP_ID_NOT_FOUND),
+                None => {}
+            }
+        }
         let committed = inner.offsets.group(group_id);
-        match partitions {
+        Ok(match partitions {
             Some(topics) => topics
                 .into_iter()
                 .flat_map(|(topic, parts)| parts.into_iter().map(move |p| (topic.clone(), p)))
@@ -271,7 +391,7 @@ impl GroupCoordinator {
                     committed: Some(c.clone()),
                 })
                 .collect(),
-        }
+        })
     }
 
     /// OffsetDelete: refused for topics the group's members subscribe to.
@@ -281,7 +401,13 @@ impl GroupCoordinator {
         partitions: Vec<(String, i32)>,
     ) -> Result<Vec<(String, i32, i16)>, i16> {
         let mut inner = self.lock();
+        let consumer_topics = inner
+            .consumer_groups
+            .get(group_id)
+            .filter(|g| !g.members.is_empty())
+            .map(ConsumerGroup::subscribed_topics);
         let subscribed = match inner.groups.get(group_id) {
+            _ if consumer_topics.is_some() => consumer_topics.expect("checked"),
             Some(g) if g.state != GroupState::Empty => {
                 if g.protocol_type.as_deref() != Some("consumer") {
                     return Err(codes::NON_EMPTY_GROUP);
@@ -343,9 +469,9 @@ impl GroupCoordinator {
         }
     }
 
-    /// (group id, protocol type, state) of every group, including groups that only have
-    /// committed offsets (Empty, as after a restart).
-    pub fn list(&self) -> Vec<(String, String, &'static str)> {
+    /// (group id, protocol type, state, group type) of every group, including groups that
+    /// only have committed offsets (classic and Empty, as after a restart).
+    pub fn list(&self) -> Vec<(String, String, &'static str, &'static str)> {
         let inner = self.lock();
         let mut out: Vec<_> = inner
             .groups
@@ -355,12 +481,21 @@ impl GroupCoordinator {
                     g.id.clone(),
                     g.protocol_type.clone().unwrap_or_default(),
                     g.state.name(),
+                    "classic",
                 )
             })
             .collect();
+        for g in inner.consumer_groups.values() {
+            out.push((g.id.clone(), "consumer".to_string(), g.state(), "consumer"));
+        }
         for id in inner.offsets.group_ids() {
-            if !inner.groups.contains_key(id) {
-                out.push((id.to_string(), String::new(), GroupState::Empty.name()));
+            if !inner.groups.contains_key(id) && !inner.consumer_groups.contains_key(id) {
+                out.push((
+                    id.to_string(),
+                    String::new(),
+                    GroupState::Empty.name(),
+                    "classic",
+                ));
             }
         }
         out.sort();
@@ -370,6 +505,18 @@ impl GroupCoordinator {
     /// DeleteGroups for one group: only an Empty group (its offsets go too).
     pub fn delete_group(&self, group_id: &str) -> i16 {
         let mut inner = self.lock();
+        match inner.consumer_groups.get(group_id) {
+            Some(g) if !g.members.is_empty() => return codes::NON_EMPTY_GROUP,
+            Some(_) => {
+                inner.consumer_groups.remove(group_id);
+                if let Err(e) = inner.offsets.delete_group(group_id) {
+                    tracing::error!(group = group_id, "deleting a group's offsets failed: {e}");
+                    return codes::KAFKA_STORAGE_ERROR;
+                }
+                return codes::NONE;
+            }
+            None => {}
+        }
         let known = match inner.groups.get(group_id) {
             Some(g) if g.state != GroupState::Empty => return codes::NON_EMPTY_GROUP,
             Some(_) => true,
@@ -391,6 +538,9 @@ impl GroupCoordinator {
         let mut inner = self.lock();
         for g in inner.groups.values_mut() {
             g.tick(now, self.initial_delay);
+        }
+        for g in inner.consumer_groups.values_mut() {
+            g.tick(now);
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Group APIs: FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit,
-//! OffsetFetch, OffsetDelete, DescribeGroups, ListGroups, DeleteGroups. The wire structs are
+//! OffsetFetch, OffsetDelete, DescribeGroups, ListGroups, DeleteGroups, and KIP-848's
+//! ConsumerGroupHeartbeat and ConsumerGroupDescribe. The wire structs are
 //! translated to the coordinator's (`crate::group`) plain types here; the group logic is there.
 
 use std::time::Duration;
@@ -26,6 +27,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::{Ctx, Outcome, str_bytes};
 use crate::group::classic::{JoinRequest, JoinResult, Reply, SyncResult};
+use crate::group::consumer::{HeartbeatIn, TopicAssignment};
 use crate::group::offsets::Committed;
 use crate::group::{FetchedOffset, codes};
 use crate::time::now_ms;
@@ -298,7 +300,20 @@ pub fn offset_fetch(ctx: &Ctx, version: i16, req: OffsetFetchRequest) -> OffsetF
                     .collect()
             });
             let mut rg = OffsetFetchResponseGroup::default();
-            rg.topics = by_topic(groups.fetch_offsets(&g.group_id, wanted))
+            // v9: a consumer-group member names itself and its epoch.
+            let member = g
+                .member_id
+                .as_deref()
+                .filter(|_| version >= 9)
+                .map(|m| (m, g.member_epoch));
+            let fetched = match groups.fetch_offsets(&g.group_id, member, wanted) {
+                Ok(f) => f,
+                Err(e) => {
+                    rg.error_code = e;
+                    Vec::new()
+                }
+            };
+            rg.topics = by_topic(fetched)
                 .into_iter()
                 .map(|(topic, fetched)| {
                     let mut t = OffsetFetchResponseTopics::default();
@@ -327,26 +342,30 @@ pub fn offset_fetch(ctx: &Ctx, version: i16, req: OffsetFetchRequest) -> OffsetF
                 .map(|t| (t.name.to_string(), t.partition_indexes))
                 .collect()
         });
-        resp.topics = by_topic(groups.fetch_offsets(&req.group_id, wanted))
-            .into_iter()
-            .map(|(topic, fetched)| {
-                let mut t = OffsetFetchResponseTopic::default();
-                t.name = TopicName(str_bytes(topic));
-                t.partitions = fetched
-                    .iter()
-                    .map(|f| {
-                        let (offset, epoch, metadata) = parts(&f.committed);
-                        let mut p = OffsetFetchResponsePartition::default();
-                        p.partition_index = f.partition;
-                        p.committed_offset = offset;
-                        p.committed_leader_epoch = epoch;
-                        p.metadata = Some(str_bytes(metadata));
-                        p
-                    })
-                    .collect();
-                t
-            })
-            .collect();
+        resp.topics = by_topic(
+            groups
+                .fetch_offsets(&req.group_id, None, wanted)
+                .unwrap_or_default(),
+        )
+        .into_iter()
+        .map(|(topic, fetched)| {
+            let mut t = OffsetFetchResponseTopic::default();
+            t.name = TopicName(str_bytes(topic));
+            t.partitions = fetched
+                .iter()
+                .map(|f| {
+                    let (offset, epoch, metadata) = parts(&f.committed);
+                    let mut p = OffsetFetchResponsePartition::default();
+                    p.partition_index = f.partition;
+                    p.committed_offset = offset;
+                    p.committed_leader_epoch = epoch;
+                    p.metadata = Some(str_bytes(metadata));
+                    p
+                })
+                .collect();
+            t
+        })
+        .collect();
     }
     resp
 }
@@ -395,7 +414,17 @@ pub fn describe_groups(
     for id in req.groups {
         let mut g = DescribedGroup::default();
         g.authorized_operations = i32::MIN;
+        let consumer_group = ctx.state.groups.is_consumer_group(&id);
         match ctx.state.groups.describe(&id) {
+            _ if consumer_group => {
+                // As Kafka: DescribeGroups is for classic groups; ConsumerGroupDescribe for these.
+                g.group_state = str_bytes("Dead");
+                if version >= 6 {
+                    g.error_code = codes::GROUP_ID_NOT_FOUND;
+                    g.error_message =
+                        Some(str_bytes(format!("group {} is not a classic group", &*id)));
+                }
+            }
             Some(d) => {
                 g.group_state = str_bytes(d.state);
                 g.protocol_type = str_bytes(d.protocol_type);
@@ -442,18 +471,18 @@ pub fn list_groups(ctx: &Ctx, req: ListGroupsRequest) -> ListGroupsResponse {
         .iter()
         .map(|s| s.to_ascii_lowercase())
         .collect();
-    for (id, protocol_type, state) in ctx.state.groups.list() {
+    for (id, protocol_type, state, group_type) in ctx.state.groups.list() {
         if !states.is_empty() && !states.contains(&state.to_ascii_lowercase()) {
             continue;
         }
-        if !types.is_empty() && !types.iter().any(|t| t == "classic") {
+        if !types.is_empty() && !types.iter().any(|t| t == group_type) {
             continue;
         }
         let mut g = ListedGroup::default();
         g.group_id = GroupId(str_bytes(id));
         g.protocol_type = str_bytes(protocol_type);
         g.group_state = str_bytes(state);
-        g.group_type = str_bytes("classic");
+        g.group_type = str_bytes(group_type);
         resp.groups.push(g);
     }
     resp
@@ -466,6 +495,151 @@ pub fn delete_groups(ctx: &Ctx, req: DeleteGroupsRequest) -> DeleteGroupsRespons
         r.error_code = ctx.state.groups.delete_group(&id);
         r.group_id = id;
         resp.results.push(r);
+    }
+    resp
+}
+
+fn wire_assignment(
+    ctx: &Ctx,
+    a: &TopicAssignment,
+) -> Vec<kafka_protocol::messages::consumer_group_describe_response::TopicPartitions> {
+    a.iter()
+        .map(|(id, ps)| {
+            let mut t =
+                kafka_protocol::messages::consumer_group_describe_response::TopicPartitions::default();
+            t.topic_id = *id;
+            t.topic_name = TopicName(str_bytes(
+                ctx.state
+                    .topics
+                    .get_by_id(id)
+                    .map(|t| t.name.to_string())
+                    .unwrap_or_default(),
+            ));
+            t.partitions = ps.iter().copied().collect();
+            t
+        })
+        .collect()
+}
+
+pub fn consumer_group_heartbeat(
+    ctx: &Ctx,
+    client_id: &str,
+    req: ConsumerGroupHeartbeatRequest,
+) -> ConsumerGroupHeartbeatResponse {
+    use kafka_protocol::messages::consumer_group_heartbeat_response::{
+        Assignment, TopicPartitions,
+    };
+    let groups = &ctx.state.groups;
+    let input = HeartbeatIn {
+        member_id: req.member_id.to_string(),
+        member_epoch: req.member_epoch,
+        instance_id: opt_str(&req.instance_id),
+        rack_id: opt_str(&req.rack_id),
+        rebalance_timeout_ms: req.rebalance_timeout_ms,
+        subscribed: req
+            .subscribed_topic_names
+            .map(|ts| ts.iter().map(|t| t.to_string()).collect()),
+        // librdkafka sends an empty regex when it subscribes by name.
+        regex: opt_str(&req.subscribed_topic_regex).filter(|r| !r.is_empty()),
+        server_assignor: opt_str(&req.server_assignor),
+        owned: req.topic_partitions.map(|ts| {
+            ts.into_iter()
+                .map(|t| (t.topic_id, t.partitions.into_iter().collect()))
+                .collect()
+        }),
+        client_id: client_id.to_string(),
+        client_host: format!("/{}", ctx.peer.ip()),
+    };
+    let topics = |name: &str| {
+        ctx.state
+            .topics
+            .get(name)
+            .map(|t| (t.id, t.partition_count() as i32))
+    };
+    let out = groups.consumer_heartbeat(&req.group_id, input, &topics);
+    if out.error != codes::NONE {
+        tracing::debug!(group = %&*req.group_id, member = %&*req.member_id, epoch = req.member_epoch,
+            error = out.error, message = ?out.message, "ConsumerGroupHeartbeat refused");
+    }
+    let mut resp = ConsumerGroupHeartbeatResponse::default();
+    resp.error_code = out.error;
+    resp.error_message = out.message.map(str_bytes);
+    resp.member_id = out.member_id.map(str_bytes);
+    resp.member_epoch = out.member_epoch;
+    resp.heartbeat_interval_ms = groups.consumer_heartbeat_interval().as_millis() as i32;
+    resp.assignment = out.assignment.map(|a| {
+        let mut w = Assignment::default();
+        w.topic_partitions = a
+            .into_iter()
+            .map(|(id, ps)| {
+                let mut t = TopicPartitions::default();
+                t.topic_id = id;
+                t.partitions = ps.into_iter().collect();
+                t
+            })
+            .collect();
+        w
+    });
+    resp
+}
+
+pub fn consumer_group_describe(
+    ctx: &Ctx,
+    req: ConsumerGroupDescribeRequest,
+) -> ConsumerGroupDescribeResponse {
+    use kafka_protocol::messages::consumer_group_describe_response::{
+        Assignment, DescribedGroup, Member,
+    };
+    let mut resp = ConsumerGroupDescribeResponse::default();
+    for id in req.group_ids {
+        let mut g = DescribedGroup::default();
+        g.authorized_operations = i32::MIN;
+        match ctx.state.groups.consumer_describe(&id) {
+            Some(d) => {
+                g.group_state = str_bytes(d.state);
+                g.group_epoch = d.group_epoch;
+                g.assignment_epoch = d.assignment_epoch;
+                g.assignor_name = str_bytes(d.assignor);
+                g.members = d
+                    .members
+                    .iter()
+                    .map(|m| {
+                        let mut w = Member::default();
+                        w.member_id = str_bytes(m.id.clone());
+                        w.instance_id = m.instance_id.clone().map(str_bytes);
+                        w.rack_id = m.rack_id.clone().map(str_bytes);
+                        w.member_epoch = m.member_epoch;
+                        w.client_id = str_bytes(m.client_id.clone());
+                        w.client_host = str_bytes(m.client_host.clone());
+                        w.subscribed_topic_names = m
+                            .subscribed
+                            .iter()
+                            .map(|t| TopicName(str_bytes(t.clone())))
+                            .collect();
+                        let mut a = Assignment::default();
+                        a.topic_partitions = wire_assignment(ctx, &m.assigned);
+                        w.assignment = a;
+                        let mut t = Assignment::default();
+                        t.topic_partitions = wire_assignment(
+                            ctx,
+                            &d.targets.get(&m.id).cloned().unwrap_or_default(),
+                        );
+                        w.target_assignment = t;
+                        // 1: a member speaking the consumer protocol.
+                        w.member_type = 1;
+                        w
+                    })
+                    .collect();
+            }
+            None => {
+                g.group_state = str_bytes("Dead");
+                g.error_code = codes::GROUP_ID_NOT_FOUND;
+                g.error_message =
+                    Some(str_bytes(format!("group {} is not a consumer group", &*id)));
+            }
+        }
+        g.group_id = id;
+        resp.groups.push(g);
     }
     resp
 }

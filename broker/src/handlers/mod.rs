@@ -117,6 +117,15 @@ pub async fn handle(ctx: &Ctx, header: &RequestHeader, request: RequestKind) -> 
         RequestKind::DeleteGroups(r) => {
             respond(ResponseKind::DeleteGroups(groups::delete_groups(ctx, r)))
         }
+        RequestKind::ConsumerGroupHeartbeat(r) => {
+            let client_id = header.client_id.as_deref().unwrap_or_default();
+            respond(ResponseKind::ConsumerGroupHeartbeat(
+                groups::consumer_group_heartbeat(ctx, client_id, r),
+            ))
+        }
+        RequestKind::ConsumerGroupDescribe(r) => respond(ResponseKind::ConsumerGroupDescribe(
+            groups::consumer_group_describe(ctx, r),
+        )),
         other => {
             // Unreachable while the version table and this match agree; answer nothing rather
             // than panic, and say so.

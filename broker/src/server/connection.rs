@@ -120,8 +120,6 @@ async fn handle_frame(frame: BytesMut, ctx: &Ctx) -> Result<Option<Pending>, Str
             pre.correlation_id
         ));
     }
-    super::guard::check_request(api_key, version, &frame)
-        .map_err(|e| format!("{api_key:?} v{version}: {e}"))?;
     let (header, request) = decode_request(frame.freeze()).map_err(|e| e.to_string())?;
     let cid = header.correlation_id;
     let encode = move |body: ResponseKind| encode_response(api_key, version, cid, &body);

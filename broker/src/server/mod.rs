@@ -1,7 +1,6 @@
 //! The listener: one task per connection, stopped together on shutdown.
 
 mod connection;
-mod guard;
 pub mod versions;
 
 use std::sync::Arc;

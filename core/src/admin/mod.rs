@@ -1,4 +1,5 @@
-//! Administration: topics, partitions, configs, offsets, record deletion, cluster description.
+//! Administration: topics, partitions, configs, offsets, record deletion, cluster description,
+//! and consumer groups (`groups`: list, describe, committed offsets, lag, delete).
 //!
 //! ```no_run
 //! # async fn demo() -> odradek::error::Result<()> {
@@ -11,6 +12,10 @@
 //! println!("{} brokers", cluster.brokers.len());
 //! # Ok(()) }
 //! ```
+
+mod groups;
+
+pub use groups::{GroupDescription, GroupListing, GroupMember, PartitionLag};
 
 use std::collections::HashMap;
 use std::sync::Arc;

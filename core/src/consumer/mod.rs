@@ -22,7 +22,10 @@
 //! partitions it leads, and stops prefetching when the buffered (still compressed) data reaches
 //! `queued.max.messages.kbytes`. Batches are decompressed and decoded only as records are taken.
 
+mod client;
 mod fetcher;
+
+pub use client::ConsumerClient;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -1,4 +1,4 @@
-//! The classic-protocol membership task: FindCoordinator, JoinGroup, (leader) assignment,
+//! The classic-protocol membership task (KIP-848's is in `consumer_protocol`): FindCoordinator, JoinGroup, (leader) assignment,
 //! SyncGroup, Heartbeat, LeaveGroup, auto-commit; plus OffsetCommit/OffsetFetch. It talks to
 //! the coordinator over its own connection, because a JoinGroup can be parked by the broker
 //! for a whole rebalance and responses come back in order: fetches must not wait behind it.
@@ -30,30 +30,32 @@ const UNKNOWN_MEMBER_ID: i16 = 25;
 const REBALANCE_IN_PROGRESS: i16 = 27;
 const MEMBER_ID_REQUIRED: i16 = 79;
 const FENCED_INSTANCE_ID: i16 = 82;
+const STALE_MEMBER_EPOCH: i16 = 113;
 
 fn s(v: &str) -> StrBytes {
     StrBytes::from_string(v.to_string())
 }
 
-type Partitions = BTreeSet<(String, i32)>;
+pub(super) type Partitions = BTreeSet<(String, i32)>;
 
 #[derive(Debug)]
-struct MemberState {
-    member_id: String,
-    generation: i32,
+pub(super) struct MemberState {
+    pub(super) member_id: String,
+    /// Generation (classic) or member epoch (KIP-848).
+    pub(super) generation: i32,
     protocol: Option<String>,
-    owned: Partitions,
+    pub(super) owned: Partitions,
     coordinator: Option<Arc<Connection>>,
     rejoin: bool,
-    left_for_poll: bool,
+    pub(super) left_for_poll: bool,
 }
 
 #[derive(Debug)]
 pub(crate) struct Membership {
-    state: Mutex<MemberState>,
+    pub(super) state: Mutex<MemberState>,
     task: Mutex<Option<JoinHandle<()>>>,
-    stopped: Notify,
-    done: std::sync::atomic::AtomicBool,
+    pub(super) stopped: Notify,
+    pub(super) done: std::sync::atomic::AtomicBool,
 }
 
 impl Membership {
@@ -101,21 +103,21 @@ impl Membership {
 }
 
 /// Why a round of the loop failed, and what to do about it.
-fn is_coordinator_error(code: i16) -> bool {
+pub(super) fn is_coordinator_error(code: i16) -> bool {
     matches!(
         code,
         COORDINATOR_NOT_AVAILABLE | NOT_COORDINATOR | COORDINATOR_LOAD_IN_PROGRESS
     )
 }
 
-fn kafka_error(code: i16, what: &str) -> Error {
+pub(super) fn kafka_error(code: i16, what: &str) -> Error {
     Error::from_code(code)
         .unwrap_or_else(|| Error::network(format!("error code {code}")))
         .with_class(crate::error::ErrorClass::Retriable)
         .with_topic(what)
 }
 
-async fn coordinator(inner: &Inner) -> Result<Arc<Connection>> {
+pub(super) async fn coordinator(inner: &Inner) -> Result<Arc<Connection>> {
     if let Some(c) = lock(&inner.membership.state).coordinator.clone()
         && !c.is_closed()
     {
@@ -153,7 +155,7 @@ async fn coordinator(inner: &Inner) -> Result<Arc<Connection>> {
     Ok(conn)
 }
 
-fn drop_coordinator(inner: &Inner) {
+pub(super) fn drop_coordinator(inner: &Inner) {
     if let Some(c) = lock(&inner.membership.state).coordinator.take() {
         c.close();
     }
@@ -242,11 +244,11 @@ pub(crate) async fn run(inner: Arc<Inner>) {
     inner.membership.stopped.notify_waiters();
 }
 
-fn poll_expired(inner: &Inner) -> bool {
+pub(super) fn poll_expired(inner: &Inner) -> bool {
     lock(&inner.last_poll).elapsed() > inner.settings.max_poll_interval
 }
 
-async fn wait(inner: &Inner, d: Duration) {
+pub(super) async fn wait(inner: &Inner, d: Duration) {
     tokio::select! {
         _ = tokio::time::sleep(d) => {}
         _ = inner.wake.notified() => {}
@@ -254,7 +256,7 @@ async fn wait(inner: &Inner, d: Duration) {
 }
 
 /// Partitions gone without a rebalance: no commit, `on_lost`.
-fn lose_all(inner: &Inner) {
+pub(super) fn lose_all(inner: &Inner) {
     let owned = std::mem::take(&mut lock(&inner.membership.state).owned);
     if owned.is_empty() {
         return;
@@ -269,7 +271,7 @@ fn lose_all(inner: &Inner) {
 }
 
 /// Orderly revocation: commit processed offsets (auto-commit), `on_revoked`, stop fetching.
-async fn revoke(inner: &Inner, parts: &Partitions) {
+pub(super) async fn revoke(inner: &Inner, parts: &Partitions) {
     if parts.is_empty() {
         return;
     }
@@ -577,9 +579,15 @@ pub(crate) async fn commit(inner: &Inner, offsets: &[(String, i32, i64)]) -> Res
                 if is_coordinator_error(p.error_code) {
                     drop_coordinator(inner);
                 }
-                return Err(Error::from_code(p.error_code)
+                let mut e = Error::from_code(p.error_code)
                     .unwrap_or_else(|| Error::network(format!("error code {}", p.error_code)))
-                    .with_partition(&t.name, p.partition_index));
+                    .with_partition(&t.name, p.partition_index);
+                // A rebalance under way (or a KIP-848 epoch that just moved on): the same
+                // commit succeeds once the member has caught up.
+                if matches!(p.error_code, REBALANCE_IN_PROGRESS | STALE_MEMBER_EPOCH) {
+                    e = e.with_class(crate::error::ErrorClass::Retriable);
+                }
+                return Err(e);
             }
         }
     }

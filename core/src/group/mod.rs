@@ -29,6 +29,7 @@
 //! processed offsets, so delivery is at-least-once.
 
 pub mod assignor;
+mod consumer_protocol;
 mod membership;
 pub mod protocol;
 
@@ -65,8 +66,12 @@ pub struct GroupSettings {
     pub max_poll_interval: Duration,
     pub auto_commit: bool,
     pub auto_commit_interval: Duration,
-    /// Assignor names in preference order.
+    /// Assignor names in preference order (classic protocol).
     pub strategies: Vec<String>,
+    /// `group.protocol=consumer`: KIP-848, assignment computed by the coordinator.
+    pub consumer_protocol: bool,
+    /// `group.remote.assignor` (KIP-848): the server-side assignor to ask for.
+    pub remote_assignor: Option<String>,
 }
 
 impl GroupSettings {
@@ -76,12 +81,11 @@ impl GroupSettings {
             .filter(|g| !g.is_empty())
             .ok_or_else(|| Error::config("group.id", "is required for a group consumer"))?
             .to_string();
-        if config.get("group.protocol") != Some("classic") {
-            return Err(Error::config(
-                "group.protocol",
-                "only the classic protocol is implemented by this client so far",
-            ));
-        }
+        let consumer_protocol = config.get("group.protocol") == Some("consumer");
+        let remote_assignor = config
+            .get("group.remote.assignor")
+            .filter(|a| !a.is_empty())
+            .map(str::to_owned);
         let ms = |key: &str| -> Duration {
             Duration::from_millis(
                 config
@@ -134,6 +138,8 @@ impl GroupSettings {
             auto_commit: config.get("enable.auto.commit") == Some("true"),
             auto_commit_interval: ms("auto.commit.interval.ms"),
             strategies,
+            consumer_protocol,
+            remote_assignor,
         })
     }
 }
@@ -191,7 +197,11 @@ impl GroupConsumer {
             wake: Notify::new(),
             closing: AtomicBool::new(false),
         });
-        let task = crate::runtime::spawn(membership::run(inner.clone()));
+        let task = if inner.settings.consumer_protocol {
+            crate::runtime::spawn(consumer_protocol::run(inner.clone()))
+        } else {
+            crate::runtime::spawn(membership::run(inner.clone()))
+        };
         inner.membership.set_task(task);
         Ok(Self { inner })
     }
@@ -298,8 +308,33 @@ impl GroupConsumer {
     }
 
     /// Commits these (topic, partition, next offset) triples in the current generation.
+    /// A commit refused because a rebalance is under way (REBALANCE_IN_PROGRESS, or a stale
+    /// KIP-848 member epoch) is retried once the membership task has caught up, for the
+    /// partitions this member still owns.
     pub async fn commit_offsets(&self, offsets: &[(String, i32, i64)]) -> Result<()> {
-        membership::commit(&self.inner, offsets).await
+        const REBALANCE_IN_PROGRESS: i16 = 27;
+        const STALE_MEMBER_EPOCH: i16 = 113;
+        let mut offsets = offsets.to_vec();
+        let deadline = Instant::now()
+            + self
+                .inner
+                .settings
+                .session_timeout
+                .max(Duration::from_secs(10));
+        loop {
+            match membership::commit(&self.inner, &offsets).await {
+                Err(e)
+                    if matches!(e.code(), Some(REBALANCE_IN_PROGRESS | STALE_MEMBER_EPOCH))
+                        && Instant::now() < deadline =>
+                {
+                    self.inner.wake.notify_one();
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    let owned = self.inner.membership.owned();
+                    offsets.retain(|(t, p, _)| owned.contains(&(t.clone(), *p)));
+                }
+                other => return other,
+            }
+        }
     }
 
     /// The group's committed offsets for these partitions (`None`: nothing committed).

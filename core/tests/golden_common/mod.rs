@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
-use odradek::records::{ControlRecord, RecordBatch, RecordHeader};
+use odradek::records::{ControlRecord, Record, RecordBatch, RecordHeader};
 use serde_json::Value;
 
 pub fn repo_root() -> PathBuf {
@@ -106,6 +106,31 @@ pub fn logical_records() -> Vec<LogicalRecord> {
                 .collect(),
         })
         .collect()
+}
+
+/// Asserts that `records` (offsets from 0) are tools/golden/logical-records.json, field by field.
+pub fn assert_logical(records: &[Record], ctx: &str) {
+    let logical = logical_records();
+    assert_eq!(records.len(), logical.len(), "{ctx}: record count");
+    for (i, (got, want)) in records.iter().zip(&logical).enumerate() {
+        assert_eq!(
+            (
+                got.offset,
+                got.timestamp,
+                &got.key,
+                &got.value,
+                &got.headers
+            ),
+            (
+                i as i64,
+                want.timestamp,
+                &want.key,
+                &want.value,
+                &want.headers
+            ),
+            "{ctx}: record {i}"
+        );
+    }
 }
 
 /// Asserts that every header field and every record of `batch` (decoded by us) equals the JSON

@@ -1,6 +1,7 @@
 // One Java-client consumer-group member for the group tests; same line protocol as member.py:
 //   java -cp "$KAFKA_LIBS/*" GroupMember.java BOOTSTRAP TOPIC GROUP STRATEGY PROTOCOL
-// STRATEGY range | roundrobin | cooperative-sticky (classic); PROTOCOL classic | consumer.
+// STRATEGY range | roundrobin | cooperative-sticky (classic), uniform | range (consumer: the
+// server-side assignor); PROTOCOL classic | consumer.
 // Prints ASSIGNED p,..., RECORD partition offset, COMMITTED p=o,..., CLOSED. Commits
 // synchronously after each batch and on revocation; stops cleanly when stdin closes or says quit.
 
@@ -38,6 +39,8 @@ public class GroupMember {
             p.put("partition.assignment.strategy", cls);
             p.put("session.timeout.ms", "6000");
             p.put("heartbeat.interval.ms", "500");
+        } else {
+            p.put("group.remote.assignor", strategy);
         }
         AtomicBoolean stop = new AtomicBoolean();
         Thread stdin = new Thread(() -> {

@@ -2,7 +2,8 @@
 
     member.py KIND BOOTSTRAP TOPIC GROUP STRATEGY PROTOCOL
       KIND      confluent (librdkafka) | kafka-python
-      STRATEGY  range | roundrobin | cooperative-sticky (not kafka-python) (classic only)
+      STRATEGY  range | roundrobin | cooperative-sticky (not kafka-python) (classic);
+                uniform | range: the server-side assignor (group.remote.assignor) for consumer
       PROTOCOL  classic | consumer (KIP-848; confluent only)
 
 Prints one line per event on stdout:
@@ -11,13 +12,17 @@ Prints one line per event on stdout:
     COMMITTED partition=offset,...   after each successful commit
     CLOSED                      after a clean close
 Commits synchronously after each processed batch and on revocation (at-least-once). Stops
-cleanly (commit, leave) when stdin closes or reads "quit".
+cleanly (commit, leave) when stdin closes or reads "quit". MEMBER_BATCH_DELAY_MS (env) makes
+processing slower: a pause after each batch (the churn test needs consumption to take a while).
 """
 
+import os
 import sys
 import threading
+import time
 
 kind, bootstrap, topic, group, strategy, protocol = sys.argv[1:7]
+batch_delay = int(os.environ.get("MEMBER_BATCH_DELAY_MS", "0")) / 1000.0
 stop = threading.Event()
 out_lock = threading.Lock()
 
@@ -46,6 +51,8 @@ def run_confluent() -> None:
     if protocol == "classic":
         conf.update({"partition.assignment.strategy": strategy, "session.timeout.ms": 6000,
                      "heartbeat.interval.ms": 500})
+    else:
+        conf["group.remote.assignor"] = strategy
     c = Consumer(conf)
     owned: set[int] = set()
     position: dict[int, int] = {}
@@ -83,6 +90,8 @@ def run_confluent() -> None:
     c.subscribe([topic], on_assign=on_assign, on_revoke=on_revoke, on_lost=on_lost)
     while not stop.is_set():
         msgs = c.consume(500, 0.1)
+        if msgs and batch_delay:
+            time.sleep(batch_delay)
         done = set()
         for m in msgs:
             if m.error():

@@ -1,0 +1,200 @@
+//! Admin: create and delete topics, add partitions, list topics.
+
+use std::ffi::{CString, c_char};
+
+use odradek::admin::{Admin, NewTopic};
+
+use crate::error::OdradekError;
+use crate::util::{
+    FfiResult, OdradekCancel, OdradekConfigEntry, block, check_out, config_arg, guard, guard_void,
+    handle, slice_arg, str_arg, write_out,
+};
+
+/// An admin client handle (opaque, thread-safe).
+#[derive(Debug)]
+pub struct OdradekAdmin {
+    admin: Admin,
+}
+
+/// A topic to create.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct OdradekNewTopic {
+    /// Topic name, NUL-terminated.
+    pub name: *const c_char,
+    /// Number of partitions (-1: the broker's num.partitions).
+    pub partitions: i32,
+    /// Replication factor (-1: the broker's default).
+    pub replication_factor: i16,
+    /// Topic configs (cleanup.policy, ...); may be NULL when config_len is 0.
+    pub config: *const OdradekConfigEntry,
+    /// Number of topic configs.
+    pub config_len: usize,
+}
+
+/// A topic and its number of partitions.
+#[repr(C)]
+#[derive(Debug)]
+pub struct OdradekTopicInfo {
+    /// Topic name, NUL-terminated (owned by the array it is in).
+    pub name: *mut c_char,
+    /// Number of partitions.
+    pub partitions: i32,
+}
+
+/// Creates an admin client. `*out` receives the handle, freed with odradek_admin_free().
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn odradek_admin_new(
+    config: *const OdradekConfigEntry,
+    config_len: usize,
+    out: *mut *mut OdradekAdmin,
+) -> *mut OdradekError {
+    guard(|| {
+        check_out(out, "out")?;
+        let config = config_arg(config, config_len)?;
+        let admin = Admin::from_config(&config)?;
+        write_out(out, Box::into_raw(Box::new(OdradekAdmin { admin })), "out")
+    })
+}
+
+/// Creates topics; fails with the first topic's error (e.g. TOPIC_ALREADY_EXISTS). The topics
+/// are usable when it returns. `timeout_ms` < 0: no limit; `cancel` may be NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn odradek_admin_create_topics(
+    admin: *const OdradekAdmin,
+    topics: *const OdradekNewTopic,
+    count: usize,
+    timeout_ms: i32,
+    cancel: *const OdradekCancel,
+) -> *mut OdradekError {
+    guard(|| {
+        let a = handle(admin, "admin")?;
+        let mut new = Vec::new();
+        for (i, t) in slice_arg(topics, count, "topics")?.iter().enumerate() {
+            let name = str_arg(t.name, &format!("topics[{i}].name"))?;
+            let mut topic =
+                NewTopic::new(name, t.partitions).replication_factor(t.replication_factor);
+            for (j, e) in slice_arg(t.config, t.config_len, "topic config")?
+                .iter()
+                .enumerate()
+            {
+                topic = topic.config(
+                    str_arg(e.key, &format!("topics[{i}].config[{j}].key"))?,
+                    str_arg(e.value, &format!("topics[{i}].config[{j}].value"))?,
+                );
+            }
+            new.push(topic);
+        }
+        block(
+            a.admin.create_topics(&new),
+            timeout_ms,
+            cancel,
+            "create topics",
+        )
+    })
+}
+
+/// Deletes topics; fails with the first topic's error.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn odradek_admin_delete_topics(
+    admin: *const OdradekAdmin,
+    topics: *const *const c_char,
+    count: usize,
+    timeout_ms: i32,
+    cancel: *const OdradekCancel,
+) -> *mut OdradekError {
+    guard(|| {
+        let a = handle(admin, "admin")?;
+        let names = slice_arg(topics, count, "topics")?
+            .iter()
+            .enumerate()
+            .map(|(i, t)| str_arg(*t, &format!("topics[{i}]")))
+            .collect::<FfiResult<Vec<_>>>()?;
+        block(
+            a.admin.delete_topics(&names),
+            timeout_ms,
+            cancel,
+            "delete topics",
+        )
+    })
+}
+
+/// Grows a topic to `total` partitions.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn odradek_admin_create_partitions(
+    admin: *const OdradekAdmin,
+    topic: *const c_char,
+    total: i32,
+    timeout_ms: i32,
+    cancel: *const OdradekCancel,
+) -> *mut OdradekError {
+    guard(|| {
+        let a = handle(admin, "admin")?;
+        let topic = str_arg(topic, "topic")?;
+        block(
+            a.admin.create_partitions(topic, total),
+            timeout_ms,
+            cancel,
+            "create partitions",
+        )
+    })
+}
+
+/// Every (non-internal) topic with its partition count, sorted by name. `*out` receives an
+/// array of `*count` entries owned by the caller: odradek_topic_infos_free(*out, *count).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn odradek_admin_list_topics(
+    admin: *const OdradekAdmin,
+    timeout_ms: i32,
+    cancel: *const OdradekCancel,
+    out: *mut *mut OdradekTopicInfo,
+    count: *mut usize,
+) -> *mut OdradekError {
+    guard(|| {
+        let a = handle(admin, "admin")?;
+        check_out(out, "out")?;
+        check_out(count, "count")?;
+        let topics = block(a.admin.list_topics(), timeout_ms, cancel, "list topics")?;
+        let list: Box<[OdradekTopicInfo]> = topics
+            .into_iter()
+            .map(|(name, n)| OdradekTopicInfo {
+                name: CString::new(name).unwrap_or_default().into_raw(),
+                partitions: i32::try_from(n).unwrap_or(i32::MAX),
+            })
+            .collect();
+        write_out(count, list.len(), "count")?;
+        write_out(out, Box::into_raw(list).cast::<OdradekTopicInfo>(), "out")
+    })
+}
+
+/// Frees an array returned by odradek_admin_list_topics (with its count). NULL is allowed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn odradek_topic_infos_free(list: *mut OdradekTopicInfo, count: usize) {
+    if list.is_null() {
+        return;
+    }
+    guard_void(|| {
+        // SAFETY: the array is a Box<[OdradekTopicInfo]> of `count` entries whose names are
+        // CString::into_raw; freed once.
+        let b = unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(list, count)) };
+        for t in b.iter() {
+            // SAFETY: see above.
+            drop(unsafe { CString::from_raw(t.name) });
+        }
+    })
+}
+
+/// Frees the admin client. It must be the last call on the handle. NULL is allowed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn odradek_admin_free(admin: *mut OdradekAdmin) {
+    if !admin.is_null() {
+        // SAFETY: the handle came from odradek_admin_new and is freed once.
+        guard_void(|| drop(unsafe { Box::from_raw(admin) }));
+    }
+}
+
+#[allow(dead_code)]
+fn _assert_send_sync() {
+    fn is<T: Send + Sync>() {}
+    is::<OdradekAdmin>();
+}

@@ -1,0 +1,138 @@
+//! The error value every fallible call returns.
+
+use std::ffi::{CString, c_char};
+
+use odradek::error::{Error, ErrorClass};
+
+/// Error class: a retry of the same operation may succeed.
+pub const ODRADEK_CLASS_RETRIABLE: i32 = 0;
+/// Error class: this request can never succeed as sent; the client stays usable.
+pub const ODRADEK_CLASS_PERMANENT: i32 = 1;
+/// Error class: the current transaction must be aborted; the client stays usable.
+pub const ODRADEK_CLASS_ABORTABLE: i32 = 2;
+/// Error class: the client cannot continue (closed, fenced, unauthorized).
+pub const ODRADEK_CLASS_FATAL: i32 = 3;
+
+/// Code of the error returned when an OdradekCancel token interrupted a call (name "_INTR").
+pub const ODRADEK_ERR_INTR: i32 = -163;
+/// Code of an internal failure (a caught panic; name "_FAIL").
+pub const ODRADEK_ERR_FAIL: i32 = -196;
+
+/// An error. Owned by whoever received it as a return value: free it with
+/// odradek_error_free(). Errors passed to callbacks are borrowed (valid during the callback).
+#[repr(C)]
+#[derive(Debug)]
+pub struct OdradekError {
+    /// The Kafka error code for broker errors (e.g. 10 MESSAGE_TOO_LARGE), else librdkafka's
+    /// negative code for the same local condition (e.g. -185 _TIMED_OUT, -186 _INVALID_ARG).
+    pub code: i32,
+    /// One of the ODRADEK_CLASS_* constants.
+    pub error_class: i32,
+    /// Whether retrying the same operation can succeed.
+    pub retriable: bool,
+    /// The stable name: Kafka's (UNKNOWN_TOPIC_OR_PARTITION) or librdkafka's (_TIMED_OUT).
+    /// NUL-terminated, owned by the error.
+    pub name: *mut c_char,
+    /// A human-readable message (names the config key for config errors). NUL-terminated,
+    /// owned by the error.
+    pub message: *mut c_char,
+}
+
+fn cstring(s: &str) -> CString {
+    CString::new(s.replace('\0', " ")).unwrap_or_default()
+}
+
+impl OdradekError {
+    pub(crate) fn new(code: i32, class: i32, retriable: bool, name: &str, message: &str) -> Self {
+        OdradekError {
+            code,
+            error_class: class,
+            retriable,
+            name: cstring(name).into_raw(),
+            message: cstring(message).into_raw(),
+        }
+    }
+
+    pub(crate) fn from_core(e: &Error) -> Self {
+        let class = match e.class() {
+            ErrorClass::Retriable => ODRADEK_CLASS_RETRIABLE,
+            ErrorClass::Permanent => ODRADEK_CLASS_PERMANENT,
+            ErrorClass::Abortable => ODRADEK_CLASS_ABORTABLE,
+            _ => ODRADEK_CLASS_FATAL,
+        };
+        Self::new(
+            e.numeric_code(),
+            class,
+            e.is_retriable(),
+            &e.name(),
+            &e.to_string(),
+        )
+    }
+
+    pub(crate) fn interrupted() -> Self {
+        Self::new(
+            ODRADEK_ERR_INTR,
+            ODRADEK_CLASS_RETRIABLE,
+            false,
+            "_INTR",
+            "the operation was cancelled (OdradekCancel)",
+        )
+    }
+
+    pub(crate) fn internal(message: &str) -> Self {
+        Self::new(
+            ODRADEK_ERR_FAIL,
+            ODRADEK_CLASS_FATAL,
+            false,
+            "_FAIL",
+            &format!("internal error in odradek: {message}"),
+        )
+    }
+
+    pub(crate) fn boxed(self) -> *mut OdradekError {
+        Box::into_raw(Box::new(self))
+    }
+}
+
+impl Drop for OdradekError {
+    fn drop(&mut self) {
+        for p in [self.name, self.message] {
+            if !p.is_null() {
+                // SAFETY: name and message come from CString::into_raw in `new` and are freed
+                // only here, once.
+                drop(unsafe { CString::from_raw(p) });
+            }
+        }
+    }
+}
+
+/// What failed inside the binding: a core error or a cancellation (panics are caught apart).
+#[derive(Debug)]
+pub(crate) enum Failure {
+    Core(Error),
+    Interrupted,
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Core(e)
+    }
+}
+
+impl Failure {
+    pub(crate) fn to_ffi(&self) -> OdradekError {
+        match self {
+            Failure::Core(e) => OdradekError::from_core(e),
+            Failure::Interrupted => OdradekError::interrupted(),
+        }
+    }
+}
+
+/// Frees an error returned by any function of this header. NULL is allowed (no-op).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn odradek_error_free(error: *mut OdradekError) {
+    if !error.is_null() {
+        // SAFETY: the caller passes an error this library returned, once.
+        drop(unsafe { Box::from_raw(error) });
+    }
+}

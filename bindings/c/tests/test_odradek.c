@@ -1,0 +1,378 @@
+/*
+ * A C program over every function of odradek.h against the embedded broker: errors, config
+ * errors naming the key, admin, single and batch sends with delivery callbacks, manual
+ * assignment, seek/position, polls (blocking, async, cancelled), a group with rebalance
+ * callbacks, commit/committed, and close/free of everything. Run by scripts/test.d/55-cabi-go.sh,
+ * also under valgrind (no definite leaks after close).
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "odradek.h"
+
+static int failures = 0;
+
+#define CHECK(cond, ...)                                                         \
+    do {                                                                         \
+        if (!(cond)) {                                                           \
+            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);      \
+            fprintf(stderr, __VA_ARGS__);                                        \
+            fprintf(stderr, "\n");                                               \
+            failures++;                                                          \
+        }                                                                        \
+    } while (0)
+
+/* Fails the test when err is not NULL, printing it; frees it. */
+static void ok(OdradekError *err, const char *what) {
+    if (err) {
+        fprintf(stderr, "FAIL %s: %s (%s, code %d)\n", what, err->message, err->name, err->code);
+        failures++;
+        odradek_error_free(err);
+    }
+}
+
+/* Expects an error named `name`; frees it. */
+static void expect_error(OdradekError *err, const char *name, const char *what) {
+    if (!err) {
+        fprintf(stderr, "FAIL %s: expected %s, got success\n", what, name);
+        failures++;
+        return;
+    }
+    CHECK(strcmp(err->name, name) == 0, "%s: expected %s, got %s (%s)", what, name, err->name,
+          err->message);
+    odradek_error_free(err);
+}
+
+/* A one-shot latch for callbacks. */
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done;
+    int delivered;
+    int failed;
+    int64_t first_offset;
+    char error_name[64];
+    int messages;
+} latch_t;
+
+static void latch_init(latch_t *l) {
+    memset(l, 0, sizeof *l);
+    pthread_mutex_init(&l->mu, NULL);
+    pthread_cond_init(&l->cv, NULL);
+}
+
+static void latch_wait(latch_t *l) {
+    pthread_mutex_lock(&l->mu);
+    while (!l->done) pthread_cond_wait(&l->cv, &l->mu);
+    pthread_mutex_unlock(&l->mu);
+}
+
+static void latch_destroy(latch_t *l) {
+    pthread_mutex_destroy(&l->mu);
+    pthread_cond_destroy(&l->cv);
+}
+
+static void on_delivery(void *ctx, const OdradekDeliveryReport *reports, size_t count) {
+    latch_t *l = ctx;
+    pthread_mutex_lock(&l->mu);
+    for (size_t i = 0; i < count; i++) {
+        if (reports[i].error) {
+            l->failed++;
+            snprintf(l->error_name, sizeof l->error_name, "%s", reports[i].error->name);
+        } else {
+            if (l->delivered == 0) l->first_offset = reports[i].offset;
+            l->delivered++;
+        }
+    }
+    l->done = 1;
+    pthread_cond_signal(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+}
+
+static void on_poll(void *ctx, const OdradekMessageList *messages, const OdradekError *error) {
+    latch_t *l = ctx;
+    pthread_mutex_lock(&l->mu);
+    if (error) {
+        snprintf(l->error_name, sizeof l->error_name, "%s", error->name);
+    } else {
+        l->messages = (int)messages->count;
+    }
+    l->done = 1;
+    pthread_cond_signal(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+}
+
+typedef struct {
+    pthread_mutex_t mu;
+    int assigned;
+    int revoked;
+} rebalance_t;
+
+static void on_rebalance(void *ctx, int32_t event, const OdradekTopicPartition *parts, size_t count) {
+    rebalance_t *r = ctx;
+    pthread_mutex_lock(&r->mu);
+    for (size_t i = 0; i < count; i++) {
+        if (strcmp(parts[i].topic, "c-group") != 0) continue;
+        if (event == ODRADEK_REBALANCE_ASSIGNED) r->assigned++;
+        if (event == ODRADEK_REBALANCE_REVOKED || event == ODRADEK_REBALANCE_LOST) r->revoked++;
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
+typedef struct {
+    OdradekConsumer *consumer;
+    OdradekCancel *cancel;
+    OdradekError *result;
+} cancel_arg_t;
+
+static void *poll_forever(void *p) {
+    cancel_arg_t *a = p;
+    OdradekMessageList *list = NULL;
+    a->result = odradek_consumer_poll(a->consumer, 10, -1, a->cancel, &list);
+    odradek_message_list_free(list);
+    return NULL;
+}
+
+/* Polls until `want` messages or 20 s; checks record 42 of topic c-data when seen. */
+static int consume_n(OdradekConsumer *c, int want, int check_content) {
+    int got = 0;
+    for (int round = 0; round < 200 && got < want; round++) {
+        OdradekMessageList *list = NULL;
+        OdradekError *err = odradek_consumer_poll(c, 64, 100, NULL, &list);
+        if (err) {
+            ok(err, "poll");
+            break;
+        }
+        for (size_t i = 0; i < list->count; i++) {
+            const OdradekMessage *m = &list->messages[i];
+            if (check_content && m->offset == 42 && m->partition == 0) {
+                CHECK(strcmp(m->topic, "c-data") == 0, "topic %s", m->topic);
+                CHECK(m->key && m->key_len == 6 && memcmp(m->key, "key-42", 6) == 0, "key");
+                CHECK(m->value && m->value_len == 8 && memcmp(m->value, "value-42", 8) == 0, "value");
+                CHECK(m->headers_len == 2, "headers_len %zu", m->headers_len);
+                if (m->headers_len == 2) {
+                    CHECK(m->headers[0].name_len == 1 && m->headers[0].name[0] == 'h', "header name");
+                    CHECK(m->headers[0].value_len == 2 && memcmp(m->headers[0].value, "v1", 2) == 0,
+                          "header value");
+                    CHECK(m->headers[1].value == NULL, "null header value");
+                }
+            }
+            if (check_content && m->offset == 100) {
+                CHECK(m->key == NULL, "null key");
+                CHECK(m->value != NULL && m->value_len == 0, "empty (non-null) value");
+            }
+        }
+        got += (int)list->count;
+        odradek_message_list_free(list);
+    }
+    return got;
+}
+
+int main(void) {
+    CHECK(odradek_version() && strlen(odradek_version()) > 0, "version");
+
+    /* Errors: NULL arguments, config errors naming the key. */
+    OdradekProducer *p = NULL;
+    expect_error(odradek_producer_new(NULL, 0, NULL), "_INVALID_ARG", "NULL out");
+    OdradekConfigEntry bad[] = {{"linger.msec", "5"}};
+    OdradekError *err = odradek_producer_new(bad, 1, &p);
+    CHECK(err && strstr(err->message, "linger.msec") != NULL, "config error names the key");
+    CHECK(err && err->code == -186 && !err->retriable && err->error_class == ODRADEK_CLASS_PERMANENT,
+          "config error code/class");
+    expect_error(err, "_INVALID_CONFIG", "unknown key");
+    OdradekConfigEntry bad_value[] = {{"acks", "most"}};
+    expect_error(odradek_producer_new(bad_value, 1, &p), "_INVALID_CONFIG", "bad value");
+    expect_error(odradek_producer_send(NULL, NULL, NULL, NULL), "_INVALID_ARG", "NULL producer");
+
+    /* The embedded broker. */
+    OdradekTestBroker *broker = NULL;
+    OdradekConfigEntry props[] = {{"num.partitions", "1"}};
+    ok(odradek_test_broker_start(props, 1, &broker), "broker start");
+    if (!broker) return 1;
+    const char *bootstrap = odradek_test_broker_bootstrap(broker);
+    CHECK(bootstrap && strchr(bootstrap, ':'), "bootstrap %s", bootstrap);
+
+    /* Admin. */
+    OdradekConfigEntry client_cfg[] = {{"bootstrap.servers", bootstrap}};
+    OdradekAdmin *admin = NULL;
+    ok(odradek_admin_new(client_cfg, 1, &admin), "admin new");
+    OdradekConfigEntry small_cfg[] = {{"max.message.bytes", "1024"}};
+    OdradekNewTopic topics[] = {
+        {"c-data", 2, 1, NULL, 0},
+        {"c-group", 2, 1, NULL, 0},
+        {"c-small", 1, 1, small_cfg, 1},
+        {"c-delete", 1, 1, NULL, 0},
+    };
+    ok(odradek_admin_create_topics(admin, topics, 4, 10000, NULL), "create topics");
+    expect_error(odradek_admin_create_topics(admin, topics, 1, 10000, NULL), "TOPIC_ALREADY_EXISTS",
+                 "create twice");
+    ok(odradek_admin_create_partitions(admin, "c-delete", 3, 10000, NULL), "create partitions");
+    OdradekTopicInfo *infos = NULL;
+    size_t ninfos = 0;
+    ok(odradek_admin_list_topics(admin, 10000, NULL, &infos, &ninfos), "list topics");
+    int seen = 0;
+    for (size_t i = 0; i < ninfos; i++) {
+        if (strcmp(infos[i].name, "c-data") == 0 && infos[i].partitions == 2) seen++;
+        if (strcmp(infos[i].name, "c-delete") == 0 && infos[i].partitions == 3) seen++;
+    }
+    CHECK(seen == 2, "list_topics saw %d of 2", seen);
+    odradek_topic_infos_free(infos, ninfos);
+    const char *to_delete[] = {"c-delete"};
+    ok(odradek_admin_delete_topics(admin, to_delete, 1, 10000, NULL), "delete topics");
+
+    /* Producer: one record, then a batch of 100 to partition 0, then one too large. */
+    OdradekConfigEntry pcfg[] = {{"bootstrap.servers", bootstrap}, {"linger.ms", "1"}};
+    ok(odradek_producer_new(pcfg, 2, &p), "producer new");
+    latch_t one;
+    latch_init(&one);
+    OdradekProduceRecord first = {"c-data", 0, (const uint8_t *)"k", 1, (const uint8_t *)"v", 1,
+                                  NULL, 0, -1};
+    ok(odradek_producer_send(p, &first, on_delivery, &one), "send");
+    latch_wait(&one);
+    CHECK(one.delivered == 1 && one.first_offset == 0, "first delivery offset %lld",
+          (long long)one.first_offset);
+    latch_destroy(&one);
+
+    enum { N = 100 };
+    OdradekProduceRecord batch[N];
+    char keys[N][16], values[N][16];
+    OdradekHeader headers[2] = {{"h", 1, (const uint8_t *)"v1", 2}, {"n", 1, NULL, 0}};
+    for (int i = 0; i < N; i++) {
+        int off = i + 1; /* offset this record gets on partition 0 */
+        snprintf(keys[i], sizeof keys[i], "key-%d", off);
+        snprintf(values[i], sizeof values[i], "value-%d", off);
+        batch[i] = (OdradekProduceRecord){"c-data", 0, (const uint8_t *)keys[i], strlen(keys[i]),
+                                          (const uint8_t *)values[i], strlen(values[i]),
+                                          headers, 2, -1};
+    }
+    batch[N - 1].key = NULL;                     /* offset 100: null key */
+    batch[N - 1].value = (const uint8_t *)"";    /* and an empty value */
+    batch[N - 1].value_len = 0;
+    latch_t many;
+    latch_init(&many);
+    ok(odradek_producer_send_batch(p, batch, N, on_delivery, &many), "send batch");
+    latch_wait(&many);
+    CHECK(many.delivered == N && many.first_offset == 1, "batch delivered %d first %lld",
+          many.delivered, (long long)many.first_offset);
+    latch_destroy(&many);
+
+    static char big[4096];
+    memset(big, 'x', sizeof big);
+    OdradekProduceRecord large = {"c-small", -1, NULL, 0, (const uint8_t *)big, sizeof big, NULL, 0, -1};
+    latch_t too_large;
+    latch_init(&too_large);
+    ok(odradek_producer_send(p, &large, on_delivery, &too_large), "send too large");
+    latch_wait(&too_large);
+    CHECK(too_large.failed == 1 && strcmp(too_large.error_name, "MESSAGE_TOO_LARGE") == 0,
+          "too large: failed %d name %s", too_large.failed, too_large.error_name);
+    latch_destroy(&too_large);
+
+    /* Group records, 20 per partition. */
+    OdradekProduceRecord group_batch[40];
+    for (int i = 0; i < 40; i++)
+        group_batch[i] = (OdradekProduceRecord){"c-group", i % 2, NULL, 0, (const uint8_t *)"g", 1,
+                                                NULL, 0, -1};
+    latch_t g;
+    latch_init(&g);
+    ok(odradek_producer_send_batch(p, group_batch, 40, on_delivery, &g), "send group batch");
+    latch_wait(&g);
+    latch_destroy(&g);
+    ok(odradek_producer_flush(p, 10000, NULL), "flush");
+    ok(odradek_producer_close(p, 10000), "close producer");
+    expect_error(odradek_producer_send(p, &first, NULL, NULL), "_INVALID_ARG", "NULL callback");
+    latch_t after;
+    latch_init(&after);
+    ok(odradek_producer_send(p, &first, on_delivery, &after), "send after close");
+    latch_wait(&after);
+    CHECK(after.failed == 1 && strcmp(after.error_name, "_DESTROY") == 0, "send after close: %s",
+          after.error_name);
+    latch_destroy(&after);
+    odradek_producer_free(p);
+
+    /* Manual assignment: read 101 records of partition 0, seek, position. */
+    OdradekConsumer *c = NULL;
+    ok(odradek_consumer_new(client_cfg, 1, &c), "consumer new");
+    OdradekTopicPartition assign[] = {{"c-data", 0, ODRADEK_OFFSET_BEGINNING}};
+    ok(odradek_consumer_assign(c, assign, 1, 10000), "assign");
+    OdradekTopicPartition *assigned = NULL;
+    size_t nassigned = 0;
+    ok(odradek_consumer_assignment(c, &assigned, &nassigned), "assignment");
+    CHECK(nassigned == 1 && strcmp(assigned[0].topic, "c-data") == 0, "assignment %zu", nassigned);
+    odradek_topic_partitions_free(assigned, nassigned);
+    int got = consume_n(c, N + 1, 1);
+    CHECK(got == N + 1, "manual consume got %d", got);
+    int64_t pos = -5;
+    ok(odradek_consumer_position(c, "c-data", 0, &pos), "position");
+    CHECK(pos == N + 1, "position %lld", (long long)pos);
+    ok(odradek_consumer_seek(c, "c-data", 0, 90), "seek");
+    got = consume_n(c, 11, 0);
+    CHECK(got == 11, "after seek got %d", got);
+    expect_error(odradek_consumer_commit(c, NULL, 0, 1000, NULL), "_INVALID_CONFIG",
+                 "commit without group.id");
+
+    /* Async poll: times out with an empty list. */
+    latch_t ap;
+    latch_init(&ap);
+    ok(odradek_consumer_poll_async(c, 10, 50, on_poll, &ap), "poll async");
+    latch_wait(&ap);
+    CHECK(ap.messages == 0 && ap.error_name[0] == 0, "async poll empty: %d %s", ap.messages, ap.error_name);
+    latch_destroy(&ap);
+
+    /* Cancel: a poll without timeout returns _INTR when its token is triggered. */
+    cancel_arg_t ca = {c, odradek_cancel_new(), NULL};
+    pthread_t th;
+    pthread_create(&th, NULL, poll_forever, &ca);
+    usleep(200 * 1000);
+    odradek_cancel_trigger(ca.cancel);
+    pthread_join(th, NULL);
+    CHECK(ca.result && ca.result->code == ODRADEK_ERR_INTR, "cancelled poll");
+    expect_error(ca.result, "_INTR", "cancelled poll");
+    odradek_cancel_free(ca.cancel);
+    ok(odradek_consumer_unassign(c), "unassign");
+    ok(odradek_consumer_close(c, 10000), "close consumer");
+    expect_error(odradek_consumer_seek(c, "c-data", 0, 0), "_DESTROY", "seek after close");
+    odradek_consumer_free(c);
+
+    /* A group member with a rebalance callback; commit and committed. */
+    OdradekConfigEntry gcfg[] = {{"bootstrap.servers", bootstrap},
+                                 {"group.id", "c-test-group"},
+                                 {"auto.offset.reset", "earliest"},
+                                 {"enable.auto.commit", "false"}};
+    OdradekConsumer *gc = NULL;
+    ok(odradek_consumer_new(gcfg, 4, &gc), "group consumer new");
+    rebalance_t rb = {PTHREAD_MUTEX_INITIALIZER, 0, 0};
+    ok(odradek_consumer_set_rebalance_callback(gc, on_rebalance, &rb), "rebalance callback");
+    const char *subs[] = {"c-group"};
+    ok(odradek_consumer_subscribe(gc, subs, 1), "subscribe");
+    got = consume_n(gc, 40, 0);
+    CHECK(got == 40, "group consume got %d", got);
+    ok(odradek_consumer_commit(gc, NULL, 0, 10000, NULL), "commit positions");
+    OdradekTopicPartition committed[] = {{"c-group", 0, 0}, {"c-group", 1, 0}, {"c-data", 1, 0}};
+    ok(odradek_consumer_committed(gc, committed, 3, 10000, NULL), "committed");
+    CHECK(committed[0].offset == 20 && committed[1].offset == 20, "committed %lld %lld",
+          (long long)committed[0].offset, (long long)committed[1].offset);
+    CHECK(committed[2].offset == ODRADEK_OFFSET_INVALID, "nothing committed: %lld",
+          (long long)committed[2].offset);
+    OdradekTopicPartition explicit_commit[] = {{"c-group", 0, 5}};
+    ok(odradek_consumer_commit(gc, explicit_commit, 1, 10000, NULL), "commit explicit");
+    ok(odradek_consumer_committed(gc, committed, 1, 10000, NULL), "committed again");
+    CHECK(committed[0].offset == 5, "committed explicit %lld", (long long)committed[0].offset);
+    ok(odradek_consumer_close(gc, 10000), "group close");
+    pthread_mutex_lock(&rb.mu);
+    CHECK(rb.assigned == 2, "rebalance assigned %d", rb.assigned);
+    pthread_mutex_unlock(&rb.mu);
+    odradek_consumer_free(gc);
+
+    odradek_admin_free(admin);
+    odradek_test_broker_stop(broker);
+
+    if (failures) {
+        fprintf(stderr, "%d check(s) failed\n", failures);
+        return 1;
+    }
+    printf("test_odradek: all checks passed\n");
+    return 0;
+}

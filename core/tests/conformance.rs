@@ -1,0 +1,693 @@
+//! The Rust runner of the cross-language conformance scenarios (tests/conformance/README.md):
+//! every scenario file runs against a fresh embedded broker, step by step, through the same
+//! public API the bindings wrap (`Producer`, `ConsumerClient`, `Admin`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use odradek::admin::{Admin, NewTopic};
+use odradek::config::Config;
+use odradek::consumer::{ConsumerClient, ConsumerRecord, Offset};
+use odradek::error::Error;
+use odradek::producer::{Producer, ProducerRecord};
+use odradek::records::RecordHeader;
+use odradek_broker::EmbeddedBroker;
+use serde_json::{Map, Value};
+
+type Outcome = Result<(), String>;
+/// A record's (key, value), for comparing generated sets.
+type KeyValue = (Option<Vec<u8>>, Option<Vec<u8>>);
+
+fn scenario_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/conformance/scenarios")
+}
+
+#[test]
+fn every_scenario_passes() {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(scenario_dir())
+        .expect("tests/conformance/scenarios exists")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 7, "scenario files missing: {files:?}");
+    let only = std::env::var("CONFORMANCE_ONLY").ok();
+    let mut failures = Vec::new();
+    for file in files {
+        let doc: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let name = doc["name"].as_str().unwrap_or("?").to_string();
+        if only.as_deref().is_some_and(|o| o != name) {
+            continue;
+        }
+        let started = Instant::now();
+        let result = odradek::runtime::block_on(run_scenario(&doc));
+        eprintln!(
+            "conformance {name}: {} in {:.1} s",
+            if result.is_ok() { "ok" } else { "FAILED" },
+            started.elapsed().as_secs_f64()
+        );
+        if let Err(e) = result {
+            failures.push(format!("{name}: {e}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+enum Client {
+    Producer(Producer),
+    Consumer(Box<ConsumerState>),
+}
+
+struct ConsumerState {
+    consumer: ConsumerClient,
+    /// Records received while waiting for an assignment, handed out first by the next consume.
+    pending: Vec<ConsumerRecord>,
+}
+
+struct Runner {
+    bootstrap: String,
+    admin: Admin,
+    clients: HashMap<String, Client>,
+}
+
+async fn run_scenario(doc: &Value) -> Outcome {
+    let mut props: Vec<(String, String)> = Vec::new();
+    if let Some(cfg) = doc.get("broker_config").and_then(Value::as_object) {
+        for (k, v) in cfg {
+            props.push((k.clone(), as_str(v)?));
+        }
+    }
+    // The broker has its own runtime; start it off this one.
+    let broker = tokio::task::spawn_blocking(move || {
+        let refs: Vec<(&str, &str)> = props
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        EmbeddedBroker::start(&refs)
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| format!("embedded broker: {e}"))?;
+    let bootstrap = broker.bootstrap_servers().to_string();
+    let admin_config = Config::new()
+        .with("bootstrap.servers", &bootstrap)
+        .map_err(|e| e.to_string())?;
+    let mut runner = Runner {
+        admin: Admin::from_config(&admin_config).map_err(|e| e.to_string())?,
+        bootstrap,
+        clients: HashMap::new(),
+    };
+    let steps = doc["steps"].as_array().ok_or("no steps")?;
+    let mut outcome = Ok(());
+    for (i, step) in steps.iter().enumerate() {
+        if let Err(e) = runner.step(step).await {
+            outcome = Err(format!("step {i} ({}): {e}", step["op"]));
+            break;
+        }
+    }
+    for (_, c) in runner.clients.drain() {
+        match c {
+            Client::Producer(p) => {
+                let _ = p.close().await;
+            }
+            Client::Consumer(c) => {
+                let _ = c.consumer.close().await;
+            }
+        }
+    }
+    let mut broker = broker;
+    tokio::task::spawn_blocking(move || broker.stop())
+        .await
+        .map_err(|e| e.to_string())?;
+    outcome
+}
+
+impl Runner {
+    async fn step(&mut self, step: &Value) -> Outcome {
+        let op = step["op"].as_str().ok_or("a step without op")?;
+        let result = match op {
+            "create_topic" => self.create_topic(step).await,
+            "producer" => self.new_producer(step),
+            "produce" => self.produce(step).await,
+            "flush" => self
+                .producer(step)?
+                .flush()
+                .await
+                .map_err(StepError::Client),
+            "consumer" => self.new_consumer(step),
+            "assign" => self.assign(step).await,
+            "subscribe" => {
+                let topics = strings(&step["topics"])?;
+                let refs: Vec<&str> = topics.iter().map(String::as_str).collect();
+                self.consumer(step)?
+                    .consumer
+                    .subscribe(&refs)
+                    .map_err(StepError::Client)
+            }
+            "consume" => self.consume(step).await,
+            "consume_none" => self.consume_none(step).await,
+            "seek" => {
+                let (t, p) = (string(&step["topic"])?, int(&step["partition"])? as i32);
+                let offset = int(&step["offset"])?;
+                self.consumer(step)?
+                    .consumer
+                    .seek(&t, p, Offset::At(offset))
+                    .map_err(StepError::Client)
+            }
+            "position" => {
+                let (t, p) = (string(&step["topic"])?, int(&step["partition"])? as i32);
+                let want = int(&step["expect"])?;
+                let got = self.consumer(step)?.consumer.position(&t, p);
+                if got != Some(want) {
+                    return Err(format!("position of {t}-{p}: expected {want}, got {got:?}"));
+                }
+                Ok(())
+            }
+            "commit" => self.commit(step).await,
+            "committed" => self.committed(step).await,
+            "wait_assignment" => self.wait_assignment(step).await,
+            "close" => self.close(step).await,
+            other => return Err(format!("unknown op {other:?}")),
+        };
+        check_error(step, result)
+    }
+
+    async fn create_topic(&mut self, step: &Value) -> Result<(), StepError> {
+        let mut topic = NewTopic::new(&string(&step["topic"])?, int(&step["partitions"])? as i32);
+        if let Some(cfg) = step.get("config").and_then(Value::as_object) {
+            for (k, v) in cfg {
+                topic = topic.config(k, &as_str(v)?);
+            }
+        }
+        self.admin
+            .create_topics(&[topic])
+            .await
+            .map_err(StepError::Client)
+    }
+
+    fn config(&self, step: &Value) -> Result<Config, StepError> {
+        let mut config = Config::new();
+        config
+            .set("bootstrap.servers", &self.bootstrap)
+            .map_err(StepError::Client)?;
+        if let Some(cfg) = step.get("config").and_then(Value::as_object) {
+            for (k, v) in cfg {
+                config.set(k, &as_str(v)?).map_err(StepError::Client)?;
+            }
+        }
+        Ok(config)
+    }
+
+    fn new_producer(&mut self, step: &Value) -> Result<(), StepError> {
+        let config = self.config(step)?;
+        let producer = Producer::from_config(&config).map_err(StepError::Client)?;
+        self.clients
+            .insert(string(&step["client"])?, Client::Producer(producer));
+        Ok(())
+    }
+
+    fn new_consumer(&mut self, step: &Value) -> Result<(), StepError> {
+        let config = self.config(step)?;
+        let consumer = ConsumerClient::new(&config).map_err(StepError::Client)?;
+        self.clients.insert(
+            string(&step["client"])?,
+            Client::Consumer(Box::new(ConsumerState {
+                consumer,
+                pending: Vec::new(),
+            })),
+        );
+        Ok(())
+    }
+
+    fn producer(&self, step: &Value) -> Result<&Producer, String> {
+        match self.clients.get(&string(&step["client"])?) {
+            Some(Client::Producer(p)) => Ok(p),
+            _ => Err(format!("no producer named {}", step["client"])),
+        }
+    }
+
+    fn consumer(&mut self, step: &Value) -> Result<&mut ConsumerState, String> {
+        let name = string(&step["client"])?;
+        consumer_named(&mut self.clients, &name)
+    }
+
+    async fn produce(&mut self, step: &Value) -> Result<(), StepError> {
+        let topic = string(&step["topic"])?;
+        let mut records = Vec::new();
+        if let Some(rs) = step.get("records") {
+            for r in rs.as_array().ok_or("records is not a list")? {
+                records.push(Rec::parse(r)?);
+            }
+        }
+        if let Some(g) = step.get("generate") {
+            records.extend(generated(g)?);
+        }
+        let producer = self.producer(step)?;
+        let mut futures = Vec::new();
+        for r in &records {
+            let mut pr = ProducerRecord::new(&topic).headers(&r.headers);
+            pr.key = r.key.as_deref();
+            pr.value = r.value.as_deref();
+            pr.partition = r.partition;
+            pr.timestamp = r.timestamp;
+            futures.push(producer.send(pr));
+        }
+        let mut reports = Vec::new();
+        for f in futures {
+            reports.push(f.await);
+        }
+        if step.get("expect_error").is_some() {
+            // Every delivery must fail the same way: return the first error for checking,
+            // and complain about any success.
+            if let Some(i) = reports.iter().position(Result::is_ok) {
+                return Err(format!("record {i} was delivered, expected an error").into());
+            }
+        }
+        let reports: Vec<_> = reports
+            .into_iter()
+            .collect::<Result<_, _>>()
+            .map_err(StepError::Client)?;
+        if let Some(expect) = step.get("expect") {
+            let expect = expect.as_array().ok_or("expect is not a list")?;
+            if expect.len() != reports.len() {
+                return Err(format!(
+                    "expect has {} entries for {} records",
+                    expect.len(),
+                    reports.len()
+                )
+                .into());
+            }
+            for (i, (e, r)) in expect.iter().zip(&reports).enumerate() {
+                for (field, got) in [("partition", r.partition as i64), ("offset", r.offset)] {
+                    if let Some(want) = e.get(field)
+                        && int(want)? != got
+                    {
+                        return Err(
+                            format!("record {i}: expected {field} {want}, got {got}").into()
+                        );
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn assign(&mut self, step: &Value) -> Result<(), StepError> {
+        let mut parts = Vec::new();
+        for p in step["partitions"].as_array().ok_or("partitions")? {
+            let offset = match &p["offset"] {
+                Value::String(s) if s == "earliest" => Offset::Beginning,
+                Value::String(s) if s == "latest" => Offset::End,
+                Value::String(s) if s == "committed" => Offset::Default,
+                v => Offset::At(int(v)?),
+            };
+            parts.push((string(&p["topic"])?, int(&p["partition"])? as i32, offset));
+        }
+        let refs: Vec<(&str, i32, Offset)> =
+            parts.iter().map(|(t, p, o)| (t.as_str(), *p, *o)).collect();
+        self.consumer(step)?
+            .consumer
+            .assign(&refs)
+            .await
+            .map_err(StepError::Client)
+    }
+
+    async fn consume(&mut self, step: &Value) -> Result<(), StepError> {
+        let count = int(&step["count"])? as usize;
+        let deadline = Instant::now() + Duration::from_millis(int(&step["timeout_ms"])? as u64);
+        let c = self.consumer(step)?;
+        let mut got: Vec<ConsumerRecord> = std::mem::take(&mut c.pending);
+        while got.len() < count {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(format!("received {} of {count} records in time", got.len()).into());
+            }
+            let batch = c
+                .consumer
+                .poll_batch(count - got.len(), left.min(Duration::from_millis(200)))
+                .await
+                .map_err(StepError::Client)?;
+            got.extend(batch);
+        }
+        if got.len() > count {
+            c.pending = got.split_off(count);
+        }
+        got.sort_by(|a, b| {
+            (&a.topic, a.partition, a.offset).cmp(&(&b.topic, b.partition, b.offset))
+        });
+        if let Some(expect) = step.get("expect") {
+            let expect = expect.as_array().ok_or("expect is not a list")?;
+            if expect.len() != count {
+                return Err(
+                    format!("expect has {} entries, count is {count}", expect.len()).into(),
+                );
+            }
+            for (i, (e, r)) in expect.iter().zip(&got).enumerate() {
+                compare_record(e, r).map_err(|m| format!("record {i}: {m}"))?;
+            }
+        }
+        if let Some(g) = step.get("generate") {
+            let mut want: Vec<KeyValue> = generated(g)?
+                .into_iter()
+                .map(|r| (r.key, r.value))
+                .collect();
+            let mut have: Vec<KeyValue> = got
+                .iter()
+                .map(|r| {
+                    (
+                        r.key.as_ref().map(|b| b.to_vec()),
+                        r.value.as_ref().map(|b| b.to_vec()),
+                    )
+                })
+                .collect();
+            want.sort();
+            have.sort();
+            if want != have {
+                let missing = want.iter().filter(|w| !have.contains(w)).count();
+                return Err(format!(
+                    "received records differ from the generated set ({missing} missing)"
+                )
+                .into());
+            }
+        }
+        Ok(())
+    }
+
+    async fn consume_none(&mut self, step: &Value) -> Result<(), StepError> {
+        let timeout = Duration::from_millis(int(&step["timeout_ms"])? as u64);
+        let c = self.consumer(step)?;
+        if let Some(r) = c.pending.first() {
+            return Err(format!(
+                "a record was waiting: {}-{}@{}",
+                r.topic, r.partition, r.offset
+            )
+            .into());
+        }
+        if let Some(r) = c.consumer.poll(timeout).await.map_err(StepError::Client)? {
+            return Err(
+                format!("unexpected record {}-{}@{}", r.topic, r.partition, r.offset).into(),
+            );
+        }
+        Ok(())
+    }
+
+    async fn commit(&mut self, step: &Value) -> Result<(), StepError> {
+        let c = self.consumer(step)?;
+        match step.get("offsets") {
+            None => c.consumer.commit().await.map_err(StepError::Client),
+            Some(list) => {
+                let mut offsets = Vec::new();
+                for o in list.as_array().ok_or("offsets is not a list")? {
+                    offsets.push((
+                        string(&o["topic"])?,
+                        int(&o["partition"])? as i32,
+                        int(&o["offset"])?,
+                    ));
+                }
+                c.consumer
+                    .commit_offsets(&offsets)
+                    .await
+                    .map_err(StepError::Client)
+            }
+        }
+    }
+
+    async fn committed(&mut self, step: &Value) -> Result<(), StepError> {
+        let mut parts = Vec::new();
+        for p in step["partitions"].as_array().ok_or("partitions")? {
+            parts.push((string(&p["topic"])?, int(&p["partition"])? as i32));
+        }
+        let want: Vec<i64> = step["expect"]
+            .as_array()
+            .ok_or("expect")?
+            .iter()
+            .map(int)
+            .collect::<Result<_, _>>()?;
+        let got = self
+            .consumer(step)?
+            .consumer
+            .committed(&parts)
+            .await
+            .map_err(StepError::Client)?;
+        let got: Vec<i64> = parts
+            .iter()
+            .map(|k| got.get(k).copied().flatten().unwrap_or(-1))
+            .collect();
+        if got != want {
+            return Err(format!("committed: expected {want:?}, got {got:?}").into());
+        }
+        Ok(())
+    }
+
+    async fn wait_assignment(&mut self, step: &Value) -> Result<(), StepError> {
+        let names = strings(&step["clients"])?;
+        let topic = string(&step["topic"])?;
+        let partitions = int(&step["partitions"])? as i32;
+        let deadline = Instant::now() + Duration::from_millis(int(&step["timeout_ms"])? as u64);
+        loop {
+            let mut owners: BTreeMap<i32, Vec<String>> = BTreeMap::new();
+            let mut each_owns = true;
+            for n in &names {
+                let c = consumer_named(&mut self.clients, n)?;
+                // Polling drives nothing in this client (membership has its own task), but it
+                // keeps max.poll.interval.ms satisfied; records are kept for the next consume.
+                let batch = c
+                    .consumer
+                    .poll_batch(1000, Duration::from_millis(50))
+                    .await
+                    .map_err(StepError::Client)?;
+                c.pending.extend(batch);
+                let mine: Vec<i32> = c
+                    .consumer
+                    .assignment()
+                    .into_iter()
+                    .filter(|(t, _)| *t == topic)
+                    .map(|(_, p)| p)
+                    .collect();
+                each_owns &= !mine.is_empty() || partitions < names.len() as i32;
+                for p in mine {
+                    owners.entry(p).or_default().push(n.clone());
+                }
+            }
+            let settled = each_owns
+                && (0..partitions).all(|p| owners.get(&p).is_some_and(|o| o.len() == 1))
+                && owners.keys().all(|p| (0..partitions).contains(p));
+            if settled {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!("assignment did not settle; owners: {owners:?}").into());
+            }
+        }
+    }
+
+    async fn close(&mut self, step: &Value) -> Result<(), StepError> {
+        let name = string(&step["client"])?;
+        match self.clients.remove(&name) {
+            Some(Client::Producer(p)) => p.close().await.map_err(StepError::Client),
+            Some(Client::Consumer(c)) => c.consumer.close().await.map_err(StepError::Client),
+            None => Err(format!("no client named {name}").into()),
+        }
+    }
+}
+
+fn consumer_named<'a>(
+    clients: &'a mut HashMap<String, Client>,
+    name: &str,
+) -> Result<&'a mut ConsumerState, String> {
+    match clients.get_mut(name) {
+        Some(Client::Consumer(c)) => Ok(c),
+        _ => Err(format!("no consumer named {name}")),
+    }
+}
+
+/// A step failure: a client error (which `expect_error` may match) or a mismatch.
+enum StepError {
+    Client(Error),
+    Mismatch(String),
+}
+
+impl From<String> for StepError {
+    fn from(s: String) -> Self {
+        StepError::Mismatch(s)
+    }
+}
+
+impl From<&str> for StepError {
+    fn from(s: &str) -> Self {
+        StepError::Mismatch(s.to_string())
+    }
+}
+
+fn check_error(step: &Value, result: Result<(), StepError>) -> Outcome {
+    match (step.get("expect_error"), result) {
+        (None, Ok(())) => Ok(()),
+        (None, Err(StepError::Client(e))) => Err(format!("unexpected error: {e} [{}]", e.name())),
+        (_, Err(StepError::Mismatch(m))) => Err(m),
+        (Some(want), Ok(())) => Err(format!("expected error {want}, the step succeeded")),
+        (Some(want), Err(StepError::Client(e))) => {
+            let name = string(&want["name"])?;
+            if e.name() != name {
+                return Err(format!("expected error {name}, got {} ({e})", e.name()));
+            }
+            if let Some(r) = want.get("retriable").and_then(Value::as_bool)
+                && r != e.is_retriable()
+            {
+                return Err(format!("expected retriable={r} for {name}, got {e}"));
+            }
+            Ok(())
+        }
+    }
+}
+
+struct Rec {
+    key: Option<Vec<u8>>,
+    value: Option<Vec<u8>>,
+    headers: Vec<RecordHeader>,
+    partition: Option<i32>,
+    timestamp: Option<i64>,
+}
+
+impl Rec {
+    fn parse(v: &Value) -> Result<Rec, String> {
+        let obj = v.as_object().ok_or("a record is not an object")?;
+        Ok(Rec {
+            key: bytes_of(obj.get("key").unwrap_or(&Value::Null))?,
+            value: bytes_of(obj.get("value").unwrap_or(&Value::Null))?,
+            headers: headers_of(obj.get("headers"))?,
+            partition: obj.get("partition").map(int).transpose()?.map(|p| p as i32),
+            timestamp: obj.get("timestamp").map(int).transpose()?,
+        })
+    }
+}
+
+fn headers_of(v: Option<&Value>) -> Result<Vec<RecordHeader>, String> {
+    let mut out = Vec::new();
+    if let Some(v) = v {
+        for h in v.as_array().ok_or("headers is not a list")? {
+            let pair = h
+                .as_array()
+                .filter(|p| p.len() == 2)
+                .ok_or("a header is not a pair")?;
+            out.push(RecordHeader::new(
+                Bytes::from(string(&pair[0])?),
+                bytes_of(&pair[1])?.map(Bytes::from),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+fn generated(g: &Value) -> Result<Vec<Rec>, String> {
+    let count = int(&g["count"])?;
+    let pattern = |field: &str, i: i64| -> Result<Option<Vec<u8>>, String> {
+        match g.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => Ok(Some(string(v)?.replace("{i}", &i.to_string()).into_bytes())),
+        }
+    };
+    (0..count)
+        .map(|i| {
+            Ok(Rec {
+                key: pattern("key", i)?,
+                value: pattern("value", i)?,
+                headers: Vec::new(),
+                partition: None,
+                timestamp: None,
+            })
+        })
+        .collect()
+}
+
+fn compare_record(e: &Value, r: &ConsumerRecord) -> Result<(), String> {
+    let e: &Map<String, Value> = e.as_object().ok_or("an expected record is not an object")?;
+    if let Some(t) = e.get("topic")
+        && string(t)? != *r.topic
+    {
+        return Err(format!("topic {} != {t}", r.topic));
+    }
+    for (field, got) in [("partition", r.partition as i64), ("offset", r.offset)] {
+        if let Some(want) = e.get(field)
+            && int(want)? != got
+        {
+            return Err(format!("{field} {got} != {want}"));
+        }
+    }
+    for (field, got) in [("key", &r.key), ("value", &r.value)] {
+        if let Some(want) = e.get(field) {
+            let want = bytes_of(want)?;
+            let got = got.as_ref().map(|b| b.to_vec());
+            if want != got {
+                return Err(format!("{field} {} != {}", show(&got), show(&want)));
+            }
+        }
+    }
+    if let Some(h) = e.get("headers") {
+        let want = headers_of(Some(h))?;
+        if want != r.headers {
+            return Err(format!("headers {:?} != {:?}", r.headers, want));
+        }
+    }
+    Ok(())
+}
+
+fn show(b: &Option<Vec<u8>>) -> String {
+    match b {
+        None => "null".into(),
+        Some(b) if b.len() > 40 => format!("<{} bytes>", b.len()),
+        Some(b) => format!("{:?}", String::from_utf8_lossy(b)),
+    }
+}
+
+fn bytes_of(v: &Value) -> Result<Option<Vec<u8>>, String> {
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) => Ok(Some(s.as_bytes().to_vec())),
+        Value::Object(o) if o.contains_key("hex") => {
+            let h = string(&o["hex"])?;
+            (0..h.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(h.get(i..i + 2).unwrap_or("?"), 16))
+                .collect::<Result<Vec<u8>, _>>()
+                .map(Some)
+                .map_err(|e| format!("bad hex {h:?}: {e}"))
+        }
+        Value::Object(o) if o.contains_key("repeat") => Ok(Some(
+            string(&o["repeat"])?
+                .repeat(int(&o["count"])? as usize)
+                .into_bytes(),
+        )),
+        other => Err(format!("not a byte string: {other}")),
+    }
+}
+
+fn string(v: &Value) -> Result<String, String> {
+    v.as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("expected a string, got {v}"))
+}
+
+fn strings(v: &Value) -> Result<Vec<String>, String> {
+    v.as_array()
+        .ok_or_else(|| format!("expected a list, got {v}"))?
+        .iter()
+        .map(string)
+        .collect()
+}
+
+fn as_str(v: &Value) -> Result<String, String> {
+    match v {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        Value::Bool(b) => Ok(b.to_string()),
+        other => Err(format!("a config value must be a string, got {other}")),
+    }
+}
+
+fn int(v: &Value) -> Result<i64, String> {
+    v.as_i64()
+        .ok_or_else(|| format!("expected an integer, got {v}"))
+}

@@ -1,0 +1,332 @@
+// odradek: a Kafka client for C++17, on the odradek Rust core.
+//
+//   odradek::Producer producer({{"bootstrap.servers", "127.0.0.1:9092"}});
+//   auto report = producer.send(odradek::ProducerRecord("events").key("user-1").value("hi")).get();
+//
+// Every class is RAII (closing in the destructor, never throwing from it) and movable, not
+// copyable. Every failure is an odradek::KafkaError (a std::runtime_error) carrying Kafka's
+// error name and code and whether a retry can help. Config keys are librdkafka's / the Java
+// client's ("bootstrap.servers", "linger.ms", "group.id", ...); an unknown key is an error.
+//
+// Licensed under the Apache License, Version 2.0.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <future>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace odradek {
+
+/// Client properties: librdkafka / Java client names, string values.
+using Config = std::map<std::string, std::string>;
+
+/// Whether, and how, a failed operation can be tried again.
+enum class ErrorClass {
+    Retriable,  ///< transient: the same request may succeed later
+    Permanent,  ///< this request can never succeed as sent; the client stays usable
+    Abortable,  ///< the current transaction / producer epoch must be aborted
+    Fatal,      ///< the client instance cannot continue
+};
+
+/// Every error odradek reports. `name()` is Kafka's name for a broker error
+/// ("UNKNOWN_TOPIC_OR_PARTITION") or librdkafka's for a local one ("_INVALID_CONFIG",
+/// "_TIMED_OUT"); `code()` is Kafka's error code, or librdkafka's negative code for a local error.
+class KafkaError : public std::runtime_error {
+public:
+    KafkaError(std::string name, int code, ErrorClass error_class, const std::string& message);
+
+    const std::string& name() const noexcept { return name_; }
+    int code() const noexcept { return code_; }
+    ErrorClass error_class() const noexcept { return class_; }
+    bool retriable() const noexcept { return class_ == ErrorClass::Retriable; }
+    bool fatal() const noexcept { return class_ == ErrorClass::Fatal; }
+
+private:
+    std::string name_;
+    int code_;
+    ErrorClass class_;
+};
+
+/// A non-owning view of bytes that may be null (a null key, a tombstone value, a null header
+/// value). Built implicitly from strings and byte vectors; `nullptr` or a default-constructed
+/// `Bytes` is null, an empty string is empty (not null).
+class Bytes {
+public:
+    Bytes() noexcept = default;
+    Bytes(std::nullptr_t) noexcept {}
+    Bytes(std::string_view s) noexcept
+        : data_(reinterpret_cast<const std::uint8_t*>(s.data())), size_(s.size()), null_(false) {}
+    Bytes(const char* s) : Bytes(s ? std::string_view(s) : std::string_view()) { null_ = !s; }
+    Bytes(const std::string& s) noexcept : Bytes(std::string_view(s)) {}
+    Bytes(const std::vector<std::uint8_t>& v) noexcept : data_(v.data()), size_(v.size()), null_(false) {}
+    Bytes(const std::vector<std::byte>& v) noexcept
+        : data_(reinterpret_cast<const std::uint8_t*>(v.data())), size_(v.size()), null_(false) {}
+    Bytes(const void* data, std::size_t size) noexcept
+        : data_(static_cast<const std::uint8_t*>(data)), size_(size), null_(false) {}
+
+    const std::uint8_t* data() const noexcept { return data_; }
+    std::size_t size() const noexcept { return size_; }
+    bool is_null() const noexcept { return null_; }
+    std::string_view view() const noexcept {
+        return {reinterpret_cast<const char*>(data_), size_};
+    }
+
+private:
+    const std::uint8_t* data_ = nullptr;
+    std::size_t size_ = 0;
+    bool null_ = true;
+};
+
+/// A record to send. It only refers to the caller's bytes; `send` copies them before returning.
+class ProducerRecord {
+public:
+    explicit ProducerRecord(std::string_view topic) : topic_(topic) {}
+
+    ProducerRecord& key(Bytes key) { key_ = key; return *this; }
+    ProducerRecord& value(Bytes value) { value_ = value; return *this; }
+    /// An explicit partition (otherwise the partitioner picks: murmur2 of the key, as in Java).
+    ProducerRecord& partition(std::int32_t partition) { partition_ = partition; return *this; }
+    /// Create time in ms since the epoch (otherwise now).
+    ProducerRecord& timestamp(std::int64_t ms) { timestamp_ = ms; return *this; }
+    /// Appends a header; order and duplicate names are kept.
+    ProducerRecord& header(std::string_view name, Bytes value) {
+        headers_.emplace_back(name, value);
+        return *this;
+    }
+
+    std::string_view topic() const noexcept { return topic_; }
+    const Bytes& key() const noexcept { return key_; }
+    const Bytes& value() const noexcept { return value_; }
+    std::optional<std::int32_t> partition() const noexcept { return partition_; }
+    std::optional<std::int64_t> timestamp() const noexcept { return timestamp_; }
+    const std::vector<std::pair<std::string_view, Bytes>>& headers() const noexcept {
+        return headers_;
+    }
+
+private:
+    std::string_view topic_;
+    Bytes key_;
+    Bytes value_;
+    std::optional<std::int32_t> partition_;
+    std::optional<std::int64_t> timestamp_;
+    std::vector<std::pair<std::string_view, Bytes>> headers_;
+};
+
+/// Where a record was written.
+struct DeliveryReport {
+    std::int32_t partition = -1;
+    std::int64_t offset = -1;     ///< -1 with acks=0
+    std::int64_t timestamp = -1;  ///< create time, or the broker's append time
+};
+
+/// Called once per record with its report, or with a non-null error. It runs on a library
+/// thread: keep it short, and do not call blocking odradek functions (flush, poll) from it.
+using DeliveryCallback = std::function<void(const DeliveryReport& report, const KafkaError* error)>;
+
+namespace ffi {
+struct ProducerBox;
+struct ConsumerBox;
+struct RecordBatchBox;
+struct AdminBox;
+struct BrokerBox;
+}  // namespace ffi
+
+/// A producer. `send` never blocks on the network and needs no polling: each record's result
+/// arrives through its std::future or callback, exactly once.
+class Producer {
+public:
+    explicit Producer(const Config& config);
+    explicit Producer(std::initializer_list<Config::value_type> config) : Producer(Config(config)) {}
+    /// Flushes (up to 30 s) and stops; errors are swallowed (call close() to see them).
+    ~Producer();
+    Producer(Producer&&) noexcept;
+    Producer& operator=(Producer&&) noexcept;
+    Producer(const Producer&) = delete;
+    Producer& operator=(const Producer&) = delete;
+
+    /// Sends a record; the future holds its report or throws its KafkaError.
+    std::future<DeliveryReport> send(const ProducerRecord& record);
+    /// Sends a record; `callback` receives the result.
+    void send(const ProducerRecord& record, DeliveryCallback callback);
+    /// Waits until every record sent so far is delivered or failed, and its callback ran.
+    void flush(std::chrono::milliseconds timeout = std::chrono::milliseconds(-1));
+    /// Flushes, then stops the producer. Idempotent; later sends fail with "_DESTROY".
+    void close(std::chrono::milliseconds timeout = std::chrono::milliseconds(-1));
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+/// A partition of a topic.
+struct TopicPartition {
+    std::string topic;
+    std::int32_t partition = 0;
+    bool operator==(const TopicPartition& o) const { return topic == o.topic && partition == o.partition; }
+    bool operator<(const TopicPartition& o) const {
+        return topic < o.topic || (topic == o.topic && partition < o.partition);
+    }
+};
+
+/// Special offsets, as librdkafka's.
+namespace offsets {
+constexpr std::int64_t beginning = -2;  ///< the log start
+constexpr std::int64_t end = -1;        ///< only records produced from now on
+constexpr std::int64_t stored = -1000;  ///< the group's committed offset, else auto.offset.reset
+constexpr std::int64_t invalid = -1001; ///< unknown (same meaning as `stored` in assign)
+}  // namespace offsets
+
+/// A partition with an offset (a start for assign, a next offset to read for commit).
+struct TopicPartitionOffset {
+    std::string topic;
+    std::int32_t partition = 0;
+    std::int64_t offset = offsets::invalid;
+};
+
+/// One record header as read: the value may be null.
+struct HeaderView {
+    std::string_view key;
+    std::optional<std::string_view> value;
+};
+
+/// A consumed record. Its bytes live as long as the Message (they are not copied out of the
+/// fetched batch); copy them to keep them longer.
+class Message {
+public:
+    std::string_view topic() const;
+    std::int32_t partition() const;
+    std::int64_t offset() const;
+    std::int64_t timestamp() const;
+    /// The key, or nullopt for a null key.
+    std::optional<std::string_view> key() const;
+    /// The value, or nullopt for a null value (a tombstone).
+    std::optional<std::string_view> value() const;
+    std::size_t header_count() const;
+    HeaderView header(std::size_t index) const;
+    std::vector<HeaderView> headers() const;
+
+private:
+    friend class Consumer;
+    Message(std::shared_ptr<const ffi::RecordBatchBox> batch, std::size_t index)
+        : batch_(std::move(batch)), index_(index) {}
+    std::shared_ptr<const ffi::RecordBatchBox> batch_;
+    std::size_t index_;
+};
+
+/// Rebalance callbacks of a group member; each runs on a library thread, keep them short.
+struct RebalanceCallbacks {
+    std::function<void(const std::vector<TopicPartition>&)> on_assigned;
+    std::function<void(const std::vector<TopicPartition>&)> on_revoked;  ///< orderly, committed first with auto-commit
+    std::function<void(const std::vector<TopicPartition>&)> on_lost;     ///< session lost: nothing committed
+};
+
+/// A consumer: either assign() partitions by hand, or subscribe() as a member of `group.id`.
+/// commit / committed need `group.id`; seek and position work either way.
+class Consumer {
+public:
+    explicit Consumer(const Config& config);
+    explicit Consumer(std::initializer_list<Config::value_type> config) : Consumer(Config(config)) {}
+    /// Closes (leaving the group); errors are swallowed (call close() to see them).
+    ~Consumer();
+    Consumer(Consumer&&) noexcept;
+    Consumer& operator=(Consumer&&) noexcept;
+    Consumer(const Consumer&) = delete;
+    Consumer& operator=(const Consumer&) = delete;
+
+    void subscribe(const std::vector<std::string>& topics);
+    /// Offsets: a number, or offsets::beginning / end / stored.
+    void assign(const std::vector<TopicPartitionOffset>& partitions);
+    void unassign();
+    /// Assigned partitions, each with its position (offsets::invalid until known).
+    std::vector<TopicPartitionOffset> assignment() const;
+    /// The next record within `timeout`, or nullopt.
+    std::optional<Message> poll(std::chrono::milliseconds timeout);
+    /// Up to `max` records: waits up to `timeout` for the first, then takes what is buffered.
+    std::vector<Message> poll_batch(std::size_t max, std::chrono::milliseconds timeout);
+    void seek(std::string_view topic, std::int32_t partition, std::int64_t offset);
+    /// The offset of the next record from this partition, or nullopt while unknown.
+    std::optional<std::int64_t> position(std::string_view topic, std::int32_t partition) const;
+    /// Commits (synchronously) the position of every partition read so far.
+    void commit();
+    /// Commits these next-offsets-to-read.
+    void commit(const std::vector<TopicPartitionOffset>& offsets);
+    /// The group's committed offsets, in order; nullopt where nothing is committed.
+    std::vector<std::optional<std::int64_t>> committed(const std::vector<TopicPartition>& partitions);
+    void set_rebalance_callbacks(RebalanceCallbacks callbacks);
+    /// Leaves the group (committing with auto-commit on) and stops fetching. Idempotent.
+    void close();
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+/// A topic and its partition count.
+struct TopicInfo {
+    std::string name;
+    std::int32_t partitions = 0;
+};
+
+/// Topic administration.
+class Admin {
+public:
+    explicit Admin(const Config& config);
+    explicit Admin(std::initializer_list<Config::value_type> config) : Admin(Config(config)) {}
+    ~Admin();
+    Admin(Admin&&) noexcept;
+    Admin& operator=(Admin&&) noexcept;
+    Admin(const Admin&) = delete;
+    Admin& operator=(const Admin&) = delete;
+
+    void create_topic(std::string_view name, std::int32_t partitions, const Config& topic_config = {},
+                      std::int16_t replication_factor = -1);
+    void delete_topic(std::string_view name);
+    void create_partitions(std::string_view topic, std::int32_t total);
+    std::vector<TopicInfo> list_topics();
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+/// The odradek library version.
+std::string version();
+
+namespace testing {
+/// A Kafka-compatible broker inside this process, for tests: 127.0.0.1 on an ephemeral port,
+/// a temporary data directory removed on stop. No JVM, no Docker.
+class Broker {
+public:
+    /// `properties`: Kafka broker properties ("num.partitions", ...).
+    explicit Broker(const Config& properties = {});
+    explicit Broker(std::initializer_list<Config::value_type> properties) : Broker(Config(properties)) {}
+    ~Broker();
+    Broker(Broker&&) noexcept;
+    Broker& operator=(Broker&&) noexcept;
+    Broker(const Broker&) = delete;
+    Broker& operator=(const Broker&) = delete;
+
+    /// "127.0.0.1:PORT", for "bootstrap.servers".
+    const std::string& bootstrap_servers() const noexcept { return bootstrap_; }
+    /// Stops the broker and removes its data. Idempotent.
+    void stop();
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+    std::string bootstrap_;
+};
+}  // namespace testing
+
+}  // namespace odradek

@@ -1,0 +1,37 @@
+// C++ types the Rust half of the bridge calls into (see src/lib.rs). Internal to the library.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+
+#include "odradek/odradek.hpp"
+#include "rust/cxx.h"
+
+namespace odradek {
+namespace ffi {
+
+struct Report;
+struct PartitionOffset;
+
+/// Where one delivery result goes: a promise (send -> std::future) or a callback.
+struct DeliverySink {
+    std::promise<DeliveryReport> promise;
+    DeliveryCallback callback;  // empty: use the promise
+};
+
+/// The user's rebalance callbacks.
+struct RebalanceSink {
+    mutable std::mutex lock;
+    RebalanceCallbacks callbacks;
+};
+
+void deliver_ok(std::unique_ptr<DeliverySink> sink, const Report& report) noexcept;
+void deliver_err(std::unique_ptr<DeliverySink> sink, rust::Str error) noexcept;
+void rebalance_event(const RebalanceSink& sink, std::uint8_t kind,
+                     rust::Slice<const PartitionOffset> partitions) noexcept;
+
+}  // namespace ffi
+}  // namespace odradek

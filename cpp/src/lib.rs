@@ -1,0 +1,576 @@
+//! The Rust half of the C++ binding: a [`cxx`] bridge over the `odradek` core, called by the
+//! C++17 wrapper in `src/odradek.cc` (public API in `include/odradek/odradek.hpp`).
+//!
+//! Rules at this edge:
+//! - No panic crosses into C++: every bridge function runs under [`guard`], which turns an
+//!   error or a panic into a `Result` error; cxx turns that into a C++ exception, and the wrapper
+//!   rethrows it as `odradek::KafkaError`.
+//! - Errors travel as one string, [`encode_error`]: the stable name, the numeric code, the class
+//!   and the message, so C++ keeps what every binding keeps.
+//! - Blocking calls (`flush`, `poll`, `commit`) run on the core's runtime from the caller's
+//!   thread; delivery callbacks run on a runtime thread (see [`delivery_pump`]).
+// cxx generates `unsafe` FFI glue; this module is the FFI edge DESIGN.md allows it at.
+#![allow(unsafe_code)]
+
+mod consumer;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use odradek::admin::{Admin, NewTopic};
+use odradek::config::Config;
+use odradek::error::{Error, ErrorClass};
+use odradek::producer::{DeliveryFuture, Producer, ProducerRecord};
+use odradek::records::RecordHeader;
+use tokio::sync::{Notify, mpsc};
+
+use consumer::consumer_new;
+pub use consumer::{ConsumerBox, RecordBatchBox};
+
+#[cxx::bridge(namespace = "odradek::ffi")]
+mod ffi {
+    /// One `key=value` property.
+    struct Property {
+        key: String,
+        value: String,
+    }
+
+    /// Where a record was written.
+    struct Report {
+        partition: i32,
+        offset: i64,
+        timestamp: i64,
+    }
+
+    /// A partition and an offset (special offsets as librdkafka: -2 beginning, -1 end,
+    /// -1001 committed / auto.offset.reset).
+    struct PartitionOffset {
+        topic: String,
+        partition: i32,
+        offset: i64,
+    }
+
+    /// A topic and its partition count.
+    struct TopicInfo {
+        name: String,
+        partitions: i32,
+    }
+
+    extern "Rust" {
+        type ProducerBox;
+        type ConsumerBox;
+        type RecordBatchBox;
+        type AdminBox;
+        type BrokerBox;
+
+        fn producer_new(config: &[Property]) -> Result<Box<ProducerBox>>;
+        #[allow(clippy::too_many_arguments)]
+        fn send(
+            self: &ProducerBox,
+            topic: &[u8],
+            partition: i32,
+            key: &[u8],
+            key_null: bool,
+            value: &[u8],
+            value_null: bool,
+            timestamp: i64,
+            headers: &[u8],
+            header_lens: &[i64],
+            sink: UniquePtr<DeliverySink>,
+        ) -> Result<()>;
+        fn flush(self: &ProducerBox, timeout_ms: i64) -> Result<()>;
+        fn close(self: &ProducerBox, timeout_ms: i64) -> Result<()>;
+
+        fn consumer_new(config: &[Property]) -> Result<Box<ConsumerBox>>;
+        fn subscribe(self: &ConsumerBox, topics: &[String]) -> Result<()>;
+        fn assign(self: &ConsumerBox, partitions: &[PartitionOffset]) -> Result<()>;
+        fn unassign(self: &ConsumerBox) -> Result<()>;
+        fn assignment(self: &ConsumerBox) -> Result<Vec<PartitionOffset>>;
+        fn poll_batch(
+            self: &ConsumerBox,
+            max: usize,
+            timeout_ms: i64,
+        ) -> Result<Box<RecordBatchBox>>;
+        fn seek(self: &ConsumerBox, topic: &[u8], partition: i32, offset: i64) -> Result<()>;
+        fn position(self: &ConsumerBox, topic: &[u8], partition: i32) -> Result<i64>;
+        fn commit(self: &ConsumerBox) -> Result<()>;
+        fn commit_offsets(self: &ConsumerBox, offsets: &[PartitionOffset]) -> Result<()>;
+        fn committed(self: &ConsumerBox, partitions: &[PartitionOffset]) -> Result<Vec<i64>>;
+        fn set_rebalance_sink(self: &ConsumerBox, sink: UniquePtr<RebalanceSink>) -> Result<()>;
+        fn close(self: &ConsumerBox) -> Result<()>;
+
+        fn len(self: &RecordBatchBox) -> usize;
+        fn topic(self: &RecordBatchBox, i: usize) -> &str;
+        fn partition(self: &RecordBatchBox, i: usize) -> i32;
+        fn offset(self: &RecordBatchBox, i: usize) -> i64;
+        fn timestamp(self: &RecordBatchBox, i: usize) -> i64;
+        fn key(self: &RecordBatchBox, i: usize) -> &[u8];
+        fn key_is_null(self: &RecordBatchBox, i: usize) -> bool;
+        fn value(self: &RecordBatchBox, i: usize) -> &[u8];
+        fn value_is_null(self: &RecordBatchBox, i: usize) -> bool;
+        fn header_count(self: &RecordBatchBox, i: usize) -> usize;
+        fn header_key(self: &RecordBatchBox, i: usize, h: usize) -> &[u8];
+        fn header_value(self: &RecordBatchBox, i: usize, h: usize) -> &[u8];
+        fn header_value_is_null(self: &RecordBatchBox, i: usize, h: usize) -> bool;
+
+        fn admin_new(config: &[Property]) -> Result<Box<AdminBox>>;
+        fn create_topic(
+            self: &AdminBox,
+            name: &[u8],
+            partitions: i32,
+            replication_factor: i16,
+            config: &[Property],
+        ) -> Result<()>;
+        fn delete_topic(self: &AdminBox, name: &[u8]) -> Result<()>;
+        fn create_partitions(self: &AdminBox, topic: &[u8], total: i32) -> Result<()>;
+        fn list_topics(self: &AdminBox) -> Result<Vec<TopicInfo>>;
+
+        fn broker_start(properties: &[Property]) -> Result<Box<BrokerBox>>;
+        fn bootstrap_servers(self: &BrokerBox) -> String;
+        fn stop(self: &mut BrokerBox);
+
+        fn library_version() -> String;
+    }
+
+    unsafe extern "C++" {
+        include!("odradek-cpp/src/bridge.h");
+
+        /// Where one delivery result goes (a `std::promise` or a callback).
+        type DeliverySink;
+        /// Receives rebalance events (`std::function`s set by the user).
+        type RebalanceSink;
+
+        fn deliver_ok(sink: UniquePtr<DeliverySink>, report: &Report);
+        fn deliver_err(sink: UniquePtr<DeliverySink>, error: &str);
+        /// kind: 0 assigned, 1 revoked, 2 lost.
+        fn rebalance_event(sink: &RebalanceSink, kind: u8, partitions: &[PartitionOffset]);
+    }
+}
+
+// SAFETY: a DeliverySink is created by one C++ thread, handed to Rust once, and consumed exactly
+// once by `deliver_ok` / `deliver_err` on another thread; nothing else touches it meanwhile.
+unsafe impl Send for ffi::DeliverySink {}
+// SAFETY: RebalanceSink only holds `std::function`s set before it is handed over; C++ calls
+// them under the sink's own lock, so sharing it across threads is sound.
+unsafe impl Send for ffi::RebalanceSink {}
+// SAFETY: as above.
+unsafe impl Sync for ffi::RebalanceSink {}
+
+use ffi::{Property, Report, TopicInfo};
+
+/// A bridge error: the core error encoded for C++ (see [`encode_error`]).
+#[derive(Debug)]
+pub struct FfiError(String);
+
+impl std::fmt::Display for FfiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<Error> for FfiError {
+    fn from(e: Error) -> Self {
+        FfiError(encode_error(&e))
+    }
+}
+
+/// The field separator of an encoded error (ASCII unit separator: never in a name or code).
+const SEP: char = '\u{1f}';
+
+/// `ODRADEK<SEP>name<SEP>numeric code<SEP>class<SEP>message`, parsed by `odradek.cc`.
+pub fn encode_error(e: &Error) -> String {
+    let class = match e.class() {
+        ErrorClass::Retriable => "retriable",
+        ErrorClass::Permanent => "permanent",
+        ErrorClass::Abortable => "abortable",
+        _ => "fatal",
+    };
+    format!(
+        "ODRADEK{SEP}{}{SEP}{}{SEP}{class}{SEP}{e}",
+        e.name(),
+        e.numeric_code()
+    )
+}
+
+fn panic_error(what: &str) -> FfiError {
+    // librdkafka's _FATAL: the client hit a bug; the process can go on but this call failed.
+    FfiError(format!(
+        "ODRADEK{SEP}_FATAL{SEP}-150{SEP}fatal{SEP}internal error in odradek (a Rust panic, caught at the C++ boundary): {what}"
+    ))
+}
+
+/// Runs `f`, turning its error or a panic into an [`FfiError`]: nothing unwinds into C++.
+pub(crate) fn guard<T>(f: impl FnOnce() -> odradek::error::Result<T>) -> Result<T, FfiError> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r.map_err(FfiError::from),
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(panic_error(&what))
+        }
+    }
+}
+
+/// Runs `f` where no error is possible but a panic must still not cross the boundary.
+pub(crate) fn guard_or<T>(default: T, f: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or(default)
+}
+
+pub(crate) fn utf8<'a>(bytes: &'a [u8], what: &str) -> odradek::error::Result<&'a str> {
+    std::str::from_utf8(bytes)
+        .map_err(|_| Error::invalid_argument(format!("{what} is not valid UTF-8")))
+}
+
+pub(crate) fn config_of(properties: &[Property]) -> odradek::error::Result<Config> {
+    Config::from_pairs(properties.iter().map(|p| (&p.key, &p.value)))
+}
+
+/// Blocks the calling (C++) thread on the core's runtime. Called from a runtime thread (a
+/// delivery or rebalance callback) it would deadlock or panic, so it fails instead.
+pub(crate) fn block_on<F: std::future::Future>(f: F) -> odradek::error::Result<F::Output> {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return Err(Error::invalid_argument(
+            "a blocking odradek call (flush, poll, commit, close, ...) was made from inside a delivery or rebalance callback; call it from your own thread",
+        ));
+    }
+    Ok(odradek::runtime::block_on(f))
+}
+
+pub(crate) fn timeout_of(ms: i64) -> Duration {
+    if ms < 0 {
+        Duration::from_secs(365 * 24 * 3600)
+    } else {
+        Duration::from_millis(ms as u64)
+    }
+}
+
+// ------------------------------------------------------------------------------------ producer
+
+type Pending = (DeliveryFuture, cxx::UniquePtr<ffi::DeliverySink>);
+
+/// A producer plus the task that hands delivery results to C++.
+pub struct ProducerBox {
+    producer: Producer,
+    to_pump: mpsc::UnboundedSender<Pending>,
+    progress: Arc<Progress>,
+}
+
+impl std::fmt::Debug for ProducerBox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProducerBox")
+            .field("producer", &self.producer)
+            .finish()
+    }
+}
+
+/// Counts sends and completed callbacks, so `flush` returns only after every callback ran.
+#[derive(Default)]
+struct Progress {
+    sent: AtomicU64,
+    completed: AtomicU64,
+    changed: Notify,
+}
+
+fn producer_new(config: &[Property]) -> Result<Box<ProducerBox>, FfiError> {
+    guard(|| {
+        let config = config_of(config)?;
+        let producer = Producer::from_config(&config)?;
+        let (to_pump, from_send) = mpsc::unbounded_channel();
+        let progress = Arc::new(Progress::default());
+        odradek::runtime::spawn(delivery_pump(from_send, progress.clone()));
+        Ok(Box::new(ProducerBox {
+            producer,
+            to_pump,
+            progress,
+        }))
+    })
+}
+
+/// One task per producer: awaits the delivery futures and completes each C++ sink, on a runtime
+/// thread (so a callback should be short, as in the Java client's I/O thread).
+async fn delivery_pump(mut from_send: mpsc::UnboundedReceiver<Pending>, progress: Arc<Progress>) {
+    let mut pending = FuturesUnordered::new();
+    let mut open = true;
+    while open || !pending.is_empty() {
+        tokio::select! {
+            Some((result, sink)) = pending.next(), if !pending.is_empty() => {
+                complete(result, sink);
+                progress.completed.fetch_add(1, Ordering::SeqCst);
+                progress.changed.notify_waiters();
+            }
+            item = from_send.recv(), if open => match item {
+                Some((future, sink)) => pending.push(async move { (future.await, sink) }),
+                None => open = false,
+            },
+        }
+    }
+}
+
+fn complete(
+    result: odradek::error::Result<odradek::producer::DeliveryReport>,
+    sink: cxx::UniquePtr<ffi::DeliverySink>,
+) {
+    // The C++ side catches everything a user callback throws; a panic here cannot happen, but
+    // must not take the pump down if it did.
+    let _ = catch_unwind(AssertUnwindSafe(move || match result {
+        Ok(r) => ffi::deliver_ok(
+            sink,
+            &Report {
+                partition: r.partition,
+                offset: r.offset,
+                timestamp: r.timestamp,
+            },
+        ),
+        Err(e) => ffi::deliver_err(sink, &encode_error(&e)),
+    }));
+}
+
+impl ProducerBox {
+    #[allow(clippy::too_many_arguments)]
+    fn send(
+        &self,
+        topic: &[u8],
+        partition: i32,
+        key: &[u8],
+        key_null: bool,
+        value: &[u8],
+        value_null: bool,
+        timestamp: i64,
+        headers: &[u8],
+        header_lens: &[i64],
+        sink: cxx::UniquePtr<ffi::DeliverySink>,
+    ) -> Result<(), FfiError> {
+        guard(|| {
+            let topic = utf8(topic, "the topic name")?;
+            let headers = decode_headers(headers, header_lens)?;
+            let mut record = ProducerRecord::new(topic).headers(&headers);
+            if !key_null {
+                record = record.key(key);
+            }
+            if !value_null {
+                record = record.value(value);
+            }
+            if partition >= 0 {
+                record = record.partition(partition);
+            }
+            if timestamp >= 0 {
+                record = record.timestamp(timestamp);
+            }
+            let future = self.producer.send(record);
+            self.progress.sent.fetch_add(1, Ordering::SeqCst);
+            self.to_pump
+                .send((future, sink))
+                .map_err(|_| Error::closed("the producer is closed"))?;
+            Ok(())
+        })
+    }
+
+    fn flush(&self, timeout_ms: i64) -> Result<(), FfiError> {
+        guard(|| {
+            let target = self.progress.sent.load(Ordering::SeqCst);
+            let timeout = timeout_of(timeout_ms);
+            block_on(async {
+                let deadline = tokio::time::Instant::now() + timeout;
+                self.producer.flush_timeout(timeout).await?;
+                // Every record is delivered; wait until its C++ sink has run too.
+                loop {
+                    let changed = self.progress.changed.notified();
+                    tokio::pin!(changed);
+                    changed.as_mut().enable();
+                    if self.progress.completed.load(Ordering::SeqCst) >= target {
+                        return Ok(());
+                    }
+                    if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                        return Err(Error::timeout(format!(
+                            "flush did not finish within {timeout:?}"
+                        )));
+                    }
+                }
+            })?
+        })
+    }
+
+    fn close(&self, timeout_ms: i64) -> Result<(), FfiError> {
+        self.flush(timeout_ms)?;
+        guard(|| block_on(self.producer.close())?)
+    }
+}
+
+/// Headers come flattened from C++: for each, the name length and the value length (-1: null)
+/// in `lens`, the bytes back to back in `buf`.
+fn decode_headers(buf: &[u8], lens: &[i64]) -> odradek::error::Result<Vec<RecordHeader>> {
+    let bad = || Error::invalid_argument("malformed header list from the C++ wrapper");
+    if !lens.len().is_multiple_of(2) {
+        return Err(bad());
+    }
+    let mut out = Vec::with_capacity(lens.len() / 2);
+    let mut at = 0usize;
+    let mut take = |n: usize| -> odradek::error::Result<bytes::Bytes> {
+        let end = at
+            .checked_add(n)
+            .filter(|e| *e <= buf.len())
+            .ok_or_else(bad)?;
+        let b = bytes::Bytes::copy_from_slice(&buf[at..end]);
+        at = end;
+        Ok(b)
+    };
+    for pair in lens.chunks_exact(2) {
+        let name_len = usize::try_from(pair[0]).map_err(|_| bad())?;
+        let key = take(name_len)?;
+        let value = match pair[1] {
+            -1 => None,
+            n => Some(take(usize::try_from(n).map_err(|_| bad())?)?),
+        };
+        out.push(RecordHeader { key, value });
+    }
+    Ok(out)
+}
+
+// --------------------------------------------------------------------------------------- admin
+
+/// An admin client.
+#[derive(Debug)]
+pub struct AdminBox {
+    admin: Admin,
+}
+
+fn admin_new(config: &[Property]) -> Result<Box<AdminBox>, FfiError> {
+    guard(|| {
+        let admin = Admin::from_config(&config_of(config)?)?;
+        Ok(Box::new(AdminBox { admin }))
+    })
+}
+
+impl AdminBox {
+    fn create_topic(
+        &self,
+        name: &[u8],
+        partitions: i32,
+        replication_factor: i16,
+        config: &[Property],
+    ) -> Result<(), FfiError> {
+        guard(|| {
+            let mut topic = NewTopic::new(utf8(name, "the topic name")?, partitions)
+                .replication_factor(replication_factor);
+            for p in config {
+                topic = topic.config(&p.key, &p.value);
+            }
+            block_on(self.admin.create_topics(&[topic]))?
+        })
+    }
+
+    fn delete_topic(&self, name: &[u8]) -> Result<(), FfiError> {
+        guard(|| {
+            let name = utf8(name, "the topic name")?;
+            block_on(self.admin.delete_topics(&[name]))?
+        })
+    }
+
+    fn create_partitions(&self, topic: &[u8], total: i32) -> Result<(), FfiError> {
+        guard(|| {
+            let topic = utf8(topic, "the topic name")?;
+            block_on(self.admin.create_partitions(topic, total))?
+        })
+    }
+
+    fn list_topics(&self) -> Result<Vec<TopicInfo>, FfiError> {
+        guard(|| {
+            let topics = block_on(self.admin.list_topics())??;
+            Ok(topics
+                .into_iter()
+                .map(|(name, n)| TopicInfo {
+                    name,
+                    partitions: i32::try_from(n).unwrap_or(i32::MAX),
+                })
+                .collect())
+        })
+    }
+}
+
+// ------------------------------------------------------------------------------ embedded broker
+
+/// The in-process broker for tests (`odradek::testing::Broker`).
+#[derive(Debug)]
+pub struct BrokerBox {
+    broker: odradek_broker::EmbeddedBroker,
+}
+
+fn broker_start(properties: &[Property]) -> Result<Box<BrokerBox>, FfiError> {
+    guard(|| {
+        let props: Vec<(&str, &str)> = properties
+            .iter()
+            .map(|p| (p.key.as_str(), p.value.as_str()))
+            .collect();
+        let broker = odradek_broker::EmbeddedBroker::start(&props).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::InvalidInput {
+                Error::config("broker property", e)
+            } else {
+                Error::from(e)
+            }
+        })?;
+        Ok(Box::new(BrokerBox { broker }))
+    })
+}
+
+impl BrokerBox {
+    fn bootstrap_servers(&self) -> String {
+        guard_or(String::new(), || {
+            self.broker.bootstrap_servers().to_string()
+        })
+    }
+
+    fn stop(&mut self) {
+        guard_or((), || self.broker.stop());
+    }
+}
+
+fn library_version() -> String {
+    env!("CARGO_PKG_VERSION").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_encode_name_code_class_and_message() {
+        let e = Error::config("linger.msec", "unknown property");
+        let s = encode_error(&e);
+        let f: Vec<&str> = s.split(SEP).collect();
+        assert_eq!(f[0], "ODRADEK");
+        assert_eq!(f[1], "_INVALID_CONFIG");
+        assert_eq!(f[2], "-186");
+        assert_eq!(f[3], "permanent");
+        assert!(f[4].contains("linger.msec"), "{s}");
+    }
+
+    #[test]
+    fn a_panic_becomes_an_error_not_an_unwind() {
+        let r: Result<(), FfiError> = guard(|| panic!("boom"));
+        let s = r.unwrap_err().0;
+        assert!(s.starts_with(&format!("ODRADEK{SEP}_FATAL{SEP}")), "{s}");
+        assert!(s.contains("boom"), "{s}");
+    }
+
+    #[test]
+    fn headers_decode_in_order_with_null_and_empty_values() {
+        let lens = [5, 3, 5, 0, 4, -1, 3, 2];
+        let buf = b"traceabcemptynonebin\x00\xff";
+        let h = decode_headers(&buf[..], &lens).unwrap();
+        assert_eq!(h.len(), 4);
+        assert_eq!(&h[0].key[..], b"trace");
+        assert_eq!(h[0].value.as_deref(), Some(&b"abc"[..]));
+        assert_eq!(h[1].value.as_deref(), Some(&b""[..]));
+        assert_eq!(h[2].value, None);
+        assert_eq!(h[3].value.as_deref(), Some(&b"\x00\xff"[..]));
+        assert!(decode_headers(b"ab", &[5, 0]).is_err());
+        assert!(decode_headers(b"ab", &[1]).is_err());
+    }
+}

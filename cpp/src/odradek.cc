@@ -1,0 +1,484 @@
+// The C++ wrapper over the Rust bridge (src/lib.rs): RAII classes, KafkaError, futures.
+// Licensed under the Apache License, Version 2.0.
+#include "odradek/odradek.hpp"
+
+#include <cstdio>
+#include <exception>
+
+#include "odradek-cpp/src/bridge.h"
+#include "odradek-cpp/src/lib.rs.h"
+
+namespace odradek {
+
+KafkaError::KafkaError(std::string name, int code, ErrorClass error_class, const std::string& message)
+    : std::runtime_error(message), name_(std::move(name)), code_(code), class_(error_class) {}
+
+namespace {
+
+constexpr char kSep = '\x1f';
+
+// Parses "ODRADEK<US>name<US>code<US>class<US>message" (lib.rs encode_error).
+KafkaError decode_error(std::string_view s) {
+    std::vector<std::string_view> f;
+    std::size_t at = 0;
+    while (f.size() < 4) {
+        std::size_t next = s.find(kSep, at);
+        if (next == std::string_view::npos) break;
+        f.push_back(s.substr(at, next - at));
+        at = next + 1;
+    }
+    if (f.size() != 4 || f[0] != "ODRADEK") {
+        return KafkaError("_FAIL", -196, ErrorClass::Permanent, std::string(s));
+    }
+    int code = 0;
+    try {
+        code = std::stoi(std::string(f[2]));
+    } catch (...) {
+        code = -196;
+    }
+    ErrorClass c = ErrorClass::Fatal;
+    if (f[3] == "retriable") c = ErrorClass::Retriable;
+    else if (f[3] == "permanent") c = ErrorClass::Permanent;
+    else if (f[3] == "abortable") c = ErrorClass::Abortable;
+    return KafkaError(std::string(f[1]), code, c, std::string(s.substr(at)));
+}
+
+// Runs a bridge call, turning its rust::Error (and cxx's own argument errors) into KafkaError.
+template <typename F>
+auto call(F&& f) -> decltype(f()) {
+    try {
+        return f();
+    } catch (const rust::Error& e) {
+        throw decode_error(e.what());
+    } catch (const std::invalid_argument& e) {
+        // rust::String refuses strings that are not UTF-8.
+        throw KafkaError("_INVALID_ARG", -186, ErrorClass::Permanent, e.what());
+    }
+}
+
+std::vector<ffi::Property> properties(const Config& config) {
+    std::vector<ffi::Property> out;
+    out.reserve(config.size());
+    for (const auto& [k, v] : config) {
+        out.push_back(ffi::Property{rust::String(k), rust::String(v)});
+    }
+    return out;
+}
+
+template <typename T>
+rust::Slice<const T> as_slice(const std::vector<T>& v) {
+    return {v.data(), v.size()};
+}
+
+rust::Slice<const std::uint8_t> slice(std::string_view s) {
+    return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+
+rust::Slice<const std::uint8_t> slice(const Bytes& b) {
+    static const std::uint8_t empty = 0;
+    // A null or empty view may have a null data pointer, which a Rust slice must not have.
+    if (b.data() == nullptr) return {&empty, 0};
+    return {b.data(), b.size()};
+}
+
+std::string_view view(rust::Slice<const std::uint8_t> s) {
+    return {reinterpret_cast<const char*>(s.data()), s.size()};
+}
+
+std::int64_t millis(std::chrono::milliseconds t) {
+    return static_cast<std::int64_t>(t.count());
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------------------ bridge sinks
+
+namespace ffi {
+
+void deliver_ok(std::unique_ptr<DeliverySink> sink, const Report& r) noexcept {
+    DeliveryReport report{r.partition, r.offset, r.timestamp};
+    try {
+        if (sink->callback) {
+            sink->callback(report, nullptr);
+        } else {
+            sink->promise.set_value(report);
+        }
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "odradek: a delivery callback threw: %s\n", e.what());
+    } catch (...) {
+        std::fprintf(stderr, "odradek: a delivery callback threw\n");
+    }
+}
+
+void deliver_err(std::unique_ptr<DeliverySink> sink, rust::Str error) noexcept {
+    try {
+        KafkaError err = decode_error(std::string_view(error.data(), error.size()));
+        if (sink->callback) {
+            sink->callback(DeliveryReport{}, &err);
+        } else {
+            sink->promise.set_exception(std::make_exception_ptr(err));
+        }
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "odradek: a delivery callback threw: %s\n", e.what());
+    } catch (...) {
+        std::fprintf(stderr, "odradek: a delivery callback threw\n");
+    }
+}
+
+void rebalance_event(const RebalanceSink& sink, std::uint8_t kind,
+                     rust::Slice<const PartitionOffset> partitions) noexcept {
+    try {
+        std::vector<TopicPartition> parts;
+        parts.reserve(partitions.size());
+        for (const auto& p : partitions) parts.push_back({std::string(p.topic), p.partition});
+        std::lock_guard<std::mutex> guard(sink.lock);
+        const auto& cb = kind == 0 ? sink.callbacks.on_assigned
+                         : kind == 1 ? sink.callbacks.on_revoked
+                                     : sink.callbacks.on_lost;
+        if (cb) cb(parts);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "odradek: a rebalance callback threw: %s\n", e.what());
+    } catch (...) {
+        std::fprintf(stderr, "odradek: a rebalance callback threw\n");
+    }
+}
+
+}  // namespace ffi
+
+// ---------------------------------------------------------------------------------- producer
+
+struct Producer::Impl {
+    rust::Box<ffi::ProducerBox> box;
+    bool closed = false;
+};
+
+Producer::Producer(const Config& config)
+    : impl_(new Impl{call([&] { auto p = properties(config); return ffi::producer_new(as_slice(p)); })}) {}
+
+Producer::~Producer() {
+    if (!impl_ || impl_->closed) return;
+    try {
+        close(std::chrono::seconds(30));
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "odradek: closing a producer: %s\n", e.what());
+    }
+}
+
+Producer::Producer(Producer&&) noexcept = default;
+Producer& Producer::operator=(Producer&& other) noexcept {
+    if (this != &other) {
+        Producer old(std::move(*this));
+        impl_ = std::move(other.impl_);
+    }
+    return *this;
+}
+
+namespace {
+
+void send_to(ffi::ProducerBox& box, const ProducerRecord& record,
+             std::unique_ptr<ffi::DeliverySink> sink) {
+    std::string header_buf;
+    std::vector<std::int64_t> header_lens;
+    header_lens.reserve(record.headers().size() * 2);
+    for (const auto& [name, value] : record.headers()) {
+        header_buf.append(name);
+        header_lens.push_back(static_cast<std::int64_t>(name.size()));
+        if (value.is_null()) {
+            header_lens.push_back(-1);
+        } else {
+            header_buf.append(value.view());
+            header_lens.push_back(static_cast<std::int64_t>(value.size()));
+        }
+    }
+    call([&] {
+        box.send(slice(record.topic()), record.partition().value_or(-1), slice(record.key()),
+                 record.key().is_null(), slice(record.value()), record.value().is_null(),
+                 record.timestamp().value_or(-1), slice(std::string_view(header_buf)),
+                 rust::Slice<const std::int64_t>(header_lens.data(), header_lens.size()),
+                 std::move(sink));
+    });
+}
+
+}  // namespace
+
+std::future<DeliveryReport> Producer::send(const ProducerRecord& record) {
+    if (!impl_) throw KafkaError("_DESTROY", -197, ErrorClass::Fatal, "the producer was moved from");
+    auto sink = std::make_unique<ffi::DeliverySink>();
+    std::future<DeliveryReport> result = sink->promise.get_future();
+    send_to(*impl_->box, record, std::move(sink));
+    return result;
+}
+
+void Producer::send(const ProducerRecord& record, DeliveryCallback callback) {
+    if (!impl_) throw KafkaError("_DESTROY", -197, ErrorClass::Fatal, "the producer was moved from");
+    auto sink = std::make_unique<ffi::DeliverySink>();
+    sink->callback = std::move(callback);
+    send_to(*impl_->box, record, std::move(sink));
+}
+
+void Producer::flush(std::chrono::milliseconds timeout) {
+    if (!impl_) return;
+    call([&] { impl_->box->flush(millis(timeout)); });
+}
+
+void Producer::close(std::chrono::milliseconds timeout) {
+    if (!impl_ || impl_->closed) return;
+    impl_->closed = true;
+    call([&] { impl_->box->close(millis(timeout)); });
+}
+
+// ---------------------------------------------------------------------------------- consumer
+
+namespace {
+struct BatchDeleter {
+    void operator()(const ffi::RecordBatchBox* b) const noexcept {
+        if (b) (void)rust::Box<ffi::RecordBatchBox>::from_raw(const_cast<ffi::RecordBatchBox*>(b));
+    }
+};
+}  // namespace
+
+std::string_view Message::topic() const {
+    rust::Str t = batch_->topic(index_);
+    return {t.data(), t.size()};
+}
+std::int32_t Message::partition() const { return batch_->partition(index_); }
+std::int64_t Message::offset() const { return batch_->offset(index_); }
+std::int64_t Message::timestamp() const { return batch_->timestamp(index_); }
+std::optional<std::string_view> Message::key() const {
+    if (batch_->key_is_null(index_)) return std::nullopt;
+    return view(batch_->key(index_));
+}
+std::optional<std::string_view> Message::value() const {
+    if (batch_->value_is_null(index_)) return std::nullopt;
+    return view(batch_->value(index_));
+}
+std::size_t Message::header_count() const { return batch_->header_count(index_); }
+HeaderView Message::header(std::size_t h) const {
+    HeaderView out{view(batch_->header_key(index_, h)), std::nullopt};
+    if (!batch_->header_value_is_null(index_, h)) out.value = view(batch_->header_value(index_, h));
+    return out;
+}
+std::vector<HeaderView> Message::headers() const {
+    std::vector<HeaderView> out;
+    std::size_t n = header_count();
+    out.reserve(n);
+    for (std::size_t h = 0; h < n; ++h) out.push_back(header(h));
+    return out;
+}
+
+struct Consumer::Impl {
+    rust::Box<ffi::ConsumerBox> box;
+    bool closed = false;
+};
+
+Consumer::Consumer(const Config& config)
+    : impl_(new Impl{call([&] { auto p = properties(config); return ffi::consumer_new(as_slice(p)); })}) {}
+
+Consumer::~Consumer() {
+    if (!impl_ || impl_->closed) return;
+    try {
+        close();
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "odradek: closing a consumer: %s\n", e.what());
+    }
+}
+
+Consumer::Consumer(Consumer&&) noexcept = default;
+Consumer& Consumer::operator=(Consumer&& other) noexcept {
+    if (this != &other) {
+        Consumer old(std::move(*this));
+        impl_ = std::move(other.impl_);
+    }
+    return *this;
+}
+
+namespace {
+void need(const void* impl) {
+    if (!impl) throw KafkaError("_DESTROY", -197, ErrorClass::Fatal, "the client was moved from");
+}
+std::vector<ffi::PartitionOffset> partition_offsets(const std::vector<TopicPartitionOffset>& in) {
+    std::vector<ffi::PartitionOffset> out;
+    out.reserve(in.size());
+    for (const auto& p : in) out.push_back({rust::String(p.topic), p.partition, p.offset});
+    return out;
+}
+}  // namespace
+
+void Consumer::subscribe(const std::vector<std::string>& topics) {
+    need(impl_.get());
+    call([&] {
+        std::vector<rust::String> t;
+        t.reserve(topics.size());
+        for (const auto& s : topics) t.emplace_back(s);
+        impl_->box->subscribe(rust::Slice<const rust::String>(t.data(), t.size()));
+    });
+}
+
+void Consumer::assign(const std::vector<TopicPartitionOffset>& partitions) {
+    need(impl_.get());
+    call([&] {
+        auto v = partition_offsets(partitions);
+        impl_->box->assign(rust::Slice<const ffi::PartitionOffset>(v.data(), v.size()));
+    });
+}
+
+void Consumer::unassign() {
+    need(impl_.get());
+    call([&] { impl_->box->unassign(); });
+}
+
+std::vector<TopicPartitionOffset> Consumer::assignment() const {
+    need(impl_.get());
+    return call([&] {
+        std::vector<TopicPartitionOffset> out;
+        for (const auto& p : impl_->box->assignment()) {
+            out.push_back({std::string(p.topic), p.partition, p.offset});
+        }
+        return out;
+    });
+}
+
+std::vector<Message> Consumer::poll_batch(std::size_t max, std::chrono::milliseconds timeout) {
+    need(impl_.get());
+    return call([&] {
+        rust::Box<ffi::RecordBatchBox> box = impl_->box->poll_batch(max, millis(timeout));
+        std::shared_ptr<const ffi::RecordBatchBox> batch(box.into_raw(), BatchDeleter{});
+        std::vector<Message> out;
+        std::size_t n = batch->len();
+        out.reserve(n);
+        for (std::size_t i = 0; i < n; ++i) out.push_back(Message(batch, i));
+        return out;
+    });
+}
+
+std::optional<Message> Consumer::poll(std::chrono::milliseconds timeout) {
+    std::vector<Message> one = poll_batch(1, timeout);
+    if (one.empty()) return std::nullopt;
+    return std::move(one.front());
+}
+
+void Consumer::seek(std::string_view topic, std::int32_t partition, std::int64_t offset) {
+    need(impl_.get());
+    call([&] { impl_->box->seek(slice(topic), partition, offset); });
+}
+
+std::optional<std::int64_t> Consumer::position(std::string_view topic, std::int32_t partition) const {
+    need(impl_.get());
+    std::int64_t p = call([&] { return impl_->box->position(slice(topic), partition); });
+    if (p < 0) return std::nullopt;
+    return p;
+}
+
+void Consumer::commit() {
+    need(impl_.get());
+    call([&] { impl_->box->commit(); });
+}
+
+void Consumer::commit(const std::vector<TopicPartitionOffset>& offsets) {
+    need(impl_.get());
+    call([&] {
+        auto v = partition_offsets(offsets);
+        impl_->box->commit_offsets(rust::Slice<const ffi::PartitionOffset>(v.data(), v.size()));
+    });
+}
+
+std::vector<std::optional<std::int64_t>> Consumer::committed(const std::vector<TopicPartition>& partitions) {
+    need(impl_.get());
+    return call([&] {
+        std::vector<ffi::PartitionOffset> v;
+        v.reserve(partitions.size());
+        for (const auto& p : partitions) v.push_back({rust::String(p.topic), p.partition, -1});
+        rust::Vec<std::int64_t> got =
+            impl_->box->committed(rust::Slice<const ffi::PartitionOffset>(v.data(), v.size()));
+        std::vector<std::optional<std::int64_t>> out;
+        for (std::int64_t o : got) out.push_back(o < 0 ? std::nullopt : std::optional<std::int64_t>(o));
+        return out;
+    });
+}
+
+void Consumer::set_rebalance_callbacks(RebalanceCallbacks callbacks) {
+    need(impl_.get());
+    auto sink = std::make_unique<ffi::RebalanceSink>();
+    sink->callbacks = std::move(callbacks);
+    call([&] { impl_->box->set_rebalance_sink(std::move(sink)); });
+}
+
+void Consumer::close() {
+    if (!impl_ || impl_->closed) return;
+    impl_->closed = true;
+    call([&] { impl_->box->close(); });
+}
+
+// ------------------------------------------------------------------------------------- admin
+
+struct Admin::Impl {
+    rust::Box<ffi::AdminBox> box;
+};
+
+Admin::Admin(const Config& config)
+    : impl_(new Impl{call([&] { auto p = properties(config); return ffi::admin_new(as_slice(p)); })}) {}
+Admin::~Admin() = default;
+Admin::Admin(Admin&&) noexcept = default;
+Admin& Admin::operator=(Admin&&) noexcept = default;
+
+void Admin::create_topic(std::string_view name, std::int32_t partitions, const Config& topic_config,
+                         std::int16_t replication_factor) {
+    need(impl_.get());
+    call([&] {
+        auto props = properties(topic_config);
+        impl_->box->create_topic(slice(name), partitions, replication_factor,
+                                 rust::Slice<const ffi::Property>(props.data(), props.size()));
+    });
+}
+
+void Admin::delete_topic(std::string_view name) {
+    need(impl_.get());
+    call([&] { impl_->box->delete_topic(slice(name)); });
+}
+
+void Admin::create_partitions(std::string_view topic, std::int32_t total) {
+    need(impl_.get());
+    call([&] { impl_->box->create_partitions(slice(topic), total); });
+}
+
+std::vector<TopicInfo> Admin::list_topics() {
+    need(impl_.get());
+    return call([&] {
+        std::vector<TopicInfo> out;
+        for (const auto& t : impl_->box->list_topics()) out.push_back({std::string(t.name), t.partitions});
+        return out;
+    });
+}
+
+std::string version() { return std::string(ffi::library_version()); }
+
+// ---------------------------------------------------------------------------- testing::Broker
+
+namespace testing {
+
+struct Broker::Impl {
+    rust::Box<ffi::BrokerBox> box;
+};
+
+Broker::Broker(const Config& properties_)
+    : impl_(new Impl{call([&] { auto p = properties(properties_); return ffi::broker_start(as_slice(p)); })}),
+      bootstrap_(std::string(impl_->box->bootstrap_servers())) {}
+
+Broker::~Broker() { stop(); }
+Broker::Broker(Broker&&) noexcept = default;
+Broker& Broker::operator=(Broker&& other) noexcept {
+    if (this != &other) {
+        stop();
+        impl_ = std::move(other.impl_);
+        bootstrap_ = std::move(other.bootstrap_);
+    }
+    return *this;
+}
+
+void Broker::stop() {
+    if (impl_) impl_->box->stop();
+}
+
+}  // namespace testing
+
+}  // namespace odradek

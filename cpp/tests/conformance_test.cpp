@@ -1,0 +1,531 @@
+// The conformance runner: every tests/conformance/scenarios/*.json, step by step, against a
+// fresh embedded broker each (format: tests/conformance/README.md). An unknown op or step key
+// fails the scenario, so a new step kind shows up here at once.
+#include <odradek/odradek.hpp>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+using OptBytes = std::optional<std::string>;
+
+struct Rec {
+    std::string topic;
+    std::int32_t partition = -1;
+    std::int64_t offset = -1;
+    OptBytes key, value;
+    std::vector<std::pair<std::string, OptBytes>> headers;
+};
+
+struct StepFailure : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+[[noreturn]] void fail(const std::string& what) { throw StepFailure(what); }
+
+std::string show(const OptBytes& b) {
+    if (!b) return "null";
+    std::string s = json(*b).dump(-1, ' ', false, json::error_handler_t::replace);
+    return s.size() > 80 ? s.substr(0, 77) + "..." : s;
+}
+
+std::string hex_decode(const std::string& hex) {
+    if (hex.size() % 2) fail("odd hex string " + hex);
+    std::string out;
+    for (std::size_t i = 0; i < hex.size(); i += 2) {
+        out.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+    }
+    return out;
+}
+
+// null | "utf-8" | {"hex": ...} | {"repeat": s, "count": n}
+OptBytes bytes_of(const json& j) {
+    if (j.is_null()) return std::nullopt;
+    if (j.is_string()) return j.get<std::string>();
+    if (j.is_object() && j.contains("hex") && j.size() == 1) return hex_decode(j["hex"].get<std::string>());
+    if (j.is_object() && j.contains("repeat") && j.contains("count") && j.size() == 2) {
+        std::string unit = j["repeat"].get<std::string>(), out;
+        for (int i = 0, n = j["count"].get<int>(); i < n; ++i) out += unit;
+        return out;
+    }
+    fail("not a bytes value: " + j.dump());
+}
+
+std::string replace_i(std::string pattern, int i) {
+    const std::string tag = "{i}";
+    for (std::size_t at; (at = pattern.find(tag)) != std::string::npos;) {
+        pattern.replace(at, tag.size(), std::to_string(i));
+    }
+    return pattern;
+}
+
+std::vector<std::pair<OptBytes, OptBytes>> generated(const json& g) {
+    for (auto& [k, _] : g.items()) {
+        if (k != "count" && k != "key" && k != "value") fail("unknown generate key " + k);
+    }
+    std::vector<std::pair<OptBytes, OptBytes>> out;
+    int n = g.at("count").get<int>();
+    for (int i = 0; i < n; ++i) {
+        OptBytes key, value;
+        if (g.contains("key") && !g["key"].is_null()) key = replace_i(g["key"].get<std::string>(), i);
+        if (g.contains("value") && !g["value"].is_null()) value = replace_i(g["value"].get<std::string>(), i);
+        out.emplace_back(key, value);
+    }
+    return out;
+}
+
+std::map<std::string, std::set<std::string>> allowed_keys() {
+    return {
+        {"create_topic", {"topic", "partitions", "config"}},
+        {"producer", {"client", "config"}},
+        {"produce", {"client", "topic", "records", "generate", "expect"}},
+        {"flush", {"client"}},
+        {"consumer", {"client", "config"}},
+        {"assign", {"client", "partitions"}},
+        {"subscribe", {"client", "topics"}},
+        {"consume", {"client", "count", "timeout_ms", "expect", "generate"}},
+        {"consume_none", {"client", "timeout_ms"}},
+        {"seek", {"client", "topic", "partition", "offset"}},
+        {"position", {"client", "topic", "partition", "expect"}},
+        {"commit", {"client", "offsets"}},
+        {"committed", {"client", "partitions", "expect"}},
+        {"wait_assignment", {"clients", "topic", "partitions", "timeout_ms"}},
+        {"close", {"client"}},
+    };
+}
+
+class Runner {
+public:
+    explicit Runner(const json& scenario) : scenario_(scenario) {
+        odradek::Config props;
+        if (scenario.contains("broker_config")) {
+            for (auto& [k, v] : scenario["broker_config"].items()) props[k] = v.get<std::string>();
+        }
+        broker_ = std::make_unique<odradek::testing::Broker>(props);
+    }
+
+    void run() {
+        const auto& steps = scenario_.at("steps");
+        for (std::size_t i = 0; i < steps.size(); ++i) {
+            const json& step = steps[i];
+            try {
+                run_step(step);
+            } catch (const std::exception& e) {
+                ADD_FAILURE() << "scenario " << scenario_.at("name").get<std::string>() << ", step " << i
+                              << " (" << step.dump() .substr(0, 300) << "): " << e.what();
+                return;
+            }
+        }
+    }
+
+private:
+    odradek::Config client_config(const json& step) const {
+        odradek::Config c;
+        if (step.contains("config")) {
+            for (auto& [k, v] : step["config"].items()) c[k] = v.get<std::string>();
+        }
+        c["bootstrap.servers"] = broker_->bootstrap_servers();
+        return c;
+    }
+
+    odradek::Producer& producer(const json& step) {
+        auto it = producers_.find(step.at("client").get<std::string>());
+        if (it == producers_.end()) fail("no producer named " + step.at("client").dump());
+        return *it->second;
+    }
+
+    odradek::Consumer& consumer(const std::string& name) {
+        auto it = consumers_.find(name);
+        if (it == consumers_.end()) fail("no consumer named " + name);
+        return *it->second;
+    }
+
+    static void check_error(const json& expect, const odradek::KafkaError& e) {
+        std::string name = expect.at("name").get<std::string>();
+        if (e.name() != name) fail("expected error " + name + ", got " + e.name() + ": " + e.what());
+        if (expect.contains("retriable") && expect["retriable"].get<bool>() != e.retriable()) {
+            fail("error " + name + ": expected retriable=" + expect["retriable"].dump() + ", got " +
+                 (e.retriable() ? "true" : "false"));
+        }
+    }
+
+    // Runs `f`; with expect_error it must throw that KafkaError, otherwise it must not throw.
+    template <typename F>
+    void expecting(const json& step, F&& f) {
+        if (!step.contains("expect_error")) {
+            f();
+            return;
+        }
+        try {
+            f();
+        } catch (const odradek::KafkaError& e) {
+            check_error(step["expect_error"], e);
+            return;
+        }
+        fail("expected error " + step["expect_error"].dump() + ", but the step succeeded");
+    }
+
+    void run_step(const json& step) {
+        static const auto allowed = allowed_keys();
+        std::string op = step.at("op").get<std::string>();
+        auto known = allowed.find(op);
+        if (known == allowed.end()) fail("unknown op '" + op + "' (this runner must learn it)");
+        for (auto& [k, _] : step.items()) {
+            if (k != "op" && k != "comment" && k != "expect_error" && !known->second.count(k)) {
+                fail("unknown key '" + k + "' for op " + op);
+            }
+        }
+        if (step.contains("expect_error") && op != "producer" && op != "consumer" && op != "create_topic" &&
+            op != "produce") {
+            fail("expect_error is not supported on op " + op);
+        }
+
+        if (op == "create_topic") {
+            odradek::Config topic_config;
+            if (step.contains("config")) {
+                for (auto& [k, v] : step["config"].items()) topic_config[k] = v.get<std::string>();
+            }
+            odradek::Admin admin({{"bootstrap.servers", broker_->bootstrap_servers()}});
+            expecting(step, [&] {
+                admin.create_topic(step.at("topic").get<std::string>(), step.at("partitions").get<int>(),
+                                   topic_config);
+            });
+        } else if (op == "producer") {
+            expecting(step, [&] {
+                producers_[step.at("client").get<std::string>()] =
+                    std::make_unique<odradek::Producer>(client_config(step));
+            });
+        } else if (op == "consumer") {
+            expecting(step, [&] {
+                consumers_[step.at("client").get<std::string>()] =
+                    std::make_unique<odradek::Consumer>(client_config(step));
+            });
+        } else if (op == "produce") {
+            produce(step);
+        } else if (op == "flush") {
+            producer(step).flush(30s);
+        } else if (op == "assign") {
+            std::vector<odradek::TopicPartitionOffset> parts;
+            for (const auto& p : step.at("partitions")) {
+                std::int64_t offset;
+                const json& o = p.at("offset");
+                if (o == "earliest") offset = odradek::offsets::beginning;
+                else if (o == "latest") offset = odradek::offsets::end;
+                else if (o == "committed") offset = odradek::offsets::stored;
+                else if (o.is_number_integer()) offset = o.get<std::int64_t>();
+                else fail("bad offset " + o.dump());
+                parts.push_back({p.at("topic").get<std::string>(), p.at("partition").get<int>(), offset});
+            }
+            consumer(step.at("client")).assign(parts);
+        } else if (op == "subscribe") {
+            consumer(step.at("client")).subscribe(step.at("topics").get<std::vector<std::string>>());
+        } else if (op == "consume") {
+            consume(step);
+        } else if (op == "consume_none") {
+            std::string name = step.at("client");
+            auto& buffered = buffered_[name];
+            if (!buffered.empty()) fail("a record was already buffered: offset " + std::to_string(buffered.front().offset));
+            auto got = consumer(name).poll_batch(10, std::chrono::milliseconds(step.at("timeout_ms").get<int>()));
+            if (!got.empty()) {
+                fail("expected no record, got " + std::string(got[0].topic()) + "/" +
+                     std::to_string(got[0].partition()) + "@" + std::to_string(got[0].offset()));
+            }
+        } else if (op == "seek") {
+            std::string name = step.at("client");
+            std::string topic = step.at("topic");
+            int partition = step.at("partition");
+            consumer(name).seek(topic, partition, step.at("offset").get<std::int64_t>());
+            auto& buffered = buffered_[name];
+            buffered.erase(std::remove_if(buffered.begin(), buffered.end(),
+                                          [&](const Rec& r) { return r.topic == topic && r.partition == partition; }),
+                           buffered.end());
+        } else if (op == "position") {
+            auto pos = consumer(step.at("client")).position(step.at("topic").get<std::string>(),
+                                                             step.at("partition").get<int>());
+            std::int64_t want = step.at("expect");
+            if (!pos || *pos != want) {
+                fail("position: expected " + std::to_string(want) + ", got " +
+                     (pos ? std::to_string(*pos) : std::string("unknown")));
+            }
+        } else if (op == "commit") {
+            auto& c = consumer(step.at("client"));
+            if (step.contains("offsets")) {
+                std::vector<odradek::TopicPartitionOffset> offsets;
+                for (const auto& o : step["offsets"]) {
+                    offsets.push_back({o.at("topic"), o.at("partition"), o.at("offset")});
+                }
+                c.commit(offsets);
+            } else {
+                c.commit();
+            }
+        } else if (op == "committed") {
+            std::vector<odradek::TopicPartition> parts;
+            for (const auto& p : step.at("partitions")) parts.push_back({p.at("topic"), p.at("partition")});
+            auto got = consumer(step.at("client")).committed(parts);
+            auto want = step.at("expect").get<std::vector<std::int64_t>>();
+            if (got.size() != want.size()) fail("committed: wrong number of offsets");
+            for (std::size_t i = 0; i < want.size(); ++i) {
+                std::int64_t g = got[i].value_or(-1);
+                if (g != want[i]) {
+                    fail("committed[" + std::to_string(i) + "]: expected " + std::to_string(want[i]) + ", got " +
+                         std::to_string(g));
+                }
+            }
+        } else if (op == "wait_assignment") {
+            wait_assignment(step);
+        } else if (op == "close") {
+            std::string name = step.at("client");
+            if (auto p = producers_.find(name); p != producers_.end()) {
+                p->second->close(30s);
+                producers_.erase(p);
+            } else if (auto c = consumers_.find(name); c != consumers_.end()) {
+                c->second->close();
+                consumers_.erase(c);
+                buffered_.erase(name);
+            } else {
+                fail("no client named " + name);
+            }
+        }
+    }
+
+    void produce(const json& step) {
+        auto& p = producer(step);
+        std::string topic = step.at("topic");
+        // Keep the bytes alive until send() copied them (it does before returning).
+        std::vector<std::future<odradek::DeliveryReport>> futures;
+        auto send = [&](const OptBytes& key, const OptBytes& value, const json* rec) {
+            odradek::ProducerRecord r(topic);
+            if (key) r.key(*key);
+            if (value) r.value(*value);
+            std::vector<std::pair<std::string, OptBytes>> headers;
+            if (rec) {
+                for (auto& [k, _] : rec->items()) {
+                    if (k != "key" && k != "value" && k != "headers" && k != "partition" && k != "timestamp") {
+                        fail("unknown record key " + k);
+                    }
+                }
+                if (rec->contains("partition")) r.partition((*rec)["partition"].get<int>());
+                if (rec->contains("timestamp")) r.timestamp((*rec)["timestamp"].get<std::int64_t>());
+                if (rec->contains("headers")) {
+                    for (const auto& h : (*rec)["headers"]) headers.emplace_back(h.at(0).get<std::string>(), bytes_of(h.at(1)));
+                }
+            }
+            for (const auto& [name, v] : headers) r.header(name, v ? odradek::Bytes(*v) : odradek::Bytes(nullptr));
+            futures.push_back(p.send(r));
+        };
+        if (step.contains("records")) {
+            for (const auto& rec : step["records"]) {
+                OptBytes key = rec.contains("key") ? bytes_of(rec["key"]) : std::nullopt;
+                OptBytes value = rec.contains("value") ? bytes_of(rec["value"]) : std::nullopt;
+                send(key, value, &rec);
+            }
+        }
+        if (step.contains("generate")) {
+            for (const auto& [k, v] : generated(step["generate"])) send(k, v, nullptr);
+        }
+        std::vector<odradek::DeliveryReport> reports;
+        for (std::size_t i = 0; i < futures.size(); ++i) {
+            try {
+                reports.push_back(futures[i].get());
+                if (step.contains("expect_error")) {
+                    fail("record " + std::to_string(i) + ": expected error " + step["expect_error"].dump() +
+                         ", but it was delivered");
+                }
+            } catch (const odradek::KafkaError& e) {
+                if (!step.contains("expect_error")) {
+                    fail("record " + std::to_string(i) + " failed: " + e.name() + ": " + e.what());
+                }
+                check_error(step["expect_error"], e);
+            }
+        }
+        if (step.contains("expect")) {
+            const auto& expect = step["expect"];
+            if (expect.size() != reports.size()) fail("expect has a different length than the records sent");
+            for (std::size_t i = 0; i < reports.size(); ++i) {
+                for (auto& [k, v] : expect[i].items()) {
+                    std::int64_t got;
+                    if (k == "partition") got = reports[i].partition;
+                    else if (k == "offset") got = reports[i].offset;
+                    else fail("unknown report field " + k);
+                    if (got != v.get<std::int64_t>()) {
+                        fail("record " + std::to_string(i) + ": expected " + k + " " + v.dump() + ", got " +
+                             std::to_string(got));
+                    }
+                }
+            }
+        }
+    }
+
+    static Rec to_rec(const odradek::Message& m) {
+        Rec r;
+        r.topic = std::string(m.topic());
+        r.partition = m.partition();
+        r.offset = m.offset();
+        if (auto k = m.key()) r.key = std::string(*k);
+        if (auto v = m.value()) r.value = std::string(*v);
+        for (const auto& h : m.headers()) {
+            r.headers.emplace_back(std::string(h.key), h.value ? OptBytes(std::string(*h.value)) : std::nullopt);
+        }
+        return r;
+    }
+
+    void poll_into(const std::string& name, std::size_t max, std::chrono::milliseconds timeout) {
+        for (const auto& m : consumer(name).poll_batch(max, timeout)) buffered_[name].push_back(to_rec(m));
+    }
+
+    void consume(const json& step) {
+        std::string name = step.at("client");
+        std::size_t count = step.at("count").get<std::size_t>();
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(step.at("timeout_ms").get<int>());
+        auto& buffered = buffered_[name];
+        while (buffered.size() < count && std::chrono::steady_clock::now() < deadline) {
+            poll_into(name, count - buffered.size(), 100ms);
+        }
+        if (buffered.size() < count) {
+            fail("expected " + std::to_string(count) + " records, got " + std::to_string(buffered.size()));
+        }
+        std::vector<Rec> got(buffered.begin(), buffered.begin() + static_cast<std::ptrdiff_t>(count));
+        buffered.erase(buffered.begin(), buffered.begin() + static_cast<std::ptrdiff_t>(count));
+        std::stable_sort(got.begin(), got.end(), [](const Rec& a, const Rec& b) {
+            return std::tie(a.topic, a.partition, a.offset) < std::tie(b.topic, b.partition, b.offset);
+        });
+        if (step.contains("expect")) {
+            const auto& expect = step["expect"];
+            if (expect.size() > got.size()) fail("expect lists more records than count");
+            for (std::size_t i = 0; i < expect.size(); ++i) check_record(i, expect[i], got[i]);
+        }
+        if (step.contains("generate")) {
+            std::multiset<std::pair<OptBytes, OptBytes>> want, have;
+            for (auto& kv : generated(step["generate"])) want.insert(kv);
+            for (auto& r : got) have.insert({r.key, r.value});
+            if (want != have) {
+                std::ostringstream msg;
+                msg << "received records differ from the generated ones (" << want.size() << " expected, "
+                    << have.size() << " received)";
+                for (auto& kv : want) {
+                    if (!have.count(kv)) {
+                        msg << "; first missing: key " << show(kv.first) << " value " << show(kv.second);
+                        break;
+                    }
+                }
+                fail(msg.str());
+            }
+        }
+    }
+
+    static void check_record(std::size_t i, const json& want, const Rec& got) {
+        auto where = "record " + std::to_string(i) + " (" + got.topic + "/" + std::to_string(got.partition) + "@" +
+                     std::to_string(got.offset) + "): ";
+        for (auto& [k, v] : want.items()) {
+            if (k == "topic") {
+                if (got.topic != v.get<std::string>()) fail(where + "topic " + got.topic);
+            } else if (k == "partition") {
+                if (got.partition != v.get<int>()) fail(where + "expected partition " + v.dump());
+            } else if (k == "offset") {
+                if (got.offset != v.get<std::int64_t>()) fail(where + "expected offset " + v.dump());
+            } else if (k == "key") {
+                if (got.key != bytes_of(v)) fail(where + "key " + show(got.key) + ", expected " + show(bytes_of(v)));
+            } else if (k == "value") {
+                if (got.value != bytes_of(v)) fail(where + "value " + show(got.value) + ", expected " + show(bytes_of(v)));
+            } else if (k == "headers") {
+                std::vector<std::pair<std::string, OptBytes>> hs;
+                for (const auto& h : v) hs.emplace_back(h.at(0).get<std::string>(), bytes_of(h.at(1)));
+                if (hs != got.headers) {
+                    std::string seen;
+                    for (auto& [n, hv] : got.headers) seen += " " + n + "=" + show(hv);
+                    fail(where + "headers differ; got" + (seen.empty() ? " none" : seen));
+                }
+            } else {
+                fail("unknown expect field " + k);
+            }
+        }
+    }
+
+    void wait_assignment(const json& step) {
+        auto clients = step.at("clients").get<std::vector<std::string>>();
+        std::string topic = step.at("topic");
+        int partitions = step.at("partitions");
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(step.at("timeout_ms").get<int>());
+        std::string last;
+        while (true) {
+            std::vector<int> owner(static_cast<std::size_t>(partitions), 0);
+            bool ok = true;
+            std::ostringstream seen;
+            for (const auto& c : clients) {
+                int owned = 0;
+                seen << c << ":";
+                for (const auto& tp : consumer(c).assignment()) {
+                    if (tp.topic != topic) continue;
+                    seen << " " << tp.partition;
+                    if (tp.partition < 0 || tp.partition >= partitions) { ok = false; continue; }
+                    owner[static_cast<std::size_t>(tp.partition)]++;
+                    owned++;
+                }
+                seen << "; ";
+                if (partitions >= static_cast<int>(clients.size()) && owned == 0) ok = false;
+            }
+            for (int n : owner) ok = ok && n == 1;
+            last = seen.str();
+            if (ok) return;
+            if (std::chrono::steady_clock::now() > deadline) fail("assignment did not settle: " + last);
+            for (const auto& c : clients) poll_into(c, 500, 50ms);
+        }
+    }
+
+    json scenario_;
+    std::unique_ptr<odradek::testing::Broker> broker_;
+    std::map<std::string, std::unique_ptr<odradek::Producer>> producers_;
+    std::map<std::string, std::unique_ptr<odradek::Consumer>> consumers_;
+    std::map<std::string, std::deque<Rec>> buffered_;
+};
+
+std::vector<std::string> scenario_files() {
+    std::vector<std::string> out;
+    for (const auto& e : std::filesystem::directory_iterator(ODRADEK_SCENARIO_DIR)) {
+        if (e.path().extension() == ".json") out.push_back(e.path().string());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+class Conformance : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(Conformance, Scenario) {
+    std::ifstream in(GetParam());
+    ASSERT_TRUE(in) << "cannot read " << GetParam();
+    json scenario = json::parse(in);
+    for (auto& [k, _] : scenario.items()) {
+        ASSERT_TRUE(k == "name" || k == "description" || k == "broker_config" || k == "steps")
+            << "unknown scenario key " << k;
+    }
+    Runner(scenario).run();
+}
+
+INSTANTIATE_TEST_SUITE_P(Scenarios, Conformance, ::testing::ValuesIn(scenario_files()),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                             return std::filesystem::path(info.param).stem().string();
+                         });
+
+TEST(ConformanceFiles, ThereAreScenarios) { EXPECT_GE(scenario_files().size(), 7u); }
+
+}  // namespace

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# C++ binding suite (cpp/): CMake + Ninja build of the bridge crate and the C++ wrapper, then
+# ctest runs the GoogleTest suites — the API tests, the conformance runner over every
+# tests/conformance/scenarios/*.json, interop with librdkafka++ both ways — and finally the
+# installed package is used by examples/cpp through find_package(odradek) and run.
+# Set-up: scripts/setup.d/50-cpp.sh. Build dirs are cached under $ODRADEK_CACHE/cpp.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+export ODRADEK_CACHE="${ODRADEK_CACHE:-$HOME/.cache/odradek}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ODRADEK_CACHE/target}"
+export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
+# Debug: the dev profile that `cargo test --workspace` has already built most of.
+build="${ODRADEK_CPP_BUILD:-$ODRADEK_CACHE/cpp}/build-debug"
+install="${ODRADEK_CPP_BUILD:-$ODRADEK_CACHE/cpp}/install-debug"
+examples="${ODRADEK_CPP_BUILD:-$ODRADEK_CACHE/cpp}/examples-debug"
+
+run() { echo "+ $*" >&2; "$@"; }
+
+run cmake -S "$root/cpp" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+    -DODRADEK_CARGO_TARGET_DIR="$CARGO_TARGET_DIR"
+run cmake --build "$build"
+(cd "$build" && run ctest --output-on-failure --timeout 180)
+
+# The installed package, used the way a user's project would.
+rm -rf "$install"
+run cmake --install "$build" --prefix "$install"
+run cmake -S "$root/examples/cpp" -B "$examples" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+    -DCMAKE_PREFIX_PATH="$install"
+run cmake --build "$examples"
+out="$("$examples/quickstart")"
+echo "$out"
+grep -qx "read 10 records" <<<"$out" || { echo "50-cpp.sh: examples/cpp/quickstart did not read its 10 records" >&2; exit 1; }
