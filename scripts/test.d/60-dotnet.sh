@@ -35,6 +35,9 @@ for ex in "$root"/examples/dotnet/*.cs; do
     [ -e "$ex" ] || continue
     run mcs "${mcs_flags[@]}" -target:exe -out:"$out/$(basename "$ex" .cs).exe" -r:"$out/Odradek.dll" "$ex"
 done
+# The example in dotnet/README.md (its first csharp block) must compile and run too (ExampleTests).
+awk '/^```csharp$/ {on = 1; next} /^```$/ && on {exit} on' "$root/dotnet/README.md" > "$out/ReadmeExample.cs"
+run mcs "${mcs_flags[@]}" -target:exe -out:"$out/ReadmeExample.exe" -r:"$out/Odradek.dll" "$out/ReadmeExample.cs"
 
 export LD_LIBRARY_PATH="$out${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export ODRADEK_REPO_ROOT="$root"
