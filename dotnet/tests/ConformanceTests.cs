@@ -379,26 +379,14 @@ namespace Odradek.Tests
 
         internal static byte[] Bytes(object spec)
         {
-            if (spec == null) return null;
-            var s = spec as string;
-            if (s != null) return Encoding.UTF8.GetBytes(s);
-            var o = spec as JsonObject;
-            if (o != null && o.Has("hex") && o.Count == 1)
+            try
             {
-                string hex = o.Str("hex");
-                if (hex.Length % 2 != 0) throw new ScenarioFailure("odd hex length");
-                var b = new byte[hex.Length / 2];
-                for (int i = 0; i < b.Length; i++) b[i] = Convert.ToByte(hex.Substring(2 * i, 2), 16);
-                return b;
+                return JsonBytes.Of(spec);
             }
-            if (o != null && o.Has("repeat") && o.Has("count") && o.Count == 2)
+            catch (FormatException e)
             {
-                var sb = new StringBuilder();
-                string unit = o.Str("repeat");
-                for (long i = 0; i < o.Long("count"); i++) sb.Append(unit);
-                return Encoding.UTF8.GetBytes(sb.ToString());
+                throw new ScenarioFailure(e.Message);
             }
-            throw new ScenarioFailure("not a bytes value: " + spec);
         }
 
         private static Headers HeadersOf(object spec)

@@ -240,4 +240,33 @@ namespace Odradek.Tests
             return v;
         }
     }
+
+    /// <summary>The bytes notation of tests/conformance/README.md: null, a string (its UTF-8),
+    /// {"hex": "00ff"} or {"repeat": "x", "count": N}.</summary>
+    public static class JsonBytes
+    {
+        public static byte[] Of(object spec)
+        {
+            if (spec == null) return null;
+            var s = spec as string;
+            if (s != null) return Encoding.UTF8.GetBytes(s);
+            var o = spec as JsonObject;
+            if (o != null && o.Has("hex") && o.Count == 1)
+            {
+                string hex = o.Str("hex");
+                if (hex.Length % 2 != 0) throw new FormatException("odd hex length");
+                var b = new byte[hex.Length / 2];
+                for (int i = 0; i < b.Length; i++) b[i] = Convert.ToByte(hex.Substring(2 * i, 2), 16);
+                return b;
+            }
+            if (o != null && o.Has("repeat") && o.Has("count") && o.Count == 2)
+            {
+                var sb = new StringBuilder();
+                string unit = o.Str("repeat");
+                for (long i = 0; i < o.Long("count"); i++) sb.Append(unit);
+                return Encoding.UTF8.GetBytes(sb.ToString());
+            }
+            throw new FormatException("not a bytes value: " + spec);
+        }
+    }
 }

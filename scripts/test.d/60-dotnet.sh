@@ -12,7 +12,9 @@ for tool in mcs mono nunit-console; do
 done
 run() { echo "+ $*" >&2; "$@"; }
 
-run cargo build --release --locked -p odradek-ffi
+# The native library, and the odradek CLI (broker and Rust reader of the cross-language test),
+# in one build so that they share one feature set.
+run cargo build --release --locked -p odradek-ffi -p odradek-cli --manifest-path "$root/Cargo.toml"
 native="$CARGO_TARGET_DIR/release/libodradek_ffi.so"
 [ -f "$native" ] || { echo "60-dotnet.sh: $native was not built" >&2; exit 1; }
 
@@ -35,6 +37,9 @@ for ex in "$root"/examples/dotnet/*.cs; do
     [ -e "$ex" ] || continue
     run mcs "${mcs_flags[@]}" -target:exe -out:"$out/$(basename "$ex" .cs).exe" -r:"$out/Odradek.dll" "$ex"
 done
+# The cross-language peer (tests/crosslang/): XLang.exe produce|consume.
+run mcs "${mcs_flags[@]}" -target:exe -out:"$out/XLang.exe" -r:"$out/Odradek.dll" \
+    "$root/dotnet/xlang/XLang.cs" "$root/dotnet/tests/Json.cs"
 # The example in dotnet/README.md (its first csharp block) must compile and run too (ExampleTests).
 awk '/^```csharp$/ {on = 1; next} /^```$/ && on {exit} on' "$root/dotnet/README.md" > "$out/ReadmeExample.cs"
 run mcs "${mcs_flags[@]}" -target:exe -out:"$out/ReadmeExample.exe" -r:"$out/Odradek.dll" "$out/ReadmeExample.cs"
@@ -47,6 +52,11 @@ status=0
 # -domain:None: Mono 6.8 cannot unload an AppDomain that a library thread has called into
 # (mono/mono#20466); the tests run in the main domain instead.
 run nunit-console -nologo -labels -noshadow -domain:None -xml="$out/TestResult.xml" "$out/Odradek.Tests.dll" || status=$?
+# Cross-language byte identity (tests/crosslang/): records written by one binding are read back
+# byte for byte by the others; the Rust reader is the odradek CLI.
+run python3 "$root/tests/crosslang/crosslang.py" --odradek "$CARGO_TARGET_DIR/release/odradek" \
+    --peer "dotnet=mono $out/XLang.exe" \
+    --pair dotnet:dotnet,rust || status=1
 # nunit-console's exit code counts failures and errors; a test that did not run is a failure too
 # (no silent skips).
 summary="$(grep -m1 '<test-results ' "$out/TestResult.xml" || true)"
