@@ -1,0 +1,493 @@
+package odradek
+
+/*
+#include <stdlib.h>
+#include "odradek.h"
+extern OdradekError *odradek_go_set_rebalance(const OdradekConsumer *c, uintptr_t ctx);
+*/
+import "C"
+
+import (
+	"context"
+	"fmt"
+	"runtime/cgo"
+	"sync"
+	"time"
+	"unsafe"
+)
+
+// Offsets with a meaning of their own, for Assign and Seek.
+const (
+	OffsetBeginning int64 = -2    // the first offset of the partition
+	OffsetEnd       int64 = -1    // only records produced from now on
+	OffsetStored    int64 = -1000 // the group's committed offset, else auto.offset.reset
+	OffsetInvalid   int64 = -1001 // no offset (a position not known yet, nothing committed)
+)
+
+// TopicPartition names a partition, with an offset where the call needs one.
+type TopicPartition struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+}
+
+// RebalanceKind says what happened to the partitions of a RebalanceEvent.
+type RebalanceKind int
+
+const (
+	// PartitionsAssigned: partitions newly assigned to this member.
+	PartitionsAssigned RebalanceKind = 1
+	// PartitionsRevoked: partitions taken away in an orderly rebalance.
+	PartitionsRevoked RebalanceKind = 2
+	// PartitionsLost: partitions lost without a rebalance (nothing was committed).
+	PartitionsLost RebalanceKind = 3
+)
+
+// RebalanceEvent is a change of the partitions this group member owns.
+type RebalanceEvent struct {
+	Kind       RebalanceKind
+	Partitions []TopicPartition
+}
+
+// Consumer reads records: assigned partitions (Assign) or a consumer group's share
+// (Subscribe, with "group.id"). Safe for concurrent use; Close it when done.
+type Consumer struct {
+	mu        sync.RWMutex // read-held by every native call; Close takes it to free the handle
+	handle    *C.OdradekConsumer
+	rebalance cgo.Handle
+
+	bufMu    sync.Mutex
+	buffered []*Record // records of the last batch not handed out yet
+}
+
+// NewConsumer creates a consumer from librdkafka / Java property names.
+func NewConsumer(config map[string]string) (*Consumer, error) {
+	cfg := newCConfig(config)
+	defer cfg.free()
+	var h *C.OdradekConsumer
+	if err := takeError(C.odradek_consumer_new(cfg.entries, cfg.n, &h)); err != nil {
+		return nil, err
+	}
+	liveHandles.Add(1)
+	return &Consumer{handle: h}, nil
+}
+
+func (c *Consumer) call(f func(h *C.OdradekConsumer) error) error {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.handle == nil {
+		return ErrClosed
+	}
+	return f(c.handle)
+}
+
+//export odradekGoRebalance
+func odradekGoRebalance(ctx C.uintptr_t, event C.int32_t, parts *C.OdradekTopicPartition, count C.size_t) {
+	handler := cgo.Handle(ctx).Value().(func(RebalanceEvent))
+	ev := RebalanceEvent{Kind: RebalanceKind(event)}
+	for _, p := range unsafe.Slice(parts, int(count)) {
+		ev.Partitions = append(ev.Partitions, TopicPartition{Topic: C.GoString(p.topic), Partition: int32(p.partition), Offset: OffsetInvalid})
+	}
+	handler(ev)
+}
+
+// OnRebalance sets the function called when the group assigns, revokes or loses partitions
+// of this member (needs "group.id"; set it before Subscribe). It runs on a library thread
+// while the group waits: keep it short.
+func (c *Consumer) OnRebalance(handler func(RebalanceEvent)) error {
+	return c.call(func(h *C.OdradekConsumer) error {
+		nh := cgo.NewHandle(handler)
+		if err := takeError(C.odradek_go_set_rebalance(h, C.uintptr_t(nh))); err != nil {
+			nh.Delete()
+			return err
+		}
+		if c.rebalance != 0 {
+			c.rebalance.Delete()
+		}
+		c.rebalance = nh
+		return nil
+	})
+}
+
+type cStrings struct {
+	arr  **C.char
+	strs []*C.char
+}
+
+func newCStrings(ss []string) *cStrings {
+	cs := &cStrings{}
+	if len(ss) == 0 {
+		return cs
+	}
+	cs.arr = (**C.char)(C.malloc(C.size_t(unsafe.Sizeof((*C.char)(nil))) * C.size_t(len(ss))))
+	arr := unsafe.Slice(cs.arr, len(ss))
+	for i, s := range ss {
+		arr[i] = C.CString(s)
+		cs.strs = append(cs.strs, arr[i])
+	}
+	return cs
+}
+
+func (cs *cStrings) free() {
+	for _, s := range cs.strs {
+		C.free(unsafe.Pointer(s))
+	}
+	if cs.arr != nil {
+		C.free(unsafe.Pointer(cs.arr))
+	}
+}
+
+// Subscribe joins the consumer group (needs "group.id") for these topics, replacing an earlier
+// subscription. The assignment arrives while polling.
+func (c *Consumer) Subscribe(topics ...string) error {
+	return c.call(func(h *C.OdradekConsumer) error {
+		cs := newCStrings(topics)
+		defer cs.free()
+		return takeError(C.odradek_consumer_subscribe(h, (**C.char)(unsafe.Pointer(cs.arr)), C.size_t(len(topics))))
+	})
+}
+
+// cPartitions is a C array of OdradekTopicPartition.
+type cPartitions struct {
+	arr  *C.OdradekTopicPartition
+	strs []*C.char
+	n    int
+}
+
+func newCPartitions(ps []TopicPartition) *cPartitions {
+	cp := &cPartitions{n: len(ps)}
+	if len(ps) == 0 {
+		return cp
+	}
+	cp.arr = (*C.OdradekTopicPartition)(C.malloc(C.size_t(unsafe.Sizeof(C.OdradekTopicPartition{})) * C.size_t(len(ps))))
+	arr := unsafe.Slice(cp.arr, len(ps))
+	for i, p := range ps {
+		t := C.CString(p.Topic)
+		cp.strs = append(cp.strs, t)
+		arr[i] = C.OdradekTopicPartition{topic: t, partition: C.int32_t(p.Partition), offset: C.int64_t(p.Offset)}
+	}
+	return cp
+}
+
+func (cp *cPartitions) slice() []C.OdradekTopicPartition { return unsafe.Slice(cp.arr, cp.n) }
+
+func (cp *cPartitions) free() {
+	for _, s := range cp.strs {
+		C.free(unsafe.Pointer(s))
+	}
+	if cp.arr != nil {
+		C.free(unsafe.Pointer(cp.arr))
+	}
+}
+
+// Assign reads these partitions by hand (replacing an earlier manual assignment), each from
+// its Offset: ≥ 0, OffsetBeginning, OffsetEnd or OffsetStored.
+func (c *Consumer) Assign(ctx context.Context, partitions []TopicPartition) error {
+	return c.call(func(h *C.OdradekConsumer) error {
+		cp := newCPartitions(partitions)
+		defer cp.free()
+		s := newCancelScope(ctx)
+		return s.finish(ctx, takeError(C.odradek_consumer_assign(h, cp.arr, C.size_t(cp.n), s.timeout)))
+	})
+}
+
+// Unassign drops the manual assignment.
+func (c *Consumer) Unassign() error {
+	c.clearBuffer()
+	return c.call(func(h *C.OdradekConsumer) error { return takeError(C.odradek_consumer_unassign(h)) })
+}
+
+// Assignment is the partitions this consumer reads now, each with its position (Offset).
+func (c *Consumer) Assignment() ([]TopicPartition, error) {
+	var out []TopicPartition
+	err := c.call(func(h *C.OdradekConsumer) error {
+		var arr *C.OdradekTopicPartition
+		var n C.size_t
+		if err := takeError(C.odradek_consumer_assignment(h, &arr, &n)); err != nil {
+			return err
+		}
+		defer C.odradek_topic_partitions_free(arr, n)
+		for _, p := range unsafe.Slice(arr, int(n)) {
+			out = append(out, TopicPartition{Topic: C.GoString(p.topic), Partition: int32(p.partition), Offset: int64(p.offset)})
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (c *Consumer) clearBuffer() {
+	c.bufMu.Lock()
+	c.buffered = nil
+	c.bufMu.Unlock()
+}
+
+func copyMessages(list *C.OdradekMessageList) []*Record {
+	msgs := unsafe.Slice(list.messages, int(list.count))
+	out := make([]*Record, len(msgs))
+	topics := map[*C.char]string{}
+	for i := range msgs {
+		m := &msgs[i]
+		topic, ok := topics[m.topic]
+		if !ok {
+			topic = C.GoString(m.topic)
+			topics[m.topic] = topic
+		}
+		r := &Record{
+			Topic:     topic,
+			Partition: int32(m.partition),
+			Offset:    int64(m.offset),
+			Timestamp: time.UnixMilli(int64(m.timestamp)),
+			Key:       goBytes(m.key, m.key_len),
+			Value:     goBytes(m.value, m.value_len),
+		}
+		if m.headers_len > 0 {
+			r.Headers = make([]Header, int(m.headers_len))
+			for j, h := range unsafe.Slice(m.headers, int(m.headers_len)) {
+				r.Headers[j] = Header{Key: C.GoStringN(h.name, C.int(h.name_len)), Value: goBytes(h.value, h.value_len)}
+			}
+		}
+		out[i] = r
+	}
+	return out
+}
+
+func goBytes(p *C.uint8_t, n C.size_t) []byte {
+	if p == nil {
+		return nil
+	}
+	if n == 0 {
+		return []byte{}
+	}
+	return C.GoBytes(unsafe.Pointer(p), C.int(n))
+}
+
+// PollBatch returns up to max records: records already buffered, else it waits for the first
+// (until ctx ends: then it returns ctx.Err()) and takes what else is buffered.
+func (c *Consumer) PollBatch(ctx context.Context, max int) ([]*Record, error) {
+	if max < 1 {
+		max = 1
+	}
+	c.bufMu.Lock()
+	if len(c.buffered) > 0 {
+		n := min(max, len(c.buffered))
+		out := c.buffered[:n:n]
+		c.buffered = c.buffered[n:]
+		c.bufMu.Unlock()
+		return out, nil
+	}
+	c.bufMu.Unlock()
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		var records []*Record
+		err := c.call(func(h *C.OdradekConsumer) error {
+			s := newCancelScope(ctx)
+			var list *C.OdradekMessageList
+			err := s.finish(ctx, takeError(C.odradek_consumer_poll(h, C.size_t(max), s.timeout, s.token, &list)))
+			if list != nil {
+				records = copyMessages(list)
+				C.odradek_message_list_free(list)
+			}
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		if len(records) > 0 {
+			return records, nil
+		}
+		// An empty list: the native timeout (the ctx deadline) passed; the loop returns
+		// ctx.Err() once the context says so.
+	}
+}
+
+// Poll returns the next record, waiting until ctx ends (then ctx.Err()).
+func (c *Consumer) Poll(ctx context.Context) (*Record, error) {
+	c.bufMu.Lock()
+	if len(c.buffered) > 0 {
+		r := c.buffered[0]
+		c.buffered = c.buffered[1:]
+		c.bufMu.Unlock()
+		return r, nil
+	}
+	c.bufMu.Unlock()
+	records, err := c.PollBatch(ctx, 500)
+	if err != nil {
+		return nil, err
+	}
+	c.bufMu.Lock()
+	c.buffered = append(c.buffered, records[1:]...)
+	c.bufMu.Unlock()
+	return records[0], nil
+}
+
+// Records streams records on a channel until ctx ends or the consumer is closed (then the
+// channel is closed). A poll error other than those ends the stream and is sent on errs.
+func (c *Consumer) Records(ctx context.Context) (records <-chan *Record, errs <-chan error) {
+	out := make(chan *Record, 256)
+	errc := make(chan error, 1)
+	go func() {
+		defer close(out)
+		defer close(errc)
+		for {
+			batch, err := c.PollBatch(ctx, 256)
+			if err != nil {
+				if ctx.Err() == nil && !isClosed(err) {
+					errc <- err
+				}
+				return
+			}
+			for _, r := range batch {
+				select {
+				case out <- r:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out, errc
+}
+
+func isClosed(err error) bool {
+	e, ok := err.(*Error)
+	return ok && e.Code == ErrClosed.Code
+}
+
+// Seek makes the next record read from this partition be at offset (≥ 0, OffsetBeginning or
+// OffsetEnd). Records of that partition already buffered are dropped.
+func (c *Consumer) Seek(topic string, partition int32, offset int64) error {
+	c.bufMu.Lock()
+	kept := c.buffered[:0:0]
+	for _, r := range c.buffered {
+		if r.Topic != topic || r.Partition != partition {
+			kept = append(kept, r)
+		}
+	}
+	c.buffered = kept
+	c.bufMu.Unlock()
+	return c.call(func(h *C.OdradekConsumer) error {
+		ct := C.CString(topic)
+		defer C.free(unsafe.Pointer(ct))
+		return takeError(C.odradek_consumer_seek(h, ct, C.int32_t(partition), C.int64_t(offset)))
+	})
+}
+
+// Position is the offset of the next record this consumer hands out from the partition
+// (OffsetInvalid when unknown).
+func (c *Consumer) Position(topic string, partition int32) (int64, error) {
+	pos := OffsetInvalid
+	err := c.call(func(h *C.OdradekConsumer) error {
+		ct := C.CString(topic)
+		defer C.free(unsafe.Pointer(ct))
+		var out C.int64_t
+		if err := takeError(C.odradek_consumer_position(h, ct, C.int32_t(partition), &out)); err != nil {
+			return err
+		}
+		pos = int64(out)
+		return nil
+	})
+	if err != nil {
+		return OffsetInvalid, err
+	}
+	// Records buffered on the Go side were not handed out yet: the position is the first.
+	c.bufMu.Lock()
+	defer c.bufMu.Unlock()
+	for _, r := range c.buffered {
+		if r.Topic == topic && r.Partition == partition {
+			return r.Offset, nil
+		}
+	}
+	return pos, nil
+}
+
+// Commit commits synchronously the positions of every partition read so far (needs
+// "group.id").
+func (c *Consumer) Commit(ctx context.Context) error {
+	c.bufMu.Lock()
+	pending := len(c.buffered) > 0
+	c.bufMu.Unlock()
+	if pending {
+		// Positions of records still buffered here are not handed out: commit them explicitly.
+		parts, err := c.Assignment()
+		if err != nil {
+			return err
+		}
+		var offsets []TopicPartition
+		for _, p := range parts {
+			pos, err := c.Position(p.Topic, p.Partition)
+			if err == nil && pos >= 0 {
+				offsets = append(offsets, TopicPartition{Topic: p.Topic, Partition: p.Partition, Offset: pos})
+			}
+		}
+		return c.CommitOffsets(ctx, offsets)
+	}
+	return c.CommitOffsets(ctx, nil)
+}
+
+// CommitOffsets commits these offsets (each the next offset to read) synchronously.
+func (c *Consumer) CommitOffsets(ctx context.Context, offsets []TopicPartition) error {
+	return c.call(func(h *C.OdradekConsumer) error {
+		cp := newCPartitions(offsets)
+		defer cp.free()
+		s := newCancelScope(ctx)
+		return s.finish(ctx, takeError(C.odradek_consumer_commit(h, cp.arr, C.size_t(cp.n), s.timeout, s.token)))
+	})
+}
+
+// Committed returns the group's committed offsets of these partitions (Offset is
+// OffsetInvalid when nothing is committed).
+func (c *Consumer) Committed(ctx context.Context, partitions []TopicPartition) ([]TopicPartition, error) {
+	var out []TopicPartition
+	err := c.call(func(h *C.OdradekConsumer) error {
+		cp := newCPartitions(partitions)
+		defer cp.free()
+		s := newCancelScope(ctx)
+		if err := s.finish(ctx, takeError(C.odradek_consumer_committed(h, cp.arr, C.size_t(cp.n), s.timeout, s.token))); err != nil {
+			return err
+		}
+		for i, p := range cp.slice() {
+			out = append(out, TopicPartition{Topic: partitions[i].Topic, Partition: partitions[i].Partition, Offset: int64(p.offset)})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Close leaves the group (committing processed offsets when auto-commit is on), stops
+// fetching and frees the consumer. Polls still waiting return ErrClosed. Idempotent.
+func (c *Consumer) Close() error {
+	c.mu.RLock()
+	h := c.handle
+	var err error
+	if h != nil {
+		err = takeError(C.odradek_consumer_close(h, -1))
+	}
+	c.mu.RUnlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.handle != nil {
+		C.odradek_consumer_free(c.handle)
+		c.handle = nil
+		liveHandles.Add(-1)
+		if c.rebalance != 0 {
+			c.rebalance.Delete()
+			c.rebalance = 0
+		}
+	}
+	c.clearBuffer()
+	return err
+}
+
+func (k RebalanceKind) String() string {
+	switch k {
+	case PartitionsAssigned:
+		return "assigned"
+	case PartitionsRevoked:
+		return "revoked"
+	case PartitionsLost:
+		return "lost"
+	}
+	return fmt.Sprintf("RebalanceKind(%d)", int(k))
+}

@@ -1,0 +1,74 @@
+package odradek
+
+import "fmt"
+
+// ErrorClass says whether, and how, a failed operation can be tried again.
+type ErrorClass int32
+
+const (
+	// ClassRetriable: the same operation may succeed later.
+	ClassRetriable ErrorClass = 0
+	// ClassPermanent: this request can never succeed as sent; the client stays usable.
+	ClassPermanent ErrorClass = 1
+	// ClassAbortable: the current transaction must be aborted.
+	ClassAbortable ErrorClass = 2
+	// ClassFatal: the client cannot continue.
+	ClassFatal ErrorClass = 3
+)
+
+func (c ErrorClass) String() string {
+	switch c {
+	case ClassRetriable:
+		return "retriable"
+	case ClassPermanent:
+		return "permanent"
+	case ClassAbortable:
+		return "abortable"
+	default:
+		return "fatal"
+	}
+}
+
+// Error is every error the client returns (context errors aside): the Kafka error code for
+// broker errors, librdkafka's negative code for local ones, and the stable name of either.
+//
+// Use errors.Is with the Err* values below (they match by code), or errors.As to read the
+// fields:
+//
+//	var kerr *odradek.Error
+//	if errors.As(err, &kerr) && kerr.Retriable { ... }
+type Error struct {
+	Code      int32      // Kafka's code (e.g. 36), or librdkafka's local code (e.g. -186)
+	Name      string     // "TOPIC_ALREADY_EXISTS", "_INVALID_CONFIG", ...
+	Message   string     // what happened; config errors name the key
+	Class     ErrorClass // retriable, permanent, abortable, fatal
+	Retriable bool       // whether retrying the same operation can succeed
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("odradek: %s: %s", e.Name, e.Message)
+}
+
+// Is reports whether target is an *Error with the same code (so errors.Is(err,
+// odradek.ErrTopicAlreadyExists) works whatever the message).
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == e.Code
+}
+
+const (
+	errIntr      = -163
+	codeTimedOut = -185
+)
+
+// Errors to compare with errors.Is (by code).
+var (
+	ErrUnknownTopicOrPartition = &Error{Code: 3, Name: "UNKNOWN_TOPIC_OR_PARTITION"}
+	ErrMessageTooLarge         = &Error{Code: 10, Name: "MESSAGE_TOO_LARGE"}
+	ErrTopicAlreadyExists      = &Error{Code: 36, Name: "TOPIC_ALREADY_EXISTS"}
+	ErrInvalidConfig           = &Error{Code: -186, Name: "_INVALID_CONFIG"}
+	ErrTimedOut                = &Error{Code: codeTimedOut, Name: "_TIMED_OUT"}
+	ErrQueueFull               = &Error{Code: -184, Name: "_QUEUE_FULL"}
+	ErrClosed                  = &Error{Code: -197, Name: "_DESTROY"}
+	ErrTransport               = &Error{Code: -195, Name: "_TRANSPORT"}
+)

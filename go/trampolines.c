@@ -1,0 +1,22 @@
+// C callbacks of odradek.h adapted to the exported Go functions (which take non-const
+// parameters and the context as a cgo.Handle integer).
+#include <stdint.h>
+#include "odradek.h"
+#include "_cgo_export.h"
+
+static void odradek_go_delivery(void *ctx, const OdradekDeliveryReport *reports, size_t count) {
+	odradekGoDelivery((uintptr_t)ctx, (OdradekDeliveryReport *)reports, count);
+}
+
+static void odradek_go_rebalance(void *ctx, int32_t event, const OdradekTopicPartition *parts, size_t count) {
+	odradekGoRebalance((uintptr_t)ctx, event, (OdradekTopicPartition *)parts, count);
+}
+
+OdradekError *odradek_go_send_batch(const OdradekProducer *p, const OdradekProduceRecord *records,
+		size_t count, uintptr_t ctx) {
+	return odradek_producer_send_batch(p, records, count, odradek_go_delivery, (void *)ctx);
+}
+
+OdradekError *odradek_go_set_rebalance(const OdradekConsumer *c, uintptr_t ctx) {
+	return odradek_consumer_set_rebalance_callback(c, odradek_go_rebalance, (void *)ctx);
+}
