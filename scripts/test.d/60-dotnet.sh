@@ -54,9 +54,14 @@ status=0
 run nunit-console -nologo -labels -noshadow -domain:None -xml="$out/TestResult.xml" "$out/Odradek.Tests.dll" || status=$?
 # Cross-language byte identity (tests/crosslang/): records written by one binding are read back
 # byte for byte by the others; the Rust reader is the odradek CLI.
+command -v go >/dev/null || { echo "60-dotnet.sh: go not found (Go >= 1.26 builds the Go peer)" >&2; exit 1; }
+echo "+ go build tests/crosslang/go (the Go peer, on go/)" >&2
+(cd "$root/tests/crosslang/go" && GOMODCACHE="$ODRADEK_CACHE/go/mod" GOCACHE="$ODRADEK_CACHE/go/build" \
+    GOTOOLCHAIN=local GOFLAGS="-mod=readonly -buildvcs=false" CGO_ENABLED=1 \
+    CGO_LDFLAGS="-L$CARGO_TARGET_DIR/release" go build -o "$out/xlang-go" .)
 run python3 "$root/tests/crosslang/crosslang.py" --odradek "$CARGO_TARGET_DIR/release/odradek" \
-    --peer "dotnet=mono $out/XLang.exe" \
-    --pair dotnet:dotnet,rust || status=1
+    --peer "dotnet=mono $out/XLang.exe" --peer "go=$out/xlang-go" \
+    --pair go:dotnet,go,rust --pair dotnet:go,dotnet,rust || status=1
 # nunit-console's exit code counts failures and errors; a test that did not run is a failure too
 # (no silent skips).
 summary="$(grep -m1 '<test-results ' "$out/TestResult.xml" || true)"
