@@ -3,7 +3,8 @@
 # ctest runs the GoogleTest suites — the API tests, the conformance runner over every
 # tests/conformance/scenarios/*.json, interop with librdkafka++ both ways — and finally the
 # installed package is used by examples/cpp through find_package(odradek) and run.
-# Set-up: scripts/setup.d/50-cpp.sh. Build dirs are cached under $ODRADEK_CACHE/cpp.
+# Set-up: scripts/setup.d/50-cpp.sh. Build dirs are cached under $ODRADEK_CACHE/cpp (or
+# $ODRADEK_CPP_BUILD, e.g. a per-worktree dir, so two checkouts never share a CMake cache).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 export ODRADEK_CACHE="${ODRADEK_CACHE:-$HOME/.cache/odradek}"
