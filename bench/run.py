@@ -515,8 +515,11 @@ def rotate(items, k):
 RUN_TIMEOUT = [300]
 
 
+OPS = [("produce", "consume", "latency")]
+
+
 def measure(rec, broker, client, op, section, rep, topic, pair=None, **params):
-    if op not in client.ops:
+    if op not in client.ops or (op not in OPS[0] and not section.endswith("-idle")):
         return None
     argv = client.argv(op, broker.bootstrap, topic, **params)
     cpu_b0 = proc_cpu_seconds(broker.pid)
@@ -586,14 +589,14 @@ def client_matrix(rec, cfg, broker, clients, section, filler):
             measure(rec, broker, clients[name], "consume", section + "-idle", rep, t,
                     count=1, size=100, compression="none")
             topics.delete(t)
-    for size, acks, comp in cfg["produce_cells"]:
+    for size, acks, comp in cfg["produce_cells"] if "produce" in OPS[0] else []:
         for rep in range(cfg["reps"]):
             for name in rotate(names, rep):
                 t = fresh("p")
                 measure(rec, broker, clients[name], "produce", section, rep, t,
                         count=cfg["count"][size], size=size, acks=acks, compression=comp)
                 topics.delete(t)
-    for size, comp in cfg["consume_cells"]:
+    for size, comp in cfg["consume_cells"] if "consume" in OPS[0] else []:
         t = fresh("fill-%d-%s" % (size, comp))
         run_measured(filler.argv("produce", broker.bootstrap, t, count=cfg["count"][size],
                                  size=size, acks="1", compression=comp))
@@ -603,7 +606,7 @@ def client_matrix(rec, cfg, broker, clients, section, filler):
                         count=cfg["count"][size], size=size, compression=comp)
         topics.delete(t)
     rates = cfg["rates"] if section == "clients" else cfg["broker_rates"]
-    for rate in rates:
+    for rate in rates if "latency" in OPS[0] else []:
         for rep in range(max(1, cfg["reps"] - 1)):
             for name in rotate(names, rep):
                 t = fresh("lat")
@@ -784,6 +787,9 @@ def main():
     ap.add_argument("--sections", default="clients,brokers")
     ap.add_argument("--clients", default="", help="comma-separated subset of client names")
     ap.add_argument("--reps", type=int, default=0)
+    ap.add_argument("--ops", default="produce,consume,latency",
+                    help="comma-separated subset of produce,consume,latency to measure (targeted "
+                    "re-runs; start-up runs for net CPU always run)")
     ap.add_argument("--bindings", default="",
                     help="comma-separated peer names: only the BINDING_PEERS pairs naming one")
     ap.add_argument("--cargo-profile", default="release",
@@ -793,6 +799,7 @@ def main():
                     help="path of the confluent-kafka Rust crate's peer binary (built by bench.sh)")
     o = ap.parse_args()
     cfg = dict(MODES[o.mode])
+    OPS[0] = tuple(o.ops.split(","))
     CARGO_PROFILE[0] = o.cargo_profile
     RUN_TIMEOUT[0] = cfg["timeout"]
     if o.reps:

@@ -2,7 +2,7 @@
 //! the same command line and JSON output as the other peers (see bench/README.md). It uses the
 //! client as a binding would: plain threads, the library's own runtime.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, mpsc};
@@ -116,33 +116,40 @@ fn client() -> String {
     format!("odradek {}", env!("CARGO_PKG_VERSION"))
 }
 
-/// Waits for delivery futures in send order on its own thread (the delivery-report callback of
-/// the other clients); returns the number delivered or the first error.
-fn delivery_waiter(rx: mpsc::Receiver<DeliveryFuture>) -> thread::JoinHandle<Fallible<u64>> {
-    thread::spawn(move || {
-        let mut ok = 0;
-        for fut in rx {
-            fut.wait().map_err(|e| format!("delivery failed: {e}"))?;
-            ok += 1;
-        }
-        Ok(ok)
-    })
-}
-
 fn run_produce(o: &Options) -> Fallible<()> {
     let pool = payload_pool(POOL);
     let p = producer(o)?;
-    let (tx, rx) = mpsc::sync_channel(1 << 20);
-    let waiter = delivery_waiter(rx);
+    // Delivery reports are collected in send order as they come in, every 256 sends (as the
+    // librdkafka peer polls its delivery callbacks), and the rest at the end.
+    let mut pending: VecDeque<DeliveryFuture> = VecDeque::with_capacity(1 << 16);
+    let mut delivered = 0u64;
+    let collect = |pending: &mut VecDeque<DeliveryFuture>, delivered: &mut u64| -> Fallible<()> {
+        while let Some(fut) = pending.pop_front() {
+            match fut.try_wait() {
+                Ok(r) => {
+                    r.map_err(|e| format!("delivery failed: {e}"))?;
+                    *delivered += 1;
+                }
+                Err(fut) => {
+                    pending.push_front(fut);
+                    break;
+                }
+            }
+        }
+        Ok(())
+    };
     let t0 = Instant::now();
     for i in 0..o.count as usize {
         let off = (i * 4099) % (POOL - o.size);
-        let fut = p.send(ProducerRecord::new(&o.topic).value(&pool[off..off + o.size]));
-        tx.send(fut)
-            .map_err(|_| "the delivery waiter stopped".to_string())?;
+        pending.push_back(p.send(ProducerRecord::new(&o.topic).value(&pool[off..off + o.size])));
+        if i % 256 == 255 {
+            collect(&mut pending, &mut delivered)?;
+        }
     }
-    drop(tx);
-    let delivered = waiter.join().map_err(|_| "delivery waiter panicked")??;
+    for fut in pending {
+        fut.wait().map_err(|e| format!("delivery failed: {e}"))?;
+        delivered += 1;
+    }
     let seconds = t0.elapsed().as_secs_f64();
     block_on(p.close()).map_err(|e| format!("close: {e}"))?;
     println!(

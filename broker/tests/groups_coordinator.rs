@@ -616,6 +616,20 @@ async fn consumer_group_heartbeat_reconciles_and_offsets_check_member_epochs() {
     assert_eq!(f.groups[0].topics[0].partitions[0].committed_offset, 5);
     let f = c.call(fetch("member-b", epoch_b + 5), 9).await;
     assert_eq!(f.groups[0].error_code, STALE_MEMBER_EPOCH);
+    // A group the coordinator does not know (e.g. after a restart) has no offsets, and that is
+    // not an error even for a member naming its epoch: it rejoins through its heartbeat.
+    let mut r = OffsetFetchRequest::default();
+    let mut g = offset_fetch_request::OffsetFetchRequestGroup::default();
+    g.group_id = GroupId(s("forgotten"));
+    g.member_id = Some(s("m"));
+    g.member_epoch = 7;
+    g.topics = None;
+    r.groups.push(g);
+    let f = c.call(r, 9).await;
+    assert_eq!(
+        (f.groups[0].error_code, f.groups[0].topics.len()),
+        (NONE, 0)
+    );
 
     // Classic groups and consumer groups share the id space.
     let mut j = join_req("cg", "", None, &["range"]);

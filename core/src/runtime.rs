@@ -13,12 +13,21 @@ static SHARED: OnceLock<Runtime> = OnceLock::new();
 pub fn shared() -> &'static Runtime {
     SHARED.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
+            .worker_threads(worker_threads())
             .thread_name("odradek")
             .enable_all()
             .build()
             .expect("the odradek runtime cannot start (thread creation failed)")
     })
+}
+
+/// Worker threads of the library's runtime: `ODRADEK_WORKER_THREADS`, else 2.
+fn worker_threads() -> usize {
+    std::env::var("ODRADEK_WORKER_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(2)
 }
 
 /// The current runtime if called from inside one, else the library's.

@@ -90,6 +90,8 @@ static rd_kafka_t *new_producer(const struct opts *o) {
     set(conf, "max.in.flight.requests.per.connection", "5");
     set(conf, "queue.buffering.max.messages", "1000000");
     set(conf, "queue.buffering.max.kbytes", "1048576");
+    /* For investigations only: librdkafka's debug contexts, e.g. BENCH_RDKAFKA_DEBUG=protocol. */
+    if (getenv("BENCH_RDKAFKA_DEBUG")) set(conf, "debug", getenv("BENCH_RDKAFKA_DEBUG"));
     rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
     if (!rk) die("rd_kafka_new(producer)", err);

@@ -357,16 +357,14 @@ impl GroupCoordinator {
         partitions: Option<Vec<(String, Vec<i32>)>>,
     ) -> Result<Vec<FetchedOffset>, i16> {
         let inner = self.lock();
-        if let Some((member_id, epoch)) = member {
-            match inner.consumer_groups.get(group_id) {
-                Some(g) => {
-                    let err = g.check_member_epoch(member_id, epoch, false);
-                    if err != codes::NONE {
-                        return Err(err);
-                    }
-                }
-                None if epoch >= 0 => return Err(codes::GROUP_ID_NOT_FOUND),
-                None => {}
+        // As Kafka: an unknown group has no committed offsets, whoever asks (a member of a
+        // group the coordinator forgot in a restart rejoins via its heartbeat).
+        if let Some((member_id, epoch)) = member
+            && let Some(g) = inner.consumer_groups.get(group_id)
+        {
+            let err = g.check_member_epoch(member_id, epoch, false);
+            if err != codes::NONE {
+                return Err(err);
             }
         }
         let committed = inner.offsets.group(group_id);

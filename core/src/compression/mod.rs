@@ -246,17 +246,224 @@ pub fn decompress_with_limit(
             read_bounded(codec, flate2::read::MultiGzDecoder::new(input), out, limit)
         }
         Compression::Snappy => snappy::decompress(input, out, limit),
-        Compression::Lz4 => {
-            read_bounded(codec, lz4_flex::frame::FrameDecoder::new(input), out, limit)
+        Compression::Lz4 => lz4_frame_decompress(input, out, limit),
+        Compression::Zstd => zstd_decompress(input, out, limit),
+    }
+}
+
+thread_local! {
+    /// One zstd decompression context per thread, reused batch after batch (creating one per
+    /// batch allocated and initialised its tables and window every time).
+    static ZSTD_DCTX: std::cell::RefCell<Option<zstd::zstd_safe::DCtx<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Decompresses zstd frames straight into `out`'s spare capacity (no zero-filling, no copy out
+/// of a reader's buffer), growing `out` geometrically and failing past `limit`. The window
+/// is bounded by zstd's default windowLogMax (128 MiB); the frame's declared content size is
+/// only a capacity hint, never trusted as an allocation size beyond `limit`.
+fn zstd_decompress(input: &[u8], out: &mut Vec<u8>, limit: usize) -> Result<(), CompressionError> {
+    use zstd::zstd_safe::{DCtx, InBuffer, OutBuffer, ResetDirective};
+    let codec = Compression::Zstd;
+    let start = out.len();
+    let result = ZSTD_DCTX.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let dctx = slot.get_or_insert_with(DCtx::create);
+        dctx.reset(ResetDirective::SessionOnly).map_err(|code| {
+            CompressionError::corrupt(codec, zstd::zstd_safe::get_error_name(code))
+        })?;
+        let hint = match zstd::zstd_safe::get_frame_content_size(input) {
+            Ok(Some(n)) => usize::try_from(n).unwrap_or(usize::MAX),
+            _ => input.len().saturating_mul(4),
+        };
+        if start == 0
+            && hint <= limit
+            && matches!(zstd::zstd_safe::get_frame_content_size(input), Ok(Some(_)))
+        {
+            // The size is declared: decode in one shot, straight into `out`, without the
+            // streaming decoder's window copy. More frames than the first's size says fail
+            // with "destination too small" and take the streaming path below.
+            out.reserve(hint);
+            if dctx.decompress(out, input).is_ok() {
+                return Ok(());
+            }
+            out.clear();
+            dctx.reset(ResetDirective::SessionOnly).map_err(|code| {
+                CompressionError::corrupt(codec, zstd::zstd_safe::get_error_name(code))
+            })?;
         }
-        Compression::Zstd => {
-            // The streaming decoder allocates its window (bounded by zstd's default
-            // windowLogMax, 128 MiB) and never preallocates from the frame content size.
-            let decoder = zstd::stream::read::Decoder::with_buffer(input)
-                .map_err(|e| CompressionError::corrupt(codec, e))?;
-            read_bounded(codec, decoder, out, limit)
+        out.reserve(hint.max(1024).min(limit.saturating_add(1)));
+        let mut inb = InBuffer::around(input);
+        loop {
+            let produced = out.len() - start;
+            if produced > limit {
+                return Err(CompressionError::TooLarge { codec, limit });
+            }
+            if out.capacity() == out.len() {
+                let grow = produced.max(64 << 10).min(limit + 1 - produced);
+                out.reserve(grow);
+            }
+            let (before_in, before_out) = (inb.pos(), out.len());
+            let pos = out.len();
+            let more = dctx
+                .decompress_stream(&mut OutBuffer::around_pos(out, pos), &mut inb)
+                .map_err(|code| {
+                    CompressionError::corrupt(codec, zstd::zstd_safe::get_error_name(code))
+                })?;
+            let done_input = inb.pos() == input.len();
+            if more == 0 && done_input {
+                break; // the last frame ended exactly at the end of the input
+            }
+            if done_input && out.len() < out.capacity() {
+                return Err(CompressionError::corrupt(codec, "truncated zstd frame"));
+            }
+            if inb.pos() == before_in && out.len() == before_out && out.len() < out.capacity() {
+                return Err(CompressionError::corrupt(
+                    codec,
+                    "zstd decoder made no progress",
+                ));
+            }
+        }
+        if out.len() - start > limit {
+            return Err(CompressionError::TooLarge { codec, limit });
+        }
+        Ok(())
+    });
+    if result.is_err() {
+        out.truncate(start);
+    }
+    result
+}
+
+/// Splits `n` bytes off the front of `input`.
+fn take<'a>(input: &mut &'a [u8], n: usize) -> Result<&'a [u8], CompressionError> {
+    if input.len() < n {
+        return Err(CompressionError::corrupt(
+            Compression::Lz4,
+            "truncated lz4 frame",
+        ));
+    }
+    let (head, rest) = input.split_at(n);
+    *input = rest;
+    Ok(head)
+}
+
+/// Decodes an LZ4 frame (one or more concatenated) block by block straight into `out`.
+///
+/// lz4_flex's streaming `FrameDecoder` allocates and zero-fills its block buffers per frame and
+/// copies every block out of them, and `read_to_end` zero-fills `out` as it grows: per consumed
+/// lz4 batch that was four to five times its size in memset and memcpy. Here each block is
+/// decompressed into uninitialised capacity (lz4_flex's block API checks every write against
+/// it) and the first block of an empty `out` becomes `out` without a copy. Block and content
+/// checksums are skipped, not verified: a record batch's CRC32C covers these bytes and is checked
+/// before decompression.
+fn lz4_frame_decompress(
+    mut input: &[u8],
+    out: &mut Vec<u8>,
+    limit: usize,
+) -> Result<(), CompressionError> {
+    const MAGIC: u32 = 0x184D_2204;
+    let codec = Compression::Lz4;
+    let corrupt = |what: &str| CompressionError::corrupt(codec, what.to_string());
+    let start = out.len();
+    let u32_le = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    if input.is_empty() {
+        return Err(corrupt("empty lz4 input"));
+    }
+    while !input.is_empty() {
+        let magic = u32_le(take(&mut input, 4)?);
+        if magic & 0xFFFF_FFF0 == 0x184D_2A50 {
+            // A skippable frame.
+            let len = u32_le(take(&mut input, 4)?) as usize;
+            take(&mut input, len)?;
+            continue;
+        }
+        if magic != MAGIC {
+            return Err(corrupt("not an lz4 frame (bad magic number)"));
+        }
+        let descriptor = take(&mut input, 2)?;
+        let (flg, bd) = (descriptor[0], descriptor[1]);
+        if flg >> 6 != 0b01 {
+            return Err(corrupt("unsupported lz4 frame version"));
+        }
+        let independent = flg & 0x20 != 0;
+        let block_checksums = flg & 0x10 != 0;
+        let content_size = flg & 0x08 != 0;
+        let content_checksum = flg & 0x04 != 0;
+        let dict_id = flg & 0x01 != 0;
+        let block_max = match (bd >> 4) & 0x7 {
+            4 => 64 << 10,
+            5 => 256 << 10,
+            6 => 1 << 20,
+            7 => 4 << 20,
+            _ => return Err(corrupt("bad lz4 block maximum size")),
+        };
+        take(
+            &mut input,
+            usize::from(content_size) * 8 + usize::from(dict_id) * 4 + 1,
+        )?; // content size, dictionary id, header checksum
+        let frame_start = out.len();
+        loop {
+            let word = u32_le(take(&mut input, 4)?);
+            if word == 0 {
+                break; // end mark
+            }
+            let len = (word & 0x7FFF_FFFF) as usize;
+            let block = take(&mut input, len)?;
+            if block_checksums {
+                take(&mut input, 4)?;
+            }
+            let room = limit.saturating_sub(out.len() - start);
+            if word & 0x8000_0000 != 0 {
+                // Stored uncompressed.
+                if len > room {
+                    out.truncate(start);
+                    return Err(CompressionError::TooLarge { codec, limit });
+                }
+                out.extend_from_slice(block);
+                continue;
+            }
+            let cap = block_max.min(room.saturating_add(1));
+            let dict: &[u8] = if independent {
+                &[]
+            } else {
+                // Linked blocks may refer to the previous 64 KiB of this frame's output.
+                let from = out.len().saturating_sub(64 << 10).max(frame_start);
+                &out[from..]
+            };
+            let decoded = lz4_flex::block::decompress_with_dict(block, cap, dict).map_err(|e| {
+                if matches!(e, lz4_flex::block::DecompressError::OutputTooSmall { .. })
+                    && cap <= room
+                {
+                    CompressionError::corrupt(codec, "an lz4 block exceeds the frame's block size")
+                } else if matches!(e, lz4_flex::block::DecompressError::OutputTooSmall { .. }) {
+                    CompressionError::TooLarge { codec, limit }
+                } else {
+                    CompressionError::corrupt(codec, e)
+                }
+            });
+            let decoded = match decoded {
+                Ok(d) => d,
+                Err(e) => {
+                    out.truncate(start);
+                    return Err(e);
+                }
+            };
+            if decoded.len() > room {
+                out.truncate(start);
+                return Err(CompressionError::TooLarge { codec, limit });
+            }
+            if out.is_empty() {
+                *out = decoded;
+            } else {
+                out.extend_from_slice(&decoded);
+            }
+        }
+        if content_checksum {
+            take(&mut input, 4)?;
         }
     }
+    Ok(())
 }
 
 /// Reads `reader` to its end into `out`, growing `out` only as data arrives, failing past `limit`.

@@ -138,6 +138,9 @@ impl Parked {
 pub(crate) struct State {
     pub topics: HashMap<Arc<str>, TopicQueues, crate::random::FastHash>,
     pub parked: VecDeque<Parked>,
+    /// No parked record can expire before this (max.block.ms / delivery.timeout.ms); lets a
+    /// sender pass skip the walk over a long parked queue. None when nothing is parked.
+    parked_next_expiry: Option<Instant>,
     pub buffered_bytes: usize,
     pub buffered_records: usize,
     /// Set by flush(): batches are sent without waiting for linger.
@@ -166,6 +169,7 @@ pub(crate) struct Limits {
     pub partitioner: Partitioner,
     pub options: BatchOptions,
     pub max_block: std::time::Duration,
+    pub delivery_timeout: std::time::Duration,
 }
 
 impl Limits {
@@ -183,6 +187,7 @@ impl Limits {
                 ..BatchOptions::default()
             },
             max_block: config.max_block,
+            delivery_timeout: config.delivery_timeout,
         }
     }
 }
@@ -206,6 +211,7 @@ impl State {
         State {
             topics: HashMap::default(),
             parked: VecDeque::new(),
+            parked_next_expiry: None,
             buffered_bytes: 0,
             buffered_records: 0,
             flushing: 0,
@@ -250,7 +256,7 @@ impl State {
         limits: &Limits,
         record: ProducerRecord<'_>,
         timestamp: i64,
-        reply: Reply,
+        mut reply: Reply,
     ) -> Appended {
         let size = RecordBatchBuilder::record_size(record.key, record.value, record.headers);
         if let Err(e) = check_size(limits, size) {
@@ -261,9 +267,9 @@ impl State {
             let _ = reply.send(Err(Error::closed("the producer is closed")));
             return Appended::Done { wake: false };
         }
-        let known = self.topics.contains_key(record.topic);
-        if self.parked.is_empty() && known && self.has_room(limits, size) {
-            return self.append_now(
+        if self.parked.is_empty() && self.has_room(limits, size) {
+            // The common case, with one topic lookup.
+            match self.append_known(
                 limits,
                 record.topic,
                 record.partition,
@@ -274,8 +280,12 @@ impl State {
                 reply,
                 size,
                 None,
-            );
+            ) {
+                Ok(appended) => return appended,
+                Err(back) => reply = back, // topic unknown: parked below
+            }
         }
+        let known = self.topics.contains_key(record.topic);
         if known && self.parked.is_empty() && limits.max_block.is_zero() {
             let _ = reply.send(Err(queue_full(limits, self).with_topic(record.topic)));
             return Appended::Done { wake: false };
@@ -286,6 +296,9 @@ impl State {
             .get_key_value(record.topic)
             .map(|(k, _)| k.clone())
             .unwrap_or_else(|| Arc::from(record.topic));
+        let parked_at = Instant::now();
+        let block_deadline = known.then(|| parked_at + limits.max_block);
+        self.note_parked_expiry(block_deadline, parked_at + limits.delivery_timeout);
         self.parked.push_back(Parked {
             topic,
             partition: record.partition,
@@ -294,8 +307,8 @@ impl State {
             headers: record.headers.to_vec(),
             timestamp,
             reply,
-            block_deadline: known.then(|| Instant::now() + limits.max_block),
-            parked_at: Instant::now(),
+            block_deadline,
+            parked_at,
         });
         if known {
             Appended::Parked
@@ -321,7 +334,9 @@ impl State {
                 && self.buffered_bytes + size <= limits.buffer_bytes)
             {
                 if front.block_deadline.is_none() {
-                    front.block_deadline = Some(now + limits.max_block);
+                    let deadline = now + limits.max_block;
+                    front.block_deadline = Some(deadline);
+                    self.note_parked_expiry(Some(deadline), deadline);
                 }
                 return (wake, None);
             }
@@ -343,19 +358,42 @@ impl State {
                 wake |= w;
             }
         }
+        if self.parked.is_empty() {
+            self.parked_next_expiry = None;
+        }
         (wake, None)
     }
 
+    fn note_parked_expiry(&mut self, block_deadline: Option<Instant>, timeout_at: Instant) {
+        let at = block_deadline.map_or(timeout_at, |d| d.min(timeout_at));
+        self.parked_next_expiry = Some(self.parked_next_expiry.map_or(at, |t| t.min(at)));
+    }
+
     /// Fails parked records whose wait exceeded `max.block.ms` (buffer full) or
-    /// `delivery.timeout.ms` (metadata never came). Returns how many failed.
+    /// `delivery.timeout.ms` (metadata never came), or whose topic has a permanent metadata
+    /// error. Returns how many failed.
+    ///
+    /// The walk over the parked queue is O(parked), so it only happens when some record can
+    /// have expired (`parked_next_expiry`) or when `topic_errors_changed` (new metadata with
+    /// topic errors); otherwise this is O(1) — with a burst of records parked behind a full
+    /// buffer, a walk per sender pass was quadratic.
     pub fn expire_parked(
         &mut self,
         limits: &Limits,
-        delivery_timeout: std::time::Duration,
         now: Instant,
+        topic_errors_changed: bool,
         metadata_error: impl Fn(&str) -> Option<Error>,
     ) -> usize {
+        if self.parked.is_empty() {
+            self.parked_next_expiry = None;
+            return 0;
+        }
+        if !topic_errors_changed && self.parked_next_expiry.is_some_and(|t| now < t) {
+            return 0;
+        }
+        let delivery_timeout = limits.delivery_timeout;
         let mut failed = 0;
+        let mut next: Option<Instant> = None;
         let mut kept = VecDeque::with_capacity(self.parked.len());
         while let Some(p) = self.parked.pop_front() {
             let full = p.block_deadline.is_some_and(|d| now >= d);
@@ -374,10 +412,14 @@ impl State {
                 let _ = p.reply.send(Err(err.with_topic(&p.topic)));
                 failed += 1;
             } else {
+                let timeout_at = p.parked_at + delivery_timeout;
+                let at = p.block_deadline.map_or(timeout_at, |d| d.min(timeout_at));
+                next = Some(next.map_or(at, |n| n.min(at)));
                 kept.push_back(p);
             }
         }
         self.parked = kept;
+        self.parked_next_expiry = next;
         failed
     }
 
@@ -395,11 +437,36 @@ impl State {
         size: usize,
         now: Option<Instant>,
     ) -> Appended {
+        match self.append_known(
+            limits, topic, partition, key, value, headers, timestamp, reply, size, now,
+        ) {
+            Ok(appended) => appended,
+            Err(reply) => {
+                let _ = reply.send(Err(
+                    Error::kafka(ResponseError::UnknownTopicOrPartition).with_topic(topic)
+                ));
+                Appended::Done { wake: false }
+            }
+        }
+    }
+
+    /// [`State::append_now`], or the reply back when the topic is not known (yet).
+    #[allow(clippy::too_many_arguments)]
+    fn append_known(
+        &mut self,
+        limits: &Limits,
+        topic: &str,
+        partition: Option<i32>,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[RecordHeader],
+        timestamp: i64,
+        reply: Reply,
+        size: usize,
+        now: Option<Instant>,
+    ) -> std::result::Result<Appended, Reply> {
         let Some(tq) = self.topics.get_mut(topic) else {
-            let _ = reply.send(Err(
-                Error::kafka(ResponseError::UnknownTopicOrPartition).with_topic(topic)
-            ));
-            return Appended::Done { wake: false };
+            return Err(reply);
         };
         let count = tq.partitions.len() as u32;
         let mut partition = match partition {
@@ -409,7 +476,7 @@ impl State {
                     "partition {p} does not exist (topic {topic} has {count} partitions)"
                 ))
                 .with_topic(topic)));
-                return Appended::Done { wake: false };
+                return Ok(Appended::Done { wake: false });
             }
             None => match partitioner::choose(limits.partitioner, key, count) {
                 Choice::Fixed(p) => p,
@@ -442,14 +509,19 @@ impl State {
                     limits.options,
                     limits.batch_size.clamp(1024, 64 * 1024),
                 ),
-                waiters: Vec::new(),
+                // Room for a batch of records like this one, so the waiter list does not
+                // regrow a dozen times per batch.
+                waiters: Vec::with_capacity(
+                    (limits.batch_size / size.max(32))
+                        .clamp(1, limits.batch_num_messages.min(4096)),
+                ),
                 created: now.unwrap_or_else(Instant::now),
                 accounted: 0,
             }
         });
         if let Err(e) = open.builder.push(timestamp, key, value, headers) {
             let _ = reply.send(Err(Error::from(e).with_partition(topic, partition)));
-            return Appended::Done { wake };
+            return Ok(Appended::Done { wake });
         }
         open.waiters.push(Waiter { reply, timestamp });
         open.accounted += size;
@@ -463,7 +535,7 @@ impl State {
             self.ready_hint = true;
             wake = true;
         }
-        Appended::Done { wake }
+        Ok(Appended::Done { wake })
     }
 
     /// Closes open batches whose linger expired (or all, when flushing/closing); returns the
@@ -478,6 +550,14 @@ impl State {
         for tq in self.topics.values_mut() {
             for (i, pq) in tq.partitions.iter_mut().enumerate() {
                 let Some(open) = &pq.open else { continue };
+                if pq.in_flight && !self.closing {
+                    // It could not be sent before the request in flight is answered anyway (one
+                    // batch in flight per partition): keep filling it, so a partition moves a
+                    // batch of what arrived meanwhile per round trip rather than a queue of
+                    // tiny lingered batches (one record each at linger.ms=0). The sender passes
+                    // again when the response arrives.
+                    continue;
+                }
                 let due = open.created + linger;
                 if all || due <= now {
                     close_open(&tq.name, i as i32, pq);
@@ -544,5 +624,106 @@ fn close_open(topic: &Arc<str>, partition: i32, pq: &mut PartitionQueue) {
             stamp: None,
             last_error: None,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use std::time::Duration;
+
+    fn limits(pairs: &[(&str, &str)]) -> Limits {
+        let mut config = Config::new()
+            .with("bootstrap.servers", "127.0.0.1:1")
+            .unwrap();
+        for (k, v) in pairs {
+            config = config.with(k, v).unwrap();
+        }
+        Limits::new(&config.producer().unwrap())
+    }
+
+    fn send(
+        state: &mut State,
+        limits: &Limits,
+        topic: &str,
+    ) -> (Appended, oneshot::Receiver<Result<DeliveryReport>>) {
+        let (tx, rx) = oneshot::channel();
+        let record = ProducerRecord::new(topic).value(b"v");
+        (state.append(limits, record, 1, tx), rx)
+    }
+
+    #[test]
+    fn parked_records_expire_on_time_and_the_walk_is_skipped_before() {
+        let limits = limits(&[("delivery.timeout.ms", "1000")]);
+        let mut state = State::new();
+        let mut replies = Vec::new();
+        for _ in 0..3 {
+            let (appended, rx) = send(&mut state, &limits, "unknown");
+            assert!(matches!(appended, Appended::NeedsMetadata));
+            replies.push(rx);
+        }
+        let t0 = Instant::now();
+        let no_error = |_: &str| None;
+        // Before the earliest expiry nothing is walked or failed.
+        assert_eq!(
+            state.expire_parked(&limits, t0 + Duration::from_millis(999), false, no_error),
+            0
+        );
+        assert_eq!(state.parked.len(), 3);
+        // At delivery.timeout.ms every record fails, each exactly once.
+        assert_eq!(
+            state.expire_parked(&limits, t0 + Duration::from_millis(1000), false, no_error),
+            3
+        );
+        assert!(state.parked.is_empty() && state.parked_next_expiry.is_none());
+        for mut rx in replies {
+            let err = rx.try_recv().unwrap().unwrap_err();
+            assert_eq!(*err.kind(), ErrorKind::Timeout, "{err}");
+        }
+    }
+
+    #[test]
+    fn a_permanent_topic_error_fails_parked_records_when_new_metadata_says_so() {
+        let limits = limits(&[]);
+        let mut state = State::new();
+        let (_, mut rx) = send(&mut state, &limits, "forbidden");
+        let now = Instant::now();
+        let denied = |t: &str| {
+            (t == "forbidden").then(|| Error::kafka(ResponseError::TopicAuthorizationFailed))
+        };
+        // Not expired and no new metadata: the queue is not looked at.
+        assert_eq!(state.expire_parked(&limits, now, false, denied), 0);
+        assert!(rx.try_recv().is_err());
+        // New metadata with topic errors: walked, and the record fails with its topic's error.
+        assert_eq!(state.expire_parked(&limits, now, true, denied), 1);
+        let err = rx.try_recv().unwrap().unwrap_err();
+        assert_eq!(
+            err.response_error(),
+            Some(ResponseError::TopicAuthorizationFailed),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_partition_with_a_request_in_flight_keeps_filling_its_open_batch() {
+        let limits = limits(&[("linger.ms", "0")]);
+        let mut state = State::new();
+        state.set_partition_count("t", 1);
+        let (_, _rx1) = send(&mut state, &limits, "t");
+        state.topics.get_mut("t").unwrap().partitions[0].in_flight = true;
+        let (_, _rx2) = send(&mut state, &limits, "t");
+        let now = Instant::now() + Duration::from_millis(10);
+        // linger.ms=0 has expired, but the partition is busy: the batch stays open.
+        assert_eq!(state.close_lingering(Duration::ZERO, now), None);
+        let pq = &state.topics.get("t").unwrap().partitions[0];
+        assert!(pq.ready.is_empty());
+        assert_eq!(pq.open.as_ref().unwrap().waiters.len(), 2);
+        // Once the response is in, both records go out as one batch.
+        state.topics.get_mut("t").unwrap().partitions[0].in_flight = false;
+        state.close_lingering(Duration::ZERO, now);
+        let pq = &state.topics.get("t").unwrap().partitions[0];
+        assert_eq!(pq.ready.len(), 1);
+        assert_eq!(pq.ready[0].record_count(), 2);
     }
 }

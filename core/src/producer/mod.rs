@@ -149,9 +149,29 @@ impl Future for DeliveryFuture {
 }
 
 impl DeliveryFuture {
+    /// The result if it is known already, without blocking; the future back while the record
+    /// is still on its way (for a send loop that collects finished reports as it goes).
+    pub fn try_wait(mut self) -> std::result::Result<Result<DeliveryReport>, DeliveryFuture> {
+        match self.rx.try_recv() {
+            Ok(r) => Ok(r),
+            Err(oneshot::error::TryRecvError::Closed) => Ok(Err(Error::closed(
+                "the producer stopped before the record was delivered",
+            ))),
+            Err(oneshot::error::TryRecvError::Empty) => Err(self),
+        }
+    }
+
     /// Blocks the current (non-async) thread until the result is known.
-    pub fn wait(self) -> Result<DeliveryReport> {
-        futures::executor::block_on(self)
+    pub fn wait(mut self) -> Result<DeliveryReport> {
+        // Most reports are in by the time a caller waits for them in send order: take the
+        // result without setting up an executor (thread-local notifier, waker, poll).
+        match self.rx.try_recv() {
+            Ok(r) => r,
+            Err(oneshot::error::TryRecvError::Closed) => Err(Error::closed(
+                "the producer stopped before the record was delivered",
+            )),
+            Err(oneshot::error::TryRecvError::Empty) => futures::executor::block_on(self),
+        }
     }
 }
 

@@ -62,6 +62,9 @@ struct Sender {
     init_retry_at: Option<Instant>,
     init_failures: u32,
     fatal: Option<Error>,
+    /// The metadata snapshot whose topic errors were last checked against the parked records
+    /// (held, so a new snapshot can never be mistaken for it).
+    metadata_seen: Option<Arc<Metadata>>,
 }
 
 pub(crate) async fn run(shared: Arc<Shared>) {
@@ -77,6 +80,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
         init_retry_at: None,
         init_failures: 0,
         fatal: None,
+        metadata_seen: None,
     };
     sender.run().await;
 }
@@ -152,6 +156,7 @@ impl Sender {
             }
         }
         let metadata = self.shared.cluster.metadata();
+        let errors_changed = self.topic_errors_changed(&metadata);
         let mut batches_by_broker: HashMap<i32, Vec<ClosedBatch>> = HashMap::new();
         let mut expired: Vec<(ClosedBatch, Error)> = Vec::new();
         {
@@ -161,7 +166,7 @@ impl Sender {
                 self.want_metadata = true;
             }
             let topic_errors = &metadata.topic_errors;
-            state.expire_parked(&self.shared.limits, cfg.delivery_timeout, now, |t| {
+            state.expire_parked(&self.shared.limits, now, errors_changed, |t| {
                 topic_errors.get(t).cloned()
             });
             if !state.parked.is_empty() {
@@ -295,12 +300,13 @@ impl Sender {
         let shared = self.shared.clone();
         let cfg = &shared.config;
         let metadata = self.shared.cluster.metadata();
+        let errors_changed = self.topic_errors_changed(&metadata);
         let mut state = self.shared.lock();
         let (_, missing) = state.admit_parked(&self.shared.limits, now);
         if missing.is_some() {
             self.want_metadata = true;
         }
-        state.expire_parked(&self.shared.limits, cfg.delivery_timeout, now, |t| {
+        state.expire_parked(&self.shared.limits, now, errors_changed, |t| {
             metadata.topic_errors.get(t).cloned()
         });
         merge(state.close_lingering(cfg.linger, now));
@@ -308,6 +314,20 @@ impl Sender {
         if self.want_metadata {
             self.start_metadata_refresh(now);
         }
+    }
+
+    /// Whether `metadata` is a snapshot not seen by this check before and has topic errors (a
+    /// parked record's topic may have failed permanently).
+    fn topic_errors_changed(&mut self, metadata: &Arc<Metadata>) -> bool {
+        if self
+            .metadata_seen
+            .as_ref()
+            .is_some_and(|seen| Arc::ptr_eq(seen, metadata))
+        {
+            return false;
+        }
+        self.metadata_seen = Some(metadata.clone());
+        !metadata.topic_errors.is_empty()
     }
 
     fn start_metadata_refresh(&mut self, now: Instant) {
@@ -465,6 +485,8 @@ impl Sender {
                 batch.fail(e);
             }
             self.shared.notify_if_idle();
+            // Those partitions' open batches were left open while in flight: look again.
+            self.shared.wake_sender();
         }
         if keep.is_empty() {
             return;

@@ -6,7 +6,7 @@ use bytes::Bytes;
 
 use super::header::{BatchHeader, CRC_AT, CRC_COVERS_FROM};
 use super::record::{ControlRecord, RecordHeader};
-use super::varint::{put_varint, put_varlong, varint_len, varlong_len};
+use super::varint::{put_varint, varint_len, varlong_len, write_varint, write_varlong};
 use super::{BATCH_HEADER_LEN, LOG_OVERHEAD, MAGIC_V2, RecordsError, TimestampType};
 use crate::compression::{self, Compression};
 
@@ -187,12 +187,23 @@ impl RecordBatchBuilder {
 
         let out = &mut self.buf;
         out.reserve(varint_len(body_len) + body);
-        put_varint(out, body_len);
-        out.push(0); // record attributes: unused
-        put_varlong(out, timestamp_delta);
-        put_varint(out, offset_delta);
-        put_nullable(out, key);
-        put_nullable(out, value);
+        // Length, attributes, deltas and the key's length (at most 5+1+10+5+5 bytes) go through
+        // a stack buffer and are appended at once.
+        let mut head = [0u8; 32];
+        let mut n = write_varint(&mut head, 0, body_len);
+        head[n] = 0; // record attributes: unused
+        n = write_varlong(&mut head, n + 1, timestamp_delta);
+        n = write_varint(&mut head, n, offset_delta);
+        n = write_varint(&mut head, n, key.map_or(-1, |k| k.len() as i32));
+        out.extend_from_slice(&head[..n]);
+        if let Some(key) = key {
+            out.extend_from_slice(key);
+        }
+        n = write_varint(&mut head, 0, value.map_or(-1, |v| v.len() as i32));
+        out.extend_from_slice(&head[..n]);
+        if let Some(value) = value {
+            out.extend_from_slice(value);
+        }
         put_varint(out, header_count);
         for header in headers {
             put_varint(out, header.key.len() as i32);

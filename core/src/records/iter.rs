@@ -171,8 +171,12 @@ impl RecordBatch {
         let data = match header.compression() {
             Compression::None => section,
             codec => {
-                // Rough first guess for the output; decompress grows it as data arrives.
-                let mut out = Vec::with_capacity(section.len().saturating_mul(4).min(1 << 24));
+                // Rough first guess for the output; decompress grows it as data arrives. lz4
+                // decodes its first block into a buffer of its own and takes that as `out`.
+                let mut out = match codec {
+                    Compression::Lz4 => Vec::new(),
+                    _ => Vec::with_capacity(section.len().saturating_mul(4).min(1 << 24)),
+                };
                 compression::decompress(codec, &section, &mut out).map_err(|source| {
                     RecordsError::Decompression {
                         base_offset,

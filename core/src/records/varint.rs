@@ -60,6 +60,31 @@ fn put_unsigned(out: &mut Vec<u8>, mut value: u64) {
     out.push(value as u8);
 }
 
+/// Writes `value` as a zigzag varint into `buf` at `at`; returns the position after it. For
+/// assembling a record's leading fields in a small stack buffer, then appending them at once
+/// (one capacity check instead of one per byte). Panics if `buf` is too short.
+#[inline]
+pub fn write_varint(buf: &mut [u8], at: usize, value: i32) -> usize {
+    write_unsigned(buf, at, zigzag32(value) as u64)
+}
+
+/// [`write_varint`] for a zigzag varlong.
+#[inline]
+pub fn write_varlong(buf: &mut [u8], at: usize, value: i64) -> usize {
+    write_unsigned(buf, at, zigzag64(value))
+}
+
+#[inline]
+fn write_unsigned(buf: &mut [u8], mut at: usize, mut value: u64) -> usize {
+    while value >= 0x80 {
+        buf[at] = (value as u8) | 0x80;
+        value >>= 7;
+        at += 1;
+    }
+    buf[at] = value as u8;
+    at + 1
+}
+
 /// Reads a zigzag varint from the front of `input`; returns the value and the bytes consumed.
 #[inline]
 pub fn read_varint(input: &[u8]) -> Result<(i32, usize), VarintError> {
