@@ -1,0 +1,195 @@
+/// <reference types="node" />
+// Types of the public API of the `odradek` package (index.js).
+
+import { EventEmitter } from 'node:events'
+
+/** Client properties, by their librdkafka / Java names (`bootstrap.servers`, `linger.ms`, ...).
+ * Values are passed as strings; unknown keys and bad values throw `_INVALID_CONFIG`. */
+export type Config = Record<string, string | number | boolean | undefined>
+
+/** Bytes as accepted by send(): strings are UTF-8 encoded; `null`/`undefined` is absent. */
+export type BytesLike = Buffer | Uint8Array | string | null | undefined
+
+/** Headers as accepted by send(): ordered pairs (repeated names allowed), or an object whose
+ * array values stand for repeated names. */
+export type HeadersInput = Array<[string, BytesLike]> | Record<string, BytesLike | BytesLike[]>
+
+export interface ProducerRecord {
+  topic: string
+  key?: BytesLike
+  value?: BytesLike
+  headers?: HeadersInput
+  /** Explicit partition; otherwise murmur2 of the key (as the Java client), sticky for null keys. */
+  partition?: number
+  /** Create time, ms since the epoch (default: now). */
+  timestamp?: number
+}
+
+export interface DeliveryReport {
+  topic: string
+  partition: number
+  /** -1 with acks=0. */
+  offset: number
+  /** The record's create time, or the broker's log-append time. */
+  timestamp: number
+}
+
+export interface Message {
+  topic: string
+  partition: number
+  offset: number
+  timestamp: number
+  /** A view into the Buffer of the fetched batch (no copy per record). */
+  key: Buffer | null
+  value: Buffer | null
+  /** In the order they were sent; repeated names are kept. */
+  headers: Array<[string, Buffer | null]>
+}
+
+export interface TopicPartition {
+  topic: string
+  partition: number
+}
+
+export interface TopicPartitionOffset extends TopicPartition {
+  /** The next offset to read. */
+  offset: number
+}
+
+export interface AssignPartition extends TopicPartition {
+  /** Where to start: 'earliest', 'latest', 'committed' (the group's, else auto.offset.reset;
+   * the default) or an offset. */
+  offset?: 'earliest' | 'latest' | 'committed' | number | string
+}
+
+export interface RebalanceEvent {
+  kind: 'assigned' | 'revoked' | 'lost'
+  partitions: TopicPartition[]
+}
+
+export interface Batch {
+  topic: string
+  partition: number
+  messages: Message[]
+  firstOffset(): number
+  lastOffset(): number
+}
+
+export interface EachMessagePayload {
+  topic: string
+  partition: number
+  message: Message
+}
+
+export interface EachBatchPayload {
+  batch: Batch
+  isRunning(): boolean
+  /** Heartbeats run in the background; kept for kafkajs code. */
+  heartbeat(): Promise<void>
+}
+
+export interface RunOptions {
+  eachMessage?: (payload: EachMessagePayload) => Promise<void> | void
+  eachBatch?: (payload: EachBatchPayload) => Promise<void> | void
+}
+
+/** An error from the client or a broker. */
+export class KafkaError extends Error {
+  /** Kafka's name for a broker error code (`UNKNOWN_TOPIC_OR_PARTITION`), else librdkafka's
+   * name for the local condition (`_INVALID_CONFIG`, `_TIMED_OUT`, ...). */
+  name: string
+  /** The Kafka error code, or librdkafka's negative code for local errors. */
+  code: number
+  /** Whether trying again can help. */
+  retriable: boolean
+  /** 'retriable' | 'permanent' | 'abortable' | 'fatal' */
+  errorClass: string
+  /** Same as `name` (the field kafkajs users look for). */
+  type: string
+}
+
+export class Producer {
+  constructor(config: Config)
+  /** Resolves once the broker acknowledged the record; rejects with a KafkaError. */
+  send(record: ProducerRecord): Promise<DeliveryReport>
+  /** kafkajs shape: every message to one topic; resolves with the reports in order. */
+  sendBatch(batch: { topic: string; messages: Array<Omit<ProducerRecord, 'topic'>> }): Promise<DeliveryReport[]>
+  /** Resolves once every record sent before the call is delivered or failed. */
+  flush(): Promise<void>
+  metrics(): Record<string, number>
+  /** Flushes, then stops. Idempotent. */
+  close(): Promise<void>
+  disconnect(): Promise<void>
+}
+
+/**
+ * A consumer. Without `group.id` it reads assigned partitions; with `group.id` it can also
+ * subscribe (group membership, rebalance events) and commit.
+ *
+ * Events: 'assigned', 'revoked', 'lost' (partitions), 'rebalance' (RebalanceEvent),
+ * 'crash' (the error that stopped run()).
+ */
+export class Consumer extends EventEmitter implements AsyncIterable<Message> {
+  constructor(config: Config)
+  subscribe(topics: string[] | string | { topics: string[] } | { topic: string }): void
+  assign(partitions: AssignPartition[]): Promise<void>
+  assignment(): TopicPartition[]
+  /** The next message, or null after `timeoutMs`. */
+  poll(timeoutMs?: number): Promise<Message | null>
+  /** Up to `max` messages: waits up to `timeoutMs` for the first. */
+  consume(max?: number, timeoutMs?: number): Promise<Message[]>
+  [Symbol.asyncIterator](): AsyncIterator<Message>
+  /** Starts the kafkajs-style loop; resolves once started. */
+  run(options: RunOptions): Promise<void>
+  /** Ends the run() loop. */
+  stop(): Promise<void>
+  seek(target: TopicPartitionOffset): void
+  position(partition: TopicPartition): number | null
+  pause(partitions: TopicPartition[]): void
+  resume(partitions: TopicPartition[]): void
+  /** Synchronous commit of these offsets, or of every assigned partition's position. */
+  commit(offsets?: TopicPartitionOffset[]): Promise<void>
+  /** The group's committed offsets, in order (-1: none). */
+  committed(partitions: TopicPartition[]): Promise<number[]>
+  watermarks(partition: TopicPartition): Promise<{ low: number; high: number }>
+  /** Stops run(), leaves the group, closes. Idempotent. */
+  close(): Promise<void>
+  disconnect(): Promise<void>
+
+  on(event: 'assigned' | 'revoked' | 'lost', listener: (partitions: TopicPartition[]) => void): this
+  on(event: 'rebalance', listener: (event: RebalanceEvent) => void): this
+  on(event: 'crash', listener: (error: Error) => void): this
+  once(event: 'assigned' | 'revoked' | 'lost', listener: (partitions: TopicPartition[]) => void): this
+  once(event: 'rebalance', listener: (event: RebalanceEvent) => void): this
+  once(event: 'crash', listener: (error: Error) => void): this
+}
+
+export interface NewTopic {
+  topic: string
+  /** Default: the broker's num.partitions. */
+  numPartitions?: number
+  replicationFactor?: number
+  config?: Record<string, string | number>
+}
+
+export class Admin {
+  constructor(config: Config)
+  createTopics(topics: NewTopic[] | { topics: NewTopic[] }): Promise<void>
+  deleteTopics(topics: string[] | { topics: string[] }): Promise<void>
+  createPartitions(topic: string, totalPartitions: number): Promise<void>
+  listTopics(): Promise<Array<{ topic: string; partitions: number }>>
+  close(): Promise<void>
+  disconnect(): Promise<void>
+}
+
+/** The odradek broker in-process: 127.0.0.1, an ephemeral port, a temporary data directory. */
+export class Broker {
+  /** @param properties Kafka broker properties (`num.partitions`, ...) */
+  static start(properties?: Record<string, string | number>): Promise<Broker>
+  readonly bootstrapServers: string
+  /** Stops the broker and removes its data. Idempotent. */
+  stop(): Promise<void>
+}
+
+export const testing: { Broker: typeof Broker }
+export const version: string

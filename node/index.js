@@ -1,0 +1,553 @@
+'use strict'
+// odradek for Node.js: the public API over the native classes (src/*.rs).
+// Rules users can observe (defaults, partitioning, retries, error classes) live in the Rust
+// core; this file only shapes values for JavaScript: promises, async iteration, a kafkajs-like
+// run(), EventEmitter events and KafkaError objects.
+
+const { EventEmitter } = require('node:events')
+const path = require('node:path')
+
+const native = loadNative()
+
+function loadNative() {
+  const candidates = [
+    process.env.ODRADEK_NODE_ADDON,
+    path.join(__dirname, 'odradek.node'),
+    path.join(__dirname, `odradek.${process.platform}-${process.arch}-gnu.node`),
+  ].filter(Boolean)
+  let lastError
+  for (const file of candidates) {
+    try {
+      return require(file)
+    } catch (e) {
+      if (e.code !== 'MODULE_NOT_FOUND') throw e
+      lastError = e
+    }
+  }
+  throw new Error(
+    `odradek: the native addon is not built (looked for ${candidates.join(', ')}); ` +
+      `run \`npm run build\` in ${__dirname}: ${lastError && lastError.message}`,
+  )
+}
+
+const ERROR_PREFIX = '\u0001odradek-error:'
+
+/** An error from the client or a broker: `name` is Kafka's (or librdkafka's) stable name. */
+class KafkaError extends Error {
+  constructor(message, { name, code, retriable, errorClass }) {
+    super(message)
+    Object.defineProperty(this, 'name', { value: name, enumerable: true, writable: true, configurable: true })
+    this.code = code
+    this.retriable = retriable
+    this.errorClass = errorClass
+    // The name kafkajs users look for.
+    this.type = name
+  }
+}
+
+/** Turns a native error into a KafkaError; anything else passes through. */
+function convertError(e) {
+  if (e && typeof e.message === 'string' && e.message.startsWith(ERROR_PREFIX)) {
+    const [name, code, retriable, errorClass, ...rest] = e.message.slice(ERROR_PREFIX.length).split('\u0001')
+    const err = new KafkaError(rest.join('\u0001'), {
+      name,
+      code: Number(code),
+      retriable: retriable === 'true',
+      errorClass,
+    })
+    return err
+  }
+  return e
+}
+
+function rethrow(e) {
+  throw convertError(e)
+}
+
+function call(fn) {
+  try {
+    return fn()
+  } catch (e) {
+    throw convertError(e)
+  }
+}
+
+function configMap(config) {
+  if (config === null || typeof config !== 'object') {
+    throw new TypeError('config must be an object of property names (librdkafka / Java keys) to values')
+  }
+  const out = {}
+  for (const [k, v] of Object.entries(config)) {
+    if (v === undefined) continue
+    out[k] = String(v)
+  }
+  return out
+}
+
+function toBuffer(v, what) {
+  if (v === null || v === undefined) return null
+  if (Buffer.isBuffer(v)) return v
+  if (typeof v === 'string') return Buffer.from(v)
+  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength)
+  throw new TypeError(`${what} must be a Buffer, a string or null`)
+}
+
+/** Headers as given by users: [[name, value], ...] or {name: value | value[]}. */
+function headerLists(headers) {
+  if (headers === null || headers === undefined) return [undefined, undefined]
+  const names = []
+  const values = []
+  const add = (name, value) => {
+    names.push(String(name))
+    values.push(toBuffer(value, `header ${name}`))
+  }
+  if (Array.isArray(headers)) {
+    for (const h of headers) {
+      if (!Array.isArray(h) || h.length !== 2) throw new TypeError('headers must be [name, value] pairs')
+      add(h[0], h[1])
+    }
+  } else if (typeof headers === 'object') {
+    for (const [name, value] of Object.entries(headers)) {
+      if (Array.isArray(value)) for (const v of value) add(name, v)
+      else add(name, value)
+    }
+  } else {
+    throw new TypeError('headers must be an array of [name, value] pairs or an object')
+  }
+  return names.length ? [names, values] : [undefined, undefined]
+}
+
+class Producer {
+  /** @param {Record<string, string | number | boolean>} config */
+  constructor(config) {
+    // Outstanding sends by id; the native side reports results in batches (takeDone).
+    this._pending = new Map()
+    this._nextId = 0
+    // Pending deliveries keep the process alive (as a socket with requests in flight would);
+    // an idle producer does not.
+    this._keepAlive = setInterval(() => {}, 1 << 30)
+    this._keepAlive.unref()
+    this._native = call(() => new native.NativeProducer(configMap(config), () => this._settle()))
+    this._closed = false
+  }
+
+  _settle() {
+    const { ok, errors } = this._native.takeDone()
+    for (let i = 0; i < ok.length; i += 4) {
+      const p = this._pending.get(ok[i])
+      this._pending.delete(ok[i])
+      p.resolve({ topic: p.topic, partition: ok[i + 1], offset: ok[i + 2], timestamp: ok[i + 3] })
+    }
+    for (const { id, error } of errors) {
+      const p = this._pending.get(id)
+      this._pending.delete(id)
+      p.reject(convertError(new Error(error)))
+    }
+    if (this._pending.size === 0) this._keepAlive.unref()
+  }
+
+  /**
+   * Sends one record; resolves with {topic, partition, offset, timestamp} once the broker
+   * acknowledged it, rejects with a KafkaError.
+   */
+  send(record) {
+    if (record === null || typeof record !== 'object') {
+      return Promise.reject(new TypeError('send() takes a record object {topic, key, value, headers, partition, timestamp}'))
+    }
+    const { topic } = record
+    const id = this._nextId++
+    try {
+      if (typeof topic !== 'string' || topic === '') throw new TypeError('record.topic must be a non-empty string')
+      const [names, values] = headerLists(record.headers)
+      this._native.send(
+        id,
+        topic,
+        record.partition ?? undefined,
+        toBuffer(record.key, 'key'),
+        toBuffer(record.value, 'value'),
+        names,
+        values,
+        record.timestamp ?? undefined,
+      )
+    } catch (e) {
+      return Promise.reject(convertError(e))
+    }
+    if (this._pending.size === 0) this._keepAlive.ref()
+    return new Promise((resolve, reject) => this._pending.set(id, { resolve, reject, topic }))
+  }
+
+  /** kafkajs shape: send({topic, messages: [...]}) resolves with every report, in order. */
+  sendBatch({ topic, messages }) {
+    return Promise.all(messages.map((m) => this.send({ ...m, topic })))
+  }
+
+  /** Resolves once every record sent before the call is delivered or failed. */
+  flush() {
+    return this._native.flush().catch(rethrow)
+  }
+
+  /** Counters (records delivered and failed, requests, retries, latency, queue). */
+  metrics() {
+    return JSON.parse(this._native.metricsJson())
+  }
+
+  /** Flushes, then stops. Idempotent. */
+  async close() {
+    if (this._closed) return
+    this._closed = true
+    await this._native.close().catch(rethrow)
+  }
+
+  /** kafkajs spelling of close(). */
+  disconnect() {
+    return this.close()
+  }
+}
+
+function tpKey(topic, partition) {
+  return `${topic}\u0000${partition}`
+}
+
+/** Decodes one native batch (see src/consumer.rs) into message objects. */
+function decodeBatch(raw, out) {
+  const { data, meta, topics } = raw
+  const n = meta.length
+  let i = 0
+  while (i < n) {
+    const topic = topics[meta[i]]
+    const partition = meta[i + 1]
+    const offset = meta[i + 2]
+    const timestamp = meta[i + 3]
+    const key = meta[i + 5] < 0 ? null : data.subarray(meta[i + 4], meta[i + 4] + meta[i + 5])
+    const value = meta[i + 7] < 0 ? null : data.subarray(meta[i + 6], meta[i + 6] + meta[i + 7])
+    const headerCount = meta[i + 8]
+    i += 9
+    const headers = []
+    for (let h = 0; h < headerCount; h++, i += 4) {
+      const name = data.toString('utf8', meta[i], meta[i] + meta[i + 1])
+      const hv = meta[i + 3] < 0 ? null : data.subarray(meta[i + 2], meta[i + 2] + meta[i + 3])
+      headers.push([name, hv])
+    }
+    out.push({ topic, partition, offset, timestamp, key, value, headers })
+  }
+  return out
+}
+
+const FETCH_MAX = 2000
+const POLL_SLICE_MS = 250
+
+function offsetSpec(p) {
+  const o = p.offset ?? 'committed'
+  if (typeof o === 'number' || typeof o === 'bigint') {
+    return { topic: p.topic, partition: p.partition, whence: 'offset', offset: Number(o) }
+  }
+  if (typeof o === 'string' && /^\d+$/.test(o)) {
+    return { topic: p.topic, partition: p.partition, whence: 'offset', offset: Number(o) }
+  }
+  return { topic: p.topic, partition: p.partition, whence: String(o) }
+}
+
+class Consumer extends EventEmitter {
+  /**
+   * @param {Record<string, string | number | boolean>} config  with `group.id` the consumer
+   *   can subscribe to topics and commit offsets
+   */
+  constructor(config) {
+    super()
+    this._native = call(() => new native.NativeConsumer(configMap(config)))
+    this._buffer = []
+    this._head = 0
+    this._closed = false
+    this._running = null
+    this._subscribed = false
+    this._yielded = new Map()
+    if (this._hasGroup(config)) call(() => this._native.onRebalance((event) => this._onRebalance(event)))
+  }
+
+  _hasGroup(config) {
+    return config && config['group.id'] !== undefined && config['group.id'] !== ''
+  }
+
+  _onRebalance(event) {
+    if (event.kind !== 'assigned') {
+      const gone = new Set(event.partitions.map((p) => tpKey(p.topic, p.partition)))
+      this._dropBuffered((m) => gone.has(tpKey(m.topic, m.partition)))
+      for (const k of gone) this._yielded.delete(k)
+    }
+    this.emit(event.kind, event.partitions)
+    this.emit('rebalance', event)
+  }
+
+  _dropBuffered(pred) {
+    const rest = []
+    for (let i = this._head; i < this._buffer.length; i++) {
+      if (!pred(this._buffer[i])) rest.push(this._buffer[i])
+    }
+    this._buffer = rest
+    this._head = 0
+  }
+
+  /** Joins the consumer group for these topics (needs `group.id`). */
+  subscribe(topics) {
+    if (topics && !Array.isArray(topics) && typeof topics === 'object') {
+      topics = topics.topics ?? [topics.topic]
+    }
+    if (typeof topics === 'string') topics = [topics]
+    call(() => this._native.subscribe(topics))
+    this._subscribed = true
+  }
+
+  /**
+   * Manual assignment: [{topic, partition, offset}], offset one of 'earliest', 'latest',
+   * 'committed' (the group's, else auto.offset.reset) or a number.
+   */
+  async assign(partitions) {
+    this._dropBuffered(() => true)
+    this._yielded.clear()
+    await this._native.assign(partitions.map(offsetSpec)).catch(rethrow)
+  }
+
+  /** The partitions this consumer reads now: [{topic, partition}]. */
+  assignment() {
+    return call(() => this._native.assignment())
+  }
+
+  async _fill(timeoutMs) {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      if (this._closed) return false
+      const left = Math.max(0, deadline - Date.now())
+      const raw = await this._native.recvBatch(FETCH_MAX, Math.min(left, POLL_SLICE_MS)).catch(rethrow)
+      if (raw) {
+        this._buffer = decodeBatch(raw, [])
+        this._head = 0
+        return true
+      }
+      if (Date.now() >= deadline) return false
+    }
+  }
+
+  _take() {
+    const m = this._buffer[this._head++]
+    if (this._head === this._buffer.length) {
+      this._buffer = []
+      this._head = 0
+    }
+    this._yielded.set(tpKey(m.topic, m.partition), m.offset + 1)
+    return m
+  }
+
+  /** The next message, or null if none arrives within `timeoutMs`. */
+  async poll(timeoutMs = 1000) {
+    if (this._head >= this._buffer.length && !(await this._fill(timeoutMs))) return null
+    return this._take()
+  }
+
+  /** Up to `max` messages: waits up to `timeoutMs` for the first, then takes what is buffered. */
+  async consume(max = 1000, timeoutMs = 1000) {
+    if (this._head >= this._buffer.length && !(await this._fill(timeoutMs))) return []
+    const out = []
+    while (out.length < max && this._head < this._buffer.length) out.push(this._take())
+    return out
+  }
+
+  /** Messages one by one until the consumer is closed (or the loop is left). */
+  async *[Symbol.asyncIterator]() {
+    while (!this._closed) {
+      if (this._head >= this._buffer.length && !(await this._fill(POLL_SLICE_MS))) continue
+      yield this._take()
+    }
+  }
+
+  /**
+   * kafkajs shape: starts a loop calling `eachMessage({topic, partition, message})` for every
+   * message, or `eachBatch({batch, isRunning, heartbeat})` per partition of each fetched batch.
+   * Resolves once the loop has started; stop() or close() ends it. A handler that throws stops
+   * the loop and emits 'crash' (an unhandled rejection when nobody listens).
+   */
+  async run({ eachMessage, eachBatch } = {}) {
+    if (!eachMessage === !eachBatch) throw new TypeError('run() takes exactly one of eachMessage and eachBatch')
+    if (this._running) throw new Error('the consumer is already running')
+    this._stopRequested = false
+    const isRunning = () => !this._stopRequested && !this._closed
+    const loop = async () => {
+      while (isRunning()) {
+        if (this._head >= this._buffer.length && !(await this._fill(POLL_SLICE_MS))) continue
+        if (eachMessage) {
+          while (isRunning() && this._head < this._buffer.length) {
+            const message = this._take()
+            await eachMessage({ topic: message.topic, partition: message.partition, message })
+          }
+        } else {
+          const groups = new Map()
+          while (this._head < this._buffer.length) {
+            const m = this._take()
+            const k = tpKey(m.topic, m.partition)
+            let g = groups.get(k)
+            if (!g) groups.set(k, (g = { topic: m.topic, partition: m.partition, messages: [] }))
+            g.messages.push(m)
+          }
+          for (const batch of groups.values()) {
+            if (!isRunning()) break
+            batch.firstOffset = () => batch.messages[0].offset
+            batch.lastOffset = () => batch.messages[batch.messages.length - 1].offset
+            await eachBatch({ batch, isRunning, heartbeat: async () => {} })
+          }
+        }
+      }
+    }
+    this._running = loop().then(
+      () => {
+        this._running = null
+      },
+      (e) => {
+        this._running = null
+        const err = convertError(e)
+        if (this.listenerCount('crash') > 0) this.emit('crash', err)
+        else throw err
+      },
+    )
+  }
+
+  /** Ends the run() loop (after the handler in progress); the consumer stays usable. */
+  async stop() {
+    this._stopRequested = true
+    if (this._running) await this._running.catch(() => {})
+  }
+
+  /** Next message read from that partition is at `offset`. */
+  seek({ topic, partition, offset }) {
+    this._dropBuffered((m) => m.topic === topic && m.partition === partition)
+    this._yielded.delete(tpKey(topic, partition))
+    call(() => this._native.seek(topic, partition, Number(offset)))
+  }
+
+  /** Offset of the next message this consumer hands out for a partition (null until known). */
+  position({ topic, partition }) {
+    for (let i = this._head; i < this._buffer.length; i++) {
+      const m = this._buffer[i]
+      if (m.topic === topic && m.partition === partition) return m.offset
+    }
+    return call(() => this._native.position(topic, partition))
+  }
+
+  pause(partitions) {
+    call(() => this._native.pause(partitions))
+  }
+
+  resume(partitions) {
+    call(() => this._native.resume(partitions))
+  }
+
+  /**
+   * Synchronous commit of [{topic, partition, offset}] (offset = the next one to read) or,
+   * without arguments, of the position of every assigned partition.
+   */
+  async commit(offsets) {
+    if (offsets) {
+      const list = offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: Number(o.offset) }))
+      return this._native.commit(list).catch(rethrow)
+    }
+    if (this._head < this._buffer.length) {
+      // Some fetched messages were not handed out yet: commit what was handed out.
+      const list = []
+      for (const { topic, partition } of this.assignment()) {
+        const pos = this.position({ topic, partition })
+        if (pos !== null && pos !== undefined) list.push({ topic, partition, offset: pos })
+      }
+      return this._native.commit(list).catch(rethrow)
+    }
+    return this._native.commit(undefined).catch(rethrow)
+  }
+
+  /** The group's committed offsets of [{topic, partition}], in order (-1: none). */
+  committed(partitions) {
+    return this._native.committed(partitions.map((p) => ({ topic: p.topic, partition: p.partition }))).catch(rethrow)
+  }
+
+  /** {low, high} watermarks of a partition, asked from its leader. */
+  async watermarks({ topic, partition }) {
+    const [low, high] = await this._native.watermarks(topic, partition).catch(rethrow)
+    return { low, high }
+  }
+
+  /** Stops the run() loop, leaves the group and closes. Idempotent. */
+  async close() {
+    if (this._closed) return
+    this._closed = true
+    this._stopRequested = true
+    const closing = this._native.close().catch(rethrow)
+    if (this._running) await this._running.catch(() => {})
+    this._buffer = []
+    this._head = 0
+    await closing
+  }
+
+  /** kafkajs spelling of close(). */
+  disconnect() {
+    return this.close()
+  }
+}
+
+class Admin {
+  constructor(config) {
+    this._native = call(() => new native.NativeAdmin(configMap(config)))
+  }
+
+  /** [{topic, numPartitions, replicationFactor, config: {key: value}}] */
+  createTopics(topics) {
+    const list = (Array.isArray(topics) ? topics : topics.topics).map((t) => ({
+      topic: t.topic,
+      numPartitions: t.numPartitions,
+      replicationFactor: t.replicationFactor,
+      config: t.config ? configMap(t.config) : undefined,
+    }))
+    return this._native.createTopics(list).catch(rethrow)
+  }
+
+  deleteTopics(topics) {
+    return this._native.deleteTopics(Array.isArray(topics) ? topics : topics.topics).catch(rethrow)
+  }
+
+  createPartitions(topic, total) {
+    return this._native.createPartitions(topic, total).catch(rethrow)
+  }
+
+  /** [{topic, partitions}] */
+  listTopics() {
+    return this._native.listTopics().catch(rethrow)
+  }
+
+  async close() {
+    this._native.close()
+  }
+
+  disconnect() {
+    return this.close()
+  }
+}
+
+/** The odradek broker in-process on an ephemeral port, for tests. */
+class Broker {
+  /** @param {Record<string, string | number>} [properties] Kafka broker properties */
+  static async start(properties) {
+    const b = new Broker()
+    b._native = await native.NativeBroker.start(properties ? configMap(properties) : undefined)
+    b.bootstrapServers = b._native.bootstrapServers
+    return b
+  }
+
+  /** Stops the broker and removes its data. Idempotent. */
+  stop() {
+    return this._native.stop()
+  }
+}
+
+module.exports = {
+  Producer,
+  Consumer,
+  Admin,
+  KafkaError,
+  testing: { Broker },
+  version: require('./package.json').version,
+}

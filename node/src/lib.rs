@@ -1,0 +1,434 @@
+//! The native half of the npm package `odradek`: thin napi-rs classes over the Rust client.
+//!
+//! Every rule a user can observe lives in the `odradek` crate; this file only converts values.
+//! The JavaScript half (`index.js`) wraps these classes into the public API and turns the
+//! errors below into `KafkaError` objects. Nothing here blocks the JavaScript thread: waits run
+//! as futures on napi's tokio runtime and settle a Promise; the client's own background tasks
+//! run on the library's runtime (`odradek::runtime`).
+
+#![allow(missing_debug_implementations)] // napi classes are opaque JavaScript objects
+
+mod consumer;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use futures::FutureExt;
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi_derive::napi;
+use odradek::admin::{Admin, NewTopic};
+use odradek::config::Config;
+use odradek::producer::{DeliveryFuture, Producer, ProducerRecord};
+use odradek::records::RecordHeader;
+
+pub use consumer::NativeConsumer;
+
+/// Prefix of an error message that carries a serialized `odradek::error::Error`; `index.js`
+/// turns it into a `KafkaError` with `code`, `name`, `retriable` and `kind`.
+const ERROR_PREFIX: &str = "\u{1}odradek-error:";
+
+/// Converts a client error into a JavaScript exception the JS half recognizes.
+pub(crate) fn js_error(e: odradek::error::Error) -> Error {
+    let class = match e.class() {
+        odradek::error::ErrorClass::Retriable => "retriable",
+        odradek::error::ErrorClass::Permanent => "permanent",
+        odradek::error::ErrorClass::Abortable => "abortable",
+        odradek::error::ErrorClass::Fatal => "fatal",
+        _ => "permanent",
+    };
+    let payload = format!(
+        "{ERROR_PREFIX}{}\u{1}{}\u{1}{}\u{1}{}\u{1}{}",
+        e.name(),
+        e.numeric_code(),
+        e.is_retriable(),
+        class,
+        e
+    );
+    Error::new(Status::GenericFailure, payload)
+}
+
+pub(crate) fn config_from(map: HashMap<String, String>) -> Result<Config> {
+    // Sorted, so that the first bad key reported is the same on every run.
+    let mut pairs: Vec<(String, String)> = map.into_iter().collect();
+    pairs.sort();
+    Config::from_pairs(pairs).map_err(js_error)
+}
+
+/// Delivery results collected since the last `takeDone()`.
+#[derive(Default)]
+struct Done {
+    /// Per delivered record: id, partition, offset, timestamp.
+    ok: Vec<f64>,
+    /// Failed records: id and the encoded error (see [`js_error`]).
+    errors: Vec<DeliveryError>,
+    /// A call to the JavaScript callback is pending (one at a time).
+    notified: bool,
+}
+
+/// A record whose delivery failed.
+#[napi(object)]
+pub struct DeliveryError {
+    pub id: f64,
+    /// The error message, encoded as [`js_error`] does.
+    pub error: String,
+}
+
+/// The results `takeDone()` hands to JavaScript.
+#[napi(object)]
+pub struct DoneBatch {
+    /// Per delivered record: id, partition, offset, timestamp.
+    pub ok: Float64Array,
+    pub errors: Vec<DeliveryError>,
+}
+
+type DoneFn = ThreadsafeFunction<(), (), (), Status, false, true>;
+
+/// Awaits every delivery future and hands finished ones to JavaScript in batches: one callback
+/// call per burst of completions instead of one Promise settlement from native code per record.
+async fn collect_deliveries(
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<(f64, DeliveryFuture)>,
+    done: Arc<Mutex<Done>>,
+    notify: DoneFn,
+) {
+    let mut pending = FuturesUnordered::new();
+    let mut open = true;
+    loop {
+        tokio::select! {
+            msg = rx.recv(), if open => match msg {
+                Some((id, delivery)) => pending.push(async move { (id, delivery.await) }),
+                None => open = false,
+            },
+            Some(first) = pending.next(), if !pending.is_empty() => {
+                let mut batch = vec![first];
+                while let Some(Some(more)) = pending.next().now_or_never() {
+                    batch.push(more);
+                }
+                let call = {
+                    let mut d = done.lock().unwrap_or_else(|p| p.into_inner());
+                    for (id, result) in batch {
+                        match result {
+                            Ok(r) => d.ok.extend_from_slice(&[
+                                id,
+                                f64::from(r.partition),
+                                r.offset as f64,
+                                r.timestamp as f64,
+                            ]),
+                            Err(e) => d.errors.push(DeliveryError {
+                                id,
+                                error: js_error(e).reason,
+                            }),
+                        }
+                    }
+                    !std::mem::replace(&mut d.notified, true)
+                };
+                if call {
+                    notify.call((), ThreadsafeFunctionCallMode::NonBlocking);
+                }
+            },
+            else => break,
+        }
+    }
+}
+
+/// The producer (see `Producer` in index.d.ts).
+#[napi]
+pub struct NativeProducer {
+    inner: Producer,
+    queue: Mutex<Option<tokio::sync::mpsc::UnboundedSender<(f64, DeliveryFuture)>>>,
+    done: Arc<Mutex<Done>>,
+}
+
+#[napi]
+impl NativeProducer {
+    /// `on_done` is called (without arguments) when delivery results are ready for `takeDone`.
+    #[napi(
+        constructor,
+        ts_args_type = "config: Record<string, string>, onDone: () => void"
+    )]
+    pub fn new(config: HashMap<String, String>, on_done: Function<(), ()>) -> Result<Self> {
+        let config = config_from(config)?;
+        let inner = Producer::from_config(&config).map_err(js_error)?;
+        let notify: DoneFn = on_done
+            .build_threadsafe_function()
+            .callee_handled::<false>()
+            .weak::<true>()
+            .build()?;
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let done = Arc::new(Mutex::new(Done::default()));
+        odradek::runtime::spawn(collect_deliveries(rx, done.clone(), notify));
+        Ok(Self {
+            inner,
+            queue: Mutex::new(Some(tx)),
+            done,
+        })
+    }
+
+    /// Appends the record to its partition's batch now (the bytes are copied once, straight
+    /// from the caller's Buffers into the batch); its result arrives through `takeDone` under
+    /// `id`.
+    #[napi(
+        ts_args_type = "id: number, topic: string, partition: number | null | undefined, key: Buffer | null | undefined, value: Buffer | null | undefined, headerNames: string[] | null | undefined, headerValues: Array<Buffer | null> | null | undefined, timestamp: number | null | undefined"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    pub fn send(
+        &self,
+        id: f64,
+        topic: String,
+        partition: Option<i32>,
+        key: Option<BufferSlice>,
+        value: Option<BufferSlice>,
+        header_names: Option<Vec<String>>,
+        header_values: Option<Vec<Option<Buffer>>>,
+        timestamp: Option<i64>,
+    ) -> Result<()> {
+        let headers: Vec<RecordHeader> = match header_names {
+            None => Vec::new(),
+            Some(names) => {
+                let values = header_values.unwrap_or_default();
+                names
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, n)| RecordHeader {
+                        key: bytes::Bytes::from(n.into_bytes()),
+                        value: values
+                            .get(i)
+                            .and_then(|v| v.as_ref())
+                            .map(|b| bytes::Bytes::copy_from_slice(b)),
+                    })
+                    .collect()
+            }
+        };
+        let queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(queue) = queue.as_ref() else {
+            return Err(js_error(odradek::error::Error::closed(
+                "the producer is closed",
+            )));
+        };
+        let record = ProducerRecord {
+            topic: &topic,
+            partition,
+            key: key.as_deref(),
+            value: value.as_deref(),
+            headers: &headers,
+            timestamp,
+        };
+        let delivery = self.inner.send(record);
+        queue
+            .send((id, delivery))
+            .map_err(|_| js_error(odradek::error::Error::closed("the producer is closed")))
+    }
+
+    /// Delivery results since the last call.
+    #[napi]
+    pub fn take_done(&self) -> DoneBatch {
+        let mut d = self.done.lock().unwrap_or_else(|p| p.into_inner());
+        d.notified = false;
+        DoneBatch {
+            ok: Float64Array::new(std::mem::take(&mut d.ok)),
+            errors: std::mem::take(&mut d.errors),
+        }
+    }
+
+    /// Resolves once every record sent before the call is delivered or failed.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn flush<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
+        let p = self.inner.clone();
+        env.spawn_future(async move { p.flush().await.map_err(js_error) })
+    }
+
+    /// Flushes, then stops the sender; later sends fail with a closed error.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn close<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
+        let p = self.inner.clone();
+        // Ends the collector once the outstanding deliveries are reported, which releases the
+        // JavaScript callback.
+        self.queue.lock().unwrap_or_else(|p| p.into_inner()).take();
+        env.spawn_future(async move { p.close().await.map_err(js_error) })
+    }
+
+    /// Counters as a JSON string.
+    #[napi]
+    pub fn metrics_json(&self) -> String {
+        self.inner.metrics().to_json()
+    }
+}
+
+/// A topic to create.
+#[napi(object)]
+pub struct TopicSpec {
+    pub topic: String,
+    pub num_partitions: Option<i32>,
+    pub replication_factor: Option<i32>,
+    pub config: Option<HashMap<String, String>>,
+}
+
+/// A topic and its partition count.
+#[napi(object)]
+pub struct TopicInfo {
+    pub topic: String,
+    pub partitions: u32,
+}
+
+/// The admin client (see `Admin` in index.d.ts).
+#[napi]
+pub struct NativeAdmin {
+    inner: Admin,
+}
+
+#[napi]
+impl NativeAdmin {
+    #[napi(constructor)]
+    pub fn new(config: HashMap<String, String>) -> Result<Self> {
+        let config = config_from(config)?;
+        let inner = Admin::from_config(&config).map_err(js_error)?;
+        Ok(Self { inner })
+    }
+
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn create_topics<'env>(
+        &self,
+        env: &'env Env,
+        topics: Vec<TopicSpec>,
+    ) -> Result<PromiseRaw<'env, ()>> {
+        let specs: Vec<NewTopic> = topics
+            .into_iter()
+            .map(|t| {
+                let mut n = NewTopic::new(&t.topic, t.num_partitions.unwrap_or(-1));
+                if let Some(rf) = t.replication_factor {
+                    n = n.replication_factor(rf as i16);
+                }
+                let mut configs: Vec<(String, String)> =
+                    t.config.unwrap_or_default().into_iter().collect();
+                configs.sort();
+                for (k, v) in configs {
+                    n = n.config(&k, &v);
+                }
+                n
+            })
+            .collect();
+        let admin = self.inner.clone();
+        env.spawn_future(async move { admin.create_topics(&specs).await.map_err(js_error) })
+    }
+
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn delete_topics<'env>(
+        &self,
+        env: &'env Env,
+        topics: Vec<String>,
+    ) -> Result<PromiseRaw<'env, ()>> {
+        let admin = self.inner.clone();
+        env.spawn_future(async move {
+            let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+            admin.delete_topics(&names).await.map_err(js_error)
+        })
+    }
+
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn create_partitions<'env>(
+        &self,
+        env: &'env Env,
+        topic: String,
+        total: i32,
+    ) -> Result<PromiseRaw<'env, ()>> {
+        let admin = self.inner.clone();
+        env.spawn_future(async move {
+            admin
+                .create_partitions(&topic, total)
+                .await
+                .map_err(js_error)
+        })
+    }
+
+    #[napi(ts_return_type = "Promise<TopicInfo[]>")]
+    pub fn list_topics<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, Vec<TopicInfo>>> {
+        let admin = self.inner.clone();
+        env.spawn_future(async move {
+            let topics = admin.list_topics().await.map_err(js_error)?;
+            Ok(topics
+                .into_iter()
+                .map(|(topic, n)| TopicInfo {
+                    topic,
+                    partitions: n as u32,
+                })
+                .collect())
+        })
+    }
+
+    /// Closes the admin client's connections.
+    #[napi]
+    pub fn close(&self) {}
+}
+
+/// The broker in-process, for tests: an ephemeral port on 127.0.0.1 and a temporary data
+/// directory removed on stop.
+#[napi]
+pub struct NativeBroker {
+    inner: Arc<Mutex<Option<odradek_broker::EmbeddedBroker>>>,
+    bootstrap: String,
+}
+
+/// Runs a blocking call on a plain thread and awaits its result (never on the JS thread, and
+/// not on a runtime worker, since the embedded broker drives its own runtime with block_on).
+async fn off_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("odradek-node-blocking".into())
+        .spawn(move || {
+            let _ = tx.send(f());
+        })
+        .map_err(|e| Error::from_reason(format!("cannot start a thread: {e}")))?;
+    rx.await
+        .map_err(|_| Error::from_reason("the blocking call panicked"))
+}
+
+#[napi]
+impl NativeBroker {
+    /// Starts a broker with these Kafka broker properties.
+    #[napi(ts_return_type = "Promise<NativeBroker>")]
+    pub fn start(
+        env: &Env,
+        properties: Option<HashMap<String, String>>,
+    ) -> Result<PromiseRaw<'_, NativeBroker>> {
+        env.spawn_future(async move {
+            let broker = off_thread(move || {
+                let props: Vec<(String, String)> =
+                    properties.unwrap_or_default().into_iter().collect();
+                let refs: Vec<(&str, &str)> = props
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                odradek_broker::EmbeddedBroker::start(&refs)
+            })
+            .await?
+            .map_err(|e| Error::from_reason(format!("embedded broker: {e}")))?;
+            Ok(NativeBroker {
+                bootstrap: broker.bootstrap_servers().to_string(),
+                inner: Arc::new(Mutex::new(Some(broker))),
+            })
+        })
+    }
+
+    /// `host:port` for `bootstrap.servers`.
+    #[napi(getter)]
+    pub fn bootstrap_servers(&self) -> String {
+        self.bootstrap.clone()
+    }
+
+    /// Stops the broker and removes its data directory. Idempotent.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn stop<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
+        let inner = self.inner.clone();
+        env.spawn_future(async move {
+            off_thread(move || {
+                let broker = inner.lock().unwrap_or_else(|p| p.into_inner()).take();
+                if let Some(mut b) = broker {
+                    b.stop();
+                }
+            })
+            .await
+        })
+    }
+}

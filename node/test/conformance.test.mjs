@@ -1,0 +1,285 @@
+// The conformance runner: every tests/conformance/scenarios/*.json against a fresh embedded
+// broker, through the public Node API (format: tests/conformance/README.md).
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import fs from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createRequire } from 'node:module'
+
+const require = createRequire(import.meta.url)
+const { Producer, Consumer, Admin, testing } = require('../index.js')
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+const scenarioDir = path.resolve(here, '../../tests/conformance/scenarios')
+
+// Keys each op may have ("comment" is allowed everywhere); anything else is a scenario error.
+const OPS = {
+  create_topic: ['topic', 'partitions', 'config', 'expect_error'],
+  producer: ['client', 'config', 'expect_error'],
+  produce: ['client', 'topic', 'records', 'generate', 'expect', 'expect_error'],
+  flush: ['client', 'expect_error'],
+  consumer: ['client', 'config', 'expect_error'],
+  assign: ['client', 'partitions', 'expect_error'],
+  subscribe: ['client', 'topics', 'expect_error'],
+  consume: ['client', 'count', 'timeout_ms', 'expect', 'generate', 'expect_error'],
+  consume_none: ['client', 'timeout_ms', 'expect_error'],
+  seek: ['client', 'topic', 'partition', 'offset', 'expect_error'],
+  position: ['client', 'topic', 'partition', 'expect', 'expect_error'],
+  commit: ['client', 'offsets', 'expect_error'],
+  committed: ['client', 'partitions', 'expect', 'expect_error'],
+  wait_assignment: ['clients', 'topic', 'partitions', 'timeout_ms', 'expect_error'],
+  close: ['client', 'expect_error'],
+}
+
+function bytes(b) {
+  if (b === null || b === undefined) return null
+  if (typeof b === 'string') return Buffer.from(b, 'utf8')
+  if (typeof b === 'object' && typeof b.hex === 'string') return Buffer.from(b.hex, 'hex')
+  if (typeof b === 'object' && typeof b.repeat === 'string') return Buffer.from(b.repeat.repeat(b.count), 'utf8')
+  throw new Error(`scenario: bad bytes ${JSON.stringify(b)}`)
+}
+
+function generated(gen) {
+  const out = []
+  for (let i = 0; i < gen.count; i++) {
+    const sub = (v) => (typeof v === 'string' ? v.replaceAll('{i}', String(i)) : v)
+    out.push({ key: gen.key === null ? null : sub(gen.key), value: gen.value === null ? null : sub(gen.value) })
+  }
+  return out
+}
+
+function show(b) {
+  return b === null ? 'null' : JSON.stringify(b.toString('latin1'))
+}
+
+function sameBytes(actual, expected) {
+  if (expected === null) return actual === null
+  return actual !== null && Buffer.compare(actual, expected) === 0
+}
+
+function checkError(err, expected, where) {
+  assert.ok(err instanceof Error, `${where}: expected an Error, got ${err}`)
+  assert.equal(err.name, expected.name, `${where}: error name (message: ${err.message})`)
+  if (expected.retriable !== undefined) {
+    assert.equal(err.retriable, expected.retriable, `${where}: retriable flag of ${err.name}`)
+  }
+  assert.equal(typeof err.code, 'number', `${where}: error code`)
+}
+
+class Runner {
+  constructor(scenario, broker) {
+    this.scenario = scenario
+    this.broker = broker
+    this.bootstrap = broker.bootstrapServers
+    this.clients = new Map()
+    this.stash = new Map()
+    this.admin = new Admin({ 'bootstrap.servers': this.bootstrap })
+  }
+
+  client(name) {
+    const c = this.clients.get(name)
+    if (!c) throw new Error(`scenario: no client named ${name}`)
+    return c
+  }
+
+  config(extra) {
+    return { ...(extra || {}), 'bootstrap.servers': this.bootstrap }
+  }
+
+  async take(name, count, timeoutMs) {
+    const c = this.client(name)
+    const got = this.stash.get(name) || []
+    this.stash.set(name, [])
+    const out = got.splice(0, count)
+    if (got.length) this.stash.set(name, got)
+    const deadline = Date.now() + timeoutMs
+    while (out.length < count) {
+      const left = deadline - Date.now()
+      if (left <= 0) break
+      out.push(...(await c.consume(count - out.length, Math.min(left, 200))))
+    }
+    return out
+  }
+
+  async step(s, where) {
+    switch (s.op) {
+      case 'create_topic':
+        return this.admin.createTopics([{ topic: s.topic, numPartitions: s.partitions, config: s.config }])
+      case 'producer':
+        this.clients.set(s.client, new Producer(this.config(s.config)))
+        return
+      case 'consumer':
+        this.clients.set(s.client, new Consumer(this.config(s.config)))
+        return
+      case 'produce': {
+        const p = this.client(s.client)
+        const records = [...(s.records || []).map((r) => ({
+          key: bytes(r.key),
+          value: bytes(r.value),
+          headers: r.headers ? r.headers.map(([n, v]) => [n, bytes(v)]) : undefined,
+          partition: r.partition,
+          timestamp: r.timestamp,
+        })), ...(s.generate ? generated(s.generate).map((r) => ({ key: bytes(r.key), value: bytes(r.value) })) : [])]
+        const sends = records.map((r) => p.send({ topic: s.topic, ...r }))
+        const results = await Promise.allSettled(sends)
+        if (s.expect_error) {
+          results.forEach((r, i) => {
+            assert.equal(r.status, 'rejected', `${where}: record ${i} was delivered, expected ${s.expect_error.name}`)
+            checkError(r.reason, s.expect_error, `${where}: record ${i}`)
+          })
+          return 'checked-error'
+        }
+        const failed = results.find((r) => r.status === 'rejected')
+        if (failed) throw failed.reason
+        if (s.expect) {
+          assert.equal(s.expect.length, results.length, `${where}: expect has one entry per record`)
+          s.expect.forEach((e, i) => {
+            for (const [k, v] of Object.entries(e)) {
+              assert.equal(results[i].value[k], v, `${where}: record ${i} report ${k}`)
+            }
+          })
+        }
+        return
+      }
+      case 'flush':
+        return this.client(s.client).flush()
+      case 'assign':
+        return this.client(s.client).assign(s.partitions)
+      case 'subscribe':
+        return this.client(s.client).subscribe(s.topics)
+      case 'consume': {
+        const got = await this.take(s.client, s.count, s.timeout_ms)
+        assert.equal(got.length, s.count, `${where}: received ${got.length} of ${s.count} records within ${s.timeout_ms} ms`)
+        const sorted = got
+          .map((m, i) => [m, i])
+          .sort(([a, i], [b, j]) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition || a.offset - b.offset || i - j))
+          .map(([m]) => m)
+        if (s.expect) {
+          s.expect.forEach((e, i) => {
+            const m = sorted[i]
+            const at = `${where}: record ${i} (${m.topic}/${m.partition}@${m.offset})`
+            for (const [k, v] of Object.entries(e)) {
+              if (k === 'key' || k === 'value') {
+                assert.ok(sameBytes(m[k], bytes(v)), `${at}: ${k} is ${show(m[k])}, expected ${show(bytes(v))}`)
+              } else if (k === 'headers') {
+                assert.equal(m.headers.length, v.length, `${at}: header count`)
+                v.forEach(([n, hv], h) => {
+                  assert.equal(m.headers[h][0], n, `${at}: header ${h} name`)
+                  assert.ok(sameBytes(m.headers[h][1], bytes(hv)), `${at}: header ${h} value ${show(m.headers[h][1])}`)
+                })
+              } else if (['topic', 'partition', 'offset'].includes(k)) {
+                assert.equal(m[k], v, `${at}: ${k}`)
+              } else {
+                throw new Error(`scenario: unknown record field ${k} in expect`)
+              }
+            }
+          })
+        }
+        if (s.generate) {
+          const key = (k, v) => `${k === null ? 'N' : 'S' + k.toString('hex')}|${v === null ? 'N' : 'S' + v.toString('hex')}`
+          const want = generated(s.generate).map((r) => key(bytes(r.key), bytes(r.value))).sort()
+          const seen = got.map((m) => key(m.key, m.value)).sort()
+          assert.deepEqual(seen, want, `${where}: the records received are not the generated ones`)
+        }
+        return
+      }
+      case 'consume_none': {
+        const got = await this.take(s.client, 1, s.timeout_ms)
+        assert.equal(got.length, 0, `${where}: a record arrived: ${got.map((m) => `${m.topic}/${m.partition}@${m.offset}`)}`)
+        return
+      }
+      case 'seek':
+        this.stash.set(s.client, (this.stash.get(s.client) || []).filter((m) => !(m.topic === s.topic && m.partition === s.partition)))
+        return this.client(s.client).seek({ topic: s.topic, partition: s.partition, offset: s.offset })
+      case 'position': {
+        const stashed = (this.stash.get(s.client) || []).find((m) => m.topic === s.topic && m.partition === s.partition)
+        const pos = stashed ? stashed.offset : this.client(s.client).position({ topic: s.topic, partition: s.partition })
+        assert.equal(pos, s.expect, `${where}: position of ${s.topic}/${s.partition}`)
+        return
+      }
+      case 'commit':
+        return this.client(s.client).commit(s.offsets)
+      case 'committed': {
+        const got = await this.client(s.client).committed(s.partitions)
+        assert.deepEqual(got, s.expect, `${where}: committed offsets`)
+        return
+      }
+      case 'wait_assignment': {
+        const deadline = Date.now() + s.timeout_ms
+        let last = ''
+        for (;;) {
+          const owned = s.clients.map((name) =>
+            this.client(name).assignment().filter((p) => p.topic === s.topic).map((p) => p.partition),
+          )
+          last = JSON.stringify(Object.fromEntries(s.clients.map((n, i) => [n, owned[i]])))
+          const all = owned.flat()
+          const disjoint = new Set(all).size === all.length
+          const covers = all.length === s.partitions && [...Array(s.partitions).keys()].every((p) => all.includes(p))
+          const each = s.partitions < s.clients.length || owned.every((o) => o.length > 0)
+          if (disjoint && covers && each) return
+          if (Date.now() > deadline) assert.fail(`${where}: assignments did not settle within ${s.timeout_ms} ms: ${last}`)
+          for (const name of s.clients) {
+            const got = await this.client(name).consume(1000, 50)
+            if (got.length) this.stash.set(name, [...(this.stash.get(name) || []), ...got])
+          }
+        }
+      }
+      case 'close': {
+        const c = this.client(s.client)
+        this.clients.delete(s.client)
+        return c.close()
+      }
+      default:
+        throw new Error(`${where}: unknown op ${JSON.stringify(s.op)} (this runner must be taught it)`)
+    }
+  }
+
+  async run() {
+    const steps = this.scenario.steps
+    for (let i = 0; i < steps.length; i++) {
+      const s = steps[i]
+      const where = `scenario ${this.scenario.name}, step ${i} (${s.op})`
+      const allowed = OPS[s.op]
+      if (!allowed) throw new Error(`${where}: unknown op ${JSON.stringify(s.op)} (this runner must be taught it)`)
+      for (const k of Object.keys(s)) {
+        if (k !== 'op' && k !== 'comment' && !allowed.includes(k)) throw new Error(`${where}: key ${k} is not valid for ${s.op}`)
+      }
+      let outcome
+      try {
+        outcome = await this.step(s, where)
+      } catch (e) {
+        if (!s.expect_error || e instanceof assert.AssertionError) throw e
+        checkError(e, s.expect_error, where)
+        continue
+      }
+      if (s.expect_error && outcome !== 'checked-error') {
+        assert.fail(`${where}: succeeded, expected error ${s.expect_error.name}`)
+      }
+    }
+  }
+
+  async cleanup() {
+    for (const c of this.clients.values()) await c.close().catch(() => {})
+    await this.admin.close()
+  }
+}
+
+const files = fs.readdirSync(scenarioDir).filter((f) => f.endsWith('.json')).sort()
+test('there are conformance scenarios', () => {
+  assert.ok(files.length > 0, `no scenarios in ${scenarioDir}`)
+})
+
+for (const file of files) {
+  const scenario = JSON.parse(fs.readFileSync(path.join(scenarioDir, file), 'utf8'))
+  test(`conformance: ${scenario.name} (${file})`, { timeout: 180_000 }, async () => {
+    const broker = await testing.Broker.start(scenario.broker_config || {})
+    const runner = new Runner(scenario, broker)
+    try {
+      await runner.run()
+    } finally {
+      await runner.cleanup()
+      await broker.stop()
+    }
+  })
+}

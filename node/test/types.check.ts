@@ -1,0 +1,41 @@
+// Compiled (not run) by scripts/test.d/45-node.sh with `tsc --noEmit --strict`: index.d.ts must
+// type the public API as the tests and README use it.
+import { Producer, Consumer, Admin, KafkaError, testing, Message, DeliveryReport } from '../index'
+
+async function main(): Promise<void> {
+  const broker = await testing.Broker.start({ 'num.partitions': 1 })
+  const admin = new Admin({ 'bootstrap.servers': broker.bootstrapServers })
+  await admin.createTopics([{ topic: 't', numPartitions: 2, config: { 'retention.ms': 1000 } }])
+  const p = new Producer({ 'bootstrap.servers': broker.bootstrapServers, 'linger.ms': 5, 'enable.idempotence': true })
+  const r: DeliveryReport = await p.send({ topic: 't', key: 'k', value: Buffer.from('v'), headers: [['a', 'b']] })
+  const rs: DeliveryReport[] = await p.sendBatch({ topic: 't', messages: [{ value: 'x', headers: { h: ['1', '2'] } }] })
+  console.log(r.offset + rs.length)
+  await p.close()
+  const c = new Consumer({ 'bootstrap.servers': broker.bootstrapServers, 'group.id': 'g' })
+  c.on('rebalance', (e) => console.log(e.kind, e.partitions[0]?.topic))
+  c.on('assigned', (parts) => console.log(parts.length))
+  c.on('crash', (e: Error) => console.log(e.message))
+  await c.assign([{ topic: 't', partition: 0, offset: 'earliest' }, { topic: 't', partition: 1, offset: 5 }])
+  for await (const m of c) {
+    const v: Buffer | null = m.value
+    const h: Array<[string, Buffer | null]> = m.headers
+    console.log(v, h, m.offset + 1)
+    break
+  }
+  const m: Message | null = await c.poll(100)
+  const ms: Message[] = await c.consume(10, 100)
+  await c.run({ eachMessage: async ({ topic, partition, message }) => { console.log(topic, partition, message.key) } })
+  await c.run({ eachBatch: async ({ batch, isRunning, heartbeat }) => { await heartbeat(); console.log(batch.messages.length, isRunning(), batch.lastOffset()) } })
+  await c.stop()
+  c.seek({ topic: 't', partition: 0, offset: 3 })
+  const pos: number | null = c.position({ topic: 't', partition: 0 })
+  await c.commit()
+  await c.commit([{ topic: 't', partition: 0, offset: 3 }])
+  const committed: number[] = await c.committed([{ topic: 't', partition: 0 }])
+  const wm = await c.watermarks({ topic: 't', partition: 0 })
+  console.log(m, ms, pos, committed, wm.high - wm.low)
+  await c.close()
+  try { new Producer({ bogus: 1 }) } catch (e) { if (e instanceof KafkaError) console.log(e.name, e.code, e.retriable, e.type) }
+  await broker.stop()
+}
+main()

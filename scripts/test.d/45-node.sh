@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Node binding suite (node/): builds the napi-rs addon (release) and runs node:test — the API
+# against the embedded broker, a child process that must exit on its own, the conformance
+# scenarios (tests/conformance) and interop with kafkajs 2.2.4 both ways; and tsc checks that
+# index.d.ts types the API as used (test/types.check.ts).
+#   extra arguments are test files to run instead of all (e.g. test/conformance.test.mjs)
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+export ODRADEK_CACHE="${ODRADEK_CACHE:-$HOME/.cache/odradek}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ODRADEK_CACHE/target}"
+export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
+command -v node >/dev/null || { echo "45-node.sh: node not found (Node.js >= 20 is needed)" >&2; exit 1; }
+bash "$root/scripts/setup.d/45-node-binding.sh"
+bash "$root/scripts/setup.d/50-node.sh"
+napi="$ODRADEK_CACHE/node-binding/node_modules/.bin/napi"
+echo "45-node.sh: node $(node --version); building the addon (napi build --release)" >&2
+(cd "$root/node" && "$napi" build --release --no-js --dts native.d.ts -- --locked)
+cd "$root/node"
+bin="$ODRADEK_CACHE/node-binding/node_modules"
+echo "45-node.sh: tsc --noEmit --strict test/types.check.ts (index.d.ts)" >&2
+"$bin/.bin/tsc" --noEmit --strict --target es2022 --module commonjs --typeRoots "$bin/@types" --types node \
+    test/types.check.ts
+if [ $# -gt 0 ]; then files=("$@"); else files=(test/*.test.mjs); fi
+echo "45-node.sh: node --test ${files[*]}" >&2
+exec node --test --test-reporter=spec "${files[@]}"
