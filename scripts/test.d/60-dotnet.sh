@@ -59,9 +59,17 @@ echo "+ go build tests/crosslang/go (the Go peer, on go/)" >&2
 (cd "$root/tests/crosslang/go" && GOMODCACHE="$ODRADEK_CACHE/go/mod" GOCACHE="$ODRADEK_CACHE/go/build" \
     GOTOOLCHAIN=local GOFLAGS="-mod=readonly -buildvcs=false" CGO_ENABLED=1 \
     CGO_LDFLAGS="-L$CARGO_TARGET_DIR/release" go build -o "$out/xlang-go" .)
+# The Python peer runs on the wheel scripts/test.d/35-python.sh built (it runs first in make test).
+wheel="$(ls "$ODRADEK_CACHE"/python-dist/odradek-*.whl 2>/dev/null | head -1 || true)"
+[ -n "$wheel" ] || { echo "60-dotnet.sh: no Python wheel in $ODRADEK_CACHE/python-dist (35-python.sh builds it)" >&2; exit 1; }
+rm -rf "$out/pyvenv"
+python3 -m venv "$out/pyvenv"
+"$out/pyvenv/bin/pip" install -q --disable-pip-version-check --no-index "$wheel"
 run python3 "$root/tests/crosslang/crosslang.py" --odradek "$CARGO_TARGET_DIR/release/odradek" \
     --peer "dotnet=mono $out/XLang.exe" --peer "go=$out/xlang-go" \
-    --pair go:dotnet,go,rust --pair dotnet:go,dotnet,rust || status=1
+    --peer "python=$out/pyvenv/bin/python $root/tests/crosslang/python_peer.py" \
+    --pair go:dotnet,go,rust,python --pair dotnet:go,dotnet,rust,python \
+    --pair python:go,dotnet,rust || status=1
 # nunit-console's exit code counts failures and errors; a test that did not run is a failure too
 # (no silent skips).
 summary="$(grep -m1 '<test-results ' "$out/TestResult.xml" || true)"
