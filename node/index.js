@@ -128,6 +128,11 @@ class Producer {
     this._keepAlive = setInterval(() => {}, 1 << 30)
     this._keepAlive.unref()
     this._native = call(() => new native.NativeProducer(configMap(config), () => this._settle()))
+    this._kickQueued = false
+    this._kick = () => {
+      this._kickQueued = false
+      this._native.kick()
+    }
     this._closed = false
   }
 
@@ -173,6 +178,11 @@ class Producer {
       return Promise.reject(convertError(e))
     }
     if (this._pending.size === 0) this._keepAlive.ref()
+    if (!this._kickQueued) {
+      // One hand-over of the new delivery futures per turn of the event loop, not per record.
+      this._kickQueued = true
+      queueMicrotask(this._kick)
+    }
     return new Promise((resolve, reject) => this._pending.set(id, { resolve, reject, topic }))
   }
 
