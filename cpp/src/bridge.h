@@ -6,6 +6,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include "odradek/odradek.hpp"
 #include "rust/cxx.h"
@@ -16,10 +17,11 @@ namespace ffi {
 struct Report;
 struct PartitionOffset;
 
-/// Where one delivery result goes: a promise (send -> std::future) or a callback.
+/// Where one delivery result goes: a promise (send -> std::future) or a callback. The promise is
+/// made only for the future form (it allocates its shared state).
 struct DeliverySink {
-    std::promise<DeliveryReport> promise;
-    DeliveryCallback callback;  // empty: use the promise
+    std::optional<std::promise<DeliveryReport>> promise;
+    DeliveryCallback callback;
 };
 
 /// The user's rebalance callbacks.

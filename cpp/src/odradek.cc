@@ -101,7 +101,7 @@ void deliver_ok(std::unique_ptr<DeliverySink> sink, const Report& r) noexcept {
         if (sink->callback) {
             sink->callback(report, nullptr);
         } else {
-            sink->promise.set_value(report);
+            sink->promise->set_value(report);
         }
     } catch (const std::exception& e) {
         std::fprintf(stderr, "odradek: a delivery callback threw: %s\n", e.what());
@@ -116,7 +116,7 @@ void deliver_err(std::unique_ptr<DeliverySink> sink, rust::Str error) noexcept {
         if (sink->callback) {
             sink->callback(DeliveryReport{}, &err);
         } else {
-            sink->promise.set_exception(std::make_exception_ptr(err));
+            sink->promise->set_exception(std::make_exception_ptr(err));
         }
     } catch (const std::exception& e) {
         std::fprintf(stderr, "odradek: a delivery callback threw: %s\n", e.what());
@@ -204,7 +204,8 @@ void send_to(ffi::ProducerBox& box, const ProducerRecord& record,
 std::future<DeliveryReport> Producer::send(const ProducerRecord& record) {
     if (!impl_) throw KafkaError("_DESTROY", -197, ErrorClass::Fatal, "the producer was moved from");
     auto sink = std::make_unique<ffi::DeliverySink>();
-    std::future<DeliveryReport> result = sink->promise.get_future();
+    sink->promise.emplace();
+    std::future<DeliveryReport> result = sink->promise->get_future();
     send_to(*impl_->box, record, std::move(sink));
     return result;
 }

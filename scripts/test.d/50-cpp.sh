@@ -3,7 +3,8 @@
 # ctest runs the GoogleTest suites — the API tests, the conformance runner over every
 # tests/conformance/scenarios/*.json, interop with librdkafka++ both ways — and finally the
 # installed package is used by examples/cpp through find_package(odradek) and run.
-# Set-up: scripts/setup.d/50-cpp.sh. Build dirs are cached under $ODRADEK_CACHE/cpp.
+# Set-up: scripts/setup.d/50-cpp.sh. Build dirs are cached under $ODRADEK_CACHE/cpp (or
+# $ODRADEK_CPP_BUILD, e.g. a per-worktree dir, so two checkouts never share a CMake cache).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 export ODRADEK_CACHE="${ODRADEK_CACHE:-$HOME/.cache/odradek}"
@@ -15,6 +16,18 @@ install="${ODRADEK_CPP_BUILD:-$ODRADEK_CACHE/cpp}/install-debug"
 examples="${ODRADEK_CPP_BUILD:-$ODRADEK_CACHE/cpp}/examples-debug"
 
 run() { echo "+ $*" >&2; "$@"; }
+
+# A CMake build dir belongs to one source dir; CI clones into new folders, so start afresh when
+# the cached one was made for another checkout (cargo's artifacts stay in CARGO_TARGET_DIR).
+fresh_for() {
+    local dir="$1" src="$2"
+    if [ -f "$dir/CMakeCache.txt" ] && ! grep -qxF "CMAKE_HOME_DIRECTORY:INTERNAL=$src" "$dir/CMakeCache.txt"; then
+        echo "50-cpp.sh: $dir was configured for another checkout; removing it" >&2
+        rm -rf "$dir"
+    fi
+}
+fresh_for "$build" "$root/cpp"
+fresh_for "$examples" "$root/examples/cpp"
 
 run cmake -S "$root/cpp" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
     -DODRADEK_CARGO_TARGET_DIR="$CARGO_TARGET_DIR"

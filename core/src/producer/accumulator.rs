@@ -16,20 +16,57 @@ use crate::config::{Partitioner, ProducerConfig};
 use crate::error::{Error, ErrorClass, ErrorKind, ResponseError, Result};
 use crate::records::{BatchOptions, RecordBatchBuilder, RecordHeader};
 
+use super::completion::{BatchSlot, Completer};
 use super::partitioner::{self, Choice};
 use super::{DeliveryReport, ProducerRecord};
 
-pub(crate) type Reply = oneshot::Sender<Result<DeliveryReport>>;
+/// A parked record's result channel.
+pub(crate) type Tx = oneshot::Sender<Result<DeliveryReport>>;
 
-/// One record's completion slot within a batch.
+/// Where a record's delivery result goes.
+pub(crate) enum Reply {
+    /// A channel (records that were parked: their caller holds the receiver).
+    Tx(Tx),
+    /// The caller of `send`, still holding the lock: the result, or where it will be, is left
+    /// in [`State::ticket`].
+    Direct,
+}
+
+/// What `send` turns into the record's future.
+pub(crate) enum Ticket {
+    /// Known at once (an error before the record joined a batch).
+    Ready(Result<DeliveryReport>),
+    /// Parked: the result comes through a channel.
+    Channel(oneshot::Receiver<Result<DeliveryReport>>),
+    /// In a batch: its shared slot and the record's index and create time.
+    Batch {
+        slot: Arc<BatchSlot>,
+        index: u32,
+        timestamp: i64,
+    },
+}
+
+fn resolve(ticket: &mut Option<Ticket>, reply: Reply, result: Result<DeliveryReport>) {
+    match reply {
+        Reply::Tx(tx) => {
+            let _ = tx.send(result);
+        }
+        Reply::Direct => *ticket = Some(Ticket::Ready(result)),
+    }
+}
+
+/// A record of a batch whose result goes through its own channel (it was parked).
 pub(crate) struct Waiter {
-    pub reply: Reply,
+    pub reply: Tx,
     pub timestamp: i64,
+    pub index: u32,
 }
 
 /// A batch being filled.
 pub(crate) struct OpenBatch {
     builder: RecordBatchBuilder,
+    completer: Completer,
+    records: u32,
     waiters: Vec<Waiter>,
     created: Instant,
     accounted: usize,
@@ -46,6 +83,10 @@ pub(crate) struct ClosedBatch {
     pub topic: Arc<str>,
     pub partition: i32,
     pub payload: Payload,
+    /// Resolves the futures of the records appended directly.
+    pub completer: Completer,
+    pub records: usize,
+    /// Records that were parked first, with their own channels.
     pub waiters: Vec<Waiter>,
     pub created: Instant,
     /// Buffer bytes this batch holds (released when it completes).
@@ -59,14 +100,16 @@ pub(crate) struct ClosedBatch {
 
 impl ClosedBatch {
     pub fn record_count(&self) -> usize {
-        self.waiters.len()
+        self.records
     }
 
     /// Resolves every record of this batch with its own result.
     pub fn complete(self, base_offset: i64, log_append_time: i64) {
-        for (i, w) in self.waiters.into_iter().enumerate() {
+        self.completer
+            .complete(self.partition, base_offset, log_append_time);
+        for w in self.waiters {
             let offset = if base_offset >= 0 {
-                base_offset + i as i64
+                base_offset + i64::from(w.index)
             } else {
                 -1
             };
@@ -86,6 +129,7 @@ impl ClosedBatch {
     /// Resolves every record of this batch with `error`.
     pub fn fail(self, error: Error) {
         let error = error.with_partition(&self.topic, self.partition);
+        self.completer.fail(error.clone());
         for w in self.waiters {
             let _ = w.reply.send(Err(error.clone()));
         }
@@ -118,7 +162,7 @@ pub(crate) struct Parked {
     value: Option<Bytes>,
     headers: Vec<RecordHeader>,
     timestamp: i64,
-    reply: Reply,
+    reply: Tx,
     /// When it fails with a queue-full error (buffer full) — None while waiting for metadata.
     block_deadline: Option<Instant>,
     parked_at: Instant,
@@ -148,6 +192,8 @@ pub(crate) struct State {
     pub closing: bool,
     /// A batch became ready (full) since the sender last looked.
     pub ready_hint: bool,
+    /// The outcome of the last `append` with [`Reply::Direct`], for `send` to take.
+    pub ticket: Option<Ticket>,
 }
 
 /// Outcome of an append attempt, for the caller to act on outside the lock.
@@ -217,6 +263,7 @@ impl State {
             flushing: 0,
             closing: false,
             ready_hint: false,
+            ticket: None,
         }
     }
 
@@ -260,11 +307,15 @@ impl State {
     ) -> Appended {
         let size = RecordBatchBuilder::record_size(record.key, record.value, record.headers);
         if let Err(e) = check_size(limits, size) {
-            let _ = reply.send(Err(e.with_topic(record.topic)));
+            resolve(&mut self.ticket, reply, Err(e.with_topic(record.topic)));
             return Appended::Done { wake: false };
         }
         if self.closing {
-            let _ = reply.send(Err(Error::closed("the producer is closed")));
+            resolve(
+                &mut self.ticket,
+                reply,
+                Err(Error::closed("the producer is closed")),
+            );
             return Appended::Done { wake: false };
         }
         if self.parked.is_empty() && self.has_room(limits, size) {
@@ -287,7 +338,8 @@ impl State {
         }
         let known = self.topics.contains_key(record.topic);
         if known && self.parked.is_empty() && limits.max_block.is_zero() {
-            let _ = reply.send(Err(queue_full(limits, self).with_topic(record.topic)));
+            let err = queue_full(limits, self).with_topic(record.topic);
+            resolve(&mut self.ticket, reply, Err(err));
             return Appended::Done { wake: false };
         }
         // Park an owned copy; order with earlier parked records is kept.
@@ -296,6 +348,14 @@ impl State {
             .get_key_value(record.topic)
             .map(|(k, _)| k.clone())
             .unwrap_or_else(|| Arc::from(record.topic));
+        let reply = match reply {
+            Reply::Tx(tx) => tx,
+            Reply::Direct => {
+                let (tx, rx) = oneshot::channel();
+                self.ticket = Some(Ticket::Channel(rx));
+                tx
+            }
+        };
         let parked_at = Instant::now();
         let block_deadline = known.then(|| parked_at + limits.max_block);
         self.note_parked_expiry(block_deadline, parked_at + limits.delivery_timeout);
@@ -351,7 +411,7 @@ impl State {
                 p.value.as_deref(),
                 &p.headers,
                 p.timestamp,
-                p.reply,
+                Reply::Tx(p.reply),
                 size,
                 Some(now),
             ) {
@@ -442,9 +502,8 @@ impl State {
         ) {
             Ok(appended) => appended,
             Err(reply) => {
-                let _ = reply.send(Err(
-                    Error::kafka(ResponseError::UnknownTopicOrPartition).with_topic(topic)
-                ));
+                let err = Error::kafka(ResponseError::UnknownTopicOrPartition).with_topic(topic);
+                resolve(&mut self.ticket, reply, Err(err));
                 Appended::Done { wake: false }
             }
         }
@@ -472,10 +531,11 @@ impl State {
         let mut partition = match partition {
             Some(p) if p >= 0 && (p as u32) < count => p,
             Some(p) => {
-                let _ = reply.send(Err(Error::invalid_argument(format!(
+                let err = Error::invalid_argument(format!(
                     "partition {p} does not exist (topic {topic} has {count} partitions)"
                 ))
-                .with_topic(topic)));
+                .with_topic(topic);
+                resolve(&mut self.ticket, reply, Err(err));
                 return Ok(Appended::Done { wake: false });
             }
             None => match partitioner::choose(limits.partitioner, key, count) {
@@ -509,26 +569,39 @@ impl State {
                     limits.options,
                     limits.batch_size.clamp(1024, 64 * 1024),
                 ),
-                // Room for a batch of records like this one, so the waiter list does not
-                // regrow a dozen times per batch.
-                waiters: Vec::with_capacity(
-                    (limits.batch_size / size.max(32))
-                        .clamp(1, limits.batch_num_messages.min(4096)),
-                ),
+                completer: Completer::new(),
+                records: 0,
+                waiters: Vec::new(),
                 created: now.unwrap_or_else(Instant::now),
                 accounted: 0,
             }
         });
         if let Err(e) = open.builder.push(timestamp, key, value, headers) {
-            let _ = reply.send(Err(Error::from(e).with_partition(topic, partition)));
+            let err = Error::from(e).with_partition(topic, partition);
+            resolve(&mut self.ticket, reply, Err(err));
             return Ok(Appended::Done { wake });
         }
-        open.waiters.push(Waiter { reply, timestamp });
+        let index = open.records;
+        open.records += 1;
+        match reply {
+            Reply::Tx(tx) => open.waiters.push(Waiter {
+                reply: tx,
+                timestamp,
+                index,
+            }),
+            Reply::Direct => {
+                self.ticket = Some(Ticket::Batch {
+                    slot: open.completer.slot().clone(),
+                    index,
+                    timestamp,
+                })
+            }
+        }
         open.accounted += size;
         self.buffered_bytes += size;
         self.buffered_records += 1;
         if open.builder.estimated_size() >= limits.batch_size
-            || open.waiters.len() >= limits.batch_num_messages
+            || open.records as usize >= limits.batch_num_messages
         {
             let name = tq.name.clone();
             close_open(&name, partition, pq);
@@ -602,20 +675,22 @@ fn check_size(limits: &Limits, size: usize) -> Result<()> {
 }
 
 fn batch_would_overflow(pq: &PartitionQueue, limits: &Limits, size: usize) -> bool {
-    pq.open.as_ref().is_some_and(|o| {
-        !o.waiters.is_empty() && o.builder.estimated_size() + size > limits.batch_size
-    })
+    pq.open
+        .as_ref()
+        .is_some_and(|o| o.records > 0 && o.builder.estimated_size() + size > limits.batch_size)
 }
 
 fn close_open(topic: &Arc<str>, partition: i32, pq: &mut PartitionQueue) {
     if let Some(open) = pq.open.take() {
-        if open.waiters.is_empty() {
+        if open.records == 0 {
             return;
         }
         pq.ready.push_back(ClosedBatch {
             topic: topic.clone(),
             partition,
             payload: Payload::Builder(open.builder),
+            completer: open.completer,
+            records: open.records as usize,
             waiters: open.waiters,
             created: open.created,
             accounted: open.accounted,
@@ -650,7 +725,7 @@ mod tests {
     ) -> (Appended, oneshot::Receiver<Result<DeliveryReport>>) {
         let (tx, rx) = oneshot::channel();
         let record = ProducerRecord::new(topic).value(b"v");
-        (state.append(limits, record, 1, tx), rx)
+        (state.append(limits, record, 1, Reply::Tx(tx)), rx)
     }
 
     #[test]
@@ -718,7 +793,7 @@ mod tests {
         assert_eq!(state.close_lingering(Duration::ZERO, now), None);
         let pq = &state.topics.get("t").unwrap().partitions[0];
         assert!(pq.ready.is_empty());
-        assert_eq!(pq.open.as_ref().unwrap().waiters.len(), 2);
+        assert_eq!(pq.open.as_ref().unwrap().records, 2);
         // Once the response is in, both records go out as one batch.
         state.topics.get_mut("t").unwrap().partitions[0].in_flight = false;
         state.close_lingering(Duration::ZERO, now);

@@ -30,6 +30,7 @@
 //!   buffered, then stops.
 
 mod accumulator;
+mod completion;
 pub mod partitioner;
 mod sender;
 
@@ -37,7 +38,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use tokio::sync::{Notify, oneshot};
@@ -47,7 +48,8 @@ use crate::config::{Config, ProducerConfig};
 use crate::error::{Error, Result};
 use crate::records::RecordHeader;
 
-use accumulator::{Appended, Limits, State};
+use accumulator::{Appended, Limits, Reply, State, Ticket};
+use completion::BatchSlot;
 
 /// A record to send. Borrowed: the bytes are copied into the partition's batch by `send`.
 #[derive(Debug, Clone, Copy)]
@@ -131,19 +133,81 @@ pub struct DeliveryReport {
 #[must_use = "the delivery result is only known by awaiting this future"]
 #[derive(Debug)]
 pub struct DeliveryFuture {
-    rx: oneshot::Receiver<Result<DeliveryReport>>,
+    inner: Inner,
+}
+
+/// Most records share their batch's result slot (no allocation per record); records that had
+/// to wait for metadata or buffer space have a channel of their own.
+#[derive(Debug)]
+enum Inner {
+    Ready(Option<Result<DeliveryReport>>),
+    Channel(oneshot::Receiver<Result<DeliveryReport>>),
+    Batch {
+        slot: Arc<BatchSlot>,
+        index: u32,
+        timestamp: i64,
+        /// The waker last registered with the slot (not registered again for the same task).
+        waker: Option<Waker>,
+    },
+}
+
+fn stopped() -> Error {
+    Error::closed("the producer stopped before the record was delivered")
+}
+
+impl DeliveryFuture {
+    fn from_ticket(ticket: Ticket) -> DeliveryFuture {
+        let inner = match ticket {
+            Ticket::Ready(r) => Inner::Ready(Some(r)),
+            Ticket::Channel(rx) => Inner::Channel(rx),
+            Ticket::Batch {
+                slot,
+                index,
+                timestamp,
+            } => Inner::Batch {
+                slot,
+                index,
+                timestamp,
+                waker: None,
+            },
+        };
+        DeliveryFuture { inner }
+    }
 }
 
 impl Future for DeliveryFuture {
     type Output = Result<DeliveryReport>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match Pin::new(&mut self.rx).poll(cx) {
-            Poll::Ready(Ok(r)) => Poll::Ready(r),
-            Poll::Ready(Err(_)) => Poll::Ready(Err(Error::closed(
-                "the producer stopped before the record was delivered",
-            ))),
-            Poll::Pending => Poll::Pending,
+        match &mut self.inner {
+            Inner::Ready(r) => {
+                Poll::Ready(r.take().unwrap_or_else(|| {
+                    Err(Error::closed("DeliveryFuture polled after it completed"))
+                }))
+            }
+            Inner::Channel(rx) => match Pin::new(rx).poll(cx) {
+                Poll::Ready(Ok(r)) => Poll::Ready(r),
+                Poll::Ready(Err(_)) => Poll::Ready(Err(stopped())),
+                Poll::Pending => Poll::Pending,
+            },
+            Inner::Batch {
+                slot,
+                index,
+                timestamp,
+                waker,
+            } => {
+                let known = waker.as_ref().is_some_and(|w| w.will_wake(cx.waker()));
+                let register = (!known).then(|| cx.waker());
+                match slot.poll(*index, *timestamp, register) {
+                    Some(r) => Poll::Ready(r),
+                    None => {
+                        if let Some(w) = register {
+                            *waker = Some(w.clone());
+                        }
+                        Poll::Pending
+                    }
+                }
+            }
         }
     }
 }
@@ -152,25 +216,34 @@ impl DeliveryFuture {
     /// The result if it is known already, without blocking; the future back while the record
     /// is still on its way (for a send loop that collects finished reports as it goes).
     pub fn try_wait(mut self) -> std::result::Result<Result<DeliveryReport>, DeliveryFuture> {
-        match self.rx.try_recv() {
-            Ok(r) => Ok(r),
-            Err(oneshot::error::TryRecvError::Closed) => Ok(Err(Error::closed(
-                "the producer stopped before the record was delivered",
-            ))),
-            Err(oneshot::error::TryRecvError::Empty) => Err(self),
+        match &mut self.inner {
+            Inner::Ready(r) => Ok(r
+                .take()
+                .unwrap_or_else(|| Err(Error::closed("DeliveryFuture polled after it completed")))),
+            Inner::Channel(rx) => match rx.try_recv() {
+                Ok(r) => Ok(r),
+                Err(oneshot::error::TryRecvError::Closed) => Ok(Err(stopped())),
+                Err(oneshot::error::TryRecvError::Empty) => Err(self),
+            },
+            Inner::Batch {
+                slot,
+                index,
+                timestamp,
+                ..
+            } => match slot.poll(*index, *timestamp, None) {
+                Some(r) => Ok(r),
+                None => Err(self),
+            },
         }
     }
 
     /// Blocks the current (non-async) thread until the result is known.
-    pub fn wait(mut self) -> Result<DeliveryReport> {
+    pub fn wait(self) -> Result<DeliveryReport> {
         // Most reports are in by the time a caller waits for them in send order: take the
         // result without setting up an executor (thread-local notifier, waker, poll).
-        match self.rx.try_recv() {
+        match self.try_wait() {
             Ok(r) => r,
-            Err(oneshot::error::TryRecvError::Closed) => Err(Error::closed(
-                "the producer stopped before the record was delivered",
-            )),
-            Err(oneshot::error::TryRecvError::Empty) => futures::executor::block_on(self),
+            Err(pending) => futures::executor::block_on(pending),
         }
     }
 }
@@ -343,20 +416,25 @@ impl Producer {
     /// Sends a record: it is appended to its partition's batch now, and the returned future
     /// resolves once the broker acknowledged it (or it failed). See the module docs.
     pub fn send(&self, record: ProducerRecord<'_>) -> DeliveryFuture {
-        let (tx, rx) = oneshot::channel();
         let shared = self.shared();
         let timestamp = record.timestamp.unwrap_or_else(now_ms);
-        let outcome = {
+        let (outcome, ticket) = {
             let mut state = shared.lock();
-            state.append(&shared.limits, record, timestamp, tx)
+            let outcome = state.append(&shared.limits, record, timestamp, Reply::Direct);
+            (outcome, state.ticket.take())
         };
+        let ticket = ticket.unwrap_or_else(|| {
+            // Every path of `append` leaves a ticket for a direct reply; never lose a record's
+            // result if one did not.
+            Ticket::Ready(Err(Error::closed("the record was not accepted")))
+        });
         match outcome {
             Appended::Done { wake: false } => {}
             Appended::Done { wake: true } | Appended::NeedsMetadata | Appended::Parked => {
                 shared.wake_sender()
             }
         }
-        DeliveryFuture { rx }
+        DeliveryFuture::from_ticket(ticket)
     }
 
     /// Waits until every record sent before this call is delivered or failed; batches are sent

@@ -198,7 +198,12 @@ pub fn encode_request<R: Request>(
 ) -> Result<BytesMut, ProtocolError> {
     let api_key = api_key_of(R::KEY)?;
     check_version(api_key, version, R::VERSIONS)?;
-    write_request(api_key, version, header, |dst| body.encode(dst, version))
+    // Sized up front: a Produce request carries up to a few MiB of record batches, and growing
+    // the buffer by doubling copied each of them twice more.
+    let hint = body.compute_size(version).unwrap_or(0);
+    write_request(api_key, version, header, hint, |dst| {
+        body.encode(dst, version)
+    })
 }
 
 /// Like [`encode_request`] for a request of any API (a proxy, a test replaying captured
@@ -217,13 +222,14 @@ pub fn encode_request_kind(
             reason: format!("the body is a {:?} request", request_kind_key(body)),
         });
     }
-    write_request(api_key, version, header, |dst| body.encode(dst, version))
+    write_request(api_key, version, header, 0, |dst| body.encode(dst, version))
 }
 
 fn write_request<E: std::fmt::Display>(
     api_key: ApiKey,
     version: i16,
     header: &RequestHeader,
+    body_size_hint: usize,
     encode_body: impl FnOnce(&mut BytesMut) -> Result<(), E>,
 ) -> Result<BytesMut, ProtocolError> {
     let encode_err = |reason: String| ProtocolError::Encode {
@@ -232,7 +238,7 @@ fn write_request<E: std::fmt::Display>(
         reason,
     };
     let header_version = api_key.request_header_version(version);
-    let mut dst = BytesMut::with_capacity(64);
+    let mut dst = BytesMut::with_capacity(64 + body_size_hint);
     let at = begin_frame(&mut dst);
     dst.put_i16(api_key as i16);
     dst.put_i16(version);
