@@ -53,6 +53,8 @@ struct External {
     child: Child,
     stdin: Option<ChildStdin>,
     seen: Arc<Mutex<Seen>>,
+    /// Reads the member's stdout to EOF; may lag behind the process by many lines.
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl External {
@@ -99,7 +101,7 @@ impl External {
         let stdout = child.stdout.take().unwrap();
         let seen = Arc::new(Mutex::new(Seen::default()));
         let s2 = seen.clone();
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 let mut s = s2.lock().unwrap();
@@ -126,6 +128,14 @@ impl External {
             stdin: child.stdin.take(),
             child,
             seen,
+            reader: Some(reader),
+        }
+    }
+
+    /// Waits until every line the (exited) member printed has been read.
+    fn drain(&mut self) {
+        if let Some(r) = self.reader.take() {
+            r.join().unwrap();
         }
     }
 
@@ -135,6 +145,7 @@ impl External {
             let _ = writeln!(i, "quit");
         }
         let status = self.child.wait().unwrap();
+        self.drain();
         assert!(
             status.success(),
             "{} member exited with {status}",
@@ -515,6 +526,7 @@ fn at_least_once_under_churn() {
         wait_for(30_000, "SIGKILL of the confluent member", everyone.clone()).await;
         victim.child.kill().unwrap();
         victim.child.wait().unwrap();
+        victim.drain();
         wait_for(50_000, "a new confluent member joins", everyone.clone()).await;
         let mut d = External::spawn_env(
             "confluent",

@@ -1,0 +1,55 @@
+using System;
+
+namespace Odradek
+{
+    /// <summary>Whether, and how, an operation that failed can be tried again (the core's ErrorClass).</summary>
+    public enum ErrorClass
+    {
+        /// <summary>Transient: the same request may succeed later.</summary>
+        Retriable = 0,
+        /// <summary>This request can never succeed as sent, but the client stays usable.</summary>
+        Permanent = 1,
+        /// <summary>The current transaction must be aborted; the client stays usable.</summary>
+        Abortable = 2,
+        /// <summary>The client instance cannot continue.</summary>
+        Fatal = 3,
+    }
+
+    /// <summary>
+    /// Every failure of the library: the Kafka error code for broker errors (else librdkafka's
+    /// negative code for the same local condition), the stable name every Odradek binding uses
+    /// (<c>UNKNOWN_TOPIC_OR_PARTITION</c>, <c>_INVALID_CONFIG</c>, <c>_TIMED_OUT</c>, ...), and whether
+    /// retrying can help.
+    /// </summary>
+    [Serializable]
+    public class KafkaException : Exception
+    {
+        public KafkaException(int code, string name, ErrorClass errorClass, string message)
+            : base(string.IsNullOrEmpty(message) ? name : message)
+        {
+            Code = code;
+            Name = name;
+            Class = errorClass;
+        }
+
+        /// <summary>Kafka's error code (broker errors), or librdkafka's negative local code.</summary>
+        public int Code { get; private set; }
+
+        /// <summary>The stable name: Kafka's for broker codes, librdkafka's <c>_NAME</c> for local ones.</summary>
+        public string Name { get; private set; }
+
+        /// <summary>Retriable, permanent, abortable or fatal.</summary>
+        public ErrorClass Class { get; private set; }
+
+        /// <summary>True when the same request may succeed later.</summary>
+        public bool IsRetriable { get { return Class == ErrorClass.Retriable; } }
+
+        /// <summary>True when this client instance cannot continue.</summary>
+        public bool IsFatal { get { return Class == ErrorClass.Fatal; } }
+
+        public override string ToString()
+        {
+            return string.Format("{0} ({1}, code {2}, {3}): {4}", GetType().FullName, Name, Code, Class, Message);
+        }
+    }
+}

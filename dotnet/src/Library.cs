@@ -1,0 +1,11 @@
+using Odradek.Native;
+
+namespace Odradek
+{
+    /// <summary>Facts about the native library in use.</summary>
+    public static class Library
+    {
+        /// <summary>The version of the native odradek library (libodradek_ffi) this process loaded.</summary>
+        public static string Version { get { return Interop.PtrToString(Lib.odradek_version()); } }
+    }
+}

@@ -1,0 +1,69 @@
+// One SafeHandle per native handle type: the runtime frees the handle exactly once (Dispose or
+// finalizer), and never while a P/Invoke call that took the handle is still running.
+using System;
+using System.Runtime.InteropServices;
+
+namespace Odradek.Native
+{
+    internal sealed class ProducerHandle : SafeHandle
+    {
+        public ProducerHandle() : base(IntPtr.Zero, true) { }
+        public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
+        internal void Adopt(IntPtr raw) { SetHandle(raw); }
+
+        protected override bool ReleaseHandle()
+        {
+            Lib.odradek_producer_free(handle);
+            return true;
+        }
+    }
+
+    internal sealed class ConsumerHandle : SafeHandle
+    {
+        public ConsumerHandle() : base(IntPtr.Zero, true) { }
+        public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
+        internal void Adopt(IntPtr raw) { SetHandle(raw); }
+
+        /// <summary>The GCHandle (as IntPtr) given to the rebalance callback, freed after the consumer.</summary>
+        internal IntPtr RebalanceContext;
+
+        protected override bool ReleaseHandle()
+        {
+            // Freeing closes the consumer: no rebalance callback runs after it returns, so the
+            // context can go next.
+            Lib.odradek_consumer_free(handle);
+            if (RebalanceContext != IntPtr.Zero)
+            {
+                GCHandle.FromIntPtr(RebalanceContext).Free();
+                RebalanceContext = IntPtr.Zero;
+            }
+            return true;
+        }
+    }
+
+    internal sealed class AdminHandle : SafeHandle
+    {
+        public AdminHandle() : base(IntPtr.Zero, true) { }
+        public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
+        internal void Adopt(IntPtr raw) { SetHandle(raw); }
+
+        protected override bool ReleaseHandle()
+        {
+            Lib.odradek_admin_free(handle);
+            return true;
+        }
+    }
+
+    internal sealed class BrokerHandle : SafeHandle
+    {
+        public BrokerHandle() : base(IntPtr.Zero, true) { }
+        public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
+        internal void Adopt(IntPtr raw) { SetHandle(raw); }
+
+        protected override bool ReleaseHandle()
+        {
+            Lib.odradek_test_broker_stop(handle);
+            return true;
+        }
+    }
+}

@@ -1,0 +1,435 @@
+"""The synchronous clients: Producer, Consumer, AdminClient (confluent-kafka's shape)."""
+
+from __future__ import annotations
+
+import concurrent.futures
+from collections import deque
+from typing import (
+    Any,
+    Callable,
+    Deque,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Mapping,
+    NamedTuple,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
+
+from . import _odradek
+from ._odradek import DeliveryReport, Message
+from .errors import KafkaError
+
+__all__ = [
+    "Producer",
+    "Consumer",
+    "AdminClient",
+    "NewTopic",
+    "TopicPartition",
+    "DeliveryFuture",
+    "DeliveryReport",
+    "Message",
+    "OFFSET_BEGINNING",
+    "OFFSET_END",
+    "OFFSET_STORED",
+    "OFFSET_INVALID",
+]
+
+OFFSET_BEGINNING = -2
+"""Start at the log start offset (as in confluent-kafka)."""
+OFFSET_END = -1
+"""Start at the end: only records produced from now on."""
+OFFSET_STORED = -1000
+"""Start at the group's committed offset, else where ``auto.offset.reset`` says."""
+OFFSET_INVALID = -1001
+"""No offset (e.g. nothing committed)."""
+
+#: Bytes-like values accepted for keys, values and header values: ``bytes``, ``bytearray``,
+#: ``memoryview`` or any object exporting a contiguous buffer (read without copying), or ``str``
+#: (sent as UTF-8).
+Bytesish = Union[bytes, bytearray, memoryview, str, Any]
+#: Headers: a list of (name, value) pairs (order and duplicates kept) or a dict.
+Headers = Union[Sequence[Tuple[str, Optional[Bytesish]]], Mapping[str, Optional[Bytesish]]]
+#: A client configuration: librdkafka / Java property names; values are stringified.
+Config = Mapping[str, Any]
+
+
+def _config_pairs(config: Config) -> List[Tuple[str, str]]:
+    out = []
+    for k, v in config.items():
+        if isinstance(v, bool):
+            v = "true" if v else "false"
+        out.append((str(k), str(v)))
+    return out
+
+
+class TopicPartition(NamedTuple):
+    """A partition of a topic, with an offset where one is meant (``OFFSET_INVALID`` if not)."""
+
+    topic: str
+    partition: int
+    offset: int = OFFSET_INVALID
+
+
+PartitionLike = Union[TopicPartition, Tuple[str, int], Tuple[str, int, int]]
+
+
+def _tp(p: PartitionLike) -> TopicPartition:
+    if isinstance(p, TopicPartition):
+        return p
+    return TopicPartition(*p)
+
+
+class NewTopic(NamedTuple):
+    """A topic to create: name, partitions (-1: broker default), replication factor, configs."""
+
+    topic: str
+    num_partitions: int = -1
+    replication_factor: int = -1
+    config: Mapping[str, str] = {}
+
+
+class DeliveryFuture(concurrent.futures.Future[DeliveryReport]):
+    """A ``concurrent.futures.Future`` of one record's :class:`DeliveryReport`.
+
+    It resolves exactly once, from a background thread, when the broker acknowledged the record
+    (``result()`` is the report) or it failed (``exception()`` is a :class:`KafkaError`).
+    Nothing needs to be polled for it to resolve.
+    """
+
+    def result(self, timeout: Optional[float] = None) -> DeliveryReport:
+        """The delivery report; raises the record's :class:`KafkaError` if it failed."""
+        report: DeliveryReport = super().result(timeout)
+        return report
+
+
+def _resolve_sync(items: List[Tuple[concurrent.futures.Future[Any], Any]]) -> None:
+    """Called by the native dispatcher with finished deliveries."""
+    for fut, res in items:
+        if isinstance(res, BaseException):
+            fut.set_exception(res)
+        else:
+            fut.set_result(res)
+
+
+DeliveryCallback = Callable[[Optional[KafkaError], Optional[DeliveryReport]], Any]
+
+
+class Producer:
+    """Sends records to Kafka. ``produce`` appends the record to its partition's batch and
+    returns at once; batches are sent in the background (no ``poll()`` needed).
+
+    >>> p = Producer({"bootstrap.servers": "127.0.0.1:9092"})
+    >>> p.produce("events", b"hello", key=b"user-1").result().offset  # doctest: +SKIP
+    0
+    >>> p.close()  # doctest: +SKIP
+
+    Config keys are librdkafka / Java property names (``linger.ms``, ``acks``,
+    ``compression.type``, ...); an unknown key or bad value raises :class:`ConfigError`.
+    """
+
+    def __init__(self, config: Config) -> None:
+        self._native = _odradek.NativeProducer(_config_pairs(config), _resolve_sync)
+
+    def produce(
+        self,
+        topic: str,
+        value: Optional[Bytesish] = None,
+        key: Optional[Bytesish] = None,
+        headers: Optional[Headers] = None,
+        partition: Optional[int] = None,
+        timestamp_ms: Optional[int] = None,
+        on_delivery: Optional[DeliveryCallback] = None,
+    ) -> DeliveryFuture:
+        """Sends one record; returns the future of its delivery report.
+
+        ``on_delivery(err, report)`` is called once from a background thread when the outcome
+        is known (``err`` is ``None`` on success). Values are read without copying when they
+        are ``bytes`` or export a buffer; ``None`` is a null key / value.
+        """
+        fut = DeliveryFuture()
+        if on_delivery is not None:
+            fut.add_done_callback(_delivery_callback(on_delivery))
+        self._native.send(topic, value, key, headers, partition, timestamp_ms, fut)
+        return fut
+
+    def produce_batch(
+        self,
+        topic: str,
+        values: Sequence[Optional[Bytesish]],
+        keys: Optional[Sequence[Optional[Bytesish]]] = None,
+        partition: Optional[int] = None,
+    ) -> "concurrent.futures.Future[List[DeliveryReport]]":
+        """Sends many records of one topic in one call into the native client.
+
+        Returns one future of the list of reports (in order), or of the first failure.
+        """
+        fut: concurrent.futures.Future[List[DeliveryReport]] = concurrent.futures.Future()
+        self._native.send_batch(topic, values, keys, partition, fut)
+        return fut
+
+    def flush(self, timeout: Optional[float] = None) -> int:
+        """Waits until every record sent so far is delivered or failed.
+
+        Returns the number of records still waiting (0 unless ``timeout`` seconds ran out).
+        The GIL is released while waiting and Ctrl+C interrupts it.
+        """
+        return self._native.flush(timeout)
+
+    def close(self, timeout: Optional[float] = None) -> None:
+        """Flushes, then stops the producer; later ``produce`` calls raise. Idempotent."""
+        self._native.close(timeout)
+
+    def metrics(self) -> Dict[str, int]:
+        """Counters: records and bytes delivered, failures, requests, what is queued now."""
+        return self._native.metrics()
+
+    def __len__(self) -> int:
+        """Records still waiting for delivery (as confluent-kafka's ``len(producer)``)."""
+        return self._native.metrics()["queue_records"]
+
+    def __enter__(self) -> "Producer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _delivery_callback(
+    cb: DeliveryCallback,
+) -> Callable[["concurrent.futures.Future[DeliveryReport]"], None]:
+    def done(fut: "concurrent.futures.Future[DeliveryReport]") -> None:
+        err = fut.exception()
+        if err is None:
+            cb(None, fut.result())
+        else:
+            cb(err if isinstance(err, KafkaError) else None, None)
+
+    return done
+
+
+RebalanceCallback = Callable[["Consumer", List[TopicPartition]], Any]
+
+
+class Consumer:
+    """Reads records. Either ``subscribe`` (a group member, needs ``group.id``) or ``assign``
+    partitions yourself; ``commit`` / ``committed`` work with either when ``group.id`` is set.
+
+    >>> c = Consumer({"bootstrap.servers": "127.0.0.1:9092", "group.id": "billing"})
+    >>> c.subscribe(["events"])  # doctest: +SKIP
+    >>> for message in c:  # doctest: +SKIP
+    ...     print(message.offset, message.value)
+
+    Every blocking call releases the GIL, honours its timeout (seconds, ``None`` = forever) and
+    is interrupted by Ctrl+C. Rebalance callbacks run in the thread that polls.
+    """
+
+    def __init__(self, config: Config) -> None:
+        self._native = _odradek.NativeConsumer(_config_pairs(config))
+        self._on_assign: Optional[RebalanceCallback] = None
+        self._on_revoke: Optional[RebalanceCallback] = None
+        self._on_lost: Optional[RebalanceCallback] = None
+        self._buffer: Deque[Message] = deque()
+
+    def subscribe(
+        self,
+        topics: Sequence[str],
+        on_assign: Optional[RebalanceCallback] = None,
+        on_revoke: Optional[RebalanceCallback] = None,
+        on_lost: Optional[RebalanceCallback] = None,
+    ) -> None:
+        """Joins the group for ``topics``. ``on_assign(consumer, partitions)`` and
+        ``on_revoke(consumer, partitions)`` run from ``poll``/``consume`` when partitions
+        change hands (``on_lost`` when they were lost without a rebalance; defaults to
+        ``on_revoke``)."""
+        self._on_assign, self._on_revoke, self._on_lost = on_assign, on_revoke, on_lost
+        self._native.subscribe(list(topics))
+
+    def assign(self, partitions: Iterable[PartitionLike], timeout: Optional[float] = None) -> None:
+        """Reads exactly these partitions, from each one's offset (``OFFSET_BEGINNING``,
+        ``OFFSET_END``, ``OFFSET_STORED`` = the committed offset, or a number)."""
+        tps = [_tp(p) for p in partitions]
+        self._buffer.clear()
+        self._native.assign(
+            [(t.topic, t.partition, OFFSET_STORED if t.offset == OFFSET_INVALID else t.offset) for t in tps],
+            timeout,
+        )
+
+    def unassign(self) -> None:
+        """Stops reading every assigned partition."""
+        self._buffer.clear()
+        self._native.unassign()
+
+    def assignment(self) -> List[TopicPartition]:
+        """The partitions read now."""
+        return [TopicPartition(t, p) for t, p in self._native.assignment()]
+
+    def seek(self, partition: PartitionLike, offset: Optional[int] = None) -> None:
+        """The next record of ``partition`` will be the one at ``offset`` (or ``partition.offset``)."""
+        tp = _tp(partition)
+        off = tp.offset if offset is None else offset
+        self._buffer = deque(m for m in self._buffer if (m.topic, m.partition) != (tp.topic, tp.partition))
+        self._native.seek(tp.topic, tp.partition, off)
+
+    def position(self, partitions: Sequence[PartitionLike]) -> List[TopicPartition]:
+        """Each partition with the offset of the next record this consumer returns
+        (``OFFSET_INVALID`` until known)."""
+        out = []
+        for p in partitions:
+            tp = _tp(p)
+            pos = self._native.position(tp.topic, tp.partition)
+            buffered = [m.offset for m in self._buffer if (m.topic, m.partition) == (tp.topic, tp.partition)]
+            if buffered:
+                pos = min(buffered)
+            out.append(TopicPartition(tp.topic, tp.partition, OFFSET_INVALID if pos is None else pos))
+        return out
+
+    def committed(
+        self, partitions: Sequence[PartitionLike], timeout: Optional[float] = None
+    ) -> List[TopicPartition]:
+        """The group's committed offsets (``OFFSET_INVALID`` where nothing is committed)."""
+        tps = [_tp(p) for p in partitions]
+        got = self._native.committed([(t.topic, t.partition) for t in tps], timeout)
+        return [
+            TopicPartition(t.topic, t.partition, OFFSET_INVALID if o is None else o) for t, o in zip(tps, got)
+        ]
+
+    def commit(
+        self,
+        offsets: Optional[Sequence[PartitionLike]] = None,
+        *,
+        message: Optional[Message] = None,
+        timeout: Optional[float] = None,
+    ) -> None:
+        """Commits synchronously: ``offsets`` (each the next offset to read), or the offset
+        after ``message``, or else the position of every assigned partition."""
+        if message is not None:
+            triples: Optional[List[Tuple[str, int, int]]] = [(message.topic, message.partition, message.offset + 1)]
+        elif offsets is not None:
+            triples = [(t.topic, t.partition, t.offset) for t in map(_tp, offsets)]
+        else:
+            triples = None
+            if self._buffer:
+                # Records fetched but not yet returned are not consumed: commit before them.
+                triples = [(t.topic, t.partition, t.offset) for t in self.position(self.assignment())
+                           if t.offset >= 0]
+        self._native.commit(triples, timeout)
+
+    def get_watermark_offsets(self, partition: PartitionLike, timeout: Optional[float] = None) -> Tuple[int, int]:
+        """(low, high) offsets of a partition, asked from its leader."""
+        tp = _tp(partition)
+        return self._native.watermarks(tp.topic, tp.partition, timeout)
+
+    def _fire(self) -> None:
+        for kind, parts in self._native.take_events():
+            tps = [TopicPartition(t, p) for t, p in parts]
+            if kind == "assign":
+                cb = self._on_assign
+            elif kind == "revoke":
+                cb = self._on_revoke
+                self._drop_buffered(tps)
+            else:
+                cb = self._on_lost or self._on_revoke
+                self._drop_buffered(tps)
+            if cb is not None:
+                cb(self, tps)
+
+    def _drop_buffered(self, tps: List[TopicPartition]) -> None:
+        gone = {(t.topic, t.partition) for t in tps}
+        self._buffer = deque(m for m in self._buffer if (m.topic, m.partition) not in gone)
+
+    def poll(self, timeout: Optional[float] = None) -> Optional[Message]:
+        """The next record, or ``None`` if none arrived within ``timeout`` seconds."""
+        if self._buffer:
+            return self._buffer.popleft()
+        got = self._native.consume(1, timeout, False)
+        self._fire()
+        return got[0] if got else None
+
+    def consume(self, num_messages: int = 1, timeout: Optional[float] = None) -> List[Message]:
+        """Up to ``num_messages`` records: returns when that many arrived or ``timeout`` ran out."""
+        out: List[Message] = []
+        while self._buffer and len(out) < num_messages:
+            out.append(self._buffer.popleft())
+        if len(out) < num_messages:
+            out.extend(self._native.consume(num_messages - len(out), timeout, True))
+            self._fire()
+        return out
+
+    def consume_batch(self, max_messages: int = 10000, timeout: Optional[float] = None) -> List[Message]:
+        """Whatever is buffered, up to ``max_messages``, as soon as at least one record is there
+        (or ``[]`` after ``timeout``): the throughput path, one call into the native client."""
+        if self._buffer:
+            out = list(self._buffer)[:max_messages]
+            for _ in out:
+                self._buffer.popleft()
+            return out
+        got = self._native.consume(max_messages, timeout, False)
+        self._fire()
+        return got
+
+    def __iter__(self) -> Iterator[Message]:
+        """Records forever (Ctrl+C or ``close()`` from another thread ends it)."""
+        while True:
+            if not self._buffer:
+                try:
+                    self._buffer.extend(self._native.consume(500, None, False))
+                except KafkaError as e:
+                    if e.name == "_DESTROY":
+                        return
+                    raise
+                self._fire()
+            while self._buffer:
+                yield self._buffer.popleft()
+
+    def close(self, timeout: Optional[float] = None) -> None:
+        """Leaves the group (committing processed offsets when auto-commit is on) and stops."""
+        self._buffer.clear()
+        self._native.close(timeout)
+        self._fire()
+
+    def __enter__(self) -> "Consumer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AdminClient:
+    """Creates, lists and deletes topics. Calls block (GIL released) up to ``timeout`` seconds."""
+
+    def __init__(self, config: Config) -> None:
+        self._native = _odradek.NativeAdmin(_config_pairs(config))
+
+    def create_topics(self, topics: Sequence[Union[NewTopic, str]], timeout: Optional[float] = 30.0) -> None:
+        """Creates topics (a name alone takes the broker's defaults)."""
+        specs = []
+        for t in topics:
+            nt = NewTopic(t) if isinstance(t, str) else t
+            specs.append((nt.topic, nt.num_partitions, nt.replication_factor, _config_pairs(nt.config)))
+        self._native.create_topics(specs, timeout)
+
+    def delete_topics(self, topics: Sequence[str], timeout: Optional[float] = 30.0) -> None:
+        """Deletes topics."""
+        self._native.delete_topics(list(topics), timeout)
+
+    def create_partitions(self, topic: str, total: int, timeout: Optional[float] = 30.0) -> None:
+        """Grows ``topic`` to ``total`` partitions."""
+        self._native.create_partitions(topic, total, timeout)
+
+    def list_topics(self, timeout: Optional[float] = 30.0) -> Dict[str, int]:
+        """Every topic with its partition count."""
+        return dict(self._native.list_topics(timeout))
+
+    def close(self) -> None:
+        """Nothing to release (kept for symmetry with the other clients)."""
+
+    def __enter__(self) -> "AdminClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,127 @@
+"""Type stubs of the native module (Rust, pyo3). Use the wrappers in ``odradek``; these are
+the building blocks they call."""
+
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+__version__: str
+
+class DeliveryReport:
+    """Where a record was written."""
+
+    @property
+    def topic(self) -> str:
+        """Topic."""
+    @property
+    def partition(self) -> int:
+        """Partition."""
+    @property
+    def offset(self) -> int:
+        """Offset (-1 with acks=0)."""
+    @property
+    def timestamp(self) -> int:
+        """Timestamp in ms since the epoch (create time, or the broker's append time)."""
+
+class Message:
+    """A record read from Kafka."""
+
+    @property
+    def topic(self) -> str:
+        """Topic."""
+    @property
+    def partition(self) -> int:
+        """Partition."""
+    @property
+    def offset(self) -> int:
+        """Offset."""
+    @property
+    def timestamp(self) -> int:
+        """Timestamp in ms since the epoch."""
+    @property
+    def timestamp_type(self) -> str:
+        """``"create"`` or ``"log_append"``."""
+    @property
+    def key(self) -> Optional[bytes]:
+        """Key, ``None`` for a null key."""
+    @property
+    def value(self) -> Optional[bytes]:
+        """Value, ``None`` for a null value."""
+    @property
+    def headers(self) -> List[Tuple[str, Optional[bytes]]]:
+        """Headers in order, duplicates kept."""
+    def __len__(self) -> int: ...
+
+class NativeProducer:
+    def __init__(
+        self, config: List[Tuple[str, str]], callback: Callable[[Any], Any], event_loop: Any = None
+    ) -> None: ...
+    def send(
+        self,
+        topic: str,
+        value: Any,
+        key: Any,
+        headers: Any,
+        partition: Optional[int],
+        timestamp_ms: Optional[int],
+        token: Any,
+    ) -> None: ...
+    def send_batch(
+        self, topic: str, values: Any, keys: Any, partition: Optional[int], token: Any
+    ) -> None: ...
+    def flush(self, timeout: Optional[float] = None) -> int: ...
+    def flush_async(
+        self, close: bool, callback: Callable[[Optional[BaseException]], Any], event_loop: Any = None
+    ) -> None: ...
+    def close(self, timeout: Optional[float] = None) -> int: ...
+    def metrics(self) -> Dict[str, int]: ...
+
+class NativeConsumer:
+    def __init__(self, config: List[Tuple[str, str]]) -> None: ...
+    def subscribe(self, topics: List[str]) -> None: ...
+    def assign(self, partitions: List[Tuple[str, int, int]], timeout: Optional[float] = None) -> None: ...
+    def unassign(self) -> None: ...
+    def assignment(self) -> List[Tuple[str, int]]: ...
+    def seek(self, topic: str, partition: int, offset: int) -> None: ...
+    def position(self, topic: str, partition: int) -> Optional[int]: ...
+    def consume(self, max: int, timeout: Optional[float] = None, fill: bool = True) -> List[Message]: ...
+    def consume_async(
+        self,
+        max: int,
+        timeout_ms: Optional[int],
+        token: Any,
+        callback: Callable[[Tuple[Any, Any]], Any],
+        event_loop: Any,
+    ) -> None: ...
+    def take_events(self) -> List[Tuple[str, List[Tuple[str, int]]]]: ...
+    def commit(
+        self, offsets: Optional[List[Tuple[str, int, int]]] = None, timeout: Optional[float] = None
+    ) -> None: ...
+    def commit_async(
+        self,
+        offsets: Optional[List[Tuple[str, int, int]]],
+        callback: Callable[[Optional[BaseException]], Any],
+        event_loop: Any,
+    ) -> None: ...
+    def committed(
+        self, partitions: List[Tuple[str, int]], timeout: Optional[float] = None
+    ) -> List[Optional[int]]: ...
+    def committed_async(
+        self, partitions: List[Tuple[str, int]], callback: Callable[[Any], Any], event_loop: Any
+    ) -> None: ...
+    def watermarks(self, topic: str, partition: int, timeout: Optional[float] = None) -> Tuple[int, int]: ...
+    def close(self, timeout: Optional[float] = None) -> None: ...
+    def close_async(self, callback: Callable[[Optional[BaseException]], Any], event_loop: Any) -> None: ...
+
+class NativeAdmin:
+    def __init__(self, config: List[Tuple[str, str]]) -> None: ...
+    def create_topics(
+        self, topics: List[Tuple[str, int, int, List[Tuple[str, str]]]], timeout: Optional[float] = None
+    ) -> None: ...
+    def delete_topics(self, topics: List[str], timeout: Optional[float] = None) -> None: ...
+    def create_partitions(self, topic: str, total: int, timeout: Optional[float] = None) -> None: ...
+    def list_topics(self, timeout: Optional[float] = None) -> List[Tuple[str, int]]: ...
+
+class NativeBroker:
+    def __init__(self, properties: List[Tuple[str, str]]) -> None: ...
+    @property
+    def bootstrap_servers(self) -> str: ...
+    def stop(self) -> None: ...

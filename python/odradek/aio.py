@@ -1,0 +1,308 @@
+"""Native asyncio clients (aiokafka's shape). Results are resolved by the Rust side on the
+running event loop (``loop.call_soon_threadsafe``); no thread pool, no blocking call on the loop.
+Works with any asyncio loop, uvloop included.
+
+>>> async def main() -> None:
+...     async with Producer({"bootstrap.servers": "127.0.0.1:9092"}) as p:
+...         report = await p.send("events", b"hello")
+...     async with Consumer({"bootstrap.servers": "127.0.0.1:9092", "group.id": "g"}) as c:
+...         c.subscribe(["events"])
+...         async for message in c:
+...             print(message.value)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections import deque
+from typing import Any, Callable, Deque, Dict, Iterable, List, Optional, Sequence, Tuple
+
+from . import _odradek
+from ._client import (
+    OFFSET_INVALID,
+    OFFSET_STORED,
+    Bytesish,
+    Config,
+    Headers,
+    PartitionLike,
+    TopicPartition,
+    _config_pairs,
+    _tp,
+)
+from ._odradek import DeliveryReport, Message
+from .errors import KafkaError
+
+__all__ = ["Producer", "Consumer"]
+
+
+def _resolve_on_loop(items: List[Tuple["asyncio.Future[Any]", Any]]) -> None:
+    """Runs on the event loop (scheduled by the native side) with finished deliveries."""
+    for fut, res in items:
+        if fut.cancelled():
+            continue
+        if isinstance(res, BaseException):
+            fut.set_exception(res)
+        else:
+            fut.set_result(res)
+
+
+def _settle(fut: "asyncio.Future[None]", res: Optional[BaseException]) -> None:
+    if fut.cancelled():
+        return
+    if res is None:
+        fut.set_result(None)
+    else:
+        fut.set_exception(res)
+
+
+class Producer:
+    """An asyncio producer. Create it inside a coroutine (it binds to the running loop).
+
+    ``await send(...)`` returns the :class:`DeliveryReport` once the broker acknowledged the
+    record; ``send_nowait(...)`` returns the ``asyncio.Future`` of it at once.
+    """
+
+    def __init__(self, config: Config) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._native = _odradek.NativeProducer(_config_pairs(config), _resolve_on_loop, self._loop)
+
+    async def start(self) -> None:
+        """Nothing to do (the producer connects on first use); kept for aiokafka users."""
+
+    def send_nowait(
+        self,
+        topic: str,
+        value: Optional[Bytesish] = None,
+        key: Optional[Bytesish] = None,
+        *,
+        partition: Optional[int] = None,
+        timestamp_ms: Optional[int] = None,
+        headers: Optional[Headers] = None,
+    ) -> "asyncio.Future[DeliveryReport]":
+        """Appends the record now; the future resolves with its report (or KafkaError)."""
+        fut: asyncio.Future[DeliveryReport] = self._loop.create_future()
+        self._native.send(topic, value, key, headers, partition, timestamp_ms, fut)
+        return fut
+
+    async def send(
+        self,
+        topic: str,
+        value: Optional[Bytesish] = None,
+        key: Optional[Bytesish] = None,
+        *,
+        partition: Optional[int] = None,
+        timestamp_ms: Optional[int] = None,
+        headers: Optional[Headers] = None,
+    ) -> DeliveryReport:
+        """Sends one record and waits until it is acknowledged."""
+        return await self.send_nowait(
+            topic, value, key, partition=partition, timestamp_ms=timestamp_ms, headers=headers
+        )
+
+    async def send_batch(
+        self,
+        topic: str,
+        values: Sequence[Optional[Bytesish]],
+        keys: Optional[Sequence[Optional[Bytesish]]] = None,
+        *,
+        partition: Optional[int] = None,
+    ) -> List[DeliveryReport]:
+        """Sends many records of one topic in one native call; their reports, in order."""
+        fut: asyncio.Future[List[DeliveryReport]] = self._loop.create_future()
+        self._native.send_batch(topic, values, keys, partition, fut)
+        return await fut
+
+    async def flush(self) -> None:
+        """Waits until everything sent so far is delivered or failed."""
+        await self._flush(close=False)
+
+    async def close(self) -> None:
+        """Flushes and stops the producer."""
+        await self._flush(close=True)
+
+    stop = close
+
+    async def _flush(self, close: bool) -> None:
+        fut: asyncio.Future[None] = self._loop.create_future()
+        self._native.flush_async(close, lambda res: _settle(fut, res), self._loop)
+        await fut
+
+    async def __aenter__(self) -> "Producer":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+RebalanceCallback = Callable[[List[TopicPartition]], Any]
+
+
+class Consumer:
+    """An asyncio consumer: ``async for message in consumer``, ``await getone()``,
+    ``await getmany(timeout_ms=...)``, ``await commit()``. Create it inside a coroutine.
+
+    A cancelled ``getone`` / ``getmany`` loses nothing: records that arrive for it are handed
+    out by the next call.
+    """
+
+    def __init__(self, config: Config, topics: Optional[Sequence[str]] = None) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._native = _odradek.NativeConsumer(_config_pairs(config))
+        self._stash: Deque[Message] = deque()
+        self._on_assign: Optional[RebalanceCallback] = None
+        self._on_revoke: Optional[RebalanceCallback] = None
+        if topics:
+            self.subscribe(topics)
+
+    async def start(self) -> None:
+        """Nothing to do (the consumer connects on first use); kept for aiokafka users."""
+
+    def subscribe(
+        self,
+        topics: Sequence[str],
+        on_assign: Optional[RebalanceCallback] = None,
+        on_revoke: Optional[RebalanceCallback] = None,
+    ) -> None:
+        """Joins the group for ``topics``; the callbacks (plain or async) run inside
+        ``getone``/``getmany`` when partitions change hands."""
+        self._on_assign, self._on_revoke = on_assign, on_revoke
+        self._native.subscribe(list(topics))
+
+    def assign(self, partitions: Iterable[PartitionLike]) -> None:
+        """Reads exactly these partitions (offsets as in :meth:`odradek.Consumer.assign`).
+        ``OFFSET_STORED`` needs a request to the group: use it from a thread, or pass offsets."""
+        tps = [_tp(p) for p in partitions]
+        self._stash.clear()
+        self._native.assign(
+            [(t.topic, t.partition, OFFSET_STORED if t.offset == OFFSET_INVALID else t.offset) for t in tps]
+        )
+
+    def assignment(self) -> List[TopicPartition]:
+        """The partitions read now."""
+        return [TopicPartition(t, p) for t, p in self._native.assignment()]
+
+    def seek(self, partition: PartitionLike, offset: int) -> None:
+        """The next record of ``partition`` will be the one at ``offset``."""
+        tp = _tp(partition)
+        self._stash = deque(m for m in self._stash if (m.topic, m.partition) != (tp.topic, tp.partition))
+        self._native.seek(tp.topic, tp.partition, offset)
+
+    def position(self, partition: PartitionLike) -> Optional[int]:
+        """Offset of the next record returned for ``partition`` (``None`` until known)."""
+        tp = _tp(partition)
+        stashed = [m.offset for m in self._stash if (m.topic, m.partition) == (tp.topic, tp.partition)]
+        return min(stashed) if stashed else self._native.position(tp.topic, tp.partition)
+
+    async def _read(self, max_records: int, timeout_ms: Optional[int]) -> List[Message]:
+        fut: asyncio.Future[Any] = self._loop.create_future()
+        stash = self._stash
+
+        def arrived(token_and_result: Tuple[Any, Any]) -> None:
+            _, res = token_and_result
+            if fut.cancelled():
+                if isinstance(res, list):
+                    stash.extend(res)  # nothing is lost when the caller gave up waiting
+                return
+            if isinstance(res, BaseException):
+                fut.set_exception(res)
+            else:
+                fut.set_result(res)
+
+        self._native.consume_async(max_records, timeout_ms, None, arrived, self._loop)
+        records: List[Message] = await fut
+        await self._fire()
+        return records
+
+    async def _fire(self) -> None:
+        for kind, parts in self._native.take_events():
+            tps = [TopicPartition(t, p) for t, p in parts]
+            cb = self._on_assign if kind == "assign" else self._on_revoke
+            if kind != "assign":
+                gone = {(t.topic, t.partition) for t in tps}
+                self._stash = deque(m for m in self._stash if (m.topic, m.partition) not in gone)
+            if cb is not None:
+                res = cb(tps)
+                if inspect.isawaitable(res):
+                    await res
+
+    async def getone(self) -> Message:
+        """The next record (waits for one)."""
+        while not self._stash:
+            self._stash.extend(await self._read(1, None))
+        return self._stash.popleft()
+
+    async def getmany(
+        self, timeout_ms: int = 0, max_records: Optional[int] = None
+    ) -> Dict[TopicPartition, List[Message]]:
+        """Records by partition: what is there now, else what arrives within ``timeout_ms``
+        (``{}`` if nothing does)."""
+        limit = max_records or 10000
+        records: List[Message] = []
+        while self._stash and len(records) < limit:
+            records.append(self._stash.popleft())
+        if not records:
+            records = await self._read(limit, timeout_ms)
+        out: Dict[TopicPartition, List[Message]] = {}
+        for m in records:
+            out.setdefault(TopicPartition(m.topic, m.partition), []).append(m)
+        return out
+
+    def __aiter__(self) -> "Consumer":
+        return self
+
+    async def __anext__(self) -> Message:
+        try:
+            return await self.getone()
+        except KafkaError as e:
+            if e.name == "_DESTROY":
+                raise StopAsyncIteration from None
+            raise
+
+    async def commit(self, offsets: Optional[Dict[TopicPartition, int]] = None) -> None:
+        """Commits ``{partition: next offset}``, or the position of every assigned partition."""
+        triples: Optional[List[Tuple[str, int, int]]]
+        if offsets is not None:
+            triples = [(tp.topic, tp.partition, o) for tp, o in offsets.items()]
+        elif self._stash:
+            triples = []
+            for tp in self.assignment():
+                pos = self.position(tp)
+                if pos is not None:
+                    triples.append((tp.topic, tp.partition, pos))
+        else:
+            triples = None
+        fut: asyncio.Future[None] = self._loop.create_future()
+        self._native.commit_async(triples, lambda res: _settle(fut, res), self._loop)
+        await fut
+
+    async def committed(self, partition: PartitionLike) -> Optional[int]:
+        """The group's committed offset of ``partition`` (``None`` if nothing is committed)."""
+        tp = _tp(partition)
+        fut: asyncio.Future[Any] = self._loop.create_future()
+
+        def arrived(res: Any) -> None:
+            if not fut.cancelled():
+                if isinstance(res, BaseException):
+                    fut.set_exception(res)
+                else:
+                    fut.set_result(res)
+
+        self._native.committed_async([(tp.topic, tp.partition)], arrived, self._loop)
+        got: List[Optional[int]] = await fut
+        return got[0]
+
+    async def close(self) -> None:
+        """Leaves the group and stops."""
+        self._stash.clear()
+        fut: asyncio.Future[None] = self._loop.create_future()
+        self._native.close_async(lambda res: _settle(fut, res), self._loop)
+        await fut
+
+    stop = close
+
+    async def __aenter__(self) -> "Consumer":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

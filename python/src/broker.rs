@@ -1,0 +1,50 @@
+//! `odradek.testing.Broker`: the Rust broker in-process on an ephemeral port and a temporary
+//! data directory.
+
+use std::sync::Mutex;
+
+use odradek_broker::EmbeddedBroker;
+use pyo3::prelude::*;
+
+/// The native embedded broker.
+#[pyclass(module = "odradek._odradek", frozen)]
+#[derive(Debug)]
+pub struct NativeBroker {
+    broker: Mutex<Option<EmbeddedBroker>>,
+    bootstrap: String,
+}
+
+#[pymethods]
+impl NativeBroker {
+    /// Starts a broker with these Kafka broker properties (`num.partitions`, ...).
+    #[new]
+    fn new(py: Python<'_>, properties: Vec<(String, String)>) -> PyResult<Self> {
+        let broker = py
+            .detach(move || {
+                let props: Vec<(&str, &str)> = properties
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                EmbeddedBroker::start(&props)
+            })
+            .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))?;
+        Ok(NativeBroker {
+            bootstrap: broker.bootstrap_servers().to_string(),
+            broker: Mutex::new(Some(broker)),
+        })
+    }
+
+    /// `host:port` for `bootstrap.servers`.
+    #[getter]
+    fn bootstrap_servers(&self) -> &str {
+        &self.bootstrap
+    }
+
+    /// Stops the broker and removes its data directory. Idempotent.
+    fn stop(&self, py: Python<'_>) {
+        let broker = self.broker.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(mut b) = broker {
+            py.detach(move || b.stop());
+        }
+    }
+}

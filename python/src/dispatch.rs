@@ -1,0 +1,72 @@
+//! The one thread that hands results to Python. Tokio workers never take the GIL (a worker
+//! blocked on the GIL would stall every client's I/O); they queue jobs here instead, and this
+//! thread runs every queued job under one GIL acquisition.
+
+use std::sync::OnceLock;
+use std::sync::mpsc::{Receiver, Sender, channel};
+
+use pyo3::prelude::*;
+
+/// Work that needs the GIL: resolving futures, calling delivery callbacks.
+pub(crate) type Job = Box<dyn FnOnce(Python<'_>) + Send>;
+
+static QUEUE: OnceLock<Sender<Job>> = OnceLock::new();
+
+fn queue() -> &'static Sender<Job> {
+    QUEUE.get_or_init(|| {
+        let (tx, rx) = channel::<Job>();
+        std::thread::Builder::new()
+            .name("odradek-python".into())
+            .spawn(move || run(rx))
+            .expect("cannot start the odradek-python dispatcher thread");
+        tx
+    })
+}
+
+fn run(rx: Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        while let Ok(more) = rx.try_recv() {
+            jobs.push(more);
+        }
+        Python::attach(|py| {
+            for job in jobs {
+                job(py);
+            }
+        });
+    }
+}
+
+/// Queues `job` to run with the GIL on the dispatcher thread.
+pub(crate) fn dispatch(job: Job) {
+    // The receiver lives as long as the process, so sending cannot fail.
+    let _ = queue().send(job);
+}
+
+/// Where results go: `callback(arg)` directly, or, for asyncio, scheduled on the event loop
+/// with `loop.call_soon_threadsafe(callback, arg)` so it runs on the loop's thread.
+#[derive(Debug)]
+pub(crate) struct Resolver {
+    pub callback: Py<PyAny>,
+    pub event_loop: Option<Py<PyAny>>,
+}
+
+impl Resolver {
+    /// Calls (or schedules) the callback with `arg`; a failure is reported as unraisable
+    /// (there is no caller to raise it to).
+    pub(crate) fn call(&self, py: Python<'_>, arg: Bound<'_, PyAny>) {
+        let callback = self.callback.bind(py);
+        let outcome = match &self.event_loop {
+            Some(lp) => lp
+                .bind(py)
+                .call_method1("call_soon_threadsafe", (callback, arg)),
+            None => callback.call1((arg,)),
+        };
+        if let Err(e) = outcome {
+            // A closed event loop (the application is shutting down) is not worth reporting.
+            if self.event_loop.is_none() {
+                e.write_unraisable(py, Some(callback));
+            }
+        }
+    }
+}

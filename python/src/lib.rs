@@ -1,0 +1,154 @@
+//! `odradek._odradek`: the native half of the Python package. Thin glue over the Rust core:
+//! every rule a user can observe (defaults, partitioning, retries, error classes) lives in
+//! `odradek` (core); this crate only converts types, releases the GIL while waiting, and hands
+//! results back to Python.
+//!
+//! Invariants worth knowing:
+//! - No tokio worker ever takes the GIL. Results that Python must see (delivery reports, asyncio
+//!   results) go to one dispatcher thread ([`dispatch`]) that takes the GIL once per batch.
+//! - Every blocking call waits in slices of at most [`SLICE`] with the GIL released and runs
+//!   Python's signal handlers between slices, so Ctrl+C interrupts it promptly.
+
+// pyo3's generated glue is `unsafe`, and reading foreign buffers (buffer.rs) is an FFI edge.
+#![allow(unsafe_code)]
+
+mod admin;
+mod broker;
+mod buffer;
+mod consumer;
+mod dispatch;
+mod producer;
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use pyo3::prelude::*;
+
+/// The longest a blocking call waits with the GIL released before it checks for signals.
+pub(crate) const SLICE: Duration = Duration::from_millis(50);
+
+/// The Python exception instance (not raised) for a core error, built by
+/// `odradek.errors._from_native` so the class hierarchy lives in Python.
+pub(crate) fn exception<'py>(py: Python<'py>, e: &odradek::error::Error) -> Bound<'py, PyAny> {
+    use odradek::error::ErrorClass;
+    let class = match e.class() {
+        ErrorClass::Retriable => "retriable",
+        ErrorClass::Abortable => "abortable",
+        ErrorClass::Fatal => "fatal",
+        _ => "permanent",
+    };
+    let built = py
+        .import("odradek.errors")
+        .and_then(|m| m.getattr("_from_native"))
+        .and_then(|f| {
+            f.call1((
+                e.numeric_code(),
+                e.name(),
+                class,
+                e.to_string(),
+                e.topic(),
+                e.partition(),
+            ))
+        });
+    match built {
+        Ok(exc) => exc,
+        Err(err) => err.into_value(py).into_bound(py).into_any(),
+    }
+}
+
+/// A core error as a raisable Python exception.
+pub(crate) fn raise(py: Python<'_>, e: odradek::error::Error) -> PyErr {
+    PyErr::from_value(exception(py, &e))
+}
+
+/// Seconds (Python's float, `None` = forever, negative = forever as in confluent-kafka) as a
+/// Rust duration.
+pub(crate) fn timeout_of(seconds: Option<f64>) -> PyResult<Option<Duration>> {
+    match seconds {
+        None => Ok(None),
+        Some(s) if s < 0.0 => Ok(None),
+        Some(s) if s.is_finite() => Ok(Some(Duration::from_secs_f64(s))),
+        Some(_) => Ok(None),
+    }
+}
+
+/// Runs `fut` on the library's runtime with the GIL released, for at most `timeout`
+/// (`Ok(None)` when it ran out), checking for Ctrl+C every [`SLICE`]. `stop_early` is asked
+/// between slices; when it says so the wait ends like a timeout.
+pub(crate) fn wait<F, T>(
+    py: Python<'_>,
+    timeout: Option<Duration>,
+    fut: F,
+    stop_early: &dyn Fn() -> bool,
+) -> PyResult<Option<T>>
+where
+    F: Future<Output = odradek::error::Result<T>> + Send,
+    T: Send,
+{
+    let deadline = timeout.map(|t| Instant::now() + t);
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        let slice = deadline.map_or(SLICE, |d| {
+            d.saturating_duration_since(Instant::now()).min(SLICE)
+        });
+        let fut_ref = fut.as_mut();
+        let out = py.detach(move || {
+            // The timer must be created inside the runtime, hence the async block.
+            odradek::runtime::block_on(async move { tokio::time::timeout(slice, fut_ref).await })
+        });
+        match out {
+            Ok(Ok(v)) => return Ok(Some(v)),
+            Ok(Err(e)) => return Err(raise(py, e)),
+            Err(_elapsed) => {
+                py.check_signals()?;
+                if deadline.is_some_and(|d| Instant::now() >= d) || stop_early() {
+                    return Ok(None);
+                }
+            }
+        }
+    }
+}
+
+/// [`wait`] for calls that must finish: running out of time is a `_TIMED_OUT` error.
+pub(crate) fn wait_for<F, T>(
+    py: Python<'_>,
+    timeout: Option<Duration>,
+    what: &str,
+    fut: F,
+) -> PyResult<T>
+where
+    F: Future<Output = odradek::error::Result<T>> + Send,
+    T: Send,
+{
+    match wait(py, timeout, fut, &|| false)? {
+        Some(v) => Ok(v),
+        None => Err(raise(
+            py,
+            odradek::error::Error::timeout(format!(
+                "{what} did not finish within {:?}",
+                timeout.unwrap_or_default()
+            )),
+        )),
+    }
+}
+
+/// A config dict (already stringified by the Python side) as a core config.
+pub(crate) fn config_of(
+    py: Python<'_>,
+    pairs: Vec<(String, String)>,
+) -> PyResult<odradek::config::Config> {
+    odradek::config::Config::from_pairs(pairs).map_err(|e| raise(py, e))
+}
+
+/// The native module.
+#[pymodule]
+fn _odradek(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<producer::DeliveryReport>()?;
+    m.add_class::<producer::NativeProducer>()?;
+    m.add_class::<consumer::Message>()?;
+    m.add_class::<consumer::NativeConsumer>()?;
+    m.add_class::<admin::NativeAdmin>()?;
+    m.add_class::<broker::NativeBroker>()?;
+    Ok(())
+}

@@ -1,0 +1,298 @@
+"""The cross-language conformance scenarios (tests/conformance/scenarios/*.json, format in
+tests/conformance/README.md), run through the Python API against a fresh embedded broker each.
+
+Mirrors the Rust runner (core/tests/conformance.rs): same steps, same checks. An unknown step
+`op` fails the scenario.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+import pytest
+
+import odradek
+from odradek.testing import Broker
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "tests" / "conformance" / "scenarios"
+FILES = sorted(SCENARIOS.glob("*.json"))
+
+OFFSETS = {"earliest": odradek.OFFSET_BEGINNING, "latest": odradek.OFFSET_END,
+           "committed": odradek.OFFSET_STORED}
+
+# The keys each op may have (besides op, comment, expect_error).
+KEYS = {
+    "create_topic": {"topic", "partitions", "config"},
+    "producer": {"client", "config"},
+    "produce": {"client", "topic", "records", "generate", "expect"},
+    "flush": {"client"},
+    "consumer": {"client", "config"},
+    "assign": {"client", "partitions"},
+    "subscribe": {"client", "topics"},
+    "consume": {"client", "count", "timeout_ms", "expect", "generate"},
+    "consume_none": {"client", "timeout_ms"},
+    "seek": {"client", "topic", "partition", "offset"},
+    "position": {"client", "topic", "partition", "expect"},
+    "commit": {"client", "offsets"},
+    "committed": {"client", "partitions", "expect"},
+    "wait_assignment": {"clients", "topic", "partitions", "timeout_ms"},
+    "close": {"client"},
+}
+
+
+def to_bytes(b: Any) -> Optional[bytes]:
+    if b is None:
+        return None
+    if isinstance(b, str):
+        return b.encode()
+    if "hex" in b:
+        return bytes.fromhex(b["hex"])
+    if "repeat" in b:
+        return (b["repeat"] * b["count"]).encode()
+    raise ValueError(f"not a bytes value: {b!r}")
+
+
+def generated(g: Dict[str, Any]) -> List[Tuple[Optional[bytes], Optional[bytes]]]:
+    def fill(t: Optional[str], i: int) -> Optional[bytes]:
+        return None if t is None else t.replace("{i}", str(i)).encode()
+    return [(fill(g.get("key"), i), fill(g.get("value"), i)) for i in range(g["count"])]
+
+
+class StepFailed(AssertionError):
+    pass
+
+
+class ConsumerState:
+    def __init__(self, consumer: odradek.Consumer) -> None:
+        self.consumer = consumer
+        self.pending: List[odradek.Message] = []
+
+
+class Runner:
+    def __init__(self, bootstrap: str) -> None:
+        self.bootstrap = bootstrap
+        self.admin = odradek.AdminClient({"bootstrap.servers": bootstrap})
+        self.clients: Dict[str, Any] = {}
+
+    def config(self, step: Dict[str, Any]) -> Dict[str, str]:
+        cfg = {"bootstrap.servers": self.bootstrap}
+        cfg.update({k: str(v) for k, v in step.get("config", {}).items()})
+        return cfg
+
+    def consumer(self, name: str) -> ConsumerState:
+        c = self.clients.get(name)
+        if not isinstance(c, ConsumerState):
+            raise StepFailed(f"no consumer named {name}")
+        return c
+
+    def producer(self, name: str) -> odradek.Producer:
+        p = self.clients.get(name)
+        if not isinstance(p, odradek.Producer):
+            raise StepFailed(f"no producer named {name}")
+        return p
+
+    def run(self, step: Dict[str, Any]) -> None:
+        op = step["op"]
+        if op not in KEYS:
+            raise StepFailed(f"unknown op {op!r}")
+        extra = set(step) - KEYS[op] - {"op", "comment", "expect_error"}
+        if extra:
+            raise StepFailed(f"keys {sorted(extra)} are not allowed in {op}")
+        expect_error = step.get("expect_error")
+        try:
+            getattr(self, "op_" + op)(step)
+        except odradek.KafkaError as e:
+            if expect_error is None:
+                raise StepFailed(f"unexpected error {e.name}: {e}") from e
+            if e.name != expect_error["name"]:
+                raise StepFailed(f"expected error {expect_error['name']}, got {e.name}: {e}") from e
+            if "retriable" in expect_error and e.retriable != expect_error["retriable"]:
+                raise StepFailed(f"{e.name}: retriable is {e.retriable}, expected {expect_error['retriable']}") from e
+            return
+        if expect_error is not None:
+            raise StepFailed(f"expected error {expect_error['name']}, the step succeeded")
+
+    def op_create_topic(self, step: Dict[str, Any]) -> None:
+        self.admin.create_topics([odradek.NewTopic(step["topic"], step["partitions"], 1,
+                                                   {k: str(v) for k, v in step.get("config", {}).items()})])
+
+    def op_producer(self, step: Dict[str, Any]) -> None:
+        self.clients[step["client"]] = odradek.Producer(self.config(step))
+
+    def op_produce(self, step: Dict[str, Any]) -> None:
+        p = self.producer(step["client"])
+        futures = []
+        for r in step.get("records", []):
+            futures.append(p.produce(
+                step["topic"], to_bytes(r.get("value")), to_bytes(r.get("key")),
+                headers=[(h[0], to_bytes(h[1])) for h in r.get("headers", [])],
+                partition=r.get("partition"), timestamp_ms=r.get("timestamp")))
+        if "generate" in step:
+            for k, v in generated(step["generate"]):
+                futures.append(p.produce(step["topic"], v, k))
+        if "expect_error" in step:
+            first: Optional[odradek.KafkaError] = None
+            for f in futures:
+                err = f.exception(60)
+                if err is None:
+                    raise StepFailed("a delivery succeeded, expected an error")
+                assert isinstance(err, odradek.KafkaError)
+                if first is None:
+                    first = err
+                if err.name != step["expect_error"]["name"]:
+                    raise err
+            if first is not None:
+                raise first
+            return
+        reports = [f.result(60) for f in futures]
+        for i, (want, got) in enumerate(zip(step.get("expect", []), reports)):
+            for field in ("partition", "offset"):
+                if field in want and getattr(got, field) != want[field]:
+                    raise StepFailed(f"record {i}: {field} {getattr(got, field)}, expected {want[field]}")
+
+    def op_flush(self, step: Dict[str, Any]) -> None:
+        if self.producer(step["client"]).flush(60) != 0:
+            raise StepFailed("flush timed out")
+
+    def op_consumer(self, step: Dict[str, Any]) -> None:
+        self.clients[step["client"]] = ConsumerState(odradek.Consumer(self.config(step)))
+
+    def op_assign(self, step: Dict[str, Any]) -> None:
+        c = self.consumer(step["client"])
+        parts = []
+        for p in step["partitions"]:
+            o = p["offset"]
+            parts.append(odradek.TopicPartition(p["topic"], p["partition"], OFFSETS[o] if isinstance(o, str) else o))
+        c.consumer.assign(parts)
+
+    def op_subscribe(self, step: Dict[str, Any]) -> None:
+        self.consumer(step["client"]).consumer.subscribe(step["topics"])
+
+    def op_consume(self, step: Dict[str, Any]) -> None:
+        c = self.consumer(step["client"])
+        count = step["count"]
+        got = c.pending[:count]
+        c.pending = c.pending[count:]
+        deadline = time.monotonic() + step["timeout_ms"] / 1000
+        while len(got) < count:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise StepFailed(f"received {len(got)} of {count} records within {step['timeout_ms']} ms")
+            got.extend(c.consumer.consume(count - len(got), min(left, 0.5)))
+        got.sort(key=lambda m: (m.topic, m.partition, m.offset))
+        for i, want in enumerate(step.get("expect", [])):
+            m = got[i]
+            for field in ("topic", "partition", "offset"):
+                if field in want and getattr(m, field) != want[field]:
+                    raise StepFailed(f"record {i}: {field} {getattr(m, field)!r}, expected {want[field]!r}")
+            for field in ("key", "value"):
+                if field in want and getattr(m, field) != to_bytes(want[field]):
+                    raise StepFailed(f"record {i}: {field} {getattr(m, field)!r}, expected {want[field]!r}")
+            if "headers" in want:
+                expected = [(h[0], to_bytes(h[1])) for h in want["headers"]]
+                if m.headers != expected:
+                    raise StepFailed(f"record {i}: headers {m.headers!r}, expected {expected!r}")
+        if "generate" in step:
+            expected_set = sorted(generated(step["generate"]), key=repr)
+            seen = sorted(((m.key, m.value) for m in got), key=repr)
+            if seen != expected_set:
+                raise StepFailed("the received (key, value) pairs differ from the generated ones")
+
+    def op_consume_none(self, step: Dict[str, Any]) -> None:
+        c = self.consumer(step["client"])
+        if c.pending:
+            raise StepFailed(f"{len(c.pending)} records were already waiting")
+        m = c.consumer.poll(step["timeout_ms"] / 1000)
+        if m is not None:
+            raise StepFailed(f"a record arrived: {m!r}")
+
+    def op_seek(self, step: Dict[str, Any]) -> None:
+        c = self.consumer(step["client"])
+        c.pending = [m for m in c.pending if (m.topic, m.partition) != (step["topic"], step["partition"])]
+        c.consumer.seek(odradek.TopicPartition(step["topic"], step["partition"], step["offset"]))
+
+    def op_position(self, step: Dict[str, Any]) -> None:
+        c = self.consumer(step["client"])
+        pending = [m.offset for m in c.pending if (m.topic, m.partition) == (step["topic"], step["partition"])]
+        pos = min(pending) if pending else c.consumer.position([(step["topic"], step["partition"])])[0].offset
+        if pos != step["expect"]:
+            raise StepFailed(f"position {pos}, expected {step['expect']}")
+
+    def op_commit(self, step: Dict[str, Any]) -> None:
+        c = self.consumer(step["client"])
+        if "offsets" in step:
+            c.consumer.commit([odradek.TopicPartition(o["topic"], o["partition"], o["offset"])
+                               for o in step["offsets"]])
+        else:
+            c.consumer.commit()
+
+    def op_committed(self, step: Dict[str, Any]) -> None:
+        c = self.consumer(step["client"])
+        got = c.consumer.committed([(p["topic"], p["partition"]) for p in step["partitions"]], timeout=30)
+        offsets = [-1 if t.offset == odradek.OFFSET_INVALID else t.offset for t in got]
+        if offsets != step["expect"]:
+            raise StepFailed(f"committed {offsets}, expected {step['expect']}")
+
+    def op_wait_assignment(self, step: Dict[str, Any]) -> None:
+        names = step["clients"]
+        n = step["partitions"]
+        deadline = time.monotonic() + step["timeout_ms"] / 1000
+        while True:
+            owners: Dict[int, List[str]] = {}
+            each_owns = True
+            for name in names:
+                c = self.consumer(name)
+                c.pending.extend(c.consumer.consume_batch(1000, 0.05))
+                mine = [tp.partition for tp in c.consumer.assignment() if tp.topic == step["topic"]]
+                each_owns &= bool(mine) or n < len(names)
+                for p in mine:
+                    owners.setdefault(p, []).append(name)
+            if each_owns and all(len(owners.get(p, [])) == 1 for p in range(n)) and set(owners) <= set(range(n)):
+                return
+            if time.monotonic() > deadline:
+                raise StepFailed(f"assignment did not settle; owners: {owners}")
+
+    def op_close(self, step: Dict[str, Any]) -> None:
+        c = self.clients.pop(step["client"], None)
+        if c is None:
+            raise StepFailed(f"no client named {step['client']}")
+        if isinstance(c, ConsumerState):
+            c.consumer.close()
+        else:
+            c.close()
+
+    def close_all(self) -> None:
+        for c in self.clients.values():
+            try:
+                (c.consumer if isinstance(c, ConsumerState) else c).close(5)
+            except Exception:
+                pass
+
+
+def test_scenarios_exist() -> None:
+    assert len(FILES) >= 7, f"expected the conformance scenarios in {SCENARIOS}"
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
+def test_scenario(path: Path) -> None:
+    scenario = json.loads(path.read_text())
+    props = {k: str(v) for k, v in scenario.get("broker_config", {}).items()}
+    with Broker(props) as broker:
+        runner = Runner(broker.bootstrap_servers)
+        try:
+            for i, step in enumerate(scenario["steps"]):
+                try:
+                    runner.run(step)
+                except Exception as e:
+                    raise StepFailed(f"{scenario['name']} step {i} ({step['op']}): {e}") from e
+        finally:
+            runner.close_all()
+
+
+def test_unknown_op_fails() -> None:
+    runner = Runner("127.0.0.1:1")
+    with pytest.raises(StepFailed, match="unknown op"):
+        runner.run({"op": "teleport", "client": "x"})
