@@ -281,6 +281,66 @@ func TestRecordsChannel(t *testing.T) {
 	}
 }
 
+// Closing an auto-commit group consumer commits only the records the application received:
+// records still buffered by Poll, or held by a Records goroutine, are not covered.
+func TestCloseCommitsOnlyWhatWasHandedOut(t *testing.T) {
+	createTopic(t, "go-read-ahead", 1)
+	p := must(NewProducer(cfg()))
+	defer p.Close()
+	var records []*Record
+	for i := 0; i < 100; i++ {
+		records = append(records, &Record{Topic: "go-read-ahead", Value: []byte(fmt.Sprint(i))})
+	}
+	must(p.ProduceBatch(context.Background(), records))
+	group := cfg("group.id", "go-read-ahead", "auto.offset.reset", "earliest", "enable.auto.commit", "true")
+	tp := []TopicPartition{{Topic: "go-read-ahead", Partition: 0}}
+	committed := func() int64 {
+		c := must(NewConsumer(group))
+		defer c.Close()
+		return must(c.Committed(context.Background(), tp))[0].Offset
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	// Poll hands out one record at a time from a fetched batch.
+	a := must(NewConsumer(group))
+	if err := a.Subscribe("go-read-ahead"); err != nil {
+		t.Fatal(err)
+	}
+	var last int64
+	for i := 0; i < 10; i++ {
+		last = must(a.Poll(ctx)).Offset
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := committed(); got != last+1 {
+		t.Fatalf("after Poll x10 and Close: committed %d, want %d", got, last+1)
+	}
+
+	// Records: receive 5 from the channel, then Close without cancelling its context.
+	b := must(NewConsumer(group))
+	if err := b.Subscribe("go-read-ahead"); err != nil {
+		t.Fatal(err)
+	}
+	ch, _ := b.Records(ctx)
+	first := (<-ch).Offset
+	if first != last+1 {
+		t.Fatalf("the next member starts at %d, want %d", first, last+1)
+	}
+	for i := 0; i < 4; i++ {
+		last = (<-ch).Offset
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for range ch { // closed by Close
+	}
+	if got := committed(); got != last+1 {
+		t.Fatalf("after 5 from Records and Close: committed %d, want %d", got, last+1)
+	}
+}
+
 // After Close of everything, no goroutine and no native handle is left behind.
 func TestNoLeaksAfterClose(t *testing.T) {
 	createTopic(t, "go-leaks", 1)
