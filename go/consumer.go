@@ -103,18 +103,47 @@ func odradekGoRebalance(ctx C.uintptr_t, event C.int32_t, parts *C.OdradekTopicP
 // of this member (needs "group.id"; set it before Subscribe). It runs on a library thread
 // while the group waits: keep it short.
 func (c *Consumer) OnRebalance(handler func(RebalanceEvent)) error {
-	return c.call(func(h *C.OdradekConsumer) error {
-		nh := cgo.NewHandle(handler)
-		if err := takeError(C.odradek_go_set_rebalance(h, C.uintptr_t(nh))); err != nil {
-			nh.Delete()
-			return err
+	return c.call(func(h *C.OdradekConsumer) error { return c.setRebalance(h, handler) })
+}
+
+// setRebalance registers handler (nil: none) behind the binding's own step: records buffered
+// from partitions this member no longer owns are dropped before anyone can read them.
+func (c *Consumer) setRebalance(h *C.OdradekConsumer, handler func(RebalanceEvent)) error {
+	wrapped := func(ev RebalanceEvent) {
+		if ev.Kind != PartitionsAssigned {
+			gone := map[TopicPartition]bool{}
+			for _, tp := range ev.Partitions {
+				gone[TopicPartition{Topic: tp.Topic, Partition: tp.Partition}] = true
+			}
+			c.dropBuffered(func(r *Record) bool { return gone[TopicPartition{Topic: r.Topic, Partition: r.Partition}] })
 		}
-		if c.rebalance != 0 {
-			c.rebalance.Delete()
+		if handler != nil {
+			handler(ev)
 		}
-		c.rebalance = nh
-		return nil
-	})
+	}
+	nh := cgo.NewHandle(wrapped)
+	if err := takeError(C.odradek_go_set_rebalance(h, C.uintptr_t(nh))); err != nil {
+		nh.Delete()
+		return err
+	}
+	if c.rebalance != 0 {
+		c.rebalance.Delete()
+	}
+	c.rebalance = nh
+	return nil
+}
+
+// dropBuffered removes the buffered records for which drop is true.
+func (c *Consumer) dropBuffered(drop func(*Record) bool) {
+	c.bufMu.Lock()
+	defer c.bufMu.Unlock()
+	kept := c.buffered[:0:0]
+	for _, r := range c.buffered {
+		if !drop(r) {
+			kept = append(kept, r)
+		}
+	}
+	c.buffered = kept
 }
 
 type cStrings struct {
@@ -149,6 +178,11 @@ func (cs *cStrings) free() {
 // subscription. The assignment arrives while polling.
 func (c *Consumer) Subscribe(topics ...string) error {
 	return c.call(func(h *C.OdradekConsumer) error {
+		if c.rebalance == 0 {
+			if err := c.setRebalance(h, nil); err != nil {
+				return err
+			}
+		}
 		cs := newCStrings(topics)
 		defer cs.free()
 		return takeError(C.odradek_consumer_subscribe(h, (**C.char)(unsafe.Pointer(cs.arr)), C.size_t(len(topics))))
@@ -399,15 +433,7 @@ func isClosed(err error) bool {
 // Seek makes the next record read from this partition be at offset (≥ 0, OffsetBeginning or
 // OffsetEnd). Records of that partition already buffered are dropped.
 func (c *Consumer) Seek(topic string, partition int32, offset int64) error {
-	c.bufMu.Lock()
-	kept := c.buffered[:0:0]
-	for _, r := range c.buffered {
-		if r.Topic != topic || r.Partition != partition {
-			kept = append(kept, r)
-		}
-	}
-	c.buffered = kept
-	c.bufMu.Unlock()
+	c.dropBuffered(func(r *Record) bool { return r.Topic == topic && r.Partition == partition })
 	return c.call(func(h *C.OdradekConsumer) error {
 		ct := C.CString(topic)
 		defer C.free(unsafe.Pointer(ct))
