@@ -163,11 +163,11 @@ fn offset_of(o: i64) -> PyResult<Offset> {
 }
 
 fn messages<'py>(py: Python<'py>, records: Vec<ConsumerRecord>) -> PyResult<Bound<'py, PyList>> {
-    let list = PyList::empty(py);
-    for record in records {
-        list.append(Bound::new(py, Message { record })?)?;
-    }
-    Ok(list)
+    let items = records
+        .into_iter()
+        .map(|record| Bound::new(py, Message { record }).map(crate::untracked))
+        .collect::<PyResult<Vec<_>>>()?;
+    PyList::new(py, items)
 }
 
 #[pymethods]
@@ -234,6 +234,13 @@ impl NativeConsumer {
         self.client
             .seek(topic, partition, offset_of(offset)?)
             .map_err(|e| crate::raise(py, e))
+    }
+
+    /// Records of this partition from `offset` on were taken from the core but never handed to
+    /// the application (the Python side's buffer): the group's commits (close, revoke,
+    /// auto-commit) stop before them. Called before `close`.
+    fn mark_unread(&self, topic: &str, partition: i32, offset: i64) {
+        self.client.mark_unread(topic, partition, offset);
     }
 
     /// Offset of the next record to be returned for the partition, `None` until known.
