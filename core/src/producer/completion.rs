@@ -2,7 +2,7 @@
 //! heap-allocated channel per record. Each record's [`super::DeliveryFuture`] holds the batch's
 //! slot and its index in the batch; the sender resolves the slot once per batch.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::Waker;
 
 use crate::error::{Error, Result};
@@ -46,16 +46,15 @@ impl Outcome {
     }
 }
 
-#[derive(Default)]
-struct SlotState {
-    outcome: Option<Outcome>,
-    wakers: Vec<Waker>,
-}
-
 /// The shared result of one batch.
+///
+/// The outcome is read without a lock: every record of a batch polls it (a send loop collecting
+/// reports polls each record's future), while the sender writes it once. Only a future that
+/// has to wait takes the lock, to leave its waker.
 #[derive(Default)]
 pub(crate) struct BatchSlot {
-    state: Mutex<SlotState>,
+    outcome: OnceLock<Outcome>,
+    wakers: Mutex<Vec<Waker>>,
 }
 
 impl std::fmt::Debug for BatchSlot {
@@ -72,26 +71,26 @@ impl BatchSlot {
         timestamp: i64,
         waker: Option<&Waker>,
     ) -> Option<Result<DeliveryReport>> {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(outcome) = &state.outcome {
+        if let Some(outcome) = self.outcome.get() {
             return Some(outcome.report(index, timestamp));
         }
-        if let Some(w) = waker {
-            state.wakers.push(w.clone());
+        let waker = waker?;
+        let mut wakers = self.wakers.lock().unwrap_or_else(|p| p.into_inner());
+        // Looked at again under the lock: `set` stores the outcome before it takes the wakers
+        // under this lock, so either the outcome is visible here or this waker is taken.
+        if let Some(outcome) = self.outcome.get() {
+            return Some(outcome.report(index, timestamp));
         }
+        wakers.push(waker.clone());
         None
     }
 
     /// Sets the outcome unless one is set already; wakes every waiting record.
     fn set(&self, outcome: Outcome) {
-        let wakers = {
-            let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-            if state.outcome.is_some() {
-                return;
-            }
-            state.outcome = Some(outcome);
-            std::mem::take(&mut state.wakers)
-        };
+        if self.outcome.set(outcome).is_err() {
+            return; // the first outcome stays (and woke the waiters)
+        }
+        let wakers = std::mem::take(&mut *self.wakers.lock().unwrap_or_else(|p| p.into_inner()));
         for w in wakers {
             w.wake();
         }
@@ -170,5 +169,33 @@ mod tests {
         c.fail(Error::timeout("t"));
         let err = slot.poll(0, 0, None).unwrap().unwrap_err();
         assert!(err.to_string().contains('t'), "{err}");
+    }
+
+    #[test]
+    fn a_waiting_record_is_woken_when_the_batch_ends_on_another_thread() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::task::Wake;
+        struct Flag(AtomicBool);
+        impl Wake for Flag {
+            fn wake(self: Arc<Self>) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        // Many rounds of poll-then-register racing the outcome: a registered waker is always
+        // woken, or the poll itself sees the outcome.
+        for _ in 0..2000 {
+            let c = Completer::new();
+            let slot = c.slot().clone();
+            let flag = Arc::new(Flag(AtomicBool::new(false)));
+            let waker = Waker::from(flag.clone());
+            let t = std::thread::spawn(move || c.complete(0, 10, -1));
+            let seen = slot.poll(0, 0, Some(&waker)).is_some();
+            t.join().unwrap();
+            assert!(
+                seen || flag.0.load(Ordering::SeqCst),
+                "a waiting record was never woken"
+            );
+            assert_eq!(slot.poll(1, 0, None).unwrap().unwrap().offset, 11);
+        }
     }
 }
