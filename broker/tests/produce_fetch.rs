@@ -7,6 +7,7 @@ use std::time::Duration;
 use common::*;
 use kafka_protocol::messages::*;
 use kafka_protocol::records::Compression;
+use odradek_broker::FsyncPolicy;
 
 #[tokio::test]
 async fn produce_fetch_round_trip_and_offsets() {
@@ -168,7 +169,24 @@ async fn metadata_auto_creates_and_message_too_large() {
 
 #[tokio::test]
 async fn long_poll_wakes_on_produce() {
-    let b = start().await;
+    long_poll_woken_by_produce("", FsyncPolicy::Interval).await;
+}
+
+/// With `flush.messages` reached the ack waits for the fsync, but the record is readable on
+/// append (interval mode), so a waiting fetch must be woken then too.
+#[tokio::test]
+async fn long_poll_wakes_on_produce_that_waits_for_flush_messages() {
+    long_poll_woken_by_produce("log.flush.interval.messages=1", FsyncPolicy::Interval).await;
+}
+
+/// Under `--fsync always` the fetch is woken by the fsync that makes the record visible.
+#[tokio::test]
+async fn long_poll_wakes_on_fsynced_produce() {
+    long_poll_woken_by_produce("", FsyncPolicy::Always).await;
+}
+
+async fn long_poll_woken_by_produce(props: &str, fsync: FsyncPolicy) {
+    let b = start_with(props, fsync).await;
     let addr = b.handle.local_addr();
     let mut c = Client::connect(addr).await;
     assert_eq!(create_topic(&mut c, "lp", 1, &[]).await, 0);
