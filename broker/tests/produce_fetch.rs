@@ -219,6 +219,45 @@ async fn long_poll_woken_by_produce(props: &str, fsync: FsyncPolicy) {
     b.handle.shutdown().await;
 }
 
+/// A waiting fetch does not stop its connection: a produce pipelined behind it on the same
+/// connection is handled, wakes it, and the answers come back in request order.
+#[tokio::test]
+async fn produce_behind_a_long_poll_on_one_connection_wakes_it() {
+    let b = start().await;
+    let mut c = Client::connect(b.handle.local_addr()).await;
+    assert_eq!(create_topic(&mut c, "same", 1, &[]).await, 0);
+    let (fetch_cid, fetch) = c.encode(&fetch_request("same", 0, 0, 600_000, 1, 1 << 20), 12);
+    let mut pd = produce_request::PartitionProduceData::default();
+    pd.index = 0;
+    pd.records = Some(batch(&["behind"], None, None, Compression::None));
+    let mut td = produce_request::TopicProduceData::default();
+    td.name = topic("same");
+    td.partition_data.push(pd);
+    let mut req = ProduceRequest::default();
+    req.acks = 1;
+    req.timeout_ms = 5000;
+    req.topic_data.push(td);
+    let (produce_cid, produce) = c.encode(&req, 9);
+    c.write(&fetch).await;
+    c.write(&produce).await;
+    let answers = async {
+        let f = c.read_response::<FetchRequest>(fetch_cid, 12).await;
+        let p = c.read_response::<ProduceRequest>(produce_cid, 9).await;
+        (f, p)
+    };
+    let (f, p) = tokio::time::timeout(Duration::from_secs(60), answers)
+        .await
+        .expect("the produce behind the long poll was not handled");
+    let recs = f.responses[0].partitions[0]
+        .records
+        .clone()
+        .unwrap_or_default();
+    assert_eq!(decode_values(recs), vec![(0, Some("behind".to_string()))]);
+    let pr = &p.responses[0].partition_responses[0];
+    assert_eq!((pr.error_code, pr.base_offset), (0, 0));
+    b.handle.shutdown().await;
+}
+
 #[tokio::test]
 async fn idempotent_producer_dedup_and_sequence_gaps() {
     let b = start().await;
