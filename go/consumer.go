@@ -58,6 +58,12 @@ type Consumer struct {
 
 	bufMu    sync.Mutex
 	buffered []*Record // records of the last batch not handed out yet
+
+	// Records goroutines: Close stops them and waits, so the records they still hold go back
+	// to the buffer before the commit on close.
+	readers      sync.WaitGroup
+	closing      context.Context
+	closeReaders context.CancelFunc
 }
 
 // NewConsumer creates a consumer from librdkafka / Java property names.
@@ -69,7 +75,9 @@ func NewConsumer(config map[string]string) (*Consumer, error) {
 		return nil, err
 	}
 	liveHandles.Add(1)
-	return &Consumer{handle: h}, nil
+	c := &Consumer{handle: h}
+	c.closing, c.closeReaders = context.WithCancel(context.Background())
+	return c, nil
 }
 
 func (c *Consumer) call(f func(h *C.OdradekConsumer) error) error {
@@ -95,18 +103,47 @@ func odradekGoRebalance(ctx C.uintptr_t, event C.int32_t, parts *C.OdradekTopicP
 // of this member (needs "group.id"; set it before Subscribe). It runs on a library thread
 // while the group waits: keep it short.
 func (c *Consumer) OnRebalance(handler func(RebalanceEvent)) error {
-	return c.call(func(h *C.OdradekConsumer) error {
-		nh := cgo.NewHandle(handler)
-		if err := takeError(C.odradek_go_set_rebalance(h, C.uintptr_t(nh))); err != nil {
-			nh.Delete()
-			return err
+	return c.call(func(h *C.OdradekConsumer) error { return c.setRebalance(h, handler) })
+}
+
+// setRebalance registers handler (nil: none) behind the binding's own step: records buffered
+// from partitions this member no longer owns are dropped before anyone can read them.
+func (c *Consumer) setRebalance(h *C.OdradekConsumer, handler func(RebalanceEvent)) error {
+	wrapped := func(ev RebalanceEvent) {
+		if ev.Kind != PartitionsAssigned {
+			gone := map[TopicPartition]bool{}
+			for _, tp := range ev.Partitions {
+				gone[TopicPartition{Topic: tp.Topic, Partition: tp.Partition}] = true
+			}
+			c.dropBuffered(func(r *Record) bool { return gone[TopicPartition{Topic: r.Topic, Partition: r.Partition}] })
 		}
-		if c.rebalance != 0 {
-			c.rebalance.Delete()
+		if handler != nil {
+			handler(ev)
 		}
-		c.rebalance = nh
-		return nil
-	})
+	}
+	nh := cgo.NewHandle(wrapped)
+	if err := takeError(C.odradek_go_set_rebalance(h, C.uintptr_t(nh))); err != nil {
+		nh.Delete()
+		return err
+	}
+	if c.rebalance != 0 {
+		c.rebalance.Delete()
+	}
+	c.rebalance = nh
+	return nil
+}
+
+// dropBuffered removes the buffered records for which drop is true.
+func (c *Consumer) dropBuffered(drop func(*Record) bool) {
+	c.bufMu.Lock()
+	defer c.bufMu.Unlock()
+	kept := c.buffered[:0:0]
+	for _, r := range c.buffered {
+		if !drop(r) {
+			kept = append(kept, r)
+		}
+	}
+	c.buffered = kept
 }
 
 type cStrings struct {
@@ -141,6 +178,11 @@ func (cs *cStrings) free() {
 // subscription. The assignment arrives while polling.
 func (c *Consumer) Subscribe(topics ...string) error {
 	return c.call(func(h *C.OdradekConsumer) error {
+		if c.rebalance == 0 {
+			if err := c.setRebalance(h, nil); err != nil {
+				return err
+			}
+		}
 		cs := newCStrings(topics)
 		defer cs.free()
 		return takeError(C.odradek_consumer_subscribe(h, (**C.char)(unsafe.Pointer(cs.arr)), C.size_t(len(topics))))
@@ -323,13 +365,21 @@ func (c *Consumer) Poll(ctx context.Context) (*Record, error) {
 }
 
 // Records streams records on a channel until ctx ends or the consumer is closed (then the
-// channel is closed). A poll error other than those ends the stream and is sent on errs.
+// channel is closed; a read error is sent on errs first). A record counts as handed out once it
+// is received from the channel: the ones not received go back to the consumer, so the commit
+// on Close does not cover them.
 func (c *Consumer) Records(ctx context.Context) (records <-chan *Record, errs <-chan error) {
-	out := make(chan *Record, 256)
+	out := make(chan *Record)
 	errc := make(chan error, 1)
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(c.closing, cancel)
+	c.readers.Add(1)
 	go func() {
+		defer c.readers.Done()
 		defer close(out)
 		defer close(errc)
+		defer stop()
+		defer cancel()
 		for {
 			batch, err := c.PollBatch(ctx, 256)
 			if err != nil {
@@ -338,16 +388,41 @@ func (c *Consumer) Records(ctx context.Context) (records <-chan *Record, errs <-
 				}
 				return
 			}
-			for _, r := range batch {
+			for i, r := range batch {
 				select {
 				case out <- r:
 				case <-ctx.Done():
+					c.unshift(batch[i:])
 					return
 				}
 			}
 		}
 	}()
 	return out, errc
+}
+
+// unshift puts records taken but not handed out back in front of the buffer.
+func (c *Consumer) unshift(records []*Record) {
+	c.bufMu.Lock()
+	c.buffered = append(records[:len(records):len(records)], c.buffered...)
+	c.bufMu.Unlock()
+}
+
+// markBufferedUnread tells the group that buffered records were never handed out.
+func (c *Consumer) markBufferedUnread(h *C.OdradekConsumer) {
+	c.bufMu.Lock()
+	defer c.bufMu.Unlock()
+	seen := map[TopicPartition]bool{}
+	for _, r := range c.buffered {
+		tp := TopicPartition{Topic: r.Topic, Partition: r.Partition}
+		if seen[tp] {
+			continue
+		}
+		seen[tp] = true
+		ct := C.CString(r.Topic)
+		_ = takeError(C.odradek_consumer_mark_unread(h, ct, C.int32_t(r.Partition), C.int64_t(r.Offset)))
+		C.free(unsafe.Pointer(ct))
+	}
 }
 
 func isClosed(err error) bool {
@@ -358,15 +433,7 @@ func isClosed(err error) bool {
 // Seek makes the next record read from this partition be at offset (≥ 0, OffsetBeginning or
 // OffsetEnd). Records of that partition already buffered are dropped.
 func (c *Consumer) Seek(topic string, partition int32, offset int64) error {
-	c.bufMu.Lock()
-	kept := c.buffered[:0:0]
-	for _, r := range c.buffered {
-		if r.Topic != topic || r.Partition != partition {
-			kept = append(kept, r)
-		}
-	}
-	c.buffered = kept
-	c.bufMu.Unlock()
+	c.dropBuffered(func(r *Record) bool { return r.Topic == topic && r.Partition == partition })
 	return c.call(func(h *C.OdradekConsumer) error {
 		ct := C.CString(topic)
 		defer C.free(unsafe.Pointer(ct))
@@ -458,10 +525,13 @@ func (c *Consumer) Committed(ctx context.Context, partitions []TopicPartition) (
 // Close leaves the group (committing processed offsets when auto-commit is on), stops
 // fetching and frees the consumer. Polls still waiting return ErrClosed. Idempotent.
 func (c *Consumer) Close() error {
+	c.closeReaders()
+	c.readers.Wait()
 	c.mu.RLock()
 	h := c.handle
 	var err error
 	if h != nil {
+		c.markBufferedUnread(h)
 		err = takeError(C.odradek_consumer_close(h, -1))
 	}
 	c.mu.RUnlock()

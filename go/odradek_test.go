@@ -281,6 +281,135 @@ func TestRecordsChannel(t *testing.T) {
 	}
 }
 
+// Closing an auto-commit group consumer commits only the records the application received:
+// records still buffered by Poll, or held by a Records goroutine, are not covered.
+func TestCloseCommitsOnlyWhatWasHandedOut(t *testing.T) {
+	createTopic(t, "go-read-ahead", 1)
+	p := must(NewProducer(cfg()))
+	defer p.Close()
+	var records []*Record
+	for i := 0; i < 100; i++ {
+		records = append(records, &Record{Topic: "go-read-ahead", Value: []byte(fmt.Sprint(i))})
+	}
+	must(p.ProduceBatch(context.Background(), records))
+	group := cfg("group.id", "go-read-ahead", "auto.offset.reset", "earliest", "enable.auto.commit", "true")
+	tp := []TopicPartition{{Topic: "go-read-ahead", Partition: 0}}
+	committed := func() int64 {
+		c := must(NewConsumer(group))
+		defer c.Close()
+		return must(c.Committed(context.Background(), tp))[0].Offset
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	// Poll hands out one record at a time from a fetched batch.
+	a := must(NewConsumer(group))
+	if err := a.Subscribe("go-read-ahead"); err != nil {
+		t.Fatal(err)
+	}
+	var last int64
+	for i := 0; i < 10; i++ {
+		last = must(a.Poll(ctx)).Offset
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := committed(); got != last+1 {
+		t.Fatalf("after Poll x10 and Close: committed %d, want %d", got, last+1)
+	}
+
+	// Records: receive 5 from the channel, then Close without cancelling its context.
+	b := must(NewConsumer(group))
+	if err := b.Subscribe("go-read-ahead"); err != nil {
+		t.Fatal(err)
+	}
+	ch, _ := b.Records(ctx)
+	first := (<-ch).Offset
+	if first != last+1 {
+		t.Fatalf("the next member starts at %d, want %d", first, last+1)
+	}
+	for i := 0; i < 4; i++ {
+		last = (<-ch).Offset
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for range ch { // closed by Close
+	}
+	if got := committed(); got != last+1 {
+		t.Fatalf("after 5 from Records and Close: committed %d, want %d", got, last+1)
+	}
+}
+
+// Records buffered by Poll from a partition the group takes away are dropped at the revoke,
+// not handed out afterwards.
+func TestRevokeDropsBufferedRecords(t *testing.T) {
+	createTopic(t, "go-revoke-buffer", 2)
+	p := must(NewProducer(cfg()))
+	defer p.Close()
+	var records []*Record
+	for i := 0; i < 200; i++ {
+		records = append(records, &Record{Topic: "go-revoke-buffer", Partition: int32(i % 2), UsePartition: true, Value: []byte("r")})
+	}
+	must(p.ProduceBatch(context.Background(), records))
+	group := cfg("group.id", "go-revoke-buffer", "auto.offset.reset", "earliest", "enable.auto.commit", "false",
+		"heartbeat.interval.ms", "200")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	a := must(NewConsumer(group))
+	defer a.Close()
+	revoked := make(chan []TopicPartition, 4)
+	if err := a.OnRebalance(func(ev RebalanceEvent) {
+		if ev.Kind != PartitionsAssigned {
+			revoked <- ev.Partitions
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Subscribe("go-revoke-buffer"); err != nil {
+		t.Fatal(err)
+	}
+	// Poll until the buffer holds records of both partitions.
+	bufferedFrom := func() map[int32]int {
+		a.bufMu.Lock()
+		defer a.bufMu.Unlock()
+		n := map[int32]int{}
+		for _, r := range a.buffered {
+			n[r.Partition]++
+		}
+		return n
+	}
+	for len(bufferedFrom()) < 2 {
+		must(a.Poll(ctx))
+	}
+
+	b := must(NewConsumer(group))
+	defer b.Close()
+	if err := b.Subscribe("go-revoke-buffer"); err != nil {
+		t.Fatal(err)
+	}
+	go func() { // b joins; a's membership runs on its own thread
+		for ctx.Err() == nil {
+			short, stop := context.WithTimeout(ctx, 100*time.Millisecond)
+			_, _ = b.PollBatch(short, 100)
+			stop()
+		}
+	}()
+	var gone []TopicPartition
+	select {
+	case gone = <-revoked:
+	case <-ctx.Done():
+		t.Fatal("a was never asked to give up a partition")
+	}
+	left := bufferedFrom()
+	for _, tp := range gone {
+		if left[tp.Partition] > 0 {
+			t.Fatalf("after revoking %v, %d records of partition %d are still buffered", gone, left[tp.Partition], tp.Partition)
+		}
+	}
+}
+
 // After Close of everything, no goroutine and no native handle is left behind.
 func TestNoLeaksAfterClose(t *testing.T) {
 	createTopic(t, "go-leaks", 1)

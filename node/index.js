@@ -128,6 +128,11 @@ class Producer {
     this._keepAlive = setInterval(() => {}, 1 << 30)
     this._keepAlive.unref()
     this._native = call(() => new native.NativeProducer(configMap(config), () => this._settle()))
+    this._kickQueued = false
+    this._kick = () => {
+      this._kickQueued = false
+      this._native.kick()
+    }
     this._closed = false
   }
 
@@ -173,6 +178,11 @@ class Producer {
       return Promise.reject(convertError(e))
     }
     if (this._pending.size === 0) this._keepAlive.ref()
+    if (!this._kickQueued) {
+      // One hand-over of the new delivery futures per turn of the event loop, not per record.
+      this._kickQueued = true
+      queueMicrotask(this._kick)
+    }
     return new Promise((resolve, reject) => this._pending.set(id, { resolve, reject, topic }))
   }
 
@@ -387,8 +397,15 @@ class Consumer extends EventEmitter {
             if (!g) groups.set(k, (g = { topic: m.topic, partition: m.partition, messages: [] }))
             g.messages.push(m)
           }
-          for (const batch of groups.values()) {
-            if (!isRunning()) break
+          const batches = [...groups.values()]
+          for (let i = 0; i < batches.length; i++) {
+            if (!isRunning()) {
+              // Not handed out: back to the buffer, so close() does not commit past them.
+              this._buffer = batches.slice(i).flatMap((b) => b.messages).concat(this._buffer.slice(this._head))
+              this._head = 0
+              break
+            }
+            const batch = batches[i]
             batch.firstOffset = () => batch.messages[0].offset
             batch.lastOffset = () => batch.messages[batch.messages.length - 1].offset
             await eachBatch({ batch, isRunning, heartbeat: async () => {} })
@@ -474,13 +491,22 @@ class Consumer extends EventEmitter {
   /** Stops the run() loop, leaves the group and closes. Idempotent. */
   async close() {
     if (this._closed) return
-    this._closed = true
     this._stopRequested = true
-    const closing = this._native.close().catch(rethrow)
+    // The handler in progress finishes first (as in kafkajs); the loop then stops within one
+    // poll slice, leaving what it fetched in the buffer.
     if (this._running) await this._running.catch(() => {})
+    this._closed = true
+    // Messages fetched but never handed out must not be covered by the commit on close.
+    const firstUnread = new Map()
+    for (let i = this._head; i < this._buffer.length; i++) {
+      const m = this._buffer[i]
+      const k = tpKey(m.topic, m.partition)
+      if (!firstUnread.has(k)) firstUnread.set(k, m)
+    }
+    for (const m of firstUnread.values()) this._native.markUnread(m.topic, m.partition, Number(m.offset))
     this._buffer = []
     this._head = 0
-    await closing
+    await this._native.close().catch(rethrow)
   }
 
   /** kafkajs spelling of close(). */

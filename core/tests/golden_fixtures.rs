@@ -10,6 +10,7 @@ use bytes::{Bytes, BytesMut};
 use golden_common::{
     Fixture, assert_batch_matches, assert_logical, b64, int, load_fixtures, logical_records,
 };
+use odradek::protocol::EncodeRequest;
 use odradek::protocol::codec::{decode_request, encode_request};
 use odradek::protocol::frame::FrameDecoder;
 use odradek::protocol::messages::ProduceRequest;
@@ -119,6 +120,13 @@ fn check_fixture(f: &Fixture) {
             // Our encoder writes the decoded request back byte for byte.
             let again = encode_request(&header, &request, version).unwrap();
             assert_eq!(&again[..], &f.bytes[..], "{ctx}: re-encoded frame differs");
+            // So does the chunked encoder the connection uses (batches spliced, not copied).
+            let chunked = request.encode_frame(&header, version).unwrap();
+            assert_eq!(
+                &chunked.to_bytes()[..],
+                &f.bytes[..],
+                "{ctx}: chunked frame differs"
+            );
         }
         other => panic!("{ctx}: unknown fixture kind {other}"),
     }

@@ -286,6 +286,13 @@ impl NativeConsumer {
             .map_err(js_error)
     }
 
+    /// Records of a partition from `offset` on were fetched but not handed to JavaScript: the
+    /// group's commits (on close, on revoke, auto-commit) stop before them.
+    #[napi]
+    pub fn mark_unread(&self, topic: String, partition: i32, offset: i64) {
+        self.inner.mark_unread(&topic, partition, offset);
+    }
+
     /// The offset of the next record of a partition (`null` until known).
     #[napi]
     pub fn position(&self, topic: String, partition: i32) -> Option<i64> {

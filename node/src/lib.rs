@@ -86,21 +86,37 @@ pub struct DoneBatch {
 
 type DoneFn = ThreadsafeFunction<(), (), (), Status, false, true>;
 
+/// Delivery futures handed over by `send` and not yet picked up by the collector.
+#[derive(Default)]
+struct Handover {
+    futures: Vec<(f64, DeliveryFuture)>,
+    /// No more sends: the collector ends once the outstanding futures resolved.
+    closed: bool,
+}
+
 /// Awaits every delivery future and hands finished ones to JavaScript in batches: one callback
 /// call per burst of completions instead of one Promise settlement from native code per record.
+/// `send` does not wake this task per record (a thread wake-up per record cost more than the
+/// send itself); JavaScript calls `kick()` once per turn of its event loop.
 async fn collect_deliveries(
-    mut rx: tokio::sync::mpsc::UnboundedReceiver<(f64, DeliveryFuture)>,
+    handover: Arc<(Mutex<Handover>, tokio::sync::Notify)>,
     done: Arc<Mutex<Done>>,
     notify: DoneFn,
 ) {
     let mut pending = FuturesUnordered::new();
-    let mut open = true;
     loop {
+        let closed = {
+            let mut h = handover.0.lock().unwrap_or_else(|p| p.into_inner());
+            for (id, delivery) in h.futures.drain(..) {
+                pending.push(async move { (id, delivery.await) });
+            }
+            h.closed
+        };
+        if closed && pending.is_empty() {
+            break;
+        }
         tokio::select! {
-            msg = rx.recv(), if open => match msg {
-                Some((id, delivery)) => pending.push(async move { (id, delivery.await) }),
-                None => open = false,
-            },
+            () = handover.1.notified() => {},
             Some(first) = pending.next(), if !pending.is_empty() => {
                 let mut batch = vec![first];
                 while let Some(Some(more)) = pending.next().now_or_never() {
@@ -128,7 +144,6 @@ async fn collect_deliveries(
                     notify.call((), ThreadsafeFunctionCallMode::NonBlocking);
                 }
             },
-            else => break,
         }
     }
 }
@@ -137,7 +152,7 @@ async fn collect_deliveries(
 #[napi]
 pub struct NativeProducer {
     inner: Producer,
-    queue: Mutex<Option<tokio::sync::mpsc::UnboundedSender<(f64, DeliveryFuture)>>>,
+    handover: Arc<(Mutex<Handover>, tokio::sync::Notify)>,
     done: Arc<Mutex<Done>>,
 }
 
@@ -156,12 +171,18 @@ impl NativeProducer {
             .callee_handled::<false>()
             .weak::<true>()
             .build()?;
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let handover = Arc::new((Mutex::new(Handover::default()), tokio::sync::Notify::new()));
         let done = Arc::new(Mutex::new(Done::default()));
-        odradek::runtime::spawn(collect_deliveries(rx, done.clone(), notify));
+        // Unconstrained: tokio's cooperative budget would make FuturesUnordered yield and
+        // re-poll after every 128 futures, quadratic when many records are handed over at once.
+        odradek::runtime::spawn(tokio::task::unconstrained(collect_deliveries(
+            handover.clone(),
+            done.clone(),
+            notify,
+        )));
         Ok(Self {
             inner,
-            queue: Mutex::new(Some(tx)),
+            handover,
             done,
         })
     }
@@ -201,12 +222,12 @@ impl NativeProducer {
                     .collect()
             }
         };
-        let queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(queue) = queue.as_ref() else {
+        let mut handover = self.handover.0.lock().unwrap_or_else(|p| p.into_inner());
+        if handover.closed {
             return Err(js_error(odradek::error::Error::closed(
                 "the producer is closed",
             )));
-        };
+        }
         let record = ProducerRecord {
             topic: &topic,
             partition,
@@ -215,10 +236,14 @@ impl NativeProducer {
             headers: &headers,
             timestamp,
         };
-        let delivery = self.inner.send(record);
-        queue
-            .send((id, delivery))
-            .map_err(|_| js_error(odradek::error::Error::closed("the producer is closed")))
+        handover.futures.push((id, self.inner.send(record)));
+        Ok(())
+    }
+
+    /// Hands the futures of the records sent since the last call to the collector.
+    #[napi]
+    pub fn kick(&self) {
+        self.handover.1.notify_one();
     }
 
     /// Delivery results since the last call.
@@ -245,7 +270,12 @@ impl NativeProducer {
         let p = self.inner.clone();
         // Ends the collector once the outstanding deliveries are reported, which releases the
         // JavaScript callback.
-        self.queue.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.handover
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .closed = true;
+        self.handover.1.notify_one();
         env.spawn_future(async move { p.close().await.map_err(js_error) })
     }
 

@@ -189,6 +189,44 @@ test('a group spreads partitions and emits rebalance events; commits survive mem
   await producer.close()
 })
 
+test('closing an auto-commit group consumer commits only the messages handed out', async () => {
+  await admin.createTopics([{ topic: 'read-ahead', numPartitions: 1 }])
+  const producer = new Producer(conf())
+  await Promise.all(Array.from({ length: 100 }, (_, i) => producer.send({ topic: 'read-ahead', value: `${i}` })))
+  const groupConf = conf({ 'group.id': 'node-read-ahead', 'auto.offset.reset': 'earliest', 'enable.auto.commit': true })
+  const tp = [{ topic: 'read-ahead', partition: 0 }]
+
+  // The iterator: leave the loop after 10 messages (the rest of the fetched batch stays buffered).
+  const a = new Consumer(groupConf)
+  a.subscribe(['read-ahead'])
+  const seen = []
+  for await (const m of a) {
+    seen.push(m.offset)
+    if (seen.length === 10) break
+  }
+  await a.close()
+  const b = new Consumer(groupConf)
+  assert.deepEqual(await b.committed(tp), [seen[9] + 1])
+
+  // run({eachMessage}): stop from inside the handler after 5 more.
+  b.subscribe(['read-ahead'])
+  const handled = []
+  let closing
+  await b.run({
+    eachMessage: async ({ message }) => {
+      handled.push(message.offset)
+      if (handled.length === 5) closing = b.close()
+    },
+  })
+  while (!closing) await new Promise((r) => setTimeout(r, 10))
+  await closing
+  assert.equal(handled[0], seen[9] + 1, 'resumes at the first message never handed out')
+  const c = new Consumer(groupConf)
+  assert.deepEqual(await c.committed(tp), [handled[handled.length - 1] + 1])
+  await c.close()
+  await producer.close()
+})
+
 test('errors are KafkaError objects with name, code and retriable', async () => {
   assert.throws(() => new Producer(conf({ 'linger.msec': 5 })), (e) => {
     assert.ok(e instanceof KafkaError && e instanceof Error)

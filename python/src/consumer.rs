@@ -163,11 +163,11 @@ fn offset_of(o: i64) -> PyResult<Offset> {
 }
 
 fn messages<'py>(py: Python<'py>, records: Vec<ConsumerRecord>) -> PyResult<Bound<'py, PyList>> {
-    let list = PyList::empty(py);
-    for record in records {
-        list.append(Bound::new(py, Message { record })?)?;
-    }
-    Ok(list)
+    let items = records
+        .into_iter()
+        .map(|record| Bound::new(py, Message { record }).map(crate::untracked))
+        .collect::<PyResult<Vec<_>>>()?;
+    PyList::new(py, items)
 }
 
 #[pymethods]

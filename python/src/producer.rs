@@ -14,7 +14,7 @@ use odradek::error::Result as CoreResult;
 use odradek::producer::{self as core, Producer, ProducerRecord};
 use odradek::records::RecordHeader;
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyTuple};
+use pyo3::types::{PyList, PyString, PyTuple};
 use tokio::sync::mpsc;
 
 use crate::buffer::{Borrowed, borrow, borrow_opt};
@@ -139,7 +139,7 @@ impl NativeProducer {
         record.partition = partition;
         record.timestamp = timestamp_ms;
         let delivery = self.producer.send(record);
-        let topic = topic.unbind();
+        let topic = exact_str(py, topic, &topic_str);
         let fut: Pending = Box::pin(async move {
             Finished {
                 token,
@@ -198,12 +198,19 @@ impl NativeProducer {
             deliveries.push(self.producer.send(record));
         }
         drop(borrowed);
-        let topic = topic.unbind();
+        let topic = exact_str(py, topic, &topic_str);
         let fut: Pending = Box::pin(async move {
+            // In order, one at a time: the records of a batch finish together, so after the
+            // first of a batch the rest are ready when asked (no waker registered per record,
+            // as join_all would: ~64 wake-ups per 64 KiB batch of 1 KiB records).
+            let mut results = Vec::with_capacity(deliveries.len());
+            for d in deliveries {
+                results.push(d.await);
+            }
             Finished {
                 token,
                 topic,
-                outcome: Outcome::Many(futures::future::join_all(deliveries).await),
+                outcome: Outcome::Many(results),
             }
         });
         let _ = self.pending.send(fut);
@@ -379,13 +386,23 @@ async fn drive(mut rx: mpsc::UnboundedReceiver<Pending>, resolver: Arc<Resolver>
     }
 }
 
+/// The topic as an exact `str` (a subclass instance could have a `__dict__`, and the untracked
+/// reports must not hold anything that can be part of a cycle).
+fn exact_str(py: Python<'_>, topic: Bound<'_, PyAny>, text: &str) -> Py<PyAny> {
+    if topic.is_exact_instance_of::<PyString>() {
+        topic.unbind()
+    } else {
+        PyString::new(py, text).into_any().unbind()
+    }
+}
+
 fn report<'py>(
     py: Python<'py>,
     topic: &Py<PyAny>,
     r: &CoreResult<core::DeliveryReport>,
 ) -> PyResult<Bound<'py, PyAny>> {
     Ok(match r {
-        Ok(rep) => Bound::new(
+        Ok(rep) => crate::untracked(Bound::new(
             py,
             DeliveryReport {
                 topic: topic.clone_ref(py),
@@ -393,7 +410,7 @@ fn report<'py>(
                 offset: rep.offset,
                 timestamp: rep.timestamp,
             },
-        )?
+        )?)
         .into_any(),
         Err(e) => crate::exception(py, e),
     })
@@ -408,11 +425,11 @@ fn deliver(py: Python<'_>, resolver: &Resolver, done: Vec<Finished>) {
                 Outcome::Many(rs) => match rs.iter().find_map(|r| r.as_ref().err()) {
                     Some(e) => crate::exception(py, e),
                     None => {
-                        let reports = PyList::empty(py);
-                        for r in rs {
-                            reports.append(report(py, &f.topic, r)?)?;
-                        }
-                        reports.into_any()
+                        let reports = rs
+                            .iter()
+                            .map(|r| report(py, &f.topic, r))
+                            .collect::<PyResult<Vec<_>>>()?;
+                        PyList::new(py, reports)?.into_any()
                     }
                 },
             };

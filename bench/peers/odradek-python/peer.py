@@ -3,7 +3,12 @@ line as bench/peers/confluent_python/peer.py (see bench/README.md).
 
 Produce uses the binding's throughput path, produce_batch (one call into Rust per 10,000
 records); ODRADEK_PEER_PRODUCE=single uses one produce() per record with a delivery future each,
-as an application sending records one by one would. Consume uses consume_batch.
+as an application sending records one by one would. Consume uses consume(n, timeout), the call
+confluent-kafka's peer makes (consume(num_messages=n, timeout=0.1)): both return when n records
+arrived or the timeout ran out, so both clocks start at the same point (after the first full
+call), in the same measurement window. ODRADEK_PEER_CONSUME=batch uses consume_batch (returns
+as soon as anything arrived; its clock starts after the first fetch, not the first 10,000
+records).
 """
 
 import argparse
@@ -79,13 +84,14 @@ def run_consume(o):
         }
     )
     c.assign([odradek.TopicPartition(o.topic, 0, 0)])
+    read = c.consume_batch if os.environ.get("ODRADEK_PEER_CONSUME") == "batch" else c.consume
     n = nbytes = 0
     t0 = None
     deadline = time.perf_counter() + 300
     while n < o.count:
         if time.perf_counter() > deadline:
             sys.exit("odradek-python peer: consume timed out after 300 s")
-        for m in c.consume_batch(min(10000, o.count - n), 0.1):
+        for m in read(min(10000, o.count - n), 0.1):
             if n == 0:
                 t0 = time.perf_counter()
             n += 1

@@ -329,6 +329,11 @@ struct OdradekError *odradek_consumer_poll_async(const struct OdradekConsumer *c
 // ODRADEK_OFFSET_BEGINNING / ODRADEK_OFFSET_END).
 struct OdradekError *odradek_consumer_seek(const struct OdradekConsumer *consumer, const char *topic, int32_t partition, int64_t offset);
 
+// Messages of this partition from `offset` on were polled but never reached the application
+// (a read-ahead buffer in a binding): the group's commits — on close, on revoke, auto-commit —
+// stop before them. Call it before odradek_consumer_close; no effect without a subscription.
+struct OdradekError *odradek_consumer_mark_unread(const struct OdradekConsumer *consumer, const char *topic, int32_t partition, int64_t offset);
+
 // The offset of the next message this consumer hands out from the partition, or
 // ODRADEK_OFFSET_INVALID when not assigned or not resolved yet.
 struct OdradekError *odradek_consumer_position(const struct OdradekConsumer *consumer, const char *topic, int32_t partition, int64_t *out);

@@ -592,6 +592,24 @@ pub unsafe extern "C" fn odradek_consumer_seek(
     })
 }
 
+/// Messages of this partition from `offset` on were polled but never reached the application
+/// (a read-ahead buffer in a binding): the group's commits — on close, on revoke, auto-commit —
+/// stop before them. Call it before odradek_consumer_close; no effect without a subscription.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn odradek_consumer_mark_unread(
+    consumer: *const OdradekConsumer,
+    topic: *const c_char,
+    partition: i32,
+    offset: i64,
+) -> *mut OdradekError {
+    guard(|| {
+        let c = handle(consumer, "consumer")?;
+        let topic = str_arg(topic, "topic")?;
+        c.client.mark_unread(topic, partition, offset);
+        Ok(())
+    })
+}
+
 /// The offset of the next message this consumer hands out from the partition, or
 /// ODRADEK_OFFSET_INVALID when not assigned or not resolved yet.
 #[unsafe(no_mangle)]

@@ -280,21 +280,7 @@ impl Admin {
         let mut req = OffsetCommitRequest::default();
         req.group_id = GroupId(s(group));
         req.generation_id_or_member_epoch = -1;
-        let mut by_topic: BTreeMap<&str, Vec<(i32, i64)>> = BTreeMap::new();
-        for (t, p, o) in offsets {
-            by_topic.entry(t).or_default().push((*p, *o));
-        }
-        for (t, ps) in by_topic {
-            let mut rt = offset_commit_request::OffsetCommitRequestTopic::default();
-            rt.name = TopicName(s(t));
-            for (p, o) in ps {
-                let mut rp = offset_commit_request::OffsetCommitRequestPartition::default();
-                rp.partition_index = p;
-                rp.committed_offset = o;
-                rt.partitions.push(rp);
-            }
-            req.topics.push(rt);
-        }
+        req.topics = crate::group::protocol::offset_commit_topics(offsets);
         let resp = self.cluster.request_to(node, &req).await?;
         for t in &resp.topics {
             for p in &t.partitions {

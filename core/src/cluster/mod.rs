@@ -10,12 +10,13 @@ use std::time::Duration;
 
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::{MetadataRequest, MetadataResponse, TopicName};
-use kafka_protocol::protocol::{Request, StrBytes};
+use kafka_protocol::protocol::StrBytes;
 use tokio::time::Instant;
 
 use crate::config::ClientConfig;
 use crate::error::{Error, ErrorKind, ResponseError, Result};
 use crate::net::{CLIENT_SUPPORTED, ConnectOptions, Connection, ConnectionPool};
+use crate::protocol::EncodeRequest;
 use crate::protocol::codec::Response;
 
 /// A broker as listed in metadata.
@@ -214,7 +215,7 @@ impl Cluster {
     /// within `request.timeout.ms`.
     pub async fn request_any<R>(&self, request: &R) -> Result<R::Response>
     where
-        R: Request,
+        R: EncodeRequest,
         R::Response: Response,
     {
         let deadline = Instant::now() + self.config.request_timeout;
@@ -252,7 +253,7 @@ impl Cluster {
     /// Sends `request` to broker `id`.
     pub async fn request_to<R>(&self, id: i32, request: &R) -> Result<R::Response>
     where
-        R: Request,
+        R: EncodeRequest,
         R::Response: Response,
     {
         let conn = self.connection(id).await?;

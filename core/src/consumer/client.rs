@@ -213,6 +213,17 @@ impl ConsumerClient {
         self.inner.consumer.seek(topic, partition, offset)
     }
 
+    /// Records of this partition from `offset` on were taken by `poll_batch` but never given
+    /// to the application (a binding's read-ahead): a subscribed consumer's commits (close,
+    /// revoke, auto-commit) then stop before them. Call it before `close`.
+    pub fn mark_unread(&self, topic: &str, partition: i32, offset: i64) {
+        if let Some(g) = &self.inner.group
+            && self.inner.subscribed.load(Ordering::SeqCst)
+        {
+            g.mark_unread(topic, partition, offset);
+        }
+    }
+
     /// The offset of the next record to be handed out from this partition (`None`: not
     /// assigned, or its start offset is not resolved yet).
     pub fn position(&self, topic: &str, partition: i32) -> Option<i64> {

@@ -15,11 +15,10 @@ use std::time::{Duration, Instant};
 
 use kafka_protocol::messages::consumer_group_heartbeat_request::TopicPartitions;
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::StrBytes;
 
 use super::membership::{
-    coordinator, drop_coordinator, fetch_committed, is_coordinator_error, kafka_error, lose_all,
-    poll_expired, revoke, wait,
+    auto_commit_if_due, back_off_after_failure, commit_and_revoke_on_close, coordinator,
+    fetch_committed, kafka_error, lose_all, mark_stopped, poll_expired, revoke, s, wait,
 };
 use super::{Inner, lock};
 use crate::consumer::Offset;
@@ -29,10 +28,6 @@ const NONE: i16 = 0;
 const UNKNOWN_MEMBER_ID: i16 = 25;
 const FENCED_MEMBER_EPOCH: i16 = 110;
 const UNRELEASED_INSTANCE_ID: i16 = 111;
-
-fn s(v: &str) -> StrBytes {
-    StrBytes::from_string(v.to_string())
-}
 
 /// A member id for ConsumerGroupHeartbeat v1+, where the member names itself (KIP-1082).
 fn new_member_id() -> String {
@@ -89,15 +84,7 @@ pub(crate) async fn run(inner: Arc<Inner>) {
             lock(&inner.membership.state).left_for_poll = true;
             continue;
         }
-        if inner.settings.auto_commit
-            && last_commit.elapsed() >= inner.settings.auto_commit_interval
-        {
-            last_commit = Instant::now();
-            let owned = inner.membership.owned();
-            if let Err(e) = super::membership::commit(&inner, &inner.processed_of(&owned)).await {
-                tracing::debug!(group = %inner.settings.group_id, "auto-commit failed: {e}");
-            }
-        }
+        auto_commit_if_due(&inner, &mut last_commit).await;
         match heartbeat(&inner, &mut interval).await {
             Ok(Next::Now) => failures = 0,
             Ok(Next::Wait) => {
@@ -106,38 +93,15 @@ pub(crate) async fn run(inner: Arc<Inner>) {
             }
             Err(e) => {
                 failures += 1;
-                tracing::debug!(group = %inner.settings.group_id, "heartbeat failed: {e}");
-                if e.code().is_some_and(is_coordinator_error) || e.code().is_none() {
-                    drop_coordinator(&inner);
-                }
-                let cfg = inner.consumer.cluster().config();
-                tokio::time::sleep(crate::net::backoff(
-                    cfg.retry_backoff,
-                    cfg.retry_backoff_max,
-                    failures,
-                ))
-                .await;
+                back_off_after_failure(&inner, &e, "heartbeat", failures).await;
             }
         }
     }
     // Close: commit what was processed, revoke, then leave (a static member leaves with
     // epoch -2 and keeps its partitions until its session ends).
-    let owned = inner.membership.owned();
-    if inner.settings.auto_commit
-        && !owned.is_empty()
-        && let Err(e) = super::membership::commit(&inner, &inner.processed_of(&owned)).await
-    {
-        tracing::warn!(group = %inner.settings.group_id, "commit on close failed: {e}");
-    }
-    if !owned.is_empty()
-        && let Some(l) = inner.listener()
-    {
-        l.on_revoked(&owned.iter().cloned().collect::<Vec<_>>());
-    }
+    commit_and_revoke_on_close(&inner).await;
     leave(&inner).await;
-    drop_coordinator(&inner);
-    inner.membership.done.store(true, Ordering::SeqCst);
-    inner.membership.stopped.notify_waiters();
+    mark_stopped(&inner);
 }
 
 async fn heartbeat(inner: &Inner, interval: &mut Duration) -> Result<Next> {

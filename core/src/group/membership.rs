@@ -32,7 +32,7 @@ const MEMBER_ID_REQUIRED: i16 = 79;
 const FENCED_INSTANCE_ID: i16 = 82;
 const STALE_MEMBER_EPOCH: i16 = 113;
 
-fn s(v: &str) -> StrBytes {
+pub(super) fn s(v: &str) -> StrBytes {
     StrBytes::from_string(v.to_string())
 }
 
@@ -193,53 +193,75 @@ pub(crate) async fn run(inner: Arc<Inner>) {
                 st.rejoin = true;
                 continue;
             }
-            if inner.settings.auto_commit
-                && last_commit.elapsed() >= inner.settings.auto_commit_interval
-            {
-                last_commit = Instant::now();
-                let owned = inner.membership.owned();
-                if let Err(e) = commit(&inner, &inner.processed_of(&owned)).await {
-                    tracing::debug!(group = %inner.settings.group_id, "auto-commit failed: {e}");
-                }
-            }
+            auto_commit_if_due(&inner, &mut last_commit).await;
             heartbeat(&inner).await
         };
         match step {
             Ok(()) => failures = 0,
             Err(e) => {
                 failures += 1;
-                tracing::debug!(group = %inner.settings.group_id, "group round failed: {e}");
-                if e.code().is_some_and(is_coordinator_error) || e.code().is_none() {
-                    drop_coordinator(&inner);
-                }
-                let cfg = inner.consumer.cluster().config();
-                tokio::time::sleep(crate::net::backoff(
-                    cfg.retry_backoff,
-                    cfg.retry_backoff_max,
-                    failures,
-                ))
-                .await;
+                back_off_after_failure(&inner, &e, "group round", failures).await;
             }
         }
     }
     // Close: commit what was processed, then leave (static members stay until their session
     // times out, as in Kafka).
-    let owned = inner.membership.owned();
-    if inner.settings.auto_commit
-        && !owned.is_empty()
-        && let Err(e) = commit(&inner, &inner.processed_of(&owned)).await
-    {
-        tracing::warn!(group = %inner.settings.group_id, "commit on close failed: {e}");
-    }
-    if !owned.is_empty()
-        && let Some(l) = inner.listener()
-    {
-        l.on_revoked(&owned.iter().cloned().collect::<Vec<_>>());
-    }
+    commit_and_revoke_on_close(&inner).await;
     if inner.settings.instance_id.is_none() {
         leave(&inner).await;
     }
-    drop_coordinator(&inner);
+    mark_stopped(&inner);
+}
+
+/// Auto-commit of the processed positions, once per `auto.commit.interval.ms`; a failure is
+/// only logged (the next interval, a revocation or the close commits again).
+pub(super) async fn auto_commit_if_due(inner: &Inner, last_commit: &mut Instant) {
+    if !inner.settings.auto_commit || last_commit.elapsed() < inner.settings.auto_commit_interval {
+        return;
+    }
+    *last_commit = Instant::now();
+    let owned = inner.membership.owned();
+    if let Err(e) = commit(inner, &inner.processed_of(&owned)).await {
+        tracing::debug!(group = %inner.settings.group_id, "auto-commit failed: {e}");
+    }
+}
+
+/// After a failed round: forget a coordinator that moved or whose connection broke, then wait
+/// the exponential retry backoff.
+pub(super) async fn back_off_after_failure(inner: &Inner, e: &Error, what: &str, failures: u32) {
+    tracing::debug!(group = %inner.settings.group_id, "{what} failed: {e}");
+    if e.code().is_some_and(is_coordinator_error) || e.code().is_none() {
+        drop_coordinator(inner);
+    }
+    let cfg = inner.consumer.cluster().config();
+    tokio::time::sleep(crate::net::backoff(
+        cfg.retry_backoff,
+        cfg.retry_backoff_max,
+        failures,
+    ))
+    .await;
+}
+
+/// The close of either protocol: auto-commit what was processed, then `on_revoked` for what
+/// is still owned (the caller leaves the group its own way).
+pub(super) async fn commit_and_revoke_on_close(inner: &Inner) {
+    let owned = inner.membership.owned();
+    if owned.is_empty() {
+        return;
+    }
+    if inner.settings.auto_commit
+        && let Err(e) = commit(inner, &inner.processed_of(&owned)).await
+    {
+        tracing::warn!(group = %inner.settings.group_id, "commit on close failed: {e}");
+    }
+    if let Some(l) = inner.listener() {
+        l.on_revoked(&owned.iter().cloned().collect::<Vec<_>>());
+    }
+}
+
+/// The membership task is over: wake whoever waits in `wait_stopped`.
+pub(super) fn mark_stopped(inner: &Inner) {
+    drop_coordinator(inner);
     inner.membership.done.store(true, Ordering::SeqCst);
     inner.membership.stopped.notify_waiters();
 }
@@ -549,21 +571,7 @@ pub(crate) async fn commit(inner: &Inner, offsets: &[(String, i32, i64)]) -> Res
     if conn.version(ApiKey::OffsetCommit).unwrap_or(0) >= 7 {
         req.group_instance_id = inner.settings.instance_id.as_deref().map(s);
     }
-    let mut by_topic: std::collections::BTreeMap<&str, Vec<(i32, i64)>> = Default::default();
-    for (t, p, o) in offsets {
-        by_topic.entry(t).or_default().push((*p, *o));
-    }
-    for (t, ps) in by_topic {
-        let mut rt = offset_commit_request::OffsetCommitRequestTopic::default();
-        rt.name = TopicName(s(t));
-        for (p, o) in ps {
-            let mut rp = offset_commit_request::OffsetCommitRequestPartition::default();
-            rp.partition_index = p;
-            rp.committed_offset = o;
-            rt.partitions.push(rp);
-        }
-        req.topics.push(rt);
-    }
+    req.topics = protocol::offset_commit_topics(offsets);
     let resp = conn
         .request_timeout(&req, inner.consumer.cluster().request_timeout())
         .await?;

@@ -232,6 +232,18 @@ impl GroupConsumer {
         &self.inner.consumer
     }
 
+    /// Records of this partition from `offset` on were fetched but never reached the
+    /// application (a binding's read-ahead buffer): they stop counting as handed out, so the
+    /// commit on close, on revoke or by auto-commit does not cover them. Later offsets only.
+    pub fn mark_unread(&self, topic: &str, partition: i32, offset: i64) {
+        let key = (topic.to_string(), partition);
+        for positions in [&self.inner.delivered, &self.inner.processed] {
+            if let Some(o) = lock(positions).get_mut(&key) {
+                *o = (*o).min(offset);
+            }
+        }
+    }
+
     /// Partitions this member owns now.
     pub fn assignment(&self) -> Vec<(String, i32)> {
         self.inner.membership.owned().into_iter().collect()

@@ -220,6 +220,36 @@ impl Reader<'_> {
     }
 }
 
+/// The topics of an OffsetCommit request: `(topic, partition, offset)` grouped by topic.
+pub(crate) fn offset_commit_topics(
+    offsets: &[(String, i32, i64)],
+) -> Vec<kafka_protocol::messages::offset_commit_request::OffsetCommitRequestTopic> {
+    use kafka_protocol::messages::TopicName;
+    use kafka_protocol::messages::offset_commit_request::{
+        OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+    };
+    let mut by_topic: std::collections::BTreeMap<&str, Vec<(i32, i64)>> = Default::default();
+    for (t, p, o) in offsets {
+        by_topic.entry(t).or_default().push((*p, *o));
+    }
+    by_topic
+        .into_iter()
+        .map(|(t, ps)| {
+            let mut rt = OffsetCommitRequestTopic::default();
+            rt.name = TopicName(kafka_protocol::protocol::StrBytes::from_string(
+                t.to_owned(),
+            ));
+            for (p, o) in ps {
+                let mut rp = OffsetCommitRequestPartition::default();
+                rp.partition_index = p;
+                rp.committed_offset = o;
+                rt.partitions.push(rp);
+            }
+            rt
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,25 +18,20 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse, RequestHeader};
 use kafka_protocol::protocol::{Request, StrBytes};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use super::writer::{Outgoing, write_loop};
 use crate::error::{Error, ErrorClass, ErrorKind, Result};
-use crate::protocol::codec::{Response, decode_response, encode_request, peek_correlation_id};
+use crate::protocol::EncodeRequest;
+use crate::protocol::codec::{Response, decode_response, peek_correlation_id};
 use crate::protocol::frame::FrameDecoder;
 use crate::protocol::versions::ApiVersionMap;
 
 type Reply = oneshot::Sender<Result<Bytes>>;
-
-/// A frame queued for the writer task.
-struct Outgoing {
-    frame: BytesMut,
-    /// Completed once the frame is handed to the socket (used when no response is expected).
-    written: Option<oneshot::Sender<Result<()>>>,
-}
 
 #[derive(Default)]
 struct PendingMap {
@@ -143,7 +138,13 @@ impl Connection {
         });
         let (tx, rx) = mpsc::unbounded_channel();
         let reader = tokio::spawn(read_loop(read, shared.clone(), options.max_response_bytes));
-        let writer = tokio::spawn(write_loop(write, rx, shared.clone()));
+        let writer = {
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                let error = write_loop(write, rx, &shared.address).await;
+                shared.close(error);
+            })
+        };
         Connection {
             shared,
             tx,
@@ -206,7 +207,7 @@ impl Connection {
     /// Not bounded in time here: callers wrap it in their deadline (see [`Connection::request_timeout`]).
     pub async fn request<R>(&self, request: &R) -> Result<R::Response>
     where
-        R: Request,
+        R: EncodeRequest,
         R::Response: Response,
     {
         let version = self.require_version(api_key_of::<R>())?;
@@ -217,7 +218,7 @@ impl Connection {
     /// response is discarded (correlation ids keep the stream aligned).
     pub async fn request_timeout<R>(&self, request: &R, timeout: Duration) -> Result<R::Response>
     where
-        R: Request,
+        R: EncodeRequest,
         R::Response: Response,
     {
         match tokio::time::timeout(timeout, self.request(request)).await {
@@ -233,7 +234,7 @@ impl Connection {
     /// Sends `request` at `version` and waits for its response.
     pub async fn request_at<R>(&self, request: &R, version: i16) -> Result<R::Response>
     where
-        R: Request,
+        R: EncodeRequest,
         R::Response: Response,
     {
         let frame = self.send_frame::<R>(request, version)?;
@@ -244,9 +245,13 @@ impl Connection {
     }
 
     /// Sends a request that gets no response (Produce with acks=0); resolves once written.
-    pub async fn send_no_response<R: Request>(&self, request: &R, version: i16) -> Result<()> {
+    pub async fn send_no_response<R: EncodeRequest>(
+        &self,
+        request: &R,
+        version: i16,
+    ) -> Result<()> {
         let header = self.header(version);
-        let frame = encode_request(&header, request, version)?;
+        let frame = request.encode_frame(&header, version)?;
         let (written_tx, written_rx) = oneshot::channel();
         if self.is_closed() {
             return Err(self.closed_error());
@@ -269,10 +274,10 @@ impl Connection {
 
     /// Registers the request and queues its frame synchronously (no await point, so a caller
     /// cancelled afterwards can only drop the returned future, whose guard unregisters it).
-    fn send_frame<R: Request>(&self, request: &R, version: i16) -> Result<PendingResponse> {
+    fn send_frame<R: EncodeRequest>(&self, request: &R, version: i16) -> Result<PendingResponse> {
         let header = self.header(version);
         let correlation_id = header.correlation_id;
-        let frame = encode_request(&header, request, version)?;
+        let frame = request.encode_frame(&header, version)?;
         let (reply_tx, reply_rx) = oneshot::channel();
         {
             let mut pending = self
@@ -426,46 +431,4 @@ async fn read_loop(mut read: OwnedReadHalf, shared: Arc<Shared>, max_frame: usiz
         }
     };
     shared.close(error.with_broker(&shared.address));
-}
-
-async fn write_loop(
-    write: OwnedWriteHalf,
-    mut rx: mpsc::UnboundedReceiver<Outgoing>,
-    shared: Arc<Shared>,
-) {
-    let mut writer = BufWriter::with_capacity(64 * 1024, write);
-    let mut written = Vec::new();
-    let error = 'outer: loop {
-        let Some(first) = rx.recv().await else {
-            break Error::closed("connection dropped");
-        };
-        let mut next = Some(first);
-        // Coalesce whatever is queued into as few syscalls as possible.
-        while let Some(out) = next.take() {
-            if let Err(e) = writer.write_all(&out.frame).await {
-                if let Some(w) = out.written {
-                    let _ = w.send(Err(
-                        Error::network(e.to_string()).with_broker(&shared.address)
-                    ));
-                }
-                break 'outer Error::from(e).with_class(ErrorClass::Retriable);
-            }
-            if let Some(w) = out.written {
-                written.push(w);
-            }
-            next = rx.try_recv().ok();
-        }
-        if let Err(e) = writer.flush().await {
-            break Error::from(e).with_class(ErrorClass::Retriable);
-        }
-        for w in written.drain(..) {
-            let _ = w.send(Ok(()));
-        }
-    };
-    let error = error.with_broker(&shared.address);
-    for w in written.drain(..) {
-        let _ = w.send(Err(error.clone()));
-    }
-    shared.close(error);
-    let _ = writer.shutdown().await;
 }

@@ -2,6 +2,7 @@
 //! reuses and re-opens them with exponential backoff and jitter ([`ConnectionPool`]).
 
 mod connection;
+mod writer;
 
 pub use connection::{ConnectOptions, Connection};
 

@@ -11,6 +11,7 @@ use kafka_protocol::protocol::{
 
 use super::ProtocolError;
 use super::frame::{begin_frame, finish_frame};
+use super::request_frame::EncodeRequest;
 use super::shape::{self, Direction};
 
 /// Kafka error code UNSUPPORTED_VERSION, the one error an ApiVersions v0 fallback body carries.
@@ -23,8 +24,9 @@ pub trait Response: Message + Encodable + Decodable + HeaderVersion {
 }
 
 macro_rules! apis {
-    ($($key:ident => $request:ident, $response:ident;)*) => {
+    ($($key:ident => $request:ident, $response:ident $(, $chunked:ident)?;)*) => {
         $(impl Response for $response { const API_KEY: ApiKey = ApiKey::$key; })*
+        $(apis!(@encode_request $request $($chunked)?);)*
 
         /// The versions of an API whose request and response `kafka-protocol` can both encode and
         /// decode. Narrower than [`ApiKey::valid_versions`] for some APIs in kafka-protocol 0.18
@@ -69,10 +71,16 @@ macro_rules! apis {
             (request, response)
         }
     };
+    // One buffer per request (the trait's default), unless the request has a chunked encoder
+    // of its own in request_frame.rs.
+    (@encode_request $request:ident) => {
+        impl EncodeRequest for $request {}
+    };
+    (@encode_request $request:ident chunked) => {};
 }
 
 apis! {
-    Produce => ProduceRequest, ProduceResponse;
+    Produce => ProduceRequest, ProduceResponse, chunked;
     Fetch => FetchRequest, FetchResponse;
     ListOffsets => ListOffsetsRequest, ListOffsetsResponse;
     Metadata => MetadataRequest, MetadataResponse;
@@ -237,9 +245,23 @@ fn write_request<E: std::fmt::Display>(
         version,
         reason,
     };
-    let header_version = api_key.request_header_version(version);
     let mut dst = BytesMut::with_capacity(64 + body_size_hint);
     let at = begin_frame(&mut dst);
+    write_request_header(&mut dst, api_key, version, header)?;
+    encode_body(&mut dst).map_err(|e| encode_err(format!("{e:#}")))?;
+    finish_frame(&mut dst, at).map_err(|len| encode_err(format!("frame of {len} bytes")))?;
+    Ok(dst)
+}
+
+/// Writes the request header for `api_key` at `version` (the header version follows the API
+/// version); only the correlation id, client id and tagged fields of `header` are used.
+pub(super) fn write_request_header(
+    dst: &mut BytesMut,
+    api_key: ApiKey,
+    version: i16,
+    header: &RequestHeader,
+) -> Result<(), ProtocolError> {
+    let header_version = api_key.request_header_version(version);
     dst.put_i16(api_key as i16);
     dst.put_i16(version);
     dst.put_i32(header.correlation_id);
@@ -247,8 +269,11 @@ fn write_request<E: std::fmt::Display>(
         // client_id is a classic (non-compact) nullable string even in header v2.
         match &header.client_id {
             Some(id) => {
-                let len = i16::try_from(id.len())
-                    .map_err(|_| encode_err(format!("client id of {} bytes", id.len())))?;
+                let len = i16::try_from(id.len()).map_err(|_| ProtocolError::Encode {
+                    api_key,
+                    version,
+                    reason: format!("client id of {} bytes", id.len()),
+                })?;
                 dst.put_i16(len);
                 dst.put_slice(id.as_bytes());
             }
@@ -256,11 +281,9 @@ fn write_request<E: std::fmt::Display>(
         }
     }
     if header_version >= 2 {
-        encode_tagged_fields(&mut dst, &header.unknown_tagged_fields);
+        encode_tagged_fields(dst, &header.unknown_tagged_fields);
     }
-    encode_body(&mut dst).map_err(|e| encode_err(format!("{e:#}")))?;
-    finish_frame(&mut dst, at).map_err(|len| encode_err(format!("frame of {len} bytes")))?;
-    Ok(dst)
+    Ok(())
 }
 
 /// Decodes a request frame body (no size prefix): header, then the body for its API and version.
@@ -420,7 +443,10 @@ fn encode_response_header(dst: &mut BytesMut, api_key: ApiKey, version: i16, cor
 }
 
 /// Writes a tagged-field section holding the given (unknown, passed-through) fields.
-fn encode_tagged_fields(dst: &mut BytesMut, fields: &std::collections::BTreeMap<i32, Bytes>) {
+pub(super) fn encode_tagged_fields(
+    dst: &mut BytesMut,
+    fields: &std::collections::BTreeMap<i32, Bytes>,
+) {
     put_unsigned_varint(dst, fields.len() as u32);
     for (tag, value) in fields {
         put_unsigned_varint(dst, *tag as u32);
@@ -429,7 +455,7 @@ fn encode_tagged_fields(dst: &mut BytesMut, fields: &std::collections::BTreeMap<
     }
 }
 
-fn put_unsigned_varint(dst: &mut BytesMut, mut v: u32) {
+pub(super) fn put_unsigned_varint(dst: &mut BytesMut, mut v: u32) {
     while v >= 0x80 {
         dst.put_u8((v as u8 & 0x7f) | 0x80);
         v >>= 7;
@@ -441,7 +467,11 @@ fn api_key_of(key: i16) -> Result<ApiKey, ProtocolError> {
     ApiKey::try_from(key).map_err(|()| ProtocolError::UnknownApiKey(key))
 }
 
-fn check_version(api_key: ApiKey, version: i16, range: VersionRange) -> Result<(), ProtocolError> {
+pub(super) fn check_version(
+    api_key: ApiKey,
+    version: i16,
+    range: VersionRange,
+) -> Result<(), ProtocolError> {
     if version < range.min || version > range.max {
         return Err(ProtocolError::UnsupportedVersion { api_key, version });
     }

@@ -7,6 +7,7 @@
 pub mod codec;
 mod error;
 pub mod frame;
+mod request_frame;
 mod shape;
 pub mod versions;
 
@@ -18,3 +19,4 @@ pub use kafka_protocol::messages::{
 pub use kafka_protocol::protocol::{
     Decodable, Encodable, HeaderVersion, Message, Request, StrBytes,
 };
+pub use request_frame::{EncodeRequest, RequestFrame};
