@@ -331,9 +331,13 @@ fn handle_fetch(
             // Advance the fetch position past the last complete batch; a cut-off tail is
             // fetched again next time.
             let mut next = *fetched_at;
+            let mut records_hint = 0usize;
             for batch in RecordBatches::new(records.clone()) {
                 match batch {
-                    Ok(b) => next = next.max(b.header.last_offset() + 1),
+                    Ok(b) => {
+                        next = next.max(b.header.last_offset() + 1);
+                        records_hint += b.header.records_count.max(0) as usize;
+                    }
                     Err(_) => break,
                 }
             }
@@ -356,6 +360,7 @@ fn handle_fetch(
                 batches: RecordBatches::new(records),
                 current: None,
                 bytes,
+                records_hint,
                 aborted: VecDeque::from(aborted),
                 aborted_producers: Vec::new(),
             });

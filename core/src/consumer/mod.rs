@@ -101,6 +101,9 @@ pub(crate) struct Chunk {
     pub batches: RecordBatches,
     pub current: Option<(Records, TimestampType, bool)>,
     pub bytes: usize,
+    /// Records not yet taken, per the batch headers (control batches, aborted and already
+    /// returned records included): an upper bound to size a reader's batch once.
+    pub records_hint: usize,
     /// read_committed: aborted transactions (producer id, first offset), ascending.
     pub aborted: VecDeque<(i64, i64)>,
     pub aborted_producers: Vec<i64>,
@@ -372,8 +375,18 @@ impl Consumer {
                 if let Some(e) = state.errors.pop_front() {
                     return Err(e);
                 }
-                if let Some(record) = take_record(&mut state, shared) {
-                    return record;
+                let mut got = None;
+                let error = take_records(&mut state, shared, &mut |r| {
+                    got = Some(r);
+                    false
+                });
+                match (got, error) {
+                    (Some(r), e) => {
+                        state.errors.extend(e);
+                        return Ok(r);
+                    }
+                    (None, Some(e)) => return Err(e),
+                    (None, None) => {}
                 }
             }
             notified.await;
@@ -382,22 +395,37 @@ impl Consumer {
 
     /// Up to `max` records: waits for the first, then takes whatever else is buffered.
     pub async fn recv_batch(&self, max: usize) -> Result<Vec<ConsumerRecord>> {
-        let first = self.recv().await?;
-        let mut out = Vec::with_capacity(max.clamp(1, 1024));
-        out.push(first);
         let shared = self.shared();
-        let mut state = shared.lock();
-        while out.len() < max {
-            match take_record(&mut state, shared) {
-                Some(Ok(r)) => out.push(r),
-                Some(Err(e)) => {
-                    state.errors.push_front(e);
-                    break;
+        let max = max.max(1);
+        loop {
+            let notified = shared.data.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let mut state = shared.lock();
+                if let Some(e) = state.errors.pop_front() {
+                    return Err(e);
                 }
-                None => break,
+                // Sized once from the batch headers: growing a vector of 128-byte records by
+                // doubling copies each of them about twice more.
+                let hint = state.chunks.iter().map(|c| c.records_hint).sum::<usize>();
+                let mut out = Vec::with_capacity(hint.min(max));
+                let error = take_records(&mut state, shared, &mut |r| {
+                    out.push(r);
+                    out.len() < max
+                });
+                match error {
+                    // Records first; the error comes with the next call.
+                    Some(e) if !out.is_empty() => state.errors.push_front(e),
+                    Some(e) => return Err(e),
+                    None => {}
+                }
+                if !out.is_empty() {
+                    return Ok(out);
+                }
             }
+            notified.await;
         }
-        Ok(out)
     }
 
     /// The next record, or `None` if none arrives within `timeout`.
@@ -477,89 +505,130 @@ fn drop_chunks(state: &mut State, mut pred: impl FnMut(&TopicPartition) -> bool)
     state.buffered_bytes -= freed;
 }
 
-/// Takes the next deliverable record from the buffered chunks (decoding lazily), advancing the
-/// partition's position. `None` when nothing is buffered.
-fn take_record(state: &mut State, shared: &Shared) -> Option<Result<ConsumerRecord>> {
+/// Hands the buffered records, decoded lazily, to `sink` until it returns `false` or nothing
+/// is left, advancing the partitions' positions. Each partition is looked up once per chunk, not
+/// per record. A corrupt batch stops it with the error; the chunk holding it is dropped (the
+/// fetch position is already past it), and what was taken before stays taken.
+fn take_records(
+    state: &mut State,
+    shared: &Shared,
+    sink: &mut dyn FnMut(ConsumerRecord) -> bool,
+) -> Option<Error> {
+    let State {
+        partitions,
+        chunks,
+        buffered_bytes,
+        ..
+    } = state;
     let mut i = 0;
-    loop {
-        let chunk = state.chunks.get_mut(i)?;
-        let partition = state.partitions.get(&chunk.tp);
-        let valid = partition.is_some_and(|p| p.generation == chunk.generation);
-        if valid && partition.is_some_and(|p| p.paused) {
-            // Paused partitions keep their buffered data until resumed.
-            i += 1;
-            continue;
-        }
-        if valid {
-            match next_in_chunk(
-                chunk,
-                shared.config.check_crcs,
-                shared.config.isolation_level,
-            ) {
-                Ok(Some(record)) => {
-                    let ps = state.partitions.get_mut(&chunk.tp).expect("checked above");
-                    if ps.position.is_some_and(|p| record.offset < p) {
-                        // Fetches start at batch boundaries: skip what was already returned.
-                        continue;
-                    }
-                    ps.position = Some(record.offset + 1);
-                    return Some(Ok(record));
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    let e = e.with_partition(&chunk.tp.0, chunk.tp.1);
-                    let chunk = state.chunks.remove(i).expect("index exists");
-                    state.buffered_bytes -= chunk.bytes;
-                    // The corrupt data is skipped: the fetch position is already past it.
-                    shared.wake.notify_one();
-                    return Some(Err(e));
-                }
+    while let Some(chunk) = chunks.get_mut(i) {
+        let partition = partitions
+            .get_mut(&chunk.tp)
+            .filter(|p| p.generation == chunk.generation);
+        let valid = partition.is_some();
+        let mut error = None;
+        if let Some(ps) = partition {
+            if ps.paused {
+                // Paused partitions keep their buffered data until resumed.
+                i += 1;
+                continue;
+            }
+            match drain_chunk(chunk, ps, shared, sink) {
+                Drained::Stopped => return None,
+                Drained::Exhausted => {}
+                Drained::Failed(e) => error = Some(e.with_partition(&chunk.tp.0, chunk.tp.1)),
             }
         }
-        // Chunk exhausted (or stale): free its budget; control batches and aborted records
-        // occupy offsets the user never sees, so the position moves to the fetch position.
-        let chunk = state.chunks.remove(i).expect("index exists");
-        state.buffered_bytes -= chunk.bytes;
-        let has_more = state.chunks.iter().any(|c| c.tp == chunk.tp);
+        // Chunk exhausted, corrupt or stale: free its budget.
+        let chunk = chunks.remove(i).expect("index exists");
+        *buffered_bytes -= chunk.bytes;
+        shared.wake.notify_one();
+        if error.is_some() {
+            return error;
+        }
+        // Control batches and aborted records occupy offsets the user never sees, so the
+        // position moves to the fetch position once nothing more of the partition is buffered.
         if valid
-            && !has_more
-            && let Some(ps) = state.partitions.get_mut(&chunk.tp)
+            && !chunks.iter().any(|c| c.tp == chunk.tp)
+            && let Some(ps) = partitions.get_mut(&chunk.tp)
             && let Some(fp) = ps.fetch_position
             && ps.position.is_none_or(|p| p < fp)
         {
             ps.position = Some(fp);
         }
-        shared.wake.notify_one();
     }
+    None
 }
 
-fn next_in_chunk(
+/// How [`drain_chunk`] stopped.
+enum Drained {
+    /// The sink wants no more; the chunk may hold more records.
+    Stopped,
+    /// Every record of the chunk was handed out.
+    Exhausted,
+    Failed(Error),
+}
+
+/// Hands the records of one chunk of a live, unpaused partition to `sink`, skipping those
+/// before the partition's position (fetches start at batch boundaries).
+fn drain_chunk(
+    chunk: &mut Chunk,
+    ps: &mut PartitionState,
+    shared: &Shared,
+    sink: &mut dyn FnMut(ConsumerRecord) -> bool,
+) -> Drained {
+    let config = &shared.config;
+    let mut position = ps.position;
+    let outcome = 'chunk: loop {
+        if let Some((records, ts_type, _)) = &mut chunk.current {
+            while let Some(next) = records.next_raw() {
+                let raw = match next {
+                    Ok(raw) => raw,
+                    Err(e) => {
+                        chunk.current = None;
+                        break 'chunk Drained::Failed(e.into());
+                    }
+                };
+                chunk.records_hint = chunk.records_hint.saturating_sub(1);
+                if position.is_some_and(|p| raw.offset < p) {
+                    continue;
+                }
+                position = Some(raw.offset + 1);
+                let data = records.data();
+                let record = ConsumerRecord {
+                    topic: chunk.tp.0.clone(),
+                    partition: chunk.tp.1,
+                    offset: raw.offset,
+                    timestamp: raw.timestamp,
+                    timestamp_type: *ts_type,
+                    key: raw.key.map(|(s, e)| data.slice(s..e)),
+                    value: raw.value.map(|(s, e)| data.slice(s..e)),
+                    headers: raw.owned_headers(data),
+                };
+                if !sink(record) {
+                    break 'chunk Drained::Stopped;
+                }
+            }
+            chunk.current = None;
+        }
+        match next_batch(chunk, config.check_crcs, config.isolation_level) {
+            Ok(Some(current)) => chunk.current = Some(current),
+            Ok(None) => break Drained::Exhausted,
+            Err(e) => break Drained::Failed(e),
+        }
+    };
+    ps.position = position;
+    outcome
+}
+
+/// The records of the chunk's next batch that has any for the user: control batches and
+/// (read_committed) aborted transactions are skipped. `None` when the chunk is exhausted.
+fn next_batch(
     chunk: &mut Chunk,
     check_crcs: bool,
     isolation: IsolationLevel,
-) -> Result<Option<ConsumerRecord>> {
+) -> Result<Option<(Records, TimestampType, bool)>> {
     loop {
-        if let Some((records, ts_type, _)) = &mut chunk.current {
-            match records.next() {
-                Some(Ok(r)) => {
-                    return Ok(Some(ConsumerRecord {
-                        topic: chunk.tp.0.clone(),
-                        partition: chunk.tp.1,
-                        offset: r.offset,
-                        timestamp: r.timestamp,
-                        timestamp_type: *ts_type,
-                        key: r.key,
-                        value: r.value,
-                        headers: r.headers,
-                    }));
-                }
-                Some(Err(e)) => {
-                    chunk.current = None;
-                    return Err(e.into());
-                }
-                None => chunk.current = None,
-            }
-        }
         let Some(batch) = chunk.batches.next() else {
             return Ok(None);
         };
@@ -579,13 +648,22 @@ fn next_in_chunk(
                 {
                     chunk.aborted_producers.retain(|p| *p != h.producer_id);
                 }
+                chunk.records_hint = chunk
+                    .records_hint
+                    .saturating_sub(h.records_count.max(0) as usize);
                 continue;
             }
             if h.is_transactional() && chunk.aborted_producers.contains(&h.producer_id) {
+                chunk.records_hint = chunk
+                    .records_hint
+                    .saturating_sub(h.records_count.max(0) as usize);
                 continue;
             }
         }
         if h.is_control() {
+            chunk.records_hint = chunk
+                .records_hint
+                .saturating_sub(h.records_count.max(0) as usize);
             continue;
         }
         let records = if check_crcs {
@@ -593,6 +671,6 @@ fn next_in_chunk(
         } else {
             batch.records_unverified()?
         };
-        chunk.current = Some((records, h.timestamp_type(), h.is_transactional()));
+        return Ok(Some((records, h.timestamp_type(), h.is_transactional())));
     }
 }

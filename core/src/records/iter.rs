@@ -263,6 +263,19 @@ impl Records {
         }
     }
 
+    /// The next record as positions in [`Records::data`], for the consumer, which builds its
+    /// own record type from them without an intermediate [`Record`].
+    #[inline]
+    pub(crate) fn next_raw(&mut self) -> Option<Result<super::record::RawRecord, RecordsError>> {
+        self.advance()
+    }
+
+    /// The (decompressed) records section the spans of [`Records::next_raw`] point into.
+    #[inline]
+    pub(crate) fn data(&self) -> &Bytes {
+        &self.data
+    }
+
     #[inline]
     fn advance(&mut self) -> Option<Result<super::record::RawRecord, RecordsError>> {
         if self.done {

@@ -207,8 +207,118 @@ pub(crate) struct RawRecord {
 }
 
 /// Parses and validates the record at `*pos` in `data`, advancing `*pos` past it.
+///
+/// Well-formed records take [`decode_plain`], a single pass without error bookkeeping; anything
+/// it does not accept is decoded again by [`decode_checked`], which names the problem.
 #[inline]
 pub(crate) fn decode_raw(
+    data: &[u8],
+    pos: &mut usize,
+    ctx: &RecordContext,
+) -> Result<RawRecord, RecordsError> {
+    match decode_plain(data, *pos, ctx) {
+        Some((raw, end)) => {
+            *pos = end;
+            Ok(raw)
+        }
+        None => decode_checked(data, pos, ctx),
+    }
+}
+
+/// An unsigned varint of at most `max_bytes` at `*pos` in `buf` (`None`: truncated or overlong).
+/// One- and two-byte values, the lengths and deltas of ordinary records, skip the loop.
+#[inline(always)]
+fn plain_unsigned(buf: &[u8], pos: &mut usize, max_bytes: usize) -> Option<u64> {
+    let b0 = *buf.get(*pos)?;
+    if b0 < 0x80 {
+        *pos += 1;
+        return Some(b0 as u64);
+    }
+    let b1 = *buf.get(*pos + 1)?;
+    if b1 < 0x80 {
+        *pos += 2;
+        return Some((b0 & 0x7f) as u64 | (b1 as u64) << 7);
+    }
+    let (v, used) = super::varint::read_unsigned(&buf[*pos..], max_bytes).ok()?;
+    *pos += used;
+    Some(v)
+}
+
+#[inline(always)]
+fn plain_varint(buf: &[u8], pos: &mut usize) -> Option<i32> {
+    let raw = u32::try_from(plain_unsigned(buf, pos, 5)?).ok()?;
+    Some(((raw >> 1) as i32) ^ -((raw & 1) as i32))
+}
+
+#[inline(always)]
+fn plain_varlong(buf: &[u8], pos: &mut usize) -> Option<i64> {
+    let raw = plain_unsigned(buf, pos, 10)?;
+    Some(((raw >> 1) as i64) ^ -((raw & 1) as i64))
+}
+
+/// A nullable length-prefixed field inside `rec` (`Some(None)`: null).
+#[inline(always)]
+fn plain_nullable(rec: &[u8], pos: &mut usize) -> Option<Option<Span>> {
+    let len = plain_varint(rec, pos)?;
+    if len == -1 {
+        return Some(None);
+    }
+    let start = *pos;
+    let end = start.checked_add(usize::try_from(len).ok()?)?;
+    if end > rec.len() {
+        return None;
+    }
+    *pos = end;
+    Some(Some((start, end)))
+}
+
+/// The fast path of [`decode_raw`]: the same checks, but any failure is just `None` (the caller
+/// then decodes again with [`decode_checked`] for the error). Returns the record and its end.
+#[inline(always)]
+fn decode_plain(data: &[u8], pos: usize, ctx: &RecordContext) -> Option<(RawRecord, usize)> {
+    let mut p = pos;
+    let length = plain_varint(data, &mut p)?;
+    let end = p.checked_add(usize::try_from(length).ok()?)?;
+    // Fields are read from `rec`, so none can reach past the record's declared end.
+    let rec = data.get(..end)?;
+    if p >= end {
+        return None; // empty record
+    }
+    p += 1; // attributes: unused in v2
+    let timestamp_delta = plain_varlong(rec, &mut p)?;
+    let offset_delta = plain_varint(rec, &mut p)?;
+    let key = plain_nullable(rec, &mut p)?;
+    let value = plain_nullable(rec, &mut p)?;
+    let header_count = usize::try_from(plain_varint(rec, &mut p)?).ok()?;
+    let headers_start = p;
+    if header_count > (end - p) / 2 {
+        return None;
+    }
+    for _ in 0..header_count {
+        plain_nullable(rec, &mut p)??; // a header key is never null
+        plain_nullable(rec, &mut p)?;
+    }
+    if p != end {
+        return None;
+    }
+    Some((
+        RawRecord {
+            offset: ctx.base_offset.wrapping_add(offset_delta as i64),
+            timestamp: ctx
+                .log_append_time
+                .unwrap_or_else(|| ctx.base_timestamp.wrapping_add(timestamp_delta)),
+            key,
+            value,
+            headers: (headers_start, end),
+            header_count,
+        },
+        end,
+    ))
+}
+
+/// [`decode_raw`] with precise errors: the slow path, for malformed records.
+#[inline(never)]
+fn decode_checked(
     data: &[u8],
     pos: &mut usize,
     ctx: &RecordContext,
@@ -325,23 +435,28 @@ impl Iterator for HeaderSpans<'_> {
 impl RawRecord {
     pub(crate) fn into_owned(self, data: &Bytes) -> Record {
         let slice = |(s, e): Span| data.slice(s..e);
-        let headers = if self.header_count == 0 {
-            Vec::new()
-        } else {
-            HeaderSpans::new(data, self.headers, self.header_count)
-                .map(|(k, v)| RecordHeader {
-                    key: slice(k),
-                    value: v.map(slice),
-                })
-                .collect()
-        };
         Record {
             offset: self.offset,
             timestamp: self.timestamp,
             key: self.key.map(slice),
             value: self.value.map(slice),
-            headers,
+            headers: self.owned_headers(data),
         }
+    }
+
+    /// The headers as refcounted slices of `data` (no allocation when there are none).
+    #[inline]
+    pub(crate) fn owned_headers(&self, data: &Bytes) -> Vec<RecordHeader> {
+        if self.header_count == 0 {
+            return Vec::new();
+        }
+        let slice = |(s, e): Span| data.slice(s..e);
+        HeaderSpans::new(data, self.headers, self.header_count)
+            .map(|(k, v)| RecordHeader {
+                key: slice(k),
+                value: v.map(slice),
+            })
+            .collect()
     }
 
     pub(crate) fn borrowed(self, data: &[u8]) -> RecordRef<'_> {

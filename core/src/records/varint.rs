@@ -104,7 +104,7 @@ pub fn read_varlong(input: &[u8]) -> Result<(i64, usize), VarintError> {
 }
 
 #[inline]
-fn read_unsigned(input: &[u8], max_bytes: usize) -> Result<(u64, usize), VarintError> {
+pub(crate) fn read_unsigned(input: &[u8], max_bytes: usize) -> Result<(u64, usize), VarintError> {
     // Fast path: the common one-byte case (small lengths and deltas).
     match input.first() {
         None => return Err(VarintError::Truncated),
