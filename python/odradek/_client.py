@@ -215,6 +215,18 @@ def _delivery_callback(
 RebalanceCallback = Callable[["Consumer", List[TopicPartition]], Any]
 
 
+def _mark_unread(native: Any, buffered: Iterable[Message]) -> None:
+    """Records fetched into the Python-side buffer were never handed out: the commit on close
+    (auto-commit) must stop before the first of them in each partition."""
+    first: Dict[Tuple[str, int], int] = {}
+    for m in buffered:
+        key = (m.topic, m.partition)
+        if key not in first or m.offset < first[key]:
+            first[key] = m.offset
+    for (topic, partition), offset in first.items():
+        native.mark_unread(topic, partition, offset)
+
+
 class Consumer:
     """Reads records. Either ``subscribe`` (a group member, needs ``group.id``) or ``assign``
     partitions yourself; ``commit`` / ``committed`` work with either when ``group.id`` is set.
@@ -388,6 +400,7 @@ class Consumer:
 
     def close(self, timeout: Optional[float] = None) -> None:
         """Leaves the group (committing processed offsets when auto-commit is on) and stops."""
+        _mark_unread(self._native, self._buffer)
         self._buffer.clear()
         self._native.close(timeout)
         self._fire()

@@ -28,6 +28,7 @@ from ._client import (
     PartitionLike,
     TopicPartition,
     _config_pairs,
+    _mark_unread,
     _tp,
 )
 from ._odradek import DeliveryReport, Message
@@ -294,6 +295,7 @@ class Consumer:
 
     async def close(self) -> None:
         """Leaves the group and stops."""
+        _mark_unread(self._native, self._stash)
         self._stash.clear()
         fut: asyncio.Future[None] = self._loop.create_future()
         self._native.close_async(lambda res: _settle(fut, res), self._loop)

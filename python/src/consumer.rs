@@ -236,6 +236,13 @@ impl NativeConsumer {
             .map_err(|e| crate::raise(py, e))
     }
 
+    /// Records of this partition from `offset` on were taken from the core but never handed to
+    /// the application (the Python side's buffer): the group's commits (close, revoke,
+    /// auto-commit) stop before them. Called before `close`.
+    fn mark_unread(&self, topic: &str, partition: i32, offset: i64) {
+        self.client.mark_unread(topic, partition, offset);
+    }
+
     /// Offset of the next record to be returned for the partition, `None` until known.
     fn position(&self, topic: &str, partition: i32) -> Option<i64> {
         self.client.position(topic, partition)

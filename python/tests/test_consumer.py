@@ -113,3 +113,26 @@ def test_group_members_share_partitions_with_callbacks(kafka: Kafka) -> None:
     assert any(e[0] == "b" and e[1] == "assign" for e in events)
     b.close()
     a.close()
+
+
+def test_closing_an_auto_commit_consumer_commits_only_what_was_handed_out(kafka: Kafka) -> None:
+    # Iterating buffers a whole fetched batch on the Python side; leaving the loop early and
+    # closing must commit after the last record the application saw, not after the buffer.
+    topic = kafka.topic()
+    fill(kafka, topic, 100)
+    config = kafka.config(**{"group.id": f"g-{topic}", "auto.offset.reset": "earliest",
+                             "enable.auto.commit": True})
+    a = odradek.Consumer(config)
+    a.subscribe([topic])
+    seen: List[int] = []
+    for m in a:
+        seen.append(m.offset)
+        if len(seen) == 10:
+            break
+    a.close()
+    b = odradek.Consumer(config)
+    assert b.committed([(topic, 0)], timeout=30)[0].offset == seen[-1] + 1
+    b.subscribe([topic])
+    m = b.poll(30)
+    assert m is not None and m.offset == seen[-1] + 1
+    b.close()

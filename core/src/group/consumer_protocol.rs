@@ -17,11 +17,10 @@ use kafka_protocol::messages::consumer_group_heartbeat_request::TopicPartitions;
 use kafka_protocol::messages::*;
 
 use super::membership::{
-    auto_commit_if_due, back_off_after_failure, commit_and_revoke_on_close, coordinator,
-    fetch_committed, kafka_error, lose_all, mark_stopped, poll_expired, revoke, s, wait,
+    auto_commit_if_due, back_off_after_failure, commit_and_revoke_on_close, committed_starts,
+    coordinator, kafka_error, lose_all, mark_stopped, poll_expired, revoke, s, wait,
 };
 use super::{Inner, lock};
-use crate::consumer::Offset;
 use crate::error::Result;
 
 const NONE: i16 = 0;
@@ -205,18 +204,7 @@ async fn heartbeat(inner: &Inner, interval: &mut Duration) -> Result<Next> {
     }
     revoke(inner, &revoked).await;
     let added_list: Vec<(String, i32)> = added.iter().cloned().collect();
-    let committed = fetch_committed(inner, &added_list).await?;
-    let starts: Vec<(&str, i32, Offset)> = added_list
-        .iter()
-        .map(|(t, p)| {
-            let at = committed
-                .get(&(t.clone(), *p))
-                .copied()
-                .flatten()
-                .map_or(Offset::Default, Offset::At);
-            (t.as_str(), *p, at)
-        })
-        .collect();
+    let starts = committed_starts(inner, &added_list).await?;
     lock(&inner.membership.state)
         .owned
         .extend(added.iter().cloned());

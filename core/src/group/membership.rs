@@ -459,18 +459,7 @@ async fn join_and_sync(inner: &Inner) -> Result<()> {
     revoke(inner, &revoked).await;
     // Start the new partitions at the group's committed offsets.
     let added_list: Vec<(String, i32)> = added.iter().cloned().collect();
-    let committed = fetch_committed(inner, &added_list).await?;
-    let starts: Vec<(&str, i32, Offset)> = added_list
-        .iter()
-        .map(|(t, p)| {
-            let at = committed
-                .get(&(t.clone(), *p))
-                .copied()
-                .flatten()
-                .map_or(Offset::Default, Offset::At);
-            (t.as_str(), *p, at)
-        })
-        .collect();
+    let starts = committed_starts(inner, &added_list).await?;
     {
         let mut st = lock(&inner.membership.state);
         st.owned.extend(added.iter().cloned());
@@ -600,6 +589,26 @@ pub(crate) async fn commit(inner: &Inner, offsets: &[(String, i32, i64)]) -> Res
         }
     }
     Ok(())
+}
+
+/// Where newly owned partitions start: the group's committed offset, else
+/// `auto.offset.reset` (`Offset::Default`).
+pub(super) async fn committed_starts<'a>(
+    inner: &Inner,
+    added: &'a [(String, i32)],
+) -> Result<Vec<(&'a str, i32, Offset)>> {
+    let committed = fetch_committed(inner, added).await?;
+    Ok(added
+        .iter()
+        .map(|(t, p)| {
+            let at = committed
+                .get(&(t.clone(), *p))
+                .copied()
+                .flatten()
+                .map_or(Offset::Default, Offset::At);
+            (t.as_str(), *p, at)
+        })
+        .collect())
 }
 
 /// OffsetFetch of the group's committed offsets.

@@ -545,13 +545,17 @@ impl State {
                     .get_or_insert_with(|| partitioner::next_sticky(None, count)),
             },
         };
+        // The sender is woken for a new batch (to time its linger) and for a full one (to send
+        // it), but not for a partition with a request in flight: nothing of it can be sent before
+        // that response, and the sender passes over every partition when the response arrives.
+        // Waking it anyway cost a context switch per batch (twice) for nothing.
         let mut wake = false;
         // A sticky partition whose batch is full moves on (KIP-480): the full batch is closed and
         // the record goes to a new sticky partition.
         let sticky = Some(partition) == tq.sticky && key.is_none();
         if batch_would_overflow(&tq.partitions[partition as usize], limits, size) {
             close_open(&tq.name, partition, &mut tq.partitions[partition as usize]);
-            wake = true;
+            wake |= !tq.partitions[partition as usize].in_flight;
             if sticky {
                 let next = partitioner::next_sticky(Some(partition), count);
                 tq.sticky = Some(next);
@@ -562,8 +566,9 @@ impl State {
             }
         }
         let pq = &mut tq.partitions[partition as usize];
+        let in_flight = pq.in_flight;
         let open = pq.open.get_or_insert_with(|| {
-            wake = true;
+            wake |= !in_flight;
             OpenBatch {
                 builder: RecordBatchBuilder::with_capacity(
                     limits.options,
@@ -606,7 +611,7 @@ impl State {
             let name = tq.name.clone();
             close_open(&name, partition, pq);
             self.ready_hint = true;
-            wake = true;
+            wake |= !in_flight;
         }
         Ok(Appended::Done { wake })
     }
@@ -800,5 +805,32 @@ mod tests {
         let pq = &state.topics.get("t").unwrap().partitions[0];
         assert_eq!(pq.ready.len(), 1);
         assert_eq!(pq.ready[0].record_count(), 2);
+    }
+
+    #[test]
+    fn the_sender_is_woken_for_new_and_full_batches_unless_their_partition_is_in_flight() {
+        // batch.num.messages=2: the second record of a batch fills it.
+        let limits = limits(&[("batch.num.messages", "2")]);
+        let mut state = State::new();
+        state.set_partition_count("t", 1);
+        let woken = |a: &Appended| matches!(a, Appended::Done { wake: true });
+        // Idle partition: a new batch (to time its linger) and a full one (to send it) wake it;
+        // a record joining an open batch does not.
+        let (a, _r1) = send(&mut state, &limits, "t");
+        assert!(woken(&a), "new batch");
+        let (a, _r2) = send(&mut state, &limits, "t");
+        assert!(woken(&a), "full batch");
+        let (a, _r3) = send(&mut state, &limits, "t");
+        assert!(woken(&a), "new batch");
+        // In flight: the sender passes again when the response arrives, so no wake-up for the
+        // batch that fills meanwhile, nor for the one opened after it.
+        state.topics.get_mut("t").unwrap().partitions[0].in_flight = true;
+        let (a, _r4) = send(&mut state, &limits, "t");
+        assert!(!woken(&a), "full batch while in flight");
+        let (a, _r5) = send(&mut state, &limits, "t");
+        assert!(!woken(&a), "new batch while in flight");
+        let pq = &state.topics.get("t").unwrap().partitions[0];
+        assert_eq!(pq.ready.len(), 2);
+        assert_eq!(pq.open.as_ref().unwrap().records, 1);
     }
 }
