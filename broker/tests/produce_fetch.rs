@@ -7,6 +7,7 @@ use std::time::Duration;
 use common::*;
 use kafka_protocol::messages::*;
 use kafka_protocol::records::Compression;
+use odradek_broker::FsyncPolicy;
 
 #[tokio::test]
 async fn produce_fetch_round_trip_and_offsets() {
@@ -168,7 +169,24 @@ async fn metadata_auto_creates_and_message_too_large() {
 
 #[tokio::test]
 async fn long_poll_wakes_on_produce() {
-    let b = start().await;
+    long_poll_woken_by_produce("", FsyncPolicy::Interval).await;
+}
+
+/// With `flush.messages` reached the ack waits for the fsync, but the record is readable on
+/// append (interval mode), so a waiting fetch must be woken then too.
+#[tokio::test]
+async fn long_poll_wakes_on_produce_that_waits_for_flush_messages() {
+    long_poll_woken_by_produce("log.flush.interval.messages=1", FsyncPolicy::Interval).await;
+}
+
+/// Under `--fsync always` the fetch is woken by the fsync that makes the record visible.
+#[tokio::test]
+async fn long_poll_wakes_on_fsynced_produce() {
+    long_poll_woken_by_produce("", FsyncPolicy::Always).await;
+}
+
+async fn long_poll_woken_by_produce(props: &str, fsync: FsyncPolicy) {
+    let b = start_with(props, fsync).await;
     let addr = b.handle.local_addr();
     let mut c = Client::connect(addr).await;
     assert_eq!(create_topic(&mut c, "lp", 1, &[]).await, 0);
@@ -198,6 +216,45 @@ async fn long_poll_wakes_on_produce() {
         .expect("long poll not woken by produce")
         .unwrap();
     assert_eq!(decode_values(recs), vec![(0, Some("wake".to_string()))]);
+    b.handle.shutdown().await;
+}
+
+/// A waiting fetch does not stop its connection: a produce pipelined behind it on the same
+/// connection is handled, wakes it, and the answers come back in request order.
+#[tokio::test]
+async fn produce_behind_a_long_poll_on_one_connection_wakes_it() {
+    let b = start().await;
+    let mut c = Client::connect(b.handle.local_addr()).await;
+    assert_eq!(create_topic(&mut c, "same", 1, &[]).await, 0);
+    let (fetch_cid, fetch) = c.encode(&fetch_request("same", 0, 0, 600_000, 1, 1 << 20), 12);
+    let mut pd = produce_request::PartitionProduceData::default();
+    pd.index = 0;
+    pd.records = Some(batch(&["behind"], None, None, Compression::None));
+    let mut td = produce_request::TopicProduceData::default();
+    td.name = topic("same");
+    td.partition_data.push(pd);
+    let mut req = ProduceRequest::default();
+    req.acks = 1;
+    req.timeout_ms = 5000;
+    req.topic_data.push(td);
+    let (produce_cid, produce) = c.encode(&req, 9);
+    c.write(&fetch).await;
+    c.write(&produce).await;
+    let answers = async {
+        let f = c.read_response::<FetchRequest>(fetch_cid, 12).await;
+        let p = c.read_response::<ProduceRequest>(produce_cid, 9).await;
+        (f, p)
+    };
+    let (f, p) = tokio::time::timeout(Duration::from_secs(60), answers)
+        .await
+        .expect("the produce behind the long poll was not handled");
+    let recs = f.responses[0].partitions[0]
+        .records
+        .clone()
+        .unwrap_or_default();
+    assert_eq!(decode_values(recs), vec![(0, Some("behind".to_string()))]);
+    let pr = &p.responses[0].partition_responses[0];
+    assert_eq!((pr.error_code, pr.base_offset), (0, 0));
     b.handle.shutdown().await;
 }
 

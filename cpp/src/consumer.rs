@@ -110,6 +110,30 @@ impl ConsumerBox {
         })
     }
 
+    /// Stops fetching these partitions (their positions stay) until `resume`.
+    pub(crate) fn pause(&self, partitions: &[PartitionOffset]) -> Result<(), FfiError> {
+        guard(|| {
+            self.client.consumer().pause(&topic_partitions(partitions));
+            Ok(())
+        })
+    }
+
+    pub(crate) fn resume(&self, partitions: &[PartitionOffset]) -> Result<(), FfiError> {
+        guard(|| {
+            self.client.consumer().resume(&topic_partitions(partitions));
+            Ok(())
+        })
+    }
+
+    /// `[low, high]`: the partition's log start and high watermark, asked from its leader.
+    pub(crate) fn watermarks(&self, topic: &[u8], partition: i32) -> Result<Vec<i64>, FfiError> {
+        guard(|| {
+            let topic = utf8(topic, "the topic name")?;
+            let (low, high) = block_on(self.client.consumer().fetch_watermarks(topic, partition))??;
+            Ok(vec![low, high])
+        })
+    }
+
     pub(crate) fn commit(&self) -> Result<(), FfiError> {
         guard(|| block_on(self.client.commit())?)
     }
@@ -244,4 +268,12 @@ impl RecordBatchBox {
             .and_then(|r| r.headers.get(h))
             .is_none_or(|h| h.value.is_none())
     }
+}
+
+/// `(topic, partition)` pairs of a list whose offsets do not matter here.
+fn topic_partitions(partitions: &[PartitionOffset]) -> Vec<(&str, i32)> {
+    partitions
+        .iter()
+        .map(|p| (p.topic.as_str(), p.partition))
+        .collect()
 }

@@ -97,6 +97,9 @@ mod ffi {
         ) -> Result<Box<RecordBatchBox>>;
         fn seek(self: &ConsumerBox, topic: &[u8], partition: i32, offset: i64) -> Result<()>;
         fn position(self: &ConsumerBox, topic: &[u8], partition: i32) -> Result<i64>;
+        fn pause(self: &ConsumerBox, partitions: &[PartitionOffset]) -> Result<()>;
+        fn resume(self: &ConsumerBox, partitions: &[PartitionOffset]) -> Result<()>;
+        fn watermarks(self: &ConsumerBox, topic: &[u8], partition: i32) -> Result<Vec<i64>>;
         fn commit(self: &ConsumerBox) -> Result<()>;
         fn commit_offsets(self: &ConsumerBox, offsets: &[PartitionOffset]) -> Result<()>;
         fn committed(self: &ConsumerBox, partitions: &[PartitionOffset]) -> Result<Vec<i64>>;

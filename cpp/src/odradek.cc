@@ -370,6 +370,39 @@ std::optional<std::int64_t> Consumer::position(std::string_view topic, std::int3
     return p;
 }
 
+namespace {
+std::vector<ffi::PartitionOffset> to_ffi(const std::vector<TopicPartition>& partitions) {
+    std::vector<ffi::PartitionOffset> v;
+    v.reserve(partitions.size());
+    for (const auto& p : partitions) v.push_back({rust::String(p.topic), p.partition, -1});
+    return v;
+}
+}  // namespace
+
+void Consumer::pause(const std::vector<TopicPartition>& partitions) {
+    need(impl_.get());
+    call([&] {
+        auto v = to_ffi(partitions);
+        impl_->box->pause(rust::Slice<const ffi::PartitionOffset>(v.data(), v.size()));
+    });
+}
+
+void Consumer::resume(const std::vector<TopicPartition>& partitions) {
+    need(impl_.get());
+    call([&] {
+        auto v = to_ffi(partitions);
+        impl_->box->resume(rust::Slice<const ffi::PartitionOffset>(v.data(), v.size()));
+    });
+}
+
+std::pair<std::int64_t, std::int64_t> Consumer::watermarks(std::string_view topic, std::int32_t partition) const {
+    need(impl_.get());
+    return call([&] {
+        rust::Vec<std::int64_t> lh = impl_->box->watermarks(slice(topic), partition);
+        return std::make_pair(lh[0], lh[1]);
+    });
+}
+
 void Consumer::commit() {
     need(impl_.get());
     call([&] { impl_->box->commit(); });
@@ -386,9 +419,7 @@ void Consumer::commit(const std::vector<TopicPartitionOffset>& offsets) {
 std::vector<std::optional<std::int64_t>> Consumer::committed(const std::vector<TopicPartition>& partitions) {
     need(impl_.get());
     return call([&] {
-        std::vector<ffi::PartitionOffset> v;
-        v.reserve(partitions.size());
-        for (const auto& p : partitions) v.push_back({rust::String(p.topic), p.partition, -1});
+        auto v = to_ffi(partitions);
         rust::Vec<std::int64_t> got =
             impl_->box->committed(rust::Slice<const ffi::PartitionOffset>(v.data(), v.size()));
         std::vector<std::optional<std::int64_t>> out;

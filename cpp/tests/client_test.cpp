@@ -195,6 +195,29 @@ TEST_F(ClientTest, AdminCreatesListsGrowsAndDeletesTopics) {
     for (auto& t : admin.list_topics()) EXPECT_NE(t.name, "b");
 }
 
+TEST_F(ClientTest, PausedPartitionsWaitAndWatermarksAreTheLogBounds) {
+    odradek::Admin admin(with({}));
+    admin.create_topic("pr", 2);
+    odradek::Producer producer(with({}));
+    for (int i = 0; i < 10; ++i) {
+        producer.send(odradek::ProducerRecord("pr").partition(i % 2).value("v")).get();
+    }
+    odradek::Consumer c(with({}));
+    c.assign({{"pr", 0, odradek::offsets::beginning}, {"pr", 1, odradek::offsets::beginning}});
+    EXPECT_EQ(c.watermarks("pr", 0), std::make_pair(std::int64_t{0}, std::int64_t{5}));
+
+    c.pause({{"pr", 1}});
+    auto first = consume(c, 5);
+    ASSERT_EQ(first.size(), 5u);
+    for (auto& m : first) EXPECT_EQ(m.partition(), 0) << "a paused partition was fetched";
+    EXPECT_TRUE(c.poll_batch(10, 300ms).empty());
+
+    c.resume({{"pr", 1}});
+    auto rest = consume(c, 5);
+    ASSERT_EQ(rest.size(), 5u);
+    for (auto& m : rest) EXPECT_EQ(m.partition(), 1);
+}
+
 TEST_F(ClientTest, GroupMembersSplitPartitionsAndSeeRebalanceCallbacks) {
     odradek::Admin admin(with({}));
     admin.create_topic("g", 4);

@@ -57,8 +57,10 @@ pub fn handle(ctx: &Ctx, version: i16, req: ProduceRequest) -> Outcome {
             let appended = validate_produced(&records, max).and_then(|h| {
                 let mut log = partition.log();
                 let info = log.append(&records, &h, now)?;
+                // Only `flush.messages` makes the ack wait (as in Kafka); `flush.ms` is the
+                // background flusher's job, so no produce waits for a time-based fsync.
                 let flush_now = fsync == FsyncPolicy::Always
-                    || (fsync == FsyncPolicy::Interval && log.flush_due(now));
+                    || (fsync == FsyncPolicy::Interval && log.flush_messages_due());
                 Ok((info, flush_now))
             });
             match appended {
@@ -67,7 +69,11 @@ pub fn handle(ctx: &Ctx, version: i16, req: ProduceRequest) -> Outcome {
                     pr.log_start_offset = info.log_start_offset;
                     if flush_now {
                         durable_waits.push((ti, pi, partition.clone(), info.last_offset + 1));
-                    } else if !info.duplicate {
+                    }
+                    // Outside `always` the high watermark moved on append: wake long-polling
+                    // fetches now, even when this ack waits for a flush. (Under `always` the
+                    // flush that moves it wakes them.)
+                    if fsync != FsyncPolicy::Always && !info.duplicate {
                         partition.data_arrived.notify_waiters();
                     }
                 }

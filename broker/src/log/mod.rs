@@ -549,12 +549,21 @@ impl PartitionLog {
         }
     }
 
-    /// Whether `flush.messages` / `flush.ms` call for a flush now (interval mode).
+    fn dirty(&self) -> bool {
+        self.flushed_offset < self.log_end_offset() || !self.unflushed_files.is_empty()
+    }
+
+    /// Whether `flush.messages` or `flush.ms` call for a flush now (interval mode; the
+    /// background flusher asks this).
     pub fn flush_due(&self, now_ms: i64) -> bool {
-        let dirty = self.flushed_offset < self.log_end_offset() || !self.unflushed_files.is_empty();
-        dirty
-            && (self.unflushed_messages >= self.config.flush_messages
-                || now_ms.saturating_sub(self.last_flush_ms) >= self.config.flush_ms)
+        self.flush_messages_due()
+            || (self.dirty() && now_ms.saturating_sub(self.last_flush_ms) >= self.config.flush_ms)
+    }
+
+    /// Whether `flush.messages` calls for a flush now (interval mode; the produce path asks
+    /// this and then acks after the fsync, as Kafka flushes in its append path).
+    pub fn flush_messages_due(&self) -> bool {
+        self.dirty() && self.unflushed_messages >= self.config.flush_messages
     }
 
     /// Offset and timestamp of the first batch with max timestamp ≥ `ts` (ListOffsets by

@@ -1,19 +1,26 @@
-//! One client connection: a reader that frames, decodes and dispatches requests in arrival
-//! order, and a writer that sends responses in that same order. Work that waits (a long-poll
-//! fetch, an fsync before acking) travels to the writer as a future, so the reader keeps
-//! appending pipelined produce requests in order meanwhile. The queue between them is bounded.
+//! One client connection, served by a single task: it frames, decodes and dispatches requests
+//! in arrival order and writes their responses in that same order. Work that waits (a
+//! long-poll fetch, an fsync before acking) stays queued as a future while later pipelined
+//! requests keep being read and handled; responses behind it wait their turn.
+//!
+//! One task per connection (not a reader and a writer task joined by a channel) because at
+//! fixed produce rates every task wake-up is a thread hand-off: with two tasks each request
+//! woke the writer and, through the scheduler, another worker thread, doubling the context
+//! switches per request (see notes/s3-broker.md). Finished responses go out together in one
+//! vectored write, straight from their encoded buffers.
 
+use std::collections::VecDeque;
 use std::future::Future;
+use std::io::IoSlice;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, ResponseKind};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedWriteHalf;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use super::versions::is_supported;
 use crate::handlers::{self, Ctx, Outcome};
@@ -23,8 +30,11 @@ use odradek::protocol::codec::{decode_request, encode_response, peek_request_pre
 use odradek::protocol::frame::FrameDecoder;
 
 /// Requests decoded but not yet answered, per connection (Kafka's per-connection muting is
-/// stricter: one; pipelining clients send up to 5).
+/// stricter: one; pipelining clients send up to 5). At the limit the connection stops reading.
 const MAX_IN_FLIGHT: usize = 64;
+
+/// Responses handed to one vectored write at most.
+const MAX_WRITE_SLICES: usize = 32;
 
 type ResponseFuture = Pin<Box<dyn Future<Output = Option<Result<Bytes, ProtocolError>>> + Send>>;
 
@@ -33,64 +43,165 @@ enum Pending {
     Later(ResponseFuture),
 }
 
+/// Responses in request order: `ready` (encoded, partly written at its front) all precede
+/// `waiting`, whose front may be a future still running.
+#[derive(Default)]
+struct Outbox {
+    ready: VecDeque<Bytes>,
+    waiting: VecDeque<Pending>,
+}
+
+impl Outbox {
+    fn len(&self) -> usize {
+        self.ready.len() + self.waiting.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.ready.is_empty() && self.waiting.is_empty()
+    }
+
+    fn push(&mut self, p: Pending) {
+        self.waiting.push_back(p);
+        self.promote();
+    }
+
+    /// Moves finished responses at the front of `waiting` to `ready`.
+    fn promote(&mut self) {
+        while let Some(Pending::Ready(_)) = self.waiting.front() {
+            if let Some(Pending::Ready(b)) = self.waiting.pop_front()
+                && !b.is_empty()
+            {
+                self.ready.push_back(b);
+            }
+        }
+    }
+
+    /// Drops `n` written bytes from the front of `ready`.
+    fn advance(&mut self, mut n: usize) {
+        while n > 0 {
+            let Some(front) = self.ready.front_mut() else {
+                return;
+            };
+            if n < front.len() {
+                front.advance(n);
+                return;
+            }
+            n -= front.len();
+            self.ready.pop_front();
+        }
+        while self.ready.front().is_some_and(|b| b.is_empty()) {
+            self.ready.pop_front();
+        }
+    }
+}
+
 pub async fn run(
-    stream: TcpStream,
+    mut stream: TcpStream,
     peer: SocketAddr,
     state: Arc<BrokerState>,
     shutdown: watch::Receiver<bool>,
 ) {
-    let (mut rd, wr) = stream.into_split();
-    let (tx, rx) = mpsc::channel(MAX_IN_FLIGHT);
-    let writer = tokio::spawn(write_loop(wr, rx, peer));
     let ctx = Ctx {
-        state: state.clone(),
+        state,
         shutdown: shutdown.clone(),
         peer,
     };
-    if let Err(why) = read_loop(&mut rd, &ctx, &tx, shutdown).await {
+    if let Err(why) = serve(&mut stream, &ctx, shutdown).await {
         tracing::warn!(%peer, "closing connection: {why}");
+        return;
     }
-    drop(tx);
-    let _ = writer.await;
+    let _ = stream.shutdown().await;
 }
 
-async fn read_loop(
-    rd: &mut tokio::net::tcp::OwnedReadHalf,
+/// Serves requests until the peer closes (or shutdown), then answers what is still queued.
+async fn serve(
+    stream: &mut TcpStream,
     ctx: &Ctx,
-    tx: &mpsc::Sender<Pending>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), String> {
+    let (mut rd, mut wr) = stream.split();
     let mut frames = FrameDecoder::new(ctx.state.max_request_bytes);
     let mut buf = BytesMut::with_capacity(8 * 1024);
+    let mut out = Outbox::default();
+    let mut reading = true;
     loop {
-        while let Some(frame) = frames.decode(&mut buf).map_err(|e| e.to_string())? {
-            let pending = handle_frame(frame, ctx).await?;
-            if let Some(p) = pending
-                && tx.send(p).await.is_err()
-            {
-                return Ok(()); // writer gone: the peer closed
+        while out.len() < MAX_IN_FLIGHT
+            && let Some(frame) = frames.decode(&mut buf).map_err(|e| e.to_string())?
+        {
+            if let Some(p) = handle_frame(frame, ctx).await? {
+                out.push(p);
             }
         }
-        // Room for the rest of a partly read frame (its size already checked), else 8 KiB.
-        let pending = match frames.peek_body_len(&buf) {
-            Ok(Some(len)) => (4 + len).saturating_sub(buf.len()),
-            _ => 0,
-        };
-        buf.reserve(pending.max(8 * 1024));
+        if !reading && out.is_empty() {
+            return Ok(());
+        }
+        if reading {
+            // Room for the rest of a partly read frame (its size already checked), else 8 KiB.
+            let pending = match frames.peek_body_len(&buf) {
+                Ok(Some(len)) => (4 + len).saturating_sub(buf.len()),
+                _ => 0,
+            };
+            buf.reserve(pending.max(8 * 1024));
+        }
+        let can_read = reading && out.len() < MAX_IN_FLIGHT;
+        let front_waits = matches!(out.waiting.front(), Some(Pending::Later(_)));
+        // Biased: write what is ready first, so a response leaves as soon as it exists.
         tokio::select! {
-            n = rd.read_buf(&mut buf) => match n {
+            biased;
+            written = write_ready(&mut wr, &out.ready), if !out.ready.is_empty() => {
+                match written {
+                    Ok(0) => return Err("peer stopped reading (write returned 0)".into()),
+                    Ok(n) => out.advance(n),
+                    Err(e) => return Err(format!("write failed: {e}")),
+                }
+            }
+            done = front_future(&mut out.waiting), if front_waits => {
+                out.waiting.pop_front();
+                match done {
+                    Some(Ok(b)) if !b.is_empty() => out.ready.push_back(b),
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return Err(e.to_string()),
+                    None => {}
+                }
+                out.promote();
+            }
+            n = rd.read_buf(&mut buf), if can_read => match n {
                 Ok(0) => {
                     if !buf.is_empty() {
                         return Err(format!("peer closed mid-frame ({} bytes pending)", buf.len()));
                     }
-                    return Ok(());
+                    reading = false;
                 }
                 Ok(_) => {}
                 Err(e) => return Err(format!("read failed: {e}")),
             },
-            _ = shutdown.changed() => return Ok(()),
+            _ = shutdown.changed(), if reading => reading = false,
         }
     }
+}
+
+/// Writes the leading ready responses with one vectored write; returns the bytes written.
+async fn write_ready(
+    wr: &mut tokio::net::tcp::WriteHalf<'_>,
+    ready: &VecDeque<Bytes>,
+) -> std::io::Result<usize> {
+    let mut slices = [IoSlice::new(&[]); MAX_WRITE_SLICES];
+    let mut n = 0;
+    for b in ready.iter().take(MAX_WRITE_SLICES) {
+        slices[n] = IoSlice::new(b);
+        n += 1;
+    }
+    wr.write_vectored(&slices[..n]).await
+}
+
+/// Polls the future at the front of `waiting` (the caller checked that it is one); dropping
+/// this future leaves it queued.
+async fn front_future(waiting: &mut VecDeque<Pending>) -> Option<Result<Bytes, ProtocolError>> {
+    std::future::poll_fn(|cx| match waiting.front_mut() {
+        Some(Pending::Later(f)) => f.as_mut().poll(cx),
+        _ => std::task::Poll::Ready(None),
+    })
+    .await
 }
 
 /// Decodes and dispatches one request; `Err` closes the connection, as Kafka does for
@@ -130,29 +241,4 @@ async fn handle_frame(frame: BytesMut, ctx: &Ctx) -> Result<Option<Pending>, Str
         ))),
         Outcome::NoResponse => None,
     })
-}
-
-async fn write_loop(wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Pending>, peer: SocketAddr) {
-    let mut w = BufWriter::with_capacity(64 * 1024, wr);
-    while let Some(p) = rx.recv().await {
-        let bytes = match p {
-            Pending::Ready(b) => b,
-            Pending::Later(f) => match f.await {
-                Some(Ok(b)) => b,
-                Some(Err(e)) => {
-                    tracing::error!(%peer, "closing connection: {e}");
-                    break;
-                }
-                None => continue,
-            },
-        };
-        if w.write_all(&bytes).await.is_err() {
-            return;
-        }
-        if rx.is_empty() && w.flush().await.is_err() {
-            return;
-        }
-    }
-    let _ = w.flush().await;
-    let _ = w.shutdown().await;
 }

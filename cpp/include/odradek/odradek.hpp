@@ -257,6 +257,12 @@ public:
     void seek(std::string_view topic, std::int32_t partition, std::int64_t offset);
     /// The offset of the next record from this partition, or nullopt while unknown.
     std::optional<std::int64_t> position(std::string_view topic, std::int32_t partition) const;
+    /// Stops fetching these partitions (positions are kept) until resume(); poll() returns
+    /// records of the other partitions meanwhile.
+    void pause(const std::vector<TopicPartition>& partitions);
+    void resume(const std::vector<TopicPartition>& partitions);
+    /// {low, high}: the partition's log start offset and high watermark, asked from its leader.
+    std::pair<std::int64_t, std::int64_t> watermarks(std::string_view topic, std::int32_t partition) const;
     /// Commits (synchronously) the position of every partition read so far.
     void commit();
     /// Commits these next-offsets-to-read.
