@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_odradek");
+mod support;
+use support::BIN;
 /// A hung command fails the test instead of hanging CI (not a timing assertion).
 const HANG_LIMIT: Duration = Duration::from_secs(120);
 
@@ -40,25 +41,7 @@ impl TestBroker {
 
     /// Starts `odradek broker --listen 127.0.0.1:0 --data-dir DATA EXTRA...`.
     fn spawn(data: &Path, extra: &[&str], dir: Option<tempfile::TempDir>) -> Self {
-        let mut child = Command::new(BIN)
-            .args(["broker", "--listen", "127.0.0.1:0"])
-            .arg("--data-dir")
-            .arg(data)
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
-        let addr = first.trim().to_owned();
-        assert!(
-            addr.starts_with("127.0.0.1:"),
-            "first stdout line of `odradek broker` should be its address, got {first:?}"
-        );
+        let (child, addr) = support::spawn_broker("127.0.0.1:0", data, extra);
         TestBroker {
             child,
             addr,
@@ -695,6 +678,13 @@ fn values(records: &[Value]) -> Vec<String> {
         .collect()
 }
 
+/// `groups reset-offsets` of group `cg` on topic `gt`, with these options.
+fn reset_args<'a>(b: &'a str, options: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["groups", "reset-offsets", "-b", b, "-g", "cg", "-t", "gt"];
+    args.extend_from_slice(options);
+    args
+}
+
 fn total_lag(b: &str, group: &str) -> i64 {
     json_lines(&ok(
         &["groups", "lag", "-b", b, "-g", group, "-t", "gt", "--json"],
@@ -767,84 +757,23 @@ fn consume_with_a_group_and_the_groups_commands() {
 
     // reset-offsets: a dry run commits nothing; then to the earliest, a time, an offset.
     let dry = json_lines(&ok(
-        &[
-            "groups",
-            "reset-offsets",
-            "-b",
-            b,
-            "-g",
-            "cg",
-            "-t",
-            "gt",
-            "--to-earliest",
-            "--dry-run",
-            "--json",
-        ],
+        &reset_args(b, &["--to-earliest", "--dry-run", "--json"]),
         b"",
     ));
     assert_eq!(dry.len(), 3);
     assert!(dry.iter().all(|r| r["offset"] == 0 && r["dry_run"] == true));
     assert_eq!(total_lag(b, "cg"), 0);
-    ok(
-        &[
-            "groups",
-            "reset-offsets",
-            "-b",
-            b,
-            "-g",
-            "cg",
-            "-t",
-            "gt",
-            "--to-earliest",
-        ],
-        b"",
-    );
+    ok(&reset_args(b, &["--to-earliest"]), b"");
     assert_eq!(total_lag(b, "cg"), 300);
     ok(
-        &[
-            "groups",
-            "reset-offsets",
-            "-b",
-            b,
-            "-g",
-            "cg",
-            "-t",
-            "gt",
-            "--to-datetime",
-            "2100-01-01T00:00:00Z",
-        ],
+        &reset_args(b, &["--to-datetime", "2100-01-01T00:00:00Z"]),
         b"",
     );
     assert_eq!(total_lag(b, "cg"), 0, "after every record: the log end");
-    ok(
-        &[
-            "groups",
-            "reset-offsets",
-            "-b",
-            b,
-            "-g",
-            "cg",
-            "-t",
-            "gt",
-            "--to-offset",
-            "0",
-        ],
-        b"",
-    );
+    ok(&reset_args(b, &["--to-offset", "0"]), b"");
     assert_eq!(total_lag(b, "cg"), 300);
     fails(
-        &[
-            "groups",
-            "reset-offsets",
-            "-b",
-            b,
-            "-g",
-            "cg",
-            "-t",
-            "gt",
-            "--to-datetime",
-            "soon",
-        ],
+        &reset_args(b, &["--to-datetime", "soon"]),
         b"",
         2,
         "--to-datetime",
@@ -891,22 +820,7 @@ fn consume_with_a_group_and_the_groups_commands() {
         .unwrap()
         .len();
     assert_eq!(owned, 3);
-    fails(
-        &[
-            "groups",
-            "reset-offsets",
-            "-b",
-            b,
-            "-g",
-            "cg",
-            "-t",
-            "gt",
-            "--to-latest",
-        ],
-        b"",
-        1,
-        "active member",
-    );
+    fails(&reset_args(b, &["--to-latest"]), b"", 1, "active member");
     std::thread::sleep(Duration::from_millis(600));
     member.kill().unwrap();
     member.wait().unwrap();

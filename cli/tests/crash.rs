@@ -3,9 +3,8 @@
 //! restarted on the same port and data dir. Every send resolves exactly once, no acknowledged
 //! record is lost, none is stored twice, and each partition keeps send order.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -15,35 +14,14 @@ use odradek::config::{ClientConfig, Config};
 use odradek::consumer::{Consumer, Offset};
 use odradek::producer::{Producer, ProducerRecord};
 
-const BIN: &str = env!("CARGO_BIN_EXE_odradek");
+mod support;
 const SENDS: usize = 20_000;
 const KILLS: usize = 3;
 const PARTITIONS: i32 = 3;
 
-/// Starts `odradek broker` on `listen` and returns it with its bound address.
+/// Starts `odradek broker --fsync always` on `listen` and returns it with its bound address.
 fn start_broker(data: &Path, listen: &str) -> (Child, String) {
-    let mut child = Command::new(BIN)
-        .args([
-            "broker",
-            "--listen",
-            listen,
-            "--fsync",
-            "always",
-            "--data-dir",
-        ])
-        .arg(data)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let addr = first.trim().to_owned();
-    assert!(addr.starts_with("127.0.0.1:"), "broker said {first:?}");
-    (child, addr)
+    support::spawn_broker(listen, data, &["--fsync", "always"])
 }
 
 fn sigkill(child: &mut Child) {

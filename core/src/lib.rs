@@ -9,6 +9,7 @@
 //! - [`config`] and [`error`]: property names as librdkafka / Java, one error type.
 
 pub mod admin;
+mod buffers;
 pub mod cluster;
 pub mod compression;
 pub mod config;

@@ -348,6 +348,226 @@ fn take<'a>(input: &mut &'a [u8], n: usize) -> Result<&'a [u8], CompressionError
     Ok(head)
 }
 
+fn u32_le(b: &[u8]) -> u32 {
+    u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+}
+
+/// What the decoders need from an LZ4 frame's header.
+struct Lz4Frame {
+    independent: bool,
+    block_checksums: bool,
+    content_checksum: bool,
+    block_max: usize,
+}
+
+/// Takes an LZ4 frame header (or a whole skippable frame: `None`) off the front of `input`.
+fn lz4_frame_header(input: &mut &[u8]) -> Result<Option<Lz4Frame>, CompressionError> {
+    const MAGIC: u32 = 0x184D_2204;
+    let corrupt = |what: &str| CompressionError::corrupt(Compression::Lz4, what.to_string());
+    let magic = u32_le(take(input, 4)?);
+    if magic & 0xFFFF_FFF0 == 0x184D_2A50 {
+        let len = u32_le(take(input, 4)?) as usize;
+        take(input, len)?;
+        return Ok(None);
+    }
+    if magic != MAGIC {
+        return Err(corrupt("not an lz4 frame (bad magic number)"));
+    }
+    let descriptor = take(input, 2)?;
+    let (flg, bd) = (descriptor[0], descriptor[1]);
+    if flg >> 6 != 0b01 {
+        return Err(corrupt("unsupported lz4 frame version"));
+    }
+    let content_size = flg & 0x08 != 0;
+    let dict_id = flg & 0x01 != 0;
+    let block_max = match (bd >> 4) & 0x7 {
+        4 => 64 << 10,
+        5 => 256 << 10,
+        6 => 1 << 20,
+        7 => 4 << 20,
+        _ => return Err(corrupt("bad lz4 block maximum size")),
+    };
+    take(
+        input,
+        usize::from(content_size) * 8 + usize::from(dict_id) * 4 + 1,
+    )?; // content size, dictionary id, header checksum
+    Ok(Some(Lz4Frame {
+        independent: flg & 0x20 != 0,
+        block_checksums: flg & 0x10 != 0,
+        content_checksum: flg & 0x04 != 0,
+        block_max,
+    }))
+}
+
+/// Maps an lz4_flex block error: a block larger than the room given is corruption when the room
+/// was the frame's block size, else the output limit.
+fn lz4_block_error(
+    e: lz4_flex::block::DecompressError,
+    cap: usize,
+    room: usize,
+    limit: usize,
+) -> CompressionError {
+    let codec = Compression::Lz4;
+    if matches!(e, lz4_flex::block::DecompressError::OutputTooSmall { .. }) && cap <= room {
+        CompressionError::corrupt(codec, "an lz4 block exceeds the frame's block size")
+    } else if matches!(e, lz4_flex::block::DecompressError::OutputTooSmall { .. }) {
+        CompressionError::TooLarge { codec, limit }
+    } else {
+        CompressionError::corrupt(codec, e)
+    }
+}
+
+/// Decompresses `input` into `scratch`, a recycled buffer whose bytes are all initialised (see
+/// crate::buffers), growing it (zero-filled) only when it is too small; returns the length
+/// decompressed, from `scratch[0]`. `Ok(None)` when this codec (or this input) needs
+/// [`decompress`] instead: only lz4, and zstd frames that declare their size, decode into a plain
+/// slice. A reused buffer is neither cleared nor faulted in again, unlike a fresh `Vec`.
+pub(crate) fn decompress_into_scratch(
+    codec: Compression,
+    input: &[u8],
+    scratch: &mut Vec<u8>,
+    limit: usize,
+) -> Result<Option<usize>, CompressionError> {
+    match codec {
+        Compression::Lz4 => lz4_into_scratch(input, scratch, limit).map(Some),
+        Compression::Zstd => zstd_into_scratch(input, scratch, limit),
+        _ => Ok(None),
+    }
+}
+
+/// [`lz4_frame_decompress`] into an initialised scratch buffer.
+fn lz4_into_scratch(
+    mut input: &[u8],
+    out: &mut Vec<u8>,
+    limit: usize,
+) -> Result<usize, CompressionError> {
+    let codec = Compression::Lz4;
+    if input.is_empty() {
+        return Err(CompressionError::corrupt(codec, "empty lz4 input"));
+    }
+    let mut end = 0;
+    while !input.is_empty() {
+        let Some(frame) = lz4_frame_header(&mut input)? else {
+            continue; // a skippable frame
+        };
+        let frame_start = end;
+        loop {
+            let word = u32_le(take(&mut input, 4)?);
+            if word == 0 {
+                break; // end mark
+            }
+            let len = (word & 0x7FFF_FFFF) as usize;
+            let block = take(&mut input, len)?;
+            if frame.block_checksums {
+                take(&mut input, 4)?;
+            }
+            let room = limit.saturating_sub(end);
+            if word & 0x8000_0000 != 0 {
+                // Stored uncompressed.
+                if len > room {
+                    return Err(CompressionError::TooLarge { codec, limit });
+                }
+                crate::buffers::grow(out, end + len);
+                out[end..end + len].copy_from_slice(block);
+                end += len;
+                continue;
+            }
+            let cap = frame.block_max.min(room.saturating_add(1));
+            crate::buffers::grow(out, end + cap);
+            let (done, rest) = out.split_at_mut(end);
+            // Linked blocks may refer to the previous 64 KiB of this frame's output.
+            let dict: &[u8] = if frame.independent {
+                &[]
+            } else {
+                &done[end.saturating_sub(64 << 10).max(frame_start)..]
+            };
+            let n = lz4_flex::block::decompress_into_with_dict(block, &mut rest[..cap], dict)
+                .map_err(|e| lz4_block_error(e, cap, room, limit))?;
+            if n > room {
+                return Err(CompressionError::TooLarge { codec, limit });
+            }
+            end += n;
+        }
+        if frame.content_checksum {
+            take(&mut input, 4)?;
+        }
+    }
+    Ok(end)
+}
+
+/// [`zstd_decompress`] into an initialised scratch buffer: one shot when the first frame
+/// declares its size, else (librdkafka's frames do not) the streaming decoder, the buffer growing
+/// geometrically. `Ok(None)` when a declared size was wrong: [`zstd_decompress`] decides then.
+fn zstd_into_scratch(
+    input: &[u8],
+    scratch: &mut Vec<u8>,
+    limit: usize,
+) -> Result<Option<usize>, CompressionError> {
+    use zstd::zstd_safe::{InBuffer, OutBuffer, ResetDirective};
+    let codec = Compression::Zstd;
+    let zstd_error = |code| CompressionError::corrupt(codec, zstd::zstd_safe::get_error_name(code));
+    let declared = match zstd::zstd_safe::get_frame_content_size(input) {
+        Ok(Some(n)) => usize::try_from(n).ok().filter(|&n| n <= limit),
+        _ => None,
+    };
+    ZSTD_DCTX.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let dctx = slot.get_or_insert_with(zstd::zstd_safe::DCtx::create);
+        dctx.reset(ResetDirective::SessionOnly)
+            .map_err(zstd_error)?;
+        if let Some(size) = declared {
+            crate::buffers::grow(scratch, size);
+            // More data than the first frame declares fails ("destination too small").
+            return match dctx.decompress(&mut scratch[..size], input) {
+                Ok(n) if n == size => Ok(Some(n)),
+                _ => Ok(None),
+            };
+        }
+        crate::buffers::grow(
+            scratch,
+            input
+                .len()
+                .saturating_mul(4)
+                .max(1024)
+                .min(limit.saturating_add(1)),
+        );
+        let mut inb = InBuffer::around(input);
+        let mut end = 0;
+        loop {
+            if end > limit {
+                return Err(CompressionError::TooLarge { codec, limit });
+            }
+            if end == scratch.len() {
+                let grow = end.max(64 << 10).min(limit.saturating_add(1) - end);
+                crate::buffers::grow(scratch, end + grow);
+            }
+            let (before_in, before_out) = (inb.pos(), end);
+            let mut outb = OutBuffer::around_pos(&mut scratch[..], end);
+            let more = dctx
+                .decompress_stream(&mut outb, &mut inb)
+                .map_err(zstd_error)?;
+            end = outb.pos();
+            let done_input = inb.pos() == input.len();
+            if more == 0 && done_input {
+                break; // the last frame ended exactly at the end of the input
+            }
+            if done_input && end < scratch.len() {
+                return Err(CompressionError::corrupt(codec, "truncated zstd frame"));
+            }
+            if inb.pos() == before_in && end == before_out && end < scratch.len() {
+                return Err(CompressionError::corrupt(
+                    codec,
+                    "zstd decoder made no progress",
+                ));
+            }
+        }
+        if end > limit {
+            return Err(CompressionError::TooLarge { codec, limit });
+        }
+        Ok(Some(end))
+    })
+}
+
 /// Decodes an LZ4 frame (one or more concatenated) block by block straight into `out`.
 ///
 /// lz4_flex's streaming `FrameDecoder` allocates and zero-fills its block buffers per frame and
@@ -362,46 +582,22 @@ fn lz4_frame_decompress(
     out: &mut Vec<u8>,
     limit: usize,
 ) -> Result<(), CompressionError> {
-    const MAGIC: u32 = 0x184D_2204;
     let codec = Compression::Lz4;
     let corrupt = |what: &str| CompressionError::corrupt(codec, what.to_string());
     let start = out.len();
-    let u32_le = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
     if input.is_empty() {
         return Err(corrupt("empty lz4 input"));
     }
     while !input.is_empty() {
-        let magic = u32_le(take(&mut input, 4)?);
-        if magic & 0xFFFF_FFF0 == 0x184D_2A50 {
-            // A skippable frame.
-            let len = u32_le(take(&mut input, 4)?) as usize;
-            take(&mut input, len)?;
-            continue;
-        }
-        if magic != MAGIC {
-            return Err(corrupt("not an lz4 frame (bad magic number)"));
-        }
-        let descriptor = take(&mut input, 2)?;
-        let (flg, bd) = (descriptor[0], descriptor[1]);
-        if flg >> 6 != 0b01 {
-            return Err(corrupt("unsupported lz4 frame version"));
-        }
-        let independent = flg & 0x20 != 0;
-        let block_checksums = flg & 0x10 != 0;
-        let content_size = flg & 0x08 != 0;
-        let content_checksum = flg & 0x04 != 0;
-        let dict_id = flg & 0x01 != 0;
-        let block_max = match (bd >> 4) & 0x7 {
-            4 => 64 << 10,
-            5 => 256 << 10,
-            6 => 1 << 20,
-            7 => 4 << 20,
-            _ => return Err(corrupt("bad lz4 block maximum size")),
+        let Some(Lz4Frame {
+            independent,
+            block_checksums,
+            content_checksum,
+            block_max,
+        }) = lz4_frame_header(&mut input)?
+        else {
+            continue; // a skippable frame
         };
-        take(
-            &mut input,
-            usize::from(content_size) * 8 + usize::from(dict_id) * 4 + 1,
-        )?; // content size, dictionary id, header checksum
         let frame_start = out.len();
         loop {
             let word = u32_le(take(&mut input, 4)?);
@@ -431,17 +627,8 @@ fn lz4_frame_decompress(
                 let from = out.len().saturating_sub(64 << 10).max(frame_start);
                 &out[from..]
             };
-            let decoded = lz4_flex::block::decompress_with_dict(block, cap, dict).map_err(|e| {
-                if matches!(e, lz4_flex::block::DecompressError::OutputTooSmall { .. })
-                    && cap <= room
-                {
-                    CompressionError::corrupt(codec, "an lz4 block exceeds the frame's block size")
-                } else if matches!(e, lz4_flex::block::DecompressError::OutputTooSmall { .. }) {
-                    CompressionError::TooLarge { codec, limit }
-                } else {
-                    CompressionError::corrupt(codec, e)
-                }
-            });
+            let decoded = lz4_flex::block::decompress_with_dict(block, cap, dict)
+                .map_err(|e| lz4_block_error(e, cap, room, limit));
             let decoded = match decoded {
                 Ok(d) => d,
                 Err(e) => {
@@ -514,6 +701,61 @@ mod tests {
                 assert!(unpacked == data, "{codec} {level:?}");
             }
         }
+    }
+
+    /// Frames as other producers write them: lz4 with linked blocks, zstd without a declared
+    /// content size (streaming, as librdkafka does), besides our own.
+    fn foreign_frames(data: &[u8]) -> Vec<(Compression, Vec<u8>)> {
+        let mut frames = Vec::new();
+        for codec in [Compression::Lz4, Compression::Zstd] {
+            let mut packed = Vec::new();
+            compress(codec, None, data, &mut packed).unwrap();
+            frames.push((codec, packed));
+        }
+        let info = lz4_flex::frame::FrameInfo::new()
+            .block_size(lz4_flex::frame::BlockSize::Max64KB)
+            .block_mode(lz4_flex::frame::BlockMode::Linked);
+        let mut linked = lz4_flex::frame::FrameEncoder::with_frame_info(info, Vec::new());
+        linked.write_all(data).unwrap();
+        frames.push((Compression::Lz4, linked.finish().unwrap()));
+        let mut streamed = zstd::stream::Encoder::new(Vec::new(), 3).unwrap();
+        streamed.write_all(data).unwrap();
+        let streamed = streamed.finish().unwrap();
+        assert!(matches!(
+            zstd::zstd_safe::get_frame_content_size(&streamed),
+            Ok(None)
+        ));
+        frames.push((Compression::Zstd, streamed));
+        frames
+    }
+
+    #[test]
+    fn scratch_decoding_matches_and_ignores_old_contents() {
+        let data = sample();
+        for (codec, packed) in foreign_frames(&data) {
+            // A fresh buffer, one too small, and a recycled one full of other bytes.
+            for mut scratch in [Vec::new(), vec![0xAA; 100], vec![0x55; data.len() * 3]] {
+                let n = decompress_into_scratch(codec, &packed, &mut scratch, 1 << 30)
+                    .unwrap()
+                    .expect("lz4 and zstd decode into scratch");
+                assert!(scratch[..n] == data[..], "{codec}");
+            }
+            let mut scratch = Vec::new();
+            let err = decompress_into_scratch(codec, &packed, &mut scratch, 1000).unwrap_err();
+            assert!(
+                matches!(err, CompressionError::TooLarge { .. }),
+                "{codec}: {err}"
+            );
+            let cut = &packed[..packed.len() - 7];
+            // An error, or (a wrong declared size) the fallback to `decompress`, which fails.
+            let r = decompress_into_scratch(codec, cut, &mut scratch, 1 << 30);
+            assert!(!matches!(r, Ok(Some(_))), "{codec}");
+        }
+        assert!(
+            decompress_into_scratch(Compression::Gzip, b"x", &mut Vec::new(), 10)
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]

@@ -33,6 +33,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use bytes::Bytes;
 use tokio::sync::Notify;
 
+use crate::buffers::BufferPool;
 use crate::cluster::Cluster;
 use crate::cluster::offsets::{EARLIEST, LATEST, OffsetAndTimestamp};
 use crate::config::{Config, ConsumerConfig, IsolationLevel};
@@ -125,7 +126,13 @@ pub(crate) struct Shared {
     wake: Notify,
     /// Wakes readers (data or an error arrived).
     data: Notify,
+    /// Decompressed batches, recycled once their records are dropped (see crate::buffers).
+    buffers: BufferPool,
 }
+
+/// Free decompression buffers a consumer keeps: a `recv_batch` of 10,000 1 KiB records holds
+/// about 160 batches at once.
+const DECOMPRESSED_KEEP_BYTES: usize = 32 * 1024 * 1024;
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -174,6 +181,7 @@ impl Consumer {
             }),
             wake: Notify::new(),
             data: Notify::new(),
+            buffers: BufferPool::new(DECOMPRESSED_KEEP_BYTES),
         });
         crate::runtime::spawn(fetcher::run(shared.clone()));
         Ok(Consumer {
@@ -611,7 +619,12 @@ fn drain_chunk(
             }
             chunk.current = None;
         }
-        match next_batch(chunk, config.check_crcs, config.isolation_level) {
+        match next_batch(
+            chunk,
+            config.check_crcs,
+            config.isolation_level,
+            &shared.buffers,
+        ) {
             Ok(Some(current)) => chunk.current = Some(current),
             Ok(None) => break Drained::Exhausted,
             Err(e) => break Drained::Failed(e),
@@ -627,6 +640,7 @@ fn next_batch(
     chunk: &mut Chunk,
     check_crcs: bool,
     isolation: IsolationLevel,
+    buffers: &BufferPool,
 ) -> Result<Option<(Records, TimestampType, bool)>> {
     loop {
         let Some(batch) = chunk.batches.next() else {
@@ -666,11 +680,7 @@ fn next_batch(
                 .saturating_sub(h.records_count.max(0) as usize);
             continue;
         }
-        let records = if check_crcs {
-            batch.records()?
-        } else {
-            batch.records_unverified()?
-        };
+        let records = batch.records_pooled(check_crcs, buffers)?;
         return Ok(Some((records, h.timestamp_type(), h.is_transactional())));
     }
 }

@@ -24,6 +24,7 @@ use tokio::net::tcp::OwnedReadHalf;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use super::pooled_read;
 use super::writer::{Outgoing, write_loop};
 use crate::error::{Error, ErrorClass, ErrorKind, Result};
 use crate::protocol::EncodeRequest;
@@ -390,35 +391,29 @@ impl std::future::Future for PendingResponse {
 async fn read_loop(mut read: OwnedReadHalf, shared: Arc<Shared>, max_frame: usize) {
     let mut decoder = FrameDecoder::new(max_frame);
     let mut buf = BytesMut::with_capacity(64 * 1024);
+    // Large frames (Fetch responses) are read into recycled buffers; see super::pooled_read.
+    let pool = pooled_read::frame_pool();
     let error = loop {
         match decoder.decode(&mut buf) {
-            Ok(Some(frame)) => {
-                let Some(correlation_id) = peek_correlation_id(&frame) else {
-                    break Error::new(
-                        ErrorKind::Protocol,
-                        ErrorClass::Retriable,
-                        "response frame shorter than its header",
-                    );
-                };
-                let reply = {
-                    let mut pending = shared.pending.lock().unwrap_or_else(|p| p.into_inner());
-                    pending.replies.remove(&correlation_id)
-                };
-                match reply {
-                    Some(reply) => {
-                        let _ = reply.send(Ok(frame.freeze()));
-                    }
-                    None => {
-                        tracing::trace!(broker = %shared.address, correlation_id, "discarding response to a cancelled request")
-                    }
-                }
-                continue;
-            }
+            Ok(Some(frame)) => match route_response(&shared, frame.freeze()) {
+                Ok(()) => continue,
+                Err(e) => break e,
+            },
             Ok(None) => {}
             Err(e) => break Error::from(e).with_class(ErrorClass::Retriable),
         }
+        let body_len = decoder.peek_body_len(&buf).ok().flatten();
+        if let Some(len) = body_len.filter(|&len| len >= pooled_read::POOLED_FRAME_MIN) {
+            match pooled_read::read_frame(&mut read, &mut buf, len, &pool).await {
+                Ok(frame) => match route_response(&shared, frame) {
+                    Ok(()) => continue,
+                    Err(e) => break e,
+                },
+                Err(e) => break e,
+            }
+        }
         // Make room for the rest of the current frame (bounded by the validated maximum).
-        if let Ok(Some(len)) = decoder.peek_body_len(&buf) {
+        if let Some(len) = body_len {
             let want = (len + 4).saturating_sub(buf.len()).min(8 * 1024 * 1024);
             buf.reserve(want.max(16 * 1024));
         } else {
@@ -431,4 +426,28 @@ async fn read_loop(mut read: OwnedReadHalf, shared: Arc<Shared>, max_frame: usiz
         }
     };
     shared.close(error.with_broker(&shared.address));
+}
+
+/// Hands a response frame to the request waiting for it (or discards it if that was cancelled).
+fn route_response(shared: &Shared, frame: Bytes) -> Result<()> {
+    let Some(correlation_id) = peek_correlation_id(&frame) else {
+        return Err(Error::new(
+            ErrorKind::Protocol,
+            ErrorClass::Retriable,
+            "response frame shorter than its header",
+        ));
+    };
+    let reply = {
+        let mut pending = shared.pending.lock().unwrap_or_else(|p| p.into_inner());
+        pending.replies.remove(&correlation_id)
+    };
+    match reply {
+        Some(reply) => {
+            let _ = reply.send(Ok(frame));
+        }
+        None => {
+            tracing::trace!(broker = %shared.address, correlation_id, "discarding response to a cancelled request")
+        }
+    }
+    Ok(())
 }

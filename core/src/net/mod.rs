@@ -2,6 +2,7 @@
 //! reuses and re-opens them with exponential backoff and jitter ([`ConnectionPool`]).
 
 mod connection;
+mod pooled_read;
 mod writer;
 
 pub use connection::{ConnectOptions, Connection};

@@ -159,6 +159,27 @@ impl RecordBatch {
     /// Like [`RecordBatch::records`] without the CRC check, for callers that already ran
     /// [`RecordBatch::verify_crc`] on these bytes.
     pub fn records_unverified(&self) -> Result<Records, RecordsError> {
+        self.records_with(None)
+    }
+
+    /// [`RecordBatch::records`] (or, with `verify` false, [`RecordBatch::records_unverified`])
+    /// for the consumer: a compressed batch decompresses into a buffer from `pool`, which goes
+    /// back there once the last record of the batch is dropped.
+    pub(crate) fn records_pooled(
+        &self,
+        verify: bool,
+        pool: &crate::buffers::BufferPool,
+    ) -> Result<Records, RecordsError> {
+        if verify {
+            self.verify_crc()?;
+        }
+        self.records_with(Some(pool))
+    }
+
+    fn records_with(
+        &self,
+        pool: Option<&crate::buffers::BufferPool>,
+    ) -> Result<Records, RecordsError> {
         let header = &self.header;
         let base_offset = header.base_offset;
         if header.records_count < 0 {
@@ -168,21 +189,41 @@ impl RecordBatch {
             ));
         }
         let section = self.bytes.slice(BATCH_HEADER_LEN..);
-        let data = match header.compression() {
-            Compression::None => section,
-            codec => {
+        let decompression_error = |source| RecordsError::Decompression {
+            base_offset,
+            source,
+        };
+        let pooled = match (header.compression(), pool) {
+            (Compression::None, _) | (_, None) => None,
+            (codec, Some(pool)) => {
+                let mut buf = pool.take(0);
+                match compression::decompress_into_scratch(
+                    codec,
+                    &section,
+                    &mut buf,
+                    compression::MAX_DECOMPRESSED_BYTES,
+                )
+                .map_err(decompression_error)?
+                {
+                    Some(len) => Some(pool.freeze(buf, len)),
+                    None => {
+                        pool.put_back(buf);
+                        None
+                    }
+                }
+            }
+        };
+        let data = match (pooled, header.compression()) {
+            (Some(data), _) => data,
+            (None, Compression::None) => section,
+            (None, codec) => {
                 // Rough first guess for the output; decompress grows it as data arrives. lz4
                 // decodes its first block into a buffer of its own and takes that as `out`.
                 let mut out = match codec {
                     Compression::Lz4 => Vec::new(),
                     _ => Vec::with_capacity(section.len().saturating_mul(4).min(1 << 24)),
                 };
-                compression::decompress(codec, &section, &mut out).map_err(|source| {
-                    RecordsError::Decompression {
-                        base_offset,
-                        source,
-                    }
-                })?;
+                compression::decompress(codec, &section, &mut out).map_err(decompression_error)?;
                 Bytes::from(out)
             }
         };
