@@ -295,37 +295,44 @@ async fn settle(label: &str, members: &[(&str, Arc<Mutex<Seen>>)]) {
     }
 }
 
-async fn scenario(bootstrap: &str, strategy: &str, protocol: &str) {
-    let t = topic(&format!("mixed-{protocol}-{strategy}"));
-    let group = format!("{t}-group");
+/// Creates `t` with PARTITIONS partitions and writes values `v0..v{n-1}` round-robin over
+/// them, every one acknowledged.
+async fn create_and_fill(bootstrap: &str, t: &str, n: usize) {
     let admin = Admin::new(ClientConfig::new(bootstrap).unwrap());
     admin
-        .create_topics(&[NewTopic::new(&t, PARTITIONS)])
+        .create_topics(&[NewTopic::new(t, PARTITIONS)])
         .await
         .unwrap();
     let producer = Producer::new(
         Config::new()
             .with("bootstrap.servers", bootstrap)
             .unwrap()
+            .with("linger.ms", "5")
+            .unwrap()
             .producer()
             .unwrap(),
     )
     .unwrap();
-    let mut acks = Vec::with_capacity(RECORDS);
-    for i in 0..RECORDS {
-        acks.push(
+    let acks: Vec<_> = (0..n)
+        .map(|i| {
             producer.send(
-                ProducerRecord::new(&t)
+                ProducerRecord::new(t)
                     .partition((i % PARTITIONS as usize) as i32)
                     .value(format!("v{i}").as_bytes()),
-            ),
-        );
-    }
+            )
+        })
+        .collect();
     producer.flush().await.unwrap();
     for a in acks {
         a.await.expect("delivered");
     }
     producer.close().await.unwrap();
+}
+
+async fn scenario(bootstrap: &str, strategy: &str, protocol: &str) {
+    let t = topic(&format!("mixed-{protocol}-{strategy}"));
+    let group = format!("{t}-group");
+    create_and_fill(bootstrap, &t, RECORDS).await;
 
     let ours = Ours::start(bootstrap, &t, &group, strategy, protocol);
     settle(strategy, &[("ours", ours.seen.clone())]).await;
@@ -445,36 +452,7 @@ fn at_least_once_under_churn() {
         let bootstrap = cluster.bootstrap.as_str();
         let t = topic("churn");
         let group = format!("{t}-group");
-        let admin = Admin::new(ClientConfig::new(bootstrap).unwrap());
-        admin
-            .create_topics(&[NewTopic::new(&t, PARTITIONS)])
-            .await
-            .unwrap();
-        let producer = Producer::new(
-            Config::new()
-                .with("bootstrap.servers", bootstrap)
-                .unwrap()
-                .with("linger.ms", "5")
-                .unwrap()
-                .producer()
-                .unwrap(),
-        )
-        .unwrap();
-        let mut acks = Vec::with_capacity(TOTAL);
-        for i in 0..TOTAL {
-            acks.push(
-                producer.send(
-                    ProducerRecord::new(&t)
-                        .partition((i % PARTITIONS as usize) as i32)
-                        .value(format!("v{i}").as_bytes()),
-                ),
-            );
-        }
-        producer.flush().await.unwrap();
-        for a in acks {
-            a.await.expect("delivered");
-        }
-        producer.close().await.unwrap();
+        create_and_fill(bootstrap, &t, TOTAL).await;
         let started = Instant::now();
 
         // Our members read in batches of 200 and pause 20 ms per batch ("processing"), then

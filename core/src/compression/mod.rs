@@ -495,15 +495,15 @@ fn lz4_into_scratch(
     Ok(end)
 }
 
-/// [`zstd_decompress`] into an initialised scratch buffer: one shot when the first frame
-/// declares its size, else (librdkafka's frames do not) the streaming decoder, the buffer growing
-/// geometrically. `Ok(None)` when a declared size was wrong: [`zstd_decompress`] decides then.
+/// [`zstd_decompress`] into an initialised scratch buffer, always in one shot: to the declared
+/// size when the first frame has one, else into a buffer doubled until it fits. `Ok(None)` when a
+/// declared size was wrong: [`zstd_decompress`] decides then.
 fn zstd_into_scratch(
     input: &[u8],
     scratch: &mut Vec<u8>,
     limit: usize,
 ) -> Result<Option<usize>, CompressionError> {
-    use zstd::zstd_safe::{InBuffer, OutBuffer, ResetDirective};
+    use zstd::zstd_safe::ResetDirective;
     let codec = Compression::Zstd;
     let zstd_error = |code| CompressionError::corrupt(codec, zstd::zstd_safe::get_error_name(code));
     let declared = match zstd::zstd_safe::get_frame_content_size(input) {
@@ -523,48 +523,34 @@ fn zstd_into_scratch(
                 _ => Ok(None),
             };
         }
-        crate::buffers::grow(
-            scratch,
-            input
-                .len()
-                .saturating_mul(4)
-                .max(1024)
-                .min(limit.saturating_add(1)),
-        );
-        let mut inb = InBuffer::around(input);
-        let mut end = 0;
+        // No declared size (librdkafka's frames): one shot into the buffer as it is (a recycled
+        // one usually fits the next batch), doubling it while the decoder finds it too small.
+        // One-shot decoding writes straight into the output; the streaming decoder copied
+        // everything once more out of its window (a quarter of the instructions at 1 KiB).
+        let mut cap = scratch
+            .len()
+            .max(input.len().saturating_mul(4))
+            .max(1024)
+            .min(limit.saturating_add(1));
         loop {
-            if end > limit {
-                return Err(CompressionError::TooLarge { codec, limit });
-            }
-            if end == scratch.len() {
-                let grow = end.max(64 << 10).min(limit.saturating_add(1) - end);
-                crate::buffers::grow(scratch, end + grow);
-            }
-            let (before_in, before_out) = (inb.pos(), end);
-            let mut outb = OutBuffer::around_pos(&mut scratch[..], end);
-            let more = dctx
-                .decompress_stream(&mut outb, &mut inb)
+            crate::buffers::grow(scratch, cap);
+            dctx.reset(ResetDirective::SessionOnly)
                 .map_err(zstd_error)?;
-            end = outb.pos();
-            let done_input = inb.pos() == input.len();
-            if more == 0 && done_input {
-                break; // the last frame ended exactly at the end of the input
-            }
-            if done_input && end < scratch.len() {
-                return Err(CompressionError::corrupt(codec, "truncated zstd frame"));
-            }
-            if inb.pos() == before_in && end == before_out && end < scratch.len() {
-                return Err(CompressionError::corrupt(
-                    codec,
-                    "zstd decoder made no progress",
-                ));
+            match dctx.decompress(&mut scratch[..cap], input) {
+                Ok(n) if n > limit => return Err(CompressionError::TooLarge { codec, limit }),
+                Ok(n) => return Ok(Some(n)),
+                Err(code)
+                    if zstd::zstd_safe::get_error_name(code)
+                        == "Destination buffer is too small" =>
+                {
+                    if cap > limit {
+                        return Err(CompressionError::TooLarge { codec, limit });
+                    }
+                    cap = cap.saturating_mul(2).min(limit.saturating_add(1));
+                }
+                Err(code) => return Err(zstd_error(code)),
             }
         }
-        if end > limit {
-            return Err(CompressionError::TooLarge { codec, limit });
-        }
-        Ok(Some(end))
     })
 }
 
