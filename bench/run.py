@@ -555,15 +555,17 @@ def measure(rec, broker, client, op, section, rep, topic, pair=None, **params):
         row.update({k: res[k] for k in ("ack_p50_us", "ack_p99_us", "ack_p999_us") if k in res})
     else:
         row.update({"records": res["records"], "seconds": round(res["seconds"], 4)})
-        row["rps"] = round(res["records"] / res["seconds"], 1)
-        row["mibps"] = round(res["records"] * params["size"] / res["seconds"] / 2**20, 2)
+        # A one-record start-up run can finish within the peer's clock resolution: no rate.
+        secs = res["seconds"]
+        row["rps"] = round(res["records"] / secs, 1) if secs > 0 else None
+        row["mibps"] = round(res["records"] * params["size"] / secs / 2**20, 2) if secs > 0 else None
         row["cpu_s_per_m"] = round(cpu / res["records"] * 1e6, 3)
     rec.write(row)
     log("%-8s %-12s %-16s %-8s %s -> %s" % (
         section, broker.name, client.name, op,
         " ".join("%s=%s" % kv for kv in params.items() if kv[0] != "count"),
         ("p99 %.0f us" % row["p99_us"]) if op == "latency" else
-        ("%.0f rec/s, cpu %.2f s" % (row["rps"], cpu)),
+        ("%.0f rec/s, cpu %.2f s" % (row["rps"] or 0, cpu)),
     ))
     return row
 
