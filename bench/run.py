@@ -555,75 +555,88 @@ def measure(rec, broker, client, op, section, rep, topic, pair=None, **params):
         row.update({k: res[k] for k in ("ack_p50_us", "ack_p99_us", "ack_p999_us") if k in res})
     else:
         row.update({"records": res["records"], "seconds": round(res["seconds"], 4)})
-        row["rps"] = round(res["records"] / res["seconds"], 1)
-        row["mibps"] = round(res["records"] * params["size"] / res["seconds"] / 2**20, 2)
+        # A one-record start-up run can finish within the peer's clock resolution: no rate.
+        secs = res["seconds"]
+        row["rps"] = round(res["records"] / secs, 1) if secs > 0 else None
+        row["mibps"] = round(res["records"] * params["size"] / secs / 2**20, 2) if secs > 0 else None
         row["cpu_s_per_m"] = round(cpu / res["records"] * 1e6, 3)
     rec.write(row)
     log("%-8s %-12s %-16s %-8s %s -> %s" % (
         section, broker.name, client.name, op,
         " ".join("%s=%s" % kv for kv in params.items() if kv[0] != "count"),
         ("p99 %.0f us" % row["p99_us"]) if op == "latency" else
-        ("%.0f rec/s, cpu %.2f s" % (row["rps"], cpu)),
+        ("%.0f rec/s, cpu %.2f s" % (row["rps"] or 0, cpu)),
     ))
     return row
 
 
-def client_matrix(rec, cfg, broker, clients, section, filler):
-    """Produce, consume and latency for every client against one broker."""
-    topics = Topics(broker.bootstrap, filler)
+def client_matrix(rec, cfg, brokers, clients, section, filler):
+    """Produce, consume and latency for every client against each broker. With several brokers
+    (the brokers section) they run at once and alternate cell by cell, order rotated each
+    repetition, so a change in the machine's background load hits both alike."""
+    topics = {b.name: Topics(b.bootstrap, filler) for b in brokers}
     names = list(clients)
     n_topic = [0]
 
-    def fresh(prefix):
+    def fresh(broker, prefix):
         n_topic[0] += 1
         t = "%s-%s-%d" % (section, prefix, n_topic[0])
-        topics.create(t)
+        topics[broker.name].create(t)
         return t
 
-    # Warm the broker up first (unmeasured): a JVM broker's first seconds run interpreted code,
+    # Warm each broker up first (unmeasured): a JVM broker's first seconds run interpreted code,
     # which would charge whichever client happens to come first.
-    if cfg.get("warmup"):
-        t = fresh("warmup")
+    for broker in brokers if cfg.get("warmup") else []:
+        t = fresh(broker, "warmup")
         for op in ("produce", "consume"):
             run_measured(filler.argv(op, broker.bootstrap, t, count=cfg["warmup"], size=1024,
                                      acks="1", compression="none"))
-        topics.delete(t)
+        topics[broker.name].delete(t)
     # Start-up cost of each client process (connect, metadata, one record produced or consumed),
     # to read CPU net of it.
     for rep in range(cfg["reps"]):
-        for name in rotate(names, rep):
-            t = fresh("idle")
-            measure(rec, broker, clients[name], "produce", section + "-idle", rep, t,
-                    count=1, size=100, acks="1", compression="none")
-            measure(rec, broker, clients[name], "consume", section + "-idle", rep, t,
-                    count=1, size=100, compression="none")
-            topics.delete(t)
+        for broker in rotate(brokers, rep):
+            for name in rotate(names, rep):
+                t = fresh(broker, "idle")
+                measure(rec, broker, clients[name], "produce", section + "-idle", rep, t,
+                        count=1, size=100, acks="1", compression="none")
+                measure(rec, broker, clients[name], "consume", section + "-idle", rep, t,
+                        count=1, size=100, compression="none")
+                topics[broker.name].delete(t)
     for size, acks, comp in cfg["produce_cells"] if "produce" in OPS[0] else []:
         for rep in range(cfg["reps"]):
-            for name in rotate(names, rep):
-                t = fresh("p")
-                measure(rec, broker, clients[name], "produce", section, rep, t,
-                        count=cfg["count"][size], size=size, acks=acks, compression=comp)
-                topics.delete(t)
+            for broker in rotate(brokers, rep):
+                for name in rotate(names, rep):
+                    t = fresh(broker, "p")
+                    measure(rec, broker, clients[name], "produce", section, rep, t,
+                            count=cfg["count"][size], size=size, acks=acks, compression=comp)
+                    topics[broker.name].delete(t)
     for size, comp in cfg["consume_cells"] if "consume" in OPS[0] else []:
-        t = fresh("fill-%d-%s" % (size, comp))
-        run_measured(filler.argv("produce", broker.bootstrap, t, count=cfg["count"][size],
-                                 size=size, acks="1", compression=comp))
+        filled = {}
+        for broker in brokers:
+            filled[broker.name] = fresh(broker, "fill-%d-%s" % (size, comp))
+            run_measured(filler.argv("produce", broker.bootstrap, filled[broker.name],
+                                     count=cfg["count"][size], size=size, acks="1",
+                                     compression=comp))
         for rep in range(cfg["reps"]):
-            for name in rotate(names, rep):
-                measure(rec, broker, clients[name], "consume", section, rep, t,
-                        count=cfg["count"][size], size=size, compression=comp)
-        topics.delete(t)
+            for broker in rotate(brokers, rep):
+                for name in rotate(names, rep):
+                    measure(rec, broker, clients[name], "consume", section, rep,
+                            filled[broker.name], count=cfg["count"][size], size=size,
+                            compression=comp)
+        for broker in brokers:
+            topics[broker.name].delete(filled[broker.name])
     rates = cfg["rates"] if section == "clients" else cfg["broker_rates"]
     for rate in rates if "latency" in OPS[0] else []:
-        for rep in range(max(1, cfg["reps"] - 1)):
-            for name in rotate(names, rep):
-                t = fresh("lat")
-                measure(rec, broker, clients[name], "latency", section, rep, t, rate=rate,
-                        seconds=cfg["latency_seconds"], size=LATENCY["size"],
-                        acks=LATENCY["acks"], compression=LATENCY["compression"],
-                        linger_ms=LATENCY["linger_ms"])
-                topics.delete(t)
+        for rep in range(cfg["reps"]):
+            for broker in rotate(brokers, rep):
+                for name in rotate(names, rep):
+                    t = fresh(broker, "lat")
+                    measure(rec, broker, clients[name], "latency", section, rep, t, rate=rate,
+                            seconds=cfg["latency_seconds"], size=LATENCY["size"],
+                            acks=LATENCY["acks"], compression=LATENCY["compression"],
+                            linger_ms=LATENCY["linger_ms"])
+                    topics[broker.name].delete(t)
 
 
 def binding_peer(name, clients, python, built):
@@ -749,16 +762,21 @@ def broker_section(rec, cfg, workdir, clients, filler):
     sub = dict(cfg)
     sub["produce_cells"] = cfg["broker_produce_cells"]
     sub["consume_cells"] = cfg["broker_consume_cells"]
-    for kind in kinds:
-        b = kind(workdir).start()
-        try:
+    # Both brokers run for the whole matrix, each started alone (for its start-up time).
+    brokers = []
+    try:
+        for kind in kinds:
+            b = kind(workdir).start()
+            brokers.append(b)
             record_startup(rec, b, 0)
-            client_matrix(rec, sub, b, clients, "brokers", filler)
+        client_matrix(rec, sub, brokers, clients, "brokers", filler)
+        for b in brokers:
             rec.write({"section": "broker-rss", "broker": b.name,
                        "peak_rss_mb": round(proc_status_kb(b.pid, "VmHWM") / 1024, 1),
                        "rss_mb": round(proc_status_kb(b.pid, "VmRSS") / 1024, 1),
                        "broker_version": b.version})
-        finally:
+    finally:
+        for b in brokers:
             b.stop()
 
 
@@ -833,7 +851,7 @@ def main():
         if "clients" in sections:
             kafka = ApacheKafka(workdir).start()
             try:
-                client_matrix(rec, cfg, kafka, clients, "clients", filler)
+                client_matrix(rec, cfg, [kafka], clients, "clients", filler)
             finally:
                 kafka.stop()
         if "brokers" in sections:
