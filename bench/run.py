@@ -116,7 +116,13 @@ def log(*args):
 
 
 class RunError(Exception):
-    pass
+    def __init__(self, message, returncode=None):
+        super().__init__(message)
+        self.returncode = returncode
+
+
+# A peer's exit status for "this client cannot run this cell" (e.g. a codec it lacks).
+UNSUPPORTED = 77
 
 
 def run_measured(argv, timeout=300, env=None):
@@ -152,7 +158,8 @@ def run_measured(argv, timeout=300, env=None):
     stderr = err.decode(errors="replace")
     if p.returncode != 0:
         tail = "\n".join(stderr.strip().splitlines()[-15:])
-        raise RunError("%s exited %s:\n%s" % (" ".join(argv[:3]), p.returncode, tail))
+        raise RunError("%s exited %s:\n%s" % (" ".join(argv[:3]), p.returncode, tail),
+                       p.returncode)
     return stdout, stderr, float(cpu), int(rss_kib) * 1024, wall
 
 
@@ -529,6 +536,10 @@ def measure(rec, broker, client, op, section, rep, topic, pair=None, **params):
                                                        env=getattr(client, "env", None))
         res = client.result(op, stdout)
     except (RunError, ValueError, KeyError) as e:
+        if getattr(e, "returncode", None) == UNSUPPORTED:
+            log("%s %s %s %s %s: unsupported by this client" % (
+                section, broker.name, client.name, op, params))
+            return None
         if op == "latency" and "not every record arrived" in str(e):
             # A result, not a harness failure: the client could not sustain this rate.
             rec.write({"section": section, "broker": broker.name, "client": client.name,

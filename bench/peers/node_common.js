@@ -40,4 +40,11 @@ function fail(name, e) {
   process.exit(1)
 }
 
-module.exports = { parseArgs, values, emit, fail }
+/** The client cannot run this cell (e.g. a codec it lacks): exit 77, which the runner reports
+ * as "unsupported" instead of a failure. */
+function unsupported(name, why) {
+  process.stderr.write(`${name} peer: unsupported: ${why}\n`)
+  process.exit(77)
+}
+
+module.exports = { parseArgs, values, emit, fail, unsupported }

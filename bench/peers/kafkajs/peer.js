@@ -7,7 +7,7 @@
 const os = require('node:os')
 const path = require('node:path')
 const { createRequire } = require('node:module')
-const { parseArgs, values, emit, fail } = require('../node_common.js')
+const { parseArgs, values, emit, fail, unsupported } = require('../node_common.js')
 
 const cache = process.env.ODRADEK_CACHE || path.join(os.homedir(), '.cache', 'odradek')
 const req = createRequire(path.join(cache, 'node-interop', 'package.json'))
@@ -18,7 +18,7 @@ const kafkaFor = (o) => new Kafka({ clientId: 'odradek-bench', brokers: [o.boots
 
 async function produce(o) {
   const compression = { none: CompressionTypes.None, gzip: CompressionTypes.GZIP }[o.compression]
-  if (compression === undefined) throw new Error(`kafkajs has no built-in ${o.compression}`)
+  if (compression === undefined) unsupported('kafkajs', `kafkajs has no built-in ${o.compression} codec`)
   const acks = o.acks === 'all' ? -1 : Number(o.acks)
   const producer = kafkaFor(o).producer({ allowAutoTopicCreation: true, maxInFlightRequests: 5 })
   await producer.connect()
