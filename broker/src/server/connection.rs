@@ -191,7 +191,7 @@ async fn write_ready(
         slices[n] = IoSlice::new(b);
         n += 1;
     }
-    wr.write_vectored(&slices[..n]).await
+    odradek::net::send_vectored(wr.as_ref(), &slices[..n]).await
 }
 
 /// Polls the future at the front of `waiting` (the caller checked that it is one); dropping

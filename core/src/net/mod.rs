@@ -3,9 +3,11 @@
 
 mod connection;
 mod pooled_read;
+mod send;
 mod writer;
 
 pub use connection::{ConnectOptions, Connection};
+pub use send::send_vectored;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -76,7 +76,7 @@ async fn write_chunks(
             *slot = IoSlice::new(chunk);
             count += 1;
         }
-        let mut n = socket.write_vectored(&slices[..count]).await?;
+        let mut n = super::send_vectored(socket.as_ref(), &slices[..count]).await?;
         if n == 0 {
             return Err(std::io::ErrorKind::WriteZero.into());
         }
