@@ -112,14 +112,21 @@ mod tests {
         RequestFrame::from(b)
     }
 
-    #[tokio::test]
-    async fn frames_arrive_whole_and_in_order_across_partial_writes() {
+    /// A loopback connection: the server's end and the client's write half (its read half is
+    /// dropped, as the connection's reader would never read here).
+    async fn connected() -> (TcpStream, OwnedWriteHalf) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let client = TcpStream::connect(listener.local_addr().unwrap())
             .await
             .unwrap();
-        let (mut server, _) = listener.accept().await.unwrap();
+        let (server, _) = listener.accept().await.unwrap();
         let (_read, write) = client.into_split();
+        (server, write)
+    }
+
+    #[tokio::test]
+    async fn frames_arrive_whole_and_in_order_across_partial_writes() {
+        let (mut server, write) = connected().await;
         let (tx, rx) = mpsc::unbounded_channel();
         let writer = tokio::spawn(async move { write_loop(write, rx, "test").await });
 
@@ -164,12 +171,7 @@ mod tests {
 
     #[tokio::test]
     async fn chunked_frames_are_written_in_chunk_order() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let client = TcpStream::connect(listener.local_addr().unwrap())
-            .await
-            .unwrap();
-        let (mut server, _) = listener.accept().await.unwrap();
-        let (_read, write) = client.into_split();
+        let (mut server, write) = connected().await;
         let mut chunks: VecDeque<Bytes> = (0..300u32)
             .map(|i| Bytes::from(vec![i as u8; 1 + (i as usize % 13) * 1000]))
             .collect();
@@ -190,14 +192,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_write_fails_the_waiting_notifications() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let client = TcpStream::connect(listener.local_addr().unwrap())
-            .await
-            .unwrap();
-        let (server, _) = listener.accept().await.unwrap();
+        let (server, write) = connected().await;
         drop(server);
-        drop(listener);
-        let (_read, write) = client.into_split();
         let (tx, rx) = mpsc::unbounded_channel();
         let writer = tokio::spawn(async move { write_loop(write, rx, "peer:1").await });
         // Keep writing until the reset peer makes a write fail.
