@@ -4,12 +4,14 @@
 
 use std::sync::Arc;
 
-use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::produce_response::{
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, ResponseKind};
 
 use super::{Ctx, Outcome, codes, str_bytes};
 use crate::config::FsyncPolicy;
-use crate::log::validate_produced;
+use crate::log::{AppendError, ProduceRules, validate_produced};
 use crate::partition::Partition;
 use crate::time::now_ms;
 
@@ -50,13 +52,18 @@ pub fn handle(ctx: &Ctx, version: i16, req: ProduceRequest) -> Outcome {
                 continue;
             }
             let records = pd.records.unwrap_or_default();
-            let (max, fsync) = {
+            let (rules, fsync) = {
                 let log = partition.log();
-                (log.config().max_message_bytes, log.config().fsync)
+                let config = log.config();
+                let rules = ProduceRules {
+                    max_message_bytes: config.max_message_bytes,
+                    compacted: config.compact,
+                };
+                (rules, config.fsync)
             };
-            let appended = validate_produced(&records, max).and_then(|h| {
+            let appended = validate_produced(records, rules).and_then(|v| {
                 let mut log = partition.log();
-                let info = log.append(&records, &h, now)?;
+                let info = log.append(&v.records, &v.header, now)?;
                 // Only `flush.messages` makes the ack wait (as in Kafka); `flush.ms` is the
                 // background flusher's job, so no produce waits for a time-based fsync.
                 let flush_now = fsync == FsyncPolicy::Always
@@ -81,6 +88,18 @@ pub fn handle(ctx: &Ctx, version: i16, req: ProduceRequest) -> Outcome {
                     pr.error_code = e.code();
                     if version >= 8 {
                         pr.error_message = Some(str_bytes(e.to_string()));
+                        if let AppendError::RecordErrors(errors) = &e {
+                            pr.record_errors = errors
+                                .iter()
+                                .map(|r| {
+                                    let mut b = BatchIndexAndErrorMessage::default();
+                                    b.batch_index = r.batch_index;
+                                    b.batch_index_error_message =
+                                        Some(str_bytes(r.message.clone()));
+                                    b
+                                })
+                                .collect();
+                        }
                     }
                     tracing::debug!(topic = %partition.topic, partition = pd.index, "produce refused: {e}");
                 }

@@ -37,7 +37,7 @@ fn records_of(h: &BatchHeader, bytes: Bytes) -> io::Result<Vec<Record>> {
 }
 
 fn batches_of(seg: &Segment) -> io::Result<Vec<(BatchHeader, Bytes)>> {
-    let mut r = seg.reader(0);
+    let mut r = seg.reader(0)?;
     let mut out = Vec::new();
     while let Some((_, h, bytes)) = r.next_batch().map_err(ScanError::into_io)? {
         out.push((h, bytes));

@@ -10,9 +10,11 @@
 
 pub mod cleaner;
 pub mod epoch;
+pub mod files;
 pub mod index;
 pub mod producer_state;
 pub mod segment;
+pub mod validate;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -24,11 +26,11 @@ use bytes::Bytes;
 
 use crate::config::{FsyncPolicy, LogConfig};
 use epoch::LeaderEpochCache;
-use odradek::records::{
-    BatchHeader, RecordsError, set_base_offset, set_partition_leader_epoch, verify_crc,
-};
+use files::SegmentFile;
+use odradek::records::{BatchHeader, RecordsError, set_base_offset, set_partition_leader_epoch};
 use producer_state::{ProducerStateTable, SequenceCheck, SequenceError};
 use segment::Segment;
+pub use validate::{ProduceRules, RecordError, Validated, validate_produced};
 
 const LOG_START_FILE: &str = "log-start-offset";
 
@@ -41,6 +43,9 @@ pub enum AppendError {
     TooLarge { size: usize, max: usize },
     #[error("invalid record batch: {0}")]
     InvalidRecord(String),
+    /// Records refused one by one (Kafka's `record_errors`); the batch is refused whole.
+    #[error("{}", record_errors_message(.0))]
+    RecordErrors(Vec<RecordError>),
     #[error("{}", .0.message())]
     Sequence(SequenceError),
     #[error("transactions are not supported yet")]
@@ -56,6 +61,7 @@ impl AppendError {
             Self::Corrupt(_) => 2,         // CORRUPT_MESSAGE
             Self::TooLarge { .. } => 10,   // MESSAGE_TOO_LARGE
             Self::InvalidRecord(_) => 87,  // INVALID_RECORD
+            Self::RecordErrors(_) => 87,   // INVALID_RECORD
             Self::Sequence(e) => e.code(), // OUT_OF_ORDER_SEQUENCE_NUMBER / INVALID_PRODUCER_EPOCH
             Self::Transactional => 48,     // INVALID_TXN_STATE
             Self::Io(_) => 56,             // KAFKA_STORAGE_ERROR
@@ -63,46 +69,19 @@ impl AppendError {
     }
 }
 
-/// Checks a produced records blob before any lock is taken: exactly one v2 batch, its size and
-/// its CRC. Returns the parsed header.
-pub fn validate_produced(
-    records: &[u8],
-    max_message_bytes: usize,
-) -> Result<BatchHeader, AppendError> {
-    let h = BatchHeader::parse(records).map_err(|e| match e {
-        RecordsError::UnsupportedMagic { magic: m, .. } => AppendError::InvalidRecord(format!(
-            "produce requests must carry record batch v2, got magic {m}"
-        )),
-        other => AppendError::Corrupt(other),
-    })?;
-    let total = h.total_len();
-    if total > max_message_bytes {
-        return Err(AppendError::TooLarge {
-            size: total,
-            max: max_message_bytes,
-        });
-    }
-    if total < records.len() {
-        return Err(AppendError::InvalidRecord(
-            "produce requests must carry exactly one record batch per partition".into(),
-        ));
-    }
-    verify_crc(records).map_err(AppendError::Corrupt)?;
-    if h.records_count <= 0 || h.last_offset_delta != h.records_count - 1 {
-        return Err(AppendError::InvalidRecord(format!(
-            "batch claims {} records but last offset delta {}",
-            h.records_count, h.last_offset_delta
-        )));
-    }
-    if h.is_control() {
-        return Err(AppendError::InvalidRecord(
-            "clients may not produce control batches".into(),
-        ));
-    }
-    if h.is_transactional() {
-        return Err(AppendError::Transactional);
-    }
-    Ok(h)
+/// The batch-level message for refused records, shaped like Kafka's.
+fn record_errors_message(errors: &[RecordError]) -> String {
+    let shown: Vec<String> = errors
+        .iter()
+        .take(3)
+        .map(|e| format!("record {}: {}", e.batch_index, e.message))
+        .collect();
+    format!(
+        "one or more records have been rejected due to {} record errors in total, and only \
+         showing the first three errors at most: [{}]",
+        errors.len(),
+        shown.join("; ")
+    )
 }
 
 /// Result of a successful append.
@@ -152,7 +131,7 @@ pub enum ReadError {
 /// Files to fsync and the state they make durable; run outside the partition lock.
 #[derive(Debug)]
 pub struct FlushJob {
-    files: Vec<Arc<File>>,
+    files: Vec<Arc<SegmentFile>>,
     sync_dir: Option<PathBuf>,
     upto_offset: i64,
     committed: (i64, u64),
@@ -162,7 +141,12 @@ impl FlushJob {
     /// Performs the fsyncs (blocking).
     pub fn run(&self) -> io::Result<()> {
         for f in &self.files {
-            f.sync_data()?;
+            match f.get() {
+                Ok(file) => file.sync_data()?,
+                // Deleted meanwhile (retention, compaction): nothing left to make durable.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
         }
         if let Some(d) = &self.sync_dir {
             File::open(d)?.sync_all()?;
@@ -188,7 +172,7 @@ pub struct PartitionLog {
     epochs: LeaderEpochCache,
     producers: ProducerStateTable,
     /// Sealed segments with writes not yet fsynced.
-    unflushed_files: Vec<Arc<File>>,
+    unflushed_files: Vec<Arc<SegmentFile>>,
     dir_dirty: bool,
     unflushed_messages: i64,
     last_flush_ms: i64,
@@ -276,7 +260,7 @@ impl PartitionLog {
         };
         self.producers = table;
         for seg in self.segments.range(from..).map(|(_, s)| s) {
-            let mut r = seg.reader(0);
+            let mut r = seg.reader(0)?;
             while let Some((_, h)) = r.next_header().map_err(segment::ScanError::into_io)? {
                 if h.producer_id >= 0 {
                     self.producers.update(&h, now_ms);
@@ -426,7 +410,7 @@ impl PartitionLog {
             return Ok(());
         }
         active.write_indexes()?;
-        let file = active.file.clone();
+        let file = active.handle();
         self.unflushed_files.push(file);
         let snapshot = self
             .dir
@@ -504,7 +488,7 @@ impl PartitionLog {
                     return Ok(None);
                 }
                 return Ok(Some(ReadPlan {
-                    file: seg.file.clone(),
+                    file: seg.file()?,
                     position: pos,
                     len,
                 }));
@@ -516,7 +500,7 @@ impl PartitionLog {
     /// Collects what must be fsynced to make everything appended so far durable.
     pub fn prepare_flush(&mut self) -> FlushJob {
         let mut files = std::mem::take(&mut self.unflushed_files);
-        files.push(self.active().file.clone());
+        files.push(self.active().handle());
         let sync_dir = std::mem::take(&mut self.dir_dirty).then(|| self.dir.clone());
         self.unflushed_messages = 0;
         let a = self.active();
@@ -575,7 +559,7 @@ impl PartitionLog {
                     continue;
                 }
                 let plan = ReadPlan {
-                    file: seg.file.clone(),
+                    file: seg.file()?,
                     position: pos,
                     len: h.total_len(),
                 };
@@ -598,7 +582,7 @@ impl PartitionLog {
         match seg.find(seg.offset_of_max_timestamp, seg.size)? {
             Some((pos, h)) if h.base_offset < self.high_watermark => {
                 let plan = ReadPlan {
-                    file: seg.file.clone(),
+                    file: seg.file()?,
                     position: pos,
                     len: h.total_len(),
                 };

@@ -11,6 +11,9 @@
 //! actually produced and stops with [`CompressionError::TooLarge`] past [`MAX_DECOMPRESSED_BYTES`].
 
 mod snappy;
+mod stream;
+
+pub use stream::BoundedDecoder;
 
 use std::io::{Read, Write};
 

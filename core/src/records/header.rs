@@ -16,6 +16,7 @@ pub(crate) const MAGIC_AT: usize = 16;
 pub(crate) const CRC_AT: usize = 17;
 /// The CRC covers everything from the attributes to the end of the batch.
 pub(crate) const CRC_COVERS_FROM: usize = 21;
+const MAX_TIMESTAMP_AT: usize = 35;
 /// Smallest legal `batch_length`: a header with no records.
 pub(crate) const MIN_BATCH_LENGTH: i32 = (BATCH_HEADER_LEN - LOG_OVERHEAD) as i32;
 
@@ -260,5 +261,23 @@ pub fn set_partition_leader_epoch(batch: &mut [u8], epoch: i32) -> Result<(), Re
     check_header_room(batch)?;
     batch[PARTITION_LEADER_EPOCH_AT..PARTITION_LEADER_EPOCH_AT + 4]
         .copy_from_slice(&epoch.to_be_bytes());
+    Ok(())
+}
+
+/// Rewrites the max timestamp of the whole batch at the front of `batch` and recomputes its CRC
+/// (which covers the timestamp), as a broker does when the header disagrees with the records.
+pub fn set_max_timestamp(batch: &mut [u8], max_timestamp: i64) -> Result<(), RecordsError> {
+    let header = BatchHeader::parse(batch)?;
+    let total = header.total_len();
+    if batch.len() < total {
+        return Err(RecordsError::Truncated {
+            base_offset: header.base_offset,
+            needed: total,
+            available: batch.len(),
+        });
+    }
+    batch[MAX_TIMESTAMP_AT..MAX_TIMESTAMP_AT + 8].copy_from_slice(&max_timestamp.to_be_bytes());
+    let crc = crc32c::crc32c(&batch[CRC_COVERS_FROM..total]);
+    batch[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
     Ok(())
 }
