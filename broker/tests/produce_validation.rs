@@ -238,3 +238,62 @@ async fn keyless_records_are_refused_on_compacted_topics() {
     let keyless = batch(&[None, None], Compression::None).freeze();
     assert_eq!(produce_v9(&mut c, "plain", keyless).await.error_code, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_compacted_topic_fed_a_bomb_still_compacts() {
+    let b = start_with(
+        "log.cleaner.backoff.ms=50",
+        odradek_broker::FsyncPolicy::Never,
+    )
+    .await;
+    let mut c = Client::connect(b.handle.local_addr()).await;
+    let configs = [
+        ("cleanup.policy", "compact"),
+        ("segment.bytes", "300"),
+        ("delete.retention.ms", "0"),
+        // A 4 MiB decompression budget: the bomb is refused sooner.
+        ("max.message.bytes", "65536"),
+    ];
+    assert_eq!(create_topic(&mut c, "bombed", 1, &configs).await, 0);
+    let bomb = with_section(Compression::Zstd, 1, &zstd_bomb());
+    let mut produced = 0;
+    for round in 0..6 {
+        for key in ["a", "b"] {
+            let mut one = RecordBatchBuilder::new(BatchOptions::default());
+            one.push(
+                1,
+                Some(key.as_bytes()),
+                Some(format!("{key}{round}").as_bytes()),
+                &[],
+            )
+            .unwrap();
+            assert_eq!(
+                produce_v9(&mut c, "bombed", one.finish().unwrap())
+                    .await
+                    .error_code,
+                0
+            );
+            produced += 1;
+        }
+        let r = produce_v9(&mut c, "bombed", bomb.clone()).await;
+        assert_eq!(r.error_code, INVALID_RECORD, "the bomb is refused");
+    }
+    // Compaction leaves one "a" and one "b" in the sealed segments (the newest may sit in the
+    // active one), so fewer records than were produced remain.
+    let mut left = produced;
+    for _ in 0..600 {
+        let (err, hw, records) = fetch(&mut c, "bombed", 0, 0, 1 << 20).await;
+        assert_eq!((err, hw), (0, produced as i64), "no bomb was stored");
+        left = RecordBatches::new(records)
+            .map(|b| b.unwrap().records().unwrap().count())
+            .sum::<usize>();
+        if left <= 4 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        left <= 4,
+        "{left} of {produced} records left: compaction did not run"
+    );
+}

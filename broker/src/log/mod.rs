@@ -178,6 +178,8 @@ pub struct PartitionLog {
     last_flush_ms: i64,
     flushed_offset: i64,
     append_buf: Vec<u8>,
+    /// Batches compaction could not read, by (segment base, position): kept as they are.
+    cleaner_skips: std::collections::BTreeSet<(i64, u64)>,
 }
 
 impl PartitionLog {
@@ -242,6 +244,7 @@ impl PartitionLog {
             last_flush_ms: now_ms,
             flushed_offset: leo,
             append_buf: Vec::new(),
+            cleaner_skips: Default::default(),
         };
         log.rebuild_producer_state(now_ms)?;
         Ok(log)
@@ -703,6 +706,7 @@ impl PartitionLog {
         self.segments.values().take(n.saturating_sub(1))
     }
 
+    #[cfg(test)]
     pub(crate) fn all_segments(&self) -> impl Iterator<Item = &Segment> {
         self.segments.values()
     }
@@ -724,9 +728,20 @@ impl PartitionLog {
         Ok(())
     }
 
-    /// Compacts sealed segments when `cleanup.policy` includes compact.
-    pub fn compact(&mut self, now_ms: i64) -> io::Result<cleaner::CleanStats> {
-        cleaner::compact(self, now_ms)
+    /// Compacts sealed segments when `cleanup.policy` includes compact, with a key map of
+    /// about `map_bytes` (`log.cleaner.dedupe.buffer.size`).
+    pub fn compact(&mut self, now_ms: i64, map_bytes: usize) -> io::Result<cleaner::CleanStats> {
+        cleaner::compact(self, now_ms, map_bytes)
+    }
+
+    /// Marks a batch compaction cannot read; true the first time it is seen.
+    pub(crate) fn note_cleaner_skip(&mut self, segment: i64, position: u64) -> bool {
+        self.cleaner_skips.insert((segment, position))
+    }
+
+    /// How many batches compaction has had to keep unread (the partition's mark).
+    pub fn cleaner_skipped_batches(&self) -> usize {
+        self.cleaner_skips.len()
     }
 
     /// Writes the active segment's indexes and fsyncs everything (clean shutdown).
