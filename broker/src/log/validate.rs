@@ -136,7 +136,7 @@ fn validate_records(
     let mut max_timestamp = -1i64;
     let mut index: i64 = 0;
     let mut missing_keys = Vec::new();
-    while let Some(record) = records.next_ref() {
+    while let Some(record) = records.next_meta() {
         let record = record.map_err(records_error)?;
         let delta = record.offset.wrapping_sub(h.base_offset);
         if delta != index {
@@ -146,7 +146,7 @@ fn validate_records(
                 h.last_offset_delta
             )));
         }
-        if rules.compacted && record.key.is_none() {
+        if rules.compacted && !record.has_key {
             missing_keys.push(RecordError {
                 batch_index: index as i32,
                 message: "compacted topic cannot accept a record without a key".into(),

@@ -30,7 +30,7 @@ pub use header::{
 };
 pub use iter::{RecordBatch, RecordBatches, Records};
 pub use record::{ControlRecord, Record, RecordHeader, RecordRef};
-pub use stream::RecordStream;
+pub use stream::{RecordMeta, RecordStream};
 
 use crate::compression::CompressionError;
 

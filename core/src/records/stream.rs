@@ -5,12 +5,24 @@
 
 use super::header::BatchHeader;
 use super::record::{RecordContext, RecordRef, decode_raw};
-use super::varint::{VarintError, read_varint};
+use super::varint::{VarintError, read_varint, read_varlong};
 use super::{BATCH_HEADER_LEN, RecordsError, TimestampType};
 use crate::compression::{BoundedDecoder, Compression};
 
 /// The window grows in steps of this much (a record larger than the window grows it to fit).
 const WINDOW_STEP: usize = 64 << 10;
+/// [`RecordStream::next_meta`] walks a decompressed record larger than this field by field
+/// instead of holding it whole.
+const LARGE_RECORD: usize = 1 << 20;
+
+/// What validation needs of a record, without its key, value or headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordMeta {
+    pub offset: i64,
+    pub timestamp: i64,
+    pub has_key: bool,
+    pub value_is_null: bool,
+}
 
 /// Streaming iterator over the records of one batch (`batch` = the whole batch's bytes, its CRC
 /// already checked by the caller). Decompressed output past `budget` bytes is an error, as is a
@@ -160,6 +172,137 @@ impl<'a> RecordStream<'a> {
         }
     }
 
+    /// The next record's offset, timestamp and whether it has a key and a value, checked as
+    /// [`RecordStream::next_ref`] checks it. A decompressed record larger than 1 MiB is walked
+    /// field by field and never held whole, so memory stays at a window however large it is.
+    pub fn next_meta(&mut self) -> Option<Result<RecordMeta, RecordsError>> {
+        if self.done {
+            return None;
+        }
+        let result = match self.large_record_length() {
+            Ok(Some(whole)) => self.walk_large(whole).map(Some),
+            Ok(None) => self.next_span().map(|r| {
+                r.map(|(raw, _)| RecordMeta {
+                    offset: raw.offset,
+                    timestamp: raw.timestamp,
+                    has_key: raw.key.is_some(),
+                    value_is_null: raw.value.is_none(),
+                })
+            }),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(Some(meta)) => Some(Ok(meta)),
+            Ok(None) => None,
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+
+    /// The whole length (prefix included) of the next record when it is a large one of a
+    /// compressed batch; `None` for any other case, [`RecordStream::next_span`]'s.
+    fn large_record_length(&mut self) -> Result<Option<usize>, RecordsError> {
+        if self.decoder.is_none() || self.left == 0 {
+            return Ok(None);
+        }
+        self.fill(5)?;
+        match read_varint(&self.data()[self.start..]) {
+            Ok((length, used)) => Ok(usize::try_from(length)
+                .ok()
+                .map(|l| l + used)
+                .filter(|&whole| whole > LARGE_RECORD)),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// Consumes `n` bytes of the current record, of which `room` remain.
+    fn skip(&mut self, n: usize, room: &mut usize, what: &str) -> Result<(), RecordsError> {
+        if n > *room {
+            return Err(self.corrupt(format!(
+                "{what} of {n} bytes with {room} bytes left in the record"
+            )));
+        }
+        *room -= n;
+        let mut left = n;
+        while left > 0 {
+            self.fill(1)?;
+            let have = self.end - self.start;
+            if have == 0 {
+                return Err(self.corrupt(format!("record truncated in its {what}")));
+            }
+            let k = have.min(left);
+            self.start += k;
+            left -= k;
+        }
+        Ok(())
+    }
+
+    /// One varint (or, with `long`, varlong) field of the current record.
+    fn field(&mut self, long: bool, room: &mut usize, what: &str) -> Result<i64, RecordsError> {
+        self.fill(10)?;
+        let window = &self.data()[self.start..];
+        let parsed = if long {
+            read_varlong(window)
+        } else {
+            read_varint(window).map(|(v, n)| (i64::from(v), n))
+        };
+        let Ok((value, used)) = parsed else {
+            return Err(self.corrupt(format!("malformed varint in the record's {what}")));
+        };
+        if used > *room {
+            return Err(self.corrupt(format!("record ends inside its {what}")));
+        }
+        *room -= used;
+        self.start += used;
+        Ok(value)
+    }
+
+    /// A nullable length-prefixed field: skipped, and whether it was null.
+    fn skip_nullable(&mut self, room: &mut usize, what: &str) -> Result<bool, RecordsError> {
+        let len = self.field(false, room, what)?;
+        match len {
+            -1 => Ok(true),
+            len if len >= 0 => self.skip(len as usize, room, what).map(|()| false),
+            len => Err(self.corrupt(format!("{what} length {len}"))),
+        }
+    }
+
+    fn walk_large(&mut self, whole: usize) -> Result<RecordMeta, RecordsError> {
+        let (_, used) = read_varint(&self.data()[self.start..]).expect("read before");
+        self.start += used;
+        let mut room = whole - used;
+        self.skip(1, &mut room, "attributes")?;
+        let timestamp_delta = self.field(true, &mut room, "timestamp delta")?;
+        let offset_delta = self.field(false, &mut room, "offset delta")?;
+        let has_key = !self.skip_nullable(&mut room, "key")?;
+        let value_is_null = self.skip_nullable(&mut room, "value")?;
+        let headers = self.field(false, &mut room, "header count")?;
+        if headers < 0 {
+            return Err(self.corrupt(format!("negative header count {headers}")));
+        }
+        for _ in 0..headers {
+            if self.skip_nullable(&mut room, "header key")? {
+                return Err(self.corrupt("null header key".into()));
+            }
+            self.skip_nullable(&mut room, "header value")?;
+        }
+        if room != 0 {
+            return Err(self.corrupt(format!("{room} bytes left after the record's fields")));
+        }
+        self.left -= 1;
+        Ok(RecordMeta {
+            offset: self.ctx.base_offset.wrapping_add(offset_delta),
+            timestamp: self
+                .ctx
+                .log_append_time
+                .unwrap_or_else(|| self.ctx.base_timestamp.wrapping_add(timestamp_delta)),
+            has_key,
+            value_is_null,
+        })
+    }
+
     fn next_span(&mut self) -> Result<Option<(super::record::RawRecord, usize)>, RecordsError> {
         // One byte past the declared records tells whether anything follows them.
         self.fill(if self.left == 0 { 1 } else { 5 })?;
@@ -254,6 +397,44 @@ mod tests {
                     i += 1;
                 }
                 assert_eq!(i, n, "{codec}");
+            }
+        }
+    }
+
+    #[test]
+    fn large_records_are_walked_without_holding_them() {
+        for codec in [Compression::None, Compression::Zstd, Compression::Lz4] {
+            let mut b = RecordBatchBuilder::new(BatchOptions {
+                compression: codec,
+                ..Default::default()
+            });
+            let big = vec![7u8; 5 << 20];
+            let header = crate::records::RecordHeader::new(&b"h"[..], Some(&b"v"[..]));
+            b.push(10, Some(b"key"), Some(&big), &[header]).unwrap();
+            b.push(11, None, None, &[]).unwrap();
+            let bytes = b.finish().unwrap();
+            let h = BatchHeader::parse(&bytes).unwrap();
+            let mut s = RecordStream::new(&h, &bytes, 64 << 20).unwrap();
+            let first = s.next_meta().unwrap().unwrap();
+            assert_eq!(
+                (first.offset, first.timestamp, first.has_key),
+                (0, 10, true)
+            );
+            assert!(
+                s.window.len() <= 256 << 10,
+                "{codec}: window {}",
+                s.window.len()
+            );
+            let second = s.next_meta().unwrap().unwrap();
+            assert_eq!(
+                (second.offset, second.has_key, second.value_is_null),
+                (1, false, true)
+            );
+            assert!(s.next_meta().is_none());
+            // Past the budget it fails, large record or not.
+            match RecordStream::new(&h, &bytes, 1 << 20) {
+                Err(_) => assert_eq!(codec, Compression::None),
+                Ok(mut s) => assert!(s.next_meta().unwrap().is_err(), "{codec}: over the budget"),
             }
         }
     }
