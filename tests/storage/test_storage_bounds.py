@@ -121,6 +121,7 @@ def test_a_thousand_partitions_under_a_1024_descriptor_limit(start_broker):
 
 
 KEYS = 200_000
+FILLERS = 20_000  # keys written once after the rest, so the last updates leave the active segment
 MAP_BYTES = 1 << 20  # about 29,000 keys a pass
 RSS_BOUND_MIB = 48
 
@@ -131,37 +132,46 @@ def test_compaction_of_more_keys_than_the_map_holds_has_bounded_memory(start_bro
         "log.cleaner.backoff.ms": 500,
     })
     admin = AdminClient({"bootstrap.servers": b.bootstrap})
-    create(admin, "many-keys", 1, {"cleanup.policy": "compact", "segment.bytes": str(4 << 20),
+    create(admin, "many-keys", 1, {"cleanup.policy": "compact", "segment.bytes": str(1 << 20),
                                    "min.cleanable.dirty.ratio": "0.01", "delete.retention.ms": "0"})
     value = b"v" * 100
     rounds = [(("many-keys", 0, b"key-%07d" % k, b"%d:" % r + value) for k in range(KEYS)) for r in range(2)]
+    rounds.append(("many-keys", 0, b"filler-%07d" % k, value) for k in range(FILLERS))
     for r in rounds:
         produce_all(b.bootstrap, r, **{"batch.size": 1 << 20, "linger.ms": 50})
-    part_dir = b.data_dir / "many-keys-0"
-    size = lambda: sum(f.stat().st_size for f in part_dir.glob("*.log"))  # noqa: E731
-    produced = size()
-    # Wait until compaction has removed most first-round values (it logs its passes).
+    # Wait until compaction (running since the first segment was sealed) leaves one record per
+    # key; compaction logs its passes.
     deadline = time.monotonic() + 240
-    while size() > produced * 0.6 and time.monotonic() < deadline:
-        time.sleep(0.5)
+    while True:
+        latest, records = read_all(b.bootstrap, "many-keys")
+        if records <= KEYS + FILLERS or time.monotonic() > deadline:
+            break
+        time.sleep(2)
     st = status(b.proc.pid)
     log = (b.workdir / "broker.log").read_text(errors="replace")
     passes = [int(p) for p in re.findall(r"compacted.*passes=(\d+)", log)]
-    print(f"log {produced >> 20} MiB -> {size() >> 20} MiB; passes {passes}; "
+    print(f"{records} records left of {2 * KEYS + FILLERS}; passes per run {passes}; "
           f"peak RSS {st['VmHWM'] // 1024} MiB, RSS now {st['VmRSS'] // 1024} MiB")
-    assert size() <= produced * 0.6, f"compaction did not finish: {size()} of {produced} bytes left\n{b.log_tail()}"
+    assert records == KEYS + FILLERS, \
+        f"compaction did not finish: {records} records for {KEYS + FILLERS} keys\n{b.log_tail()}"
+    assert len(latest) == KEYS + FILLERS, f"{KEYS + FILLERS - len(latest)} keys lost"
+    assert all(v.startswith(b"1:") for k, v in latest.items() if k.startswith(b"key-")), \
+        "a key lost its latest value"
     assert passes and max(passes) > 1, f"the map should have filled and taken several passes: {passes}"
     assert st["VmHWM"] // 1024 <= RSS_BOUND_MIB, \
         f"peak RSS {st['VmHWM'] // 1024} MiB over the bound of {RSS_BOUND_MIB} MiB"
-    # Every key is still there, with its latest value.
-    c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "compaction-check", "enable.auto.commit": False,
+
+
+def read_all(bootstrap: str, topic: str) -> tuple[dict[bytes, bytes], int]:
+    """The latest value of every key in partition 0, and how many records were read."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "compaction-check", "enable.auto.commit": False,
                   "fetch.max.bytes": 8 << 20})
-    c.assign([TopicPartition("many-keys", 0, 0)])
+    _, high = c.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
+    c.assign([TopicPartition(topic, 0, 0)])
     latest: dict[bytes, bytes] = {}
     records = 0
-    _, high = c.get_watermark_offsets(TopicPartition("many-keys", 0), timeout=10)
-    deadline = time.monotonic() + 120
     last_offset = -1
+    deadline = time.monotonic() + 120
     while last_offset < high - 1 and time.monotonic() < deadline:
         for m in c.consume(10000, 1.0):
             if m.error() is None:
@@ -169,6 +179,5 @@ def test_compaction_of_more_keys_than_the_map_holds_has_bounded_memory(start_bro
                 records += 1
                 last_offset = m.offset()
     c.close()
-    assert len(latest) == KEYS, f"{KEYS - len(latest)} keys lost"
-    assert all(v.startswith(b"1:") for v in latest.values()), "a key lost its latest value"
-    assert records < 2 * KEYS * 0.6, f"{records} records read: the first round was not compacted"
+    assert last_offset == high - 1, f"read up to {last_offset} of {high}"
+    return latest, records
