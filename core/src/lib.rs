@@ -8,6 +8,9 @@
 //! - [`cluster`]: bootstrap, metadata cache, leader routing.
 //! - [`config`] and [`error`]: property names as librdkafka / Java, one error type.
 
+// Every public item says what it is; the crate is the API other crates build on.
+#![warn(missing_docs)]
+
 pub mod admin;
 pub mod cluster;
 pub mod config;

@@ -28,6 +28,9 @@
 //! assert_eq!(record.value.as_deref(), Some(&b"value"[..]));
 //! ```
 
+// Every public item says what it is; the crate is the API other crates build on.
+#![warn(missing_docs)]
+
 pub mod buffers;
 pub mod codec;
 pub mod compression;

@@ -3,9 +3,9 @@
 //! (ApiVersions responses always carry header v0; an ApiVersions request at a version the broker
 //! does not know is answered with a v0 body).
 //!
-//! The codec has two halves, each behind the matching cargo feature: [`client`] (`client`:
-//! encode requests, decode responses) and [`broker`] (`broker`: decode requests, encode
-//! responses); their functions are re-exported here.
+//! The codec has two halves, each behind the matching cargo feature: module `client` (feature
+//! `client`: encode requests, decode responses) and module `broker` (feature `broker`: decode
+//! requests, encode responses); their functions are re-exported here.
 
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{HeaderVersion, Message, VersionRange};
@@ -200,8 +200,11 @@ apis! {
 /// broker can answer an unknown API or version with an error carrying the right correlation id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RequestPreamble {
+    /// The raw API key (may be one this library does not know).
     pub api_key: i16,
+    /// The version of that API the client sent.
     pub api_version: i16,
+    /// The id the client matches the response by; echoed in every response, errors included.
     pub correlation_id: i32,
 }
 

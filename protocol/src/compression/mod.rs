@@ -20,11 +20,16 @@ pub const MAX_DECOMPRESSED_BYTES: usize = 1 << 30;
 /// A record batch's compression codec (attribute bits 0-2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Compression {
+    /// Uncompressed records (id 0), the default.
     #[default]
     None,
+    /// gzip (id 1): RFC 1952 members; the best ratio of the classic codecs, the slowest.
     Gzip,
+    /// snappy (id 2): xerial-framed on write, as the Java client reads it.
     Snappy,
+    /// lz4 (id 3): the standard LZ4 frame with 64 KiB independent blocks.
     Lz4,
+    /// zstd (id 4): one standard zstd frame; needs Produce v7+ / Fetch v10+ on the broker.
     Zstd,
 }
 
@@ -100,19 +105,44 @@ impl std::fmt::Display for Compression {
 /// Why compressing or decompressing failed. Corrupt input is never retriable.
 #[derive(Debug, thiserror::Error)]
 pub enum CompressionError {
+    /// A configured `compression.level` is outside the codec's range; a configuration error.
     #[error("{codec} compression level {level} is out of range {min}..={max}")]
     InvalidLevel {
+        /// The codec the level was given for.
         codec: Compression,
+        /// The rejected level.
         level: i32,
+        /// The lowest level the codec accepts.
         min: i32,
+        /// The highest level the codec accepts.
         max: i32,
     },
+    /// The compressed bytes do not decode; the batch is damaged and fetching it again from the
+    /// same log returns the same bytes.
     #[error("{codec} data is corrupt: {reason}")]
-    Corrupt { codec: Compression, reason: String },
+    Corrupt {
+        /// The codec the batch's attributes named.
+        codec: Compression,
+        /// What the decoder reported.
+        reason: String,
+    },
+    /// Decompressed output passed the size limit (a decompression bomb or a batch larger than
+    /// any this side accepts); the batch is rejected rather than buffered.
     #[error("{codec} data decompresses to more than {limit} bytes")]
-    TooLarge { codec: Compression, limit: usize },
+    TooLarge {
+        /// The codec being decoded.
+        codec: Compression,
+        /// The limit that was passed, in bytes of decompressed output.
+        limit: usize,
+    },
+    /// The compressor itself failed (in practice only an allocation or I/O failure in the codec).
     #[error("{codec} compression failed: {reason}")]
-    Encode { codec: Compression, reason: String },
+    Encode {
+        /// The codec that failed.
+        codec: Compression,
+        /// What the compressor reported.
+        reason: String,
+    },
 }
 
 impl CompressionError {

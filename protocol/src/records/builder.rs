@@ -14,16 +14,27 @@ use crate::compression::{self, Compression};
 /// no compression, producer id/epoch/sequence -1, leader epoch -1, create time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchOptions {
+    /// The codec the records section is compressed with.
     pub compression: Compression,
     /// librdkafka's `compression.level`; `None` or -1 = codec default.
     pub compression_level: Option<i32>,
+    /// Offset of the first record; a producer writes 0 and the broker assigns the real one.
     pub base_offset: i64,
+    /// The idempotent producer's id from InitProducerId; -1 when not idempotent.
     pub producer_id: i64,
+    /// The epoch of `producer_id`; a newer epoch fences older producers with the same id.
     pub producer_epoch: i16,
+    /// Sequence number of the first record for this producer and partition; -1 when not
+    /// idempotent. The broker rejects gaps and replays duplicates' acks.
     pub base_sequence: i32,
+    /// The batch belongs to a transaction; readers with `read_committed` hold it back until the
+    /// transaction's marker arrives.
     pub is_transactional: bool,
+    /// The batch holds a transaction marker (a [`ControlRecord`]) instead of user records.
     pub is_control: bool,
+    /// The leader epoch the batch was written under; set by the broker, -1 from a producer.
     pub partition_leader_epoch: i32,
+    /// Whether the timestamps are the producer's or the broker's append time.
     pub timestamp_type: TimestampType,
 }
 
@@ -87,6 +98,8 @@ fn put_nullable(out: &mut Vec<u8>, field: Option<&[u8]>) {
 }
 
 impl RecordBatchBuilder {
+    /// An empty builder for a batch with `options`, with room for 16 KiB of records before it
+    /// grows.
     pub fn new(options: BatchOptions) -> Self {
         RecordBatchBuilder::with_capacity(options, 16 * 1024)
     }
@@ -104,6 +117,7 @@ impl RecordBatchBuilder {
         }
     }
 
+    /// The options the batch will be finished with.
     pub fn options(&self) -> &BatchOptions {
         &self.options
     }
@@ -119,6 +133,7 @@ impl RecordBatchBuilder {
         self.count as usize
     }
 
+    /// No record pushed yet; finishing now gives a batch with no records.
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }

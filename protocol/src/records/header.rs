@@ -38,18 +38,36 @@ pub enum TimestampType {
 /// The parsed header of a v2 record batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchHeader {
+    /// Offset of the first record in the batch.
     pub base_offset: i64,
+    /// Bytes after this field to the end of the batch (the whole batch is this plus
+    /// [`LOG_OVERHEAD`]).
     pub batch_length: i32,
+    /// The leader epoch the batch was appended under (-1 when unknown); consumers use it to
+    /// detect log truncation after a leader change.
     pub partition_leader_epoch: i32,
+    /// The batch format version; always [`MAGIC_V2`] for a parsed header.
     pub magic: i8,
+    /// CRC-32C of everything from `attributes` to the end of the batch.
     pub crc: u32,
+    /// Bit flags: codec (bits 0-2), timestamp type (3), transactional (4), control (5),
+    /// delete horizon (6); read them through the accessor methods.
     pub attributes: i16,
+    /// Offset of the last record minus `base_offset`; may exceed `records_count - 1` after
+    /// compaction removed records.
     pub last_offset_delta: i32,
+    /// Timestamp of the first record in ms since the Unix epoch (the delete horizon when
+    /// [`BatchHeader::has_delete_horizon`]); record timestamps are deltas from it.
     pub base_timestamp: i64,
+    /// Largest record timestamp in ms, or the broker's append time for log-append-time batches.
     pub max_timestamp: i64,
+    /// The idempotent or transactional producer's id; -1 for a plain producer.
     pub producer_id: i64,
+    /// The epoch of `producer_id`; -1 for a plain producer.
     pub producer_epoch: i16,
+    /// Per-partition sequence number of the first record; -1 for a plain producer.
     pub base_sequence: i32,
+    /// How many records the batch holds.
     pub records_count: i32,
 }
 
@@ -153,6 +171,7 @@ impl BatchHeader {
         Compression::from_id((self.attributes & COMPRESSION_MASK) as u8).unwrap_or_default()
     }
 
+    /// Whose clock the record timestamps come from (attribute bit 3).
     pub fn timestamp_type(&self) -> TimestampType {
         if self.attributes & TIMESTAMP_TYPE_BIT != 0 {
             TimestampType::LogAppendTime
@@ -161,6 +180,8 @@ impl BatchHeader {
         }
     }
 
+    /// The batch was written inside a transaction (attribute bit 4); `read_committed` readers
+    /// skip it if the transaction aborted.
     pub fn is_transactional(&self) -> bool {
         self.attributes & TRANSACTIONAL_BIT != 0
     }

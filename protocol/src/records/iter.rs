@@ -120,7 +120,10 @@ impl std::iter::FusedIterator for RecordBatches {}
 /// One v2 batch: its parsed header and its bytes (a slice of the blob it came from).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordBatch {
+    /// The batch's parsed 61-byte header.
     pub header: BatchHeader,
+    /// The whole batch as on the wire, header included; its CRC is checked when the records are
+    /// read ([`RecordBatch::records`]), not when the batch is split off.
     pub bytes: Bytes,
 }
 

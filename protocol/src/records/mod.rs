@@ -41,36 +41,67 @@ pub const UNKNOWN_OFFSET: i64 = -1;
 /// [`UNKNOWN_OFFSET`] when the input is too short to contain one).
 #[derive(Debug, thiserror::Error)]
 pub enum RecordsError {
+    /// The batch's stored CRC-32C does not match its bytes: corrupted on disk or in transit.
+    /// Fetching again can help only if the damage happened in transit.
     #[error(
         "record batch at offset {base_offset}: CRC mismatch (stored {stored:#010x}, computed {computed:#010x})"
     )]
     CrcMismatch {
+        /// Offset of the batch's first record.
         base_offset: i64,
+        /// The CRC written in the batch header.
         stored: u32,
+        /// The CRC computed over the bytes received.
         computed: u32,
     },
+    /// The batch is in the v0/v1 message-set format (magic 0 or 1), which this library does
+    /// not read; the data is intact but needs an older client or a format conversion.
     #[error(
         "record batch at offset {base_offset}: unsupported magic {magic} (only v2 is supported)"
     )]
-    UnsupportedMagic { base_offset: i64, magic: i8 },
+    UnsupportedMagic {
+        /// Offset of the batch's first record.
+        base_offset: i64,
+        /// The magic byte found.
+        magic: i8,
+    },
+    /// The input ends inside a batch. Only a strict reader ([`RecordBatches::strict`]) reports
+    /// this; a fetch response legitimately stops mid-batch and is read leniently.
     #[error(
         "record batch at offset {base_offset}: truncated ({needed} bytes needed, {available} present)"
     )]
     Truncated {
+        /// Offset of the batch's first record, or [`UNKNOWN_OFFSET`] if cut before it.
         base_offset: i64,
+        /// Bytes the batch (or the part being read) needs.
         needed: usize,
+        /// Bytes that were there.
         available: usize,
     },
+    /// A length, count or field inside the batch is inconsistent (`reason` says which); the
+    /// same bytes fail the same way on every retry.
     #[error("record batch at offset {base_offset}: {reason}")]
-    Corrupt { base_offset: i64, reason: String },
+    Corrupt {
+        /// Offset of the batch's first record.
+        base_offset: i64,
+        /// What is inconsistent, naming the record offset where known.
+        reason: String,
+    },
+    /// The records section did not decompress (corrupt, or larger than the decompression limit).
     #[error("record batch at offset {base_offset}: decompression failed: {source}")]
     Decompression {
+        /// Offset of the batch's first record.
         base_offset: i64,
+        /// The codec's error.
         #[source]
         source: CompressionError,
     },
+    /// A batch could not be built: a field longer than the format's i32 lengths, more records
+    /// than one batch counts, or a control type with no encoding. The caller's input is at
+    /// fault; retrying does not help.
     #[error("cannot encode record batch: {0}")]
     Encode(String),
+    /// Compressing the records section failed (typically an out-of-range `compression.level`).
     #[error("cannot encode record batch: {0}")]
     Compression(#[source] CompressionError),
 }

@@ -15,21 +15,30 @@ use super::varint::{VarintError, read_varint, read_varlong};
 /// A record as handed to the user. Key, value and headers are slices of the batch's buffer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
+    /// The record's offset in its partition (base offset + delta).
     pub offset: i64,
+    /// Milliseconds since the Unix epoch: the producer's create time, or the broker's append
+    /// time for log-append-time topics.
     pub timestamp: i64,
+    /// The key; `None` is a null key (distinct from an empty one).
     pub key: Option<Bytes>,
+    /// The value; `None` is a null value, a tombstone on compacted topics.
     pub value: Option<Bytes>,
+    /// The record's headers, in the order they were written (keys may repeat).
     pub headers: Vec<RecordHeader>,
 }
 
 /// A record header: the key is a (UTF-8 by convention) non-null string, the value may be null.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordHeader {
+    /// The header's name.
     pub key: Bytes,
+    /// The header's value; `None` is null, distinct from empty.
     pub value: Option<Bytes>,
 }
 
 impl RecordHeader {
+    /// A header named `key` with `value` (`None` for a null value).
     pub fn new(key: impl Into<Bytes>, value: Option<impl Into<Bytes>>) -> Self {
         RecordHeader {
             key: key.into(),
@@ -42,9 +51,22 @@ impl RecordHeader {
 /// not act on, such as KRaft's leader-change records).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ControlRecord {
-    Abort { coordinator_epoch: i32 },
-    Commit { coordinator_epoch: i32 },
-    Other { kind: i16 },
+    /// The producer's transaction was aborted: its records before this marker are discarded by
+    /// `read_committed` readers.
+    Abort {
+        /// The epoch of the transaction coordinator that wrote the marker.
+        coordinator_epoch: i32,
+    },
+    /// The producer's transaction was committed: its records before this marker become visible.
+    Commit {
+        /// The epoch of the transaction coordinator that wrote the marker.
+        coordinator_epoch: i32,
+    },
+    /// A control record of another type, skipped by consumers.
+    Other {
+        /// The control type from the record key (2 and up are KRaft's own records).
+        kind: i16,
+    },
 }
 
 const CONTROL_ABORT: i16 = 0;
@@ -481,9 +503,13 @@ impl RawRecord {
 /// callers that copy or inspect records in place (bindings, broker validation).
 #[derive(Debug, Clone)]
 pub struct RecordRef<'a> {
+    /// The record's offset in its partition.
     pub offset: i64,
+    /// Milliseconds since the Unix epoch (create or append time, as [`Record::timestamp`]).
     pub timestamp: i64,
+    /// The key; `None` is a null key.
     pub key: Option<&'a [u8]>,
+    /// The value; `None` is a null value (a tombstone on compacted topics).
     pub value: Option<&'a [u8]>,
     headers: HeaderSpans<'a>,
 }
@@ -497,6 +523,7 @@ impl<'a> RecordRef<'a> {
             .map(move |((ks, ke), v)| (&buf[ks..ke], v.map(|(s, e)| &buf[s..e])))
     }
 
+    /// How many headers the record has (as [`RecordRef::headers`] yields them).
     pub fn header_count(&self) -> usize {
         self.headers.left
     }
