@@ -23,7 +23,9 @@ use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::io::{self, BufWriter, Write};
 
 use bytes::Bytes;
-use odradek::records::{BatchHeader, BatchOptions, RecordBatchBuilder, RecordHeader, RecordStream};
+use odradek_protocol::records::{
+    BatchHeader, BatchOptions, RecordBatchBuilder, RecordHeader, RecordStream,
+};
 
 use super::PartitionLog;
 use super::segment::{ScanError, segment_stem};
@@ -348,7 +350,7 @@ fn rewrite_batch(
     mut keep: impl FnMut(Option<&[u8]>, i64, bool) -> bool,
     out: &mut impl Write,
 ) -> io::Result<()> {
-    let invalid = |e: odradek::records::RecordsError| {
+    let invalid = |e: odradek_protocol::records::RecordsError| {
         io::Error::new(io::ErrorKind::InvalidData, e.to_string())
     };
     let options_at = |offset: i64| BatchOptions {
@@ -407,7 +409,7 @@ fn rewrite_batch(
 mod tests {
     use super::*;
     use crate::config::{BrokerProperties, FsyncPolicy, LogConfig, TopicOverrides};
-    use odradek::records::RecordBatch;
+    use odradek_protocol::records::RecordBatch;
 
     fn keyed(key: &str, value: Option<&str>) -> Bytes {
         let mut b = RecordBatchBuilder::new(BatchOptions::default());

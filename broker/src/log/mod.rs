@@ -27,7 +27,9 @@ use bytes::Bytes;
 use crate::config::{FsyncPolicy, LogConfig};
 use epoch::LeaderEpochCache;
 use files::SegmentFile;
-use odradek::records::{BatchHeader, RecordsError, set_base_offset, set_partition_leader_epoch};
+use odradek_protocol::records::{
+    BatchHeader, RecordsError, set_base_offset, set_partition_leader_epoch,
+};
 use producer_state::{ProducerStateTable, SequenceCheck, SequenceError};
 use segment::Segment;
 pub use validate::{ProduceRules, RecordError, Validated, validate_produced};

@@ -10,8 +10,8 @@
 //! recompresses on append, so such a batch is refused with INVALID_RECORD instead.
 
 use bytes::{Bytes, BytesMut};
-use odradek::compression::CompressionError;
-use odradek::records::{
+use odradek_protocol::compression::CompressionError;
+use odradek_protocol::records::{
     BatchHeader, RecordStream, RecordsError, TimestampType, set_max_timestamp, verify_crc,
 };
 
@@ -180,8 +180,8 @@ fn records_error(e: RecordsError) -> AppendError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use odradek::compression::Compression;
-    use odradek::records::{BatchOptions, RecordBatchBuilder};
+    use odradek_protocol::compression::Compression;
+    use odradek_protocol::records::{BatchOptions, RecordBatchBuilder};
 
     const RULES: ProduceRules = ProduceRules {
         max_message_bytes: 1 << 20,
