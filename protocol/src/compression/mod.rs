@@ -15,6 +15,16 @@ mod stream;
 
 pub use stream::BoundedDecoder;
 
+/// Every codec, for tests that go through all of them.
+#[cfg(test)]
+pub(crate) const ALL_CODECS: [Compression; 5] = [
+    Compression::None,
+    Compression::Gzip,
+    Compression::Snappy,
+    Compression::Lz4,
+    Compression::Zstd,
+];
+
 use std::io::{Read, Write};
 
 /// Upper bound on the output of one decompression (one record batch).

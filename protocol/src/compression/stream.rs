@@ -432,13 +432,7 @@ mod tests {
     #[test]
     fn every_codec_round_trips_in_pieces() {
         let data: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
-        for codec in [
-            Compression::None,
-            Compression::Gzip,
-            Compression::Snappy,
-            Compression::Lz4,
-            Compression::Zstd,
-        ] {
+        for codec in crate::compression::ALL_CODECS {
             let mut packed = Vec::new();
             compress(codec, None, &data, &mut packed).unwrap();
             let out = drain(codec, &packed, data.len()).unwrap();

@@ -238,7 +238,8 @@ pub fn verify_crc(batch: &[u8]) -> Result<(), RecordsError> {
     verify_crc_parsed(&header, batch)
 }
 
-pub(crate) fn verify_crc_parsed(header: &BatchHeader, batch: &[u8]) -> Result<(), RecordsError> {
+/// The batch's whole length, checked against the bytes present.
+fn whole_len(header: &BatchHeader, batch: &[u8]) -> Result<usize, RecordsError> {
     let total = header.total_len();
     if batch.len() < total {
         return Err(RecordsError::Truncated {
@@ -247,6 +248,11 @@ pub(crate) fn verify_crc_parsed(header: &BatchHeader, batch: &[u8]) -> Result<()
             available: batch.len(),
         });
     }
+    Ok(total)
+}
+
+pub(crate) fn verify_crc_parsed(header: &BatchHeader, batch: &[u8]) -> Result<(), RecordsError> {
+    let total = whole_len(header, batch)?;
     let computed = crc32c::crc32c(&batch[CRC_COVERS_FROM..total]);
     if computed != header.crc {
         return Err(RecordsError::CrcMismatch {
@@ -289,14 +295,7 @@ pub fn set_partition_leader_epoch(batch: &mut [u8], epoch: i32) -> Result<(), Re
 /// (which covers the timestamp), as a broker does when the header disagrees with the records.
 pub fn set_max_timestamp(batch: &mut [u8], max_timestamp: i64) -> Result<(), RecordsError> {
     let header = BatchHeader::parse(batch)?;
-    let total = header.total_len();
-    if batch.len() < total {
-        return Err(RecordsError::Truncated {
-            base_offset: header.base_offset,
-            needed: total,
-            available: batch.len(),
-        });
-    }
+    let total = whole_len(&header, batch)?;
     batch[MAX_TIMESTAMP_AT..MAX_TIMESTAMP_AT + 8].copy_from_slice(&max_timestamp.to_be_bytes());
     let crc = crc32c::crc32c(&batch[CRC_COVERS_FROM..total]);
     batch[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());

@@ -381,13 +381,7 @@ mod tests {
 
     #[test]
     fn streams_the_same_records_as_the_batch_decoder() {
-        for codec in [
-            Compression::None,
-            Compression::Gzip,
-            Compression::Snappy,
-            Compression::Lz4,
-            Compression::Zstd,
-        ] {
+        for codec in crate::compression::ALL_CODECS {
             // Small records, and records larger than the window step.
             for (n, len) in [(500, 10), (5, 200_000)] {
                 let bytes = batch(codec, n, len);
