@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod api_versions;
+pub mod authorized;
 pub mod cluster;
 pub mod configs;
 pub mod fetch;
