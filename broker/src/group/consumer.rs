@@ -952,10 +952,20 @@ mod tests {
     fn a_regex_subscription_follows_the_topics_that_match() {
         let now = Instant::now();
         let mut g = ConsumerGroup::new("g");
-        let id_of = |n: &str| Uuid::from_u128(n.len() as u128 + n.as_bytes()[0] as u128);
-        let lookup = move |n: &str| Some((id_of(n), 1));
-        let mut names = vec!["orders".to_string(), "orders-v2".into(), "payments".into()];
-        let joined = g.heartbeat(
+        let lookup = |n: &str| Some((Uuid::from_u128(n.len() as u128), 1));
+        let beat = |g: &mut ConsumerGroup, req: HeartbeatIn, names: &[&str]| {
+            let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+            g.heartbeat(
+                req,
+                now,
+                &settings(),
+                &lookup,
+                &|| names.clone(),
+                || unreachable!(),
+            )
+        };
+        let joined = beat(
+            &mut g,
             HeartbeatIn {
                 member_id: "m".into(),
                 rebalance_timeout_ms: 1000,
@@ -963,46 +973,26 @@ mod tests {
                 owned: Some(TopicAssignment::new()),
                 ..HeartbeatIn::default()
             },
-            now,
-            &settings(),
-            &lookup,
-            &|| names.clone(),
-            || unreachable!(),
+            &["orders", "orders-v2", "payments", "old-orders"],
         );
         assert_eq!(joined.error, codes::NONE, "{:?}", joined.message);
         // The whole name must match, as in Kafka.
         assert_eq!(g.members["m"].subscribed, ["orders", "orders-v2"]);
-        names.push("orders-v3".into());
-        let epoch = joined.member_epoch;
-        let again = g.heartbeat(
-            HeartbeatIn {
-                member_id: "m".into(),
-                member_epoch: epoch,
-                rebalance_timeout_ms: -1,
-                ..HeartbeatIn::default()
-            },
-            now,
-            &settings(),
-            &lookup,
-            &|| names.clone(),
-            || unreachable!(),
+        let next = |epoch, regex: Option<&str>| HeartbeatIn {
+            member_id: "m".into(),
+            member_epoch: epoch,
+            rebalance_timeout_ms: -1,
+            regex: regex.map(str::to_string),
+            ..HeartbeatIn::default()
+        };
+        let again = beat(
+            &mut g,
+            next(joined.member_epoch, None),
+            &["orders", "orders-v2", "orders-v3"],
         );
         assert_eq!(again.error, codes::NONE);
         assert_eq!(g.members["m"].subscribed.len(), 3);
-        let bad = g.heartbeat(
-            HeartbeatIn {
-                member_id: "m".into(),
-                member_epoch: again.member_epoch,
-                rebalance_timeout_ms: -1,
-                regex: Some("orders(".into()),
-                ..HeartbeatIn::default()
-            },
-            now,
-            &settings(),
-            &lookup,
-            &|| names.clone(),
-            || unreachable!(),
-        );
+        let bad = beat(&mut g, next(again.member_epoch, Some("orders(")), &[]);
         assert_eq!(bad.error, codes::INVALID_REGULAR_EXPRESSION);
     }
 

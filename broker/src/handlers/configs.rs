@@ -206,80 +206,11 @@ pub fn incremental_alter_configs(
 ) -> IncrementalAlterConfigsResponse {
     let mut resp = IncrementalAlterConfigsResponse::default();
     for res in req.resources {
-        if res.resource_type == GROUP {
-            let (code, msg) = alter_group(ctx, &res, req.validate_only);
-            let mut r = IncrementalResult::default();
-            r.resource_type = res.resource_type;
-            r.resource_name = res.resource_name;
-            r.error_code = code;
-            r.error_message = msg.map(str_bytes);
-            resp.responses.push(r);
-            continue;
-        }
-        let ops: Vec<(String, i8, Option<String>)> = res
-            .configs
-            .iter()
-            .map(|c| {
-                (
-                    c.name.to_string(),
-                    c.config_operation,
-                    c.value.as_ref().map(|v| v.to_string()),
-                )
-            })
-            .collect();
-        let (code, msg) = alter(
-            ctx,
-            res.resource_type,
-            &res.resource_name,
-            req.validate_only,
-            |o| {
-                for (k, op, v) in ops {
-                    let is_list = topic_config_def(&k)
-                        .is_some_and(|d| d.kind == crate::config::ConfigType::List);
-                    match (op, v) {
-                        (0, Some(v)) => {
-                            o.insert(k, v);
-                        }
-                        (1, _) => {
-                            o.remove(&k);
-                        }
-                        (2, Some(v)) if is_list => {
-                            let mut items: Vec<String> = o
-                                .get(&k)
-                                .map(|c| c.split(',').map(str::to_string).collect())
-                                .unwrap_or_default();
-                            for i in v.split(',') {
-                                if !items.iter().any(|x| x == i) {
-                                    items.push(i.to_string());
-                                }
-                            }
-                            o.insert(k, items.join(","));
-                        }
-                        (3, Some(v)) if is_list => {
-                            let remove: Vec<&str> = v.split(',').collect();
-                            let items: Vec<String> = o
-                                .get(&k)
-                                .map(|c| {
-                                    c.split(',')
-                                        .filter(|x| !remove.contains(x))
-                                        .map(str::to_string)
-                                        .collect()
-                                })
-                                .unwrap_or_default();
-                            o.insert(k, items.join(","));
-                        }
-                        (2 | 3, _) => {
-                            return Err(format!(
-                                "APPEND/SUBTRACT need a list config with a value; {k} is not"
-                            ));
-                        }
-                        (0, None) => return Err(format!("SET of {k} needs a value")),
-                        (other, _) => return Err(format!("unknown config operation {other}")),
-                    }
-                }
-                Ok(())
-            },
-        );
+        let (code, msg) = if res.resource_type == GROUP {
+            alter_group(ctx, &res, req.validate_only)
+        } else {
+            alter_incrementally(ctx, &res, req.validate_only)
+        };
         let mut r = IncrementalResult::default();
         r.resource_type = res.resource_type;
         r.resource_name = res.resource_name;
@@ -288,6 +219,78 @@ pub fn incremental_alter_configs(
         resp.responses.push(r);
     }
     resp
+}
+
+/// IncrementalAlterConfigs of a topic: SET, DELETE, and APPEND / SUBTRACT on list configs.
+fn alter_incrementally(
+    ctx: &Ctx,
+    res: &kafka_protocol::messages::incremental_alter_configs_request::AlterConfigsResource,
+    validate_only: bool,
+) -> (i16, Option<String>) {
+    let ops: Vec<(String, i8, Option<String>)> = res
+        .configs
+        .iter()
+        .map(|c| {
+            (
+                c.name.to_string(),
+                c.config_operation,
+                c.value.as_ref().map(|v| v.to_string()),
+            )
+        })
+        .collect();
+    alter(
+        ctx,
+        res.resource_type,
+        &res.resource_name,
+        validate_only,
+        |o| {
+            for (k, op, v) in ops {
+                let is_list =
+                    topic_config_def(&k).is_some_and(|d| d.kind == crate::config::ConfigType::List);
+                match (op, v) {
+                    (0, Some(v)) => {
+                        o.insert(k, v);
+                    }
+                    (1, _) => {
+                        o.remove(&k);
+                    }
+                    (2, Some(v)) if is_list => {
+                        let mut items: Vec<String> = o
+                            .get(&k)
+                            .map(|c| c.split(',').map(str::to_string).collect())
+                            .unwrap_or_default();
+                        for i in v.split(',') {
+                            if !items.iter().any(|x| x == i) {
+                                items.push(i.to_string());
+                            }
+                        }
+                        o.insert(k, items.join(","));
+                    }
+                    (3, Some(v)) if is_list => {
+                        let remove: Vec<&str> = v.split(',').collect();
+                        let items: Vec<String> = o
+                            .get(&k)
+                            .map(|c| {
+                                c.split(',')
+                                    .filter(|x| !remove.contains(x))
+                                    .map(str::to_string)
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                        o.insert(k, items.join(","));
+                    }
+                    (2 | 3, _) => {
+                        return Err(format!(
+                            "APPEND/SUBTRACT need a list config with a value; {k} is not"
+                        ));
+                    }
+                    (0, None) => return Err(format!("SET of {k} needs a value")),
+                    (other, _) => return Err(format!("unknown config operation {other}")),
+                }
+            }
+            Ok(())
+        },
+    )
 }
 
 /// IncrementalAlterConfigs of a group: SET and DELETE (the group configs are not lists).
