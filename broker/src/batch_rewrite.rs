@@ -12,8 +12,8 @@
 //! Either change rewrites the CRC. Batches of topics that ask for neither are stored exactly as
 //! sent, without a copy.
 
-use odradek::compression::{self, Compression};
-use odradek::records::{BATCH_HEADER_LEN, BatchHeader, LOG_OVERHEAD, RecordsError};
+use odradek_protocol::compression::{self, Compression};
+use odradek_protocol::records::{BATCH_HEADER_LEN, BatchHeader, LOG_OVERHEAD, RecordsError};
 
 use crate::log::AppendError;
 
@@ -121,7 +121,7 @@ fn recompressed(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use odradek::records::{
+    use odradek_protocol::records::{
         BatchOptions, RecordBatch, RecordBatchBuilder, TimestampType, verify_crc,
     };
 

@@ -50,7 +50,7 @@ mod tests {
     fn within_the_codec_range() {
         // The codec's range, not `valid_versions` (wider than what kafka-protocol decodes).
         for &(k, min, max) in SUPPORTED_APIS {
-            let r = odradek::protocol::codec::supported_versions(k);
+            let r = odradek_protocol::codec::supported_versions(k);
             assert!(
                 r.min <= min && max <= r.max,
                 "{k:?} {min}..{max} outside {r}"
