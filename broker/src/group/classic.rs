@@ -17,7 +17,7 @@ use super::codes;
 /// its timer ends it on a later turn of the coordinator's event loop, so consumers that start
 /// together share the first generation. The coordinator's timer (`group::TICK`) ends it here,
 /// at least this long after the last new member joined.
-const INITIAL_JOIN_MIN: Duration = Duration::from_millis(50);
+const INITIAL_JOIN_MIN: Duration = Duration::from_millis(100);
 
 /// How long the initial join phase waits after each new member.
 fn initial_window(initial_delay: Duration) -> Duration {
