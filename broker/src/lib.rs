@@ -15,6 +15,7 @@
 //! `handlers/groups.rs` with their coordinator in `group/`, transactions in `handlers/txn.rs`.
 
 pub mod config;
+pub mod data_dir;
 pub mod embedded;
 pub mod group;
 pub mod log;
