@@ -31,9 +31,9 @@ use super::versions::is_supported;
 use crate::config::ConnectionLimits;
 use crate::handlers::{self, Ctx, Outcome};
 use crate::state::BrokerState;
-use odradek::protocol::ProtocolError;
-use odradek::protocol::codec::{decode_request, encode_response, peek_request_preamble};
-use odradek::protocol::frame::FrameDecoder;
+use odradek_protocol::ProtocolError;
+use odradek_protocol::codec::{decode_request, encode_response, peek_request_preamble};
+use odradek_protocol::frame::FrameDecoder;
 
 /// Responses handed to one vectored write at most.
 const MAX_WRITE_SLICES: usize = 32;
@@ -323,7 +323,7 @@ async fn write_ready(
         slices[n] = IoSlice::new(b);
         n += 1;
     }
-    odradek::net::send_vectored(wr.as_ref(), &slices[..n]).await
+    odradek_socket::send_vectored(wr.as_ref(), &slices[..n]).await
 }
 
 /// Polls the future at the front of `waiting` (the caller checked that it is one); dropping
