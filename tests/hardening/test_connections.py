@@ -20,7 +20,10 @@ def _sample_peak(pid: int, rounds: int = 8, pause: float = 0.5) -> int:
     """Highest VmRSS over a few samples (the attack settles meanwhile)."""
     peak = 0
     for _ in range(rounds):
-        peak = max(peak, proc_status(pid)["VmRSS"])
+        rss = proc_status(pid).get("VmRSS")
+        if rss is None:  # the process died (a zombie has no VmRSS); the caller checks alive()
+            break
+        peak = max(peak, rss)
         time.sleep(pause)
     return peak
 
@@ -80,8 +83,7 @@ def test_fetch_client_that_never_reads(start_broker):
            bound=bound)
     assert peak < bound, f"RSS {peak / MiB:.0f} MiB over the bound {bound / MiB:.0f} MiB"
     assert left <= sockets_before, f"hostile connections still open ({left} sockets, {sockets_before} before)"
-    for s in hostile:
-        assert wire.closed_by_peer(s, 20), "hostile connection not closed"
+    assert wire.count_closed_by_peer(hostile, 20) == len(hostile), "hostile connection not closed"
     assert alive(b)
 
 
@@ -99,7 +101,7 @@ def test_thousand_connections_announcing_100_mib(start_broker):
     peak = _sample_peak(pid, rounds=4)
     assert alive(b), f"broker died (address space capped at {limit / MiB:.0f} MiB):\n{b.log_tail()}"
     roundtrip(b.bootstrap)
-    closed = sum(wire.closed_by_peer(s, 20) for s in hostile)
+    closed = wire.count_closed_by_peer(hostile, 30)
     for s in hostile:
         s.close()
     after = proc_status(pid)
@@ -145,7 +147,10 @@ def test_slow_partial_frames(start_broker):
                 except (socket.timeout, TimeoutError):
                     break
             while not stop.is_set():  # then a byte at a time, never finishing the frame
-                s.send(b"\x00")
+                try:
+                    s.send(b"\x00")
+                except (socket.timeout, TimeoutError):
+                    pass  # the broker is not reading this one (yet): still open
                 time.sleep(0.3)
         except OSError:
             closed.append(1)
@@ -158,8 +163,9 @@ def test_slow_partial_frames(start_broker):
     peak = _sample_peak(pid)
     assert alive(b), f"broker died:\n{b.log_tail()}"
     roundtrip(b.bootstrap)
+    deadline = time.monotonic() + 60
     for t in threads:
-        t.join(timeout=60)
+        t.join(timeout=max(0.05, deadline - time.monotonic()))
     stop.set()
     for t in threads:
         t.join(timeout=10)
@@ -181,7 +187,7 @@ def test_idle_connections_are_closed(start_broker):
             assert wire.read_response(s) is not None
         conns.append(s)
     roundtrip(b.bootstrap)
-    closed = sum(wire.closed_by_peer(s, 20) for s in conns)
+    closed = wire.count_closed_by_peer(conns, 20)
     report("idle connections", closed=closed)
     assert closed == 50, f"{50 - closed} idle connections still open"
     assert alive(b)
@@ -206,12 +212,13 @@ def _answered_or_closed(conns: list[socket.socket]) -> tuple[int, int]:
 
 def test_max_connections_and_per_ip(start_broker):
     b = start_broker({"max.connections": 40, "max.connections.per.ip": 10})
+    base = _open_sockets(b.proc.pid)  # the listener and the runtime's own
     one_host = [wire.connect(b.bootstrap, source_ip="127.0.0.2") for _ in range(25)]
     answered, refused = _answered_or_closed(one_host)
     report("max.connections.per.ip=10, 25 from one address", answered=answered, refused=refused)
     assert (answered, refused) == (10, 15)
     roundtrip(b.bootstrap)  # another address is served
-    _wait_for_sockets(b.proc.pid, 11)  # the listener and the 10 admitted: the bystander's closed
+    _wait_for_sockets(b.proc.pid, base + 10)  # the 10 admitted: the bystander's are closed
 
     others = [wire.connect(b.bootstrap, source_ip=f"127.0.0.{h}") for h in (3, 4, 5) for _ in range(10)]
     answered, refused = _answered_or_closed(others)
@@ -223,7 +230,7 @@ def test_max_connections_and_per_ip(start_broker):
     for s in one_host + others + over:
         s.close()
     assert alive(b)
-    _wait_for_sockets(b.proc.pid, 1)  # the broker notices the closes
+    _wait_for_sockets(b.proc.pid, base)  # the broker notices the closes
     roundtrip(b.bootstrap)
 
 

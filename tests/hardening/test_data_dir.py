@@ -102,9 +102,15 @@ def test_older_data_dir_is_adopted_without_loss(start_broker):
 def test_a_foreign_directory_is_refused_and_untouched(tmp_path):
     data = tmp_path / "home"
     files = _foreign(data)
-    out = subprocess.run([str(broker_bin()), "--listen", "127.0.0.1:0", "--data-dir", str(data)],
-                         capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
-    assert out.returncode != 0, f"the broker started on a foreign directory:\n{out.stdout}"
-    assert "not created by odradek-broker" in out.stderr, out.stderr
+    proc = subprocess.Popen([str(broker_bin()), "--listen", "127.0.0.1:0", "--data-dir", str(data)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    address = proc.stdout.readline().strip()  # the first line once listening; "" if it exits
+    if address:
+        proc.kill()
+        proc.wait()
+        raise AssertionError(f"the broker started on a foreign directory (listening on {address})")
+    stderr = proc.stderr.read()
+    assert proc.wait(timeout=60) != 0
+    assert "not created by odradek-broker" in stderr, stderr
     _assert_kept(files)
     assert sorted(p.name for p in data.iterdir()) == ["backup-2024", "bystander-7", "photos-1", "readme.txt"]

@@ -3,6 +3,7 @@ in a bounded time, flushes every log, and loses no acknowledged record."""
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import time
@@ -43,7 +44,9 @@ def test_sigterm_with_many_partitions_and_a_stuck_client(start_broker):
         rc = b.proc.wait(timeout=120)
     except subprocess.TimeoutExpired:
         raise AssertionError(f"SIGTERM did not stop the broker:\n{b.log_tail()}") from None
-    report("SIGTERM", partitions=PARTITIONS, seconds=round(time.monotonic() - started, 2), rc=rc)
+    flush = re.search(r"elapsed_ms=(\d+)", b.log_tail(20))
+    report("SIGTERM", partitions=PARTITIONS, seconds=round(time.monotonic() - started, 2), rc=rc,
+           flush_ms=flush.group(1) if flush else "?")
     assert rc == 0, b.log_tail()
     stuck.close()
 

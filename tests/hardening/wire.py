@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import struct
+import time
 
 
 def _string(s: str) -> bytes:
@@ -79,3 +80,13 @@ def closed_by_peer(s: socket.socket, timeout: float) -> bool:
         return True
     except (socket.timeout, TimeoutError):
         return False
+
+
+def count_closed_by_peer(socks: list[socket.socket], within: float) -> int:
+    """How many of `socks` the broker closes, waiting at most about `within` seconds in all."""
+    deadline = time.monotonic() + within
+    closed = 0
+    for s in socks:
+        if closed_by_peer(s, max(0.05, deadline - time.monotonic())):
+            closed += 1
+    return closed
