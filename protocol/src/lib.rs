@@ -11,6 +11,7 @@
 //! - [`records`]: RecordBatch v2 encoding and lazy, zero-copy decoding.
 //! - [`compression`]: gzip, snappy, lz4 and zstd with Kafka's framing rules.
 //! - [`buffers`]: recycled byte buffers that decoded records point into.
+//! - [`config`]: config value kinds and checks shared by the client's and the broker's tables.
 //!
 //! Message bodies are the structs of the `kafka-protocol` crate, re-exported as [`messages`].
 //! The `client` feature builds what a client needs (encode requests, decode responses), the
@@ -33,6 +34,7 @@
 pub mod buffers;
 pub mod codec;
 pub mod compression;
+pub mod config;
 mod error;
 pub mod frame;
 pub mod records;

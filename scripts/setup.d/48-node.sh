@@ -7,7 +7,7 @@ src="$root/tests/interop/node"
 dest="$ODRADEK_CACHE/node-interop"
 stamp="$dest/.complete-$(cat "$src/package.json" "$src/package-lock.json" | sha256sum | cut -c1-16)"
 [ -e "$stamp" ] && exit 0
-command -v npm >/dev/null || { echo "50-node.sh: npm not found (Node.js >= 14 is needed)" >&2; exit 1; }
+command -v npm >/dev/null || { echo "48-node.sh: npm not found (Node.js >= 14 is needed)" >&2; exit 1; }
 rm -rf "$dest"
 mkdir -p "$dest"
 cp "$src/package.json" "$src/package-lock.json" "$dest/"

@@ -7,7 +7,7 @@ src="$root/tests/interop/go"
 out="$ODRADEK_CACHE/interop"
 stamp="$out/.franz-$(cat "$src/go.mod" "$src/go.sum" "$src"/*.go | sha256sum | cut -c1-16)"
 [ -e "$stamp" ] && [ -x "$out/franz" ] && exit 0
-command -v go >/dev/null || { echo "60-go.sh: go not found (Go >= 1.26 is needed)" >&2; exit 1; }
+command -v go >/dev/null || { echo "62-go.sh: go not found (Go >= 1.26 is needed)" >&2; exit 1; }
 mkdir -p "$out"
 export GOMODCACHE="$ODRADEK_CACHE/go/mod" GOCACHE="$ODRADEK_CACHE/go/build" GOTOOLCHAIN=local
 export GOFLAGS="-mod=readonly -buildvcs=false"
