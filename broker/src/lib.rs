@@ -15,6 +15,8 @@
 //!   request order); `server::versions` is the ApiVersions table ([`SUPPORTED_APIS`]).
 //! - `handlers`: one module per API family, from decoded request to response body.
 //! - [`topics`]: the topic registry (names, ids, partition counts, config overrides).
+//! - [`data_dir`]: what the broker owns in its data directory (markers, adoption of older
+//!   directories); nothing else there is touched.
 //! - [`partition`]: a partition as handlers see it (log lock, long-poll wake-up, group commit).
 //! - [`log`]: durable storage of one partition (segments, indexes, recovery, retention,
 //!   compaction, idempotent-producer state).
