@@ -34,6 +34,7 @@ pub mod partition;
 pub mod topics;
 
 mod background;
+mod batch_rewrite;
 mod handlers;
 mod server;
 mod state;

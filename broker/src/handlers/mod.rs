@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod api_versions;
+pub mod authorized;
 pub mod cluster;
 pub mod configs;
 pub mod fetch;
