@@ -259,6 +259,7 @@ fn apply_resets(
             continue;
         }
         if let Some(o) = offsets.get(&(tp.0.to_string(), tp.1)) {
+            tracing::info!(topic = %tp.0, partition = tp.1, offset = o.offset, "offset reset");
             ps.fetch_position = Some(o.offset);
             ps.position = Some(o.offset);
             ps.reset = None;
@@ -305,6 +306,7 @@ fn handle_fetch(
             if let Some(e) = Error::from_code(p.error_code) {
                 match e.response_error() {
                     Some(ResponseError::OffsetOutOfRange) => {
+                        tracing::warn!(topic = %tp.0, partition = tp.1, offset = *fetched_at, "fetch offset out of range; resetting by auto.offset.reset");
                         match reset_timestamp(&shared.config) {
                             Some(ts) => {
                                 ps.fetch_position = None;
