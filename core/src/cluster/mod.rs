@@ -210,7 +210,7 @@ impl Cluster {
             }
         }
         if !all.is_empty() {
-            let start = crate::random::below(all.len() as u32) as usize;
+            let start = fastrand::usize(..all.len());
             all.rotate_left(start);
         }
         let rank = |a: &String| match self.pool.readiness(a) {

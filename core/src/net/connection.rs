@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse, RequestHeader};
-use kafka_protocol::protocol::{Request, StrBytes};
+use kafka_protocol::protocol::StrBytes;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedReadHalf;
@@ -236,7 +236,7 @@ impl Connection {
         R: EncodeRequest,
         R::Response: Response,
     {
-        let version = self.require_version(api_key_of::<R>())?;
+        let version = self.require_version(R::API_KEY)?;
         self.request_at(request, version).await
     }
 
@@ -253,7 +253,7 @@ impl Connection {
             Err(_) => {
                 let error = Error::timeout(format!(
                     "no response to {:?} within {timeout:?}; connection closed",
-                    api_key_of::<R>()
+                    R::API_KEY
                 ))
                 .with_broker(&self.shared.address);
                 tracing::warn!(broker = %self.shared.address, %error, "request timed out");
@@ -276,7 +276,7 @@ impl Connection {
             Ok(result) => result,
             Err(_) => Err(Error::timeout(format!(
                 "no response to {:?} within {timeout:?}; request abandoned",
-                api_key_of::<R>()
+                R::API_KEY
             ))
             .with_broker(&self.shared.address)),
         }
@@ -399,10 +399,6 @@ impl Connection {
 struct ResponseErrorCode;
 impl ResponseErrorCode {
     const UNSUPPORTED_VERSION: i16 = 35;
-}
-
-fn api_key_of<R: Request>() -> ApiKey {
-    ApiKey::try_from(R::KEY).unwrap_or(ApiKey::ApiVersions)
 }
 
 /// The response side of one request: resolves to the response frame body. Dropping it
