@@ -91,7 +91,16 @@ const BROKER_KEYS: &[(&str, &str)] = &[
     // broker asks for 1000 so rebalances settle in about a second.
     ("group.consumer.session.timeout.ms", "45000"),
     ("group.consumer.heartbeat.interval.ms", "1000"),
+    // Bounds of the per-group `consumer.*` configs (Kafka's; the heartbeat minimum is lowered
+    // to this broker's default interval).
+    ("group.consumer.min.session.timeout.ms", "45000"),
+    ("group.consumer.max.session.timeout.ms", "60000"),
+    ("group.consumer.min.heartbeat.interval.ms", "1000"),
+    ("group.consumer.max.heartbeat.interval.ms", "15000"),
     ("group.consumer.assignors", "uniform,range"),
+    // `__consumer_offsets`, created on the first group coordinator lookup.
+    ("offsets.topic.num.partitions", "50"),
+    ("offsets.topic.segment.bytes", "104857600"),
 ];
 
 /// Kafka properties that do not apply to a single embedded node and are accepted silently,
@@ -186,7 +195,8 @@ impl BrokerProperties {
             .unwrap_or("")
     }
 
-    fn long(&self, key: &str) -> i64 {
+    /// An integer property: its value if set, else the broker default.
+    pub fn long(&self, key: &str) -> i64 {
         self.get(key)
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| Self::broker_default(key).parse().unwrap_or(0))
@@ -271,6 +281,13 @@ impl BrokerProperties {
     pub fn group_initial_rebalance_delay(&self) -> Duration {
         Duration::from_millis(self.long("group.initial.rebalance.delay.ms").max(0) as u64)
     }
+    pub fn offsets_topic_num_partitions(&self) -> i32 {
+        self.long("offsets.topic.num.partitions").clamp(1, 100_000) as i32
+    }
+    pub fn offsets_topic_segment_bytes(&self) -> i64 {
+        self.long("offsets.topic.segment.bytes")
+            .clamp(14, i32::MAX as i64)
+    }
     pub fn producer_id_expiration_ms(&self) -> i64 {
         self.long("producer.id.expiration.ms")
     }
@@ -353,11 +370,19 @@ pub struct TopicConfigDef {
     pub choices: &'static [&'static str],
     /// Minimum for numbers.
     pub min: i64,
+    /// Maximum for numbers.
+    pub max: i64,
+    /// A number outside `min..=max` that is still valid (Kafka's "-1 means the codec's
+    /// default" for `compression.gzip.level`).
+    pub also: Option<i64>,
 }
 
 impl TopicConfigDef {
     /// Checks a value's type and range.
     pub fn validate(&self, value: &str) -> Result<(), String> {
+        if self.also.is_some() && value.trim().parse::<i64>().ok() == self.also {
+            return Ok(());
+        }
         self.value_kind().normalize(value).map(drop)
     }
 
@@ -371,11 +396,11 @@ impl TopicConfigDef {
             },
             ConfigType::Int => ValueKind::Int {
                 min: self.min,
-                max: i32::MAX as i64,
+                max: self.max.min(i32::MAX as i64),
             },
             ConfigType::Long => ValueKind::Int {
                 min: self.min,
-                max: i64::MAX,
+                max: self.max,
             },
             ConfigType::Double => ValueKind::Double,
             ConfigType::List => ValueKind::List(self.choices),
@@ -405,6 +430,28 @@ const fn def(
         kind,
         choices: &[],
         min,
+        max: i64::MAX,
+        also: None,
+    }
+}
+
+/// A numeric config bounded on both sides.
+const fn ranged(
+    name: &'static str,
+    default: &'static str,
+    min: i64,
+    max: i64,
+    also: Option<i64>,
+) -> TopicConfigDef {
+    TopicConfigDef {
+        name,
+        broker_key: Some(name),
+        default,
+        kind: ConfigType::Int,
+        choices: &[],
+        min,
+        max,
+        also,
     }
 }
 
@@ -419,17 +466,26 @@ pub static TOPIC_CONFIGS: &[TopicConfigDef] = &[
         kind: ConfigType::List,
         choices: &["delete", "compact"],
         min: 0,
+        max: 0,
+        also: None,
     },
-    // Batches are stored as the producer sent them; recompression is not implemented, so only
-    // "producer" is accepted.
+    // Other than `producer`, batches in another codec are recompressed on append
+    // (`crate::batch_rewrite`).
     TopicConfigDef {
         name: "compression.type",
         broker_key: Some("compression.type"),
         default: "producer",
         kind: ConfigType::String,
-        choices: &["producer"],
+        choices: &["producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"],
         min: 0,
+        max: 0,
+        also: None,
     },
+    // Kafka's level ranges (KIP-390); -1 is gzip's "codec default". lz4 levels are accepted but
+    // our lz4 encoder has one speed.
+    ranged("compression.gzip.level", "-1", 1, 9, Some(-1)),
+    ranged("compression.lz4.level", "9", 1, 17, None),
+    ranged("compression.zstd.level", "3", -131072, 22, None),
     def(
         "delete.retention.ms",
         Some("log.cleaner.delete.retention.ms"),
@@ -498,8 +554,10 @@ pub static TOPIC_CONFIGS: &[TopicConfigDef] = &[
         broker_key: Some("log.message.timestamp.type"),
         default: "CreateTime",
         kind: ConfigType::String,
-        choices: &["CreateTime"],
+        choices: &["CreateTime", "LogAppendTime"],
         min: 0,
+        max: 0,
+        also: None,
     },
     def(
         "min.cleanable.dirty.ratio",
@@ -595,6 +653,8 @@ pub struct LogConfig {
     pub segment_bytes: u64,
     pub segment_ms: i64,
     pub fsync: FsyncPolicy,
+    /// Recompression and LogAppendTime stamping of produced batches.
+    pub rewrite: crate::batch_rewrite::RewriteConfig,
 }
 
 /// A topic's config overrides (only keys set on the topic).
@@ -631,8 +691,35 @@ impl LogConfig {
             segment_bytes: long("segment.bytes").max(14) as u64,
             segment_ms: long("segment.ms").max(1),
             fsync,
+            rewrite: crate::batch_rewrite::RewriteConfig {
+                compression: topic_compression(&value("compression.type"), &long),
+                log_append_time: value("message.timestamp.type") == "LogAppendTime",
+            },
         }
     }
+}
+
+/// The codec and level `compression.type` asks for; `None` for `producer`.
+fn topic_compression(
+    kind: &str,
+    long: &dyn Fn(&str) -> i64,
+) -> Option<(odradek_protocol::compression::Compression, Option<i32>)> {
+    use odradek_protocol::compression::Compression;
+    Some(match kind {
+        "uncompressed" => (Compression::None, None),
+        "gzip" => (
+            Compression::Gzip,
+            Some(long("compression.gzip.level") as i32).filter(|l| *l >= 0),
+        ),
+        "snappy" => (Compression::Snappy, None),
+        // One lz4 speed (README): the level is validated, not applied.
+        "lz4" => (Compression::Lz4, None),
+        "zstd" => (
+            Compression::Zstd,
+            Some(long("compression.zstd.level") as i32),
+        ),
+        _ => return None,
+    })
 }
 
 /// Validates a set of topic config overrides; the error names the key.

@@ -44,6 +44,20 @@ pub const INVALID_REPLICATION_FACTOR: i16 = 38;
 pub const INVALID_CONFIG: i16 = 40;
 pub const TOPIC_DELETION_DISABLED: i16 = 73;
 
+/// The topic Kafka keeps committed offsets in. Ours live in `DATA/__groups/offsets.log`
+/// (`crate::group::offsets`), so its partitions stay empty; it exists so clients see the
+/// cluster as they see Kafka's (listed as internal, skipped by regex subscriptions).
+pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+
+/// Kafka's internal topics (`Topic.isInternal`): marked `is_internal` in Metadata and closed to
+/// produce from clients.
+pub fn is_internal(name: &str) -> bool {
+    matches!(
+        name,
+        OFFSETS_TOPIC | "__transaction_state" | "__share_group_state"
+    )
+}
+
 #[derive(Debug)]
 pub struct Topic {
     pub name: Arc<str>,
@@ -343,6 +357,32 @@ impl TopicRegistry {
         }
         write_file_atomically(&self.topic_file(&topic.name), text.as_bytes())?;
         std::fs::File::open(Self::topics_dir(&self.data_dir))?.sync_all()
+    }
+
+    /// Creates `__consumer_offsets` unless it exists, as Kafka does on the first lookup of a
+    /// group coordinator: `offsets.topic.num.partitions` partitions, compacted.
+    pub fn ensure_offsets_topic(&self) -> Result<Arc<Topic>, TopicError> {
+        if let Some(t) = self.get(OFFSETS_TOPIC) {
+            return Ok(t);
+        }
+        let mut overrides = TopicOverrides::new();
+        overrides.insert("cleanup.policy".into(), "compact".into());
+        overrides.insert("compression.type".into(), "producer".into());
+        overrides.insert(
+            "segment.bytes".into(),
+            self.props.offsets_topic_segment_bytes().to_string(),
+        );
+        let partitions = self.props.offsets_topic_num_partitions();
+        match self.create(OFFSETS_TOPIC, partitions, -1, overrides, false) {
+            Ok(Some(t)) => Ok(t),
+            Ok(None) => Err(TopicError::new(
+                UNKNOWN_TOPIC_OR_PARTITION,
+                "internal topic creation was only validated",
+            )),
+            // Created concurrently by another request.
+            Err(e) if e.code == TOPIC_ALREADY_EXISTS => self.get(OFFSETS_TOPIC).ok_or(e),
+            Err(e) => Err(e),
+        }
     }
 
     /// Deletes a topic and its data.

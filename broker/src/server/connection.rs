@@ -6,7 +6,7 @@
 //! One task per connection (not a reader and a writer task joined by a channel) because at
 //! fixed produce rates every task wake-up is a thread hand-off: with two tasks each request
 //! woke the writer and, through the scheduler, another worker thread, doubling the context
-//! switches per request (see notes/s3-broker.md). Finished responses go out together in one
+//! switches per request (measured in BENCHMARKS.md). Finished responses go out together in one
 //! vectored write, straight from their encoded buffers.
 
 use std::collections::VecDeque;
