@@ -59,6 +59,24 @@ struct Script {
 }
 
 impl Script {
+    /// Metadata names `before` as the leader for `switch_after` answers, then `after`.
+    fn new(
+        brokers: Vec<(i32, String)>,
+        before: i32,
+        after: i32,
+        switch_after: usize,
+        node2: &str,
+    ) -> Arc<Script> {
+        Arc::new(Script {
+            brokers,
+            leader_before: before,
+            leader_after: after,
+            switch_after,
+            answered: AtomicUsize::new(0),
+            node2: node2.to_owned(),
+        })
+    }
+
     fn metadata(&self) -> MetadataResponse {
         let n = self.answered.fetch_add(1, Ordering::SeqCst);
         let (leader, epoch) = if n < self.switch_after {
@@ -230,14 +248,7 @@ async fn the_pool_fails_at_once_while_a_broker_backs_off() {
 async fn a_partition_goes_to_the_new_leader_while_the_old_one_backs_off() {
     let (l2, node2) = listener().await;
     let dead = refused_address();
-    let script = Arc::new(Script {
-        brokers: vec![(1, dead), (2, node2.clone())],
-        leader_before: 1,
-        leader_after: 2,
-        switch_after: 2,
-        answered: AtomicUsize::new(0),
-        node2: node2.clone(),
-    });
+    let script = Script::new(vec![(1, dead), (2, node2.clone())], 1, 2, 2, &node2);
     serve(l2, script.clone(), OnProduce::Accept);
     // Node 1 refuses connections and then backs off for a minute. Metadata names it twice, then
     // node 2: the record must go to node 2 long before the back-off ends (and before
@@ -267,14 +278,7 @@ async fn a_produce_response_naming_the_new_leader_reroutes_at_once() {
     let (l2, node2) = listener().await;
     // Metadata always names node 1 (stale) and does not even list node 2: only the Produce
     // response (KIP-951 current_leader + node_endpoints) can lead the client to node 2.
-    let script = Arc::new(Script {
-        brokers: vec![(1, node1.clone())],
-        leader_before: 1,
-        leader_after: 1,
-        switch_after: usize::MAX,
-        answered: AtomicUsize::new(0),
-        node2,
-    });
+    let script = Script::new(vec![(1, node1.clone())], 1, 1, usize::MAX, &node2);
     serve(l1, script.clone(), OnProduce::NotLeaderPointTo2);
     serve(l2, script.clone(), OnProduce::Accept);
     let p = producer(&node1, &[("delivery.timeout.ms", "20000")]);
@@ -289,14 +293,7 @@ async fn a_produce_response_naming_the_new_leader_reroutes_at_once() {
 #[tokio::test]
 async fn a_hung_leader_fails_the_record_at_its_delivery_deadline_as_msg_timed_out() {
     let (l1, node1) = listener().await;
-    let script = Arc::new(Script {
-        brokers: vec![(1, node1.clone())],
-        leader_before: 1,
-        leader_after: 1,
-        switch_after: usize::MAX,
-        answered: AtomicUsize::new(0),
-        node2: node1.clone(),
-    });
+    let script = Script::new(vec![(1, node1.clone())], 1, 1, usize::MAX, &node1);
     serve(l1, script, OnProduce::Hang);
     // request.timeout.ms is far longer than delivery.timeout.ms: the request must be bounded by
     // the record's deadline, not wait out request.timeout.ms.

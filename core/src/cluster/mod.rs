@@ -249,27 +249,35 @@ impl Cluster {
             let conn = self.pool.get(&a).await?;
             conn.request_timeout(request, timeout).await
         };
-        let deadline = Instant::now() + timeout;
-        let mut round = 0;
+        self.retry_within_request_timeout(|| {
+            crate::net::race_staggered(self.candidates(), crate::net::STAGGER, attempt)
+        })
+        .await
+    }
+
+    /// Runs `round` until it succeeds, fails for good, or `request.timeout.ms` has passed, with
+    /// the retry back-off between rounds.
+    async fn retry_within_request_timeout<T, F, Fut>(&self, round: F) -> Result<T>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let deadline = Instant::now() + self.config.request_timeout;
+        let mut rounds = 0;
         loop {
-            let result = tokio::time::timeout_at(
-                deadline,
-                crate::net::race_staggered(self.candidates(), crate::net::STAGGER, attempt),
-            )
-            .await;
-            let err = match result {
+            let err = match tokio::time::timeout_at(deadline, round()).await {
                 Ok(Ok(response)) => return Ok(response),
                 Ok(Err(e)) => e,
                 Err(_) => return Err(self.none_answered()),
             };
-            round += 1;
+            rounds += 1;
             if !err.is_retriable() || Instant::now() >= deadline {
                 return Err(err);
             }
             let delay = crate::net::backoff(
                 self.config.retry_backoff,
                 self.config.retry_backoff_max,
-                round,
+                rounds,
             );
             tokio::time::sleep(delay.min(deadline.saturating_duration_since(Instant::now()))).await;
         }
@@ -290,30 +298,12 @@ impl Cluster {
         R: EncodeRequest,
         R::Response: Response,
     {
-        let deadline = Instant::now() + self.config.request_timeout;
-        let mut attempt = 0;
-        loop {
-            let result = async {
-                let conn = self.any_connection().await?;
-                conn.request_timeout(request, self.config.request_timeout)
-                    .await
-            };
-            let err = match tokio::time::timeout_at(deadline, result).await {
-                Ok(Ok(response)) => return Ok(response),
-                Ok(Err(e)) => e,
-                Err(_) => return Err(self.none_answered()),
-            };
-            attempt += 1;
-            if !err.is_retriable() || Instant::now() >= deadline {
-                return Err(err);
-            }
-            let delay = crate::net::backoff(
-                self.config.retry_backoff,
-                self.config.retry_backoff_max,
-                attempt,
-            );
-            tokio::time::sleep(delay.min(deadline.saturating_duration_since(Instant::now()))).await;
-        }
+        self.retry_within_request_timeout(|| async {
+            let conn = self.any_connection().await?;
+            conn.request_timeout(request, self.config.request_timeout)
+                .await
+        })
+        .await
     }
 
     /// Sends `request` to broker `id`.
