@@ -62,6 +62,30 @@ impl BrokerConfig {
     }
 }
 
+/// What one client may hold and how many may connect (see README, "Limits").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// `socket.request.max.bytes`: the largest request frame.
+    pub max_request_bytes: usize,
+    /// `queued.max.request.bytes`: bytes of requests being received plus responses not yet
+    /// written, over all connections; at the cap connections stop reading.
+    pub queued_max_bytes: usize,
+    /// `queued.max.requests.per.connection`: requests read but not yet answered.
+    pub max_requests_per_connection: usize,
+    /// `queued.max.response.bytes.per.connection`: unwritten response bytes at which the
+    /// broker stops reading requests from that connection.
+    pub max_response_bytes_per_connection: usize,
+    /// `connections.max.idle.ms`: no byte read or written for this long closes a connection.
+    pub idle_timeout: Duration,
+    /// `socket.request.read.timeout.ms`: a request frame still incomplete this long after its
+    /// first byte (while the broker was reading) closes the connection.
+    pub partial_request_timeout: Duration,
+    /// `max.connections`: open client connections; more are accepted and closed at once.
+    pub max_connections: usize,
+    /// `max.connections.per.ip`: the same per client address.
+    pub max_connections_per_ip: usize,
+}
+
 /// Broker properties as `key=value` strings with typed accessors and Kafka's defaults.
 #[derive(Debug, Clone, Default)]
 pub struct BrokerProperties {
@@ -83,6 +107,16 @@ const BROKER_KEYS: &[(&str, &str)] = &[
     ("transactional.id.expiration.ms", "604800000"),
     ("producer.id.expiration.ms", "86400000"),
     ("queued.max.requests", "500"),
+    // Connection limits (issue 16): memory stays bounded whatever clients do. Kafka's defaults
+    // for queued.max.request.bytes, max.connections and max.connections.per.ip are "unbounded";
+    // ours are finite so one host cannot take the broker's memory or descriptors.
+    ("queued.max.request.bytes", "209715200"),
+    ("queued.max.requests.per.connection", "64"),
+    ("queued.max.response.bytes.per.connection", "4194304"),
+    ("connections.max.idle.ms", "600000"),
+    ("socket.request.read.timeout.ms", "60000"),
+    ("max.connections", "4096"),
+    ("max.connections.per.ip", "2147483647"),
     ("group.min.session.timeout.ms", "6000"),
     ("group.max.session.timeout.ms", "1800000"),
     // Kafka's built-in default is 3000; its shipped server.properties (and this dev broker) use 0.
@@ -229,6 +263,27 @@ impl BrokerProperties {
     pub fn max_request_bytes(&self) -> usize {
         self.long("socket.request.max.bytes")
             .clamp(1024, i32::MAX as i64) as usize
+    }
+    /// The connection limits of the `server` module, resolved once at start-up.
+    pub fn connection_limits(&self) -> ConnectionLimits {
+        let positive = |key: &str| self.long(key).clamp(1, i32::MAX as i64) as usize;
+        let ms = |key: &str| Duration::from_millis(self.long(key).max(1) as u64);
+        // Kafka's -1 ("no limit") is accepted for the byte cap.
+        let queued = self.long("queued.max.request.bytes");
+        ConnectionLimits {
+            max_request_bytes: self.max_request_bytes(),
+            queued_max_bytes: if queued < 0 {
+                usize::MAX
+            } else {
+                (queued.max(1024)) as usize
+            },
+            max_requests_per_connection: positive("queued.max.requests.per.connection"),
+            max_response_bytes_per_connection: positive("queued.max.response.bytes.per.connection"),
+            idle_timeout: ms("connections.max.idle.ms"),
+            partial_request_timeout: ms("socket.request.read.timeout.ms"),
+            max_connections: positive("max.connections"),
+            max_connections_per_ip: positive("max.connections.per.ip"),
+        }
     }
     pub fn retention_check_interval(&self) -> Duration {
         Duration::from_millis(self.long("log.retention.check.interval.ms").max(10) as u64)
@@ -762,6 +817,23 @@ mod tests {
         let mut o = TopicOverrides::new();
         o.insert("no.such".into(), "1".into());
         assert!(validate_overrides(&o).unwrap_err().contains("no.such"));
+    }
+
+    #[test]
+    fn connection_limits_from_properties() {
+        let d = BrokerProperties::default().connection_limits();
+        assert_eq!(d.queued_max_bytes, 209_715_200);
+        assert_eq!(d.max_connections, 4096);
+        assert_eq!(d.idle_timeout, Duration::from_secs(600));
+        let p = BrokerProperties::parse(
+            "queued.max.request.bytes=-1\nmax.connections.per.ip=3\nconnections.max.idle.ms=1500\n",
+        )
+        .unwrap();
+        assert!(p.unknown_keys().is_empty());
+        let l = p.connection_limits();
+        assert_eq!(l.queued_max_bytes, usize::MAX);
+        assert_eq!(l.max_connections_per_ip, 3);
+        assert_eq!(l.idle_timeout, Duration::from_millis(1500));
     }
 
     #[test]

@@ -326,7 +326,8 @@ async fn group_configs_are_described_altered_and_applied() {
 }
 
 /// `__consumer_offsets` appears once a group coordinator is looked up, with
-/// `offsets.topic.num.partitions` partitions, marked internal, compacted, and closed to produce.
+/// `offsets.topic.num.partitions` partitions, marked internal, compacted, and closed to produce
+/// and to DeleteRecords from clients.
 #[tokio::test]
 async fn the_offsets_topic_is_listed_internal_and_closed_to_produce() {
     let b = start_with(
@@ -359,6 +360,20 @@ async fn the_offsets_topic_is_listed_internal_and_closed_to_produce() {
     let sent = batch(&["x"], Some(&["k"]), None, WireCompression::None);
     assert_eq!(
         produce_full(&mut c, "__consumer_offsets", sent).await.0,
+        INVALID_TOPIC_EXCEPTION
+    );
+
+    let mut partition = delete_records_request::DeleteRecordsPartition::default();
+    partition.partition_index = 0;
+    partition.offset = 0;
+    let mut records = delete_records_request::DeleteRecordsTopic::default();
+    records.name = topic("__consumer_offsets");
+    records.partitions.push(partition);
+    let mut delete = DeleteRecordsRequest::default();
+    delete.topics.push(records);
+    delete.timeout_ms = 5000;
+    assert_eq!(
+        c.call(delete, 2).await.topics[0].partitions[0].error_code,
         INVALID_TOPIC_EXCEPTION
     );
 
