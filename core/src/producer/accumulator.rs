@@ -472,10 +472,13 @@ impl State {
                 } else if full {
                     queue_full(limits, self)
                 } else {
-                    // Never sent, so certainly not written.
-                    let last = metadata_error(&p.topic)
-                        .unwrap_or_else(|| Error::timeout("no metadata for the topic"));
-                    Error::message_timed_out(delivery_timeout, Some(&last), false)
+                    // A topic the cluster reports as failed (UNKNOWN_TOPIC_OR_PARTITION with
+                    // auto-creation off) keeps its own error, as in librdkafka; no metadata at
+                    // all is a record past its deadline. Never sent, so certainly not written.
+                    metadata_error(&p.topic).unwrap_or_else(|| {
+                        let cause = Error::timeout("no metadata for the topic");
+                        Error::message_timed_out(delivery_timeout, Some(&cause), false)
+                    })
                 };
                 let _ = p.reply.send(Err(err.with_topic(&p.topic)));
                 failed += 1;
