@@ -54,7 +54,11 @@ type ResponseFuture = Pin<Box<dyn Future<Output = Option<Result<Bytes, ProtocolE
 
 enum Pending {
     Ready(Bytes),
-    Later(ResponseFuture),
+    /// A response still being computed; `fetch` marks a long-poll Fetch.
+    Later {
+        fut: ResponseFuture,
+        fetch: bool,
+    },
 }
 
 /// Responses in request order: `ready` (encoded, partly written at its front) all precede
@@ -65,6 +69,8 @@ struct Outbox {
     /// Bytes in `ready` not yet written.
     ready_bytes: usize,
     waiting: VecDeque<Pending>,
+    /// Long-poll Fetches in `waiting`.
+    waiting_fetches: usize,
 }
 
 impl Outbox {
@@ -78,12 +84,20 @@ impl Outbox {
 
     /// Whether another request may be read: fewer than the allowed requests in flight and
     /// fewer than the allowed response bytes waiting for the peer to read them.
+    ///
+    /// Behind an unanswered long-poll Fetch nothing more is read: each would add a response of
+    /// up to its `max_bytes` when it completes, and real consumers keep one Fetch in flight per
+    /// connection anyway.
     fn has_room(&self, limits: &ConnectionLimits) -> bool {
-        self.len() < limits.max_requests_per_connection
+        self.waiting_fetches == 0
+            && self.len() < limits.max_requests_per_connection
             && self.ready_bytes < limits.max_response_bytes_per_connection
     }
 
     fn push(&mut self, p: Pending) {
+        if let Pending::Later { fetch: true, .. } = p {
+            self.waiting_fetches += 1;
+        }
         self.waiting.push_back(p);
         self.promote();
     }
@@ -92,6 +106,13 @@ impl Outbox {
         if !b.is_empty() {
             self.ready_bytes += b.len();
             self.ready.push_back(b);
+        }
+    }
+
+    /// Removes the future at the front of `waiting` once it has produced its response.
+    fn drop_finished_front(&mut self) {
+        if let Some(Pending::Later { fetch: true, .. }) = self.waiting.pop_front() {
+            self.waiting_fetches -= 1;
         }
     }
 
@@ -221,7 +242,7 @@ async fn serve(
         let idle_deadline = last_io + limits.idle_timeout;
         // A long poll or an fsync in progress is the broker's work, not the peer idling.
         let idle_counts = out.waiting.is_empty();
-        let front_waits = matches!(out.waiting.front(), Some(Pending::Later(_)));
+        let front_waits = matches!(out.waiting.front(), Some(Pending::Later { .. }));
         // Biased: write what is ready first, so a response leaves as soon as it exists.
         tokio::select! {
             biased;
@@ -236,7 +257,7 @@ async fn serve(
                 }
             }
             done = front_future(&mut out.waiting), if front_waits => {
-                out.waiting.pop_front();
+                out.drop_finished_front();
                 match done {
                     Some(Ok(b)) => out.push_ready(b),
                     Some(Err(e)) => return Err(e.to_string().into()),
@@ -330,7 +351,7 @@ async fn write_ready(
 /// this future leaves it queued.
 async fn front_future(waiting: &mut VecDeque<Pending>) -> Option<Result<Bytes, ProtocolError>> {
     std::future::poll_fn(|cx| match waiting.front_mut() {
-        Some(Pending::Later(f)) => f.as_mut().poll(cx),
+        Some(Pending::Later { fut, .. }) => fut.as_mut().poll(cx),
         _ => std::task::Poll::Ready(None),
     })
     .await
@@ -368,9 +389,52 @@ async fn handle_frame(frame: BytesMut, ctx: &Ctx) -> Result<Option<Pending>, Str
     let encode = move |body: ResponseKind| encode_response(api_key, version, cid, &body);
     Ok(match handlers::handle(ctx, &header, request).await {
         Outcome::Respond(body) => Some(Pending::Ready(encode(*body).map_err(|e| e.to_string())?)),
-        Outcome::Later(fut) => Some(Pending::Later(Box::pin(
-            async move { Some(encode(fut.await)) },
-        ))),
+        Outcome::Later(fut) => Some(Pending::Later {
+            fut: Box::pin(async move { Some(encode(fut.await)) }),
+            fetch: api_key == ApiKey::Fetch,
+        }),
         Outcome::NoResponse => None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn later(fetch: bool) -> Pending {
+        Pending::Later {
+            fut: Box::pin(async { None }),
+            fetch,
+        }
+    }
+
+    #[test]
+    fn nothing_is_read_behind_a_long_poll_fetch_or_unread_responses() {
+        let limits = crate::config::BrokerProperties::default().connection_limits();
+        let mut out = Outbox::default();
+        out.push(later(false));
+        assert!(
+            out.has_room(&limits),
+            "a pending produce does not stop reading"
+        );
+        out.push(later(true));
+        assert!(
+            !out.has_room(&limits),
+            "a pending long-poll fetch stops reading"
+        );
+        out.drop_finished_front();
+        assert!(!out.has_room(&limits));
+        out.drop_finished_front();
+        assert!(out.has_room(&limits));
+        out.push(Pending::Ready(Bytes::from(vec![
+            0u8;
+            limits.max_response_bytes_per_connection
+        ])));
+        assert!(
+            !out.has_room(&limits),
+            "unread responses at the cap stop reading"
+        );
+        out.advance(1);
+        assert!(out.has_room(&limits));
+    }
 }
