@@ -84,13 +84,8 @@ impl Outbox {
 
     /// Whether another request may be read: fewer than the allowed requests in flight and
     /// fewer than the allowed response bytes waiting for the peer to read them.
-    ///
-    /// Behind an unanswered long-poll Fetch nothing more is read: each would add a response of
-    /// up to its `max_bytes` when it completes, and real consumers keep one Fetch in flight per
-    /// connection anyway.
     fn has_room(&self, limits: &ConnectionLimits) -> bool {
-        self.waiting_fetches == 0
-            && self.len() < limits.max_requests_per_connection
+        self.len() < limits.max_requests_per_connection
             && self.ready_bytes < limits.max_response_bytes_per_connection
     }
 
@@ -107,6 +102,14 @@ impl Outbox {
             self.ready_bytes += b.len();
             self.ready.push_back(b);
         }
+    }
+
+    /// Whether the request at the front of `buf` is a Fetch that must wait: behind an unanswered
+    /// long-poll Fetch a second one is not read, since each would add a response of up to its
+    /// `max_bytes` when it completes (consumers keep one Fetch in flight per connection). Other
+    /// requests are still read, so a Produce behind a long poll can wake it.
+    fn fetch_must_wait(&self, buf: &[u8]) -> bool {
+        self.waiting_fetches > 0 && buf.get(4..6) == Some(&(ApiKey::Fetch as i16).to_be_bytes()[..])
     }
 
     /// Removes the future at the front of `waiting` once it has produced its response.
@@ -211,6 +214,7 @@ async fn serve(
     let mut partial_since: Option<Instant> = None;
     loop {
         while out.has_room(limits)
+            && !out.fetch_must_wait(&buf)
             && let Some(frame) = frames.decode(&mut buf).map_err(|e| e.to_string())?
         {
             let handled = handle_frame(frame, ctx).await;
@@ -228,7 +232,7 @@ async fn serve(
         if !reading && out.is_empty() {
             return Ok(());
         }
-        let room = reading && out.has_room(limits);
+        let room = reading && out.has_room(limits) && !out.fetch_must_wait(&buf);
         let can_read = room && may_read_next(&frames, &buf, &mut share, out.ready_bytes, net)?;
         if can_read {
             buf.reserve(next_read_size(&frames, &buf));
@@ -409,27 +413,38 @@ mod tests {
     }
 
     #[test]
-    fn nothing_is_read_behind_a_long_poll_fetch_or_unread_responses() {
-        let limits = crate::config::BrokerProperties::default().connection_limits();
+    fn one_long_poll_fetch_at_a_time() {
         let mut out = Outbox::default();
+        let fetch_next = [0, 0, 0, 60, 0, 1, 0, 4];
+        let produce_next = [0, 0, 0, 60, 0, 0, 0, 9];
         out.push(later(false));
         assert!(
-            out.has_room(&limits),
-            "a pending produce does not stop reading"
+            !out.fetch_must_wait(&fetch_next),
+            "a pending produce holds no fetch"
         );
         out.push(later(true));
         assert!(
-            !out.has_room(&limits),
-            "a pending long-poll fetch stops reading"
+            out.fetch_must_wait(&fetch_next),
+            "a 2nd fetch waits for the long poll"
         );
+        assert!(
+            !out.fetch_must_wait(&produce_next),
+            "a produce is still read"
+        );
+        assert!(!out.fetch_must_wait(&fetch_next[..5]));
         out.drop_finished_front();
-        assert!(!out.has_room(&limits));
+        assert!(out.fetch_must_wait(&fetch_next));
         out.drop_finished_front();
+        assert!(!out.fetch_must_wait(&fetch_next));
+    }
+
+    #[test]
+    fn no_reading_behind_unread_responses() {
+        let limits = crate::config::BrokerProperties::default().connection_limits();
+        let mut out = Outbox::default();
         assert!(out.has_room(&limits));
-        out.push(Pending::Ready(Bytes::from(vec![
-            0u8;
-            limits.max_response_bytes_per_connection
-        ])));
+        let cap = limits.max_response_bytes_per_connection;
+        out.push(Pending::Ready(Bytes::from(vec![0u8; cap])));
         assert!(
             !out.has_room(&limits),
             "unread responses at the cap stop reading"
