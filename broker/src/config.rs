@@ -103,6 +103,9 @@ const BROKER_KEYS: &[(&str, &str)] = &[
     ("log.retention.check.interval.ms", "300000"),
     ("log.cleaner.backoff.ms", "15000"),
     ("log.cleaner.enable", "true"),
+    // Kafka's default is 128 MiB; 16 MiB (about 460,000 keys per pass) suits a small machine,
+    // and a log with more keys is compacted in several passes.
+    ("log.cleaner.dedupe.buffer.size", "16777216"),
     ("log.flush.scheduler.interval.ms", "1000"),
     ("transactional.id.expiration.ms", "604800000"),
     ("producer.id.expiration.ms", "86400000"),
@@ -293,6 +296,10 @@ impl BrokerProperties {
     }
     pub fn cleaner_enable(&self) -> bool {
         self.bool("log.cleaner.enable")
+    }
+    /// Bytes of the compaction key map (`log.cleaner.dedupe.buffer.size`).
+    pub fn cleaner_dedupe_buffer_size(&self) -> usize {
+        self.long("log.cleaner.dedupe.buffer.size").max(0) as usize
     }
     pub fn flush_scheduler_interval(&self) -> Duration {
         Duration::from_millis(self.long("log.flush.scheduler.interval.ms").max(10) as u64)

@@ -4,13 +4,15 @@
 
 use std::sync::Arc;
 
-use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::produce_response::{
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, ResponseKind};
 
 use super::{Ctx, Outcome, codes, str_bytes};
 use crate::batch_rewrite;
 use crate::config::FsyncPolicy;
-use crate::log::validate_produced;
+use crate::log::{AppendError, ProduceRules, validate_produced};
 use crate::partition::Partition;
 use crate::time::now_ms;
 use crate::topics::is_internal;
@@ -64,18 +66,28 @@ pub fn handle(ctx: &Ctx, version: i16, req: ProduceRequest) -> Outcome {
                 continue;
             }
             let records = pd.records.unwrap_or_default();
-            let (max, fsync, rewrite_cfg) = {
+            let (rules, fsync, rewrite_cfg) = {
                 let log = partition.log();
                 let c = log.config();
-                (c.max_message_bytes, c.fsync, c.rewrite)
+                let rules = ProduceRules {
+                    max_message_bytes: c.max_message_bytes,
+                    compacted: c.compact,
+                };
+                (rules, c.fsync, c.rewrite)
             };
-            let appended = validate_produced(&records, max).and_then(|h| {
+            let appended = validate_produced(records, rules).and_then(|v| {
                 // After validation, outside the lock: the topic's recompression and
                 // LogAppendTime stamping (most topics: none, and no copy).
-                let rewritten = batch_rewrite::rewrite(&records, &h, &rewrite_cfg, max, now)?;
+                let rewritten = batch_rewrite::rewrite(
+                    &v.records,
+                    &v.header,
+                    &rewrite_cfg,
+                    rules.max_message_bytes,
+                    now,
+                )?;
                 let (bytes, h) = match &rewritten {
                     Some(r) => (&r.bytes[..], r.header),
-                    None => (&records[..], h),
+                    None => (&v.records[..], v.header),
                 };
                 let mut log = partition.log();
                 let info = log.append(bytes, &h, now)?;
@@ -106,6 +118,18 @@ pub fn handle(ctx: &Ctx, version: i16, req: ProduceRequest) -> Outcome {
                     pr.error_code = e.code();
                     if version >= 8 {
                         pr.error_message = Some(str_bytes(e.to_string()));
+                        if let AppendError::RecordErrors(errors) = &e {
+                            pr.record_errors = errors
+                                .iter()
+                                .map(|r| {
+                                    let mut b = BatchIndexAndErrorMessage::default();
+                                    b.batch_index = r.batch_index;
+                                    b.batch_index_error_message =
+                                        Some(str_bytes(r.message.clone()));
+                                    b
+                                })
+                                .collect();
+                        }
                     }
                     tracing::debug!(topic = %partition.topic, partition = pd.index, "produce refused: {e}");
                 }

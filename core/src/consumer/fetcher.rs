@@ -382,6 +382,7 @@ fn apply_resets(
             continue;
         }
         if let Some(o) = offsets.get(&(tp.0.to_string(), tp.1)) {
+            tracing::info!(topic = %tp.0, partition = tp.1, offset = o.offset, "offset reset");
             ps.fetch_position = Some(o.offset);
             ps.position = Some(o.offset);
             ps.reset = None;
@@ -510,6 +511,7 @@ fn on_partition_error(
     match e.response_error() {
         Some(ResponseError::OffsetOutOfRange) => match reset_timestamp(config) {
             Some(ts) => {
+                tracing::warn!(topic = %tp.0, partition = tp.1, offset = ?ps.fetch_position, "fetch offset out of range; resetting by auto.offset.reset");
                 ps.fetch_position = None;
                 ps.position = None;
                 ps.reset = Some(ts);
