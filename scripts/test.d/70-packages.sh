@@ -65,8 +65,11 @@ wheel="$(ls "$dist"/odradek-"$version"-cp39-abi3-*.whl)" || fail "no cp39-abi3 w
 case "$(basename "$wheel")" in *manylinux*) ;; *) fail "the wheel has no manylinux tag: $(basename "$wheel")" ;; esac
 audit="$("$ODRADEK_CACHE/venv/bin/auditwheel" show "$wheel")"
 echo "$audit"
-grep -q 'manylinux_2_17_x86_64' <<<"$audit" || fail "auditwheel does not confirm manylinux_2_17_x86_64"
-grep -q 'abi3' <<<"$audit" || fail "auditwheel does not report the abi3 tag"
+grep -q 'consistent with the following platform tag' <<<"$audit" && grep -q 'manylinux_2_17_x86_64' <<<"$audit" \
+    || fail "auditwheel does not confirm manylinux_2_17_x86_64"
+unzip_wheel_file() { python3 -c 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); print(z.read(next(n for n in z.namelist() if n.endswith(sys.argv[2]))).decode())' "$wheel" "$1"; }
+unzip_wheel_file .dist-info/WHEEL | grep -qx "Tag: cp39-abi3-manylinux_2_17_x86_64" \
+    || fail "the wheel's WHEEL file does not name the tag cp39-abi3-manylinux_2_17_x86_64"
 python3 - "$wheel" <<'PY' || fail "the wheel lacks a part users need"
 import sys, zipfile
 names = zipfile.ZipFile(sys.argv[1]).namelist()
@@ -77,7 +80,9 @@ missing += [n for n in ("licenses/LICENSE", "licenses/THIRD-PARTY-LICENSES.txt")
 if missing:
     sys.exit(f"missing from the wheel: {missing}")
 PY
-user "$work/py" python3 -m venv venv
+# The interpreter itself (python3 on PATH may be a pyenv shim, which needs the user's pyenv set-up).
+py="$(python3 -c 'import sys; print(sys.executable)')"
+user "$work/py" "$py" -m venv venv
 user "$work/py" venv/bin/pip install -q --disable-pip-version-check --no-index \
     --find-links "$dist" --find-links "$ODRADEK_CACHE/python-wheels" "odradek[pandas]==$version"
 got="$(user "$work/py" venv/bin/python -c 'import odradek, pandas; print(odradek.__version__); print(odradek.__file__)')"
@@ -112,7 +117,7 @@ cli_bootstrap="$(head -1 "$work/cli/broker.out")"
 {
     echo 'set -euo pipefail'
     echo "odradek() { \"$bin/odradek\" \"\$@\" -b $cli_bootstrap; }"
-    grep -v -e '^cargo ' -e '^alias ' -e '^odradek broker' -e '^odradek perf' "$work/cli/readme-quickstart.sh"
+    grep -v -e '^cargo ' -e '^alias ' -e '^odradek broker' "$work/cli/readme-quickstart.sh"
 } > "$work/cli/run.sh"
 out="$(user "$work/cli" bash run.sh)"
 echo "$out"
@@ -193,7 +198,7 @@ step ".NET: the nupkg as NuGet restores it, examples on Mono"
 nupkg="$dist/Odradek.$version.nupkg"
 pkg="$work/nuget/packages/odradek/$version"     # NuGet's global-packages layout (id/version, lower case)
 mkdir -p "$pkg"
-(cd "$pkg" && unzip -q "$nupkg" && cp "$nupkg" "odradek.$version.nupkg")
+(cd "$pkg" && python3 -m zipfile -e "$nupkg" . && cp "$nupkg" "odradek.$version.nupkg")
 [ -f "$pkg/lib/netstandard2.0/Odradek.dll" ] && [ -f "$pkg/runtimes/linux-x64/native/libodradek_ffi.so" ] \
     || fail "the nupkg lacks lib/netstandard2.0/Odradek.dll or runtimes/linux-x64/native/libodradek_ffi.so"
 grep -q '<license type="expression">Apache-2.0</license>' "$pkg/Odradek.nuspec" || fail "the nuspec has no licence"
