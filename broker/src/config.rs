@@ -338,16 +338,8 @@ pub enum ConfigSource {
     Default = 5,
 }
 
-/// The type of a config value, for validation and DescribeConfigs `config_type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConfigType {
-    Boolean = 1,
-    String = 2,
-    Int = 3,
-    Long = 5,
-    Double = 6,
-    List = 7,
-}
+pub use odradek_protocol::config::ConfigType;
+use odradek_protocol::config::ValueKind;
 
 /// One topic-level config key.
 #[derive(Debug)]
@@ -366,44 +358,36 @@ pub struct TopicConfigDef {
 impl TopicConfigDef {
     /// Checks a value's type and range.
     pub fn validate(&self, value: &str) -> Result<(), String> {
+        self.value_kind().normalize(value).map(drop)
+    }
+
+    /// What values this config takes, in the terms of the checker the client shares.
+    fn value_kind(&self) -> ValueKind {
         match self.kind {
-            ConfigType::Boolean => {
-                if !value.eq_ignore_ascii_case("true") && !value.eq_ignore_ascii_case("false") {
-                    return Err(format!("expected true or false, got {value:?}"));
-                }
+            ConfigType::Boolean => ValueKind::Bool,
+            ConfigType::Short => ValueKind::Int {
+                min: self.min,
+                max: i16::MAX as i64,
+            },
+            ConfigType::Int => ValueKind::Int {
+                min: self.min,
+                max: i32::MAX as i64,
+            },
+            ConfigType::Long => ValueKind::Int {
+                min: self.min,
+                max: i64::MAX,
+            },
+            ConfigType::Double => ValueKind::Double,
+            ConfigType::List => ValueKind::List(self.choices),
+            ConfigType::String | ConfigType::Class | ConfigType::Password
+                if self.choices.is_empty() =>
+            {
+                ValueKind::Str
             }
-            ConfigType::Int | ConfigType::Long => {
-                let n: i64 = value
-                    .parse()
-                    .map_err(|_| format!("expected an integer, got {value:?}"))?;
-                if self.kind == ConfigType::Int && i32::try_from(n).is_err() {
-                    return Err(format!("{n} does not fit a 32-bit integer"));
-                }
-                if n < self.min {
-                    return Err(format!("{n} is below the minimum {}", self.min));
-                }
-            }
-            ConfigType::Double => {
-                value
-                    .parse::<f64>()
-                    .map_err(|_| format!("expected a number, got {value:?}"))?;
-            }
-            ConfigType::String | ConfigType::List => {
-                if !self.choices.is_empty() {
-                    let parts: Vec<&str> = if self.kind == ConfigType::List {
-                        value.split(',').map(str::trim).collect()
-                    } else {
-                        vec![value]
-                    };
-                    for p in parts {
-                        if !self.choices.contains(&p) {
-                            return Err(format!("{p:?} is not one of {}", self.choices.join(", ")));
-                        }
-                    }
-                }
+            ConfigType::String | ConfigType::Class | ConfigType::Password => {
+                ValueKind::OneOf(self.choices)
             }
         }
-        Ok(())
     }
 }
 

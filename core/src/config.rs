@@ -24,23 +24,8 @@ use std::time::Duration;
 use crate::compression::Compression;
 use crate::error::{Error, Result};
 
-/// The kind of value a property takes, used to validate and normalize it.
-#[derive(Debug, Clone, Copy)]
-pub enum ValueKind {
-    /// Free text.
-    Str,
-    /// An integer within an inclusive range.
-    Int {
-        /// Smallest accepted value.
-        min: i64,
-        /// Largest accepted value.
-        max: i64,
-    },
-    /// `true` / `false`.
-    Bool,
-    /// One of a fixed set of words; each entry is (accepted spelling, canonical value).
-    Enum(&'static [(&'static str, &'static str)]),
-}
+/// The kind of value a property takes (shared with the broker's config tables).
+pub use odradek_protocol::config::ValueKind;
 
 /// One known property.
 #[derive(Debug, Clone, Copy)]
@@ -628,40 +613,9 @@ impl Config {
 }
 
 fn normalize(prop: &Property, key: &str, value: &str) -> Result<String> {
-    match prop.kind {
-        ValueKind::Str => Ok(value.to_owned()),
-        ValueKind::Int { min, max } => {
-            let n: i64 = value
-                .parse()
-                .map_err(|_| Error::config(key, format!("expected an integer, got {value:?}")))?;
-            if n < min || n > max {
-                return Err(Error::config(key, format!("{n} is outside {min}..={max}")));
-            }
-            Ok(n.to_string())
-        }
-        ValueKind::Bool => match value.to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" => Ok("true".into()),
-            "false" | "0" | "no" => Ok("false".into()),
-            _ => Err(Error::config(
-                key,
-                format!("expected true or false, got {value:?}"),
-            )),
-        },
-        ValueKind::Enum(choices) => {
-            let lower = value.to_ascii_lowercase();
-            choices
-                .iter()
-                .find(|(spelling, _)| *spelling == lower)
-                .map(|(_, canonical)| (*canonical).to_owned())
-                .ok_or_else(|| {
-                    let accepted: Vec<&str> = choices.iter().map(|(s, _)| *s).collect();
-                    Error::config(
-                        key,
-                        format!("{value:?} is not one of {}", accepted.join(", ")),
-                    )
-                })
-        }
-    }
+    prop.kind
+        .normalize(value)
+        .map_err(|reason| Error::config(key, reason))
 }
 
 /// Settings shared by every client.

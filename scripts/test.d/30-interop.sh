@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Interop suite (tests/interop): real third-party clients — kcat, confluent-kafka, kafka-python,
 # kafkajs, the Java client, franz-go — produce and consume against the broker under test, and a
-# SIGKILL crash-durability test. Peers come from scripts/setup.sh (setup.d/30, 40, 50, 60, 65).
+# SIGKILL crash-durability test. Peers come from scripts/setup.sh (setup.d/30, 40, 48, 62, 65).
 #
 #   ODRADEK_INTEROP_BROKER=odradek|apache   broker under test (default odradek; apache validates
 #                                           the harness itself against Apache Kafka 4.3.1)

@@ -11,7 +11,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ODRADEK_CACHE/target}"
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 command -v node >/dev/null || { echo "45-node.sh: node not found (Node.js >= 20 is needed)" >&2; exit 1; }
 bash "$root/scripts/setup.d/45-node-binding.sh"
-bash "$root/scripts/setup.d/50-node.sh"
+bash "$root/scripts/setup.d/48-node.sh"
 napi="$ODRADEK_CACHE/node-binding/node_modules/.bin/napi"
 echo "45-node.sh: node $(node --version); building the addon (napi build --release)" >&2
 (cd "$root/node" && "$napi" build --release --no-js --dts native.d.ts -- --locked)

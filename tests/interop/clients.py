@@ -221,9 +221,9 @@ def all_clients():
 def missing_tools() -> list[str]:
     """What scripts/setup.sh should have installed but is not there."""
     missing = []
-    for path, what in [(CACHE / "interop" / "franz", "franz-go program (setup.d/60-go.sh)"),
+    for path, what in [(CACHE / "interop" / "franz", "franz-go program (setup.d/62-go.sh)"),
                        (CACHE / "interop" / "java" / "Interop.class", "Java program (setup.d/65-java-interop.sh)"),
-                       (CACHE / "node-interop" / "node_modules" / "kafkajs", "kafkajs (setup.d/50-node.sh)")]:
+                       (CACHE / "node-interop" / "node_modules" / "kafkajs", "kafkajs (setup.d/48-node.sh)")]:
         if not path.exists():
             missing.append(what)
     return missing

@@ -1,5 +1,5 @@
 // Prints the wire shape of every Kafka request and response version, as the Java client
-// (kafka-clients 4.3.1) defines them, in the compact form core/src/protocol/shape.rs reads:
+// (kafka-clients 4.3.1) defines them, in the compact form protocol/src/shape.rs reads:
 //
 //   <req|resp> <api key> <min version>-<max version> <shape>
 //
@@ -9,7 +9,7 @@
 // t<tag:shape ...> one with known tags (their contents must fill exactly their declared size).
 // Consecutive versions with the same shape share a line.
 //
-//   java -cp "GOLDEN_CLASSES:$ODRADEK_CACHE/kafka-4.3.1/libs/*" SchemaDump > core/src/protocol/wire_shapes.txt
+//   java -cp "GOLDEN_CLASSES:$ODRADEK_CACHE/kafka-4.3.1/libs/*" SchemaDump > protocol/src/wire_shapes.txt
 //
 // Run through tools/golden/dump-shapes.sh.
 

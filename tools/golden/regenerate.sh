@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates the golden fixtures in core/tests/fixtures/{java,librdkafka,conversations} and the
+# Regenerates the golden fixtures in protocol/tests/fixtures/{java,librdkafka,conversations} and the
 # JSON sidecars.
 # Not part of `make test`: the fixtures are checked in. Needs Java 17, network access for the first
 # scripts/setup.sh, and about a minute (it starts Apache Kafka 4.3.1 once).
@@ -10,7 +10,7 @@ export ODRADEK_CACHE="${ODRADEK_CACHE:-$HOME/.cache/odradek}"
 libs="$ODRADEK_CACHE/kafka-4.3.1/libs"
 python="$ODRADEK_CACHE/venv/bin/python"
 golden="$root/tools/golden"
-fixtures="$root/core/tests/fixtures"
+fixtures="$root/protocol/tests/fixtures"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 

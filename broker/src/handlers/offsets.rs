@@ -101,9 +101,9 @@ fn lookup(log: &PartitionLog, target: i64) -> std::io::Result<(i64, i64, i32)> {
 /// Scans the records of one batch, keeping the (offset, timestamp) that `better` prefers;
 /// `None` if the batch cannot be read or decoded (the caller answers at batch granularity).
 fn first_record(
-    h: &odradek::records::BatchHeader,
+    h: &odradek_protocol::records::BatchHeader,
     plan: &crate::log::ReadPlan,
-    better: impl Fn(Option<(i64, i64)>, &odradek::records::Record) -> bool,
+    better: impl Fn(Option<(i64, i64)>, &odradek_protocol::records::Record) -> bool,
 ) -> Option<(i64, i64)> {
     let fail = |e: &dyn std::fmt::Display| {
         tracing::warn!(
@@ -112,7 +112,7 @@ fn first_record(
         );
     };
     let bytes = plan.read().map_err(|e| fail(&e)).ok()?;
-    let batch = odradek::records::RecordBatch { header: *h, bytes };
+    let batch = odradek_protocol::records::RecordBatch { header: *h, bytes };
     let mut best = None;
     for r in batch.records().map_err(|e| fail(&e)).ok()? {
         let r = r.map_err(|e| fail(&e)).ok()?;

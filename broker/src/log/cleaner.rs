@@ -10,7 +10,9 @@ use std::collections::HashMap;
 use std::io::{self, Write};
 
 use bytes::Bytes;
-use odradek::records::{BatchHeader, BatchOptions, Record, RecordBatch, RecordBatchBuilder};
+use odradek_protocol::records::{
+    BatchHeader, BatchOptions, Record, RecordBatch, RecordBatchBuilder,
+};
 
 use super::PartitionLog;
 use super::segment::{ScanError, Segment};
@@ -26,7 +28,7 @@ pub struct CleanStats {
 
 fn records_of(h: &BatchHeader, bytes: Bytes) -> io::Result<Vec<Record>> {
     let batch = RecordBatch { header: *h, bytes };
-    let invalid = |e: odradek::records::RecordsError| {
+    let invalid = |e: odradek_protocol::records::RecordsError| {
         io::Error::new(io::ErrorKind::InvalidData, e.to_string())
     };
     batch
@@ -171,7 +173,7 @@ pub fn compact(log: &mut PartitionLog, now_ms: i64) -> io::Result<CleanStats> {
 mod tests {
     use super::*;
     use crate::config::{BrokerProperties, FsyncPolicy, LogConfig, TopicOverrides};
-    use odradek::records::BatchHeader;
+    use odradek_protocol::records::BatchHeader;
 
     fn keyed(key: &str, value: Option<&str>) -> Bytes {
         let mut b = RecordBatchBuilder::new(BatchOptions::default());

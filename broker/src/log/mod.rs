@@ -24,7 +24,7 @@ use bytes::Bytes;
 
 use crate::config::{FsyncPolicy, LogConfig};
 use epoch::LeaderEpochCache;
-use odradek::records::{
+use odradek_protocol::records::{
     BatchHeader, RecordsError, set_base_offset, set_partition_leader_epoch, verify_crc,
 };
 use producer_state::{ProducerStateTable, SequenceCheck, SequenceError};

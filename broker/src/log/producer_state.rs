@@ -6,7 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::path::Path;
 
-use odradek::records::BatchHeader;
+use odradek_protocol::records::BatchHeader;
 
 /// Batches remembered per producer for duplicate detection (Kafka's constant).
 pub const MAX_BATCHES_PER_PRODUCER: usize = 5;
@@ -254,7 +254,7 @@ impl Cursor<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use odradek::records::{BatchOptions, RecordBatchBuilder};
+    use odradek_protocol::records::{BatchOptions, RecordBatchBuilder};
 
     /// A batch of `n` one-byte records from producer `pid`.
     pub fn make_batch(offset: i64, n: i32, pid: i64, epoch: i16, seq: i32) -> bytes::Bytes {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 
 use super::index::{OffsetIndex, TimeIndex};
-use odradek::records::{BATCH_HEADER_LEN, BatchHeader, RecordsError, verify_crc};
+use odradek_protocol::records::{BATCH_HEADER_LEN, BatchHeader, RecordsError, verify_crc};
 
 /// File name stem for a segment: the base offset, zero-padded like Kafka's.
 pub fn segment_stem(base_offset: i64) -> String {

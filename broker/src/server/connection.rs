@@ -25,9 +25,9 @@ use tokio::sync::watch;
 use super::versions::is_supported;
 use crate::handlers::{self, Ctx, Outcome};
 use crate::state::BrokerState;
-use odradek::protocol::ProtocolError;
-use odradek::protocol::codec::{decode_request, encode_response, peek_request_preamble};
-use odradek::protocol::frame::FrameDecoder;
+use odradek_protocol::ProtocolError;
+use odradek_protocol::codec::{decode_request, encode_response, peek_request_preamble};
+use odradek_protocol::frame::FrameDecoder;
 
 /// Requests decoded but not yet answered, per connection (Kafka's per-connection muting is
 /// stricter: one; pipelining clients send up to 5). At the limit the connection stops reading.
@@ -191,7 +191,7 @@ async fn write_ready(
         slices[n] = IoSlice::new(b);
         n += 1;
     }
-    odradek::net::send_vectored(wr.as_ref(), &slices[..n]).await
+    odradek_socket::send_vectored(wr.as_ref(), &slices[..n]).await
 }
 
 /// Polls the future at the front of `waiting` (the caller checked that it is one); dropping

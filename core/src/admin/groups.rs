@@ -29,9 +29,11 @@ fn check(code: i16, what: &str) -> Result<()> {
 /// A group as ListGroups reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupListing {
+    /// The group's name (`group.id`).
     pub group_id: String,
     /// `consumer` for consumer groups of either protocol; empty for groups with offsets only.
     pub protocol_type: String,
+    /// The coordinator's state name, e.g. `Stable`, `PreparingRebalance`, `Empty`, `Dead`.
     pub state: String,
     /// `classic` or `consumer` (KIP-848).
     pub group_type: String,
@@ -40,9 +42,13 @@ pub struct GroupListing {
 /// One member of a described group.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupMember {
+    /// The id the coordinator assigned the member when it joined.
     pub member_id: String,
+    /// `group.instance.id` of a static member; `None` for a dynamic one.
     pub instance_id: Option<String>,
+    /// The `client.id` the member's client sent.
     pub client_id: String,
+    /// The member's address as the coordinator saw it (`/ip`).
     pub host: String,
     /// KIP-848 member epoch (-1 for classic members).
     pub member_epoch: i32,
@@ -53,24 +59,31 @@ pub struct GroupMember {
 /// A described group.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupDescription {
+    /// The group's name (`group.id`).
     pub group_id: String,
     /// `classic` or `consumer`.
     pub group_type: String,
+    /// The coordinator's state name; `Dead` for a group that does not exist.
     pub state: String,
     /// Classic: the chosen protocol (assignor); consumer: the server-side assignor.
     pub assignor: String,
     /// Classic: the generation; consumer: the group epoch.
     pub epoch: i32,
+    /// The current members; empty for a group with only committed offsets.
     pub members: Vec<GroupMember>,
 }
 
 /// Lag of one partition for a group.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartitionLag {
+    /// The topic's name.
     pub topic: String,
+    /// The partition's index within the topic.
     pub partition: i32,
     /// None: nothing committed.
     pub committed: Option<i64>,
+    /// The offset a `read_committed` consumer can read up to (the last stable offset), so
+    /// records of open transactions do not count as lag.
     pub log_end: i64,
     /// log end minus committed (or minus the log start when nothing is committed).
     pub lag: i64,

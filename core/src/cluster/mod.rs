@@ -192,7 +192,7 @@ impl Cluster {
         candidates.dedup();
         // Start at a random candidate so that many clients spread over the bootstrap list.
         if !candidates.is_empty() {
-            let start = crate::random::below(candidates.len() as u32) as usize;
+            let start = fastrand::usize(..candidates.len());
             candidates.rotate_left(start);
         }
         let mut last = None;

@@ -111,7 +111,7 @@ pub(crate) struct Chunk {
 }
 
 pub(crate) struct State {
-    pub partitions: HashMap<TopicPartition, PartitionState, crate::random::FastHash>,
+    pub partitions: HashMap<TopicPartition, PartitionState, rustc_hash::FxBuildHasher>,
     pub chunks: VecDeque<Chunk>,
     pub buffered_bytes: usize,
     pub errors: VecDeque<Error>,

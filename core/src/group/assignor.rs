@@ -19,8 +19,11 @@ pub fn is_cooperative(name: &str) -> bool {
 /// One member as the leader sees it.
 #[derive(Debug, Clone)]
 pub struct MemberSubscription {
+    /// The member's id from JoinGroup; the key of its entry in [`Assignments`].
     pub member_id: String,
+    /// `group.instance.id` of a static member; members are ordered by it when set.
     pub instance_id: Option<String>,
+    /// What the member asked for: its topics, and the partitions it owns now (cooperative).
     pub subscription: Subscription,
 }
 
@@ -51,6 +54,10 @@ pub fn assign(
     out
 }
 
+/// One member's share of [`Assignments`] as the (topic, partitions) list an [`Assignment`]
+/// carries.
+///
+/// [`Assignment`]: super::protocol::Assignment
 pub fn to_topic_partitions(a: &BTreeMap<String, Vec<i32>>) -> TopicPartitions {
     a.iter().map(|(t, p)| (t.clone(), p.clone())).collect()
 }

@@ -59,12 +59,24 @@ pub trait RebalanceListener: Send + Sync {
 /// Group settings, from the same property names as the Java client and librdkafka.
 #[derive(Debug, Clone)]
 pub struct GroupSettings {
+    /// `group.id`: the group to join; required.
     pub group_id: String,
+    /// `group.instance.id`: makes the member static (KIP-345), so a restart within the session
+    /// timeout keeps its partitions without a rebalance.
     pub instance_id: Option<String>,
+    /// `session.timeout.ms`: how long the coordinator waits without a heartbeat before it drops
+    /// the member.
     pub session_timeout: Duration,
+    /// `heartbeat.interval.ms`: the time between heartbeats (the KIP-848 coordinator may set
+    /// its own).
     pub heartbeat_interval: Duration,
+    /// `max.poll.interval.ms`: the longest the application may go between polls before the
+    /// member leaves the group; also the rebalance timeout sent with JoinGroup.
     pub max_poll_interval: Duration,
+    /// `enable.auto.commit`: commit the offsets of polled records in the background and
+    /// before partitions are revoked.
     pub auto_commit: bool,
+    /// `auto.commit.interval.ms`: the time between background commits.
     pub auto_commit_interval: Duration,
     /// Assignor names in preference order (classic protocol).
     pub strategies: Vec<String>,
@@ -75,6 +87,9 @@ pub struct GroupSettings {
 }
 
 impl GroupSettings {
+    /// Reads the group properties from `config`. Fails with a configuration error when
+    /// `group.id` is missing or `partition.assignment.strategy` names an unknown assignor or
+    /// mixes eager and cooperative ones.
     pub fn from_config(config: &Config) -> Result<Self> {
         let group_id = config
             .get("group.id")

@@ -2,9 +2,9 @@
 //! (Assignment), byte-compatible with the Java client's ConsumerProtocol (versions 0-3, not
 //! flexible) so our members, Java and librdkafka members share groups.
 //!
-//! Subscription: version i16, topics [string], user_data nullable bytes, (v1+) owned
-//! partitions [topic string, partitions [i32]], (v2+) generation i32, (v3+) rack nullable string.
-//! Assignment: version i16, partitions [topic string, partitions [i32]], user_data nullable bytes.
+//! Subscription: `version i16, topics [string], user_data nullable bytes, (v1+) owned
+//! partitions [topic string, partitions [i32]], (v2+) generation i32, (v3+) rack nullable string`.
+//! Assignment: `version i16, partitions [topic string, partitions [i32]], user_data nullable bytes`.
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -16,19 +16,29 @@ pub const VERSION: i16 = 3;
 /// (topic, partitions) pairs, topics sorted.
 pub type TopicPartitions = Vec<(String, Vec<i32>)>;
 
+/// What a member sends in JoinGroup: the topics it wants, and (cooperative) what it owns now.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Subscription {
+    /// The encoding version (0-3); fields of later versions are left out of older ones.
     pub version: i16,
+    /// The topics the member subscribes to.
     pub topics: Vec<String>,
+    /// Assignor-specific data (opaque to the protocol), `None` when the assignor has none.
     pub user_data: Option<Bytes>,
+    /// Partitions the member owns now (v1+), so a cooperative assignor can keep them in place.
     pub owned: TopicPartitions,
+    /// The generation in which `owned` was assigned (v2+); -1 when unknown.
     pub generation: i32,
+    /// The member's `client.rack` (v3+), for rack-aware assignors; this client sends none.
     pub rack: Option<String>,
 }
 
+/// What the leader hands each member through SyncGroup: the partitions it now owns.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Assignment {
+    /// The member's partitions, by topic.
     pub partitions: TopicPartitions,
+    /// Assignor-specific data passed back to the member; `None` when the assignor has none.
     pub user_data: Option<Bytes>,
 }
 
@@ -59,6 +69,7 @@ fn put_partitions(b: &mut BytesMut, tps: &TopicPartitions) {
 }
 
 impl Subscription {
+    /// The JoinGroup protocol metadata bytes at `self.version`.
     pub fn encode(&self) -> Bytes {
         let mut b = BytesMut::new();
         b.put_i16(self.version);
@@ -114,6 +125,8 @@ impl Subscription {
 }
 
 impl Assignment {
+    /// The SyncGroup assignment bytes; `version` is clamped to the range this client writes
+    /// (0-3), and the layout is the same in all of them.
     pub fn encode(&self, version: i16) -> Bytes {
         let mut b = BytesMut::new();
         b.put_i16(version.clamp(0, VERSION));

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse, RequestHeader};
-use kafka_protocol::protocol::{Request, StrBytes};
+use kafka_protocol::protocol::StrBytes;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedReadHalf;
@@ -211,7 +211,7 @@ impl Connection {
         R: EncodeRequest,
         R::Response: Response,
     {
-        let version = self.require_version(api_key_of::<R>())?;
+        let version = self.require_version(R::API_KEY)?;
         self.request_at(request, version).await
     }
 
@@ -226,7 +226,7 @@ impl Connection {
             Ok(result) => result,
             Err(_) => Err(Error::timeout(format!(
                 "no response to {:?} within {timeout:?}",
-                api_key_of::<R>()
+                R::API_KEY
             ))
             .with_broker(&self.shared.address)),
         }
@@ -344,10 +344,6 @@ impl Connection {
 struct ResponseErrorCode;
 impl ResponseErrorCode {
     const UNSUPPORTED_VERSION: i16 = 35;
-}
-
-fn api_key_of<R: Request>() -> ApiKey {
-    ApiKey::try_from(R::KEY).unwrap_or(ApiKey::ApiVersions)
 }
 
 /// The response side of one request: resolves to the response frame body. Dropping it

@@ -3,11 +3,10 @@
 
 mod connection;
 mod pooled_read;
-mod send;
 mod writer;
 
 pub use connection::{ConnectOptions, Connection};
-pub use send::send_vectored;
+use odradek_socket::send_vectored;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -27,7 +26,7 @@ pub fn backoff(base: Duration, max: Duration, failures: u32) -> Duration {
     }
     let exp = base.saturating_mul(1u32 << (failures - 1).min(20));
     let capped = exp.min(max.max(base));
-    capped.mul_f64(crate::random::jitter_factor(0.2))
+    capped.mul_f64(0.8 + 0.4 * fastrand::f64())
 }
 
 #[derive(Default)]

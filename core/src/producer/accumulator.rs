@@ -180,7 +180,7 @@ impl Parked {
 
 /// The accumulator state (under the producer's mutex).
 pub(crate) struct State {
-    pub topics: HashMap<Arc<str>, TopicQueues, crate::random::FastHash>,
+    pub topics: HashMap<Arc<str>, TopicQueues, rustc_hash::FxBuildHasher>,
     pub parked: VecDeque<Parked>,
     /// No parked record can expire before this (max.block.ms / delivery.timeout.ms); lets a
     /// sender pass skip the walk over a long parked queue. None when nothing is parked.

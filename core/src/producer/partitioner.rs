@@ -66,7 +66,7 @@ pub(crate) fn choose(partitioner: Partitioner, key: Option<&[u8]>, partitions: u
         (Partitioner::Consistent, None) => Choice::Fixed(consistent_partition(&[], partitions)),
         (Partitioner::Murmur2Random | Partitioner::ConsistentRandom, None) => Choice::Sticky,
         (Partitioner::Random | Partitioner::Murmur2, _) => {
-            Choice::Fixed(crate::random::below(partitions) as i32)
+            Choice::Fixed(fastrand::u32(..partitions) as i32)
         }
     }
 }
@@ -79,10 +79,10 @@ pub(crate) fn next_sticky(previous: Option<i32>, partitions: u32) -> i32 {
     match previous {
         Some(p) => {
             // Any partition but the previous one, uniformly.
-            let r = crate::random::below(partitions - 1) as i32;
+            let r = fastrand::u32(..partitions - 1) as i32;
             if r >= p { r + 1 } else { r }
         }
-        None => crate::random::below(partitions) as i32,
+        None => fastrand::u32(..partitions) as i32,
     }
 }
 
