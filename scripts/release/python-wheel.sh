@@ -13,6 +13,10 @@ venv="$ODRADEK_CACHE/venv"
 [ -x "$venv/bin/maturin" ] || { echo "python-wheel.sh: no maturin in $venv; run scripts/setup.sh" >&2; exit 1; }
 "$venv/bin/python" -c 'import ziglang' 2>/dev/null \
     || { echo "python-wheel.sh: no ziglang in $venv; run scripts/setup.d/37-release.sh" >&2; exit 1; }
+# A target dir of its own: the zig-linked build shares no artifacts with the host builds (it
+# names the target explicitly), and so it neither waits for their lock nor rebuilds C code when
+# they run with another CC.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ODRADEK_CACHE/target}-wheel"
 # maturin finds zig through the `python -m ziglang` of the interpreter on PATH.
 export PATH="$venv/bin:$PATH"
 flags=(--release --strip)
