@@ -159,11 +159,12 @@ fi
 notice npm --crate odradek-node --npm-package "$root/node"
 napi="$ODRADEK_CACHE/node-binding/node_modules/.bin/napi"
 [ -x "$napi" ] || { echo "build.sh: no napi CLI; run scripts/setup.d/45-node-binding.sh" >&2; exit 1; }
-# The same command as scripts/test.d/45-node.sh (a no-op for cargo after that suite).
+# The same command as scripts/test.d/45-node.sh (a no-op for cargo after that suite); it writes
+# node/odradek.node (napi names it by platform only with --platform).
 (cd "$root/node" && run "$napi" build --release --no-js --dts native.d.ts "${cargo_target[@]}" -- --locked)
 platform="$(python3 "$here/npm_packages.py" name --target "$target")"
 run python3 "$here/npm_packages.py" platform --version "$version" --target "$target" \
-    --addon "$root/node/odradek.$platform.node" --notice "$stage/npm.notice" --out "$stage/npm"
+    --addon "$root/node/odradek.node" --notice "$stage/npm.notice" --out "$stage/npm"
 run "$strip" --strip-unneeded "$stage/npm/$platform/odradek.$platform.node"
 run python3 "$here/npm_packages.py" main --version "$version" --notice "$stage/npm.notice" --out "$stage/npm"
 for pkg in odradek "$platform"; do

@@ -68,7 +68,8 @@ echo "$audit"
 grep -q 'consistent with the following platform tag' <<<"$audit" && grep -q 'manylinux_2_17_x86_64' <<<"$audit" \
     || fail "auditwheel does not confirm manylinux_2_17_x86_64"
 unzip_wheel_file() { python3 -c 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); print(z.read(next(n for n in z.namelist() if n.endswith(sys.argv[2]))).decode())' "$wheel" "$1"; }
-unzip_wheel_file .dist-info/WHEEL | grep -qx "Tag: cp39-abi3-manylinux_2_17_x86_64" \
+wheel_tags="$(unzip_wheel_file .dist-info/WHEEL)"
+grep -qx "Tag: cp39-abi3-manylinux_2_17_x86_64" <<<"$wheel_tags" \
     || fail "the wheel's WHEEL file does not name the tag cp39-abi3-manylinux_2_17_x86_64"
 python3 - "$wheel" <<'PY' || fail "the wheel lacks a part users need"
 import sys, zipfile
@@ -191,7 +192,8 @@ grep -q "github.com/odradek/odradek/go v$version" "$work/go/go.mod" || fail "go.
 out="$(gouser go run .)"
 echo "$out"
 grep -q "read 10 records" <<<"$out" || fail "examples/go did not read its 10 records"
-if gouser go list -m all | grep -q franz-go; then fail "the user-facing Go module still pulls franz-go"; fi
+modules="$(gouser go list -m all)"
+if grep -q franz-go <<<"$modules"; then fail "the user-facing Go module still pulls franz-go"; fi
 
 # ---- .NET
 step ".NET: the nupkg as NuGet restores it, examples on Mono"
