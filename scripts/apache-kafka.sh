@@ -7,6 +7,16 @@
 #
 # DIR holds server.properties, data/, kafka.log, pid and bootstrap. Extra broker properties can be
 # passed as KAFKA_EXTRA_PROPS="key=value key2=value2".
+#
+# A 3-node cluster of combined broker+controller nodes (static quorum of the three; replication
+# factor 3, min.insync.replicas=2; 384 MiB heaps), for fail-over tests:
+#
+#   scripts/apache-kafka.sh cluster-start DIR      # prints the bootstrap list once all three serve
+#   scripts/apache-kafka.sh node-start DIR N       # (re)starts node N (1..3) from its own files
+#   scripts/apache-kafka.sh cluster-stop DIR
+#
+# Node N lives in DIR/node-N (server.properties, data/, kafka.log, pid, address); DIR/bootstrap
+# lists the three broker addresses.
 set -euo pipefail
 cmd="${1:?usage: apache-kafka.sh start|stop DIR}"
 dir="${2:?usage: apache-kafka.sh start|stop DIR}"
@@ -75,5 +85,84 @@ stop)
     kill -9 "$pid" 2>/dev/null || true
     rm -f "$dir/pid"
     ;;
-*) echo "usage: apache-kafka.sh start|stop DIR" >&2; exit 2 ;;
+cluster-start)
+    [ -d "$libs" ] || { echo "apache-kafka.sh: no Kafka jars in $libs; run scripts/setup.sh" >&2; exit 2; }
+    mkdir -p "$dir"
+    dir="$(cd "$dir" && pwd)"
+    ports=(); cports=(); voters=""
+    for n in 1 2 3; do
+        ports[$n]=$(free_port); cports[$n]=$(free_port)
+        voters="$voters${voters:+,}$n@127.0.0.1:${cports[$n]}"
+    done
+    cluster_id=$(java -cp "$libs/*" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n1)
+    for n in 1 2 3; do
+        node="$dir/node-$n"; mkdir -p "$node"
+        cat > "$node/server.properties" <<PROPS
+process.roles=broker,controller
+node.id=$n
+controller.quorum.voters=$voters
+listeners=PLAINTEXT://127.0.0.1:${ports[$n]},CONTROLLER://127.0.0.1:${cports[$n]}
+advertised.listeners=PLAINTEXT://127.0.0.1:${ports[$n]}
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=$node/data
+num.partitions=3
+default.replication.factor=3
+min.insync.replicas=2
+offsets.topic.replication.factor=3
+offsets.topic.num.partitions=3
+transaction.state.log.replication.factor=3
+transaction.state.log.min.isr=2
+share.coordinator.state.topic.replication.factor=3
+share.coordinator.state.topic.min.isr=2
+group.initial.rebalance.delay.ms=0
+broker.session.timeout.ms=6000
+broker.heartbeat.interval.ms=1000
+PROPS
+        for kv in ${KAFKA_EXTRA_PROPS:-}; do echo "$kv" >> "$node/server.properties"; done
+        echo "127.0.0.1:${ports[$n]}" > "$node/address"
+        java -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -cp "$libs/*" kafka.tools.StorageTool \
+            format -t "$cluster_id" -c "$node/server.properties" > "$node/format.log" 2>&1 \
+            || { cat "$node/format.log" >&2; exit 1; }
+    done
+    echo "127.0.0.1:${ports[1]},127.0.0.1:${ports[2]},127.0.0.1:${ports[3]}" > "$dir/bootstrap"
+    for n in 1 2 3; do "$0" node-start "$dir" "$n" --no-wait; done
+    for n in 1 2 3; do "$0" node-wait "$dir" "$n"; done
+    cat "$dir/bootstrap"
+    ;;
+node-start)
+    n="${3:?usage: apache-kafka.sh node-start DIR N}"
+    node="$dir/node-$n"
+    java_opts=(-Xmx384m -Xms64m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true)
+    nohup java "${java_opts[@]}" -cp "$libs/*" kafka.Kafka "$node/server.properties" \
+        >> "$node/kafka.log" 2>&1 &
+    echo $! > "$node/pid"
+    [ "${4:-}" = --no-wait ] || "$0" node-wait "$dir" "$n"
+    ;;
+node-wait)
+    # Ready when the node answers Metadata listing all three brokers (it has joined the cluster).
+    n="${3:?usage: apache-kafka.sh node-wait DIR N}"
+    node="$dir/node-$n"
+    for _ in $(seq 1 900); do
+        if ! kill -0 "$(cat "$node/pid")" 2>/dev/null; then
+            echo "apache-kafka.sh: node $n exited during start-up; tail of $node/kafka.log:" >&2
+            tail -n 40 "$node/kafka.log" >&2; exit 1
+        fi
+        if python3 "$(dirname "$0")/kafka-ready.py" "$(cat "$node/address")" 3; then exit 0; fi
+        sleep 0.2
+    done
+    echo "apache-kafka.sh: node $n did not start within 180 s; see $node/kafka.log" >&2
+    exit 1
+    ;;
+cluster-stop)
+    for node in "$dir"/node-*; do
+        [ -e "$node/pid" ] || continue
+        pid=$(cat "$node/pid")
+        kill -CONT "$pid" 2>/dev/null || true
+        kill -9 "$pid" 2>/dev/null || true
+        rm -f "$node/pid"
+    done
+    ;;
+*) echo "usage: apache-kafka.sh start|stop|cluster-start|cluster-stop|node-start DIR" >&2; exit 2 ;;
 esac

@@ -37,17 +37,20 @@ pub fn spawn(state: Arc<BrokerState>, shutdown: watch::Receiver<bool>) -> Vec<Jo
         let every_ms = state.props().cleaner_backoff();
         tasks.push(tokio::spawn(every(every_ms, shutdown.clone(), state.clone(), |s| {
             let now = now_ms();
+            let map_bytes = s.props().cleaner_dedupe_buffer_size();
             for p in s.topics.all_partitions() {
                 let mut log = p.log();
                 if !log.config().compact {
                     continue;
                 }
-                match log.compact(now) {
+                match log.compact(now, map_bytes) {
                     Ok(st) if st.segments_rewritten > 0 => tracing::info!(
                         topic = %p.topic,
                         partition = p.index,
                         segments = st.segments_rewritten,
                         removed = st.records_removed,
+                        passes = st.passes,
+                        skipped_batches = st.skipped_batches,
                         "compacted"
                     ),
                     Ok(_) => {}

@@ -62,6 +62,30 @@ impl BrokerConfig {
     }
 }
 
+/// What one client may hold and how many may connect (see README, "Limits").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// `socket.request.max.bytes`: the largest request frame.
+    pub max_request_bytes: usize,
+    /// `queued.max.request.bytes`: bytes of requests being received plus responses not yet
+    /// written, over all connections; at the cap connections stop reading.
+    pub queued_max_bytes: usize,
+    /// `queued.max.requests.per.connection`: requests read but not yet answered.
+    pub max_requests_per_connection: usize,
+    /// `queued.max.response.bytes.per.connection`: unwritten response bytes at which the
+    /// broker stops reading requests from that connection.
+    pub max_response_bytes_per_connection: usize,
+    /// `connections.max.idle.ms`: no byte read or written for this long closes a connection.
+    pub idle_timeout: Duration,
+    /// `socket.request.read.timeout.ms`: a request frame still incomplete this long after its
+    /// first byte (while the broker was reading) closes the connection.
+    pub partial_request_timeout: Duration,
+    /// `max.connections`: open client connections; more are accepted and closed at once.
+    pub max_connections: usize,
+    /// `max.connections.per.ip`: the same per client address.
+    pub max_connections_per_ip: usize,
+}
+
 /// Broker properties as `key=value` strings with typed accessors and Kafka's defaults.
 #[derive(Debug, Clone, Default)]
 pub struct BrokerProperties {
@@ -79,10 +103,23 @@ const BROKER_KEYS: &[(&str, &str)] = &[
     ("log.retention.check.interval.ms", "300000"),
     ("log.cleaner.backoff.ms", "15000"),
     ("log.cleaner.enable", "true"),
+    // Kafka's default is 128 MiB; 16 MiB (about 460,000 keys per pass) suits a small machine,
+    // and a log with more keys is compacted in several passes.
+    ("log.cleaner.dedupe.buffer.size", "16777216"),
     ("log.flush.scheduler.interval.ms", "1000"),
     ("transactional.id.expiration.ms", "604800000"),
     ("producer.id.expiration.ms", "86400000"),
     ("queued.max.requests", "500"),
+    // Connection limits (issue 16): memory stays bounded whatever clients do. Kafka's defaults
+    // for queued.max.request.bytes, max.connections and max.connections.per.ip are "unbounded";
+    // ours are finite so one host cannot take the broker's memory or descriptors.
+    ("queued.max.request.bytes", "209715200"),
+    ("queued.max.requests.per.connection", "64"),
+    ("queued.max.response.bytes.per.connection", "4194304"),
+    ("connections.max.idle.ms", "600000"),
+    ("socket.request.read.timeout.ms", "60000"),
+    ("max.connections", "4096"),
+    ("max.connections.per.ip", "2147483647"),
     ("group.min.session.timeout.ms", "6000"),
     ("group.max.session.timeout.ms", "1800000"),
     // Kafka's built-in default is 3000; its shipped server.properties (and this dev broker) use 0.
@@ -91,7 +128,16 @@ const BROKER_KEYS: &[(&str, &str)] = &[
     // broker asks for 1000 so rebalances settle in about a second.
     ("group.consumer.session.timeout.ms", "45000"),
     ("group.consumer.heartbeat.interval.ms", "1000"),
+    // Bounds of the per-group `consumer.*` configs (Kafka's; the heartbeat minimum is lowered
+    // to this broker's default interval).
+    ("group.consumer.min.session.timeout.ms", "45000"),
+    ("group.consumer.max.session.timeout.ms", "60000"),
+    ("group.consumer.min.heartbeat.interval.ms", "1000"),
+    ("group.consumer.max.heartbeat.interval.ms", "15000"),
     ("group.consumer.assignors", "uniform,range"),
+    // `__consumer_offsets`, created on the first group coordinator lookup.
+    ("offsets.topic.num.partitions", "50"),
+    ("offsets.topic.segment.bytes", "104857600"),
 ];
 
 /// Kafka properties that do not apply to a single embedded node and are accepted silently,
@@ -186,7 +232,8 @@ impl BrokerProperties {
             .unwrap_or("")
     }
 
-    fn long(&self, key: &str) -> i64 {
+    /// An integer property: its value if set, else the broker default.
+    pub fn long(&self, key: &str) -> i64 {
         self.get(key)
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| Self::broker_default(key).parse().unwrap_or(0))
@@ -220,6 +267,27 @@ impl BrokerProperties {
         self.long("socket.request.max.bytes")
             .clamp(1024, i32::MAX as i64) as usize
     }
+    /// The connection limits of the `server` module, resolved once at start-up.
+    pub fn connection_limits(&self) -> ConnectionLimits {
+        let positive = |key: &str| self.long(key).clamp(1, i32::MAX as i64) as usize;
+        let ms = |key: &str| Duration::from_millis(self.long(key).max(1) as u64);
+        // Kafka's -1 ("no limit") is accepted for the byte cap.
+        let queued = self.long("queued.max.request.bytes");
+        ConnectionLimits {
+            max_request_bytes: self.max_request_bytes(),
+            queued_max_bytes: if queued < 0 {
+                usize::MAX
+            } else {
+                (queued.max(1024)) as usize
+            },
+            max_requests_per_connection: positive("queued.max.requests.per.connection"),
+            max_response_bytes_per_connection: positive("queued.max.response.bytes.per.connection"),
+            idle_timeout: ms("connections.max.idle.ms"),
+            partial_request_timeout: ms("socket.request.read.timeout.ms"),
+            max_connections: positive("max.connections"),
+            max_connections_per_ip: positive("max.connections.per.ip"),
+        }
+    }
     pub fn retention_check_interval(&self) -> Duration {
         Duration::from_millis(self.long("log.retention.check.interval.ms").max(10) as u64)
     }
@@ -228,6 +296,10 @@ impl BrokerProperties {
     }
     pub fn cleaner_enable(&self) -> bool {
         self.bool("log.cleaner.enable")
+    }
+    /// Bytes of the compaction key map (`log.cleaner.dedupe.buffer.size`).
+    pub fn cleaner_dedupe_buffer_size(&self) -> usize {
+        self.long("log.cleaner.dedupe.buffer.size").max(0) as usize
     }
     pub fn flush_scheduler_interval(&self) -> Duration {
         Duration::from_millis(self.long("log.flush.scheduler.interval.ms").max(10) as u64)
@@ -270,6 +342,13 @@ impl BrokerProperties {
     }
     pub fn group_initial_rebalance_delay(&self) -> Duration {
         Duration::from_millis(self.long("group.initial.rebalance.delay.ms").max(0) as u64)
+    }
+    pub fn offsets_topic_num_partitions(&self) -> i32 {
+        self.long("offsets.topic.num.partitions").clamp(1, 100_000) as i32
+    }
+    pub fn offsets_topic_segment_bytes(&self) -> i64 {
+        self.long("offsets.topic.segment.bytes")
+            .clamp(14, i32::MAX as i64)
     }
     pub fn producer_id_expiration_ms(&self) -> i64 {
         self.long("producer.id.expiration.ms")
@@ -353,11 +432,19 @@ pub struct TopicConfigDef {
     pub choices: &'static [&'static str],
     /// Minimum for numbers.
     pub min: i64,
+    /// Maximum for numbers.
+    pub max: i64,
+    /// A number outside `min..=max` that is still valid (Kafka's "-1 means the codec's
+    /// default" for `compression.gzip.level`).
+    pub also: Option<i64>,
 }
 
 impl TopicConfigDef {
     /// Checks a value's type and range.
     pub fn validate(&self, value: &str) -> Result<(), String> {
+        if self.also.is_some() && value.trim().parse::<i64>().ok() == self.also {
+            return Ok(());
+        }
         self.value_kind().normalize(value).map(drop)
     }
 
@@ -371,11 +458,11 @@ impl TopicConfigDef {
             },
             ConfigType::Int => ValueKind::Int {
                 min: self.min,
-                max: i32::MAX as i64,
+                max: self.max.min(i32::MAX as i64),
             },
             ConfigType::Long => ValueKind::Int {
                 min: self.min,
-                max: i64::MAX,
+                max: self.max,
             },
             ConfigType::Double => ValueKind::Double,
             ConfigType::List => ValueKind::List(self.choices),
@@ -405,6 +492,28 @@ const fn def(
         kind,
         choices: &[],
         min,
+        max: i64::MAX,
+        also: None,
+    }
+}
+
+/// A numeric config bounded on both sides.
+const fn ranged(
+    name: &'static str,
+    default: &'static str,
+    min: i64,
+    max: i64,
+    also: Option<i64>,
+) -> TopicConfigDef {
+    TopicConfigDef {
+        name,
+        broker_key: Some(name),
+        default,
+        kind: ConfigType::Int,
+        choices: &[],
+        min,
+        max,
+        also,
     }
 }
 
@@ -419,17 +528,26 @@ pub static TOPIC_CONFIGS: &[TopicConfigDef] = &[
         kind: ConfigType::List,
         choices: &["delete", "compact"],
         min: 0,
+        max: 0,
+        also: None,
     },
-    // Batches are stored as the producer sent them; recompression is not implemented, so only
-    // "producer" is accepted.
+    // Other than `producer`, batches in another codec are recompressed on append
+    // (`crate::batch_rewrite`).
     TopicConfigDef {
         name: "compression.type",
         broker_key: Some("compression.type"),
         default: "producer",
         kind: ConfigType::String,
-        choices: &["producer"],
+        choices: &["producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"],
         min: 0,
+        max: 0,
+        also: None,
     },
+    // Kafka's level ranges (KIP-390); -1 is gzip's "codec default". lz4 levels are accepted but
+    // our lz4 encoder has one speed.
+    ranged("compression.gzip.level", "-1", 1, 9, Some(-1)),
+    ranged("compression.lz4.level", "9", 1, 17, None),
+    ranged("compression.zstd.level", "3", -131072, 22, None),
     def(
         "delete.retention.ms",
         Some("log.cleaner.delete.retention.ms"),
@@ -498,8 +616,10 @@ pub static TOPIC_CONFIGS: &[TopicConfigDef] = &[
         broker_key: Some("log.message.timestamp.type"),
         default: "CreateTime",
         kind: ConfigType::String,
-        choices: &["CreateTime"],
+        choices: &["CreateTime", "LogAppendTime"],
         min: 0,
+        max: 0,
+        also: None,
     },
     def(
         "min.cleanable.dirty.ratio",
@@ -595,6 +715,8 @@ pub struct LogConfig {
     pub segment_bytes: u64,
     pub segment_ms: i64,
     pub fsync: FsyncPolicy,
+    /// Recompression and LogAppendTime stamping of produced batches.
+    pub rewrite: crate::batch_rewrite::RewriteConfig,
 }
 
 /// A topic's config overrides (only keys set on the topic).
@@ -631,8 +753,35 @@ impl LogConfig {
             segment_bytes: long("segment.bytes").max(14) as u64,
             segment_ms: long("segment.ms").max(1),
             fsync,
+            rewrite: crate::batch_rewrite::RewriteConfig {
+                compression: topic_compression(&value("compression.type"), &long),
+                log_append_time: value("message.timestamp.type") == "LogAppendTime",
+            },
         }
     }
+}
+
+/// The codec and level `compression.type` asks for; `None` for `producer`.
+fn topic_compression(
+    kind: &str,
+    long: &dyn Fn(&str) -> i64,
+) -> Option<(odradek_protocol::compression::Compression, Option<i32>)> {
+    use odradek_protocol::compression::Compression;
+    Some(match kind {
+        "uncompressed" => (Compression::None, None),
+        "gzip" => (
+            Compression::Gzip,
+            Some(long("compression.gzip.level") as i32).filter(|l| *l >= 0),
+        ),
+        "snappy" => (Compression::Snappy, None),
+        // One lz4 speed (README): the level is validated, not applied.
+        "lz4" => (Compression::Lz4, None),
+        "zstd" => (
+            Compression::Zstd,
+            Some(long("compression.zstd.level") as i32),
+        ),
+        _ => return None,
+    })
 }
 
 /// Validates a set of topic config overrides; the error names the key.
@@ -675,6 +824,23 @@ mod tests {
         let mut o = TopicOverrides::new();
         o.insert("no.such".into(), "1".into());
         assert!(validate_overrides(&o).unwrap_err().contains("no.such"));
+    }
+
+    #[test]
+    fn connection_limits_from_properties() {
+        let d = BrokerProperties::default().connection_limits();
+        assert_eq!(d.queued_max_bytes, 209_715_200);
+        assert_eq!(d.max_connections, 4096);
+        assert_eq!(d.idle_timeout, Duration::from_secs(600));
+        let p = BrokerProperties::parse(
+            "queued.max.request.bytes=-1\nmax.connections.per.ip=3\nconnections.max.idle.ms=1500\n",
+        )
+        .unwrap();
+        assert!(p.unknown_keys().is_empty());
+        let l = p.connection_limits();
+        assert_eq!(l.queued_max_bytes, usize::MAX);
+        assert_eq!(l.max_connections_per_ip, 3);
+        assert_eq!(l.idle_timeout, Duration::from_millis(1500));
     }
 
     #[test]

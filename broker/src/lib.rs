@@ -10,11 +10,29 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Layout: [`log`] stores partitions; `server` accepts connections and frames requests;
-//! `handlers` holds one module per API family. Consumer-group APIs will live in
-//! `handlers/groups.rs` with their coordinator in `group/`, transactions in `handlers/txn.rs`.
+//! Modules:
+//! - `server`: the listener and one task per connection (framing, decoding, responses in
+//!   request order); `server::versions` is the ApiVersions table ([`SUPPORTED_APIS`]).
+//! - `handlers`: one module per API family, from decoded request to response body;
+//!   `batch_rewrite`: what a topic's configs change in a produced batch (recompression,
+//!   LogAppendTime) before it is appended.
+//! - [`topics`]: the topic registry (names, ids, partition counts, config overrides).
+//! - [`data_dir`]: what the broker owns in its data directory (markers, adoption of older
+//!   directories); nothing else there is touched.
+//! - [`partition`]: a partition as handlers see it (log lock, long-poll wake-up, group commit).
+//! - [`log`]: durable storage of one partition (segments, indexes, recovery, retention,
+//!   compaction, idempotent-producer state).
+//! - [`group`]: the group coordinator (classic and KIP-848 groups, committed offsets, group
+//!   configs).
+//! - [`config`]: broker and topic configuration, named as in Apache Kafka.
+//! - [`embedded`]: the broker in-process on its own runtime, for tests and bindings.
+//! - `state`: what every handler shares; `background`: retention, compaction, flushes;
+//!   `time`: wall-clock helpers.
+//!
+//! The internals (tasks, locks, the path of a request) are described in `docs/ARCHITECTURE.md`.
 
 pub mod config;
+pub mod data_dir;
 pub mod embedded;
 pub mod group;
 pub mod log;
@@ -22,6 +40,7 @@ pub mod partition;
 pub mod topics;
 
 mod background;
+mod batch_rewrite;
 mod handlers;
 mod server;
 mod state;

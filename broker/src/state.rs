@@ -19,14 +19,14 @@ pub struct BrokerState {
     pub advertised_port: i32,
     pub topics: TopicRegistry,
     pub fsync: FsyncPolicy,
-    pub max_request_bytes: usize,
     pub groups: std::sync::Arc<GroupCoordinator>,
     producer_ids: Mutex<ProducerIdAllocator>,
 }
 
 impl BrokerState {
     pub fn open(config: &BrokerConfig, local_addr: SocketAddr) -> std::io::Result<Self> {
-        std::fs::create_dir_all(&config.data_dir)?;
+        // Before anything is written: refuses a directory that is not ours (see data_dir).
+        let claim = crate::data_dir::claim(&config.data_dir)?;
         let props: &BrokerProperties = &config.properties;
         let node_id = props.node_id();
         let cluster_id = load_or_create_cluster_id(&config.data_dir, node_id)?;
@@ -39,9 +39,12 @@ impl BrokerState {
             })?,
             None => (local_addr.ip().to_string(), local_addr.port() as i32),
         };
-        let topics = TopicRegistry::open(&config.data_dir, props.clone(), config.fsync)?;
+        let topics = TopicRegistry::open(&config.data_dir, props.clone(), config.fsync, claim)?;
         let producer_ids = ProducerIdAllocator::open(&config.data_dir)?;
         let groups = GroupCoordinator::open(&config.data_dir, props, config.fsync)?;
+        if claim == crate::data_dir::Claim::Legacy {
+            crate::data_dir::finish_migration(&config.data_dir)?;
+        }
         Ok(Self {
             node_id,
             cluster_id,
@@ -49,7 +52,6 @@ impl BrokerState {
             advertised_port,
             topics,
             fsync: config.fsync,
-            max_request_bytes: props.max_request_bytes(),
             groups: std::sync::Arc::new(groups),
             producer_ids: Mutex::new(producer_ids),
         })
@@ -87,6 +89,11 @@ fn load_or_create_cluster_id(dir: &Path, node_id: i32) -> std::io::Result<String
     let text = format!("version=1\ncluster.id={id}\nnode.id={node_id}\n");
     write_file_atomically(&path, text.as_bytes())?;
     Ok(id)
+}
+
+/// A UUID as Kafka renders topic ids in `partition.metadata`.
+pub(crate) fn kafka_uuid(id: &uuid::Uuid) -> String {
+    base64_url(id.as_bytes())
 }
 
 /// Kafka renders cluster ids as unpadded URL-safe base64 of a UUID (22 chars).

@@ -183,6 +183,8 @@ async fn two_members_rebalance_sync_heartbeat_and_leave() {
         connect(addr).await,
         connect(addr).await,
     );
+    // Offsets are committed only for topics that exist.
+    assert_eq!(create_topic(&mut admin, "t", 2, &[]).await, NONE);
 
     // A alone: generation 1, A leads.
     let ja = join_new(&mut a, "g1", &["roundrobin", "range"]).await;
@@ -376,6 +378,8 @@ async fn committed_offsets_survive_restart_and_fetch_is_batched() {
     let dir = tempfile::tempdir().unwrap();
     let handle = start_in(dir.path(), "", FsyncPolicy::Interval).await;
     let mut c = connect(handle.local_addr()).await;
+    assert_eq!(create_topic(&mut c, "t", 2, &[]).await, NONE);
+    assert_eq!(create_topic(&mut c, "u", 1, &[]).await, NONE);
     assert_eq!(
         commit(
             &mut c,

@@ -108,6 +108,11 @@ pub struct ProduceArgs {
     /// Print each delivery (partition and offset) to stdout.
     #[arg(long)]
     pub report: bool,
+    /// Print one JSON line per record to stdout when its delivery is known: key, value,
+    /// partition and offset, or the error name and whether the record may have been written
+    /// anyway (`possibly_persisted`, for `_MSG_TIMED_OUT` after an unanswered attempt).
+    #[arg(long, conflicts_with = "report")]
+    pub report_json: bool,
     /// No summary on stderr.
     #[arg(short = 'q', long)]
     pub quiet: bool,

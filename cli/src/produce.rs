@@ -82,12 +82,46 @@ struct Stats {
     first_error: Option<Error>,
 }
 
+/// How deliveries are printed to stdout.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Report {
+    None,
+    PartitionOffset,
+    Json,
+}
+
+/// One `--report-json` line.
+fn json_report(
+    line: &[u8],
+    separator: Option<&[u8]>,
+    result: &Result<DeliveryReport, Error>,
+) -> String {
+    let (key, value) = split_key(line, separator);
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let mut object = serde_json::json!({
+        "key": key.map(text),
+        "value": text(value),
+    });
+    match result {
+        Ok(r) => {
+            object["partition"] = r.partition.into();
+            object["offset"] = r.offset.into();
+        }
+        Err(e) => {
+            object["partition"] = e.partition().into();
+            object["error"] = e.name().into();
+            object["possibly_persisted"] = e.possibly_persisted().into();
+        }
+    }
+    object.to_string()
+}
+
 impl Stats {
-    fn record(&mut self, result: Result<DeliveryReport, Error>, report: bool) -> CliResult {
+    fn record(&mut self, result: Result<DeliveryReport, Error>, report: Report) -> CliResult {
         match result {
             Ok(r) => {
                 self.delivered += 1;
-                if report {
+                if report == Report::PartitionOffset {
                     let mut out = std::io::stdout().lock();
                     writeln!(out, "{}\t{}", r.partition, r.offset)
                         .map_err(|e| Failure::runtime(format!("writing to stdout: {e}")))?;
@@ -117,6 +151,21 @@ async fn produce_lines(
         progress::records(None, "producing")
     };
     let separator = args.key_separator.as_deref().map(str::as_bytes);
+    let report = match (args.report, args.report_json) {
+        (_, true) => Report::Json,
+        (true, false) => Report::PartitionOffset,
+        (false, false) => Report::None,
+    };
+    // With --report-json each delivery is printed with its record, so the line travels along.
+    let mut record_done = |(line, result): (Vec<u8>, Result<DeliveryReport, Error>)| {
+        if report == Report::Json {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{}", json_report(&line, separator, &result))
+                .map_err(|e| Failure::runtime(format!("writing to stdout: {e}")))?;
+        }
+        bar.inc(1);
+        stats.record(result, report)
+    };
     while let Some(line) = lines.recv().await {
         let line = line.map_err(|e| Failure::runtime(format!("reading stdin: {e}")))?;
         let (key, value) = split_key(&line, separator);
@@ -129,22 +178,25 @@ async fn produce_lines(
         if let Some(p) = args.partition {
             record = record.partition(p);
         }
-        pending.push(producer.send(record));
+        let delivery = producer.send(record);
+        let kept = if report == Report::Json {
+            line
+        } else {
+            Vec::new()
+        };
+        pending.push(async move { (kept, delivery.await) });
         // Collect deliveries that are already done, and wait when too many are pending.
-        while let Some(Some(result)) = futures::FutureExt::now_or_never(pending.next()) {
-            stats.record(result, args.report)?;
-            bar.inc(1);
+        while let Some(Some(done)) = futures::FutureExt::now_or_never(pending.next()) {
+            record_done(done)?;
         }
         while pending.len() >= MAX_PENDING {
-            if let Some(result) = pending.next().await {
-                stats.record(result, args.report)?;
-                bar.inc(1);
+            if let Some(done) = pending.next().await {
+                record_done(done)?;
             }
         }
     }
-    while let Some(result) = pending.next().await {
-        stats.record(result, args.report)?;
-        bar.inc(1);
+    while let Some(done) = pending.next().await {
+        record_done(done)?;
     }
     bar.finish_and_clear();
     Ok(stats)

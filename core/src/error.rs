@@ -1,6 +1,21 @@
 //! The one error type of the client: a Kafka error code (when the broker sent one), a class that
 //! says whether retrying can help, a message, and where it happened (topic, partition, broker).
 //!
+//! Every error has a stable name ([`Error::name`]) and numeric code ([`Error::numeric_code`]),
+//! the same in every binding: Kafka's for a broker error code, librdkafka's for a local one:
+//!
+//! | name | code | kind | meaning |
+//! |---|---|---|---|
+//! | `_INVALID_CONFIG`, `_INVALID_ARG` | -186 | `Config`, `InvalidArgument` | a bad setting or argument; nothing was sent |
+//! | `_BAD_MSG` | -199 | `Protocol`, `Records` | a frame or batch could not be encoded or decoded |
+//! | `_TRANSPORT` | -195 | `Io` | a connection failed or was lost (retriable) |
+//! | `_TIMED_OUT` | -185 | `Timeout` | no response within `request.timeout.ms` or a call's own deadline |
+//! | `_MSG_TIMED_OUT` | -192 | `MessageTimedOut` | a record not delivered within `delivery.timeout.ms`, whatever held it up; [`Error::possibly_persisted`] says whether it may be in the log anyway |
+//! | `_QUEUE_FULL` | -184 | `QueueFull` | the producer buffer is full (`max.block.ms` passed) |
+//! | `_DESTROY` | -197 | `Closed` | the client or its connection was closed |
+//! | `_UNSUPPORTED_FEATURE` | -165 | `UnsupportedVersion` | the broker lacks an API version the client needs |
+//! | `_ALL_BROKERS_DOWN` | -187 | `NoBrokers` | no broker could be reached |
+//!
 //! ```
 //! use odradek::error::{Error, ErrorClass};
 //! use kafka_protocol::error::ResponseError;
@@ -50,9 +65,15 @@ pub enum ErrorKind {
     Records,
     /// An I/O error on a connection (connect refused, reset, EOF).
     Io(std::io::ErrorKind),
-    /// No response within `request.timeout.ms`, or a record not delivered within
-    /// `delivery.timeout.ms`.
+    /// No response within `request.timeout.ms` (or a call's own deadline).
     Timeout,
+    /// A record was not delivered within `delivery.timeout.ms` (librdkafka's `_MSG_TIMED_OUT`),
+    /// whatever held it up. `possibly_persisted` is true when its last attempt was sent and no
+    /// answer came, so the broker may have written it; false means it is certainly not in the log.
+    MessageTimedOut {
+        /// The last attempt's outcome is unknown.
+        possibly_persisted: bool,
+    },
     /// The producer buffer (`queue.buffering.max.kbytes` / `.messages`) is full.
     QueueFull,
     /// The client, or the connection the request was on, was closed.
@@ -133,6 +154,38 @@ impl Error {
     /// A timeout (retriable by nature, but the deadline the caller set has passed).
     pub fn timeout(message: impl Into<String>) -> Self {
         Error::new(ErrorKind::Timeout, ErrorClass::Retriable, message)
+    }
+
+    /// A record past `delivery.timeout.ms` (`_MSG_TIMED_OUT`), with the last error that held it
+    /// up, if any. Retriable by class (a resend may succeed), but the client gave up on it.
+    pub fn message_timed_out(
+        delivery_timeout: std::time::Duration,
+        last_error: Option<&Error>,
+        possibly_persisted: bool,
+    ) -> Self {
+        let mut message =
+            format!("record not delivered within delivery.timeout.ms ({delivery_timeout:?})");
+        if possibly_persisted {
+            message.push_str("; its last attempt got no answer, so it may have been written");
+        }
+        if let Some(e) = last_error {
+            message.push_str(&format!("; last error: {e}"));
+        }
+        Error::new(
+            ErrorKind::MessageTimedOut { possibly_persisted },
+            ErrorClass::Retriable,
+            message,
+        )
+    }
+
+    /// True for `_MSG_TIMED_OUT` when the record may have been written after all.
+    pub fn possibly_persisted(&self) -> bool {
+        matches!(
+            self.0.kind,
+            ErrorKind::MessageTimedOut {
+                possibly_persisted: true
+            }
+        )
     }
 
     /// The client or connection is closed.
@@ -234,6 +287,7 @@ impl Error {
             ErrorKind::Protocol | ErrorKind::Records => -199,
             ErrorKind::Io(_) => -195,
             ErrorKind::Timeout => -185,
+            ErrorKind::MessageTimedOut { .. } => -192,
             ErrorKind::QueueFull => -184,
             ErrorKind::Closed => -197,
             ErrorKind::UnsupportedVersion => -165,
@@ -283,6 +337,7 @@ fn local_name(kind: &ErrorKind) -> &'static str {
         ErrorKind::Protocol | ErrorKind::Records => "_BAD_MSG",
         ErrorKind::Io(_) => "_TRANSPORT",
         ErrorKind::Timeout => "_TIMED_OUT",
+        ErrorKind::MessageTimedOut { .. } => "_MSG_TIMED_OUT",
         ErrorKind::QueueFull => "_QUEUE_FULL",
         ErrorKind::Closed => "_DESTROY",
         ErrorKind::UnsupportedVersion => "_UNSUPPORTED_FEATURE",
@@ -451,6 +506,12 @@ mod tests {
             "MESSAGE_TOO_LARGE"
         );
         assert_eq!(Error::timeout("x").name(), "_TIMED_OUT");
+        let late = Error::message_timed_out(std::time::Duration::from_secs(8), None, false);
+        assert_eq!(
+            (late.name().as_str(), late.numeric_code()),
+            ("_MSG_TIMED_OUT", -192)
+        );
+        assert!(!late.possibly_persisted());
         assert_eq!(Error::timeout("x").numeric_code(), -185);
         assert_eq!(Error::config("k", "v").name(), "_INVALID_CONFIG");
     }

@@ -1,12 +1,20 @@
 //! Odradek: a Kafka client core.
 //!
 //! The layers, bottom up:
-//! - [`protocol`]: sans-io framing, request/response headers, API version negotiation.
-//! - [`records`]: RecordBatch v2 encoding and lazy, zero-copy decoding.
-//! - [`compression`]: the four Kafka codecs with Kafka's framing rules.
+//! - [`protocol`]: the sans-io codec crate `odradek-protocol`, re-exported (framing, headers,
+//!   API version negotiation, the request/response codec); [`records`] (RecordBatch v2 encoding
+//!   and lazy, zero-copy decoding) and [`compression`] (the four Kafka codecs) are its modules.
+//! - [`runtime`]: where background tasks run (the caller's tokio runtime, or the library's own).
 //! - [`net`]: one multiplexed connection per broker, reconnect with backoff.
-//! - [`cluster`]: bootstrap, metadata cache, leader routing.
+//! - [`cluster`]: bootstrap, metadata cache, leader routing, ListOffsets.
+//! - [`producer`]: `send` → accumulator → sender task → delivery futures.
+//! - [`consumer`]: manual assignment, the fetcher task, lazy hand-out; [`consumer::ConsumerClient`]
+//!   is the consumer every binding wraps.
+//! - [`group`]: consumer-group membership (classic and KIP-848), assignors, commits.
+//! - [`admin`]: topics, configs, offsets, records, cluster and group administration.
 //! - [`config`] and [`error`]: property names as librdkafka / Java, one error type.
+//!
+//! The internals (tasks, locks, the path of a record) are described in `docs/ARCHITECTURE.md`.
 
 // Every public item says what it is; the crate is the API other crates build on.
 #![warn(missing_docs)]

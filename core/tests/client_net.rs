@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{BufMut, BytesMut};
-use odradek::net::{CLIENT_SUPPORTED, ConnectOptions, Connection, ConnectionPool};
+use odradek::net::{CLIENT_SUPPORTED, ConnectOptions, Connection, ConnectionPool, Readiness};
 use odradek::protocol::codec::{decode_request, encode_response_message};
 use odradek::protocol::frame::FrameDecoder;
 use odradek::protocol::messages::api_versions_response::ApiVersion;
@@ -203,6 +203,11 @@ async fn the_pool_reconnects_after_a_failure() {
         rest.put_u8(0);
         let _ = socket.read_buf(&mut rest).await;
     });
+    // The pool does not sleep out the back-off inside `get` (it fails at once meanwhile): wait
+    // for the back-off to end, as a caller would by retrying later.
+    while matches!(pool.readiness(&address), Readiness::BackingOff(_)) {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
     let conn = pool.get(&address).await.unwrap();
     assert!(!conn.is_closed());
     assert!(

@@ -9,7 +9,7 @@
 //!   and the message, so C++ keeps what every binding keeps.
 //! - Blocking calls (`flush`, `poll`, `commit`) run on the core's runtime from the caller's
 //!   thread; delivery callbacks run on a runtime thread (see [`delivery_pump`]).
-// cxx generates `unsafe` FFI glue; this module is the FFI edge DESIGN.md allows it at.
+// cxx generates `unsafe` FFI glue; this module is an FFI edge, where `unsafe` is allowed.
 #![allow(unsafe_code)]
 
 mod consumer;

@@ -297,7 +297,7 @@ TEST(Broker, StopsAndRefusesConnections) {
         f.get();
         FAIL() << "a stopped broker cannot acknowledge";
     } catch (const odradek::KafkaError& e) {
-        EXPECT_TRUE(e.name() == "_TIMED_OUT" || e.name() == "_TRANSPORT" ||
+        EXPECT_TRUE(e.name() == "_MSG_TIMED_OUT" || e.name() == "_TRANSPORT" ||
                     e.name() == "_ALL_BROKERS_DOWN") << e.name() << ": " << e.what();
     }
 }

@@ -12,6 +12,18 @@ use tokio::sync::oneshot;
 
 use super::codes;
 
+/// The shortest initial join phase of a new group, whatever `group.initial.rebalance.delay.ms`
+/// says. Kafka never ends that phase inside the JoinGroup that began it: even with a delay of 0
+/// its timer ends it on a later turn of the coordinator's event loop, so consumers that start
+/// together share the first generation. The coordinator's timer (`group::TICK`) ends it here,
+/// at least this long after the last new member joined.
+const INITIAL_JOIN_MIN: Duration = Duration::from_millis(100);
+
+/// How long the initial join phase waits after each new member.
+fn initial_window(initial_delay: Duration) -> Duration {
+    initial_delay.max(INITIAL_JOIN_MIN)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GroupState {
     Empty,
@@ -358,7 +370,8 @@ impl ClassicGroup {
                 // Kafka's initial delay: each join during it pushes completion back, within
                 // the rebalance timeout.
                 if self.join_not_before > now {
-                    self.join_not_before = (now + initial_delay).min(self.rebalance_deadline);
+                    self.join_not_before =
+                        (now + initial_window(initial_delay)).min(self.rebalance_deadline);
                 }
                 self.maybe_complete_join(now)
             }
@@ -383,7 +396,7 @@ impl ClassicGroup {
             .unwrap_or_default();
         self.rebalance_deadline = now + timeout;
         self.join_not_before = if self.state == GroupState::Empty {
-            (now + initial_delay).min(self.rebalance_deadline)
+            (now + initial_window(initial_delay)).min(self.rebalance_deadline)
         } else {
             now
         };

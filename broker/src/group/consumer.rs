@@ -54,6 +54,10 @@ pub struct ConsumerMember {
     pub rebalance_timeout: Duration,
     /// Sorted, deduplicated.
     pub subscribed: Vec<String>,
+    /// The names the member subscribed to, and its regular expression (KIP-848's
+    /// SubscribedTopicRegex, resolved here against every topic name); `subscribed` is both.
+    pub subscribed_names: Vec<String>,
+    pub regex: Option<String>,
     pub server_assignor: Option<String>,
     /// What the member owns and was told it owns.
     pub assigned: TopicAssignment,
@@ -85,6 +89,7 @@ pub struct HeartbeatIn {
     pub rebalance_timeout_ms: i32,
     /// None: unchanged.
     pub subscribed: Option<Vec<String>>,
+    /// None: unchanged; empty: no regular expression any more.
     pub regex: Option<String>,
     pub server_assignor: Option<String>,
     /// None: unchanged.
@@ -221,6 +226,7 @@ impl ConsumerGroup {
         now: Instant,
         settings: &ConsumerSettings,
         topics: &dyn Fn(&str) -> Option<(Uuid, i32)>,
+        topic_names: &dyn Fn() -> Vec<String>,
         new_member_id: impl FnOnce() -> String,
     ) -> HeartbeatOut {
         if let Some(a) = &req.server_assignor
@@ -234,13 +240,12 @@ impl ConsumerGroup {
                 ),
             );
         }
-        if req.regex.is_some() {
+        if let Some(r) = req.regex.as_deref().filter(|r| !r.is_empty())
+            && let Err(e) = full_match(r)
+        {
             return HeartbeatOut::error(
-                codes::INVALID_REQUEST,
-                format!(
-                    "subscribing by regular expression ({:?}) is not supported by this broker",
-                    req.regex
-                ),
+                codes::INVALID_REGULAR_EXPRESSION,
+                format!("SubscribedTopicRegex {r:?} is invalid: {e}"),
             );
         }
         if req.member_epoch == LEAVE_EPOCH || req.member_epoch == STATIC_LEAVE_EPOCH {
@@ -299,16 +304,17 @@ impl ConsumerGroup {
                 let mut s = s.clone();
                 s.sort();
                 s.dedup();
-                if s != m.subscribed {
-                    m.subscribed = s;
-                    changed = true;
-                }
+                m.subscribed_names = s;
+            }
+            if let Some(r) = &req.regex {
+                m.regex = Some(r.clone()).filter(|r| !r.is_empty());
             }
             if req.server_assignor.is_some() && req.server_assignor != m.server_assignor {
                 m.server_assignor = req.server_assignor.clone();
                 changed = true;
             }
         }
+        changed |= self.resolve_subscriptions(topic_names);
         if changed {
             self.bump();
         }
@@ -333,10 +339,10 @@ impl ConsumerGroup {
         settings: &ConsumerSettings,
         new_member_id: impl FnOnce() -> String,
     ) -> Result<String, HeartbeatOut> {
-        if req.subscribed.is_none() {
+        if req.subscribed.is_none() && req.regex.is_none() {
             return Err(HeartbeatOut::error(
                 codes::INVALID_REQUEST,
-                "SubscribedTopicNames must be set when joining",
+                "SubscribedTopicNames or SubscribedTopicRegex must be set when joining",
             ));
         }
         if req.rebalance_timeout_ms <= 0 {
@@ -402,6 +408,8 @@ impl ConsumerGroup {
                 state: MemberState::Stable,
                 rebalance_timeout: Duration::from_millis(req.rebalance_timeout_ms as u64),
                 subscribed: Vec::new(),
+                subscribed_names: Vec::new(),
+                regex: None,
                 server_assignor: None,
                 assigned: TopicAssignment::new(),
                 revoking: TopicAssignment::new(),
@@ -449,6 +457,31 @@ impl ConsumerGroup {
             member_epoch: req.member_epoch,
             ..HeartbeatOut::default()
         }
+    }
+
+    /// Recomputes each member's subscription (names plus the topics its regular expression
+    /// matches, internal ones included, as Kafka's broker-side resolution does); true if one
+    /// changed. Runs on every heartbeat, so topics created later are picked up.
+    fn resolve_subscriptions(&mut self, topic_names: &dyn Fn() -> Vec<String>) -> bool {
+        let all = if self.members.values().any(|m| m.regex.is_some()) {
+            topic_names()
+        } else {
+            Vec::new()
+        };
+        let mut changed = false;
+        for m in self.members.values_mut() {
+            let mut s = m.subscribed_names.clone();
+            if let Some(re) = m.regex.as_deref().and_then(|r| full_match(r).ok()) {
+                s.extend(all.iter().filter(|t| re.is_match(t)).cloned());
+                s.sort();
+                s.dedup();
+            }
+            if s != m.subscribed {
+                m.subscribed = s;
+                changed = true;
+            }
+        }
+        changed
     }
 
     fn refresh_topics(&mut self, topics: &dyn Fn(&str) -> Option<(Uuid, i32)>) {
@@ -601,6 +634,11 @@ impl ConsumerGroup {
             Some(_) => codes::NONE,
         }
     }
+}
+
+/// A subscription regex as Kafka applies it: to the whole topic name (RE2 syntax).
+fn full_match(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    regex::Regex::new(&format!("^(?:{pattern})$"))
 }
 
 /// Every partition of the topics `subscribed` names that exist.
@@ -767,6 +805,7 @@ mod tests {
             now,
             &settings(),
             &topics,
+            &Vec::new,
             || unreachable!(),
         )
     }
@@ -789,6 +828,7 @@ mod tests {
             now,
             &settings(),
             &topics,
+            &Vec::new,
             || unreachable!(),
         )
     }
@@ -856,6 +896,7 @@ mod tests {
             now,
             &settings(),
             &topics,
+            &Vec::new,
             || unreachable!(),
         );
         let owned = s.assignment.unwrap();
@@ -870,6 +911,7 @@ mod tests {
             now,
             &settings(),
             &topics,
+            &Vec::new,
             || unreachable!(),
         );
         assert_eq!(left.member_epoch, STATIC_LEAVE_EPOCH);
@@ -885,6 +927,7 @@ mod tests {
             now,
             &settings(),
             &topics,
+            &Vec::new,
             || unreachable!(),
         );
         assert_eq!(back.assignment.unwrap(), owned);
@@ -903,6 +946,54 @@ mod tests {
             now + Duration::from_secs(2),
         );
         assert_eq!(count(&b2.assignment.unwrap()), 6);
+    }
+
+    #[test]
+    fn a_regex_subscription_follows_the_topics_that_match() {
+        let now = Instant::now();
+        let mut g = ConsumerGroup::new("g");
+        let lookup = |n: &str| Some((Uuid::from_u128(n.len() as u128), 1));
+        let beat = |g: &mut ConsumerGroup, req: HeartbeatIn, names: &[&str]| {
+            let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+            g.heartbeat(
+                req,
+                now,
+                &settings(),
+                &lookup,
+                &|| names.clone(),
+                || unreachable!(),
+            )
+        };
+        let joined = beat(
+            &mut g,
+            HeartbeatIn {
+                member_id: "m".into(),
+                rebalance_timeout_ms: 1000,
+                regex: Some("orders.*".into()),
+                owned: Some(TopicAssignment::new()),
+                ..HeartbeatIn::default()
+            },
+            &["orders", "orders-v2", "payments", "old-orders"],
+        );
+        assert_eq!(joined.error, codes::NONE, "{:?}", joined.message);
+        // The whole name must match, as in Kafka.
+        assert_eq!(g.members["m"].subscribed, ["orders", "orders-v2"]);
+        let next = |epoch, regex: Option<&str>| HeartbeatIn {
+            member_id: "m".into(),
+            member_epoch: epoch,
+            rebalance_timeout_ms: -1,
+            regex: regex.map(str::to_string),
+            ..HeartbeatIn::default()
+        };
+        let again = beat(
+            &mut g,
+            next(joined.member_epoch, None),
+            &["orders", "orders-v2", "orders-v3"],
+        );
+        assert_eq!(again.error, codes::NONE);
+        assert_eq!(g.members["m"].subscribed.len(), 3);
+        let bad = beat(&mut g, next(again.member_epoch, Some("orders(")), &[]);
+        assert_eq!(bad.error, codes::INVALID_REGULAR_EXPRESSION);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! an append to the offsets log.
 
 pub mod classic;
+pub mod configs;
 pub mod consumer;
 pub mod consumer_protocol;
 pub mod offsets;
@@ -20,6 +21,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::{BrokerProperties, FsyncPolicy};
 use classic::{ClassicGroup, GroupState, JoinRequest, JoinResult, Reply, SyncResult};
+use configs::{GroupConfigEdit, GroupConfigSource, GroupConfigs};
 use consumer::{ConsumerGroup, ConsumerSettings, HeartbeatIn, HeartbeatOut};
 use offsets::{Committed, OffsetStore};
 
@@ -46,6 +48,7 @@ pub mod codes {
     pub const UNRELEASED_INSTANCE_ID: i16 = 111;
     pub const UNSUPPORTED_ASSIGNOR: i16 = 112;
     pub const STALE_MEMBER_EPOCH: i16 = 113;
+    pub const INVALID_REGULAR_EXPRESSION: i16 = 130;
 }
 
 /// Kafka's `offset.metadata.max.bytes` default.
@@ -58,6 +61,7 @@ struct Inner {
     groups: HashMap<String, ClassicGroup>,
     consumer_groups: HashMap<String, ConsumerGroup>,
     offsets: OffsetStore,
+    configs: GroupConfigs,
 }
 
 #[derive(Debug)]
@@ -66,6 +70,7 @@ pub struct GroupCoordinator {
     session_timeout_range_ms: (i64, i64),
     initial_delay: Duration,
     consumer: ConsumerSettings,
+    props: BrokerProperties,
 }
 
 /// A KIP-848 group as ConsumerGroupDescribe reports it (assignments by topic id).
@@ -117,6 +122,7 @@ impl GroupCoordinator {
                 groups: HashMap::new(),
                 consumer_groups: HashMap::new(),
                 offsets: OffsetStore::open(data_dir, fsync)?,
+                configs: GroupConfigs::open(&data_dir.join("__groups"))?,
             }),
             session_timeout_range_ms: props.group_session_timeout_range_ms(),
             initial_delay: props.group_initial_rebalance_delay(),
@@ -125,6 +131,7 @@ impl GroupCoordinator {
                 heartbeat_interval: props.group_consumer_heartbeat_interval(),
                 assignors: props.group_consumer_assignors(),
             },
+            props: props.clone(),
         })
     }
 
@@ -171,9 +178,50 @@ impl GroupCoordinator {
         })
     }
 
-    /// The heartbeat interval members of consumer groups are told to use.
-    pub fn consumer_heartbeat_interval(&self) -> Duration {
-        self.consumer.heartbeat_interval
+    /// The consumer-group settings of one group: the coordinator's, with the group's own
+    /// `consumer.*` configs over them.
+    fn consumer_settings(&self, inner: &Inner, group_id: &str) -> ConsumerSettings {
+        let mut s = self.consumer.clone();
+        if let Some(t) = inner
+            .configs
+            .millis(group_id, "consumer.session.timeout.ms")
+        {
+            s.session_timeout = t;
+        }
+        if let Some(t) = inner
+            .configs
+            .millis(group_id, "consumer.heartbeat.interval.ms")
+        {
+            s.heartbeat_interval = t;
+        }
+        s
+    }
+
+    /// The heartbeat interval members of a consumer group are told to use.
+    pub fn consumer_heartbeat_interval(&self, group_id: &str) -> Duration {
+        let inner = self.lock();
+        self.consumer_settings(&inner, group_id).heartbeat_interval
+    }
+
+    /// DescribeConfigs of a group resource: every group config with its value and source.
+    pub fn describe_configs(
+        &self,
+        group_id: &str,
+        keys: Option<&[String]>,
+    ) -> Vec<(&'static str, String, GroupConfigSource)> {
+        self.lock().configs.describe(&self.props, group_id, keys)
+    }
+
+    /// IncrementalAlterConfigs of a group resource (SET or DELETE per key, all or none).
+    pub fn alter_configs(
+        &self,
+        group_id: &str,
+        edits: Vec<GroupConfigEdit>,
+        validate_only: bool,
+    ) -> Result<(), String> {
+        self.lock()
+            .configs
+            .alter(&self.props, group_id, edits, validate_only)
     }
 
     /// ConsumerGroupHeartbeat. `topics` resolves a topic name to (id, partition count).
@@ -182,6 +230,7 @@ impl GroupCoordinator {
         group_id: &str,
         req: HeartbeatIn,
         topics: &dyn Fn(&str) -> Option<(uuid::Uuid, i32)>,
+        topic_names: &dyn Fn() -> Vec<String>,
     ) -> HeartbeatOut {
         if group_id.is_empty() {
             return HeartbeatOut::error(codes::INVALID_GROUP_ID, "the group id is empty");
@@ -205,11 +254,12 @@ impl GroupCoordinator {
                 format!("group {group_id} has no member {}", req.member_id),
             );
         }
+        let settings = self.consumer_settings(&inner, group_id);
         let group = inner
             .consumer_groups
             .entry(group_id.to_string())
             .or_insert_with(|| ConsumerGroup::new(group_id));
-        group.heartbeat(req, Instant::now(), &self.consumer, topics, || {
+        group.heartbeat(req, Instant::now(), &settings, topics, topic_names, || {
             crate::time::random_uuid().to_string()
         })
     }

@@ -3,7 +3,7 @@
 use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
 use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeClusterResponse};
 
-use super::{Ctx, str_bytes};
+use super::{Ctx, authorized, str_bytes};
 
 pub fn describe_cluster(ctx: &Ctx, req: DescribeClusterRequest) -> DescribeClusterResponse {
     let s = &ctx.state;
@@ -22,6 +22,9 @@ pub fn describe_cluster(ctx: &Ctx, req: DescribeClusterRequest) -> DescribeClust
     b.host = str_bytes(s.advertised_host.clone());
     b.port = s.advertised_port;
     r.brokers = vec![b];
-    r.cluster_authorized_operations = i32::MIN;
+    r.cluster_authorized_operations = authorized::if_requested(
+        req.include_cluster_authorized_operations,
+        authorized::CLUSTER,
+    );
     r
 }

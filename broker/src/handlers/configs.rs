@@ -1,5 +1,5 @@
-//! DescribeConfigs, AlterConfigs, IncrementalAlterConfigs for topics (and describing the
-//! broker's static properties).
+//! DescribeConfigs, AlterConfigs, IncrementalAlterConfigs for topics and groups (and
+//! describing the broker's static properties).
 
 use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
 use kafka_protocol::messages::describe_configs_response::{
@@ -16,6 +16,7 @@ use crate::config::{ConfigSource, TOPIC_CONFIGS, TopicOverrides, topic_config_de
 
 const TOPIC: i8 = 2;
 const BROKER: i8 = 4;
+const GROUP: i8 = 32;
 
 /// One described config entry.
 pub struct Entry {
@@ -87,6 +88,19 @@ pub fn describe_configs(ctx: &Ctx, req: DescribeConfigsRequest) -> DescribeConfi
                 codes::INVALID_REQUEST,
                 format!("unknown broker '{}'", res.resource_name),
             )),
+            // As Kafka: a group's configs can be described (and set) whether or not it exists.
+            GROUP => Ok(s
+                .groups
+                .describe_configs(&res.resource_name, keys.as_deref())
+                .into_iter()
+                .map(|(k, v, src)| Entry {
+                    name: str_bytes(k),
+                    value: Some(str_bytes(v)),
+                    read_only: false,
+                    config_source: src as i8,
+                    config_type: crate::config::ConfigType::Int as i8,
+                })
+                .collect()),
             other => Err((
                 codes::INVALID_REQUEST,
                 format!("resource type {other} is not supported"),
@@ -192,70 +206,11 @@ pub fn incremental_alter_configs(
 ) -> IncrementalAlterConfigsResponse {
     let mut resp = IncrementalAlterConfigsResponse::default();
     for res in req.resources {
-        let ops: Vec<(String, i8, Option<String>)> = res
-            .configs
-            .iter()
-            .map(|c| {
-                (
-                    c.name.to_string(),
-                    c.config_operation,
-                    c.value.as_ref().map(|v| v.to_string()),
-                )
-            })
-            .collect();
-        let (code, msg) = alter(
-            ctx,
-            res.resource_type,
-            &res.resource_name,
-            req.validate_only,
-            |o| {
-                for (k, op, v) in ops {
-                    let is_list = topic_config_def(&k)
-                        .is_some_and(|d| d.kind == crate::config::ConfigType::List);
-                    match (op, v) {
-                        (0, Some(v)) => {
-                            o.insert(k, v);
-                        }
-                        (1, _) => {
-                            o.remove(&k);
-                        }
-                        (2, Some(v)) if is_list => {
-                            let mut items: Vec<String> = o
-                                .get(&k)
-                                .map(|c| c.split(',').map(str::to_string).collect())
-                                .unwrap_or_default();
-                            for i in v.split(',') {
-                                if !items.iter().any(|x| x == i) {
-                                    items.push(i.to_string());
-                                }
-                            }
-                            o.insert(k, items.join(","));
-                        }
-                        (3, Some(v)) if is_list => {
-                            let remove: Vec<&str> = v.split(',').collect();
-                            let items: Vec<String> = o
-                                .get(&k)
-                                .map(|c| {
-                                    c.split(',')
-                                        .filter(|x| !remove.contains(x))
-                                        .map(str::to_string)
-                                        .collect()
-                                })
-                                .unwrap_or_default();
-                            o.insert(k, items.join(","));
-                        }
-                        (2 | 3, _) => {
-                            return Err(format!(
-                                "APPEND/SUBTRACT need a list config with a value; {k} is not"
-                            ));
-                        }
-                        (0, None) => return Err(format!("SET of {k} needs a value")),
-                        (other, _) => return Err(format!("unknown config operation {other}")),
-                    }
-                }
-                Ok(())
-            },
-        );
+        let (code, msg) = if res.resource_type == GROUP {
+            alter_group(ctx, &res, req.validate_only)
+        } else {
+            alter_incrementally(ctx, &res, req.validate_only)
+        };
         let mut r = IncrementalResult::default();
         r.resource_type = res.resource_type;
         r.resource_name = res.resource_name;
@@ -264,4 +219,115 @@ pub fn incremental_alter_configs(
         resp.responses.push(r);
     }
     resp
+}
+
+/// IncrementalAlterConfigs of a topic: SET, DELETE, and APPEND / SUBTRACT on list configs.
+fn alter_incrementally(
+    ctx: &Ctx,
+    res: &kafka_protocol::messages::incremental_alter_configs_request::AlterConfigsResource,
+    validate_only: bool,
+) -> (i16, Option<String>) {
+    let ops: Vec<(String, i8, Option<String>)> = res
+        .configs
+        .iter()
+        .map(|c| {
+            (
+                c.name.to_string(),
+                c.config_operation,
+                c.value.as_ref().map(|v| v.to_string()),
+            )
+        })
+        .collect();
+    alter(
+        ctx,
+        res.resource_type,
+        &res.resource_name,
+        validate_only,
+        |o| {
+            for (k, op, v) in ops {
+                let is_list =
+                    topic_config_def(&k).is_some_and(|d| d.kind == crate::config::ConfigType::List);
+                match (op, v) {
+                    (0, Some(v)) => {
+                        o.insert(k, v);
+                    }
+                    (1, _) => {
+                        o.remove(&k);
+                    }
+                    (2, Some(v)) if is_list => {
+                        let mut items: Vec<String> = o
+                            .get(&k)
+                            .map(|c| c.split(',').map(str::to_string).collect())
+                            .unwrap_or_default();
+                        for i in v.split(',') {
+                            if !items.iter().any(|x| x == i) {
+                                items.push(i.to_string());
+                            }
+                        }
+                        o.insert(k, items.join(","));
+                    }
+                    (3, Some(v)) if is_list => {
+                        let remove: Vec<&str> = v.split(',').collect();
+                        let items: Vec<String> = o
+                            .get(&k)
+                            .map(|c| {
+                                c.split(',')
+                                    .filter(|x| !remove.contains(x))
+                                    .map(str::to_string)
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                        o.insert(k, items.join(","));
+                    }
+                    (2 | 3, _) => {
+                        return Err(format!(
+                            "APPEND/SUBTRACT need a list config with a value; {k} is not"
+                        ));
+                    }
+                    (0, None) => return Err(format!("SET of {k} needs a value")),
+                    (other, _) => return Err(format!("unknown config operation {other}")),
+                }
+            }
+            Ok(())
+        },
+    )
+}
+
+/// IncrementalAlterConfigs of a group: SET and DELETE (the group configs are not lists).
+fn alter_group(
+    ctx: &Ctx,
+    res: &kafka_protocol::messages::incremental_alter_configs_request::AlterConfigsResource,
+    validate_only: bool,
+) -> (i16, Option<String>) {
+    let mut edits = Vec::with_capacity(res.configs.len());
+    for c in &res.configs {
+        let value = c.value.as_ref().map(|v| v.to_string());
+        match (c.config_operation, value) {
+            (0, Some(v)) => edits.push((c.name.to_string(), Some(v))),
+            (1, _) => edits.push((c.name.to_string(), None)),
+            (0, None) => {
+                return (
+                    codes::INVALID_CONFIG,
+                    Some(format!("SET of {} needs a value", &*c.name)),
+                );
+            }
+            (op, _) => {
+                return (
+                    codes::INVALID_CONFIG,
+                    Some(format!(
+                        "operation {op} on {}: group configs take SET (0) or DELETE (1)",
+                        &*c.name
+                    )),
+                );
+            }
+        }
+    }
+    match ctx
+        .state
+        .groups
+        .alter_configs(&res.resource_name, edits, validate_only)
+    {
+        Ok(()) => (codes::NONE, None),
+        Err(e) => (codes::INVALID_CONFIG, Some(e)),
+    }
 }

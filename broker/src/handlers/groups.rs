@@ -25,12 +25,13 @@ use kafka_protocol::messages::offset_fetch_response::{
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 
-use super::{Ctx, Outcome, str_bytes};
+use super::{Ctx, Outcome, authorized, str_bytes};
 use crate::group::classic::{JoinRequest, JoinResult, Reply, SyncResult};
 use crate::group::consumer::{HeartbeatIn, TopicAssignment};
 use crate::group::offsets::Committed;
 use crate::group::{FetchedOffset, codes};
 use crate::time::now_ms;
+use crate::topics::OFFSETS_TOPIC;
 
 fn opt_str(s: &Option<StrBytes>) -> Option<String> {
     s.as_ref().map(|s| s.to_string())
@@ -44,6 +45,12 @@ pub fn find_coordinator(ctx: &Ctx, version: i16, req: FindCoordinatorRequest) ->
     } else {
         codes::INVALID_REQUEST
     };
+    if req.key_type == 0
+        && let Err(e) = s.topics.ensure_offsets_topic()
+    {
+        // Offsets do not live in it (see `OFFSETS_TOPIC`), so the coordinator still answers.
+        tracing::warn!("creating {OFFSETS_TOPIC} failed: {}", e.message);
+    }
     let mut resp = FindCoordinatorResponse::default();
     if version >= 4 {
         resp.coordinators = req
@@ -224,9 +231,17 @@ pub fn leave_group(ctx: &Ctx, version: i16, req: LeaveGroupRequest) -> LeaveGrou
 
 pub fn offset_commit(ctx: &Ctx, version: i16, req: OffsetCommitRequest) -> OffsetCommitResponse {
     let now = now_ms();
+    // As Kafka, partitions of topics that do not exist are refused before the coordinator sees
+    // the request (AlterConsumerGroupOffsets of a typo must not store an offset).
+    let mut refused = Vec::new();
     let mut offsets = Vec::new();
     for t in &req.topics {
+        let known = ctx.state.topics.get(&t.name).is_some();
         for p in &t.partitions {
+            if !known {
+                refused.push((t.name.to_string(), p.partition_index));
+                continue;
+            }
             offsets.push((
                 t.name.to_string(),
                 p.partition_index,
@@ -243,28 +258,37 @@ pub fn offset_commit(ctx: &Ctx, version: i16, req: OffsetCommitRequest) -> Offse
             ));
         }
     }
-    let results = ctx.state.groups.commit(
-        &req.group_id,
-        &req.member_id,
-        req.group_instance_id.as_deref(),
-        req.generation_id_or_member_epoch,
-        offsets,
+    let mut results = if offsets.is_empty() {
+        Vec::new()
+    } else {
+        ctx.state.groups.commit(
+            &req.group_id,
+            &req.member_id,
+            req.group_instance_id.as_deref(),
+            req.generation_id_or_member_epoch,
+            offsets,
+        )
+    };
+    results.extend(
+        refused
+            .into_iter()
+            .map(|(t, p)| (t, p, codes::UNKNOWN_TOPIC_OR_PARTITION)),
     );
     let mut resp = OffsetCommitResponse::default();
     for (topic, partition, err) in results {
-        if resp
-            .topics
-            .last()
-            .is_none_or(|t: &OffsetCommitResponseTopic| *t.name != *topic)
-        {
-            let mut t = OffsetCommitResponseTopic::default();
-            t.name = TopicName(str_bytes(topic));
-            resp.topics.push(t);
-        }
+        let at = match resp.topics.iter().position(|t| *t.name == *topic) {
+            Some(i) => i,
+            None => {
+                let mut t = OffsetCommitResponseTopic::default();
+                t.name = TopicName(str_bytes(topic));
+                resp.topics.push(t);
+                resp.topics.len() - 1
+            }
+        };
         let mut p = OffsetCommitResponsePartition::default();
         p.partition_index = partition;
         p.error_code = err;
-        resp.topics.last_mut().expect("pushed").partitions.push(p);
+        resp.topics[at].partitions.push(p);
     }
     resp
 }
@@ -411,9 +435,10 @@ pub fn describe_groups(
     req: DescribeGroupsRequest,
 ) -> DescribeGroupsResponse {
     let mut resp = DescribeGroupsResponse::default();
+    let ops = authorized::if_requested(req.include_authorized_operations, authorized::GROUP);
     for id in req.groups {
         let mut g = DescribedGroup::default();
-        g.authorized_operations = i32::MIN;
+        g.authorized_operations = ops;
         let consumer_group = ctx.state.groups.is_consumer_group(&id);
         match ctx.state.groups.describe(&id) {
             _ if consumer_group => {
@@ -539,8 +564,8 @@ pub fn consumer_group_heartbeat(
         subscribed: req
             .subscribed_topic_names
             .map(|ts| ts.iter().map(|t| t.to_string()).collect()),
-        // librdkafka sends an empty regex when it subscribes by name.
-        regex: opt_str(&req.subscribed_topic_regex).filter(|r| !r.is_empty()),
+        // Empty clears it (librdkafka sends one when it subscribes by name).
+        regex: opt_str(&req.subscribed_topic_regex),
         server_assignor: opt_str(&req.server_assignor),
         owned: req.topic_partitions.map(|ts| {
             ts.into_iter()
@@ -556,7 +581,15 @@ pub fn consumer_group_heartbeat(
             .get(name)
             .map(|t| (t.id, t.partition_count() as i32))
     };
-    let out = groups.consumer_heartbeat(&req.group_id, input, &topics);
+    let topic_names = || {
+        ctx.state
+            .topics
+            .list()
+            .iter()
+            .map(|t| t.name.to_string())
+            .collect()
+    };
+    let out = groups.consumer_heartbeat(&req.group_id, input, &topics, &topic_names);
     if out.error != codes::NONE {
         tracing::debug!(group = %&*req.group_id, member = %&*req.member_id, epoch = req.member_epoch,
             error = out.error, message = ?out.message, "ConsumerGroupHeartbeat refused");
@@ -566,7 +599,9 @@ pub fn consumer_group_heartbeat(
     resp.error_message = out.message.map(str_bytes);
     resp.member_id = out.member_id.map(str_bytes);
     resp.member_epoch = out.member_epoch;
-    resp.heartbeat_interval_ms = groups.consumer_heartbeat_interval().as_millis() as i32;
+    resp.heartbeat_interval_ms = groups
+        .consumer_heartbeat_interval(&req.group_id)
+        .as_millis() as i32;
     resp.assignment = out.assignment.map(|a| {
         let mut w = Assignment::default();
         w.topic_partitions = a
@@ -591,9 +626,10 @@ pub fn consumer_group_describe(
         Assignment, DescribedGroup, Member,
     };
     let mut resp = ConsumerGroupDescribeResponse::default();
+    let ops = authorized::if_requested(req.include_authorized_operations, authorized::GROUP);
     for id in req.group_ids {
         let mut g = DescribedGroup::default();
-        g.authorized_operations = i32::MIN;
+        g.authorized_operations = ops;
         match ctx.state.groups.consumer_describe(&id) {
             Some(d) => {
                 g.group_state = str_bytes(d.state);
@@ -611,8 +647,9 @@ pub fn consumer_group_describe(
                         w.member_epoch = m.member_epoch;
                         w.client_id = str_bytes(m.client_id.clone());
                         w.client_host = str_bytes(m.client_host.clone());
+                        w.subscribed_topic_regex = m.regex.clone().map(str_bytes);
                         w.subscribed_topic_names = m
-                            .subscribed
+                            .subscribed_names
                             .iter()
                             .map(|t| TopicName(str_bytes(t.clone())))
                             .collect();

@@ -6,9 +6,9 @@ use kafka_protocol::messages::metadata_response::{
 };
 use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
 
-use super::{Ctx, codes, str_bytes};
+use super::{Ctx, authorized, codes, str_bytes};
 use crate::config::TopicOverrides;
-use crate::topics::Topic;
+use crate::topics::{OFFSETS_TOPIC, Topic, is_internal};
 
 pub fn handle(ctx: &Ctx, version: i16, req: MetadataRequest) -> MetadataResponse {
     let s = &ctx.state;
@@ -20,7 +20,11 @@ pub fn handle(ctx: &Ctx, version: i16, req: MetadataRequest) -> MetadataResponse
     r.brokers = vec![b];
     r.cluster_id = Some(str_bytes(s.cluster_id.clone()));
     r.controller_id = BrokerId(s.node_id);
-    r.cluster_authorized_operations = i32::MIN;
+    // Only v8-10 carry the cluster's operations (KIP-700 moved them to DescribeCluster).
+    r.cluster_authorized_operations = authorized::if_requested(
+        req.include_cluster_authorized_operations,
+        authorized::CLUSTER,
+    );
 
     // v0: an empty list means all topics; v1+: null means all.
     let wanted = match req.topics {
@@ -63,7 +67,12 @@ pub fn handle(ctx: &Ctx, version: i16, req: MetadataRequest) -> MetadataResponse
 
 fn auto_create_topic(ctx: &Ctx, name: &str, ops: bool) -> MetadataResponseTopic {
     let s = &ctx.state;
-    match s.topics.create(name, -1, -1, TopicOverrides::new(), false) {
+    let created = if name == OFFSETS_TOPIC {
+        s.topics.ensure_offsets_topic().map(Some)
+    } else {
+        s.topics.create(name, -1, -1, TopicOverrides::new(), false)
+    };
+    match created {
         Ok(Some(t)) => describe(ctx, &t, ops),
         Ok(None) => error_topic(
             Some(name.to_string()),
@@ -96,7 +105,7 @@ fn error_topic(name: Option<String>, id: uuid::Uuid, code: i16) -> MetadataRespo
     t.error_code = code;
     t.name = name.map(|n| TopicName(str_bytes(n)));
     t.topic_id = id;
-    t.topic_authorized_operations = i32::MIN;
+    t.topic_authorized_operations = authorized::NOT_REQUESTED;
     t
 }
 
@@ -105,12 +114,8 @@ pub fn describe(ctx: &Ctx, topic: &Topic, include_ops: bool) -> MetadataResponse
     let mut t = MetadataResponseTopic::default();
     t.name = Some(TopicName(str_bytes(topic.name.to_string())));
     t.topic_id = topic.id;
-    // All operations we serve (bits of Kafka's AclOperation), when asked.
-    t.topic_authorized_operations = if include_ops {
-        0b1_1111_1111_1000
-    } else {
-        i32::MIN
-    };
+    t.is_internal = is_internal(&topic.name);
+    t.topic_authorized_operations = authorized::if_requested(include_ops, authorized::TOPIC);
     t.partitions = topic
         .partitions()
         .iter()

@@ -1,11 +1,11 @@
 //! Request handlers, one module per API family. Each takes the decoded request and returns the
-//! response body; handlers that must wait (fetch long poll, fsync before ack) return a future.
-//!
-//! Later: consumer groups in `groups.rs` (FindCoordinator, JoinGroup, SyncGroup, Heartbeat,
-//! OffsetCommit/Fetch, ...) backed by a coordinator in `crate::group`; transactions in `txn.rs`.
+//! response body; handlers that must wait (fetch long poll, fsync before ack, a JoinGroup parked
+//! until the rebalance completes) return a future. Group APIs (`groups`) translate the wire
+//! structs for the coordinator in `crate::group`. Transactions are not implemented yet.
 
 pub mod admin;
 pub mod api_versions;
+pub mod authorized;
 pub mod cluster;
 pub mod configs;
 pub mod fetch;

@@ -17,6 +17,7 @@ use kafka_protocol::messages::{
 
 use super::{Ctx, check_leader_epoch, codes};
 use crate::log::{PartitionLog, ReadError};
+use crate::topics::is_internal;
 
 const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;
@@ -168,6 +169,10 @@ pub fn delete_records(ctx: &Ctx, req: DeleteRecordsRequest) -> DeleteRecordsResp
             pr.low_watermark = -1;
             match topic.as_ref().and_then(|t| t.partition(p.partition_index)) {
                 None => pr.error_code = codes::UNKNOWN_TOPIC_OR_PARTITION,
+                // As Kafka: clients may not delete records of internal topics.
+                Some(part) if is_internal(&part.topic) => {
+                    pr.error_code = codes::INVALID_TOPIC_EXCEPTION;
+                }
                 Some(part) => match part.log().delete_records_before(p.offset) {
                     Ok(low) => pr.low_watermark = low,
                     Err(ReadError::OutOfRange { .. }) => pr.error_code = codes::OFFSET_OUT_OF_RANGE,

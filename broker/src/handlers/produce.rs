@@ -4,14 +4,18 @@
 
 use std::sync::Arc;
 
-use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::produce_response::{
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, ResponseKind};
 
 use super::{Ctx, Outcome, codes, str_bytes};
+use crate::batch_rewrite;
 use crate::config::FsyncPolicy;
-use crate::log::validate_produced;
+use crate::log::{AppendError, ProduceRules, validate_produced};
 use crate::partition::Partition;
 use crate::time::now_ms;
+use crate::topics::is_internal;
 
 pub fn handle(ctx: &Ctx, version: i16, req: ProduceRequest) -> Outcome {
     let state = &ctx.state;
@@ -44,19 +48,49 @@ pub fn handle(ctx: &Ctx, version: i16, req: ProduceRequest) -> Outcome {
                 tr.partition_responses.push(pr);
                 continue;
             };
+            if is_internal(&partition.topic) {
+                // As Kafka: only the broker itself writes its internal topics.
+                pr.error_code = codes::INVALID_TOPIC_EXCEPTION;
+                if version >= 8 {
+                    pr.error_message = Some(str_bytes(format!(
+                        "cannot append to internal topic {}",
+                        partition.topic
+                    )));
+                }
+                tr.partition_responses.push(pr);
+                continue;
+            }
             if !matches!(acks, -1..=1) {
                 pr.error_code = codes::INVALID_REQUIRED_ACKS;
                 tr.partition_responses.push(pr);
                 continue;
             }
             let records = pd.records.unwrap_or_default();
-            let (max, fsync) = {
+            let (rules, fsync, rewrite_cfg) = {
                 let log = partition.log();
-                (log.config().max_message_bytes, log.config().fsync)
+                let c = log.config();
+                let rules = ProduceRules {
+                    max_message_bytes: c.max_message_bytes,
+                    compacted: c.compact,
+                };
+                (rules, c.fsync, c.rewrite)
             };
-            let appended = validate_produced(&records, max).and_then(|h| {
+            let appended = validate_produced(records, rules).and_then(|v| {
+                // After validation, outside the lock: the topic's recompression and
+                // LogAppendTime stamping (most topics: none, and no copy).
+                let rewritten = batch_rewrite::rewrite(
+                    &v.records,
+                    &v.header,
+                    &rewrite_cfg,
+                    rules.max_message_bytes,
+                    now,
+                )?;
+                let (bytes, h) = match &rewritten {
+                    Some(r) => (&r.bytes[..], r.header),
+                    None => (&v.records[..], v.header),
+                };
                 let mut log = partition.log();
-                let info = log.append(&records, &h, now)?;
+                let info = log.append(bytes, &h, now)?;
                 // Only `flush.messages` makes the ack wait (as in Kafka); `flush.ms` is the
                 // background flusher's job, so no produce waits for a time-based fsync.
                 let flush_now = fsync == FsyncPolicy::Always
@@ -67,6 +101,9 @@ pub fn handle(ctx: &Ctx, version: i16, req: ProduceRequest) -> Outcome {
                 Ok((info, flush_now)) => {
                     pr.base_offset = info.base_offset;
                     pr.log_start_offset = info.log_start_offset;
+                    if rewrite_cfg.log_append_time {
+                        pr.log_append_time_ms = now;
+                    }
                     if flush_now {
                         durable_waits.push((ti, pi, partition.clone(), info.last_offset + 1));
                     }
@@ -81,6 +118,18 @@ pub fn handle(ctx: &Ctx, version: i16, req: ProduceRequest) -> Outcome {
                     pr.error_code = e.code();
                     if version >= 8 {
                         pr.error_message = Some(str_bytes(e.to_string()));
+                        if let AppendError::RecordErrors(errors) = &e {
+                            pr.record_errors = errors
+                                .iter()
+                                .map(|r| {
+                                    let mut b = BatchIndexAndErrorMessage::default();
+                                    b.batch_index = r.batch_index;
+                                    b.batch_index_error_message =
+                                        Some(str_bytes(r.message.clone()));
+                                    b
+                                })
+                                .collect();
+                        }
                     }
                     tracing::debug!(topic = %partition.topic, partition = pd.index, "produce refused: {e}");
                 }

@@ -10,9 +10,11 @@
 
 pub mod cleaner;
 pub mod epoch;
+pub mod files;
 pub mod index;
 pub mod producer_state;
 pub mod segment;
+pub mod validate;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -24,11 +26,13 @@ use bytes::Bytes;
 
 use crate::config::{FsyncPolicy, LogConfig};
 use epoch::LeaderEpochCache;
+use files::SegmentFile;
 use odradek_protocol::records::{
-    BatchHeader, RecordsError, set_base_offset, set_partition_leader_epoch, verify_crc,
+    BatchHeader, RecordsError, set_base_offset, set_partition_leader_epoch,
 };
 use producer_state::{ProducerStateTable, SequenceCheck, SequenceError};
 use segment::Segment;
+pub use validate::{ProduceRules, RecordError, Validated, validate_produced};
 
 const LOG_START_FILE: &str = "log-start-offset";
 
@@ -41,6 +45,9 @@ pub enum AppendError {
     TooLarge { size: usize, max: usize },
     #[error("invalid record batch: {0}")]
     InvalidRecord(String),
+    /// Records refused one by one (Kafka's `record_errors`); the batch is refused whole.
+    #[error("{}", record_errors_message(.0))]
+    RecordErrors(Vec<RecordError>),
     #[error("{}", .0.message())]
     Sequence(SequenceError),
     #[error("transactions are not supported yet")]
@@ -56,6 +63,7 @@ impl AppendError {
             Self::Corrupt(_) => 2,         // CORRUPT_MESSAGE
             Self::TooLarge { .. } => 10,   // MESSAGE_TOO_LARGE
             Self::InvalidRecord(_) => 87,  // INVALID_RECORD
+            Self::RecordErrors(_) => 87,   // INVALID_RECORD
             Self::Sequence(e) => e.code(), // OUT_OF_ORDER_SEQUENCE_NUMBER / INVALID_PRODUCER_EPOCH
             Self::Transactional => 48,     // INVALID_TXN_STATE
             Self::Io(_) => 56,             // KAFKA_STORAGE_ERROR
@@ -63,46 +71,19 @@ impl AppendError {
     }
 }
 
-/// Checks a produced records blob before any lock is taken: exactly one v2 batch, its size and
-/// its CRC. Returns the parsed header.
-pub fn validate_produced(
-    records: &[u8],
-    max_message_bytes: usize,
-) -> Result<BatchHeader, AppendError> {
-    let h = BatchHeader::parse(records).map_err(|e| match e {
-        RecordsError::UnsupportedMagic { magic: m, .. } => AppendError::InvalidRecord(format!(
-            "produce requests must carry record batch v2, got magic {m}"
-        )),
-        other => AppendError::Corrupt(other),
-    })?;
-    let total = h.total_len();
-    if total > max_message_bytes {
-        return Err(AppendError::TooLarge {
-            size: total,
-            max: max_message_bytes,
-        });
-    }
-    if total < records.len() {
-        return Err(AppendError::InvalidRecord(
-            "produce requests must carry exactly one record batch per partition".into(),
-        ));
-    }
-    verify_crc(records).map_err(AppendError::Corrupt)?;
-    if h.records_count <= 0 || h.last_offset_delta != h.records_count - 1 {
-        return Err(AppendError::InvalidRecord(format!(
-            "batch claims {} records but last offset delta {}",
-            h.records_count, h.last_offset_delta
-        )));
-    }
-    if h.is_control() {
-        return Err(AppendError::InvalidRecord(
-            "clients may not produce control batches".into(),
-        ));
-    }
-    if h.is_transactional() {
-        return Err(AppendError::Transactional);
-    }
-    Ok(h)
+/// The batch-level message for refused records, shaped like Kafka's.
+fn record_errors_message(errors: &[RecordError]) -> String {
+    let shown: Vec<String> = errors
+        .iter()
+        .take(3)
+        .map(|e| format!("record {}: {}", e.batch_index, e.message))
+        .collect();
+    format!(
+        "one or more records have been rejected due to {} record errors in total, and only \
+         showing the first three errors at most: [{}]",
+        errors.len(),
+        shown.join("; ")
+    )
 }
 
 /// Result of a successful append.
@@ -152,7 +133,7 @@ pub enum ReadError {
 /// Files to fsync and the state they make durable; run outside the partition lock.
 #[derive(Debug)]
 pub struct FlushJob {
-    files: Vec<Arc<File>>,
+    files: Vec<Arc<SegmentFile>>,
     sync_dir: Option<PathBuf>,
     upto_offset: i64,
     committed: (i64, u64),
@@ -162,7 +143,12 @@ impl FlushJob {
     /// Performs the fsyncs (blocking).
     pub fn run(&self) -> io::Result<()> {
         for f in &self.files {
-            f.sync_data()?;
+            match f.get() {
+                Ok(file) => file.sync_data()?,
+                // Deleted meanwhile (retention, compaction): nothing left to make durable.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
         }
         if let Some(d) = &self.sync_dir {
             File::open(d)?.sync_all()?;
@@ -188,12 +174,14 @@ pub struct PartitionLog {
     epochs: LeaderEpochCache,
     producers: ProducerStateTable,
     /// Sealed segments with writes not yet fsynced.
-    unflushed_files: Vec<Arc<File>>,
+    unflushed_files: Vec<Arc<SegmentFile>>,
     dir_dirty: bool,
     unflushed_messages: i64,
     last_flush_ms: i64,
     flushed_offset: i64,
     append_buf: Vec<u8>,
+    /// Batches compaction could not read, by (segment base, position): kept as they are.
+    cleaner_skips: std::collections::BTreeSet<(i64, u64)>,
 }
 
 impl PartitionLog {
@@ -258,6 +246,7 @@ impl PartitionLog {
             last_flush_ms: now_ms,
             flushed_offset: leo,
             append_buf: Vec::new(),
+            cleaner_skips: Default::default(),
         };
         log.rebuild_producer_state(now_ms)?;
         Ok(log)
@@ -276,7 +265,7 @@ impl PartitionLog {
         };
         self.producers = table;
         for seg in self.segments.range(from..).map(|(_, s)| s) {
-            let mut r = seg.reader(0);
+            let mut r = seg.reader(0)?;
             while let Some((_, h)) = r.next_header().map_err(segment::ScanError::into_io)? {
                 if h.producer_id >= 0 {
                     self.producers.update(&h, now_ms);
@@ -426,7 +415,7 @@ impl PartitionLog {
             return Ok(());
         }
         active.write_indexes()?;
-        let file = active.file.clone();
+        let file = active.handle();
         self.unflushed_files.push(file);
         let snapshot = self
             .dir
@@ -504,7 +493,7 @@ impl PartitionLog {
                     return Ok(None);
                 }
                 return Ok(Some(ReadPlan {
-                    file: seg.file.clone(),
+                    file: seg.file()?,
                     position: pos,
                     len,
                 }));
@@ -516,7 +505,7 @@ impl PartitionLog {
     /// Collects what must be fsynced to make everything appended so far durable.
     pub fn prepare_flush(&mut self) -> FlushJob {
         let mut files = std::mem::take(&mut self.unflushed_files);
-        files.push(self.active().file.clone());
+        files.push(self.active().handle());
         let sync_dir = std::mem::take(&mut self.dir_dirty).then(|| self.dir.clone());
         self.unflushed_messages = 0;
         let a = self.active();
@@ -575,7 +564,7 @@ impl PartitionLog {
                     continue;
                 }
                 let plan = ReadPlan {
-                    file: seg.file.clone(),
+                    file: seg.file()?,
                     position: pos,
                     len: h.total_len(),
                 };
@@ -598,7 +587,7 @@ impl PartitionLog {
         match seg.find(seg.offset_of_max_timestamp, seg.size)? {
             Some((pos, h)) if h.base_offset < self.high_watermark => {
                 let plan = ReadPlan {
-                    file: seg.file.clone(),
+                    file: seg.file()?,
                     position: pos,
                     len: h.total_len(),
                 };
@@ -719,6 +708,7 @@ impl PartitionLog {
         self.segments.values().take(n.saturating_sub(1))
     }
 
+    #[cfg(test)]
     pub(crate) fn all_segments(&self) -> impl Iterator<Item = &Segment> {
         self.segments.values()
     }
@@ -740,9 +730,20 @@ impl PartitionLog {
         Ok(())
     }
 
-    /// Compacts sealed segments when `cleanup.policy` includes compact.
-    pub fn compact(&mut self, now_ms: i64) -> io::Result<cleaner::CleanStats> {
-        cleaner::compact(self, now_ms)
+    /// Compacts sealed segments when `cleanup.policy` includes compact, with a key map of
+    /// about `map_bytes` (`log.cleaner.dedupe.buffer.size`).
+    pub fn compact(&mut self, now_ms: i64, map_bytes: usize) -> io::Result<cleaner::CleanStats> {
+        cleaner::compact(self, now_ms, map_bytes)
+    }
+
+    /// Marks a batch compaction cannot read; true the first time it is seen.
+    pub(crate) fn note_cleaner_skip(&mut self, segment: i64, position: u64) -> bool {
+        self.cleaner_skips.insert((segment, position))
+    }
+
+    /// How many batches compaction has had to keep unread (the partition's mark).
+    pub fn cleaner_skipped_batches(&self) -> usize {
+        self.cleaner_skips.len()
     }
 
     /// Writes the active segment's indexes and fsyncs everything (clean shutdown).

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 
+use super::files::SegmentFile;
 use super::index::{OffsetIndex, TimeIndex};
 use odradek_protocol::records::{BATCH_HEADER_LEN, BatchHeader, RecordsError, verify_crc};
 
@@ -20,7 +21,8 @@ pub fn segment_stem(base_offset: i64) -> String {
 #[derive(Debug)]
 pub struct Segment {
     pub base_offset: i64,
-    pub file: Arc<File>,
+    /// The log file, opened on demand (see [`super::files`]).
+    file: Arc<SegmentFile>,
     /// Bytes of valid batches in the file.
     pub size: u64,
     /// One past the last offset stored here (== base offset while empty).
@@ -54,19 +56,25 @@ impl Segment {
 
     /// Creates a new empty segment file.
     pub fn create(dir: &Path, base_offset: i64, now_ms: i64) -> io::Result<Self> {
+        let path = Self::log_path(dir, base_offset);
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(true)
-            .open(Self::log_path(dir, base_offset))?;
-        Ok(Self::empty(dir, base_offset, file, now_ms))
+            .open(&path)?;
+        Ok(Self::empty(
+            dir,
+            base_offset,
+            SegmentFile::adopt(path, Arc::new(file)),
+            now_ms,
+        ))
     }
 
-    fn empty(dir: &Path, base_offset: i64, file: File, now_ms: i64) -> Self {
+    fn empty(dir: &Path, base_offset: i64, file: Arc<SegmentFile>, now_ms: i64) -> Self {
         Self {
             base_offset,
-            file: Arc::new(file),
+            file,
             size: 0,
             next_offset: base_offset,
             max_timestamp: -1,
@@ -90,7 +98,7 @@ impl Segment {
         index_interval: u32,
     ) -> io::Result<(Self, Option<u64>)> {
         let path = Self::log_path(dir, base_offset);
-        let file = OpenOptions::new().read(true).write(true).open(&path)?;
+        let file = Arc::new(OpenOptions::new().read(true).write(true).open(&path)?);
         let meta = file.metadata()?;
         let mtime = meta
             .modified()
@@ -99,7 +107,12 @@ impl Segment {
             .map(|d| d.as_millis() as i64)
             .unwrap_or(0);
         let file_size = meta.len();
-        let mut seg = Self::empty(dir, base_offset, file, mtime);
+        let mut seg = Self::empty(
+            dir,
+            base_offset,
+            SegmentFile::adopt(path.clone(), file.clone()),
+            mtime,
+        );
         seg.size = file_size;
         let mut scan_from = 0u64;
         if !check_crc
@@ -122,7 +135,7 @@ impl Segment {
             seg.bytes_since_index = 0;
         }
         let rebuild_index = scan_from == 0;
-        let mut reader = SegmentReader::new(seg.file.clone(), scan_from, file_size);
+        let mut reader = SegmentReader::new(file.clone(), scan_from, file_size);
         let mut valid_end = scan_from;
         let mut truncated_at = None;
         loop {
@@ -162,8 +175,8 @@ impl Segment {
                 // A sealed segment should never be torn; keep what validates and say so.
                 tracing::warn!(segment = %path.display(), valid_end, file_size, "truncating corrupt tail of a sealed segment");
             }
-            seg.file.set_len(valid_end)?;
-            seg.file.sync_all()?;
+            file.set_len(valid_end)?;
+            file.sync_all()?;
             seg.offset_index.truncate_to_position(valid_end as u32);
             truncated_at = Some(valid_end);
         }
@@ -203,7 +216,7 @@ impl Segment {
         index_interval: u32,
         now_ms: i64,
     ) -> io::Result<()> {
-        self.file.write_all_at(bytes, self.size)?;
+        self.file.get()?.write_all_at(bytes, self.size)?;
         if self.first_append_ms.is_none() {
             self.first_append_ms = Some(now_ms);
         }
@@ -225,7 +238,7 @@ impl Segment {
         }
         let rel = (offset.max(self.base_offset) - self.base_offset) as u32;
         let start = self.offset_index.lookup(rel) as u64;
-        let mut reader = SegmentReader::new(self.file.clone(), start, end.min(self.size));
+        let mut reader = SegmentReader::new(self.file.get()?, start, end.min(self.size));
         while let Some((pos, h)) = reader.next_header().map_err(ScanError::into_io)? {
             if h.last_offset() >= offset {
                 return Ok(Some((pos, h)));
@@ -241,7 +254,7 @@ impl Segment {
         }
         let rel = self.time_index.lookup(ts);
         let start = self.offset_index.lookup(rel) as u64;
-        let mut reader = SegmentReader::new(self.file.clone(), start, self.size);
+        let mut reader = SegmentReader::new(self.file.get()?, start, self.size);
         while let Some((pos, h)) = reader.next_header().map_err(ScanError::into_io)? {
             if h.max_timestamp >= ts {
                 return Ok(Some((pos, h)));
@@ -266,8 +279,18 @@ impl Segment {
     }
 
     /// A reader over the batches from `position`.
-    pub fn reader(&self, position: u64) -> SegmentReader {
-        SegmentReader::new(self.file.clone(), position, self.size)
+    pub fn reader(&self, position: u64) -> io::Result<SegmentReader> {
+        Ok(SegmentReader::new(self.file.get()?, position, self.size))
+    }
+
+    /// The open log file (opened again if it was closed to stay under the descriptor bound).
+    pub fn file(&self) -> io::Result<Arc<File>> {
+        self.file.get()
+    }
+
+    /// The segment's file handle, for flushing later without holding the segment.
+    pub fn handle(&self) -> Arc<SegmentFile> {
+        self.file.clone()
     }
 
     /// Writes the index files (on roll and close).

@@ -6,7 +6,7 @@
 //! One task per connection (not a reader and a writer task joined by a channel) because at
 //! fixed produce rates every task wake-up is a thread hand-off: with two tasks each request
 //! woke the writer and, through the scheduler, another worker thread, doubling the context
-//! switches per request (see notes/s3-broker.md). Finished responses go out together in one
+//! switches per request (measured in BENCHMARKS.md). Finished responses go out together in one
 //! vectored write, straight from their encoded buffers.
 
 use std::collections::VecDeque;
@@ -15,26 +15,40 @@ use std::io::IoSlice;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, ResponseKind};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
+use tokio::time::Instant;
 
+use super::Net;
+use super::admission::{LogLimiter, Ticket};
+use super::budget::Share;
 use super::versions::is_supported;
+use crate::config::ConnectionLimits;
 use crate::handlers::{self, Ctx, Outcome};
 use crate::state::BrokerState;
 use odradek_protocol::ProtocolError;
 use odradek_protocol::codec::{decode_request, encode_response, peek_request_preamble};
 use odradek_protocol::frame::FrameDecoder;
 
-/// Requests decoded but not yet answered, per connection (Kafka's per-connection muting is
-/// stricter: one; pipelining clients send up to 5). At the limit the connection stops reading.
-const MAX_IN_FLIGHT: usize = 64;
-
 /// Responses handed to one vectored write at most.
 const MAX_WRITE_SLICES: usize = 32;
+
+/// Read granularity: the read buffer starts here and grows with the bytes that arrive, never
+/// with the size a frame announces.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Frames up to this size are read without waiting for the broker-wide budget: they fit the
+/// read buffer a connection has anyway (bounded by `max.connections`).
+const SMALL_FRAME: usize = 64 * 1024;
+
+/// One WARN per second at most for connections closed on a fault (hostile or broken
+/// clients), with a count of the ones held back.
+static CLOSE_LOG: LogLimiter = LogLimiter::new(Duration::from_secs(1));
 
 type ResponseFuture = Pin<Box<dyn Future<Output = Option<Result<Bytes, ProtocolError>>> + Send>>;
 
@@ -48,6 +62,8 @@ enum Pending {
 #[derive(Default)]
 struct Outbox {
     ready: VecDeque<Bytes>,
+    /// Bytes in `ready` not yet written.
+    ready_bytes: usize,
     waiting: VecDeque<Pending>,
 }
 
@@ -60,24 +76,37 @@ impl Outbox {
         self.ready.is_empty() && self.waiting.is_empty()
     }
 
+    /// Whether another request may be read: fewer than the allowed requests in flight and
+    /// fewer than the allowed response bytes waiting for the peer to read them.
+    fn has_room(&self, limits: &ConnectionLimits) -> bool {
+        self.len() < limits.max_requests_per_connection
+            && self.ready_bytes < limits.max_response_bytes_per_connection
+    }
+
     fn push(&mut self, p: Pending) {
         self.waiting.push_back(p);
         self.promote();
     }
 
+    fn push_ready(&mut self, b: Bytes) {
+        if !b.is_empty() {
+            self.ready_bytes += b.len();
+            self.ready.push_back(b);
+        }
+    }
+
     /// Moves finished responses at the front of `waiting` to `ready`.
     fn promote(&mut self) {
         while let Some(Pending::Ready(_)) = self.waiting.front() {
-            if let Some(Pending::Ready(b)) = self.waiting.pop_front()
-                && !b.is_empty()
-            {
-                self.ready.push_back(b);
+            if let Some(Pending::Ready(b)) = self.waiting.pop_front() {
+                self.push_ready(b);
             }
         }
     }
 
     /// Drops `n` written bytes from the front of `ready`.
     fn advance(&mut self, mut n: usize) {
+        self.ready_bytes -= n.min(self.ready_bytes);
         while n > 0 {
             let Some(front) = self.ready.front_mut() else {
                 return;
@@ -95,88 +124,191 @@ impl Outbox {
     }
 }
 
-pub async fn run(
+/// Why a connection ended early.
+enum Close {
+    /// `connections.max.idle.ms` passed without a byte read or written: routine.
+    Idle,
+    /// A broken or hostile peer: logged (rate-limited).
+    Fault(String),
+}
+
+impl From<String> for Close {
+    fn from(why: String) -> Self {
+        Close::Fault(why)
+    }
+}
+
+pub(super) async fn run(
     mut stream: TcpStream,
     peer: SocketAddr,
     state: Arc<BrokerState>,
     shutdown: watch::Receiver<bool>,
+    net: Arc<Net>,
+    _ticket: Ticket,
 ) {
     let ctx = Ctx {
         state,
         shutdown: shutdown.clone(),
         peer,
     };
-    if let Err(why) = serve(&mut stream, &ctx, shutdown).await {
-        tracing::warn!(%peer, "closing connection: {why}");
-        return;
+    match serve(&mut stream, &ctx, shutdown, &net).await {
+        Ok(()) => {
+            let _ = stream.shutdown().await;
+        }
+        Err(Close::Idle) => {
+            tracing::debug!(%peer, "closing idle connection (connections.max.idle.ms)");
+        }
+        Err(Close::Fault(why)) => {
+            if let Some(suppressed) = CLOSE_LOG.check() {
+                tracing::warn!(%peer, suppressed, "closing connection: {why}");
+            }
+        }
     }
-    let _ = stream.shutdown().await;
 }
 
 /// Serves requests until the peer closes (or shutdown), then answers what is still queued.
+///
+/// Memory per connection is bounded: the read buffer grows only as bytes arrive; a frame
+/// larger than [`SMALL_FRAME`] is read only once the broker-wide budget has room for it; no
+/// request is read while `queued.max.requests.per.connection` requests or
+/// `queued.max.response.bytes.per.connection` unwritten response bytes are queued.
 async fn serve(
     stream: &mut TcpStream,
     ctx: &Ctx,
     mut shutdown: watch::Receiver<bool>,
-) -> Result<(), String> {
+    net: &Net,
+) -> Result<(), Close> {
+    let limits = &net.limits;
     let (mut rd, mut wr) = stream.split();
-    let mut frames = FrameDecoder::new(ctx.state.max_request_bytes);
-    let mut buf = BytesMut::with_capacity(8 * 1024);
+    let mut frames = FrameDecoder::new(limits.max_request_bytes);
+    let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let mut out = Outbox::default();
+    let mut share = Share::new(net.budget.clone());
     let mut reading = true;
+    let mut last_io = Instant::now();
+    // When the frame at the front of `buf` started to stay incomplete while we were reading.
+    let mut partial_since: Option<Instant> = None;
     loop {
-        while out.len() < MAX_IN_FLIGHT
+        while out.has_room(limits)
             && let Some(frame) = frames.decode(&mut buf).map_err(|e| e.to_string())?
         {
-            if let Some(p) = handle_frame(frame, ctx).await? {
+            let handled = handle_frame(frame, ctx).await;
+            share.release_frame();
+            partial_since = None;
+            if let Some(p) = handled? {
                 out.push(p);
             }
+        }
+        share.set_responses(out.ready_bytes);
+        if buf.is_empty() && buf.capacity() > 4 * READ_CHUNK {
+            // A large frame is gone: do not keep its allocation for the connection's life.
+            buf = BytesMut::with_capacity(READ_CHUNK);
         }
         if !reading && out.is_empty() {
             return Ok(());
         }
-        if reading {
-            // Room for the rest of a partly read frame (its size already checked), else 8 KiB.
-            let pending = match frames.peek_body_len(&buf) {
-                Ok(Some(len)) => (4 + len).saturating_sub(buf.len()),
-                _ => 0,
-            };
-            buf.reserve(pending.max(8 * 1024));
+        let room = reading && out.has_room(limits);
+        let can_read = room && may_read_next(&frames, &buf, &mut share, out.ready_bytes, net)?;
+        if can_read {
+            buf.reserve(next_read_size(&frames, &buf));
         }
-        let can_read = reading && out.len() < MAX_IN_FLIGHT;
+        if can_read && !buf.is_empty() {
+            partial_since.get_or_insert_with(Instant::now);
+        } else {
+            partial_since = None;
+        }
+        let partial_deadline = partial_since.map(|t| t + limits.partial_request_timeout);
+        let idle_deadline = last_io + limits.idle_timeout;
+        // A long poll or an fsync in progress is the broker's work, not the peer idling.
+        let idle_counts = out.waiting.is_empty();
         let front_waits = matches!(out.waiting.front(), Some(Pending::Later(_)));
         // Biased: write what is ready first, so a response leaves as soon as it exists.
         tokio::select! {
             biased;
             written = write_ready(&mut wr, &out.ready), if !out.ready.is_empty() => {
                 match written {
-                    Ok(0) => return Err("peer stopped reading (write returned 0)".into()),
-                    Ok(n) => out.advance(n),
-                    Err(e) => return Err(format!("write failed: {e}")),
+                    Ok(0) => return Err("peer stopped reading (write returned 0)".to_string().into()),
+                    Ok(n) => {
+                        out.advance(n);
+                        last_io = Instant::now();
+                    }
+                    Err(e) => return Err(format!("write failed: {e}").into()),
                 }
             }
             done = front_future(&mut out.waiting), if front_waits => {
                 out.waiting.pop_front();
                 match done {
-                    Some(Ok(b)) if !b.is_empty() => out.ready.push_back(b),
-                    Some(Ok(_)) => {}
-                    Some(Err(e)) => return Err(e.to_string()),
+                    Some(Ok(b)) => out.push_ready(b),
+                    Some(Err(e)) => return Err(e.to_string().into()),
                     None => {}
                 }
                 out.promote();
+                last_io = Instant::now();
             }
             n = rd.read_buf(&mut buf), if can_read => match n {
                 Ok(0) => {
                     if !buf.is_empty() {
-                        return Err(format!("peer closed mid-frame ({} bytes pending)", buf.len()));
+                        return Err(format!("peer closed mid-frame ({} bytes pending)", buf.len()).into());
                     }
                     reading = false;
                 }
-                Ok(_) => {}
-                Err(e) => return Err(format!("read failed: {e}")),
+                Ok(_) => last_io = Instant::now(),
+                Err(e) => return Err(format!("read failed: {e}").into()),
             },
             _ = shutdown.changed(), if reading => reading = false,
+            _ = net.budget.wait_for_release(), if room && !can_read => {}
+            _ = sleep_until_some(partial_deadline), if partial_deadline.is_some() => {
+                return Err(format!(
+                    "request incomplete after {:?} ({} bytes received; socket.request.read.timeout.ms)",
+                    limits.partial_request_timeout,
+                    buf.len()
+                ).into());
+            }
+            _ = tokio::time::sleep_until(idle_deadline), if idle_counts => return Err(Close::Idle),
         }
+    }
+}
+
+/// Whether the connection may read now: a frame already reserved keeps reading; a new large
+/// frame first reserves its announced size from the broker-wide budget (the reservation is
+/// bookkeeping, memory still grows only with the bytes that arrive). With the budget spent, a
+/// connection whose peer has not read its responses yet reads nothing new, while one that
+/// keeps up may still send small requests (so clients that read are served throughout).
+fn may_read_next(
+    frames: &FrameDecoder,
+    buf: &BytesMut,
+    share: &mut Share,
+    unwritten_responses: usize,
+    net: &Net,
+) -> Result<bool, String> {
+    if share.has_frame() {
+        return Ok(true);
+    }
+    let Some(body_len) = frames.peek_body_len(buf).map_err(|e| e.to_string())? else {
+        return Ok(unwritten_responses == 0 || !net.budget.is_spent());
+    };
+    let frame_len = 4 + body_len;
+    if frame_len <= SMALL_FRAME {
+        share.force_frame(frame_len);
+        return Ok(true);
+    }
+    Ok(share.reserve_frame(frame_len))
+}
+
+/// How much room to make before the next read: the rest of the current frame, but at most as
+/// much as has arrived so far (so the buffer at most doubles per read), and at least a chunk.
+fn next_read_size(frames: &FrameDecoder, buf: &BytesMut) -> usize {
+    let rest = match frames.peek_body_len(buf) {
+        Ok(Some(len)) => (4 + len).saturating_sub(buf.len()),
+        _ => 0,
+    };
+    rest.min(buf.len()).max(READ_CHUNK)
+}
+
+async fn sleep_until_some(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -1,34 +1,90 @@
-//! The listener: one task per connection, stopped together on shutdown.
+//! The listener: one task per connection, stopped together on shutdown. Admission
+//! (`max.connections`, `max.connections.per.ip`, the descriptor limit) happens here; the
+//! byte budget and timeouts are enforced per connection (see `connection`).
 
+mod admission;
+mod budget;
 mod connection;
 pub mod versions;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::config::ConnectionLimits;
 use crate::state::BrokerState;
+use admission::{Admission, LogLimiter, SpareDescriptor, is_descriptor_limit};
+use budget::MemoryBudget;
 
-/// Accepts connections until shutdown, then waits for the connection tasks to end.
+/// How long connections get after shutdown to answer what they already read; a peer that does
+/// not read its responses must not hold the broker open.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// What every connection task shares.
+#[derive(Debug)]
+struct Net {
+    limits: ConnectionLimits,
+    budget: Arc<MemoryBudget>,
+}
+
+static REFUSED_LOG: LogLimiter = LogLimiter::new(Duration::from_secs(1));
+static ACCEPT_LOG: LogLimiter = LogLimiter::new(Duration::from_secs(1));
+
+/// Accepts connections until shutdown, then waits (a bounded time) for the connection tasks.
 pub async fn serve(
     listener: TcpListener,
     state: Arc<BrokerState>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let limits = state.props().connection_limits();
+    let admission = Admission::new(&limits);
+    let net = Arc::new(Net {
+        budget: MemoryBudget::new(limits.queued_max_bytes),
+        limits,
+    });
+    let mut spare = SpareDescriptor::open();
     let mut conns = JoinSet::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    let _ = stream.set_nodelay(true);
-                    conns.spawn(connection::run(stream, peer, state.clone(), shutdown.clone()));
+                Ok((stream, peer)) => match admission.admit(peer.ip()) {
+                    Ok(ticket) => {
+                        let _ = stream.set_nodelay(true);
+                        conns.spawn(connection::run(
+                            stream,
+                            peer,
+                            state.clone(),
+                            shutdown.clone(),
+                            net.clone(),
+                            ticket,
+                        ));
+                    }
+                    Err(why) => {
+                        drop(stream);
+                        if let Some(suppressed) = REFUSED_LOG.check() {
+                            tracing::warn!(%peer, suppressed, "refused connection: {why}");
+                        }
+                    }
+                },
+                Err(e) if is_descriptor_limit(&e) => {
+                    let closed = spare.shed(&listener).await;
+                    if let Some(suppressed) = ACCEPT_LOG.check() {
+                        tracing::warn!(
+                            closed,
+                            suppressed,
+                            "out of file descriptors ({e}): closing new connections until some are free"
+                        );
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
                 }
                 Err(e) => {
-                    // EMFILE and friends: back off instead of spinning.
-                    tracing::warn!("accept failed: {e}");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    if let Some(suppressed) = ACCEPT_LOG.check() {
+                        tracing::warn!(suppressed, "accept failed: {e}");
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             },
             _ = shutdown.changed() => break,
@@ -36,5 +92,18 @@ pub async fn serve(
         }
     }
     drop(listener);
+    let grace = tokio::time::sleep(SHUTDOWN_GRACE);
+    tokio::pin!(grace);
+    loop {
+        tokio::select! {
+            joined = conns.join_next() => if joined.is_none() { return },
+            _ = &mut grace => break,
+        }
+    }
+    tracing::warn!(
+        connections = conns.len(),
+        "closing connections that did not finish within {SHUTDOWN_GRACE:?} of shutdown"
+    );
+    conns.abort_all();
     while conns.join_next().await.is_some() {}
 }

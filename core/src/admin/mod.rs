@@ -430,7 +430,8 @@ impl Admin {
     /// Cluster id, controller and brokers.
     pub async fn describe_cluster(&self) -> Result<ClusterDescription> {
         let request = DescribeClusterRequest::default().with_endpoint_type(1);
-        let response: DescribeClusterResponse = self.cluster.request_any(&request).await?;
+        let response: DescribeClusterResponse =
+            self.cluster.request_any_idempotent(&request).await?;
         if let Some(e) =
             Error::from_code_msg(response.error_code, response.error_message.as_deref())
         {
@@ -457,7 +458,7 @@ impl Admin {
         use kafka_protocol::messages::{MetadataRequest, MetadataResponse};
         let response: MetadataResponse = self
             .cluster
-            .request_any(&MetadataRequest::default().with_topics(None))
+            .request_any_idempotent(&MetadataRequest::default().with_topics(None))
             .await?;
         let mut topics: Vec<(String, usize)> = response
             .topics

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use crate::config::ClientConfig;
 use crate::error::{Error, ErrorKind, ResponseError, Result};
-use crate::net::{CLIENT_SUPPORTED, ConnectOptions, Connection, ConnectionPool};
+use crate::net::{CLIENT_SUPPORTED, ConnectOptions, Connection, ConnectionPool, Readiness};
 use crate::protocol::EncodeRequest;
 use crate::protocol::codec::Response;
 
@@ -173,42 +173,122 @@ impl Cluster {
             .map_err(|e| e.with_broker(format_args!("{id} ({address})")))
     }
 
-    /// A connection to any broker: known brokers first, then the bootstrap servers.
-    pub async fn any_connection(&self) -> Result<Arc<Connection>> {
-        let known: Vec<String> = self
+    /// What the pool has for broker `id` right now (never waits). `None` when the broker is not
+    /// in the metadata.
+    pub fn readiness(&self, id: i32) -> Option<Readiness> {
+        let address = self.metadata().brokers.get(&id)?.address();
+        Some(self.pool.readiness(&address))
+    }
+
+    /// Starts connecting to broker `id` in the background (unless a connect is under way or the
+    /// broker is backing off) and calls `done` when the attempt ends either way. Lets a caller
+    /// keep its work queued — free to go to another leader — instead of waiting in a connect.
+    pub fn connect_in_background(self: &Arc<Self>, id: i32, done: impl FnOnce() + Send + 'static) {
+        if !matches!(self.readiness(id), Some(Readiness::Idle)) {
+            return;
+        }
+        let cluster = self.clone();
+        tokio::spawn(async move {
+            let _ = cluster.connection(id).await;
+            done();
+        });
+    }
+
+    /// Brokers to try for a request that any broker can answer: live connections first, then
+    /// the known brokers and the bootstrap servers in random order (so that many clients spread
+    /// over the list); brokers in reconnect back-off last.
+    fn candidates(&self) -> Vec<String> {
+        let mut all: Vec<String> = self
             .metadata()
             .brokers
             .values()
             .map(BrokerInfo::address)
             .collect();
-        // An already open connection is the cheapest choice.
-        for address in known.iter().chain(&self.config.bootstrap_servers) {
-            if let Some(conn) = self.pool.existing(address) {
-                return Ok(conn);
+        for b in &self.config.bootstrap_servers {
+            if !all.contains(b) {
+                all.push(b.clone());
             }
         }
-        let mut candidates: Vec<&String> =
-            known.iter().chain(&self.config.bootstrap_servers).collect();
-        candidates.dedup();
-        // Start at a random candidate so that many clients spread over the bootstrap list.
-        if !candidates.is_empty() {
-            let start = fastrand::usize(..candidates.len());
-            candidates.rotate_left(start);
+        if !all.is_empty() {
+            let start = fastrand::usize(..all.len());
+            all.rotate_left(start);
         }
-        let mut last = None;
-        for address in candidates {
-            match self.pool.get(address).await {
-                Ok(conn) => return Ok(conn),
-                Err(e) => last = Some(e),
+        let rank = |a: &String| match self.pool.readiness(a) {
+            Readiness::Ready(_) => 0,
+            Readiness::Idle | Readiness::Connecting => 1,
+            Readiness::BackingOff(_) => 2,
+        };
+        all.sort_by_key(rank);
+        all
+    }
+
+    /// A connection to any broker: a live one if there is one, else the candidates are connected
+    /// to staggered (happy eyeballs), so one hung host costs [`crate::net::STAGGER`], not its
+    /// whole connection setup timeout.
+    pub async fn any_connection(&self) -> Result<Arc<Connection>> {
+        let candidates = self.candidates();
+        if let Some(conn) = candidates.first().and_then(|a| self.pool.existing(a)) {
+            return Ok(conn);
+        }
+        crate::net::race_staggered(candidates, crate::net::STAGGER, |a| async move {
+            self.pool.get(&a).await
+        })
+        .await
+    }
+
+    /// Sends a read-only `request` (safe to send twice) to the candidates staggered: a broker
+    /// that stops answering costs [`crate::net::STAGGER`] before the next one is asked beside
+    /// it. Bounded by `request.timeout.ms`; retried on all candidates while errors are retriable.
+    pub async fn request_any_idempotent<R>(&self, request: &R) -> Result<R::Response>
+    where
+        R: EncodeRequest,
+        R::Response: Response,
+    {
+        let timeout = self.config.request_timeout;
+        let attempt = |a: String| async move {
+            let conn = self.pool.get(&a).await?;
+            conn.request_timeout(request, timeout).await
+        };
+        self.retry_within_request_timeout(|| {
+            crate::net::race_staggered(self.candidates(), crate::net::STAGGER, attempt)
+        })
+        .await
+    }
+
+    /// Runs `round` until it succeeds, fails for good, or `request.timeout.ms` has passed, with
+    /// the retry back-off between rounds.
+    async fn retry_within_request_timeout<T, F, Fut>(&self, round: F) -> Result<T>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let deadline = Instant::now() + self.config.request_timeout;
+        let mut rounds = 0;
+        loop {
+            let err = match tokio::time::timeout_at(deadline, round()).await {
+                Ok(Ok(response)) => return Ok(response),
+                Ok(Err(e)) => e,
+                Err(_) => return Err(self.none_answered()),
+            };
+            rounds += 1;
+            if !err.is_retriable() || Instant::now() >= deadline {
+                return Err(err);
             }
+            let delay = crate::net::backoff(
+                self.config.retry_backoff,
+                self.config.retry_backoff_max,
+                rounds,
+            );
+            tokio::time::sleep(delay.min(deadline.saturating_duration_since(Instant::now()))).await;
         }
-        Err(last.unwrap_or_else(|| {
-            Error::new(
-                ErrorKind::NoBrokers,
-                crate::error::ErrorClass::Retriable,
-                "no broker could be reached",
-            )
-        }))
+    }
+
+    fn none_answered(&self) -> Error {
+        Error::timeout(format!(
+            "no broker answered within {:?} (bootstrap: {})",
+            self.config.request_timeout,
+            self.config.bootstrap_servers.join(",")
+        ))
     }
 
     /// Sends `request` to any broker, retrying on other brokers while the error is retriable,
@@ -218,36 +298,12 @@ impl Cluster {
         R: EncodeRequest,
         R::Response: Response,
     {
-        let deadline = Instant::now() + self.config.request_timeout;
-        let mut attempt = 0;
-        loop {
-            let result = async {
-                let conn = self.any_connection().await?;
-                conn.request_timeout(request, self.config.request_timeout)
-                    .await
-            };
-            let err = match tokio::time::timeout_at(deadline, result).await {
-                Ok(Ok(response)) => return Ok(response),
-                Ok(Err(e)) => e,
-                Err(_) => {
-                    return Err(Error::timeout(format!(
-                        "no broker answered within {:?} (bootstrap: {})",
-                        self.config.request_timeout,
-                        self.config.bootstrap_servers.join(",")
-                    )));
-                }
-            };
-            attempt += 1;
-            if !err.is_retriable() || Instant::now() >= deadline {
-                return Err(err);
-            }
-            let delay = crate::net::backoff(
-                self.config.retry_backoff,
-                self.config.retry_backoff_max,
-                attempt,
-            );
-            tokio::time::sleep(delay.min(deadline.saturating_duration_since(Instant::now()))).await;
-        }
+        self.retry_within_request_timeout(|| async {
+            let conn = self.any_connection().await?;
+            conn.request_timeout(request, self.config.request_timeout)
+                .await
+        })
+        .await
     }
 
     /// Sends `request` to broker `id`.
@@ -302,8 +358,9 @@ impl Cluster {
                     .collect(),
             ))
             .with_allow_auto_topic_creation(self.config.allow_auto_create_topics);
-        let response: MetadataResponse = self.request_any(&request).await?;
+        let response: MetadataResponse = self.request_any_idempotent(&request).await?;
         let snapshot = Arc::new(self.merge(response, &topics));
+        log_leader_changes(&self.metadata(), &snapshot);
         *self.metadata.write().unwrap_or_else(|p| p.into_inner()) = snapshot.clone();
         *done += 1;
         self.generation
@@ -403,6 +460,21 @@ impl Cluster {
                 })
                 .collect();
             partitions.sort_by_key(|p| p.id);
+            // A broker lagging behind may answer with an older leader than the one already known
+            // (from a newer snapshot or a KIP-951 hint): the higher leader epoch wins.
+            // (Same topic id only: a re-created topic starts its epochs again.)
+            if let Some(known) = old
+                .topics
+                .get(&name)
+                .filter(|k| k.id == *t.topic_id.as_bytes())
+            {
+                for (p, k) in partitions.iter_mut().zip(&known.partitions) {
+                    if p.id == k.id && p.leader_epoch >= 0 && k.leader_epoch > p.leader_epoch {
+                        p.leader = k.leader;
+                        p.leader_epoch = k.leader_epoch;
+                    }
+                }
+            }
             // A gap in partition ids would break index-based routing; treat as not ready yet.
             if partitions.is_empty() || partitions.iter().enumerate().any(|(i, p)| p.id != i as i32)
             {
@@ -440,6 +512,52 @@ impl Cluster {
         }
     }
 
+    /// Applies leaders a broker named in an error response (KIP-951: Produce v10+ carries the
+    /// current leader and epoch with NOT_LEADER_OR_FOLLOWER, and the new leader's endpoint), so
+    /// the next attempt goes to the new leader without waiting for a metadata refresh. A hint
+    /// whose epoch is not newer than the cached one is ignored. Returns how many leaders moved.
+    pub fn apply_leader_hints(&self, hints: &[LeaderHint], endpoints: &[BrokerInfo]) -> usize {
+        let mut guard = self.metadata.write().unwrap_or_else(|p| p.into_inner());
+        let mut next: Option<Metadata> = None;
+        let mut moved = 0;
+        for hint in hints {
+            let current = guard
+                .topics
+                .get(&hint.topic)
+                .and_then(|t| t.partitions.get(hint.partition as usize));
+            let Some(current) = current else { continue };
+            let known = guard.brokers.contains_key(&hint.leader)
+                || endpoints.iter().any(|b| b.id == hint.leader);
+            if hint.leader < 0 || hint.leader_epoch <= current.leader_epoch || !known {
+                continue;
+            }
+            let snapshot = next.get_or_insert_with(|| (**guard).clone());
+            for b in endpoints {
+                snapshot.brokers.entry(b.id).or_insert_with(|| b.clone());
+            }
+            if let Some(topic) = snapshot.topics.get_mut(&hint.topic) {
+                let topic = Arc::make_mut(topic);
+                let p = &mut topic.partitions[hint.partition as usize];
+                tracing::info!(
+                    topic = %hint.topic,
+                    partition = hint.partition,
+                    from = p.leader,
+                    to = hint.leader,
+                    leader_epoch = hint.leader_epoch,
+                    "partition leader changed (from the broker's response)"
+                );
+                p.leader = hint.leader;
+                p.leader_epoch = hint.leader_epoch;
+                p.error = None;
+                moved += 1;
+            }
+        }
+        if let Some(snapshot) = next {
+            *guard = Arc::new(snapshot);
+        }
+        moved
+    }
+
     /// Forgets a topic (after it was deleted).
     pub fn forget_topic(&self, topic: &str) {
         self.interesting
@@ -460,6 +578,46 @@ impl Cluster {
     /// Default request timeout.
     pub fn request_timeout(&self) -> Duration {
         self.config.request_timeout
+    }
+}
+
+/// A partition's leader as named by a broker in a response (KIP-951).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaderHint {
+    /// Topic.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// The new leader's node id.
+    pub leader: i32,
+    /// The new leader's epoch.
+    pub leader_epoch: i32,
+}
+
+/// Logs the leaders a refresh moved (info: users want to see fail-overs), at most a few lines.
+fn log_leader_changes(old: &Metadata, new: &Metadata) {
+    const SHOWN: usize = 5;
+    let mut changed = 0;
+    for (name, topic) in &new.topics {
+        let Some(before) = old.topics.get(name) else {
+            continue;
+        };
+        for (p, b) in topic.partitions.iter().zip(&before.partitions) {
+            if p.leader == b.leader {
+                continue;
+            }
+            changed += 1;
+            if changed <= SHOWN {
+                tracing::info!(topic = %name, partition = p.id, from = b.leader, to = p.leader, leader_epoch = p.leader_epoch, "partition leader changed");
+            }
+        }
+    }
+    if changed > SHOWN {
+        tracing::info!(
+            changed,
+            "partition leaders changed ({} more not shown)",
+            changed - SHOWN
+        );
     }
 }
 

@@ -9,27 +9,35 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::fetch_response::PartitionData;
 use kafka_protocol::messages::{FetchRequest, FetchResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::{Chunk, Shared, TopicPartition, reset_timestamp};
+use super::{Chunk, PartitionState, Shared, State, TopicPartition, reset_timestamp};
 use crate::cluster::needs_metadata_refresh;
+use crate::config::ConsumerConfig;
 use crate::error::{Error, ResponseError, Result};
 use crate::records::RecordBatches;
+
+/// A partition as the fetcher asked about it: its key, the seek generation at the time, and
+/// the offset (fetch position, or ListOffsets timestamp for a reset). An answer whose
+/// generation or offset no longer matches the partition's state is stale and dropped.
+type PartitionAt = (TopicPartition, u64, i64);
 
 enum Event {
     Fetched {
         broker: i32,
-        sent: Vec<(TopicPartition, u64, i64)>,
+        sent: Vec<PartitionAt>,
         result: Result<FetchResponse>,
     },
     Reset {
-        items: Vec<(TopicPartition, u64, i64)>,
+        items: Vec<PartitionAt>,
         result: Result<HashMap<(String, i32), crate::cluster::offsets::OffsetAndTimestamp>>,
     },
     Metadata,
@@ -37,178 +45,293 @@ enum Event {
 
 type EventFuture = Pin<Box<dyn Future<Output = Event> + Send>>;
 
+/// The requests one turn of the loop starts.
+#[derive(Default)]
+struct Plan {
+    /// Partitions waiting for a ListOffsets reset.
+    to_reset: Vec<PartitionAt>,
+    /// Fetchable partitions by the broker that leads them (idle brokers only).
+    by_broker: HashMap<i32, Vec<PartitionAt>>,
+}
+
+/// The fetcher's bookkeeping between turns of its loop; only the fetcher task touches it.
+struct Fetcher {
+    shared: Arc<Shared>,
+    /// The fetches, resets and metadata refreshes in flight.
+    tasks: FuturesUnordered<EventFuture>,
+    /// Brokers with a Fetch in flight (`true`); at most one per broker.
+    brokers_busy: HashMap<i32, bool>,
+    /// A ListOffsets reset is in flight; at most one at a time.
+    resetting: bool,
+    /// A metadata refresh is in flight.
+    metadata_pending: bool,
+    /// A leader is unknown or an error asked for fresh metadata.
+    want_metadata: bool,
+    /// After a failed fetch or reset, nothing new is sent before this instant.
+    backoff_until: Option<Instant>,
+    /// Consecutive failures, for the exponential backoff; a successful fetch clears it.
+    failures: u32,
+    /// When the last metadata refresh started.
+    last_metadata: Option<Instant>,
+}
+
+/// The fetcher task, until the consumer closes. Each turn: maybe refresh metadata, send what
+/// can be sent (unless backing off), then wait for one event and apply it.
 pub(crate) async fn run(shared: Arc<Shared>) {
-    let mut tasks: FuturesUnordered<EventFuture> = FuturesUnordered::new();
-    let mut brokers_busy: HashMap<i32, bool> = HashMap::new();
-    let mut resetting = false;
-    let mut metadata_pending = false;
-    let mut want_metadata = false;
-    let mut backoff_until: Option<Instant> = None;
-    let mut failures = 0u32;
-    let mut last_metadata: Option<Instant> = None;
+    let mut fetcher = Fetcher::new(shared);
     loop {
-        if shared.lock().closed {
+        if fetcher.shared.lock().closed {
             break;
         }
         let now = Instant::now();
-        let mut next: Option<Instant> = None;
-        // Periodic refresh (metadata.max.age.ms) besides the error-driven ones.
-        want_metadata |= shared.cluster.is_stale() && !shared.lock().partitions.is_empty();
-        let spaced = last_metadata
-            .is_none_or(|t: Instant| t.elapsed() >= shared.config.client.retry_backoff);
-        if want_metadata && !metadata_pending && spaced {
-            want_metadata = false;
-            last_metadata = Some(Instant::now());
-            metadata_pending = true;
-            let cluster = shared.cluster.clone();
-            tasks.push(Box::pin(async move {
-                let _ = cluster.refresh(&[]).await;
-                Event::Metadata
-            }));
-        }
-        if backoff_until.is_some_and(|t| t > now) {
-            next = backoff_until;
+        fetcher.refresh_metadata_if_wanted();
+        let next = if fetcher.backoff_until.is_some_and(|t| t > now) {
+            fetcher.backoff_until
         } else {
-            let metadata = shared.cluster.metadata();
-            let mut to_reset: Vec<(TopicPartition, u64, i64)> = Vec::new();
-            let mut by_broker: HashMap<i32, Vec<(TopicPartition, u64, i64)>> = HashMap::new();
-            {
-                let state = shared.lock();
-                let budget_left = shared
-                    .config
-                    .prefetch_budget_bytes
-                    .saturating_sub(state.buffered_bytes);
-                for (tp, ps) in &state.partitions {
-                    if ps.paused || ps.fetch_in_flight {
-                        continue;
-                    }
-                    match ps.fetch_position {
-                        None => {
-                            if let Some(ts) = ps.reset
-                                && !resetting
-                            {
-                                to_reset.push((tp.clone(), ps.generation, ts));
-                            }
-                        }
-                        Some(pos) => {
-                            if budget_left == 0 {
-                                continue;
-                            }
-                            let leader = metadata
-                                .topics
-                                .get(&*tp.0)
-                                .and_then(|t| t.partitions.get(tp.1 as usize))
-                                .map(|p| p.leader)
-                                .filter(|l| metadata.brokers.contains_key(l));
-                            match leader {
-                                Some(l) if !brokers_busy.get(&l).copied().unwrap_or(false) => {
-                                    by_broker.entry(l).or_default().push((
-                                        tp.clone(),
-                                        ps.generation,
-                                        pos,
-                                    ));
-                                }
-                                Some(_) => {}
-                                None => want_metadata = true,
-                            }
-                        }
-                    }
-                }
-            }
-            if want_metadata && !metadata_pending {
-                next = Some(now + shared.config.client.retry_backoff);
-            }
-            if !to_reset.is_empty() {
-                resetting = true;
-                let cluster = shared.cluster.clone();
-                let isolation = shared.config.isolation_level;
-                tasks.push(Box::pin(async move {
-                    let queries: Vec<(&str, i32, i64)> = to_reset
-                        .iter()
-                        .map(|(tp, _, ts)| (&*tp.0, tp.1, *ts))
-                        .collect();
-                    let result = cluster.list_offsets(&queries, isolation).await;
-                    Event::Reset {
-                        items: to_reset,
-                        result,
-                    }
-                }));
-            }
-            for (broker, partitions) in by_broker {
-                brokers_busy.insert(broker, true);
-                let request = build_fetch(&shared, &partitions);
-                {
-                    let mut state = shared.lock();
-                    for (tp, _, _) in &partitions {
-                        if let Some(ps) = state.partitions.get_mut(tp) {
-                            ps.fetch_in_flight = true;
-                        }
-                    }
-                }
-                let cluster = shared.cluster.clone();
-                // The broker may hold the fetch for fetch.wait.max.ms: allow for it.
-                let timeout = shared.config.client.request_timeout + shared.config.fetch_max_wait;
-                let span = tracing::debug_span!("fetch", broker, partitions = partitions.len());
-                tasks.push(Box::pin(async move {
-                    let result = async {
-                        let conn = cluster.connection(broker).await?;
-                        conn.request_timeout(&request, timeout).await
-                    }
-                    .instrument(span)
-                    .await;
-                    Event::Fetched {
-                        broker,
-                        sent: partitions,
-                        result,
-                    }
-                }));
-            }
-        }
-        let wake = shared.wake.notified();
-        tokio::pin!(wake);
-        wake.as_mut().enable();
-        let sleep = tokio::time::sleep_until(next.unwrap_or_else(|| now + Duration::from_secs(1)));
-        tokio::select! {
-            () = &mut wake => {}
-            () = sleep => {}
-            Some(event) = tasks.next(), if !tasks.is_empty() => match event {
-                Event::Metadata => metadata_pending = false,
-                Event::Reset { items, result } => {
-                    resetting = false;
-                    match result {
-                        Ok(offsets) => apply_resets(&shared, items, &offsets),
-                        Err(e) => {
-                            tracing::debug!(error = %e, "offset reset failed");
-                            if !e.is_retriable() {
-                                shared.lock().errors.push_back(e);
-                                shared.data.notify_waiters();
-                            }
-                            failures += 1;
-                            backoff_until = Some(Instant::now() + crate::net::backoff(shared.config.client.retry_backoff, shared.config.client.retry_backoff_max, failures));
-                        }
-                    }
-                }
-                Event::Fetched { broker, sent, result } => {
-                    brokers_busy.insert(broker, false);
-                    match handle_fetch(&shared, &sent, result) {
-                        Ok(refresh) => {
-                            failures = 0;
-                            want_metadata |= refresh;
-                        }
-                        Err(e) => {
-                            tracing::debug!(broker, error = %e, "fetch failed");
-                            want_metadata |= needs_metadata_refresh(&e);
-                            failures += 1;
-                            backoff_until = Some(Instant::now() + crate::net::backoff(shared.config.client.retry_backoff, shared.config.client.retry_backoff_max, failures));
-                        }
-                    }
-                }
-            }
+            fetcher.send_requests(now)
+        };
+        if let Some(event) = fetcher.wait_for_event(now, next).await {
+            fetcher.handle_event(event);
         }
     }
 }
 
-fn build_fetch(shared: &Shared, partitions: &[(TopicPartition, u64, i64)]) -> FetchRequest {
+impl Fetcher {
+    fn new(shared: Arc<Shared>) -> Self {
+        Fetcher {
+            shared,
+            tasks: FuturesUnordered::new(),
+            brokers_busy: HashMap::new(),
+            resetting: false,
+            metadata_pending: false,
+            want_metadata: false,
+            backoff_until: None,
+            failures: 0,
+            last_metadata: None,
+        }
+    }
+
+    /// Starts a metadata refresh when one is wanted (or the cache is past metadata.max.age.ms).
+    /// Invariant: at most one refresh in flight, and starts are spaced by retry.backoff.ms.
+    fn refresh_metadata_if_wanted(&mut self) {
+        let shared = &self.shared;
+        self.want_metadata |= shared.cluster.is_stale() && !shared.lock().partitions.is_empty();
+        let spaced = self
+            .last_metadata
+            .is_none_or(|t: Instant| t.elapsed() >= shared.config.client.retry_backoff);
+        if self.want_metadata && !self.metadata_pending && spaced {
+            self.want_metadata = false;
+            self.last_metadata = Some(Instant::now());
+            self.metadata_pending = true;
+            let cluster = shared.cluster.clone();
+            self.tasks.push(Box::pin(async move {
+                let _ = cluster.refresh(&[]).await;
+                Event::Metadata
+            }));
+        }
+    }
+
+    /// Plans this turn's requests and starts them. Returns when the loop must wake at the
+    /// latest (`None`: only on an event), which is sooner when metadata is wanted but not yet
+    /// asked for.
+    fn send_requests(&mut self, now: Instant) -> Option<Instant> {
+        let plan = self.plan();
+        let next = (self.want_metadata && !self.metadata_pending)
+            .then(|| now + self.shared.config.client.retry_backoff);
+        if !plan.to_reset.is_empty() {
+            self.start_reset(plan.to_reset);
+        }
+        for (broker, partitions) in plan.by_broker {
+            self.start_fetch(broker, partitions);
+        }
+        next
+    }
+
+    /// Sorts the assigned partitions into resets and per-broker fetches, under one lock.
+    /// Invariant: paused partitions and those with a fetch in flight are left out; fetches only
+    /// while prefetch budget is left, only to idle brokers, and resets only when none is in
+    /// flight. A partition whose leader is unknown asks for metadata instead.
+    fn plan(&mut self) -> Plan {
+        let metadata = self.shared.cluster.metadata();
+        let mut plan = Plan::default();
+        let state = self.shared.lock();
+        let budget_left = self
+            .shared
+            .config
+            .prefetch_budget_bytes
+            .saturating_sub(state.buffered_bytes);
+        for (tp, ps) in &state.partitions {
+            if ps.paused || ps.fetch_in_flight {
+                continue;
+            }
+            match ps.fetch_position {
+                None => {
+                    if let Some(ts) = ps.reset
+                        && !self.resetting
+                    {
+                        plan.to_reset.push((tp.clone(), ps.generation, ts));
+                    }
+                }
+                Some(pos) => {
+                    if budget_left == 0 {
+                        continue;
+                    }
+                    let leader = metadata
+                        .topics
+                        .get(&*tp.0)
+                        .and_then(|t| t.partitions.get(tp.1 as usize))
+                        .map(|p| p.leader)
+                        .filter(|l| metadata.brokers.contains_key(l));
+                    match leader {
+                        Some(l) if !self.brokers_busy.get(&l).copied().unwrap_or(false) => {
+                            plan.by_broker.entry(l).or_default().push((
+                                tp.clone(),
+                                ps.generation,
+                                pos,
+                            ));
+                        }
+                        Some(_) => {}
+                        None => self.want_metadata = true,
+                    }
+                }
+            }
+        }
+        plan
+    }
+
+    /// Sends one ListOffsets for every partition waiting for a reset.
+    /// Invariant: `resetting` stays set until its `Event::Reset` is handled.
+    fn start_reset(&mut self, to_reset: Vec<PartitionAt>) {
+        self.resetting = true;
+        let cluster = self.shared.cluster.clone();
+        let isolation = self.shared.config.isolation_level;
+        self.tasks.push(Box::pin(async move {
+            let queries: Vec<(&str, i32, i64)> = to_reset
+                .iter()
+                .map(|(tp, _, ts)| (&*tp.0, tp.1, *ts))
+                .collect();
+            let result = cluster.list_offsets(&queries, isolation).await;
+            Event::Reset {
+                items: to_reset,
+                result,
+            }
+        }));
+    }
+
+    /// Sends one Fetch to `broker` for `partitions`.
+    /// Invariant: the broker is busy and each partition is marked `fetch_in_flight` before the
+    /// request leaves, so no second fetch for either starts until `Event::Fetched`.
+    fn start_fetch(&mut self, broker: i32, partitions: Vec<PartitionAt>) {
+        let shared = &self.shared;
+        self.brokers_busy.insert(broker, true);
+        let request = build_fetch(shared, &partitions);
+        {
+            let mut state = shared.lock();
+            for (tp, _, _) in &partitions {
+                if let Some(ps) = state.partitions.get_mut(tp) {
+                    ps.fetch_in_flight = true;
+                }
+            }
+        }
+        let cluster = shared.cluster.clone();
+        // The broker may hold the fetch for fetch.wait.max.ms: allow for it.
+        let timeout = shared.config.client.request_timeout + shared.config.fetch_max_wait;
+        let span = tracing::debug_span!("fetch", broker, partitions = partitions.len());
+        self.tasks.push(Box::pin(async move {
+            let result = async {
+                let conn = cluster.connection(broker).await?;
+                conn.request_timeout(&request, timeout).await
+            }
+            .instrument(span)
+            .await;
+            Event::Fetched {
+                broker,
+                sent: partitions,
+                result,
+            }
+        }));
+    }
+
+    /// Sleeps until a wake-up (assignment, seek, consumed data), `next` (or a second), or a
+    /// request completing; returns the completion, if that is what woke it.
+    async fn wait_for_event(&mut self, now: Instant, next: Option<Instant>) -> Option<Event> {
+        let wake = self.shared.wake.notified();
+        tokio::pin!(wake);
+        wake.as_mut().enable();
+        let sleep = tokio::time::sleep_until(next.unwrap_or_else(|| now + Duration::from_secs(1)));
+        tokio::select! {
+            () = &mut wake => None,
+            () = sleep => None,
+            Some(event) = self.tasks.next(), if !self.tasks.is_empty() => Some(event),
+        }
+    }
+
+    fn handle_event(&mut self, event: Event) {
+        match event {
+            Event::Metadata => self.metadata_pending = false,
+            Event::Reset { items, result } => self.on_reset_done(items, result),
+            Event::Fetched {
+                broker,
+                sent,
+                result,
+            } => self.on_fetch_done(broker, &sent, result),
+        }
+    }
+
+    /// Applies a ListOffsets answer. A failure backs off; one a retry cannot fix is also
+    /// reported to the reader.
+    fn on_reset_done(
+        &mut self,
+        items: Vec<PartitionAt>,
+        result: Result<HashMap<(String, i32), crate::cluster::offsets::OffsetAndTimestamp>>,
+    ) {
+        self.resetting = false;
+        match result {
+            Ok(offsets) => apply_resets(&self.shared, items, &offsets),
+            Err(e) => {
+                tracing::debug!(error = %e, "offset reset failed");
+                if !e.is_retriable() {
+                    self.shared.lock().errors.push_back(e);
+                    self.shared.data.notify_waiters();
+                }
+                self.back_off();
+            }
+        }
+    }
+
+    /// Queues a Fetch answer's data. Invariant: the broker is idle again whatever the outcome;
+    /// a failed request backs off, a successful one clears the failure count.
+    fn on_fetch_done(&mut self, broker: i32, sent: &[PartitionAt], result: Result<FetchResponse>) {
+        self.brokers_busy.insert(broker, false);
+        match handle_fetch(&self.shared, sent, result) {
+            Ok(refresh) => {
+                self.failures = 0;
+                self.want_metadata |= refresh;
+            }
+            Err(e) => {
+                tracing::debug!(broker, error = %e, "fetch failed");
+                self.want_metadata |= needs_metadata_refresh(&e);
+                self.back_off();
+            }
+        }
+    }
+
+    /// One more consecutive failure: nothing is sent until the exponential backoff has passed.
+    fn back_off(&mut self) {
+        self.failures += 1;
+        let client = &self.shared.config.client;
+        self.backoff_until = Some(
+            Instant::now()
+                + crate::net::backoff(
+                    client.retry_backoff,
+                    client.retry_backoff_max,
+                    self.failures,
+                ),
+        );
+    }
+}
+
+fn build_fetch(shared: &Shared, partitions: &[PartitionAt]) -> FetchRequest {
     let cfg = &shared.config;
     let mut topics: Vec<FetchTopic> = Vec::new();
     for (tp, _, pos) in partitions {
@@ -247,7 +370,7 @@ fn build_fetch(shared: &Shared, partitions: &[(TopicPartition, u64, i64)]) -> Fe
 
 fn apply_resets(
     shared: &Shared,
-    items: Vec<(TopicPartition, u64, i64)>,
+    items: Vec<PartitionAt>,
     offsets: &HashMap<(String, i32), crate::cluster::offsets::OffsetAndTimestamp>,
 ) {
     let mut state = shared.lock();
@@ -259,6 +382,7 @@ fn apply_resets(
             continue;
         }
         if let Some(o) = offsets.get(&(tp.0.to_string(), tp.1)) {
+            tracing::info!(topic = %tp.0, partition = tp.1, offset = o.offset, "offset reset");
             ps.fetch_position = Some(o.offset);
             ps.position = Some(o.offset);
             ps.reset = None;
@@ -268,10 +392,20 @@ fn apply_resets(
     shared.wake.notify_one();
 }
 
+/// What the fetch loop must do after one partition's part of a Fetch response.
+enum Followup {
+    Nothing,
+    RefreshMetadata,
+    /// Hand the error to the reader (the partition cannot go on by itself).
+    Report(Error),
+    /// Data was queued: wake the readers.
+    WakeReaders,
+}
+
 /// Queues the data of a Fetch response. Returns whether metadata should be refreshed.
 fn handle_fetch(
     shared: &Shared,
-    sent: &[(TopicPartition, u64, i64)],
+    sent: &[PartitionAt],
     result: Result<FetchResponse>,
 ) -> Result<bool> {
     let mut state = shared.lock();
@@ -290,81 +424,18 @@ fn handle_fetch(
     for topic in response.responses {
         let name = topic.topic.0;
         for p in topic.partitions {
-            let Some((tp, generation, fetched_at)) = sent
+            let Some(asked) = sent
                 .iter()
                 .find(|(tp, _, _)| *tp.0 == *name && tp.1 == p.partition_index)
             else {
                 continue;
             };
-            let Some(ps) = state.partitions.get_mut(tp) else {
-                continue;
-            };
-            if ps.generation != *generation || ps.fetch_position != Some(*fetched_at) {
-                continue; // seeked meanwhile
+            match take_partition(&shared.config, &mut state, asked, p) {
+                Followup::Nothing => {}
+                Followup::RefreshMetadata => refresh = true,
+                Followup::Report(e) => errors.push(e),
+                Followup::WakeReaders => new_data = true,
             }
-            if let Some(e) = Error::from_code(p.error_code) {
-                match e.response_error() {
-                    Some(ResponseError::OffsetOutOfRange) => {
-                        match reset_timestamp(&shared.config) {
-                            Some(ts) => {
-                                ps.fetch_position = None;
-                                ps.position = None;
-                                ps.reset = Some(ts);
-                            }
-                            None => {
-                                ps.paused = true;
-                                errors.push(e.with_partition(&tp.0, tp.1));
-                            }
-                        }
-                    }
-                    _ if needs_metadata_refresh(&e) || e.is_retriable() => refresh = true,
-                    _ => errors.push(e.with_partition(&tp.0, tp.1)),
-                }
-                continue;
-            }
-            ps.high_watermark = p.high_watermark;
-            ps.log_start_offset = p.log_start_offset;
-            ps.last_stable_offset = p.last_stable_offset;
-            let Some(records) = p.records.filter(|r| !r.is_empty()) else {
-                continue;
-            };
-            // Advance the fetch position past the last complete batch; a cut-off tail is
-            // fetched again next time.
-            let mut next = *fetched_at;
-            let mut records_hint = 0usize;
-            for batch in RecordBatches::new(records.clone()) {
-                match batch {
-                    Ok(b) => {
-                        next = next.max(b.header.last_offset() + 1);
-                        records_hint += b.header.records_count.max(0) as usize;
-                    }
-                    Err(_) => break,
-                }
-            }
-            if next == *fetched_at {
-                continue;
-            }
-            ps.fetch_position = Some(next);
-            let mut aborted: Vec<(i64, i64)> = p
-                .aborted_transactions
-                .unwrap_or_default()
-                .iter()
-                .map(|a| (a.producer_id.0, a.first_offset))
-                .collect();
-            aborted.sort_by_key(|a| a.1);
-            let bytes = records.len();
-            state.buffered_bytes += bytes;
-            state.chunks.push_back(Chunk {
-                tp: tp.clone(),
-                generation: *generation,
-                batches: RecordBatches::new(records),
-                current: None,
-                bytes,
-                records_hint,
-                aborted: VecDeque::from(aborted),
-                aborted_producers: Vec::new(),
-            });
-            new_data = true;
         }
     }
     let had_errors = !errors.is_empty();
@@ -374,4 +445,101 @@ fn handle_fetch(
         shared.data.notify_waiters();
     }
     Ok(refresh)
+}
+
+/// Applies one partition's answer to the partition it was `asked` for.
+/// Invariant: an answer for an older generation or another fetch position (a seek meanwhile)
+/// changes nothing; the fetch position only moves forward, past complete batches.
+fn take_partition(
+    config: &ConsumerConfig,
+    state: &mut State,
+    asked: &PartitionAt,
+    p: PartitionData,
+) -> Followup {
+    let (tp, generation, fetched_at) = asked;
+    let Some(ps) = state.partitions.get_mut(tp) else {
+        return Followup::Nothing;
+    };
+    if ps.generation != *generation || ps.fetch_position != Some(*fetched_at) {
+        return Followup::Nothing; // seeked meanwhile
+    }
+    if let Some(e) = Error::from_code(p.error_code) {
+        return on_partition_error(config, ps, tp, e);
+    }
+    ps.high_watermark = p.high_watermark;
+    ps.log_start_offset = p.log_start_offset;
+    ps.last_stable_offset = p.last_stable_offset;
+    let Some(records) = p.records.filter(|r| !r.is_empty()) else {
+        return Followup::Nothing;
+    };
+    let (next, records_hint) = end_of_complete_batches(&records, *fetched_at);
+    if next == *fetched_at {
+        return Followup::Nothing;
+    }
+    ps.fetch_position = Some(next);
+    let mut aborted: Vec<(i64, i64)> = p
+        .aborted_transactions
+        .unwrap_or_default()
+        .iter()
+        .map(|a| (a.producer_id.0, a.first_offset))
+        .collect();
+    aborted.sort_by_key(|a| a.1);
+    let bytes = records.len();
+    state.buffered_bytes += bytes;
+    state.chunks.push_back(Chunk {
+        tp: tp.clone(),
+        generation: *generation,
+        batches: RecordBatches::new(records),
+        current: None,
+        bytes,
+        records_hint,
+        aborted: VecDeque::from(aborted),
+        aborted_producers: Vec::new(),
+    });
+    Followup::WakeReaders
+}
+
+/// A partition-level error code: an out-of-range position resets per auto.offset.reset (or
+/// pauses the partition and reports when it is `none`); errors fresh metadata or a retry can
+/// cure ask for metadata; the rest are reported.
+fn on_partition_error(
+    config: &ConsumerConfig,
+    ps: &mut PartitionState,
+    tp: &TopicPartition,
+    e: Error,
+) -> Followup {
+    match e.response_error() {
+        Some(ResponseError::OffsetOutOfRange) => match reset_timestamp(config) {
+            Some(ts) => {
+                tracing::warn!(topic = %tp.0, partition = tp.1, offset = ?ps.fetch_position, "fetch offset out of range; resetting by auto.offset.reset");
+                ps.fetch_position = None;
+                ps.position = None;
+                ps.reset = Some(ts);
+                Followup::Nothing
+            }
+            None => {
+                ps.paused = true;
+                Followup::Report(e.with_partition(&tp.0, tp.1))
+            }
+        },
+        _ if needs_metadata_refresh(&e) || e.is_retriable() => Followup::RefreshMetadata,
+        _ => Followup::Report(e.with_partition(&tp.0, tp.1)),
+    }
+}
+
+/// The offset after the last complete batch in `records` (`fetched_at` if there is none) and
+/// the record count of those batches. A cut-off tail is fetched again next time.
+fn end_of_complete_batches(records: &Bytes, fetched_at: i64) -> (i64, usize) {
+    let mut next = fetched_at;
+    let mut records_hint = 0usize;
+    for batch in RecordBatches::new(records.clone()) {
+        match batch {
+            Ok(b) => {
+                next = next.max(b.header.last_offset() + 1);
+                records_hint += b.header.records_count.max(0) as usize;
+            }
+            Err(_) => break,
+        }
+    }
+    (next, records_hint)
 }

@@ -149,6 +149,14 @@ fn round_robin(
     }
 }
 
+/// A (topic, partition) pair.
+type Tp = (String, i32);
+
+/// The previous owner of a partition: member id and the generation it owned it in.
+type PreviousOwners<'a> = HashMap<Tp, (&'a str, i32)>;
+
+/// KIP-429's cooperative-sticky: balance within one partition per member, keep what members
+/// own, and hold back any partition that still has another owner.
 fn cooperative_sticky(
     members: &[MemberSubscription],
     counts: &HashMap<String, i32>,
@@ -158,15 +166,34 @@ fn cooperative_sticky(
     if sorted.is_empty() {
         return;
     }
-    let all: Vec<(String, i32)> = subscribed_topics(members)
+    let all: Vec<Tp> = subscribed_topics(members)
         .into_iter()
         .filter_map(|t| counts.get(t).map(|n| (t, *n)))
         .flat_map(|(t, n)| (0..n).map(move |p| (t.clone(), p)))
         .collect();
-    let exists: BTreeSet<&(String, i32)> = all.iter().collect();
-    // Previous owners; when two members claim a partition, the higher generation wins.
-    let mut previous: HashMap<(String, i32), (&str, i32)> = HashMap::new();
-    for m in &sorted {
+    let previous = previous_owners(&sorted, &all);
+    let n_members = sorted.len();
+    let min_quota = all.len() / n_members;
+    let mut extra_slots = all.len() % n_members;
+    let (mut current, taken) = keep_owned(&sorted, &previous, min_quota, &mut extra_slots);
+    deal_unowned(
+        &sorted,
+        &all,
+        &taken,
+        min_quota,
+        &mut extra_slots,
+        &mut current,
+    );
+    hand_out_released(current, &previous, out);
+}
+
+/// Who owned each partition before, from the members' subscriptions.
+/// Invariant: only partitions that exist and that their owner still subscribes to count; when
+/// two members claim one, the higher generation wins (on a tie, the first in member order).
+fn previous_owners<'a>(sorted: &[&'a MemberSubscription], all: &[Tp]) -> PreviousOwners<'a> {
+    let exists: BTreeSet<&Tp> = all.iter().collect();
+    let mut previous: PreviousOwners<'a> = HashMap::new();
+    for m in sorted {
         for (t, ps) in &m.subscription.owned {
             if !m.subscription.topics.contains(t) {
                 continue;
@@ -186,15 +213,23 @@ fn cooperative_sticky(
             }
         }
     }
-    let n_members = sorted.len();
-    let min_quota = all.len() / n_members;
-    let mut extra_slots = all.len() % n_members;
-    let mut current: HashMap<&str, Vec<(String, i32)>> = HashMap::new();
-    let mut taken: BTreeSet<(String, i32)> = BTreeSet::new();
-    // Keep owned partitions up to the quota, biggest owners first so they get the extra slots.
-    let mut by_owned: Vec<&&MemberSubscription> = sorted.iter().collect();
-    let owned_of = |id: &str| -> Vec<(String, i32)> {
-        let mut v: Vec<(String, i32)> = previous
+    previous
+}
+
+/// Each member keeps its previously owned partitions up to its quota; returns what each keeps
+/// and the set of all kept partitions.
+/// Invariant: a quota is `min_quota`, or one more while `extra_slots` lasts, and the extra
+/// slots go to the biggest previous owners first.
+fn keep_owned<'a>(
+    sorted: &[&'a MemberSubscription],
+    previous: &PreviousOwners<'a>,
+    min_quota: usize,
+    extra_slots: &mut usize,
+) -> (HashMap<&'a str, Vec<Tp>>, BTreeSet<Tp>) {
+    let mut current: HashMap<&str, Vec<Tp>> = HashMap::new();
+    let mut taken: BTreeSet<Tp> = BTreeSet::new();
+    let owned_of = |id: &str| -> Vec<Tp> {
+        let mut v: Vec<Tp> = previous
             .iter()
             .filter(|(_, (o, _))| *o == id)
             .map(|(k, _)| k.clone())
@@ -202,37 +237,54 @@ fn cooperative_sticky(
         v.sort();
         v
     };
+    let mut by_owned: Vec<&&MemberSubscription> = sorted.iter().collect();
     by_owned.sort_by_key(|m| std::cmp::Reverse(owned_of(&m.member_id).len()));
     for m in by_owned {
         let owned = owned_of(&m.member_id);
         let mut quota = min_quota;
-        if owned.len() > min_quota && extra_slots > 0 {
+        if owned.len() > min_quota && *extra_slots > 0 {
             quota += 1;
-            extra_slots -= 1;
+            *extra_slots -= 1;
         }
-        let keep: Vec<(String, i32)> = owned.into_iter().take(quota).collect();
+        let keep: Vec<Tp> = owned.into_iter().take(quota).collect();
         taken.extend(keep.iter().cloned());
         current.insert(m.member_id.as_str(), keep);
     }
-    // Deal the rest to the least loaded subscribed member with room.
+    (current, taken)
+}
+
+/// Deals every partition nobody kept to the least loaded subscribed member with room.
+/// Invariant: a member goes past `min_quota` only by using up one of the `extra_slots`, unless
+/// heterogeneous subscriptions leave no subscribed member with room.
+fn deal_unowned<'a>(
+    sorted: &[&'a MemberSubscription],
+    all: &[Tp],
+    taken: &BTreeSet<Tp>,
+    min_quota: usize,
+    extra_slots: &mut usize,
+    current: &mut HashMap<&'a str, Vec<Tp>>,
+) {
     for tp in all.iter().filter(|tp| !taken.contains(*tp)) {
-        let candidate = sorted
-            .iter()
-            .filter(|m| m.subscription.topics.contains(&tp.0))
-            .map(|m| (current.get(m.member_id.as_str()).map_or(0, Vec::len), m))
-            .filter(|(len, _)| *len < min_quota || (*len == min_quota && extra_slots > 0))
+        let load =
+            |m: &&'a MemberSubscription| current.get(m.member_id.as_str()).map_or(0, Vec::len);
+        let subscribed = || {
+            sorted
+                .iter()
+                .filter(|m| m.subscription.topics.contains(&tp.0))
+        };
+        let candidate = subscribed()
+            .map(|m| (load(m), m))
+            .filter(|(len, _)| *len < min_quota || (*len == min_quota && *extra_slots > 0))
             .min_by_key(|(len, _)| *len)
+            // Heterogeneous subscriptions can leave no member "with room": least loaded.
             .or_else(|| {
-                // Heterogeneous subscriptions can leave no member "with room": least loaded.
-                sorted
-                    .iter()
-                    .filter(|m| m.subscription.topics.contains(&tp.0))
-                    .map(|m| (current.get(m.member_id.as_str()).map_or(0, Vec::len), m))
+                subscribed()
+                    .map(|m| (load(m), m))
                     .min_by_key(|(len, _)| *len)
             });
         if let Some((len, m)) = candidate {
-            if len == min_quota && extra_slots > 0 {
-                extra_slots -= 1;
+            if len == min_quota && *extra_slots > 0 {
+                *extra_slots -= 1;
             }
             current
                 .entry(m.member_id.as_str())
@@ -240,7 +292,16 @@ fn cooperative_sticky(
                 .push(tp.clone());
         }
     }
-    // KIP-429: a partition still owned by another member is left out this round.
+}
+
+/// Writes the planned assignment into `out`.
+/// Invariant (KIP-429): a partition whose previous owner is another member still in the group
+/// is left out this round; that owner revokes it, and the follow-up rebalance moves it.
+fn hand_out_released(
+    current: HashMap<&str, Vec<Tp>>,
+    previous: &PreviousOwners<'_>,
+    out: &mut Assignments,
+) {
     for (member, parts) in current {
         for tp in parts {
             if previous

@@ -17,10 +17,12 @@ use kafka_protocol::messages::consumer_group_heartbeat_request::TopicPartitions;
 use kafka_protocol::messages::*;
 
 use super::membership::{
-    auto_commit_if_due, back_off_after_failure, commit_and_revoke_on_close, committed_starts,
-    coordinator, kafka_error, lose_all, mark_stopped, poll_expired, revoke, s, wait,
+    Partitions, auto_commit_if_due, back_off_after_failure, commit_and_revoke_on_close,
+    committed_starts, coordinator, kafka_error, lose_all, mark_stopped, poll_expired, revoke, s,
+    wait,
 };
 use super::{Inner, lock};
+use crate::cluster::{Cluster, Metadata};
 use crate::error::Result;
 
 const NONE: i16 = 0;
@@ -103,6 +105,8 @@ pub(crate) async fn run(inner: Arc<Inner>) {
     mark_stopped(&inner);
 }
 
+/// One ConsumerGroupHeartbeat round: send the member's full state, apply the answer, and
+/// reconcile to the assignment it carries, if any.
 async fn heartbeat(inner: &Inner, interval: &mut Duration) -> Result<Next> {
     let conn = coordinator(inner).await?;
     let topics = lock(&inner.topics).clone();
@@ -111,15 +115,49 @@ async fn heartbeat(inner: &Inner, interval: &mut Duration) -> Result<Next> {
     let metadata = cluster.metadata();
     let (epoch, member_id) = inner.membership.generation();
     let owned = inner.membership.owned();
+    let req = heartbeat_request(inner, &metadata, &topics, epoch, &member_id, &owned);
+    let resp = conn
+        .request_timeout(&req, cluster.request_timeout())
+        .await?;
+    if let Some(next) = check_heartbeat_error(inner, &resp)? {
+        return Ok(next);
+    }
+    if resp.heartbeat_interval_ms > 0 {
+        *interval = Duration::from_millis(resp.heartbeat_interval_ms as u64);
+    }
+    {
+        let mut st = lock(&inner.membership.state);
+        if let Some(id) = &resp.member_id {
+            st.member_id = id.to_string();
+        }
+        st.generation = resp.member_epoch;
+    }
+    let Some(assignment) = resp.assignment else {
+        return Ok(Next::Wait);
+    };
+    let target = assigned_partitions(cluster, &metadata, &topics, &assignment).await?;
+    reconcile(inner, &owned, &target, resp.member_epoch).await
+}
+
+/// A full heartbeat: subscription, assignor, rebalance timeout and the owned partitions (by
+/// topic id; an owned topic missing from `metadata` is left out).
+fn heartbeat_request(
+    inner: &Inner,
+    metadata: &Metadata,
+    topics: &[String],
+    epoch: i32,
+    member_id: &str,
+    owned: &Partitions,
+) -> ConsumerGroupHeartbeatRequest {
     let mut by_id: BTreeMap<[u8; 16], Vec<i32>> = BTreeMap::new();
-    for (t, p) in &owned {
+    for (t, p) in owned {
         if let Some(info) = metadata.topics.get(t) {
             by_id.entry(info.id).or_default().push(*p);
         }
     }
     let mut req = ConsumerGroupHeartbeatRequest::default();
     req.group_id = GroupId(s(&inner.settings.group_id));
-    req.member_id = s(&member_id);
+    req.member_id = s(member_id);
     req.member_epoch = epoch;
     req.instance_id = inner.settings.instance_id.as_deref().map(s);
     req.rebalance_timeout_ms = inner.settings.max_poll_interval.as_millis() as i32;
@@ -136,40 +174,44 @@ async fn heartbeat(inner: &Inner, interval: &mut Duration) -> Result<Next> {
             })
             .collect(),
     );
-    let resp = conn
-        .request_timeout(&req, cluster.request_timeout())
-        .await?;
+    req
+}
+
+/// The heartbeat's error code. `Ok(None)`: no error, go on with the answer. A lost
+/// membership (unknown member, fenced epoch) drops the partitions without a commit and
+/// rejoins at once with epoch 0; any other error fails the round (and is retried after the
+/// backoff).
+fn check_heartbeat_error(
+    inner: &Inner,
+    resp: &ConsumerGroupHeartbeatResponse,
+) -> Result<Option<Next>> {
     match resp.error_code {
-        NONE => {}
+        NONE => Ok(None),
         UNKNOWN_MEMBER_ID | FENCED_MEMBER_EPOCH => {
             tracing::info!(group = %inner.settings.group_id, code = resp.error_code,
                 "membership lost; rejoining");
             lose_all(inner);
             lock(&inner.membership.state).generation = 0;
-            return Ok(Next::Now);
+            Ok(Some(Next::Now))
         }
-        UNRELEASED_INSTANCE_ID => {
-            return Err(kafka_error(resp.error_code, "ConsumerGroupHeartbeat"));
-        }
+        UNRELEASED_INSTANCE_ID => Err(kafka_error(resp.error_code, "ConsumerGroupHeartbeat")),
         code => {
             let e = kafka_error(code, "ConsumerGroupHeartbeat");
             tracing::debug!(group = %inner.settings.group_id, message = ?resp.error_message, "{e}");
-            return Err(e);
+            Err(e)
         }
     }
-    if resp.heartbeat_interval_ms > 0 {
-        *interval = Duration::from_millis(resp.heartbeat_interval_ms as u64);
-    }
-    {
-        let mut st = lock(&inner.membership.state);
-        if let Some(id) = &resp.member_id {
-            st.member_id = id.to_string();
-        }
-        st.generation = resp.member_epoch;
-    }
-    let Some(assignment) = resp.assignment else {
-        return Ok(Next::Wait);
-    };
+}
+
+/// The coordinator's assignment as (topic name, partition) pairs.
+/// Invariant: a topic id not in `metadata` triggers one refresh; one still unknown after it
+/// is left out now and reconciled on a later heartbeat.
+async fn assigned_partitions(
+    cluster: &Cluster,
+    metadata: &Metadata,
+    topics: &[String],
+    assignment: &consumer_group_heartbeat_response::Assignment,
+) -> Result<Partitions> {
     // Topic ids to names; an id not in our metadata yet needs a refresh first.
     let mut names: HashMap<[u8; 16], String> = metadata
         .topics
@@ -189,7 +231,7 @@ async fn heartbeat(inner: &Inner, interval: &mut Duration) -> Result<Next> {
             .map(|t| (t.id, t.name.clone()))
             .collect();
     }
-    let mut target: BTreeSet<(String, i32)> = BTreeSet::new();
+    let mut target: Partitions = BTreeSet::new();
     for t in &assignment.topic_partitions {
         let Some(name) = names.get(t.topic_id.as_bytes()) else {
             // Still unknown: reconcile the rest now, this topic on a later heartbeat.
@@ -197,8 +239,20 @@ async fn heartbeat(inner: &Inner, interval: &mut Duration) -> Result<Next> {
         };
         target.extend(t.partitions.iter().map(|p| (name.clone(), *p)));
     }
-    let revoked: BTreeSet<(String, i32)> = owned.difference(&target).cloned().collect();
-    let added: BTreeSet<(String, i32)> = target.difference(&owned).cloned().collect();
+    Ok(target)
+}
+
+/// Moves from `owned` to `target`: revokes first, then starts the added partitions at the
+/// committed offsets. Invariant: with any change the next heartbeat goes out at once, because
+/// revoked partitions are free for others only once it is acknowledged.
+async fn reconcile(
+    inner: &Inner,
+    owned: &Partitions,
+    target: &Partitions,
+    epoch: i32,
+) -> Result<Next> {
+    let revoked: Partitions = owned.difference(target).cloned().collect();
+    let added: Partitions = target.difference(owned).cloned().collect();
     if revoked.is_empty() && added.is_empty() {
         return Ok(Next::Wait);
     }
@@ -214,8 +268,7 @@ async fn heartbeat(inner: &Inner, interval: &mut Duration) -> Result<Next> {
             l.on_assigned(&added_list);
         }
     }
-    tracing::debug!(group = %inner.settings.group_id, epoch = resp.member_epoch,
-        ?revoked, ?added, "reconciled");
+    tracing::debug!(group = %inner.settings.group_id, epoch, ?revoked, ?added, "reconciled");
     // Acknowledge at once: revoked partitions are free for others only after this.
     Ok(Next::Now)
 }

@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 use tokio::sync::Notify;
@@ -351,6 +352,8 @@ fn handle_member_error(inner: &Inner, code: i16, what: &str) -> Result<()> {
     }
 }
 
+/// One classic rebalance from this member's side: JoinGroup, the assignment (when leader),
+/// SyncGroup, then taking on the partitions it got.
 async fn join_and_sync(inner: &Inner) -> Result<()> {
     let conn = coordinator(inner).await?;
     let topics = lock(&inner.topics).clone();
@@ -364,23 +367,54 @@ async fn join_and_sync(inner: &Inner) -> Result<()> {
         let owned = inner.membership.owned();
         revoke(inner, &owned).await;
     }
-    let (generation, mut member_id) = inner.membership.generation();
+    let (generation, member_id) = inner.membership.generation();
+    let subscription = own_subscription(inner, topics, generation);
+    let join = join_group(inner, &conn, &subscription, member_id).await?;
+    let joined = record_join(inner, &join);
+    let assignments = if join.leader == join.member_id {
+        leader_assign(inner, &joined.protocol_name, &join).await?
+    } else {
+        Vec::new()
+    };
+    let Some(assignment) = sync_group(inner, &conn, &joined, assignments).await? else {
+        return Ok(());
+    };
+    let new = take_assignment(inner, &assignment, cooperative).await?;
+    tracing::debug!(group = %inner.settings.group_id, generation = joined.generation,
+        member = %joined.member_id, assigned = ?new, "joined");
+    Ok(())
+}
+
+/// This member's JoinGroup metadata: its topics and (for cooperative assignors) what it owns
+/// from `generation`.
+fn own_subscription(inner: &Inner, topics: Vec<String>, generation: i32) -> Bytes {
     let owned = inner.membership.owned();
     let mut owned_by_topic: std::collections::BTreeMap<String, Vec<i32>> = Default::default();
     for (t, p) in &owned {
         owned_by_topic.entry(t.clone()).or_default().push(*p);
     }
-    let subscription = Subscription {
+    Subscription {
         version: protocol::VERSION,
-        topics: topics.clone(),
+        topics,
         user_data: None,
         owned: owned_by_topic.into_iter().collect(),
         generation,
         rack: None,
     }
-    .encode();
+    .encode()
+}
+
+/// JoinGroup until the coordinator admits the member, offering every configured assignor.
+/// Invariant: only MEMBER_ID_REQUIRED (KIP-394: the first join of a new member) is retried
+/// here, with the id the coordinator handed out; any other error ends the round.
+async fn join_group(
+    inner: &Inner,
+    conn: &Connection,
+    subscription: &Bytes,
+    mut member_id: String,
+) -> Result<JoinGroupResponse> {
     let rebalance_timeout = inner.settings.max_poll_interval;
-    let join = loop {
+    loop {
         let mut req = JoinGroupRequest::default();
         req.group_id = GroupId(s(&inner.settings.group_id));
         req.session_timeout_ms = inner.settings.session_timeout.as_millis() as i32;
@@ -403,7 +437,7 @@ async fn join_and_sync(inner: &Inner) -> Result<()> {
             .request_timeout(&req, rebalance_timeout + Duration::from_secs(5))
             .await?;
         match resp.error_code {
-            NONE => break resp,
+            NONE => return Ok(resp),
             MEMBER_ID_REQUIRED => {
                 member_id = resp.member_id.to_string();
                 lock(&inner.membership.state).member_id = member_id.clone();
@@ -414,40 +448,71 @@ async fn join_and_sync(inner: &Inner) -> Result<()> {
             }
             code => return Err(kafka_error(code, "JoinGroup")),
         }
-    };
-    let generation = join.generation_id;
-    member_id = join.member_id.to_string();
-    let protocol_name = join.protocol_name.as_deref().unwrap_or("range").to_string();
-    {
-        let mut st = lock(&inner.membership.state);
-        st.member_id = member_id.clone();
-        st.generation = generation;
-        st.protocol = Some(protocol_name.clone());
     }
-    let assignments = if join.leader == join.member_id {
-        leader_assign(inner, &protocol_name, &join).await?
-    } else {
-        Vec::new()
+}
+
+/// What JoinGroup made of this member.
+struct Joined {
+    generation: i32,
+    member_id: String,
+    /// The assignor the coordinator chose among those all members offered.
+    protocol_name: String,
+}
+
+/// Stores the member id, generation and chosen assignor from a successful JoinGroup.
+/// Invariant: from here on, requests of this member carry the new generation.
+fn record_join(inner: &Inner, join: &JoinGroupResponse) -> Joined {
+    let joined = Joined {
+        generation: join.generation_id,
+        member_id: join.member_id.to_string(),
+        protocol_name: join.protocol_name.as_deref().unwrap_or("range").to_string(),
     };
+    let mut st = lock(&inner.membership.state);
+    st.member_id = joined.member_id.clone();
+    st.generation = joined.generation;
+    st.protocol = Some(joined.protocol_name.clone());
+    joined
+}
+
+/// SyncGroup: hands in the leader's `assignments` (empty from followers) and gets this
+/// member's own. `None`: the generation moved on meanwhile and the member rejoins.
+async fn sync_group(
+    inner: &Inner,
+    conn: &Connection,
+    joined: &Joined,
+    assignments: Vec<sync_group_request::SyncGroupRequestAssignment>,
+) -> Result<Option<Assignment>> {
     let mut req = SyncGroupRequest::default();
     req.group_id = GroupId(s(&inner.settings.group_id));
-    req.generation_id = generation;
-    req.member_id = s(&member_id);
+    req.generation_id = joined.generation;
+    req.member_id = s(&joined.member_id);
     req.group_instance_id = inner.settings.instance_id.as_deref().map(s);
     if conn.version(ApiKey::SyncGroup).unwrap_or(0) >= 5 {
         req.protocol_type = Some(s("consumer"));
-        req.protocol_name = Some(s(&protocol_name));
+        req.protocol_name = Some(s(&joined.protocol_name));
     }
     req.assignments = assignments;
+    let rebalance_timeout = inner.settings.max_poll_interval;
     let resp = conn
         .request_timeout(&req, rebalance_timeout + Duration::from_secs(5))
         .await?;
     if resp.error_code != NONE {
         handle_member_error(inner, resp.error_code, "SyncGroup")?;
         lock(&inner.membership.state).rejoin = true;
-        return Ok(());
+        return Ok(None);
     }
-    let assignment = Assignment::decode(&resp.assignment)?;
+    Ok(Some(Assignment::decode(&resp.assignment)?))
+}
+
+/// Moves from the owned partitions to `assignment`: revokes what is gone, starts what is new
+/// at the group's committed offsets, and returns the new assignment.
+/// Invariant: revocation (with its commit) happens before anything new is fetched; a
+/// cooperative member that gave partitions up rejoins so they can move (KIP-429).
+async fn take_assignment(
+    inner: &Inner,
+    assignment: &Assignment,
+    cooperative: bool,
+) -> Result<Partitions> {
     let new: Partitions = assignment
         .partitions
         .iter()
@@ -463,16 +528,13 @@ async fn join_and_sync(inner: &Inner) -> Result<()> {
     {
         let mut st = lock(&inner.membership.state);
         st.owned.extend(added.iter().cloned());
-        // A cooperative member that gave partitions up rejoins so they can move (KIP-429).
         st.rejoin = cooperative && !revoked.is_empty();
     }
     inner.consumer.incremental_assign(&starts)?;
     if let Some(l) = inner.listener() {
         l.on_assigned(&added_list);
     }
-    tracing::debug!(group = %inner.settings.group_id, generation, member = %member_id,
-        assigned = ?new, "joined");
-    Ok(())
+    Ok(new)
 }
 
 /// The leader's job: decode subscriptions, learn partition counts, run the assignor.
@@ -622,42 +684,7 @@ pub(crate) async fn fetch_committed(
     }
     let conn = coordinator(inner).await?;
     let version = conn.require_version(ApiKey::OffsetFetch)?;
-    let mut by_topic: std::collections::BTreeMap<&str, Vec<i32>> = Default::default();
-    for (t, p) in partitions {
-        by_topic.entry(t).or_default().push(*p);
-    }
-    let mut req = OffsetFetchRequest::default();
-    req.require_stable = version >= 7;
-    let group = GroupId(s(&inner.settings.group_id));
-    if version >= 8 {
-        let mut g = offset_fetch_request::OffsetFetchRequestGroup::default();
-        g.group_id = group;
-        g.topics = Some(
-            by_topic
-                .iter()
-                .map(|(t, ps)| {
-                    let mut x = offset_fetch_request::OffsetFetchRequestTopics::default();
-                    x.name = TopicName(s(t));
-                    x.partition_indexes = ps.clone();
-                    x
-                })
-                .collect(),
-        );
-        req.groups.push(g);
-    } else {
-        req.group_id = group;
-        req.topics = Some(
-            by_topic
-                .iter()
-                .map(|(t, ps)| {
-                    let mut x = offset_fetch_request::OffsetFetchRequestTopic::default();
-                    x.name = TopicName(s(t));
-                    x.partition_indexes = ps.clone();
-                    x
-                })
-                .collect(),
-        );
-    }
+    let req = build_offset_fetch(&inner.settings.group_id, version, partitions);
     let resp = conn
         .request_timeout(&req, inner.consumer.cluster().request_timeout())
         .await?;
@@ -693,4 +720,51 @@ pub(crate) async fn fetch_committed(
         }
     }
     Ok(out)
+}
+
+/// The OffsetFetch request for `partitions` of `group_id` at `version` (v8+ nests it in a
+/// per-group list). It asks for stable offsets (v7+): pending transactional commits make the
+/// coordinator answer with a retriable error instead of an offset that may still change.
+fn build_offset_fetch(
+    group_id: &str,
+    version: i16,
+    partitions: &[(String, i32)],
+) -> OffsetFetchRequest {
+    let mut by_topic: std::collections::BTreeMap<&str, Vec<i32>> = Default::default();
+    for (t, p) in partitions {
+        by_topic.entry(t).or_default().push(*p);
+    }
+    let mut req = OffsetFetchRequest::default();
+    req.require_stable = version >= 7;
+    let group = GroupId(s(group_id));
+    if version >= 8 {
+        let mut g = offset_fetch_request::OffsetFetchRequestGroup::default();
+        g.group_id = group;
+        g.topics = Some(
+            by_topic
+                .iter()
+                .map(|(t, ps)| {
+                    let mut x = offset_fetch_request::OffsetFetchRequestTopics::default();
+                    x.name = TopicName(s(t));
+                    x.partition_indexes = ps.clone();
+                    x
+                })
+                .collect(),
+        );
+        req.groups.push(g);
+    } else {
+        req.group_id = group;
+        req.topics = Some(
+            by_topic
+                .iter()
+                .map(|(t, ps)| {
+                    let mut x = offset_fetch_request::OffsetFetchRequestTopic::default();
+                    x.name = TopicName(s(t));
+                    x.partition_indexes = ps.clone();
+                    x
+                })
+                .collect(),
+        );
+    }
+    req
 }

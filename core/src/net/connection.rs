@@ -11,6 +11,7 @@
 //!   with a retriable network error, under the same lock that registration checks.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -108,26 +109,50 @@ impl Drop for Connection {
 
 impl Connection {
     /// Connects to `address`, negotiates API versions, and starts the reader and writer tasks.
+    ///
+    /// Every address the host name resolves to is tried (`client.dns.lookup=use_all_dns_ips`),
+    /// staggered happy-eyeballs style: one that accepts TCP but never answers ApiVersions costs
+    /// [`super::STAGGER`], not the whole `socket.connection.setup.timeout.ms`.
     pub async fn connect(address: &str, options: &ConnectOptions) -> Result<Connection> {
         let setup = async {
-            let stream = TcpStream::connect(address).await.map_err(|e| {
-                Error::from(e)
-                    .with_broker(address)
-                    .with_class(ErrorClass::Retriable)
-            })?;
-            let _ = stream.set_nodelay(true);
-            let mut connection = Connection::start(stream, address, options);
-            connection.versions = connection.negotiate(options.supported).await?;
-            Ok::<_, Error>(connection)
+            let resolved: Vec<SocketAddr> = tokio::net::lookup_host(address)
+                .await
+                .map_err(|e| {
+                    Error::from(e)
+                        .with_broker(address)
+                        .with_class(ErrorClass::Retriable)
+                })?
+                .collect();
+            super::race_staggered(resolved, super::STAGGER, |ip| {
+                Connection::connect_ip(ip, address, options)
+            })
+            .await
         };
         match tokio::time::timeout(options.setup_timeout, setup).await {
             Ok(result) => result,
             Err(_) => Err(Error::timeout(format!(
-                "connecting to {address} took longer than {:?}",
+                "connecting to {address} took longer than {:?} (socket.connection.setup.timeout.ms)",
                 options.setup_timeout
             ))
             .with_broker(address)),
         }
+    }
+
+    /// TCP connect to one resolved address plus the ApiVersions handshake.
+    async fn connect_ip(
+        ip: SocketAddr,
+        address: &str,
+        options: &ConnectOptions,
+    ) -> Result<Connection> {
+        let stream = TcpStream::connect(ip).await.map_err(|e| {
+            Error::from(e)
+                .with_broker(format_args!("{address} ({ip})"))
+                .with_class(ErrorClass::Retriable)
+        })?;
+        let _ = stream.set_nodelay(true);
+        let mut connection = Connection::start(stream, address, options);
+        connection.versions = connection.negotiate(options.supported).await?;
+        Ok(connection)
     }
 
     fn start(stream: TcpStream, address: &str, options: &ConnectOptions) -> Connection {
@@ -215,8 +240,9 @@ impl Connection {
         self.request_at(request, version).await
     }
 
-    /// [`Connection::request`] with a deadline; on timeout the pending entry is dropped and a late
-    /// response is discarded (correlation ids keep the stream aligned).
+    /// [`Connection::request`] with a deadline. On timeout the connection is closed (as
+    /// librdkafka and the Java client do): a broker that stopped answering is abandoned at once
+    /// by every request on it, and the next request reconnects, so nothing waits on it twice.
     pub async fn request_timeout<R>(&self, request: &R, timeout: Duration) -> Result<R::Response>
     where
         R: EncodeRequest,
@@ -224,8 +250,32 @@ impl Connection {
     {
         match tokio::time::timeout(timeout, self.request(request)).await {
             Ok(result) => result,
+            Err(_) => {
+                let error = Error::timeout(format!(
+                    "no response to {:?} within {timeout:?}; connection closed",
+                    R::API_KEY
+                ))
+                .with_broker(&self.shared.address);
+                tracing::warn!(broker = %self.shared.address, %error, "request timed out");
+                self.close_with(error.clone());
+                Err(error)
+            }
+        }
+    }
+
+    /// [`Connection::request`] with a deadline of the caller's own (shorter than
+    /// `request.timeout.ms`, e.g. a record's delivery deadline): on timeout only this request is
+    /// abandoned (a late response is discarded) and the connection stays open, since a broker
+    /// that is merely slow (waiting for replicas) must not cost the other requests on it.
+    pub async fn request_within<R>(&self, request: &R, timeout: Duration) -> Result<R::Response>
+    where
+        R: EncodeRequest,
+        R::Response: Response,
+    {
+        match tokio::time::timeout(timeout, self.request(request)).await {
+            Ok(result) => result,
             Err(_) => Err(Error::timeout(format!(
-                "no response to {:?} within {timeout:?}",
+                "no response to {:?} within {timeout:?}; request abandoned",
                 R::API_KEY
             ))
             .with_broker(&self.shared.address)),
@@ -332,9 +382,14 @@ impl Connection {
 
     /// Closes the connection; pending requests fail with a retriable error.
     pub fn close(&self) {
-        self.shared.close(
+        self.close_with(
             Error::network("connection closed by the client").with_broker(&self.shared.address),
         );
+    }
+
+    /// Closes the connection; pending requests fail with `error`.
+    fn close_with(&self, error: Error) {
+        self.shared.close(error);
         for task in &self.tasks {
             task.abort();
         }

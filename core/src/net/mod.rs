@@ -1,5 +1,6 @@
 //! Networking: one multiplexed connection per broker ([`Connection`]) and a pool that opens,
-//! reuses and re-opens them with exponential backoff and jitter ([`ConnectionPool`]).
+//! reuses and re-opens them with exponential backoff and jitter ([`ConnectionPool`]), and
+//! happy-eyeballs racing of candidates ([`race_staggered`]).
 
 mod connection;
 mod pooled_read;
@@ -9,12 +10,15 @@ pub use connection::{ConnectOptions, Connection};
 use odradek_socket::send_vectored;
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 use tokio::time::Instant;
 
-use crate::error::Result;
+use crate::error::{Error, ErrorClass, ErrorKind, Result};
 
 /// The API ranges the client layers above use: the protocol layer's table.
 pub use crate::protocol::versions::CLIENT_SUPPORTED;
@@ -29,19 +33,121 @@ pub fn backoff(base: Duration, max: Duration, failures: u32) -> Duration {
     capped.mul_f64(0.8 + 0.4 * fastrand::f64())
 }
 
+/// How long happy-eyeballs style racing waits for one candidate before starting the next one
+/// beside it (RFC 8305's connection attempt delay).
+pub const STAGGER: Duration = Duration::from_millis(250);
+
+/// Runs `attempt` over `candidates` staggered: the first starts at once, each next one after
+/// `stagger` (or as soon as an earlier one fails), all racing; the first success wins and the
+/// others are dropped. With every candidate failed, the last error is returned.
+pub async fn race_staggered<C, T, F, Fut>(
+    candidates: Vec<C>,
+    stagger: Duration,
+    attempt: F,
+) -> Result<T>
+where
+    F: Fn(C) -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    let mut pending = candidates.into_iter();
+    let mut running = FuturesUnordered::new();
+    let mut last = None;
+    loop {
+        if running.is_empty() {
+            match pending.next() {
+                Some(c) => running.push(attempt(c)),
+                None => {
+                    return Err(last.unwrap_or_else(|| {
+                        Error::new(
+                            ErrorKind::NoBrokers,
+                            ErrorClass::Retriable,
+                            "no address to try",
+                        )
+                    }));
+                }
+            }
+        }
+        let next_start = tokio::time::sleep(stagger);
+        tokio::pin!(next_start);
+        tokio::select! {
+            Some(result) = running.next() => match result {
+                Ok(value) => return Ok(value),
+                Err(e) => {
+                    last = Some(e);
+                    if let Some(c) = pending.next() {
+                        running.push(attempt(c));
+                    }
+                }
+            },
+            () = &mut next_start, if pending.len() > 0 => {
+                if let Some(c) = pending.next() {
+                    running.push(attempt(c));
+                }
+            }
+        }
+    }
+}
+
 #[derive(Default)]
 struct SlotState {
     connection: Option<Arc<Connection>>,
     failures: u32,
     retry_at: Option<Instant>,
+    /// The connection was up once, so the next success is a recovery worth logging.
+    was_lost: bool,
+}
+
+impl SlotState {
+    /// The live connection; a closed one is dropped (and its loss logged) on the way.
+    fn live(&mut self, address: &str) -> Option<Arc<Connection>> {
+        if self.connection.as_ref().is_some_and(|c| c.is_closed()) {
+            self.connection = None;
+            self.was_lost = true;
+            tracing::warn!(broker = address, "broker connection lost");
+        }
+        self.connection.clone()
+    }
+
+    fn backing_off(&self) -> Option<Instant> {
+        self.retry_at.filter(|&at| at > Instant::now())
+    }
+}
+
+/// One broker's connection state (checked without waiting) and the lock one connect holds.
+#[derive(Default)]
+struct Slot {
+    state: Mutex<SlotState>,
+    connecting: tokio::sync::Mutex<()>,
+}
+
+impl Slot {
+    fn state(&self) -> std::sync::MutexGuard<'_, SlotState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// What the pool can do for a broker right now, without waiting.
+#[derive(Debug, Clone)]
+pub enum Readiness {
+    /// A live connection.
+    Ready(Arc<Connection>),
+    /// A connect is under way.
+    Connecting,
+    /// The last connect failed; the next one may start at this instant.
+    BackingOff(Instant),
+    /// No connection and no reason not to open one.
+    Idle,
 }
 
 /// Keeps at most one live connection per broker address and reconnects with backoff.
+///
+/// The back-off is never slept inside a request: [`ConnectionPool::get`] fails at once while a
+/// broker is backing off, so a caller (and the partitions waiting on it) can go elsewhere.
 pub struct ConnectionPool {
     options: ConnectOptions,
     reconnect_backoff: Duration,
     reconnect_backoff_max: Duration,
-    slots: Mutex<HashMap<String, Arc<tokio::sync::Mutex<SlotState>>>>,
+    slots: Mutex<HashMap<String, Arc<Slot>>>,
 }
 
 impl std::fmt::Debug for ConnectionPool {
@@ -67,30 +173,64 @@ impl ConnectionPool {
         }
     }
 
-    /// A live connection to `address`, opening one if needed. After a failed attempt the next
-    /// one waits out the backoff first. Cancel-safe: a dropped call drops its half-made socket.
+    fn slot(&self, address: &str) -> Arc<Slot> {
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(slot) = slots.get(address) {
+            return slot.clone();
+        }
+        slots.entry(address.to_owned()).or_default().clone()
+    }
+
+    fn in_back_off(&self, address: &str, state: &SlotState, at: Instant) -> Error {
+        Error::network(format!(
+            "not connected; reconnecting after back-off in {:?} ({} failed attempts)",
+            at.saturating_duration_since(Instant::now()),
+            state.failures
+        ))
+        .with_broker(address)
+    }
+
+    /// A live connection to `address`, opening one if needed. While the broker is in its
+    /// reconnect back-off this fails at once (retriable) instead of sleeping. Concurrent callers
+    /// share one connect. Cancel-safe: a dropped call drops its half-made socket.
     pub async fn get(&self, address: &str) -> Result<Arc<Connection>> {
-        let slot = {
-            let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-            slots.entry(address.to_owned()).or_default().clone()
-        };
-        // One connect at a time per broker; others wait for its outcome.
-        let mut state = slot.lock().await;
-        if let Some(conn) = &state.connection {
-            if !conn.is_closed() {
-                return Ok(conn.clone());
+        let slot = self.slot(address);
+        {
+            let mut state = slot.state();
+            if let Some(conn) = state.live(address) {
+                return Ok(conn);
             }
-            state.connection = None;
+            if let Some(at) = state.backing_off() {
+                return Err(self.in_back_off(address, &state, at));
+            }
         }
-        if let Some(at) = state.retry_at {
-            tokio::time::sleep_until(at).await;
+        // One connect at a time per broker; the others wait for its outcome.
+        let _connecting = slot.connecting.lock().await;
+        {
+            let mut state = slot.state();
+            if let Some(conn) = state.live(address) {
+                return Ok(conn);
+            }
+            if let Some(at) = state.backing_off() {
+                return Err(self.in_back_off(address, &state, at));
+            }
         }
-        match Connection::connect(address, &self.options).await {
+        let result = Connection::connect(address, &self.options).await;
+        let mut state = slot.state();
+        match result {
             Ok(conn) => {
                 let conn = Arc::new(conn);
+                if state.was_lost || state.failures > 0 {
+                    tracing::info!(
+                        broker = address,
+                        attempts = state.failures + 1,
+                        "broker connection recovered"
+                    );
+                }
                 state.connection = Some(conn.clone());
                 state.failures = 0;
                 state.retry_at = None;
+                state.was_lost = false;
                 Ok(conn)
             }
             Err(e) => {
@@ -101,20 +241,38 @@ impl ConnectionPool {
                     state.failures,
                 );
                 state.retry_at = Some(Instant::now() + delay);
-                tracing::debug!(broker = address, error = %e, ?delay, "connect failed");
+                if state.failures == 1 {
+                    tracing::warn!(broker = address, error = %e, "cannot connect to broker");
+                } else {
+                    tracing::debug!(broker = address, error = %e, ?delay, "connect failed");
+                }
                 Err(e)
             }
         }
     }
 
+    /// What the pool has for `address` right now (never waits, never connects).
+    pub fn readiness(&self, address: &str) -> Readiness {
+        let slot = self.slot(address);
+        let mut state = slot.state();
+        if let Some(conn) = state.live(address) {
+            return Readiness::Ready(conn);
+        }
+        if let Some(at) = state.backing_off() {
+            return Readiness::BackingOff(at);
+        }
+        if slot.connecting.try_lock().is_err() {
+            return Readiness::Connecting;
+        }
+        Readiness::Idle
+    }
+
     /// The live connection to `address` if there is one, without connecting.
     pub fn existing(&self, address: &str) -> Option<Arc<Connection>> {
-        let slot = {
-            let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-            slots.get(address)?.clone()
-        };
-        let state = slot.try_lock().ok()?;
-        state.connection.clone().filter(|c| !c.is_closed())
+        match self.readiness(address) {
+            Readiness::Ready(conn) => Some(conn),
+            _ => None,
+        }
     }
 
     /// Closes every connection (pending requests fail with a retriable error).
@@ -124,9 +282,7 @@ impl ConnectionPool {
             slots.values().cloned().collect()
         };
         for slot in slots {
-            if let Ok(mut state) = slot.try_lock()
-                && let Some(conn) = state.connection.take()
-            {
+            if let Some(conn) = slot.state().connection.take() {
                 conn.close();
             }
         }

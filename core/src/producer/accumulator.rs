@@ -96,6 +96,10 @@ pub(crate) struct ClosedBatch {
     /// (producer id, epoch, base sequence) once stamped for an idempotent send.
     pub stamp: Option<(i64, i16, i32)>,
     pub last_error: Option<Error>,
+    /// The last attempt was sent and got no answer: the broker may have written it.
+    pub fate_unknown: bool,
+    /// The broker the last attempt went to (a retry skips its back-off when the leader moved).
+    pub last_leader: Option<i32>,
 }
 
 impl ClosedBatch {
@@ -142,9 +146,12 @@ pub(crate) struct PartitionQueue {
     pub open: Option<OpenBatch>,
     pub ready: VecDeque<ClosedBatch>,
     pub in_flight: bool,
-    /// Next sequence to stamp, valid for `sequence_epoch`.
+    /// Next sequence to stamp, valid for `sequence_owner`.
     pub next_sequence: i32,
-    pub sequence_epoch: i16,
+    /// The producer id and epoch this partition's sequences run under. `None` until its first
+    /// idempotent send, and again after a sequence gap: the next batch then takes the producer's
+    /// latest epoch and starts at sequence 0 (partitions move to a new epoch one by one).
+    pub sequence_owner: Option<(i64, i16)>,
 }
 
 /// A topic's partitions (from metadata) and its sticky partition.
@@ -465,8 +472,12 @@ impl State {
                 } else if full {
                     queue_full(limits, self)
                 } else {
+                    // A topic the cluster reports as failed (UNKNOWN_TOPIC_OR_PARTITION with
+                    // auto-creation off) keeps its own error, as in librdkafka; no metadata at
+                    // all is a record past its deadline. Never sent, so certainly not written.
                     metadata_error(&p.topic).unwrap_or_else(|| {
-                        Error::timeout(format!("no metadata for topic within delivery.timeout.ms ({delivery_timeout:?})"))
+                        let cause = Error::timeout("no metadata for the topic");
+                        Error::message_timed_out(delivery_timeout, Some(&cause), false)
                     })
                 };
                 let _ = p.reply.send(Err(err.with_topic(&p.topic)));
@@ -528,43 +539,18 @@ impl State {
             return Err(reply);
         };
         let count = tq.partitions.len() as u32;
-        let mut partition = match partition {
-            Some(p) if p >= 0 && (p as u32) < count => p,
-            Some(p) => {
-                let err = Error::invalid_argument(format!(
-                    "partition {p} does not exist (topic {topic} has {count} partitions)"
-                ))
-                .with_topic(topic);
+        let partition = match choose_partition(tq, limits, topic, partition, key) {
+            Ok(p) => p,
+            Err(err) => {
                 resolve(&mut self.ticket, reply, Err(err));
                 return Ok(Appended::Done { wake: false });
             }
-            None => match partitioner::choose(limits.partitioner, key, count) {
-                Choice::Fixed(p) => p,
-                Choice::Sticky => *tq
-                    .sticky
-                    .get_or_insert_with(|| partitioner::next_sticky(None, count)),
-            },
         };
         // The sender is woken for a new batch (to time its linger) and for a full one (to send
         // it), but not for a partition with a request in flight: nothing of it can be sent before
         // that response, and the sender passes over every partition when the response arrives.
         // Waking it anyway cost a context switch per batch (twice) for nothing.
-        let mut wake = false;
-        // A sticky partition whose batch is full moves on (KIP-480): the full batch is closed and
-        // the record goes to a new sticky partition.
-        let sticky = Some(partition) == tq.sticky && key.is_none();
-        if batch_would_overflow(&tq.partitions[partition as usize], limits, size) {
-            close_open(&tq.name, partition, &mut tq.partitions[partition as usize]);
-            wake |= !tq.partitions[partition as usize].in_flight;
-            if sticky {
-                let next = partitioner::next_sticky(Some(partition), count);
-                tq.sticky = Some(next);
-                partition = next;
-                if batch_would_overflow(&tq.partitions[partition as usize], limits, size) {
-                    close_open(&tq.name, partition, &mut tq.partitions[partition as usize]);
-                }
-            }
-        }
+        let (partition, mut wake) = make_room(tq, limits, partition, key.is_none(), size, count);
         let pq = &mut tq.partitions[partition as usize];
         let in_flight = pq.in_flight;
         let open = pq.open.get_or_insert_with(|| {
@@ -628,12 +614,13 @@ impl State {
         for tq in self.topics.values_mut() {
             for (i, pq) in tq.partitions.iter_mut().enumerate() {
                 let Some(open) = &pq.open else { continue };
-                if pq.in_flight && !self.closing {
-                    // It could not be sent before the request in flight is answered anyway (one
-                    // batch in flight per partition): keep filling it, so a partition moves a
-                    // batch of what arrived meanwhile per round trip rather than a queue of
-                    // tiny lingered batches (one record each at linger.ms=0). The sender passes
-                    // again when the response arrives.
+                if (pq.in_flight || !pq.ready.is_empty()) && !self.closing {
+                    // It could not be sent before the request in flight is answered, nor before
+                    // the batches queued ahead of it (one batch in flight per partition): keep
+                    // filling it, so a partition moves a batch of what arrived meanwhile per
+                    // round trip rather than a queue of tiny lingered batches (one record each
+                    // at linger.ms=0) — after a leader fail-over such a queue took a round trip
+                    // per record to drain. The sender passes again when the response arrives.
                     continue;
                 }
                 let due = open.created + linger;
@@ -660,6 +647,62 @@ impl State {
     pub fn is_idle(&self) -> bool {
         self.buffered_records == 0 && self.parked.is_empty()
     }
+}
+
+/// The partition a record goes to: the one asked for (if it exists), the key's, or the
+/// topic's sticky partition.
+#[inline]
+fn choose_partition(
+    tq: &mut TopicQueues,
+    limits: &Limits,
+    topic: &str,
+    partition: Option<i32>,
+    key: Option<&[u8]>,
+) -> Result<i32> {
+    let count = tq.partitions.len() as u32;
+    Ok(match partition {
+        Some(p) if p >= 0 && (p as u32) < count => p,
+        Some(p) => {
+            return Err(Error::invalid_argument(format!(
+                "partition {p} does not exist (topic {topic} has {count} partitions)"
+            ))
+            .with_topic(topic));
+        }
+        None => match partitioner::choose(limits.partitioner, key, count) {
+            Choice::Fixed(p) => p,
+            Choice::Sticky => *tq
+                .sticky
+                .get_or_insert_with(|| partitioner::next_sticky(None, count)),
+        },
+    })
+}
+
+/// Closes the partition's open batch if the record would overflow it; a keyless record on the
+/// sticky partition then moves to a new sticky partition (KIP-480). Returns the partition the
+/// record goes to and whether the sender must be woken for a closed batch.
+#[inline]
+fn make_room(
+    tq: &mut TopicQueues,
+    limits: &Limits,
+    partition: i32,
+    keyless: bool,
+    size: usize,
+    count: u32,
+) -> (i32, bool) {
+    if !batch_would_overflow(&tq.partitions[partition as usize], limits, size) {
+        return (partition, false);
+    }
+    close_open(&tq.name, partition, &mut tq.partitions[partition as usize]);
+    let wake = !tq.partitions[partition as usize].in_flight;
+    if !(keyless && Some(partition) == tq.sticky) {
+        return (partition, wake);
+    }
+    let next = partitioner::next_sticky(Some(partition), count);
+    tq.sticky = Some(next);
+    if batch_would_overflow(&tq.partitions[next as usize], limits, size) {
+        close_open(&tq.name, next, &mut tq.partitions[next as usize]);
+    }
+    (next, wake)
 }
 
 fn check_size(limits: &Limits, size: usize) -> Result<()> {
@@ -703,6 +746,8 @@ fn close_open(topic: &Arc<str>, partition: i32, pq: &mut PartitionQueue) {
             retry_at: None,
             stamp: None,
             last_error: None,
+            fate_unknown: false,
+            last_leader: None,
         });
     }
 }
@@ -759,7 +804,7 @@ mod tests {
         assert!(state.parked.is_empty() && state.parked_next_expiry.is_none());
         for mut rx in replies {
             let err = rx.try_recv().unwrap().unwrap_err();
-            assert_eq!(*err.kind(), ErrorKind::Timeout, "{err}");
+            assert_eq!(err.name(), "_MSG_TIMED_OUT", "{err}");
         }
     }
 
@@ -805,6 +850,30 @@ mod tests {
         let pq = &state.topics.get("t").unwrap().partitions[0];
         assert_eq!(pq.ready.len(), 1);
         assert_eq!(pq.ready[0].record_count(), 2);
+    }
+
+    #[test]
+    fn a_partition_with_batches_queued_keeps_filling_its_open_batch() {
+        // A partition whose leader is unreachable queues batches; what arrives meanwhile must
+        // become one batch, not one batch per linger period (each a round trip to drain later).
+        let limits = limits(&[("linger.ms", "0")]);
+        let mut state = State::new();
+        state.set_partition_count("t", 1);
+        let mut replies = Vec::new();
+        replies.push(send(&mut state, &limits, "t").1);
+        let now = Instant::now() + Duration::from_millis(10);
+        state.close_lingering(Duration::ZERO, now);
+        for _ in 0..5 {
+            replies.push(send(&mut state, &limits, "t").1);
+            state.close_lingering(Duration::ZERO, now);
+        }
+        let pq = &state.topics.get("t").unwrap().partitions[0];
+        assert_eq!(
+            pq.ready.len(),
+            1,
+            "the queued batch, and one open behind it"
+        );
+        assert_eq!(pq.open.as_ref().unwrap().records, 5);
     }
 
     #[test]

@@ -3,10 +3,26 @@
 //! `max.in.flight.requests.per.connection` per broker, one batch in flight per partition so
 //! retries keep per-partition order), and resolves, retries or fails batches from responses.
 //!
-//! Idempotence: the producer id/epoch come from InitProducerId; a batch is stamped with its
+//! A pass is a sequence of named steps, each keeping one invariant:
+//! - [`Sender::ensure_identity`]: no batch is stamped without a producer id;
+//! - [`Sender::admit_and_expire_parked`]: parked records join their partitions or fail on time;
+//! - [`Sender::drain`]: a batch leaves its queue only for a leader with a live connection, so
+//!   connecting and reconnect back-off never happen inside a request a partition waits on — a
+//!   partition whose leader is unreachable keeps its batches queued, free to go to the next
+//!   leader metadata names;
+//! - [`Sender::expire_front`]: a record is never held past `delivery.timeout.ms` (`_MSG_TIMED_OUT`);
+//! - [`Sender::dispatch`]: a request is bounded by `request.timeout.ms` and by the earliest
+//!   delivery deadline of its batches (as librdkafka bounds it), so a hung broker holds a
+//!   partition no longer than its records may wait anyway.
+//!
+//! Idempotence: the producer id comes from InitProducerId; a batch is stamped with its
 //! partition's next sequence when first sent and keeps that stamp across retries (the broker
-//! de-duplicates). OUT_OF_ORDER_SEQUENCE_NUMBER / UNKNOWN_PRODUCER_ID, or a batch that expired
-//! after being sent, bump the epoch (KIP-360) once nothing is in flight; sequences restart at 0.
+//! de-duplicates). Sequences and epochs are per partition: a sequence gap (a sent batch that
+//! failed or expired, OUT_OF_ORDER_SEQUENCE_NUMBER, UNKNOWN_PRODUCER_ID) bumps the producer's
+//! epoch locally (as the Java client does for idempotent producers; the broker accepts a higher
+//! epoch starting at sequence 0) and moves only that partition to it once its own batch is
+//! resolved. Other partitions keep sending under their epoch: nothing waits for another
+//! partition's request, least of all one stuck on a dead connection.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -18,6 +34,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::produce_response::PartitionProduceResponse;
 use kafka_protocol::messages::{
     ApiKey, InitProducerIdRequest, InitProducerIdResponse, ProduceRequest, ProduceResponse,
     ProducerId, TopicName,
@@ -26,15 +43,19 @@ use kafka_protocol::protocol::StrBytes;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::cluster::{Metadata, needs_metadata_refresh};
+use crate::cluster::{BrokerInfo, LeaderHint, Metadata, needs_metadata_refresh};
 use crate::config::Acks;
-use crate::error::{Error, ErrorClass, ErrorKind, ResponseError, Result};
+use crate::error::{Error, ErrorClass, ResponseError, Result};
+use crate::net::{Connection, Readiness};
 
 use super::Shared;
-use super::accumulator::{ClosedBatch, Payload};
+use super::accumulator::{ClosedBatch, PartitionQueue, Payload, State};
 
 type RequestFuture = Pin<Box<dyn Future<Output = RequestOutcome> + Send>>;
 type MetadataFuture = Pin<Box<dyn Future<Output = Result<Arc<Metadata>>> + Send>>;
+
+/// The shortest bound a Produce request gets when its batches are about to expire.
+const MIN_REQUEST_TIMEOUT: Duration = Duration::from_millis(100);
 
 struct RequestOutcome {
     broker: i32,
@@ -43,7 +64,7 @@ struct RequestOutcome {
     latency: Duration,
 }
 
-/// Producer id and epoch for idempotent sends.
+/// Producer id and the latest epoch for idempotent sends.
 #[derive(Debug, Clone, Copy)]
 struct ProducerIdentity {
     id: i64,
@@ -58,13 +79,41 @@ struct Sender {
     want_metadata: bool,
     last_metadata: Option<Instant>,
     identity: Option<ProducerIdentity>,
-    need_bump: bool,
     init_retry_at: Option<Instant>,
     init_failures: u32,
     fatal: Option<Error>,
     /// The metadata snapshot whose topic errors were last checked against the parked records
     /// (held, so a new snapshot can never be mistaken for it).
     metadata_seen: Option<Arc<Metadata>>,
+}
+
+/// Batches a pass took out of their queues: per broker to send, or expired.
+#[derive(Default)]
+struct Drained {
+    by_broker: HashMap<i32, (Arc<Connection>, Vec<ClosedBatch>)>,
+    request_bytes: HashMap<i32, usize>,
+    expired: Vec<(ClosedBatch, Error)>,
+    /// Leaders found without a live connection in this pass (asked once per pass).
+    unreachable: Vec<i32>,
+}
+
+/// A batch's verdict from one response.
+enum Verdict {
+    Delivered(i64, i64),
+    Retry(Error),
+    Fail(Error),
+}
+
+/// The earliest of several wake-up times.
+#[derive(Default)]
+struct NextWake(Option<Instant>);
+
+impl NextWake {
+    fn at(&mut self, t: Option<Instant>) {
+        if let Some(t) = t {
+            self.0 = Some(self.0.map_or(t, |n| n.min(t)));
+        }
+    }
 }
 
 pub(crate) async fn run(shared: Arc<Shared>) {
@@ -76,7 +125,6 @@ pub(crate) async fn run(shared: Arc<Shared>) {
         want_metadata: false,
         last_metadata: None,
         identity: None,
-        need_bump: false,
         init_retry_at: None,
         init_failures: 0,
         fatal: None,
@@ -122,157 +170,28 @@ impl Sender {
         state.closing && state.is_idle() && self.in_flight.is_empty()
     }
 
-    /// One pass: admit parked records, expire what timed out, close lingering batches, and send
-    /// what is ready. Returns when the sender must look again at the latest.
+    /// One pass: make sure of a producer id, admit parked records, expire what timed out, close
+    /// lingering batches and send what is ready. Returns when the sender must look again.
     async fn pass(&mut self, now: Instant) -> Option<Instant> {
-        let shared = self.shared.clone();
-        let cfg = &shared.config;
-        let mut next: Option<Instant> = None;
-        let mut merge = |t: Option<Instant>| {
-            if let Some(t) = t {
-                next = Some(next.map_or(t, |n: Instant| n.min(t)));
-            }
-        };
+        let mut next = NextWake::default();
         if let Some(fatal) = self.fatal.clone() {
             self.fail_everything(fatal);
             return None;
         }
-        // Idempotence: make sure we have a producer id (or a bumped epoch) before sending.
-        if cfg.enable_idempotence && (self.identity.is_none() || self.need_bump) {
-            if !self.in_flight.is_empty() {
-                // Bump only once the old epoch's requests are answered.
-                return Some(now + Duration::from_millis(100));
-            }
-            let due = self.init_retry_at.is_none_or(|t| t <= now);
-            let has_work = !self.shared.lock().is_idle();
-            if due && has_work {
-                self.init_producer_id().await;
-            }
-            if self.identity.is_none() || self.need_bump {
-                merge(self.init_retry_at);
-                merge(Some(now + Duration::from_millis(100)));
-                self.expire_and_admit(now, &mut merge);
-                return next;
-            }
-        }
+        self.ensure_identity(now, &mut next).await;
         let metadata = self.shared.cluster.metadata();
-        let errors_changed = self.topic_errors_changed(&metadata);
-        let mut batches_by_broker: HashMap<i32, Vec<ClosedBatch>> = HashMap::new();
-        let mut expired: Vec<(ClosedBatch, Error)> = Vec::new();
-        {
-            let mut state = self.shared.lock();
-            let (_, missing) = state.admit_parked(&self.shared.limits, now);
-            if missing.is_some() {
-                self.want_metadata = true;
-            }
-            let topic_errors = &metadata.topic_errors;
-            state.expire_parked(&self.shared.limits, now, errors_changed, |t| {
-                topic_errors.get(t).cloned()
-            });
-            if !state.parked.is_empty() {
-                merge(Some(now + Duration::from_millis(50)));
-            }
-            merge(state.close_lingering(cfg.linger, now));
-            state.ready_hint = false;
-            let max_in_flight = cfg.max_in_flight;
-            let mut request_bytes: HashMap<i32, usize> = HashMap::new();
-            for tq in state.topics.values_mut() {
-                let topic_meta = metadata.topics.get(&*tq.name);
-                for (index, pq) in tq.partitions.iter_mut().enumerate() {
-                    if pq.in_flight {
-                        continue;
-                    }
-                    // Expire batches that outlived delivery.timeout.ms while waiting.
-                    while let Some(front) = pq.ready.front() {
-                        if now.duration_since(front.created) < cfg.delivery_timeout {
-                            break;
-                        }
-                        let batch = pq.ready.pop_front().expect("front exists");
-                        let err = batch.last_error.clone().map_or_else(
-                            || {
-                                Error::timeout(format!(
-                                    "record not delivered within delivery.timeout.ms ({:?})",
-                                    cfg.delivery_timeout
-                                ))
-                            },
-                            |e| {
-                                Error::new(
-                                    ErrorKind::Timeout,
-                                    e.class(),
-                                    format!(
-                                        "delivery.timeout.ms ({:?}) expired; last error: {e}",
-                                        cfg.delivery_timeout
-                                    ),
-                                )
-                            },
-                        );
-                        if batch.stamp.is_some() {
-                            // A sent-but-failed batch leaves a sequence gap: bump the epoch.
-                            self.need_bump = true;
-                        }
-                        expired.push((batch, err));
-                    }
-                    let Some(front) = pq.ready.front() else {
-                        continue;
-                    };
-                    if let Some(at) = front.retry_at
-                        && at > now
-                    {
-                        merge(Some(at));
-                        continue;
-                    }
-                    if self.need_bump && cfg.enable_idempotence {
-                        continue;
-                    }
-                    let leader = topic_meta
-                        .and_then(|t| t.partitions.get(index))
-                        .map(|p| p.leader)
-                        .filter(|l| metadata.brokers.contains_key(l));
-                    let Some(leader) = leader else {
-                        self.want_metadata = true;
-                        merge(Some(now + cfg.client.retry_backoff));
-                        continue;
-                    };
-                    let in_flight = self.per_broker.get(&leader).copied().unwrap_or(0);
-                    if in_flight >= max_in_flight {
-                        continue;
-                    }
-                    let size = request_bytes.entry(leader).or_insert(0);
-                    let batch_size = match &front.payload {
-                        Payload::Builder(b) => b.estimated_size(),
-                        Payload::Encoded(b) => b.len(),
-                    };
-                    if *size > 0 && *size + batch_size > cfg.max_request_bytes {
-                        continue;
-                    }
-                    *size += batch_size;
-                    let mut batch = pq.ready.pop_front().expect("front exists");
-                    pq.in_flight = true;
-                    if cfg.enable_idempotence {
-                        let identity = self.identity.expect("checked above");
-                        let stale = batch.stamp.is_none_or(|(id, epoch, _)| {
-                            id != identity.id || epoch != identity.epoch
-                        });
-                        if stale {
-                            if pq.sequence_epoch != identity.epoch {
-                                pq.sequence_epoch = identity.epoch;
-                                pq.next_sequence = 0;
-                            }
-                            batch.stamp = Some((identity.id, identity.epoch, pq.next_sequence));
-                            pq.next_sequence =
-                                pq.next_sequence.wrapping_add(batch.record_count() as i32)
-                                    & i32::MAX;
-                        }
-                    }
-                    batches_by_broker.entry(leader).or_default().push(batch);
-                }
-            }
-            let released: (usize, usize) = expired.iter().fold((0, 0), |(b, r), (batch, _)| {
+        let drained = {
+            let shared = self.shared.clone();
+            let mut state = shared.lock();
+            self.admit_and_expire_parked(&mut state, &metadata, now, &mut next);
+            let drained = self.drain(&mut state, &metadata, now, &mut next);
+            let released = drained.expired.iter().fold((0, 0), |(b, r), (batch, _)| {
                 (b + batch.accounted, r + batch.record_count())
             });
             state.release(released.0, released.1);
-        }
-        for (batch, err) in expired {
+            drained
+        };
+        for (batch, err) in drained.expired {
             self.shared.metrics.record_errors(batch.record_count());
             batch.fail(err);
         }
@@ -284,35 +203,259 @@ impl Sender {
         }
         if self.want_metadata {
             self.start_metadata_refresh(now);
-            merge(Some(now + cfg.client.retry_backoff));
+            next.at(Some(now + self.shared.config.client.retry_backoff));
         }
-        for (broker, batches) in batches_by_broker {
-            self.send(broker, batches);
+        for (broker, (conn, batches)) in drained.by_broker {
+            self.dispatch(broker, conn, batches, now);
         }
         if !self.shared.lock().is_idle() {
             // Coarse tick for timeouts of queued batches.
-            merge(Some(now + Duration::from_millis(200)));
+            next.at(Some(now + Duration::from_millis(200)));
         }
-        next
+        next.0
     }
 
-    fn expire_and_admit(&mut self, now: Instant, merge: &mut impl FnMut(Option<Instant>)) {
-        let shared = self.shared.clone();
-        let cfg = &shared.config;
-        let metadata = self.shared.cluster.metadata();
-        let errors_changed = self.topic_errors_changed(&metadata);
-        let mut state = self.shared.lock();
+    /// Idempotence: fetches a producer id when there is none and there is work (at start, and
+    /// after the epoch is exhausted). Until it comes, only partitions that already run under an
+    /// id may send.
+    async fn ensure_identity(&mut self, now: Instant, next: &mut NextWake) {
+        if !self.shared.config.enable_idempotence || self.identity.is_some() {
+            return;
+        }
+        let due = self.init_retry_at.is_none_or(|t| t <= now);
+        let has_work = !self.shared.lock().is_idle();
+        if due && has_work {
+            self.init_producer_id().await;
+        }
+        if self.identity.is_none() {
+            next.at(self.init_retry_at);
+            next.at(Some(now + Duration::from_millis(100)));
+        }
+    }
+
+    /// Admits parked records whose topic metadata arrived and fails those past their deadline;
+    /// closes lingering batches.
+    fn admit_and_expire_parked(
+        &mut self,
+        state: &mut State,
+        metadata: &Arc<Metadata>,
+        now: Instant,
+        next: &mut NextWake,
+    ) {
+        let errors_changed = self.topic_errors_changed(metadata);
         let (_, missing) = state.admit_parked(&self.shared.limits, now);
         if missing.is_some() {
             self.want_metadata = true;
         }
+        let topic_errors = &metadata.topic_errors;
         state.expire_parked(&self.shared.limits, now, errors_changed, |t| {
-            metadata.topic_errors.get(t).cloned()
+            topic_errors.get(t).cloned()
         });
-        merge(state.close_lingering(cfg.linger, now));
-        drop(state);
-        if self.want_metadata {
-            self.start_metadata_refresh(now);
+        if !state.parked.is_empty() {
+            next.at(Some(now + Duration::from_millis(50)));
+        }
+        next.at(state.close_lingering(self.shared.config.linger, now));
+        state.ready_hint = false;
+    }
+
+    /// Takes the front batch of every partition that can send now. A partition is skipped
+    /// (its batches stay queued) while it has a batch in flight, waits out a retry back-off,
+    /// has no known leader, or its leader has no live connection (a connect starts in the
+    /// background, and metadata is refreshed in case the leader moved).
+    fn drain(
+        &mut self,
+        state: &mut State,
+        metadata: &Metadata,
+        now: Instant,
+        next: &mut NextWake,
+    ) -> Drained {
+        let mut drained = Drained::default();
+        for tq in state.topics.values_mut() {
+            let topic_meta = metadata.topics.get(&*tq.name);
+            for (index, pq) in tq.partitions.iter_mut().enumerate() {
+                if pq.in_flight {
+                    continue;
+                }
+                self.expire_front(pq, now, &mut drained.expired);
+                let Some(front) = pq.ready.front() else {
+                    continue;
+                };
+                if let Some(at) = front.retry_at.filter(|&at| at > now) {
+                    next.at(Some(at));
+                    continue;
+                }
+                if self.shared.config.enable_idempotence
+                    && self.identity.is_none()
+                    && pq.sequence_owner.is_none()
+                {
+                    continue;
+                }
+                let leader = topic_meta
+                    .and_then(|t| t.partitions.get(index))
+                    .map(|p| p.leader)
+                    .filter(|l| metadata.brokers.contains_key(l));
+                let Some(leader) = leader else {
+                    self.want_metadata = true;
+                    next.at(Some(now + self.shared.config.client.retry_backoff));
+                    continue;
+                };
+                let Some(conn) = self.live_connection(leader, &mut drained, now, next) else {
+                    continue;
+                };
+                if !self.has_room(leader, pq, &mut drained) {
+                    continue;
+                }
+                let mut batch = pq.ready.pop_front().expect("front exists");
+                pq.in_flight = true;
+                batch.last_leader = Some(leader);
+                self.stamp(pq, &mut batch);
+                drained
+                    .by_broker
+                    .entry(leader)
+                    .or_insert_with(|| (conn, Vec::new()))
+                    .1
+                    .push(batch);
+            }
+        }
+        drained
+    }
+
+    /// The live connection to `leader`, or `None` after starting a background connect (the
+    /// sender is woken when it ends) and asking for metadata, in case the leader moved.
+    fn live_connection(
+        &mut self,
+        leader: i32,
+        drained: &mut Drained,
+        now: Instant,
+        next: &mut NextWake,
+    ) -> Option<Arc<Connection>> {
+        if let Some((conn, _)) = drained.by_broker.get(&leader) {
+            return Some(conn.clone());
+        }
+        if drained.unreachable.contains(&leader) {
+            return None;
+        }
+        drained.unreachable.push(leader);
+        match self.shared.cluster.readiness(leader) {
+            Some(Readiness::Ready(conn)) => {
+                drained.unreachable.pop();
+                return Some(conn);
+            }
+            Some(Readiness::BackingOff(at)) => next.at(Some(at)),
+            Some(Readiness::Idle) => {
+                let shared = self.shared.clone();
+                self.shared
+                    .cluster
+                    .connect_in_background(leader, move || shared.wake_sender());
+            }
+            Some(Readiness::Connecting) | None => {}
+        }
+        self.want_metadata = true;
+        next.at(Some(now + self.shared.config.client.retry_backoff));
+        None
+    }
+
+    /// Whether `leader` can take this partition's front batch: under
+    /// `max.in.flight.requests.per.connection` and, unless the request is empty, under the
+    /// request size limit. Counts the batch into the request when it fits.
+    fn has_room(&self, leader: i32, pq: &PartitionQueue, drained: &mut Drained) -> bool {
+        let cfg = &self.shared.config;
+        if self.per_broker.get(&leader).copied().unwrap_or(0) >= cfg.max_in_flight {
+            return false;
+        }
+        let Some(front) = pq.ready.front() else {
+            return false;
+        };
+        let size = drained.request_bytes.entry(leader).or_insert(0);
+        let batch_size = match &front.payload {
+            Payload::Builder(b) => b.estimated_size(),
+            Payload::Encoded(b) => b.len(),
+        };
+        if *size > 0 && *size + batch_size > cfg.max_request_bytes {
+            return false;
+        }
+        *size += batch_size;
+        true
+    }
+
+    /// Fails the partition's front batches that outlived `delivery.timeout.ms` while queued.
+    /// A batch that was sent before leaves a sequence gap: its partition moves to a new epoch.
+    fn expire_front(
+        &mut self,
+        pq: &mut PartitionQueue,
+        now: Instant,
+        expired: &mut Vec<(ClosedBatch, Error)>,
+    ) {
+        let timeout = self.shared.config.delivery_timeout;
+        while let Some(front) = pq.ready.front() {
+            if now.duration_since(front.created) < timeout {
+                break;
+            }
+            let batch = pq.ready.pop_front().expect("front exists");
+            let err =
+                Error::message_timed_out(timeout, batch.last_error.as_ref(), batch.fate_unknown);
+            log_expired(&batch, &err);
+            if batch.stamp.is_some() {
+                self.open_sequence_gap(pq);
+            }
+            expired.push((batch, err));
+        }
+    }
+
+    /// Stamps a batch with its partition's producer id, epoch and next sequence. A retried
+    /// batch keeps the stamp it was sent with as long as its partition's epoch is unchanged
+    /// (the broker de-duplicates it); after a gap the partition takes the latest epoch from 0.
+    fn stamp(&self, pq: &mut PartitionQueue, batch: &mut ClosedBatch) {
+        if !self.shared.config.enable_idempotence {
+            return;
+        }
+        if let Some((id, epoch, _)) = batch.stamp
+            && pq.sequence_owner == Some((id, epoch))
+        {
+            return;
+        }
+        let owner = match pq.sequence_owner {
+            Some(owner) => owner,
+            None => {
+                let identity = self.identity.expect("drain checks the identity");
+                pq.next_sequence = 0;
+                *pq.sequence_owner.insert((identity.id, identity.epoch))
+            }
+        };
+        batch.stamp = Some((owner.0, owner.1, pq.next_sequence));
+        pq.next_sequence = pq.next_sequence.wrapping_add(batch.record_count() as i32) & i32::MAX;
+    }
+
+    /// A sent batch of this partition will never be written with its sequence (or may not have
+    /// been): the partition's next batch starts a new epoch at sequence 0. The producer's epoch
+    /// is bumped locally unless the partition is already behind it; an exhausted epoch asks
+    /// InitProducerId for a new id.
+    fn open_sequence_gap(&mut self, pq: &mut PartitionQueue) {
+        if !self.shared.config.enable_idempotence {
+            return;
+        }
+        let Some(owner) = pq.sequence_owner.take() else {
+            return;
+        };
+        let Some(identity) = self.identity.as_mut() else {
+            return;
+        };
+        if owner != (identity.id, identity.epoch) {
+            return;
+        }
+        if identity.epoch >= i16::MAX - 1 {
+            tracing::info!(
+                producer_id = identity.id,
+                "producer epoch exhausted; asking for a new producer id"
+            );
+            self.identity = None;
+        } else {
+            identity.epoch += 1;
+            tracing::debug!(
+                producer_id = identity.id,
+                epoch = identity.epoch,
+                "producer epoch bumped after a sequence gap"
+            );
         }
     }
 
@@ -378,18 +521,11 @@ impl Sender {
     }
 
     async fn init_producer_id(&mut self) {
-        let shared = self.shared.clone();
-        let cfg = &shared.config;
-        let (id, epoch) = match (self.identity, self.need_bump) {
-            // Epoch exhaustion needs a fresh producer id.
-            (Some(i), true) if i.epoch < i16::MAX - 1 => (i.id, i.epoch),
-            _ => (-1, -1),
-        };
         let request = InitProducerIdRequest::default()
             .with_transactional_id(None)
             .with_transaction_timeout_ms(i32::MAX)
-            .with_producer_id(ProducerId(id))
-            .with_producer_epoch(epoch);
+            .with_producer_id(ProducerId(-1))
+            .with_producer_epoch(-1);
         let result: Result<InitProducerIdResponse> =
             self.shared.cluster.request_any(&request).await;
         let result = result.and_then(|r| match Error::from_code(r.error_code) {
@@ -401,29 +537,21 @@ impl Sender {
                 tracing::debug!(
                     producer_id = r.producer_id.0,
                     epoch = r.producer_epoch,
-                    bump = self.need_bump,
                     "producer id"
                 );
                 self.identity = Some(ProducerIdentity {
                     id: r.producer_id.0,
                     epoch: r.producer_epoch,
                 });
-                self.need_bump = false;
                 self.init_failures = 0;
                 self.init_retry_at = None;
             }
-            Err(e)
-                if e.is_retriable()
-                    || e.code() == Some(ResponseError::UnsupportedVersion.code()) && id >= 0 =>
-            {
-                if e.code() == Some(ResponseError::UnsupportedVersion.code()) {
-                    // An old broker cannot bump: start over with a new producer id.
-                    self.identity = None;
-                }
+            Err(e) if e.is_retriable() => {
                 self.init_failures += 1;
+                let cfg = &self.shared.config.client;
                 let delay = crate::net::backoff(
-                    cfg.client.retry_backoff,
-                    cfg.client.retry_backoff_max,
+                    cfg.retry_backoff,
+                    cfg.retry_backoff_max,
                     self.init_failures,
                 );
                 self.init_retry_at = Some(Instant::now() + delay);
@@ -440,14 +568,80 @@ impl Sender {
         }
     }
 
-    fn send(&mut self, broker: i32, mut batches: Vec<ClosedBatch>) {
-        let shared = self.shared.clone();
-        let cfg = &shared.config;
-        // Encode (compress) outside the lock, once per batch; retries reuse the bytes.
+    /// Encodes the batches (compressing outside the lock, once per batch; retries reuse the
+    /// bytes) and sends one Produce request on `conn`. A batch that cannot be encoded fails
+    /// alone.
+    fn dispatch(
+        &mut self,
+        broker: i32,
+        conn: Arc<Connection>,
+        batches: Vec<ClosedBatch>,
+        now: Instant,
+    ) {
+        let (topics, keep) = self.encode_all(batches);
+        if keep.is_empty() {
+            return;
+        }
+        let cfg = &self.shared.config;
+        // Bounded by the earliest delivery deadline among the batches (librdkafka does the same).
+        let earliest = keep.iter().map(|b| b.created + cfg.delivery_timeout).min();
+        let timeout = earliest
+            .map_or(cfg.client.request_timeout, |t| {
+                t.saturating_duration_since(now)
+            })
+            .clamp(
+                MIN_REQUEST_TIMEOUT,
+                cfg.client.request_timeout.max(MIN_REQUEST_TIMEOUT),
+            );
+        // The broker may wait for replicas up to request.timeout.ms; only our wait is shorter.
+        let clamped = timeout < cfg.client.request_timeout;
+        let request = ProduceRequest::default()
+            .with_acks(cfg.acks.as_i16())
+            .with_timeout_ms(cfg.client.request_timeout.as_millis().min(i32::MAX as u128) as i32)
+            .with_topic_data(topics);
+        let acks = cfg.acks;
+        *self.per_broker.entry(broker).or_insert(0) += 1;
+        let records: usize = keep.iter().map(ClosedBatch::record_count).sum();
+        let span = tracing::debug_span!("produce", broker, batches = keep.len(), records);
+        self.in_flight.push(Box::pin(
+            async move {
+                let started = Instant::now();
+                let result = if acks == Acks::None {
+                    match conn.require_version(ApiKey::Produce) {
+                        Ok(version) => conn
+                            .send_no_response(&request, version)
+                            .await
+                            .map(|()| None),
+                        Err(e) => Err(e),
+                    }
+                } else if clamped {
+                    // A slow broker (waiting for replicas) keeps its connection: closing it would
+                    // fail every other request on it.
+                    conn.request_within(&request, timeout).await.map(Some)
+                } else {
+                    // request.timeout.ms without an answer: the broker is gone or hung.
+                    conn.request_timeout(&request, timeout).await.map(Some)
+                };
+                RequestOutcome {
+                    broker,
+                    batches: keep,
+                    result,
+                    latency: started.elapsed(),
+                }
+            }
+            .instrument(span),
+        ));
+    }
+
+    /// The request's topic data and the batches in it; batches that fail to encode are failed.
+    fn encode_all(
+        &mut self,
+        batches: Vec<ClosedBatch>,
+    ) -> (Vec<TopicProduceData>, Vec<ClosedBatch>) {
         let mut topics: Vec<TopicProduceData> = Vec::new();
         let mut failed = Vec::new();
         let mut keep = Vec::with_capacity(batches.len());
-        for mut batch in batches.drain(..) {
+        for mut batch in batches {
             let bytes = match encode(&mut batch) {
                 Ok(b) => b,
                 Err(e) => {
@@ -469,64 +663,15 @@ impl Sender {
             keep.push(batch);
         }
         if !failed.is_empty() {
-            let mut state = self.shared.lock();
-            for (batch, _) in &failed {
-                state.release(batch.accounted, batch.record_count());
-                if let Some(pq) = state
-                    .topics
-                    .get_mut(&*batch.topic)
-                    .and_then(|t| t.partitions.get_mut(batch.partition as usize))
-                {
-                    pq.in_flight = false;
-                }
-            }
-            drop(state);
-            for (batch, e) in failed {
-                batch.fail(e);
-            }
-            self.shared.notify_if_idle();
+            self.finish(failed.into_iter().map(|(b, e)| (b, Err(e))).collect());
             // Those partitions' open batches were left open while in flight: look again.
             self.shared.wake_sender();
         }
-        if keep.is_empty() {
-            return;
-        }
-        let request = ProduceRequest::default()
-            .with_acks(cfg.acks.as_i16())
-            .with_timeout_ms(cfg.client.request_timeout.as_millis().min(i32::MAX as u128) as i32)
-            .with_topic_data(topics);
-        let cluster = self.shared.cluster.clone();
-        let acks = cfg.acks;
-        let timeout = cfg.client.request_timeout;
-        *self.per_broker.entry(broker).or_insert(0) += 1;
-        let records: usize = keep.iter().map(ClosedBatch::record_count).sum();
-        let span = tracing::debug_span!("produce", broker, batches = keep.len(), records);
-        self.in_flight.push(Box::pin(
-            async move {
-                let started = Instant::now();
-                let result = async {
-                    let conn = cluster.connection(broker).await?;
-                    if acks == Acks::None {
-                        let version = conn.require_version(ApiKey::Produce)?;
-                        conn.send_no_response(&request, version)
-                            .await
-                            .map(|()| None)
-                    } else {
-                        conn.request_timeout(&request, timeout).await.map(Some)
-                    }
-                }
-                .await;
-                RequestOutcome {
-                    broker,
-                    batches: keep,
-                    result,
-                    latency: started.elapsed(),
-                }
-            }
-            .instrument(span),
-        ));
+        (topics, keep)
     }
 
+    /// Handles a Produce outcome: each batch is delivered, retried (back at the head of its
+    /// partition's queue, so order holds) or failed; leaders named in the response are used.
     fn handle(&mut self, outcome: RequestOutcome) {
         let RequestOutcome {
             broker,
@@ -538,119 +683,203 @@ impl Sender {
             *n = n.saturating_sub(1);
         }
         self.shared.metrics.record_request(latency);
-        let now = Instant::now();
-        let mut done: Vec<(ClosedBatch, Delivery)> = Vec::new();
-        let mut retry: Vec<ClosedBatch> = Vec::new();
-        match result {
-            Ok(None) => {
-                for b in batches {
-                    done.push((b, Ok((-1, -1))));
-                }
+        let verdicts = match result {
+            Ok(None) => batches
+                .into_iter()
+                .map(|b| (b, Verdict::Delivered(-1, -1)))
+                .collect(),
+            Ok(Some(response)) => self.judge_response(broker, batches, &response),
+            Err(e) => self.judge_lost_request(batches, &e),
+        };
+        let mut done = Vec::new();
+        let mut retry = Vec::new();
+        for (batch, verdict) in verdicts {
+            match verdict {
+                Verdict::Delivered(offset, time) => done.push((batch, Ok((offset, time)))),
+                Verdict::Fail(e) => done.push((batch, Err(e))),
+                Verdict::Retry(e) => retry.push((batch, e)),
             }
-            Ok(Some(response)) => {
-                for mut b in batches {
-                    let part = response
-                        .responses
-                        .iter()
-                        .find(|t| *t.name.0 == *b.topic)
-                        .and_then(|t| {
-                            t.partition_responses
-                                .iter()
-                                .find(|p| p.index == b.partition)
-                        });
-                    let Some(p) = part else {
-                        b.last_error = Some(
-                            Error::network("partition missing from the Produce response")
-                                .with_broker(broker),
-                        );
-                        retry.push(b);
-                        continue;
-                    };
-                    match Error::from_code_msg(p.error_code, p.error_message.as_deref()) {
-                        None => done.push((b, Ok((p.base_offset, p.log_append_time_ms)))),
-                        Some(e)
-                            if e.code() == Some(ResponseError::DuplicateSequenceNumber.code()) =>
-                        {
-                            // Already written by an earlier attempt: delivered, offset unknown.
-                            done.push((b, Ok((-1, p.log_append_time_ms))));
+        }
+        self.requeue(retry, &mut done);
+        self.finish(done);
+    }
+
+    /// Verdicts for a request that got no response: every batch may have been written, so each
+    /// keeps its stamp and is retried (the broker de-duplicates), unless its error is final.
+    fn judge_lost_request(
+        &mut self,
+        batches: Vec<ClosedBatch>,
+        e: &Error,
+    ) -> Vec<(ClosedBatch, Verdict)> {
+        if needs_metadata_refresh(e) {
+            self.want_metadata = true;
+        }
+        batches
+            .into_iter()
+            .map(|mut b| {
+                b.fate_unknown = true;
+                let verdict = self.classify(&b, e.clone());
+                (b, verdict)
+            })
+            .collect()
+    }
+
+    /// Verdicts from a Produce response, applying the leaders it names (KIP-951).
+    fn judge_response(
+        &mut self,
+        broker: i32,
+        batches: Vec<ClosedBatch>,
+        response: &ProduceResponse,
+    ) -> Vec<(ClosedBatch, Verdict)> {
+        let mut hints = Vec::new();
+        let verdicts: Vec<_> = batches
+            .into_iter()
+            .map(|mut b| {
+                let verdict = match find_partition(response, &b) {
+                    None => Verdict::Retry(
+                        Error::network("partition missing from the Produce response")
+                            .with_broker(broker),
+                    ),
+                    Some(p) => {
+                        if p.current_leader.leader_id.0 >= 0 && p.error_code != 0 {
+                            hints.push(LeaderHint {
+                                topic: b.topic.to_string(),
+                                partition: b.partition,
+                                leader: p.current_leader.leader_id.0,
+                                leader_epoch: p.current_leader.leader_epoch,
+                            });
                         }
-                        Some(e) => {
-                            let e = e.with_broker(broker);
-                            match self.classify(&b, &e) {
-                                Next::Retry => {
-                                    b.last_error = Some(e);
-                                    retry.push(b);
-                                }
-                                Next::Fail => done.push((b, Err(e))),
-                            }
-                        }
+                        self.judge_partition(broker, &mut b, p)
                     }
-                }
+                };
+                (b, verdict)
+            })
+            .collect();
+        if !hints.is_empty() {
+            let endpoints: Vec<BrokerInfo> = response
+                .node_endpoints
+                .iter()
+                .map(|n| BrokerInfo {
+                    id: n.node_id.0,
+                    host: n.host.to_string(),
+                    port: n.port,
+                    rack: n.rack.as_ref().map(|r| r.to_string()),
+                })
+                .collect();
+            self.shared.cluster.apply_leader_hints(&hints, &endpoints);
+        }
+        verdicts
+    }
+
+    /// One partition's verdict from its part of a Produce response.
+    fn judge_partition(
+        &mut self,
+        broker: i32,
+        batch: &mut ClosedBatch,
+        p: &PartitionProduceResponse,
+    ) -> Verdict {
+        use ResponseError as E;
+        let error = Error::from_code_msg(p.error_code, p.error_message.as_deref());
+        // The leader appended the batch but its replicas did not confirm in time: it may still
+        // be committed.
+        batch.fate_unknown = matches!(
+            error.as_ref().and_then(Error::response_error),
+            Some(E::RequestTimedOut | E::NotEnoughReplicasAfterAppend)
+        );
+        match error {
+            None => Verdict::Delivered(p.base_offset, p.log_append_time_ms),
+            // Already written by an earlier attempt: delivered, offset unknown.
+            Some(e) if e.code() == Some(ResponseError::DuplicateSequenceNumber.code()) => {
+                Verdict::Delivered(-1, p.log_append_time_ms)
             }
-            Err(e) => {
+            Some(e) => self.classify(batch, e.with_broker(broker)),
+        }
+    }
+
+    /// Retry or fail, by the error. Sequence errors (KIP-360) are retried under a new epoch: the
+    /// batch was certainly not written, so its partition starts over (see [`Sender::requeue`]).
+    fn classify(&mut self, batch: &ClosedBatch, e: Error) -> Verdict {
+        use ResponseError as E;
+        let idempotent = self.shared.config.enable_idempotence;
+        match e.response_error() {
+            Some(E::OutOfOrderSequenceNumber | E::UnknownProducerId | E::InvalidProducerEpoch)
+                if idempotent && batch.stamp.is_some() =>
+            {
+                Verdict::Retry(e)
+            }
+            _ if e.is_retriable() => {
                 if needs_metadata_refresh(&e) {
                     self.want_metadata = true;
                 }
-                for mut b in batches {
-                    match self.classify(&b, &e) {
-                        Next::Retry => {
-                            b.last_error = Some(e.clone());
-                            retry.push(b);
-                        }
-                        Next::Fail => done.push((b, Err(e.clone()))),
-                    }
-                }
+                Verdict::Retry(e)
             }
+            _ => Verdict::Fail(e),
         }
+    }
+
+    /// Puts retried batches back at the head of their partitions (with a back-off, skipped when
+    /// the response named a new leader); those out of retries or time fail instead.
+    fn requeue(
+        &mut self,
+        retry: Vec<(ClosedBatch, Error)>,
+        done: &mut Vec<(ClosedBatch, Delivery)>,
+    ) {
         let shared = self.shared.clone();
         let cfg = &shared.config;
+        let now = Instant::now();
+        let metadata = shared.cluster.metadata();
         let mut state = shared.lock();
-        for b in &done {
-            state.release(b.0.accounted, b.0.record_count());
-        }
-        for mut b in retry {
+        for (mut b, e) in retry {
             b.attempts += 1;
-            let expired = now.duration_since(b.created) >= cfg.delivery_timeout;
-            if b.attempts > cfg.retries || expired {
-                let last = b
-                    .last_error
-                    .clone()
-                    .unwrap_or_else(|| Error::timeout("retries exhausted"));
-                if b.stamp.is_some() {
-                    self.need_bump = true;
-                }
-                state.release(b.accounted, b.record_count());
-                done.push((b, Err(last)));
+            let sequence_error = is_sequence_error(&e);
+            let Some(pq) = partition_queue(&mut state, &b) else {
+                done.push((b, Err(e)));
+                continue;
+            };
+            pq.in_flight = false;
+            if now.duration_since(b.created) >= cfg.delivery_timeout || b.attempts > cfg.retries {
+                let err = if b.attempts > cfg.retries {
+                    e
+                } else {
+                    Error::message_timed_out(cfg.delivery_timeout, Some(&e), b.fate_unknown)
+                };
+                log_expired(&b, &err);
+                self.open_sequence_gap(pq);
+                done.push((b, Err(err)));
                 continue;
             }
-            if b.last_error.as_ref().is_some_and(needs_metadata_refresh) {
-                self.want_metadata = true;
+            if sequence_error {
+                // Not written: the partition starts a new epoch and the batch is re-stamped.
+                self.open_sequence_gap(pq);
+                b.stamp = None;
             }
+            tracing::debug!(topic = %b.topic, partition = b.partition, attempt = b.attempts, error = %e, "retrying batch");
             self.shared.metrics.record_retry();
-            b.retry_at = Some(
+            let moved = leader_of(&metadata, &b) != b.last_leader;
+            b.retry_at = (!moved).then(|| {
                 now + crate::net::backoff(
                     cfg.client.retry_backoff,
                     cfg.client.retry_backoff_max,
                     b.attempts,
-                ),
-            );
-            let (topic, partition) = (b.topic.clone(), b.partition);
-            if let Some(pq) = state
-                .topics
-                .get_mut(&*topic)
-                .and_then(|t| t.partitions.get_mut(partition as usize))
-            {
-                pq.in_flight = false;
-                pq.ready.push_front(b);
-            }
+                )
+            });
+            b.last_error = Some(e);
+            pq.ready.push_front(b);
         }
-        for (b, _) in &done {
-            if let Some(pq) = state
-                .topics
-                .get_mut(&*b.topic)
-                .and_then(|t| t.partitions.get_mut(b.partition as usize))
-            {
+    }
+
+    /// Releases buffer space, clears the in-flight marks and resolves the records' futures.
+    fn finish(&mut self, done: Vec<(ClosedBatch, Delivery)>) {
+        let shared = self.shared.clone();
+        let mut state = shared.lock();
+        for (b, result) in &done {
+            state.release(b.accounted, b.record_count());
+            let gap = result.is_err() && b.stamp.is_some();
+            if let Some(pq) = partition_queue(&mut state, b) {
                 pq.in_flight = false;
+                if gap {
+                    self.open_sequence_gap(pq);
+                }
             }
         }
         drop(state);
@@ -671,44 +900,12 @@ impl Sender {
         self.shared.notify_if_idle();
     }
 
-    fn classify(&mut self, batch: &ClosedBatch, e: &Error) -> Next {
-        use ResponseError as E;
-        let current = self.identity;
-        match e.response_error() {
-            Some(E::OutOfOrderSequenceNumber | E::UnknownProducerId)
-                if self.shared.config.enable_idempotence =>
-            {
-                // KIP-360: bump the epoch and resend with fresh sequences.
-                if batch.stamp.map(|s| s.1) == current.map(|c| c.epoch) {
-                    self.need_bump = true;
-                }
-                Next::Retry
-            }
-            Some(E::InvalidProducerEpoch)
-                if batch.stamp.map(|s| s.1) != current.map(|c| c.epoch) =>
-            {
-                Next::Retry
-            }
-            _ if e.is_retriable() => {
-                if needs_metadata_refresh(e) {
-                    self.want_metadata = true;
-                }
-                Next::Retry
-            }
-            _ => Next::Fail,
-        }
-    }
-
+    /// Fails every buffered and parked record with a fatal error (the producer cannot go on).
     fn fail_everything(&mut self, error: Error) {
         let mut failed = Vec::new();
-        {
+        let parked: Vec<_> = {
             let mut state = self.shared.lock();
             state.closing = true;
-            for tq in state.topics.values_mut() {
-                for pq in &mut tq.partitions {
-                    failed.extend(pq.ready.drain(..));
-                }
-            }
             let _ = state.close_lingering(Duration::ZERO, Instant::now());
             for tq in state.topics.values_mut() {
                 for pq in &mut tq.partitions {
@@ -718,11 +915,10 @@ impl Sender {
             for b in &failed {
                 state.release(b.accounted, b.record_count());
             }
-            let parked: Vec<_> = state.parked.drain(..).collect();
-            drop(state);
-            for p in parked {
-                p.fail(error.clone());
-            }
+            state.parked.drain(..).collect()
+        };
+        for p in parked {
+            p.fail(error.clone());
         }
         for b in failed {
             b.fail(error.clone());
@@ -734,9 +930,53 @@ impl Sender {
 /// (base offset, log-append time) or the error a batch ends with.
 type Delivery = std::result::Result<(i64, i64), Error>;
 
-enum Next {
-    Retry,
-    Fail,
+fn is_sequence_error(e: &Error) -> bool {
+    use ResponseError as E;
+    matches!(
+        e.response_error(),
+        Some(E::OutOfOrderSequenceNumber | E::UnknownProducerId | E::InvalidProducerEpoch)
+    )
+}
+
+fn find_partition<'r>(
+    response: &'r ProduceResponse,
+    b: &ClosedBatch,
+) -> Option<&'r PartitionProduceResponse> {
+    response
+        .responses
+        .iter()
+        .find(|t| *t.name.0 == *b.topic)
+        .and_then(|t| {
+            t.partition_responses
+                .iter()
+                .find(|p| p.index == b.partition)
+        })
+}
+
+fn partition_queue<'s>(state: &'s mut State, b: &ClosedBatch) -> Option<&'s mut PartitionQueue> {
+    state
+        .topics
+        .get_mut(&*b.topic)
+        .and_then(|t| t.partitions.get_mut(b.partition as usize))
+}
+
+fn leader_of(metadata: &Metadata, b: &ClosedBatch) -> Option<i32> {
+    metadata
+        .topics
+        .get(&*b.topic)
+        .and_then(|t| t.partitions.get(b.partition as usize))
+        .map(|p| p.leader)
+}
+
+fn log_expired(batch: &ClosedBatch, err: &Error) {
+    tracing::warn!(
+        topic = %batch.topic,
+        partition = batch.partition,
+        records = batch.record_count(),
+        possibly_persisted = err.possibly_persisted(),
+        error = %err,
+        "batch failed"
+    );
 }
 
 /// The batch's wire bytes, stamped with its producer id/epoch/sequence when idempotent.

@@ -11,6 +11,19 @@
 //! actually produced and stops with [`CompressionError::TooLarge`] past [`MAX_DECOMPRESSED_BYTES`].
 
 mod snappy;
+mod stream;
+
+pub use stream::BoundedDecoder;
+
+/// Every codec, for tests that go through all of them.
+#[cfg(test)]
+pub(crate) const ALL_CODECS: [Compression; 5] = [
+    Compression::None,
+    Compression::Gzip,
+    Compression::Snappy,
+    Compression::Lz4,
+    Compression::Zstd,
+];
 
 use std::io::{Read, Write};
 

@@ -8,8 +8,8 @@
 
 use super::{Compression, CompressionError};
 
-const XERIAL_MAGIC: [u8; 8] = [0x82, b'S', b'N', b'A', b'P', b'P', b'Y', 0];
-const XERIAL_HEADER_LEN: usize = 16;
+pub(super) const XERIAL_MAGIC: [u8; 8] = [0x82, b'S', b'N', b'A', b'P', b'P', b'Y', 0];
+pub(super) const XERIAL_HEADER_LEN: usize = 16;
 /// snappy-java's default chunk size: readers size their buffers for it.
 const XERIAL_CHUNK: usize = 32 * 1024;
 /// A valid snappy block expands at most ~21.4x (a 3-byte copy yields 64 bytes); a block claiming
@@ -86,7 +86,7 @@ fn decompress_xerial(
     Ok(())
 }
 
-fn decompress_block(
+pub(super) fn decompress_block(
     block: &[u8],
     out: &mut Vec<u8>,
     start: usize,

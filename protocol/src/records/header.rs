@@ -16,6 +16,7 @@ pub(crate) const MAGIC_AT: usize = 16;
 pub(crate) const CRC_AT: usize = 17;
 /// The CRC covers everything from the attributes to the end of the batch.
 pub(crate) const CRC_COVERS_FROM: usize = 21;
+const MAX_TIMESTAMP_AT: usize = 35;
 /// Smallest legal `batch_length`: a header with no records.
 pub(crate) const MIN_BATCH_LENGTH: i32 = (BATCH_HEADER_LEN - LOG_OVERHEAD) as i32;
 
@@ -237,7 +238,8 @@ pub fn verify_crc(batch: &[u8]) -> Result<(), RecordsError> {
     verify_crc_parsed(&header, batch)
 }
 
-pub(crate) fn verify_crc_parsed(header: &BatchHeader, batch: &[u8]) -> Result<(), RecordsError> {
+/// The batch's whole length, checked against the bytes present.
+fn whole_len(header: &BatchHeader, batch: &[u8]) -> Result<usize, RecordsError> {
     let total = header.total_len();
     if batch.len() < total {
         return Err(RecordsError::Truncated {
@@ -246,6 +248,11 @@ pub(crate) fn verify_crc_parsed(header: &BatchHeader, batch: &[u8]) -> Result<()
             available: batch.len(),
         });
     }
+    Ok(total)
+}
+
+pub(crate) fn verify_crc_parsed(header: &BatchHeader, batch: &[u8]) -> Result<(), RecordsError> {
+    let total = whole_len(header, batch)?;
     let computed = crc32c::crc32c(&batch[CRC_COVERS_FROM..total]);
     if computed != header.crc {
         return Err(RecordsError::CrcMismatch {
@@ -281,5 +288,16 @@ pub fn set_partition_leader_epoch(batch: &mut [u8], epoch: i32) -> Result<(), Re
     check_header_room(batch)?;
     batch[PARTITION_LEADER_EPOCH_AT..PARTITION_LEADER_EPOCH_AT + 4]
         .copy_from_slice(&epoch.to_be_bytes());
+    Ok(())
+}
+
+/// Rewrites the max timestamp of the whole batch at the front of `batch` and recomputes its CRC
+/// (which covers the timestamp), as a broker does when the header disagrees with the records.
+pub fn set_max_timestamp(batch: &mut [u8], max_timestamp: i64) -> Result<(), RecordsError> {
+    let header = BatchHeader::parse(batch)?;
+    let total = whole_len(&header, batch)?;
+    batch[MAX_TIMESTAMP_AT..MAX_TIMESTAMP_AT + 8].copy_from_slice(&max_timestamp.to_be_bytes());
+    let crc = crc32c::crc32c(&batch[CRC_COVERS_FROM..total]);
+    batch[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
     Ok(())
 }

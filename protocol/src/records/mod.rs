@@ -20,15 +20,17 @@ mod builder;
 mod header;
 mod iter;
 mod record;
+mod stream;
 pub mod varint;
 
 pub use builder::{BatchOptions, RecordBatchBuilder};
 pub use header::{
     BATCH_HEADER_LEN, BatchHeader, LOG_OVERHEAD, MAGIC_V2, TimestampType, set_base_offset,
-    set_partition_leader_epoch, verify_crc,
+    set_max_timestamp, set_partition_leader_epoch, verify_crc,
 };
 pub use iter::{RecordBatch, RecordBatches, Records};
 pub use record::{ControlRecord, RawRecord, Record, RecordHeader, RecordRef};
+pub use stream::{RecordMeta, RecordStream};
 
 use crate::compression::CompressionError;
 

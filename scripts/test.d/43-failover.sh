@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Fail-over suite (tests/failover): a 3-node Apache Kafka 4.3.1 cluster (scripts/apache-kafka.sh
+# cluster-start) under SIGKILL of the busiest leader, SIGSTOP of a leader, a rolling restart, a
+# consumer group losing its coordinator and bootstrap with a hung first host; our Rust client
+# (the odradek CLI), our Python binding and confluent-kafka (librdkafka) side by side. Asserts
+# integrity; prints stalls and failure counts of each client (FAILOVER_RESULTS=FILE saves them).
+#
+# The Python binding is the wheel scripts/test.d/35-python.sh built ($ODRADEK_PY_DIST, default
+# $ODRADEK_CACHE/python-dist); it is installed into a temp dir, not rebuilt.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+export ODRADEK_CACHE="${ODRADEK_CACHE:-$HOME/.cache/odradek}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ODRADEK_CACHE/target}"
+export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
+python="$ODRADEK_CACHE/venv/bin/python"
+[ -x "$python" ] || { echo "43-failover.sh: no venv at $ODRADEK_CACHE/venv; run scripts/setup.sh" >&2; exit 1; }
+dist="${ODRADEK_PY_DIST:-$ODRADEK_CACHE/python-dist}"
+wheel=$(ls "$dist"/odradek-*.whl 2>/dev/null | head -n1 || true)
+[ -n "$wheel" ] || { echo "43-failover.sh: no odradek wheel in $dist; run scripts/test.d/35-python.sh first" >&2; exit 1; }
+
+(cd "$root" && cargo build --release --locked -p odradek-cli)
+export ODRADEK_CLI_BIN="$CARGO_TARGET_DIR/release/odradek"
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+"$python" -m pip install -q --disable-pip-version-check --no-deps --no-index --target "$work/pylib" "$wheel"
+export PYTHONPATH="$work/pylib${PYTHONPATH:+:$PYTHONPATH}"
+
+cd "$root/tests/failover"
+exec "$python" -m pytest -q -rA -s "$@"

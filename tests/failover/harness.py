@@ -1,0 +1,315 @@
+"""The fail-over suite's harness: a 3-node Apache Kafka cluster (scripts/apache-kafka.sh
+cluster-start), producers of both clients run side by side, log verification and stall figures."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import confluent_kafka
+from confluent_kafka.admin import AdminClient, NewTopic
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "scripts" / "apache-kafka.sh"
+HERE = Path(__file__).resolve().parent
+PARTITIONS = 6
+
+
+class Cluster:
+    """Three combined KRaft nodes on ephemeral ports in a temp dir; stopped by `close`."""
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="odradek-failover-"))
+        out = subprocess.run(["bash", str(SCRIPT), "cluster-start", str(self.dir)],
+                             capture_output=True, text=True, timeout=300)
+        if out.returncode != 0:
+            raise RuntimeError(f"3-node Kafka did not start: {out.stderr[-3000:]}")
+        self.bootstrap = out.stdout.strip().splitlines()[-1]
+        self.admin = AdminClient({"bootstrap.servers": self.bootstrap})
+
+    def node(self, n: int) -> Path:
+        return self.dir / f"node-{n}"
+
+    def address(self, n: int) -> str:
+        return (self.node(n) / "address").read_text().strip()
+
+    def pid(self, n: int) -> int:
+        return int((self.node(n) / "pid").read_text())
+
+    def signal(self, n: int, sig: int) -> None:
+        os.kill(self.pid(n), sig)
+
+    def kill(self, n: int) -> None:
+        self.signal(n, signal.SIGKILL)
+        try:
+            os.waitpid(self.pid(n), 0)
+        except ChildProcessError:
+            pass
+        for _ in range(100):
+            if not Path(f"/proc/{self.pid(n)}").exists():
+                return
+            time.sleep(0.05)
+
+    def stop(self, n: int) -> None:
+        """SIGTERM (controlled shutdown) and wait for the process to end."""
+        self.signal(n, signal.SIGTERM)
+        for _ in range(600):
+            if not Path(f"/proc/{self.pid(n)}").exists():
+                return
+            time.sleep(0.1)
+        self.kill(n)
+
+    def start(self, n: int, wait: bool = True) -> None:
+        args = ["bash", str(SCRIPT), "node-start", str(self.dir), str(n)]
+        if not wait:
+            args.append("--no-wait")
+        subprocess.run(args, check=True, timeout=300)
+
+    def wait(self, n: int) -> None:
+        subprocess.run(["bash", str(SCRIPT), "node-wait", str(self.dir), str(n)], check=True,
+                       timeout=300)
+
+    def close(self) -> None:
+        subprocess.run(["bash", str(SCRIPT), "cluster-stop", str(self.dir)], timeout=60)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def create_topic(self, name: str, partitions: int = PARTITIONS) -> None:
+        fs = self.admin.create_topics([NewTopic(name, partitions, 3)])
+        fs[name].result(60)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            md = self.admin.list_topics(name, timeout=10).topics.get(name)
+            if md and md.error is None and len(md.partitions) == partitions and all(
+                    p.leader >= 0 for p in md.partitions.values()):
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"topic {name} has no leaders after 60 s")
+
+    def leaders(self, topic: str) -> dict[int, int]:
+        md = self.admin.list_topics(topic, timeout=10).topics[topic]
+        return {p.id: p.leader for p in md.partitions.values()}
+
+    def node_of(self, broker_id: int) -> int:
+        return broker_id  # node.id n is node-n
+
+    def all_alive(self) -> None:
+        for n in (1, 2, 3):
+            if not Path(f"/proc/{self.pid(n)}").exists():
+                self.start(n)
+
+
+@dataclass
+class Run:
+    """One producer's run: its delivery reports (with monotonic times)."""
+
+    client: str
+    topic: str
+    reports: list = field(default_factory=list)
+    started: float = 0.0
+    stderr: str = ""
+
+
+class _Process:
+    """A producer process whose reports a reader thread collects; `wait` joins it."""
+
+    run: Run
+    proc: subprocess.Popen
+    seconds: float
+    threads: list
+    ok_codes: tuple = (0,)
+
+    def _errors(self) -> None:
+        self.run.stderr = self.proc.stderr.read()
+
+    def wait(self) -> Run:
+        self.proc.wait(timeout=self.seconds + 120)
+        for t in self.threads:
+            t.join(timeout=10)
+        assert self.proc.returncode in self.ok_codes, \
+            f"{self.run.client} exited {self.proc.returncode}: {self.run.stderr[-2000:]}"
+        return self.run
+
+
+class CliProducer(_Process):
+    """Our Rust client: `odradek produce --report-json`, fed from stdin at a fixed rate."""
+
+    ok_codes = (0, 1)  # 1: some record failed (each is in the reports)
+
+    def __init__(self, cli: str, bootstrap: str, topic: str, rate: int, seconds: float,
+                 delivery_timeout: int = 8000) -> None:
+        self.run = Run("odradek (Rust)", topic)
+        args = [cli, "produce", "-b", bootstrap, "-t", topic, "-k", ":", "--report-json", "-q",
+                "-X", "enable.idempotence=true", "-X", "acks=all", "-X", "linger.ms=5",
+                "-X", f"delivery.timeout.ms={delivery_timeout}"]
+        env = dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "odradek=info"))
+        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, env=env)
+        self.rate, self.seconds = rate, seconds
+        self.threads = [threading.Thread(target=self._feed, daemon=True),
+                        threading.Thread(target=self._read, daemon=True),
+                        threading.Thread(target=self._errors, daemon=True)]
+        for t in self.threads:
+            t.start()
+
+    def _feed(self) -> None:
+        start = self.run.started = time.monotonic()
+        sent, seq = 0, [0] * 12
+        while time.monotonic() - start < self.seconds:
+            due = int((time.monotonic() - start) * self.rate)
+            lines = []
+            while sent < due:
+                k = sent % 12
+                lines.append(f"k{k}:k{k}:{seq[k]}\n")
+                seq[k] += 1
+                sent += 1
+            if lines:
+                self.proc.stdin.write("".join(lines))
+                self.proc.stdin.flush()
+            time.sleep(0.005)
+        self.proc.stdin.close()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            r = json.loads(line)
+            r["t"] = time.monotonic()
+            self.run.reports.append(r)
+
+
+class ScriptProducer(_Process):
+    """confluent-kafka or our Python binding running tests/failover/producer.py."""
+
+    def __init__(self, client: str, bootstrap: str, topic: str, rate: int, seconds: float,
+                 delivery_timeout: int = 8000) -> None:
+        label = {"rdkafka": "librdkafka (confluent-kafka)", "odradek": "odradek (Python)"}[client]
+        self.run = Run(label, topic)
+        args = [sys.executable, str(HERE / "producer.py"), "--client", client, "--bootstrap",
+                bootstrap, "--topic", topic, "--rate", str(rate), "--seconds", str(seconds),
+                "--delivery-timeout", str(delivery_timeout)]
+        self.seconds = seconds
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True)
+        self.threads = [threading.Thread(target=self._read, daemon=True),
+                        threading.Thread(target=self._errors, daemon=True)]
+        for t in self.threads:
+            t.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            r = json.loads(line)
+            if "started" in r:
+                self.run.started = r["started"]
+            elif "value" in r:
+                self.run.reports.append(r)
+
+
+
+def read_topic(bootstrap: str, topic: str, partitions: int = PARTITIONS) -> list[tuple[int, int, str, str]]:
+    """Every record of `topic` as (partition, offset, key, value), read to the high watermarks."""
+    c = confluent_kafka.Consumer({"bootstrap.servers": bootstrap, "group.id": f"verify-{topic}",
+                                  "enable.auto.commit": False, "auto.offset.reset": "earliest",
+                                  "isolation.level": "read_uncommitted"})
+    tps = [confluent_kafka.TopicPartition(topic, p, confluent_kafka.OFFSET_BEGINNING)
+           for p in range(partitions)]
+    ends = {p: c.get_watermark_offsets(confluent_kafka.TopicPartition(topic, p), timeout=30)[1]
+            for p in range(partitions)}
+    c.assign(tps)
+    out: list = []
+    done = {p for p, e in ends.items() if e == 0}
+    deadline = time.monotonic() + 60
+    while len(done) < partitions and time.monotonic() < deadline:
+        for m in c.consume(1000, 1.0):
+            if m.error():
+                continue
+            out.append((m.partition(), m.offset(), m.key().decode(), m.value().decode()))
+            if m.offset() + 1 >= ends[m.partition()]:
+                done.add(m.partition())
+    c.close()
+    assert len(done) == partitions, f"could not read {topic} to its end"
+    return out
+
+
+@dataclass
+class Verdict:
+    client: str
+    acked: int
+    failed: int
+    unknown_failed: int
+    lost: int
+    duplicated: int
+    out_of_order: int
+    phantom: int
+    stall_dead: float
+    stall_healthy: float
+    first_fault_failed: int = 0
+
+
+def verify(bootstrap: str, run: Run, fault_at: float, dead: set[int], end_at: float) -> Verdict:
+    """Checks a run against the log; computes the stalls of the faulted leader's partitions and
+    of the others after `fault_at`."""
+    log = read_topic(bootstrap, run.topic)
+    values = [v for (_, _, _, v) in log]
+    counts: dict[str, int] = {}
+    for v in values:
+        counts[v] = counts.get(v, 0) + 1
+    acked = [r for r in run.reports if "error" not in r]
+    failed = [r for r in run.reports if "error" in r]
+    lost = sum(1 for r in acked if r["value"] not in counts)
+    duplicated = sum(n - 1 for n in counts.values() if n > 1)
+    sure_absent = [r for r in failed if r.get("possibly_persisted") is False]
+    phantom = sum(1 for r in sure_absent if r["value"] in counts)
+    unknown = len(failed) - len(sure_absent)
+    out_of_order = 0
+    last: dict[str, int] = {}
+    for (_, _, key, value) in sorted(log):
+        seq = int(value.rsplit(":", 1)[1])
+        if key in last and seq <= last[key]:
+            out_of_order += 1
+        last[key] = seq
+    stalls = stall_by_partition([r for r in acked], fault_at, end_at)
+    dead_stall = max((s for p, s in stalls.items() if p in dead), default=0.0)
+    healthy_stall = max((s for p, s in stalls.items() if p not in dead), default=0.0)
+    return Verdict(run.client, len(acked), len(failed), unknown, lost, duplicated, out_of_order,
+                   phantom, dead_stall, healthy_stall)
+
+
+def stall_by_partition(acked: list[dict], fault_at: float, end_at: float) -> dict[int, float]:
+    """Per partition: the longest time without an acknowledgement from `fault_at` on (a gap that
+    spans `fault_at` counts from the last ack before it)."""
+    times: dict[int, list[float]] = {}
+    for r in acked:
+        times.setdefault(r["partition"], []).append(r["t"])
+    out = {}
+    for p, ts in times.items():
+        ts.sort()
+        worst = 0.0
+        prev = None
+        for t in ts:
+            if prev is not None and t >= fault_at:
+                worst = max(worst, t - prev)
+            prev = t
+        if prev is not None and prev < end_at:
+            worst = max(worst, end_at - max(prev, fault_at))
+        out[p] = worst
+    return out
+
+
+def java_hash(s: str) -> int:
+    h = 0
+    for ch in s:
+        h = (31 * h + ord(ch)) & 0xFFFFFFFF
+    return h - (1 << 32) if h >= 1 << 31 else h
+
+
+def offsets_partition(group: str, partitions: int = 3) -> int:
+    """The __consumer_offsets partition (hence the coordinator) of a group, as Kafka computes it."""
+    h = java_hash(group)
+    return 0 if h == -(1 << 31) else abs(h) % partitions

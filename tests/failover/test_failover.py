@@ -1,0 +1,209 @@
+"""Fail-over on a 3-node Apache Kafka 4.3.1 cluster (RF 3, min.insync.replicas=2): our Rust client
+(the `odradek` CLI), our Python binding and confluent-kafka (librdkafka) run the same scenario side
+by side. Asserted: what users rely on — no acknowledged record lost or duplicated, order per key,
+every record reported failed (and not "possibly written") really absent, nothing skipped by a
+consumer group. Stalls and failure counts are printed side by side, never asserted."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import confluent_kafka
+
+from harness import CliProducer, ScriptProducer, offsets_partition, verify
+
+RATE = 400  # records/s per client
+OURS = ("odradek (Rust)", "odradek (Python)")
+
+
+def start_producers(cluster, cli, prefix: str, seconds: float, python: bool = True):
+    names = {"rs": f"{prefix}-rs", "rd": f"{prefix}-rd"}
+    if python:
+        names["py"] = f"{prefix}-py"
+    for t in names.values():
+        cluster.create_topic(t)
+    b = cluster.bootstrap
+    producers = [CliProducer(cli, b, names["rs"], RATE, seconds),
+                 ScriptProducer("rdkafka", b, names["rd"], RATE, seconds)]
+    if python:
+        producers.append(ScriptProducer("odradek", b, names["py"], RATE, seconds))
+    return producers
+
+
+def busiest_leader(cluster, producers) -> tuple[int, dict]:
+    leaders = {p.run.topic: cluster.leaders(p.run.topic) for p in producers}
+    count = Counter(l for ls in leaders.values() for l in ls.values())
+    return count.most_common(1)[0][0], leaders
+
+
+def check_and_record(cluster, producers, scenario, fault_at, node, leaders, results, end_at):
+    problems = []
+    for p in producers:
+        run = p.wait()
+        dead = {part for part, l in leaders[run.topic].items() if l == node}
+        v = verify(cluster.bootstrap, run, fault_at, dead, end_at)
+        results.append({
+            "scenario": scenario, "client": v.client, "acked": v.acked, "failed": v.failed,
+            "of them possibly written": v.unknown_failed,
+            "stall, faulted leader's partitions": round(v.stall_dead, 2),
+            "stall, other partitions": round(v.stall_healthy, 2),
+        })
+        print(f"{scenario}: {v}")
+        logs = os.environ.get("FAILOVER_LOGS")
+        if logs:
+            Path(logs).mkdir(parents=True, exist_ok=True)
+            (Path(logs) / f"{run.topic}.stderr").write_text(run.stderr)
+        if v.client in OURS:
+            if v.lost or v.duplicated or v.out_of_order or v.phantom:
+                problems.append(f"{v.client}: {v}")
+            if v.acked == 0:
+                problems.append(f"{v.client}: nothing acknowledged; stderr: {run.stderr[-2000:]}")
+        elif v.lost or v.duplicated or v.out_of_order:
+            print(f"NOTE: librdkafka integrity problem (not asserted): {v}")
+    assert not problems, "; ".join(problems)
+
+
+def test_sigkill_of_the_busiest_leader(cluster, cli, results):
+    producers = start_producers(cluster, cli, "kill", seconds=20)
+    time.sleep(5)
+    node, leaders = busiest_leader(cluster, producers)
+    fault_at = time.monotonic()
+    cluster.kill(node)
+    time.sleep(8)
+    cluster.start(node, wait=False)
+    end_at = fault_at + 15
+    check_and_record(cluster, producers, "SIGKILL busiest leader", fault_at, node, leaders,
+                     results, end_at)
+    cluster.wait(node)
+
+
+def test_sigstop_of_a_leader(cluster, cli, results):
+    producers = start_producers(cluster, cli, "stop", seconds=22)
+    time.sleep(5)
+    node, leaders = busiest_leader(cluster, producers)
+    fault_at = time.monotonic()
+    cluster.signal(node, signal.SIGSTOP)
+    try:
+        time.sleep(12)
+    finally:
+        cluster.signal(node, signal.SIGCONT)
+    end_at = fault_at + 17
+    check_and_record(cluster, producers, "SIGSTOP leader 12 s", fault_at, node, leaders,
+                     results, end_at)
+    cluster.wait(node)
+
+
+def test_rolling_restart(cluster, cli, results):
+    producers = start_producers(cluster, cli, "roll", seconds=70, python=False)
+    time.sleep(3)
+    _, leaders = busiest_leader(cluster, producers)
+    fault_at = time.monotonic()
+    for n in (1, 2, 3):
+        cluster.stop(n)
+        cluster.start(n)
+    end_at = min(time.monotonic(), fault_at + 67)
+    print(f"rolling restart took {time.monotonic() - fault_at:.1f} s")
+    # Every partition's leader moved at least once: all count as the faulted ones.
+    everything = {t: {p: -1 for p in ls} for t, ls in leaders.items()}
+    check_and_record(cluster, producers, "rolling restart", fault_at, -1, everything, results,
+                     end_at)
+
+
+def _group_ids() -> tuple[str, str]:
+    """Two group ids with the same coordinator (the same __consumer_offsets partition)."""
+    ours = "fo-group-rs"
+    n = 0
+    while offsets_partition(f"fo-group-rd-{n}") != offsets_partition(ours):
+        n += 1
+    return ours, f"fo-group-rd-{n}"
+
+
+def test_consumer_group_survives_sigkill_of_its_coordinator(cluster, cli, results):
+    topic = "group-topic"
+    cluster.create_topic(topic)
+    g_ours, g_rd = _group_ids()
+    feeder = ScriptProducer("rdkafka", cluster.bootstrap, topic, 300, 18)
+    seen: dict[str, list] = {"ours": [], "rdkafka": []}
+    ours = subprocess.Popen([cli, "consume", "-b", cluster.bootstrap, "-t", topic, "-g", g_ours,
+                             "--format", "json", "-X", "auto.offset.reset=earliest"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, RUST_LOG="odradek=info"))
+
+    def read_ours():
+        for line in ours.stdout:
+            seen["ours"].append((time.monotonic(), json.loads(line)["value"]))
+
+    stop = threading.Event()
+
+    def read_rdkafka():
+        c = confluent_kafka.Consumer({"bootstrap.servers": cluster.bootstrap, "group.id": g_rd,
+                                      "auto.offset.reset": "earliest"})
+        c.subscribe([topic])
+        while not stop.is_set():
+            for m in c.consume(500, 0.2):
+                if not m.error():
+                    seen["rdkafka"].append((time.monotonic(), m.value().decode()))
+        c.close()
+
+    threads = [threading.Thread(target=read_ours, daemon=True),
+               threading.Thread(target=read_rdkafka, daemon=True)]
+    for t in threads:
+        t.start()
+    time.sleep(6)
+    coordinator = cluster.admin.describe_consumer_groups([g_ours])[g_ours].result(30).coordinator.id
+    fault_at = time.monotonic()
+    cluster.kill(coordinator)
+    run = feeder.wait()
+    acked = {r["value"] for r in run.reports if "error" not in r}
+    deadline = time.monotonic() + 45
+    while time.monotonic() < deadline and not all(
+            acked <= {v for _, v in seen[k]} for k in seen):
+        time.sleep(0.5)
+    stop.set()
+    ours.terminate()
+    ours_err = ours.communicate(timeout=30)[1]
+    for t in threads:
+        t.join(timeout=30)
+    cluster.start(coordinator, wait=False)
+    for key, label in (("ours", "odradek (Rust)"), ("rdkafka", "librdkafka (confluent-kafka)")):
+        times = sorted(t for t, _ in seen[key] if t >= fault_at - 5)
+        gaps = [b - a for a, b in zip(times, times[1:]) if b >= fault_at]
+        missing = len(acked - {v for _, v in seen[key]})
+        results.append({"scenario": "group, SIGKILL coordinator", "client": label,
+                        "acked": len(acked), "failed": f"{missing} not consumed",
+                        "stall, faulted leader's partitions": round(max(gaps, default=0), 2)})
+        if key == "ours":
+            assert missing == 0, f"our consumer group skipped {missing} records; stderr: {ours_err[-3000:]}"
+    cluster.wait(coordinator)
+
+
+def test_bootstrap_with_a_hung_first_host(cluster, cli, results):
+    hung = socket.socket()
+    hung.bind(("127.0.0.1", 0))
+    hung.listen(64)  # accepts TCP (the kernel completes handshakes) but never answers
+    bootstrap = f"127.0.0.1:{hung.getsockname()[1]},{cluster.address(1)}"
+    ours, theirs = [], []
+    try:
+        for _ in range(3):
+            t0 = time.monotonic()
+            out = subprocess.run([cli, "topics", "list", "-b", bootstrap], capture_output=True,
+                                 text=True, timeout=120)
+            ours.append(time.monotonic() - t0)
+            assert out.returncode == 0 and "group-topic" in out.stdout, out.stderr
+            t0 = time.monotonic()
+            md = confluent_kafka.admin.AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=60)
+            theirs.append(time.monotonic() - t0)
+            assert "group-topic" in md.topics
+    finally:
+        hung.close()
+    for label, times in (("odradek (Rust)", ours), ("librdkafka (confluent-kafka)", theirs)):
+        results.append({"scenario": "bootstrap, hung first host", "client": label,
+                        "bootstrap": f"max {max(times):.2f} (runs: {', '.join(f'{t:.2f}' for t in times)})"})
