@@ -9,7 +9,7 @@ export CARGO_TARGET_DIR ?= $(ODRADEK_CACHE)/target
 export CARGO_BUILD_JOBS ?= 2
 export RUST_TEST_THREADS ?= 2
 
-.PHONY: run test setup lint test-rust test-suites bench
+.PHONY: run test setup lint test-rust test-suites bench release
 
 ## Run the main job on the embedded default broker.
 run:
@@ -35,3 +35,8 @@ test-suites:
 
 bench:
 	scripts/bench.sh
+
+## Every package users install (wheel + sdist, npm, Go module proxy files, NuGet, C/C++ prefix,
+## CLI) into dist/, one version, stripped, with dist/SHA256SUMS. TARGET: a Rust target triple.
+release:
+	scripts/release/build.sh $(TARGET)

@@ -2,13 +2,12 @@
 // (manual assignment or consumer groups), an admin client and an in-process test broker, over
 // the C ABI of bindings/c (libodradek_ffi, linked statically through cgo).
 //
-// Build: `cargo build --release -p odradek-ffi`, then
-// `CGO_LDFLAGS="-L$CARGO_TARGET_DIR/release" go build` (see README.md).
+// Where the header and the library come from is in link_checkout.go (this repository: build
+// the library with cargo) or, in the released module, in the link_*.go files the release writes
+// (a prebuilt static library per GOOS/GOARCH inside the module; see RELEASING.md).
 package odradek
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../bindings/c/include
-#cgo LDFLAGS: -l:libodradek_ffi.a -lpthread -ldl -lm
 #include <stdlib.h>
 #include <stdint.h>
 #include "odradek.h"

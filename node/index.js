@@ -9,11 +9,26 @@ const path = require('node:path')
 
 const native = loadNative()
 
+// The napi-rs platform name of this process (the suffix of the per-platform npm packages named
+// in package.json's optionalDependencies), e.g. linux-x64-gnu, darwin-arm64, win32-x64-msvc.
+function platformName() {
+  const { platform, arch } = process
+  if (platform === 'linux') {
+    const glibc = process.report && process.report.getReport().header.glibcVersionRuntime
+    return `linux-${arch}-${glibc ? 'gnu' : 'musl'}`
+  }
+  if (platform === 'win32') return `win32-${arch}-msvc`
+  return `${platform}-${arch}`
+}
+
 function loadNative() {
+  const name = platformName()
+  // A build in this directory (a checkout: `npm run build`), then the installed platform package.
   const candidates = [
     process.env.ODRADEK_NODE_ADDON,
     path.join(__dirname, 'odradek.node'),
-    path.join(__dirname, `odradek.${process.platform}-${process.arch}-gnu.node`),
+    path.join(__dirname, `odradek.${name}.node`),
+    `@odradek/${name}`,
   ].filter(Boolean)
   let lastError
   for (const file of candidates) {
@@ -25,8 +40,10 @@ function loadNative() {
     }
   }
   throw new Error(
-    `odradek: the native addon is not built (looked for ${candidates.join(', ')}); ` +
-      `run \`npm run build\` in ${__dirname}: ${lastError && lastError.message}`,
+    `odradek: no native addon for ${name} (looked for ${candidates.join(', ')}). ` +
+      `Installed from npm: the optional dependency @odradek/${name} is missing — reinstall without ` +
+      `--no-optional, or this platform has no prebuilt package. In a checkout: run \`npm run build\` ` +
+      `in ${__dirname}. ${lastError && lastError.message}`,
   )
 }
 

@@ -25,7 +25,8 @@ use odradek::protocol::messages::produce_response::{
     LeaderIdAndEpoch, NodeEndpoint, PartitionProduceResponse, TopicProduceResponse,
 };
 use odradek::protocol::messages::{
-    ApiVersionsResponse, BrokerId, MetadataResponse, ProduceResponse, RequestKind, TopicName,
+    ApiVersionsResponse, BrokerId, InitProducerIdResponse, MetadataResponse, ProduceResponse,
+    ProducerId, RequestKind, TopicName,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -171,7 +172,7 @@ async fn serve_connection(mut socket: TcpStream, script: Arc<Script>, on: OnProd
         let (v, id) = (header.request_api_version, header.correlation_id);
         let response: Bytes = match body {
             RequestKind::ApiVersions(_) => {
-                let keys = [(18, 0, 3), (3, 0, 12), (0, 3, 11)]
+                let keys = [(18, 0, 3), (3, 0, 12), (0, 3, 11), (22, 0, 4)]
                     .iter()
                     .map(|&(k, min, max)| {
                         ApiVersion::default()
@@ -184,6 +185,10 @@ async fn serve_connection(mut socket: TcpStream, script: Arc<Script>, on: OnProd
                 encode_response_message(v, id, &r).unwrap()
             }
             RequestKind::Metadata(_) => encode_response_message(v, id, &script.metadata()).unwrap(),
+            RequestKind::InitProducerId(_) => {
+                let r = InitProducerIdResponse::default().with_producer_id(ProducerId(1));
+                encode_response_message(v, id, &r).unwrap()
+            }
             RequestKind::Produce(_) => match script.produce(on) {
                 Some(r) => encode_response_message(v, id, &r).unwrap(),
                 None => continue,
@@ -310,6 +315,37 @@ async fn a_hung_leader_fails_the_record_at_its_delivery_deadline_as_msg_timed_ou
         .unwrap_err();
     assert_eq!(err.name(), "_MSG_TIMED_OUT", "{err}");
     assert!(err.possibly_persisted(), "sent and never answered: {err}");
+}
+
+#[tokio::test]
+async fn a_request_stuck_on_a_replaced_leader_is_abandoned_for_the_new_one() {
+    let (l1, node1) = listener().await;
+    let (l2, node2) = listener().await;
+    // Node 1 takes Produce requests and never answers (SIGSTOPped); metadata names node 1 for
+    // its first two answers, then node 2. The record's request to node 1 must not be waited out
+    // to its deadline: once metadata names node 2, it goes there under the same sequence.
+    let script = Script::new(
+        vec![(1, node1.clone()), (2, node2.clone())],
+        1,
+        2,
+        2,
+        &node2,
+    );
+    serve(l1, script.clone(), OnProduce::Hang);
+    serve(l2, script.clone(), OnProduce::Accept);
+    let p = producer(
+        &node2,
+        &[
+            ("enable.idempotence", "true"),
+            ("acks", "all"),
+            ("delivery.timeout.ms", "30000"),
+            ("request.timeout.ms", "300000"),
+        ],
+    );
+    let report = within("the send", p.send(ProducerRecord::new(TOPIC).value(b"v")))
+        .await
+        .expect("delivered by the new leader, not failed at the deadline");
+    assert_eq!(report.partition, 0);
 }
 
 #[test]

@@ -24,6 +24,12 @@ namespace Odradek
     /// <summary>Topics and partitions. Thread-safe.</summary>
     public sealed class AdminClient : IDisposable
     {
+        // Finds the native library of a NuGet package before the first native call.
+        static AdminClient()
+        {
+            NativeLoader.Load();
+        }
+
         private static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(30);
         private readonly AdminHandle _handle;
 

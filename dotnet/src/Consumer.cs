@@ -26,6 +26,12 @@ namespace Odradek
     /// </summary>
     public sealed class Consumer : IDisposable
     {
+        // Finds the native library of a NuGet package before the first native call.
+        static Consumer()
+        {
+            NativeLoader.Load();
+        }
+
         private static readonly RebalanceCallback RebalanceTrampoline = OnRebalance;
 
         /// <summary>Default time Dispose waits for leaving the group.</summary>

@@ -113,7 +113,8 @@ namespace Odradek.Native
 
     internal static class Lib
     {
-        // Mono maps this to libodradek_ffi.so (found via LD_LIBRARY_PATH, or next to the assembly).
+        // Mono maps this to libodradek_ffi.so (next to the assembly, on LD_LIBRARY_PATH, or the
+        // copy NativeLoader loaded from the NuGet package's runtimes/ folder).
         private const string Dll = "odradek_ffi";
 
         public const int RebalanceAssigned = 1;

@@ -21,6 +21,12 @@ namespace Odradek
     /// </summary>
     public sealed class Producer : IDisposable
     {
+        // Finds the native library of a NuGet package before the first native call.
+        static Producer()
+        {
+            NativeLoader.Load();
+        }
+
         // One delegate for every delivery, alive as long as the AppDomain: the native library may
         // call it from its own threads at any time until the last delivery of the last producer.
         private static readonly DeliveryCallback DeliveryTrampoline = OnDelivery;

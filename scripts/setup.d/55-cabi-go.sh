@@ -15,9 +15,10 @@ if [ ${#missing[@]} -gt 0 ]; then
     $sudo apt-get update -qq
     $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-# The Go modules of go/ and examples/go (franz-go for the interop test), into the shared cache.
+# The Go modules of go/ and of its interop tests (franz-go, go/interop), into the shared cache.
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 export ODRADEK_CACHE="${ODRADEK_CACHE:-$HOME/.cache/odradek}"
 export GOMODCACHE="$ODRADEK_CACHE/go/mod" GOCACHE="$ODRADEK_CACHE/go/build" GOTOOLCHAIN=local
 command -v go >/dev/null || { echo "55-cabi-go.sh: go not found (Go >= 1.26 is needed)" >&2; exit 1; }
 (cd "$root/go" && go mod download)
+(cd "$root/go/interop" && go mod download)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The Python binding (python/): builds the wheel with maturin (release, abi3), installs it into a
+# The Python binding (python/): builds the wheel (scripts/release/python-wheel.sh), installs it into a
 # fresh venv (re-created each run, offline from the wheelhouse of scripts/setup.d/35-python-binding.sh)
 # and runs python/tests: the client suite against the embedded broker and Apache Kafka 4.3.1, the
 # conformance scenarios, interop with confluent-kafka and kafka-python, asyncio under uvloop,
@@ -21,10 +21,10 @@ fi
 
 dist="$ODRADEK_CACHE/python-dist"
 rm -rf "$dist"
-build_flags=(--release)
-[ "${ODRADEK_PY_BUILD:-release}" = debug ] && build_flags=()
-echo "+ maturin build ${build_flags[*]} (python/)" >&2
-(cd "$root/python" && "$maturin" build "${build_flags[@]}" --locked -i python3 --out "$dist")
+# The wheel as the release ships it (abi3, manylinux2014 through zig, stripped).
+build_mode=""
+[ "${ODRADEK_PY_BUILD:-release}" = debug ] && build_mode=debug
+"$root/scripts/release/python-wheel.sh" "$dist" $build_mode
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

@@ -28,7 +28,7 @@ def cluster():
 def cli() -> str:
     path = os.environ.get("ODRADEK_CLI_BIN")
     if not path or not Path(path).exists():
-        pytest.fail("ODRADEK_CLI_BIN must name the odradek binary (scripts/test.d/42-failover.sh "
+        pytest.fail("ODRADEK_CLI_BIN must name the odradek binary (scripts/test.d/43-failover.sh "
                     "builds it)", pytrace=False)
     return path
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -79,6 +80,7 @@ class Cluster:
 
     def close(self) -> None:
         subprocess.run(["bash", str(SCRIPT), "cluster-stop", str(self.dir)], timeout=60)
+        shutil.rmtree(self.dir, ignore_errors=True)
 
     def create_topic(self, name: str, partitions: int = PARTITIONS) -> None:
         fs = self.admin.create_topics([NewTopic(name, partitions, 3)])

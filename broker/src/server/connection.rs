@@ -54,7 +54,11 @@ type ResponseFuture = Pin<Box<dyn Future<Output = Option<Result<Bytes, ProtocolE
 
 enum Pending {
     Ready(Bytes),
-    Later(ResponseFuture),
+    /// A response still being computed; `fetch` marks a long-poll Fetch.
+    Later {
+        fut: ResponseFuture,
+        fetch: bool,
+    },
 }
 
 /// Responses in request order: `ready` (encoded, partly written at its front) all precede
@@ -65,6 +69,8 @@ struct Outbox {
     /// Bytes in `ready` not yet written.
     ready_bytes: usize,
     waiting: VecDeque<Pending>,
+    /// Long-poll Fetches in `waiting`.
+    waiting_fetches: usize,
 }
 
 impl Outbox {
@@ -84,6 +90,9 @@ impl Outbox {
     }
 
     fn push(&mut self, p: Pending) {
+        if let Pending::Later { fetch: true, .. } = p {
+            self.waiting_fetches += 1;
+        }
         self.waiting.push_back(p);
         self.promote();
     }
@@ -92,6 +101,21 @@ impl Outbox {
         if !b.is_empty() {
             self.ready_bytes += b.len();
             self.ready.push_back(b);
+        }
+    }
+
+    /// Whether the request at the front of `buf` is a Fetch that must wait: behind an unanswered
+    /// long-poll Fetch a second one is not read, since each would add a response of up to its
+    /// `max_bytes` when it completes (consumers keep one Fetch in flight per connection). Other
+    /// requests are still read, so a Produce behind a long poll can wake it.
+    fn fetch_must_wait(&self, buf: &[u8]) -> bool {
+        self.waiting_fetches > 0 && buf.get(4..6) == Some(&(ApiKey::Fetch as i16).to_be_bytes()[..])
+    }
+
+    /// Removes the future at the front of `waiting` once it has produced its response.
+    fn drop_finished_front(&mut self) {
+        if let Some(Pending::Later { fetch: true, .. }) = self.waiting.pop_front() {
+            self.waiting_fetches -= 1;
         }
     }
 
@@ -190,6 +214,7 @@ async fn serve(
     let mut partial_since: Option<Instant> = None;
     loop {
         while out.has_room(limits)
+            && !out.fetch_must_wait(&buf)
             && let Some(frame) = frames.decode(&mut buf).map_err(|e| e.to_string())?
         {
             let handled = handle_frame(frame, ctx).await;
@@ -207,7 +232,7 @@ async fn serve(
         if !reading && out.is_empty() {
             return Ok(());
         }
-        let room = reading && out.has_room(limits);
+        let room = reading && out.has_room(limits) && !out.fetch_must_wait(&buf);
         let can_read = room && may_read_next(&frames, &buf, &mut share, out.ready_bytes, net)?;
         if can_read {
             buf.reserve(next_read_size(&frames, &buf));
@@ -221,7 +246,7 @@ async fn serve(
         let idle_deadline = last_io + limits.idle_timeout;
         // A long poll or an fsync in progress is the broker's work, not the peer idling.
         let idle_counts = out.waiting.is_empty();
-        let front_waits = matches!(out.waiting.front(), Some(Pending::Later(_)));
+        let front_waits = matches!(out.waiting.front(), Some(Pending::Later { .. }));
         // Biased: write what is ready first, so a response leaves as soon as it exists.
         tokio::select! {
             biased;
@@ -236,7 +261,7 @@ async fn serve(
                 }
             }
             done = front_future(&mut out.waiting), if front_waits => {
-                out.waiting.pop_front();
+                out.drop_finished_front();
                 match done {
                     Some(Ok(b)) => out.push_ready(b),
                     Some(Err(e)) => return Err(e.to_string().into()),
@@ -330,7 +355,7 @@ async fn write_ready(
 /// this future leaves it queued.
 async fn front_future(waiting: &mut VecDeque<Pending>) -> Option<Result<Bytes, ProtocolError>> {
     std::future::poll_fn(|cx| match waiting.front_mut() {
-        Some(Pending::Later(f)) => f.as_mut().poll(cx),
+        Some(Pending::Later { fut, .. }) => fut.as_mut().poll(cx),
         _ => std::task::Poll::Ready(None),
     })
     .await
@@ -368,9 +393,63 @@ async fn handle_frame(frame: BytesMut, ctx: &Ctx) -> Result<Option<Pending>, Str
     let encode = move |body: ResponseKind| encode_response(api_key, version, cid, &body);
     Ok(match handlers::handle(ctx, &header, request).await {
         Outcome::Respond(body) => Some(Pending::Ready(encode(*body).map_err(|e| e.to_string())?)),
-        Outcome::Later(fut) => Some(Pending::Later(Box::pin(
-            async move { Some(encode(fut.await)) },
-        ))),
+        Outcome::Later(fut) => Some(Pending::Later {
+            fut: Box::pin(async move { Some(encode(fut.await)) }),
+            fetch: api_key == ApiKey::Fetch,
+        }),
         Outcome::NoResponse => None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn later(fetch: bool) -> Pending {
+        Pending::Later {
+            fut: Box::pin(async { None }),
+            fetch,
+        }
+    }
+
+    #[test]
+    fn one_long_poll_fetch_at_a_time() {
+        let mut out = Outbox::default();
+        let fetch_next = [0, 0, 0, 60, 0, 1, 0, 4];
+        let produce_next = [0, 0, 0, 60, 0, 0, 0, 9];
+        out.push(later(false));
+        assert!(
+            !out.fetch_must_wait(&fetch_next),
+            "a pending produce holds no fetch"
+        );
+        out.push(later(true));
+        assert!(
+            out.fetch_must_wait(&fetch_next),
+            "a 2nd fetch waits for the long poll"
+        );
+        assert!(
+            !out.fetch_must_wait(&produce_next),
+            "a produce is still read"
+        );
+        assert!(!out.fetch_must_wait(&fetch_next[..5]));
+        out.drop_finished_front();
+        assert!(out.fetch_must_wait(&fetch_next));
+        out.drop_finished_front();
+        assert!(!out.fetch_must_wait(&fetch_next));
+    }
+
+    #[test]
+    fn no_reading_behind_unread_responses() {
+        let limits = crate::config::BrokerProperties::default().connection_limits();
+        let mut out = Outbox::default();
+        assert!(out.has_room(&limits));
+        let cap = limits.max_response_bytes_per_connection;
+        out.push(Pending::Ready(Bytes::from(vec![0u8; cap])));
+        assert!(
+            !out.has_room(&limits),
+            "unread responses at the cap stop reading"
+        );
+        out.advance(1);
+        assert!(out.has_room(&limits));
+    }
 }

@@ -58,11 +58,25 @@ type MetadataFuture = Pin<Box<dyn Future<Output = Result<Arc<Metadata>>> + Send>
 const MIN_REQUEST_TIMEOUT: Duration = Duration::from_millis(100);
 
 struct RequestOutcome {
+    id: u64,
     broker: i32,
     batches: Vec<ClosedBatch>,
     result: Result<Option<ProduceResponse>>,
     latency: Duration,
 }
+
+/// A Produce request in flight: where it went, for which partitions, and how to abandon it.
+struct InFlight {
+    broker: i32,
+    partitions: Vec<(Arc<str>, i32)>,
+    sent_at: Instant,
+    abandon: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// A request unanswered this long makes the sender ask for metadata (at most this often), so
+/// a leader that stopped answering is noticed to have been replaced before the request's own
+/// deadline; see [`Sender::abandon_moved_requests`].
+const SLOW_REQUEST: Duration = Duration::from_secs(1);
 
 /// Producer id and the latest epoch for idempotent sends.
 #[derive(Debug, Clone, Copy)]
@@ -74,6 +88,8 @@ struct ProducerIdentity {
 struct Sender {
     shared: Arc<Shared>,
     in_flight: FuturesUnordered<RequestFuture>,
+    requests: HashMap<u64, InFlight>,
+    next_request: u64,
     per_broker: HashMap<i32, usize>,
     metadata: Option<MetadataFuture>,
     want_metadata: bool,
@@ -120,6 +136,8 @@ pub(crate) async fn run(shared: Arc<Shared>) {
     let mut sender = Sender {
         shared,
         in_flight: FuturesUnordered::new(),
+        requests: HashMap::new(),
+        next_request: 0,
         per_broker: HashMap::new(),
         metadata: None,
         want_metadata: false,
@@ -201,6 +219,7 @@ impl Sender {
         if self.shared.cluster.is_stale() && !self.shared.lock().topics.is_empty() {
             self.want_metadata = true;
         }
+        self.watch_slow_requests(now, &mut next);
         if self.want_metadata {
             self.start_metadata_refresh(now);
             next.at(Some(now + self.shared.config.client.retry_backoff));
@@ -459,6 +478,48 @@ impl Sender {
         }
     }
 
+    /// Asks for metadata (at most once per [`SLOW_REQUEST`]) while a request has gone unanswered
+    /// that long, and looks again then.
+    fn watch_slow_requests(&mut self, now: Instant, next: &mut NextWake) {
+        let Some(oldest) = self.requests.values().map(|r| r.sent_at).min() else {
+            return;
+        };
+        if now.duration_since(oldest) >= SLOW_REQUEST
+            && self
+                .last_metadata
+                .is_none_or(|t| now.duration_since(t) >= SLOW_REQUEST)
+        {
+            self.want_metadata = true;
+        }
+        next.at(Some(now + SLOW_REQUEST));
+    }
+
+    /// Abandons requests to a broker that no longer leads one of their partitions (a hung
+    /// leader was replaced): their batches go to the new leader at once, under the same
+    /// sequence numbers, so the broker de-duplicates one the old leader had replicated.
+    fn abandon_moved_requests(&mut self, metadata: &Metadata) {
+        if !self.shared.config.enable_idempotence {
+            // Without sequence numbers a re-send could write the batch twice.
+            return;
+        }
+        for r in self.requests.values_mut() {
+            let moved = r.partitions.iter().any(|(topic, partition)| {
+                metadata
+                    .topics
+                    .get(&**topic)
+                    .and_then(|t| t.partitions.get(*partition as usize))
+                    .is_some_and(|p| p.leader >= 0 && p.leader != r.broker)
+            });
+            if moved && let Some(abandon) = r.abandon.take() {
+                tracing::info!(
+                    broker = r.broker,
+                    "abandoning a Produce request: leader moved"
+                );
+                let _ = abandon.send(());
+            }
+        }
+    }
+
     /// Whether `metadata` is a snapshot not seen by this check before and has topic errors (a
     /// parked record's topic may have failed permanently).
     fn topic_errors_changed(&mut self, metadata: &Arc<Metadata>) -> bool {
@@ -504,6 +565,7 @@ impl Sender {
     fn on_metadata(&mut self, result: Result<Arc<Metadata>>) {
         match result {
             Ok(metadata) => {
+                self.abandon_moved_requests(&metadata);
                 let mut state = self.shared.lock();
                 for (name, info) in &metadata.topics {
                     let relevant = state.topics.contains_key(name.as_str())
@@ -601,6 +663,21 @@ impl Sender {
             .with_topic_data(topics);
         let acks = cfg.acks;
         *self.per_broker.entry(broker).or_insert(0) += 1;
+        let id = self.next_request;
+        self.next_request += 1;
+        let (abandon, abandoned) = tokio::sync::oneshot::channel::<()>();
+        self.requests.insert(
+            id,
+            InFlight {
+                broker,
+                partitions: keep
+                    .iter()
+                    .map(|b| (b.topic.clone(), b.partition))
+                    .collect(),
+                sent_at: now,
+                abandon: Some(abandon),
+            },
+        );
         let records: usize = keep.iter().map(ClosedBatch::record_count).sum();
         let span = tracing::debug_span!("produce", broker, batches = keep.len(), records);
         self.in_flight.push(Box::pin(
@@ -614,15 +691,27 @@ impl Sender {
                             .map(|()| None),
                         Err(e) => Err(e),
                     }
-                } else if clamped {
-                    // A slow broker (waiting for replicas) keeps its connection: closing it would
-                    // fail every other request on it.
-                    conn.request_within(&request, timeout).await.map(Some)
                 } else {
-                    // request.timeout.ms without an answer: the broker is gone or hung.
-                    conn.request_timeout(&request, timeout).await.map(Some)
+                    let answer = async {
+                        if clamped {
+                            // A slow broker (waiting for replicas) keeps its connection:
+                            // closing it would fail every other request on it.
+                            conn.request_within(&request, timeout).await
+                        } else {
+                            // request.timeout.ms without an answer: gone or hung.
+                            conn.request_timeout(&request, timeout).await
+                        }
+                    };
+                    tokio::select! {
+                        r = answer => r.map(Some),
+                        Ok(()) = abandoned => Err(Error::network(
+                            "request abandoned: its partitions' leader moved to another broker",
+                        )
+                        .with_broker(broker)),
+                    }
                 };
                 RequestOutcome {
+                    id,
                     broker,
                     batches: keep,
                     result,
@@ -674,11 +763,13 @@ impl Sender {
     /// partition's queue, so order holds) or failed; leaders named in the response are used.
     fn handle(&mut self, outcome: RequestOutcome) {
         let RequestOutcome {
+            id,
             broker,
             batches,
             result,
             latency,
         } = outcome;
+        self.requests.remove(&id);
         if let Some(n) = self.per_broker.get_mut(&broker) {
             *n = n.saturating_sub(1);
         }
@@ -766,7 +857,10 @@ impl Sender {
                     rack: n.rack.as_ref().map(|r| r.to_string()),
                 })
                 .collect();
-            self.shared.cluster.apply_leader_hints(&hints, &endpoints);
+            if self.shared.cluster.apply_leader_hints(&hints, &endpoints) > 0 {
+                let metadata = self.shared.cluster.metadata();
+                self.abandon_moved_requests(&metadata);
+            }
         }
         verdicts
     }

@@ -15,6 +15,12 @@ namespace Odradek.Testing
     /// </summary>
     public sealed class Broker : IDisposable
     {
+        // Finds the native library of a NuGet package before the first native call.
+        static Broker()
+        {
+            NativeLoader.Load();
+        }
+
         private readonly BrokerHandle _handle;
 
         /// <summary>Starts a broker with these Kafka broker properties (<c>num.partitions</c>, ...).</summary>

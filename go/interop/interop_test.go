@@ -1,4 +1,4 @@
-package odradek
+package interop
 
 // Interop with franz-go (a pure-Go Kafka client) both ways, on the embedded broker: records
 // written by franz-go are read exactly by this binding, and the other way round.
@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/odradek/odradek/go"
 )
 
 func TestFranzGoWritesOdradekReads(t *testing.T) {
@@ -31,9 +33,9 @@ func TestFranzGoWritesOdradekReads(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c := must(NewConsumer(cfg()))
+	c := must(odradek.NewConsumer(cfg()))
 	defer c.Close()
-	if err := c.Assign(ctx, []TopicPartition{{Topic: "go-from-franz", Offset: OffsetBeginning}}); err != nil {
+	if err := c.Assign(ctx, []odradek.TopicPartition{{Topic: "go-from-franz", Offset: odradek.OffsetBeginning}}); err != nil {
 		t.Fatal(err)
 	}
 	got := consumeN(t, c, 20, 20*time.Second)
@@ -55,18 +57,18 @@ func TestFranzGoWritesOdradekReads(t *testing.T) {
 
 func TestOdradekWritesFranzGoReads(t *testing.T) {
 	createTopic(t, "go-to-franz", 3)
-	p := must(NewProducer(cfg()))
+	p := must(odradek.NewProducer(cfg()))
 	defer p.Close()
-	var records []*Record
+	var records []*odradek.Record
 	for i := 0; i < 30; i++ {
-		records = append(records, &Record{Topic: "go-to-franz", Key: []byte(fmt.Sprintf("key-%d", i)),
-			Value: []byte(fmt.Sprintf("value-%d", i)), Headers: []Header{{Key: "n", Value: []byte(fmt.Sprint(i))}}})
+		records = append(records, &odradek.Record{Topic: "go-to-franz", Key: []byte(fmt.Sprintf("key-%d", i)),
+			Value: []byte(fmt.Sprintf("value-%d", i)), Headers: []odradek.Header{{Key: "n", Value: []byte(fmt.Sprint(i))}}})
 	}
 	reports, err := p.ProduceBatch(context.Background(), records)
 	if err != nil {
 		t.Fatal(err)
 	}
-	where := map[string]DeliveryReport{}
+	where := map[string]odradek.DeliveryReport{}
 	for _, r := range reports {
 		where[string(r.Record.Key)] = r
 	}

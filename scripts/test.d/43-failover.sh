@@ -13,10 +13,10 @@ export ODRADEK_CACHE="${ODRADEK_CACHE:-$HOME/.cache/odradek}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ODRADEK_CACHE/target}"
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 python="$ODRADEK_CACHE/venv/bin/python"
-[ -x "$python" ] || { echo "42-failover.sh: no venv at $ODRADEK_CACHE/venv; run scripts/setup.sh" >&2; exit 1; }
+[ -x "$python" ] || { echo "43-failover.sh: no venv at $ODRADEK_CACHE/venv; run scripts/setup.sh" >&2; exit 1; }
 dist="${ODRADEK_PY_DIST:-$ODRADEK_CACHE/python-dist}"
 wheel=$(ls "$dist"/odradek-*.whl 2>/dev/null | head -n1 || true)
-[ -n "$wheel" ] || { echo "42-failover.sh: no odradek wheel in $dist; run scripts/test.d/35-python.sh first" >&2; exit 1; }
+[ -n "$wheel" ] || { echo "43-failover.sh: no odradek wheel in $dist; run scripts/test.d/35-python.sh first" >&2; exit 1; }
 
 (cd "$root" && cargo build --release --locked -p odradek-cli)
 export ODRADEK_CLI_BIN="$CARGO_TARGET_DIR/release/odradek"

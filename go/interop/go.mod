@@ -1,0 +1,18 @@
+// Interop tests of the Go binding with franz-go: a module of its own so that users of
+// github.com/odradek/odradek/go never download franz-go.
+module github.com/odradek/odradek/go/interop
+
+go 1.26.0
+
+require (
+	github.com/odradek/odradek/go v0.0.0
+	github.com/twmb/franz-go v1.22.3
+)
+
+require (
+	github.com/klauspost/compress v1.20.3 // indirect
+	github.com/pierrec/lz4/v4 v4.1.33 // indirect
+	github.com/twmb/franz-go/pkg/kmsg v1.15.1 // indirect
+)
+
+replace github.com/odradek/odradek/go => ../
