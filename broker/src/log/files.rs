@@ -56,13 +56,21 @@ static CACHE: LazyLock<FileCache> = LazyLock::new(|| FileCache {
 struct FileCache {
     capacity: usize,
     /// Segment files whose descriptor is open, by id.
-    open: Mutex<HashMap<u64, Weak<SegmentFile>>>,
+    open: Mutex<HashMap<u64, OpenEntry>>,
     next_id: AtomicU64,
     clock: AtomicU64,
 }
 
+/// An open segment file as the cache sees it. Its recency is shared, not read through the
+/// file: upgrading the `Weak` under the cache lock could make this thread drop the last strong
+/// reference there, and `SegmentFile::drop` takes the same lock.
+struct OpenEntry {
+    file: Weak<SegmentFile>,
+    last_use: Arc<AtomicU64>,
+}
+
 impl FileCache {
-    fn lock(&self) -> MutexGuard<'_, HashMap<u64, Weak<SegmentFile>>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<u64, OpenEntry>> {
         self.open.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -73,19 +81,23 @@ impl FileCache {
     /// Notes `file` as open and picks the least recently used files to close past the bound.
     fn admit(&self, file: &Arc<SegmentFile>) -> Vec<Arc<SegmentFile>> {
         let mut open = self.lock();
-        open.insert(file.id, Arc::downgrade(file));
+        open.insert(
+            file.id,
+            OpenEntry {
+                file: Arc::downgrade(file),
+                last_use: file.last_use.clone(),
+            },
+        );
         let mut victims = Vec::new();
         while open.len() > self.capacity {
             let oldest = open
                 .iter()
                 .filter(|(id, _)| **id != file.id)
-                .min_by_key(|(_, w)| {
-                    w.upgrade()
-                        .map_or(0, |f| f.last_use.load(Ordering::Relaxed))
-                })
+                .min_by_key(|(_, entry)| entry.last_use.load(Ordering::Relaxed))
                 .map(|(id, _)| *id);
             let Some(id) = oldest else { break };
-            if let Some(v) = open.remove(&id).and_then(|w| w.upgrade()) {
+            // The upgraded victim is dropped by the caller, after this lock is released.
+            if let Some(v) = open.remove(&id).and_then(|entry| entry.file.upgrade()) {
                 victims.push(v);
             }
         }
@@ -98,7 +110,7 @@ pub struct SegmentFile {
     id: u64,
     path: PathBuf,
     file: Mutex<Option<Arc<File>>>,
-    last_use: AtomicU64,
+    last_use: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for SegmentFile {
@@ -116,7 +128,7 @@ impl SegmentFile {
             id: CACHE.next_id.fetch_add(1, Ordering::Relaxed),
             path,
             file: Mutex::new(Some(file)),
-            last_use: AtomicU64::new(CACHE.tick()),
+            last_use: Arc::new(AtomicU64::new(CACHE.tick())),
         });
         close_all(CACHE.admit(&sf));
         sf
