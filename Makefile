@@ -23,6 +23,7 @@ setup:
 	scripts/setup.sh
 
 lint:
+	python3 scripts/release/check_source_versions.py
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 

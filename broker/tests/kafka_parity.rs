@@ -79,18 +79,7 @@ async fn committing_offsets_of_an_unknown_topic_is_refused() {
 }
 
 async fn produce_full(c: &mut Client, name: &str, records: Bytes) -> (i16, i64, i64) {
-    let mut pd = produce_request::PartitionProduceData::default();
-    pd.index = 0;
-    pd.records = Some(records);
-    let mut td = produce_request::TopicProduceData::default();
-    td.name = topic(name);
-    td.partition_data.push(pd);
-    let mut req = ProduceRequest::default();
-    req.acks = -1;
-    req.timeout_ms = 5000;
-    req.topic_data.push(td);
-    let resp = c.call(req, 9).await;
-    let p = &resp.responses[0].partition_responses[0];
+    let p = produce_response(c, name, 0, records, -1).await;
     (p.error_code, p.base_offset, p.log_append_time_ms)
 }
 

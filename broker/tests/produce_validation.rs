@@ -98,18 +98,7 @@ async fn produce_v9(
     name: &str,
     records: Bytes,
 ) -> produce_response::PartitionProduceResponse {
-    let mut pd = produce_request::PartitionProduceData::default();
-    pd.index = 0;
-    pd.records = Some(records);
-    let mut td = produce_request::TopicProduceData::default();
-    td.name = topic(name);
-    td.partition_data.push(pd);
-    let mut req = ProduceRequest::default();
-    req.acks = -1;
-    req.timeout_ms = 5000;
-    req.topic_data.push(td);
-    let mut resp = c.call(req, 9).await;
-    resp.responses.remove(0).partition_responses.remove(0)
+    produce_response(c, name, 0, records, -1).await
 }
 
 async fn log_end(c: &mut Client, name: &str) -> i64 {

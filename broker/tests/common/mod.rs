@@ -202,14 +202,14 @@ pub fn batch(
     buf.freeze()
 }
 
-/// Produces one batch to `name`/`partition`; returns (error code, base offset).
-pub async fn produce(
+/// Produces one batch to `name`/`partition` (Produce v9); returns the partition's answer.
+pub async fn produce_response(
     c: &mut Client,
     name: &str,
     partition: i32,
     records: Bytes,
     acks: i16,
-) -> (i16, i64) {
+) -> produce_response::PartitionProduceResponse {
     let mut pd = produce_request::PartitionProduceData::default();
     pd.index = partition;
     pd.records = Some(records);
@@ -220,8 +220,19 @@ pub async fn produce(
     req.acks = acks;
     req.timeout_ms = 5000;
     req.topic_data.push(td);
-    let resp = c.call(req, 9).await;
-    let p = &resp.responses[0].partition_responses[0];
+    let mut resp = c.call(req, 9).await;
+    resp.responses.remove(0).partition_responses.remove(0)
+}
+
+/// Produces one batch to `name`/`partition`; returns (error code, base offset).
+pub async fn produce(
+    c: &mut Client,
+    name: &str,
+    partition: i32,
+    records: Bytes,
+    acks: i16,
+) -> (i16, i64) {
+    let p = produce_response(c, name, partition, records, acks).await;
     if p.error_code != 0 {
         eprintln!(
             "produce to {name}/{partition}: error {} {:?}",
