@@ -192,7 +192,8 @@ impl BrokerProperties {
         Self::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
     }
 
-    /// Sets one property, checking its value if we know its type.
+    /// Sets one property, checking its value if we know its type; a broker key is stored in its
+    /// canonical form (so `true`/`1`/`yes` all read as true).
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
         if let Some(def) = TOPIC_CONFIGS.iter().find(|d| d.broker_key == Some(key)) {
             def.validate(value).map_err(|e| format!("{key}: {e}"))?;
@@ -202,7 +203,13 @@ impl BrokerProperties {
             self.values.insert(alias.to_string(), ms.to_string());
             return Ok(());
         }
-        self.values.insert(key.to_string(), value.to_string());
+        let value = match BROKER_KEYS.iter().find(|(k, _)| *k == key) {
+            Some((_, default)) => broker_key_kind(default)
+                .normalize(value)
+                .map_err(|e| format!("{key}: {e}"))?,
+            None => value.to_string(),
+        };
+        self.values.insert(key.to_string(), value);
         Ok(())
     }
 
@@ -385,6 +392,22 @@ impl BrokerProperties {
             }
         }
         out
+    }
+}
+
+/// What a broker key accepts, read off its default: every one of them is a boolean, an integer
+/// of at least -1 (Kafka's "no limit" where a limit has one) or free text (the assignor list),
+/// checked by the same [`ValueKind`] as the client's properties and the topic configs.
+fn broker_key_kind(default: &str) -> ValueKind {
+    if default == "true" || default == "false" {
+        ValueKind::Bool
+    } else if default.parse::<i64>().is_ok() {
+        ValueKind::Int {
+            min: -1,
+            max: i64::MAX,
+        }
+    } else {
+        ValueKind::Str
     }
 }
 
@@ -810,6 +833,24 @@ mod tests {
         let c = LogConfig::resolve(&p, FsyncPolicy::Never, &TopicOverrides::new());
         assert_eq!(c.retention_ms, 7_200_000);
         assert!(c.delete && !c.compact);
+    }
+
+    #[test]
+    fn broker_keys_are_checked_and_stored_canonical() {
+        for (key, default) in BROKER_KEYS {
+            let mut p = BrokerProperties::default();
+            p.set(key, default).unwrap();
+            assert_eq!(p.get(key), Some(*default), "{key}");
+        }
+        let mut p = BrokerProperties::default();
+        p.set("log.cleaner.enable", "FALSE").unwrap();
+        assert!(!p.cleaner_enable());
+        p.set("auto.create.topics.enable", "yes").unwrap();
+        assert!(p.auto_create_topics());
+        let e = p.set("num.partitions", "three").unwrap_err();
+        assert!(e.contains("num.partitions") && e.contains("integer"), "{e}");
+        assert!(p.set("max.connections", "-5").is_err());
+        assert!(p.set("delete.topic.enable", "sometimes").is_err());
     }
 
     #[test]
