@@ -1,4 +1,4 @@
-// Interop with kafkajs 2.2.4 (installed by scripts/setup.d/50-node.sh into
+// Interop with kafkajs 2.2.4 (installed by scripts/setup.d/48-node.sh into
 // $ODRADEK_CACHE/node-interop): records written by odradek are read back by kafkajs and the
 // other way round, byte for byte, headers included, on the embedded broker.
 import { test, before, after } from 'node:test'
@@ -14,7 +14,7 @@ const { Producer, Consumer, Admin, testing } = require('../index.js')
 const cache = process.env.ODRADEK_CACHE || path.join(os.homedir(), '.cache', 'odradek')
 const interopDir = path.join(cache, 'node-interop')
 if (!fs.existsSync(path.join(interopDir, 'node_modules', 'kafkajs'))) {
-  throw new Error(`kafkajs is not installed in ${interopDir}: run scripts/setup.d/50-node.sh (make test does)`)
+  throw new Error(`kafkajs is not installed in ${interopDir}: run scripts/setup.d/48-node.sh (make test does)`)
 }
 const { Kafka, CompressionTypes, logLevel } = createRequire(path.join(interopDir, 'package.json'))('kafkajs')
 

@@ -1,4 +1,4 @@
-// Benchmark peer on kafkajs 2.2.4 (pure JavaScript; installed by scripts/setup.d/50-node.sh into
+// Benchmark peer on kafkajs 2.2.4 (pure JavaScript; installed by scripts/setup.d/48-node.sh into
 // $ODRADEK_CACHE/node-interop): produce and consume with the common peer command line
 // (bench/README.md). kafkajs batches only what one send() carries, so the producer sends
 // `--batch-size` bytes' worth of records per call with several calls in flight; it has gzip
