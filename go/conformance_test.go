@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -33,7 +34,7 @@ var allowedKeys = map[string][]string{
 	"producer":        {"client", "config"},
 	"produce":         {"client", "topic", "records", "generate", "expect"},
 	"flush":           {"client"},
-	"consumer":        {"client", "config"},
+	"consumer":        {"client", "config", "on_revoke"},
 	"assign":          {"client", "partitions"},
 	"subscribe":       {"client", "topics"},
 	"consume":         {"client", "count", "timeout_ms", "expect", "generate"},
@@ -74,6 +75,9 @@ type runner struct {
 	bootstrap string
 	admin     *Admin
 	clients   map[string]*confClient
+	// failures inside rebalance handlers ("on_revoke": "commit"), reported after the step
+	callbackMu     sync.Mutex
+	callbackErrors []string
 }
 
 func runScenario(t *testing.T, sc *scenario) {
@@ -103,7 +107,15 @@ func runScenario(t *testing.T, sc *scenario) {
 		if err := json.Unmarshal(step["op"], &op); err != nil {
 			t.Fatalf("scenario %s step %d: no op", sc.Name, i)
 		}
-		if err := r.step(op, step); err != nil {
+		err := r.step(op, step)
+		r.callbackMu.Lock()
+		failed := r.callbackErrors
+		r.callbackErrors = nil
+		r.callbackMu.Unlock()
+		if err == nil && len(failed) > 0 {
+			err = mismatch("%s", strings.Join(failed, "; "))
+		}
+		if err != nil {
 			t.Fatalf("scenario %s step %d (%s): %v", sc.Name, i, op, err)
 		}
 	}
@@ -315,6 +327,26 @@ func (r *runner) do(op string, step map[string]json.RawMessage, want *expectedEr
 				return err
 			}
 			r.clients[name] = &confClient{consumer: c}
+			if raw, ok := step["on_revoke"]; ok {
+				var how string
+				if err := json.Unmarshal(raw, &how); err != nil || how != "commit" {
+					return mismatch("unknown on_revoke %s", raw)
+				}
+				// From the handler, as users do: the group waits, so the commit lands first.
+				err := c.OnRebalance(func(ev RebalanceEvent) {
+					if ev.Kind != PartitionsRevoked {
+						return
+					}
+					if err := c.Commit(context.Background()); err != nil {
+						r.callbackMu.Lock()
+						r.callbackErrors = append(r.callbackErrors, fmt.Sprintf("commit in the revoke handler of %v: %v", ev.Partitions, err))
+						r.callbackMu.Unlock()
+					}
+				})
+				if err != nil {
+					return err
+				}
+			}
 		}
 		return nil
 	case "produce":

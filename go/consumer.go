@@ -100,8 +100,10 @@ func odradekGoRebalance(ctx C.uintptr_t, event C.int32_t, parts *C.OdradekTopicP
 }
 
 // OnRebalance sets the function called when the group assigns, revokes or loses partitions
-// of this member (needs "group.id"; set it before Subscribe). It runs on a library thread
-// while the group waits: keep it short.
+// of this member (needs "group.id"; set it before Subscribe). It runs on the consumer's
+// rebalance thread while the group waits (up to max.poll.interval.ms) and may call back into
+// the consumer: a Commit on PartitionsRevoked lands before another member gets the partitions.
+// Close runs it for the partitions still owned before the consumer is closed.
 func (c *Consumer) OnRebalance(handler func(RebalanceEvent)) error {
 	return c.call(func(h *C.OdradekConsumer) error { return c.setRebalance(h, handler) })
 }
@@ -110,15 +112,16 @@ func (c *Consumer) OnRebalance(handler func(RebalanceEvent)) error {
 // from partitions this member no longer owns are dropped before anyone can read them.
 func (c *Consumer) setRebalance(h *C.OdradekConsumer, handler func(RebalanceEvent)) error {
 	wrapped := func(ev RebalanceEvent) {
+		if handler != nil {
+			handler(ev)
+		}
+		// After the handler: a Commit in it still sees the records not handed out yet.
 		if ev.Kind != PartitionsAssigned {
 			gone := map[TopicPartition]bool{}
 			for _, tp := range ev.Partitions {
 				gone[TopicPartition{Topic: tp.Topic, Partition: tp.Partition}] = true
 			}
 			c.dropBuffered(func(r *Record) bool { return gone[TopicPartition{Topic: r.Topic, Partition: r.Partition}] })
-		}
-		if handler != nil {
-			handler(ev)
 		}
 	}
 	nh := cgo.NewHandle(wrapped)

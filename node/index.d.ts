@@ -112,6 +112,8 @@ export class Producer {
   constructor(config: Config)
   /** Resolves once the broker acknowledged the record; rejects with a KafkaError. */
   send(record: ProducerRecord): Promise<DeliveryReport>
+  /** kafkajs shape: the same as sendBatch (acks/timeout/compression are producer config here). */
+  send(batch: { topic: string; messages: Array<Omit<ProducerRecord, 'topic'>> }): Promise<DeliveryReport[]>
   /** kafkajs shape: every message to one topic; resolves with the reports in order. */
   sendBatch(batch: { topic: string; messages: Array<Omit<ProducerRecord, 'topic'>> }): Promise<DeliveryReport[]>
   /** Resolves once every record sent before the call is delivered or failed. */
@@ -127,11 +129,15 @@ export class Producer {
  * subscribe (group membership, rebalance events) and commit.
  *
  * Events: 'assigned', 'revoked', 'lost' (partitions), 'rebalance' (RebalanceEvent),
- * 'crash' (the error that stopped run()).
+ * 'crash' (the error that stopped run()). The group waits for the rebalance listeners and the
+ * promises they return (up to max.poll.interval.ms), so `await consumer.commit()` in a
+ * 'revoked' listener lands before another member gets the partitions; close() runs 'revoked'
+ * before the consumer is closed.
  */
 export class Consumer extends EventEmitter implements AsyncIterable<Message> {
   constructor(config: Config)
-  subscribe(topics: string[] | string | { topics: string[] } | { topic: string }): void
+  /** `fromBeginning` (kafkajs): where partitions without a committed offset start; before the first subscribe. */
+  subscribe(topics: string[] | string | { topics: string[]; fromBeginning?: boolean } | { topic: string; fromBeginning?: boolean }): void
   assign(partitions: AssignPartition[]): Promise<void>
   assignment(): TopicPartition[]
   /** The next message, or null after `timeoutMs`. */
@@ -156,11 +162,11 @@ export class Consumer extends EventEmitter implements AsyncIterable<Message> {
   close(): Promise<void>
   disconnect(): Promise<void>
 
-  on(event: 'assigned' | 'revoked' | 'lost', listener: (partitions: TopicPartition[]) => void): this
-  on(event: 'rebalance', listener: (event: RebalanceEvent) => void): this
+  on(event: 'assigned' | 'revoked' | 'lost', listener: (partitions: TopicPartition[]) => void | Promise<void>): this
+  on(event: 'rebalance', listener: (event: RebalanceEvent) => void | Promise<void>): this
   on(event: 'crash', listener: (error: Error) => void): this
-  once(event: 'assigned' | 'revoked' | 'lost', listener: (partitions: TopicPartition[]) => void): this
-  once(event: 'rebalance', listener: (event: RebalanceEvent) => void): this
+  once(event: 'assigned' | 'revoked' | 'lost', listener: (partitions: TopicPartition[]) => void | Promise<void>): this
+  once(event: 'rebalance', listener: (event: RebalanceEvent) => void | Promise<void>): this
   once(event: 'crash', listener: (error: Error) => void): this
 }
 

@@ -176,6 +176,21 @@ class Producer {
     if (record === null || typeof record !== 'object') {
       return Promise.reject(new TypeError('send() takes a record object {topic, key, value, headers, partition, timestamp}'))
     }
+    if (record.messages !== undefined) {
+      // kafkajs's send({topic, messages}): every message, reports in order (never one
+      // tombstone). Its per-call acks/timeout/compression are producer config here.
+      if (!Array.isArray(record.messages)) {
+        return Promise.reject(new TypeError('send({topic, messages}): messages must be an array of records'))
+      }
+      for (const option of ['acks', 'timeout', 'compression']) {
+        if (record[option] !== undefined) {
+          return Promise.reject(
+            new TypeError(`send({topic, messages, ${option}}): ${option} is not a per-call option here; set it in the producer config (acks, request.timeout.ms, compression.type)`),
+          )
+        }
+      }
+      return this.sendBatch(record)
+    }
     const { topic } = record
     const id = this._nextId++
     try {
@@ -281,13 +296,19 @@ class Consumer extends EventEmitter {
    */
   constructor(config) {
     super()
-    this._native = call(() => new native.NativeConsumer(configMap(config)))
+    this._config = configMap(config)
+    this._open(this._config)
     this._buffer = []
     this._head = 0
     this._closed = false
     this._running = null
     this._subscribed = false
+    this._used = false
     this._yielded = new Map()
+  }
+
+  _open(config) {
+    this._native = call(() => new native.NativeConsumer(config))
     if (this._hasGroup(config)) call(() => this._native.onRebalance((event) => this._onRebalance(event)))
   }
 
@@ -295,14 +316,53 @@ class Consumer extends EventEmitter {
     return config && config['group.id'] !== undefined && config['group.id'] !== ''
   }
 
-  _onRebalance(event) {
-    if (event.kind !== 'assigned') {
-      const gone = new Set(event.partitions.map((p) => tpKey(p.topic, p.partition)))
-      this._dropBuffered((m) => gone.has(tpKey(m.topic, m.partition)))
-      for (const k of gone) this._yielded.delete(k)
+  /**
+   * Runs the 'assigned' / 'revoked' / 'lost' and 'rebalance' listeners and awaits the promises
+   * they return; the group waits for that (up to max.poll.interval.ms), so an
+   * `await consumer.commit()` in a 'revoked' listener lands before another member gets the
+   * partitions.
+   */
+  async _onRebalance(event) {
+    const { id, ...shown } = event
+    try {
+      const returned = []
+      for (const [name, arg] of [[event.kind, event.partitions], ['rebalance', shown]]) {
+        for (const listener of this.rawListeners(name)) returned.push(listener.call(this, arg))
+      }
+      const failed = (await Promise.allSettled(returned)).find((r) => r.status === 'rejected')
+      if (failed) this._reportListenerError(failed.reason)
+    } catch (err) {
+      this._reportListenerError(err)
+    } finally {
+      if (event.kind !== 'assigned') {
+        // After the listeners: a commit in 'revoked' still sees the messages not handed out.
+        const gone = new Set(event.partitions.map((p) => tpKey(p.topic, p.partition)))
+        this._dropBuffered((m) => gone.has(tpKey(m.topic, m.partition)))
+        for (const k of gone) this._yielded.delete(k)
+      }
+      this._native.rebalanceDone(id)
     }
-    this.emit(event.kind, event.partitions)
-    this.emit('rebalance', event)
+  }
+
+  _reportListenerError(err) {
+    if (this.listenerCount('error') > 0) this.emit('error', err)
+    else process.emitWarning(`odradek: a rebalance listener failed: ${err && err.stack ? err.stack : err}`)
+  }
+
+  _startFrom(fromBeginning) {
+    if (typeof fromBeginning !== 'boolean') throw new TypeError('fromBeginning must be a boolean')
+    const reset = fromBeginning ? 'earliest' : 'latest'
+    if ((this._config['auto.offset.reset'] ?? 'latest') === reset) return
+    if (this._used) {
+      throw new TypeError(
+        `fromBeginning: ${fromBeginning} needs auto.offset.reset=${reset}, but this consumer already subscribed or was assigned with ${this._config['auto.offset.reset'] ?? 'latest'}; pass it to the first subscribe() or set auto.offset.reset in the config`,
+      )
+    }
+    // Nothing was read yet: the native consumer is replaced by one with that reset policy.
+    const unused = this._native
+    this._config = { ...this._config, 'auto.offset.reset': reset }
+    this._open(this._config)
+    unused.close().catch(() => {})
   }
 
   _dropBuffered(pred) {
@@ -314,14 +374,21 @@ class Consumer extends EventEmitter {
     this._head = 0
   }
 
-  /** Joins the consumer group for these topics (needs `group.id`). */
+  /**
+   * Joins the consumer group for these topics (needs `group.id`). kafkajs's
+   * `{topics, fromBeginning}` is honoured: `fromBeginning` sets where partitions without a
+   * committed offset start (auto.offset.reset earliest / latest), before the first subscribe.
+   */
   subscribe(topics) {
     if (topics && !Array.isArray(topics) && typeof topics === 'object') {
+      const { fromBeginning } = topics
+      if (fromBeginning !== undefined) this._startFrom(fromBeginning)
       topics = topics.topics ?? [topics.topic]
     }
     if (typeof topics === 'string') topics = [topics]
     call(() => this._native.subscribe(topics))
     this._subscribed = true
+    this._used = true
   }
 
   /**
@@ -329,6 +396,7 @@ class Consumer extends EventEmitter {
    * 'committed' (the group's, else auto.offset.reset) or a number.
    */
   async assign(partitions) {
+    this._used = true
     this._dropBuffered(() => true)
     this._yielded.clear()
     await this._native.assign(partitions.map(offsetSpec)).catch(rethrow)

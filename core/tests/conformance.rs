@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -11,6 +12,7 @@ use odradek::admin::{Admin, NewTopic};
 use odradek::config::Config;
 use odradek::consumer::{ConsumerClient, ConsumerRecord, Offset};
 use odradek::error::Error;
+use odradek::group::RebalanceListener;
 use odradek::producer::{Producer, ProducerRecord};
 use odradek::records::RecordHeader;
 use odradek_broker::EmbeddedBroker;
@@ -71,6 +73,29 @@ struct Runner {
     bootstrap: String,
     admin: Admin,
     clients: HashMap<String, Client>,
+    /// Failures inside rebalance callbacks (`"on_revoke": "commit"`), reported after the step.
+    callback_errors: Arc<Mutex<Vec<String>>>,
+}
+
+/// `"on_revoke": "commit"`: a synchronous commit of what was handed out, from the callback
+/// (a plain thread, so blocking on the commit is what a user would do).
+struct CommitOnRevoke {
+    consumer: OnceLock<ConsumerClient>,
+    errors: Arc<Mutex<Vec<String>>>,
+}
+
+impl RebalanceListener for CommitOnRevoke {
+    fn on_revoked(&self, partitions: &[(String, i32)]) {
+        let Some(c) = self.consumer.get() else {
+            return;
+        };
+        if let Err(e) = odradek::runtime::block_on(c.commit()) {
+            self.errors
+                .lock()
+                .unwrap()
+                .push(format!("commit in on_revoke of {partitions:?}: {e}"));
+        }
+    }
 }
 
 async fn run_scenario(doc: &Value) -> Outcome {
@@ -99,11 +124,17 @@ async fn run_scenario(doc: &Value) -> Outcome {
         admin: Admin::from_config(&admin_config).map_err(|e| e.to_string())?,
         bootstrap,
         clients: HashMap::new(),
+        callback_errors: Arc::default(),
     };
     let steps = doc["steps"].as_array().ok_or("no steps")?;
     let mut outcome = Ok(());
     for (i, step) in steps.iter().enumerate() {
-        if let Err(e) = runner.step(step).await {
+        let mut result = runner.step(step).await;
+        let failed_callbacks = std::mem::take(&mut *runner.callback_errors.lock().unwrap());
+        if result.is_ok() && !failed_callbacks.is_empty() {
+            result = Err(failed_callbacks.join("; "));
+        }
+        if let Err(e) = result {
             outcome = Err(format!("step {i} ({}): {e}", step["op"]));
             break;
         }
@@ -212,6 +243,20 @@ impl Runner {
     fn new_consumer(&mut self, step: &Value) -> Result<(), StepError> {
         let config = self.config(step)?;
         let consumer = ConsumerClient::new(&config).map_err(StepError::Client)?;
+        match step.get("on_revoke").and_then(Value::as_str) {
+            None => {}
+            Some("commit") => {
+                let listener = Arc::new(CommitOnRevoke {
+                    consumer: OnceLock::new(),
+                    errors: self.callback_errors.clone(),
+                });
+                let _ = listener.consumer.set(consumer.clone());
+                consumer
+                    .set_rebalance_listener(listener)
+                    .map_err(StepError::Client)?;
+            }
+            Some(other) => return Err(format!("unknown on_revoke {other:?}").into()),
+        }
         self.clients.insert(
             string(&step["client"])?,
             Client::Consumer(Box::new(ConsumerState {

@@ -14,6 +14,7 @@
 #include <future>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -100,7 +101,7 @@ std::map<std::string, std::set<std::string>> allowed_keys() {
         {"producer", {"client", "config"}},
         {"produce", {"client", "topic", "records", "generate", "expect"}},
         {"flush", {"client"}},
-        {"consumer", {"client", "config"}},
+        {"consumer", {"client", "config", "on_revoke"}},
         {"assign", {"client", "partitions"}},
         {"subscribe", {"client", "topics"}},
         {"consume", {"client", "count", "timeout_ms", "expect", "generate"}},
@@ -130,6 +131,13 @@ public:
             const json& step = steps[i];
             try {
                 run_step(step);
+                std::lock_guard<std::mutex> guard(callback_lock_);
+                if (!callback_errors_.empty()) {
+                    std::string failed;
+                    for (const auto& e : callback_errors_) failed += (failed.empty() ? "" : "; ") + e;
+                    callback_errors_.clear();
+                    fail(failed);
+                }
             } catch (const std::exception& e) {
                 ADD_FAILURE() << "scenario " << scenario_.at("name").get<std::string>() << ", step " << i
                               << " (" << step.dump() .substr(0, 300) << "): " << e.what();
@@ -217,8 +225,23 @@ private:
             });
         } else if (op == "consumer") {
             expecting(step, [&] {
-                consumers_[step.at("client").get<std::string>()] =
-                    std::make_unique<odradek::Consumer>(client_config(step));
+                auto c = std::make_unique<odradek::Consumer>(client_config(step));
+                if (step.contains("on_revoke")) {
+                    if (step["on_revoke"] != "commit") fail("unknown on_revoke " + step["on_revoke"].dump());
+                    // From the callback, as users do: the group waits, so the commit lands first.
+                    odradek::Consumer* self = c.get();
+                    odradek::RebalanceCallbacks callbacks;
+                    callbacks.on_revoked = [this, self](const std::vector<odradek::TopicPartition>&) {
+                        try {
+                            self->commit();
+                        } catch (const std::exception& e) {
+                            std::lock_guard<std::mutex> guard(callback_lock_);
+                            callback_errors_.push_back(std::string("commit in on_revoked: ") + e.what());
+                        }
+                    };
+                    c->set_rebalance_callbacks(std::move(callbacks));
+                }
+                consumers_[step.at("client").get<std::string>()] = std::move(c);
             });
         } else if (op == "produce") {
             produce(step);
@@ -497,6 +520,9 @@ private:
     std::map<std::string, std::unique_ptr<odradek::Producer>> producers_;
     std::map<std::string, std::unique_ptr<odradek::Consumer>> consumers_;
     std::map<std::string, std::deque<Rec>> buffered_;
+    // Failures inside on_revoked ("on_revoke": "commit"), reported after the step.
+    std::mutex callback_lock_;
+    std::vector<std::string> callback_errors_;
 };
 
 std::vector<std::string> scenario_files() {

@@ -21,8 +21,10 @@ namespace Odradek
     /// }
     /// </code>
     /// Consume, Seek, Position and Commit may be called from any thread, but records are handed
-    /// out once: use one consuming thread per consumer. Rebalance events run on a library thread
-    /// while the group waits; keep handlers short.
+    /// out once: use one consuming thread per consumer. Rebalance events run on the consumer's
+    /// rebalance thread while the group waits (up to <c>max.poll.interval.ms</c>); handlers may
+    /// call back into the consumer (Commit, Seek), and Close runs PartitionsRevoked before the
+    /// consumer is closed.
     /// </summary>
     public sealed class Consumer : IDisposable
     {
@@ -75,7 +77,8 @@ namespace Odradek
         public event EventHandler<RebalanceEventArgs> PartitionsAssigned;
 
         /// <summary>Partitions are being taken away in an orderly rebalance; commit their offsets here
-        /// when committing by hand.</summary>
+        /// when committing by hand: the group waits, so the commit lands before another member gets
+        /// them.</summary>
         public event EventHandler<RebalanceEventArgs> PartitionsRevoked;
 
         /// <summary>Partitions were lost without an orderly rebalance (this member was fenced or timed

@@ -68,7 +68,7 @@ namespace Odradek.Tests
             { "producer", new[] { "client", "config", "expect_error" } },
             { "produce", new[] { "client", "topic", "records", "generate", "expect", "expect_error" } },
             { "flush", new[] { "client" } },
-            { "consumer", new[] { "client", "config", "expect_error" } },
+            { "consumer", new[] { "client", "config", "on_revoke", "expect_error" } },
             { "assign", new[] { "client", "partitions" } },
             { "subscribe", new[] { "client", "topics" } },
             { "consume", new[] { "client", "count", "timeout_ms", "expect", "generate" } },
@@ -88,6 +88,8 @@ namespace Odradek.Tests
         private readonly Dictionary<string, Queue<ConsumeResult>> _pending = new Dictionary<string, Queue<ConsumeResult>>();
         private Broker _broker;
         private AdminClient _admin;
+        // Failures inside PartitionsRevoked handlers ("on_revoke": "commit"), reported after the step.
+        private readonly List<string> _callbackErrors = new List<string>();
 
         public ScenarioRun(JsonObject doc)
         {
@@ -134,6 +136,15 @@ namespace Odradek.Tests
                     try
                     {
                         RunStep(op, step);
+                        lock (_callbackErrors)
+                        {
+                            if (_callbackErrors.Count > 0)
+                            {
+                                string failed = string.Join("; ", _callbackErrors.ToArray());
+                                _callbackErrors.Clear();
+                                throw new ScenarioFailure(failed);
+                            }
+                        }
                     }
                     catch (ScenarioFailure e)
                     {
@@ -198,8 +209,28 @@ namespace Odradek.Tests
                     Expecting(expectError, () =>
                     {
                         string name = step.Str("client");
-                        _consumers[name] = new Consumer(Config(step.Obj("config")));
+                        var consumer = new Consumer(Config(step.Obj("config")));
+                        _consumers[name] = consumer;
                         _pending[name] = new Queue<ConsumeResult>();
+                        if (step.Has("on_revoke"))
+                        {
+                            if (step.Str("on_revoke") != "commit")
+                            {
+                                throw new ScenarioFailure("unknown on_revoke \"" + step.Str("on_revoke") + "\"");
+                            }
+                            // From the handler, as users do: the group waits, so the commit lands first.
+                            consumer.PartitionsRevoked += (sender, e) =>
+                            {
+                                try
+                                {
+                                    consumer.Commit();
+                                }
+                                catch (Exception err)
+                                {
+                                    lock (_callbackErrors) _callbackErrors.Add("commit in PartitionsRevoked: " + err.Message);
+                                }
+                            };
+                        }
                     });
                     break;
                 case "produce":

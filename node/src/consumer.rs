@@ -6,8 +6,8 @@
 //! allocation on the native side).
 
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use napi::bindgen_prelude::*;
@@ -138,16 +138,52 @@ pub struct RebalanceEvent {
     /// "assigned", "revoked" or "lost".
     pub kind: String,
     pub partitions: Vec<TopicPartition>,
+    /// Handed back to `rebalanceDone` once the listeners (and the promises they returned)
+    /// finished: the group waits for that.
+    pub id: u32,
 }
 
 type RebalanceFn = ThreadsafeFunction<RebalanceEvent, (), RebalanceEvent, Status, false, true>;
 
+/// Rebalance events JavaScript has not finished yet, by id.
+#[derive(Default)]
+struct Unfinished {
+    next: AtomicU32,
+    waiting: Mutex<HashMap<u32, mpsc::Sender<()>>>,
+}
+
+impl Unfinished {
+    fn finish(&self, id: u32) {
+        let done = self
+            .waiting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
+        if let Some(done) = done {
+            let _ = done.send(());
+        }
+    }
+}
+
+/// The core runs this on its rebalance callback thread and waits for it: it hands the event
+/// to JavaScript and blocks until `index.js` reports that the listeners, and any promise they
+/// returned, are done (bounded by `max.poll.interval.ms`), so an `await commit()` in a
+/// `revoked` listener lands before the partitions move.
 struct JsRebalanceListener {
     callback: RebalanceFn,
+    unfinished: Arc<Unfinished>,
+    max_wait: Duration,
 }
 
 impl JsRebalanceListener {
     fn emit(&self, kind: &str, partitions: &[(String, i32)]) {
+        let id = self.unfinished.next.fetch_add(1, Ordering::Relaxed);
+        let (done, finished) = mpsc::channel();
+        self.unfinished
+            .waiting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, done);
         let event = RebalanceEvent {
             kind: kind.to_string(),
             partitions: partitions
@@ -157,11 +193,19 @@ impl JsRebalanceListener {
                     partition: *p,
                 })
                 .collect(),
+            id,
         };
-        // Non-blocking: the membership task never waits for JavaScript.
-        let _ = self
+        let status = self
             .callback
             .call(event, ThreadsafeFunctionCallMode::NonBlocking);
+        if status != Status::Ok {
+            // JavaScript is going away: nobody will run the listeners.
+            self.unfinished.finish(id);
+            return;
+        }
+        if finished.recv_timeout(self.max_wait).is_err() {
+            self.unfinished.finish(id);
+        }
     }
 }
 
@@ -183,6 +227,9 @@ impl RebalanceListener for JsRebalanceListener {
 pub struct NativeConsumer {
     inner: ConsumerClient,
     closed: Arc<Closed>,
+    unfinished: Arc<Unfinished>,
+    /// `max.poll.interval.ms`: the longest a rebalance waits for the listeners.
+    max_wait: Duration,
 }
 
 fn pairs(partitions: &[TopicPartition]) -> Vec<(&str, i32)> {
@@ -198,9 +245,15 @@ impl NativeConsumer {
     #[napi(constructor)]
     pub fn new(config: HashMap<String, String>) -> Result<Self> {
         let config = config_from(config)?;
+        let max_wait = config
+            .get("max.poll.interval.ms")
+            .and_then(|v| v.parse::<u64>().ok())
+            .map_or(Duration::from_secs(300), Duration::from_millis);
         Ok(Self {
             inner: ConsumerClient::new(&config).map_err(js_error)?,
             closed: Arc::new(Closed::default()),
+            unfinished: Arc::default(),
+            max_wait,
         })
     }
 
@@ -211,8 +264,8 @@ impl NativeConsumer {
         self.inner.subscribe(&refs).map_err(js_error)
     }
 
-    /// Calls `callback` (on the JavaScript thread, after the fact) for every assignment change.
-    /// The callback does not keep the process alive.
+    /// Calls `callback` on the JavaScript thread for every assignment change; the group waits
+    /// until `rebalanceDone(event.id)`. The callback does not keep the process alive.
     #[napi(ts_args_type = "callback: (event: RebalanceEvent) => void")]
     pub fn on_rebalance(&self, callback: Function<RebalanceEvent, ()>) -> Result<()> {
         let tsfn: RebalanceFn = callback
@@ -221,8 +274,18 @@ impl NativeConsumer {
             .weak::<true>()
             .build()?;
         self.inner
-            .set_rebalance_listener(Arc::new(JsRebalanceListener { callback: tsfn }))
+            .set_rebalance_listener(Arc::new(JsRebalanceListener {
+                callback: tsfn,
+                unfinished: self.unfinished.clone(),
+                max_wait: self.max_wait,
+            }))
             .map_err(js_error)
+    }
+
+    /// The listeners of rebalance event `id` are done: the rebalance goes on.
+    #[napi]
+    pub fn rebalance_done(&self, id: u32) {
+        self.unfinished.finish(id);
     }
 
     /// Replaces the manual assignment.

@@ -279,3 +279,46 @@ test('waiting for records does not block the event loop', async () => {
   assert.ok(ticks >= 20, `only ${ticks} timer ticks while waiting 500 ms`)
   await consumer.close()
 })
+
+test("kafkajs shapes: send({topic, messages}) sends every message; subscribe({fromBeginning}) starts at the beginning", async () => {
+  await admin.createTopics([{ topic: 'kjs', numPartitions: 1 }])
+  const producer = new Producer(conf())
+  const reports = await producer.send({ topic: 'kjs', messages: [{ key: 'a', value: '1' }, { key: 'b', value: '2' }] })
+  assert.deepEqual(reports.map((r) => r.offset), [0, 1])
+  await assert.rejects(producer.send({ topic: 'kjs', messages: [{ value: 'x' }], acks: -1 }), /acks is not a per-call option/)
+  await assert.rejects(producer.send({ topic: 'kjs', messages: 'nope' }), /messages must be an array/)
+  await producer.close()
+
+  // No auto.offset.reset in the config (latest by default): fromBeginning decides.
+  const consumer = new Consumer(conf({ 'group.id': 'kjs-group', 'heartbeat.interval.ms': 300 }))
+  consumer.subscribe({ topics: ['kjs'], fromBeginning: true })
+  const got = await consumer.consume(2, 20_000)
+  assert.deepEqual(got.map((m) => [m.offset, m.key.toString(), m.value.toString()]), [[0, 'a', '1'], [1, 'b', '2']])
+  assert.throws(() => consumer.subscribe({ topics: ['kjs'], fromBeginning: false }), /fromBeginning: false needs auto.offset.reset=latest/)
+  await consumer.close()
+})
+
+test("a 'revoked' listener's promise is awaited before close() closes the consumer", async () => {
+  await admin.createTopics([{ topic: 'revoke-close', numPartitions: 1 }])
+  const producer = new Producer(conf())
+  await producer.send({ topic: 'revoke-close', messages: [{ value: '1' }, { value: '2' }, { value: '3' }] })
+  await producer.close()
+  const groupConf = conf({ 'group.id': 'revoke-close-group', 'auto.offset.reset': 'earliest', 'enable.auto.commit': false })
+  const a = new Consumer(groupConf)
+  const order = []
+  a.on('revoked', async () => {
+    await new Promise((r) => setTimeout(r, 50))
+    await a.commit()
+    order.push('committed in revoked')
+  })
+  a.subscribe(['revoke-close'])
+  assert.equal((await a.consume(2, 20_000)).length, 2)
+  await a.close()
+  order.push('closed')
+  assert.deepEqual(order, ['committed in revoked', 'closed'])
+  const b = new Consumer(groupConf)
+  b.subscribe(['revoke-close'])
+  const rest = await b.consume(1, 20_000)
+  assert.deepEqual(rest.map((m) => m.offset), [2])
+  await b.close()
+})

@@ -19,7 +19,7 @@ const OPS = {
   producer: ['client', 'config', 'expect_error'],
   produce: ['client', 'topic', 'records', 'generate', 'expect', 'expect_error'],
   flush: ['client', 'expect_error'],
-  consumer: ['client', 'config', 'expect_error'],
+  consumer: ['client', 'config', 'on_revoke', 'expect_error'],
   assign: ['client', 'partitions', 'expect_error'],
   subscribe: ['client', 'topics', 'expect_error'],
   consume: ['client', 'count', 'timeout_ms', 'expect', 'generate', 'expect_error'],
@@ -74,6 +74,8 @@ class Runner {
     this.bootstrap = broker.bootstrapServers
     this.clients = new Map()
     this.stash = new Map()
+    // Failures inside 'revoked' listeners ("on_revoke": "commit"), reported after the step.
+    this.callbackErrors = []
     this.admin = new Admin({ 'bootstrap.servers': this.bootstrap })
   }
 
@@ -109,9 +111,19 @@ class Runner {
       case 'producer':
         this.clients.set(s.client, new Producer(this.config(s.config)))
         return
-      case 'consumer':
-        this.clients.set(s.client, new Consumer(this.config(s.config)))
+      case 'consumer': {
+        const c = new Consumer(this.config(s.config))
+        if (s.on_revoke === 'commit') {
+          // The group waits for the promise: the commit lands before the partitions move.
+          c.on('revoked', async (partitions) => {
+            await c.commit().catch((e) => this.callbackErrors.push(`commit in 'revoked' of ${JSON.stringify(partitions)}: ${e.name}: ${e.message}`))
+          })
+        } else if (s.on_revoke !== undefined) {
+          throw new Error(`${where}: unknown on_revoke ${JSON.stringify(s.on_revoke)}`)
+        }
+        this.clients.set(s.client, c)
         return
+      }
       case 'produce': {
         const p = this.client(s.client)
         const records = [...(s.records || []).map((r) => ({
@@ -256,6 +268,8 @@ class Runner {
       if (s.expect_error && outcome !== 'checked-error') {
         assert.fail(`${where}: succeeded, expected error ${s.expect_error.name}`)
       }
+      const failed = this.callbackErrors.splice(0)
+      if (failed.length) assert.fail(`${where}: ${failed.join('; ')}`)
     }
   }
 

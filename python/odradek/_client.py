@@ -255,9 +255,10 @@ class Consumer:
         on_lost: Optional[RebalanceCallback] = None,
     ) -> None:
         """Joins the group for ``topics``. ``on_assign(consumer, partitions)`` and
-        ``on_revoke(consumer, partitions)`` run from ``poll``/``consume`` when partitions
-        change hands (``on_lost`` when they were lost without a rebalance; defaults to
-        ``on_revoke``)."""
+        ``on_revoke(consumer, partitions)`` run from ``poll``/``consume``/``close`` when
+        partitions change hands (``on_lost`` when they were lost without a rebalance; defaults
+        to ``on_revoke``). The rebalance waits for them (up to ``max.poll.interval.ms``), so a
+        ``commit()`` in ``on_revoke`` lands before another member gets the partitions."""
         self._on_assign, self._on_revoke, self._on_lost = on_assign, on_revoke, on_lost
         self._native.subscribe(list(topics))
 
@@ -337,18 +338,23 @@ class Consumer:
         return self._native.watermarks(tp.topic, tp.partition, timeout)
 
     def _fire(self) -> None:
-        for kind, parts in self._native.take_events():
-            tps = [TopicPartition(t, p) for t, p in parts]
-            if kind == "assign":
-                cb = self._on_assign
-            elif kind == "revoke":
-                cb = self._on_revoke
-                self._drop_buffered(tps)
-            else:
-                cb = self._on_lost or self._on_revoke
-                self._drop_buffered(tps)
-            if cb is not None:
-                cb(self, tps)
+        try:
+            for kind, parts in self._native.take_events():
+                tps = [TopicPartition(t, p) for t, p in parts]
+                if kind == "assign":
+                    cb = self._on_assign
+                elif kind == "revoke":
+                    cb = self._on_revoke
+                else:
+                    cb = self._on_lost or self._on_revoke
+                if cb is not None:
+                    cb(self, tps)
+                if kind != "assign":
+                    # After the callback: a commit in on_revoke still sees the unread records.
+                    self._drop_buffered(tps)
+        finally:
+            # The group waits for this: the rebalance goes on.
+            self._native.events_done()
 
     def _drop_buffered(self, tps: List[TopicPartition]) -> None:
         gone = {(t.topic, t.partition) for t in tps}
@@ -399,10 +405,12 @@ class Consumer:
                 yield self._buffer.popleft()
 
     def close(self, timeout: Optional[float] = None) -> None:
-        """Leaves the group (committing processed offsets when auto-commit is on) and stops."""
+        """Leaves the group (committing processed offsets when auto-commit is on) and stops.
+        ``on_revoke`` runs here, before the consumer is closed, so a commit in it succeeds."""
         _mark_unread(self._native, self._buffer)
         self._buffer.clear()
-        self._native.close(timeout)
+        while not self._native.close(timeout):
+            self._fire()
         self._fire()
 
     def __enter__(self) -> "Consumer":

@@ -153,6 +153,7 @@ class Consumer:
         self._stash: Deque[Message] = deque()
         self._on_assign: Optional[RebalanceCallback] = None
         self._on_revoke: Optional[RebalanceCallback] = None
+        self._firing = asyncio.Lock()
         if topics:
             self.subscribe(topics)
 
@@ -165,10 +166,24 @@ class Consumer:
         on_assign: Optional[RebalanceCallback] = None,
         on_revoke: Optional[RebalanceCallback] = None,
     ) -> None:
-        """Joins the group for ``topics``; the callbacks (plain or async) run inside
-        ``getone``/``getmany`` when partitions change hands."""
+        """Joins the group for ``topics``; the callbacks (plain or async) run on the event loop
+        when partitions change hands, and the rebalance waits for them (an async one is
+        awaited; up to ``max.poll.interval.ms``), so ``await commit()`` in ``on_revoke`` lands
+        before another member gets the partitions. ``close()`` runs ``on_revoke`` first."""
         self._on_assign, self._on_revoke = on_assign, on_revoke
+        self._native.wake_on_events(self._events_queued, self._loop)
         self._native.subscribe(list(topics))
+
+    def _events_queued(self, _: Any) -> None:
+        task = self._loop.create_task(self._fire())
+
+        def report(t: "asyncio.Task[None]") -> None:
+            if not t.cancelled() and t.exception() is not None:
+                self._loop.call_exception_handler(
+                    {"message": "odradek: a rebalance callback raised", "exception": t.exception()}
+                )
+
+        task.add_done_callback(report)
 
     def assign(self, partitions: Iterable[PartitionLike]) -> None:
         """Reads exactly these partitions (offsets as in :meth:`odradek.Consumer.assign`).
@@ -216,16 +231,21 @@ class Consumer:
         return records
 
     async def _fire(self) -> None:
-        for kind, parts in self._native.take_events():
-            tps = [TopicPartition(t, p) for t, p in parts]
-            cb = self._on_assign if kind == "assign" else self._on_revoke
-            if kind != "assign":
-                gone = {(t.topic, t.partition) for t in tps}
-                self._stash = deque(m for m in self._stash if (m.topic, m.partition) not in gone)
-            if cb is not None:
-                res = cb(tps)
-                if inspect.isawaitable(res):
-                    await res
+        async with self._firing:
+            try:
+                for kind, parts in self._native.take_events():
+                    tps = [TopicPartition(t, p) for t, p in parts]
+                    cb = self._on_assign if kind == "assign" else self._on_revoke
+                    if cb is not None:
+                        res = cb(tps)
+                        if inspect.isawaitable(res):
+                            await res
+                    if kind != "assign":
+                        gone = {(t.topic, t.partition) for t in tps}
+                        self._stash = deque(m for m in self._stash if (m.topic, m.partition) not in gone)
+            finally:
+                # The group waits for this: the rebalance goes on.
+                self._native.events_done()
 
     async def getone(self) -> Message:
         """The next record (waits for one)."""

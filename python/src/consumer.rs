@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use odradek::consumer::{ConsumerClient, ConsumerRecord, Offset};
@@ -116,29 +116,65 @@ impl Message {
 /// Long enough to mean "until a record arrives" for `poll_batch` (callers cut the wait short).
 const FOREVER: Duration = Duration::from_secs(365 * 24 * 3600);
 
-type Events = Arc<Mutex<VecDeque<(&'static str, Vec<(String, i32)>)>>>;
+/// A rebalance event waiting for Python, and how to tell the membership task it has run.
+type Pending = (&'static str, Vec<(String, i32)>, mpsc::Sender<()>);
 
-/// Queues rebalance events; Python runs the user's callbacks in its own thread, from
-/// `poll`/`consume`, as confluent-kafka does.
-struct QueuedListener(Events);
+/// Rebalance events handed to Python. The core runs listeners on its callback thread and waits
+/// for them; this one queues the event and blocks that thread until Python ran the user's
+/// callback — inside `poll`/`consume`/`close` for `odradek.Consumer` (as confluent-kafka does),
+/// on the event loop for `odradek.aio.Consumer` — so a commit in `on_revoke` lands before the
+/// partitions move. Bounded by `max.poll.interval.ms`, as the core's own wait is.
+#[derive(Default)]
+struct Events {
+    queued: Mutex<VecDeque<Pending>>,
+    /// Taken by Python and not yet reported done.
+    running: Mutex<Vec<mpsc::Sender<()>>>,
+    /// asyncio: told (on its loop) that an event is queued.
+    wake: Mutex<Option<Resolver>>,
+    max_wait: Duration,
+}
 
-impl RebalanceListener for QueuedListener {
-    fn on_assigned(&self, partitions: &[(String, i32)]) {
-        push(&self.0, "assign", partitions);
-    }
-    fn on_revoked(&self, partitions: &[(String, i32)]) {
-        push(&self.0, "revoke", partitions);
-    }
-    fn on_lost(&self, partitions: &[(String, i32)]) {
-        push(&self.0, "lost", partitions);
+impl std::fmt::Debug for Events {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Events")
+            .field("queued", &lock(&self.queued).len())
+            .finish()
     }
 }
 
-fn push(events: &Events, kind: &'static str, partitions: &[(String, i32)]) {
-    events
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .push_back((kind, partitions.to_vec()));
+struct QueuedListener(Arc<Events>);
+
+impl QueuedListener {
+    fn hand_over(&self, kind: &'static str, partitions: &[(String, i32)]) {
+        let (done, finished) = mpsc::channel();
+        lock(&self.0.queued).push_back((kind, partitions.to_vec(), done));
+        if lock(&self.0.wake).is_some() {
+            let events = self.0.clone();
+            dispatch(Box::new(move |py| {
+                if let Some(r) = lock(&events.wake).as_ref() {
+                    r.call(py, py.None().into_bound(py));
+                }
+            }));
+        }
+        // Err: Python ran it (the sender is dropped after), or gave up on it (closed).
+        let _ = finished.recv_timeout(self.0.max_wait);
+    }
+}
+
+impl RebalanceListener for QueuedListener {
+    fn on_assigned(&self, partitions: &[(String, i32)]) {
+        self.hand_over("assign", partitions);
+    }
+    fn on_revoked(&self, partitions: &[(String, i32)]) {
+        self.hand_over("revoke", partitions);
+    }
+    fn on_lost(&self, partitions: &[(String, i32)]) {
+        self.hand_over("lost", partitions);
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The native consumer under `odradek.Consumer` and `odradek.aio.Consumer`.
@@ -146,8 +182,10 @@ fn push(events: &Events, kind: &'static str, partitions: &[(String, i32)]) {
 #[derive(Debug)]
 pub struct NativeConsumer {
     client: ConsumerClient,
-    events: Events,
+    events: Arc<Events>,
     closed: AtomicBool,
+    /// The close running in the background while `close` hands rebalance events to Python.
+    closing: Mutex<Option<tokio::task::JoinHandle<odradek::error::Result<()>>>>,
 }
 
 fn offset_of(o: i64) -> PyResult<Offset> {
@@ -175,7 +213,14 @@ impl NativeConsumer {
     #[new]
     fn new(py: Python<'_>, config: Vec<(String, String)>) -> PyResult<Self> {
         let config = crate::config_of(py, config)?;
-        let events: Events = Arc::default();
+        let max_wait = config
+            .get("max.poll.interval.ms")
+            .and_then(|v| v.parse::<u64>().ok())
+            .map_or(Duration::from_secs(300), Duration::from_millis);
+        let events = Arc::new(Events {
+            max_wait,
+            ..Events::default()
+        });
         let client = ConsumerClient::new(&config).map_err(|e| crate::raise(py, e))?;
         if client.group().is_some() {
             client
@@ -186,6 +231,7 @@ impl NativeConsumer {
             client,
             events,
             closed: AtomicBool::new(false),
+            closing: Mutex::new(None),
         })
     }
 
@@ -264,8 +310,7 @@ impl NativeConsumer {
         let deadline = timeout.map(|t| Instant::now() + t);
         let max = max.max(1);
         let mut out: Vec<ConsumerRecord> = Vec::new();
-        let events = &self.events;
-        let has_events = || !events.lock().unwrap_or_else(|p| p.into_inner()).is_empty();
+        let has_events = || self.has_events();
         loop {
             let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
             let client = self.client.clone();
@@ -339,13 +384,42 @@ impl NativeConsumer {
         Ok(())
     }
 
-    /// Queued rebalance events, oldest first: ("assign" | "revoke" | "lost", partitions).
+    /// Queued rebalance events, oldest first: ("assign" | "revoke" | "lost", partitions). The
+    /// group waits until `events_done` says their callbacks ran.
     fn take_events(&self) -> Vec<(&'static str, Vec<(String, i32)>)> {
-        self.events
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .drain(..)
+        let taken: Vec<Pending> = lock(&self.events.queued).drain(..).collect();
+        let mut running = lock(&self.events.running);
+        taken
+            .into_iter()
+            .map(|(kind, parts, done)| {
+                running.push(done);
+                (kind, parts)
+            })
             .collect()
+    }
+
+    /// The callbacks of the events taken so far have run: the rebalance goes on.
+    fn events_done(&self) {
+        for done in lock(&self.events.running).drain(..) {
+            let _ = done.send(());
+        }
+    }
+
+    /// asyncio: `callback(None)` is scheduled on `event_loop` whenever a rebalance event is
+    /// queued, so the consumer runs it there without waiting for the next read.
+    fn wake_on_events(&self, callback: Py<PyAny>, event_loop: Py<PyAny>) {
+        *lock(&self.events.wake) = Some(Resolver {
+            callback,
+            event_loop: Some(event_loop),
+        });
+        if self.has_events() {
+            let events = self.events.clone();
+            dispatch(Box::new(move |py| {
+                if let Some(r) = lock(&events.wake).as_ref() {
+                    r.call(py, py.None().into_bound(py));
+                }
+            }));
+        }
     }
 
     /// Commits (topic, partition, offset) triples, or without them the position of every
@@ -376,7 +450,9 @@ impl NativeConsumer {
         callback: Py<PyAny>,
         event_loop: Py<PyAny>,
     ) -> PyResult<()> {
-        self.check_open(py)?;
+        // No binding-level closed check: a commit in the on_revoke that close runs must pass
+        // (the core refuses commits once the consumer is closed).
+        let _ = py;
         let client = self.client.clone();
         let resolver = Resolver {
             callback,
@@ -466,19 +542,53 @@ impl NativeConsumer {
     }
 
     /// Leaves the group (committing processed offsets when auto-commit is on) and stops.
+    /// Returns `False` early, with the close still under way, when a rebalance event (the
+    /// `on_revoke` close runs) waits for Python: run it, then call `close` again.
     #[pyo3(signature = (timeout=None))]
-    fn close(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
-        if self.closed.swap(true, Ordering::SeqCst) {
-            return Ok(());
+    fn close(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
+        let mut closing = lock(&self.closing).take();
+        if closing.is_none() {
+            if self.closed.swap(true, Ordering::SeqCst) {
+                return Ok(true);
+            }
+            let client = self.client.clone();
+            closing = Some(odradek::runtime::spawn(async move { client.close().await }));
         }
-        let client = self.client.clone();
-        crate::wait_for(
+        let Some(mut task) = closing else {
+            return Ok(true);
+        };
+        let limit = crate::timeout_of(timeout)?.or(Some(Duration::from_secs(30)));
+        let joined = crate::wait(
             py,
-            crate::timeout_of(timeout)?.or(Some(Duration::from_secs(30))),
-            "close",
-            async move { client.close().await },
-        )?;
-        Ok(())
+            limit,
+            async {
+                (&mut task).await.map_err(|e| {
+                    Error::closed(format!("the close task ended without finishing: {e}"))
+                })
+            },
+            &|| self.has_events(),
+        );
+        match joined {
+            Ok(Some(result)) => result.map(|()| true).map_err(|e| crate::raise(py, e)),
+            Ok(None) if self.has_events() => {
+                *lock(&self.closing) = Some(task);
+                Ok(false)
+            }
+            Ok(None) => {
+                *lock(&self.closing) = Some(task);
+                Err(crate::raise(
+                    py,
+                    Error::timeout(format!(
+                        "close did not finish within {:?}",
+                        limit.unwrap_or_default()
+                    )),
+                ))
+            }
+            Err(e) => {
+                *lock(&self.closing) = Some(task);
+                Err(e)
+            }
+        }
     }
 
     /// `close` in the background for asyncio; `callback(None | KafkaError)` on `event_loop`.
@@ -510,6 +620,10 @@ impl NativeConsumer {
 }
 
 impl NativeConsumer {
+    fn has_events(&self) -> bool {
+        !lock(&self.events.queued).is_empty()
+    }
+
     fn check_open(&self, py: Python<'_>) -> PyResult<()> {
         if self.closed.load(Ordering::Relaxed) {
             return Err(crate::raise(py, Error::closed("the consumer is closed")));

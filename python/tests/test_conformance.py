@@ -29,7 +29,7 @@ KEYS = {
     "producer": {"client", "config"},
     "produce": {"client", "topic", "records", "generate", "expect"},
     "flush": {"client"},
-    "consumer": {"client", "config"},
+    "consumer": {"client", "config", "on_revoke"},
     "assign": {"client", "partitions"},
     "subscribe": {"client", "topics"},
     "consume": {"client", "count", "timeout_ms", "expect", "generate"},
@@ -66,9 +66,16 @@ class StepFailed(AssertionError):
 
 
 class ConsumerState:
-    def __init__(self, consumer: odradek.Consumer) -> None:
+    def __init__(self, consumer: odradek.Consumer, on_revoke: Optional[str]) -> None:
         self.consumer = consumer
         self.pending: List[odradek.Message] = []
+        if on_revoke not in (None, "commit"):
+            raise StepFailed(f"unknown on_revoke {on_revoke!r}")
+        self.commit_on_revoke = on_revoke == "commit"
+
+    def on_revoke(self, consumer: odradek.Consumer, partitions: List[odradek.TopicPartition]) -> None:
+        # A failure raises out of the poll/consume/close that ran the callback: the step fails.
+        consumer.commit()
 
 
 class Runner:
@@ -158,7 +165,7 @@ class Runner:
             raise StepFailed("flush timed out")
 
     def op_consumer(self, step: Dict[str, Any]) -> None:
-        self.clients[step["client"]] = ConsumerState(odradek.Consumer(self.config(step)))
+        self.clients[step["client"]] = ConsumerState(odradek.Consumer(self.config(step)), step.get("on_revoke"))
 
     def op_assign(self, step: Dict[str, Any]) -> None:
         c = self.consumer(step["client"])
@@ -169,7 +176,8 @@ class Runner:
         c.consumer.assign(parts)
 
     def op_subscribe(self, step: Dict[str, Any]) -> None:
-        self.consumer(step["client"]).consumer.subscribe(step["topics"])
+        c = self.consumer(step["client"])
+        c.consumer.subscribe(step["topics"], on_revoke=c.on_revoke if c.commit_on_revoke else None)
 
     def op_consume(self, step: Dict[str, Any]) -> None:
         c = self.consumer(step["client"])

@@ -105,7 +105,9 @@ def test_group_members_share_partitions_with_callbacks(kafka: Kafka) -> None:
             received["b"].extend(b.consume_batch(100, 0.1))
         sa = {tp.partition for tp in a.assignment()}
         sb = {tp.partition for tp in b.assignment()}
-        if sa and sb and not (sa & sb) and (sa | sb) == {0, 1, 2, 3}:
+        # b's on_assign runs inside b's next poll (the membership waits for it there).
+        b_assigned = any(e[0] == "b" and e[1] == "assign" for e in events)
+        if sa and sb and not (sa & sb) and (sa | sb) == {0, 1, 2, 3} and b_assigned:
             break
     else:
         raise AssertionError(f"the group did not settle: {events}")

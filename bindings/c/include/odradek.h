@@ -41,7 +41,8 @@
 // Rebalance event: partitions newly assigned to this member.
 #define ODRADEK_REBALANCE_ASSIGNED 1
 
-// Rebalance event: partitions revoked in an orderly rebalance (auto-commit committed them).
+// Rebalance event: partitions revoked in an orderly rebalance, still owned during the call
+// (auto-commit committed them first).
 #define ODRADEK_REBALANCE_REVOKED 2
 
 // Rebalance event: partitions lost without a rebalance (nothing was committed).
@@ -190,9 +191,12 @@ typedef struct OdradekTopicPartition {
   int64_t offset;
 } OdradekTopicPartition;
 
-// Called on the group's thread when partition ownership changes: `event` is one of
-// ODRADEK_REBALANCE_*; `partitions` (offset field unused, -1001) is valid during the call.
-// Keep it short: the group waits for it.
+// Called on the consumer's rebalance thread when partition ownership changes: `event` is one
+// of ODRADEK_REBALANCE_*; `partitions` (offset field unused, -1001) is valid during the call.
+// The group waits for it (up to max.poll.interval.ms), and it may call back into the
+// consumer (commit, seek, position, poll): a commit on ODRADEK_REBALANCE_REVOKED lands before
+// another member gets the partitions. odradek_consumer_close runs it for the partitions still
+// owned before the consumer is closed; do not close or free the consumer from it.
 typedef void (*OdradekRebalanceCallback)(void *context, int32_t event, const struct OdradekTopicPartition *partitions, size_t count);
 
 // Called when an odradek_consumer_poll_async completes, on a library thread: `messages` on

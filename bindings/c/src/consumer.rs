@@ -205,14 +205,18 @@ pub type OdradekPollCallback = Option<
 
 /// Rebalance event: partitions newly assigned to this member.
 pub const ODRADEK_REBALANCE_ASSIGNED: i32 = 1;
-/// Rebalance event: partitions revoked in an orderly rebalance (auto-commit committed them).
+/// Rebalance event: partitions revoked in an orderly rebalance, still owned during the call
+/// (auto-commit committed them first).
 pub const ODRADEK_REBALANCE_REVOKED: i32 = 2;
 /// Rebalance event: partitions lost without a rebalance (nothing was committed).
 pub const ODRADEK_REBALANCE_LOST: i32 = 3;
 
-/// Called on the group's thread when partition ownership changes: `event` is one of
-/// ODRADEK_REBALANCE_*; `partitions` (offset field unused, -1001) is valid during the call.
-/// Keep it short: the group waits for it.
+/// Called on the consumer's rebalance thread when partition ownership changes: `event` is one
+/// of ODRADEK_REBALANCE_*; `partitions` (offset field unused, -1001) is valid during the call.
+/// The group waits for it (up to max.poll.interval.ms), and it may call back into the
+/// consumer (commit, seek, position, poll): a commit on ODRADEK_REBALANCE_REVOKED lands before
+/// another member gets the partitions. odradek_consumer_close runs it for the partitions still
+/// owned before the consumer is closed; do not close or free the consumer from it.
 pub type OdradekRebalanceCallback = Option<
     unsafe extern "C" fn(
         context: *mut c_void,

@@ -47,6 +47,9 @@ struct Inner {
     subscribed: AtomicBool,
     /// Partitions assigned by hand (not by the group).
     manual: Mutex<Vec<(String, i32)>>,
+    /// Set when close starts; `closed` once the group was left, so the commit in an
+    /// `on_revoked` that close runs still goes through.
+    closing: AtomicBool,
     closed: AtomicBool,
 }
 
@@ -76,6 +79,7 @@ impl ConsumerClient {
                 consumer,
                 subscribed: AtomicBool::new(false),
                 manual: Mutex::new(Vec::new()),
+                closing: AtomicBool::new(false),
                 closed: AtomicBool::new(false),
             }),
         })
@@ -267,17 +271,19 @@ impl ConsumerClient {
             .await
     }
 
-    /// Leaves the group (committing processed offsets when auto-commit is on) and stops
-    /// fetching. Idempotent.
+    /// Leaves the group (committing processed offsets when auto-commit is on, then running
+    /// `on_revoked`, in which the consumer still commits) and stops fetching. Idempotent.
     pub async fn close(&self) -> Result<()> {
-        if self.inner.closed.swap(true, Ordering::SeqCst) {
+        if self.inner.closing.swap(true, Ordering::SeqCst) {
             return Ok(());
         }
         self.unassign();
-        match &self.inner.group {
+        let left = match &self.inner.group {
             Some(g) => g.clone().close().await,
             None => Ok(()),
-        }
+        };
+        self.inner.closed.store(true, Ordering::SeqCst);
+        left
     }
 }
 

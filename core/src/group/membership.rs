@@ -15,6 +15,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use super::assignor::{self, MemberSubscription};
+use super::callbacks::Event;
 use super::protocol::{self, Assignment, Subscription};
 use super::{Inner, lock};
 use crate::consumer::Offset;
@@ -255,9 +256,7 @@ pub(super) async fn commit_and_revoke_on_close(inner: &Inner) {
     {
         tracing::warn!(group = %inner.settings.group_id, "commit on close failed: {e}");
     }
-    if let Some(l) = inner.listener() {
-        l.on_revoked(&owned.iter().cloned().collect::<Vec<_>>());
-    }
+    call_listener(inner, Event::Revoked, owned.iter().cloned().collect()).await;
 }
 
 /// The membership task is over: wake whoever waits in `wait_stopped`.
@@ -288,8 +287,36 @@ pub(super) fn lose_all(inner: &Inner) {
     let refs: Vec<(&str, i32)> = list.iter().map(|(t, p)| (t.as_str(), *p)).collect();
     inner.consumer.unassign(&refs);
     inner.forget_positions(&owned);
+    // Queued, not awaited: the partitions are gone already.
     if let Some(l) = inner.listener() {
-        l.on_lost(&list);
+        drop(inner.callbacks.run(l, Event::Lost, list));
+    }
+}
+
+/// Runs a listener callback on the callback thread and waits until it returned, at most
+/// `max.poll.interval.ms`; the classic protocol keeps heartbeating meanwhile so a callback
+/// slower than the session timeout does not cost the membership.
+pub(super) async fn call_listener(inner: &Inner, event: Event, partitions: Vec<(String, i32)>) {
+    let Some(l) = inner.listener() else {
+        return;
+    };
+    let mut finished = inner.callbacks.run(l, event, partitions);
+    let limit = tokio::time::sleep(inner.settings.max_poll_interval);
+    tokio::pin!(limit);
+    loop {
+        tokio::select! {
+            _ = &mut finished => return,
+            () = &mut limit => {
+                tracing::warn!(group = %inner.settings.group_id, ?event,
+                    "the rebalance callback did not return within max.poll.interval.ms; the rebalance goes on without it");
+                return;
+            }
+            () = tokio::time::sleep(inner.settings.heartbeat_interval), if !inner.settings.consumer_protocol => {
+                if let Err(e) = send_heartbeat(inner).await {
+                    tracing::debug!(group = %inner.settings.group_id, "heartbeat during a rebalance callback: {e}");
+                }
+            }
+        }
     }
 }
 
@@ -304,9 +331,7 @@ pub(super) async fn revoke(inner: &Inner, parts: &Partitions) {
         tracing::warn!(group = %inner.settings.group_id, "commit on revoke failed: {e}");
     }
     let list: Vec<(String, i32)> = parts.iter().cloned().collect();
-    if let Some(l) = inner.listener() {
-        l.on_revoked(&list);
-    }
+    call_listener(inner, Event::Revoked, list.clone()).await;
     let refs: Vec<(&str, i32)> = list.iter().map(|(t, p)| (t.as_str(), *p)).collect();
     inner.consumer.unassign(&refs);
     inner.forget_positions(parts);
@@ -316,6 +341,12 @@ pub(super) async fn revoke(inner: &Inner, parts: &Partitions) {
 }
 
 async fn heartbeat(inner: &Inner) -> Result<()> {
+    let code = send_heartbeat(inner).await?;
+    handle_member_error(inner, code, "Heartbeat")
+}
+
+/// One Heartbeat request; the member-level error code it got back.
+async fn send_heartbeat(inner: &Inner) -> Result<i16> {
     let conn = coordinator(inner).await?;
     let (generation, member_id) = inner.membership.generation();
     let mut req = HeartbeatRequest::default();
@@ -326,7 +357,7 @@ async fn heartbeat(inner: &Inner) -> Result<()> {
     let resp = conn
         .request_timeout(&req, inner.settings.session_timeout)
         .await?;
-    handle_member_error(inner, resp.error_code, "Heartbeat")
+    Ok(resp.error_code)
 }
 
 /// Reacts to a member-level error of any group request.
@@ -531,8 +562,8 @@ async fn take_assignment(
         st.rejoin = cooperative && !revoked.is_empty();
     }
     inner.consumer.incremental_assign(&starts)?;
-    if let Some(l) = inner.listener() {
-        l.on_assigned(&added_list);
+    if !added_list.is_empty() {
+        call_listener(inner, Event::Assigned, added_list).await;
     }
     Ok(new)
 }

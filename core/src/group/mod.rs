@@ -29,6 +29,7 @@
 //! processed offsets, so delivery is at-least-once.
 
 pub mod assignor;
+mod callbacks;
 mod consumer_protocol;
 mod membership;
 pub mod protocol;
@@ -44,12 +45,17 @@ use crate::config::Config;
 use crate::consumer::{Consumer, ConsumerRecord};
 use crate::error::{Error, Result};
 
-/// Partition ownership changes, called from the membership task (keep them short).
+/// Partition ownership changes. The callbacks run one at a time, in order, on a plain thread
+/// of the consumer's own (never a runtime worker), so they may call back into the consumer:
+/// commit, seek, pause, or block on a future with [`crate::runtime::block_on`]. The rebalance
+/// waits for `on_assigned` and `on_revoked` to return, up to `max.poll.interval.ms` (heartbeats
+/// go on meanwhile with the classic protocol), as in the Java client and librdkafka.
 pub trait RebalanceListener: Send + Sync {
-    /// Partitions newly assigned to this member.
+    /// Partitions newly assigned to this member (already fetching from their start offsets).
     fn on_assigned(&self, _partitions: &[(String, i32)]) {}
-    /// Partitions taken away in an orderly rebalance (their processed offsets were committed
-    /// first when auto-commit is on).
+    /// Partitions taken away in an orderly rebalance, while this member still owns them: a
+    /// commit here (of what was handed out) lands before another member gets them. Their
+    /// processed offsets were committed first when auto-commit is on.
     fn on_revoked(&self, _partitions: &[(String, i32)]) {}
     /// Partitions lost without a rebalance (session expired, fenced): another member may
     /// already own them, so nothing was committed.
@@ -166,6 +172,7 @@ pub(crate) struct Inner {
     settings: GroupSettings,
     topics: Mutex<Vec<String>>,
     listener: Mutex<Option<Arc<dyn RebalanceListener>>>,
+    callbacks: callbacks::CallbackThread,
     /// Next offset after the last record handed out, per partition.
     delivered: Mutex<Positions>,
     /// `delivered` as of the latest read: records before it count as processed.
@@ -206,6 +213,7 @@ impl GroupConsumer {
             settings,
             topics: Mutex::new(Vec::new()),
             listener: Mutex::new(None),
+            callbacks: callbacks::CallbackThread::default(),
             delivered: Mutex::new(HashMap::new()),
             processed: Mutex::new(HashMap::new()),
             last_poll: Mutex::new(Instant::now()),
