@@ -24,6 +24,7 @@ setup:
 
 lint:
 	python3 scripts/release/check_source_versions.py
+	python3 scripts/parity_table.py --check
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
