@@ -472,6 +472,42 @@ func (c *Consumer) Position(topic string, partition int32) (int64, error) {
 	return pos, nil
 }
 
+// Pause stops fetching these partitions until Resume (records fetched before are still
+// returned).
+func (c *Consumer) Pause(partitions []TopicPartition) error {
+	return c.call(func(h *C.OdradekConsumer) error {
+		cp := newCPartitions(partitions)
+		defer cp.free()
+		return takeError(C.odradek_consumer_pause(h, cp.arr, C.size_t(cp.n)))
+	})
+}
+
+// Resume fetches these partitions again.
+func (c *Consumer) Resume(partitions []TopicPartition) error {
+	return c.call(func(h *C.OdradekConsumer) error {
+		cp := newCPartitions(partitions)
+		defer cp.free()
+		return takeError(C.odradek_consumer_resume(h, cp.arr, C.size_t(cp.n)))
+	})
+}
+
+// Watermarks returns the low (first offset) and high (after the last stable record) watermarks
+// of a partition, asked from its leader.
+func (c *Consumer) Watermarks(ctx context.Context, topic string, partition int32) (low, high int64, err error) {
+	err = c.call(func(h *C.OdradekConsumer) error {
+		ct := C.CString(topic)
+		defer C.free(unsafe.Pointer(ct))
+		var l, hi C.int64_t
+		s := newCancelScope(ctx)
+		if err := s.finish(ctx, takeError(C.odradek_consumer_watermarks(h, ct, C.int32_t(partition), &l, &hi, s.timeout, s.token))); err != nil {
+			return err
+		}
+		low, high = int64(l), int64(hi)
+		return nil
+	})
+	return low, high, err
+}
+
 // Commit commits synchronously the positions of every partition read so far (needs
 // "group.id").
 func (c *Consumer) Commit(ctx context.Context) error {

@@ -451,3 +451,47 @@ func TestNoLeaksAfterClose(t *testing.T) {
 		t.Fatalf("native handles: %d before, %d after close", baseH, h)
 	}
 }
+
+func TestPauseResumeWatermarks(t *testing.T) {
+	createTopic(t, "go-pause", 2)
+	p := must(NewProducer(cfg()))
+	defer p.Close()
+	ctx := context.Background()
+	for part := int32(0); part < 2; part++ {
+		for i := 0; i < 3; i++ {
+			if _, err := p.Produce(ctx, &Record{Topic: "go-pause", Partition: part, UsePartition: true, Value: []byte("v")}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	c := must(NewConsumer(cfg()))
+	defer c.Close()
+	low, high, err := c.Watermarks(ctx, "go-pause", 1)
+	if err != nil || low != 0 || high != 3 {
+		t.Fatalf("watermarks: %d %d %v", low, high, err)
+	}
+	if err := c.Assign(ctx, []TopicPartition{{Topic: "go-pause", Partition: 0, Offset: OffsetBeginning}, {Topic: "go-pause", Partition: 1, Offset: OffsetBeginning}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Pause([]TopicPartition{{Topic: "go-pause", Partition: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range consumeN(t, c, 3, 10*time.Second) {
+		if r.Partition != 0 {
+			t.Fatalf("a record of the paused partition: %+v", r)
+		}
+	}
+	short, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel()
+	if batch, err := c.PollBatch(short, 10); len(batch) != 0 {
+		t.Fatalf("records while partition 1 is paused: %d (%v)", len(batch), err)
+	}
+	if err := c.Resume([]TopicPartition{{Topic: "go-pause", Partition: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range consumeN(t, c, 3, 10*time.Second) {
+		if r.Partition != 1 {
+			t.Fatalf("after resume: %+v", r)
+		}
+	}
+}

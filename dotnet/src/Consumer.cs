@@ -308,6 +308,45 @@ namespace Odradek
             return offset;
         }
 
+        /// <summary>Stops fetching these partitions until <see cref="Resume"/> (records fetched before
+        /// are still handed out).</summary>
+        public void Pause(IEnumerable<TopicPartition> partitions)
+        {
+            SetPaused(partitions, true);
+        }
+
+        /// <summary>Fetches these partitions again.</summary>
+        public void Resume(IEnumerable<TopicPartition> partitions)
+        {
+            SetPaused(partitions, false);
+        }
+
+        private void SetPaused(IEnumerable<TopicPartition> partitions, bool paused)
+        {
+            if (partitions == null) throw new ArgumentNullException("partitions");
+            var list = new List<TopicPartitionOffset>();
+            foreach (var tp in partitions) list.Add(new TopicPartitionOffset(tp, Offset.Unset));
+            unsafe
+            {
+                using (var arena = new Arena())
+                {
+                    OdradekTopicPartition* p = arena.Partitions(list);
+                    Interop.Check(paused
+                        ? Lib.odradek_consumer_pause(_handle, p, (UIntPtr)list.Count)
+                        : Lib.odradek_consumer_resume(_handle, p, (UIntPtr)list.Count));
+                }
+            }
+        }
+
+        /// <summary>The low (first offset) and high (after the last stable record) watermarks of a
+        /// partition, asked from its leader.</summary>
+        public WatermarkOffsets QueryWatermarkOffsets(TopicPartition partition, TimeSpan timeout)
+        {
+            long low, high;
+            Interop.Check(Lib.odradek_consumer_watermarks(_handle, Interop.Utf8Z(partition.Topic), partition.Partition, out low, out high, Interop.TimeoutMs(timeout), IntPtr.Zero));
+            return new WatermarkOffsets(low, high);
+        }
+
         /// <summary>Commits synchronously the positions of every partition read so far (<c>group.id</c> required).</summary>
         public void Commit()
         {

@@ -191,6 +191,15 @@ namespace Odradek.Native
         public static extern IntPtr odradek_consumer_position(ConsumerHandle consumer, byte[] topic, int partition, out long offset);
 
         [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
+        public static extern unsafe IntPtr odradek_consumer_pause(ConsumerHandle consumer, OdradekTopicPartition* partitions, UIntPtr count);
+
+        [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
+        public static extern unsafe IntPtr odradek_consumer_resume(ConsumerHandle consumer, OdradekTopicPartition* partitions, UIntPtr count);
+
+        [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
+        public static extern IntPtr odradek_consumer_watermarks(ConsumerHandle consumer, byte[] topic, int partition, out long low, out long high, int timeoutMs, IntPtr cancel);
+
+        [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
         public static extern unsafe IntPtr odradek_consumer_commit(ConsumerHandle consumer, OdradekTopicPartition* offsets, UIntPtr count, int timeoutMs, IntPtr cancel);
 
         [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]

@@ -245,4 +245,23 @@ namespace Odradek
         public RebalanceKind Kind { get; private set; }
         public IReadOnlyList<TopicPartition> Partitions { get; private set; }
     }
+
+    /// <summary>The low (first offset) and high (after the last stable record) watermarks of a
+    /// partition.</summary>
+    public sealed class WatermarkOffsets
+    {
+        public WatermarkOffsets(Offset low, Offset high)
+        {
+            Low = low;
+            High = high;
+        }
+
+        public Offset Low { get; private set; }
+        public Offset High { get; private set; }
+
+        public override string ToString()
+        {
+            return "[" + Low + ", " + High + ")";
+        }
+    }
 }

@@ -91,6 +91,36 @@ namespace Odradek.Tests
         }
 
         [Test]
+        public void PauseStopsAPartitionUntilResume_AndWatermarksComeFromTheLeader()
+        {
+            string topic = NewTopic(2);
+            using (var producer = new Producer(Config()))
+            {
+                for (int p = 0; p < 2; p++)
+                {
+                    for (int i = 0; i < 3; i++) producer.ProduceAsync(new TopicPartition(topic, p), Message.FromStrings("k", "v")).Wait();
+                }
+            }
+            using (var consumer = new Consumer(Config()))
+            {
+                var marks = consumer.QueryWatermarkOffsets(new TopicPartition(topic, 1), TimeSpan.FromSeconds(10));
+                Assert.AreEqual(0L, marks.Low.Value);
+                Assert.AreEqual(3L, marks.High.Value);
+                consumer.Assign(new[] { new TopicPartitionOffset(topic, 0, Offset.Beginning), new TopicPartitionOffset(topic, 1, Offset.Beginning) });
+                consumer.Pause(new[] { new TopicPartition(topic, 1) });
+                var got = new List<ConsumeResult>();
+                var sw = Stopwatch.StartNew();
+                while (sw.Elapsed < TimeSpan.FromSeconds(2)) got.AddRange(consumer.ConsumeBatch(10, TimeSpan.FromMilliseconds(200)));
+                CollectionAssert.AreEqual(new[] { 0, 0, 0 }, got.Select(r => r.Partition));
+                consumer.Resume(new[] { new TopicPartition(topic, 1) });
+                got.Clear();
+                sw.Restart();
+                while (got.Count < 3 && sw.Elapsed < TimeSpan.FromSeconds(20)) got.AddRange(consumer.ConsumeBatch(10, TimeSpan.FromSeconds(1)));
+                CollectionAssert.AreEqual(new[] { 1, 1, 1 }, got.Select(r => r.Partition));
+            }
+        }
+
+        [Test]
         public void ConfigErrorsAreKafkaExceptionsWithTheSharedNames()
         {
             var e = Assert.Throws<KafkaException>(() => new Producer(Config("linger.msec", "5")));

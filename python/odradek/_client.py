@@ -332,6 +332,15 @@ class Consumer:
                            if t.offset >= 0]
         self._native.commit(triples, timeout)
 
+    def pause(self, partitions: Sequence[PartitionLike]) -> None:
+        """Stops fetching these partitions until :meth:`resume` (records already fetched are
+        still returned)."""
+        self._native.pause([(t.topic, t.partition) for t in map(_tp, partitions)])
+
+    def resume(self, partitions: Sequence[PartitionLike]) -> None:
+        """Fetches these partitions again."""
+        self._native.resume([(t.topic, t.partition) for t in map(_tp, partitions)])
+
     def get_watermark_offsets(self, partition: PartitionLike, timeout: Optional[float] = None) -> Tuple[int, int]:
         """(low, high) offsets of a partition, asked from its leader."""
         tp = _tp(partition)

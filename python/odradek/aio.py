@@ -204,6 +204,14 @@ class Consumer:
         self._stash = deque(m for m in self._stash if (m.topic, m.partition) != (tp.topic, tp.partition))
         self._native.seek(tp.topic, tp.partition, offset)
 
+    def pause(self, partitions: Sequence[PartitionLike]) -> None:
+        """Stops fetching these partitions until :meth:`resume`."""
+        self._native.pause([(t.topic, t.partition) for t in map(_tp, partitions)])
+
+    def resume(self, partitions: Sequence[PartitionLike]) -> None:
+        """Fetches these partitions again."""
+        self._native.resume([(t.topic, t.partition) for t in map(_tp, partitions)])
+
     def position(self, partition: PartitionLike) -> Optional[int]:
         """Offset of the next record returned for ``partition`` (``None`` until known)."""
         tp = _tp(partition)

@@ -289,6 +289,19 @@ impl NativeConsumer {
         self.client.mark_unread(topic, partition, offset);
     }
 
+    /// Stops fetching these (topic, partition) pairs until `resume`; records already fetched
+    /// are still handed out.
+    fn pause(&self, partitions: Vec<(String, i32)>) {
+        let refs: Vec<(&str, i32)> = partitions.iter().map(|(t, p)| (t.as_str(), *p)).collect();
+        self.client.consumer().pause(&refs);
+    }
+
+    /// Fetches these (topic, partition) pairs again.
+    fn resume(&self, partitions: Vec<(String, i32)>) {
+        let refs: Vec<(&str, i32)> = partitions.iter().map(|(t, p)| (t.as_str(), *p)).collect();
+        self.client.consumer().resume(&refs);
+    }
+
     /// Offset of the next record to be returned for the partition, `None` until known.
     fn position(&self, topic: &str, partition: i32) -> Option<i64> {
         self.client.position(topic, partition)

@@ -52,6 +52,21 @@ def test_assign_seek_position_commit_committed(kafka: Kafka) -> None:
     c2.close()
 
 
+def test_pause_stops_a_partition_until_resume(kafka: Kafka) -> None:
+    topic = kafka.topic(partitions=2)
+    fill(kafka, topic, 3, partition=0)
+    fill(kafka, topic, 3, partition=1)
+    c = odradek.Consumer(kafka.config())
+    c.assign([odradek.TopicPartition(topic, p, odradek.OFFSET_BEGINNING) for p in (0, 1)])
+    c.pause([(topic, 1)])
+    got = c.consume(6, timeout=2)
+    assert sorted((m.partition, m.offset) for m in got) == [(0, 0), (0, 1), (0, 2)]
+    c.resume([odradek.TopicPartition(topic, 1)])
+    got = c.consume(3, timeout=20)
+    assert sorted((m.partition, m.offset) for m in got) == [(1, 0), (1, 1), (1, 2)]
+    c.close()
+
+
 def test_iteration_and_consume_batch(kafka: Kafka) -> None:
     topic = kafka.topic()
     fill(kafka, topic, 300)

@@ -342,6 +342,17 @@ struct OdradekError *odradek_consumer_mark_unread(const struct OdradekConsumer *
 // ODRADEK_OFFSET_INVALID when not assigned or not resolved yet.
 struct OdradekError *odradek_consumer_position(const struct OdradekConsumer *consumer, const char *topic, int32_t partition, int64_t *out);
 
+// Stops fetching these partitions (their `offset` is ignored) until odradek_consumer_resume;
+// records fetched before are still handed out.
+struct OdradekError *odradek_consumer_pause(const struct OdradekConsumer *consumer, const struct OdradekTopicPartition *partitions, size_t count);
+
+// Fetches these partitions again (their `offset` is ignored).
+struct OdradekError *odradek_consumer_resume(const struct OdradekConsumer *consumer, const struct OdradekTopicPartition *partitions, size_t count);
+
+// The low and high watermarks of a partition (`*low`: its first offset, `*high`: the offset
+// after its last stable record), asked from its leader.
+struct OdradekError *odradek_consumer_watermarks(const struct OdradekConsumer *consumer, const char *topic, int32_t partition, int64_t *low, int64_t *high, int32_t timeout_ms, const struct OdradekCancel *cancel);
+
 // Commits synchronously (`group.id` required): the given offsets (each the next offset to
 // read), or with `count` 0 the positions of every partition read so far.
 struct OdradekError *odradek_consumer_commit(const struct OdradekConsumer *consumer, const struct OdradekTopicPartition *offsets, size_t count, int32_t timeout_ms, const struct OdradekCancel *cancel);

@@ -634,6 +634,74 @@ pub unsafe extern "C" fn odradek_consumer_position(
     })
 }
 
+/// Stops fetching these partitions (their `offset` is ignored) until odradek_consumer_resume;
+/// records fetched before are still handed out.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn odradek_consumer_pause(
+    consumer: *const OdradekConsumer,
+    partitions: *const OdradekTopicPartition,
+    count: usize,
+) -> *mut OdradekError {
+    set_paused(consumer, partitions, count, true)
+}
+
+/// Fetches these partitions again (their `offset` is ignored).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn odradek_consumer_resume(
+    consumer: *const OdradekConsumer,
+    partitions: *const OdradekTopicPartition,
+    count: usize,
+) -> *mut OdradekError {
+    set_paused(consumer, partitions, count, false)
+}
+
+fn set_paused(
+    consumer: *const OdradekConsumer,
+    partitions: *const OdradekTopicPartition,
+    count: usize,
+    paused: bool,
+) -> *mut OdradekError {
+    guard(|| {
+        let c = handle(consumer, "consumer")?;
+        let parts = partitions_arg(partitions, count)?;
+        let refs: Vec<(&str, i32)> = parts.iter().map(|(t, p, _)| (*t, *p)).collect();
+        if paused {
+            c.client.consumer().pause(&refs);
+        } else {
+            c.client.consumer().resume(&refs);
+        }
+        Ok(())
+    })
+}
+
+/// The low and high watermarks of a partition (`*low`: its first offset, `*high`: the offset
+/// after its last stable record), asked from its leader.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn odradek_consumer_watermarks(
+    consumer: *const OdradekConsumer,
+    topic: *const c_char,
+    partition: i32,
+    low: *mut i64,
+    high: *mut i64,
+    timeout_ms: i32,
+    cancel: *const OdradekCancel,
+) -> *mut OdradekError {
+    guard(|| {
+        let c = handle(consumer, "consumer")?;
+        let topic = str_arg(topic, "topic")?;
+        check_out(low, "low")?;
+        check_out(high, "high")?;
+        let (l, h) = block(
+            c.client.consumer().fetch_watermarks(topic, partition),
+            timeout_ms,
+            cancel,
+            "watermarks",
+        )?;
+        write_out(low, l, "low")?;
+        write_out(high, h, "high")
+    })
+}
+
 /// Commits synchronously (`group.id` required): the given offsets (each the next offset to
 /// read), or with `count` 0 the positions of every partition read so far.
 #[unsafe(no_mangle)]

@@ -562,9 +562,7 @@ async fn take_assignment(
         st.rejoin = cooperative && !revoked.is_empty();
     }
     inner.consumer.incremental_assign(&starts)?;
-    if !added_list.is_empty() {
-        call_listener(inner, Event::Assigned, added_list).await;
-    }
+    call_listener(inner, Event::Assigned, added_list).await;
     Ok(new)
 }
 
