@@ -106,6 +106,10 @@ export class KafkaError extends Error {
   errorClass: string
   /** Same as `name` (the field kafkajs users look for). */
   type: string
+  /** The topic, partition and broker the error concerns, when known (else null). */
+  topic: string | null
+  partition: number | null
+  broker: string | null
 }
 
 export class Producer {

@@ -51,12 +51,16 @@ const ERROR_PREFIX = '\u0001odradek-error:'
 
 /** An error from the client or a broker: `name` is Kafka's (or librdkafka's) stable name. */
 class KafkaError extends Error {
-  constructor(message, { name, code, retriable, errorClass }) {
+  constructor(message, { name, code, retriable, errorClass, topic = null, partition = null, broker = null }) {
     super(message)
     Object.defineProperty(this, 'name', { value: name, enumerable: true, writable: true, configurable: true })
     this.code = code
     this.retriable = retriable
     this.errorClass = errorClass
+    // Where it happened, when the client knows (else null).
+    this.topic = topic
+    this.partition = partition
+    this.broker = broker
     // The name kafkajs users look for.
     this.type = name
   }
@@ -65,12 +69,17 @@ class KafkaError extends Error {
 /** Turns a native error into a KafkaError; anything else passes through. */
 function convertError(e) {
   if (e && typeof e.message === 'string' && e.message.startsWith(ERROR_PREFIX)) {
-    const [name, code, retriable, errorClass, ...rest] = e.message.slice(ERROR_PREFIX.length).split('\u0001')
+    const [name, code, retriable, errorClass, topic, partition, broker, ...rest] = e.message
+      .slice(ERROR_PREFIX.length)
+      .split('\u0001')
     const err = new KafkaError(rest.join('\u0001'), {
       name,
       code: Number(code),
       retriable: retriable === 'true',
       errorClass,
+      topic: topic || null,
+      partition: partition === '' ? null : Number(partition),
+      broker: broker || null,
     })
     return err
   }

@@ -39,12 +39,16 @@ pub(crate) fn js_error(e: odradek::error::Error) -> Error {
         odradek::error::ErrorClass::Fatal => "fatal",
         _ => "permanent",
     };
+    // Where the error happened (empty: not known) travels too, as it does to Python.
     let payload = format!(
-        "{ERROR_PREFIX}{}\u{1}{}\u{1}{}\u{1}{}\u{1}{}",
+        "{ERROR_PREFIX}{}\u{1}{}\u{1}{}\u{1}{}\u{1}{}\u{1}{}\u{1}{}\u{1}{}",
         e.name(),
         e.numeric_code(),
         e.is_retriable(),
         class,
+        e.topic().unwrap_or(""),
+        e.partition().map_or(String::new(), |p| p.to_string()),
+        e.broker().unwrap_or(""),
         e
     );
     Error::new(Status::GenericFailure, payload)

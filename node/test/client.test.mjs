@@ -234,6 +234,7 @@ test('errors are KafkaError objects with name, code and retriable', async () => 
     assert.equal(e.code, -186)
     assert.equal(e.retriable, false)
     assert.match(e.message, /linger\.msec/)
+    assert.equal(e.topic, null)
     return true
   })
   await admin.createTopics([{ topic: 'dup', numPartitions: 1 }])
@@ -242,6 +243,8 @@ test('errors are KafkaError objects with name, code and retriable', async () => 
     assert.equal(e.code, 36)
     assert.equal(e.retriable, false)
     assert.equal(e.type, 'TOPIC_ALREADY_EXISTS')
+    assert.equal(e.topic, 'dup') // the error's context reaches Node, as it does Python
+    assert.equal(e.partition, null)
     return true
   })
   await admin.createTopics([{ topic: 'tiny', numPartitions: 1, config: { 'max.message.bytes': 1024 } }])
