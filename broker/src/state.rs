@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use crate::config::{BrokerConfig, BrokerProperties, FsyncPolicy};
 use crate::group::GroupCoordinator;
 use crate::log::index::write_file_atomically;
+use crate::security::scram_store::ScramStore;
 use crate::time::random_uuid;
 use crate::topics::TopicRegistry;
 
@@ -17,6 +18,8 @@ pub struct BrokerState {
     pub topics: TopicRegistry,
     pub fsync: FsyncPolicy,
     pub groups: std::sync::Arc<GroupCoordinator>,
+    /// SCRAM credentials (SaslAuthenticate, Describe/AlterUserScramCredentials).
+    pub scram: ScramStore,
     producer_ids: Mutex<ProducerIdAllocator>,
 }
 
@@ -30,6 +33,7 @@ impl BrokerState {
         let topics = TopicRegistry::open(&config.data_dir, props.clone(), config.fsync, claim)?;
         let producer_ids = ProducerIdAllocator::open(&config.data_dir)?;
         let groups = GroupCoordinator::open(&config.data_dir, props, config.fsync)?;
+        let scram = ScramStore::open(&config.data_dir)?;
         if claim == crate::data_dir::Claim::Legacy {
             crate::data_dir::finish_migration(&config.data_dir)?;
         }
@@ -39,6 +43,7 @@ impl BrokerState {
             topics,
             fsync: config.fsync,
             groups: std::sync::Arc::new(groups),
+            scram,
             producer_ids: Mutex::new(producer_ids),
         })
     }

@@ -14,6 +14,7 @@ pub mod metadata;
 pub mod offsets;
 pub mod produce;
 pub mod producer_id;
+pub mod scram;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -131,6 +132,12 @@ pub async fn handle(ctx: &Ctx, header: &RequestHeader, request: RequestKind) -> 
         RequestKind::ConsumerGroupDescribe(r) => respond(ResponseKind::ConsumerGroupDescribe(
             groups::consumer_group_describe(ctx, r),
         )),
+        RequestKind::DescribeUserScramCredentials(r) => respond(
+            ResponseKind::DescribeUserScramCredentials(scram::describe(ctx, r)),
+        ),
+        RequestKind::AlterUserScramCredentials(r) => respond(
+            ResponseKind::AlterUserScramCredentials(scram::alter(ctx, r)),
+        ),
         // Reached only on listeners without SASL (the connection serves them on SASL ones).
         RequestKind::SaslHandshake(_) => {
             let mut r = kafka_protocol::messages::SaslHandshakeResponse::default();

@@ -10,6 +10,7 @@ pub mod listeners;
 pub mod oauth;
 pub mod plain;
 pub mod sasl;
+pub mod scram_store;
 pub mod test_pki;
 pub mod tls;
 
@@ -18,6 +19,9 @@ use std::sync::Arc;
 
 use crate::config::BrokerProperties;
 use listeners::{ListenerSpec, SecurityProtocol};
+
+/// Where the durable security state lives in the data directory (SCRAM credentials, ACLs).
+pub const SECURITY_DIR: &str = "__security";
 
 /// Kafka's principal of a connection nobody authenticated.
 pub const ANONYMOUS: &str = "User:ANONYMOUS";

@@ -7,14 +7,11 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use base64::Engine;
+use odradek_protocol::sasl::oauthbearer;
 
 use super::listeners::ListenerSpec;
 use super::plain::jaas_options;
 use crate::config::BrokerProperties;
-
-/// The RFC 7628 error a server sends for a token it refuses; the client answers `%x01`.
-pub const INVALID_TOKEN_JSON: &[u8] = br#"{"status":"invalid_token"}"#;
 
 #[derive(Debug, Clone)]
 pub struct UnsecuredJwtValidator {
@@ -63,90 +60,46 @@ impl UnsecuredJwtValidator {
         })
     }
 
-    /// Checks the client's first message (`gs2-header %x01 auth=Bearer <jwt> %x01 %x01`).
-    /// The error says what is wrong with the token (never the token).
+    /// Checks the client's first message (RFC 7628) and its unsecured JWT with the protocol
+    /// crate's parser, then the scope this listener requires. The error says what is wrong
+    /// with the token (never the token).
     pub fn validate(&self, message: &[u8]) -> Result<Validated, String> {
-        let text = std::str::from_utf8(message)
-            .map_err(|_| "OAUTHBEARER message is not UTF-8".to_string())?;
-        let mut parts = text.split('\u{1}');
-        let gs2 = parts.next().unwrap_or("");
-        if !gs2.starts_with("n,") {
-            return Err("OAUTHBEARER message lacks the GS2 header".to_string());
-        }
-        let token = parts
-            .find_map(|kv| kv.strip_prefix("auth="))
-            .and_then(|a| {
-                a.strip_prefix("Bearer ")
-                    .or_else(|| a.strip_prefix("bearer "))
-            })
-            .ok_or_else(|| "OAUTHBEARER message has no auth=Bearer token".to_string())?
-            .trim();
-        let mut sections = token.split('.');
-        let (Some(header), Some(payload), Some(_sig), None) = (
-            sections.next(),
-            sections.next(),
-            sections.next(),
-            sections.next(),
-        ) else {
-            return Err("the token is not a JWT (three dot-separated parts)".to_string());
-        };
-        let header = decode_json(header, "header")?;
-        if header.get("alg").and_then(|a| a.as_str()) != Some("none") {
-            return Err(
-                "the token is signed; this listener validates unsecured JWTs (alg none) only"
-                    .to_string(),
-            );
-        }
-        let claims = decode_json(payload, "payload")?;
-        let principal = claims
-            .get(&self.principal_claim)
-            .and_then(|v| v.as_str())
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| format!("the token has no {:?} claim", self.principal_claim))?
-            .to_string();
-        let exp = claims
-            .get("exp")
-            .and_then(|v| v.as_f64())
-            .ok_or_else(|| "the token has no exp claim".to_string())?;
-        let now = SystemTime::now()
+        let msg = oauthbearer::parse_client_message(message).map_err(|e| e.to_string())?;
+        let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
-            .as_secs_f64();
-        let left = exp - now + self.clock_skew.as_secs_f64();
-        if left <= 0.0 {
-            return Err("the token has expired".to_string());
+            .as_millis() as i64;
+        let skew = self.clock_skew.as_millis() as i64;
+        let claims = oauthbearer::parse_unsecured_jwt(
+            msg.token.expose(),
+            &self.principal_claim,
+            now_ms - skew,
+        )
+        .map_err(|e| e.to_string())?;
+        if let Some(missing) = self
+            .required_scope
+            .iter()
+            .find(|s| !claims.scope.contains(s))
+        {
+            return Err(format!("the token lacks the required scope {missing:?}"));
         }
-        if !self.required_scope.is_empty() {
-            let scope: Vec<&str> = match claims.get("scope") {
-                Some(serde_json::Value::String(s)) => s.split_whitespace().collect(),
-                Some(serde_json::Value::Array(a)) => a.iter().filter_map(|v| v.as_str()).collect(),
-                _ => Vec::new(),
-            };
-            if let Some(missing) = self
-                .required_scope
-                .iter()
-                .find(|s| !scope.contains(&s.as_str()))
-            {
-                return Err(format!("the token lacks the required scope {missing:?}"));
-            }
-        }
+        let left_ms = (claims.expires_at_ms + skew - now_ms).max(0) as u64;
         Ok(Validated {
-            principal,
-            expires: Instant::now() + Duration::from_secs_f64(left.min(1e9)),
+            principal: claims.principal,
+            expires: Instant::now() + Duration::from_millis(left_ms),
         })
     }
 }
 
-fn decode_json(part: &str, what: &str) -> Result<serde_json::Value, String> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(part.trim_end_matches('='))
-        .map_err(|_| format!("the token {what} is not base64url"))?;
-    serde_json::from_slice(&bytes).map_err(|_| format!("the token {what} is not JSON"))
+/// The RFC 7628 error a server sends for a token it refuses; the client answers `%x01`.
+pub fn invalid_token_challenge() -> bytes::Bytes {
+    oauthbearer::server_error_message("invalid_token", None).into()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
 
     fn token(claims: &str) -> Vec<u8> {
         let b = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);

@@ -4,6 +4,8 @@
 
 use std::collections::HashMap;
 
+use odradek_protocol::sasl::plain;
+
 use super::listeners::ListenerSpec;
 use crate::config::BrokerProperties;
 
@@ -47,31 +49,16 @@ impl PlainUsers {
         self.users.is_empty()
     }
 
-    /// Checks a PLAIN client message (`authzid NUL authcid NUL password`); the user name on
-    /// success. The error is what the client is told (never the password).
+    /// Checks a PLAIN client message (`authzid NUL authcid NUL password`, parsed by the
+    /// protocol crate); the user name on success. The error is what the client is told (never
+    /// the password).
     pub fn authenticate(&self, message: &[u8]) -> Result<String, String> {
-        let mut parts = message.split(|&b| b == 0);
-        let (Some(authzid), Some(user), Some(password), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(
-                "Invalid SASL/PLAIN message: expected authzid NUL user NUL password".into(),
-            );
-        };
-        let user = std::str::from_utf8(user)
-            .map_err(|_| "Invalid SASL/PLAIN message: user name is not UTF-8".to_string())?;
-        if user.is_empty() {
-            return Err("Authentication failed: username not specified".into());
-        }
-        if !authzid.is_empty() && authzid != user.as_bytes() {
-            return Err(
-                "Authentication failed: Client requested an authorization id that is different from username"
-                    .into(),
-            );
-        }
-        match self.users.get(user) {
-            Some(expected) if constant_time_eq(expected.as_bytes(), password) => {
-                Ok(user.to_string())
+        let creds = plain::parse_client_message(message).map_err(|e| e.to_string())?;
+        match self.users.get(&creds.username) {
+            Some(expected)
+                if constant_time_eq(expected.as_bytes(), creds.password.expose().as_bytes()) =>
+            {
+                Ok(creds.username)
             }
             _ => Err("Authentication failed: Invalid username or password".into()),
         }
@@ -79,11 +66,8 @@ impl PlainUsers {
 }
 
 /// Compares without an early exit on the first differing byte.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The `name="value"` options of a one-module JAAS entry

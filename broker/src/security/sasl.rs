@@ -14,9 +14,13 @@ use kafka_protocol::messages::{
     SaslAuthenticateResponse, SaslHandshakeRequest, SaslHandshakeResponse,
 };
 
+use odradek_protocol::sasl::Mechanism;
+use odradek_protocol::sasl::scram::ScramServer;
+
 use super::listeners::ListenerSpec;
 use super::oauth::{self, UnsecuredJwtValidator};
 use super::plain::PlainUsers;
+use super::scram_store::ScramStore;
 use crate::config::BrokerProperties;
 use crate::handlers::str_bytes;
 
@@ -26,30 +30,6 @@ pub const SASL_AUTHENTICATION_FAILED: i16 = 58;
 
 /// Kafka's `sasl.server.max.receive.size` default.
 const DEFAULT_MAX_RECEIVE: usize = 524_288;
-
-/// Mechanisms this broker implements.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mechanism {
-    Plain,
-    OAuthBearer,
-}
-
-impl Mechanism {
-    fn parse(name: &str) -> Option<Self> {
-        Some(match name {
-            "PLAIN" => Self::Plain,
-            "OAUTHBEARER" => Self::OAuthBearer,
-            _ => return None,
-        })
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Plain => "PLAIN",
-            Self::OAuthBearer => "OAUTHBEARER",
-        }
-    }
-}
 
 /// The SASL settings of one listener.
 #[derive(Debug)]
@@ -66,17 +46,29 @@ pub struct SaslConfig {
 impl SaslConfig {
     pub fn new(spec: &ListenerSpec, props: &BrokerProperties) -> Result<Self, String> {
         let listener = &spec.name;
+        let plain = PlainUsers::from_props(spec, props)?;
+        // Kafka's default is GSSAPI, which this broker does not implement: SCRAM instead, and
+        // PLAIN too when PLAIN users are configured.
+        let default = if plain.is_empty() {
+            "SCRAM-SHA-256,SCRAM-SHA-512"
+        } else {
+            "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512"
+        };
         let list = spec
             .prop(props, "sasl.enabled.mechanisms")
-            .unwrap_or("PLAIN");
+            .unwrap_or(default);
         let mut mechanisms = Vec::new();
         for name in list.split(',').map(str::trim).filter(|m| !m.is_empty()) {
-            let m = Mechanism::parse(name).ok_or_else(|| {
-                format!(
-                    "listener {listener}: sasl.enabled.mechanisms: {name} is not supported \
-                     (PLAIN, OAUTHBEARER)"
-                )
-            })?;
+            let m = name
+                .parse::<Mechanism>()
+                .ok()
+                .filter(|m| m.name() == name)
+                .ok_or_else(|| {
+                    format!(
+                        "listener {listener}: sasl.enabled.mechanisms: {name} is not supported \
+                         (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER)"
+                    )
+                })?;
             if !mechanisms.contains(&m) {
                 mechanisms.push(m);
             }
@@ -86,7 +78,6 @@ impl SaslConfig {
                 "listener {listener}: sasl.enabled.mechanisms is empty"
             ));
         }
-        let plain = PlainUsers::from_props(spec, props)?;
         if mechanisms.contains(&Mechanism::Plain) && plain.is_empty() {
             return Err(format!(
                 "listener {listener}: PLAIN is enabled but no user is configured: set \
@@ -138,6 +129,12 @@ enum Stage {
     /// frames instead of SaslAuthenticate requests.
     Token {
         mech: Mechanism,
+        raw: bool,
+    },
+    /// SCRAM: server-first sent, waiting for the client-final message.
+    ScramFinal {
+        server: Box<ScramServer>,
+        user: String,
         raw: bool,
     },
     /// OAUTHBEARER told the client its token is bad (RFC 7628 error JSON) and waits for the
@@ -217,7 +214,9 @@ impl SaslSession {
     pub fn expects_raw_token(&self) -> bool {
         matches!(
             self.stage,
-            Stage::Token { raw: true, .. } | Stage::OAuthFailing { raw: true, .. }
+            Stage::Token { raw: true, .. }
+                | Stage::ScramFinal { raw: true, .. }
+                | Stage::OAuthFailing { raw: true, .. }
         )
     }
 
@@ -253,8 +252,8 @@ impl SaslSession {
             resp.error_code = ILLEGAL_SASL_STATE;
             return (resp, Err("SaslHandshake out of order".to_string()));
         }
-        match Mechanism::parse(req.mechanism.as_str()) {
-            Some(m) if self.config.mechanisms.contains(&m) => {
+        match req.mechanism.as_str().parse::<Mechanism>() {
+            Ok(m) if m.name() == req.mechanism.as_str() && self.config.mechanisms.contains(&m) => {
                 self.stage = Stage::Token {
                     mech: m,
                     raw: version == 0,
@@ -273,38 +272,78 @@ impl SaslSession {
     }
 
     /// A token from SaslAuthenticate (or a bare frame after SaslHandshake v0).
-    pub fn authenticate(&mut self, token: &[u8]) -> Step {
+    pub fn authenticate(&mut self, token: &[u8], scram: &ScramStore) -> Step {
         let now = Instant::now();
         match std::mem::replace(&mut self.stage, Stage::Handshake) {
-            Stage::Token { mech, raw } => {
-                let outcome = match mech {
-                    Mechanism::Plain => self
-                        .config
-                        .plain
-                        .authenticate(token)
-                        .map(|user| (user, None)),
-                    Mechanism::OAuthBearer => match self.config.oauth.validate(token) {
-                        Ok(v) => Ok((v.principal, Some(v.expires))),
-                        Err(why) => {
-                            self.stage = Stage::OAuthFailing { raw, why };
-                            return Step::Reply {
-                                bytes: Bytes::from_static(oauth::INVALID_TOKEN_JSON),
-                                done: false,
-                            };
-                        }
-                    },
-                };
-                match outcome {
-                    Ok((user, token_expiry)) => self.finish(user, token_expiry, now),
+            Stage::Token { mech, raw } => match mech {
+                Mechanism::Plain => match self.config.plain.authenticate(token) {
+                    Ok(user) => self.finish(user, None, Bytes::new(), now),
                     Err(why) => Step::Failed(why),
+                },
+                Mechanism::OAuthBearer => match self.config.oauth.validate(token) {
+                    Ok(v) => self.finish(v.principal, Some(v.expires), Bytes::new(), now),
+                    Err(why) => {
+                        self.stage = Stage::OAuthFailing { raw, why };
+                        Step::Reply {
+                            bytes: oauth::invalid_token_challenge(),
+                            done: false,
+                        }
+                    }
+                },
+                Mechanism::ScramSha256 | Mechanism::ScramSha512 => {
+                    let Some(m) = mech.scram() else {
+                        return Step::Failed("not a SCRAM mechanism".to_string());
+                    };
+                    let mut server = Box::new(ScramServer::new(m));
+                    let first = match server.client_first(token) {
+                        Ok(f) => f,
+                        Err(e) => return Step::Failed(e.to_string()),
+                    };
+                    if first.extensions.iter().any(|(k, _)| k == "tokenauth") {
+                        return Step::Failed(
+                            "Authentication failed: delegation tokens are not supported".into(),
+                        );
+                    }
+                    // Kafka's words for an unknown user, the same as for a wrong password.
+                    let Some(credential) = scram.get(&first.username, m) else {
+                        return Step::Failed(
+                            "Authentication failed: Invalid user credentials".to_string(),
+                        );
+                    };
+                    match server.server_first(&credential) {
+                        Ok(msg) => {
+                            self.stage = Stage::ScramFinal {
+                                server,
+                                user: first.username,
+                                raw,
+                            };
+                            Step::Reply {
+                                bytes: msg.into(),
+                                done: false,
+                            }
+                        }
+                        Err(e) => Step::Failed(e.to_string()),
+                    }
                 }
-            }
+            },
+            Stage::ScramFinal {
+                mut server, user, ..
+            } => match server.client_final(token) {
+                Ok(last) => self.finish(user, None, last.into(), now),
+                Err(_) => Step::Failed("Authentication failed: Invalid user credentials".into()),
+            },
             Stage::OAuthFailing { why, .. } => Step::Failed(why),
             _ => Step::Failed("SaslAuthenticate without a SaslHandshake first".to_string()),
         }
     }
 
-    fn finish(&mut self, user: String, token_expiry: Option<Instant>, now: Instant) -> Step {
+    fn finish(
+        &mut self,
+        user: String,
+        token_expiry: Option<Instant>,
+        last: Bytes,
+        now: Instant,
+    ) -> Step {
         let principal = format!("User:{user}");
         if let Some(previous) = &self.principal
             && *previous != principal
@@ -325,7 +364,7 @@ impl SaslSession {
             .expires
             .map_or(0, |e| e.saturating_duration_since(now).as_millis() as i64);
         Step::Reply {
-            bytes: Bytes::new(),
+            bytes: last,
             done: true,
         }
     }
@@ -378,6 +417,10 @@ mod tests {
         config(&kv)
     }
 
+    fn store() -> ScramStore {
+        ScramStore::open(std::path::Path::new("/nonexistent-odradek-test")).unwrap()
+    }
+
     fn handshake(s: &mut SaslSession, version: i16, mech: &str) -> i16 {
         let mut req = SaslHandshakeRequest::default();
         req.mechanism = str_bytes(mech);
@@ -392,7 +435,7 @@ mod tests {
         assert_eq!(s.max_frame(100 << 20), 524_288);
         assert_eq!(handshake(&mut s, 1, "PLAIN"), 0);
         assert!(matches!(s.gate(ApiKey::Produce), Gate::Close(_)));
-        let step = s.authenticate(b"\0alice\0pw");
+        let step = s.authenticate(b"\0alice\0pw", &store());
         assert!(matches!(step, Step::Reply { done: true, .. }), "{step:?}");
         assert_eq!(s.gate(ApiKey::Produce), Gate::Serve);
         assert_eq!(s.principal(), Some("User:alice"));
@@ -406,7 +449,7 @@ mod tests {
         assert_eq!(handshake(&mut s, 1, "GSSAPI"), UNSUPPORTED_SASL_MECHANISM);
         let mut s = SaslSession::new(plain_config(&[]));
         assert_eq!(handshake(&mut s, 1, "PLAIN"), 0);
-        let step = s.authenticate(b"\0alice\0nope");
+        let step = s.authenticate(b"\0alice\0nope", &store());
         assert_eq!(s.response(&step).error_code, SASL_AUTHENTICATION_FAILED);
         assert!(s.principal().is_none());
     }
@@ -415,12 +458,12 @@ mod tests {
     fn reauthentication_keeps_the_principal() {
         let mut s = SaslSession::new(plain_config(&[("connections.max.reauth.ms", "60000")]));
         assert_eq!(handshake(&mut s, 1, "PLAIN"), 0);
-        let step = s.authenticate(b"\0alice\0pw");
+        let step = s.authenticate(b"\0alice\0pw", &store());
         let lifetime = s.response(&step).session_lifetime_ms;
         assert!(lifetime > 59_000 && lifetime <= 60_000, "{lifetime}");
         assert_eq!(handshake(&mut s, 1, "PLAIN"), 0);
         assert!(matches!(
-            s.authenticate(b"\0alice\0pw"),
+            s.authenticate(b"\0alice\0pw", &store()),
             Step::Reply { done: true, .. }
         ));
         s.expires = Some(Instant::now() - Duration::from_millis(1));
@@ -428,7 +471,7 @@ mod tests {
         assert_eq!(s.gate(ApiKey::SaslHandshake), Gate::Sasl);
         assert_eq!(handshake(&mut s, 1, "PLAIN"), 0);
         assert!(matches!(
-            s.authenticate(b"\0alice\0pw"),
+            s.authenticate(b"\0alice\0pw", &store()),
             Step::Reply { done: true, .. }
         ));
         assert_eq!(s.gate(ApiKey::Produce), Gate::Serve);
@@ -440,7 +483,7 @@ mod tests {
         assert_eq!(handshake(&mut s, 0, "PLAIN"), 0);
         assert!(s.expects_raw_token());
         assert!(matches!(
-            s.authenticate(b"\0alice\0pw"),
+            s.authenticate(b"\0alice\0pw", &store()),
             Step::Reply { done: true, .. }
         ));
         assert!(!s.expects_raw_token());

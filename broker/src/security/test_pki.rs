@@ -4,8 +4,7 @@
 
 /// A CA that signs server and client certificates.
 pub struct TestCa {
-    cert: rcgen::Certificate,
-    key: rcgen::KeyPair,
+    issuer: rcgen::CertifiedIssuer<'static, rcgen::KeyPair>,
 }
 
 /// A certificate with its private key, as PEM.
@@ -33,13 +32,13 @@ impl TestCa {
         ];
         params.distinguished_name = dn(name, "Odradek test CA");
         let key = rcgen::KeyPair::generate().map_err(err)?;
-        let cert = params.self_signed(&key).map_err(err)?;
-        Ok(Self { cert, key })
+        let issuer = rcgen::CertifiedIssuer::self_signed(params, key).map_err(err)?;
+        Ok(Self { issuer })
     }
 
     /// The CA certificate (what clients and the broker's truststore trust).
     pub fn cert_pem(&self) -> String {
-        self.cert.pem()
+        self.issuer.pem()
     }
 
     /// A server certificate for `localhost`, 127.0.0.1 and ::1 (plus `extra_names`).
@@ -81,7 +80,7 @@ impl TestCa {
             rcgen::KeyUsagePurpose::KeyEncipherment,
         ];
         let key = rcgen::KeyPair::generate().map_err(err)?;
-        let cert = params.signed_by(&key, &self.cert, &self.key).map_err(err)?;
+        let cert = params.signed_by(&key, &self.issuer).map_err(err)?;
         Ok(Issued {
             cert_pem: cert.pem(),
             key_pem: key.serialize_pem(),

@@ -525,7 +525,7 @@ async fn handle_on_sasl_listener(
 ) -> Result<(Option<Pending>, bool), String> {
     if session.expects_raw_token() {
         // SaslHandshake v0: the token is the whole frame and so is the answer.
-        let step = session.authenticate(&frame);
+        let step = session.authenticate(&frame, &ctx.state.scram);
         return match step {
             Step::Reply { bytes, done } => {
                 if done {
@@ -561,7 +561,7 @@ async fn handle_on_sasl_listener(
                     (ResponseKind::SaslHandshake(resp), verdict.is_err())
                 }
                 RequestKind::SaslAuthenticate(req) => {
-                    let step = session.authenticate(&req.auth_bytes);
+                    let step = session.authenticate(&req.auth_bytes, &ctx.state.scram);
                     let resp = session.response(&step);
                     match &step {
                         Step::Reply { done: true, .. } => authenticated(ctx, session),
