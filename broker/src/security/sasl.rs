@@ -88,22 +88,13 @@ impl SaslConfig {
             ));
         }
         let oauth = UnsecuredJwtValidator::from_props(spec, props)?;
-        let reauth_ms = spec
-            .prop(props, "connections.max.reauth.ms")
-            .map(|v| {
-                v.parse::<i64>()
-                    .map_err(|_| format!("connections.max.reauth.ms={v}: not a number"))
-            })
-            .transpose()?
-            .unwrap_or(0);
-        let max_receive = spec
-            .prop(props, "sasl.server.max.receive.size")
-            .map(|v| {
-                v.parse::<usize>()
-                    .map_err(|_| format!("sasl.server.max.receive.size={v}: not a number"))
-            })
-            .transpose()?
-            .unwrap_or(DEFAULT_MAX_RECEIVE);
+        let reauth_ms: i64 = number(spec, props, "connections.max.reauth.ms", 0)?;
+        let max_receive = number(
+            spec,
+            props,
+            "sasl.server.max.receive.size",
+            DEFAULT_MAX_RECEIVE,
+        )?;
         Ok(Self {
             mechanisms,
             plain,
@@ -118,6 +109,22 @@ impl SaslConfig {
             .iter()
             .map(|m| str_bytes(m.name()))
             .collect()
+    }
+}
+
+/// A numeric key of the listener, or `default` when unset.
+fn number<T: std::str::FromStr>(
+    spec: &ListenerSpec,
+    props: &BrokerProperties,
+    key: &str,
+    default: T,
+) -> Result<T, String> {
+    match spec.prop(props, key) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| format!("listener {}: {key}={v}: not a number", spec.name)),
     }
 }
 
