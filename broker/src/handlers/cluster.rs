@@ -4,6 +4,7 @@ use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
 use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeClusterResponse};
 
 use super::{Ctx, authorized, str_bytes};
+use crate::security::acl::{CLUSTER_NAME, resource};
 
 pub fn describe_cluster(ctx: &Ctx, req: DescribeClusterRequest) -> DescribeClusterResponse {
     let s = &ctx.state;
@@ -24,7 +25,7 @@ pub fn describe_cluster(ctx: &Ctx, req: DescribeClusterRequest) -> DescribeClust
     r.brokers = vec![b];
     r.cluster_authorized_operations = authorized::if_requested(
         req.include_cluster_authorized_operations,
-        authorized::CLUSTER,
+        authorized::granted(ctx, resource::CLUSTER, CLUSTER_NAME, authorized::CLUSTER),
     );
     r
 }
