@@ -165,6 +165,9 @@ pub async fn handle(ctx: &Ctx, header: &RequestHeader, request: RequestKind) -> 
         RequestKind::ConsumerGroupDescribe(r) => respond(ResponseKind::ConsumerGroupDescribe(
             groups::consumer_group_describe(ctx, r),
         )),
+        RequestKind::DescribeClientQuotas(r) => respond(ResponseKind::DescribeClientQuotas(
+            cluster::describe_client_quotas(ctx, r),
+        )),
         RequestKind::CreateAcls(r) => respond(ResponseKind::CreateAcls(acls::create(ctx, r))),
         RequestKind::DescribeAcls(r) => respond(ResponseKind::DescribeAcls(acls::describe(ctx, r))),
         RequestKind::DeleteAcls(r) => respond(ResponseKind::DeleteAcls(acls::delete(ctx, r))),
