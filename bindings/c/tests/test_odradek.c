@@ -312,6 +312,19 @@ int main(void) {
     CHECK(got == 11, "after seek got %d", got);
     expect_error(odradek_consumer_commit(c, NULL, 0, 1000, NULL), "_INVALID_CONFIG",
                  "commit without group.id");
+    int64_t low = -5, high = -5;
+    ok(odradek_consumer_watermarks(c, "c-data", 0, &low, &high, 10000, NULL), "watermarks");
+    CHECK(low == 0 && high == N + 1, "watermarks %lld %lld", (long long)low, (long long)high);
+    /* Paused, a partition hands out nothing new; resumed, it does again. */
+    ok(odradek_consumer_seek(c, "c-data", 0, 0), "seek to 0");
+    ok(odradek_consumer_pause(c, assign, 1), "pause");
+    OdradekMessageList *paused = NULL;
+    ok(odradek_consumer_poll(c, 64, 300, NULL, &paused), "poll while paused");
+    CHECK(paused->count == 0, "%zu records arrived from a paused partition", paused->count);
+    odradek_message_list_free(paused);
+    ok(odradek_consumer_resume(c, assign, 1), "resume");
+    CHECK(consume_n(c, 1, 0) >= 1, "nothing arrived after resume");
+    ok(odradek_consumer_seek(c, "c-data", 0, N + 1), "seek to the end");
 
     /* Async poll: times out with an empty list. */
     latch_t ap;
