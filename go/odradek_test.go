@@ -233,11 +233,21 @@ func TestGroupRebalanceCommitCommitted(t *testing.T) {
 		t.Fatal(err)
 	}
 	consumeN(t, c, 20, 20*time.Second)
-	mu.Lock()
-	if assigned[0] != 1 || assigned[1] != 1 {
-		t.Errorf("rebalance callback: %v", assigned)
+	// The handler runs on the consumer's rebalance thread, beside the first fetches.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		mu.Lock()
+		done := assigned[0] == 1 && assigned[1] == 1
+		seen := fmt.Sprint(assigned)
+		mu.Unlock()
+		if done {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("rebalance callback: %s", seen)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	mu.Unlock()
 	ctx := context.Background()
 	if err := c.Commit(ctx); err != nil {
 		t.Fatal(err)
@@ -360,9 +370,14 @@ func TestRevokeDropsBufferedRecords(t *testing.T) {
 	a := must(NewConsumer(group))
 	defer a.Close()
 	revoked := make(chan []TopicPartition, 4)
+	reassigned := make(chan struct{}, 4)
+	sawRevoke := false
 	if err := a.OnRebalance(func(ev RebalanceEvent) {
 		if ev.Kind != PartitionsAssigned {
+			sawRevoke = true
 			revoked <- ev.Partitions
+		} else if sawRevoke {
+			reassigned <- struct{}{}
 		}
 	}); err != nil {
 		t.Fatal(err)
@@ -401,6 +416,14 @@ func TestRevokeDropsBufferedRecords(t *testing.T) {
 	case gone = <-revoked:
 	case <-ctx.Done():
 		t.Fatal("a was never asked to give up a partition")
+	}
+	// The handler runs while a still owns the partitions (a Commit there covers what it handed
+	// out); their buffered records are dropped when it returns. Handlers run one at a time in
+	// order, so once the assignment that follows the revocation arrives, the drop is done.
+	select {
+	case <-reassigned:
+	case <-ctx.Done():
+		t.Fatal("no assignment followed the revocation")
 	}
 	left := bufferedFrom()
 	for _, tp := range gone {
