@@ -10,6 +10,7 @@ use crate::group::GroupCoordinator;
 use crate::log::index::write_file_atomically;
 use crate::time::random_uuid;
 use crate::topics::TopicRegistry;
+use crate::txn::TxnCoordinator;
 
 #[derive(Debug)]
 pub struct BrokerState {
@@ -20,6 +21,7 @@ pub struct BrokerState {
     pub topics: TopicRegistry,
     pub fsync: FsyncPolicy,
     pub groups: std::sync::Arc<GroupCoordinator>,
+    pub txns: TxnCoordinator,
     producer_ids: Mutex<ProducerIdAllocator>,
 }
 
@@ -42,10 +44,11 @@ impl BrokerState {
         let topics = TopicRegistry::open(&config.data_dir, props.clone(), config.fsync, claim)?;
         let producer_ids = ProducerIdAllocator::open(&config.data_dir)?;
         let groups = GroupCoordinator::open(&config.data_dir, props, config.fsync)?;
+        let txns = TxnCoordinator::open(&config.data_dir, config.fsync)?;
         if claim == crate::data_dir::Claim::Legacy {
             crate::data_dir::finish_migration(&config.data_dir)?;
         }
-        Ok(Self {
+        let state = Self {
             node_id,
             cluster_id,
             advertised_host,
@@ -53,8 +56,15 @@ impl BrokerState {
             topics,
             fsync: config.fsync,
             groups: std::sync::Arc::new(groups),
+            txns,
             producer_ids: Mutex::new(producer_ids),
-        })
+        };
+        let now = crate::time::now_ms();
+        state
+            .txns
+            .recover(&state, now)
+            .settle_blocking(state.fsync, now)?;
+        Ok(state)
     }
 
     pub fn props(&self) -> &BrokerProperties {

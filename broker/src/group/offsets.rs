@@ -197,19 +197,19 @@ fn commit_payload(group: &str, topic: &str, partition: i32, c: &Committed) -> Ve
     p
 }
 
-fn put_str(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(&(s.len() as u32).to_be_bytes());
     out.extend_from_slice(s.as_bytes());
 }
 
-fn frame(out: &mut Vec<u8>, payload: &[u8]) {
+pub(crate) fn frame(out: &mut Vec<u8>, payload: &[u8]) {
     out.extend_from_slice(&(payload.len() as u32).to_be_bytes());
     out.extend_from_slice(&crc32c::crc32c(payload).to_be_bytes());
     out.extend_from_slice(payload);
 }
 
 /// The payload of the entry at `pos` and where the next one starts, if it is whole and intact.
-fn next_entry(bytes: &[u8], pos: usize) -> Option<(&[u8], usize)> {
+pub(crate) fn next_entry(bytes: &[u8], pos: usize) -> Option<(&[u8], usize)> {
     let head = bytes.get(pos..pos + 8)?;
     let len = u32::from_be_bytes(head[..4].try_into().ok()?) as usize;
     let crc = u32::from_be_bytes(head[4..].try_into().ok()?);
@@ -221,10 +221,10 @@ fn next_entry(bytes: &[u8], pos: usize) -> Option<(&[u8], usize)> {
 }
 
 /// Reads a payload; `None` if it does not parse (treated like corruption).
-struct Reader<'a>(&'a [u8]);
+pub(crate) struct Reader<'a>(pub(crate) &'a [u8]);
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+    pub(crate) fn take(&mut self, n: usize) -> Option<&'a [u8]> {
         if self.0.len() < n {
             return None;
         }
@@ -232,16 +232,16 @@ impl<'a> Reader<'a> {
         self.0 = b;
         Some(a)
     }
-    fn u8(&mut self) -> Option<u8> {
+    pub(crate) fn u8(&mut self) -> Option<u8> {
         Some(self.take(1)?[0])
     }
-    fn i32(&mut self) -> Option<i32> {
+    pub(crate) fn i32(&mut self) -> Option<i32> {
         Some(i32::from_be_bytes(self.take(4)?.try_into().ok()?))
     }
-    fn i64(&mut self) -> Option<i64> {
+    pub(crate) fn i64(&mut self) -> Option<i64> {
         Some(i64::from_be_bytes(self.take(8)?.try_into().ok()?))
     }
-    fn string(&mut self) -> Option<String> {
+    pub(crate) fn string(&mut self) -> Option<String> {
         let n = u32::from_be_bytes(self.take(4)?.try_into().ok()?) as usize;
         String::from_utf8(self.take(n)?.to_vec()).ok()
     }

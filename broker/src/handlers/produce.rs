@@ -1,6 +1,8 @@
 //! Produce: validate each partition's batch outside any lock, append it under the partition
 //! lock (offsets assigned, idempotent retries answered with their original offsets), then
 //! acknowledge — after the fsync when `--fsync always` or `flush.messages` ask for it.
+//! A transactional batch is appended only into a partition of its producer's open
+//! transaction, checked by the transaction coordinator (`crate::txn`).
 
 use std::sync::Arc;
 
@@ -20,6 +22,7 @@ use crate::topics::is_internal;
 pub fn handle(ctx: &Ctx, version: i16, req: ProduceRequest) -> Outcome {
     let state = &ctx.state;
     let acks = req.acks;
+    let txn_id = req.transactional_id.clone();
     let now = now_ms();
     let mut durable_waits: Vec<(usize, usize, Arc<Partition>, i64)> = Vec::new();
     let mut resp = ProduceResponse::default();
@@ -89,13 +92,27 @@ pub fn handle(ctx: &Ctx, version: i16, req: ProduceRequest) -> Outcome {
                     Some(r) => (&r.bytes[..], r.header),
                     None => (&v.records[..], v.header),
                 };
-                let mut log = partition.log();
-                let info = log.append(bytes, &h, now)?;
-                // Only `flush.messages` makes the ack wait (as in Kafka); `flush.ms` is the
-                // background flusher's job, so no produce waits for a time-based fsync.
-                let flush_now = fsync == FsyncPolicy::Always
-                    || (fsync == FsyncPolicy::Interval && log.flush_messages_due());
-                Ok((info, flush_now))
+                let append = || {
+                    let mut log = partition.log();
+                    let info = log.append(bytes, &h, now)?;
+                    // Only `flush.messages` makes the ack wait (as in Kafka); `flush.ms` is the
+                    // background flusher's job, so no produce waits for a time-based fsync.
+                    let flush_now = fsync == FsyncPolicy::Always
+                        || (fsync == FsyncPolicy::Interval && log.flush_messages_due());
+                    Ok((info, flush_now))
+                };
+                if h.is_transactional() {
+                    // Only into a partition its transaction added (the coordinator's check).
+                    state.txns.append_verified(
+                        txn_id.as_ref().map(|t| t.as_str()),
+                        (h.producer_id, h.producer_epoch),
+                        &partition.topic,
+                        pd.index,
+                        append,
+                    )
+                } else {
+                    append()
+                }
             });
             match appended {
                 Ok((info, flush_now)) => {

@@ -237,6 +237,7 @@ impl Limits {
             options: BatchOptions {
                 compression: config.compression,
                 compression_level: config.compression_level,
+                is_transactional: config.transactional_id.is_some(),
                 ..BatchOptions::default()
             },
             max_block: config.max_block,
