@@ -161,5 +161,8 @@ fn _odradek(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<consumer::NativeConsumer>()?;
     m.add_class::<admin::NativeAdmin>()?;
     m.add_class::<broker::NativeBroker>()?;
+    // Runs before finalization (atexit hooks run first), while threads may still take the GIL.
+    let stop = wrap_pyfunction!(dispatch::stop, m)?;
+    m.py().import("atexit")?.call_method1("register", (stop,))?;
     Ok(())
 }

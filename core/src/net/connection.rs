@@ -19,9 +19,9 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse, RequestHeader};
 use kafka_protocol::protocol::StrBytes;
+use odradek_socket::{ClientStream, ReadHalf};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedReadHalf;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -32,6 +32,7 @@ use crate::protocol::EncodeRequest;
 use crate::protocol::codec::{Response, decode_response, peek_correlation_id};
 use crate::protocol::frame::FrameDecoder;
 use crate::protocol::versions::ApiVersionMap;
+use crate::security::Security;
 
 type Reply = oneshot::Sender<Result<Bytes>>;
 
@@ -76,6 +77,21 @@ pub struct ConnectOptions {
     pub max_response_bytes: usize,
     /// The API ranges this client speaks (intersected with the broker's).
     pub supported: &'static [(ApiKey, i16, i16)],
+    /// TLS and SASL.
+    pub security: Security,
+}
+
+impl ConnectOptions {
+    /// The options every connection of a client with `config` uses.
+    pub fn for_client(config: &crate::config::ClientConfig) -> Self {
+        ConnectOptions {
+            client_id: config.client_id.clone(),
+            setup_timeout: config.connection_setup_timeout,
+            max_response_bytes: config.max_response_bytes,
+            supported: super::CLIENT_SUPPORTED,
+            security: config.security.clone(),
+        }
+    }
 }
 
 /// A multiplexed, pipelined connection to one broker. Cheap to share behind an `Arc`.
@@ -86,6 +102,7 @@ pub struct Connection {
     client_id: StrBytes,
     next_correlation_id: AtomicI32,
     tasks: [JoinHandle<()>; 2],
+    session_lifetime: Option<Duration>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -138,7 +155,8 @@ impl Connection {
         }
     }
 
-    /// TCP connect to one resolved address plus the ApiVersions handshake.
+    /// TCP connect to one resolved address, the TLS handshake (SSL, SASL_SSL), the ApiVersions
+    /// handshake, then SASL (SASL_PLAINTEXT, SASL_SSL).
     async fn connect_ip(
         ip: SocketAddr,
         address: &str,
@@ -150,12 +168,37 @@ impl Connection {
                 .with_class(ErrorClass::Retriable)
         })?;
         let _ = stream.set_nodelay(true);
+        let stream = match &options.security.tls {
+            None => ClientStream::Plain(stream),
+            Some(tls) => {
+                let host = host_of(address);
+                let tls_stream = odradek_socket::tls::connect(tls.clone(), host, stream)
+                    .await
+                    .map_err(|e| match odradek_socket::tls::certificate_problem(&e) {
+                        Some(problem) => {
+                            Error::ssl(format!("TLS handshake with {host} failed: {problem}"))
+                                .with_broker(address)
+                        }
+                        None => Error::network(format!("TLS handshake failed: {e}"))
+                            .with_broker(format_args!("{address} ({ip})")),
+                    })?;
+                ClientStream::Tls(Box::new(tls_stream))
+            }
+        };
         let mut connection = Connection::start(stream, address, options);
         connection.versions = connection.negotiate(options.supported).await?;
+        if let Some(sasl) = &options.security.sasl {
+            connection.session_lifetime = super::sasl::authenticate(&connection, sasl).await?;
+        }
         Ok(connection)
     }
 
-    fn start(stream: TcpStream, address: &str, options: &ConnectOptions) -> Connection {
+    /// The SASL session lifetime the broker set (KIP-368), if any.
+    pub fn session_lifetime(&self) -> Option<Duration> {
+        self.session_lifetime
+    }
+
+    fn start(stream: ClientStream, address: &str, options: &ConnectOptions) -> Connection {
         let (read, write) = stream.into_split();
         let shared = Arc::new(Shared {
             address: address.to_owned(),
@@ -178,6 +221,7 @@ impl Connection {
             client_id: StrBytes::from_string(options.client_id.clone()),
             next_correlation_id: AtomicI32::new(0),
             tasks: [reader, writer],
+            session_lifetime: None,
         }
     }
 
@@ -439,7 +483,22 @@ impl std::future::Future for PendingResponse {
     }
 }
 
-async fn read_loop(mut read: OwnedReadHalf, shared: Arc<Shared>, max_frame: usize) {
+/// A failed read: a TLS alert about certificates (TLS 1.3 brokers refuse a client certificate
+/// after the handshake, on the first read) is a fatal `_SSL` error, the rest retriable.
+fn read_error(e: std::io::Error) -> Error {
+    match odradek_socket::tls::certificate_problem(&e) {
+        Some(problem) => Error::ssl(problem),
+        None => Error::from(e).with_class(ErrorClass::Retriable),
+    }
+}
+
+/// The host part of `host:port` (brackets of an IPv6 literal removed): the TLS server name.
+fn host_of(address: &str) -> &str {
+    let host = address.rsplit_once(':').map_or(address, |(h, _)| h);
+    host.trim_start_matches('[').trim_end_matches(']')
+}
+
+async fn read_loop(mut read: ReadHalf, shared: Arc<Shared>, max_frame: usize) {
     let mut decoder = FrameDecoder::new(max_frame);
     let mut buf = BytesMut::with_capacity(64 * 1024);
     // Large frames (Fetch responses) are read into recycled buffers; see super::pooled_read.
@@ -473,7 +532,7 @@ async fn read_loop(mut read: OwnedReadHalf, shared: Arc<Shared>, max_frame: usiz
         match read.read_buf(&mut buf).await {
             Ok(0) => break Error::network("broker closed the connection"),
             Ok(_) => {}
-            Err(e) => break Error::from(e).with_class(ErrorClass::Retriable),
+            Err(e) => break read_error(e),
         }
     };
     shared.close(error.with_broker(&shared.address));

@@ -11,8 +11,7 @@ use std::collections::VecDeque;
 use std::io::IoSlice;
 
 use bytes::{Buf, Bytes};
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
+use odradek_socket::WriteHalf;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{Error, ErrorClass};
@@ -32,7 +31,7 @@ pub(super) struct Outgoing {
 /// Writes frames from `rx` until the channel closes or a write fails; returns why it stopped.
 /// Every `written` notification is answered, with the error if its frame was not written.
 pub(super) async fn write_loop(
-    mut socket: OwnedWriteHalf,
+    mut socket: WriteHalf,
     mut rx: mpsc::UnboundedReceiver<Outgoing>,
     broker: &str,
 ) -> Error {
@@ -65,10 +64,7 @@ pub(super) async fn write_loop(
 }
 
 /// Writes every chunk, in order, with as few `writev` calls as the socket allows.
-async fn write_chunks(
-    socket: &mut OwnedWriteHalf,
-    chunks: &mut VecDeque<Bytes>,
-) -> std::io::Result<()> {
+async fn write_chunks(socket: &mut WriteHalf, chunks: &mut VecDeque<Bytes>) -> std::io::Result<()> {
     while !chunks.is_empty() {
         let mut slices = [IoSlice::new(&[]); MAX_IO_SLICES];
         let mut count = 0;
@@ -76,7 +72,7 @@ async fn write_chunks(
             *slot = IoSlice::new(chunk);
             count += 1;
         }
-        let mut n = super::send_vectored(socket.as_ref(), &slices[..count]).await?;
+        let mut n = socket.write_vectored(&slices[..count]).await?;
         if n == 0 {
             return Err(std::io::ErrorKind::WriteZero.into());
         }
@@ -92,7 +88,8 @@ async fn write_chunks(
             }
         }
     }
-    Ok(())
+    // TLS keeps the last record in the session until flushed; plaintext has nothing buffered.
+    socket.flush().await
 }
 
 #[cfg(test)]
@@ -114,14 +111,14 @@ mod tests {
 
     /// A loopback connection: the server's end and the client's write half (its read half is
     /// dropped, as the connection's reader would never read here).
-    async fn connected() -> (TcpStream, OwnedWriteHalf) {
+    async fn connected() -> (TcpStream, WriteHalf) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let client = TcpStream::connect(listener.local_addr().unwrap())
             .await
             .unwrap();
         let (server, _) = listener.accept().await.unwrap();
         let (_read, write) = client.into_split();
-        (server, write)
+        (server, WriteHalf::Plain(write))
     }
 
     #[tokio::test]
