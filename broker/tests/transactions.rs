@@ -20,6 +20,7 @@ const INVALID_TXN_STATE: i16 = 48;
 const INVALID_PRODUCER_ID_MAPPING: i16 = 49;
 const INVALID_TRANSACTION_TIMEOUT: i16 = 50;
 const TRANSACTION_COORDINATOR_FENCED: i16 = 52;
+const UNSTABLE_OFFSET_COMMIT: i16 = 88;
 const PRODUCER_FENCED: i16 = 90;
 const TRANSACTIONAL_ID_NOT_FOUND: i16 = 105;
 
@@ -335,8 +336,17 @@ async fn transaction_offsets_visible_only_after_commit() {
         req.topics.push(t);
         let r = c.call(req, 3).await;
         assert_eq!(r.topics[0].partitions[0].error_code, NONE);
-        // Pending in the transaction: not committed yet.
+        // Pending in the transaction: not committed yet, and unstable for a reader that asks.
         assert_eq!(fetch_committed(&mut c, "g", "in").await, -1);
+        let mut t = offset_fetch_request::OffsetFetchRequestTopic::default();
+        t.name = topic("in");
+        t.partition_indexes = vec![0];
+        let mut req = OffsetFetchRequest::default();
+        req.group_id = GroupId(s("g"));
+        req.topics = Some(vec![t]);
+        req.require_stable = true;
+        let r = c.call(req, 7).await;
+        assert_eq!(r.topics[0].partitions[0].error_code, UNSTABLE_OFFSET_COMMIT);
         assert_eq!(end(&mut c, "eos", p, commit).await, NONE);
         let expected = if commit { offset } else { -1 };
         assert_eq!(fetch_committed(&mut c, "g", "in").await, expected);

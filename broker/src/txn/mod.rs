@@ -577,6 +577,17 @@ impl TxnCoordinator {
         (results, written)
     }
 
+    /// Whether an open transaction carries an offset of `group` for the partition (an
+    /// OffsetFetch with `require_stable` is told to wait, KIP-447).
+    pub fn has_pending_offsets(&self, group: &str, topic: &str, partition: i32) -> bool {
+        let key = (topic.to_string(), partition);
+        self.lock().txns.values().any(|m| {
+            m.state != TxnState::CompleteCommit
+                && m.state != TxnState::CompleteAbort
+                && m.offsets.get(group).is_some_and(|o| o.contains_key(&key))
+        })
+    }
+
     /// Transactions by id (DescribeTransactions); `None` for an unknown id.
     pub fn describe(&self, id: &str) -> Option<TxnMeta> {
         self.lock().txns.get(id).cloned()
