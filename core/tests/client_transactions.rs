@@ -117,6 +117,15 @@ async fn scenarios(bootstrap: String) {
         .unwrap();
     assert_eq!(read_n(&u, all).await.len(), all);
 
+    // A record that fails before it is sent (no such partition): the commit is refused with an
+    // abortable error, the abort works, and the producer goes on.
+    p.begin_transaction().unwrap();
+    let bad = p.send(ProducerRecord::new(&t).partition(99).value(b"bad"));
+    assert!(bad.await.is_err());
+    let err = p.commit_transaction().await.unwrap_err();
+    assert_eq!(err.class(), ErrorClass::Abortable, "{err}");
+    p.abort_transaction().await.unwrap();
+
     // Offsets go with the transaction: only a commit stores them.
     let group = topic("g");
     let meta = ConsumerGroupMetadata::new(&group);

@@ -41,7 +41,7 @@ def main() -> None:
             next_offsets = {}
             for m in batch:
                 value = m.value.upper() if m.value is not None else None
-                producer.produce(OUTPUT, value, key=m.key, partition=m.partition)
+                producer.produce(OUTPUT, value, key=m.key)
                 next_offsets[(m.topic, m.partition)] = m.offset + 1
             positions = [odradek.TopicPartition(t, p, o) for (t, p), o in next_offsets.items()]
             try:

@@ -234,7 +234,12 @@ impl NativeConsumer {
     #[allow(clippy::type_complexity)]
     fn group_metadata(&self) -> Option<(String, i32, String, Option<String>)> {
         let m = self.client.group()?.group_metadata();
-        Some((m.group_id, m.generation_id, m.member_id, m.group_instance_id))
+        Some((
+            m.group_id,
+            m.generation_id,
+            m.member_id,
+            m.group_instance_id,
+        ))
     }
 
     /// The next record of that partition will be the one at `offset`.

@@ -295,9 +295,12 @@ impl NativeProducer {
     #[pyo3(signature = (timeout=None))]
     fn init_transactions(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
         let producer = self.producer.clone();
-        crate::wait_for(py, crate::timeout_of(timeout)?, "init_transactions", async move {
-            producer.init_transactions().await
-        })
+        crate::wait_for(
+            py,
+            crate::timeout_of(timeout)?,
+            "init_transactions",
+            async move { producer.init_transactions().await },
+        )
     }
 
     fn begin_transaction(&self, py: Python<'_>) -> PyResult<()> {

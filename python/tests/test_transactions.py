@@ -77,16 +77,16 @@ def test_a_fenced_producer_gets_a_fatal_error(kafka: Kafka, topic: Callable[...,
 
 
 def test_the_exactly_once_example_runs(embedded: Kafka) -> None:
-    src = embedded.topic(2)
+    src, dst = embedded.topic(2), embedded.topic(2)
     p = odradek.Producer(embedded.config())
     for i in range(20):
         p.produce(src, b"hello %d" % i, partition=i % 2)
     p.close()
-    env = dict(os.environ, BOOTSTRAP=embedded.bootstrap, TOPIC=src, OUTPUT=src + "-out", GROUP=f"g-{src}",
+    env = dict(os.environ, BOOTSTRAP=embedded.bootstrap, TOPIC=src, OUTPUT=dst, GROUP=f"g-{src}",
                TXN_ID=f"tx-{src}", MAX="20")
     out = subprocess.run([sys.executable, str(EXAMPLES / "transactions.py")], env=env, capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "transformed 20 records exactly once" in out.stdout, out.stdout
-    got = read_committed(embedded, src + "-out", 2, 20)
+    got = read_committed(embedded, dst, 2, 20)
     assert sorted(got) == sorted(b"HELLO %d" % i for i in range(20))

@@ -59,10 +59,18 @@ def test_each_input_is_output_exactly_once(broker, tmp_path):
     args = [str(binary), broker.bootstrap, src, dst, "eos-group", "eos-app"]
     log = open(tmp_path / "processor.log", "ab")
     started = time.monotonic()
+    log_path = tmp_path / "processor.log"
     for round in range(KILLS):
-        # Small transactions with a pause between them: a run lasts longer than the kill delay.
-        proc = subprocess.Popen(args + ["2000", "50", "15"], stdout=log, stderr=log)
-        time.sleep(rng.uniform(0.3, 1.5))
+        # Small transactions that stay open 40 ms after their records are sent, so most kills
+        # hit an open transaction. Each run is killed a random moment after its first commit.
+        commits_before = log_path.read_text().count("committed ")
+        proc = subprocess.Popen(args + ["2000", "25", "40"], stdout=log, stderr=log)
+        deadline = time.monotonic() + 90
+        while log_path.read_text().count("committed ") == commits_before:
+            assert proc.poll() is None, f"run {round} ended by itself:\n{log_path.read_text()[-2000:]}"
+            assert time.monotonic() < deadline, "the processor committed nothing in 90 s"
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0.0, 0.4))
         if round == 1 and broker.kind == "odradek":
             # The broker dies mid-transaction; the processor dies with its requests in flight.
             broker.kill()
@@ -75,9 +83,15 @@ def test_each_input_is_output_exactly_once(broker, tmp_path):
     # The last run goes to the end (it exits once the input is idle).
     final = subprocess.run(args + ["3000"], stdout=log, stderr=log, timeout=180)
     log.close()
-    output = (tmp_path / "processor.log").read_text(errors="replace")
+    output = log_path.read_text(errors="replace")
     assert final.returncode == 0, f"the last run failed:\n{output[-3000:]}"
-    print(f"exactly-once run with {KILLS} kills took {time.monotonic() - started:.1f} s")
+    runs = output.count("eos_processor: idle")
+    print(f"exactly-once run with {KILLS} kills took {time.monotonic() - started:.1f} s; "
+          f"{output.count('committed ')} transactions committed; the last run: {output.splitlines()[-1]}")
+    assert runs == 1, "the kills came after the input was done; nothing was tested"
+    last = int(output.splitlines()[-1].split("; ")[1].split()[0])
+    assert 0 < last < INPUTS, f"the last run processed {last} of {INPUTS}: the kills did not interrupt the work"
+
     read = consume_librdkafka(broker.bootstrap, dst, "read_committed", partitions=PARTITIONS)
     seen = Counter(r.value for r, _ in read)
     want = Counter(b"out:" + v for v in values)

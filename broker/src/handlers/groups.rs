@@ -358,7 +358,10 @@ pub fn offset_fetch(ctx: &Ctx, version: i16, req: OffsetFetchRequest) -> OffsetF
                             // KIP-447: a read_committed consumer waits while an open
                             // transaction holds offsets for the partition.
                             if req.require_stable
-                                && ctx.state.txns.has_pending_offsets(group_id, &topic, f.partition)
+                                && ctx
+                                    .state
+                                    .txns
+                                    .has_pending_offsets(group_id, &topic, f.partition)
                             {
                                 p.error_code = UNSTABLE_OFFSET_COMMIT;
                             }

@@ -522,11 +522,25 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut log = compacted_log(dir.path(), "300");
         append(&mut log, &txn_keyed(1, "a", "committed"));
-        log.append_marker(1, 0, ControlRecord::Commit { coordinator_epoch: 0 }, 0)
-            .unwrap();
+        log.append_marker(
+            1,
+            0,
+            ControlRecord::Commit {
+                coordinator_epoch: 0,
+            },
+            0,
+        )
+        .unwrap();
         append(&mut log, &txn_keyed(2, "a", "aborted"));
         let abort = log
-            .append_marker(2, 0, ControlRecord::Abort { coordinator_epoch: 0 }, 0)
+            .append_marker(
+                2,
+                0,
+                ControlRecord::Abort {
+                    coordinator_epoch: 0,
+                },
+                0,
+            )
             .unwrap();
         // Still open: compaction must leave it and everything after it alone.
         append(&mut log, &txn_keyed(3, "b", "open"));

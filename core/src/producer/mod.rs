@@ -536,7 +536,8 @@ impl Producer {
 
     /// Opens a transaction: records sent until commit or abort belong to it.
     pub fn begin_transaction(&self) -> Result<()> {
-        self.transactions()?.begin()
+        let txn = self.transactions()?;
+        txn.begin(self.shared().lock().local_failures)
     }
 
     /// Adds the consumer's offsets (`(topic, partition, next offset to read)`) to the open
@@ -558,7 +559,9 @@ impl Producer {
         let txn = self.transactions()?;
         let _op = txn.op().await;
         let flushed = self.flush().await;
-        txn.end(&self.shared().cluster, true, flushed).await
+        let failures = self.shared().lock().local_failures;
+        txn.end(&self.shared().cluster, true, flushed, failures)
+            .await
     }
 
     /// Aborts the open transaction: what it wrote is never visible to read_committed readers.
@@ -567,7 +570,9 @@ impl Producer {
         let _op = txn.op().await;
         // Records still in flight must land (or fail) before the abort marker.
         let flushed = self.flush().await;
-        txn.end(&self.shared().cluster, false, flushed).await
+        let failures = self.shared().lock().local_failures;
+        txn.end(&self.shared().cluster, false, flushed, failures)
+            .await
     }
 
     /// The transactional id, if this producer has one.

@@ -71,6 +71,8 @@ struct Inner {
     fatal: Option<Error>,
     /// A batch was lost to a sequence gap: the epoch must be bumped before the next transaction.
     bump_epoch: bool,
+    /// The accumulator's `local_failures` when the transaction began.
+    local_failures_at_begin: u64,
 }
 
 /// The transaction state of one producer.
@@ -137,6 +139,7 @@ impl Transactions {
                 abortable: None,
                 fatal: None,
                 bump_epoch: false,
+                local_failures_at_begin: 0,
             }),
             op: tokio::sync::Mutex::new(()),
         }
@@ -324,7 +327,8 @@ impl Transactions {
         Ok(())
     }
 
-    pub(crate) fn begin(&self) -> Result<()> {
+    /// `local_failures`: the accumulator's count of records it failed itself, so far.
+    pub(crate) fn begin(&self, local_failures: u64) -> Result<()> {
         let mut inner = self.lock();
         if let Some(e) = &inner.fatal {
             return Err(e.clone());
@@ -336,6 +340,7 @@ impl Transactions {
             Phase::InTransaction => Err(Error::invalid_argument("a transaction is already open")),
             Phase::Ready => {
                 inner.phase = Phase::InTransaction;
+                inner.local_failures_at_begin = local_failures;
                 inner.added.clear();
                 inner.groups.clear();
                 inner.abortable = None;
@@ -475,16 +480,30 @@ impl Transactions {
         Ok(())
     }
 
-    /// EndTxn once everything sent is acknowledged (`flushed` is the producer's flush).
+    /// EndTxn once everything sent is acknowledged (`flushed` is the producer's flush;
+    /// `local_failures` the accumulator's count, see `begin`).
     pub(crate) async fn end(
         &self,
         cluster: &Cluster,
         commit: bool,
         flushed: Result<()>,
+        local_failures: u64,
     ) -> Result<()> {
         let (pid, epoch) = self.require_open()?;
         if commit {
             flushed?;
+            let failed_here = local_failures - self.lock().local_failures_at_begin;
+            if failed_here > 0 {
+                let e = Error::new(
+                    ErrorKind::InvalidArgument,
+                    ErrorClass::Abortable,
+                    format!(
+                        "{failed_here} record(s) of the transaction failed before they were sent; abort it"
+                    ),
+                );
+                self.lock().abortable.get_or_insert(e.clone());
+                return Err(e);
+            }
             let pending = self.lock().abortable.clone();
             if let Some(e) = pending {
                 return Err(e);

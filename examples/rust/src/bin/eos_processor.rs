@@ -4,8 +4,8 @@
 //! and started again with the same transactional id, it fences its previous self, starts from
 //! the offsets its last committed transaction stored, and no output is ever seen twice by a
 //! read_committed reader. Exits once no input arrived for IDLE_MS (default 2000). BATCH
-//! (default 200) records go in one transaction; PAUSE_MS (default 0) between transactions
-//! stretches a run for crash tests.
+//! (default 200) records go in one transaction; PAUSE_MS (default 0) is waited inside each
+//! transaction, after its records are sent, so that a crash test's kills land mid-transaction.
 //!
 //! ```sh
 //! cargo run -p odradek-examples --bin eos_processor -- 127.0.0.1:9092 in out my-group my-app
@@ -49,7 +49,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .with("isolation.level", "read_committed")?,
     )?;
     let admin = Admin::new(ClientConfig::new(bootstrap)?);
-    let committed = admin.list_group_offsets(group).await?;
+    // The group's coordinator may not be ready yet (a new cluster creates its offsets topic
+    // on the first lookup): retriable errors are retried.
+    let mut attempts = 0;
+    let committed = loop {
+        match admin.list_group_offsets(group).await {
+            Err(e) if e.is_retriable() && attempts < 100 => {
+                attempts += 1;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            other => break other?,
+        }
+    };
     let partitions = consumer.cluster().topic(input).await?.partitions.len() as i32;
     let assignment: Vec<(&str, i32, Offset)> = (0..partitions)
         .map(|p| {
@@ -86,6 +97,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             drop(producer.send(out));
             next.insert((r.topic.to_string(), r.partition), r.offset + 1);
         }
+        tokio::time::sleep(pause).await;
         let offsets: Vec<(String, i32, i64)> =
             next.into_iter().map(|((t, p), o)| (t, p, o)).collect();
         producer
@@ -95,7 +107,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         producer.commit_transaction().await?;
         total += batch.len();
         println!("committed {total}");
-        tokio::time::sleep(pause).await;
     }
     eprintln!("eos_processor: idle for {idle:?}; {total} records processed");
     Ok(())
