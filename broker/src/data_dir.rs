@@ -37,6 +37,7 @@ const OWN_ENTRIES: &[&str] = &[
     "producer-id-block",
     "__groups",
     "__transactions",
+    crate::security::SECURITY_DIR,
 ];
 
 /// How the data directory came to be ours.

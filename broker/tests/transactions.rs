@@ -480,3 +480,69 @@ async fn bad_input_gets_kafka_error_codes() {
         .collect();
     assert_eq!(ids, vec!["x"]);
 }
+
+/// With an authorizer, transactional ids are resources: WRITE on the id to initialise it and
+/// run transactions, CLUSTER_ACTION to write markers from outside, DESCRIBE to see it.
+#[tokio::test]
+async fn acls_guard_transactional_ids() {
+    const PROPS: &str = "listeners=SASL_PLAINTEXT://127.0.0.1:0
+sasl.enabled.mechanisms=PLAIN
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_admin=\"admin-pw\" user_alice=\"alice-pw\";
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:admin
+";
+    let dir = tempfile::tempdir().unwrap();
+    let b = start_in(dir.path(), PROPS, FsyncPolicy::Never).await;
+    let addr = b.local_addr();
+    let mut admin = login_plain(addr, "admin").await;
+    assert_eq!(create_topic(&mut admin, "t", 1, &[]).await, NONE);
+    let mut alice = login_plain(addr, "alice").await;
+    assert_eq!(init(&mut alice, "app", 60_000).await.0, 53);
+
+    let allow = |resource_type: i8, name: &str, operation: i8| {
+        let mut a = create_acls_request::AclCreation::default();
+        a.resource_type = resource_type;
+        a.resource_name = s(name);
+        a.resource_pattern_type = 3; // LITERAL
+        a.principal = s("User:alice");
+        a.host = s("*");
+        a.operation = operation;
+        a.permission_type = 3; // ALLOW
+        a
+    };
+    let mut req = CreateAclsRequest::default();
+    req.creations.push(allow(5, "app", 4)); // TRANSACTIONAL_ID app: WRITE
+    let r = admin.call(req, 3).await;
+    assert_eq!(r.results[0].error_code, NONE);
+    let (e, pid, epoch) = init(&mut alice, "app", 60_000).await;
+    assert_eq!(e, NONE);
+    // No WRITE on the topic yet.
+    assert_eq!(
+        add(&mut alice, "app", (pid, epoch), "t", &[0]).await,
+        vec![29]
+    );
+    let mut req = CreateAclsRequest::default();
+    req.creations.push(allow(2, "t", 4)); // TOPIC t: WRITE
+    assert_eq!(admin.call(req, 3).await.results[0].error_code, NONE);
+    assert_eq!(
+        add(&mut alice, "app", (pid, epoch), "t", &[0]).await,
+        vec![NONE]
+    );
+    let one = txn_batch(&["x"], (pid, epoch), 0, Compression::None);
+    assert_eq!(produce_txn(&mut alice, "app", "t", 0, one).await, NONE);
+    // Not another id, and no markers from a client without CLUSTER_ACTION.
+    assert_eq!(init(&mut alice, "other", 60_000).await.0, 53);
+    let mut t = write_txn_markers_request::WritableTxnMarkerTopic::default();
+    t.name = topic("t");
+    t.partition_indexes = vec![0];
+    let mut m = write_txn_markers_request::WritableTxnMarker::default();
+    m.producer_id = ProducerId(pid);
+    m.producer_epoch = epoch;
+    m.topics.push(t);
+    let mut req = WriteTxnMarkersRequest::default();
+    req.markers.push(m);
+    let r = alice.call(req, 1).await;
+    assert_eq!(r.markers[0].topics[0].partitions[0].error_code, 31);
+    assert_eq!(end(&mut alice, "app", (pid, epoch), true).await, NONE);
+    b.shutdown().await;
+}

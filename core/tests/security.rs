@@ -149,6 +149,52 @@ async fn round_trip(name: &str, config: Config) {
     );
 }
 
+/// A producer and a group consumer busy across several 4 s sessions: every record is
+/// delivered once and read, no request fails, no connection is replaced.
+async fn reauthentication_loses_nothing(config: Config) {
+    let t = topic("sec-reauth");
+    let admin = Admin::new(config.client().unwrap());
+    admin.create_topics(&[NewTopic::new(&t, 1)]).await.unwrap();
+    let mut group = config.clone();
+    group.set("group.id", &format!("g-{t}")).unwrap();
+    group.set("auto.offset.reset", "earliest").unwrap();
+    let consumer = GroupConsumer::new(&group).unwrap();
+    consumer.subscribe(&[&t]).unwrap();
+    let producer = Producer::new(config.producer().unwrap()).unwrap();
+    let started = Instant::now();
+    let mut sent = 0usize;
+    let mut read = 0usize;
+    while started.elapsed() < Duration::from_secs(10) {
+        let ack = producer.send(ProducerRecord::new(&t).value(format!("r{sent}").as_bytes()));
+        ack.await.expect("delivered across re-authentication");
+        sent += 1;
+        while let Some(r) = consumer
+            .recv_timeout(Duration::from_millis(20))
+            .await
+            .expect("consumed across re-authentication")
+        {
+            assert_eq!(r.offset as usize, read, "records in order, none lost");
+            read += 1;
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while read < sent && Instant::now() < deadline {
+        if consumer
+            .recv_timeout(Duration::from_secs(1))
+            .await
+            .unwrap()
+            .is_some()
+        {
+            read += 1;
+        }
+    }
+    assert_eq!(read, sent);
+    admin.list_topics().await.unwrap();
+    producer.close().await.unwrap();
+    consumer.close().await.unwrap();
+    eprintln!("[security] re-authentication: {sent} records sent and read over 10 s");
+}
+
 /// Runs `attempt` (an admin call, a send, a recv) and checks it fails with `kind`, fatal, and
 /// a message holding every one of `words`.
 async fn expect_failure<F, Fut, T>(name: &str, kind: ErrorKind, words: &[&str], attempt: F)
@@ -176,7 +222,9 @@ static SEEN_ERRORS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 #[test]
 fn secure_listeners_of_apache_kafka() {
     let logs = captured_logs();
-    let (_cluster, listeners, certs) = TestCluster::apache_kafka_secure(&[]);
+    // Sessions of 4 s (KIP-368): every connection here must re-authenticate, often.
+    let (_cluster, listeners, certs) =
+        TestCluster::apache_kafka_secure(&[("KAFKA_REAUTH_MS", "4000")]);
     let sasl_ssl_addr = &listeners["SASL_SSL"];
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -225,6 +273,19 @@ fn secure_listeners_of_apache_kafka() {
         }));
         round_trip("oauthbearer-provider", with_provider).await;
         assert!(calls.load(std::sync::atomic::Ordering::SeqCst) > 0);
+        reauthentication_loses_nothing(config(
+            sasl_ssl_addr,
+            &sasl_ssl(&certs, "SCRAM-SHA-512", PASSWORD),
+        ))
+        .await;
+        let log_text = String::from_utf8_lossy(&logs.lock().unwrap()).to_string();
+        let reauths = log_text.matches("SASL re-authentication succeeded").count();
+        eprintln!("[security] {reauths} re-authentications logged");
+        assert!(reauths >= 2, "no re-authentication within the 4 s sessions");
+        assert!(
+            !log_text.contains("broker connection lost"),
+            "a connection was dropped instead of re-authenticated"
+        );
 
         // Failures: each fatal and named, each without a retry loop.
         let wrong = config(

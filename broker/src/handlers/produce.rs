@@ -16,6 +16,7 @@ use crate::batch_rewrite;
 use crate::config::FsyncPolicy;
 use crate::log::{AppendError, ProduceRules, validate_produced};
 use crate::partition::Partition;
+use crate::security::acl::{op, resource};
 use crate::time::now_ms;
 use crate::topics::is_internal;
 
@@ -35,6 +36,32 @@ pub fn handle(ctx: &Ctx, version: i16, req: ProduceRequest) -> Outcome {
         let mut tr = TopicProduceResponse::default();
         tr.name = topic_data.name.clone();
         tr.topic_id = topic_data.topic_id;
+        let name = topic
+            .as_ref()
+            .map(|t| t.name.to_string())
+            .unwrap_or_else(|| topic_data.name.to_string());
+        // A transactional produce also needs WRITE on its transactional id (Kafka's check).
+        let txn_refused = txn_id
+            .as_ref()
+            .is_some_and(|id| !ctx.allowed(op::WRITE, resource::TRANSACTIONAL_ID, id));
+        if txn_refused || !ctx.allowed(op::WRITE, resource::TOPIC, &name) {
+            let code = if txn_refused {
+                crate::txn::codes::TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+            } else {
+                codes::TOPIC_AUTHORIZATION_FAILED
+            };
+            for pd in &topic_data.partition_data {
+                let mut pr = PartitionProduceResponse::default();
+                pr.index = pd.index;
+                pr.base_offset = -1;
+                pr.log_append_time_ms = -1;
+                pr.log_start_offset = -1;
+                pr.error_code = code;
+                tr.partition_responses.push(pr);
+            }
+            resp.responses.push(tr);
+            continue;
+        }
         for (pi, pd) in topic_data.partition_data.into_iter().enumerate() {
             let mut pr = PartitionProduceResponse::default();
             pr.index = pd.index;

@@ -3,7 +3,8 @@
 
 use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
 
-use super::{Ctx, Outcome};
+use super::{Ctx, Outcome, codes};
+use crate::security::acl::{op, resource};
 use crate::time::now_ms;
 
 pub fn init_producer_id(ctx: &Ctx, req: InitProducerIdRequest) -> Outcome {
@@ -13,6 +14,10 @@ pub fn init_producer_id(ctx: &Ctx, req: InitProducerIdRequest) -> Outcome {
     r.ongoing_txn_producer_id = ProducerId(-1);
     r.ongoing_txn_producer_epoch = -1;
     if let Some(id) = req.transactional_id.as_deref() {
+        if !ctx.allowed(op::WRITE, resource::TRANSACTIONAL_ID, id) {
+            r.error_code = crate::txn::codes::TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+            return respond(r);
+        }
         let s = &ctx.state;
         let expected = (req.producer_id.0 >= 0).then_some((req.producer_id.0, req.producer_epoch));
         let (result, written) =
@@ -36,6 +41,10 @@ pub fn init_producer_id(ctx: &Ctx, req: InitProducerIdRequest) -> Outcome {
             }
             kafka_protocol::messages::ResponseKind::InitProducerId(r)
         }));
+    }
+    if !ctx.may_produce_idempotently() {
+        r.error_code = codes::CLUSTER_AUTHORIZATION_FAILED;
+        return respond(r);
     }
     // KIP-360: a known producer asking again gets its epoch bumped (a new id on overflow).
     if req.producer_id.0 >= 0 && req.producer_epoch >= 0 && req.producer_epoch < i16::MAX - 1 {

@@ -25,8 +25,9 @@ use kafka_protocol::messages::{
 
 use super::{Ctx, Outcome, str_bytes};
 use crate::group::offsets::Committed;
+use crate::security::acl::{CLUSTER_NAME, op, resource};
 use crate::time::now_ms;
-use crate::txn::{Written, codes};
+use crate::txn::{PartitionCodes, Written, codes};
 
 /// TRANSACTIONAL_ID_NOT_FOUND (DescribeTransactions of an unknown id).
 const TRANSACTIONAL_ID_NOT_FOUND: i16 = 105;
@@ -73,6 +74,33 @@ fn add_results(results: Vec<((String, i32), i16)>) -> Vec<AddPartitionsToTxnTopi
     .collect()
 }
 
+/// Kafka's checks of AddPartitionsToTxn: WRITE on the transactional id, WRITE on each topic
+/// (a refused topic fails its partitions, the others are not attempted).
+fn refuse_add(ctx: &Ctx, id: &str, parts: &[(String, i32)]) -> Option<PartitionCodes> {
+    if !ctx.allowed(op::WRITE, resource::TRANSACTIONAL_ID, id) {
+        let code = codes::TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+        return Some(parts.iter().map(|tp| (tp.clone(), code)).collect());
+    }
+    let refused: Vec<bool> = parts
+        .iter()
+        .map(|(t, _)| !ctx.allowed(op::WRITE, resource::TOPIC, t))
+        .collect();
+    refused.iter().any(|r| *r).then(|| {
+        parts
+            .iter()
+            .zip(refused)
+            .map(|(tp, r)| {
+                let code = if r {
+                    codes::TOPIC_AUTHORIZATION_FAILED
+                } else {
+                    codes::OPERATION_NOT_ATTEMPTED
+                };
+                (tp.clone(), code)
+            })
+            .collect()
+    })
+}
+
 pub fn add_partitions_to_txn(
     ctx: &Ctx,
     version: i16,
@@ -81,12 +109,17 @@ pub fn add_partitions_to_txn(
     let s = &ctx.state;
     let now = now_ms();
     let mut resp = AddPartitionsToTxnResponse::default();
-    let run = |id: &str, pid: i64, epoch: i16, parts: Vec<(String, i32)>, verify: bool| match s
-        .txns
-        .add_partitions(s, id, (pid, epoch), parts.clone(), verify, now)
-    {
-        Ok(r) => r,
-        Err(code) => parts.into_iter().map(|tp| (tp, code)).collect(),
+    let run = |id: &str, pid: i64, epoch: i16, parts: Vec<(String, i32)>, verify: bool| {
+        if let Some(refused) = refuse_add(ctx, id, &parts) {
+            return refused;
+        }
+        match s
+            .txns
+            .add_partitions(s, id, (pid, epoch), parts.clone(), verify, now)
+        {
+            Ok(r) => r,
+            Err(code) => parts.into_iter().map(|tp| (tp, code)).collect(),
+        }
     };
     if version < 4 {
         let parts = topics_of(req.v3_and_below_topics);
@@ -117,6 +150,14 @@ pub fn add_partitions_to_txn(
 
 pub fn add_offsets_to_txn(ctx: &Ctx, req: AddOffsetsToTxnRequest) -> AddOffsetsToTxnResponse {
     let mut resp = AddOffsetsToTxnResponse::default();
+    if !ctx.allowed(op::WRITE, resource::TRANSACTIONAL_ID, &req.transactional_id) {
+        resp.error_code = codes::TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+        return resp;
+    }
+    if !ctx.allowed(op::READ, resource::GROUP, &req.group_id) {
+        resp.error_code = codes::GROUP_AUTHORIZATION_FAILED;
+        return resp;
+    }
     resp.error_code = ctx.state.txns.add_offsets(
         &req.transactional_id,
         (req.producer_id.0, req.producer_epoch),
@@ -148,6 +189,13 @@ fn after_markers(
 pub fn end_txn(ctx: &Ctx, req: EndTxnRequest) -> Outcome {
     let s = &ctx.state;
     let producer = (req.producer_id.0, req.producer_epoch);
+    if !ctx.allowed(op::WRITE, resource::TRANSACTIONAL_ID, &req.transactional_id) {
+        let mut resp = EndTxnResponse::default();
+        resp.error_code = codes::TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+        resp.producer_id = ProducerId(-1);
+        resp.producer_epoch = -1;
+        return Outcome::Respond(Box::new(ResponseKind::EndTxn(resp)));
+    }
     let (code, written) =
         s.txns
             .end_txn(s, &req.transactional_id, producer, req.committed, now_ms());
@@ -182,18 +230,37 @@ pub fn txn_offset_commit(ctx: &Ctx, req: TxnOffsetCommitRequest) -> TxnOffsetCom
             })
         })
         .collect();
-    let results = s.txns.txn_offset_commit(
-        s,
-        &req.transactional_id,
-        (req.producer_id.0, req.producer_epoch),
-        &req.group_id,
-        (
-            &req.member_id,
-            req.group_instance_id.as_deref(),
-            req.generation_id,
+    let refused = if !ctx.allowed(op::WRITE, resource::TRANSACTIONAL_ID, &req.transactional_id) {
+        Some(codes::TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
+    } else if !ctx.allowed(op::READ, resource::GROUP, &req.group_id) {
+        Some(codes::GROUP_AUTHORIZATION_FAILED)
+    } else {
+        None
+    };
+    // Topics the principal may not read are refused one by one (Kafka's TOPIC READ check).
+    let (offsets, unreadable): (Vec<_>, Vec<_>) = offsets
+        .into_iter()
+        .partition(|(t, _, _)| refused.is_some() || ctx.allowed(op::READ, resource::TOPIC, t));
+    let mut results = match refused {
+        Some(code) => offsets.into_iter().map(|(t, p, _)| (t, p, code)).collect(),
+        None => s.txns.txn_offset_commit(
+            s,
+            &req.transactional_id,
+            (req.producer_id.0, req.producer_epoch),
+            &req.group_id,
+            (
+                &req.member_id,
+                req.group_instance_id.as_deref(),
+                req.generation_id,
+            ),
+            offsets,
+            now,
         ),
-        offsets,
-        now,
+    };
+    results.extend(
+        unreadable
+            .into_iter()
+            .map(|(t, p, _)| (t, p, codes::TOPIC_AUTHORIZATION_FAILED)),
     );
     let mut resp = TxnOffsetCommitResponse::default();
     let results = results.into_iter().map(|(t, p, c)| ((t, p), c)).collect();
@@ -219,6 +286,8 @@ pub fn write_txn_markers(ctx: &Ctx, req: WriteTxnMarkersRequest) -> Outcome {
     let now = now_ms();
     let mut all = Written::default();
     let mut markers = Vec::new();
+    // An inter-broker API: CLUSTER_ACTION on the cluster.
+    let allowed = ctx.allowed(op::CLUSTER_ACTION, resource::CLUSTER, CLUSTER_NAME);
     for m in req.markers {
         let parts = m
             .topics
@@ -230,14 +299,20 @@ pub fn write_txn_markers(ctx: &Ctx, req: WriteTxnMarkersRequest) -> Outcome {
                     .map(move |p| (name.clone(), p))
             })
             .collect();
-        let (results, written) = s.txns.write_external_marker(
-            s,
-            (m.producer_id.0, m.producer_epoch),
-            m.transaction_result,
-            m.coordinator_epoch,
-            parts,
-            now,
-        );
+        let (results, written) = if allowed {
+            s.txns.write_external_marker(
+                s,
+                (m.producer_id.0, m.producer_epoch),
+                m.transaction_result,
+                m.coordinator_epoch,
+                parts,
+                now,
+            )
+        } else {
+            let code = codes::CLUSTER_AUTHORIZATION_FAILED;
+            let refused = parts.into_iter().map(|tp: (String, i32)| (tp, code));
+            (refused.collect(), Written::default())
+        };
         all.extend(written);
         let mut r = WritableTxnMarkerResult::default();
         r.producer_id = m.producer_id;
@@ -282,15 +357,23 @@ pub fn describe_transactions(
     let mut resp = DescribeTransactionsResponse::default();
     for id in req.transactional_ids {
         let mut st = TransactionState::default();
-        match ctx.state.txns.describe(&id) {
-            None => {
-                st.error_code = TRANSACTIONAL_ID_NOT_FOUND;
+        let known = if ctx.allowed(op::DESCRIBE, resource::TRANSACTIONAL_ID, &id) {
+            ctx.state
+                .txns
+                .describe(&id)
+                .ok_or(TRANSACTIONAL_ID_NOT_FOUND)
+        } else {
+            Err(codes::TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
+        };
+        match known {
+            Err(code) => {
+                st.error_code = code;
                 st.producer_id = ProducerId(-1);
                 st.producer_epoch = -1;
                 st.transaction_state = str_bytes("Dead");
                 st.transaction_start_time_ms = -1;
             }
-            Some(m) => {
+            Ok(m) => {
                 st.transaction_state = str_bytes(m.state.name());
                 st.transaction_timeout_ms = m.timeout_ms;
                 st.transaction_start_time_ms = m.start_ms;
@@ -373,6 +456,14 @@ pub fn list_transactions(
             pattern
                 .as_ref()
                 .is_none_or(|r| r.is_match(&v.transactional_id))
+        })
+        // Only the transactions the principal may describe.
+        .filter(|v| {
+            ctx.allowed(
+                op::DESCRIBE,
+                resource::TRANSACTIONAL_ID,
+                &v.transactional_id,
+            )
         })
         .map(|v| {
             let mut st = ListedState::default();
