@@ -428,22 +428,7 @@ async fn bad_input_gets_kafka_error_codes() {
         INVALID_TXN_STATE
     );
     // Adding a partition that does not exist: nothing of the request is applied.
-    let codes = {
-        let mut t = add_partitions_to_txn_request::AddPartitionsToTxnTopic::default();
-        t.name = topic("bad");
-        t.partitions = vec![1, 7];
-        let mut req = AddPartitionsToTxnRequest::default();
-        req.v3_and_below_transactional_id = TransactionalId(s("x"));
-        req.v3_and_below_producer_id = ProducerId(pid);
-        req.v3_and_below_producer_epoch = e1;
-        req.v3_and_below_topics.push(t);
-        let r = c.call(req, 3).await;
-        r.results_by_topic_v3_and_below[0]
-            .results_by_partition
-            .iter()
-            .map(|x| x.partition_error_code)
-            .collect::<Vec<_>>()
-    };
+    let codes = add(&mut c, "x", (pid, e1), "bad", &[1, 7]).await;
     assert_eq!(codes, vec![55, 3]); // OPERATION_NOT_ATTEMPTED, UNKNOWN_TOPIC_OR_PARTITION
     let st = describe(&mut c, "x").await;
     assert_eq!(st.topics[0].partitions, vec![0]);

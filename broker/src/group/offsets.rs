@@ -48,27 +48,7 @@ impl OffsetStore {
         std::fs::create_dir_all(&dir)?;
         let path = dir.join("offsets.log");
         let mut groups = HashMap::new();
-        let mut entries_in_log = 0;
-        let mut valid_len = 0u64;
-        if let Ok(mut f) = File::open(&path) {
-            let mut bytes = Vec::new();
-            f.read_to_end(&mut bytes)?;
-            let mut pos = 0usize;
-            while let Some((payload, next)) = next_entry(&bytes, pos) {
-                match apply(&mut groups, payload) {
-                    Some(()) => entries_in_log += 1,
-                    None => break,
-                }
-                pos = next;
-            }
-            valid_len = pos as u64;
-            if pos < bytes.len() {
-                tracing::warn!(path = %path.display(), valid = pos, total = bytes.len(),
-                    "offsets log has a torn or corrupt tail; truncating it");
-            }
-        }
-        let file = OpenOptions::new().create(true).append(true).open(&path)?;
-        file.set_len(valid_len)?;
+        let (file, entries_in_log) = replay_framed(&path, |payload| apply(&mut groups, payload))?;
         let mut store = Self {
             path,
             file,
@@ -206,6 +186,37 @@ pub(crate) fn frame(out: &mut Vec<u8>, payload: &[u8]) {
     out.extend_from_slice(&(payload.len() as u32).to_be_bytes());
     out.extend_from_slice(&crc32c::crc32c(payload).to_be_bytes());
     out.extend_from_slice(payload);
+}
+
+/// Replays a log of framed entries through `apply` (which refuses a payload it cannot parse by
+/// returning `None`), truncates a torn or corrupt tail, and returns the file open for appending
+/// with the number of entries replayed. Shared by the offsets and transaction logs.
+pub(crate) fn replay_framed(
+    path: &Path,
+    mut apply: impl FnMut(&[u8]) -> Option<()>,
+) -> io::Result<(File, usize)> {
+    let mut entries = 0;
+    let mut valid_len = 0u64;
+    if let Ok(mut f) = File::open(path) {
+        let mut bytes = Vec::new();
+        f.read_to_end(&mut bytes)?;
+        let mut pos = 0usize;
+        while let Some((payload, next)) = next_entry(&bytes, pos) {
+            if apply(payload).is_none() {
+                break;
+            }
+            entries += 1;
+            pos = next;
+        }
+        valid_len = pos as u64;
+        if pos < bytes.len() {
+            tracing::warn!(path = %path.display(), valid = pos, total = bytes.len(),
+                "log has a torn or corrupt tail; truncating it");
+        }
+    }
+    let file = OpenOptions::new().create(true).append(true).open(path)?;
+    file.set_len(valid_len)?;
+    Ok((file, entries))
 }
 
 /// The payload of the entry at `pos` and where the next one starts, if it is whole and intact.

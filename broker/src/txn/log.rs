@@ -5,12 +5,12 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use super::{TxnMeta, TxnState};
 use crate::config::FsyncPolicy;
-use crate::group::offsets::{Committed, Reader, frame, next_entry, put_str};
+use crate::group::offsets::{Committed, Reader, frame, put_str, replay_framed};
 use crate::log::index::write_file_atomically;
 
 const KIND_META: u8 = 1;
@@ -34,28 +34,11 @@ impl TxnLog {
         std::fs::create_dir_all(&dir)?;
         let path = dir.join("txn.log");
         let mut txns = HashMap::new();
-        let mut entries = 0;
-        let mut valid = 0u64;
-        if let Ok(mut f) = File::open(&path) {
-            let mut bytes = Vec::new();
-            f.read_to_end(&mut bytes)?;
-            let mut pos = 0;
-            while let Some((payload, next)) = next_entry(&bytes, pos) {
-                let Some((id, meta)) = decode(payload) else {
-                    break;
-                };
-                txns.insert(id, meta);
-                entries += 1;
-                pos = next;
-            }
-            valid = pos as u64;
-            if pos < bytes.len() {
-                tracing::warn!(path = %path.display(), valid = pos, total = bytes.len(),
-                    "transaction log has a torn or corrupt tail; truncating it");
-            }
-        }
-        let file = OpenOptions::new().create(true).append(true).open(&path)?;
-        file.set_len(valid)?;
+        let (file, entries) = replay_framed(&path, |payload| {
+            let (id, meta) = decode(payload)?;
+            txns.insert(id, meta);
+            Some(())
+        })?;
         let mut log = Self {
             path,
             file,
