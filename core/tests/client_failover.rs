@@ -310,6 +310,7 @@ async fn the_pool_fails_at_once_while_a_broker_backs_off() {
         setup_timeout: Duration::from_secs(5),
         max_response_bytes: 1 << 20,
         supported: CLIENT_SUPPORTED,
+        security: Default::default(),
     };
     // An hour of back-off: a pool that slept it inside `get` would hang this test.
     let pool = ConnectionPool::new(

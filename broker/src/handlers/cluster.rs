@@ -19,8 +19,8 @@ pub fn describe_cluster(ctx: &Ctx, req: DescribeClusterRequest) -> DescribeClust
     }
     let mut b = DescribeClusterBroker::default();
     b.broker_id = BrokerId(s.node_id);
-    b.host = str_bytes(s.advertised_host.clone());
-    b.port = s.advertised_port;
+    b.host = str_bytes(ctx.listener.advertised_host.clone());
+    b.port = ctx.listener.advertised_port;
     r.brokers = vec![b];
     r.cluster_authorized_operations = authorized::if_requested(
         req.include_cluster_authorized_operations,

@@ -62,8 +62,8 @@ pub fn find_coordinator(ctx: &Ctx, version: i16, req: FindCoordinatorRequest) ->
                 c.error_code = error;
                 if error == codes::NONE {
                     c.node_id = BrokerId(s.node_id);
-                    c.host = str_bytes(s.advertised_host.clone());
-                    c.port = s.advertised_port;
+                    c.host = str_bytes(ctx.listener.advertised_host.clone());
+                    c.port = ctx.listener.advertised_port;
                 } else {
                     c.node_id = BrokerId(-1);
                     c.port = -1;
@@ -76,8 +76,8 @@ pub fn find_coordinator(ctx: &Ctx, version: i16, req: FindCoordinatorRequest) ->
         resp.error_code = error;
         if error == codes::NONE {
             resp.node_id = BrokerId(s.node_id);
-            resp.host = str_bytes(s.advertised_host.clone());
-            resp.port = s.advertised_port;
+            resp.host = str_bytes(ctx.listener.advertised_host.clone());
+            resp.port = ctx.listener.advertised_port;
         } else {
             resp.node_id = BrokerId(-1);
             resp.port = -1;

@@ -15,8 +15,8 @@ pub fn handle(ctx: &Ctx, version: i16, req: MetadataRequest) -> MetadataResponse
     let mut r = MetadataResponse::default();
     let mut b = MetadataResponseBroker::default();
     b.node_id = BrokerId(s.node_id);
-    b.host = str_bytes(s.advertised_host.clone());
-    b.port = s.advertised_port;
+    b.host = str_bytes(ctx.listener.advertised_host.clone());
+    b.port = ctx.listener.advertised_port;
     r.brokers = vec![b];
     r.cluster_id = Some(str_bytes(s.cluster_id.clone()));
     r.controller_id = BrokerId(s.node_id);

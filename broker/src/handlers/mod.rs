@@ -14,6 +14,7 @@ pub mod metadata;
 pub mod offsets;
 pub mod produce;
 pub mod producer_id;
+pub mod scram;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -23,6 +24,7 @@ use kafka_protocol::messages::{RequestHeader, RequestKind, ResponseKind};
 use kafka_protocol::protocol::StrBytes;
 use tokio::sync::watch;
 
+use crate::security::Listener;
 use crate::state::BrokerState;
 
 /// What a handler needs besides the request.
@@ -32,6 +34,10 @@ pub struct Ctx {
     pub shutdown: watch::Receiver<bool>,
     /// The client's address (DescribeGroups reports it as the member's host).
     pub peer: std::net::SocketAddr,
+    /// The listener the client connected to (Metadata advertises its address).
+    pub listener: Arc<Listener>,
+    /// `User:ANONYMOUS`, `User:<SASL name>` or `User:<certificate DN>`.
+    pub principal: Arc<str>,
 }
 
 pub type BodyFuture = Pin<Box<dyn Future<Output = ResponseKind> + Send>>;
@@ -126,6 +132,27 @@ pub async fn handle(ctx: &Ctx, header: &RequestHeader, request: RequestKind) -> 
         RequestKind::ConsumerGroupDescribe(r) => respond(ResponseKind::ConsumerGroupDescribe(
             groups::consumer_group_describe(ctx, r),
         )),
+        RequestKind::DescribeUserScramCredentials(r) => respond(
+            ResponseKind::DescribeUserScramCredentials(scram::describe(ctx, r)),
+        ),
+        RequestKind::AlterUserScramCredentials(r) => respond(
+            ResponseKind::AlterUserScramCredentials(scram::alter(ctx, r)),
+        ),
+        // Reached only on listeners without SASL (the connection serves them on SASL ones).
+        RequestKind::SaslHandshake(_) => {
+            let mut r = kafka_protocol::messages::SaslHandshakeResponse::default();
+            r.error_code = crate::security::sasl::ILLEGAL_SASL_STATE;
+            respond(ResponseKind::SaslHandshake(r))
+        }
+        RequestKind::SaslAuthenticate(_) => {
+            let mut r = kafka_protocol::messages::SaslAuthenticateResponse::default();
+            r.error_code = crate::security::sasl::ILLEGAL_SASL_STATE;
+            r.error_message = Some(str_bytes(format!(
+                "listener {} does not use SASL",
+                ctx.listener.name
+            )));
+            respond(ResponseKind::SaslAuthenticate(r))
+        }
         other => {
             // Unreachable while the version table and this match agree; answer nothing rather
             // than panic, and say so.

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use crate::config::ClientConfig;
 use crate::error::{Error, ErrorKind, ResponseError, Result};
-use crate::net::{CLIENT_SUPPORTED, ConnectOptions, Connection, ConnectionPool, Readiness};
+use crate::net::{ConnectOptions, Connection, ConnectionPool, Readiness};
 use crate::protocol::EncodeRequest;
 use crate::protocol::codec::Response;
 
@@ -121,12 +121,7 @@ impl std::fmt::Debug for Cluster {
 impl Cluster {
     /// A cluster handle; nothing is contacted until the first request.
     pub fn new(config: ClientConfig) -> Arc<Cluster> {
-        let options = ConnectOptions {
-            client_id: config.client_id.clone(),
-            setup_timeout: config.connection_setup_timeout,
-            max_response_bytes: config.max_response_bytes,
-            supported: CLIENT_SUPPORTED,
-        };
+        let options = ConnectOptions::for_client(&config);
         let pool = ConnectionPool::new(
             options,
             config.reconnect_backoff,
@@ -144,6 +139,12 @@ impl Cluster {
             interesting: Mutex::new(HashSet::new()),
             last_refresh: Mutex::new(None),
         })
+    }
+
+    /// A TLS or SASL failure of the last connect to some broker (see
+    /// [`ConnectionPool::security_failure`]): fatal for the client.
+    pub fn security_failure(&self) -> Option<Error> {
+        self.pool.security_failure()
     }
 
     /// The client settings.

@@ -20,7 +20,6 @@ use super::{Inner, lock};
 use crate::consumer::Offset;
 use crate::error::{Error, Result};
 use crate::net::{ConnectOptions, Connection};
-use crate::protocol::versions::CLIENT_SUPPORTED;
 
 const NONE: i16 = 0;
 const COORDINATOR_LOAD_IN_PROGRESS: i16 = 14;
@@ -144,13 +143,7 @@ pub(super) async fn coordinator(inner: &Inner) -> Result<Arc<Connection>> {
     if code != NONE {
         return Err(kafka_error(code, "FindCoordinator"));
     }
-    let cfg = cluster.config();
-    let options = ConnectOptions {
-        client_id: cfg.client_id.clone(),
-        setup_timeout: cfg.connection_setup_timeout,
-        max_response_bytes: cfg.max_response_bytes,
-        supported: CLIENT_SUPPORTED,
-    };
+    let options = ConnectOptions::for_client(cluster.config());
     let conn = Arc::new(Connection::connect(&format!("{host}:{port}"), &options).await?);
     lock(&inner.membership.state).coordinator = Some(conn.clone());
     Ok(conn)
@@ -201,6 +194,7 @@ pub(crate) async fn run(inner: Arc<Inner>) {
             Ok(()) => failures = 0,
             Err(e) => {
                 failures += 1;
+                inner.consumer.report_security_failure(e.clone());
                 back_off_after_failure(&inner, &e, "group round", failures).await;
             }
         }

@@ -580,6 +580,11 @@ impl Sender {
             }
             Err(e) => {
                 tracing::debug!(error = %e, "producer metadata refresh failed");
+                if crate::net::is_security_failure(&e) {
+                    // A wrong password or an untrusted certificate: fail every record now
+                    // instead of retrying until delivery.timeout.ms.
+                    self.fatal = Some(e);
+                }
                 self.want_metadata = true;
             }
         }
