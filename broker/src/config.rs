@@ -160,6 +160,9 @@ const SECURITY_KEYS: &[&str] = &[
     "sasl.jaas.config",
     "sasl.server.max.receive.size",
     "connections.max.reauth.ms",
+    "authorizer.class.name",
+    "super.users",
+    "allow.everyone.if.no.acl.found",
 ];
 
 /// Kafka properties that do not apply to a single embedded node and are accepted silently,

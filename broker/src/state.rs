@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use crate::config::{BrokerConfig, BrokerProperties, FsyncPolicy};
 use crate::group::GroupCoordinator;
 use crate::log::index::write_file_atomically;
+use crate::security::acl::Authorizer;
 use crate::security::scram_store::ScramStore;
 use crate::time::random_uuid;
 use crate::topics::TopicRegistry;
@@ -20,6 +21,8 @@ pub struct BrokerState {
     pub groups: std::sync::Arc<GroupCoordinator>,
     /// SCRAM credentials (SaslAuthenticate, Describe/AlterUserScramCredentials).
     pub scram: ScramStore,
+    /// ACLs and the authorization check every handler makes.
+    pub acls: Authorizer,
     producer_ids: Mutex<ProducerIdAllocator>,
 }
 
@@ -34,6 +37,7 @@ impl BrokerState {
         let producer_ids = ProducerIdAllocator::open(&config.data_dir)?;
         let groups = GroupCoordinator::open(&config.data_dir, props, config.fsync)?;
         let scram = ScramStore::open(&config.data_dir)?;
+        let acls = Authorizer::open(&config.data_dir, props)?;
         if claim == crate::data_dir::Claim::Legacy {
             crate::data_dir::finish_migration(&config.data_dir)?;
         }
@@ -44,6 +48,7 @@ impl BrokerState {
             fsync: config.fsync,
             groups: std::sync::Arc::new(groups),
             scram,
+            acls,
             producer_ids: Mutex::new(producer_ids),
         })
     }

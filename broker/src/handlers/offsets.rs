@@ -17,6 +17,7 @@ use kafka_protocol::messages::{
 
 use super::{Ctx, check_leader_epoch, codes};
 use crate::log::{PartitionLog, ReadError};
+use crate::security::acl::{op, resource};
 use crate::topics::is_internal;
 
 const LATEST: i64 = -1;
@@ -28,7 +29,12 @@ const LATEST_TIERED: i64 = -5;
 pub fn list_offsets(ctx: &Ctx, version: i16, req: ListOffsetsRequest) -> ListOffsetsResponse {
     let mut resp = ListOffsetsResponse::default();
     for t in req.topics {
-        let topic = ctx.state.topics.get(&t.name);
+        let denied = !ctx.allowed(op::DESCRIBE, resource::TOPIC, &t.name);
+        let topic = if denied {
+            None
+        } else {
+            ctx.state.topics.get(&t.name)
+        };
         let mut tr = ListOffsetsTopicResponse::default();
         tr.name = t.name;
         for p in t.partitions {
@@ -38,7 +44,7 @@ pub fn list_offsets(ctx: &Ctx, version: i16, req: ListOffsetsRequest) -> ListOff
             pr.offset = -1;
             pr.leader_epoch = -1;
             match topic.as_ref().and_then(|t| t.partition(p.partition_index)) {
-                None => pr.error_code = codes::UNKNOWN_TOPIC_OR_PARTITION,
+                None => pr.error_code = unknown_or_denied(denied),
                 Some(part) => {
                     let log = part.log();
                     pr.error_code = check_leader_epoch(p.current_leader_epoch, log.leader_epoch());
@@ -130,7 +136,12 @@ pub fn offset_for_leader_epoch(
 ) -> OffsetForLeaderEpochResponse {
     let mut resp = OffsetForLeaderEpochResponse::default();
     for t in req.topics {
-        let topic = ctx.state.topics.get(&t.topic);
+        let denied = !ctx.allowed(op::DESCRIBE, resource::TOPIC, &t.topic);
+        let topic = if denied {
+            None
+        } else {
+            ctx.state.topics.get(&t.topic)
+        };
         let mut tr = OffsetForLeaderTopicResult::default();
         tr.topic = t.topic;
         for p in t.partitions {
@@ -139,7 +150,7 @@ pub fn offset_for_leader_epoch(
             e.leader_epoch = -1;
             e.end_offset = -1;
             match topic.as_ref().and_then(|t| t.partition(p.partition)) {
-                None => e.error_code = codes::UNKNOWN_TOPIC_OR_PARTITION,
+                None => e.error_code = unknown_or_denied(denied),
                 Some(part) => {
                     let log = part.log();
                     e.error_code = check_leader_epoch(p.current_leader_epoch, log.leader_epoch());
@@ -160,7 +171,12 @@ pub fn offset_for_leader_epoch(
 pub fn delete_records(ctx: &Ctx, req: DeleteRecordsRequest) -> DeleteRecordsResponse {
     let mut resp = DeleteRecordsResponse::default();
     for t in req.topics {
-        let topic = ctx.state.topics.get(&t.name);
+        let denied = !ctx.allowed(op::DELETE, resource::TOPIC, &t.name);
+        let topic = if denied {
+            None
+        } else {
+            ctx.state.topics.get(&t.name)
+        };
         let mut tr = DeleteRecordsTopicResult::default();
         tr.name = t.name;
         for p in t.partitions {
@@ -168,7 +184,7 @@ pub fn delete_records(ctx: &Ctx, req: DeleteRecordsRequest) -> DeleteRecordsResp
             pr.partition_index = p.partition_index;
             pr.low_watermark = -1;
             match topic.as_ref().and_then(|t| t.partition(p.partition_index)) {
-                None => pr.error_code = codes::UNKNOWN_TOPIC_OR_PARTITION,
+                None => pr.error_code = unknown_or_denied(denied),
                 // As Kafka: clients may not delete records of internal topics.
                 Some(part) if is_internal(&part.topic) => {
                     pr.error_code = codes::INVALID_TOPIC_EXCEPTION;
@@ -187,4 +203,13 @@ pub fn delete_records(ctx: &Ctx, req: DeleteRecordsRequest) -> DeleteRecordsResp
         resp.topics.push(tr);
     }
     resp
+}
+
+/// A partition the handler cannot serve: not authorized, or unknown.
+fn unknown_or_denied(denied: bool) -> i16 {
+    if denied {
+        codes::TOPIC_AUTHORIZATION_FAILED
+    } else {
+        codes::UNKNOWN_TOPIC_OR_PARTITION
+    }
 }

@@ -15,6 +15,7 @@ use kafka_protocol::messages::{
 };
 
 use super::{Ctx, str_bytes};
+use crate::security::acl::{CLUSTER_NAME, op, resource};
 use crate::security::scram_store::{Upsert, codes};
 
 pub fn describe(
@@ -22,6 +23,14 @@ pub fn describe(
     req: DescribeUserScramCredentialsRequest,
 ) -> DescribeUserScramCredentialsResponse {
     let mut resp = DescribeUserScramCredentialsResponse::default();
+    if !ctx.allowed(op::DESCRIBE, resource::CLUSTER, CLUSTER_NAME) {
+        resp.error_code = super::codes::CLUSTER_AUTHORIZATION_FAILED;
+        resp.error_message = Some(str_bytes(format!(
+            "{} may not describe users",
+            ctx.principal
+        )));
+        return resp;
+    }
     let store = &ctx.state.scram;
     let names: Option<Vec<String>> = req
         .users
@@ -110,7 +119,16 @@ pub fn alter(
         ));
     }
     let mut resp = AlterUserScramCredentialsResponse::default();
+    let authorized = ctx.allowed(op::ALTER, resource::CLUSTER, CLUSTER_NAME);
     for user in order {
+        if !authorized {
+            let mut r = AlterUserScramCredentialsResult::default();
+            r.error_code = super::codes::CLUSTER_AUTHORIZATION_FAILED;
+            r.error_message = Some(str_bytes(format!("{} may not alter users", ctx.principal)));
+            r.user = str_bytes(user);
+            resp.results.push(r);
+            continue;
+        }
         let outcome = ctx.state.scram.alter(
             &user,
             deletions.get(&user).map(Vec::as_slice).unwrap_or(&[]),

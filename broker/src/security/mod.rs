@@ -1,11 +1,13 @@
 //! Who a connection is and what it may do: listeners and their security protocols
 //! (`listeners`), TLS (`tls`), SASL authentication (`sasl`; PLAIN users in `plain`,
-//! unsecured OAUTHBEARER tokens in `oauth`).
+//! unsecured OAUTHBEARER tokens in `oauth`, SCRAM credentials in `scram_store`), and ACLs with
+//! the authorizer handlers ask (`acl`).
 //!
 //! A principal is written as Kafka writes it: `User:ANONYMOUS` for an unauthenticated
 //! connection, `User:<name>` after SASL, `User:<subject DN>` for a client certificate
 //! (Kafka's default `ssl.principal.mapping.rules`).
 
+pub mod acl;
 pub mod listeners;
 pub mod oauth;
 pub mod plain;
