@@ -166,6 +166,21 @@ impl BrokerHandle {
             .map(|(_, a)| *a)
     }
 
+    /// Sets a SCRAM user's password for `mechanism` (4096 iterations, a random salt), as
+    /// AlterUserScramCredentials would; for tests and the embedded broker.
+    pub fn set_scram_password(
+        &self,
+        user: &str,
+        mechanism: odradek_protocol::sasl::scram::ScramMechanism,
+        password: &str,
+    ) -> std::io::Result<()> {
+        use odradek_protocol::sasl::scram::{MIN_ITERATIONS, ScramCredential};
+        let salt = ScramCredential::random_salt();
+        let credential = ScramCredential::new(mechanism, password, &salt, MIN_ITERATIONS)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+        self.state.scram.set(user, credential)
+    }
+
     /// Stops accepting, closes connections, flushes and closes every log.
     pub async fn shutdown(self) {
         let _ = self.shutdown_tx.send(true);
