@@ -61,10 +61,22 @@ Config = Mapping[str, Any]
 def _config_pairs(config: Config) -> List[Tuple[str, str]]:
     out = []
     for k, v in config.items():
+        if k == "oauth_cb":
+            continue
         if isinstance(v, bool):
             v = "true" if v else "false"
         out.append((str(k), str(v)))
     return out
+
+
+def _oauth_cb(config: Config) -> Optional[Callable[[str], Any]]:
+    """``oauth_cb``: OAUTHBEARER tokens from the application, as in confluent-kafka:
+    ``oauth_cb(sasl.oauthbearer.config) -> (token, expiry_seconds_since_epoch[, principal[,
+    extensions]])``, called at each login and re-authentication."""
+    cb = config.get("oauth_cb")
+    if cb is not None and not callable(cb):
+        raise TypeError("oauth_cb must be callable")
+    return cb
 
 
 class TopicPartition(NamedTuple):
@@ -82,6 +94,16 @@ def _tp(p: PartitionLike) -> TopicPartition:
     if isinstance(p, TopicPartition):
         return p
     return TopicPartition(*p)
+
+
+class ConsumerGroupMetadata(NamedTuple):
+    """What ``Producer.send_offsets_to_transaction`` needs of a consumer
+    (``Consumer.consumer_group_metadata()``): a zombie member's offsets are refused (KIP-447)."""
+
+    group_id: str
+    generation_id: int = -1
+    member_id: str = ""
+    group_instance_id: Optional[str] = None
 
 
 class NewTopic(NamedTuple):
@@ -133,7 +155,8 @@ class Producer:
     """
 
     def __init__(self, config: Config) -> None:
-        self._native = _odradek.NativeProducer(_config_pairs(config), _resolve_sync)
+        self._native = _odradek.NativeProducer(_config_pairs(config), _resolve_sync,
+                                               oauth_cb=_oauth_cb(config))
 
     def produce(
         self,
@@ -188,6 +211,42 @@ class Producer:
         """Counters: records and bytes delivered, failures, requests, what is queued now."""
         return self._native.metrics()
 
+    def init_transactions(self, timeout: Optional[float] = None) -> None:
+        """Registers ``transactional.id`` with its coordinator: an earlier producer with the same
+        id is fenced and its open transaction aborted. Call once, before the first transaction.
+        """
+        self._native.init_transactions(timeout)
+
+    def begin_transaction(self) -> None:
+        """Opens a transaction; records produced until commit or abort belong to it."""
+        self._native.begin_transaction()
+
+    def send_offsets_to_transaction(
+        self,
+        positions: Sequence[TopicPartition],
+        group_metadata: ConsumerGroupMetadata,
+        timeout: Optional[float] = None,
+    ) -> None:
+        """Commits the consumer's ``positions`` (the next offsets to read) with the open
+        transaction: stored for the group if, and only if, the transaction commits.
+        ``group_metadata`` is ``consumer.consumer_group_metadata()``."""
+        offsets = [(tp.topic, tp.partition, tp.offset) for tp in positions]
+        g = group_metadata
+        self._native.send_offsets_to_transaction(
+            offsets, (g.group_id, g.generation_id, g.member_id, g.group_instance_id), timeout
+        )
+
+    def commit_transaction(self, timeout: Optional[float] = None) -> None:
+        """Delivers every record of the transaction, then commits it. Raises
+        :class:`AbortableError` when a record failed (call ``abort_transaction``) and
+        :class:`FatalError` when the producer was fenced (close it)."""
+        self._native.end_transaction(True, timeout)
+
+    def abort_transaction(self, timeout: Optional[float] = None) -> None:
+        """Aborts the open transaction: nothing it wrote is seen by read_committed readers."""
+        self._native.end_transaction(False, timeout)
+
+
     def __len__(self) -> int:
         """Records still waiting for delivery (as confluent-kafka's ``len(producer)``)."""
         return self._native.metrics()["queue_records"]
@@ -241,7 +300,7 @@ class Consumer:
     """
 
     def __init__(self, config: Config) -> None:
-        self._native = _odradek.NativeConsumer(_config_pairs(config))
+        self._native = _odradek.NativeConsumer(_config_pairs(config), oauth_cb=_oauth_cb(config))
         self._on_assign: Optional[RebalanceCallback] = None
         self._on_revoke: Optional[RebalanceCallback] = None
         self._on_lost: Optional[RebalanceCallback] = None
@@ -341,6 +400,13 @@ class Consumer:
         """Fetches these partitions again."""
         self._native.resume([(t.topic, t.partition) for t in map(_tp, partitions)])
 
+    def consumer_group_metadata(self) -> ConsumerGroupMetadata:
+        """The group, generation and member for ``Producer.send_offsets_to_transaction``."""
+        m = self._native.group_metadata()
+        if m is None:
+            raise ValueError("consumer_group_metadata needs a consumer with group.id")
+        return ConsumerGroupMetadata(*m)
+
     def get_watermark_offsets(self, partition: PartitionLike, timeout: Optional[float] = None) -> Tuple[int, int]:
         """(low, high) offsets of a partition, asked from its leader."""
         tp = _tp(partition)
@@ -433,7 +499,7 @@ class AdminClient:
     """Creates, lists and deletes topics. Calls block (GIL released) up to ``timeout`` seconds."""
 
     def __init__(self, config: Config) -> None:
-        self._native = _odradek.NativeAdmin(_config_pairs(config))
+        self._native = _odradek.NativeAdmin(_config_pairs(config), oauth_cb=_oauth_cb(config))
 
     def create_topics(self, topics: Sequence[Union[NewTopic, str]], timeout: Optional[float] = 30.0) -> None:
         """Creates topics (a name alone takes the broker's defaults)."""

@@ -211,8 +211,13 @@ fn messages<'py>(py: Python<'py>, records: Vec<ConsumerRecord>) -> PyResult<Boun
 #[pymethods]
 impl NativeConsumer {
     #[new]
-    fn new(py: Python<'_>, config: Vec<(String, String)>) -> PyResult<Self> {
-        let config = crate::config_of(py, config)?;
+    #[pyo3(signature = (config, oauth_cb=None))]
+    fn new(
+        py: Python<'_>,
+        config: Vec<(String, String)>,
+        oauth_cb: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
+        let config = crate::config_of(py, config, oauth_cb)?;
         let max_wait = config
             .get("max.poll.interval.ms")
             .and_then(|v| v.parse::<u64>().ok())
@@ -273,6 +278,19 @@ impl NativeConsumer {
     /// The assigned (topic, partition) pairs.
     fn assignment(&self) -> Vec<(String, i32)> {
         self.client.assignment()
+    }
+
+    /// (group id, generation, member id, group instance id) for
+    /// `send_offsets_to_transaction`; `None` without `group.id`.
+    #[allow(clippy::type_complexity)]
+    fn group_metadata(&self) -> Option<(String, i32, String, Option<String>)> {
+        let m = self.client.group()?.group_metadata();
+        Some((
+            m.group_id,
+            m.generation_id,
+            m.member_id,
+            m.group_instance_id,
+        ))
     }
 
     /// The next record of that partition will be the one at `offset`.

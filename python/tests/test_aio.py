@@ -59,6 +59,11 @@ def test_send_and_consume_on_the_loop(kafka: Kafka, run: Callable[[Awaitable[Any
             c.subscribe([topic], on_assign=on_assign)
             first = await c.getone()
             assert (first.offset, first.key, first.value) == (0, b"k", b"first")
+            # on_assign runs on the loop beside the first fetch (the group waits for it).
+            for _ in range(400):
+                if assigned:
+                    break
+                await asyncio.sleep(0.05)
             assert assigned == [0]
             second = await c.getone()
             assert second.headers == [("h", b"1")]

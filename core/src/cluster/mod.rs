@@ -223,23 +223,61 @@ impl Cluster {
         all
     }
 
+    /// How many `candidates` to ask at once: the first alone when its connection is live (a
+    /// steady-state metadata refresh costs one request), else [`crate::net::BROKERS_AT_ONCE`].
+    fn at_once(&self, candidates: &[String]) -> usize {
+        match candidates.first().map(|a| self.pool.readiness(a)) {
+            Some(Readiness::Ready(_)) => 1,
+            _ => crate::net::BROKERS_AT_ONCE,
+        }
+    }
+
     /// A connection to any broker: a live one if there is one, else the candidates are connected
-    /// to staggered (happy eyeballs), so one hung host costs [`crate::net::STAGGER`], not its
-    /// whole connection setup timeout.
+    /// to [`crate::net::BROKERS_AT_ONCE`] at a time, then staggered (happy eyeballs), so one hung
+    /// host costs nothing while another answers, never its whole connection setup timeout.
     pub async fn any_connection(&self) -> Result<Arc<Connection>> {
         let candidates = self.candidates();
         if let Some(conn) = candidates.first().and_then(|a| self.pool.existing(a)) {
             return Ok(conn);
         }
-        crate::net::race_staggered(candidates, crate::net::STAGGER, |a| async move {
+        let at_once = self.at_once(&candidates);
+        crate::net::race_staggered(candidates, at_once, crate::net::STAGGER, |a| async move {
             self.pool.get(&a).await
         })
         .await
     }
 
-    /// Sends a read-only `request` (safe to send twice) to the candidates staggered: a broker
-    /// that stops answering costs [`crate::net::STAGGER`] before the next one is asked beside
-    /// it. Bounded by `request.timeout.ms`; retried on all candidates while errors are retriable.
+    /// The node coordinating `key` (`key_type` 0: a group, 1: a transactional id), usable
+    /// with [`Cluster::connection`]; metadata is refreshed if the node is not in it yet.
+    pub async fn coordinator_node(&self, key: &str, key_type: i8) -> Result<i32> {
+        use kafka_protocol::messages::{ApiKey, FindCoordinatorRequest};
+        let conn = self.any_connection().await?;
+        let version = conn.require_version(ApiKey::FindCoordinator)?;
+        let mut req = FindCoordinatorRequest::default().with_key_type(key_type);
+        if version >= 4 {
+            req.coordinator_keys = vec![StrBytes::from_string(key.to_string())];
+        } else {
+            req.key = StrBytes::from_string(key.to_string());
+        }
+        let resp = conn.request_timeout(&req, self.request_timeout()).await?;
+        let (code, node) = match resp.coordinators.first() {
+            Some(c) => (c.error_code, c.node_id.0),
+            None => (resp.error_code, resp.node_id.0),
+        };
+        if let Some(e) = Error::from_code(code) {
+            return Err(e.with_topic(&format!("FindCoordinator({key})")));
+        }
+        if !self.metadata().brokers.contains_key(&node) {
+            self.refresh(&[]).await?;
+        }
+        Ok(node)
+    }
+
+    /// Sends a read-only `request` (safe to send twice) to a live connection, or with none to
+    /// [`crate::net::BROKERS_AT_ONCE`] candidates at once, then the others staggered: a broker
+    /// that stops answering costs at most [`crate::net::STAGGER`] before the next one is asked
+    /// beside it. Bounded by `request.timeout.ms`; retried on all candidates while errors are
+    /// retriable.
     pub async fn request_any_idempotent<R>(&self, request: &R) -> Result<R::Response>
     where
         R: EncodeRequest,
@@ -251,7 +289,9 @@ impl Cluster {
             conn.request_timeout(request, timeout).await
         };
         self.retry_within_request_timeout(|| {
-            crate::net::race_staggered(self.candidates(), crate::net::STAGGER, attempt)
+            let candidates = self.candidates();
+            let at_once = self.at_once(&candidates);
+            crate::net::race_staggered(candidates, at_once, crate::net::STAGGER, attempt)
         })
         .await
     }
@@ -275,11 +315,7 @@ impl Cluster {
             if !err.is_retriable() || Instant::now() >= deadline {
                 return Err(err);
             }
-            let delay = crate::net::backoff(
-                self.config.retry_backoff,
-                self.config.retry_backoff_max,
-                rounds,
-            );
+            let delay = self.retry_backoff(rounds);
             tokio::time::sleep(delay.min(deadline.saturating_duration_since(Instant::now()))).await;
         }
     }
@@ -411,12 +447,7 @@ impl Cluster {
             if !err.is_retriable() || Instant::now() >= deadline {
                 return Err(err);
             }
-            let delay = crate::net::backoff(
-                self.config.retry_backoff,
-                self.config.retry_backoff_max,
-                attempt,
-            );
-            tokio::time::sleep(delay).await;
+            tokio::time::sleep(self.retry_backoff(attempt)).await;
         }
     }
 
@@ -579,6 +610,16 @@ impl Cluster {
     /// Default request timeout.
     pub fn request_timeout(&self) -> Duration {
         self.config.request_timeout
+    }
+
+    /// The pause before retry number `attempt` (1-based) of a failed request:
+    /// `retry.backoff.ms` doubling up to `retry.backoff.max.ms`, jittered.
+    pub fn retry_backoff(&self, attempt: u32) -> Duration {
+        crate::net::backoff(
+            self.config.retry_backoff,
+            self.config.retry_backoff_max,
+            attempt,
+        )
     }
 }
 

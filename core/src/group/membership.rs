@@ -701,6 +701,36 @@ pub(crate) async fn fetch_committed(
     inner: &Inner,
     partitions: &[(String, i32)],
 ) -> Result<HashMap<(String, i32), Option<i64>>> {
+    // Retriable answers (a coordinator still loading or moving, offsets of an open transaction)
+    // are retried within request.timeout.ms, as the Java client's committed() does: a fresh
+    // cluster answers COORDINATOR_NOT_AVAILABLE to the first lookup.
+    let deadline = Instant::now() + inner.consumer.cluster().request_timeout();
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match fetch_committed_once(inner, partitions).await {
+            Err(e) if retriable_offset_fetch(&e) && Instant::now() < deadline => {
+                tracing::debug!(group = %inner.settings.group_id, error = %e, "retrying OffsetFetch");
+                tokio::time::sleep(inner.consumer.cluster().retry_backoff(attempt)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Whether an OffsetFetch failure may pass on retry. Kafka codes are judged by their own class
+/// ([`kafka_error`] marks every group-loop code retriable, which an authorization failure is not).
+fn retriable_offset_fetch(e: &Error) -> bool {
+    match e.code() {
+        Some(code) => Error::from_code(code).is_some_and(|k| k.is_retriable()),
+        None => e.is_retriable(),
+    }
+}
+
+async fn fetch_committed_once(
+    inner: &Inner,
+    partitions: &[(String, i32)],
+) -> Result<HashMap<(String, i32), Option<i64>>> {
     let mut out = HashMap::new();
     if partitions.is_empty() {
         return Ok(out);

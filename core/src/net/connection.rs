@@ -150,7 +150,7 @@ impl Connection {
                         .with_class(ErrorClass::Retriable)
                 })?
                 .collect();
-            super::race_staggered(resolved, super::STAGGER, |ip| {
+            super::race_staggered(resolved, 1, super::STAGGER, |ip| {
                 Connection::connect_ip(ip, address, options)
             })
             .await

@@ -38,11 +38,17 @@ pub fn backoff(base: Duration, max: Duration, failures: u32) -> Duration {
 /// beside it (RFC 8305's connection attempt delay).
 pub const STAGGER: Duration = Duration::from_millis(250);
 
-/// Runs `attempt` over `candidates` staggered: the first starts at once, each next one after
-/// `stagger` (or as soon as an earlier one fails), all racing; the first success wins and the
-/// others are dropped. With every candidate failed, the last error is returned.
+/// How many brokers a bootstrap or metadata lookup asks at once before staggering the rest: any
+/// broker can answer, so a second one asked beside the first means a hung first host costs
+/// nothing, for one connection the client would likely open anyway.
+pub const BROKERS_AT_ONCE: usize = 2;
+
+/// Runs `attempt` over `candidates` staggered: the first `at_once` start together, each next one
+/// after `stagger` (or as soon as an earlier one fails), all racing; the first success wins and
+/// the others are dropped. With every candidate failed, the last error is returned.
 pub async fn race_staggered<C, T, F, Fut>(
     candidates: Vec<C>,
+    at_once: usize,
     stagger: Duration,
     attempt: F,
 ) -> Result<T>
@@ -51,7 +57,7 @@ where
     Fut: Future<Output = Result<T>>,
 {
     let mut pending = candidates.into_iter();
-    let mut running = FuturesUnordered::new();
+    let mut running: FuturesUnordered<Fut> = pending.by_ref().take(at_once).map(&attempt).collect();
     let mut last = None;
     loop {
         if running.is_empty() {

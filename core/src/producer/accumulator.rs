@@ -46,7 +46,13 @@ pub(crate) enum Ticket {
     },
 }
 
-fn resolve(ticket: &mut Option<Ticket>, reply: Reply, result: Result<DeliveryReport>) {
+fn resolve(
+    ticket: &mut Option<Ticket>,
+    failures: &mut u64,
+    reply: Reply,
+    result: Result<DeliveryReport>,
+) {
+    *failures += u64::from(result.is_err());
     match reply {
         Reply::Tx(tx) => {
             let _ = tx.send(result);
@@ -201,6 +207,9 @@ pub(crate) struct State {
     pub ready_hint: bool,
     /// The outcome of the last `append` with [`Reply::Direct`], for `send` to take.
     pub ticket: Option<Ticket>,
+    /// Records failed here, before any batch was sent (bad partition, too large, expired
+    /// while parked): a transaction with such a record must not commit.
+    pub local_failures: u64,
 }
 
 /// Outcome of an append attempt, for the caller to act on outside the lock.
@@ -237,6 +246,7 @@ impl Limits {
             options: BatchOptions {
                 compression: config.compression,
                 compression_level: config.compression_level,
+                is_transactional: config.transactional_id.is_some(),
                 ..BatchOptions::default()
             },
             max_block: config.max_block,
@@ -271,6 +281,7 @@ impl State {
             closing: false,
             ready_hint: false,
             ticket: None,
+            local_failures: 0,
         }
     }
 
@@ -314,12 +325,18 @@ impl State {
     ) -> Appended {
         let size = RecordBatchBuilder::record_size(record.key, record.value, record.headers);
         if let Err(e) = check_size(limits, size) {
-            resolve(&mut self.ticket, reply, Err(e.with_topic(record.topic)));
+            resolve(
+                &mut self.ticket,
+                &mut self.local_failures,
+                reply,
+                Err(e.with_topic(record.topic)),
+            );
             return Appended::Done { wake: false };
         }
         if self.closing {
             resolve(
                 &mut self.ticket,
+                &mut self.local_failures,
                 reply,
                 Err(Error::closed("the producer is closed")),
             );
@@ -346,7 +363,7 @@ impl State {
         let known = self.topics.contains_key(record.topic);
         if known && self.parked.is_empty() && limits.max_block.is_zero() {
             let err = queue_full(limits, self).with_topic(record.topic);
-            resolve(&mut self.ticket, reply, Err(err));
+            resolve(&mut self.ticket, &mut self.local_failures, reply, Err(err));
             return Appended::Done { wake: false };
         }
         // Park an owned copy; order with earlier parked records is kept.
@@ -482,6 +499,7 @@ impl State {
                 };
                 let _ = p.reply.send(Err(err.with_topic(&p.topic)));
                 failed += 1;
+                self.local_failures += 1;
             } else {
                 let timeout_at = p.parked_at + delivery_timeout;
                 let at = p.block_deadline.map_or(timeout_at, |d| d.min(timeout_at));
@@ -514,7 +532,7 @@ impl State {
             Ok(appended) => appended,
             Err(reply) => {
                 let err = Error::kafka(ResponseError::UnknownTopicOrPartition).with_topic(topic);
-                resolve(&mut self.ticket, reply, Err(err));
+                resolve(&mut self.ticket, &mut self.local_failures, reply, Err(err));
                 Appended::Done { wake: false }
             }
         }
@@ -542,7 +560,7 @@ impl State {
         let partition = match choose_partition(tq, limits, topic, partition, key) {
             Ok(p) => p,
             Err(err) => {
-                resolve(&mut self.ticket, reply, Err(err));
+                resolve(&mut self.ticket, &mut self.local_failures, reply, Err(err));
                 return Ok(Appended::Done { wake: false });
             }
         };
@@ -569,7 +587,7 @@ impl State {
         });
         if let Err(e) = open.builder.push(timestamp, key, value, headers) {
             let err = Error::from(e).with_partition(topic, partition);
-            resolve(&mut self.ticket, reply, Err(err));
+            resolve(&mut self.ticket, &mut self.local_failures, reply, Err(err));
             return Ok(Appended::Done { wake });
         }
         let index = open.records;
@@ -603,10 +621,12 @@ impl State {
     }
 
     /// Closes open batches whose linger expired (or all, when flushing/closing); returns the
-    /// earliest linger deadline among those still open.
+    /// earliest deadline among those still open. A busy partition's batch stays open past its
+    /// linger, but never past `busy_max_age`.
     pub fn close_lingering(
         &mut self,
         linger: std::time::Duration,
+        busy_max_age: std::time::Duration,
         now: Instant,
     ) -> Option<Instant> {
         let all = self.flushing > 0 || self.closing;
@@ -614,17 +634,22 @@ impl State {
         for tq in self.topics.values_mut() {
             for (i, pq) in tq.partitions.iter_mut().enumerate() {
                 let Some(open) = &pq.open else { continue };
-                if (pq.in_flight || !pq.ready.is_empty()) && !self.closing {
-                    // It could not be sent before the request in flight is answered, nor before
-                    // the batches queued ahead of it (one batch in flight per partition): keep
-                    // filling it, so a partition moves a batch of what arrived meanwhile per
-                    // round trip rather than a queue of tiny lingered batches (one record each
-                    // at linger.ms=0) — after a leader fail-over such a queue took a round trip
-                    // per record to drain. The sender passes again when the response arrives.
-                    continue;
-                }
-                let due = open.created + linger;
-                if all || due <= now {
+                let busy = (pq.in_flight || !pq.ready.is_empty()) && !self.closing;
+                // A busy partition's batch could not be sent before the request in flight is
+                // answered, nor before the batches queued ahead of it (one batch in flight per
+                // partition): it keeps filling, so a partition moves a batch of what arrived
+                // meanwhile per round trip rather than a queue of tiny lingered batches (one
+                // record each at linger.ms=0; after a leader fail-over such a queue took a
+                // round trip per record to drain). But expiry goes by a batch's creation: one
+                // batch holding a whole stall failed every record of it at the first one's
+                // delivery deadline, so it is closed at `busy_max_age`.
+                let due = open.created
+                    + if busy {
+                        busy_max_age.max(linger)
+                    } else {
+                        linger
+                    };
+                if due <= now || (all && !busy) {
                     close_open(&tq.name, i as i32, pq);
                     if tq.sticky == Some(i as i32) {
                         tq.sticky = None;
@@ -830,6 +855,36 @@ mod tests {
         );
     }
 
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    #[test]
+    fn a_busy_partition_closes_its_open_batch_at_the_age_limit() {
+        let limits = limits(&[("linger.ms", "0")]);
+        let mut state = State::new();
+        state.set_partition_count("t", 1);
+        let (_, _rx1) = send(&mut state, &limits, "t");
+        state.topics.get_mut("t").unwrap().partitions[0].in_flight = true;
+        let (_, _rx2) = send(&mut state, &limits, "t");
+        let created = state.topics["t"].partitions[0]
+            .open
+            .as_ref()
+            .unwrap()
+            .created;
+        let max_age = Duration::from_millis(500);
+        // Younger than the limit: it stays open, and the sender is told when to look again.
+        let before = created + Duration::from_millis(100);
+        assert_eq!(
+            state.close_lingering(Duration::ZERO, max_age, before),
+            Some(created + max_age)
+        );
+        assert!(state.topics["t"].partitions[0].ready.is_empty());
+        // At the limit it is closed and queued, though the partition is still busy.
+        state.close_lingering(Duration::ZERO, max_age, created + max_age);
+        let pq = &state.topics["t"].partitions[0];
+        assert_eq!(pq.ready.len(), 1);
+        assert!(pq.open.is_none());
+    }
+
     #[test]
     fn a_partition_with_a_request_in_flight_keeps_filling_its_open_batch() {
         let limits = limits(&[("linger.ms", "0")]);
@@ -839,14 +894,16 @@ mod tests {
         state.topics.get_mut("t").unwrap().partitions[0].in_flight = true;
         let (_, _rx2) = send(&mut state, &limits, "t");
         let now = Instant::now() + Duration::from_millis(10);
-        // linger.ms=0 has expired, but the partition is busy: the batch stays open.
-        assert_eq!(state.close_lingering(Duration::ZERO, now), None);
+        // linger.ms=0 has expired, but the partition is busy: the batch stays open (until
+        // the age limit, an hour here).
+        let open_until = state.close_lingering(Duration::ZERO, HOUR, now);
+        assert!(open_until.is_some_and(|t| t > now + Duration::from_secs(3000)));
         let pq = &state.topics.get("t").unwrap().partitions[0];
         assert!(pq.ready.is_empty());
         assert_eq!(pq.open.as_ref().unwrap().records, 2);
         // Once the response is in, both records go out as one batch.
         state.topics.get_mut("t").unwrap().partitions[0].in_flight = false;
-        state.close_lingering(Duration::ZERO, now);
+        state.close_lingering(Duration::ZERO, HOUR, now);
         let pq = &state.topics.get("t").unwrap().partitions[0];
         assert_eq!(pq.ready.len(), 1);
         assert_eq!(pq.ready[0].record_count(), 2);
@@ -862,10 +919,10 @@ mod tests {
         let mut replies = Vec::new();
         replies.push(send(&mut state, &limits, "t").1);
         let now = Instant::now() + Duration::from_millis(10);
-        state.close_lingering(Duration::ZERO, now);
+        state.close_lingering(Duration::ZERO, HOUR, now);
         for _ in 0..5 {
             replies.push(send(&mut state, &limits, "t").1);
-            state.close_lingering(Duration::ZERO, now);
+            state.close_lingering(Duration::ZERO, HOUR, now);
         }
         let pq = &state.topics.get("t").unwrap().partitions[0];
         assert_eq!(
