@@ -38,10 +38,8 @@ macro_rules! apis {
         const _: () = { $(apis!(@encode_request $key $request $response $($chunked)?);)* };
 
         /// The versions of an API whose request and response `kafka-protocol` can both encode and
-        /// decode. Narrower than [`ApiKey::valid_versions`] for some APIs in kafka-protocol 0.18
-        /// (OffsetFetch and OffsetCommit v10, InitProducerId v6 exist only as responses), so this,
-        /// not `valid_versions`, is what a broker may advertise and what the codec accepts.
-        pub fn supported_versions(api_key: ApiKey) -> VersionRange {
+        /// decode.
+        fn codec_versions(api_key: ApiKey) -> VersionRange {
             match api_key {
                 $(ApiKey::$key => $request::VERSIONS.intersect(&$response::VERSIONS),)*
             }
@@ -104,6 +102,35 @@ macro_rules! apis {
             }
         }
     };
+}
+
+/// The versions of an API the codec encodes and decodes: those whose request and response
+/// `kafka-protocol` both handle, and the [`WIRE_ALIASES`] above them. Narrower than
+/// [`ApiKey::valid_versions`] for some APIs in kafka-protocol 0.18 (OffsetFetch and OffsetCommit
+/// v10, InitProducerId v6 exist only as responses), so this, not `valid_versions`, is what a
+/// broker may advertise and what the codec accepts.
+pub fn supported_versions(api_key: ApiKey) -> VersionRange {
+    let mut range = codec_versions(api_key);
+    for &(key, version, same_as) in WIRE_ALIASES {
+        if key == api_key && same_as == range.max && version == same_as + 1 {
+            range.max = version;
+        }
+    }
+    range
+}
+
+/// Versions Kafka added for a change of meaning only, with the schema of the version before,
+/// which `kafka-protocol` 0.18 does not list: (API, version, the version whose wire format it
+/// has). ListOffsets v11 (KIP-1023: the earliest-pending-upload timestamp -6) is v10's schema in
+/// Apache Kafka 4.3.1, request and response alike. Hand-written because the crate stops at 10.
+const WIRE_ALIASES: &[(ApiKey, i16, i16)] = &[(ApiKey::ListOffsets, 11, 10)];
+
+/// The version whose schema `version` of `api_key` is written in.
+pub(crate) fn wire_version(api_key: ApiKey, version: i16) -> i16 {
+    WIRE_ALIASES
+        .iter()
+        .find(|&&(key, v, _)| key == api_key && v == version)
+        .map_or(version, |&(_, _, same_as)| same_as)
 }
 
 apis! {
