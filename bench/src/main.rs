@@ -83,6 +83,23 @@ fn payload_pool(len: usize) -> Vec<u8> {
 
 const POOL: usize = 1 << 20;
 
+/// `BENCH_CLIENT_CONFIG="k=v k2=v2"`: extra properties for every client (the TLS benchmark's
+/// security settings), applied after the peer's own.
+fn with_extra(mut config: Config) -> Fallible<Config> {
+    for kv in std::env::var("BENCH_CLIENT_CONFIG")
+        .unwrap_or_default()
+        .split_whitespace()
+    {
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| format!("BENCH_CLIENT_CONFIG: {kv:?} is not key=value"))?;
+        config
+            .set(k, v)
+            .map_err(|e| format!("BENCH_CLIENT_CONFIG: {e}"))?;
+    }
+    Ok(config)
+}
+
 fn producer(o: &Options) -> Fallible<Producer> {
     let config = Config::from_pairs([
         ("bootstrap.servers", o.bootstrap.clone()),
@@ -94,6 +111,7 @@ fn producer(o: &Options) -> Fallible<Producer> {
         ("max.in.flight.requests.per.connection", "5".into()),
     ])
     .map_err(|e| format!("producer config: {e}"))?;
+    let config = with_extra(config)?;
     Producer::from_config(&config).map_err(|e| format!("producer: {e}"))
 }
 
@@ -106,6 +124,7 @@ fn consumer(o: &Options) -> Fallible<Consumer> {
         ("fetch.max.bytes", "52428800"),
     ])
     .map_err(|e| format!("consumer config: {e}"))?;
+    let config = with_extra(config)?;
     let c = Consumer::from_config(&config).map_err(|e| format!("consumer: {e}"))?;
     c.assign(&[(o.topic.as_str(), 0, Offset::At(0))])
         .map_err(|e| format!("assign: {e}"))?;

@@ -140,6 +140,31 @@ const BROKER_KEYS: &[(&str, &str)] = &[
     ("offsets.topic.segment.bytes", "104857600"),
 ];
 
+/// Security properties read by `crate::security` (each also per listener as
+/// `listener.name.<name>.<key>`).
+const SECURITY_KEYS: &[&str] = &[
+    "listeners",
+    "advertised.listeners",
+    "listener.security.protocol.map",
+    "ssl.keystore.type",
+    "ssl.keystore.location",
+    "ssl.keystore.certificate.chain",
+    "ssl.keystore.key",
+    "ssl.key.password",
+    "ssl.truststore.type",
+    "ssl.truststore.location",
+    "ssl.truststore.certificates",
+    "ssl.client.auth",
+    "ssl.enabled.protocols",
+    "sasl.enabled.mechanisms",
+    "sasl.jaas.config",
+    "sasl.server.max.receive.size",
+    "connections.max.reauth.ms",
+    "authorizer.class.name",
+    "super.users",
+    "allow.everyone.if.no.acl.found",
+];
+
 /// Kafka properties that do not apply to a single embedded node and are accepted silently,
 /// so a stock `server.properties` loads.
 const IGNORED_KEYS: &[&str] = &[
@@ -147,9 +172,6 @@ const IGNORED_KEYS: &[&str] = &[
     "controller.quorum.voters",
     "controller.quorum.bootstrap.servers",
     "controller.listener.names",
-    "listeners",
-    "advertised.listeners",
-    "listener.security.protocol.map",
     "inter.broker.listener.name",
     "log.dirs",
     "log.dir",
@@ -226,6 +248,8 @@ impl BrokerProperties {
             .filter(|k| {
                 !BROKER_KEYS.iter().any(|(b, _)| b == k)
                     && !IGNORED_KEYS.contains(k)
+                    && !SECURITY_KEYS.contains(k)
+                    && !is_listener_key(k)
                     && !TOPIC_CONFIGS.iter().any(|d| d.broker_key == Some(*k))
             })
             .collect()
@@ -393,6 +417,17 @@ impl BrokerProperties {
         }
         out
     }
+}
+
+/// `listener.name.<listener>.<security key>`, or `...<mechanism>.sasl.jaas.config`.
+fn is_listener_key(key: &str) -> bool {
+    let Some(rest) = key.strip_prefix("listener.name.") else {
+        return false;
+    };
+    let Some((_, tail)) = rest.split_once('.') else {
+        return false;
+    };
+    SECURITY_KEYS.contains(&tail) || tail.ends_with(".sasl.jaas.config")
 }
 
 /// What a broker key accepts, read off its default: every one of them is a boolean, an integer

@@ -36,6 +36,7 @@ const OWN_ENTRIES: &[&str] = &[
     "topics",
     "producer-id-block",
     "__groups",
+    crate::security::SECURITY_DIR,
 ];
 
 /// How the data directory came to be ours.

@@ -25,6 +25,7 @@
 //! - [`group`]: the group coordinator (classic and KIP-848 groups, committed offsets, group
 //!   configs).
 //! - [`config`]: broker and topic configuration, named as in Apache Kafka.
+//! - [`security`]: listeners and their security protocols, TLS, SASL.
 //! - [`embedded`]: the broker in-process on its own runtime, for tests and bindings.
 //! - `state`: what every handler shares; `background`: retention, compaction, flushes;
 //!   `time`: wall-clock helpers.
@@ -37,6 +38,7 @@ pub mod embedded;
 pub mod group;
 pub mod log;
 pub mod partition;
+pub mod security;
 pub mod topics;
 
 mod background;
@@ -53,6 +55,7 @@ pub use config::{BrokerConfig, BrokerProperties, FsyncPolicy};
 pub use embedded::EmbeddedBroker;
 pub use server::versions::SUPPORTED_APIS;
 
+use security::Listener;
 use state::BrokerState;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -63,24 +66,63 @@ use tokio::task::JoinHandle;
 pub struct Broker;
 
 impl Broker {
-    /// Recovers the data directory, binds the listener and starts serving.
+    /// Recovers the data directory, binds every listener and starts serving.
+    ///
+    /// Listeners come from the `listeners` property (Kafka's `NAME://HOST:PORT,...`) or, when it
+    /// is unset, one PLAINTEXT listener on `config.listen`. A listener that authenticates
+    /// nobody and is bound to a non-loopback address is reported with a warning.
     pub async fn start(config: BrokerConfig) -> std::io::Result<BrokerHandle> {
         for key in config.properties.unknown_keys() {
             tracing::warn!(key, "unknown broker property ignored");
         }
-        let listener = TcpListener::bind(config.listen).await?;
-        let local_addr = listener.local_addr()?;
+        let invalid = |e: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, e);
+        let specs = security::listeners::parse(
+            &config.properties,
+            config.listen,
+            config.advertised.as_deref(),
+        )
+        .map_err(invalid)?;
+        let mut listeners = Vec::with_capacity(specs.len());
+        for spec in &specs {
+            let socket = TcpListener::bind(spec.bind).await.map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!("listener {} cannot bind {}: {e}", spec.name, spec.bind),
+                )
+            })?;
+            let local_addr = socket.local_addr()?;
+            let listener = Listener::new(spec, local_addr, &config.properties).map_err(invalid)?;
+            if !spec.authenticates(&config.properties) && !local_addr.ip().is_loopback() {
+                tracing::warn!(
+                    listener = %spec.name,
+                    %local_addr,
+                    "listener {} ({}) authenticates nobody and is bound to a non-loopback \
+                     address: anyone who can reach {local_addr} has full access to every topic \
+                     and group",
+                    spec.name,
+                    spec.protocol.name()
+                );
+            }
+            listeners.push((socket, Arc::new(listener)));
+        }
+        let addrs: Vec<(String, SocketAddr)> = listeners
+            .iter()
+            .map(|(_, l)| (l.name.clone(), l.local_addr))
+            .collect();
         let cfg = config.clone();
-        let state = tokio::task::spawn_blocking(move || BrokerState::open(&cfg, local_addr))
+        let state = tokio::task::spawn_blocking(move || BrokerState::open(&cfg))
             .await
             .map_err(|e| std::io::Error::other(format!("recovery task failed: {e}")))??;
         let state = Arc::new(state);
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
-        let server = tokio::spawn(server::serve(listener, state.clone(), shutdown_rx.clone()));
+        let server = tokio::spawn(server::serve(listeners, state.clone(), shutdown_rx.clone()));
         let background = background::spawn(state.clone(), shutdown_rx);
-        tracing::info!(%local_addr, data_dir = %config.data_dir.display(), fsync = ?config.fsync, "broker started");
+        for (name, addr) in &addrs {
+            tracing::info!(listener = %name, %addr, "listening");
+        }
+        tracing::info!(data_dir = %config.data_dir.display(), fsync = ?config.fsync, "broker started");
         Ok(BrokerHandle {
-            local_addr,
+            listeners: addrs,
             state,
             shutdown_tx,
             server,
@@ -94,7 +136,8 @@ impl Broker {
 #[derive(Debug)]
 #[must_use = "a broker runs until shutdown() is awaited"]
 pub struct BrokerHandle {
-    local_addr: SocketAddr,
+    /// (listener name, bound address), in the order of `listeners`.
+    listeners: Vec<(String, SocketAddr)>,
     state: Arc<BrokerState>,
     shutdown_tx: watch::Sender<bool>,
     server: JoinHandle<()>,
@@ -102,9 +145,37 @@ pub struct BrokerHandle {
 }
 
 impl BrokerHandle {
-    /// The bound address (the real port when started with port 0).
+    /// The bound address of the first listener (the real port when started with port 0).
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        self.listeners[0].1
+    }
+
+    /// Every listener's name and bound address, in the order of `listeners`.
+    pub fn listeners(&self) -> &[(String, SocketAddr)] {
+        &self.listeners
+    }
+
+    /// The bound address of the listener named `name` (case-insensitive).
+    pub fn listener_addr(&self, name: &str) -> Option<SocketAddr> {
+        self.listeners
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, a)| *a)
+    }
+
+    /// Sets a SCRAM user's password for `mechanism` (4096 iterations, a random salt), as
+    /// AlterUserScramCredentials would; for tests and the embedded broker.
+    pub fn set_scram_password(
+        &self,
+        user: &str,
+        mechanism: odradek_protocol::sasl::scram::ScramMechanism,
+        password: &str,
+    ) -> std::io::Result<()> {
+        use odradek_protocol::sasl::scram::{MIN_ITERATIONS, ScramCredential};
+        let salt = ScramCredential::random_salt();
+        let credential = ScramCredential::new(mechanism, password, &salt, MIN_ITERATIONS)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+        self.state.scram.set(user, credential)
     }
 
     /// Stops accepting, closes connections, flushes and closes every log.

@@ -1,7 +1,8 @@
 //! `odradek-broker`: run the broker as a process.
 //!
-//! The first line on stdout is the bound address (`127.0.0.1:PORT`), flushed, so scripts can
-//! start it with `--listen 127.0.0.1:0`. Logs go to stderr (`RUST_LOG`, default info).
+//! Stdout gets one line per listener, its bound address (`127.0.0.1:PORT`), in the order of
+//! `listeners` (the first line is the `--listen` address without `listeners`), flushed, so
+//! scripts can start it with port 0. Logs go to stderr (`RUST_LOG`, default info).
 //! SIGTERM / SIGINT flush every log and exit 0.
 
 use std::io::Write;
@@ -19,7 +20,8 @@ use odradek_broker::{Broker, BrokerConfig, BrokerProperties, FsyncPolicy};
     about = "A single-node Kafka-compatible broker"
 )]
 struct Args {
-    /// Address to listen on; port 0 picks a free port.
+    /// Address of the PLAINTEXT listener when the `listeners` property is not set; port 0
+    /// picks a free port. Without authentication, keep it on loopback.
     #[arg(long, default_value = "127.0.0.1:9092")]
     listen: SocketAddr,
     /// Directory for topic metadata and partition logs.
@@ -83,7 +85,9 @@ fn main() -> ExitCode {
         };
         {
             let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{}", broker.local_addr());
+            for (_, addr) in broker.listeners() {
+                let _ = writeln!(out, "{addr}");
+            }
             let _ = out.flush();
         }
         wait_for_signal().await;

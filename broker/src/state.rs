@@ -1,13 +1,14 @@
 //! What every request handler shares: identity of the cluster and node, the topic registry and
 //! the producer id allocator.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use crate::config::{BrokerConfig, BrokerProperties, FsyncPolicy};
 use crate::group::GroupCoordinator;
 use crate::log::index::write_file_atomically;
+use crate::security::acl::Authorizer;
+use crate::security::scram_store::ScramStore;
 use crate::time::random_uuid;
 use crate::topics::TopicRegistry;
 
@@ -15,44 +16,39 @@ use crate::topics::TopicRegistry;
 pub struct BrokerState {
     pub node_id: i32,
     pub cluster_id: String,
-    pub advertised_host: String,
-    pub advertised_port: i32,
     pub topics: TopicRegistry,
     pub fsync: FsyncPolicy,
     pub groups: std::sync::Arc<GroupCoordinator>,
+    /// SCRAM credentials (SaslAuthenticate, Describe/AlterUserScramCredentials).
+    pub scram: ScramStore,
+    /// ACLs and the authorization check every handler makes.
+    pub acls: Authorizer,
     producer_ids: Mutex<ProducerIdAllocator>,
 }
 
 impl BrokerState {
-    pub fn open(config: &BrokerConfig, local_addr: SocketAddr) -> std::io::Result<Self> {
+    pub fn open(config: &BrokerConfig) -> std::io::Result<Self> {
         // Before anything is written: refuses a directory that is not ours (see data_dir).
         let claim = crate::data_dir::claim(&config.data_dir)?;
         let props: &BrokerProperties = &config.properties;
         let node_id = props.node_id();
         let cluster_id = load_or_create_cluster_id(&config.data_dir, node_id)?;
-        let (advertised_host, advertised_port) = match &config.advertised {
-            Some(a) => split_host_port(a).ok_or_else(|| {
-                std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    format!("--advertised {a:?}: expected HOST:PORT"),
-                )
-            })?,
-            None => (local_addr.ip().to_string(), local_addr.port() as i32),
-        };
         let topics = TopicRegistry::open(&config.data_dir, props.clone(), config.fsync, claim)?;
         let producer_ids = ProducerIdAllocator::open(&config.data_dir)?;
         let groups = GroupCoordinator::open(&config.data_dir, props, config.fsync)?;
+        let scram = ScramStore::open(&config.data_dir)?;
+        let acls = Authorizer::open(&config.data_dir, props)?;
         if claim == crate::data_dir::Claim::Legacy {
             crate::data_dir::finish_migration(&config.data_dir)?;
         }
         Ok(Self {
             node_id,
             cluster_id,
-            advertised_host,
-            advertised_port,
             topics,
             fsync: config.fsync,
             groups: std::sync::Arc::new(groups),
+            scram,
+            acls,
             producer_ids: Mutex::new(producer_ids),
         })
     }
@@ -68,13 +64,6 @@ impl BrokerState {
             .unwrap_or_else(|p| p.into_inner())
             .next()
     }
-}
-
-fn split_host_port(s: &str) -> Option<(String, i32)> {
-    let (h, p) = s.rsplit_once(':')?;
-    let port: u16 = p.parse().ok()?;
-    let host = h.trim_start_matches('[').trim_end_matches(']');
-    (!host.is_empty()).then(|| (host.to_string(), port as i32))
 }
 
 /// Reads `meta.properties` (cluster id, node id), creating it on first start.
@@ -159,12 +148,6 @@ mod tests {
     #[test]
     fn cluster_id_shape() {
         assert_eq!(base64_url(&[0u8; 16]).len(), 22);
-        assert_eq!(
-            split_host_port("localhost:9092"),
-            Some(("localhost".into(), 9092))
-        );
-        assert_eq!(split_host_port("[::1]:1"), Some(("::1".into(), 1)));
-        assert_eq!(split_host_port("nope"), None);
     }
 
     #[test]

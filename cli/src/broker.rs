@@ -28,9 +28,11 @@ pub async fn run(args: BrokerArgs) -> CliResult {
         ))
     })?;
     {
-        // The first stdout line is the bound address, for scripts that listen on port 0.
+        // One stdout line per listener, its bound address, for scripts that listen on port 0.
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{}", broker.local_addr());
+        for (_, addr) in broker.listeners() {
+            let _ = writeln!(out, "{addr}");
+        }
         let _ = out.flush();
     }
     wait_for_signal().await;

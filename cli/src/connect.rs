@@ -25,7 +25,9 @@ pub fn client_config(args: &ClientArgs) -> CliResult<Config> {
         let (key, value) = split_pair(pair, "-X")?;
         config
             .set(key, value)
-            .map_err(|e| Failure::usage(format!("-X {pair}: {e}")))?;
+            // The key only: the value may be a password (the core's message shows values of
+            // keys that are not secrets).
+            .map_err(|e| Failure::usage(format!("-X {key}: {e}")))?;
     }
     config
         .client()

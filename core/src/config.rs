@@ -74,6 +74,36 @@ const ISOLATION: &[(&str, &str)] = &[
     ("read_uncommitted", "read_uncommitted"),
 ];
 const GROUP_PROTOCOL: &[(&str, &str)] = &[("classic", "classic"), ("consumer", "consumer")];
+const SECURITY_PROTOCOL: &[(&str, &str)] = &[
+    ("plaintext", "PLAINTEXT"),
+    ("ssl", "SSL"),
+    ("sasl_plaintext", "SASL_PLAINTEXT"),
+    ("sasl_ssl", "SASL_SSL"),
+];
+const ENDPOINT_IDENTIFICATION: &[(&str, &str)] =
+    &[("https", "https"), ("none", "none"), ("", "none")];
+const SASL_MECHANISMS: &[(&str, &str)] = &[
+    ("gssapi", "GSSAPI"),
+    ("plain", "PLAIN"),
+    ("scram-sha-256", "SCRAM-SHA-256"),
+    ("scram-sha-512", "SCRAM-SHA-512"),
+    ("oauthbearer", "OAUTHBEARER"),
+];
+const OAUTHBEARER_METHOD: &[(&str, &str)] = &[("default", "default"), ("oidc", "oidc")];
+
+/// Properties whose values are secrets: never printed by `Debug`, bindings' `repr`/`toString`,
+/// logs or errors (see [`Config::redacted`]).
+pub const SECRET_PROPERTIES: &[&str] = &[
+    "sasl.password",
+    "ssl.key.password",
+    "ssl.key.pem",
+    "sasl.oauthbearer.client.secret",
+];
+
+/// True when `key` (any spelling) names a secret property.
+pub fn is_secret(key: &str) -> bool {
+    property(key).is_some_and(|p| SECRET_PROPERTIES.contains(&p.name))
+}
 
 const fn int(min: i64, max: i64) -> ValueKind {
     ValueKind::Int { min, max }
@@ -178,6 +208,122 @@ pub static PROPERTIES: &[Property] = &[
         Some("true"),
         ValueKind::Bool,
         "Ask the broker to create unknown topics on metadata requests (if the broker allows it)."
+    ),
+    // Security (librdkafka names; the Java client's are the same where both exist).
+    prop!(
+        "security.protocol",
+        [],
+        Some("PLAINTEXT"),
+        ValueKind::Enum(SECURITY_PROTOCOL),
+        "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."
+    ),
+    prop!(
+        "ssl.ca.location",
+        [],
+        None,
+        ValueKind::Str,
+        "PEM file, or directory of PEM files, of CA certificates to trust; default: the system's."
+    ),
+    prop!(
+        "ssl.ca.pem",
+        [],
+        None,
+        ValueKind::Str,
+        "CA certificates to trust, as PEM text."
+    ),
+    prop!(
+        "ssl.certificate.location",
+        [],
+        None,
+        ValueKind::Str,
+        "Client certificate (PEM file) for mutual TLS."
+    ),
+    prop!(
+        "ssl.certificate.pem",
+        [],
+        None,
+        ValueKind::Str,
+        "Client certificate for mutual TLS, as PEM text."
+    ),
+    prop!(
+        "ssl.key.location",
+        [],
+        None,
+        ValueKind::Str,
+        "Client private key (PEM file) for mutual TLS."
+    ),
+    prop!(
+        "ssl.key.pem",
+        [],
+        None,
+        ValueKind::Str,
+        "Client private key for mutual TLS, as PEM text (a secret)."
+    ),
+    prop!(
+        "ssl.key.password",
+        [],
+        None,
+        ValueKind::Str,
+        "Password of an encrypted client key (a secret)."
+    ),
+    prop!(
+        "ssl.endpoint.identification.algorithm",
+        [],
+        Some("https"),
+        ValueKind::Enum(ENDPOINT_IDENTIFICATION),
+        "https: check that the broker's certificate names the host connected to; none: do not."
+    ),
+    prop!(
+        "enable.ssl.certificate.verification",
+        [],
+        Some("true"),
+        ValueKind::Bool,
+        "Verify the broker's certificate at all (false only for tests)."
+    ),
+    prop!(
+        "sasl.mechanism",
+        ["sasl.mechanisms"],
+        Some("GSSAPI"),
+        ValueKind::Enum(SASL_MECHANISMS),
+        "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER (GSSAPI, the Kafka default, is not \
+         supported)."
+    ),
+    prop!(
+        "sasl.username",
+        [],
+        None,
+        ValueKind::Str,
+        "SASL username (PLAIN, SCRAM)."
+    ),
+    prop!(
+        "sasl.password",
+        [],
+        None,
+        ValueKind::Str,
+        "SASL password (PLAIN, SCRAM; a secret)."
+    ),
+    prop!(
+        "sasl.oauthbearer.config",
+        [],
+        None,
+        ValueKind::Str,
+        "Unsecured JWT settings: principal=..., principalClaimName, scope, lifeSeconds, \
+         extension_NAME."
+    ),
+    prop!(
+        "enable.sasl.oauthbearer.unsecure.jwt",
+        [],
+        Some("false"),
+        ValueKind::Bool,
+        "Build an unsecured JWT from sasl.oauthbearer.config when no token provider is set \
+         (tests only)."
+    ),
+    prop!(
+        "sasl.oauthbearer.method",
+        [],
+        Some("default"),
+        ValueKind::Enum(OAUTHBEARER_METHOD),
+        "default (a token provider or the unsecured JWT) or oidc (not supported yet)."
     ),
     // Producer.
     prop!(
@@ -410,9 +556,17 @@ pub fn property(key: &str) -> Option<&'static Property> {
 }
 
 /// A validated map of property values (only those that were set; defaults come from the table).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Config {
     values: BTreeMap<&'static str, String>,
+    token_provider: Option<crate::security::TokenProvider>,
+}
+
+impl std::fmt::Debug for Config {
+    /// Secrets ([`SECRET_PROPERTIES`]) show as `[redacted]`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.redacted()).finish()
+    }
 }
 
 impl Config {
@@ -471,6 +625,33 @@ impl Config {
     /// True when the property was set explicitly.
     pub fn is_set(&self, key: &str) -> bool {
         property(key).is_some_and(|p| self.values.contains_key(p.name))
+    }
+
+    /// Sets the OAUTHBEARER token provider (`sasl.mechanism=OAUTHBEARER`): called for each
+    /// login and re-authentication.
+    pub fn set_oauthbearer_token_provider(
+        &mut self,
+        provider: crate::security::TokenProvider,
+    ) -> &mut Self {
+        self.token_provider = Some(provider);
+        self
+    }
+
+    /// The OAUTHBEARER token provider, if one was set.
+    pub fn oauthbearer_token_provider(&self) -> Option<&crate::security::TokenProvider> {
+        self.token_provider.as_ref()
+    }
+
+    /// The explicitly set properties with every secret's value replaced by `[redacted]`: what
+    /// a binding's `repr`/`toString` and any log may show.
+    pub fn redacted(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.iter().map(|(k, v)| {
+            if SECRET_PROPERTIES.contains(&k) {
+                (k, "[redacted]")
+            } else {
+                (k, v)
+            }
+        })
     }
 
     /// The explicitly set properties, canonical names.
@@ -533,6 +714,7 @@ impl Config {
             metadata_max_age: self.ms("metadata.max.age.ms"),
             max_response_bytes: self.int("receive.message.max.bytes") as usize,
             allow_auto_create_topics: self.boolean("allow.auto.create.topics"),
+            security: crate::security::Security::from_config(self)?,
         })
     }
 
@@ -643,6 +825,8 @@ pub struct ClientConfig {
     pub max_response_bytes: usize,
     /// Let metadata requests auto-create topics.
     pub allow_auto_create_topics: bool,
+    /// TLS and SASL (`security.protocol`, `ssl.*`, `sasl.*`).
+    pub security: crate::security::Security,
 }
 
 impl ClientConfig {

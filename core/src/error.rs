@@ -15,6 +15,8 @@
 //! | `_DESTROY` | -197 | `Closed` | the client or its connection was closed |
 //! | `_UNSUPPORTED_FEATURE` | -165 | `UnsupportedVersion` | the broker lacks an API version the client needs |
 //! | `_ALL_BROKERS_DOWN` | -187 | `NoBrokers` | no broker could be reached |
+//! | `_AUTHENTICATION` | -169 | `Authentication` | SASL failed: wrong credentials, a mechanism the broker does not enable, a token refused (fatal) |
+//! | `_SSL` | -181 | `Ssl` | the TLS handshake failed: a certificate not trusted, expired or for another name, or the broker refused ours (fatal) |
 //!
 //! ```
 //! use odradek::error::{Error, ErrorClass};
@@ -82,6 +84,11 @@ pub enum ErrorKind {
     UnsupportedVersion,
     /// No broker could be reached (all bootstrap servers failed).
     NoBrokers,
+    /// SASL authentication failed (`_AUTHENTICATION`): the message names the mechanism and
+    /// what the broker said.
+    Authentication,
+    /// TLS failed (`_SSL`): the message names the certificate problem.
+    Ssl,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -188,6 +195,16 @@ impl Error {
         )
     }
 
+    /// A SASL failure: fatal, retrying with the same settings cannot help.
+    pub fn authentication(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Authentication, ErrorClass::Fatal, message)
+    }
+
+    /// A TLS certificate or handshake failure: fatal, retrying cannot help.
+    pub fn ssl(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Ssl, ErrorClass::Fatal, message)
+    }
+
     /// The client or connection is closed.
     pub fn closed(message: impl Into<String>) -> Self {
         Error::new(ErrorKind::Closed, ErrorClass::Fatal, message)
@@ -292,6 +309,8 @@ impl Error {
             ErrorKind::Closed => -197,
             ErrorKind::UnsupportedVersion => -165,
             ErrorKind::NoBrokers => -187,
+            ErrorKind::Authentication => -169,
+            ErrorKind::Ssl => -181,
         }
     }
 
@@ -342,6 +361,8 @@ fn local_name(kind: &ErrorKind) -> &'static str {
         ErrorKind::Closed => "_DESTROY",
         ErrorKind::UnsupportedVersion => "_UNSUPPORTED_FEATURE",
         ErrorKind::NoBrokers => "_ALL_BROKERS_DOWN",
+        ErrorKind::Authentication => "_AUTHENTICATION",
+        ErrorKind::Ssl => "_SSL",
     }
 }
 

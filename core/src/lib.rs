@@ -28,6 +28,7 @@ pub mod group;
 pub mod net;
 pub mod producer;
 pub mod runtime;
+pub mod security;
 
 // The codec lives in `odradek-protocol`, shared with the broker; the client re-exports it so a
 // user needs one crate (`odradek::records::Record`, `odradek::protocol::messages`).

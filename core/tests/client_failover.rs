@@ -1,7 +1,8 @@
 //! Fail-over behaviour of the client against scripted fake brokers and our own broker (no JVM):
 //! reconnect back-off is never slept inside a request, a partition goes to the leader that
 //! metadata or a Produce response (KIP-951) names, a broker that stops answering is abandoned at
-//! the delivery deadline with `_MSG_TIMED_OUT`, and bootstrap does not hang on hung hosts.
+//! the delivery deadline with `_MSG_TIMED_OUT`, bootstrap does not hang on hung hosts, and a
+//! coordinator that is not ready yet is retried.
 
 mod client_support;
 
@@ -13,20 +14,26 @@ use bytes::{Bytes, BytesMut};
 use kafka_protocol::protocol::StrBytes;
 use odradek::admin::Admin;
 use odradek::config::{ClientConfig, Config};
+use odradek::consumer::ConsumerClient;
 use odradek::net::{CLIENT_SUPPORTED, ConnectOptions, ConnectionPool, Readiness};
 use odradek::producer::{Producer, ProducerRecord};
 use odradek::protocol::codec::{decode_request, encode_response_message};
 use odradek::protocol::frame::FrameDecoder;
 use odradek::protocol::messages::api_versions_response::ApiVersion;
+use odradek::protocol::messages::find_coordinator_response::Coordinator;
 use odradek::protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
+use odradek::protocol::messages::offset_fetch_response::{
+    OffsetFetchResponseGroup, OffsetFetchResponsePartitions, OffsetFetchResponseTopics,
 };
 use odradek::protocol::messages::produce_response::{
     LeaderIdAndEpoch, NodeEndpoint, PartitionProduceResponse, TopicProduceResponse,
 };
 use odradek::protocol::messages::{
-    ApiVersionsResponse, BrokerId, InitProducerIdResponse, MetadataResponse, ProduceResponse,
-    ProducerId, RequestKind, TopicName,
+    ApiVersionsResponse, BrokerId, FindCoordinatorRequest, FindCoordinatorResponse,
+    InitProducerIdResponse, MetadataResponse, OffsetFetchRequest, OffsetFetchResponse,
+    ProduceResponse, ProducerId, RequestKind, TopicName,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -57,6 +64,8 @@ struct Script {
     answered: AtomicUsize,
     /// Node 2's address for the KIP-951 endpoint, if node 2 is not in the metadata.
     node2: String,
+    /// OffsetFetch requests answered so far (the first gets COORDINATOR_NOT_AVAILABLE).
+    offset_fetches: AtomicUsize,
 }
 
 impl Script {
@@ -75,6 +84,7 @@ impl Script {
             switch_after,
             answered: AtomicUsize::new(0),
             node2: node2.to_owned(),
+            offset_fetches: AtomicUsize::new(0),
         })
     }
 
@@ -110,6 +120,60 @@ impl Script {
                     .with_name(Some(TopicName(StrBytes::from_static_str(TOPIC))))
                     .with_partitions(vec![partition]),
             ])
+    }
+
+    /// This node (the first listed) coordinates every group.
+    fn find_coordinator(&self, request: &FindCoordinatorRequest) -> FindCoordinatorResponse {
+        let (id, address) = &self.brokers[0];
+        let (host, port) = address.rsplit_once(':').unwrap();
+        let coordinators = request
+            .coordinator_keys
+            .iter()
+            .map(|key| {
+                Coordinator::default()
+                    .with_key(key.clone())
+                    .with_node_id(BrokerId(*id))
+                    .with_host(StrBytes::from_string(host.to_owned()))
+                    .with_port(port.parse().unwrap())
+            })
+            .collect();
+        FindCoordinatorResponse::default().with_coordinators(coordinators)
+    }
+
+    /// The first answer is COORDINATOR_NOT_AVAILABLE (a coordinator still loading, as a fresh
+    /// Apache Kafka answers); later ones give offset 42 for every partition asked.
+    fn offset_fetch(&self, request: &OffsetFetchRequest) -> OffsetFetchResponse {
+        let not_ready = self.offset_fetches.fetch_add(1, Ordering::SeqCst) == 0;
+        let groups = request
+            .groups
+            .iter()
+            .map(|g| {
+                let topics = g
+                    .topics
+                    .iter()
+                    .flatten()
+                    .map(|t| {
+                        let partitions = t
+                            .partition_indexes
+                            .iter()
+                            .map(|&p| {
+                                OffsetFetchResponsePartitions::default()
+                                    .with_partition_index(p)
+                                    .with_committed_offset(42)
+                            })
+                            .collect();
+                        OffsetFetchResponseTopics::default()
+                            .with_name(t.name.clone())
+                            .with_partitions(partitions)
+                    })
+                    .collect();
+                OffsetFetchResponseGroup::default()
+                    .with_group_id(g.group_id.clone())
+                    .with_error_code(if not_ready { 15 } else { 0 })
+                    .with_topics(if not_ready { vec![] } else { topics })
+            })
+            .collect();
+        OffsetFetchResponse::default().with_groups(groups)
     }
 
     fn produce(&self, on: OnProduce) -> Option<ProduceResponse> {
@@ -172,15 +236,22 @@ async fn serve_connection(mut socket: TcpStream, script: Arc<Script>, on: OnProd
         let (v, id) = (header.request_api_version, header.correlation_id);
         let response: Bytes = match body {
             RequestKind::ApiVersions(_) => {
-                let keys = [(18, 0, 3), (3, 0, 12), (0, 3, 11), (22, 0, 4)]
-                    .iter()
-                    .map(|&(k, min, max)| {
-                        ApiVersion::default()
-                            .with_api_key(k)
-                            .with_min_version(min)
-                            .with_max_version(max)
-                    })
-                    .collect();
+                let keys = [
+                    (18, 0, 3),
+                    (3, 0, 12),
+                    (0, 3, 11),
+                    (22, 0, 4),
+                    (10, 4, 4),
+                    (9, 8, 8),
+                ]
+                .iter()
+                .map(|&(k, min, max)| {
+                    ApiVersion::default()
+                        .with_api_key(k)
+                        .with_min_version(min)
+                        .with_max_version(max)
+                })
+                .collect();
                 let r = ApiVersionsResponse::default().with_api_keys(keys);
                 encode_response_message(v, id, &r).unwrap()
             }
@@ -188,6 +259,12 @@ async fn serve_connection(mut socket: TcpStream, script: Arc<Script>, on: OnProd
             RequestKind::InitProducerId(_) => {
                 let r = InitProducerIdResponse::default().with_producer_id(ProducerId(1));
                 encode_response_message(v, id, &r).unwrap()
+            }
+            RequestKind::FindCoordinator(r) => {
+                encode_response_message(v, id, &script.find_coordinator(&r)).unwrap()
+            }
+            RequestKind::OffsetFetch(r) => {
+                encode_response_message(v, id, &script.offset_fetch(&r)).unwrap()
             }
             RequestKind::Produce(_) => match script.produce(on) {
                 Some(r) => encode_response_message(v, id, &r).unwrap(),
@@ -233,6 +310,7 @@ async fn the_pool_fails_at_once_while_a_broker_backs_off() {
         setup_timeout: Duration::from_secs(5),
         max_response_bytes: 1 << 20,
         supported: CLIENT_SUPPORTED,
+        security: Default::default(),
     };
     // An hour of back-off: a pool that slept it inside `get` would hang this test.
     let pool = ConnectionPool::new(
@@ -375,4 +453,20 @@ fn bootstrap_does_not_wait_for_hung_hosts() {
         }
         drop(hung);
     });
+}
+
+#[tokio::test]
+async fn committed_retries_a_coordinator_that_is_not_ready() {
+    let (l1, node1) = listener().await;
+    let script = Script::new(vec![(1, node1.clone())], 1, 1, usize::MAX, &node1);
+    serve(l1, script.clone(), OnProduce::Accept);
+    let mut config = Config::new();
+    config.set("bootstrap.servers", &node1).unwrap();
+    config.set("group.id", "g").unwrap();
+    let consumer = ConsumerClient::new(&config).unwrap();
+    let committed = within("committed", consumer.committed(&[(TOPIC.to_string(), 0)]))
+        .await
+        .expect("COORDINATOR_NOT_AVAILABLE is retried, as the Java client's committed() does");
+    assert_eq!(committed[&(TOPIC.to_string(), 0)], Some(42));
+    assert_eq!(script.offset_fetches.load(Ordering::SeqCst), 2);
 }

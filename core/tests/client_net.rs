@@ -23,6 +23,7 @@ fn options() -> ConnectOptions {
         setup_timeout: Duration::from_secs(5),
         max_response_bytes: 1 << 20,
         supported: CLIENT_SUPPORTED,
+        security: Default::default(),
     }
 }
 

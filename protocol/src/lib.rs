@@ -12,6 +12,8 @@
 //! - [`compression`]: gzip, snappy, lz4 and zstd with Kafka's framing rules.
 //! - [`buffers`]: recycled byte buffers that decoded records point into.
 //! - [`config`]: config value kinds and checks shared by the client's and the broker's tables.
+//! - [`sasl`]: SASL mechanisms (PLAIN, SCRAM-SHA-256/512 client and server, OAUTHBEARER and
+//!   unsecured JWTs) as pure state machines.
 //!
 //! Message bodies are the structs of the `kafka-protocol` crate, re-exported as [`messages`].
 //! The `client` feature builds what a client needs (encode requests, decode responses), the
@@ -40,6 +42,7 @@ pub mod frame;
 pub mod records;
 #[cfg(feature = "client")]
 mod request_frame;
+pub mod sasl;
 #[cfg(any(feature = "client", feature = "broker"))]
 mod shape;
 pub mod versions;

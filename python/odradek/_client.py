@@ -61,10 +61,22 @@ Config = Mapping[str, Any]
 def _config_pairs(config: Config) -> List[Tuple[str, str]]:
     out = []
     for k, v in config.items():
+        if k == "oauth_cb":
+            continue
         if isinstance(v, bool):
             v = "true" if v else "false"
         out.append((str(k), str(v)))
     return out
+
+
+def _oauth_cb(config: Config) -> Optional[Callable[[str], Any]]:
+    """``oauth_cb``: OAUTHBEARER tokens from the application, as in confluent-kafka:
+    ``oauth_cb(sasl.oauthbearer.config) -> (token, expiry_seconds_since_epoch[, principal[,
+    extensions]])``, called at each login and re-authentication."""
+    cb = config.get("oauth_cb")
+    if cb is not None and not callable(cb):
+        raise TypeError("oauth_cb must be callable")
+    return cb
 
 
 class TopicPartition(NamedTuple):
@@ -133,7 +145,8 @@ class Producer:
     """
 
     def __init__(self, config: Config) -> None:
-        self._native = _odradek.NativeProducer(_config_pairs(config), _resolve_sync)
+        self._native = _odradek.NativeProducer(_config_pairs(config), _resolve_sync,
+                                               oauth_cb=_oauth_cb(config))
 
     def produce(
         self,
@@ -241,7 +254,7 @@ class Consumer:
     """
 
     def __init__(self, config: Config) -> None:
-        self._native = _odradek.NativeConsumer(_config_pairs(config))
+        self._native = _odradek.NativeConsumer(_config_pairs(config), oauth_cb=_oauth_cb(config))
         self._on_assign: Optional[RebalanceCallback] = None
         self._on_revoke: Optional[RebalanceCallback] = None
         self._on_lost: Optional[RebalanceCallback] = None
@@ -416,7 +429,7 @@ class AdminClient:
     """Creates, lists and deletes topics. Calls block (GIL released) up to ``timeout`` seconds."""
 
     def __init__(self, config: Config) -> None:
-        self._native = _odradek.NativeAdmin(_config_pairs(config))
+        self._native = _odradek.NativeAdmin(_config_pairs(config), oauth_cb=_oauth_cb(config))
 
     def create_topics(self, topics: Sequence[Union[NewTopic, str]], timeout: Optional[float] = 30.0) -> None:
         """Creates topics (a name alone takes the broker's defaults)."""

@@ -29,6 +29,7 @@ from ._client import (
     TopicPartition,
     _config_pairs,
     _mark_unread,
+    _oauth_cb,
     _tp,
 )
 from ._odradek import DeliveryReport, Message
@@ -66,7 +67,8 @@ class Producer:
 
     def __init__(self, config: Config) -> None:
         self._loop = asyncio.get_running_loop()
-        self._native = _odradek.NativeProducer(_config_pairs(config), _resolve_on_loop, self._loop)
+        self._native = _odradek.NativeProducer(_config_pairs(config), _resolve_on_loop, self._loop,
+                                               oauth_cb=_oauth_cb(config))
 
     async def start(self) -> None:
         """Nothing to do (the producer connects on first use); kept for aiokafka users."""
@@ -149,7 +151,7 @@ class Consumer:
 
     def __init__(self, config: Config, topics: Optional[Sequence[str]] = None) -> None:
         self._loop = asyncio.get_running_loop()
-        self._native = _odradek.NativeConsumer(_config_pairs(config))
+        self._native = _odradek.NativeConsumer(_config_pairs(config), oauth_cb=_oauth_cb(config))
         self._stash: Deque[Message] = deque()
         self._on_assign: Optional[RebalanceCallback] = None
         self._on_revoke: Optional[RebalanceCallback] = None

@@ -16,8 +16,13 @@ pub struct NativeAdmin {
 #[pymethods]
 impl NativeAdmin {
     #[new]
-    fn new(py: Python<'_>, config: Vec<(String, String)>) -> PyResult<Self> {
-        let config = crate::config_of(py, config)?;
+    #[pyo3(signature = (config, oauth_cb=None))]
+    fn new(
+        py: Python<'_>,
+        config: Vec<(String, String)>,
+        oauth_cb: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
+        let config = crate::config_of(py, config, oauth_cb)?;
         let admin = Admin::from_config(&config).map_err(|e| crate::raise(py, e))?;
         Ok(NativeAdmin { admin })
     }

@@ -173,8 +173,13 @@ fn messages<'py>(py: Python<'py>, records: Vec<ConsumerRecord>) -> PyResult<Boun
 #[pymethods]
 impl NativeConsumer {
     #[new]
-    fn new(py: Python<'_>, config: Vec<(String, String)>) -> PyResult<Self> {
-        let config = crate::config_of(py, config)?;
+    #[pyo3(signature = (config, oauth_cb=None))]
+    fn new(
+        py: Python<'_>,
+        config: Vec<(String, String)>,
+        oauth_cb: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
+        let config = crate::config_of(py, config, oauth_cb)?;
         let events: Events = Arc::default();
         let client = ConsumerClient::new(&config).map_err(|e| crate::raise(py, e))?;
         if client.group().is_some() {

@@ -143,12 +143,58 @@ where
     }
 }
 
-/// A config dict (already stringified by the Python side) as a core config.
+/// A config dict (already stringified by the Python side) as a core config, with the
+/// OAUTHBEARER token callback (`oauth_cb`) when one was given.
 pub(crate) fn config_of(
     py: Python<'_>,
     pairs: Vec<(String, String)>,
+    oauth_cb: Option<Py<PyAny>>,
 ) -> PyResult<odradek::config::Config> {
-    odradek::config::Config::from_pairs(pairs).map_err(|e| raise(py, e))
+    let mut config = odradek::config::Config::from_pairs(pairs).map_err(|e| raise(py, e))?;
+    if let Some(cb) = oauth_cb {
+        let oauth_config = config
+            .get("sasl.oauthbearer.config")
+            .unwrap_or("")
+            .to_string();
+        config.set_oauthbearer_token_provider(oauth_provider(cb, oauth_config));
+    }
+    Ok(config)
+}
+
+/// `oauth_cb(sasl.oauthbearer.config) -> (token, expiry_seconds[, principal[, extensions]])`,
+/// confluent-kafka's shape, as a core token provider. It runs on the blocking pool with the
+/// GIL taken, at each login and re-authentication.
+fn oauth_provider(cb: Py<PyAny>, oauth_config: String) -> odradek::security::TokenProvider {
+    use odradek::protocol::sasl::{Secret, oauthbearer::Token};
+    odradek::security::TokenProvider::blocking(move || {
+        Python::attach(|py| {
+            let describe = |e: PyErr| format!("oauth_cb raised {}", e.value(py));
+            let out = cb.call1(py, (oauth_config.as_str(),)).map_err(describe)?;
+            let out = out.bind(py);
+            let field = |i: usize| out.get_item(i).ok();
+            let shape = "oauth_cb must return (token, expiry_seconds[, principal[, extensions]])";
+            let value: String = field(0)
+                .and_then(|v| v.extract().ok())
+                .ok_or_else(|| shape.to_string())?;
+            let expiry: f64 = field(1)
+                .and_then(|v| v.extract().ok())
+                .ok_or_else(|| shape.to_string())?;
+            let principal: String = field(2).and_then(|v| v.extract().ok()).unwrap_or_default();
+            let extensions: Vec<(String, String)> = field(3)
+                .and_then(|v| {
+                    v.extract::<std::collections::HashMap<String, String>>()
+                        .ok()
+                })
+                .map(|m| m.into_iter().collect())
+                .unwrap_or_default();
+            Ok(Token {
+                value: Secret::new(value),
+                principal,
+                expires_at_ms: (expiry * 1000.0) as i64,
+                extensions,
+            })
+        })
+    })
 }
 
 /// The native module.
@@ -161,5 +207,8 @@ fn _odradek(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<consumer::NativeConsumer>()?;
     m.add_class::<admin::NativeAdmin>()?;
     m.add_class::<broker::NativeBroker>()?;
+    // Runs before finalization (atexit hooks run first), while threads may still take the GIL.
+    let stop = wrap_pyfunction!(dispatch::stop, m)?;
+    m.py().import("atexit")?.call_method1("register", (stop,))?;
     Ok(())
 }

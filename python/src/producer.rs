@@ -91,14 +91,15 @@ impl NativeProducer {
     /// list[DeliveryReport])])` receives finished deliveries, on `event_loop` (via
     /// `call_soon_threadsafe`) when one is given.
     #[new]
-    #[pyo3(signature = (config, callback, event_loop=None))]
+    #[pyo3(signature = (config, callback, event_loop=None, oauth_cb=None))]
     fn new(
         py: Python<'_>,
         config: Vec<(String, String)>,
         callback: Py<PyAny>,
         event_loop: Option<Py<PyAny>>,
+        oauth_cb: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
-        let config = crate::config_of(py, config)?;
+        let config = crate::config_of(py, config, oauth_cb)?;
         // Producer::new spawns its sender on the library runtime (we are not inside one).
         let producer = Producer::from_config(&config).map_err(|e| crate::raise(py, e))?;
         let (tx, rx) = mpsc::unbounded_channel();

@@ -7,6 +7,16 @@
 //! program hosting this library (the C ABI, the C++ binding, an embedded test broker) does not:
 //! a broker closing a connection mid-write would kill the application. `sendmsg` with
 //! MSG_NOSIGNAL fails with EPIPE instead, like the plain writes of std and tokio.
+//!
+//! Client streams ([`stream`]): plaintext or TLS ([`tls`], rustls with the ring provider: no
+//! OpenSSL at run time), split into halves for a connection's reader and writer tasks.
+
+pub mod stream;
+pub mod tls;
+
+/// The TLS library, for the types in [`tls`]'s signatures.
+pub use rustls;
+pub use stream::{ClientStream, ReadHalf, WriteHalf};
 
 use std::io::{self, IoSlice};
 

@@ -116,8 +116,6 @@ class Run:
     reports: list = field(default_factory=list)
     started: float = 0.0
     stderr: str = ""
-    # Set when the process died of a signal the suite knows as an open bug (see `wait`).
-    crashed: str = ""
 
 
 class _Process:
@@ -136,12 +134,6 @@ class _Process:
         self.proc.wait(timeout=self.seconds + 120)
         for t in self.threads:
             t.join(timeout=10)
-        if self.proc.returncode == -signal.SIGSEGV and self.run.client == "odradek (Python)":
-            # Open bug (issue 15): our Python binding dies of SIGSEGV under fail-over, in a
-            # garbage collection on the delivery-callback thread. Its reports are still checked;
-            # the test then ends as an expected failure that names it.
-            self.run.crashed = f"SIGSEGV: {self.run.stderr[-600:]}"
-            return self.run
         assert self.proc.returncode in self.ok_codes, \
             f"{self.run.client} exited {self.proc.returncode}: {self.run.stderr[-2000:]}"
         return self.run

@@ -17,7 +17,6 @@ from collections import Counter
 from pathlib import Path
 
 import confluent_kafka
-import pytest
 
 from harness import CliProducer, ScriptProducer, offsets_partition, verify
 
@@ -70,9 +69,6 @@ def check_and_record(cluster, producers, scenario, fault_at, node, leaders, resu
         elif v.lost or v.duplicated or v.out_of_order:
             print(f"NOTE: librdkafka integrity problem (not asserted): {v}")
     assert not problems, "; ".join(problems)
-    crashed = [f"{p.run.client}: {p.run.crashed}" for p in producers if p.run.crashed]
-    if crashed:
-        pytest.xfail("known bug, issue 15 — " + "; ".join(crashed))
 
 
 def test_sigkill_of_the_busiest_leader(cluster, cli, results):

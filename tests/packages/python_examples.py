@@ -9,7 +9,6 @@ Exits non-zero when an example fails or does not print the line that shows it di
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -32,14 +31,7 @@ def run_all(examples: Path, bootstrap: str, prefix: str) -> None:
             env["TOPIC"] = f"{prefix}-async"
         out = subprocess.run([sys.executable, "-X", "faulthandler", str(examples / name)], env=env,
                              capture_output=True, text=True, timeout=120)
-        if out.returncode == -signal.SIGSEGV and EXPECT[name] in out.stdout:
-            # Open bug (issue 15, README "Not yet"): the binding can die of SIGSEGV at interpreter
-            # exit, in a garbage collection on its callback thread, after the example's work is
-            # done and checked. Reported here, loudly, until it is fixed; a crash before the
-            # example's last line still fails.
-            print(f"python_examples.py: KNOWN BUG (issue 15): {name} against {bootstrap} did its job, "
-                  f"then died of SIGSEGV at exit:\n{out.stderr[-1500:]}", file=sys.stderr)
-        elif out.returncode != 0 or EXPECT[name] not in out.stdout:
+        if out.returncode != 0 or EXPECT[name] not in out.stdout:
             sys.exit(f"python_examples.py: {name} against {bootstrap} failed (exit {out.returncode}):\n"
                      f"{out.stdout}{out.stderr}")
         print(f"python_examples.py: {name} against {bootstrap}: {EXPECT[name]}")

@@ -38,6 +38,21 @@ static void set(rd_kafka_conf_t *conf, const char *k, const char *v) {
     if (rd_kafka_conf_set(conf, k, v, err, sizeof err) != RD_KAFKA_CONF_OK) die(k, err);
 }
 
+/* BENCH_CLIENT_CONFIG="k=v k2=v2": extra properties for every client (the TLS benchmark's
+ * security settings), applied last. */
+static void set_extra(rd_kafka_conf_t *conf) {
+    const char *extra = getenv("BENCH_CLIENT_CONFIG");
+    if (!extra) return;
+    char *copy = strdup(extra), *save = NULL;
+    for (char *kv = strtok_r(copy, " \n", &save); kv; kv = strtok_r(NULL, " \n", &save)) {
+        char *eq = strchr(kv, '=');
+        if (!eq) die("BENCH_CLIENT_CONFIG", kv);
+        *eq = '\0';
+        set(conf, kv, eq + 1);
+    }
+    free(copy);
+}
+
 static void setl(rd_kafka_conf_t *conf, const char *k, long v) {
     char buf[32];
     snprintf(buf, sizeof buf, "%ld", v);
@@ -92,6 +107,7 @@ static rd_kafka_t *new_producer(const struct opts *o) {
     set(conf, "queue.buffering.max.kbytes", "1048576");
     /* For investigations only: librdkafka's debug contexts, e.g. BENCH_RDKAFKA_DEBUG=protocol. */
     if (getenv("BENCH_RDKAFKA_DEBUG")) set(conf, "debug", getenv("BENCH_RDKAFKA_DEBUG"));
+    set_extra(conf);
     rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
     if (!rk) die("rd_kafka_new(producer)", err);
@@ -107,6 +123,7 @@ static rd_kafka_t *new_consumer(const struct opts *o) {
     set(conf, "fetch.min.bytes", "1");
     set(conf, "max.partition.fetch.bytes", "1048576");
     set(conf, "fetch.max.bytes", "52428800");
+    set_extra(conf);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
     if (!rk) die("rd_kafka_new(consumer)", err);
     rd_kafka_poll_set_consumer(rk);

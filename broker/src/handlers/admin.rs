@@ -10,8 +10,9 @@ use kafka_protocol::messages::{
     DeleteTopicsRequest, DeleteTopicsResponse, TopicName,
 };
 
-use super::{Ctx, configs, str_bytes};
+use super::{Ctx, codes, configs, str_bytes};
 use crate::config::TopicOverrides;
+use crate::security::acl::{CLUSTER_NAME, op, resource};
 use crate::topics::{
     INVALID_CONFIG, INVALID_REPLICATION_FACTOR, TopicError, UNKNOWN_TOPIC_OR_PARTITION,
 };
@@ -30,6 +31,14 @@ pub fn create_topics(ctx: &Ctx, version: i16, req: CreateTopicsRequest) -> Creat
         r.num_partitions = -1;
         r.replication_factor = -1;
         let result = (|| -> Result<_, TopicError> {
+            if !ctx.allowed(op::CREATE, resource::CLUSTER, CLUSTER_NAME)
+                && !ctx.allowed(op::CREATE, resource::TOPIC, &name)
+            {
+                return Err(TopicError {
+                    code: codes::TOPIC_AUTHORIZATION_FAILED,
+                    message: format!("{} may not create topic {name}", ctx.principal),
+                });
+            }
             let mut overrides = TopicOverrides::new();
             for c in &ct.configs {
                 let Some(v) = &c.value else {
@@ -148,6 +157,14 @@ pub fn delete_topics(ctx: &Ctx, version: i16, req: DeleteTopicsRequest) -> Delet
                 r.error_code = UNKNOWN_TOPIC_ID;
                 r.error_message = Some(str_bytes(format!("topic id {id} does not exist")));
             }
+            Some(n) if !ctx.allowed(op::DELETE, resource::TOPIC, &n) => {
+                r.name = Some(TopicName(str_bytes(n.clone())));
+                r.error_code = codes::TOPIC_AUTHORIZATION_FAILED;
+                r.error_message = Some(str_bytes(format!(
+                    "{} may not delete topic {n}",
+                    ctx.principal
+                )));
+            }
             Some(n) => {
                 r.name = Some(TopicName(str_bytes(n.clone())));
                 match s.topics.delete(&n) {
@@ -174,7 +191,12 @@ pub fn create_partitions(ctx: &Ctx, req: CreatePartitionsRequest) -> CreateParti
             a.iter()
                 .any(|a| a.broker_ids.iter().any(|b| b.0 != s.node_id) || a.broker_ids.len() != 1)
         });
-        let result = if bad_assignment {
+        let result = if !ctx.allowed(op::ALTER, resource::TOPIC, &t.name) {
+            Err(TopicError {
+                code: codes::TOPIC_AUTHORIZATION_FAILED,
+                message: format!("{} may not alter topic {}", ctx.principal, t.name.0),
+            })
+        } else if bad_assignment {
             Err(TopicError {
                 code: REASSIGNMENT_IN_PROGRESS_OR_INVALID,
                 message: format!("new partitions can only be placed on broker {}", s.node_id),

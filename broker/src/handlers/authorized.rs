@@ -1,6 +1,6 @@
-//! Authorized-operations bit fields (KIP-430) as Apache Kafka reports them without an
-//! authorizer: every operation the resource type supports (Kafka's
-//! `AclEntry.supportedOperations`), one bit per `AclOperation` code.
+//! Authorized-operations bit fields (KIP-430): every operation the resource type supports
+//! (Kafka's `AclEntry.supportedOperations`), one bit per `AclOperation` code, narrowed to what
+//! the ACLs allow when an authorizer is configured.
 
 /// What a response carries when the client did not ask for the operations.
 pub const NOT_REQUESTED: i32 = i32::MIN;
@@ -50,6 +50,18 @@ pub const CLUSTER: i32 = bits(&[
     ALTER,
     DESCRIBE,
 ]);
+
+/// Of the operations in `supported`, those the connection's principal may do on the resource
+/// (all of them without an authorizer, as Kafka reports).
+pub fn granted(ctx: &super::Ctx, resource_type: i8, name: &str, supported: i32) -> i32 {
+    if !ctx.state.acls.enabled {
+        return supported;
+    }
+    (0..32)
+        .filter(|bit| supported & (1 << bit) != 0)
+        .filter(|&bit| ctx.allowed(bit as i8, resource_type, name))
+        .fold(0, |acc, bit| acc | (1 << bit))
+}
 
 /// `ops` when the request asked for authorized operations, else [`NOT_REQUESTED`].
 pub fn if_requested(requested: bool, ops: i32) -> i32 {

@@ -1,9 +1,11 @@
-//! DescribeCluster: this single node.
+//! DescribeCluster: this single node. DescribeClientQuotas: this broker enforces no client
+//! quotas, so there are none to describe (Kafka's admin tools ask for them next to SCRAM users).
 
 use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
 use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeClusterResponse};
 
 use super::{Ctx, authorized, str_bytes};
+use crate::security::acl::{CLUSTER_NAME, op, resource};
 
 pub fn describe_cluster(ctx: &Ctx, req: DescribeClusterRequest) -> DescribeClusterResponse {
     let s = &ctx.state;
@@ -19,12 +21,29 @@ pub fn describe_cluster(ctx: &Ctx, req: DescribeClusterRequest) -> DescribeClust
     }
     let mut b = DescribeClusterBroker::default();
     b.broker_id = BrokerId(s.node_id);
-    b.host = str_bytes(s.advertised_host.clone());
-    b.port = s.advertised_port;
+    b.host = str_bytes(ctx.listener.advertised_host.clone());
+    b.port = ctx.listener.advertised_port;
     r.brokers = vec![b];
     r.cluster_authorized_operations = authorized::if_requested(
         req.include_cluster_authorized_operations,
-        authorized::CLUSTER,
+        authorized::granted(ctx, resource::CLUSTER, CLUSTER_NAME, authorized::CLUSTER),
     );
+    r
+}
+
+pub fn describe_client_quotas(
+    ctx: &Ctx,
+    _req: kafka_protocol::messages::DescribeClientQuotasRequest,
+) -> kafka_protocol::messages::DescribeClientQuotasResponse {
+    let mut r = kafka_protocol::messages::DescribeClientQuotasResponse::default();
+    if !ctx.allowed(op::DESCRIBE_CONFIGS, resource::CLUSTER, CLUSTER_NAME) {
+        r.error_code = super::codes::CLUSTER_AUTHORIZATION_FAILED;
+        r.error_message = Some(str_bytes(format!(
+            "{} may not describe client quotas",
+            ctx.principal
+        )));
+        return r;
+    }
+    r.entries = Some(Vec::new());
     r
 }

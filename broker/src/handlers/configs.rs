@@ -13,6 +13,7 @@ use kafka_protocol::messages::{
 
 use super::{Ctx, codes, str_bytes};
 use crate::config::{ConfigSource, TOPIC_CONFIGS, TopicOverrides, topic_config_def};
+use crate::security::acl::{CLUSTER_NAME, op, resource};
 
 const TOPIC: i8 = 2;
 const BROKER: i8 = 4;
@@ -60,6 +61,15 @@ pub fn describe_configs(ctx: &Ctx, req: DescribeConfigsRequest) -> DescribeConfi
             .configuration_keys
             .map(|k| k.iter().map(|s| s.to_string()).collect());
         let entries = match res.resource_type {
+            _ if let Some(refused) = config_denied(
+                ctx,
+                res.resource_type,
+                &res.resource_name,
+                op::DESCRIBE_CONFIGS,
+            ) =>
+            {
+                Err(refused)
+            }
             TOPIC => match s.topics.get(&res.resource_name) {
                 Some(t) => Ok(topic_entries(ctx, &t.overrides(), keys.as_deref())),
                 None => Err((
@@ -131,6 +141,31 @@ pub fn describe_configs(ctx: &Ctx, req: DescribeConfigsRequest) -> DescribeConfi
     resp
 }
 
+/// Kafka's refusal when the principal may not `operation` the configs of a resource: TOPIC,
+/// BROKER (the cluster) or GROUP.
+fn config_denied(ctx: &Ctx, resource_type: i8, name: &str, operation: i8) -> Option<(i16, String)> {
+    let (acl_type, acl_name, code) = match resource_type {
+        TOPIC => (resource::TOPIC, name, codes::TOPIC_AUTHORIZATION_FAILED),
+        BROKER => (
+            resource::CLUSTER,
+            CLUSTER_NAME,
+            codes::CLUSTER_AUTHORIZATION_FAILED,
+        ),
+        GROUP => (
+            resource::GROUP,
+            name,
+            crate::group::codes::GROUP_AUTHORIZATION_FAILED,
+        ),
+        _ => return None,
+    };
+    (!ctx.allowed(operation, acl_type, acl_name)).then(|| {
+        (
+            code,
+            format!("{} may not access the configs of {name:?}", ctx.principal),
+        )
+    })
+}
+
 /// Applies an edit to a resource: only topics can change (broker properties are static).
 fn alter(
     ctx: &Ctx,
@@ -175,21 +210,30 @@ pub fn alter_configs(ctx: &Ctx, req: AlterConfigsRequest) -> AlterConfigsRespons
             .map(|c| (c.name.to_string(), c.value.as_ref().map(|v| v.to_string())))
             .collect();
         // AlterConfigs replaces the whole set of overrides.
-        let (code, msg) = alter(
+        let (code, msg) = if let Some((code, msg)) = config_denied(
             ctx,
             res.resource_type,
             &res.resource_name,
-            req.validate_only,
-            |o| {
-                o.clear();
-                for (k, v) in configs {
-                    if let Some(v) = v {
-                        o.insert(k, v);
+            op::ALTER_CONFIGS,
+        ) {
+            (code, Some(msg))
+        } else {
+            alter(
+                ctx,
+                res.resource_type,
+                &res.resource_name,
+                req.validate_only,
+                |o| {
+                    o.clear();
+                    for (k, v) in configs {
+                        if let Some(v) = v {
+                            o.insert(k, v);
+                        }
                     }
-                }
-                Ok(())
-            },
-        );
+                    Ok(())
+                },
+            )
+        };
         let mut r = AlterConfigsResourceResponse::default();
         r.resource_type = res.resource_type;
         r.resource_name = res.resource_name;
@@ -206,7 +250,14 @@ pub fn incremental_alter_configs(
 ) -> IncrementalAlterConfigsResponse {
     let mut resp = IncrementalAlterConfigsResponse::default();
     for res in req.resources {
-        let (code, msg) = if res.resource_type == GROUP {
+        let (code, msg) = if let Some((code, msg)) = config_denied(
+            ctx,
+            res.resource_type,
+            &res.resource_name,
+            op::ALTER_CONFIGS,
+        ) {
+            (code, Some(msg))
+        } else if res.resource_type == GROUP {
             alter_group(ctx, &res, req.validate_only)
         } else {
             alter_incrementally(ctx, &res, req.validate_only)

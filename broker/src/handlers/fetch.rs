@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use super::{Ctx, Outcome, check_leader_epoch, codes};
 use crate::log::ReadError;
 use crate::partition::Partition;
+use crate::security::acl::{op, resource};
 
 /// One requested partition, resolved.
 struct Wanted {
@@ -50,8 +51,16 @@ pub fn handle(ctx: &Ctx, version: i16, req: FetchRequest) -> Outcome {
         tr.topic_id = ft.topic_id;
         let slot = topics.len();
         topics.push(tr);
+        let name = topic
+            .as_ref()
+            .map(|t| t.name.to_string())
+            .unwrap_or_else(|| ft.topic.to_string());
+        let denied = !ctx.allowed(op::READ, resource::TOPIC, &name);
+        let topic = if denied { None } else { topic };
         for fp in ft.partitions {
-            let missing_code = if version >= 13 && topic.is_none() {
+            let missing_code = if denied {
+                codes::TOPIC_AUTHORIZATION_FAILED
+            } else if version >= 13 && topic.is_none() {
                 codes::UNKNOWN_TOPIC_ID
             } else {
                 codes::UNKNOWN_TOPIC_OR_PARTITION

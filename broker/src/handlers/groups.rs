@@ -30,6 +30,7 @@ use crate::group::classic::{JoinRequest, JoinResult, Reply, SyncResult};
 use crate::group::consumer::{HeartbeatIn, TopicAssignment};
 use crate::group::offsets::Committed;
 use crate::group::{FetchedOffset, codes};
+use crate::security::acl::{CLUSTER_NAME, op, resource};
 use crate::time::now_ms;
 use crate::topics::OFFSETS_TOPIC;
 
@@ -51,6 +52,18 @@ pub fn find_coordinator(ctx: &Ctx, version: i16, req: FindCoordinatorRequest) ->
         // Offsets do not live in it (see `OFFSETS_TOPIC`), so the coordinator still answers.
         tracing::warn!("creating {OFFSETS_TOPIC} failed: {}", e.message);
     }
+    // Kafka: DESCRIBE on the group (or transactional id) the key names.
+    let denied_code = |key: &str| -> Option<i16> {
+        match req.key_type {
+            0 if !ctx.allowed(op::DESCRIBE, resource::GROUP, key) => {
+                Some(codes::GROUP_AUTHORIZATION_FAILED)
+            }
+            1 if !ctx.allowed(op::DESCRIBE, resource::TRANSACTIONAL_ID, key) => {
+                Some(codes::TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
+            }
+            _ => None,
+        }
+    };
     let mut resp = FindCoordinatorResponse::default();
     if version >= 4 {
         resp.coordinators = req
@@ -58,26 +71,32 @@ pub fn find_coordinator(ctx: &Ctx, version: i16, req: FindCoordinatorRequest) ->
             .into_iter()
             .map(|key| {
                 let mut c = Coordinator::default();
+                let error = denied_code(&key).unwrap_or(error);
                 c.key = key;
                 c.error_code = error;
                 if error == codes::NONE {
                     c.node_id = BrokerId(s.node_id);
-                    c.host = str_bytes(s.advertised_host.clone());
-                    c.port = s.advertised_port;
+                    c.host = str_bytes(ctx.listener.advertised_host.clone());
+                    c.port = ctx.listener.advertised_port;
                 } else {
                     c.node_id = BrokerId(-1);
                     c.port = -1;
-                    c.error_message = Some(str_bytes("unknown coordinator key type"));
+                    c.error_message = Some(str_bytes(if error == codes::INVALID_REQUEST {
+                        "unknown coordinator key type".to_string()
+                    } else {
+                        format!("{} may not describe this key", ctx.principal)
+                    }));
                 }
                 c
             })
             .collect();
     } else {
+        let error = denied_code(&req.key).unwrap_or(error);
         resp.error_code = error;
         if error == codes::NONE {
             resp.node_id = BrokerId(s.node_id);
-            resp.host = str_bytes(s.advertised_host.clone());
-            resp.port = s.advertised_port;
+            resp.host = str_bytes(ctx.listener.advertised_host.clone());
+            resp.port = ctx.listener.advertised_port;
         } else {
             resp.node_id = BrokerId(-1);
             resp.port = -1;
@@ -128,6 +147,10 @@ fn later<T: Send + 'static>(
 }
 
 pub fn join_group(ctx: &Ctx, version: i16, client_id: &str, req: JoinGroupRequest) -> Outcome {
+    if !ctx.allowed(op::READ, resource::GROUP, &req.group_id) {
+        let refused = JoinResult::error(codes::GROUP_AUTHORIZATION_FAILED, &req.member_id);
+        return Outcome::Respond(Box::new(join_response(version, refused)));
+    }
     // v0 has no rebalance timeout: Kafka uses the session timeout.
     let rebalance_ms = if version >= 1 {
         req.rebalance_timeout_ms
@@ -167,6 +190,10 @@ fn sync_response(r: SyncResult) -> ResponseKind {
 }
 
 pub fn sync_group(ctx: &Ctx, req: SyncGroupRequest) -> Outcome {
+    if !ctx.allowed(op::READ, resource::GROUP, &req.group_id) {
+        let refused = SyncResult::error(codes::GROUP_AUTHORIZATION_FAILED);
+        return Outcome::Respond(Box::new(sync_response(refused)));
+    }
     let assignments: Vec<(String, Bytes)> = req
         .assignments
         .into_iter()
@@ -188,6 +215,10 @@ pub fn sync_group(ctx: &Ctx, req: SyncGroupRequest) -> Outcome {
 
 pub fn heartbeat(ctx: &Ctx, req: HeartbeatRequest) -> HeartbeatResponse {
     let mut resp = HeartbeatResponse::default();
+    if !ctx.allowed(op::READ, resource::GROUP, &req.group_id) {
+        resp.error_code = codes::GROUP_AUTHORIZATION_FAILED;
+        return resp;
+    }
     resp.error_code = ctx.state.groups.heartbeat(
         &req.group_id,
         &req.member_id,
@@ -207,6 +238,10 @@ pub fn leave_group(ctx: &Ctx, version: i16, req: LeaveGroupRequest) -> LeaveGrou
         vec![(req.member_id.to_string(), None)]
     };
     let mut resp = LeaveGroupResponse::default();
+    if !ctx.allowed(op::READ, resource::GROUP, &req.group_id) {
+        resp.error_code = codes::GROUP_AUTHORIZATION_FAILED;
+        return resp;
+    }
     match ctx.state.groups.leave(&req.group_id, members) {
         Err(e) => resp.error_code = e,
         Ok(results) => {
@@ -235,11 +270,20 @@ pub fn offset_commit(ctx: &Ctx, version: i16, req: OffsetCommitRequest) -> Offse
     // the request (AlterConsumerGroupOffsets of a typo must not store an offset).
     let mut refused = Vec::new();
     let mut offsets = Vec::new();
+    let group_ok = ctx.allowed(op::READ, resource::GROUP, &req.group_id);
     for t in &req.topics {
-        let known = ctx.state.topics.get(&t.name).is_some();
+        let code = if !group_ok {
+            codes::GROUP_AUTHORIZATION_FAILED
+        } else if !ctx.allowed(op::READ, resource::TOPIC, &t.name) {
+            codes::TOPIC_AUTHORIZATION_FAILED
+        } else if ctx.state.topics.get(&t.name).is_none() {
+            codes::UNKNOWN_TOPIC_OR_PARTITION
+        } else {
+            codes::NONE
+        };
         for p in &t.partitions {
-            if !known {
-                refused.push((t.name.to_string(), p.partition_index));
+            if code != codes::NONE {
+                refused.push((t.name.to_string(), p.partition_index, code));
                 continue;
             }
             offsets.push((
@@ -269,11 +313,7 @@ pub fn offset_commit(ctx: &Ctx, version: i16, req: OffsetCommitRequest) -> Offse
             offsets,
         )
     };
-    results.extend(
-        refused
-            .into_iter()
-            .map(|(t, p)| (t, p, codes::UNKNOWN_TOPIC_OR_PARTITION)),
-    );
+    results.extend(refused);
     let mut resp = OffsetCommitResponse::default();
     for (topic, partition, err) in results {
         let at = match resp.topics.iter().position(|t| *t.name == *topic) {
@@ -291,6 +331,14 @@ pub fn offset_commit(ctx: &Ctx, version: i16, req: OffsetCommitRequest) -> Offse
         resp.topics[at].partitions.push(p);
     }
     resp
+}
+
+/// The fetched offsets of topics the principal may describe (Kafka leaves the others out).
+fn describable(ctx: &Ctx, fetched: Vec<FetchedOffset>) -> Vec<FetchedOffset> {
+    fetched
+        .into_iter()
+        .filter(|f| ctx.allowed(op::DESCRIBE, resource::TOPIC, &f.topic))
+        .collect()
 }
 
 /// Groups fetched offsets by topic, in request order.
@@ -330,11 +378,16 @@ pub fn offset_fetch(ctx: &Ctx, version: i16, req: OffsetFetchRequest) -> OffsetF
                 .as_deref()
                 .filter(|_| version >= 9)
                 .map(|m| (m, g.member_epoch));
-            let fetched = match groups.fetch_offsets(&g.group_id, member, wanted) {
-                Ok(f) => f,
-                Err(e) => {
-                    rg.error_code = e;
-                    Vec::new()
+            let fetched = if !ctx.allowed(op::DESCRIBE, resource::GROUP, &g.group_id) {
+                rg.error_code = codes::GROUP_AUTHORIZATION_FAILED;
+                Vec::new()
+            } else {
+                match groups.fetch_offsets(&g.group_id, member, wanted) {
+                    Ok(f) => describable(ctx, f),
+                    Err(e) => {
+                        rg.error_code = e;
+                        Vec::new()
+                    }
                 }
             };
             rg.topics = by_topic(fetched)
@@ -361,16 +414,21 @@ pub fn offset_fetch(ctx: &Ctx, version: i16, req: OffsetFetchRequest) -> OffsetF
             resp.groups.push(rg);
         }
     } else {
+        if !ctx.allowed(op::DESCRIBE, resource::GROUP, &req.group_id) {
+            resp.error_code = codes::GROUP_AUTHORIZATION_FAILED;
+            return resp;
+        }
         let wanted = req.topics.map(|ts| {
             ts.into_iter()
                 .map(|t| (t.name.to_string(), t.partition_indexes))
                 .collect()
         });
-        resp.topics = by_topic(
+        resp.topics = by_topic(describable(
+            ctx,
             groups
                 .fetch_offsets(&req.group_id, None, wanted)
                 .unwrap_or_default(),
-        )
+        ))
         .into_iter()
         .map(|(topic, fetched)| {
             let mut t = OffsetFetchResponseTopic::default();
@@ -405,6 +463,10 @@ pub fn offset_delete(ctx: &Ctx, req: OffsetDeleteRequest) -> OffsetDeleteRespons
         })
         .collect();
     let mut resp = OffsetDeleteResponse::default();
+    if !ctx.allowed(op::DELETE, resource::GROUP, &req.group_id) {
+        resp.error_code = codes::GROUP_AUTHORIZATION_FAILED;
+        return resp;
+    }
     match ctx.state.groups.delete_offsets(&req.group_id, partitions) {
         Err(e) => resp.error_code = e,
         Ok(results) => {
@@ -435,10 +497,18 @@ pub fn describe_groups(
     req: DescribeGroupsRequest,
 ) -> DescribeGroupsResponse {
     let mut resp = DescribeGroupsResponse::default();
-    let ops = authorized::if_requested(req.include_authorized_operations, authorized::GROUP);
     for id in req.groups {
         let mut g = DescribedGroup::default();
-        g.authorized_operations = ops;
+        g.authorized_operations = authorized::if_requested(
+            req.include_authorized_operations,
+            authorized::granted(ctx, resource::GROUP, &id, authorized::GROUP),
+        );
+        if !ctx.allowed(op::DESCRIBE, resource::GROUP, &id) {
+            g.error_code = codes::GROUP_AUTHORIZATION_FAILED;
+            g.group_id = id;
+            resp.groups.push(g);
+            continue;
+        }
         let consumer_group = ctx.state.groups.is_consumer_group(&id);
         match ctx.state.groups.describe(&id) {
             _ if consumer_group => {
@@ -496,7 +566,11 @@ pub fn list_groups(ctx: &Ctx, req: ListGroupsRequest) -> ListGroupsResponse {
         .iter()
         .map(|s| s.to_ascii_lowercase())
         .collect();
+    let all = ctx.allowed(op::DESCRIBE, resource::CLUSTER, CLUSTER_NAME);
     for (id, protocol_type, state, group_type) in ctx.state.groups.list() {
+        if !all && !ctx.allowed(op::DESCRIBE, resource::GROUP, &id) {
+            continue;
+        }
         if !states.is_empty() && !states.contains(&state.to_ascii_lowercase()) {
             continue;
         }
@@ -517,7 +591,11 @@ pub fn delete_groups(ctx: &Ctx, req: DeleteGroupsRequest) -> DeleteGroupsRespons
     let mut resp = DeleteGroupsResponse::default();
     for id in req.groups_names {
         let mut r = DeletableGroupResult::default();
-        r.error_code = ctx.state.groups.delete_group(&id);
+        r.error_code = if ctx.allowed(op::DELETE, resource::GROUP, &id) {
+            ctx.state.groups.delete_group(&id)
+        } else {
+            codes::GROUP_AUTHORIZATION_FAILED
+        };
         r.group_id = id;
         resp.results.push(r);
     }
@@ -554,6 +632,12 @@ pub fn consumer_group_heartbeat(
     use kafka_protocol::messages::consumer_group_heartbeat_response::{
         Assignment, TopicPartitions,
     };
+    if !ctx.allowed(op::READ, resource::GROUP, &req.group_id) {
+        let mut resp = ConsumerGroupHeartbeatResponse::default();
+        resp.error_code = codes::GROUP_AUTHORIZATION_FAILED;
+        resp.heartbeat_interval_ms = -1;
+        return resp;
+    }
     let groups = &ctx.state.groups;
     let input = HeartbeatIn {
         member_id: req.member_id.to_string(),
@@ -626,10 +710,18 @@ pub fn consumer_group_describe(
         Assignment, DescribedGroup, Member,
     };
     let mut resp = ConsumerGroupDescribeResponse::default();
-    let ops = authorized::if_requested(req.include_authorized_operations, authorized::GROUP);
     for id in req.group_ids {
         let mut g = DescribedGroup::default();
-        g.authorized_operations = ops;
+        g.authorized_operations = authorized::if_requested(
+            req.include_authorized_operations,
+            authorized::granted(ctx, resource::GROUP, &id, authorized::GROUP),
+        );
+        if !ctx.allowed(op::DESCRIBE, resource::GROUP, &id) {
+            g.error_code = codes::GROUP_AUTHORIZATION_FAILED;
+            g.group_id = id;
+            resp.groups.push(g);
+            continue;
+        }
         match ctx.state.groups.consumer_describe(&id) {
             Some(d) => {
                 g.group_state = str_bytes(d.state);

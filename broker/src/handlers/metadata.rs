@@ -8,6 +8,7 @@ use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, Topi
 
 use super::{Ctx, authorized, codes, str_bytes};
 use crate::config::TopicOverrides;
+use crate::security::acl::{CLUSTER_NAME, op, resource};
 use crate::topics::{OFFSETS_TOPIC, Topic, is_internal};
 
 pub fn handle(ctx: &Ctx, version: i16, req: MetadataRequest) -> MetadataResponse {
@@ -15,15 +16,15 @@ pub fn handle(ctx: &Ctx, version: i16, req: MetadataRequest) -> MetadataResponse
     let mut r = MetadataResponse::default();
     let mut b = MetadataResponseBroker::default();
     b.node_id = BrokerId(s.node_id);
-    b.host = str_bytes(s.advertised_host.clone());
-    b.port = s.advertised_port;
+    b.host = str_bytes(ctx.listener.advertised_host.clone());
+    b.port = ctx.listener.advertised_port;
     r.brokers = vec![b];
     r.cluster_id = Some(str_bytes(s.cluster_id.clone()));
     r.controller_id = BrokerId(s.node_id);
     // Only v8-10 carry the cluster's operations (KIP-700 moved them to DescribeCluster).
     r.cluster_authorized_operations = authorized::if_requested(
         req.include_cluster_authorized_operations,
-        authorized::CLUSTER,
+        authorized::granted(ctx, resource::CLUSTER, CLUSTER_NAME, authorized::CLUSTER),
     );
 
     // v0: an empty list means all topics; v1+: null means all.
@@ -39,6 +40,8 @@ pub fn handle(ctx: &Ctx, version: i16, req: MetadataRequest) -> MetadataResponse
             .topics
             .list()
             .iter()
+            // Only the topics the principal may describe are listed.
+            .filter(|t| ctx.allowed(op::DESCRIBE, resource::TOPIC, &t.name))
             .map(|t| describe(ctx, t, req.include_topic_authorized_operations))
             .collect(),
         Some(list) => list
@@ -49,9 +52,23 @@ pub fn handle(ctx: &Ctx, version: i16, req: MetadataRequest) -> MetadataResponse
                     Some(n) => s.topics.get(n),
                     None => s.topics.get_by_id(&rt.topic_id),
                 };
+                let denied = match (&found, &name) {
+                    (Some(t), _) => !ctx.allowed(op::DESCRIBE, resource::TOPIC, &t.name),
+                    (None, Some(n)) => !ctx.allowed(op::DESCRIBE, resource::TOPIC, n),
+                    (None, None) => false,
+                };
+                if denied {
+                    // As Kafka: the same answer whether or not the topic exists.
+                    let name = name.or_else(|| found.map(|t| t.name.to_string()));
+                    return error_topic(name, rt.topic_id, codes::TOPIC_AUTHORIZATION_FAILED);
+                }
                 match (found, name) {
                     (Some(t), _) => describe(ctx, &t, req.include_topic_authorized_operations),
-                    (None, Some(n)) if auto_create => {
+                    (None, Some(n))
+                        if auto_create
+                            && (ctx.allowed(op::CREATE, resource::CLUSTER, CLUSTER_NAME)
+                                || ctx.allowed(op::CREATE, resource::TOPIC, &n)) =>
+                    {
                         auto_create_topic(ctx, &n, req.include_topic_authorized_operations)
                     }
                     (None, Some(n)) => {
@@ -115,7 +132,10 @@ pub fn describe(ctx: &Ctx, topic: &Topic, include_ops: bool) -> MetadataResponse
     t.name = Some(TopicName(str_bytes(topic.name.to_string())));
     t.topic_id = topic.id;
     t.is_internal = is_internal(&topic.name);
-    t.topic_authorized_operations = authorized::if_requested(include_ops, authorized::TOPIC);
+    t.topic_authorized_operations = authorized::if_requested(
+        include_ops,
+        authorized::granted(ctx, resource::TOPIC, &topic.name, authorized::TOPIC),
+    );
     t.partitions = topic
         .partitions()
         .iter()

@@ -3,6 +3,7 @@
 //! until the rebalance completes) return a future. Group APIs (`groups`) translate the wire
 //! structs for the coordinator in `crate::group`. Transactions are not implemented yet.
 
+pub mod acls;
 pub mod admin;
 pub mod api_versions;
 pub mod authorized;
@@ -14,6 +15,7 @@ pub mod metadata;
 pub mod offsets;
 pub mod produce;
 pub mod producer_id;
+pub mod scram;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -23,6 +25,8 @@ use kafka_protocol::messages::{RequestHeader, RequestKind, ResponseKind};
 use kafka_protocol::protocol::StrBytes;
 use tokio::sync::watch;
 
+use crate::security::Listener;
+use crate::security::acl::{CLUSTER_NAME, Requester, op, resource};
 use crate::state::BrokerState;
 
 /// What a handler needs besides the request.
@@ -32,6 +36,41 @@ pub struct Ctx {
     pub shutdown: watch::Receiver<bool>,
     /// The client's address (DescribeGroups reports it as the member's host).
     pub peer: std::net::SocketAddr,
+    /// The listener the client connected to (Metadata advertises its address).
+    pub listener: Arc<Listener>,
+    /// `User:ANONYMOUS`, `User:<SASL name>` or `User:<certificate DN>`.
+    pub principal: Arc<str>,
+}
+
+impl Ctx {
+    /// Whether this connection's principal may do `operation` on the resource (always, without
+    /// `authorizer.class.name`).
+    pub fn allowed(&self, operation: i8, resource_type: i8, name: &str) -> bool {
+        if !self.state.acls.enabled {
+            return true;
+        }
+        let host = self.peer.ip().to_string();
+        let who = Requester {
+            principal: &self.principal,
+            host: &host,
+        };
+        self.state
+            .acls
+            .authorize(who, operation, resource_type, name)
+    }
+
+    /// Kafka's idempotent-producer check: IDEMPOTENT_WRITE on the cluster, or WRITE on some
+    /// topic.
+    pub fn may_produce_idempotently(&self) -> bool {
+        if self.allowed(op::IDEMPOTENT_WRITE, resource::CLUSTER, CLUSTER_NAME) {
+            return true;
+        }
+        let host = self.peer.ip().to_string();
+        self.state.acls.may_write_some_topic(Requester {
+            principal: &self.principal,
+            host: &host,
+        })
+    }
 }
 
 pub type BodyFuture = Pin<Box<dyn Future<Output = ResponseKind> + Send>>;
@@ -126,6 +165,33 @@ pub async fn handle(ctx: &Ctx, header: &RequestHeader, request: RequestKind) -> 
         RequestKind::ConsumerGroupDescribe(r) => respond(ResponseKind::ConsumerGroupDescribe(
             groups::consumer_group_describe(ctx, r),
         )),
+        RequestKind::DescribeClientQuotas(r) => respond(ResponseKind::DescribeClientQuotas(
+            cluster::describe_client_quotas(ctx, r),
+        )),
+        RequestKind::CreateAcls(r) => respond(ResponseKind::CreateAcls(acls::create(ctx, r))),
+        RequestKind::DescribeAcls(r) => respond(ResponseKind::DescribeAcls(acls::describe(ctx, r))),
+        RequestKind::DeleteAcls(r) => respond(ResponseKind::DeleteAcls(acls::delete(ctx, r))),
+        RequestKind::DescribeUserScramCredentials(r) => respond(
+            ResponseKind::DescribeUserScramCredentials(scram::describe(ctx, r)),
+        ),
+        RequestKind::AlterUserScramCredentials(r) => respond(
+            ResponseKind::AlterUserScramCredentials(scram::alter(ctx, r)),
+        ),
+        // Reached only on listeners without SASL (the connection serves them on SASL ones).
+        RequestKind::SaslHandshake(_) => {
+            let mut r = kafka_protocol::messages::SaslHandshakeResponse::default();
+            r.error_code = crate::security::sasl::ILLEGAL_SASL_STATE;
+            respond(ResponseKind::SaslHandshake(r))
+        }
+        RequestKind::SaslAuthenticate(_) => {
+            let mut r = kafka_protocol::messages::SaslAuthenticateResponse::default();
+            r.error_code = crate::security::sasl::ILLEGAL_SASL_STATE;
+            r.error_message = Some(str_bytes(format!(
+                "listener {} does not use SASL",
+                ctx.listener.name
+            )));
+            respond(ResponseKind::SaslAuthenticate(r))
+        }
         other => {
             // Unreachable while the version table and this match agree; answer nothing rather
             // than panic, and say so.
@@ -155,6 +221,9 @@ pub mod codes {
     pub const UNKNOWN_LEADER_EPOCH: i16 = 76;
     pub const UNKNOWN_TOPIC_ID: i16 = 100;
     pub const INVALID_CONFIG: i16 = 40;
+    pub const TOPIC_AUTHORIZATION_FAILED: i16 = 29;
+    pub const CLUSTER_AUTHORIZATION_FAILED: i16 = 31;
+    pub const SECURITY_DISABLED: i16 = 54;
 }
 
 /// Checks a client's `current_leader_epoch` against ours (-1 means "not checked").

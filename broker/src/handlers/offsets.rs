@@ -17,6 +17,7 @@ use kafka_protocol::messages::{
 
 use super::{Ctx, check_leader_epoch, codes};
 use crate::log::{PartitionLog, ReadError};
+use crate::security::acl::{op, resource};
 use crate::topics::is_internal;
 
 const LATEST: i64 = -1;
@@ -41,7 +42,12 @@ fn first_version_for(target: i64) -> i16 {
 pub fn list_offsets(ctx: &Ctx, version: i16, req: ListOffsetsRequest) -> ListOffsetsResponse {
     let mut resp = ListOffsetsResponse::default();
     for t in req.topics {
-        let topic = ctx.state.topics.get(&t.name);
+        let denied = !ctx.allowed(op::DESCRIBE, resource::TOPIC, &t.name);
+        let topic = if denied {
+            None
+        } else {
+            ctx.state.topics.get(&t.name)
+        };
         let mut tr = ListOffsetsTopicResponse::default();
         tr.name = t.name;
         for p in t.partitions {
@@ -51,7 +57,7 @@ pub fn list_offsets(ctx: &Ctx, version: i16, req: ListOffsetsRequest) -> ListOff
             pr.offset = -1;
             pr.leader_epoch = -1;
             match topic.as_ref().and_then(|t| t.partition(p.partition_index)) {
-                None => pr.error_code = codes::UNKNOWN_TOPIC_OR_PARTITION,
+                None => pr.error_code = unknown_or_denied(denied),
                 Some(_) if version < first_version_for(p.timestamp) => {
                     pr.error_code = codes::UNSUPPORTED_VERSION;
                 }
@@ -147,7 +153,12 @@ pub fn offset_for_leader_epoch(
 ) -> OffsetForLeaderEpochResponse {
     let mut resp = OffsetForLeaderEpochResponse::default();
     for t in req.topics {
-        let topic = ctx.state.topics.get(&t.topic);
+        let denied = !ctx.allowed(op::DESCRIBE, resource::TOPIC, &t.topic);
+        let topic = if denied {
+            None
+        } else {
+            ctx.state.topics.get(&t.topic)
+        };
         let mut tr = OffsetForLeaderTopicResult::default();
         tr.topic = t.topic;
         for p in t.partitions {
@@ -156,7 +167,7 @@ pub fn offset_for_leader_epoch(
             e.leader_epoch = -1;
             e.end_offset = -1;
             match topic.as_ref().and_then(|t| t.partition(p.partition)) {
-                None => e.error_code = codes::UNKNOWN_TOPIC_OR_PARTITION,
+                None => e.error_code = unknown_or_denied(denied),
                 Some(part) => {
                     let log = part.log();
                     e.error_code = check_leader_epoch(p.current_leader_epoch, log.leader_epoch());
@@ -177,7 +188,12 @@ pub fn offset_for_leader_epoch(
 pub fn delete_records(ctx: &Ctx, req: DeleteRecordsRequest) -> DeleteRecordsResponse {
     let mut resp = DeleteRecordsResponse::default();
     for t in req.topics {
-        let topic = ctx.state.topics.get(&t.name);
+        let denied = !ctx.allowed(op::DELETE, resource::TOPIC, &t.name);
+        let topic = if denied {
+            None
+        } else {
+            ctx.state.topics.get(&t.name)
+        };
         let mut tr = DeleteRecordsTopicResult::default();
         tr.name = t.name;
         for p in t.partitions {
@@ -185,7 +201,7 @@ pub fn delete_records(ctx: &Ctx, req: DeleteRecordsRequest) -> DeleteRecordsResp
             pr.partition_index = p.partition_index;
             pr.low_watermark = -1;
             match topic.as_ref().and_then(|t| t.partition(p.partition_index)) {
-                None => pr.error_code = codes::UNKNOWN_TOPIC_OR_PARTITION,
+                None => pr.error_code = unknown_or_denied(denied),
                 // As Kafka: clients may not delete records of internal topics.
                 Some(part) if is_internal(&part.topic) => {
                     pr.error_code = codes::INVALID_TOPIC_EXCEPTION;
@@ -204,4 +220,13 @@ pub fn delete_records(ctx: &Ctx, req: DeleteRecordsRequest) -> DeleteRecordsResp
         resp.topics.push(tr);
     }
     resp
+}
+
+/// A partition the handler cannot serve: not authorized, or unknown.
+fn unknown_or_denied(denied: bool) -> i16 {
+    if denied {
+        codes::TOPIC_AUTHORIZATION_FAILED
+    } else {
+        codes::UNKNOWN_TOPIC_OR_PARTITION
+    }
 }

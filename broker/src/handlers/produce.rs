@@ -14,6 +14,7 @@ use crate::batch_rewrite;
 use crate::config::FsyncPolicy;
 use crate::log::{AppendError, ProduceRules, validate_produced};
 use crate::partition::Partition;
+use crate::security::acl::{op, resource};
 use crate::time::now_ms;
 use crate::topics::is_internal;
 
@@ -32,6 +33,23 @@ pub fn handle(ctx: &Ctx, version: i16, req: ProduceRequest) -> Outcome {
         let mut tr = TopicProduceResponse::default();
         tr.name = topic_data.name.clone();
         tr.topic_id = topic_data.topic_id;
+        let name = topic
+            .as_ref()
+            .map(|t| t.name.to_string())
+            .unwrap_or_else(|| topic_data.name.to_string());
+        if !ctx.allowed(op::WRITE, resource::TOPIC, &name) {
+            for pd in &topic_data.partition_data {
+                let mut pr = PartitionProduceResponse::default();
+                pr.index = pd.index;
+                pr.base_offset = -1;
+                pr.log_append_time_ms = -1;
+                pr.log_start_offset = -1;
+                pr.error_code = codes::TOPIC_AUTHORIZATION_FAILED;
+                tr.partition_responses.push(pr);
+            }
+            resp.responses.push(tr);
+            continue;
+        }
         for (pi, pd) in topic_data.partition_data.into_iter().enumerate() {
             let mut pr = PartitionProduceResponse::default();
             pr.index = pd.index;

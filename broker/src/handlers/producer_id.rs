@@ -15,6 +15,10 @@ pub fn init_producer_id(ctx: &Ctx, req: InitProducerIdRequest) -> InitProducerId
         r.error_code = codes::TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
         return r;
     }
+    if !ctx.may_produce_idempotently() {
+        r.error_code = codes::CLUSTER_AUTHORIZATION_FAILED;
+        return r;
+    }
     // KIP-360: a known producer asking again gets its epoch bumped (a new id on overflow).
     if req.producer_id.0 >= 0 && req.producer_epoch >= 0 && req.producer_epoch < i16::MAX - 1 {
         r.producer_id = req.producer_id;

@@ -8,6 +8,11 @@
 //! woke the writer and, through the scheduler, another worker thread, doubling the context
 //! switches per request (measured in BENCHMARKS.md). Finished responses go out together in one
 //! vectored write, straight from their encoded buffers.
+//!
+//! On a TLS listener the handshake runs first (bounded by `socket.request.read.timeout.ms`);
+//! the same loop then serves the decrypted stream, with every limit applying as on a plain
+//! socket. On a SASL listener a [`SaslSession`] gates what is served until the client has
+//! authenticated.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -18,11 +23,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
-use kafka_protocol::messages::{ApiKey, ResponseKind};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use kafka_protocol::messages::{ApiKey, RequestKind, ResponseKind};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::watch;
 use tokio::time::Instant;
+use tokio_rustls::server::TlsStream;
 
 use super::Net;
 use super::admission::{LogLimiter, Ticket};
@@ -30,10 +37,15 @@ use super::budget::Share;
 use super::versions::is_supported;
 use crate::config::ConnectionLimits;
 use crate::handlers::{self, Ctx, Outcome};
+use crate::security::sasl::{Gate, SaslSession, Step};
+use crate::security::{ANONYMOUS, Listener, tls};
 use crate::state::BrokerState;
 use odradek_protocol::ProtocolError;
 use odradek_protocol::codec::{decode_request, encode_response, peek_request_preamble};
 use odradek_protocol::frame::FrameDecoder;
+
+/// The content type of a TLS handshake record, the first byte a TLS client sends.
+const TLS_HANDSHAKE_RECORD: u8 = 0x16;
 
 /// Responses handed to one vectored write at most.
 const MAX_WRITE_SLICES: usize = 32;
@@ -162,29 +174,160 @@ impl From<String> for Close {
     }
 }
 
+/// The read side of a connection, plain or TLS.
+enum Reader {
+    Plain(OwnedReadHalf),
+    Tls(ReadHalf<TlsStream<TcpStream>>),
+}
+
+impl Reader {
+    async fn read_buf(&mut self, buf: &mut BytesMut) -> std::io::Result<usize> {
+        match self {
+            Reader::Plain(r) => r.read_buf(buf).await,
+            Reader::Tls(r) => r.read_buf(buf).await,
+        }
+    }
+}
+
+/// The write side. TLS may keep encrypted records buffered after a write returns (when the
+/// socket is full); `unflushed` says a flush must follow before the connection goes quiet.
+enum Writer {
+    Plain(OwnedWriteHalf),
+    Tls {
+        wr: WriteHalf<TlsStream<TcpStream>>,
+        unflushed: bool,
+    },
+}
+
+impl Writer {
+    fn needs_flush(&self) -> bool {
+        matches!(
+            self,
+            Writer::Tls {
+                unflushed: true,
+                ..
+            }
+        )
+    }
+
+    /// Writes the leading ready responses with one vectored write (bytes taken: `Some(n)`), or,
+    /// with nothing ready, flushes what TLS still holds (`None`). Cancel-safe: nothing is taken
+    /// unless the write returns.
+    async fn write_or_flush(&mut self, ready: &VecDeque<Bytes>) -> std::io::Result<Option<usize>> {
+        if ready.is_empty() {
+            if let Writer::Tls { wr, unflushed } = self {
+                wr.flush().await?;
+                *unflushed = false;
+            }
+            return Ok(None);
+        }
+        let mut slices = [IoSlice::new(&[]); MAX_WRITE_SLICES];
+        let mut n = 0;
+        for b in ready.iter().take(MAX_WRITE_SLICES) {
+            slices[n] = IoSlice::new(b);
+            n += 1;
+        }
+        match self {
+            Writer::Plain(wr) => odradek_socket::send_vectored(wr.as_ref(), &slices[..n])
+                .await
+                .map(Some),
+            Writer::Tls { wr, unflushed } => {
+                let written = wr.write_vectored(&slices[..n]).await?;
+                *unflushed = true;
+                Ok(Some(written))
+            }
+        }
+    }
+
+    async fn close(&mut self) {
+        let _ = match self {
+            Writer::Plain(wr) => wr.shutdown().await,
+            Writer::Tls { wr, .. } => wr.shutdown().await,
+        };
+    }
+}
+
 pub(super) async fn run(
-    mut stream: TcpStream,
+    stream: TcpStream,
     peer: SocketAddr,
+    listener: Arc<Listener>,
     state: Arc<BrokerState>,
     shutdown: watch::Receiver<bool>,
     net: Arc<Net>,
     _ticket: Ticket,
 ) {
-    let ctx = Ctx {
+    let mut ctx = Ctx {
         state,
         shutdown: shutdown.clone(),
         peer,
+        listener: listener.clone(),
+        principal: Arc::from(ANONYMOUS),
     };
-    match serve(&mut stream, &ctx, shutdown, &net).await {
-        Ok(()) => {
-            let _ = stream.shutdown().await;
+    let (rd, wr) = match &listener.tls {
+        None => {
+            let (rd, wr) = stream.into_split();
+            (Reader::Plain(rd), Writer::Plain(wr))
         }
+        Some(acceptor) => {
+            let accepted = tokio::time::timeout(net.limits.partial_request_timeout, async {
+                // A peer speaking plaintext Kafka here would leave rustls waiting for a record
+                // length read from its size prefix: look at the first byte instead.
+                let mut first = [0u8; 1];
+                let n = stream.peek(&mut first).await?;
+                if n == 1 && first[0] != TLS_HANDSHAKE_RECORD {
+                    return Err(std::io::Error::other(format!(
+                        "not TLS: first byte {:#04x}, a TLS handshake starts with 0x16 \
+                         (a plaintext client on a TLS listener?)",
+                        first[0]
+                    )));
+                }
+                acceptor.accept(stream).await
+            })
+            .await;
+            let tls = match accepted {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(e)) => {
+                    if let Some(suppressed) = CLOSE_LOG.check() {
+                        tracing::warn!(%peer, listener = %listener.name, suppressed, "closing connection: TLS handshake failed: {e}");
+                    }
+                    return;
+                }
+                Err(_) => {
+                    if let Some(suppressed) = CLOSE_LOG.check() {
+                        tracing::warn!(%peer, listener = %listener.name, suppressed, "closing connection: TLS handshake incomplete after {:?} (socket.request.read.timeout.ms)", net.limits.partial_request_timeout);
+                    }
+                    return;
+                }
+            };
+            if let Some(cert) = tls.get_ref().1.peer_certificates().and_then(|c| c.first()) {
+                match tls::subject_dn(cert) {
+                    Ok(dn) => ctx.principal = Arc::from(format!("User:{dn}")),
+                    Err(e) => {
+                        tracing::warn!(%peer, "closing connection: {e}");
+                        return;
+                    }
+                }
+            }
+            let (rd, wr) = tokio::io::split(tls);
+            (
+                Reader::Tls(rd),
+                Writer::Tls {
+                    wr,
+                    unflushed: false,
+                },
+            )
+        }
+    };
+    let mut sasl = listener.sasl.clone().map(SaslSession::new);
+    let mut io = (rd, wr);
+    match serve(&mut io, &mut ctx, &mut sasl, shutdown, &net).await {
+        Ok(()) => io.1.close().await,
         Err(Close::Idle) => {
             tracing::debug!(%peer, "closing idle connection (connections.max.idle.ms)");
         }
         Err(Close::Fault(why)) => {
             if let Some(suppressed) = CLOSE_LOG.check() {
-                tracing::warn!(%peer, suppressed, "closing connection: {why}");
+                tracing::warn!(%peer, listener = %listener.name, suppressed, "closing connection: {why}");
             }
         }
     }
@@ -197,31 +340,54 @@ pub(super) async fn run(
 /// request is read while `queued.max.requests.per.connection` requests or
 /// `queued.max.response.bytes.per.connection` unwritten response bytes are queued.
 async fn serve(
-    stream: &mut TcpStream,
-    ctx: &Ctx,
+    (rd, wr): &mut (Reader, Writer),
+    ctx: &mut Ctx,
+    sasl: &mut Option<SaslSession>,
     mut shutdown: watch::Receiver<bool>,
     net: &Net,
 ) -> Result<(), Close> {
     let limits = &net.limits;
-    let (mut rd, mut wr) = stream.split();
-    let mut frames = FrameDecoder::new(limits.max_request_bytes);
+    let max_frame = |sasl: &Option<SaslSession>| match sasl {
+        Some(s) => s.max_frame(limits.max_request_bytes),
+        None => limits.max_request_bytes,
+    };
+    let mut frames = FrameDecoder::new(max_frame(sasl));
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let mut out = Outbox::default();
     let mut share = Share::new(net.budget.clone());
     let mut reading = true;
+    // Set after a refused authentication: what is queued is answered, nothing more is read.
+    let mut refused = false;
     let mut last_io = Instant::now();
     // When the frame at the front of `buf` started to stay incomplete while we were reading.
     let mut partial_since: Option<Instant> = None;
     loop {
-        while out.has_room(limits)
+        while !refused
+            && out.has_room(limits)
             && !out.fetch_must_wait(&buf)
             && let Some(frame) = frames.decode(&mut buf).map_err(|e| e.to_string())?
         {
-            let handled = handle_frame(frame, ctx).await;
+            let handled = match sasl {
+                Some(session) => handle_on_sasl_listener(frame, ctx, session).await,
+                None => handle_frame(frame, ctx).await.map(|p| (p, false)),
+            };
             share.release_frame();
             partial_since = None;
-            if let Some(p) = handled? {
+            let (pending, then_close) = handled?;
+            if let Some(p) = pending {
                 out.push(p);
+            }
+            if then_close {
+                // Kafka answers a failed authentication, then closes: read nothing more.
+                refused = true;
+                reading = false;
+                buf.clear();
+            }
+            // Before authentication only small frames are accepted
+            // (`sasl.server.max.receive.size`), checked from the size prefix.
+            let limit = max_frame(sasl);
+            if limit != frames.max_frame_bytes() {
+                frames = FrameDecoder::new(limit);
             }
         }
         share.set_responses(out.ready_bytes);
@@ -229,7 +395,7 @@ async fn serve(
             // A large frame is gone: do not keep its allocation for the connection's life.
             buf = BytesMut::with_capacity(READ_CHUNK);
         }
-        if !reading && out.is_empty() {
+        if !reading && out.is_empty() && !wr.needs_flush() {
             return Ok(());
         }
         let room = reading && out.has_room(limits) && !out.fetch_must_wait(&buf);
@@ -246,14 +412,16 @@ async fn serve(
         let idle_deadline = last_io + limits.idle_timeout;
         // A long poll or an fsync in progress is the broker's work, not the peer idling.
         let idle_counts = out.waiting.is_empty();
+        let must_write = !out.ready.is_empty() || wr.needs_flush();
         let front_waits = matches!(out.waiting.front(), Some(Pending::Later { .. }));
         // Biased: write what is ready first, so a response leaves as soon as it exists.
         tokio::select! {
             biased;
-            written = write_ready(&mut wr, &out.ready), if !out.ready.is_empty() => {
+            written = wr.write_or_flush(&out.ready), if must_write => {
                 match written {
-                    Ok(0) => return Err("peer stopped reading (write returned 0)".to_string().into()),
-                    Ok(n) => {
+                    Ok(None) => {}
+                    Ok(Some(0)) => return Err("peer stopped reading (write returned 0)".to_string().into()),
+                    Ok(Some(n)) => {
                         out.advance(n);
                         last_io = Instant::now();
                     }
@@ -337,20 +505,6 @@ async fn sleep_until_some(deadline: Option<Instant>) {
     }
 }
 
-/// Writes the leading ready responses with one vectored write; returns the bytes written.
-async fn write_ready(
-    wr: &mut tokio::net::tcp::WriteHalf<'_>,
-    ready: &VecDeque<Bytes>,
-) -> std::io::Result<usize> {
-    let mut slices = [IoSlice::new(&[]); MAX_WRITE_SLICES];
-    let mut n = 0;
-    for b in ready.iter().take(MAX_WRITE_SLICES) {
-        slices[n] = IoSlice::new(b);
-        n += 1;
-    }
-    odradek_socket::send_vectored(wr.as_ref(), &slices[..n]).await
-}
-
 /// Polls the future at the front of `waiting` (the caller checked that it is one); dropping
 /// this future leaves it queued.
 async fn front_future(waiting: &mut VecDeque<Pending>) -> Option<Result<Bytes, ProtocolError>> {
@@ -359,6 +513,87 @@ async fn front_future(waiting: &mut VecDeque<Pending>) -> Option<Result<Bytes, P
         _ => std::task::Poll::Ready(None),
     })
     .await
+}
+
+/// One frame on a SASL listener: a bare token after SaslHandshake v0, SaslHandshake and
+/// SaslAuthenticate for the session, other requests only once authenticated (else the
+/// connection closes, as Kafka). The flag asks to close after the response is written.
+async fn handle_on_sasl_listener(
+    frame: BytesMut,
+    ctx: &mut Ctx,
+    session: &mut SaslSession,
+) -> Result<(Option<Pending>, bool), String> {
+    if session.expects_raw_token() {
+        // SaslHandshake v0: the token is the whole frame and so is the answer.
+        let step = session.authenticate(&frame, &ctx.state.scram);
+        return match step {
+            Step::Reply { bytes, done } => {
+                if done {
+                    authenticated(ctx, session);
+                }
+                let mut out = BytesMut::with_capacity(4 + bytes.len());
+                out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+                out.extend_from_slice(&bytes);
+                Ok((Some(Pending::Ready(out.freeze())), false))
+            }
+            Step::Failed(why) => Err(format!("SASL authentication failed: {why}")),
+        };
+    }
+    let pre = peek_request_preamble(&frame)
+        .ok_or_else(|| format!("request header truncated: {} bytes", frame.len()))?;
+    let api_key =
+        ApiKey::try_from(pre.api_key).map_err(|_| format!("unknown API key {}", pre.api_key))?;
+    match session.gate(api_key) {
+        Gate::Serve => handle_frame(frame, ctx).await.map(|p| (p, false)),
+        Gate::Close(why) => Err(why),
+        Gate::Sasl => {
+            if !is_supported(api_key, pre.api_version) {
+                return Err(format!("{api_key:?} v{} is not supported", pre.api_version));
+            }
+            let (header, request) = decode_request(frame.freeze()).map_err(|e| e.to_string())?;
+            let version = header.request_api_version;
+            let (body, close) = match request {
+                RequestKind::SaslHandshake(req) => {
+                    let (resp, verdict) = session.handshake(version, &req);
+                    if let Err(why) = &verdict {
+                        tracing::info!(peer = %ctx.peer, "SASL handshake refused: {why}");
+                    }
+                    (ResponseKind::SaslHandshake(resp), verdict.is_err())
+                }
+                RequestKind::SaslAuthenticate(req) => {
+                    let step = session.authenticate(&req.auth_bytes, &ctx.state.scram);
+                    let resp = session.response(&step);
+                    match &step {
+                        Step::Reply { done: true, .. } => authenticated(ctx, session),
+                        Step::Failed(why) => {
+                            if let Some(suppressed) = AUTH_FAIL_LOG.check() {
+                                tracing::info!(peer = %ctx.peer, suppressed, "SASL authentication failed: {why}");
+                            }
+                        }
+                        Step::Reply { .. } => {}
+                    }
+                    (
+                        ResponseKind::SaslAuthenticate(resp),
+                        matches!(step, Step::Failed(_)),
+                    )
+                }
+                _ => return Err(format!("{api_key:?} is not a SASL request")),
+            };
+            let bytes = encode_response(api_key, version, header.correlation_id, &body)
+                .map_err(|e| e.to_string())?;
+            Ok((Some(Pending::Ready(bytes)), close))
+        }
+    }
+}
+
+/// Failed logins are logged at most once a second (a password-guessing client must not fill
+/// the log).
+static AUTH_FAIL_LOG: LogLimiter = LogLimiter::new(Duration::from_secs(1));
+
+fn authenticated(ctx: &mut Ctx, session: &SaslSession) {
+    if let Some(p) = session.principal() {
+        ctx.principal = Arc::from(p);
+    }
 }
 
 /// Decodes and dispatches one request; `Err` closes the connection, as Kafka does for

@@ -1,6 +1,8 @@
-//! The listener: one task per connection, stopped together on shutdown. Admission
-//! (`max.connections`, `max.connections.per.ip`, the descriptor limit) happens here; the
-//! byte budget and timeouts are enforced per connection (see `connection`).
+//! The listeners: one accept loop per configured listener, one task per connection, stopped
+//! together on shutdown. Admission (`max.connections`, `max.connections.per.ip`, the
+//! descriptor limit) is shared by every listener and happens here; the byte budget and
+//! timeouts are enforced per connection (see `connection`), on TLS connections as on plain
+//! ones.
 
 mod admission;
 mod budget;
@@ -15,6 +17,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::config::ConnectionLimits;
+use crate::security::Listener;
 use crate::state::BrokerState;
 use admission::{Admission, LogLimiter, SpareDescriptor, is_descriptor_limit};
 use budget::MemoryBudget;
@@ -33,11 +36,11 @@ struct Net {
 static REFUSED_LOG: LogLimiter = LogLimiter::new(Duration::from_secs(1));
 static ACCEPT_LOG: LogLimiter = LogLimiter::new(Duration::from_secs(1));
 
-/// Accepts connections until shutdown, then waits (a bounded time) for the connection tasks.
+/// Serves every listener until shutdown.
 pub async fn serve(
-    listener: TcpListener,
+    listeners: Vec<(TcpListener, Arc<Listener>)>,
     state: Arc<BrokerState>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
     let limits = state.props().connection_limits();
     let admission = Admission::new(&limits);
@@ -45,17 +48,42 @@ pub async fn serve(
         budget: MemoryBudget::new(limits.queued_max_bytes),
         limits,
     });
+    let mut loops = JoinSet::new();
+    for (socket, listener) in listeners {
+        loops.spawn(accept_loop(
+            socket,
+            listener,
+            state.clone(),
+            shutdown.clone(),
+            net.clone(),
+            admission.clone(),
+        ));
+    }
+    while loops.join_next().await.is_some() {}
+}
+
+/// Accepts connections on one listener until shutdown, then waits (a bounded time) for its
+/// connection tasks.
+async fn accept_loop(
+    socket: TcpListener,
+    listener: Arc<Listener>,
+    state: Arc<BrokerState>,
+    mut shutdown: watch::Receiver<bool>,
+    net: Arc<Net>,
+    admission: Arc<Admission>,
+) {
     let mut spare = SpareDescriptor::open();
     let mut conns = JoinSet::new();
     loop {
         tokio::select! {
-            accepted = listener.accept() => match accepted {
+            accepted = socket.accept() => match accepted {
                 Ok((stream, peer)) => match admission.admit(peer.ip()) {
                     Ok(ticket) => {
                         let _ = stream.set_nodelay(true);
                         conns.spawn(connection::run(
                             stream,
                             peer,
+                            listener.clone(),
                             state.clone(),
                             shutdown.clone(),
                             net.clone(),
@@ -70,7 +98,7 @@ pub async fn serve(
                     }
                 },
                 Err(e) if is_descriptor_limit(&e) => {
-                    let closed = spare.shed(&listener).await;
+                    let closed = spare.shed(&socket).await;
                     if let Some(suppressed) = ACCEPT_LOG.check() {
                         tracing::warn!(
                             closed,
@@ -91,7 +119,7 @@ pub async fn serve(
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
         }
     }
-    drop(listener);
+    drop(socket);
     let grace = tokio::time::sleep(SHUTDOWN_GRACE);
     tokio::pin!(grace);
     loop {
@@ -102,6 +130,7 @@ pub async fn serve(
     }
     tracing::warn!(
         connections = conns.len(),
+        listener = %listener.name,
         "closing connections that did not finish within {SHUTDOWN_GRACE:?} of shutdown"
     );
     conns.abort_all();

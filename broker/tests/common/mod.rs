@@ -54,8 +54,12 @@ pub fn topic(v: &str) -> TopicName {
     TopicName(s(v))
 }
 
+/// A byte stream the raw client speaks over: TCP, or TLS over TCP.
+pub trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Stream for T {}
+
 pub struct Client {
-    stream: TcpStream,
+    stream: Box<dyn Stream>,
     next_cid: i32,
 }
 
@@ -63,6 +67,11 @@ impl Client {
     pub async fn connect(addr: SocketAddr) -> Self {
         let stream = TcpStream::connect(addr).await.unwrap();
         stream.set_nodelay(true).unwrap();
+        Self::over(Box::new(stream))
+    }
+
+    /// A client over an already connected stream (a TLS session, say).
+    pub fn over(stream: Box<dyn Stream>) -> Self {
         Self {
             stream,
             next_cid: 1,
@@ -90,6 +99,7 @@ impl Client {
     pub async fn call<R: Request>(&mut self, req: R, version: i16) -> R::Response {
         let (cid, bytes) = self.encode(&req, version);
         self.stream.write_all(&bytes).await.unwrap();
+        self.stream.flush().await.unwrap();
         self.read_response::<R>(cid, version).await
     }
 
@@ -107,10 +117,12 @@ impl Client {
     pub async fn send_raw(&mut self, bytes: &[u8]) {
         // The broker may already have closed; that is what some tests expect.
         let _ = self.stream.write_all(bytes).await;
+        let _ = self.stream.flush().await;
     }
 
     pub async fn write(&mut self, bytes: &Bytes) {
         self.stream.write_all(bytes).await.unwrap();
+        self.stream.flush().await.unwrap();
     }
 
     /// The next frame body, or None when the broker closed the connection.

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use crate::config::ClientConfig;
 use crate::error::{Error, ErrorKind, ResponseError, Result};
-use crate::net::{CLIENT_SUPPORTED, ConnectOptions, Connection, ConnectionPool, Readiness};
+use crate::net::{ConnectOptions, Connection, ConnectionPool, Readiness};
 use crate::protocol::EncodeRequest;
 use crate::protocol::codec::Response;
 
@@ -121,12 +121,7 @@ impl std::fmt::Debug for Cluster {
 impl Cluster {
     /// A cluster handle; nothing is contacted until the first request.
     pub fn new(config: ClientConfig) -> Arc<Cluster> {
-        let options = ConnectOptions {
-            client_id: config.client_id.clone(),
-            setup_timeout: config.connection_setup_timeout,
-            max_response_bytes: config.max_response_bytes,
-            supported: CLIENT_SUPPORTED,
-        };
+        let options = ConnectOptions::for_client(&config);
         let pool = ConnectionPool::new(
             options,
             config.reconnect_backoff,
@@ -144,6 +139,12 @@ impl Cluster {
             interesting: Mutex::new(HashSet::new()),
             last_refresh: Mutex::new(None),
         })
+    }
+
+    /// A TLS or SASL failure of the last connect to some broker (see
+    /// [`ConnectionPool::security_failure`]): fatal for the client.
+    pub fn security_failure(&self) -> Option<Error> {
+        self.pool.security_failure()
     }
 
     /// The client settings.
@@ -222,23 +223,35 @@ impl Cluster {
         all
     }
 
+    /// How many `candidates` to ask at once: the first alone when its connection is live (a
+    /// steady-state metadata refresh costs one request), else [`crate::net::BROKERS_AT_ONCE`].
+    fn at_once(&self, candidates: &[String]) -> usize {
+        match candidates.first().map(|a| self.pool.readiness(a)) {
+            Some(Readiness::Ready(_)) => 1,
+            _ => crate::net::BROKERS_AT_ONCE,
+        }
+    }
+
     /// A connection to any broker: a live one if there is one, else the candidates are connected
-    /// to staggered (happy eyeballs), so one hung host costs [`crate::net::STAGGER`], not its
-    /// whole connection setup timeout.
+    /// to [`crate::net::BROKERS_AT_ONCE`] at a time, then staggered (happy eyeballs), so one hung
+    /// host costs nothing while another answers, never its whole connection setup timeout.
     pub async fn any_connection(&self) -> Result<Arc<Connection>> {
         let candidates = self.candidates();
         if let Some(conn) = candidates.first().and_then(|a| self.pool.existing(a)) {
             return Ok(conn);
         }
-        crate::net::race_staggered(candidates, crate::net::STAGGER, |a| async move {
+        let at_once = self.at_once(&candidates);
+        crate::net::race_staggered(candidates, at_once, crate::net::STAGGER, |a| async move {
             self.pool.get(&a).await
         })
         .await
     }
 
-    /// Sends a read-only `request` (safe to send twice) to the candidates staggered: a broker
-    /// that stops answering costs [`crate::net::STAGGER`] before the next one is asked beside
-    /// it. Bounded by `request.timeout.ms`; retried on all candidates while errors are retriable.
+    /// Sends a read-only `request` (safe to send twice) to a live connection, or with none to
+    /// [`crate::net::BROKERS_AT_ONCE`] candidates at once, then the others staggered: a broker
+    /// that stops answering costs at most [`crate::net::STAGGER`] before the next one is asked
+    /// beside it. Bounded by `request.timeout.ms`; retried on all candidates while errors are
+    /// retriable.
     pub async fn request_any_idempotent<R>(&self, request: &R) -> Result<R::Response>
     where
         R: EncodeRequest,
@@ -250,7 +263,9 @@ impl Cluster {
             conn.request_timeout(request, timeout).await
         };
         self.retry_within_request_timeout(|| {
-            crate::net::race_staggered(self.candidates(), crate::net::STAGGER, attempt)
+            let candidates = self.candidates();
+            let at_once = self.at_once(&candidates);
+            crate::net::race_staggered(candidates, at_once, crate::net::STAGGER, attempt)
         })
         .await
     }
@@ -274,11 +289,7 @@ impl Cluster {
             if !err.is_retriable() || Instant::now() >= deadline {
                 return Err(err);
             }
-            let delay = crate::net::backoff(
-                self.config.retry_backoff,
-                self.config.retry_backoff_max,
-                rounds,
-            );
+            let delay = self.retry_backoff(rounds);
             tokio::time::sleep(delay.min(deadline.saturating_duration_since(Instant::now()))).await;
         }
     }
@@ -410,12 +421,7 @@ impl Cluster {
             if !err.is_retriable() || Instant::now() >= deadline {
                 return Err(err);
             }
-            let delay = crate::net::backoff(
-                self.config.retry_backoff,
-                self.config.retry_backoff_max,
-                attempt,
-            );
-            tokio::time::sleep(delay).await;
+            tokio::time::sleep(self.retry_backoff(attempt)).await;
         }
     }
 
@@ -578,6 +584,16 @@ impl Cluster {
     /// Default request timeout.
     pub fn request_timeout(&self) -> Duration {
         self.config.request_timeout
+    }
+
+    /// The pause before retry number `attempt` (1-based) of a failed request:
+    /// `retry.backoff.ms` doubling up to `retry.backoff.max.ms`, jittered.
+    pub fn retry_backoff(&self, attempt: u32) -> Duration {
+        crate::net::backoff(
+            self.config.retry_backoff,
+            self.config.retry_backoff_max,
+            attempt,
+        )
     }
 }
 

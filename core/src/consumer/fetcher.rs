@@ -123,9 +123,11 @@ impl Fetcher {
             self.want_metadata = false;
             self.last_metadata = Some(Instant::now());
             self.metadata_pending = true;
-            let cluster = shared.cluster.clone();
+            let shared = shared.clone();
             self.tasks.push(Box::pin(async move {
-                let _ = cluster.refresh(&[]).await;
+                if let Err(e) = shared.cluster.refresh(&[]).await {
+                    report_security_failure(&shared, e);
+                }
                 Event::Metadata
             }));
         }
@@ -310,6 +312,7 @@ impl Fetcher {
             }
             Err(e) => {
                 tracing::debug!(broker, error = %e, "fetch failed");
+                report_security_failure(&self.shared, e.clone());
                 self.want_metadata |= needs_metadata_refresh(&e);
                 self.back_off();
             }
@@ -542,4 +545,17 @@ fn end_of_complete_batches(records: &Bytes, fetched_at: i64) -> (i64, usize) {
         }
     }
     (next, records_hint)
+}
+
+/// A TLS or SASL failure is handed to the reader (once until it is read): retrying will not
+/// fix it, and the application must hear of it instead of waiting for records forever.
+pub(crate) fn report_security_failure(shared: &Shared, e: Error) {
+    if crate::net::is_security_failure(&e) {
+        let mut state = shared.lock();
+        if state.errors.is_empty() {
+            state.errors.push_back(e);
+        }
+        drop(state);
+        shared.data.notify_waiters();
+    }
 }

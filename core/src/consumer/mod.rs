@@ -194,6 +194,12 @@ impl Consumer {
         Consumer::new(config.consumer()?)
     }
 
+    /// Hands a TLS or SASL failure met elsewhere (the group's coordinator connection) to the
+    /// reader; other errors are ignored here.
+    pub(crate) fn report_security_failure(&self, e: Error) {
+        fetcher::report_security_failure(self.shared(), e);
+    }
+
     fn shared(&self) -> &Shared {
         &self.handle.shared
     }

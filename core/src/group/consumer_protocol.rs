@@ -94,6 +94,7 @@ pub(crate) async fn run(inner: Arc<Inner>) {
             }
             Err(e) => {
                 failures += 1;
+                inner.consumer.report_security_failure(e.clone());
                 back_off_after_failure(&inner, &e, "heartbeat", failures).await;
             }
         }

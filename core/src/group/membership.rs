@@ -20,7 +20,6 @@ use super::{Inner, lock};
 use crate::consumer::Offset;
 use crate::error::{Error, Result};
 use crate::net::{ConnectOptions, Connection};
-use crate::protocol::versions::CLIENT_SUPPORTED;
 
 const NONE: i16 = 0;
 const COORDINATOR_LOAD_IN_PROGRESS: i16 = 14;
@@ -144,13 +143,7 @@ pub(super) async fn coordinator(inner: &Inner) -> Result<Arc<Connection>> {
     if code != NONE {
         return Err(kafka_error(code, "FindCoordinator"));
     }
-    let cfg = cluster.config();
-    let options = ConnectOptions {
-        client_id: cfg.client_id.clone(),
-        setup_timeout: cfg.connection_setup_timeout,
-        max_response_bytes: cfg.max_response_bytes,
-        supported: CLIENT_SUPPORTED,
-    };
+    let options = ConnectOptions::for_client(cluster.config());
     let conn = Arc::new(Connection::connect(&format!("{host}:{port}"), &options).await?);
     lock(&inner.membership.state).coordinator = Some(conn.clone());
     Ok(conn)
@@ -201,6 +194,7 @@ pub(crate) async fn run(inner: Arc<Inner>) {
             Ok(()) => failures = 0,
             Err(e) => {
                 failures += 1;
+                inner.consumer.report_security_failure(e.clone());
                 back_off_after_failure(&inner, &e, "group round", failures).await;
             }
         }
@@ -675,6 +669,36 @@ pub(super) async fn committed_starts<'a>(
 
 /// OffsetFetch of the group's committed offsets.
 pub(crate) async fn fetch_committed(
+    inner: &Inner,
+    partitions: &[(String, i32)],
+) -> Result<HashMap<(String, i32), Option<i64>>> {
+    // Retriable answers (a coordinator still loading or moving, offsets of an open transaction)
+    // are retried within request.timeout.ms, as the Java client's committed() does: a fresh
+    // cluster answers COORDINATOR_NOT_AVAILABLE to the first lookup.
+    let deadline = Instant::now() + inner.consumer.cluster().request_timeout();
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match fetch_committed_once(inner, partitions).await {
+            Err(e) if retriable_offset_fetch(&e) && Instant::now() < deadline => {
+                tracing::debug!(group = %inner.settings.group_id, error = %e, "retrying OffsetFetch");
+                tokio::time::sleep(inner.consumer.cluster().retry_backoff(attempt)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Whether an OffsetFetch failure may pass on retry. Kafka codes are judged by their own class
+/// ([`kafka_error`] marks every group-loop code retriable, which an authorization failure is not).
+fn retriable_offset_fetch(e: &Error) -> bool {
+    match e.code() {
+        Some(code) => Error::from_code(code).is_some_and(|k| k.is_retriable()),
+        None => e.is_retriable(),
+    }
+}
+
+async fn fetch_committed_once(
     inner: &Inner,
     partitions: &[(String, i32)],
 ) -> Result<HashMap<(String, i32), Option<i64>>> {

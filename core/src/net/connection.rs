@@ -19,19 +19,20 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse, RequestHeader};
 use kafka_protocol::protocol::StrBytes;
+use odradek_socket::{ClientStream, ReadHalf};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedReadHalf;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::pooled_read;
-use super::writer::{Outgoing, write_loop};
+use super::writer::{Outgoing, Queues, write_loop};
 use crate::error::{Error, ErrorClass, ErrorKind, Result};
 use crate::protocol::EncodeRequest;
 use crate::protocol::codec::{Response, decode_response, peek_correlation_id};
 use crate::protocol::frame::FrameDecoder;
 use crate::protocol::versions::ApiVersionMap;
+use crate::security::Security;
 
 type Reply = oneshot::Sender<Result<Bytes>>;
 
@@ -45,6 +46,7 @@ struct Shared {
     address: String,
     pending: Mutex<PendingMap>,
     closed: AtomicBool,
+    next_correlation_id: AtomicI32,
 }
 
 impl Shared {
@@ -76,22 +78,47 @@ pub struct ConnectOptions {
     pub max_response_bytes: usize,
     /// The API ranges this client speaks (intersected with the broker's).
     pub supported: &'static [(ApiKey, i16, i16)],
+    /// TLS and SASL.
+    pub security: Security,
+}
+
+impl ConnectOptions {
+    /// The options every connection of a client with `config` uses.
+    pub fn for_client(config: &crate::config::ClientConfig) -> Self {
+        ConnectOptions {
+            client_id: config.client_id.clone(),
+            setup_timeout: config.connection_setup_timeout,
+            max_response_bytes: config.max_response_bytes,
+            supported: super::CLIENT_SUPPORTED,
+            security: config.security.clone(),
+        }
+    }
 }
 
 /// A multiplexed, pipelined connection to one broker. Cheap to share behind an `Arc`.
 pub struct Connection {
+    link: Link,
+    tasks: Vec<JoinHandle<()>>,
+    session_lifetime: Option<Duration>,
+    /// KIP-368: the channel re-authentication writes on while ordinary requests wait, and the
+    /// switch that makes them wait; `None` without SASL.
+    reauth: Option<(mpsc::UnboundedSender<Outgoing>, watch::Sender<bool>)>,
+}
+
+/// What sending a request needs: the connection's shared state, the writer's queue to use,
+/// the negotiated versions. The connection has one over the ordinary queue; re-authentication
+/// has one over the writer's priority queue.
+pub(super) struct Link {
     shared: Arc<Shared>,
     tx: mpsc::UnboundedSender<Outgoing>,
     versions: ApiVersionMap,
     client_id: StrBytes,
-    next_correlation_id: AtomicI32,
-    tasks: [JoinHandle<()>; 2],
 }
 
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Connection")
-            .field("address", &self.shared.address)
+            .field("address", &self.link.shared.address)
             .field("closed", &self.is_closed())
             .finish()
     }
@@ -100,7 +127,7 @@ impl std::fmt::Debug for Connection {
 impl Drop for Connection {
     fn drop(&mut self) {
         // Dropping the last handle closes the socket: no half-open connection is left behind.
-        self.shared.close(Error::closed("connection dropped"));
+        self.link.shared.close(Error::closed("connection dropped"));
         for task in &self.tasks {
             task.abort();
         }
@@ -123,7 +150,7 @@ impl Connection {
                         .with_class(ErrorClass::Retriable)
                 })?
                 .collect();
-            super::race_staggered(resolved, super::STAGGER, |ip| {
+            super::race_staggered(resolved, 1, super::STAGGER, |ip| {
                 Connection::connect_ip(ip, address, options)
             })
             .await
@@ -138,7 +165,8 @@ impl Connection {
         }
     }
 
-    /// TCP connect to one resolved address plus the ApiVersions handshake.
+    /// TCP connect to one resolved address, the TLS handshake (SSL, SASL_SSL), the ApiVersions
+    /// handshake, then SASL (SASL_PLAINTEXT, SASL_SSL).
     async fn connect_ip(
         ip: SocketAddr,
         address: &str,
@@ -150,34 +178,92 @@ impl Connection {
                 .with_class(ErrorClass::Retriable)
         })?;
         let _ = stream.set_nodelay(true);
+        let stream = match &options.security.tls {
+            None => ClientStream::Plain(stream),
+            Some(tls) => {
+                let host = host_of(address);
+                let tls_stream = odradek_socket::tls::connect(tls.clone(), host, stream)
+                    .await
+                    .map_err(|e| match odradek_socket::tls::certificate_problem(&e) {
+                        Some(problem) => {
+                            Error::ssl(format!("TLS handshake with {host} failed: {problem}"))
+                                .with_broker(address)
+                        }
+                        None => Error::network(format!("TLS handshake failed: {e}"))
+                            .with_broker(format_args!("{address} ({ip})")),
+                    })?;
+                ClientStream::Tls(Box::new(tls_stream))
+            }
+        };
         let mut connection = Connection::start(stream, address, options);
-        connection.versions = connection.negotiate(options.supported).await?;
+        connection.link.versions = connection.negotiate(options.supported).await?;
+        if let Some(sasl) = &options.security.sasl {
+            connection.session_lifetime = super::sasl::authenticate(&connection.link, sasl).await?;
+            if let (Some(lifetime), Some((auth_tx, paused))) =
+                (connection.session_lifetime, connection.reauth.take())
+            {
+                let link = Link {
+                    shared: connection.link.shared.clone(),
+                    tx: auth_tx,
+                    versions: connection.link.versions.clone(),
+                    client_id: connection.link.client_id.clone(),
+                };
+                connection
+                    .tasks
+                    .push(tokio::spawn(super::sasl::reauthenticate(
+                        link,
+                        paused,
+                        sasl.clone(),
+                        lifetime,
+                    )));
+            }
+        }
         Ok(connection)
     }
 
-    fn start(stream: TcpStream, address: &str, options: &ConnectOptions) -> Connection {
+    /// The SASL session lifetime the broker set (KIP-368), if any.
+    pub fn session_lifetime(&self) -> Option<Duration> {
+        self.session_lifetime
+    }
+
+    fn start(stream: ClientStream, address: &str, options: &ConnectOptions) -> Connection {
         let (read, write) = stream.into_split();
         let shared = Arc::new(Shared {
             address: address.to_owned(),
             pending: Mutex::new(PendingMap::default()),
             closed: AtomicBool::new(false),
+            next_correlation_id: AtomicI32::new(0),
         });
         let (tx, rx) = mpsc::unbounded_channel();
+        let (auth_tx, auth_rx) = mpsc::unbounded_channel();
+        let (paused_tx, paused_rx) = watch::channel(false);
         let reader = tokio::spawn(read_loop(read, shared.clone(), options.max_response_bytes));
         let writer = {
             let shared = shared.clone();
             tokio::spawn(async move {
-                let error = write_loop(write, rx, &shared.address).await;
+                let queues = Queues {
+                    ordinary: rx,
+                    auth: auth_rx,
+                    paused: paused_rx,
+                };
+                let error = write_loop(write, queues, &shared.address).await;
                 shared.close(error);
             })
         };
         Connection {
-            shared,
-            tx,
-            versions: ApiVersionMap::default(),
-            client_id: StrBytes::from_string(options.client_id.clone()),
-            next_correlation_id: AtomicI32::new(0),
-            tasks: [reader, writer],
+            link: Link {
+                shared,
+                tx,
+                versions: ApiVersionMap::default(),
+                client_id: StrBytes::from_string(options.client_id.clone()),
+            },
+            tasks: vec![reader, writer],
+            session_lifetime: None,
+            reauth: options
+                .security
+                .sasl
+                .is_some()
+                .then_some((auth_tx, paused_tx)),
         }
     }
 
@@ -201,31 +287,32 @@ impl Connection {
             response = self.request_at(&request, theirs).await?;
         }
         if let Some(err) = Error::from_code(response.error_code) {
-            return Err(err.with_broker(&self.shared.address));
+            return Err(err.with_broker(&self.link.shared.address));
         }
         Ok(ApiVersionMap::negotiate(supported, &response))
     }
 
     /// The broker address this connection is to.
     pub fn address(&self) -> &str {
-        &self.shared.address
+        &self.link.shared.address
     }
 
     /// True once the connection failed or was closed; a new one must be opened.
     pub fn is_closed(&self) -> bool {
-        self.shared.closed.load(Ordering::Acquire)
+        self.link.shared.closed.load(Ordering::Acquire)
     }
 
     /// The negotiated version for `api_key`, if both sides speak it.
     pub fn version(&self, api_key: ApiKey) -> Option<i16> {
-        self.versions.version(api_key)
+        self.link.versions.version(api_key)
     }
 
     /// The negotiated version, or an error naming the API.
     pub fn require_version(&self, api_key: ApiKey) -> Result<i16> {
-        self.versions
+        self.link
+            .versions
             .require(api_key)
-            .map_err(|e| Error::from(e).with_broker(&self.shared.address))
+            .map_err(|e| Error::from(e).with_broker(&self.link.shared.address))
     }
 
     /// Sends `request` at the highest common version and waits for its response.
@@ -255,8 +342,8 @@ impl Connection {
                     "no response to {:?} within {timeout:?}; connection closed",
                     R::API_KEY
                 ))
-                .with_broker(&self.shared.address);
-                tracing::warn!(broker = %self.shared.address, %error, "request timed out");
+                .with_broker(&self.link.shared.address);
+                tracing::warn!(broker = %self.link.shared.address, %error, "request timed out");
                 self.close_with(error.clone());
                 Err(error)
             }
@@ -278,10 +365,74 @@ impl Connection {
                 "no response to {:?} within {timeout:?}; request abandoned",
                 R::API_KEY
             ))
-            .with_broker(&self.shared.address)),
+            .with_broker(&self.link.shared.address)),
         }
     }
 
+    /// Sends `request` at `version` and waits for its response.
+    pub async fn request_at<R>(&self, request: &R, version: i16) -> Result<R::Response>
+    where
+        R: EncodeRequest,
+        R::Response: Response,
+    {
+        self.link.request_at(request, version).await
+    }
+
+    /// Sends a request that gets no response (Produce with acks=0); resolves once written.
+    pub async fn send_no_response<R: EncodeRequest>(
+        &self,
+        request: &R,
+        version: i16,
+    ) -> Result<()> {
+        let header = self.link.header(version);
+        let frame = request.encode_frame(&header, version)?;
+        let (written_tx, written_rx) = oneshot::channel();
+        if self.is_closed() {
+            return Err(self.closed_error());
+        }
+        self.link
+            .tx
+            .send(Outgoing {
+                frame,
+                written: Some(written_tx),
+            })
+            .map_err(|_| self.closed_error())?;
+        written_rx.await.map_err(|_| self.closed_error())?
+    }
+
+    fn closed_error(&self) -> Error {
+        self.link.closed_error()
+    }
+
+    /// Number of requests waiting for a response (for tests and metrics).
+    pub fn pending_requests(&self) -> usize {
+        let pending = self
+            .link
+            .shared
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        pending.replies.len()
+    }
+
+    /// Closes the connection; pending requests fail with a retriable error.
+    pub fn close(&self) {
+        self.close_with(
+            Error::network("connection closed by the client")
+                .with_broker(&self.link.shared.address),
+        );
+    }
+
+    /// Closes the connection; pending requests fail with `error`.
+    fn close_with(&self, error: Error) {
+        self.link.shared.close(error);
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl Link {
     /// Sends `request` at `version` and waits for its response.
     pub async fn request_at<R>(&self, request: &R, version: i16) -> Result<R::Response>
     where
@@ -295,29 +446,12 @@ impl Connection {
         Ok(response)
     }
 
-    /// Sends a request that gets no response (Produce with acks=0); resolves once written.
-    pub async fn send_no_response<R: EncodeRequest>(
-        &self,
-        request: &R,
-        version: i16,
-    ) -> Result<()> {
-        let header = self.header(version);
-        let frame = request.encode_frame(&header, version)?;
-        let (written_tx, written_rx) = oneshot::channel();
-        if self.is_closed() {
-            return Err(self.closed_error());
-        }
-        self.tx
-            .send(Outgoing {
-                frame,
-                written: Some(written_tx),
-            })
-            .map_err(|_| self.closed_error())?;
-        written_rx.await.map_err(|_| self.closed_error())?
-    }
-
     fn header(&self, _version: i16) -> RequestHeader {
-        let correlation_id = self.next_correlation_id.fetch_add(1, Ordering::Relaxed) & i32::MAX;
+        let correlation_id = self
+            .shared
+            .next_correlation_id
+            .fetch_add(1, Ordering::Relaxed)
+            & i32::MAX;
         RequestHeader::default()
             .with_correlation_id(correlation_id)
             .with_client_id(Some(self.client_id.clone()))
@@ -359,7 +493,7 @@ impl Connection {
         Ok(guard)
     }
 
-    fn closed_error(&self) -> Error {
+    pub(super) fn closed_error(&self) -> Error {
         let pending = self
             .shared
             .pending
@@ -370,29 +504,24 @@ impl Connection {
         })
     }
 
-    /// Number of requests waiting for a response (for tests and metrics).
-    pub fn pending_requests(&self) -> usize {
-        let pending = self
-            .shared
-            .pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        pending.replies.len()
+    /// True once the connection failed or was closed.
+    pub(super) fn is_closed(&self) -> bool {
+        self.shared.closed.load(Ordering::Acquire)
     }
 
-    /// Closes the connection; pending requests fail with a retriable error.
-    pub fn close(&self) {
-        self.close_with(
-            Error::network("connection closed by the client").with_broker(&self.shared.address),
-        );
+    /// The broker address.
+    pub(super) fn address(&self) -> &str {
+        &self.shared.address
     }
 
-    /// Closes the connection; pending requests fail with `error`.
-    fn close_with(&self, error: Error) {
+    /// The negotiated version for `api_key`, if both sides speak it.
+    pub(super) fn version(&self, api_key: ApiKey) -> Option<i16> {
+        self.versions.version(api_key)
+    }
+
+    /// Fails every request on the connection with `error` and stops its tasks' work.
+    pub(super) fn close(&self, error: Error) {
         self.shared.close(error);
-        for task in &self.tasks {
-            task.abort();
-        }
     }
 }
 
@@ -439,7 +568,22 @@ impl std::future::Future for PendingResponse {
     }
 }
 
-async fn read_loop(mut read: OwnedReadHalf, shared: Arc<Shared>, max_frame: usize) {
+/// A failed read: a TLS alert about certificates (TLS 1.3 brokers refuse a client certificate
+/// after the handshake, on the first read) is a fatal `_SSL` error, the rest retriable.
+fn read_error(e: std::io::Error) -> Error {
+    match odradek_socket::tls::certificate_problem(&e) {
+        Some(problem) => Error::ssl(problem),
+        None => Error::from(e).with_class(ErrorClass::Retriable),
+    }
+}
+
+/// The host part of `host:port` (brackets of an IPv6 literal removed): the TLS server name.
+fn host_of(address: &str) -> &str {
+    let host = address.rsplit_once(':').map_or(address, |(h, _)| h);
+    host.trim_start_matches('[').trim_end_matches(']')
+}
+
+async fn read_loop(mut read: ReadHalf, shared: Arc<Shared>, max_frame: usize) {
     let mut decoder = FrameDecoder::new(max_frame);
     let mut buf = BytesMut::with_capacity(64 * 1024);
     // Large frames (Fetch responses) are read into recycled buffers; see super::pooled_read.
@@ -473,7 +617,7 @@ async fn read_loop(mut read: OwnedReadHalf, shared: Arc<Shared>, max_frame: usiz
         match read.read_buf(&mut buf).await {
             Ok(0) => break Error::network("broker closed the connection"),
             Ok(_) => {}
-            Err(e) => break Error::from(e).with_class(ErrorClass::Retriable),
+            Err(e) => break read_error(e),
         }
     };
     shared.close(error.with_broker(&shared.address));

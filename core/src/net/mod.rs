@@ -4,10 +4,11 @@
 
 mod connection;
 mod pooled_read;
+mod sasl;
 mod writer;
 
 pub use connection::{ConnectOptions, Connection};
-use odradek_socket::send_vectored;
+pub(crate) use sasl::is_security_failure;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -37,11 +38,17 @@ pub fn backoff(base: Duration, max: Duration, failures: u32) -> Duration {
 /// beside it (RFC 8305's connection attempt delay).
 pub const STAGGER: Duration = Duration::from_millis(250);
 
-/// Runs `attempt` over `candidates` staggered: the first starts at once, each next one after
-/// `stagger` (or as soon as an earlier one fails), all racing; the first success wins and the
-/// others are dropped. With every candidate failed, the last error is returned.
+/// How many brokers a bootstrap or metadata lookup asks at once before staggering the rest: any
+/// broker can answer, so a second one asked beside the first means a hung first host costs
+/// nothing, for one connection the client would likely open anyway.
+pub const BROKERS_AT_ONCE: usize = 2;
+
+/// Runs `attempt` over `candidates` staggered: the first `at_once` start together, each next one
+/// after `stagger` (or as soon as an earlier one fails), all racing; the first success wins and
+/// the others are dropped. With every candidate failed, the last error is returned.
 pub async fn race_staggered<C, T, F, Fut>(
     candidates: Vec<C>,
+    at_once: usize,
     stagger: Duration,
     attempt: F,
 ) -> Result<T>
@@ -50,7 +57,7 @@ where
     Fut: Future<Output = Result<T>>,
 {
     let mut pending = candidates.into_iter();
-    let mut running = FuturesUnordered::new();
+    let mut running: FuturesUnordered<Fut> = pending.by_ref().take(at_once).map(&attempt).collect();
     let mut last = None;
     loop {
         if running.is_empty() {
@@ -95,6 +102,9 @@ struct SlotState {
     retry_at: Option<Instant>,
     /// The connection was up once, so the next success is a recovery worth logging.
     was_lost: bool,
+    /// The last connect failed on TLS or SASL: repeated to callers during the back-off, so
+    /// they see why (a wrong password) instead of "not connected".
+    security_failure: Option<Error>,
 }
 
 impl SlotState {
@@ -182,6 +192,9 @@ impl ConnectionPool {
     }
 
     fn in_back_off(&self, address: &str, state: &SlotState, at: Instant) -> Error {
+        if let Some(e) = &state.security_failure {
+            return e.clone();
+        }
         Error::network(format!(
             "not connected; reconnecting after back-off in {:?} ({} failed attempts)",
             at.saturating_duration_since(Instant::now()),
@@ -231,6 +244,7 @@ impl ConnectionPool {
                 state.failures = 0;
                 state.retry_at = None;
                 state.was_lost = false;
+                state.security_failure = None;
                 Ok(conn)
             }
             Err(e) => {
@@ -241,7 +255,14 @@ impl ConnectionPool {
                     state.failures,
                 );
                 state.retry_at = Some(Instant::now() + delay);
-                if state.failures == 1 {
+                if is_security_failure(&e) {
+                    // Logged once per failure kind: the message names the certificate or
+                    // mechanism problem, never a secret.
+                    if state.security_failure.is_none() {
+                        tracing::error!(broker = address, error = %e, "cannot connect to broker");
+                    }
+                    state.security_failure = Some(e.clone());
+                } else if state.failures == 1 {
                     tracing::warn!(broker = address, error = %e, "cannot connect to broker");
                 } else {
                     tracing::debug!(broker = address, error = %e, ?delay, "connect failed");
@@ -273,6 +294,19 @@ impl ConnectionPool {
             Readiness::Ready(conn) => Some(conn),
             _ => None,
         }
+    }
+
+    /// The TLS or SASL failure of the most recent failed connect to any broker, if the last
+    /// attempt to that broker failed that way: such a failure ends the client's work (a wrong
+    /// password does not heal on reconnect).
+    pub fn security_failure(&self) -> Option<Error> {
+        let slots: Vec<_> = {
+            let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+            slots.values().cloned().collect()
+        };
+        slots
+            .iter()
+            .find_map(|slot| slot.state().security_failure.clone())
     }
 
     /// Closes every connection (pending requests fail with a retriable error).

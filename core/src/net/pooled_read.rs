@@ -3,8 +3,8 @@
 //! frame's last record. Small frames are split off the stream buffer as before.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
+use odradek_socket::ReadHalf;
 use tokio::io::AsyncReadExt;
-use tokio::net::tcp::OwnedReadHalf;
 
 use crate::buffers::BufferPool;
 use crate::error::{Error, ErrorClass, Result};
@@ -25,7 +25,7 @@ pub(super) fn frame_pool() -> BufferPool {
 /// from `pool`: what `buf` already holds of it is copied over, the rest is read straight in,
 /// never past the frame's end (the stream buffer keeps whatever follows).
 pub(super) async fn read_frame(
-    read: &mut OwnedReadHalf,
+    read: &mut ReadHalf,
     buf: &mut BytesMut,
     body_len: usize,
     pool: &BufferPool,

@@ -11,9 +11,8 @@ use std::collections::VecDeque;
 use std::io::IoSlice;
 
 use bytes::{Buf, Bytes};
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
-use tokio::sync::{mpsc, oneshot};
+use odradek_socket::WriteHalf;
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::error::{Error, ErrorClass};
 use crate::protocol::RequestFrame;
@@ -29,24 +28,54 @@ pub(super) struct Outgoing {
     pub written: Option<oneshot::Sender<Result<(), Error>>>,
 }
 
-/// Writes frames from `rx` until the channel closes or a write fails; returns why it stopped.
+/// The writer's inputs: ordinary request frames, SASL re-authentication frames (KIP-368), and
+/// the switch that holds ordinary frames back while a re-authentication runs (a broker reads
+/// nothing but SaslHandshake/SaslAuthenticate between the two).
+pub(super) struct Queues {
+    pub ordinary: mpsc::UnboundedReceiver<Outgoing>,
+    pub auth: mpsc::UnboundedReceiver<Outgoing>,
+    pub paused: watch::Receiver<bool>,
+}
+
+/// Writes frames until the ordinary queue closes or a write fails; returns why it stopped.
 /// Every `written` notification is answered, with the error if its frame was not written.
-pub(super) async fn write_loop(
-    mut socket: OwnedWriteHalf,
-    mut rx: mpsc::UnboundedReceiver<Outgoing>,
-    broker: &str,
-) -> Error {
+/// Re-authentication frames go first; while paused, ordinary frames stay queued (none is lost,
+/// none is written between SaslHandshake and the last SaslAuthenticate).
+pub(super) async fn write_loop(mut socket: WriteHalf, mut queues: Queues, broker: &str) -> Error {
     let mut chunks: VecDeque<Bytes> = VecDeque::new();
     let mut written: Vec<oneshot::Sender<Result<(), Error>>> = Vec::new();
+    let mut auth_open = true;
+    // Once the re-authentication task is gone (no SASL, or the connection closing), nothing
+    // holds ordinary frames back.
+    let mut pause_open = true;
     let error = loop {
-        let Some(first) = rx.recv().await else {
-            break Error::closed("connection dropped");
+        let paused = pause_open && *queues.paused.borrow_and_update();
+        let first = tokio::select! {
+            biased;
+            out = queues.auth.recv(), if auth_open => match out {
+                Some(out) => out,
+                None => {
+                    auth_open = false;
+                    continue;
+                }
+            },
+            out = queues.ordinary.recv(), if !paused => match out {
+                Some(out) => out,
+                None => break Error::closed("connection dropped"),
+            },
+            changed = queues.paused.changed(), if pause_open => {
+                pause_open = changed.is_ok();
+                continue;
+            }
         };
         let mut next = Some(first);
         while let Some(out) = next.take() {
             chunks.extend(out.frame.into_chunks());
             written.extend(out.written);
-            next = rx.try_recv().ok();
+            next = queues.auth.try_recv().ok();
+            if next.is_none() && !(pause_open && *queues.paused.borrow()) {
+                next = queues.ordinary.try_recv().ok();
+            }
         }
         if let Err(e) = write_chunks(&mut socket, &mut chunks).await {
             break Error::from(e).with_class(ErrorClass::Retriable);
@@ -65,10 +94,7 @@ pub(super) async fn write_loop(
 }
 
 /// Writes every chunk, in order, with as few `writev` calls as the socket allows.
-async fn write_chunks(
-    socket: &mut OwnedWriteHalf,
-    chunks: &mut VecDeque<Bytes>,
-) -> std::io::Result<()> {
+async fn write_chunks(socket: &mut WriteHalf, chunks: &mut VecDeque<Bytes>) -> std::io::Result<()> {
     while !chunks.is_empty() {
         let mut slices = [IoSlice::new(&[]); MAX_IO_SLICES];
         let mut count = 0;
@@ -76,7 +102,7 @@ async fn write_chunks(
             *slot = IoSlice::new(chunk);
             count += 1;
         }
-        let mut n = super::send_vectored(socket.as_ref(), &slices[..count]).await?;
+        let mut n = socket.write_vectored(&slices[..count]).await?;
         if n == 0 {
             return Err(std::io::ErrorKind::WriteZero.into());
         }
@@ -92,7 +118,8 @@ async fn write_chunks(
             }
         }
     }
-    Ok(())
+    // TLS keeps the last record in the session until flushed; plaintext has nothing buffered.
+    socket.flush().await
 }
 
 #[cfg(test)]
@@ -102,6 +129,15 @@ mod tests {
     use tokio::net::{TcpListener, TcpStream};
 
     use super::*;
+
+    /// Queues with only the ordinary channel in use (no SASL); the other ends are dropped.
+    fn queues(ordinary: mpsc::UnboundedReceiver<Outgoing>) -> Queues {
+        Queues {
+            ordinary,
+            auth: mpsc::unbounded_channel().1,
+            paused: watch::channel(false).1,
+        }
+    }
 
     fn frame(chunks: &[&[u8]]) -> RequestFrame {
         // Built through the public conversions: one chunk per frame here, several frames.
@@ -114,21 +150,21 @@ mod tests {
 
     /// A loopback connection: the server's end and the client's write half (its read half is
     /// dropped, as the connection's reader would never read here).
-    async fn connected() -> (TcpStream, OwnedWriteHalf) {
+    async fn connected() -> (TcpStream, WriteHalf) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let client = TcpStream::connect(listener.local_addr().unwrap())
             .await
             .unwrap();
         let (server, _) = listener.accept().await.unwrap();
         let (_read, write) = client.into_split();
-        (server, write)
+        (server, WriteHalf::Plain(write))
     }
 
     #[tokio::test]
     async fn frames_arrive_whole_and_in_order_across_partial_writes() {
         let (mut server, write) = connected().await;
         let (tx, rx) = mpsc::unbounded_channel();
-        let writer = tokio::spawn(async move { write_loop(write, rx, "test").await });
+        let writer = tokio::spawn(async move { write_loop(write, queues(rx), "test").await });
 
         // More frames than one writev takes, some larger than the socket buffer (partial
         // writes while the reader is not reading yet).
@@ -195,7 +231,7 @@ mod tests {
         let (server, write) = connected().await;
         drop(server);
         let (tx, rx) = mpsc::unbounded_channel();
-        let writer = tokio::spawn(async move { write_loop(write, rx, "peer:1").await });
+        let writer = tokio::spawn(async move { write_loop(write, queues(rx), "peer:1").await });
         // Keep writing until the reset peer makes a write fail.
         let mut last = None;
         for _ in 0..200 {

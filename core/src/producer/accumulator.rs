@@ -603,10 +603,12 @@ impl State {
     }
 
     /// Closes open batches whose linger expired (or all, when flushing/closing); returns the
-    /// earliest linger deadline among those still open.
+    /// earliest deadline among those still open. A busy partition's batch stays open past its
+    /// linger, but never past `busy_max_age`.
     pub fn close_lingering(
         &mut self,
         linger: std::time::Duration,
+        busy_max_age: std::time::Duration,
         now: Instant,
     ) -> Option<Instant> {
         let all = self.flushing > 0 || self.closing;
@@ -614,17 +616,22 @@ impl State {
         for tq in self.topics.values_mut() {
             for (i, pq) in tq.partitions.iter_mut().enumerate() {
                 let Some(open) = &pq.open else { continue };
-                if (pq.in_flight || !pq.ready.is_empty()) && !self.closing {
-                    // It could not be sent before the request in flight is answered, nor before
-                    // the batches queued ahead of it (one batch in flight per partition): keep
-                    // filling it, so a partition moves a batch of what arrived meanwhile per
-                    // round trip rather than a queue of tiny lingered batches (one record each
-                    // at linger.ms=0) — after a leader fail-over such a queue took a round trip
-                    // per record to drain. The sender passes again when the response arrives.
-                    continue;
-                }
-                let due = open.created + linger;
-                if all || due <= now {
+                let busy = (pq.in_flight || !pq.ready.is_empty()) && !self.closing;
+                // A busy partition's batch could not be sent before the request in flight is
+                // answered, nor before the batches queued ahead of it (one batch in flight per
+                // partition): it keeps filling, so a partition moves a batch of what arrived
+                // meanwhile per round trip rather than a queue of tiny lingered batches (one
+                // record each at linger.ms=0; after a leader fail-over such a queue took a
+                // round trip per record to drain). But expiry goes by a batch's creation: one
+                // batch holding a whole stall failed every record of it at the first one's
+                // delivery deadline, so it is closed at `busy_max_age`.
+                let due = open.created
+                    + if busy {
+                        busy_max_age.max(linger)
+                    } else {
+                        linger
+                    };
+                if due <= now || (all && !busy) {
                     close_open(&tq.name, i as i32, pq);
                     if tq.sticky == Some(i as i32) {
                         tq.sticky = None;
@@ -830,6 +837,36 @@ mod tests {
         );
     }
 
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    #[test]
+    fn a_busy_partition_closes_its_open_batch_at_the_age_limit() {
+        let limits = limits(&[("linger.ms", "0")]);
+        let mut state = State::new();
+        state.set_partition_count("t", 1);
+        let (_, _rx1) = send(&mut state, &limits, "t");
+        state.topics.get_mut("t").unwrap().partitions[0].in_flight = true;
+        let (_, _rx2) = send(&mut state, &limits, "t");
+        let created = state.topics["t"].partitions[0]
+            .open
+            .as_ref()
+            .unwrap()
+            .created;
+        let max_age = Duration::from_millis(500);
+        // Younger than the limit: it stays open, and the sender is told when to look again.
+        let before = created + Duration::from_millis(100);
+        assert_eq!(
+            state.close_lingering(Duration::ZERO, max_age, before),
+            Some(created + max_age)
+        );
+        assert!(state.topics["t"].partitions[0].ready.is_empty());
+        // At the limit it is closed and queued, though the partition is still busy.
+        state.close_lingering(Duration::ZERO, max_age, created + max_age);
+        let pq = &state.topics["t"].partitions[0];
+        assert_eq!(pq.ready.len(), 1);
+        assert!(pq.open.is_none());
+    }
+
     #[test]
     fn a_partition_with_a_request_in_flight_keeps_filling_its_open_batch() {
         let limits = limits(&[("linger.ms", "0")]);
@@ -839,14 +876,16 @@ mod tests {
         state.topics.get_mut("t").unwrap().partitions[0].in_flight = true;
         let (_, _rx2) = send(&mut state, &limits, "t");
         let now = Instant::now() + Duration::from_millis(10);
-        // linger.ms=0 has expired, but the partition is busy: the batch stays open.
-        assert_eq!(state.close_lingering(Duration::ZERO, now), None);
+        // linger.ms=0 has expired, but the partition is busy: the batch stays open (until
+        // the age limit, an hour here).
+        let open_until = state.close_lingering(Duration::ZERO, HOUR, now);
+        assert!(open_until.is_some_and(|t| t > now + Duration::from_secs(3000)));
         let pq = &state.topics.get("t").unwrap().partitions[0];
         assert!(pq.ready.is_empty());
         assert_eq!(pq.open.as_ref().unwrap().records, 2);
         // Once the response is in, both records go out as one batch.
         state.topics.get_mut("t").unwrap().partitions[0].in_flight = false;
-        state.close_lingering(Duration::ZERO, now);
+        state.close_lingering(Duration::ZERO, HOUR, now);
         let pq = &state.topics.get("t").unwrap().partitions[0];
         assert_eq!(pq.ready.len(), 1);
         assert_eq!(pq.ready[0].record_count(), 2);
@@ -862,10 +901,10 @@ mod tests {
         let mut replies = Vec::new();
         replies.push(send(&mut state, &limits, "t").1);
         let now = Instant::now() + Duration::from_millis(10);
-        state.close_lingering(Duration::ZERO, now);
+        state.close_lingering(Duration::ZERO, HOUR, now);
         for _ in 0..5 {
             replies.push(send(&mut state, &limits, "t").1);
-            state.close_lingering(Duration::ZERO, now);
+            state.close_lingering(Duration::ZERO, HOUR, now);
         }
         let pq = &state.topics.get("t").unwrap().partitions[0];
         assert_eq!(

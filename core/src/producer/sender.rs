@@ -273,7 +273,10 @@ impl Sender {
         if !state.parked.is_empty() {
             next.at(Some(now + Duration::from_millis(50)));
         }
-        next.at(state.close_lingering(self.shared.config.linger, now));
+        // A busy partition's open batch spans at most 1/16 of delivery.timeout.ms, so expiry
+        // (by batch creation) fails records at most that much before their own deadline.
+        let busy_max_age = self.shared.config.delivery_timeout / 16;
+        next.at(state.close_lingering(self.shared.config.linger, busy_max_age, now));
         state.ready_hint = false;
     }
 
@@ -577,6 +580,11 @@ impl Sender {
             }
             Err(e) => {
                 tracing::debug!(error = %e, "producer metadata refresh failed");
+                if crate::net::is_security_failure(&e) {
+                    // A wrong password or an untrusted certificate: fail every record now
+                    // instead of retrying until delivery.timeout.ms.
+                    self.fatal = Some(e);
+                }
                 self.want_metadata = true;
             }
         }
@@ -1000,7 +1008,7 @@ impl Sender {
         let parked: Vec<_> = {
             let mut state = self.shared.lock();
             state.closing = true;
-            let _ = state.close_lingering(Duration::ZERO, Instant::now());
+            let _ = state.close_lingering(Duration::ZERO, Duration::ZERO, Instant::now());
             for tq in state.topics.values_mut() {
                 for pq in &mut tq.partitions {
                     failed.extend(pq.ready.drain(..));

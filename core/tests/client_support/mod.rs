@@ -67,6 +67,44 @@ impl TestCluster {
         }
     }
 
+    /// Apache Kafka with secure listeners (`scripts/apache-kafka.sh secure-start`): returns the
+    /// cluster (bootstrap = its PLAINTEXT listener), `NAME -> address` for SASL_SSL, SSL and
+    /// SASL_PLAINTEXT, and the directory holding the test certificates.
+    pub fn apache_kafka_secure(
+        extra_env: &[(&str, &str)],
+    ) -> (
+        TestCluster,
+        std::collections::HashMap<String, String>,
+        PathBuf,
+    ) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let out = Command::new(repo_root().join("scripts/apache-kafka.sh"))
+            .arg("secure-start")
+            .arg(dir.path())
+            .envs(extra_env.iter().copied())
+            .output()
+            .expect("run scripts/apache-kafka.sh");
+        assert!(
+            out.status.success(),
+            "secure Apache Kafka did not start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let listeners: std::collections::HashMap<String, String> =
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter_map(|l| l.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+        let certs = dir.path().join("certs");
+        let cluster = TestCluster {
+            bootstrap: listeners["PLAINTEXT"].clone(),
+            kind: "apache-kafka",
+            dir,
+            ours: None,
+        };
+        (cluster, listeners, certs)
+    }
+
     /// Our broker (odradek-broker), in-process on 127.0.0.1 with an ephemeral port.
     pub fn odradek() -> TestCluster {
         let dir = tempfile::tempdir().expect("temp dir");

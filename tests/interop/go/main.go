@@ -2,6 +2,7 @@
 //
 //	franz produce BOOTSTRAP COMPRESSION < records   # lines: topic \t partition \t - \t key \t value \t headers
 //	franz consume BOOTSTRAP TOPIC:PARTITIONS...    # same lines on stdout, with offsets
+//	franz topics BOOTSTRAP                         # the topics Metadata lists, one a line
 //
 // Keys and values are base64 or "-" for null; headers are comma-separated key:value pairs of
 // base64 (value "-" for null). The consumer reads every listed partition from the start up to the
@@ -29,6 +30,9 @@ func main() {
 		fail("usage: franz produce BOOTSTRAP COMPRESSION | franz consume BOOTSTRAP TOPIC:PARTITIONS...")
 	}
 	var err error
+	if extra, err = securityOpts(); err != nil {
+		fail(err.Error())
+	}
 	switch os.Args[1] {
 	case "produce":
 		if len(os.Args) != 4 {
@@ -37,12 +41,39 @@ func main() {
 		err = produce(os.Args[2], os.Args[3], os.Stdin)
 	case "consume":
 		err = consume(os.Args[2], os.Args[3:], os.Stdout)
+	case "topics":
+		err = topics(os.Args[2], os.Stdout)
 	default:
 		fail("unknown command " + os.Args[1])
 	}
 	if err != nil {
 		fail(err.Error())
 	}
+}
+
+// extra holds the security options every client gets (security.go).
+var extra []kgo.Opt
+
+func client(opts ...kgo.Opt) (*kgo.Client, error) {
+	return kgo.NewClient(append(append([]kgo.Opt{}, extra...), opts...)...)
+}
+
+func topics(bootstrap string, out io.Writer) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cl, err := client(kgo.SeedBrokers(bootstrap))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	listed, err := kadm.NewClient(cl).ListTopics(ctx)
+	if err != nil {
+		return err
+	}
+	for _, name := range listed.Names() {
+		fmt.Fprintln(out, name)
+	}
+	return nil
 }
 
 func fail(msg string) {
@@ -135,7 +166,7 @@ func produce(bootstrap, compression string, in io.Reader) error {
 		return err
 	}
 	// Explicit partitions from the input; acks=all with idempotence (kgo's default) keeps order.
-	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+	cl, err := client(kgo.SeedBrokers(bootstrap), kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerBatchCompression(c))
 	if err != nil {
 		return err
@@ -181,7 +212,7 @@ func produce(bootstrap, compression string, in io.Reader) error {
 func consume(bootstrap string, specs []string, out io.Writer) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	adm, err := kgo.NewClient(kgo.SeedBrokers(bootstrap))
+	adm, err := client(kgo.SeedBrokers(bootstrap))
 	if err != nil {
 		return err
 	}
@@ -221,7 +252,7 @@ func consume(bootstrap string, specs []string, out io.Writer) error {
 			}
 		}
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap), kgo.ConsumePartitions(assign))
+	cl, err := client(kgo.SeedBrokers(bootstrap), kgo.ConsumePartitions(assign))
 	if err != nil {
 		return err
 	}
