@@ -452,7 +452,12 @@ fn list_offsets_request(name: &str, timestamp: i64) -> ListOffsetsRequest {
 /// (error, offset, timestamp) of one ListOffsets partition at `version`. Version 11 has v10's
 /// schema (Kafka bumped it for KIP-1023's timestamp -6 only, and kafka-protocol stops at 10),
 /// so it is sent as v10's bytes with the version field set to 11.
-async fn list_offsets_at(c: &mut Client, name: &str, timestamp: i64, version: i16) -> (i16, i64, i64) {
+async fn list_offsets_at(
+    c: &mut Client,
+    name: &str,
+    timestamp: i64,
+    version: i16,
+) -> (i16, i64, i64) {
     let req = list_offsets_request(name, timestamp);
     let wire = version.min(10);
     let (cid, bytes) = c.encode(&req, wire);

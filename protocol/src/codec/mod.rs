@@ -372,7 +372,7 @@ mod tests {
     fn supported_versions_are_where_request_and_response_both_exist() {
         let mut narrower = Vec::new();
         for api_key in ApiKey::iter() {
-            let ours = supported_versions(api_key);
+            let ours = codec_versions(api_key);
             let valid = api_key.valid_versions();
             assert!(!ours.is_empty(), "{api_key:?}");
             assert!(
@@ -392,6 +392,11 @@ mod tests {
                 (ApiKey::InitProducerId, 5, 6),
             ]
         );
+        // Wire aliases extend the codec's range above kafka-protocol's.
+        let list_offsets = supported_versions(ApiKey::ListOffsets);
+        assert_eq!((list_offsets.min, list_offsets.max), (1, 11));
+        assert_eq!(wire_version(ApiKey::ListOffsets, 11), 10);
+        assert_eq!(wire_version(ApiKey::ListOffsets, 10), 10);
         // Such a request is reported as an unsupported version, not as undecodable bytes.
         let mut raw = BytesMut::new();
         raw.put_i16(ApiKey::OffsetFetch as i16);
