@@ -21,9 +21,11 @@
 //!   directories); nothing else there is touched.
 //! - [`partition`]: a partition as handlers see it (log lock, long-poll wake-up, group commit).
 //! - [`log`]: durable storage of one partition (segments, indexes, recovery, retention,
-//!   compaction, idempotent-producer state).
+//!   compaction, idempotent-producer state, last stable offset, aborted-transactions index).
 //! - [`group`]: the group coordinator (classic and KIP-848 groups, committed offsets, group
 //!   configs).
+//! - `txn`: the transaction coordinator (transactional ids, epochs, open transactions, the
+//!   transaction log, markers, timeouts).
 //! - [`config`]: broker and topic configuration, named as in Apache Kafka.
 //! - [`security`]: listeners and their security protocols, TLS, SASL.
 //! - [`embedded`]: the broker in-process on its own runtime, for tests and bindings.
@@ -47,6 +49,7 @@ mod handlers;
 mod server;
 mod state;
 mod time;
+mod txn;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

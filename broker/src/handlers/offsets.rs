@@ -41,6 +41,8 @@ fn first_version_for(target: i64) -> i16 {
 
 pub fn list_offsets(ctx: &Ctx, version: i16, req: ListOffsetsRequest) -> ListOffsetsResponse {
     let mut resp = ListOffsetsResponse::default();
+    // read_committed (1) asks for the last stable offset as the latest offset.
+    let committed = req.isolation_level == 1;
     for t in req.topics {
         let denied = !ctx.allowed(op::DESCRIBE, resource::TOPIC, &t.name);
         let topic = if denied {
@@ -65,7 +67,7 @@ pub fn list_offsets(ctx: &Ctx, version: i16, req: ListOffsetsRequest) -> ListOff
                     let log = part.log();
                     pr.error_code = check_leader_epoch(p.current_leader_epoch, log.leader_epoch());
                     if pr.error_code == codes::NONE {
-                        match lookup(&log, p.timestamp) {
+                        match lookup(&log, p.timestamp, committed) {
                             Ok((offset, ts, epoch)) => {
                                 pr.offset = offset;
                                 pr.timestamp = ts;
@@ -88,9 +90,10 @@ pub fn list_offsets(ctx: &Ctx, version: i16, req: ListOffsetsRequest) -> ListOff
 }
 
 /// (offset, timestamp, leader epoch) for a ListOffsets target; (-1, -1, -1) when none.
-fn lookup(log: &PartitionLog, target: i64) -> std::io::Result<(i64, i64, i32)> {
+fn lookup(log: &PartitionLog, target: i64, committed: bool) -> std::io::Result<(i64, i64, i32)> {
     let epoch = log.leader_epoch();
     Ok(match target {
+        LATEST if committed => (log.last_stable_offset(), -1, epoch),
         LATEST => (log.high_watermark(), -1, epoch),
         EARLIEST | EARLIEST_LOCAL => (log.log_start_offset(), -1, epoch),
         // No tiered storage: nothing is remote, nothing waits for an upload.
