@@ -1,4 +1,5 @@
-//! Periodic work: retention, time-based flushes, producer-id expiry. Each loop stops on
+//! Periodic work: retention, time-based flushes, producer-id expiry, aborting transactions
+//! past their timeout. Each loop stops on
 //! shutdown; disk work runs on the blocking pool.
 
 use std::sync::Arc;
@@ -33,6 +34,33 @@ pub fn spawn(state: Arc<BrokerState>, shutdown: watch::Receiver<bool>) -> Vec<Jo
             }
         },
     )));
+    {
+        // Transactions past their timeout are aborted (and their producer fenced).
+        let st = state.clone();
+        let mut sd = shutdown.clone();
+        let period = state.props().transaction_abort_interval();
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            tick.tick().await;
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = sd.changed() => return,
+                }
+                let s = st.clone();
+                let written =
+                    tokio::task::spawn_blocking(move || s.txns.abort_timed_out(&s, now_ms())).await;
+                match written {
+                    Ok(w) => {
+                        if let Err(e) = w.settle(st.fsync).await {
+                            tracing::error!("flushing timeout abort markers failed: {e}");
+                        }
+                    }
+                    Err(e) => tracing::error!("transaction timeout task failed: {e}"),
+                }
+            }
+        }));
+    }
     if state.props().cleaner_enable() {
         let every_ms = state.props().cleaner_backoff();
         tasks.push(tokio::spawn(every(every_ms, shutdown.clone(), state.clone(), |s| {

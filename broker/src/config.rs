@@ -108,6 +108,11 @@ const BROKER_KEYS: &[(&str, &str)] = &[
     ("log.cleaner.dedupe.buffer.size", "16777216"),
     ("log.flush.scheduler.interval.ms", "1000"),
     ("transactional.id.expiration.ms", "604800000"),
+    ("transaction.max.timeout.ms", "900000"),
+    (
+        "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+        "10000",
+    ),
     ("producer.id.expiration.ms", "86400000"),
     ("queued.max.requests", "500"),
     // Connection limits (issue 16): memory stays bounded whatever clients do. Kafka's defaults
@@ -383,6 +388,19 @@ impl BrokerProperties {
     }
     pub fn producer_id_expiration_ms(&self) -> i64 {
         self.long("producer.id.expiration.ms")
+    }
+
+    /// The longest `transaction.timeout.ms` a producer may ask for.
+    pub fn transaction_max_timeout_ms(&self) -> i64 {
+        self.long("transaction.max.timeout.ms")
+    }
+
+    /// How often the coordinator looks for transactions past their timeout.
+    pub fn transaction_abort_interval(&self) -> Duration {
+        Duration::from_millis(
+            self.long("transaction.abort.timed.out.transaction.cleanup.interval.ms")
+                .max(1) as u64,
+        )
     }
 
     /// The broker-level default for a topic config: the `log.*` property if set, else Kafka's.

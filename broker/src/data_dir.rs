@@ -36,6 +36,7 @@ const OWN_ENTRIES: &[&str] = &[
     "topics",
     "producer-id-block",
     "__groups",
+    "__transactions",
     crate::security::SECURITY_DIR,
 ];
 

@@ -1,6 +1,7 @@
 //! The broker in-process for tests of users' own code (and for every binding's
 //! `testing.Broker()`): an ephemeral port on 127.0.0.1, a temporary data directory removed on
-//! stop, and a blocking API usable from any thread or language runtime.
+//! stop, and a blocking API usable from any thread or language runtime. `start_sasl_ssl` makes
+//! one with TLS (a fresh CA) and a SCRAM user in one call.
 
 use std::path::PathBuf;
 
@@ -13,6 +14,8 @@ pub struct EmbeddedBroker {
     handle: Option<BrokerHandle>,
     bootstrap: String,
     data_dir: PathBuf,
+    /// The CA that signed the broker's certificate (`start_sasl_ssl`).
+    ca_pem: Option<String>,
 }
 
 impl EmbeddedBroker {
@@ -21,6 +24,47 @@ impl EmbeddedBroker {
     /// Errors say what failed: a property that does not parse, the temporary directory, the
     /// listener.
     pub fn start(properties: &[(&str, &str)]) -> std::io::Result<EmbeddedBroker> {
+        Self::start_inner(properties, None)
+    }
+
+    /// Starts a broker whose one listener is SASL_SSL: a certificate for `localhost` /
+    /// 127.0.0.1 signed by a CA made now ([`EmbeddedBroker::ca_pem`]), SCRAM-SHA-256 and
+    /// SCRAM-SHA-512, and the user `username` with `password` for both. `properties` are added
+    /// (`authorizer.class.name`, ...).
+    ///
+    /// A client connects with `security.protocol=SASL_SSL`, `sasl.mechanism=SCRAM-SHA-512`,
+    /// the user and password, and `ssl.ca.pem` set to the CA.
+    pub fn start_sasl_ssl(
+        username: &str,
+        password: &str,
+        properties: &[(&str, &str)],
+    ) -> std::io::Result<EmbeddedBroker> {
+        let bad = |e: String| std::io::Error::other(e);
+        let ca = crate::security::test_pki::TestCa::new("odradek embedded broker").map_err(bad)?;
+        let server = ca.server(&[]).map_err(bad)?;
+        let mut props: Vec<(&str, &str)> = vec![
+            ("listeners", "SASL_SSL://127.0.0.1:0"),
+            ("ssl.keystore.type", "PEM"),
+            ("ssl.keystore.certificate.chain", &server.cert_pem),
+            ("ssl.keystore.key", &server.key_pem),
+            ("sasl.enabled.mechanisms", "SCRAM-SHA-512,SCRAM-SHA-256"),
+        ];
+        props.extend_from_slice(properties);
+        let users = [(username, password)];
+        let mut broker = Self::start_inner(&props, Some(&users))?;
+        broker.ca_pem = Some(ca.cert_pem());
+        Ok(broker)
+    }
+
+    /// The CA certificate a client must trust, for a broker from `start_sasl_ssl`.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
+    }
+
+    fn start_inner(
+        properties: &[(&str, &str)],
+        scram_users: Option<&[(&str, &str)]>,
+    ) -> std::io::Result<EmbeddedBroker> {
         let data_dir = std::env::temp_dir().join(format!(
             "odradek-embedded-{}-{}",
             std::process::id(),
@@ -50,11 +94,22 @@ impl EmbeddedBroker {
                 return Err(e);
             }
         };
+        for (user, password) in scram_users.unwrap_or(&[]) {
+            use odradek_protocol::sasl::scram::ScramMechanism;
+            for m in [ScramMechanism::Sha256, ScramMechanism::Sha512] {
+                if let Err(e) = handle.set_scram_password(user, m, password) {
+                    runtime.block_on(handle.shutdown());
+                    let _ = std::fs::remove_dir_all(&data_dir);
+                    return Err(e);
+                }
+            }
+        }
         Ok(EmbeddedBroker {
             bootstrap: handle.local_addr().to_string(),
             runtime: Some(runtime),
             handle: Some(handle),
             data_dir,
+            ca_pem: None,
         })
     }
 

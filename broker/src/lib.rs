@@ -21,9 +21,11 @@
 //!   directories); nothing else there is touched.
 //! - [`partition`]: a partition as handlers see it (log lock, long-poll wake-up, group commit).
 //! - [`log`]: durable storage of one partition (segments, indexes, recovery, retention,
-//!   compaction, idempotent-producer state).
+//!   compaction, idempotent-producer state, last stable offset, aborted-transactions index).
 //! - [`group`]: the group coordinator (classic and KIP-848 groups, committed offsets, group
 //!   configs).
+//! - `txn`: the transaction coordinator (transactional ids, epochs, open transactions, the
+//!   transaction log, markers, timeouts).
 //! - [`config`]: broker and topic configuration, named as in Apache Kafka.
 //! - [`security`]: listeners and their security protocols, TLS, SASL.
 //! - [`embedded`]: the broker in-process on its own runtime, for tests and bindings.
@@ -47,6 +49,7 @@ mod handlers;
 mod server;
 mod state;
 mod time;
+mod txn;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -161,6 +164,21 @@ impl BrokerHandle {
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, a)| *a)
+    }
+
+    /// Sets a SCRAM user's password for `mechanism` (4096 iterations, a random salt), as
+    /// AlterUserScramCredentials would; for tests and the embedded broker.
+    pub fn set_scram_password(
+        &self,
+        user: &str,
+        mechanism: odradek_protocol::sasl::scram::ScramMechanism,
+        password: &str,
+    ) -> std::io::Result<()> {
+        use odradek_protocol::sasl::scram::{MIN_ITERATIONS, ScramCredential};
+        let salt = ScramCredential::random_salt();
+        let credential = ScramCredential::new(mechanism, password, &salt, MIN_ITERATIONS)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+        self.state.scram.set(user, credential)
     }
 
     /// Stops accepting, closes connections, flushes and closes every log.

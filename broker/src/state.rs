@@ -11,6 +11,7 @@ use crate::security::acl::Authorizer;
 use crate::security::scram_store::ScramStore;
 use crate::time::random_uuid;
 use crate::topics::TopicRegistry;
+use crate::txn::TxnCoordinator;
 
 #[derive(Debug)]
 pub struct BrokerState {
@@ -19,6 +20,7 @@ pub struct BrokerState {
     pub topics: TopicRegistry,
     pub fsync: FsyncPolicy,
     pub groups: std::sync::Arc<GroupCoordinator>,
+    pub txns: TxnCoordinator,
     /// SCRAM credentials (SaslAuthenticate, Describe/AlterUserScramCredentials).
     pub scram: ScramStore,
     /// ACLs and the authorization check every handler makes.
@@ -36,21 +38,29 @@ impl BrokerState {
         let topics = TopicRegistry::open(&config.data_dir, props.clone(), config.fsync, claim)?;
         let producer_ids = ProducerIdAllocator::open(&config.data_dir)?;
         let groups = GroupCoordinator::open(&config.data_dir, props, config.fsync)?;
+        let txns = TxnCoordinator::open(&config.data_dir, config.fsync)?;
         let scram = ScramStore::open(&config.data_dir)?;
         let acls = Authorizer::open(&config.data_dir, props)?;
         if claim == crate::data_dir::Claim::Legacy {
             crate::data_dir::finish_migration(&config.data_dir)?;
         }
-        Ok(Self {
+        let state = Self {
             node_id,
             cluster_id,
             topics,
             fsync: config.fsync,
             groups: std::sync::Arc::new(groups),
+            txns,
             scram,
             acls,
             producer_ids: Mutex::new(producer_ids),
-        })
+        };
+        let now = crate::time::now_ms();
+        state
+            .txns
+            .recover(&state, now)
+            .settle_blocking(state.fsync, now)?;
+        Ok(state)
     }
 
     pub fn props(&self) -> &BrokerProperties {

@@ -15,17 +15,6 @@ authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
 super.users=User:admin
 ";
 
-async fn login(addr: std::net::SocketAddr, user: &str) -> Client {
-    let mut c = Client::connect(addr).await;
-    let mut hs = SaslHandshakeRequest::default();
-    hs.mechanism = s("PLAIN");
-    assert_eq!(c.call(hs, 1).await.error_code, 0);
-    let mut auth = SaslAuthenticateRequest::default();
-    auth.auth_bytes = format!("\0{user}\0{user}-pw").into_bytes().into();
-    assert_eq!(c.call(auth, 2).await.error_code, 0);
-    c
-}
-
 fn acl(
     name: &str,
     pattern: i8,
@@ -79,12 +68,12 @@ async fn acls_decide_who_sees_and_writes_what_and_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let b = start_in(dir.path(), PROPS, FsyncPolicy::Never).await;
     let addr = b.local_addr();
-    let mut admin = login(addr, "admin").await;
+    let mut admin = login_plain(addr, "admin").await;
     assert_eq!(create_topic(&mut admin, "orders-eu", 1, &[]).await, 0);
     assert_eq!(create_topic(&mut admin, "payroll", 1, &[]).await, 0);
 
     // No ACL at all: alice sees nothing and may write nothing.
-    let mut alice = login(addr, "alice").await;
+    let mut alice = login_plain(addr, "alice").await;
     assert!(topic_names(&mut alice).await.is_empty());
     let one = batch(&["v"], None, None, Compression::None);
     assert_eq!(
@@ -93,7 +82,7 @@ async fn acls_decide_who_sees_and_writes_what_and_survive_a_restart() {
     );
 
     // alice may WRITE topics prefixed "orders-" (DESCRIBE implied); bob may not create ACLs.
-    let mut bob = login(addr, "bob").await;
+    let mut bob = login_plain(addr, "bob").await;
     let mut req = CreateAclsRequest::default();
     req.creations.push(acl("orders-", 4, "User:alice", 4)); // PREFIXED, WRITE
     let r = bob.call(req.clone(), 3).await;
@@ -148,12 +137,12 @@ async fn acls_decide_who_sees_and_writes_what_and_survive_a_restart() {
     // Durable: the same answers after a restart; deleting the DENY restores the ALLOW.
     let b = start_in(dir.path(), PROPS, FsyncPolicy::Never).await;
     let addr = b.local_addr();
-    let mut alice = login(addr, "alice").await;
+    let mut alice = login_plain(addr, "alice").await;
     assert_eq!(
         produce(&mut alice, "orders-eu", 0, one.clone(), -1).await.0,
         29
     );
-    let mut admin = login(addr, "admin").await;
+    let mut admin = login_plain(addr, "admin").await;
     let mut f = delete_acls_request::DeleteAclsFilter::default();
     f.resource_type_filter = 2;
     f.resource_name_filter = Some(s("orders-eu"));

@@ -515,3 +515,55 @@ async fn scram_users_managed_by_the_admin_apis_and_durable() {
     );
     b.shutdown().await;
 }
+
+/// The embedded test broker with TLS and SCRAM in one call: a client that trusts its CA logs in
+/// with the user it was given, and no other password works.
+#[test]
+fn embedded_broker_with_sasl_ssl_in_one_call() {
+    let mut b = odradek_broker::EmbeddedBroker::start_sasl_ssl("tester", "tester-pw", &[]).unwrap();
+    let addr: SocketAddr = b.bootstrap_servers().parse().unwrap();
+    let ca = b.ca_pem().unwrap().to_string();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(CertificateDer::from_pem_slice(ca.as_bytes()).unwrap())
+            .unwrap();
+        #[allow(deprecated)]
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        let connect = || async {
+            let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let tls = connector
+                .connect(ServerName::try_from("localhost").unwrap(), tcp)
+                .await
+                .unwrap();
+            Client::over(Box::new(tls))
+        };
+        let mut c = connect().await;
+        assert_eq!(
+            scram_login(&mut c, "SCRAM-SHA-512", "tester", "tester-pw").await,
+            0
+        );
+        metadata(&mut c).await;
+        let mut c = connect().await;
+        assert_eq!(
+            scram_login(&mut c, "SCRAM-SHA-256", "tester", "tester-pw").await,
+            0
+        );
+        let mut c = connect().await;
+        assert_eq!(
+            scram_login(&mut c, "SCRAM-SHA-512", "tester", "wrong").await,
+            58
+        );
+    });
+    b.stop();
+}

@@ -49,6 +49,16 @@ pub enum Command {
         #[command(subcommand)]
         command: GroupsCommand,
     },
+    /// Create, list or delete ACLs (Kafka's CreateAcls / DescribeAcls / DeleteAcls).
+    Acls {
+        #[command(subcommand)]
+        command: AclsCommand,
+    },
+    /// Add, list or delete SCRAM users (AlterUserScramCredentials / DescribeUserScramCredentials).
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
     /// Measure throughput and latency.
     Perf {
         #[command(subcommand)]
@@ -365,4 +375,95 @@ pub struct ResetTarget {
     /// no zone is given), or milliseconds since the epoch.
     #[arg(long, value_name = "DATETIME")]
     pub to_datetime: Option<String>,
+}
+
+/// The resource and ACL fields `odradek acls` takes. For `create` the operation and principal
+/// are required; for `list` and `delete` every field left out matches anything.
+#[derive(Debug, Args)]
+pub struct AclArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// A topic.
+    #[arg(long, group = "resource")]
+    pub topic: Option<String>,
+    /// A consumer group.
+    #[arg(long, group = "resource")]
+    pub group: Option<String>,
+    /// The cluster (`kafka-cluster`).
+    #[arg(long, group = "resource")]
+    pub cluster: bool,
+    /// A transactional id.
+    #[arg(long, group = "resource")]
+    pub transactional_id: Option<String>,
+    /// The name is a prefix (PREFIXED pattern) instead of a literal name (`*` is every name).
+    #[arg(long)]
+    pub prefixed: bool,
+    /// The principal, e.g. User:alice (User:* is everyone).
+    #[arg(long)]
+    pub principal: Option<String>,
+    /// The client host (default for create: any, `*`).
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Operation(s): Read, Write, Create, Delete, Alter, Describe, ClusterAction,
+    /// DescribeConfigs, AlterConfigs, IdempotentWrite, All (repeatable).
+    #[arg(long = "operation")]
+    pub operations: Vec<String>,
+    /// A DENY instead of an ALLOW (deny wins).
+    #[arg(long)]
+    pub deny: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AclsCommand {
+    /// Create ACLs: one per --operation.
+    Create(AclArgs),
+    /// List the ACLs the filter matches (all without flags).
+    List {
+        #[command(flatten)]
+        acl: AclArgs,
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete the ACLs the filter matches and print them.
+    Delete(AclArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Add a SCRAM user, or change its password, for one mechanism.
+    Add {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// User name.
+        user: String,
+        /// The password (read from the ODRADEK_USER_PASSWORD environment variable when not
+        /// given, so it need not appear in the process list).
+        #[arg(long)]
+        password: Option<String>,
+        /// SCRAM-SHA-256 or SCRAM-SHA-512.
+        #[arg(long, default_value = "SCRAM-SHA-512")]
+        mechanism: String,
+        /// PBKDF2 iterations (4096 to 16384).
+        #[arg(long, default_value_t = 4096)]
+        iterations: u32,
+    },
+    /// List SCRAM users and their mechanisms.
+    List {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a user's SCRAM credential (both mechanisms unless --mechanism is given).
+    Delete {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// User name.
+        user: String,
+        /// SCRAM-SHA-256 or SCRAM-SHA-512.
+        #[arg(long)]
+        mechanism: Option<String>,
+    },
 }

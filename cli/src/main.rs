@@ -12,6 +12,7 @@ mod groups;
 mod perf;
 mod produce;
 mod progress;
+mod security;
 mod topics;
 
 use std::process::ExitCode;
@@ -52,6 +53,8 @@ fn main() -> ExitCode {
             Command::Consume(a) => consume::run(a).await,
             Command::Topics { command } => topics::run(command).await,
             Command::Groups { command } => groups::run(command).await,
+            Command::Acls { command } => security::acls(command).await,
+            Command::Users { command } => security::users(command).await,
             Command::Perf { command } => match command {
                 PerfCommand::Produce(a) => perf::produce(a).await,
                 PerfCommand::Consume(a) => perf::consume(a).await,

@@ -861,3 +861,96 @@ fn consume_with_a_group_and_the_groups_commands() {
     let listed = ok(&["groups", "list", "-b", b, "--json"], b"");
     assert_eq!(listed, "");
 }
+
+/// `odradek users` and `odradek acls` against a broker with SASL and ACLs: the super user adds a
+/// SCRAM user and an ACL; that user logs in with SCRAM and writes where the ACL allows; then both
+/// are deleted again.
+#[test]
+fn users_and_acls_manage_a_secured_broker() {
+    let broker = TestBroker::start_with_properties(
+        "listeners=SASL_PLAINTEXT://127.0.0.1:0
+listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-512
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_admin=\"admin-secret\";
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:admin
+",
+    );
+    let b = broker.addr.as_str();
+    let admin = |args: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        v.extend(
+            [
+                "-b",
+                b,
+                "-X",
+                "security.protocol=SASL_PLAINTEXT",
+                "-X",
+                "sasl.mechanism=PLAIN",
+                "-X",
+                "sasl.username=admin",
+                "-X",
+                "sasl.password=admin-secret",
+            ]
+            .map(String::from),
+        );
+        v
+    };
+    let run = |args: Vec<String>| ok(&args.iter().map(String::as_str).collect::<Vec<_>>(), b"");
+
+    run(admin(&["users", "add", "alice", "--password", "alice-pw"]));
+    assert_eq!(
+        run(admin(&["users", "list"])),
+        "alice\tSCRAM-SHA-512\t4096\n"
+    );
+    run(admin(&["topics", "create", "-t", "orders", "-p", "1"]));
+    let created = run(admin(&[
+        "acls",
+        "create",
+        "--topic",
+        "orders",
+        "--principal",
+        "User:alice",
+        "--operation",
+        "Write",
+        "--operation",
+        "Describe",
+    ]));
+    assert_eq!(created.lines().count(), 2, "{created}");
+    let listed = json_lines(&run(admin(&["acls", "list", "--json"])));
+    assert_eq!(listed.len(), 2);
+    assert!(
+        listed
+            .iter()
+            .all(|a| a["principal"] == "User:alice" && a["resource_name"] == "orders")
+    );
+
+    let alice = [
+        "-b",
+        b,
+        "-X",
+        "security.protocol=SASL_PLAINTEXT",
+        "-X",
+        "sasl.mechanism=SCRAM-SHA-512",
+        "-X",
+        "sasl.username=alice",
+        "-X",
+        "sasl.password=alice-pw",
+    ];
+    let mut produce = vec!["produce", "-t", "orders", "-q"];
+    produce.extend(alice);
+    ok(&produce, b"hello from alice\n");
+
+    let deleted = run(admin(&[
+        "acls",
+        "delete",
+        "--topic",
+        "orders",
+        "--principal",
+        "User:alice",
+    ]));
+    assert_eq!(deleted.lines().count(), 2, "{deleted}");
+    assert_eq!(run(admin(&["acls", "list"])), "");
+    run(admin(&["users", "delete", "alice"]));
+    assert_eq!(run(admin(&["users", "list"])), "");
+    drop(broker);
+}

@@ -362,6 +362,20 @@ pub static PROPERTIES: &[Property] = &[
         "Exactly-once per partition: producer id, epoch and sequence numbers."
     ),
     prop!(
+        "transactional.id",
+        [],
+        None,
+        ValueKind::Str,
+        "Makes the producer transactional (init/begin/commit/abort); implies idempotence."
+    ),
+    prop!(
+        "transaction.timeout.ms",
+        [],
+        Some("60000"),
+        int(1000, I32),
+        "The coordinator aborts a transaction open longer than this."
+    ),
+    prop!(
         "compression.type",
         ["compression.codec"],
         Some("none"),
@@ -740,7 +754,20 @@ impl Config {
             "random" => Partitioner::Random,
             _ => Partitioner::Murmur2Random,
         };
-        let idempotence = self.boolean("enable.idempotence");
+        let transactional_id = self
+            .get("transactional.id")
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned);
+        let mut idempotence = self.boolean("enable.idempotence");
+        if transactional_id.is_some() {
+            if !idempotence || acks != Acks::All {
+                return Err(Error::config(
+                    "transactional.id",
+                    "a transactional producer is idempotent: it needs enable.idempotence=true and acks=all",
+                ));
+            }
+            idempotence = true;
+        }
         if idempotence && acks != Acks::All && self.is_set("enable.idempotence") {
             return Err(Error::config(
                 "acks",
@@ -765,6 +792,8 @@ impl Config {
             partitioner,
             max_in_flight: self.int("max.in.flight.requests.per.connection") as usize,
             max_request_bytes: self.int("message.max.bytes") as usize,
+            transactional_id,
+            transaction_timeout: self.ms("transaction.timeout.ms"),
         };
         Ok(config)
     }
@@ -910,6 +939,10 @@ pub struct ProducerConfig {
     pub max_in_flight: usize,
     /// Largest batch / request in bytes.
     pub max_request_bytes: usize,
+    /// `transactional.id`: a transactional producer when set.
+    pub transactional_id: Option<String>,
+    /// `transaction.timeout.ms`: sent with InitProducerId.
+    pub transaction_timeout: Duration,
 }
 
 impl ProducerConfig {

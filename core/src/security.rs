@@ -335,3 +335,116 @@ fn sasl_settings(config: &Config) -> Result<SaslSettings> {
         tokens,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Config {
+        let mut c = Config::new();
+        c.set("bootstrap.servers", "127.0.0.1:9092").unwrap();
+        for (k, v) in pairs {
+            c.set(k, v).unwrap();
+        }
+        c
+    }
+
+    fn error(pairs: &[(&str, &str)]) -> String {
+        Security::from_config(&config(pairs))
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn plaintext_by_default_and_names_any_case() {
+        let s = Security::from_config(&config(&[])).unwrap();
+        assert_eq!(s.protocol, SecurityProtocol::Plaintext);
+        assert!(s.tls.is_none() && s.sasl.is_none());
+        let s = Security::from_config(&config(&[
+            ("security.protocol", "sasl_plaintext"),
+            ("sasl.mechanisms", "scram-sha-256"),
+            ("sasl.username", "u"),
+            ("sasl.password", "p"),
+        ]))
+        .unwrap();
+        assert_eq!(s.protocol, SecurityProtocol::SaslPlaintext);
+        assert_eq!(s.sasl.unwrap().mechanism, Mechanism::ScramSha256);
+    }
+
+    #[test]
+    fn bad_settings_name_the_key_and_never_the_password() {
+        let sasl = [
+            ("security.protocol", "SASL_PLAINTEXT"),
+            ("sasl.password", "hunter2"),
+        ];
+        let e = error(&sasl);
+        assert!(e.contains("sasl.mechanism") && e.contains("GSSAPI"), "{e}");
+        let e = error(&[sasl[0], sasl[1], ("sasl.mechanism", "PLAIN")]);
+        assert!(e.contains("sasl.username"), "{e}");
+        let e = error(&[
+            sasl[0],
+            ("sasl.mechanism", "SCRAM-SHA-512"),
+            ("sasl.username", "u"),
+        ]);
+        assert!(e.contains("sasl.password"), "{e}");
+        let e = error(&[sasl[0], ("sasl.mechanism", "OAUTHBEARER")]);
+        assert!(e.contains("token provider"), "{e}");
+        let e = error(&[
+            sasl[0],
+            ("sasl.mechanism", "OAUTHBEARER"),
+            ("sasl.oauthbearer.method", "oidc"),
+        ]);
+        assert!(e.contains("oidc"), "{e}");
+        let e = error(&[
+            sasl[0],
+            ("sasl.mechanism", "OAUTHBEARER"),
+            ("enable.sasl.oauthbearer.unsecure.jwt", "true"),
+            ("sasl.oauthbearer.config", "scope=x"),
+        ]);
+        assert!(e.contains("principal"), "{e}");
+        let e = error(&[
+            ("security.protocol", "SSL"),
+            ("ssl.ca.location", "/nonexistent/ca.pem"),
+            ("ssl.ca.pem", "x"),
+        ]);
+        assert!(e.contains("not both"), "{e}");
+        let e = error(&[
+            ("security.protocol", "SSL"),
+            ("ssl.ca.location", "/nonexistent/ca.pem"),
+        ]);
+        assert!(
+            e.contains("ssl.ca.location") && e.contains("cannot read"),
+            "{e}"
+        );
+        let e = error(&[("security.protocol", "SSL"), ("ssl.ca.pem", "not a pem")]);
+        assert!(e.contains("CERTIFICATE"), "{e}");
+        let e = error(&[
+            ("security.protocol", "SSL"),
+            ("ssl.key.pem", "-----BEGIN ENCRYPTED PRIVATE KEY-----\n"),
+            ("ssl.key.password", "hunter2"),
+        ]);
+        assert!(e.contains("encrypted"), "{e}");
+        assert!(!error(&sasl).contains("hunter2"));
+    }
+
+    #[test]
+    fn debug_output_redacts_secrets() {
+        let c = config(&[
+            ("security.protocol", "SASL_PLAINTEXT"),
+            ("sasl.mechanism", "PLAIN"),
+            ("sasl.username", "u"),
+            ("sasl.password", "hunter2"),
+            ("ssl.key.password", "hunter3"),
+        ]);
+        let security = Security::from_config(&c).unwrap();
+        for text in [format!("{c:?}"), format!("{security:?}")] {
+            assert!(
+                !text.contains("hunter2") && !text.contains("hunter3"),
+                "{text}"
+            );
+        }
+        assert!(format!("{c:?}").contains("[redacted]"));
+        assert!(crate::config::is_secret("sasl.password"));
+        assert!(!crate::config::is_secret("sasl.username"));
+    }
+}

@@ -463,7 +463,7 @@ fn certificate_problems_are_named() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let cases: [CertCase; 3] = [
+        let cases: [CertCase; 4] = [
             (
                 "hostname mismatch",
                 vec!["kafka.invalid".into()],
@@ -484,6 +484,13 @@ fn certificate_problems_are_named() {
                 false,
                 &[],
                 HashMap::from([("ssl.endpoint.identification.algorithm", "none")]),
+            ),
+            (
+                "verification off",
+                vec!["kafka.invalid".into()],
+                true,
+                &[],
+                HashMap::from([("enable.ssl.certificate.verification", "false")]),
             ),
         ];
         for (name, names, expired, words, extra) in cases {

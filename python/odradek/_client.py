@@ -96,6 +96,16 @@ def _tp(p: PartitionLike) -> TopicPartition:
     return TopicPartition(*p)
 
 
+class ConsumerGroupMetadata(NamedTuple):
+    """What ``Producer.send_offsets_to_transaction`` needs of a consumer
+    (``Consumer.consumer_group_metadata()``): a zombie member's offsets are refused (KIP-447)."""
+
+    group_id: str
+    generation_id: int = -1
+    member_id: str = ""
+    group_instance_id: Optional[str] = None
+
+
 class NewTopic(NamedTuple):
     """A topic to create: name, partitions (-1: broker default), replication factor, configs."""
 
@@ -200,6 +210,42 @@ class Producer:
     def metrics(self) -> Dict[str, int]:
         """Counters: records and bytes delivered, failures, requests, what is queued now."""
         return self._native.metrics()
+
+    def init_transactions(self, timeout: Optional[float] = None) -> None:
+        """Registers ``transactional.id`` with its coordinator: an earlier producer with the same
+        id is fenced and its open transaction aborted. Call once, before the first transaction.
+        """
+        self._native.init_transactions(timeout)
+
+    def begin_transaction(self) -> None:
+        """Opens a transaction; records produced until commit or abort belong to it."""
+        self._native.begin_transaction()
+
+    def send_offsets_to_transaction(
+        self,
+        positions: Sequence[TopicPartition],
+        group_metadata: ConsumerGroupMetadata,
+        timeout: Optional[float] = None,
+    ) -> None:
+        """Commits the consumer's ``positions`` (the next offsets to read) with the open
+        transaction: stored for the group if, and only if, the transaction commits.
+        ``group_metadata`` is ``consumer.consumer_group_metadata()``."""
+        offsets = [(tp.topic, tp.partition, tp.offset) for tp in positions]
+        g = group_metadata
+        self._native.send_offsets_to_transaction(
+            offsets, (g.group_id, g.generation_id, g.member_id, g.group_instance_id), timeout
+        )
+
+    def commit_transaction(self, timeout: Optional[float] = None) -> None:
+        """Delivers every record of the transaction, then commits it. Raises
+        :class:`AbortableError` when a record failed (call ``abort_transaction``) and
+        :class:`FatalError` when the producer was fenced (close it)."""
+        self._native.end_transaction(True, timeout)
+
+    def abort_transaction(self, timeout: Optional[float] = None) -> None:
+        """Aborts the open transaction: nothing it wrote is seen by read_committed readers."""
+        self._native.end_transaction(False, timeout)
+
 
     def __len__(self) -> int:
         """Records still waiting for delivery (as confluent-kafka's ``len(producer)``)."""
@@ -343,6 +389,13 @@ class Consumer:
                 triples = [(t.topic, t.partition, t.offset) for t in self.position(self.assignment())
                            if t.offset >= 0]
         self._native.commit(triples, timeout)
+
+    def consumer_group_metadata(self) -> ConsumerGroupMetadata:
+        """The group, generation and member for ``Producer.send_offsets_to_transaction``."""
+        m = self._native.group_metadata()
+        if m is None:
+            raise ValueError("consumer_group_metadata needs a consumer with group.id")
+        return ConsumerGroupMetadata(*m)
 
     def get_watermark_offsets(self, partition: PartitionLike, timeout: Optional[float] = None) -> Tuple[int, int]:
         """(low, high) offsets of a partition, asked from its leader."""

@@ -234,6 +234,19 @@ impl NativeConsumer {
         self.client.assignment()
     }
 
+    /// (group id, generation, member id, group instance id) for
+    /// `send_offsets_to_transaction`; `None` without `group.id`.
+    #[allow(clippy::type_complexity)]
+    fn group_metadata(&self) -> Option<(String, i32, String, Option<String>)> {
+        let m = self.client.group()?.group_metadata();
+        Some((
+            m.group_id,
+            m.generation_id,
+            m.member_id,
+            m.group_instance_id,
+        ))
+    }
+
     /// The next record of that partition will be the one at `offset`.
     fn seek(&self, py: Python<'_>, topic: &str, partition: i32, offset: i64) -> PyResult<()> {
         self.client

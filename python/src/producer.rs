@@ -292,6 +292,67 @@ impl NativeProducer {
         Ok(left)
     }
 
+    /// `init_transactions`: registers `transactional.id` (fencing earlier producers with it).
+    #[pyo3(signature = (timeout=None))]
+    fn init_transactions(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
+        let producer = self.producer.clone();
+        crate::wait_for(
+            py,
+            crate::timeout_of(timeout)?,
+            "init_transactions",
+            async move { producer.init_transactions().await },
+        )
+    }
+
+    fn begin_transaction(&self, py: Python<'_>) -> PyResult<()> {
+        self.producer
+            .begin_transaction()
+            .map_err(|e| crate::raise(py, e))
+    }
+
+    /// `offsets`: (topic, partition, next offset); `group`: (group id, generation, member id,
+    /// group instance id) from the consumer.
+    #[pyo3(signature = (offsets, group, timeout=None))]
+    #[allow(clippy::type_complexity)]
+    fn send_offsets_to_transaction(
+        &self,
+        py: Python<'_>,
+        offsets: Vec<(String, i32, i64)>,
+        group: (String, i32, String, Option<String>),
+        timeout: Option<f64>,
+    ) -> PyResult<()> {
+        let producer = self.producer.clone();
+        let group = odradek::producer::ConsumerGroupMetadata {
+            group_id: group.0,
+            generation_id: group.1,
+            member_id: group.2,
+            group_instance_id: group.3,
+        };
+        crate::wait_for(
+            py,
+            crate::timeout_of(timeout)?,
+            "send_offsets_to_transaction",
+            async move { producer.send_offsets_to_transaction(&offsets, &group).await },
+        )
+    }
+
+    #[pyo3(signature = (commit, timeout=None))]
+    fn end_transaction(&self, py: Python<'_>, commit: bool, timeout: Option<f64>) -> PyResult<()> {
+        let producer = self.producer.clone();
+        let what = if commit {
+            "commit_transaction"
+        } else {
+            "abort_transaction"
+        };
+        crate::wait_for(py, crate::timeout_of(timeout)?, what, async move {
+            if commit {
+                producer.commit_transaction().await
+            } else {
+                producer.abort_transaction().await
+            }
+        })
+    }
+
     /// Records and bytes buffered, delivered and failed so far, as a dict.
     fn metrics(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let m = self.producer.metrics();

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# franz-go's own kgo integration suite (v1.22.3, pinned in tests/kgo) against our release broker:
+# franz-go's own kgo integration suite (v1.22.3, pinned in tests/kgo) against our release broker
+# (its SCRAM and OAUTHBEARER tests against two SASL listeners of the same broker):
 # `go test github.com/twmb/franz-go/pkg/kgo` with KGO_SEEDS at a broker started here on an
 # ephemeral port, replication factor 1 and KGO_TEST_RECORDS records per ETL test. The tests in
 # tests/kgo/skipped.txt are skipped on purpose (each names the issue that removes it). `go test
@@ -14,8 +15,9 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ODRADEK_CACHE/target}"
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 command -v go >/dev/null || { echo "65-kgo.sh: go not found (Go >= 1.26 is needed)" >&2; exit 1; }
 
-(cd "$root" && cargo build --release --locked -p odradek-broker)
+(cd "$root" && cargo build --release --locked -p odradek-broker -p odradek-cli)
 bin="$CARGO_TARGET_DIR/release/odradek-broker"
+cli="$CARGO_TARGET_DIR/release/odradek"
 
 work="$(mktemp -d)"
 broker_pid=""
@@ -28,17 +30,31 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Three listeners: PLAINTEXT for the suite, SCRAM and OAUTHBEARER (unsecured JWTs, Kafka's default
+# validator) for kgo's TestSCRAMAuth* and TestOAuthAuth; one stdout line each, in this order.
+cat > "$work/server.properties" <<'PROPS'
+listeners=PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0,OAUTH://127.0.0.1:0
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,OAUTH:SASL_PLAINTEXT
+listener.name.sasl_plaintext.sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.oauth.sasl.enabled.mechanisms=OAUTHBEARER
+PROPS
 mkfifo "$work/addr"
-"$bin" --listen 127.0.0.1:0 --data-dir "$work/data" --fsync never \
+"$bin" --data-dir "$work/data" --fsync never --config "$work/server.properties" \
     > "$work/addr" 2> "$work/broker.log" &
 broker_pid=$!
-read -r -t 30 seeds < "$work/addr" || { echo "65-kgo.sh: the broker printed no address" >&2; tail -20 "$work/broker.log" >&2; exit 1; }
+exec 3< "$work/addr"
+read -r -t 30 seeds <&3 && read -r -t 10 scram_seeds <&3 && read -r -t 10 oauth_seeds <&3 \
+    || { echo "65-kgo.sh: the broker printed no addresses" >&2; tail -20 "$work/broker.log" >&2; exit 1; }
 # Keep the pipe drained so the broker never blocks writing to stdout.
-cat "$work/addr" > /dev/null &
+cat <&3 > /dev/null &
+exec 3<&-
+# The SCRAM user kgo's TestSCRAMAuth logs in as, added through AlterUserScramCredentials.
+ODRADEK_USER_PASSWORD=kgo-secret "$cli" users add kgo --mechanism SCRAM-SHA-256 -b "$seeds" >&2
 
 skip="^($(grep -v '^#' "$root/tests/kgo/skipped.txt" | awk 'NF {print $1}' | paste -sd'|'))\$"
 export GOMODCACHE="$ODRADEK_CACHE/go/mod" GOCACHE="$ODRADEK_CACHE/go/build" GOTOOLCHAIN=local
 export GOFLAGS="-mod=readonly -buildvcs=false"
+export KGO_TEST_SCRAM="kgo:kgo-secret" KGO_TEST_SCRAM_SEEDS="$scram_seeds" KGO_TEST_OAUTH_SEEDS="$oauth_seeds"
 export KGO_SEEDS="$seeds" KGO_TEST_RF=1 KGO_TEST_RECORDS="${KGO_TEST_RECORDS:-20000}"
 echo "+ go test github.com/twmb/franz-go/pkg/kgo against $seeds (skipping $skip)" >&2
 set +e

@@ -134,22 +134,25 @@ pub fn client_config(options: &TlsOptions) -> Result<Arc<rustls::ClientConfig>, 
                 // A system store may hold certificates rustls cannot parse; skip those.
                 let _ = roots.add(cert);
             }
-            if roots.is_empty() {
+            if roots.is_empty() && options.verify_certificate {
                 return Err(TlsSetupError(
                     "no system CA certificates found; set ssl.ca.location or ssl.ca.pem".into(),
                 ));
             }
         }
     }
-    let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-        .build()
-        .map_err(|e| TlsSetupError(format!("CA certificates not usable: {e}")))?;
-    let verifier: Arc<dyn ServerCertVerifier> =
-        match (options.verify_certificate, options.verify_hostname) {
-            (false, _) => Arc::new(AcceptAnything(provider.clone())),
-            (true, false) => Arc::new(IgnoreHostname(verifier)),
-            (true, true) => verifier,
-        };
+    let verifier: Arc<dyn ServerCertVerifier> = if options.verify_certificate {
+        let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+            .build()
+            .map_err(|e| TlsSetupError(format!("CA certificates not usable: {e}")))?;
+        if options.verify_hostname {
+            webpki
+        } else {
+            Arc::new(IgnoreHostname(webpki))
+        }
+    } else {
+        Arc::new(AcceptAnything(provider.clone()))
+    };
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(|e| TlsSetupError(e.to_string()))?

@@ -61,17 +61,18 @@ def broker_factory(request, tmp_path_factory):
     kind = request.config.getoption("--broker")
     started = STARTED
 
-    def start(name: str, fsync: str | None = None):
+    def start(name: str, fsync: str | None = None, config: dict | None = None):
+        """`config`: broker properties (the same keys on both brokers)."""
         workdir = tmp_path_factory.mktemp(name)
         if kind == "odradek":
             binary = Path(request.config.getoption("--broker-bin"))
             if not binary.exists():
                 pytest.fail(f"no odradek-broker at {binary}; build it with cargo build --release -p odradek-broker",
                             pytrace=False)
-            b = OdradekBroker(binary, workdir, fsync=fsync)
+            b = OdradekBroker(binary, workdir, fsync=fsync, config=config)
         else:
             # Apache Kafka writes through the page cache, which survives a SIGKILL of the process.
-            b = ApacheKafka(workdir)
+            b = ApacheKafka(workdir, extra_props=config)
         started.append(b)
         return b.start()
 

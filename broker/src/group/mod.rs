@@ -55,7 +55,7 @@ pub mod codes {
 }
 
 /// Kafka's `offset.metadata.max.bytes` default.
-const MAX_OFFSET_METADATA: usize = 4096;
+pub(crate) const MAX_OFFSET_METADATA: usize = 4096;
 /// How often the timer looks at sessions and rebalance deadlines.
 const TICK: Duration = Duration::from_millis(100);
 
@@ -398,6 +398,44 @@ impl GroupCoordinator {
             }
         }
         results
+    }
+
+    /// TxnOffsetCommit's group check (KIP-447): a producer that names the consumer's member
+    /// and generation is refused when that member is gone or its generation is old. A request
+    /// without them (an older client) is not checked.
+    pub fn check_txn_commit(
+        &self,
+        group_id: &str,
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation: i32,
+    ) -> i16 {
+        if group_id.is_empty() {
+            return codes::INVALID_GROUP_ID;
+        }
+        if generation < 0 && member_id.is_empty() {
+            return codes::NONE;
+        }
+        let now = Instant::now();
+        let mut inner = self.lock();
+        let inner = &mut *inner;
+        match (
+            inner.consumer_groups.get(group_id),
+            inner.groups.get_mut(group_id),
+        ) {
+            (Some(g), _) => g.check_member_epoch(member_id, generation, true),
+            (None, Some(g)) => g.check_commit(member_id, instance_id, generation, now),
+            (None, None) => codes::NONE,
+        }
+    }
+
+    /// Stores offsets a committed transaction carried (already checked by TxnOffsetCommit).
+    pub fn commit_transactional(
+        &self,
+        group_id: &str,
+        offsets: Vec<(String, i32, Committed)>,
+    ) -> std::io::Result<()> {
+        self.lock().offsets.commit(group_id, offsets)
     }
 
     /// OffsetFetch for one group: the requested partitions, or every committed one.

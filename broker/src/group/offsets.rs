@@ -48,27 +48,7 @@ impl OffsetStore {
         std::fs::create_dir_all(&dir)?;
         let path = dir.join("offsets.log");
         let mut groups = HashMap::new();
-        let mut entries_in_log = 0;
-        let mut valid_len = 0u64;
-        if let Ok(mut f) = File::open(&path) {
-            let mut bytes = Vec::new();
-            f.read_to_end(&mut bytes)?;
-            let mut pos = 0usize;
-            while let Some((payload, next)) = next_entry(&bytes, pos) {
-                match apply(&mut groups, payload) {
-                    Some(()) => entries_in_log += 1,
-                    None => break,
-                }
-                pos = next;
-            }
-            valid_len = pos as u64;
-            if pos < bytes.len() {
-                tracing::warn!(path = %path.display(), valid = pos, total = bytes.len(),
-                    "offsets log has a torn or corrupt tail; truncating it");
-            }
-        }
-        let file = OpenOptions::new().create(true).append(true).open(&path)?;
-        file.set_len(valid_len)?;
+        let (file, entries_in_log) = replay_framed(&path, |payload| apply(&mut groups, payload))?;
         let mut store = Self {
             path,
             file,
@@ -197,19 +177,50 @@ fn commit_payload(group: &str, topic: &str, partition: i32, c: &Committed) -> Ve
     p
 }
 
-fn put_str(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(&(s.len() as u32).to_be_bytes());
     out.extend_from_slice(s.as_bytes());
 }
 
-fn frame(out: &mut Vec<u8>, payload: &[u8]) {
+pub(crate) fn frame(out: &mut Vec<u8>, payload: &[u8]) {
     out.extend_from_slice(&(payload.len() as u32).to_be_bytes());
     out.extend_from_slice(&crc32c::crc32c(payload).to_be_bytes());
     out.extend_from_slice(payload);
 }
 
+/// Replays a log of framed entries through `apply` (which refuses a payload it cannot parse by
+/// returning `None`), truncates a torn or corrupt tail, and returns the file open for appending
+/// with the number of entries replayed. Shared by the offsets and transaction logs.
+pub(crate) fn replay_framed(
+    path: &Path,
+    mut apply: impl FnMut(&[u8]) -> Option<()>,
+) -> io::Result<(File, usize)> {
+    let mut entries = 0;
+    let mut valid_len = 0u64;
+    if let Ok(mut f) = File::open(path) {
+        let mut bytes = Vec::new();
+        f.read_to_end(&mut bytes)?;
+        let mut pos = 0usize;
+        while let Some((payload, next)) = next_entry(&bytes, pos) {
+            if apply(payload).is_none() {
+                break;
+            }
+            entries += 1;
+            pos = next;
+        }
+        valid_len = pos as u64;
+        if pos < bytes.len() {
+            tracing::warn!(path = %path.display(), valid = pos, total = bytes.len(),
+                "log has a torn or corrupt tail; truncating it");
+        }
+    }
+    let file = OpenOptions::new().create(true).append(true).open(path)?;
+    file.set_len(valid_len)?;
+    Ok((file, entries))
+}
+
 /// The payload of the entry at `pos` and where the next one starts, if it is whole and intact.
-fn next_entry(bytes: &[u8], pos: usize) -> Option<(&[u8], usize)> {
+pub(crate) fn next_entry(bytes: &[u8], pos: usize) -> Option<(&[u8], usize)> {
     let head = bytes.get(pos..pos + 8)?;
     let len = u32::from_be_bytes(head[..4].try_into().ok()?) as usize;
     let crc = u32::from_be_bytes(head[4..].try_into().ok()?);
@@ -221,10 +232,10 @@ fn next_entry(bytes: &[u8], pos: usize) -> Option<(&[u8], usize)> {
 }
 
 /// Reads a payload; `None` if it does not parse (treated like corruption).
-struct Reader<'a>(&'a [u8]);
+pub(crate) struct Reader<'a>(pub(crate) &'a [u8]);
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+    pub(crate) fn take(&mut self, n: usize) -> Option<&'a [u8]> {
         if self.0.len() < n {
             return None;
         }
@@ -232,16 +243,16 @@ impl<'a> Reader<'a> {
         self.0 = b;
         Some(a)
     }
-    fn u8(&mut self) -> Option<u8> {
+    pub(crate) fn u8(&mut self) -> Option<u8> {
         Some(self.take(1)?[0])
     }
-    fn i32(&mut self) -> Option<i32> {
+    pub(crate) fn i32(&mut self) -> Option<i32> {
         Some(i32::from_be_bytes(self.take(4)?.try_into().ok()?))
     }
-    fn i64(&mut self) -> Option<i64> {
+    pub(crate) fn i64(&mut self) -> Option<i64> {
         Some(i64::from_be_bytes(self.take(8)?.try_into().ok()?))
     }
-    fn string(&mut self) -> Option<String> {
+    pub(crate) fn string(&mut self) -> Option<String> {
         let n = u32::from_be_bytes(self.take(4)?.try_into().ok()?) as usize;
         String::from_utf8(self.take(n)?.to_vec()).ok()
     }

@@ -10,8 +10,10 @@ use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
-use kafka_protocol::messages::{FetchRequest, FetchResponse, ResponseKind};
+use kafka_protocol::messages::fetch_response::{
+    AbortedTransaction, FetchableTopicResponse, PartitionData,
+};
+use kafka_protocol::messages::{FetchRequest, FetchResponse, ProducerId, ResponseKind};
 use tokio::time::Instant;
 
 use super::{Ctx, Outcome, check_leader_epoch, codes};
@@ -88,7 +90,8 @@ pub fn handle(ctx: &Ctx, version: i16, req: FetchRequest) -> Outcome {
     let min_bytes = req.min_bytes.max(0) as usize;
     let max_wait = Duration::from_millis(req.max_wait_ms.max(0) as u64);
 
-    let (data, total, any_error) = read_all(&wanted, max_bytes);
+    let committed = req.isolation_level == 1;
+    let (data, total, any_error) = read_all(&wanted, max_bytes, committed);
     if total >= min_bytes || any_error || max_wait.is_zero() || wanted.is_empty() {
         return Outcome::Respond(Box::new(ResponseKind::Fetch(assemble(
             resp, topics, &wanted, data,
@@ -109,7 +112,7 @@ pub fn handle(ctx: &Ctx, version: i16, req: FetchRequest) -> Outcome {
             for w in &mut waits {
                 w.as_mut().enable();
             }
-            let (data, total, any_error) = read_all(&wanted, max_bytes);
+            let (data, total, any_error) = read_all(&wanted, max_bytes, committed);
             if total >= min_bytes || any_error || Instant::now() >= deadline || *shutdown.borrow() {
                 return ResponseKind::Fetch(assemble(resp, topics, &wanted, data));
             }
@@ -132,7 +135,13 @@ pub fn handle(ctx: &Ctx, version: i16, req: FetchRequest) -> Outcome {
 
 /// Reads every wanted partition; returns per-partition data, total record bytes, and whether
 /// any partition carries an error (which answers the fetch at once, as Kafka does).
-fn read_all(wanted: &[Wanted], max_bytes: usize) -> (Vec<PartitionData>, usize, bool) {
+/// `read_committed` reads stop at the last stable offset and list the aborted transactions
+/// they overlap.
+fn read_all(
+    wanted: &[Wanted],
+    max_bytes: usize,
+    read_committed: bool,
+) -> (Vec<PartitionData>, usize, bool) {
     let mut out = Vec::with_capacity(wanted.len());
     let mut total = 0usize;
     let mut any_error = false;
@@ -151,21 +160,42 @@ fn read_all(wanted: &[Wanted], max_bytes: usize) -> (Vec<PartitionData>, usize, 
             continue;
         };
         let budget = max_bytes.saturating_sub(total).min(w.max_bytes);
-        let (plan, offsets, epoch_code) = {
+        let (plan, offsets, stable, aborted, epoch_code) = {
             let log = p.log();
             let epoch_code = check_leader_epoch(w.current_leader_epoch, log.leader_epoch());
+            let stable = log.last_stable_offset();
+            let upper = if read_committed {
+                stable
+            } else {
+                log.high_watermark()
+            };
             let plan = if epoch_code == codes::NONE {
                 // The first batch of the response is whole even beyond the limits (KIP-74).
-                Some(log.read(w.fetch_offset, budget, total == 0))
+                Some(log.read_below(w.fetch_offset, budget, total == 0, upper))
             } else {
                 None
             };
-            (plan, log.offsets(), epoch_code)
+            let aborted = if read_committed {
+                log.aborted_between(w.fetch_offset, upper)
+            } else {
+                Vec::new()
+            };
+            (plan, log.offsets(), stable, aborted, epoch_code)
         };
         pd.high_watermark = offsets.high_watermark;
-        pd.last_stable_offset = offsets.high_watermark;
+        pd.last_stable_offset = stable;
         pd.log_start_offset = offsets.log_start_offset;
-        pd.aborted_transactions = Some(Vec::new());
+        pd.aborted_transactions = Some(
+            aborted
+                .into_iter()
+                .map(|(pid, first)| {
+                    let mut a = AbortedTransaction::default();
+                    a.producer_id = ProducerId(pid);
+                    a.first_offset = first;
+                    a
+                })
+                .collect(),
+        );
         match plan {
             None => {
                 pd.error_code = epoch_code;

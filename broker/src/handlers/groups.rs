@@ -353,6 +353,9 @@ fn by_topic(fetched: Vec<FetchedOffset>) -> Vec<(String, Vec<FetchedOffset>)> {
     out
 }
 
+/// UNSTABLE_OFFSET_COMMIT: retriable; the offset is part of an open transaction.
+const UNSTABLE_OFFSET_COMMIT: i16 = 88;
+
 pub fn offset_fetch(ctx: &Ctx, version: i16, req: OffsetFetchRequest) -> OffsetFetchResponse {
     let groups = &ctx.state.groups;
     let mut resp = OffsetFetchResponse::default();
@@ -390,11 +393,12 @@ pub fn offset_fetch(ctx: &Ctx, version: i16, req: OffsetFetchRequest) -> OffsetF
                     }
                 }
             };
+            let group_id: &str = &g.group_id;
             rg.topics = by_topic(fetched)
                 .into_iter()
                 .map(|(topic, fetched)| {
                     let mut t = OffsetFetchResponseTopics::default();
-                    t.name = TopicName(str_bytes(topic));
+                    t.name = TopicName(str_bytes(topic.clone()));
                     t.partitions = fetched
                         .iter()
                         .map(|f| {
@@ -404,6 +408,16 @@ pub fn offset_fetch(ctx: &Ctx, version: i16, req: OffsetFetchRequest) -> OffsetF
                             p.committed_offset = offset;
                             p.committed_leader_epoch = epoch;
                             p.metadata = Some(str_bytes(metadata));
+                            // KIP-447: a read_committed consumer waits while an open
+                            // transaction holds offsets for the partition.
+                            if req.require_stable
+                                && ctx
+                                    .state
+                                    .txns
+                                    .has_pending_offsets(group_id, &topic, f.partition)
+                            {
+                                p.error_code = UNSTABLE_OFFSET_COMMIT;
+                            }
                             p
                         })
                         .collect();
@@ -432,7 +446,7 @@ pub fn offset_fetch(ctx: &Ctx, version: i16, req: OffsetFetchRequest) -> OffsetF
         .into_iter()
         .map(|(topic, fetched)| {
             let mut t = OffsetFetchResponseTopic::default();
-            t.name = TopicName(str_bytes(topic));
+            t.name = TopicName(str_bytes(topic.clone()));
             t.partitions = fetched
                 .iter()
                 .map(|f| {
@@ -442,6 +456,14 @@ pub fn offset_fetch(ctx: &Ctx, version: i16, req: OffsetFetchRequest) -> OffsetF
                     p.committed_offset = offset;
                     p.committed_leader_epoch = epoch;
                     p.metadata = Some(str_bytes(metadata));
+                    if req.require_stable
+                        && ctx
+                            .state
+                            .txns
+                            .has_pending_offsets(&req.group_id, &topic, f.partition)
+                    {
+                        p.error_code = UNSTABLE_OFFSET_COMMIT;
+                    }
                     p
                 })
                 .collect();

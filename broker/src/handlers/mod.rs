@@ -1,7 +1,8 @@
 //! Request handlers, one module per API family. Each takes the decoded request and returns the
 //! response body; handlers that must wait (fetch long poll, fsync before ack, a JoinGroup parked
 //! until the rebalance completes) return a future. Group APIs (`groups`) translate the wire
-//! structs for the coordinator in `crate::group`. Transactions are not implemented yet.
+//! structs for the coordinator in `crate::group`, transaction APIs (`txn`) for the one in
+//! `crate::txn`.
 
 pub mod acls;
 pub mod admin;
@@ -16,6 +17,7 @@ pub mod offsets;
 pub mod produce;
 pub mod producer_id;
 pub mod scram;
+pub mod txn;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -125,8 +127,23 @@ pub async fn handle(ctx: &Ctx, header: &RequestHeader, request: RequestKind) -> 
         RequestKind::DescribeCluster(r) => respond(ResponseKind::DescribeCluster(
             cluster::describe_cluster(ctx, r),
         )),
-        RequestKind::InitProducerId(r) => respond(ResponseKind::InitProducerId(
-            producer_id::init_producer_id(ctx, r),
+        RequestKind::InitProducerId(r) => producer_id::init_producer_id(ctx, r),
+        RequestKind::AddPartitionsToTxn(r) => respond(ResponseKind::AddPartitionsToTxn(
+            txn::add_partitions_to_txn(ctx, v, r),
+        )),
+        RequestKind::AddOffsetsToTxn(r) => respond(ResponseKind::AddOffsetsToTxn(
+            txn::add_offsets_to_txn(ctx, r),
+        )),
+        RequestKind::EndTxn(r) => txn::end_txn(ctx, r),
+        RequestKind::TxnOffsetCommit(r) => respond(ResponseKind::TxnOffsetCommit(
+            txn::txn_offset_commit(ctx, r),
+        )),
+        RequestKind::WriteTxnMarkers(r) => txn::write_txn_markers(ctx, r),
+        RequestKind::DescribeTransactions(r) => respond(ResponseKind::DescribeTransactions(
+            txn::describe_transactions(ctx, r),
+        )),
+        RequestKind::ListTransactions(r) => respond(ResponseKind::ListTransactions(
+            txn::list_transactions(ctx, v, r),
         )),
         RequestKind::FindCoordinator(r) => groups::find_coordinator(ctx, v, r),
         RequestKind::JoinGroup(r) => {
@@ -214,7 +231,6 @@ pub mod codes {
     pub const INVALID_REQUIRED_ACKS: i16 = 21;
     pub const UNSUPPORTED_VERSION: i16 = 35;
     pub const INVALID_REQUEST: i16 = 42;
-    pub const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 = 53;
     pub const KAFKA_STORAGE_ERROR: i16 = 56;
     pub const FETCH_SESSION_ID_NOT_FOUND: i16 = 70;
     pub const FENCED_LEADER_EPOCH: i16 = 74;

@@ -28,6 +28,8 @@ const LATEST_TIERED: i64 = -5;
 
 pub fn list_offsets(ctx: &Ctx, version: i16, req: ListOffsetsRequest) -> ListOffsetsResponse {
     let mut resp = ListOffsetsResponse::default();
+    // read_committed (1) asks for the last stable offset as the latest offset.
+    let committed = req.isolation_level == 1;
     for t in req.topics {
         let denied = !ctx.allowed(op::DESCRIBE, resource::TOPIC, &t.name);
         let topic = if denied {
@@ -49,7 +51,7 @@ pub fn list_offsets(ctx: &Ctx, version: i16, req: ListOffsetsRequest) -> ListOff
                     let log = part.log();
                     pr.error_code = check_leader_epoch(p.current_leader_epoch, log.leader_epoch());
                     if pr.error_code == codes::NONE {
-                        match lookup(&log, p.timestamp) {
+                        match lookup(&log, p.timestamp, committed) {
                             Ok((offset, ts, epoch)) => {
                                 pr.offset = offset;
                                 pr.timestamp = ts;
@@ -72,9 +74,10 @@ pub fn list_offsets(ctx: &Ctx, version: i16, req: ListOffsetsRequest) -> ListOff
 }
 
 /// (offset, timestamp, leader epoch) for a ListOffsets target; (-1, -1, -1) when none.
-fn lookup(log: &PartitionLog, target: i64) -> std::io::Result<(i64, i64, i32)> {
+fn lookup(log: &PartitionLog, target: i64, committed: bool) -> std::io::Result<(i64, i64, i32)> {
     let epoch = log.leader_epoch();
     Ok(match target {
+        LATEST if committed => (log.last_stable_offset(), -1, epoch),
         LATEST => (log.high_watermark(), -1, epoch),
         EARLIEST | EARLIEST_LOCAL => (log.log_start_offset(), -1, epoch),
         LATEST_TIERED => (-1, -1, -1),

@@ -1,6 +1,8 @@
 //! Produce: validate each partition's batch outside any lock, append it under the partition
 //! lock (offsets assigned, idempotent retries answered with their original offsets), then
 //! acknowledge — after the fsync when `--fsync always` or `flush.messages` ask for it.
+//! A transactional batch is appended only into a partition of its producer's open
+//! transaction, checked by the transaction coordinator (`crate::txn`).
 
 use std::sync::Arc;
 
@@ -21,6 +23,7 @@ use crate::topics::is_internal;
 pub fn handle(ctx: &Ctx, version: i16, req: ProduceRequest) -> Outcome {
     let state = &ctx.state;
     let acks = req.acks;
+    let txn_id = req.transactional_id.clone();
     let now = now_ms();
     let mut durable_waits: Vec<(usize, usize, Arc<Partition>, i64)> = Vec::new();
     let mut resp = ProduceResponse::default();
@@ -37,14 +40,23 @@ pub fn handle(ctx: &Ctx, version: i16, req: ProduceRequest) -> Outcome {
             .as_ref()
             .map(|t| t.name.to_string())
             .unwrap_or_else(|| topic_data.name.to_string());
-        if !ctx.allowed(op::WRITE, resource::TOPIC, &name) {
+        // A transactional produce also needs WRITE on its transactional id (Kafka's check).
+        let txn_refused = txn_id
+            .as_ref()
+            .is_some_and(|id| !ctx.allowed(op::WRITE, resource::TRANSACTIONAL_ID, id));
+        if txn_refused || !ctx.allowed(op::WRITE, resource::TOPIC, &name) {
+            let code = if txn_refused {
+                crate::txn::codes::TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+            } else {
+                codes::TOPIC_AUTHORIZATION_FAILED
+            };
             for pd in &topic_data.partition_data {
                 let mut pr = PartitionProduceResponse::default();
                 pr.index = pd.index;
                 pr.base_offset = -1;
                 pr.log_append_time_ms = -1;
                 pr.log_start_offset = -1;
-                pr.error_code = codes::TOPIC_AUTHORIZATION_FAILED;
+                pr.error_code = code;
                 tr.partition_responses.push(pr);
             }
             resp.responses.push(tr);
@@ -107,13 +119,27 @@ pub fn handle(ctx: &Ctx, version: i16, req: ProduceRequest) -> Outcome {
                     Some(r) => (&r.bytes[..], r.header),
                     None => (&v.records[..], v.header),
                 };
-                let mut log = partition.log();
-                let info = log.append(bytes, &h, now)?;
-                // Only `flush.messages` makes the ack wait (as in Kafka); `flush.ms` is the
-                // background flusher's job, so no produce waits for a time-based fsync.
-                let flush_now = fsync == FsyncPolicy::Always
-                    || (fsync == FsyncPolicy::Interval && log.flush_messages_due());
-                Ok((info, flush_now))
+                let append = || {
+                    let mut log = partition.log();
+                    let info = log.append(bytes, &h, now)?;
+                    // Only `flush.messages` makes the ack wait (as in Kafka); `flush.ms` is the
+                    // background flusher's job, so no produce waits for a time-based fsync.
+                    let flush_now = fsync == FsyncPolicy::Always
+                        || (fsync == FsyncPolicy::Interval && log.flush_messages_due());
+                    Ok((info, flush_now))
+                };
+                if h.is_transactional() {
+                    // Only into a partition its transaction added (the coordinator's check).
+                    state.txns.append_verified(
+                        txn_id.as_ref().map(|t| t.as_str()),
+                        (h.producer_id, h.producer_epoch),
+                        &partition.topic,
+                        pd.index,
+                        append,
+                    )
+                } else {
+                    append()
+                }
             });
             match appended {
                 Ok((info, flush_now)) => {

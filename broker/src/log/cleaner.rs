@@ -14,6 +14,11 @@
 //!
 //! Only sealed segments older than `min.compaction.lag.ms` are mapped or rewritten: a record in
 //! the active segment may still be lost to a crash, so it must not remove an older value.
+//!
+//! Transactions: nothing at or past the last stable offset is cleaned (an open transaction may
+//! still abort). Records of aborted transactions never enter the key map (they must not shadow
+//! a committed value) and are removed; transaction markers are always kept, so the aborted
+//! index and `read_committed` readers still find every transaction's end.
 //! Offsets never change. A batch whose records all survive is kept byte for byte; otherwise its
 //! survivors are re-encoded, one batch per run of consecutive offsets, with the original codec,
 //! timestamp type and producer fields.
@@ -146,8 +151,11 @@ pub fn compact(log: &mut PartitionLog, now_ms: i64, map_bytes: usize) -> io::Res
     }
     // The cleanable range: sealed segments up to the first one too fresh to compact.
     let mut cleanable = Vec::new();
+    let stable = log.last_stable_offset();
     for seg in log.sealed_segments() {
-        if now_ms.saturating_sub(seg.last_modified_ms) < cfg.min_compaction_lag_ms {
+        if now_ms.saturating_sub(seg.last_modified_ms) < cfg.min_compaction_lag_ms
+            || seg.next_offset > stable
+        {
             break;
         }
         cleanable.push(seg.base_offset);
@@ -194,7 +202,10 @@ fn build_map(
         }
         let mut reader = seg.reader(0)?;
         while let Some((_, h, bytes)) = reader.next_batch().map_err(ScanError::into_io)? {
-            if h.is_control() || h.last_offset() < start {
+            if h.is_control()
+                || h.last_offset() < start
+                || (h.is_transactional() && log.is_aborted(h.producer_id, h.base_offset))
+            {
                 continue;
             }
             let Ok(mut records) = RecordStream::new(&h, &bytes, budget) else {
@@ -272,6 +283,10 @@ fn clean_segment(
     while let Some((pos, h, bytes)) = reader.next_batch().map_err(ScanError::into_io)? {
         if h.is_control() || h.base_offset >= mapped_to {
             out.write_all(&bytes)?;
+            continue;
+        }
+        if h.is_transactional() && log.is_aborted(h.producer_id, h.base_offset) {
+            removed += h.records_count.max(0) as usize;
             continue;
         }
         // First walk: does anything go? (Counted without holding the records.)
@@ -366,6 +381,7 @@ fn rewrite_batch(
         },
         partition_leader_epoch: h.partition_leader_epoch,
         timestamp_type: h.timestamp_type(),
+        is_transactional: h.is_transactional(),
         ..BatchOptions::default()
     };
     let mut encoded = Vec::new();
@@ -470,6 +486,88 @@ mod tests {
         assert_eq!(b.len(), 1);
         assert_eq!(b[0].2.as_deref(), Some(&b"b4"[..]));
         assert_eq!(log.log_end_offset(), 17);
+    }
+
+    /// A transactional batch of one keyed record from producer `pid` (epoch 0).
+    fn txn_keyed(pid: i64, key: &str, value: &str) -> Bytes {
+        let mut b = RecordBatchBuilder::new(BatchOptions {
+            producer_id: pid,
+            producer_epoch: 0,
+            base_sequence: 0,
+            is_transactional: true,
+            ..BatchOptions::default()
+        });
+        b.push(1000, Some(key.as_bytes()), Some(value.as_bytes()), &[])
+            .unwrap();
+        b.finish().unwrap()
+    }
+
+    fn control_batches(log: &PartitionLog) -> usize {
+        let mut n = 0;
+        for seg in log.all_segments() {
+            let mut r = seg.reader(0).unwrap();
+            while let Some((_, h)) = r.next_header().unwrap() {
+                n += usize::from(h.is_control());
+            }
+        }
+        n
+    }
+
+    /// An aborted value never shadows the committed one (a read_committed reader would lose
+    /// the key), aborted records are dropped, markers and the aborted index stay correct, and
+    /// nothing past the last stable offset is touched.
+    #[test]
+    fn transactions_survive_compaction() {
+        use odradek_protocol::records::ControlRecord;
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = compacted_log(dir.path(), "300");
+        append(&mut log, &txn_keyed(1, "a", "committed"));
+        log.append_marker(
+            1,
+            0,
+            ControlRecord::Commit {
+                coordinator_epoch: 0,
+            },
+            0,
+        )
+        .unwrap();
+        append(&mut log, &txn_keyed(2, "a", "aborted"));
+        let abort = log
+            .append_marker(
+                2,
+                0,
+                ControlRecord::Abort {
+                    coordinator_epoch: 0,
+                },
+                0,
+            )
+            .unwrap();
+        // Still open: compaction must leave it and everything after it alone.
+        append(&mut log, &txn_keyed(3, "b", "open"));
+        for i in 0..8 {
+            append(&mut log, &keyed("z", Some(&format!("{i}"))));
+        }
+        assert!(log.segment_count() > 3);
+        let stable = log.last_stable_offset();
+        assert_eq!(stable, 4);
+        compact(&mut log, 10_000, 1 << 20).unwrap();
+        let seen = contents(&log);
+        let values = |k: &[u8]| -> Vec<Option<Bytes>> {
+            seen.iter()
+                .filter(|(_, key, _)| &key[..] == k)
+                .map(|(_, _, v)| v.clone())
+                .collect()
+        };
+        assert_eq!(values(b"a"), vec![Some(Bytes::from_static(b"committed"))]);
+        assert_eq!(values(b"b"), vec![Some(Bytes::from_static(b"open"))]);
+        assert_eq!(control_batches(&log), 2);
+        assert_eq!(log.last_stable_offset(), stable);
+        drop(log);
+        let cfg = compacted_log(dir.path(), "300").config().clone();
+        let back = PartitionLog::open(dir.path(), cfg, 0).unwrap();
+        assert_eq!(back.aborted_between(0, back.log_end_offset()), vec![(2, 2)]);
+        assert_eq!(abort.base_offset, 3);
+        assert_eq!(back.last_stable_offset(), stable);
     }
 
     #[test]

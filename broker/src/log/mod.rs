@@ -1,5 +1,6 @@
 //! Durable storage of one partition: segments of record batches stored as received, sparse
-//! indexes, recovery, retention, idempotent-producer state and leader epochs.
+//! indexes, recovery, retention, idempotent-producer state, leader epochs, and transactions
+//! (open transactions bound the last stable offset; aborted ones are indexed in `aborted`).
 //!
 //! Invariants:
 //! - Batches are written exactly as produced except the base offset and partition leader
@@ -8,6 +9,7 @@
 //!   is fsynced, so no consumer sees a record that a crash could take back.
 //! - Only the last segment is written; the others are sealed with index files on disk.
 
+pub mod aborted;
 pub mod cleaner;
 pub mod epoch;
 pub mod files;
@@ -22,13 +24,15 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use aborted::{AbortedIndex, AbortedTxn};
 use bytes::Bytes;
 
 use crate::config::{FsyncPolicy, LogConfig};
 use epoch::LeaderEpochCache;
 use files::SegmentFile;
 use odradek_protocol::records::{
-    BatchHeader, RecordsError, set_base_offset, set_partition_leader_epoch,
+    BatchHeader, BatchOptions, ControlRecord, RecordBatch, RecordBatchBuilder, RecordsError,
+    set_base_offset, set_partition_leader_epoch,
 };
 use producer_state::{ProducerStateTable, SequenceCheck, SequenceError};
 use segment::Segment;
@@ -50,8 +54,10 @@ pub enum AppendError {
     RecordErrors(Vec<RecordError>),
     #[error("{}", .0.message())]
     Sequence(SequenceError),
-    #[error("transactions are not supported yet")]
-    Transactional,
+    /// A transactional batch the coordinator does not know as part of an open transaction
+    /// (or with a stale epoch): the code comes from the coordinator's check.
+    #[error("{message}")]
+    Transaction { code: i16, message: String },
     #[error("storage error: {0}")]
     Io(#[from] io::Error),
 }
@@ -65,8 +71,8 @@ impl AppendError {
             Self::InvalidRecord(_) => 87,  // INVALID_RECORD
             Self::RecordErrors(_) => 87,   // INVALID_RECORD
             Self::Sequence(e) => e.code(), // OUT_OF_ORDER_SEQUENCE_NUMBER / INVALID_PRODUCER_EPOCH
-            Self::Transactional => 48,     // INVALID_TXN_STATE
-            Self::Io(_) => 56,             // KAFKA_STORAGE_ERROR
+            Self::Transaction { code, .. } => *code,
+            Self::Io(_) => 56, // KAFKA_STORAGE_ERROR
         }
     }
 }
@@ -173,6 +179,7 @@ pub struct PartitionLog {
     leader_epoch: i32,
     epochs: LeaderEpochCache,
     producers: ProducerStateTable,
+    aborted: AbortedIndex,
     /// Sealed segments with writes not yet fsynced.
     unflushed_files: Vec<Arc<SegmentFile>>,
     dir_dirty: bool,
@@ -240,6 +247,7 @@ impl PartitionLog {
             leader_epoch,
             epochs,
             producers: ProducerStateTable::default(),
+            aborted: AbortedIndex::load(dir),
             unflushed_files: Vec::new(),
             dir_dirty: false,
             unflushed_messages: 0,
@@ -264,13 +272,43 @@ impl PartitionLog {
             None => (ProducerStateTable::default(), i64::MIN),
         };
         self.producers = table;
-        for seg in self.segments.range(from..).map(|(_, s)| s) {
-            let mut r = seg.reader(0)?;
-            while let Some((_, h)) = r.next_header().map_err(segment::ScanError::into_io)? {
-                if h.producer_id >= 0 {
-                    self.producers.update(&h, now_ms);
+        let segments = self
+            .segments
+            .range(from..)
+            .map(|(_, seg)| Ok((seg.reader(0)?, seg.file()?)))
+            .collect::<io::Result<Vec<_>>>()?;
+        for (mut r, file) in segments {
+            while let Some((pos, h)) = r.next_header().map_err(segment::ScanError::into_io)? {
+                if h.producer_id < 0 {
+                    continue;
+                }
+                self.producers.update(&h, now_ms);
+                if h.is_control() {
+                    let bytes = Segment::read(&file, pos, h.total_len())?;
+                    let marker = RecordBatch::parse(bytes)
+                        .and_then(|b| b.control_record())
+                        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+                    self.close_txn(h.producer_id, h.base_offset, marker)?;
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// A marker at `marker_offset` ends the producer's open transaction; an abort is indexed.
+    fn close_txn(
+        &mut self,
+        producer_id: i64,
+        marker_offset: i64,
+        marker: Option<ControlRecord>,
+    ) -> io::Result<()> {
+        let closed = self.producers.close_txn(producer_id);
+        if let (Some(c), Some(ControlRecord::Abort { .. })) = (closed, marker) {
+            self.aborted.record(AbortedTxn {
+                producer_id,
+                first_offset: c.first_offset,
+                last_offset: marker_offset,
+            })?;
         }
         Ok(())
     }
@@ -351,6 +389,49 @@ impl PartitionLog {
                 SequenceCheck::Append => {}
             }
         }
+        self.write_batch(records, header, now_ms)
+    }
+
+    /// Writes a transaction marker (a control batch) for `producer_id` and closes its open
+    /// transaction here. A marker from an epoch older than the partition knows is refused.
+    pub fn append_marker(
+        &mut self,
+        producer_id: i64,
+        producer_epoch: i16,
+        marker: ControlRecord,
+        now_ms: i64,
+    ) -> Result<AppendInfo, AppendError> {
+        if let Some(current) = self.producers.epoch_of(producer_id)
+            && producer_epoch < current
+        {
+            return Err(AppendError::Sequence(SequenceError::InvalidEpoch {
+                current,
+                got: producer_epoch,
+            }));
+        }
+        let mut b = RecordBatchBuilder::new(BatchOptions {
+            producer_id,
+            producer_epoch,
+            base_sequence: -1,
+            is_transactional: true,
+            is_control: true,
+            ..BatchOptions::default()
+        });
+        let built = b.push_control(now_ms, marker).and_then(|_| b.finish());
+        let bytes = built.map_err(AppendError::Corrupt)?;
+        let header = BatchHeader::parse(&bytes).map_err(AppendError::Corrupt)?;
+        let info = self.write_batch(&bytes, &header, now_ms)?;
+        self.close_txn(producer_id, info.base_offset, Some(marker))?;
+        Ok(info)
+    }
+
+    /// Appends a checked batch at the log end.
+    fn write_batch(
+        &mut self,
+        records: &[u8],
+        header: &BatchHeader,
+        now_ms: i64,
+    ) -> Result<AppendInfo, AppendError> {
         let total = header.total_len();
         self.maybe_roll(total, now_ms)?;
         let base = self.log_end_offset();
@@ -379,6 +460,28 @@ impl PartitionLog {
             duplicate: false,
             log_start_offset: self.log_start_offset,
         })
+    }
+
+    /// The last stable offset: below it every transaction is decided (`read_committed`
+    /// readers stop here).
+    pub fn last_stable_offset(&self) -> i64 {
+        match self.producers.first_unstable_offset() {
+            Some(first) => first.min(self.high_watermark),
+            None => self.high_watermark,
+        }
+    }
+
+    /// Aborted transactions with records in `[from, to)`: (producer id, first offset).
+    pub fn aborted_between(&self, from: i64, to: i64) -> Vec<(i64, i64)> {
+        self.aborted
+            .overlapping(from, to)
+            .map(|t| (t.producer_id, t.first_offset))
+            .collect()
+    }
+
+    /// Whether a batch of `producer_id` at `offset` belongs to an aborted transaction.
+    pub(crate) fn is_aborted(&self, producer_id: i64, offset: i64) -> bool {
+        self.aborted.is_aborted(producer_id, offset)
     }
 
     fn advance_high_watermark(&mut self) {
@@ -416,6 +519,7 @@ impl PartitionLog {
         }
         active.write_indexes()?;
         let file = active.handle();
+        self.aborted.sync()?;
         self.unflushed_files.push(file);
         let snapshot = self
             .dir
@@ -456,6 +560,18 @@ impl PartitionLog {
         max_bytes: usize,
         min_one: bool,
     ) -> Result<Option<ReadPlan>, ReadError> {
+        self.read_below(offset, max_bytes, min_one, self.high_watermark)
+    }
+
+    /// As [`PartitionLog::read`], but nothing at or after `upper` (≤ the high watermark; the
+    /// last stable offset for `read_committed`, which is always a batch's first offset).
+    pub fn read_below(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        min_one: bool,
+        upper: i64,
+    ) -> Result<Option<ReadPlan>, ReadError> {
         let leo = self.log_end_offset();
         if offset < self.log_start_offset || offset > leo {
             return Err(ReadError::OutOfRange {
@@ -464,7 +580,8 @@ impl PartitionLog {
                 log_end_offset: leo,
             });
         }
-        if offset >= self.high_watermark {
+        let upper = upper.min(self.high_watermark);
+        if offset >= upper {
             return Ok(None);
         }
         let from = self
@@ -474,12 +591,24 @@ impl PartitionLog {
             .map(|(b, _)| *b)
             .unwrap_or(i64::MIN);
         for (_, seg) in self.segments.range(from..) {
+            if seg.base_offset >= upper {
+                return Ok(None);
+            }
             let end = if seg.base_offset == self.committed.0 {
                 self.committed.1
             } else if seg.base_offset > self.committed.0 {
                 return Ok(None);
             } else {
                 seg.size
+            };
+            // The batch that starts at `upper` and everything after it stay out.
+            let end = if upper < self.high_watermark && upper < seg.next_offset {
+                match seg.find(upper, end)? {
+                    Some((pos, _)) => pos,
+                    None => end,
+                }
+            } else {
+                end
             };
             if let Some((pos, h)) = seg.find(offset, end)? {
                 let available = (end - pos) as usize;
@@ -624,6 +753,7 @@ impl PartitionLog {
                 target.to_string().as_bytes(),
             )?;
             self.delete_segments_below_start()?;
+            self.aborted.truncate_below(self.log_start_offset)?;
         }
         Ok(self.log_start_offset)
     }
@@ -692,6 +822,7 @@ impl PartitionLog {
             if first > self.log_start_offset {
                 self.log_start_offset = first;
             }
+            self.aborted.truncate_below(self.log_start_offset)?;
             tracing::info!(dir = %self.dir.display(), deleted, log_start_offset = self.log_start_offset, "retention deleted segments");
         }
         Ok(deleted)
@@ -751,6 +882,7 @@ impl PartitionLog {
         let job = self.prepare_flush();
         job.run()?;
         self.complete_flush(&job, 0);
+        self.aborted.sync()?;
         self.active_mut().write_indexes()
     }
 

@@ -20,13 +20,38 @@ pub struct BatchMetadata {
     pub timestamp: i64,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ProducerEntry {
     pub epoch: i16,
     pub batches: VecDeque<BatchMetadata>,
     /// Wall clock ms of the last append, for `producer.id.expiration.ms`.
     pub last_append_ms: i64,
+    /// Offset of the first batch of the producer's open transaction in this partition, or -1.
+    /// The partition's last stable offset cannot pass it until the transaction's marker lands.
+    pub txn_first_offset: i64,
 }
+
+impl Default for ProducerEntry {
+    fn default() -> Self {
+        Self {
+            epoch: 0,
+            batches: VecDeque::new(),
+            last_append_ms: 0,
+            txn_first_offset: -1,
+        }
+    }
+}
+
+/// A transaction a marker just closed in this partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClosedTxn {
+    pub producer_id: i64,
+    pub first_offset: i64,
+}
+
+/// First word of a snapshot that carries open transactions; an old snapshot starts with its
+/// producer count, which can never be this large.
+const SNAPSHOT_V2: u32 = 0xFFFF_FF02;
 
 /// What to do with an incoming idempotent batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,9 +154,22 @@ impl ProducerStateTable {
             return;
         }
         let entry = self.producers.entry(h.producer_id).or_default();
+        if h.is_control() {
+            // A marker carries no sequence numbers: it only moves the epoch forward (fencing
+            // older writers) and ends the open transaction (see `close_txn`).
+            if h.producer_epoch > entry.epoch {
+                entry.batches.clear();
+                entry.epoch = h.producer_epoch;
+            }
+            entry.last_append_ms = now_ms;
+            return;
+        }
         if h.producer_epoch != entry.epoch {
             entry.batches.clear();
             entry.epoch = h.producer_epoch;
+        }
+        if h.is_transactional() && entry.txn_first_offset < 0 {
+            entry.txn_first_offset = h.base_offset;
         }
         if entry.batches.len() == MAX_BATCHES_PER_PRODUCER {
             entry.batches.pop_front();
@@ -146,10 +184,36 @@ impl ProducerStateTable {
         entry.last_append_ms = now_ms;
     }
 
-    /// Forgets producers idle for longer than `expiration_ms`.
-    pub fn expire(&mut self, now_ms: i64, expiration_ms: i64) {
+    /// Ends the producer's open transaction (a marker was written); returns where it began.
+    pub fn close_txn(&mut self, producer_id: i64) -> Option<ClosedTxn> {
+        let entry = self.producers.get_mut(&producer_id)?;
+        let first_offset = std::mem::replace(&mut entry.txn_first_offset, -1);
+        (first_offset >= 0).then_some(ClosedTxn {
+            producer_id,
+            first_offset,
+        })
+    }
+
+    /// The current epoch of a producer this partition knows.
+    pub fn epoch_of(&self, producer_id: i64) -> Option<i16> {
+        self.producers.get(&producer_id).map(|e| e.epoch)
+    }
+
+    /// The first offset of the oldest open transaction: the last stable offset's bound.
+    pub fn first_unstable_offset(&self) -> Option<i64> {
         self.producers
-            .retain(|_, e| now_ms.saturating_sub(e.last_append_ms) < expiration_ms);
+            .values()
+            .filter(|e| e.txn_first_offset >= 0)
+            .map(|e| e.txn_first_offset)
+            .min()
+    }
+
+    /// Forgets producers idle for longer than `expiration_ms`; never one with an open
+    /// transaction (its marker still has to close it).
+    pub fn expire(&mut self, now_ms: i64, expiration_ms: i64) {
+        self.producers.retain(|_, e| {
+            e.txn_first_offset >= 0 || now_ms.saturating_sub(e.last_append_ms) < expiration_ms
+        });
     }
 
     pub fn len(&self) -> usize {
@@ -163,11 +227,13 @@ impl ProducerStateTable {
     /// Serializes the table (with a CRC-32C trailer) for a snapshot file.
     pub fn write_snapshot(&self, path: &Path) -> io::Result<()> {
         let mut b = Vec::new();
+        b.extend_from_slice(&SNAPSHOT_V2.to_be_bytes());
         b.extend_from_slice(&(self.producers.len() as u32).to_be_bytes());
         for (pid, e) in &self.producers {
             b.extend_from_slice(&pid.to_be_bytes());
             b.extend_from_slice(&e.epoch.to_be_bytes());
             b.extend_from_slice(&e.last_append_ms.to_be_bytes());
+            b.extend_from_slice(&e.txn_first_offset.to_be_bytes());
             b.push(e.batches.len() as u8);
             for m in &e.batches {
                 b.extend_from_slice(&m.first_seq.to_be_bytes());
@@ -193,12 +259,17 @@ impl ProducerStateTable {
             return None;
         }
         let mut r = Cursor { b: body, at: 0 };
-        let n = r.u32()?;
+        let mut n = r.u32()?;
+        let with_txns = n == SNAPSHOT_V2;
+        if with_txns {
+            n = r.u32()?;
+        }
         let mut table = Self::default();
         for _ in 0..n {
             let pid = r.i64()?;
             let epoch = r.i16()?;
             let last_append_ms = r.i64()?;
+            let txn_first_offset = if with_txns { r.i64()? } else { -1 };
             let count = r.u8()? as usize;
             let mut batches = VecDeque::with_capacity(count.min(MAX_BATCHES_PER_PRODUCER));
             for _ in 0..count {
@@ -216,6 +287,7 @@ impl ProducerStateTable {
                     epoch,
                     batches,
                     last_append_ms,
+                    txn_first_offset,
                 },
             );
         }
@@ -340,7 +412,7 @@ mod tests {
             Ok(SequenceCheck::Append)
         );
         let mut raw = std::fs::read(&p).unwrap();
-        raw[5] ^= 0xff;
+        raw[9] ^= 0xff;
         std::fs::write(&p, raw).unwrap();
         assert!(ProducerStateTable::read_snapshot(&p).is_none());
     }

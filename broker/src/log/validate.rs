@@ -111,8 +111,10 @@ fn validate_header(records: &[u8], max_message_bytes: usize) -> Result<BatchHead
             "clients may not produce control batches".into(),
         ));
     }
-    if h.is_transactional() {
-        return Err(AppendError::Transactional);
+    if h.is_transactional() && h.producer_id < 0 {
+        return Err(AppendError::InvalidRecord(
+            "a transactional batch without a producer id".into(),
+        ));
     }
     if h.producer_id >= 0 && h.base_sequence < 0 {
         return Err(AppendError::InvalidRecord(format!(

@@ -98,9 +98,21 @@ pub fn parse(
         }],
         Some(list) => {
             let mut out: Vec<ListenerSpec> = Vec::new();
+            // A combined Kafka node's controller listener serves the quorum, not clients: a
+            // stock KRaft server.properties names one, and this single node has no quorum.
+            let controllers: Vec<String> = props
+                .get("controller.listener.names")
+                .unwrap_or("")
+                .split(',')
+                .map(|n| n.trim().to_ascii_uppercase())
+                .filter(|n| !n.is_empty())
+                .collect();
             for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
                 let (name, host, port) = split_listener(entry)
                     .ok_or_else(|| format!("listeners: {entry:?} is not NAME://HOST:PORT"))?;
+                if controllers.contains(&name) {
+                    continue;
+                }
                 let protocol = map
                     .iter()
                     .find(|(n, _)| *n == name)
@@ -150,9 +162,17 @@ pub fn parse(
             let (name, host, port) = split_listener(entry).ok_or_else(|| {
                 format!("advertised.listeners: {entry:?} is not NAME://HOST:PORT")
             })?;
-            let spec = specs.iter_mut().find(|s| s.name == name).ok_or_else(|| {
-                format!("advertised.listeners: {entry:?} names no listener in listeners")
-            })?;
+            let Some(spec) = specs.iter_mut().find(|s| s.name == name) else {
+                if props
+                    .get("controller.listener.names")
+                    .is_some_and(|c| c.split(',').any(|n| n.trim().eq_ignore_ascii_case(&name)))
+                {
+                    continue;
+                }
+                return Err(format!(
+                    "advertised.listeners: {entry:?} names no listener in listeners"
+                ));
+            };
             spec.advertised = (!host.is_empty()).then_some((host, port));
         }
     } else if let Some(a) = default_advertised {
@@ -286,6 +306,27 @@ mod tests {
             ("advertised.listeners", "SSL://h:1"),
         ]);
         assert!(parse(&p, "127.0.0.1:1".parse().unwrap(), None).is_err());
+    }
+
+    #[test]
+    fn a_stock_kraft_file_serves_clients_on_its_broker_listener_only() {
+        let p = props(&[
+            ("listeners", "PLAINTEXT://:9092,CONTROLLER://:9093"),
+            (
+                "advertised.listeners",
+                "PLAINTEXT://localhost:9092,CONTROLLER://localhost:9093",
+            ),
+            ("controller.listener.names", "CONTROLLER"),
+            (
+                "listener.security.protocol.map",
+                "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
+            ),
+        ]);
+        let l = parse(&p, "127.0.0.1:1".parse().unwrap(), None).unwrap();
+        assert_eq!(l.len(), 1);
+        assert_eq!(l[0].name, "PLAINTEXT");
+        assert!(l[0].bind.ip().is_loopback());
+        assert_eq!(l[0].advertised, Some(("localhost".to_string(), 9092)));
     }
 
     #[test]

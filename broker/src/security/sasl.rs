@@ -339,7 +339,10 @@ impl SaslSession {
                 Ok(last) => self.finish(user, None, last.into(), now),
                 Err(_) => Step::Failed("Authentication failed: Invalid user credentials".into()),
             },
-            Stage::OAuthFailing { why, .. } => Step::Failed(why),
+            // Kafka ends the exchange with the RFC 7628 status it sent; the reason follows.
+            Stage::OAuthFailing { why, .. } => {
+                Step::Failed(format!("{{\"status\":\"invalid_token\"}}: {why}"))
+            }
             _ => Step::Failed("SaslAuthenticate without a SaslHandshake first".to_string()),
         }
     }

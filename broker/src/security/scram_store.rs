@@ -199,6 +199,15 @@ impl ScramStore {
         Ok(())
     }
 
+    /// Sets one credential directly (the embedded test broker's users), then persists.
+    pub fn set(&self, user: &str, credential: ScramCredential) -> io::Result<()> {
+        let mut map = self.lock();
+        map.entry(user.to_string())
+            .or_default()
+            .insert(credential.mechanism.kafka_type(), credential);
+        self.persist(&map)
+    }
+
     fn persist(&self, map: &BTreeMap<String, BTreeMap<i8, ScramCredential>>) -> io::Result<()> {
         let disk = OnDisk {
             version: 1,

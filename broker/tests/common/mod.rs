@@ -351,3 +351,15 @@ pub async fn list_offset(
     let r = &resp.topics[0].partitions[0];
     (r.error_code, r.offset, r.timestamp)
 }
+
+/// A connection authenticated with SASL PLAIN as `user` (password `<user>-pw`).
+pub async fn login_plain(addr: SocketAddr, user: &str) -> Client {
+    let mut c = Client::connect(addr).await;
+    let mut hs = SaslHandshakeRequest::default();
+    hs.mechanism = s("PLAIN");
+    assert_eq!(c.call(hs, 1).await.error_code, 0);
+    let mut auth = SaslAuthenticateRequest::default();
+    auth.auth_bytes = format!("\0{user}\0{user}-pw").into_bytes().into();
+    assert_eq!(c.call(auth, 2).await.error_code, 0);
+    c
+}

@@ -92,26 +92,7 @@ pub struct PartitionLag {
 impl Admin {
     /// The coordinator of `group`, as a node id usable with `Cluster::request_to`.
     async fn coordinator(&self, group: &str) -> Result<i32> {
-        let mut req = FindCoordinatorRequest::default();
-        let conn = self.cluster.any_connection().await?;
-        let version = conn.require_version(ApiKey::FindCoordinator)?;
-        if version >= 4 {
-            req.coordinator_keys = vec![s(group)];
-        } else {
-            req.key = s(group);
-        }
-        let resp = conn
-            .request_timeout(&req, self.cluster.request_timeout())
-            .await?;
-        let (code, node) = match resp.coordinators.first() {
-            Some(c) => (c.error_code, c.node_id.0),
-            None => (resp.error_code, resp.node_id.0),
-        };
-        check(code, "FindCoordinator")?;
-        if !self.cluster.metadata().brokers.contains_key(&node) {
-            self.cluster.refresh(&[]).await?;
-        }
-        Ok(node)
+        self.cluster.coordinator_node(group, 0).await
     }
 
     /// Every group of every broker (classic and consumer).

@@ -1,5 +1,6 @@
 //! Administration: topics, partitions, configs, offsets, record deletion, cluster description,
-//! and consumer groups (`groups`: list, describe, committed offsets, lag, delete).
+//! consumer groups (`groups`: list, describe, committed offsets, lag, delete), and ACLs and
+//! SCRAM users (`security`).
 //!
 //! ```no_run
 //! # async fn demo() -> odradek::error::Result<()> {
@@ -14,8 +15,14 @@
 //! ```
 
 mod groups;
+mod security;
 
 pub use groups::{GroupDescription, GroupListing, GroupMember, PartitionLag};
+pub use odradek_protocol::sasl::scram::ScramMechanism;
+pub use security::{
+    AclBinding, AclFilter, AclOperation, AclPatternType, AclPermission, AclResourceType,
+    ScramCredentialInfo,
+};
 
 use std::collections::HashMap;
 use std::sync::Arc;

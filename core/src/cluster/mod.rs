@@ -247,6 +247,32 @@ impl Cluster {
         .await
     }
 
+    /// The node coordinating `key` (`key_type` 0: a group, 1: a transactional id), usable
+    /// with [`Cluster::connection`]; metadata is refreshed if the node is not in it yet.
+    pub async fn coordinator_node(&self, key: &str, key_type: i8) -> Result<i32> {
+        use kafka_protocol::messages::{ApiKey, FindCoordinatorRequest};
+        let conn = self.any_connection().await?;
+        let version = conn.require_version(ApiKey::FindCoordinator)?;
+        let mut req = FindCoordinatorRequest::default().with_key_type(key_type);
+        if version >= 4 {
+            req.coordinator_keys = vec![StrBytes::from_string(key.to_string())];
+        } else {
+            req.key = StrBytes::from_string(key.to_string());
+        }
+        let resp = conn.request_timeout(&req, self.request_timeout()).await?;
+        let (code, node) = match resp.coordinators.first() {
+            Some(c) => (c.error_code, c.node_id.0),
+            None => (resp.error_code, resp.node_id.0),
+        };
+        if let Some(e) = Error::from_code(code) {
+            return Err(e.with_topic(&format!("FindCoordinator({key})")));
+        }
+        if !self.metadata().brokers.contains_key(&node) {
+            self.refresh(&[]).await?;
+        }
+        Ok(node)
+    }
+
     /// Sends a read-only `request` (safe to send twice) to a live connection, or with none to
     /// [`crate::net::BROKERS_AT_ONCE`] candidates at once, then the others staggered: a broker
     /// that stops answering costs at most [`crate::net::STAGGER`] before the next one is asked

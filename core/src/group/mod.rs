@@ -269,6 +269,18 @@ impl GroupConsumer {
         self.inner.membership.generation()
     }
 
+    /// What a transactional producer sends with this consumer's offsets
+    /// (`Producer::send_offsets_to_transaction`, KIP-447): a zombie member's commit is refused.
+    pub fn group_metadata(&self) -> crate::producer::ConsumerGroupMetadata {
+        let (generation_id, member_id) = self.generation();
+        crate::producer::ConsumerGroupMetadata {
+            group_id: self.inner.settings.group_id.clone(),
+            generation_id,
+            member_id,
+            group_instance_id: self.inner.settings.instance_id.clone(),
+        }
+    }
+
     fn before_read(&self) {
         *lock(&self.inner.last_poll) = Instant::now();
         let delivered = lock(&self.inner.delivered).clone();

@@ -46,7 +46,13 @@ pub(crate) enum Ticket {
     },
 }
 
-fn resolve(ticket: &mut Option<Ticket>, reply: Reply, result: Result<DeliveryReport>) {
+fn resolve(
+    ticket: &mut Option<Ticket>,
+    failures: &mut u64,
+    reply: Reply,
+    result: Result<DeliveryReport>,
+) {
+    *failures += u64::from(result.is_err());
     match reply {
         Reply::Tx(tx) => {
             let _ = tx.send(result);
@@ -201,6 +207,9 @@ pub(crate) struct State {
     pub ready_hint: bool,
     /// The outcome of the last `append` with [`Reply::Direct`], for `send` to take.
     pub ticket: Option<Ticket>,
+    /// Records failed here, before any batch was sent (bad partition, too large, expired
+    /// while parked): a transaction with such a record must not commit.
+    pub local_failures: u64,
 }
 
 /// Outcome of an append attempt, for the caller to act on outside the lock.
@@ -237,6 +246,7 @@ impl Limits {
             options: BatchOptions {
                 compression: config.compression,
                 compression_level: config.compression_level,
+                is_transactional: config.transactional_id.is_some(),
                 ..BatchOptions::default()
             },
             max_block: config.max_block,
@@ -271,6 +281,7 @@ impl State {
             closing: false,
             ready_hint: false,
             ticket: None,
+            local_failures: 0,
         }
     }
 
@@ -314,12 +325,18 @@ impl State {
     ) -> Appended {
         let size = RecordBatchBuilder::record_size(record.key, record.value, record.headers);
         if let Err(e) = check_size(limits, size) {
-            resolve(&mut self.ticket, reply, Err(e.with_topic(record.topic)));
+            resolve(
+                &mut self.ticket,
+                &mut self.local_failures,
+                reply,
+                Err(e.with_topic(record.topic)),
+            );
             return Appended::Done { wake: false };
         }
         if self.closing {
             resolve(
                 &mut self.ticket,
+                &mut self.local_failures,
                 reply,
                 Err(Error::closed("the producer is closed")),
             );
@@ -346,7 +363,7 @@ impl State {
         let known = self.topics.contains_key(record.topic);
         if known && self.parked.is_empty() && limits.max_block.is_zero() {
             let err = queue_full(limits, self).with_topic(record.topic);
-            resolve(&mut self.ticket, reply, Err(err));
+            resolve(&mut self.ticket, &mut self.local_failures, reply, Err(err));
             return Appended::Done { wake: false };
         }
         // Park an owned copy; order with earlier parked records is kept.
@@ -482,6 +499,7 @@ impl State {
                 };
                 let _ = p.reply.send(Err(err.with_topic(&p.topic)));
                 failed += 1;
+                self.local_failures += 1;
             } else {
                 let timeout_at = p.parked_at + delivery_timeout;
                 let at = p.block_deadline.map_or(timeout_at, |d| d.min(timeout_at));
@@ -514,7 +532,7 @@ impl State {
             Ok(appended) => appended,
             Err(reply) => {
                 let err = Error::kafka(ResponseError::UnknownTopicOrPartition).with_topic(topic);
-                resolve(&mut self.ticket, reply, Err(err));
+                resolve(&mut self.ticket, &mut self.local_failures, reply, Err(err));
                 Appended::Done { wake: false }
             }
         }
@@ -542,7 +560,7 @@ impl State {
         let partition = match choose_partition(tq, limits, topic, partition, key) {
             Ok(p) => p,
             Err(err) => {
-                resolve(&mut self.ticket, reply, Err(err));
+                resolve(&mut self.ticket, &mut self.local_failures, reply, Err(err));
                 return Ok(Appended::Done { wake: false });
             }
         };
@@ -569,7 +587,7 @@ impl State {
         });
         if let Err(e) = open.builder.push(timestamp, key, value, headers) {
             let err = Error::from(e).with_partition(topic, partition);
-            resolve(&mut self.ticket, reply, Err(err));
+            resolve(&mut self.ticket, &mut self.local_failures, reply, Err(err));
             return Ok(Appended::Done { wake });
         }
         let index = open.records;

@@ -33,6 +33,7 @@ mod accumulator;
 mod completion;
 pub mod partitioner;
 mod sender;
+mod transaction;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -50,6 +51,8 @@ use crate::records::RecordHeader;
 
 use accumulator::{Appended, Limits, Reply, State, Ticket};
 use completion::BatchSlot;
+pub use transaction::ConsumerGroupMetadata;
+use transaction::Transactions;
 
 /// A record to send. Borrowed: the bytes are copied into the partition's batch by `send`.
 #[derive(Debug, Clone, Copy)]
@@ -320,6 +323,8 @@ pub(crate) struct Shared {
     /// Notified whenever the accumulator may have become idle (flush waits on it).
     idle: Notify,
     metrics: Metrics,
+    /// With `transactional.id`: the transaction manager.
+    txn: Option<Transactions>,
 }
 
 impl Shared {
@@ -388,6 +393,10 @@ impl Producer {
             .map_err(|e| Error::config("compression.level", e))?;
         }
         let cluster = Cluster::new(config.client.clone());
+        let txn = config
+            .transactional_id
+            .clone()
+            .map(|id| Transactions::new(id, config.transaction_timeout, config.max_block));
         let shared = Arc::new(Shared {
             limits: Limits::new(&config),
             config,
@@ -397,6 +406,7 @@ impl Producer {
             wake_hint: std::sync::atomic::AtomicBool::new(false),
             idle: Notify::new(),
             metrics: Metrics::default(),
+            txn,
         });
         crate::runtime::spawn(sender::run(shared.clone()));
         Ok(Producer {
@@ -417,6 +427,11 @@ impl Producer {
     /// resolves once the broker acknowledged it (or it failed). See the module docs.
     pub fn send(&self, record: ProducerRecord<'_>) -> DeliveryFuture {
         let shared = self.shared();
+        if let Some(txn) = &shared.txn
+            && let Err(e) = txn.check_send()
+        {
+            return DeliveryFuture::from_ticket(Ticket::Ready(Err(e)));
+        }
         let timestamp = record.timestamp.unwrap_or_else(now_ms);
         let (outcome, ticket) = {
             let mut state = shared.lock();
@@ -500,6 +515,72 @@ impl Producer {
     /// The cluster handle (metadata, connections) this producer uses.
     pub fn cluster(&self) -> &Arc<Cluster> {
         &self.shared().cluster
+    }
+
+    fn transactions(&self) -> Result<&Transactions> {
+        self.shared()
+            .txn
+            .as_ref()
+            .ok_or_else(transaction::not_transactional)
+    }
+
+    /// Registers `transactional.id` with its coordinator: fences any earlier producer with the
+    /// same id and aborts (or completes) its open transaction. Call once, before the first
+    /// transaction.
+    pub async fn init_transactions(&self) -> Result<()> {
+        let txn = self.transactions()?;
+        txn.init(&self.shared().cluster).await?;
+        self.shared().wake_sender();
+        Ok(())
+    }
+
+    /// Opens a transaction: records sent until commit or abort belong to it.
+    pub fn begin_transaction(&self) -> Result<()> {
+        let txn = self.transactions()?;
+        txn.begin(self.shared().lock().local_failures)
+    }
+
+    /// Adds the consumer's offsets (`(topic, partition, next offset to read)`) to the open
+    /// transaction: they are committed for `group.group_id` if, and only if, it commits.
+    pub async fn send_offsets_to_transaction(
+        &self,
+        offsets: &[(String, i32, i64)],
+        group: &ConsumerGroupMetadata,
+    ) -> Result<()> {
+        self.transactions()?
+            .send_offsets(&self.shared().cluster, offsets, group)
+            .await
+    }
+
+    /// Delivers everything sent in the transaction, then commits it. An abortable error
+    /// (a record failed) leaves the transaction to `abort_transaction`; a fatal one (fenced)
+    /// ends the producer.
+    pub async fn commit_transaction(&self) -> Result<()> {
+        let txn = self.transactions()?;
+        let _op = txn.op().await;
+        let flushed = self.flush().await;
+        let failures = self.shared().lock().local_failures;
+        txn.end(&self.shared().cluster, true, flushed, failures)
+            .await
+    }
+
+    /// Aborts the open transaction: what it wrote is never visible to read_committed readers.
+    pub async fn abort_transaction(&self) -> Result<()> {
+        let txn = self.transactions()?;
+        let _op = txn.op().await;
+        // Records still in flight must land (or fail) before the abort marker.
+        let flushed = self.flush().await;
+        let failures = self.shared().lock().local_failures;
+        txn.end(&self.shared().cluster, false, flushed, failures)
+            .await
+    }
+
+    /// The transactional id, if this producer has one.
+    pub fn transactional_id(&self) -> Option<&str> {
+        self.shared()
+            .txn
+            .as_ref()
+            .map(Transactions::transactional_id)
     }
 
     /// Flushes, then stops the sender. Later sends fail with a closed error.

@@ -37,7 +37,7 @@ use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProdu
 use kafka_protocol::messages::produce_response::PartitionProduceResponse;
 use kafka_protocol::messages::{
     ApiKey, InitProducerIdRequest, InitProducerIdResponse, ProduceRequest, ProduceResponse,
-    ProducerId, TopicName,
+    ProducerId, TopicName, TransactionalId,
 };
 use kafka_protocol::protocol::StrBytes;
 use tokio::time::Instant;
@@ -101,6 +101,8 @@ struct Sender {
     /// The metadata snapshot whose topic errors were last checked against the parked records
     /// (held, so a new snapshot can never be mistaken for it).
     metadata_seen: Option<Arc<Metadata>>,
+    /// Transactional: the generation of the identity in use (see `Transactions::identity`).
+    txn_generation: Option<u64>,
 }
 
 /// Batches a pass took out of their queues: per broker to send, or expired.
@@ -111,6 +113,8 @@ struct Drained {
     expired: Vec<(ClosedBatch, Error)>,
     /// Leaders found without a live connection in this pass (asked once per pass).
     unreachable: Vec<i32>,
+    /// Transactional: partitions with a batch ready that the transaction has not added yet.
+    to_add: Vec<(Arc<str>, i32)>,
 }
 
 /// A batch's verdict from one response.
@@ -147,6 +151,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
         init_failures: 0,
         fatal: None,
         metadata_seen: None,
+        txn_generation: None,
     };
     sender.run().await;
 }
@@ -192,6 +197,9 @@ impl Sender {
     /// lingering batches and send what is ready. Returns when the sender must look again.
     async fn pass(&mut self, now: Instant) -> Option<Instant> {
         let mut next = NextWake::default();
+        if let Some(fatal) = self.shared.txn.as_ref().and_then(|t| t.fatal()) {
+            self.fatal.get_or_insert(fatal);
+        }
         if let Some(fatal) = self.fatal.clone() {
             self.fail_everything(fatal);
             return None;
@@ -211,7 +219,14 @@ impl Sender {
         };
         for (batch, err) in drained.expired {
             self.shared.metrics.record_errors(batch.record_count());
+            if let Some(txn) = &self.shared.txn {
+                txn.record_failure(&err);
+            }
             batch.fail(err);
+        }
+        if !drained.to_add.is_empty() {
+            self.add_to_transaction(drained.to_add).await;
+            next.at(Some(Instant::now()));
         }
         self.shared.notify_if_idle();
         // Periodic refresh (metadata.max.age.ms): picks up added partitions and moved leaders
@@ -238,6 +253,21 @@ impl Sender {
     /// after the epoch is exhausted). Until it comes, only partitions that already run under an
     /// id may send.
     async fn ensure_identity(&mut self, now: Instant, next: &mut NextWake) {
+        if let Some(txn) = &self.shared.txn {
+            // The transaction manager owns the identity (init_transactions, KIP-360 bumps).
+            let current = txn.identity();
+            if current.map(|i| i.2) != self.txn_generation {
+                self.txn_generation = current.map(|i| i.2);
+                self.identity = current.map(|(id, epoch, _)| ProducerIdentity { id, epoch });
+                let mut state = self.shared.lock();
+                for tq in state.topics.values_mut() {
+                    for pq in tq.partitions.iter_mut() {
+                        pq.sequence_owner = None;
+                    }
+                }
+            }
+            return;
+        }
         if !self.shared.config.enable_idempotence || self.identity.is_some() {
             return;
         }
@@ -310,6 +340,12 @@ impl Sender {
                     && self.identity.is_none()
                     && pq.sequence_owner.is_none()
                 {
+                    continue;
+                }
+                if let Some(txn) = &self.shared.txn
+                    && !txn.is_added(&tq.name, index as i32)
+                {
+                    drained.to_add.push((tq.name.clone(), index as i32));
                     continue;
                 }
                 let leader = topic_meta
@@ -448,12 +484,56 @@ impl Sender {
         pq.next_sequence = pq.next_sequence.wrapping_add(batch.record_count() as i32) & i32::MAX;
     }
 
+    /// AddPartitionsToTxn for partitions about to get the transaction's first batch; on failure
+    /// their queued batches fail with the error (the transaction must abort, or is fenced).
+    async fn add_to_transaction(&mut self, partitions: Vec<(Arc<str>, i32)>) {
+        let Some(txn) = &self.shared.txn else {
+            return;
+        };
+        let Err(e) = txn
+            .add_partitions(&self.shared.cluster, partitions.clone())
+            .await
+        else {
+            return;
+        };
+        let mut failed = Vec::new();
+        {
+            let mut state = self.shared.lock();
+            for (topic, index) in &partitions {
+                let Some(pq) = state
+                    .topics
+                    .get_mut(&**topic)
+                    .and_then(|tq| tq.partitions.get_mut(*index as usize))
+                else {
+                    continue;
+                };
+                failed.extend(pq.ready.drain(..));
+            }
+            let released = failed.iter().fold((0, 0), |(b, r), batch: &ClosedBatch| {
+                (b + batch.accounted, r + batch.record_count())
+            });
+            state.release(released.0, released.1);
+        }
+        for batch in failed {
+            self.shared.metrics.record_errors(batch.record_count());
+            let err = e.clone().with_partition(&batch.topic, batch.partition);
+            batch.fail(err);
+        }
+        self.shared.notify_if_idle();
+    }
+
     /// A sent batch of this partition will never be written with its sequence (or may not have
     /// been): the partition's next batch starts a new epoch at sequence 0. The producer's epoch
     /// is bumped locally unless the partition is already behind it; an exhausted epoch asks
     /// InitProducerId for a new id.
     fn open_sequence_gap(&mut self, pq: &mut PartitionQueue) {
         if !self.shared.config.enable_idempotence {
+            return;
+        }
+        if let Some(txn) = &self.shared.txn {
+            // Only the coordinator bumps a transactional epoch: at the next abort.
+            pq.sequence_owner = None;
+            txn.note_sequence_gap();
             return;
         }
         let Some(owner) = pq.sequence_owner.take() else {
@@ -666,6 +746,12 @@ impl Sender {
         // The broker may wait for replicas up to request.timeout.ms; only our wait is shorter.
         let clamped = timeout < cfg.client.request_timeout;
         let request = ProduceRequest::default()
+            .with_transactional_id(
+                self.shared
+                    .txn
+                    .as_ref()
+                    .map(|t| TransactionalId(StrBytes::from_string(t.transactional_id().into()))),
+            )
             .with_acks(cfg.acks.as_i16())
             .with_timeout_ms(cfg.client.request_timeout.as_millis().min(i32::MAX as u128) as i32)
             .with_topic_data(topics);
@@ -903,9 +989,12 @@ impl Sender {
     fn classify(&mut self, batch: &ClosedBatch, e: Error) -> Verdict {
         use ResponseError as E;
         let idempotent = self.shared.config.enable_idempotence;
+        let transactional = self.shared.txn.is_some();
         match e.response_error() {
+            // A transactional producer's epoch is the coordinator's: an old one means fenced.
+            Some(E::InvalidProducerEpoch | E::ProducerFenced) if transactional => Verdict::Fail(e),
             Some(E::OutOfOrderSequenceNumber | E::UnknownProducerId | E::InvalidProducerEpoch)
-                if idempotent && batch.stamp.is_some() =>
+                if idempotent && batch.stamp.is_some() && !transactional =>
             {
                 Verdict::Retry(e)
             }
@@ -995,6 +1084,9 @@ impl Sender {
                 }
                 Err(e) => {
                     self.shared.metrics.record_errors(b.record_count());
+                    if let Some(txn) = &self.shared.txn {
+                        txn.record_failure(&e);
+                    }
                     b.fail(e);
                 }
             }

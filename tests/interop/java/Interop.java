@@ -2,6 +2,8 @@
 //
 //   java Interop produce BOOTSTRAP COMPRESSION < records   lines: topic \t partition \t - \t key \t value \t headers
 //   java Interop consume BOOTSTRAP TOPIC:PARTITIONS...     the same lines on stdout, with offsets
+//   (-Disolation.level=read_committed for a read_committed consumer; Txn.java produces in
+//   transactions)
 //
 // Keys and values are base64 or "-" for null; headers are comma-separated key:value pairs of
 // base64 (value "-" for null). The consumer assigns every listed partition (no consumer group) and
@@ -85,6 +87,7 @@ public final class Interop {
         props.put("bootstrap.servers", bootstrap);
         props.put("enable.auto.commit", "false");
         props.put("auto.offset.reset", "earliest");
+        props.put("isolation.level", System.getProperty("isolation.level", "read_uncommitted"));
         List<TopicPartition> partitions = new ArrayList<>();
         for (String spec : specs) {
             String[] tp = spec.split(":", 2);
@@ -113,7 +116,11 @@ public final class Interop {
                     }
                     out.write(r.topic() + "\t" + r.partition() + "\t" + r.offset() + "\t" + encode(r.key()) + "\t"
                             + encode(r.value()) + "\t" + headers + "\n");
-                    if (r.offset() + 1 >= end) {
+                }
+                // The position, not the last record: with transactions the end offset may be a
+                // marker or an aborted record the consumer never returns.
+                for (TopicPartition tp : new ArrayList<>(remaining.keySet())) {
+                    if (consumer.position(tp) >= remaining.get(tp)) {
                         remaining.remove(tp);
                         consumer.pause(List.of(tp));
                     }
