@@ -13,16 +13,12 @@
 //! sent, without a copy.
 
 use odradek_protocol::compression::{self, Compression};
-use odradek_protocol::records::{BATCH_HEADER_LEN, BatchHeader, LOG_OVERHEAD, RecordsError};
+use odradek_protocol::records::{
+    BATCH_HEADER_LEN, BatchHeader, RecordsError, set_compression, set_log_append_time,
+};
 
 use crate::log::AppendError;
-
-const BATCH_LENGTH_AT: usize = 8;
-const CRC_AT: usize = 17;
-const ATTRIBUTES_AT: usize = 21;
-const MAX_TIMESTAMP_AT: usize = 35;
-const COMPRESSION_MASK: i16 = 0x07;
-const TIMESTAMP_TYPE_BIT: i16 = 0x08;
+use crate::log::validate::decompression_budget;
 
 /// The topic-level settings that rewrite batches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -65,7 +61,9 @@ pub fn rewrite(
     }
     let total = header.total_len();
     let mut bytes = match recompress {
-        Some((codec, level)) => recompressed(&records[..total], header, codec, level)?,
+        Some((codec, level)) => {
+            recompressed(&records[..total], header, codec, level, max_message_bytes)?
+        }
         None => records[..total].to_vec(),
     };
     if bytes.len() > max_message_bytes {
@@ -75,24 +73,20 @@ pub fn rewrite(
         });
     }
     if cfg.log_append_time {
-        let attributes = i16::from_be_bytes([bytes[ATTRIBUTES_AT], bytes[ATTRIBUTES_AT + 1]])
-            | TIMESTAMP_TYPE_BIT;
-        bytes[ATTRIBUTES_AT..ATTRIBUTES_AT + 2].copy_from_slice(&attributes.to_be_bytes());
-        bytes[MAX_TIMESTAMP_AT..MAX_TIMESTAMP_AT + 8].copy_from_slice(&now_ms.to_be_bytes());
+        set_log_append_time(&mut bytes, now_ms).map_err(AppendError::Corrupt)?;
     }
-    let crc = crc32c::crc32c(&bytes[ATTRIBUTES_AT..]);
-    bytes[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
     let header = BatchHeader::parse(&bytes).map_err(AppendError::Corrupt)?;
     Ok(Some(Rewritten { bytes, header }))
 }
 
 /// The batch with its records section recompressed: same header fields but the codec bits
-/// and the length.
+/// and the length. Decompression is bounded as validation bounds it.
 fn recompressed(
     batch: &[u8],
     header: &BatchHeader,
     codec: Compression,
     level: Option<i32>,
+    max_message_bytes: usize,
 ) -> Result<Vec<u8>, AppendError> {
     let corrupt = |e| AppendError::Corrupt(RecordsError::Compression(e));
     let section = &batch[BATCH_HEADER_LEN..];
@@ -100,7 +94,9 @@ fn recompressed(
     let plain = match header.compression() {
         Compression::None => section,
         from => {
-            compression::decompress(from, section, &mut plain).map_err(corrupt)?;
+            let budget = decompression_budget(max_message_bytes);
+            compression::decompress_with_limit(from, section, &mut plain, budget)
+                .map_err(corrupt)?;
             &plain[..]
         }
     };
@@ -109,12 +105,9 @@ fn recompressed(
     compression::compress(codec, level, plain, &mut out).map_err(|e| {
         AppendError::InvalidRecord(format!("recompressing the batch as {codec} failed: {e}"))
     })?;
-    let attributes = (header.attributes & !COMPRESSION_MASK) | codec.id() as i16;
-    out[ATTRIBUTES_AT..ATTRIBUTES_AT + 2].copy_from_slice(&attributes.to_be_bytes());
-    let batch_length = i32::try_from(out.len() - LOG_OVERHEAD).map_err(|_| {
+    set_compression(&mut out, codec).map_err(|_| {
         AppendError::InvalidRecord("the recompressed batch exceeds 2 GiB".to_string())
     })?;
-    out[BATCH_LENGTH_AT..BATCH_LENGTH_AT + 4].copy_from_slice(&batch_length.to_be_bytes());
     Ok(out)
 }
 

@@ -2,7 +2,7 @@
 //! suites ran against this broker (issue 19), one test each: committing offsets of a topic that
 //! does not exist, LogAppendTime topics, topic-level recompression, authorized-operation bit
 //! fields, group configs, the internal `__consumer_offsets` topic, members that join together,
-//! and the advertised API versions.
+//! the advertised API versions, and ListOffsets v11 with the versions of its special timestamps.
 
 mod common;
 
@@ -432,4 +432,75 @@ async fn init_producer_id_is_advertised_up_to_v5() {
         .find(|k| k.api_key == ApiKey::InitProducerId as i16)
         .unwrap();
     assert_eq!((init.min_version, init.max_version), (0, 5));
+}
+
+fn list_offsets_request(name: &str, timestamp: i64) -> ListOffsetsRequest {
+    let mut p = list_offsets_request::ListOffsetsPartition::default();
+    p.partition_index = 0;
+    p.current_leader_epoch = -1;
+    p.timestamp = timestamp;
+    let mut t = list_offsets_request::ListOffsetsTopic::default();
+    t.name = topic(name);
+    t.partitions.push(p);
+    let mut req = ListOffsetsRequest::default();
+    req.replica_id = BrokerId(-1);
+    req.timeout_ms = 1000;
+    req.topics.push(t);
+    req
+}
+
+/// (error, offset, timestamp) of one ListOffsets partition at `version`. Version 11 has v10's
+/// schema (Kafka bumped it for KIP-1023's timestamp -6 only, and kafka-protocol stops at 10),
+/// so it is sent as v10's bytes with the version field set to 11.
+async fn list_offsets_at(
+    c: &mut Client,
+    name: &str,
+    timestamp: i64,
+    version: i16,
+) -> (i16, i64, i64) {
+    let req = list_offsets_request(name, timestamp);
+    let wire = version.min(10);
+    let (cid, bytes) = c.encode(&req, wire);
+    let mut bytes = bytes.to_vec();
+    bytes[6..8].copy_from_slice(&version.to_be_bytes()); // after the size and the API key
+    c.write(&Bytes::from(bytes)).await;
+    let resp = c.read_response::<ListOffsetsRequest>(cid, wire).await;
+    let p = &resp.topics[0].partitions[0];
+    (p.error_code, p.offset, p.timestamp)
+}
+
+/// ListOffsets v11 is served as Apache Kafka 4.3.1 serves it (advertised, the earliest pending
+/// upload -6 answered with no offset, as nothing is tiered), and each special timestamp asked
+/// at a version older than its own is UNSUPPORTED_VERSION, as from Kafka (MAX_TIMESTAMP v7,
+/// EARLIEST_LOCAL v8, LATEST_TIERED v9, EARLIEST_PENDING_UPLOAD v11).
+#[tokio::test]
+async fn list_offsets_v11_and_special_timestamps_by_version() {
+    const UNSUPPORTED_VERSION: i16 = 35;
+    let b = start().await;
+    let mut c = client(&b).await;
+    let versions = c.call(ApiVersionsRequest::default(), 3).await;
+    let lo = versions
+        .api_keys
+        .iter()
+        .find(|k| k.api_key == ApiKey::ListOffsets as i16)
+        .unwrap();
+    assert_eq!((lo.min_version, lo.max_version), (1, 11));
+    assert_eq!(create_topic(&mut c, "lo", 1, &[]).await, NONE);
+    let records = batch(&["a", "b", "c"], None, None, WireCompression::None);
+    assert_eq!(produce(&mut c, "lo", 0, records, -1).await, (NONE, 0));
+
+    assert_eq!(list_offsets_at(&mut c, "lo", -6, 11).await, (NONE, -1, -1));
+    assert_eq!(list_offsets_at(&mut c, "lo", -1, 11).await, (NONE, 3, -1));
+    assert_eq!(list_offsets_at(&mut c, "lo", -2, 11).await, (NONE, 0, -1));
+    for (timestamp, first) in [(-3i64, 7i16), (-4, 8), (-5, 9), (-6, 11)] {
+        let (code, offset, _) = list_offsets_at(&mut c, "lo", timestamp, first - 1).await;
+        assert_eq!(
+            (code, offset),
+            (UNSUPPORTED_VERSION, -1),
+            "timestamp {timestamp} at v{}",
+            first - 1
+        );
+        let (code, _, _) = list_offsets_at(&mut c, "lo", timestamp, first).await;
+        assert_eq!(code, NONE, "timestamp {timestamp} at v{first}");
+    }
 }

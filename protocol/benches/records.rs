@@ -1,14 +1,21 @@
 //! Record batch encode and decode throughput per codec, for 100-byte and 1 KiB records, beside
 //! a memcpy of the same payload bytes. Throughput counts key + value bytes (what the user sent).
 //!
-//! `cargo bench -p odradek --bench records -- --warm-up-time 1 --measurement-time 3`
+//! The `validate_*` groups time what the broker does to each produced batch of 64 KiB (the
+//! producers' `batch.size`): the CRC and a [`RecordStream`] walk of every record's metadata,
+//! beside the codec's own decompression of the same batch (the floor any validator pays).
+//!
+//! `cargo bench -p odradek-protocol --bench records -- --warm-up-time 1 --measurement-time 3`
 
 use std::hint::black_box;
 
 use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use odradek_protocol::compression::Compression;
-use odradek_protocol::records::{BatchOptions, RecordBatch, RecordBatchBuilder};
+use odradek_protocol::records::{
+    BATCH_HEADER_LEN, BatchHeader, BatchOptions, RecordBatch, RecordBatchBuilder, RecordStream,
+    verify_crc,
+};
 
 const RECORDS_PER_BATCH: usize = 1000;
 
@@ -136,7 +143,52 @@ fn bench(c: &mut Criterion) {
             });
         }
         group.finish();
+        validate(c, label, &records[..(64 << 10) / size]);
     }
+}
+
+/// The broker's produce validation of one 64 KiB batch per codec.
+fn validate(c: &mut Criterion, label: &str, records: &[(Vec<u8>, Vec<u8>)]) {
+    let mut group = c.benchmark_group(format!("validate_{label}"));
+    let payload: u64 = records
+        .iter()
+        .map(|(k, v)| (k.len() + v.len()) as u64)
+        .sum();
+    group.throughput(Throughput::Bytes(payload));
+    for codec in [Compression::None, Compression::Lz4, Compression::Zstd] {
+        let mut builder = RecordBatchBuilder::with_capacity(options(codec), payload as usize * 2);
+        let mut batch = Vec::new();
+        encode(&mut builder, records, &mut batch);
+        let mut plain = Vec::new();
+        if codec != Compression::None {
+            group.bench_function(BenchmarkId::new("decompress", codec.name()), |b| {
+                b.iter(|| {
+                    plain.clear();
+                    odradek_protocol::compression::decompress(
+                        codec,
+                        black_box(&batch[BATCH_HEADER_LEN..]),
+                        &mut plain,
+                    )
+                    .unwrap();
+                })
+            });
+        }
+        group.bench_function(BenchmarkId::new("crc_and_walk", codec.name()), |b| {
+            b.iter(|| {
+                let batch = black_box(&batch[..]);
+                let header = BatchHeader::parse(batch).unwrap();
+                verify_crc(batch).unwrap();
+                let mut stream = RecordStream::new(&header, batch, 64 << 20).unwrap();
+                let mut n = 0;
+                while let Some(meta) = stream.next_meta() {
+                    black_box(meta.unwrap());
+                    n += 1;
+                }
+                assert_eq!(n, records.len());
+            })
+        });
+    }
+    group.finish();
 }
 
 criterion_group!(benches, bench);

@@ -25,6 +25,19 @@ const EARLIEST: i64 = -2;
 const MAX_TIMESTAMP: i64 = -3;
 const EARLIEST_LOCAL: i64 = -4;
 const LATEST_TIERED: i64 = -5;
+const EARLIEST_PENDING_UPLOAD: i64 = -6;
+
+/// The first ListOffsets version that may ask for a special timestamp; an older request that
+/// asks gets UNSUPPORTED_VERSION, as from Apache Kafka 4.3.1.
+fn first_version_for(target: i64) -> i16 {
+    match target {
+        MAX_TIMESTAMP => 7,
+        EARLIEST_LOCAL => 8,
+        LATEST_TIERED => 9,
+        EARLIEST_PENDING_UPLOAD => 11,
+        _ => 0,
+    }
+}
 
 pub fn list_offsets(ctx: &Ctx, version: i16, req: ListOffsetsRequest) -> ListOffsetsResponse {
     let mut resp = ListOffsetsResponse::default();
@@ -47,6 +60,9 @@ pub fn list_offsets(ctx: &Ctx, version: i16, req: ListOffsetsRequest) -> ListOff
             pr.leader_epoch = -1;
             match topic.as_ref().and_then(|t| t.partition(p.partition_index)) {
                 None => pr.error_code = unknown_or_denied(denied),
+                Some(_) if version < first_version_for(p.timestamp) => {
+                    pr.error_code = codes::UNSUPPORTED_VERSION;
+                }
                 Some(part) => {
                     let log = part.log();
                     pr.error_code = check_leader_epoch(p.current_leader_epoch, log.leader_epoch());
@@ -80,7 +96,8 @@ fn lookup(log: &PartitionLog, target: i64, committed: bool) -> std::io::Result<(
         LATEST if committed => (log.last_stable_offset(), -1, epoch),
         LATEST => (log.high_watermark(), -1, epoch),
         EARLIEST | EARLIEST_LOCAL => (log.log_start_offset(), -1, epoch),
-        LATEST_TIERED => (-1, -1, -1),
+        // No tiered storage: nothing is remote, nothing waits for an upload.
+        LATEST_TIERED | EARLIEST_PENDING_UPLOAD => (-1, -1, -1),
         MAX_TIMESTAMP => match log.batch_with_max_timestamp()? {
             Some((h, plan)) => {
                 let start = log.log_start_offset();

@@ -6,11 +6,12 @@
 //! keys on every record of a compacted topic; a max timestamp that is the records' largest
 //! (rewritten, with the CRC, when the producer got it wrong, as Kafka does).
 //!
-//! Kafka rebuilds a compressed batch whose inner offsets are not 0, 1, 2, …; this broker never
-//! recompresses on append, so such a batch is refused with INVALID_RECORD instead.
+//! Kafka rebuilds a compressed batch whose inner offsets are not 0, 1, 2, …; this broker
+//! re-encodes no records (it recompresses only for a topic's `compression.type`), so such a
+//! batch is refused with INVALID_RECORD instead.
 
 use bytes::{Bytes, BytesMut};
-use odradek_protocol::compression::CompressionError;
+use odradek_protocol::compression::{CompressionError, MAX_DECOMPRESSED_BYTES};
 use odradek_protocol::records::{
     BatchHeader, RecordStream, RecordsError, TimestampType, set_max_timestamp, verify_crc,
 };
@@ -24,11 +25,12 @@ pub const DECOMPRESSION_RATIO_LIMIT: usize = 64;
 /// The decompression budget never drops below this, however small `max.message.bytes` is.
 const MIN_DECOMPRESSION_BUDGET: usize = 1 << 20;
 
-/// Bytes the records section of a batch may decompress to under `max_message_bytes`.
+/// Bytes the records section of a batch may decompress to under `max_message_bytes` (never
+/// more than the codec's own bound on one batch).
 pub fn decompression_budget(max_message_bytes: usize) -> usize {
     max_message_bytes
         .saturating_mul(DECOMPRESSION_RATIO_LIMIT)
-        .max(MIN_DECOMPRESSION_BUDGET)
+        .clamp(MIN_DECOMPRESSION_BUDGET, MAX_DECOMPRESSED_BYTES)
 }
 
 /// The topic settings validation depends on.
@@ -62,8 +64,7 @@ pub fn validate_produced(records: Bytes, rules: ProduceRules) -> Result<Validate
     {
         let mut fixed = BytesMut::from(&records[..]);
         set_max_timestamp(&mut fixed, max_timestamp).map_err(AppendError::Corrupt)?;
-        header.max_timestamp = max_timestamp;
-        header.crc = u32::from_be_bytes(fixed[17..21].try_into().expect("4 bytes"));
+        header = BatchHeader::parse(&fixed).map_err(AppendError::Corrupt)?;
         return Ok(Validated {
             header,
             records: fixed.freeze(),

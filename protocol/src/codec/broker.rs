@@ -6,7 +6,7 @@ use kafka_protocol::protocol::{Decodable, Encodable};
 
 use super::{
     Response, api_key_of, check_version, peek_request_preamble, response_kind_key,
-    supported_versions,
+    supported_versions, wire_version,
 };
 use crate::ProtocolError;
 use crate::frame::{begin_frame, finish_frame};
@@ -45,9 +45,10 @@ pub fn decode_request(frame: Bytes) -> Result<(RequestHeader, RequestKind), Prot
             .map_err(|e| decode_err(format!("request header v{header_version}: {e:#}")))?
     };
     // Bounds every count and length before kafka-protocol allocates from them (see shape.rs).
-    shape::check(Direction::Request, preamble.api_key, version, &buf).map_err(decode_err)?;
-    let body = RequestKind::decode(api_key, &mut buf, version)
-        .map_err(|e| decode_err(format!("{e:#}")))?;
+    let wire = wire_version(api_key, version);
+    shape::check(Direction::Request, preamble.api_key, wire, &buf).map_err(decode_err)?;
+    let body =
+        RequestKind::decode(api_key, &mut buf, wire).map_err(|e| decode_err(format!("{e:#}")))?;
     Ok((header, body))
 }
 
@@ -77,7 +78,7 @@ pub fn encode_response(
     let mut dst = BytesMut::with_capacity(64);
     let at = begin_frame(&mut dst);
     encode_response_header(&mut dst, api_key, version, correlation_id);
-    body.encode(&mut dst, version)
+    body.encode(&mut dst, wire_version(api_key, version))
         .map_err(|e| encode_err(format!("{e:#}")))?;
     finish_frame(&mut dst, at).map_err(|len| encode_err(format!("frame of {len} bytes")))?;
     Ok(dst.freeze())

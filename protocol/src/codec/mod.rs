@@ -38,10 +38,8 @@ macro_rules! apis {
         const _: () = { $(apis!(@encode_request $key $request $response $($chunked)?);)* };
 
         /// The versions of an API whose request and response `kafka-protocol` can both encode and
-        /// decode. Narrower than [`ApiKey::valid_versions`] for some APIs in kafka-protocol 0.18
-        /// (OffsetFetch and OffsetCommit v10, InitProducerId v6 exist only as responses), so this,
-        /// not `valid_versions`, is what a broker may advertise and what the codec accepts.
-        pub fn supported_versions(api_key: ApiKey) -> VersionRange {
+        /// decode.
+        fn codec_versions(api_key: ApiKey) -> VersionRange {
             match api_key {
                 $(ApiKey::$key => $request::VERSIONS.intersect(&$response::VERSIONS),)*
             }
@@ -104,6 +102,35 @@ macro_rules! apis {
             }
         }
     };
+}
+
+/// The versions of an API the codec encodes and decodes: those whose request and response
+/// `kafka-protocol` both handle, and the [`WIRE_ALIASES`] above them. Narrower than
+/// [`ApiKey::valid_versions`] for some APIs in kafka-protocol 0.18 (OffsetFetch and OffsetCommit
+/// v10, InitProducerId v6 exist only as responses), so this, not `valid_versions`, is what a
+/// broker may advertise and what the codec accepts.
+pub fn supported_versions(api_key: ApiKey) -> VersionRange {
+    let mut range = codec_versions(api_key);
+    for &(key, version, same_as) in WIRE_ALIASES {
+        if key == api_key && same_as == range.max && version == same_as + 1 {
+            range.max = version;
+        }
+    }
+    range
+}
+
+/// Versions Kafka added for a change of meaning only, with the schema of the version before,
+/// which `kafka-protocol` 0.18 does not list: (API, version, the version whose wire format it
+/// has). ListOffsets v11 (KIP-1023: the earliest-pending-upload timestamp -6) is v10's schema in
+/// Apache Kafka 4.3.1, request and response alike. Hand-written because the crate stops at 10.
+const WIRE_ALIASES: &[(ApiKey, i16, i16)] = &[(ApiKey::ListOffsets, 11, 10)];
+
+/// The version whose schema `version` of `api_key` is written in.
+pub(crate) fn wire_version(api_key: ApiKey, version: i16) -> i16 {
+    WIRE_ALIASES
+        .iter()
+        .find(|&&(key, v, _)| key == api_key && v == version)
+        .map_or(version, |&(_, _, same_as)| same_as)
 }
 
 apis! {
@@ -345,7 +372,7 @@ mod tests {
     fn supported_versions_are_where_request_and_response_both_exist() {
         let mut narrower = Vec::new();
         for api_key in ApiKey::iter() {
-            let ours = supported_versions(api_key);
+            let ours = codec_versions(api_key);
             let valid = api_key.valid_versions();
             assert!(!ours.is_empty(), "{api_key:?}");
             assert!(
@@ -365,6 +392,11 @@ mod tests {
                 (ApiKey::InitProducerId, 5, 6),
             ]
         );
+        // Wire aliases extend the codec's range above kafka-protocol's.
+        let list_offsets = supported_versions(ApiKey::ListOffsets);
+        assert_eq!((list_offsets.min, list_offsets.max), (1, 11));
+        assert_eq!(wire_version(ApiKey::ListOffsets, 11), 10);
+        assert_eq!(wire_version(ApiKey::ListOffsets, 10), 10);
         // Such a request is reported as an unsupported version, not as undecodable bytes.
         let mut raw = BytesMut::new();
         raw.put_i16(ApiKey::OffsetFetch as i16);

@@ -690,7 +690,7 @@ fn read_bounded(
     limit: usize,
 ) -> Result<(), CompressionError> {
     let start = out.len();
-    let mut bounded = reader.take(limit as u64 + 1);
+    let mut bounded = reader.take((limit as u64).saturating_add(1));
     bounded
         .read_to_end(out)
         .map_err(|e| CompressionError::corrupt(codec, e))?;

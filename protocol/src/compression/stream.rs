@@ -60,6 +60,16 @@ enum State<'a> {
     Done,
 }
 
+/// Where [`BoundedDecoder::next_block`] put a block.
+enum Block {
+    /// The input has ended.
+    End,
+    /// In `self.block`, to be copied out.
+    Buffered,
+    /// Straight into the caller's buffer: this many bytes.
+    Direct(usize),
+}
+
 struct Lz4FrameState {
     independent: bool,
     block_checksums: bool,
@@ -177,12 +187,14 @@ impl<'a> BoundedDecoder<'a> {
                         .map_err(|e| CompressionError::corrupt(self.codec, e))?
                 }
                 State::Zstd { .. } => self.zstd_read(out)?,
-                State::Lz4 { .. } | State::Snappy { .. } => {
-                    if !self.next_block()? {
+                State::Lz4 { .. } | State::Snappy { .. } => match self.next_block(out)? {
+                    Block::End => {
                         self.state = State::Done;
+                        return Ok(0);
                     }
-                    continue;
-                }
+                    Block::Direct(n) if n > 0 => return Ok(n),
+                    Block::Direct(_) | Block::Buffered => continue,
+                },
             };
             if n == 0 {
                 self.finish();
@@ -265,8 +277,19 @@ impl<'a> BoundedDecoder<'a> {
         }
     }
 
-    /// Decodes the next lz4 or snappy block into `self.block`; false at the end of the input.
-    fn next_block(&mut self) -> Result<bool, CompressionError> {
+    /// How much room in the buffer given to [`BoundedDecoder::read`] lets it decode the next
+    /// piece straight into that buffer (an lz4 block of the current frame: its block size)
+    /// instead of into its own and copying out.
+    pub fn direct_read_len(&self) -> usize {
+        match &self.state {
+            State::Lz4 { frame: Some(f), .. } => f.block_max,
+            _ => STREAM_CHUNK,
+        }
+    }
+
+    /// Decodes the next lz4 or snappy block: an independent lz4 block straight into `out` when
+    /// it has room for the frame's block size, anything else into `self.block`.
+    fn next_block(&mut self, out: &mut [u8]) -> Result<Block, CompressionError> {
         let room = self.budget - self.produced;
         let len = match &mut self.state {
             State::Lz4 {
@@ -276,7 +299,7 @@ impl<'a> BoundedDecoder<'a> {
             } => loop {
                 let Some(f) = frame else {
                     if input.is_empty() {
-                        return Ok(false);
+                        return Ok(Block::End);
                     }
                     *frame = lz4_frame_header(input)?.map(|h| Lz4FrameState {
                         independent: h.independent,
@@ -301,13 +324,36 @@ impl<'a> BoundedDecoder<'a> {
                 if f.block_checksums {
                     take(input, 4)?;
                 }
-                if !f.independent && self.block_len > 0 {
+                let stored = word & 0x8000_0000 != 0;
+                if f.independent {
+                    // No history needed: decode (or copy) into the caller's buffer when it
+                    // can take a whole block, saving a copy per block.
+                    let cap = if stored {
+                        len
+                    } else {
+                        f.block_max.min(room.saturating_add(1))
+                    };
+                    if out.len() >= cap {
+                        let n = if stored {
+                            out[..len].copy_from_slice(data);
+                            len
+                        } else {
+                            lz4_flex::block::decompress_into(data, &mut out[..cap])
+                                .map_err(|e| lz4_block_error(e, cap, room, self.budget))?
+                        };
+                        if n > room {
+                            return Err(self.too_large());
+                        }
+                        self.produced += n;
+                        return Ok(Block::Direct(n));
+                    }
+                } else if self.block_len > 0 {
                     // Keep the last 64 KiB of output for the next linked block.
                     history.extend_from_slice(&self.block[..self.block_len]);
                     let excess = history.len().saturating_sub(64 << 10);
                     history.drain(..excess);
                 }
-                if word & 0x8000_0000 != 0 {
+                if stored {
                     if len > room {
                         return Err(CompressionError::TooLarge {
                             codec: self.codec,
@@ -330,7 +376,7 @@ impl<'a> BoundedDecoder<'a> {
             },
             State::Snappy { chunks, xerial } => {
                 if chunks.is_empty() {
-                    return Ok(false);
+                    return Ok(Block::End);
                 }
                 let block = if *xerial {
                     let Some((len, rest)) = chunks.split_first_chunk::<4>() else {
@@ -370,7 +416,7 @@ impl<'a> BoundedDecoder<'a> {
         self.produced += len;
         self.block_pos = 0;
         self.block_len = len;
-        Ok(true)
+        Ok(Block::Buffered)
     }
 
     fn too_large(&mut self) -> CompressionError {

@@ -1,5 +1,7 @@
-//! The fixed 61-byte RecordBatch v2 header: parsing, the CRC, and the two fields a broker
-//! rewrites in place (base offset and partition leader epoch, both outside the CRC).
+//! The fixed 61-byte RecordBatch v2 header: parsing, the CRC, the two fields a broker rewrites
+//! in place (base offset and partition leader epoch, both outside the CRC), and the fields a
+//! broker's topic settings change (max timestamp, timestamp type, codec and length; each
+//! rewrite recomputes the CRC).
 
 use super::{RecordsError, UNKNOWN_OFFSET};
 use crate::compression::Compression;
@@ -16,6 +18,8 @@ pub(crate) const MAGIC_AT: usize = 16;
 pub(crate) const CRC_AT: usize = 17;
 /// The CRC covers everything from the attributes to the end of the batch.
 pub(crate) const CRC_COVERS_FROM: usize = 21;
+const BATCH_LENGTH_AT: usize = 8;
+const ATTRIBUTES_AT: usize = 21;
 const MAX_TIMESTAMP_AT: usize = 35;
 /// Smallest legal `batch_length`: a header with no records.
 pub(crate) const MIN_BATCH_LENGTH: i32 = (BATCH_HEADER_LEN - LOG_OVERHEAD) as i32;
@@ -297,7 +301,41 @@ pub fn set_max_timestamp(batch: &mut [u8], max_timestamp: i64) -> Result<(), Rec
     let header = BatchHeader::parse(batch)?;
     let total = whole_len(&header, batch)?;
     batch[MAX_TIMESTAMP_AT..MAX_TIMESTAMP_AT + 8].copy_from_slice(&max_timestamp.to_be_bytes());
-    let crc = crc32c::crc32c(&batch[CRC_COVERS_FROM..total]);
-    batch[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
+    rewrite_crc(&mut batch[..total]);
     Ok(())
+}
+
+/// Stamps the batch at the front of `batch` with a log append time: the timestamp-type
+/// attribute becomes LogAppendTime and the max timestamp `append_time_ms` (consumers then read
+/// every record's timestamp as that time); the CRC is recomputed. What a broker does for a
+/// topic with `message.timestamp.type=LogAppendTime`.
+pub fn set_log_append_time(batch: &mut [u8], append_time_ms: i64) -> Result<(), RecordsError> {
+    let header = BatchHeader::parse(batch)?;
+    let total = whole_len(&header, batch)?;
+    let attributes = header.attributes | TIMESTAMP_TYPE_BIT;
+    batch[ATTRIBUTES_AT..ATTRIBUTES_AT + 2].copy_from_slice(&attributes.to_be_bytes());
+    batch[MAX_TIMESTAMP_AT..MAX_TIMESTAMP_AT + 8].copy_from_slice(&append_time_ms.to_be_bytes());
+    rewrite_crc(&mut batch[..total]);
+    Ok(())
+}
+
+/// Marks `batch` — a header followed by a records section just compressed with `codec` — as
+/// that codec's, with its batch length set to the bytes present, and recomputes the CRC. For a
+/// broker that recompresses a produced batch (topic-level `compression.type`).
+pub fn set_compression(batch: &mut [u8], codec: Compression) -> Result<(), RecordsError> {
+    check_header_room(batch)?;
+    let batch_length = i32::try_from(batch.len() - LOG_OVERHEAD)
+        .map_err(|_| RecordsError::corrupt(peek_base_offset(batch), "a record batch over 2 GiB"))?;
+    let attributes = i16::from_be_bytes([batch[ATTRIBUTES_AT], batch[ATTRIBUTES_AT + 1]]);
+    let attributes = (attributes & !COMPRESSION_MASK) | i16::from(codec.id());
+    batch[ATTRIBUTES_AT..ATTRIBUTES_AT + 2].copy_from_slice(&attributes.to_be_bytes());
+    batch[BATCH_LENGTH_AT..BATCH_LENGTH_AT + 4].copy_from_slice(&batch_length.to_be_bytes());
+    rewrite_crc(batch);
+    Ok(())
+}
+
+/// Recomputes the CRC of `batch`, exactly one whole batch.
+fn rewrite_crc(batch: &mut [u8]) {
+    let crc = crc32c::crc32c(&batch[CRC_COVERS_FROM..]);
+    batch[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
 }

@@ -26,7 +26,8 @@ pub mod varint;
 pub use builder::{BatchOptions, RecordBatchBuilder};
 pub use header::{
     BATCH_HEADER_LEN, BatchHeader, LOG_OVERHEAD, MAGIC_V2, TimestampType, set_base_offset,
-    set_max_timestamp, set_partition_leader_epoch, verify_crc,
+    set_compression, set_log_append_time, set_max_timestamp, set_partition_leader_epoch,
+    verify_crc,
 };
 pub use iter::{RecordBatch, RecordBatches, Records};
 pub use record::{ControlRecord, RawRecord, Record, RecordHeader, RecordRef};

@@ -307,6 +307,37 @@ fn decode_plain(data: &[u8], pos: usize, ctx: &RecordContext) -> Option<(RawReco
     let mut p = pos;
     let length = plain_varint(data, &mut p)?;
     let end = p.checked_add(usize::try_from(length).ok()?)?;
+    decode_plain_fields(data, p, end, ctx).map(|raw| (raw, end))
+}
+
+/// Parses and validates the record whose fields span `data[fields..end]`, its length prefix
+/// (at `*pos`) already read by the caller; advances `*pos` to `end`. For a reader that needs
+/// the length first (to make the whole record available) and should not parse it again.
+#[inline]
+pub(crate) fn decode_raw_sized(
+    data: &[u8],
+    pos: &mut usize,
+    fields: usize,
+    end: usize,
+    ctx: &RecordContext,
+) -> Result<RawRecord, RecordsError> {
+    match decode_plain_fields(data, fields, end, ctx) {
+        Some(raw) => {
+            *pos = end;
+            Ok(raw)
+        }
+        None => decode_checked(data, pos, ctx),
+    }
+}
+
+/// The fields of [`decode_plain`]'s record, from `p` (past the length) to `end`.
+#[inline(always)]
+fn decode_plain_fields(
+    data: &[u8],
+    mut p: usize,
+    end: usize,
+    ctx: &RecordContext,
+) -> Option<RawRecord> {
     // Fields are read from `rec`, so none can reach past the record's declared end.
     let rec = data.get(..end)?;
     if p >= end {
@@ -329,19 +360,16 @@ fn decode_plain(data: &[u8], pos: usize, ctx: &RecordContext) -> Option<(RawReco
     if p != end {
         return None;
     }
-    Some((
-        RawRecord {
-            offset: ctx.base_offset.wrapping_add(offset_delta as i64),
-            timestamp: ctx
-                .log_append_time
-                .unwrap_or_else(|| ctx.base_timestamp.wrapping_add(timestamp_delta)),
-            key,
-            value,
-            headers: (headers_start, end),
-            header_count,
-        },
-        end,
-    ))
+    Some(RawRecord {
+        offset: ctx.base_offset.wrapping_add(offset_delta as i64),
+        timestamp: ctx
+            .log_append_time
+            .unwrap_or_else(|| ctx.base_timestamp.wrapping_add(timestamp_delta)),
+        key,
+        value,
+        headers: (headers_start, end),
+        header_count,
+    })
 }
 
 /// [`decode_raw`] with precise errors: the slow path, for malformed records.

@@ -3,17 +3,24 @@
 //! current record (and whatever follows it in the last piece decoded). For the broker, which
 //! validates every produced batch and compacts logs, whatever a batch claims.
 
+use std::cell::RefCell;
+
 use super::header::BatchHeader;
-use super::record::{RecordContext, RecordRef, decode_raw};
+use super::record::{RawRecord, RecordContext, RecordRef, decode_raw_sized};
 use super::varint::{VarintError, read_varint, read_varlong};
 use super::{BATCH_HEADER_LEN, RecordsError, TimestampType};
 use crate::compression::{BoundedDecoder, Compression};
 
-/// The window grows in steps of this much (a record larger than the window grows it to fit).
-const WINDOW_STEP: usize = 64 << 10;
 /// [`RecordStream::next_meta`] walks a decompressed record larger than this field by field
 /// instead of holding it whole.
 const LARGE_RECORD: usize = 1 << 20;
+/// A window up to this size goes back to the thread's pool for the next batch (a stream per
+/// produced batch would otherwise allocate and zero one each time); a larger one is freed.
+const KEEP_WINDOW: usize = 4 << 20;
+
+thread_local! {
+    static WINDOW_POOL: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
 
 /// What validation needs of a record, without its key, value or headers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,14 +35,28 @@ pub struct RecordMeta {
     pub value_is_null: bool,
 }
 
+impl From<RawRecord> for RecordMeta {
+    fn from(raw: RawRecord) -> Self {
+        RecordMeta {
+            offset: raw.offset,
+            timestamp: raw.timestamp,
+            has_key: raw.key.is_some(),
+            value_is_null: raw.value.is_none(),
+        }
+    }
+}
+
 /// Streaming iterator over the records of one batch (`batch` = the whole batch's bytes, its CRC
 /// already checked by the caller). Decompressed output past `budget` bytes is an error, as is a
-/// record count that does not match the records present.
+/// record count that does not match the records present. Each record is parsed once: its length
+/// prefix tells how much to make available, then its fields are read in place.
 #[derive(Debug)]
 pub struct RecordStream<'a> {
     /// For an uncompressed batch, the records section itself; else empty.
     plain: &'a [u8],
     decoder: Option<BoundedDecoder<'a>>,
+    /// Decompressed bytes `window[start..end]` not yet walked; the decoder writes its blocks
+    /// straight in after `end`.
     window: Vec<u8>,
     start: usize,
     end: usize,
@@ -96,10 +117,15 @@ impl<'a> RecordStream<'a> {
                 (&[][..], Some(dec), false, 0)
             }
         };
+        let window = if decoder.is_some() {
+            WINDOW_POOL.with(|w| std::mem::take(&mut *w.borrow_mut()))
+        } else {
+            Vec::new()
+        };
         Ok(RecordStream {
             plain,
             decoder,
-            window: Vec::new(),
+            window,
             start: 0,
             end,
             eof,
@@ -114,6 +140,7 @@ impl<'a> RecordStream<'a> {
         self.left
     }
 
+    #[inline]
     fn data(&self) -> &[u8] {
         if self.decoder.is_some() {
             &self.window[..self.end]
@@ -123,19 +150,32 @@ impl<'a> RecordStream<'a> {
     }
 
     /// Makes at least `want` bytes available from `start` (fewer only at the end of the data).
+    #[inline]
     fn fill(&mut self, want: usize) -> Result<(), RecordsError> {
+        if self.end - self.start >= want || self.eof {
+            return Ok(());
+        }
+        self.fill_more(want)
+    }
+
+    #[inline(never)]
+    fn fill_more(&mut self, want: usize) -> Result<(), RecordsError> {
         let Some(decoder) = self.decoder.as_mut() else {
             return Ok(());
         };
         while self.end - self.start < want && !self.eof {
-            if self.start > 0 {
-                self.window.copy_within(self.start..self.end, 0);
-                self.end -= self.start;
-                self.start = 0;
-            }
-            if self.end == self.window.len() {
-                let grown = (self.window.len() * 2).max(WINDOW_STEP);
-                self.window.resize(grown, 0);
+            // Room after `end` for what is missing, and at least a whole block so the decoder
+            // writes straight into the window.
+            let room = (want - (self.end - self.start)).max(decoder.direct_read_len());
+            if self.window.len() - self.end < room {
+                if self.start > 0 {
+                    self.window.copy_within(self.start..self.end, 0);
+                    self.end -= self.start;
+                    self.start = 0;
+                }
+                if self.window.len() - self.end < room {
+                    self.window.resize(self.end + room, 0);
+                }
             }
             let n = decoder
                 .read(&mut self.window[self.end..])
@@ -161,16 +201,13 @@ impl<'a> RecordStream<'a> {
         if self.done {
             return None;
         }
-        match self.next_span() {
-            Ok(Some((raw, _))) => {
-                let data = if self.decoder.is_some() {
-                    &self.window[..self.end]
-                } else {
-                    &self.plain[..self.end]
-                };
-                Some(Ok(raw.borrowed(data)))
-            }
-            Ok(None) => None,
+        let next = match self.next_length() {
+            Ok(Some((length, used))) => self.take_record(length, used),
+            Ok(None) => return None,
+            Err(e) => Err(e),
+        };
+        match next {
+            Ok(raw) => Some(Ok(raw.borrowed(self.data()))),
             Err(e) => {
                 self.done = true;
                 Some(Err(e))
@@ -185,21 +222,18 @@ impl<'a> RecordStream<'a> {
         if self.done {
             return None;
         }
-        let result = match self.large_record_length() {
-            Ok(Some(whole)) => self.walk_large(whole).map(Some),
-            Ok(None) => self.next_span().map(|r| {
-                r.map(|(raw, _)| RecordMeta {
-                    offset: raw.offset,
-                    timestamp: raw.timestamp,
-                    has_key: raw.key.is_some(),
-                    value_is_null: raw.value.is_none(),
-                })
-            }),
+        let next = match self.next_length() {
+            Ok(Some((length, used)))
+                if self.decoder.is_some() && length.saturating_add(used) > LARGE_RECORD =>
+            {
+                self.walk_large(length, used)
+            }
+            Ok(Some((length, used))) => self.take_record(length, used).map(RecordMeta::from),
+            Ok(None) => return None,
             Err(e) => Err(e),
         };
-        match result {
-            Ok(Some(meta)) => Some(Ok(meta)),
-            Ok(None) => None,
+        match next {
+            Ok(meta) => Some(Ok(meta)),
             Err(e) => {
                 self.done = true;
                 Some(Err(e))
@@ -207,20 +241,59 @@ impl<'a> RecordStream<'a> {
         }
     }
 
-    /// The whole length (prefix included) of the next record when it is a large one of a
-    /// compressed batch; `None` for any other case, [`RecordStream::next_span`]'s.
-    fn large_record_length(&mut self) -> Result<Option<usize>, RecordsError> {
-        if self.decoder.is_none() || self.left == 0 {
+    /// The next record's length prefix, read once: `(length, prefix bytes)`, or `None` after
+    /// the declared records (when nothing follows them).
+    #[inline]
+    fn next_length(&mut self) -> Result<Option<(usize, usize)>, RecordsError> {
+        // One byte past the declared records tells whether anything follows them.
+        self.fill(if self.left == 0 { 1 } else { 5 })?;
+        let available = self.end - self.start;
+        if self.left == 0 {
+            self.done = true;
+            if available != 0 {
+                let more = if self.eof { "" } else { " or more" };
+                return Err(self.corrupt(format!(
+                    "{available}{more} bytes left after the declared records"
+                )));
+            }
             return Ok(None);
         }
-        self.fill(5)?;
-        match read_varint(&self.data()[self.start..]) {
-            Ok((length, used)) => Ok(usize::try_from(length)
-                .ok()
-                .map(|l| l + used)
-                .filter(|&whole| whole > LARGE_RECORD)),
-            Err(_) => Ok(None),
+        if available == 0 {
+            let left = self.left;
+            return Err(self.corrupt(format!(
+                "records end with {left} of the declared records missing"
+            )));
         }
+        let (length, used) = match read_varint(&self.data()[self.start..]) {
+            Ok(v) => v,
+            Err(VarintError::Truncated) | Err(VarintError::TooLong) => {
+                return Err(self.corrupt("malformed record length".into()));
+            }
+        };
+        let Ok(length) = usize::try_from(length) else {
+            return Err(self.corrupt(format!("negative record length {length}")));
+        };
+        Ok(Some((length, used)))
+    }
+
+    /// The record at `start` whose length prefix ([`RecordStream::next_length`]) was read:
+    /// made available whole, its fields parsed in place.
+    #[inline]
+    fn take_record(&mut self, length: usize, used: usize) -> Result<RawRecord, RecordsError> {
+        let whole = used + length;
+        self.fill(whole)?;
+        if self.end - self.start < whole {
+            let have = self.end - self.start;
+            return Err(self.corrupt(format!(
+                "record of {whole} bytes with {have} bytes left in the batch"
+            )));
+        }
+        let mut pos = self.start;
+        let (fields, end) = (self.start + used, self.start + whole);
+        let raw = decode_raw_sized(&self.data()[..end], &mut pos, fields, end, &self.ctx)?;
+        self.start = pos;
+        self.left -= 1;
+        Ok(raw)
     }
 
     /// Consumes `n` bytes of the current record, of which `room` remain.
@@ -275,10 +348,10 @@ impl<'a> RecordStream<'a> {
         }
     }
 
-    fn walk_large(&mut self, whole: usize) -> Result<RecordMeta, RecordsError> {
-        let (_, used) = read_varint(&self.data()[self.start..]).expect("read before");
+    /// A large record of a compressed batch, field by field (its length prefix already read).
+    fn walk_large(&mut self, length: usize, used: usize) -> Result<RecordMeta, RecordsError> {
         self.start += used;
-        let mut room = whole - used;
+        let mut room = length;
         self.skip(1, &mut room, "attributes")?;
         let timestamp_delta = self.field(true, &mut room, "timestamp delta")?;
         let offset_delta = self.field(false, &mut room, "offset delta")?;
@@ -308,54 +381,19 @@ impl<'a> RecordStream<'a> {
             value_is_null,
         })
     }
+}
 
-    fn next_span(&mut self) -> Result<Option<(super::record::RawRecord, usize)>, RecordsError> {
-        // One byte past the declared records tells whether anything follows them.
-        self.fill(if self.left == 0 { 1 } else { 5 })?;
-        let available = self.end - self.start;
-        if self.left == 0 {
-            self.done = true;
-            if available != 0 {
-                let more = if self.eof { "" } else { " or more" };
-                return Err(self.corrupt(format!(
-                    "{available}{more} bytes left after the declared records"
-                )));
-            }
-            return Ok(None);
+impl Drop for RecordStream<'_> {
+    fn drop(&mut self) {
+        let window = std::mem::take(&mut self.window);
+        if window.capacity() > 0 && window.capacity() <= KEEP_WINDOW {
+            WINDOW_POOL.with(|w| {
+                let mut w = w.borrow_mut();
+                if w.capacity() < window.capacity() {
+                    *w = window;
+                }
+            });
         }
-        if available == 0 {
-            let left = self.left;
-            return Err(self.corrupt(format!(
-                "records end with {left} of the declared records missing"
-            )));
-        }
-        let (length, used) = match read_varint(&self.data()[self.start..]) {
-            Ok(v) => v,
-            Err(VarintError::Truncated) | Err(VarintError::TooLong) => {
-                return Err(self.corrupt("malformed record length".into()));
-            }
-        };
-        let Ok(length) = usize::try_from(length) else {
-            return Err(self.corrupt(format!("negative record length {length}")));
-        };
-        let whole = used + length;
-        self.fill(whole)?;
-        if self.end - self.start < whole {
-            let have = self.end - self.start;
-            return Err(self.corrupt(format!(
-                "record of {whole} bytes with {have} bytes left in the batch"
-            )));
-        }
-        let mut pos = self.start;
-        let data = if self.decoder.is_some() {
-            &self.window[..self.start + whole]
-        } else {
-            &self.plain[..self.start + whole]
-        };
-        let raw = decode_raw(data, &mut pos, &self.ctx)?;
-        self.start = pos;
-        self.left -= 1;
-        Ok(Some((raw, pos)))
     }
 }
 
