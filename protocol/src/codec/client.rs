@@ -4,7 +4,9 @@ use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::Decodable;
 
-use super::{Response, api_key_of, check_version, request_kind_key, supported_versions};
+use super::{
+    Response, api_key_of, check_version, request_kind_key, supported_versions, wire_version,
+};
 use crate::ProtocolError;
 use crate::frame::{begin_frame, finish_frame};
 use crate::shape::{self, Direction};
@@ -47,7 +49,8 @@ pub fn encode_request_kind(
             reason: format!("the body is a {:?} request", request_kind_key(body)),
         });
     }
-    write_request(api_key, version, header, 0, |dst| body.encode(dst, version))
+    let wire = wire_version(api_key, version);
+    write_request(api_key, version, header, 0, |dst| body.encode(dst, wire))
 }
 
 fn write_request<E: std::fmt::Display>(
@@ -124,7 +127,7 @@ pub fn decode_response_kind(
 ) -> Result<(i32, ResponseKind), ProtocolError> {
     check_version(api_key, version, supported_versions(api_key))?;
     read_response(api_key, version, frame, |buf, v| {
-        ResponseKind::decode(api_key, buf, v)
+        ResponseKind::decode(api_key, buf, wire_version(api_key, v))
     })
 }
 
