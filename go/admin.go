@@ -2,12 +2,16 @@ package odradek
 
 /*
 #include <stdlib.h>
+#include <stdint.h>
 #include "odradek.h"
+extern OdradekError *odradek_go_admin_new(const OdradekConfigEntry *c, size_t n, uintptr_t token,
+		OdradekAdmin **out);
 */
 import "C"
 
 import (
 	"context"
+	"runtime/cgo"
 	"sync"
 	"unsafe"
 )
@@ -24,18 +28,22 @@ type TopicSpec struct {
 type Admin struct {
 	mu     sync.RWMutex
 	handle *C.OdradekAdmin
+	token  cgo.Handle // the TokenProvider, if any
 }
 
-// NewAdmin creates an admin client from librdkafka / Java property names.
-func NewAdmin(config map[string]string) (*Admin, error) {
+// NewAdmin creates an admin client from librdkafka / Java property names. Options:
+// WithTokenProvider.
+func NewAdmin(config map[string]string, opts ...Option) (*Admin, error) {
 	cfg := newCConfig(config)
 	defer cfg.free()
+	token := tokenHandle(opts)
 	var h *C.OdradekAdmin
-	if err := takeError(C.odradek_admin_new(cfg.entries, cfg.n, &h)); err != nil {
+	if err := takeError(C.odradek_go_admin_new(cfg.entries, cfg.n, C.uintptr_t(token), &h)); err != nil {
+		deleteHandle(&token)
 		return nil, err
 	}
 	liveHandles.Add(1)
-	return &Admin{handle: h}, nil
+	return &Admin{handle: h, token: token}, nil
 }
 
 func (a *Admin) call(f func(h *C.OdradekAdmin) error) error {
@@ -122,6 +130,7 @@ func (a *Admin) Close() error {
 		C.odradek_admin_free(a.handle)
 		a.handle = nil
 		liveHandles.Add(-1)
+		deleteHandle(&a.token)
 	}
 	return nil
 }

@@ -25,6 +25,7 @@ type scenario struct {
 	Name         string            `json:"name"`
 	Description  string            `json:"description"`
 	BrokerConfig map[string]string `json:"broker_config"`
+	Security     string            `json:"security"`
 	Steps        []map[string]json.RawMessage
 }
 
@@ -72,25 +73,39 @@ type confClient struct {
 }
 
 type runner struct {
-	bootstrap string
-	admin     *Admin
-	clients   map[string]*confClient
+	// bootstrap.servers and, for a sasl_ssl scenario, the security keys; a step's config keys
+	// replace these.
+	base    map[string]string
+	admin   *Admin
+	clients map[string]*confClient
 	// failures inside rebalance handlers ("on_revoke": "commit"), reported after the step
 	callbackMu     sync.Mutex
 	callbackErrors []string
 }
 
+// The SCRAM user of the embedded broker in a "security": "sasl_ssl" scenario.
+const saslUser, saslPassword = "conformance", "conformance-secret"
+
 func runScenario(t *testing.T, sc *scenario) {
-	b, err := StartTestBroker(sc.BrokerConfig)
+	var b *TestBroker
+	var err error
+	switch sc.Security {
+	case "":
+		b, err = StartTestBroker(sc.BrokerConfig)
+	case "sasl_ssl":
+		b, err = StartSaslSslTestBroker(saslUser, saslPassword, sc.BrokerConfig)
+	default:
+		t.Fatalf("scenario %s: unknown security %q", sc.Name, sc.Security)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	admin, err := NewAdmin(map[string]string{"bootstrap.servers": b.Bootstrap()})
+	admin, err := NewAdmin(b.ClientConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &runner{bootstrap: b.Bootstrap(), admin: admin, clients: map[string]*confClient{}}
+	r := &runner{base: b.ClientConfig(), admin: admin, clients: map[string]*confClient{}}
 	defer func() {
 		for _, c := range r.clients {
 			if c.producer != nil {
@@ -124,6 +139,7 @@ func runScenario(t *testing.T, sc *scenario) {
 type expectedError struct {
 	Name      string `json:"name"`
 	Retriable *bool  `json:"retriable"`
+	Fatal     *bool  `json:"fatal"`
 }
 
 func (r *runner) step(op string, step map[string]json.RawMessage) error {
@@ -185,6 +201,9 @@ func checkError(err error, want *expectedError) error {
 	if want.Retriable != nil && *want.Retriable != kerr.Retriable {
 		return mismatch("error %s: expected retriable=%v, got %v", kerr.Name, *want.Retriable, kerr.Retriable)
 	}
+	if want.Fatal != nil && *want.Fatal != (kerr.Class == ClassFatal) {
+		return mismatch("error %s: expected fatal=%v, got class %v", kerr.Name, *want.Fatal, kerr.Class)
+	}
 	return nil
 }
 
@@ -200,8 +219,11 @@ func get[T any](step map[string]json.RawMessage, key string) (T, error) {
 	return v, nil
 }
 
-func configOf(step map[string]json.RawMessage, bootstrap string) (map[string]string, error) {
+func configOf(step map[string]json.RawMessage, base map[string]string) (map[string]string, error) {
 	out := map[string]string{}
+	for k, v := range base {
+		out[k] = v
+	}
 	if raw, ok := step["config"]; ok {
 		var m map[string]any
 		if err := json.Unmarshal(raw, &m); err != nil {
@@ -215,9 +237,6 @@ func configOf(step map[string]json.RawMessage, bootstrap string) (map[string]str
 				out[k] = strings.TrimSpace(fmt.Sprint(x))
 			}
 		}
-	}
-	if bootstrap != "" {
-		out["bootstrap.servers"] = bootstrap
 	}
 	return out, nil
 }
@@ -301,7 +320,7 @@ func (r *runner) do(op string, step map[string]json.RawMessage, want *expectedEr
 		if err != nil {
 			return err
 		}
-		cfg, err := configOf(step, "")
+		cfg, err := configOf(step, nil)
 		if err != nil {
 			return err
 		}
@@ -311,7 +330,7 @@ func (r *runner) do(op string, step map[string]json.RawMessage, want *expectedEr
 		if err != nil {
 			return err
 		}
-		cfg, err := configOf(step, r.bootstrap)
+		cfg, err := configOf(step, r.base)
 		if err != nil {
 			return err
 		}

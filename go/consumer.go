@@ -4,6 +4,8 @@ package odradek
 #include <stdlib.h>
 #include "odradek.h"
 extern OdradekError *odradek_go_set_rebalance(const OdradekConsumer *c, uintptr_t ctx);
+extern OdradekError *odradek_go_consumer_new(const OdradekConfigEntry *c, size_t n, uintptr_t token,
+		OdradekConsumer **out);
 */
 import "C"
 
@@ -55,6 +57,7 @@ type Consumer struct {
 	mu        sync.RWMutex // read-held by every native call; Close takes it to free the handle
 	handle    *C.OdradekConsumer
 	rebalance cgo.Handle
+	token     cgo.Handle // the TokenProvider, if any
 
 	bufMu    sync.Mutex
 	buffered []*Record // records of the last batch not handed out yet
@@ -66,16 +69,19 @@ type Consumer struct {
 	closeReaders context.CancelFunc
 }
 
-// NewConsumer creates a consumer from librdkafka / Java property names.
-func NewConsumer(config map[string]string) (*Consumer, error) {
+// NewConsumer creates a consumer from librdkafka / Java property names. Options:
+// WithTokenProvider.
+func NewConsumer(config map[string]string, opts ...Option) (*Consumer, error) {
 	cfg := newCConfig(config)
 	defer cfg.free()
+	token := tokenHandle(opts)
 	var h *C.OdradekConsumer
-	if err := takeError(C.odradek_consumer_new(cfg.entries, cfg.n, &h)); err != nil {
+	if err := takeError(C.odradek_go_consumer_new(cfg.entries, cfg.n, C.uintptr_t(token), &h)); err != nil {
+		deleteHandle(&token)
 		return nil, err
 	}
 	liveHandles.Add(1)
-	c := &Consumer{handle: h}
+	c := &Consumer{handle: h, token: token}
 	c.closing, c.closeReaders = context.WithCancel(context.Background())
 	return c, nil
 }
@@ -580,6 +586,7 @@ func (c *Consumer) Close() error {
 		C.odradek_consumer_free(c.handle)
 		c.handle = nil
 		liveHandles.Add(-1)
+		deleteHandle(&c.token)
 		if c.rebalance != 0 {
 			c.rebalance.Delete()
 			c.rebalance = 0

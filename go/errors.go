@@ -71,4 +71,8 @@ var (
 	ErrQueueFull               = &Error{Code: -184, Name: "_QUEUE_FULL"}
 	ErrClosed                  = &Error{Code: -197, Name: "_DESTROY"}
 	ErrTransport               = &Error{Code: -195, Name: "_TRANSPORT"}
+	// ErrAuthentication: SASL failed (wrong credentials, a token refused); fatal.
+	ErrAuthentication = &Error{Code: -169, Name: "_AUTHENTICATION"}
+	// ErrSSL: the TLS handshake failed (a certificate not trusted, expired, another name); fatal.
+	ErrSSL = &Error{Code: -181, Name: "_SSL"}
 )

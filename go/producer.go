@@ -6,6 +6,8 @@ package odradek
 #include "odradek.h"
 extern OdradekError *odradek_go_send_batch(const OdradekProducer *p, const OdradekProduceRecord *records,
 		size_t count, uintptr_t ctx);
+extern OdradekError *odradek_go_producer_new(const OdradekConfigEntry *c, size_t n, uintptr_t token,
+		OdradekProducer **out);
 */
 import "C"
 
@@ -52,20 +54,23 @@ type DeliveryReport struct {
 type Producer struct {
 	mu     sync.RWMutex // held (read) by every native call; Close takes it to free the handle
 	handle *C.OdradekProducer
+	token  cgo.Handle // the TokenProvider, if any
 }
 
 // NewProducer creates a producer from librdkafka / Java property names
 // ("bootstrap.servers", "linger.ms", "acks", ...). Unknown keys and bad values fail with
-// ErrInvalidConfig naming the key.
-func NewProducer(config map[string]string) (*Producer, error) {
+// ErrInvalidConfig naming the key. Options: WithTokenProvider.
+func NewProducer(config map[string]string, opts ...Option) (*Producer, error) {
 	cfg := newCConfig(config)
 	defer cfg.free()
+	token := tokenHandle(opts)
 	var h *C.OdradekProducer
-	if err := takeError(C.odradek_producer_new(cfg.entries, cfg.n, &h)); err != nil {
+	if err := takeError(C.odradek_go_producer_new(cfg.entries, cfg.n, C.uintptr_t(token), &h)); err != nil {
+		deleteHandle(&token)
 		return nil, err
 	}
 	liveHandles.Add(1)
-	return &Producer{handle: h}, nil
+	return &Producer{handle: h, token: token}, nil
 }
 
 // pendingBatch is the Go side of one native send call, found again through a cgo.Handle.
@@ -263,6 +268,7 @@ func (p *Producer) Close() error {
 		C.odradek_producer_free(p.handle)
 		p.handle = nil
 		liveHandles.Add(-1)
+		deleteHandle(&p.token)
 	}
 	return err
 }

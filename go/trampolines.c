@@ -20,3 +20,23 @@ OdradekError *odradek_go_send_batch(const OdradekProducer *p, const OdradekProdu
 OdradekError *odradek_go_set_rebalance(const OdradekConsumer *c, uintptr_t ctx) {
 	return odradek_consumer_set_rebalance_callback(c, odradek_go_rebalance, (void *)ctx);
 }
+
+static void odradek_go_token(void *ctx, const char *config, OdradekTokenResult *result) {
+	odradekGoToken((uintptr_t)ctx, (char *)config, result);
+}
+
+// Client constructors with the Go token provider behind `token` (0: none).
+OdradekError *odradek_go_producer_new(const OdradekConfigEntry *c, size_t n, uintptr_t token,
+		OdradekProducer **out) {
+	return odradek_producer_new_with_token_callback(c, n, token ? odradek_go_token : NULL, (void *)token, out);
+}
+
+OdradekError *odradek_go_consumer_new(const OdradekConfigEntry *c, size_t n, uintptr_t token,
+		OdradekConsumer **out) {
+	return odradek_consumer_new_with_token_callback(c, n, token ? odradek_go_token : NULL, (void *)token, out);
+}
+
+OdradekError *odradek_go_admin_new(const OdradekConfigEntry *c, size_t n, uintptr_t token,
+		OdradekAdmin **out) {
+	return odradek_admin_new_with_token_callback(c, n, token ? odradek_go_token : NULL, (void *)token, out);
+}

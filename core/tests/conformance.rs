@@ -11,7 +11,7 @@ use bytes::Bytes;
 use odradek::admin::{Admin, NewTopic};
 use odradek::config::Config;
 use odradek::consumer::{ConsumerClient, ConsumerRecord, Offset};
-use odradek::error::Error;
+use odradek::error::{Error, ErrorClass};
 use odradek::group::RebalanceListener;
 use odradek::producer::{Producer, ProducerRecord};
 use odradek::records::RecordHeader;
@@ -70,7 +70,9 @@ struct ConsumerState {
 }
 
 struct Runner {
-    bootstrap: String,
+    /// What every client config starts with: `bootstrap.servers`, and the security keys of a
+    /// `"security": "sasl_ssl"` scenario; the step's own config keys replace these.
+    base_config: Vec<(String, String)>,
     admin: Admin,
     clients: HashMap<String, Client>,
     /// Failures inside rebalance callbacks (`"on_revoke": "commit"`), reported after the step.
@@ -98,6 +100,10 @@ impl RebalanceListener for CommitOnRevoke {
     }
 }
 
+/// The SCRAM user of the embedded broker in a `"security": "sasl_ssl"` scenario.
+const SASL_USER: &str = "conformance";
+const SASL_PASSWORD: &str = "conformance-secret";
+
 async fn run_scenario(doc: &Value) -> Outcome {
     let mut props: Vec<(String, String)> = Vec::new();
     if let Some(cfg) = doc.get("broker_config").and_then(Value::as_object) {
@@ -105,24 +111,48 @@ async fn run_scenario(doc: &Value) -> Outcome {
             props.push((k.clone(), as_str(v)?));
         }
     }
+    let secure = match doc.get("security").map(Value::as_str) {
+        None => false,
+        Some(Some("sasl_ssl")) => true,
+        Some(other) => return Err(format!("unknown security {other:?}")),
+    };
     // The broker has its own runtime; start it off this one.
     let broker = tokio::task::spawn_blocking(move || {
         let refs: Vec<(&str, &str)> = props
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
-        EmbeddedBroker::start(&refs)
+        if secure {
+            EmbeddedBroker::start_sasl_ssl(SASL_USER, SASL_PASSWORD, &refs)
+        } else {
+            EmbeddedBroker::start(&refs)
+        }
     })
     .await
     .map_err(|e| e.to_string())?
     .map_err(|e| format!("embedded broker: {e}"))?;
-    let bootstrap = broker.bootstrap_servers().to_string();
-    let admin_config = Config::new()
-        .with("bootstrap.servers", &bootstrap)
-        .map_err(|e| e.to_string())?;
+    let mut base_config = vec![(
+        "bootstrap.servers".to_string(),
+        broker.bootstrap_servers().to_string(),
+    )];
+    if let Some(ca) = broker.ca_pem() {
+        for (k, v) in [
+            ("security.protocol", "SASL_SSL"),
+            ("sasl.mechanism", "SCRAM-SHA-512"),
+            ("sasl.username", SASL_USER),
+            ("sasl.password", SASL_PASSWORD),
+            ("ssl.ca.pem", ca),
+        ] {
+            base_config.push((k.to_string(), v.to_string()));
+        }
+    }
+    let mut admin_config = Config::new();
+    for (k, v) in &base_config {
+        admin_config.set(k, v).map_err(|e| e.to_string())?;
+    }
     let mut runner = Runner {
         admin: Admin::from_config(&admin_config).map_err(|e| e.to_string())?,
-        bootstrap,
+        base_config,
         clients: HashMap::new(),
         callback_errors: Arc::default(),
     };
@@ -221,9 +251,9 @@ impl Runner {
 
     fn config(&self, step: &Value) -> Result<Config, StepError> {
         let mut config = Config::new();
-        config
-            .set("bootstrap.servers", &self.bootstrap)
-            .map_err(StepError::Client)?;
+        for (k, v) in &self.base_config {
+            config.set(k, v).map_err(StepError::Client)?;
+        }
         if let Some(cfg) = step.get("config").and_then(Value::as_object) {
             for (k, v) in cfg {
                 config.set(k, &as_str(v)?).map_err(StepError::Client)?;
@@ -582,6 +612,11 @@ fn check_error(step: &Value, result: Result<(), StepError>) -> Outcome {
                 && r != e.is_retriable()
             {
                 return Err(format!("expected retriable={r} for {name}, got {e}"));
+            }
+            if let Some(f) = want.get("fatal").and_then(Value::as_bool)
+                && f != (e.class() == ErrorClass::Fatal)
+            {
+                return Err(format!("expected fatal={f} for {name}, got {e}"));
             }
             Ok(())
         }

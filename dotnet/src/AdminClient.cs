@@ -33,7 +33,11 @@ namespace Odradek
         private static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(30);
         private readonly AdminHandle _handle;
 
-        public AdminClient(IEnumerable<KeyValuePair<string, string>> config)
+        public AdminClient(IEnumerable<KeyValuePair<string, string>> config) : this(config, null) { }
+
+        /// <summary>An admin client whose OAUTHBEARER tokens come from <paramref name="tokenProvider"/>
+        /// (kept alive until the client is disposed).</summary>
+        public AdminClient(IEnumerable<KeyValuePair<string, string>> config, OAuthBearerTokenProvider tokenProvider)
         {
             if (config == null) throw new ArgumentNullException("config");
             _handle = new AdminHandle();
@@ -44,8 +48,12 @@ namespace Odradek
                     UIntPtr n;
                     OdradekConfigEntry* entries = arena.Config(config, out n);
                     IntPtr raw;
-                    Interop.Check(Lib.odradek_admin_new(entries, n, out raw));
+                    IntPtr tokenContext = TokenProviders.Context(tokenProvider);
+                    IntPtr error = Lib.odradek_admin_new_with_token_callback(entries, n, TokenProviders.CallbackFor(tokenProvider), tokenContext, out raw);
+                    if (error != IntPtr.Zero) TokenProviders.Free(ref tokenContext);
+                    Interop.Check(error);
                     _handle.Adopt(raw);
+                    _handle.TokenContext = tokenContext;
                 }
             }
         }

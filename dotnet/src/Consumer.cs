@@ -42,7 +42,11 @@ namespace Odradek
         private readonly ConsumerHandle _handle;
         private Exception _handlerError;
 
-        public Consumer(IEnumerable<KeyValuePair<string, string>> config)
+        public Consumer(IEnumerable<KeyValuePair<string, string>> config) : this(config, null) { }
+
+        /// <summary>A consumer whose OAUTHBEARER tokens come from <paramref name="tokenProvider"/>
+        /// (kept alive until the consumer is disposed).</summary>
+        public Consumer(IEnumerable<KeyValuePair<string, string>> config, OAuthBearerTokenProvider tokenProvider)
         {
             if (config == null) throw new ArgumentNullException("config");
             _handle = new ConsumerHandle();
@@ -59,8 +63,12 @@ namespace Odradek
                     UIntPtr n;
                     OdradekConfigEntry* entries = arena.Config(list, out n);
                     IntPtr raw;
-                    Interop.Check(Lib.odradek_consumer_new(entries, n, out raw));
+                    IntPtr tokenContext = TokenProviders.Context(tokenProvider);
+                    IntPtr error = Lib.odradek_consumer_new_with_token_callback(entries, n, TokenProviders.CallbackFor(tokenProvider), tokenContext, out raw);
+                    if (error != IntPtr.Zero) TokenProviders.Free(ref tokenContext);
+                    Interop.Check(error);
                     _handle.Adopt(raw);
+                    _handle.TokenContext = tokenContext;
                 }
             }
             if (grouped)

@@ -139,7 +139,7 @@ namespace Odradek.Native
 
         // ---- producer
         [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
-        public static extern unsafe IntPtr odradek_producer_new(OdradekConfigEntry* config, UIntPtr configLen, out IntPtr producer);
+        public static extern unsafe IntPtr odradek_producer_new_with_token_callback(OdradekConfigEntry* config, UIntPtr configLen, TokenCallback callback, IntPtr context, out IntPtr producer);
 
         [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
         public static extern unsafe IntPtr odradek_producer_send(ProducerHandle producer, OdradekProduceRecord* record, DeliveryCallback callback, IntPtr context);
@@ -158,7 +158,7 @@ namespace Odradek.Native
 
         // ---- consumer
         [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
-        public static extern unsafe IntPtr odradek_consumer_new(OdradekConfigEntry* config, UIntPtr configLen, out IntPtr consumer);
+        public static extern unsafe IntPtr odradek_consumer_new_with_token_callback(OdradekConfigEntry* config, UIntPtr configLen, TokenCallback callback, IntPtr context, out IntPtr consumer);
 
         [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
         public static extern IntPtr odradek_consumer_set_rebalance_callback(ConsumerHandle consumer, RebalanceCallback callback, IntPtr context);
@@ -213,7 +213,7 @@ namespace Odradek.Native
 
         // ---- admin
         [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
-        public static extern unsafe IntPtr odradek_admin_new(OdradekConfigEntry* config, UIntPtr configLen, out IntPtr admin);
+        public static extern unsafe IntPtr odradek_admin_new_with_token_callback(OdradekConfigEntry* config, UIntPtr configLen, TokenCallback callback, IntPtr context, out IntPtr admin);
 
         [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
         public static extern unsafe IntPtr odradek_admin_create_topics(AdminHandle admin, OdradekNewTopic* topics, UIntPtr count, int timeoutMs, IntPtr cancel);
@@ -238,7 +238,23 @@ namespace Odradek.Native
         public static extern unsafe IntPtr odradek_test_broker_start(OdradekConfigEntry* properties, UIntPtr count, out IntPtr broker);
 
         [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
+        public static extern unsafe IntPtr odradek_test_broker_start_sasl_ssl(IntPtr username, IntPtr password, OdradekConfigEntry* properties, UIntPtr count, out IntPtr broker);
+
+        [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
         public static extern IntPtr odradek_test_broker_bootstrap(BrokerHandle broker);
+
+        [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
+        public static extern IntPtr odradek_test_broker_ca_pem(BrokerHandle broker);
+
+        // ---- OAUTHBEARER token callbacks (result: the OdradekTokenResult* of the running callback)
+        [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
+        public static extern IntPtr odradek_token_set(IntPtr result, IntPtr token, long expiresAtMs, IntPtr principal);
+
+        [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
+        public static extern IntPtr odradek_token_add_extension(IntPtr result, IntPtr key, IntPtr value);
+
+        [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
+        public static extern IntPtr odradek_token_fail(IntPtr result, IntPtr message);
 
         [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
         public static extern void odradek_test_broker_stop(IntPtr broker);

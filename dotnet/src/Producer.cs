@@ -36,7 +36,11 @@ namespace Odradek
         /// <summary>Default time Dispose waits for outstanding deliveries.</summary>
         public static readonly TimeSpan DefaultCloseTimeout = TimeSpan.FromSeconds(30);
 
-        public Producer(IEnumerable<KeyValuePair<string, string>> config)
+        public Producer(IEnumerable<KeyValuePair<string, string>> config) : this(config, null) { }
+
+        /// <summary>A producer whose OAUTHBEARER tokens come from <paramref name="tokenProvider"/>
+        /// (kept alive until the producer is disposed).</summary>
+        public Producer(IEnumerable<KeyValuePair<string, string>> config, OAuthBearerTokenProvider tokenProvider)
         {
             if (config == null) throw new ArgumentNullException("config");
             _handle = new ProducerHandle();
@@ -47,8 +51,12 @@ namespace Odradek
                     UIntPtr n;
                     OdradekConfigEntry* entries = arena.Config(config, out n);
                     IntPtr raw;
-                    Interop.Check(Lib.odradek_producer_new(entries, n, out raw));
+                    IntPtr tokenContext = TokenProviders.Context(tokenProvider);
+                    IntPtr error = Lib.odradek_producer_new_with_token_callback(entries, n, TokenProviders.CallbackFor(tokenProvider), tokenContext, out raw);
+                    if (error != IntPtr.Zero) TokenProviders.Free(ref tokenContext);
+                    Interop.Check(error);
                     _handle.Adopt(raw);
+                    _handle.TokenContext = tokenContext;
                 }
             }
         }

@@ -11,9 +11,13 @@ namespace Odradek.Native
         public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
         internal void Adopt(IntPtr raw) { SetHandle(raw); }
 
+        /// <summary>The token provider's GCHandle (as IntPtr), freed after the producer.</summary>
+        internal IntPtr TokenContext;
+
         protected override bool ReleaseHandle()
         {
             Lib.odradek_producer_free(handle);
+            TokenProviders.Free(ref TokenContext);
             return true;
         }
     }
@@ -27,6 +31,9 @@ namespace Odradek.Native
         /// <summary>The GCHandle (as IntPtr) given to the rebalance callback, freed after the consumer.</summary>
         internal IntPtr RebalanceContext;
 
+        /// <summary>The token provider's GCHandle (as IntPtr), freed after the consumer.</summary>
+        internal IntPtr TokenContext;
+
         protected override bool ReleaseHandle()
         {
             // Freeing closes the consumer: no rebalance callback runs after it returns, so the
@@ -37,6 +44,7 @@ namespace Odradek.Native
                 GCHandle.FromIntPtr(RebalanceContext).Free();
                 RebalanceContext = IntPtr.Zero;
             }
+            TokenProviders.Free(ref TokenContext);
             return true;
         }
     }
@@ -47,9 +55,13 @@ namespace Odradek.Native
         public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
         internal void Adopt(IntPtr raw) { SetHandle(raw); }
 
+        /// <summary>The token provider's GCHandle (as IntPtr), freed after the admin client.</summary>
+        internal IntPtr TokenContext;
+
         protected override bool ReleaseHandle()
         {
             Lib.odradek_admin_free(handle);
+            TokenProviders.Free(ref TokenContext);
             return true;
         }
     }

@@ -127,7 +127,10 @@ namespace Odradek.Tests
             }
             try
             {
-                _broker = new Broker(brokerConfig);
+                string security = _doc.Has("security") ? _doc.Str("security") : null;
+                if (security == null) _broker = new Broker(brokerConfig);
+                else if (security == "sasl_ssl") _broker = Broker.StartSaslSsl(SaslUser, SaslPassword, brokerConfig);
+                else throw new ScenarioFailure("scenario " + _name + ": unknown security \"" + security + "\"");
                 _admin = new AdminClient(Config(null));
                 for (int i = 0; i < steps.Count; i++)
                 {
@@ -170,9 +173,15 @@ namespace Odradek.Tests
             return "scenario " + _name + ", step " + index + " (" + op + "): ";
         }
 
+        // The SCRAM user of the embedded broker in a "security": "sasl_ssl" scenario.
+        private const string SaslUser = "conformance";
+        private const string SaslPassword = "conformance-secret";
+
+        // The broker's client config (bootstrap.servers, and the security keys of a sasl_ssl
+        // scenario), with the step's own keys replacing them.
         private Dictionary<string, string> Config(JsonObject config)
         {
-            var result = new Dictionary<string, string>();
+            var result = _broker.ClientConfig();
             if (config != null)
             {
                 foreach (var kv in config)
@@ -182,7 +191,6 @@ namespace Odradek.Tests
                     result[kv.Key] = s;
                 }
             }
-            result["bootstrap.servers"] = _broker.BootstrapServers;
             return result;
         }
 
@@ -403,6 +411,10 @@ namespace Odradek.Tests
             if (expectError.Has("retriable") && (bool)expectError.Get("retriable") != e.IsRetriable)
             {
                 throw new ScenarioFailure("error " + name + ": expected retriable=" + expectError.Get("retriable") + ", got " + e.IsRetriable);
+            }
+            if (expectError.Has("fatal") && (bool)expectError.Get("fatal") != e.IsFatal)
+            {
+                throw new ScenarioFailure("error " + name + ": expected fatal=" + expectError.Get("fatal") + ", got " + e.Class);
             }
         }
 

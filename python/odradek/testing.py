@@ -5,12 +5,14 @@
 ...     p = Producer({"bootstrap.servers": broker.bootstrap_servers})
 
 No Docker, no JVM: it listens on 127.0.0.1 on an ephemeral port and keeps its data in a
-temporary directory that ``stop()`` removes.
+temporary directory that ``stop()`` removes. :meth:`Broker.sasl_ssl` starts one that only speaks
+SASL_SSL (TLS with its own CA, SCRAM-SHA-256/512), and :meth:`Broker.config` gives the client
+settings that reach it.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Optional, Sequence
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 from . import _odradek
 from ._client import AdminClient, NewTopic, _config_pairs
@@ -25,15 +27,42 @@ class Broker:
     ...). Use it as a context manager, or call :meth:`stop`.
     """
 
-    def __init__(self, properties: Optional[Mapping[str, Any]] = None) -> None:
-        self._native: Optional[_odradek.NativeBroker] = _odradek.NativeBroker(_config_pairs(properties or {}))
+    def __init__(self, properties: Optional[Mapping[str, Any]] = None,
+                 _native: Optional[_odradek.NativeBroker] = None) -> None:
+        self._native: Optional[_odradek.NativeBroker] = (
+            _native or _odradek.NativeBroker(_config_pairs(properties or {})))
         self.bootstrap_servers: str = self._native.bootstrap_servers
         """``host:port`` for ``bootstrap.servers``."""
+        self.ca_pem: Optional[str] = self._native.ca_pem
+        """The CA certificate (PEM) of a :meth:`sasl_ssl` broker, for ``ssl.ca.pem``; else None."""
+        self._credentials: Optional[Tuple[str, str]] = None
+
+    @classmethod
+    def sasl_ssl(cls, username: str, password: str,
+                 properties: Optional[Mapping[str, Any]] = None) -> "Broker":
+        """A broker whose one listener is SASL_SSL: TLS with a certificate for 127.0.0.1 /
+        localhost signed by a CA made now (:attr:`ca_pem`), SCRAM-SHA-256 and SCRAM-SHA-512 with
+        the user ``username``. ``properties`` are added (``sasl.enabled.mechanisms`` with
+        ``OAUTHBEARER`` also accepts unsecured JWTs, for token-callback tests).
+
+        >>> with Broker.sasl_ssl("alice", "alice-secret") as broker:  # doctest: +SKIP
+        ...     p = Producer(broker.config())  # SASL_SSL, SCRAM-SHA-512, the CA, alice
+        """
+        native = _odradek.NativeBroker.sasl_ssl(username, password, _config_pairs(properties or {}))
+        broker = cls(_native=native)
+        broker._credentials = (username, password)
+        return broker
 
     def config(self, **extra: Any) -> Dict[str, Any]:
         """A client config for this broker, with ``extra`` properties (dots as underscores are
-        not translated: pass a dict to clients for dotted names)."""
+        not translated: pass a dict to clients for dotted names). For a :meth:`sasl_ssl` broker
+        it has ``security.protocol``, ``sasl.mechanism`` (SCRAM-SHA-512), the user and password
+        and ``ssl.ca.pem``."""
         out: Dict[str, Any] = {"bootstrap.servers": self.bootstrap_servers}
+        if self._credentials is not None and self.ca_pem is not None:
+            out.update({"security.protocol": "SASL_SSL", "sasl.mechanism": "SCRAM-SHA-512",
+                        "sasl.username": self._credentials[0],
+                        "sasl.password": self._credentials[1], "ssl.ca.pem": self.ca_pem})
         out.update(extra)
         return out
 
@@ -43,7 +72,11 @@ class Broker:
 
     def create_topics(self, topics: Sequence[NewTopic]) -> None:
         """Creates topics."""
-        AdminClient({"bootstrap.servers": self.bootstrap_servers}).create_topics(topics)
+        admin = AdminClient(self.config())
+        try:
+            admin.create_topics(topics)
+        finally:
+            admin.close()
 
     def stop(self) -> None:
         """Stops the broker and removes its data. Idempotent."""

@@ -12,6 +12,36 @@ use pyo3::prelude::*;
 pub struct NativeBroker {
     broker: Mutex<Option<EmbeddedBroker>>,
     bootstrap: String,
+    ca_pem: Option<String>,
+}
+
+impl NativeBroker {
+    /// Starts the broker off the GIL (it blocks on its own runtime).
+    fn start(
+        py: Python<'_>,
+        properties: Vec<(String, String)>,
+        sasl_ssl: Option<(String, String)>,
+    ) -> PyResult<Self> {
+        let broker = py
+            .detach(move || {
+                let props: Vec<(&str, &str)> = properties
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                match &sasl_ssl {
+                    Some((user, password)) => {
+                        EmbeddedBroker::start_sasl_ssl(user, password, &props)
+                    }
+                    None => EmbeddedBroker::start(&props),
+                }
+            })
+            .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))?;
+        Ok(NativeBroker {
+            bootstrap: broker.bootstrap_servers().to_string(),
+            ca_pem: broker.ca_pem().map(str::to_string),
+            broker: Mutex::new(Some(broker)),
+        })
+    }
 }
 
 #[pymethods]
@@ -19,19 +49,25 @@ impl NativeBroker {
     /// Starts a broker with these Kafka broker properties (`num.partitions`, ...).
     #[new]
     fn new(py: Python<'_>, properties: Vec<(String, String)>) -> PyResult<Self> {
-        let broker = py
-            .detach(move || {
-                let props: Vec<(&str, &str)> = properties
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
-                    .collect();
-                EmbeddedBroker::start(&props)
-            })
-            .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))?;
-        Ok(NativeBroker {
-            bootstrap: broker.bootstrap_servers().to_string(),
-            broker: Mutex::new(Some(broker)),
-        })
+        Self::start(py, properties, None)
+    }
+
+    /// Starts a broker whose one listener is SASL_SSL: TLS with a CA made now (`ca_pem`),
+    /// SCRAM-SHA-256/512 with this user.
+    #[staticmethod]
+    fn sasl_ssl(
+        py: Python<'_>,
+        username: String,
+        password: String,
+        properties: Vec<(String, String)>,
+    ) -> PyResult<Self> {
+        Self::start(py, properties, Some((username, password)))
+    }
+
+    /// The CA certificate (PEM) a client must trust; None for a plaintext broker.
+    #[getter]
+    fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
     }
 
     /// `host:port` for `bootstrap.servers`.

@@ -78,14 +78,30 @@ class ConsumerState:
         consumer.commit()
 
 
+# The SCRAM user of the embedded broker in a "security": "sasl_ssl" scenario.
+SASL_USER, SASL_PASSWORD = "conformance", "conformance-secret"
+
+
+def start_broker(scenario: Dict[str, Any]) -> Broker:
+    props = {k: str(v) for k, v in scenario.get("broker_config", {}).items()}
+    security = scenario.get("security")
+    if security is None:
+        return Broker(props)
+    if security == "sasl_ssl":
+        return Broker.sasl_ssl(SASL_USER, SASL_PASSWORD, props)
+    raise StepFailed(f"unknown security {security!r}")
+
+
 class Runner:
-    def __init__(self, bootstrap: str) -> None:
-        self.bootstrap = bootstrap
-        self.admin = odradek.AdminClient({"bootstrap.servers": bootstrap})
+    def __init__(self, base_config: Dict[str, str]) -> None:
+        # bootstrap.servers and, for a sasl_ssl scenario, the security keys; a step's own
+        # config keys replace these.
+        self.base_config = base_config
+        self.admin = odradek.AdminClient(base_config)
         self.clients: Dict[str, Any] = {}
 
     def config(self, step: Dict[str, Any]) -> Dict[str, str]:
-        cfg = {"bootstrap.servers": self.bootstrap}
+        cfg = dict(self.base_config)
         cfg.update({k: str(v) for k, v in step.get("config", {}).items()})
         return cfg
 
@@ -118,6 +134,8 @@ class Runner:
                 raise StepFailed(f"expected error {expect_error['name']}, got {e.name}: {e}") from e
             if "retriable" in expect_error and e.retriable != expect_error["retriable"]:
                 raise StepFailed(f"{e.name}: retriable is {e.retriable}, expected {expect_error['retriable']}") from e
+            if "fatal" in expect_error and e.fatal != expect_error["fatal"]:
+                raise StepFailed(f"{e.name}: fatal is {e.fatal}, expected {expect_error['fatal']}") from e
             return
         if expect_error is not None:
             raise StepFailed(f"expected error {expect_error['name']}, the step succeeded")
@@ -287,9 +305,8 @@ def test_scenarios_exist() -> None:
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
 def test_scenario(path: Path) -> None:
     scenario = json.loads(path.read_text())
-    props = {k: str(v) for k, v in scenario.get("broker_config", {}).items()}
-    with Broker(props) as broker:
-        runner = Runner(broker.bootstrap_servers)
+    with start_broker(scenario) as broker:
+        runner = Runner(broker.config())
         try:
             for i, step in enumerate(scenario["steps"]):
                 try:
@@ -301,6 +318,6 @@ def test_scenario(path: Path) -> None:
 
 
 def test_unknown_op_fails() -> None:
-    runner = Runner("127.0.0.1:1")
+    runner = Runner({"bootstrap.servers": "127.0.0.1:1"})
     with pytest.raises(StepFailed, match="unknown op"):
         runner.run({"op": "teleport", "client": "x"})

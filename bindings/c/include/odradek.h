@@ -83,6 +83,11 @@ typedef struct OdradekProducer OdradekProducer;
 // An embedded broker handle (opaque, thread-safe).
 typedef struct OdradekTestBroker OdradekTestBroker;
 
+// What a token callback hands back: a token (odradek_token_set, then any number of
+// odradek_token_add_extension) or a failure (odradek_token_fail). Valid only during the
+// callback that received it.
+typedef struct OdradekTokenResult OdradekTokenResult;
+
 // An error. Owned by whoever received it as a return value: free it with
 // odradek_error_free(). Errors passed to callbacks are borrowed (valid during the callback).
 typedef struct OdradekError {
@@ -108,6 +113,12 @@ typedef struct OdradekConfigEntry {
   // Property value, NUL-terminated.
   const char *value;
 } OdradekConfigEntry;
+
+// An OAUTHBEARER token callback: called with the client's `sasl.oauthbearer.config` ("" when
+// unset) for the first login and again before each token expires (re-authentication), on a
+// library thread where blocking is allowed. It must call odradek_token_set or
+// odradek_token_fail on `result` before it returns.
+typedef void (*OdradekTokenCallback)(void *context, const char *oauthbearer_config, struct OdradekTokenResult *result);
 
 // A topic to create.
 typedef struct OdradekNewTopic {
@@ -254,6 +265,11 @@ const char *odradek_version(void);
 // Creates an admin client. `*out` receives the handle, freed with odradek_admin_free().
 struct OdradekError *odradek_admin_new(const struct OdradekConfigEntry *config, size_t config_len, struct OdradekAdmin **out);
 
+// odradek_admin_new with an OAUTHBEARER token callback (see OdradekTokenCallback), used when
+// `sasl.mechanism` is OAUTHBEARER. `context` must stay valid until odradek_admin_free returns;
+// no callback starts after that. A NULL callback is odradek_admin_new.
+struct OdradekError *odradek_admin_new_with_token_callback(const struct OdradekConfigEntry *config, size_t config_len, OdradekTokenCallback callback, void *context, struct OdradekAdmin **out);
+
 // Creates topics; fails with the first topic's error (e.g. TOPIC_ALREADY_EXISTS). The topics
 // are usable when it returns. `timeout_ms` < 0: no limit; `cancel` may be NULL.
 struct OdradekError *odradek_admin_create_topics(const struct OdradekAdmin *admin, const struct OdradekNewTopic *topics, size_t count, int32_t timeout_ms, const struct OdradekCancel *cancel);
@@ -278,6 +294,19 @@ void odradek_admin_free(struct OdradekAdmin *admin);
 // count is 0). `*out` receives the handle; stop and free it with odradek_test_broker_stop().
 struct OdradekError *odradek_test_broker_start(const struct OdradekConfigEntry *properties, size_t count, struct OdradekTestBroker **out);
 
+// Starts a broker whose one listener is SASL_SSL: TLS with a certificate for 127.0.0.1 /
+// localhost signed by a CA made now (odradek_test_broker_ca_pem), SCRAM-SHA-256 and
+// SCRAM-SHA-512 with the user `username` / `password`. `properties` are added
+// (`sasl.enabled.mechanisms` with OAUTHBEARER also accepts unsecured JWTs). A client connects
+// with security.protocol=SASL_SSL, sasl.mechanism=SCRAM-SHA-512, sasl.username, sasl.password
+// and ssl.ca.pem set to the CA.
+struct OdradekError *odradek_test_broker_start_sasl_ssl(const char *username, const char *password, const struct OdradekConfigEntry *properties, size_t count, struct OdradekTestBroker **out);
+
+// The CA certificate (PEM, NUL-terminated) a client must trust, for a broker from
+// odradek_test_broker_start_sasl_ssl; owned by the handle (valid until odradek_test_broker_stop).
+// NULL for a plaintext broker or a NULL handle.
+const char *odradek_test_broker_ca_pem(const struct OdradekTestBroker *broker);
+
 // `host:port` for bootstrap.servers, NUL-terminated, owned by the broker handle (valid until
 // odradek_test_broker_stop). NULL for a NULL handle.
 const char *odradek_test_broker_bootstrap(const struct OdradekTestBroker *broker);
@@ -292,6 +321,11 @@ void odradek_message_list_free(struct OdradekMessageList *list);
 // Creates a consumer. With `group.id` it can subscribe (a group member) and commit; without it
 // only manual assignment. `*out` receives the handle, freed with odradek_consumer_free().
 struct OdradekError *odradek_consumer_new(const struct OdradekConfigEntry *config, size_t config_len, struct OdradekConsumer **out);
+
+// odradek_consumer_new with an OAUTHBEARER token callback (see OdradekTokenCallback), used
+// when `sasl.mechanism` is OAUTHBEARER. `context` must stay valid until odradek_consumer_free
+// returns; no callback starts after that. A NULL callback is odradek_consumer_new.
+struct OdradekError *odradek_consumer_new_with_token_callback(const struct OdradekConfigEntry *config, size_t config_len, OdradekTokenCallback callback, void *context, struct OdradekConsumer **out);
 
 // Sets the rebalance callback (needs `group.id`); call it before odradek_consumer_subscribe.
 // `context` must stay valid until odradek_consumer_close returns.
@@ -378,6 +412,11 @@ void odradek_error_free(struct OdradekError *error);
 // odradek_producer_free().
 struct OdradekError *odradek_producer_new(const struct OdradekConfigEntry *config, size_t config_len, struct OdradekProducer **out);
 
+// odradek_producer_new with an OAUTHBEARER token callback (see OdradekTokenCallback), used
+// when `sasl.mechanism` is OAUTHBEARER. `context` must stay valid until odradek_producer_free
+// returns; no callback starts after that. A NULL callback is odradek_producer_new.
+struct OdradekError *odradek_producer_new_with_token_callback(const struct OdradekConfigEntry *config, size_t config_len, OdradekTokenCallback callback, void *context, struct OdradekProducer **out);
+
 // Sends one record. Returns an error only for invalid arguments; the outcome of the delivery
 // (success or error) arrives through `callback(context, report, 1)` exactly once, on a
 // library thread, unless this call returned an error (then the callback is never called).
@@ -400,6 +439,17 @@ struct OdradekError *odradek_producer_close(const struct OdradekProducer *produc
 // callback runs after this returns (call odradek_producer_close first to get every report).
 // It must be the last call on the handle. NULL is allowed.
 void odradek_producer_free(struct OdradekProducer *producer);
+
+// Sets the token: `token` (the compact JWT), when it expires (ms since the Unix epoch) and the
+// principal it names (may be NULL). Replaces an earlier odradek_token_fail.
+struct OdradekError *odradek_token_set(struct OdradekTokenResult *result, const char *token, int64_t expires_at_ms, const char *principal);
+
+// Adds a SASL extension (RFC 7628: `key` letters only) to the token set with odradek_token_set.
+struct OdradekError *odradek_token_add_extension(struct OdradekTokenResult *result, const char *key, const char *value);
+
+// Fails this login: the client reports `_AUTHENTICATION` with `message` (which must hold no
+// secret). Replaces a token set earlier.
+struct OdradekError *odradek_token_fail(struct OdradekTokenResult *result, const char *message);
 
 // A new cancellation token (owned by the caller: odradek_cancel_free()).
 struct OdradekCancel *odradek_cancel_new(void);

@@ -14,6 +14,8 @@ use crate::util::{
 #[derive(Debug)]
 pub struct OdradekAdmin {
     admin: Admin,
+    /// The OAUTHBEARER token callback's gate, closed by free.
+    token_gate: Option<std::sync::Arc<crate::token::TokenGate>>,
 }
 
 /// A topic to create.
@@ -49,11 +51,30 @@ pub unsafe extern "C" fn odradek_admin_new(
     config_len: usize,
     out: *mut *mut OdradekAdmin,
 ) -> *mut OdradekError {
+    // SAFETY: the caller's arguments, passed on unchanged.
+    unsafe {
+        odradek_admin_new_with_token_callback(config, config_len, None, std::ptr::null_mut(), out)
+    }
+}
+
+/// odradek_admin_new with an OAUTHBEARER token callback (see OdradekTokenCallback), used when
+/// `sasl.mechanism` is OAUTHBEARER. `context` must stay valid until odradek_admin_free returns;
+/// no callback starts after that. A NULL callback is odradek_admin_new.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn odradek_admin_new_with_token_callback(
+    config: *const OdradekConfigEntry,
+    config_len: usize,
+    callback: crate::token::OdradekTokenCallback,
+    context: *mut std::ffi::c_void,
+    out: *mut *mut OdradekAdmin,
+) -> *mut OdradekError {
     guard(|| {
         check_out(out, "out")?;
-        let config = config_arg(config, config_len)?;
+        let mut config = config_arg(config, config_len)?;
+        let token_gate = crate::token::install(&mut config, callback, context);
         let admin = Admin::from_config(&config)?;
-        write_out(out, Box::into_raw(Box::new(OdradekAdmin { admin })), "out")
+        let handle = Box::new(OdradekAdmin { admin, token_gate });
+        write_out(out, Box::into_raw(handle), "out")
     })
 }
 
@@ -188,8 +209,15 @@ pub unsafe extern "C" fn odradek_topic_infos_free(list: *mut OdradekTopicInfo, c
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn odradek_admin_free(admin: *mut OdradekAdmin) {
     if !admin.is_null() {
-        // SAFETY: the handle came from odradek_admin_new and is freed once.
-        guard_void(|| drop(unsafe { Box::from_raw(admin) }));
+        guard_void(|| {
+            // SAFETY: the handle came from odradek_admin_new and is freed once.
+            let a = unsafe { Box::from_raw(admin) };
+            let gate = a.token_gate.clone();
+            drop(a);
+            if let Some(g) = gate {
+                g.close();
+            }
+        });
     }
 }
 

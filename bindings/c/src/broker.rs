@@ -9,7 +9,7 @@ use odradek_broker::EmbeddedBroker;
 
 use crate::error::OdradekError;
 use crate::util::{
-    OdradekConfigEntry, check_out, guard, guard_void, slice_arg, str_arg, write_out,
+    FfiResult, OdradekConfigEntry, check_out, guard, guard_void, slice_arg, str_arg, write_out,
 };
 
 /// An embedded broker handle (opaque, thread-safe).
@@ -17,6 +17,7 @@ use crate::util::{
 pub struct OdradekTestBroker {
     broker: Mutex<EmbeddedBroker>,
     bootstrap: CString,
+    ca_pem: Option<CString>,
 }
 
 /// Starts a broker with these Kafka broker properties (num.partitions, ...; may be NULL when
@@ -27,30 +28,82 @@ pub unsafe extern "C" fn odradek_test_broker_start(
     count: usize,
     out: *mut *mut OdradekTestBroker,
 ) -> *mut OdradekError {
+    guard(|| start(properties, count, None, out))
+}
+
+/// Starts a broker whose one listener is SASL_SSL: TLS with a certificate for 127.0.0.1 /
+/// localhost signed by a CA made now (odradek_test_broker_ca_pem), SCRAM-SHA-256 and
+/// SCRAM-SHA-512 with the user `username` / `password`. `properties` are added
+/// (`sasl.enabled.mechanisms` with OAUTHBEARER also accepts unsecured JWTs). A client connects
+/// with security.protocol=SASL_SSL, sasl.mechanism=SCRAM-SHA-512, sasl.username, sasl.password
+/// and ssl.ca.pem set to the CA.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn odradek_test_broker_start_sasl_ssl(
+    username: *const c_char,
+    password: *const c_char,
+    properties: *const OdradekConfigEntry,
+    count: usize,
+    out: *mut *mut OdradekTestBroker,
+) -> *mut OdradekError {
     guard(|| {
-        check_out(out, "out")?;
-        let mut props = Vec::new();
-        for (i, e) in slice_arg(properties, count, "properties")?
-            .iter()
-            .enumerate()
-        {
-            props.push((
-                str_arg(e.key, &format!("properties[{i}].key"))?,
-                str_arg(e.value, &format!("properties[{i}].value"))?,
-            ));
-        }
-        // The broker runs its own runtime; start it from a plain thread even when called from
-        // a library thread.
-        let broker = std::thread::scope(|s| s.spawn(|| EmbeddedBroker::start(&props)).join())
-            .map_err(|_| Error::invalid_argument("the embedded broker panicked while starting"))?
-            .map_err(|e| Error::config("broker", e))?;
-        let bootstrap = CString::new(broker.bootstrap_servers()).unwrap_or_default();
-        let handle = Box::new(OdradekTestBroker {
-            broker: Mutex::new(broker),
-            bootstrap,
-        });
-        write_out(out, Box::into_raw(handle), "out")
+        let user = str_arg(username, "username")?;
+        let password = str_arg(password, "password")?;
+        start(properties, count, Some((user, password)), out)
     })
+}
+
+fn start(
+    properties: *const OdradekConfigEntry,
+    count: usize,
+    sasl_ssl: Option<(&str, &str)>,
+    out: *mut *mut OdradekTestBroker,
+) -> FfiResult {
+    check_out(out, "out")?;
+    let mut props = Vec::new();
+    for (i, e) in slice_arg(properties, count, "properties")?
+        .iter()
+        .enumerate()
+    {
+        props.push((
+            str_arg(e.key, &format!("properties[{i}].key"))?,
+            str_arg(e.value, &format!("properties[{i}].value"))?,
+        ));
+    }
+    // The broker runs its own runtime; start it from a plain thread even when called from
+    // a library thread.
+    let broker = std::thread::scope(|s| {
+        s.spawn(|| match sasl_ssl {
+            Some((user, password)) => EmbeddedBroker::start_sasl_ssl(user, password, &props),
+            None => EmbeddedBroker::start(&props),
+        })
+        .join()
+    })
+    .map_err(|_| Error::invalid_argument("the embedded broker panicked while starting"))?
+    .map_err(|e| Error::config("broker", e))?;
+    let bootstrap = CString::new(broker.bootstrap_servers()).unwrap_or_default();
+    let ca_pem = broker
+        .ca_pem()
+        .map(|pem| CString::new(pem).unwrap_or_default());
+    let handle = Box::new(OdradekTestBroker {
+        broker: Mutex::new(broker),
+        bootstrap,
+        ca_pem,
+    });
+    write_out(out, Box::into_raw(handle), "out")
+}
+
+/// The CA certificate (PEM, NUL-terminated) a client must trust, for a broker from
+/// odradek_test_broker_start_sasl_ssl; owned by the handle (valid until odradek_test_broker_stop).
+/// NULL for a plaintext broker or a NULL handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn odradek_test_broker_ca_pem(
+    broker: *const OdradekTestBroker,
+) -> *const c_char {
+    // SAFETY: a non-null handle is alive (header contract).
+    match unsafe { broker.as_ref() }.and_then(|b| b.ca_pem.as_ref()) {
+        Some(pem) => pem.as_ptr(),
+        None => std::ptr::null(),
+    }
 }
 
 /// `host:port` for bootstrap.servers, NUL-terminated, owned by the broker handle (valid until

@@ -29,6 +29,8 @@ pub struct OdradekConsumer {
     pending: Arc<PendingPolls>,
     /// Triggered by close: wakes every poll still waiting.
     closing: Arc<OdradekCancel>,
+    /// The OAUTHBEARER token callback's gate, closed by free.
+    token_gate: Option<Arc<crate::token::TokenGate>>,
 }
 
 /// Asynchronous polls not completed yet: close waits for them.
@@ -319,15 +321,40 @@ pub unsafe extern "C" fn odradek_consumer_new(
     config_len: usize,
     out: *mut *mut OdradekConsumer,
 ) -> *mut OdradekError {
+    // SAFETY: the caller's arguments, passed on unchanged.
+    unsafe {
+        odradek_consumer_new_with_token_callback(
+            config,
+            config_len,
+            None,
+            std::ptr::null_mut(),
+            out,
+        )
+    }
+}
+
+/// odradek_consumer_new with an OAUTHBEARER token callback (see OdradekTokenCallback), used
+/// when `sasl.mechanism` is OAUTHBEARER. `context` must stay valid until odradek_consumer_free
+/// returns; no callback starts after that. A NULL callback is odradek_consumer_new.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn odradek_consumer_new_with_token_callback(
+    config: *const OdradekConfigEntry,
+    config_len: usize,
+    callback: crate::token::OdradekTokenCallback,
+    context: *mut std::ffi::c_void,
+    out: *mut *mut OdradekConsumer,
+) -> *mut OdradekError {
     guard(|| {
         check_out(out, "out")?;
-        let config = config_arg(config, config_len)?;
+        let mut config = config_arg(config, config_len)?;
+        let token_gate = crate::token::install(&mut config, callback, context);
         let client = ConsumerClient::new(&config)?;
         let handle = Box::new(OdradekConsumer {
             client,
             listener: Mutex::new(None),
             pending: Arc::default(),
             closing: Arc::default(),
+            token_gate,
         });
         write_out(out, Box::into_raw(handle), "out")
     })
@@ -824,6 +851,10 @@ pub unsafe extern "C" fn odradek_consumer_free(consumer: *mut OdradekConsumer) {
             l.deactivate();
         }
         let _ = run_blocking(c.client.close());
+        let gate = c.token_gate.clone();
         drop(c);
+        if let Some(g) = gate {
+            g.close();
+        }
     })
 }

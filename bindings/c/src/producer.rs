@@ -82,6 +82,8 @@ pub type OdradekDeliveryCallback = Option<
 pub struct OdradekProducer {
     producer: Producer,
     callbacks: Arc<Pending>,
+    /// The OAUTHBEARER token callback's gate, closed by free.
+    token_gate: Option<Arc<crate::token::TokenGate>>,
 }
 
 /// Callbacks not yet invoked: close waits for them so none runs after close returns.
@@ -182,13 +184,38 @@ pub unsafe extern "C" fn odradek_producer_new(
     config_len: usize,
     out: *mut *mut OdradekProducer,
 ) -> *mut OdradekError {
+    // SAFETY: the caller's arguments, passed on unchanged.
+    unsafe {
+        odradek_producer_new_with_token_callback(
+            config,
+            config_len,
+            None,
+            std::ptr::null_mut(),
+            out,
+        )
+    }
+}
+
+/// odradek_producer_new with an OAUTHBEARER token callback (see OdradekTokenCallback), used
+/// when `sasl.mechanism` is OAUTHBEARER. `context` must stay valid until odradek_producer_free
+/// returns; no callback starts after that. A NULL callback is odradek_producer_new.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn odradek_producer_new_with_token_callback(
+    config: *const OdradekConfigEntry,
+    config_len: usize,
+    callback: crate::token::OdradekTokenCallback,
+    context: *mut std::ffi::c_void,
+    out: *mut *mut OdradekProducer,
+) -> *mut OdradekError {
     guard(|| {
         crate::util::check_out(out, "out")?;
-        let config = config_arg(config, config_len)?;
+        let mut config = config_arg(config, config_len)?;
+        let token_gate = crate::token::install(&mut config, callback, context);
         let producer = Producer::from_config(&config)?;
         let handle = Box::new(OdradekProducer {
             producer,
             callbacks: Arc::default(),
+            token_gate,
         });
         write_out(out, Box::into_raw(handle), "out")
     })
@@ -336,6 +363,10 @@ pub unsafe extern "C" fn odradek_producer_free(producer: *mut OdradekProducer) {
         // SAFETY: the handle came from odradek_producer_new and is freed once (header contract).
         let p = unsafe { Box::from_raw(producer) };
         *p.callbacks.freed.write().unwrap_or_else(|e| e.into_inner()) = true;
+        let gate = p.token_gate.clone();
         drop(p);
+        if let Some(g) = gate {
+            g.close();
+        }
     })
 }

@@ -2,7 +2,8 @@
  * A C program over every function of odradek.h against the embedded broker: errors, config
  * errors naming the key, admin, single and batch sends with delivery callbacks, manual
  * assignment, seek/position, polls (blocking, async, cancelled), a group with rebalance
- * callbacks, commit/committed, and close/free of everything. Run by scripts/test.d/55-cabi-go.sh,
+ * callbacks, commit/committed, close/free of everything, and the SASL_SSL embedded broker with
+ * SCRAM and an OAUTHBEARER token callback. Run by scripts/test.d/55-cabi-go.sh,
  * also under valgrind (no definite leaks after close).
  */
 #include <pthread.h>
@@ -169,6 +170,93 @@ static int consume_n(OdradekConsumer *c, int want, int check_content) {
         odradek_message_list_free(list);
     }
     return got;
+}
+
+/* An unsecured JWT (alg none) for alice, expiring in 2100: the embedded broker's OAUTHBEARER
+ * validator accepts it. */
+#define ALICE_JWT "eyJhbGciOiJub25lIn0.eyJzdWIiOiJhbGljZSIsImV4cCI6NDEwMjQ0NDgwMH0."
+
+typedef struct {
+    pthread_mutex_t mu;
+    int calls;
+    char config[64];
+    int refuse;
+} token_ctx_t;
+
+static void on_token(void *ctx, const char *oauthbearer_config, OdradekTokenResult *result) {
+    token_ctx_t *t = ctx;
+    pthread_mutex_lock(&t->mu);
+    t->calls++;
+    snprintf(t->config, sizeof t->config, "%s", oauthbearer_config);
+    pthread_mutex_unlock(&t->mu);
+    if (t->refuse) {
+        ok(odradek_token_fail(result, "no token for you"), "token fail");
+        return;
+    }
+    ok(odradek_token_set(result, ALICE_JWT, (int64_t)4102444800 * 1000, "alice"), "token set");
+    ok(odradek_token_add_extension(result, "traceid", "abc"), "token extension");
+    expect_error(odradek_token_add_extension(result, "a=b", "x"), "_INVALID_ARG", "bad extension key");
+}
+
+/* The embedded SASL_SSL broker: SCRAM with its CA works, a wrong password is a fatal
+ * _AUTHENTICATION; OAUTHBEARER through a token callback, and a callback's refusal. */
+static void test_security(void) {
+    OdradekTestBroker *broker = NULL;
+    OdradekConfigEntry props[] = {{"sasl.enabled.mechanisms", "SCRAM-SHA-512,OAUTHBEARER"}};
+    ok(odradek_test_broker_start_sasl_ssl("alice", "alice-secret", props, 1, &broker),
+       "sasl_ssl broker start");
+    if (!broker) return;
+    const char *bootstrap = odradek_test_broker_bootstrap(broker);
+    const char *ca = odradek_test_broker_ca_pem(broker);
+    CHECK(ca && strstr(ca, "BEGIN CERTIFICATE"), "CA PEM");
+    OdradekConfigEntry scram[] = {{"bootstrap.servers", bootstrap}, {"security.protocol", "SASL_SSL"},
+                                  {"ssl.ca.pem", ca}, {"sasl.mechanism", "SCRAM-SHA-512"},
+                                  {"sasl.username", "alice"}, {"sasl.password", "alice-secret"}};
+    OdradekAdmin *admin = NULL;
+    ok(odradek_admin_new(scram, 6, &admin), "scram admin");
+    OdradekNewTopic topic[] = {{"c-secure", 1, 1, NULL, 0}};
+    ok(odradek_admin_create_topics(admin, topic, 1, 10000, NULL), "create topic over SASL_SSL");
+    odradek_admin_free(admin);
+
+    scram[5].value = "wrong-password";
+    ok(odradek_admin_new(scram, 6, &admin), "admin with a wrong password");
+    OdradekTopicInfo *infos = NULL;
+    size_t n = 0;
+    OdradekError *err = odradek_admin_list_topics(admin, 10000, NULL, &infos, &n);
+    CHECK(err && err->error_class == ODRADEK_CLASS_FATAL && !err->retriable, "wrong password is fatal");
+    CHECK(err && !strstr(err->message, "wrong-password"), "the password is not in the message");
+    expect_error(err, "_AUTHENTICATION", "wrong password");
+    odradek_admin_free(admin);
+
+    OdradekConfigEntry oauth[] = {{"bootstrap.servers", bootstrap}, {"security.protocol", "SASL_SSL"},
+                                  {"ssl.ca.pem", ca}, {"sasl.mechanism", "OAUTHBEARER"},
+                                  {"sasl.oauthbearer.config", "scope=c-test"}};
+    token_ctx_t tokens = {PTHREAD_MUTEX_INITIALIZER, 0, "", 0};
+    ok(odradek_admin_new_with_token_callback(oauth, 5, on_token, &tokens, &admin), "oauth admin");
+    ok(odradek_admin_list_topics(admin, 10000, NULL, &infos, &n), "list topics with a callback token");
+    int seen = 0;
+    for (size_t i = 0; i < n; i++) seen += strcmp(infos[i].name, "c-secure") == 0;
+    CHECK(seen == 1, "c-secure listed %d times", seen);
+    odradek_topic_infos_free(infos, n);
+    odradek_admin_free(admin);
+    pthread_mutex_lock(&tokens.mu);
+    CHECK(tokens.calls >= 1 && strcmp(tokens.config, "scope=c-test") == 0, "token callback: %d calls, config %s",
+          tokens.calls, tokens.config);
+    pthread_mutex_unlock(&tokens.mu);
+
+    OdradekProducer *p = NULL;
+    token_ctx_t refusing = {PTHREAD_MUTEX_INITIALIZER, 0, "", 1};
+    ok(odradek_producer_new_with_token_callback(oauth, 5, on_token, &refusing, &p), "oauth producer");
+    latch_t refused;
+    latch_init(&refused);
+    OdradekProduceRecord rec = {"c-secure", -1, NULL, 0, (const uint8_t *)"v", 1, NULL, 0, -1};
+    ok(odradek_producer_send(p, &rec, on_delivery, &refused), "send with a refusing callback");
+    latch_wait(&refused);
+    CHECK(refused.failed == 1 && strcmp(refused.error_name, "_AUTHENTICATION") == 0,
+          "refused token: %s", refused.error_name);
+    latch_destroy(&refused);
+    odradek_producer_free(p);
+    odradek_test_broker_stop(broker);
 }
 
 int main(void) {
@@ -381,6 +469,8 @@ int main(void) {
 
     odradek_admin_free(admin);
     odradek_test_broker_stop(broker);
+
+    test_security();
 
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);
