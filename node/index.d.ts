@@ -5,7 +5,28 @@ import { EventEmitter } from 'node:events'
 
 /** Client properties, by their librdkafka / Java names (`bootstrap.servers`, `linger.ms`, ...).
  * Values are passed as strings; unknown keys and bad values throw `_INVALID_CONFIG`. */
-export type Config = Record<string, string | number | boolean | undefined>
+/** An OAUTHBEARER token from `oauth_cb`. */
+export interface OAuthBearerToken {
+  /** The bearer token (a compact JWT). */
+  value: string
+  /** When it expires, in ms since the epoch; the client asks again before then. */
+  lifetime: number
+  /** The principal it names. */
+  principal?: string
+  /** SASL extensions (RFC 7628: keys are letters only). */
+  extensions?: Record<string, string>
+}
+
+/**
+ * Client properties (librdkafka / Java names). `oauth_cb` supplies OAUTHBEARER tokens
+ * (`sasl.mechanism: 'OAUTHBEARER'`): called with `sasl.oauthbearer.config` for the first login
+ * and before each token expires; what it throws (or rejects with) fails the login with
+ * `_AUTHENTICATION`.
+ */
+export type Config = Record<string, string | number | boolean | undefined | OAuthTokenCallback>
+
+/** The type of `oauth_cb`. */
+export type OAuthTokenCallback = (oauthbearerConfig: string) => OAuthBearerToken | Promise<OAuthBearerToken>
 
 /** Bytes as accepted by send(): strings are UTF-8 encoded; `null`/`undefined` is absent. */
 export type BytesLike = Buffer | Uint8Array | string | null | undefined
@@ -196,7 +217,17 @@ export class Admin {
 export class Broker {
   /** @param properties Kafka broker properties (`num.partitions`, ...) */
   static start(properties?: Record<string, string | number>): Promise<Broker>
+  /**
+   * A broker whose one listener is SASL_SSL: TLS with a CA made now (`caPem`), SCRAM-SHA-256/512
+   * with this user; `properties` are added (`sasl.enabled.mechanisms` with OAUTHBEARER also
+   * accepts unsecured JWTs).
+   */
+  static startSaslSsl(username: string, password: string, properties?: Record<string, string | number>): Promise<Broker>
   readonly bootstrapServers: string
+  /** The CA certificate (PEM) of a SASL_SSL broker, for `ssl.ca.pem`; null for a plaintext one. */
+  readonly caPem: string | null
+  /** `bootstrap.servers` and, for a SASL_SSL broker, the security keys a client needs. */
+  clientConfig(): Record<string, string>
   /** Stops the broker and removes its data. Idempotent. */
   stop(): Promise<void>
 }

@@ -104,10 +104,34 @@ function configMap(config) {
   }
   const out = {}
   for (const [k, v] of Object.entries(config)) {
-    if (v === undefined) continue
+    if (v === undefined || k === 'oauth_cb') continue
     out[k] = String(v)
   }
   return out
+}
+
+/**
+ * `oauth_cb` of a client config: `(oauthbearerConfig) => token` or a Promise of it, token being
+ * `{value, lifetime (ms since the epoch), principal?, extensions?}`. Called for the first login
+ * and again before each token expires; what it throws fails the login with _AUTHENTICATION.
+ * Returns the native side's request handler, or undefined without oauth_cb.
+ */
+function tokenCallback(config) {
+  const cb = config && config.oauth_cb
+  if (cb === undefined || cb === null) return undefined
+  if (typeof cb !== 'function') throw new TypeError('oauth_cb must be a function')
+  return ({ id, config: oauthbearerConfig }) => {
+    Promise.resolve()
+      .then(() => cb(oauthbearerConfig))
+      .then((t) => {
+        if (!t || typeof t.value !== 'string' || typeof t.lifetime !== 'number') {
+          throw new TypeError('oauth_cb must return {value: string, lifetime: number (ms since the epoch), principal?, extensions?}')
+        }
+        const extensions = t.extensions ? configMap(t.extensions) : undefined
+        native.tokenDone(id, { value: t.value, lifetime: t.lifetime, principal: t.principal, extensions }, null)
+      })
+      .catch((e) => native.tokenDone(id, null, String((e && e.message) || e)))
+  }
 }
 
 function toBuffer(v, what) {
@@ -153,7 +177,7 @@ class Producer {
     // an idle producer does not.
     this._keepAlive = setInterval(() => {}, 1 << 30)
     this._keepAlive.unref()
-    this._native = call(() => new native.NativeProducer(configMap(config), () => this._settle()))
+    this._native = call(() => new native.NativeProducer(configMap(config), () => this._settle(), tokenCallback(config)))
     this._kickQueued = false
     this._kick = () => {
       this._kickQueued = false
@@ -306,6 +330,7 @@ class Consumer extends EventEmitter {
   constructor(config) {
     super()
     this._config = configMap(config)
+    this._onToken = tokenCallback(config)
     this._open(this._config)
     this._buffer = []
     this._head = 0
@@ -317,7 +342,7 @@ class Consumer extends EventEmitter {
   }
 
   _open(config) {
-    this._native = call(() => new native.NativeConsumer(config))
+    this._native = call(() => new native.NativeConsumer(config, this._onToken))
     if (this._hasGroup(config)) call(() => this._native.onRebalance((event) => this._onRebalance(event)))
   }
 
@@ -611,7 +636,7 @@ class Consumer extends EventEmitter {
 
 class Admin {
   constructor(config) {
-    this._native = call(() => new native.NativeAdmin(configMap(config)))
+    this._native = call(() => new native.NativeAdmin(configMap(config), tokenCallback(config)))
   }
 
   /** [{topic, numPartitions, replicationFactor, config: {key: value}}] */
@@ -654,7 +679,42 @@ class Broker {
     const b = new Broker()
     b._native = await native.NativeBroker.start(properties ? configMap(properties) : undefined)
     b.bootstrapServers = b._native.bootstrapServers
+    b.caPem = null
     return b
+  }
+
+  /**
+   * A broker whose one listener is SASL_SSL: TLS with a certificate for 127.0.0.1 / localhost
+   * signed by a CA made now (`caPem`), SCRAM-SHA-256 and SCRAM-SHA-512 with this user.
+   * `properties` are added (`sasl.enabled.mechanisms` with OAUTHBEARER also accepts unsecured
+   * JWTs). `clientConfig()` has what a client needs.
+   */
+  static async startSaslSsl(username, password, properties) {
+    const b = new Broker()
+    b._native = await native.NativeBroker.start(properties ? configMap(properties) : undefined, [String(username), String(password)])
+    b.bootstrapServers = b._native.bootstrapServers
+    b.caPem = b._native.caPem
+    // Not enumerable: the password stays out of console.log / util.inspect of the broker.
+    Object.defineProperty(b, '_credentials', { value: [String(username), String(password)] })
+    return b
+  }
+
+  /**
+   * A client config for this broker: `bootstrap.servers` and, for a SASL_SSL broker,
+   * `security.protocol`, `sasl.mechanism` (SCRAM-SHA-512), the user and password and `ssl.ca.pem`.
+   */
+  clientConfig() {
+    const config = { 'bootstrap.servers': this.bootstrapServers }
+    if (this._credentials) {
+      Object.assign(config, {
+        'security.protocol': 'SASL_SSL',
+        'sasl.mechanism': 'SCRAM-SHA-512',
+        'sasl.username': this._credentials[0],
+        'sasl.password': this._credentials[1],
+        'ssl.ca.pem': this.caPem,
+      })
+    }
+    return config
   }
 
   /** Stops the broker and removes its data. Idempotent. */

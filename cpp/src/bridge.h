@@ -16,6 +16,7 @@ namespace ffi {
 
 struct Report;
 struct PartitionOffset;
+struct OAuthToken;
 
 /// Where one delivery result goes: a promise (send -> std::future) or a callback. The promise is
 /// made only for the future form (it allocates its shared state).
@@ -30,10 +31,17 @@ struct RebalanceSink {
     RebalanceCallbacks callbacks;
 };
 
+/// The user's OAUTHBEARER token provider; calls are serialized.
+struct TokenSink {
+    mutable std::mutex lock;
+    TokenProvider provider;
+};
+
 void deliver_ok(std::unique_ptr<DeliverySink> sink, const Report& report) noexcept;
 void deliver_err(std::unique_ptr<DeliverySink> sink, rust::Str error) noexcept;
 void rebalance_event(const RebalanceSink& sink, std::uint8_t kind,
                      rust::Slice<const PartitionOffset> partitions) noexcept;
+OAuthToken provide_token(const TokenSink& sink, rust::Str oauthbearer_config);
 
 }  // namespace ffi
 }  // namespace odradek

@@ -32,9 +32,12 @@ pub struct ConsumerBox {
     client: ConsumerClient,
 }
 
-pub(crate) fn consumer_new(config: &[Property]) -> Result<Box<ConsumerBox>, FfiError> {
+pub(crate) fn consumer_new(
+    config: &[Property],
+    tokens: cxx::UniquePtr<crate::ffi::TokenSink>,
+) -> Result<Box<ConsumerBox>, FfiError> {
     guard(|| {
-        let client = ConsumerClient::new(&config_of(config)?)?;
+        let client = ConsumerClient::new(&config_of(config, tokens)?)?;
         Ok(Box::new(ConsumerBox { client }))
     })
 }

@@ -60,6 +60,15 @@ mod ffi {
         partitions: i32,
     }
 
+    /// An OAUTHBEARER token from the C++ token provider.
+    struct OAuthToken {
+        value: String,
+        expires_at_ms: i64,
+        principal: String,
+        extension_keys: Vec<String>,
+        extension_values: Vec<String>,
+    }
+
     extern "Rust" {
         type ProducerBox;
         type ConsumerBox;
@@ -67,7 +76,10 @@ mod ffi {
         type AdminBox;
         type BrokerBox;
 
-        fn producer_new(config: &[Property]) -> Result<Box<ProducerBox>>;
+        fn producer_new(
+            config: &[Property],
+            tokens: UniquePtr<TokenSink>,
+        ) -> Result<Box<ProducerBox>>;
         #[allow(clippy::too_many_arguments)]
         fn send(
             self: &ProducerBox,
@@ -85,7 +97,10 @@ mod ffi {
         fn flush(self: &ProducerBox, timeout_ms: i64) -> Result<()>;
         fn close(self: &ProducerBox, timeout_ms: i64) -> Result<()>;
 
-        fn consumer_new(config: &[Property]) -> Result<Box<ConsumerBox>>;
+        fn consumer_new(
+            config: &[Property],
+            tokens: UniquePtr<TokenSink>,
+        ) -> Result<Box<ConsumerBox>>;
         fn subscribe(self: &ConsumerBox, topics: &[String]) -> Result<()>;
         fn assign(self: &ConsumerBox, partitions: &[PartitionOffset]) -> Result<()>;
         fn unassign(self: &ConsumerBox) -> Result<()>;
@@ -120,7 +135,8 @@ mod ffi {
         fn header_value(self: &RecordBatchBox, i: usize, h: usize) -> &[u8];
         fn header_value_is_null(self: &RecordBatchBox, i: usize, h: usize) -> bool;
 
-        fn admin_new(config: &[Property]) -> Result<Box<AdminBox>>;
+        fn admin_new(config: &[Property], tokens: UniquePtr<TokenSink>)
+        -> Result<Box<AdminBox>>;
         fn create_topic(
             self: &AdminBox,
             name: &[u8],
@@ -133,7 +149,14 @@ mod ffi {
         fn list_topics(self: &AdminBox) -> Result<Vec<TopicInfo>>;
 
         fn broker_start(properties: &[Property]) -> Result<Box<BrokerBox>>;
+        fn broker_start_sasl_ssl(
+            username: &str,
+            password: &str,
+            properties: &[Property],
+        ) -> Result<Box<BrokerBox>>;
         fn bootstrap_servers(self: &BrokerBox) -> String;
+        /// The CA of a SASL_SSL broker; empty for a plaintext one.
+        fn ca_pem(self: &BrokerBox) -> String;
         fn stop(self: &mut BrokerBox);
 
         fn library_version() -> String;
@@ -146,11 +169,15 @@ mod ffi {
         type DeliverySink;
         /// Receives rebalance events (`std::function`s set by the user).
         type RebalanceSink;
+        /// The user's OAUTHBEARER token provider (a `std::function`).
+        type TokenSink;
 
         fn deliver_ok(sink: UniquePtr<DeliverySink>, report: &Report);
         fn deliver_err(sink: UniquePtr<DeliverySink>, error: &str);
         /// kind: 0 assigned, 1 revoked, 2 lost.
         fn rebalance_event(sink: &RebalanceSink, kind: u8, partitions: &[PartitionOffset]);
+        /// Calls the provider (under the sink's lock); what it throws comes back as the error.
+        fn provide_token(sink: &TokenSink, oauthbearer_config: &str) -> Result<OAuthToken>;
     }
 }
 
@@ -162,6 +189,11 @@ unsafe impl Send for ffi::DeliverySink {}
 unsafe impl Send for ffi::RebalanceSink {}
 // SAFETY: as above.
 unsafe impl Sync for ffi::RebalanceSink {}
+// SAFETY: TokenSink holds a `std::function` set before it is handed over; C++ calls it under
+// the sink's own lock, so sharing it across threads is sound.
+unsafe impl Send for ffi::TokenSink {}
+// SAFETY: as above.
+unsafe impl Sync for ffi::TokenSink {}
 
 use ffi::{Property, Report, TopicInfo};
 
@@ -231,8 +263,39 @@ pub(crate) fn utf8<'a>(bytes: &'a [u8], what: &str) -> odradek::error::Result<&'
         .map_err(|_| Error::invalid_argument(format!("{what} is not valid UTF-8")))
 }
 
-pub(crate) fn config_of(properties: &[Property]) -> odradek::error::Result<Config> {
-    Config::from_pairs(properties.iter().map(|p| (&p.key, &p.value)))
+/// The core config of these properties, with the C++ token provider (a null `tokens`: none).
+pub(crate) fn config_of(
+    properties: &[Property],
+    tokens: cxx::UniquePtr<ffi::TokenSink>,
+) -> odradek::error::Result<Config> {
+    let mut config = Config::from_pairs(properties.iter().map(|p| (&p.key, &p.value)))?;
+    if !tokens.is_null() {
+        let oauth_config = config
+            .get("sasl.oauthbearer.config")
+            .unwrap_or("")
+            .to_string();
+        config.set_oauthbearer_token_provider(token_provider(Arc::new(tokens), oauth_config));
+    }
+    Ok(config)
+}
+
+/// The C++ provider as a core token provider: called on the blocking pool, at each login and
+/// before each token expires; an exception fails the login with its `what()`.
+fn token_provider(
+    sink: Arc<cxx::UniquePtr<ffi::TokenSink>>,
+    oauth_config: String,
+) -> odradek::security::TokenProvider {
+    use odradek::protocol::sasl::{Secret, oauthbearer::Token};
+    odradek::security::TokenProvider::blocking(move || {
+        let sink = sink.as_ref().as_ref().ok_or("no token provider")?;
+        let t = ffi::provide_token(sink, &oauth_config).map_err(|e| e.what().to_string())?;
+        Ok(Token {
+            value: Secret::new(t.value),
+            principal: t.principal,
+            expires_at_ms: t.expires_at_ms,
+            extensions: t.extension_keys.into_iter().zip(t.extension_values).collect(),
+        })
+    })
 }
 
 /// Blocks the calling (C++) thread on the core's runtime. Called from a runtime thread (a
@@ -281,9 +344,12 @@ struct Progress {
     changed: Notify,
 }
 
-fn producer_new(config: &[Property]) -> Result<Box<ProducerBox>, FfiError> {
+fn producer_new(
+    config: &[Property],
+    tokens: cxx::UniquePtr<ffi::TokenSink>,
+) -> Result<Box<ProducerBox>, FfiError> {
     guard(|| {
-        let config = config_of(config)?;
+        let config = config_of(config, tokens)?;
         let producer = Producer::from_config(&config)?;
         let (to_pump, from_send) = mpsc::unbounded_channel();
         let progress = Arc::new(Progress::default());
@@ -444,9 +510,12 @@ pub struct AdminBox {
     admin: Admin,
 }
 
-fn admin_new(config: &[Property]) -> Result<Box<AdminBox>, FfiError> {
+fn admin_new(
+    config: &[Property],
+    tokens: cxx::UniquePtr<ffi::TokenSink>,
+) -> Result<Box<AdminBox>, FfiError> {
     guard(|| {
-        let admin = Admin::from_config(&config_of(config)?)?;
+        let admin = Admin::from_config(&config_of(config, tokens)?)?;
         Ok(Box::new(AdminBox { admin }))
     })
 }
@@ -506,12 +575,33 @@ pub struct BrokerBox {
 }
 
 fn broker_start(properties: &[Property]) -> Result<Box<BrokerBox>, FfiError> {
+    start_broker(properties, None)
+}
+
+fn broker_start_sasl_ssl(
+    username: &str,
+    password: &str,
+    properties: &[Property],
+) -> Result<Box<BrokerBox>, FfiError> {
+    start_broker(properties, Some((username, password)))
+}
+
+fn start_broker(
+    properties: &[Property],
+    sasl_ssl: Option<(&str, &str)>,
+) -> Result<Box<BrokerBox>, FfiError> {
     guard(|| {
         let props: Vec<(&str, &str)> = properties
             .iter()
             .map(|p| (p.key.as_str(), p.value.as_str()))
             .collect();
-        let broker = odradek_broker::EmbeddedBroker::start(&props).map_err(|e| {
+        let started = match sasl_ssl {
+            Some((user, password)) => {
+                odradek_broker::EmbeddedBroker::start_sasl_ssl(user, password, &props)
+            }
+            None => odradek_broker::EmbeddedBroker::start(&props),
+        };
+        let broker = started.map_err(|e| {
             if e.kind() == std::io::ErrorKind::InvalidInput {
                 Error::config("broker property", e)
             } else {
@@ -526,6 +616,12 @@ impl BrokerBox {
     fn bootstrap_servers(&self) -> String {
         guard_or(String::new(), || {
             self.broker.bootstrap_servers().to_string()
+        })
+    }
+
+    fn ca_pem(&self) -> String {
+        guard_or(String::new(), || {
+            self.broker.ca_pem().unwrap_or_default().to_string()
         })
     }
 

@@ -89,6 +89,14 @@ std::int64_t millis(std::chrono::milliseconds t) {
     return static_cast<std::int64_t>(t.count());
 }
 
+// The bridge's token sink for a provider; null (no provider) for an empty std::function.
+std::unique_ptr<ffi::TokenSink> token_sink(TokenProvider provider) {
+    if (!provider) return nullptr;
+    auto sink = std::make_unique<ffi::TokenSink>();
+    sink->provider = std::move(provider);
+    return sink;
+}
+
 }  // namespace
 
 // ------------------------------------------------------------------------------ bridge sinks
@@ -143,6 +151,21 @@ void rebalance_event(const RebalanceSink& sink, std::uint8_t kind,
     }
 }
 
+OAuthToken provide_token(const TokenSink& sink, rust::Str oauthbearer_config) {
+    std::lock_guard<std::mutex> guard(sink.lock);
+    OAuthBearerToken t = sink.provider(std::string(oauthbearer_config));
+    OAuthToken out;
+    out.value = rust::String(t.value);
+    out.expires_at_ms = static_cast<std::int64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(t.expiry.time_since_epoch()).count());
+    out.principal = rust::String(t.principal);
+    for (const auto& [k, v] : t.extensions) {
+        out.extension_keys.push_back(rust::String(k));
+        out.extension_values.push_back(rust::String(v));
+    }
+    return out;
+}
+
 }  // namespace ffi
 
 // ---------------------------------------------------------------------------------- producer
@@ -152,8 +175,13 @@ struct Producer::Impl {
     bool closed = false;
 };
 
-Producer::Producer(const Config& config)
-    : impl_(new Impl{call([&] { auto p = properties(config); return ffi::producer_new(as_slice(p)); })}) {}
+Producer::Producer(const Config& config) : Producer(config, TokenProvider()) {}
+
+Producer::Producer(const Config& config, TokenProvider token_provider)
+    : impl_(new Impl{call([&] {
+          auto p = properties(config);
+          return ffi::producer_new(as_slice(p), token_sink(std::move(token_provider)));
+      })}) {}
 
 Producer::~Producer() {
     if (!impl_ || impl_->closed) return;
@@ -272,8 +300,13 @@ struct Consumer::Impl {
     bool closed = false;
 };
 
-Consumer::Consumer(const Config& config)
-    : impl_(new Impl{call([&] { auto p = properties(config); return ffi::consumer_new(as_slice(p)); })}) {}
+Consumer::Consumer(const Config& config) : Consumer(config, TokenProvider()) {}
+
+Consumer::Consumer(const Config& config, TokenProvider token_provider)
+    : impl_(new Impl{call([&] {
+          auto p = properties(config);
+          return ffi::consumer_new(as_slice(p), token_sink(std::move(token_provider)));
+      })}) {}
 
 Consumer::~Consumer() {
     if (!impl_ || impl_->closed) return;
@@ -447,8 +480,13 @@ struct Admin::Impl {
     rust::Box<ffi::AdminBox> box;
 };
 
-Admin::Admin(const Config& config)
-    : impl_(new Impl{call([&] { auto p = properties(config); return ffi::admin_new(as_slice(p)); })}) {}
+Admin::Admin(const Config& config) : Admin(config, TokenProvider()) {}
+
+Admin::Admin(const Config& config, TokenProvider token_provider)
+    : impl_(new Impl{call([&] {
+          auto p = properties(config);
+          return ffi::admin_new(as_slice(p), token_sink(std::move(token_provider)));
+      })}) {}
 Admin::~Admin() = default;
 Admin::Admin(Admin&&) noexcept = default;
 Admin& Admin::operator=(Admin&&) noexcept = default;
@@ -496,6 +534,32 @@ Broker::Broker(const Config& properties_)
     : impl_(new Impl{call([&] { auto p = properties(properties_); return ffi::broker_start(as_slice(p)); })}),
       bootstrap_(std::string(impl_->box->bootstrap_servers())) {}
 
+Broker::Broker(const std::string& username, const std::string& password, const Config& properties_)
+    : impl_(new Impl{call([&] {
+          auto p = properties(properties_);
+          return ffi::broker_start_sasl_ssl(username, password, as_slice(p));
+      })}),
+      bootstrap_(std::string(impl_->box->bootstrap_servers())),
+      ca_pem_(std::string(impl_->box->ca_pem())),
+      username_(username),
+      password_(password) {}
+
+Broker Broker::sasl_ssl(const std::string& username, const std::string& password, const Config& properties) {
+    return Broker(username, password, properties);
+}
+
+Config Broker::client_config() const {
+    Config config{{"bootstrap.servers", bootstrap_}};
+    if (!ca_pem_.empty()) {
+        config["security.protocol"] = "SASL_SSL";
+        config["sasl.mechanism"] = "SCRAM-SHA-512";
+        config["sasl.username"] = username_;
+        config["sasl.password"] = password_;
+        config["ssl.ca.pem"] = ca_pem_;
+    }
+    return config;
+}
+
 Broker::~Broker() { stop(); }
 Broker::Broker(Broker&&) noexcept = default;
 Broker& Broker::operator=(Broker&& other) noexcept {
@@ -503,6 +567,9 @@ Broker& Broker::operator=(Broker&& other) noexcept {
         stop();
         impl_ = std::move(other.impl_);
         bootstrap_ = std::move(other.bootstrap_);
+        ca_pem_ = std::move(other.ca_pem_);
+        username_ = std::move(other.username_);
+        password_ = std::move(other.password_);
     }
     return *this;
 }

@@ -302,4 +302,79 @@ TEST(Broker, StopsAndRefusesConnections) {
     }
 }
 
+// An unsecured JWT (alg none) naming `principal`, which the embedded broker's OAUTHBEARER accepts.
+std::string unsecured_jwt(const std::string& principal, std::int64_t exp) {
+    auto b64url = [](const std::string& in) {
+        static const char* abc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        std::string out;
+        unsigned bits = 0;
+        int n = 0;
+        for (unsigned char c : in) {
+            bits = (bits << 8) | c;
+            n += 8;
+            while (n >= 6) out += abc[(bits >> (n -= 6)) & 63];
+        }
+        if (n > 0) out += abc[(bits << (6 - n)) & 63];
+        return out;
+    };
+    return b64url(R"({"alg":"none"})") + "." +
+           b64url(R"({"sub":")" + principal + R"(","exp":)" + std::to_string(exp) + "}") + ".";
+}
+
+// The SASL_SSL test broker through client_config(), a wrong password (fatal _AUTHENTICATION,
+// the password in no message), and OAUTHBEARER tokens from a std::function: it gets
+// sasl.oauthbearer.config, its token logs in, what it throws fails the login.
+TEST(Security, SaslSslBrokerWrongPasswordAndTokenProvider) {
+    auto broker = odradek::testing::Broker::sasl_ssl(
+        "alice", "alice-secret", {{"sasl.enabled.mechanisms", "SCRAM-SHA-512,OAUTHBEARER"}});
+    EXPECT_NE(broker.ca_pem().find("BEGIN CERTIFICATE"), std::string::npos);
+    odradek::Admin(broker.client_config()).create_topic("cpp-secure", 1);
+
+    auto wrong = broker.client_config();
+    wrong["sasl.password"] = "wrong-password";
+    try {
+        odradek::Admin(wrong).list_topics();
+        FAIL() << "a wrong password logged in";
+    } catch (const odradek::KafkaError& e) {
+        EXPECT_EQ(e.name(), "_AUTHENTICATION") << e.what();
+        EXPECT_TRUE(e.fatal()) << e.what();
+        EXPECT_EQ(std::string(e.what()).find("wrong-password"), std::string::npos) << e.what();
+    }
+
+    odradek::Config oauth{{"bootstrap.servers", broker.bootstrap_servers()},
+                          {"security.protocol", "SASL_SSL"},
+                          {"ssl.ca.pem", broker.ca_pem()},
+                          {"sasl.mechanism", "OAUTHBEARER"},
+                          {"sasl.oauthbearer.config", "scope=cpp-test"}};
+    std::mutex lock;
+    std::vector<std::string> configs;
+    odradek::TokenProvider provider = [&](const std::string& config) {
+        std::lock_guard<std::mutex> g(lock);
+        configs.push_back(config);
+        auto expiry = std::chrono::system_clock::now() + 10min;
+        auto exp = std::chrono::duration_cast<std::chrono::seconds>(expiry.time_since_epoch()).count();
+        return odradek::OAuthBearerToken{unsecured_jwt("alice", exp), expiry, "alice", {{"traceid", "cpp"}}};
+    };
+    {
+        odradek::Producer p(oauth, provider);
+        EXPECT_EQ(p.send(odradek::ProducerRecord("cpp-secure").value("via a token")).get().offset, 0);
+    }
+    {
+        std::lock_guard<std::mutex> g(lock);
+        ASSERT_FALSE(configs.empty());
+        EXPECT_EQ(configs[0], "scope=cpp-test");
+    }
+
+    odradek::Admin refusing(oauth, [](const std::string&) -> odradek::OAuthBearerToken {
+        throw std::runtime_error("no token for you");
+    });
+    try {
+        refusing.list_topics();
+        FAIL() << "a refused token logged in";
+    } catch (const odradek::KafkaError& e) {
+        EXPECT_EQ(e.name(), "_AUTHENTICATION") << e.what();
+        EXPECT_NE(std::string(e.what()).find("no token for you"), std::string::npos) << e.what();
+    }
+}
+
 TEST(Version, IsTheCrateVersion) { EXPECT_EQ(odradek::version(), "0.1.0"); }

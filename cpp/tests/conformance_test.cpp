@@ -122,7 +122,16 @@ public:
         if (scenario.contains("broker_config")) {
             for (auto& [k, v] : scenario["broker_config"].items()) props[k] = v.get<std::string>();
         }
-        broker_ = std::make_unique<odradek::testing::Broker>(props);
+        std::string security = scenario.value("security", "");
+        if (security.empty()) {
+            broker_ = std::make_unique<odradek::testing::Broker>(props);
+        } else if (security == "sasl_ssl") {
+            // The SCRAM user of the embedded broker in a "security": "sasl_ssl" scenario.
+            broker_ = std::make_unique<odradek::testing::Broker>(
+                odradek::testing::Broker::sasl_ssl("conformance", "conformance-secret", props));
+        } else {
+            fail("unknown security " + security);
+        }
     }
 
     void run() {
@@ -147,12 +156,13 @@ public:
     }
 
 private:
+    // The broker's client config (bootstrap.servers, and the security keys of a sasl_ssl
+    // scenario), with the step's own keys replacing them.
     odradek::Config client_config(const json& step) const {
-        odradek::Config c;
+        odradek::Config c = broker_->client_config();
         if (step.contains("config")) {
             for (auto& [k, v] : step["config"].items()) c[k] = v.get<std::string>();
         }
-        c["bootstrap.servers"] = broker_->bootstrap_servers();
         return c;
     }
 
@@ -174,6 +184,10 @@ private:
         if (expect.contains("retriable") && expect["retriable"].get<bool>() != e.retriable()) {
             fail("error " + name + ": expected retriable=" + expect["retriable"].dump() + ", got " +
                  (e.retriable() ? "true" : "false"));
+        }
+        if (expect.contains("fatal") && expect["fatal"].get<bool>() != e.fatal()) {
+            fail("error " + name + ": expected fatal=" + expect["fatal"].dump() + ", got " +
+                 (e.fatal() ? "true" : "false"));
         }
     }
 
@@ -213,7 +227,7 @@ private:
             if (step.contains("config")) {
                 for (auto& [k, v] : step["config"].items()) topic_config[k] = v.get<std::string>();
             }
-            odradek::Admin admin({{"bootstrap.servers", broker_->bootstrap_servers()}});
+            odradek::Admin admin(broker_->client_config());
             expecting(step, [&] {
                 admin.create_topic(step.at("topic").get<std::string>(), step.at("partitions").get<int>(),
                                    topic_config);
@@ -541,7 +555,8 @@ TEST_P(Conformance, Scenario) {
     ASSERT_TRUE(in) << "cannot read " << GetParam();
     json scenario = json::parse(in);
     for (auto& [k, _] : scenario.items()) {
-        ASSERT_TRUE(k == "name" || k == "description" || k == "broker_config" || k == "steps")
+        ASSERT_TRUE(k == "name" || k == "description" || k == "broker_config" || k == "security" ||
+                    k == "steps")
             << "unknown scenario key " << k;
     }
     Runner(scenario).run();

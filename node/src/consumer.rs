@@ -242,9 +242,16 @@ fn pairs(partitions: &[TopicPartition]) -> Vec<(&str, i32)> {
 #[napi]
 impl NativeConsumer {
     /// A consumer; with `group.id` it can subscribe and commit.
-    #[napi(constructor)]
-    pub fn new(config: HashMap<String, String>) -> Result<Self> {
-        let config = config_from(config)?;
+    #[napi(
+        constructor,
+        ts_args_type = "config: Record<string, string>, onToken?: (request: TokenRequest) => void"
+    )]
+    pub fn new(
+        config: HashMap<String, String>,
+        on_token: Option<Function<crate::oauth::TokenRequest, ()>>,
+    ) -> Result<Self> {
+        let mut config = config_from(config)?;
+        crate::oauth::install(&mut config, on_token)?;
         let max_wait = config
             .get("max.poll.interval.ms")
             .and_then(|v| v.parse::<u64>().ok())

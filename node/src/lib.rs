@@ -9,6 +9,7 @@
 #![allow(missing_debug_implementations)] // napi classes are opaque JavaScript objects
 
 mod consumer;
+mod oauth;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -165,10 +166,15 @@ impl NativeProducer {
     /// `on_done` is called (without arguments) when delivery results are ready for `takeDone`.
     #[napi(
         constructor,
-        ts_args_type = "config: Record<string, string>, onDone: () => void"
+        ts_args_type = "config: Record<string, string>, onDone: () => void, onToken?: (request: TokenRequest) => void"
     )]
-    pub fn new(config: HashMap<String, String>, on_done: Function<(), ()>) -> Result<Self> {
-        let config = config_from(config)?;
+    pub fn new(
+        config: HashMap<String, String>,
+        on_done: Function<(), ()>,
+        on_token: Option<Function<oauth::TokenRequest, ()>>,
+    ) -> Result<Self> {
+        let mut config = config_from(config)?;
+        oauth::install(&mut config, on_token)?;
         let inner = Producer::from_config(&config).map_err(js_error)?;
         let notify: DoneFn = on_done
             .build_threadsafe_function()
@@ -314,9 +320,16 @@ pub struct NativeAdmin {
 
 #[napi]
 impl NativeAdmin {
-    #[napi(constructor)]
-    pub fn new(config: HashMap<String, String>) -> Result<Self> {
-        let config = config_from(config)?;
+    #[napi(
+        constructor,
+        ts_args_type = "config: Record<string, string>, onToken?: (request: TokenRequest) => void"
+    )]
+    pub fn new(
+        config: HashMap<String, String>,
+        on_token: Option<Function<oauth::TokenRequest, ()>>,
+    ) -> Result<Self> {
+        let mut config = config_from(config)?;
+        oauth::install(&mut config, on_token)?;
         let inner = Admin::from_config(&config).map_err(js_error)?;
         Ok(Self { inner })
     }
@@ -402,6 +415,7 @@ impl NativeAdmin {
 pub struct NativeBroker {
     inner: Arc<Mutex<Option<odradek_broker::EmbeddedBroker>>>,
     bootstrap: String,
+    ca_pem: Option<String>,
 }
 
 /// Runs a blocking call on a plain thread and awaits its result (never on the JS thread, and
@@ -420,11 +434,13 @@ async fn off_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -
 
 #[napi]
 impl NativeBroker {
-    /// Starts a broker with these Kafka broker properties.
+    /// Starts a broker with these Kafka broker properties; with `saslSsl` (`[username,
+    /// password]`) its one listener is SASL_SSL (TLS with a CA made now, SCRAM).
     #[napi(ts_return_type = "Promise<NativeBroker>")]
     pub fn start(
         env: &Env,
         properties: Option<HashMap<String, String>>,
+        sasl_ssl: Option<Vec<String>>,
     ) -> Result<PromiseRaw<'_, NativeBroker>> {
         env.spawn_future(async move {
             let broker = off_thread(move || {
@@ -434,15 +450,28 @@ impl NativeBroker {
                     .iter()
                     .map(|(k, v)| (k.as_str(), v.as_str()))
                     .collect();
-                odradek_broker::EmbeddedBroker::start(&refs)
+                match sasl_ssl.as_deref() {
+                    Some([user, password]) => {
+                        odradek_broker::EmbeddedBroker::start_sasl_ssl(user, password, &refs)
+                    }
+                    Some(_) => Err(std::io::Error::other("saslSsl is [username, password]")),
+                    None => odradek_broker::EmbeddedBroker::start(&refs),
+                }
             })
             .await?
             .map_err(|e| Error::from_reason(format!("embedded broker: {e}")))?;
             Ok(NativeBroker {
                 bootstrap: broker.bootstrap_servers().to_string(),
+                ca_pem: broker.ca_pem().map(str::to_string),
                 inner: Arc::new(Mutex::new(Some(broker))),
             })
         })
+    }
+
+    /// The CA certificate (PEM) of a SASL_SSL broker; null for a plaintext one.
+    #[napi(getter)]
+    pub fn ca_pem(&self) -> Option<String> {
+        self.ca_pem.clone()
     }
 
     /// `host:port` for `bootstrap.servers`.

@@ -64,6 +64,9 @@ function checkError(err, expected, where) {
   if (expected.retriable !== undefined) {
     assert.equal(err.retriable, expected.retriable, `${where}: retriable flag of ${err.name}`)
   }
+  if (expected.fatal !== undefined) {
+    assert.equal(err.errorClass === 'fatal', expected.fatal, `${where}: fatal (errorClass ${err.errorClass}) of ${err.name}`)
+  }
   assert.equal(typeof err.code, 'number', `${where}: error code`)
 }
 
@@ -71,12 +74,14 @@ class Runner {
   constructor(scenario, broker) {
     this.scenario = scenario
     this.broker = broker
-    this.bootstrap = broker.bootstrapServers
+    // bootstrap.servers and, for a sasl_ssl scenario, the security keys; a step's config keys
+    // replace these.
+    this.base = broker.clientConfig()
     this.clients = new Map()
     this.stash = new Map()
     // Failures inside 'revoked' listeners ("on_revoke": "commit"), reported after the step.
     this.callbackErrors = []
-    this.admin = new Admin({ 'bootstrap.servers': this.bootstrap })
+    this.admin = new Admin(this.base)
   }
 
   client(name) {
@@ -86,7 +91,7 @@ class Runner {
   }
 
   config(extra) {
-    return { ...(extra || {}), 'bootstrap.servers': this.bootstrap }
+    return { ...this.base, ...(extra || {}) }
   }
 
   async take(name, count, timeoutMs) {
@@ -287,7 +292,15 @@ test('there are conformance scenarios', () => {
 for (const file of files) {
   const scenario = JSON.parse(fs.readFileSync(path.join(scenarioDir, file), 'utf8'))
   test(`conformance: ${scenario.name} (${file})`, { timeout: 180_000 }, async () => {
-    const broker = await testing.Broker.start(scenario.broker_config || {})
+    let broker
+    if (scenario.security === undefined) {
+      broker = await testing.Broker.start(scenario.broker_config || {})
+    } else if (scenario.security === 'sasl_ssl') {
+      // The SCRAM user of the embedded broker in a "security": "sasl_ssl" scenario.
+      broker = await testing.Broker.startSaslSsl('conformance', 'conformance-secret', scenario.broker_config || {})
+    } else {
+      throw new Error(`scenario ${scenario.name}: unknown security ${scenario.security}`)
+    }
     const runner = new Runner(scenario, broker)
     try {
       await runner.run()

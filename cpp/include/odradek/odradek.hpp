@@ -134,6 +134,21 @@ struct DeliveryReport {
 /// thread: keep it short, and do not call blocking odradek functions (flush, poll) from it.
 using DeliveryCallback = std::function<void(const DeliveryReport& report, const KafkaError* error)>;
 
+/// An OAUTHBEARER token from a TokenProvider: the bearer token (a compact JWT), when it
+/// expires, the principal it names and SASL extensions (RFC 7628: keys are letters only).
+struct OAuthBearerToken {
+    std::string value;
+    std::chrono::system_clock::time_point expiry;
+    std::string principal;
+    std::map<std::string, std::string> extensions;
+};
+
+/// Supplies OAUTHBEARER tokens (sasl.mechanism=OAUTHBEARER): called with the client's
+/// "sasl.oauthbearer.config" for the first login and again before each token expires, on a
+/// library thread (blocking is allowed; calls are serialized). An exception fails the login
+/// with "_AUTHENTICATION" carrying its what() (which must hold no secret).
+using TokenProvider = std::function<OAuthBearerToken(const std::string& oauthbearer_config)>;
+
 namespace ffi {
 struct ProducerBox;
 struct ConsumerBox;
@@ -148,6 +163,8 @@ class Producer {
 public:
     explicit Producer(const Config& config);
     explicit Producer(std::initializer_list<Config::value_type> config) : Producer(Config(config)) {}
+    /// A producer whose OAUTHBEARER tokens come from `token_provider`.
+    Producer(const Config& config, TokenProvider token_provider);
     /// Flushes (up to 30 s) and stops; errors are swallowed (call close() to see them).
     ~Producer();
     Producer(Producer&&) noexcept;
@@ -237,6 +254,8 @@ class Consumer {
 public:
     explicit Consumer(const Config& config);
     explicit Consumer(std::initializer_list<Config::value_type> config) : Consumer(Config(config)) {}
+    /// A consumer whose OAUTHBEARER tokens come from `token_provider`.
+    Consumer(const Config& config, TokenProvider token_provider);
     /// Closes (leaving the group); errors are swallowed (call close() to see them).
     ~Consumer();
     Consumer(Consumer&&) noexcept;
@@ -289,6 +308,8 @@ class Admin {
 public:
     explicit Admin(const Config& config);
     explicit Admin(std::initializer_list<Config::value_type> config) : Admin(Config(config)) {}
+    /// An admin client whose OAUTHBEARER tokens come from `token_provider`.
+    Admin(const Config& config, TokenProvider token_provider);
     ~Admin();
     Admin(Admin&&) noexcept;
     Admin& operator=(Admin&&) noexcept;
@@ -323,15 +344,31 @@ public:
     Broker(const Broker&) = delete;
     Broker& operator=(const Broker&) = delete;
 
+    /// A broker whose one listener is SASL_SSL: TLS with a certificate for 127.0.0.1 /
+    /// localhost signed by a CA made now (ca_pem()), SCRAM-SHA-256 and SCRAM-SHA-512 with this
+    /// user. `properties` are added ("sasl.enabled.mechanisms" with OAUTHBEARER also accepts
+    /// unsecured JWTs). client_config() has what a client needs.
+    static Broker sasl_ssl(const std::string& username, const std::string& password,
+                           const Config& properties = {});
+
     /// "127.0.0.1:PORT", for "bootstrap.servers".
     const std::string& bootstrap_servers() const noexcept { return bootstrap_; }
+    /// The CA certificate (PEM) a client must trust ("ssl.ca.pem"); empty for a plaintext broker.
+    const std::string& ca_pem() const noexcept { return ca_pem_; }
+    /// "bootstrap.servers" and, for a SASL_SSL broker, "security.protocol", "sasl.mechanism"
+    /// (SCRAM-SHA-512), the user and password and "ssl.ca.pem".
+    Config client_config() const;
     /// Stops the broker and removes its data. Idempotent.
     void stop();
 
 private:
+    Broker(const std::string& username, const std::string& password, const Config& properties);
     struct Impl;
     std::unique_ptr<Impl> impl_;
     std::string bootstrap_;
+    std::string ca_pem_;
+    std::string username_;
+    std::string password_;
 };
 }  // namespace testing
 
