@@ -16,11 +16,10 @@ use std::time::{Duration, Instant};
 use kafka_protocol::messages::consumer_group_heartbeat_request::TopicPartitions;
 use kafka_protocol::messages::*;
 
-use super::callbacks::Event;
 use super::membership::{
-    Partitions, auto_commit_if_due, back_off_after_failure, call_listener,
-    commit_and_revoke_on_close, committed_starts, coordinator, kafka_error, lose_all, mark_stopped,
-    poll_expired, revoke, s, wait,
+    Partitions, auto_commit_if_due, back_off_after_failure, commit_and_revoke_on_close,
+    committed_starts, coordinator, kafka_error, lose_all, mark_stopped, poll_expired, revoke, s,
+    start_assigned, wait,
 };
 use super::{Inner, lock};
 use crate::cluster::{Cluster, Metadata};
@@ -265,8 +264,7 @@ async fn reconcile(
         .owned
         .extend(added.iter().cloned());
     if !starts.is_empty() {
-        inner.consumer.incremental_assign(&starts)?;
-        call_listener(inner, Event::Assigned, added_list).await;
+        start_assigned(inner, &starts, &added_list).await?;
     }
     tracing::debug!(group = %inner.settings.group_id, epoch, ?revoked, ?added, "reconciled");
     // Acknowledge at once: revoked partitions are free for others only after this.

@@ -555,9 +555,26 @@ async fn take_assignment(
         st.owned.extend(added.iter().cloned());
         st.rejoin = cooperative && !revoked.is_empty();
     }
-    inner.consumer.incremental_assign(&starts)?;
-    call_listener(inner, Event::Assigned, added_list).await;
+    start_assigned(inner, &starts, &added_list).await?;
     Ok(new)
+}
+
+/// Starts newly assigned partitions and runs `on_assigned` for them. With a listener the
+/// partitions are held until it returned: fetching starts at once, but no record of theirs
+/// reaches the application before its callback (which may seek, pause or read committed
+/// offsets first), as in the Java client, where the callback runs inside `poll`.
+pub(super) async fn start_assigned(
+    inner: &Inner,
+    starts: &[(&str, i32, Offset)],
+    added: &[(String, i32)],
+) -> Result<()> {
+    if inner.listener().is_none() {
+        return inner.consumer.incremental_assign(starts);
+    }
+    inner.consumer.incremental_assign_held(starts)?;
+    call_listener(inner, Event::Assigned, added.to_vec()).await;
+    inner.consumer.release_held(added);
+    Ok(())
 }
 
 /// The leader's job: decode subscriptions, learn partition counts, run the assignor.
