@@ -140,6 +140,28 @@ async fn heartbeat(inner: &Inner, interval: &mut Duration) -> Result<Next> {
     reconcile(inner, &owned, &target, resp.member_epoch).await
 }
 
+/// A keep-alive heartbeat while a rebalance callback runs: member id and epoch only, every
+/// other field null ("unchanged"), so the coordinator neither sees revoked partitions as
+/// released before `on_revoked` returned nor changes the subscription. Its answer is not
+/// reconciled now; the next full heartbeat carries the whole assignment again.
+pub(super) async fn keep_alive(inner: &Inner) -> Result<()> {
+    let conn = coordinator(inner).await?;
+    let (epoch, member_id) = inner.membership.generation();
+    let mut req = ConsumerGroupHeartbeatRequest::default();
+    req.group_id = GroupId(s(&inner.settings.group_id));
+    req.member_id = s(&member_id);
+    req.member_epoch = epoch;
+    req.instance_id = inner.settings.instance_id.as_deref().map(s);
+    req.rebalance_timeout_ms = -1;
+    let resp = conn
+        .request_timeout(&req, inner.consumer.cluster().request_timeout())
+        .await?;
+    match resp.error_code {
+        NONE => Ok(()),
+        code => Err(kafka_error(code, "ConsumerGroupHeartbeat")),
+    }
+}
+
 /// A full heartbeat: subscription, assignor, rebalance timeout and the owned partitions (by
 /// topic id; an owned topic missing from `metadata` is left out).
 fn heartbeat_request(

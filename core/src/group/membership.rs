@@ -288,8 +288,9 @@ pub(super) fn lose_all(inner: &Inner) {
 }
 
 /// Runs a listener callback on the callback thread and waits until it returned, at most
-/// `max.poll.interval.ms`; the classic protocol keeps heartbeating meanwhile so a callback
-/// slower than the session timeout does not cost the membership.
+/// `max.poll.interval.ms`; heartbeats go on meanwhile (KIP-848: keep-alive heartbeats that
+/// report no change) so a callback slower than the session timeout does not cost the
+/// membership.
 pub(super) async fn call_listener(inner: &Inner, event: Event, partitions: Vec<(String, i32)>) {
     let Some(l) = inner.listener() else {
         return;
@@ -305,8 +306,13 @@ pub(super) async fn call_listener(inner: &Inner, event: Event, partitions: Vec<(
                     "the rebalance callback did not return within max.poll.interval.ms; the rebalance goes on without it");
                 return;
             }
-            () = tokio::time::sleep(inner.settings.heartbeat_interval), if !inner.settings.consumer_protocol => {
-                if let Err(e) = send_heartbeat(inner).await {
+            () = tokio::time::sleep(inner.settings.heartbeat_interval) => {
+                let sent = if inner.settings.consumer_protocol {
+                    super::consumer_protocol::keep_alive(inner).await
+                } else {
+                    send_heartbeat(inner).await.map(drop)
+                };
+                if let Err(e) = sent {
                     tracing::debug!(group = %inner.settings.group_id, "heartbeat during a rebalance callback: {e}");
                 }
             }
