@@ -135,8 +135,7 @@ mod ffi {
         fn header_value(self: &RecordBatchBox, i: usize, h: usize) -> &[u8];
         fn header_value_is_null(self: &RecordBatchBox, i: usize, h: usize) -> bool;
 
-        fn admin_new(config: &[Property], tokens: UniquePtr<TokenSink>)
-        -> Result<Box<AdminBox>>;
+        fn admin_new(config: &[Property], tokens: UniquePtr<TokenSink>) -> Result<Box<AdminBox>>;
         fn create_topic(
             self: &AdminBox,
             name: &[u8],
@@ -293,7 +292,11 @@ fn token_provider(
             value: Secret::new(t.value),
             principal: t.principal,
             expires_at_ms: t.expires_at_ms,
-            extensions: t.extension_keys.into_iter().zip(t.extension_values).collect(),
+            extensions: t
+                .extension_keys
+                .into_iter()
+                .zip(t.extension_values)
+                .collect(),
         })
     })
 }

@@ -26,6 +26,7 @@ use odradek::producer::{DeliveryFuture, Producer, ProducerRecord};
 use odradek::records::RecordHeader;
 
 pub use consumer::NativeConsumer;
+pub use oauth::{OAuthBearerToken, TokenRequest, token_done};
 
 /// Prefix of an error message that carries a serialized `odradek::error::Error`; `index.js`
 /// turns it into a `KafkaError` with `code`, `name`, `retriable` and `kind`.

@@ -45,7 +45,10 @@ fn pending() -> &'static Mutex<HashMap<u32, oneshot::Sender<Answer>>> {
 
 /// Sets `config`'s token provider to call `callback` (a weak threadsafe function: it does not
 /// keep the process alive).
-pub(crate) fn install(config: &mut Config, callback: Option<Function<TokenRequest, ()>>) -> Result<()> {
+pub(crate) fn install(
+    config: &mut Config,
+    callback: Option<Function<TokenRequest, ()>>,
+) -> Result<()> {
     let Some(callback) = callback else {
         return Ok(());
     };

@@ -1,6 +1,6 @@
 // Compiled (not run) by scripts/test.d/45-node.sh with `tsc --noEmit --strict`: index.d.ts must
 // type the public API as the tests and README use it.
-import { Producer, Consumer, Admin, KafkaError, testing, Message, DeliveryReport } from '../index'
+import { Producer, Consumer, Admin, KafkaError, testing, Message, DeliveryReport, OAuthBearerToken } from '../index'
 
 async function main(): Promise<void> {
   const broker = await testing.Broker.start({ 'num.partitions': 1 })
@@ -37,5 +37,15 @@ async function main(): Promise<void> {
   await c.close()
   try { new Producer({ bogus: 1 }) } catch (e) { if (e instanceof KafkaError) console.log(e.name, e.code, e.retriable, e.type) }
   await broker.stop()
+  const secure = await testing.Broker.startSaslSsl('alice', 'alice-secret', { 'sasl.enabled.mechanisms': 'SCRAM-SHA-512,OAUTHBEARER' })
+  const ca: string | null = secure.caPem
+  const oauth = new Producer({
+    ...secure.clientConfig(),
+    'sasl.mechanism': 'OAUTHBEARER',
+    oauth_cb: async (oauthbearerConfig: string): Promise<OAuthBearerToken> => ({ value: oauthbearerConfig, lifetime: Date.now() + 60_000, principal: 'alice' }),
+  })
+  console.log(ca)
+  await oauth.close()
+  await secure.stop()
 }
 main()

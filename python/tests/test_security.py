@@ -151,3 +151,30 @@ def test_wrong_password_untrusted_certificate_unknown_mechanism(
     with pytest.raises(odradek.ConfigError) as raised:
         odradek.Producer({**m["plain"], "sasl.mechanism": "GSSAPI"})
     assert "sasl.mechanism" in str(raised.value) and PASSWORD not in str(raised.value)
+
+
+def test_embedded_sasl_ssl_broker_and_oauth_cb() -> None:
+    """The embedded SASL_SSL broker (no Apache Kafka): config() logs in with SCRAM over TLS, a
+    wrong password is a fatal _AUTHENTICATION, and oauth_cb's token logs in over OAUTHBEARER."""
+    from odradek.testing import Broker
+
+    with Broker.sasl_ssl("alice", PASSWORD,
+                         {"sasl.enabled.mechanisms": "SCRAM-SHA-512,OAUTHBEARER"}) as broker:
+        assert broker.ca_pem and "BEGIN CERTIFICATE" in broker.ca_pem
+        assert PASSWORD not in repr(broker)
+        broker.create_topic("py-secure")
+        fails({**broker.config(), "sasl.password": WRONG}, "_AUTHENTICATION", "SCRAM-SHA-512")
+        calls = []
+
+        def oauth_cb(oauthbearer_config: str) -> Tuple[str, float, str]:
+            calls.append(oauthbearer_config)
+            expiry = time.time() + 600
+            return unsecured_jwt("alice", expiry), expiry, "alice"
+
+        p = odradek.Producer({"bootstrap.servers": broker.bootstrap_servers,
+                              "security.protocol": "SASL_SSL", "ssl.ca.pem": broker.ca_pem,
+                              "sasl.mechanism": "OAUTHBEARER",
+                              "sasl.oauthbearer.config": "scope=py-test", "oauth_cb": oauth_cb})
+        p.produce_batch("py-secure", [b"via a token"]).result(30)
+        p.close()
+        assert calls and calls[0] == "scope=py-test"
