@@ -1,0 +1,19 @@
+//! Odradek's cluster metadata quorum (issue #22, in progress; see "Cluster" in
+//! docs/ARCHITECTURE.md). Not wired into the broker yet.
+//!
+//! - `metadata`: the replicated state (`MetadataImage`) and its records, sans-io.
+//! - `lease`: broker heartbeat leases on the active controller, sans-io.
+//! - `raft`: openraft's type configuration and a tokio runtime with seedable randomness.
+//! - `store`: the raft log, vote and snapshots in the data dir.
+//! - `rpc`: the controllers' framed RPC over TCP and the `Transport` seam the simulation uses.
+//! - `controller`: one controller node tying them together.
+
+pub mod controller;
+pub mod lease;
+pub mod metadata;
+pub mod raft;
+pub mod rpc;
+pub mod store;
+
+pub use controller::{Controller, ControllerConfig, ProposeError};
+pub use metadata::{Applied, MetadataImage, MetadataRecord, NodeId};
