@@ -16,6 +16,8 @@
 //! `ODRADEK_SIM_SEEDS=N` runs N seeds (default 300); `ODRADEK_SIM_SEED=S` replays one. Nothing
 //! here depends on anything but the seed: a replay is exact.
 
+mod common;
+
 use std::collections::{BTreeMap, HashMap};
 
 use odradek_cluster::Applied;
@@ -622,16 +624,7 @@ impl Sim {
 
 #[test]
 fn replication_keeps_acknowledged_records_and_the_high_watermark_under_faults() {
-    let seeds: Vec<u64> = match std::env::var("ODRADEK_SIM_SEED") {
-        Ok(s) => vec![s.parse().expect("ODRADEK_SIM_SEED is a number")],
-        Err(_) => {
-            let n = std::env::var("ODRADEK_SIM_SEEDS")
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(DEFAULT_SEEDS);
-            (1..=n).chain(REGRESSION_SEEDS.iter().copied()).collect()
-        }
-    };
+    let seeds = common::seeds(DEFAULT_SEEDS, REGRESSION_SEEDS);
     let started = std::time::Instant::now();
     let (mut acked, mut refused, mut epochs) = (0, 0, 0);
     for seed in &seeds {
