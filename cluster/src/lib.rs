@@ -3,6 +3,8 @@
 //!
 //! - `metadata`: the replicated state (`MetadataImage`) and its records, sans-io.
 //! - `lease`: broker heartbeat leases on the active controller, sans-io.
+//! - `replication`: a partition leader's follower positions, ISR and high watermark, and
+//!   leader-epoch divergence, sans-io.
 //! - `raft`: openraft's type configuration and a tokio runtime with seedable randomness.
 //! - `store`: the raft log, vote and snapshots in the data dir.
 //! - `rpc`: the controllers' framed RPC over TCP and the `Transport` seam the simulation uses.
@@ -12,6 +14,7 @@ pub mod controller;
 pub mod lease;
 pub mod metadata;
 pub mod raft;
+pub mod replication;
 pub mod rpc;
 pub mod store;
 

@@ -17,6 +17,8 @@
 //! choice between two ready branches of an unbiased `select!` inside openraft is not, so a replay
 //! follows the same fault schedule but is not guaranteed to interleave identically.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io;
@@ -525,16 +527,7 @@ fn run_seed(seed: u64) -> (Vec<String>, Stats) {
 
 #[test]
 fn metadata_quorum_keeps_its_invariants_under_faults() {
-    let seeds: Vec<u64> = match std::env::var("ODRADEK_SIM_SEED") {
-        Ok(s) => vec![s.parse().expect("ODRADEK_SIM_SEED is a number")],
-        Err(_) => {
-            let n = std::env::var("ODRADEK_SIM_SEEDS")
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(DEFAULT_SEEDS);
-            (1..=n).collect()
-        }
-    };
+    let seeds = common::seeds(DEFAULT_SEEDS, &[]);
     let started = std::time::Instant::now();
     let mut total = Stats::default();
     for seed in &seeds {
