@@ -70,7 +70,6 @@ func TestSetLoggerForwardsWarningsToSlog(t *testing.T) {
 	if !ok {
 		t.Fatalf("no 'cannot connect' record naming %s", address)
 	}
-	t.Logf("found after %v", time.Until(deadline))
 	if found.Level != slog.LevelWarn {
 		t.Errorf("level %v, want WARN", found.Level)
 	}
