@@ -19,6 +19,7 @@ mod broker;
 mod consumer;
 mod error;
 mod producer;
+mod transaction;
 mod util;
 
 pub use admin::*;
@@ -26,6 +27,7 @@ pub use broker::*;
 pub use consumer::*;
 pub use error::*;
 pub use producer::*;
+pub use transaction::*;
 pub use util::{
     OdradekCancel, OdradekConfigEntry, odradek_cancel_free, odradek_cancel_new,
     odradek_cancel_trigger,
