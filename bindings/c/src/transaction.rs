@@ -3,6 +3,7 @@
 //! ODRADEK_CLASS_ABORTABLE (abort the transaction, the producer stays usable) or
 //! ODRADEK_CLASS_FATAL (fenced: the producer cannot continue).
 
+use futures::future::BoxFuture;
 use odradek::producer::ConsumerGroupMetadata;
 
 use crate::consumer::{OdradekConsumer, OdradekTopicPartition, partitions_arg};
@@ -18,6 +19,31 @@ pub struct OdradekGroupMetadata {
     metadata: ConsumerGroupMetadata,
 }
 
+/// The transaction calls that wait for the coordinator.
+#[derive(Debug, Clone, Copy)]
+enum Wait {
+    Init,
+    Commit,
+    Abort,
+}
+
+fn wait_for(
+    producer: *const OdradekProducer,
+    timeout_ms: i32,
+    cancel: *const OdradekCancel,
+    call: Wait,
+) -> *mut OdradekError {
+    guard(|| {
+        let p = &handle(producer, "producer")?.producer;
+        let (what, work): (&str, BoxFuture<'_, odradek::error::Result<()>>) = match call {
+            Wait::Init => ("init_transactions", Box::pin(p.init_transactions())),
+            Wait::Commit => ("commit_transaction", Box::pin(p.commit_transaction())),
+            Wait::Abort => ("abort_transaction", Box::pin(p.abort_transaction())),
+        };
+        block(work, timeout_ms, cancel, what)
+    })
+}
+
 /// Registers `transactional.id` with its coordinator: an earlier producer with the same id is
 /// fenced and its open transaction aborted. Call once, before the first transaction.
 /// Every transaction call on a producer without `transactional.id` fails with "_INVALID_ARG".
@@ -27,15 +53,7 @@ pub unsafe extern "C" fn odradek_producer_init_transactions(
     timeout_ms: i32,
     cancel: *const OdradekCancel,
 ) -> *mut OdradekError {
-    guard(|| {
-        let p = handle(producer, "producer")?;
-        block(
-            p.producer.init_transactions(),
-            timeout_ms,
-            cancel,
-            "init_transactions",
-        )
-    })
+    wait_for(producer, timeout_ms, cancel, Wait::Init)
 }
 
 /// Opens a transaction: records sent until commit or abort belong to it. Does not block.
@@ -91,15 +109,7 @@ pub unsafe extern "C" fn odradek_producer_commit_transaction(
     timeout_ms: i32,
     cancel: *const OdradekCancel,
 ) -> *mut OdradekError {
-    guard(|| {
-        let p = handle(producer, "producer")?;
-        block(
-            p.producer.commit_transaction(),
-            timeout_ms,
-            cancel,
-            "commit_transaction",
-        )
-    })
+    wait_for(producer, timeout_ms, cancel, Wait::Commit)
 }
 
 /// Aborts the open transaction: nothing it wrote is seen by read_committed consumers and its
@@ -110,15 +120,7 @@ pub unsafe extern "C" fn odradek_producer_abort_transaction(
     timeout_ms: i32,
     cancel: *const OdradekCancel,
 ) -> *mut OdradekError {
-    guard(|| {
-        let p = handle(producer, "producer")?;
-        block(
-            p.producer.abort_transaction(),
-            timeout_ms,
-            cancel,
-            "abort_transaction",
-        )
-    })
+    wait_for(producer, timeout_ms, cancel, Wait::Abort)
 }
 
 /// The consumer's group metadata now (`group.id` required; the generation and member id are
