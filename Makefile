@@ -8,6 +8,8 @@ export CARGO_TARGET_DIR ?= $(ODRADEK_CACHE)/target
 # Two cores: keep every parallel thing bounded.
 export CARGO_BUILD_JOBS ?= 2
 export RUST_TEST_THREADS ?= 2
+# A test run compiles each workspace crate once; incremental state (8 GB of it) only costs disk.
+export CARGO_INCREMENTAL ?= 0
 
 .PHONY: run test setup lint test-rust test-suites bench release
 

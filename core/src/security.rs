@@ -19,52 +19,7 @@ use odradek_socket::tls::{Roots, TlsOptions};
 use crate::config::Config;
 use crate::error::{Error, Result};
 
-/// `security.protocol`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SecurityProtocol {
-    /// Plain TCP, no authentication.
-    Plaintext,
-    /// TLS, no SASL (a client certificate may authenticate).
-    Ssl,
-    /// SASL over plain TCP.
-    SaslPlaintext,
-    /// SASL over TLS.
-    SaslSsl,
-}
-
-impl SecurityProtocol {
-    fn parse(word: &str) -> Self {
-        match word {
-            "SSL" => SecurityProtocol::Ssl,
-            "SASL_PLAINTEXT" => SecurityProtocol::SaslPlaintext,
-            "SASL_SSL" => SecurityProtocol::SaslSsl,
-            _ => SecurityProtocol::Plaintext,
-        }
-    }
-
-    /// True for SSL and SASL_SSL.
-    pub fn uses_tls(self) -> bool {
-        matches!(self, SecurityProtocol::Ssl | SecurityProtocol::SaslSsl)
-    }
-
-    /// True for SASL_PLAINTEXT and SASL_SSL.
-    pub fn uses_sasl(self) -> bool {
-        matches!(
-            self,
-            SecurityProtocol::SaslPlaintext | SecurityProtocol::SaslSsl
-        )
-    }
-
-    /// The config spelling.
-    pub fn name(self) -> &'static str {
-        match self {
-            SecurityProtocol::Plaintext => "PLAINTEXT",
-            SecurityProtocol::Ssl => "SSL",
-            SecurityProtocol::SaslPlaintext => "SASL_PLAINTEXT",
-            SecurityProtocol::SaslSsl => "SASL_SSL",
-        }
-    }
-}
+pub use odradek_protocol::security::SecurityProtocol;
 
 /// The future an OAUTHBEARER token provider returns.
 pub type TokenFuture = Pin<Box<dyn Future<Output = std::result::Result<Token, String>> + Send>>;
@@ -205,7 +160,11 @@ impl Eq for Security {}
 impl Security {
     /// Reads and checks the security properties of `config`.
     pub fn from_config(config: &Config) -> Result<Security> {
-        let protocol = SecurityProtocol::parse(config.get("security.protocol").unwrap_or(""));
+        // The config checker has already refused any other spelling.
+        let protocol = config
+            .get("security.protocol")
+            .and_then(SecurityProtocol::parse)
+            .unwrap_or(SecurityProtocol::Plaintext);
         let tls = if protocol.uses_tls() {
             Some(tls_config(config)?)
         } else {

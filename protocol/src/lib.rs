@@ -43,6 +43,7 @@ pub mod records;
 #[cfg(feature = "client")]
 mod request_frame;
 pub mod sasl;
+pub mod security;
 #[cfg(any(feature = "client", feature = "broker"))]
 mod shape;
 pub mod versions;

@@ -17,12 +17,12 @@ python="$ODRADEK_CACHE/venv/bin/python"
 
 args=(--broker "$broker")
 if [ "$broker" = odradek ]; then
-    (cd "$root" && cargo build --release --locked -p odradek-broker)
+    "$root/scripts/build-release.sh"
     export ODRADEK_BROKER_BIN="$CARGO_TARGET_DIR/release/odradek-broker"
 fi
 # Our client, through the odradek CLI (test_our_client.py) and the exactly-once processor
 # example (test_exactly_once.py).
-(cd "$root" && cargo build --release --locked -p odradek-cli -p odradek-examples --bin odradek --bin eos_processor)
+"$root/scripts/build-release.sh"
 export ODRADEK_CLI_BIN="$CARGO_TARGET_DIR/release/odradek"
 export ODRADEK_EOS_PROCESSOR_BIN="$CARGO_TARGET_DIR/release/eos_processor"
 

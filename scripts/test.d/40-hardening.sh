@@ -14,7 +14,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ODRADEK_CACHE/target}"
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 python="$ODRADEK_CACHE/venv/bin/python"
 [ -x "$python" ] || { echo "40-hardening.sh: no venv at $ODRADEK_CACHE/venv; run scripts/setup.sh" >&2; exit 1; }
-(cd "$root" && cargo build --release --locked -p odradek-broker)
+"$root/scripts/build-release.sh"
 export ODRADEK_BROKER_BIN="$CARGO_TARGET_DIR/release/odradek-broker"
 cd "$root/tests/hardening"
 exec "$python" -m pytest -q -s "$@"

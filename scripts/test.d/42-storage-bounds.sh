@@ -9,7 +9,7 @@ export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 python="$ODRADEK_CACHE/venv/bin/python"
 [ -x "$python" ] || { echo "42-storage-bounds.sh: no venv at $ODRADEK_CACHE/venv; run scripts/setup.sh" >&2; exit 1; }
 command -v prlimit >/dev/null || { echo "42-storage-bounds.sh: prlimit (util-linux) is missing" >&2; exit 1; }
-(cd "$root" && cargo build --release --locked -p odradek-broker)
+"$root/scripts/build-release.sh"
 export ODRADEK_BROKER_BIN="$CARGO_TARGET_DIR/release/odradek-broker"
 cd "$root/tests/storage"
 exec "$python" -m pytest -q -p no:cacheprovider -s "$@"

@@ -18,7 +18,7 @@ dist="${ODRADEK_PY_DIST:-$ODRADEK_CACHE/python-dist}"
 wheel=$(ls "$dist"/odradek-*.whl 2>/dev/null | head -n1 || true)
 [ -n "$wheel" ] || { echo "43-failover.sh: no odradek wheel in $dist; run scripts/test.d/35-python.sh first" >&2; exit 1; }
 
-(cd "$root" && cargo build --release --locked -p odradek-cli)
+"$root/scripts/build-release.sh"
 export ODRADEK_CLI_BIN="$CARGO_TARGET_DIR/release/odradek"
 
 work="$(mktemp -d)"

@@ -19,7 +19,7 @@ python="$ODRADEK_CACHE/venv/bin/python"
 command -v openssl >/dev/null || { echo "47-security-broker.sh: openssl not found (scripts/test-certs.sh needs it)" >&2; exit 1; }
 
 if [ -z "${ODRADEK_BROKER_BIN:-}" ]; then
-    (cd "$root" && cargo build --release --locked -p odradek-broker)
+    "$root/scripts/build-release.sh"
     export ODRADEK_BROKER_BIN="$CARGO_TARGET_DIR/release/odradek-broker"
 fi
 cd "$root/tests/security"

@@ -10,8 +10,7 @@ lib="$CARGO_TARGET_DIR/release"
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 
-echo "+ cargo build --release -p odradek-ffi" >&2
-(cd "$root" && cargo build --release --locked -p odradek-ffi)
+"$root/scripts/build-release.sh"
 
 echo "+ cc bindings/c/tests/test_odradek.c (static library)" >&2
 cc -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -I"$root/bindings/c/include" \

@@ -14,7 +14,7 @@ run() { echo "+ $*" >&2; "$@"; }
 
 # The native library, and the odradek CLI (broker and Rust reader of the cross-language test),
 # in one build so that they share one feature set.
-run cargo build --release --locked -p odradek-ffi -p odradek-cli --manifest-path "$root/Cargo.toml"
+run "$root/scripts/build-release.sh"
 native="$CARGO_TARGET_DIR/release/libodradek_ffi.so"
 [ -f "$native" ] || { echo "60-dotnet.sh: $native was not built" >&2; exit 1; }
 

@@ -15,7 +15,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ODRADEK_CACHE/target}"
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 command -v go >/dev/null || { echo "65-kgo.sh: go not found (Go >= 1.26 is needed)" >&2; exit 1; }
 
-(cd "$root" && cargo build --release --locked -p odradek-broker -p odradek-cli)
+"$root/scripts/build-release.sh"
 bin="$CARGO_TARGET_DIR/release/odradek-broker"
 cli="$CARGO_TARGET_DIR/release/odradek"
 

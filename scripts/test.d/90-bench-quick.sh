@@ -9,8 +9,11 @@ out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 # Debug builds are enough to check the paths work (cargo test has built most of it already).
 sections="$(bench/sections.sh)"
-case "$sections" in *brokers*) cargo build --locked -p odradek-broker --bins ;; esac
-if grep -q '"bench"' Cargo.toml; then cargo build --locked -p odradek-bench; fi
+# One invocation: the broker alone would resolve odradek-protocol without its client half and
+# rebuild it (scripts/build-release.sh says more).
+packages=(-p odradek-bench)
+case "$sections" in *brokers*) packages+=(-p odradek-broker) ;; esac
+cargo build --locked "${packages[@]}"
 "$ODRADEK_CACHE/venv/bin/python" bench/run.py --mode quick --out "$out" --cargo-profile debug \
     --sections "$sections"
 python3 bench/report.py --results "$out" --markdown "$out/BENCHMARKS.md" --plots "$out" --no-plots

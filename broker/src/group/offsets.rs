@@ -21,6 +21,38 @@ pub struct Committed {
     pub commit_timestamp: i64,
 }
 
+impl Committed {
+    /// Appends the fields in the layout both the offsets log and the transaction log use.
+    pub(crate) fn put(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.offset.to_be_bytes());
+        out.extend_from_slice(&self.leader_epoch.to_be_bytes());
+        match &self.metadata {
+            Some(m) => {
+                out.push(1);
+                put_str(out, m);
+            }
+            None => out.push(0),
+        }
+        out.extend_from_slice(&self.commit_timestamp.to_be_bytes());
+    }
+
+    /// Reads what [`Committed::put`] wrote; `None` on a short or torn entry.
+    pub(crate) fn read(r: &mut Reader<'_>) -> Option<Self> {
+        let offset = r.i64()?;
+        let leader_epoch = r.i32()?;
+        let metadata = match r.u8()? {
+            0 => None,
+            _ => Some(r.string()?),
+        };
+        Some(Self {
+            offset,
+            leader_epoch,
+            metadata,
+            commit_timestamp: r.i64()?,
+        })
+    }
+}
+
 /// (topic, partition) → committed offset, per group.
 pub type GroupOffsets = BTreeMap<(String, i32), Committed>;
 
@@ -164,16 +196,7 @@ fn commit_payload(group: &str, topic: &str, partition: i32, c: &Committed) -> Ve
     put_str(&mut p, group);
     put_str(&mut p, topic);
     p.extend_from_slice(&partition.to_be_bytes());
-    p.extend_from_slice(&c.offset.to_be_bytes());
-    p.extend_from_slice(&c.leader_epoch.to_be_bytes());
-    match &c.metadata {
-        Some(m) => {
-            p.push(1);
-            put_str(&mut p, m);
-        }
-        None => p.push(0),
-    }
-    p.extend_from_slice(&c.commit_timestamp.to_be_bytes());
+    c.put(&mut p);
     p
 }
 
@@ -265,22 +288,11 @@ fn apply(groups: &mut HashMap<String, GroupOffsets>, payload: &[u8]) -> Option<(
             let group = r.string()?;
             let topic = r.string()?;
             let partition = r.i32()?;
-            let offset = r.i64()?;
-            let leader_epoch = r.i32()?;
-            let metadata = match r.u8()? {
-                0 => None,
-                _ => Some(r.string()?),
-            };
-            let commit_timestamp = r.i64()?;
-            groups.entry(group).or_default().insert(
-                (topic, partition),
-                Committed {
-                    offset,
-                    leader_epoch,
-                    metadata,
-                    commit_timestamp,
-                },
-            );
+            let committed = Committed::read(&mut r)?;
+            groups
+                .entry(group)
+                .or_default()
+                .insert((topic, partition), committed);
         }
         KIND_DELETE => {
             let group = r.string()?;

@@ -9,43 +9,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use crate::config::BrokerProperties;
 
-/// `security.protocol` of a listener.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SecurityProtocol {
-    Plaintext,
-    Ssl,
-    SaslPlaintext,
-    SaslSsl,
-}
-
-impl SecurityProtocol {
-    fn parse(s: &str) -> Option<Self> {
-        Some(match s.to_ascii_uppercase().as_str() {
-            "PLAINTEXT" => Self::Plaintext,
-            "SSL" => Self::Ssl,
-            "SASL_PLAINTEXT" => Self::SaslPlaintext,
-            "SASL_SSL" => Self::SaslSsl,
-            _ => return None,
-        })
-    }
-
-    pub fn uses_tls(self) -> bool {
-        matches!(self, Self::Ssl | Self::SaslSsl)
-    }
-
-    pub fn uses_sasl(self) -> bool {
-        matches!(self, Self::SaslPlaintext | Self::SaslSsl)
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Plaintext => "PLAINTEXT",
-            Self::Ssl => "SSL",
-            Self::SaslPlaintext => "SASL_PLAINTEXT",
-            Self::SaslSsl => "SASL_SSL",
-        }
-    }
-}
+pub use odradek_protocol::security::SecurityProtocol;
 
 /// One configured listener, before it is bound.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -104,16 +104,7 @@ fn encode(id: &str, m: &TxnMeta) -> Vec<u8> {
         for ((topic, partition), c) in offsets {
             put_str(&mut p, topic);
             p.extend_from_slice(&partition.to_be_bytes());
-            p.extend_from_slice(&c.offset.to_be_bytes());
-            p.extend_from_slice(&c.leader_epoch.to_be_bytes());
-            match &c.metadata {
-                Some(md) => {
-                    p.push(1);
-                    put_str(&mut p, md);
-                }
-                None => p.push(0),
-            }
-            p.extend_from_slice(&c.commit_timestamp.to_be_bytes());
+            c.put(&mut p);
         }
     }
     p
@@ -143,22 +134,7 @@ fn decode(payload: &[u8]) -> Option<(String, TxnMeta)> {
         for _ in 0..r.i32()? {
             let topic = r.string()?;
             let partition = r.i32()?;
-            let offset = r.i64()?;
-            let leader_epoch = r.i32()?;
-            let metadata = match r.u8()? {
-                0 => None,
-                _ => Some(r.string()?),
-            };
-            let commit_timestamp = r.i64()?;
-            g.insert(
-                (topic, partition),
-                Committed {
-                    offset,
-                    leader_epoch,
-                    metadata,
-                    commit_timestamp,
-                },
-            );
+            g.insert((topic, partition), Committed::read(&mut r)?);
         }
         offsets.insert(group, g);
     }
