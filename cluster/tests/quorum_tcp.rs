@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use odradek_cluster::metadata::assign_replicas;
+use odradek_cluster::client::{BrokerIdentity, ControllerClient, run_broker_lifecycle};
+use odradek_cluster::metadata::{Endpoint, assign_replicas};
+use odradek_cluster::rpc::Tcp;
 use odradek_cluster::{
     Applied, Controller, ControllerConfig, MetadataImage, MetadataRecord, NodeId, ProposeError,
 };
@@ -15,6 +17,8 @@ use tokio::net::TcpListener;
 
 /// Generous bound for events that take milliseconds; only a hang reaches it.
 const PATIENCE: Duration = Duration::from_secs(30);
+/// Long enough that a loaded machine does not fence a broker that heartbeats every 100 ms.
+const SESSION_TIMEOUT_MS: u64 = 3_000;
 
 fn config(
     id: NodeId,
@@ -31,6 +35,7 @@ fn config(
         voters: voters.clone(),
         sync: true,
         raft,
+        broker_session_timeout_ms: SESSION_TIMEOUT_MS,
     }
 }
 
@@ -218,6 +223,136 @@ async fn a_bad_frame_closes_one_connection_and_the_controller_keeps_serving() {
         applied,
         Applied::Rejected(odradek_cluster::metadata::Rejection::UnknownBroker)
     );
+    for (_, c) in controllers {
+        c.shutdown().await;
+    }
+}
+
+/// Waits until `controller`'s image satisfies `ready`.
+async fn image_where(
+    controller: &Controller,
+    what: &str,
+    ready: impl Fn(&MetadataImage) -> bool,
+) -> Arc<MetadataImage> {
+    let mut images = controller.watch_image();
+    let waited = tokio::time::timeout(PATIENCE, async {
+        loop {
+            let image = images.borrow_and_update().clone();
+            if ready(&image) {
+                return image;
+            }
+            images.changed().await.expect("controller running");
+        }
+    });
+    waited
+        .await
+        .unwrap_or_else(|_| panic!("controller {}: {what}", controller.node_id))
+}
+
+fn spawn_broker(
+    voters: &BTreeMap<NodeId, String>,
+    id: NodeId,
+    incarnation: u128,
+) -> tokio::task::JoinHandle<()> {
+    let client = ControllerClient::new(voters, Tcp);
+    let identity = BrokerIdentity {
+        id,
+        incarnation,
+        listeners: vec![Endpoint {
+            name: "PLAINTEXT".into(),
+            host: "127.0.0.1".into(),
+            port: 9000 + id as u16,
+        }],
+        rack: None,
+    };
+    let (state, _) = tokio::sync::watch::channel(None);
+    tokio::spawn(run_broker_lifecycle(
+        client,
+        identity,
+        Duration::from_millis(100),
+        state,
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn brokers_keep_leases_across_a_controller_failover_and_a_silent_one_is_fenced() {
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut listeners = BTreeMap::new();
+    let mut voters = BTreeMap::new();
+    for id in 1..=3u64 {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        voters.insert(id, listener.local_addr().unwrap().to_string());
+        listeners.insert(id, listener);
+    }
+    let mut controllers = BTreeMap::new();
+    for (id, listener) in listeners {
+        let dir = dirs[(id - 1) as usize].path();
+        let c = Controller::start_tcp(config(id, dir, &voters), listener)
+            .await
+            .unwrap();
+        controllers.insert(id, c);
+    }
+    let mut brokers: BTreeMap<NodeId, _> = (1..=3)
+        .map(|id| (id, spawn_broker(&voters, id, u128::from(id))))
+        .collect();
+    let live = |image: &MetadataImage, ids: &[NodeId]| ids.iter().all(|id| image.is_live(*id));
+    let image = image_where(&controllers[&1], "three live brokers", |i| {
+        live(i, &[1, 2, 3])
+    })
+    .await;
+    let first_epoch_of_2 = image.brokers[&2].epoch;
+
+    // A topic created through the controller client, as a broker would forward CreateTopics.
+    let mut client = ControllerClient::new(&voters, Tcp);
+    let assignment = assign_replicas(&image, 3, 3, 0).unwrap();
+    let created = client
+        .propose(MetadataRecord::CreateTopic {
+            name: "orders".into(),
+            id: 1,
+            assignment,
+            configs: BTreeMap::new(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(created.1, Applied::Done);
+
+    // The active controller stops; its successor starts leases afresh and fences nobody.
+    let active = controllers[&1].current_leader().unwrap();
+    controllers.remove(&active).unwrap().shutdown().await;
+    let survivor = controllers.values().next().unwrap();
+    survivor
+        .raft()
+        .wait(Some(PATIENCE))
+        .metrics(
+            |m| m.current_leader.is_some_and(|l| l != active),
+            "a new active controller",
+        )
+        .await
+        .unwrap();
+
+    // Broker 2 goes silent: its lease lapses, it is fenced, its leadership moves.
+    brokers.remove(&2).unwrap().abort();
+    let image = image_where(survivor, "broker 2 fenced", |i| !i.is_live(2)).await;
+    let partitions = &image.topics["orders"].partitions;
+    assert_eq!(partitions[1].replicas[0], 2, "broker 2 led partition 1");
+    assert_ne!(partitions[1].leader, Some(2));
+    assert_eq!(partitions[1].leader_epoch, 1, "one leader change");
+    assert!(partitions.iter().all(|p| !p.isr.contains(&2)));
+    for p in [0, 2] {
+        assert_eq!(
+            partitions[p].leader_epoch, 0,
+            "partition {p}'s leader kept its lease through the controller failover"
+        );
+    }
+
+    // It comes back as a new incarnation: a new broker epoch, live again.
+    brokers.insert(2, spawn_broker(&voters, 2, 22));
+    let image = image_where(survivor, "broker 2 back", |i| i.is_live(2)).await;
+    assert!(image.brokers[&2].epoch > first_epoch_of_2);
+
+    for (_, b) in brokers {
+        b.abort();
+    }
     for (_, c) in controllers {
         c.shutdown().await;
     }
