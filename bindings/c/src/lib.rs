@@ -18,6 +18,7 @@ mod admin;
 mod broker;
 mod consumer;
 mod error;
+mod logging;
 mod producer;
 mod util;
 
@@ -25,6 +26,7 @@ pub use admin::*;
 pub use broker::*;
 pub use consumer::*;
 pub use error::*;
+pub use logging::*;
 pub use producer::*;
 pub use util::{
     OdradekCancel, OdradekConfigEntry, odradek_cancel_free, odradek_cancel_new,
