@@ -5,6 +5,8 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 __version__: str
 
+def set_log_level(level: int) -> None: ...
+
 class DeliveryReport:
     """Where a record was written."""
 

@@ -66,6 +66,21 @@
 // Code of an internal failure (a caught panic; name "_FAIL").
 #define ODRADEK_ERR_FAIL -196
 
+// Log level: something failed.
+#define ODRADEK_LOG_ERROR 1
+
+// Log level: needs attention (a broker unreachable, a commit failed).
+#define ODRADEK_LOG_WARN 2
+
+// Log level: lifecycle (connections, group membership).
+#define ODRADEK_LOG_INFO 3
+
+// Log level: protocol decisions, retries.
+#define ODRADEK_LOG_DEBUG 4
+
+// Log level: every request.
+#define ODRADEK_LOG_TRACE 5
+
 // An admin client handle (opaque, thread-safe).
 typedef struct OdradekAdmin OdradekAdmin;
 
@@ -208,6 +223,13 @@ typedef void (*OdradekRebalanceCallback)(void *context, int32_t event, const str
 // success (possibly empty after the timeout), else `error`. Both are borrowed: valid during
 // the call only (copy what you keep).
 typedef void (*OdradekPollCallback)(void *context, const struct OdradekMessageList *messages, const struct OdradekError *error);
+
+// Called with each log record at the chosen level or more severe, on the library's log thread
+// (`odradek-log`; one per process, never a client's I/O thread): `level` is one of
+// ODRADEK_LOG_*, `target` the library module that logged it, `message` the text with its
+// fields as ` key=value`; both NUL-terminated and valid during the call only. A slow callback
+// makes the library drop records (the next record says how many), never slows a client.
+typedef void (*OdradekLogCallback)(void *context, int32_t level, const char *target, const char *message);
 
 // A record to send. Every pointer is borrowed for the duration of the send call only: the
 // library copies the bytes before the call returns.
@@ -377,6 +399,12 @@ void odradek_consumer_free(struct OdradekConsumer *consumer);
 
 // Frees an error returned by any function of this header. NULL is allowed (no-op).
 void odradek_error_free(struct OdradekError *error);
+
+// Sends the library's log records at `level` (ODRADEK_LOG_*) and more severe to `callback`
+// with `context`, replacing the callback set before; a NULL callback stops forwarding. Process
+// wide: the first call installs the library's log collector, which fails (`_INVALID_ARG`) in a
+// process where Rust code installed another `tracing` subscriber.
+struct OdradekError *odradek_set_log_callback(int32_t level, OdradekLogCallback callback, void *context);
 
 // Creates a producer from configuration properties (librdkafka / Java names). A bad property
 // fails with "_INVALID_CONFIG" naming the key. `*out` receives the handle, freed with

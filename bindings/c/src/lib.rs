@@ -18,6 +18,7 @@ mod admin;
 mod broker;
 mod consumer;
 mod error;
+mod logging;
 mod producer;
 mod transaction;
 mod util;
@@ -26,6 +27,7 @@ pub use admin::*;
 pub use broker::*;
 pub use consumer::*;
 pub use error::*;
+pub use logging::*;
 pub use producer::*;
 pub use transaction::*;
 pub use util::{
