@@ -8,6 +8,8 @@
 //!
 //! Invariants checked on every seed:
 //! - at most one active controller per term;
+//! - every image applied holds `MetadataImage::broken_invariants` empty (leaders live and in
+//!   their ISR, ISRs never empty, ...);
 //! - state-machine safety: every node that applies raft index i holds the same image after it
 //!   (a restarted node re-applying its log included), so committed metadata is never rewritten;
 //! - a node's applied index never goes back while it runs;
@@ -172,6 +174,10 @@ impl Sim {
         let observer = Box::new(move |index: u64, image: &MetadataImage| {
             let d = digest(image);
             let mut o = observed.lock().unwrap();
+            for broken in image.broken_invariants() {
+                o.violations
+                    .push(format!("node {id}, raft index {index}: {broken}"));
+            }
             match o.digests.get(&index) {
                 None => {
                     o.digests.insert(index, d);
