@@ -8,8 +8,12 @@
 //! - `raft`: openraft's type configuration and a tokio runtime with seedable randomness.
 //! - `store`: the raft log, vote and snapshots in the data dir.
 //! - `rpc`: the controllers' framed RPC over TCP and the `Transport` seam the simulation uses.
+//! - `active`: the active controller's broker duties: heartbeats, leases, fencing.
+//! - `client`: how a broker reaches the active controller (register, heartbeat, propose).
 //! - `controller`: one controller node tying them together.
 
+pub mod active;
+pub mod client;
 pub mod controller;
 pub mod lease;
 pub mod metadata;

@@ -6,7 +6,7 @@
 //! to a broker whose metadata is stale.
 //!
 //! Invariants, per seed:
-//! - one leader per leader epoch;
+//! - one leader per leader epoch; the controller's image keeps `broken_invariants` empty;
 //! - a leader's high watermark never goes back, and an offset below any high watermark never
 //!   changes afterwards (the records a consumer could read are final);
 //! - no follower truncates below its high watermark;
@@ -194,6 +194,9 @@ impl Sim {
     fn apply(&mut self, record: MetadataRecord) -> Applied {
         let offset = self.controller.last_offset + 1;
         let applied = self.controller.apply(offset, &record);
+        for broken in self.controller.broken_invariants() {
+            self.violations.push(format!("after {record:?}: {broken}"));
+        }
         trace!(
             self,
             "controller: {record:?} → {applied:?}; now {:?}",

@@ -156,6 +156,28 @@ namespace Odradek.Native
         [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
         public static extern void odradek_producer_free(IntPtr producer);
 
+        // ---- transactions
+        [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
+        public static extern IntPtr odradek_producer_init_transactions(ProducerHandle producer, int timeoutMs, IntPtr cancel);
+
+        [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
+        public static extern IntPtr odradek_producer_begin_transaction(ProducerHandle producer);
+
+        [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
+        public static extern unsafe IntPtr odradek_producer_send_offsets_to_transaction(ProducerHandle producer, OdradekTopicPartition* offsets, UIntPtr count, GroupMetadataHandle group, int timeoutMs, IntPtr cancel);
+
+        [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
+        public static extern IntPtr odradek_producer_commit_transaction(ProducerHandle producer, int timeoutMs, IntPtr cancel);
+
+        [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
+        public static extern IntPtr odradek_producer_abort_transaction(ProducerHandle producer, int timeoutMs, IntPtr cancel);
+
+        [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
+        public static extern IntPtr odradek_consumer_group_metadata(ConsumerHandle consumer, out IntPtr metadata);
+
+        [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
+        public static extern void odradek_group_metadata_free(IntPtr metadata);
+
         // ---- consumer
         [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
         public static extern unsafe IntPtr odradek_consumer_new(OdradekConfigEntry* config, UIntPtr configLen, out IntPtr consumer);
@@ -320,7 +342,9 @@ namespace Odradek.Native
             // core's Error::is_retriable()).
             if (e->Retriable != 0 && cls != Odradek.ErrorClass.Retriable) cls = Odradek.ErrorClass.Retriable;
             if (e->Retriable == 0 && cls == Odradek.ErrorClass.Retriable) cls = Odradek.ErrorClass.Permanent;
-            return new KafkaException(e->Code, PtrToString(e->Name) ?? "_UNKNOWN", cls, PtrToString(e->Message));
+            string name = PtrToString(e->Name) ?? "_UNKNOWN", message = PtrToString(e->Message);
+            if (cls == Odradek.ErrorClass.Abortable) return new KafkaTxnRequiresAbortException(e->Code, name, message);
+            return new KafkaException(e->Code, name, cls, message);
         }
 
         public static unsafe string PtrToString(IntPtr p)
