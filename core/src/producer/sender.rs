@@ -282,10 +282,7 @@ impl Sender {
             // waiting for the id are past theirs (expired only by the next pass).
             let deadline = oldest + self.shared.config.delivery_timeout;
             let attempt = self.init_producer_id();
-            if tokio::time::timeout_at(deadline, attempt)
-                .await
-                .is_err()
-            {
+            if tokio::time::timeout_at(deadline, attempt).await.is_err() {
                 self.init_failed(Error::timeout(
                     "InitProducerId: no answer before the oldest record's delivery deadline",
                 ));
