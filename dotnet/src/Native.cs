@@ -111,6 +111,9 @@ namespace Odradek.Native
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
     internal delegate void RebalanceCallback(IntPtr context, int evt, IntPtr partitions, UIntPtr count);
 
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    internal delegate void LogCallback(IntPtr context, int level, IntPtr target, IntPtr message);
+
     internal static class Lib
     {
         // Mono maps this to libodradek_ffi.so (next to the assembly, on LD_LIBRARY_PATH, or the
@@ -127,6 +130,9 @@ namespace Odradek.Native
 
         [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
         public static extern void odradek_error_free(IntPtr error);
+
+        [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
+        public static extern IntPtr odradek_set_log_callback(int level, LogCallback callback, IntPtr context);
 
         [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
         public static extern IntPtr odradek_cancel_new();
