@@ -154,12 +154,19 @@ impl LogStore {
             );
             file.set_len(good as u64)?;
         }
+        let last_purged: Option<LogId> = read_json(&dir.join(PURGED))?;
+        // A crash between writing the purge point and rewriting the log leaves purged entries.
+        let purged_to = last_purged.map(|l| l.index);
         let inner = LogInner {
             dir: dir.to_path_buf(),
             sync,
             file,
-            entries: entries.into_iter().map(|e| (e.log_id.index, e)).collect(),
-            last_purged: read_json(&dir.join(PURGED))?,
+            entries: entries
+                .into_iter()
+                .filter(|e| purged_to.is_none_or(|p| e.log_id.index > p))
+                .map(|e| (e.log_id.index, e))
+                .collect(),
+            last_purged,
             vote: read_json(&dir.join(VOTE))?,
             committed: read_json(&dir.join(COMMITTED))?,
         };
@@ -519,5 +526,13 @@ mod tests {
             std::fs::metadata(dir.path().join(LOG)).unwrap().len(),
             whole as u64
         );
+        drop(store);
+
+        // Purged up to 1 but the crash came before the log was rewritten.
+        let purged = serde_json::to_vec(&entry(1).log_id).unwrap();
+        std::fs::write(dir.path().join(PURGED), purged).unwrap();
+        let store = LogStore::open(dir.path(), false).unwrap();
+        let kept: Vec<u64> = store.lock().entries.keys().copied().collect();
+        assert_eq!(kept, vec![2]);
     }
 }

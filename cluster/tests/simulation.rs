@@ -17,7 +17,8 @@
 //!   lost), and acknowledged producer-id blocks never overlap;
 //! - after the faults heal, every node converges to the same image.
 //!
-//! `ODRADEK_SIM_SEEDS=N` runs N seeds (default 60); `ODRADEK_SIM_SEED=S` replays one seed.
+//! `ODRADEK_SIM_SEEDS=N` runs N seeds (default 40, about 15 s); `ODRADEK_SIM_SEED=S` replays
+//! one seed.
 //! The network's faults and openraft's election timeouts are functions of the seed; tokio's own
 //! choice between two ready branches of an unbiased `select!` inside openraft is not, so a replay
 //! follows the same fault schedule but is not guaranteed to interleave identically.
@@ -38,7 +39,7 @@ use odradek_cluster::rpc::{RpcRequest, RpcResponse, Transport, TransportFactory,
 use odradek_cluster::{Applied, Controller, ControllerConfig, MetadataImage, MetadataRecord};
 use openraft::{BasicNode, ServerState};
 
-const DEFAULT_SEEDS: u64 = 60;
+const DEFAULT_SEEDS: u64 = 40;
 /// The network address of proposals sent through `ControllerClient` (never isolated).
 const CLIENT: u64 = 0;
 const STEPS: usize = 80;
