@@ -185,12 +185,26 @@ impl RaftLogReader<TypeConfig> for LogStore {
         &mut self,
         range: RB,
     ) -> Result<Vec<Entry>, StorageError> {
-        Ok(self
-            .lock()
-            .entries
-            .range(range)
-            .map(|(_, e)| e.clone())
-            .collect())
+        // Only the run of consecutive entries from the range's start: openraft sends what this
+        // returns after the entry before `start`, so entries after a purged gap would reach a
+        // follower as if they followed it (the quorum simulation's seed 503 saw such a request).
+        let mut entries: Vec<Entry> = vec![];
+        let inner = self.lock();
+        for (index, e) in inner.entries.range(range.clone()) {
+            let expected = match entries.last() {
+                Some(prev) => prev.log_id.index + 1,
+                None => match range.start_bound() {
+                    std::ops::Bound::Included(s) => *s,
+                    std::ops::Bound::Excluded(s) => s + 1,
+                    std::ops::Bound::Unbounded => *index,
+                },
+            };
+            if *index != expected {
+                break;
+            }
+            entries.push(e.clone());
+        }
+        Ok(entries)
     }
 }
 
@@ -504,6 +518,28 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn entries_are_read_only_up_to_the_first_gap() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = LogStore::open(dir.path(), false).unwrap();
+        for i in [3, 4, 6] {
+            let e = Entry {
+                log_id: LogId::new(openraft::CommittedLeaderId::new(1, 1), i),
+                payload: EntryPayload::Blank,
+            };
+            store.lock().entries.insert(i, e);
+        }
+        let indexes = |v: Vec<Entry>| v.iter().map(|e| e.log_id.index).collect::<Vec<_>>();
+        assert_eq!(
+            indexes(store.try_get_log_entries(3..7).await.unwrap()),
+            vec![3, 4]
+        );
+        assert!(
+            store.try_get_log_entries(2..7).await.unwrap().is_empty(),
+            "2 is gone"
+        );
+    }
 
     #[test]
     fn a_torn_tail_is_cut_and_whole_frames_survive() {
