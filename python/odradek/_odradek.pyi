@@ -88,6 +88,19 @@ class NativeProducer:
         timeout: Optional[float] = None,
     ) -> None: ...
     def end_transaction(self, commit: bool, timeout: Optional[float] = None) -> None: ...
+    def init_transactions_async(
+        self, callback: Callable[[Optional[BaseException]], Any], event_loop: Any
+    ) -> None: ...
+    def send_offsets_to_transaction_async(
+        self,
+        offsets: List[Tuple[str, int, int]],
+        group: Tuple[str, int, str, Optional[str]],
+        callback: Callable[[Optional[BaseException]], Any],
+        event_loop: Any,
+    ) -> None: ...
+    def end_transaction_async(
+        self, commit: bool, callback: Callable[[Optional[BaseException]], Any], event_loop: Any
+    ) -> None: ...
 
 class NativeConsumer:
     def __init__(

@@ -92,6 +92,11 @@ typedef struct OdradekCancel OdradekCancel;
 // A consumer handle (opaque, thread-safe).
 typedef struct OdradekConsumer OdradekConsumer;
 
+// A consumer's group, generation and member id at the time it was taken (opaque): what
+// odradek_producer_send_offsets_to_transaction needs so that a zombie member's offsets are
+// refused. Free with odradek_group_metadata_free().
+typedef struct OdradekGroupMetadata OdradekGroupMetadata;
+
 // A producer handle (opaque, thread-safe).
 typedef struct OdradekProducer OdradekProducer;
 
@@ -428,6 +433,36 @@ struct OdradekError *odradek_producer_close(const struct OdradekProducer *produc
 // callback runs after this returns (call odradek_producer_close first to get every report).
 // It must be the last call on the handle. NULL is allowed.
 void odradek_producer_free(struct OdradekProducer *producer);
+
+// Registers `transactional.id` with its coordinator: an earlier producer with the same id is
+// fenced and its open transaction aborted. Call once, before the first transaction.
+// Every transaction call on a producer without `transactional.id` fails with "_INVALID_ARG".
+struct OdradekError *odradek_producer_init_transactions(const struct OdradekProducer *producer, int32_t timeout_ms, const struct OdradekCancel *cancel);
+
+// Opens a transaction: records sent until commit or abort belong to it. Does not block.
+struct OdradekError *odradek_producer_begin_transaction(const struct OdradekProducer *producer);
+
+// Adds the consumer's offsets (`offsets[i].offset` is the next offset to read) to the open
+// transaction: they are committed for the group of `group` (odradek_consumer_group_metadata)
+// if, and only if, the transaction commits.
+struct OdradekError *odradek_producer_send_offsets_to_transaction(const struct OdradekProducer *producer, const struct OdradekTopicPartition *offsets, size_t count, const struct OdradekGroupMetadata *group, int32_t timeout_ms, const struct OdradekCancel *cancel);
+
+// Delivers every record of the open transaction, then commits it. An error of class
+// ODRADEK_CLASS_ABORTABLE (a record failed) leaves the transaction to
+// odradek_producer_abort_transaction; ODRADEK_CLASS_FATAL (fenced) ends the producer.
+struct OdradekError *odradek_producer_commit_transaction(const struct OdradekProducer *producer, int32_t timeout_ms, const struct OdradekCancel *cancel);
+
+// Aborts the open transaction: nothing it wrote is seen by read_committed consumers and its
+// offsets are not committed.
+struct OdradekError *odradek_producer_abort_transaction(const struct OdradekProducer *producer, int32_t timeout_ms, const struct OdradekCancel *cancel);
+
+// The consumer's group metadata now (`group.id` required; the generation and member id are
+// those of its current membership). `*out` receives a handle freed with
+// odradek_group_metadata_free().
+struct OdradekError *odradek_consumer_group_metadata(const struct OdradekConsumer *consumer, struct OdradekGroupMetadata **out);
+
+// Frees group metadata. NULL is allowed.
+void odradek_group_metadata_free(struct OdradekGroupMetadata *metadata);
 
 // A new cancellation token (owned by the caller: odradek_cancel_free()).
 struct OdradekCancel *odradek_cancel_new(void);

@@ -20,6 +20,7 @@ mod consumer;
 mod error;
 mod logging;
 mod producer;
+mod transaction;
 mod util;
 
 pub use admin::*;
@@ -28,6 +29,7 @@ pub use consumer::*;
 pub use error::*;
 pub use logging::*;
 pub use producer::*;
+pub use transaction::*;
 pub use util::{
     OdradekCancel, OdradekConfigEntry, odradek_cancel_free, odradek_cancel_new,
     odradek_cancel_trigger,
