@@ -35,13 +35,13 @@ def test_java_share_consumer_accepts_and_releases(broker):
     from confluent_kafka import Producer
 
     topic = "share-java"
-    create_topics(broker, {topic: 1})
-    p = Producer({"bootstrap.servers": broker})
+    create_topics(broker.bootstrap, {topic: 1})
+    p = Producer({"bootstrap.servers": broker.bootstrap})
     for i in range(COUNT):
         p.produce(topic, str(i).encode())
     assert p.flush(30) == 0
 
-    rows = share_consume(broker, topic, "share-java-group", COUNT)
+    rows = share_consume(broker.bootstrap, topic, "share-java-group", COUNT)
     values = sorted(int(v) for _, _, v in rows)
     assert values == list(range(COUNT)), "each record accepted exactly once"
     for offset, delivery, value in rows:
