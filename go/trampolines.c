@@ -20,3 +20,11 @@ OdradekError *odradek_go_send_batch(const OdradekProducer *p, const OdradekProdu
 OdradekError *odradek_go_set_rebalance(const OdradekConsumer *c, uintptr_t ctx) {
 	return odradek_consumer_set_rebalance_callback(c, odradek_go_rebalance, (void *)ctx);
 }
+
+static void odradek_go_log(void *ctx, int32_t level, const char *target, const char *message) {
+	odradekGoLog((uintptr_t)ctx, level, (char *)target, (char *)message);
+}
+
+OdradekError *odradek_go_set_log(int32_t level, uintptr_t ctx) {
+	return odradek_set_log_callback(level, ctx ? odradek_go_log : NULL, (void *)ctx);
+}

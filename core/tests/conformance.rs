@@ -11,7 +11,7 @@ use bytes::Bytes;
 use odradek::admin::{Admin, NewTopic};
 use odradek::config::Config;
 use odradek::consumer::{ConsumerClient, ConsumerRecord, Offset};
-use odradek::error::Error;
+use odradek::error::{Error, ErrorClass};
 use odradek::group::RebalanceListener;
 use odradek::producer::{Producer, ProducerRecord};
 use odradek::records::RecordHeader;
@@ -201,6 +201,26 @@ impl Runner {
             "committed" => self.committed(step).await,
             "wait_assignment" => self.wait_assignment(step).await,
             "close" => self.close(step).await,
+            "init_transactions" => self
+                .producer(step)?
+                .init_transactions()
+                .await
+                .map_err(StepError::Client),
+            "begin_transaction" => self
+                .producer(step)?
+                .begin_transaction()
+                .map_err(StepError::Client),
+            "commit_transaction" => self
+                .producer(step)?
+                .commit_transaction()
+                .await
+                .map_err(StepError::Client),
+            "abort_transaction" => self
+                .producer(step)?
+                .abort_transaction()
+                .await
+                .map_err(StepError::Client),
+            "send_offsets_to_transaction" => self.send_offsets_to_transaction(step).await,
             other => return Err(format!("unknown op {other:?}")),
         };
         check_error(step, result)
@@ -444,20 +464,29 @@ impl Runner {
         match step.get("offsets") {
             None => c.consumer.commit().await.map_err(StepError::Client),
             Some(list) => {
-                let mut offsets = Vec::new();
-                for o in list.as_array().ok_or("offsets is not a list")? {
-                    offsets.push((
-                        string(&o["topic"])?,
-                        int(&o["partition"])? as i32,
-                        int(&o["offset"])?,
-                    ));
-                }
+                let offsets = offsets_of(list)?;
                 c.consumer
                     .commit_offsets(&offsets)
                     .await
                     .map_err(StepError::Client)
             }
         }
+    }
+
+    /// The consumer named by `consumer` gives its group metadata; the producer `client` adds
+    /// `offsets` to its open transaction.
+    async fn send_offsets_to_transaction(&mut self, step: &Value) -> Result<(), StepError> {
+        let name = string(&step["consumer"])?;
+        let group = consumer_named(&mut self.clients, &name)?
+            .consumer
+            .group()
+            .ok_or_else(|| format!("consumer {name} has no group.id"))?
+            .group_metadata();
+        let offsets = offsets_of(&step["offsets"])?;
+        self.producer(step)?
+            .send_offsets_to_transaction(&offsets, &group)
+            .await
+            .map_err(StepError::Client)
     }
 
     async fn committed(&mut self, step: &Value) -> Result<(), StepError> {
@@ -539,6 +568,19 @@ impl Runner {
     }
 }
 
+/// `[{"topic", "partition", "offset"}]`.
+fn offsets_of(list: &Value) -> Result<Vec<(String, i32, i64)>, String> {
+    let mut offsets = Vec::new();
+    for o in list.as_array().ok_or("offsets is not a list")? {
+        offsets.push((
+            string(&o["topic"])?,
+            int(&o["partition"])? as i32,
+            int(&o["offset"])?,
+        ));
+    }
+    Ok(offsets)
+}
+
 fn consumer_named<'a>(
     clients: &'a mut HashMap<String, Client>,
     name: &str,
@@ -582,6 +624,11 @@ fn check_error(step: &Value, result: Result<(), StepError>) -> Outcome {
                 && r != e.is_retriable()
             {
                 return Err(format!("expected retriable={r} for {name}, got {e}"));
+            }
+            if let Some(f) = want.get("fatal").and_then(Value::as_bool)
+                && f != (e.class() == ErrorClass::Fatal)
+            {
+                return Err(format!("expected fatal={f} for {name}, got {e}"));
             }
             Ok(())
         }

@@ -9,6 +9,7 @@
 #![allow(missing_debug_implementations)] // napi classes are opaque JavaScript objects
 
 mod consumer;
+mod transaction;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -155,7 +156,7 @@ async fn collect_deliveries(
 /// The producer (see `Producer` in index.d.ts).
 #[napi]
 pub struct NativeProducer {
-    inner: Producer,
+    pub(crate) inner: Producer,
     handover: Arc<(Mutex<Handover>, tokio::sync::Notify)>,
     done: Arc<Mutex<Done>>,
 }

@@ -40,6 +40,11 @@ KEYS = {
     "committed": {"client", "partitions", "expect"},
     "wait_assignment": {"clients", "topic", "partitions", "timeout_ms"},
     "close": {"client"},
+    "init_transactions": {"client"},
+    "begin_transaction": {"client"},
+    "commit_transaction": {"client"},
+    "abort_transaction": {"client"},
+    "send_offsets_to_transaction": {"client", "consumer", "offsets"},
 }
 
 
@@ -118,6 +123,8 @@ class Runner:
                 raise StepFailed(f"expected error {expect_error['name']}, got {e.name}: {e}") from e
             if "retriable" in expect_error and e.retriable != expect_error["retriable"]:
                 raise StepFailed(f"{e.name}: retriable is {e.retriable}, expected {expect_error['retriable']}") from e
+            if "fatal" in expect_error and e.fatal != expect_error["fatal"]:
+                raise StepFailed(f"{e.name}: fatal is {e.fatal}, expected {expect_error['fatal']}") from e
             return
         if expect_error is not None:
             raise StepFailed(f"expected error {expect_error['name']}, the step succeeded")
@@ -236,6 +243,23 @@ class Runner:
                                for o in step["offsets"]])
         else:
             c.consumer.commit()
+
+    def op_init_transactions(self, step: Dict[str, Any]) -> None:
+        self.producer(step["client"]).init_transactions(timeout=30)
+
+    def op_begin_transaction(self, step: Dict[str, Any]) -> None:
+        self.producer(step["client"]).begin_transaction()
+
+    def op_commit_transaction(self, step: Dict[str, Any]) -> None:
+        self.producer(step["client"]).commit_transaction(timeout=30)
+
+    def op_abort_transaction(self, step: Dict[str, Any]) -> None:
+        self.producer(step["client"]).abort_transaction(timeout=30)
+
+    def op_send_offsets_to_transaction(self, step: Dict[str, Any]) -> None:
+        group = self.consumer(step["consumer"]).consumer.consumer_group_metadata()
+        offsets = [odradek.TopicPartition(o["topic"], o["partition"], o["offset"]) for o in step["offsets"]]
+        self.producer(step["client"]).send_offsets_to_transaction(offsets, group, timeout=30)
 
     def op_committed(self, step: Dict[str, Any]) -> None:
         c = self.consumer(step["client"])

@@ -87,6 +87,11 @@ pub(crate) struct PartitionState {
     /// Pending reset (a ListOffsets timestamp), when `fetch_position` is `None`.
     pub reset: Option<i64>,
     pub paused: bool,
+    /// Assigned by a rebalance whose `on_assigned` callback has not returned yet: fetched, but
+    /// nothing is handed out, so the application never sees a record of a partition before its
+    /// callback (a seek in the callback, for one, must come first). Apart from `paused`, which
+    /// is the user's.
+    pub held: bool,
     /// Bumped on every seek: fetches and buffered data of older generations are dropped.
     pub generation: u64,
     pub fetch_in_flight: bool,
@@ -237,15 +242,39 @@ impl Consumer {
 
     /// Adds partitions to the assignment.
     pub fn incremental_assign(&self, partitions: &[(&str, i32, Offset)]) -> Result<()> {
+        self.assign_partitions(partitions, false)
+    }
+
+    /// [`Consumer::incremental_assign`] with the partitions held: fetched, but no record of
+    /// theirs is handed out until [`Consumer::release_held`] (the group's `on_assigned` runs
+    /// in between).
+    pub(crate) fn incremental_assign_held(&self, partitions: &[(&str, i32, Offset)]) -> Result<()> {
+        self.assign_partitions(partitions, true)
+    }
+
+    /// Lets held partitions hand out their records.
+    pub(crate) fn release_held(&self, partitions: &[(String, i32)]) {
+        let shared = self.shared();
+        let mut state = shared.lock();
+        for (t, p) in partitions {
+            if let Some(ps) = state.partitions.get_mut(&(Arc::from(t.as_str()), *p)) {
+                ps.held = false;
+            }
+        }
+        drop(state);
+        // Records may be buffered already: wake readers, not only the fetcher.
+        shared.data.notify_waiters();
+    }
+
+    fn assign_partitions(&self, partitions: &[(&str, i32, Offset)], held: bool) -> Result<()> {
         let shared = self.shared();
         let mut state = shared.lock();
         for (topic, partition, offset) in partitions {
             let tp: TopicPartition = (Arc::from(*topic), *partition);
             let generation = state.partitions.get(&tp).map_or(0, |p| p.generation + 1);
-            state.partitions.insert(
-                tp,
-                new_partition_state(&shared.config, *partition, *offset, generation)?,
-            );
+            let mut ps = new_partition_state(&shared.config, *partition, *offset, generation)?;
+            ps.held = held;
+            state.partitions.insert(tp, ps);
         }
         drop(state);
         shared
@@ -289,10 +318,11 @@ impl Consumer {
                     .with_partition(topic, partition),
             );
         };
-        let paused = current.paused;
+        let (paused, held) = (current.paused, current.held);
         let generation = current.generation + 1;
         let mut next = new_partition_state(&shared.config, partition, offset, generation)?;
         next.paused = paused;
+        next.held = held;
         state.partitions.insert(tp.clone(), next);
         drop_chunks(&mut state, |t| *t == tp);
         drop(state);
@@ -308,7 +338,10 @@ impl Consumer {
     /// Resumes fetching these partitions.
     pub fn resume(&self, partitions: &[(&str, i32)]) {
         self.set_paused(partitions, false);
-        self.shared().wake.notify_one();
+        let shared = self.shared();
+        shared.wake.notify_one();
+        // Records buffered while paused can be handed out now.
+        shared.data.notify_waiters();
     }
 
     fn set_paused(&self, partitions: &[(&str, i32)], paused: bool) {
@@ -490,6 +523,7 @@ fn new_partition_state(
         position,
         reset,
         paused: false,
+        held: false,
         generation,
         fetch_in_flight: false,
         high_watermark: -1,
@@ -542,8 +576,8 @@ fn take_records(
         let valid = partition.is_some();
         let mut error = None;
         if let Some(ps) = partition {
-            if ps.paused {
-                // Paused partitions keep their buffered data until resumed.
+            if ps.paused || ps.held {
+                // Paused and held partitions keep their buffered data until resumed / released.
                 i += 1;
                 continue;
             }

@@ -16,11 +16,10 @@ use std::time::{Duration, Instant};
 use kafka_protocol::messages::consumer_group_heartbeat_request::TopicPartitions;
 use kafka_protocol::messages::*;
 
-use super::callbacks::Event;
 use super::membership::{
-    Partitions, auto_commit_if_due, back_off_after_failure, call_listener,
-    commit_and_revoke_on_close, committed_starts, coordinator, kafka_error, lose_all, mark_stopped,
-    poll_expired, revoke, s, wait,
+    Partitions, auto_commit_if_due, back_off_after_failure, commit_and_revoke_on_close,
+    committed_starts, coordinator, kafka_error, lose_all, mark_stopped, poll_expired, revoke, s,
+    start_assigned, wait,
 };
 use super::{Inner, lock};
 use crate::cluster::{Cluster, Metadata};
@@ -139,6 +138,28 @@ async fn heartbeat(inner: &Inner, interval: &mut Duration) -> Result<Next> {
     };
     let target = assigned_partitions(cluster, &metadata, &topics, &assignment).await?;
     reconcile(inner, &owned, &target, resp.member_epoch).await
+}
+
+/// A keep-alive heartbeat while a rebalance callback runs: member id and epoch only, every
+/// other field null ("unchanged"), so the coordinator neither sees revoked partitions as
+/// released before `on_revoked` returned nor changes the subscription. Its answer is not
+/// reconciled now; the next full heartbeat carries the whole assignment again.
+pub(super) async fn keep_alive(inner: &Inner) -> Result<()> {
+    let conn = coordinator(inner).await?;
+    let (epoch, member_id) = inner.membership.generation();
+    let mut req = ConsumerGroupHeartbeatRequest::default();
+    req.group_id = GroupId(s(&inner.settings.group_id));
+    req.member_id = s(&member_id);
+    req.member_epoch = epoch;
+    req.instance_id = inner.settings.instance_id.as_deref().map(s);
+    req.rebalance_timeout_ms = -1;
+    let resp = conn
+        .request_timeout(&req, inner.consumer.cluster().request_timeout())
+        .await?;
+    match resp.error_code {
+        NONE => Ok(()),
+        code => Err(kafka_error(code, "ConsumerGroupHeartbeat")),
+    }
 }
 
 /// A full heartbeat: subscription, assignor, rebalance timeout and the owned partitions (by
@@ -265,8 +286,7 @@ async fn reconcile(
         .owned
         .extend(added.iter().cloned());
     if !starts.is_empty() {
-        inner.consumer.incremental_assign(&starts)?;
-        call_listener(inner, Event::Assigned, added_list).await;
+        start_assigned(inner, &starts, &added_list).await?;
     }
     tracing::debug!(group = %inner.settings.group_id, epoch, ?revoked, ?added, "reconciled");
     // Acknowledge at once: revoked partitions are free for others only after this.

@@ -288,8 +288,9 @@ pub(super) fn lose_all(inner: &Inner) {
 }
 
 /// Runs a listener callback on the callback thread and waits until it returned, at most
-/// `max.poll.interval.ms`; the classic protocol keeps heartbeating meanwhile so a callback
-/// slower than the session timeout does not cost the membership.
+/// `max.poll.interval.ms`; heartbeats go on meanwhile (KIP-848: keep-alive heartbeats that
+/// report no change) so a callback slower than the session timeout does not cost the
+/// membership.
 pub(super) async fn call_listener(inner: &Inner, event: Event, partitions: Vec<(String, i32)>) {
     let Some(l) = inner.listener() else {
         return;
@@ -305,8 +306,13 @@ pub(super) async fn call_listener(inner: &Inner, event: Event, partitions: Vec<(
                     "the rebalance callback did not return within max.poll.interval.ms; the rebalance goes on without it");
                 return;
             }
-            () = tokio::time::sleep(inner.settings.heartbeat_interval), if !inner.settings.consumer_protocol => {
-                if let Err(e) = send_heartbeat(inner).await {
+            () = tokio::time::sleep(inner.settings.heartbeat_interval) => {
+                let sent = if inner.settings.consumer_protocol {
+                    super::consumer_protocol::keep_alive(inner).await
+                } else {
+                    send_heartbeat(inner).await.map(drop)
+                };
+                if let Err(e) = sent {
                     tracing::debug!(group = %inner.settings.group_id, "heartbeat during a rebalance callback: {e}");
                 }
             }
@@ -555,9 +561,26 @@ async fn take_assignment(
         st.owned.extend(added.iter().cloned());
         st.rejoin = cooperative && !revoked.is_empty();
     }
-    inner.consumer.incremental_assign(&starts)?;
-    call_listener(inner, Event::Assigned, added_list).await;
+    start_assigned(inner, &starts, &added_list).await?;
     Ok(new)
+}
+
+/// Starts newly assigned partitions and runs `on_assigned` for them. With a listener the
+/// partitions are held until it returned: fetching starts at once, but no record of theirs
+/// reaches the application before its callback (which may seek, pause or read committed
+/// offsets first), as in the Java client, where the callback runs inside `poll`.
+pub(super) async fn start_assigned(
+    inner: &Inner,
+    starts: &[(&str, i32, Offset)],
+    added: &[(String, i32)],
+) -> Result<()> {
+    if inner.listener().is_none() {
+        return inner.consumer.incremental_assign(starts);
+    }
+    inner.consumer.incremental_assign_held(starts)?;
+    call_listener(inner, Event::Assigned, added.to_vec()).await;
+    inner.consumer.release_held(added);
+    Ok(())
 }
 
 /// The leader's job: decode subscriptions, learn partition counts, run the assignor.

@@ -52,6 +52,8 @@ use crate::error::{Error, Result};
 /// go on meanwhile with the classic protocol), as in the Java client and librdkafka.
 pub trait RebalanceListener: Send + Sync {
     /// Partitions newly assigned to this member (already fetching from their start offsets).
+    /// None of their records is handed out before this returns, so a seek or pause here comes
+    /// first.
     fn on_assigned(&self, _partitions: &[(String, i32)]) {}
     /// Partitions taken away in an orderly rebalance, while this member still owns them: a
     /// commit here (of what was handed out) lands before another member gets them. Their
