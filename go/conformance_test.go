@@ -46,6 +46,12 @@ var allowedKeys = map[string][]string{
 	"committed":       {"client", "partitions", "expect"},
 	"wait_assignment": {"clients", "topic", "partitions", "timeout_ms"},
 	"close":           {"client"},
+
+	"init_transactions":           {"client"},
+	"begin_transaction":           {"client"},
+	"commit_transaction":          {"client"},
+	"abort_transaction":           {"client"},
+	"send_offsets_to_transaction": {"client", "consumer", "offsets"},
 }
 
 func TestConformance(t *testing.T) {
@@ -201,7 +207,7 @@ func checkError(err error, want *expectedError) error {
 	if want.Retriable != nil && *want.Retriable != kerr.Retriable {
 		return mismatch("error %s: expected retriable=%v, got %v", kerr.Name, *want.Retriable, kerr.Retriable)
 	}
-	if want.Fatal != nil && *want.Fatal != (kerr.Class == ClassFatal) {
+	if want.Fatal != nil && *want.Fatal != kerr.IsFatal() {
 		return mismatch("error %s: expected fatal=%v, got class %v", kerr.Name, *want.Fatal, kerr.Class)
 	}
 	return nil
@@ -517,6 +523,25 @@ func (r *runner) do(op string, step map[string]json.RawMessage, want *expectedEr
 		return nil
 	case "wait_assignment":
 		return r.waitAssignment(step)
+	case "init_transactions", "begin_transaction", "commit_transaction", "abort_transaction":
+		c, err := r.client(step)
+		if err != nil {
+			return err
+		}
+		if c.producer == nil {
+			return mismatch("client is not a producer")
+		}
+		switch op {
+		case "init_transactions":
+			return c.producer.InitTransactions(ctx)
+		case "begin_transaction":
+			return c.producer.BeginTransaction()
+		case "commit_transaction":
+			return c.producer.CommitTransaction(ctx)
+		}
+		return c.producer.AbortTransaction(ctx)
+	case "send_offsets_to_transaction":
+		return r.sendOffsetsToTransaction(ctx, step)
 	case "close":
 		c, err := r.client(step)
 		if err != nil {
@@ -528,6 +553,35 @@ func (r *runner) do(op string, step map[string]json.RawMessage, want *expectedEr
 		return c.consumer.Close()
 	}
 	return fmt.Errorf("unknown op %q", op)
+}
+
+// sendOffsetsToTransaction: the producer "client" adds "offsets" with the group metadata of
+// the consumer named by "consumer".
+func (r *runner) sendOffsetsToTransaction(ctx context.Context, step map[string]json.RawMessage) error {
+	c, err := r.client(step)
+	if err != nil {
+		return err
+	}
+	if c.producer == nil {
+		return mismatch("client is not a producer")
+	}
+	name, err := get[string](step, "consumer")
+	if err != nil {
+		return err
+	}
+	cons, ok := r.clients[name]
+	if !ok || cons.consumer == nil {
+		return mismatch("no consumer %q", name)
+	}
+	offs, err := get[[]TopicPartition](step, "offsets")
+	if err != nil {
+		return err
+	}
+	meta, err := cons.consumer.GetConsumerGroupMetadata()
+	if err != nil {
+		return err
+	}
+	return c.producer.SendOffsetsToTransaction(ctx, offs, meta)
 }
 
 func (r *runner) produce(step map[string]json.RawMessage, want *expectedError) error {

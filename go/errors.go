@@ -56,6 +56,14 @@ func (e *Error) Is(target error) bool {
 	return ok && t.Code == e.Code
 }
 
+// IsFatal reports whether the client that returned the error can no longer be used (a
+// fenced transactional producer, for one).
+func (e *Error) IsFatal() bool { return e.Class == ClassFatal }
+
+// TxnRequiresAbort reports whether the open transaction must be aborted (AbortTransaction);
+// the producer stays usable.
+func (e *Error) TxnRequiresAbort() bool { return e.Class == ClassAbortable }
+
 const (
 	errIntr      = -163
 	codeTimedOut = -185
@@ -75,4 +83,6 @@ var (
 	ErrAuthentication = &Error{Code: -169, Name: "_AUTHENTICATION"}
 	// ErrSSL: the TLS handshake failed (a certificate not trusted, expired, another name); fatal.
 	ErrSSL = &Error{Code: -181, Name: "_SSL"}
+	// ErrProducerFenced: another producer with the same transactional.id took over (fatal).
+	ErrProducerFenced = &Error{Code: 90, Name: "PRODUCER_FENCED"}
 )

@@ -125,6 +125,10 @@ export class KafkaError extends Error {
   retriable: boolean
   /** 'retriable' | 'permanent' | 'abortable' | 'fatal' */
   errorClass: string
+  /** The client cannot go on (a fenced transactional producer: PRODUCER_FENCED). */
+  fatal: boolean
+  /** The open transaction must be aborted; the producer stays usable. */
+  abortable: boolean
   /** Same as `name` (the field kafkajs users look for). */
   type: string
   /** The topic, partition and broker the error concerns, when known (else null). */
@@ -147,6 +151,40 @@ export class Producer {
   /** Flushes, then stops. Idempotent. */
   close(): Promise<void>
   disconnect(): Promise<void>
+  /** Registers `transactional.id` (fencing earlier producers with it); once, before transactions. */
+  initTransactions(): Promise<void>
+  beginTransaction(): void
+  /** Offsets (next to read) committed for the consumer's group with the open transaction. */
+  sendOffsetsToTransaction(offsets: TopicPartitionOffset[], groupMetadata: GroupMetadata): Promise<void>
+  /** Rejects with an `abortable` KafkaError (abort, then go on) or a `fatal` one (fenced). */
+  commitTransaction(): Promise<void>
+  abortTransaction(): Promise<void>
+  /** kafkajs: begins a transaction (initialising the transactional id on first use). */
+  transaction(): Promise<Transaction>
+}
+
+/** A consumer's group, generation and member id (consumer.groupMetadata()). */
+export interface GroupMetadata {
+  groupId: string
+  generationId: number
+  memberId: string
+  groupInstanceId?: string | null
+}
+
+/** An open transaction (kafkajs's shape). */
+export interface Transaction {
+  send(record: ProducerRecord): Promise<DeliveryReport>
+  send(batch: { topic: string; messages: Array<Omit<ProducerRecord, 'topic'>> }): Promise<DeliveryReport[]>
+  sendBatch(batch: { topic: string; messages: Array<Omit<ProducerRecord, 'topic'>> }): Promise<DeliveryReport[]>
+  /** `consumer` gives its group metadata (KIP-447); `consumerGroupId` names only the group. */
+  sendOffsets(offsets: {
+    consumer?: Consumer
+    consumerGroupId?: string
+    topics: Array<{ topic: string; partitions: Array<{ partition: number; offset: number | string }> }>
+  }): Promise<void>
+  commit(): Promise<void>
+  abort(): Promise<void>
+  isActive(): boolean
 }
 
 /**
@@ -180,6 +218,8 @@ export class Consumer extends EventEmitter implements AsyncIterable<Message> {
   resume(partitions: TopicPartition[]): void
   /** Synchronous commit of these offsets, or of every assigned partition's position. */
   commit(offsets?: TopicPartitionOffset[]): Promise<void>
+  /** The group metadata for producer.sendOffsetsToTransaction (needs group.id). */
+  groupMetadata(): GroupMetadata
   /** The group's committed offsets, in order (-1: none). */
   committed(partitions: TopicPartition[]): Promise<number[]>
   watermarks(partition: TopicPartition): Promise<{ low: number; high: number }>
@@ -234,3 +274,21 @@ export class Broker {
 
 export const testing: { Broker: typeof Broker }
 export const version: string
+
+/** One log record of the library. */
+export interface LogRecord {
+  level: 'error' | 'warn' | 'info' | 'debug' | 'trace'
+  /** The library module that logged it. */
+  target: string
+  /** The text, then its fields as ` key=value`. */
+  message: string
+}
+/**
+ * Sends the library's log records at `level` and more severe to `handler`, process-wide;
+ * `setLogHandler(null)` stops. Records arrive on the event loop; the handler never keeps the
+ * process alive.
+ */
+export function setLogHandler(
+  level: 'error' | 'warn' | 'info' | 'debug' | 'trace' | null,
+  handler?: ((record: LogRecord) => void) | null,
+): void

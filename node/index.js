@@ -57,6 +57,9 @@ class KafkaError extends Error {
     this.code = code
     this.retriable = retriable
     this.errorClass = errorClass
+    // Transactions: fatal (fenced: the producer cannot go on) or abortable (abort, then go on).
+    this.fatal = errorClass === 'fatal'
+    this.abortable = errorClass === 'abortable'
     // Where it happened, when the client knows (else null).
     this.topic = topic
     this.partition = partition
@@ -276,6 +279,106 @@ class Producer {
   /** kafkajs spelling of close(). */
   disconnect() {
     return this.close()
+  }
+
+  /**
+   * Registers `transactional.id` with its coordinator: an earlier producer with the same id is
+   * fenced and its open transaction aborted. Call once, before the first transaction
+   * (transaction() calls it for you).
+   */
+  async initTransactions() {
+    await this._native.initTransactions().catch(rethrow)
+    this._transactionsReady = true
+  }
+
+  /** Opens a transaction: records sent until commit or abort belong to it. */
+  beginTransaction() {
+    call(() => this._native.beginTransaction())
+  }
+
+  /**
+   * Adds offsets ([{topic, partition, offset}], each the next offset to read) to the open
+   * transaction: committed for the group of `groupMetadata` (consumer.groupMetadata()) if, and
+   * only if, the transaction commits.
+   */
+  sendOffsetsToTransaction(offsets, groupMetadata) {
+    if (!groupMetadata || typeof groupMetadata.groupId !== 'string') {
+      return Promise.reject(new TypeError('sendOffsetsToTransaction needs consumer.groupMetadata()'))
+    }
+    const list = offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: Number(o.offset) }))
+    return this._native.sendOffsetsToTransaction(list, groupMetadata).catch(rethrow)
+  }
+
+  /**
+   * Delivers every record of the transaction, then commits it. Rejects with an `abortable`
+   * KafkaError when a record failed (abortTransaction, then go on) and a `fatal` one
+   * (PRODUCER_FENCED) when another producer took the transactional id.
+   */
+  commitTransaction() {
+    return this._native.endTransaction(true).catch(rethrow)
+  }
+
+  /** Aborts the open transaction: read_committed consumers never see what it wrote. */
+  abortTransaction() {
+    return this._native.endTransaction(false).catch(rethrow)
+  }
+
+  /**
+   * kafkajs: opens a transaction (registering the transactional id first if needed) and
+   * resolves with it: `send`, `sendBatch`, `sendOffsets`, `commit`, `abort`.
+   */
+  async transaction() {
+    if (!this._transactionsReady) await this.initTransactions()
+    this.beginTransaction()
+    return new Transaction(this)
+  }
+}
+
+/** An open transaction of a transactional producer (kafkajs's shape). */
+class Transaction {
+  constructor(producer) {
+    this._producer = producer
+    this._active = true
+  }
+
+  send(record) {
+    return this._producer.send(record)
+  }
+
+  sendBatch(batch) {
+    return this._producer.sendBatch(batch)
+  }
+
+  /**
+   * kafkajs: {consumer | consumerGroupId, topics: [{topic, partitions: [{partition, offset}]}]}.
+   * With `consumer` (an odradek Consumer) the offsets carry its generation and member id, so
+   * a member that was replaced in the group cannot commit them (KIP-447); a bare
+   * `consumerGroupId` names only the group.
+   */
+  sendOffsets({ consumer, consumerGroupId, topics }) {
+    const offsets = []
+    for (const t of topics) {
+      for (const p of t.partitions) offsets.push({ topic: t.topic, partition: p.partition, offset: Number(p.offset) })
+    }
+    const metadata = consumer
+      ? consumer.groupMetadata()
+      : { groupId: consumerGroupId, generationId: -1, memberId: '', groupInstanceId: null }
+    return this._producer.sendOffsetsToTransaction(offsets, metadata)
+  }
+
+  async commit() {
+    await this._producer.commitTransaction()
+    this._active = false
+  }
+
+  async abort() {
+    await this._producer.abortTransaction()
+    this._active = false
+  }
+
+  /** True until commit or abort succeeded. */
+  isActive() {
+    return this._active
   }
 }
 
@@ -596,6 +699,11 @@ class Consumer extends EventEmitter {
     return this._native.commit(undefined).catch(rethrow)
   }
 
+  /** {groupId, generationId, memberId, groupInstanceId}: for producer.sendOffsetsToTransaction. */
+  groupMetadata() {
+    return call(() => this._native.groupMetadata())
+  }
+
   /** The group's committed offsets of [{topic, partition}], in order (-1: none). */
   committed(partitions) {
     return this._native.committed(partitions.map((p) => ({ topic: p.topic, partition: p.partition }))).catch(rethrow)
@@ -723,7 +831,21 @@ class Broker {
   }
 }
 
+/**
+ * Sends the library's log records at `level` ('error', 'warn', 'info', 'debug', 'trace') and
+ * more severe to `handler({ level, target, message })`, process-wide; `setLogHandler(null)`
+ * stops. Records arrive on the event loop; the handler never keeps the process alive.
+ */
+function setLogHandler (level, handler) {
+  if (level == null || handler == null) return native.setLogHandler(null, null)
+  if (typeof handler !== 'function') throw new TypeError('setLogHandler: handler must be a function')
+  return call(() => native.setLogHandler(level, (record) => {
+    try { handler(record) } catch (_) { /* a throwing handler loses its record only */ }
+  }))
+}
+
 module.exports = {
+  setLogHandler,
   Producer,
   Consumer,
   Admin,

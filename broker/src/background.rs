@@ -13,10 +13,10 @@ use crate::state::BrokerState;
 use crate::time::now_ms;
 
 pub fn spawn(state: Arc<BrokerState>, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
-    let mut tasks = vec![crate::group::spawn_timer(
-        state.groups.clone(),
-        shutdown.clone(),
-    )];
+    let mut tasks = vec![
+        crate::group::spawn_timer(state.groups.clone(), shutdown.clone()),
+        crate::share::spawn_timer(state.share.clone(), shutdown.clone()),
+    ];
     let retention_every = state.props().retention_check_interval();
     tasks.push(tokio::spawn(every(
         retention_every,

@@ -37,6 +37,7 @@ const OWN_ENTRIES: &[&str] = &[
     "producer-id-block",
     "__groups",
     "__transactions",
+    "__share",
     crate::security::SECURITY_DIR,
 ];
 

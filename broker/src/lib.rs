@@ -47,6 +47,7 @@ mod background;
 mod batch_rewrite;
 mod handlers;
 mod server;
+mod share;
 mod state;
 mod time;
 mod txn;

@@ -20,6 +20,8 @@ pub struct BrokerState {
     pub topics: TopicRegistry,
     pub fsync: FsyncPolicy,
     pub groups: std::sync::Arc<GroupCoordinator>,
+    /// Share groups (KIP-932) and their share-partition states.
+    pub share: std::sync::Arc<crate::share::ShareCoordinator>,
     pub txns: TxnCoordinator,
     /// SCRAM credentials (SaslAuthenticate, Describe/AlterUserScramCredentials).
     pub scram: ScramStore,
@@ -39,6 +41,7 @@ impl BrokerState {
         let producer_ids = ProducerIdAllocator::open(&config.data_dir)?;
         let groups = GroupCoordinator::open(&config.data_dir, props, config.fsync)?;
         let txns = TxnCoordinator::open(&config.data_dir, config.fsync)?;
+        let share = crate::share::ShareCoordinator::open(&config.data_dir, props)?;
         let scram = ScramStore::open(&config.data_dir)?;
         let acls = Authorizer::open(&config.data_dir, props)?;
         if claim == crate::data_dir::Claim::Legacy {
@@ -50,6 +53,7 @@ impl BrokerState {
             topics,
             fsync: config.fsync,
             groups: std::sync::Arc::new(groups),
+            share: std::sync::Arc::new(share),
             txns,
             scram,
             acls,
@@ -61,6 +65,13 @@ impl BrokerState {
             .recover(&state, now)
             .settle_blocking(state.fsync, now)?;
         Ok(state)
+    }
+
+    /// A share group's settings: the broker's with the group's `share.*` configs over them.
+    pub fn share_settings(&self, group_id: &str) -> crate::share::ShareSettings {
+        crate::share::settings(self.props(), &|name| {
+            self.groups.group_config(group_id, name)
+        })
     }
 
     pub fn props(&self) -> &BrokerProperties {

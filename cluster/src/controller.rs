@@ -5,12 +5,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use openraft::BasicNode;
-use openraft::error::{ClientWriteError, InitializeError, RaftError};
+use openraft::error::{InitializeError, RaftError};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::active::ControllerHandle;
 use crate::metadata::{Applied, MetadataImage, MetadataRecord, NodeId};
 use crate::raft::{LogId, Raft};
 use crate::rpc::{self, Network, Tcp, TransportFactory};
@@ -27,6 +29,8 @@ pub struct ControllerConfig {
     /// fsync each log write, vote and snapshot (off only in simulation).
     pub sync: bool,
     pub raft: openraft::Config,
+    /// Kafka's `broker.session.timeout.ms`: a broker silent this long is fenced.
+    pub broker_session_timeout_ms: u64,
 }
 
 impl ControllerConfig {
@@ -45,22 +49,25 @@ impl ControllerConfig {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum ProposeError {
     /// Only the active controller appends; retry there (`leader` is `None` during an election).
     #[error("this controller is not the active one; the active controller is {leader:?}")]
     NotLeader { leader: Option<NodeId> },
     #[error("the metadata quorum stopped: {0}")]
     Stopped(String),
+    /// No controller answered (all unreachable, or none active); retry later.
+    #[error("no active controller could be reached: {0}")]
+    Unavailable(String),
 }
 
 /// A running controller.
 pub struct Controller {
     pub node_id: NodeId,
-    raft: Raft,
+    handle: ControllerHandle,
     image: watch::Receiver<Arc<MetadataImage>>,
-    /// The controller listener's task (`start_tcp`).
-    server: Option<tokio::task::JoinHandle<()>>,
+    /// The lease checks, and the controller listener (`start_tcp`).
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Controller {
@@ -120,33 +127,34 @@ impl Controller {
                 )));
             }
         }
+        let handle = ControllerHandle::new(raft, image.clone(), config.broker_session_timeout_ms);
+        // A lease is checked a few times per session timeout, so a lapse is acted on promptly.
+        let every = Duration::from_millis((config.broker_session_timeout_ms / 4).max(10));
+        let tasks = vec![handle.spawn_lease_checks(every)];
         Ok(Self {
             node_id: config.node_id,
-            raft,
+            handle,
             image,
-            server: None,
+            tasks,
         })
     }
 
     /// `start` over TCP: peers are reached at the voters' addresses and answered on `listener`.
     pub async fn start_tcp(config: ControllerConfig, listener: TcpListener) -> io::Result<Self> {
         let mut controller = Self::start(config, Tcp, None).await?;
-        controller.server = Some(tokio::spawn(rpc::serve(listener, controller.raft.clone())));
+        let server = tokio::spawn(rpc::serve(listener, controller.handle.clone()));
+        controller.tasks.push(server);
         Ok(controller)
     }
 
-    /// Appends `record` through the quorum and returns what applying it decided, once it is
-    /// committed and applied here. Only the active controller accepts proposals.
+    /// Appends `record` through the quorum (see `ControllerHandle::propose`).
     pub async fn propose(&self, record: MetadataRecord) -> Result<(LogId, Applied), ProposeError> {
-        match self.raft.client_write(record).await {
-            Ok(r) => Ok((r.log_id, r.data)),
-            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
-                Err(ProposeError::NotLeader {
-                    leader: f.leader_id,
-                })
-            }
-            Err(e) => Err(ProposeError::Stopped(e.to_string())),
-        }
+        self.handle.propose(record).await
+    }
+
+    /// What the RPC server and the simulation's network hand requests to.
+    pub fn handle(&self) -> &ControllerHandle {
+        &self.handle
     }
 
     /// The image as of the last applied record.
@@ -161,19 +169,19 @@ impl Controller {
 
     /// The active controller as this node knows it.
     pub fn current_leader(&self) -> Option<NodeId> {
-        self.raft.metrics().borrow().current_leader
+        self.raft().metrics().borrow().current_leader
     }
 
     pub fn raft(&self) -> &Raft {
-        &self.raft
+        self.handle.raft()
     }
 
     /// Stops raft; the files stay for the next start.
     pub async fn shutdown(self) {
-        if let Some(server) = &self.server {
-            server.abort();
+        for task in &self.tasks {
+            task.abort();
         }
-        if let Err(e) = self.raft.shutdown().await {
+        if let Err(e) = self.raft().shutdown().await {
             tracing::warn!(node = self.node_id, error = %e, "controller shutdown");
         }
     }

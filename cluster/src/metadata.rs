@@ -214,7 +214,7 @@ impl MetadataImage {
                 if self.topics.contains_key(name) {
                     return Applied::Rejected(Rejection::TopicExists);
                 }
-                if !valid_assignment(assignment) {
+                if !self.valid_assignment(assignment) {
                     return Applied::Rejected(Rejection::InvalidAssignment);
                 }
                 let partitions = assignment
@@ -236,7 +236,7 @@ impl MetadataImage {
                 None => Applied::Rejected(Rejection::UnknownTopic),
             },
             MetadataRecord::CreatePartitions { topic, assignment } => {
-                if !valid_assignment(assignment) {
+                if !self.valid_assignment(assignment) {
                     return Applied::Rejected(Rejection::InvalidAssignment);
                 }
                 let new: Vec<PartitionImage> = assignment
@@ -290,6 +290,49 @@ impl MetadataImage {
                 }
             }
         }
+    }
+
+    /// Every partition names registered brokers, no broker twice, and at least one live one
+    /// (else it would start with an empty ISR and could never elect a leader; KRaft refuses it
+    /// the same way).
+    fn valid_assignment(&self, assignment: &[Vec<NodeId>]) -> bool {
+        !assignment.is_empty()
+            && assignment.iter().all(|replicas| {
+                !replicas.is_empty()
+                    && !has_duplicates(replicas)
+                    && replicas.iter().all(|r| self.brokers.contains_key(r))
+                    && replicas.iter().any(|r| self.is_live(*r))
+            })
+    }
+
+    /// What must hold of every partition after any sequence of records; empty when it does.
+    /// (The simulations check it at every applied record.)
+    pub fn broken_invariants(&self) -> Vec<String> {
+        let mut broken = vec![];
+        for (name, topic) in &self.topics {
+            for (i, p) in topic.partitions.iter().enumerate() {
+                let mut fail = |what: &str| broken.push(format!("{name}-{i}: {what}: {p:?}"));
+                if p.isr.is_empty() {
+                    fail("empty ISR");
+                }
+                if has_duplicates(&p.isr) || !p.isr.iter().all(|r| p.replicas.contains(r)) {
+                    fail("ISR not a set of replicas");
+                }
+                match p.leader {
+                    Some(l) if !p.isr.contains(&l) || !self.is_live(l) => {
+                        fail("leader outside the ISR or fenced")
+                    }
+                    None if p.isr.iter().any(|r| self.is_live(*r)) => {
+                        fail("no leader though a live ISR member could lead")
+                    }
+                    _ => {}
+                }
+                if p.isr.len() > 1 && p.isr.iter().any(|r| !self.is_live(*r)) {
+                    fail("a fenced broker in a multi-member ISR");
+                }
+            }
+        }
+        broken
     }
 
     /// A broker that may lead or be in an ISR: registered and not fenced.
@@ -398,13 +441,6 @@ fn has_duplicates(ids: &[NodeId]) -> bool {
     ids.iter()
         .enumerate()
         .any(|(i, a)| ids[i + 1..].contains(a))
-}
-
-fn valid_assignment(assignment: &[Vec<NodeId>]) -> bool {
-    !assignment.is_empty()
-        && assignment
-            .iter()
-            .all(|r| !r.is_empty() && !has_duplicates(r))
 }
 
 /// Kafka's rack-unaware placement: partition `p`'s replicas start at broker `(start + p) % n`
@@ -593,6 +629,50 @@ mod tests {
         for w in blocks.windows(2) {
             assert!(w[0].1 <= w[1].0, "{blocks:?}");
         }
+    }
+
+    #[test]
+    fn an_assignment_with_no_live_or_unknown_replicas_is_refused() {
+        let (mut image, mut offset, epochs) = three_brokers_one_topic();
+        offset += 1;
+        image.apply(
+            offset,
+            &MetadataRecord::FenceBroker {
+                id: 3,
+                epoch: epochs[2],
+            },
+        );
+        for assignment in [vec![vec![3]], vec![vec![1, 9]], vec![vec![1, 1]], vec![]] {
+            offset += 1;
+            let create = MetadataRecord::CreateTopic {
+                name: "u".into(),
+                id: 2,
+                assignment: assignment.clone(),
+                configs: BTreeMap::new(),
+            };
+            assert_eq!(
+                image.apply(offset, &create),
+                Applied::Rejected(Rejection::InvalidAssignment),
+                "{assignment:?}"
+            );
+        }
+        assert!(
+            image.broken_invariants().is_empty(),
+            "{:?}",
+            image.broken_invariants()
+        );
+    }
+
+    #[test]
+    fn broken_invariants_names_what_is_wrong() {
+        let (mut image, _, _) = three_brokers_one_topic();
+        image.topics.get_mut("t").unwrap().partitions[0].isr = vec![2, 3];
+        let broken = image.broken_invariants();
+        assert_eq!(broken.len(), 1, "{broken:?}");
+        assert!(
+            broken[0].starts_with("t-0: leader outside the ISR"),
+            "{broken:?}"
+        );
     }
 
     #[test]

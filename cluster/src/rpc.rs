@@ -1,5 +1,6 @@
-//! The controllers' RPC: openraft's three messages (append entries, vote, full snapshot) as
-//! length-prefixed JSON frames over TCP, one request in flight per connection.
+//! The controllers' RPC: openraft's three messages (append entries, vote, full snapshot) and
+//! brokers' proposals and heartbeats, as length-prefixed JSON frames over TCP, one request in
+//! flight per connection.
 //!
 //! Not Kafka frames: KRaft's Vote/BeginQuorumEpoch/Fetch carry a different protocol than
 //! openraft's, so Kafka tools could not use them anyway, and a private listener keeps the
@@ -23,7 +24,10 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::raft::{Raft, Snapshot, SnapshotMeta, TypeConfig, Vote};
+use crate::active::{ControllerHandle, HeartbeatReply};
+use crate::controller::ProposeError;
+use crate::metadata::{Applied, MetadataRecord, NodeId};
+use crate::raft::{LogId, Snapshot, SnapshotMeta, TypeConfig, Vote};
 
 /// A frame longer than this closes the connection.
 const MAX_FRAME: usize = 64 << 20;
@@ -37,6 +41,13 @@ pub enum RpcRequest {
         meta: SnapshotMeta,
         data: Vec<u8>,
     },
+    /// A broker (or another controller) asks the active controller to append a record.
+    Propose(MetadataRecord),
+    /// A broker's heartbeat to the active controller.
+    Heartbeat {
+        broker: NodeId,
+        epoch: u64,
+    },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -44,10 +55,13 @@ pub enum RpcResponse {
     AppendEntries(Result<AppendEntriesResponse<u64>, RaftError<u64>>),
     Vote(Result<VoteResponse<u64>, RaftError<u64>>),
     Snapshot(Result<SnapshotResponse<u64>, Fatal<u64>>),
+    Propose(Result<(LogId, Applied), ProposeError>),
+    Heartbeat(HeartbeatReply),
 }
 
-/// Hands a request to this node's raft and returns its answer.
-pub async fn dispatch(raft: &Raft, request: RpcRequest) -> RpcResponse {
+/// Hands a request to this controller and returns its answer.
+pub async fn dispatch(controller: &ControllerHandle, request: RpcRequest) -> RpcResponse {
+    let raft = controller.raft();
     match request {
         RpcRequest::AppendEntries(r) => RpcResponse::AppendEntries(raft.append_entries(r).await),
         RpcRequest::Vote(r) => RpcResponse::Vote(raft.vote(r).await),
@@ -57,6 +71,10 @@ pub async fn dispatch(raft: &Raft, request: RpcRequest) -> RpcResponse {
                 snapshot: Box::new(data),
             };
             RpcResponse::Snapshot(raft.install_full_snapshot(vote, snapshot).await)
+        }
+        RpcRequest::Propose(record) => RpcResponse::Propose(controller.propose(record).await),
+        RpcRequest::Heartbeat { broker, epoch } => {
+            RpcResponse::Heartbeat(controller.heartbeat(broker, epoch).await)
         }
     }
 }
@@ -232,7 +250,7 @@ async fn read_frame<T: for<'de> Deserialize<'de>>(stream: &mut TcpStream) -> io:
 
 /// Answers peers on `listener` until the task is aborted (which also ends its connections).
 /// A connection that sends a bad frame is closed; the listener goes on.
-pub async fn serve(listener: TcpListener, raft: Raft) {
+pub async fn serve(listener: TcpListener, controller: ControllerHandle) {
     let mut connections = tokio::task::JoinSet::new();
     loop {
         let accepted = tokio::select! {
@@ -247,7 +265,7 @@ pub async fn serve(listener: TcpListener, raft: Raft) {
             }
         };
         let _ = stream.set_nodelay(true);
-        let raft = raft.clone();
+        let controller = controller.clone();
         connections.spawn(async move {
             loop {
                 let request = match read_frame::<RpcRequest>(&mut stream).await {
@@ -258,7 +276,7 @@ pub async fn serve(listener: TcpListener, raft: Raft) {
                         return;
                     }
                 };
-                let response = dispatch(&raft, request).await;
+                let response = dispatch(&controller, request).await;
                 if write_frame(&mut stream, &response).await.is_err() {
                     return;
                 }

@@ -154,12 +154,19 @@ impl LogStore {
             );
             file.set_len(good as u64)?;
         }
+        let last_purged: Option<LogId> = read_json(&dir.join(PURGED))?;
+        // A crash between writing the purge point and rewriting the log leaves purged entries.
+        let purged_to = last_purged.map(|l| l.index);
         let inner = LogInner {
             dir: dir.to_path_buf(),
             sync,
             file,
-            entries: entries.into_iter().map(|e| (e.log_id.index, e)).collect(),
-            last_purged: read_json(&dir.join(PURGED))?,
+            entries: entries
+                .into_iter()
+                .filter(|e| purged_to.is_none_or(|p| e.log_id.index > p))
+                .map(|e| (e.log_id.index, e))
+                .collect(),
+            last_purged,
             vote: read_json(&dir.join(VOTE))?,
             committed: read_json(&dir.join(COMMITTED))?,
         };
@@ -178,12 +185,26 @@ impl RaftLogReader<TypeConfig> for LogStore {
         &mut self,
         range: RB,
     ) -> Result<Vec<Entry>, StorageError> {
-        Ok(self
-            .lock()
-            .entries
-            .range(range)
-            .map(|(_, e)| e.clone())
-            .collect())
+        // Only the run of consecutive entries from the range's start: openraft sends what this
+        // returns after the entry before `start`, so entries after a purged gap would reach a
+        // follower as if they followed it (the quorum simulation's seed 503 saw such a request).
+        let mut entries: Vec<Entry> = vec![];
+        let inner = self.lock();
+        for (index, e) in inner.entries.range(range.clone()) {
+            let expected = match entries.last() {
+                Some(prev) => prev.log_id.index + 1,
+                None => match range.start_bound() {
+                    std::ops::Bound::Included(s) => *s,
+                    std::ops::Bound::Excluded(s) => s + 1,
+                    std::ops::Bound::Unbounded => *index,
+                },
+            };
+            if *index != expected {
+                break;
+            }
+            entries.push(e.clone());
+        }
+        Ok(entries)
     }
 }
 
@@ -498,6 +519,28 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn entries_are_read_only_up_to_the_first_gap() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = LogStore::open(dir.path(), false).unwrap();
+        for i in [3, 4, 6] {
+            let e = Entry {
+                log_id: LogId::new(openraft::CommittedLeaderId::new(1, 1), i),
+                payload: EntryPayload::Blank,
+            };
+            store.lock().entries.insert(i, e);
+        }
+        let indexes = |v: Vec<Entry>| v.iter().map(|e| e.log_id.index).collect::<Vec<_>>();
+        assert_eq!(
+            indexes(store.try_get_log_entries(3..7).await.unwrap()),
+            vec![3, 4]
+        );
+        assert!(
+            store.try_get_log_entries(2..7).await.unwrap().is_empty(),
+            "2 is gone"
+        );
+    }
+
     #[test]
     fn a_torn_tail_is_cut_and_whole_frames_survive() {
         let dir = tempfile::tempdir().unwrap();
@@ -519,5 +562,13 @@ mod tests {
             std::fs::metadata(dir.path().join(LOG)).unwrap().len(),
             whole as u64
         );
+        drop(store);
+
+        // Purged up to 1 but the crash came before the log was rewritten.
+        let purged = serde_json::to_vec(&entry(1).log_id).unwrap();
+        std::fs::write(dir.path().join(PURGED), purged).unwrap();
+        let store = LogStore::open(dir.path(), false).unwrap();
+        let kept: Vec<u64> = store.lock().entries.keys().copied().collect();
+        assert_eq!(kept, vec![2]);
     }
 }

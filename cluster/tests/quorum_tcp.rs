@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use odradek_cluster::metadata::assign_replicas;
+use odradek_cluster::client::{BrokerIdentity, ControllerClient, run_broker_lifecycle};
+use odradek_cluster::metadata::{Endpoint, assign_replicas};
+use odradek_cluster::rpc::Tcp;
 use odradek_cluster::{
     Applied, Controller, ControllerConfig, MetadataImage, MetadataRecord, NodeId, ProposeError,
 };
@@ -15,6 +17,8 @@ use tokio::net::TcpListener;
 
 /// Generous bound for events that take milliseconds; only a hang reaches it.
 const PATIENCE: Duration = Duration::from_secs(30);
+/// Long enough that a loaded machine does not fence a broker that heartbeats every 100 ms.
+const SESSION_TIMEOUT_MS: u64 = 5_000;
 
 fn config(
     id: NodeId,
@@ -31,6 +35,7 @@ fn config(
         voters: voters.clone(),
         sync: true,
         raft,
+        broker_session_timeout_ms: SESSION_TIMEOUT_MS,
     }
 }
 
@@ -78,8 +83,10 @@ async fn image_at(controller: &Controller, index: u64) -> Arc<MetadataImage> {
     controller.image()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_controllers_over_tcp_fail_over_and_restart_from_their_files() {
+type Voters = BTreeMap<NodeId, String>;
+
+/// Three controllers on ephemeral ports, each with its own temp data dir.
+async fn start_three() -> (Vec<tempfile::TempDir>, Voters, BTreeMap<NodeId, Controller>) {
     let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
     let mut listeners = BTreeMap::new();
     let mut voters = BTreeMap::new();
@@ -96,7 +103,14 @@ async fn three_controllers_over_tcp_fail_over_and_restart_from_their_files() {
             .unwrap();
         controllers.insert(id, c);
     }
+    (dirs, voters, controllers)
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_controllers_over_tcp_fail_over_and_restart_from_their_files() {
+    let (dirs, voters, mut controllers) = start_three().await;
+
+    let mut unfenced = 0;
     for id in 1..=3 {
         let (_, applied) = propose(
             &controllers,
@@ -111,9 +125,13 @@ async fn three_controllers_over_tcp_fail_over_and_restart_from_their_files() {
         let Applied::Registered { epoch } = applied else {
             panic!("registration refused: {applied:?}");
         };
-        propose(&controllers, MetadataRecord::UnfenceBroker { id, epoch }).await;
+        unfenced = propose(&controllers, MetadataRecord::UnfenceBroker { id, epoch })
+            .await
+            .0;
     }
-    let image = controllers[&1].image();
+    // (These brokers never heartbeat, so their leases lapse after the session timeout; what
+    // follows checks replication of the metadata, whoever leads the partitions.)
+    let image = image_at(&controllers[&1], unfenced).await;
     let assignment = assign_replicas(&image, 3, 3, 0).expect("three live brokers");
     let (index, _) = propose(
         &controllers,
@@ -218,6 +236,121 @@ async fn a_bad_frame_closes_one_connection_and_the_controller_keeps_serving() {
         applied,
         Applied::Rejected(odradek_cluster::metadata::Rejection::UnknownBroker)
     );
+    for (_, c) in controllers {
+        c.shutdown().await;
+    }
+}
+
+/// Waits until `controller`'s image satisfies `ready`.
+async fn image_where(
+    controller: &Controller,
+    what: &str,
+    ready: impl Fn(&MetadataImage) -> bool,
+) -> Arc<MetadataImage> {
+    let mut images = controller.watch_image();
+    let waited = tokio::time::timeout(PATIENCE, async {
+        loop {
+            let image = images.borrow_and_update().clone();
+            if ready(&image) {
+                return image;
+            }
+            images.changed().await.expect("controller running");
+        }
+    });
+    waited
+        .await
+        .unwrap_or_else(|_| panic!("controller {}: {what}", controller.node_id))
+}
+
+fn spawn_broker(
+    voters: &BTreeMap<NodeId, String>,
+    id: NodeId,
+    incarnation: u128,
+) -> tokio::task::JoinHandle<()> {
+    let client = ControllerClient::new(voters, Tcp);
+    let identity = BrokerIdentity {
+        id,
+        incarnation,
+        listeners: vec![Endpoint {
+            name: "PLAINTEXT".into(),
+            host: "127.0.0.1".into(),
+            port: 9000 + id as u16,
+        }],
+        rack: None,
+    };
+    let (state, _) = tokio::sync::watch::channel(None);
+    tokio::spawn(run_broker_lifecycle(
+        client,
+        identity,
+        Duration::from_millis(100),
+        state,
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn brokers_keep_leases_across_a_controller_failover_and_a_silent_one_is_fenced() {
+    let (_dirs, voters, mut controllers) = start_three().await;
+    let mut brokers: BTreeMap<NodeId, _> = (1..=3)
+        .map(|id| (id, spawn_broker(&voters, id, u128::from(id))))
+        .collect();
+    let live = |image: &MetadataImage, ids: &[NodeId]| ids.iter().all(|id| image.is_live(*id));
+    let image = image_where(&controllers[&1], "three live brokers", |i| {
+        live(i, &[1, 2, 3])
+    })
+    .await;
+    let first_epoch_of_2 = image.brokers[&2].epoch;
+
+    // A topic created through the controller client, as a broker would forward CreateTopics.
+    let mut client = ControllerClient::new(&voters, Tcp);
+    let assignment = assign_replicas(&image, 3, 3, 0).unwrap();
+    let created = client
+        .propose(MetadataRecord::CreateTopic {
+            name: "orders".into(),
+            id: 1,
+            assignment,
+            configs: BTreeMap::new(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(created.1, Applied::Done);
+
+    // The active controller stops; its successor starts leases afresh and fences nobody.
+    let active = controllers[&1].current_leader().unwrap();
+    controllers.remove(&active).unwrap().shutdown().await;
+    let survivor = controllers.values().next().unwrap();
+    survivor
+        .raft()
+        .wait(Some(PATIENCE))
+        .metrics(
+            |m| m.current_leader.is_some_and(|l| l != active),
+            "a new active controller",
+        )
+        .await
+        .unwrap();
+
+    // Broker 2 goes silent: its lease lapses, it is fenced, its leadership moves.
+    brokers.remove(&2).unwrap().abort();
+    let image = image_where(survivor, "broker 2 fenced", |i| !i.is_live(2)).await;
+    let partitions = &image.topics["orders"].partitions;
+    assert_eq!(partitions[1].replicas[0], 2, "broker 2 led partition 1");
+    assert_ne!(partitions[1].leader, Some(2));
+    assert_eq!(partitions[1].leader_epoch, 1, "one leader change");
+    assert!(partitions.iter().all(|p| !p.isr.contains(&2)));
+    for p in [0, 2] {
+        assert_eq!(
+            partitions[p].leader_epoch, 0,
+            "partition {p}'s leader kept its lease through the controller failover"
+        );
+    }
+
+    // It comes back as a new incarnation: a new broker epoch, live again.
+    brokers.insert(2, spawn_broker(&voters, 2, 22));
+    let image = image_where(survivor, "broker 2 back", |i| i.is_live(2)).await;
+    assert!(image.brokers[&2].epoch > first_epoch_of_2);
+
+    for (_, b) in brokers {
+        b.abort();
+    }
     for (_, c) in controllers {
         c.shutdown().await;
     }

@@ -25,6 +25,7 @@ pub mod config;
 pub mod consumer;
 pub mod error;
 pub mod group;
+pub mod logging;
 pub mod net;
 pub mod producer;
 pub mod runtime;

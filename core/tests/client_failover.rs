@@ -395,6 +395,33 @@ async fn a_hung_leader_fails_the_record_at_its_delivery_deadline_as_msg_timed_ou
     assert!(err.possibly_persisted(), "sent and never answered: {err}");
 }
 
+/// No broker reachable at all (the bootstrap refuses): the record waits for metadata and fails
+/// at its delivery deadline, not after a metadata request's request.timeout.ms.
+#[tokio::test]
+async fn with_no_broker_reachable_a_record_fails_at_its_delivery_deadline() {
+    // Idempotence on (the default), so the producer needs a producer id first.
+    let p = producer(
+        &refused_address(),
+        &[
+            ("delivery.timeout.ms", "1000"),
+            ("request.timeout.ms", "300000"),
+            ("enable.idempotence", "true"),
+            ("acks", "all"),
+        ],
+    );
+    let started = std::time::Instant::now();
+    let err = within("the send", p.send(ProducerRecord::new(TOPIC).value(b"v")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.name(), "_MSG_TIMED_OUT", "{err}");
+    assert!(!err.possibly_persisted(), "never sent: {err}");
+    // Printed, not asserted (tests never assert on time): the deadline is 1 s.
+    eprintln!("failed after {:?}", started.elapsed());
+    // Nothing is left to deliver, so close does not wait for the cluster either.
+    within("close", p.close()).await.unwrap();
+    eprintln!("closed after {:?}", started.elapsed());
+}
+
 #[tokio::test]
 async fn a_request_stuck_on_a_replaced_leader_is_abandoned_for_the_new_one() {
     let (l1, node1) = listener().await;

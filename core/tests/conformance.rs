@@ -231,6 +231,26 @@ impl Runner {
             "committed" => self.committed(step).await,
             "wait_assignment" => self.wait_assignment(step).await,
             "close" => self.close(step).await,
+            "init_transactions" => self
+                .producer(step)?
+                .init_transactions()
+                .await
+                .map_err(StepError::Client),
+            "begin_transaction" => self
+                .producer(step)?
+                .begin_transaction()
+                .map_err(StepError::Client),
+            "commit_transaction" => self
+                .producer(step)?
+                .commit_transaction()
+                .await
+                .map_err(StepError::Client),
+            "abort_transaction" => self
+                .producer(step)?
+                .abort_transaction()
+                .await
+                .map_err(StepError::Client),
+            "send_offsets_to_transaction" => self.send_offsets_to_transaction(step).await,
             other => return Err(format!("unknown op {other:?}")),
         };
         check_error(step, result)
@@ -474,20 +494,29 @@ impl Runner {
         match step.get("offsets") {
             None => c.consumer.commit().await.map_err(StepError::Client),
             Some(list) => {
-                let mut offsets = Vec::new();
-                for o in list.as_array().ok_or("offsets is not a list")? {
-                    offsets.push((
-                        string(&o["topic"])?,
-                        int(&o["partition"])? as i32,
-                        int(&o["offset"])?,
-                    ));
-                }
+                let offsets = offsets_of(list)?;
                 c.consumer
                     .commit_offsets(&offsets)
                     .await
                     .map_err(StepError::Client)
             }
         }
+    }
+
+    /// The consumer named by `consumer` gives its group metadata; the producer `client` adds
+    /// `offsets` to its open transaction.
+    async fn send_offsets_to_transaction(&mut self, step: &Value) -> Result<(), StepError> {
+        let name = string(&step["consumer"])?;
+        let group = consumer_named(&mut self.clients, &name)?
+            .consumer
+            .group()
+            .ok_or_else(|| format!("consumer {name} has no group.id"))?
+            .group_metadata();
+        let offsets = offsets_of(&step["offsets"])?;
+        self.producer(step)?
+            .send_offsets_to_transaction(&offsets, &group)
+            .await
+            .map_err(StepError::Client)
     }
 
     async fn committed(&mut self, step: &Value) -> Result<(), StepError> {
@@ -567,6 +596,19 @@ impl Runner {
             None => Err(format!("no client named {name}").into()),
         }
     }
+}
+
+/// `[{"topic", "partition", "offset"}]`.
+fn offsets_of(list: &Value) -> Result<Vec<(String, i32, i64)>, String> {
+    let mut offsets = Vec::new();
+    for o in list.as_array().ok_or("offsets is not a list")? {
+        offsets.push((
+            string(&o["topic"])?,
+            int(&o["partition"])? as i32,
+            int(&o["offset"])?,
+        ));
+    }
+    Ok(offsets)
 }
 
 fn consumer_named<'a>(

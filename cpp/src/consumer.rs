@@ -29,7 +29,7 @@ fn offset_of(o: i64) -> odradek::error::Result<Offset> {
 /// The core's [`ConsumerClient`]: assigned by hand, or a group member after `subscribe`.
 #[derive(Debug)]
 pub struct ConsumerBox {
-    client: ConsumerClient,
+    pub(crate) client: ConsumerClient,
 }
 
 pub(crate) fn consumer_new(

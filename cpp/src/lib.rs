@@ -13,6 +13,7 @@
 #![allow(unsafe_code)]
 
 mod consumer;
+mod transaction;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -52,6 +53,15 @@ mod ffi {
         topic: String,
         partition: i32,
         offset: i64,
+    }
+
+    /// A consumer's group metadata for `send_offsets_to_transaction` (KIP-447);
+    /// `group_instance_id` is empty for a dynamic member.
+    struct GroupMetadata {
+        group_id: String,
+        generation_id: i32,
+        member_id: String,
+        group_instance_id: String,
     }
 
     /// A topic and its partition count.
@@ -96,6 +106,16 @@ mod ffi {
         ) -> Result<()>;
         fn flush(self: &ProducerBox, timeout_ms: i64) -> Result<()>;
         fn close(self: &ProducerBox, timeout_ms: i64) -> Result<()>;
+        fn init_transactions(self: &ProducerBox, timeout_ms: i64) -> Result<()>;
+        fn begin_transaction(self: &ProducerBox) -> Result<()>;
+        fn send_offsets_to_transaction(
+            self: &ProducerBox,
+            offsets: &[PartitionOffset],
+            group: &GroupMetadata,
+            timeout_ms: i64,
+        ) -> Result<()>;
+        fn commit_transaction(self: &ProducerBox, timeout_ms: i64) -> Result<()>;
+        fn abort_transaction(self: &ProducerBox, timeout_ms: i64) -> Result<()>;
 
         fn consumer_new(
             config: &[Property],
@@ -120,6 +140,7 @@ mod ffi {
         fn committed(self: &ConsumerBox, partitions: &[PartitionOffset]) -> Result<Vec<i64>>;
         fn set_rebalance_sink(self: &ConsumerBox, sink: UniquePtr<RebalanceSink>) -> Result<()>;
         fn close(self: &ConsumerBox) -> Result<()>;
+        fn group_metadata(self: &ConsumerBox) -> Result<GroupMetadata>;
 
         fn len(self: &RecordBatchBox) -> usize;
         fn topic(self: &RecordBatchBox, i: usize) -> &str;
@@ -326,7 +347,7 @@ type Pending = (DeliveryFuture, cxx::UniquePtr<ffi::DeliverySink>);
 
 /// A producer plus the task that hands delivery results to C++.
 pub struct ProducerBox {
-    producer: Producer,
+    pub(crate) producer: Producer,
     to_pump: mpsc::UnboundedSender<Pending>,
     progress: Arc<Progress>,
 }

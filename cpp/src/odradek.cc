@@ -436,6 +436,52 @@ std::pair<std::int64_t, std::int64_t> Consumer::watermarks(std::string_view topi
     });
 }
 
+ConsumerGroupMetadata Consumer::group_metadata() const {
+    need(impl_.get());
+    return call([&] {
+        ffi::GroupMetadata m = impl_->box->group_metadata();
+        ConsumerGroupMetadata out;
+        out.group_id = std::string(m.group_id);
+        out.generation_id = m.generation_id;
+        out.member_id = std::string(m.member_id);
+        if (!m.group_instance_id.empty()) out.group_instance_id = std::string(m.group_instance_id);
+        return out;
+    });
+}
+
+void Producer::init_transactions(std::chrono::milliseconds timeout) {
+    need(impl_.get());
+    call([&] { impl_->box->init_transactions(millis(timeout)); });
+}
+
+void Producer::begin_transaction() {
+    need(impl_.get());
+    call([&] { impl_->box->begin_transaction(); });
+}
+
+void Producer::send_offsets_to_transaction(const std::vector<TopicPartitionOffset>& offsets,
+                                           const ConsumerGroupMetadata& group,
+                                           std::chrono::milliseconds timeout) {
+    need(impl_.get());
+    call([&] {
+        auto v = partition_offsets(offsets);
+        ffi::GroupMetadata m{rust::String(group.group_id), group.generation_id, rust::String(group.member_id),
+                             rust::String(group.group_instance_id.value_or(""))};
+        impl_->box->send_offsets_to_transaction(rust::Slice<const ffi::PartitionOffset>(v.data(), v.size()), m,
+                                                millis(timeout));
+    });
+}
+
+void Producer::commit_transaction(std::chrono::milliseconds timeout) {
+    need(impl_.get());
+    call([&] { impl_->box->commit_transaction(millis(timeout)); });
+}
+
+void Producer::abort_transaction(std::chrono::milliseconds timeout) {
+    need(impl_.get());
+    call([&] { impl_->box->abort_transaction(millis(timeout)); });
+}
+
 void Consumer::commit() {
     need(impl_.get());
     call([&] { impl_->box->commit(); });

@@ -112,6 +112,11 @@ std::map<std::string, std::set<std::string>> allowed_keys() {
         {"committed", {"client", "partitions", "expect"}},
         {"wait_assignment", {"clients", "topic", "partitions", "timeout_ms"}},
         {"close", {"client"}},
+        {"init_transactions", {"client"}},
+        {"begin_transaction", {"client"}},
+        {"commit_transaction", {"client"}},
+        {"abort_transaction", {"client"}},
+        {"send_offsets_to_transaction", {"client", "consumer", "offsets"}},
     };
 }
 
@@ -217,8 +222,10 @@ private:
                 fail("unknown key '" + k + "' for op " + op);
             }
         }
-        if (step.contains("expect_error") && op != "producer" && op != "consumer" && op != "create_topic" &&
-            op != "produce") {
+        static const std::set<std::string> may_fail = {
+            "producer", "consumer", "create_topic", "produce", "init_transactions", "begin_transaction",
+            "commit_transaction", "abort_transaction", "send_offsets_to_transaction"};
+        if (step.contains("expect_error") && !may_fail.count(op)) {
             fail("expect_error is not supported on op " + op);
         }
 
@@ -330,6 +337,21 @@ private:
             }
         } else if (op == "wait_assignment") {
             wait_assignment(step);
+        } else if (op == "init_transactions") {
+            expecting(step, [&] { producer(step).init_transactions(30s); });
+        } else if (op == "begin_transaction") {
+            expecting(step, [&] { producer(step).begin_transaction(); });
+        } else if (op == "commit_transaction") {
+            expecting(step, [&] { producer(step).commit_transaction(30s); });
+        } else if (op == "abort_transaction") {
+            expecting(step, [&] { producer(step).abort_transaction(30s); });
+        } else if (op == "send_offsets_to_transaction") {
+            std::vector<odradek::TopicPartitionOffset> offsets;
+            for (const auto& o : step.at("offsets")) {
+                offsets.push_back({o.at("topic"), o.at("partition"), o.at("offset")});
+            }
+            odradek::ConsumerGroupMetadata group = consumer(step.at("consumer")).group_metadata();
+            expecting(step, [&] { producer(step).send_offsets_to_transaction(offsets, group, 30s); });
         } else if (op == "close") {
             std::string name = step.at("client");
             if (auto p = producers_.find(name); p != producers_.end()) {

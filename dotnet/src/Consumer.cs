@@ -26,7 +26,7 @@ namespace Odradek
     /// call back into the consumer (Commit, Seek), and Close runs PartitionsRevoked before the
     /// consumer is closed.
     /// </summary>
-    public sealed class Consumer : IDisposable
+    public sealed partial class Consumer : IDisposable
     {
         // Finds the native library of a NuGet package before the first native call.
         static Consumer()

@@ -44,12 +44,28 @@ namespace Odradek
         /// <summary>True when the same request may succeed later.</summary>
         public bool IsRetriable { get { return Class == ErrorClass.Retriable; } }
 
-        /// <summary>True when this client instance cannot continue.</summary>
+        /// <summary>True when this client instance cannot continue (a fenced transactional producer).</summary>
         public bool IsFatal { get { return Class == ErrorClass.Fatal; } }
+
+        /// <summary>True when the open transaction must be aborted (<see cref="Producer.AbortTransaction(TimeSpan)"/>);
+        /// the producer stays usable. Such errors are thrown as <see cref="KafkaTxnRequiresAbortException"/>.</summary>
+        public bool TxnRequiresAbort { get { return Class == ErrorClass.Abortable; } }
 
         public override string ToString()
         {
             return string.Format("{0} ({1}, code {2}, {3}): {4}", GetType().FullName, Name, Code, Class, Message);
+        }
+    }
+
+    /// <summary>A transactional call failed in a way that needs the transaction aborted (a record of
+    /// it failed): call <see cref="Producer.AbortTransaction(TimeSpan)"/>, then go on with a new
+    /// transaction. Confluent.Kafka's name.</summary>
+    [Serializable]
+    public class KafkaTxnRequiresAbortException : KafkaException
+    {
+        public KafkaTxnRequiresAbortException(int code, string name, string message)
+            : base(code, name, ErrorClass.Abortable, message)
+        {
         }
     }
 }

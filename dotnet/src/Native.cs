@@ -111,6 +111,9 @@ namespace Odradek.Native
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
     internal delegate void RebalanceCallback(IntPtr context, int evt, IntPtr partitions, UIntPtr count);
 
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    internal delegate void LogCallback(IntPtr context, int level, IntPtr target, IntPtr message);
+
     internal static class Lib
     {
         // Mono maps this to libodradek_ffi.so (next to the assembly, on LD_LIBRARY_PATH, or the
@@ -127,6 +130,9 @@ namespace Odradek.Native
 
         [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
         public static extern void odradek_error_free(IntPtr error);
+
+        [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
+        public static extern IntPtr odradek_set_log_callback(int level, LogCallback callback, IntPtr context);
 
         [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
         public static extern IntPtr odradek_cancel_new();
@@ -155,6 +161,28 @@ namespace Odradek.Native
 
         [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
         public static extern void odradek_producer_free(IntPtr producer);
+
+        // ---- transactions
+        [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
+        public static extern IntPtr odradek_producer_init_transactions(ProducerHandle producer, int timeoutMs, IntPtr cancel);
+
+        [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
+        public static extern IntPtr odradek_producer_begin_transaction(ProducerHandle producer);
+
+        [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
+        public static extern unsafe IntPtr odradek_producer_send_offsets_to_transaction(ProducerHandle producer, OdradekTopicPartition* offsets, UIntPtr count, GroupMetadataHandle group, int timeoutMs, IntPtr cancel);
+
+        [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
+        public static extern IntPtr odradek_producer_commit_transaction(ProducerHandle producer, int timeoutMs, IntPtr cancel);
+
+        [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
+        public static extern IntPtr odradek_producer_abort_transaction(ProducerHandle producer, int timeoutMs, IntPtr cancel);
+
+        [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
+        public static extern IntPtr odradek_consumer_group_metadata(ConsumerHandle consumer, out IntPtr metadata);
+
+        [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
+        public static extern void odradek_group_metadata_free(IntPtr metadata);
 
         // ---- consumer
         [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
@@ -336,7 +364,9 @@ namespace Odradek.Native
             // core's Error::is_retriable()).
             if (e->Retriable != 0 && cls != Odradek.ErrorClass.Retriable) cls = Odradek.ErrorClass.Retriable;
             if (e->Retriable == 0 && cls == Odradek.ErrorClass.Retriable) cls = Odradek.ErrorClass.Permanent;
-            return new KafkaException(e->Code, PtrToString(e->Name) ?? "_UNKNOWN", cls, PtrToString(e->Message));
+            string name = PtrToString(e->Name) ?? "_UNKNOWN", message = PtrToString(e->Message);
+            if (cls == Odradek.ErrorClass.Abortable) return new KafkaTxnRequiresAbortException(e->Code, name, message);
+            return new KafkaException(e->Code, name, cls, message);
         }
 
         public static unsafe string PtrToString(IntPtr p)

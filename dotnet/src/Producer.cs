@@ -19,7 +19,7 @@ namespace Odradek
     /// <c>compression.type</c>, ...), with the same defaults as every Odradek binding; an unknown
     /// key or a bad value throws a <see cref="KafkaException"/> named <c>_INVALID_CONFIG</c>.
     /// </summary>
-    public sealed class Producer : IDisposable
+    public sealed partial class Producer : IDisposable
     {
         // Finds the native library of a NuGet package before the first native call.
         static Producer()

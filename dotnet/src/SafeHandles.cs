@@ -49,6 +49,19 @@ namespace Odradek.Native
         }
     }
 
+    internal sealed class GroupMetadataHandle : SafeHandle
+    {
+        public GroupMetadataHandle() : base(IntPtr.Zero, true) { }
+        public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
+        internal void Adopt(IntPtr raw) { SetHandle(raw); }
+
+        protected override bool ReleaseHandle()
+        {
+            Lib.odradek_group_metadata_free(handle);
+            return true;
+        }
+    }
+
     internal sealed class AdminHandle : SafeHandle
     {
         public AdminHandle() : base(IntPtr.Zero, true) { }

@@ -79,6 +79,11 @@ namespace Odradek.Tests
             { "committed", new[] { "client", "partitions", "expect" } },
             { "wait_assignment", new[] { "clients", "topic", "partitions", "timeout_ms" } },
             { "close", new[] { "client" } },
+            { "init_transactions", new[] { "client", "expect_error" } },
+            { "begin_transaction", new[] { "client", "expect_error" } },
+            { "commit_transaction", new[] { "client", "expect_error" } },
+            { "abort_transaction", new[] { "client", "expect_error" } },
+            { "send_offsets_to_transaction", new[] { "client", "consumer", "offsets", "expect_error" } },
         };
 
         private readonly JsonObject _doc;
@@ -357,6 +362,29 @@ namespace Odradek.Tests
                         }
                         break;
                     }
+                case "init_transactions":
+                    Expecting(expectError, () => ProducerNamed(step.Str("client")).InitTransactions(TimeSpan.FromSeconds(30)));
+                    break;
+                case "begin_transaction":
+                    Expecting(expectError, () => ProducerNamed(step.Str("client")).BeginTransaction());
+                    break;
+                case "commit_transaction":
+                    Expecting(expectError, () => ProducerNamed(step.Str("client")).CommitTransaction(TimeSpan.FromSeconds(30)));
+                    break;
+                case "abort_transaction":
+                    Expecting(expectError, () => ProducerNamed(step.Str("client")).AbortTransaction(TimeSpan.FromSeconds(30)));
+                    break;
+                case "send_offsets_to_transaction":
+                    Expecting(expectError, () =>
+                    {
+                        var offsets = step.List("offsets").Cast<JsonObject>()
+                            .Select(o => new TopicPartitionOffset(o.Str("topic"), (int)o.Long("partition"), o.Long("offset"))).ToList();
+                        using (ConsumerGroupMetadata group = ConsumerNamed(step.Str("consumer")).ConsumerGroupMetadata)
+                        {
+                            ProducerNamed(step.Str("client")).SendOffsetsToTransaction(offsets, group, TimeSpan.FromSeconds(30));
+                        }
+                    });
+                    break;
                 default:
                     throw new ScenarioFailure("unknown op \"" + op + "\"");
             }
@@ -414,7 +442,7 @@ namespace Odradek.Tests
             }
             if (expectError.Has("fatal") && (bool)expectError.Get("fatal") != e.IsFatal)
             {
-                throw new ScenarioFailure("error " + name + ": expected fatal=" + expectError.Get("fatal") + ", got " + e.Class);
+                throw new ScenarioFailure("error " + name + ": expected fatal=" + expectError.Get("fatal") + ", got class " + e.Class);
             }
         }
 

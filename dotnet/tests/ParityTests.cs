@@ -18,7 +18,7 @@ namespace Odradek.Tests
             string[] parts = name.Split('.');
             if (parts.Length != 2) return false;
             Type type = typeof(Producer).Assembly.GetType("Odradek." + parts[0]);
-            return type != null && type.GetMember(parts[1], BindingFlags.Public | BindingFlags.Instance).Length > 0;
+            return type != null && type.GetMember(parts[1], BindingFlags.Public | BindingFlags.Instance | BindingFlags.Static).Length > 0;
         }
 
         [Test]

@@ -225,7 +225,7 @@ impl RebalanceListener for JsRebalanceListener {
 /// either subscribes or is assigned partitions and commits the same way in both cases.
 #[napi]
 pub struct NativeConsumer {
-    inner: ConsumerClient,
+    pub(crate) inner: ConsumerClient,
     closed: Arc<Closed>,
     unfinished: Arc<Unfinished>,
     /// `max.poll.interval.ms`: the longest a rebalance waits for the listeners.

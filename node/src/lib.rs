@@ -9,7 +9,9 @@
 #![allow(missing_debug_implementations)] // napi classes are opaque JavaScript objects
 
 mod consumer;
+mod logging;
 mod oauth;
+mod transaction;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -157,7 +159,7 @@ async fn collect_deliveries(
 /// The producer (see `Producer` in index.d.ts).
 #[napi]
 pub struct NativeProducer {
-    inner: Producer,
+    pub(crate) inner: Producer,
     handover: Arc<(Mutex<Handover>, tokio::sync::Notify)>,
     done: Arc<Mutex<Done>>,
 }

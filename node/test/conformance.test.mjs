@@ -30,6 +30,11 @@ const OPS = {
   committed: ['client', 'partitions', 'expect', 'expect_error'],
   wait_assignment: ['clients', 'topic', 'partitions', 'timeout_ms', 'expect_error'],
   close: ['client', 'expect_error'],
+  init_transactions: ['client', 'expect_error'],
+  begin_transaction: ['client', 'expect_error'],
+  commit_transaction: ['client', 'expect_error'],
+  abort_transaction: ['client', 'expect_error'],
+  send_offsets_to_transaction: ['client', 'consumer', 'offsets', 'expect_error'],
 }
 
 function bytes(b) {
@@ -65,7 +70,7 @@ function checkError(err, expected, where) {
     assert.equal(err.retriable, expected.retriable, `${where}: retriable flag of ${err.name}`)
   }
   if (expected.fatal !== undefined) {
-    assert.equal(err.errorClass === 'fatal', expected.fatal, `${where}: fatal (errorClass ${err.errorClass}) of ${err.name}`)
+    assert.equal(err.fatal, expected.fatal, `${where}: fatal flag of ${err.name} (class ${err.errorClass})`)
   }
   assert.equal(typeof err.code, 'number', `${where}: error code`)
 }
@@ -247,6 +252,16 @@ class Runner {
         this.clients.delete(s.client)
         return c.close()
       }
+      case 'init_transactions':
+        return this.client(s.client).initTransactions()
+      case 'begin_transaction':
+        return this.client(s.client).beginTransaction()
+      case 'commit_transaction':
+        return this.client(s.client).commitTransaction()
+      case 'abort_transaction':
+        return this.client(s.client).abortTransaction()
+      case 'send_offsets_to_transaction':
+        return this.client(s.client).sendOffsetsToTransaction(s.offsets, this.client(s.consumer).groupMetadata())
       default:
         throw new Error(`${where}: unknown op ${JSON.stringify(s.op)} (this runner must be taught it)`)
     }

@@ -35,7 +35,14 @@ async function main(): Promise<void> {
   const wm = await c.watermarks({ topic: 't', partition: 0 })
   console.log(m, ms, pos, committed, wm.high - wm.low)
   await c.close()
-  try { new Producer({ bogus: 1 }) } catch (e) { if (e instanceof KafkaError) console.log(e.name, e.code, e.retriable, e.type) }
+  const tp = new Producer({ 'transactional.id': 'x' })
+  const txn = await tp.transaction()
+  await txn.send({ topic: 't', value: 'v' })
+  await txn.sendOffsets({ consumer: c, topics: [{ topic: 't', partitions: [{ partition: 0, offset: '3' }] }] })
+  if (txn.isActive()) await txn.commit()
+  await tp.sendOffsetsToTransaction([{ topic: 't', partition: 0, offset: 3 }], c.groupMetadata())
+  await tp.abortTransaction()
+  try { new Producer({ bogus: 1 }) } catch (e) { if (e instanceof KafkaError) console.log(e.name, e.code, e.retriable, e.type, e.fatal, e.abortable) }
   await broker.stop()
   const secure = await testing.Broker.startSaslSsl('alice', 'alice-secret', { 'sasl.enabled.mechanisms': 'SCRAM-SHA-512,OAUTHBEARER' })
   const ca: string | null = secure.caPem

@@ -7,6 +7,8 @@
 - :mod:`odradek.testing`: ``Broker()``, a Kafka-compatible broker in-process for tests.
 - :mod:`odradek.data`: a topic range as a ``pyarrow.Table`` or pandas ``DataFrame``.
 - :mod:`odradek.errors`: :class:`KafkaError` and its subclasses.
+- Logs: the client's log records go to ``logging.getLogger("odradek")`` (WARNING and above
+  unless :func:`set_log_level` says otherwise).
 
 Config dicts use the librdkafka / Java property names (``bootstrap.servers``, ``linger.ms``,
 ``group.id``, ...), with the same defaults as every other Odradek binding.
@@ -27,7 +29,10 @@ from ._client import (
     Producer,
     TopicPartition,
 )
+import logging as _logging
+
 from ._odradek import __version__
+from ._odradek import set_log_level as _native_set_log_level
 from .errors import (
     AbortableError,
     ConfigError,
@@ -38,8 +43,29 @@ from .errors import (
     RetriableError,
 )
 
+
+def set_log_level(level: "int | None" = None) -> None:
+    """Forwards the client's log records at ``level`` and above (a :mod:`logging` level:
+    ``logging.DEBUG`` for protocol decisions, ``5`` for every request) to the ``odradek``
+    logger; the Rust module that logged a record is in its ``odradek_target`` attribute.
+    ``None``: the ``odradek`` logger's effective level now. A level above ERROR stops
+    forwarding. Records are formatted only at the chosen level and above, so DEBUG costs the
+    client time; WARNING, the default, costs nothing until something goes wrong."""
+    if level is None:
+        level = _logging.getLogger("odradek").getEffectiveLevel()
+    _native_set_log_level(level)
+
+
+try:
+    set_log_level()
+except Exception as _e:  # another tracing subscriber in this process keeps the records
+    import warnings as _warnings
+
+    _warnings.warn(f"odradek: client logs are not forwarded to logging: {_e}", stacklevel=1)
+
 __all__ = [
     "__version__",
+    "set_log_level",
     "Producer",
     "Consumer",
     "AdminClient",

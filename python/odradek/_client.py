@@ -106,6 +106,14 @@ class ConsumerGroupMetadata(NamedTuple):
     group_instance_id: Optional[str] = None
 
 
+def _group_metadata(native: Any) -> ConsumerGroupMetadata:
+    """A native consumer's group metadata (the sync and asyncio consumers share it)."""
+    m = native.group_metadata()
+    if m is None:
+        raise ValueError("consumer_group_metadata needs a consumer with group.id")
+    return ConsumerGroupMetadata(*m)
+
+
 class NewTopic(NamedTuple):
     """A topic to create: name, partitions (-1: broker default), replication factor, configs."""
 
@@ -402,10 +410,7 @@ class Consumer:
 
     def consumer_group_metadata(self) -> ConsumerGroupMetadata:
         """The group, generation and member for ``Producer.send_offsets_to_transaction``."""
-        m = self._native.group_metadata()
-        if m is None:
-            raise ValueError("consumer_group_metadata needs a consumer with group.id")
-        return ConsumerGroupMetadata(*m)
+        return _group_metadata(self._native)
 
     def get_watermark_offsets(self, partition: PartitionLike, timeout: Optional[float] = None) -> Tuple[int, int]:
         """(low, high) offsets of a partition, asked from its leader."""

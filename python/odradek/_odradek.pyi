@@ -5,6 +5,8 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 __version__: str
 
+def set_log_level(level: int) -> None: ...
+
 class DeliveryReport:
     """Where a record was written."""
 
@@ -86,6 +88,19 @@ class NativeProducer:
         timeout: Optional[float] = None,
     ) -> None: ...
     def end_transaction(self, commit: bool, timeout: Optional[float] = None) -> None: ...
+    def init_transactions_async(
+        self, callback: Callable[[Optional[BaseException]], Any], event_loop: Any
+    ) -> None: ...
+    def send_offsets_to_transaction_async(
+        self,
+        offsets: List[Tuple[str, int, int]],
+        group: Tuple[str, int, str, Optional[str]],
+        callback: Callable[[Optional[BaseException]], Any],
+        event_loop: Any,
+    ) -> None: ...
+    def end_transaction_async(
+        self, commit: bool, callback: Callable[[Optional[BaseException]], Any], event_loop: Any
+    ) -> None: ...
 
 class NativeConsumer:
     def __init__(

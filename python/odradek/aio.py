@@ -16,7 +16,10 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections import deque
-from typing import Any, Callable, Deque, Dict, Iterable, List, Optional, Sequence, Tuple
+from contextlib import asynccontextmanager
+from typing import (
+    Any, AsyncIterator, Callable, Deque, Dict, Iterable, List, Optional, Sequence, Tuple, Union,
+)
 
 from . import _odradek
 from ._client import (
@@ -24,10 +27,12 @@ from ._client import (
     OFFSET_STORED,
     Bytesish,
     Config,
+    ConsumerGroupMetadata,
     Headers,
     PartitionLike,
     TopicPartition,
     _config_pairs,
+    _group_metadata,
     _mark_unread,
     _oauth_cb,
     _tp,
@@ -69,6 +74,7 @@ class Producer:
         self._loop = asyncio.get_running_loop()
         self._native = _odradek.NativeProducer(_config_pairs(config), _resolve_on_loop, self._loop,
                                                oauth_cb=_oauth_cb(config))
+        self._transactions_ready = False
 
     async def start(self) -> None:
         """Nothing to do (the producer connects on first use); kept for aiokafka users."""
@@ -130,6 +136,65 @@ class Producer:
         fut: asyncio.Future[None] = self._loop.create_future()
         self._native.flush_async(close, lambda res: _settle(fut, res), self._loop)
         await fut
+
+    # Transactions (``transactional.id``): aiokafka's names. An AbortableError (a record failed)
+    # means abort_transaction, then go on; a FatalError (PRODUCER_FENCED) ends the producer.
+
+    async def init_transactions(self) -> None:
+        """Registers ``transactional.id``: an earlier producer with the same id is fenced and its
+        open transaction aborted. Once, before the first transaction (``transaction()`` does it)."""
+        fut: asyncio.Future[None] = self._loop.create_future()
+        self._native.init_transactions_async(lambda res: _settle(fut, res), self._loop)
+        await fut
+        self._transactions_ready = True
+
+    async def begin_transaction(self) -> None:
+        """Opens a transaction: records sent until commit or abort belong to it."""
+        if not self._transactions_ready:
+            await self.init_transactions()
+        self._native.begin_transaction()
+
+    async def send_offsets_to_transaction(
+        self,
+        offsets: Dict[TopicPartition, int],
+        group: Union[ConsumerGroupMetadata, str],
+    ) -> None:
+        """Adds ``{partition: next offset}`` to the open transaction: committed for the group if,
+        and only if, the transaction commits. ``group`` is ``consumer.consumer_group_metadata()``
+        (a bare group id, as aiokafka takes, is not checked against the member's generation)."""
+        g = ConsumerGroupMetadata(group) if isinstance(group, str) else group
+        triples = [(tp.topic, tp.partition, o) for tp, o in offsets.items()]
+        fut: asyncio.Future[None] = self._loop.create_future()
+        self._native.send_offsets_to_transaction_async(
+            triples, (g.group_id, g.generation_id, g.member_id, g.group_instance_id),
+            lambda res: _settle(fut, res), self._loop,
+        )
+        await fut
+
+    async def commit_transaction(self) -> None:
+        """Delivers every record of the transaction, then commits it."""
+        await self._end_transaction(True)
+
+    async def abort_transaction(self) -> None:
+        """Aborts the open transaction: read_committed consumers never see what it wrote."""
+        await self._end_transaction(False)
+
+    async def _end_transaction(self, commit: bool) -> None:
+        fut: asyncio.Future[None] = self._loop.create_future()
+        self._native.end_transaction_async(commit, lambda res: _settle(fut, res), self._loop)
+        await fut
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        """``async with producer.transaction():`` begins a transaction, commits it when the block
+        ends, aborts it when the block raises (then re-raises)."""
+        await self.begin_transaction()
+        try:
+            yield
+        except BaseException:
+            await self.abort_transaction()
+            raise
+        await self.commit_transaction()
 
     async def __aenter__(self) -> "Producer":
         return self
@@ -306,6 +371,10 @@ class Consumer:
         fut: asyncio.Future[None] = self._loop.create_future()
         self._native.commit_async(triples, lambda res: _settle(fut, res), self._loop)
         await fut
+
+    def consumer_group_metadata(self) -> ConsumerGroupMetadata:
+        """The group, generation and member for ``Producer.send_offsets_to_transaction``."""
+        return _group_metadata(self._native)
 
     async def committed(self, partition: PartitionLike) -> Optional[int]:
         """The group's committed offset of ``partition`` (``None`` if nothing is committed)."""

@@ -101,3 +101,21 @@ impl Resolver {
         }
     }
 }
+
+/// Runs `work` on the library runtime and hands its outcome to `resolver` on this thread:
+/// `None` on success, the exception otherwise (the asyncio calls that return no value).
+pub(crate) fn resolve_unit_later(
+    work: impl std::future::Future<Output = odradek::error::Result<()>> + Send + 'static,
+    resolver: Resolver,
+) {
+    odradek::runtime::spawn(async move {
+        let r = work.await;
+        dispatch(Box::new(move |py| {
+            let arg = match r {
+                Ok(()) => py.None().into_bound(py),
+                Err(e) => crate::exception(py, &e),
+            };
+            resolver.call(py, arg);
+        }));
+    });
+}

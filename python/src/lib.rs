@@ -17,6 +17,7 @@ mod broker;
 mod buffer;
 mod consumer;
 mod dispatch;
+mod log_bridge;
 mod producer;
 
 use std::future::Future;
@@ -207,6 +208,7 @@ fn _odradek(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<consumer::NativeConsumer>()?;
     m.add_class::<admin::NativeAdmin>()?;
     m.add_class::<broker::NativeBroker>()?;
+    m.add_function(wrap_pyfunction!(log_bridge::set_log_level, m)?)?;
     // Runs before finalization (atexit hooks run first), while threads may still take the GIL.
     let stop = wrap_pyfunction!(dispatch::stop, m)?;
     m.py().import("atexit")?.call_method1("register", (stop,))?;

@@ -18,7 +18,7 @@ use pyo3::types::{PyList, PyString, PyTuple};
 use tokio::sync::mpsc;
 
 use crate::buffer::{Borrowed, borrow, borrow_opt};
-use crate::dispatch::{Resolver, dispatch};
+use crate::dispatch::{Resolver, dispatch, resolve_unit_later};
 
 /// Where a record was written: `topic`, `partition`, `offset` (-1 with acks=0) and
 /// `timestamp` (ms since the epoch: create time, or the broker's append time).
@@ -322,12 +322,7 @@ impl NativeProducer {
         timeout: Option<f64>,
     ) -> PyResult<()> {
         let producer = self.producer.clone();
-        let group = odradek::producer::ConsumerGroupMetadata {
-            group_id: group.0,
-            generation_id: group.1,
-            member_id: group.2,
-            group_instance_id: group.3,
-        };
+        let group = group_metadata(group);
         crate::wait_for(
             py,
             crate::timeout_of(timeout)?,
@@ -351,6 +346,56 @@ impl NativeProducer {
                 producer.abort_transaction().await
             }
         })
+    }
+
+    /// asyncio `init_transactions`: `callback(None | exception)` runs on `event_loop`.
+    fn init_transactions_async(&self, callback: Py<PyAny>, event_loop: Py<PyAny>) {
+        let producer = self.producer.clone();
+        resolve_unit_later(
+            async move { producer.init_transactions().await },
+            Resolver {
+                callback,
+                event_loop: Some(event_loop),
+            },
+        );
+    }
+
+    /// asyncio `send_offsets_to_transaction` (arguments as the blocking one).
+    #[allow(clippy::type_complexity)]
+    fn send_offsets_to_transaction_async(
+        &self,
+        offsets: Vec<(String, i32, i64)>,
+        group: (String, i32, String, Option<String>),
+        callback: Py<PyAny>,
+        event_loop: Py<PyAny>,
+    ) {
+        let producer = self.producer.clone();
+        let group = group_metadata(group);
+        resolve_unit_later(
+            async move { producer.send_offsets_to_transaction(&offsets, &group).await },
+            Resolver {
+                callback,
+                event_loop: Some(event_loop),
+            },
+        );
+    }
+
+    /// asyncio `commit_transaction` (`commit`) or `abort_transaction`.
+    fn end_transaction_async(&self, commit: bool, callback: Py<PyAny>, event_loop: Py<PyAny>) {
+        let producer = self.producer.clone();
+        resolve_unit_later(
+            async move {
+                if commit {
+                    producer.commit_transaction().await
+                } else {
+                    producer.abort_transaction().await
+                }
+            },
+            Resolver {
+                callback,
+                event_loop: Some(event_loop),
+            },
+        );
     }
 
     /// Records and bytes buffered, delivered and failed so far, as a dict.
@@ -508,5 +553,18 @@ fn deliver(py: Python<'_>, resolver: &Resolver, done: Vec<Finished>) {
     match build() {
         Ok(list) => resolver.call(py, list.into_any()),
         Err(e) => e.write_unraisable(py, None),
+    }
+}
+
+/// The group metadata tuple `Consumer.consumer_group_metadata()` hands to Python, back as the
+/// core's value.
+fn group_metadata(
+    (group_id, generation_id, member_id, group_instance_id): (String, i32, String, Option<String>),
+) -> odradek::producer::ConsumerGroupMetadata {
+    odradek::producer::ConsumerGroupMetadata {
+        group_id,
+        generation_id,
+        member_id,
+        group_instance_id,
     }
 }

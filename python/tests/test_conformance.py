@@ -40,6 +40,11 @@ KEYS = {
     "committed": {"client", "partitions", "expect"},
     "wait_assignment": {"clients", "topic", "partitions", "timeout_ms"},
     "close": {"client"},
+    "init_transactions": {"client"},
+    "begin_transaction": {"client"},
+    "commit_transaction": {"client"},
+    "abort_transaction": {"client"},
+    "send_offsets_to_transaction": {"client", "consumer", "offsets"},
 }
 
 
@@ -254,6 +259,23 @@ class Runner:
                                for o in step["offsets"]])
         else:
             c.consumer.commit()
+
+    def op_init_transactions(self, step: Dict[str, Any]) -> None:
+        self.producer(step["client"]).init_transactions(timeout=30)
+
+    def op_begin_transaction(self, step: Dict[str, Any]) -> None:
+        self.producer(step["client"]).begin_transaction()
+
+    def op_commit_transaction(self, step: Dict[str, Any]) -> None:
+        self.producer(step["client"]).commit_transaction(timeout=30)
+
+    def op_abort_transaction(self, step: Dict[str, Any]) -> None:
+        self.producer(step["client"]).abort_transaction(timeout=30)
+
+    def op_send_offsets_to_transaction(self, step: Dict[str, Any]) -> None:
+        group = self.consumer(step["consumer"]).consumer.consumer_group_metadata()
+        offsets = [odradek.TopicPartition(o["topic"], o["partition"], o["offset"]) for o in step["offsets"]]
+        self.producer(step["client"]).send_offsets_to_transaction(offsets, group, timeout=30)
 
     def op_committed(self, step: Dict[str, Any]) -> None:
         c = self.consumer(step["client"])

@@ -19,6 +19,8 @@ def resolve(name: str) -> Any:
     owner: Any = odradek
     if name.startswith("aio."):
         owner, name = odradek.aio, name[len("aio."):]
+    if "." not in name:  # a module-level function
+        return getattr(owner, name)
     cls, member = name.split(".", 1)
     return getattr(getattr(owner, cls), member)
 

@@ -4,6 +4,7 @@ broker and Apache Kafka 4.3.1."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from typing import Callable, List
 import pytest
 
 import odradek
+import odradek.aio
 from conftest import Kafka
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "python"
@@ -90,3 +92,42 @@ def test_the_exactly_once_example_runs(embedded: Kafka) -> None:
     assert "transformed 20 records exactly once" in out.stdout, out.stdout
     got = read_committed(embedded, dst, 2, 20)
     assert sorted(got) == sorted(b"HELLO %d" % i for i in range(20))
+
+
+def test_asyncio_transactions(embedded: Kafka) -> None:
+    """odradek.aio: ``async with producer.transaction()`` commits, or aborts on an exception;
+    offsets go with the transaction; an abortable record failure needs an abort."""
+    src, dst = embedded.topic(1), embedded.topic(1)
+    small = embedded.topic(1, {"max.message.bytes": "1024"})
+    group = f"aio-eos-{uuid.uuid4().hex[:8]}"
+
+    async def main() -> None:
+        p = odradek.aio.Producer(embedded.config(**{"transactional.id": f"py-aio-{uuid.uuid4().hex[:8]}"}))
+        c = odradek.aio.Consumer(embedded.config(**{"group.id": group}))
+        async with p.transaction():
+            await p.send(dst, b"committed")
+            await p.send_offsets_to_transaction({odradek.TopicPartition(src, 0): 7}, c.consumer_group_metadata())
+        assert await c.committed(odradek.TopicPartition(src, 0)) == 7
+        with pytest.raises(RuntimeError):
+            async with p.transaction():
+                await p.send(dst, b"aborted")
+                await p.send_offsets_to_transaction({odradek.TopicPartition(src, 0): 9}, group)
+                raise RuntimeError("abort")
+        assert await c.committed(odradek.TopicPartition(src, 0)) == 7
+        await p.begin_transaction()
+        with pytest.raises(odradek.KafkaError):
+            await p.send(small, b"x" * 4096)
+        with pytest.raises(odradek.AbortableError):
+            await p.commit_transaction()
+        await p.abort_transaction()
+        async with p.transaction():
+            await p.send(dst, b"after the abort")
+        await p.close()
+        await c.close()
+
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(asyncio.wait_for(main(), 60))
+    finally:
+        loop.close()
+    assert sorted(read_committed(embedded, dst, 1, 2)) == [b"after the abort", b"committed"]

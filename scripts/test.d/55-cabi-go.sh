@@ -19,6 +19,12 @@ cc -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -I"$root/bindings/c/include"
 echo "+ test_odradek" >&2
 "$out/test_odradek"
 
+echo "+ cc bindings/c/tests/test_logging.c (the log bridge)" >&2
+cc -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -I"$root/bindings/c/include" \
+    "$root/bindings/c/tests/test_logging.c" "$lib/libodradek_ffi.a" -lpthread -ldl -lm \
+    -o "$out/test_logging"
+"$out/test_logging"
+
 command -v valgrind >/dev/null || { echo "55-cabi-go.sh: valgrind not found (scripts/setup.d/40-debian.sh installs it)" >&2; exit 1; }
 echo "+ valgrind --leak-check=full test_odradek" >&2
 # "possibly lost" blocks are the library's process-wide runtime threads and protocol tables,

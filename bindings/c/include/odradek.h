@@ -66,6 +66,21 @@
 // Code of an internal failure (a caught panic; name "_FAIL").
 #define ODRADEK_ERR_FAIL -196
 
+// Log level: something failed.
+#define ODRADEK_LOG_ERROR 1
+
+// Log level: needs attention (a broker unreachable, a commit failed).
+#define ODRADEK_LOG_WARN 2
+
+// Log level: lifecycle (connections, group membership).
+#define ODRADEK_LOG_INFO 3
+
+// Log level: protocol decisions, retries.
+#define ODRADEK_LOG_DEBUG 4
+
+// Log level: every request.
+#define ODRADEK_LOG_TRACE 5
+
 // An admin client handle (opaque, thread-safe).
 typedef struct OdradekAdmin OdradekAdmin;
 
@@ -76,6 +91,11 @@ typedef struct OdradekCancel OdradekCancel;
 
 // A consumer handle (opaque, thread-safe).
 typedef struct OdradekConsumer OdradekConsumer;
+
+// A consumer's group, generation and member id at the time it was taken (opaque): what
+// odradek_producer_send_offsets_to_transaction needs so that a zombie member's offsets are
+// refused. Free with odradek_group_metadata_free().
+typedef struct OdradekGroupMetadata OdradekGroupMetadata;
 
 // A producer handle (opaque, thread-safe).
 typedef struct OdradekProducer OdradekProducer;
@@ -214,6 +234,13 @@ typedef void (*OdradekRebalanceCallback)(void *context, int32_t event, const str
 // success (possibly empty after the timeout), else `error`. Both are borrowed: valid during
 // the call only (copy what you keep).
 typedef void (*OdradekPollCallback)(void *context, const struct OdradekMessageList *messages, const struct OdradekError *error);
+
+// Called with each log record at the chosen level or more severe, on the library's log thread
+// (`odradek-log`; one per process, never a client's I/O thread): `level` is one of
+// ODRADEK_LOG_*, `target` the library module that logged it, `message` the text with its
+// fields as ` key=value`; both NUL-terminated and valid during the call only. A slow callback
+// makes the library drop records (the next record says how many), never slows a client.
+typedef void (*OdradekLogCallback)(void *context, int32_t level, const char *target, const char *message);
 
 // A record to send. Every pointer is borrowed for the duration of the send call only: the
 // library copies the bytes before the call returns.
@@ -407,6 +434,12 @@ void odradek_consumer_free(struct OdradekConsumer *consumer);
 // Frees an error returned by any function of this header. NULL is allowed (no-op).
 void odradek_error_free(struct OdradekError *error);
 
+// Sends the library's log records at `level` (ODRADEK_LOG_*) and more severe to `callback`
+// with `context`, replacing the callback set before; a NULL callback stops forwarding. Process
+// wide: the first call installs the library's log collector, which fails (`_INVALID_ARG`) in a
+// process where Rust code installed another `tracing` subscriber.
+struct OdradekError *odradek_set_log_callback(int32_t level, OdradekLogCallback callback, void *context);
+
 // Creates a producer from configuration properties (librdkafka / Java names). A bad property
 // fails with "_INVALID_CONFIG" naming the key. `*out` receives the handle, freed with
 // odradek_producer_free().
@@ -450,6 +483,36 @@ struct OdradekError *odradek_token_add_extension(struct OdradekTokenResult *resu
 // Fails this login: the client reports `_AUTHENTICATION` with `message` (which must hold no
 // secret). Replaces a token set earlier.
 struct OdradekError *odradek_token_fail(struct OdradekTokenResult *result, const char *message);
+
+// Registers `transactional.id` with its coordinator: an earlier producer with the same id is
+// fenced and its open transaction aborted. Call once, before the first transaction.
+// Every transaction call on a producer without `transactional.id` fails with "_INVALID_ARG".
+struct OdradekError *odradek_producer_init_transactions(const struct OdradekProducer *producer, int32_t timeout_ms, const struct OdradekCancel *cancel);
+
+// Opens a transaction: records sent until commit or abort belong to it. Does not block.
+struct OdradekError *odradek_producer_begin_transaction(const struct OdradekProducer *producer);
+
+// Adds the consumer's offsets (`offsets[i].offset` is the next offset to read) to the open
+// transaction: they are committed for the group of `group` (odradek_consumer_group_metadata)
+// if, and only if, the transaction commits.
+struct OdradekError *odradek_producer_send_offsets_to_transaction(const struct OdradekProducer *producer, const struct OdradekTopicPartition *offsets, size_t count, const struct OdradekGroupMetadata *group, int32_t timeout_ms, const struct OdradekCancel *cancel);
+
+// Delivers every record of the open transaction, then commits it. An error of class
+// ODRADEK_CLASS_ABORTABLE (a record failed) leaves the transaction to
+// odradek_producer_abort_transaction; ODRADEK_CLASS_FATAL (fenced) ends the producer.
+struct OdradekError *odradek_producer_commit_transaction(const struct OdradekProducer *producer, int32_t timeout_ms, const struct OdradekCancel *cancel);
+
+// Aborts the open transaction: nothing it wrote is seen by read_committed consumers and its
+// offsets are not committed.
+struct OdradekError *odradek_producer_abort_transaction(const struct OdradekProducer *producer, int32_t timeout_ms, const struct OdradekCancel *cancel);
+
+// The consumer's group metadata now (`group.id` required; the generation and member id are
+// those of its current membership). `*out` receives a handle freed with
+// odradek_group_metadata_free().
+struct OdradekError *odradek_consumer_group_metadata(const struct OdradekConsumer *consumer, struct OdradekGroupMetadata **out);
+
+// Frees group metadata. NULL is allowed.
+void odradek_group_metadata_free(struct OdradekGroupMetadata *metadata);
 
 // A new cancellation token (owned by the caller: odradek_cancel_free()).
 struct OdradekCancel *odradek_cancel_new(void);

@@ -23,7 +23,7 @@ use odradek::consumer::ConsumerClient;
 /// A consumer handle (opaque, thread-safe).
 #[derive(Debug)]
 pub struct OdradekConsumer {
-    client: ConsumerClient,
+    pub(crate) client: ConsumerClient,
     /// Callback contexts registered with the group, dropped with the handle.
     listener: Mutex<Option<Arc<CallbackListener>>>,
     pending: Arc<PendingPolls>,
@@ -296,7 +296,7 @@ fn offset_arg(offset: i64) -> FfiResult<Offset> {
     })
 }
 
-fn partitions_arg(
+pub(crate) fn partitions_arg(
     parts: *const OdradekTopicPartition,
     count: usize,
 ) -> FfiResult<Vec<(&'static str, i32, i64)>> {

@@ -18,16 +18,20 @@ mod admin;
 mod broker;
 mod consumer;
 mod error;
+mod logging;
 mod producer;
 mod token;
+mod transaction;
 mod util;
 
 pub use admin::*;
 pub use broker::*;
 pub use consumer::*;
 pub use error::*;
+pub use logging::*;
 pub use producer::*;
 pub use token::*;
+pub use transaction::*;
 pub use util::{
     OdradekCancel, OdradekConfigEntry, odradek_cancel_free, odradek_cancel_new,
     odradek_cancel_trigger,

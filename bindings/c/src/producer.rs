@@ -80,7 +80,7 @@ pub type OdradekDeliveryCallback = Option<
 /// A producer handle (opaque, thread-safe).
 #[derive(Debug)]
 pub struct OdradekProducer {
-    producer: Producer,
+    pub(crate) producer: Producer,
     callbacks: Arc<Pending>,
     /// The OAUTHBEARER token callback's gate, closed by free.
     token_gate: Option<Arc<crate::token::TokenGate>>,

@@ -2,8 +2,9 @@
  * A C program over every function of odradek.h against the embedded broker: errors, config
  * errors naming the key, admin, single and batch sends with delivery callbacks, manual
  * assignment, seek/position, polls (blocking, async, cancelled), a group with rebalance
- * callbacks, commit/committed, close/free of everything, and the SASL_SSL embedded broker with
- * SCRAM and an OAUTHBEARER token callback. Run by scripts/test.d/55-cabi-go.sh,
+ * callbacks, commit/committed, transactions (commit, abort, offsets, an abortable record, fencing),
+ * close/free of everything, and the SASL_SSL embedded broker with SCRAM and an OAUTHBEARER token
+ * callback. Run by scripts/test.d/55-cabi-go.sh,
  * also under valgrind (no definite leaks after close).
  */
 #include <pthread.h>
@@ -257,6 +258,109 @@ static void test_security(void) {
     latch_destroy(&refused);
     odradek_producer_free(p);
     odradek_test_broker_stop(broker);
+/* Sends one record to c-txn (or, with `big`, a record over c-small's limit) and waits. */
+static void send_txn(OdradekProducer *p, const char *value, int big, const char *want_error) {
+    static char large[4096];
+    memset(large, 'x', sizeof large);
+    OdradekProduceRecord r = {big ? "c-small" : "c-txn", 0, NULL, 0,
+                              (const uint8_t *)(big ? large : value), big ? sizeof large : strlen(value),
+                              NULL, 0, -1};
+    latch_t l;
+    latch_init(&l);
+    ok(odradek_producer_send(p, &r, on_delivery, &l), "send in transaction");
+    latch_wait(&l);
+    if (want_error)
+        CHECK(l.failed == 1 && strcmp(l.error_name, want_error) == 0, "expected %s, got %s",
+              want_error, l.error_name);
+    else
+        CHECK(l.delivered == 1, "transactional send failed: %s", l.error_name);
+    latch_destroy(&l);
+}
+
+/* Transactions: commit with the group's offsets, abort, an abortable record, fencing; a
+ * read_committed consumer sees only committed values. `gc` is a member of c-test-group. */
+static void test_transactions(const char *bootstrap, OdradekConsumer *gc) {
+    OdradekConfigEntry plain_cfg[] = {{"bootstrap.servers", bootstrap}};
+    OdradekProducer *plain = NULL;
+    ok(odradek_producer_new(plain_cfg, 1, &plain), "plain producer");
+    OdradekError *err = odradek_producer_begin_transaction(plain);
+    CHECK(err && err->error_class == ODRADEK_CLASS_PERMANENT, "begin without transactional.id");
+    expect_error(err, "_INVALID_ARG", "begin without transactional.id");
+    odradek_producer_free(plain);
+
+    OdradekConfigEntry tcfg[] = {{"bootstrap.servers", bootstrap}, {"transactional.id", "c-tx"}};
+    OdradekProducer *tp = NULL;
+    ok(odradek_producer_new(tcfg, 2, &tp), "transactional producer");
+    ok(odradek_producer_init_transactions(tp, 10000, NULL), "init_transactions");
+    OdradekGroupMetadata *meta = NULL;
+    ok(odradek_consumer_group_metadata(gc, &meta), "group metadata");
+    expect_error(odradek_producer_send_offsets_to_transaction(tp, NULL, 0, meta, 1000, NULL),
+                 "_INVALID_ARG", "no offsets");
+
+    ok(odradek_producer_begin_transaction(tp), "begin 1");
+    send_txn(tp, "committed", 0, NULL);
+    OdradekTopicPartition offsets[] = {{"c-group", 1, 7}};
+    ok(odradek_producer_send_offsets_to_transaction(tp, offsets, 1, meta, 10000, NULL), "send offsets");
+    expect_error(odradek_producer_send_offsets_to_transaction(tp, offsets, 1, NULL, 1000, NULL),
+                 "_INVALID_ARG", "NULL group metadata");
+    ok(odradek_producer_commit_transaction(tp, 10000, NULL), "commit");
+    OdradekTopicPartition committed[] = {{"c-group", 1, 0}};
+    ok(odradek_consumer_committed(gc, committed, 1, 10000, NULL), "committed after commit");
+    CHECK(committed[0].offset == 7, "transaction's offset %lld", (long long)committed[0].offset);
+
+    ok(odradek_producer_begin_transaction(tp), "begin 2");
+    send_txn(tp, "aborted", 0, NULL);
+    ok(odradek_producer_abort_transaction(tp, 10000, NULL), "abort");
+
+    /* A failed record makes the transaction abortable; after the abort the producer goes on. */
+    ok(odradek_producer_begin_transaction(tp), "begin 3");
+    send_txn(tp, NULL, 1, "MESSAGE_TOO_LARGE");
+    err = odradek_producer_commit_transaction(tp, 10000, NULL);
+    CHECK(err && err->error_class == ODRADEK_CLASS_ABORTABLE && !err->retriable,
+          "commit after a failed record: class %d", err ? err->error_class : -1);
+    odradek_error_free(err);
+    ok(odradek_producer_abort_transaction(tp, 10000, NULL), "abort the abortable");
+    ok(odradek_producer_begin_transaction(tp), "begin 4");
+    send_txn(tp, "committed-again", 0, NULL);
+    ok(odradek_producer_commit_transaction(tp, 10000, NULL), "commit after abort");
+
+    /* A second producer with the same id fences the first. */
+    ok(odradek_producer_begin_transaction(tp), "begin 5");
+    send_txn(tp, "zombie", 0, NULL);
+    OdradekProducer *tp2 = NULL;
+    ok(odradek_producer_new(tcfg, 2, &tp2), "second transactional producer");
+    ok(odradek_producer_init_transactions(tp2, 10000, NULL), "init_transactions 2");
+    err = odradek_producer_commit_transaction(tp, 10000, NULL);
+    CHECK(err && err->error_class == ODRADEK_CLASS_FATAL, "fenced commit: class %d",
+          err ? err->error_class : -1);
+    expect_error(err, "PRODUCER_FENCED", "fenced commit");
+    expect_error(odradek_producer_begin_transaction(tp), "PRODUCER_FENCED", "begin after fenced");
+    odradek_group_metadata_free(meta);
+    odradek_producer_free(tp);
+    ok(odradek_producer_close(tp2, 10000), "close producer 2");
+    odradek_producer_free(tp2);
+
+    OdradekConfigEntry rc_cfg[] = {{"bootstrap.servers", bootstrap}, {"isolation.level", "read_committed"}};
+    OdradekConsumer *rc = NULL;
+    ok(odradek_consumer_new(rc_cfg, 2, &rc), "read_committed consumer");
+    OdradekTopicPartition assign[] = {{"c-txn", 0, ODRADEK_OFFSET_BEGINNING}};
+    ok(odradek_consumer_assign(rc, assign, 1, 10000), "assign c-txn");
+    const char *want[] = {"committed", "committed-again"};
+    int seen = 0;
+    for (int round = 0; round < 50 && seen < 2; round++) {
+        OdradekMessageList *list = NULL;
+        ok(odradek_consumer_poll(rc, 16, 100, NULL, &list), "poll c-txn");
+        for (size_t i = 0; list && i < list->count; i++, seen++) {
+            const OdradekMessage *m = &list->messages[i];
+            CHECK(seen < 2 && m->value_len == strlen(want[seen]) &&
+                      memcmp(m->value, want[seen], m->value_len) == 0,
+                  "read_committed record %d: %.*s", seen, (int)m->value_len, (const char *)m->value);
+        }
+        odradek_message_list_free(list);
+    }
+    CHECK(seen == 2, "read_committed saw %d of 2 records", seen);
+    ok(odradek_consumer_close(rc, 10000), "close read_committed consumer");
+    odradek_consumer_free(rc);
 }
 
 int main(void) {
@@ -293,8 +397,9 @@ int main(void) {
         {"c-group", 2, 1, NULL, 0},
         {"c-small", 1, 1, small_cfg, 1},
         {"c-delete", 1, 1, NULL, 0},
+        {"c-txn", 1, 1, NULL, 0},
     };
-    ok(odradek_admin_create_topics(admin, topics, 4, 10000, NULL), "create topics");
+    ok(odradek_admin_create_topics(admin, topics, 5, 10000, NULL), "create topics");
     expect_error(odradek_admin_create_topics(admin, topics, 1, 10000, NULL), "TOPIC_ALREADY_EXISTS",
                  "create twice");
     ok(odradek_admin_create_partitions(admin, "c-delete", 3, 10000, NULL), "create partitions");
@@ -461,6 +566,7 @@ int main(void) {
     ok(odradek_consumer_commit(gc, explicit_commit, 1, 10000, NULL), "commit explicit");
     ok(odradek_consumer_committed(gc, committed, 1, 10000, NULL), "committed again");
     CHECK(committed[0].offset == 5, "committed explicit %lld", (long long)committed[0].offset);
+    test_transactions(bootstrap, gc);
     ok(odradek_consumer_close(gc, 10000), "group close");
     pthread_mutex_lock(&rb.mu);
     CHECK(rb.assigned == 2, "rebalance assigned %d", rb.assigned);

@@ -215,6 +215,23 @@ impl GroupCoordinator {
         self.lock().configs.describe(&self.props, group_id, keys)
     }
 
+    /// A group's own setting of a group config, if it has one.
+    pub fn group_config(&self, group_id: &str, name: &str) -> Option<String> {
+        self.lock()
+            .configs
+            .value(group_id, name)
+            .map(str::to_string)
+    }
+
+    /// Whether `group_id` names a classic or consumer group (or a group with committed
+    /// offsets): a share group may not take its id.
+    pub fn knows(&self, group_id: &str) -> bool {
+        let inner = self.lock();
+        inner.groups.contains_key(group_id)
+            || inner.consumer_groups.contains_key(group_id)
+            || inner.offsets.group(group_id).is_some()
+    }
+
     /// IncrementalAlterConfigs of a group resource (SET or DELETE per key, all or none).
     pub fn alter_configs(
         &self,

@@ -531,7 +531,7 @@ pub fn describe_groups(
             resp.groups.push(g);
             continue;
         }
-        let consumer_group = ctx.state.groups.is_consumer_group(&id);
+        let consumer_group = ctx.state.groups.is_consumer_group(&id) || ctx.state.share.exists(&id);
         match ctx.state.groups.describe(&id) {
             _ if consumer_group => {
                 // As Kafka: DescribeGroups is for classic groups; ConsumerGroupDescribe for these.
@@ -589,7 +589,9 @@ pub fn list_groups(ctx: &Ctx, req: ListGroupsRequest) -> ListGroupsResponse {
         .map(|s| s.to_ascii_lowercase())
         .collect();
     let all = ctx.allowed(op::DESCRIBE, resource::CLUSTER, CLUSTER_NAME);
-    for (id, protocol_type, state, group_type) in ctx.state.groups.list() {
+    let mut listed = ctx.state.groups.list();
+    listed.extend(super::share::listed(ctx));
+    for (id, protocol_type, state, group_type) in listed {
         if !all && !ctx.allowed(op::DESCRIBE, resource::GROUP, &id) {
             continue;
         }
@@ -614,7 +616,10 @@ pub fn delete_groups(ctx: &Ctx, req: DeleteGroupsRequest) -> DeleteGroupsRespons
     for id in req.groups_names {
         let mut r = DeletableGroupResult::default();
         r.error_code = if ctx.allowed(op::DELETE, resource::GROUP, &id) {
-            ctx.state.groups.delete_group(&id)
+            ctx.state
+                .share
+                .delete_group(&id)
+                .unwrap_or_else(|| ctx.state.groups.delete_group(&id))
         } else {
             codes::GROUP_AUTHORIZATION_FAILED
         };

@@ -17,6 +17,7 @@ pub mod offsets;
 pub mod produce;
 pub mod producer_id;
 pub mod scram;
+pub mod share;
 pub mod txn;
 
 use std::future::Future;
@@ -181,6 +182,28 @@ pub async fn handle(ctx: &Ctx, header: &RequestHeader, request: RequestKind) -> 
         }
         RequestKind::ConsumerGroupDescribe(r) => respond(ResponseKind::ConsumerGroupDescribe(
             groups::consumer_group_describe(ctx, r),
+        )),
+        RequestKind::ShareGroupHeartbeat(r) => {
+            let client_id = header.client_id.as_deref().unwrap_or_default();
+            respond(ResponseKind::ShareGroupHeartbeat(
+                share::share_group_heartbeat(ctx, client_id, r),
+            ))
+        }
+        RequestKind::ShareGroupDescribe(r) => respond(ResponseKind::ShareGroupDescribe(
+            share::share_group_describe(ctx, r),
+        )),
+        RequestKind::ShareFetch(r) => share::share_fetch(ctx, r),
+        RequestKind::ShareAcknowledge(r) => respond(ResponseKind::ShareAcknowledge(
+            share::share_acknowledge(ctx, v, r),
+        )),
+        RequestKind::DescribeShareGroupOffsets(r) => respond(
+            ResponseKind::DescribeShareGroupOffsets(share::describe_share_group_offsets(ctx, r)),
+        ),
+        RequestKind::AlterShareGroupOffsets(r) => respond(ResponseKind::AlterShareGroupOffsets(
+            share::alter_share_group_offsets(ctx, r),
+        )),
+        RequestKind::DeleteShareGroupOffsets(r) => respond(ResponseKind::DeleteShareGroupOffsets(
+            share::delete_share_group_offsets(ctx, r),
         )),
         RequestKind::DescribeClientQuotas(r) => respond(ResponseKind::DescribeClientQuotas(
             cluster::describe_client_quotas(ctx, r),

@@ -672,6 +672,22 @@ impl State {
     pub fn is_idle(&self) -> bool {
         self.buffered_records == 0 && self.parked.is_empty()
     }
+
+    /// When the oldest record still waiting (parked, in an open batch or queued) was added:
+    /// its delivery deadline is the earliest of all. Walks every partition; the sender calls it
+    /// only while it has no producer id yet.
+    pub fn oldest_waiting(&self) -> Option<Instant> {
+        let parked = self.parked.front().map(|p| p.parked_at);
+        let batches = self
+            .topics
+            .values()
+            .flat_map(|tq| &tq.partitions)
+            .flat_map(|pq| {
+                let open = pq.open.as_ref().map(|o| o.created);
+                open.into_iter().chain(pq.ready.front().map(|b| b.created))
+            });
+        parked.into_iter().chain(batches).min()
+    }
 }
 
 /// The partition a record goes to: the one asked for (if it exists), the key's, or the

@@ -272,9 +272,21 @@ impl Sender {
             return;
         }
         let due = self.init_retry_at.is_none_or(|t| t <= now);
-        let has_work = !self.shared.lock().is_idle();
-        if due && has_work {
-            self.init_producer_id().await;
+        let oldest = {
+            let state = self.shared.lock();
+            (!state.is_idle()).then(|| state.oldest_waiting()).flatten()
+        };
+        if due && let Some(oldest) = oldest {
+            // An attempt may not hold the pass past the oldest record's delivery deadline:
+            // with no broker reachable it would wait out request.timeout.ms while the records
+            // waiting for the id are past theirs (expired only by the next pass).
+            let deadline = oldest + self.shared.config.delivery_timeout;
+            let attempt = self.init_producer_id();
+            if tokio::time::timeout_at(deadline, attempt).await.is_err() {
+                self.init_failed(Error::timeout(
+                    "InitProducerId: no answer before the oldest record's delivery deadline",
+                ));
+            }
         }
         if self.identity.is_none() {
             next.at(self.init_retry_at);
@@ -670,6 +682,16 @@ impl Sender {
         }
     }
 
+    /// A retriable InitProducerId failure: try again after the back-off.
+    fn init_failed(&mut self, e: Error) {
+        self.init_failures += 1;
+        let cfg = &self.shared.config.client;
+        let delay =
+            crate::net::backoff(cfg.retry_backoff, cfg.retry_backoff_max, self.init_failures);
+        self.init_retry_at = Some(Instant::now() + delay);
+        tracing::debug!(error = %e, "InitProducerId failed; retrying");
+    }
+
     async fn init_producer_id(&mut self) {
         let request = InitProducerIdRequest::default()
             .with_transactional_id(None)
@@ -696,17 +718,7 @@ impl Sender {
                 self.init_failures = 0;
                 self.init_retry_at = None;
             }
-            Err(e) if e.is_retriable() => {
-                self.init_failures += 1;
-                let cfg = &self.shared.config.client;
-                let delay = crate::net::backoff(
-                    cfg.retry_backoff,
-                    cfg.retry_backoff_max,
-                    self.init_failures,
-                );
-                self.init_retry_at = Some(Instant::now() + delay);
-                tracing::debug!(error = %e, "InitProducerId failed; retrying");
-            }
+            Err(e) if e.is_retriable() => self.init_failed(e),
             Err(e) => {
                 tracing::warn!(error = %e, "InitProducerId failed permanently");
                 self.fatal = Some(Error::new(

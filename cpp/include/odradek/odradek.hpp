@@ -51,6 +51,8 @@ public:
     ErrorClass error_class() const noexcept { return class_; }
     bool retriable() const noexcept { return class_ == ErrorClass::Retriable; }
     bool fatal() const noexcept { return class_ == ErrorClass::Fatal; }
+    /// The open transaction must be aborted (abort_transaction); the producer stays usable.
+    bool txn_requires_abort() const noexcept { return class_ == ErrorClass::Abortable; }
 
 private:
     std::string name_;
@@ -157,6 +159,17 @@ struct AdminBox;
 struct BrokerBox;
 }  // namespace ffi
 
+struct TopicPartitionOffset;
+
+/// A consumer's group, generation and member id (Consumer::group_metadata()): what
+/// Producer::send_offsets_to_transaction needs so that a zombie member's offsets are refused.
+struct ConsumerGroupMetadata {
+    std::string group_id;
+    std::int32_t generation_id = -1;
+    std::string member_id;
+    std::optional<std::string> group_instance_id;
+};
+
 /// A producer. `send` never blocks on the network and needs no polling: each record's result
 /// arrives through its std::future or callback, exactly once.
 class Producer {
@@ -180,6 +193,25 @@ public:
     void flush(std::chrono::milliseconds timeout = std::chrono::milliseconds(-1));
     /// Flushes, then stops the producer. Idempotent; later sends fail with "_DESTROY".
     void close(std::chrono::milliseconds timeout = std::chrono::milliseconds(-1));
+
+    // Transactions (needs `transactional.id`). A KafkaError with txn_requires_abort() (a record
+    // failed) means: abort_transaction, then go on; one with fatal() (PRODUCER_FENCED: another
+    // producer took the id) means the producer cannot continue.
+
+    /// Registers `transactional.id`: fences earlier producers with it and aborts their open
+    /// transaction. Call once, before the first transaction.
+    void init_transactions(std::chrono::milliseconds timeout = std::chrono::milliseconds(-1));
+    /// Opens a transaction: records sent until commit or abort belong to it.
+    void begin_transaction();
+    /// Adds the consumer's next-offsets-to-read to the open transaction: committed for the
+    /// group if, and only if, the transaction commits.
+    void send_offsets_to_transaction(const std::vector<TopicPartitionOffset>& offsets,
+                                     const ConsumerGroupMetadata& group,
+                                     std::chrono::milliseconds timeout = std::chrono::milliseconds(-1));
+    /// Delivers every record of the transaction, then commits it.
+    void commit_transaction(std::chrono::milliseconds timeout = std::chrono::milliseconds(-1));
+    /// Aborts the open transaction: read_committed consumers never see what it wrote.
+    void abort_transaction(std::chrono::milliseconds timeout = std::chrono::milliseconds(-1));
 
 private:
     struct Impl;
@@ -289,6 +321,8 @@ public:
     /// The group's committed offsets, in order; nullopt where nothing is committed.
     std::vector<std::optional<std::int64_t>> committed(const std::vector<TopicPartition>& partitions);
     void set_rebalance_callbacks(RebalanceCallbacks callbacks);
+    /// The group metadata for Producer::send_offsets_to_transaction (needs `group.id`).
+    ConsumerGroupMetadata group_metadata() const;
     /// Leaves the group (committing with auto-commit on) and stops fetching. Idempotent.
     void close();
 

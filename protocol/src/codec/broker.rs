@@ -4,10 +4,19 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{Decodable, Encodable};
 
+use super::extensions;
 use super::{
     Response, api_key_of, check_version, peek_request_preamble, response_kind_key,
     supported_versions, wire_version,
 };
+
+/// The versions of an API the broker's half decodes and encodes: [`supported_versions`] plus
+/// the hand-written extensions above it (`extensions.rs`: ShareFetch and ShareAcknowledge v2).
+pub fn broker_versions(api_key: ApiKey) -> kafka_protocol::protocol::VersionRange {
+    let mut range = supported_versions(api_key);
+    range.max = extensions::extended_max(api_key, range.max);
+    range
+}
 use crate::ProtocolError;
 use crate::frame::{begin_frame, finish_frame};
 use crate::shape::{self, Direction};
@@ -25,7 +34,7 @@ pub fn decode_request(frame: Bytes) -> Result<(RequestHeader, RequestKind), Prot
     })?;
     let api_key = api_key_of(preamble.api_key)?;
     let version = preamble.api_version;
-    check_version(api_key, version, supported_versions(api_key))?;
+    check_version(api_key, version, broker_versions(api_key))?;
     let decode_err = |reason: String| ProtocolError::Decode {
         api_key,
         version,
@@ -45,8 +54,12 @@ pub fn decode_request(frame: Bytes) -> Result<(RequestHeader, RequestKind), Prot
             .map_err(|e| decode_err(format!("request header v{header_version}: {e:#}")))?
     };
     // Bounds every count and length before kafka-protocol allocates from them (see shape.rs).
-    let wire = wire_version(api_key, version);
+    let mut wire = wire_version(api_key, version);
     shape::check(Direction::Request, preamble.api_key, wire, &buf).map_err(decode_err)?;
+    if let Some(base) = extensions::base_version(api_key, version) {
+        buf = extensions::strip_request(api_key, buf).map_err(decode_err)?;
+        wire = base;
+    }
     let body =
         RequestKind::decode(api_key, &mut buf, wire).map_err(|e| decode_err(format!("{e:#}")))?;
     Ok((header, body))
@@ -63,7 +76,7 @@ pub fn encode_response(
     correlation_id: i32,
     body: &ResponseKind,
 ) -> Result<Bytes, ProtocolError> {
-    check_version(api_key, version, supported_versions(api_key))?;
+    check_version(api_key, version, broker_versions(api_key))?;
     let encode_err = |reason: String| ProtocolError::Encode {
         api_key,
         version,
@@ -78,8 +91,19 @@ pub fn encode_response(
     let mut dst = BytesMut::with_capacity(64);
     let at = begin_frame(&mut dst);
     encode_response_header(&mut dst, api_key, version, correlation_id);
-    body.encode(&mut dst, wire_version(api_key, version))
-        .map_err(|e| encode_err(format!("{e:#}")))?;
+    if let Some(base) = extensions::base_version(api_key, version) {
+        let start = dst.len();
+        let (body, lock_timeout) = match extensions::take_lock_timeout(body) {
+            Some((b, ms)) => (std::borrow::Cow::Owned(b), ms),
+            None => (std::borrow::Cow::Borrowed(body), 0),
+        };
+        body.encode(&mut dst, base)
+            .map_err(|e| encode_err(format!("{e:#}")))?;
+        extensions::extend_response(api_key, &mut dst, start, lock_timeout).map_err(encode_err)?;
+    } else {
+        body.encode(&mut dst, wire_version(api_key, version))
+            .map_err(|e| encode_err(format!("{e:#}")))?;
+    }
     finish_frame(&mut dst, at).map_err(|len| encode_err(format!("frame of {len} bytes")))?;
     Ok(dst.freeze())
 }

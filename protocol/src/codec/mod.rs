@@ -15,11 +15,15 @@ use super::ProtocolError;
 
 #[cfg(feature = "broker")]
 pub mod broker;
+#[cfg(feature = "broker")]
+mod extensions;
+#[cfg(feature = "broker")]
+pub use extensions::set_acknowledge_lock_timeout;
 #[cfg(feature = "client")]
 pub mod client;
 
 #[cfg(feature = "broker")]
-pub use broker::{decode_request, encode_response, encode_response_message};
+pub use broker::{broker_versions, decode_request, encode_response, encode_response_message};
 #[cfg(feature = "client")]
 pub use client::{decode_response, decode_response_kind, encode_request, encode_request_kind};
 #[cfg(feature = "client")]
