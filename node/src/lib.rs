@@ -28,6 +28,7 @@ use odradek::producer::{DeliveryFuture, Producer, ProducerRecord};
 use odradek::records::RecordHeader;
 
 pub use consumer::NativeConsumer;
+pub use logging::{LogRecord, set_log_handler};
 pub use oauth::{OAuthBearerToken, TokenRequest, token_done};
 
 /// Prefix of an error message that carries a serialized `odradek::error::Error`; `index.js`
