@@ -39,6 +39,8 @@ OdradekError *odradek_go_consumer_new(const OdradekConfigEntry *c, size_t n, uin
 OdradekError *odradek_go_admin_new(const OdradekConfigEntry *c, size_t n, uintptr_t token,
 		OdradekAdmin **out) {
 	return odradek_admin_new_with_token_callback(c, n, token ? odradek_go_token : NULL, (void *)token, out);
+}
+
 static void odradek_go_log(void *ctx, int32_t level, const char *target, const char *message) {
 	odradekGoLog((uintptr_t)ctx, level, (char *)target, (char *)message);
 }

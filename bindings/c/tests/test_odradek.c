@@ -258,6 +258,8 @@ static void test_security(void) {
     latch_destroy(&refused);
     odradek_producer_free(p);
     odradek_test_broker_stop(broker);
+}
+
 /* Sends one record to c-txn (or, with `big`, a record over c-small's limit) and waits. */
 static void send_txn(OdradekProducer *p, const char *value, int big, const char *want_error) {
     static char large[4096];
