@@ -243,3 +243,21 @@ export class Broker {
 
 export const testing: { Broker: typeof Broker }
 export const version: string
+
+/** One log record of the library. */
+export interface LogRecord {
+  level: 'error' | 'warn' | 'info' | 'debug' | 'trace'
+  /** The library module that logged it. */
+  target: string
+  /** The text, then its fields as ` key=value`. */
+  message: string
+}
+/**
+ * Sends the library's log records at `level` and more severe to `handler`, process-wide;
+ * `setLogHandler(null)` stops. Records arrive on the event loop; the handler never keeps the
+ * process alive.
+ */
+export function setLogHandler(
+  level: 'error' | 'warn' | 'info' | 'debug' | 'trace' | null,
+  handler?: ((record: LogRecord) => void) | null,
+): void

@@ -771,7 +771,21 @@ class Broker {
   }
 }
 
+/**
+ * Sends the library's log records at `level` ('error', 'warn', 'info', 'debug', 'trace') and
+ * more severe to `handler({ level, target, message })`, process-wide; `setLogHandler(null)`
+ * stops. Records arrive on the event loop; the handler never keeps the process alive.
+ */
+function setLogHandler (level, handler) {
+  if (level == null || handler == null) return native.setLogHandler(null, null)
+  if (typeof handler !== 'function') throw new TypeError('setLogHandler: handler must be a function')
+  return call(() => native.setLogHandler(level, (record) => {
+    try { handler(record) } catch (_) { /* a throwing handler loses its record only */ }
+  }))
+}
+
 module.exports = {
+  setLogHandler,
   Producer,
   Consumer,
   Admin,

@@ -9,6 +9,7 @@
 #![allow(missing_debug_implementations)] // napi classes are opaque JavaScript objects
 
 mod consumer;
+mod logging;
 mod transaction;
 
 use std::collections::HashMap;
