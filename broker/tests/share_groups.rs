@@ -11,6 +11,7 @@ use odradek_broker::FsyncPolicy;
 use uuid::Uuid;
 
 const NONE: i16 = 0;
+const INCONSISTENT_GROUP_PROTOCOL: i16 = 23;
 const INVALID_REQUEST: i16 = 42;
 const NON_EMPTY_GROUP: i16 = 68;
 const GROUP_ID_NOT_FOUND: i16 = 69;
@@ -361,6 +362,27 @@ async fn two_members_split_the_records_and_the_window_is_bounded() {
     assert_eq!(a.responses[0].partitions[0].error_code, NONE);
     let (r, _) = acquired(&share_fetch(&mut c2, ("g", "m2"), 2, tid, &[], 100, 0).await);
     assert_eq!(r, vec![(8, 9, 1)]);
+
+    // A share group's id takes no classic or KIP-848 members.
+    let mut join = JoinGroupRequest::default();
+    join.group_id = GroupId(s("g"));
+    join.member_id = s("");
+    join.session_timeout_ms = 10_000;
+    join.rebalance_timeout_ms = 10_000;
+    join.protocol_type = s("consumer");
+    let mut proto = join_group_request::JoinGroupRequestProtocol::default();
+    proto.name = s("range");
+    join.protocols.push(proto);
+    assert_eq!(
+        c1.call(join, 9).await.error_code,
+        INCONSISTENT_GROUP_PROTOCOL
+    );
+    let mut chb = ConsumerGroupHeartbeatRequest::default();
+    chb.group_id = GroupId(s("g"));
+    chb.member_id = s("x");
+    chb.rebalance_timeout_ms = 10_000;
+    chb.subscribed_topic_names = Some(vec![topic("t")]);
+    assert_eq!(c1.call(chb, 1).await.error_code, GROUP_ID_NOT_FOUND);
 
     // ShareGroupDescribe shows both members with the partition; ListGroups lists it as share.
     let mut d = ShareGroupDescribeRequest::default();

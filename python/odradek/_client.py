@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import time
 from collections import deque
 from typing import (
     Any,
@@ -436,6 +437,22 @@ class Consumer:
             # The group waits for this: the rebalance goes on.
             self._native.events_done()
 
+    def _read(self, count: int, timeout: Optional[float], fill: bool) -> List[Message]:
+        """Up to ``count`` records within ``timeout`` (``None``: no limit), running rebalance
+        callbacks as their events arrive. The native read returns early when an event is
+        queued; the wait goes on after the callback, as confluent-kafka's ``poll`` does, because
+        a newly assigned partition hands out nothing until its ``on_assign`` has run."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        out: List[Message] = []
+        while True:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            out.extend(self._native.consume(count - len(out), left, fill))
+            self._fire()
+            if len(out) >= count or (out and not fill):
+                return out
+            if deadline is not None and time.monotonic() >= deadline:
+                return out
+
     def _drop_buffered(self, tps: List[TopicPartition]) -> None:
         gone = {(t.topic, t.partition) for t in tps}
         self._buffer = deque(m for m in self._buffer if (m.topic, m.partition) not in gone)
@@ -444,8 +461,7 @@ class Consumer:
         """The next record, or ``None`` if none arrived within ``timeout`` seconds."""
         if self._buffer:
             return self._buffer.popleft()
-        got = self._native.consume(1, timeout, False)
-        self._fire()
+        got = self._read(1, timeout, False)
         return got[0] if got else None
 
     def consume(self, num_messages: int = 1, timeout: Optional[float] = None) -> List[Message]:
@@ -454,8 +470,7 @@ class Consumer:
         while self._buffer and len(out) < num_messages:
             out.append(self._buffer.popleft())
         if len(out) < num_messages:
-            out.extend(self._native.consume(num_messages - len(out), timeout, True))
-            self._fire()
+            out.extend(self._read(num_messages - len(out), timeout, True))
         return out
 
     def consume_batch(self, max_messages: int = 10000, timeout: Optional[float] = None) -> List[Message]:
@@ -466,9 +481,7 @@ class Consumer:
             for _ in out:
                 self._buffer.popleft()
             return out
-        got = self._native.consume(max_messages, timeout, False)
-        self._fire()
-        return got
+        return self._read(max_messages, timeout, False)
 
     def __iter__(self) -> Iterator[Message]:
         """Records forever (Ctrl+C or ``close()`` from another thread ends it)."""

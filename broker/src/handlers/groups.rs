@@ -151,6 +151,11 @@ pub fn join_group(ctx: &Ctx, version: i16, client_id: &str, req: JoinGroupReques
         let refused = JoinResult::error(codes::GROUP_AUTHORIZATION_FAILED, &req.member_id);
         return Outcome::Respond(Box::new(join_response(version, refused)));
     }
+    if ctx.state.share.exists(&req.group_id) {
+        // As Kafka: a share group's id does not take classic members.
+        let refused = JoinResult::error(codes::INCONSISTENT_GROUP_PROTOCOL, &req.member_id);
+        return Outcome::Respond(Box::new(join_response(version, refused)));
+    }
     // v0 has no rebalance timeout: Kafka uses the session timeout.
     let rebalance_ms = if version >= 1 {
         req.rebalance_timeout_ms
@@ -662,6 +667,16 @@ pub fn consumer_group_heartbeat(
     if !ctx.allowed(op::READ, resource::GROUP, &req.group_id) {
         let mut resp = ConsumerGroupHeartbeatResponse::default();
         resp.error_code = codes::GROUP_AUTHORIZATION_FAILED;
+        resp.heartbeat_interval_ms = -1;
+        return resp;
+    }
+    if ctx.state.share.exists(&req.group_id) {
+        let mut resp = ConsumerGroupHeartbeatResponse::default();
+        resp.error_code = codes::GROUP_ID_NOT_FOUND;
+        resp.error_message = Some(str_bytes(format!(
+            "group {} is a share group, not a consumer group",
+            &*req.group_id
+        )));
         resp.heartbeat_interval_ms = -1;
         return resp;
     }
