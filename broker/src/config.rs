@@ -154,6 +154,7 @@ const BROKER_KEYS: &[(&str, &str)] = &[
     ("group.share.delivery.count.limit", "5"),
     ("group.share.partition.max.record.locks", "2000"),
     ("group.share.max.share.sessions", "2000"),
+    ("group.share.max.size", "200"),
     // `__consumer_offsets`, created on the first group coordinator lookup.
     ("offsets.topic.num.partitions", "50"),
     ("offsets.topic.segment.bytes", "104857600"),

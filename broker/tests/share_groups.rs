@@ -11,6 +11,8 @@ use odradek_broker::FsyncPolicy;
 use uuid::Uuid;
 
 const NONE: i16 = 0;
+const UNKNOWN_MEMBER_ID: i16 = 25;
+const GROUP_MAX_SIZE_REACHED: i16 = 81;
 const INCONSISTENT_GROUP_PROTOCOL: i16 = 23;
 const INVALID_REQUEST: i16 = 42;
 const NON_EMPTY_GROUP: i16 = 68;
@@ -402,6 +404,51 @@ async fn two_members_split_the_records_and_the_window_is_bounded() {
     assert_eq!(hb.member_epoch, -1);
     let (r, _) = acquired(&share_fetch(&mut c1, ("g", "m1"), 2, tid, &[], 100, 0).await);
     assert_eq!(r, vec![(5, 9, 2)]);
+    b.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn only_members_fetch_and_a_group_holds_at_most_max_size_members() {
+    let props = format!("{PROPS}\ngroup.share.max.size=2");
+    let b = start_with(&props, FsyncPolicy::Interval).await;
+    let mut c = Client::connect(b.handle.local_addr()).await;
+    let tid = setup(&mut c, "g").await;
+
+    // A ShareFetch from a client that never joined makes no state, in a known group id or not.
+    for group in ["g", "made-up"] {
+        let r = share_fetch(&mut c, (group, "stranger"), 0, tid, &[], 4, 0).await;
+        assert_eq!(r.error_code, UNKNOWN_MEMBER_ID, "{group}");
+        assert!(r.responses.is_empty(), "{group}: {:?}", r.responses);
+    }
+    let mut l = ListGroupsRequest::default();
+    l.types_filter = vec![s("share")];
+    assert!(c.call(l.clone(), 5).await.groups.is_empty());
+
+    // Two members fit; the third is refused until one leaves.
+    for m in ["m1", "m2"] {
+        assert_eq!(heartbeat(&mut c, "g", m, 0, &["t"]).await.error_code, NONE);
+    }
+    assert_eq!(
+        heartbeat(&mut c, "g", "m3", 0, &["t"]).await.error_code,
+        GROUP_MAX_SIZE_REACHED
+    );
+    let r = share_fetch(&mut c, ("g", "m3"), 0, tid, &[], 4, 0).await;
+    assert_eq!(r.error_code, UNKNOWN_MEMBER_ID);
+    assert_eq!(heartbeat(&mut c, "g", "m1", -1, &[]).await.member_epoch, -1);
+    assert_eq!(
+        heartbeat(&mut c, "g", "m3", 0, &["t"]).await.error_code,
+        NONE
+    );
+    let (ranges, _) = acquired(&share_fetch(&mut c, ("g", "m3"), 0, tid, &[], 4, 0).await);
+    assert_eq!(ranges, vec![(0, 3, 1)]);
+    let ids: Vec<String> = c
+        .call(l, 5)
+        .await
+        .groups
+        .iter()
+        .map(|g| g.group_id.to_string())
+        .collect();
+    assert_eq!(ids, vec!["g"]);
     b.handle.shutdown().await;
 }
 

@@ -36,6 +36,7 @@ pub mod codes {
     pub const INVALID_REQUEST: i16 = 42;
     pub const NON_EMPTY_GROUP: i16 = 68;
     pub const GROUP_ID_NOT_FOUND: i16 = 69;
+    pub const GROUP_MAX_SIZE_REACHED: i16 = 81;
     pub const FENCED_MEMBER_EPOCH: i16 = 110;
     pub const SHARE_SESSION_NOT_FOUND: i16 = 122;
     pub const INVALID_SHARE_SESSION_EPOCH: i16 = 123;
@@ -103,6 +104,8 @@ pub struct ShareCoordinator {
     pub available: Notify,
     path: PathBuf,
     max_sessions: usize,
+    /// `group.share.max.size`: members one share group accepts.
+    max_members: usize,
 }
 
 /// A ShareGroupHeartbeat, in the coordinator's terms.
@@ -200,6 +203,7 @@ impl ShareCoordinator {
             available: Notify::new(),
             path,
             max_sessions: props.long("group.share.max.share.sessions").max(1) as usize,
+            max_members: props.long("group.share.max.size").max(1) as usize,
         })
     }
 
@@ -259,6 +263,7 @@ impl ShareCoordinator {
         };
         group.limits = Some(settings.limits);
         let joining = req.member_epoch == 0;
+        let full = group.members.len() >= self.max_members;
         let member = match group.members.get_mut(&req.member_id) {
             Some(m) if !joining && m.epoch != req.member_epoch => {
                 return HeartbeatOut::error(
@@ -274,6 +279,15 @@ impl ShareCoordinator {
                 return HeartbeatOut::error(
                     codes::UNKNOWN_MEMBER_ID,
                     format!("share group {group_id} has no member {}", req.member_id),
+                );
+            }
+            None if full => {
+                return HeartbeatOut::error(
+                    codes::GROUP_MAX_SIZE_REACHED,
+                    format!(
+                        "share group {group_id} has {} members (group.share.max.size)",
+                        group.members.len()
+                    ),
                 );
             }
             None => {
@@ -395,6 +409,20 @@ impl ShareCoordinator {
                         "a new share session (epoch 0) has nothing to forget".into(),
                     ));
                 }
+                // Only a member that joined through ShareGroupHeartbeat may open a session:
+                // otherwise any client could make share-partition state for any group id.
+                let member = inner
+                    .groups
+                    .get(group_id)
+                    .is_some_and(|g| g.members.contains_key(member_id));
+                if !member {
+                    return Err((
+                        codes::UNKNOWN_MEMBER_ID,
+                        format!(
+                            "{member_id} is not a member of share group {group_id}: join it with ShareGroupHeartbeat first"
+                        ),
+                    ));
+                }
                 if !inner.sessions.contains_key(&key) && inner.sessions.len() >= self.max_sessions {
                     return Err((
                         codes::SHARE_SESSION_LIMIT_REACHED,
@@ -490,6 +518,8 @@ impl ShareCoordinator {
 
     /// Where the group's next acquisition on `tp` reads from, creating the share-partition
     /// (at the log start or the high watermark, per `share.auto.offset.reset`) on first use.
+    /// None when there is nothing to acquire, or the group is gone (its last member left
+    /// after the session was checked).
     pub fn next_to_acquire(
         &self,
         group_id: &str,
@@ -500,7 +530,7 @@ impl ShareCoordinator {
     ) -> Option<i64> {
         let mut inner = self.lock();
         let inner = &mut *inner;
-        let group = inner.groups.entry(group_id.to_string()).or_default();
+        let group = inner.groups.get_mut(group_id)?;
         group.limits = Some(settings.limits);
         let p = group.partitions.entry(tp).or_insert_with(|| {
             inner.dirty = true;
