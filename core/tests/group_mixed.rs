@@ -330,15 +330,17 @@ async fn create_and_fill(bootstrap: &str, t: &str, n: usize) {
 }
 
 async fn scenario(bootstrap: &str, strategy: &str, protocol: &str) {
+    let label = format!("{protocol} {strategy}");
+    let label = label.as_str();
     let t = topic(&format!("mixed-{protocol}-{strategy}"));
     let group = format!("{t}-group");
     create_and_fill(bootstrap, &t, RECORDS).await;
 
     let ours = Ours::start(bootstrap, &t, &group, strategy, protocol);
-    settle(strategy, &[("ours", ours.seen.clone())]).await;
+    settle(label, &[("ours", ours.seen.clone())]).await;
     let mut confluent = External::spawn("confluent", bootstrap, &t, &group, strategy, protocol);
     settle(
-        strategy,
+        label,
         &[
             ("ours", ours.seen.clone()),
             ("confluent", confluent.seen.clone()),
@@ -351,11 +353,11 @@ async fn scenario(bootstrap: &str, strategy: &str, protocol: &str) {
         ("confluent", confluent.seen.clone()),
         ("java", java.seen.clone()),
     ];
-    settle(strategy, &three).await;
+    settle(label, &three).await;
     // Members leave one by one; the rest take over.
     confluent.quit();
     settle(
-        strategy,
+        label,
         &[("ours", ours.seen.clone()), ("java", java.seen.clone())],
     )
     .await;
@@ -371,7 +373,7 @@ async fn scenario(bootstrap: &str, strategy: &str, protocol: &str) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     java.quit();
-    settle(strategy, &[("ours", ours.seen.clone())]).await;
+    settle(label, &[("ours", ours.seen.clone())]).await;
     let all: Vec<(i32, i64)> = [&ours.seen, &confluent.seen, &java.seen]
         .iter()
         .flat_map(|s| s.lock().unwrap().records.clone())
@@ -379,7 +381,7 @@ async fn scenario(bootstrap: &str, strategy: &str, protocol: &str) {
     let distinct: BTreeSet<(i32, i64)> = all.iter().copied().collect();
     assert_eq!(distinct.len(), RECORDS);
     eprintln!(
-        "{strategy}: {} records read, {} duplicates (at-least-once)",
+        "{label}: {} records read, {} duplicates (at-least-once)",
         all.len(),
         all.len() - distinct.len()
     );
@@ -396,42 +398,57 @@ async fn scenario(bootstrap: &str, strategy: &str, protocol: &str) {
     }
 }
 
-fn run(cluster: &TestCluster, strategy: &str, protocol: &str) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    eprintln!("== {} {protocol} {strategy}", cluster.kind);
-    let started = Instant::now();
-    rt.block_on(scenario(&cluster.bootstrap, strategy, protocol));
-    eprintln!(
-        "== {} {protocol} {strategy}: {:?}",
-        cluster.kind,
-        started.elapsed()
-    );
+/// The four group flavours on one cluster, side by side (each on its own topic and group):
+/// most of a scenario is waiting for rebalances, so running them together saves wall time.
+const FLAVOURS: [(&str, &str); 4] = [
+    ("range", "classic"),
+    ("cooperative-sticky", "classic"),
+    ("uniform", "consumer"),
+    ("range", "consumer"),
+];
+
+fn run_all(cluster: &TestCluster) {
+    // A thread and runtime each: a scenario blocks while an external member exits.
+    std::thread::scope(|scope| {
+        let runs: Vec<_> = FLAVOURS
+            .iter()
+            .map(|&(strategy, protocol)| {
+                scope.spawn(move || {
+                    let rt = tokio::runtime::Builder::new_multi_thread()
+                        .worker_threads(2)
+                        .enable_all()
+                        .build()
+                        .unwrap();
+                    let started = Instant::now();
+                    rt.block_on(scenario(&cluster.bootstrap, strategy, protocol));
+                    eprintln!(
+                        "== {} {protocol} {strategy}: {:?}",
+                        cluster.kind,
+                        started.elapsed()
+                    );
+                })
+            })
+            .collect();
+        for run in runs {
+            if let Err(panic) = run.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    });
 }
 
 #[test]
 fn mixed_groups_on_odradek_broker() {
-    let cluster = TestCluster::odradek();
-    run(&cluster, "range", "classic");
-    run(&cluster, "cooperative-sticky", "classic");
-    run(&cluster, "uniform", "consumer");
-    run(&cluster, "range", "consumer");
+    run_all(&TestCluster::odradek());
 }
 
 #[test]
 fn mixed_groups_on_apache_kafka() {
     // KIP-848 members heartbeat every second (Kafka's default is 5 s) so rebalances settle fast.
-    let cluster = TestCluster::apache_kafka_with(
+    run_all(&TestCluster::apache_kafka_with(
         "group.initial.rebalance.delay.ms=0 group.consumer.heartbeat.interval.ms=1000 \
          group.consumer.min.heartbeat.interval.ms=1000",
-    );
-    run(&cluster, "range", "classic");
-    run(&cluster, "cooperative-sticky", "classic");
-    run(&cluster, "uniform", "consumer");
-    run(&cluster, "range", "consumer");
+    ));
 }
 
 /// At-least-once under churn: 3 consumers that commit after processing read 100k records while
