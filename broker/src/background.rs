@@ -13,9 +13,16 @@ use crate::state::BrokerState;
 use crate::time::now_ms;
 
 pub fn spawn(state: Arc<BrokerState>, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+    let groups = state.groups.clone();
+    let share = state.share.clone();
     let mut tasks = vec![
-        crate::group::spawn_timer(state.groups.clone(), shutdown.clone()),
-        crate::share::spawn_timer(state.share.clone(), shutdown.clone()),
+        ticker(crate::group::TICK, shutdown.clone(), move |last| {
+            if !last {
+                groups.tick()
+            }
+        }),
+        // One last tick on shutdown writes the share state, keeping every acknowledgement.
+        ticker(crate::share::TICK, shutdown.clone(), move |_| share.tick()),
     ];
     let retention_every = state.props().retention_check_interval();
     tasks.push(tokio::spawn(every(
@@ -109,6 +116,24 @@ pub fn spawn(state: Arc<BrokerState>, shutdown: watch::Receiver<bool>) -> Vec<Jo
         }));
     }
     tasks
+}
+
+/// Calls `tick(false)` every `period` (the first at once) and `tick(true)` on shutdown, on a
+/// runtime worker: for work that only takes a lock and writes little.
+fn ticker(
+    period: Duration,
+    mut shutdown: watch::Receiver<bool>,
+    tick: impl Fn(bool) + Send + 'static,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(period);
+        loop {
+            tokio::select! {
+                _ = every.tick() => tick(false),
+                _ = shutdown.changed() => return tick(true),
+            }
+        }
+    })
 }
 
 /// Runs `work` on the blocking pool every `period` until shutdown.

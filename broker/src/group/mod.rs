@@ -12,12 +12,10 @@ pub mod offsets;
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use crate::config::{BrokerProperties, FsyncPolicy};
 use classic::{ClassicGroup, GroupState, JoinRequest, JoinResult, Reply, SyncResult};
@@ -57,7 +55,7 @@ pub mod codes {
 /// Kafka's `offset.metadata.max.bytes` default.
 pub(crate) const MAX_OFFSET_METADATA: usize = 4096;
 /// How often the timer looks at sessions and rebalance deadlines.
-const TICK: Duration = Duration::from_millis(100);
+pub const TICK: Duration = Duration::from_millis(100);
 
 #[derive(Debug)]
 struct Inner {
@@ -639,7 +637,8 @@ impl GroupCoordinator {
         codes::NONE
     }
 
-    fn tick(&self) {
+    /// Session expiry and the join-phase and sync-phase deadlines (the broker's timer).
+    pub fn tick(&self) {
         let now = Instant::now();
         let mut inner = self.lock();
         for g in inner.groups.values_mut() {
@@ -649,20 +648,4 @@ impl GroupCoordinator {
             g.tick(now);
         }
     }
-}
-
-/// The coordinator's timer: session expiry, join-phase and sync-phase deadlines.
-pub fn spawn_timer(
-    coordinator: Arc<GroupCoordinator>,
-    mut shutdown: watch::Receiver<bool>,
-) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(TICK);
-        loop {
-            tokio::select! {
-                _ = tick.tick() => coordinator.tick(),
-                _ = shutdown.changed() => return,
-            }
-        }
-    })
 }

@@ -20,8 +20,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::{Notify, watch};
-use tokio::task::JoinHandle;
+use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::config::BrokerProperties;
@@ -44,7 +43,7 @@ pub mod codes {
 }
 
 /// How often the timer expires members and locks and writes the state file.
-const TICK: Duration = Duration::from_millis(250);
+pub const TICK: Duration = Duration::from_millis(250);
 
 /// A topic partition by topic id, as the share APIs name them.
 pub type TopicPartition = (Uuid, i32);
@@ -662,7 +661,7 @@ impl ShareCoordinator {
 
     /// Expires members past their session timeout and acquisition locks past their duration,
     /// then writes the state file if anything changed.
-    fn tick(&self) {
+    pub fn tick(&self) {
         let now = Instant::now();
         let mut inner = self.lock();
         let inner = &mut *inner;
@@ -775,24 +774,4 @@ pub fn settings(
         },
         earliest: config("share.auto.offset.reset").as_deref() == Some("earliest"),
     }
-}
-
-/// The share coordinator's timer (member sessions, acquisition locks, the state file).
-pub fn spawn_timer(
-    coordinator: Arc<ShareCoordinator>,
-    mut shutdown: watch::Receiver<bool>,
-) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(TICK);
-        loop {
-            tokio::select! {
-                _ = tick.tick() => coordinator.tick(),
-                _ = shutdown.changed() => {
-                    // One last write, so a clean shutdown keeps every acknowledgement.
-                    coordinator.tick();
-                    return;
-                }
-            }
-        }
-    })
 }
