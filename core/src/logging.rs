@@ -50,6 +50,25 @@ impl LogLevel {
         }
     }
 
+    /// Every level, most severe first.
+    pub const ALL: [LogLevel; 5] = [
+        Self::Error,
+        Self::Warn,
+        Self::Info,
+        Self::Debug,
+        Self::Trace,
+    ];
+
+    /// The level numbered `n` (1 error to 5 trace), as the C ABI and C++ number them.
+    pub fn from_number(n: i64) -> Option<Self> {
+        Self::ALL.into_iter().find(|l| *l as i64 == n)
+    }
+
+    /// The level called `name` (`"warn"`), as `RUST_LOG` and Node name them.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|l| l.name() == name)
+    }
+
     /// The lower-case name (`"warn"`), as in `RUST_LOG`.
     pub fn name(self) -> &'static str {
         match self {

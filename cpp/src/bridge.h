@@ -42,6 +42,7 @@ void deliver_err(std::unique_ptr<DeliverySink> sink, rust::Str error) noexcept;
 void rebalance_event(const RebalanceSink& sink, std::uint8_t kind,
                      rust::Slice<const PartitionOffset> partitions) noexcept;
 OAuthToken provide_token(const TokenSink& sink, rust::Str oauthbearer_config);
+void log_record(std::uint8_t level, rust::Str target, rust::Str message) noexcept;
 
 }  // namespace ffi
 }  // namespace odradek

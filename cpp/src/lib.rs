@@ -13,6 +13,7 @@
 #![allow(unsafe_code)]
 
 mod consumer;
+mod logging;
 mod transaction;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -31,6 +32,7 @@ use tokio::sync::{Notify, mpsc};
 
 use consumer::consumer_new;
 pub use consumer::{ConsumerBox, RecordBatchBox};
+use logging::set_log_forwarding;
 
 #[cxx::bridge(namespace = "odradek::ffi")]
 mod ffi {
@@ -180,6 +182,10 @@ mod ffi {
         fn stop(self: &mut BrokerBox);
 
         fn library_version() -> String;
+
+        /// Forwards the core's log records at `level` (1 error to 5 trace) and more severe to
+        /// `log_record`; 0 stops forwarding.
+        fn set_log_forwarding(level: u8) -> Result<()>;
     }
 
     unsafe extern "C++" {
@@ -198,6 +204,8 @@ mod ffi {
         fn rebalance_event(sink: &RebalanceSink, kind: u8, partitions: &[PartitionOffset]);
         /// Calls the provider (under the sink's lock); what it throws comes back as the error.
         fn provide_token(sink: &TokenSink, oauthbearer_config: &str) -> Result<OAuthToken>;
+        /// Calls the user's log handler (on the core's `odradek-log` thread).
+        fn log_record(level: u8, target: &str, message: &str);
     }
 }
 

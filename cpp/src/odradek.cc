@@ -166,7 +166,33 @@ OAuthToken provide_token(const TokenSink& sink, rust::Str oauthbearer_config) {
     return out;
 }
 
+namespace {
+// The user's log handler: set by set_log_handler, called by the core's log thread.
+std::mutex log_lock;
+LogHandler log_handler;
+}  // namespace
+
+void log_record(std::uint8_t level, rust::Str target, rust::Str message) noexcept {
+    try {
+        std::lock_guard<std::mutex> guard(log_lock);
+        if (log_handler) log_handler(static_cast<LogLevel>(level), std::string(target), std::string(message));
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "odradek: the log handler threw: %s\n", e.what());
+    } catch (...) {
+        std::fprintf(stderr, "odradek: the log handler threw\n");
+    }
+}
+
 }  // namespace ffi
+
+void set_log_handler(LogLevel level, LogHandler handler) {
+    bool forward = static_cast<bool>(handler);
+    {
+        std::lock_guard<std::mutex> guard(ffi::log_lock);
+        ffi::log_handler = std::move(handler);
+    }
+    call([&] { ffi::set_log_forwarding(forward ? static_cast<std::uint8_t>(level) : 0); });
+}
 
 // ---------------------------------------------------------------------------------- producer
 

@@ -377,4 +377,49 @@ TEST(Security, SaslSslBrokerWrongPasswordAndTokenProvider) {
     }
 }
 
+TEST(Logging, WarningsReachTheHandlerAndNothingBelowItsLevel) {
+    // An address nothing listens on: a broker's, once stopped.
+    odradek::testing::Broker gone;
+    std::string address = gone.bootstrap_servers();
+    gone.stop();
+
+    struct Seen {
+        odradek::LogLevel level;
+        std::string target, message;
+    };
+    std::mutex lock;
+    std::condition_variable changed;
+    std::vector<Seen> seen;
+    odradek::set_log_handler(odradek::LogLevel::Warn,
+                             [&](odradek::LogLevel level, const std::string& target, const std::string& message) {
+                                 std::lock_guard<std::mutex> g(lock);
+                                 seen.push_back({level, target, message});
+                                 changed.notify_all();
+                             });
+    {
+        odradek::Producer producer({{"bootstrap.servers", address}, {"message.timeout.ms", "1000"}});
+        auto f = producer.send(odradek::ProducerRecord("logged").value("v"));
+        std::unique_lock<std::mutex> g(lock);
+        bool found = changed.wait_for(g, 15s, [&] {
+            for (const auto& r : seen) {
+                if (r.message.find("cannot connect") != std::string::npos &&
+                    r.message.find(address) != std::string::npos)
+                    return true;
+            }
+            return false;
+        });
+        EXPECT_TRUE(found) << "no 'cannot connect' record naming " << address;
+        for (const auto& r : seen) {
+            EXPECT_LE(static_cast<int>(r.level), static_cast<int>(odradek::LogLevel::Warn)) << r.message;
+            EXPECT_EQ(r.target.rfind("odradek", 0), 0u) << r.target;
+        }
+        g.unlock();
+        EXPECT_THROW(f.get(), odradek::KafkaError);
+    }
+    odradek::set_log_handler(odradek::LogLevel::Warn, nullptr);
+    // A level out of range is refused.
+    EXPECT_THROW(odradek::set_log_handler(static_cast<odradek::LogLevel>(9), [](auto, auto&, auto&) {}),
+                 odradek::KafkaError);
+}
+
 TEST(Version, IsTheCrateVersion) { EXPECT_EQ(odradek::version(), "0.1.0"); }

@@ -35,18 +35,11 @@ pub fn set_log_handler(
         clear_log_callback();
         return Ok(());
     };
-    let threshold = match level.as_str() {
-        "error" => LogLevel::Error,
-        "warn" => LogLevel::Warn,
-        "info" => LogLevel::Info,
-        "debug" => LogLevel::Debug,
-        "trace" => LogLevel::Trace,
-        other => {
-            return Err(Error::new(
-                Status::InvalidArg,
-                format!("log level {other:?} is not one of error, warn, info, debug, trace"),
-            ));
-        }
+    let Some(threshold) = LogLevel::from_name(&level) else {
+        return Err(Error::new(
+            Status::InvalidArg,
+            format!("log level {level:?} is not one of error, warn, info, debug, trace"),
+        ));
     };
     let tsfn: LogFn = callback
         .build_threadsafe_function()

@@ -26,15 +26,10 @@ fn python_level(level: LogLevel) -> i32 {
 /// The least severe core level a Python level lets through; `None` above ERROR (nothing the
 /// client logs is CRITICAL).
 fn core_threshold(python: i32) -> Option<LogLevel> {
-    [
-        LogLevel::Trace,
-        LogLevel::Debug,
-        LogLevel::Info,
-        LogLevel::Warn,
-        LogLevel::Error,
-    ]
-    .into_iter()
-    .find(|l| python <= python_level(*l))
+    LogLevel::ALL
+        .into_iter()
+        .rev()
+        .find(|l| python <= python_level(*l))
 }
 
 /// Forwards records at Python level `level` and above to the `odradek` logger (`extra`

@@ -48,17 +48,10 @@ pub extern "C" fn odradek_set_log_callback(
             clear_log_callback();
             return Ok(());
         };
-        let threshold = match level {
-            ODRADEK_LOG_ERROR => LogLevel::Error,
-            ODRADEK_LOG_WARN => LogLevel::Warn,
-            ODRADEK_LOG_INFO => LogLevel::Info,
-            ODRADEK_LOG_DEBUG => LogLevel::Debug,
-            ODRADEK_LOG_TRACE => LogLevel::Trace,
-            other => {
-                return Err(invalid(format!(
-                    "log level {other} is not one of ODRADEK_LOG_ERROR (1) .. ODRADEK_LOG_TRACE (5)"
-                )));
-            }
+        let Some(threshold) = LogLevel::from_number(level.into()) else {
+            return Err(invalid(format!(
+                "log level {level} is not one of ODRADEK_LOG_ERROR (1) .. ODRADEK_LOG_TRACE (5)"
+            )));
         };
         let context = UserContext(context);
         let forward = move |record: &LogRecord| {
@@ -75,4 +68,23 @@ pub extern "C" fn odradek_set_log_callback(
         set_log_callback(threshold, Arc::new(forward))?;
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_c_levels_are_the_core_numbers() {
+        let c = [
+            ODRADEK_LOG_ERROR,
+            ODRADEK_LOG_WARN,
+            ODRADEK_LOG_INFO,
+            ODRADEK_LOG_DEBUG,
+            ODRADEK_LOG_TRACE,
+        ];
+        for (n, level) in c.into_iter().zip(LogLevel::ALL) {
+            assert_eq!(LogLevel::from_number(n.into()), Some(level));
+        }
+    }
 }

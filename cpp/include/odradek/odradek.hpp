@@ -364,6 +364,27 @@ private:
 /// The odradek library version.
 std::string version();
 
+/// Log severity, most severe first (the core's levels, numbered as in the C ABI).
+enum class LogLevel : std::uint8_t {
+    Error = 1,  ///< something failed
+    Warn = 2,   ///< needs attention (a broker unreachable, a commit failed)
+    Info = 3,   ///< lifecycle: connections, group membership
+    Debug = 4,  ///< protocol decisions, retries
+    Trace = 5,  ///< every request
+};
+
+/// Receives one log record: `target` is the library module that logged it ("odradek::net"),
+/// `message` the text with its fields as " key=value".
+using LogHandler = std::function<void(LogLevel level, const std::string& target, const std::string& message)>;
+
+/// Sends the library's log records at `level` and more severe to `handler`, replacing the
+/// handler set before; an empty handler stops forwarding. Process wide. The handler runs on the
+/// library's log thread (one per process, never a client's I/O thread), one record at a time; a
+/// slow handler makes the library drop records (the next record says how many), never slows a
+/// client, and what it throws is written to stderr. Throws KafkaError(_INVALID_ARG) when Rust
+/// code in the process installed its own `tracing` subscriber.
+void set_log_handler(LogLevel level, LogHandler handler);
+
 namespace testing {
 /// A Kafka-compatible broker inside this process, for tests: 127.0.0.1 on an ephemeral port,
 /// a temporary data directory removed on stop. No JVM, no Docker.
