@@ -13,6 +13,9 @@ use crate::time::random_uuid;
 use crate::topics::TopicRegistry;
 use crate::txn::TxnCoordinator;
 
+/// Kafka's NOT_LEADER_OR_FOLLOWER (retriable: the client refreshes metadata).
+pub const NOT_LEADER_OR_FOLLOWER: i16 = 6;
+
 #[derive(Debug)]
 pub struct BrokerState {
     pub node_id: i32,
@@ -28,6 +31,8 @@ pub struct BrokerState {
     /// ACLs and the authorization check every handler makes.
     pub acls: Authorizer,
     producer_ids: Mutex<ProducerIdAllocator>,
+    /// Cluster mode: the metadata quorum this broker answers from (`None`: single node).
+    pub cluster: Option<std::sync::Arc<crate::cluster_mode::ClusterNode>>,
 }
 
 impl BrokerState {
@@ -58,6 +63,7 @@ impl BrokerState {
             scram,
             acls,
             producer_ids: Mutex::new(producer_ids),
+            cluster: None,
         };
         let now = crate::time::now_ms();
         state
@@ -74,12 +80,27 @@ impl BrokerState {
         })
     }
 
+    /// Cluster mode: NOT_LEADER_OR_FOLLOWER unless the image says this node leads the
+    /// partition (single node: always the leader).
+    pub fn not_leader(&self, topic: &str, partition: i32) -> Option<i16> {
+        let cluster = self.cluster.as_ref()?;
+        let image = cluster.image();
+        let leads = u32::try_from(partition)
+            .ok()
+            .and_then(|p| image.partition(topic, p))
+            .is_some_and(|p| p.leader == Some(cluster.node_id));
+        (!leads).then_some(NOT_LEADER_OR_FOLLOWER)
+    }
+
     pub fn props(&self) -> &BrokerProperties {
         self.topics.props()
     }
 
     /// A fresh producer id (InitProducerId).
     pub fn next_producer_id(&self) -> std::io::Result<i64> {
+        if let Some(cluster) = &self.cluster {
+            return cluster.next_producer_id();
+        }
         self.producer_ids
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -1,9 +1,11 @@
 //! `odradek broker`: the embedded broker, run through the `odradek-broker` library with the same
-//! flags and defaults as the `odradek-broker` binary.
+//! flags and defaults as the `odradek-broker` binary; `--nodes N` runs a local cluster of N
+//! nodes in this process.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 
-use odradek_broker::{Broker, BrokerConfig, BrokerProperties};
+use odradek_broker::{Broker, BrokerConfig, BrokerHandle, BrokerProperties, ClusterConfig};
 
 use crate::args::BrokerArgs;
 use crate::failure::{CliResult, Failure};
@@ -13,12 +15,17 @@ pub async fn run(args: BrokerArgs) -> CliResult {
         Some(path) => BrokerProperties::load(path).map_err(Failure::usage)?,
         None => BrokerProperties::default(),
     };
+    if let Some(nodes) = args.nodes {
+        return run_local_cluster(&args, properties, nodes).await;
+    }
+    let cluster = args.cluster.config().map_err(Failure::usage)?;
     let config = BrokerConfig {
         listen: args.listen,
         advertised: args.advertised,
         data_dir: args.data_dir.clone(),
         fsync: args.fsync,
         properties,
+        cluster,
     };
     let broker = Broker::start(config).await.map_err(|e| {
         Failure::runtime(format!(
@@ -37,6 +44,67 @@ pub async fn run(args: BrokerArgs) -> CliResult {
     }
     wait_for_signal().await;
     broker.shutdown().await;
+    Ok(())
+}
+
+/// N nodes on 127.0.0.1, each a controller and a broker, with free ports: the controller ports
+/// are picked first (every node must know the whole quorum), the client listeners are port 0.
+async fn run_local_cluster(
+    args: &BrokerArgs,
+    properties: BrokerProperties,
+    nodes: u16,
+) -> CliResult {
+    if nodes == 0 {
+        return Err(Failure::usage("--nodes must be at least 1".to_string()));
+    }
+    let mut voters = BTreeMap::new();
+    {
+        // Held together so the ports differ; released just before the controllers bind them.
+        let mut held = Vec::new();
+        for id in 1..=u64::from(nodes) {
+            let socket = std::net::TcpListener::bind("127.0.0.1:0")
+                .map_err(|e| Failure::runtime(format!("cannot pick a controller port: {e}")))?;
+            let addr = socket
+                .local_addr()
+                .map_err(|e| Failure::runtime(e.to_string()))?;
+            voters.insert(id, addr.to_string());
+            held.push(socket);
+        }
+    }
+    let mut brokers: Vec<(u64, BrokerHandle)> = Vec::new();
+    for id in 1..=u64::from(nodes) {
+        let dir = args.data_dir.join(format!("node-{id}"));
+        let config = BrokerConfig {
+            listen: "127.0.0.1:0".parse().expect("a socket address"),
+            advertised: None,
+            data_dir: dir.clone(),
+            fsync: args.fsync,
+            properties: properties.clone(),
+            cluster: Some(ClusterConfig {
+                node_id: id,
+                voters: voters.clone(),
+                controller_listen: None,
+            }),
+        };
+        let broker = Broker::start(config).await.map_err(|e| {
+            Failure::runtime(format!(
+                "cannot start node {id} with data dir {}: {e}",
+                dir.display()
+            ))
+        })?;
+        brokers.push((id, broker));
+    }
+    {
+        let mut out = std::io::stdout().lock();
+        for (id, broker) in &brokers {
+            let _ = writeln!(out, "{id} {}", broker.local_addr());
+        }
+        let _ = out.flush();
+    }
+    wait_for_signal().await;
+    for (_, broker) in brokers {
+        broker.shutdown().await;
+    }
     Ok(())
 }
 
