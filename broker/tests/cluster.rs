@@ -117,22 +117,6 @@ async fn leaders(addr: std::net::SocketAddr, name: &str) -> Vec<i32> {
         .collect()
 }
 
-async fn list_end_offset(addr: std::net::SocketAddr, name: &str, partition: i32) -> (i16, i64) {
-    let mut c = Client::connect(addr).await;
-    let mut p = list_offsets_request::ListOffsetsPartition::default();
-    p.partition_index = partition;
-    p.timestamp = -1;
-    let mut t = list_offsets_request::ListOffsetsTopic::default();
-    t.name = topic(name);
-    t.partitions.push(p);
-    let mut req = ListOffsetsRequest::default();
-    req.replica_id = BrokerId(-1);
-    req.topics.push(t);
-    let r = c.call(req, 7).await;
-    let p = &r.topics[0].partitions[0];
-    (p.error_code, p.offset)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_serve_clients_from_the_metadata_image() {
     let nodes = start_cluster(3).await;
@@ -217,7 +201,8 @@ async fn three_nodes_serve_clients_from_the_metadata_image() {
     for (partition, leader) in leaders.iter().enumerate() {
         let partition = partition as i32;
         for (i, addr) in addrs.iter().enumerate() {
-            let (code, offset) = list_end_offset(*addr, "spread", partition).await;
+            let mut c = Client::connect(*addr).await;
+            let (code, offset, _) = common::list_offset(&mut c, "spread", partition, -1).await;
             if i as i32 + 1 == *leader {
                 assert_eq!((code, offset), (NONE, sent[&partition]));
             } else {

@@ -144,11 +144,12 @@ pub(super) fn requested_overrides(
     Ok(overrides)
 }
 
-pub fn delete_topics(ctx: &Ctx, version: i16, req: DeleteTopicsRequest) -> DeleteTopicsResponse {
-    let s = &ctx.state;
-    let mut resp = DeleteTopicsResponse::default();
-    // v0-5 name topics in `topic_names`; v6 in `topics` by name or id.
-    let targets: Vec<(Option<String>, uuid::Uuid)> = if version >= 6 {
+/// The topics a DeleteTopics names: v0-5 in `topic_names`; v6 in `topics` by name or id.
+pub(super) fn delete_targets(
+    version: i16,
+    req: DeleteTopicsRequest,
+) -> Vec<(Option<String>, uuid::Uuid)> {
+    if version >= 6 {
         req.topics
             .into_iter()
             .map(|t| (t.name.map(|n| n.0.to_string()), t.topic_id))
@@ -158,8 +159,13 @@ pub fn delete_topics(ctx: &Ctx, version: i16, req: DeleteTopicsRequest) -> Delet
             .into_iter()
             .map(|n| (Some(n.0.to_string()), uuid::Uuid::nil()))
             .collect()
-    };
-    for (name, id) in targets {
+    }
+}
+
+pub fn delete_topics(ctx: &Ctx, version: i16, req: DeleteTopicsRequest) -> DeleteTopicsResponse {
+    let s = &ctx.state;
+    let mut resp = DeleteTopicsResponse::default();
+    for (name, id) in delete_targets(version, req) {
         let mut r = DeletableTopicResult::default();
         r.topic_id = id;
         let resolved = match &name {

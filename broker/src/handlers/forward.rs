@@ -252,19 +252,7 @@ pub fn delete_topics(ctx: &Ctx, version: i16, req: DeleteTopicsRequest) -> Outco
     let ctx = ctx.clone();
     Outcome::Later(Box::pin(async move {
         let mut resp = DeleteTopicsResponse::default();
-        // v0-5 name topics in `topic_names`; v6 in `topics` by name or id.
-        let targets: Vec<(Option<String>, uuid::Uuid)> = if version >= 6 {
-            req.topics
-                .into_iter()
-                .map(|t| (t.name.map(|n| n.0.to_string()), t.topic_id))
-                .collect()
-        } else {
-            req.topic_names
-                .into_iter()
-                .map(|n| (Some(n.0.to_string()), uuid::Uuid::nil()))
-                .collect()
-        };
-        for (name, id) in targets {
+        for (name, id) in admin::delete_targets(version, req) {
             let mut r = DeletableTopicResult::default();
             r.topic_id = id;
             let image = cluster.image();
