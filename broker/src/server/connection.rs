@@ -300,8 +300,8 @@ pub(super) async fn run(
                 }
             };
             if let Some(cert) = tls.get_ref().1.peer_certificates().and_then(|c| c.first()) {
-                match tls::subject_dn(cert) {
-                    Ok(dn) => ctx.principal = Arc::from(format!("User:{dn}")),
+                match tls::subject_dn(cert).and_then(|dn| listener.principal_mapper.map(&dn)) {
+                    Ok(name) => ctx.principal = Arc::from(format!("User:{name}")),
                     Err(e) => {
                         tracing::warn!(%peer, "closing connection: {e}");
                         return;
