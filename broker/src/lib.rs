@@ -143,6 +143,7 @@ impl Broker {
             )
             .await?;
             state.cluster = Some(node);
+            state.cluster_id = state::quorum_cluster_id(&cluster.voters);
         }
         let state = Arc::new(state);
         if let Some(node) = &state.cluster {

@@ -122,6 +122,20 @@ fn load_or_create_cluster_id(dir: &Path, node_id: i32) -> std::io::Result<String
     Ok(id)
 }
 
+/// Cluster mode: every node must report the same cluster id, and the metadata log does not
+/// carry one yet, so it is derived from the controller quorum (ids and addresses), which every
+/// node is started with. (KRaft formats each node with an id chosen once; that record is to come.)
+pub fn quorum_cluster_id(voters: &std::collections::BTreeMap<u64, String>) -> String {
+    let quorum: String = voters.iter().map(|(id, a)| format!("{id}@{a},")).collect();
+    let mut bytes = Vec::with_capacity(16);
+    for salt in 0u8..4 {
+        let mut input = vec![salt];
+        input.extend_from_slice(quorum.as_bytes());
+        bytes.extend_from_slice(&crc32c::crc32c(&input).to_be_bytes());
+    }
+    base64_url(&bytes)
+}
+
 /// A UUID as Kafka renders topic ids in `partition.metadata`.
 pub(crate) fn kafka_uuid(id: &uuid::Uuid) -> String {
     base64_url(id.as_bytes())
@@ -190,6 +204,11 @@ mod tests {
     #[test]
     fn cluster_id_shape() {
         assert_eq!(base64_url(&[0u8; 16]).len(), 22);
+        let quorum = |a: &str| std::collections::BTreeMap::from([(1, a.to_string())]);
+        let id = quorum_cluster_id(&quorum("127.0.0.1:1"));
+        assert_eq!(id.len(), 22);
+        assert_eq!(id, quorum_cluster_id(&quorum("127.0.0.1:1")));
+        assert_ne!(id, quorum_cluster_id(&quorum("127.0.0.1:2")));
     }
 
     #[test]

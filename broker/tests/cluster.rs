@@ -143,6 +143,11 @@ async fn three_nodes_serve_clients_from_the_metadata_image() {
     let dc = c.call(DescribeClusterRequest::default(), 0).await;
     assert_eq!(dc.error_code, NONE);
     assert_eq!(dc.brokers.len(), 3);
+    let mut cluster_ids = BTreeSet::new();
+    for addr in &addrs {
+        cluster_ids.insert(metadata(*addr, None).await.cluster_id);
+    }
+    assert_eq!(cluster_ids.len(), 1, "one cluster id: {cluster_ids:?}");
 
     // Admin requests to any node are decided once, by the quorum.
     assert_eq!(create(addrs[2], "spread", 6, 1).await, NONE);

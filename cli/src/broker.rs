@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::path::Path;
 
 use odradek_broker::{Broker, BrokerConfig, BrokerHandle, BrokerProperties, ClusterConfig};
 
@@ -47,8 +48,7 @@ pub async fn run(args: BrokerArgs) -> CliResult {
     Ok(())
 }
 
-/// N nodes on 127.0.0.1, each a controller and a broker, with free ports: the controller ports
-/// are picked first (every node must know the whole quorum), the client listeners are port 0.
+/// N nodes on 127.0.0.1, each a controller and a broker; the client listeners are port 0.
 async fn run_local_cluster(
     args: &BrokerArgs,
     properties: BrokerProperties,
@@ -57,20 +57,7 @@ async fn run_local_cluster(
     if nodes == 0 {
         return Err(Failure::usage("--nodes must be at least 1".to_string()));
     }
-    let mut voters = BTreeMap::new();
-    {
-        // Held together so the ports differ; released just before the controllers bind them.
-        let mut held = Vec::new();
-        for id in 1..=u64::from(nodes) {
-            let socket = std::net::TcpListener::bind("127.0.0.1:0")
-                .map_err(|e| Failure::runtime(format!("cannot pick a controller port: {e}")))?;
-            let addr = socket
-                .local_addr()
-                .map_err(|e| Failure::runtime(e.to_string()))?;
-            voters.insert(id, addr.to_string());
-            held.push(socket);
-        }
-    }
+    let voters = local_quorum(&args.data_dir, nodes)?;
     let mut brokers: Vec<(u64, BrokerHandle)> = Vec::new();
     for id in 1..=u64::from(nodes) {
         let dir = args.data_dir.join(format!("node-{id}"));
@@ -106,6 +93,42 @@ async fn run_local_cluster(
         broker.shutdown().await;
     }
     Ok(())
+}
+
+/// The local cluster's controller quorum: free ports picked on the first start (every node must
+/// know the whole quorum before any starts) and kept in `DATA_DIR/controller-quorum`, since the
+/// quorum's log remembers its voters' addresses for the next start.
+fn local_quorum(data_dir: &Path, nodes: u16) -> Result<BTreeMap<u64, String>, Failure> {
+    let file = data_dir.join("controller-quorum");
+    if let Ok(text) = std::fs::read_to_string(&file) {
+        let voters = ClusterConfig::parse_voters(text.trim())
+            .map_err(|e| Failure::usage(format!("{}: {e}", file.display())))?;
+        if voters.len() != usize::from(nodes) {
+            return Err(Failure::usage(format!(
+                "{} holds a cluster of {} nodes, not {nodes}",
+                data_dir.display(),
+                voters.len()
+            )));
+        }
+        return Ok(voters);
+    }
+    let mut voters = BTreeMap::new();
+    // Held together so the ports differ; released just before the controllers bind them.
+    let mut held = Vec::new();
+    for id in 1..=u64::from(nodes) {
+        let socket = std::net::TcpListener::bind("127.0.0.1:0")
+            .map_err(|e| Failure::runtime(format!("cannot pick a controller port: {e}")))?;
+        let addr = socket
+            .local_addr()
+            .map_err(|e| Failure::runtime(e.to_string()))?;
+        voters.insert(id, addr.to_string());
+        held.push(socket);
+    }
+    let text: Vec<String> = voters.iter().map(|(id, a)| format!("{id}@{a}")).collect();
+    std::fs::create_dir_all(data_dir)
+        .and_then(|()| std::fs::write(&file, text.join(",") + "\n"))
+        .map_err(|e| Failure::runtime(format!("cannot write {}: {e}", file.display())))?;
+    Ok(voters)
 }
 
 async fn wait_for_signal() {
