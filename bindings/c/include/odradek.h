@@ -66,6 +66,42 @@
 // Code of an internal failure (a caught panic; name "_FAIL").
 #define ODRADEK_ERR_FAIL -196
 
+// "_INVALID_CONFIG": a bad setting; nothing was sent.
+#define ODRADEK_ERR_INVALID_CONFIG -186
+
+// "_INVALID_ARG": a bad argument; nothing was sent.
+#define ODRADEK_ERR_INVALID_ARG -186
+
+// "_BAD_MSG": a malformed response or record batch.
+#define ODRADEK_ERR_BAD_MSG -199
+
+// "_TRANSPORT": the connection failed.
+#define ODRADEK_ERR_TRANSPORT -195
+
+// "_TIMED_OUT": a call did not finish within its timeout.
+#define ODRADEK_ERR_TIMED_OUT -185
+
+// "_MSG_TIMED_OUT": a record was not delivered within delivery.timeout.ms.
+#define ODRADEK_ERR_MSG_TIMED_OUT -192
+
+// "_QUEUE_FULL": the producer's buffer is full (max.block.ms passed).
+#define ODRADEK_ERR_QUEUE_FULL -184
+
+// "_DESTROY": the client is closed.
+#define ODRADEK_ERR_DESTROY -197
+
+// "_UNSUPPORTED_FEATURE": the broker lacks a needed API version.
+#define ODRADEK_ERR_UNSUPPORTED_FEATURE -165
+
+// "_ALL_BROKERS_DOWN": no broker could be reached.
+#define ODRADEK_ERR_ALL_BROKERS_DOWN -187
+
+// "_AUTHENTICATION": SASL authentication failed.
+#define ODRADEK_ERR_AUTHENTICATION -169
+
+// "_SSL": the TLS handshake or certificate check failed.
+#define ODRADEK_ERR_SSL -181
+
 // Log level: something failed.
 #define ODRADEK_LOG_ERROR 1
 
@@ -393,11 +429,6 @@ struct OdradekError *odradek_consumer_poll_async(const struct OdradekConsumer *c
 // The next message read from this partition will be at `offset` (≥ 0 or
 // ODRADEK_OFFSET_BEGINNING / ODRADEK_OFFSET_END).
 struct OdradekError *odradek_consumer_seek(const struct OdradekConsumer *consumer, const char *topic, int32_t partition, int64_t offset);
-
-// Messages of this partition from `offset` on were polled but never reached the application
-// (a read-ahead buffer in a binding): the group's commits — on close, on revoke, auto-commit —
-// stop before them. Call it before odradek_consumer_close; no effect without a subscription.
-struct OdradekError *odradek_consumer_mark_unread(const struct OdradekConsumer *consumer, const char *topic, int32_t partition, int64_t offset);
 
 // The offset of the next message this consumer hands out from the partition, or
 // ODRADEK_OFFSET_INVALID when not assigned or not resolved yet.
