@@ -705,16 +705,20 @@ func recordOf(raw map[string]json.RawMessage) (*Record, error) {
 	return rec, nil
 }
 
+// readStep reads the consumer, count and timeout_ms of a consume or iterate step.
+func (r *runner) readStep(step map[string]json.RawMessage) (c *confClient, count, ms int, err error) {
+	if c, err = r.consumerOf(step); err != nil {
+		return
+	}
+	if count, err = get[int](step, "count"); err != nil {
+		return
+	}
+	ms, err = get[int](step, "timeout_ms")
+	return
+}
+
 func (r *runner) consume(step map[string]json.RawMessage) error {
-	c, err := r.consumerOf(step)
-	if err != nil {
-		return err
-	}
-	count, err := get[int](step, "count")
-	if err != nil {
-		return err
-	}
-	ms, err := get[int](step, "timeout_ms")
+	c, count, ms, err := r.readStep(step)
 	if err != nil {
 		return err
 	}
@@ -774,15 +778,7 @@ func (r *runner) consume(step map[string]json.RawMessage) error {
 // iterate takes records one at a time from the Records channel, then cancels the loop and
 // waits until it has ended (errs is closed last), without receiving anything more.
 func (r *runner) iterate(step map[string]json.RawMessage) error {
-	c, err := r.consumerOf(step)
-	if err != nil {
-		return err
-	}
-	count, err := get[int](step, "count")
-	if err != nil {
-		return err
-	}
-	ms, err := get[int](step, "timeout_ms")
+	c, count, ms, err := r.readStep(step)
 	if err != nil {
 		return err
 	}
