@@ -6,8 +6,9 @@
 #   scripts/test-certs.sh DIR
 #
 # DIR gets ca.pem, server.pem + server.key (PKCS#8, unencrypted), server-keystore.pem (key and
-# chain in one file, Kafka's PEM keystore), client.pem + client.key, other-ca.pem, and
-# other-server-keystore.pem (a server certificate from the untrusted CA).
+# chain in one file, Kafka's PEM keystore), client.pem + client.key, client-encrypted.key (the
+# same key as encrypted PKCS#8, PBES2 AES-256-CBC, password "client-key-pass"), other-ca.pem,
+# and other-server-keystore.pem (a server certificate from the untrusted CA).
 set -euo pipefail
 dir="${1:?usage: test-certs.sh DIR}"
 mkdir -p "$dir"
@@ -35,5 +36,7 @@ extendedKeyUsage=serverAuth"
 leaf client ca client "extendedKeyUsage=clientAuth"
 leaf other-server other-ca localhost "subjectAltName=IP:127.0.0.1,DNS:localhost
 extendedKeyUsage=serverAuth"
+openssl pkcs8 -topk8 -v2 aes-256-cbc -passout pass:client-key-pass -in client.key \
+    -out client-encrypted.key
 cat server.key server.pem ca.pem > server-keystore.pem
 cat other-server.key other-server.pem other-ca.pem > other-server-keystore.pem

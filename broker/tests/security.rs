@@ -204,6 +204,58 @@ async fn mutual_tls_names_the_principal_and_requires_a_certificate() {
     b.shutdown().await;
 }
 
+/// `ssl.principal.mapping.rules`: a client certificate's DN mapped to a short name that the
+/// authorizer knows (a super user), another mapped to a principal with no ACLs, and one no rule
+/// matches refused.
+#[tokio::test]
+async fn principal_mapping_rules_name_certificate_principals() {
+    let pki = Pki::new();
+    let props = format!(
+        "listeners=SSL://127.0.0.1:0\nssl.client.auth=required\n\
+         ssl.principal.mapping.rules=RULE:^CN=(.*?),O=Odradek test$/$1/L, RULE:^CN=svc-(.*)$/$1/U\n\
+         authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer\n\
+         super.users=User:alice\n{}",
+        pki.broker_props()
+    );
+    let (b, _dir) = start_props(&props).await;
+    let ssl = b.local_addr();
+    let alice = pki.ca.client("Alice").unwrap();
+    let mut c = pki.tls_client(ssl, Some(&alice)).await.unwrap();
+    assert_eq!(
+        create_topic(&mut c, "mapped", 1, &[]).await,
+        0,
+        "User:alice is a super user"
+    );
+    let bob = pki.ca.client("Bob").unwrap();
+    let mut c = pki.tls_client(ssl, Some(&bob)).await.unwrap();
+    assert_eq!(
+        create_topic(&mut c, "unmapped", 1, &[]).await,
+        29,
+        "User:bob has no ACL: TOPIC_AUTHORIZATION_FAILED"
+    );
+    b.shutdown().await;
+
+    // A DN no rule matches is refused: the connection is closed.
+    let props = props
+        .replace(", RULE:^CN=svc-(.*)$/$1/U", "")
+        .replace("O=Odradek test$", "O=Elsewhere$");
+    let (b, _dir) = start_props(&props).await;
+    assert!(pki.refused(b.local_addr(), Some(&alice)).await);
+    b.shutdown().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = odradek_broker::BrokerConfig::new("127.0.0.1:0".parse().unwrap(), dir.path());
+    cfg.properties = odradek_broker::BrokerProperties::parse(&format!(
+        "listeners=SSL://127.0.0.1:0\nssl.principal.mapping.rules=RULE:oops\n{}",
+        pki.broker_props()
+    ))
+    .unwrap();
+    let e = odradek_broker::Broker::start(cfg)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("ssl.principal.mapping.rules"), "{e}");
+}
+
 fn sasl_props(extra: &str) -> String {
     format!(
         "listeners=SASL_PLAINTEXT://127.0.0.1:0\nsasl.enabled.mechanisms=PLAIN\nlistener.name.sasl_plaintext.plain.sasl.jaas.config={PLAIN_JAAS}\n{extra}"

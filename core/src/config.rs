@@ -323,7 +323,65 @@ pub static PROPERTIES: &[Property] = &[
         [],
         Some("default"),
         ValueKind::Enum(OAUTHBEARER_METHOD),
-        "default (a token provider or the unsecured JWT) or oidc (not supported yet)."
+        "default (a token provider or the unsecured JWT) or oidc (client credentials from \
+         sasl.oauthbearer.token.endpoint.url)."
+    ),
+    prop!(
+        "sasl.oauthbearer.token.endpoint.url",
+        [],
+        None,
+        ValueKind::Str,
+        "OIDC: the provider's token endpoint (https:// only)."
+    ),
+    prop!(
+        "sasl.oauthbearer.client.id",
+        [],
+        None,
+        ValueKind::Str,
+        "OIDC: the client id of the client credentials grant."
+    ),
+    prop!(
+        "sasl.oauthbearer.client.secret",
+        [],
+        None,
+        ValueKind::Str,
+        "OIDC: the client secret (a secret)."
+    ),
+    prop!(
+        "sasl.oauthbearer.scope",
+        [],
+        None,
+        ValueKind::Str,
+        "OIDC: the scope requested with the token."
+    ),
+    prop!(
+        "sasl.oauthbearer.extensions",
+        [],
+        None,
+        ValueKind::Str,
+        "OIDC: SASL extensions sent with the token, as key=value pairs separated by commas."
+    ),
+    prop!(
+        "sasl.oauthbearer.sub.claim.name",
+        [],
+        Some("sub"),
+        ValueKind::Str,
+        "OIDC: the token claim naming the principal."
+    ),
+    prop!(
+        "https.ca.location",
+        [],
+        None,
+        ValueKind::Str,
+        "OIDC: CA certificates (PEM file or directory) trusted for the token endpoint; the \
+         system store when neither this nor https.ca.pem is set."
+    ),
+    prop!(
+        "https.ca.pem",
+        [],
+        None,
+        ValueKind::Str,
+        "OIDC: CA certificates trusted for the token endpoint, as PEM text."
     ),
     // Producer.
     prop!(

@@ -13,6 +13,7 @@
 
 pub mod stream;
 pub mod tls;
+pub mod tls_key;
 
 /// The TLS library, for the types in [`tls`]'s signatures.
 pub use rustls;

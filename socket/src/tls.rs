@@ -14,7 +14,7 @@ use std::sync::Arc;
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tokio::net::TcpStream;
 
@@ -37,8 +37,12 @@ pub struct TlsOptions {
     pub roots: Roots,
     /// The client certificate chain (PEM) for mutual TLS.
     pub certificate_pem: Option<Vec<u8>>,
-    /// The client's private key (PEM, unencrypted PKCS#8, PKCS#1 or SEC1).
+    /// The client's private key (PEM: PKCS#8, PKCS#1 or SEC1, or encrypted PKCS#8).
     pub key_pem: Option<Vec<u8>>,
+    /// Where `key_pem` came from (a file name or a config key), for error messages.
+    pub key_origin: String,
+    /// The password of an encrypted `key_pem`; `Debug` leaves it out.
+    pub key_password: Option<String>,
     /// Check that the server's certificate names the host connected to.
     pub verify_hostname: bool,
     /// Check the server's certificate at all (off only for tests).
@@ -161,12 +165,8 @@ pub fn client_config(options: &TlsOptions) -> Result<Arc<rustls::ClientConfig>, 
     let config = match (&options.certificate_pem, &options.key_pem) {
         (Some(cert), Some(key)) => {
             let chain = certificates(cert, "client certificate")?;
-            let key = PrivateKeyDer::from_pem_slice(key).map_err(|e| {
-                TlsSetupError(format!(
-                    "client key: no unencrypted PRIVATE KEY in the PEM ({e}); an ENCRYPTED \
-                     PRIVATE KEY needs ssl.key.password"
-                ))
-            })?;
+            let key = crate::tls_key::private_key_from_pem(key, options.key_password.as_deref())
+                .map_err(|e| TlsSetupError(format!("client key ({}): {e}", options.key_origin)))?;
             builder
                 .with_client_auth_cert(chain, key)
                 .map_err(|e| TlsSetupError(format!("client certificate and key: {e}")))?

@@ -1,16 +1,19 @@
 //! Who a connection is and what it may do: listeners and their security protocols
 //! (`listeners`), TLS (`tls`), SASL authentication (`sasl`; PLAIN users in `plain`,
-//! unsecured OAUTHBEARER tokens in `oauth`, SCRAM credentials in `scram_store`), and ACLs with
+//! OAUTHBEARER tokens in `oauth`: unsecured, or signed and checked against a JWKS in `jwks`;
+//! SCRAM credentials in `scram_store`), and ACLs with
 //! the authorizer handlers ask (`acl`).
 //!
 //! A principal is written as Kafka writes it: `User:ANONYMOUS` for an unauthenticated
-//! connection, `User:<name>` after SASL, `User:<subject DN>` for a client certificate
-//! (Kafka's default `ssl.principal.mapping.rules`).
+//! connection, `User:<name>` after SASL, `User:<subject DN>` for a client certificate, or
+//! the name `ssl.principal.mapping.rules` make of the DN (`principal_mapping`).
 
 pub mod acl;
+pub mod jwks;
 pub mod listeners;
 pub mod oauth;
 pub mod plain;
+pub mod principal_mapping;
 pub mod sasl;
 pub mod scram_store;
 pub mod test_pki;
@@ -38,6 +41,8 @@ pub struct Listener {
     pub advertised_port: i32,
     /// Set on SSL and SASL_SSL listeners.
     pub tls: Option<tokio_rustls::TlsAcceptor>,
+    /// `ssl.principal.mapping.rules`: the principal a client certificate stands for.
+    pub principal_mapper: principal_mapping::PrincipalMapper,
     /// Set on SASL listeners.
     pub sasl: Option<Arc<sasl::SaslConfig>>,
 }
@@ -74,6 +79,11 @@ impl Listener {
         } else {
             None
         };
+        let principal_mapper = match spec.prop(props, "ssl.principal.mapping.rules") {
+            Some(rules) => principal_mapping::PrincipalMapper::parse(rules)
+                .map_err(|e| format!("listener {}: ssl.principal.mapping.rules: {e}", spec.name))?,
+            None => principal_mapping::PrincipalMapper::default(),
+        };
         let (advertised_host, advertised_port) = match &spec.advertised {
             Some((h, p)) => (h.clone(), *p as i32),
             None => (local_addr.ip().to_string(), local_addr.port() as i32),
@@ -85,6 +95,7 @@ impl Listener {
             advertised_host,
             advertised_port,
             tls,
+            principal_mapper,
             sasl,
         })
     }
@@ -98,6 +109,7 @@ impl Listener {
             advertised_host: addr.ip().to_string(),
             advertised_port: addr.port() as i32,
             tls: None,
+            principal_mapper: principal_mapping::PrincipalMapper::default(),
             sasl: None,
         }
     }

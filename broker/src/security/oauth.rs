@@ -1,5 +1,7 @@
-//! SASL/OAUTHBEARER (RFC 7628) with Kafka's default broker-side validator: unsecured JWTs
-//! (`alg: none`), for development and tests only — anyone can mint such a token. The options
+//! SASL/OAUTHBEARER (RFC 7628): signed JWTs checked against a JWKS when
+//! `sasl.oauthbearer.jwks.endpoint.url` is set ([`super::jwks`]), else Kafka's default
+//! broker-side validator: unsecured JWTs (`alg: none`), for development and tests only —
+//! anyone can mint such a token. The unsecured validator's options
 //! are those of Kafka's `OAuthBearerUnsecuredValidatorCallbackHandler`, read from
 //! `listener.name.<listener>.oauthbearer.sasl.jaas.config`:
 //! `unsecuredValidatorPrincipalClaimName` (default `sub`),
@@ -9,9 +11,44 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use odradek_protocol::sasl::oauthbearer;
 
+use super::jwks::JwksValidator;
 use super::listeners::ListenerSpec;
 use super::plain::jaas_options;
 use crate::config::BrokerProperties;
+
+/// The OAUTHBEARER validator of a listener.
+#[derive(Debug, Clone)]
+pub enum OAuthValidator {
+    Unsecured(UnsecuredJwtValidator),
+    Signed(JwksValidator),
+}
+
+impl OAuthValidator {
+    pub fn from_props(spec: &ListenerSpec, props: &BrokerProperties) -> Result<Self, String> {
+        Ok(match JwksValidator::from_props(spec, props)? {
+            Some(signed) => OAuthValidator::Signed(signed),
+            None => OAuthValidator::Unsecured(UnsecuredJwtValidator::from_props(spec, props)?),
+        })
+    }
+
+    pub fn validate(&self, message: &[u8]) -> Result<Validated, String> {
+        match self {
+            OAuthValidator::Unsecured(v) => v.validate(message),
+            OAuthValidator::Signed(v) => {
+                let (principal, expires_at_ms) = v.validate(message)?;
+                let now_ms = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_millis() as i64;
+                let left_ms = (expires_at_ms - now_ms).max(0) as u64;
+                Ok(Validated {
+                    principal,
+                    expires: Instant::now() + Duration::from_millis(left_ms),
+                })
+            }
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct UnsecuredJwtValidator {

@@ -18,7 +18,7 @@ use odradek_protocol::sasl::Mechanism;
 use odradek_protocol::sasl::scram::ScramServer;
 
 use super::listeners::ListenerSpec;
-use super::oauth::{self, UnsecuredJwtValidator};
+use super::oauth::{self, OAuthValidator};
 use super::plain::PlainUsers;
 use super::scram_store::ScramStore;
 use crate::config::BrokerProperties;
@@ -36,7 +36,7 @@ const DEFAULT_MAX_RECEIVE: usize = 524_288;
 pub struct SaslConfig {
     pub mechanisms: Vec<Mechanism>,
     plain: PlainUsers,
-    oauth: UnsecuredJwtValidator,
+    oauth: OAuthValidator,
     /// `connections.max.reauth.ms` (0: sessions do not expire).
     reauth: Option<Duration>,
     /// `sasl.server.max.receive.size`: the largest frame before authentication.
@@ -87,7 +87,7 @@ impl SaslConfig {
                 listener.to_ascii_lowercase()
             ));
         }
-        let oauth = UnsecuredJwtValidator::from_props(spec, props)?;
+        let oauth = OAuthValidator::from_props(spec, props)?;
         let reauth_ms: i64 = number(spec, props, "connections.max.reauth.ms", 0)?;
         let max_receive = number(
             spec,

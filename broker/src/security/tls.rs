@@ -197,20 +197,8 @@ fn private_key(
     what: &str,
     password: Option<&str>,
 ) -> Result<PrivateKeyDer<'static>, String> {
-    if std::str::from_utf8(pem).is_ok_and(|t| t.contains("BEGIN ENCRYPTED PRIVATE KEY")) {
-        let hint = if password.is_some() {
-            ""
-        } else {
-            " and no ssl.key.password is set"
-        };
-        return Err(format!(
-            "listener {listener}: {what}: the private key is encrypted{hint}; encrypted keys \
-             are not supported yet: give an unencrypted PKCS#8 key (keep the file readable by \
-             the broker only)"
-        ));
-    }
-    PrivateKeyDer::from_pem_slice(pem)
-        .map_err(|e| format!("listener {listener}: {what}: no private key found: {e}"))
+    odradek_socket::tls_key::private_key_from_pem(pem, password)
+        .map_err(|e| format!("listener {listener}: {what}: {e}"))
 }
 
 /// Kafka's default principal for a client certificate (`ssl.principal.mapping.rules=DEFAULT`):

@@ -300,8 +300,8 @@ pub(super) async fn run(
                 }
             };
             if let Some(cert) = tls.get_ref().1.peer_certificates().and_then(|c| c.first()) {
-                match tls::subject_dn(cert) {
-                    Ok(dn) => ctx.principal = Arc::from(format!("User:{dn}")),
+                match tls::subject_dn(cert).and_then(|dn| listener.principal_mapper.map(&dn)) {
+                    Ok(name) => ctx.principal = Arc::from(format!("User:{name}")),
                     Err(e) => {
                         tracing::warn!(%peer, "closing connection: {e}");
                         return;
@@ -608,7 +608,8 @@ async fn handle_frame(frame: BytesMut, ctx: &Ctx) -> Result<Option<Pending>, Str
         if api_key == ApiKey::ApiVersions {
             // Kafka answers an ApiVersions it cannot parse with a v0 body: the error and the
             // versions it does support, so the client can retry with one of them.
-            let body = handlers::api_versions::response(35);
+            let body =
+                handlers::api_versions::response(35, ctx.state.props().transaction_version());
             let bytes = encode_response(
                 api_key,
                 0,

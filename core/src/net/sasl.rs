@@ -101,8 +101,18 @@ pub(super) async fn authenticate(conn: &Link, sasl: &SaslSettings) -> Result<Opt
                 // An error challenge: acknowledge it so the broker ends the exchange, and
                 // report what it said.
                 let why = oauthbearer::describe_server_error(&reply.auth_bytes);
-                let _ = exchange.step(CLIENT_ERROR_ACK.to_vec()).await;
-                return Err(fail(format!("the broker refused the token ({why})")));
+                // The broker's last answer may say why (ours does: bad signature, expired...).
+                let said = exchange
+                    .step_raw(CLIENT_ERROR_ACK.to_vec())
+                    .await
+                    .ok()
+                    .and_then(|r| r.error_message)
+                    .map(|m| m.to_string())
+                    .filter(|m| !m.is_empty());
+                return Err(fail(match said {
+                    Some(said) => format!("the broker refused the token ({why}): {said}"),
+                    None => format!("the broker refused the token ({why})"),
+                }));
             }
             reply
         }
@@ -119,9 +129,14 @@ struct Exchange<'a, F: Fn(String) -> Error> {
 
 impl<F: Fn(String) -> Error> Exchange<'_, F> {
     /// One SaslAuthenticate round trip; a broker error fails the login with its message.
-    async fn step(&self, bytes: Vec<u8>) -> Result<SaslAuthenticateResponse> {
+    /// One SaslAuthenticate round trip, the broker's error code left to the caller.
+    async fn step_raw(&self, bytes: Vec<u8>) -> Result<SaslAuthenticateResponse> {
         let request = SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(bytes));
-        let response = self.conn.request_at(&request, self.version).await?;
+        self.conn.request_at(&request, self.version).await
+    }
+
+    async fn step(&self, bytes: Vec<u8>) -> Result<SaslAuthenticateResponse> {
+        let response = self.step_raw(bytes).await?;
         if response.error_code != 0 {
             let code = Error::from_code(response.error_code)
                 .map(|e| e.name())

@@ -260,9 +260,9 @@ impl UnsecuredJwtConfig {
     }
 }
 
-/// The claims an unsecured JWT was checked for.
+/// The claims a JWT was checked for (unsecured or signed).
 #[derive(Debug, Clone, PartialEq)]
-pub struct UnsecuredClaims {
+pub struct JwtClaims {
     /// The principal (the value of the principal claim).
     pub principal: String,
     /// `exp`, in milliseconds since the epoch.
@@ -273,58 +273,80 @@ pub struct UnsecuredClaims {
     pub scope: Vec<String>,
 }
 
-/// Parses and checks an unsecured JWT as Kafka's unsecured validator does: header
-/// `"alg":"none"`, empty signature, a string principal claim, a numeric `exp` in the future.
-pub fn parse_unsecured_jwt(
-    token: &str,
-    principal_claim: &str,
-    now_ms: i64,
-) -> Result<UnsecuredClaims, SaslError> {
-    let invalid = |why: &str| SaslError::InvalidToken {
+/// A compact JWS taken apart, nothing checked yet.
+#[derive(Debug, Clone)]
+pub struct DecodedJwt<'a> {
+    /// The header (`alg`, `kid`, ...).
+    pub header: Map<String, Value>,
+    /// The payload's claims.
+    pub claims: Map<String, Value>,
+    /// `<header>.<payload>` as sent: what the signature covers.
+    pub signing_input: &'a str,
+    /// The signature, base64url-decoded (empty for an unsecured JWT).
+    pub signature: Vec<u8>,
+}
+
+fn invalid_token(why: &str) -> SaslError {
+    SaslError::InvalidToken {
         mechanism: MECHANISM,
         why: why.to_string(),
-    };
+    }
+}
+
+/// Splits and decodes a compact JWT (three base64url parts, the first two JSON objects).
+pub fn decode_jwt(token: &str) -> Result<DecodedJwt<'_>, SaslError> {
     let mut parts = token.split('.');
     let (Some(header), Some(payload), Some(signature), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err(invalid("not a compact JWT (three dot-separated parts)"));
+        return Err(invalid_token(
+            "not a compact JWT (three dot-separated parts)",
+        ));
     };
-    if !signature.is_empty() {
-        return Err(invalid("an unsecured JWT must have an empty signature"));
-    }
     let json_part = |part: &str, what: &str| -> Result<Map<String, Value>, SaslError> {
         let bytes = B64URL
             .decode(part.trim_end_matches('='))
-            .map_err(|_| invalid(&format!("the {what} is not base64url")))?;
+            .map_err(|_| invalid_token(&format!("the {what} is not base64url")))?;
         match serde_json::from_slice(&bytes) {
             Ok(Value::Object(o)) => Ok(o),
-            _ => Err(invalid(&format!("the {what} is not a JSON object"))),
+            _ => Err(invalid_token(&format!("the {what} is not a JSON object"))),
         }
     };
-    let header = json_part(header, "header")?;
-    if header.get("alg").and_then(Value::as_str) != Some("none") {
-        return Err(invalid("the header's alg is not \"none\""));
-    }
-    let claims = json_part(payload, "payload")?;
+    Ok(DecodedJwt {
+        header: json_part(header, "header")?,
+        claims: json_part(payload, "payload")?,
+        signing_input: &token[..header.len() + 1 + payload.len()],
+        signature: B64URL
+            .decode(signature.trim_end_matches('='))
+            .map_err(|_| invalid_token("the signature is not base64url"))?,
+    })
+}
+
+/// Checks the claims every Kafka validator requires: a numeric `exp` after `now_ms` and a
+/// non-blank string principal claim; reads `iat` and `scope`.
+pub fn check_claims(
+    claims: &Map<String, Value>,
+    principal_claim: &str,
+    now_ms: i64,
+) -> Result<JwtClaims, SaslError> {
     let millis = |name: &str| -> Result<Option<i64>, SaslError> {
         match claims.get(name) {
             None => Ok(None),
             Some(v) => v
                 .as_f64()
                 .map(|s| Some((s * 1000.0) as i64))
-                .ok_or_else(|| invalid(&format!("the '{name}' claim is not a number"))),
+                .ok_or_else(|| invalid_token(&format!("the '{name}' claim is not a number"))),
         }
     };
-    let expires_at_ms = millis("exp")?.ok_or_else(|| invalid("no 'exp' claim"))?;
+    let expires_at_ms = millis("exp")?.ok_or_else(|| invalid_token("no 'exp' claim"))?;
     if expires_at_ms <= now_ms {
-        return Err(invalid("the token has expired"));
+        return Err(invalid_token("the token has expired"));
     }
     let issued_at_ms = millis("iat")?;
     let principal = match claims.get(principal_claim) {
         Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
         _ => {
-            return Err(invalid(&format!(
+            return Err(invalid_token(&format!(
                 "no string '{principal_claim}' claim naming the principal"
             )));
         }
@@ -342,12 +364,31 @@ pub fn parse_unsecured_jwt(
             .collect(),
         _ => Vec::new(),
     };
-    Ok(UnsecuredClaims {
+    Ok(JwtClaims {
         principal,
         expires_at_ms,
         issued_at_ms,
         scope,
     })
+}
+
+/// Parses and checks an unsecured JWT as Kafka's unsecured validator does: header
+/// `"alg":"none"`, empty signature, a string principal claim, a numeric `exp` in the future.
+pub fn parse_unsecured_jwt(
+    token: &str,
+    principal_claim: &str,
+    now_ms: i64,
+) -> Result<JwtClaims, SaslError> {
+    let jwt = decode_jwt(token)?;
+    if !jwt.signature.is_empty() {
+        return Err(invalid_token(
+            "an unsecured JWT must have an empty signature",
+        ));
+    }
+    if jwt.header.get("alg").and_then(Value::as_str) != Some("none") {
+        return Err(invalid_token("the header's alg is not \"none\""));
+    }
+    check_claims(&jwt.claims, principal_claim, now_ms)
 }
 
 #[cfg(test)]

@@ -19,6 +19,11 @@ use odradek_socket::tls::{Roots, TlsOptions};
 use crate::config::Config;
 use crate::error::{Error, Result};
 
+mod https;
+pub mod oidc;
+
+use oidc::{OidcSettings, OidcTokens};
+
 pub use odradek_protocol::security::SecurityProtocol;
 
 /// The future an OAUTHBEARER token provider returns.
@@ -81,6 +86,8 @@ pub enum TokenSource {
     Provider(TokenProvider),
     /// An unsecured JWT built from `sasl.oauthbearer.config` (tests only).
     Unsecured(UnsecuredJwtConfig),
+    /// OIDC client credentials (`sasl.oauthbearer.method=oidc`).
+    Oidc(Arc<OidcTokens>),
 }
 
 impl TokenSource {
@@ -89,6 +96,7 @@ impl TokenSource {
         match self {
             TokenSource::Provider(p) => p.call().await,
             TokenSource::Unsecured(cfg) => Ok(cfg.build(now_ms())),
+            TokenSource::Oidc(oidc) => oidc.token().await,
         }
     }
 }
@@ -193,7 +201,7 @@ fn pem(config: &Config, name: &str) -> Result<Option<Vec<u8>>> {
             format!("set either {location_key} or {pem_key}, not both"),
         )),
         (Some(path), None) => {
-            let read = if name == "ssl.ca" {
+            let read = if name.ends_with(".ca") {
                 odradek_socket::tls::read_ca_location(Path::new(path))
             } else {
                 std::fs::read(path)
@@ -211,21 +219,16 @@ fn tls_config(config: &Config) -> Result<Arc<rustls::ClientConfig>> {
         Some(pem) => Roots::Pem(pem),
         None => Roots::System,
     };
-    let key_pem = pem(config, "ssl.key")?;
-    if let Some(key) = &key_pem {
-        let encrypted = String::from_utf8_lossy(key).contains("ENCRYPTED");
-        if encrypted {
-            return Err(Error::config(
-                "ssl.key.password",
-                "encrypted private keys are not supported yet; decrypt the key first \
-                 (openssl pkcs8 -in key.pem -out plain.pem)",
-            ));
-        }
-    }
+    let key_origin = match config.get("ssl.key.location") {
+        Some(path) => format!("ssl.key.location {path}"),
+        None => "ssl.key.pem".to_string(),
+    };
     let options = TlsOptions {
         roots,
         certificate_pem: pem(config, "ssl.certificate")?,
-        key_pem,
+        key_pem: pem(config, "ssl.key")?,
+        key_origin,
+        key_password: config.get("ssl.key.password").map(str::to_string),
         verify_hostname: config.get("ssl.endpoint.identification.algorithm") == Some("https"),
         verify_certificate: config.get("enable.ssl.certificate.verification") == Some("true"),
     };
@@ -262,29 +265,31 @@ fn sasl_settings(config: &Config) -> Result<SaslSettings> {
             }
         }
         Mechanism::OAuthBearer => {
-            if config.get("sasl.oauthbearer.method") == Some("oidc") {
+            let oidc = config.get("sasl.oauthbearer.method") == Some("oidc");
+            if oidc && config.oauthbearer_token_provider().is_some() {
                 return Err(Error::config(
                     "sasl.oauthbearer.method",
-                    "oidc is not supported yet; set a token provider instead",
+                    "oidc fetches tokens itself: set either a token provider or \
+                     sasl.oauthbearer.method=oidc, not both",
                 ));
             }
-            tokens = Some(
-                if let Some(provider) = config.oauthbearer_token_provider() {
-                    TokenSource::Provider(provider.clone())
-                } else if config.get("enable.sasl.oauthbearer.unsecure.jwt") == Some("true") {
-                    let text = config.get("sasl.oauthbearer.config").unwrap_or("");
-                    TokenSource::Unsecured(
-                        UnsecuredJwtConfig::parse(text)
-                            .map_err(|e| Error::config("sasl.oauthbearer.config", e))?,
-                    )
-                } else {
-                    return Err(Error::config(
-                        "sasl.mechanism",
-                        "OAUTHBEARER needs a token provider, or enable.sasl.oauthbearer.unsecure.jwt=true \
+            tokens = Some(if oidc {
+                TokenSource::Oidc(Arc::new(OidcTokens::new(oidc_settings(config)?)))
+            } else if let Some(provider) = config.oauthbearer_token_provider() {
+                TokenSource::Provider(provider.clone())
+            } else if config.get("enable.sasl.oauthbearer.unsecure.jwt") == Some("true") {
+                let text = config.get("sasl.oauthbearer.config").unwrap_or("");
+                TokenSource::Unsecured(
+                    UnsecuredJwtConfig::parse(text)
+                        .map_err(|e| Error::config("sasl.oauthbearer.config", e))?,
+                )
+            } else {
+                return Err(Error::config(
+                    "sasl.mechanism",
+                    "OAUTHBEARER needs a token provider, or enable.sasl.oauthbearer.unsecure.jwt=true \
                      with sasl.oauthbearer.config for an unsecured test token",
-                    ));
-                },
-            );
+                ));
+            });
         }
     }
     Ok(SaslSettings {
@@ -292,6 +297,55 @@ fn sasl_settings(config: &Config) -> Result<SaslSettings> {
         username,
         password,
         tokens,
+    })
+}
+
+/// The OIDC settings of `config` (`sasl.oauthbearer.method=oidc`).
+fn oidc_settings(config: &Config) -> Result<OidcSettings> {
+    let required = |key: &str| {
+        config
+            .get(key)
+            .filter(|v| !v.trim().is_empty())
+            .ok_or_else(|| Error::config(key, "is required for sasl.oauthbearer.method=oidc"))
+    };
+    let url_key = "sasl.oauthbearer.token.endpoint.url";
+    let endpoint =
+        https::HttpsUrl::parse(required(url_key)?).map_err(|e| Error::config(url_key, e))?;
+    let client_id = required("sasl.oauthbearer.client.id")?.to_string();
+    let client_secret = Secret::new(required("sasl.oauthbearer.client.secret")?);
+    let extensions =
+        oidc::parse_extensions(config.get("sasl.oauthbearer.extensions").unwrap_or(""))
+            .map_err(|e| Error::config("sasl.oauthbearer.extensions", e))?;
+    let roots = match pem(config, "https.ca")? {
+        Some(pem) => Roots::Pem(pem),
+        None => Roots::System,
+    };
+    let tls = odradek_socket::tls::client_config(&TlsOptions {
+        roots,
+        verify_hostname: true,
+        verify_certificate: true,
+        ..TlsOptions::default()
+    })
+    .map_err(|e| {
+        Error::config(
+            "https.ca.location",
+            format!("the token endpoint's TLS: {e}"),
+        )
+    })?;
+    Ok(OidcSettings {
+        endpoint,
+        client_id,
+        client_secret,
+        scope: config
+            .get("sasl.oauthbearer.scope")
+            .filter(|s| !s.trim().is_empty())
+            .map(str::to_string),
+        extensions,
+        principal_claim: config
+            .get("sasl.oauthbearer.sub.claim.name")
+            .unwrap_or("sub")
+            .to_string(),
+        tls,
     })
 }
 
@@ -348,12 +402,51 @@ mod tests {
         assert!(e.contains("sasl.password"), "{e}");
         let e = error(&[sasl[0], ("sasl.mechanism", "OAUTHBEARER")]);
         assert!(e.contains("token provider"), "{e}");
-        let e = error(&[
+        let oidc = [
             sasl[0],
             ("sasl.mechanism", "OAUTHBEARER"),
             ("sasl.oauthbearer.method", "oidc"),
-        ]);
-        assert!(e.contains("oidc"), "{e}");
+        ];
+        let e = error(&oidc);
+        assert!(e.contains("sasl.oauthbearer.token.endpoint.url"), "{e}");
+        let url = ("sasl.oauthbearer.token.endpoint.url", "http://idp/token");
+        let e = error(&[oidc[0], oidc[1], oidc[2], url]);
+        assert!(e.contains("https"), "{e}");
+        let url = ("sasl.oauthbearer.token.endpoint.url", "https://idp/token");
+        let id = ("sasl.oauthbearer.client.id", "svc");
+        let e = error(&[oidc[0], oidc[1], oidc[2], url, id]);
+        assert!(e.contains("sasl.oauthbearer.client.secret"), "{e}");
+        let mut full = vec![
+            oidc[0],
+            oidc[1],
+            oidc[2],
+            url,
+            id,
+            ("sasl.oauthbearer.client.secret", "hunter4"),
+        ];
+        let e = error(
+            &[
+                full.as_slice(),
+                &[("sasl.oauthbearer.extensions", "auth=x")],
+            ]
+            .concat(),
+        );
+        assert!(
+            e.contains("sasl.oauthbearer.extensions") && !e.contains("hunter4"),
+            "{e}"
+        );
+        let ca = rcgen::CertificateParams::new(vec!["idp".to_string()])
+            .unwrap()
+            .self_signed(&rcgen::KeyPair::generate().unwrap())
+            .unwrap()
+            .pem();
+        full.push(("https.ca.pem", &ca));
+        let s = Security::from_config(&config(&full)).unwrap();
+        let debug = format!("{s:?}");
+        assert!(
+            debug.contains("Oidc") && !debug.contains("hunter4"),
+            "{debug}"
+        );
         let e = error(&[
             sasl[0],
             ("sasl.mechanism", "OAUTHBEARER"),
@@ -377,12 +470,33 @@ mod tests {
         );
         let e = error(&[("security.protocol", "SSL"), ("ssl.ca.pem", "not a pem")]);
         assert!(e.contains("CERTIFICATE"), "{e}");
-        let e = error(&[
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["client".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap()
+            .pem();
+        let dir = tempfile::tempdir().unwrap();
+        let key_file = dir.path().join("client.key");
+        std::fs::write(
+            &key_file,
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n",
+        )
+        .unwrap();
+        let key_path = key_file.display().to_string();
+        let mtls = [
             ("security.protocol", "SSL"),
-            ("ssl.key.pem", "-----BEGIN ENCRYPTED PRIVATE KEY-----\n"),
-            ("ssl.key.password", "hunter2"),
-        ]);
-        assert!(e.contains("encrypted"), "{e}");
+            ("ssl.certificate.pem", cert.as_str()),
+            ("ssl.key.location", key_path.as_str()),
+        ];
+        let e = error(&mtls);
+        assert!(
+            e.contains(&key_path) && e.contains("no ssl.key.password is set"),
+            "{e}"
+        );
+        let e = error(&[mtls[0], mtls[1], mtls[2], ("ssl.key.password", "hunter2")]);
+        assert!(e.contains(&key_path) && e.contains("not valid"), "{e}");
+        assert!(!e.contains("hunter2"), "{e}");
         assert!(!error(&sasl).contains("hunter2"));
     }
 
