@@ -176,7 +176,10 @@ export interface Transaction {
   send(record: ProducerRecord): Promise<DeliveryReport>
   send(batch: { topic: string; messages: Array<Omit<ProducerRecord, 'topic'>> }): Promise<DeliveryReport[]>
   sendBatch(batch: { topic: string; messages: Array<Omit<ProducerRecord, 'topic'>> }): Promise<DeliveryReport[]>
-  /** `consumer` gives its group metadata (KIP-447); `consumerGroupId` names only the group. */
+  /**
+   * The group metadata (KIP-447) comes from `consumer`, or for `consumerGroupId` from the one
+   * open consumer of that group in this process; with none or several only the group is named.
+   */
   sendOffsets(offsets: {
     consumer?: Consumer
     consumerGroupId?: string

@@ -351,18 +351,21 @@ class Transaction {
 
   /**
    * kafkajs: {consumer | consumerGroupId, topics: [{topic, partitions: [{partition, offset}]}]}.
-   * With `consumer` (an odradek Consumer) the offsets carry its generation and member id, so
-   * a member that was replaced in the group cannot commit them (KIP-447); a bare
-   * `consumerGroupId` names only the group.
+   * The offsets carry the consumer's generation and member id, so a member that was replaced
+   * in the group cannot commit them (KIP-447): from `consumer` (an odradek Consumer), or, for
+   * a bare `consumerGroupId`, from the one open consumer of that group in this process. With
+   * none (the consumer lives elsewhere) or several (which one read the offsets is unknown)
+   * only the group is named, as kafkajs does, and the coordinator cannot fence a zombie.
    */
   sendOffsets({ consumer, consumerGroupId, topics }) {
     const offsets = []
     for (const t of topics) {
       for (const p of t.partitions) offsets.push({ topic: t.topic, partition: p.partition, offset: Number(p.offset) })
     }
-    const metadata = consumer
-      ? consumer.groupMetadata()
-      : { groupId: consumerGroupId, generationId: -1, memberId: '', groupInstanceId: null }
+    const members = consumer ? [consumer] : [...(openConsumers.get(consumerGroupId) || [])]
+    const metadata = members.length === 1
+      ? members[0].groupMetadata()
+      : { groupId: consumerGroupId, generationId: -1, memberId: '' } // no instance id (null is refused)
     return this._producer.sendOffsetsToTransaction(offsets, metadata)
   }
 
@@ -425,6 +428,9 @@ function offsetSpec(p) {
   return { topic: p.topic, partition: p.partition, whence: String(o) }
 }
 
+/** group.id → its open consumers in this process (for Transaction.sendOffsets). */
+const openConsumers = new Map()
+
 class Consumer extends EventEmitter {
   /**
    * @param {Record<string, string | number | boolean>} config  with `group.id` the consumer
@@ -438,6 +444,11 @@ class Consumer extends EventEmitter {
     this._buffer = []
     this._head = 0
     this._closed = false
+    if (this._hasGroup(this._config)) {
+      const group = String(this._config['group.id'])
+      if (!openConsumers.has(group)) openConsumers.set(group, new Set())
+      openConsumers.get(group).add(this)
+    }
     this._running = null
     this._subscribed = false
     this._used = false
@@ -723,6 +734,11 @@ class Consumer extends EventEmitter {
     // poll slice, leaving what it fetched in the buffer.
     if (this._running) await this._running.catch(() => {})
     this._closed = true
+    const members = openConsumers.get(String(this._config['group.id']))
+    if (members) {
+      members.delete(this)
+      if (members.size === 0) openConsumers.delete(String(this._config['group.id']))
+    }
     // Messages fetched but never handed out must not be covered by the commit on close.
     const firstUnread = new Map()
     for (let i = this._head; i < this._buffer.length; i++) {

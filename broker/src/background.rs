@@ -1,5 +1,5 @@
 //! Periodic work: retention, time-based flushes, producer-id expiry, aborting transactions
-//! past their timeout. Each loop stops on
+//! past their timeout, expiring idle transactional ids. Each loop stops on
 //! shutdown; disk work runs on the blocking pool.
 
 use std::sync::Arc;
@@ -60,6 +60,19 @@ pub fn spawn(state: Arc<BrokerState>, shutdown: watch::Receiver<bool>) -> Vec<Jo
                 }
             }
         }));
+    }
+    {
+        // Transactional ids idle past transactional.id.expiration.ms are forgotten.
+        let period = state.props().transactional_id_expiry_interval();
+        tasks.push(tokio::spawn(every(
+            period,
+            shutdown.clone(),
+            state.clone(),
+            |s| {
+                let expiry = s.props().transactional_id_expiration_ms();
+                s.txns.expire_ids(now_ms(), expiry);
+            },
+        )));
     }
     if state.props().cleaner_enable() {
         let every_ms = state.props().cleaner_backoff();

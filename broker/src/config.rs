@@ -109,6 +109,15 @@ const BROKER_KEYS: &[(&str, &str)] = &[
     ("log.flush.scheduler.interval.ms", "1000"),
     ("transactional.id.expiration.ms", "604800000"),
     ("transaction.max.timeout.ms", "900000"),
+    // The finalized `transaction.version` feature ApiVersions advertises (Kafka sets it with
+    // `kafka-features`; one node has no controller, so it is a property): 2 is KIP-890's
+    // transactions (an epoch bump per transaction, partitions added by Produce), 0 or 1 the
+    // classic protocol.
+    ("transaction.version", "2"),
+    (
+        "transaction.remove.expired.transaction.cleanup.interval.ms",
+        "3600000",
+    ),
     (
         "transaction.abort.timed.out.transaction.cleanup.interval.ms",
         "10000",
@@ -413,6 +422,24 @@ impl BrokerProperties {
     /// The longest `transaction.timeout.ms` a producer may ask for.
     pub fn transaction_max_timeout_ms(&self) -> i64 {
         self.long("transaction.max.timeout.ms")
+    }
+
+    /// The finalized `transaction.version` (0 to 2).
+    pub fn transaction_version(&self) -> i16 {
+        self.long("transaction.version").clamp(0, 2) as i16
+    }
+
+    /// How long a transactional id with no transaction open is kept after its last use.
+    pub fn transactional_id_expiration_ms(&self) -> i64 {
+        self.long("transactional.id.expiration.ms")
+    }
+
+    /// How often the coordinator looks for transactional ids past their expiration.
+    pub fn transactional_id_expiry_interval(&self) -> Duration {
+        Duration::from_millis(
+            self.long("transaction.remove.expired.transaction.cleanup.interval.ms")
+                .max(1) as u64,
+        )
     }
 
     /// How often the coordinator looks for transactions past their timeout.

@@ -23,6 +23,7 @@ const TRANSACTION_COORDINATOR_FENCED: i16 = 52;
 const UNSTABLE_OFFSET_COMMIT: i16 = 88;
 const PRODUCER_FENCED: i16 = 90;
 const TRANSACTIONAL_ID_NOT_FOUND: i16 = 105;
+const TRANSACTION_ABORTABLE: i16 = 120;
 
 async fn client(b: &TestBroker) -> Client {
     Client::connect(b.handle.local_addr()).await
@@ -84,6 +85,29 @@ fn txn_batch(values: &[&str], p: (i64, i16), seq: i32, compression: Compression)
 
 /// Produce v9 carrying the transactional id; the partition's error code.
 async fn produce_txn(c: &mut Client, id: &str, name: &str, partition: i32, records: Bytes) -> i16 {
+    produce_txn_at(c, 9, id, name, partition, records).await
+}
+
+/// EndTxn v5 (transaction version 2): the code and the producer id and epoch to go on with.
+async fn end_v5(c: &mut Client, id: &str, p: (i64, i16), commit: bool) -> (i16, (i64, i16)) {
+    let mut req = EndTxnRequest::default();
+    req.transactional_id = TransactionalId(s(id));
+    req.producer_id = ProducerId(p.0);
+    req.producer_epoch = p.1;
+    req.committed = commit;
+    let r = c.call(req, 5).await;
+    (r.error_code, (r.producer_id.0, r.producer_epoch))
+}
+
+/// Produce at `version` carrying the transactional id; the partition's error code.
+async fn produce_txn_at(
+    c: &mut Client,
+    version: i16,
+    id: &str,
+    name: &str,
+    partition: i32,
+    records: Bytes,
+) -> i16 {
     let mut pd = produce_request::PartitionProduceData::default();
     pd.index = partition;
     pd.records = Some(records);
@@ -95,7 +119,7 @@ async fn produce_txn(c: &mut Client, id: &str, name: &str, partition: i32, recor
     req.acks = -1;
     req.timeout_ms = 5000;
     req.topic_data.push(td);
-    let resp = c.call(req, 9).await;
+    let resp = c.call(req, version).await;
     resp.responses[0].partition_responses[0].error_code
 }
 
@@ -386,6 +410,148 @@ async fn timed_out_transaction_is_aborted_and_fenced() {
     let (lso, aborted, _) = fetch_iso(&mut c, "slow", 0, 0, true).await;
     assert_eq!(lso, 2);
     assert_eq!(aborted, vec![(pid, 0)]);
+}
+
+/// Transaction version 2 (KIP-890), finalized by default: ApiVersions says so; Produce v12
+/// adds its partition; EndTxn v5 bumps the epoch on commit and abort (also of an empty
+/// transaction) and answers a retry with the bumped one; a batch of the finished epoch is
+/// refused; AddPartitionsToTxn v5 verification answers TRANSACTION_ABORTABLE. With the feature
+/// at 1 the same EndTxn v5 keeps the epoch and Produce v12 adds nothing.
+#[tokio::test]
+async fn transaction_version_2() {
+    let b = start().await;
+    let mut c = client(&b).await;
+    let v = c.call(ApiVersionsRequest::default(), 3).await;
+    let f = &v.finalized_features;
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(
+        (f[0].name.as_str(), f[0].max_version_level),
+        ("transaction.version", 2)
+    );
+    assert_eq!(create_topic(&mut c, "tv2", 2, &[]).await, NONE);
+    let (_, pid, e0) = init(&mut c, "tv2", 60_000).await;
+    let batch = txn_batch(&["a", "b"], (pid, e0), 0, Compression::None);
+    // Produce v11 is version 1: the partition must have been added first.
+    let old = produce_txn_at(&mut c, 11, "tv2", "tv2", 0, batch.clone()).await;
+    assert_eq!(old, INVALID_TXN_STATE);
+    assert_eq!(
+        produce_txn_at(&mut c, 12, "tv2", "tv2", 0, batch).await,
+        NONE
+    );
+    assert_eq!(
+        end_v5(&mut c, "tv2", (pid, e0), true).await,
+        (NONE, (pid, e0 + 1))
+    );
+    // The retry of that EndTxn (its answer lost) gets the same answer.
+    assert_eq!(
+        end_v5(&mut c, "tv2", (pid, e0), true).await,
+        (NONE, (pid, e0 + 1))
+    );
+    // A straggler of the committed transaction is refused by epoch.
+    let late = txn_batch(&["late"], (pid, e0), 2, Compression::None);
+    let code = produce_txn_at(&mut c, 12, "tv2", "tv2", 0, late).await;
+    assert_eq!(code, INVALID_PRODUCER_EPOCH);
+    // The next transaction runs under the bumped epoch, sequences from 0; it aborts.
+    let next = txn_batch(&["x"], (pid, e0 + 1), 0, Compression::None);
+    assert_eq!(
+        produce_txn_at(&mut c, 12, "tv2", "tv2", 1, next).await,
+        NONE
+    );
+    assert_eq!(
+        end_v5(&mut c, "tv2", (pid, e0 + 1), false).await,
+        (NONE, (pid, e0 + 2))
+    );
+    // An abort with nothing in the transaction bumps too; a commit of nothing is refused.
+    assert_eq!(
+        end_v5(&mut c, "tv2", (pid, e0 + 2), false).await,
+        (NONE, (pid, e0 + 3))
+    );
+    assert_eq!(
+        end_v5(&mut c, "tv2", (pid, e0 + 3), true).await.0,
+        INVALID_TXN_STATE
+    );
+    assert_eq!(
+        end_v5(&mut c, "tv2", (pid, e0 + 1), true).await.0,
+        PRODUCER_FENCED
+    );
+    // Verification (the partition leader's question) of a partition outside the transaction.
+    let mut t = add_partitions_to_txn_request::AddPartitionsToTxnTopic::default();
+    t.name = topic("tv2");
+    t.partitions = vec![0];
+    let mut txn = add_partitions_to_txn_request::AddPartitionsToTxnTransaction::default();
+    txn.transactional_id = TransactionalId(s("tv2"));
+    txn.producer_id = ProducerId(pid);
+    txn.producer_epoch = e0 + 3;
+    txn.verify_only = true;
+    txn.topics.push(t);
+    let mut req = AddPartitionsToTxnRequest::default();
+    req.transactions.push(txn);
+    let r = c.call(req, 5).await;
+    let code =
+        r.results_by_transaction[0].topic_results[0].results_by_partition[0].partition_error_code;
+    assert_eq!(code, TRANSACTION_ABORTABLE);
+    let (lso, aborted, values) = fetch_iso(&mut c, "tv2", 0, 0, true).await;
+    assert_eq!((lso, aborted), (3, vec![]));
+    assert_eq!(values, vec![(0, "a".to_string()), (1, "b".to_string())]);
+    let (_, aborted, values) = fetch_iso(&mut c, "tv2", 1, 0, true).await;
+    assert_eq!((aborted, values), (vec![(pid, 0)], vec![]));
+
+    let b1 = start_with("transaction.version=1", FsyncPolicy::Interval).await;
+    let mut c = client(&b1).await;
+    let v = c.call(ApiVersionsRequest::default(), 3).await;
+    assert_eq!(v.finalized_features[0].max_version_level, 1);
+    assert_eq!(create_topic(&mut c, "tv1", 1, &[]).await, NONE);
+    let (_, pid, e0) = init(&mut c, "tv1", 60_000).await;
+    let batch = txn_batch(&["a"], (pid, e0), 0, Compression::None);
+    let code = produce_txn_at(&mut c, 12, "tv1", "tv1", 0, batch).await;
+    assert_eq!(code, INVALID_TXN_STATE);
+    assert_eq!(add(&mut c, "tv1", (pid, e0), "tv1", &[0]).await, vec![NONE]);
+    let batch = txn_batch(&["a"], (pid, e0), 0, Compression::None);
+    assert_eq!(
+        produce_txn_at(&mut c, 12, "tv1", "tv1", 0, batch).await,
+        NONE
+    );
+    assert_eq!(
+        end_v5(&mut c, "tv1", (pid, e0), true).await,
+        (NONE, (pid, e0))
+    );
+}
+
+/// `transactional.id.expiration.ms`: an id with no transaction open and idle past it is
+/// forgotten (also across a restart) and a new InitProducerId starts it over with a new
+/// producer id; an id with an open transaction is kept (its timeout ends it first).
+#[tokio::test]
+async fn idle_transactional_id_expires() {
+    const PROPS: &str = "transactional.id.expiration.ms=300\n\
+        transaction.remove.expired.transaction.cleanup.interval.ms=50";
+    let dir = tempfile::tempdir().unwrap();
+    let handle = start_in(dir.path(), PROPS, FsyncPolicy::Interval).await;
+    let mut c = Client::connect(handle.local_addr()).await;
+    assert_eq!(create_topic(&mut c, "exp", 1, &[]).await, NONE);
+    let (_, idle_pid, _) = init(&mut c, "idle", 60_000).await;
+    let (_, pid, epoch) = init(&mut c, "open", 60_000).await;
+    assert_eq!(
+        add(&mut c, "open", (pid, epoch), "exp", &[0]).await,
+        vec![NONE]
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while describe(&mut c, "idle").await.error_code != TRANSACTIONAL_ID_NOT_FOUND {
+        assert!(std::time::Instant::now() < deadline, "never expired");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let open = describe(&mut c, "open").await;
+    assert_eq!(open.transaction_state.as_str(), "Ongoing");
+    drop(c);
+    handle.shutdown().await;
+    let handle = start_in(dir.path(), PROPS, FsyncPolicy::Interval).await;
+    let mut c = Client::connect(handle.local_addr()).await;
+    let idle = describe(&mut c, "idle").await;
+    assert_eq!(idle.error_code, TRANSACTIONAL_ID_NOT_FOUND);
+    let (e, new_pid, new_epoch) = init(&mut c, "idle", 60_000).await;
+    assert_eq!(e, NONE);
+    assert_ne!(new_pid, idle_pid);
+    assert_eq!(new_epoch, 0);
+    handle.shutdown().await;
 }
 
 /// Requests that break the protocol's rules get Kafka's error codes and change nothing.

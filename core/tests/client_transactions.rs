@@ -1,7 +1,10 @@
 //! Our transactional producer and read_committed consumer, against Apache Kafka 4.3.1 and our
 //! broker: committed and aborted transactions over two partitions (read_committed gets exactly
 //! the committed records, read_uncommitted all of them), offsets committed with a transaction
-//! only when it commits, zombie fencing (fatal error class), and misuse errors.
+//! only when it commits, zombie fencing (fatal error class), and misuse errors. Each runs under
+//! the transaction version the broker finalized: 2 (KIP-890: an epoch bump per transaction,
+//! partitions and groups added by Produce and TxnOffsetCommit) on Apache Kafka 4.3.1 and our
+//! broker by default, and 1's protocol against our broker with `transaction.version=1`.
 
 mod client_support;
 
@@ -13,7 +16,10 @@ use odradek::admin::{Admin, NewTopic};
 use odradek::config::{ClientConfig, Config};
 use odradek::consumer::{Consumer, ConsumerRecord, Offset};
 use odradek::error::ErrorClass;
+use odradek::net::{CLIENT_SUPPORTED, ConnectOptions, Connection};
 use odradek::producer::{ConsumerGroupMetadata, Producer, ProducerRecord};
+use odradek::protocol::StrBytes;
+use odradek::protocol::messages::{DescribeTransactionsRequest, TransactionalId};
 
 fn producer(bootstrap: &str, txn_id: &str) -> Producer {
     let mut c = Config::new();
@@ -185,22 +191,107 @@ async fn scenarios(bootstrap: String) {
     assert_eq!(tail, vec!["fresh".to_string()]);
 }
 
-fn run(cluster: &TestCluster) {
+/// The (producer id, epoch) the coordinator holds for `id` (DescribeTransactions).
+async fn coordinator_epoch(conn: &Connection, id: &str) -> (i64, i16) {
+    let r = conn
+        .request(
+            &DescribeTransactionsRequest::default().with_transactional_ids(vec![TransactionalId(
+                StrBytes::from_string(id.to_string()),
+            )]),
+        )
+        .await
+        .unwrap();
+    let st = &r.transaction_states[0];
+    assert_eq!(st.error_code, 0, "DescribeTransactions of {id}");
+    (st.producer_id.0, st.producer_epoch)
+}
+
+/// The finalized `transaction.version` is `level`, and the producer follows it: under 2 every
+/// commit and abort bumps the epoch (and a transaction of offsets alone commits them, the group
+/// added by TxnOffsetCommit v5); under 1 the epoch stays.
+async fn version_scenario(bootstrap: String, level: i16) {
+    let options = ConnectOptions {
+        client_id: "txn-version".into(),
+        setup_timeout: Duration::from_secs(10),
+        max_response_bytes: 1 << 20,
+        supported: CLIENT_SUPPORTED,
+        security: Default::default(),
+    };
+    let conn = Connection::connect(&bootstrap, &options).await.unwrap();
+    assert_eq!(conn.finalized_level("transaction.version"), level);
+    let admin = Admin::new(ClientConfig::new(&bootstrap).unwrap());
+    let t = topic("txnv");
+    admin.create_topics(&[NewTopic::new(&t, 1)]).await.unwrap();
+    let id = topic("txnv-id");
+    let p = producer(&bootstrap, &id);
+    p.init_transactions().await.unwrap();
+    let (pid, first) = coordinator_epoch(&conn, &id).await;
+    for commit in [true, false, true] {
+        p.begin_transaction().unwrap();
+        let sent = p.send(ProducerRecord::new(&t).value(b"v"));
+        if commit {
+            p.commit_transaction().await.unwrap();
+        } else {
+            p.abort_transaction().await.unwrap();
+        }
+        let _ = sent.await;
+    }
+    let group = topic("gv");
+    p.begin_transaction().unwrap();
+    p.send_offsets_to_transaction(&[(t.clone(), 0, 3)], &ConsumerGroupMetadata::new(&group))
+        .await
+        .unwrap();
+    p.commit_transaction().await.unwrap();
+    let bumps = if level >= 2 { 4 } else { 0 };
+    assert_eq!(
+        coordinator_epoch(&conn, &id).await,
+        (pid, first + bumps),
+        "transaction.version {level}"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let got = admin.list_group_offsets(&group).await.unwrap();
+        let got = got.get(&(t.clone(), 0)).copied();
+        if got == Some(3) || std::time::Instant::now() > deadline {
+            assert_eq!(got, Some(3), "offsets of an offsets-only transaction");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let c = consumer(&bootstrap, "read_committed");
+    c.assign(&[(&t, 0, Offset::Beginning)]).unwrap();
+    assert_eq!(read_n(&c, 2).await.len(), 2);
+}
+
+fn run(cluster: &TestCluster, level: i16) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    eprintln!("[{}] transactions", cluster.kind);
+    eprintln!(
+        "[{}] transactions, transaction.version {level}",
+        cluster.kind
+    );
+    rt.block_on(version_scenario(cluster.bootstrap.clone(), level));
     rt.block_on(scenarios(cluster.bootstrap.clone()));
 }
 
 #[test]
 fn transactions_on_odradek_broker() {
-    run(&TestCluster::odradek());
+    run(&TestCluster::odradek(), 2);
+}
+
+#[test]
+fn transactions_on_odradek_broker_version1() {
+    run(
+        &TestCluster::odradek_with(&[("transaction.version", "1")]),
+        1,
+    );
 }
 
 #[test]
 fn transactions_on_apache_kafka() {
-    run(&TestCluster::apache_kafka());
+    // Kafka 4.3.1 finalizes transaction.version 2 on a freshly formatted cluster.
+    run(&TestCluster::apache_kafka(), 2);
 }

@@ -20,6 +20,13 @@ namespace Odradek.Tests
         }
 
         [Test]
+        public void TransactionsExampleRunsAndExits()
+        {
+            string stdout = Run("Transactions.exe");
+            StringAssert.Contains("transformed 4 records exactly once", stdout);
+        }
+
+        [Test]
         public void ReadmeExampleRunsAndExits()
         {
             string stdout = Run("ReadmeExample.exe");

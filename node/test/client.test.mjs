@@ -361,3 +361,46 @@ test('kafkajs-style transaction(): commit with offsets, abort; fenced is fatal, 
   assert.deepEqual(got.map((m) => m.value.toString()), ['committed'])
   await consumer.close()
 })
+
+test('sendOffsets({consumerGroupId}) carries the generation and member id of the open consumer of that group', async () => {
+  await admin.createTopics([{ topic: 'txn-gid', numPartitions: 1 }])
+  const producer = new Producer(conf({ 'transactional.id': 'node-txn-gid' }))
+  const consumer = new Consumer(conf({ 'group.id': 'node-txn-gid', 'auto.offset.reset': 'earliest' }))
+  consumer.subscribe(['txn-gid'])
+  const deadline = Date.now() + 30_000
+  while (consumer.assignment().length === 0) {
+    await consumer.poll(100)
+    assert.ok(Date.now() < deadline, 'the consumer was never assigned')
+  }
+  const meta = consumer.groupMetadata()
+  assert.ok(meta.generationId > 0 && meta.memberId !== '', JSON.stringify(meta))
+  const sent = []
+  const original = producer.sendOffsetsToTransaction.bind(producer)
+  producer.sendOffsetsToTransaction = (offsets, m) => {
+    sent.push(m)
+    return original(offsets, m)
+  }
+  const offsets = (offset) => ({ consumerGroupId: 'node-txn-gid', topics: [{ topic: 'txn-gid', partitions: [{ partition: 0, offset }] }] })
+  let txn = await producer.transaction()
+  await txn.sendOffsets(offsets(3))
+  await txn.commit()
+  assert.deepEqual(sent[0], meta)
+  assert.deepEqual(await consumer.committed([{ topic: 'txn-gid', partition: 0 }]), [3])
+  await consumer.close()
+  // No open consumer of the group: only the group is named.
+  txn = await producer.transaction()
+  await txn.sendOffsets(offsets(4))
+  await txn.commit()
+  assert.deepEqual(sent[1], { groupId: 'node-txn-gid', generationId: -1, memberId: '' })
+  await producer.close()
+})
+
+test('examples/node/transactions.js runs: four records transformed exactly once', async () => {
+  const { execFile } = await import('node:child_process')
+  const { fileURLToPath } = await import('node:url')
+  const example = fileURLToPath(new URL('../../examples/node/transactions.js', import.meta.url))
+  const stdout = await new Promise((resolve, reject) => {
+    execFile(process.execPath, [example], { timeout: 60_000 }, (err, out, errOut) => (err ? reject(new Error(`${err}\n${errOut}`)) : resolve(out)))
+  })
+  assert.match(stdout, /^transformed 4 records exactly once$/m)
+})

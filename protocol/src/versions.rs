@@ -11,10 +11,12 @@ use super::ProtocolError;
 ///
 /// Every range lies inside what the `kafka-protocol` crate encodes, what Apache Kafka 4.3 serves
 /// and what the Java 4.x client sends. The maxima stop before versions that change the client's
-/// obligations: Produce v12+/EndTxn v5+/TxnOffsetCommit v5+ (transactions v2, KIP-890), Fetch v13+,
-/// OffsetCommit v10+ and OffsetFetch v10+ (topic ids instead of names).
+/// obligations: Produce v13+, Fetch v13+, OffsetCommit v10+ and OffsetFetch v10+ (topic ids
+/// instead of names). Produce v12, EndTxn v5 and TxnOffsetCommit v5 are transaction version 2
+/// (KIP-890): a transactional producer uses them only when the broker finalized the
+/// `transaction.version` feature at 2, and caps them one below otherwise.
 pub const CLIENT_SUPPORTED: &[(ApiKey, i16, i16)] = &[
-    (ApiKey::Produce, 3, 11),
+    (ApiKey::Produce, 3, 12),
     (ApiKey::Fetch, 4, 12),
     (ApiKey::ListOffsets, 1, 10),
     (ApiKey::Metadata, 4, 12),
@@ -36,8 +38,8 @@ pub const CLIENT_SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::OffsetForLeaderEpoch, 2, 4),
     (ApiKey::AddPartitionsToTxn, 0, 3),
     (ApiKey::AddOffsetsToTxn, 0, 4),
-    (ApiKey::EndTxn, 0, 4),
-    (ApiKey::TxnOffsetCommit, 0, 4),
+    (ApiKey::EndTxn, 0, 5),
+    (ApiKey::TxnOffsetCommit, 0, 5),
     (ApiKey::DescribeAcls, 1, 3),
     (ApiKey::CreateAcls, 1, 3),
     (ApiKey::DeleteAcls, 1, 3),
@@ -69,6 +71,8 @@ pub const CLIENT_SUPPORTED: &[(ApiKey, i16, i16)] = &[
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ApiVersionMap {
     common: BTreeMap<i16, (i16, i16)>,
+    /// Finalized feature → its level (KIP-584; ApiVersions v3+).
+    features: BTreeMap<String, i16>,
 }
 
 impl ApiVersionMap {
@@ -88,7 +92,17 @@ impl ApiVersionMap {
                 common.insert(key, (min, max));
             }
         }
-        Self { common }
+        let features = theirs
+            .finalized_features
+            .iter()
+            .map(|f| (f.name.to_string(), f.max_version_level))
+            .collect();
+        Self { common, features }
+    }
+
+    /// The level at which the broker finalized `feature` (0 when it did not).
+    pub fn finalized_level(&self, feature: &str) -> i16 {
+        self.features.get(feature).copied().unwrap_or(0)
     }
 
     /// The highest version both sides speak, if any.
@@ -151,6 +165,23 @@ mod tests {
                 api_key: ApiKey::Metadata
             })
         ));
+    }
+
+    #[test]
+    fn keeps_finalized_feature_levels() {
+        use kafka_protocol::messages::api_versions_response::FinalizedFeatureKey;
+        let mut theirs = advertised(&[(0, 0, 13)]);
+        theirs.finalized_features = vec![
+            FinalizedFeatureKey::default()
+                .with_name(kafka_protocol::protocol::StrBytes::from_static_str(
+                    "transaction.version",
+                ))
+                .with_min_version_level(2)
+                .with_max_version_level(2),
+        ];
+        let map = ApiVersionMap::negotiate(CLIENT_SUPPORTED, &theirs);
+        assert_eq!(map.finalized_level("transaction.version"), 2);
+        assert_eq!(map.finalized_level("group.version"), 0);
     }
 
     #[test]

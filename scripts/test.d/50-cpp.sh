@@ -43,3 +43,7 @@ run cmake --build "$examples"
 out="$("$examples/quickstart")"
 echo "$out"
 grep -qx "read 10 records" <<<"$out" || { echo "50-cpp.sh: examples/cpp/quickstart did not read its 10 records" >&2; exit 1; }
+out="$("$examples/transactions")"
+echo "$out"
+grep -qx "transformed 4 records exactly once" <<<"$out" \
+    || { echo "50-cpp.sh: examples/cpp/transactions did not transform its 4 records" >&2; exit 1; }

@@ -47,4 +47,8 @@ if [ -f "$root/go/go.mod" ]; then
     (cd "$root/go/interop" && go vet ./... && go test -count=1 -timeout 240s ./...)
     echo "+ go run . (examples/go)" >&2
     (cd "$root/examples/go" && go run .)
+    echo "+ go run ./transactions (examples/go: consume-transform-produce)" >&2
+    ex_out="$(cd "$root/examples/go" && go run ./transactions)"
+    grep -qx "transformed 4 records exactly once" <<<"$ex_out" \
+        || { echo "55-cabi-go.sh: examples/go/transactions did not transform its 4 records: $ex_out" >&2; exit 1; }
 fi

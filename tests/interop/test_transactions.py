@@ -84,7 +84,10 @@ def produce_librdkafka(bootstrap: str, txns, codec: str) -> None:
 def produce_java(bootstrap: str, txns, codec: str) -> None:
     script = "".join("".join(to_line(r) for r in recs) + ("COMMIT\n" if commit else "ABORT\n")
                      for commit, recs in txns)
-    java("Txn", "produce", bootstrap, f"java-{codec}", codec, stdin=script)
+    out = java("Txn", "produce", bootstrap, f"java-{codec}", codec, stdin=script)
+    # Transaction version 2 (KIP-890; Apache Kafka 4.3.1 and our broker finalize it): the
+    # coordinator bumped the new producer's epoch (0) at every commit and abort.
+    assert f"epoch {len(txns)}" in out.splitlines(), f"the Java producer ended with {out!r}"
 
 
 def watermark(consumer, tp) -> int:

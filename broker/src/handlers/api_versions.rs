@@ -1,12 +1,19 @@
 //! ApiVersions: the table in `server::versions` (Produce advertised from v0, as Kafka 4 does).
 
-use kafka_protocol::messages::api_versions_response::ApiVersion;
+use kafka_protocol::messages::api_versions_response::{
+    ApiVersion, FinalizedFeatureKey, SupportedFeatureKey,
+};
 use kafka_protocol::messages::{ApiKey, ApiVersionsResponse};
+use kafka_protocol::protocol::StrBytes;
 
 use crate::server::versions::SUPPORTED_APIS;
 
-/// The response body with `error_code` (0, or UNSUPPORTED_VERSION for the v0 fallback).
-pub fn response(error_code: i16) -> ApiVersionsResponse {
+/// The feature KIP-890 clients look for.
+pub const TRANSACTION_VERSION: &str = "transaction.version";
+
+/// The response body with `error_code` (0, or UNSUPPORTED_VERSION for the v0 fallback) and the
+/// finalized `transaction.version` (v3+ carry features; older versions drop them).
+pub fn response(error_code: i16, transaction_version: i16) -> ApiVersionsResponse {
     let mut r = ApiVersionsResponse::default();
     r.error_code = error_code;
     r.api_keys = SUPPORTED_APIS
@@ -23,6 +30,21 @@ pub fn response(error_code: i16) -> ApiVersionsResponse {
             v
         })
         .collect();
-    r.finalized_features_epoch = -1;
+    let name = StrBytes::from_static_str(TRANSACTION_VERSION);
+    let mut supported = SupportedFeatureKey::default();
+    supported.name = name.clone();
+    supported.min_version = 0;
+    supported.max_version = 2;
+    r.supported_features = vec![supported];
+    // Level 0 is "not finalized": Kafka lists only levels above 0.
+    if transaction_version > 0 {
+        let mut finalized = FinalizedFeatureKey::default();
+        finalized.name = name;
+        finalized.min_version_level = transaction_version;
+        finalized.max_version_level = transaction_version;
+        r.finalized_features = vec![finalized];
+    }
+    // One node, never changed while it runs: epoch 0 once anything is finalized.
+    r.finalized_features_epoch = if transaction_version > 0 { 0 } else { -1 };
     r
 }

@@ -92,9 +92,10 @@ pub async fn handle(ctx: &Ctx, header: &RequestHeader, request: RequestKind) -> 
     let v = header.request_api_version;
     let respond = |r: ResponseKind| Outcome::Respond(Box::new(r));
     match request {
-        RequestKind::ApiVersions(_) => {
-            respond(ResponseKind::ApiVersions(api_versions::response(0)))
-        }
+        RequestKind::ApiVersions(_) => respond(ResponseKind::ApiVersions(api_versions::response(
+            0,
+            ctx.state.props().transaction_version(),
+        ))),
         RequestKind::Metadata(r) => respond(ResponseKind::Metadata(metadata::handle(ctx, v, r))),
         RequestKind::Produce(r) => produce::handle(ctx, v, r),
         RequestKind::Fetch(r) => fetch::handle(ctx, v, r),
@@ -135,9 +136,9 @@ pub async fn handle(ctx: &Ctx, header: &RequestHeader, request: RequestKind) -> 
         RequestKind::AddOffsetsToTxn(r) => respond(ResponseKind::AddOffsetsToTxn(
             txn::add_offsets_to_txn(ctx, r),
         )),
-        RequestKind::EndTxn(r) => txn::end_txn(ctx, r),
+        RequestKind::EndTxn(r) => txn::end_txn(ctx, v, r),
         RequestKind::TxnOffsetCommit(r) => respond(ResponseKind::TxnOffsetCommit(
-            txn::txn_offset_commit(ctx, r),
+            txn::txn_offset_commit(ctx, v, r),
         )),
         RequestKind::WriteTxnMarkers(r) => txn::write_txn_markers(ctx, r),
         RequestKind::DescribeTransactions(r) => respond(ResponseKind::DescribeTransactions(

@@ -2,7 +2,8 @@
 //! lock (offsets assigned, idempotent retries answered with their original offsets), then
 //! acknowledge — after the fsync when `--fsync always` or `flush.messages` ask for it.
 //! A transactional batch is appended only into a partition of its producer's open
-//! transaction, checked by the transaction coordinator (`crate::txn`).
+//! transaction, checked by the transaction coordinator (`crate::txn`); under transaction
+//! version 2 a v12+ request adds the partition to the transaction itself.
 
 use std::sync::Arc;
 
@@ -24,6 +25,8 @@ pub fn handle(ctx: &Ctx, version: i16, req: ProduceRequest) -> Outcome {
     let state = &ctx.state;
     let acks = req.acks;
     let txn_id = req.transactional_id.clone();
+    // Produce v12+ under transaction version 2 adds its partitions to the transaction.
+    let implicit_add = super::txn::version2(ctx, version, 12);
     let now = now_ms();
     let mut durable_waits: Vec<(usize, usize, Arc<Partition>, i64)> = Vec::new();
     let mut resp = ProduceResponse::default();
@@ -135,6 +138,8 @@ pub fn handle(ctx: &Ctx, version: i16, req: ProduceRequest) -> Outcome {
                         (h.producer_id, h.producer_epoch),
                         &partition.topic,
                         pd.index,
+                        implicit_add,
+                        now,
                         append,
                     )
                 } else {

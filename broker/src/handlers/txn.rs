@@ -135,13 +135,22 @@ pub fn add_partitions_to_txn(
     for t in req.transactions {
         let parts = topics_of(t.topics);
         let mut r = AddPartitionsToTxnResult::default();
-        r.topic_results = add_results(run(
+        let mut results = run(
             &t.transactional_id,
             t.producer_id.0,
             t.producer_epoch,
             parts,
             t.verify_only,
-        ));
+        );
+        if version >= 5 && t.verify_only {
+            // v5 (KIP-890): a partition outside the transaction makes it abortable.
+            for (_, code) in &mut results {
+                if *code == codes::INVALID_TXN_STATE {
+                    *code = codes::TRANSACTION_ABORTABLE;
+                }
+            }
+        }
+        r.topic_results = add_results(results);
         r.transactional_id = t.transactional_id;
         resp.results_by_transaction.push(r);
     }
@@ -186,7 +195,13 @@ fn after_markers(
     }))
 }
 
-pub fn end_txn(ctx: &Ctx, req: EndTxnRequest) -> Outcome {
+/// Whether a request of a transaction-version-2 version (EndTxn v5, TxnOffsetCommit v5,
+/// Produce v12) gets version 2's semantics: only while the feature is finalized at 2.
+pub fn version2(ctx: &Ctx, request_version: i16, first_v2_version: i16) -> bool {
+    request_version >= first_v2_version && ctx.state.props().transaction_version() >= 2
+}
+
+pub fn end_txn(ctx: &Ctx, version: i16, req: EndTxnRequest) -> Outcome {
     let s = &ctx.state;
     let producer = (req.producer_id.0, req.producer_epoch);
     if !ctx.allowed(op::WRITE, resource::TRANSACTIONAL_ID, &req.transactional_id) {
@@ -196,19 +211,30 @@ pub fn end_txn(ctx: &Ctx, req: EndTxnRequest) -> Outcome {
         resp.producer_epoch = -1;
         return Outcome::Respond(Box::new(ResponseKind::EndTxn(resp)));
     }
-    let (code, written) =
-        s.txns
-            .end_txn(s, &req.transactional_id, producer, req.committed, now_ms());
+    let (code, next, written) = s.txns.end_txn(
+        s,
+        &req.transactional_id,
+        producer,
+        req.committed,
+        version2(ctx, version, 5),
+        now_ms(),
+    );
     after_markers(ctx, written, move |failed| {
         let mut resp = EndTxnResponse::default();
         resp.error_code = failed.unwrap_or(code);
-        resp.producer_id = ProducerId(producer.0);
-        resp.producer_epoch = producer.1;
+        // v5 returns the producer id and epoch to go on with (bumped under version 2).
+        let (pid, epoch) = next.filter(|_| failed.is_none()).unwrap_or((-1, -1));
+        resp.producer_id = ProducerId(pid);
+        resp.producer_epoch = epoch;
         ResponseKind::EndTxn(resp)
     })
 }
 
-pub fn txn_offset_commit(ctx: &Ctx, req: TxnOffsetCommitRequest) -> TxnOffsetCommitResponse {
+pub fn txn_offset_commit(
+    ctx: &Ctx,
+    version: i16,
+    req: TxnOffsetCommitRequest,
+) -> TxnOffsetCommitResponse {
     let s = &ctx.state;
     let now = now_ms();
     let offsets: Vec<(String, i32, Committed)> = req
@@ -254,6 +280,7 @@ pub fn txn_offset_commit(ctx: &Ctx, req: TxnOffsetCommitRequest) -> TxnOffsetCom
                 req.generation_id,
             ),
             offsets,
+            version2(ctx, version, 5),
             now,
         ),
     };

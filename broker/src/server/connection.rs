@@ -608,7 +608,8 @@ async fn handle_frame(frame: BytesMut, ctx: &Ctx) -> Result<Option<Pending>, Str
         if api_key == ApiKey::ApiVersions {
             // Kafka answers an ApiVersions it cannot parse with a v0 body: the error and the
             // versions it does support, so the client can retry with one of them.
-            let body = handlers::api_versions::response(35);
+            let body =
+                handlers::api_versions::response(35, ctx.state.props().transaction_version());
             let bytes = encode_response(
                 api_key,
                 0,

@@ -43,12 +43,12 @@ pub const SUPPORTED_APIS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DescribeShareGroupOffsets, 0, 0),
     (ApiKey::AlterShareGroupOffsets, 0, 0),
     (ApiKey::DeleteShareGroupOffsets, 0, 0),
-    // Transactions, version 1 (no KIP-890 epoch bump per transaction: EndTxn, TxnOffsetCommit
-    // and AddPartitionsToTxn stop before their transaction-version-2 versions).
-    (ApiKey::AddPartitionsToTxn, 0, 4),
+    // Transactions. EndTxn v5, TxnOffsetCommit v5 and Produce v12+ carry KIP-890's transaction
+    // version 2 when the `transaction.version` feature is finalized at 2 (`crate::txn`).
+    (ApiKey::AddPartitionsToTxn, 0, 5),
     (ApiKey::AddOffsetsToTxn, 0, 4),
-    (ApiKey::EndTxn, 0, 4),
-    (ApiKey::TxnOffsetCommit, 0, 4),
+    (ApiKey::EndTxn, 0, 5),
+    (ApiKey::TxnOffsetCommit, 0, 5),
     (ApiKey::WriteTxnMarkers, 1, 1),
     (ApiKey::DescribeTransactions, 0, 0),
     (ApiKey::ListTransactions, 0, 2),

@@ -1,5 +1,6 @@
 //! The durable transaction log (`__transactions/txn.log`): every state change of a
-//! transactional id appends that id's whole metadata; replay keeps the last entry per id. The
+//! transactional id appends that id's whole metadata, and its expiry a removal; replay keeps
+//! the last entry per id. The
 //! file is rewritten with only the live entries when superseded ones dominate it. Framing,
 //! torn-tail handling and the CRC are the offsets log's (`group::offsets`).
 
@@ -14,6 +15,8 @@ use crate::group::offsets::{Committed, Reader, frame, put_str, replay_framed};
 use crate::log::index::write_file_atomically;
 
 const KIND_META: u8 = 1;
+/// The id expired (`transactional.id.expiration.ms`): replay forgets it.
+const KIND_REMOVED: u8 = 2;
 const COMPACT_SLACK: usize = 10_000;
 
 #[derive(Debug)]
@@ -35,8 +38,10 @@ impl TxnLog {
         let path = dir.join("txn.log");
         let mut txns = HashMap::new();
         let (file, entries) = replay_framed(&path, |payload| {
-            let (id, meta) = decode(payload)?;
-            txns.insert(id, meta);
+            match decode(payload)? {
+                (id, Some(meta)) => txns.insert(id, meta),
+                (id, None) => txns.remove(&id),
+            };
             Some(())
         })?;
         let mut log = Self {
@@ -62,6 +67,20 @@ impl TxnLog {
         if self.fsync != FsyncPolicy::Never {
             // A transaction's state is its promise to the producer (a commit decided is a
             // commit done after a crash): written through whatever the data's fsync policy.
+            self.file.sync_data()?;
+        }
+        self.entries += 1;
+        self.maybe_compact(all)
+    }
+
+    /// Durably records that `id` expired.
+    pub fn write_removal(&mut self, id: &str, all: &HashMap<String, TxnMeta>) -> io::Result<()> {
+        let mut p = vec![KIND_REMOVED];
+        put_str(&mut p, id);
+        let mut buf = Vec::new();
+        frame(&mut buf, &p);
+        self.file.write_all(&buf)?;
+        if self.fsync != FsyncPolicy::Never {
             self.file.sync_data()?;
         }
         self.entries += 1;
@@ -110,12 +129,16 @@ fn encode(id: &str, m: &TxnMeta) -> Vec<u8> {
     p
 }
 
-fn decode(payload: &[u8]) -> Option<(String, TxnMeta)> {
+/// An entry: the id and its metadata, or `None` for a removal.
+fn decode(payload: &[u8]) -> Option<(String, Option<TxnMeta>)> {
     let mut r = Reader(payload);
-    if r.u8()? != KIND_META {
-        return None;
-    }
+    let kind = r.u8()?;
     let id = r.string()?;
+    match kind {
+        KIND_META => {}
+        KIND_REMOVED => return Some((id, None)),
+        _ => return None,
+    }
     let producer_id = r.i64()?;
     let epoch = i16::try_from(r.i32()?).ok()?;
     let timeout_ms = r.i32()?;
@@ -140,7 +163,7 @@ fn decode(payload: &[u8]) -> Option<(String, TxnMeta)> {
     }
     Some((
         id,
-        TxnMeta {
+        Some(TxnMeta {
             producer_id,
             epoch,
             timeout_ms,
@@ -149,7 +172,8 @@ fn decode(payload: &[u8]) -> Option<(String, TxnMeta)> {
             last_update_ms,
             partitions,
             offsets,
-        },
+            previous_producer_id: -1,
+        }),
     ))
 }
 
@@ -188,5 +212,21 @@ mod tests {
         assert_eq!(a.state, TxnState::PrepareCommit);
         assert_eq!(a.partitions.len(), 1);
         assert_eq!(a.offsets["g"][&("in".to_string(), 0)].offset, 42);
+    }
+
+    #[test]
+    fn a_removal_forgets_the_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut log, mut all) = TxnLog::open(dir.path(), FsyncPolicy::Always).unwrap();
+        for id in ["a", "b"] {
+            let m = TxnMeta::new(1, 60_000, 1);
+            all.insert(id.into(), m.clone());
+            log.write(id, &m, &all).unwrap();
+        }
+        all.remove("a");
+        log.write_removal("a", &all).unwrap();
+        drop(log);
+        let (_, back) = TxnLog::open(dir.path(), FsyncPolicy::Always).unwrap();
+        assert_eq!(back.keys().collect::<Vec<_>>(), vec!["b"]);
     }
 }

@@ -7,6 +7,12 @@
 //! transaction's group offsets, and `Complete*` is logged. A crash between those steps leaves a
 //! `Prepare*` state, which `recover` finishes at start (markers are idempotent for readers).
 //!
+//! Transaction version 2 (KIP-890, when the `transaction.version` feature is finalized at 2 and
+//! the client speaks EndTxn v5): every commit and abort bumps the producer epoch (the markers
+//! carry the new one and EndTxn returns it), so a batch of a finished transaction is refused by
+//! epoch; Produce v12+ adds its partition to the transaction and TxnOffsetCommit v5 its group,
+//! without AddPartitionsToTxn / AddOffsetsToTxn.
+//!
 //! One mutex guards all transactions. It is held while markers are appended and while a
 //! transactional batch is checked and appended (`append_verified`), so a batch can never land
 //! after its transaction's marker (the race KIP-890 closes). Lock order: coordinator, then a
@@ -45,6 +51,7 @@ pub mod codes {
     pub const OPERATION_NOT_ATTEMPTED: i16 = 55;
     pub const KAFKA_STORAGE_ERROR: i16 = 56;
     pub const PRODUCER_FENCED: i16 = 90;
+    pub const TRANSACTION_ABORTABLE: i16 = 120;
 }
 
 /// The epoch this coordinator writes into markers (one coordinator, never moved).
@@ -107,6 +114,9 @@ pub struct TxnMeta {
     pub partitions: BTreeSet<(String, i32)>,
     /// Group id → offsets committed with the transaction.
     pub offsets: BTreeMap<String, PendingOffsets>,
+    /// The producer id before a KIP-890 epoch overflow moved to a new one, so a retried EndTxn
+    /// of that last transaction is recognised (-1: none; not logged, a retry follows at once).
+    pub previous_producer_id: i64,
 }
 
 impl TxnMeta {
@@ -120,6 +130,7 @@ impl TxnMeta {
             last_update_ms: now_ms,
             partitions: BTreeSet::new(),
             offsets: BTreeMap::new(),
+            previous_producer_id: -1,
         }
     }
 }
@@ -214,7 +225,8 @@ impl TxnCoordinator {
                 commit,
                 "finishing a transaction decided before the restart"
             );
-            match inner.complete(s, &id, commit, now_ms) {
+            // A version-2 epoch bump is already in the logged Prepare state.
+            match inner.complete(s, &id, commit, false, now_ms) {
                 Ok(w) => written.0.extend(w.0),
                 Err(code) => tracing::error!(transactional_id = id, code, "could not finish"),
             }
@@ -270,7 +282,7 @@ impl TxnCoordinator {
             if let Err(code) = inner.put(id, meta.clone()) {
                 return (Err(code), written);
             }
-            match inner.complete(s, id, false, now_ms) {
+            match inner.complete(s, id, false, false, now_ms) {
                 Ok(w) => written = w,
                 Err(code) => return (Err(code), written),
             }
@@ -385,6 +397,7 @@ impl TxnCoordinator {
         group: &str,
         member: (&str, Option<&str>, i32),
         offsets: Vec<(String, i32, Committed)>,
+        implicit_add: bool,
         now_ms: i64,
     ) -> Vec<(String, i32, i16)> {
         let all = |offsets: Vec<(String, i32, Committed)>, code| {
@@ -395,6 +408,11 @@ impl TxnCoordinator {
             Ok(m) => m.clone(),
             Err(code) => return all(offsets, code),
         };
+        if implicit_add && !meta.offsets.contains_key(group) {
+            // Version 2: the commit itself adds the group (no AddOffsetsToTxn).
+            meta.begin(now_ms);
+            meta.offsets.entry(group.to_string()).or_default();
+        }
         if meta.state != TxnState::Ongoing || !meta.offsets.contains_key(group) {
             // The group must have been added with AddOffsetsToTxn first.
             return all(offsets, codes::INVALID_TXN_STATE);
@@ -429,32 +447,45 @@ impl TxnCoordinator {
     }
 
     /// EndTxn: commits or aborts the open transaction (markers written before answering).
+    /// Returns Kafka's code and, on success, the producer id and epoch the producer goes on
+    /// with (bumped by version 2).
     pub fn end_txn(
         &self,
         s: &BrokerState,
         id: &str,
         producer: (i64, i16),
         commit: bool,
+        version2: bool,
         now_ms: i64,
-    ) -> (i16, Written) {
+    ) -> (i16, Option<(i64, i16)>, Written) {
         let mut inner = self.lock();
+        if version2 {
+            return inner.end_txn_v2(s, id, producer, commit, now_ms);
+        }
         let state = match inner.checked(id, producer) {
             Ok(m) => m.state,
-            Err(code) => return (code, Written::default()),
+            Err(code) => return (code, None, Written::default()),
+        };
+        let done = |code| {
+            (
+                code,
+                (code == codes::NONE).then_some(producer),
+                Written::default(),
+            )
         };
         match (state, commit) {
-            (TxnState::Ongoing, _) => match inner.complete(s, id, commit, now_ms) {
-                Ok(w) => (codes::NONE, w),
-                Err(code) => (code, Written::default()),
+            (TxnState::Ongoing, _) => match inner.complete(s, id, commit, false, now_ms) {
+                Ok(w) => (codes::NONE, Some(producer), w),
+                Err(code) => done(code),
             },
             // A retry of an EndTxn that already completed.
             (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false) => {
-                (codes::NONE, Written::default())
+                done(codes::NONE)
             }
             (TxnState::PrepareCommit | TxnState::PrepareAbort, _) => {
-                (codes::CONCURRENT_TRANSACTIONS, Written::default())
+                done(codes::CONCURRENT_TRANSACTIONS)
             }
-            _ => (codes::INVALID_TXN_STATE, Written::default()),
+            _ => done(codes::INVALID_TXN_STATE),
         }
     }
 
@@ -484,7 +515,7 @@ impl TxnCoordinator {
             if inner.put(&id, meta).is_err() {
                 continue;
             }
-            match inner.complete(s, &id, false, now_ms) {
+            match inner.complete(s, &id, false, false, now_ms) {
                 Ok(w) => written.0.extend(w.0),
                 Err(code) => tracing::error!(transactional_id = id, code, "timeout abort failed"),
             }
@@ -492,18 +523,58 @@ impl TxnCoordinator {
         written
     }
 
+    /// Forgets transactional ids with no transaction open whose last use is older than
+    /// `expiration_ms` (`transactional.id.expiration.ms`, as Kafka): a later InitProducerId
+    /// with the id starts over with a new producer id. Returns the ids removed.
+    pub fn expire_ids(&self, now_ms: i64, expiration_ms: i64) -> Vec<String> {
+        let mut inner = self.lock();
+        let expired: Vec<String> = inner
+            .txns
+            .iter()
+            .filter(|(_, m)| {
+                matches!(
+                    m.state,
+                    TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort
+                ) && now_ms.saturating_sub(m.last_update_ms) >= expiration_ms
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        let mut removed = Vec::with_capacity(expired.len());
+        for id in expired {
+            let meta = inner.txns.remove(&id).expect("listed");
+            let Inner { txns, log } = &mut *inner;
+            if let Err(e) = log.write_removal(&id, txns) {
+                tracing::error!(transactional_id = id, "logging an expiry failed: {e}");
+                // Not logged, not applied: tried again next time.
+                inner.txns.insert(id, meta);
+                continue;
+            }
+            tracing::info!(
+                transactional_id = id,
+                producer_id = meta.producer_id,
+                "transactional id expired"
+            );
+            removed.push(id);
+        }
+        removed
+    }
+
     /// Appends a transactional batch if its producer has `topic`/`partition` in an open
     /// transaction (KIP-890's check), holding the coordinator across the append so the
-    /// transaction cannot end in between.
+    /// transaction cannot end in between. With `implicit_add` (Produce v12+ under version 2)
+    /// the batch adds its partition, and opens the transaction, itself.
+    #[allow(clippy::too_many_arguments)]
     pub fn append_verified<R>(
         &self,
         id: Option<&str>,
         producer: (i64, i16),
         topic: &str,
         partition: i32,
+        implicit_add: bool,
+        now_ms: i64,
         append: impl FnOnce() -> Result<R, AppendError>,
     ) -> Result<R, AppendError> {
-        let inner = self.lock();
+        let mut inner = self.lock();
         let refuse = |code, message: String| Err(AppendError::Transaction { code, message });
         let Some(id) = id else {
             return refuse(
@@ -532,9 +603,27 @@ impl TxnCoordinator {
                 ),
             );
         }
-        if meta.state != TxnState::Ongoing
-            || !meta.partitions.contains(&(topic.to_string(), partition))
-        {
+        let tp = (topic.to_string(), partition);
+        if implicit_add && meta.state.is_prepare() {
+            return refuse(
+                codes::CONCURRENT_TRANSACTIONS,
+                format!("the transaction of {id:?} is ending"),
+            );
+        }
+        if implicit_add && (meta.state != TxnState::Ongoing || !meta.partitions.contains(&tp)) {
+            let mut added = meta.clone();
+            added.begin(now_ms);
+            added.partitions.insert(tp.clone());
+            added.last_update_ms = now_ms;
+            if let Err(code) = inner.put(id, added) {
+                return refuse(
+                    code,
+                    format!("adding {topic}-{partition} to the transaction of {id:?} failed"),
+                );
+            }
+        }
+        let meta = &inner.txns[id];
+        if meta.state != TxnState::Ongoing || !meta.partitions.contains(&tp) {
             return refuse(
                 codes::INVALID_TXN_STATE,
                 format!("{topic}-{partition} is not part of an open transaction of {id:?}"),
@@ -661,11 +750,14 @@ impl Inner {
 
     /// Ends the open (or prepared) transaction of `id`: decision logged, markers written,
     /// offsets stored on commit, completion logged.
+    /// `bump` (version 2) raises the epoch with the decision, so the markers fence every
+    /// batch of this transaction's epoch.
     fn complete(
         &mut self,
         s: &BrokerState,
         id: &str,
         commit: bool,
+        bump: bool,
         now_ms: i64,
     ) -> Result<Written, i16> {
         let mut meta = self.txns[id].clone();
@@ -674,6 +766,9 @@ impl Inner {
         } else {
             TxnState::PrepareAbort
         };
+        if bump {
+            meta.epoch = meta.epoch.saturating_add(1);
+        }
         meta.last_update_ms = now_ms;
         self.put(id, meta.clone())?;
         let mut written = Written::default();
@@ -724,8 +819,77 @@ impl Inner {
         meta.partitions.clear();
         meta.offsets.clear();
         meta.last_update_ms = now_ms;
+        if meta.epoch == i16::MAX {
+            // The epoch is exhausted: the producer goes on under a new id (Kafka's overflow).
+            match s.next_producer_id() {
+                Ok(pid) => {
+                    meta.previous_producer_id = meta.producer_id;
+                    meta.producer_id = pid;
+                    meta.epoch = 0;
+                }
+                Err(e) => tracing::error!("allocating a producer id failed: {e}"),
+            }
+        }
         self.put(id, meta)?;
         Ok(written)
+    }
+
+    /// EndTxn under version 2 (Kafka's rules): the epoch is bumped by every commit and abort,
+    /// an abort is allowed with nothing in the transaction, and a retry of an EndTxn that
+    /// completed is recognised by the epoch one below the current one.
+    fn end_txn_v2(
+        &mut self,
+        s: &BrokerState,
+        id: &str,
+        (pid, epoch): (i64, i16),
+        commit: bool,
+        now_ms: i64,
+    ) -> (i16, Option<(i64, i16)>, Written) {
+        let fail = |code| (code, None, Written::default());
+        let Some(meta) = self.txns.get(id) else {
+            return fail(codes::INVALID_PRODUCER_ID_MAPPING);
+        };
+        let retry_on_overflow =
+            meta.previous_producer_id == pid && epoch == i16::MAX - 1 && meta.epoch == 0;
+        if meta.producer_id != pid && !retry_on_overflow {
+            return fail(codes::INVALID_PRODUCER_ID_MAPPING);
+        }
+        let retry_on_bump = i32::from(meta.epoch) == i32::from(epoch) + 1;
+        let valid = match meta.state {
+            TxnState::Ongoing | TxnState::Empty => epoch == meta.epoch,
+            TxnState::PrepareCommit | TxnState::PrepareAbort => retry_on_bump,
+            TxnState::CompleteCommit | TxnState::CompleteAbort => {
+                retry_on_bump || retry_on_overflow || epoch == meta.epoch
+            }
+        };
+        if !valid {
+            return fail(codes::PRODUCER_FENCED);
+        }
+        let retry = retry_on_bump || retry_on_overflow;
+        let current = Some((meta.producer_id, meta.epoch));
+        let end = |inner: &mut Self, commit| match inner.complete(s, id, commit, true, now_ms) {
+            Ok(w) => {
+                let m = &inner.txns[id];
+                (codes::NONE, Some((m.producer_id, m.epoch)), w)
+            }
+            Err(code) => fail(code),
+        };
+        match (meta.state, commit) {
+            (TxnState::Ongoing, _) => end(self, commit),
+            (TxnState::PrepareCommit | TxnState::PrepareAbort, _) => {
+                fail(codes::CONCURRENT_TRANSACTIONS)
+            }
+            (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false) if retry => {
+                (codes::NONE, current, Written::default())
+            }
+            // Aborting with nothing in the transaction still bumps the epoch.
+            (TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort, false)
+                if !retry =>
+            {
+                end(self, false)
+            }
+            _ => fail(codes::INVALID_TXN_STATE),
+        }
     }
 }
 

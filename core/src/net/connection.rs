@@ -307,6 +307,11 @@ impl Connection {
         self.link.versions.version(api_key)
     }
 
+    /// The level at which the broker finalized `feature` (0 when it did not; KIP-584).
+    pub fn finalized_level(&self, feature: &str) -> i16 {
+        self.link.versions.finalized_level(feature)
+    }
+
     /// The negotiated version, or an error naming the API.
     pub fn require_version(&self, api_key: ApiKey) -> Result<i16> {
         self.link
@@ -335,7 +340,23 @@ impl Connection {
         R: EncodeRequest,
         R::Response: Response,
     {
-        match tokio::time::timeout(timeout, self.request(request)).await {
+        self.request_timeout_capped(request, None, timeout).await
+    }
+
+    /// [`Connection::request_timeout`] at the highest common version not above `cap` (a
+    /// transactional producer keeps to transaction version 1's versions unless the broker
+    /// finalized version 2).
+    pub async fn request_timeout_capped<R>(
+        &self,
+        request: &R,
+        cap: Option<i16>,
+        timeout: Duration,
+    ) -> Result<R::Response>
+    where
+        R: EncodeRequest,
+        R::Response: Response,
+    {
+        match tokio::time::timeout(timeout, self.request_capped(request, cap)).await {
             Ok(result) => result,
             Err(_) => {
                 let error = Error::timeout(format!(
@@ -354,12 +375,17 @@ impl Connection {
     /// `request.timeout.ms`, e.g. a record's delivery deadline): on timeout only this request is
     /// abandoned (a late response is discarded) and the connection stays open, since a broker
     /// that is merely slow (waiting for replicas) must not cost the other requests on it.
-    pub async fn request_within<R>(&self, request: &R, timeout: Duration) -> Result<R::Response>
+    pub async fn request_within<R>(
+        &self,
+        request: &R,
+        cap: Option<i16>,
+        timeout: Duration,
+    ) -> Result<R::Response>
     where
         R: EncodeRequest,
         R::Response: Response,
     {
-        match tokio::time::timeout(timeout, self.request(request)).await {
+        match tokio::time::timeout(timeout, self.request_capped(request, cap)).await {
             Ok(result) => result,
             Err(_) => Err(Error::timeout(format!(
                 "no response to {:?} within {timeout:?}; request abandoned",
@@ -367,6 +393,17 @@ impl Connection {
             ))
             .with_broker(&self.link.shared.address)),
         }
+    }
+
+    /// [`Connection::request`] at a version not above `cap`.
+    async fn request_capped<R>(&self, request: &R, cap: Option<i16>) -> Result<R::Response>
+    where
+        R: EncodeRequest,
+        R::Response: Response,
+    {
+        let version = self.require_version(R::API_KEY)?;
+        self.request_at(request, cap.map_or(version, |c| version.min(c)))
+            .await
     }
 
     /// Sends `request` at `version` and waits for its response.

@@ -355,7 +355,7 @@ impl Sender {
                     continue;
                 }
                 if let Some(txn) = &self.shared.txn
-                    && !txn.is_added(&tq.name, index as i32)
+                    && !txn.may_send(&tq.name, index as i32)
                 {
                     drained.to_add.push((tq.name.clone(), index as i32));
                     continue;
@@ -768,6 +768,12 @@ impl Sender {
             .with_timeout_ms(cfg.client.request_timeout.as_millis().min(i32::MAX as u128) as i32)
             .with_topic_data(topics);
         let acks = cfg.acks;
+        // A transaction of version 1 stays below Produce v12 (v12 adds partitions implicitly).
+        let cap = self
+            .shared
+            .txn
+            .as_ref()
+            .and_then(|t| t.produce_version_cap());
         *self.per_broker.entry(broker).or_insert(0) += 1;
         let id = self.next_request;
         self.next_request += 1;
@@ -802,10 +808,10 @@ impl Sender {
                         if clamped {
                             // A slow broker (waiting for replicas) keeps its connection:
                             // closing it would fail every other request on it.
-                            conn.request_within(&request, timeout).await
+                            conn.request_within(&request, cap, timeout).await
                         } else {
                             // request.timeout.ms without an answer: gone or hung.
-                            conn.request_timeout(&request, timeout).await
+                            conn.request_timeout_capped(&request, cap, timeout).await
                         }
                     };
                     tokio::select! {

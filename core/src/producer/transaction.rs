@@ -4,6 +4,13 @@
 //! partition's first batch of a transaction (the sender asks, `add_partitions`),
 //! AddOffsetsToTxn + TxnOffsetCommit with the consumer's group metadata (KIP-447), EndTxn.
 //!
+//! Version 2 (KIP-890), used when the coordinator finalized the `transaction.version` feature
+//! at 2 (checked at `init_transactions` and after every transaction, as the Java client does):
+//! Produce v12 adds partitions and TxnOffsetCommit v5 the group, so neither AddPartitionsToTxn
+//! nor AddOffsetsToTxn is sent; EndTxn v5 returns the producer epoch bumped by the coordinator,
+//! which the next transaction uses with sequences from 0. Against older brokers the requests
+//! stay at version 1's versions (Produce v11, EndTxn v4, TxnOffsetCommit v4).
+//!
 //! Error classes, as the Java client: a fenced producer (PRODUCER_FENCED,
 //! INVALID_PRODUCER_EPOCH), a lost mapping or authorization is *fatal* — every later call fails;
 //! a failed batch or offset commit is *abortable* — `commit_transaction` refuses,
@@ -73,6 +80,8 @@ struct Inner {
     bump_epoch: bool,
     /// The accumulator's `local_failures` when the transaction began.
     local_failures_at_begin: u64,
+    /// Transaction version 2 (KIP-890) is in use.
+    version2: bool,
 }
 
 /// The transaction state of one producer.
@@ -140,6 +149,7 @@ impl Transactions {
                 fatal: None,
                 bump_epoch: false,
                 local_failures_at_begin: 0,
+                version2: false,
             }),
             op: tokio::sync::Mutex::new(()),
         }
@@ -177,8 +187,52 @@ impl Transactions {
         Ok(())
     }
 
-    pub(crate) fn is_added(&self, topic: &Arc<str>, partition: i32) -> bool {
-        self.lock().added.contains(&(topic.clone(), partition))
+    /// Whether the sender may send a batch of the partition now: it is in the transaction, or
+    /// (version 2) its Produce request adds it. Otherwise AddPartitionsToTxn comes first.
+    pub(crate) fn may_send(&self, topic: &Arc<str>, partition: i32) -> bool {
+        let mut inner = self.lock();
+        if inner.version2 {
+            inner.added.insert((topic.clone(), partition));
+            return true;
+        }
+        inner.added.contains(&(topic.clone(), partition))
+    }
+
+    /// Whether transaction version 2 is in use.
+    pub(crate) fn version2(&self) -> bool {
+        self.lock().version2
+    }
+
+    /// The highest Produce version a transactional batch may go with: v12+ only under version 2.
+    pub(crate) fn produce_version_cap(&self) -> Option<i16> {
+        (!self.version2()).then_some(11)
+    }
+
+    /// The cap of EndTxn and TxnOffsetCommit: their v5 are version 2's.
+    fn v1_cap(&self) -> Option<i16> {
+        (!self.version2()).then_some(4)
+    }
+
+    /// Looks at the coordinator's finalized `transaction.version` (and that it speaks the
+    /// version-2 requests) and uses version 2 from the next transaction if it is 2.
+    async fn choose_version(&self, cluster: &Cluster) -> Result<()> {
+        let conn = self.coordinator(cluster).await?;
+        let v2 = conn.finalized_level("transaction.version") >= 2
+            && conn.version(ApiKey::EndTxn).is_some_and(|v| v >= 5)
+            && conn
+                .version(ApiKey::TxnOffsetCommit)
+                .is_some_and(|v| v >= 5)
+            && conn.version(ApiKey::Produce).is_some_and(|v| v >= 12);
+        let mut inner = self.lock();
+        if inner.version2 != v2 {
+            tracing::debug!(
+                transactional_id = self.id,
+                version2 = v2,
+                "transaction version chosen"
+            );
+        }
+        inner.version2 = v2;
+        Ok(())
     }
 
     /// A batch of the transaction failed: the transaction must abort, or (fenced) the producer
@@ -220,6 +274,7 @@ impl Transactions {
         cluster: &Cluster,
         key: (&str, i8),
         request: &R,
+        cap: Option<i16>,
         code: impl Fn(&R::Response) -> i16,
     ) -> Result<R::Response>
     where
@@ -237,7 +292,7 @@ impl Transactions {
                     let node = cluster.coordinator_node(key.0, key.1).await?;
                     cluster.connection(node).await?
                 };
-                conn.request_timeout(request, cluster.request_timeout())
+                conn.request_timeout_capped(request, cap, cluster.request_timeout())
                     .await
             }
             .await;
@@ -295,7 +350,7 @@ impl Transactions {
             .with_producer_id(ProducerId(pid))
             .with_producer_epoch(epoch);
         let r = self
-            .call(cluster, (&self.id, 1), &request, |r| r.error_code)
+            .call(cluster, (&self.id, 1), &request, None, |r| r.error_code)
             .await?;
         if let Some(e) = kafka(r.error_code, "InitProducerId") {
             // Anything but "try again" leaves no usable identity.
@@ -323,6 +378,7 @@ impl Transactions {
             ));
         }
         self.init_producer_id(cluster, None).await?;
+        self.choose_version(cluster).await?;
         self.lock().phase = Phase::Ready;
         Ok(())
     }
@@ -396,7 +452,7 @@ impl Transactions {
                 .unwrap_or(0)
         };
         let result = self
-            .call(cluster, (&self.id, 1), &request, first_code)
+            .call(cluster, (&self.id, 1), &request, None, first_code)
             .await
             .and_then(|r| match kafka(first_code(&r), "AddPartitionsToTxn") {
                 Some(e) => Err(e),
@@ -422,15 +478,21 @@ impl Transactions {
     ) -> Result<()> {
         let _op = self.op.lock().await;
         let (pid, epoch) = self.require_open()?;
-        let added = self.lock().groups.contains(&group.group_id);
-        if !added {
+        let (added, version2) = {
+            let inner = self.lock();
+            (inner.groups.contains(&group.group_id), inner.version2)
+        };
+        if version2 {
+            // TxnOffsetCommit v5 adds the group itself.
+            self.lock().groups.insert(group.group_id.clone());
+        } else if !added {
             let request = AddOffsetsToTxnRequest::default()
                 .with_transactional_id(TransactionalId(s(&self.id)))
                 .with_producer_id(ProducerId(pid))
                 .with_producer_epoch(epoch)
                 .with_group_id(GroupId(s(&group.group_id)));
             let r = self
-                .call(cluster, (&self.id, 1), &request, |r| r.error_code)
+                .call(cluster, (&self.id, 1), &request, None, |r| r.error_code)
                 .await?;
             if let Some(e) = kafka(r.error_code, "AddOffsetsToTxn") {
                 self.record_failure(&e);
@@ -471,7 +533,13 @@ impl Transactions {
                 .unwrap_or(0)
         };
         let r = self
-            .call(cluster, (&group.group_id, 0), &request, first_code)
+            .call(
+                cluster,
+                (&group.group_id, 0),
+                &request,
+                self.v1_cap(),
+                first_code,
+            )
             .await?;
         if let Some(e) = kafka(first_code(&r), "TxnOffsetCommit") {
             self.record_failure(&e);
@@ -521,11 +589,28 @@ impl Transactions {
                 .with_producer_epoch(epoch)
                 .with_committed(commit);
             let r = self
-                .call(cluster, (&self.id, 1), &request, |r| r.error_code)
+                .call(cluster, (&self.id, 1), &request, self.v1_cap(), |r| {
+                    r.error_code
+                })
                 .await?;
             if let Some(e) = kafka(r.error_code, "EndTxn") {
                 // The coordinator refused to end the transaction: nothing certain is left.
                 return Err(self.fail_fatal(e));
+            }
+            if self.version2() {
+                // The coordinator bumped the epoch: the next transaction runs under it, with
+                // sequences from 0 (a new generation for the sender), and needs no KIP-360 bump.
+                if r.producer_id.0 < 0 || r.producer_epoch < 0 {
+                    return Err(self.fail_fatal(Error::new(
+                        ErrorKind::Protocol,
+                        ErrorClass::Fatal,
+                        "EndTxn v5 answered without the next producer id and epoch",
+                    )));
+                }
+                let mut inner = self.lock();
+                let generation = inner.identity.map_or(0, |i| i.2 + 1);
+                inner.identity = Some((r.producer_id.0, r.producer_epoch, generation));
+                inner.bump_epoch = false;
             }
         }
         let bump = {
@@ -538,6 +623,11 @@ impl Transactions {
         };
         if bump {
             self.init_producer_id(cluster, Some((pid, epoch))).await?;
+        }
+        // The broker may have changed its finalized version since (a rolling upgrade). The
+        // transaction is over either way: a failed look leaves the version as it was.
+        if let Err(e) = self.choose_version(cluster).await {
+            tracing::debug!(transactional_id = self.id, error = %e, "transaction version not checked");
         }
         Ok(())
     }

@@ -107,16 +107,24 @@ impl TestCluster {
 
     /// Our broker (odradek-broker), in-process on 127.0.0.1 with an ephemeral port.
     pub fn odradek() -> TestCluster {
+        Self::odradek_with(&[])
+    }
+
+    /// Our broker with broker properties (`key`, `value`).
+    pub fn odradek_with(props: &[(&str, &str)]) -> TestCluster {
         let dir = tempfile::tempdir().expect("temp dir");
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .expect("broker runtime");
-        let config = odradek_broker::BrokerConfig::new(
+        let mut config = odradek_broker::BrokerConfig::new(
             "127.0.0.1:0".parse().unwrap(),
             dir.path().join("data"),
         );
+        for (k, v) in props {
+            config.properties.set(k, v).expect("broker property");
+        }
         let handle = runtime
             .block_on(odradek_broker::Broker::start(config))
             .expect("start our broker");

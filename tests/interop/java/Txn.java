@@ -4,7 +4,8 @@
 //
 // Script lines are Interop's record lines (topic \t partition \t - \t key \t value \t headers),
 // plus "COMMIT" or "ABORT", which end the open transaction; the next record begins another.
-// Read back with `java Interop consume` and -Disolation.level=read_committed.
+// Read back with `java Interop consume` and -Disolation.level=read_committed. Prints
+// "epoch N", the producer epoch at the end.
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
@@ -66,8 +67,21 @@ public final class Txn {
                 producer.send(new ProducerRecord<>(f[0], Integer.parseInt(f[1]), null, decode(f[3]), decode(f[4]), headers));
             }
             if (open) throw new IllegalArgumentException("script ends inside a transaction");
+            System.out.println("epoch " + epoch(producer));
         }
         System.err.println("java: " + commits + " transactions committed, " + aborts + " aborted");
+    }
+
+    /** The producer epoch the transaction manager holds now (internal, read by reflection): under
+     *  transaction version 2 (KIP-890) every commit and abort bumped it. */
+    private static short epoch(KafkaProducer<?, ?> producer) throws Exception {
+        java.lang.reflect.Field f = KafkaProducer.class.getDeclaredField("transactionManager");
+        f.setAccessible(true);
+        Object manager = f.get(producer);
+        java.lang.reflect.Method m = manager.getClass().getDeclaredMethod("producerIdAndEpoch");
+        m.setAccessible(true);
+        Object ids = m.invoke(manager);
+        return ids.getClass().getField("epoch").getShort(ids);
     }
 
     private static byte[] decode(String field) {
