@@ -47,6 +47,110 @@ pub struct BrokerConfig {
     pub fsync: FsyncPolicy,
     /// Kafka-style broker properties (`num.partitions`, `log.retention.ms`, ...).
     pub properties: BrokerProperties,
+    /// Cluster mode (`--node-id`, `--controller-quorum`); `None` is the single-node broker.
+    pub cluster: Option<ClusterConfig>,
+}
+
+/// A node of a multi-node cluster: a controller of the metadata quorum and a broker, in one
+/// process (KRaft's combined mode).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterConfig {
+    pub node_id: u64,
+    /// `--controller-quorum`: every voter's id and controller address, this node included.
+    pub voters: BTreeMap<u64, String>,
+    /// Where this node's controller listens; by default its own voter address.
+    pub controller_listen: Option<SocketAddr>,
+}
+
+/// The cluster-mode command-line options, shared by `odradek-broker` and `odradek broker`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ClusterArgs {
+    /// Cluster mode: this node's id (Kafka's `node.id`); needs --controller-quorum.
+    #[arg(long)]
+    pub node_id: Option<u64>,
+    /// Cluster mode: the metadata quorum's voters, ID@HOST:PORT,... (Kafka's
+    /// `controller.quorum.voters`); this node runs the controller at its own entry.
+    #[arg(long)]
+    pub controller_quorum: Option<String>,
+    /// Cluster mode: bind this node's controller here instead of its quorum address.
+    #[arg(long)]
+    pub controller_listen: Option<SocketAddr>,
+}
+
+impl ClusterArgs {
+    pub fn config(&self) -> Result<Option<ClusterConfig>, String> {
+        ClusterConfig::from_args(
+            self.node_id,
+            self.controller_quorum.as_deref(),
+            self.controller_listen,
+        )
+    }
+}
+
+impl ClusterConfig {
+    /// Parses Kafka's `controller.quorum.voters` form: `ID@HOST:PORT,ID@HOST:PORT,...`.
+    pub fn parse_voters(text: &str) -> Result<BTreeMap<u64, String>, String> {
+        let mut voters = BTreeMap::new();
+        for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let (id, addr) = entry
+                .split_once('@')
+                .ok_or_else(|| format!("controller quorum voter '{entry}' is not ID@HOST:PORT"))?;
+            let id: u64 = id.parse().map_err(|_| {
+                format!("controller quorum voter '{entry}': '{id}' is not a node id")
+            })?;
+            if !addr
+                .rsplit_once(':')
+                .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok())
+            {
+                return Err(format!(
+                    "controller quorum voter '{entry}': '{addr}' is not HOST:PORT"
+                ));
+            }
+            if voters.insert(id, addr.to_string()).is_some() {
+                return Err(format!("controller quorum names node {id} twice"));
+            }
+        }
+        if voters.is_empty() {
+            return Err("the controller quorum names no voters".into());
+        }
+        Ok(voters)
+    }
+
+    /// From the command line's `--node-id`, `--controller-quorum` and `--controller-listen`:
+    /// `None` (single node) when none is given; both of the first two or neither.
+    pub fn from_args(
+        node_id: Option<u64>,
+        quorum: Option<&str>,
+        controller_listen: Option<SocketAddr>,
+    ) -> Result<Option<Self>, String> {
+        match (node_id, quorum) {
+            (None, None) if controller_listen.is_none() => Ok(None),
+            (Some(node_id), Some(q)) => {
+                let config = Self {
+                    node_id,
+                    voters: Self::parse_voters(q)?,
+                    controller_listen,
+                };
+                config.controller_address()?;
+                Ok(Some(config))
+            }
+            _ => Err("cluster mode needs both --node-id and --controller-quorum".into()),
+        }
+    }
+
+    /// Checks that this node is a voter and returns where its controller listens.
+    pub fn controller_address(&self) -> Result<String, String> {
+        if let Some(a) = self.controller_listen {
+            return Ok(a.to_string());
+        }
+        self.voters.get(&self.node_id).cloned().ok_or_else(|| {
+            format!(
+                "node {} is not in the controller quorum {:?} (dedicated brokers are not supported yet)",
+                self.node_id,
+                self.voters.keys().collect::<Vec<_>>()
+            )
+        })
+    }
 }
 
 impl BrokerConfig {
@@ -58,6 +162,7 @@ impl BrokerConfig {
             data_dir: data_dir.into(),
             fsync: FsyncPolicy::default(),
             properties: BrokerProperties::default(),
+            cluster: None,
         }
     }
 }
@@ -95,6 +200,10 @@ pub struct BrokerProperties {
 /// Properties we read directly (besides the `log.*` defaults of topic configs).
 const BROKER_KEYS: &[(&str, &str)] = &[
     ("node.id", "1"),
+    // Cluster mode: a broker silent this long is fenced by the controller, and how often it
+    // heartbeats (Kafka's defaults).
+    ("broker.session.timeout.ms", "9000"),
+    ("broker.heartbeat.interval.ms", "2000"),
     ("num.partitions", "1"),
     ("default.replication.factor", "1"),
     ("auto.create.topics.enable", "true"),
@@ -920,6 +1029,31 @@ pub fn validate_overrides(configs: &TopicOverrides) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn controller_quorum_voters_parse_and_bad_ones_say_why() {
+        let v = ClusterConfig::parse_voters("1@127.0.0.1:9093, 2@localhost:9094").unwrap();
+        assert_eq!(v[&1], "127.0.0.1:9093");
+        assert_eq!(v[&2], "localhost:9094");
+        for (bad, why) in [
+            ("1@h:1,1@h:2", "twice"),
+            ("x@h:1", "not a node id"),
+            ("1@h", "not HOST:PORT"),
+            ("1h:1", "not ID@HOST:PORT"),
+            ("", "no voters"),
+        ] {
+            let e = ClusterConfig::parse_voters(bad).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+        let not_a_voter = ClusterConfig::from_args(Some(3), Some("1@h:1,2@h:2"), None);
+        assert!(
+            not_a_voter
+                .unwrap_err()
+                .contains("not in the controller quorum")
+        );
+        assert!(ClusterConfig::from_args(Some(1), None, None).is_err());
+        assert_eq!(ClusterConfig::from_args(None, None, None), Ok(None));
+    }
 
     #[test]
     fn parses_properties_and_aliases() {

@@ -38,6 +38,8 @@ const OWN_ENTRIES: &[&str] = &[
     "__groups",
     "__transactions",
     "__share",
+    // Cluster mode: the metadata quorum's log and snapshots (odradek-cluster's store).
+    "__cluster_metadata-0",
     crate::security::SECURITY_DIR,
 ];
 

@@ -1,4 +1,5 @@
-//! Odradek broker: a single-node, Kafka-compatible broker, as a library and a binary.
+//! Odradek broker: a Kafka-compatible broker, as a library and a binary; one node, or a node of
+//! a cluster (cluster mode, in progress: no replication yet).
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -29,6 +30,8 @@
 //! - [`config`]: broker and topic configuration, named as in Apache Kafka.
 //! - [`security`]: listeners and their security protocols, TLS, SASL.
 //! - [`embedded`]: the broker in-process on its own runtime, for tests and bindings.
+//! - `cluster_mode`: a node of a multi-node cluster (`BrokerConfig::cluster`): its controller of
+//!   the metadata quorum, its registration, local logs following the metadata image.
 //! - `state`: what every handler shares; `background`: retention, compaction, flushes;
 //!   `time`: wall-clock helpers.
 //!
@@ -45,6 +48,7 @@ pub mod topics;
 
 mod background;
 mod batch_rewrite;
+mod cluster_mode;
 mod handlers;
 mod server;
 mod share;
@@ -55,7 +59,7 @@ mod txn;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-pub use config::{BrokerConfig, BrokerProperties, FsyncPolicy};
+pub use config::{BrokerConfig, BrokerProperties, ClusterConfig, FsyncPolicy};
 pub use embedded::EmbeddedBroker;
 pub use server::versions::SUPPORTED_APIS;
 
@@ -113,11 +117,38 @@ impl Broker {
             .iter()
             .map(|(_, l)| (l.name.clone(), l.local_addr))
             .collect();
+        let mut config = config;
+        if let Some(cluster) = &config.cluster {
+            let id = i32::try_from(cluster.node_id)
+                .map_err(|_| invalid(format!("node id {} is too large", cluster.node_id)))?;
+            config
+                .properties
+                .set("node.id", &id.to_string())
+                .map_err(invalid)?;
+        }
         let cfg = config.clone();
-        let state = tokio::task::spawn_blocking(move || BrokerState::open(&cfg))
+        let mut state = tokio::task::spawn_blocking(move || BrokerState::open(&cfg))
             .await
             .map_err(|e| std::io::Error::other(format!("recovery task failed: {e}")))??;
+        // After `open` has claimed the data dir: the quorum keeps its files in it.
+        if let Some(cluster) = &config.cluster {
+            let endpoints = cluster_mode::endpoints(
+                &listeners.iter().map(|(_, l)| l.clone()).collect::<Vec<_>>(),
+            );
+            let node = cluster_mode::ClusterNode::start(
+                cluster,
+                &config.data_dir,
+                &config.properties,
+                endpoints,
+            )
+            .await?;
+            state.cluster = Some(node);
+            state.cluster_id = state::quorum_cluster_id(&cluster.voters);
+        }
         let state = Arc::new(state);
+        if let Some(node) = &state.cluster {
+            node.spawn_tasks(state.clone());
+        }
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let server = tokio::spawn(server::serve(listeners, state.clone(), shutdown_rx.clone()));
         let background = background::spawn(state.clone(), shutdown_rx);
@@ -188,6 +219,9 @@ impl BrokerHandle {
         let _ = self.server.await;
         for t in self.background {
             let _ = t.await;
+        }
+        if let Some(node) = &self.state.cluster {
+            node.shutdown().await;
         }
         let state = self.state.clone();
         let _ = tokio::task::spawn_blocking(move || state.topics.close_all()).await;

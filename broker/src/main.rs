@@ -36,6 +36,8 @@ struct Args {
     /// Kafka-style broker properties file (key=value).
     #[arg(long)]
     config: Option<PathBuf>,
+    #[command(flatten)]
+    cluster: odradek_broker::config::ClusterArgs,
 }
 
 fn main() -> ExitCode {
@@ -68,12 +70,20 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let cluster = match args.cluster.config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("odradek-broker: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let config = BrokerConfig {
         listen: args.listen,
         advertised: args.advertised,
         data_dir: args.data_dir,
         fsync: args.fsync,
         properties,
+        cluster,
     };
     runtime.block_on(async move {
         let broker = match Broker::start(config).await {

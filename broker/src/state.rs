@@ -13,6 +13,9 @@ use crate::time::random_uuid;
 use crate::topics::TopicRegistry;
 use crate::txn::TxnCoordinator;
 
+/// Kafka's NOT_LEADER_OR_FOLLOWER (retriable: the client refreshes metadata).
+pub const NOT_LEADER_OR_FOLLOWER: i16 = 6;
+
 #[derive(Debug)]
 pub struct BrokerState {
     pub node_id: i32,
@@ -28,6 +31,8 @@ pub struct BrokerState {
     /// ACLs and the authorization check every handler makes.
     pub acls: Authorizer,
     producer_ids: Mutex<ProducerIdAllocator>,
+    /// Cluster mode: the metadata quorum this broker answers from (`None`: single node).
+    pub cluster: Option<std::sync::Arc<crate::cluster_mode::ClusterNode>>,
 }
 
 impl BrokerState {
@@ -58,6 +63,7 @@ impl BrokerState {
             scram,
             acls,
             producer_ids: Mutex::new(producer_ids),
+            cluster: None,
         };
         let now = crate::time::now_ms();
         state
@@ -74,12 +80,27 @@ impl BrokerState {
         })
     }
 
+    /// Cluster mode: NOT_LEADER_OR_FOLLOWER unless the image says this node leads the
+    /// partition (single node: always the leader).
+    pub fn not_leader(&self, topic: &str, partition: i32) -> Option<i16> {
+        let cluster = self.cluster.as_ref()?;
+        let image = cluster.image();
+        let leads = u32::try_from(partition)
+            .ok()
+            .and_then(|p| image.partition(topic, p))
+            .is_some_and(|p| p.leader == Some(cluster.node_id));
+        (!leads).then_some(NOT_LEADER_OR_FOLLOWER)
+    }
+
     pub fn props(&self) -> &BrokerProperties {
         self.topics.props()
     }
 
     /// A fresh producer id (InitProducerId).
     pub fn next_producer_id(&self) -> std::io::Result<i64> {
+        if let Some(cluster) = &self.cluster {
+            return cluster.next_producer_id();
+        }
         self.producer_ids
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -99,6 +120,20 @@ fn load_or_create_cluster_id(dir: &Path, node_id: i32) -> std::io::Result<String
     let text = format!("version=1\ncluster.id={id}\nnode.id={node_id}\n");
     write_file_atomically(&path, text.as_bytes())?;
     Ok(id)
+}
+
+/// Cluster mode: every node must report the same cluster id, and the metadata log does not
+/// carry one yet, so it is derived from the controller quorum (ids and addresses), which every
+/// node is started with. (KRaft formats each node with an id chosen once; that record is to come.)
+pub fn quorum_cluster_id(voters: &std::collections::BTreeMap<u64, String>) -> String {
+    let quorum: String = voters.iter().map(|(id, a)| format!("{id}@{a},")).collect();
+    let mut bytes = Vec::with_capacity(16);
+    for salt in 0u8..4 {
+        let mut input = vec![salt];
+        input.extend_from_slice(quorum.as_bytes());
+        bytes.extend_from_slice(&crc32c::crc32c(&input).to_be_bytes());
+    }
+    base64_url(&bytes)
 }
 
 /// A UUID as Kafka renders topic ids in `partition.metadata`.
@@ -169,6 +204,11 @@ mod tests {
     #[test]
     fn cluster_id_shape() {
         assert_eq!(base64_url(&[0u8; 16]).len(), 22);
+        let quorum = |a: &str| std::collections::BTreeMap::from([(1, a.to_string())]);
+        let id = quorum_cluster_id(&quorum("127.0.0.1:1"));
+        assert_eq!(id.len(), 22);
+        assert_eq!(id, quorum_cluster_id(&quorum("127.0.0.1:1")));
+        assert_ne!(id, quorum_cluster_id(&quorum("127.0.0.1:2")));
     }
 
     #[test]

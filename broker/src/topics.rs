@@ -420,24 +420,7 @@ impl TopicRegistry {
         overrides: TopicOverrides,
         validate_only: bool,
     ) -> Result<Option<Arc<Topic>>, TopicError> {
-        validate_topic_name(name).map_err(|m| TopicError::new(INVALID_TOPIC, m))?;
-        let partitions = if partitions == -1 {
-            self.props.num_partitions()
-        } else {
-            partitions
-        };
-        if partitions <= 0 {
-            return Err(TopicError::new(
-                INVALID_PARTITIONS,
-                format!("number of partitions must be larger than 0, got {partitions}"),
-            ));
-        }
-        if partitions > 100_000 {
-            return Err(TopicError::new(
-                INVALID_PARTITIONS,
-                format!("{partitions} partitions is more than this broker allows (100000)"),
-            ));
-        }
+        let partitions = self.check_new_topic(name, partitions, &overrides)?;
         let replication = if replication == -1 {
             self.props.default_replication_factor()
         } else {
@@ -451,7 +434,6 @@ impl TopicRegistry {
                 ),
             ));
         }
-        validate_overrides(&overrides).map_err(|m| TopicError::new(INVALID_CONFIG, m))?;
         let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
         if self.get(name).is_some() {
             return Err(TopicError::new(
@@ -475,8 +457,74 @@ impl TopicRegistry {
         if validate_only {
             return Ok(None);
         }
+        self.materialize(name, random_uuid(), partitions, overrides)
+            .map(Some)
+    }
+
+    /// What CreateTopics checks before anything is decided: the name, the partition count
+    /// (-1 takes `num.partitions`, returned resolved) and the config overrides.
+    pub fn check_new_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        overrides: &TopicOverrides,
+    ) -> Result<i32, TopicError> {
+        validate_topic_name(name).map_err(|m| TopicError::new(INVALID_TOPIC, m))?;
+        let partitions = if partitions == -1 {
+            self.props.num_partitions()
+        } else {
+            partitions
+        };
+        if partitions <= 0 {
+            return Err(TopicError::new(
+                INVALID_PARTITIONS,
+                format!("number of partitions must be larger than 0, got {partitions}"),
+            ));
+        }
+        if partitions > 100_000 {
+            return Err(TopicError::new(
+                INVALID_PARTITIONS,
+                format!("{partitions} partitions is more than this broker allows (100000)"),
+            ));
+        }
+        validate_overrides(overrides).map_err(|m| TopicError::new(INVALID_CONFIG, m))?;
+        Ok(partitions)
+    }
+
+    /// Cluster mode: opens the local logs of a topic the metadata quorum created, under the
+    /// quorum's topic id (no-op when it exists with that id).
+    pub fn create_replica(
+        &self,
+        name: &str,
+        id: Uuid,
+        partitions: i32,
+        overrides: TopicOverrides,
+    ) -> Result<Arc<Topic>, TopicError> {
+        let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(t) = self.get(name) {
+            if t.id == id {
+                return Ok(t);
+            }
+            return Err(TopicError::new(
+                TOPIC_ALREADY_EXISTS,
+                format!(
+                    "topic '{name}' exists locally with id {}, the quorum says {id}",
+                    t.id
+                ),
+            ));
+        }
+        self.materialize(name, id, partitions, overrides)
+    }
+
+    /// Creates the topic's files and registers it; the caller holds `admin`.
+    fn materialize(
+        &self,
+        name: &str,
+        id: Uuid,
+        partitions: i32,
+        overrides: TopicOverrides,
+    ) -> Result<Arc<Topic>, TopicError> {
         self.claim_new_partition_dirs(name, 0, partitions)?;
-        let id = random_uuid();
         let topic = self
             .open_topic(name, id, partitions, overrides)
             .map_err(TopicError::io)?;
@@ -485,7 +533,7 @@ impl TopicRegistry {
         maps.by_id.insert(id, topic.clone());
         maps.by_name.insert(topic.name.clone(), topic.clone());
         tracing::info!(topic = name, partitions, "created topic");
-        Ok(Some(topic))
+        Ok(topic)
     }
 
     fn write_topic_file(&self, topic: &Topic) -> std::io::Result<()> {
@@ -535,6 +583,12 @@ impl TopicRegistry {
                 "topic deletion is disabled (delete.topic.enable=false)",
             ));
         }
+        self.remove(name)
+    }
+
+    /// Deletes a topic and its data without asking `delete.topic.enable` (cluster mode: the
+    /// quorum has decided).
+    pub fn remove(&self, name: &str) -> Result<Arc<Topic>, TopicError> {
         let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
         let topic = self.get(name).ok_or_else(|| {
             TopicError::new(

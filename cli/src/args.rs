@@ -83,6 +83,12 @@ pub struct BrokerArgs {
     /// Kafka-style broker properties file (key=value).
     #[arg(long)]
     pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub cluster: odradek_broker::config::ClusterArgs,
+    /// Start a local cluster of this many nodes on 127.0.0.1 in this process (data in
+    /// DATA_DIR/node-ID, listener ports printed one line per node: `ID HOST:PORT`).
+    #[arg(long, conflicts_with_all = ["node_id", "controller_quorum", "controller_listen"])]
+    pub nodes: Option<u16>,
 }
 
 /// Flags every client subcommand shares.

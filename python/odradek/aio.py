@@ -14,6 +14,7 @@ Works with any asyncio loop, uvloop included.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import inspect
 from contextlib import asynccontextmanager
 from typing import (
@@ -36,6 +37,36 @@ from ._client import (
     _tp,
 )
 from ._odradek import DeliveryReport, Message
+
+#: How long a login waits for an async ``oauth_cb`` to finish on the event loop.
+_OAUTH_CB_TIMEOUT = 60.0
+
+
+def _aio_oauth_cb(config: Config,
+                  loop: asyncio.AbstractEventLoop) -> Optional[Callable[[str], Any]]:
+    """``oauth_cb`` for the asyncio clients: a plain function as in the blocking API, or an
+    ``async def`` (any callable returning an awaitable), awaited on the client's event loop.
+    The client calls it from its own thread (never the loop's), which waits for the result."""
+    cb = _oauth_cb(config)
+    if cb is None:
+        return None
+
+    async def await_it(awaitable: Any) -> Any:
+        return await awaitable
+
+    def call(oauthbearer_config: str) -> Any:
+        out = cb(oauthbearer_config)
+        if not inspect.isawaitable(out):
+            return out
+        future = asyncio.run_coroutine_threadsafe(await_it(out), loop)
+        try:
+            return future.result(_OAUTH_CB_TIMEOUT)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise TimeoutError(f"the async oauth_cb did not finish within {_OAUTH_CB_TIMEOUT:.0f} s "
+                               "(is the event loop running?)") from None
+
+    return call
 from .errors import KafkaError
 
 __all__ = ["Producer", "Consumer"]
@@ -71,7 +102,7 @@ class Producer:
     def __init__(self, config: Config) -> None:
         self._loop = asyncio.get_running_loop()
         self._native = _odradek.NativeProducer(_config_pairs(config), _resolve_on_loop, self._loop,
-                                               oauth_cb=_oauth_cb(config))
+                                               oauth_cb=_aio_oauth_cb(config, self._loop))
         self._transactions_ready = False
 
     async def start(self) -> None:
@@ -214,7 +245,8 @@ class Consumer:
 
     def __init__(self, config: Config, topics: Optional[Sequence[str]] = None) -> None:
         self._loop = asyncio.get_running_loop()
-        self._native = _odradek.NativeConsumer(_config_pairs(config), oauth_cb=_oauth_cb(config))
+        self._native = _odradek.NativeConsumer(_config_pairs(config),
+                                               oauth_cb=_aio_oauth_cb(config, self._loop))
         self._on_assign: Optional[RebalanceCallback] = None
         self._on_revoke: Optional[RebalanceCallback] = None
         self._firing = asyncio.Lock()

@@ -15,6 +15,7 @@
 #![allow(clippy::missing_safety_doc)]
 
 mod admin;
+mod admin_security;
 mod broker;
 mod consumer;
 mod error;
@@ -25,6 +26,7 @@ mod transaction;
 mod util;
 
 pub use admin::*;
+pub use admin_security::*;
 pub use broker::*;
 pub use consumer::*;
 pub use error::*;

@@ -17,9 +17,9 @@ use crate::topics::{
     INVALID_CONFIG, INVALID_REPLICATION_FACTOR, TopicError, UNKNOWN_TOPIC_OR_PARTITION,
 };
 
-const INVALID_REQUEST: i16 = 42;
-const UNKNOWN_TOPIC_ID: i16 = 100;
-const REASSIGNMENT_IN_PROGRESS_OR_INVALID: i16 = 39; // INVALID_REPLICA_ASSIGNMENT
+pub(super) const INVALID_REQUEST: i16 = 42;
+pub(super) const UNKNOWN_TOPIC_ID: i16 = 100;
+pub(super) const REASSIGNMENT_IN_PROGRESS_OR_INVALID: i16 = 39; // INVALID_REPLICA_ASSIGNMENT
 
 pub fn create_topics(ctx: &Ctx, version: i16, req: CreateTopicsRequest) -> CreateTopicsResponse {
     let s = &ctx.state;
@@ -39,16 +39,7 @@ pub fn create_topics(ctx: &Ctx, version: i16, req: CreateTopicsRequest) -> Creat
                     message: format!("{} may not create topic {name}", ctx.principal),
                 });
             }
-            let mut overrides = TopicOverrides::new();
-            for c in &ct.configs {
-                let Some(v) = &c.value else {
-                    return Err(TopicError {
-                        code: INVALID_CONFIG,
-                        message: format!("null value for config {}", c.name),
-                    });
-                };
-                overrides.insert(c.name.to_string(), v.to_string());
-            }
+            let overrides = requested_overrides(&ct)?;
             let (partitions, replication) = if ct.assignments.is_empty() {
                 (ct.num_partitions, ct.replication_factor)
             } else {
@@ -104,20 +95,7 @@ pub fn create_topics(ctx: &Ctx, version: i16, req: CreateTopicsRequest) -> Creat
                 r.replication_factor = 1;
                 r.topic_id = id;
                 if version >= 5 {
-                    r.configs = Some(
-                        configs::topic_entries(ctx, &overrides, None)
-                            .into_iter()
-                            .map(|e| {
-                                let mut c = CreatableTopicConfigs::default();
-                                c.name = e.name;
-                                c.value = e.value;
-                                c.read_only = e.read_only;
-                                c.config_source = e.config_source;
-                                c.is_sensitive = false;
-                                c
-                            })
-                            .collect(),
-                    );
+                    r.configs = Some(creatable_configs(ctx, &overrides));
                 }
             }
             Err(e) => {
@@ -130,11 +108,48 @@ pub fn create_topics(ctx: &Ctx, version: i16, req: CreateTopicsRequest) -> Creat
     resp
 }
 
-pub fn delete_topics(ctx: &Ctx, version: i16, req: DeleteTopicsRequest) -> DeleteTopicsResponse {
-    let s = &ctx.state;
-    let mut resp = DeleteTopicsResponse::default();
-    // v0-5 name topics in `topic_names`; v6 in `topics` by name or id.
-    let targets: Vec<(Option<String>, uuid::Uuid)> = if version >= 6 {
+/// A created topic's effective configs, as CreateTopics v5+ returns them.
+pub(super) fn creatable_configs(
+    ctx: &Ctx,
+    overrides: &TopicOverrides,
+) -> Vec<CreatableTopicConfigs> {
+    configs::topic_entries(ctx, overrides, None)
+        .into_iter()
+        .map(|e| {
+            let mut c = CreatableTopicConfigs::default();
+            c.name = e.name;
+            c.value = e.value;
+            c.read_only = e.read_only;
+            c.config_source = e.config_source;
+            c.is_sensitive = false;
+            c
+        })
+        .collect()
+}
+
+/// The overrides a CreateTopics entry asks for (a null value is refused).
+pub(super) fn requested_overrides(
+    ct: &kafka_protocol::messages::create_topics_request::CreatableTopic,
+) -> Result<TopicOverrides, TopicError> {
+    let mut overrides = TopicOverrides::new();
+    for c in &ct.configs {
+        let Some(v) = &c.value else {
+            return Err(TopicError {
+                code: INVALID_CONFIG,
+                message: format!("null value for config {}", c.name),
+            });
+        };
+        overrides.insert(c.name.to_string(), v.to_string());
+    }
+    Ok(overrides)
+}
+
+/// The topics a DeleteTopics names: v0-5 in `topic_names`; v6 in `topics` by name or id.
+pub(super) fn delete_targets(
+    version: i16,
+    req: DeleteTopicsRequest,
+) -> Vec<(Option<String>, uuid::Uuid)> {
+    if version >= 6 {
         req.topics
             .into_iter()
             .map(|t| (t.name.map(|n| n.0.to_string()), t.topic_id))
@@ -144,8 +159,13 @@ pub fn delete_topics(ctx: &Ctx, version: i16, req: DeleteTopicsRequest) -> Delet
             .into_iter()
             .map(|n| (Some(n.0.to_string()), uuid::Uuid::nil()))
             .collect()
-    };
-    for (name, id) in targets {
+    }
+}
+
+pub fn delete_topics(ctx: &Ctx, version: i16, req: DeleteTopicsRequest) -> DeleteTopicsResponse {
+    let s = &ctx.state;
+    let mut resp = DeleteTopicsResponse::default();
+    for (name, id) in delete_targets(version, req) {
         let mut r = DeletableTopicResult::default();
         r.topic_id = id;
         let resolved = match &name {

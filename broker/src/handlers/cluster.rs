@@ -11,7 +11,7 @@ pub fn describe_cluster(ctx: &Ctx, req: DescribeClusterRequest) -> DescribeClust
     let s = &ctx.state;
     let mut r = DescribeClusterResponse::default();
     r.cluster_id = str_bytes(s.cluster_id.clone());
-    r.controller_id = BrokerId(s.node_id);
+    r.controller_id = BrokerId(super::cluster_view::controller_id(ctx));
     r.endpoint_type = req.endpoint_type;
     if req.endpoint_type > 1 {
         // Endpoint type 2 (controllers) is not offered by a combined single node.
@@ -19,11 +19,17 @@ pub fn describe_cluster(ctx: &Ctx, req: DescribeClusterRequest) -> DescribeClust
         r.error_message = Some(str_bytes("only broker endpoints (type 1) are described"));
         return r;
     }
-    let mut b = DescribeClusterBroker::default();
-    b.broker_id = BrokerId(s.node_id);
-    b.host = str_bytes(ctx.listener.advertised_host.clone());
-    b.port = ctx.listener.advertised_port;
-    r.brokers = vec![b];
+    r.brokers = super::cluster_view::brokers(ctx)
+        .into_iter()
+        .map(|a| {
+            let mut b = DescribeClusterBroker::default();
+            b.broker_id = BrokerId(a.id);
+            b.host = str_bytes(a.host);
+            b.port = a.port;
+            b.rack = a.rack.map(str_bytes);
+            b
+        })
+        .collect();
     r.cluster_authorized_operations = authorized::if_requested(
         req.include_cluster_authorized_operations,
         authorized::granted(ctx, resource::CLUSTER, CLUSTER_NAME, authorized::CLUSTER),

@@ -60,16 +60,24 @@ pub fn handle(ctx: &Ctx, version: i16, req: FetchRequest) -> Outcome {
         let denied = !ctx.allowed(op::READ, resource::TOPIC, &name);
         let topic = if denied { None } else { topic };
         for fp in ft.partitions {
+            let not_leader = topic
+                .as_ref()
+                .and_then(|t| ctx.state.not_leader(&t.name, fp.partition));
             let missing_code = if denied {
                 codes::TOPIC_AUTHORIZATION_FAILED
             } else if version >= 13 && topic.is_none() {
                 codes::UNKNOWN_TOPIC_ID
+            } else if let Some(code) = not_leader {
+                code
             } else {
                 codes::UNKNOWN_TOPIC_OR_PARTITION
             };
             wanted.push(Wanted {
                 topic_slot: slot,
-                partition: topic.as_ref().and_then(|t| t.partition(fp.partition)),
+                partition: topic
+                    .as_ref()
+                    .filter(|_| not_leader.is_none())
+                    .and_then(|t| t.partition(fp.partition)),
                 missing_code,
                 index: fp.partition,
                 fetch_offset: fp.fetch_offset,

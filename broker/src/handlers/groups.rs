@@ -38,6 +38,9 @@ fn opt_str(s: &Option<StrBytes>) -> Option<String> {
     s.as_ref().map(|s| s.to_string())
 }
 
+/// Retriable: no coordinator can be named yet.
+const COORDINATOR_NOT_AVAILABLE: i16 = 15;
+
 pub fn find_coordinator(ctx: &Ctx, version: i16, req: FindCoordinatorRequest) -> Outcome {
     let s = &ctx.state;
     // Key type 0 is a group, 1 a transactional id: this node coordinates both.
@@ -72,17 +75,27 @@ pub fn find_coordinator(ctx: &Ctx, version: i16, req: FindCoordinatorRequest) ->
             .map(|key| {
                 let mut c = Coordinator::default();
                 let error = denied_code(&key).unwrap_or(error);
+                let found = (error == codes::NONE)
+                    .then(|| super::cluster_view::coordinator(ctx, &key))
+                    .flatten();
                 c.key = key;
+                let error = if error == codes::NONE && found.is_none() {
+                    COORDINATOR_NOT_AVAILABLE
+                } else {
+                    error
+                };
                 c.error_code = error;
-                if error == codes::NONE {
-                    c.node_id = BrokerId(s.node_id);
-                    c.host = str_bytes(ctx.listener.advertised_host.clone());
-                    c.port = ctx.listener.advertised_port;
+                if let Some(a) = found {
+                    c.node_id = BrokerId(a.id);
+                    c.host = str_bytes(a.host);
+                    c.port = a.port;
                 } else {
                     c.node_id = BrokerId(-1);
                     c.port = -1;
                     c.error_message = Some(str_bytes(if error == codes::INVALID_REQUEST {
                         "unknown coordinator key type".to_string()
+                    } else if error == COORDINATOR_NOT_AVAILABLE {
+                        "no live broker is registered yet".to_string()
                     } else {
                         format!("{} may not describe this key", ctx.principal)
                     }));
@@ -92,11 +105,18 @@ pub fn find_coordinator(ctx: &Ctx, version: i16, req: FindCoordinatorRequest) ->
             .collect();
     } else {
         let error = denied_code(&req.key).unwrap_or(error);
-        resp.error_code = error;
-        if error == codes::NONE {
-            resp.node_id = BrokerId(s.node_id);
-            resp.host = str_bytes(ctx.listener.advertised_host.clone());
-            resp.port = ctx.listener.advertised_port;
+        let found = (error == codes::NONE)
+            .then(|| super::cluster_view::coordinator(ctx, &req.key))
+            .flatten();
+        resp.error_code = if error == codes::NONE && found.is_none() {
+            COORDINATOR_NOT_AVAILABLE
+        } else {
+            error
+        };
+        if let Some(a) = found {
+            resp.node_id = BrokerId(a.id);
+            resp.host = str_bytes(a.host);
+            resp.port = a.port;
         } else {
             resp.node_id = BrokerId(-1);
             resp.port = -1;

@@ -6,7 +6,7 @@ use kafka_protocol::messages::metadata_response::{
 };
 use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
 
-use super::{Ctx, authorized, codes, str_bytes};
+use super::{Ctx, authorized, cluster_view, codes, str_bytes};
 use crate::config::TopicOverrides;
 use crate::security::acl::{CLUSTER_NAME, op, resource};
 use crate::topics::{OFFSETS_TOPIC, Topic, is_internal};
@@ -14,13 +14,19 @@ use crate::topics::{OFFSETS_TOPIC, Topic, is_internal};
 pub fn handle(ctx: &Ctx, version: i16, req: MetadataRequest) -> MetadataResponse {
     let s = &ctx.state;
     let mut r = MetadataResponse::default();
-    let mut b = MetadataResponseBroker::default();
-    b.node_id = BrokerId(s.node_id);
-    b.host = str_bytes(ctx.listener.advertised_host.clone());
-    b.port = ctx.listener.advertised_port;
-    r.brokers = vec![b];
+    r.brokers = cluster_view::brokers(ctx)
+        .into_iter()
+        .map(|a| {
+            let mut b = MetadataResponseBroker::default();
+            b.node_id = BrokerId(a.id);
+            b.host = str_bytes(a.host);
+            b.port = a.port;
+            b.rack = a.rack.map(str_bytes);
+            b
+        })
+        .collect();
     r.cluster_id = Some(str_bytes(s.cluster_id.clone()));
-    r.controller_id = BrokerId(s.node_id);
+    r.controller_id = BrokerId(cluster_view::controller_id(ctx));
     // Only v8-10 carry the cluster's operations (KIP-700 moved them to DescribeCluster).
     r.cluster_authorized_operations = authorized::if_requested(
         req.include_cluster_authorized_operations,
@@ -35,6 +41,16 @@ pub fn handle(ctx: &Ctx, version: i16, req: MetadataRequest) -> MetadataResponse
     };
     let auto_create =
         s.props().auto_create_topics() && (version < 4 || req.allow_auto_topic_creation);
+    if let Some(cluster) = &s.cluster {
+        r.topics = cluster_view::metadata_topics(
+            ctx,
+            cluster,
+            wanted,
+            auto_create,
+            req.include_topic_authorized_operations,
+        );
+        return r;
+    }
     r.topics = match wanted {
         None => s
             .topics
@@ -117,7 +133,11 @@ fn auto_create_topic(ctx: &Ctx, name: &str, ops: bool) -> MetadataResponseTopic 
     }
 }
 
-fn error_topic(name: Option<String>, id: uuid::Uuid, code: i16) -> MetadataResponseTopic {
+pub(super) fn error_topic(
+    name: Option<String>,
+    id: uuid::Uuid,
+    code: i16,
+) -> MetadataResponseTopic {
     let mut t = MetadataResponseTopic::default();
     t.error_code = code;
     t.name = name.map(|n| TopicName(str_bytes(n)));

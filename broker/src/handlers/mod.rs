@@ -9,8 +9,10 @@ pub mod admin;
 pub mod api_versions;
 pub mod authorized;
 pub mod cluster;
+pub mod cluster_view;
 pub mod configs;
 pub mod fetch;
+pub mod forward;
 pub mod groups;
 pub mod metadata;
 pub mod offsets;
@@ -91,7 +93,17 @@ pub enum Outcome {
 pub async fn handle(ctx: &Ctx, header: &RequestHeader, request: RequestKind) -> Outcome {
     let v = header.request_api_version;
     let respond = |r: ResponseKind| Outcome::Respond(Box::new(r));
+    let clustered = ctx.state.cluster.is_some();
     match request {
+        RequestKind::CreateTopics(r) if clustered => forward::create_topics(ctx, v, r),
+        RequestKind::DeleteTopics(r) if clustered => forward::delete_topics(ctx, v, r),
+        RequestKind::CreatePartitions(r) if clustered => forward::create_partitions(ctx, r),
+        RequestKind::AlterConfigs(r) if clustered => respond(ResponseKind::AlterConfigs(
+            forward::alter_configs_refused(r),
+        )),
+        RequestKind::IncrementalAlterConfigs(r) if clustered => respond(
+            ResponseKind::IncrementalAlterConfigs(forward::incremental_alter_configs_refused(r)),
+        ),
         RequestKind::ApiVersions(_) => respond(ResponseKind::ApiVersions(api_versions::response(
             0,
             ctx.state.props().transaction_version(),

@@ -58,8 +58,12 @@ pub fn list_offsets(ctx: &Ctx, version: i16, req: ListOffsetsRequest) -> ListOff
             pr.timestamp = -1;
             pr.offset = -1;
             pr.leader_epoch = -1;
+            let not_leader = topic
+                .as_ref()
+                .and_then(|t| ctx.state.not_leader(&t.name, p.partition_index));
             match topic.as_ref().and_then(|t| t.partition(p.partition_index)) {
                 None => pr.error_code = unknown_or_denied(denied),
+                Some(_) if let Some(code) = not_leader => pr.error_code = code,
                 Some(_) if version < first_version_for(p.timestamp) => {
                     pr.error_code = codes::UNSUPPORTED_VERSION;
                 }
@@ -171,6 +175,9 @@ pub fn offset_for_leader_epoch(
             e.end_offset = -1;
             match topic.as_ref().and_then(|t| t.partition(p.partition)) {
                 None => e.error_code = unknown_or_denied(denied),
+                Some(part) if let Some(code) = ctx.state.not_leader(&part.topic, p.partition) => {
+                    e.error_code = code;
+                }
                 Some(part) => {
                     let log = part.log();
                     e.error_code = check_leader_epoch(p.current_leader_epoch, log.leader_epoch());
@@ -208,6 +215,9 @@ pub fn delete_records(ctx: &Ctx, req: DeleteRecordsRequest) -> DeleteRecordsResp
                 // As Kafka: clients may not delete records of internal topics.
                 Some(part) if is_internal(&part.topic) => {
                     pr.error_code = codes::INVALID_TOPIC_EXCEPTION;
+                }
+                Some(part) if let Some(code) = ctx.state.not_leader(&part.topic, part.index) => {
+                    pr.error_code = code;
                 }
                 Some(part) => match part.log().delete_records_before(p.offset) {
                     Ok(low) => pr.low_watermark = low,

@@ -81,6 +81,11 @@ pub fn handle(ctx: &Ctx, version: i16, req: ProduceRequest) -> Outcome {
                 tr.partition_responses.push(pr);
                 continue;
             };
+            if let Some(code) = ctx.state.not_leader(&partition.topic, pd.index) {
+                pr.error_code = code;
+                tr.partition_responses.push(pr);
+                continue;
+            }
             if is_internal(&partition.topic) {
                 // As Kafka: only the broker itself writes its internal topics.
                 pr.error_code = codes::INVALID_TOPIC_EXCEPTION;

@@ -14,6 +14,16 @@ pub fn init_producer_id(ctx: &Ctx, req: InitProducerIdRequest) -> Outcome {
     r.ongoing_txn_producer_id = ProducerId(-1);
     r.ongoing_txn_producer_epoch = -1;
     if let Some(id) = req.transactional_id.as_deref() {
+        if ctx.state.cluster.is_some() {
+            // The transaction coordinator writes markers to local logs, which in cluster mode
+            // may not lead the partitions: refused until it works through the leaders.
+            tracing::info!(
+                transactional_id = %id.as_str(),
+                "transactions are not supported in cluster mode yet"
+            );
+            r.error_code = codes::INVALID_REQUEST;
+            return respond(r);
+        }
         if !ctx.allowed(op::WRITE, resource::TRANSACTIONAL_ID, id) {
             r.error_code = crate::txn::codes::TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
             return respond(r);
@@ -58,7 +68,7 @@ pub fn init_producer_id(ctx: &Ctx, req: InitProducerIdRequest) -> Outcome {
             r.producer_epoch = 0;
         }
         Err(e) => {
-            tracing::error!("allocating a producer id failed: {e}");
+            tracing::warn!("allocating a producer id failed: {e}");
             r.error_code = 15; // COORDINATOR_NOT_AVAILABLE: retriable
         }
     }

@@ -348,6 +348,17 @@ impl PartitionLog {
     pub fn leader_epoch(&self) -> i32 {
         self.leader_epoch
     }
+
+    /// Cluster mode: this replica leads from now on in `epoch` (from the metadata image);
+    /// batches appended from here on carry it and the epoch history records where it starts.
+    pub fn become_leader(&mut self, epoch: i32) -> io::Result<()> {
+        if epoch <= self.leader_epoch {
+            return Ok(());
+        }
+        self.epochs.assign(epoch, self.log_end_offset())?;
+        self.leader_epoch = epoch;
+        Ok(())
+    }
     pub fn offsets(&self) -> LogOffsets {
         LogOffsets {
             log_start_offset: self.log_start_offset,

@@ -30,7 +30,7 @@
 
 pub mod assignor;
 mod callbacks;
-mod consumer_protocol;
+pub(crate) mod consumer_protocol;
 mod membership;
 pub mod protocol;
 

@@ -1,0 +1,96 @@
+//! Local logs follow the metadata image: a topic with a replica on this node gets its logs
+//! (under the quorum's topic id), grows with CreatePartitions, takes config changes, and is
+//! deleted when the image drops it; a partition this node now leads gets the image's leader
+//! epoch. Only a deletion seen in this process deletes: a topic missing from an image that is
+//! still replaying after a restart is left alone.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use odradek_cluster::{MetadataImage, NodeId};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use super::ClusterNode;
+use crate::state::BrokerState;
+
+pub async fn run(
+    state: Arc<BrokerState>,
+    node: Arc<ClusterNode>,
+    mut images: watch::Receiver<Arc<MetadataImage>>,
+) {
+    let me = node.node_id;
+    let mut seen: BTreeMap<String, Uuid> = BTreeMap::new();
+    loop {
+        let image = images.borrow_and_update().clone();
+        let st = state.clone();
+        let previous = std::mem::take(&mut seen);
+        match tokio::task::spawn_blocking(move || apply(&st, me, &image, previous)).await {
+            Ok(now) => seen = now,
+            Err(e) => tracing::error!("applying the metadata image to local logs failed: {e}"),
+        }
+        if images.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Brings the local logs in line with `image`; returns the topics it names (id by name).
+fn apply(
+    state: &BrokerState,
+    me: NodeId,
+    image: &MetadataImage,
+    seen: BTreeMap<String, Uuid>,
+) -> BTreeMap<String, Uuid> {
+    let topics = &state.topics;
+    for (name, id) in &seen {
+        let gone = image
+            .topics
+            .get(name)
+            .is_none_or(|t| Uuid::from_u128(t.id) != *id);
+        if gone
+            && topics.get(name).is_some_and(|t| t.id == *id)
+            && let Err(e) = topics.remove(name)
+        {
+            tracing::error!(topic = %name, "deleting a topic the quorum deleted: {}", e.message);
+        }
+    }
+    let mut now = BTreeMap::new();
+    for (name, t) in &image.topics {
+        let id = Uuid::from_u128(t.id);
+        now.insert(name.clone(), id);
+        if !t.partitions.iter().any(|p| p.replicas.contains(&me)) {
+            continue;
+        }
+        let count = t.partitions.len() as i32;
+        let local = match topics.create_replica(name, id, count, t.configs.clone()) {
+            Ok(local) => local,
+            Err(e) => {
+                tracing::error!(topic = %name, "opening the logs of a topic the quorum created: {}", e.message);
+                continue;
+            }
+        };
+        if (local.partition_count() as i32) < count
+            && let Err(e) = topics.add_partitions(name, count, false)
+        {
+            tracing::error!(topic = %name, "adding partitions the quorum added: {}", e.message);
+        }
+        if local.overrides() != t.configs {
+            let configs = t.configs.clone();
+            if let Err(e) = topics.alter_config(name, |o| *o = configs, false) {
+                tracing::error!(topic = %name, "applying the quorum's topic configs: {}", e.message);
+            }
+        }
+        for (index, p) in t.partitions.iter().enumerate() {
+            if p.leader != Some(me) {
+                continue;
+            }
+            if let Some(partition) = local.partition(index as i32)
+                && let Err(e) = partition.log().become_leader(p.leader_epoch)
+            {
+                tracing::error!(topic = %name, partition = index, "recording leader epoch {}: {e}", p.leader_epoch);
+            }
+        }
+    }
+    now
+}

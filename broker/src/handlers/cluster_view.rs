@@ -1,0 +1,228 @@
+//! What clients are told about the cluster's shape: its brokers, the controller, partition
+//! leaders and coordinators. A single node names itself; in cluster mode every answer comes
+//! from the metadata image (each broker's endpoint on the listener the client connected to).
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::metadata_response::{
+    MetadataResponsePartition, MetadataResponseTopic,
+};
+use kafka_protocol::messages::{BrokerId, TopicName};
+use odradek_cluster::metadata::TopicImage;
+use odradek_cluster::{MetadataImage, MetadataRecord};
+
+use super::metadata::error_topic;
+use super::{Ctx, authorized, codes, str_bytes};
+use crate::cluster_mode::ClusterNode;
+use crate::security::acl::{CLUSTER_NAME, op, resource};
+
+/// Kafka's LEADER_NOT_AVAILABLE: retriable, the partition has no leader yet.
+const LEADER_NOT_AVAILABLE: i16 = 5;
+
+/// A broker as clients reach it.
+#[derive(Debug, Clone)]
+pub struct BrokerAddr {
+    pub id: i32,
+    pub host: String,
+    pub port: i32,
+    pub rack: Option<String>,
+}
+
+/// The live brokers clients may use (this node alone without a cluster).
+pub fn brokers(ctx: &Ctx) -> Vec<BrokerAddr> {
+    let Some(cluster) = &ctx.state.cluster else {
+        return vec![this_node(ctx)];
+    };
+    let image = cluster.image();
+    image
+        .brokers
+        .values()
+        .filter(|b| !b.fenced)
+        .filter_map(|b| endpoint(ctx, &image, b.id))
+        .collect()
+}
+
+fn this_node(ctx: &Ctx) -> BrokerAddr {
+    BrokerAddr {
+        id: ctx.state.node_id,
+        host: ctx.listener.advertised_host.clone(),
+        port: ctx.listener.advertised_port,
+        rack: None,
+    }
+}
+
+/// Broker `id`'s endpoint on the client's listener, if it is registered with one.
+fn endpoint(ctx: &Ctx, image: &MetadataImage, id: u64) -> Option<BrokerAddr> {
+    let b = image.brokers.get(&id)?;
+    let e = b
+        .listeners
+        .iter()
+        .find(|e| e.name.eq_ignore_ascii_case(&ctx.listener.name))?;
+    Some(BrokerAddr {
+        id: i32::try_from(id).ok()?,
+        host: e.host.clone(),
+        port: i32::from(e.port),
+        rack: b.rack.clone(),
+    })
+}
+
+/// The controller id clients see (-1 during an election).
+pub fn controller_id(ctx: &Ctx) -> i32 {
+    match &ctx.state.cluster {
+        None => ctx.state.node_id,
+        Some(c) => c
+            .active_controller()
+            .and_then(|id| i32::try_from(id).ok())
+            .unwrap_or(-1),
+    }
+}
+
+/// The coordinator of a group or transactional id. In cluster mode groups are not replicated
+/// yet: a key is placed on a registered broker by a hash of the key (the next live one if that
+/// one is fenced), so every client of a group finds the same broker while the membership holds.
+pub fn coordinator(ctx: &Ctx, key: &str) -> Option<BrokerAddr> {
+    let Some(cluster) = &ctx.state.cluster else {
+        return Some(this_node(ctx));
+    };
+    let image = cluster.image();
+    let ids: Vec<u64> = image.brokers.keys().copied().collect();
+    if ids.is_empty() {
+        return None;
+    }
+    let start = crc32c::crc32c(key.as_bytes()) as usize % ids.len();
+    (0..ids.len())
+        .map(|i| ids[(start + i) % ids.len()])
+        .find(|id| image.is_live(*id))
+        .and_then(|id| endpoint(ctx, &image, id))
+}
+
+/// Metadata's topics in cluster mode, from the image; a missing topic the client may create is
+/// proposed to the controller and answered LEADER_NOT_AVAILABLE, as Kafka does.
+pub fn metadata_topics(
+    ctx: &Ctx,
+    cluster: &Arc<ClusterNode>,
+    wanted: Option<Vec<kafka_protocol::messages::metadata_request::MetadataRequestTopic>>,
+    auto_create: bool,
+    ops: bool,
+) -> Vec<MetadataResponseTopic> {
+    let image = cluster.image();
+    let Some(list) = wanted else {
+        return image
+            .topics
+            .iter()
+            .filter(|(name, _)| ctx.allowed(op::DESCRIBE, resource::TOPIC, name))
+            .map(|(name, t)| describe(ctx, &image, name, t, ops))
+            .collect();
+    };
+    list.into_iter()
+        .map(|rt| {
+            let name = rt.name.as_ref().map(|n| n.0.to_string());
+            let found = match &name {
+                Some(n) => image.topics.get_key_value(n),
+                None => image
+                    .topics
+                    .iter()
+                    .find(|(_, t)| uuid::Uuid::from_u128(t.id) == rt.topic_id),
+            };
+            let shown = name.clone().or_else(|| found.map(|(n, _)| n.clone()));
+            let denied = shown
+                .as_deref()
+                .is_some_and(|n| !ctx.allowed(op::DESCRIBE, resource::TOPIC, n));
+            if denied {
+                return error_topic(shown, rt.topic_id, codes::TOPIC_AUTHORIZATION_FAILED);
+            }
+            match (found, name) {
+                (Some((n, t)), _) => describe(ctx, &image, n, t, ops),
+                (None, Some(n))
+                    if auto_create
+                        && crate::topics::validate_topic_name(&n).is_ok()
+                        && (ctx.allowed(op::CREATE, resource::CLUSTER, CLUSTER_NAME)
+                            || ctx.allowed(op::CREATE, resource::TOPIC, &n)) =>
+                {
+                    super::forward::auto_create(ctx, cluster, &n);
+                    error_topic(Some(n), rt.topic_id, LEADER_NOT_AVAILABLE)
+                }
+                (None, Some(n)) => {
+                    error_topic(Some(n), rt.topic_id, codes::UNKNOWN_TOPIC_OR_PARTITION)
+                }
+                (None, None) => error_topic(None, rt.topic_id, codes::UNKNOWN_TOPIC_ID),
+            }
+        })
+        .collect()
+}
+
+fn describe(
+    ctx: &Ctx,
+    image: &MetadataImage,
+    name: &str,
+    topic: &TopicImage,
+    include_ops: bool,
+) -> MetadataResponseTopic {
+    let mut t = MetadataResponseTopic::default();
+    t.name = Some(TopicName(str_bytes(name.to_string())));
+    t.topic_id = uuid::Uuid::from_u128(topic.id);
+    t.topic_authorized_operations = authorized::if_requested(
+        include_ops,
+        authorized::granted(ctx, resource::TOPIC, name, authorized::TOPIC),
+    );
+    let ids = |v: &[u64]| -> Vec<BrokerId> {
+        v.iter()
+            .map(|id| BrokerId(i32::try_from(*id).unwrap_or(-1)))
+            .collect()
+    };
+    t.partitions = topic
+        .partitions
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let mut mp = MetadataResponsePartition::default();
+            mp.partition_index = i as i32;
+            mp.leader_id = BrokerId(p.leader.and_then(|l| i32::try_from(l).ok()).unwrap_or(-1));
+            if p.leader.is_none() {
+                mp.error_code = LEADER_NOT_AVAILABLE;
+            }
+            mp.leader_epoch = p.leader_epoch;
+            mp.replica_nodes = ids(&p.replicas);
+            mp.isr_nodes = ids(&p.isr);
+            let offline: Vec<u64> = p
+                .replicas
+                .iter()
+                .copied()
+                .filter(|r| !image.is_live(*r))
+                .collect();
+            mp.offline_replicas = ids(&offline);
+            mp
+        })
+        .collect();
+    t
+}
+
+/// The proposal a CreateTopics or an auto-creation makes.
+pub fn create_topic_record(
+    image: &MetadataImage,
+    name: &str,
+    partitions: u32,
+    replication_factor: u16,
+    configs: crate::config::TopicOverrides,
+) -> Result<MetadataRecord, String> {
+    let live = image.brokers.values().filter(|b| !b.fenced).count();
+    // Leaderships of consecutive topics start on different brokers.
+    let start = crc32c::crc32c(name.as_bytes()) as usize;
+    let assignment = odradek_cluster::metadata::assign_replicas(
+        image,
+        partitions,
+        replication_factor,
+        start,
+    )
+    .ok_or_else(|| {
+        format!(
+            "unable to replicate the partition {replication_factor} time(s): the target replication factor of {replication_factor} cannot be reached because only {live} broker(s) are registered"
+        )
+    })?;
+    Ok(MetadataRecord::CreateTopic {
+        name: name.to_string(),
+        id: crate::time::random_uuid().as_u128(),
+        assignment,
+        configs,
+    })
+}

@@ -1,0 +1,430 @@
+//! Cluster mode: topic administration is proposed to the active controller (KRaft forwards it
+//! the same way) and answered once this node's image holds the change. Local logs follow the
+//! image (see `cluster_mode::reconcile`), never the request.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
+use kafka_protocol::messages::create_topics_request::CreatableTopic;
+use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
+use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
+use kafka_protocol::messages::{
+    CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicsRequest, CreateTopicsResponse,
+    DeleteTopicsRequest, DeleteTopicsResponse, ResponseKind, TopicName,
+};
+use odradek_cluster::metadata::Rejection;
+use odradek_cluster::{Applied, MetadataRecord, ProposeError};
+
+use super::admin::{INVALID_REQUEST, REASSIGNMENT_IN_PROGRESS_OR_INVALID, UNKNOWN_TOPIC_ID};
+use super::{Ctx, Outcome, admin, cluster_view, codes, str_bytes};
+use crate::cluster_mode::ClusterNode;
+use crate::config::TopicOverrides;
+use crate::security::acl::{CLUSTER_NAME, op, resource};
+use crate::topics::{
+    INVALID_PARTITIONS, INVALID_REPLICATION_FACTOR, TOPIC_ALREADY_EXISTS, TopicError,
+    UNKNOWN_TOPIC_OR_PARTITION,
+};
+
+/// How long an answer waits for this node's image to catch up with a committed change.
+const CATCH_UP: Duration = Duration::from_secs(5);
+/// Kafka's NOT_CONTROLLER: retriable, the client asks again (another broker, or later).
+const NOT_CONTROLLER: i16 = 41;
+
+fn cluster(ctx: &Ctx) -> Arc<ClusterNode> {
+    ctx.state
+        .cluster
+        .clone()
+        .expect("forward handlers run in cluster mode only")
+}
+
+/// A proposal's outcome as a Kafka error; `Ok` when it applied.
+async fn propose(cluster: &ClusterNode, record: MetadataRecord) -> Result<Applied, TopicError> {
+    match cluster.propose(record, CATCH_UP).await {
+        Ok(Applied::Rejected(why)) => Err(rejected(why)),
+        Ok(applied) => Ok(applied),
+        Err(e @ (ProposeError::NotLeader { .. } | ProposeError::Unavailable(_))) => {
+            Err(TopicError {
+                code: NOT_CONTROLLER,
+                message: format!("{e}; retry"),
+            })
+        }
+        Err(e) => Err(TopicError {
+            code: codes::KAFKA_STORAGE_ERROR,
+            message: e.to_string(),
+        }),
+    }
+}
+
+fn rejected(why: Rejection) -> TopicError {
+    let (code, message) = match why {
+        Rejection::TopicExists => (TOPIC_ALREADY_EXISTS, "the topic already exists".into()),
+        Rejection::UnknownTopic | Rejection::UnknownPartition => (
+            UNKNOWN_TOPIC_OR_PARTITION,
+            "the topic does not exist".into(),
+        ),
+        Rejection::InvalidAssignment | Rejection::IneligibleReplica => (
+            REASSIGNMENT_IN_PROGRESS_OR_INVALID,
+            "the replica assignment names unknown or repeated brokers".into(),
+        ),
+        other => (
+            INVALID_REQUEST,
+            format!("the controller rejected it: {other:?}"),
+        ),
+    };
+    TopicError { code, message }
+}
+
+/// Replication between brokers is not built yet: every partition has one replica.
+fn check_replication(rf: i64) -> Result<u16, TopicError> {
+    if rf != 1 {
+        return Err(TopicError {
+            code: INVALID_REPLICATION_FACTOR,
+            message: format!(
+                "replication factor {rf}: this cluster does not replicate partitions yet; use replication factor 1"
+            ),
+        });
+    }
+    Ok(1)
+}
+
+/// What to propose for one CreateTopics entry (checked against this node's image).
+fn prepare_topic(
+    ctx: &Ctx,
+    cluster: &ClusterNode,
+    ct: &CreatableTopic,
+) -> Result<(MetadataRecord, TopicOverrides, i32), TopicError> {
+    let name = ct.name.0.to_string();
+    if !ctx.allowed(op::CREATE, resource::CLUSTER, CLUSTER_NAME)
+        && !ctx.allowed(op::CREATE, resource::TOPIC, &name)
+    {
+        return Err(TopicError {
+            code: codes::TOPIC_AUTHORIZATION_FAILED,
+            message: format!("{} may not create topic {name}", ctx.principal),
+        });
+    }
+    let overrides = admin::requested_overrides(ct)?;
+    let image = cluster.image();
+    if image.topics.contains_key(&name) {
+        return Err(TopicError {
+            code: TOPIC_ALREADY_EXISTS,
+            message: format!("topic '{name}' already exists"),
+        });
+    }
+    let s = &ctx.state;
+    if ct.assignments.is_empty() {
+        let partitions = s
+            .topics
+            .check_new_topic(&name, ct.num_partitions, &overrides)?;
+        let rf = match ct.replication_factor {
+            -1 => s.props().default_replication_factor(),
+            rf => rf,
+        };
+        let rf = check_replication(i64::from(rf))?;
+        let record = cluster_view::create_topic_record(
+            &image,
+            &name,
+            partitions as u32,
+            rf,
+            overrides.clone(),
+        )
+        .map_err(|message| TopicError {
+            code: INVALID_REPLICATION_FACTOR,
+            message,
+        })?;
+        return Ok((record, overrides, partitions));
+    }
+    if ct.num_partitions != -1 || ct.replication_factor != -1 {
+        return Err(TopicError {
+            code: INVALID_REQUEST,
+            message: "both assignments and num_partitions/replication_factor were set".into(),
+        });
+    }
+    let partitions = s
+        .topics
+        .check_new_topic(&name, ct.assignments.len() as i32, &overrides)?;
+    let mut assignment = Vec::with_capacity(ct.assignments.len());
+    for (i, a) in ct.assignments.iter().enumerate() {
+        if a.partition_index != i as i32 || a.broker_ids.iter().any(|b| b.0 < 0) {
+            return Err(TopicError {
+                code: REASSIGNMENT_IN_PROGRESS_OR_INVALID,
+                message: "replica assignment must list partitions 0.. in order, by broker id"
+                    .into(),
+            });
+        }
+        check_replication(a.broker_ids.len() as i64)?;
+        assignment.push(a.broker_ids.iter().map(|b| b.0 as u64).collect());
+    }
+    let record = MetadataRecord::CreateTopic {
+        name,
+        id: crate::time::random_uuid().as_u128(),
+        assignment,
+        configs: overrides.clone(),
+    };
+    Ok((record, overrides, partitions))
+}
+
+pub fn create_topics(ctx: &Ctx, version: i16, req: CreateTopicsRequest) -> Outcome {
+    let cluster = cluster(ctx);
+    let ctx = ctx.clone();
+    Outcome::Later(Box::pin(async move {
+        let mut resp = CreateTopicsResponse::default();
+        for ct in req.topics {
+            let mut r = CreatableTopicResult::default();
+            r.name = ct.name.clone();
+            r.num_partitions = -1;
+            r.replication_factor = -1;
+            let result = match prepare_topic(&ctx, &cluster, &ct) {
+                Ok((record, overrides, partitions)) => {
+                    let id = match &record {
+                        MetadataRecord::CreateTopic { id, .. } => *id,
+                        _ => 0,
+                    };
+                    let done = if req.validate_only {
+                        Ok(())
+                    } else {
+                        propose(&cluster, record).await.map(|_| ())
+                    };
+                    done.map(|()| (overrides, partitions, id))
+                }
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok((overrides, partitions, id)) => {
+                    r.num_partitions = partitions;
+                    r.replication_factor = 1;
+                    if !req.validate_only {
+                        r.topic_id = uuid::Uuid::from_u128(id);
+                    }
+                    if version >= 5 {
+                        r.configs = Some(admin::creatable_configs(&ctx, &overrides));
+                    }
+                }
+                Err(e) => {
+                    r.error_code = e.code;
+                    r.error_message = Some(str_bytes(e.message));
+                }
+            }
+            resp.topics.push(r);
+        }
+        ResponseKind::CreateTopics(resp)
+    }))
+}
+
+/// Metadata's auto-creation: proposed in the background; the client retries the lookup.
+pub fn auto_create(ctx: &Ctx, cluster: &Arc<ClusterNode>, name: &str) {
+    let s = &ctx.state;
+    let partitions = s.props().num_partitions() as u32;
+    let rf = s.props().default_replication_factor();
+    if check_replication(i64::from(rf)).is_err() {
+        tracing::warn!(
+            topic = name,
+            rf,
+            "not auto-creating: replication factor above 1"
+        );
+        return;
+    }
+    let record = match cluster_view::create_topic_record(
+        &cluster.image(),
+        name,
+        partitions,
+        1,
+        TopicOverrides::new(),
+    ) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::info!(topic = name, "not auto-creating yet: {e}");
+            return;
+        }
+    };
+    let cluster = cluster.clone();
+    tokio::spawn(async move {
+        if let Err(e) = propose(&cluster, record).await
+            && e.code != TOPIC_ALREADY_EXISTS
+        {
+            tracing::info!("auto-creating a topic failed: {}", e.message);
+        }
+    });
+}
+
+pub fn delete_topics(ctx: &Ctx, version: i16, req: DeleteTopicsRequest) -> Outcome {
+    let cluster = cluster(ctx);
+    let ctx = ctx.clone();
+    Outcome::Later(Box::pin(async move {
+        let mut resp = DeleteTopicsResponse::default();
+        for (name, id) in admin::delete_targets(version, req) {
+            let mut r = DeletableTopicResult::default();
+            r.topic_id = id;
+            let image = cluster.image();
+            let found = match &name {
+                Some(n) => image.topics.get_key_value(n),
+                None => image
+                    .topics
+                    .iter()
+                    .find(|(_, t)| uuid::Uuid::from_u128(t.id) == id),
+            };
+            r.name = name
+                .clone()
+                .or_else(|| found.map(|(n, _)| n.clone()))
+                .map(|n| TopicName(str_bytes(n)));
+            let result = match (found, &name) {
+                (None, None) => Err(TopicError {
+                    code: UNKNOWN_TOPIC_ID,
+                    message: format!("topic id {id} does not exist"),
+                }),
+                (_, Some(n)) | (Some((n, _)), None)
+                    if !ctx.allowed(op::DELETE, resource::TOPIC, n) =>
+                {
+                    Err(TopicError {
+                        code: codes::TOPIC_AUTHORIZATION_FAILED,
+                        message: format!("{} may not delete topic {n}", ctx.principal),
+                    })
+                }
+                (None, Some(n)) => Err(TopicError {
+                    code: UNKNOWN_TOPIC_OR_PARTITION,
+                    message: format!("topic '{n}' does not exist"),
+                }),
+                (Some(_), _) if !ctx.state.props().delete_topic_enable() => Err(TopicError {
+                    code: crate::topics::TOPIC_DELETION_DISABLED,
+                    message: "topic deletion is disabled (delete.topic.enable=false)".into(),
+                }),
+                (Some((n, t)), _) => {
+                    r.topic_id = uuid::Uuid::from_u128(t.id);
+                    let record = MetadataRecord::DeleteTopic { name: n.clone() };
+                    propose(&cluster, record).await.map(|_| ())
+                }
+            };
+            if let Err(e) = result {
+                r.error_code = e.code;
+                r.error_message = Some(str_bytes(e.message));
+            }
+            resp.responses.push(r);
+        }
+        ResponseKind::DeleteTopics(resp)
+    }))
+}
+
+pub fn create_partitions(ctx: &Ctx, req: CreatePartitionsRequest) -> Outcome {
+    let cluster = cluster(ctx);
+    let ctx = ctx.clone();
+    Outcome::Later(Box::pin(async move {
+        let mut resp = CreatePartitionsResponse::default();
+        for t in req.topics {
+            let mut r = CreatePartitionsTopicResult::default();
+            r.name = t.name.clone();
+            let result = async {
+                if !ctx.allowed(op::ALTER, resource::TOPIC, &t.name) {
+                    return Err(TopicError {
+                        code: codes::TOPIC_AUTHORIZATION_FAILED,
+                        message: format!("{} may not alter topic {}", ctx.principal, t.name.0),
+                    });
+                }
+                let image = cluster.image();
+                let Some(topic) = image.topics.get(t.name.0.as_str()) else {
+                    return Err(TopicError {
+                        code: UNKNOWN_TOPIC_OR_PARTITION,
+                        message: format!("topic '{}' does not exist", t.name.0),
+                    });
+                };
+                let current = topic.partitions.len() as i32;
+                if t.count <= current || t.count > 100_000 {
+                    return Err(TopicError {
+                        code: INVALID_PARTITIONS,
+                        message: format!(
+                            "topic has {current} partitions; the new count must be above it and at most 100000, got {}",
+                            t.count
+                        ),
+                    });
+                }
+                let added = (t.count - current) as u32;
+                let given = t.assignments.as_ref().filter(|a| !a.is_empty());
+                let assignment: Vec<Vec<u64>> = match given {
+                    Some(a) => {
+                        let mut out = Vec::new();
+                        for a in a {
+                            check_replication(a.broker_ids.len() as i64)?;
+                            out.push(a.broker_ids.iter().map(|b| b.0 as u64).collect());
+                        }
+                        out
+                    }
+                    None => odradek_cluster::metadata::assign_replicas(
+                        &image,
+                        added,
+                        1,
+                        current as usize,
+                    )
+                    .ok_or_else(|| TopicError {
+                        code: INVALID_REPLICATION_FACTOR,
+                        message: "no live broker to place the new partitions on".into(),
+                    })?,
+                };
+                if assignment.len() != added as usize {
+                    return Err(TopicError {
+                        code: REASSIGNMENT_IN_PROGRESS_OR_INVALID,
+                        message: format!("{} assignments for {added} new partitions", assignment.len()),
+                    });
+                }
+                if req.validate_only {
+                    return Ok(());
+                }
+                let record = MetadataRecord::CreatePartitions {
+                    topic: t.name.0.to_string(),
+                    assignment,
+                };
+                propose(&cluster, record).await.map(|_| ())
+            }
+            .await;
+            if let Err(e) = result {
+                r.error_code = e.code;
+                r.error_message = Some(str_bytes(e.message));
+            }
+            resp.results.push(r);
+        }
+        ResponseKind::CreatePartitions(resp)
+    }))
+}
+
+/// Topic and broker config changes are not proposed to the quorum yet: refused in cluster mode
+/// rather than applied on one node only.
+pub fn alter_configs_refused(
+    req: kafka_protocol::messages::AlterConfigsRequest,
+) -> kafka_protocol::messages::AlterConfigsResponse {
+    use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
+    let mut resp = kafka_protocol::messages::AlterConfigsResponse::default();
+    resp.responses = req
+        .resources
+        .into_iter()
+        .map(|r| {
+            let mut out = AlterConfigsResourceResponse::default();
+            out.resource_type = r.resource_type;
+            out.resource_name = r.resource_name;
+            out.error_code = INVALID_REQUEST;
+            out.error_message = Some(str_bytes(CONFIGS_NOT_FORWARDED));
+            out
+        })
+        .collect();
+    resp
+}
+
+/// IncrementalAlterConfigs, refused in cluster mode as `alter_configs_refused`.
+pub fn incremental_alter_configs_refused(
+    req: kafka_protocol::messages::IncrementalAlterConfigsRequest,
+) -> kafka_protocol::messages::IncrementalAlterConfigsResponse {
+    use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
+    let mut resp = kafka_protocol::messages::IncrementalAlterConfigsResponse::default();
+    resp.responses = req
+        .resources
+        .into_iter()
+        .map(|r| {
+            let mut out = AlterConfigsResourceResponse::default();
+            out.resource_type = r.resource_type;
+            out.resource_name = r.resource_name;
+            out.error_code = INVALID_REQUEST;
+            out.error_message = Some(str_bytes(CONFIGS_NOT_FORWARDED));
+            out
+        })
+        .collect();
+    resp
+}
+
+const CONFIGS_NOT_FORWARDED: &str = "config changes are not supported in cluster mode yet (they are not forwarded to the metadata quorum); set topic configs at creation";
