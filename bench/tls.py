@@ -5,8 +5,9 @@ Kafka 4.3.1's PLAINTEXT and SSL (mutual TLS) listeners of one node
 
     bench/tls.py [--records N] [--reps R]
 
-Needs the release `odradek-peer` (cargo build --release -p odradek-bench) and `rdk-peer` (built
-by bench/run.py into $ODRADEK_CACHE/bench/bin). Both peers take the security settings from
+Builds what it needs first: the release `odradek-peer` (cargo build --release -p
+odradek-bench) and `rdk-peer` (bench/peers/librdkafka/peer.c against the system librdkafka,
+into $ODRADEK_CACHE/bench/bin, as bench/run.py builds it). Both peers take the security settings from
 BENCH_CLIENT_CONFIG, so they run with the same TLS settings. Prints a Markdown table of median
 records/s, ours ÷ librdkafka, and TLS ÷ plaintext per client.
 """
@@ -43,6 +44,19 @@ def run(peer, op, bootstrap, topic, count, extra):
     return result["records"] / result["seconds"]
 
 
+def build_peers():
+    """The release odradek-peer (a no-op when fresh) and, when missing, rdk-peer."""
+    subprocess.run(["cargo", "build", "--release", "-p", "odradek-bench"], cwd=ROOT, check=True)
+    rdk = PEERS["librdkafka"][0]
+    if not os.path.exists(rdk):
+        os.makedirs(os.path.dirname(rdk), exist_ok=True)
+        flags = subprocess.run(["pkg-config", "--cflags", "--libs", "rdkafka"], check=True,
+                               capture_output=True, text=True).stdout.split()
+        subprocess.run(["cc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", rdk,
+                        os.path.join(HERE, "peers", "librdkafka", "peer.c")] + flags + ["-lpthread"],
+                       check=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--records", type=int, default=500_000)
@@ -51,6 +65,7 @@ def main():
     args = ap.parse_args()
     if args.rdk_peer:
         PEERS["librdkafka"] = [args.rdk_peer]
+    build_peers()
     for argv in PEERS.values():
         if not os.path.exists(argv[0]):
             raise SystemExit(f"missing {argv[0]}")

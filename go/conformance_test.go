@@ -40,6 +40,7 @@ var allowedKeys = map[string][]string{
 	"subscribe":       {"client", "topics"},
 	"consume":         {"client", "count", "timeout_ms", "expect", "generate"},
 	"consume_none":    {"client", "timeout_ms"},
+	"iterate":         {"client", "count", "timeout_ms", "expect"},
 	"seek":            {"client", "topic", "partition", "offset"},
 	"position":        {"client", "topic", "partition", "expect"},
 	"commit":          {"client", "offsets"},
@@ -428,6 +429,8 @@ func (r *runner) do(op string, step map[string]json.RawMessage, want *expectedEr
 		return c.consumer.Subscribe(topics...)
 	case "consume":
 		return r.consume(step)
+	case "iterate":
+		return r.iterate(step)
 	case "consume_none":
 		c, err := r.consumerOf(step)
 		if err != nil {
@@ -702,16 +705,20 @@ func recordOf(raw map[string]json.RawMessage) (*Record, error) {
 	return rec, nil
 }
 
+// readStep reads the consumer, count and timeout_ms of a consume or iterate step.
+func (r *runner) readStep(step map[string]json.RawMessage) (c *confClient, count, ms int, err error) {
+	if c, err = r.consumerOf(step); err != nil {
+		return
+	}
+	if count, err = get[int](step, "count"); err != nil {
+		return
+	}
+	ms, err = get[int](step, "timeout_ms")
+	return
+}
+
 func (r *runner) consume(step map[string]json.RawMessage) error {
-	c, err := r.consumerOf(step)
-	if err != nil {
-		return err
-	}
-	count, err := get[int](step, "count")
-	if err != nil {
-		return err
-	}
-	ms, err := get[int](step, "timeout_ms")
+	c, count, ms, err := r.readStep(step)
 	if err != nil {
 		return err
 	}
@@ -740,19 +747,8 @@ func (r *runner) consume(step map[string]json.RawMessage) error {
 		}
 		return a.Offset < b.Offset
 	})
-	if _, ok := step["expect"]; ok {
-		exp, err := get[[]map[string]json.RawMessage](step, "expect")
-		if err != nil {
-			return err
-		}
-		for i, e := range exp {
-			if i >= len(got) {
-				return mismatch("expected %d records, got %d", len(exp), len(got))
-			}
-			if err := matchRecord(got[i], e); err != nil {
-				return mismatch("record %d (%s-%d@%d): %v", i, got[i].Topic, got[i].Partition, got[i].Offset, err)
-			}
-		}
+	if err := checkExpect(step, got); err != nil {
+		return err
 	}
 	if _, ok := step["generate"]; ok {
 		g, err := get[generate](step, "generate")
@@ -773,6 +769,61 @@ func (r *runner) consume(step map[string]json.RawMessage) error {
 		for k, n := range wantSet {
 			if n != 0 {
 				return mismatch("generated records differ: (key, value) %s off by %d", k, n)
+			}
+		}
+	}
+	return nil
+}
+
+// iterate takes records one at a time from the Records channel, then cancels the loop and
+// waits until it has ended (errs is closed last), without receiving anything more.
+func (r *runner) iterate(step map[string]json.RawMessage) error {
+	c, count, ms, err := r.readStep(step)
+	if err != nil {
+		return err
+	}
+	if len(c.pending) > 0 {
+		return mismatch("%d records were already waiting", len(c.pending))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	records, errs := c.consumer.Records(ctx)
+	timeout := time.After(time.Duration(ms) * time.Millisecond)
+	var got []*Record
+	for len(got) < count {
+		select {
+		case rec, ok := <-records:
+			if !ok {
+				cancel()
+				return mismatch("the record channel closed after %d of %d records", len(got), count)
+			}
+			got = append(got, rec)
+		case <-timeout:
+			cancel()
+			for range errs {
+			}
+			return mismatch("received %d of %d records within %d ms", len(got), count, ms)
+		}
+	}
+	cancel()
+	for err := range errs {
+		return err
+	}
+	return checkExpect(step, got)
+}
+
+// checkExpect compares the records with the step's "expect", position by position.
+func checkExpect(step map[string]json.RawMessage, got []*Record) error {
+	if _, ok := step["expect"]; ok {
+		exp, err := get[[]map[string]json.RawMessage](step, "expect")
+		if err != nil {
+			return err
+		}
+		for i, e := range exp {
+			if i >= len(got) {
+				return mismatch("expected %d records, got %d", len(exp), len(got))
+			}
+			if err := matchRecord(got[i], e); err != nil {
+				return mismatch("record %d (%s-%d@%d): %v", i, got[i].Topic, got[i].Partition, got[i].Offset, err)
 			}
 		}
 	}

@@ -20,10 +20,10 @@ import (
 
 // Offsets with a meaning of their own, for Assign and Seek.
 const (
-	OffsetBeginning int64 = -2    // the first offset of the partition
-	OffsetEnd       int64 = -1    // only records produced from now on
-	OffsetStored    int64 = -1000 // the group's committed offset, else auto.offset.reset
-	OffsetInvalid   int64 = -1001 // no offset (a position not known yet, nothing committed)
+	OffsetBeginning int64 = C.ODRADEK_OFFSET_BEGINNING // the first offset of the partition
+	OffsetEnd       int64 = C.ODRADEK_OFFSET_END       // only records produced from now on
+	OffsetStored    int64 = C.ODRADEK_OFFSET_STORED    // the group's committed offset, else auto.offset.reset
+	OffsetInvalid   int64 = C.ODRADEK_OFFSET_INVALID   // no offset (a position not known yet, nothing committed)
 )
 
 // TopicPartition names a partition, with an offset where the call needs one.
@@ -59,11 +59,8 @@ type Consumer struct {
 	rebalance cgo.Handle
 	token     cgo.Handle // the TokenProvider, if any
 
-	bufMu    sync.Mutex
-	buffered []*Record // records of the last batch not handed out yet
-
-	// Records goroutines: Close stops them and waits, so the records they still hold go back
-	// to the buffer before the commit on close.
+	// Records goroutines: Close stops them and waits, so a record one of them took but could
+	// not send is given back (a seek to it) before the commit on close.
 	readers      sync.WaitGroup
 	closing      context.Context
 	closeReaders context.CancelFunc
@@ -114,20 +111,11 @@ func (c *Consumer) OnRebalance(handler func(RebalanceEvent)) error {
 	return c.call(func(h *C.OdradekConsumer) error { return c.setRebalance(h, handler) })
 }
 
-// setRebalance registers handler (nil: none) behind the binding's own step: records buffered
-// from partitions this member no longer owns are dropped before anyone can read them.
+// setRebalance registers handler (nil: none).
 func (c *Consumer) setRebalance(h *C.OdradekConsumer, handler func(RebalanceEvent)) error {
 	wrapped := func(ev RebalanceEvent) {
 		if handler != nil {
 			handler(ev)
-		}
-		// After the handler: a Commit in it still sees the records not handed out yet.
-		if ev.Kind != PartitionsAssigned {
-			gone := map[TopicPartition]bool{}
-			for _, tp := range ev.Partitions {
-				gone[TopicPartition{Topic: tp.Topic, Partition: tp.Partition}] = true
-			}
-			c.dropBuffered(func(r *Record) bool { return gone[TopicPartition{Topic: r.Topic, Partition: r.Partition}] })
 		}
 	}
 	nh := cgo.NewHandle(wrapped)
@@ -140,19 +128,6 @@ func (c *Consumer) setRebalance(h *C.OdradekConsumer, handler func(RebalanceEven
 	}
 	c.rebalance = nh
 	return nil
-}
-
-// dropBuffered removes the buffered records for which drop is true.
-func (c *Consumer) dropBuffered(drop func(*Record) bool) {
-	c.bufMu.Lock()
-	defer c.bufMu.Unlock()
-	kept := c.buffered[:0:0]
-	for _, r := range c.buffered {
-		if !drop(r) {
-			kept = append(kept, r)
-		}
-	}
-	c.buffered = kept
 }
 
 type cStrings struct {
@@ -244,7 +219,6 @@ func (c *Consumer) Assign(ctx context.Context, partitions []TopicPartition) erro
 
 // Unassign drops the manual assignment.
 func (c *Consumer) Unassign() error {
-	c.clearBuffer()
 	return c.call(func(h *C.OdradekConsumer) error { return takeError(C.odradek_consumer_unassign(h)) })
 }
 
@@ -264,12 +238,6 @@ func (c *Consumer) Assignment() ([]TopicPartition, error) {
 		return nil
 	})
 	return out, err
-}
-
-func (c *Consumer) clearBuffer() {
-	c.bufMu.Lock()
-	c.buffered = nil
-	c.bufMu.Unlock()
 }
 
 func copyMessages(list *C.OdradekMessageList) []*Record {
@@ -312,21 +280,13 @@ func goBytes(p *C.uint8_t, n C.size_t) []byte {
 	return C.GoBytes(unsafe.Pointer(p), C.int(n))
 }
 
-// PollBatch returns up to max records: records already buffered, else it waits for the first
-// (until ctx ends: then it returns ctx.Err()) and takes what else is buffered.
+// PollBatch returns up to max records: it waits for the first (until ctx ends: then it returns
+// ctx.Err()) and takes what else the consumer has fetched, up to max. Every record returned
+// counts as handed out (position, Commit, the commit on Close); nothing is kept on the Go side.
 func (c *Consumer) PollBatch(ctx context.Context, max int) ([]*Record, error) {
 	if max < 1 {
 		max = 1
 	}
-	c.bufMu.Lock()
-	if len(c.buffered) > 0 {
-		n := min(max, len(c.buffered))
-		out := c.buffered[:n:n]
-		c.buffered = c.buffered[n:]
-		c.bufMu.Unlock()
-		return out, nil
-	}
-	c.bufMu.Unlock()
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -355,21 +315,10 @@ func (c *Consumer) PollBatch(ctx context.Context, max int) ([]*Record, error) {
 
 // Poll returns the next record, waiting until ctx ends (then ctx.Err()).
 func (c *Consumer) Poll(ctx context.Context) (*Record, error) {
-	c.bufMu.Lock()
-	if len(c.buffered) > 0 {
-		r := c.buffered[0]
-		c.buffered = c.buffered[1:]
-		c.bufMu.Unlock()
-		return r, nil
-	}
-	c.bufMu.Unlock()
-	records, err := c.PollBatch(ctx, 500)
+	records, err := c.PollBatch(ctx, 1)
 	if err != nil {
 		return nil, err
 	}
-	c.bufMu.Lock()
-	c.buffered = append(c.buffered, records[1:]...)
-	c.bufMu.Unlock()
 	return records[0], nil
 }
 
@@ -390,48 +339,24 @@ func (c *Consumer) Records(ctx context.Context) (records <-chan *Record, errs <-
 		defer stop()
 		defer cancel()
 		for {
-			batch, err := c.PollBatch(ctx, 256)
+			r, err := c.Poll(ctx)
 			if err != nil {
 				if ctx.Err() == nil && !isClosed(err) {
 					errc <- err
 				}
 				return
 			}
-			for i, r := range batch {
-				select {
-				case out <- r:
-				case <-ctx.Done():
-					c.unshift(batch[i:])
-					return
-				}
+			select {
+			case out <- r:
+			case <-ctx.Done():
+				// Taken but never received: the consumer reads it again, and neither the
+				// position nor a commit covers it.
+				_ = c.Seek(r.Topic, r.Partition, r.Offset)
+				return
 			}
 		}
 	}()
 	return out, errc
-}
-
-// unshift puts records taken but not handed out back in front of the buffer.
-func (c *Consumer) unshift(records []*Record) {
-	c.bufMu.Lock()
-	c.buffered = append(records[:len(records):len(records)], c.buffered...)
-	c.bufMu.Unlock()
-}
-
-// markBufferedUnread tells the group that buffered records were never handed out.
-func (c *Consumer) markBufferedUnread(h *C.OdradekConsumer) {
-	c.bufMu.Lock()
-	defer c.bufMu.Unlock()
-	seen := map[TopicPartition]bool{}
-	for _, r := range c.buffered {
-		tp := TopicPartition{Topic: r.Topic, Partition: r.Partition}
-		if seen[tp] {
-			continue
-		}
-		seen[tp] = true
-		ct := C.CString(r.Topic)
-		_ = takeError(C.odradek_consumer_mark_unread(h, ct, C.int32_t(r.Partition), C.int64_t(r.Offset)))
-		C.free(unsafe.Pointer(ct))
-	}
 }
 
 func isClosed(err error) bool {
@@ -440,9 +365,8 @@ func isClosed(err error) bool {
 }
 
 // Seek makes the next record read from this partition be at offset (≥ 0, OffsetBeginning or
-// OffsetEnd). Records of that partition already buffered are dropped.
+// OffsetEnd). Commit without offsets then commits this position, as in the Java client.
 func (c *Consumer) Seek(topic string, partition int32, offset int64) error {
-	c.dropBuffered(func(r *Record) bool { return r.Topic == topic && r.Partition == partition })
 	return c.call(func(h *C.OdradekConsumer) error {
 		ct := C.CString(topic)
 		defer C.free(unsafe.Pointer(ct))
@@ -466,14 +390,6 @@ func (c *Consumer) Position(topic string, partition int32) (int64, error) {
 	})
 	if err != nil {
 		return OffsetInvalid, err
-	}
-	// Records buffered on the Go side were not handed out yet: the position is the first.
-	c.bufMu.Lock()
-	defer c.bufMu.Unlock()
-	for _, r := range c.buffered {
-		if r.Topic == topic && r.Partition == partition {
-			return r.Offset, nil
-		}
 	}
 	return pos, nil
 }
@@ -517,24 +433,6 @@ func (c *Consumer) Watermarks(ctx context.Context, topic string, partition int32
 // Commit commits synchronously the positions of every partition read so far (needs
 // "group.id").
 func (c *Consumer) Commit(ctx context.Context) error {
-	c.bufMu.Lock()
-	pending := len(c.buffered) > 0
-	c.bufMu.Unlock()
-	if pending {
-		// Positions of records still buffered here are not handed out: commit them explicitly.
-		parts, err := c.Assignment()
-		if err != nil {
-			return err
-		}
-		var offsets []TopicPartition
-		for _, p := range parts {
-			pos, err := c.Position(p.Topic, p.Partition)
-			if err == nil && pos >= 0 {
-				offsets = append(offsets, TopicPartition{Topic: p.Topic, Partition: p.Partition, Offset: pos})
-			}
-		}
-		return c.CommitOffsets(ctx, offsets)
-	}
 	return c.CommitOffsets(ctx, nil)
 }
 
@@ -576,7 +474,6 @@ func (c *Consumer) Close() error {
 	h := c.handle
 	var err error
 	if h != nil {
-		c.markBufferedUnread(h)
 		err = takeError(C.odradek_consumer_close(h, -1))
 	}
 	c.mu.RUnlock()
@@ -592,7 +489,6 @@ func (c *Consumer) Close() error {
 			c.rebalance = 0
 		}
 	}
-	c.clearBuffer()
 	return err
 }
 

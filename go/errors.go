@@ -1,5 +1,10 @@
 package odradek
 
+/*
+#include "odradek.h"
+*/
+import "C"
+
 import "fmt"
 
 // ErrorClass says whether, and how, a failed operation can be tried again.
@@ -7,13 +12,13 @@ type ErrorClass int32
 
 const (
 	// ClassRetriable: the same operation may succeed later.
-	ClassRetriable ErrorClass = 0
+	ClassRetriable ErrorClass = C.ODRADEK_CLASS_RETRIABLE
 	// ClassPermanent: this request can never succeed as sent; the client stays usable.
-	ClassPermanent ErrorClass = 1
+	ClassPermanent ErrorClass = C.ODRADEK_CLASS_PERMANENT
 	// ClassAbortable: the current transaction must be aborted.
-	ClassAbortable ErrorClass = 2
+	ClassAbortable ErrorClass = C.ODRADEK_CLASS_ABORTABLE
 	// ClassFatal: the client cannot continue.
-	ClassFatal ErrorClass = 3
+	ClassFatal ErrorClass = C.ODRADEK_CLASS_FATAL
 )
 
 func (c ErrorClass) String() string {
@@ -64,9 +69,10 @@ func (e *Error) IsFatal() bool { return e.Class == ClassFatal }
 // the producer stays usable.
 func (e *Error) TxnRequiresAbort() bool { return e.Class == ClassAbortable }
 
+// Local error codes are the core's, through the C ABI header (rules_test.go checks them).
 const (
-	errIntr      = -163
-	codeTimedOut = -185
+	errIntr      = C.ODRADEK_ERR_INTR
+	codeTimedOut = C.ODRADEK_ERR_TIMED_OUT
 )
 
 // Errors to compare with errors.Is (by code).
@@ -74,15 +80,15 @@ var (
 	ErrUnknownTopicOrPartition = &Error{Code: 3, Name: "UNKNOWN_TOPIC_OR_PARTITION"}
 	ErrMessageTooLarge         = &Error{Code: 10, Name: "MESSAGE_TOO_LARGE"}
 	ErrTopicAlreadyExists      = &Error{Code: 36, Name: "TOPIC_ALREADY_EXISTS"}
-	ErrInvalidConfig           = &Error{Code: -186, Name: "_INVALID_CONFIG"}
+	ErrInvalidConfig           = &Error{Code: C.ODRADEK_ERR_INVALID_CONFIG, Name: "_INVALID_CONFIG"}
 	ErrTimedOut                = &Error{Code: codeTimedOut, Name: "_TIMED_OUT"}
-	ErrQueueFull               = &Error{Code: -184, Name: "_QUEUE_FULL"}
-	ErrClosed                  = &Error{Code: -197, Name: "_DESTROY"}
-	ErrTransport               = &Error{Code: -195, Name: "_TRANSPORT"}
+	ErrQueueFull               = &Error{Code: C.ODRADEK_ERR_QUEUE_FULL, Name: "_QUEUE_FULL"}
+	ErrClosed                  = &Error{Code: C.ODRADEK_ERR_DESTROY, Name: "_DESTROY"}
+	ErrTransport               = &Error{Code: C.ODRADEK_ERR_TRANSPORT, Name: "_TRANSPORT"}
 	// ErrAuthentication: SASL failed (wrong credentials, a token refused); fatal.
-	ErrAuthentication = &Error{Code: -169, Name: "_AUTHENTICATION"}
+	ErrAuthentication = &Error{Code: C.ODRADEK_ERR_AUTHENTICATION, Name: "_AUTHENTICATION"}
 	// ErrSSL: the TLS handshake failed (a certificate not trusted, expired, another name); fatal.
-	ErrSSL = &Error{Code: -181, Name: "_SSL"}
+	ErrSSL = &Error{Code: C.ODRADEK_ERR_SSL, Name: "_SSL"}
 	// ErrProducerFenced: another producer with the same transactional.id took over (fatal).
 	ErrProducerFenced = &Error{Code: 90, Name: "PRODUCER_FENCED"}
 )

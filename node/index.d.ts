@@ -286,6 +286,13 @@ export interface LogRecord {
   /** The text, then its fields as ` key=value`. */
   message: string
 }
+/** The special offsets (the core's): BEGINNING -2, END -1, STORED -1000, INVALID -1001. */
+export const OFFSET: Readonly<{ BEGINNING: number; END: number; STORED: number; INVALID: number }>
+/** Every local error's code by name (`_TIMED_OUT`: -185, ...), as the core defines them. */
+export const LOCAL_ERRORS: Readonly<Record<string, number>>
+/** The error class names (`retriable`, `permanent`, `abortable`, `fatal`), in number order. */
+export const ERROR_CLASSES: ReadonlyArray<string>
+
 /**
  * Sends the library's log records at `level` and more severe to `handler`, process-wide;
  * `setLogHandler(null)` stops. Records arrive on the event loop; the handler never keeps the

@@ -414,7 +414,8 @@ function decodeBatch(raw, out) {
   return out
 }
 
-const FETCH_MAX = 2000
+// The most records eachBatch takes from the native consumer in one hand-out.
+const BATCH_MAX = 500
 const POLL_SLICE_MS = 250
 
 function offsetSpec(p) {
@@ -441,8 +442,6 @@ class Consumer extends EventEmitter {
     this._config = configMap(config)
     this._onToken = tokenCallback(config)
     this._open(this._config)
-    this._buffer = []
-    this._head = 0
     this._closed = false
     if (this._hasGroup(this._config)) {
       const group = String(this._config['group.id'])
@@ -452,7 +451,6 @@ class Consumer extends EventEmitter {
     this._running = null
     this._subscribed = false
     this._used = false
-    this._yielded = new Map()
   }
 
   _open(config) {
@@ -482,12 +480,6 @@ class Consumer extends EventEmitter {
     } catch (err) {
       this._reportListenerError(err)
     } finally {
-      if (event.kind !== 'assigned') {
-        // After the listeners: a commit in 'revoked' still sees the messages not handed out.
-        const gone = new Set(event.partitions.map((p) => tpKey(p.topic, p.partition)))
-        this._dropBuffered((m) => gone.has(tpKey(m.topic, m.partition)))
-        for (const k of gone) this._yielded.delete(k)
-      }
       this._native.rebalanceDone(id)
     }
   }
@@ -513,15 +505,6 @@ class Consumer extends EventEmitter {
     unused.close().catch(() => {})
   }
 
-  _dropBuffered(pred) {
-    const rest = []
-    for (let i = this._head; i < this._buffer.length; i++) {
-      if (!pred(this._buffer[i])) rest.push(this._buffer[i])
-    }
-    this._buffer = rest
-    this._head = 0
-  }
-
   /**
    * Joins the consumer group for these topics (needs `group.id`). kafkajs's
    * `{topics, fromBeginning}` is honoured: `fromBeginning` sets where partitions without a
@@ -545,8 +528,6 @@ class Consumer extends EventEmitter {
    */
   async assign(partitions) {
     this._used = true
-    this._dropBuffered(() => true)
-    this._yielded.clear()
     await this._native.assign(partitions.map(offsetSpec)).catch(rethrow)
   }
 
@@ -555,50 +536,41 @@ class Consumer extends EventEmitter {
     return call(() => this._native.assignment())
   }
 
-  async _fill(timeoutMs) {
+  /**
+   * Up to `max` messages from the native consumer, waiting up to `timeoutMs` for the first.
+   * Every message returned counts as handed out (position, commit(), the commit on close):
+   * nothing is kept on the JavaScript side. Messages ready now are taken by a plain call;
+   * only a wait goes through a Promise.
+   */
+  async _take(max, timeoutMs) {
     const deadline = Date.now() + timeoutMs
     for (;;) {
-      if (this._closed) return false
+      if (this._closed) return []
+      const ready = call(() => this._native.takeReady(max))
+      if (ready) return decodeBatch(ready, [])
       const left = Math.max(0, deadline - Date.now())
-      const raw = await this._native.recvBatch(FETCH_MAX, Math.min(left, POLL_SLICE_MS)).catch(rethrow)
-      if (raw) {
-        this._buffer = decodeBatch(raw, [])
-        this._head = 0
-        return true
-      }
-      if (Date.now() >= deadline) return false
+      if (left === 0) return []
+      const raw = await this._native.recvBatch(max, Math.min(left, POLL_SLICE_MS)).catch(rethrow)
+      if (raw) return decodeBatch(raw, [])
     }
-  }
-
-  _take() {
-    const m = this._buffer[this._head++]
-    if (this._head === this._buffer.length) {
-      this._buffer = []
-      this._head = 0
-    }
-    this._yielded.set(tpKey(m.topic, m.partition), m.offset + 1)
-    return m
   }
 
   /** The next message, or null if none arrives within `timeoutMs`. */
   async poll(timeoutMs = 1000) {
-    if (this._head >= this._buffer.length && !(await this._fill(timeoutMs))) return null
-    return this._take()
+    const [m] = await this._take(1, timeoutMs)
+    return m ?? null
   }
 
-  /** Up to `max` messages: waits up to `timeoutMs` for the first, then takes what is buffered. */
+  /** Up to `max` messages: waits up to `timeoutMs` for the first, then takes what is ready. */
   async consume(max = 1000, timeoutMs = 1000) {
-    if (this._head >= this._buffer.length && !(await this._fill(timeoutMs))) return []
-    const out = []
-    while (out.length < max && this._head < this._buffer.length) out.push(this._take())
-    return out
+    return this._take(max, timeoutMs)
   }
 
-  /** Messages one by one until the consumer is closed (or the loop is left). */
+  /** Messages one by one (one taken per step) until the consumer is closed (or the loop is left). */
   async *[Symbol.asyncIterator]() {
     while (!this._closed) {
-      if (this._head >= this._buffer.length && !(await this._fill(POLL_SLICE_MS))) continue
-      yield this._take()
+      const [m] = await this._take(1, POLL_SLICE_MS)
+      if (m) yield m
     }
   }
 
@@ -615,34 +587,30 @@ class Consumer extends EventEmitter {
     const isRunning = () => !this._stopRequested && !this._closed
     const loop = async () => {
       while (isRunning()) {
-        if (this._head >= this._buffer.length && !(await this._fill(POLL_SLICE_MS))) continue
         if (eachMessage) {
-          while (isRunning() && this._head < this._buffer.length) {
-            const message = this._take()
-            await eachMessage({ topic: message.topic, partition: message.partition, message })
+          const [message] = await this._take(1, POLL_SLICE_MS)
+          if (message) await eachMessage({ topic: message.topic, partition: message.partition, message })
+          continue
+        }
+        const groups = new Map()
+        for (const m of await this._take(BATCH_MAX, POLL_SLICE_MS)) {
+          const k = tpKey(m.topic, m.partition)
+          let g = groups.get(k)
+          if (!g) groups.set(k, (g = { topic: m.topic, partition: m.partition, messages: [] }))
+          g.messages.push(m)
+        }
+        const batches = [...groups.values()]
+        for (let i = 0; i < batches.length; i++) {
+          if (!isRunning()) {
+            // Taken but not handed out: the consumer reads them again, and neither the
+            // position nor a commit covers them.
+            for (const b of batches.slice(i)) this.seek({ topic: b.topic, partition: b.partition, offset: b.messages[0].offset })
+            break
           }
-        } else {
-          const groups = new Map()
-          while (this._head < this._buffer.length) {
-            const m = this._take()
-            const k = tpKey(m.topic, m.partition)
-            let g = groups.get(k)
-            if (!g) groups.set(k, (g = { topic: m.topic, partition: m.partition, messages: [] }))
-            g.messages.push(m)
-          }
-          const batches = [...groups.values()]
-          for (let i = 0; i < batches.length; i++) {
-            if (!isRunning()) {
-              // Not handed out: back to the buffer, so close() does not commit past them.
-              this._buffer = batches.slice(i).flatMap((b) => b.messages).concat(this._buffer.slice(this._head))
-              this._head = 0
-              break
-            }
-            const batch = batches[i]
-            batch.firstOffset = () => batch.messages[0].offset
-            batch.lastOffset = () => batch.messages[batch.messages.length - 1].offset
-            await eachBatch({ batch, isRunning, heartbeat: async () => {} })
-          }
+          const batch = batches[i]
+          batch.firstOffset = () => batch.messages[0].offset
+          batch.lastOffset = () => batch.messages[batch.messages.length - 1].offset
+          await eachBatch({ batch, isRunning, heartbeat: async () => {} })
         }
       }
     }
@@ -667,17 +635,11 @@ class Consumer extends EventEmitter {
 
   /** Next message read from that partition is at `offset`. */
   seek({ topic, partition, offset }) {
-    this._dropBuffered((m) => m.topic === topic && m.partition === partition)
-    this._yielded.delete(tpKey(topic, partition))
     call(() => this._native.seek(topic, partition, Number(offset)))
   }
 
   /** Offset of the next message this consumer hands out for a partition (null until known). */
   position({ topic, partition }) {
-    for (let i = this._head; i < this._buffer.length; i++) {
-      const m = this._buffer[i]
-      if (m.topic === topic && m.partition === partition) return m.offset
-    }
     return call(() => this._native.position(topic, partition))
   }
 
@@ -696,15 +658,6 @@ class Consumer extends EventEmitter {
   async commit(offsets) {
     if (offsets) {
       const list = offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: Number(o.offset) }))
-      return this._native.commit(list).catch(rethrow)
-    }
-    if (this._head < this._buffer.length) {
-      // Some fetched messages were not handed out yet: commit what was handed out.
-      const list = []
-      for (const { topic, partition } of this.assignment()) {
-        const pos = this.position({ topic, partition })
-        if (pos !== null && pos !== undefined) list.push({ topic, partition, offset: pos })
-      }
       return this._native.commit(list).catch(rethrow)
     }
     return this._native.commit(undefined).catch(rethrow)
@@ -731,7 +684,7 @@ class Consumer extends EventEmitter {
     if (this._closed) return
     this._stopRequested = true
     // The handler in progress finishes first (as in kafkajs); the loop then stops within one
-    // poll slice, leaving what it fetched in the buffer.
+    // poll slice.
     if (this._running) await this._running.catch(() => {})
     this._closed = true
     const members = openConsumers.get(String(this._config['group.id']))
@@ -739,16 +692,6 @@ class Consumer extends EventEmitter {
       members.delete(this)
       if (members.size === 0) openConsumers.delete(String(this._config['group.id']))
     }
-    // Messages fetched but never handed out must not be covered by the commit on close.
-    const firstUnread = new Map()
-    for (let i = this._head; i < this._buffer.length; i++) {
-      const m = this._buffer[i]
-      const k = tpKey(m.topic, m.partition)
-      if (!firstUnread.has(k)) firstUnread.set(k, m)
-    }
-    for (const m of firstUnread.values()) this._native.markUnread(m.topic, m.partition, Number(m.offset))
-    this._buffer = []
-    this._head = 0
     await this._native.close().catch(rethrow)
   }
 
@@ -860,8 +803,18 @@ function setLogHandler (level, handler) {
   }))
 }
 
+// The core's rules, mapped rather than retyped (test/rules.test.mjs): OFFSET.BEGINNING, END,
+// STORED, INVALID; LOCAL_ERRORS['_TIMED_OUT'], ...; ERROR_CLASSES in number order.
+const RULES = native.rules()
+const OFFSET = Object.freeze({ ...RULES.offsets })
+const LOCAL_ERRORS = Object.freeze({ ...RULES.localErrors })
+const ERROR_CLASSES = Object.freeze([...RULES.errorClasses])
+
 module.exports = {
   setLogHandler,
+  OFFSET,
+  LOCAL_ERRORS,
+  ERROR_CLASSES,
   Producer,
   Consumer,
   Admin,

@@ -74,6 +74,7 @@ const ISOLATION: &[(&str, &str)] = &[
     ("read_uncommitted", "read_uncommitted"),
 ];
 const GROUP_PROTOCOL: &[(&str, &str)] = &[("classic", "classic"), ("consumer", "consumer")];
+const SHARE_ACK_MODE: &[(&str, &str)] = &[("implicit", "implicit"), ("explicit", "explicit")];
 const SECURITY_PROTOCOL: &[(&str, &str)] = &[
     ("plaintext", "PLAINTEXT"),
     ("ssl", "SSL"),
@@ -505,6 +506,14 @@ pub static PROPERTIES: &[Property] = &[
         Some("classic"),
         ValueKind::Enum(GROUP_PROTOCOL),
         "Group protocol: classic or consumer (KIP-848)."
+    ),
+    prop!(
+        "share.acknowledgement.mode",
+        [],
+        Some("implicit"),
+        ValueKind::Enum(SHARE_ACK_MODE),
+        "Share consumer: implicit (records not acknowledged are accepted at the next poll or \
+         commit) or explicit (every record must be acknowledged before the next poll)."
     ),
     prop!(
         "group.remote.assignor",

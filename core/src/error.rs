@@ -51,6 +51,54 @@ pub enum ErrorClass {
     Fatal,
 }
 
+impl ErrorClass {
+    /// The name every binding shows: `retriable`, `permanent`, `abortable`, `fatal`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorClass::Retriable => "retriable",
+            ErrorClass::Permanent => "permanent",
+            ErrorClass::Abortable => "abortable",
+            ErrorClass::Fatal => "fatal",
+        }
+    }
+
+    /// Every class in the order of its number in the C ABI (`ODRADEK_CLASS_*`, .NET, Go).
+    pub const ALL: [ErrorClass; 4] = [
+        ErrorClass::Retriable,
+        ErrorClass::Permanent,
+        ErrorClass::Abortable,
+        ErrorClass::Fatal,
+    ];
+}
+
+/// Every local error (not sent by a broker) a binding can see: librdkafka's name and negative
+/// code, defined here once. `_INTR` (a call interrupted by the application) and `_FAIL` (a
+/// binding's own failure) come from the bindings, never from the core.
+pub const LOCAL_ERRORS: [(&str, i32); 14] = [
+    ("_INVALID_CONFIG", -186),
+    ("_INVALID_ARG", -186),
+    ("_BAD_MSG", -199),
+    ("_TRANSPORT", -195),
+    ("_TIMED_OUT", -185),
+    ("_MSG_TIMED_OUT", -192),
+    ("_QUEUE_FULL", -184),
+    ("_DESTROY", -197),
+    ("_UNSUPPORTED_FEATURE", -165),
+    ("_ALL_BROKERS_DOWN", -187),
+    ("_AUTHENTICATION", -169),
+    ("_SSL", -181),
+    ("_INTR", -163),
+    ("_FAIL", -196),
+];
+
+/// The code of a local error's name in [`LOCAL_ERRORS`].
+pub fn local_code(name: &str) -> i32 {
+    LOCAL_ERRORS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or(-196, |(_, c)| *c)
+}
+
 /// What went wrong, without context.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -300,17 +348,7 @@ impl Error {
     pub fn numeric_code(&self) -> i32 {
         match &self.0.kind {
             ErrorKind::Kafka(code) => i32::from(code.code()),
-            ErrorKind::Config | ErrorKind::InvalidArgument => -186,
-            ErrorKind::Protocol | ErrorKind::Records => -199,
-            ErrorKind::Io(_) => -195,
-            ErrorKind::Timeout => -185,
-            ErrorKind::MessageTimedOut { .. } => -192,
-            ErrorKind::QueueFull => -184,
-            ErrorKind::Closed => -197,
-            ErrorKind::UnsupportedVersion => -165,
-            ErrorKind::NoBrokers => -187,
-            ErrorKind::Authentication => -169,
-            ErrorKind::Ssl => -181,
+            local => local_code(local_name(local)),
         }
     }
 
@@ -396,10 +434,8 @@ impl fmt::Display for Error {
             write!(f, " [broker {b}]")?;
         }
         let class = match self.0.class {
-            ErrorClass::Retriable => "retriable",
             ErrorClass::Permanent => "not retriable",
-            ErrorClass::Abortable => "abortable",
-            ErrorClass::Fatal => "fatal",
+            other => other.name(),
         };
         write!(f, " ({class})")
     }
@@ -470,6 +506,34 @@ impl From<crate::compression::CompressionError> for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_local_error_has_one_code_in_the_table() {
+        let kinds = [
+            ErrorKind::Config,
+            ErrorKind::InvalidArgument,
+            ErrorKind::Protocol,
+            ErrorKind::Records,
+            ErrorKind::Timeout,
+            ErrorKind::QueueFull,
+            ErrorKind::Closed,
+            ErrorKind::UnsupportedVersion,
+            ErrorKind::NoBrokers,
+            ErrorKind::Authentication,
+            ErrorKind::Ssl,
+        ];
+        for kind in &kinds {
+            let name = local_name(kind);
+            assert!(
+                LOCAL_ERRORS.iter().any(|(n, _)| *n == name),
+                "{name} is missing from LOCAL_ERRORS"
+            );
+        }
+        let names: std::collections::HashSet<_> = LOCAL_ERRORS.iter().map(|(n, _)| n).collect();
+        assert_eq!(names.len(), LOCAL_ERRORS.len(), "a name is listed twice");
+        assert_eq!(Error::timeout("t").numeric_code(), -185);
+        assert_eq!(Error::closed("c").numeric_code(), -197);
+    }
 
     #[test]
     fn classes_follow_the_protocol_and_the_java_client() {

@@ -11,6 +11,7 @@
 //! - [`consumer`]: manual assignment, the fetcher task, lazy hand-out; [`consumer::ConsumerClient`]
 //!   is the consumer every binding wraps.
 //! - [`group`]: consumer-group membership (classic and KIP-848), assignors, commits.
+//! - [`share`]: the share consumer (KIP-932 share groups: acknowledge, release, reject).
 //! - [`admin`]: topics, configs, offsets, records, cluster and group administration.
 //! - [`config`] and [`error`]: property names as librdkafka / Java, one error type.
 //!
@@ -30,6 +31,7 @@ pub mod net;
 pub mod producer;
 pub mod runtime;
 pub mod security;
+pub mod share;
 
 // The codec lives in `odradek-protocol`, shared with the broker; the client re-exports it so a
 // user needs one crate (`odradek::records::Record`, `odradek::protocol::messages`).

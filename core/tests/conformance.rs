@@ -210,6 +210,7 @@ impl Runner {
             }
             "consume" => self.consume(step).await,
             "consume_none" => self.consume_none(step).await,
+            "iterate" => self.iterate(step).await,
             "seek" => {
                 let (t, p) = (string(&step["topic"])?, int(&step["partition"])? as i32);
                 let offset = int(&step["offset"])?;
@@ -466,6 +467,33 @@ impl Runner {
                     "received records differ from the generated set ({missing} missing)"
                 )
                 .into());
+            }
+        }
+        Ok(())
+    }
+
+    /// One record per `poll`, as a read loop takes them: what the fetch brought beyond them
+    /// stays in the consumer.
+    async fn iterate(&mut self, step: &Value) -> Result<(), StepError> {
+        let count = int(&step["count"])? as usize;
+        let deadline = Instant::now() + Duration::from_millis(int(&step["timeout_ms"])? as u64);
+        let c = self.consumer(step)?;
+        if !c.pending.is_empty() {
+            return Err(format!("{} records were already waiting", c.pending.len()).into());
+        }
+        let mut got = Vec::new();
+        while got.len() < count {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(format!("received {} of {count} records in time", got.len()).into());
+            }
+            let polled = c.consumer.poll(left.min(Duration::from_millis(200)));
+            got.extend(polled.await.map_err(StepError::Client)?);
+        }
+        if let Some(expect) = step.get("expect") {
+            let expect = expect.as_array().ok_or("expect is not a list")?;
+            for (i, (e, r)) in expect.iter().zip(&got).enumerate() {
+                compare_record(e, r).map_err(|m| format!("record {i}: {m}"))?;
             }
         }
         Ok(())

@@ -4,26 +4,15 @@
 use std::sync::Arc;
 
 use odradek::consumer::{ConsumerClient, ConsumerRecord, Offset};
-use odradek::error::Error;
 use odradek::group::RebalanceListener;
 
 use crate::ffi::{self, PartitionOffset, Property};
 use crate::{FfiError, block_on, config_of, guard, guard_or, timeout_of, utf8};
 
-/// librdkafka's special offsets, used by the C++ API.
-const OFFSET_BEGINNING: i64 = -2;
-const OFFSET_END: i64 = -1;
-const OFFSET_STORED: i64 = -1000;
-const OFFSET_INVALID: i64 = -1001;
+use odradek::consumer::OFFSET_INVALID;
 
 fn offset_of(o: i64) -> odradek::error::Result<Offset> {
-    match o {
-        OFFSET_BEGINNING => Ok(Offset::Beginning),
-        OFFSET_END => Ok(Offset::End),
-        OFFSET_STORED | OFFSET_INVALID => Ok(Offset::Default),
-        n if n >= 0 => Ok(Offset::At(n)),
-        n => Err(Error::invalid_argument(format!("offset {n} is not valid"))),
-    }
+    Offset::from_raw(o)
 }
 
 /// The core's [`ConsumerClient`]: assigned by hand, or a group member after `subscribe`.
@@ -91,7 +80,11 @@ impl ConsumerBox {
         timeout_ms: i64,
     ) -> Result<Box<RecordBatchBox>, FfiError> {
         guard(|| {
-            let records = block_on(self.client.poll_batch(max.max(1), timeout_of(timeout_ms)))??;
+            // Records already fetched need no trip through the runtime.
+            let mut records = self.client.take_ready(max.max(1))?;
+            if records.is_empty() && timeout_ms != 0 {
+                records = block_on(self.client.poll_batch(max.max(1), timeout_of(timeout_ms)))??;
+            }
             Ok(Box::new(RecordBatchBox { records }))
         })
     }

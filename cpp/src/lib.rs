@@ -25,7 +25,7 @@ use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use odradek::admin::{Admin, NewTopic};
 use odradek::config::Config;
-use odradek::error::{Error, ErrorClass};
+use odradek::error::Error;
 use odradek::producer::{DeliveryFuture, Producer, ProducerRecord};
 use odradek::records::RecordHeader;
 use tokio::sync::{Notify, mpsc};
@@ -246,12 +246,7 @@ const SEP: char = '\u{1f}';
 
 /// `ODRADEK<SEP>name<SEP>numeric code<SEP>class<SEP>message`, parsed by `odradek.cc`.
 pub fn encode_error(e: &Error) -> String {
-    let class = match e.class() {
-        ErrorClass::Retriable => "retriable",
-        ErrorClass::Permanent => "permanent",
-        ErrorClass::Abortable => "abortable",
-        _ => "fatal",
-    };
+    let class = e.class().name();
     format!(
         "ODRADEK{SEP}{}{SEP}{}{SEP}{class}{SEP}{e}",
         e.name(),

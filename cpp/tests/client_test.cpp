@@ -14,6 +14,17 @@
 #include <thread>
 #include <vector>
 
+// The core's small rules as the C ABI header publishes them: a C++ copy that drifts stops the build.
+#include "../../bindings/c/include/odradek.h"
+static_assert(odradek::offsets::beginning == ODRADEK_OFFSET_BEGINNING, "offsets::beginning");
+static_assert(odradek::offsets::end == ODRADEK_OFFSET_END, "offsets::end");
+static_assert(odradek::offsets::stored == ODRADEK_OFFSET_STORED, "offsets::stored");
+static_assert(odradek::offsets::invalid == ODRADEK_OFFSET_INVALID, "offsets::invalid");
+static_assert(static_cast<int>(odradek::ErrorClass::Retriable) == ODRADEK_CLASS_RETRIABLE, "ErrorClass");
+static_assert(static_cast<int>(odradek::ErrorClass::Permanent) == ODRADEK_CLASS_PERMANENT, "ErrorClass");
+static_assert(static_cast<int>(odradek::ErrorClass::Abortable) == ODRADEK_CLASS_ABORTABLE, "ErrorClass");
+static_assert(static_cast<int>(odradek::ErrorClass::Fatal) == ODRADEK_CLASS_FATAL, "ErrorClass");
+
 using namespace std::chrono_literals;
 
 namespace {

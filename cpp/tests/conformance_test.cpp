@@ -106,6 +106,7 @@ std::map<std::string, std::set<std::string>> allowed_keys() {
         {"subscribe", {"client", "topics"}},
         {"consume", {"client", "count", "timeout_ms", "expect", "generate"}},
         {"consume_none", {"client", "timeout_ms"}},
+        {"iterate", {"client", "count", "timeout_ms", "expect"}},
         {"seek", {"client", "topic", "partition", "offset"}},
         {"position", {"client", "topic", "partition", "expect"}},
         {"commit", {"client", "offsets"}},
@@ -285,6 +286,8 @@ private:
             consumer(step.at("client")).subscribe(step.at("topics").get<std::vector<std::string>>());
         } else if (op == "consume") {
             consume(step);
+        } else if (op == "iterate") {
+            iterate(step);
         } else if (op == "consume_none") {
             std::string name = step.at("client");
             auto& buffered = buffered_[name];
@@ -450,6 +453,27 @@ private:
 
     void poll_into(const std::string& name, std::size_t max, std::chrono::milliseconds timeout) {
         for (const auto& m : consumer(name).poll_batch(max, timeout)) buffered_[name].push_back(to_rec(m));
+    }
+
+    // One record per poll(), as a read loop does: what the fetch brought beyond them stays in
+    // the consumer.
+    void iterate(const json& step) {
+        std::string name = step.at("client");
+        if (!buffered_[name].empty()) fail("records were already buffered");
+        std::size_t count = step.at("count").get<std::size_t>();
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(step.at("timeout_ms").get<int>());
+        std::vector<Rec> got;
+        while (got.size() < count && std::chrono::steady_clock::now() < deadline) {
+            if (auto m = consumer(name).poll(100ms)) got.push_back(to_rec(*m));
+        }
+        if (got.size() < count) {
+            fail("expected " + std::to_string(count) + " records, got " + std::to_string(got.size()));
+        }
+        if (step.contains("expect")) {
+            const auto& expect = step["expect"];
+            if (expect.size() > got.size()) fail("expect lists more records than count");
+            for (std::size_t i = 0; i < expect.size(); ++i) check_record(i, expect[i], got[i]);
+        }
     }
 
     void consume(const json& step) {

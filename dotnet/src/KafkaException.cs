@@ -2,6 +2,34 @@ using System;
 
 namespace Odradek
 {
+    /// <summary>
+    /// librdkafka's codes of local errors (<see cref="KafkaException.Code"/> when no broker sent
+    /// one), as the core defines them and the C ABI header publishes them (ODRADEK_ERR_*).
+    /// </summary>
+    public static class LocalErrorCodes
+    {
+        /// <summary>_INTR: a call interrupted by its CancellationToken.</summary>
+        public const int Intr = -163;
+        /// <summary>_FAIL: an internal failure of the library or binding.</summary>
+        public const int Fail = -196;
+        /// <summary>_INVALID_CONFIG: a bad setting; nothing was sent.</summary>
+        public const int InvalidConfig = -186;
+        /// <summary>_TIMED_OUT: a call did not finish within its timeout.</summary>
+        public const int TimedOut = -185;
+        /// <summary>_MSG_TIMED_OUT: a record was not delivered within delivery.timeout.ms.</summary>
+        public const int MsgTimedOut = -192;
+        /// <summary>_QUEUE_FULL: the producer's buffer is full.</summary>
+        public const int QueueFull = -184;
+        /// <summary>_DESTROY: the client is closed.</summary>
+        public const int Destroy = -197;
+        /// <summary>_TRANSPORT: the connection failed.</summary>
+        public const int Transport = -195;
+        /// <summary>_AUTHENTICATION: SASL authentication failed.</summary>
+        public const int Authentication = -169;
+        /// <summary>_SSL: the TLS handshake or certificate check failed.</summary>
+        public const int Ssl = -181;
+    }
+
     /// <summary>Whether, and how, an operation that failed can be tried again (the core's ErrorClass).</summary>
     public enum ErrorClass
     {

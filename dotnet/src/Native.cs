@@ -123,7 +123,7 @@ namespace Odradek.Native
         public const int RebalanceAssigned = 1;
         public const int RebalanceRevoked = 2;
         public const int RebalanceLost = 3;
-        public const int ErrIntr = -163;
+        public const int ErrIntr = LocalErrorCodes.Intr;
 
         [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
         public static extern IntPtr odradek_version();

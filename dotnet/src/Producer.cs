@@ -215,7 +215,7 @@ namespace Odradek
             {
                 if (state != null)
                 {
-                    var missing = new KafkaException(-196, "_FAIL", ErrorClass.Fatal, "the native library reported fewer deliveries than records sent");
+                    var missing = new KafkaException(LocalErrorCodes.Fail, "_FAIL", ErrorClass.Fatal, "the native library reported fewer deliveries than records sent");
                     foreach (var tcs in state.Completions) tcs.TrySetException(missing);
                 }
             }

@@ -29,7 +29,8 @@ namespace Odradek
     /// <summary>
     /// An offset, or one of the logical offsets: <see cref="Beginning"/>, <see cref="End"/>,
     /// <see cref="Stored"/> (the group's committed offset, else <c>auto.offset.reset</c>) and
-    /// <see cref="Unset"/> (no offset). The numbers are librdkafka's, so they read the same everywhere.
+    /// <see cref="Unset"/> (no offset). The numbers are the core's (librdkafka's), as the C ABI header
+    /// defines them (ODRADEK_OFFSET_*); RulesTests checks this copy against the header.
     /// </summary>
     public struct Offset : IEquatable<Offset>
     {
@@ -55,14 +56,11 @@ namespace Odradek
 
         public override string ToString()
         {
-            switch (Value)
-            {
-                case -2: return "Beginning";
-                case -1: return "End";
-                case -1000: return "Stored";
-                case -1001: return "Unset";
-                default: return Value.ToString();
-            }
+            if (this == Beginning) return "Beginning";
+            if (this == End) return "End";
+            if (this == Stored) return "Stored";
+            if (this == Unset) return "Unset";
+            return Value.ToString();
         }
     }
 

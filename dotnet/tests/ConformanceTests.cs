@@ -73,6 +73,7 @@ namespace Odradek.Tests
             { "subscribe", new[] { "client", "topics" } },
             { "consume", new[] { "client", "count", "timeout_ms", "expect", "generate" } },
             { "consume_none", new[] { "client", "timeout_ms" } },
+            { "iterate", new[] { "client", "count", "timeout_ms", "expect" } },
             { "seek", new[] { "client", "topic", "partition", "offset" } },
             { "position", new[] { "client", "topic", "partition", "expect" } },
             { "commit", new[] { "client", "offsets" } },
@@ -266,6 +267,11 @@ namespace Odradek.Tests
                     ConsumerNamed(step.Str("client")).Subscribe(step.List("topics").Cast<string>());
                     break;
                 case "consume":
+                    Consume(step);
+                    break;
+                case "iterate":
+                    // Consume takes one record per native call: the read loop of .NET users.
+                    if (_pending[step.Str("client")].Count > 0) throw new ScenarioFailure("records were already waiting");
                     Consume(step);
                     break;
                 case "consume_none":

@@ -311,7 +311,7 @@ impl NativeConsumer {
                     "latest" | "end" => Offset::End,
                     // The group's committed offset, else auto.offset.reset.
                     "committed" | "default" => Offset::Default,
-                    "offset" => Offset::At(p.offset.unwrap_or(0)),
+                    "offset" => Offset::from_raw(p.offset.unwrap_or(0)).map_err(js_error)?,
                     other => {
                         return Err(js_error(odradek::error::Error::invalid_argument(format!(
                             "offset {other:?}: expected earliest, latest, committed or a number"
@@ -352,15 +352,26 @@ impl NativeConsumer {
     #[napi]
     pub fn seek(&self, topic: String, partition: i32, offset: i64) -> Result<()> {
         self.inner
-            .seek(&topic, partition, Offset::At(offset))
+            .seek(
+                &topic,
+                partition,
+                Offset::from_raw(offset).map_err(js_error)?,
+            )
             .map_err(js_error)
     }
 
-    /// Records of a partition from `offset` on were fetched but not handed to JavaScript: the
-    /// group's commits (on close, on revoke, auto-commit) stop before them.
-    #[napi]
-    pub fn mark_unread(&self, topic: String, partition: i32, offset: i64) {
-        self.inner.mark_unread(&topic, partition, offset);
+    /// Up to `max` records the consumer has ready now, without waiting (`null`: none). The
+    /// per-message path (async iterator, `eachMessage`): a plain call, no Promise.
+    #[napi(ts_return_type = "RawBatch | null")]
+    pub fn take_ready(&self, max: u32) -> Result<Option<RawBatch>> {
+        if self.closed.flag.load(Ordering::SeqCst) {
+            return Ok(None);
+        }
+        let records = self
+            .inner
+            .take_ready(max.max(1) as usize)
+            .map_err(js_error)?;
+        Ok((!records.is_empty()).then(|| encode(records)))
     }
 
     /// The offset of the next record of a partition (`null` until known).

@@ -31,19 +31,43 @@ pub use consumer::NativeConsumer;
 pub use logging::{LogRecord, set_log_handler};
 pub use oauth::{OAuthBearerToken, TokenRequest, token_done};
 
+/// The core's small rules, for `index.js` to export instead of retyping them.
+#[napi(object)]
+pub struct Rules {
+    /// The special offsets by name (`BEGINNING`, `END`, `STORED`, `INVALID`).
+    pub offsets: std::collections::HashMap<String, i64>,
+    /// Every local error's code by its name (`_TIMED_OUT`, ...).
+    pub local_errors: std::collections::HashMap<String, i32>,
+    /// The error class names, in the order of their numbers.
+    pub error_classes: Vec<String>,
+}
+
+/// See [`Rules`].
+#[napi]
+pub fn rules() -> Rules {
+    Rules {
+        offsets: odradek::consumer::SPECIAL_OFFSETS
+            .iter()
+            .map(|(n, o)| (n.to_string(), *o))
+            .collect(),
+        local_errors: odradek::error::LOCAL_ERRORS
+            .iter()
+            .map(|(n, c)| (n.to_string(), *c))
+            .collect(),
+        error_classes: odradek::error::ErrorClass::ALL
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect(),
+    }
+}
+
 /// Prefix of an error message that carries a serialized `odradek::error::Error`; `index.js`
 /// turns it into a `KafkaError` with `code`, `name`, `retriable` and `kind`.
 const ERROR_PREFIX: &str = "\u{1}odradek-error:";
 
 /// Converts a client error into a JavaScript exception the JS half recognizes.
 pub(crate) fn js_error(e: odradek::error::Error) -> Error {
-    let class = match e.class() {
-        odradek::error::ErrorClass::Retriable => "retriable",
-        odradek::error::ErrorClass::Permanent => "permanent",
-        odradek::error::ErrorClass::Abortable => "abortable",
-        odradek::error::ErrorClass::Fatal => "fatal",
-        _ => "permanent",
-    };
+    let class = e.class().name();
     // Where the error happened (empty: not known) travels too, as it does to Python.
     let payload = format!(
         "{ERROR_PREFIX}{}\u{1}{}\u{1}{}\u{1}{}\u{1}{}\u{1}{}\u{1}{}\u{1}{}",

@@ -24,6 +24,7 @@ const OPS = {
   subscribe: ['client', 'topics', 'expect_error'],
   consume: ['client', 'count', 'timeout_ms', 'expect', 'generate', 'expect_error'],
   consume_none: ['client', 'timeout_ms', 'expect_error'],
+  iterate: ['client', 'count', 'timeout_ms', 'expect', 'expect_error'],
   seek: ['client', 'topic', 'partition', 'offset', 'expect_error'],
   position: ['client', 'topic', 'partition', 'expect', 'expect_error'],
   commit: ['client', 'offsets', 'expect_error'],
@@ -99,6 +100,29 @@ class Runner {
     return { ...this.base, ...(extra || {}) }
   }
 
+  checkRecords(s, records, where) {
+    if (!s.expect) return
+    s.expect.forEach((e, i) => {
+      const m = records[i]
+      const at = `${where}: record ${i} (${m.topic}/${m.partition}@${m.offset})`
+      for (const [k, v] of Object.entries(e)) {
+        if (k === 'key' || k === 'value') {
+          assert.ok(sameBytes(m[k], bytes(v)), `${at}: ${k} is ${show(m[k])}, expected ${show(bytes(v))}`)
+        } else if (k === 'headers') {
+          assert.equal(m.headers.length, v.length, `${at}: header count`)
+          v.forEach(([n, hv], h) => {
+            assert.equal(m.headers[h][0], n, `${at}: header ${h} name`)
+            assert.ok(sameBytes(m.headers[h][1], bytes(hv)), `${at}: header ${h} value ${show(m.headers[h][1])}`)
+          })
+        } else if (['topic', 'partition', 'offset'].includes(k)) {
+          assert.equal(m[k], v, `${at}: ${k}`)
+        } else {
+          throw new Error(`scenario: unknown record field ${k} in expect`)
+        }
+      }
+    })
+  }
+
   async take(name, count, timeoutMs) {
     const c = this.client(name)
     const got = this.stash.get(name) || []
@@ -170,6 +194,18 @@ class Runner {
         return this.client(s.client).assign(s.partitions)
       case 'subscribe':
         return this.client(s.client).subscribe(s.topics)
+      case 'iterate': {
+        assert.ok(!(this.stash.get(s.client) || []).length, `${where}: records were already waiting`)
+        const got = []
+        const deadline = Date.now() + s.timeout_ms
+        for await (const m of this.client(s.client)) {
+          got.push(m)
+          if (got.length === s.count || Date.now() > deadline) break
+        }
+        assert.equal(got.length, s.count, `${where}: received ${got.length} of ${s.count} records within ${s.timeout_ms} ms`)
+        this.checkRecords(s, got, where)
+        return
+      }
       case 'consume': {
         const got = await this.take(s.client, s.count, s.timeout_ms)
         assert.equal(got.length, s.count, `${where}: received ${got.length} of ${s.count} records within ${s.timeout_ms} ms`)
@@ -177,27 +213,7 @@ class Runner {
           .map((m, i) => [m, i])
           .sort(([a, i], [b, j]) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition || a.offset - b.offset || i - j))
           .map(([m]) => m)
-        if (s.expect) {
-          s.expect.forEach((e, i) => {
-            const m = sorted[i]
-            const at = `${where}: record ${i} (${m.topic}/${m.partition}@${m.offset})`
-            for (const [k, v] of Object.entries(e)) {
-              if (k === 'key' || k === 'value') {
-                assert.ok(sameBytes(m[k], bytes(v)), `${at}: ${k} is ${show(m[k])}, expected ${show(bytes(v))}`)
-              } else if (k === 'headers') {
-                assert.equal(m.headers.length, v.length, `${at}: header count`)
-                v.forEach(([n, hv], h) => {
-                  assert.equal(m.headers[h][0], n, `${at}: header ${h} name`)
-                  assert.ok(sameBytes(m.headers[h][1], bytes(hv)), `${at}: header ${h} value ${show(m.headers[h][1])}`)
-                })
-              } else if (['topic', 'partition', 'offset'].includes(k)) {
-                assert.equal(m[k], v, `${at}: ${k}`)
-              } else {
-                throw new Error(`scenario: unknown record field ${k} in expect`)
-              }
-            }
-          })
-        }
+        this.checkRecords(s, sorted, where)
         if (s.generate) {
           const key = (k, v) => `${k === null ? 'N' : 'S' + k.toString('hex')}|${v === null ? 'N' : 'S' + v.toString('hex')}`
           const want = generated(s.generate).map((r) => key(bytes(r.key), bytes(r.value))).sort()

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import time
-from collections import deque
 from typing import (
     Any,
     Callable,
-    Deque,
     Dict,
     Iterable,
     Iterator,
@@ -40,13 +38,14 @@ __all__ = [
     "OFFSET_INVALID",
 ]
 
-OFFSET_BEGINNING = -2
+# The special offsets are the core's (confluent-kafka's numbers), taken from the native module.
+OFFSET_BEGINNING: int = _odradek.OFFSET_BEGINNING
 """Start at the log start offset (as in confluent-kafka)."""
-OFFSET_END = -1
+OFFSET_END: int = _odradek.OFFSET_END
 """Start at the end: only records produced from now on."""
-OFFSET_STORED = -1000
+OFFSET_STORED: int = _odradek.OFFSET_STORED
 """Start at the group's committed offset, else where ``auto.offset.reset`` says."""
-OFFSET_INVALID = -1001
+OFFSET_INVALID: int = _odradek.OFFSET_INVALID
 """No offset (e.g. nothing committed)."""
 
 #: Bytes-like values accepted for keys, values and header values: ``bytes``, ``bytearray``,
@@ -283,18 +282,6 @@ def _delivery_callback(
 RebalanceCallback = Callable[["Consumer", List[TopicPartition]], Any]
 
 
-def _mark_unread(native: Any, buffered: Iterable[Message]) -> None:
-    """Records fetched into the Python-side buffer were never handed out: the commit on close
-    (auto-commit) must stop before the first of them in each partition."""
-    first: Dict[Tuple[str, int], int] = {}
-    for m in buffered:
-        key = (m.topic, m.partition)
-        if key not in first or m.offset < first[key]:
-            first[key] = m.offset
-    for (topic, partition), offset in first.items():
-        native.mark_unread(topic, partition, offset)
-
-
 class Consumer:
     """Reads records. Either ``subscribe`` (a group member, needs ``group.id``) or ``assign``
     partitions yourself; ``commit`` / ``committed`` work with either when ``group.id`` is set.
@@ -313,7 +300,6 @@ class Consumer:
         self._on_assign: Optional[RebalanceCallback] = None
         self._on_revoke: Optional[RebalanceCallback] = None
         self._on_lost: Optional[RebalanceCallback] = None
-        self._buffer: Deque[Message] = deque()
 
     def subscribe(
         self,
@@ -334,7 +320,6 @@ class Consumer:
         """Reads exactly these partitions, from each one's offset (``OFFSET_BEGINNING``,
         ``OFFSET_END``, ``OFFSET_STORED`` = the committed offset, or a number)."""
         tps = [_tp(p) for p in partitions]
-        self._buffer.clear()
         self._native.assign(
             [(t.topic, t.partition, OFFSET_STORED if t.offset == OFFSET_INVALID else t.offset) for t in tps],
             timeout,
@@ -342,7 +327,6 @@ class Consumer:
 
     def unassign(self) -> None:
         """Stops reading every assigned partition."""
-        self._buffer.clear()
         self._native.unassign()
 
     def assignment(self) -> List[TopicPartition]:
@@ -353,7 +337,6 @@ class Consumer:
         """The next record of ``partition`` will be the one at ``offset`` (or ``partition.offset``)."""
         tp = _tp(partition)
         off = tp.offset if offset is None else offset
-        self._buffer = deque(m for m in self._buffer if (m.topic, m.partition) != (tp.topic, tp.partition))
         self._native.seek(tp.topic, tp.partition, off)
 
     def position(self, partitions: Sequence[PartitionLike]) -> List[TopicPartition]:
@@ -363,9 +346,6 @@ class Consumer:
         for p in partitions:
             tp = _tp(p)
             pos = self._native.position(tp.topic, tp.partition)
-            buffered = [m.offset for m in self._buffer if (m.topic, m.partition) == (tp.topic, tp.partition)]
-            if buffered:
-                pos = min(buffered)
             out.append(TopicPartition(tp.topic, tp.partition, OFFSET_INVALID if pos is None else pos))
         return out
 
@@ -394,10 +374,6 @@ class Consumer:
             triples = [(t.topic, t.partition, t.offset) for t in map(_tp, offsets)]
         else:
             triples = None
-            if self._buffer:
-                # Records fetched but not yet returned are not consumed: commit before them.
-                triples = [(t.topic, t.partition, t.offset) for t in self.position(self.assignment())
-                           if t.offset >= 0]
         self._native.commit(triples, timeout)
 
     def pause(self, partitions: Sequence[PartitionLike]) -> None:
@@ -430,9 +406,6 @@ class Consumer:
                     cb = self._on_lost or self._on_revoke
                 if cb is not None:
                     cb(self, tps)
-                if kind != "assign":
-                    # After the callback: a commit in on_revoke still sees the unread records.
-                    self._drop_buffered(tps)
         finally:
             # The group waits for this: the rebalance goes on.
             self._native.events_done()
@@ -453,55 +426,37 @@ class Consumer:
             if deadline is not None and time.monotonic() >= deadline:
                 return out
 
-    def _drop_buffered(self, tps: List[TopicPartition]) -> None:
-        gone = {(t.topic, t.partition) for t in tps}
-        self._buffer = deque(m for m in self._buffer if (m.topic, m.partition) not in gone)
-
     def poll(self, timeout: Optional[float] = None) -> Optional[Message]:
         """The next record, or ``None`` if none arrived within ``timeout`` seconds."""
-        if self._buffer:
-            return self._buffer.popleft()
         got = self._read(1, timeout, False)
         return got[0] if got else None
 
     def consume(self, num_messages: int = 1, timeout: Optional[float] = None) -> List[Message]:
         """Up to ``num_messages`` records: returns when that many arrived or ``timeout`` ran out."""
-        out: List[Message] = []
-        while self._buffer and len(out) < num_messages:
-            out.append(self._buffer.popleft())
-        if len(out) < num_messages:
-            out.extend(self._read(num_messages - len(out), timeout, True))
-        return out
+        return self._read(num_messages, timeout, True)
 
     def consume_batch(self, max_messages: int = 10000, timeout: Optional[float] = None) -> List[Message]:
-        """Whatever is buffered, up to ``max_messages``, as soon as at least one record is there
-        (or ``[]`` after ``timeout``): the throughput path, one call into the native client."""
-        if self._buffer:
-            out = list(self._buffer)[:max_messages]
-            for _ in out:
-                self._buffer.popleft()
-            return out
+        """Up to ``max_messages`` records, as soon as at least one is there (or ``[]`` after
+        ``timeout``): the throughput path, one call into the native client."""
         return self._read(max_messages, timeout, False)
 
     def __iter__(self) -> Iterator[Message]:
-        """Records forever (Ctrl+C or ``close()`` from another thread ends it)."""
+        """Records forever (Ctrl+C or ``close()`` from another thread ends it). Each step takes
+        one record from the native consumer, so leaving the loop leaves nothing taken: position,
+        ``commit()`` and the commit on close cover exactly the records the loop yielded."""
         while True:
-            if not self._buffer:
-                try:
-                    self._buffer.extend(self._native.consume(500, None, False))
-                except KafkaError as e:
-                    if e.name == "_DESTROY":
-                        return
-                    raise
-                self._fire()
-            while self._buffer:
-                yield self._buffer.popleft()
+            try:
+                got = self._read(1, None, False)
+            except KafkaError as e:
+                if e.name == "_DESTROY":
+                    return
+                raise
+            if got:
+                yield got[0]
 
     def close(self, timeout: Optional[float] = None) -> None:
         """Leaves the group (committing processed offsets when auto-commit is on) and stops.
         ``on_revoke`` runs here, before the consumer is closed, so a commit in it succeeds."""
-        _mark_unread(self._native, self._buffer)
-        self._buffer.clear()
         while not self._native.close(timeout):
             self._fire()
         self._fire()

@@ -14,11 +14,11 @@ Works with any asyncio loop, uvloop included.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import inspect
-from collections import deque
 from contextlib import asynccontextmanager
 from typing import (
-    Any, AsyncIterator, Callable, Deque, Dict, Iterable, List, Optional, Sequence, Tuple, Union,
+    Any, AsyncIterator, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union,
 )
 
 from . import _odradek
@@ -33,11 +33,40 @@ from ._client import (
     TopicPartition,
     _config_pairs,
     _group_metadata,
-    _mark_unread,
     _oauth_cb,
     _tp,
 )
 from ._odradek import DeliveryReport, Message
+
+#: How long a login waits for an async ``oauth_cb`` to finish on the event loop.
+_OAUTH_CB_TIMEOUT = 60.0
+
+
+def _aio_oauth_cb(config: Config,
+                  loop: asyncio.AbstractEventLoop) -> Optional[Callable[[str], Any]]:
+    """``oauth_cb`` for the asyncio clients: a plain function as in the blocking API, or an
+    ``async def`` (any callable returning an awaitable), awaited on the client's event loop.
+    The client calls it from its own thread (never the loop's), which waits for the result."""
+    cb = _oauth_cb(config)
+    if cb is None:
+        return None
+
+    async def await_it(awaitable: Any) -> Any:
+        return await awaitable
+
+    def call(oauthbearer_config: str) -> Any:
+        out = cb(oauthbearer_config)
+        if not inspect.isawaitable(out):
+            return out
+        future = asyncio.run_coroutine_threadsafe(await_it(out), loop)
+        try:
+            return future.result(_OAUTH_CB_TIMEOUT)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise TimeoutError(f"the async oauth_cb did not finish within {_OAUTH_CB_TIMEOUT:.0f} s "
+                               "(is the event loop running?)") from None
+
+    return call
 from .errors import KafkaError
 
 __all__ = ["Producer", "Consumer"]
@@ -73,7 +102,7 @@ class Producer:
     def __init__(self, config: Config) -> None:
         self._loop = asyncio.get_running_loop()
         self._native = _odradek.NativeProducer(_config_pairs(config), _resolve_on_loop, self._loop,
-                                               oauth_cb=_oauth_cb(config))
+                                               oauth_cb=_aio_oauth_cb(config, self._loop))
         self._transactions_ready = False
 
     async def start(self) -> None:
@@ -210,14 +239,14 @@ class Consumer:
     """An asyncio consumer: ``async for message in consumer``, ``await getone()``,
     ``await getmany(timeout_ms=...)``, ``await commit()``. Create it inside a coroutine.
 
-    A cancelled ``getone`` / ``getmany`` loses nothing: records that arrive for it are handed
-    out by the next call.
+    A cancelled ``getone`` / ``getmany`` loses nothing: it waits without taking records, and
+    takes them from the native consumer only on the loop's thread, just before it returns them.
     """
 
     def __init__(self, config: Config, topics: Optional[Sequence[str]] = None) -> None:
         self._loop = asyncio.get_running_loop()
-        self._native = _odradek.NativeConsumer(_config_pairs(config), oauth_cb=_oauth_cb(config))
-        self._stash: Deque[Message] = deque()
+        self._native = _odradek.NativeConsumer(_config_pairs(config),
+                                               oauth_cb=_aio_oauth_cb(config, self._loop))
         self._on_assign: Optional[RebalanceCallback] = None
         self._on_revoke: Optional[RebalanceCallback] = None
         self._firing = asyncio.Lock()
@@ -256,7 +285,6 @@ class Consumer:
         """Reads exactly these partitions (offsets as in :meth:`odradek.Consumer.assign`).
         ``OFFSET_STORED`` needs a request to the group: use it from a thread, or pass offsets."""
         tps = [_tp(p) for p in partitions]
-        self._stash.clear()
         self._native.assign(
             [(t.topic, t.partition, OFFSET_STORED if t.offset == OFFSET_INVALID else t.offset) for t in tps]
         )
@@ -268,7 +296,6 @@ class Consumer:
     def seek(self, partition: PartitionLike, offset: int) -> None:
         """The next record of ``partition`` will be the one at ``offset``."""
         tp = _tp(partition)
-        self._stash = deque(m for m in self._stash if (m.topic, m.partition) != (tp.topic, tp.partition))
         self._native.seek(tp.topic, tp.partition, offset)
 
     def pause(self, partitions: Sequence[PartitionLike]) -> None:
@@ -282,28 +309,33 @@ class Consumer:
     def position(self, partition: PartitionLike) -> Optional[int]:
         """Offset of the next record returned for ``partition`` (``None`` until known)."""
         tp = _tp(partition)
-        stashed = [m.offset for m in self._stash if (m.topic, m.partition) == (tp.topic, tp.partition)]
-        return min(stashed) if stashed else self._native.position(tp.topic, tp.partition)
+        return self._native.position(tp.topic, tp.partition)
 
     async def _read(self, max_records: int, timeout_ms: Optional[int]) -> List[Message]:
-        fut: asyncio.Future[Any] = self._loop.create_future()
-        stash = self._stash
+        """Up to ``max_records`` taken from the native consumer on the loop's thread; the wait
+        for them runs in the background and takes nothing, so a cancelled read loses nothing."""
+        deadline = None if timeout_ms is None else self._loop.time() + timeout_ms / 1000
+        while True:
+            await self._fire()
+            records: List[Message] = self._native.consume(max_records, 0, False)
+            if records:
+                return records
+            left = None if deadline is None else max(0, int((deadline - self._loop.time()) * 1000))
+            if left == 0:
+                return []
+            fut: asyncio.Future[Any] = self._loop.create_future()
 
-        def arrived(token_and_result: Tuple[Any, Any]) -> None:
-            _, res = token_and_result
-            if fut.cancelled():
-                if isinstance(res, list):
-                    stash.extend(res)  # nothing is lost when the caller gave up waiting
-                return
-            if isinstance(res, BaseException):
-                fut.set_exception(res)
-            else:
-                fut.set_result(res)
+            def arrived(res: Any, fut: "asyncio.Future[Any]" = fut) -> None:
+                if fut.done():
+                    return
+                if isinstance(res, BaseException):
+                    fut.set_exception(res)
+                else:
+                    fut.set_result(res)
 
-        self._native.consume_async(max_records, timeout_ms, None, arrived, self._loop)
-        records: List[Message] = await fut
-        await self._fire()
-        return records
+            self._native.wait_async(left, arrived, self._loop)
+            if not await fut and deadline is not None:
+                return []
 
     async def _fire(self) -> None:
         async with self._firing:
@@ -315,30 +347,23 @@ class Consumer:
                         res = cb(tps)
                         if inspect.isawaitable(res):
                             await res
-                    if kind != "assign":
-                        gone = {(t.topic, t.partition) for t in tps}
-                        self._stash = deque(m for m in self._stash if (m.topic, m.partition) not in gone)
             finally:
                 # The group waits for this: the rebalance goes on.
                 self._native.events_done()
 
     async def getone(self) -> Message:
         """The next record (waits for one)."""
-        while not self._stash:
-            self._stash.extend(await self._read(1, None))
-        return self._stash.popleft()
+        while True:
+            got = await self._read(1, None)
+            if got:
+                return got[0]
 
     async def getmany(
         self, timeout_ms: int = 0, max_records: Optional[int] = None
     ) -> Dict[TopicPartition, List[Message]]:
         """Records by partition: what is there now, else what arrives within ``timeout_ms``
         (``{}`` if nothing does)."""
-        limit = max_records or 10000
-        records: List[Message] = []
-        while self._stash and len(records) < limit:
-            records.append(self._stash.popleft())
-        if not records:
-            records = await self._read(limit, timeout_ms)
+        records = await self._read(max_records or 10000, timeout_ms)
         out: Dict[TopicPartition, List[Message]] = {}
         for m in records:
             out.setdefault(TopicPartition(m.topic, m.partition), []).append(m)
@@ -360,12 +385,6 @@ class Consumer:
         triples: Optional[List[Tuple[str, int, int]]]
         if offsets is not None:
             triples = [(tp.topic, tp.partition, o) for tp, o in offsets.items()]
-        elif self._stash:
-            triples = []
-            for tp in self.assignment():
-                pos = self.position(tp)
-                if pos is not None:
-                    triples.append((tp.topic, tp.partition, pos))
         else:
             triples = None
         fut: asyncio.Future[None] = self._loop.create_future()
@@ -394,8 +413,6 @@ class Consumer:
 
     async def close(self) -> None:
         """Leaves the group and stops."""
-        _mark_unread(self._native, self._stash)
-        self._stash.clear()
         fut: asyncio.Future[None] = self._loop.create_future()
         self._native.close_async(lambda res: _settle(fut, res), self._loop)
         await fut

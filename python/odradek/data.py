@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence
 
+from . import _odradek
 from ._client import OFFSET_BEGINNING, Consumer, TopicPartition
 from .errors import KafkaTimeoutError
 
@@ -64,7 +65,7 @@ def read_topic_range(
                 if left <= 0:
                     raise KafkaTimeoutError(
                         f"read_topic_range: {sum(remaining.values())} records still missing after {timeout} s",
-                        code=-185, name="_TIMED_OUT", retriable=True)
+                        code=_odradek.LOCAL_ERRORS["_TIMED_OUT"], name="_TIMED_OUT", retriable=True)
                 for m in consumer.consume_batch(10000, min(left, 1.0)):
                     p = m.partition
                     if p not in ends or m.offset >= ends[p]:

@@ -16,12 +16,6 @@ use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
 use crate::dispatch::{Resolver, dispatch};
 
-/// confluent-kafka's special offsets, so users' constants keep working.
-const OFFSET_BEGINNING: i64 = -2;
-const OFFSET_END: i64 = -1;
-const OFFSET_STORED: i64 = -1000;
-const OFFSET_INVALID: i64 = -1001;
-
 /// A record read from Kafka. Key, value and header values are `bytes` (or `None` when null).
 #[pyclass(module = "odradek._odradek", frozen)]
 #[derive(Debug)]
@@ -184,20 +178,14 @@ pub struct NativeConsumer {
     client: ConsumerClient,
     events: Arc<Events>,
     closed: AtomicBool,
+    /// An error a `consume` met after it had records to return: raised by the next call.
+    deferred: Mutex<Option<Error>>,
     /// The close running in the background while `close` hands rebalance events to Python.
     closing: Mutex<Option<tokio::task::JoinHandle<odradek::error::Result<()>>>>,
 }
 
 fn offset_of(o: i64) -> PyResult<Offset> {
-    match o {
-        OFFSET_BEGINNING => Ok(Offset::Beginning),
-        OFFSET_END => Ok(Offset::End),
-        OFFSET_STORED | OFFSET_INVALID => Ok(Offset::Default),
-        o if o >= 0 => Ok(Offset::At(o)),
-        o => Err(pyo3::exceptions::PyValueError::new_err(format!(
-            "offset {o}: expected ≥ 0 or OFFSET_BEGINNING/OFFSET_END/OFFSET_STORED"
-        ))),
-    }
+    Offset::from_raw(o).map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
 }
 
 fn messages<'py>(py: Python<'py>, records: Vec<ConsumerRecord>) -> PyResult<Bound<'py, PyList>> {
@@ -236,6 +224,7 @@ impl NativeConsumer {
             client,
             events,
             closed: AtomicBool::new(false),
+            deferred: Mutex::new(None),
             closing: Mutex::new(None),
         })
     }
@@ -300,13 +289,6 @@ impl NativeConsumer {
             .map_err(|e| crate::raise(py, e))
     }
 
-    /// Records of this partition from `offset` on were taken from the core but never handed to
-    /// the application (the Python side's buffer): the group's commits (close, revoke,
-    /// auto-commit) stop before them. Called before `close`.
-    fn mark_unread(&self, topic: &str, partition: i32, offset: i64) {
-        self.client.mark_unread(topic, partition, offset);
-    }
-
     /// Stops fetching these (topic, partition) pairs until `resume`; records already fetched
     /// are still handed out.
     fn pause(&self, partitions: Vec<(String, i32)>) {
@@ -326,8 +308,10 @@ impl NativeConsumer {
     }
 
     /// Up to `max` records. With `fill`, waits until `max` arrived or the timeout ran out;
-    /// without, returns as soon as any arrived. Returns early (possibly empty) when a rebalance
-    /// event is queued, so its callback runs promptly.
+    /// without, returns as soon as any arrived (`timeout=0`: only what is ready, without
+    /// releasing the GIL). Returns early (possibly empty) when a rebalance event is queued, so
+    /// its callback runs promptly. Every record returned counts as handed out (the core's
+    /// `take_ready`); the wait takes nothing, so an interrupted call loses no record.
     #[pyo3(signature = (max, timeout=None, fill=true))]
     fn consume<'py>(
         &self,
@@ -337,56 +321,61 @@ impl NativeConsumer {
         fill: bool,
     ) -> PyResult<Bound<'py, PyList>> {
         self.check_open(py)?;
+        if let Some(e) = lock(&self.deferred).take() {
+            return Err(crate::raise(py, e));
+        }
         let timeout = crate::timeout_of(timeout)?;
         let deadline = timeout.map(|t| Instant::now() + t);
         let max = max.max(1);
         let mut out: Vec<ConsumerRecord> = Vec::new();
         let has_events = || self.has_events();
         loop {
-            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            let client = self.client.clone();
-            let want = max - out.len();
-            let got = crate::wait(
-                py,
-                left,
-                async move { client.poll_batch(want, FOREVER).await },
-                &has_events,
-            );
-            match got {
-                Ok(Some(batch)) => out.extend(batch),
-                Ok(None) => break,
-                Err(e) if out.is_empty() => return Err(e),
+            match self.client.take_ready(max - out.len()) {
+                Ok(batch) => out.extend(batch),
+                Err(e) if out.is_empty() => return Err(crate::raise(py, e)),
                 Err(e) => {
-                    // Hand out what arrived; a signal or error shows on the next call.
-                    e.restore(py);
+                    // Hand out what arrived; the error comes with the next call.
+                    *lock(&self.deferred) = Some(e);
                     break;
                 }
             }
-            if !fill || out.len() >= max || has_events() {
+            if out.len() >= max || (!fill && !out.is_empty()) || has_events() {
                 break;
             }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if left.is_some_and(|l| l.is_zero()) {
                 break;
             }
-        }
-        if PyErr::occurred(py) {
-            if out.is_empty() {
-                return Err(PyErr::fetch(py));
+            let client = self.client.clone();
+            match crate::wait(
+                py,
+                left,
+                async move { client.wait_ready(FOREVER).await },
+                &has_events,
+            ) {
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+                Err(e) if out.is_empty() => return Err(e),
+                Err(e) => {
+                    // A signal: hand out what arrived, the signal's exception is dropped
+                    // (the handler already ran).
+                    drop(e);
+                    break;
+                }
             }
-            let _ = PyErr::take(py);
         }
         messages(py, out)
     }
 
-    /// Starts a read in the background; `callback((token, list[Message] | KafkaError))` runs on
-    /// `event_loop` via `call_soon_threadsafe`. `timeout_ms=None` waits for the first record.
-    #[pyo3(signature = (max, timeout_ms, token, callback, event_loop))]
-    fn consume_async(
+    /// Waits in the background until `consume(max, 0)` may find a record; `callback(True |
+    /// False | KafkaError)` runs on `event_loop` (`False`: `timeout_ms` passed).
+    /// `timeout_ms=None` waits until a record is ready. Takes nothing: a cancelled asyncio read
+    /// loses no record.
+    #[pyo3(signature = (timeout_ms, callback, event_loop))]
+    fn wait_async(
         &self,
         py: Python<'_>,
-        max: usize,
         timeout_ms: Option<u64>,
-        token: Py<PyAny>,
         callback: Py<PyAny>,
         event_loop: Py<PyAny>,
     ) -> PyResult<()> {
@@ -396,20 +385,15 @@ impl NativeConsumer {
             callback,
             event_loop: Some(event_loop),
         };
-        let max = max.max(1);
         let timeout = timeout_ms.map_or(FOREVER, Duration::from_millis);
         odradek::runtime::spawn(async move {
-            let r = client.poll_batch(max, timeout).await;
+            let r = client.wait_ready(timeout).await;
             dispatch(Box::new(move |py| {
-                let result = match r {
-                    Ok(records) => messages(py, records).map(Bound::into_any),
-                    Err(e) => Ok(crate::exception(py, &e)),
+                let arg = match r {
+                    Ok(ready) => pyo3::types::PyBool::new(py, ready).to_owned().into_any(),
+                    Err(e) => crate::exception(py, &e),
                 };
-                let arg = result.and_then(|res| PyTuple::new(py, [token.into_bound(py), res]));
-                match arg {
-                    Ok(arg) => resolver.call(py, arg.into_any()),
-                    Err(e) => e.write_unraisable(py, None),
-                }
+                resolver.call(py, arg);
             }));
         });
         Ok(())

@@ -31,13 +31,7 @@ pub(crate) const SLICE: Duration = Duration::from_millis(50);
 /// The Python exception instance (not raised) for a core error, built by
 /// `odradek.errors._from_native` so the class hierarchy lives in Python.
 pub(crate) fn exception<'py>(py: Python<'py>, e: &odradek::error::Error) -> Bound<'py, PyAny> {
-    use odradek::error::ErrorClass;
-    let class = match e.class() {
-        ErrorClass::Retriable => "retriable",
-        ErrorClass::Abortable => "abortable",
-        ErrorClass::Fatal => "fatal",
-        _ => "permanent",
-    };
+    let class = e.class().name();
     let built = py
         .import("odradek.errors")
         .and_then(|m| m.getattr("_from_native"))
@@ -202,6 +196,20 @@ fn oauth_provider(cb: Py<PyAny>, oauth_config: String) -> odradek::security::Tok
 #[pymodule]
 fn _odradek(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    // The core's rules, so the Python layer maps them instead of retyping them.
+    for (name, offset) in odradek::consumer::SPECIAL_OFFSETS {
+        m.add(format!("OFFSET_{name}"), offset)?;
+    }
+    m.add(
+        "LOCAL_ERRORS",
+        pyo3::types::PyDict::from_sequence(
+            &pyo3::types::PyList::new(m.py(), odradek::error::LOCAL_ERRORS)?.into_any(),
+        )?,
+    )?;
+    m.add(
+        "ERROR_CLASSES",
+        odradek::error::ErrorClass::ALL.map(|c| c.name()).to_vec(),
+    )?;
     m.add_class::<producer::DeliveryReport>()?;
     m.add_class::<producer::NativeProducer>()?;
     m.add_class::<consumer::Message>()?;

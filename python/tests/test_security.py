@@ -178,3 +178,45 @@ def test_embedded_sasl_ssl_broker_and_oauth_cb() -> None:
         p.produce_batch("py-secure", [b"via a token"]).result(30)
         p.close()
         assert calls and calls[0] == "scope=py-test"
+
+
+def test_aio_oauth_cb_may_be_async() -> None:
+    """odradek.aio takes an ``async def`` oauth_cb: it is awaited on the client's event loop
+    (it may await other coroutines there) and its token logs in; a failing one is a fatal
+    _AUTHENTICATION carrying its message."""
+    import asyncio
+
+    import odradek.aio
+    from odradek.testing import Broker
+
+    async def main(broker: Any) -> None:
+        loop = asyncio.get_running_loop()
+        calls = []
+
+        async def oauth_cb(oauthbearer_config: str) -> Tuple[str, float, str]:
+            assert asyncio.get_running_loop() is loop
+            await asyncio.sleep(0.01)
+            calls.append(oauthbearer_config)
+            expiry = time.time() + 600
+            return unsecured_jwt("alice", expiry), expiry, "alice"
+
+        config = {"bootstrap.servers": broker.bootstrap_servers, "security.protocol": "SASL_SSL",
+                  "ssl.ca.pem": broker.ca_pem, "sasl.mechanism": "OAUTHBEARER",
+                  "sasl.oauthbearer.config": "scope=aio"}
+        async with odradek.aio.Producer({**config, "oauth_cb": oauth_cb}) as p:
+            await p.send("py-aio-secure", b"via an async token")
+        assert calls and calls[0] == "scope=aio"
+
+        async def refusing(_: str) -> Tuple[str, float]:
+            raise RuntimeError("the async provider is down")
+
+        async with odradek.aio.Producer({**config, "oauth_cb": refusing}) as p:
+            with pytest.raises(odradek.KafkaError) as raised:
+                await asyncio.wait_for(p.send("py-aio-secure", b"x"), 30)
+        assert raised.value.name == "_AUTHENTICATION" and raised.value.fatal, repr(raised.value)
+        assert "the async provider is down" in str(raised.value)
+
+    with Broker.sasl_ssl("alice", PASSWORD,
+                         {"sasl.enabled.mechanisms": "SCRAM-SHA-512,OAUTHBEARER"}) as broker:
+        broker.create_topic("py-aio-secure")
+        asyncio.run(main(broker))

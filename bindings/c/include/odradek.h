@@ -38,6 +38,72 @@
 // Offset constant: "no offset" (a position not known yet, nothing committed).
 #define ODRADEK_OFFSET_INVALID -1001
 
+// Resource type: any (filters only).
+#define ODRADEK_ACL_RESOURCE_ANY 1
+
+// Resource type: a topic.
+#define ODRADEK_ACL_RESOURCE_TOPIC 2
+
+// Resource type: a consumer group.
+#define ODRADEK_ACL_RESOURCE_GROUP 3
+
+// Resource type: the cluster (name `kafka-cluster`).
+#define ODRADEK_ACL_RESOURCE_CLUSTER 4
+
+// Resource type: a transactional id.
+#define ODRADEK_ACL_RESOURCE_TRANSACTIONAL_ID 5
+
+// Pattern type: any (filters only).
+#define ODRADEK_ACL_PATTERN_ANY 1
+
+// Pattern type: every ACL that applies to the name (filters only).
+#define ODRADEK_ACL_PATTERN_MATCH 2
+
+// Pattern type: the name exactly.
+#define ODRADEK_ACL_PATTERN_LITERAL 3
+
+// Pattern type: names starting with it.
+#define ODRADEK_ACL_PATTERN_PREFIXED 4
+
+// Operation: any (filters only).
+#define ODRADEK_ACL_OPERATION_ANY 1
+
+// Operation: all.
+#define ODRADEK_ACL_OPERATION_ALL 2
+
+// Operation: read.
+#define ODRADEK_ACL_OPERATION_READ 3
+
+// Operation: write.
+#define ODRADEK_ACL_OPERATION_WRITE 4
+
+// Operation: create.
+#define ODRADEK_ACL_OPERATION_CREATE 5
+
+// Operation: delete.
+#define ODRADEK_ACL_OPERATION_DELETE 6
+
+// Operation: alter.
+#define ODRADEK_ACL_OPERATION_ALTER 7
+
+// Operation: describe.
+#define ODRADEK_ACL_OPERATION_DESCRIBE 8
+
+// Permission: any (filters only).
+#define ODRADEK_ACL_PERMISSION_ANY 1
+
+// Permission: deny.
+#define ODRADEK_ACL_PERMISSION_DENY 2
+
+// Permission: allow.
+#define ODRADEK_ACL_PERMISSION_ALLOW 3
+
+// SCRAM mechanism SCRAM-SHA-256 (Kafka's code).
+#define ODRADEK_SCRAM_SHA_256 1
+
+// SCRAM mechanism SCRAM-SHA-512 (Kafka's code).
+#define ODRADEK_SCRAM_SHA_512 2
+
 // Rebalance event: partitions newly assigned to this member.
 #define ODRADEK_REBALANCE_ASSIGNED 1
 
@@ -65,6 +131,42 @@
 
 // Code of an internal failure (a caught panic; name "_FAIL").
 #define ODRADEK_ERR_FAIL -196
+
+// "_INVALID_CONFIG": a bad setting; nothing was sent.
+#define ODRADEK_ERR_INVALID_CONFIG -186
+
+// "_INVALID_ARG": a bad argument; nothing was sent.
+#define ODRADEK_ERR_INVALID_ARG -186
+
+// "_BAD_MSG": a malformed response or record batch.
+#define ODRADEK_ERR_BAD_MSG -199
+
+// "_TRANSPORT": the connection failed.
+#define ODRADEK_ERR_TRANSPORT -195
+
+// "_TIMED_OUT": a call did not finish within its timeout.
+#define ODRADEK_ERR_TIMED_OUT -185
+
+// "_MSG_TIMED_OUT": a record was not delivered within delivery.timeout.ms.
+#define ODRADEK_ERR_MSG_TIMED_OUT -192
+
+// "_QUEUE_FULL": the producer's buffer is full (max.block.ms passed).
+#define ODRADEK_ERR_QUEUE_FULL -184
+
+// "_DESTROY": the client is closed.
+#define ODRADEK_ERR_DESTROY -197
+
+// "_UNSUPPORTED_FEATURE": the broker lacks a needed API version.
+#define ODRADEK_ERR_UNSUPPORTED_FEATURE -165
+
+// "_ALL_BROKERS_DOWN": no broker could be reached.
+#define ODRADEK_ERR_ALL_BROKERS_DOWN -187
+
+// "_AUTHENTICATION": SASL authentication failed.
+#define ODRADEK_ERR_AUTHENTICATION -169
+
+// "_SSL": the TLS handshake or certificate check failed.
+#define ODRADEK_ERR_SSL -181
 
 // Log level: something failed.
 #define ODRADEK_LOG_ERROR 1
@@ -161,6 +263,37 @@ typedef struct OdradekTopicInfo {
   // Number of partitions.
   int32_t partitions;
 } OdradekTopicInfo;
+
+// An ACL, or a filter of ACLs. In a filter a NULL string matches anything and the `*_ANY`
+// codes (and ODRADEK_ACL_PATTERN_MATCH) are allowed. In lists this library returns, the
+// strings are owned by the list (freed by odradek_acl_bindings_free).
+typedef struct OdradekAclBinding {
+  // ODRADEK_ACL_RESOURCE_*.
+  int8_t resource_type;
+  // The resource's name (the cluster's is `kafka-cluster`).
+  const char *resource_name;
+  // ODRADEK_ACL_PATTERN_*.
+  int8_t pattern_type;
+  // `User:alice`; `User:*` is everyone.
+  const char *principal;
+  // A client address, or `*`.
+  const char *host;
+  // ODRADEK_ACL_OPERATION_* (Kafka's codes; others: 9 ClusterAction, 10 DescribeConfigs,
+  // 11 AlterConfigs, 12 IdempotentWrite).
+  int8_t operation;
+  // ODRADEK_ACL_PERMISSION_*.
+  int8_t permission;
+} OdradekAclBinding;
+
+// One SCRAM credential of a user (never the password).
+typedef struct OdradekScramCredential {
+  // The user, NUL-terminated (owned by the array it is in).
+  char *user;
+  // ODRADEK_SCRAM_SHA_256 or ODRADEK_SCRAM_SHA_512.
+  int8_t mechanism;
+  // The PBKDF2 iteration count.
+  int32_t iterations;
+} OdradekScramCredential;
 
 // A record header. In produce calls the pointers are borrowed for the call; in consumed
 // messages they point into the OdradekMessageList that holds them.
@@ -317,6 +450,36 @@ void odradek_topic_infos_free(struct OdradekTopicInfo *list, size_t count);
 // Frees the admin client. It must be the last call on the handle. NULL is allowed.
 void odradek_admin_free(struct OdradekAdmin *admin);
 
+// Creates ACLs; fails with the first refusal (e.g. CLUSTER_AUTHORIZATION_FAILED).
+// `timeout_ms` < 0: no limit; `cancel` may be NULL.
+struct OdradekError *odradek_admin_create_acls(const struct OdradekAdmin *admin, const struct OdradekAclBinding *acls, size_t count, int32_t timeout_ms, const struct OdradekCancel *cancel);
+
+// The ACLs `filter` matches. `*out` receives an array of `*count` ACLs owned by the caller:
+// odradek_acl_bindings_free(*out, *count).
+struct OdradekError *odradek_admin_describe_acls(const struct OdradekAdmin *admin, const struct OdradekAclBinding *filter, int32_t timeout_ms, const struct OdradekCancel *cancel, struct OdradekAclBinding **out, size_t *count);
+
+// Deletes the ACLs the filters match; `*out` receives the deleted ACLs (an array of `*count`
+// owned by the caller: odradek_acl_bindings_free).
+struct OdradekError *odradek_admin_delete_acls(const struct OdradekAdmin *admin, const struct OdradekAclBinding *filters, size_t filter_count, int32_t timeout_ms, const struct OdradekCancel *cancel, struct OdradekAclBinding **out, size_t *count);
+
+// Frees an array of ACLs returned by this library (with its count). NULL is allowed.
+void odradek_acl_bindings_free(struct OdradekAclBinding *list, size_t count);
+
+// Sets `user`'s SCRAM password for `mechanism` (ODRADEK_SCRAM_SHA_256/512), salted and
+// iterated here (`iterations` in 4096..=16384): the password never reaches the broker.
+struct OdradekError *odradek_admin_upsert_scram_credential(const struct OdradekAdmin *admin, const char *user, int8_t mechanism, const char *password, uint32_t iterations, int32_t timeout_ms, const struct OdradekCancel *cancel);
+
+// Deletes `user`'s SCRAM credential for `mechanism`.
+struct OdradekError *odradek_admin_delete_scram_credential(const struct OdradekAdmin *admin, const char *user, int8_t mechanism, int32_t timeout_ms, const struct OdradekCancel *cancel);
+
+// The SCRAM credentials of `users` (`user_count` 0: every user), one entry per user and
+// mechanism. `*out` receives an array of `*count` entries owned by the caller:
+// odradek_scram_credentials_free(*out, *count).
+struct OdradekError *odradek_admin_describe_scram_credentials(const struct OdradekAdmin *admin, const char *const *users, size_t user_count, int32_t timeout_ms, const struct OdradekCancel *cancel, struct OdradekScramCredential **out, size_t *count);
+
+// Frees an array returned by odradek_admin_describe_scram_credentials. NULL is allowed.
+void odradek_scram_credentials_free(struct OdradekScramCredential *list, size_t count);
+
 // Starts a broker with these Kafka broker properties (num.partitions, ...; may be NULL when
 // count is 0). `*out` receives the handle; stop and free it with odradek_test_broker_stop().
 struct OdradekError *odradek_test_broker_start(const struct OdradekConfigEntry *properties, size_t count, struct OdradekTestBroker **out);
@@ -393,11 +556,6 @@ struct OdradekError *odradek_consumer_poll_async(const struct OdradekConsumer *c
 // The next message read from this partition will be at `offset` (≥ 0 or
 // ODRADEK_OFFSET_BEGINNING / ODRADEK_OFFSET_END).
 struct OdradekError *odradek_consumer_seek(const struct OdradekConsumer *consumer, const char *topic, int32_t partition, int64_t offset);
-
-// Messages of this partition from `offset` on were polled but never reached the application
-// (a read-ahead buffer in a binding): the group's commits — on close, on revoke, auto-commit —
-// stop before them. Call it before odradek_consumer_close; no effect without a subscription.
-struct OdradekError *odradek_consumer_mark_unread(const struct OdradekConsumer *consumer, const char *topic, int32_t partition, int64_t offset);
 
 // The offset of the next message this consumer hands out from the partition, or
 // ODRADEK_OFFSET_INVALID when not assigned or not resolved yet.

@@ -6,14 +6,14 @@ use odradek::admin::{Admin, NewTopic};
 
 use crate::error::OdradekError;
 use crate::util::{
-    FfiResult, OdradekCancel, OdradekConfigEntry, block, check_out, config_arg, guard, guard_void,
+    OdradekCancel, OdradekConfigEntry, block, check_out, config_arg, each_arg, guard, guard_void,
     handle, slice_arg, str_arg, write_out,
 };
 
 /// An admin client handle (opaque, thread-safe).
 #[derive(Debug)]
 pub struct OdradekAdmin {
-    admin: Admin,
+    pub(crate) admin: Admin,
     /// The OAUTHBEARER token callback's gate, closed by free.
     token_gate: Option<std::sync::Arc<crate::token::TokenGate>>,
 }
@@ -126,11 +126,7 @@ pub unsafe extern "C" fn odradek_admin_delete_topics(
 ) -> *mut OdradekError {
     guard(|| {
         let a = handle(admin, "admin")?;
-        let names = slice_arg(topics, count, "topics")?
-            .iter()
-            .enumerate()
-            .map(|(i, t)| str_arg(*t, &format!("topics[{i}]")))
-            .collect::<FfiResult<Vec<_>>>()?;
+        let names = each_arg(topics, count, "topics", |t, what| str_arg(*t, what))?;
         block(
             a.admin.delete_topics(&names),
             timeout_ms,

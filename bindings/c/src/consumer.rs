@@ -9,14 +9,12 @@ use std::sync::{Arc, Mutex};
 use odradek::consumer::{ConsumerRecord, Offset};
 use odradek::group::RebalanceListener;
 
+use crate::ODRADEK_OFFSET_INVALID;
 use crate::error::OdradekError;
 use crate::producer::OdradekHeader;
 use crate::util::{
     FfiResult, OdradekCancel, OdradekConfigEntry, UserContext, block, check_out, config_arg,
     duration_ms, guard, guard_void, handle, invalid, run_blocking, slice_arg, str_arg, write_out,
-};
-use crate::{
-    ODRADEK_OFFSET_BEGINNING, ODRADEK_OFFSET_END, ODRADEK_OFFSET_INVALID, ODRADEK_OFFSET_STORED,
 };
 use odradek::consumer::ConsumerClient;
 
@@ -283,17 +281,7 @@ impl RebalanceListener for CallbackListener {
 }
 
 fn offset_arg(offset: i64) -> FfiResult<Offset> {
-    Ok(match offset {
-        o if o >= 0 => Offset::At(o),
-        ODRADEK_OFFSET_BEGINNING => Offset::Beginning,
-        ODRADEK_OFFSET_END => Offset::End,
-        ODRADEK_OFFSET_STORED | ODRADEK_OFFSET_INVALID => Offset::Default,
-        o => {
-            return Err(invalid(format!(
-                "offset {o} is not ≥ 0 or an ODRADEK_OFFSET_* value"
-            )));
-        }
-    })
+    Ok(Offset::from_raw(offset)?)
 }
 
 pub(crate) fn partitions_arg(
@@ -518,6 +506,12 @@ pub unsafe extern "C" fn odradek_consumer_poll(
         // SAFETY: a non-null token is alive for the call (header contract).
         let cancel = unsafe { cancel.as_ref() };
         let client = &c.client;
+        // Records already buffered need no trip through the runtime: one record per call (an
+        // iterator) costs a lock, not a block_on.
+        let ready = client.take_ready(max)?;
+        if !ready.is_empty() || timeout_ms == 0 {
+            return write_list(out, ready);
+        }
         let closing = &c.closing;
         let records = run_blocking(async {
             let poll = async {
@@ -539,13 +533,17 @@ pub unsafe extern "C" fn odradek_consumer_poll(
                 _ = closing.cancelled() => Err(odradek::error::Error::closed("the consumer is closed").into()),
             }
         })?;
-        let owner = message_list(records);
-        write_out(
-            out,
-            Box::into_raw(owner).cast::<OdradekMessageList>(),
-            "out",
-        )
+        write_list(out, records)
     })
+}
+
+fn write_list(out: *mut *mut OdradekMessageList, records: Vec<ConsumerRecord>) -> FfiResult {
+    let owner = message_list(records);
+    write_out(
+        out,
+        Box::into_raw(owner).cast::<OdradekMessageList>(),
+        "out",
+    )
 }
 
 /// Like odradek_consumer_poll without blocking: `callback(context, messages, error)` runs once
@@ -619,24 +617,6 @@ pub unsafe extern "C" fn odradek_consumer_seek(
         let c = handle(consumer, "consumer")?;
         let topic = str_arg(topic, "topic")?;
         c.client.seek(topic, partition, offset_arg(offset)?)?;
-        Ok(())
-    })
-}
-
-/// Messages of this partition from `offset` on were polled but never reached the application
-/// (a read-ahead buffer in a binding): the group's commits — on close, on revoke, auto-commit —
-/// stop before them. Call it before odradek_consumer_close; no effect without a subscription.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn odradek_consumer_mark_unread(
-    consumer: *const OdradekConsumer,
-    topic: *const c_char,
-    partition: i32,
-    offset: i64,
-) -> *mut OdradekError {
-    guard(|| {
-        let c = handle(consumer, "consumer")?;
-        let topic = str_arg(topic, "topic")?;
-        c.client.mark_unread(topic, partition, offset);
         Ok(())
     })
 }

@@ -13,10 +13,36 @@ pub const ODRADEK_CLASS_ABORTABLE: i32 = 2;
 /// Error class: the client cannot continue (closed, fenced, unauthorized).
 pub const ODRADEK_CLASS_FATAL: i32 = 3;
 
+// Local error codes: librdkafka's, named as the error's name with the ODRADEK_ERR prefix. The
+// core defines them (`odradek::error::LOCAL_ERRORS`); the test below fails when these drift.
 /// Code of the error returned when an OdradekCancel token interrupted a call (name "_INTR").
 pub const ODRADEK_ERR_INTR: i32 = -163;
 /// Code of an internal failure (a caught panic; name "_FAIL").
 pub const ODRADEK_ERR_FAIL: i32 = -196;
+/// "_INVALID_CONFIG": a bad setting; nothing was sent.
+pub const ODRADEK_ERR_INVALID_CONFIG: i32 = -186;
+/// "_INVALID_ARG": a bad argument; nothing was sent.
+pub const ODRADEK_ERR_INVALID_ARG: i32 = -186;
+/// "_BAD_MSG": a malformed response or record batch.
+pub const ODRADEK_ERR_BAD_MSG: i32 = -199;
+/// "_TRANSPORT": the connection failed.
+pub const ODRADEK_ERR_TRANSPORT: i32 = -195;
+/// "_TIMED_OUT": a call did not finish within its timeout.
+pub const ODRADEK_ERR_TIMED_OUT: i32 = -185;
+/// "_MSG_TIMED_OUT": a record was not delivered within delivery.timeout.ms.
+pub const ODRADEK_ERR_MSG_TIMED_OUT: i32 = -192;
+/// "_QUEUE_FULL": the producer's buffer is full (max.block.ms passed).
+pub const ODRADEK_ERR_QUEUE_FULL: i32 = -184;
+/// "_DESTROY": the client is closed.
+pub const ODRADEK_ERR_DESTROY: i32 = -197;
+/// "_UNSUPPORTED_FEATURE": the broker lacks a needed API version.
+pub const ODRADEK_ERR_UNSUPPORTED_FEATURE: i32 = -165;
+/// "_ALL_BROKERS_DOWN": no broker could be reached.
+pub const ODRADEK_ERR_ALL_BROKERS_DOWN: i32 = -187;
+/// "_AUTHENTICATION": SASL authentication failed.
+pub const ODRADEK_ERR_AUTHENTICATION: i32 = -169;
+/// "_SSL": the TLS handshake or certificate check failed.
+pub const ODRADEK_ERR_SSL: i32 = -181;
 
 /// An error. Owned by whoever received it as a return value: free it with
 /// odradek_error_free(). Errors passed to callbacks are borrowed (valid during the callback).
@@ -54,12 +80,7 @@ impl OdradekError {
     }
 
     pub(crate) fn from_core(e: &Error) -> Self {
-        let class = match e.class() {
-            ErrorClass::Retriable => ODRADEK_CLASS_RETRIABLE,
-            ErrorClass::Permanent => ODRADEK_CLASS_PERMANENT,
-            ErrorClass::Abortable => ODRADEK_CLASS_ABORTABLE,
-            _ => ODRADEK_CLASS_FATAL,
-        };
+        let class = class_number(e.class());
         Self::new(
             e.numeric_code(),
             class,
@@ -134,5 +155,38 @@ pub unsafe extern "C" fn odradek_error_free(error: *mut OdradekError) {
     if !error.is_null() {
         // SAFETY: the caller passes an error this library returned, once.
         drop(unsafe { Box::from_raw(error) });
+    }
+}
+
+/// The ODRADEK_CLASS_* number of a class: its place in the core's `ErrorClass::ALL`.
+fn class_number(class: ErrorClass) -> i32 {
+    ErrorClass::ALL
+        .iter()
+        .position(|c| *c == class)
+        .map_or(ODRADEK_CLASS_FATAL, |i| i as i32)
+}
+
+#[cfg(test)]
+mod tests {
+    /// The header's numbers are the core's: every binding over the C ABI maps them from there.
+    #[test]
+    fn the_header_defines_the_core_rules() {
+        let header = include_str!("../include/odradek.h");
+        let defined = |name: &str, value: i64| {
+            assert!(
+                header.contains(&format!("#define {name} {value}\n")),
+                "odradek.h lacks `#define {name} {value}` (the core's value)"
+            );
+        };
+        for (name, code) in odradek::error::LOCAL_ERRORS {
+            defined(&format!("ODRADEK_ERR{name}"), i64::from(code));
+        }
+        for (name, offset) in odradek::consumer::SPECIAL_OFFSETS {
+            defined(&format!("ODRADEK_OFFSET_{name}"), offset);
+        }
+        for (i, class) in odradek::error::ErrorClass::ALL.iter().enumerate() {
+            let name = class.name().to_ascii_uppercase();
+            defined(&format!("ODRADEK_CLASS_{name}"), i as i64);
+        }
     }
 }

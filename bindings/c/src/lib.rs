@@ -15,6 +15,7 @@
 #![allow(clippy::missing_safety_doc)]
 
 mod admin;
+mod admin_security;
 mod broker;
 mod consumer;
 mod error;
@@ -25,6 +26,7 @@ mod transaction;
 mod util;
 
 pub use admin::*;
+pub use admin_security::*;
 pub use broker::*;
 pub use consumer::*;
 pub use error::*;
@@ -39,6 +41,8 @@ pub use util::{
 
 use std::ffi::c_char;
 
+// The core's special offsets (`odradek::consumer::OFFSET_*`); cbindgen needs literals, so
+// they are written out and checked against the core at compile time.
 /// Offset constant: the first offset of the partition (librdkafka's RD_KAFKA_OFFSET_BEGINNING).
 pub const ODRADEK_OFFSET_BEGINNING: i64 = -2;
 /// Offset constant: the end of the partition, only new records (RD_KAFKA_OFFSET_END).
@@ -48,6 +52,12 @@ pub const ODRADEK_OFFSET_END: i64 = -1;
 pub const ODRADEK_OFFSET_STORED: i64 = -1000;
 /// Offset constant: "no offset" (a position not known yet, nothing committed).
 pub const ODRADEK_OFFSET_INVALID: i64 = -1001;
+const _: () = assert!(
+    ODRADEK_OFFSET_BEGINNING == odradek::consumer::OFFSET_BEGINNING
+        && ODRADEK_OFFSET_END == odradek::consumer::OFFSET_END
+        && ODRADEK_OFFSET_STORED == odradek::consumer::OFFSET_STORED
+        && ODRADEK_OFFSET_INVALID == odradek::consumer::OFFSET_INVALID
+);
 
 /// The library version, a static NUL-terminated string (never freed).
 #[unsafe(no_mangle)]

@@ -84,6 +84,21 @@ pub(crate) fn slice_arg<'a, T>(ptr: *const T, count: usize, what: &str) -> FfiRe
     Ok(unsafe { std::slice::from_raw_parts(ptr, count) })
 }
 
+/// Each element of a (pointer, count) array argument through `convert`, which gets the
+/// element's name for errors (`what[i]`).
+pub(crate) fn each_arg<'a, T: 'a, U>(
+    ptr: *const T,
+    count: usize,
+    what: &str,
+    convert: impl Fn(&'a T, &str) -> FfiResult<U>,
+) -> FfiResult<Vec<U>> {
+    slice_arg(ptr, count, what)?
+        .iter()
+        .enumerate()
+        .map(|(i, item)| convert(item, &format!("{what}[{i}]")))
+        .collect()
+}
+
 /// Writes `value` to an out-pointer, or fails when it is NULL.
 pub(crate) fn write_out<T>(out: *mut T, value: T, what: &str) -> FfiResult {
     if out.is_null() {

@@ -260,6 +260,81 @@ static void test_security(void) {
     odradek_test_broker_stop(broker);
 }
 
+/* ACL and SCRAM-user admin on an embedded SASL_SSL broker with an authorizer: alice (a super
+ * user) grants bob a prefixed READ, lists and deletes it; sets, lists and deletes bob's SCRAM
+ * credential; bob, without ACLs, cannot create ACLs. */
+static void test_acls_and_users(void) {
+    OdradekTestBroker *broker = NULL;
+    OdradekConfigEntry props[] = {
+        {"authorizer.class.name", "org.apache.kafka.metadata.authorizer.StandardAuthorizer"},
+        {"super.users", "User:alice"}};
+    ok(odradek_test_broker_start_sasl_ssl("alice", "alice-secret", props, 2, &broker),
+       "sasl_ssl broker with an authorizer");
+    if (!broker) return;
+    OdradekConfigEntry alice[] = {{"bootstrap.servers", odradek_test_broker_bootstrap(broker)},
+                                  {"security.protocol", "SASL_SSL"},
+                                  {"ssl.ca.pem", odradek_test_broker_ca_pem(broker)},
+                                  {"sasl.mechanism", "SCRAM-SHA-512"},
+                                  {"sasl.username", "alice"},
+                                  {"sasl.password", "alice-secret"}};
+    OdradekAdmin *admin = NULL;
+    ok(odradek_admin_new(alice, 6, &admin), "alice's admin");
+    OdradekAclBinding grant = {ODRADEK_ACL_RESOURCE_TOPIC, "c-acl-", ODRADEK_ACL_PATTERN_PREFIXED,
+                               "User:bob", "*", ODRADEK_ACL_OPERATION_READ, ODRADEK_ACL_PERMISSION_ALLOW};
+    ok(odradek_admin_create_acls(admin, &grant, 1, 10000, NULL), "create an ACL");
+    OdradekAclBinding bad = grant;
+    bad.operation = 99;
+    expect_error(odradek_admin_create_acls(admin, &bad, 1, 10000, NULL), "_INVALID_ARG", "unknown operation");
+
+    OdradekAclBinding for_bob = {ODRADEK_ACL_RESOURCE_ANY, NULL, ODRADEK_ACL_PATTERN_ANY, "User:bob",
+                                 NULL, ODRADEK_ACL_OPERATION_ANY, ODRADEK_ACL_PERMISSION_ANY};
+    OdradekAclBinding *acls = NULL;
+    size_t n = 0;
+    ok(odradek_admin_describe_acls(admin, &for_bob, 10000, NULL, &acls, &n), "describe ACLs");
+    CHECK(n == 1 && acls[0].resource_type == ODRADEK_ACL_RESOURCE_TOPIC &&
+              strcmp(acls[0].resource_name, "c-acl-") == 0 &&
+              acls[0].pattern_type == ODRADEK_ACL_PATTERN_PREFIXED &&
+              acls[0].operation == ODRADEK_ACL_OPERATION_READ,
+          "described %zu ACLs", n);
+    odradek_acl_bindings_free(acls, n);
+
+    ok(odradek_admin_upsert_scram_credential(admin, "bob", ODRADEK_SCRAM_SHA_512, "bob-secret", 4096,
+                                             10000, NULL),
+       "set bob's SCRAM-SHA-512 password");
+    const char *bob_name[] = {"bob"};
+    OdradekScramCredential *creds = NULL;
+    ok(odradek_admin_describe_scram_credentials(admin, bob_name, 1, 10000, NULL, &creds, &n),
+       "describe bob's credentials");
+    CHECK(n == 1 && strcmp(creds[0].user, "bob") == 0 && creds[0].mechanism == ODRADEK_SCRAM_SHA_512 &&
+              creds[0].iterations == 4096,
+          "bob's credentials: %zu", n);
+    odradek_scram_credentials_free(creds, n);
+
+    /* bob logs in with the new password, and may not create ACLs. */
+    OdradekConfigEntry bob[6];
+    memcpy(bob, alice, sizeof bob);
+    bob[4].value = "bob";
+    bob[5].value = "bob-secret";
+    OdradekAdmin *bob_admin = NULL;
+    ok(odradek_admin_new(bob, 6, &bob_admin), "bob's admin");
+    expect_error(odradek_admin_create_acls(bob_admin, &grant, 1, 10000, NULL), "CLUSTER_AUTHORIZATION_FAILED",
+                 "bob creates an ACL");
+    odradek_admin_free(bob_admin);
+
+    ok(odradek_admin_delete_acls(admin, &for_bob, 1, 10000, NULL, &acls, &n), "delete ACLs");
+    CHECK(n == 1 && strcmp(acls[0].principal, "User:bob") == 0, "deleted %zu ACLs", n);
+    odradek_acl_bindings_free(acls, n);
+    ok(odradek_admin_delete_scram_credential(admin, "bob", ODRADEK_SCRAM_SHA_512, 10000, NULL),
+       "delete bob's credential");
+    ok(odradek_admin_describe_scram_credentials(admin, NULL, 0, 10000, NULL, &creds, &n), "describe every user");
+    int bobs = 0;
+    for (size_t i = 0; i < n; i++) bobs += strcmp(creds[i].user, "bob") == 0;
+    CHECK(bobs == 0, "bob still has %d credential(s)", bobs);
+    odradek_scram_credentials_free(creds, n);
+    odradek_admin_free(admin);
+    odradek_test_broker_stop(broker);
+}
+
 /* Sends one record to c-txn (or, with `big`, a record over c-small's limit) and waits. */
 static void send_txn(OdradekProducer *p, const char *value, int big, const char *want_error) {
     static char large[4096];
@@ -579,6 +654,7 @@ int main(void) {
     odradek_test_broker_stop(broker);
 
     test_security();
+    test_acls_and_users();
 
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);

@@ -197,35 +197,58 @@ impl ConsumerClient {
     }
 
     /// Up to `max` records: waits up to `timeout` for the first, then takes what is buffered.
+    /// Cancel-safe: a cancelled call has taken nothing.
     pub async fn poll_batch(&self, max: usize, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
-        self.check_open()?;
-        let read = async {
-            match &self.inner.group {
-                Some(g) if self.inner.subscribed.load(Ordering::SeqCst) => g.recv_batch(max).await,
-                _ => self.inner.consumer.recv_batch(max).await,
+        let deadline = tokio::time::Instant::now().checked_add(timeout);
+        loop {
+            let records = self.take_ready(max)?;
+            if !records.is_empty() {
+                return Ok(records);
             }
-        };
-        match tokio::time::timeout(timeout, read).await {
-            Ok(r) => r,
-            Err(_) => Ok(Vec::new()),
+            let left = deadline.map_or(Duration::MAX, |d| {
+                d.saturating_duration_since(tokio::time::Instant::now())
+            });
+            if left.is_zero() || !self.wait_ready(left).await? {
+                return Ok(Vec::new());
+            }
         }
     }
 
     /// The next record read from this partition will be at `offset`.
     pub fn seek(&self, topic: &str, partition: i32, offset: Offset) -> Result<()> {
         self.check_open()?;
-        self.inner.consumer.seek(topic, partition, offset)
+        match &self.inner.group {
+            Some(g) if self.inner.subscribed.load(Ordering::SeqCst) => {
+                g.seek(topic, partition, offset)
+            }
+            _ => self.inner.consumer.seek(topic, partition, offset),
+        }
     }
 
-    /// Records of this partition from `offset` on were taken by `poll_batch` but never given
-    /// to the application (a binding's read-ahead): a subscribed consumer's commits (close,
-    /// revoke, auto-commit) then stop before them. Call it before `close`.
-    pub fn mark_unread(&self, topic: &str, partition: i32, offset: i64) {
-        if let Some(g) = &self.inner.group
-            && self.inner.subscribed.load(Ordering::SeqCst)
-        {
-            g.mark_unread(topic, partition, offset);
+    /// Up to `max` records buffered now, without waiting (empty: none ready yet). With
+    /// [`ConsumerClient::wait_ready`] this is how a binding hands out records without a buffer of
+    /// its own: what this returns counts as handed out to the application, for position,
+    /// `commit()`, the commit on revoke and on close.
+    pub fn take_ready(&self, max: usize) -> Result<Vec<ConsumerRecord>> {
+        self.check_open()?;
+        match &self.inner.group {
+            Some(g) if self.inner.subscribed.load(Ordering::SeqCst) => g.take_ready(max),
+            _ => self.inner.consumer.take_ready(max),
         }
+    }
+
+    /// Waits up to `timeout` until [`ConsumerClient::take_ready`] may find a record (or an
+    /// error); takes nothing, so giving up the wait (a cancelled task, an interrupted call)
+    /// loses no record. `false`: the timeout passed.
+    pub async fn wait_ready(&self, timeout: Duration) -> Result<bool> {
+        self.check_open()?;
+        let wait = async {
+            match &self.inner.group {
+                Some(g) if self.inner.subscribed.load(Ordering::SeqCst) => g.wait_ready().await,
+                _ => self.inner.consumer.wait_ready().await,
+            }
+        };
+        Ok(tokio::time::timeout(timeout, wait).await.is_ok())
     }
 
     /// The offset of the next record to be handed out from this partition (`None`: not

@@ -53,6 +53,51 @@ pub enum Offset {
     Default,
 }
 
+/// The special offset values every binding and the C ABI use (librdkafka's numbers):
+/// `assign`/`seek` take them, `committed`/`position` return [`OFFSET_INVALID`] for "none".
+pub const OFFSET_BEGINNING: i64 = -2;
+/// See [`OFFSET_BEGINNING`]: the end of the partition.
+pub const OFFSET_END: i64 = -1;
+/// See [`OFFSET_BEGINNING`]: the group's committed offset, else `auto.offset.reset`.
+pub const OFFSET_STORED: i64 = -1000;
+/// See [`OFFSET_BEGINNING`]: no offset (nothing committed, position not known); in `assign` the
+/// same as [`OFFSET_STORED`].
+pub const OFFSET_INVALID: i64 = -1001;
+
+/// Every special offset with the name bindings give it (`OFFSET_` + name in Python, C and
+/// .NET's `Offset` names are these in PascalCase), for tests that check a binding's copy.
+pub const SPECIAL_OFFSETS: [(&str, i64); 4] = [
+    ("BEGINNING", OFFSET_BEGINNING),
+    ("END", OFFSET_END),
+    ("STORED", OFFSET_STORED),
+    ("INVALID", OFFSET_INVALID),
+];
+
+impl Offset {
+    /// A binding's number as an offset: ≥ 0, or one of the special offsets.
+    pub fn from_raw(offset: i64) -> Result<Offset> {
+        match offset {
+            OFFSET_BEGINNING => Ok(Offset::Beginning),
+            OFFSET_END => Ok(Offset::End),
+            OFFSET_STORED | OFFSET_INVALID => Ok(Offset::Default),
+            o if o >= 0 => Ok(Offset::At(o)),
+            o => Err(Error::invalid_argument(format!(
+                "offset {o}: expected ≥ 0, OFFSET_BEGINNING (-2), OFFSET_END (-1) or OFFSET_STORED (-1000)"
+            ))),
+        }
+    }
+
+    /// The number bindings use for this offset ([`Offset::Default`] is [`OFFSET_STORED`]).
+    pub fn to_raw(self) -> i64 {
+        match self {
+            Offset::Beginning => OFFSET_BEGINNING,
+            Offset::End => OFFSET_END,
+            Offset::At(o) => o,
+            Offset::Default => OFFSET_STORED,
+        }
+    }
+}
+
 /// A record as read by the consumer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsumerRecord {
@@ -442,33 +487,65 @@ impl Consumer {
 
     /// Up to `max` records: waits for the first, then takes whatever else is buffered.
     pub async fn recv_batch(&self, max: usize) -> Result<Vec<ConsumerRecord>> {
+        loop {
+            let notified = self.shared().data.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let out = self.take_ready(max)?;
+            if !out.is_empty() {
+                return Ok(out);
+            }
+            notified.await;
+        }
+    }
+
+    /// Up to `max` records buffered now, without waiting (empty: none ready). The hand-out
+    /// every binding uses for a read that must not block (an iterator step, a sync call from
+    /// an event loop); an error comes first, else after the records, with the next call.
+    pub fn take_ready(&self, max: usize) -> Result<Vec<ConsumerRecord>> {
         let shared = self.shared();
         let max = max.max(1);
+        let mut state = shared.lock();
+        if let Some(e) = state.errors.pop_front() {
+            return Err(e);
+        }
+        // Sized once from the batch headers: growing a vector of 128-byte records by
+        // doubling copies each of them about twice more.
+        let hint = state.chunks.iter().map(|c| c.records_hint).sum::<usize>();
+        let mut out = Vec::with_capacity(hint.min(max));
+        let error = take_records(&mut state, shared, &mut |r| {
+            out.push(r);
+            out.len() < max
+        });
+        match error {
+            // Records first; the error comes with the next call.
+            Some(e) if !out.is_empty() => state.errors.push_front(e),
+            Some(e) => return Err(e),
+            None => {}
+        }
+        Ok(out)
+    }
+
+    /// Waits until something may be handed out (an error, or fetched data of a partition that
+    /// is neither paused nor held) and takes nothing, so a caller that gives up waiting loses
+    /// no record. `take_ready` may still find nothing (the data held only control records).
+    pub async fn wait_ready(&self) {
+        let shared = self.shared();
         loop {
             let notified = shared.data.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             {
-                let mut state = shared.lock();
-                if let Some(e) = state.errors.pop_front() {
-                    return Err(e);
-                }
-                // Sized once from the batch headers: growing a vector of 128-byte records by
-                // doubling copies each of them about twice more.
-                let hint = state.chunks.iter().map(|c| c.records_hint).sum::<usize>();
-                let mut out = Vec::with_capacity(hint.min(max));
-                let error = take_records(&mut state, shared, &mut |r| {
-                    out.push(r);
-                    out.len() < max
-                });
-                match error {
-                    // Records first; the error comes with the next call.
-                    Some(e) if !out.is_empty() => state.errors.push_front(e),
-                    Some(e) => return Err(e),
-                    None => {}
-                }
-                if !out.is_empty() {
-                    return Ok(out);
+                let state = shared.lock();
+                let readable = !state.errors.is_empty()
+                    || state.chunks.iter().any(|c| {
+                        state
+                            .partitions
+                            .get(&c.tp)
+                            .is_none_or(|p| p.generation != c.generation || !(p.paused || p.held))
+                    });
+                if readable {
+                    return;
                 }
             }
             notified.await;

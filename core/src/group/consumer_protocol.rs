@@ -31,7 +31,7 @@ const FENCED_MEMBER_EPOCH: i16 = 110;
 const UNRELEASED_INSTANCE_ID: i16 = 111;
 
 /// A member id for ConsumerGroupHeartbeat v1+, where the member names itself (KIP-1082).
-fn new_member_id() -> String {
+pub(crate) fn new_member_id() -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut bytes = [0u8; 16];
     for half in bytes.chunks_mut(8) {

@@ -30,7 +30,7 @@
 
 pub mod assignor;
 mod callbacks;
-mod consumer_protocol;
+pub(crate) mod consumer_protocol;
 mod membership;
 pub mod protocol;
 
@@ -42,7 +42,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 use crate::config::Config;
-use crate::consumer::{Consumer, ConsumerRecord};
+use crate::consumer::{Consumer, ConsumerRecord, Offset};
 use crate::error::{Error, Result};
 
 /// Partition ownership changes. The callbacks run one at a time, in order, on a plain thread
@@ -257,16 +257,25 @@ impl GroupConsumer {
         &self.inner.consumer
     }
 
-    /// Records of this partition from `offset` on were fetched but never reached the
-    /// application (a binding's read-ahead buffer): they stop counting as handed out, so the
-    /// commit on close, on revoke or by auto-commit does not cover them. Later offsets only.
-    pub fn mark_unread(&self, topic: &str, partition: i32, offset: i64) {
+    /// The next record read from this partition will be at `offset`; what was handed out of
+    /// it moves to that offset too, so `commit()`, the commit on revoke, on close and
+    /// auto-commit cover the records before it — the position, as in the Java client. A seek
+    /// to the beginning or end forgets what was handed out until the next record is.
+    pub fn seek(&self, topic: &str, partition: i32, offset: Offset) -> Result<()> {
+        self.inner.consumer.seek(topic, partition, offset)?;
         let key = (topic.to_string(), partition);
         for positions in [&self.inner.delivered, &self.inner.processed] {
-            if let Some(o) = lock(positions).get_mut(&key) {
-                *o = (*o).min(offset);
+            let mut positions = lock(positions);
+            match offset {
+                Offset::At(o) => {
+                    positions.insert(key.clone(), o);
+                }
+                _ => {
+                    positions.remove(&key);
+                }
             }
         }
+        Ok(())
     }
 
     /// Partitions this member owns now.
@@ -325,6 +334,22 @@ impl GroupConsumer {
         let rs = self.inner.consumer.recv_batch(max).await?;
         self.after_read(&rs);
         Ok(rs)
+    }
+
+    /// Up to `max` records buffered now, without waiting (empty: none ready). Like every
+    /// read, it marks the records handed out before it as processed.
+    pub fn take_ready(&self, max: usize) -> Result<Vec<ConsumerRecord>> {
+        self.before_read();
+        let rs = self.inner.consumer.take_ready(max)?;
+        self.after_read(&rs);
+        Ok(rs)
+    }
+
+    /// Waits until `take_ready` may find something; takes nothing. Counts as a poll for
+    /// `max.poll.interval.ms`.
+    pub async fn wait_ready(&self) {
+        self.before_read();
+        self.inner.consumer.wait_ready().await
     }
 
     /// The next record, or `None` after `timeout`.

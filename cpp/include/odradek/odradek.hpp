@@ -228,7 +228,8 @@ struct TopicPartition {
     }
 };
 
-/// Special offsets, as librdkafka's.
+/// Special offsets: the core's (librdkafka's numbers); tests/client_test.cpp checks them against the
+/// C ABI header that publishes them.
 namespace offsets {
 constexpr std::int64_t beginning = -2;  ///< the log start
 constexpr std::int64_t end = -1;        ///< only records produced from now on

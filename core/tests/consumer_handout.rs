@@ -1,6 +1,6 @@
-//! `ConsumerClient::mark_unread`: a binding that reads ahead (a whole batch fetched, only part of
-//! it handed to the application) must not let the auto-commit on close cover the rest —
-//! otherwise those records are committed but never processed, and lost to the group.
+//! The hand-out every binding uses (`ConsumerClient::take_ready` / `wait_ready`): a fetch brings
+//! far more records into the client than the application takes, and only what was taken counts
+//! for position and the commit on close.
 
 use std::time::Duration;
 
@@ -47,28 +47,30 @@ fn close_commits_only_what_was_handed_out() {
             r.await.unwrap();
         }
 
-        // Read ahead: take up to 100 records, hand "the application" only the first 10.
+        // One record at a time, as an iterator does; the fetch brought all 100 into the client.
         let c = consumer(&bootstrap);
         c.subscribe(&[TOPIC]).unwrap();
-        let mut fetched = Vec::new();
-        while fetched.len() < 20 {
-            fetched.extend(c.poll_batch(100, Duration::from_secs(10)).await.unwrap());
+        let mut taken = Vec::new();
+        while taken.len() < 10 {
+            if !c.wait_ready(Duration::from_secs(10)).await.unwrap() {
+                panic!("no record within 10 s");
+            }
+            taken.extend(c.take_ready(1).unwrap());
         }
-        let first_unread = fetched[10].offset;
-        c.mark_unread(TOPIC, 0, first_unread);
+        assert_eq!(
+            c.position(TOPIC, 0),
+            Some(10),
+            "position follows the hand-out"
+        );
+        let first_unread = taken.last().unwrap().offset + 1;
         c.close().await.unwrap();
 
-        // The group's committed offset is the first record the application never saw.
+        // The group's committed offset is the first record the application never took.
         let next = consumer(&bootstrap);
         let committed = next.committed(&[(TOPIC.to_string(), 0)]).await.unwrap();
-        assert_eq!(
-            committed[&(TOPIC.to_string(), 0)],
-            Some(first_unread),
-            "fetched {} records",
-            fetched.len()
-        );
+        assert_eq!(committed[&(TOPIC.to_string(), 0)], Some(first_unread));
 
-        // Without mark_unread, everything taken by poll_batch counts as handed out.
+        // A batch hand-out counts whole.
         next.subscribe(&[TOPIC]).unwrap();
         let mut again = Vec::new();
         while again.len() < 5 {
