@@ -34,6 +34,10 @@ test-rust:
 	cargo test --workspace --locked
 
 ## Suites beyond cargo test (interop with real clients, Apache Kafka, bindings): scripts/test.d/*.sh
+## Their release builds skip cross-crate LTO: cargo, napi and maturin then share one set of
+## artifacts (a thin-LTO build compiles each crate again per kind of root), and links are quick.
+## `make run`, `make bench` and `make release` keep the release profile's LTO.
+test-suites: export CARGO_PROFILE_RELEASE_LTO := false
 test-suites:
 	scripts/test-suites.sh
 
