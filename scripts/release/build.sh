@@ -13,7 +13,7 @@
 #   odradek-cli-VERSION-TARGET.tar.gz                odradek + odradek-broker
 #
 # Reuses what the test suites build (cargo's release profile in $CARGO_TARGET_DIR, the wheel of
-# scripts/release/python-wheel.sh, the addon of `napi build --release`), so after `make test` it
+# scripts/release/python-wheel.sh, the Node addon of scripts/build-release.sh), so after `make test` it
 # mostly packs. Only x86_64-unknown-linux-gnu is built and tested on this machine; the other
 # targets run this script in the CI matrix (.github/workflows/release.yml, RELEASING.md).
 set -euo pipefail
@@ -71,9 +71,17 @@ notice() { # notice NAME ARGS...: writes $stage/NAME.notice for the crates/modul
     python3 "$here/licenses.py" "$@" --out "$stage/$name.notice"
 }
 
-# ---- the C ABI and the commands (the same build as scripts/test.d/60-dotnet.sh, plus the broker)
+# ---- the C ABI and the commands (the selection of scripts/build-release.sh, which the test suites
+# share). On a Linux host it builds the Node addon too: napi build passes an explicit --target and
+# would compile every crate again in a tree of its own.
+node_addon=""
+node_pkg=()
+if [ "$target" = "$host" ] && [[ "$target" == *-linux-* ]]; then
+    node_addon="$out/libodradek_node.so"
+    node_pkg=(-p odradek-node -p odradek-examples)
+fi
 run cargo build --release --locked "${cargo_target[@]}" -p odradek-ffi -p odradek-cli -p odradek-broker \
-    --manifest-path "$root/Cargo.toml"
+    "${node_pkg[@]}" --manifest-path "$root/Cargo.toml"
 
 # ---- CLI and broker tarball
 notice cli --crate odradek-cli --crate odradek-broker
@@ -159,12 +167,14 @@ fi
 notice npm --crate odradek-node --npm-package "$root/node"
 napi="$ODRADEK_CACHE/node-binding/node_modules/.bin/napi"
 [ -x "$napi" ] || { echo "build.sh: no napi CLI; run scripts/setup.d/45-node-binding.sh" >&2; exit 1; }
-# The same command as scripts/test.d/45-node.sh (a no-op for cargo after that suite); it writes
-# node/odradek.node (napi names it by platform only with --platform).
-(cd "$root/node" && run "$napi" build --release --no-js --dts native.d.ts "${cargo_target[@]}" -- --locked)
+if [ -z "$node_addon" ]; then
+    # Elsewhere napi build (it writes node/odradek.node; it names it by platform only with --platform).
+    (cd "$root/node" && run "$napi" build --release --no-js --dts native.d.ts "${cargo_target[@]}" -- --locked)
+    node_addon="$root/node/odradek.node"
+fi
 platform="$(python3 "$here/npm_packages.py" name --target "$target")"
 run python3 "$here/npm_packages.py" platform --version "$version" --target "$target" \
-    --addon "$root/node/odradek.node" --notice "$stage/npm.notice" --out "$stage/npm"
+    --addon "$node_addon" --notice "$stage/npm.notice" --out "$stage/npm"
 run "$strip" --strip-unneeded "$stage/npm/$platform/odradek.$platform.node"
 run python3 "$here/npm_packages.py" main --version "$version" --notice "$stage/npm.notice" --out "$stage/npm"
 for pkg in odradek "$platform"; do
