@@ -147,6 +147,16 @@ impl Cluster {
         self.pool.security_failure()
     }
 
+    /// Where this client's background failures go (the error callback).
+    pub fn events(&self) -> &crate::events::ErrorEvents {
+        self.pool.events()
+    }
+
+    /// One row per broker this client has contacted or tried, sorted by address.
+    pub fn broker_stats(&self) -> Vec<crate::metrics::BrokerStats> {
+        self.pool.broker_stats()
+    }
+
     /// The client settings.
     pub fn config(&self) -> &ClientConfig {
         &self.config

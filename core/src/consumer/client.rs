@@ -85,6 +85,23 @@ impl ConsumerClient {
         })
     }
 
+    /// Sends failures that no call returns (a broker unreachable, every broker down, a TLS or
+    /// SASL failure, the group refusing this member) to `callback`, on the library's event
+    /// thread.
+    pub fn set_error_callback(&self, callback: crate::events::ErrorCallback) {
+        self.inner
+            .consumer
+            .cluster()
+            .events()
+            .set_callback(callback);
+    }
+
+    /// A statistics snapshot: records handed out, fetch round trips, each assigned
+    /// partition's position and lag, and the brokers.
+    pub fn metrics(&self) -> crate::metrics::ConsumerMetrics {
+        self.inner.consumer.metrics()
+    }
+
     /// The group id, if any.
     pub fn group(&self) -> Option<&GroupConsumer> {
         self.inner.group.as_ref()

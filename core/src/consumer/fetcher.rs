@@ -239,10 +239,16 @@ impl Fetcher {
         // The broker may hold the fetch for fetch.wait.max.ms: allow for it.
         let timeout = shared.config.client.request_timeout + shared.config.fetch_max_wait;
         let span = tracing::debug_span!("fetch", broker, partitions = partitions.len());
+        let shared_for_stats = shared.clone();
         self.tasks.push(Box::pin(async move {
             let result = async {
                 let conn = cluster.connection(broker).await?;
-                conn.request_timeout(&request, timeout).await
+                let sent = std::time::Instant::now();
+                let response = conn.request_timeout(&request, timeout).await;
+                if response.is_ok() {
+                    shared_for_stats.counters.fetches.record(sent.elapsed());
+                }
+                response
             }
             .instrument(span)
             .await;

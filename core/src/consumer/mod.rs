@@ -28,6 +28,7 @@ mod fetcher;
 pub use client::ConsumerClient;
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
@@ -38,6 +39,7 @@ use crate::cluster::Cluster;
 use crate::cluster::offsets::{EARLIEST, LATEST, OffsetAndTimestamp};
 use crate::config::{Config, ConsumerConfig, IsolationLevel};
 use crate::error::{Error, Result};
+use crate::metrics::{ConsumerMetrics, PartitionStats};
 use crate::records::{RecordBatches, RecordHeader, Records, TimestampType};
 
 /// Where to start reading an assigned partition.
@@ -178,6 +180,17 @@ pub(crate) struct Shared {
     data: Notify,
     /// Decompressed batches, recycled once their records are dropped (see crate::buffers).
     buffers: BufferPool,
+    /// What `metrics` reports besides the partition state.
+    counters: ConsumerCounters,
+}
+
+/// The consumer's own counters (the per-broker ones live in the connection pool).
+#[derive(Default)]
+pub(crate) struct ConsumerCounters {
+    records: AtomicU64,
+    bytes: AtomicU64,
+    /// Fetch round trips, recorded by the fetcher.
+    pub(crate) fetches: crate::metrics::LatencyStat,
 }
 
 /// Free decompression buffers a consumer keeps: a `recv_batch` of 10,000 1 KiB records holds
@@ -232,6 +245,7 @@ impl Consumer {
             wake: Notify::new(),
             data: Notify::new(),
             buffers: BufferPool::new(DECOMPRESSED_KEEP_BYTES),
+            counters: ConsumerCounters::default(),
         });
         crate::runtime::spawn(fetcher::run(shared.clone()));
         Ok(Consumer {
@@ -576,6 +590,48 @@ impl Consumer {
     pub fn buffered_bytes(&self) -> usize {
         self.shared().lock().buffered_bytes
     }
+
+    /// A statistics snapshot: records handed out, fetch round trips, each assigned partition's
+    /// position, high watermark and lag, and the brokers.
+    pub fn metrics(&self) -> ConsumerMetrics {
+        let shared = self.shared();
+        let (buffered_bytes, mut partitions) = {
+            let state = shared.lock();
+            let partitions: Vec<PartitionStats> = state
+                .partitions
+                .iter()
+                .map(|(tp, ps)| {
+                    let position = ps.position.unwrap_or(-1);
+                    let lag = if position >= 0 && ps.high_watermark >= 0 {
+                        (ps.high_watermark - position).max(0)
+                    } else {
+                        -1
+                    };
+                    PartitionStats {
+                        topic: tp.0.to_string(),
+                        partition: tp.1,
+                        position,
+                        high_watermark: ps.high_watermark,
+                        lag,
+                        paused: ps.paused,
+                    }
+                })
+                .collect();
+            (state.buffered_bytes as u64, partitions)
+        };
+        partitions.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
+        let c = &shared.counters;
+        ConsumerMetrics {
+            records_consumed: c.records.load(Ordering::Relaxed),
+            bytes_consumed: c.bytes.load(Ordering::Relaxed),
+            fetch_requests: c.fetches.count(),
+            fetch_latency_avg_us: c.fetches.avg_us(),
+            fetch_latency_max_us: c.fetches.max_us(),
+            buffered_bytes,
+            partitions,
+            brokers: shared.cluster.broker_stats(),
+        }
+    }
 }
 
 fn new_partition_state(
@@ -704,6 +760,8 @@ fn drain_chunk(
 ) -> Drained {
     let config = &shared.config;
     let mut position = ps.position;
+    // Counted locally and added once: the loop below is the consumer's hot path.
+    let (mut records_out, mut bytes_out) = (0u64, 0u64);
     let outcome = 'chunk: loop {
         if let Some((records, ts_type, _)) = &mut chunk.current {
             while let Some(next) = records.next_raw() {
@@ -730,6 +788,10 @@ fn drain_chunk(
                     value: raw.value.map(|(s, e)| data.slice(s..e)),
                     headers: raw.owned_headers(data),
                 };
+                records_out += 1;
+                bytes_out += (record.key.as_ref().map_or(0, |k| k.len())
+                    + record.value.as_ref().map_or(0, |v| v.len()))
+                    as u64;
                 if !sink(record) {
                     break 'chunk Drained::Stopped;
                 }
@@ -748,6 +810,14 @@ fn drain_chunk(
         }
     };
     ps.position = position;
+    shared
+        .counters
+        .records
+        .fetch_add(records_out, Ordering::Relaxed);
+    shared
+        .counters
+        .bytes
+        .fetch_add(bytes_out, Ordering::Relaxed);
     outcome
 }
 

@@ -111,6 +111,26 @@ pub(super) fn is_coordinator_error(code: i16) -> bool {
     )
 }
 
+/// Group answers the member keeps retrying but that no rejoin fixes by itself: the
+/// application (or an operator) has to act, so they go to the error callback.
+fn rejoining_cannot_fix(code: i16) -> bool {
+    use kafka_protocol::error::ResponseError as E;
+    E::try_from_code(code).is_some_and(|e| {
+        matches!(
+            e,
+            E::GroupAuthorizationFailed
+                | E::TopicAuthorizationFailed
+                | E::FencedInstanceId
+                | E::InconsistentGroupProtocol
+                | E::InvalidSessionTimeout
+                | E::GroupMaxSizeReached
+                | E::UnsupportedAssignor
+                | E::InvalidGroupId
+                | E::UnreleasedInstanceId
+        )
+    })
+}
+
 pub(super) fn kafka_error(code: i16, what: &str) -> Error {
     Error::from_code(code)
         .unwrap_or_else(|| Error::network(format!("error code {code}")))
@@ -226,6 +246,11 @@ pub(super) async fn auto_commit_if_due(inner: &Inner, last_commit: &mut Instant)
 /// the exponential retry backoff.
 pub(super) async fn back_off_after_failure(inner: &Inner, e: &Error, what: &str, failures: u32) {
     tracing::debug!(group = %inner.settings.group_id, "{what} failed: {e}");
+    // Connection failures reach the error callback from the pool; a refusal the member cannot
+    // get past by rejoining (authorization, a fenced static member, a bad setting) does here.
+    if e.code().is_some_and(rejoining_cannot_fix) {
+        inner.consumer.cluster().events().report(e.clone());
+    }
     if e.code().is_some_and(is_coordinator_error) || e.code().is_none() {
         drop_coordinator(inner);
     }

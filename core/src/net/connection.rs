@@ -28,6 +28,7 @@ use tokio::task::JoinHandle;
 use super::pooled_read;
 use super::writer::{Outgoing, Queues, write_loop};
 use crate::error::{Error, ErrorClass, ErrorKind, Result};
+use crate::metrics::BrokerCounters;
 use crate::protocol::EncodeRequest;
 use crate::protocol::codec::{Response, decode_response, peek_correlation_id};
 use crate::protocol::frame::FrameDecoder;
@@ -44,6 +45,8 @@ struct PendingMap {
 
 struct Shared {
     address: String,
+    /// The broker's counters in the pool (request round trips).
+    counters: Arc<BrokerCounters>,
     pending: Mutex<PendingMap>,
     closed: AtomicBool,
     next_correlation_id: AtomicI32,
@@ -141,6 +144,16 @@ impl Connection {
     /// staggered happy-eyeballs style: one that accepts TCP but never answers ApiVersions costs
     /// [`super::STAGGER`], not the whole `socket.connection.setup.timeout.ms`.
     pub async fn connect(address: &str, options: &ConnectOptions) -> Result<Connection> {
+        Connection::connect_counted(address, options, Arc::default()).await
+    }
+
+    /// [`Connection::connect`], recording request round trips in `counters` (the pool's, kept
+    /// per broker across reconnects).
+    pub(crate) async fn connect_counted(
+        address: &str,
+        options: &ConnectOptions,
+        counters: Arc<BrokerCounters>,
+    ) -> Result<Connection> {
         let setup = async {
             let resolved: Vec<SocketAddr> = tokio::net::lookup_host(address)
                 .await
@@ -151,7 +164,7 @@ impl Connection {
                 })?
                 .collect();
             super::race_staggered(resolved, 1, super::STAGGER, |ip| {
-                Connection::connect_ip(ip, address, options)
+                Connection::connect_ip(ip, address, options, counters.clone())
             })
             .await
         };
@@ -171,6 +184,7 @@ impl Connection {
         ip: SocketAddr,
         address: &str,
         options: &ConnectOptions,
+        counters: Arc<BrokerCounters>,
     ) -> Result<Connection> {
         let stream = TcpStream::connect(ip).await.map_err(|e| {
             Error::from(e)
@@ -195,7 +209,7 @@ impl Connection {
                 ClientStream::Tls(Box::new(tls_stream))
             }
         };
-        let mut connection = Connection::start(stream, address, options);
+        let mut connection = Connection::start(stream, address, options, counters);
         connection.link.versions = connection.negotiate(options.supported).await?;
         if let Some(sasl) = &options.security.sasl {
             connection.session_lifetime = super::sasl::authenticate(&connection.link, sasl).await?;
@@ -226,10 +240,16 @@ impl Connection {
         self.session_lifetime
     }
 
-    fn start(stream: ClientStream, address: &str, options: &ConnectOptions) -> Connection {
+    fn start(
+        stream: ClientStream,
+        address: &str,
+        options: &ConnectOptions,
+        counters: Arc<BrokerCounters>,
+    ) -> Connection {
         let (read, write) = stream.into_split();
         let shared = Arc::new(Shared {
             address: address.to_owned(),
+            counters,
             pending: Mutex::new(PendingMap::default()),
             closed: AtomicBool::new(false),
             next_correlation_id: AtomicI32::new(0),
@@ -516,6 +536,7 @@ impl Link {
             shared: self.shared.clone(),
             correlation_id,
             rx: reply_rx,
+            sent: std::time::Instant::now(),
         };
         if self
             .tx
@@ -573,6 +594,7 @@ struct PendingResponse {
     shared: Arc<Shared>,
     correlation_id: i32,
     rx: oneshot::Receiver<Result<Bytes>>,
+    sent: std::time::Instant,
 }
 
 impl Drop for PendingResponse {
@@ -595,7 +617,12 @@ impl std::future::Future for PendingResponse {
     ) -> std::task::Poll<Self::Output> {
         let rx = std::pin::Pin::new(&mut self.rx);
         match rx.poll(cx) {
-            std::task::Poll::Ready(Ok(result)) => std::task::Poll::Ready(result),
+            std::task::Poll::Ready(Ok(result)) => {
+                if result.is_ok() {
+                    self.shared.counters.requests.record(self.sent.elapsed());
+                }
+                std::task::Poll::Ready(result)
+            }
             std::task::Poll::Ready(Err(_)) => std::task::Poll::Ready(Err(Error::network(
                 "connection closed before the response arrived",
             )

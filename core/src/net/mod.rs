@@ -12,6 +12,7 @@ pub(crate) use sasl::is_security_failure;
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -20,6 +21,8 @@ use futures::stream::FuturesUnordered;
 use tokio::time::Instant;
 
 use crate::error::{Error, ErrorClass, ErrorKind, Result};
+use crate::events::ErrorEvents;
+use crate::metrics::{BrokerCounters, BrokerState, BrokerStats};
 
 /// The API ranges the client layers above use: the protocol layer's table.
 pub use crate::protocol::versions::CLIENT_SUPPORTED;
@@ -109,11 +112,18 @@ struct SlotState {
 
 impl SlotState {
     /// The live connection; a closed one is dropped (and its loss logged) on the way.
-    fn live(&mut self, address: &str) -> Option<Arc<Connection>> {
+    fn live(
+        &mut self,
+        address: &str,
+        counters: &BrokerCounters,
+        events: &ErrorEvents,
+    ) -> Option<Arc<Connection>> {
         if self.connection.as_ref().is_some_and(|c| c.is_closed()) {
             self.connection = None;
             self.was_lost = true;
+            counters.disconnects.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(broker = address, "broker connection lost");
+            events.report(Error::network("broker connection lost").with_broker(address));
         }
         self.connection.clone()
     }
@@ -128,6 +138,8 @@ impl SlotState {
 struct Slot {
     state: Mutex<SlotState>,
     connecting: tokio::sync::Mutex<()>,
+    /// Survive reconnects; each connection to this broker records its requests here.
+    counters: Arc<BrokerCounters>,
 }
 
 impl Slot {
@@ -158,6 +170,10 @@ pub struct ConnectionPool {
     reconnect_backoff: Duration,
     reconnect_backoff_max: Duration,
     slots: Mutex<HashMap<String, Arc<Slot>>>,
+    events: ErrorEvents,
+    /// Set once every broker is down and `_ALL_BROKERS_DOWN` was reported; cleared by the
+    /// next successful connect.
+    all_down_reported: AtomicBool,
 }
 
 impl std::fmt::Debug for ConnectionPool {
@@ -180,6 +196,8 @@ impl ConnectionPool {
             reconnect_backoff,
             reconnect_backoff_max,
             slots: Mutex::new(HashMap::new()),
+            events: ErrorEvents::default(),
+            all_down_reported: AtomicBool::new(false),
         }
     }
 
@@ -210,7 +228,7 @@ impl ConnectionPool {
         let slot = self.slot(address);
         {
             let mut state = slot.state();
-            if let Some(conn) = state.live(address) {
+            if let Some(conn) = state.live(address, &slot.counters, &self.events) {
                 return Ok(conn);
             }
             if let Some(at) = state.backing_off() {
@@ -221,18 +239,21 @@ impl ConnectionPool {
         let _connecting = slot.connecting.lock().await;
         {
             let mut state = slot.state();
-            if let Some(conn) = state.live(address) {
+            if let Some(conn) = state.live(address, &slot.counters, &self.events) {
                 return Ok(conn);
             }
             if let Some(at) = state.backing_off() {
                 return Err(self.in_back_off(address, &state, at));
             }
         }
-        let result = Connection::connect(address, &self.options).await;
+        let result =
+            Connection::connect_counted(address, &self.options, slot.counters.clone()).await;
         let mut state = slot.state();
         match result {
             Ok(conn) => {
                 let conn = Arc::new(conn);
+                slot.counters.connects.fetch_add(1, Ordering::Relaxed);
+                self.all_down_reported.store(false, Ordering::Relaxed);
                 if state.was_lost || state.failures > 0 {
                     tracing::info!(
                         broker = address,
@@ -248,6 +269,9 @@ impl ConnectionPool {
                 Ok(conn)
             }
             Err(e) => {
+                slot.counters
+                    .connect_failures
+                    .fetch_add(1, Ordering::Relaxed);
                 state.failures = state.failures.saturating_add(1);
                 let delay = backoff(
                     self.reconnect_backoff,
@@ -256,27 +280,79 @@ impl ConnectionPool {
                 );
                 state.retry_at = Some(Instant::now() + delay);
                 if is_security_failure(&e) {
-                    // Logged once per failure kind: the message names the certificate or
-                    // mechanism problem, never a secret.
+                    // Logged and reported once per failure kind: the message names the
+                    // certificate or mechanism problem, never a secret.
                     if state.security_failure.is_none() {
                         tracing::error!(broker = address, error = %e, "cannot connect to broker");
+                        self.events.report(e.clone());
                     }
                     state.security_failure = Some(e.clone());
                 } else if state.failures == 1 {
                     tracing::warn!(broker = address, error = %e, "cannot connect to broker");
+                    self.events.report(e.clone());
                 } else {
                     tracing::debug!(broker = address, error = %e, ?delay, "connect failed");
                 }
+                drop(state);
+                self.report_if_all_down();
                 Err(e)
             }
         }
+    }
+
+    /// Reports `_ALL_BROKERS_DOWN` once when no broker the client knows has a connection and
+    /// each has failed its last connect (librdkafka's signal that the cluster is unreachable).
+    fn report_if_all_down(&self) {
+        let slots = self.all_slots();
+        let all_down = slots.iter().all(|(address, slot)| {
+            let mut state = slot.state();
+            state.live(address, &slot.counters, &self.events).is_none() && state.failures > 0
+        });
+        if all_down && !self.all_down_reported.swap(true, Ordering::Relaxed) {
+            self.events.report(Error::new(
+                ErrorKind::NoBrokers,
+                ErrorClass::Retriable,
+                format!(
+                    "all {} brokers are down; the client keeps reconnecting",
+                    slots.len()
+                ),
+            ));
+        }
+    }
+
+    fn all_slots(&self) -> Vec<(String, Arc<Slot>)> {
+        let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        slots.iter().map(|(a, s)| (a.clone(), s.clone())).collect()
+    }
+
+    /// Where background failures (a broker unreachable, all brokers down) are reported.
+    pub fn events(&self) -> &ErrorEvents {
+        &self.events
+    }
+
+    /// One row per broker this pool has contacted or tried, sorted by address.
+    pub fn broker_stats(&self) -> Vec<BrokerStats> {
+        let mut slots = self.all_slots();
+        slots.sort_by(|a, b| a.0.cmp(&b.0));
+        slots
+            .into_iter()
+            .map(|(address, slot)| {
+                let (state, in_flight) = match self.readiness(&address) {
+                    Readiness::Ready(conn) => (BrokerState::Up, conn.pending_requests() as u64),
+                    Readiness::Connecting => (BrokerState::Connecting, 0),
+                    Readiness::BackingOff(_) => (BrokerState::BackingOff, 0),
+                    Readiness::Idle => (BrokerState::Idle, 0),
+                };
+                slot.counters.snapshot(&address, state, in_flight)
+            })
+            .collect()
     }
 
     /// What the pool has for `address` right now (never waits, never connects).
     pub fn readiness(&self, address: &str) -> Readiness {
         let slot = self.slot(address);
         let mut state = slot.state();
-        if let Some(conn) = state.live(address) {
+        if let Some(conn) = state.live(address, &slot.counters, &self.events) {
             return Readiness::Ready(conn);
         }
         if let Some(at) = state.backing_off() {
@@ -300,22 +376,14 @@ impl ConnectionPool {
     /// attempt to that broker failed that way: such a failure ends the client's work (a wrong
     /// password does not heal on reconnect).
     pub fn security_failure(&self) -> Option<Error> {
-        let slots: Vec<_> = {
-            let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-            slots.values().cloned().collect()
-        };
-        slots
+        self.all_slots()
             .iter()
-            .find_map(|slot| slot.state().security_failure.clone())
+            .find_map(|(_, slot)| slot.state().security_failure.clone())
     }
 
     /// Closes every connection (pending requests fail with a retriable error).
     pub fn close_all(&self) {
-        let slots: Vec<_> = {
-            let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-            slots.values().cloned().collect()
-        };
-        for slot in slots {
+        for (_, slot) in self.all_slots() {
             if let Some(conn) = slot.state().connection.take() {
                 conn.close();
             }

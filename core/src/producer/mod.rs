@@ -272,6 +272,8 @@ pub struct ProducerMetrics {
     pub queue_records: u64,
     /// Bytes waiting in the buffer (incl. in flight).
     pub queue_bytes: u64,
+    /// Every broker the producer knows, sorted by address.
+    pub brokers: Vec<crate::metrics::BrokerStats>,
 }
 
 impl ProducerMetrics {
@@ -286,10 +288,9 @@ struct Metrics {
     delivered: AtomicU64,
     failed: AtomicU64,
     bytes: AtomicU64,
-    requests: AtomicU64,
     retries: AtomicU64,
-    latency_sum_us: AtomicU64,
-    latency_max_us: AtomicU64,
+    /// Produce requests and their round trips.
+    requests: crate::metrics::LatencyStat,
 }
 
 impl Metrics {
@@ -304,10 +305,7 @@ impl Metrics {
         self.retries.fetch_add(1, Ordering::Relaxed);
     }
     fn record_request(&self, latency: Duration) {
-        let us = latency.as_micros() as u64;
-        self.requests.fetch_add(1, Ordering::Relaxed);
-        self.latency_sum_us.fetch_add(us, Ordering::Relaxed);
-        self.latency_max_us.fetch_max(us, Ordering::Relaxed);
+        self.requests.record(latency);
     }
 }
 
@@ -490,7 +488,6 @@ impl Producer {
     /// A snapshot of the counters.
     pub fn metrics(&self) -> ProducerMetrics {
         let m = &self.shared().metrics;
-        let requests = m.requests.load(Ordering::Relaxed);
         let (queue_records, queue_bytes) = {
             let s = self.shared().lock();
             (s.buffered_records as u64, s.buffered_bytes as u64)
@@ -499,17 +496,20 @@ impl Producer {
             records_delivered: m.delivered.load(Ordering::Relaxed),
             records_failed: m.failed.load(Ordering::Relaxed),
             bytes_delivered: m.bytes.load(Ordering::Relaxed),
-            requests,
+            requests: m.requests.count(),
             retries: m.retries.load(Ordering::Relaxed),
-            request_latency_avg_us: m
-                .latency_sum_us
-                .load(Ordering::Relaxed)
-                .checked_div(requests)
-                .unwrap_or(0),
-            request_latency_max_us: m.latency_max_us.load(Ordering::Relaxed),
+            request_latency_avg_us: m.requests.avg_us(),
+            request_latency_max_us: m.requests.max_us(),
             queue_records,
             queue_bytes,
+            brokers: self.shared().cluster.broker_stats(),
         }
+    }
+
+    /// Sends failures that no call returns (a broker unreachable, every broker down, a TLS or
+    /// SASL failure, the producer fenced) to `callback`, on the library's event thread.
+    pub fn set_error_callback(&self, callback: crate::events::ErrorCallback) {
+        self.shared().cluster.events().set_callback(callback);
     }
 
     /// The cluster handle (metadata, connections) this producer uses.

@@ -219,8 +219,13 @@ impl Sender {
         };
         for (batch, err) in drained.expired {
             self.shared.metrics.record_errors(batch.record_count());
-            if let Some(txn) = &self.shared.txn {
-                txn.record_failure(&err);
+            if let Some(fatal) = self
+                .shared
+                .txn
+                .as_ref()
+                .and_then(|t| t.record_failure(&err))
+            {
+                self.shared.cluster.events().report(fatal);
             }
             batch.fail(err);
         }
@@ -721,11 +726,13 @@ impl Sender {
             Err(e) if e.is_retriable() => self.init_failed(e),
             Err(e) => {
                 tracing::warn!(error = %e, "InitProducerId failed permanently");
-                self.fatal = Some(Error::new(
+                let fatal = Error::new(
                     e.kind().clone(),
                     ErrorClass::Fatal,
                     format!("idempotent producer cannot start: {e}"),
-                ));
+                );
+                self.shared.cluster.events().report(fatal.clone());
+                self.fatal = Some(fatal);
             }
         }
     }
@@ -1102,8 +1109,9 @@ impl Sender {
                 }
                 Err(e) => {
                     self.shared.metrics.record_errors(b.record_count());
-                    if let Some(txn) = &self.shared.txn {
-                        txn.record_failure(&e);
+                    if let Some(fatal) = self.shared.txn.as_ref().and_then(|t| t.record_failure(&e))
+                    {
+                        self.shared.cluster.events().report(fatal);
                     }
                     b.fail(e);
                 }

@@ -237,12 +237,15 @@ impl Transactions {
 
     /// A batch of the transaction failed: the transaction must abort, or (fenced) the producer
     /// must stop.
-    pub(crate) fn record_failure(&self, e: &Error) {
+    /// Returns the producer's fatal error when this failure made it fatal (the first time).
+    pub(crate) fn record_failure(&self, e: &Error) -> Option<Error> {
         let mut inner = self.lock();
         if fenced(e) || e.class() == ErrorClass::Fatal {
             if inner.fatal.is_none() {
                 tracing::warn!(transactional_id = self.id, error = %e, "transactional producer fenced or failed fatally");
-                inner.fatal = Some(e.clone().with_class(ErrorClass::Fatal));
+                let fatal = e.clone().with_class(ErrorClass::Fatal);
+                inner.fatal = Some(fatal.clone());
+                return Some(fatal);
             }
         } else if inner.abortable.is_none() {
             inner.abortable = Some(
@@ -254,6 +257,7 @@ impl Transactions {
                 .with_class(ErrorClass::Abortable),
             );
         }
+        None
     }
 
     /// A sent batch may be lost: the epoch is bumped at the next abort.
@@ -464,7 +468,7 @@ impl Transactions {
                 Ok(())
             }
             Err(e) => {
-                self.record_failure(&e);
+                let _ = self.record_failure(&e);
                 Err(e)
             }
         }
@@ -495,7 +499,7 @@ impl Transactions {
                 .call(cluster, (&self.id, 1), &request, None, |r| r.error_code)
                 .await?;
             if let Some(e) = kafka(r.error_code, "AddOffsetsToTxn") {
-                self.record_failure(&e);
+                let _ = self.record_failure(&e);
                 return Err(e);
             }
             self.lock().groups.insert(group.group_id.clone());
@@ -542,7 +546,7 @@ impl Transactions {
             )
             .await?;
         if let Some(e) = kafka(first_code(&r), "TxnOffsetCommit") {
-            self.record_failure(&e);
+            let _ = self.record_failure(&e);
             return Err(e);
         }
         Ok(())
