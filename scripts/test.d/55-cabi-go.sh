@@ -23,6 +23,12 @@ echo "+ cc bindings/c/tests/test_logging.c (the log bridge)" >&2
 cc -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -I"$root/bindings/c/include" \
     "$root/bindings/c/tests/test_logging.c" "$lib/libodradek_ffi.a" -lpthread -ldl -lm \
     -o "$out/test_logging"
+
+echo "+ cc bindings/c/tests/test_events.c (error callback, statistics)" >&2
+cc -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -I"$root/bindings/c/include" \
+    "$root/bindings/c/tests/test_events.c" "$lib/libodradek_ffi.a" -lpthread -ldl -lm \
+    -o "$out/test_events"
+"$out/test_events"
 "$out/test_logging"
 
 command -v valgrind >/dev/null || { echo "55-cabi-go.sh: valgrind not found (scripts/setup.d/40-debian.sh installs it)" >&2; exit 1; }

@@ -375,6 +375,14 @@ typedef void (*OdradekPollCallback)(void *context, const struct OdradekMessageLi
 // makes the library drop records (the next record says how many), never slows a client.
 typedef void (*OdradekLogCallback)(void *context, int32_t level, const char *target, const char *message);
 
+// Called with a failure no call returns — a broker unreachable or its connection lost
+// (`_TRANSPORT`), every broker down (`_ALL_BROKERS_DOWN`), a TLS or SASL failure, the
+// producer fenced, the group refusing the member — on the library's event thread
+// (`odradek-events`, one per process). `error` is valid during the call only (do not free
+// it); its `error_class` says whether the client recovers by itself (retriable) or is done
+// (fatal).
+typedef void (*OdradekErrorCallback)(void *context, const struct OdradekError *error);
+
 // A record to send. Every pointer is borrowed for the duration of the send call only: the
 // library copies the bytes before the call returns.
 typedef struct OdradekProduceRecord {
@@ -597,6 +605,29 @@ void odradek_error_free(struct OdradekError *error);
 // wide: the first call installs the library's log collector, which fails (`_INVALID_ARG`) in a
 // process where Rust code installed another `tracing` subscriber.
 struct OdradekError *odradek_set_log_callback(int32_t level, OdradekLogCallback callback, void *context);
+
+// Sends the producer's background failures to `callback` with `context`, replacing the
+// callback set before; NULL stops them. The context must stay valid until the callback is
+// replaced or the producer freed: neither returns while the callback runs, and it never
+// runs afterwards.
+struct OdradekError *odradek_producer_set_error_callback(const struct OdradekProducer *producer, OdradekErrorCallback callback, void *context);
+
+// The consumer's counterpart of odradek_producer_set_error_callback.
+struct OdradekError *odradek_consumer_set_error_callback(const struct OdradekConsumer *consumer, OdradekErrorCallback callback, void *context);
+
+// The producer's statistics as JSON text in `*out` (free it with odradek_string_free):
+// records delivered and failed, requests, retries, round trips, the buffer, and a `brokers`
+// array (address, state, connects, connect_failures, disconnects, requests, mean and
+// maximum round trip in µs, in_flight).
+struct OdradekError *odradek_producer_metrics_json(const struct OdradekProducer *producer, char **out);
+
+// The consumer's statistics as JSON text in `*out` (free it with odradek_string_free):
+// records and bytes handed out, Fetch round trips, buffered bytes, a `partitions` array
+// (topic, partition, position, high_watermark, lag, paused) and the `brokers` array.
+struct OdradekError *odradek_consumer_metrics_json(const struct OdradekConsumer *consumer, char **out);
+
+// Frees a string this library returned (odradek_*_metrics_json). NULL is allowed.
+void odradek_string_free(char *text);
 
 // Creates a producer from configuration properties (librdkafka / Java names). A bad property
 // fails with "_INVALID_CONFIG" naming the key. `*out` receives the handle, freed with

@@ -821,6 +821,8 @@ pub unsafe extern "C" fn odradek_consumer_free(consumer: *mut OdradekConsumer) {
         // SAFETY: the handle came from odradek_consumer_new and is freed once.
         let c = unsafe { Box::from_raw(consumer) };
         c.closing.trigger();
+        // Waits for a running error callback; none runs after this.
+        c.client.consumer().cluster().events().clear_callback();
         *c.pending.freed.write().unwrap_or_else(|p| p.into_inner()) = true;
         if let Some(l) = c
             .listener

@@ -363,6 +363,8 @@ pub unsafe extern "C" fn odradek_producer_free(producer: *mut OdradekProducer) {
         // SAFETY: the handle came from odradek_producer_new and is freed once (header contract).
         let p = unsafe { Box::from_raw(producer) };
         *p.callbacks.freed.write().unwrap_or_else(|e| e.into_inner()) = true;
+        // Waits for a running error callback; none runs after this.
+        p.producer.cluster().events().clear_callback();
         let gate = p.token_gate.clone();
         drop(p);
         if let Some(g) = gate {
