@@ -137,6 +137,26 @@ export class KafkaError extends Error {
   broker: string | null
 }
 
+/** One broker in a statistics snapshot. */
+export interface BrokerStats {
+  address: string
+  state: 'up' | 'connecting' | 'backing_off' | 'idle'
+  connects: number
+  connect_failures: number
+  disconnects: number
+  requests: number
+  request_latency_avg_us: number
+  request_latency_max_us: number
+  in_flight: number
+}
+
+/** A producer's or consumer's statistics (`metrics()`): counters, plus per-partition rows for a consumer. */
+export interface ClientMetrics {
+  brokers: BrokerStats[]
+  partitions?: Array<{ topic: string; partition: number; position: number; high_watermark: number; lag: number; paused: boolean }>
+  [counter: string]: number | BrokerStats[] | unknown
+}
+
 export class Producer {
   constructor(config: Config)
   /** Resolves once the broker acknowledged the record; rejects with a KafkaError. */
@@ -147,7 +167,10 @@ export class Producer {
   sendBatch(batch: { topic: string; messages: Array<Omit<ProducerRecord, 'topic'>> }): Promise<DeliveryReport[]>
   /** Resolves once every record sent before the call is delivered or failed. */
   flush(): Promise<void>
-  metrics(): Record<string, number>
+  /** Statistics; `brokers` has one row per broker. */
+  metrics(): ClientMetrics
+  /** `handler(err)` for failures no call returns (broker unreachable, all brokers down, TLS/SASL, fenced); null stops it. */
+  onError(handler: ((error: KafkaError) => void) | null): void
   /** Flushes, then stops. Idempotent. */
   close(): Promise<void>
   disconnect(): Promise<void>
@@ -205,6 +228,10 @@ export class Consumer extends EventEmitter implements AsyncIterable<Message> {
   /** `fromBeginning` (kafkajs): where partitions without a committed offset start; before the first subscribe. */
   subscribe(topics: string[] | string | { topics: string[]; fromBeginning?: boolean } | { topic: string; fromBeginning?: boolean }): void
   assign(partitions: AssignPartition[]): Promise<void>
+  /** Statistics: records handed out, Fetch round trips, per-partition lag, brokers. */
+  metrics(): ClientMetrics
+  /** `handler(err)` for failures no call returns (broker unreachable, all brokers down, TLS/SASL, group refusal); null stops it. */
+  onError(handler: ((error: KafkaError) => void) | null): void
   assignment(): TopicPartition[]
   /** The next message, or null after `timeoutMs`. */
   poll(timeoutMs?: number): Promise<Message | null>

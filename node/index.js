@@ -89,6 +89,13 @@ function convertError(e) {
   return e
 }
 
+/** The native error callback for `handler` (null: none): decodes each error into a KafkaError. */
+function errorCallback(handler) {
+  if (handler == null) return null
+  if (typeof handler !== 'function') throw new TypeError('onError: handler must be a function')
+  return (encoded) => handler(convertError(new Error(encoded)))
+}
+
 function rethrow(e) {
   throw convertError(e)
 }
@@ -264,9 +271,22 @@ class Producer {
     return this._native.flush().catch(rethrow)
   }
 
-  /** Counters (records delivered and failed, requests, retries, latency, queue). */
+  /**
+   * Statistics: records delivered and failed, requests, retries, latency, the queue, and
+   * `brokers` (per broker: address, state, connects, connect_failures, disconnects, requests,
+   * request_latency_avg_us / _max_us, in_flight).
+   */
   metrics() {
     return JSON.parse(this._native.metricsJson())
+  }
+
+  /**
+   * `handler(err)` (a KafkaError) for failures no call returns: a broker unreachable or lost
+   * (`_TRANSPORT`), every broker down (`_ALL_BROKERS_DOWN`), TLS or SASL, the producer fenced.
+   * `err.retriable` says whether the client recovers by itself. `null` stops it.
+   */
+  onError(handler) {
+    call(() => this._native.setErrorCallback(errorCallback(handler)))
   }
 
   /** Flushes, then stops. Idempotent. */
@@ -455,6 +475,7 @@ class Consumer extends EventEmitter {
 
   _open(config) {
     this._native = call(() => new native.NativeConsumer(config, this._onToken))
+    if (this._onError) call(() => this._native.setErrorCallback(errorCallback(this._onError)))
     if (this._hasGroup(config)) call(() => this._native.onRebalance((event) => this._onRebalance(event)))
   }
 
@@ -532,6 +553,21 @@ class Consumer extends EventEmitter {
   }
 
   /** The partitions this consumer reads now: [{topic, partition}]. */
+  /**
+   * Statistics: records and bytes handed out, Fetch round trips, buffered bytes,
+   * `partitions` (topic, partition, position, high_watermark, lag, paused) and `brokers`
+   * (as `Producer.metrics`).
+   */
+  metrics() {
+    return JSON.parse(this._native.metricsJson())
+  }
+
+  /** `handler(err)` for failures no call returns, as `Producer.onError`; `null` stops it. */
+  onError(handler) {
+    this._onError = handler || null
+    call(() => this._native.setErrorCallback(errorCallback(this._onError)))
+  }
+
   assignment() {
     return call(() => this._native.assignment())
   }

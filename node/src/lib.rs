@@ -11,6 +11,7 @@
 mod consumer;
 mod logging;
 mod oauth;
+mod observability;
 mod transaction;
 
 use std::collections::HashMap;

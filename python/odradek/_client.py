@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import time
 from typing import (
     Any,
@@ -61,12 +62,28 @@ Config = Mapping[str, Any]
 def _config_pairs(config: Config) -> List[Tuple[str, str]]:
     out = []
     for k, v in config.items():
-        if k == "oauth_cb":
+        if k in _CALLBACK_KEYS:
             continue
         if isinstance(v, bool):
             v = "true" if v else "false"
         out.append((str(k), str(v)))
     return out
+
+
+#: Config keys that carry Python callables, not properties.
+_CALLBACK_KEYS = ("oauth_cb", "error_cb")
+
+
+def _error_cb(config: Config) -> Optional[Callable[[KafkaError], Any]]:
+    """``error_cb``: failures no call returns, as in confluent-kafka: ``error_cb(err)`` with a
+    :class:`KafkaError` when a broker is unreachable or its connection is lost (``_TRANSPORT``),
+    every broker is down (``_ALL_BROKERS_DOWN``), TLS or SASL fails, the producer is fenced, or
+    the group refuses the member. ``err.retriable`` says whether the client recovers by itself.
+    Called from the library's dispatcher thread (on the event loop for ``odradek.aio``)."""
+    cb = config.get("error_cb")
+    if cb is not None and not callable(cb):
+        raise TypeError("error_cb must be callable")
+    return cb
 
 
 def _oauth_cb(config: Config) -> Optional[Callable[[str], Any]]:
@@ -165,6 +182,7 @@ class Producer:
     def __init__(self, config: Config) -> None:
         self._native = _odradek.NativeProducer(_config_pairs(config), _resolve_sync,
                                                oauth_cb=_oauth_cb(config))
+        self._native.set_error_callback(_error_cb(config))
 
     def produce(
         self,
@@ -215,9 +233,11 @@ class Producer:
         """Flushes, then stops the producer; later ``produce`` calls raise. Idempotent."""
         self._native.close(timeout)
 
-    def metrics(self) -> Dict[str, int]:
-        """Counters: records and bytes delivered, failures, requests, what is queued now."""
-        return self._native.metrics()
+    def metrics(self) -> Dict[str, Any]:
+        """Statistics: records and bytes delivered, failures, requests and their round trips,
+        what is queued now, and ``brokers``: one dict per broker (address, state, connects,
+        connect_failures, disconnects, requests, request_latency_avg_us / _max_us, in_flight)."""
+        return json.loads(self._native.metrics_json())
 
     def init_transactions(self, timeout: Optional[float] = None) -> None:
         """Registers ``transactional.id`` with its coordinator: an earlier producer with the same
@@ -297,6 +317,7 @@ class Consumer:
 
     def __init__(self, config: Config) -> None:
         self._native = _odradek.NativeConsumer(_config_pairs(config), oauth_cb=_oauth_cb(config))
+        self._native.set_error_callback(_error_cb(config))
         self._on_assign: Optional[RebalanceCallback] = None
         self._on_revoke: Optional[RebalanceCallback] = None
         self._on_lost: Optional[RebalanceCallback] = None
@@ -328,6 +349,12 @@ class Consumer:
     def unassign(self) -> None:
         """Stops reading every assigned partition."""
         self._native.unassign()
+
+    def metrics(self) -> Dict[str, Any]:
+        """Statistics: records and bytes handed out, Fetch round trips, buffered bytes,
+        ``partitions`` (topic, partition, position, high_watermark, lag, paused per assigned
+        partition) and ``brokers`` (as :meth:`Producer.metrics`)."""
+        return json.loads(self._native.metrics_json())
 
     def assignment(self) -> List[TopicPartition]:
         """The partitions read now."""

@@ -32,6 +32,7 @@ from ._client import (
     PartitionLike,
     TopicPartition,
     _config_pairs,
+    _error_cb,
     _group_metadata,
     _oauth_cb,
     _tp,
@@ -103,6 +104,7 @@ class Producer:
         self._loop = asyncio.get_running_loop()
         self._native = _odradek.NativeProducer(_config_pairs(config), _resolve_on_loop, self._loop,
                                                oauth_cb=_aio_oauth_cb(config, self._loop))
+        self._native.set_error_callback(_error_cb(config), self._loop)
         self._transactions_ready = False
 
     async def start(self) -> None:
@@ -247,6 +249,7 @@ class Consumer:
         self._loop = asyncio.get_running_loop()
         self._native = _odradek.NativeConsumer(_config_pairs(config),
                                                oauth_cb=_aio_oauth_cb(config, self._loop))
+        self._native.set_error_callback(_error_cb(config), self._loop)
         self._on_assign: Optional[RebalanceCallback] = None
         self._on_revoke: Optional[RebalanceCallback] = None
         self._firing = asyncio.Lock()

@@ -229,6 +229,22 @@ impl NativeConsumer {
         })
     }
 
+    /// `error_cb(exception)` for failures no call returns (a broker unreachable, every
+    /// broker down, TLS/SASL, the group refusing the member), on `event_loop` when given.
+    #[pyo3(signature = (callback, event_loop=None))]
+    fn set_error_callback(&self, callback: Option<Py<PyAny>>, event_loop: Option<Py<PyAny>>) {
+        crate::observability::set_error_callback(
+            self.client.consumer().cluster().events(),
+            callback,
+            event_loop,
+        );
+    }
+
+    /// The consumer's statistics snapshot as JSON text.
+    fn metrics_json(&self) -> String {
+        self.client.metrics().to_json()
+    }
+
     /// Joins the group for these topics (replacing an earlier subscription).
     fn subscribe(&self, py: Python<'_>, topics: Vec<String>) -> PyResult<()> {
         let t: Vec<&str> = topics.iter().map(String::as_str).collect();

@@ -18,6 +18,7 @@ mod buffer;
 mod consumer;
 mod dispatch;
 mod log_bridge;
+mod observability;
 mod producer;
 
 use std::future::Future;

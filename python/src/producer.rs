@@ -398,6 +398,22 @@ impl NativeProducer {
         );
     }
 
+    /// `error_cb(exception)` for failures no call returns (a broker unreachable, every
+    /// broker down, TLS/SASL, the producer fenced), on `event_loop` when given; `None` stops it.
+    #[pyo3(signature = (callback, event_loop=None))]
+    fn set_error_callback(&self, callback: Option<Py<PyAny>>, event_loop: Option<Py<PyAny>>) {
+        crate::observability::set_error_callback(
+            self.producer.cluster().events(),
+            callback,
+            event_loop,
+        );
+    }
+
+    /// The producer's statistics snapshot, per-broker rows included, as JSON text.
+    fn metrics_json(&self) -> String {
+        self.producer.metrics().to_json()
+    }
+
     /// Records and bytes buffered, delivered and failed so far, as a dict.
     fn metrics(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let m = self.producer.metrics();

@@ -608,8 +608,8 @@ struct OdradekError *odradek_set_log_callback(int32_t level, OdradekLogCallback 
 
 // Sends the producer's background failures to `callback` with `context`, replacing the
 // callback set before; NULL stops them. The context must stay valid until the callback is
-// replaced or the producer freed: neither returns while the callback runs, and it never
-// runs afterwards.
+// replaced or the producer freed: neither returns while the previous callback runs, and it
+// never runs afterwards.
 struct OdradekError *odradek_producer_set_error_callback(const struct OdradekProducer *producer, OdradekErrorCallback callback, void *context);
 
 // The consumer's counterpart of odradek_producer_set_error_callback.

@@ -22,8 +22,10 @@ pub type OdradekErrorCallback =
     Option<unsafe extern "C" fn(context: *mut c_void, error: *const OdradekError)>;
 
 fn set_error_callback(events: &ErrorEvents, callback: OdradekErrorCallback, context: *mut c_void) {
+    // Cleared first (which waits for a running call), so the previous context may be released
+    // as soon as this returns.
+    events.clear_callback();
     let Some(callback) = callback else {
-        events.clear_callback();
         return;
     };
     let context = UserContext(context);
@@ -39,8 +41,8 @@ fn set_error_callback(events: &ErrorEvents, callback: OdradekErrorCallback, cont
 
 /// Sends the producer's background failures to `callback` with `context`, replacing the
 /// callback set before; NULL stops them. The context must stay valid until the callback is
-/// replaced or the producer freed: neither returns while the callback runs, and it never
-/// runs afterwards.
+/// replaced or the producer freed: neither returns while the previous callback runs, and it
+/// never runs afterwards.
 #[unsafe(no_mangle)]
 pub extern "C" fn odradek_producer_set_error_callback(
     producer: *const OdradekProducer,
