@@ -253,6 +253,8 @@ export class Consumer extends EventEmitter implements AsyncIterable<Message> {
   /** The group's committed offsets, in order (-1: none). */
   committed(partitions: TopicPartition[]): Promise<number[]>
   watermarks(partition: TopicPartition): Promise<{ low: number; high: number }>
+  /** Per partition, the offset of the first record at or after `timestamp` (ms; -1: none). */
+  offsetsForTimes(partitions: Array<TopicPartition & { timestamp: number }>): Promise<TopicPartitionOffset[]>
   /** Stops run(), leaves the group, closes. Idempotent. */
   close(): Promise<void>
   disconnect(): Promise<void>
@@ -273,12 +275,123 @@ export interface NewTopic {
   config?: Record<string, string | number>
 }
 
+/** A config resource: kafkajs's ConfigResourceTypes code (TOPIC 2, BROKER 4) or 'topic' / 'broker'. */
+export type ConfigResourceType = 'topic' | 'broker' | 2 | 4
+export interface ConfigEntry {
+  configName: string
+  /** null for a sensitive or unset config. */
+  configValue?: string | null
+  readOnly: boolean
+  isDefault: boolean
+  isSensitive: boolean
+}
+export interface ClusterDescription {
+  clusterId: string
+  controller: number
+  brokers: Array<{ nodeId: number; host: string; port: number; rack?: string | null }>
+}
+export interface GroupListing {
+  groupId: string
+  protocolType: string
+  /** The coordinator's state: 'Stable', 'Empty', 'PreparingRebalance', ... */
+  state: string
+  /** 'classic' or 'consumer' (KIP-848). */
+  groupType: string
+}
+export interface GroupDescription {
+  groupId: string
+  groupType: string
+  /** 'Dead' (with no members) for a group that does not exist. */
+  state: string
+  /** The assignor. */
+  protocol: string
+  epoch: number
+  members: Array<{
+    memberId: string
+    groupInstanceId?: string | null
+    clientId: string
+    clientHost: string
+    assignment: TopicPartition[]
+  }>
+}
+export interface PartitionLag {
+  topic: string
+  partition: number
+  /** null when the group committed nothing here. */
+  committed: number | null
+  /** The last stable offset (records of open transactions are not lag). */
+  logEnd: number
+  lag: number
+}
+/** ACL enums by Kafka's name (any case: 'TOPIC', 'LITERAL', 'READ', 'ALLOW') or wire code. */
+export type AclEnum = string | number
+export interface AclBinding {
+  resourceType: AclEnum
+  resourceName: string
+  /** Default 'LITERAL'. */
+  resourcePatternType?: AclEnum
+  /** 'User:alice'; 'User:*' is everyone. */
+  principal: string
+  /** Default '*'. */
+  host?: string
+  operation: AclEnum
+  /** Default 'ALLOW'. */
+  permissionType?: AclEnum
+}
+/** Which ACLs: an absent field matches anything. */
+export type AclFilter = Partial<AclBinding>
+/** An ACL as described, names as the core spells them ('Topic', 'Literal', 'Read', 'Allow'). */
+export interface AclDescription {
+  resourceType: string
+  resourceName: string
+  resourcePatternType: string
+  principal: string
+  host: string
+  operation: string
+  permissionType: string
+}
+export type ScramMechanism = 'SCRAM-SHA-256' | 'SCRAM-SHA-512'
+
 export class Admin {
   constructor(config: Config)
   createTopics(topics: NewTopic[] | { topics: NewTopic[] }): Promise<void>
   deleteTopics(topics: string[] | { topics: string[] }): Promise<void>
   createPartitions(topic: string, totalPartitions: number): Promise<void>
   listTopics(): Promise<Array<{ topic: string; partitions: number }>>
+  describeConfigs(options: {
+    resources: Array<{ type: ConfigResourceType; name: string; configNames?: string[] }>
+  }): Promise<{ resources: Array<{ resourceType: string; resourceName: string; configEntries: ConfigEntry[] }> }>
+  /** Incremental: each named config is set, or reverted to its default when `value` is null. */
+  alterConfigs(options: {
+    resources: Array<{ type: ConfigResourceType; name: string; configEntries: Array<{ name: string; value: string | number | null }> }>
+  }): Promise<void>
+  describeCluster(): Promise<ClusterDescription>
+  /** Deletes records before each offset; the partitions' new low watermarks. */
+  deleteTopicRecords(options: {
+    topic: string
+    partitions: Array<{ partition: number; offset: number | string }>
+  }): Promise<Array<{ partition: number; lowWatermark: number }>>
+  listGroups(): Promise<{ groups: GroupListing[] }>
+  describeGroups(groupIds: string[]): Promise<{ groups: GroupDescription[] }>
+  /** The group's committed offsets (of `topics` only, when given). */
+  fetchOffsets(options: { groupId: string; topics?: string[] }): Promise<Array<{ topic: string; partitions: Array<{ partition: number; offset: number }> }>>
+  /** Sets committed offsets of a group without members. */
+  setOffsets(options: { groupId: string; topic: string; partitions: Array<{ partition: number; offset: number | string }> }): Promise<void>
+  deleteGroupOffsets(options: { groupId: string; topic: string; partitions: number[] }): Promise<void>
+  /** Deletes groups without members (NON_EMPTY_GROUP otherwise). */
+  deleteGroups(groupIds: string[]): Promise<void>
+  /** Lag of every partition the group committed, plus every partition of `topics`. */
+  fetchGroupLag(options: { groupId: string; topics?: string[] }): Promise<PartitionLag[]>
+  createAcls(options: { acl: AclBinding[] }): Promise<void>
+  describeAcls(filter?: AclFilter): Promise<AclDescription[]>
+  /** Resolves with the ACLs deleted. */
+  deleteAcls(options: { filters: AclFilter[] }): Promise<AclDescription[]>
+  describeUserScramCredentials(users?: string[]): Promise<Array<{ user: string; credentials: Array<{ mechanism: ScramMechanism; iterations: number }> }>>
+  /** Passwords are salted and iterated in the client (iterations default 8192). */
+  alterUserScramCredentials(options: {
+    upsertions?: Array<{ user: string; mechanism: ScramMechanism; password: string; iterations?: number }>
+    deletions?: Array<{ user: string; mechanism: ScramMechanism }>
+  }): Promise<void>
   close(): Promise<void>
   disconnect(): Promise<void>
 }

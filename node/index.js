@@ -100,6 +100,15 @@ function rethrow(e) {
   throw convertError(e)
 }
 
+/** A native call's Promise with its errors (thrown at once or rejected later) as KafkaErrors. */
+function settled(fn) {
+  try {
+    return fn().catch(rethrow)
+  } catch (e) {
+    return Promise.reject(convertError(e))
+  }
+}
+
 function call(fn) {
   try {
     return fn()
@@ -709,6 +718,15 @@ class Consumer extends EventEmitter {
     return this._native.committed(partitions.map((p) => ({ topic: p.topic, partition: p.partition }))).catch(rethrow)
   }
 
+  /**
+   * For each {topic, partition, timestamp} (ms since the epoch), the offset of the first record
+   * at or after it: [{topic, partition, offset}] (-1 when there is none).
+   */
+  offsetsForTimes(partitions) {
+    const queries = partitions.map((p) => ({ topic: p.topic, partition: p.partition, timestamp: Number(p.timestamp) }))
+    return settled(() => this._native.offsetsForTimes(queries))
+  }
+
   /** {low, high} watermarks of a partition, asked from its leader. */
   async watermarks({ topic, partition }) {
     const [low, high] = await this._native.watermarks(topic, partition).catch(rethrow)
@@ -766,6 +784,140 @@ class Admin {
     return this._native.listTopics().catch(rethrow)
   }
 
+  // Configs, groups, records, the cluster, ACLs and SCRAM users: kafkajs's names and shapes
+  // where kafkajs has the call; offsets are numbers, as everywhere in this binding.
+
+  /**
+   * {resources: [{type: 'topic' | 'broker' | 2 | 4, name, configNames?}]} →
+   * {resources: [{resourceType, resourceName, configEntries: [{configName, configValue, readOnly, isDefault, isSensitive}]}]}
+   */
+  async describeConfigs({ resources }) {
+    const out = []
+    for (const r of resources) {
+      const type = configResourceType(r.type)
+      const entries = await settled(() => this._native.describeConfigs(type, String(r.name), r.configNames))
+      out.push({ resourceType: type, resourceName: String(r.name), configEntries: entries })
+    }
+    return { resources: out }
+  }
+
+  /**
+   * Incremental (IncrementalAlterConfigs): {resources: [{type, name, configEntries: [{name, value}]}]};
+   * each named config is set, or reverted to its default when `value` is null; others stay.
+   */
+  async alterConfigs({ resources }) {
+    for (const r of resources) {
+      // undefined (not null) is what the native side reads as absent: revert to the default.
+      const changes = r.configEntries.map((e) => ({ name: e.name, value: e.value == null ? undefined : String(e.value) }))
+      await settled(() => this._native.alterConfigs(configResourceType(r.type), String(r.name), changes))
+    }
+  }
+
+  /** {clusterId, controller, brokers: [{nodeId, host, port, rack}]} */
+  describeCluster() {
+    return settled(() => this._native.describeCluster())
+  }
+
+  /**
+   * Deletes the records of `topic` before each partition's `offset` ({topic, partitions:
+   * [{partition, offset}]}); resolves with [{partition, lowWatermark}].
+   */
+  async deleteTopicRecords({ topic, partitions }) {
+    const before = partitions.map((p) => ({ topic, partition: p.partition, offset: Number(p.offset) }))
+    const low = await settled(() => this._native.deleteRecords(before))
+    return low.map((l) => ({ partition: l.partition, lowWatermark: l.offset }))
+  }
+
+  /** {groups: [{groupId, protocolType, state, groupType}]} */
+  async listGroups() {
+    return { groups: await settled(() => this._native.listGroups()) }
+  }
+
+  /**
+   * {groups: [{groupId, groupType, state, protocol, epoch, members: [{memberId, groupInstanceId,
+   * clientId, clientHost, assignment: [{topic, partition}]}]}]}; `Dead` for an unknown group.
+   */
+  async describeGroups(groupIds) {
+    return { groups: await settled(() => this._native.describeGroups(groupIds)) }
+  }
+
+  /**
+   * A group's committed offsets ({groupId, topics?}): [{topic, partitions: [{partition, offset}]}]
+   * (only `topics` when given; a partition of them without a commit is left out).
+   */
+  async fetchOffsets({ groupId, topics }) {
+    const offsets = await settled(() => this._native.listGroupOffsets(groupId))
+    const byTopic = new Map((topics || []).map((t) => [t, []]))
+    for (const o of offsets) {
+      if (topics && !byTopic.has(o.topic)) continue
+      if (!byTopic.has(o.topic)) byTopic.set(o.topic, [])
+      byTopic.get(o.topic).push({ partition: o.partition, offset: o.offset })
+    }
+    return [...byTopic].map(([topic, partitions]) => ({ topic, partitions }))
+  }
+
+  /** Sets committed offsets of a group without members: {groupId, topic, partitions: [{partition, offset}]}. */
+  setOffsets({ groupId, topic, partitions }) {
+    const offsets = partitions.map((p) => ({ topic, partition: p.partition, offset: Number(p.offset) }))
+    return settled(() => this._native.alterGroupOffsets(groupId, offsets))
+  }
+
+  /** Deletes committed offsets of a group: {groupId, topic, partitions: [partition, ...]}. */
+  deleteGroupOffsets({ groupId, topic, partitions }) {
+    return settled(() => this._native.deleteGroupOffsets(groupId, partitions.map((partition) => ({ topic, partition }))))
+  }
+
+  /** Deletes groups without members (NON_EMPTY_GROUP otherwise). */
+  deleteGroups(groupIds) {
+    return settled(() => this._native.deleteGroups(groupIds))
+  }
+
+  /**
+   * Lag of every partition the group committed, plus every partition of `topics`:
+   * [{topic, partition, committed (null: none), logEnd, lag}], sorted.
+   */
+  async fetchGroupLag({ groupId, topics }) {
+    const lags = await settled(() => this._native.groupLag(groupId, topics || []))
+    return lags.map((l) => ({ ...l, committed: l.committed ?? null }))
+  }
+
+  /**
+   * {acl: [{resourceType, resourceName, resourcePatternType?, principal, host?, operation,
+   * permissionType?}]}; enums by Kafka's name ('TOPIC', 'LITERAL', 'READ', 'ALLOW') or code.
+   * Defaults: LITERAL, host '*', ALLOW.
+   */
+  createAcls({ acl }) {
+    return settled(() => this._native.createAcls(acl))
+  }
+
+  /** The ACLs matching a filter (absent fields match anything): [{resourceType, ...}], names as the core spells them. */
+  describeAcls(filter = {}) {
+    return settled(() => this._native.describeAcls(filter))
+  }
+
+  /** Deletes the ACLs matching any of {filters}; resolves with the ACLs deleted. */
+  deleteAcls({ filters }) {
+    return settled(() => this._native.deleteAcls(filters))
+  }
+
+  /** SCRAM users (all, or `users`): [{user, credentials: [{mechanism, iterations}]}]. */
+  describeUserScramCredentials(users) {
+    return settled(() => this._native.describeScramUsers(users))
+  }
+
+  /**
+   * {upsertions: [{user, mechanism: 'SCRAM-SHA-256' | 'SCRAM-SHA-512', password, iterations?}],
+   * deletions: [{user, mechanism}]}, applied in order. Passwords are salted and iterated here.
+   */
+  async alterUserScramCredentials({ upsertions = [], deletions = [] }) {
+    for (const u of upsertions) {
+      await settled(() => this._native.upsertScramUser(u.user, u.mechanism, u.password, u.iterations ?? 8192))
+    }
+    for (const d of deletions) {
+      await settled(() => this._native.deleteScramUser(d.user, d.mechanism))
+    }
+  }
+
   async close() {
     this._native.close()
   }
@@ -773,6 +925,13 @@ class Admin {
   disconnect() {
     return this.close()
   }
+}
+
+/** kafkajs's ConfigResourceTypes codes (TOPIC 2, BROKER 4) or names, as the core's names. */
+function configResourceType(type) {
+  if (type === 2) return 'topic'
+  if (type === 4) return 'broker'
+  return String(type)
 }
 
 /** The odradek broker in-process on an ephemeral port, for tests. */

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use odradek::admin::{Admin, NewTopic};
+use odradek::admin::{Admin, AlterConfigOp, ConfigResource, NewTopic};
 use odradek::config::Config;
 use odradek::consumer::{ConsumerClient, ConsumerRecord, Offset};
 use odradek::error::{Error, ErrorClass};
@@ -252,6 +252,26 @@ impl Runner {
                 .await
                 .map_err(StepError::Client),
             "send_offsets_to_transaction" => self.send_offsets_to_transaction(step).await,
+            "watermarks" => self.watermarks(step).await,
+            "offsets_for_times" => self.offsets_for_times(step).await,
+            "describe_cluster" => self.describe_cluster(step).await,
+            "describe_group" => self.describe_group(step).await,
+            "group_lag" => self.group_lag(step).await,
+            "alter_group_offsets" => {
+                let offsets = offsets_of(&step["offsets"])?;
+                self.admin
+                    .alter_group_offsets(&string(&step["group"])?, &offsets)
+                    .await
+                    .map_err(StepError::Client)
+            }
+            "delete_group" => self
+                .admin
+                .delete_groups(&[&string(&step["group"])?])
+                .await
+                .map_err(StepError::Client),
+            "alter_config" => self.alter_config(step).await,
+            "describe_config" => self.describe_config(step).await,
+            "delete_records" => self.delete_records(step).await,
             other => return Err(format!("unknown op {other:?}")),
         };
         check_error(step, result)
@@ -616,6 +636,193 @@ impl Runner {
         }
     }
 
+    async fn watermarks(&mut self, step: &Value) -> Result<(), StepError> {
+        let (t, p) = (string(&step["topic"])?, int(&step["partition"])? as i32);
+        let want = ints(&step["expect"])?;
+        let (low, high) = self
+            .consumer(step)?
+            .consumer
+            .consumer()
+            .fetch_watermarks(&t, p)
+            .await
+            .map_err(StepError::Client)?;
+        if want != [low, high] {
+            return Err(
+                format!("watermarks of {t}-{p}: expected {want:?}, got [{low}, {high}]").into(),
+            );
+        }
+        Ok(())
+    }
+
+    async fn offsets_for_times(&mut self, step: &Value) -> Result<(), StepError> {
+        let mut queries = Vec::new();
+        for q in step["partitions"].as_array().ok_or("partitions")? {
+            queries.push((
+                string(&q["topic"])?,
+                int(&q["partition"])? as i32,
+                int(&q["timestamp"])?,
+            ));
+        }
+        let want = ints(&step["expect"])?;
+        let refs: Vec<(&str, i32, i64)> = queries
+            .iter()
+            .map(|(t, p, ts)| (t.as_str(), *p, *ts))
+            .collect();
+        let found = self
+            .consumer(step)?
+            .consumer
+            .consumer()
+            .offsets_for_times(&refs)
+            .await
+            .map_err(StepError::Client)?;
+        let got: Vec<i64> = queries
+            .iter()
+            .map(|(t, p, _)| found.get(&(t.clone(), *p)).map_or(-1, |o| o.offset))
+            .collect();
+        if got != want {
+            return Err(format!("offsets_for_times: expected {want:?}, got {got:?}").into());
+        }
+        Ok(())
+    }
+
+    async fn describe_cluster(&mut self, step: &Value) -> Result<(), StepError> {
+        let want = int(&step["brokers"])? as usize;
+        let cluster = self
+            .admin
+            .describe_cluster()
+            .await
+            .map_err(StepError::Client)?;
+        if cluster.brokers.len() != want {
+            return Err(format!("expected {want} brokers, got {:?}", cluster.brokers).into());
+        }
+        if !cluster
+            .brokers
+            .iter()
+            .any(|b| b.id == cluster.controller_id)
+        {
+            return Err(format!(
+                "controller {} is not a listed broker",
+                cluster.controller_id
+            )
+            .into());
+        }
+        Ok(())
+    }
+
+    async fn describe_group(&mut self, step: &Value) -> Result<(), StepError> {
+        let group = string(&step["group"])?;
+        let (state, members) = (string(&step["state"])?, int(&step["members"])? as usize);
+        let described = self
+            .admin
+            .describe_groups(&[&group])
+            .await
+            .map_err(StepError::Client)?;
+        let [d] = described.as_slice() else {
+            return Err(format!("describe {group}: {} descriptions", described.len()).into());
+        };
+        if d.state != state || d.members.len() != members {
+            return Err(format!(
+                "group {group}: expected {state} with {members} members, got {} with {}",
+                d.state,
+                d.members.len()
+            )
+            .into());
+        }
+        Ok(())
+    }
+
+    async fn group_lag(&mut self, step: &Value) -> Result<(), StepError> {
+        let group = string(&step["group"])?;
+        let expect = step["expect"].as_array().ok_or("expect is not a list")?;
+        let mut lags = self
+            .admin
+            .group_lag(&group, &[])
+            .await
+            .map_err(StepError::Client)?;
+        lags.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
+        if lags.len() != expect.len() {
+            return Err(format!(
+                "lag of {group}: expected {} partitions, got {lags:?}",
+                expect.len()
+            )
+            .into());
+        }
+        for (e, l) in expect.iter().zip(&lags) {
+            if let Some(t) = e.get("topic")
+                && string(t)? != l.topic
+            {
+                return Err(format!("lag of {group}: topic {} != {t}", l.topic).into());
+            }
+            for (field, got) in [
+                ("partition", l.partition as i64),
+                ("committed", l.committed.unwrap_or(-1)),
+                ("log_end", l.log_end),
+                ("lag", l.lag),
+            ] {
+                if let Some(want) = e.get(field)
+                    && int(want)? != got
+                {
+                    return Err(format!("lag of {group}: {l:?}: {field} is not {want}").into());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn alter_config(&mut self, step: &Value) -> Result<(), StepError> {
+        let topic = ConfigResource::Topic(string(&step["topic"])?);
+        let mut ops = Vec::new();
+        for (k, v) in step["set"].as_object().ok_or("set is not an object")? {
+            ops.push(AlterConfigOp::Set(k.clone(), as_str(v)?));
+        }
+        self.admin
+            .alter_configs(&topic, &ops)
+            .await
+            .map_err(StepError::Client)
+    }
+
+    async fn describe_config(&mut self, step: &Value) -> Result<(), StepError> {
+        let topic = ConfigResource::Topic(string(&step["topic"])?);
+        let entries = self
+            .admin
+            .describe_configs(&topic, None)
+            .await
+            .map_err(StepError::Client)?;
+        for (k, v) in step["expect"]
+            .as_object()
+            .ok_or("expect is not an object")?
+        {
+            let want = as_str(v)?;
+            let got = entries
+                .iter()
+                .find(|e| e.name == *k)
+                .and_then(|e| e.value.clone());
+            if got.as_deref() != Some(want.as_str()) {
+                return Err(format!("config {k}: expected {want:?}, got {got:?}").into());
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete_records(&mut self, step: &Value) -> Result<(), StepError> {
+        let (t, p) = (string(&step["topic"])?, int(&step["partition"])? as i32);
+        let offset = int(&step["offset"])?;
+        let low = self
+            .admin
+            .delete_records(&[(t.as_str(), p, offset)])
+            .await
+            .map_err(StepError::Client)?;
+        let got = low.get(&(t.clone(), p)).copied();
+        if let Some(want) = step.get("expect")
+            && got != Some(int(want)?)
+        {
+            return Err(
+                format!("delete_records {t}-{p}: low watermark {got:?}, expected {want}").into(),
+            );
+        }
+        Ok(())
+    }
+
     async fn close(&mut self, step: &Value) -> Result<(), StepError> {
         let name = string(&step["client"])?;
         match self.clients.remove(&name) {
@@ -835,6 +1042,14 @@ fn as_str(v: &Value) -> Result<String, String> {
         Value::Bool(b) => Ok(b.to_string()),
         other => Err(format!("a config value must be a string, got {other}")),
     }
+}
+
+fn ints(v: &Value) -> Result<Vec<i64>, String> {
+    v.as_array()
+        .ok_or_else(|| format!("expected a list, got {v}"))?
+        .iter()
+        .map(int)
+        .collect()
 }
 
 fn int(v: &Value) -> Result<i64, String> {

@@ -132,6 +132,14 @@ pub struct TopicPartitionOffset {
     pub offset: i64,
 }
 
+/// A partition and a timestamp (ms since the epoch), for `offsetsForTimes`.
+#[napi(object)]
+pub struct TopicPartitionTimestamp {
+    pub topic: String,
+    pub partition: i32,
+    pub timestamp: i64,
+}
+
 /// A change of partition ownership in a group.
 #[napi(object)]
 pub struct RebalanceEvent {
@@ -459,6 +467,38 @@ impl NativeConsumer {
                 .await
                 .map_err(js_error)?;
             Ok(vec![low, high])
+        })
+    }
+
+    /// For each (topic, partition, timestamp), the offset of the first record at or after the
+    /// timestamp (-1 when there is none).
+    #[napi(ts_return_type = "Promise<TopicPartitionOffset[]>")]
+    pub fn offsets_for_times<'env>(
+        &self,
+        env: &'env Env,
+        queries: Vec<TopicPartitionTimestamp>,
+    ) -> Result<PromiseRaw<'env, Vec<TopicPartitionOffset>>> {
+        let client = self.inner.clone();
+        env.spawn_future(async move {
+            let refs: Vec<(&str, i32, i64)> = queries
+                .iter()
+                .map(|q| (q.topic.as_str(), q.partition, q.timestamp))
+                .collect();
+            let found = client
+                .consumer()
+                .offsets_for_times(&refs)
+                .await
+                .map_err(js_error)?;
+            Ok(queries
+                .iter()
+                .map(|q| TopicPartitionOffset {
+                    topic: q.topic.clone(),
+                    partition: q.partition,
+                    offset: found
+                        .get(&(q.topic.clone(), q.partition))
+                        .map_or(-1, |o| o.offset),
+                })
+                .collect())
         })
     }
 

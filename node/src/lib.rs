@@ -8,6 +8,7 @@
 
 #![allow(missing_debug_implementations)] // napi classes are opaque JavaScript objects
 
+mod admin;
 mod consumer;
 mod logging;
 mod oauth;

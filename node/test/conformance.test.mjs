@@ -36,6 +36,16 @@ const OPS = {
   commit_transaction: ['client', 'expect_error'],
   abort_transaction: ['client', 'expect_error'],
   send_offsets_to_transaction: ['client', 'consumer', 'offsets', 'expect_error'],
+  watermarks: ['client', 'topic', 'partition', 'expect', 'expect_error'],
+  offsets_for_times: ['client', 'partitions', 'expect', 'expect_error'],
+  describe_cluster: ['brokers', 'expect_error'],
+  describe_group: ['group', 'state', 'members', 'expect_error'],
+  group_lag: ['group', 'expect', 'expect_error'],
+  alter_group_offsets: ['group', 'offsets', 'expect_error'],
+  delete_group: ['group', 'expect_error'],
+  alter_config: ['topic', 'set', 'expect_error'],
+  describe_config: ['topic', 'expect', 'expect_error'],
+  delete_records: ['topic', 'partition', 'offset', 'expect', 'expect_error'],
 }
 
 function bytes(b) {
@@ -278,6 +288,61 @@ class Runner {
         return this.client(s.client).abortTransaction()
       case 'send_offsets_to_transaction':
         return this.client(s.client).sendOffsetsToTransaction(s.offsets, this.client(s.consumer).groupMetadata())
+      case 'watermarks': {
+        const { low, high } = await this.client(s.client).watermarks({ topic: s.topic, partition: s.partition })
+        assert.deepEqual([low, high], s.expect, `${where}: watermarks of ${s.topic}/${s.partition}`)
+        return
+      }
+      case 'offsets_for_times': {
+        const got = await this.client(s.client).offsetsForTimes(s.partitions)
+        assert.deepEqual(got.map((o) => o.offset), s.expect, `${where}: offsets`)
+        return
+      }
+      case 'describe_cluster': {
+        const cluster = await this.admin.describeCluster()
+        assert.equal(cluster.brokers.length, s.brokers, `${where}: brokers ${JSON.stringify(cluster.brokers)}`)
+        assert.ok(cluster.brokers.some((b) => b.nodeId === cluster.controller), `${where}: controller ${cluster.controller} is not a listed broker`)
+        return
+      }
+      case 'describe_group': {
+        const { groups: [g] } = await this.admin.describeGroups([s.group])
+        assert.deepEqual([g.state, g.members.length], [s.state, s.members], `${where}: state and member count of ${s.group}`)
+        return
+      }
+      case 'group_lag': {
+        const lags = await this.admin.fetchGroupLag({ groupId: s.group })
+        lags.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition))
+        assert.equal(lags.length, s.expect.length, `${where}: lag ${JSON.stringify(lags)}`)
+        s.expect.forEach((want, i) => {
+          const seen = { ...lags[i], committed: lags[i].committed ?? -1, log_end: lags[i].logEnd }
+          for (const [k, v] of Object.entries(want)) assert.equal(seen[k], v, `${where}: lag ${JSON.stringify(lags[i])}: ${k}`)
+        })
+        return
+      }
+      case 'alter_group_offsets':
+        for (const o of s.offsets) {
+          await this.admin.setOffsets({ groupId: s.group, topic: o.topic, partitions: [{ partition: o.partition, offset: o.offset }] })
+        }
+        return
+      case 'delete_group':
+        return this.admin.deleteGroups([s.group])
+      case 'alter_config':
+        return this.admin.alterConfigs({
+          resources: [{ type: 'topic', name: s.topic, configEntries: Object.entries(s.set).map(([name, value]) => ({ name, value: String(value) })) }],
+        })
+      case 'describe_config': {
+        const { resources: [r] } = await this.admin.describeConfigs({ resources: [{ type: 'topic', name: s.topic }] })
+        for (const [name, value] of Object.entries(s.expect)) {
+          const entry = r.configEntries.find((e) => e.configName === name)
+          assert.equal(entry && entry.configValue, String(value), `${where}: config ${name}`)
+        }
+        return
+      }
+      case 'delete_records': {
+        const [low] = await this.admin.deleteTopicRecords({ topic: s.topic, partitions: [{ partition: s.partition, offset: s.offset }] })
+        if (s.expect !== undefined) assert.equal(low.lowWatermark, s.expect, `${where}: low watermark`)
+        return
+      }
       default:
         throw new Error(`${where}: unknown op ${JSON.stringify(s.op)} (this runner must be taught it)`)
     }

@@ -6,6 +6,18 @@ async function main(): Promise<void> {
   const broker = await testing.Broker.start({ 'num.partitions': 1 })
   const admin = new Admin({ 'bootstrap.servers': broker.bootstrapServers })
   await admin.createTopics([{ topic: 't', numPartitions: 2, config: { 'retention.ms': 1000 } }])
+  const cfg = await admin.describeConfigs({ resources: [{ type: 'topic', name: 't', configNames: ['retention.ms'] }] })
+  const retention: string | null | undefined = cfg.resources[0].configEntries[0].configValue
+  await admin.alterConfigs({ resources: [{ type: 2, name: 't', configEntries: [{ name: 'retention.ms', value: null }] }] })
+  const cluster = await admin.describeCluster()
+  const lag: number = (await admin.fetchGroupLag({ groupId: 'g', topics: ['t'] }))[0].lag
+  const low: number = (await admin.deleteTopicRecords({ topic: 't', partitions: [{ partition: 0, offset: 1 }] }))[0].lowWatermark
+  const state: string = (await admin.describeGroups(['g'])).groups[0].state
+  await admin.setOffsets({ groupId: 'g', topic: 't', partitions: [{ partition: 0, offset: 0 }] })
+  await admin.createAcls({ acl: [{ resourceType: 'TOPIC', resourceName: 't', principal: 'User:bob', operation: 'READ' }] })
+  const acls = await admin.deleteAcls({ filters: [{ principal: 'User:bob' }] })
+  await admin.alterUserScramCredentials({ upsertions: [{ user: 'bob', mechanism: 'SCRAM-SHA-256', password: 'pw' }] })
+  console.log(retention, cluster.controller, lag, low, state, acls.length, (await admin.listGroups()).groups.length)
   const p = new Producer({ 'bootstrap.servers': broker.bootstrapServers, 'linger.ms': 5, 'enable.idempotence': true })
   const r: DeliveryReport = await p.send({ topic: 't', key: 'k', value: Buffer.from('v'), headers: [['a', 'b']] })
   const rs: DeliveryReport[] = await p.sendBatch({ topic: 't', messages: [{ value: 'x', headers: { h: ['1', '2'] } }] })
@@ -16,6 +28,8 @@ async function main(): Promise<void> {
   c.on('assigned', (parts) => console.log(parts.length))
   c.on('crash', (e: Error) => console.log(e.message))
   await c.assign([{ topic: 't', partition: 0, offset: 'earliest' }, { topic: 't', partition: 1, offset: 5 }])
+  const found: number = (await c.offsetsForTimes([{ topic: 't', partition: 0, timestamp: Date.now() - 60_000 }]))[0].offset
+  console.log(found)
   for await (const m of c) {
     const v: Buffer | null = m.value
     const h: Array<[string, Buffer | null]> = m.headers

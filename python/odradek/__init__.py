@@ -29,6 +29,22 @@ from ._client import (
     Producer,
     TopicPartition,
 )
+from ._admin import (
+    AclBinding,
+    AclBindingFilter,
+    ClusterDescription,
+    ConfigEntry,
+    ConfigResource,
+    ConsumerGroupDescription,
+    ConsumerGroupListing,
+    MemberDescription,
+    Node,
+    PartitionLag,
+    ScramCredentialInfo,
+    UserScramCredentialDeletion,
+    UserScramCredentialUpsertion,
+)
+from ._admin import __all__ as _admin_all
 import logging as _logging
 
 from ._odradek import __version__
@@ -87,3 +103,4 @@ __all__ = [
     "ConfigError",
     "KafkaTimeoutError",
 ]
+__all__ += _admin_all

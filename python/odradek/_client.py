@@ -21,6 +21,7 @@ from typing import (
 )
 
 from . import _odradek
+from ._admin import AdminSurface
 from ._odradek import DeliveryReport, Message
 from .errors import KafkaError
 
@@ -421,6 +422,15 @@ class Consumer:
         tp = _tp(partition)
         return self._native.watermarks(tp.topic, tp.partition, timeout)
 
+    def offsets_for_times(
+        self, partitions: Sequence[PartitionLike], timeout: Optional[float] = None
+    ) -> List[TopicPartition]:
+        """For each partition, whose ``offset`` is a timestamp (ms since the epoch), the offset
+        of the first record with a timestamp at or after it (``-1`` when there is none)."""
+        tps = [_tp(p) for p in partitions]
+        got = self._native.offsets_for_times([(t.topic, t.partition, t.offset) for t in tps], timeout)
+        return [TopicPartition(t.topic, t.partition, offset) for t, (offset, _ts) in zip(tps, got)]
+
     def _fire(self) -> None:
         try:
             for kind, parts in self._native.take_events():
@@ -495,8 +505,10 @@ class Consumer:
         self.close()
 
 
-class AdminClient:
-    """Creates, lists and deletes topics. Calls block (GIL released) up to ``timeout`` seconds."""
+class AdminClient(AdminSurface):
+    """Administers topics, configs, consumer groups, records, ACLs and SCRAM users
+    (confluent-kafka's names; the calls beyond topics are in ``odradek._admin``). Calls block
+    (GIL released) up to ``timeout`` seconds and return their results."""
 
     def __init__(self, config: Config) -> None:
         self._native = _odradek.NativeAdmin(_config_pairs(config), oauth_cb=_oauth_cb(config))

@@ -572,6 +572,38 @@ impl NativeConsumer {
         })
     }
 
+    /// For each (topic, partition, timestamp), (offset, timestamp) of the first record at or
+    /// after it; (-1, -1) when there is none.
+    #[pyo3(signature = (queries, timeout=None))]
+    fn offsets_for_times(
+        &self,
+        py: Python<'_>,
+        queries: Vec<(String, i32, i64)>,
+        timeout: Option<f64>,
+    ) -> PyResult<Vec<(i64, i64)>> {
+        let c = self.client.consumer().clone();
+        crate::wait_for(
+            py,
+            crate::timeout_of(timeout)?,
+            "offsets_for_times",
+            async move {
+                let refs: Vec<(&str, i32, i64)> = queries
+                    .iter()
+                    .map(|(t, p, ts)| (t.as_str(), *p, *ts))
+                    .collect();
+                let found = c.offsets_for_times(&refs).await?;
+                Ok(queries
+                    .iter()
+                    .map(|(t, p, _)| {
+                        found
+                            .get(&(t.clone(), *p))
+                            .map_or((-1, -1), |o| (o.offset, o.timestamp))
+                    })
+                    .collect())
+            },
+        )
+    }
+
     /// Leaves the group (committing processed offsets when auto-commit is on) and stops.
     /// Returns `False` early, with the close still under way, when a rebalance event (the
     /// `on_revoke` close runs) waits for Python: run it, then call `close` again.

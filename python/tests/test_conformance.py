@@ -46,6 +46,16 @@ KEYS = {
     "commit_transaction": {"client"},
     "abort_transaction": {"client"},
     "send_offsets_to_transaction": {"client", "consumer", "offsets"},
+    "watermarks": {"client", "topic", "partition", "expect"},
+    "offsets_for_times": {"client", "partitions", "expect"},
+    "describe_cluster": {"brokers"},
+    "describe_group": {"group", "state", "members"},
+    "group_lag": {"group", "expect"},
+    "alter_group_offsets": {"group", "offsets"},
+    "delete_group": {"group"},
+    "alter_config": {"topic", "set"},
+    "describe_config": {"topic", "expect"},
+    "delete_records": {"topic", "partition", "offset", "expect"},
 }
 
 
@@ -317,6 +327,65 @@ class Runner:
                 return
             if time.monotonic() > deadline:
                 raise StepFailed(f"assignment did not settle; owners: {owners}")
+
+    def op_watermarks(self, step: Dict[str, Any]) -> None:
+        c = self.consumer(step["client"])
+        got = list(c.consumer.get_watermark_offsets((step["topic"], step["partition"]), timeout=30))
+        if got != step["expect"]:
+            raise StepFailed(f"watermarks {got}, expected {step['expect']}")
+
+    def op_offsets_for_times(self, step: Dict[str, Any]) -> None:
+        c = self.consumer(step["client"])
+        asked = [odradek.TopicPartition(p["topic"], p["partition"], p["timestamp"]) for p in step["partitions"]]
+        got = [tp.offset for tp in c.consumer.offsets_for_times(asked, timeout=30)]
+        if got != step["expect"]:
+            raise StepFailed(f"offsets_for_times {got}, expected {step['expect']}")
+
+    def op_describe_cluster(self, step: Dict[str, Any]) -> None:
+        cluster = self.admin.describe_cluster()
+        if len(cluster.nodes) != step["brokers"]:
+            raise StepFailed(f"brokers {cluster.nodes}, expected {step['brokers']}")
+        if cluster.controller_id not in [n.id for n in cluster.nodes]:
+            raise StepFailed(f"controller {cluster.controller_id} is not a listed broker")
+
+    def op_describe_group(self, step: Dict[str, Any]) -> None:
+        g = self.admin.describe_consumer_groups([step["group"]])[step["group"]]
+        if (g.state, len(g.members)) != (step["state"], step["members"]):
+            raise StepFailed(f"group {g.state} with {len(g.members)} members, "
+                             f"expected {step['state']} with {step['members']}")
+
+    def op_group_lag(self, step: Dict[str, Any]) -> None:
+        lags = sorted(self.admin.list_consumer_group_lag(step["group"]), key=lambda l: (l.topic, l.partition))
+        if len(lags) != len(step["expect"]):
+            raise StepFailed(f"lag {lags}, expected {len(step['expect'])} partitions")
+        for want, lag in zip(step["expect"], lags):
+            seen = lag._replace(committed=-1 if lag.committed is None else lag.committed)._asdict()
+            for field, value in want.items():
+                if seen[field] != value:
+                    raise StepFailed(f"lag {lag}: {field} is not {value}")
+
+    def op_alter_group_offsets(self, step: Dict[str, Any]) -> None:
+        self.admin.alter_consumer_group_offsets(
+            step["group"], [odradek.TopicPartition(o["topic"], o["partition"], o["offset"]) for o in step["offsets"]])
+
+    def op_delete_group(self, step: Dict[str, Any]) -> None:
+        self.admin.delete_consumer_groups([step["group"]])
+
+    def op_alter_config(self, step: Dict[str, Any]) -> None:
+        self.admin.alter_configs(odradek.ConfigResource("topic", step["topic"]),
+                                 {k: str(v) for k, v in step["set"].items()})
+
+    def op_describe_config(self, step: Dict[str, Any]) -> None:
+        entries = self.admin.describe_configs(odradek.ConfigResource("topic", step["topic"]))
+        for name, value in step["expect"].items():
+            got = entries[name].value if name in entries else None
+            if got != str(value):
+                raise StepFailed(f"config {name} is {got!r}, expected {value!r}")
+
+    def op_delete_records(self, step: Dict[str, Any]) -> None:
+        [low] = self.admin.delete_records([odradek.TopicPartition(step["topic"], step["partition"], step["offset"])])
+        if "expect" in step and low.offset != step["expect"]:
+            raise StepFailed(f"low watermark {low.offset}, expected {step['expect']}")
 
     def op_close(self, step: Dict[str, Any]) -> None:
         c = self.clients.pop(step["client"], None)

@@ -21,7 +21,7 @@ pub use groups::{GroupDescription, GroupListing, GroupMember, PartitionLag};
 pub use odradek_protocol::sasl::scram::ScramMechanism;
 pub use security::{
     AclBinding, AclFilter, AclOperation, AclPatternType, AclPermission, AclResourceType,
-    ScramCredentialInfo,
+    ScramCredentialInfo, scram_mechanism,
 };
 
 use std::collections::HashMap;
@@ -99,6 +99,20 @@ pub enum ConfigResource {
 }
 
 impl ConfigResource {
+    /// A resource from a binding's (type, name): `topic` or `broker` (any case; a broker's name
+    /// is its node id).
+    pub fn from_names(kind: &str, name: &str) -> Result<Self> {
+        match kind.to_ascii_lowercase().as_str() {
+            "topic" => Ok(ConfigResource::Topic(name.to_owned())),
+            "broker" => name.parse().map(ConfigResource::Broker).map_err(|_| {
+                Error::invalid_argument(format!("a broker is named by its node id, not {name:?}"))
+            }),
+            _ => Err(Error::invalid_argument(format!(
+                "unknown config resource type {kind:?} (topic or broker)"
+            ))),
+        }
+    }
+
     fn wire(&self) -> (i8, StrBytes) {
         match self {
             ConfigResource::Topic(t) => (2, StrBytes::from_string(t.clone())),

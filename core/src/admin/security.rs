@@ -145,6 +145,30 @@ pub struct AclBinding {
     pub permission: AclPermission,
 }
 
+impl AclBinding {
+    /// An ACL from Kafka's names, as bindings take them (`"topic"`, `"LITERAL"`, `"Read"`, ...;
+    /// any case, `_` and `-` ignored); an unknown name is an invalid-argument error naming it.
+    pub fn from_names(
+        resource_type: &str,
+        resource_name: &str,
+        pattern_type: &str,
+        principal: &str,
+        host: &str,
+        operation: &str,
+        permission: &str,
+    ) -> Result<Self> {
+        Ok(AclBinding {
+            resource_type: resource_type.parse()?,
+            resource_name: resource_name.to_owned(),
+            pattern_type: pattern_type.parse()?,
+            principal: principal.to_owned(),
+            host: host.to_owned(),
+            operation: operation.parse()?,
+            permission: permission.parse()?,
+        })
+    }
+}
+
 /// Which ACLs to describe or delete; `None` matches anything.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AclFilter {
@@ -177,6 +201,28 @@ impl AclFilter {
             permission: AclPermission::Any,
         }
     }
+
+    /// A filter from Kafka's names as [`AclBinding::from_names`] takes them; `None` for an enum
+    /// is `Any`, for a string any value.
+    pub fn from_names(
+        resource_type: Option<&str>,
+        resource_name: Option<String>,
+        pattern_type: Option<&str>,
+        principal: Option<String>,
+        host: Option<String>,
+        operation: Option<&str>,
+        permission: Option<&str>,
+    ) -> Result<Self> {
+        Ok(AclFilter {
+            resource_type: resource_type.map_or(Ok(AclResourceType::Any), str::parse)?,
+            resource_name,
+            pattern_type: pattern_type.map_or(Ok(AclPatternType::Any), str::parse)?,
+            principal,
+            host,
+            operation: operation.map_or(Ok(AclOperation::Any), str::parse)?,
+            permission: permission.map_or(Ok(AclPermission::Any), str::parse)?,
+        })
+    }
 }
 
 /// A SCRAM credential as DescribeUserScramCredentials reports it (never the password).
@@ -186,6 +232,16 @@ pub struct ScramCredentialInfo {
     pub mechanism: ScramMechanism,
     /// The PBKDF2 iteration count.
     pub iterations: i32,
+}
+
+/// The SCRAM mechanism for its name (`SCRAM-SHA-256` or `SCRAM-SHA-512`, any case), as
+/// bindings take it.
+pub fn scram_mechanism(name: &str) -> Result<ScramMechanism> {
+    ScramMechanism::from_name(name).ok_or_else(|| {
+        Error::invalid_argument(format!(
+            "unknown SCRAM mechanism {name:?} (SCRAM-SHA-256 or SCRAM-SHA-512)"
+        ))
+    })
 }
 
 fn binding(
@@ -400,5 +456,31 @@ mod tests {
         );
         assert_eq!(AclPatternType::Prefixed.code(), 4);
         assert!("sideways".parse::<AclPermission>().is_err());
+    }
+
+    #[test]
+    fn bindings_and_filters_from_names() {
+        let acl = AclBinding::from_names("TOPIC", "t", "prefixed", "User:a", "*", "Read", "deny")
+            .unwrap();
+        assert_eq!(acl.resource_type, AclResourceType::Topic);
+        assert_eq!(acl.pattern_type, AclPatternType::Prefixed);
+        assert_eq!(acl.permission, AclPermission::Deny);
+        let err = AclBinding::from_names("topic", "t", "literal", "User:a", "*", "fly", "allow")
+            .unwrap_err();
+        assert!(err.to_string().contains("fly"), "{err}");
+        let f = AclFilter::from_names(None, None, None, Some("User:a".into()), None, None, None)
+            .unwrap();
+        assert_eq!(
+            f,
+            AclFilter {
+                principal: Some("User:a".into()),
+                ..AclFilter::all()
+            }
+        );
+        assert_eq!(
+            scram_mechanism("scram-sha-512").unwrap(),
+            ScramMechanism::Sha512
+        );
+        assert!(scram_mechanism("SCRAM-SHA-1").is_err());
     }
 }

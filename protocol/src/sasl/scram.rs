@@ -59,6 +59,13 @@ impl ScramMechanism {
         }
     }
 
+    /// The mechanism for its wire name (`SCRAM-SHA-256`, `SCRAM-SHA-512`; any case).
+    pub fn from_name(name: &str) -> Option<Self> {
+        [ScramMechanism::Sha256, ScramMechanism::Sha512]
+            .into_iter()
+            .find(|m| m.name().eq_ignore_ascii_case(name))
+    }
+
     /// The mechanism for a Kafka mechanism number.
     pub fn from_kafka_type(t: i8) -> Option<Self> {
         match t {
