@@ -21,6 +21,7 @@ mod consumer;
 mod error;
 mod logging;
 mod producer;
+mod share;
 mod token;
 mod transaction;
 mod util;
@@ -32,6 +33,7 @@ pub use consumer::*;
 pub use error::*;
 pub use logging::*;
 pub use producer::*;
+pub use share::*;
 pub use token::*;
 pub use transaction::*;
 pub use util::{
