@@ -29,6 +29,7 @@ from ._client import (
     Producer,
     TopicPartition,
 )
+from ._share import AcknowledgeType, ShareConsumer, ShareMessage
 import logging as _logging
 
 from ._odradek import __version__
@@ -75,6 +76,9 @@ __all__ = [
     "DeliveryFuture",
     "DeliveryReport",
     "Message",
+    "ShareConsumer",
+    "ShareMessage",
+    "AcknowledgeType",
     "OFFSET_BEGINNING",
     "OFFSET_END",
     "OFFSET_STORED",
