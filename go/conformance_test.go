@@ -53,6 +53,12 @@ var allowedKeys = map[string][]string{
 	"commit_transaction":          {"client"},
 	"abort_transaction":           {"client"},
 	"send_offsets_to_transaction": {"client", "consumer", "offsets"},
+
+	"share_consumer":  {"client", "config"},
+	"share_subscribe": {"client", "topics", "timeout_ms"},
+	"share_poll":      {"client", "count", "timeout_ms", "expect"},
+	"acknowledge":     {"client", "topic", "partition", "offsets", "type"},
+	"share_commit":    {"client"},
 }
 
 func TestConformance(t *testing.T) {
@@ -77,6 +83,8 @@ type confClient struct {
 	producer *Producer
 	consumer *Consumer
 	pending  []*Record // received by wait_assignment, handed out first by consume
+	share    *ShareConsumer
+	received []*ShareRecord // every record share_poll handed out, for acknowledge
 }
 
 type runner struct {
@@ -120,6 +128,9 @@ func runScenario(t *testing.T, sc *scenario) {
 			}
 			if c.consumer != nil {
 				c.consumer.Close()
+			}
+			if c.share != nil {
+				c.share.Close()
 			}
 		}
 		admin.Close()
@@ -553,7 +564,12 @@ func (r *runner) do(op string, step map[string]json.RawMessage, want *expectedEr
 		if c.producer != nil {
 			return c.producer.Close()
 		}
+		if c.share != nil {
+			return c.share.Close()
+		}
 		return c.consumer.Close()
+	case "share_consumer", "share_subscribe", "share_poll", "acknowledge", "share_commit":
+		return r.shareStep(op, step)
 	}
 	return fmt.Errorf("unknown op %q", op)
 }

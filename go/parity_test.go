@@ -26,6 +26,8 @@ func TestParityManifest(t *testing.T) {
 		"Producer": reflect.TypeOf(&Producer{}),
 		"Consumer": reflect.TypeOf(&Consumer{}),
 		"Admin":    reflect.TypeOf(&Admin{}),
+
+		"ShareConsumer": reflect.TypeOf(&ShareConsumer{}),
 	}
 	has := func(name string) bool {
 		typ, method, ok := strings.Cut(name, ".")

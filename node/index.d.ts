@@ -442,3 +442,43 @@ export function setLogHandler(
   level: 'error' | 'warn' | 'info' | 'debug' | 'trace' | null,
   handler?: ((record: LogRecord) => void) | null,
 ): void
+
+/** How a message handed out by a ShareConsumer is settled. */
+export const AcknowledgeType: Readonly<{
+  /** Processed: never delivered again. */
+  ACCEPT: 'accept'
+  /** Not processed: delivered again (to any member), its deliveryCount one higher. */
+  RELEASE: 'release'
+  /** Cannot be processed: never delivered again. */
+  REJECT: 'reject'
+}>
+export type AcknowledgeType = 'accept' | 'release' | 'reject'
+
+/** A message handed out by a ShareConsumer. */
+export interface ShareMessage extends Message {
+  /** 1 the first time it is delivered, 2 after one release or lock timeout, ... */
+  deliveryCount: number
+}
+
+/**
+ * A member of a share group (KIP-932; `group.id` required): members read the same partitions
+ * and the broker hands each record to one member at a time, which acknowledges it. With
+ * `share.acknowledgement.mode` 'implicit' (the default) messages not acknowledged are accepted
+ * at the next poll or commitSync; with 'explicit' each must be acknowledged before the next poll.
+ */
+export class ShareConsumer {
+  constructor(config: Config)
+  subscribe(topics: string[] | string): void
+  /** The partitions the coordinator assigned to this member now. */
+  assignment(): TopicPartition[]
+  /** Messages that arrive within `timeoutMs` (default 1000); empty after it. */
+  poll(timeoutMs?: number): Promise<ShareMessage[]>
+  /** Settles a message this consumer handed out (default: accept). */
+  acknowledge(message: ShareMessage, type?: AcknowledgeType): void
+  /** Sends the pending acknowledgements now; rejects with the first partition's error. */
+  commitSync(): Promise<void>
+  /** Sends the pending acknowledgements in the background. */
+  commitAsync(): void
+  /** Leaves the share group; messages not acknowledged are released. Idempotent. */
+  close(): Promise<void>
+}

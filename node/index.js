@@ -1005,6 +1005,10 @@ const OFFSET = Object.freeze({ ...RULES.offsets })
 const LOCAL_ERRORS = Object.freeze({ ...RULES.localErrors })
 const ERROR_CLASSES = Object.freeze([...RULES.errorClasses])
 
+const { ShareConsumer, AcknowledgeType } = require('./share.js')({
+  native, call, rethrow, configMap, tokenCallback, decodeBatch,
+})
+
 module.exports = {
   setLogHandler,
   OFFSET,
@@ -1013,6 +1017,8 @@ module.exports = {
   Producer,
   Consumer,
   Admin,
+  ShareConsumer,
+  AcknowledgeType,
   KafkaError,
   testing: { Broker },
   version: require('./package.json').version,

@@ -15,6 +15,7 @@ use odradek::error::{Error, ErrorClass};
 use odradek::group::RebalanceListener;
 use odradek::producer::{Producer, ProducerRecord};
 use odradek::records::RecordHeader;
+use odradek::share::{AcknowledgeType, ShareConsumer, ShareRecord};
 use odradek_broker::EmbeddedBroker;
 use serde_json::{Map, Value};
 
@@ -61,6 +62,13 @@ fn every_scenario_passes() {
 enum Client {
     Producer(Producer),
     Consumer(Box<ConsumerState>),
+    Share(Box<ShareState>),
+}
+
+struct ShareState {
+    consumer: ShareConsumer,
+    /// Every record `share_poll` handed out, for `acknowledge` to find by offset.
+    received: Vec<ShareRecord>,
 }
 
 struct ConsumerState {
@@ -177,6 +185,9 @@ async fn run_scenario(doc: &Value) -> Outcome {
             Client::Consumer(c) => {
                 let _ = c.consumer.close().await;
             }
+            Client::Share(s) => {
+                let _ = s.consumer.close().await;
+            }
         }
     }
     let mut broker = broker;
@@ -272,6 +283,16 @@ impl Runner {
             "alter_config" => self.alter_config(step).await,
             "describe_config" => self.describe_config(step).await,
             "delete_records" => self.delete_records(step).await,
+            "share_consumer" => self.new_share_consumer(step),
+            "share_subscribe" => self.share_subscribe(step).await,
+            "share_poll" => self.share_poll(step).await,
+            "acknowledge" => self.acknowledge(step),
+            "share_commit" => self
+                .share(step)?
+                .consumer
+                .commit_sync()
+                .await
+                .map_err(StepError::Client),
             other => return Err(format!("unknown op {other:?}")),
         };
         check_error(step, result)
@@ -828,8 +849,129 @@ impl Runner {
         match self.clients.remove(&name) {
             Some(Client::Producer(p)) => p.close().await.map_err(StepError::Client),
             Some(Client::Consumer(c)) => c.consumer.close().await.map_err(StepError::Client),
+            Some(Client::Share(s)) => s.consumer.close().await.map_err(StepError::Client),
             None => Err(format!("no client named {name}").into()),
         }
+    }
+}
+
+impl Runner {
+    fn new_share_consumer(&mut self, step: &Value) -> Result<(), StepError> {
+        let config = self.config(step)?;
+        let consumer = ShareConsumer::new(&config).map_err(StepError::Client)?;
+        self.clients.insert(
+            string(&step["client"])?,
+            Client::Share(Box::new(ShareState {
+                consumer,
+                received: Vec::new(),
+            })),
+        );
+        Ok(())
+    }
+
+    fn share(&mut self, step: &Value) -> Result<&mut ShareState, String> {
+        match self.clients.get_mut(&string(&step["client"])?) {
+            Some(Client::Share(s)) => Ok(s),
+            _ => Err(format!("no share consumer named {}", step["client"])),
+        }
+    }
+
+    /// Subscribes, polls until the coordinator assigned a partition, then fetches once more:
+    /// the share-partition starts at the log's end when first fetched. No record may arrive.
+    async fn share_subscribe(&mut self, step: &Value) -> Result<(), StepError> {
+        let topics = strings(&step["topics"])?;
+        let deadline = Instant::now() + Duration::from_millis(int(&step["timeout_ms"])? as u64);
+        let s = self.share(step)?;
+        s.consumer.subscribe(&topics);
+        loop {
+            let assigned = !s.consumer.assignment().is_empty();
+            let got = s
+                .consumer
+                .poll(Duration::from_millis(100))
+                .await
+                .map_err(StepError::Client)?;
+            if let Some(r) = got.first() {
+                return Err(
+                    format!("record {}@{} before any was produced", r.topic, r.offset).into(),
+                );
+            }
+            if assigned {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err("no share assignment in time".into());
+            }
+        }
+    }
+
+    async fn share_poll(&mut self, step: &Value) -> Result<(), StepError> {
+        let count = int(&step["count"])? as usize;
+        let deadline = Instant::now() + Duration::from_millis(int(&step["timeout_ms"])? as u64);
+        let s = self.share(step)?;
+        let mut got: Vec<ShareRecord> = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let batch = s.consumer.poll(left.min(Duration::from_millis(200)));
+            got.extend(batch.await.map_err(StepError::Client)?);
+            let done = if count == 0 {
+                !got.is_empty()
+            } else {
+                got.len() >= count
+            };
+            if done || Instant::now() >= deadline {
+                break;
+            }
+        }
+        s.received.extend(got.iter().cloned());
+        if got.len() != count {
+            return Err(format!("received {} records, expected {count}", got.len()).into());
+        }
+        got.sort_by(|a, b| {
+            (&a.topic, a.partition, a.offset).cmp(&(&b.topic, b.partition, b.offset))
+        });
+        if let Some(expect) = step.get("expect") {
+            let expect = expect.as_array().ok_or("expect is not a list")?;
+            if expect.len() != count {
+                return Err(
+                    format!("expect has {} entries, count is {count}", expect.len()).into(),
+                );
+            }
+            for (i, (e, r)) in expect.iter().zip(&got).enumerate() {
+                compare_record(e, &r.to_consumer_record())
+                    .and_then(|()| match e.get("delivery_count") {
+                        Some(want) if int(want)? != i64::from(r.delivery_count) => {
+                            Err(format!("delivery_count {} != {want}", r.delivery_count))
+                        }
+                        _ => Ok(()),
+                    })
+                    .map_err(|m| format!("record {i}: {m}"))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn acknowledge(&mut self, step: &Value) -> Result<(), StepError> {
+        let (topic, partition) = (string(&step["topic"])?, int(&step["partition"])? as i32);
+        let kind = match string(&step["type"])?.as_str() {
+            "accept" => AcknowledgeType::Accept,
+            "release" => AcknowledgeType::Release,
+            "reject" => AcknowledgeType::Reject,
+            other => return Err(format!("unknown acknowledge type {other:?}").into()),
+        };
+        let s = self.share(step)?;
+        for o in step["offsets"].as_array().ok_or("offsets is not a list")? {
+            let offset = int(o)?;
+            let record = s
+                .received
+                .iter()
+                .rev()
+                .find(|r| r.topic == topic && r.partition == partition && r.offset == offset)
+                .ok_or_else(|| format!("no record {topic}-{partition}@{offset} was received"))?;
+            s.consumer
+                .acknowledge(record, kind)
+                .map_err(StepError::Client)?;
+        }
+        Ok(())
     }
 }
 

@@ -85,7 +85,10 @@ impl ConsumerBox {
             if records.is_empty() && timeout_ms != 0 {
                 records = block_on(self.client.poll_batch(max.max(1), timeout_of(timeout_ms)))??;
             }
-            Ok(Box::new(RecordBatchBox { records }))
+            Ok(Box::new(RecordBatchBox {
+                records,
+                delivery_counts: Vec::new(),
+            }))
         })
     }
 
@@ -209,7 +212,9 @@ impl RebalanceListener for RebalanceBridge {
 /// Records handed to C++ in one piece; C++ reads them in place (no copy of keys or values).
 #[derive(Debug)]
 pub struct RecordBatchBox {
-    records: Vec<ConsumerRecord>,
+    pub(crate) records: Vec<ConsumerRecord>,
+    /// Per record, for a share consumer's batch; empty for a classic consumer's.
+    pub(crate) delivery_counts: Vec<i16>,
 }
 
 const EMPTY: &[u8] = &[];
@@ -220,6 +225,9 @@ impl RecordBatchBox {
     }
     pub(crate) fn len(&self) -> usize {
         self.records.len()
+    }
+    pub(crate) fn delivery_count(&self, i: usize) -> i16 {
+        self.delivery_counts.get(i).copied().unwrap_or(-1)
     }
     pub(crate) fn topic(&self, i: usize) -> &str {
         self.at(i).map_or("", |r| &r.topic)

@@ -14,6 +14,7 @@
 
 mod consumer;
 mod logging;
+mod share;
 mod transaction;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -33,6 +34,8 @@ use tokio::sync::{Notify, mpsc};
 use consumer::consumer_new;
 pub use consumer::{ConsumerBox, RecordBatchBox};
 use logging::set_log_forwarding;
+pub use share::ShareConsumerBox;
+use share::share_consumer_new;
 
 #[cxx::bridge(namespace = "odradek::ffi")]
 mod ffi {
@@ -85,6 +88,7 @@ mod ffi {
         type ProducerBox;
         type ConsumerBox;
         type RecordBatchBox;
+        type ShareConsumerBox;
         type AdminBox;
         type BrokerBox;
 
@@ -143,6 +147,27 @@ mod ffi {
         fn set_rebalance_sink(self: &ConsumerBox, sink: UniquePtr<RebalanceSink>) -> Result<()>;
         fn close(self: &ConsumerBox) -> Result<()>;
         fn group_metadata(self: &ConsumerBox) -> Result<GroupMetadata>;
+
+        fn share_consumer_new(
+            config: &[Property],
+            tokens: UniquePtr<TokenSink>,
+        ) -> Result<Box<ShareConsumerBox>>;
+        fn subscribe(self: &ShareConsumerBox, topics: &[String]) -> Result<()>;
+        fn assignment(self: &ShareConsumerBox) -> Result<Vec<PartitionOffset>>;
+        fn poll(self: &ShareConsumerBox, timeout_ms: i64) -> Result<Box<RecordBatchBox>>;
+        /// kind: 1 accept, 2 release, 3 reject.
+        fn acknowledge(
+            self: &ShareConsumerBox,
+            topic: &[u8],
+            partition: i32,
+            offset: i64,
+            kind: u8,
+        ) -> Result<()>;
+        fn commit_sync(self: &ShareConsumerBox) -> Result<()>;
+        fn commit_async(self: &ShareConsumerBox) -> Result<()>;
+        fn close(self: &ShareConsumerBox) -> Result<()>;
+        /// The record's delivery count (share consumers), -1 for a classic consumer's record.
+        fn delivery_count(self: &RecordBatchBox, i: usize) -> i16;
 
         fn len(self: &RecordBatchBox) -> usize;
         fn topic(self: &RecordBatchBox, i: usize) -> &str;

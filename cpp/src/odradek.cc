@@ -313,6 +313,11 @@ HeaderView Message::header(std::size_t h) const {
     if (!batch_->header_value_is_null(index_, h)) out.value = view(batch_->header_value(index_, h));
     return out;
 }
+std::optional<std::int16_t> Message::delivery_count() const {
+    std::int16_t n = batch_->delivery_count(index_);
+    if (n < 0) return std::nullopt;
+    return n;
+}
 std::vector<HeaderView> Message::headers() const {
     std::vector<HeaderView> out;
     std::size_t n = header_count();
@@ -541,6 +546,91 @@ void Consumer::set_rebalance_callbacks(RebalanceCallbacks callbacks) {
 }
 
 void Consumer::close() {
+    if (!impl_ || impl_->closed) return;
+    impl_->closed = true;
+    call([&] { impl_->box->close(); });
+}
+
+// ---------------------------------------------------------------------------- share consumer
+
+struct ShareConsumer::Impl {
+    rust::Box<ffi::ShareConsumerBox> box;
+    bool closed = false;
+};
+
+ShareConsumer::ShareConsumer(const Config& config) : ShareConsumer(config, TokenProvider()) {}
+
+ShareConsumer::ShareConsumer(const Config& config, TokenProvider token_provider)
+    : impl_(new Impl{call([&] {
+          auto p = properties(config);
+          return ffi::share_consumer_new(as_slice(p), token_sink(std::move(token_provider)));
+      })}) {}
+
+ShareConsumer::~ShareConsumer() {
+    if (!impl_ || impl_->closed) return;
+    try {
+        close();
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "odradek: closing a share consumer: %s\n", e.what());
+    }
+}
+
+ShareConsumer::ShareConsumer(ShareConsumer&&) noexcept = default;
+ShareConsumer& ShareConsumer::operator=(ShareConsumer&& other) noexcept {
+    if (this != &other) {
+        ShareConsumer old(std::move(*this));
+        impl_ = std::move(other.impl_);
+    }
+    return *this;
+}
+
+void ShareConsumer::subscribe(const std::vector<std::string>& topics) {
+    need(impl_.get());
+    call([&] {
+        std::vector<rust::String> t(topics.begin(), topics.end());
+        impl_->box->subscribe(rust::Slice<const rust::String>(t.data(), t.size()));
+    });
+}
+
+std::vector<TopicPartition> ShareConsumer::assignment() const {
+    need(impl_.get());
+    return call([&] {
+        std::vector<TopicPartition> out;
+        for (const auto& p : impl_->box->assignment()) out.push_back({std::string(p.topic), p.partition});
+        return out;
+    });
+}
+
+std::vector<Message> ShareConsumer::poll(std::chrono::milliseconds timeout) {
+    need(impl_.get());
+    return call([&] {
+        std::shared_ptr<const ffi::RecordBatchBox> batch(impl_->box->poll(millis(timeout)).into_raw(),
+                                                         BatchDeleter{});
+        std::vector<Message> out;
+        for (std::size_t i = 0; i < batch->len(); ++i) out.push_back(Message(batch, i));
+        return out;
+    });
+}
+
+void ShareConsumer::acknowledge(const Message& message, AcknowledgeType type) {
+    need(impl_.get());
+    call([&] {
+        impl_->box->acknowledge(slice(message.topic()), message.partition(), message.offset(),
+                                static_cast<std::uint8_t>(type));
+    });
+}
+
+void ShareConsumer::commit_sync() {
+    need(impl_.get());
+    call([&] { impl_->box->commit_sync(); });
+}
+
+void ShareConsumer::commit_async() {
+    need(impl_.get());
+    call([&] { impl_->box->commit_async(); });
+}
+
+void ShareConsumer::close() {
     if (!impl_ || impl_->closed) return;
     impl_->closed = true;
     call([&] { impl_->box->close(); });

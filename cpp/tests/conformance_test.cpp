@@ -118,6 +118,11 @@ std::map<std::string, std::set<std::string>> allowed_keys() {
         {"commit_transaction", {"client"}},
         {"abort_transaction", {"client"}},
         {"send_offsets_to_transaction", {"client", "consumer", "offsets"}},
+        {"share_consumer", {"client", "config"}},
+        {"share_subscribe", {"client", "topics", "timeout_ms"}},
+        {"share_poll", {"client", "count", "timeout_ms", "expect"}},
+        {"acknowledge", {"client", "topic", "partition", "offsets", "type"}},
+        {"share_commit", {"client"}},
     };
 }
 
@@ -225,7 +230,8 @@ private:
         }
         static const std::set<std::string> may_fail = {
             "producer", "consumer", "create_topic", "produce", "init_transactions", "begin_transaction",
-            "commit_transaction", "abort_transaction", "send_offsets_to_transaction"};
+            "commit_transaction", "abort_transaction", "send_offsets_to_transaction", "share_consumer",
+            "share_poll", "acknowledge"};
         if (step.contains("expect_error") && !may_fail.count(op)) {
             fail("expect_error is not supported on op " + op);
         }
@@ -355,6 +361,19 @@ private:
             }
             odradek::ConsumerGroupMetadata group = consumer(step.at("consumer")).group_metadata();
             expecting(step, [&] { producer(step).send_offsets_to_transaction(offsets, group, 30s); });
+        } else if (op == "share_consumer") {
+            expecting(step, [&] {
+                shares_[step.at("client").get<std::string>()] =
+                    std::make_unique<odradek::ShareConsumer>(client_config(step));
+            });
+        } else if (op == "share_subscribe") {
+            share_subscribe(step);
+        } else if (op == "share_poll") {
+            expecting(step, [&] { share_poll(step); });
+        } else if (op == "acknowledge") {
+            expecting(step, [&] { acknowledge(step); });
+        } else if (op == "share_commit") {
+            share(step.at("client")).commit_sync();
         } else if (op == "close") {
             std::string name = step.at("client");
             if (auto p = producers_.find(name); p != producers_.end()) {
@@ -364,6 +383,10 @@ private:
                 c->second->close();
                 consumers_.erase(c);
                 buffered_.erase(name);
+            } else if (auto s = shares_.find(name); s != shares_.end()) {
+                s->second->close();
+                shares_.erase(s);
+                received_.erase(name);
             } else {
                 fail("no client named " + name);
             }
@@ -544,6 +567,84 @@ private:
         }
     }
 
+    odradek::ShareConsumer& share(const std::string& name) {
+        auto it = shares_.find(name);
+        if (it == shares_.end()) fail("no share consumer named " + name);
+        return *it->second;
+    }
+
+    // Polls until assigned, then once more: the share-partition starts at the log's end when
+    // first fetched.
+    void share_subscribe(const json& step) {
+        auto& c = share(step.at("client"));
+        c.subscribe(step.at("topics").get<std::vector<std::string>>());
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(step.at("timeout_ms").get<int>());
+        while (true) {
+            bool assigned = !c.assignment().empty();
+            if (!c.poll(100ms).empty()) fail("a record arrived before any was produced");
+            if (assigned) return;
+            if (std::chrono::steady_clock::now() > deadline) fail("no share assignment in time");
+        }
+    }
+
+    void share_poll(const json& step) {
+        std::string name = step.at("client");
+        auto& c = share(name);
+        std::size_t count = step.at("count").get<std::size_t>();
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(step.at("timeout_ms").get<int>());
+        std::vector<odradek::Message> got;
+        while (true) {
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+            for (auto& m : c.poll(std::clamp(left, 0ms, std::chrono::milliseconds(200)))) got.push_back(std::move(m));
+            bool done = count == 0 ? !got.empty() : got.size() >= count;
+            if (done || std::chrono::steady_clock::now() >= deadline) break;
+        }
+        auto& received = received_[name];
+        received.insert(received.end(), got.begin(), got.end());
+        if (got.size() != count) {
+            fail("received " + std::to_string(got.size()) + " records, expected " + std::to_string(count));
+        }
+        std::stable_sort(got.begin(), got.end(), [](const odradek::Message& a, const odradek::Message& b) {
+            return std::make_tuple(a.topic(), a.partition(), a.offset()) <
+                   std::make_tuple(b.topic(), b.partition(), b.offset());
+        });
+        if (!step.contains("expect")) return;
+        const auto& expect = step["expect"];
+        if (expect.size() != got.size()) fail("expect has a different length than count");
+        for (std::size_t i = 0; i < got.size(); ++i) {
+            json fields = expect[i];
+            if (fields.contains("delivery_count")) {
+                auto want = fields["delivery_count"].get<std::int16_t>();
+                fields.erase("delivery_count");
+                if (got[i].delivery_count() != want) {
+                    fail("record " + std::to_string(i) + ": expected delivery_count " + std::to_string(want) + ", got " +
+                         std::to_string(got[i].delivery_count().value_or(-1)));
+                }
+            }
+            check_record(i, fields, to_rec(got[i]));
+        }
+    }
+
+    void acknowledge(const json& step) {
+        std::string name = step.at("client"), topic = step.at("topic"), type = step.at("type");
+        static const std::map<std::string, odradek::AcknowledgeType> types = {
+            {"accept", odradek::AcknowledgeType::Accept},
+            {"release", odradek::AcknowledgeType::Release},
+            {"reject", odradek::AcknowledgeType::Reject}};
+        auto kind = types.find(type);
+        if (kind == types.end()) fail("unknown acknowledge type " + type);
+        int partition = step.at("partition");
+        for (const auto& o : step.at("offsets")) {
+            auto offset = o.get<std::int64_t>();
+            const auto& received = received_[name];
+            auto found = std::find_if(received.rbegin(), received.rend(), [&](const odradek::Message& m) {
+                return m.topic() == topic && m.partition() == partition && m.offset() == offset;
+            });
+            if (found == received.rend()) fail("no record " + topic + "@" + std::to_string(offset) + " was received");
+            share(name).acknowledge(*found, kind->second);
+        }
+    }
+
     void wait_assignment(const json& step) {
         auto clients = step.at("clients").get<std::vector<std::string>>();
         std::string topic = step.at("topic");
@@ -580,6 +681,9 @@ private:
     std::map<std::string, std::unique_ptr<odradek::Producer>> producers_;
     std::map<std::string, std::unique_ptr<odradek::Consumer>> consumers_;
     std::map<std::string, std::deque<Rec>> buffered_;
+    std::map<std::string, std::unique_ptr<odradek::ShareConsumer>> shares_;
+    // Every record share_poll handed out, per share consumer, for acknowledge to find by offset.
+    std::map<std::string, std::vector<odradek::Message>> received_;
     // Failures inside on_revoked ("on_revoke": "commit"), reported after the step.
     std::mutex callback_lock_;
     std::vector<std::string> callback_errors_;

@@ -273,7 +273,7 @@ namespace Odradek
             }
         }
 
-        private static unsafe List<ConsumeResult> Copy(IntPtr listPtr)
+        internal static unsafe List<ConsumeResult> Copy(IntPtr listPtr)
         {
             var list = (OdradekMessageList*)listPtr;
             int n = (int)list->Count.ToUInt64();

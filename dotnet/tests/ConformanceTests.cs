@@ -60,7 +60,7 @@ namespace Odradek.Tests
     }
 
     /// <summary>One execution of one scenario document.</summary>
-    internal sealed class ScenarioRun
+    internal sealed partial class ScenarioRun
     {
         private static readonly Dictionary<string, string[]> StepKeys = new Dictionary<string, string[]>
         {
@@ -85,6 +85,11 @@ namespace Odradek.Tests
             { "commit_transaction", new[] { "client", "expect_error" } },
             { "abort_transaction", new[] { "client", "expect_error" } },
             { "send_offsets_to_transaction", new[] { "client", "consumer", "offsets", "expect_error" } },
+            { "share_consumer", new[] { "client", "config", "expect_error" } },
+            { "share_subscribe", new[] { "client", "topics", "timeout_ms" } },
+            { "share_poll", new[] { "client", "count", "timeout_ms", "expect", "expect_error" } },
+            { "acknowledge", new[] { "client", "topic", "partition", "offsets", "type", "expect_error" } },
+            { "share_commit", new[] { "client" } },
         };
 
         private readonly JsonObject _doc;
@@ -168,6 +173,7 @@ namespace Odradek.Tests
             finally
             {
                 foreach (var c in _consumers.Values) c.Dispose();
+                foreach (var c in _shares.Values) c.Dispose();
                 foreach (var p in _producers.Values) p.Dispose();
                 if (_admin != null) _admin.Dispose();
                 if (_broker != null) _broker.Dispose();
@@ -362,6 +368,10 @@ namespace Odradek.Tests
                             _consumers.Remove(name);
                             _pending.Remove(name);
                         }
+                        else if (_shares.ContainsKey(name))
+                        {
+                            CloseShare(name);
+                        }
                         else
                         {
                             throw new ScenarioFailure("no client named \"" + name + "\"");
@@ -391,6 +401,13 @@ namespace Odradek.Tests
                         }
                     });
                     break;
+                case "share_consumer":
+                case "share_subscribe":
+                case "share_poll":
+                case "acknowledge":
+                case "share_commit":
+                    ShareStep(op, step, expectError);
+                    break;
                 default:
                     throw new ScenarioFailure("unknown op \"" + op + "\"");
             }
@@ -416,7 +433,7 @@ namespace Odradek.Tests
             return c;
         }
 
-        private static void Expecting(JsonObject expectError, Action action)
+        internal static void Expecting(JsonObject expectError, Action action)
         {
             if (expectError == null)
             {
@@ -641,7 +658,7 @@ namespace Odradek.Tests
             return r.Topic + "-" + r.Partition + "@" + r.Offset + " key=" + Show(r.Key);
         }
 
-        private static void CheckRecord(int i, JsonObject e, ConsumeResult r)
+        internal static void CheckRecord(int i, JsonObject e, ConsumeResult r)
         {
             foreach (string k in e.OrderedKeys)
             {

@@ -21,13 +21,18 @@ use crate::{config_from, js_error};
 
 /// Set once by close(); wakes every pending receive.
 #[derive(Default)]
-struct Closed {
+pub(crate) struct Closed {
     flag: AtomicBool,
     notify: Notify,
 }
 
 impl Closed {
-    async fn wait(&self) {
+    pub(crate) fn close(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    pub(crate) async fn wait(&self) {
         loop {
             let n = self.notify.notified();
             tokio::pin!(n);
@@ -53,7 +58,7 @@ pub struct RawBatch {
     pub topics: Vec<String>,
 }
 
-fn encode(records: Vec<ConsumerRecord>) -> RawBatch {
+pub(crate) fn encode(records: Vec<ConsumerRecord>) -> RawBatch {
     let size: usize = records
         .iter()
         .map(|r| {
@@ -506,8 +511,7 @@ impl NativeConsumer {
     /// pending receives resolve to `null`. Idempotent.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn close<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
-        self.closed.flag.store(true, Ordering::SeqCst);
-        self.closed.notify.notify_waiters();
+        self.closed.close();
         let client = self.inner.clone();
         env.spawn_future(async move { client.close().await.map_err(js_error) })
     }

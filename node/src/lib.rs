@@ -13,6 +13,7 @@ mod consumer;
 mod logging;
 mod oauth;
 mod observability;
+mod share;
 mod transaction;
 
 use std::collections::HashMap;
@@ -32,6 +33,7 @@ use odradek::records::RecordHeader;
 pub use consumer::NativeConsumer;
 pub use logging::{LogRecord, set_log_handler};
 pub use oauth::{OAuthBearerToken, TokenRequest, token_done};
+pub use share::NativeShareConsumer;
 
 /// The core's small rules, for `index.js` to export instead of retyping them.
 #[napi(object)]

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { createRequire } from 'node:module'
 
 const require = createRequire(import.meta.url)
-const { Producer, Consumer, Admin, testing } = require('../index.js')
+const { Producer, Consumer, Admin, ShareConsumer, AcknowledgeType, testing } = require('../index.js')
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const scenarioDir = path.resolve(here, '../../tests/conformance/scenarios')
@@ -46,7 +46,14 @@ const OPS = {
   alter_config: ['topic', 'set', 'expect_error'],
   describe_config: ['topic', 'expect', 'expect_error'],
   delete_records: ['topic', 'partition', 'offset', 'expect', 'expect_error'],
+  share_consumer: ['client', 'config', 'expect_error'],
+  share_subscribe: ['client', 'topics', 'timeout_ms', 'expect_error'],
+  share_poll: ['client', 'count', 'timeout_ms', 'expect', 'expect_error'],
+  acknowledge: ['client', 'topic', 'partition', 'offsets', 'type', 'expect_error'],
+  share_commit: ['client', 'expect_error'],
 }
+
+const ACKNOWLEDGE_TYPES = { accept: AcknowledgeType.ACCEPT, release: AcknowledgeType.RELEASE, reject: AcknowledgeType.REJECT }
 
 function bytes(b) {
   if (b === null || b === undefined) return null
@@ -95,6 +102,8 @@ class Runner {
     this.base = broker.clientConfig()
     this.clients = new Map()
     this.stash = new Map()
+    // Every record share_poll handed out, per share consumer, for acknowledge to find by offset.
+    this.received = new Map()
     // Failures inside 'revoked' listeners ("on_revoke": "commit"), reported after the step.
     this.callbackErrors = []
     this.admin = new Admin(this.base)
@@ -126,6 +135,8 @@ class Runner {
           })
         } else if (['topic', 'partition', 'offset'].includes(k)) {
           assert.equal(m[k], v, `${at}: ${k}`)
+        } else if (k === 'delivery_count') {
+          assert.equal(m.deliveryCount, v, `${at}: delivery_count`)
         } else {
           throw new Error(`scenario: unknown record field ${k} in expect`)
         }
@@ -343,6 +354,52 @@ class Runner {
         if (s.expect !== undefined) assert.equal(low.lowWatermark, s.expect, `${where}: low watermark`)
         return
       }
+      case 'share_consumer':
+        this.clients.set(s.client, new ShareConsumer(this.config(s.config)))
+        this.received.set(s.client, [])
+        return
+      case 'share_subscribe': {
+        // Polls until assigned, then once more: the share-partition starts at the log's end
+        // when first fetched.
+        const c = this.client(s.client)
+        c.subscribe(s.topics)
+        const deadline = Date.now() + s.timeout_ms
+        for (;;) {
+          const assigned = c.assignment().length > 0
+          const got = await c.poll(100)
+          assert.equal(got.length, 0, `${where}: a record arrived before any was produced`)
+          if (assigned) return
+          if (Date.now() > deadline) assert.fail(`${where}: no share assignment within ${s.timeout_ms} ms`)
+        }
+      }
+      case 'share_poll': {
+        const c = this.client(s.client)
+        const deadline = Date.now() + s.timeout_ms
+        const got = []
+        for (;;) {
+          got.push(...(await c.poll(Math.max(0, Math.min(deadline - Date.now(), 200)))))
+          const done = s.count === 0 ? got.length > 0 : got.length >= s.count
+          if (done || Date.now() >= deadline) break
+        }
+        this.received.get(s.client).push(...got)
+        assert.equal(got.length, s.count, `${where}: received ${got.length} records, expected ${s.count}`)
+        got.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition || a.offset - b.offset))
+        this.checkRecords(s, got, where)
+        return
+      }
+      case 'acknowledge': {
+        const c = this.client(s.client)
+        const type = ACKNOWLEDGE_TYPES[s.type]
+        if (type === undefined) throw new Error(`${where}: unknown acknowledge type ${JSON.stringify(s.type)}`)
+        for (const offset of s.offsets) {
+          const found = this.received.get(s.client).filter((m) => m.topic === s.topic && m.partition === s.partition && m.offset === offset)
+          assert.ok(found.length > 0, `${where}: no record ${s.topic}/${s.partition}@${offset} was received`)
+          c.acknowledge(found[found.length - 1], type)
+        }
+        return
+      }
+      case 'share_commit':
+        return this.client(s.client).commitSync()
       default:
         throw new Error(`${where}: unknown op ${JSON.stringify(s.op)} (this runner must be taught it)`)
     }

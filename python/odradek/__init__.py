@@ -45,6 +45,7 @@ from ._admin import (
     UserScramCredentialUpsertion,
 )
 from ._admin import __all__ as _admin_all
+from ._share import AcknowledgeType, ShareConsumer, ShareMessage
 import logging as _logging
 
 from ._odradek import __version__
@@ -91,6 +92,9 @@ __all__ = [
     "DeliveryFuture",
     "DeliveryReport",
     "Message",
+    "ShareConsumer",
+    "ShareMessage",
+    "AcknowledgeType",
     "OFFSET_BEGINNING",
     "OFFSET_END",
     "OFFSET_STORED",

@@ -17,10 +17,10 @@ use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 use crate::dispatch::{Resolver, dispatch};
 
 /// A record read from Kafka. Key, value and header values are `bytes` (or `None` when null).
-#[pyclass(module = "odradek._odradek", frozen)]
+#[pyclass(module = "odradek._odradek", frozen, subclass)]
 #[derive(Debug)]
 pub struct Message {
-    record: ConsumerRecord,
+    pub(crate) record: ConsumerRecord,
 }
 
 #[pymethods]

@@ -20,6 +20,7 @@ mod dispatch;
 mod log_bridge;
 mod observability;
 mod producer;
+mod share;
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -215,6 +216,8 @@ fn _odradek(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<producer::NativeProducer>()?;
     m.add_class::<consumer::Message>()?;
     m.add_class::<consumer::NativeConsumer>()?;
+    m.add_class::<share::ShareMessage>()?;
+    m.add_class::<share::NativeShareConsumer>()?;
     m.add_class::<admin::NativeAdmin>()?;
     m.add_class::<broker::NativeBroker>()?;
     m.add_function(wrap_pyfunction!(log_bridge::set_log_level, m)?)?;

@@ -56,7 +56,15 @@ KEYS = {
     "alter_config": {"topic", "set"},
     "describe_config": {"topic", "expect"},
     "delete_records": {"topic", "partition", "offset", "expect"},
+    "share_consumer": {"client", "config"},
+    "share_subscribe": {"client", "topics", "timeout_ms"},
+    "share_poll": {"client", "count", "timeout_ms", "expect"},
+    "acknowledge": {"client", "topic", "partition", "offsets", "type"},
+    "share_commit": {"client"},
 }
+
+ACKNOWLEDGE_TYPES = {"accept": odradek.AcknowledgeType.ACCEPT, "release": odradek.AcknowledgeType.RELEASE,
+                     "reject": odradek.AcknowledgeType.REJECT}
 
 
 def to_bytes(b: Any) -> Optional[bytes]:
@@ -92,6 +100,13 @@ class ConsumerState:
     def on_revoke(self, consumer: odradek.Consumer, partitions: List[odradek.TopicPartition]) -> None:
         # A failure raises out of the poll/consume/close that ran the callback: the step fails.
         consumer.commit()
+
+
+class ShareState:
+    def __init__(self, consumer: odradek.ShareConsumer) -> None:
+        self.consumer = consumer
+        # Every record share_poll handed out, for acknowledge to find by offset.
+        self.received: List[odradek.ShareMessage] = []
 
 
 # The SCRAM user of the embedded broker in a "security": "sasl_ssl" scenario.
@@ -386,12 +401,70 @@ class Runner:
         [low] = self.admin.delete_records([odradek.TopicPartition(step["topic"], step["partition"], step["offset"])])
         if "expect" in step and low.offset != step["expect"]:
             raise StepFailed(f"low watermark {low.offset}, expected {step['expect']}")
+    def share(self, name: str) -> ShareState:
+        c = self.clients.get(name)
+        if not isinstance(c, ShareState):
+            raise StepFailed(f"no share consumer named {name}")
+        return c
+
+    def op_share_consumer(self, step: Dict[str, Any]) -> None:
+        self.clients[step["client"]] = ShareState(odradek.ShareConsumer(self.config(step)))
+
+    def op_share_subscribe(self, step: Dict[str, Any]) -> None:
+        # Polls until assigned, then once more: the share-partition starts at the log's end
+        # when first fetched.
+        s = self.share(step["client"])
+        s.consumer.subscribe(step["topics"])
+        deadline = time.monotonic() + step["timeout_ms"] / 1000
+        while True:
+            assigned = bool(s.consumer.assignment())
+            got = s.consumer.poll(0.1)
+            if got:
+                raise StepFailed(f"a record arrived before any was produced: {got[0]!r}")
+            if assigned:
+                return
+            if time.monotonic() > deadline:
+                raise StepFailed("no share assignment in time")
+
+    def op_share_poll(self, step: Dict[str, Any]) -> None:
+        s = self.share(step["client"])
+        count = step["count"]
+        deadline = time.monotonic() + step["timeout_ms"] / 1000
+        got: List[odradek.ShareMessage] = []
+        while True:
+            got.extend(s.consumer.poll(max(0.0, min(deadline - time.monotonic(), 0.2))))
+            done = bool(got) if count == 0 else len(got) >= count
+            if done or time.monotonic() >= deadline:
+                break
+        s.received.extend(got)
+        if len(got) != count:
+            raise StepFailed(f"received {len(got)} records, expected {count}")
+        got.sort(key=lambda m: (m.topic, m.partition, m.offset))
+        self.check_records(step, got)
+        for i, want in enumerate(step.get("expect", [])):
+            if "delivery_count" in want and got[i].delivery_count != want["delivery_count"]:
+                raise StepFailed(f"record {i}: delivery_count {got[i].delivery_count}, expected {want['delivery_count']}")
+
+    def op_acknowledge(self, step: Dict[str, Any]) -> None:
+        s = self.share(step["client"])
+        kind = ACKNOWLEDGE_TYPES.get(step["type"])
+        if kind is None:
+            raise StepFailed(f"unknown acknowledge type {step['type']!r}")
+        for offset in step["offsets"]:
+            found = [m for m in s.received
+                     if (m.topic, m.partition, m.offset) == (step["topic"], step["partition"], offset)]
+            if not found:
+                raise StepFailed(f"no record {step['topic']}-{step['partition']}@{offset} was received")
+            s.consumer.acknowledge(found[-1], kind)
+
+    def op_share_commit(self, step: Dict[str, Any]) -> None:
+        self.share(step["client"]).consumer.commit_sync(30)
 
     def op_close(self, step: Dict[str, Any]) -> None:
         c = self.clients.pop(step["client"], None)
         if c is None:
             raise StepFailed(f"no client named {step['client']}")
-        if isinstance(c, ConsumerState):
+        if isinstance(c, (ConsumerState, ShareState)):
             c.consumer.close()
         else:
             c.close()
@@ -399,7 +472,7 @@ class Runner:
     def close_all(self) -> None:
         for c in self.clients.values():
             try:
-                (c.consumer if isinstance(c, ConsumerState) else c).close(5)
+                (c.consumer if isinstance(c, (ConsumerState, ShareState)) else c).close(5)
             except Exception:
                 pass
 

@@ -2,7 +2,7 @@
 """Stages the npm packages of the Node binding in the napi-rs layout, ready for `npm pack`.
 
     npm_packages.py main --version V --notice FILE --out DIR
-        DIR/odradek: index.js, index.d.ts, README.md, LICENSE, the notice, and a package.json
+        DIR/odradek: index.js, share.js, index.d.ts, README.md, LICENSE, the notice, and a package.json
         whose optionalDependencies name @odradek/<platform> for every target in napi.targets
     npm_packages.py platform --version V --target TRIPLE --addon FILE --notice FILE --out DIR
         DIR/<platform>: the addon and a package.json with os/cpu/libc, so npm installs only the
@@ -69,12 +69,13 @@ def main_package(args: argparse.Namespace) -> None:
         **common(src, args.version),
         "main": src["main"],
         "types": src["types"],
-        "files": ["index.js", "index.d.ts", "THIRD-PARTY-LICENSES.txt"],
+        "files": ["index.js", "share.js", "index.d.ts", "THIRD-PARTY-LICENSES.txt"],
         "napi": src["napi"],
         "optionalDependencies": {f"@odradek/{PLATFORMS[t][0]}": args.version for t in targets},
     }
     write(args.out / "odradek", manifest, {
         "index.js": NODE / "index.js",
+        "share.js": NODE / "share.js",
         "index.d.ts": NODE / "index.d.ts",
         "README.md": NODE / "README.md",
         "LICENSE": ROOT / "LICENSE",

@@ -29,6 +29,11 @@ cc -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -I"$root/bindings/c/include"
     "$root/bindings/c/tests/test_events.c" "$lib/libodradek_ffi.a" -lpthread -ldl -lm \
     -o "$out/test_events"
 "$out/test_events"
+echo "+ cc bindings/c/tests/test_share.c (the share consumer)" >&2
+cc -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -I"$root/bindings/c/include" \
+    "$root/bindings/c/tests/test_share.c" "$lib/libodradek_ffi.a" -lpthread -ldl -lm \
+    -o "$out/test_share"
+"$out/test_share"
 "$out/test_logging"
 
 command -v valgrind >/dev/null || { echo "55-cabi-go.sh: valgrind not found (scripts/setup.d/40-debian.sh installs it)" >&2; exit 1; }
@@ -40,6 +45,9 @@ echo "+ valgrind --leak-check=full test_odradek" >&2
 valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite \
     --num-callers=64 --suppressions="$root/bindings/c/tests/valgrind.supp" \
     --error-exitcode=3 "$out/test_odradek"
+valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite \
+    --num-callers=64 --suppressions="$root/bindings/c/tests/valgrind.supp" \
+    --error-exitcode=3 "$out/test_share"
 
 if [ -f "$root/go/go.mod" ]; then
     command -v go >/dev/null || { echo "55-cabi-go.sh: go not found (Go >= 1.26 is needed)" >&2; exit 1; }

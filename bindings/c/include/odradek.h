@@ -183,6 +183,16 @@
 // Log level: every request.
 #define ODRADEK_LOG_TRACE 5
 
+// Acknowledge type: the record was processed; it is never delivered again.
+#define ODRADEK_ACKNOWLEDGE_ACCEPT 1
+
+// Acknowledge type: the record was not processed; it is delivered again (to any member) with
+// its delivery count one higher.
+#define ODRADEK_ACKNOWLEDGE_RELEASE 2
+
+// Acknowledge type: the record cannot be processed; it is never delivered again.
+#define ODRADEK_ACKNOWLEDGE_REJECT 3
+
 // An admin client handle (opaque, thread-safe).
 typedef struct OdradekAdmin OdradekAdmin;
 
@@ -201,6 +211,9 @@ typedef struct OdradekGroupMetadata OdradekGroupMetadata;
 
 // A producer handle (opaque, thread-safe).
 typedef struct OdradekProducer OdradekProducer;
+
+// A share consumer handle (opaque, thread-safe).
+typedef struct OdradekShareConsumer OdradekShareConsumer;
 
 // An embedded broker handle (opaque, thread-safe).
 typedef struct OdradekTestBroker OdradekTestBroker;
@@ -422,6 +435,18 @@ typedef struct OdradekDeliveryReport {
 // thread: `reports[i]` is the outcome of record i of the call (one report for
 // odradek_producer_send). `reports` and everything it points to are valid during the call only.
 typedef void (*OdradekDeliveryCallback)(void *context, const struct OdradekDeliveryReport *reports, size_t count);
+
+// Messages handed out by odradek_share_consumer_poll (owned by the caller, freed with
+// odradek_share_message_list_free). Every pointer points into the list.
+typedef struct OdradekShareMessageList {
+  // The messages, in the order they were handed out (timestamp_type is always 0).
+  const struct OdradekMessage *messages;
+  // `delivery_counts[i]` is how often `messages[i]` has been delivered: 1 the first time, 2
+  // after one release or lock timeout, ...
+  const int16_t *delivery_counts;
+  // Number of messages (0 when the poll timed out).
+  size_t count;
+} OdradekShareMessageList;
 
 #ifdef __cplusplus
 extern "C" {
@@ -661,6 +686,60 @@ struct OdradekError *odradek_producer_close(const struct OdradekProducer *produc
 // callback runs after this returns (call odradek_producer_close first to get every report).
 // It must be the last call on the handle. NULL is allowed.
 void odradek_producer_free(struct OdradekProducer *producer);
+
+// Creates a share consumer (`bootstrap.servers` and `group.id` required;
+// `share.acknowledgement.mode` is `implicit`, the default: records not acknowledged are
+// accepted at the next poll or commit, or `explicit`: every record must be acknowledged before
+// the next poll). `*out` receives the handle, freed with odradek_share_consumer_free().
+struct OdradekError *odradek_share_consumer_new(const struct OdradekConfigEntry *config, size_t config_len, struct OdradekShareConsumer **out);
+
+// odradek_share_consumer_new with an OAUTHBEARER token callback (see OdradekTokenCallback),
+// used when `sasl.mechanism` is OAUTHBEARER. `context` must stay valid until
+// odradek_share_consumer_free returns. A NULL callback is odradek_share_consumer_new.
+struct OdradekError *odradek_share_consumer_new_with_token_callback(const struct OdradekConfigEntry *config, size_t config_len, OdradekTokenCallback callback, void *context, struct OdradekShareConsumer **out);
+
+// Subscribes to these topics (replacing the previous subscription). Returns at once; the
+// coordinator's assignment arrives while polling.
+struct OdradekError *odradek_share_consumer_subscribe(const struct OdradekShareConsumer *consumer, const char *const *topics, size_t count);
+
+// The partitions the coordinator assigned to this member now. `*out` receives an array of
+// `*count` entries (offset ODRADEK_OFFSET_INVALID), owned by the caller:
+// odradek_topic_partitions_free(*out, *count).
+struct OdradekError *odradek_share_consumer_assignment(const struct OdradekShareConsumer *consumer, struct OdradekTopicPartition **out, size_t *count);
+
+// Waits up to `timeout_ms` (< 0: no limit) for records; acknowledgements of the records handed
+// out before travel with this fetch. `*out` receives a list (empty after the timeout), owned by
+// the caller: odradek_share_message_list_free(). `cancel` (may be NULL) interrupts the wait
+// ("_INTR"); records acquired by an interrupted poll are delivered again once their
+// acquisition lock times out. In explicit mode a record of the previous poll left
+// unacknowledged is an error ("_INVALID_ARG").
+struct OdradekError *odradek_share_consumer_poll(const struct OdradekShareConsumer *consumer, int32_t timeout_ms, const struct OdradekCancel *cancel, struct OdradekShareMessageList **out);
+
+// Frees a list returned by odradek_share_consumer_poll. NULL is allowed.
+void odradek_share_message_list_free(struct OdradekShareMessageList *list);
+
+// Acknowledges the record at `topic` / `partition` / `offset` handed out by
+// odradek_share_consumer_poll, with `acknowledge_type` one of ODRADEK_ACKNOWLEDGE_*. It is sent
+// with the next poll or commit. A record acknowledged already, or not handed out to this
+// member, is an error ("_INVALID_ARG").
+struct OdradekError *odradek_share_consumer_acknowledge(const struct OdradekShareConsumer *consumer, const char *topic, int32_t partition, int64_t offset, int32_t acknowledge_type);
+
+// Sends the pending acknowledgements now (in implicit mode every record handed out and not
+// acknowledged is accepted) and waits up to `timeout_ms` (< 0: no limit) for the brokers'
+// answers. Returns the first partition's error, if any.
+struct OdradekError *odradek_share_consumer_commit_sync(const struct OdradekShareConsumer *consumer, int32_t timeout_ms, const struct OdradekCancel *cancel);
+
+// odradek_share_consumer_commit_sync in the background: returns at once; a failure is logged.
+struct OdradekError *odradek_share_consumer_commit_async(const struct OdradekShareConsumer *consumer);
+
+// Leaves the share group: explicit acknowledgements are sent, records handed out and not
+// acknowledged are released (delivered again, to any member), and waiting polls return
+// "_DESTROY". Idempotent.
+struct OdradekError *odradek_share_consumer_close(const struct OdradekShareConsumer *consumer, int32_t timeout_ms);
+
+// Frees the share consumer (closing it first if needed). It must be the last call on the
+// handle. NULL is allowed.
+void odradek_share_consumer_free(struct OdradekShareConsumer *consumer);
 
 // Sets the token: `token` (the compact JWT), when it expires (ms since the Unix epoch) and the
 // principal it names (may be NULL). Replaces an earlier odradek_token_fail.

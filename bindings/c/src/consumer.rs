@@ -95,8 +95,8 @@ pub struct OdradekMessageList {
 
 /// The allocation behind an OdradekMessageList (the public part is its first field).
 #[repr(C)]
-struct MessageListOwner {
-    list: OdradekMessageList,
+pub(crate) struct MessageListOwner {
+    pub(crate) list: OdradekMessageList,
     messages: Vec<OdradekMessage>,
     headers: Vec<OdradekHeader>,
     topics: Vec<CString>,
@@ -113,7 +113,7 @@ fn bytes_ptr(b: Option<&[u8]>) -> (*const u8, usize) {
     }
 }
 
-fn message_list(records: Vec<ConsumerRecord>) -> Box<MessageListOwner> {
+pub(crate) fn message_list(records: Vec<ConsumerRecord>) -> Box<MessageListOwner> {
     let mut topics: Vec<CString> = Vec::new();
     let mut topic_index: HashMap<*const u8, usize> = HashMap::new();
     let mut headers = Vec::with_capacity(records.iter().map(|r| r.headers.len()).sum());

@@ -22,6 +22,7 @@ mod error;
 mod logging;
 mod observability;
 mod producer;
+mod share;
 mod token;
 mod transaction;
 mod util;
@@ -34,6 +35,7 @@ pub use error::*;
 pub use logging::*;
 pub use observability::*;
 pub use producer::*;
+pub use share::*;
 pub use token::*;
 pub use transaction::*;
 pub use util::{

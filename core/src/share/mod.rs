@@ -50,6 +50,23 @@ pub struct ShareRecord {
     pub delivery_count: i16,
 }
 
+impl ShareRecord {
+    /// The record in the regular consumer's shape (create-time timestamp type), so bindings
+    /// hand both kinds out through one conversion; the delivery count stays here.
+    pub fn to_consumer_record(&self) -> crate::consumer::ConsumerRecord {
+        crate::consumer::ConsumerRecord {
+            topic: std::sync::Arc::from(self.topic.as_str()),
+            partition: self.partition,
+            offset: self.offset,
+            timestamp: self.timestamp,
+            timestamp_type: crate::records::TimestampType::CreateTime,
+            key: self.key.clone(),
+            value: self.value.clone(),
+            headers: self.headers.clone(),
+        }
+    }
+}
+
 /// `share.acknowledgement.mode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AcknowledgementMode {
@@ -178,7 +195,19 @@ impl ShareConsumer {
     /// poll or commit. A record acknowledged already, or not handed out to this member, is an
     /// error.
     pub fn acknowledge(&self, record: &ShareRecord, kind: AcknowledgeType) -> Result<()> {
-        lock(&self.inner.acks).acknowledge(&record.topic, record.partition, record.offset, kind)
+        self.acknowledge_offset(&record.topic, record.partition, record.offset, kind)
+    }
+
+    /// [`ShareConsumer::acknowledge`] by the record's coordinates, for callers that keep only
+    /// those (the C ABI and the bindings over it).
+    pub fn acknowledge_offset(
+        &self,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+        kind: AcknowledgeType,
+    ) -> Result<()> {
+        lock(&self.inner.acks).acknowledge(topic, partition, offset, kind)
     }
 
     /// Sends the pending acknowledgements now (ShareAcknowledge) and waits for the answers; the

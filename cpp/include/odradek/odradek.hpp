@@ -155,6 +155,7 @@ namespace ffi {
 struct ProducerBox;
 struct ConsumerBox;
 struct RecordBatchBox;
+struct ShareConsumerBox;
 struct AdminBox;
 struct BrokerBox;
 }  // namespace ffi
@@ -265,9 +266,13 @@ public:
     std::size_t header_count() const;
     HeaderView header(std::size_t index) const;
     std::vector<HeaderView> headers() const;
+    /// How often a share consumer has handed this record out (1 the first time, 2 after one
+    /// release or lock timeout, ...); nullopt for a Consumer's record.
+    std::optional<std::int16_t> delivery_count() const;
 
 private:
     friend class Consumer;
+    friend class ShareConsumer;
     Message(std::shared_ptr<const ffi::RecordBatchBox> batch, std::size_t index)
         : batch_(std::move(batch)), index_(index) {}
     std::shared_ptr<const ffi::RecordBatchBox> batch_;
@@ -333,6 +338,51 @@ private:
 };
 
 /// A topic and its partition count.
+/// What became of a record a ShareConsumer handed out.
+enum class AcknowledgeType : std::uint8_t {
+    Accept = 1,   ///< processed: never delivered again
+    Release = 2,  ///< not processed: delivered again (to any member), its delivery count one higher
+    Reject = 3,   ///< cannot be processed: never delivered again
+};
+
+/// A member of a share group (KIP-932; `group.id` required): members read the same partitions
+/// and the broker hands each record to one member at a time, which acknowledges it. With
+/// `share.acknowledgement.mode` "implicit" (the default) records not acknowledged are accepted
+/// at the next poll() or commit_sync(); with "explicit" each must be acknowledged before the
+/// next poll().
+class ShareConsumer {
+public:
+    explicit ShareConsumer(const Config& config);
+    explicit ShareConsumer(std::initializer_list<Config::value_type> config) : ShareConsumer(Config(config)) {}
+    /// A share consumer whose OAUTHBEARER tokens come from `token_provider`.
+    ShareConsumer(const Config& config, TokenProvider token_provider);
+    /// Closes (leaving the group); errors are swallowed (call close() to see them).
+    ~ShareConsumer();
+    ShareConsumer(ShareConsumer&&) noexcept;
+    ShareConsumer& operator=(ShareConsumer&&) noexcept;
+    ShareConsumer(const ShareConsumer&) = delete;
+    ShareConsumer& operator=(const ShareConsumer&) = delete;
+
+    void subscribe(const std::vector<std::string>& topics);
+    /// The partitions the coordinator assigned to this member now.
+    std::vector<TopicPartition> assignment() const;
+    /// Records that arrive within `timeout` (each with delivery_count()); empty after it. The
+    /// acknowledgements of the records handed out before travel with this fetch.
+    std::vector<Message> poll(std::chrono::milliseconds timeout);
+    /// Settles a record this consumer handed out (sent with the next poll or commit).
+    void acknowledge(const Message& message, AcknowledgeType type = AcknowledgeType::Accept);
+    /// Sends the pending acknowledgements now; throws the first partition's error.
+    void commit_sync();
+    /// Sends the pending acknowledgements in the background (a failure is logged).
+    void commit_async();
+    /// Leaves the share group; records handed out and not acknowledged are released. Idempotent.
+    void close();
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
 struct TopicInfo {
     std::string name;
     std::int32_t partitions = 0;
