@@ -555,6 +555,9 @@ func (r *runner) do(op string, step map[string]json.RawMessage, want *expectedEr
 		}
 		return c.consumer.Close()
 	}
+	if admin, ok := adminOps[op]; ok {
+		return admin(r, ctx, step)
+	}
 	return fmt.Errorf("unknown op %q", op)
 }
 
