@@ -60,7 +60,7 @@ namespace Odradek.Tests
     }
 
     /// <summary>One execution of one scenario document.</summary>
-    internal sealed class ScenarioRun
+    internal sealed partial class ScenarioRun
     {
         private static readonly Dictionary<string, string[]> StepKeys = new Dictionary<string, string[]>
         {
@@ -392,6 +392,7 @@ namespace Odradek.Tests
                     });
                     break;
                 default:
+                    if (RunAdminStep(op, step, expectError)) break;
                     throw new ScenarioFailure("unknown op \"" + op + "\"");
             }
         }
