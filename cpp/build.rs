@@ -2,7 +2,7 @@
 //! wrapper (src/odradek.cc), so the static library holds everything a C++ program links.
 
 fn main() {
-    cxx_build::bridge("src/lib.rs")
+    cxx_build::bridges(["src/lib.rs", "src/admin.rs"])
         .file("src/odradek.cc")
         .include("include")
         .std("c++17")
@@ -11,6 +11,7 @@ fn main() {
         .compile("odradek_cpp_glue");
     for f in [
         "src/lib.rs",
+        "src/admin.rs",
         "src/odradek.cc",
         "src/bridge.h",
         "include/odradek/odradek.hpp",

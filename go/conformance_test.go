@@ -571,6 +571,9 @@ func (r *runner) do(op string, step map[string]json.RawMessage, want *expectedEr
 	case "share_consumer", "share_subscribe", "share_poll", "acknowledge", "share_commit":
 		return r.shareStep(op, step)
 	}
+	if admin, ok := adminOps[op]; ok {
+		return admin(r, ctx, step)
+	}
 	return fmt.Errorf("unknown op %q", op)
 }
 

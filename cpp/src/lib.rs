@@ -12,6 +12,7 @@
 // cxx generates `unsafe` FFI glue; this module is an FFI edge, where `unsafe` is allowed.
 #![allow(unsafe_code)]
 
+mod admin;
 mod consumer;
 mod logging;
 mod share;

@@ -7,6 +7,7 @@
 
 #include "odradek-cpp/src/bridge.h"
 #include "odradek-cpp/src/lib.rs.h"
+#include "odradek-cpp/src/admin.rs.h"
 
 namespace odradek {
 
@@ -679,6 +680,221 @@ std::vector<TopicInfo> Admin::list_topics() {
         std::vector<TopicInfo> out;
         for (const auto& t : impl_->box->list_topics()) out.push_back({std::string(t.name), t.partitions});
         return out;
+    });
+}
+
+// ----------------------------------------------- admin: configs, groups, records, cluster, ACLs
+
+namespace {
+std::vector<rust::String> rust_strings(const std::vector<std::string>& in) {
+    std::vector<rust::String> out;
+    out.reserve(in.size());
+    for (const auto& s : in) out.emplace_back(s);
+    return out;
+}
+
+std::optional<std::string> optional_of(bool present, const rust::String& s) {
+    if (!present) return std::nullopt;
+    return std::string(s);
+}
+
+std::vector<TopicPartitionOffset> partition_offsets_of(const rust::Vec<ffi::PartitionOffset>& in) {
+    std::vector<TopicPartitionOffset> out;
+    out.reserve(in.size());
+    for (const auto& p : in) out.push_back({std::string(p.topic), p.partition, p.offset});
+    return out;
+}
+
+ffi::AclRow acl_row(const AclBinding& a) {
+    return ffi::AclRow{static_cast<std::int8_t>(a.resource_type), rust::String(a.resource_name),
+                       static_cast<std::int8_t>(a.pattern_type),  rust::String(a.principal),
+                       rust::String(a.host),                      static_cast<std::int8_t>(a.operation),
+                       static_cast<std::int8_t>(a.permission)};
+}
+
+std::vector<AclBinding> acls_of(const rust::Vec<ffi::AclRow>& rows) {
+    std::vector<AclBinding> out;
+    for (const auto& r : rows) {
+        out.push_back({static_cast<ResourceType>(r.resource_type), std::string(r.resource_name),
+                       static_cast<AclPatternType>(r.pattern_type), std::string(r.principal), std::string(r.host),
+                       static_cast<AclOperation>(r.operation), static_cast<AclPermission>(r.permission)});
+    }
+    return out;
+}
+}  // namespace
+
+std::vector<ConfigEntry> Admin::describe_configs(const ConfigResource& resource, const std::vector<std::string>& keys) {
+    need(impl_.get());
+    return call([&] {
+        auto k = rust_strings(keys);
+        std::vector<ConfigEntry> out;
+        for (const auto& e : ffi::admin_describe_configs(*impl_->box, static_cast<std::int8_t>(resource.type),
+                                                         resource.name, as_slice(k))) {
+            out.push_back({std::string(e.name), optional_of(e.has_value, e.value), e.read_only, e.is_default,
+                           e.is_sensitive});
+        }
+        return out;
+    });
+}
+
+void Admin::alter_configs(const ConfigResource& resource, const std::vector<ConfigChange>& changes) {
+    need(impl_.get());
+    call([&] {
+        std::vector<ffi::ConfigChange> c;
+        for (const auto& ch : changes) c.push_back({rust::String(ch.name), rust::String(ch.value.value_or("")), !ch.value});
+        ffi::admin_alter_configs(*impl_->box, static_cast<std::int8_t>(resource.type), resource.name, as_slice(c));
+    });
+}
+
+std::vector<GroupListing> Admin::list_groups() {
+    need(impl_.get());
+    return call([&] {
+        std::vector<GroupListing> out;
+        for (const auto& g : ffi::admin_list_groups(*impl_->box)) {
+            out.push_back({std::string(g.group_id), std::string(g.protocol_type), std::string(g.state),
+                           std::string(g.group_type)});
+        }
+        return out;
+    });
+}
+
+std::vector<GroupDescription> Admin::describe_groups(const std::vector<std::string>& groups) {
+    need(impl_.get());
+    return call([&] {
+        auto names = rust_strings(groups);
+        std::vector<GroupDescription> out;
+        for (const auto& g : ffi::admin_describe_groups(*impl_->box, as_slice(names))) {
+            GroupDescription d{std::string(g.group_id), std::string(g.group_type), std::string(g.state),
+                               std::string(g.assignor), g.epoch, {}};
+            for (const auto& m : g.members) {
+                GroupMember member{std::string(m.member_id), optional_of(m.has_instance_id, m.instance_id),
+                                   std::string(m.client_id), std::string(m.host), m.member_epoch, {}};
+                for (const auto& p : m.assignment) member.assignment.push_back({std::string(p.topic), p.partition});
+                d.members.push_back(std::move(member));
+            }
+            out.push_back(std::move(d));
+        }
+        return out;
+    });
+}
+
+std::vector<TopicPartitionOffset> Admin::list_group_offsets(const std::string& group) {
+    need(impl_.get());
+    return call([&] { return partition_offsets_of(ffi::admin_list_group_offsets(*impl_->box, group)); });
+}
+
+void Admin::alter_group_offsets(const std::string& group, const std::vector<TopicPartitionOffset>& offsets) {
+    need(impl_.get());
+    call([&] {
+        auto v = partition_offsets(offsets);
+        ffi::admin_alter_group_offsets(*impl_->box, group, as_slice(v));
+    });
+}
+
+void Admin::delete_group_offsets(const std::string& group, const std::vector<TopicPartition>& partitions) {
+    need(impl_.get());
+    call([&] {
+        auto v = to_ffi(partitions);
+        ffi::admin_delete_group_offsets(*impl_->box, group, as_slice(v));
+    });
+}
+
+void Admin::delete_groups(const std::vector<std::string>& groups) {
+    need(impl_.get());
+    call([&] {
+        auto names = rust_strings(groups);
+        ffi::admin_delete_groups(*impl_->box, as_slice(names));
+    });
+}
+
+std::vector<PartitionLag> Admin::group_lag(const std::string& group, const std::vector<std::string>& topics) {
+    need(impl_.get());
+    return call([&] {
+        auto t = rust_strings(topics);
+        std::vector<PartitionLag> out;
+        for (const auto& l : ffi::admin_group_lag(*impl_->box, group, as_slice(t))) {
+            std::optional<std::int64_t> committed;
+            if (l.committed != offsets::invalid) committed = l.committed;
+            out.push_back({std::string(l.topic), l.partition, committed, l.log_end, l.lag});
+        }
+        return out;
+    });
+}
+
+std::vector<TopicPartitionOffset> Admin::delete_records(const std::vector<TopicPartitionOffset>& before) {
+    need(impl_.get());
+    return call([&] {
+        auto v = partition_offsets(before);
+        return partition_offsets_of(ffi::admin_delete_records(*impl_->box, as_slice(v)));
+    });
+}
+
+ClusterDescription Admin::describe_cluster() {
+    need(impl_.get());
+    return call([&] {
+        auto c = ffi::admin_describe_cluster(*impl_->box);
+        ClusterDescription out{std::string(c.cluster_id), c.controller_id, {}};
+        for (const auto& b : c.brokers) {
+            out.brokers.push_back({b.id, std::string(b.host), b.port, optional_of(b.has_rack, b.rack)});
+        }
+        return out;
+    });
+}
+
+void Admin::create_acls(const std::vector<AclBinding>& acls) {
+    need(impl_.get());
+    call([&] {
+        std::vector<ffi::AclRow> rows;
+        for (const auto& a : acls) rows.push_back(acl_row(a));
+        ffi::admin_create_acls(*impl_->box, as_slice(rows));
+    });
+}
+
+std::vector<AclBinding> Admin::describe_acls(const AclBindingFilter& filter) {
+    need(impl_.get());
+    return call([&] { return acls_of(ffi::admin_describe_acls(*impl_->box, acl_row(filter))); });
+}
+
+std::vector<AclBinding> Admin::delete_acls(const std::vector<AclBindingFilter>& filters) {
+    need(impl_.get());
+    return call([&] {
+        std::vector<ffi::AclRow> rows;
+        for (const auto& f : filters) rows.push_back(acl_row(f));
+        return acls_of(ffi::admin_delete_acls(*impl_->box, as_slice(rows)));
+    });
+}
+
+std::vector<ScramCredential> Admin::describe_user_scram_credentials(const std::vector<std::string>& users) {
+    need(impl_.get());
+    return call([&] {
+        auto names = rust_strings(users);
+        std::vector<ScramCredential> out;
+        for (const auto& c : ffi::admin_describe_scram(*impl_->box, as_slice(names))) {
+            out.push_back({std::string(c.user), static_cast<ScramMechanism>(c.mechanism), c.iterations});
+        }
+        return out;
+    });
+}
+
+void Admin::upsert_user_scram_credential(const std::string& user, ScramMechanism mechanism, const std::string& password,
+                                         std::uint32_t iterations) {
+    need(impl_.get());
+    call([&] {
+        ffi::admin_upsert_scram(*impl_->box, user, static_cast<std::int8_t>(mechanism), password, iterations);
+    });
+}
+
+void Admin::delete_user_scram_credential(const std::string& user, ScramMechanism mechanism) {
+    need(impl_.get());
+    call([&] { ffi::admin_delete_scram(*impl_->box, user, static_cast<std::int8_t>(mechanism)); });
+}
+
+void Consumer::offsets_for_times(std::vector<TopicPartitionOffset>& partitions) const {
+    need(impl_.get());
+    call([&] {
+        auto v = partition_offsets(partitions);
+        auto found = ffi::consumer_offsets_for_times(*impl_->box, as_slice(v));
+        for (std::size_t i = 0; i < partitions.size() && i < found.size(); i++) partitions[i].offset = found[i].offset;
     });
 }
 

@@ -123,6 +123,16 @@ std::map<std::string, std::set<std::string>> allowed_keys() {
         {"share_poll", {"client", "count", "timeout_ms", "expect"}},
         {"acknowledge", {"client", "topic", "partition", "offsets", "type"}},
         {"share_commit", {"client"}},
+        {"watermarks", {"client", "topic", "partition", "expect"}},
+        {"offsets_for_times", {"client", "partitions", "expect"}},
+        {"describe_cluster", {"brokers"}},
+        {"describe_group", {"group", "state", "members"}},
+        {"group_lag", {"group", "expect"}},
+        {"alter_group_offsets", {"group", "offsets"}},
+        {"delete_group", {"group"}},
+        {"alter_config", {"topic", "set"}},
+        {"describe_config", {"topic", "expect"}},
+        {"delete_records", {"topic", "partition", "offset", "expect"}},
     };
 }
 
@@ -231,7 +241,8 @@ private:
         static const std::set<std::string> may_fail = {
             "producer", "consumer", "create_topic", "produce", "init_transactions", "begin_transaction",
             "commit_transaction", "abort_transaction", "send_offsets_to_transaction", "share_consumer",
-            "share_poll", "acknowledge"};
+            "share_poll", "acknowledge",
+            "alter_group_offsets", "delete_group", "alter_config", "delete_records"};
         if (step.contains("expect_error") && !may_fail.count(op)) {
             fail("expect_error is not supported on op " + op);
         }
@@ -390,6 +401,89 @@ private:
             } else {
                 fail("no client named " + name);
             }
+        } else {
+            expecting(step, [&] { admin_step(op, step); });
+        }
+    }
+
+    // The admin ops (and the consumer's watermarks and offsets_for_times) of the admin scenario.
+    void admin_step(const std::string& op, const json& step) {
+        odradek::Admin admin(broker_->client_config());
+        if (op == "watermarks") {
+            auto [low, high] = consumer(step.at("client")).watermarks(step.at("topic").get<std::string>(),
+                                                                     step.at("partition").get<int>());
+            auto want = step.at("expect").get<std::vector<std::int64_t>>();
+            if (want != std::vector<std::int64_t>{low, high}) {
+                fail("watermarks: expected " + step["expect"].dump() + ", got [" + std::to_string(low) + ", " +
+                     std::to_string(high) + "]");
+            }
+        } else if (op == "offsets_for_times") {
+            std::vector<odradek::TopicPartitionOffset> times;
+            for (const auto& q : step.at("partitions")) times.push_back({q.at("topic"), q.at("partition"), q.at("timestamp")});
+            consumer(step.at("client")).offsets_for_times(times);
+            std::vector<std::int64_t> got;
+            for (const auto& t : times) got.push_back(t.offset);
+            if (got != step.at("expect").get<std::vector<std::int64_t>>()) {
+                fail("offsets_for_times: expected " + step["expect"].dump() + ", got " + json(got).dump());
+            }
+        } else if (op == "describe_cluster") {
+            auto cluster = admin.describe_cluster();
+            bool controller = std::any_of(cluster.brokers.begin(), cluster.brokers.end(),
+                                          [&](const auto& b) { return b.id == cluster.controller_id; });
+            if (cluster.brokers.size() != step.at("brokers").get<std::size_t>() || !controller) {
+                fail("describe_cluster: expected " + step["brokers"].dump() + " brokers with the controller, got " +
+                     std::to_string(cluster.brokers.size()));
+            }
+        } else if (op == "describe_group") {
+            auto g = admin.describe_groups({step.at("group").get<std::string>()}).at(0);
+            if (g.state != step.at("state").get<std::string>() || g.members.size() != step.at("members").get<std::size_t>()) {
+                fail("describe_group: expected " + step["state"].dump() + " with " + step["members"].dump() +
+                     " members, got " + g.state + " with " + std::to_string(g.members.size()));
+            }
+        } else if (op == "group_lag") {
+            auto lags = admin.group_lag(step.at("group").get<std::string>());
+            std::sort(lags.begin(), lags.end(), [](const auto& a, const auto& b) {
+                return std::tie(a.topic, a.partition) < std::tie(b.topic, b.partition);
+            });
+            const auto& want = step.at("expect");
+            if (lags.size() != want.size()) fail("group_lag: expected " + want.dump() + ", got " + std::to_string(lags.size()) + " partitions");
+            for (std::size_t i = 0; i < lags.size(); ++i) {
+                const auto& l = lags[i];
+                for (auto& [k, v] : want[i].items()) {
+                    json got;
+                    if (k == "topic") got = l.topic;
+                    else if (k == "partition") got = l.partition;
+                    else if (k == "committed") got = l.committed.value_or(-1);  // the scenarios' "none"
+                    else if (k == "log_end") got = l.log_end;
+                    else if (k == "lag") got = l.lag;
+                    else fail("group_lag: unknown key " + k);
+                    if (got != v) fail("group_lag [" + std::to_string(i) + "]." + k + ": expected " + v.dump() + ", got " + got.dump());
+                }
+            }
+        } else if (op == "alter_group_offsets") {
+            std::vector<odradek::TopicPartitionOffset> offsets;
+            for (const auto& o : step.at("offsets")) offsets.push_back({o.at("topic"), o.at("partition"), o.at("offset")});
+            admin.alter_group_offsets(step.at("group").get<std::string>(), offsets);
+        } else if (op == "delete_group") {
+            admin.delete_groups({step.at("group").get<std::string>()});
+        } else if (op == "alter_config") {
+            std::vector<odradek::ConfigChange> changes;
+            for (auto& [k, v] : step.at("set").items()) changes.push_back({k, v.get<std::string>()});
+            admin.alter_configs({odradek::ResourceType::Topic, step.at("topic").get<std::string>()}, changes);
+        } else if (op == "describe_config") {
+            auto entries = admin.describe_configs({odradek::ResourceType::Topic, step.at("topic").get<std::string>()});
+            for (auto& [k, v] : step.at("expect").items()) {
+                auto e = std::find_if(entries.begin(), entries.end(), [&](const auto& c) { return c.name == k; });
+                std::string seen = e == entries.end() || !e->value ? "nothing" : *e->value;
+                if (seen != v.get<std::string>()) fail("describe_config: " + k + " expected " + v.dump() + ", got " + seen);
+            }
+        } else if (op == "delete_records") {
+            auto low = admin.delete_records({{step.at("topic"), step.at("partition"), step.at("offset")}});
+            if (step.contains("expect") && (low.size() != 1 || low[0].offset != step["expect"].get<std::int64_t>())) {
+                fail("delete_records: expected low watermark " + step["expect"].dump());
+            }
+        } else {
+            fail("unknown op '" + op + "'");
         }
     }
 

@@ -22,7 +22,7 @@ namespace Odradek
     }
 
     /// <summary>Topics and partitions. Thread-safe.</summary>
-    public sealed class AdminClient : IDisposable
+    public sealed partial class AdminClient : IDisposable
     {
         // Finds the native library of a NuGet package before the first native call.
         static AdminClient()

@@ -409,6 +409,7 @@ namespace Odradek.Tests
                     ShareStep(op, step, expectError);
                     break;
                 default:
+                    if (RunAdminStep(op, step, expectError)) break;
                     throw new ScenarioFailure("unknown op \"" + op + "\"");
             }
         }

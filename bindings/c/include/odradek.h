@@ -38,6 +38,12 @@
 // Offset constant: "no offset" (a position not known yet, nothing committed).
 #define ODRADEK_OFFSET_INVALID -1001
 
+// Config resource type: a topic (Kafka's code).
+#define ODRADEK_CONFIG_RESOURCE_TOPIC 2
+
+// Config resource type: a broker, named by its node id in decimal (Kafka's code).
+#define ODRADEK_CONFIG_RESOURCE_BROKER 4
+
 // Resource type: any (filters only).
 #define ODRADEK_ACL_RESOURCE_ANY 1
 
@@ -277,6 +283,118 @@ typedef struct OdradekTopicInfo {
   int32_t partitions;
 } OdradekTopicInfo;
 
+// A broker of the cluster.
+typedef struct OdradekBrokerInfo {
+  // Node id.
+  int32_t id;
+  // Host name, NUL-terminated (owned by the description).
+  char *host;
+  // Port.
+  int32_t port;
+  // `broker.rack`; NULL when not set.
+  char *rack;
+} OdradekBrokerInfo;
+
+// The cluster as DescribeCluster reports it, freed by odradek_cluster_description_free.
+typedef struct OdradekClusterDescription {
+  // The cluster id, NUL-terminated.
+  char *cluster_id;
+  // The controller's node id (-1 when not known).
+  int32_t controller_id;
+  // The brokers.
+  struct OdradekBrokerInfo *brokers;
+  // Number of entries in `brokers`.
+  size_t broker_count;
+} OdradekClusterDescription;
+
+// A topic and partition.
+typedef struct OdradekTopicPartition {
+  // Topic name, NUL-terminated.
+  const char *topic;
+  // Partition.
+  int32_t partition;
+  // An offset: where to start (assign; ODRADEK_OFFSET_* or ≥ 0), the next offset to read
+  // (commit), or an output (committed: ODRADEK_OFFSET_INVALID when none). Ignored where the
+  // function says so.
+  int64_t offset;
+} OdradekTopicPartition;
+
+// One config of a resource as the broker describes it.
+typedef struct OdradekConfigDescription {
+  // The config's name, NUL-terminated (owned by the array it is in).
+  char *name;
+  // Its value; NULL when sensitive or unset.
+  char *value;
+  // It cannot be altered.
+  bool read_only;
+  // The value is the default (not set on this resource).
+  bool is_default;
+  // The value is hidden (a password, a key).
+  bool is_sensitive;
+} OdradekConfigDescription;
+
+// A group as the brokers list it.
+typedef struct OdradekGroupListing {
+  // The group's name (`group.id`), NUL-terminated (owned by the array it is in).
+  char *group_id;
+  // `consumer` for consumer groups; empty for a group with committed offsets only.
+  char *protocol_type;
+  // The coordinator's state name: `Stable`, `PreparingRebalance`, `Empty`, `Dead`, ...
+  char *state;
+  // `classic` or `consumer` (KIP-848).
+  char *group_type;
+} OdradekGroupListing;
+
+// A member of a described group.
+typedef struct OdradekGroupMember {
+  // The id the coordinator gave the member.
+  char *member_id;
+  // `group.instance.id` of a static member; NULL for a dynamic one.
+  char *instance_id;
+  // The member's `client.id`.
+  char *client_id;
+  // The member's address as the coordinator saw it.
+  char *host;
+  // KIP-848 member epoch (-1 for classic members).
+  int32_t member_epoch;
+  // The partitions assigned to the member (offsets are ODRADEK_OFFSET_INVALID), sorted.
+  struct OdradekTopicPartition *assignment;
+  // Number of entries in `assignment`.
+  size_t assignment_count;
+} OdradekGroupMember;
+
+// A described group. Every pointer is owned by the array it is in.
+typedef struct OdradekGroupDescription {
+  // The group's name.
+  char *group_id;
+  // `classic` or `consumer`.
+  char *group_type;
+  // The coordinator's state name; `Dead` for a group that does not exist.
+  char *state;
+  // Classic: the chosen assignor protocol; consumer: the server-side assignor.
+  char *assignor;
+  // Classic: the generation (-1 when not known); consumer: the group epoch.
+  int32_t epoch;
+  // The current members.
+  struct OdradekGroupMember *members;
+  // Number of entries in `members`.
+  size_t member_count;
+} OdradekGroupDescription;
+
+// The lag of a group on one partition.
+typedef struct OdradekPartitionLag {
+  // Topic name, NUL-terminated (owned by the array it is in).
+  char *topic;
+  // Partition.
+  int32_t partition;
+  // The committed offset; ODRADEK_OFFSET_INVALID when nothing is committed.
+  int64_t committed;
+  // The offset a read_committed consumer can read up to (the last stable offset).
+  int64_t log_end;
+  // `log_end` minus the committed offset (or minus the log start when none), ≥ 0.
+  int64_t lag;
+} OdradekPartitionLag;
+
 // An ACL, or a filter of ACLs. In a filter a NULL string matches anything and the `*_ANY`
 // codes (and ODRADEK_ACL_PATTERN_MATCH) are allowed. In lists this library returns, the
 // strings are owned by the list (freed by odradek_acl_bindings_free).
@@ -355,18 +473,6 @@ typedef struct OdradekMessageList {
   // Number of messages (0 when the poll timed out).
   size_t count;
 } OdradekMessageList;
-
-// A topic and partition.
-typedef struct OdradekTopicPartition {
-  // Topic name, NUL-terminated.
-  const char *topic;
-  // Partition.
-  int32_t partition;
-  // An offset: where to start (assign; ODRADEK_OFFSET_* or ≥ 0), the next offset to read
-  // (commit), or an output (committed: ODRADEK_OFFSET_INVALID when none). Ignored where the
-  // function says so.
-  int64_t offset;
-} OdradekTopicPartition;
 
 // Called on the consumer's rebalance thread when partition ownership changes: `event` is one
 // of ODRADEK_REBALANCE_*; `partitions` (offset field unused, -1001) is valid during the call.
@@ -482,6 +588,69 @@ void odradek_topic_infos_free(struct OdradekTopicInfo *list, size_t count);
 
 // Frees the admin client. It must be the last call on the handle. NULL is allowed.
 void odradek_admin_free(struct OdradekAdmin *admin);
+
+// The cluster id, controller and brokers. `*out` receives a description owned by the caller:
+// odradek_cluster_description_free(*out).
+struct OdradekError *odradek_admin_describe_cluster(const struct OdradekAdmin *admin, int32_t timeout_ms, const struct OdradekCancel *cancel, struct OdradekClusterDescription **out);
+
+// Frees a description returned by odradek_admin_describe_cluster. NULL is allowed.
+void odradek_cluster_description_free(struct OdradekClusterDescription *description);
+
+// Deletes the records before `partitions[i].offset` (ODRADEK_OFFSET_END: every record) in
+// each partition, then writes each partition's new low watermark into its `offset`.
+struct OdradekError *odradek_admin_delete_records(const struct OdradekAdmin *admin, struct OdradekTopicPartition *partitions, size_t count, int32_t timeout_ms, const struct OdradekCancel *cancel);
+
+// The configs of a topic or broker (`resource_type` ODRADEK_CONFIG_RESOURCE_*): all of them,
+// or with `key_count` > 0 only `keys`. `*out` receives an array of `*count` entries owned by
+// the caller: odradek_config_descriptions_free(*out, *count).
+struct OdradekError *odradek_admin_describe_configs(const struct OdradekAdmin *admin, int8_t resource_type, const char *resource_name, const char *const *keys, size_t key_count, int32_t timeout_ms, const struct OdradekCancel *cancel, struct OdradekConfigDescription **out, size_t *count);
+
+// Frees an array returned by odradek_admin_describe_configs. NULL is allowed.
+void odradek_config_descriptions_free(struct OdradekConfigDescription *list, size_t count);
+
+// Changes configs of a topic or broker, leaving the others as they are (Kafka's
+// IncrementalAlterConfigs): each entry sets `key` to `value`, or with a NULL `value` reverts
+// `key` to its default.
+struct OdradekError *odradek_admin_alter_configs(const struct OdradekAdmin *admin, int8_t resource_type, const char *resource_name, const struct OdradekConfigEntry *changes, size_t count, int32_t timeout_ms, const struct OdradekCancel *cancel);
+
+// Every group of every broker, sorted by name. `*out` receives an array of `*count` entries
+// owned by the caller: odradek_group_listings_free(*out, *count).
+struct OdradekError *odradek_admin_list_groups(const struct OdradekAdmin *admin, int32_t timeout_ms, const struct OdradekCancel *cancel, struct OdradekGroupListing **out, size_t *count);
+
+// Frees an array returned by odradek_admin_list_groups. NULL is allowed.
+void odradek_group_listings_free(struct OdradekGroupListing *list, size_t count);
+
+// Describes groups, one entry per name in order; a group that does not exist has state
+// `Dead` and no members. `*out` receives an array of `*count` entries owned by the caller:
+// odradek_group_descriptions_free(*out, *count).
+struct OdradekError *odradek_admin_describe_groups(const struct OdradekAdmin *admin, const char *const *groups, size_t group_count, int32_t timeout_ms, const struct OdradekCancel *cancel, struct OdradekGroupDescription **out, size_t *count);
+
+// Frees an array returned by odradek_admin_describe_groups. NULL is allowed.
+void odradek_group_descriptions_free(struct OdradekGroupDescription *list, size_t count);
+
+// Every committed offset of `group`. `*out` receives an array of `*count` partitions (each
+// `offset` the committed one) owned by the caller: odradek_topic_partitions_free.
+struct OdradekError *odradek_admin_list_group_offsets(const struct OdradekAdmin *admin, const char *group, int32_t timeout_ms, const struct OdradekCancel *cancel, struct OdradekTopicPartition **out, size_t *count);
+
+// Sets committed offsets of `group` (each `offset` the next one to read). The group must
+// have no members (Kafka answers UNKNOWN_MEMBER_ID for an active group).
+struct OdradekError *odradek_admin_alter_group_offsets(const struct OdradekAdmin *admin, const char *group, const struct OdradekTopicPartition *offsets, size_t count, int32_t timeout_ms, const struct OdradekCancel *cancel);
+
+// Deletes committed offsets of `group` for these partitions (their `offset` is ignored);
+// refused for topics the group is consuming.
+struct OdradekError *odradek_admin_delete_group_offsets(const struct OdradekAdmin *admin, const char *group, const struct OdradekTopicPartition *partitions, size_t count, int32_t timeout_ms, const struct OdradekCancel *cancel);
+
+// Deletes groups (each must have no members); fails with the first group's error
+// (GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP, ...).
+struct OdradekError *odradek_admin_delete_groups(const struct OdradekAdmin *admin, const char *const *groups, size_t count, int32_t timeout_ms, const struct OdradekCancel *cancel);
+
+// The lag of `group` on every partition it has committed offsets for, plus every partition
+// of `topics` (may be NULL when `topic_count` is 0), sorted. `*out` receives an array of
+// `*count` entries owned by the caller: odradek_partition_lags_free(*out, *count).
+struct OdradekError *odradek_admin_group_lag(const struct OdradekAdmin *admin, const char *group, const char *const *topics, size_t topic_count, int32_t timeout_ms, const struct OdradekCancel *cancel, struct OdradekPartitionLag **out, size_t *count);
+
+// Frees an array returned by odradek_admin_group_lag. NULL is allowed.
+void odradek_partition_lags_free(struct OdradekPartitionLag *list, size_t count);
 
 // Creates ACLs; fails with the first refusal (e.g. CLUSTER_AUTHORIZATION_FAILED).
 // `timeout_ms` < 0: no limit; `cancel` may be NULL.
@@ -621,6 +790,12 @@ struct OdradekError *odradek_consumer_close(const struct OdradekConsumer *consum
 // Frees the consumer (closing it first if needed). It must be the last call on the handle.
 // NULL is allowed.
 void odradek_consumer_free(struct OdradekConsumer *consumer);
+
+// For each partition, the first offset whose record timestamp is at or after
+// `partitions[i].offset` (a timestamp in ms since the epoch, ≥ 0), written back into `offset`
+// in place; ODRADEK_OFFSET_END (-1) when no record is that recent. A partition may appear
+// several times. Read committed or not per the consumer's `isolation.level`.
+struct OdradekError *odradek_consumer_offsets_for_times(const struct OdradekConsumer *consumer, struct OdradekTopicPartition *partitions, size_t count, int32_t timeout_ms, const struct OdradekCancel *cancel);
 
 // Frees an error returned by any function of this header. NULL is allowed (no-op).
 void odradek_error_free(struct OdradekError *error);

@@ -1,13 +1,14 @@
 //! Admin: create and delete topics, add partitions, list topics.
 
-use std::ffi::{CString, c_char};
+use std::ffi::c_char;
 
 use odradek::admin::{Admin, NewTopic};
 
 use crate::error::OdradekError;
 use crate::util::{
-    OdradekCancel, OdradekConfigEntry, block, check_out, config_arg, each_arg, guard, guard_void,
-    handle, slice_arg, str_arg, write_out,
+    FfiResult, OdradekCancel, OdradekConfigEntry, block, check_out, config_arg, free_owned_str,
+    guard, guard_void, handle, owned_str, slice_arg, str_arg, strs_arg, take_array, write_array,
+    write_out,
 };
 
 /// An admin client handle (opaque, thread-safe).
@@ -42,6 +43,28 @@ pub struct OdradekTopicInfo {
     pub name: *mut c_char,
     /// Number of partitions.
     pub partitions: i32,
+}
+
+/// Runs an admin call on the handle: the panic guard, the NULL check, then `f`.
+pub(crate) fn admin_call(
+    admin: *const OdradekAdmin,
+    f: impl FnOnce(&Admin) -> FfiResult,
+) -> *mut OdradekError {
+    guard(|| f(&handle(admin, "admin")?.admin))
+}
+
+/// An admin call that hands out an array as `*out` and `*count` (both checked before `f` runs).
+pub(crate) fn admin_list<T, I: IntoIterator<Item = T>>(
+    admin: *const OdradekAdmin,
+    out: *mut *mut T,
+    count: *mut usize,
+    f: impl FnOnce(&Admin) -> FfiResult<I>,
+) -> *mut OdradekError {
+    admin_call(admin, |a| {
+        check_out(out, "out")?;
+        check_out(count, "count")?;
+        write_array(f(a)?, out, count)
+    })
 }
 
 /// Creates an admin client. `*out` receives the handle, freed with odradek_admin_free().
@@ -88,8 +111,7 @@ pub unsafe extern "C" fn odradek_admin_create_topics(
     timeout_ms: i32,
     cancel: *const OdradekCancel,
 ) -> *mut OdradekError {
-    guard(|| {
-        let a = handle(admin, "admin")?;
+    admin_call(admin, |a| {
         let mut new = Vec::new();
         for (i, t) in slice_arg(topics, count, "topics")?.iter().enumerate() {
             let name = str_arg(t.name, &format!("topics[{i}].name"))?;
@@ -106,12 +128,7 @@ pub unsafe extern "C" fn odradek_admin_create_topics(
             }
             new.push(topic);
         }
-        block(
-            a.admin.create_topics(&new),
-            timeout_ms,
-            cancel,
-            "create topics",
-        )
+        block(a.create_topics(&new), timeout_ms, cancel, "create topics")
     })
 }
 
@@ -124,15 +141,9 @@ pub unsafe extern "C" fn odradek_admin_delete_topics(
     timeout_ms: i32,
     cancel: *const OdradekCancel,
 ) -> *mut OdradekError {
-    guard(|| {
-        let a = handle(admin, "admin")?;
-        let names = each_arg(topics, count, "topics", |t, what| str_arg(*t, what))?;
-        block(
-            a.admin.delete_topics(&names),
-            timeout_ms,
-            cancel,
-            "delete topics",
-        )
+    admin_call(admin, |a| {
+        let names = strs_arg(topics, count, "topics")?;
+        block(a.delete_topics(&names), timeout_ms, cancel, "delete topics")
     })
 }
 
@@ -145,11 +156,10 @@ pub unsafe extern "C" fn odradek_admin_create_partitions(
     timeout_ms: i32,
     cancel: *const OdradekCancel,
 ) -> *mut OdradekError {
-    guard(|| {
-        let a = handle(admin, "admin")?;
+    admin_call(admin, |a| {
         let topic = str_arg(topic, "topic")?;
         block(
-            a.admin.create_partitions(topic, total),
+            a.create_partitions(topic, total),
             timeout_ms,
             cancel,
             "create partitions",
@@ -167,36 +177,21 @@ pub unsafe extern "C" fn odradek_admin_list_topics(
     out: *mut *mut OdradekTopicInfo,
     count: *mut usize,
 ) -> *mut OdradekError {
-    guard(|| {
-        let a = handle(admin, "admin")?;
-        check_out(out, "out")?;
-        check_out(count, "count")?;
-        let topics = block(a.admin.list_topics(), timeout_ms, cancel, "list topics")?;
-        let list: Box<[OdradekTopicInfo]> = topics
-            .into_iter()
-            .map(|(name, n)| OdradekTopicInfo {
-                name: CString::new(name).unwrap_or_default().into_raw(),
-                partitions: i32::try_from(n).unwrap_or(i32::MAX),
-            })
-            .collect();
-        write_out(count, list.len(), "count")?;
-        write_out(out, Box::into_raw(list).cast::<OdradekTopicInfo>(), "out")
+    admin_list(admin, out, count, |a| {
+        let topics = block(a.list_topics(), timeout_ms, cancel, "list topics")?;
+        Ok(topics.into_iter().map(|(name, n)| OdradekTopicInfo {
+            name: owned_str(name),
+            partitions: i32::try_from(n).unwrap_or(i32::MAX),
+        }))
     })
 }
 
 /// Frees an array returned by odradek_admin_list_topics (with its count). NULL is allowed.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn odradek_topic_infos_free(list: *mut OdradekTopicInfo, count: usize) {
-    if list.is_null() {
-        return;
-    }
     guard_void(|| {
-        // SAFETY: the array is a Box<[OdradekTopicInfo]> of `count` entries whose names are
-        // CString::into_raw; freed once.
-        let b = unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(list, count)) };
-        for t in b.iter() {
-            // SAFETY: see above.
-            drop(unsafe { CString::from_raw(t.name) });
+        for t in take_array(list, count).iter() {
+            free_owned_str(t.name);
         }
     })
 }

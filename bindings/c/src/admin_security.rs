@@ -2,18 +2,18 @@
 //! credentials. Enums are Kafka's wire codes (the ODRADEK_ACL_* constants), so a value read
 //! from Kafka's documentation means the same here.
 
-use std::ffi::{CString, c_char};
+use std::ffi::c_char;
 
 use odradek::admin::{
     AclBinding, AclFilter, AclOperation, AclPatternType, AclPermission, AclResourceType,
     ScramMechanism,
 };
 
-use crate::admin::OdradekAdmin;
+use crate::admin::{OdradekAdmin, admin_call, admin_list};
 use crate::error::OdradekError;
 use crate::util::{
-    FfiResult, OdradekCancel, block, check_out, each_arg, guard, guard_void, handle, invalid,
-    str_arg, write_out,
+    FfiResult, OdradekCancel, block, each_arg, free_owned_str, guard_void, handle, invalid,
+    owned_str, str_arg, strs_arg, take_array,
 };
 
 /// Resource type: any (filters only).
@@ -108,86 +108,71 @@ fn optional_str(ptr: *const c_char, what: &str) -> FfiResult<Option<String>> {
     }
 }
 
-fn binding_arg(b: &OdradekAclBinding, what: &str) -> FfiResult<AclBinding> {
-    Ok(AclBinding {
-        resource_type: code(
+/// The four enum fields of a binding or filter, checked against Kafka's codes.
+type AclCodes = (AclResourceType, AclPatternType, AclOperation, AclPermission);
+
+fn codes_arg(b: &OdradekAclBinding, what: &str) -> FfiResult<AclCodes> {
+    Ok((
+        code(
             b.resource_type,
             AclResourceType::from_code,
             &format!("{what}.resource_type"),
         )?,
-        resource_name: str_arg(b.resource_name, &format!("{what}.resource_name"))?.to_string(),
-        pattern_type: code(
+        code(
             b.pattern_type,
             AclPatternType::from_code,
             &format!("{what}.pattern_type"),
         )?,
-        principal: str_arg(b.principal, &format!("{what}.principal"))?.to_string(),
-        host: str_arg(b.host, &format!("{what}.host"))?.to_string(),
-        operation: code(
+        code(
             b.operation,
             AclOperation::from_code,
             &format!("{what}.operation"),
         )?,
-        permission: code(
+        code(
             b.permission,
             AclPermission::from_code,
             &format!("{what}.permission"),
         )?,
+    ))
+}
+
+fn binding_arg(b: &OdradekAclBinding, what: &str) -> FfiResult<AclBinding> {
+    let (resource_type, pattern_type, operation, permission) = codes_arg(b, what)?;
+    Ok(AclBinding {
+        resource_type,
+        resource_name: str_arg(b.resource_name, &format!("{what}.resource_name"))?.to_string(),
+        pattern_type,
+        principal: str_arg(b.principal, &format!("{what}.principal"))?.to_string(),
+        host: str_arg(b.host, &format!("{what}.host"))?.to_string(),
+        operation,
+        permission,
     })
 }
 
 fn filter_arg(b: &OdradekAclBinding, what: &str) -> FfiResult<AclFilter> {
+    let (resource_type, pattern_type, operation, permission) = codes_arg(b, what)?;
     Ok(AclFilter {
-        resource_type: code(
-            b.resource_type,
-            AclResourceType::from_code,
-            &format!("{what}.resource_type"),
-        )?,
+        resource_type,
         resource_name: optional_str(b.resource_name, &format!("{what}.resource_name"))?,
-        pattern_type: code(
-            b.pattern_type,
-            AclPatternType::from_code,
-            &format!("{what}.pattern_type"),
-        )?,
+        pattern_type,
         principal: optional_str(b.principal, &format!("{what}.principal"))?,
         host: optional_str(b.host, &format!("{what}.host"))?,
-        operation: code(
-            b.operation,
-            AclOperation::from_code,
-            &format!("{what}.operation"),
-        )?,
-        permission: code(
-            b.permission,
-            AclPermission::from_code,
-            &format!("{what}.permission"),
-        )?,
+        operation,
+        permission,
     })
 }
 
-fn owned(s: String) -> *const c_char {
-    CString::new(s).unwrap_or_default().into_raw()
-}
-
-/// Hands `acls` to the caller as an array freed by odradek_acl_bindings_free.
-fn write_bindings(
-    acls: Vec<AclBinding>,
-    out: *mut *mut OdradekAclBinding,
-    count: *mut usize,
-) -> FfiResult {
-    let list: Box<[OdradekAclBinding]> = acls
-        .into_iter()
-        .map(|a| OdradekAclBinding {
-            resource_type: a.resource_type.code(),
-            resource_name: owned(a.resource_name),
-            pattern_type: a.pattern_type.code(),
-            principal: owned(a.principal),
-            host: owned(a.host),
-            operation: a.operation.code(),
-            permission: a.permission.code(),
-        })
-        .collect();
-    write_out(count, list.len(), "count")?;
-    write_out(out, Box::into_raw(list).cast::<OdradekAclBinding>(), "out")
+/// `acls` as entries of an array freed by odradek_acl_bindings_free.
+fn binding_rows(acls: Vec<AclBinding>) -> impl Iterator<Item = OdradekAclBinding> {
+    acls.into_iter().map(|a| OdradekAclBinding {
+        resource_type: a.resource_type.code(),
+        resource_name: owned_str(a.resource_name),
+        pattern_type: a.pattern_type.code(),
+        principal: owned_str(a.principal),
+        host: owned_str(a.host),
+        operation: a.operation.code(),
+        permission: a.permission.code(),
+    })
 }
 
 /// Creates ACLs; fails with the first refusal (e.g. CLUSTER_AUTHORIZATION_FAILED).
@@ -200,15 +185,9 @@ pub unsafe extern "C" fn odradek_admin_create_acls(
     timeout_ms: i32,
     cancel: *const OdradekCancel,
 ) -> *mut OdradekError {
-    guard(|| {
-        let a = handle(admin, "admin")?;
+    admin_call(admin, |a| {
         let acls = each_arg(acls, count, "acls", binding_arg)?;
-        block(
-            a.admin.create_acls(&acls),
-            timeout_ms,
-            cancel,
-            "create ACLs",
-        )
+        block(a.create_acls(&acls), timeout_ms, cancel, "create ACLs")
     })
 }
 
@@ -223,18 +202,15 @@ pub unsafe extern "C" fn odradek_admin_describe_acls(
     out: *mut *mut OdradekAclBinding,
     count: *mut usize,
 ) -> *mut OdradekError {
-    guard(|| {
-        let a = handle(admin, "admin")?;
-        check_out(out, "out")?;
-        check_out(count, "count")?;
+    admin_list(admin, out, count, |a| {
         let filter = filter_arg(handle(filter, "filter")?, "filter")?;
         let acls = block(
-            a.admin.describe_acls(&filter),
+            a.describe_acls(&filter),
             timeout_ms,
             cancel,
             "describe ACLs",
         )?;
-        write_bindings(acls, out, count)
+        Ok(binding_rows(acls))
     })
 }
 
@@ -250,35 +226,20 @@ pub unsafe extern "C" fn odradek_admin_delete_acls(
     out: *mut *mut OdradekAclBinding,
     count: *mut usize,
 ) -> *mut OdradekError {
-    guard(|| {
-        let a = handle(admin, "admin")?;
-        check_out(out, "out")?;
-        check_out(count, "count")?;
+    admin_list(admin, out, count, |a| {
         let filters = each_arg(filters, filter_count, "filters", filter_arg)?;
-        let deleted = block(
-            a.admin.delete_acls(&filters),
-            timeout_ms,
-            cancel,
-            "delete ACLs",
-        )?;
-        write_bindings(deleted, out, count)
+        let deleted = block(a.delete_acls(&filters), timeout_ms, cancel, "delete ACLs")?;
+        Ok(binding_rows(deleted))
     })
 }
 
 /// Frees an array of ACLs returned by this library (with its count). NULL is allowed.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn odradek_acl_bindings_free(list: *mut OdradekAclBinding, count: usize) {
-    if list.is_null() {
-        return;
-    }
     guard_void(|| {
-        // SAFETY: the array is a Box<[OdradekAclBinding]> of `count` entries whose strings are
-        // CString::into_raw; freed once.
-        let b = unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(list, count)) };
-        for a in b.iter() {
+        for a in take_array(list, count).iter() {
             for s in [a.resource_name, a.principal, a.host] {
-                // SAFETY: see above.
-                drop(unsafe { CString::from_raw(s.cast_mut()) });
+                free_owned_str(s);
             }
         }
     })
@@ -300,14 +261,12 @@ pub unsafe extern "C" fn odradek_admin_upsert_scram_credential(
     timeout_ms: i32,
     cancel: *const OdradekCancel,
 ) -> *mut OdradekError {
-    guard(|| {
-        let a = handle(admin, "admin")?;
+    admin_call(admin, |a| {
         let user = str_arg(user, "user")?;
         let mechanism = mechanism_arg(mechanism)?;
         let password = str_arg(password, "password")?;
         block(
-            a.admin
-                .upsert_user_scram_credential(user, mechanism, password, iterations),
+            a.upsert_user_scram_credential(user, mechanism, password, iterations),
             timeout_ms,
             cancel,
             "set a SCRAM credential",
@@ -324,12 +283,11 @@ pub unsafe extern "C" fn odradek_admin_delete_scram_credential(
     timeout_ms: i32,
     cancel: *const OdradekCancel,
 ) -> *mut OdradekError {
-    guard(|| {
-        let a = handle(admin, "admin")?;
+    admin_call(admin, |a| {
         let user = str_arg(user, "user")?;
         let mechanism = mechanism_arg(mechanism)?;
         block(
-            a.admin.delete_user_scram_credential(user, mechanism),
+            a.delete_user_scram_credential(user, mechanism),
             timeout_ms,
             cancel,
             "delete a SCRAM credential",
@@ -350,34 +308,22 @@ pub unsafe extern "C" fn odradek_admin_describe_scram_credentials(
     out: *mut *mut OdradekScramCredential,
     count: *mut usize,
 ) -> *mut OdradekError {
-    guard(|| {
-        let a = handle(admin, "admin")?;
-        check_out(out, "out")?;
-        check_out(count, "count")?;
-        let names = each_arg(users, user_count, "users", |u, what| str_arg(*u, what))?;
+    admin_list(admin, out, count, |a| {
+        let names = strs_arg(users, user_count, "users")?;
         let filter = (!names.is_empty()).then_some(names.as_slice());
         let described = block(
-            a.admin.describe_user_scram_credentials(filter),
+            a.describe_user_scram_credentials(filter),
             timeout_ms,
             cancel,
             "describe SCRAM credentials",
         )?;
-        let list: Box<[OdradekScramCredential]> = described
-            .into_iter()
-            .flat_map(|(user, infos)| {
-                infos.into_iter().map(move |i| OdradekScramCredential {
-                    user: CString::new(user.clone()).unwrap_or_default().into_raw(),
-                    mechanism: i.mechanism.kafka_type(),
-                    iterations: i.iterations,
-                })
+        Ok(described.into_iter().flat_map(|(user, infos)| {
+            infos.into_iter().map(move |i| OdradekScramCredential {
+                user: owned_str(user.clone()),
+                mechanism: i.mechanism.kafka_type(),
+                iterations: i.iterations,
             })
-            .collect();
-        write_out(count, list.len(), "count")?;
-        write_out(
-            out,
-            Box::into_raw(list).cast::<OdradekScramCredential>(),
-            "out",
-        )
+        }))
     })
 }
 
@@ -387,16 +333,9 @@ pub unsafe extern "C" fn odradek_scram_credentials_free(
     list: *mut OdradekScramCredential,
     count: usize,
 ) {
-    if list.is_null() {
-        return;
-    }
     guard_void(|| {
-        // SAFETY: the array is a Box<[OdradekScramCredential]> of `count` entries whose user
-        // names are CString::into_raw; freed once.
-        let b = unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(list, count)) };
-        for c in b.iter() {
-            // SAFETY: see above.
-            drop(unsafe { CString::from_raw(c.user) });
+        for c in take_array(list, count).iter() {
+            free_owned_str(c.user);
         }
     })
 }

@@ -15,9 +15,13 @@
 #![allow(clippy::missing_safety_doc)]
 
 mod admin;
+mod admin_cluster;
+mod admin_configs;
+mod admin_groups;
 mod admin_security;
 mod broker;
 mod consumer;
+mod consumer_times;
 mod error;
 mod logging;
 mod observability;
@@ -28,9 +32,13 @@ mod transaction;
 mod util;
 
 pub use admin::*;
+pub use admin_cluster::*;
+pub use admin_configs::*;
+pub use admin_groups::*;
 pub use admin_security::*;
 pub use broker::*;
 pub use consumer::*;
+pub use consumer_times::*;
 pub use error::*;
 pub use logging::*;
 pub use observability::*;

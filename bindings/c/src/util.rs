@@ -1,6 +1,6 @@
 //! Pointer helpers, the panic guard, blocking with timeout and cancellation, config entries.
 
-use std::ffi::{CStr, c_char, c_void};
+use std::ffi::{CStr, CString, c_char, c_void};
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -107,6 +107,58 @@ pub(crate) fn write_out<T>(out: *mut T, value: T, what: &str) -> FfiResult {
     // SAFETY: the caller passes a writable location for one T.
     unsafe { out.write(value) };
     Ok(())
+}
+
+/// A Rust string as a NUL-terminated C string the caller owns (freed by [`free_owned_str`]).
+/// An interior NUL (never in Kafka names) gives an empty string rather than a panic.
+pub(crate) fn owned_str(s: impl Into<String>) -> *mut c_char {
+    CString::new(s.into()).unwrap_or_default().into_raw()
+}
+
+/// An optional string: NULL for `None`.
+pub(crate) fn owned_opt_str(s: Option<String>) -> *mut c_char {
+    s.map_or(std::ptr::null_mut(), owned_str)
+}
+
+/// Frees a string made by [`owned_str`]; NULL is allowed.
+pub(crate) fn free_owned_str(s: *const c_char) {
+    if !s.is_null() {
+        // SAFETY: the string came from CString::into_raw in this library and is freed once.
+        drop(unsafe { CString::from_raw(s.cast_mut()) });
+    }
+}
+
+/// Hands an array to the caller as `*out` and its length as `*count`; the caller frees it
+/// with the function the header names, which calls [`take_array`].
+pub(crate) fn write_array<T>(
+    list: impl IntoIterator<Item = T>,
+    out: *mut *mut T,
+    count: *mut usize,
+) -> FfiResult {
+    let list: Box<[T]> = list.into_iter().collect();
+    check_out(out, "out")?;
+    write_out(count, list.len(), "count")?;
+    write_out(out, Box::into_raw(list).cast::<T>(), "out")
+}
+
+/// Takes back an array made by [`write_array`] (NULL gives an empty one), to be dropped
+/// after its entries' strings are freed.
+pub(crate) fn take_array<T>(list: *mut T, count: usize) -> Box<[T]> {
+    if list.is_null() {
+        return Box::default();
+    }
+    // SAFETY: the array is the Box<[T]> of `count` entries write_array handed out; the
+    // caller frees it once, as the header requires.
+    unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(list, count)) }
+}
+
+/// An array of NUL-terminated strings argument (names of topics, groups, users).
+pub(crate) fn strs_arg<'a>(
+    ptr: *const *const c_char,
+    count: usize,
+    what: &str,
+) -> FfiResult<Vec<&'a str>> {
+    each_arg(ptr, count, what, |s, what| str_arg(*s, what))
 }
 
 pub(crate) fn check_out<T>(out: *mut T, what: &str) -> FfiResult {

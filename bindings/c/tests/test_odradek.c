@@ -2,7 +2,8 @@
  * A C program over every function of odradek.h against the embedded broker: errors, config
  * errors naming the key, admin, single and batch sends with delivery callbacks, manual
  * assignment, seek/position, polls (blocking, async, cancelled), a group with rebalance
- * callbacks, commit/committed, transactions (commit, abort, offsets, an abortable record, fencing),
+ * callbacks, commit/committed, configs, groups, lag, record deletion, the cluster, offsets by time,
+ * transactions (commit, abort, offsets, an abortable record, fencing),
  * close/free of everything, and the SASL_SSL embedded broker with SCRAM and an OAUTHBEARER token
  * callback. Run by scripts/test.d/55-cabi-go.sh,
  * also under valgrind (no definite leaks after close).
@@ -408,6 +409,110 @@ static void test_transactions(const char *bootstrap, OdradekConsumer *gc) {
     odradek_consumer_free(rc);
 }
 
+/* Configs, cluster, offsets by time, record deletion and group admin, after the group consumer
+ * of main() committed c-group 0 -> 5 and its transaction 1 -> 7 for c-test-group, and left. */
+static void test_admin_groups_configs(const char *bootstrap, OdradekAdmin *admin) {
+    OdradekClusterDescription *cluster = NULL;
+    ok(odradek_admin_describe_cluster(admin, 10000, NULL, &cluster), "describe cluster");
+    if (cluster) {
+        CHECK(strlen(cluster->cluster_id) > 0 && cluster->broker_count == 1 && cluster->brokers[0].port > 0 &&
+                  cluster->controller_id == cluster->brokers[0].id,
+              "cluster %s with %zu brokers", cluster->cluster_id, cluster->broker_count);
+    }
+    odradek_cluster_description_free(cluster);
+
+    const char *max_bytes[] = {"max.message.bytes"};
+    OdradekConfigDescription *configs = NULL;
+    size_t n = 0;
+    ok(odradek_admin_describe_configs(admin, ODRADEK_CONFIG_RESOURCE_TOPIC, "c-small", max_bytes, 1, 10000, NULL,
+                                      &configs, &n),
+       "describe configs");
+    CHECK(n == 1 && strcmp(configs[0].name, "max.message.bytes") == 0 && configs[0].value &&
+              strcmp(configs[0].value, "1024") == 0 && !configs[0].is_default,
+          "max.message.bytes of c-small: %zu", n);
+    odradek_config_descriptions_free(configs, n);
+    OdradekConfigEntry set[] = {{"retention.ms", "3600000"}};
+    ok(odradek_admin_alter_configs(admin, ODRADEK_CONFIG_RESOURCE_TOPIC, "c-small", set, 1, 10000, NULL), "set a config");
+    const char *retention[] = {"retention.ms"};
+    ok(odradek_admin_describe_configs(admin, ODRADEK_CONFIG_RESOURCE_TOPIC, "c-small", retention, 1, 10000, NULL,
+                                      &configs, &n),
+       "describe the set config");
+    CHECK(n == 1 && configs[0].value && strcmp(configs[0].value, "3600000") == 0, "retention.ms set: %zu", n);
+    odradek_config_descriptions_free(configs, n);
+    OdradekConfigEntry revert[] = {{"retention.ms", NULL}};
+    ok(odradek_admin_alter_configs(admin, ODRADEK_CONFIG_RESOURCE_TOPIC, "c-small", revert, 1, 10000, NULL),
+       "revert a config");
+    ok(odradek_admin_describe_configs(admin, ODRADEK_CONFIG_RESOURCE_TOPIC, "c-small", retention, 1, 10000, NULL,
+                                      &configs, &n),
+       "describe the reverted config");
+    CHECK(n == 1 && configs[0].is_default, "retention.ms reverted: %zu", n);
+    odradek_config_descriptions_free(configs, n);
+    expect_error(odradek_admin_describe_configs(admin, 3, "g", NULL, 0, 10000, NULL, &configs, &n), "_INVALID_ARG",
+                 "configs of a group");
+    expect_error(odradek_admin_describe_configs(admin, ODRADEK_CONFIG_RESOURCE_BROKER, "one", NULL, 0, 10000, NULL,
+                                                &configs, &n),
+                 "_INVALID_ARG", "a broker named by a word");
+
+    /* Offsets by time on c-data (101 records on partition 0 written just now, none on 1). */
+    OdradekConfigEntry client_cfg[] = {{"bootstrap.servers", bootstrap}};
+    OdradekConsumer *c = NULL;
+    ok(odradek_consumer_new(client_cfg, 1, &c), "consumer for offsets_for_times");
+    OdradekTopicPartition times[] = {{"c-data", 0, 0}, {"c-data", 0, 4102444800000LL}, {"c-data", 1, 0}};
+    ok(odradek_consumer_offsets_for_times(c, times, 3, 10000, NULL), "offsets for times");
+    CHECK(times[0].offset == 0 && times[1].offset == ODRADEK_OFFSET_END && times[2].offset == ODRADEK_OFFSET_END,
+          "offsets for times %lld %lld %lld", (long long)times[0].offset, (long long)times[1].offset,
+          (long long)times[2].offset);
+    OdradekTopicPartition negative[] = {{"c-data", 0, -5}};
+    expect_error(odradek_consumer_offsets_for_times(c, negative, 1, 10000, NULL), "_INVALID_ARG", "a negative time");
+
+    OdradekTopicPartition before[] = {{"c-data", 0, 50}};
+    ok(odradek_admin_delete_records(admin, before, 1, 10000, NULL), "delete records");
+    CHECK(before[0].offset == 50, "low watermark after delete %lld", (long long)before[0].offset);
+    int64_t low = -5, high = -5;
+    ok(odradek_consumer_watermarks(c, "c-data", 0, &low, &high, 10000, NULL), "watermarks after delete");
+    CHECK(low == 50, "low watermark %lld", (long long)low);
+    ok(odradek_consumer_close(c, 10000), "close the offsets_for_times consumer");
+    odradek_consumer_free(c);
+
+    /* Groups. */
+    OdradekGroupListing *groups = NULL;
+    ok(odradek_admin_list_groups(admin, 10000, NULL, &groups, &n), "list groups");
+    int listed = 0;
+    for (size_t i = 0; i < n; i++) listed += strcmp(groups[i].group_id, "c-test-group") == 0;
+    CHECK(listed == 1, "c-test-group listed %d times", listed);
+    odradek_group_listings_free(groups, n);
+    const char *names[] = {"c-test-group", "c-never"};
+    OdradekGroupDescription *described = NULL;
+    ok(odradek_admin_describe_groups(admin, names, 2, 10000, NULL, &described, &n), "describe groups");
+    CHECK(n == 2 && strcmp(described[0].state, "Empty") == 0 && described[0].member_count == 0 &&
+              strcmp(described[1].state, "Dead") == 0,
+          "described %zu groups", n);
+    odradek_group_descriptions_free(described, n);
+    OdradekTopicPartition *offsets = NULL;
+    ok(odradek_admin_list_group_offsets(admin, "c-test-group", 10000, NULL, &offsets, &n), "list group offsets");
+    CHECK(n == 2 && strcmp(offsets[0].topic, "c-group") == 0 && offsets[0].offset == 5 && offsets[1].offset == 7,
+          "group offsets: %zu", n);
+    odradek_topic_partitions_free(offsets, n);
+    const char *lag_topics[] = {"c-group"};
+    OdradekPartitionLag *lags = NULL;
+    ok(odradek_admin_group_lag(admin, "c-test-group", lag_topics, 1, 10000, NULL, &lags, &n), "group lag");
+    CHECK(n == 2 && lags[0].partition == 0 && lags[0].committed == 5 && lags[0].log_end == 20 && lags[0].lag == 15 &&
+              lags[1].committed == 7 && lags[1].lag == 13,
+          "lag: %zu", n);
+    odradek_partition_lags_free(lags, n);
+    OdradekTopicPartition moved[] = {{"c-group", 0, 10}};
+    ok(odradek_admin_alter_group_offsets(admin, "c-test-group", moved, 1, 10000, NULL), "alter group offsets");
+    OdradekTopicPartition dropped[] = {{"c-group", 1, 0}};
+    ok(odradek_admin_delete_group_offsets(admin, "c-test-group", dropped, 1, 10000, NULL), "delete group offsets");
+    ok(odradek_admin_list_group_offsets(admin, "c-test-group", 10000, NULL, &offsets, &n), "list group offsets again");
+    CHECK(n == 1 && offsets[0].partition == 0 && offsets[0].offset == 10, "group offsets after changes: %zu", n);
+    odradek_topic_partitions_free(offsets, n);
+    ok(odradek_admin_delete_groups(admin, names, 1, 10000, NULL), "delete group");
+    ok(odradek_admin_describe_groups(admin, names, 1, 10000, NULL, &described, &n), "describe the deleted group");
+    CHECK(n == 1 && strcmp(described[0].state, "Dead") == 0, "deleted group: %s", n ? described[0].state : "?");
+    odradek_group_descriptions_free(described, n);
+}
+
 int main(void) {
     CHECK(odradek_version() && strlen(odradek_version()) > 0, "version");
 
@@ -617,6 +722,7 @@ int main(void) {
     CHECK(rb.assigned == 2, "rebalance assigned %d", rb.assigned);
     pthread_mutex_unlock(&rb.mu);
     odradek_consumer_free(gc);
+    test_admin_groups_configs(bootstrap, admin);
 
     odradek_admin_free(admin);
     odradek_test_broker_stop(broker);

@@ -320,6 +320,10 @@ public:
     void resume(const std::vector<TopicPartition>& partitions);
     /// {low, high}: the partition's log start offset and high watermark, asked from its leader.
     std::pair<std::int64_t, std::int64_t> watermarks(std::string_view topic, std::int32_t partition) const;
+    /// librdkafka's offsetsForTimes: each entry's `offset` is a timestamp (ms since the epoch) on
+    /// the way in and, on return, the first offset whose record is at or after it
+    /// (offsets::end when no record is that recent).
+    void offsets_for_times(std::vector<TopicPartitionOffset>& partitions) const;
     /// Commits (synchronously) the position of every partition read so far.
     void commit();
     /// Commits these next-offsets-to-read.
@@ -388,7 +392,121 @@ struct TopicInfo {
     std::int32_t partitions = 0;
 };
 
-/// Topic administration.
+/// What a config or an ACL applies to (Kafka's codes; an ACL on the cluster is Broker, named
+/// "kafka-cluster"; a broker's configs are named by its node id).
+enum class ResourceType : std::int8_t { Any = 1, Topic = 2, Group = 3, Broker = 4, TransactionalId = 5 };
+
+/// A topic or a broker whose configs are described or altered.
+struct ConfigResource {
+    ResourceType type = ResourceType::Topic;
+    std::string name;
+};
+
+/// One config as the broker describes it; `value` is empty when sensitive or unset.
+struct ConfigEntry {
+    std::string name;
+    std::optional<std::string> value;
+    bool read_only = false;
+    bool is_default = false;
+    bool is_sensitive = false;
+};
+
+/// Sets `name` to `value`; without a value, reverts it to its default.
+struct ConfigChange {
+    std::string name;
+    std::optional<std::string> value;
+};
+
+/// A group as the brokers list it.
+struct GroupListing {
+    std::string group_id;
+    std::string protocol_type;  ///< "consumer"; empty for a group with committed offsets only
+    std::string state;          ///< Stable, PreparingRebalance, Empty, Dead, ...
+    std::string group_type;     ///< "classic" or "consumer" (KIP-848)
+};
+
+/// A member of a described group.
+struct GroupMember {
+    std::string member_id;
+    std::optional<std::string> group_instance_id;
+    std::string client_id;
+    std::string host;
+    std::int32_t member_epoch = -1;  ///< KIP-848 member epoch; -1 for classic members
+    std::vector<TopicPartition> assignment;
+};
+
+/// A described group; one that does not exist has state "Dead".
+struct GroupDescription {
+    std::string group_id;
+    std::string group_type;
+    std::string state;
+    std::string assignor;
+    std::int32_t epoch = -1;
+    std::vector<GroupMember> members;
+};
+
+/// The lag of a group on one partition.
+struct PartitionLag {
+    std::string topic;
+    std::int32_t partition = 0;
+    std::optional<std::int64_t> committed;  ///< empty when nothing is committed
+    std::int64_t log_end = 0;               ///< the last stable offset
+    std::int64_t lag = 0;
+};
+
+/// A broker of the cluster.
+struct BrokerNode {
+    std::int32_t id = -1;
+    std::string host;
+    std::int32_t port = 0;
+    std::optional<std::string> rack;
+};
+
+/// The cluster as DescribeCluster reports it.
+struct ClusterDescription {
+    std::string cluster_id;
+    std::int32_t controller_id = -1;
+    std::vector<BrokerNode> brokers;
+};
+
+/// How an ACL's resource name matches; Any and Match only in filters.
+enum class AclPatternType : std::int8_t { Any = 1, Match = 2, Literal = 3, Prefixed = 4 };
+/// The operation an ACL allows or denies (Kafka's codes); Any only in filters.
+enum class AclOperation : std::int8_t {
+    Any = 1, All = 2, Read = 3, Write = 4, Create = 5, Delete = 6, Alter = 7, Describe = 8,
+    ClusterAction = 9, DescribeConfigs = 10, AlterConfigs = 11, IdempotentWrite = 12,
+};
+/// Allow or deny; Any only in filters.
+enum class AclPermission : std::int8_t { Any = 1, Deny = 2, Allow = 3 };
+
+/// An ACL: `principal` ("User:alice", "User:*") from `host` ("*": any) may or may not do
+/// `operation` on the resource. As a filter, empty strings and the Any values match anything.
+struct AclBinding {
+    ResourceType resource_type = ResourceType::Any;
+    std::string resource_name;
+    AclPatternType pattern_type = AclPatternType::Any;
+    std::string principal;
+    std::string host;
+    AclOperation operation = AclOperation::Any;
+    AclPermission permission = AclPermission::Any;
+    bool operator==(const AclBinding& o) const {
+        return resource_type == o.resource_type && resource_name == o.resource_name && pattern_type == o.pattern_type &&
+               principal == o.principal && host == o.host && operation == o.operation && permission == o.permission;
+    }
+};
+using AclBindingFilter = AclBinding;
+
+/// A SCRAM mechanism (Kafka's codes).
+enum class ScramMechanism : std::int8_t { ScramSha256 = 1, ScramSha512 = 2 };
+
+/// One SCRAM credential of a user (never its password).
+struct ScramCredential {
+    std::string user;
+    ScramMechanism mechanism = ScramMechanism::ScramSha512;
+    std::int32_t iterations = 0;
+};
+
+/// Administration: topics, configs, groups, records, the cluster, ACLs and SCRAM users.
 class Admin {
 public:
     explicit Admin(const Config& config);
@@ -406,6 +524,39 @@ public:
     void delete_topic(std::string_view name);
     void create_partitions(std::string_view topic, std::int32_t total);
     std::vector<TopicInfo> list_topics();
+
+    /// The configs of a topic or a broker: all of them, or only `keys`.
+    std::vector<ConfigEntry> describe_configs(const ConfigResource& resource, const std::vector<std::string>& keys = {});
+    /// Changes configs, leaving the others as they are (Kafka's IncrementalAlterConfigs).
+    void alter_configs(const ConfigResource& resource, const std::vector<ConfigChange>& changes);
+    /// Every group of every broker, sorted by id.
+    std::vector<GroupListing> list_groups();
+    /// Describes groups, in the order given.
+    std::vector<GroupDescription> describe_groups(const std::vector<std::string>& groups);
+    /// Every committed offset of `group`.
+    std::vector<TopicPartitionOffset> list_group_offsets(const std::string& group);
+    /// Sets committed offsets (next to read) of a group without members.
+    void alter_group_offsets(const std::string& group, const std::vector<TopicPartitionOffset>& offsets);
+    /// Deletes committed offsets; refused for topics the group is consuming.
+    void delete_group_offsets(const std::string& group, const std::vector<TopicPartition>& partitions);
+    /// Deletes groups without members; throws the first group's error.
+    void delete_groups(const std::vector<std::string>& groups);
+    /// Lag on every partition `group` has committed offsets for, plus every partition of `topics`.
+    std::vector<PartitionLag> group_lag(const std::string& group, const std::vector<std::string>& topics = {});
+    /// Deletes the records before each offset (offsets::end: all); returns the new low watermarks.
+    std::vector<TopicPartitionOffset> delete_records(const std::vector<TopicPartitionOffset>& before);
+    ClusterDescription describe_cluster();
+    void create_acls(const std::vector<AclBinding>& acls);
+    std::vector<AclBinding> describe_acls(const AclBindingFilter& filter);
+    /// Deletes the ACLs the filters match and returns them.
+    std::vector<AclBinding> delete_acls(const std::vector<AclBindingFilter>& filters);
+    /// The SCRAM credentials of `users` (none given: every user), one entry per user and mechanism.
+    std::vector<ScramCredential> describe_user_scram_credentials(const std::vector<std::string>& users = {});
+    /// Sets a user's SCRAM password, salted and iterated here (4096..16384 iterations): the password
+    /// never reaches the broker.
+    void upsert_user_scram_credential(const std::string& user, ScramMechanism mechanism, const std::string& password,
+                                      std::uint32_t iterations = 8192);
+    void delete_user_scram_credential(const std::string& user, ScramMechanism mechanism);
 
 private:
     struct Impl;
