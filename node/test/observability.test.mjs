@@ -2,18 +2,10 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
-import net from 'node:net'
+import { closedAddress } from './support.mjs'
 
 const require = createRequire(import.meta.url)
 const { Producer, Consumer, Admin, KafkaError, testing } = require('../index.js')
-
-async function closedAddress () {
-  const server = net.createServer()
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address()
-  await new Promise((resolve) => server.close(resolve))
-  return `127.0.0.1:${port}`
-}
 
 test('an unreachable cluster reaches onError as KafkaErrors, and the statistics show it', async () => {
   const address = await closedAddress()

@@ -3,17 +3,12 @@
  * _ALL_BROKERS_DOWN, through the callback (no call of the application fails meanwhile); its
  * statistics show the failed connects; after free the callback never runs again. Built and run
  * by scripts/test.d/55-cabi-go.sh. */
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "odradek.h"
+#include "test_support.h"
 
 typedef struct {
     pthread_mutex_t lock;
@@ -35,30 +30,6 @@ static void on_error(void *context, const OdradekError *error) {
     pthread_mutex_unlock(&seen->lock);
 }
 
-static void on_delivery(void *context, const OdradekDeliveryReport *reports, size_t count) {
-    (void)context;
-    (void)reports;
-    (void)count;
-}
-
-static int closed_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
-        perror("socket");
-        exit(2);
-    }
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static void sleep_ms(int ms) {
-    struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&t, NULL);
-}
-
 int main(void) {
     seen_t seen = {.lock = PTHREAD_MUTEX_INITIALIZER};
     snprintf(seen.address, sizeof seen.address, "127.0.0.1:%d", closed_port());
@@ -70,7 +41,7 @@ int main(void) {
     if (err) { fprintf(stderr, "FAIL: set_error_callback: %s\n", err->message); return 1; }
 
     OdradekProduceRecord r = {.topic = "events", .partition = -1, .timestamp = -1};
-    odradek_error_free(odradek_producer_send(p, &r, on_delivery, NULL));
+    odradek_error_free(odradek_producer_send(p, &r, ignore_delivery, NULL));
     int done = 0;
     for (int i = 0; i < 150 && !done; i++) { /* up to 15 s */
         sleep_ms(100);

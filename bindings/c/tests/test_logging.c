@@ -1,17 +1,12 @@
 /* The C log bridge (odradek_set_log_callback): a producer pointed at a closed port makes the
  * library log "cannot connect to broker" at WARN, naming the address; after the callback is
  * cleared nothing more arrives. Built and run (also under valgrind) by scripts/test.d/55-cabi-go.sh. */
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "odradek.h"
+#include "test_support.h"
 
 typedef struct {
     pthread_mutex_t lock;
@@ -30,30 +25,6 @@ static void on_log(void *context, int32_t level, const char *target, const char 
     if (level == ODRADEK_LOG_WARN && strstr(message, "cannot connect") && strstr(message, seen->address))
         seen->warnings_naming_it++;
     pthread_mutex_unlock(&seen->lock);
-}
-
-static void on_delivery(void *context, const OdradekDeliveryReport *reports, size_t count) {
-    (void)context;
-    (void)reports;
-    (void)count;
-}
-
-static int closed_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
-        perror("socket");
-        exit(2);
-    }
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static void sleep_ms(int ms) {
-    struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&t, NULL);
 }
 
 int main(void) {
@@ -80,7 +51,7 @@ int main(void) {
         return 1;
     }
     OdradekProduceRecord r = {.topic = "logged", .partition = -1, .timestamp = -1};
-    err = odradek_producer_send(p, &r, on_delivery, NULL);
+    err = odradek_producer_send(p, &r, ignore_delivery, NULL);
     if (err) {
         fprintf(stderr, "FAIL: send: %s\n", err->message);
         return 1;
@@ -102,7 +73,7 @@ int main(void) {
     /* A client after the clear: its warnings must not reach the callback. */
     OdradekProducer *q = NULL;
     odradek_error_free(odradek_producer_new(config, 2, &q));
-    odradek_error_free(odradek_producer_send(q, &r, on_delivery, NULL));
+    odradek_error_free(odradek_producer_send(q, &r, ignore_delivery, NULL));
     sleep_ms(1000);
     odradek_error_free(odradek_producer_close(q, 3000));
     odradek_producer_free(q);
