@@ -6,13 +6,14 @@ use crate::consumer::{OdradekConsumer, OdradekTopicPartition, partitions_arg};
 use crate::error::OdradekError;
 use crate::util::{OdradekCancel, block, guard, handle};
 
+/// A query (topic, partition, timestamp) with its index among the caller's entries.
+type Indexed<'a> = (usize, (&'a str, i32, i64));
+
 /// Splits queries into rounds in which each partition appears once: one ListOffsets answers a
 /// partition once, and a caller may ask the same partition for several timestamps.
-pub(crate) fn rounds<'a>(
-    queries: &[(&'a str, i32, i64)],
-) -> Vec<Vec<(usize, (&'a str, i32, i64))>> {
+pub(crate) fn rounds<'a>(queries: &[(&'a str, i32, i64)]) -> Vec<Vec<Indexed<'a>>> {
     let mut seen: HashMap<(&str, i32), usize> = HashMap::new();
-    let mut rounds: Vec<Vec<(usize, (&str, i32, i64))>> = Vec::new();
+    let mut rounds: Vec<Vec<Indexed>> = Vec::new();
     for (i, q) in queries.iter().enumerate() {
         let round = seen.entry((q.0, q.1)).or_insert(0);
         if rounds.len() <= *round {
