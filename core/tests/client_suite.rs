@@ -198,6 +198,13 @@ async fn admin_scenario(bootstrap: String) {
     let cluster = admin.describe_cluster().await.unwrap();
     assert_eq!(cluster.brokers.len(), 1);
     assert!(!cluster.cluster_id.is_empty());
+    // A fresh admin whose first call names a broker: it loads metadata to find its address.
+    let broker = ConfigResource::Broker(cluster.brokers[0].id);
+    let configs = self::admin(&bootstrap)
+        .describe_configs(&broker, None)
+        .await
+        .expect("describe a broker's configs as the first call");
+    assert!(!configs.is_empty());
     let configs = admin
         .describe_configs(&ConfigResource::Topic(t.clone()), Some(&["retention.ms"]))
         .await

@@ -170,14 +170,15 @@ impl Cluster {
             .clone()
     }
 
-    /// A connection to broker `id` (from metadata).
+    /// A connection to broker `id` (from metadata, loaded first when `id` is not in it: an
+    /// admin's first call may name a broker before anything fetched metadata).
     pub async fn connection(&self, id: i32) -> Result<Arc<Connection>> {
-        let address = self
-            .metadata()
-            .brokers
-            .get(&id)
-            .map(BrokerInfo::address)
-            .ok_or_else(|| Error::network(format!("broker {id} is not in the metadata")))?;
+        let address_of = |m: &Metadata| m.brokers.get(&id).map(BrokerInfo::address);
+        let address = match address_of(&self.metadata()) {
+            Some(address) => address,
+            None => address_of(&self.refresh(&[]).await?)
+                .ok_or_else(|| Error::network(format!("broker {id} is not in the metadata")))?,
+        };
         self.pool
             .get(&address)
             .await
