@@ -37,7 +37,8 @@ from ._client import (
     _oauth_cb,
     _tp,
 )
-from ._odradek import DeliveryReport, Message
+from ._odradek import DeliveryReport, Message, ShareMessage
+from ._share import AcknowledgeType
 
 #: How long a login waits for an async ``oauth_cb`` to finish on the event loop.
 _OAUTH_CB_TIMEOUT = 60.0
@@ -70,7 +71,7 @@ def _aio_oauth_cb(config: Config,
     return call
 from .errors import KafkaError
 
-__all__ = ["Producer", "Consumer"]
+__all__ = ["Producer", "Consumer", "ShareConsumer"]
 
 
 def _resolve_on_loop(items: List[Tuple["asyncio.Future[Any]", Any]]) -> None:
@@ -423,6 +424,98 @@ class Consumer:
     stop = close
 
     async def __aenter__(self) -> "Consumer":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+class ShareConsumer:
+    """An asyncio share consumer (KIP-932; ``group.id`` required): ``await poll()``,
+    ``acknowledge(message, type)``, ``await commit_sync()``. Create it inside a coroutine.
+
+    A cancelled ``poll`` releases what its fetch received (those records are delivered again,
+    their ``delivery_count`` one higher), so nothing stays locked.
+    """
+
+    def __init__(self, config: Config) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._native = _odradek.NativeShareConsumer(_config_pairs(config),
+                                                    oauth_cb=_aio_oauth_cb(config, self._loop))
+        # The native poll in flight, done once its records are handed out or (cancelled)
+        # released: the next poll or commit waits for it, so an implicit acceptance never
+        # covers records the application did not get.
+        self._inflight: Optional["asyncio.Future[None]"] = None
+
+    async def _settled(self) -> None:
+        while self._inflight is not None and not self._inflight.done():
+            await asyncio.shield(self._inflight)
+
+    def subscribe(self, topics: Sequence[str]) -> None:
+        """Subscribes to ``topics`` (replacing the previous subscription)."""
+        self._native.subscribe(list(topics))
+
+    def assignment(self) -> List[TopicPartition]:
+        """The partitions the coordinator assigned to this member now."""
+        return [TopicPartition(t, p) for t, p in self._native.assignment()]
+
+    async def poll(self, timeout_ms: int = 1000) -> List[ShareMessage]:
+        """Records that arrive within ``timeout_ms`` (empty after it); the acknowledgements of
+        the records handed out before travel with this fetch."""
+        await self._settled()
+        fut: asyncio.Future[List[ShareMessage]] = self._loop.create_future()
+        finished: asyncio.Future[None] = self._loop.create_future()
+        self._inflight = finished
+
+        def done(res: Any) -> None:
+            try:
+                if not fut.cancelled():
+                    if isinstance(res, BaseException):
+                        fut.set_exception(res)
+                    else:
+                        fut.set_result(res)
+                elif isinstance(res, list):
+                    for m in res:
+                        try:
+                            self._native.acknowledge(m.topic, m.partition, m.offset, int(AcknowledgeType.RELEASE))
+                        except KafkaError:
+                            pass  # closed meanwhile: close releases them
+            finally:
+                finished.set_result(None)
+
+        self._native.poll_async(max(0, timeout_ms) / 1000, done, self._loop)
+        try:
+            return await fut
+        except asyncio.CancelledError:
+            # Cancelled after the records arrived but before this task resumed: release them.
+            if fut.done() and not fut.cancelled() and fut.exception() is None:
+                for m in fut.result():
+                    self._native.acknowledge(m.topic, m.partition, m.offset, int(AcknowledgeType.RELEASE))
+            raise
+
+    def acknowledge(self, message: ShareMessage, type: AcknowledgeType = AcknowledgeType.ACCEPT) -> None:
+        """Settles a record this consumer handed out; sent with the next poll or commit."""
+        self._native.acknowledge(message.topic, message.partition, message.offset, int(type))
+
+    async def commit_sync(self) -> None:
+        """Sends the pending acknowledgements and waits for the answers."""
+        await self._settled()
+        fut: asyncio.Future[None] = self._loop.create_future()
+        self._native.commit_sync_async(lambda res: _settle(fut, res), self._loop)
+        await fut
+
+    def commit_async(self) -> None:
+        """Sends the pending acknowledgements in the background (a failure is logged)."""
+        self._native.commit_async()
+
+    async def close(self) -> None:
+        """Leaves the share group; records not acknowledged are released. Idempotent."""
+        await self._settled()
+        fut: asyncio.Future[None] = self._loop.create_future()
+        self._native.close_async(lambda res: _settle(fut, res), self._loop)
+        await fut
+
+    async def __aenter__(self) -> "ShareConsumer":
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyList;
 
 use crate::consumer::Message;
+use crate::dispatch::{Resolver, dispatch, resolve_unit_later};
 
 /// A record handed out by a share consumer: a `Message` with `delivery_count`.
 #[pyclass(module = "odradek._odradek", frozen, extends = Message)]
@@ -96,6 +97,61 @@ impl NativeShareConsumer {
                 return PyList::new(py, items);
             }
         }
+    }
+
+    /// `poll` in the background for asyncio: `callback(list of ShareMessage | KafkaError)` runs
+    /// on `event_loop` once the fetch is done (`odradek.aio` releases what a cancelled wait
+    /// received).
+    #[pyo3(signature = (timeout, callback, event_loop))]
+    fn poll_async(&self, timeout: f64, callback: Py<PyAny>, event_loop: Py<PyAny>) -> PyResult<()> {
+        let limit = crate::timeout_of(Some(timeout))?.unwrap_or(std::time::Duration::from_secs(1));
+        let consumer = self.consumer.clone();
+        let resolver = Resolver {
+            callback,
+            event_loop: Some(event_loop),
+        };
+        odradek::runtime::spawn(async move {
+            let polled = consumer.poll(limit).await;
+            dispatch(Box::new(move |py| {
+                let arg = match polled {
+                    Ok(records) => records
+                        .into_iter()
+                        .map(|r| share_message(py, r))
+                        .collect::<PyResult<Vec<_>>>()
+                        .and_then(|items| PyList::new(py, items))
+                        .map(Bound::into_any)
+                        .unwrap_or_else(|e| e.into_value(py).into_bound(py).into_any()),
+                    Err(e) => crate::exception(py, &e),
+                };
+                resolver.call(py, arg);
+            }));
+        });
+        Ok(())
+    }
+
+    /// `commit_sync` in the background for asyncio: `callback(None | KafkaError)` on
+    /// `event_loop`.
+    fn commit_sync_async(&self, callback: Py<PyAny>, event_loop: Py<PyAny>) {
+        let consumer = self.consumer.clone();
+        resolve_unit_later(
+            async move { consumer.commit_sync().await },
+            Resolver {
+                callback,
+                event_loop: Some(event_loop),
+            },
+        );
+    }
+
+    /// `close` in the background for asyncio: `callback(None | KafkaError)` on `event_loop`.
+    fn close_async(&self, callback: Py<PyAny>, event_loop: Py<PyAny>) {
+        let consumer = self.consumer.clone();
+        resolve_unit_later(
+            async move { consumer.close().await },
+            Resolver {
+                callback,
+                event_loop: Some(event_loop),
+            },
+        );
     }
 
     /// Acknowledges the record at (topic, partition, offset) handed out by `poll`: `kind` 1

@@ -3,12 +3,14 @@ implicit acceptance, explicit mode, a second member, close."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import List
 
 import pytest
 
 import odradek
+import odradek.aio
 from conftest import Kafka
 
 
@@ -86,3 +88,36 @@ def test_explicit_mode_refuses_to_poll_past_unacknowledged(embedded: Kafka) -> N
     c.acknowledge(m, odradek.AcknowledgeType.ACCEPT)
     assert c.poll(0.3) == []
     c.close()
+
+
+def test_aio_share_consumer_and_a_cancelled_poll(embedded: Kafka) -> None:
+    topic = embedded.topic()
+
+    async def main() -> None:
+        async with odradek.aio.ShareConsumer(embedded.config(**{"group.id": f"share-{topic}"})) as c:
+            c.subscribe([topic])
+            for _ in range(200):
+                assigned = bool(c.assignment())
+                assert await c.poll(100) == []
+                if assigned:
+                    break
+            assert c.assignment() == [odradek.TopicPartition(topic, 0)]
+            # A poll cancelled while it waits: what its fetch gets is released.
+            waiting = asyncio.ensure_future(c.poll(2000))
+            await asyncio.sleep(0.2)
+            p = odradek.Producer(embedded.config())
+            p.produce(topic, b"one", partition=0).result(30)
+            p.close()
+            waiting.cancel()
+            got: List[odradek.ShareMessage] = []
+            for _ in range(100):
+                got.extend(await c.poll(300))
+                if got:
+                    break
+            assert [m.value for m in got] == [b"one"]
+            assert got[0].delivery_count in (1, 2)
+            c.acknowledge(got[0], odradek.AcknowledgeType.ACCEPT)
+            await c.commit_sync()
+            assert await c.poll(300) == []
+
+    asyncio.run(asyncio.wait_for(main(), 60))

@@ -449,22 +449,33 @@ pub unsafe extern "C" fn odradek_consumer_assignment(
         check_out(count, "count")?;
         let mut assignment = c.client.assignment();
         assignment.sort();
-        let list: Box<[OdradekTopicPartition]> = assignment
-            .iter()
-            .map(|(t, p)| OdradekTopicPartition {
-                topic: CString::new(t.as_bytes()).unwrap_or_default().into_raw(),
-                partition: *p,
-                offset: c.client.position(t, *p).unwrap_or(ODRADEK_OFFSET_INVALID),
-            })
-            .collect();
-        let n = list.len();
-        write_out(count, n, "count")?;
-        write_out(
-            out,
-            Box::into_raw(list).cast::<OdradekTopicPartition>(),
-            "out",
-        )
+        let list = assignment.into_iter().map(|(t, p)| {
+            let offset = c.client.position(&t, p).unwrap_or(ODRADEK_OFFSET_INVALID);
+            (t, p, offset)
+        });
+        write_partitions(list, out, count)
     })
+}
+
+/// Writes an array for odradek_topic_partitions_free: `*out` and its length `*count`.
+pub(crate) fn write_partitions(
+    list: impl Iterator<Item = (String, i32, i64)>,
+    out: *mut *mut OdradekTopicPartition,
+    count: *mut usize,
+) -> FfiResult {
+    let list: Box<[OdradekTopicPartition]> = list
+        .map(|(t, partition, offset)| OdradekTopicPartition {
+            topic: CString::new(t.into_bytes()).unwrap_or_default().into_raw(),
+            partition,
+            offset,
+        })
+        .collect();
+    write_out(count, list.len(), "count")?;
+    write_out(
+        out,
+        Box::into_raw(list).cast::<OdradekTopicPartition>(),
+        "out",
+    )
 }
 
 /// Frees an array returned by odradek_consumer_assignment (with its count). NULL is allowed.

@@ -9,11 +9,13 @@ use std::sync::Arc;
 use odradek::consumer::ConsumerRecord;
 use odradek::share::{AcknowledgeType, ShareConsumer, ShareRecord};
 
-use crate::consumer::{MessageListOwner, OdradekMessage, OdradekTopicPartition, message_list};
+use crate::consumer::{
+    MessageListOwner, OdradekMessage, OdradekTopicPartition, message_list, write_partitions,
+};
 use crate::error::OdradekError;
 use crate::util::{
-    FfiResult, OdradekCancel, OdradekConfigEntry, block, check_out, config_arg, guard, guard_void,
-    handle, invalid, run_blocking, slice_arg, str_arg, write_out,
+    FfiResult, OdradekCancel, OdradekConfigEntry, block, check_out, config_arg, each_arg, guard,
+    guard_void, handle, invalid, run_blocking, str_arg, write_out,
 };
 use crate::{ODRADEK_OFFSET_INVALID, token};
 
@@ -132,11 +134,7 @@ pub unsafe extern "C" fn odradek_share_consumer_subscribe(
 ) -> *mut OdradekError {
     guard(|| {
         let c = handle(consumer, "consumer")?;
-        let names = slice_arg(topics, count, "topics")?
-            .iter()
-            .enumerate()
-            .map(|(i, t)| str_arg(*t, &format!("topics[{i}]")))
-            .collect::<FfiResult<Vec<_>>>()?;
+        let names = each_arg(topics, count, "topics", |t, what| str_arg(*t, what))?;
         c.consumer.subscribe(&names);
         Ok(())
     })
@@ -157,22 +155,10 @@ pub unsafe extern "C" fn odradek_share_consumer_assignment(
         check_out(count, "count")?;
         let mut assignment = c.consumer.assignment();
         assignment.sort();
-        let list: Box<[OdradekTopicPartition]> = assignment
-            .iter()
-            .map(|(t, p)| OdradekTopicPartition {
-                topic: std::ffi::CString::new(t.as_bytes())
-                    .unwrap_or_default()
-                    .into_raw(),
-                partition: *p,
-                offset: ODRADEK_OFFSET_INVALID,
-            })
-            .collect();
-        write_out(count, list.len(), "count")?;
-        write_out(
-            out,
-            Box::into_raw(list).cast::<OdradekTopicPartition>(),
-            "out",
-        )
+        let list = assignment
+            .into_iter()
+            .map(|(t, p)| (t, p, ODRADEK_OFFSET_INVALID));
+        write_partitions(list, out, count)
     })
 }
 
