@@ -176,7 +176,7 @@ impl Cluster {
         let address_of = |m: &Metadata| m.brokers.get(&id).map(BrokerInfo::address);
         let address = match address_of(&self.metadata()) {
             Some(address) => address,
-            None => address_of(&self.refresh(&[]).await?)
+            None => address_of(&*self.refresh(&[]).await?)
                 .ok_or_else(|| Error::network(format!("broker {id} is not in the metadata")))?,
         };
         self.pool
