@@ -233,6 +233,7 @@ def markdown(rows, env, plots_rel, notes):
         out += ["", "![latency](%s/latency.png)" % plots_rel, ""]
     out += brokers(rows, plots_rel)
     out += bindings(rows)
+    out += transactions(rows)
     if notes:
         out += [notes.strip(), ""]
     out += ["Raw measurements: `bench/results/results.jsonl`; settings and versions: "
@@ -422,6 +423,123 @@ def bindings(rows):
         out += detail
     versions = sorted({"%s: %s" % (r["client"], r["client_version"]) for r in rows
                        if r.get("section") == "bindings" and r.get("client_version")})
+    if versions:
+        out += ["", "Versions: " + "; ".join(versions) + "."]
+    return out + [""]
+
+
+TXN_CLIENTS = ("odradek", "librdkafka", "java")
+TXN_LABEL = {"odradek": "Odradek (Rust)", "librdkafka": "librdkafka (C)", "java": "Java client"}
+
+
+def txn_cell(rows, broker, client, **match):
+    """Medians of one transactions cell; CPU also net of the client's start-up run of the same
+    operation (produce: init_transactions and a one-record transaction; consume: one record)."""
+    # A tiny run (quick mode) can finish within the peer's clock resolution: no rate.
+    rs = [r for r in group(rows, section="transactions", broker=broker, client=client, **match)
+          if r.get("rps")]
+    if not rs:
+        return None
+    rps = [r["rps"] for r in rs]
+    idle = med([r["cpu_s"] for r in group(rows, section="transactions-idle", broker=broker,
+                                          client=client, op=match.get("op"))]) or 0.0
+    return {"rps": med(rps), "rps_min": min(rps), "rps_max": max(rps),
+            "seconds": med([r["seconds"] for r in rs]),
+            "cpu_m": med([r["cpu_s_per_m"] for r in rs]),
+            "cpu_net_m": med([max(r["cpu_s"] - idle, 0.0) / r["records"] * 1e6 for r in rs])}
+
+
+def _rate3(x):
+    """A rate with three significant figures (transactional rates of a few thousand per second
+    would all read "3k" with fmt_rate)."""
+    if x >= 1e6:
+        return "%.3gM" % (x / 1e6)
+    if x >= 1e3:
+        return "%.3gk" % (x / 1e3)
+    return "%.3g" % x
+
+
+def transactions(rows):
+    """The transactions section (issue 21): records/s and CPU per record of each client on both
+    brokers, ours ÷ librdkafka and ours ÷ Java."""
+    if not group(rows, section="transactions"):
+        return []
+    env = {r["when"]: r for r in group(rows, section="transactions-env")}
+    start, end = env.get("start", {}), env.get("end", {})
+    brokers = [b for b in ("odradek", "apache-kafka")
+               if group(rows, section="transactions", broker=b)]
+    cells = [("produce, transactions of %s records" % format(per, ","),
+              {"op": "txn-produce", "txn_records": per})
+             for per in sorted({r["txn_records"] for r in group(rows, section="transactions",
+                                                               op="txn-produce")})]
+    cells += [("consume, %s" % iso, {"op": "consume", "isolation": iso})
+              for iso in ("read_committed", "read_uncommitted")
+              if group(rows, section="transactions", isolation=iso)]
+    settings = start.get("settings", {})
+    out = ["## Transactions (issue 21)", "",
+           "Run of %s at commit `%s`: %s per produce run, a topic of %s records to read, "
+           "medians of %s repetitions; both brokers ran at once, alternating cell by cell with "
+           "the clients' order rotated each repetition. Load average (1/5/15 min) on the shared "
+           "2 cores: %s before, %s after." % (
+               start.get("date", "?"), start.get("commit", "?"),
+               ", ".join("%s records in transactions of %s" % (format(n, ","), format(int(k), ","))
+                         for k, n in sorted(start.get("count", {}).items(),
+                                            key=lambda kv: int(kv[0]))),
+               format(start.get("fill", 0), ","),
+               start.get("reps", "?"), "/".join(map(str, start.get("loadavg", []))) or "?",
+               "/".join(map(str, end.get("loadavg", []))) or "?"),
+           "",
+           "- Clients: " + settings.get("clients", "?") + "; the same loop in each: begin, send "
+           "K records, commit (the commit flushes).",
+           "- Producer: " + settings.get("producer", "?") + ".",
+           "- Consumer: " + settings.get("consume", "?") + ".",
+           "", "records/s, median [min–max]; ratios of medians (above 1: ours is faster):", "",
+           "| broker | cell | %s | ours ÷ librdkafka | ours ÷ Java |" % " | ".join(
+               TXN_LABEL[c] for c in TXN_CLIENTS),
+           "|---|---|---|---|---|---|---|"]
+    for b in brokers:
+        for label, m in cells:
+            v = {c: txn_cell(rows, b, c, **m) for c in TXN_CLIENTS}
+            out.append("| %s | %s | %s | %s | %s |" % (
+                BROKER_LABEL[b], label, " | ".join(
+                    "%s [%s–%s]" % (_rate3(x["rps"]), _rate3(x["rps_min"]),
+                                    _rate3(x["rps_max"])) if x else "–"
+                    for x in (v[c] for c in TXN_CLIENTS)),
+                fmt_ratio(div(v["odradek"] and v["odradek"]["rps"],
+                              v["librdkafka"] and v["librdkafka"]["rps"])),
+                fmt_ratio(div(v["odradek"] and v["odradek"]["rps"],
+                              v["java"] and v["java"]["rps"]))))
+    out += ["", "Client CPU seconds per million records, net of a start-up run of the same "
+            "operation (produce: init_transactions and a one-record transaction; consume: one "
+            "record), total in brackets; ratios of the net figures, below 1: ours uses less:", "",
+            "| broker | cell | %s | ours ÷ librdkafka | ours ÷ Java |" % " | ".join(
+                TXN_LABEL[c] for c in TXN_CLIENTS),
+            "|---|---|---|---|---|---|---|"]
+    for b in brokers:
+        for label, m in cells:
+            v = {c: txn_cell(rows, b, c, **m) for c in TXN_CLIENTS}
+            out.append("| %s | %s | %s | %s | %s |" % (
+                BROKER_LABEL[b], label, " | ".join(
+                    "%.2f (%.2f)" % (x["cpu_net_m"], x["cpu_m"]) if x else "–"
+                    for x in (v[c] for c in TXN_CLIENTS)),
+                fmt_ratio(div(v["odradek"] and v["odradek"]["cpu_net_m"],
+                              v["librdkafka"] and v["librdkafka"]["cpu_net_m"])),
+                fmt_ratio(div(v["odradek"] and v["odradek"]["cpu_net_m"],
+                              v["java"] and v["java"]["cpu_net_m"]))))
+    # read_committed against read_uncommitted: the time to read the same topic through.
+    out += ["", "Cost of read_committed: time to read the topic through, read_committed ÷ "
+            "read_uncommitted (median seconds; read_committed drops the aborted tenth):", "",
+            "| broker | %s |" % " | ".join(TXN_LABEL[c] for c in TXN_CLIENTS),
+            "|---|---|---|---|"]
+    for b in brokers:
+        ratios = []
+        for c in TXN_CLIENTS:
+            rc = txn_cell(rows, b, c, op="consume", isolation="read_committed")
+            ru = txn_cell(rows, b, c, op="consume", isolation="read_uncommitted")
+            ratios.append(fmt_ratio(div(rc and rc["seconds"], ru and ru["seconds"])))
+        out.append("| %s | %s |" % (BROKER_LABEL[b], " | ".join(ratios)))
+    versions = sorted({"%s: %s" % (TXN_LABEL.get(r["client"], r["client"]), r["client_version"])
+                       for r in group(rows, section="transactions") if r.get("client_version")})
     if versions:
         out += ["", "Versions: " + "; ".join(versions) + "."]
     return out + [""]

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Odradek benchmark runner: our client and broker against their peers, in one run.
 
-    run.py --mode quick|full --out DIR [--sections clients,brokers,bindings] [--clients a,b]
-           [--reps N] [--bindings odradek-python,...]
+    run.py --mode quick|full --out DIR [--sections clients,brokers,bindings,transactions]
+           [--clients a,b] [--reps N] [--bindings odradek-python,...]
 
 Each client is a separate program (bench/peers/*, or kafka-tools for the Java client) with one
 command line (produce | consume | latency) and one JSON line of output. This runner starts the
@@ -48,6 +48,19 @@ SETTINGS = {
     "1 partition, replication 1",
 }
 LATENCY = {"size": 100, "acks": "all", "compression": "none", "linger_ms": 0}
+# The transactions section: every client runs the same loop (its peer's `txn-produce`): begin,
+# send K records, commit (the commit flushes), K = each of the section's transaction sizes.
+TRANSACTIONS = {
+    "producer": "acks=all, enable.idempotence=true, one transactional.id per run, linger.ms=5, "
+    "batch.size=65536, compression none, 100 B values; the clock runs from the first "
+    "begin_transaction (after init_transactions) to the last commit's answer",
+    "consume": "a topic filled by librdkafka in transactions of 500 records, every 10th aborted; "
+    "read_committed reads the committed records, read_uncommitted every record (aborted too); "
+    "partition 0 from offset 0, no group, the clock starts at the first record",
+    "clients": "Odradek (Rust peer), librdkafka (C peer), Java client (bench/peers/java/TxnPeer)",
+}
+TXN_ABORT_EVERY = 10
+TXN_FILL_RECORDS = 500
 
 # The `bindings` section: each of our language bindings against the field's client in the same
 # language, alternately, on Odradek's broker. One entry per pair: (our peer, the field's peer).
@@ -79,6 +92,11 @@ MODES = {
         "binding_produce_cells": [(100, "1", "none")],
         "binding_consume_cells": [(100, "none")],
         "binding_count": {100: 1000, 1024: 300},
+        # Tiny, and on Odradek's broker only: another Apache Kafka start would add half a
+        # minute to CI, and the interop suites cover Kafka's transactions.
+        "txn_count": {100: 300},
+        "txn_fill": 400,
+        "txn_brokers": ["odradek"],
     },
     "full": {
         "reps": 3,
@@ -104,6 +122,12 @@ MODES = {
         "binding_produce_cells": [(100, "1", "none"), (100, "all", "lz4"), (1024, "1", "none")],
         "binding_consume_cells": [(100, "none"), (1024, "none")],
         "binding_count": {100: 100000, 1024: 30000},
+        # Records per run for each transaction size: about 100 and 40 transactions (a commit
+        # takes tens of ms on Apache Kafka, so more would make the section long).
+        "txn_count": {100: 10000, 1000: 40000},
+        "txn_fill": 100000,
+        "txn_warmup": 10000,
+        "txn_brokers": ["odradek", "apache-kafka"],
     },
 }
 
@@ -374,16 +398,22 @@ class Peer:
         self.name, self.argv0, self.ops, self.env = name, argv0, ops, env
 
     def argv(self, op, bootstrap, topic, count=0, size=100, acks="1", compression="none",
-             rate=0, seconds=0.0, linger_ms=None):
+             rate=0, seconds=0.0, linger_ms=None, txn_records=None, transactional_id=None,
+             abort_every=0, isolation=None):
         a = list(self.argv0) + [op, "--bootstrap", bootstrap, "--topic", topic]
-        if op in ("produce", "latency"):
+        if op in ("produce", "latency", "txn-produce"):
             linger = SETTINGS["linger.ms"] if linger_ms is None else linger_ms
             a += ["--size", str(size), "--acks", acks, "--compression", compression,
                   "--linger-ms", str(linger), "--batch-size", str(SETTINGS["batch.size"])]
-        if op in ("produce", "consume"):
+        if op in ("produce", "consume", "txn-produce"):
             a += ["--count", str(count)]
         if op == "latency":
             a += ["--rate", str(rate), "--seconds", str(seconds)]
+        if op == "txn-produce":
+            a += ["--txn-records", str(txn_records), "--transactional-id", transactional_id,
+                  "--abort-every", str(abort_every)]
+        if isolation:
+            a += ["--isolation", isolation]
         return a
 
     def result(self, op, stdout):
@@ -483,7 +513,8 @@ def build_peers(python):
     os.makedirs(os.path.join(BIN, "java"), exist_ok=True)
     subprocess.run(
         ["javac", "-d", os.path.join(BIN, "java"), "-cp", os.path.join(KAFKA_LIBS, "*"),
-         os.path.join(peers, "java", "LatencyPeer.java")],
+         os.path.join(peers, "java", "LatencyPeer.java"),
+         os.path.join(peers, "java", "TxnPeer.java")],
         check=True,
     )
     clients = {}
@@ -523,7 +554,7 @@ def rotate(items, k):
 RUN_TIMEOUT = [300]
 
 
-OPS = [("produce", "consume", "latency")]
+OPS = [("produce", "consume", "latency", "txn-produce")]
 
 
 def measure(rec, broker, client, op, section, rep, topic, pair=None, **params):
@@ -560,6 +591,11 @@ def measure(rec, broker, client, op, section, rep, topic, pair=None, **params):
     }
     if pair:
         row["pair"] = [pair[0].name, pair[1].name]
+    for k in ("txn_records", "isolation"):
+        if params.get(k):
+            row[k] = params[k]
+    if "transactions" in res:
+        row["transactions"] = res["transactions"]
     if op == "latency":
         row.update({k: res[k] for k in ("records", "p50_us", "p99_us", "p999_us", "max_us")})
         # Produce latency (send -> acknowledgement), where the peer measures it.
@@ -753,6 +789,103 @@ def bindings_section(rec, cfg, workdir, clients, python, only):
         b.stop()
 
 
+def load_average():
+    """The 1/5/15-minute load averages: other work on the machine weighs on every number."""
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def transactions_section(rec, cfg, workdir, clients, filler):
+    """Transactional produce (transactions of each size in cfg["txn_count"]) and read_committed
+    against read_uncommitted consume, for our client, librdkafka and the Java client, on
+    Odradek's broker and Apache Kafka at once, alternating cell by cell (order rotated each
+    repetition) like the brokers section."""
+    # The Java client runs bench/peers/java/TxnPeer here (the peers' own command line), not
+    # kafka-tools, whose ProducerPerformance commits by time rather than every K records.
+    ops = ("txn-produce", "consume")
+    txn_clients = {n: Peer(n, clients[n].argv0, ops) for n in ("odradek", "librdkafka")
+                   if n in clients}
+    if "java" in clients:
+        txn_clients["java"] = Peer("java", ["java", "-Xmx1g", "-cp", os.path.join(KAFKA_LIBS, "*")
+                                            + ":" + os.path.join(BIN, "java"), "TxnPeer"], ops)
+    clients = txn_clients
+    names = list(clients)
+    rec.write({"section": "transactions-env", "when": "start",
+               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+               "commit": git_describe(), "loadavg": load_average(), "settings": TRANSACTIONS,
+               "count": {str(k): v for k, v in cfg["txn_count"].items()},
+               "fill": cfg["txn_fill"], "reps": cfg["reps"], "abort_every": TXN_ABORT_EVERY})
+    log("transactions: load average %s" % load_average())
+    brokers = []
+    n = [0]
+
+    def fresh(broker, prefix):
+        n[0] += 1
+        t = "transactions-%s-%d" % (prefix, n[0])
+        topics[broker.name].create(t)
+        return t, "bench-txn-%d" % n[0]
+
+    try:
+        for kind in (OdradekBroker, ApacheKafka):
+            if kind.name in cfg["txn_brokers"]:
+                brokers.append(kind(workdir).start())
+        topics = {b.name: Topics(b.bootstrap, filler) for b in brokers}
+        # Unmeasured warm-up of each broker's transaction path (a JVM broker's first seconds run
+        # interpreted code, which would charge whichever client came first).
+        for broker in brokers if cfg.get("txn_warmup") else []:
+            t, tid = fresh(broker, "warmup")
+            run_measured(filler.argv("txn-produce", broker.bootstrap, t, count=cfg["txn_warmup"],
+                                     acks="all", txn_records=100, transactional_id=tid))
+            topics[broker.name].delete(t)
+        # Start-up cost of each client (init_transactions and one transaction of one record),
+        # once per broker, to read CPU per record net of it.
+        for broker in brokers:
+            for name in names:
+                t, tid = fresh(broker, "idle")
+                measure(rec, broker, clients[name], "txn-produce", "transactions-idle", 0, t,
+                        count=1, size=100, acks="all", txn_records=1, transactional_id=tid)
+                topics[broker.name].delete(t)
+        for per, count in sorted(cfg["txn_count"].items()):
+            for rep in range(cfg["reps"]):
+                for broker in rotate(brokers, rep):
+                    for name in rotate(names, rep):
+                        t, tid = fresh(broker, "p%d" % per)
+                        measure(rec, broker, clients[name], "txn-produce", "transactions", rep,
+                                t, count=count, size=100, acks="all",
+                                txn_records=per, transactional_id=tid)
+                        topics[broker.name].delete(t)
+        # One topic per broker of committed and aborted transactions, read by every client at
+        # both isolation levels.
+        filled = {}
+        for broker in brokers:
+            t, tid = fresh(broker, "fill")
+            out, _err, _cpu, _rss, _wall = run_measured(filler.argv(
+                "txn-produce", broker.bootstrap, t, count=cfg["txn_fill"], acks="all",
+                txn_records=TXN_FILL_RECORDS, transactional_id=tid, abort_every=TXN_ABORT_EVERY))
+            res = last_json(out)
+            filled[broker.name] = (t, res["records"], res["records"] + res["aborted"])
+        # Start-up cost of each consumer (connect, metadata, one record), to read CPU net of it.
+        for broker in brokers:
+            for name in names:
+                measure(rec, broker, clients[name], "consume", "transactions-idle", 0,
+                        filled[broker.name][0], count=1, size=100, isolation="read_committed")
+        for rep in range(cfg["reps"]):
+            for broker in rotate(brokers, rep):
+                t, committed, everything = filled[broker.name]
+                for name in rotate(names, rep):
+                    for isolation, count in rotate([("read_committed", committed),
+                                                    ("read_uncommitted", everything)], rep):
+                        measure(rec, broker, clients[name], "consume", "transactions", rep, t,
+                                count=count, size=100, isolation=isolation)
+        for broker in brokers:
+            topics[broker.name].delete(filled[broker.name][0])
+    finally:
+        topics = {}  # the admin clients go first: they would log every reconnect to a stopped broker
+        for b in brokers:
+            b.stop()
+        rec.write({"section": "transactions-env", "when": "end", "loadavg": load_average()})
+        log("transactions: load average %s" % load_average())
+
+
 def record_startup(rec, b, rep):
     rss = proc_status_kb(b.pid, "VmRSS")
     rec.write({"section": "broker-startup", "broker": b.name, "rep": rep,
@@ -825,9 +958,9 @@ def main():
     ap.add_argument("--sections", default="clients,brokers")
     ap.add_argument("--clients", default="", help="comma-separated subset of client names")
     ap.add_argument("--reps", type=int, default=0)
-    ap.add_argument("--ops", default="produce,consume,latency",
-                    help="comma-separated subset of produce,consume,latency to measure (targeted "
-                    "re-runs; start-up runs for net CPU always run)")
+    ap.add_argument("--ops", default="produce,consume,latency,txn-produce",
+                    help="comma-separated subset of produce,consume,latency,txn-produce to measure "
+                    "(targeted re-runs; start-up runs for net CPU always run)")
     ap.add_argument("--bindings", default="",
                     help="comma-separated peer names: only the BINDING_PEERS pairs naming one")
     ap.add_argument("--cargo-profile", default="release",
@@ -880,6 +1013,12 @@ def main():
             else:
                 log("no %s: cannot run the bindings section" % odradek_broker_bin())
                 rec.failures.append("bindings: odradek-broker binary missing")
+        if "transactions" in sections:
+            if os.path.exists(odradek_broker_bin()):
+                transactions_section(rec, cfg, workdir, clients, filler)
+            else:
+                log("no %s: cannot run the transactions section" % odradek_broker_bin())
+                rec.failures.append("transactions: odradek-broker binary missing")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     log("done in %.0f s; %d failure(s)" % (time.monotonic() - t0, len(rec.failures)))

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make bench`: the full benchmark (bench/run.py --mode full, about 20 minutes on 2 cores), then
+# `make bench`: the full benchmark (bench/run.py --mode full, about 25 minutes on 2 cores), then
 # BENCHMARKS.md tables and bench/results/*.png (bench/report.py). BENCH_MODE=quick for a smoke run.
 # Extra run.py arguments can be given in BENCH_ARGS (e.g. BENCH_ARGS="--sections brokers").
 set -euo pipefail

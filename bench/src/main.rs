@@ -1,6 +1,10 @@
 //! The benchmark peer for Odradek's Rust client: produce, consume and fixed-rate latency, with
 //! the same command line and JSON output as the other peers (see bench/README.md). It uses the
 //! client as a binding would: plain threads, the library's own runtime.
+//!
+//! `txn-produce` (transactions of `--txn-records` records, one `--transactional-id`, every
+//! `--abort-every`-th transaction aborted) and `consume --isolation read_committed|
+//! read_uncommitted` serve the transactions section.
 
 use std::collections::{HashMap, VecDeque};
 use std::process::ExitCode;
@@ -26,6 +30,10 @@ struct Options {
     batch_size: u64,
     rate: u64,
     seconds: f64,
+    txn_records: u64,
+    abort_every: u64,
+    transactional_id: String,
+    isolation: Option<String>,
 }
 
 type Fallible<T> = Result<T, String>;
@@ -60,6 +68,10 @@ fn parse_args() -> Fallible<Options> {
         seconds: get("seconds", "5")
             .parse()
             .map_err(|e| format!("--seconds: {e}"))?,
+        txn_records: num("txn-records", "100")?.max(1),
+        abort_every: num("abort-every", "0")?,
+        transactional_id: get("transactional-id", "odradek-bench-txn"),
+        isolation: kv.get("isolation").cloned(),
         mode,
     };
     if o.bootstrap.is_empty() || o.topic.is_empty() {
@@ -101,7 +113,7 @@ fn with_extra(mut config: Config) -> Fallible<Config> {
 }
 
 fn producer(o: &Options) -> Fallible<Producer> {
-    let config = Config::from_pairs([
+    let mut config = Config::from_pairs([
         ("bootstrap.servers", o.bootstrap.clone()),
         ("acks", o.acks.clone()),
         ("compression.type", o.compression.clone()),
@@ -111,6 +123,16 @@ fn producer(o: &Options) -> Fallible<Producer> {
         ("max.in.flight.requests.per.connection", "5".into()),
     ])
     .map_err(|e| format!("producer config: {e}"))?;
+    if o.mode == "txn-produce" {
+        for (k, v) in [
+            ("enable.idempotence", "true"),
+            ("transactional.id", o.transactional_id.as_str()),
+        ] {
+            config
+                .set(k, v)
+                .map_err(|e| format!("producer config: {e}"))?;
+        }
+    }
     let config = with_extra(config)?;
     Producer::from_config(&config).map_err(|e| format!("producer: {e}"))
 }
@@ -124,7 +146,12 @@ fn consumer(o: &Options) -> Fallible<Consumer> {
         ("fetch.max.bytes", "52428800"),
     ])
     .map_err(|e| format!("consumer config: {e}"))?;
-    let config = with_extra(config)?;
+    let mut config = with_extra(config)?;
+    if let Some(level) = &o.isolation {
+        config
+            .set("isolation.level", level)
+            .map_err(|e| format!("consumer config: {e}"))?;
+    }
     let c = Consumer::from_config(&config).map_err(|e| format!("consumer: {e}"))?;
     c.assign(&[(o.topic.as_str(), 0, Offset::At(0))])
         .map_err(|e| format!("assign: {e}"))?;
@@ -174,6 +201,44 @@ fn run_produce(o: &Options) -> Fallible<()> {
     println!(
         "{{\"records\":{delivered},\"bytes\":{},\"seconds\":{seconds:.6},\"client\":\"{}\"}}",
         delivered * o.size as u64,
+        client()
+    );
+    Ok(())
+}
+
+/// Produces `--count` records in transactions of `--txn-records`, committing each (aborting
+/// every `--abort-every`-th). The clock runs from the first `begin_transaction` (after
+/// `init_transactions`) to the last commit's answer; `records` counts the committed ones.
+fn run_txn_produce(o: &Options) -> Fallible<()> {
+    let pool = payload_pool(POOL);
+    let p = producer(o)?;
+    block_on(p.init_transactions()).map_err(|e| format!("init_transactions: {e}"))?;
+    let (mut committed, mut aborted, mut sent, mut n_txn) = (0u64, 0u64, 0u64, 0u64);
+    let t0 = Instant::now();
+    while sent < o.count {
+        let n = o.txn_records.min(o.count - sent);
+        n_txn += 1;
+        p.begin_transaction()
+            .map_err(|e| format!("begin_transaction: {e}"))?;
+        for i in sent..sent + n {
+            let off = (i as usize * 4099) % (POOL - o.size);
+            // Delivery is awaited by commit/abort (it flushes first and fails if a record did).
+            drop(p.send(ProducerRecord::new(&o.topic).value(&pool[off..off + o.size])));
+        }
+        sent += n;
+        if o.abort_every > 0 && n_txn % o.abort_every == 0 {
+            block_on(p.abort_transaction()).map_err(|e| format!("abort_transaction: {e}"))?;
+            aborted += n;
+        } else {
+            block_on(p.commit_transaction()).map_err(|e| format!("commit_transaction: {e}"))?;
+            committed += n;
+        }
+    }
+    let seconds = t0.elapsed().as_secs_f64();
+    block_on(p.close()).map_err(|e| format!("close: {e}"))?;
+    println!(
+        "{{\"records\":{committed},\"aborted\":{aborted},\"transactions\":{n_txn},\"bytes\":{},\"seconds\":{seconds:.6},\"client\":\"{}\"}}",
+        committed * o.size as u64,
         client()
     );
     Ok(())
@@ -323,6 +388,7 @@ fn main() -> ExitCode {
     let result = parse_args().and_then(|o| match o.mode.as_str() {
         "produce" => run_produce(&o),
         "consume" => run_consume(&o),
+        "txn-produce" => run_txn_produce(&o),
         "latency" => run_latency(&o),
         other => Err(format!("unknown mode {other}")),
     });

@@ -3,7 +3,8 @@
  * Same command line and JSON output as the other peers (see bench/README.md):
  *   peer produce --bootstrap B --topic T --count N --size S --acks 1|all --compression C
  *                --linger-ms L --batch-size BYTES
- *   peer consume --bootstrap B --topic T --count N
+ *   peer consume --bootstrap B --topic T --count N [--isolation read_committed|read_uncommitted]
+ *   peer txn-produce (produce's options) --txn-records K --transactional-id ID [--abort-every M]
  *   peer latency --bootstrap B --topic T --rate R --seconds D --size S --acks A
  *                --compression C --linger-ms L --batch-size BYTES
  * Prints one JSON object on stdout. CPU and RSS are measured by the runner from outside.
@@ -17,8 +18,8 @@
 #include <time.h>
 
 struct opts {
-    const char *mode, *bootstrap, *topic, *acks, *compression;
-    long count, size, linger_ms, batch_size, rate;
+    const char *mode, *bootstrap, *topic, *acks, *compression, *isolation, *transactional_id;
+    long count, size, linger_ms, batch_size, rate, txn_records, abort_every;
     double seconds;
 };
 
@@ -102,6 +103,10 @@ static rd_kafka_t *new_producer(const struct opts *o) {
     setl(conf, "batch.size", o->batch_size);
     set(conf, "batch.num.messages", "1000000");
     set(conf, "enable.idempotence", "false");
+    if (!strcmp(o->mode, "txn-produce")) {
+        set(conf, "enable.idempotence", "true");
+        set(conf, "transactional.id", o->transactional_id);
+    }
     set(conf, "max.in.flight.requests.per.connection", "5");
     set(conf, "queue.buffering.max.messages", "1000000");
     set(conf, "queue.buffering.max.kbytes", "1048576");
@@ -123,6 +128,7 @@ static rd_kafka_t *new_consumer(const struct opts *o) {
     set(conf, "fetch.min.bytes", "1");
     set(conf, "max.partition.fetch.bytes", "1048576");
     set(conf, "fetch.max.bytes", "52428800");
+    if (o->isolation) set(conf, "isolation.level", o->isolation);
     set_extra(conf);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
     if (!rk) die("rd_kafka_new(consumer)", err);
@@ -162,6 +168,51 @@ static int run_produce(const struct opts *o) {
     if (failed) die("produce", "some deliveries failed");
     printf("{\"records\":%ld,\"bytes\":%ld,\"seconds\":%.6f,\"client\":\"librdkafka %s\"}\n",
            delivered, delivered * o->size, (t1 - t0) / 1e9, rd_kafka_version_str());
+    free(pool);
+    return 0;
+}
+
+static void check(const char *what, rd_kafka_error_t *e) {
+    if (!e) return;
+    fprintf(stderr, "librdkafka peer: %s: %s\n", what, rd_kafka_error_string(e));
+    exit(1);
+}
+
+/* Transactions of --txn-records records, each committed (every --abort-every-th aborted). The
+ * clock runs from the first begin_transaction (after init_transactions) to the last commit's
+ * answer; "records" counts the committed ones. */
+static int run_txn_produce(const struct opts *o) {
+    char *pool = make_payload_pool(POOL);
+    rd_kafka_t *rk = new_producer(o);
+    check("init_transactions", rd_kafka_init_transactions(rk, 60000));
+    long sent = 0, committed = 0, aborted = 0, txns = 0;
+    int64_t t0 = now_ns();
+    while (sent < o->count) {
+        long n = o->count - sent < o->txn_records ? o->count - sent : o->txn_records;
+        txns++;
+        check("begin_transaction", rd_kafka_begin_transaction(rk));
+        for (long i = sent; i < sent + n; i++) {
+            produce_one(rk, o->topic, pool + (i * 4099) % (POOL - o->size), o->size);
+            if ((i & 1023) == 0) rd_kafka_poll(rk, 0);
+        }
+        sent += n;
+        if (o->abort_every > 0 && txns % o->abort_every == 0) {
+            /* Deliver first: abort would purge what is still queued, and the aborted records
+             * are to be in the log (read_committed readers must skip them). */
+            if (rd_kafka_flush(rk, 60000)) die("flush before abort", "timed out");
+            check("abort_transaction", rd_kafka_abort_transaction(rk, 60000));
+            aborted += n;
+        } else {
+            check("commit_transaction", rd_kafka_commit_transaction(rk, 60000));
+            committed += n;
+        }
+    }
+    int64_t t1 = now_ns();
+    rd_kafka_destroy(rk);
+    if (failed) die("txn-produce", "some deliveries failed");
+    printf("{\"records\":%ld,\"aborted\":%ld,\"transactions\":%ld,\"bytes\":%ld,"
+           "\"seconds\":%.6f,\"client\":\"librdkafka %s\"}\n",
+           committed, aborted, txns, committed * o->size, (t1 - t0) / 1e9, rd_kafka_version_str());
     free(pool);
     return 0;
 }
@@ -283,7 +334,8 @@ static int run_latency(const struct opts *o) {
 
 int main(int argc, char **argv) {
     struct opts o = {.acks = "1", .compression = "none", .count = 100000, .size = 100,
-                     .linger_ms = 5, .batch_size = 65536, .rate = 1000, .seconds = 5};
+                     .linger_ms = 5, .batch_size = 65536, .rate = 1000, .seconds = 5,
+                     .txn_records = 100, .transactional_id = "odradek-bench-txn"};
     if (argc < 2) die("usage", "peer produce|consume|latency --bootstrap B --topic T ...");
     o.mode = argv[1];
     for (int i = 2; i + 1 < argc; i += 2) {
@@ -298,11 +350,16 @@ int main(int argc, char **argv) {
         else if (!strcmp(k, "--batch-size")) o.batch_size = atol(v);
         else if (!strcmp(k, "--rate")) o.rate = atol(v);
         else if (!strcmp(k, "--seconds")) o.seconds = atof(v);
+        else if (!strcmp(k, "--isolation")) o.isolation = v;
+        else if (!strcmp(k, "--txn-records")) o.txn_records = atol(v) > 0 ? atol(v) : 1;
+        else if (!strcmp(k, "--abort-every")) o.abort_every = atol(v);
+        else if (!strcmp(k, "--transactional-id")) o.transactional_id = v;
         else die("unknown option", k);
     }
     if (!o.bootstrap || !o.topic) die("usage", "--bootstrap and --topic are required");
     if (!strcmp(o.mode, "produce")) return run_produce(&o);
     if (!strcmp(o.mode, "consume")) return run_consume(&o);
+    if (!strcmp(o.mode, "txn-produce")) return run_txn_produce(&o);
     if (!strcmp(o.mode, "latency")) return run_latency(&o);
     die("unknown mode", o.mode);
     return 2;
