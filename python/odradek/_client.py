@@ -238,7 +238,8 @@ class Producer:
         """Statistics: records and bytes delivered, failures, requests and their round trips,
         what is queued now, and ``brokers``: one dict per broker (address, state, connects,
         connect_failures, disconnects, requests, request_latency_avg_us / _max_us, in_flight)."""
-        return json.loads(self._native.metrics_json())
+        stats: Dict[str, Any] = json.loads(self._native.metrics_json())
+        return stats
 
     def init_transactions(self, timeout: Optional[float] = None) -> None:
         """Registers ``transactional.id`` with its coordinator: an earlier producer with the same
@@ -355,7 +356,8 @@ class Consumer:
         """Statistics: records and bytes handed out, Fetch round trips, buffered bytes,
         ``partitions`` (topic, partition, position, high_watermark, lag, paused per assigned
         partition) and ``brokers`` (as :meth:`Producer.metrics`)."""
-        return json.loads(self._native.metrics_json())
+        stats: Dict[str, Any] = json.loads(self._native.metrics_json())
+        return stats
 
     def assignment(self) -> List[TopicPartition]:
         """The partitions read now."""
