@@ -30,14 +30,15 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
+## cargo test; the suites' release builds compile in the background meanwhile (scripts/test-rust.sh).
 test-rust:
-	cargo test --workspace --locked
+	scripts/test-rust.sh
 
 ## Suites beyond cargo test (interop with real clients, Apache Kafka, bindings): scripts/test.d/*.sh
 ## Their release builds skip cross-crate LTO: cargo, napi and maturin then share one set of
 ## artifacts (a thin-LTO build compiles each crate again per kind of root), and links are quick.
 ## `make run`, `make bench` and `make release` keep the release profile's LTO.
-test-suites: export CARGO_PROFILE_RELEASE_LTO := false
+test test-rust test-suites: export CARGO_PROFILE_RELEASE_LTO := false
 test-suites:
 	scripts/test-suites.sh
 

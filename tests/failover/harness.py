@@ -130,6 +130,10 @@ class _Process:
     def _errors(self) -> None:
         self.run.stderr = self.proc.stderr.read()
 
+    def end_early(self) -> None:
+        """Stops sending now (the process then flushes and reports as at the end of `seconds`)."""
+        self.proc.send_signal(signal.SIGTERM)
+
     def wait(self) -> Run:
         self.proc.wait(timeout=self.seconds + 120)
         for t in self.threads:
@@ -154,6 +158,7 @@ class CliProducer(_Process):
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True, env=env)
         self.rate, self.seconds = rate, seconds
+        self.stop = threading.Event()
         self.threads = [threading.Thread(target=self._feed, daemon=True),
                         threading.Thread(target=self._read, daemon=True),
                         threading.Thread(target=self._errors, daemon=True)]
@@ -163,7 +168,7 @@ class CliProducer(_Process):
     def _feed(self) -> None:
         start = self.run.started = time.monotonic()
         sent, seq = 0, [0] * 12
-        while time.monotonic() - start < self.seconds:
+        while time.monotonic() - start < self.seconds and not self.stop.is_set():
             due = int((time.monotonic() - start) * self.rate)
             lines = []
             while sent < due:
@@ -176,6 +181,10 @@ class CliProducer(_Process):
                 self.proc.stdin.flush()
             time.sleep(0.005)
         self.proc.stdin.close()
+
+    def end_early(self) -> None:
+        """Stops feeding records: closing stdin ends the CLI, which flushes what it holds."""
+        self.stop.set()
 
     def _read(self) -> None:
         for line in self.proc.stdout:

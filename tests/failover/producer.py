@@ -3,12 +3,15 @@
 key, value, monotonic time `t`, and partition/offset or the error name.
 
     producer.py --client rdkafka|odradek --bootstrap B --topic T --rate R --seconds S
+
+SIGTERM ends the sending early (then flushes and reports as at the end of S seconds).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import threading
 import time
@@ -94,13 +97,15 @@ def main() -> int:
             producer.flush(60)
             producer.close()
 
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     emit({"started": time.monotonic()})
     start = time.monotonic()
     sent = 0
     seq = [0] * KEYS
     while True:
         now = time.monotonic()
-        if now - start >= args.seconds:
+        if now - start >= args.seconds or stop.is_set():
             break
         due = int((now - start) * args.rate)
         while sent < due:

@@ -110,6 +110,7 @@ def test_sigstop_of_a_leader(cluster, cli, results):
 
 
 def test_rolling_restart(cluster, cli, results):
+    # 70 s bounds the restart; the producers stop 3 s after it ends.
     producers = start_producers(cluster, cli, "roll", seconds=70, python=False)
     time.sleep(3)
     _, leaders = busiest_leader(cluster, producers)
@@ -119,6 +120,9 @@ def test_rolling_restart(cluster, cli, results):
         cluster.start(n)
     end_at = min(time.monotonic(), fault_at + 67)
     print(f"rolling restart took {time.monotonic() - fault_at:.1f} s")
+    time.sleep(3)
+    for p in producers:
+        p.end_early()
     # Every partition's leader moved at least once: all count as the faulted ones.
     everything = {t: {p: -1 for p in ls} for t, ls in leaders.items()}
     check_and_record(cluster, producers, "rolling restart", fault_at, -1, everything, results,
