@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Python binding (python/): builds the wheel (scripts/release/python-wheel.sh), installs it into a
-# fresh venv (re-created each run, offline from the wheelhouse of scripts/setup.d/35-python-binding.sh)
-# and runs python/tests: the client suite against the embedded broker and Apache Kafka 4.3.1, the
+# test venv (python/requirements-test.txt installed offline from the wheelhouse of
+# scripts/setup.d/35-python-binding.sh, kept in the cache per hash of that file; the wheel is
+# installed for each run in a directory of its own) and runs python/tests: the client suite against the embedded broker and Apache Kafka 4.3.1, the
 # conformance scenarios, interop with confluent-kafka and kafka-python, asyncio under uvloop,
 # Ctrl+C, pyarrow/pandas, and mypy --strict on examples/python.
 #
@@ -26,16 +27,27 @@ build_mode=""
 [ "${ODRADEK_PY_BUILD:-release}" = debug ] && build_mode=debug
 "$root/scripts/release/python-wheel.sh" "$dist" $build_mode
 
+# The test dependencies (pandas, pyarrow, mypy, ...) take longer to install than most tests take
+# to run, so their venv is kept while requirements-test.txt and the interpreter stay the same.
+req_key="$( (cat "$root/python/requirements-test.txt"; python3 --version) | sha256sum | cut -c1-12)"
+venv="$ODRADEK_CACHE/python-test-venv-$req_key"
+if [ ! -e "$venv/.complete" ]; then
+    rm -rf "$ODRADEK_CACHE"/python-test-venv-*
+    echo "+ test venv $venv: python/requirements-test.txt" >&2
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check --no-index --find-links "$wheels" \
+        -r "$root/python/requirements-test.txt"
+    touch "$venv/.complete"
+fi
+# The wheel goes into this run's own directory (on PYTHONPATH), so the shared venv never changes.
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-venv="$work/venv"
-echo "+ fresh venv $venv: python/requirements-test.txt + the wheel" >&2
-python3 -m venv "$venv"
-"$venv/bin/pip" install -q --disable-pip-version-check --no-index --find-links "$wheels" \
-    -r "$root/python/requirements-test.txt"
-"$venv/bin/pip" install -q --disable-pip-version-check --no-index "$dist"/odradek-*.whl
+echo "+ the wheel into $work/pylib" >&2
+"$venv/bin/pip" install -q --disable-pip-version-check --no-index --no-deps --target "$work/pylib" \
+    "$dist"/odradek-*.whl
+export PYTHONPATH="$work/pylib${PYTHONPATH:+:$PYTHONPATH}"
 
-# Run from python/tests so the package comes from the installed wheel, not the source tree.
+# Run from python/tests so the package comes from the wheel, not the source tree.
 cd "$root/python/tests"
 echo "+ pytest python/tests" >&2
 exec "$venv/bin/python" -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning \
