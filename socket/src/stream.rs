@@ -153,21 +153,6 @@ impl WriteHalf {
         }
     }
 
-    /// Writes as much of `bufs` as a plaintext socket takes without waiting (`WouldBlock` when
-    /// it takes nothing now). TLS answers `Unsupported`: its records go through the session,
-    /// written by [`WriteHalf::write_vectored`] and [`WriteHalf::flush`].
-    pub fn try_write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        match self {
-            WriteHalf::Plain(w) => {
-                let stream: &TcpStream = w.as_ref();
-                stream.try_io(Interest::WRITABLE, || {
-                    SockRef::from(stream).send_vectored_with_flags(bufs, libc::MSG_NOSIGNAL)
-                })
-            }
-            WriteHalf::Tls(_) => Err(io::ErrorKind::Unsupported.into()),
-        }
-    }
-
     /// Pushes buffered TLS records to the socket.
     pub async fn flush(&mut self) -> io::Result<()> {
         match self {

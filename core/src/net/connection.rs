@@ -1,13 +1,10 @@
 //! One TCP connection to one broker, shared by every request to that broker.
 //!
 //! A writer task and a reader task own the socket halves. A request is registered in the
-//! pending map under its correlation id *before* its frame is written or queued for the
-//! writer, so the reader can always route the response. Invariants that make it
-//! cancellation-safe:
-//! - a frame is written whole: by the writer task, or synchronously by its caller when the
-//!   writer is idle (plaintext without SASL; see [`super::writer::write_now`]), whose unwritten
-//!   rest the writer task finishes before anything else — so a dropped caller never leaves
-//!   half a request on the wire;
+//! pending map under its correlation id *before* its frame is queued for the writer, so the
+//! reader can always route the response. Invariants that make it cancellation-safe:
+//! - whole frames are written only by the writer task, so a dropped caller never leaves half a
+//!   request on the wire;
 //! - a dropped caller removes its pending entry (guard), and a response with no entry is
 //!   discarded, so nothing is orphaned and the stream stays aligned;
 //! - when either task fails, the connection is marked closed and every pending request fails
@@ -15,8 +12,8 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -29,13 +26,13 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::pooled_read;
-use super::writer::{Direct, Outgoing, Queues, WriteSide, write_loop, write_now};
+use super::writer::{Outgoing, Queues, write_loop};
 use crate::error::{Error, ErrorClass, ErrorKind, Result};
 use crate::metrics::BrokerCounters;
+use crate::protocol::EncodeRequest;
 use crate::protocol::codec::{Response, decode_response, peek_correlation_id};
 use crate::protocol::frame::FrameDecoder;
 use crate::protocol::versions::ApiVersionMap;
-use crate::protocol::{EncodeRequest, RequestFrame};
 use crate::security::Security;
 
 type Reply = oneshot::Sender<Result<Bytes>>;
@@ -53,9 +50,6 @@ struct Shared {
     pending: Mutex<PendingMap>,
     closed: AtomicBool,
     next_correlation_id: AtomicI32,
-    /// Frames queued for the writer task and not yet written (callers write their own frame
-    /// only when this is 0).
-    queued: AtomicUsize,
 }
 
 impl Shared {
@@ -122,10 +116,6 @@ pub(super) struct Link {
     tx: mpsc::UnboundedSender<Outgoing>,
     versions: ApiVersionMap,
     client_id: StrBytes,
-    /// The socket's write side, for writing a frame without the writer task: plaintext
-    /// without SASL only (TLS writes through its session; re-authentication must be able to
-    /// hold ordinary frames back). Weak: the writer task owns it, so the socket closes with it.
-    direct: Option<Weak<tokio::sync::Mutex<WriteSide>>>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -231,7 +221,6 @@ impl Connection {
                     tx: auth_tx,
                     versions: connection.link.versions.clone(),
                     client_id: connection.link.client_id.clone(),
-                    direct: None,
                 };
                 connection
                     .tasks
@@ -257,7 +246,6 @@ impl Connection {
         options: &ConnectOptions,
         counters: Arc<BrokerCounters>,
     ) -> Connection {
-        let direct_writes = !stream.is_tls() && options.security.sasl.is_none();
         let (read, write) = stream.into_split();
         let shared = Arc::new(Shared {
             address: address.to_owned(),
@@ -265,10 +253,7 @@ impl Connection {
             pending: Mutex::new(PendingMap::default()),
             closed: AtomicBool::new(false),
             next_correlation_id: AtomicI32::new(0),
-            queued: AtomicUsize::new(0),
         });
-        let side = WriteSide::new(write);
-        let direct = direct_writes.then(|| Arc::downgrade(&side));
         let (tx, rx) = mpsc::unbounded_channel();
         let (auth_tx, auth_rx) = mpsc::unbounded_channel();
         let (paused_tx, paused_rx) = watch::channel(false);
@@ -281,7 +266,7 @@ impl Connection {
                     auth: auth_rx,
                     paused: paused_rx,
                 };
-                let error = write_loop(side, queues, &shared.address, &shared.queued).await;
+                let error = write_loop(write, queues, &shared.address).await;
                 shared.close(error);
             })
         };
@@ -291,7 +276,6 @@ impl Connection {
                 tx,
                 versions: ApiVersionMap::default(),
                 client_id: StrBytes::from_string(options.client_id.clone()),
-                direct,
             },
             tasks: vec![reader, writer],
             session_lifetime: None,
@@ -463,10 +447,13 @@ impl Connection {
         if self.is_closed() {
             return Err(self.closed_error());
         }
-        self.link.queue(Outgoing {
-            frame,
-            written: Some(written_tx),
-        })?;
+        self.link
+            .tx
+            .send(Outgoing {
+                frame,
+                written: Some(written_tx),
+            })
+            .map_err(|_| self.closed_error())?;
         written_rx.await.map_err(|_| self.closed_error())?
     }
 
@@ -551,26 +538,17 @@ impl Link {
             rx: reply_rx,
             sent: std::time::Instant::now(),
         };
-        let frame = match &self.direct {
-            Some(side) => match write_now(side, &self.shared.queued, frame) {
-                Direct::Written => return Ok(guard),
-                // An empty frame wakes the writer task to finish the tail.
-                Direct::Tail => RequestFrame::default(),
-                Direct::Busy(frame) => frame,
-            },
-            None => frame,
-        };
-        self.queue(Outgoing {
-            frame,
-            written: None,
-        })?;
+        if self
+            .tx
+            .send(Outgoing {
+                frame,
+                written: None,
+            })
+            .is_err()
+        {
+            return Err(self.closed_error());
+        }
         Ok(guard)
-    }
-
-    /// Queues a frame for the writer task, counted until written.
-    fn queue(&self, out: Outgoing) -> Result<()> {
-        self.shared.queued.fetch_add(1, Ordering::AcqRel);
-        self.tx.send(out).map_err(|_| self.closed_error())
     }
 
     pub(super) fn closed_error(&self) -> Error {
