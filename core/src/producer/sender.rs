@@ -196,6 +196,10 @@ impl Sender {
     /// One pass: make sure of a producer id, admit parked records, expire what timed out, close
     /// lingering batches and send what is ready. Returns when the sender must look again.
     async fn pass(&mut self, now: Instant) -> Option<Instant> {
+        #[cfg(test)]
+        self.shared
+            .passes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut next = NextWake::default();
         if let Some(fatal) = self.shared.txn.as_ref().and_then(|t| t.fatal()) {
             self.fatal.get_or_insert(fatal);
