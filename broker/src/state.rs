@@ -85,10 +85,11 @@ impl BrokerState {
     pub fn not_leader(&self, topic: &str, partition: i32) -> Option<i16> {
         let cluster = self.cluster.as_ref()?;
         let image = cluster.image();
-        let leads = u32::try_from(partition)
-            .ok()
-            .and_then(|p| image.partition(topic, p))
-            .is_some_and(|p| p.leader == Some(cluster.node_id));
+        let leads = cluster.is_serving(&image)
+            && u32::try_from(partition)
+                .ok()
+                .and_then(|p| image.partition(topic, p))
+                .is_some_and(|p| p.leader == Some(cluster.node_id));
         (!leads).then_some(NOT_LEADER_OR_FOLLOWER)
     }
 
