@@ -10,30 +10,17 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use common::cluster::{TestCluster, eventually};
+use common::cluster::{
+    TestCluster, eventually, partition0, read_partition0, send_values, values, wait_for_brokers,
+};
 use common::{Client, topic};
 use kafka_protocol::messages::*;
 use kafka_protocol::records::Compression;
 use odradek::config::Config;
-use odradek::producer::{Producer, ProducerRecord};
+use odradek::producer::Producer;
 
 const NONE: i16 = 0;
 const NOT_ENOUGH_REPLICAS: i16 = 19;
-
-/// (leader, leader epoch, ISR) of partition 0 of `name`, as the node at `addr` says.
-async fn partition0(addr: SocketAddr, name: &str) -> Option<(i32, i32, Vec<i32>)> {
-    let mut c = Client::connect(addr).await;
-    let mut req = MetadataRequest::default();
-    let mut t = metadata_request::MetadataRequestTopic::default();
-    t.name = Some(topic(name));
-    req.topics = Some(vec![t]);
-    req.allow_auto_topic_creation = false;
-    let m = c.call(req, 12).await;
-    let p = m.topics.first()?.partitions.first()?;
-    let mut isr: Vec<i32> = p.isr_nodes.iter().map(|b| b.0).collect();
-    isr.sort_unstable();
-    Some((p.leader_id.0, p.leader_epoch, isr))
-}
 
 async fn create(addr: SocketAddr, name: &str, configs: &[(&str, &str)]) {
     let mut c = Client::connect(addr).await;
@@ -62,38 +49,6 @@ async fn produce_to_follower(addr: SocketAddr, name: &str) -> ProduceResponse {
     Client::connect(addr).await.call(req, 10).await
 }
 
-async fn send_all(producer: &Producer, range: std::ops::Range<usize>) {
-    let pending: Vec<_> = range
-        .map(|i| {
-            let value = format!("v{i}");
-            producer.send(
-                ProducerRecord::new("failover")
-                    .partition(0)
-                    .value(value.as_bytes()),
-            )
-        })
-        .collect();
-    for (i, f) in pending.into_iter().enumerate() {
-        f.await
-            .unwrap_or_else(|e| panic!("record {i} of the batch not acknowledged: {e}"));
-    }
-}
-
-/// Every record of partition 0 up to the high watermark, read from `addr`.
-async fn read_all(addr: SocketAddr, name: &str) -> Vec<(i64, Option<String>)> {
-    let mut c = Client::connect(addr).await;
-    let mut out = Vec::new();
-    loop {
-        let next = out.last().map_or(0, |(o, _)| o + 1);
-        let (code, hw, records) = common::fetch(&mut c, name, 0, next, 1 << 20).await;
-        assert_eq!(code, NONE, "fetch from {addr} at {next}");
-        out.extend(common::decode_values(records));
-        if out.last().map_or(0, |(o, _)| o + 1) >= hw {
-            return out;
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acks_all_survives_the_loss_of_the_leader_and_the_old_leader_rejoins() {
     let mut cluster = TestCluster::start(
@@ -103,12 +58,7 @@ async fn acks_all_survives_the_loss_of_the_leader_and_the_old_leader_rejoins() {
     .await;
     let addrs = cluster.addrs();
     let started = Instant::now();
-    eventually("three live brokers", || async {
-        let mut c = Client::connect(addrs[0]).await;
-        let r = c.call(DescribeClusterRequest::default(), 0).await;
-        (r.brokers.len() == 3).then_some(())
-    })
-    .await;
+    wait_for_brokers(addrs[0], 3).await;
     create(addrs[0], "failover", &[]).await;
     create(addrs[1], "strict", &[("min.insync.replicas", "3")]).await;
     let (leader, epoch, _) = eventually("a full ISR", || async {
@@ -119,9 +69,13 @@ async fn acks_all_survives_the_loss_of_the_leader_and_the_old_leader_rejoins() {
     .await;
 
     let follower = (1..=3).find(|id| *id != leader as u64).unwrap();
-    let r = produce_to_follower(cluster.addr(follower), "failover").await;
+    // (Until its reconciler has opened the topic's logs the follower does not know the topic.)
+    let r = eventually("NOT_LEADER_OR_FOLLOWER from a follower", || async {
+        let r = produce_to_follower(cluster.addr(follower), "failover").await;
+        (r.responses[0].partition_responses[0].error_code == 6).then_some(r)
+    })
+    .await;
     let p = &r.responses[0].partition_responses[0];
-    assert_eq!(p.error_code, 6, "NOT_LEADER_OR_FOLLOWER");
     assert_eq!(
         (p.current_leader.leader_id.0, p.current_leader.leader_epoch),
         (leader, epoch)
@@ -141,14 +95,14 @@ async fn acks_all_survives_the_loss_of_the_leader_and_the_old_leader_rejoins() {
     config.set("enable.idempotence", "true").unwrap();
     config.set("linger.ms", "5").unwrap();
     let producer = Producer::new(config.producer().unwrap()).unwrap();
-    send_all(&producer, 0..300).await;
+    send_values(&producer, "failover", 0..300).await;
     eprintln!("300 acks=all records after {:?}", started.elapsed());
 
     // The leader stops; the next ISR member leads in the next epoch, and the client goes on.
     let old = leader as u64;
     cluster.stop_node(old).await;
     let stopped = Instant::now();
-    send_all(&producer, 300..600).await;
+    send_values(&producer, "failover", 300..600).await;
     eprintln!(
         "300 more records acknowledged {:?} after the leader stopped",
         stopped.elapsed()
@@ -167,12 +121,10 @@ async fn acks_all_survives_the_loss_of_the_leader_and_the_old_leader_rejoins() {
         "the stopped node left the ISR: {isr:?}"
     );
 
-    let records = read_all(cluster.addr(new_leader as u64), "failover").await;
-    let expected: Vec<(i64, Option<String>)> = (0..600)
-        .map(|i| (i as i64, Some(format!("v{i}"))))
-        .collect();
+    let records = read_partition0(cluster.addr(new_leader as u64), "failover").await;
     assert_eq!(
-        records, expected,
+        records,
+        values(600),
         "every acknowledged record once, in order, on the new leader"
     );
 

@@ -5,7 +5,11 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use kafka_protocol::messages::{DescribeClusterRequest, MetadataRequest, metadata_request};
+use odradek::producer::{Producer, ProducerRecord};
 use odradek_broker::{Broker, BrokerConfig, BrokerHandle, BrokerProperties, ClusterConfig};
+
+use super::{Client, topic};
 
 pub struct TestCluster {
     voters: BTreeMap<u64, String>,
@@ -92,4 +96,68 @@ pub async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Waits until the node at `addr` lists `n` live brokers.
+pub async fn wait_for_brokers(addr: SocketAddr, n: usize) {
+    eventually("the brokers registered", || async {
+        let mut c = Client::connect(addr).await;
+        let r = c.call(DescribeClusterRequest::default(), 0).await;
+        (r.brokers.len() == n).then_some(())
+    })
+    .await;
+}
+
+/// (leader, leader epoch, sorted ISR) of partition 0 of `name`, as the node at `addr` says.
+pub async fn partition0(addr: SocketAddr, name: &str) -> Option<(i32, i32, Vec<i32>)> {
+    let mut c = Client::connect(addr).await;
+    let mut req = MetadataRequest::default();
+    let mut t = metadata_request::MetadataRequestTopic::default();
+    t.name = Some(topic(name));
+    req.topics = Some(vec![t]);
+    req.allow_auto_topic_creation = false;
+    let m = c.call(req, 12).await;
+    let p = m.topics.first()?.partitions.first()?;
+    let mut isr: Vec<i32> = p.isr_nodes.iter().map(|b| b.0).collect();
+    isr.sort_unstable();
+    Some((p.leader_id.0, p.leader_epoch, isr))
+}
+
+/// Every record of partition 0 of `name` up to the high watermark, read from `addr`.
+pub async fn read_partition0(addr: SocketAddr, name: &str) -> Vec<(i64, Option<String>)> {
+    let mut c = Client::connect(addr).await;
+    let mut out = Vec::new();
+    loop {
+        let next = out.last().map_or(0, |(o, _)| o + 1);
+        let (code, hw, records) = super::fetch(&mut c, name, 0, next, 1 << 20).await;
+        assert_eq!(code, 0, "fetch from {addr} at {next}");
+        out.extend(super::decode_values(records));
+        if out.last().map_or(0, |(o, _)| o + 1) >= hw {
+            return out;
+        }
+    }
+}
+
+/// Sends `v{i}` for every i in `range` to partition 0 of `name`; panics unless all are
+/// acknowledged.
+pub async fn send_values(producer: &Producer, name: &str, range: std::ops::Range<usize>) {
+    let pending: Vec<_> = range
+        .map(|i| {
+            let value = format!("v{i}");
+            producer.send(
+                ProducerRecord::new(name)
+                    .partition(0)
+                    .value(value.as_bytes()),
+            )
+        })
+        .collect();
+    for (i, f) in pending.into_iter().enumerate() {
+        f.await
+            .unwrap_or_else(|e| panic!("record {i} of the batch not acknowledged: {e}"));
+    }
+}
+
+/// `v0` .. `v{n-1}` at offsets 0 .. n-1.
+pub fn values(n: usize) -> Vec<(i64, Option<String>)> {
+    (0..n).map(|i| (i as i64, Some(format!("v{i}")))).collect()
 }
