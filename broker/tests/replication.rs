@@ -60,7 +60,7 @@ async fn acks_all_survives_the_loss_of_the_leader_and_the_old_leader_rejoins() {
     let started = Instant::now();
     wait_for_brokers(addrs[0], 3).await;
     create(addrs[0], "failover", &[]).await;
-    create(addrs[1], "strict", &[("min.insync.replicas", "3")]).await;
+    create(addrs[0], "strict", &[("min.insync.replicas", "3")]).await;
     let (leader, epoch, _) = eventually("a full ISR", || async {
         partition0(addrs[0], "failover")
             .await

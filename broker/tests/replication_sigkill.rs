@@ -2,7 +2,9 @@
 //! with replication factor 3, our client producing with acks=all (idempotent) while the
 //! partition's leader is SIGKILLed. Every record is acknowledged and present exactly once, in
 //! order, on the new leader; the killed node restarts, truncates what it had not replicated,
-//! rejoins the ISR, and after the next leader is killed too, the log is still whole.
+//! rejoins the ISR, and after the next leader is killed too, the log is still whole. A leader
+//! cut off from its followers (SIGSTOP) that takes acks=1 writes and dies comes back with a
+//! divergent tail and truncates it (KIP-101 through the Fetch diverging epoch).
 
 mod common;
 
@@ -17,6 +19,7 @@ use common::Client;
 use common::cluster::{
     eventually, partition0, read_partition0, send_values, values, wait_for_brokers,
 };
+use kafka_protocol::records::Compression;
 use odradek::config::Config;
 use odradek::producer::Producer;
 
@@ -101,6 +104,38 @@ impl Nodes {
             .unwrap();
         let addr = line.trim().parse().expect("the bound address on stdout");
         self.children.insert(id, (child, addr));
+    }
+
+    /// SIGSTOP (`true`) or SIGCONT (`false`) node `id`: it stays connected but silent.
+    fn pause(&self, id: u64, stop: bool) {
+        let pid = self.children[&id].0.id().to_string();
+        let signal = if stop { "-STOP" } else { "-CONT" };
+        let ok = Command::new("kill").args([signal, &pid]).status().unwrap();
+        assert!(ok.success(), "kill {signal} {pid}");
+    }
+
+    /// Stops node `id` with SIGTERM (a clean shutdown flushing its logs).
+    fn terminate(&mut self, id: u64) {
+        let (mut child, _) = self.children.remove(&id).unwrap();
+        let pid = child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        child.wait().unwrap();
+    }
+
+    /// The records of `name`-0 in node `id`'s log files (node stopped).
+    fn stored_values(&self, id: u64, name: &str) -> Vec<(i64, Option<String>)> {
+        let dir = self.node_dir(id).join(format!("{name}-0"));
+        let mut logs: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "log"))
+            .collect();
+        logs.sort();
+        let mut bytes = Vec::new();
+        for l in logs {
+            bytes.extend(std::fs::read(l).unwrap());
+        }
+        common::decode_values(bytes.into())
     }
 
     fn kill(&mut self, id: u64) {
@@ -216,4 +251,94 @@ async fn sigkill_of_the_leader_under_acks_all_loses_no_record() {
             .count()
     );
     eprintln!("test body took {:?}", started.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_returning_leader_truncates_the_tail_nobody_replicated() {
+    common::init_tracing("warn");
+    let mut nodes = Nodes::start(3);
+    let a1 = nodes.addr(1);
+    wait_for_brokers(a1, 3).await;
+    let mut c = Client::connect(a1).await;
+    let r = common::create_topic_with(&mut c, "tail", 1, 3, &[]).await;
+    assert_eq!(r.error_code, NONE);
+    let leader = eventually("a full ISR", || async {
+        partition0(a1, "tail")
+            .await
+            .filter(|(l, _, isr)| *l > 0 && isr.len() == 3)
+            .map(|(l, _, _)| l as u64)
+    })
+    .await;
+    let followers: Vec<u64> = (1..=3).filter(|id| *id != leader).collect();
+    let mut to_leader = Client::connect(nodes.addr(leader)).await;
+    let batch = |v: &str| common::batch(&[v], None, None, Compression::None);
+    // (The leader may not have opened the topic's log yet: UNKNOWN_TOPIC_OR_PARTITION first.)
+    eventually("the first record taken", || async {
+        let mut c = Client::connect(nodes.addr(leader)).await;
+        let (code, _) = common::produce(&mut c, "tail", 0, batch("v0"), -1).await;
+        (code == NONE).then_some(())
+    })
+    .await;
+    for i in 1..5 {
+        let (code, _) =
+            common::produce(&mut to_leader, "tail", 0, batch(&format!("v{i}")), -1).await;
+        assert_eq!(code, NONE);
+    }
+    // The followers go silent; the leader still takes acks=1 writes nobody will copy, then
+    // dies.
+    for f in &followers {
+        nodes.pause(*f, true);
+    }
+    // Fetches in flight at the pause are answered (empty) within their wait; none follows.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    for i in 0..3 {
+        let (code, _) =
+            common::produce(&mut to_leader, "tail", 0, batch(&format!("lost{i}")), 1).await;
+        assert_eq!(code, NONE);
+    }
+    nodes.kill(leader);
+    for f in &followers {
+        nodes.pause(*f, false);
+    }
+    let survivor = nodes.addr(followers[0]);
+    let new_leader = eventually("a new leader", || async {
+        partition0(survivor, "tail")
+            .await
+            .map(|(l, _, _)| l as u64)
+            .filter(|l| *l > 0 && *l != leader)
+    })
+    .await;
+    let mut c = Client::connect(nodes.addr(new_leader)).await;
+    for i in 5..10 {
+        let (code, _) = common::produce(&mut c, "tail", 0, batch(&format!("v{i}")), -1).await;
+        assert_eq!(code, NONE);
+    }
+    assert_eq!(
+        read_partition0(nodes.addr(new_leader), "tail").await,
+        values(10)
+    );
+
+    // The old leader returns with `lost*` at offsets 5..8 in the old epoch: it truncates them
+    // and copies the new leader's 5..10.
+    nodes.spawn(leader);
+    eventually("the old leader back in the ISR", || async {
+        partition0(survivor, "tail")
+            .await
+            .filter(|(_, _, isr)| isr.len() == 3)
+    })
+    .await;
+    nodes.terminate(leader);
+    assert_eq!(
+        nodes.stored_values(leader, "tail"),
+        values(10),
+        "node {leader}'s log:\n{}",
+        nodes.log_of(leader)
+    );
+    assert!(
+        nodes
+            .log_of(leader)
+            .contains("truncating a diverged replica"),
+        "{}",
+        nodes.log_of(leader)
+    );
 }

@@ -43,6 +43,10 @@ impl Led {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    pub fn leader_epoch(&self) -> i32 {
+        self.state().leader_epoch()
+    }
+
     /// A receiver of the high watermark, for a produce waiting on it.
     pub fn watch_high_watermark(&self) -> watch::Receiver<i64> {
         self.hw.subscribe()
