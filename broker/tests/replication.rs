@@ -69,13 +69,9 @@ async fn acks_all_survives_the_loss_of_the_leader_and_the_old_leader_rejoins() {
     .await;
 
     let follower = (1..=3).find(|id| *id != leader as u64).unwrap();
-    // (Until its reconciler has opened the topic's logs the follower does not know the topic.)
-    let r = eventually("NOT_LEADER_OR_FOLLOWER from a follower", || async {
-        let r = produce_to_follower(cluster.addr(follower), "failover").await;
-        (r.responses[0].partition_responses[0].error_code == 6).then_some(r)
-    })
-    .await;
+    let r = produce_to_follower(cluster.addr(follower), "failover").await;
     let p = &r.responses[0].partition_responses[0];
+    assert_eq!(p.error_code, 6, "NOT_LEADER_OR_FOLLOWER");
     assert_eq!(
         (p.current_leader.leader_id.0, p.current_leader.leader_epoch),
         (leader, epoch)
@@ -138,9 +134,16 @@ async fn acks_all_survives_the_loss_of_the_leader_and_the_old_leader_rejoins() {
         })
         .await;
     assert_eq!(strict_isr.len(), 2);
-    let mut c = Client::connect(cluster.addr(strict_leader as u64)).await;
+    let strict_addr = cluster.addr(strict_leader as u64);
     let batch = common::batch(&["x"], None, None, Compression::None);
-    let (code, _) = common::produce(&mut c, "strict", 0, batch.clone(), -1).await;
+    // (NOT_LEADER_OR_FOLLOWER until the new leader has taken the leadership up.)
+    let code = eventually("an answer from the strict topic's leader", || async {
+        let mut c = Client::connect(strict_addr).await;
+        let (code, _) = common::produce(&mut c, "strict", 0, batch.clone(), -1).await;
+        (code != 6).then_some(code)
+    })
+    .await;
+    let mut c = Client::connect(strict_addr).await;
     assert_eq!(code, NOT_ENOUGH_REPLICAS);
     assert_eq!(
         common::produce(&mut c, "strict", 0, batch.clone(), 1)

@@ -308,8 +308,15 @@ async fn a_returning_leader_truncates_the_tail_nobody_replicated() {
             .filter(|l| *l > 0 && *l != leader)
     })
     .await;
-    let mut c = Client::connect(nodes.addr(new_leader)).await;
-    for i in 5..10 {
+    let to_new = nodes.addr(new_leader);
+    eventually("the new leader taking records", || async {
+        let mut c = Client::connect(to_new).await;
+        let (code, _) = common::produce(&mut c, "tail", 0, batch("v5"), -1).await;
+        (code == NONE).then_some(())
+    })
+    .await;
+    let mut c = Client::connect(to_new).await;
+    for i in 6..10 {
         let (code, _) = common::produce(&mut c, "tail", 0, batch(&format!("v{i}")), -1).await;
         assert_eq!(code, NONE);
     }

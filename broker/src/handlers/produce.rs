@@ -80,20 +80,22 @@ pub fn handle(ctx: &Ctx, version: i16, req: ProduceRequest) -> Outcome {
             pr.log_append_time_ms = -1;
             pr.log_start_offset = -1;
             let partition = topic.as_ref().and_then(|t| t.partition(pd.index));
-            let Some(partition) = partition else {
-                pr.error_code = if version >= 13 && topic.is_none() {
-                    codes::UNKNOWN_TOPIC_ID
-                } else {
-                    codes::UNKNOWN_TOPIC_OR_PARTITION
-                };
-                tr.partition_responses.push(pr);
-                continue;
+            // Cluster mode: a partition with no replica here (or not opened yet) that the image
+            // knows is led elsewhere, as Kafka answers.
+            let elsewhere = partition.is_none()
+                && ctx.state.cluster.as_ref().is_some_and(|c| {
+                    u32::try_from(pd.index).is_ok_and(|i| c.image().partition(&name, i).is_some())
+                });
+            let not_leader = match &partition {
+                Some(p) => ctx.state.not_leader(&p.topic, pd.index),
+                None if elsewhere => Some(delayed_produce::NOT_LEADER_OR_FOLLOWER),
+                None => None,
             };
-            if let Some(code) = ctx.state.not_leader(&partition.topic, pd.index) {
+            if let Some(code) = not_leader {
                 pr.error_code = code;
                 if version >= 10
                     && let Some((leader, epoch)) =
-                        cluster_view::current_leader(ctx, &partition.topic, pd.index)
+                        cluster_view::current_leader(ctx, &name, pd.index)
                 {
                     pr.current_leader.leader_id = BrokerId(leader.id);
                     pr.current_leader.leader_epoch = epoch;
@@ -104,6 +106,15 @@ pub fn handle(ctx: &Ctx, version: i16, req: ProduceRequest) -> Outcome {
                 tr.partition_responses.push(pr);
                 continue;
             }
+            let Some(partition) = partition else {
+                pr.error_code = if version >= 13 && topic.is_none() {
+                    codes::UNKNOWN_TOPIC_ID
+                } else {
+                    codes::UNKNOWN_TOPIC_OR_PARTITION
+                };
+                tr.partition_responses.push(pr);
+                continue;
+            };
             if is_internal(&partition.topic) {
                 // As Kafka: only the broker itself writes its internal topics.
                 pr.error_code = codes::INVALID_TOPIC_EXCEPTION;

@@ -123,19 +123,26 @@ pub async fn partition0(addr: SocketAddr, name: &str) -> Option<(i32, i32, Vec<i
     Some((p.leader_id.0, p.leader_epoch, isr))
 }
 
-/// Every record of partition 0 of `name` up to the high watermark, read from `addr`.
+/// Every record of partition 0 of `name` up to the high watermark, read from `addr` (retried
+/// while the node answers an error: a new leader may not have taken its leadership up yet).
 pub async fn read_partition0(addr: SocketAddr, name: &str) -> Vec<(i64, Option<String>)> {
-    let mut c = Client::connect(addr).await;
-    let mut out = Vec::new();
-    loop {
-        let next = out.last().map_or(0, |(o, _)| o + 1);
-        let (code, hw, records) = super::fetch(&mut c, name, 0, next, 1 << 20).await;
-        assert_eq!(code, 0, "fetch from {addr} at {next}");
-        out.extend(super::decode_values(records));
-        if out.last().map_or(0, |(o, _)| o + 1) >= hw {
-            return out;
+    eventually("a whole read of partition 0", || async {
+        let mut c = Client::connect(addr).await;
+        let mut out: Vec<(i64, Option<String>)> = Vec::new();
+        loop {
+            let next = out.last().map_or(0, |(o, _)| o + 1);
+            let (code, hw, records) = super::fetch(&mut c, name, 0, next, 1 << 20).await;
+            if code != 0 {
+                eprintln!("fetch from {addr} at {next}: error {code}; retrying");
+                return None;
+            }
+            out.extend(super::decode_values(records));
+            if out.last().map_or(0, |(o, _)| o + 1) >= hw {
+                return Some(out);
+            }
         }
-    }
+    })
+    .await
 }
 
 /// Sends `v{i}` for every i in `range` to partition 0 of `name`; panics unless all are
