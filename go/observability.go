@@ -52,7 +52,8 @@ func odradekGoErrorEvent(ctx C.uintptr_t, e *C.OdradekError) {
 }
 
 // OnError sends the producer's background failures to handler, replacing the one set before;
-// nil stops them. Once OnError(nil) or Close returns, the previous handler never runs again.
+// nil stops them. Once OnError(nil) or Close returns, the previous handler never runs again
+// (so OnError waits for a running call: do not call it from the handler itself).
 func (p *Producer) OnError(handler ErrorHandler) error {
 	p.mu.RLock()
 	defer p.mu.RUnlock()

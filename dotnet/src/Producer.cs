@@ -259,7 +259,8 @@ namespace Odradek
         /// stops them. <see cref="KafkaException.IsRetriable"/> says whether the client recovers by
         /// itself. The handler runs on the library's event thread, one error at a time; an exception
         /// from it loses that error only. Once this returns (or <see cref="Close(TimeSpan)"/>), the previous
-        /// handler never runs again.
+        /// handler never runs again (so this waits for a running call: do not call it from the
+        /// handler itself).
         /// </summary>
         public void SetErrorHandler(Action<KafkaException> handler)
         {
