@@ -1073,7 +1073,7 @@ impl Runner {
         let ms = int(&step["timeout_ms"])?;
         let hit = seen_within(seen, ms, |seen| {
             seen.iter()
-                .find(|e| names.iter().any(|n| n == e.name()))
+                .find(|e| names.iter().any(|n| *n == e.name()))
                 .cloned()
         })
         .await;

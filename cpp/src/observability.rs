@@ -21,7 +21,7 @@ unsafe impl cxx::ExternType for ProducerBox {
 #[cxx::bridge(namespace = "odradek::ffi")]
 mod events_ffi {
     /// One broker as a client sees it (`odradek::metrics::BrokerStats`).
-    struct BrokerRow {
+    struct BrokerStatsRow {
         address: String,
         /// "up", "connecting", "backing_off" or "idle".
         state: String,
@@ -45,11 +45,11 @@ mod events_ffi {
         request_latency_max_us: u64,
         queue_records: u64,
         queue_bytes: u64,
-        brokers: Vec<BrokerRow>,
+        brokers: Vec<BrokerStatsRow>,
     }
 
     /// One assigned partition (`odradek::metrics::PartitionStats`).
-    struct PartitionRow {
+    struct PartitionStatsRow {
         topic: String,
         partition: i32,
         position: i64,
@@ -66,8 +66,8 @@ mod events_ffi {
         fetch_latency_avg_us: u64,
         fetch_latency_max_us: u64,
         buffered_bytes: u64,
-        partitions: Vec<PartitionRow>,
-        brokers: Vec<BrokerRow>,
+        partitions: Vec<PartitionStatsRow>,
+        brokers: Vec<BrokerStatsRow>,
     }
 
     extern "C++" {
@@ -109,7 +109,7 @@ unsafe impl Send for events_ffi::ErrorSink {}
 // SAFETY: as above.
 unsafe impl Sync for events_ffi::ErrorSink {}
 
-use events_ffi::{BrokerRow, ConsumerStats, PartitionRow, ProducerStats};
+use events_ffi::{BrokerStatsRow, ConsumerStats, PartitionStatsRow, ProducerStats};
 
 fn set_error_sink(events: &ErrorEvents, sink: cxx::UniquePtr<events_ffi::ErrorSink>) {
     // Cleared first (which waits for a running call), so C++ may free what the old one holds.
@@ -125,9 +125,9 @@ fn set_error_sink(events: &ErrorEvents, sink: cxx::UniquePtr<events_ffi::ErrorSi
     }));
 }
 
-fn broker_rows(rows: Vec<BrokerStats>) -> Vec<BrokerRow> {
+fn broker_rows(rows: Vec<BrokerStats>) -> Vec<BrokerStatsRow> {
     rows.into_iter()
-        .map(|b| BrokerRow {
+        .map(|b| BrokerStatsRow {
             state: match b.state {
                 BrokerState::Up => "up",
                 BrokerState::Connecting => "connecting",
@@ -198,7 +198,7 @@ fn consumer_metrics(consumer: &ConsumerBox) -> Result<ConsumerStats, FfiError> {
             partitions: m
                 .partitions
                 .into_iter()
-                .map(|p| PartitionRow {
+                .map(|p| PartitionStatsRow {
                     topic: p.topic,
                     partition: p.partition,
                     position: p.position,

@@ -602,7 +602,7 @@ std::unique_ptr<ffi::ErrorSink> error_sink(ErrorCallback callback) {
     return sink;
 }
 
-std::vector<BrokerStats> broker_stats(const rust::Vec<ffi::BrokerRow>& rows) {
+std::vector<BrokerStats> broker_stats(const rust::Vec<ffi::BrokerStatsRow>& rows) {
     std::vector<BrokerStats> out;
     out.reserve(rows.size());
     for (const auto& b : rows) {
