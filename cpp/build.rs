@@ -2,7 +2,7 @@
 //! wrapper (src/odradek.cc), so the static library holds everything a C++ program links.
 
 fn main() {
-    cxx_build::bridges(["src/lib.rs", "src/admin.rs"])
+    cxx_build::bridges(["src/lib.rs", "src/admin.rs", "src/observability.rs"])
         .file("src/odradek.cc")
         .include("include")
         .std("c++17")
@@ -12,6 +12,7 @@ fn main() {
     for f in [
         "src/lib.rs",
         "src/admin.rs",
+        "src/observability.rs",
         "src/odradek.cc",
         "src/bridge.h",
         "include/odradek/odradek.hpp",

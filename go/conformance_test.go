@@ -96,6 +96,7 @@ type runner struct {
 	// failures inside rebalance handlers ("on_revoke": "commit"), reported after the step
 	callbackMu     sync.Mutex
 	callbackErrors []string
+	events         runnerEvents // stop_broker, expect_error_event, expect_log
 }
 
 // The SCRAM user of the embedded broker in a "security": "sasl_ssl" scenario.
@@ -120,7 +121,9 @@ func runScenario(t *testing.T, sc *scenario) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &runner{base: b.ClientConfig(), admin: admin, clients: map[string]*confClient{}}
+	r := &runner{base: b.ClientConfig(), admin: admin, clients: map[string]*confClient{},
+		events: runnerEvents{broker: b, errors: map[string]*errorLog{}}}
+	defer r.endEvents()
 	defer func() {
 		for _, c := range r.clients {
 			if c.producer != nil {
@@ -358,12 +361,16 @@ func (r *runner) do(op string, step map[string]json.RawMessage, want *expectedEr
 				return err
 			}
 			r.clients[name] = &confClient{producer: p}
+			return r.watchErrors(name, p.OnError)
 		} else {
 			c, err := NewConsumer(cfg)
 			if err != nil {
 				return err
 			}
 			r.clients[name] = &confClient{consumer: c}
+			if err := r.watchErrors(name, c.OnError); err != nil {
+				return err
+			}
 			if raw, ok := step["on_revoke"]; ok {
 				var how string
 				if err := json.Unmarshal(raw, &how); err != nil || how != "commit" {

@@ -58,6 +58,7 @@ type Consumer struct {
 	handle    *C.OdradekConsumer
 	rebalance cgo.Handle
 	token     cgo.Handle // the TokenProvider, if any
+	errors    errorSlot  // the OnError handler, if any
 
 	// Records goroutines: Close stops them and waits, so a record one of them took but could
 	// not send is given back (a seek to it) before the commit on close.
@@ -474,6 +475,8 @@ func (c *Consumer) Close() error {
 	h := c.handle
 	var err error
 	if h != nil {
+		// Cleared before the write lock: a running handler may still call the consumer.
+		_ = c.errors.set(nil, consumerErrors(h))
 		err = takeError(C.odradek_consumer_close(h, -1))
 	}
 	c.mu.RUnlock()

@@ -55,6 +55,7 @@ type Producer struct {
 	mu     sync.RWMutex // held (read) by every native call; Close takes it to free the handle
 	handle *C.OdradekProducer
 	token  cgo.Handle // the TokenProvider, if any
+	errors errorSlot  // the OnError handler, if any
 }
 
 // NewProducer creates a producer from librdkafka / Java property names
@@ -259,6 +260,8 @@ func (p *Producer) Close() error {
 	h := p.handle
 	var err error
 	if h != nil {
+		// Cleared before the write lock: a running handler may still call the producer.
+		_ = p.errors.set(nil, producerErrors(h))
 		err = takeError(C.odradek_producer_close(h, -1))
 	}
 	p.mu.RUnlock()

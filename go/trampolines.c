@@ -48,3 +48,16 @@ static void odradek_go_log(void *ctx, int32_t level, const char *target, const c
 OdradekError *odradek_go_set_log(int32_t level, uintptr_t ctx) {
 	return odradek_set_log_callback(level, ctx ? odradek_go_log : NULL, (void *)ctx);
 }
+
+static void odradek_go_error(void *ctx, const OdradekError *error) {
+	odradekGoErrorEvent((uintptr_t)ctx, (OdradekError *)error);
+}
+
+// The error callbacks with the Go handler behind `ctx` (0: none).
+OdradekError *odradek_go_producer_on_error(const OdradekProducer *p, uintptr_t ctx) {
+	return odradek_producer_set_error_callback(p, ctx ? odradek_go_error : NULL, (void *)ctx);
+}
+
+OdradekError *odradek_go_consumer_on_error(const OdradekConsumer *c, uintptr_t ctx) {
+	return odradek_consumer_set_error_callback(c, ctx ? odradek_go_error : NULL, (void *)ctx);
+}

@@ -12,7 +12,9 @@ use odradek::admin::{Admin, AlterConfigOp, ConfigResource, NewTopic};
 use odradek::config::Config;
 use odradek::consumer::{ConsumerClient, ConsumerRecord, Offset};
 use odradek::error::{Error, ErrorClass};
+use odradek::events::ErrorEvents;
 use odradek::group::RebalanceListener;
+use odradek::logging::{LogLevel, LogRecord};
 use odradek::producer::{Producer, ProducerRecord};
 use odradek::records::RecordHeader;
 use odradek::share::{AcknowledgeType, ShareConsumer, ShareRecord};
@@ -85,6 +87,8 @@ struct Runner {
     clients: HashMap<String, Client>,
     /// Failures inside rebalance callbacks (`"on_revoke": "commit"`), reported after the step.
     callback_errors: Arc<Mutex<Vec<String>>>,
+    /// stop_broker, expect_error_event, expect_log.
+    events: Events,
 }
 
 /// `"on_revoke": "commit"`: a synchronous commit of what was handed out, from the callback
@@ -163,6 +167,11 @@ async fn run_scenario(doc: &Value) -> Outcome {
         base_config,
         clients: HashMap::new(),
         callback_errors: Arc::default(),
+        events: Events {
+            broker: Some(broker),
+            errors: HashMap::new(),
+            logs: None,
+        },
     };
     let steps = doc["steps"].as_array().ok_or("no steps")?;
     let mut outcome = Ok(());
@@ -190,10 +199,14 @@ async fn run_scenario(doc: &Value) -> Outcome {
             }
         }
     }
-    let mut broker = broker;
-    tokio::task::spawn_blocking(move || broker.stop())
-        .await
-        .map_err(|e| e.to_string())?;
+    if runner.events.logs.is_some() {
+        odradek::logging::clear_log_callback();
+    }
+    if let Some(mut broker) = runner.events.broker.take() {
+        tokio::task::spawn_blocking(move || broker.stop())
+            .await
+            .map_err(|e| e.to_string())?;
+    }
     outcome
 }
 
@@ -283,6 +296,9 @@ impl Runner {
             "alter_config" => self.alter_config(step).await,
             "describe_config" => self.describe_config(step).await,
             "delete_records" => self.delete_records(step).await,
+            "stop_broker" => self.stop_broker().await,
+            "expect_error_event" => self.expect_error_event(step).await,
+            "expect_log" => self.expect_log(step).await,
             "share_consumer" => self.new_share_consumer(step),
             "share_subscribe" => self.share_subscribe(step).await,
             "share_poll" => self.share_poll(step).await,
@@ -327,6 +343,7 @@ impl Runner {
     fn new_producer(&mut self, step: &Value) -> Result<(), StepError> {
         let config = self.config(step)?;
         let producer = Producer::from_config(&config).map_err(StepError::Client)?;
+        self.watch_errors(&string(&step["client"])?, producer.cluster().events());
         self.clients
             .insert(string(&step["client"])?, Client::Producer(producer));
         Ok(())
@@ -349,6 +366,10 @@ impl Runner {
             }
             Some(other) => return Err(format!("unknown on_revoke {other:?}").into()),
         }
+        self.watch_errors(
+            &string(&step["client"])?,
+            consumer.consumer().cluster().events(),
+        );
         self.clients.insert(
             string(&step["client"])?,
             Client::Consumer(Box::new(ConsumerState {
@@ -999,6 +1020,137 @@ fn consumer_named<'a>(
 }
 
 /// A step failure: a client error (which `expect_error` may match) or a mismatch.
+/// What the background-failure ops (stop_broker, expect_error_event, expect_log) need.
+struct Events {
+    /// The embedded broker, until stop_broker.
+    broker: Option<EmbeddedBroker>,
+    /// Every background error each client's callback received, by client name.
+    errors: HashMap<String, Arc<Mutex<Vec<Error>>>>,
+    /// Log records at warn and more severe, captured from stop_broker on.
+    logs: Option<Arc<Mutex<Vec<LogRecord>>>>,
+}
+
+impl Runner {
+    fn watch_errors(&mut self, name: &str, events: &ErrorEvents) {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        events.set_callback(Arc::new(move |e: &Error| {
+            sink.lock().unwrap().push(e.clone());
+        }));
+        self.events.errors.insert(name.to_string(), seen);
+    }
+
+    async fn stop_broker(&mut self) -> Result<(), StepError> {
+        if self.events.logs.is_none() {
+            let logs = Arc::new(Mutex::new(Vec::new()));
+            let sink = logs.clone();
+            odradek::logging::set_log_callback(
+                LogLevel::Warn,
+                Arc::new(move |r: &LogRecord| sink.lock().unwrap().push(r.clone())),
+            )
+            .map_err(StepError::Client)?;
+            self.events.logs = Some(logs);
+        }
+        let mut broker = self
+            .events
+            .broker
+            .take()
+            .ok_or("the broker is stopped already")?;
+        tokio::task::spawn_blocking(move || broker.stop())
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    async fn expect_error_event(&self, step: &Value) -> Result<(), StepError> {
+        let name = string(&step["client"])?;
+        let seen = self
+            .events
+            .errors
+            .get(&name)
+            .ok_or_else(|| format!("no client named {name:?}"))?;
+        let names = strings(&step["names"])?;
+        let ms = int(&step["timeout_ms"])?;
+        let hit = seen_within(seen, ms, |seen| {
+            seen.iter()
+                .find(|e| names.iter().any(|n| *n == e.name()))
+                .cloned()
+        })
+        .await;
+        let Some(e) = hit else {
+            let received: Vec<String> = seen
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|e| format!("{} ({e})", e.name()))
+                .collect();
+            return Err(format!(
+                "no error event named {names:?} within {ms} ms; received {received:?}"
+            )
+            .into());
+        };
+        match step.get("retriable").and_then(Value::as_bool) {
+            Some(want) if e.is_retriable() != want => Err(format!(
+                "error event {}: expected retriable={want}, got {}",
+                e.name(),
+                e.is_retriable()
+            )
+            .into()),
+            _ => Ok(()),
+        }
+    }
+
+    async fn expect_log(&self, step: &Value) -> Result<(), StepError> {
+        let least = match step["level"].as_str() {
+            Some("warn") => LogLevel::Warn,
+            Some("error") => LogLevel::Error,
+            other => return Err(format!("level {other:?} is not warn or error").into()),
+        };
+        let logs = self
+            .events
+            .logs
+            .as_ref()
+            .ok_or("expect_log before stop_broker: no log capture")?;
+        let ms = int(&step["timeout_ms"])?;
+        // LogLevel orders the most severe first.
+        let hit = seen_within(logs, ms, |logs| {
+            logs.iter().find(|r| r.level <= least).cloned()
+        })
+        .await;
+        if hit.is_none() {
+            let captured: Vec<String> = logs
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|r| r.message.clone())
+                .collect();
+            return Err(format!(
+                "no log record at {least:?} or above within {ms} ms; captured {captured:?}"
+            )
+            .into());
+        }
+        Ok(())
+    }
+}
+
+/// Polls what a callback collects until `find` returns something or `ms` pass.
+async fn seen_within<T, R>(
+    seen: &Mutex<Vec<T>>,
+    ms: i64,
+    mut find: impl FnMut(&[T]) -> Option<R>,
+) -> Option<R> {
+    let deadline = Instant::now() + Duration::from_millis(ms as u64);
+    loop {
+        if let Some(hit) = find(&seen.lock().unwrap()) {
+            return Some(hit);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 enum StepError {
     Client(Error),
     Mismatch(String),

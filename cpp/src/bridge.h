@@ -37,12 +37,18 @@ struct TokenSink {
     TokenProvider provider;
 };
 
+/// The user's error callback; the core calls it from one thread, one error at a time.
+struct ErrorSink {
+    ErrorCallback callback;
+};
+
 void deliver_ok(std::unique_ptr<DeliverySink> sink, const Report& report) noexcept;
 void deliver_err(std::unique_ptr<DeliverySink> sink, rust::Str error) noexcept;
 void rebalance_event(const RebalanceSink& sink, std::uint8_t kind,
                      rust::Slice<const PartitionOffset> partitions) noexcept;
 OAuthToken provide_token(const TokenSink& sink, rust::Str oauthbearer_config);
 void log_record(std::uint8_t level, rust::Str target, rust::Str message) noexcept;
+void error_event(const ErrorSink& sink, rust::Str error) noexcept;
 
 }  // namespace ffi
 }  // namespace odradek

@@ -15,6 +15,7 @@
 mod admin;
 mod consumer;
 mod logging;
+mod observability;
 mod share;
 mod transaction;
 

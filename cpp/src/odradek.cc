@@ -8,6 +8,7 @@
 #include "odradek-cpp/src/bridge.h"
 #include "odradek-cpp/src/lib.rs.h"
 #include "odradek-cpp/src/admin.rs.h"
+#include "odradek-cpp/src/observability.rs.h"
 
 namespace odradek {
 
@@ -200,6 +201,13 @@ void set_log_handler(LogLevel level, LogHandler handler) {
 struct Producer::Impl {
     rust::Box<ffi::ProducerBox> box;
     bool closed = false;
+    // The core may hold the error callback past the box (a queued error): clear it here too.
+    ~Impl() {
+        try {
+            ffi::producer_set_error_sink(*box, nullptr);
+        } catch (...) {
+        }
+    }
 };
 
 Producer::Producer(const Config& config) : Producer(config, TokenProvider()) {}
@@ -277,9 +285,17 @@ void Producer::flush(std::chrono::milliseconds timeout) {
     call([&] { impl_->box->flush(millis(timeout)); });
 }
 
+std::vector<std::future<DeliveryReport>> Producer::send_batch(const std::vector<ProducerRecord>& records) {
+    std::vector<std::future<DeliveryReport>> out;
+    out.reserve(records.size());
+    for (const auto& r : records) out.push_back(send(r));
+    return out;
+}
+
 void Producer::close(std::chrono::milliseconds timeout) {
     if (!impl_ || impl_->closed) return;
     impl_->closed = true;
+    call([&] { ffi::producer_set_error_sink(*impl_->box, nullptr); });
     call([&] { impl_->box->close(millis(timeout)); });
 }
 
@@ -330,6 +346,13 @@ std::vector<HeaderView> Message::headers() const {
 struct Consumer::Impl {
     rust::Box<ffi::ConsumerBox> box;
     bool closed = false;
+    // The core may hold the error callback past the box (a queued error): clear it here too.
+    ~Impl() {
+        try {
+            ffi::consumer_set_error_sink(*box, nullptr);
+        } catch (...) {
+        }
+    }
 };
 
 Consumer::Consumer(const Config& config) : Consumer(config, TokenProvider()) {}
@@ -549,7 +572,77 @@ void Consumer::set_rebalance_callbacks(RebalanceCallbacks callbacks) {
 void Consumer::close() {
     if (!impl_ || impl_->closed) return;
     impl_->closed = true;
+    call([&] { ffi::consumer_set_error_sink(*impl_->box, nullptr); });
     call([&] { impl_->box->close(); });
+}
+
+// ---------------------------------------------------------------------- errors and statistics
+
+namespace ffi {
+
+void error_event(const ErrorSink& sink, rust::Str error) noexcept {
+    try {
+        if (sink.callback) sink.callback(decode_error(std::string_view(error.data(), error.size())));
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "odradek: the error callback threw: %s\n", e.what());
+    } catch (...) {
+        std::fprintf(stderr, "odradek: the error callback threw\n");
+    }
+}
+
+}  // namespace ffi
+
+namespace {
+
+// The bridge's error sink for a callback; null (none) for an empty std::function.
+std::unique_ptr<ffi::ErrorSink> error_sink(ErrorCallback callback) {
+    if (!callback) return nullptr;
+    auto sink = std::make_unique<ffi::ErrorSink>();
+    sink->callback = std::move(callback);
+    return sink;
+}
+
+std::vector<BrokerStats> broker_stats(const rust::Vec<ffi::BrokerStatsRow>& rows) {
+    std::vector<BrokerStats> out;
+    out.reserve(rows.size());
+    for (const auto& b : rows) {
+        out.push_back(BrokerStats{std::string(b.address), std::string(b.state), b.connects, b.connect_failures,
+                                  b.disconnects, b.requests, b.request_latency_avg_us, b.request_latency_max_us,
+                                  b.in_flight});
+    }
+    return out;
+}
+
+}  // namespace
+
+void Producer::set_error_callback(ErrorCallback callback) {
+    if (!impl_) throw KafkaError("_DESTROY", -197, ErrorClass::Fatal, "the producer was moved from");
+    call([&] { ffi::producer_set_error_sink(*impl_->box, error_sink(std::move(callback))); });
+}
+
+ProducerMetrics Producer::metrics() const {
+    if (!impl_) throw KafkaError("_DESTROY", -197, ErrorClass::Fatal, "the producer was moved from");
+    ffi::ProducerStats m = call([&] { return ffi::producer_metrics(*impl_->box); });
+    return ProducerMetrics{m.records_delivered, m.records_failed, m.bytes_delivered, m.requests, m.retries,
+                           m.request_latency_avg_us, m.request_latency_max_us, m.queue_records, m.queue_bytes,
+                           broker_stats(m.brokers)};
+}
+
+void Consumer::set_error_callback(ErrorCallback callback) {
+    need(impl_.get());
+    call([&] { ffi::consumer_set_error_sink(*impl_->box, error_sink(std::move(callback))); });
+}
+
+ConsumerMetrics Consumer::metrics() const {
+    need(impl_.get());
+    ffi::ConsumerStats m = call([&] { return ffi::consumer_metrics(*impl_->box); });
+    ConsumerMetrics out{m.records_consumed, m.bytes_consumed, m.fetch_requests, m.fetch_latency_avg_us,
+                        m.fetch_latency_max_us, m.buffered_bytes, {}, broker_stats(m.brokers)};
+    for (const auto& p : m.partitions) {
+        out.partitions.push_back(PartitionStats{std::string(p.topic), p.partition, p.position, p.high_watermark, p.lag,
+                                                p.paused});
+    }
+    return out;
 }
 
 // ---------------------------------------------------------------------------- share consumer

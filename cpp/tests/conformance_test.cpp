@@ -133,6 +133,9 @@ std::map<std::string, std::set<std::string>> allowed_keys() {
         {"alter_config", {"topic", "set"}},
         {"describe_config", {"topic", "expect"}},
         {"delete_records", {"topic", "partition", "offset", "expect"}},
+        {"stop_broker", {}},
+        {"expect_error_event", {"client", "names", "retriable", "timeout_ms"}},
+        {"expect_log", {"level", "timeout_ms"}},
     };
 }
 
@@ -259,8 +262,9 @@ private:
             });
         } else if (op == "producer") {
             expecting(step, [&] {
-                producers_[step.at("client").get<std::string>()] =
-                    std::make_unique<odradek::Producer>(client_config(step));
+                auto p = std::make_unique<odradek::Producer>(client_config(step));
+                watch_errors(step.at("client").get<std::string>(), *p);
+                producers_[step.at("client").get<std::string>()] = std::move(p);
             });
         } else if (op == "consumer") {
             expecting(step, [&] {
@@ -280,6 +284,7 @@ private:
                     };
                     c->set_rebalance_callbacks(std::move(callbacks));
                 }
+                watch_errors(step.at("client").get<std::string>(), *c);
                 consumers_[step.at("client").get<std::string>()] = std::move(c);
             });
         } else if (op == "produce") {
@@ -401,10 +406,109 @@ private:
             } else {
                 fail("no client named " + name);
             }
-        } else {
+        } else if (!events_step(op, step)) {
             expecting(step, [&] { admin_step(op, step); });
         }
     }
+
+    // ---- background failures: stop_broker, expect_error_event, expect_log
+
+    // Every error a client's callback received (shared with the callback, which may outlive a step).
+    struct ErrorLog {
+        std::mutex lock;
+        std::vector<odradek::KafkaError> seen;
+    };
+    // Log records at warn and more severe, captured from stop_broker on.
+    struct LogCapture {
+        std::mutex lock;
+        std::vector<std::pair<odradek::LogLevel, std::string>> records;
+    };
+
+    template <typename Client>
+    void watch_errors(const std::string& name, Client& client) {
+        auto log = std::make_shared<ErrorLog>();
+        error_logs_[name] = log;
+        client.set_error_callback([log](const odradek::KafkaError& e) {
+            std::lock_guard<std::mutex> guard(log->lock);
+            log->seen.push_back(e);
+        });
+    }
+
+    // Runs a background-failure op; false when `op` is not one.
+    bool events_step(const std::string& op, const json& step) {
+        if (op == "stop_broker") {
+            if (!logs_) {
+                auto logs = std::make_shared<LogCapture>();
+                odradek::set_log_handler(odradek::LogLevel::Warn,
+                                         [logs](odradek::LogLevel level, const std::string&, const std::string& message) {
+                                             std::lock_guard<std::mutex> guard(logs->lock);
+                                             logs->records.emplace_back(level, message);
+                                         });
+                logs_ = logs;
+            }
+            broker_->stop();
+        } else if (op == "expect_error_event") {
+            std::string name = step.at("client");
+            auto it = error_logs_.find(name);
+            if (it == error_logs_.end()) fail("no client named " + name);
+            auto names = step.at("names").get<std::vector<std::string>>();
+            auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(step.at("timeout_ms").get<int>());
+            while (true) {
+                std::optional<odradek::KafkaError> hit;
+                std::string received;
+                {
+                    std::lock_guard<std::mutex> guard(it->second->lock);
+                    for (const auto& e : it->second->seen) {
+                        received += e.name() + " (" + e.what() + "); ";
+                        if (!hit && std::find(names.begin(), names.end(), e.name()) != names.end()) hit = e;
+                    }
+                }
+                if (hit) {
+                    if (step.contains("retriable") && step["retriable"].get<bool>() != hit->retriable()) {
+                        fail("error event " + hit->name() + ": expected retriable=" + step["retriable"].dump());
+                    }
+                    break;
+                }
+                if (std::chrono::steady_clock::now() > deadline) {
+                    fail("no error event named " + step["names"].dump() + " within " + step["timeout_ms"].dump() +
+                         " ms; received " + received);
+                }
+                std::this_thread::sleep_for(50ms);
+            }
+        } else if (op == "expect_log") {
+            std::string level = step.at("level");
+            if (level != "warn" && level != "error") fail("level " + level + " is not warn or error");
+            // LogLevel numbers the most severe first.
+            auto least = level == "warn" ? odradek::LogLevel::Warn : odradek::LogLevel::Error;
+            if (!logs_) fail("expect_log before stop_broker: no log capture");
+            auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(step.at("timeout_ms").get<int>());
+            while (true) {
+                std::string captured;
+                {
+                    std::lock_guard<std::mutex> guard(logs_->lock);
+                    for (const auto& [l, message] : logs_->records) {
+                        if (l <= least) return true;
+                        captured += message + "; ";
+                    }
+                }
+                if (std::chrono::steady_clock::now() > deadline) {
+                    fail("no log record at " + level + " or above within " + step["timeout_ms"].dump() + " ms; captured " +
+                         captured);
+                }
+                std::this_thread::sleep_for(50ms);
+            }
+        } else {
+            return false;
+        }
+        return true;
+    }
+
+public:
+    ~Runner() {
+        if (logs_) odradek::set_log_handler(odradek::LogLevel::Warn, nullptr);
+    }
+
+private:
 
     // The admin ops (and the consumer's watermarks and offsets_for_times) of the admin scenario.
     void admin_step(const std::string& op, const json& step) {
@@ -781,6 +885,9 @@ private:
     // Failures inside on_revoked ("on_revoke": "commit"), reported after the step.
     std::mutex callback_lock_;
     std::vector<std::string> callback_errors_;
+    // stop_broker, expect_error_event, expect_log
+    std::map<std::string, std::shared_ptr<ErrorLog>> error_logs_;
+    std::shared_ptr<LogCapture> logs_;
 };
 
 std::vector<std::string> scenario_files() {

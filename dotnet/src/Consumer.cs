@@ -407,10 +407,41 @@ namespace Odradek
             return result;
         }
 
+        /// <summary>
+        /// Sends the consumer's background failures — the ones no call returns: a broker unreachable or
+        /// its connection lost (<c>_TRANSPORT</c>), every broker down (<c>_ALL_BROKERS_DOWN</c>), a TLS
+        /// or SASL failure, the group refusing the member — to <paramref name="handler"/>, replacing the one set before; null
+        /// stops them. <see cref="KafkaException.IsRetriable"/> says whether the client recovers by
+        /// itself. The handler runs on the library's event thread, one error at a time; an exception
+        /// from it loses that error only. Once this returns (or <see cref="Close"/>), the previous
+        /// handler never runs again (so this waits for a running call: do not call it from the
+        /// handler itself).
+        /// </summary>
+        public void SetErrorHandler(Action<KafkaException> handler)
+        {
+            _handle.Errors.Set(handler, InstallErrorCallback);
+        }
+
+        private IntPtr InstallErrorCallback(ErrorCallback callback, IntPtr context)
+        {
+            return Lib.odradek_consumer_set_error_callback(_handle, callback, context);
+        }
+
+        /// <summary>The consumer's statistics: records and bytes handed out, Fetch round trips,
+        /// buffered bytes, each assigned partition's position, high watermark and lag, and a row per
+        /// broker.</summary>
+        public ConsumerMetrics Metrics()
+        {
+            IntPtr json;
+            IntPtr error = Lib.odradek_consumer_metrics_json(_handle, out json);
+            return MetricsJson.Decode<ConsumerMetrics>(error, json);
+        }
+
         /// <summary>Leaves the group (committing processed offsets when <c>enable.auto.commit</c> is on)
-        /// and stops fetching. After it returns no rebalance event runs. Idempotent.</summary>
+        /// and stops fetching. After it returns no rebalance event or error handler runs. Idempotent.</summary>
         public void Close()
         {
+            _handle.Errors.Set(null, InstallErrorCallback);
             Interop.Check(Lib.odradek_consumer_close(_handle, Interop.TimeoutMs(DefaultCloseTimeout)));
         }
 

@@ -135,6 +135,21 @@ namespace Odradek.Native
         public static extern IntPtr odradek_set_log_callback(int level, LogCallback callback, IntPtr context);
 
         [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
+        public static extern IntPtr odradek_producer_set_error_callback(ProducerHandle producer, ErrorCallback callback, IntPtr context);
+
+        [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
+        public static extern IntPtr odradek_consumer_set_error_callback(ConsumerHandle consumer, ErrorCallback callback, IntPtr context);
+
+        [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
+        public static extern IntPtr odradek_producer_metrics_json(ProducerHandle producer, out IntPtr json);
+
+        [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
+        public static extern IntPtr odradek_consumer_metrics_json(ConsumerHandle consumer, out IntPtr json);
+
+        [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
+        public static extern void odradek_string_free(IntPtr text);
+
+        [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
         public static extern IntPtr odradek_cancel_new();
 
         [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]

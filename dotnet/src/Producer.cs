@@ -252,10 +252,41 @@ namespace Odradek
             }
         }
 
+        /// <summary>
+        /// Sends the producer's background failures — the ones no call returns: a broker unreachable or
+        /// its connection lost (<c>_TRANSPORT</c>), every broker down (<c>_ALL_BROKERS_DOWN</c>), a TLS
+        /// or SASL failure, the producer fenced — to <paramref name="handler"/>, replacing the one set before; null
+        /// stops them. <see cref="KafkaException.IsRetriable"/> says whether the client recovers by
+        /// itself. The handler runs on the library's event thread, one error at a time; an exception
+        /// from it loses that error only. Once this returns (or <see cref="Close(TimeSpan)"/>), the previous
+        /// handler never runs again (so this waits for a running call: do not call it from the
+        /// handler itself).
+        /// </summary>
+        public void SetErrorHandler(Action<KafkaException> handler)
+        {
+            _handle.Errors.Set(handler, InstallErrorCallback);
+        }
+
+        private IntPtr InstallErrorCallback(ErrorCallback callback, IntPtr context)
+        {
+            return Lib.odradek_producer_set_error_callback(_handle, callback, context);
+        }
+
+        /// <summary>The producer's statistics: records delivered and failed, requests, retries,
+        /// latency, the buffer, and a row per broker.</summary>
+        public ProducerMetrics Metrics()
+        {
+            IntPtr json;
+            IntPtr error = Lib.odradek_producer_metrics_json(_handle, out json);
+            return MetricsJson.Decode<ProducerMetrics>(error, json);
+        }
+
         /// <summary>Flushes, then closes: later sends fail. After it returns no delivery
-        /// continuation is pending. Idempotent.</summary>
+        /// continuation is pending. Idempotent; the error handler is cleared
+        /// first.</summary>
         public void Close(TimeSpan timeout)
         {
+            _handle.Errors.Set(null, InstallErrorCallback);
             Interop.Check(Lib.odradek_producer_close(_handle, Interop.TimeoutMs(timeout)));
         }
 

@@ -14,10 +14,14 @@ namespace Odradek.Native
         /// <summary>The token provider's GCHandle (as IntPtr), freed after the producer.</summary>
         internal IntPtr TokenContext;
 
+        /// <summary>The error handler, freed after the producer.</summary>
+        internal readonly ErrorSlot Errors = new ErrorSlot();
+
         protected override bool ReleaseHandle()
         {
             Lib.odradek_producer_free(handle);
             TokenProviders.Free(ref TokenContext);
+            Errors.Free();
             return true;
         }
     }
@@ -34,6 +38,9 @@ namespace Odradek.Native
         /// <summary>The token provider's GCHandle (as IntPtr), freed after the consumer.</summary>
         internal IntPtr TokenContext;
 
+        /// <summary>The error handler, freed after the consumer.</summary>
+        internal readonly ErrorSlot Errors = new ErrorSlot();
+
         protected override bool ReleaseHandle()
         {
             // Freeing closes the consumer: no rebalance callback runs after it returns, so the
@@ -45,6 +52,7 @@ namespace Odradek.Native
                 RebalanceContext = IntPtr.Zero;
             }
             TokenProviders.Free(ref TokenContext);
+            Errors.Free();
             return true;
         }
     }

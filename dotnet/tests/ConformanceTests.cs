@@ -90,6 +90,9 @@ namespace Odradek.Tests
             { "share_poll", new[] { "client", "count", "timeout_ms", "expect", "expect_error" } },
             { "acknowledge", new[] { "client", "topic", "partition", "offsets", "type", "expect_error" } },
             { "share_commit", new[] { "client" } },
+            { "stop_broker", new string[0] },
+            { "expect_error_event", new[] { "client", "names", "retriable", "timeout_ms" } },
+            { "expect_log", new[] { "level", "timeout_ms" } },
         };
 
         private readonly JsonObject _doc;
@@ -172,6 +175,7 @@ namespace Odradek.Tests
             }
             finally
             {
+                EndEvents();
                 foreach (var c in _consumers.Values) c.Dispose();
                 foreach (var c in _shares.Values) c.Dispose();
                 foreach (var p in _producers.Values) p.Dispose();
@@ -223,7 +227,12 @@ namespace Odradek.Tests
                     });
                     break;
                 case "producer":
-                    Expecting(expectError, () => { _producers[step.Str("client")] = new Producer(Config(step.Obj("config"))); });
+                    Expecting(expectError, () =>
+                    {
+                        var producer = new Producer(Config(step.Obj("config")));
+                        _producers[step.Str("client")] = producer;
+                        WatchErrors(step.Str("client"), producer.SetErrorHandler);
+                    });
                     break;
                 case "consumer":
                     Expecting(expectError, () =>
@@ -232,6 +241,7 @@ namespace Odradek.Tests
                         var consumer = new Consumer(Config(step.Obj("config")));
                         _consumers[name] = consumer;
                         _pending[name] = new Queue<ConsumeResult>();
+                        WatchErrors(name, consumer.SetErrorHandler);
                         if (step.Has("on_revoke"))
                         {
                             if (step.Str("on_revoke") != "commit")
@@ -410,6 +420,7 @@ namespace Odradek.Tests
                     break;
                 default:
                     if (RunAdminStep(op, step, expectError)) break;
+                    if (RunEventStep(op, step)) break;
                     throw new ScenarioFailure("unknown op \"" + op + "\"");
             }
         }

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { createRequire } from 'node:module'
 
 const require = createRequire(import.meta.url)
-const { Producer, Consumer, Admin, ShareConsumer, AcknowledgeType, testing } = require('../index.js')
+const { Producer, Consumer, Admin, ShareConsumer, AcknowledgeType, setLogHandler, testing } = require('../index.js')
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const scenarioDir = path.resolve(here, '../../tests/conformance/scenarios')
@@ -51,6 +51,9 @@ const OPS = {
   share_poll: ['client', 'count', 'timeout_ms', 'expect', 'expect_error'],
   acknowledge: ['client', 'topic', 'partition', 'offsets', 'type', 'expect_error'],
   share_commit: ['client', 'expect_error'],
+  stop_broker: [],
+  expect_error_event: ['client', 'names', 'retriable', 'timeout_ms'],
+  expect_log: ['level', 'timeout_ms'],
 }
 
 const ACKNOWLEDGE_TYPES = { accept: AcknowledgeType.ACCEPT, release: AcknowledgeType.RELEASE, reject: AcknowledgeType.REJECT }
@@ -107,6 +110,59 @@ class Runner {
     // Failures inside 'revoked' listeners ("on_revoke": "commit"), reported after the step.
     this.callbackErrors = []
     this.admin = new Admin(this.base)
+    // Every background error each client's onError handler received, by client name.
+    this.errors = new Map()
+    // Log records at warn and more severe, captured from stop_broker on (null before).
+    this.logs = null
+  }
+
+  // Background failures: stop_broker, expect_error_event, expect_log.
+
+  watchErrors(name, client) {
+    const seen = []
+    this.errors.set(name, seen)
+    client.onError((e) => seen.push(e))
+    return client
+  }
+
+  async eventStep(s, where) {
+    const waitFor = async (found, what) => {
+      const deadline = Date.now() + s.timeout_ms
+      for (;;) {
+        const hit = found()
+        if (hit) return hit
+        if (Date.now() > deadline) assert.fail(`${where}: ${what()} within ${s.timeout_ms} ms`)
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+    }
+    switch (s.op) {
+      case 'stop_broker':
+        if (this.logs === null) {
+          const logs = []
+          setLogHandler('warn', (record) => logs.push(record))
+          this.logs = logs
+        }
+        await this.broker.stop()
+        return true
+      case 'expect_error_event': {
+        const seen = this.errors.get(s.client)
+        if (!seen) throw new Error(`${where}: no client named ${s.client}`)
+        const hit = await waitFor(() => seen.find((e) => s.names.includes(e.name)),
+          () => `no error event named ${JSON.stringify(s.names)}; received ${JSON.stringify(seen.map((e) => `${e.name} (${e.message})`))}`)
+        if (s.retriable !== undefined) assert.equal(hit.retriable, s.retriable, `${where}: retriable flag of ${hit.name}`)
+        return true
+      }
+      case 'expect_log': {
+        const levels = { warn: ['warn', 'error'], error: ['error'] }[s.level]
+        if (!levels) throw new Error(`${where}: level ${JSON.stringify(s.level)} is not warn or error`)
+        if (this.logs === null) throw new Error(`${where}: expect_log before stop_broker: no log capture`)
+        await waitFor(() => this.logs.find((r) => levels.includes(r.level)),
+          () => `no log record at ${s.level} or above; captured ${JSON.stringify(this.logs.map((r) => `${r.level} ${r.message}`))}`)
+        return true
+      }
+      default:
+        return false
+    }
   }
 
   client(name) {
@@ -164,10 +220,10 @@ class Runner {
       case 'create_topic':
         return this.admin.createTopics([{ topic: s.topic, numPartitions: s.partitions, config: s.config }])
       case 'producer':
-        this.clients.set(s.client, new Producer(this.config(s.config)))
+        this.clients.set(s.client, this.watchErrors(s.client, new Producer(this.config(s.config))))
         return
       case 'consumer': {
-        const c = new Consumer(this.config(s.config))
+        const c = this.watchErrors(s.client, new Consumer(this.config(s.config)))
         if (s.on_revoke === 'commit') {
           // The group waits for the promise: the commit lands before the partitions move.
           c.on('revoked', async (partitions) => {
@@ -401,6 +457,7 @@ class Runner {
       case 'share_commit':
         return this.client(s.client).commitSync()
       default:
+        if (await this.eventStep(s, where)) return
         throw new Error(`${where}: unknown op ${JSON.stringify(s.op)} (this runner must be taught it)`)
     }
   }
@@ -432,6 +489,7 @@ class Runner {
   }
 
   async cleanup() {
+    if (this.logs !== null) setLogHandler(null, null)
     for (const c of this.clients.values()) await c.close().catch(() => {})
     await this.admin.close()
   }

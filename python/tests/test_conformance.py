@@ -8,6 +8,8 @@ Mirrors the Rust runner (core/tests/conformance.rs): same steps, same checks. An
 from __future__ import annotations
 
 import json
+import logging
+import threading
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
@@ -61,6 +63,9 @@ KEYS = {
     "share_poll": {"client", "count", "timeout_ms", "expect"},
     "acknowledge": {"client", "topic", "partition", "offsets", "type"},
     "share_commit": {"client"},
+    "stop_broker": set(),
+    "expect_error_event": {"client", "names", "retriable", "timeout_ms"},
+    "expect_log": {"level", "timeout_ms"},
 }
 
 ACKNOWLEDGE_TYPES = {"accept": odradek.AcknowledgeType.ACCEPT, "release": odradek.AcknowledgeType.RELEASE,
@@ -123,13 +128,29 @@ def start_broker(scenario: Dict[str, Any]) -> Broker:
     raise StepFailed(f"unknown security {security!r}")
 
 
+class LogCapture(logging.Handler):
+    """The records of the ``odradek`` logger (WARNING and above), from stop_broker on."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: List[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
 class Runner:
-    def __init__(self, base_config: Dict[str, str]) -> None:
+    def __init__(self, base_config: Dict[str, str], broker: Optional[Broker] = None) -> None:
         # bootstrap.servers and, for a sasl_ssl scenario, the security keys; a step's own
         # config keys replace these.
         self.base_config = base_config
         self.admin = odradek.AdminClient(base_config)
         self.clients: Dict[str, Any] = {}
+        self.broker = broker
+        # Every background error each client's error_cb received, by client name.
+        self.errors: Dict[str, List[odradek.KafkaError]] = {}
+        self.errors_lock = threading.Lock()
+        self.logs: Optional[LogCapture] = None
 
     def config(self, step: Dict[str, Any]) -> Dict[str, str]:
         cfg = dict(self.base_config)
@@ -176,7 +197,7 @@ class Runner:
                                                    {k: str(v) for k, v in step.get("config", {}).items()})])
 
     def op_producer(self, step: Dict[str, Any]) -> None:
-        self.clients[step["client"]] = odradek.Producer(self.config(step))
+        self.clients[step["client"]] = odradek.Producer(self.watched_config(step))
 
     def op_produce(self, step: Dict[str, Any]) -> None:
         p = self.producer(step["client"])
@@ -214,7 +235,8 @@ class Runner:
             raise StepFailed("flush timed out")
 
     def op_consumer(self, step: Dict[str, Any]) -> None:
-        self.clients[step["client"]] = ConsumerState(odradek.Consumer(self.config(step)), step.get("on_revoke"))
+        self.clients[step["client"]] = ConsumerState(odradek.Consumer(self.watched_config(step)),
+                                                     step.get("on_revoke"))
 
     def op_assign(self, step: Dict[str, Any]) -> None:
         c = self.consumer(step["client"])
@@ -475,6 +497,65 @@ class Runner:
                 (c.consumer if isinstance(c, (ConsumerState, ShareState)) else c).close(5)
             except Exception:
                 pass
+        if self.logs is not None:
+            logging.getLogger("odradek").removeHandler(self.logs)
+
+    # Background failures: stop_broker, expect_error_event, expect_log.
+
+    def watched_config(self, step: Dict[str, Any]) -> Dict[str, Any]:
+        """The client's config with an error_cb that records its errors."""
+        seen: List[odradek.KafkaError] = []
+        self.errors[step["client"]] = seen
+
+        def on_error(e: odradek.KafkaError) -> None:
+            with self.errors_lock:
+                seen.append(e)
+
+        cfg: Dict[str, Any] = dict(self.config(step))
+        cfg["error_cb"] = on_error
+        return cfg
+
+    def op_stop_broker(self, step: Dict[str, Any]) -> None:
+        if self.broker is None:
+            raise StepFailed("this runner has no broker to stop")
+        if self.logs is None:
+            self.logs = LogCapture()
+            logging.getLogger("odradek").addHandler(self.logs)
+            odradek.set_log_level(logging.WARNING)
+        self.broker.stop()
+
+    def op_expect_error_event(self, step: Dict[str, Any]) -> None:
+        seen = self.errors.get(step["client"])
+        if seen is None:
+            raise StepFailed(f"no client named {step['client']}")
+        deadline = time.monotonic() + step["timeout_ms"] / 1000
+        while True:
+            with self.errors_lock:
+                hit = next((e for e in seen if e.name in step["names"]), None)
+                received = [f"{e.name} ({e})" for e in seen]
+            if hit is not None:
+                if "retriable" in step and hit.retriable != step["retriable"]:
+                    raise StepFailed(f"error event {hit.name}: retriable is {hit.retriable}, "
+                                     f"expected {step['retriable']}")
+                return
+            if time.monotonic() > deadline:
+                raise StepFailed(f"no error event named {step['names']} within {step['timeout_ms']} ms; "
+                                 f"received {received}")
+            time.sleep(0.05)
+
+    def op_expect_log(self, step: Dict[str, Any]) -> None:
+        least = {"warn": logging.WARNING, "error": logging.ERROR}.get(step["level"])
+        if least is None:
+            raise StepFailed(f"level {step['level']!r} is not warn or error")
+        if self.logs is None:
+            raise StepFailed("expect_log before stop_broker: no log capture")
+        deadline = time.monotonic() + step["timeout_ms"] / 1000
+        while not any(r.levelno >= least for r in list(self.logs.records)):
+            if time.monotonic() > deadline:
+                captured = [r.getMessage() for r in self.logs.records]
+                raise StepFailed(f"no log record at {step['level']} or above within {step['timeout_ms']} ms; "
+                                 f"captured {captured}")
+            time.sleep(0.05)
 
 
 def test_scenarios_exist() -> None:
@@ -485,7 +566,7 @@ def test_scenarios_exist() -> None:
 def test_scenario(path: Path) -> None:
     scenario = json.loads(path.read_text())
     with start_broker(scenario) as broker:
-        runner = Runner(broker.config())
+        runner = Runner(broker.config(), broker)
         try:
             for i, step in enumerate(scenario["steps"]):
                 try:

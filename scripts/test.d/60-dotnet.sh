@@ -29,7 +29,7 @@ else
     nunit_ref=(-r:"$(ls /usr/lib/cli/nunit.framework-2.6*/nunit.framework.dll | head -n1)")
 fi
 mcs_flags=(-langversion:7.2 -warnaserror+ -nowarn:1591 -debug -optimize+)
-run mcs "${mcs_flags[@]}" -target:library -unsafe -out:"$out/Odradek.dll" -doc:"$out/Odradek.xml" \
+run mcs "${mcs_flags[@]}" -target:library -unsafe -r:System.Runtime.Serialization -out:"$out/Odradek.dll" -doc:"$out/Odradek.xml" \
     -recurse:"$root/dotnet/src/*.cs"
 run mcs "${mcs_flags[@]}" -target:library -out:"$out/Odradek.Tests.dll" -r:"$out/Odradek.dll" \
     "${nunit_ref[@]}" -recurse:"$root/dotnet/tests/*.cs"

@@ -151,6 +151,62 @@ struct OAuthBearerToken {
 /// with "_AUTHENTICATION" carrying its what() (which must hold no secret).
 using TokenProvider = std::function<OAuthBearerToken(const std::string& oauthbearer_config)>;
 
+/// Receives a client's background failures, the ones no call returns: a broker unreachable or
+/// its connection lost ("_TRANSPORT"), every broker down ("_ALL_BROKERS_DOWN"), a TLS or SASL
+/// failure, the producer fenced, the group refusing the member. `retriable()` says whether the
+/// client recovers by itself. It runs on the library's event thread (one per process), one error
+/// at a time: keep it short; what it throws is written to stderr.
+using ErrorCallback = std::function<void(const KafkaError& error)>;
+
+/// One broker as a client sees it (a row of ProducerMetrics::brokers / ConsumerMetrics::brokers).
+struct BrokerStats {
+    std::string address;                    ///< host:port
+    std::string state;                      ///< "up", "connecting", "backing_off" or "idle"
+    std::uint64_t connects = 0;             ///< connections opened
+    std::uint64_t connect_failures = 0;     ///< connects that failed
+    std::uint64_t disconnects = 0;          ///< connections lost after they were up
+    std::uint64_t requests = 0;             ///< requests answered
+    std::uint64_t request_latency_avg_us = 0;
+    std::uint64_t request_latency_max_us = 0;
+    std::uint64_t in_flight = 0;            ///< requests waiting for their response now
+};
+
+/// A producer's statistics snapshot (Producer::metrics()).
+struct ProducerMetrics {
+    std::uint64_t records_delivered = 0;
+    std::uint64_t records_failed = 0;
+    std::uint64_t bytes_delivered = 0;      ///< uncompressed record bytes
+    std::uint64_t requests = 0;             ///< Produce requests completed
+    std::uint64_t retries = 0;              ///< batch retries
+    std::uint64_t request_latency_avg_us = 0;
+    std::uint64_t request_latency_max_us = 0;
+    std::uint64_t queue_records = 0;        ///< waiting in the buffer, in flight included
+    std::uint64_t queue_bytes = 0;
+    std::vector<BrokerStats> brokers;       ///< sorted by address
+};
+
+/// One assigned partition of a consumer.
+struct PartitionStats {
+    std::string topic;
+    std::int32_t partition = 0;
+    std::int64_t position = -1;             ///< next offset handed out; -1: not known yet
+    std::int64_t high_watermark = -1;       ///< of the last fetch; -1: not fetched yet
+    std::int64_t lag = -1;                  ///< high_watermark - position, -1 when either is unknown
+    bool paused = false;
+};
+
+/// A consumer's statistics snapshot (Consumer::metrics()).
+struct ConsumerMetrics {
+    std::uint64_t records_consumed = 0;     ///< handed to the application
+    std::uint64_t bytes_consumed = 0;       ///< their key and value bytes
+    std::uint64_t fetch_requests = 0;
+    std::uint64_t fetch_latency_avg_us = 0;
+    std::uint64_t fetch_latency_max_us = 0;
+    std::uint64_t buffered_bytes = 0;       ///< fetched, not handed out yet
+    std::vector<PartitionStats> partitions; ///< sorted
+    std::vector<BrokerStats> brokers;       ///< sorted by address
+};
+
 namespace ffi {
 struct ProducerBox;
 struct ConsumerBox;
@@ -190,10 +246,19 @@ public:
     std::future<DeliveryReport> send(const ProducerRecord& record);
     /// Sends a record; `callback` receives the result.
     void send(const ProducerRecord& record, DeliveryCallback callback);
+    /// Sends records in order; one future per record, in the same order.
+    std::vector<std::future<DeliveryReport>> send_batch(const std::vector<ProducerRecord>& records);
     /// Waits until every record sent so far is delivered or failed, and its callback ran.
     void flush(std::chrono::milliseconds timeout = std::chrono::milliseconds(-1));
-    /// Flushes, then stops the producer. Idempotent; later sends fail with "_DESTROY".
+    /// Flushes, then stops the producer. Idempotent; later sends fail with "_DESTROY". The error
+    /// callback is cleared first: it never runs after close() (or the destructor) returns.
     void close(std::chrono::milliseconds timeout = std::chrono::milliseconds(-1));
+    /// Sends the producer's background failures to `callback`, replacing the one set before; an
+    /// empty function stops them. When it returns, the previous callback never runs again.
+    void set_error_callback(ErrorCallback callback);
+    /// Statistics: records delivered and failed, requests, retries, latency, the buffer, and a
+    /// row per broker.
+    ProducerMetrics metrics() const;
 
     // Transactions (needs `transactional.id`). A KafkaError with txn_requires_abort() (a record
     // failed) means: abort_transaction, then go on; one with fatal() (PRODUCER_FENCED: another
@@ -333,8 +398,14 @@ public:
     void set_rebalance_callbacks(RebalanceCallbacks callbacks);
     /// The group metadata for Producer::send_offsets_to_transaction (needs `group.id`).
     ConsumerGroupMetadata group_metadata() const;
-    /// Leaves the group (committing with auto-commit on) and stops fetching. Idempotent.
+    /// Leaves the group (committing with auto-commit on) and stops fetching. Idempotent. The
+    /// error callback is cleared first: it never runs after close() (or the destructor) returns.
     void close();
+    /// Sends the consumer's background failures to `callback` (as Producer::set_error_callback).
+    void set_error_callback(ErrorCallback callback);
+    /// Statistics: records and bytes handed out, Fetch round trips, buffered bytes, each assigned
+    /// partition's position, high watermark and lag, and a row per broker.
+    ConsumerMetrics metrics() const;
 
 private:
     struct Impl;
