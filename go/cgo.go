@@ -51,6 +51,9 @@ func convertError(e *C.OdradekError) *Error {
 		Message:   C.GoString(e.message),
 		Class:     ErrorClass(e.error_class),
 		Retriable: bool(e.retriable),
+		Topic:     C.GoString(e.topic), // NULL (not known) gives ""
+		Partition: int32(e.partition),
+		Broker:    C.GoString(e.broker),
 	}
 }
 

@@ -158,9 +158,11 @@ func runScenario(t *testing.T, sc *scenario) {
 }
 
 type expectedError struct {
-	Name      string `json:"name"`
-	Retriable *bool  `json:"retriable"`
-	Fatal     *bool  `json:"fatal"`
+	Name      string  `json:"name"`
+	Retriable *bool   `json:"retriable"`
+	Fatal     *bool   `json:"fatal"`
+	Topic     *string `json:"topic"`
+	Partition *int32  `json:"partition"`
 }
 
 func (r *runner) step(op string, step map[string]json.RawMessage) error {
@@ -224,6 +226,12 @@ func checkError(err error, want *expectedError) error {
 	}
 	if want.Fatal != nil && *want.Fatal != kerr.IsFatal() {
 		return mismatch("error %s: expected fatal=%v, got class %v", kerr.Name, *want.Fatal, kerr.Class)
+	}
+	if want.Topic != nil && *want.Topic != kerr.Topic {
+		return mismatch("error %s: expected topic %q, got %q", kerr.Name, *want.Topic, kerr.Topic)
+	}
+	if want.Partition != nil && *want.Partition != kerr.Partition {
+		return mismatch("error %s: expected partition %d, got %d", kerr.Name, *want.Partition, kerr.Partition)
 	}
 	return nil
 }

@@ -48,6 +48,9 @@ type Error struct {
 	Message   string     // what happened; config errors name the key
 	Class     ErrorClass // retriable, permanent, abortable, fatal
 	Retriable bool       // whether retrying the same operation can succeed
+	Topic     string     // the topic the error is about; "" when not known
+	Partition int32      // the partition the error is about; -1 when not known
+	Broker    string     // the broker ("host:port" or "broker N") it came from; "" when not known
 }
 
 func (e *Error) Error() string {

@@ -74,8 +74,8 @@ function convertError(e) {
   if (e && typeof e.message === 'string' && e.message.startsWith(ERROR_PREFIX)) {
     const [name, code, retriable, errorClass, topic, partition, broker, ...rest] = e.message
       .slice(ERROR_PREFIX.length)
-      .split('\u0001')
-    const err = new KafkaError(rest.join('\u0001'), {
+      .split('\u001f') // odradek::error::FIELD_SEPARATOR
+    const err = new KafkaError(rest.join('\u001f'), {
       name,
       code: Number(code),
       retriable: retriable === 'true',

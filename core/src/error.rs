@@ -366,7 +366,29 @@ impl Error {
     pub fn broker(&self) -> Option<&str> {
         self.0.context.broker.as_deref()
     }
+
+    /// The error as text, for bindings whose bridge carries errors as strings (Node's napi,
+    /// C++'s cxx): name, numeric code, retriable (`true`/`false`), class, topic, partition,
+    /// broker and the message, in that order, joined by [`FIELD_SEPARATOR`]. Unknown context is
+    /// an empty field; the message comes last so it may hold anything.
+    pub fn to_fields(&self) -> String {
+        let s = FIELD_SEPARATOR;
+        format!(
+            "{}{s}{}{s}{}{s}{}{s}{}{s}{}{s}{}{s}{self}",
+            self.name(),
+            self.numeric_code(),
+            self.is_retriable(),
+            self.class().name(),
+            self.topic().unwrap_or(""),
+            self.partition().map_or(String::new(), |p| p.to_string()),
+            self.broker().unwrap_or(""),
+        )
+    }
 }
+
+/// Separates the fields of [`Error::to_fields`]: ASCII's unit separator, never in a name, a
+/// topic or a broker address.
+pub const FIELD_SEPARATOR: char = '\u{1f}';
 
 fn class_of(code: ResponseError) -> ErrorClass {
     use ResponseError as E;
@@ -506,6 +528,43 @@ impl From<crate::compression::CompressionError> for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fields_carry_the_context_and_leave_unknown_context_empty() {
+        let e = Error::config("linger.msec", "unknown property");
+        let f: Vec<String> = e
+            .to_fields()
+            .split(FIELD_SEPARATOR)
+            .map(String::from)
+            .collect();
+        assert_eq!(
+            f[..7],
+            ["_INVALID_CONFIG", "-186", "false", "permanent", "", "", ""]
+        );
+        assert!(f[7].contains("linger.msec"), "{f:?}");
+
+        let e = Error::timeout("the broker did not answer")
+            .with_partition("orders", 3)
+            .with_broker("127.0.0.1:9092");
+        let f: Vec<String> = e
+            .to_fields()
+            .split(FIELD_SEPARATOR)
+            .map(String::from)
+            .collect();
+        assert_eq!(
+            f[..7],
+            [
+                "_TIMED_OUT",
+                "-185",
+                "true",
+                "retriable",
+                "orders",
+                "3",
+                "127.0.0.1:9092"
+            ]
+        );
+        assert_eq!(f.len(), 8);
+    }
 
     #[test]
     fn every_local_error_has_one_code_in_the_table() {

@@ -1189,6 +1189,22 @@ fn check_error(step: &Value, result: Result<(), StepError>) -> Outcome {
             {
                 return Err(format!("expected fatal={f} for {name}, got {e}"));
             }
+            if let Some(t) = want.get("topic").and_then(Value::as_str)
+                && Some(t) != e.topic()
+            {
+                return Err(format!(
+                    "expected topic {t} for {name}, got {:?}",
+                    e.topic()
+                ));
+            }
+            if let Some(p) = want.get("partition").and_then(Value::as_i64)
+                && Some(p) != e.partition().map(i64::from)
+            {
+                return Err(format!(
+                    "expected partition {p} for {name}, got {:?}",
+                    e.partition()
+                ));
+            }
             Ok(())
         }
     }

@@ -5,8 +5,9 @@
 //! - No panic crosses into C++: every bridge function runs under [`guard`], which turns an
 //!   error or a panic into a `Result` error; cxx turns that into a C++ exception, and the wrapper
 //!   rethrows it as `odradek::KafkaError`.
-//! - Errors travel as one string, [`encode_error`]: the stable name, the numeric code, the class
-//!   and the message, so C++ keeps what every binding keeps.
+//! - Errors travel as one string, [`encode_error`] (the core's `Error::to_fields`): the stable
+//!   name, the numeric code, the class, the topic, partition and broker, and the message, so C++
+//!   keeps what every binding keeps.
 //! - Blocking calls (`flush`, `poll`, `commit`) run on the core's runtime from the caller's
 //!   thread; delivery callbacks run on a runtime thread (see [`delivery_pump`]).
 // cxx generates `unsafe` FFI glue; this module is an FFI edge, where `unsafe` is allowed.
@@ -268,23 +269,18 @@ impl From<Error> for FfiError {
     }
 }
 
-/// The field separator of an encoded error (ASCII unit separator: never in a name or code).
-const SEP: char = '\u{1f}';
-
-/// `ODRADEK<SEP>name<SEP>numeric code<SEP>class<SEP>message`, parsed by `odradek.cc`.
+/// `ODRADEK<US>` and the core's `Error::to_fields` (name, code, retriable, class, topic,
+/// partition, broker, message), parsed by `odradek.cc`.
 pub fn encode_error(e: &Error) -> String {
-    let class = e.class().name();
-    format!(
-        "ODRADEK{SEP}{}{SEP}{}{SEP}{class}{SEP}{e}",
-        e.name(),
-        e.numeric_code()
-    )
+    format!("ODRADEK{SEP}{}", e.to_fields())
 }
+
+const SEP: char = odradek::error::FIELD_SEPARATOR;
 
 fn panic_error(what: &str) -> FfiError {
     // librdkafka's _FATAL: the client hit a bug; the process can go on but this call failed.
     FfiError(format!(
-        "ODRADEK{SEP}_FATAL{SEP}-150{SEP}fatal{SEP}internal error in odradek (a Rust panic, caught at the C++ boundary): {what}"
+        "ODRADEK{SEP}_FATAL{SEP}-150{SEP}false{SEP}fatal{SEP}{SEP}{SEP}{SEP}internal error in odradek (a Rust panic, caught at the C++ boundary): {what}"
     ))
 }
 
@@ -697,11 +693,20 @@ mod tests {
         let e = Error::config("linger.msec", "unknown property");
         let s = encode_error(&e);
         let f: Vec<&str> = s.split(SEP).collect();
-        assert_eq!(f[0], "ODRADEK");
-        assert_eq!(f[1], "_INVALID_CONFIG");
-        assert_eq!(f[2], "-186");
-        assert_eq!(f[3], "permanent");
-        assert!(f[4].contains("linger.msec"), "{s}");
+        assert_eq!(
+            f[..8],
+            [
+                "ODRADEK",
+                "_INVALID_CONFIG",
+                "-186",
+                "false",
+                "permanent",
+                "",
+                "",
+                ""
+            ]
+        );
+        assert!(f[8].contains("linger.msec"), "{s}");
     }
 
     #[test]
@@ -709,6 +714,7 @@ mod tests {
         let r: Result<(), FfiError> = guard(|| panic!("boom"));
         let s = r.unwrap_err().0;
         assert!(s.starts_with(&format!("ODRADEK{SEP}_FATAL{SEP}")), "{s}");
+        assert_eq!(s.split(SEP).count(), 9, "the fields of encode_error: {s}");
         assert!(s.contains("boom"), "{s}");
     }
 

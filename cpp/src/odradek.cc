@@ -12,37 +12,48 @@
 
 namespace odradek {
 
-KafkaError::KafkaError(std::string name, int code, ErrorClass error_class, const std::string& message)
-    : std::runtime_error(message), name_(std::move(name)), code_(code), class_(error_class) {}
+KafkaError::KafkaError(std::string name, int code, ErrorClass error_class, const std::string& message,
+                       std::string topic, int partition, std::string broker)
+    : std::runtime_error(message),
+      name_(std::move(name)),
+      code_(code),
+      class_(error_class),
+      topic_(std::move(topic)),
+      partition_(partition),
+      broker_(std::move(broker)) {}
 
 namespace {
 
 constexpr char kSep = '\x1f';
 
-// Parses "ODRADEK<US>name<US>code<US>class<US>message" (lib.rs encode_error).
+// Parses "ODRADEK<US>" and the core's Error::to_fields: name, code, retriable, class, topic,
+// partition, broker, message (lib.rs encode_error).
 KafkaError decode_error(std::string_view s) {
+    constexpr std::size_t kFields = 8;  // ODRADEK and the seven fields before the message
     std::vector<std::string_view> f;
     std::size_t at = 0;
-    while (f.size() < 4) {
+    while (f.size() < kFields) {
         std::size_t next = s.find(kSep, at);
         if (next == std::string_view::npos) break;
         f.push_back(s.substr(at, next - at));
         at = next + 1;
     }
-    if (f.size() != 4 || f[0] != "ODRADEK") {
+    if (f.size() != kFields || f[0] != "ODRADEK") {
         return KafkaError("_FAIL", -196, ErrorClass::Permanent, std::string(s));
     }
-    int code = 0;
-    try {
-        code = std::stoi(std::string(f[2]));
-    } catch (...) {
-        code = -196;
-    }
+    auto number = [](std::string_view v, int otherwise) {
+        try {
+            return v.empty() ? otherwise : std::stoi(std::string(v));
+        } catch (...) {
+            return otherwise;
+        }
+    };
     ErrorClass c = ErrorClass::Fatal;
-    if (f[3] == "retriable") c = ErrorClass::Retriable;
-    else if (f[3] == "permanent") c = ErrorClass::Permanent;
-    else if (f[3] == "abortable") c = ErrorClass::Abortable;
-    return KafkaError(std::string(f[1]), code, c, std::string(s.substr(at)));
+    if (f[4] == "retriable") c = ErrorClass::Retriable;
+    else if (f[4] == "permanent") c = ErrorClass::Permanent;
+    else if (f[4] == "abortable") c = ErrorClass::Abortable;
+    return KafkaError(std::string(f[1]), number(f[2], -196), c, std::string(s.substr(at)),
+                      std::string(f[5]), number(f[6], -1), std::string(f[7]));
 }
 
 // Runs a bridge call, turning its rust::Error (and cxx's own argument errors) into KafkaError.

@@ -213,6 +213,13 @@ private:
             fail("error " + name + ": expected fatal=" + expect["fatal"].dump() + ", got " +
                  (e.fatal() ? "true" : "false"));
         }
+        if (expect.contains("topic") && expect["topic"].get<std::string>() != e.topic()) {
+            fail("error " + name + ": expected topic " + expect["topic"].dump() + ", got \"" + e.topic() + "\"");
+        }
+        if (expect.contains("partition") && expect["partition"].get<int>() != e.partition()) {
+            fail("error " + name + ": expected partition " + expect["partition"].dump() + ", got " +
+                 std::to_string(e.partition()));
+        }
     }
 
     // Runs `f`; with expect_error it must throw that KafkaError, otherwise it must not throw.

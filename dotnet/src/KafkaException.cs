@@ -79,6 +79,22 @@ namespace Odradek
         /// the producer stays usable. Such errors are thrown as <see cref="KafkaTxnRequiresAbortException"/>.</summary>
         public bool TxnRequiresAbort { get { return Class == ErrorClass.Abortable; } }
 
+        /// <summary>The topic the error is about; null when not known.</summary>
+        public string Topic { get; private set; }
+
+        /// <summary>The partition the error is about; -1 when not known.</summary>
+        public int Partition { get; private set; } = -1;
+
+        /// <summary>The broker it came from ("host:port" or "broker N"); null when not known.</summary>
+        public string Broker { get; private set; }
+
+        internal void SetContext(string topic, int partition, string broker)
+        {
+            Topic = topic;
+            Partition = partition;
+            Broker = broker;
+        }
+
         public override string ToString()
         {
             return string.Format("{0} ({1}, code {2}, {3}): {4}", GetType().FullName, Name, Code, Class, Message);

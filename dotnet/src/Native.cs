@@ -16,6 +16,9 @@ namespace Odradek.Native
         public byte Retriable;
         public IntPtr Name;
         public IntPtr Message;
+        public IntPtr Topic;
+        public IntPtr Broker;
+        public int Partition;
     }
 
     [StructLayout(LayoutKind.Sequential)]
@@ -380,8 +383,11 @@ namespace Odradek.Native
             if (e->Retriable != 0 && cls != Odradek.ErrorClass.Retriable) cls = Odradek.ErrorClass.Retriable;
             if (e->Retriable == 0 && cls == Odradek.ErrorClass.Retriable) cls = Odradek.ErrorClass.Permanent;
             string name = PtrToString(e->Name) ?? "_UNKNOWN", message = PtrToString(e->Message);
-            if (cls == Odradek.ErrorClass.Abortable) return new KafkaTxnRequiresAbortException(e->Code, name, message);
-            return new KafkaException(e->Code, name, cls, message);
+            KafkaException ex = cls == Odradek.ErrorClass.Abortable
+                ? new KafkaTxnRequiresAbortException(e->Code, name, message)
+                : new KafkaException(e->Code, name, cls, message);
+            ex.SetContext(PtrToString(e->Topic), e->Partition, PtrToString(e->Broker));
+            return ex;
         }
 
         public static unsafe string PtrToString(IntPtr p)

@@ -479,6 +479,14 @@ namespace Odradek.Tests
             {
                 throw new ScenarioFailure("error " + name + ": expected fatal=" + expectError.Get("fatal") + ", got class " + e.Class);
             }
+            if (expectError.Has("topic") && expectError.Str("topic") != e.Topic)
+            {
+                throw new ScenarioFailure("error " + name + ": expected topic " + expectError.Str("topic") + ", got " + (e.Topic ?? "none"));
+            }
+            if (expectError.Has("partition") && expectError.Long("partition") != e.Partition)
+            {
+                throw new ScenarioFailure("error " + name + ": expected partition " + expectError.Long("partition") + ", got " + e.Partition);
+            }
         }
 
         // ---- bytes and records -------------------------------------------------------------------

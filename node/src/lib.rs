@@ -65,26 +65,17 @@ pub fn rules() -> Rules {
     }
 }
 
-/// Prefix of an error message that carries a serialized `odradek::error::Error`; `index.js`
-/// turns it into a `KafkaError` with `code`, `name`, `retriable` and `kind`.
+/// Prefix of an error message that carries a serialized `odradek::error::Error`
+/// (`Error::to_fields`); `index.js` turns it into a `KafkaError` with its name, code, class and
+/// the topic, partition and broker it is about.
 const ERROR_PREFIX: &str = "\u{1}odradek-error:";
 
 /// Converts a client error into a JavaScript exception the JS half recognizes.
 pub(crate) fn js_error(e: odradek::error::Error) -> Error {
-    let class = e.class().name();
-    // Where the error happened (empty: not known) travels too, as it does to Python.
-    let payload = format!(
-        "{ERROR_PREFIX}{}\u{1}{}\u{1}{}\u{1}{}\u{1}{}\u{1}{}\u{1}{}\u{1}{}",
-        e.name(),
-        e.numeric_code(),
-        e.is_retriable(),
-        class,
-        e.topic().unwrap_or(""),
-        e.partition().map_or(String::new(), |p| p.to_string()),
-        e.broker().unwrap_or(""),
-        e
-    );
-    Error::new(Status::GenericFailure, payload)
+    Error::new(
+        Status::GenericFailure,
+        format!("{ERROR_PREFIX}{}", e.to_fields()),
+    )
 }
 
 pub(crate) fn config_from(map: HashMap<String, String>) -> Result<Config> {

@@ -93,6 +93,11 @@ function checkError(err, expected, where) {
   if (expected.fatal !== undefined) {
     assert.equal(err.fatal, expected.fatal, `${where}: fatal flag of ${err.name} (class ${err.errorClass})`)
   }
+  for (const field of ['topic', 'partition']) {
+    if (expected[field] !== undefined) {
+      assert.equal(err[field], expected[field], `${where}: ${field} of ${err.name}`)
+    }
+  }
   assert.equal(typeof err.code, 'number', `${where}: error code`)
 }
 

@@ -2,7 +2,8 @@
 
 ``KafkaError`` carries ``code`` (Kafka's error code for broker errors, librdkafka's negative code
 for local ones), ``name`` (``"UNKNOWN_TOPIC_OR_PARTITION"``, ``"_TIMED_OUT"``, ...), ``retriable``
-and ``fatal``, and the ``topic`` / ``partition`` it is about when known. Its subclass says what a
+and ``fatal``, and the ``topic`` / ``partition`` it is about and the ``broker`` it came from when
+known. Its subclass says what a
 caller can do about it:
 
 - :class:`RetriableError`: transient; the same call may succeed later.
@@ -45,6 +46,8 @@ class KafkaError(Exception):
     """The topic the error is about, when known."""
     partition: Optional[int]
     """The partition the error is about, when known."""
+    broker: Optional[str]
+    """The broker it came from (``"host:port"`` or ``"broker N"``), when known."""
 
     def __init__(
         self,
@@ -56,6 +59,7 @@ class KafkaError(Exception):
         fatal: bool = False,
         topic: Optional[str] = None,
         partition: Optional[int] = None,
+        broker: Optional[str] = None,
     ) -> None:
         super().__init__(message)
         self.code = code
@@ -64,6 +68,7 @@ class KafkaError(Exception):
         self.fatal = fatal
         self.topic = topic
         self.partition = partition
+        self.broker = broker
 
     @property
     def message(self) -> str:
@@ -113,6 +118,7 @@ def _from_native(
     message: str,
     topic: Optional[str],
     partition: Optional[int],
+    broker: Optional[str],
 ) -> KafkaError:
     """Builds the exception for an error of the Rust core (called by the native module)."""
     cls: type[KafkaError]
@@ -130,4 +136,5 @@ def _from_native(
         fatal=klass == "fatal",
         topic=topic,
         partition=partition,
+        broker=broker,
     )

@@ -45,6 +45,7 @@ pub(crate) fn exception<'py>(py: Python<'py>, e: &odradek::error::Error) -> Boun
                 e.to_string(),
                 e.topic(),
                 e.partition(),
+                e.broker(),
             ))
         });
     match built {

@@ -188,6 +188,9 @@ class Runner:
                 raise StepFailed(f"{e.name}: retriable is {e.retriable}, expected {expect_error['retriable']}") from e
             if "fatal" in expect_error and e.fatal != expect_error["fatal"]:
                 raise StepFailed(f"{e.name}: fatal is {e.fatal}, expected {expect_error['fatal']}") from e
+            for field in ("topic", "partition"):
+                if field in expect_error and getattr(e, field) != expect_error[field]:
+                    raise StepFailed(f"{e.name}: {field} is {getattr(e, field)!r}, expected {expect_error[field]!r}") from e
             return
         if expect_error is not None:
             raise StepFailed(f"expected error {expect_error['name']}, the step succeeded")

@@ -245,6 +245,13 @@ typedef struct OdradekError {
   // A human-readable message (names the config key for config errors). NUL-terminated,
   // owned by the error.
   char *message;
+  // The topic the error is about: NUL-terminated, owned by the error; NULL when not known.
+  char *topic;
+  // The broker it came from ("host:port" or "broker N"): NUL-terminated, owned by the
+  // error; NULL when not known.
+  char *broker;
+  // The partition the error is about; -1 when not known.
+  int32_t partition;
 } OdradekError;
 
 // One configuration property: Kafka / librdkafka property name and value.

@@ -62,6 +62,13 @@ pub struct OdradekError {
     /// A human-readable message (names the config key for config errors). NUL-terminated,
     /// owned by the error.
     pub message: *mut c_char,
+    /// The topic the error is about: NUL-terminated, owned by the error; NULL when not known.
+    pub topic: *mut c_char,
+    /// The broker it came from ("host:port" or "broker N"): NUL-terminated, owned by the
+    /// error; NULL when not known.
+    pub broker: *mut c_char,
+    /// The partition the error is about; -1 when not known.
+    pub partition: i32,
 }
 
 fn cstring(s: &str) -> CString {
@@ -76,18 +83,26 @@ impl OdradekError {
             retriable,
             name: cstring(name).into_raw(),
             message: cstring(message).into_raw(),
+            topic: std::ptr::null_mut(),
+            broker: std::ptr::null_mut(),
+            partition: -1,
         }
     }
 
     pub(crate) fn from_core(e: &Error) -> Self {
         let class = class_number(e.class());
-        Self::new(
+        let mut out = Self::new(
             e.numeric_code(),
             class,
             e.is_retriable(),
             &e.name(),
             &e.to_string(),
-        )
+        );
+        let owned = |s: Option<&str>| s.map_or(std::ptr::null_mut(), |s| cstring(s).into_raw());
+        out.topic = owned(e.topic());
+        out.broker = owned(e.broker());
+        out.partition = e.partition().unwrap_or(-1);
+        out
     }
 
     pub(crate) fn interrupted() -> Self {
@@ -117,10 +132,10 @@ impl OdradekError {
 
 impl Drop for OdradekError {
     fn drop(&mut self) {
-        for p in [self.name, self.message] {
+        for p in [self.name, self.message, self.topic, self.broker] {
             if !p.is_null() {
-                // SAFETY: name and message come from CString::into_raw in `new` and are freed
-                // only here, once.
+                // SAFETY: every non-null string field comes from CString::into_raw (`new`,
+                // `from_core`) and is freed only here, once.
                 drop(unsafe { CString::from_raw(p) });
             }
         }

@@ -44,7 +44,8 @@ enum class ErrorClass {
 /// "_TIMED_OUT"); `code()` is Kafka's error code, or librdkafka's negative code for a local error.
 class KafkaError : public std::runtime_error {
 public:
-    KafkaError(std::string name, int code, ErrorClass error_class, const std::string& message);
+    KafkaError(std::string name, int code, ErrorClass error_class, const std::string& message,
+               std::string topic = {}, int partition = -1, std::string broker = {});
 
     const std::string& name() const noexcept { return name_; }
     int code() const noexcept { return code_; }
@@ -53,11 +54,20 @@ public:
     bool fatal() const noexcept { return class_ == ErrorClass::Fatal; }
     /// The open transaction must be aborted (abort_transaction); the producer stays usable.
     bool txn_requires_abort() const noexcept { return class_ == ErrorClass::Abortable; }
+    /// The topic the error is about; empty when not known.
+    const std::string& topic() const noexcept { return topic_; }
+    /// The partition the error is about; -1 when not known.
+    int partition() const noexcept { return partition_; }
+    /// The broker it came from ("host:port" or "broker N"); empty when not known.
+    const std::string& broker() const noexcept { return broker_; }
 
 private:
     std::string name_;
     int code_;
     ErrorClass class_;
+    std::string topic_;
+    int partition_;
+    std::string broker_;
 };
 
 /// A non-owning view of bytes that may be null (a null key, a tombstone value, a null header
