@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use napi::bindgen_prelude::*;
 use napi::{JsValue, sys};
+use napi_derive::napi;
 use odradek::config::{Config, ConfigValue};
 
 use crate::js_error;
@@ -69,7 +70,7 @@ pub(crate) fn settings(map: ConfigMap) -> Result<Vec<(String, String)>> {
 
 /// `configSetting(key, value)`: the property string the core makes of `value` for `key`
 /// (`null`: not set), or the `_INVALID_CONFIG` error; for tests and for checking a config.
-#[napi_derive::napi]
+#[napi]
 pub fn config_setting(key: String, value: JsConfigValue) -> Result<Option<String>> {
     value.0.to_setting(&key).map_err(js_error)
 }

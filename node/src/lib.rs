@@ -29,6 +29,7 @@ use odradek::admin::{Admin, NewTopic};
 use odradek::producer::{DeliveryFuture, Producer, ProducerRecord};
 use odradek::records::RecordHeader;
 
+pub use config::{JsConfigValue, config_setting};
 pub use consumer::NativeConsumer;
 pub use logging::{LogRecord, set_log_handler};
 pub use oauth::{OAuthBearerToken, TokenRequest, token_done};
