@@ -43,6 +43,8 @@ var allowedKeys = map[string][]string{
 	"iterate":         {"client", "count", "timeout_ms", "expect"},
 	"seek":            {"client", "topic", "partition", "offset"},
 	"position":        {"client", "topic", "partition", "expect"},
+	"pause":           {"client", "partitions"},
+	"resume":          {"client", "partitions"},
 	"commit":          {"client", "offsets"},
 	"committed":       {"client", "partitions", "expect"},
 	"wait_assignment": {"clients", "topic", "partitions", "timeout_ms"},
@@ -510,6 +512,19 @@ func (r *runner) do(op string, step map[string]json.RawMessage, want *expectedEr
 			return mismatch("position of %s-%d: expected %d, got %d", topic, part, exp, pos)
 		}
 		return nil
+	case "pause", "resume":
+		c, err := r.consumerOf(step)
+		if err != nil {
+			return err
+		}
+		parts, err := get[[]TopicPartition](step, "partitions")
+		if err != nil {
+			return err
+		}
+		if op == "pause" {
+			return c.consumer.Pause(parts)
+		}
+		return c.consumer.Resume(parts)
 	case "commit":
 		c, err := r.consumerOf(step)
 		if err != nil {

@@ -395,8 +395,8 @@ func (c *Consumer) Position(topic string, partition int32) (int64, error) {
 	return pos, nil
 }
 
-// Pause stops fetching these partitions until Resume (records fetched before are still
-// returned).
+// Pause stops handing out and fetching these partitions until Resume: records fetched
+// before are held, and the position does not move.
 func (c *Consumer) Pause(partitions []TopicPartition) error {
 	return c.call(func(h *C.OdradekConsumer) error {
 		cp := newCPartitions(partitions)
@@ -405,7 +405,7 @@ func (c *Consumer) Pause(partitions []TopicPartition) error {
 	})
 }
 
-// Resume fetches these partitions again.
+// Resume hands out and fetches these partitions again, the held records first.
 func (c *Consumer) Resume(partitions []TopicPartition) error {
 	return c.call(func(h *C.OdradekConsumer) error {
 		cp := newCPartitions(partitions)

@@ -21,9 +21,12 @@ export interface OAuthBearerToken {
  * Client properties (librdkafka / Java names). `oauth_cb` supplies OAUTHBEARER tokens
  * (`sasl.mechanism: 'OAUTHBEARER'`): called with `sasl.oauthbearer.config` for the first login
  * and before each token expires; what it throws (or rejects with) fails the login with
- * `_AUTHENTICATION`.
+ * `_AUTHENTICATION`. Values are coerced by the core, the same way in every binding: booleans
+ * become "true" / "false", numbers their decimal form (`5` → "5"), `null` and `undefined`
+ * leave the property unset; NaN, Infinity, objects and arrays fail with `_INVALID_CONFIG`
+ * naming the key.
  */
-export type Config = Record<string, string | number | boolean | undefined | OAuthTokenCallback>
+export type Config = Record<string, string | number | bigint | boolean | null | undefined | OAuthTokenCallback>
 
 /** The type of `oauth_cb`. */
 export type OAuthTokenCallback = (oauthbearerConfig: string) => OAuthBearerToken | Promise<OAuthBearerToken>
@@ -244,7 +247,9 @@ export class Consumer extends EventEmitter implements AsyncIterable<Message> {
   stop(): Promise<void>
   seek(target: TopicPartitionOffset): void
   position(partition: TopicPartition): number | null
+  /** Stops handing out and fetching these partitions: fetched records are held, the position stays. */
   pause(partitions: TopicPartition[]): void
+  /** Hands out and fetches these partitions again, the held records first. */
   resume(partitions: TopicPartition[]): void
   /** Synchronous commit of these offsets, or of every assigned partition's position. */
   commit(offsets?: TopicPartitionOffset[]): Promise<void>
@@ -415,7 +420,11 @@ export class Broker {
   stop(): Promise<void>
 }
 
-export const testing: { Broker: typeof Broker }
+export const testing: {
+  Broker: typeof Broker
+  /** The property string the core makes of `value` for `key` (null: not set); throws its KafkaError. */
+  configSetting(key: string, value: unknown): string | null
+}
 export const version: string
 
 /** One log record of the library. */

@@ -117,16 +117,18 @@ function call(fn) {
   }
 }
 
+/**
+ * The properties of a config object, values as given: the core turns each into its property
+ * string by one rule shared with every binding (`true` → "true", `5` → "5", `null` and
+ * `undefined` → not set; NaN, Infinity, objects, arrays and functions fail with
+ * _INVALID_CONFIG naming the key).
+ */
 function configMap(config) {
   if (config === null || typeof config !== 'object') {
     throw new TypeError('config must be an object of property names (librdkafka / Java keys) to values')
   }
-  const out = {}
-  for (const [k, v] of Object.entries(config)) {
-    if (v === undefined || k === 'oauth_cb') continue
-    out[k] = String(v)
-  }
-  return out
+  const { oauth_cb: _callback, ...properties } = config
+  return properties
 }
 
 /**
@@ -489,7 +491,7 @@ class Consumer extends EventEmitter {
   }
 
   _hasGroup(config) {
-    return config && config['group.id'] !== undefined && config['group.id'] !== ''
+    return config && config['group.id'] !== undefined && config['group.id'] !== null && config['group.id'] !== ''
   }
 
   /**
@@ -688,10 +690,12 @@ class Consumer extends EventEmitter {
     return call(() => this._native.position(topic, partition))
   }
 
+  /** Stops handing out and fetching these partitions: fetched records are held, the position stays. */
   pause(partitions) {
     call(() => this._native.pause(partitions))
   }
 
+  /** Hands out and fetches these partitions again, the held records first. */
   resume(partitions) {
     call(() => this._native.resume(partitions))
   }
@@ -939,7 +943,7 @@ class Broker {
   /** @param {Record<string, string | number>} [properties] Kafka broker properties */
   static async start(properties) {
     const b = new Broker()
-    b._native = await native.NativeBroker.start(properties ? configMap(properties) : undefined)
+    b._native = await settled(() => native.NativeBroker.start(properties ? configMap(properties) : undefined))
     b.bootstrapServers = b._native.bootstrapServers
     b.caPem = null
     return b
@@ -953,7 +957,7 @@ class Broker {
    */
   static async startSaslSsl(username, password, properties) {
     const b = new Broker()
-    b._native = await native.NativeBroker.start(properties ? configMap(properties) : undefined, [String(username), String(password)])
+    b._native = await settled(() => native.NativeBroker.start(properties ? configMap(properties) : undefined, [String(username), String(password)]))
     b.bootstrapServers = b._native.bootstrapServers
     b.caPem = b._native.caPem
     // Not enumerable: the password stays out of console.log / util.inspect of the broker.
@@ -1020,6 +1024,10 @@ module.exports = {
   ShareConsumer,
   AcknowledgeType,
   KafkaError,
-  testing: { Broker },
+  testing: {
+    Broker,
+    /** The property string the core makes of `value` for `key` (null: not set); throws its KafkaError. */
+    configSetting: (key, value) => call(() => native.configSetting(key, value)),
+  },
   version: require('./package.json').version,
 }

@@ -24,6 +24,9 @@ use std::time::Duration;
 use crate::compression::Compression;
 use crate::error::{Error, Result};
 
+mod value;
+pub use value::ConfigValue;
+
 /// The kind of value a property takes (shared with the broker's config tables).
 pub use odradek_protocol::config::ValueKind;
 
@@ -666,6 +669,22 @@ impl Config {
         let mut config = Config::new();
         for (k, v) in pairs {
             config.set(k.as_ref(), v.as_ref())?;
+        }
+        Ok(config)
+    }
+
+    /// Builds a configuration from typed values (what the bindings pass): each value becomes
+    /// its property string by [`ConfigValue::to_setting`]; a `Null` value leaves the key unset.
+    pub fn from_values<I, K>(pairs: I) -> Result<Self>
+    where
+        I: IntoIterator<Item = (K, ConfigValue)>,
+        K: AsRef<str>,
+    {
+        let mut config = Config::new();
+        for (k, v) in pairs {
+            if let Some(text) = v.to_setting(k.as_ref().trim())? {
+                config.set(k.as_ref(), &text)?;
+            }
         }
         Ok(config)
     }

@@ -252,6 +252,17 @@ impl Runner {
                 }
                 Ok(())
             }
+            "pause" | "resume" => {
+                let parts = partitions_of(&step["partitions"])?;
+                let refs: Vec<(&str, i32)> = parts.iter().map(|(t, p)| (t.as_str(), *p)).collect();
+                let consumer = self.consumer(step)?.consumer.consumer();
+                if op == "pause" {
+                    consumer.pause(&refs);
+                } else {
+                    consumer.resume(&refs);
+                }
+                Ok(())
+            }
             "commit" => self.commit(step).await,
             "committed" => self.committed(step).await,
             "wait_assignment" => self.wait_assignment(step).await,
@@ -610,10 +621,7 @@ impl Runner {
     }
 
     async fn committed(&mut self, step: &Value) -> Result<(), StepError> {
-        let mut parts = Vec::new();
-        for p in step["partitions"].as_array().ok_or("partitions")? {
-            parts.push((string(&p["topic"])?, int(&p["partition"])? as i32));
-        }
+        let parts = partitions_of(&step["partitions"])?;
         let want: Vec<i64> = step["expect"]
             .as_array()
             .ok_or("expect")?
@@ -1007,6 +1015,15 @@ fn offsets_of(list: &Value) -> Result<Vec<(String, i32, i64)>, String> {
         ));
     }
     Ok(offsets)
+}
+
+/// `[{topic, partition}]` as (topic, partition) pairs.
+fn partitions_of(list: &Value) -> Result<Vec<(String, i32)>, String> {
+    let mut parts = Vec::new();
+    for p in list.as_array().ok_or("partitions is not a list")? {
+        parts.push((string(&p["topic"])?, int(&p["partition"])? as i32));
+    }
+    Ok(parts)
 }
 
 fn consumer_named<'a>(

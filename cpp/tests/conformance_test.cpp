@@ -109,6 +109,8 @@ std::map<std::string, std::set<std::string>> allowed_keys() {
         {"iterate", {"client", "count", "timeout_ms", "expect"}},
         {"seek", {"client", "topic", "partition", "offset"}},
         {"position", {"client", "topic", "partition", "expect"}},
+        {"pause", {"client", "partitions"}},
+        {"resume", {"client", "partitions"}},
         {"commit", {"client", "offsets"}},
         {"committed", {"client", "partitions", "expect"}},
         {"wait_assignment", {"clients", "topic", "partitions", "timeout_ms"}},
@@ -343,6 +345,12 @@ private:
                 fail("position: expected " + std::to_string(want) + ", got " +
                      (pos ? std::to_string(*pos) : std::string("unknown")));
             }
+        } else if (op == "pause" || op == "resume") {
+            std::vector<odradek::TopicPartition> parts;
+            for (const auto& p : step.at("partitions")) parts.push_back({p.at("topic"), p.at("partition")});
+            auto& c = consumer(step.at("client"));
+            if (op == "pause") c.pause(parts);
+            else c.resume(parts);
         } else if (op == "commit") {
             auto& c = consumer(step.at("client"));
             if (step.contains("offsets")) {

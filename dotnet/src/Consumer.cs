@@ -316,14 +316,14 @@ namespace Odradek
             return offset;
         }
 
-        /// <summary>Stops fetching these partitions until <see cref="Resume"/> (records fetched before
-        /// are still handed out).</summary>
+        /// <summary>Stops handing out and fetching these partitions until <see cref="Resume"/>: records
+        /// fetched before are held, and the position does not move.</summary>
         public void Pause(IEnumerable<TopicPartition> partitions)
         {
             SetPaused(partitions, true);
         }
 
-        /// <summary>Fetches these partitions again.</summary>
+        /// <summary>Hands out and fetches these partitions again, the held records first.</summary>
         public void Resume(IEnumerable<TopicPartition> partitions)
         {
             SetPaused(partitions, false);

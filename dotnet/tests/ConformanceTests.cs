@@ -76,6 +76,8 @@ namespace Odradek.Tests
             { "iterate", new[] { "client", "count", "timeout_ms", "expect" } },
             { "seek", new[] { "client", "topic", "partition", "offset" } },
             { "position", new[] { "client", "topic", "partition", "expect" } },
+            { "pause", new[] { "client", "partitions" } },
+            { "resume", new[] { "client", "partitions" } },
             { "commit", new[] { "client", "offsets" } },
             { "committed", new[] { "client", "partitions", "expect" } },
             { "wait_assignment", new[] { "clients", "topic", "partitions", "timeout_ms" } },
@@ -323,6 +325,16 @@ namespace Odradek.Tests
                         {
                             throw new ScenarioFailure("position of " + tp + ": expected " + step.Long("expect") + ", got " + seen);
                         }
+                        break;
+                    }
+                case "pause":
+                case "resume":
+                    {
+                        var parts = step.List("partitions").Cast<JsonObject>()
+                            .Select(entry => new TopicPartition(entry.Str("topic"), (int)entry.Long("partition"))).ToList();
+                        Consumer c = ConsumerNamed(step.Str("client"));
+                        if (op == "pause") c.Pause(parts);
+                        else c.Resume(parts);
                         break;
                     }
                 case "commit":

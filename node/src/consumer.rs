@@ -17,7 +17,7 @@ use odradek::consumer::{ConsumerClient, ConsumerRecord, Offset};
 use odradek::group::RebalanceListener;
 use tokio::sync::Notify;
 
-use crate::{config_from, js_error};
+use crate::js_error;
 
 /// Set once by close(); wakes every pending receive.
 #[derive(Default)]
@@ -257,13 +257,13 @@ impl NativeConsumer {
     /// A consumer; with `group.id` it can subscribe and commit.
     #[napi(
         constructor,
-        ts_args_type = "config: Record<string, string>, onToken?: (request: TokenRequest) => void"
+        ts_args_type = "config: Record<string, unknown>, onToken?: (request: TokenRequest) => void"
     )]
     pub fn new(
-        config: HashMap<String, String>,
+        config: crate::config::ConfigMap,
         on_token: Option<Function<crate::oauth::TokenRequest, ()>>,
     ) -> Result<Self> {
-        let mut config = config_from(config)?;
+        let mut config = crate::config::config_from(config)?;
         crate::oauth::install(&mut config, on_token)?;
         let max_wait = config
             .get("max.poll.interval.ms")

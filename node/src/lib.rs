@@ -9,6 +9,7 @@
 #![allow(missing_debug_implementations)] // napi classes are opaque JavaScript objects
 
 mod admin;
+mod config;
 mod consumer;
 mod logging;
 mod oauth;
@@ -16,7 +17,6 @@ mod observability;
 mod share;
 mod transaction;
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use futures::FutureExt;
@@ -26,10 +26,10 @@ use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use odradek::admin::{Admin, NewTopic};
-use odradek::config::Config;
 use odradek::producer::{DeliveryFuture, Producer, ProducerRecord};
 use odradek::records::RecordHeader;
 
+pub use config::{JsConfigValue, config_setting};
 pub use consumer::NativeConsumer;
 pub use logging::{LogRecord, set_log_handler};
 pub use oauth::{OAuthBearerToken, TokenRequest, token_done};
@@ -76,13 +76,6 @@ pub(crate) fn js_error(e: odradek::error::Error) -> Error {
         Status::GenericFailure,
         format!("{ERROR_PREFIX}{}", e.to_fields()),
     )
-}
-
-pub(crate) fn config_from(map: HashMap<String, String>) -> Result<Config> {
-    // Sorted, so that the first bad key reported is the same on every run.
-    let mut pairs: Vec<(String, String)> = map.into_iter().collect();
-    pairs.sort();
-    Config::from_pairs(pairs).map_err(js_error)
 }
 
 /// Delivery results collected since the last `takeDone()`.
@@ -189,14 +182,14 @@ impl NativeProducer {
     /// `on_done` is called (without arguments) when delivery results are ready for `takeDone`.
     #[napi(
         constructor,
-        ts_args_type = "config: Record<string, string>, onDone: () => void, onToken?: (request: TokenRequest) => void"
+        ts_args_type = "config: Record<string, unknown>, onDone: () => void, onToken?: (request: TokenRequest) => void"
     )]
     pub fn new(
-        config: HashMap<String, String>,
+        config: config::ConfigMap,
         on_done: Function<(), ()>,
         on_token: Option<Function<oauth::TokenRequest, ()>>,
     ) -> Result<Self> {
-        let mut config = config_from(config)?;
+        let mut config = config::config_from(config)?;
         oauth::install(&mut config, on_token)?;
         let inner = Producer::from_config(&config).map_err(js_error)?;
         let notify: DoneFn = on_done
@@ -320,12 +313,12 @@ impl NativeProducer {
 }
 
 /// A topic to create.
-#[napi(object)]
+#[napi(object, object_to_js = false)]
 pub struct TopicSpec {
     pub topic: String,
     pub num_partitions: Option<i32>,
     pub replication_factor: Option<i32>,
-    pub config: Option<HashMap<String, String>>,
+    pub config: Option<config::ConfigMap>,
 }
 
 /// A topic and its partition count.
@@ -345,13 +338,13 @@ pub struct NativeAdmin {
 impl NativeAdmin {
     #[napi(
         constructor,
-        ts_args_type = "config: Record<string, string>, onToken?: (request: TokenRequest) => void"
+        ts_args_type = "config: Record<string, unknown>, onToken?: (request: TokenRequest) => void"
     )]
     pub fn new(
-        config: HashMap<String, String>,
+        config: config::ConfigMap,
         on_token: Option<Function<oauth::TokenRequest, ()>>,
     ) -> Result<Self> {
-        let mut config = config_from(config)?;
+        let mut config = config::config_from(config)?;
         oauth::install(&mut config, on_token)?;
         let inner = Admin::from_config(&config).map_err(js_error)?;
         Ok(Self { inner })
@@ -370,15 +363,12 @@ impl NativeAdmin {
                 if let Some(rf) = t.replication_factor {
                     n = n.replication_factor(rf as i16);
                 }
-                let mut configs: Vec<(String, String)> =
-                    t.config.unwrap_or_default().into_iter().collect();
-                configs.sort();
-                for (k, v) in configs {
+                for (k, v) in config::settings(t.config.unwrap_or_default())? {
                     n = n.config(&k, &v);
                 }
-                n
+                Ok(n)
             })
-            .collect();
+            .collect::<Result<Vec<_>>>()?;
         let admin = self.inner.clone();
         env.spawn_future(async move { admin.create_topics(&specs).await.map_err(js_error) })
     }
@@ -462,13 +452,12 @@ impl NativeBroker {
     #[napi(ts_return_type = "Promise<NativeBroker>")]
     pub fn start(
         env: &Env,
-        properties: Option<HashMap<String, String>>,
+        properties: Option<config::ConfigMap>,
         sasl_ssl: Option<Vec<String>>,
     ) -> Result<PromiseRaw<'_, NativeBroker>> {
+        let props = config::settings(properties.unwrap_or_default())?;
         env.spawn_future(async move {
             let broker = off_thread(move || {
-                let props: Vec<(String, String)> =
-                    properties.unwrap_or_default().into_iter().collect();
                 let refs: Vec<(&str, &str)> = props
                     .iter()
                     .map(|(k, v)| (k.as_str(), v.as_str()))

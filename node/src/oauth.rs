@@ -18,12 +18,12 @@ use tokio::sync::oneshot;
 
 /// What `oauth_cb` returns (or resolves to): the token, when it expires (ms since the epoch),
 /// the principal it names and SASL extensions.
-#[napi(object)]
+#[napi(object, object_to_js = false)]
 pub struct OAuthBearerToken {
     pub value: String,
     pub lifetime: f64,
     pub principal: Option<String>,
-    pub extensions: Option<HashMap<String, String>>,
+    pub extensions: Option<crate::config::ConfigMap>,
 }
 
 type TokenFn = ThreadsafeFunction<TokenRequest, (), TokenRequest, Status, false, true>;
@@ -102,12 +102,15 @@ pub fn token_done(id: u32, token: Option<OAuthBearerToken>, error: Option<String
         return;
     };
     let answer = match (token, error) {
-        (Some(t), None) => Ok(Token {
-            value: Secret::new(t.value),
-            principal: t.principal.unwrap_or_default(),
-            expires_at_ms: t.lifetime as i64,
-            extensions: t.extensions.unwrap_or_default().into_iter().collect(),
-        }),
+        (Some(t), None) => match crate::config::settings(t.extensions.unwrap_or_default()) {
+            Ok(extensions) => Ok(Token {
+                value: Secret::new(t.value),
+                principal: t.principal.unwrap_or_default(),
+                expires_at_ms: t.lifetime as i64,
+                extensions,
+            }),
+            Err(e) => Err(format!("oauth_cb extensions: {e}")),
+        },
         (_, Some(e)) => Err(e),
         (None, None) => Err("oauth_cb returned no token".to_string()),
     };

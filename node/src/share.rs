@@ -2,7 +2,6 @@
 //! `ShareConsumer` in index.js. Records cross as the consumer's `RawBatch` plus their delivery
 //! counts.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +10,7 @@ use napi_derive::napi;
 use odradek::share::{AcknowledgeType, ShareConsumer, ShareRecord};
 
 use crate::consumer::{Closed, RawBatch, TopicPartition, encode};
-use crate::{config_from, js_error};
+use crate::js_error;
 
 /// Records handed out by a share consumer: the batch and, per record, its delivery count.
 #[napi(object)]
@@ -32,13 +31,13 @@ impl NativeShareConsumer {
     /// A share consumer (`group.id` required).
     #[napi(
         constructor,
-        ts_args_type = "config: Record<string, string>, onToken?: (request: TokenRequest) => void"
+        ts_args_type = "config: Record<string, unknown>, onToken?: (request: TokenRequest) => void"
     )]
     pub fn new(
-        config: HashMap<String, String>,
+        config: crate::config::ConfigMap,
         on_token: Option<Function<crate::oauth::TokenRequest, ()>>,
     ) -> Result<Self> {
-        let mut config = config_from(config)?;
+        let mut config = crate::config::config_from(config)?;
         crate::oauth::install(&mut config, on_token)?;
         Ok(Self {
             inner: Arc::new(ShareConsumer::new(&config).map_err(js_error)?),

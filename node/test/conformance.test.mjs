@@ -27,6 +27,8 @@ const OPS = {
   iterate: ['client', 'count', 'timeout_ms', 'expect', 'expect_error'],
   seek: ['client', 'topic', 'partition', 'offset', 'expect_error'],
   position: ['client', 'topic', 'partition', 'expect', 'expect_error'],
+  pause: ['client', 'partitions', 'expect_error'],
+  resume: ['client', 'partitions', 'expect_error'],
   commit: ['client', 'offsets', 'expect_error'],
   committed: ['client', 'partitions', 'expect', 'expect_error'],
   wait_assignment: ['clients', 'topic', 'partitions', 'timeout_ms', 'expect_error'],
@@ -318,6 +320,10 @@ class Runner {
         assert.equal(pos, s.expect, `${where}: position of ${s.topic}/${s.partition}`)
         return
       }
+      case 'pause':
+        return this.client(s.client).pause(s.partitions.map((p) => ({ topic: p.topic, partition: p.partition })))
+      case 'resume':
+        return this.client(s.client).resume(s.partitions.map((p) => ({ topic: p.topic, partition: p.partition })))
       case 'commit':
         return this.client(s.client).commit(s.offsets)
       case 'committed': {

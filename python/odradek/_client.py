@@ -60,15 +60,12 @@ Headers = Union[Sequence[Tuple[str, Optional[Bytesish]]], Mapping[str, Optional[
 Config = Mapping[str, Any]
 
 
-def _config_pairs(config: Config) -> List[Tuple[str, str]]:
-    out = []
-    for k, v in config.items():
-        if k in _CALLBACK_KEYS:
-            continue
-        if isinstance(v, bool):
-            v = "true" if v else "false"
-        out.append((str(k), str(v)))
-    return out
+def _config_pairs(config: Config) -> List[Tuple[str, Any]]:
+    """The properties of a config dict, values as given: the core turns each into its property
+    string by one rule shared with every binding (``True`` → ``"true"``, ``5.0`` → ``"5"``,
+    a ``timedelta`` for a key ending in ``.ms`` → milliseconds, ``None`` → not set; anything
+    else raises ``_INVALID_CONFIG`` naming the key)."""
+    return [(str(k), v) for k, v in config.items() if k not in _CALLBACK_KEYS]
 
 
 #: Config keys that carry Python callables, not properties.
@@ -138,7 +135,7 @@ class NewTopic(NamedTuple):
     topic: str
     num_partitions: int = -1
     replication_factor: int = -1
-    config: Mapping[str, str] = {}
+    config: Mapping[str, Any] = {}
 
 
 class DeliveryFuture(concurrent.futures.Future[DeliveryReport]):
@@ -407,12 +404,12 @@ class Consumer:
         self._native.commit(triples, timeout)
 
     def pause(self, partitions: Sequence[PartitionLike]) -> None:
-        """Stops fetching these partitions until :meth:`resume` (records already fetched are
-        still returned)."""
+        """Stops handing out and fetching these partitions until :meth:`resume`: records
+        already fetched are held, and the position does not move."""
         self._native.pause([(t.topic, t.partition) for t in map(_tp, partitions)])
 
     def resume(self, partitions: Sequence[PartitionLike]) -> None:
-        """Fetches these partitions again."""
+        """Hands out and fetches these partitions again (the held records first)."""
         self._native.resume([(t.topic, t.partition) for t in map(_tp, partitions)])
 
     def consumer_group_metadata(self) -> ConsumerGroupMetadata:

@@ -303,11 +303,12 @@ class Consumer:
         self._native.seek(tp.topic, tp.partition, offset)
 
     def pause(self, partitions: Sequence[PartitionLike]) -> None:
-        """Stops fetching these partitions until :meth:`resume`."""
+        """Stops handing out and fetching these partitions until :meth:`resume`: records
+        already fetched are held, and the position does not move."""
         self._native.pause([(t.topic, t.partition) for t in map(_tp, partitions)])
 
     def resume(self, partitions: Sequence[PartitionLike]) -> None:
-        """Fetches these partitions again."""
+        """Hands out and fetches these partitions again (the held records first)."""
         self._native.resume([(t.topic, t.partition) for t in map(_tp, partitions)])
 
     def position(self, partition: PartitionLike) -> Optional[int]:

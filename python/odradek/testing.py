@@ -17,7 +17,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 from . import _odradek
 from ._client import AdminClient, NewTopic, _config_pairs
 
-__all__ = ["Broker"]
+__all__ = ["Broker", "config_setting"]
 
 
 class Broker:
@@ -95,3 +95,10 @@ class Broker:
             self.stop()
         except Exception:
             pass
+
+
+def config_setting(key: str, value: Any) -> Optional[str]:
+    """The property string the core makes of ``value`` for ``key`` (``None``: the key is not
+    set), or the :class:`odradek.ConfigError` it raises: the coercion every client config goes
+    through, the same in every binding."""
+    return _odradek.config_setting(key, value)

@@ -8,7 +8,7 @@ use odradek::admin::{
 use pyo3::prelude::*;
 
 /// A topic to create as Python passes it: (name, partitions, replication factor, configs).
-type TopicSpec = (String, i32, i16, Vec<(String, String)>);
+type TopicSpec = (String, i32, i16, crate::config::ConfigPairs);
 /// A config entry: (name, value, read only, is default, is sensitive).
 type ConfigTuple = (String, Option<String>, bool, bool, bool);
 /// A group member: (member id, instance id, client id, host, member epoch, assignment).
@@ -103,7 +103,7 @@ impl NativeAdmin {
     #[pyo3(signature = (config, oauth_cb=None))]
     fn new(
         py: Python<'_>,
-        config: Vec<(String, String)>,
+        config: crate::config::ConfigPairs,
         oauth_cb: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
         let config = crate::config_of(py, config, oauth_cb)?;
@@ -119,15 +119,17 @@ impl NativeAdmin {
         topics: Vec<TopicSpec>,
         timeout: Option<f64>,
     ) -> PyResult<()> {
-        let topics: Vec<NewTopic> = topics
+        let topics = topics
             .into_iter()
-            .map(|(name, partitions, rf, configs)| NewTopic {
-                name,
-                partitions,
-                replication_factor: rf,
-                configs,
+            .map(|(name, partitions, rf, configs)| {
+                Ok(NewTopic {
+                    name,
+                    partitions,
+                    replication_factor: rf,
+                    configs: crate::config::settings(py, configs)?,
+                })
             })
-            .collect();
+            .collect::<PyResult<Vec<_>>>()?;
         self.call(py, timeout, "create_topics", |admin| async move {
             admin.create_topics(&topics).await
         })

@@ -19,9 +19,10 @@ impl NativeBroker {
     /// Starts the broker off the GIL (it blocks on its own runtime).
     fn start(
         py: Python<'_>,
-        properties: Vec<(String, String)>,
+        properties: crate::config::ConfigPairs,
         sasl_ssl: Option<(String, String)>,
     ) -> PyResult<Self> {
+        let properties = crate::config::settings(py, properties)?;
         let broker = py
             .detach(move || {
                 let props: Vec<(&str, &str)> = properties
@@ -48,7 +49,7 @@ impl NativeBroker {
 impl NativeBroker {
     /// Starts a broker with these Kafka broker properties (`num.partitions`, ...).
     #[new]
-    fn new(py: Python<'_>, properties: Vec<(String, String)>) -> PyResult<Self> {
+    fn new(py: Python<'_>, properties: crate::config::ConfigPairs) -> PyResult<Self> {
         Self::start(py, properties, None)
     }
 
@@ -59,7 +60,7 @@ impl NativeBroker {
         py: Python<'_>,
         username: String,
         password: String,
-        properties: Vec<(String, String)>,
+        properties: crate::config::ConfigPairs,
     ) -> PyResult<Self> {
         Self::start(py, properties, Some((username, password)))
     }

@@ -15,6 +15,7 @@
 mod admin;
 mod broker;
 mod buffer;
+mod config;
 mod consumer;
 mod dispatch;
 mod log_bridge;
@@ -141,14 +142,14 @@ where
     }
 }
 
-/// A config dict (already stringified by the Python side) as a core config, with the
-/// OAUTHBEARER token callback (`oauth_cb`) when one was given.
+/// A config dict (values as the user gave them, coerced by the core) as a core config, with
+/// the OAUTHBEARER token callback (`oauth_cb`) when one was given.
 pub(crate) fn config_of(
     py: Python<'_>,
-    pairs: Vec<(String, String)>,
+    pairs: config::ConfigPairs,
     oauth_cb: Option<Py<PyAny>>,
 ) -> PyResult<odradek::config::Config> {
-    let mut config = odradek::config::Config::from_pairs(pairs).map_err(|e| raise(py, e))?;
+    let mut config = config::client_config(py, pairs)?;
     if let Some(cb) = oauth_cb {
         let oauth_config = config
             .get("sasl.oauthbearer.config")
@@ -222,6 +223,7 @@ fn _odradek(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<admin::NativeAdmin>()?;
     m.add_class::<broker::NativeBroker>()?;
     m.add_function(wrap_pyfunction!(log_bridge::set_log_level, m)?)?;
+    m.add_function(wrap_pyfunction!(config::config_setting, m)?)?;
     // Runs before finalization (atexit hooks run first), while threads may still take the GIL.
     let stop = wrap_pyfunction!(dispatch::stop, m)?;
     m.py().import("atexit")?.call_method1("register", (stop,))?;

@@ -94,7 +94,7 @@ impl NativeProducer {
     #[pyo3(signature = (config, callback, event_loop=None, oauth_cb=None))]
     fn new(
         py: Python<'_>,
-        config: Vec<(String, String)>,
+        config: crate::config::ConfigPairs,
         callback: Py<PyAny>,
         event_loop: Option<Py<PyAny>>,
         oauth_cb: Option<Py<PyAny>>,

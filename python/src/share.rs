@@ -55,7 +55,7 @@ impl NativeShareConsumer {
     #[pyo3(signature = (config, oauth_cb=None))]
     fn new(
         py: Python<'_>,
-        config: Vec<(String, String)>,
+        config: crate::config::ConfigPairs,
         oauth_cb: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
         let config = crate::config_of(py, config, oauth_cb)?;

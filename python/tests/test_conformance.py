@@ -39,6 +39,8 @@ KEYS = {
     "iterate": {"client", "count", "timeout_ms", "expect"},
     "seek": {"client", "topic", "partition", "offset"},
     "position": {"client", "topic", "partition", "expect"},
+    "pause": {"client", "partitions"},
+    "resume": {"client", "partitions"},
     "commit": {"client", "offsets"},
     "committed": {"client", "partitions", "expect"},
     "wait_assignment": {"clients", "topic", "partitions", "timeout_ms"},
@@ -316,6 +318,14 @@ class Runner:
         pos = min(pending) if pending else c.consumer.position([(step["topic"], step["partition"])])[0].offset
         if pos != step["expect"]:
             raise StepFailed(f"position {pos}, expected {step['expect']}")
+
+    def op_pause(self, step: Dict[str, Any]) -> None:
+        self.consumer(step["client"]).consumer.pause(
+            [odradek.TopicPartition(p["topic"], p["partition"]) for p in step["partitions"]])
+
+    def op_resume(self, step: Dict[str, Any]) -> None:
+        self.consumer(step["client"]).consumer.resume(
+            [odradek.TopicPartition(p["topic"], p["partition"]) for p in step["partitions"]])
 
     def op_commit(self, step: Dict[str, Any]) -> None:
         c = self.consumer(step["client"])

@@ -1,14 +1,15 @@
 //! Admin: create and delete topics, add partitions, list topics.
 
 use std::ffi::c_char;
+use std::ptr::null_mut;
 
 use odradek::admin::{Admin, NewTopic};
 
 use crate::error::OdradekError;
+use crate::token::new_handle;
 use crate::util::{
-    FfiResult, OdradekCancel, OdradekConfigEntry, block, check_out, config_arg, free_owned_str,
-    guard, guard_void, handle, owned_str, slice_arg, str_arg, strs_arg, take_array, write_array,
-    write_out,
+    FfiResult, OdradekCancel, OdradekConfigEntry, block, check_out, free_owned_str, guard,
+    guard_void, handle, owned_str, slice_arg, str_arg, strs_arg, take_array, write_array,
 };
 
 /// An admin client handle (opaque, thread-safe).
@@ -74,10 +75,7 @@ pub unsafe extern "C" fn odradek_admin_new(
     config_len: usize,
     out: *mut *mut OdradekAdmin,
 ) -> *mut OdradekError {
-    // SAFETY: the caller's arguments, passed on unchanged.
-    unsafe {
-        odradek_admin_new_with_token_callback(config, config_len, None, std::ptr::null_mut(), out)
-    }
+    new_handle(config, config_len, None, null_mut(), out, admin_handle)
 }
 
 /// odradek_admin_new with an OAUTHBEARER token callback (see OdradekTokenCallback), used when
@@ -91,13 +89,17 @@ pub unsafe extern "C" fn odradek_admin_new_with_token_callback(
     context: *mut std::ffi::c_void,
     out: *mut *mut OdradekAdmin,
 ) -> *mut OdradekError {
-    guard(|| {
-        check_out(out, "out")?;
-        let mut config = config_arg(config, config_len)?;
-        let token_gate = crate::token::install(&mut config, callback, context);
-        let admin = Admin::from_config(&config)?;
-        let handle = Box::new(OdradekAdmin { admin, token_gate });
-        write_out(out, Box::into_raw(handle), "out")
+    new_handle(config, config_len, callback, context, out, admin_handle)
+}
+
+/// The handle of an admin client made from `config`; `token_gate` is closed when it is freed.
+fn admin_handle(
+    config: &odradek::config::Config,
+    token_gate: Option<std::sync::Arc<crate::token::TokenGate>>,
+) -> FfiResult<OdradekAdmin> {
+    Ok(OdradekAdmin {
+        admin: Admin::from_config(config)?,
+        token_gate,
     })
 }
 

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::ffi::{CString, c_char, c_void};
+use std::ptr::null_mut;
 use std::sync::{Arc, Mutex};
 
 use odradek::consumer::{ConsumerRecord, Offset};
@@ -12,9 +13,10 @@ use odradek::group::RebalanceListener;
 use crate::ODRADEK_OFFSET_INVALID;
 use crate::error::OdradekError;
 use crate::producer::OdradekHeader;
+use crate::token::new_handle;
 use crate::util::{
-    FfiResult, OdradekCancel, OdradekConfigEntry, UserContext, block, check_out, config_arg,
-    duration_ms, guard, guard_void, handle, invalid, run_blocking, slice_arg, str_arg, write_out,
+    FfiResult, OdradekCancel, OdradekConfigEntry, UserContext, block, check_out, duration_ms,
+    guard, guard_void, handle, invalid, run_blocking, slice_arg, str_arg, write_out,
 };
 use odradek::consumer::ConsumerClient;
 
@@ -309,16 +311,7 @@ pub unsafe extern "C" fn odradek_consumer_new(
     config_len: usize,
     out: *mut *mut OdradekConsumer,
 ) -> *mut OdradekError {
-    // SAFETY: the caller's arguments, passed on unchanged.
-    unsafe {
-        odradek_consumer_new_with_token_callback(
-            config,
-            config_len,
-            None,
-            std::ptr::null_mut(),
-            out,
-        )
-    }
+    new_handle(config, config_len, None, null_mut(), out, consumer_handle)
 }
 
 /// odradek_consumer_new with an OAUTHBEARER token callback (see OdradekTokenCallback), used
@@ -332,19 +325,20 @@ pub unsafe extern "C" fn odradek_consumer_new_with_token_callback(
     context: *mut std::ffi::c_void,
     out: *mut *mut OdradekConsumer,
 ) -> *mut OdradekError {
-    guard(|| {
-        check_out(out, "out")?;
-        let mut config = config_arg(config, config_len)?;
-        let token_gate = crate::token::install(&mut config, callback, context);
-        let client = ConsumerClient::new(&config)?;
-        let handle = Box::new(OdradekConsumer {
-            client,
-            listener: Mutex::new(None),
-            pending: Arc::default(),
-            closing: Arc::default(),
-            token_gate,
-        });
-        write_out(out, Box::into_raw(handle), "out")
+    new_handle(config, config_len, callback, context, out, consumer_handle)
+}
+
+/// The handle of a consumer made from `config`; `token_gate` is closed when it is freed.
+fn consumer_handle(
+    config: &odradek::config::Config,
+    token_gate: Option<Arc<crate::token::TokenGate>>,
+) -> FfiResult<OdradekConsumer> {
+    Ok(OdradekConsumer {
+        client: ConsumerClient::new(config)?,
+        listener: Mutex::new(None),
+        pending: Arc::default(),
+        closing: Arc::default(),
+        token_gate,
     })
 }
 

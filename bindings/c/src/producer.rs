@@ -1,6 +1,7 @@
 //! The producer: send one or many records, delivery reports through a callback.
 
 use std::ffi::{c_char, c_void};
+use std::ptr::null_mut;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -11,9 +12,10 @@ use odradek::records::RecordHeader;
 use tokio::sync::Notify;
 
 use crate::error::OdradekError;
+use crate::token::new_handle;
 use crate::util::{
-    FfiResult, OdradekCancel, OdradekConfigEntry, UserContext, block, bytes_arg, config_arg, guard,
-    guard_void, handle, invalid, slice_arg, str_arg, write_out,
+    FfiResult, OdradekCancel, OdradekConfigEntry, UserContext, block, bytes_arg, guard, guard_void,
+    handle, invalid, slice_arg, str_arg,
 };
 
 /// A record header. In produce calls the pointers are borrowed for the call; in consumed
@@ -184,16 +186,7 @@ pub unsafe extern "C" fn odradek_producer_new(
     config_len: usize,
     out: *mut *mut OdradekProducer,
 ) -> *mut OdradekError {
-    // SAFETY: the caller's arguments, passed on unchanged.
-    unsafe {
-        odradek_producer_new_with_token_callback(
-            config,
-            config_len,
-            None,
-            std::ptr::null_mut(),
-            out,
-        )
-    }
+    new_handle(config, config_len, None, null_mut(), out, producer_handle)
 }
 
 /// odradek_producer_new with an OAUTHBEARER token callback (see OdradekTokenCallback), used
@@ -207,17 +200,18 @@ pub unsafe extern "C" fn odradek_producer_new_with_token_callback(
     context: *mut std::ffi::c_void,
     out: *mut *mut OdradekProducer,
 ) -> *mut OdradekError {
-    guard(|| {
-        crate::util::check_out(out, "out")?;
-        let mut config = config_arg(config, config_len)?;
-        let token_gate = crate::token::install(&mut config, callback, context);
-        let producer = Producer::from_config(&config)?;
-        let handle = Box::new(OdradekProducer {
-            producer,
-            callbacks: Arc::default(),
-            token_gate,
-        });
-        write_out(out, Box::into_raw(handle), "out")
+    new_handle(config, config_len, callback, context, out, producer_handle)
+}
+
+/// The handle of a producer made from `config`; `token_gate` is closed when it is freed.
+fn producer_handle(
+    config: &odradek::config::Config,
+    token_gate: Option<Arc<crate::token::TokenGate>>,
+) -> FfiResult<OdradekProducer> {
+    Ok(OdradekProducer {
+        producer: Producer::from_config(config)?,
+        callbacks: Arc::default(),
+        token_gate,
     })
 }
 

@@ -4,6 +4,7 @@
 //! with a parallel array of delivery counts.
 
 use std::ffi::c_char;
+use std::ptr::null_mut;
 use std::sync::Arc;
 
 use odradek::consumer::ConsumerRecord;
@@ -13,9 +14,10 @@ use crate::consumer::{
     MessageListOwner, OdradekMessage, OdradekTopicPartition, message_list, write_partitions,
 };
 use crate::error::OdradekError;
+use crate::token::new_handle;
 use crate::util::{
-    FfiResult, OdradekCancel, OdradekConfigEntry, block, check_out, config_arg, each_arg, guard,
-    guard_void, handle, invalid, run_blocking, str_arg, write_out,
+    FfiResult, OdradekCancel, OdradekConfigEntry, block, check_out, each_arg, guard, guard_void,
+    handle, invalid, run_blocking, str_arg, write_out,
 };
 use crate::{ODRADEK_OFFSET_INVALID, token};
 
@@ -87,16 +89,7 @@ pub unsafe extern "C" fn odradek_share_consumer_new(
     config_len: usize,
     out: *mut *mut OdradekShareConsumer,
 ) -> *mut OdradekError {
-    // SAFETY: the caller's arguments, passed on unchanged.
-    unsafe {
-        odradek_share_consumer_new_with_token_callback(
-            config,
-            config_len,
-            None,
-            std::ptr::null_mut(),
-            out,
-        )
-    }
+    new_handle(config, config_len, None, null_mut(), out, share_handle)
 }
 
 /// odradek_share_consumer_new with an OAUTHBEARER token callback (see OdradekTokenCallback),
@@ -110,17 +103,18 @@ pub unsafe extern "C" fn odradek_share_consumer_new_with_token_callback(
     context: *mut std::ffi::c_void,
     out: *mut *mut OdradekShareConsumer,
 ) -> *mut OdradekError {
-    guard(|| {
-        check_out(out, "out")?;
-        let mut config = config_arg(config, config_len)?;
-        let token_gate = token::install(&mut config, callback, context);
-        let consumer = ShareConsumer::new(&config)?;
-        let handle = Box::new(OdradekShareConsumer {
-            consumer,
-            closing: Arc::default(),
-            token_gate,
-        });
-        write_out(out, Box::into_raw(handle), "out")
+    new_handle(config, config_len, callback, context, out, share_handle)
+}
+
+/// The handle of a share consumer made from `config`; `token_gate` is closed when it is freed.
+fn share_handle(
+    config: &odradek::config::Config,
+    token_gate: Option<Arc<crate::token::TokenGate>>,
+) -> FfiResult<OdradekShareConsumer> {
+    Ok(OdradekShareConsumer {
+        consumer: ShareConsumer::new(config)?,
+        closing: Arc::default(),
+        token_gate,
     })
 }
 

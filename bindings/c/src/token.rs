@@ -13,7 +13,10 @@ use odradek::protocol::sasl::oauthbearer::Token;
 use odradek::security::TokenProvider;
 
 use crate::error::OdradekError;
-use crate::util::{FfiResult, UserContext, guard, invalid, str_arg};
+use crate::util::{
+    FfiResult, OdradekConfigEntry, UserContext, check_out, config_arg, guard, invalid, str_arg,
+    write_out,
+};
 
 /// What a token callback hands back: a token (odradek_token_set, then any number of
 /// odradek_token_add_extension) or a failure (odradek_token_fail). Valid only during the
@@ -120,6 +123,26 @@ impl TokenGate {
     pub(crate) fn close(&self) {
         *self.closed.write().unwrap_or_else(|p| p.into_inner()) = true;
     }
+}
+
+/// The body of every `odradek_*_new_with_token_callback`: checks `out`, reads the config, installs
+/// the token callback, makes the handle with `make` (given the config and the token gate the
+/// handle must close when freed) and hands it out as `*out`.
+pub(crate) fn new_handle<H>(
+    config: *const OdradekConfigEntry,
+    config_len: usize,
+    callback: OdradekTokenCallback,
+    context: *mut c_void,
+    out: *mut *mut H,
+    make: impl FnOnce(&Config, Option<Arc<TokenGate>>) -> FfiResult<H>,
+) -> *mut OdradekError {
+    guard(|| {
+        check_out(out, "out")?;
+        let mut config = config_arg(config, config_len)?;
+        let token_gate = install(&mut config, callback, context);
+        let handle = make(&config, token_gate)?;
+        write_out(out, Box::into_raw(Box::new(handle)), "out")
+    })
 }
 
 /// Installs `callback` as `config`'s token provider; the returned gate must be closed when the

@@ -389,12 +389,14 @@ impl Consumer {
         Ok(())
     }
 
-    /// Stops fetching these partitions (buffered records are still returned).
+    /// Stops handing out and fetching these partitions: records already fetched are held
+    /// (not handed out, position unchanged) until [`Consumer::resume`].
     pub fn pause(&self, partitions: &[(&str, i32)]) {
         self.set_paused(partitions, true);
     }
 
-    /// Resumes fetching these partitions.
+    /// Resumes these partitions: the records held while paused come first, then fetching goes
+    /// on from there.
     pub fn resume(&self, partitions: &[(&str, i32)]) {
         self.set_paused(partitions, false);
         let shared = self.shared();
