@@ -46,6 +46,19 @@ def busiest_leader(cluster, producers) -> tuple[int, dict]:
     return count.most_common(1)[0][0], leaders
 
 
+def sigkill_busiest_leader(cluster, producers, warmup: float, down: float):
+    """After `warmup` s of producing, SIGKILLs the node leading most partitions and starts it
+    again `down` s later (not waiting for it); returns the node, the leaders before the kill and
+    the kill's monotonic time."""
+    time.sleep(warmup)
+    node, leaders = busiest_leader(cluster, producers)
+    fault_at = time.monotonic()
+    cluster.kill(node)
+    time.sleep(down)
+    cluster.start(node, wait=False)
+    return node, leaders, fault_at
+
+
 def check_and_record(cluster, producers, scenario, fault_at, node, leaders, results, end_at,
                      assert_rdkafka: bool = False):
     """Verifies each producer's run; our clients' integrity is asserted, librdkafka's only with
@@ -84,12 +97,7 @@ def check_and_record(cluster, producers, scenario, fault_at, node, leaders, resu
 def test_sigkill_of_the_busiest_leader(cluster, cli, results, delivery_timeout):
     producers = start_producers(cluster, cli, f"kill{delivery_timeout}", seconds=20,
                                 python=delivery_timeout == 8000, delivery_timeout=delivery_timeout)
-    time.sleep(5)
-    node, leaders = busiest_leader(cluster, producers)
-    fault_at = time.monotonic()
-    cluster.kill(node)
-    time.sleep(8)
-    cluster.start(node, wait=False)
+    node, leaders, fault_at = sigkill_busiest_leader(cluster, producers, warmup=5, down=8)
     end_at = fault_at + 15
     scenario = "SIGKILL busiest leader" + ("" if delivery_timeout == 8000
                                            else f", delivery.timeout.ms={delivery_timeout}")
@@ -102,12 +110,7 @@ def test_sigkill_of_the_busiest_leader_odradek_cluster(odradek_cluster, cli, res
     quorum): the same verdicts, librdkafka's asserted as well."""
     cluster = odradek_cluster
     producers = start_producers(cluster, cli, "okill", seconds=15)
-    time.sleep(4)
-    node, leaders = busiest_leader(cluster, producers)
-    fault_at = time.monotonic()
-    cluster.kill(node)
-    time.sleep(7)
-    cluster.start(node, wait=False)
+    node, leaders, fault_at = sigkill_busiest_leader(cluster, producers, warmup=4, down=7)
     end_at = fault_at + 11
     try:
         check_and_record(cluster, producers, "SIGKILL busiest leader", fault_at, node, leaders,
