@@ -3,7 +3,8 @@
 //! takes over and the client goes on; every acknowledged record is then on the new leader
 //! exactly once, in order. With a node down, `min.insync.replicas=3` refuses acks=all
 //! (NOT_ENOUGH_REPLICAS); the stopped node comes back, catches up and rejoins the ISR. A node
-//! that does not lead answers NOT_LEADER_OR_FOLLOWER naming the leader.
+//! that does not lead answers NOT_LEADER_OR_FOLLOWER naming the leader, to Produce and to Fetch,
+//! also for a topic it holds no replica of.
 
 mod common;
 
@@ -164,5 +165,66 @@ async fn acks_all_survives_the_loss_of_the_leader_and_the_old_leader_rejoins() {
     let (code, _) = common::produce(&mut c, "strict", 0, batch, -1).await;
     assert_eq!(code, NONE);
     eprintln!("test body took {:?}", started.elapsed());
+    cluster.shutdown().await;
+}
+
+/// A topic with replication factor 1 lives on one node; the others hold no replica (no local
+/// log) yet answer Fetch (by name, v12, and by topic id, v16) and Produce with
+/// NOT_LEADER_OR_FOLLOWER naming the leader, as Kafka, not UNKNOWN_TOPIC_OR_PARTITION.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_with_no_replica_names_the_leader_to_fetch_and_produce() {
+    let cluster = TestCluster::start(3, "").await;
+    let addrs = cluster.addrs();
+    wait_for_brokers(addrs[0], 3).await;
+    let mut c = Client::connect(addrs[0]).await;
+    let r = common::create_topic_with(&mut c, "single", 1, 1, &[]).await;
+    assert_eq!(r.error_code, NONE, "{:?}", r.error_message);
+    let (leader, epoch, _) = eventually("a leader", || async {
+        partition0(addrs[0], "single")
+            .await
+            .filter(|(l, _, _)| *l > 0)
+    })
+    .await;
+    let other = cluster.addr((1..=3).find(|id| *id != leader as u64).unwrap());
+    let leader_port = i32::from(cluster.addr(leader as u64).port());
+
+    // (Until its copy of the metadata image has the topic the node does not know it.)
+    let mut req = MetadataRequest::default();
+    let mut t = metadata_request::MetadataRequestTopic::default();
+    t.name = Some(topic("single"));
+    req.topics = Some(vec![t]);
+    let topic_id = eventually("the topic in the other node's image", || async {
+        let m = Client::connect(other).await.call(req.clone(), 12).await;
+        m.topics
+            .first()
+            .filter(|t| t.error_code == NONE)
+            .map(|t| t.topic_id)
+    })
+    .await;
+
+    let mut c = Client::connect(other).await;
+    let by_name = common::fetch_request("single", 0, 0, 0, 0, 1 << 20);
+    let r = c.call(by_name, 12).await;
+    let p = &r.responses[0].partitions[0];
+    assert_eq!(p.error_code, 6, "Fetch v12: NOT_LEADER_OR_FOLLOWER");
+    assert_eq!(
+        (p.current_leader.leader_id.0, p.current_leader.leader_epoch),
+        (leader, epoch)
+    );
+
+    let mut by_id = common::fetch_request("", 0, 0, 0, 0, 1 << 20);
+    by_id.topics[0].topic_id = topic_id;
+    by_id.replica_state.replica_id = BrokerId(-1);
+    let r = c.call(by_id, 16).await;
+    let p = &r.responses[0].partitions[0];
+    assert_eq!(p.error_code, 6, "Fetch v16: NOT_LEADER_OR_FOLLOWER");
+    assert_eq!(p.current_leader.leader_id.0, leader);
+    assert_eq!(r.node_endpoints.len(), 1);
+    assert_eq!(r.node_endpoints[0].port, leader_port);
+
+    let r = produce_to_follower(other, "single").await;
+    let p = &r.responses[0].partition_responses[0];
+    assert_eq!(p.error_code, 6, "Produce: NOT_LEADER_OR_FOLLOWER");
+    assert_eq!(p.current_leader.leader_id.0, leader);
     cluster.shutdown().await;
 }

@@ -2,8 +2,10 @@
 # Fail-over suite (tests/failover): a 3-node Apache Kafka 4.3.1 cluster (scripts/apache-kafka.sh
 # cluster-start) under SIGKILL of the busiest leader, SIGSTOP of a leader, a rolling restart, a
 # consumer group losing its coordinator and bootstrap with a hung first host; our Rust client
-# (the odradek CLI), our Python binding and confluent-kafka (librdkafka) side by side. Asserts
-# integrity; prints stalls and failure counts of each client (FAILOVER_RESULTS=FILE saves them).
+# (the odradek CLI), our Python binding and confluent-kafka (librdkafka) side by side. The SIGKILL
+# scenario runs on a 3-node odradek cluster too (three odradek-broker processes in cluster mode).
+# Asserts integrity; prints stalls and failure counts of each client (FAILOVER_RESULTS=FILE saves
+# them). Extra arguments go to pytest (e.g. -k odradek_cluster).
 #
 # The Python binding is the wheel scripts/test.d/35-python.sh built ($ODRADEK_PY_DIST, default
 # $ODRADEK_CACHE/python-dist); it is installed into a temp dir, not rebuilt.
@@ -20,6 +22,7 @@ wheel=$(ls "$dist"/odradek-*.whl 2>/dev/null | head -n1 || true)
 
 "$root/scripts/build-release.sh"
 export ODRADEK_CLI_BIN="$CARGO_TARGET_DIR/release/odradek"
+export ODRADEK_BROKER_BIN="$CARGO_TARGET_DIR/release/odradek-broker"
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

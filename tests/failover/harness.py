@@ -1,5 +1,6 @@
 """The fail-over suite's harness: a 3-node Apache Kafka cluster (scripts/apache-kafka.sh
-cluster-start), producers of both clients run side by side, log verification and stall figures."""
+cluster-start) or three `odradek-broker` processes in cluster mode, producers of the clients run
+side by side, log verification and stall figures."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -20,12 +22,37 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "apache-kafka.sh"
+READY = ROOT / "scripts" / "kafka-ready.py"
 HERE = Path(__file__).resolve().parent
 PARTITIONS = 6
 
 
-class Cluster:
+class _Topics:
+    """Topic helpers over `self.admin` shared by both clusters (node id n is broker id n)."""
+
+    admin: AdminClient
+
+    def create_topic(self, name: str, partitions: int = PARTITIONS) -> None:
+        fs = self.admin.create_topics([NewTopic(name, partitions, 3)])
+        fs[name].result(60)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            md = self.admin.list_topics(name, timeout=10).topics.get(name)
+            if md and md.error is None and len(md.partitions) == partitions and all(
+                    p.leader >= 0 for p in md.partitions.values()):
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"topic {name} has no leaders after 60 s")
+
+    def leaders(self, topic: str) -> dict[int, int]:
+        md = self.admin.list_topics(topic, timeout=10).topics[topic]
+        return {p.id: p.leader for p in md.partitions.values()}
+
+
+class Cluster(_Topics):
     """Three combined KRaft nodes on ephemeral ports in a temp dir; stopped by `close`."""
+
+    label = "Apache Kafka 4.3.1"
 
     def __init__(self) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="odradek-failover-"))
@@ -82,29 +109,90 @@ class Cluster:
         subprocess.run(["bash", str(SCRIPT), "cluster-stop", str(self.dir)], timeout=60)
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def create_topic(self, name: str, partitions: int = PARTITIONS) -> None:
-        fs = self.admin.create_topics([NewTopic(name, partitions, 3)])
-        fs[name].result(60)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            md = self.admin.list_topics(name, timeout=10).topics.get(name)
-            if md and md.error is None and len(md.partitions) == partitions and all(
-                    p.leader >= 0 for p in md.partitions.values()):
-                return
-            time.sleep(0.2)
-        raise RuntimeError(f"topic {name} has no leaders after 60 s")
-
-    def leaders(self, topic: str) -> dict[int, int]:
-        md = self.admin.list_topics(topic, timeout=10).topics[topic]
-        return {p.id: p.leader for p in md.partitions.values()}
-
-    def node_of(self, broker_id: int) -> int:
-        return broker_id  # node.id n is node-n
-
     def all_alive(self) -> None:
         for n in (1, 2, 3):
             if not Path(f"/proc/{self.pid(n)}").exists():
                 self.start(n)
+
+
+class OdradekCluster(_Topics):
+    """Three `odradek-broker` processes (ODRADEK_BROKER_BIN) in cluster mode, each a combined
+    controller + broker, on ports picked once so a restarted node keeps its address; settings as
+    the Apache cluster's (RF 3, min.insync.replicas=2, 6 s broker session). Node n logs to
+    DIR/node-n.log; `close` kills them all."""
+
+    label = "odradek cluster"
+    PROPS = ("default.replication.factor=3\nmin.insync.replicas=2\n"
+             "broker.session.timeout.ms=6000\nbroker.heartbeat.interval.ms=1000\n")
+
+    def __init__(self, binary: str) -> None:
+        self.binary = binary
+        self.dir = Path(tempfile.mkdtemp(prefix="odradek-cluster-"))
+        (self.dir / "server.properties").write_text(self.PROPS)
+        held = [socket.create_server(("127.0.0.1", 0)) for _ in range(6)]
+        ports = [s.getsockname()[1] for s in held]
+        for s in held:
+            s.close()
+        self.ports = {n: ports[n - 1] for n in (1, 2, 3)}
+        self.quorum = ",".join(f"{n}@127.0.0.1:{ports[n + 2]}" for n in (1, 2, 3))
+        self.procs: dict[int, subprocess.Popen] = {}
+        self.bootstrap = ",".join(self.address(n) for n in (1, 2, 3))
+        try:
+            for n in (1, 2, 3):
+                self.start(n, wait=False)
+            for n in (1, 2, 3):
+                self.wait(n)
+        except BaseException:
+            self.close()
+            raise
+        self.admin = AdminClient({"bootstrap.servers": self.bootstrap})
+
+    def address(self, n: int) -> str:
+        return f"127.0.0.1:{self.ports[n]}"
+
+    def pid(self, n: int) -> int:
+        return self.procs[n].pid
+
+    def signal(self, n: int, sig: int) -> None:
+        self.procs[n].send_signal(sig)
+
+    def kill(self, n: int) -> None:
+        self.procs[n].kill()
+        self.procs[n].wait()
+
+    def start(self, n: int, wait: bool = True) -> None:
+        log = open(self.dir / f"node-{n}.log", "ab")
+        self.procs[n] = subprocess.Popen(
+            [self.binary, "--listen", self.address(n), "--data-dir", str(self.dir / f"node-{n}"),
+             "--config", str(self.dir / "server.properties"), "--node-id", str(n),
+             "--controller-quorum", self.quorum],
+            stdout=subprocess.DEVNULL, stderr=log,
+            env=dict(os.environ, RUST_LOG="warn,odradek_broker::cluster_mode=info"))
+        log.close()
+        if wait:
+            self.wait(n)
+
+    def wait(self, n: int) -> None:
+        """Until node n answers Metadata listing all three brokers (it has joined)."""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.procs[n].poll() is not None:
+                raise RuntimeError(f"odradek node {n} exited {self.procs[n].returncode}: "
+                                   f"{self.log_tail(n)}")
+            if subprocess.run([sys.executable, str(READY), self.address(n), "3"]).returncode == 0:
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"odradek node {n} did not join within 60 s: {self.log_tail(n)}")
+
+    def log_tail(self, n: int) -> str:
+        return (self.dir / f"node-{n}.log").read_text(errors="replace")[-3000:]
+
+    def close(self) -> None:
+        for p in self.procs.values():
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @dataclass

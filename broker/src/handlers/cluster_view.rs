@@ -76,6 +76,28 @@ pub fn current_leader(ctx: &Ctx, topic: &str, partition: i32) -> Option<(BrokerA
     Some((endpoint(ctx, &image, leader)?, p.leader_epoch))
 }
 
+/// Cluster mode: whether the metadata image knows `topic`/`partition`, which this node may hold
+/// no replica of (then it is led elsewhere: NOT_LEADER_OR_FOLLOWER, as Kafka answers).
+pub fn known_partition(ctx: &Ctx, topic: &str, partition: i32) -> bool {
+    ctx.state.cluster.as_ref().is_some_and(|c| {
+        u32::try_from(partition).is_ok_and(|i| c.image().partition(topic, i).is_some())
+    })
+}
+
+/// Cluster mode: the name of a topic the image knows, by `name` or (without one, as requests
+/// naming topics by id) by `id`; for topics with no replica, hence no local log, on this node.
+pub fn image_topic_name(ctx: &Ctx, name: Option<&str>, id: uuid::Uuid) -> Option<String> {
+    let image = ctx.state.cluster.as_ref()?.image();
+    match name {
+        Some(n) => image.topics.contains_key(n).then(|| n.to_string()),
+        None => image
+            .topics
+            .iter()
+            .find(|(_, t)| uuid::Uuid::from_u128(t.id) == id)
+            .map(|(n, _)| n.clone()),
+    }
+}
+
 /// The controller id clients see (-1 during an election).
 pub fn controller_id(ctx: &Ctx) -> i32 {
     match &ctx.state.cluster {

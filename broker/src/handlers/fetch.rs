@@ -89,20 +89,35 @@ pub fn handle(ctx: &Ctx, version: i16, req: FetchRequest) -> Outcome {
         tr.topic_id = ft.topic_id;
         let slot = topics.len();
         topics.push(tr);
+        // Cluster mode: a topic with no replica on this node is known only to the image.
+        let remote = match &topic {
+            Some(_) => None,
+            None => cluster_view::image_topic_name(
+                ctx,
+                (version < 13).then_some(ft.topic.as_str()),
+                ft.topic_id,
+            ),
+        };
         let name = topic
             .as_ref()
             .map(|t| t.name.to_string())
+            .or_else(|| remote.clone())
             .unwrap_or_else(|| ft.topic.to_string());
         let denied = !ctx.allowed(op::READ, resource::TOPIC, &name);
         let topic = if denied { None } else { topic };
+        let remote = remote.filter(|_| !denied);
         for fp in ft.partitions {
-            let not_leader = topic
-                .as_ref()
-                .and_then(|t| ctx.state.not_leader(&t.name, fp.partition));
-            let current_leader = match (not_leader, &topic) {
-                (Some(_), Some(t)) if version >= 12 => {
-                    cluster_view::current_leader(ctx, &t.name, fp.partition)
+            let not_leader = match &topic {
+                Some(t) => ctx.state.not_leader(&t.name, fp.partition),
+                None if remote.is_some()
+                    && cluster_view::known_partition(ctx, &name, fp.partition) =>
+                {
+                    Some(NOT_LEADER_OR_FOLLOWER)
                 }
+                None => None,
+            };
+            let current_leader = match not_leader {
+                Some(_) if version >= 12 => cluster_view::current_leader(ctx, &name, fp.partition),
                 _ => None,
             };
             if let Some((leader, _)) = current_leader.as_ref().filter(|_| version >= 16)
@@ -117,10 +132,10 @@ pub fn handle(ctx: &Ctx, version: i16, req: FetchRequest) -> Outcome {
             }
             let missing_code = if denied {
                 codes::TOPIC_AUTHORIZATION_FAILED
-            } else if version >= 13 && topic.is_none() {
-                codes::UNKNOWN_TOPIC_ID
             } else if let Some(code) = not_leader {
                 code
+            } else if version >= 13 && topic.is_none() {
+                codes::UNKNOWN_TOPIC_ID
             } else {
                 codes::UNKNOWN_TOPIC_OR_PARTITION
             };

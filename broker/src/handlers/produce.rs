@@ -82,10 +82,8 @@ pub fn handle(ctx: &Ctx, version: i16, req: ProduceRequest) -> Outcome {
             let partition = topic.as_ref().and_then(|t| t.partition(pd.index));
             // Cluster mode: a partition with no replica here (or not opened yet) that the image
             // knows is led elsewhere, as Kafka answers.
-            let elsewhere = partition.is_none()
-                && ctx.state.cluster.as_ref().is_some_and(|c| {
-                    u32::try_from(pd.index).is_ok_and(|i| c.image().partition(&name, i).is_some())
-                });
+            let elsewhere =
+                partition.is_none() && cluster_view::known_partition(ctx, &name, pd.index);
             let not_leader = match &partition {
                 Some(p) => ctx.state.not_leader(&p.topic, pd.index),
                 None if elsewhere => Some(delayed_produce::NOT_LEADER_OR_FOLLOWER),
