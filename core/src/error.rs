@@ -531,26 +531,24 @@ mod tests {
 
     #[test]
     fn fields_carry_the_context_and_leave_unknown_context_empty() {
-        let e = Error::config("linger.msec", "unknown property");
-        let f: Vec<String> = e
-            .to_fields()
-            .split(FIELD_SEPARATOR)
-            .map(String::from)
-            .collect();
+        let fields = |e: Error| -> Vec<String> {
+            e.to_fields()
+                .split(FIELD_SEPARATOR)
+                .map(String::from)
+                .collect()
+        };
+        let f = fields(Error::config("linger.msec", "unknown property"));
         assert_eq!(
             f[..7],
             ["_INVALID_CONFIG", "-186", "false", "permanent", "", "", ""]
         );
         assert!(f[7].contains("linger.msec"), "{f:?}");
 
-        let e = Error::timeout("the broker did not answer")
-            .with_partition("orders", 3)
-            .with_broker("127.0.0.1:9092");
-        let f: Vec<String> = e
-            .to_fields()
-            .split(FIELD_SEPARATOR)
-            .map(String::from)
-            .collect();
+        let f = fields(
+            Error::timeout("the broker did not answer")
+                .with_partition("orders", 3)
+                .with_broker("127.0.0.1:9092"),
+        );
         assert_eq!(
             f[..7],
             [
