@@ -204,6 +204,8 @@ const BROKER_KEYS: &[(&str, &str)] = &[
     // heartbeats (Kafka's defaults).
     ("broker.session.timeout.ms", "9000"),
     ("broker.heartbeat.interval.ms", "2000"),
+    // A follower that has not caught up for this long leaves the ISR (Kafka's default).
+    ("replica.lag.time.max.ms", "30000"),
     ("num.partitions", "1"),
     ("default.replication.factor", "1"),
     ("auto.create.topics.enable", "true"),

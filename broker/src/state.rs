@@ -81,14 +81,23 @@ impl BrokerState {
     }
 
     /// Cluster mode: NOT_LEADER_OR_FOLLOWER unless the image says this node leads the
-    /// partition (single node: always the leader).
+    /// partition in an epoch it has taken up (single node: always the leader).
     pub fn not_leader(&self, topic: &str, partition: i32) -> Option<i16> {
         let cluster = self.cluster.as_ref()?;
         let image = cluster.image();
-        let leads = u32::try_from(partition)
-            .ok()
-            .and_then(|p| image.partition(topic, p))
-            .is_some_and(|p| p.leader == Some(cluster.node_id));
+        // The image names this node, and the reconciler has taken the leadership up (leader
+        // epoch stamped, replication state ready): until then requests wait elsewhere.
+        let leads = cluster.is_serving(&image)
+            && u32::try_from(partition)
+                .ok()
+                .and_then(|p| image.partition(topic, p))
+                .is_some_and(|p| {
+                    p.leader == Some(cluster.node_id)
+                        && cluster
+                            .leaders
+                            .get(topic, partition)
+                            .is_some_and(|l| l.leader_epoch() == p.leader_epoch)
+                });
         (!leads).then_some(NOT_LEADER_OR_FOLLOWER)
     }
 

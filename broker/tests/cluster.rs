@@ -9,75 +9,16 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
+use common::cluster::{TestCluster, eventually};
 use common::{Client, s, topic};
 use kafka_protocol::messages::*;
 use odradek::config::Config;
 use odradek::producer::{Producer, ProducerRecord};
-use odradek_broker::{Broker, BrokerConfig, BrokerHandle, BrokerProperties, ClusterConfig};
 
 const NONE: i16 = 0;
 const NOT_LEADER_OR_FOLLOWER: i16 = 6;
 const TOPIC_ALREADY_EXISTS: i16 = 36;
 const INVALID_REPLICATION_FACTOR: i16 = 38;
-
-struct Node {
-    handle: BrokerHandle,
-    _dir: tempfile::TempDir,
-}
-
-/// Starts `n` combined nodes; controller ports are picked together, then released for the
-/// controllers to bind.
-async fn start_cluster(n: u64) -> Vec<Node> {
-    let _ = tracing_subscriber::fmt()
-        .with_test_writer()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .try_init();
-    let held: Vec<std::net::TcpListener> = (0..n)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
-        .collect();
-    let voters: BTreeMap<u64, String> = held
-        .iter()
-        .enumerate()
-        .map(|(i, l)| (i as u64 + 1, l.local_addr().unwrap().to_string()))
-        .collect();
-    drop(held);
-    let mut nodes = Vec::new();
-    for id in 1..=n {
-        let dir = tempfile::tempdir().unwrap();
-        let mut cfg = BrokerConfig::new("127.0.0.1:0".parse().unwrap(), dir.path());
-        // Short leases so a stopped node is fenced quickly.
-        cfg.properties = BrokerProperties::parse(
-            "broker.session.timeout.ms=2000\nbroker.heartbeat.interval.ms=200\n",
-        )
-        .unwrap();
-        cfg.cluster = Some(ClusterConfig {
-            node_id: id,
-            voters: voters.clone(),
-            controller_listen: None,
-        });
-        let handle = Broker::start(cfg).await.unwrap();
-        nodes.push(Node { handle, _dir: dir });
-    }
-    nodes
-}
-
-/// Polls `check` until it returns `Some`, for at most 30 s.
-async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
-    what: &str,
-    mut check: impl FnMut() -> F,
-) -> T {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 async fn metadata(addr: std::net::SocketAddr, topics: Option<&[&str]>) -> MetadataResponse {
     let mut c = Client::connect(addr).await;
@@ -119,8 +60,13 @@ async fn leaders(addr: std::net::SocketAddr, name: &str) -> Vec<i32> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_serve_clients_from_the_metadata_image() {
-    let nodes = start_cluster(3).await;
-    let addrs: Vec<_> = nodes.iter().map(|n| n.handle.local_addr()).collect();
+    // Short leases so a stopped node is fenced quickly.
+    let nodes = TestCluster::start(
+        3,
+        "broker.session.timeout.ms=2000\nbroker.heartbeat.interval.ms=200\n",
+    )
+    .await;
+    let addrs = nodes.addrs();
     let started = Instant::now();
 
     // Every node lists the three brokers once they have registered, each at its own address.
@@ -153,9 +99,9 @@ async fn three_nodes_serve_clients_from_the_metadata_image() {
     assert_eq!(create(addrs[2], "spread", 6, 1).await, NONE);
     assert_eq!(create(addrs[0], "spread", 6, 1).await, TOPIC_ALREADY_EXISTS);
     assert_eq!(
-        create(addrs[0], "replicated", 1, 3).await,
+        create(addrs[0], "replicated", 1, 4).await,
         INVALID_REPLICATION_FACTOR,
-        "replication between brokers is not built yet and must not be pretended"
+        "more replicas than live brokers"
     );
     let mut ids = BTreeSet::new();
     for addr in &addrs {
@@ -295,7 +241,5 @@ async fn three_nodes_serve_clients_from_the_metadata_image() {
         .await;
     }
     eprintln!("cluster test body took {:?}", started.elapsed());
-    for n in nodes {
-        n.handle.shutdown().await;
-    }
+    nodes.shutdown().await;
 }

@@ -1,5 +1,6 @@
 //! Odradek's cluster metadata quorum (issue #22, in progress; see "Cluster" in
-//! docs/ARCHITECTURE.md). Not wired into the broker yet.
+//! docs/ARCHITECTURE.md). The broker's cluster mode runs it
+//! (`broker/src/cluster_mode/`).
 //!
 //! - `metadata`: the replicated state (`MetadataImage`) and its records, sans-io.
 //! - `lease`: broker heartbeat leases on the active controller, sans-io.

@@ -7,12 +7,22 @@
 //! - `reconcile`: opens, grows, reconfigures and deletes local logs as the image changes, and
 //!   stamps a partition's leader epoch when this node becomes its leader.
 //! - `producer_ids`: producer ids in blocks taken from the controller ahead of need.
+//! - `leaders`, `delayed_produce`: the leader side of replication (ISR, high watermark,
+//!   acks=all waiting for it, `min.insync.replicas`), over `odradek_cluster::replication`.
+//! - `replica_fetcher`, `peer`: the follower side (fetching from the leader with a replica id,
+//!   appending its batches verbatim, truncating where the logs diverged).
 //!
-//! Not yet: replication between brokers (replication factor 1 only) and group coordinators on a
-//! replicated offsets topic (a group lives on one broker chosen from the registered brokers).
+//! A node leads nothing until the image holds this process's registration unfenced
+//! (`ClusterNode::is_serving`). Not yet: group coordinators on a replicated offsets topic (a
+//! group lives on one broker chosen from the registered brokers), replica reassignment,
+//! preferred-leader election, inter-broker TLS/SASL.
 
+pub mod delayed_produce;
+pub mod leaders;
+mod peer;
 mod producer_ids;
 mod reconcile;
+mod replica_fetcher;
 
 use std::io;
 use std::path::Path;
@@ -32,16 +42,24 @@ use tokio::task::JoinHandle;
 use crate::config::{BrokerProperties, ClusterConfig};
 use crate::state::BrokerState;
 
+use leaders::Leaders;
 use producer_ids::ProducerIdBlocks;
+use replica_fetcher::Following;
 
 /// This node's part in the cluster, shared by the handlers through `BrokerState`.
 pub struct ClusterNode {
     pub node_id: NodeId,
+    /// This process's registration (a restart registers a new one).
+    incarnation: u128,
     controller: Mutex<Option<Controller>>,
     image: watch::Receiver<Arc<MetadataImage>>,
     /// Proposals go through the active controller, wherever it is.
     client: tokio::sync::Mutex<ControllerClient<Tcp>>,
     producer_ids: ProducerIdBlocks,
+    /// The partitions this node leads (the leader side of replication).
+    pub leaders: Leaders,
+    /// The partitions this node follows, for the replica fetchers.
+    following: watch::Sender<Following>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -82,9 +100,10 @@ impl ClusterNode {
         };
         let controller = Controller::start_tcp(controller_config, socket).await?;
         let image = controller.watch_image();
+        let incarnation = crate::time::random_uuid().as_u128();
         let identity = BrokerIdentity {
             id: config.node_id,
-            incarnation: crate::time::random_uuid().as_u128(),
+            incarnation,
             listeners,
             rack: props.get("broker.rack").map(str::to_string),
         };
@@ -105,10 +124,13 @@ impl ClusterNode {
         );
         Ok(Arc::new(Self {
             node_id: config.node_id,
+            incarnation,
             controller: Mutex::new(Some(controller)),
             image,
             client: tokio::sync::Mutex::new(ControllerClient::new(&config.voters, Tcp)),
             producer_ids: ProducerIdBlocks::default(),
+            leaders: Leaders::default(),
+            following: watch::channel(Following::new()).0,
             tasks: Mutex::new(vec![lifecycle]),
         }))
     }
@@ -116,9 +138,16 @@ impl ClusterNode {
     /// Starts what needs the broker's state: local logs following the image, producer-id
     /// blocks fetched ahead.
     pub fn spawn_tasks(self: &Arc<Self>, state: Arc<BrokerState>) {
-        let reconcile = tokio::spawn(reconcile::run(state, self.clone(), self.image.clone()));
+        let reconcile = tokio::spawn(reconcile::run(
+            state.clone(),
+            self.clone(),
+            self.image.clone(),
+        ));
         let refill = tokio::spawn(producer_ids::refill(self.clone()));
-        self.tasks_lock().extend([reconcile, refill]);
+        let ticks = tokio::spawn(leaders::run_ticks(self.clone()));
+        let fetchers = tokio::spawn(replica_fetcher::run(self.clone(), state));
+        self.tasks_lock()
+            .extend([reconcile, refill, ticks, fetchers]);
     }
 
     fn tasks_lock(&self) -> std::sync::MutexGuard<'_, Vec<JoinHandle<()>>> {
@@ -128,6 +157,16 @@ impl ClusterNode {
     /// The metadata image as this node's controller last applied it.
     pub fn image(&self) -> Arc<MetadataImage> {
         self.image.borrow().clone()
+    }
+
+    /// Whether `image` has this process registered and unfenced: only then has the image
+    /// caught up with the metadata log far enough for this node to lead partitions (after a
+    /// restart the image replays old leaderships first).
+    pub fn is_serving(&self, image: &MetadataImage) -> bool {
+        image
+            .brokers
+            .get(&self.node_id)
+            .is_some_and(|b| b.incarnation == self.incarnation && !b.fenced)
     }
 
     /// The active controller as this node knows it.

@@ -1,13 +1,14 @@
 //! Local logs follow the metadata image: a topic with a replica on this node gets its logs
 //! (under the quorum's topic id), grows with CreatePartitions, takes config changes, and is
 //! deleted when the image drops it; a partition this node now leads gets the image's leader
-//! epoch. Only a deletion seen in this process deletes: a topic missing from an image that is
-//! still replaying after a restart is left alone.
+//! epoch, and the two sides of replication learn which partitions this node leads
+//! (`leaders`) and follows (`replica_fetcher`). Only a deletion seen in this process deletes: a
+//! topic missing from an image that is still replaying after a restart is left alone.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use odradek_cluster::{MetadataImage, NodeId};
+use odradek_cluster::MetadataImage;
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -19,13 +20,13 @@ pub async fn run(
     node: Arc<ClusterNode>,
     mut images: watch::Receiver<Arc<MetadataImage>>,
 ) {
-    let me = node.node_id;
     let mut seen: BTreeMap<String, Uuid> = BTreeMap::new();
     loop {
         let image = images.borrow_and_update().clone();
         let st = state.clone();
+        let n = node.clone();
         let previous = std::mem::take(&mut seen);
-        match tokio::task::spawn_blocking(move || apply(&st, me, &image, previous)).await {
+        match tokio::task::spawn_blocking(move || apply(&st, &n, &image, previous)).await {
             Ok(now) => seen = now,
             Err(e) => tracing::error!("applying the metadata image to local logs failed: {e}"),
         }
@@ -38,10 +39,20 @@ pub async fn run(
 /// Brings the local logs in line with `image`; returns the topics it names (id by name).
 fn apply(
     state: &BrokerState,
-    me: NodeId,
+    node: &ClusterNode,
     image: &MetadataImage,
     seen: BTreeMap<String, Uuid>,
 ) -> BTreeMap<String, Uuid> {
+    let me = node.node_id;
+    // Stop fetching what this node now leads before stamping its leader epoch (the fetchers
+    // check their target under the log lock; see `replica_fetcher::apply`).
+    let following = super::replica_fetcher::following(image, me);
+    node.following.send_if_modified(|f| {
+        let changed = *f != following;
+        *f = following;
+        changed
+    });
+    let serving = node.is_serving(image);
     let topics = &state.topics;
     for (name, id) in &seen {
         let gone = image
@@ -82,7 +93,7 @@ fn apply(
             }
         }
         for (index, p) in t.partitions.iter().enumerate() {
-            if p.leader != Some(me) {
+            if p.leader != Some(me) || !serving {
                 continue;
             }
             if let Some(partition) = local.partition(index as i32)
@@ -92,5 +103,6 @@ fn apply(
             }
         }
     }
+    node.leaders.apply(state, me, image, serving);
     now
 }

@@ -66,6 +66,16 @@ fn endpoint(ctx: &Ctx, image: &MetadataImage, id: u64) -> Option<BrokerAddr> {
     })
 }
 
+/// Cluster mode: the leader of `topic`/`partition` and its leader epoch, for a
+/// NOT_LEADER_OR_FOLLOWER answer that tells the client where to go (Produce v10+, Fetch v12+).
+pub fn current_leader(ctx: &Ctx, topic: &str, partition: i32) -> Option<(BrokerAddr, i32)> {
+    let cluster = ctx.state.cluster.as_ref()?;
+    let image = cluster.image();
+    let p = image.partition(topic, u32::try_from(partition).ok()?)?;
+    let leader = p.leader.filter(|l| image.is_live(*l))?;
+    Some((endpoint(ctx, &image, leader)?, p.leader_epoch))
+}
+
 /// The controller id clients see (-1 during an election).
 pub fn controller_id(ctx: &Ctx) -> i32 {
     match &ctx.state.cluster {

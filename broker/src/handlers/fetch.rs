@@ -11,15 +11,20 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use kafka_protocol::messages::fetch_response::{
-    AbortedTransaction, FetchableTopicResponse, PartitionData,
+    AbortedTransaction, FetchableTopicResponse, NodeEndpoint, PartitionData,
 };
-use kafka_protocol::messages::{FetchRequest, FetchResponse, ProducerId, ResponseKind};
+use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, ProducerId, ResponseKind};
 use tokio::time::Instant;
 
-use super::{Ctx, Outcome, check_leader_epoch, codes};
+use odradek_cluster::replication::diverging_epoch;
+
+use super::{Ctx, Outcome, check_leader_epoch, cluster_view, codes, str_bytes};
+use crate::cluster_mode::ClusterNode;
+use crate::cluster_mode::delayed_produce::NOT_LEADER_OR_FOLLOWER;
+use crate::cluster_mode::leaders::{self, FollowerRefused};
 use crate::log::ReadError;
 use crate::partition::Partition;
-use crate::security::acl::{op, resource};
+use crate::security::acl::{CLUSTER_NAME, op, resource};
 
 /// One requested partition, resolved.
 struct Wanted {
@@ -30,6 +35,18 @@ struct Wanted {
     fetch_offset: i64,
     max_bytes: usize,
     current_leader_epoch: i32,
+    /// A follower's epoch of its last fetched batch (Fetch v12+; -1 otherwise).
+    last_fetched_epoch: i32,
+    /// With NOT_LEADER_OR_FOLLOWER (Fetch v12+): the leader's id and epoch.
+    current_leader: Option<(i32, i32)>,
+}
+
+/// A follower's Fetch (cluster mode, a replica id set): served past the high watermark, and
+/// its position counts for the ISR and the high watermark.
+#[derive(Clone)]
+struct Follower {
+    id: u64,
+    cluster: Arc<ClusterNode>,
 }
 
 pub fn handle(ctx: &Ctx, version: i16, req: FetchRequest) -> Outcome {
@@ -40,6 +57,25 @@ pub fn handle(ctx: &Ctx, version: i16, req: FetchRequest) -> Outcome {
         return Outcome::Respond(Box::new(ResponseKind::Fetch(resp)));
     }
     let state = &ctx.state;
+    let replica_id = if version >= 15 {
+        req.replica_state.replica_id.0
+    } else {
+        req.replica_id.0
+    };
+    let follower = match (&state.cluster, u64::try_from(replica_id)) {
+        (Some(cluster), Ok(id)) => {
+            // Only brokers replicate (Kafka's CLUSTER_ACTION on the cluster).
+            if !ctx.allowed(op::CLUSTER_ACTION, resource::CLUSTER, CLUSTER_NAME) {
+                resp.error_code = codes::CLUSTER_AUTHORIZATION_FAILED;
+                return Outcome::Respond(Box::new(ResponseKind::Fetch(resp)));
+            }
+            Some(Follower {
+                id,
+                cluster: cluster.clone(),
+            })
+        }
+        _ => None,
+    };
     let mut wanted = Vec::new();
     let mut topics = Vec::new();
     for ft in req.topics {
@@ -63,6 +99,22 @@ pub fn handle(ctx: &Ctx, version: i16, req: FetchRequest) -> Outcome {
             let not_leader = topic
                 .as_ref()
                 .and_then(|t| ctx.state.not_leader(&t.name, fp.partition));
+            let current_leader = match (not_leader, &topic) {
+                (Some(_), Some(t)) if version >= 12 => {
+                    cluster_view::current_leader(ctx, &t.name, fp.partition)
+                }
+                _ => None,
+            };
+            if let Some((leader, _)) = current_leader.as_ref().filter(|_| version >= 16)
+                && !resp.node_endpoints.iter().any(|e| e.node_id.0 == leader.id)
+            {
+                let mut e = NodeEndpoint::default();
+                e.node_id = BrokerId(leader.id);
+                e.host = str_bytes(leader.host.clone());
+                e.port = leader.port;
+                e.rack = leader.rack.clone().map(str_bytes);
+                resp.node_endpoints.push(e);
+            }
             let missing_code = if denied {
                 codes::TOPIC_AUTHORIZATION_FAILED
             } else if version >= 13 && topic.is_none() {
@@ -87,6 +139,12 @@ pub fn handle(ctx: &Ctx, version: i16, req: FetchRequest) -> Outcome {
                 } else {
                     -1
                 },
+                last_fetched_epoch: if version >= 12 {
+                    fp.last_fetched_epoch
+                } else {
+                    -1
+                },
+                current_leader: current_leader.map(|(l, epoch)| (l.id, epoch)),
             });
         }
     }
@@ -99,7 +157,7 @@ pub fn handle(ctx: &Ctx, version: i16, req: FetchRequest) -> Outcome {
     let max_wait = Duration::from_millis(req.max_wait_ms.max(0) as u64);
 
     let committed = req.isolation_level == 1;
-    let (data, total, any_error) = read_all(&wanted, max_bytes, committed);
+    let (data, total, any_error) = read_all(&wanted, max_bytes, committed, follower.as_ref());
     if total >= min_bytes || any_error || max_wait.is_zero() || wanted.is_empty() {
         return Outcome::Respond(Box::new(ResponseKind::Fetch(assemble(
             resp, topics, &wanted, data,
@@ -120,7 +178,8 @@ pub fn handle(ctx: &Ctx, version: i16, req: FetchRequest) -> Outcome {
             for w in &mut waits {
                 w.as_mut().enable();
             }
-            let (data, total, any_error) = read_all(&wanted, max_bytes, committed);
+            let (data, total, any_error) =
+                read_all(&wanted, max_bytes, committed, follower.as_ref());
             if total >= min_bytes || any_error || Instant::now() >= deadline || *shutdown.borrow() {
                 return ResponseKind::Fetch(assemble(resp, topics, &wanted, data));
             }
@@ -149,6 +208,7 @@ fn read_all(
     wanted: &[Wanted],
     max_bytes: usize,
     read_committed: bool,
+    follower: Option<&Follower>,
 ) -> (Vec<PartitionData>, usize, bool) {
     let mut out = Vec::with_capacity(wanted.len());
     let mut total = 0usize;
@@ -163,11 +223,22 @@ fn read_all(
         pd.records = Some(Bytes::new());
         let Some(p) = &w.partition else {
             pd.error_code = w.missing_code;
+            if let Some((id, epoch)) = w.current_leader {
+                pd.current_leader.leader_id = kafka_protocol::messages::BrokerId(id);
+                pd.current_leader.leader_epoch = epoch;
+            }
             any_error = true;
             out.push(pd);
             continue;
         };
         let budget = max_bytes.saturating_sub(total).min(w.max_bytes);
+        if let Some(f) = follower {
+            let (bytes, error) = read_for_follower(p, w, f, budget, &mut pd);
+            total += bytes;
+            any_error |= error;
+            out.push(pd);
+            continue;
+        }
         let (plan, offsets, stable, aborted, epoch_code) = {
             let log = p.log();
             let epoch_code = check_leader_epoch(w.current_leader_epoch, log.leader_epoch());
@@ -234,6 +305,90 @@ fn read_all(
         out.push(pd);
     }
     (out, total, any_error)
+}
+
+/// One partition of a follower's Fetch: the leader-epoch checks (fenced, unknown, diverged:
+/// KIP-101/KIP-320), then its position counts for the ISR and the high watermark, then the
+/// batches past it up to the log end. Returns the bytes read and whether to answer at once.
+fn read_for_follower(
+    p: &Partition,
+    w: &Wanted,
+    f: &Follower,
+    budget: usize,
+    pd: &mut PartitionData,
+) -> (usize, bool) {
+    let Some(led) = f.cluster.leaders.get(&p.topic, p.index) else {
+        pd.error_code = NOT_LEADER_OR_FOLLOWER;
+        return (0, true);
+    };
+    let (epoch_code, diverging, plan, log_start, stable) = {
+        let log = p.log();
+        let epoch_code = check_leader_epoch(w.current_leader_epoch, log.leader_epoch());
+        let diverging = diverging_epoch(
+            log.epoch_history(),
+            log.log_end_offset(),
+            w.last_fetched_epoch,
+            w.fetch_offset,
+        );
+        let plan = (epoch_code == codes::NONE && diverging.is_none())
+            .then(|| log.read_for_replica(w.fetch_offset, budget));
+        (
+            epoch_code,
+            diverging,
+            plan,
+            log.log_start_offset(),
+            log.last_stable_offset(),
+        )
+    };
+    pd.log_start_offset = log_start;
+    pd.last_stable_offset = stable;
+    if epoch_code != codes::NONE {
+        pd.error_code = epoch_code;
+        return (0, true);
+    }
+    if let Some((epoch, end_offset)) = diverging {
+        pd.diverging_epoch.epoch = epoch;
+        pd.diverging_epoch.end_offset = end_offset;
+        pd.high_watermark = led.watch_high_watermark().borrow().to_owned();
+        return (0, true);
+    }
+    match led.follower_fetch(f.id, w.fetch_offset) {
+        Ok((hw, propose)) => {
+            pd.high_watermark = hw;
+            if let Some(record) = propose {
+                leaders::propose_isr(&f.cluster, record);
+            }
+        }
+        Err(FollowerRefused::NotAReplica) => {
+            pd.error_code = NOT_LEADER_OR_FOLLOWER;
+            return (0, true);
+        }
+        Err(FollowerRefused::OffsetOutOfRange) => {
+            pd.error_code = codes::OFFSET_OUT_OF_RANGE;
+            return (0, true);
+        }
+    }
+    let read = match plan {
+        Some(Ok(Some(plan))) => plan.read().map_err(|e| e.to_string()),
+        Some(Ok(None)) | None => Ok(Bytes::new()),
+        Some(Err(ReadError::OutOfRange { .. })) => {
+            pd.error_code = codes::OFFSET_OUT_OF_RANGE;
+            return (0, true);
+        }
+        Some(Err(ReadError::Io(e))) => Err(e.to_string()),
+    };
+    match read {
+        Ok(bytes) => {
+            let n = bytes.len();
+            pd.records = Some(bytes);
+            (n, false)
+        }
+        Err(e) => {
+            tracing::error!(topic = %p.topic, partition = p.index, "replica read failed: {e}");
+            pd.error_code = codes::KAFKA_STORAGE_ERROR;
+            (0, true)
+        }
+    }
 }
 
 fn assemble(

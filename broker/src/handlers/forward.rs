@@ -14,7 +14,7 @@ use kafka_protocol::messages::{
     DeleteTopicsRequest, DeleteTopicsResponse, ResponseKind, TopicName,
 };
 use odradek_cluster::metadata::Rejection;
-use odradek_cluster::{Applied, MetadataRecord, ProposeError};
+use odradek_cluster::{Applied, MetadataImage, MetadataRecord, ProposeError};
 
 use super::admin::{INVALID_REQUEST, REASSIGNMENT_IN_PROGRESS_OR_INVALID, UNKNOWN_TOPIC_ID};
 use super::{Ctx, Outcome, admin, cluster_view, codes, str_bytes};
@@ -75,17 +75,19 @@ fn rejected(why: Rejection) -> TopicError {
     TopicError { code, message }
 }
 
-/// Replication between brokers is not built yet: every partition has one replica.
-fn check_replication(rf: i64) -> Result<u16, TopicError> {
-    if rf != 1 {
+/// A requested replication factor: at least 1 and at most the live brokers (Kafka's
+/// INVALID_REPLICATION_FACTOR otherwise).
+fn check_replication(image: &MetadataImage, rf: i64) -> Result<u16, TopicError> {
+    let live = image.brokers.values().filter(|b| !b.fenced).count() as i64;
+    if rf < 1 || rf > live || rf > i64::from(i16::MAX) {
         return Err(TopicError {
             code: INVALID_REPLICATION_FACTOR,
             message: format!(
-                "replication factor {rf}: this cluster does not replicate partitions yet; use replication factor 1"
+                "replication factor {rf}: it must be at least 1 and at most the {live} live broker(s)"
             ),
         });
     }
-    Ok(1)
+    Ok(rf as u16)
 }
 
 /// What to propose for one CreateTopics entry (checked against this node's image).
@@ -120,7 +122,7 @@ fn prepare_topic(
             -1 => s.props().default_replication_factor(),
             rf => rf,
         };
-        let rf = check_replication(i64::from(rf))?;
+        let rf = check_replication(&image, i64::from(rf))?;
         let record = cluster_view::create_topic_record(
             &image,
             &name,
@@ -152,7 +154,7 @@ fn prepare_topic(
                     .into(),
             });
         }
-        check_replication(a.broker_ids.len() as i64)?;
+        check_replication(&image, a.broker_ids.len() as i64)?;
         assignment.push(a.broker_ids.iter().map(|b| b.0 as u64).collect());
     }
     let record = MetadataRecord::CreateTopic {
@@ -176,23 +178,25 @@ pub fn create_topics(ctx: &Ctx, version: i16, req: CreateTopicsRequest) -> Outco
             r.replication_factor = -1;
             let result = match prepare_topic(&ctx, &cluster, &ct) {
                 Ok((record, overrides, partitions)) => {
-                    let id = match &record {
-                        MetadataRecord::CreateTopic { id, .. } => *id,
-                        _ => 0,
+                    let (id, rf) = match &record {
+                        MetadataRecord::CreateTopic { id, assignment, .. } => {
+                            (*id, assignment.first().map_or(0, Vec::len) as i16)
+                        }
+                        _ => (0, -1),
                     };
                     let done = if req.validate_only {
                         Ok(())
                     } else {
                         propose(&cluster, record).await.map(|_| ())
                     };
-                    done.map(|()| (overrides, partitions, id))
+                    done.map(|()| (overrides, partitions, id, rf))
                 }
                 Err(e) => Err(e),
             };
             match result {
-                Ok((overrides, partitions, id)) => {
+                Ok((overrides, partitions, id, rf)) => {
                     r.num_partitions = partitions;
-                    r.replication_factor = 1;
+                    r.replication_factor = rf;
                     if !req.validate_only {
                         r.topic_id = uuid::Uuid::from_u128(id);
                     }
@@ -216,19 +220,19 @@ pub fn auto_create(ctx: &Ctx, cluster: &Arc<ClusterNode>, name: &str) {
     let s = &ctx.state;
     let partitions = s.props().num_partitions() as u32;
     let rf = s.props().default_replication_factor();
-    if check_replication(i64::from(rf)).is_err() {
-        tracing::warn!(
-            topic = name,
-            rf,
-            "not auto-creating: replication factor above 1"
-        );
-        return;
-    }
+    let image = cluster.image();
+    let rf = match check_replication(&image, i64::from(rf)) {
+        Ok(rf) => rf,
+        Err(e) => {
+            tracing::info!(topic = name, "not auto-creating yet: {}", e.message);
+            return;
+        }
+    };
     let record = match cluster_view::create_topic_record(
-        &cluster.image(),
+        &image,
         name,
         partitions,
-        1,
+        rf,
         TopicOverrides::new(),
     ) {
         Ok(r) => r,
@@ -327,6 +331,8 @@ pub fn create_partitions(ctx: &Ctx, req: CreatePartitionsRequest) -> Outcome {
                     });
                 };
                 let current = topic.partitions.len() as i32;
+                // New partitions get the topic's replication factor.
+                let rf = topic.partitions.first().map_or(1, |p| p.replicas.len()) as u16;
                 if t.count <= current || t.count > 100_000 {
                     return Err(TopicError {
                         code: INVALID_PARTITIONS,
@@ -342,7 +348,7 @@ pub fn create_partitions(ctx: &Ctx, req: CreatePartitionsRequest) -> Outcome {
                     Some(a) => {
                         let mut out = Vec::new();
                         for a in a {
-                            check_replication(a.broker_ids.len() as i64)?;
+                            check_replication(&image, a.broker_ids.len() as i64)?;
                             out.push(a.broker_ids.iter().map(|b| b.0 as u64).collect());
                         }
                         out
@@ -350,12 +356,12 @@ pub fn create_partitions(ctx: &Ctx, req: CreatePartitionsRequest) -> Outcome {
                     None => odradek_cluster::metadata::assign_replicas(
                         &image,
                         added,
-                        1,
+                        rf,
                         current as usize,
                     )
                     .ok_or_else(|| TopicError {
                         code: INVALID_REPLICATION_FACTOR,
-                        message: "no live broker to place the new partitions on".into(),
+                        message: format!("fewer than {rf} live brokers to place the new partitions on"),
                     })?,
                 };
                 if assignment.len() != added as usize {

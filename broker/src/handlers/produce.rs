@@ -6,14 +6,18 @@
 //! version 2 a v12+ request adds the partition to the transaction itself.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use kafka_protocol::messages::produce_response::NodeEndpoint;
 use kafka_protocol::messages::produce_response::{
     BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
 };
-use kafka_protocol::messages::{ProduceRequest, ProduceResponse, ResponseKind};
+use kafka_protocol::messages::{BrokerId, ProduceRequest, ProduceResponse, ResponseKind};
 
-use super::{Ctx, Outcome, codes, str_bytes};
+use super::{Ctx, Outcome, cluster_view, codes, str_bytes};
 use crate::batch_rewrite;
+use crate::cluster_mode::delayed_produce;
+use crate::cluster_mode::leaders::Led;
 use crate::config::FsyncPolicy;
 use crate::log::{AppendError, ProduceRules, validate_produced};
 use crate::partition::Partition;
@@ -29,6 +33,10 @@ pub fn handle(ctx: &Ctx, version: i16, req: ProduceRequest) -> Outcome {
     let implicit_add = super::txn::version2(ctx, version, 12);
     let now = now_ms();
     let mut durable_waits: Vec<(usize, usize, Arc<Partition>, i64)> = Vec::new();
+    // Cluster mode, acks=all on a replicated partition: answered once the high watermark
+    // passes the batch (`cluster_mode::delayed_produce`).
+    let mut replication_waits: Vec<(usize, usize, Arc<Led>, i64)> = Vec::new();
+    let timeout = Duration::from_millis(req.timeout_ms.max(0) as u64);
     let mut resp = ProduceResponse::default();
     for (ti, topic_data) in req.topic_data.into_iter().enumerate() {
         let topic = if version >= 13 {
@@ -72,6 +80,32 @@ pub fn handle(ctx: &Ctx, version: i16, req: ProduceRequest) -> Outcome {
             pr.log_append_time_ms = -1;
             pr.log_start_offset = -1;
             let partition = topic.as_ref().and_then(|t| t.partition(pd.index));
+            // Cluster mode: a partition with no replica here (or not opened yet) that the image
+            // knows is led elsewhere, as Kafka answers.
+            let elsewhere = partition.is_none()
+                && ctx.state.cluster.as_ref().is_some_and(|c| {
+                    u32::try_from(pd.index).is_ok_and(|i| c.image().partition(&name, i).is_some())
+                });
+            let not_leader = match &partition {
+                Some(p) => ctx.state.not_leader(&p.topic, pd.index),
+                None if elsewhere => Some(delayed_produce::NOT_LEADER_OR_FOLLOWER),
+                None => None,
+            };
+            if let Some(code) = not_leader {
+                pr.error_code = code;
+                if version >= 10
+                    && let Some((leader, epoch)) =
+                        cluster_view::current_leader(ctx, &name, pd.index)
+                {
+                    pr.current_leader.leader_id = BrokerId(leader.id);
+                    pr.current_leader.leader_epoch = epoch;
+                    if !resp.node_endpoints.iter().any(|e| e.node_id.0 == leader.id) {
+                        resp.node_endpoints.push(node_endpoint(&leader));
+                    }
+                }
+                tr.partition_responses.push(pr);
+                continue;
+            }
             let Some(partition) = partition else {
                 pr.error_code = if version >= 13 && topic.is_none() {
                     codes::UNKNOWN_TOPIC_ID
@@ -81,11 +115,6 @@ pub fn handle(ctx: &Ctx, version: i16, req: ProduceRequest) -> Outcome {
                 tr.partition_responses.push(pr);
                 continue;
             };
-            if let Some(code) = ctx.state.not_leader(&partition.topic, pd.index) {
-                pr.error_code = code;
-                tr.partition_responses.push(pr);
-                continue;
-            }
             if is_internal(&partition.topic) {
                 // As Kafka: only the broker itself writes its internal topics.
                 pr.error_code = codes::INVALID_TOPIC_EXCEPTION;
@@ -100,6 +129,20 @@ pub fn handle(ctx: &Ctx, version: i16, req: ProduceRequest) -> Outcome {
             }
             if !matches!(acks, -1..=1) {
                 pr.error_code = codes::INVALID_REQUIRED_ACKS;
+                tr.partition_responses.push(pr);
+                continue;
+            }
+            let led = state
+                .cluster
+                .as_ref()
+                .and_then(|c| c.leaders.get(&partition.topic, pd.index));
+            if acks == -1
+                && let Some(Err(why)) = led.as_ref().map(|l| l.check_acks_all())
+            {
+                pr.error_code = delayed_produce::NOT_ENOUGH_REPLICAS;
+                if version >= 8 {
+                    pr.error_message = Some(str_bytes(why));
+                }
                 tr.partition_responses.push(pr);
                 continue;
             }
@@ -161,6 +204,12 @@ pub fn handle(ctx: &Ctx, version: i16, req: ProduceRequest) -> Outcome {
                     if flush_now {
                         durable_waits.push((ti, pi, partition.clone(), info.last_offset + 1));
                     }
+                    if let Some(led) = led {
+                        led.appended();
+                        if acks == -1 && led.replicated {
+                            replication_waits.push((ti, pi, led, info.last_offset + 1));
+                        }
+                    }
                     // Outside `always` the high watermark moved on append: wake long-polling
                     // fetches now, even when this ack waits for a flush. (Under `always` the
                     // flush that moves it wakes them.)
@@ -192,7 +241,7 @@ pub fn handle(ctx: &Ctx, version: i16, req: ProduceRequest) -> Outcome {
         }
         resp.responses.push(tr);
     }
-    if durable_waits.is_empty() {
+    if durable_waits.is_empty() && replication_waits.is_empty() {
         return if acks == 0 {
             Outcome::NoResponse
         } else {
@@ -210,6 +259,13 @@ pub fn handle(ctx: &Ctx, version: i16, req: ProduceRequest) -> Outcome {
                 }
             }
         }
+        for (ti, pi, led, upto) in replication_waits {
+            if let Err(code) = delayed_produce::wait_for_high_watermark(led, upto, timeout).await {
+                let pr = &mut resp.responses[ti].partition_responses[pi];
+                pr.error_code = code;
+                pr.base_offset = -1;
+            }
+        }
         ResponseKind::Produce(resp)
     };
     if acks == 0 {
@@ -217,4 +273,13 @@ pub fn handle(ctx: &Ctx, version: i16, req: ProduceRequest) -> Outcome {
         return Outcome::NoResponse;
     }
     Outcome::Later(Box::pin(fut))
+}
+
+fn node_endpoint(b: &cluster_view::BrokerAddr) -> NodeEndpoint {
+    let mut e = NodeEndpoint::default();
+    e.node_id = BrokerId(b.id);
+    e.host = str_bytes(b.host.clone());
+    e.port = b.port;
+    e.rack = b.rack.clone().map(str_bytes);
+    e
 }

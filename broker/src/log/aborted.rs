@@ -106,8 +106,17 @@ impl AbortedIndex {
 
     /// Forgets transactions wholly below `log_start_offset`.
     pub fn truncate_below(&mut self, log_start_offset: i64) -> io::Result<()> {
+        self.retain(|t| t.last_offset >= log_start_offset)
+    }
+
+    /// Forgets transactions whose abort marker is at or past `log_end` (a truncated replica).
+    pub fn truncate_from(&mut self, log_end: i64) -> io::Result<()> {
+        self.retain(|t| t.last_offset < log_end)
+    }
+
+    fn retain(&mut self, keep: impl Fn(&AbortedTxn) -> bool) -> io::Result<()> {
         let before = self.entries.len();
-        self.entries.retain(|t| t.last_offset >= log_start_offset);
+        self.entries.retain(|t| keep(t));
         if self.entries.len() == before {
             return Ok(());
         }

@@ -1,6 +1,6 @@
 //! Leader epoch history of a partition: (epoch, start offset) pairs, persisted in
-//! `leader-epoch-checkpoint` in Kafka's text format. Single-node today; replication will use it
-//! to find divergence (OffsetsForLeaderEpoch).
+//! `leader-epoch-checkpoint` in Kafka's text format. Replication uses it to find where a
+//! follower's log diverged from the leader's (OffsetsForLeaderEpoch, Fetch's diverging epoch).
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -25,6 +25,11 @@ impl LeaderEpochCache {
             .and_then(|t| parse(&t))
             .unwrap_or_default();
         Self { path, entries }
+    }
+
+    /// (epoch, start offset) pairs, ascending.
+    pub fn entries(&self) -> &[(i32, i64)] {
+        &self.entries
     }
 
     pub fn latest_epoch(&self) -> Option<i32> {

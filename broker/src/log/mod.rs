@@ -15,6 +15,8 @@ pub mod epoch;
 pub mod files;
 pub mod index;
 pub mod producer_state;
+#[cfg(test)]
+mod replica_tests;
 pub mod segment;
 pub mod validate;
 
@@ -173,8 +175,13 @@ pub struct PartitionLog {
     config: LogConfig,
     segments: BTreeMap<i64, Segment>,
     log_start_offset: i64,
+    /// What this replica holds durably enough to serve (the log end, or with `--fsync always`
+    /// the flushed end).
     high_watermark: i64,
-    /// (segment base, byte size) up to which consumers may read (matches the high watermark).
+    /// Cluster mode, replicated partition: the replication high watermark (the leader's, or
+    /// what the leader last told this follower); `i64::MAX` when nothing else bounds reads.
+    replicated_bound: i64,
+    /// (segment base, byte size) up to which consumers may read (matches `high_watermark`).
     committed: (i64, u64),
     leader_epoch: i32,
     epochs: LeaderEpochCache,
@@ -243,6 +250,7 @@ impl PartitionLog {
             segments,
             log_start_offset,
             high_watermark: leo,
+            replicated_bound: i64::MAX,
             committed,
             leader_epoch,
             epochs,
@@ -343,10 +351,132 @@ impl PartitionLog {
         self.log_start_offset
     }
     pub fn high_watermark(&self) -> i64 {
-        self.high_watermark
+        self.visible_high_watermark()
     }
     pub fn leader_epoch(&self) -> i32 {
         self.leader_epoch
+    }
+
+    /// The high watermark consumers see: what this replica holds, bounded in cluster mode by
+    /// the replication high watermark of a replicated partition.
+    fn visible_high_watermark(&self) -> i64 {
+        self.high_watermark.min(self.replicated_bound)
+    }
+
+    /// Cluster mode: bounds reads by the replication high watermark (`None`: no bound, an
+    /// unreplicated partition). Never past the log end.
+    pub fn set_replicated_high_watermark(&mut self, hw: Option<i64>) {
+        self.replicated_bound = hw.map_or(i64::MAX, |hw| hw.min(self.log_end_offset()));
+    }
+
+    /// The leader-epoch history, (epoch, start offset) ascending (KIP-101).
+    pub fn epoch_history(&self) -> &[(i32, i64)] {
+        self.epochs.entries()
+    }
+
+    /// A follower's append: whole batches from the leader's log, stored verbatim (offsets and
+    /// leader epochs as the leader assigned them). A batch this log already holds is skipped;
+    /// a trailing partial batch (a fetch cut at its size limit) is left for the next fetch.
+    /// Returns the new log end offset.
+    pub fn append_replicated(
+        &mut self,
+        mut records: &[u8],
+        now_ms: i64,
+    ) -> Result<i64, AppendError> {
+        while records.len() >= odradek_protocol::records::BATCH_HEADER_LEN {
+            let h = BatchHeader::parse(records).map_err(AppendError::Corrupt)?;
+            let total = h.total_len();
+            if records.len() < total {
+                break;
+            }
+            let (batch, rest) = records.split_at(total);
+            records = rest;
+            let leo = self.log_end_offset();
+            if h.last_offset() < leo {
+                continue;
+            }
+            if h.base_offset != leo {
+                return Err(AppendError::InvalidRecord(format!(
+                    "replicated batch at offset {} does not follow the log end {leo}",
+                    h.base_offset
+                )));
+            }
+            odradek_protocol::records::verify_crc(batch).map_err(AppendError::Corrupt)?;
+            if h.partition_leader_epoch > self.leader_epoch {
+                self.epochs
+                    .assign(h.partition_leader_epoch, h.base_offset)?;
+                self.leader_epoch = h.partition_leader_epoch;
+            }
+            self.maybe_roll(total, now_ms)?;
+            let interval = self.config.index_interval_bytes;
+            self.active_mut().append(batch, &[h], interval, now_ms)?;
+            if h.producer_id >= 0 {
+                self.producers.update(&h, now_ms);
+            }
+            if h.is_control() {
+                let marker = RecordBatch::parse(Bytes::copy_from_slice(batch))
+                    .and_then(|b| b.control_record())
+                    .map_err(AppendError::Corrupt)?;
+                self.close_txn(h.producer_id, h.base_offset, marker)?;
+            }
+            self.unflushed_messages += h.records_count as i64;
+            if self.config.fsync != FsyncPolicy::Always {
+                self.advance_high_watermark();
+            }
+        }
+        Ok(self.log_end_offset())
+    }
+
+    /// A follower whose log diverged from the leader's drops everything from `offset` on
+    /// (a batch boundary the leader-epoch exchange found), then rebuilds what depends on it.
+    pub fn truncate_to(&mut self, offset: i64, now_ms: i64) -> io::Result<()> {
+        if offset >= self.log_end_offset() {
+            if offset == self.log_end_offset() {
+                // Epochs started here with no batch yet are not this replica's any more.
+                self.epochs.truncate_from_end(offset)?;
+                self.leader_epoch = self.epochs.latest_epoch().unwrap_or(0);
+            }
+            return Ok(());
+        }
+        tracing::info!(dir = %self.dir.display(), from = self.log_end_offset(), to = offset, "truncating a diverged replica");
+        let offset = offset.max(self.log_start_offset);
+        let doomed: Vec<i64> = self.segments.range(offset..).map(|(b, _)| *b).collect();
+        for base in doomed {
+            self.segments
+                .remove(&base)
+                .expect("listed")
+                .delete_files()?;
+        }
+        match self.segments.range(..offset).next_back().map(|(b, _)| *b) {
+            Some(base) => {
+                let seg = self.segments.get(&base).expect("listed");
+                let cut = seg.find(offset, seg.size)?.map_or(seg.size, |(pos, _)| pos);
+                let path = Segment::log_path(&self.dir, base);
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&path)?
+                    .set_len(cut)?;
+                let (seg, _) =
+                    Segment::open(&self.dir, base, true, self.config.index_interval_bytes)?;
+                self.segments.insert(base, seg);
+            }
+            // Every segment went: start over empty at `offset`.
+            None => {
+                self.segments
+                    .insert(offset, Segment::create(&self.dir, offset, now_ms)?);
+            }
+        }
+        self.dir_dirty = true;
+        let leo = self.log_end_offset();
+        self.epochs.truncate_from_end(leo)?;
+        self.leader_epoch = self.epochs.latest_epoch().unwrap_or(0);
+        self.aborted.truncate_from(leo)?;
+        self.flushed_offset = self.flushed_offset.min(leo);
+        self.replicated_bound = self.replicated_bound.min(leo);
+        if self.high_watermark >= leo || !self.segments.contains_key(&self.committed.0) {
+            self.advance_high_watermark();
+        }
+        self.rebuild_producer_state(now_ms)
     }
 
     /// Cluster mode: this replica leads from now on in `epoch` (from the metadata image);
@@ -362,7 +492,7 @@ impl PartitionLog {
     pub fn offsets(&self) -> LogOffsets {
         LogOffsets {
             log_start_offset: self.log_start_offset,
-            high_watermark: self.high_watermark,
+            high_watermark: self.visible_high_watermark(),
             log_end_offset: self.log_end_offset(),
         }
     }
@@ -477,8 +607,8 @@ impl PartitionLog {
     /// readers stop here).
     pub fn last_stable_offset(&self) -> i64 {
         match self.producers.first_unstable_offset() {
-            Some(first) => first.min(self.high_watermark),
-            None => self.high_watermark,
+            Some(first) => first.min(self.visible_high_watermark()),
+            None => self.visible_high_watermark(),
         }
     }
 
@@ -571,12 +701,37 @@ impl PartitionLog {
         max_bytes: usize,
         min_one: bool,
     ) -> Result<Option<ReadPlan>, ReadError> {
-        self.read_below(offset, max_bytes, min_one, self.high_watermark)
+        self.read_below(offset, max_bytes, min_one, self.visible_high_watermark())
     }
 
     /// As [`PartitionLog::read`], but nothing at or after `upper` (≤ the high watermark; the
     /// last stable offset for `read_committed`, which is always a batch's first offset).
     pub fn read_below(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        min_one: bool,
+        upper: i64,
+    ) -> Result<Option<ReadPlan>, ReadError> {
+        self.read_upto(
+            offset,
+            max_bytes,
+            min_one,
+            upper.min(self.visible_high_watermark()),
+        )
+    }
+
+    /// A follower's read (Fetch with a replica id): past the replication high watermark, up to
+    /// what this leader holds (its log end, or the flushed end under `--fsync always`).
+    pub fn read_for_replica(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+    ) -> Result<Option<ReadPlan>, ReadError> {
+        self.read_upto(offset, max_bytes, true, i64::MAX)
+    }
+
+    fn read_upto(
         &self,
         offset: i64,
         max_bytes: usize,
@@ -700,7 +855,9 @@ impl PartitionLog {
     pub fn batch_for_timestamp(&self, ts: i64) -> io::Result<Option<(BatchHeader, ReadPlan)>> {
         for seg in self.segments.values() {
             if let Some((pos, h)) = seg.find_by_timestamp(ts)? {
-                if h.last_offset() < self.log_start_offset || h.base_offset >= self.high_watermark {
+                if h.last_offset() < self.log_start_offset
+                    || h.base_offset >= self.visible_high_watermark()
+                {
                     continue;
                 }
                 let plan = ReadPlan {
@@ -725,7 +882,7 @@ impl PartitionLog {
             return Ok(None);
         };
         match seg.find(seg.offset_of_max_timestamp, seg.size)? {
-            Some((pos, h)) if h.base_offset < self.high_watermark => {
+            Some((pos, h)) if h.base_offset < self.visible_high_watermark() => {
                 let plan = ReadPlan {
                     file: seg.file()?,
                     position: pos,
@@ -746,15 +903,15 @@ impl PartitionLog {
     /// segments wholly below it. Returns the new log start offset.
     pub fn delete_records_before(&mut self, offset: i64) -> Result<i64, ReadError> {
         let target = if offset == -1 {
-            self.high_watermark
+            self.visible_high_watermark()
         } else {
             offset
         };
-        if target < 0 || target > self.high_watermark {
+        if target < 0 || target > self.visible_high_watermark() {
             return Err(ReadError::OutOfRange {
                 offset,
                 log_start_offset: self.log_start_offset,
-                log_end_offset: self.high_watermark,
+                log_end_offset: self.visible_high_watermark(),
             });
         }
         if target > self.log_start_offset {
@@ -794,7 +951,7 @@ impl PartitionLog {
         if retention_ms >= 0 {
             let a = self.active();
             if !a.is_empty()
-                && a.next_offset <= self.high_watermark
+                && a.next_offset <= self.visible_high_watermark()
                 && a.max_timestamp >= 0
                 && now_ms - a.max_timestamp > retention_ms
             {
@@ -807,7 +964,7 @@ impl PartitionLog {
                 break;
             }
             let seg = self.segments.values().next().expect("non-empty");
-            if seg.next_offset > self.high_watermark {
+            if seg.next_offset > self.visible_high_watermark() {
                 break;
             }
             // A segment with no timestamps ages by its last write.

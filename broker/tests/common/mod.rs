@@ -2,6 +2,8 @@
 //! that speaks kafka-protocol structs over one TCP connection.
 #![allow(dead_code)]
 
+pub mod cluster;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -32,18 +34,22 @@ pub async fn start() -> TestBroker {
 }
 
 pub async fn start_in(dir: &std::path::Path, props: &str, fsync: FsyncPolicy) -> BrokerHandle {
-    // Broker logs show up in a failing test's output (RUST_LOG to change the level).
-    let _ = tracing_subscriber::fmt()
-        .with_test_writer()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .try_init();
+    init_tracing("info");
     let mut cfg = BrokerConfig::new("127.0.0.1:0".parse().unwrap(), dir);
     cfg.properties = BrokerProperties::parse(props).unwrap();
     cfg.fsync = fsync;
     Broker::start(cfg).await.unwrap()
+}
+
+/// Broker logs show up in a failing test's output (RUST_LOG to change the level).
+pub fn init_tracing(default_level: &str) {
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
+        )
+        .try_init();
 }
 
 pub fn s(v: &str) -> StrBytes {
@@ -151,10 +157,23 @@ pub async fn create_topic(
     partitions: i32,
     configs: &[(&str, &str)],
 ) -> i16 {
+    create_topic_with(c, name, partitions, 1, configs)
+        .await
+        .error_code
+}
+
+/// CreateTopics v7 of one topic with a replication factor; returns its result.
+pub async fn create_topic_with(
+    c: &mut Client,
+    name: &str,
+    partitions: i32,
+    replication_factor: i16,
+    configs: &[(&str, &str)],
+) -> create_topics_response::CreatableTopicResult {
     let mut t = create_topics_request::CreatableTopic::default();
     t.name = topic(name);
     t.num_partitions = partitions;
-    t.replication_factor = 1;
+    t.replication_factor = replication_factor;
     for (k, v) in configs {
         let mut c = create_topics_request::CreatableTopicConfig::default();
         c.name = s(k);
@@ -163,9 +182,8 @@ pub async fn create_topic(
     }
     let mut req = CreateTopicsRequest::default();
     req.topics.push(t);
-    req.timeout_ms = 5000;
-    let resp = c.call(req, 7).await;
-    resp.topics[0].error_code
+    req.timeout_ms = 10_000;
+    c.call(req, 7).await.topics.remove(0)
 }
 
 /// An uncompressed (or compressed) batch of `values`, keyed by `keys` when given.

@@ -1,0 +1,170 @@
+//! A cluster of combined nodes (controller + broker) on 127.0.0.1 for the cluster-mode tests:
+//! nodes stop and start again by id, with their data dirs and quorum addresses kept.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use kafka_protocol::messages::{DescribeClusterRequest, MetadataRequest, metadata_request};
+use odradek::producer::{Producer, ProducerRecord};
+use odradek_broker::{Broker, BrokerConfig, BrokerHandle, BrokerProperties, ClusterConfig};
+
+use super::{Client, topic};
+
+pub struct TestCluster {
+    voters: BTreeMap<u64, String>,
+    dirs: BTreeMap<u64, tempfile::TempDir>,
+    pub nodes: BTreeMap<u64, BrokerHandle>,
+    props: String,
+}
+
+impl TestCluster {
+    /// Starts `n` nodes with `props` (server.properties lines). Controller ports are picked
+    /// together, then released for the controllers to bind.
+    pub async fn start(n: u64, props: &str) -> Self {
+        super::init_tracing("warn");
+        let held: Vec<std::net::TcpListener> = (0..n)
+            .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+            .collect();
+        let voters: BTreeMap<u64, String> = held
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (i as u64 + 1, l.local_addr().unwrap().to_string()))
+            .collect();
+        drop(held);
+        let mut cluster = Self {
+            voters,
+            dirs: (1..=n)
+                .map(|id| (id, tempfile::tempdir().unwrap()))
+                .collect(),
+            nodes: BTreeMap::new(),
+            props: props.to_string(),
+        };
+        for id in 1..=n {
+            cluster.start_node(id).await;
+        }
+        cluster
+    }
+
+    /// Starts node `id` (again), on its data dir; its client port is new.
+    pub async fn start_node(&mut self, id: u64) {
+        let mut cfg = BrokerConfig::new("127.0.0.1:0".parse().unwrap(), self.dirs[&id].path());
+        cfg.properties = BrokerProperties::parse(&self.props).unwrap();
+        cfg.cluster = Some(ClusterConfig {
+            node_id: id,
+            voters: self.voters.clone(),
+            controller_listen: None,
+        });
+        let handle = Broker::start(cfg).await.unwrap();
+        self.nodes.insert(id, handle);
+    }
+
+    /// Stops node `id` (its controller too); the others fence it when its lease lapses.
+    pub async fn stop_node(&mut self, id: u64) {
+        if let Some(h) = self.nodes.remove(&id) {
+            h.shutdown().await;
+        }
+    }
+
+    pub fn addr(&self, id: u64) -> SocketAddr {
+        self.nodes[&id].local_addr()
+    }
+
+    /// The client addresses of the running nodes, by node id order.
+    pub fn addrs(&self) -> Vec<SocketAddr> {
+        self.nodes.values().map(BrokerHandle::local_addr).collect()
+    }
+
+    pub async fn shutdown(mut self) {
+        let ids: Vec<u64> = self.nodes.keys().copied().collect();
+        for id in ids {
+            self.stop_node(id).await;
+        }
+    }
+}
+
+/// Polls `check` until it returns `Some`, for at most 30 s.
+pub async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
+    what: &str,
+    mut check: impl FnMut() -> F,
+) -> T {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until the node at `addr` lists `n` live brokers.
+pub async fn wait_for_brokers(addr: SocketAddr, n: usize) {
+    eventually("the brokers registered", || async {
+        let mut c = Client::connect(addr).await;
+        let r = c.call(DescribeClusterRequest::default(), 0).await;
+        (r.brokers.len() == n).then_some(())
+    })
+    .await;
+}
+
+/// (leader, leader epoch, sorted ISR) of partition 0 of `name`, as the node at `addr` says.
+pub async fn partition0(addr: SocketAddr, name: &str) -> Option<(i32, i32, Vec<i32>)> {
+    let mut c = Client::connect(addr).await;
+    let mut req = MetadataRequest::default();
+    let mut t = metadata_request::MetadataRequestTopic::default();
+    t.name = Some(topic(name));
+    req.topics = Some(vec![t]);
+    req.allow_auto_topic_creation = false;
+    let m = c.call(req, 12).await;
+    let p = m.topics.first()?.partitions.first()?;
+    let mut isr: Vec<i32> = p.isr_nodes.iter().map(|b| b.0).collect();
+    isr.sort_unstable();
+    Some((p.leader_id.0, p.leader_epoch, isr))
+}
+
+/// Every record of partition 0 of `name` up to the high watermark, read from `addr` (retried
+/// while the node answers an error: a new leader may not have taken its leadership up yet).
+pub async fn read_partition0(addr: SocketAddr, name: &str) -> Vec<(i64, Option<String>)> {
+    eventually("a whole read of partition 0", || async {
+        let mut c = Client::connect(addr).await;
+        let mut out: Vec<(i64, Option<String>)> = Vec::new();
+        loop {
+            let next = out.last().map_or(0, |(o, _)| o + 1);
+            let (code, hw, records) = super::fetch(&mut c, name, 0, next, 1 << 20).await;
+            if code != 0 {
+                eprintln!("fetch from {addr} at {next}: error {code}; retrying");
+                return None;
+            }
+            out.extend(super::decode_values(records));
+            if out.last().map_or(0, |(o, _)| o + 1) >= hw {
+                return Some(out);
+            }
+        }
+    })
+    .await
+}
+
+/// Sends `v{i}` for every i in `range` to partition 0 of `name`; panics unless all are
+/// acknowledged.
+pub async fn send_values(producer: &Producer, name: &str, range: std::ops::Range<usize>) {
+    let pending: Vec<_> = range
+        .map(|i| {
+            let value = format!("v{i}");
+            producer.send(
+                ProducerRecord::new(name)
+                    .partition(0)
+                    .value(value.as_bytes()),
+            )
+        })
+        .collect();
+    for (i, f) in pending.into_iter().enumerate() {
+        f.await
+            .unwrap_or_else(|e| panic!("record {i} of the batch not acknowledged: {e}"));
+    }
+}
+
+/// `v0` .. `v{n-1}` at offsets 0 .. n-1.
+pub fn values(n: usize) -> Vec<(i64, Option<String>)> {
+    (0..n).map(|i| (i as i64, Some(format!("v{i}")))).collect()
+}
