@@ -75,7 +75,8 @@ REPLICATION = {
     "before the next run",
     "apache-kafka": "Apache Kafka 4.3.1, 3 combined KRaft nodes (scripts/apache-kafka.sh "
     "cluster-start: -Xmx384m, SerialGC, broker.session.timeout.ms=6000)",
-    "odradek": "three odradek-broker processes in cluster mode (--node-id, --controller-quorum)",
+    "odradek": "three odradek-broker processes in cluster mode (--node-id, --controller-quorum), "
+    "broker.session.timeout.ms=6000, broker.heartbeat.interval.ms=1000 (as Kafka's)",
 }
 
 # The `bindings` section: each of our language bindings against the field's client in the same
@@ -940,7 +941,10 @@ class OdradekCluster:
         self.quorum = ",".join("%d@127.0.0.1:%d" % (n, ports[2 + n]) for n in (1, 2, 3))
         self.config = os.path.join(self.dir, "server.properties")
         with open(self.config, "w") as f:
-            f.write("default.replication.factor=3\nmin.insync.replicas=2\n")
+            # The fencing timings scripts/apache-kafka.sh cluster-start gives Kafka's nodes (ours
+            # default to Kafka's 9 s / 2 s): a dead leader's stall starts with them.
+            f.write("default.replication.factor=3\nmin.insync.replicas=2\n"
+                    "broker.session.timeout.ms=6000\nbroker.heartbeat.interval.ms=1000\n")
         for n in (1, 2, 3):
             self.start_node(n, wait=False)
         for n in (1, 2, 3):
@@ -1101,6 +1105,9 @@ def failover_run(rec, cluster, admin, client, topic, rep, fo):
         wait_full_isr(admin, topic, 120)
 
 
+REPL_CLUSTERS = [("odradek", "apache-kafka")]
+
+
 def replication_section(rec, cfg, workdir, clients):
     """Replication factor 3, acks=all, on a 3-node Odradek cluster and a 3-node Apache Kafka
     cluster, with our Rust client and librdkafka: produce throughput, p99 latency at a fixed rate,
@@ -1121,6 +1128,8 @@ def replication_section(rec, cfg, workdir, clients):
     log("replication: load average %s" % load_average())
     n = [0]
     for kind in (OdradekCluster, KafkaCluster):
+        if kind.name not in REPL_CLUSTERS[0]:
+            continue
         cluster = kind(workdir)
         admin = None
         try:
@@ -1238,7 +1247,10 @@ def main():
     ap.add_argument("--python", default=os.path.join(CACHE, "venv", "bin", "python"))
     ap.add_argument("--confluent-rust", default="",
                     help="path of the confluent-kafka Rust crate's peer binary (built by bench.sh)")
+    ap.add_argument("--repl-clusters", default="odradek,apache-kafka",
+                    help="the replication section's clusters (targeted re-runs)")
     o = ap.parse_args()
+    REPL_CLUSTERS[0] = tuple(o.repl_clusters.split(","))
     cfg = dict(MODES[o.mode])
     OPS[0] = tuple(o.ops.split(","))
     CARGO_PROFILE[0] = o.cargo_profile
