@@ -234,6 +234,7 @@ def markdown(rows, env, plots_rel, notes):
     out += brokers(rows, plots_rel)
     out += bindings(rows)
     out += transactions(rows)
+    out += replication(rows)
     if notes:
         out += [notes.strip(), ""]
     out += ["Raw measurements: `bench/results/results.jsonl`; settings and versions: "
@@ -540,6 +541,86 @@ def transactions(rows):
         out.append("| %s | %s |" % (BROKER_LABEL[b], " | ".join(ratios)))
     versions = sorted({"%s: %s" % (TXN_LABEL.get(r["client"], r["client"]), r["client_version"])
                        for r in group(rows, section="transactions") if r.get("client_version")})
+    if versions:
+        out += ["", "Versions: " + "; ".join(versions) + "."]
+    return out + [""]
+
+
+REPL_CLIENTS = (("odradek", "Odradek (Rust)"), ("librdkafka", "librdkafka (C)"))
+
+
+def _span(xs, fmt):
+    """median [min–max] of xs, or "–"."""
+    if not xs:
+        return "–"
+    if len(xs) == 1:
+        return fmt(xs[0])
+    return "%s [%s–%s]" % (fmt(med(xs)), fmt(min(xs)), fmt(max(xs)))
+
+
+def _ms(x):
+    return "%.1f" % x
+
+
+def replication(rows):
+    """The replication section (issue 22): RF 3, acks=all on 3-node clusters of both brokers,
+    produce throughput, p99 latency at a fixed rate and the stall after a leader's SIGKILL."""
+    if not group(rows, section="replication"):
+        return []
+    env = {r["when"]: r for r in group(rows, section="replication-env")}
+    start, end = env.get("start", {}), env.get("end", {})
+    settings, fo = start.get("settings", {}), start.get("failover", {})
+    out = ["## Replication (issue 22)", "",
+           "Run of %s at commit `%s`, %s repetition(s); the two clusters ran one after the other. "
+           "Load average (1/5/15 min) on the shared 2 cores: %s before, %s after." % (
+               start.get("date", "?"), start.get("commit", "?"), start.get("reps", "?"),
+               "/".join(map(str, start.get("loadavg", []))) or "?",
+               "/".join(map(str, end.get("loadavg", []))) or "?"),
+           "",
+           "- Topic: %s." % settings.get("topic", "?"),
+           "- Producer: %s; produce: %s records per run." % (
+               settings.get("producer", "?"), format(start.get("count", 0), ",")),
+           "- Latency: %s records/s; produce p99 = acknowledgement − intended send time, "
+           "end-to-end p99 = receipt by a consumer in the same process − intended send time."
+           % format(start.get("rate", 0), ","),
+           "- Failover: %s records/s for %s s, the leader killed %s s after the producer's "
+           "launch; %s." % (fo.get("rate", "?"), fo.get("seconds", "?"),
+                            fo.get("kill_after_s", "?"), settings.get("failover", "?")),
+           "- Odradek: %s. Apache Kafka: %s." % (settings.get("odradek", "?"),
+                                                 settings.get("apache-kafka", "?")),
+           "",
+           "median [min–max] over the repetitions:", "",
+           "| cluster | client | produce records/s | produce p99 ms | end-to-end p99 ms "
+           "| failover stall ms | records failed in failover |",
+           "|---|---|---|---|---|---|---|"]
+    for b in ("odradek", "apache-kafka"):
+        for c, label in REPL_CLIENTS:
+            m = dict(section="replication", broker=b, client=c)
+            prod = [r["rps"] for r in group(rows, op="produce", **m) if r.get("rps")]
+            lat = group(rows, op="latency", **m)
+            fail = group(rows, op="failover", **m)
+            if not (prod or lat or fail):
+                continue
+            out.append("| %s, 3 nodes | %s | %s | %s | %s | %s | %s |" % (
+                BROKER_LABEL[b], label, _span(prod, _rate3),
+                _span([r["ack_p99_us"] / 1000 for r in lat if "ack_p99_us" in r], _ms),
+                _span([r["p99_us"] / 1000 for r in lat], _ms),
+                _span([r["stall_ms"] for r in fail], lambda x: "%.0f" % x),
+                ", ".join(str(r["failed"]) for r in fail) or "–"))
+    runs = group(rows, section="replication", op="failover")
+    if runs:
+        out += ["", "Each failover run: the killed leader, when (seconds after the producer's "
+                "launch), and when the longest gap began (seconds into the producer's schedule, "
+                "which starts a few ms after its launch):", ""]
+        out += ["- %s, %s, repetition %d: node %d killed at %.1f s; gap from %.1f s, %.0f ms" % (
+            BROKER_LABEL[r["broker"]], r["client"], r["rep"] + 1, r["killed_node"],
+            r["killed_at_s"], r["gap_from_s"], r["stall_ms"]) for r in runs]
+    behind = group(rows, section="replication", op="latency", fell_behind=True)
+    if behind:
+        out += ["", "Fell behind the latency rate (no figure): " + ", ".join(
+            "%s on %s" % (r["client"], r["broker"]) for r in behind) + "."]
+    versions = sorted({"%s: %s" % (r["client"], r["client_version"])
+                       for r in group(rows, section="replication") if r.get("client_version")})
     if versions:
         out += ["", "Versions: " + "; ".join(versions) + "."]
     return out + [""]

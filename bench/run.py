@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Odradek benchmark runner: our client and broker against their peers, in one run.
 
-    run.py --mode quick|full --out DIR [--sections clients,brokers,bindings,transactions]
+    run.py --mode quick|full --out DIR [--sections clients,brokers,bindings,transactions,replication]
            [--clients a,b] [--reps N] [--bindings odradek-python,...]
 
 Each client is a separate program (bench/peers/*, or kafka-tools for the Java client) with one
@@ -21,6 +21,7 @@ import platform
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -62,6 +63,22 @@ TRANSACTIONS = {
 TXN_ABORT_EVERY = 10
 TXN_FILL_RECORDS = 500
 
+# The `replication` section (issue 22): a 3-node cluster of each broker, one partition with
+# replication factor 3 and min.insync.replicas=2 (scripts/apache-kafka.sh's cluster settings).
+REPLICATION = {
+    "topic": "1 partition, replication factor 3, min.insync.replicas=2",
+    "producer": "acks=all, enable.idempotence=false, linger.ms=5, batch.size=65536, 100 B values "
+    "(the brokers section's settings); latency at a fixed rate with linger.ms=0",
+    "failover": "a fixed-rate producer (the peers' `steady`: produce only, no consumer); "
+    "SIGKILL of the partition leader's process a few seconds in; the stall is the longest time "
+    "between two consecutive acknowledgements; the killed node is restarted and back in the ISR "
+    "before the next run",
+    "apache-kafka": "Apache Kafka 4.3.1, 3 combined KRaft nodes (scripts/apache-kafka.sh "
+    "cluster-start: -Xmx384m, SerialGC, broker.session.timeout.ms=6000)",
+    "odradek": "three odradek-broker processes in cluster mode (--node-id, --controller-quorum), "
+    "broker.session.timeout.ms=6000, broker.heartbeat.interval.ms=1000 (as Kafka's)",
+}
+
 # The `bindings` section: each of our language bindings against the field's client in the same
 # language, alternately, on Odradek's broker. One entry per pair: (our peer, the field's peer).
 # A peer is a built-in client of this runner (confluent-python, franz-go, librdkafka) or a
@@ -97,6 +114,8 @@ MODES = {
         "txn_count": {100: 300},
         "txn_fill": 400,
         "txn_brokers": ["odradek"],
+        # No replication section in quick mode (two 3-node clusters would add a minute to CI;
+        # scripts/test.d/43-failover.sh covers fail-over): see replication_section.
     },
     "full": {
         "reps": 3,
@@ -129,6 +148,11 @@ MODES = {
         "txn_fill": 500000,
         "txn_warmup": 10000,
         "txn_brokers": ["odradek", "apache-kafka"],
+        "repl_count": 100000,
+        "repl_rate": 1000,
+        "repl_latency_seconds": 5.0,
+        # Failover: records/s of the steady producer, its length, and the kill after launch.
+        "repl_failover": {"rate": 1000, "seconds": 20.0, "kill_after_s": 6.0},
     },
 }
 
@@ -402,13 +426,13 @@ class Peer:
              rate=0, seconds=0.0, linger_ms=None, txn_records=None, transactional_id=None,
              abort_every=0, isolation=None):
         a = list(self.argv0) + [op, "--bootstrap", bootstrap, "--topic", topic]
-        if op in ("produce", "latency", "txn-produce"):
+        if op in ("produce", "latency", "txn-produce", "steady"):
             linger = SETTINGS["linger.ms"] if linger_ms is None else linger_ms
             a += ["--size", str(size), "--acks", acks, "--compression", compression,
                   "--linger-ms", str(linger), "--batch-size", str(SETTINGS["batch.size"])]
         if op in ("produce", "consume", "txn-produce"):
             a += ["--count", str(count)]
-        if op == "latency":
+        if op in ("latency", "steady"):
             a += ["--rate", str(rate), "--seconds", str(seconds)]
         if op == "txn-produce":
             a += ["--txn-records", str(txn_records), "--transactional-id", transactional_id,
@@ -887,6 +911,260 @@ def transactions_section(rec, cfg, workdir, clients, filler):
         log("transactions: load average %s" % load_average())
 
 
+def free_ports(n):
+    """n distinct free 127.0.0.1 ports, picked together and released for the servers to bind."""
+    held = [socket.socket() for _ in range(n)]
+    try:
+        for h in held:
+            h.bind(("127.0.0.1", 0))
+        return [h.getsockname()[1] for h in held]
+    finally:
+        for h in held:
+            h.close()
+
+
+class OdradekCluster:
+    """Three odradek-broker processes in cluster mode; a node is killed and restarted by id on
+    its data dir, client port and quorum address."""
+
+    name = "odradek"
+
+    def __init__(self, workdir):
+        self.dir = os.path.join(workdir, "odradek-cluster-%d" % time.monotonic_ns())
+        self.version = "odradek-broker %s, 3 nodes" % git_describe()
+        self.procs, self.logs = {}, {}
+
+    def start(self):
+        os.makedirs(self.dir)
+        ports = free_ports(6)
+        self.ports = {n: ports[n - 1] for n in (1, 2, 3)}
+        self.quorum = ",".join("%d@127.0.0.1:%d" % (n, ports[2 + n]) for n in (1, 2, 3))
+        self.config = os.path.join(self.dir, "server.properties")
+        with open(self.config, "w") as f:
+            # The fencing timings scripts/apache-kafka.sh cluster-start gives Kafka's nodes (ours
+            # default to Kafka's 9 s / 2 s): a dead leader's stall starts with them.
+            f.write("default.replication.factor=3\nmin.insync.replicas=2\n"
+                    "broker.session.timeout.ms=6000\nbroker.heartbeat.interval.ms=1000\n")
+        for n in (1, 2, 3):
+            self.start_node(n, wait=False)
+        for n in (1, 2, 3):
+            self.wait_node(n)
+        # A node answers Metadata before the quorum has registered the others: a topic with
+        # replication factor 3 needs all three.
+        deadline = time.monotonic() + 60
+        while not kafka_ready.brokers_registered("127.0.0.1", self.ports[1], 3):
+            if time.monotonic() > deadline:
+                raise RunError("the Odradek cluster did not register 3 brokers within 60 s")
+            time.sleep(0.1)
+        self.bootstrap = ",".join("127.0.0.1:%d" % self.ports[n] for n in (1, 2, 3))
+        return self
+
+    def start_node(self, n, wait=True):
+        self.logs[n] = open(os.path.join(self.dir, "node-%d.log" % n), "ab")
+        proc = subprocess.Popen(
+            [odradek_broker_bin(), "--listen", "127.0.0.1:%d" % self.ports[n],
+             "--data-dir", os.path.join(self.dir, "node-%d" % n), "--config", self.config,
+             "--node-id", str(n), "--controller-quorum", self.quorum],
+            stdout=subprocess.PIPE, stderr=self.logs[n], stdin=subprocess.DEVNULL)
+        self.procs[n] = proc
+        if not proc.stdout.readline():
+            raise RunError("odradek-broker node %d printed no address; see %s/node-%d.log"
+                           % (n, self.dir, n))
+        # Keep draining stdout so the broker never blocks on a full pipe.
+        threading.Thread(target=proc.stdout.read, daemon=True).start()
+        if wait:
+            self.wait_node(n)
+
+    def wait_node(self, n):
+        deadline = time.monotonic() + 60
+        while not is_ready("127.0.0.1:%d" % self.ports[n]):
+            if time.monotonic() > deadline:
+                raise RunError("odradek-broker node %d did not answer Metadata within 60 s" % n)
+            time.sleep(0.05)
+
+    @property
+    def pid(self):
+        return self.procs[1].pid
+
+    def kill(self, n):
+        self.procs[n].kill()
+        self.procs[n].wait()
+        self.logs[n].close()
+
+    def stop(self):
+        for n, proc in self.procs.items():
+            if proc.poll() is None:
+                proc.terminate()
+        for n, proc in self.procs.items():
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            self.logs[n].close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class KafkaCluster:
+    """Apache Kafka's three combined KRaft nodes (scripts/apache-kafka.sh cluster-start); node
+    n has node.id n."""
+
+    name = "apache-kafka"
+
+    def __init__(self, workdir):
+        self.dir = os.path.join(workdir, "apache-kafka-cluster-%d" % time.monotonic_ns())
+        self.version = "Apache Kafka 4.3.1, 3 KRaft nodes"
+        self.script = os.path.join(ROOT, "scripts", "apache-kafka.sh")
+
+    def start(self):
+        out = subprocess.run([self.script, "cluster-start", self.dir], check=True,
+                             capture_output=True, text=True, timeout=300).stdout
+        self.bootstrap = out.strip().splitlines()[-1]
+        return self
+
+    def node_pid(self, n):
+        with open(os.path.join(self.dir, "node-%d" % n, "pid")) as f:
+            return int(f.read())
+
+    @property
+    def pid(self):
+        return self.node_pid(1)
+
+    def kill(self, n):
+        pid = self.node_pid(n)
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while os.path.exists("/proc/%d" % pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def start_node(self, n):
+        subprocess.run([self.script, "node-start", self.dir, str(n)], check=True, timeout=300)
+
+    def stop(self):
+        subprocess.run([self.script, "cluster-stop", self.dir], timeout=60)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def replicated_topic(admin, name, timeout=60):
+    """Creates `name` (1 partition, replication factor 3) and waits until its leader is known and
+    all three replicas are in the ISR; returns the leader's node id."""
+    from confluent_kafka.admin import NewTopic
+
+    admin.create_topics([NewTopic(name, 1, 3)])[name].result(timeout)
+    return wait_full_isr(admin, name, timeout)
+
+
+def wait_full_isr(admin, name, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        md = admin.list_topics(name, timeout=10).topics.get(name)
+        p = md.partitions.get(0) if md and md.error is None else None
+        if p is not None and p.leader >= 0 and len(p.isrs) == 3:
+            return p.leader
+        time.sleep(0.2)
+    raise RunError("topic %s: no leader with 3 in-sync replicas after %d s" % (name, timeout))
+
+
+def failover_run(rec, cluster, admin, client, topic, rep, fo):
+    """One steady producer; SIGKILL of the topic's leader `kill_after_s` after its launch; the
+    killed node restarted and back in the ISR afterwards."""
+    argv = client.argv("steady", cluster.bootstrap, topic, size=100, acks="all",
+                       compression="none", rate=fo["rate"], seconds=fo["seconds"])
+    # The leader is looked up before the launch: a Metadata round trip on a loaded machine took
+    # over a second, which would have moved the kill by as much.
+    leader = admin.list_topics(topic, timeout=10).topics[topic].partitions[0].leader
+    launched = time.monotonic()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=getattr(client, "env", None))
+    time.sleep(fo["kill_after_s"])
+    killed_at = time.monotonic() - launched
+    cluster.kill(leader)
+    try:
+        out, err = proc.communicate(timeout=fo["seconds"] + 180)
+        if proc.returncode != 0:
+            raise RunError("%s steady exited %d: %s" % (client.name, proc.returncode, err[-2000:]))
+        res = last_json(out)
+        row = {"section": "replication", "op": "failover", "broker": cluster.name,
+               "client": client.name, "rep": rep, "rate": fo["rate"], "killed_node": leader,
+               "killed_at_s": round(killed_at, 3), "records": res["records"],
+               "failed": res["failed"], "stall_ms": round(res["max_gap_us"] / 1000, 1),
+               "gap_from_s": res["gap_from_s"], "ack_p99_us": res["ack_p99_us"],
+               "ack_max_us": res["ack_max_us"], "client_version": res.get("client", client.name)}
+        rec.write(row)
+        log("replication %-12s %-12s failover: killed node %d at %.1f s; stall %.0f ms "
+            "(from %.1f s), %d failed" % (cluster.name, client.name, leader, killed_at,
+                                          row["stall_ms"], res["gap_from_s"], res["failed"]))
+    except (RunError, ValueError, KeyError, subprocess.TimeoutExpired) as e:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log("FAILED replication %s %s failover: %s" % (cluster.name, client.name, e))
+        rec.failures.append("replication/%s/%s/failover" % (cluster.name, client.name))
+    finally:
+        cluster.start_node(leader)
+        wait_full_isr(admin, topic, 120)
+
+
+REPL_CLUSTERS = [("odradek", "apache-kafka")]
+
+
+def replication_section(rec, cfg, workdir, clients):
+    """Replication factor 3, acks=all, on a 3-node Odradek cluster and a 3-node Apache Kafka
+    cluster, with our Rust client and librdkafka: produce throughput, p99 latency at a fixed rate,
+    and the failover stall after a SIGKILL of the leader. The clusters run one after the other
+    (six brokers at once would not fit this machine's memory next to other work)."""
+    if "repl_count" not in cfg:
+        log("replication: not run in this mode (full mode only; see MODES)")
+        return
+    from confluent_kafka.admin import AdminClient
+
+    clients = {n: clients[n] for n in ("odradek", "librdkafka") if n in clients}
+    names = list(clients)
+    rec.write({"section": "replication-env", "when": "start",
+               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+               "commit": git_describe(), "loadavg": load_average(), "settings": REPLICATION,
+               "count": cfg["repl_count"], "rate": cfg["repl_rate"],
+               "failover": cfg["repl_failover"], "reps": cfg["reps"]})
+    log("replication: load average %s" % load_average())
+    n = [0]
+    for kind in (OdradekCluster, KafkaCluster):
+        if kind.name not in REPL_CLUSTERS[0]:
+            continue
+        cluster = kind(workdir)
+        admin = None
+        try:
+            cluster.start()
+            admin = AdminClient({"bootstrap.servers": cluster.bootstrap})
+
+            def fresh(prefix):
+                n[0] += 1
+                t = "replication-%s-%d" % (prefix, n[0])
+                replicated_topic(admin, t)
+                return t
+
+            for rep in range(cfg["reps"]):
+                for name in rotate(names, rep):
+                    measure(rec, cluster, clients[name], "produce", "replication", rep,
+                            fresh("p"), count=cfg["repl_count"], size=100, acks="all",
+                            compression="none")
+                    measure(rec, cluster, clients[name], "latency", "replication", rep,
+                            fresh("lat"), rate=cfg["repl_rate"],
+                            seconds=cfg["repl_latency_seconds"], size=100, acks="all",
+                            compression="none", linger_ms=0)
+            for rep in range(cfg["reps"]):
+                for name in rotate(names, rep):
+                    failover_run(rec, cluster, admin, clients[name], fresh("fo"), rep,
+                                 cfg["repl_failover"])
+        except (RunError, subprocess.SubprocessError, Exception) as e:
+            log("FAILED replication %s: %s" % (cluster.name, e))
+            rec.failures.append("replication/%s: %s" % (cluster.name, e))
+        finally:
+            admin = None  # before the brokers go: it would log every reconnect
+            cluster.stop()
+    rec.write({"section": "replication-env", "when": "end", "loadavg": load_average()})
+    log("replication: load average %s" % load_average())
+
+
 def record_startup(rec, b, rep):
     rss = proc_status_kb(b.pid, "VmRSS")
     rec.write({"section": "broker-startup", "broker": b.name, "rep": rep,
@@ -969,7 +1247,10 @@ def main():
     ap.add_argument("--python", default=os.path.join(CACHE, "venv", "bin", "python"))
     ap.add_argument("--confluent-rust", default="",
                     help="path of the confluent-kafka Rust crate's peer binary (built by bench.sh)")
+    ap.add_argument("--repl-clusters", default="odradek,apache-kafka",
+                    help="the replication section's clusters (targeted re-runs)")
     o = ap.parse_args()
+    REPL_CLUSTERS[0] = tuple(o.repl_clusters.split(","))
     cfg = dict(MODES[o.mode])
     OPS[0] = tuple(o.ops.split(","))
     CARGO_PROFILE[0] = o.cargo_profile
@@ -1020,6 +1301,12 @@ def main():
             else:
                 log("no %s: cannot run the transactions section" % odradek_broker_bin())
                 rec.failures.append("transactions: odradek-broker binary missing")
+        if "replication" in sections:
+            if os.path.exists(odradek_broker_bin()):
+                replication_section(rec, cfg, workdir, clients)
+            else:
+                log("no %s: cannot run the replication section" % odradek_broker_bin())
+                rec.failures.append("replication: odradek-broker binary missing")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     log("done in %.0f s; %d failure(s)" % (time.monotonic() - t0, len(rec.failures)))

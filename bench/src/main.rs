@@ -4,7 +4,8 @@
 //!
 //! `txn-produce` (transactions of `--txn-records` records, one `--transactional-id`, every
 //! `--abort-every`-th transaction aborted) and `consume --isolation read_committed|
-//! read_uncommitted` serve the transactions section.
+//! read_uncommitted` serve the transactions section; `steady` (fixed-rate produce, longest gap
+//! between acknowledgements) the replication section's failover stall.
 
 use std::collections::{HashMap, VecDeque};
 use std::process::ExitCode;
@@ -341,15 +342,7 @@ fn run_latency(o: &Options) -> Fallible<()> {
     let start = mono_ns() + 10_000_000;
     for i in 0..total as i64 {
         let intended = start + i * interval;
-        loop {
-            let left = intended - mono_ns();
-            if left <= 0 {
-                break;
-            }
-            if left > 200_000 {
-                thread::sleep(Duration::from_nanos((left - 100_000) as u64));
-            }
-        }
+        wait_until(intended);
         value[..8].copy_from_slice(&intended.to_le_bytes());
         let fut = p.send(ProducerRecord::new(&o.topic).value(&value));
         tx.send((intended, fut))
@@ -384,12 +377,83 @@ fn run_latency(o: &Options) -> Fallible<()> {
     Ok(())
 }
 
+/// Sleeps, then spins the last 0.1 ms, until `mono_ns()` reaches `t` (a fixed-rate schedule).
+fn wait_until(t: i64) {
+    loop {
+        let left = t - mono_ns();
+        if left <= 0 {
+            break;
+        }
+        if left > 200_000 {
+            thread::sleep(Duration::from_nanos((left - 100_000) as u64));
+        }
+    }
+}
+
+/// `steady` (the replication section's failover stall): fixed-rate produce only, no consumer, so
+/// a leader kill during the run costs only the producer's recovery. Prints the longest time
+/// between two consecutive acknowledgements (from the first intended send), when it began, and
+/// the acknowledgement latencies; a failed record is counted, not fatal.
+fn run_steady(o: &Options) -> Fallible<()> {
+    mono_ns();
+    let total = (o.rate as f64 * o.seconds) as usize;
+    let p = producer(o)?;
+    let value = payload_pool(o.size);
+    let interval = 1_000_000_000 / o.rate as i64;
+    let start = mono_ns() + 10_000_000;
+    let (tx, rx) = mpsc::sync_channel::<(i64, DeliveryFuture)>(1 << 20);
+    let waiter = thread::spawn(move || {
+        let (mut acks, mut failed) = (Vec::with_capacity(total), 0u64);
+        let (mut last, mut gap, mut gap_from) = (start, 0i64, start);
+        for (intended, fut) in rx {
+            if fut.wait().is_err() {
+                failed += 1;
+                continue;
+            }
+            let now = mono_ns();
+            acks.push(now - intended);
+            if now - last > gap {
+                (gap, gap_from) = (now - last, last);
+            }
+            last = now;
+        }
+        (acks, failed, gap, gap_from)
+    });
+    for i in 0..total as i64 {
+        wait_until(start + i * interval);
+        let fut = p.send(ProducerRecord::new(&o.topic).value(&value));
+        tx.send((start + i * interval, fut))
+            .map_err(|_| "the delivery waiter stopped".to_string())?;
+    }
+    drop(tx);
+    let (mut acks, failed, gap, gap_from) =
+        waiter.join().map_err(|_| "delivery waiter panicked")?;
+    if acks.is_empty() {
+        return Err(format!("no record acknowledged ({failed} failed)"));
+    }
+    acks.sort_unstable();
+    let pct = |q: f64| acks[(q * (acks.len() - 1) as f64) as usize] as f64 / 1000.0;
+    println!(
+        "{{\"records\":{},\"failed\":{},\"max_gap_us\":{:.1},\"gap_from_s\":{:.3},\"ack_p50_us\":{:.1},\"ack_p99_us\":{:.1},\"ack_max_us\":{:.1},\"client\":\"{}\"}}",
+        acks.len(),
+        failed,
+        gap as f64 / 1000.0,
+        (gap_from - start) as f64 / 1e9,
+        pct(0.5),
+        pct(0.99),
+        pct(1.0),
+        client()
+    );
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let result = parse_args().and_then(|o| match o.mode.as_str() {
         "produce" => run_produce(&o),
         "consume" => run_consume(&o),
         "txn-produce" => run_txn_produce(&o),
         "latency" => run_latency(&o),
+        "steady" => run_steady(&o),
         other => Err(format!("unknown mode {other}")),
     });
     match result {

@@ -5,7 +5,7 @@
  *                --linger-ms L --batch-size BYTES
  *   peer consume --bootstrap B --topic T --count N [--isolation read_committed|read_uncommitted]
  *   peer txn-produce (produce's options) --txn-records K --transactional-id ID [--abort-every M]
- *   peer latency --bootstrap B --topic T --rate R --seconds D --size S --acks A
+ *   peer latency|steady --bootstrap B --topic T --rate R --seconds D --size S --acks A
  *                --compression C --linger-ms L --batch-size BYTES
  * Prints one JSON object on stdout. CPU and RSS are measured by the runner from outside.
  */
@@ -79,12 +79,19 @@ static long delivered, failed;
 static int64_t *ack_lat;
 static long ack_n, ack_cap;
 static int64_t now_ns(void);
+/* Steady mode: the longest time between two consecutive acknowledgements, and when it began. */
+static int64_t last_ack, max_gap, gap_from;
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     (void)rk; (void)opaque;
     if (m->err) {
         if (failed++ == 0) fprintf(stderr, "delivery failed: %s\n", rd_kafka_err2str(m->err));
     } else {
         delivered++;
+        if (last_ack) {
+            int64_t now = now_ns();
+            if (now - last_ack > max_gap) { max_gap = now - last_ack; gap_from = last_ack; }
+            last_ack = now;
+        }
         if (ack_lat && m->len >= 8 && ack_n < ack_cap) {
             int64_t intended;
             memcpy(&intended, m->payload, 8);
@@ -272,6 +279,25 @@ static int cmp64(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+/* Sends `total` records at start + i * interval, each stamped with its intended time (its first
+ * 8 bytes), polling delivery reports while it waits. */
+static void paced_produce(rd_kafka_t *prod, const struct opts *o, char *value, long total,
+                          int64_t start, int64_t interval) {
+    for (long i = 0; i < total; i++) {
+        int64_t intended = start + i * interval;
+        while (now_ns() < intended) {
+            rd_kafka_poll(prod, 0);
+            int64_t left = intended - now_ns();
+            if (left > 200000) {
+                struct timespec ts = {0, left - 100000};
+                nanosleep(&ts, NULL);
+            }
+        }
+        memcpy(value, &intended, 8);
+        produce_one(prod, o->topic, value, o->size);
+    }
+}
+
 static int run_latency(const struct opts *o) {
     if (o->size < 8) die("latency", "--size must be at least 8");
     long total = (long)(o->rate * o->seconds);
@@ -292,19 +318,7 @@ static int run_latency(const struct opts *o) {
         rd_kafka_poll(prod, 100);
     }
     int64_t start = now_ns() + 10000000LL, interval = 1000000000LL / o->rate;
-    for (long i = 0; i < total; i++) {
-        int64_t intended = start + i * interval;
-        while (now_ns() < intended) {
-            rd_kafka_poll(prod, 0);
-            int64_t left = intended - now_ns();
-            if (left > 200000) {
-                struct timespec ts = {0, left - 100000};
-                nanosleep(&ts, NULL);
-            }
-        }
-        memcpy(value, &intended, 8);
-        produce_one(prod, o->topic, value, o->size);
-    }
+    paced_produce(prod, o, value, total, start, interval);
     rd_kafka_flush(prod, 60000);
     int64_t *acks = ack_lat;
     ack_lat = NULL;
@@ -328,6 +342,31 @@ static int run_latency(const struct opts *o) {
            PCT(acks, ack_n, 0.999), rd_kafka_version_str());
     rd_kafka_consumer_close(s.consumer);
     rd_kafka_destroy(s.consumer);
+    rd_kafka_destroy(prod);
+    return 0;
+}
+
+/* `steady` (the replication section's failover stall): fixed-rate produce only, no consumer;
+ * prints the longest time between consecutive acknowledgements (from the first intended send)
+ * and the acknowledgement latencies. A failed record is counted, not fatal. */
+static int run_steady(const struct opts *o) {
+    if (o->size < 8) die("steady", "--size must be at least 8");
+    long total = (long)(o->rate * o->seconds);
+    char *value = make_payload_pool(o->size);
+    rd_kafka_t *prod = new_producer(o);
+    ack_cap = total;
+    ack_lat = calloc(total > 0 ? total : 1, sizeof(int64_t));
+    int64_t start = now_ns() + 10000000LL, interval = 1000000000LL / o->rate;
+    last_ack = start;
+    paced_produce(prod, o, value, total, start, interval);
+    rd_kafka_flush(prod, 120000);
+    if (ack_n == 0) die("steady", "no record acknowledged");
+    qsort(ack_lat, ack_n, sizeof(int64_t), cmp64);
+    printf("{\"records\":%ld,\"failed\":%ld,\"max_gap_us\":%.1f,\"gap_from_s\":%.3f,"
+           "\"ack_p50_us\":%.1f,\"ack_p99_us\":%.1f,\"ack_max_us\":%.1f,"
+           "\"client\":\"librdkafka %s\"}\n",
+           ack_n, failed, max_gap / 1000.0, (gap_from - start) / 1e9, PCT(ack_lat, ack_n, 0.5),
+           PCT(ack_lat, ack_n, 0.99), ack_lat[ack_n - 1] / 1000.0, rd_kafka_version_str());
     rd_kafka_destroy(prod);
     return 0;
 }
@@ -361,6 +400,7 @@ int main(int argc, char **argv) {
     if (!strcmp(o.mode, "consume")) return run_consume(&o);
     if (!strcmp(o.mode, "txn-produce")) return run_txn_produce(&o);
     if (!strcmp(o.mode, "latency")) return run_latency(&o);
+    if (!strcmp(o.mode, "steady")) return run_steady(&o);
     die("unknown mode", o.mode);
     return 2;
 }
