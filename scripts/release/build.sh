@@ -185,8 +185,10 @@ done
 if command -v mcs >/dev/null; then
     dotnet="$stage/dotnet"
     mkdir -p "$dotnet"
+    # System.Runtime.Serialization: DataContractJsonSerializer decodes the statistics (part of
+    # netstandard2.0; Mono keeps it in its own assembly).
     run mcs -langversion:7.2 -warnaserror+ -nowarn:1591 -optimize+ -target:library -unsafe \
-        -out:"$dotnet/Odradek.dll" -doc:"$dotnet/Odradek.xml" -recurse:"$root/dotnet/src/*.cs"
+        -r:System.Runtime.Serialization -out:"$dotnet/Odradek.dll" -doc:"$dotnet/Odradek.xml" -recurse:"$root/dotnet/src/*.cs"
     cp "$out/$shlib" "$dotnet/"
     run "$strip" --strip-unneeded "$dotnet/$shlib"
     run python3 "$here/nupkg.py" --version "$version" --assembly "$dotnet/Odradek.dll" --doc "$dotnet/Odradek.xml" \
