@@ -91,6 +91,9 @@ BINDING_PEERS = [
     ("odradek-go", "franz-go"),
     ("odradek-go", "confluent-kafka-go"),
     ("odradek-cpp", "librdkafka++"),
+    # Confluent.Kafka cannot be restored here (no NuGet feed, no .NET SDK): its shape over
+    # librdkafka's C API through P/Invoke stands in (bench/peers/librdkafka-dotnet).
+    ("odradek-dotnet", "librdkafka-dotnet"),
 ]
 
 MODES = {

@@ -434,14 +434,39 @@ namespace Odradek.Native
     /// <summary>
     /// Unmanaged memory for the arguments of one call: strings, bytes and structs allocated here are
     /// freed together on Dispose (the library copies what it keeps before the call returns).
+    /// A bump allocator over blocks that double up to 64 KiB: a batch of records costs a few
+    /// mallocs, not one per value (the producer benchmark spent a fifth of its time there).
     /// </summary>
     internal sealed class Arena : IDisposable
     {
+        private const int FirstBlock = 1024;
+        private const int LargestBlock = 64 * 1024;
         private readonly List<IntPtr> _blocks = new List<IntPtr>();
+        private IntPtr _block;
+        private int _used;
+        private int _capacity;
 
         public IntPtr Alloc(int size)
         {
-            IntPtr p = Marshal.AllocHGlobal(size <= 0 ? 1 : size);
+            // 8-byte aligned: the structs handed to the library hold pointers and 64-bit integers.
+            int n = ((size <= 0 ? 1 : size) + 7) & ~7;
+            if (n > LargestBlock / 2) return NewBlock(n);
+            if (_block == IntPtr.Zero || _used + n > _capacity)
+            {
+                int capacity = _capacity == 0 ? FirstBlock : Math.Min(_capacity * 2, LargestBlock);
+                while (capacity < n) capacity *= 2;
+                _block = NewBlock(capacity);
+                _capacity = capacity;
+                _used = 0;
+            }
+            IntPtr p = _block + _used;
+            _used += n;
+            return p;
+        }
+
+        private IntPtr NewBlock(int size)
+        {
+            IntPtr p = Marshal.AllocHGlobal(size);
             _blocks.Add(p);
             return p;
         }
@@ -495,6 +520,8 @@ namespace Odradek.Native
         {
             foreach (IntPtr p in _blocks) Marshal.FreeHGlobal(p);
             _blocks.Clear();
+            _block = IntPtr.Zero;
+            _used = _capacity = 0;
         }
     }
 
