@@ -435,7 +435,7 @@ namespace Odradek.Native
     /// Unmanaged memory for the arguments of one call: strings, bytes and structs allocated here are
     /// freed together on Dispose (the library copies what it keeps before the call returns).
     /// A bump allocator over blocks that double up to 64 KiB: a batch of records costs a few
-    /// mallocs, not one per value (the producer benchmark spent a fifth of its time there).
+    /// mallocs, not one per value.
     /// </summary>
     internal sealed class Arena : IDisposable
     {
