@@ -210,8 +210,10 @@ impl LeaderPartition {
     }
 
     /// The metadata changed. Returns false when this broker no longer leads this partition in
-    /// this leader epoch (the caller drops this state and becomes a follower).
-    pub fn metadata_changed(&mut self, image: &PartitionImage) -> bool {
+    /// this leader epoch (the caller drops this state and becomes a follower). A reassignment
+    /// changes the replicas within a leader epoch: added ones start fetching now (outside the
+    /// ISR until caught up), removed ones are no longer served.
+    pub fn metadata_changed(&mut self, image: &PartitionImage, now_ms: u64) -> bool {
         if image.leader != Some(self.me) || image.leader_epoch != self.leader_epoch {
             return false;
         }
@@ -220,6 +222,15 @@ impl LeaderPartition {
             self.isr = image.isr.clone();
             self.replicas = image.replicas.clone();
             self.pending = None;
+            let me = self.me;
+            self.followers
+                .retain(|id, _| image.replicas.contains(id) && *id != me);
+            for r in image.replicas.iter().filter(|r| **r != me) {
+                self.followers.entry(*r).or_insert(Progress {
+                    log_end: None,
+                    caught_up_ms: now_ms,
+                });
+            }
             self.advance_high_watermark();
         }
         true
@@ -321,6 +332,8 @@ mod tests {
             leader_epoch: 5,
             partition_epoch: 9,
             isr,
+            adding: vec![],
+            removing: vec![],
         }
     }
 
@@ -359,7 +372,7 @@ mod tests {
 
         let mut shrunk = partition(vec![1, 2]);
         shrunk.partition_epoch = 10;
-        assert!(leader.metadata_changed(&shrunk));
+        assert!(leader.metadata_changed(&shrunk, 1000));
         assert_eq!(
             leader.high_watermark(),
             10,
@@ -405,7 +418,7 @@ mod tests {
         let mut moved = partition(vec![2, 3]);
         moved.leader = Some(2);
         moved.leader_epoch = 6;
-        assert!(!leader.metadata_changed(&moved));
+        assert!(!leader.metadata_changed(&moved, 0));
     }
 
     #[test]

@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use odradek_cluster::active::ControllerHandle;
 use odradek_cluster::client::ControllerClient;
-use odradek_cluster::metadata::assign_replicas;
+use odradek_cluster::metadata::{Election, assign_replicas};
 use odradek_cluster::raft::{Raft, seed_thread_rng};
 use odradek_cluster::rpc::{RpcRequest, RpcResponse, Transport, TransportFactory, dispatch};
 use odradek_cluster::{Applied, Controller, ControllerConfig, MetadataImage, MetadataRecord};
@@ -170,6 +170,7 @@ impl Sim {
                 ..Default::default()
             },
             broker_session_timeout_ms: 9_000,
+            leader_rebalance: None,
         }
     }
 
@@ -219,7 +220,7 @@ impl Sim {
     fn workload_record(&mut self, image: &MetadataImage) -> MetadataRecord {
         let broker = self.rng.u64(1..=4);
         let epoch_of = |id| image.brokers.get(&id).map_or(0, |b| b.epoch);
-        match self.rng.u8(0..7) {
+        match self.rng.u8(0..9) {
             0 => MetadataRecord::RegisterBroker {
                 id: broker,
                 incarnation: u128::from(self.rng.u64(..)),
@@ -280,6 +281,42 @@ impl Sim {
                 key: "retention.ms".into(),
                 value: Some(self.rng.u32(..).to_string()),
             },
+            // Reassignments (to 1–3 brokers of 1–4, or a cancel) and leader elections, so the
+            // invariants hold through them too.
+            6 | 7 => {
+                let Some((name, t)) = image
+                    .topics
+                    .iter()
+                    .nth(self.rng.usize(0..image.topics.len().max(1)))
+                else {
+                    return MetadataRecord::AllocateProducerIds { broker, count: 10 };
+                };
+                let partition = self.rng.u32(0..t.partitions.len() as u32);
+                if self.rng.bool() {
+                    let target = (self.rng.u8(0..4) > 0).then(|| {
+                        let mut ids = vec![1, 2, 3, 4];
+                        self.rng.shuffle(&mut ids);
+                        ids.truncate(self.rng.usize(1..=3));
+                        ids
+                    });
+                    MetadataRecord::ReassignPartition {
+                        topic: name.clone(),
+                        partition,
+                        target,
+                    }
+                } else {
+                    let election = if self.rng.bool() {
+                        Election::Preferred
+                    } else {
+                        Election::Unclean
+                    };
+                    MetadataRecord::ElectLeader {
+                        topic: name.clone(),
+                        partition,
+                        election,
+                    }
+                }
+            }
             _ => MetadataRecord::AllocateProducerIds { broker, count: 10 },
         }
     }

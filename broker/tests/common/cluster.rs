@@ -66,6 +66,11 @@ impl TestCluster {
         }
     }
 
+    /// Node `id`'s data dir (its topic files and partition logs).
+    pub fn data_dir(&self, id: u64) -> &std::path::Path {
+        self.dirs[&id].path()
+    }
+
     pub fn addr(&self, id: u64) -> SocketAddr {
         self.nodes[&id].local_addr()
     }
