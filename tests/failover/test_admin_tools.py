@@ -51,7 +51,7 @@ def test_kafka_admin_tools_move_elect_configure_and_describe(odradek_cluster, tm
     c = odradek_cluster
     boot = ["--bootstrap-server", c.bootstrap]
     name = "admin-tools"
-    fs = c.admin.create_topics([NewTopic(name, replica_assignment=[[1, 2], [2, 3]])])
+    fs = c.admin.create_topics([NewTopic(name, num_partitions=2, replica_assignment=[[1, 2], [2, 3]])])
     fs[name].result(60)
     deadline = time.monotonic() + 60
     while c.leaders(name) != {0: 1, 1: 2}:

@@ -14,6 +14,7 @@ pub mod configs;
 pub mod fetch;
 pub mod forward;
 pub mod groups;
+pub mod log_dirs;
 pub mod metadata;
 pub mod offsets;
 pub mod produce;
@@ -108,6 +109,9 @@ pub async fn handle(ctx: &Ctx, header: &RequestHeader, request: RequestKind) -> 
             ))
         }
         RequestKind::ElectLeaders(r) => reassign::elect_leaders(ctx, v, r),
+        RequestKind::DescribeLogDirs(r) => respond(ResponseKind::DescribeLogDirs(
+            log_dirs::describe_log_dirs(ctx, r),
+        )),
         RequestKind::ApiVersions(_) => respond(ResponseKind::ApiVersions(api_versions::response(
             0,
             ctx.state.props().transaction_version(),
