@@ -460,7 +460,6 @@ impl Sim {
         };
         let (end, hw) = (n.log_end(), n.high_watermark);
         trace!(self, "node {id} learns {p:?} (log end {end}, hw {hw})");
-        let now = self.now;
         let n = self.nodes.get_mut(&id).unwrap();
         if let Some(leader) = n.leader.as_mut()
             && !leader.metadata_changed(&p, now)
