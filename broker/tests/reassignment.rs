@@ -19,13 +19,12 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use common::cluster::{
-    TestCluster, eventually, partition0, read_partition0, send_values, values, wait_for_brokers,
+    TestCluster, acks_all_producer, eventually, read_partition0, send_values, values,
+    wait_for_brokers,
 };
 use common::{Client, s, topic};
 use kafka_protocol::messages::*;
 use kafka_protocol::records::Compression;
-use odradek::config::Config;
-use odradek::producer::Producer;
 
 const NONE: i16 = 0;
 const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
@@ -39,6 +38,22 @@ const UNCLEAN: i8 = 1;
 
 /// Kafka's timings shortened so a stopped node is fenced within seconds.
 const FAST: &str = "broker.session.timeout.ms=2000\nbroker.heartbeat.interval.ms=200\nreplica.lag.time.max.ms=2000\n";
+
+/// Creates `name` through the node at `addr`; panics unless it is created.
+async fn create(addr: SocketAddr, name: &str, partitions: i32, replication_factor: i16) {
+    let mut c = Client::connect(addr).await;
+    let r = common::create_topic_with(&mut c, name, partitions, replication_factor, &[]).await;
+    assert_eq!(r.error_code, NONE, "{name}: {:?}", r.error_message);
+}
+
+/// Waits until every partition of `name` has a leader and `isr` in-sync replicas.
+async fn settled(addr: SocketAddr, name: &str, isr: usize) -> Vec<(i32, Vec<i32>, Vec<i32>)> {
+    eventually("leaders and in-sync replicas", || async {
+        let ps = partitions(addr, name).await;
+        ps.iter().all(|p| p.0 > 0 && p.2.len() == isr).then_some(ps)
+    })
+    .await
+}
 
 /// (leader, replicas, sorted ISR) of every partition of `name`, as the node at `addr` says.
 async fn partitions(addr: SocketAddr, name: &str) -> Vec<(i32, Vec<i32>, Vec<i32>)> {
@@ -163,33 +178,14 @@ async fn elect_once(
         .collect()
 }
 
-fn acks_all_producer(addrs: &[SocketAddr]) -> Producer {
-    let mut config = Config::new();
-    let bootstrap: Vec<String> = addrs.iter().map(ToString::to_string).collect();
-    config
-        .set("bootstrap.servers", &bootstrap.join(","))
-        .unwrap();
-    config.set("acks", "all").unwrap();
-    config.set("enable.idempotence", "true").unwrap();
-    config.set("linger.ms", "5").unwrap();
-    Producer::new(config.producer().unwrap()).unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reassignment_grows_a_partition_and_moves_it_off_its_leader_while_producing() {
     let cluster = TestCluster::start(3, FAST).await;
     let addrs = cluster.addrs();
     let started = Instant::now();
     wait_for_brokers(addrs[0], 3).await;
-    let mut c = Client::connect(addrs[0]).await;
-    let r = common::create_topic_with(&mut c, "moving", 1, 1, &[]).await;
-    assert_eq!(r.error_code, NONE, "{:?}", r.error_message);
-    let (leader, _, _) = eventually("a leader", || async {
-        partition0(addrs[0], "moving")
-            .await
-            .filter(|(l, _, _)| *l > 0)
-    })
-    .await;
+    create(addrs[0], "moving", 1, 1).await;
+    let leader = settled(addrs[0], "moving", 1).await[0].0;
     let others: Vec<i32> = (1..=3).filter(|id| *id != leader).collect();
 
     // acks=all records flow the whole time: 10 × 100, a little apart.
@@ -258,14 +254,8 @@ async fn a_stuck_reassignment_is_listed_and_cancelled_and_bad_ones_get_kafkas_er
     let mut cluster = TestCluster::start(3, FAST).await;
     let addrs = cluster.addrs();
     wait_for_brokers(addrs[0], 3).await;
-    let mut c = Client::connect(addrs[0]).await;
-    let r = common::create_topic_with(&mut c, "stuck", 2, 1, &[]).await;
-    assert_eq!(r.error_code, NONE, "{:?}", r.error_message);
-    let before = eventually("leaders", || async {
-        let ps = partitions(addrs[0], "stuck").await;
-        ps.iter().all(|p| p.0 > 0).then_some(ps)
-    })
-    .await;
+    create(addrs[0], "stuck", 2, 1).await;
+    let before = settled(addrs[0], "stuck", 1).await;
     let (leader, ref replicas, _) = before[0];
     // A node with no replica of partition 0, stopped: it cannot catch up.
     let down = (1..=3)
@@ -320,14 +310,8 @@ async fn preferred_election_returns_leadership_to_a_node_that_came_back() {
     let mut cluster = TestCluster::start(3, &props).await;
     let addrs = cluster.addrs();
     wait_for_brokers(addrs[0], 3).await;
-    let mut c = Client::connect(addrs[0]).await;
-    let r = common::create_topic_with(&mut c, "spread", 3, 3, &[]).await;
-    assert_eq!(r.error_code, NONE, "{:?}", r.error_message);
-    let ps = eventually("full ISRs", || async {
-        let ps = partitions(addrs[0], "spread").await;
-        ps.iter().all(|p| p.2.len() == 3).then_some(ps)
-    })
-    .await;
+    create(addrs[0], "spread", 3, 3).await;
+    let ps = settled(addrs[0], "spread", 3).await;
     let leaders: BTreeSet<i32> = ps.iter().map(|p| p.0).collect();
     assert_eq!(
         leaders.len(),
@@ -392,14 +376,8 @@ async fn the_controller_rebalances_leaders_by_itself() {
     let mut cluster = TestCluster::start(3, &props).await;
     let addrs = cluster.addrs();
     wait_for_brokers(addrs[0], 3).await;
-    let mut c = Client::connect(addrs[0]).await;
-    let r = common::create_topic_with(&mut c, "balanced", 3, 3, &[]).await;
-    assert_eq!(r.error_code, NONE, "{:?}", r.error_message);
-    let ps = eventually("full ISRs", || async {
-        let ps = partitions(addrs[0], "balanced").await;
-        ps.iter().all(|p| p.2.len() == 3).then_some(ps)
-    })
-    .await;
+    create(addrs[0], "balanced", 3, 3).await;
+    let ps = settled(addrs[0], "balanced", 3).await;
     let node = ps[1].0;
     cluster.stop_node(node as u64).await;
     let survivor = cluster.addrs()[0];
@@ -451,11 +429,8 @@ async fn topic_config_changes_reach_every_node() {
     let cluster = TestCluster::start(3, "").await;
     let addrs = cluster.addrs();
     wait_for_brokers(addrs[0], 3).await;
-    let mut c = Client::connect(addrs[0]).await;
-    let r = common::create_topic_with(&mut c, "tuned", 1, 3, &[]).await;
-    assert_eq!(r.error_code, NONE, "{:?}", r.error_message);
-    let r = common::create_topic_with(&mut c, "single", 1, 1, &[]).await;
-    assert_eq!(r.error_code, NONE, "{:?}", r.error_message);
+    create(addrs[0], "tuned", 1, 3).await;
+    create(addrs[0], "single", 1, 1).await;
 
     let resp = Client::connect(addrs[1])
         .await
@@ -481,12 +456,7 @@ async fn topic_config_changes_reach_every_node() {
         .await;
     }
     // The leader's log enforces it.
-    let (leader, _, _) = eventually("a leader", || async {
-        partition0(addrs[0], "tuned")
-            .await
-            .filter(|(l, _, _)| *l > 0)
-    })
-    .await;
+    let leader = settled(addrs[0], "tuned", 3).await[0].0;
     let big = "x".repeat(3000);
     let batch = common::batch(&[big.as_str()], None, None, Compression::None);
     let mut c = Client::connect(cluster.addr(leader as u64)).await;

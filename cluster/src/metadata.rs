@@ -1084,23 +1084,16 @@ mod tests {
             Applied::Rejected(Rejection::ElectionNotNeeded)
         );
         assert!(image.preferred_elections_due(10).is_empty());
+        let unfence = |id, epoch| MetadataRecord::UnfenceBroker { id, epoch };
         // Broker 1 fenced: t-0 moves to 2. Back (unfenced), it is not in the ISR yet.
-        offset += 1;
-        image.apply(
-            offset,
-            &MetadataRecord::FenceBroker {
-                id: 1,
-                epoch: epochs[0],
-            },
-        );
-        offset += 1;
-        image.apply(
-            offset,
-            &MetadataRecord::UnfenceBroker {
-                id: 1,
-                epoch: epochs[0],
-            },
-        );
+        let (id, epoch) = (1, epochs[0]);
+        for record in [
+            MetadataRecord::FenceBroker { id, epoch },
+            unfence(id, epoch),
+        ] {
+            offset += 1;
+            image.apply(offset, &record);
+        }
         offset += 1;
         assert_eq!(
             image.apply(offset, &elect(0, Election::Preferred)),
@@ -1146,13 +1139,7 @@ mod tests {
             Applied::Rejected(Rejection::EligibleLeadersNotAvailable)
         );
         offset += 1;
-        image.apply(
-            offset,
-            &MetadataRecord::UnfenceBroker {
-                id: 3,
-                epoch: epochs[2],
-            },
-        );
+        image.apply(offset, &unfence(3, epochs[2]));
         offset += 1;
         assert_eq!(
             image.apply(offset, &elect(1, Election::Unclean)),

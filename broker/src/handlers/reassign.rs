@@ -181,12 +181,7 @@ fn reassign_single_node(
     partition: i32,
     target: Option<&[NodeId]>,
 ) -> (i16, Option<String>) {
-    let exists = ctx
-        .state
-        .topics
-        .get(topic)
-        .is_some_and(|t| (partition as usize) < t.partition_count());
-    if !exists {
+    if !local_partition_exists(ctx, topic, partition) {
         return unknown_partition(topic, partition);
     }
     let me = u64::try_from(ctx.state.node_id).unwrap_or(u64::MAX);
@@ -205,6 +200,14 @@ fn reassign_single_node(
             )),
         ),
     }
+}
+
+/// A single node: whether it has `topic`-`partition` (`partition` is not negative).
+fn local_partition_exists(ctx: &Ctx, topic: &str, partition: i32) -> bool {
+    ctx.state
+        .topics
+        .get(topic)
+        .is_some_and(|t| (partition as usize) < t.partition_count())
 }
 
 fn unknown_partition(topic: &str, partition: i32) -> (i16, Option<String>) {
@@ -372,12 +375,7 @@ async fn elect_one(
     };
     let (Some(cluster), Some(image)) = (cluster, image) else {
         // A single node leads every partition it has: its only replica.
-        let exists = ctx
-            .state
-            .topics
-            .get(topic)
-            .is_some_and(|t| (partition as usize) < t.partition_count());
-        if !exists {
+        if !local_partition_exists(ctx, topic, partition) {
             return unknown_partition(topic, partition);
         }
         return (

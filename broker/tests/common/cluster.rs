@@ -150,6 +150,19 @@ pub async fn read_partition0(addr: SocketAddr, name: &str) -> Vec<(i64, Option<S
     .await
 }
 
+/// An idempotent acks=all producer (linger 5 ms) bootstrapping from every node in `addrs`.
+pub fn acks_all_producer(addrs: &[SocketAddr]) -> Producer {
+    let mut config = odradek::config::Config::new();
+    let bootstrap: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+    config
+        .set("bootstrap.servers", &bootstrap.join(","))
+        .unwrap();
+    config.set("acks", "all").unwrap();
+    config.set("enable.idempotence", "true").unwrap();
+    config.set("linger.ms", "5").unwrap();
+    Producer::new(config.producer().unwrap()).unwrap()
+}
+
 /// Sends `v{i}` for every i in `range` to partition 0 of `name`; panics unless all are
 /// acknowledged.
 pub async fn send_values(producer: &Producer, name: &str, range: std::ops::Range<usize>) {
