@@ -341,7 +341,10 @@ pub fn create_partitions(ctx: &Ctx, req: CreatePartitionsRequest) -> Outcome {
                 };
                 let current = topic.partitions.len() as i32;
                 // New partitions get the topic's replication factor.
-                let rf = topic.partitions.first().map_or(1, |p| p.replicas.len()) as u16;
+                let rf = topic
+                    .partitions
+                    .first()
+                    .map_or(1, |p| p.target_replicas().len()) as u16;
                 if t.count <= current || t.count > 100_000 {
                     return Err(TopicError {
                         code: INVALID_PARTITIONS,
