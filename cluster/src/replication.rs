@@ -406,6 +406,37 @@ mod tests {
     }
 
     #[test]
+    fn a_reassignment_adds_and_removes_followers_within_the_leader_epoch() {
+        let mut leader =
+            LeaderPartition::new(1, ("t", 0), &partition(vec![1, 2, 3]), 10, 10, CONFIG, 0);
+        assert_eq!(
+            leader.follower_fetch(4, 10, 1),
+            Err(FetchRefused::NotAReplica)
+        );
+        // Moving to [1, 2, 4]: 4 is added (outside the ISR), 3 still a replica until done.
+        let mut moving = partition(vec![1, 2, 3]);
+        moving.replicas = vec![1, 2, 4, 3];
+        moving.adding = vec![4];
+        moving.removing = vec![3];
+        moving.partition_epoch = 10;
+        assert!(leader.metadata_changed(&moving, 5));
+        let joined = leader.follower_fetch(4, 10, 6).unwrap();
+        let Some(MetadataRecord::ChangeIsr { isr, .. }) = joined.propose else {
+            panic!("no expansion");
+        };
+        assert_eq!(isr, vec![1, 2, 3, 4]);
+        let mut done = partition(vec![1, 2, 4]);
+        done.replicas = vec![1, 2, 4];
+        done.partition_epoch = 12;
+        assert!(leader.metadata_changed(&done, 7));
+        assert_eq!(
+            leader.follower_fetch(3, 10, 8),
+            Err(FetchRefused::NotAReplica),
+            "a removed replica is no longer served"
+        );
+    }
+
+    #[test]
     fn acks_all_needs_min_insync_replicas_and_a_new_leader_epoch_ends_leadership() {
         let mut leader = LeaderPartition::new(1, ("t", 0), &partition(vec![1]), 0, 0, CONFIG, 0);
         assert_eq!(

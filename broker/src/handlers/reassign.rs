@@ -281,7 +281,23 @@ pub fn list_partition_reassignments(
 pub fn elect_leaders(ctx: &Ctx, version: i16, req: ElectLeadersRequest) -> Outcome {
     let mut resp = ElectLeadersResponse::default();
     if cluster_denied(ctx, op::ALTER) {
+        // As Kafka: the request's error, repeated on every partition it named.
         resp.error_code = codes::CLUSTER_AUTHORIZATION_FAILED;
+        for t in req.topic_partitions.unwrap_or_default() {
+            let mut tr = ReplicaElectionResult::default();
+            tr.topic = t.topic;
+            for partition in t.partitions {
+                let mut pr = PartitionResult::default();
+                pr.partition_id = partition;
+                pr.error_code = codes::CLUSTER_AUTHORIZATION_FAILED;
+                pr.error_message = Some(str_bytes(format!(
+                    "{} may not elect leaders (ALTER on the cluster)",
+                    ctx.principal
+                )));
+                tr.partition_result.push(pr);
+            }
+            resp.replica_election_results.push(tr);
+        }
         return Outcome::Respond(Box::new(ResponseKind::ElectLeaders(resp)));
     }
     let election = match (version, req.election_type) {
