@@ -10,6 +10,7 @@
 //!   it its partition back (and answers ELECTION_NOT_NEEDED when done), and with
 //!   `auto.leader.rebalance.enable` the controller does it by itself.
 //! - IncrementalAlterConfigs / AlterConfigs of a topic reach every node's logs.
+//! - A replica added after records were deleted starts at the leader's log start.
 //! - A single node answers as a one-broker Kafka: nothing moves, no election is needed.
 
 mod common;
@@ -246,6 +247,81 @@ async fn reassignment_grows_a_partition_and_moves_it_off_its_leader_while_produc
         "the other target replica keeps its log"
     );
     eprintln!("test body took {:?}", started.elapsed());
+    cluster.shutdown().await;
+}
+
+/// Every record of partition 0 of `name` from `start` up to the high watermark, read from
+/// the node at `addr` (retried while it answers an error: it may not lead yet).
+async fn read_from(addr: SocketAddr, name: &str, start: i64) -> Vec<(i64, Option<String>)> {
+    eventually("a whole read from the leader", || async {
+        let mut c = Client::connect(addr).await;
+        let mut out: Vec<(i64, Option<String>)> = Vec::new();
+        loop {
+            let next = out.last().map_or(start, |(o, _)| o + 1);
+            let (code, hw, records) = common::fetch(&mut c, name, 0, next, 1 << 20).await;
+            if code != NONE {
+                return None;
+            }
+            // A batch may begin before `start` (as a client does, those records are skipped).
+            let values = common::decode_values(records);
+            out.extend(values.into_iter().filter(|(o, _)| *o >= next));
+            if out.last().map_or(start, |(o, _)| o + 1) >= hw {
+                return Some(out);
+            }
+        }
+    })
+    .await
+}
+
+/// A replica added to a partition whose first records were deleted (DeleteRecords, or
+/// retention) starts its log at the leader's log start, catches up from there and joins the
+/// ISR, as Kafka's follower; it then leads with exactly the records that were left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_replica_starts_at_the_leaders_log_start() {
+    let cluster = TestCluster::start(3, FAST).await;
+    let addrs = cluster.addrs();
+    wait_for_brokers(addrs[0], 3).await;
+    create(addrs[0], "trimmed", 1, 1).await;
+    let leader = settled(addrs[0], "trimmed", 1).await[0].0;
+    let producer = acks_all_producer(&addrs);
+    send_values(&producer, "trimmed", 0..100).await;
+    producer.close().await.unwrap();
+
+    let mut p = delete_records_request::DeleteRecordsPartition::default();
+    p.partition_index = 0;
+    p.offset = 60;
+    let mut t = delete_records_request::DeleteRecordsTopic::default();
+    t.name = topic("trimmed");
+    t.partitions.push(p);
+    let mut delete = DeleteRecordsRequest::default();
+    delete.topics.push(t);
+    delete.timeout_ms = 5000;
+    let r = Client::connect(cluster.addr(leader as u64))
+        .await
+        .call(delete, 2)
+        .await;
+    let p = &r.topics[0].partitions[0];
+    assert_eq!((p.error_code, p.low_watermark), (NONE, 60));
+
+    let others: Vec<i32> = (1..=3).filter(|id| *id != leader).collect();
+    let target = [others[0], others[1]];
+    assert_eq!(
+        reassign(addrs[0], "trimmed", 0, Some(&target)).await,
+        (NONE, None)
+    );
+    let new_leader = eventually("the partition on its new replicas", || async {
+        let p = partitions(addrs[0], "trimmed").await.remove(0);
+        (p.1 == target && p.2 == target).then_some(p.0)
+    })
+    .await;
+    let expected: Vec<(i64, Option<String>)> =
+        (60..100).map(|i| (i, Some(format!("v{i}")))).collect();
+    let new_leader = cluster.addr(new_leader as u64);
+    assert_eq!(read_from(new_leader, "trimmed", 60).await, expected);
+    // The deleted records stay deleted on the new leader.
+    let mut c = Client::connect(new_leader).await;
+    let (code, _, _) = common::fetch(&mut c, "trimmed", 0, 10, 1 << 20).await;
+    assert_eq!(code, 1, "OFFSET_OUT_OF_RANGE below the log start");
     cluster.shutdown().await;
 }
 
