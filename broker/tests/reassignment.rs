@@ -20,8 +20,8 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use common::cluster::{
-    TestCluster, acks_all_producer, eventually, read_partition0, send_values, values,
-    wait_for_brokers,
+    TestCluster, acks_all_producer, eventually, read_partition0, read_partition0_from, send_values,
+    values, wait_for_brokers,
 };
 use common::{Client, s, topic};
 use kafka_protocol::messages::*;
@@ -250,29 +250,6 @@ async fn reassignment_grows_a_partition_and_moves_it_off_its_leader_while_produc
     cluster.shutdown().await;
 }
 
-/// Every record of partition 0 of `name` from `start` up to the high watermark, read from
-/// the node at `addr` (retried while it answers an error: it may not lead yet).
-async fn read_from(addr: SocketAddr, name: &str, start: i64) -> Vec<(i64, Option<String>)> {
-    eventually("a whole read from the leader", || async {
-        let mut c = Client::connect(addr).await;
-        let mut out: Vec<(i64, Option<String>)> = Vec::new();
-        loop {
-            let next = out.last().map_or(start, |(o, _)| o + 1);
-            let (code, hw, records) = common::fetch(&mut c, name, 0, next, 1 << 20).await;
-            if code != NONE {
-                return None;
-            }
-            // A batch may begin before `start` (as a client does, those records are skipped).
-            let values = common::decode_values(records);
-            out.extend(values.into_iter().filter(|(o, _)| *o >= next));
-            if out.last().map_or(start, |(o, _)| o + 1) >= hw {
-                return Some(out);
-            }
-        }
-    })
-    .await
-}
-
 /// A replica added to a partition whose first records were deleted (DeleteRecords, or
 /// retention) starts its log at the leader's log start, catches up from there and joins the
 /// ISR, as Kafka's follower; it then leads with exactly the records that were left.
@@ -317,7 +294,10 @@ async fn a_new_replica_starts_at_the_leaders_log_start() {
     let expected: Vec<(i64, Option<String>)> =
         (60..100).map(|i| (i, Some(format!("v{i}")))).collect();
     let new_leader = cluster.addr(new_leader as u64);
-    assert_eq!(read_from(new_leader, "trimmed", 60).await, expected);
+    assert_eq!(
+        read_partition0_from(new_leader, "trimmed", 60).await,
+        expected
+    );
     // The deleted records stay deleted on the new leader.
     let mut c = Client::connect(new_leader).await;
     let (code, _, _) = common::fetch(&mut c, "trimmed", 0, 10, 1 << 20).await;
