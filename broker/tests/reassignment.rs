@@ -10,6 +10,7 @@
 //!   it its partition back (and answers ELECTION_NOT_NEEDED when done), and with
 //!   `auto.leader.rebalance.enable` the controller does it by itself.
 //! - IncrementalAlterConfigs / AlterConfigs of a topic reach every node's logs.
+//! - A partition moved off a node that keeps another of its topic drops its records there.
 //! - A replica added after records were deleted starts at the leader's log start.
 //! - A single node answers as a one-broker Kafka: nothing moves, no election is needed.
 
@@ -302,6 +303,73 @@ async fn a_new_replica_starts_at_the_leaders_log_start() {
     let mut c = Client::connect(new_leader).await;
     let (code, _, _) = common::fetch(&mut c, "trimmed", 0, 10, 1 << 20).await;
     assert_eq!(code, 1, "OFFSET_OUT_OF_RANGE below the log start");
+    cluster.shutdown().await;
+}
+
+/// A partition moved off a node whose other partition stays there: the moved one's records are
+/// dropped from the node's log (its directory stays with the topic's).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partition_moved_off_a_node_keeping_another_drops_its_records_there() {
+    let cluster = TestCluster::start(3, FAST).await;
+    let addrs = cluster.addrs();
+    wait_for_brokers(addrs[0], 3).await;
+    let mut t = create_topics_request::CreatableTopic::default();
+    t.name = topic("halves");
+    t.num_partitions = -1;
+    t.replication_factor = -1;
+    for index in 0..2 {
+        let mut a = create_topics_request::CreatableReplicaAssignment::default();
+        a.partition_index = index;
+        a.broker_ids = vec![BrokerId(1)];
+        t.assignments.push(a);
+    }
+    let mut req = CreateTopicsRequest::default();
+    req.topics.push(t);
+    req.timeout_ms = 10_000;
+    let r = Client::connect(addrs[0]).await.call(req, 7).await;
+    assert_eq!(
+        r.topics[0].error_code, NONE,
+        "{:?}",
+        r.topics[0].error_message
+    );
+    settled(addrs[0], "halves", 1).await;
+    let node1 = cluster.addr(1);
+    let batch = common::batch(&["a", "b", "c"], None, None, Compression::None);
+    let code = eventually("node 1 taking produce", || async {
+        let mut c = Client::connect(node1).await;
+        let (code, _) = common::produce(&mut c, "halves", 0, batch.clone(), -1).await;
+        (code != 6).then_some(code)
+    })
+    .await;
+    assert_eq!(code, NONE);
+
+    assert_eq!(
+        reassign(addrs[0], "halves", 0, Some(&[2])).await,
+        (NONE, None)
+    );
+    let moved = cluster.data_dir(1).join("halves-0");
+    eventually(
+        "the moved partition's records dropped on node 1",
+        || async {
+            let bytes: u64 = std::fs::read_dir(&moved)
+                .ok()?
+                .filter_map(|e| e.ok())
+                .filter(|e| e.path().extension().is_some_and(|x| x == "log"))
+                .map(|e| e.metadata().map_or(0, |m| m.len()))
+                .sum();
+            (bytes == 0).then_some(())
+        },
+    )
+    .await;
+    assert!(
+        cluster.data_dir(1).join("halves-1").exists(),
+        "partition 1 stays"
+    );
+    let p = partitions(addrs[0], "halves").await;
+    assert_eq!((p[0].0, p[1].0), (2, 1));
+    let records = read_partition0(cluster.addr(2), "halves").await;
+    let values: Vec<Option<String>> = records.into_iter().map(|(_, v)| v).collect();
+    assert_eq!(values, ["a", "b", "c"].map(|v| Some(v.to_string())));
     cluster.shutdown().await;
 }
 
