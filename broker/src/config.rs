@@ -206,6 +206,11 @@ const BROKER_KEYS: &[(&str, &str)] = &[
     ("broker.heartbeat.interval.ms", "2000"),
     // A follower that has not caught up for this long leaves the ISR (Kafka's default).
     ("replica.lag.time.max.ms", "30000"),
+    // Cluster mode: the active controller moves leaderships back to preferred replicas when a
+    // broker's share of partitions led elsewhere passes the percentage (Kafka's defaults).
+    ("auto.leader.rebalance.enable", "true"),
+    ("leader.imbalance.check.interval.seconds", "300"),
+    ("leader.imbalance.per.broker.percentage", "10"),
     ("num.partitions", "1"),
     ("default.replication.factor", "1"),
     ("auto.create.topics.enable", "true"),
@@ -433,6 +438,17 @@ impl BrokerProperties {
     }
     pub fn default_replication_factor(&self) -> i16 {
         self.long("default.replication.factor").clamp(1, 1000) as i16
+    }
+    /// Cluster mode: the automatic preferred-leader rebalance (`auto.leader.rebalance.enable`),
+    /// as (check interval, allowed imbalance per broker in percent); `None` when disabled.
+    pub fn leader_rebalance(&self) -> Option<(std::time::Duration, u32)> {
+        self.bool("auto.leader.rebalance.enable").then(|| {
+            let every = self.long("leader.imbalance.check.interval.seconds").max(1) as u64;
+            let percent = self
+                .long("leader.imbalance.per.broker.percentage")
+                .clamp(0, 100);
+            (std::time::Duration::from_secs(every), percent as u32)
+        })
     }
     pub fn auto_create_topics(&self) -> bool {
         self.bool("auto.create.topics.enable")

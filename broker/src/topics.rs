@@ -371,6 +371,10 @@ impl TopicRegistry {
         Ok(Partition::new(name.clone(), id, index, log))
     }
 
+    /// The data dir: the broker's one log dir (DescribeLogDirs).
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
     pub fn props(&self) -> &BrokerProperties {
         &self.props
     }

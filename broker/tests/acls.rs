@@ -170,3 +170,63 @@ async fn without_an_authorizer_acl_apis_say_security_disabled() {
     // And every request is served, as in Kafka.
     assert_eq!(create_topic(&mut c, "t", 1, &[]).await, 0);
 }
+
+/// Reassignments and elections are cluster operations, as in Kafka: AlterPartitionReassignments
+/// and ElectLeaders need ALTER on the cluster, ListPartitionReassignments and DescribeLogDirs
+/// DESCRIBE; without them the answer is CLUSTER_AUTHORIZATION_FAILED (31).
+#[tokio::test]
+async fn reassignments_elections_and_log_dirs_need_cluster_permissions() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = start_in(dir.path(), PROPS, FsyncPolicy::Never).await;
+    let addr = b.local_addr();
+    let mut admin = login_plain(addr, "admin").await;
+    assert_eq!(create_topic(&mut admin, "moved", 1, &[]).await, 0);
+    let mut alice = login_plain(addr, "alice").await;
+
+    let mut p = alter_partition_reassignments_request::ReassignablePartition::default();
+    p.replicas = Some(vec![BrokerId(1)]);
+    let mut t = alter_partition_reassignments_request::ReassignableTopic::default();
+    t.name = topic("moved");
+    t.partitions.push(p);
+    let mut alter = AlterPartitionReassignmentsRequest::default();
+    alter.topics.push(t);
+    assert_eq!(alice.call(alter.clone(), 0).await.error_code, 31);
+    let r = admin.call(alter, 0).await;
+    assert_eq!(
+        (r.error_code, r.responses[0].partitions[0].error_code),
+        (0, 0)
+    );
+
+    let list = ListPartitionReassignmentsRequest::default();
+    assert_eq!(alice.call(list.clone(), 0).await.error_code, 31);
+    assert_eq!(admin.call(list, 0).await.error_code, 0);
+
+    let mut tp = elect_leaders_request::TopicPartitions::default();
+    tp.topic = topic("moved");
+    tp.partitions = vec![0];
+    let mut elect = ElectLeadersRequest::default();
+    elect.topic_partitions = Some(vec![tp]);
+    let r = alice.call(elect.clone(), 2).await;
+    assert_eq!(r.error_code, 31);
+    assert_eq!(
+        r.replica_election_results[0].partition_result[0].error_code,
+        31
+    );
+    let r = admin.call(elect, 2).await;
+    assert_eq!(
+        r.replica_election_results[0].partition_result[0].error_code,
+        84
+    );
+
+    let mut dirs = DescribeLogDirsRequest::default();
+    dirs.topics = None; // every topic (an empty list asks for none)
+    assert_eq!(alice.call(dirs.clone(), 4).await.error_code, 31);
+    let r = admin.call(dirs, 4).await;
+    assert_eq!(r.error_code, 0);
+    let names: Vec<String> = r.results[0]
+        .topics
+        .iter()
+        .map(|t| t.name.0.to_string())
+        .collect();
+    assert!(names.contains(&"moved".to_string()), "{names:?}");
+}

@@ -258,6 +258,36 @@ pub enum TopicsCommand {
         #[arg(short = 't', long = "topic", required = true)]
         topics: Vec<String>,
     },
+    /// Move partitions to new replicas, or cancel a move in progress (returns once the
+    /// controller has recorded it; `topics reassignments` shows the progress).
+    Reassign {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// A partition and its new replicas, preferred leader first, e.g. events:0=2,3,1
+        /// (repeatable).
+        #[arg(short = 'm', long = "move", value_name = "TOPIC:PARTITION=IDS")]
+        moves: Vec<String>,
+        /// A partition whose reassignment in progress is cancelled, e.g. events:0 (repeatable).
+        #[arg(long = "cancel", value_name = "TOPIC:PARTITION")]
+        cancels: Vec<String>,
+    },
+    /// List the partition reassignments in progress.
+    Reassignments {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Elect partition leaders: the preferred replica (default), or with --unclean any live
+    /// replica of a partition that has no leader (may lose acknowledged records).
+    ElectLeaders {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// A partition, e.g. events:0 (repeatable; default: every partition).
+        #[arg(short = 'p', long = "partition", value_name = "TOPIC:PARTITION")]
+        partitions: Vec<String>,
+        /// An unclean election instead of the preferred replica.
+        #[arg(long)]
+        unclean: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -12,6 +12,7 @@ mod groups;
 mod perf;
 mod produce;
 mod progress;
+mod reassign;
 mod security;
 mod topics;
 

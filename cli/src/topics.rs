@@ -1,4 +1,5 @@
-//! `odradek topics list|create|describe|delete`.
+//! `odradek topics list|create|describe|delete` (reassign, reassignments and elect-leaders in
+//! `reassign`).
 
 use std::io::Write;
 
@@ -26,10 +27,23 @@ pub async fn run(command: TopicsCommand) -> CliResult {
             json,
         } => describe(&client, &topics, json).await,
         TopicsCommand::Delete { client, topics } => delete(&client, &topics).await,
+        TopicsCommand::Reassign {
+            client,
+            moves,
+            cancels,
+        } => crate::reassign::reassign(&client, &moves, &cancels).await,
+        TopicsCommand::Reassignments { client } => {
+            crate::reassign::list_reassignments(&client).await
+        }
+        TopicsCommand::ElectLeaders {
+            client,
+            partitions,
+            unclean,
+        } => crate::reassign::elect_leaders(&client, &partitions, unclean).await,
     }
 }
 
-async fn admin(client: &ClientArgs) -> CliResult<Admin> {
+pub async fn admin(client: &ClientArgs) -> CliResult<Admin> {
     let config = client_config(client)?;
     let admin = Admin::from_config(&config).map_err(|e| Failure::usage(e.to_string()))?;
     reach_broker(admin.cluster()).await?;

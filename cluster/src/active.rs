@@ -13,7 +13,7 @@ use tokio::sync::watch;
 
 use crate::controller::ProposeError;
 use crate::lease::Leases;
-use crate::metadata::{Applied, MetadataImage, MetadataRecord, NodeId};
+use crate::metadata::{Applied, Election, MetadataImage, MetadataRecord, NodeId};
 use crate::raft::{LogId, Raft};
 
 /// The active controller's answer to a broker heartbeat.
@@ -157,6 +157,45 @@ impl ControllerHandle {
                 return;
             }
         }
+    }
+
+    /// On the active controller: preferred-replica elections for the brokers whose share of
+    /// partitions led elsewhere is above `imbalance_percent` (Kafka's automatic leader
+    /// rebalance). A refused election (the image moved on meanwhile) is simply not done.
+    pub async fn rebalance_leaders(&self, imbalance_percent: u32) {
+        if self.leading_term().is_err() {
+            return;
+        }
+        for (topic, partition) in self.image().preferred_elections_due(imbalance_percent) {
+            let record = MetadataRecord::ElectLeader {
+                topic,
+                partition,
+                election: Election::Preferred,
+            };
+            match self.propose(record.clone()).await {
+                Ok((_, Applied::Done)) => tracing::info!(?record, "preferred leader elected"),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::info!(error = %e, ?record, "automatic leader rebalance");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Runs `rebalance_leaders` every `every` until the task is aborted.
+    pub fn spawn_leader_rebalance(
+        &self,
+        every: Duration,
+        imbalance_percent: u32,
+    ) -> tokio::task::JoinHandle<()> {
+        let handle = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                handle.rebalance_leaders(imbalance_percent).await;
+            }
+        })
     }
 
     /// Checks leases every `every` until the task is aborted.

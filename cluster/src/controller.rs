@@ -31,6 +31,10 @@ pub struct ControllerConfig {
     pub raft: openraft::Config,
     /// Kafka's `broker.session.timeout.ms`: a broker silent this long is fenced.
     pub broker_session_timeout_ms: u64,
+    /// `auto.leader.rebalance.enable`: how often the active controller looks for leaderships
+    /// away from their preferred replica, and the share of them per broker (percent) it lets
+    /// be (`leader.imbalance.check.interval.seconds`, `leader.imbalance.per.broker.percentage`).
+    pub leader_rebalance: Option<(Duration, u32)>,
 }
 
 impl ControllerConfig {
@@ -130,7 +134,10 @@ impl Controller {
         let handle = ControllerHandle::new(raft, image.clone(), config.broker_session_timeout_ms);
         // A lease is checked a few times per session timeout, so a lapse is acted on promptly.
         let every = Duration::from_millis((config.broker_session_timeout_ms / 4).max(10));
-        let tasks = vec![handle.spawn_lease_checks(every)];
+        let mut tasks = vec![handle.spawn_lease_checks(every)];
+        if let Some((every, percent)) = config.leader_rebalance {
+            tasks.push(handle.spawn_leader_rebalance(every, percent));
+        }
         Ok(Self {
             node_id: config.node_id,
             handle,

@@ -5,7 +5,7 @@
 //! Nothing here reads a clock: a lapsed lease becomes a `FenceBroker` record proposed by the
 //! active controller (`lease.rs`), and replaying that record fences the broker on every node.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -46,6 +46,39 @@ pub struct PartitionImage {
     /// Bumped on every change of leader or ISR; an AlterPartition names the one it saw.
     pub partition_epoch: i32,
     pub isr: Vec<NodeId>,
+    /// A reassignment in progress (KIP-455): replicas being added (not in the original
+    /// assignment) and being removed (not in the target). `replicas` is then the target
+    /// followed by the removing ones; both are empty when none is in progress.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub adding: Vec<NodeId>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removing: Vec<NodeId>,
+}
+
+impl PartitionImage {
+    pub fn reassigning(&self) -> bool {
+        !self.adding.is_empty() || !self.removing.is_empty()
+    }
+
+    /// The assignment a reassignment moves to (the replicas when none is in progress).
+    pub fn target_replicas(&self) -> Vec<NodeId> {
+        without(&self.replicas, &self.removing)
+    }
+
+    /// The assignment before the reassignment in progress (what cancelling returns to).
+    pub fn original_replicas(&self) -> Vec<NodeId> {
+        without(&self.replicas, &self.adding)
+    }
+}
+
+/// Which leader ElectLeaders asks for (KIP-460).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Election {
+    /// The first replica of the assignment, if it is live and in the ISR.
+    Preferred,
+    /// Only for a partition without a leader: an ISR member, else any live replica (which may
+    /// lose acknowledged records, as Kafka's unclean election).
+    Unclean,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,6 +140,24 @@ pub enum MetadataRecord {
         key: String,
         value: Option<String>,
     },
+    /// AlterConfigs / IncrementalAlterConfigs: the topic's overrides from now on, all of them.
+    ReplaceTopicConfigs {
+        topic: String,
+        configs: BTreeMap<String, String>,
+    },
+    /// AlterPartitionReassignments: move the partition to `target` (Some), or cancel the
+    /// reassignment in progress (None), KIP-455.
+    ReassignPartition {
+        topic: String,
+        partition: u32,
+        target: Option<Vec<NodeId>>,
+    },
+    /// ElectLeaders (KIP-460), also the active controller's automatic leader rebalance.
+    ElectLeader {
+        topic: String,
+        partition: u32,
+        election: Election,
+    },
     /// A partition leader's AlterPartition: the new ISR, valid only against the leader epoch and
     /// partition epoch it was computed from.
     ChangeIsr {
@@ -154,6 +205,14 @@ pub enum Rejection {
     /// The ISR names a broker that is not a replica, is fenced, or leaves out the leader.
     IneligibleReplica,
     InvalidAssignment,
+    /// Cancelling where nothing is being reassigned (NO_REASSIGNMENT_IN_PROGRESS).
+    NoReassignmentInProgress,
+    /// The partition already has the leader asked for (ELECTION_NOT_NEEDED).
+    ElectionNotNeeded,
+    /// The preferred replica is fenced or out of the ISR (PREFERRED_LEADER_NOT_AVAILABLE).
+    PreferredLeaderNotAvailable,
+    /// No live replica could lead (ELIGIBLE_LEADERS_NOT_AVAILABLE).
+    EligibleLeadersNotAvailable,
 }
 
 impl MetadataImage {
@@ -263,6 +322,25 @@ impl MetadataImage {
                     }
                 }
             }
+            MetadataRecord::ReplaceTopicConfigs { topic, configs } => {
+                match self.topics.get_mut(topic) {
+                    None => Applied::Rejected(Rejection::UnknownTopic),
+                    Some(t) => {
+                        t.configs = configs.clone();
+                        Applied::Done
+                    }
+                }
+            }
+            MetadataRecord::ReassignPartition {
+                topic,
+                partition,
+                target,
+            } => self.reassign(topic, *partition, target.as_deref()),
+            MetadataRecord::ElectLeader {
+                topic,
+                partition,
+                election,
+            } => self.elect(topic, *partition, *election),
             MetadataRecord::ChangeIsr {
                 topic,
                 partition,
@@ -356,7 +434,140 @@ impl MetadataImage {
             leader_epoch: 0,
             partition_epoch: 0,
             isr,
+            adding: vec![],
+            removing: vec![],
         }
+    }
+
+    fn live_brokers(&self) -> BTreeSet<NodeId> {
+        self.brokers
+            .values()
+            .filter(|b| !b.fenced)
+            .map(|b| b.id)
+            .collect()
+    }
+
+    fn partition_mut(
+        &mut self,
+        topic: &str,
+        partition: u32,
+    ) -> Result<&mut PartitionImage, Rejection> {
+        self.topics
+            .get_mut(topic)
+            .ok_or(Rejection::UnknownTopic)?
+            .partitions
+            .get_mut(partition as usize)
+            .ok_or(Rejection::UnknownPartition)
+    }
+
+    /// Starts, replaces or (with no target) cancels a partition's reassignment. A target that
+    /// the ISR already covers completes at once (e.g. only removing replicas).
+    fn reassign(&mut self, topic: &str, partition: u32, target: Option<&[NodeId]>) -> Applied {
+        let live = self.live_brokers();
+        let valid = target.is_none_or(|t| {
+            !t.is_empty()
+                && !has_duplicates(t)
+                && t.iter().all(|r| self.brokers.contains_key(r))
+                && t.iter().any(|r| live.contains(r))
+        });
+        let p = match self.partition_mut(topic, partition) {
+            Ok(p) => p,
+            Err(why) => return Applied::Rejected(why),
+        };
+        if !valid {
+            return Applied::Rejected(Rejection::InvalidAssignment);
+        }
+        let Some(target) = target else {
+            if !p.reassigning() {
+                return Applied::Rejected(Rejection::NoReassignmentInProgress);
+            }
+            revert_reassignment(p, &live);
+            return Applied::Done;
+        };
+        // A new target replaces the one in progress: it starts from the original assignment.
+        if p.reassigning() {
+            revert_reassignment(p, &live);
+        }
+        let original = p.replicas.clone();
+        p.adding = without(target, &original);
+        p.removing = without(&original, target);
+        p.replicas = target.to_vec();
+        p.replicas.extend(p.removing.iter().copied());
+        p.partition_epoch += 1;
+        complete_reassignment(p, &live);
+        Applied::Done
+    }
+
+    fn elect(&mut self, topic: &str, partition: u32, election: Election) -> Applied {
+        let live = self.live_brokers();
+        let p = match self.partition_mut(topic, partition) {
+            Ok(p) => p,
+            Err(why) => return Applied::Rejected(why),
+        };
+        let leader = match election {
+            Election::Preferred => {
+                let preferred = p.replicas[0];
+                if p.leader == Some(preferred) {
+                    return Applied::Rejected(Rejection::ElectionNotNeeded);
+                }
+                if !p.isr.contains(&preferred) || !live.contains(&preferred) {
+                    return Applied::Rejected(Rejection::PreferredLeaderNotAvailable);
+                }
+                preferred
+            }
+            Election::Unclean => {
+                if p.leader.is_some() {
+                    return Applied::Rejected(Rejection::ElectionNotNeeded);
+                }
+                let in_isr = p
+                    .replicas
+                    .iter()
+                    .find(|r| p.isr.contains(r) && live.contains(r));
+                match in_isr.or_else(|| p.replicas.iter().find(|r| live.contains(r))) {
+                    Some(r) => *r,
+                    None => return Applied::Rejected(Rejection::EligibleLeadersNotAvailable),
+                }
+            }
+        };
+        if !p.isr.contains(&leader) {
+            // Unclean: the new leader's log is the truth from now on.
+            p.isr = vec![leader];
+        }
+        p.leader = Some(leader);
+        p.leader_epoch += 1;
+        p.partition_epoch += 1;
+        Applied::Done
+    }
+
+    /// The preferred-replica elections the automatic leader rebalance asks for: on every broker
+    /// whose share of partitions led elsewhere (of those it is the preferred replica of) is
+    /// above `imbalance_percent`, its partitions it could lead again (live, in the ISR).
+    pub fn preferred_elections_due(&self, imbalance_percent: u32) -> Vec<(String, u32)> {
+        let live = self.live_brokers();
+        // Per preferred broker: partitions it is preferred for, and those led by another.
+        let mut counts: BTreeMap<NodeId, (u64, Vec<(String, u32)>)> = BTreeMap::new();
+        for (name, t) in &self.topics {
+            for (i, p) in t.partitions.iter().enumerate() {
+                let preferred = p.replicas[0];
+                let entry = counts.entry(preferred).or_default();
+                entry.0 += 1;
+                if p.leader != Some(preferred) {
+                    entry.1.push((name.clone(), i as u32));
+                }
+            }
+        }
+        let mut due = vec![];
+        for (broker, (total, elsewhere)) in counts {
+            let imbalanced = elsewhere.len() as u64 * 100 > u64::from(imbalance_percent) * total;
+            if !imbalanced || !live.contains(&broker) {
+                continue;
+            }
+            due.extend(elsewhere.into_iter().filter(|(name, i)| {
+                self.partition(name, *i)
+                    .is_some_and(|p| p.isr.contains(&broker))
+            }));
+        }
+        due
     }
 
     /// Takes `id` out of every ISR and moves its leaderships to the next live ISR member in
@@ -412,6 +623,7 @@ impl MetadataImage {
         isr: &[NodeId],
     ) -> Applied {
         let live: Vec<bool> = isr.iter().map(|r| self.is_live(*r)).collect();
+        let live_set = self.live_brokers();
         let Some(t) = self.topics.get_mut(topic) else {
             return Applied::Rejected(Rejection::UnknownTopic);
         };
@@ -433,8 +645,76 @@ impl MetadataImage {
         }
         p.isr = isr.to_vec();
         p.partition_epoch += 1;
+        complete_reassignment(p, &live_set);
         Applied::Done
     }
+}
+
+/// `ids` without those in `drop`, in order.
+fn without(ids: &[NodeId], drop: &[NodeId]) -> Vec<NodeId> {
+    ids.iter().copied().filter(|r| !drop.contains(r)).collect()
+}
+
+/// Moves the leadership to the first replica in `order` that is live and in the ISR when the
+/// current leader may not keep it; `None` when no replica can lead.
+fn keep_or_move_leader(p: &mut PartitionImage, live: &BTreeSet<NodeId>) {
+    let keeps = p
+        .leader
+        .is_some_and(|l| p.replicas.contains(&l) && p.isr.contains(&l) && live.contains(&l));
+    if keeps {
+        return;
+    }
+    let next = p
+        .replicas
+        .iter()
+        .copied()
+        .find(|r| p.isr.contains(r) && live.contains(r));
+    if next != p.leader {
+        p.leader = next;
+        p.leader_epoch += 1;
+    }
+}
+
+/// KIP-455's completion: once every adding replica is in the ISR and the ISR keeps a member
+/// outside the removing ones, the assignment becomes the target and the removing replicas
+/// leave; a removed leader hands the leadership to the first target replica in the ISR.
+fn complete_reassignment(p: &mut PartitionImage, live: &BTreeSet<NodeId>) {
+    if !p.reassigning() {
+        return;
+    }
+    let isr = without(&p.isr, &p.removing);
+    if isr.is_empty() || !p.adding.iter().all(|r| isr.contains(r)) {
+        return;
+    }
+    p.replicas = p.target_replicas();
+    p.isr = isr;
+    p.adding.clear();
+    p.removing.clear();
+    p.partition_epoch += 1;
+    keep_or_move_leader(p, live);
+}
+
+/// Cancels a reassignment: back to the original replicas; the adding ones leave the ISR (if
+/// only they were in it, the live original replicas form it again, as Kafka's revert).
+fn revert_reassignment(p: &mut PartitionImage, live: &BTreeSet<NodeId>) {
+    let original = p.original_replicas();
+    let mut isr = without(&p.isr, &p.adding);
+    if isr.is_empty() {
+        isr = original
+            .iter()
+            .copied()
+            .filter(|r| live.contains(r))
+            .collect();
+        if isr.is_empty() {
+            isr = vec![original[0]];
+        }
+    }
+    p.replicas = original;
+    p.isr = isr;
+    p.adding.clear();
+    p.removing.clear();
+    p.partition_epoch += 1;
+    keep_or_move_leader(p, live);
 }
 
 fn has_duplicates(ids: &[NodeId]) -> bool {
@@ -673,6 +953,205 @@ mod tests {
             broken[0].starts_with("t-0: leader outside the ISR"),
             "{broken:?}"
         );
+    }
+
+    fn isr_change(image: &MetadataImage, partition: u32, isr: Vec<NodeId>) -> MetadataRecord {
+        let p = image.partition("t", partition).unwrap();
+        MetadataRecord::ChangeIsr {
+            topic: "t".into(),
+            partition,
+            leader: p.leader.unwrap(),
+            leader_epoch: p.leader_epoch,
+            partition_epoch: p.partition_epoch,
+            isr,
+        }
+    }
+
+    #[test]
+    fn a_reassignment_completes_when_the_adding_replicas_join_the_isr() {
+        let (mut image, mut offset, _) = three_brokers_one_topic();
+        offset += 1;
+        register(&mut image, &mut offset, 4);
+        // t-0 is [1, 2, 3] led by 1; move it to [4, 2]: 4 added, 1 (the leader) and 3 removed.
+        offset += 1;
+        let move_it = MetadataRecord::ReassignPartition {
+            topic: "t".into(),
+            partition: 0,
+            target: Some(vec![4, 2]),
+        };
+        assert_eq!(image.apply(offset, &move_it), Applied::Done);
+        let p = image.partition("t", 0).unwrap().clone();
+        assert_eq!(
+            (&p.replicas, &p.adding, &p.removing),
+            (&vec![4, 2, 1, 3], &vec![4], &vec![1, 3])
+        );
+        assert_eq!(
+            (p.leader, p.leader_epoch),
+            (Some(1), 0),
+            "no leader change yet"
+        );
+
+        offset += 1;
+        assert_eq!(
+            image.apply(offset, &isr_change(&image, 0, vec![1, 2, 3, 4])),
+            Applied::Done
+        );
+        let p = image.partition("t", 0).unwrap();
+        assert_eq!((&p.replicas, &p.isr), (&vec![4, 2], &vec![2, 4]));
+        assert!(!p.reassigning());
+        assert_eq!(
+            (p.leader, p.leader_epoch),
+            (Some(4), 1),
+            "the removed leader hands over to the first target replica in the ISR"
+        );
+        assert!(image.broken_invariants().is_empty());
+    }
+
+    #[test]
+    fn cancelling_reverts_and_only_a_reassignment_in_progress_can_be_cancelled() {
+        let (mut image, mut offset, _) = three_brokers_one_topic();
+        offset += 1;
+        register(&mut image, &mut offset, 4);
+        let cancel = MetadataRecord::ReassignPartition {
+            topic: "t".into(),
+            partition: 1,
+            target: None,
+        };
+        offset += 1;
+        assert_eq!(
+            image.apply(offset, &cancel),
+            Applied::Rejected(Rejection::NoReassignmentInProgress)
+        );
+        let before = image.partition("t", 1).unwrap().clone();
+        offset += 1;
+        let grow = MetadataRecord::ReassignPartition {
+            topic: "t".into(),
+            partition: 1,
+            target: Some(vec![2, 3, 1, 4]),
+        };
+        assert_eq!(image.apply(offset, &grow), Applied::Done);
+        // 4 is fetching; an ISR change that does not name it completes nothing.
+        offset += 1;
+        image.apply(offset, &isr_change(&image, 1, vec![2, 3]));
+        assert!(image.partition("t", 1).unwrap().reassigning());
+        offset += 1;
+        assert_eq!(image.apply(offset, &cancel), Applied::Done);
+        let p = image.partition("t", 1).unwrap();
+        assert_eq!(p.replicas, before.replicas);
+        assert!(!p.reassigning());
+        assert_eq!(p.leader, before.leader);
+
+        // Only removing replicas, all in the ISR: done at once.
+        offset += 1;
+        let shrink = MetadataRecord::ReassignPartition {
+            topic: "t".into(),
+            partition: 2,
+            target: Some(vec![1]),
+        };
+        assert_eq!(image.apply(offset, &shrink), Applied::Done);
+        let p = image.partition("t", 2).unwrap();
+        assert_eq!(
+            (&p.replicas, &p.isr, p.leader),
+            (&vec![1], &vec![1], Some(1))
+        );
+        for bad in [vec![], vec![1, 1], vec![1, 9]] {
+            offset += 1;
+            let r = MetadataRecord::ReassignPartition {
+                topic: "t".into(),
+                partition: 2,
+                target: Some(bad.clone()),
+            };
+            assert_eq!(
+                image.apply(offset, &r),
+                Applied::Rejected(Rejection::InvalidAssignment),
+                "{bad:?}"
+            );
+        }
+        assert!(image.broken_invariants().is_empty());
+    }
+
+    #[test]
+    fn elections_preferred_unclean_and_the_automatic_rebalance() {
+        let (mut image, mut offset, epochs) = three_brokers_one_topic();
+        let elect = |partition, election| MetadataRecord::ElectLeader {
+            topic: "t".into(),
+            partition,
+            election,
+        };
+        offset += 1;
+        assert_eq!(
+            image.apply(offset, &elect(0, Election::Preferred)),
+            Applied::Rejected(Rejection::ElectionNotNeeded)
+        );
+        assert!(image.preferred_elections_due(10).is_empty());
+        let unfence = |id, epoch| MetadataRecord::UnfenceBroker { id, epoch };
+        // Broker 1 fenced: t-0 moves to 2. Back (unfenced), it is not in the ISR yet.
+        let (id, epoch) = (1, epochs[0]);
+        for record in [
+            MetadataRecord::FenceBroker { id, epoch },
+            unfence(id, epoch),
+        ] {
+            offset += 1;
+            image.apply(offset, &record);
+        }
+        offset += 1;
+        assert_eq!(
+            image.apply(offset, &elect(0, Election::Preferred)),
+            Applied::Rejected(Rejection::PreferredLeaderNotAvailable)
+        );
+        assert!(
+            image.preferred_elections_due(10).is_empty(),
+            "1 not in the ISR"
+        );
+        offset += 1;
+        image.apply(offset, &isr_change(&image, 0, vec![2, 3, 1]));
+        assert_eq!(
+            image.preferred_elections_due(10),
+            vec![("t".to_string(), 0)]
+        );
+        assert_eq!(
+            image.preferred_elections_due(100),
+            vec![],
+            "one of one partition led elsewhere is 100 %, not above it"
+        );
+        offset += 1;
+        assert_eq!(
+            image.apply(offset, &elect(0, Election::Preferred)),
+            Applied::Done
+        );
+        assert_eq!(image.partition("t", 0).unwrap().leader, Some(1));
+
+        // Unclean: only without a leader; an ISR member first, else any live replica.
+        offset += 1;
+        assert_eq!(
+            image.apply(offset, &elect(1, Election::Unclean)),
+            Applied::Rejected(Rejection::ElectionNotNeeded)
+        );
+        for (id, epoch) in [(1, epochs[0]), (3, epochs[2]), (2, epochs[1])] {
+            offset += 1;
+            image.apply(offset, &MetadataRecord::FenceBroker { id, epoch });
+        }
+        let p = image.partition("t", 1).unwrap().clone();
+        assert_eq!((p.leader, &p.isr), (None, &vec![2]));
+        offset += 1;
+        assert_eq!(
+            image.apply(offset, &elect(1, Election::Unclean)),
+            Applied::Rejected(Rejection::EligibleLeadersNotAvailable)
+        );
+        offset += 1;
+        image.apply(offset, &unfence(3, epochs[2]));
+        offset += 1;
+        assert_eq!(
+            image.apply(offset, &elect(1, Election::Unclean)),
+            Applied::Done
+        );
+        let p = image.partition("t", 1).unwrap();
+        assert_eq!(
+            (p.leader, &p.isr),
+            (Some(3), &vec![3]),
+            "unclean: 3 was not in the ISR"
+        );
+        assert!(image.broken_invariants().is_empty());
     }
 
     #[test]

@@ -210,8 +210,10 @@ impl LeaderPartition {
     }
 
     /// The metadata changed. Returns false when this broker no longer leads this partition in
-    /// this leader epoch (the caller drops this state and becomes a follower).
-    pub fn metadata_changed(&mut self, image: &PartitionImage) -> bool {
+    /// this leader epoch (the caller drops this state and becomes a follower). A reassignment
+    /// changes the replicas within a leader epoch: added ones start fetching now (outside the
+    /// ISR until caught up), removed ones are no longer served.
+    pub fn metadata_changed(&mut self, image: &PartitionImage, now_ms: u64) -> bool {
         if image.leader != Some(self.me) || image.leader_epoch != self.leader_epoch {
             return false;
         }
@@ -220,6 +222,15 @@ impl LeaderPartition {
             self.isr = image.isr.clone();
             self.replicas = image.replicas.clone();
             self.pending = None;
+            let me = self.me;
+            self.followers
+                .retain(|id, _| image.replicas.contains(id) && *id != me);
+            for r in image.replicas.iter().filter(|r| **r != me) {
+                self.followers.entry(*r).or_insert(Progress {
+                    log_end: None,
+                    caught_up_ms: now_ms,
+                });
+            }
             self.advance_high_watermark();
         }
         true
@@ -321,6 +332,8 @@ mod tests {
             leader_epoch: 5,
             partition_epoch: 9,
             isr,
+            adding: vec![],
+            removing: vec![],
         }
     }
 
@@ -359,7 +372,7 @@ mod tests {
 
         let mut shrunk = partition(vec![1, 2]);
         shrunk.partition_epoch = 10;
-        assert!(leader.metadata_changed(&shrunk));
+        assert!(leader.metadata_changed(&shrunk, 1000));
         assert_eq!(
             leader.high_watermark(),
             10,
@@ -393,6 +406,37 @@ mod tests {
     }
 
     #[test]
+    fn a_reassignment_adds_and_removes_followers_within_the_leader_epoch() {
+        let mut leader =
+            LeaderPartition::new(1, ("t", 0), &partition(vec![1, 2, 3]), 10, 10, CONFIG, 0);
+        assert_eq!(
+            leader.follower_fetch(4, 10, 1),
+            Err(FetchRefused::NotAReplica)
+        );
+        // Moving to [1, 2, 4]: 4 is added (outside the ISR), 3 still a replica until done.
+        let mut moving = partition(vec![1, 2, 3]);
+        moving.replicas = vec![1, 2, 4, 3];
+        moving.adding = vec![4];
+        moving.removing = vec![3];
+        moving.partition_epoch = 10;
+        assert!(leader.metadata_changed(&moving, 5));
+        let joined = leader.follower_fetch(4, 10, 6).unwrap();
+        let Some(MetadataRecord::ChangeIsr { isr, .. }) = joined.propose else {
+            panic!("no expansion");
+        };
+        assert_eq!(isr, vec![1, 2, 3, 4]);
+        let mut done = partition(vec![1, 2, 4]);
+        done.replicas = vec![1, 2, 4];
+        done.partition_epoch = 12;
+        assert!(leader.metadata_changed(&done, 7));
+        assert_eq!(
+            leader.follower_fetch(3, 10, 8),
+            Err(FetchRefused::NotAReplica),
+            "a removed replica is no longer served"
+        );
+    }
+
+    #[test]
     fn acks_all_needs_min_insync_replicas_and_a_new_leader_epoch_ends_leadership() {
         let mut leader = LeaderPartition::new(1, ("t", 0), &partition(vec![1]), 0, 0, CONFIG, 0);
         assert_eq!(
@@ -405,7 +449,7 @@ mod tests {
         let mut moved = partition(vec![2, 3]);
         moved.leader = Some(2);
         moved.leader_epoch = 6;
-        assert!(!leader.metadata_changed(&moved));
+        assert!(!leader.metadata_changed(&moved, 0));
     }
 
     #[test]

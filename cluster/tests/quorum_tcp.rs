@@ -36,6 +36,7 @@ fn config(
         sync: true,
         raft,
         broker_session_timeout_ms: SESSION_TIMEOUT_MS,
+        leader_rebalance: None,
     }
 }
 

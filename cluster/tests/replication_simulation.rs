@@ -462,7 +462,7 @@ impl Sim {
         trace!(self, "node {id} learns {p:?} (log end {end}, hw {hw})");
         let n = self.nodes.get_mut(&id).unwrap();
         if let Some(leader) = n.leader.as_mut()
-            && !leader.metadata_changed(&p)
+            && !leader.metadata_changed(&p, now)
         {
             n.leader = None;
         }

@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use odradek_cluster::active::ControllerHandle;
 use odradek_cluster::client::ControllerClient;
-use odradek_cluster::metadata::assign_replicas;
+use odradek_cluster::metadata::{Election, assign_replicas};
 use odradek_cluster::raft::{Raft, seed_thread_rng};
 use odradek_cluster::rpc::{RpcRequest, RpcResponse, Transport, TransportFactory, dispatch};
 use odradek_cluster::{Applied, Controller, ControllerConfig, MetadataImage, MetadataRecord};
@@ -151,6 +151,8 @@ struct Sim {
     controllers: BTreeMap<u64, Controller>,
     observed: Arc<Mutex<Observed>>,
     topics_created: u64,
+    /// Draws for reassignments and elections only (see `workload_record`).
+    admin_rng: fastrand::Rng,
 }
 
 impl Sim {
@@ -170,6 +172,7 @@ impl Sim {
                 ..Default::default()
             },
             broker_session_timeout_ms: 9_000,
+            leader_rebalance: None,
         }
     }
 
@@ -215,8 +218,52 @@ impl Sim {
         }
     }
 
-    /// A proposal built from `from`'s current view (so it may be stale and be rejected).
+    /// A proposal built from `from`'s current view (so it may be stale and be rejected). One
+    /// in four is a reassignment or a leader election instead, drawn from a generator of its
+    /// own so each seed's other draws (faults, timings) stay what they were before these
+    /// records were added.
     fn workload_record(&mut self, image: &MetadataImage) -> MetadataRecord {
+        let record = self.regular_record(image);
+        if self.admin_rng.u8(0..4) > 0 {
+            return record;
+        }
+        self.admin_record(image).unwrap_or(record)
+    }
+
+    /// A reassignment (to 1–3 of brokers 1–4, or a cancel) or an election of a random partition.
+    fn admin_record(&mut self, image: &MetadataImage) -> Option<MetadataRecord> {
+        let rng = &mut self.admin_rng;
+        let (name, t) = image
+            .topics
+            .iter()
+            .nth(rng.usize(0..image.topics.len().max(1)))?;
+        let partition = rng.u32(0..t.partitions.len() as u32);
+        if rng.bool() {
+            let target = (rng.u8(0..4) > 0).then(|| {
+                let mut ids = vec![1, 2, 3, 4];
+                rng.shuffle(&mut ids);
+                ids.truncate(rng.usize(1..=3));
+                ids
+            });
+            return Some(MetadataRecord::ReassignPartition {
+                topic: name.clone(),
+                partition,
+                target,
+            });
+        }
+        let election = if rng.bool() {
+            Election::Preferred
+        } else {
+            Election::Unclean
+        };
+        Some(MetadataRecord::ElectLeader {
+            topic: name.clone(),
+            partition,
+            election,
+        })
+    }
+
+    fn regular_record(&mut self, image: &MetadataImage) -> MetadataRecord {
         let broker = self.rng.u64(1..=4);
         let epoch_of = |id| image.brokers.get(&id).map_or(0, |b| b.epoch);
         match self.rng.u8(0..7) {
@@ -565,6 +612,7 @@ fn run_seed(seed: u64) -> (Vec<String>, Stats) {
             controllers: BTreeMap::new(),
             observed: Arc::default(),
             topics_created: 0,
+            admin_rng: fastrand::Rng::with_seed(seed ^ 0x5eed_ad11),
         };
         sim.run().await;
         let violations = sim.check_final();

@@ -5,6 +5,7 @@
 //! controller as `ChangeIsr` (Kafka's AlterPartition).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -24,8 +25,9 @@ const TICK: Duration = Duration::from_millis(100);
 #[derive(Debug)]
 pub struct Led {
     pub partition: Arc<Partition>,
-    /// More than one replica: reads are bounded by the replication high watermark.
-    pub replicated: bool,
+    /// More than one replica: reads are bounded by the replication high watermark (a
+    /// reassignment may change it within a leadership).
+    replicated: AtomicBool,
     state: Mutex<LeaderPartition>,
     /// The high watermark; dropped (closing the channel) when the leadership ends.
     hw: watch::Sender<i64>,
@@ -45,6 +47,11 @@ impl Led {
 
     pub fn leader_epoch(&self) -> i32 {
         self.state().leader_epoch()
+    }
+
+    /// Whether the partition has more than one replica (acks=all then waits for the ISR).
+    pub fn replicated(&self) -> bool {
+        self.replicated.load(Ordering::Acquire)
     }
 
     /// A receiver of the high watermark, for a produce waiting on it.
@@ -114,7 +121,7 @@ impl Led {
 
     /// Bounds reads at `hw` and wakes what waits for it when it moved.
     fn publish(&self, hw: i64) {
-        if self.replicated {
+        if self.replicated() {
             self.partition.log().set_replicated_high_watermark(Some(hw));
         }
         let moved = self.hw.send_if_modified(|old| {
@@ -167,9 +174,16 @@ impl Leaders {
                 };
                 if let Some(current) = led.remove(&key) {
                     // A topic deleted and created again has new logs.
+                    let now = crate::time::now_ms() as u64;
                     let still = Arc::ptr_eq(&current.partition, &partition)
-                        && current.state().metadata_changed(p);
+                        && current.state().metadata_changed(p, now);
                     if still {
+                        let replicated = p.replicas.len() > 1;
+                        let was = current.replicated.swap(replicated, Ordering::AcqRel);
+                        if was && !replicated {
+                            // One replica left: its log end is the high watermark again.
+                            current.partition.log().set_replicated_high_watermark(None);
+                        }
                         // An ISR shrink may let the high watermark move.
                         let hw = current.state().high_watermark();
                         current.publish(hw);
@@ -198,7 +212,7 @@ impl Leaders {
                 let (hw_tx, _) = watch::channel(leader.high_watermark());
                 let l = Arc::new(Led {
                     partition,
-                    replicated,
+                    replicated: AtomicBool::new(replicated),
                     state: Mutex::new(leader),
                     hw: hw_tx,
                 });

@@ -97,6 +97,7 @@ impl ClusterNode {
             sync: true,
             raft: ControllerConfig::default_raft_config(),
             broker_session_timeout_ms: session_timeout_ms,
+            leader_rebalance: props.leader_rebalance(),
         };
         let controller = Controller::start_tcp(controller_config, socket).await?;
         let image = controller.watch_image();

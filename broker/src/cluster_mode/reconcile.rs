@@ -1,6 +1,7 @@
 //! Local logs follow the metadata image: a topic with a replica on this node gets its logs
 //! (under the quorum's topic id), grows with CreatePartitions, takes config changes, and is
-//! deleted when the image drops it; a partition this node now leads gets the image's leader
+//! deleted when the image drops it or a reassignment moves its replicas off this node; a
+//! partition this node now leads gets the image's leader
 //! epoch, and the two sides of replication learn which partitions this node leads
 //! (`leaders`) and follows (`replica_fetcher`). Only a deletion seen in this process deletes: a
 //! topic missing from an image that is still replaying after a restart is left alone.
@@ -71,6 +72,10 @@ fn apply(
         let id = Uuid::from_u128(t.id);
         now.insert(name.clone(), id);
         if !t.partitions.iter().any(|p| p.replicas.contains(&me)) {
+            // A reassignment moved every replica of it off this node.
+            if serving && seen.get(name) == Some(&id) {
+                remove_moved_topic(state, name, id);
+            }
             continue;
         }
         let count = t.partitions.len() as i32;
@@ -93,6 +98,9 @@ fn apply(
             }
         }
         for (index, p) in t.partitions.iter().enumerate() {
+            if serving && !p.replicas.contains(&me) {
+                drop_moved_replica(&local, name, index);
+            }
             if p.leader != Some(me) || !serving {
                 continue;
             }
@@ -105,4 +113,31 @@ fn apply(
     }
     node.leaders.apply(state, me, image, serving);
     now
+}
+
+/// Deletes the local logs of a topic none of whose replicas is on this node any more (they
+/// were reassigned away; the topic itself lives on elsewhere).
+fn remove_moved_topic(state: &BrokerState, name: &str, id: Uuid) {
+    if state.topics.get(name).is_some_and(|t| t.id == id) {
+        tracing::info!(topic = %name, "every replica moved off this node; deleting its local logs");
+        if let Err(e) = state.topics.remove(name) {
+            tracing::error!(topic = %name, "deleting the logs of a moved topic: {}", e.message);
+        }
+    }
+}
+
+/// A partition reassigned off this node while other partitions of its topic stay: its log is
+/// emptied (the topic's partition directories are kept together, so it is not removed).
+fn drop_moved_replica(local: &crate::topics::Topic, name: &str, index: usize) {
+    let Some(partition) = local.partition(index as i32) else {
+        return;
+    };
+    let mut log = partition.log();
+    let start = log.log_start_offset();
+    if log.log_end_offset() > start {
+        tracing::info!(topic = %name, partition = index, "replica moved off this node; dropping its records");
+        if let Err(e) = log.truncate_to(start, crate::time::now_ms()) {
+            tracing::error!(topic = %name, partition = index, "dropping a moved replica's records: {e}");
+        }
+    }
 }

@@ -240,6 +240,13 @@ fn apply(
     }
     match pd.error_code {
         NONE => {}
+        OFFSET_OUT_OF_RANGE if log.log_end_offset() < pd.log_start_offset => {
+            // Behind what the leader still has (a new replica of a topic with deleted records).
+            if let Err(e) = log.restart_at(pd.log_start_offset, now) {
+                tracing::error!(topic = %key.0, partition = key.1, "starting over at the leader's log start: {e}");
+            }
+            return false;
+        }
         OFFSET_OUT_OF_RANGE => {
             // Ahead of the leader with no epoch to tell where: keep what it has committed.
             let to = pd.high_watermark.max(0);
@@ -270,6 +277,19 @@ fn apply(
         return true;
     }
     let records = pd.records.unwrap_or_default();
+    // The leader's log start can fall inside a batch (DeleteRecords): an empty log that asked
+    // from there starts at that batch instead, as Kafka's follower does.
+    let first_base = records
+        .get(..8)
+        .map(|b| i64::from_be_bytes(b.try_into().expect("8 bytes")));
+    if let Some(base) = first_base
+        && base < log.log_end_offset()
+        && log.log_end_offset() == log.log_start_offset()
+        && let Err(e) = log.restart_at(base, now)
+    {
+        tracing::error!(topic = %key.0, partition = key.1, "starting over at the leader's first batch: {e}");
+        return false;
+    }
     if !records.is_empty()
         && let Err(e) = log.append_replicated(&records, now)
     {
@@ -277,5 +297,13 @@ fn apply(
         return false;
     }
     log.set_replicated_high_watermark(Some(pd.high_watermark));
+    // Records the leader no longer has (DeleteRecords) are gone here too, so they cannot come
+    // back should this replica lead.
+    let start = pd.log_start_offset.min(log.high_watermark());
+    if start > log.log_start_offset()
+        && let Err(e) = log.delete_records_before(start)
+    {
+        tracing::warn!(topic = %key.0, partition = key.1, start, "following the leader's log start: {e:?}");
+    }
     true
 }

@@ -8,10 +8,11 @@ use kafka_protocol::messages::describe_configs_response::{
 use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse as IncrementalResult;
 use kafka_protocol::messages::{
     AlterConfigsRequest, AlterConfigsResponse, DescribeConfigsRequest, DescribeConfigsResponse,
-    IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
+    IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse, ResponseKind,
 };
+use odradek_cluster::MetadataRecord;
 
-use super::{Ctx, codes, str_bytes};
+use super::{Ctx, Outcome, codes, str_bytes};
 use crate::config::{ConfigSource, TOPIC_CONFIGS, TopicOverrides, topic_config_def};
 use crate::security::acl::{CLUSTER_NAME, op, resource};
 
@@ -70,8 +71,8 @@ pub fn describe_configs(ctx: &Ctx, req: DescribeConfigsRequest) -> DescribeConfi
             {
                 Err(refused)
             }
-            TOPIC => match s.topics.get(&res.resource_name) {
-                Some(t) => Ok(topic_entries(ctx, &t.overrides(), keys.as_deref())),
+            TOPIC => match topic_overrides(ctx, &res.resource_name) {
+                Some(o) => Ok(topic_entries(ctx, &o, keys.as_deref())),
                 None => Err((
                     codes::UNKNOWN_TOPIC_OR_PARTITION,
                     format!("topic '{}' does not exist", res.resource_name),
@@ -141,6 +142,15 @@ pub fn describe_configs(ctx: &Ctx, req: DescribeConfigsRequest) -> DescribeConfi
     resp
 }
 
+/// A topic's overrides: the metadata image's in cluster mode (this node may hold no replica),
+/// else the local topic's.
+fn topic_overrides(ctx: &Ctx, name: &str) -> Option<TopicOverrides> {
+    match &ctx.state.cluster {
+        Some(c) => c.image().topics.get(name).map(|t| t.configs.clone()),
+        None => ctx.state.topics.get(name).map(|t| t.overrides()),
+    }
+}
+
 /// Kafka's refusal when the principal may not `operation` the configs of a resource: TOPIC,
 /// BROKER (the cluster) or GROUP.
 fn config_denied(ctx: &Ctx, resource_type: i8, name: &str, operation: i8) -> Option<(i16, String)> {
@@ -166,21 +176,53 @@ fn config_denied(ctx: &Ctx, resource_type: i8, name: &str, operation: i8) -> Opt
     })
 }
 
-/// Applies an edit to a resource: only topics can change (broker properties are static).
+/// One resource's outcome: answered now, or (cluster mode) a topic's new overrides for the
+/// controller to decide.
+enum Change {
+    Answered(i16, Option<String>),
+    Propose {
+        topic: String,
+        configs: TopicOverrides,
+    },
+}
+
+/// Applies an edit to a resource: only topics can change (broker properties are static). In
+/// cluster mode the edit is made to the overrides the metadata image holds, checked here, and
+/// proposed; every node then applies the result to its logs (`cluster_mode::reconcile`).
 fn alter(
     ctx: &Ctx,
     resource_type: i8,
     name: &str,
     validate_only: bool,
     edit: impl FnOnce(&mut TopicOverrides) -> Result<(), String>,
-) -> (i16, Option<String>) {
+) -> Change {
     if resource_type != TOPIC {
-        return (
+        return Change::Answered(
             codes::INVALID_REQUEST,
             Some(
                 "only topic configs can be altered; broker properties are static (--config)".into(),
             ),
         );
+    }
+    if let Some(cluster) = &ctx.state.cluster {
+        let Some(mut configs) = cluster.image().topics.get(name).map(|t| t.configs.clone()) else {
+            return Change::Answered(
+                codes::UNKNOWN_TOPIC_OR_PARTITION,
+                Some(format!("topic '{name}' does not exist")),
+            );
+        };
+        if let Err(e) =
+            edit(&mut configs).and_then(|()| crate::config::validate_overrides(&configs))
+        {
+            return Change::Answered(codes::INVALID_CONFIG, Some(e));
+        }
+        if validate_only {
+            return Change::Answered(codes::NONE, None);
+        }
+        return Change::Propose {
+            topic: name.to_string(),
+            configs,
+        };
     }
     let mut edit_err = None;
     let result = ctx.state.topics.alter_config(
@@ -193,16 +235,54 @@ fn alter(
         validate_only,
     );
     if let Some(e) = edit_err {
-        return (codes::INVALID_CONFIG, Some(e));
+        return Change::Answered(codes::INVALID_CONFIG, Some(e));
     }
     match result {
-        Ok(()) => (codes::NONE, None),
-        Err(e) => (e.code, Some(e.message)),
+        Ok(()) => Change::Answered(codes::NONE, None),
+        Err(e) => Change::Answered(e.code, Some(e.message)),
     }
 }
 
-pub fn alter_configs(ctx: &Ctx, req: AlterConfigsRequest) -> AlterConfigsResponse {
-    let mut resp = AlterConfigsResponse::default();
+/// Answers every resource: at once when nothing is to be proposed, else after the proposals
+/// (one per topic, in request order). `respond` builds the response from (code, message)s.
+fn finish(
+    ctx: &Ctx,
+    changes: Vec<Change>,
+    respond: impl FnOnce(Vec<(i16, Option<String>)>) -> ResponseKind + Send + 'static,
+) -> Outcome {
+    let pending = changes.iter().any(|c| matches!(c, Change::Propose { .. }));
+    let cluster = ctx.state.cluster.clone();
+    let (Some(cluster), true) = (cluster, pending) else {
+        let results = changes
+            .into_iter()
+            .map(|c| match c {
+                Change::Answered(code, msg) => (code, msg),
+                Change::Propose { .. } => unreachable!("nothing pending"),
+            })
+            .collect();
+        return Outcome::Respond(Box::new(respond(results)));
+    };
+    Outcome::Later(Box::pin(async move {
+        let mut results = Vec::with_capacity(changes.len());
+        for c in changes {
+            results.push(match c {
+                Change::Answered(code, msg) => (code, msg),
+                Change::Propose { topic, configs } => {
+                    let record = MetadataRecord::ReplaceTopicConfigs { topic, configs };
+                    match super::forward::propose(&cluster, record).await {
+                        Ok(_) => (codes::NONE, None),
+                        Err(e) => (e.code, Some(e.message)),
+                    }
+                }
+            });
+        }
+        respond(results)
+    }))
+}
+
+pub fn alter_configs(ctx: &Ctx, req: AlterConfigsRequest) -> Outcome {
+    let mut changes = Vec::with_capacity(req.resources.len());
+    let mut names = Vec::with_capacity(req.resources.len());
     for res in req.resources {
         let configs: Vec<(String, Option<String>)> = res
             .configs
@@ -210,13 +290,13 @@ pub fn alter_configs(ctx: &Ctx, req: AlterConfigsRequest) -> AlterConfigsRespons
             .map(|c| (c.name.to_string(), c.value.as_ref().map(|v| v.to_string())))
             .collect();
         // AlterConfigs replaces the whole set of overrides.
-        let (code, msg) = if let Some((code, msg)) = config_denied(
+        let change = if let Some((code, msg)) = config_denied(
             ctx,
             res.resource_type,
             &res.resource_name,
             op::ALTER_CONFIGS,
         ) {
-            (code, Some(msg))
+            Change::Answered(code, Some(msg))
         } else {
             alter(
                 ctx,
@@ -234,42 +314,61 @@ pub fn alter_configs(ctx: &Ctx, req: AlterConfigsRequest) -> AlterConfigsRespons
                 },
             )
         };
-        let mut r = AlterConfigsResourceResponse::default();
-        r.resource_type = res.resource_type;
-        r.resource_name = res.resource_name;
-        r.error_code = code;
-        r.error_message = msg.map(str_bytes);
-        resp.responses.push(r);
+        changes.push(change);
+        names.push((res.resource_type, res.resource_name));
     }
-    resp
+    finish(ctx, changes, move |results| {
+        let mut resp = AlterConfigsResponse::default();
+        for ((resource_type, resource_name), (code, msg)) in names.into_iter().zip(results) {
+            let mut r = AlterConfigsResourceResponse::default();
+            r.resource_type = resource_type;
+            r.resource_name = resource_name;
+            r.error_code = code;
+            r.error_message = msg.map(str_bytes);
+            resp.responses.push(r);
+        }
+        ResponseKind::AlterConfigs(resp)
+    })
 }
 
-pub fn incremental_alter_configs(
-    ctx: &Ctx,
-    req: IncrementalAlterConfigsRequest,
-) -> IncrementalAlterConfigsResponse {
-    let mut resp = IncrementalAlterConfigsResponse::default();
+pub fn incremental_alter_configs(ctx: &Ctx, req: IncrementalAlterConfigsRequest) -> Outcome {
+    let mut changes = Vec::with_capacity(req.resources.len());
+    let mut names = Vec::with_capacity(req.resources.len());
     for res in req.resources {
-        let (code, msg) = if let Some((code, msg)) = config_denied(
+        let change = if let Some((code, msg)) = config_denied(
             ctx,
             res.resource_type,
             &res.resource_name,
             op::ALTER_CONFIGS,
         ) {
-            (code, Some(msg))
+            Change::Answered(code, Some(msg))
         } else if res.resource_type == GROUP {
-            alter_group(ctx, &res, req.validate_only)
+            let (code, msg) = alter_group(ctx, &res, req.validate_only);
+            Change::Answered(code, msg)
+        } else if res.resource_type == BROKER && res.configs.iter().all(|c| c.config_operation == 1)
+        {
+            // Deleting dynamic broker configs: there are none (broker properties are static),
+            // so there is nothing to delete, as Kafka answers for an unset one. (Kafka's
+            // kafka-reassign-partitions --verify clears its throttles this way.)
+            Change::Answered(codes::NONE, None)
         } else {
             alter_incrementally(ctx, &res, req.validate_only)
         };
-        let mut r = IncrementalResult::default();
-        r.resource_type = res.resource_type;
-        r.resource_name = res.resource_name;
-        r.error_code = code;
-        r.error_message = msg.map(str_bytes);
-        resp.responses.push(r);
+        changes.push(change);
+        names.push((res.resource_type, res.resource_name));
     }
-    resp
+    finish(ctx, changes, move |results| {
+        let mut resp = IncrementalAlterConfigsResponse::default();
+        for ((resource_type, resource_name), (code, msg)) in names.into_iter().zip(results) {
+            let mut r = IncrementalResult::default();
+            r.resource_type = resource_type;
+            r.resource_name = resource_name;
+            r.error_code = code;
+            r.error_message = msg.map(str_bytes);
+            resp.responses.push(r);
+        }
+        ResponseKind::IncrementalAlterConfigs(resp)
+    })
 }
 
 /// IncrementalAlterConfigs of a topic: SET, DELETE, and APPEND / SUBTRACT on list configs.
@@ -277,7 +376,7 @@ fn alter_incrementally(
     ctx: &Ctx,
     res: &kafka_protocol::messages::incremental_alter_configs_request::AlterConfigsResource,
     validate_only: bool,
-) -> (i16, Option<String>) {
+) -> Change {
     let ops: Vec<(String, i8, Option<String>)> = res
         .configs
         .iter()

@@ -39,7 +39,10 @@ fn cluster(ctx: &Ctx) -> Arc<ClusterNode> {
 }
 
 /// A proposal's outcome as a Kafka error; `Ok` when it applied.
-async fn propose(cluster: &ClusterNode, record: MetadataRecord) -> Result<Applied, TopicError> {
+pub(super) async fn propose(
+    cluster: &ClusterNode,
+    record: MetadataRecord,
+) -> Result<Applied, TopicError> {
     match cluster.propose(record, CATCH_UP).await {
         Ok(Applied::Rejected(why)) => Err(rejected(why)),
         Ok(applied) => Ok(applied),
@@ -56,7 +59,13 @@ async fn propose(cluster: &ClusterNode, record: MetadataRecord) -> Result<Applie
     }
 }
 
-fn rejected(why: Rejection) -> TopicError {
+pub(super) fn rejected(why: Rejection) -> TopicError {
+    if let Some((code, message)) = super::reassign::rejection_error(&why) {
+        return TopicError {
+            code,
+            message: message.into(),
+        };
+    }
     let (code, message) = match why {
         Rejection::TopicExists => (TOPIC_ALREADY_EXISTS, "the topic already exists".into()),
         Rejection::UnknownTopic | Rejection::UnknownPartition => (
@@ -332,7 +341,10 @@ pub fn create_partitions(ctx: &Ctx, req: CreatePartitionsRequest) -> Outcome {
                 };
                 let current = topic.partitions.len() as i32;
                 // New partitions get the topic's replication factor.
-                let rf = topic.partitions.first().map_or(1, |p| p.replicas.len()) as u16;
+                let rf = topic
+                    .partitions
+                    .first()
+                    .map_or(1, |p| p.target_replicas().len()) as u16;
                 if t.count <= current || t.count > 100_000 {
                     return Err(TopicError {
                         code: INVALID_PARTITIONS,
@@ -389,48 +401,3 @@ pub fn create_partitions(ctx: &Ctx, req: CreatePartitionsRequest) -> Outcome {
         ResponseKind::CreatePartitions(resp)
     }))
 }
-
-/// Topic and broker config changes are not proposed to the quorum yet: refused in cluster mode
-/// rather than applied on one node only.
-pub fn alter_configs_refused(
-    req: kafka_protocol::messages::AlterConfigsRequest,
-) -> kafka_protocol::messages::AlterConfigsResponse {
-    use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
-    let mut resp = kafka_protocol::messages::AlterConfigsResponse::default();
-    resp.responses = req
-        .resources
-        .into_iter()
-        .map(|r| {
-            let mut out = AlterConfigsResourceResponse::default();
-            out.resource_type = r.resource_type;
-            out.resource_name = r.resource_name;
-            out.error_code = INVALID_REQUEST;
-            out.error_message = Some(str_bytes(CONFIGS_NOT_FORWARDED));
-            out
-        })
-        .collect();
-    resp
-}
-
-/// IncrementalAlterConfigs, refused in cluster mode as `alter_configs_refused`.
-pub fn incremental_alter_configs_refused(
-    req: kafka_protocol::messages::IncrementalAlterConfigsRequest,
-) -> kafka_protocol::messages::IncrementalAlterConfigsResponse {
-    use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
-    let mut resp = kafka_protocol::messages::IncrementalAlterConfigsResponse::default();
-    resp.responses = req
-        .resources
-        .into_iter()
-        .map(|r| {
-            let mut out = AlterConfigsResourceResponse::default();
-            out.resource_type = r.resource_type;
-            out.resource_name = r.resource_name;
-            out.error_code = INVALID_REQUEST;
-            out.error_message = Some(str_bytes(CONFIGS_NOT_FORWARDED));
-            out
-        })
-        .collect();
-    resp
-}
-
-const CONFIGS_NOT_FORWARDED: &str = "config changes are not supported in cluster mode yet (they are not forwarded to the metadata quorum); set topic configs at creation";

@@ -14,10 +14,12 @@ pub mod configs;
 pub mod fetch;
 pub mod forward;
 pub mod groups;
+pub mod log_dirs;
 pub mod metadata;
 pub mod offsets;
 pub mod produce;
 pub mod producer_id;
+pub mod reassign;
 pub mod scram;
 pub mod share;
 pub mod txn;
@@ -98,12 +100,18 @@ pub async fn handle(ctx: &Ctx, header: &RequestHeader, request: RequestKind) -> 
         RequestKind::CreateTopics(r) if clustered => forward::create_topics(ctx, v, r),
         RequestKind::DeleteTopics(r) if clustered => forward::delete_topics(ctx, v, r),
         RequestKind::CreatePartitions(r) if clustered => forward::create_partitions(ctx, r),
-        RequestKind::AlterConfigs(r) if clustered => respond(ResponseKind::AlterConfigs(
-            forward::alter_configs_refused(r),
+        RequestKind::AlterPartitionReassignments(r) => {
+            reassign::alter_partition_reassignments(ctx, r)
+        }
+        RequestKind::ListPartitionReassignments(r) => {
+            respond(ResponseKind::ListPartitionReassignments(
+                reassign::list_partition_reassignments(ctx, r),
+            ))
+        }
+        RequestKind::ElectLeaders(r) => reassign::elect_leaders(ctx, v, r),
+        RequestKind::DescribeLogDirs(r) => respond(ResponseKind::DescribeLogDirs(
+            log_dirs::describe_log_dirs(ctx, r),
         )),
-        RequestKind::IncrementalAlterConfigs(r) if clustered => respond(
-            ResponseKind::IncrementalAlterConfigs(forward::incremental_alter_configs_refused(r)),
-        ),
         RequestKind::ApiVersions(_) => respond(ResponseKind::ApiVersions(api_versions::response(
             0,
             ctx.state.props().transaction_version(),
@@ -132,12 +140,8 @@ pub async fn handle(ctx: &Ctx, header: &RequestHeader, request: RequestKind) -> 
         RequestKind::DescribeConfigs(r) => respond(ResponseKind::DescribeConfigs(
             configs::describe_configs(ctx, r),
         )),
-        RequestKind::AlterConfigs(r) => {
-            respond(ResponseKind::AlterConfigs(configs::alter_configs(ctx, r)))
-        }
-        RequestKind::IncrementalAlterConfigs(r) => respond(ResponseKind::IncrementalAlterConfigs(
-            configs::incremental_alter_configs(ctx, r),
-        )),
+        RequestKind::AlterConfigs(r) => configs::alter_configs(ctx, r),
+        RequestKind::IncrementalAlterConfigs(r) => configs::incremental_alter_configs(ctx, r),
         RequestKind::DescribeCluster(r) => respond(ResponseKind::DescribeCluster(
             cluster::describe_cluster(ctx, r),
         )),

@@ -204,7 +204,7 @@ pub fn handle(ctx: &Ctx, version: i16, req: ProduceRequest) -> Outcome {
                     }
                     if let Some(led) = led {
                         led.appended();
-                        if acks == -1 && led.replicated {
+                        if acks == -1 && led.replicated() {
                             replication_waits.push((ti, pi, led, info.last_offset + 1));
                         }
                     }

@@ -48,6 +48,12 @@ impl LeaderEpochCache {
         self.persist()
     }
 
+    /// Forgets the whole history (a replica that starts over at the leader's log start).
+    pub fn clear(&mut self) -> io::Result<()> {
+        self.entries.clear();
+        self.persist()
+    }
+
     /// Drops entries whose start offset is at or beyond `end_offset` (log truncated).
     pub fn truncate_from_end(&mut self, end_offset: i64) -> io::Result<()> {
         let before = self.entries.len();

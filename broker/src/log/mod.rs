@@ -479,6 +479,34 @@ impl PartitionLog {
         self.rebuild_producer_state(now_ms)
     }
 
+    /// Cluster mode: a follower whose log ends before the leader's log start (the leader has
+    /// deleted those records: retention, DeleteRecords; typically a replica a reassignment just
+    /// added) drops everything it has and goes on empty at `offset`, the leader's log start,
+    /// as Kafka's follower does. Its epoch history restarts with the batches it fetches next.
+    pub fn restart_at(&mut self, offset: i64, now_ms: i64) -> io::Result<()> {
+        tracing::info!(dir = %self.dir.display(), from = self.log_end_offset(), to = offset, "replica behind the leader's log start: starting over there");
+        for (_, seg) in std::mem::take(&mut self.segments) {
+            seg.delete_files()?;
+        }
+        self.segments
+            .insert(offset, Segment::create(&self.dir, offset, now_ms)?);
+        self.log_start_offset = offset;
+        index::write_file_atomically(
+            &self.dir.join(LOG_START_FILE),
+            offset.to_string().as_bytes(),
+        )?;
+        self.dir_dirty = true;
+        self.epochs.clear()?;
+        // Below any real epoch, so the first fetched batch records its own.
+        self.leader_epoch = -1;
+        self.aborted.truncate_from(i64::MIN)?;
+        self.cleaner_skips.clear();
+        self.flushed_offset = offset;
+        self.replicated_bound = self.replicated_bound.min(offset);
+        self.advance_high_watermark();
+        self.rebuild_producer_state(now_ms)
+    }
+
     /// Cluster mode: this replica leads from now on in `epoch` (from the metadata image);
     /// batches appended from here on carry it and the epoch history records where it starts.
     pub fn become_leader(&mut self, epoch: i32) -> io::Result<()> {

@@ -101,3 +101,32 @@ fn a_follower_copies_batches_verbatim_and_truncates_where_it_diverged() {
     assert_eq!(follower.log_end_offset(), 8);
     assert_eq!(replica_read(&follower, 0), replica_read(&leader, 0));
 }
+
+#[test]
+fn a_follower_behind_the_leaders_log_start_starts_over_there_and_it_lasts() {
+    let (ld, fd) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut leader = log_in(ld.path());
+    for i in 0..10 {
+        append(&mut leader, &format!("v{i}"));
+    }
+    assert_eq!(leader.delete_records_before(6).unwrap(), 6);
+    let mut follower = log_in(fd.path());
+    append(&mut follower, "stale");
+    follower.restart_at(6, 0).unwrap();
+    assert_eq!(
+        (follower.log_start_offset(), follower.log_end_offset()),
+        (6, 6)
+    );
+    assert!(follower.epoch_history().is_empty(), "nothing fetched yet");
+    follower
+        .append_replicated(&replica_read(&leader, 6), 0)
+        .unwrap();
+    assert_eq!(follower.log_end_offset(), 10);
+    assert_eq!(follower.epoch_history(), &[(0, 6)]);
+    drop(follower);
+    let reopened = log_in(fd.path());
+    assert_eq!(
+        (reopened.log_start_offset(), reopened.log_end_offset()),
+        (6, 10)
+    );
+}

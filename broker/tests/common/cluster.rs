@@ -66,6 +66,11 @@ impl TestCluster {
         }
     }
 
+    /// Node `id`'s data dir (its topic files and partition logs).
+    pub fn data_dir(&self, id: u64) -> &std::path::Path {
+        self.dirs[&id].path()
+    }
+
     pub fn addr(&self, id: u64) -> SocketAddr {
         self.nodes[&id].local_addr()
     }
@@ -126,23 +131,47 @@ pub async fn partition0(addr: SocketAddr, name: &str) -> Option<(i32, i32, Vec<i
 /// Every record of partition 0 of `name` up to the high watermark, read from `addr` (retried
 /// while the node answers an error: a new leader may not have taken its leadership up yet).
 pub async fn read_partition0(addr: SocketAddr, name: &str) -> Vec<(i64, Option<String>)> {
+    read_partition0_from(addr, name, 0).await
+}
+
+/// `read_partition0` from offset `start` (records of a batch before it are skipped, as a
+/// client does).
+pub async fn read_partition0_from(
+    addr: SocketAddr,
+    name: &str,
+    start: i64,
+) -> Vec<(i64, Option<String>)> {
     eventually("a whole read of partition 0", || async {
         let mut c = Client::connect(addr).await;
         let mut out: Vec<(i64, Option<String>)> = Vec::new();
         loop {
-            let next = out.last().map_or(0, |(o, _)| o + 1);
+            let next = out.last().map_or(start, |(o, _)| o + 1);
             let (code, hw, records) = super::fetch(&mut c, name, 0, next, 1 << 20).await;
             if code != 0 {
                 eprintln!("fetch from {addr} at {next}: error {code}; retrying");
                 return None;
             }
-            out.extend(super::decode_values(records));
-            if out.last().map_or(0, |(o, _)| o + 1) >= hw {
+            let values = super::decode_values(records);
+            out.extend(values.into_iter().filter(|(o, _)| *o >= next));
+            if out.last().map_or(start, |(o, _)| o + 1) >= hw {
                 return Some(out);
             }
         }
     })
     .await
+}
+
+/// An idempotent acks=all producer (linger 5 ms) bootstrapping from every node in `addrs`.
+pub fn acks_all_producer(addrs: &[SocketAddr]) -> Producer {
+    let mut config = odradek::config::Config::new();
+    let bootstrap: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+    config
+        .set("bootstrap.servers", &bootstrap.join(","))
+        .unwrap();
+    config.set("acks", "all").unwrap();
+    config.set("enable.idempotence", "true").unwrap();
+    config.set("linger.ms", "5").unwrap();
+    Producer::new(config.producer().unwrap()).unwrap()
 }
 
 /// Sends `v{i}` for every i in `range` to partition 0 of `name`; panics unless all are

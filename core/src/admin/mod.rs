@@ -1,4 +1,5 @@
 //! Administration: topics, partitions, configs, offsets, record deletion, cluster description,
+//! replica reassignment and leader elections,
 //! consumer groups (`groups`: list, describe, committed offsets, lag, delete), and ACLs and
 //! SCRAM users (`security`).
 //!
@@ -154,6 +155,42 @@ pub struct ClusterDescription {
     pub controller_id: i32,
     /// Brokers.
     pub brokers: Vec<BrokerInfo>,
+}
+
+/// A partition reassignment in progress (ListPartitionReassignments, KIP-455).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionReassignment {
+    /// Topic.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// Every replica meanwhile: the target ones, then those being removed.
+    pub replicas: Vec<i32>,
+    /// Replicas being added (catching up).
+    pub adding: Vec<i32>,
+    /// Replicas being removed once the target ones are in sync.
+    pub removing: Vec<i32>,
+}
+
+/// Which leader an election asks for (ElectLeaders, KIP-460).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ElectionType {
+    /// The first replica of the assignment, if it is in sync.
+    Preferred,
+    /// For a partition without a leader: any live replica, even one not in sync (may lose
+    /// acknowledged records).
+    Unclean,
+}
+
+/// One partition's outcome of [`Admin::elect_leaders`].
+#[derive(Debug, Clone)]
+pub struct ElectionResult {
+    /// Topic.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// `None` when the leader was elected; ELECTION_NOT_NEEDED when it already leads.
+    pub error: Option<Error>,
 }
 
 /// An admin client. Cheap to clone.
@@ -493,6 +530,160 @@ impl Admin {
             .collect();
         topics.sort();
         Ok(topics)
+    }
+
+    /// Starts moving partitions to new replicas (`Some(broker ids)`, the first one preferred)
+    /// or cancels their reassignment in progress (`None`); AlterPartitionReassignments. Returns
+    /// once the controller has recorded the targets (the new replicas then catch up; see
+    /// [`Admin::list_partition_reassignments`]). Fails with the first partition's error.
+    pub async fn alter_partition_reassignments(
+        &self,
+        moves: &[(&str, i32, Option<Vec<i32>>)],
+    ) -> Result<()> {
+        use kafka_protocol::messages::alter_partition_reassignments_request::{
+            ReassignablePartition, ReassignableTopic,
+        };
+        use kafka_protocol::messages::{
+            AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse, BrokerId,
+        };
+        let mut topics: Vec<ReassignableTopic> = Vec::new();
+        for (topic, partition, target) in moves {
+            let p = ReassignablePartition::default()
+                .with_partition_index(*partition)
+                .with_replicas(
+                    target
+                        .as_ref()
+                        .map(|t| t.iter().map(|b| BrokerId(*b)).collect()),
+                );
+            match topics.iter_mut().find(|t| t.name.0.as_str() == *topic) {
+                Some(t) => t.partitions.push(p),
+                None => topics.push(
+                    ReassignableTopic::default()
+                        .with_name(name(topic))
+                        .with_partitions(vec![p]),
+                ),
+            }
+        }
+        let request = AlterPartitionReassignmentsRequest::default()
+            .with_timeout_ms(timeout_ms(&self.cluster))
+            .with_allow_replication_factor_change(true)
+            .with_topics(topics);
+        let response: AlterPartitionReassignmentsResponse =
+            self.cluster.request_any(&request).await?;
+        if let Some(e) =
+            Error::from_code_msg(response.error_code, response.error_message.as_deref())
+        {
+            return Err(e);
+        }
+        for t in &response.responses {
+            for p in &t.partitions {
+                if let Some(e) = Error::from_code_msg(p.error_code, p.error_message.as_deref()) {
+                    return Err(e.with_partition(&t.name.0, p.partition_index));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The partition reassignments in progress (of `only` these partitions, if given).
+    pub async fn list_partition_reassignments(
+        &self,
+        only: Option<&[(&str, i32)]>,
+    ) -> Result<Vec<PartitionReassignment>> {
+        use kafka_protocol::messages::list_partition_reassignments_request::ListPartitionReassignmentsTopics;
+        use kafka_protocol::messages::{
+            ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse,
+        };
+        let topics = only.map(|parts| {
+            let mut topics: Vec<ListPartitionReassignmentsTopics> = Vec::new();
+            for (topic, partition) in parts {
+                match topics.iter_mut().find(|t| t.name.0.as_str() == *topic) {
+                    Some(t) => t.partition_indexes.push(*partition),
+                    None => topics.push(
+                        ListPartitionReassignmentsTopics::default()
+                            .with_name(name(topic))
+                            .with_partition_indexes(vec![*partition]),
+                    ),
+                }
+            }
+            topics
+        });
+        let request = ListPartitionReassignmentsRequest::default()
+            .with_timeout_ms(timeout_ms(&self.cluster))
+            .with_topics(topics);
+        let response: ListPartitionReassignmentsResponse =
+            self.cluster.request_any_idempotent(&request).await?;
+        if let Some(e) =
+            Error::from_code_msg(response.error_code, response.error_message.as_deref())
+        {
+            return Err(e);
+        }
+        let ids = |v: &[kafka_protocol::messages::BrokerId]| v.iter().map(|b| b.0).collect();
+        let mut out: Vec<PartitionReassignment> = response
+            .topics
+            .iter()
+            .flat_map(|t| {
+                t.partitions.iter().map(|p| PartitionReassignment {
+                    topic: t.name.0.to_string(),
+                    partition: p.partition_index,
+                    replicas: ids(&p.replicas),
+                    adding: ids(&p.adding_replicas),
+                    removing: ids(&p.removing_replicas),
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
+        Ok(out)
+    }
+
+    /// Elects leaders (ElectLeaders): of `only` these partitions, or of every partition when
+    /// `None` (then only partitions an election was tried for are reported). Each partition's
+    /// outcome is returned; the call fails only when the request as a whole does.
+    pub async fn elect_leaders(
+        &self,
+        election: ElectionType,
+        only: Option<&[(&str, i32)]>,
+    ) -> Result<Vec<ElectionResult>> {
+        use kafka_protocol::messages::elect_leaders_request::TopicPartitions;
+        use kafka_protocol::messages::{ElectLeadersRequest, ElectLeadersResponse};
+        let partitions = only.map(|parts| {
+            let mut topics: Vec<TopicPartitions> = Vec::new();
+            for (topic, partition) in parts {
+                match topics.iter_mut().find(|t| t.topic.0.as_str() == *topic) {
+                    Some(t) => t.partitions.push(*partition),
+                    None => topics.push(
+                        TopicPartitions::default()
+                            .with_topic(name(topic))
+                            .with_partitions(vec![*partition]),
+                    ),
+                }
+            }
+            topics
+        });
+        let election_type = match election {
+            ElectionType::Preferred => 0,
+            ElectionType::Unclean => 1,
+        };
+        let request = ElectLeadersRequest::default()
+            .with_election_type(election_type)
+            .with_timeout_ms(timeout_ms(&self.cluster))
+            .with_topic_partitions(partitions);
+        let response: ElectLeadersResponse = self.cluster.request_any(&request).await?;
+        if let Some(e) = Error::from_code(response.error_code) {
+            return Err(e);
+        }
+        Ok(response
+            .replica_election_results
+            .iter()
+            .flat_map(|t| {
+                t.partition_result.iter().map(|p| ElectionResult {
+                    topic: t.topic.0.to_string(),
+                    partition: p.partition_id,
+                    error: Error::from_code_msg(p.error_code, p.error_message.as_deref())
+                        .map(|e| e.with_partition(&t.topic.0, p.partition_id)),
+                })
+            })
+            .collect())
     }
 
     /// Metadata of some topics (fetched now).
