@@ -112,18 +112,7 @@ fn local_quorum(data_dir: &Path, nodes: u16) -> Result<BTreeMap<u64, String>, Fa
         }
         return Ok(voters);
     }
-    let mut voters = BTreeMap::new();
-    // Held together so the ports differ; released just before the controllers bind them.
-    let mut held = Vec::new();
-    for id in 1..=u64::from(nodes) {
-        let socket = std::net::TcpListener::bind("127.0.0.1:0")
-            .map_err(|e| Failure::runtime(format!("cannot pick a controller port: {e}")))?;
-        let addr = socket
-            .local_addr()
-            .map_err(|e| Failure::runtime(e.to_string()))?;
-        voters.insert(id, addr.to_string());
-        held.push(socket);
-    }
+    let voters = ClusterConfig::local_voters(nodes).map_err(|e| Failure::runtime(e.to_string()))?;
     let text: Vec<String> = voters.iter().map(|(id, a)| format!("{id}@{a}")).collect();
     std::fs::create_dir_all(data_dir)
         .and_then(|()| std::fs::write(&file, text.join(",") + "\n"))
