@@ -27,7 +27,30 @@ from ._client import AdminClient, NewTopic, _config_pairs
 __all__ = ["Broker", "Cluster", "config_setting"]
 
 
-class Broker:
+class _InProcess:
+    """What :class:`Broker` and :class:`Cluster` share: a native handle stopped once, by
+    :meth:`stop`, the end of a ``with`` block, or garbage collection."""
+
+    _native: Any = None
+
+    def stop(self) -> None:
+        """Stops the broker (every node of a cluster, abruptly) and removes its data.
+        Idempotent."""
+        if self._native is not None:
+            self._native.stop()
+            self._native = None
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __del__(self) -> None:
+        try:
+            self.stop()
+        except Exception:
+            pass
+
+
+class Broker(_InProcess):
     """A Kafka-compatible broker running inside this process.
 
     ``properties`` are Kafka broker properties (``num.partitions``, ``auto.create.topics.enable``,
@@ -81,26 +104,11 @@ class Broker:
         """Creates topics."""
         _create_topics(self.config(), topics)
 
-    def stop(self) -> None:
-        """Stops the broker and removes its data. Idempotent."""
-        if self._native is not None:
-            self._native.stop()
-            self._native = None
-
     def __enter__(self) -> "Broker":
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
-    def __del__(self) -> None:
-        try:
-            self.stop()
-        except Exception:
-            pass
-
-
-class Cluster:
+class Cluster(_InProcess):
     """A cluster of ``nodes`` brokers (ids ``1..nodes``) running inside this process, each a
     controller of the metadata quorum, for tests of fail-over handling: :meth:`kill`,
     :meth:`restart`, :meth:`isolate` and :meth:`heal` a node by id, :meth:`leader` to find
@@ -168,23 +176,8 @@ class Cluster:
         factor = replication_factor or min(self._nodes, 3)
         _create_topics(self.config(), [NewTopic(name, partitions, factor, dict(config or {}))])
 
-    def stop(self) -> None:
-        """Kills every node and removes the data. Idempotent."""
-        if self._native is not None:
-            self._native.stop()
-            self._native = None
-
     def __enter__(self) -> "Cluster":
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def __del__(self) -> None:
-        try:
-            self.stop()
-        except Exception:
-            pass
 
 
 def _create_topics(config: Dict[str, Any], topics: Sequence[NewTopic]) -> None:

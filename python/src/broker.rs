@@ -6,6 +6,14 @@ use std::sync::Mutex;
 use odradek_broker::{EmbeddedBroker, EmbeddedCluster};
 use pyo3::prelude::*;
 
+/// Borrowed `(name, value)` pairs, as the embedded broker and cluster take them.
+fn as_pairs(properties: &[(String, String)]) -> Vec<(&str, &str)> {
+    properties
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
+}
+
 /// The native embedded broker.
 #[pyclass(module = "odradek._odradek", frozen)]
 #[derive(Debug)]
@@ -25,10 +33,7 @@ impl NativeBroker {
         let properties = crate::config::settings(py, properties)?;
         let broker = py
             .detach(move || {
-                let props: Vec<(&str, &str)> = properties
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
-                    .collect();
+                let props = as_pairs(&properties);
                 match &sasl_ssl {
                     Some((user, password)) => {
                         EmbeddedBroker::start_sasl_ssl(user, password, &props)
@@ -134,10 +139,7 @@ impl NativeCluster {
         let properties = crate::config::settings(py, properties)?;
         let cluster = py
             .detach(move || {
-                let props: Vec<(&str, &str)> = properties
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
-                    .collect();
+                let props = as_pairs(&properties);
                 EmbeddedCluster::start(nodes, &props)
             })
             .map_err(|e| cluster_error("start", e))?;
