@@ -182,6 +182,27 @@ impl BrokerConfig {
             cluster: None,
         }
     }
+
+    /// Node `node_id` of a cluster in one process (`odradek broker --nodes`, the embedded
+    /// cluster, tests): its client listener on `listen`, its data in `data_dir`, its controller
+    /// at its own entry of `voters`.
+    pub fn cluster_node(
+        node_id: u64,
+        voters: &BTreeMap<u64, String>,
+        listen: SocketAddr,
+        data_dir: impl Into<PathBuf>,
+        properties: BrokerProperties,
+    ) -> Self {
+        Self {
+            properties,
+            cluster: Some(ClusterConfig {
+                node_id,
+                voters: voters.clone(),
+                controller_listen: None,
+            }),
+            ..Self::new(listen, data_dir)
+        }
+    }
 }
 
 /// What one client may hold and how many may connect (see README, "Limits").

@@ -132,14 +132,14 @@ impl EmbeddedCluster {
         let node = self.node(id)?;
         let runtime = broker_runtime(&format!("odradek-cluster-node-{id}"))?;
         let config = |listen: SocketAddr| {
-            let mut config = BrokerConfig::new(listen, &node.data_dir);
+            let mut config = BrokerConfig::cluster_node(
+                id,
+                &self.voters,
+                listen,
+                &node.data_dir,
+                self.properties.clone(),
+            );
             config.fsync = FsyncPolicy::Never;
-            config.properties = self.properties.clone();
-            config.cluster = Some(ClusterConfig {
-                node_id: id,
-                voters: self.voters.clone(),
-                controller_listen: None,
-            });
             config
         };
         let started = match runtime.block_on(Broker::start(config(node.addr))) {

@@ -61,18 +61,14 @@ async fn run_local_cluster(
     let mut brokers: Vec<(u64, BrokerHandle)> = Vec::new();
     for id in 1..=u64::from(nodes) {
         let dir = args.data_dir.join(format!("node-{id}"));
-        let config = BrokerConfig {
-            listen: "127.0.0.1:0".parse().expect("a socket address"),
-            advertised: None,
-            data_dir: dir.clone(),
-            fsync: args.fsync,
-            properties: properties.clone(),
-            cluster: Some(ClusterConfig {
-                node_id: id,
-                voters: voters.clone(),
-                controller_listen: None,
-            }),
-        };
+        let mut config = BrokerConfig::cluster_node(
+            id,
+            &voters,
+            ([127, 0, 0, 1], 0).into(),
+            &dir,
+            properties.clone(),
+        );
+        config.fsync = args.fsync;
         let broker = Broker::start(config).await.map_err(|e| {
             Failure::runtime(format!(
                 "cannot start node {id} with data dir {}: {e}",

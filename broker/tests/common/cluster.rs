@@ -39,13 +39,13 @@ impl TestCluster {
 
     /// Starts node `id` (again), on its data dir; its client port is new.
     pub async fn start_node(&mut self, id: u64) {
-        let mut cfg = BrokerConfig::new("127.0.0.1:0".parse().unwrap(), self.dirs[&id].path());
-        cfg.properties = BrokerProperties::parse(&self.props).unwrap();
-        cfg.cluster = Some(ClusterConfig {
-            node_id: id,
-            voters: self.voters.clone(),
-            controller_listen: None,
-        });
+        let cfg = BrokerConfig::cluster_node(
+            id,
+            &self.voters,
+            "127.0.0.1:0".parse().unwrap(),
+            self.dirs[&id].path(),
+            BrokerProperties::parse(&self.props).unwrap(),
+        );
         let handle = Broker::start(cfg).await.unwrap();
         self.nodes.insert(id, handle);
     }
