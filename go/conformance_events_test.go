@@ -53,6 +53,9 @@ func (r *runner) stopBroker(_ context.Context, _ map[string]json.RawMessage) err
 			return err
 		}
 	}
+	if r.events.broker == nil {
+		return mismatch("stop_broker in a scenario without a single broker")
+	}
 	return r.events.broker.Close()
 }
 

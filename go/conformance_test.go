@@ -26,12 +26,15 @@ type scenario struct {
 	Description  string            `json:"description"`
 	BrokerConfig map[string]string `json:"broker_config"`
 	Security     string            `json:"security"`
-	Steps        []map[string]json.RawMessage
+	Cluster      *struct {
+		Nodes int `json:"nodes"`
+	} `json:"cluster"`
+	Steps []map[string]json.RawMessage
 }
 
 // allowedKeys lists, per op, the keys a step may have (besides op, comment, expect_error).
 var allowedKeys = map[string][]string{
-	"create_topic":    {"topic", "partitions", "config"},
+	"create_topic":    {"topic", "partitions", "config", "replication_factor"},
 	"producer":        {"client", "config"},
 	"produce":         {"client", "topic", "records", "generate", "expect"},
 	"flush":           {"client"},
@@ -99,6 +102,7 @@ type runner struct {
 	callbackMu     sync.Mutex
 	callbackErrors []string
 	events         runnerEvents // stop_broker, expect_error_event, expect_log
+	nodes          runnerNodes  // leader, kill_node, restart_node, isolate_node, heal_node
 }
 
 // The SCRAM user of the embedded broker in a "security": "sasl_ssl" scenario.
@@ -106,11 +110,15 @@ const saslUser, saslPassword = "conformance", "conformance-secret"
 
 func runScenario(t *testing.T, sc *scenario) {
 	var b *TestBroker
+	var cluster *TestCluster
+	var base map[string]string
 	var err error
-	switch sc.Security {
-	case "":
+	switch {
+	case sc.Cluster != nil:
+		cluster, err = StartTestCluster(sc.Cluster.Nodes, sc.BrokerConfig)
+	case sc.Security == "":
 		b, err = StartTestBroker(sc.BrokerConfig)
-	case "sasl_ssl":
+	case sc.Security == "sasl_ssl":
 		b, err = StartSaslSslTestBroker(saslUser, saslPassword, sc.BrokerConfig)
 	default:
 		t.Fatalf("scenario %s: unknown security %q", sc.Name, sc.Security)
@@ -118,13 +126,20 @@ func runScenario(t *testing.T, sc *scenario) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.Close()
-	admin, err := NewAdmin(b.ClientConfig())
+	if cluster != nil {
+		defer cluster.Close()
+		base = cluster.ClientConfig()
+	} else {
+		defer b.Close()
+		base = b.ClientConfig()
+	}
+	admin, err := NewAdmin(base)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &runner{base: b.ClientConfig(), admin: admin, clients: map[string]*confClient{},
-		events: runnerEvents{broker: b, errors: map[string]*errorLog{}}}
+	r := &runner{base: base, admin: admin, clients: map[string]*confClient{},
+		events: runnerEvents{broker: b, errors: map[string]*errorLog{}},
+		nodes:  runnerNodes{cluster: cluster, names: map[string]int{}}}
 	defer r.endEvents()
 	defer func() {
 		for _, c := range r.clients {
@@ -355,7 +370,13 @@ func (r *runner) do(op string, step map[string]json.RawMessage, want *expectedEr
 		if err != nil {
 			return err
 		}
-		return r.admin.CreateTopics(ctx, TopicSpec{Name: name, Partitions: parts, ReplicationFactor: 1, Config: cfg})
+		factor := int16(1)
+		if _, ok := step["replication_factor"]; ok {
+			if factor, err = get[int16](step, "replication_factor"); err != nil {
+				return err
+			}
+		}
+		return r.admin.CreateTopics(ctx, TopicSpec{Name: name, Partitions: parts, ReplicationFactor: factor, Config: cfg})
 	case "producer", "consumer":
 		name, err := get[string](step, "client")
 		if err != nil {

@@ -28,6 +28,7 @@ func TestParityManifest(t *testing.T) {
 		"Admin":    reflect.TypeOf(&Admin{}),
 
 		"ShareConsumer": reflect.TypeOf(&ShareConsumer{}),
+		"TestCluster":   reflect.TypeOf(&TestCluster{}),
 	}
 	has := func(name string) bool {
 		typ, method, ok := strings.Cut(name, ".")

@@ -420,8 +420,35 @@ export class Broker {
   stop(): Promise<void>
 }
 
+/**
+ * An N-node cluster in-process (nodes 1..N), for fail-over tests: kill, restart, isolate and
+ * heal a node by id. A node that stops heartbeating is fenced after 2 s; properties override.
+ */
+export class Cluster {
+  /** Resolves once every node is registered (`nodes` defaults to 3). */
+  static start(options?: { nodes?: number; properties?: Record<string, string | number> }): Promise<Cluster>
+  /** `host:port,...` of every running node. */
+  readonly bootstrapServers: string
+  nodeIds(): number[]
+  /** Stops the node abruptly (no flush); its data stays. */
+  kill(nodeId: number): Promise<void>
+  /** Starts the node again on its data and port; resolves once it is registered. */
+  restart(nodeId: number): Promise<void>
+  /** Cuts the node off the network until `heal`. */
+  isolate(nodeId: number): Promise<void>
+  heal(nodeId: number): Promise<void>
+  /** The partition's leader in the newest metadata a connected node has; null when none. */
+  leader(topic: string, partition: number): number | null
+  clientConfig(): Record<string, string>
+  /** Creates a topic, replicated on min(nodes, 3) nodes by default. */
+  createTopic(topic: string, numPartitions?: number, replicationFactor?: number): Promise<void>
+  /** Kills every node and removes the data. Idempotent. */
+  stop(): Promise<void>
+}
+
 export const testing: {
   Broker: typeof Broker
+  Cluster: typeof Cluster
   /** The property string the core makes of `value` for `key` (null: not set); throws its KafkaError. */
   configSetting(key: string, value: unknown): string | null
 }

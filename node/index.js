@@ -990,6 +990,63 @@ class Broker {
 }
 
 /**
+ * An N-node cluster in-process (nodes 1..N on 127.0.0.1, each a controller of the metadata
+ * quorum), for tests of fail-over handling: kill, restart, isolate and heal a node by id.
+ * Fast test timings: a node that stops heartbeating is fenced after 2 s and its leaderships
+ * move; `default.replication.factor` is min(nodes, 3). `properties` override them.
+ */
+class Cluster {
+  /**
+   * @param {{ nodes?: number, properties?: Record<string, string | number> }} [options]
+   * Resolves once every node is registered.
+   */
+  static async start(options = {}) {
+    const c = new Cluster()
+    const nodes = options.nodes ?? 3
+    c._native = await settled(() => native.NativeCluster.start(nodes, options.properties ? configMap(options.properties) : undefined))
+    c._nodes = nodes
+    return c
+  }
+
+  /** `host:port,...` of every running node; a restarted node keeps its port when it is free. */
+  get bootstrapServers() { return this._native.bootstrapServers() }
+
+  /** Every node id, running or not. */
+  nodeIds() { return this._native.nodeIds() }
+
+  /** Stops the node abruptly (no flush, its connections drop); its data stays. */
+  kill(nodeId) { return settled(() => this._native.kill(nodeId)) }
+
+  /** Starts the node again on its data and port; resolves once it is registered again. */
+  restart(nodeId) { return settled(() => this._native.restart(nodeId)) }
+
+  /** A network partition: the node runs on, but no client, peer or controller traffic reaches or leaves it. */
+  isolate(nodeId) { return settled(() => this._native.isolate(nodeId)) }
+
+  /** Reconnects an isolated node. */
+  heal(nodeId) { return settled(() => this._native.heal(nodeId)) }
+
+  /** The partition's leader in the newest metadata a connected node has; null when none. */
+  leader(topic, partition) { return this._native.leader(topic, partition) }
+
+  /** `{ 'bootstrap.servers': ... }` for a client. */
+  clientConfig() { return { 'bootstrap.servers': this.bootstrapServers } }
+
+  /** Creates a topic, replicated on min(nodes, 3) nodes unless `replicationFactor` says otherwise. */
+  async createTopic(topic, numPartitions = 1, replicationFactor) {
+    const admin = new Admin(this.clientConfig())
+    try {
+      await admin.createTopics({ topics: [{ topic, numPartitions, replicationFactor: replicationFactor ?? Math.min(this._nodes, 3) }] })
+    } finally {
+      await admin.close()
+    }
+  }
+
+  /** Kills every node and removes the data. Idempotent. */
+  stop() { return this._native.stop() }
+}
+
+/**
  * Sends the library's log records at `level` ('error', 'warn', 'info', 'debug', 'trace') and
  * more severe to `handler({ level, target, message })`, process-wide; `setLogHandler(null)`
  * stops. Records arrive on the event loop; the handler never keeps the process alive.
@@ -1026,6 +1083,7 @@ module.exports = {
   KafkaError,
   testing: {
     Broker,
+    Cluster,
     /** The property string the core makes of `value` for `key` (null: not set); throws its KafkaError. */
     configSetting: (key, value) => call(() => native.configSetting(key, value)),
   },

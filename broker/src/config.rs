@@ -88,6 +88,23 @@ impl ClusterArgs {
 }
 
 impl ClusterConfig {
+    /// A quorum of `nodes` voters (ids 1..=nodes) on free 127.0.0.1 ports, for a cluster in
+    /// one process (`odradek broker --nodes`, the embedded cluster, tests). The ports are
+    /// picked together, so they differ, and released for the controllers to bind.
+    pub fn local_voters(nodes: u16) -> std::io::Result<BTreeMap<u64, String>> {
+        let held = (0..nodes)
+            .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+            .collect::<std::io::Result<Vec<_>>>()
+            .map_err(|e| {
+                std::io::Error::new(e.kind(), format!("cannot pick a controller port: {e}"))
+            })?;
+        let mut voters = BTreeMap::new();
+        for (id, socket) in (1..).zip(&held) {
+            voters.insert(id, socket.local_addr()?.to_string());
+        }
+        Ok(voters)
+    }
+
     /// Parses Kafka's `controller.quorum.voters` form: `ID@HOST:PORT,ID@HOST:PORT,...`.
     pub fn parse_voters(text: &str) -> Result<BTreeMap<u64, String>, String> {
         let mut voters = BTreeMap::new();
@@ -163,6 +180,27 @@ impl BrokerConfig {
             fsync: FsyncPolicy::default(),
             properties: BrokerProperties::default(),
             cluster: None,
+        }
+    }
+
+    /// Node `node_id` of a cluster in one process (`odradek broker --nodes`, the embedded
+    /// cluster, tests): its client listener on `listen`, its data in `data_dir`, its controller
+    /// at its own entry of `voters`.
+    pub fn cluster_node(
+        node_id: u64,
+        voters: &BTreeMap<u64, String>,
+        listen: SocketAddr,
+        data_dir: impl Into<PathBuf>,
+        properties: BrokerProperties,
+    ) -> Self {
+        Self {
+            properties,
+            cluster: Some(ClusterConfig {
+                node_id,
+                voters: voters.clone(),
+                controller_listen: None,
+            }),
+            ..Self::new(listen, data_dir)
         }
     }
 }

@@ -65,28 +65,15 @@ impl EmbeddedBroker {
         properties: &[(&str, &str)],
         scram_users: Option<&[(&str, &str)]>,
     ) -> std::io::Result<EmbeddedBroker> {
-        let data_dir = std::env::temp_dir().join(format!(
-            "odradek-embedded-{}-{}",
-            std::process::id(),
-            unique_suffix()
-        ));
-        std::fs::create_dir_all(&data_dir)?;
+        let data_dir = temp_data_dir("odradek-embedded")?;
         let mut config = BrokerConfig::new(([127, 0, 0, 1], 0).into(), &data_dir);
         // Tests want speed; durability across a process crash is not what they measure.
         config.fsync = FsyncPolicy::Never;
-        for (k, v) in properties {
-            config.properties.set(k, v).map_err(|e| {
-                std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    format!("embedded broker property {k}={v}: {e}"),
-                )
-            })?;
+        if let Err(e) = set_properties(&mut config.properties, properties) {
+            let _ = std::fs::remove_dir_all(&data_dir);
+            return Err(e);
         }
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("odradek-embedded-broker")
-            .enable_all()
-            .build()?;
+        let runtime = broker_runtime("odradek-embedded-broker")?;
         let handle = match runtime.block_on(Broker::start(config)) {
             Ok(h) => h,
             Err(e) => {
@@ -134,6 +121,44 @@ impl Drop for EmbeddedBroker {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Sets each `(name, value)`; an error names the property.
+pub(crate) fn set_properties(
+    target: &mut crate::BrokerProperties,
+    properties: &[(&str, &str)],
+) -> std::io::Result<()> {
+    for (k, v) in properties {
+        target.set(k, v).map_err(|e| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("embedded broker property {k}={v}: {e}"),
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// A small runtime of its own for one embedded broker (or one node of an embedded cluster).
+pub(crate) fn broker_runtime(thread_name: &str) -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name(thread_name)
+        .enable_all()
+        .build()
+}
+
+/// A new directory under the system's temporary directory, named `PREFIX-PID-UNIQUE`.
+pub(crate) fn temp_data_dir(prefix: &str) -> std::io::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        unique_suffix()
+    ));
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        std::io::Error::new(e.kind(), format!("cannot create {}: {e}", dir.display()))
+    })?;
+    Ok(dir)
 }
 
 fn unique_suffix() -> u64 {

@@ -30,6 +30,8 @@
 //! - [`config`]: broker and topic configuration, named as in Apache Kafka.
 //! - [`security`]: listeners and their security protocols, TLS, SASL.
 //! - [`embedded`]: the broker in-process on its own runtime, for tests and bindings.
+//! - [`embedded_cluster`]: an N-node cluster in-process, each node killable, restartable and
+//!   isolatable by id, for fail-over tests in every binding.
 //! - `cluster_mode`: a node of a multi-node cluster (`BrokerConfig::cluster`): its controller of
 //!   the metadata quorum, its registration, local logs following the metadata image.
 //! - `state`: what every handler shares; `background`: retention, compaction, flushes;
@@ -40,6 +42,7 @@
 pub mod config;
 pub mod data_dir;
 pub mod embedded;
+pub mod embedded_cluster;
 pub mod group;
 pub mod log;
 pub mod partition;
@@ -61,6 +64,7 @@ use std::sync::Arc;
 
 pub use config::{BrokerConfig, BrokerProperties, ClusterConfig, FsyncPolicy};
 pub use embedded::EmbeddedBroker;
+pub use embedded_cluster::EmbeddedCluster;
 pub use server::versions::SUPPORTED_APIS;
 
 use security::Listener;
@@ -117,6 +121,7 @@ impl Broker {
             .iter()
             .map(|(_, l)| (l.name.clone(), l.local_addr))
             .collect();
+        let network = odradek_cluster::NetworkGate::default();
         let mut config = config;
         if let Some(cluster) = &config.cluster {
             let id = i32::try_from(cluster.node_id)
@@ -140,6 +145,7 @@ impl Broker {
                 &config.data_dir,
                 &config.properties,
                 endpoints,
+                network.clone(),
             )
             .await?;
             state.cluster = Some(node);
@@ -150,7 +156,12 @@ impl Broker {
             node.spawn_tasks(state.clone());
         }
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
-        let server = tokio::spawn(server::serve(listeners, state.clone(), shutdown_rx.clone()));
+        let server = tokio::spawn(server::serve(
+            listeners,
+            state.clone(),
+            shutdown_rx.clone(),
+            network.clone(),
+        ));
         let background = background::spawn(state.clone(), shutdown_rx);
         for (name, addr) in &addrs {
             tracing::info!(listener = %name, %addr, "listening");
@@ -158,6 +169,7 @@ impl Broker {
         tracing::info!(data_dir = %config.data_dir.display(), fsync = ?config.fsync, "broker started");
         Ok(BrokerHandle {
             listeners: addrs,
+            network,
             state,
             shutdown_tx,
             server,
@@ -173,6 +185,9 @@ impl Broker {
 pub struct BrokerHandle {
     /// (listener name, bound address), in the order of `listeners`.
     listeners: Vec<(String, SocketAddr)>,
+    /// Every network path of this node (listeners, and in cluster mode the quorum's RPC and
+    /// the replica fetchers) checks it; `network_gate` isolates the node in tests.
+    network: odradek_cluster::NetworkGate,
     state: Arc<BrokerState>,
     shutdown_tx: watch::Sender<bool>,
     server: JoinHandle<()>,
@@ -196,6 +211,28 @@ impl BrokerHandle {
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, a)| *a)
+    }
+
+    /// The node's network gate: `isolate()` cuts it off from clients, peers and controllers
+    /// (open connections close), `heal()` reconnects it. For fail-over tests
+    /// ([`EmbeddedCluster::isolate`]).
+    pub fn network_gate(&self) -> &odradek_cluster::NetworkGate {
+        &self.network
+    }
+
+    /// Cluster mode: the metadata image this node has applied (who leads each partition in
+    /// which epoch, the ISR, the registered brokers); `None` for a single-node broker.
+    pub fn metadata_image(&self) -> Option<Arc<odradek_cluster::MetadataImage>> {
+        self.state.cluster.as_ref().map(|node| node.image())
+    }
+
+    /// Cluster mode: whether this node is registered and unfenced in its own image, i.e. may
+    /// lead partitions (a single-node broker always serves).
+    pub fn is_serving(&self) -> bool {
+        self.state
+            .cluster
+            .as_ref()
+            .is_none_or(|node| node.is_serving(&node.image()))
     }
 
     /// Sets a SCRAM user's password for `mechanism` (4096 iterations, a random salt), as

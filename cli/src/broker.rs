@@ -61,18 +61,14 @@ async fn run_local_cluster(
     let mut brokers: Vec<(u64, BrokerHandle)> = Vec::new();
     for id in 1..=u64::from(nodes) {
         let dir = args.data_dir.join(format!("node-{id}"));
-        let config = BrokerConfig {
-            listen: "127.0.0.1:0".parse().expect("a socket address"),
-            advertised: None,
-            data_dir: dir.clone(),
-            fsync: args.fsync,
-            properties: properties.clone(),
-            cluster: Some(ClusterConfig {
-                node_id: id,
-                voters: voters.clone(),
-                controller_listen: None,
-            }),
-        };
+        let mut config = BrokerConfig::cluster_node(
+            id,
+            &voters,
+            ([127, 0, 0, 1], 0).into(),
+            &dir,
+            properties.clone(),
+        );
+        config.fsync = args.fsync;
         let broker = Broker::start(config).await.map_err(|e| {
             Failure::runtime(format!(
                 "cannot start node {id} with data dir {}: {e}",
@@ -112,18 +108,7 @@ fn local_quorum(data_dir: &Path, nodes: u16) -> Result<BTreeMap<u64, String>, Fa
         }
         return Ok(voters);
     }
-    let mut voters = BTreeMap::new();
-    // Held together so the ports differ; released just before the controllers bind them.
-    let mut held = Vec::new();
-    for id in 1..=u64::from(nodes) {
-        let socket = std::net::TcpListener::bind("127.0.0.1:0")
-            .map_err(|e| Failure::runtime(format!("cannot pick a controller port: {e}")))?;
-        let addr = socket
-            .local_addr()
-            .map_err(|e| Failure::runtime(e.to_string()))?;
-        voters.insert(id, addr.to_string());
-        held.push(socket);
-    }
+    let voters = ClusterConfig::local_voters(nodes).map_err(|e| Failure::runtime(e.to_string()))?;
     let text: Vec<String> = voters.iter().map(|(id, a)| format!("{id}@{a}")).collect();
     std::fs::create_dir_all(data_dir)
         .and_then(|()| std::fs::write(&file, text.join(",") + "\n"))

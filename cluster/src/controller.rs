@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::active::ControllerHandle;
+use crate::gate::NetworkGate;
 use crate::metadata::{Applied, MetadataImage, MetadataRecord, NodeId};
 use crate::raft::{LogId, Raft};
 use crate::rpc::{self, Network, Tcp, TransportFactory};
@@ -146,10 +147,16 @@ impl Controller {
         })
     }
 
-    /// `start` over TCP: peers are reached at the voters' addresses and answered on `listener`.
-    pub async fn start_tcp(config: ControllerConfig, listener: TcpListener) -> io::Result<Self> {
-        let mut controller = Self::start(config, Tcp, None).await?;
-        let server = tokio::spawn(rpc::serve(listener, controller.handle.clone()));
+    /// `start` over TCP: peers are reached at the voters' addresses and answered on `listener`,
+    /// both through `gate` (the node's network gate; `NetworkGate::default()` stays open).
+    pub async fn start_tcp(
+        config: ControllerConfig,
+        listener: TcpListener,
+        gate: NetworkGate,
+    ) -> io::Result<Self> {
+        let tcp = Tcp { gate: gate.clone() };
+        let mut controller = Self::start(config, tcp, None).await?;
+        let server = tokio::spawn(rpc::serve(listener, controller.handle.clone(), gate));
         controller.tasks.push(server);
         Ok(controller)
     }

@@ -10,12 +10,14 @@
 //! - `store`: the raft log, vote and snapshots in the data dir.
 //! - `rpc`: the controllers' framed RPC over TCP and the `Transport` seam the simulation uses.
 //! - `active`: the active controller's broker duties: heartbeats, leases, fencing.
+//! - `gate`: a node's network gate (tests' network partitions: isolate / heal).
 //! - `client`: how a broker reaches the active controller (register, heartbeat, propose).
 //! - `controller`: one controller node tying them together.
 
 pub mod active;
 pub mod client;
 pub mod controller;
+pub mod gate;
 pub mod lease;
 pub mod metadata;
 pub mod raft;
@@ -24,4 +26,5 @@ pub mod rpc;
 pub mod store;
 
 pub use controller::{Controller, ControllerConfig, ProposeError};
+pub use gate::NetworkGate;
 pub use metadata::{Applied, MetadataImage, MetadataRecord, NodeId};

@@ -26,6 +26,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::active::{ControllerHandle, HeartbeatReply};
 use crate::controller::ProposeError;
+use crate::gate::NetworkGate;
 use crate::metadata::{Applied, MetadataRecord, NodeId};
 use crate::raft::{LogId, Snapshot, SnapshotMeta, TypeConfig, Vote};
 
@@ -249,8 +250,9 @@ async fn read_frame<T: for<'de> Deserialize<'de>>(stream: &mut TcpStream) -> io:
 }
 
 /// Answers peers on `listener` until the task is aborted (which also ends its connections).
-/// A connection that sends a bad frame is closed; the listener goes on.
-pub async fn serve(listener: TcpListener, controller: ControllerHandle) {
+/// A connection that sends a bad frame is closed; the listener goes on. While `gate` is
+/// closed connections are dropped as they arrive, and isolation ends the open ones.
+pub async fn serve(listener: TcpListener, controller: ControllerHandle, gate: NetworkGate) {
     let mut connections = tokio::task::JoinSet::new();
     loop {
         let accepted = tokio::select! {
@@ -264,23 +266,30 @@ pub async fn serve(listener: TcpListener, controller: ControllerHandle) {
                 continue;
             }
         };
+        if gate.is_isolated() {
+            continue;
+        }
         let _ = stream.set_nodelay(true);
         let controller = controller.clone();
+        let gate = gate.clone();
         connections.spawn(async move {
-            loop {
-                let request = match read_frame::<RpcRequest>(&mut stream).await {
-                    Ok(Some(r)) => r,
-                    Ok(None) => return,
-                    Err(e) => {
-                        tracing::warn!(%peer, error = %e, "controller RPC: closing connection");
+            gate.cut_on_isolation(async {
+                loop {
+                    let request = match read_frame::<RpcRequest>(&mut stream).await {
+                        Ok(Some(r)) => r,
+                        Ok(None) => return,
+                        Err(e) => {
+                            tracing::warn!(%peer, error = %e, "controller RPC: closing connection");
+                            return;
+                        }
+                    };
+                    let response = dispatch(&controller, request).await;
+                    if write_frame(&mut stream, &response).await.is_err() {
                         return;
                     }
-                };
-                let response = dispatch(&controller, request).await;
-                if write_frame(&mut stream, &response).await.is_err() {
-                    return;
                 }
-            }
+            })
+            .await;
         });
     }
 }
@@ -290,10 +299,14 @@ pub async fn serve(listener: TcpListener, controller: ControllerHandle) {
 pub struct TcpTransport {
     addr: String,
     stream: Option<TcpStream>,
+    gate: NetworkGate,
 }
 
 impl TcpTransport {
     async fn exchange(&mut self, request: &RpcRequest) -> io::Result<RpcResponse> {
+        if self.gate.is_isolated() {
+            return Err(self.gate.refused());
+        }
         if self.stream.is_none() {
             let stream = TcpStream::connect(&self.addr).await?;
             stream.set_nodelay(true)?;
@@ -312,7 +325,11 @@ impl TcpTransport {
 
 impl Transport for TcpTransport {
     async fn call(&mut self, request: RpcRequest) -> io::Result<RpcResponse> {
-        let result = self.exchange(&request).await;
+        let gate = self.gate.clone();
+        let result = match gate.cut_on_isolation(self.exchange(&request)).await {
+            Some(result) => result,
+            None => Err(gate.refused()),
+        };
         if result.is_err() {
             // The stream may hold half a frame: start over on the next call.
             self.stream = None;
@@ -321,9 +338,12 @@ impl Transport for TcpTransport {
     }
 }
 
-/// Connects to peers over TCP.
-#[derive(Debug, Default)]
-pub struct Tcp;
+/// Connects to peers over TCP, through this node's network gate (`Tcp::default()`: one that
+/// stays open).
+#[derive(Debug, Default, Clone)]
+pub struct Tcp {
+    pub gate: NetworkGate,
+}
 
 impl TransportFactory for Tcp {
     type Transport = TcpTransport;
@@ -331,6 +351,7 @@ impl TransportFactory for Tcp {
         TcpTransport {
             addr: node.addr.clone(),
             stream: None,
+            gate: self.gate.clone(),
         }
     }
 }

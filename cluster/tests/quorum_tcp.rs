@@ -99,7 +99,7 @@ async fn start_three() -> (Vec<tempfile::TempDir>, Voters, BTreeMap<NodeId, Cont
     let mut controllers = BTreeMap::new();
     for (id, listener) in listeners {
         let dir = dirs[(id - 1) as usize].path();
-        let c = Controller::start_tcp(config(id, dir, &voters), listener)
+        let c = Controller::start_tcp(config(id, dir, &voters), listener, Default::default())
             .await
             .unwrap();
         controllers.insert(id, c);
@@ -188,9 +188,13 @@ async fn three_controllers_over_tcp_fail_over_and_restart_from_their_files() {
         "a snapshot was written before the stop"
     );
     let listener = TcpListener::bind(&voters[&first_leader]).await.unwrap();
-    let restarted = Controller::start_tcp(config(first_leader, dir, &voters), listener)
-        .await
-        .unwrap();
+    let restarted = Controller::start_tcp(
+        config(first_leader, dir, &voters),
+        listener,
+        Default::default(),
+    )
+    .await
+    .unwrap();
     let caught_up = image_at(&restarted, last).await;
     let reference = image_at(&controllers[&new_leader], last).await;
     assert_eq!(*caught_up, *reference);
@@ -210,9 +214,10 @@ async fn a_bad_frame_closes_one_connection_and_the_controller_keeps_serving() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let voters = BTreeMap::from([(1, addr.to_string())]);
-    let single = Controller::start_tcp(config(1, dir.path(), &voters), listener)
-        .await
-        .unwrap();
+    let single =
+        Controller::start_tcp(config(1, dir.path(), &voters), listener, Default::default())
+            .await
+            .unwrap();
 
     let mut bad = tokio::net::TcpStream::connect(addr).await.unwrap();
     bad.write_all(&[0xff, 0xff, 0xff, 0xff]).await.unwrap();
@@ -268,7 +273,7 @@ fn spawn_broker(
     id: NodeId,
     incarnation: u128,
 ) -> tokio::task::JoinHandle<()> {
-    let client = ControllerClient::new(voters, Tcp);
+    let client = ControllerClient::new(voters, Tcp::default());
     let identity = BrokerIdentity {
         id,
         incarnation,
@@ -302,7 +307,7 @@ async fn brokers_keep_leases_across_a_controller_failover_and_a_silent_one_is_fe
     let first_epoch_of_2 = image.brokers[&2].epoch;
 
     // A topic created through the controller client, as a broker would forward CreateTopics.
-    let mut client = ControllerClient::new(&voters, Tcp);
+    let mut client = ControllerClient::new(&voters, Tcp::default());
     let assignment = assign_replicas(&image, 3, 3, 0).unwrap();
     let created = client
         .propose(MetadataRecord::CreateTopic {

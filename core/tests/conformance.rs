@@ -18,7 +18,7 @@ use odradek::logging::{LogLevel, LogRecord};
 use odradek::producer::{Producer, ProducerRecord};
 use odradek::records::RecordHeader;
 use odradek::share::{AcknowledgeType, ShareConsumer, ShareRecord};
-use odradek_broker::EmbeddedBroker;
+use odradek_broker::{EmbeddedBroker, EmbeddedCluster};
 use serde_json::{Map, Value};
 
 type Outcome = Result<(), String>;
@@ -89,6 +89,8 @@ struct Runner {
     callback_errors: Arc<Mutex<Vec<String>>>,
     /// stop_broker, expect_error_event, expect_log.
     events: Events,
+    /// The cluster of a `"cluster"` scenario, and the node names `leader` bound.
+    nodes: Nodes,
 }
 
 /// `"on_revoke": "commit"`: a synchronous commit of what was handed out, from the callback
@@ -128,26 +130,38 @@ async fn run_scenario(doc: &Value) -> Outcome {
         Some(Some("sasl_ssl")) => true,
         Some(other) => return Err(format!("unknown security {other:?}")),
     };
-    // The broker has its own runtime; start it off this one.
-    let broker = tokio::task::spawn_blocking(move || {
+    let nodes = match doc.get("cluster") {
+        None => None,
+        Some(c) => Some(
+            c.get("nodes")
+                .and_then(Value::as_u64)
+                .and_then(|n| u16::try_from(n).ok())
+                .ok_or("cluster.nodes is not a node count")?,
+        ),
+    };
+    // The broker (or cluster) has its own runtime; start it off this one.
+    let (broker, cluster) = tokio::task::spawn_blocking(move || {
         let refs: Vec<(&str, &str)> = props
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
-        if secure {
-            EmbeddedBroker::start_sasl_ssl(SASL_USER, SASL_PASSWORD, &refs)
-        } else {
-            EmbeddedBroker::start(&refs)
+        match nodes {
+            Some(n) => EmbeddedCluster::start(n, &refs).map(|c| (None, Some(c))),
+            None if secure => EmbeddedBroker::start_sasl_ssl(SASL_USER, SASL_PASSWORD, &refs)
+                .map(|b| (Some(b), None)),
+            None => EmbeddedBroker::start(&refs).map(|b| (Some(b), None)),
         }
     })
     .await
     .map_err(|e| e.to_string())?
     .map_err(|e| format!("embedded broker: {e}"))?;
-    let mut base_config = vec![(
-        "bootstrap.servers".to_string(),
-        broker.bootstrap_servers().to_string(),
-    )];
-    if let Some(ca) = broker.ca_pem() {
+    let bootstrap = match (&broker, &cluster) {
+        (Some(b), _) => b.bootstrap_servers().to_string(),
+        (None, Some(c)) => c.bootstrap_servers(),
+        (None, None) => unreachable!("one of them started"),
+    };
+    let mut base_config = vec![("bootstrap.servers".to_string(), bootstrap)];
+    if let Some(ca) = broker.as_ref().and_then(EmbeddedBroker::ca_pem) {
         for (k, v) in [
             ("security.protocol", "SASL_SSL"),
             ("sasl.mechanism", "SCRAM-SHA-512"),
@@ -168,9 +182,13 @@ async fn run_scenario(doc: &Value) -> Outcome {
         clients: HashMap::new(),
         callback_errors: Arc::default(),
         events: Events {
-            broker: Some(broker),
+            broker,
             errors: HashMap::new(),
             logs: None,
+        },
+        nodes: Nodes {
+            cluster,
+            names: HashMap::new(),
         },
     };
     let steps = doc["steps"].as_array().ok_or("no steps")?;
@@ -204,6 +222,11 @@ async fn run_scenario(doc: &Value) -> Outcome {
     }
     if let Some(mut broker) = runner.events.broker.take() {
         tokio::task::spawn_blocking(move || broker.stop())
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    if let Some(mut cluster) = runner.nodes.cluster.take() {
+        tokio::task::spawn_blocking(move || cluster.stop())
             .await
             .map_err(|e| e.to_string())?;
     }
@@ -310,6 +333,10 @@ impl Runner {
             "stop_broker" => self.stop_broker().await,
             "expect_error_event" => self.expect_error_event(step).await,
             "expect_log" => self.expect_log(step).await,
+            "leader" => self.leader(step).await,
+            "kill_node" | "restart_node" | "isolate_node" | "heal_node" => {
+                self.node_op(op, step).await
+            }
             "share_consumer" => self.new_share_consumer(step),
             "share_subscribe" => self.share_subscribe(step).await,
             "share_poll" => self.share_poll(step).await,
@@ -327,6 +354,9 @@ impl Runner {
 
     async fn create_topic(&mut self, step: &Value) -> Result<(), StepError> {
         let mut topic = NewTopic::new(&string(&step["topic"])?, int(&step["partitions"])? as i32);
+        if let Some(rf) = step.get("replication_factor") {
+            topic = topic.replication_factor(int(rf)? as i16);
+        }
         if let Some(cfg) = step.get("config").and_then(Value::as_object) {
             for (k, v) in cfg {
                 topic = topic.config(k, &as_str(v)?);
@@ -1033,6 +1063,89 @@ fn consumer_named<'a>(
     match clients.get_mut(name) {
         Some(Client::Consumer(c)) => Ok(c),
         _ => Err(format!("no consumer named {name}")),
+    }
+}
+
+/// What the cluster ops (leader, kill_node, restart_node, isolate_node, heal_node) need.
+struct Nodes {
+    /// Taken out while a blocking call runs on it.
+    cluster: Option<EmbeddedCluster>,
+    /// Node ids by the names `leader` bound.
+    names: HashMap<String, u64>,
+}
+
+impl Runner {
+    /// Runs `op` on the cluster off the async runtime (it blocks on the nodes' runtimes).
+    async fn on_cluster<T: Send + 'static>(
+        &mut self,
+        op: impl FnOnce(&mut EmbeddedCluster) -> T + Send + 'static,
+    ) -> Result<T, String> {
+        let mut cluster = self
+            .nodes
+            .cluster
+            .take()
+            .ok_or("a cluster op in a scenario without \"cluster\"")?;
+        let (cluster, out) = tokio::task::spawn_blocking(move || {
+            let out = op(&mut cluster);
+            (cluster, out)
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+        self.nodes.cluster = Some(cluster);
+        Ok(out)
+    }
+
+    /// Binds `name` to the partition's leader, once it is a node not named in `not`.
+    async fn leader(&mut self, step: &Value) -> Result<(), StepError> {
+        let (topic, partition) = (string(&step["topic"])?, int(&step["partition"])? as i32);
+        let name = string(&step["name"])?;
+        let mut excluded = Vec::new();
+        if let Some(not) = step.get("not") {
+            for n in strings(not)? {
+                excluded.push(self.node_named(&n)?);
+            }
+        }
+        let ms = int(&step["timeout_ms"])?;
+        let deadline = Instant::now() + Duration::from_millis(ms as u64);
+        loop {
+            let t = topic.clone();
+            let leader = self.on_cluster(move |c| c.leader(&t, partition)).await?;
+            match leader {
+                Some(id) if !excluded.contains(&id) => {
+                    self.nodes.names.insert(name, id);
+                    return Ok(());
+                }
+                _ if Instant::now() > deadline => {
+                    return Err(format!(
+                        "no leader of {topic}-{partition} other than {excluded:?} within {ms} ms \
+                         (last seen: {leader:?})"
+                    )
+                    .into());
+                }
+                _ => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    }
+
+    fn node_named(&self, name: &str) -> Result<u64, String> {
+        self.nodes
+            .names
+            .get(name)
+            .copied()
+            .ok_or_else(|| format!("no node named {name:?} (bind it with a leader step)"))
+    }
+
+    async fn node_op(&mut self, op: &str, step: &Value) -> Result<(), StepError> {
+        let id = self.node_named(&string(&step["node"])?)?;
+        let op = op.to_string();
+        self.on_cluster(move |c| match op.as_str() {
+            "kill_node" => c.kill(id),
+            "restart_node" => c.restart(id),
+            "isolate_node" => c.isolate(id),
+            _ => c.heal(id),
+        })
+        .await?
+        .map_err(|e| StepError::from(format!("node {id}: {e}")))
     }
 }
 

@@ -94,6 +94,7 @@ mod ffi {
         type ShareConsumerBox;
         type AdminBox;
         type BrokerBox;
+        type ClusterBox;
 
         fn producer_new(
             config: &[Property],
@@ -208,6 +209,17 @@ mod ffi {
         /// The CA of a SASL_SSL broker; empty for a plaintext one.
         fn ca_pem(self: &BrokerBox) -> String;
         fn stop(self: &mut BrokerBox);
+
+        fn cluster_start(nodes: u16, properties: &[Property]) -> Result<Box<ClusterBox>>;
+        fn cluster_bootstrap(self: &ClusterBox) -> String;
+        fn cluster_node_ids(self: &ClusterBox) -> Vec<u64>;
+        fn cluster_kill(self: &mut ClusterBox, node_id: u64) -> Result<()>;
+        fn cluster_restart(self: &mut ClusterBox, node_id: u64) -> Result<()>;
+        fn cluster_isolate(self: &mut ClusterBox, node_id: u64) -> Result<()>;
+        fn cluster_heal(self: &mut ClusterBox, node_id: u64) -> Result<()>;
+        /// The partition's leader, or -1 when there is none now.
+        fn cluster_leader(self: &ClusterBox, topic: &str, partition: i32) -> i64;
+        fn cluster_stop(self: &mut ClusterBox);
 
         fn library_version() -> String;
 
@@ -677,6 +689,91 @@ impl BrokerBox {
 
     fn stop(&mut self) {
         guard_or((), || self.broker.stop());
+    }
+}
+
+// ------------------------------------------------------------------------------ embedded cluster
+
+/// The in-process N-node cluster for fail-over tests (`odradek::testing::Cluster`).
+#[derive(Debug)]
+pub struct ClusterBox {
+    cluster: odradek_broker::EmbeddedCluster,
+}
+
+/// A cluster operation's failure, naming the operation: a bad node id or property is a
+/// config-class error, the rest the core's mapping of the I/O error.
+fn cluster_error(what: &str, e: std::io::Error) -> Error {
+    match e.kind() {
+        std::io::ErrorKind::InvalidInput | std::io::ErrorKind::NotConnected => {
+            Error::invalid_argument(format!("embedded cluster: {what}: {e}"))
+        }
+        kind => Error::from(std::io::Error::new(
+            kind,
+            format!("embedded cluster: {what}: {e}"),
+        )),
+    }
+}
+
+fn cluster_start(nodes: u16, properties: &[Property]) -> Result<Box<ClusterBox>, FfiError> {
+    guard(|| {
+        let props: Vec<(&str, &str)> = properties
+            .iter()
+            .map(|p| (p.key.as_str(), p.value.as_str()))
+            .collect();
+        let cluster = odradek_broker::EmbeddedCluster::start(nodes, &props)
+            .map_err(|e| cluster_error("start", e))?;
+        Ok(Box::new(ClusterBox { cluster }))
+    })
+}
+
+impl ClusterBox {
+    fn cluster_bootstrap(&self) -> String {
+        guard_or(String::new(), || self.cluster.bootstrap_servers())
+    }
+
+    fn cluster_node_ids(&self) -> Vec<u64> {
+        guard_or(Vec::new(), || self.cluster.node_ids())
+    }
+
+    fn node_op(
+        &mut self,
+        what: &str,
+        node_id: u64,
+        op: fn(&mut odradek_broker::EmbeddedCluster, u64) -> std::io::Result<()>,
+    ) -> Result<(), FfiError> {
+        guard(|| {
+            op(&mut self.cluster, node_id)
+                .map_err(|e| cluster_error(&format!("{what} node {node_id}"), e))
+        })
+    }
+
+    fn cluster_kill(&mut self, node_id: u64) -> Result<(), FfiError> {
+        self.node_op("kill", node_id, odradek_broker::EmbeddedCluster::kill)
+    }
+
+    fn cluster_restart(&mut self, node_id: u64) -> Result<(), FfiError> {
+        self.node_op("restart", node_id, odradek_broker::EmbeddedCluster::restart)
+    }
+
+    fn cluster_isolate(&mut self, node_id: u64) -> Result<(), FfiError> {
+        self.node_op("isolate", node_id, |c, id| c.isolate(id))
+    }
+
+    fn cluster_heal(&mut self, node_id: u64) -> Result<(), FfiError> {
+        self.node_op("heal", node_id, |c, id| c.heal(id))
+    }
+
+    fn cluster_leader(&self, topic: &str, partition: i32) -> i64 {
+        guard_or(-1, || {
+            self.cluster
+                .leader(topic, partition)
+                .and_then(|id| i64::try_from(id).ok())
+                .unwrap_or(-1)
+        })
+    }
+
+    fn cluster_stop(&mut self) {
+        guard_or((), || self.cluster.stop());
     }
 }
 

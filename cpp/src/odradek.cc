@@ -1060,6 +1060,64 @@ void Broker::stop() {
     if (impl_) impl_->box->stop();
 }
 
+// --------------------------------------------------------------------------- testing::Cluster
+
+struct Cluster::Impl {
+    rust::Box<ffi::ClusterBox> box;
+    // A cluster that was stopped (or moved from) refuses every call.
+    static ffi::ClusterBox& live(const std::unique_ptr<Impl>& impl);
+};
+
+Cluster::Cluster(int nodes, const Config& properties_)
+    : impl_(new Impl{call([&] {
+          if (nodes < 0 || nodes > 65535) nodes = 0;  // the core refuses 0 with a clear error
+          auto p = properties(properties_);
+          return ffi::cluster_start(static_cast<uint16_t>(nodes), as_slice(p));
+      })}) {}
+
+Cluster::~Cluster() { stop(); }
+Cluster::Cluster(Cluster&&) noexcept = default;
+Cluster& Cluster::operator=(Cluster&& other) noexcept {
+    if (this != &other) {
+        stop();
+        impl_ = std::move(other.impl_);
+    }
+    return *this;
+}
+
+ffi::ClusterBox& Cluster::Impl::live(const std::unique_ptr<Impl>& impl) {
+    if (!impl) throw std::logic_error("odradek::testing::Cluster: the cluster was stopped");
+    return *impl->box;
+}
+
+std::string Cluster::bootstrap_servers() const { return std::string(Impl::live(impl_).cluster_bootstrap()); }
+
+Config Cluster::client_config() const { return Config{{"bootstrap.servers", bootstrap_servers()}}; }
+
+std::vector<int> Cluster::node_ids() const {
+    std::vector<int> out;
+    for (auto id : Impl::live(impl_).cluster_node_ids()) out.push_back(static_cast<int>(id));
+    return out;
+}
+
+void Cluster::kill(int node_id) { call([&] { Impl::live(impl_).cluster_kill(static_cast<uint64_t>(node_id)); }); }
+void Cluster::restart(int node_id) { call([&] { Impl::live(impl_).cluster_restart(static_cast<uint64_t>(node_id)); }); }
+void Cluster::isolate(int node_id) { call([&] { Impl::live(impl_).cluster_isolate(static_cast<uint64_t>(node_id)); }); }
+void Cluster::heal(int node_id) { call([&] { Impl::live(impl_).cluster_heal(static_cast<uint64_t>(node_id)); }); }
+
+std::optional<int> Cluster::leader(const std::string& topic, int partition) const {
+    int64_t id = Impl::live(impl_).cluster_leader(topic, partition);
+    if (id < 0) return std::nullopt;
+    return static_cast<int>(id);
+}
+
+void Cluster::stop() {
+    if (impl_) {
+        impl_->box->cluster_stop();
+        impl_.reset();
+    }
+}
+
 }  // namespace testing
 
 }  // namespace odradek

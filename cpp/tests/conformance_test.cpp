@@ -97,7 +97,7 @@ std::vector<std::pair<OptBytes, OptBytes>> generated(const json& g) {
 
 std::map<std::string, std::set<std::string>> allowed_keys() {
     return {
-        {"create_topic", {"topic", "partitions", "config"}},
+        {"create_topic", {"topic", "partitions", "config", "replication_factor"}},
         {"producer", {"client", "config"}},
         {"produce", {"client", "topic", "records", "generate", "expect"}},
         {"flush", {"client"}},
@@ -138,6 +138,11 @@ std::map<std::string, std::set<std::string>> allowed_keys() {
         {"stop_broker", {}},
         {"expect_error_event", {"client", "names", "retriable", "timeout_ms"}},
         {"expect_log", {"level", "timeout_ms"}},
+        {"leader", {"topic", "partition", "name", "not", "timeout_ms"}},
+        {"kill_node", {"node"}},
+        {"restart_node", {"node"}},
+        {"isolate_node", {"node"}},
+        {"heal_node", {"node"}},
     };
 }
 
@@ -149,7 +154,9 @@ public:
             for (auto& [k, v] : scenario["broker_config"].items()) props[k] = v.get<std::string>();
         }
         std::string security = scenario.value("security", "");
-        if (security.empty()) {
+        if (scenario.contains("cluster")) {
+            cluster_ = std::make_unique<odradek::testing::Cluster>(scenario["cluster"].at("nodes").get<int>(), props);
+        } else if (security.empty()) {
             broker_ = std::make_unique<odradek::testing::Broker>(props);
         } else if (security == "sasl_ssl") {
             // The SCRAM user of the embedded broker in a "security": "sasl_ssl" scenario.
@@ -185,7 +192,7 @@ private:
     // The broker's client config (bootstrap.servers, and the security keys of a sasl_ssl
     // scenario), with the step's own keys replacing them.
     odradek::Config client_config(const json& step) const {
-        odradek::Config c = broker_->client_config();
+        odradek::Config c = cluster_ ? cluster_->client_config() : broker_->client_config();
         if (step.contains("config")) {
             for (auto& [k, v] : step["config"].items()) c[k] = v.get<std::string>();
         }
@@ -264,10 +271,11 @@ private:
             if (step.contains("config")) {
                 for (auto& [k, v] : step["config"].items()) topic_config[k] = v.get<std::string>();
             }
-            odradek::Admin admin(broker_->client_config());
+            odradek::Admin admin(client_config(json::object()));
+            auto factor = static_cast<std::int16_t>(step.value("replication_factor", -1));
             expecting(step, [&] {
                 admin.create_topic(step.at("topic").get<std::string>(), step.at("partitions").get<int>(),
-                                   topic_config);
+                                   topic_config, factor);
             });
         } else if (op == "producer") {
             expecting(step, [&] {
@@ -421,9 +429,53 @@ private:
             } else {
                 fail("no client named " + name);
             }
-        } else if (!events_step(op, step)) {
+        } else if (!events_step(op, step) && !cluster_step(op, step)) {
             expecting(step, [&] { admin_step(op, step); });
         }
+    }
+
+    // ---- the cluster ops of a "cluster" scenario: leader binds a node name, the others act on it
+
+    int node(const std::string& name) const {
+        auto it = nodes_.find(name);
+        if (it == nodes_.end()) fail("no node named " + name + " (bind it with a leader step)");
+        return it->second;
+    }
+
+    // Runs a cluster op; false when `op` is not one.
+    bool cluster_step(const std::string& op, const json& step) {
+        static const std::set<std::string> ops = {"leader", "kill_node", "restart_node", "isolate_node", "heal_node"};
+        if (!ops.count(op)) return false;
+        if (!cluster_) fail("a cluster op in a scenario without \"cluster\"");
+        if (op == "kill_node") {
+            cluster_->kill(node(step.at("node").get<std::string>()));
+        } else if (op == "restart_node") {
+            cluster_->restart(node(step.at("node").get<std::string>()));
+        } else if (op == "isolate_node") {
+            cluster_->isolate(node(step.at("node").get<std::string>()));
+        } else if (op == "heal_node") {
+            cluster_->heal(node(step.at("node").get<std::string>()));
+        } else {
+            std::set<int> excluded;
+            for (const auto& n : step.value("not", json::array())) excluded.insert(node(n.get<std::string>()));
+            auto topic = step.at("topic").get<std::string>();
+            int partition = step.at("partition").get<int>();
+            auto ms = step.at("timeout_ms").get<int>();
+            auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+            for (;;) {
+                auto leader = cluster_->leader(topic, partition);
+                if (leader && !excluded.count(*leader)) {
+                    nodes_[step.at("name").get<std::string>()] = *leader;
+                    break;
+                }
+                if (std::chrono::steady_clock::now() > deadline) {
+                    fail("no leader of " + topic + "-" + std::to_string(partition) + " other than the excluded nodes within " +
+                         std::to_string(ms) + " ms (last seen: " + (leader ? std::to_string(*leader) : "none") + ")");
+                }
+                std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            }
+        }
+        return true;
     }
 
     // ---- background failures: stop_broker, expect_error_event, expect_log
@@ -461,6 +513,7 @@ private:
                                          });
                 logs_ = logs;
             }
+            if (!broker_) fail("stop_broker in a scenario without a single broker");
             broker_->stop();
         } else if (op == "expect_error_event") {
             std::string name = step.at("client");
@@ -527,7 +580,7 @@ private:
 
     // The admin ops (and the consumer's watermarks and offsets_for_times) of the admin scenario.
     void admin_step(const std::string& op, const json& step) {
-        odradek::Admin admin(broker_->client_config());
+        odradek::Admin admin(client_config(json::object()));
         if (op == "watermarks") {
             auto [low, high] = consumer(step.at("client")).watermarks(step.at("topic").get<std::string>(),
                                                                      step.at("partition").get<int>());
@@ -891,6 +944,9 @@ private:
 
     json scenario_;
     std::unique_ptr<odradek::testing::Broker> broker_;
+    // The cluster of a "cluster" scenario, and node ids by the names leader steps bound.
+    std::unique_ptr<odradek::testing::Cluster> cluster_;
+    std::map<std::string, int> nodes_;
     std::map<std::string, std::unique_ptr<odradek::Producer>> producers_;
     std::map<std::string, std::unique_ptr<odradek::Consumer>> consumers_;
     std::map<std::string, std::deque<Rec>> buffered_;
@@ -922,7 +978,7 @@ TEST_P(Conformance, Scenario) {
     json scenario = json::parse(in);
     for (auto& [k, _] : scenario.items()) {
         ASSERT_TRUE(k == "name" || k == "description" || k == "broker_config" || k == "security" ||
-                    k == "steps")
+                    k == "cluster" || k == "steps")
             << "unknown scenario key " << k;
     }
     Runner(scenario).run();

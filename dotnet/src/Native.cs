@@ -292,6 +292,34 @@ namespace Odradek.Native
         [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
         public static extern IntPtr odradek_test_broker_ca_pem(BrokerHandle broker);
 
+        // ---- embedded cluster
+        [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
+        public static extern unsafe IntPtr odradek_test_cluster_start(int nodes, OdradekConfigEntry* properties, UIntPtr count, out IntPtr cluster);
+
+        [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
+        public static extern IntPtr odradek_test_cluster_bootstrap(ClusterHandle cluster, out IntPtr text);
+
+        [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int odradek_test_cluster_node_count(ClusterHandle cluster);
+
+        [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
+        public static extern IntPtr odradek_test_cluster_kill(ClusterHandle cluster, int nodeId);
+
+        [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
+        public static extern IntPtr odradek_test_cluster_restart(ClusterHandle cluster, int nodeId);
+
+        [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
+        public static extern IntPtr odradek_test_cluster_isolate(ClusterHandle cluster, int nodeId);
+
+        [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
+        public static extern IntPtr odradek_test_cluster_heal(ClusterHandle cluster, int nodeId);
+
+        [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
+        public static extern IntPtr odradek_test_cluster_leader(ClusterHandle cluster, byte[] topic, int partition, out int leader);
+
+        [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
+        public static extern void odradek_test_cluster_stop(IntPtr cluster);
+
         // ---- OAUTHBEARER token callbacks (result: the OdradekTokenResult* of the running callback)
         [DllImport(Dll, CallingConvention = CallingConvention.Cdecl)]
         public static extern IntPtr odradek_token_set(IntPtr result, IntPtr token, long expiresAtMs, IntPtr principal);

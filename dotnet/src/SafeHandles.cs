@@ -99,4 +99,17 @@ namespace Odradek.Native
             return true;
         }
     }
+
+    internal sealed class ClusterHandle : SafeHandle
+    {
+        public ClusterHandle() : base(IntPtr.Zero, true) { }
+        public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
+        internal void Adopt(IntPtr raw) { SetHandle(raw); }
+
+        protected override bool ReleaseHandle()
+        {
+            Lib.odradek_test_cluster_stop(handle);
+            return true;
+        }
+    }
 }

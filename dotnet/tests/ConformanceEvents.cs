@@ -44,6 +44,7 @@ namespace Odradek.Tests
                         });
                         _logs = logs;
                     }
+                    if (_broker == null) throw new ScenarioFailure("stop_broker in a scenario without a single broker");
                     _broker.Dispose();
                     return true;
                 case "expect_error_event":

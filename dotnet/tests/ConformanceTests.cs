@@ -64,7 +64,7 @@ namespace Odradek.Tests
     {
         private static readonly Dictionary<string, string[]> StepKeys = new Dictionary<string, string[]>
         {
-            { "create_topic", new[] { "topic", "partitions", "config", "expect_error" } },
+            { "create_topic", new[] { "topic", "partitions", "config", "replication_factor", "expect_error" } },
             { "producer", new[] { "client", "config", "expect_error" } },
             { "produce", new[] { "client", "topic", "records", "generate", "expect", "expect_error" } },
             { "flush", new[] { "client" } },
@@ -95,6 +95,11 @@ namespace Odradek.Tests
             { "stop_broker", new string[0] },
             { "expect_error_event", new[] { "client", "names", "retriable", "timeout_ms" } },
             { "expect_log", new[] { "level", "timeout_ms" } },
+            { "leader", new[] { "topic", "partition", "name", "not", "timeout_ms" } },
+            { "kill_node", new[] { "node" } },
+            { "restart_node", new[] { "node" } },
+            { "isolate_node", new[] { "node" } },
+            { "heal_node", new[] { "node" } },
         };
 
         private readonly JsonObject _doc;
@@ -144,7 +149,8 @@ namespace Odradek.Tests
             try
             {
                 string security = _doc.Has("security") ? _doc.Str("security") : null;
-                if (security == null) _broker = new Broker(brokerConfig);
+                if (_doc.Has("cluster")) _cluster = new Cluster((int)_doc.Obj("cluster").Long("nodes"), brokerConfig);
+                else if (security == null) _broker = new Broker(brokerConfig);
                 else if (security == "sasl_ssl") _broker = Broker.StartSaslSsl(SaslUser, SaslPassword, brokerConfig);
                 else throw new ScenarioFailure("scenario " + _name + ": unknown security \"" + security + "\"");
                 _admin = new AdminClient(Config(null));
@@ -183,6 +189,7 @@ namespace Odradek.Tests
                 foreach (var p in _producers.Values) p.Dispose();
                 if (_admin != null) _admin.Dispose();
                 if (_broker != null) _broker.Dispose();
+                if (_cluster != null) _cluster.Dispose();
             }
         }
 
@@ -199,7 +206,7 @@ namespace Odradek.Tests
         // scenario), with the step's own keys replacing them.
         private Dictionary<string, string> Config(JsonObject config)
         {
-            var result = _broker.ClientConfig();
+            var result = _cluster != null ? _cluster.ClientConfig() : _broker.ClientConfig();
             if (config != null)
             {
                 foreach (var kv in config)
@@ -225,7 +232,8 @@ namespace Odradek.Tests
                         {
                             foreach (var kv in step.Obj("config")) cfg[kv.Key] = (string)kv.Value;
                         }
-                        _admin.CreateTopic(step.Str("topic"), (int)step.Long("partitions"), 1, cfg);
+                        short factor = step.Has("replication_factor") ? (short)step.Long("replication_factor") : (short)1;
+                        _admin.CreateTopic(step.Str("topic"), (int)step.Long("partitions"), factor, cfg);
                     });
                     break;
                 case "producer":
@@ -433,6 +441,7 @@ namespace Odradek.Tests
                 default:
                     if (RunAdminStep(op, step, expectError)) break;
                     if (RunEventStep(op, step)) break;
+                    if (RunClusterStep(op, step)) break;
                     throw new ScenarioFailure("unknown op \"" + op + "\"");
             }
         }

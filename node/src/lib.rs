@@ -431,6 +431,140 @@ pub struct NativeBroker {
     ca_pem: Option<String>,
 }
 
+/// An N-node cluster in-process, for fail-over tests: nodes 1..=N on 127.0.0.1, each killable,
+/// restartable and isolatable by id. Every call runs on a plain thread (the nodes' runtimes
+/// are driven with block_on).
+#[napi]
+pub struct NativeCluster {
+    inner: Arc<Mutex<Option<odradek_broker::EmbeddedCluster>>>,
+}
+
+impl NativeCluster {
+    /// Runs `op` on the running cluster off the JS thread; errors name the operation.
+    fn with<'env, T: Send + 'static + ToNapiValue>(
+        &self,
+        env: &'env Env,
+        what: String,
+        op: impl FnOnce(&mut odradek_broker::EmbeddedCluster) -> std::io::Result<T> + Send + 'static,
+    ) -> Result<PromiseRaw<'env, T>> {
+        let inner = self.inner.clone();
+        env.spawn_future(async move {
+            off_thread(move || {
+                let mut guard = inner.lock().unwrap_or_else(|p| p.into_inner());
+                match guard.as_mut() {
+                    Some(c) => op(c).map_err(|e| format!("embedded cluster: {what}: {e}")),
+                    None => Err(format!("embedded cluster: {what}: the cluster was stopped")),
+                }
+            })
+            .await?
+            .map_err(Error::from_reason)
+        })
+    }
+}
+
+#[napi]
+impl NativeCluster {
+    /// Starts `nodes` nodes with these Kafka broker properties; resolves once all registered.
+    #[napi(ts_return_type = "Promise<NativeCluster>")]
+    pub fn start(
+        env: &Env,
+        nodes: u32,
+        properties: Option<config::ConfigMap>,
+    ) -> Result<PromiseRaw<'_, NativeCluster>> {
+        let props = config::settings(properties.unwrap_or_default())?;
+        env.spawn_future(async move {
+            let cluster = off_thread(move || {
+                let refs: Vec<(&str, &str)> = props
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                odradek_broker::EmbeddedCluster::start(u16::try_from(nodes).unwrap_or(0), &refs)
+            })
+            .await?
+            .map_err(|e| Error::from_reason(format!("embedded cluster: start: {e}")))?;
+            Ok(NativeCluster {
+                inner: Arc::new(Mutex::new(Some(cluster))),
+            })
+        })
+    }
+
+    /// `host:port,...` of every running node.
+    #[napi]
+    pub fn bootstrap_servers(&self) -> String {
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(odradek_broker::EmbeddedCluster::bootstrap_servers)
+            .unwrap_or_default()
+    }
+
+    /// Every node id, running or not.
+    #[napi]
+    pub fn node_ids(&self) -> Vec<u32> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|c| c.node_ids().into_iter().map(|id| id as u32).collect())
+            .unwrap_or_default()
+    }
+
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn kill<'env>(&self, env: &'env Env, node_id: u32) -> Result<PromiseRaw<'env, ()>> {
+        self.with(env, format!("kill node {node_id}"), move |c| {
+            c.kill(u64::from(node_id))
+        })
+    }
+
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn restart<'env>(&self, env: &'env Env, node_id: u32) -> Result<PromiseRaw<'env, ()>> {
+        self.with(env, format!("restart node {node_id}"), move |c| {
+            c.restart(u64::from(node_id))
+        })
+    }
+
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn isolate<'env>(&self, env: &'env Env, node_id: u32) -> Result<PromiseRaw<'env, ()>> {
+        self.with(env, format!("isolate node {node_id}"), move |c| {
+            c.isolate(u64::from(node_id))
+        })
+    }
+
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn heal<'env>(&self, env: &'env Env, node_id: u32) -> Result<PromiseRaw<'env, ()>> {
+        self.with(env, format!("heal node {node_id}"), move |c| {
+            c.heal(u64::from(node_id))
+        })
+    }
+
+    /// The partition's leader in the newest metadata a connected node has; null when none.
+    #[napi]
+    pub fn leader(&self, topic: String, partition: i32) -> Option<u32> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .and_then(|c| c.leader(&topic, partition))
+            .map(|id| id as u32)
+    }
+
+    /// Kills every node and removes the data. Idempotent.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn stop<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
+        let inner = self.inner.clone();
+        env.spawn_future(async move {
+            off_thread(move || {
+                let cluster = inner.lock().unwrap_or_else(|p| p.into_inner()).take();
+                if let Some(mut c) = cluster {
+                    c.stop();
+                }
+            })
+            .await
+        })
+    }
+}
+
 /// Runs a blocking call on a plain thread and awaits its result (never on the JS thread, and
 /// not on a runtime worker, since the embedded broker drives its own runtime with block_on).
 async fn off_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {

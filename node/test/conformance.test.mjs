@@ -15,7 +15,7 @@ const scenarioDir = path.resolve(here, '../../tests/conformance/scenarios')
 
 // Keys each op may have ("comment" is allowed everywhere); anything else is a scenario error.
 const OPS = {
-  create_topic: ['topic', 'partitions', 'config', 'expect_error'],
+  create_topic: ['topic', 'partitions', 'config', 'replication_factor', 'expect_error'],
   producer: ['client', 'config', 'expect_error'],
   produce: ['client', 'topic', 'records', 'generate', 'expect', 'expect_error'],
   flush: ['client', 'expect_error'],
@@ -56,6 +56,11 @@ const OPS = {
   stop_broker: [],
   expect_error_event: ['client', 'names', 'retriable', 'timeout_ms'],
   expect_log: ['level', 'timeout_ms'],
+  leader: ['topic', 'partition', 'name', 'not', 'timeout_ms'],
+  kill_node: ['node'],
+  restart_node: ['node'],
+  isolate_node: ['node'],
+  heal_node: ['node'],
 }
 
 const ACKNOWLEDGE_TYPES = { accept: AcknowledgeType.ACCEPT, release: AcknowledgeType.RELEASE, reject: AcknowledgeType.REJECT }
@@ -107,6 +112,10 @@ class Runner {
   constructor(scenario, broker) {
     this.scenario = scenario
     this.broker = broker
+    // The cluster of a "cluster" scenario (the same object as broker), and node ids by the
+    // names leader steps bound.
+    this.cluster = scenario.cluster ? broker : null
+    this.nodes = new Map()
     // bootstrap.servers and, for a sasl_ssl scenario, the security keys; a step's config keys
     // replace these.
     this.base = broker.clientConfig()
@@ -121,6 +130,32 @@ class Runner {
     this.errors = new Map()
     // Log records at warn and more severe, captured from stop_broker on (null before).
     this.logs = null
+  }
+
+  // The cluster ops of a "cluster" scenario: leader binds a node name, the others act on it.
+  async nodeStep(s, where) {
+    const ops = { kill_node: 'kill', restart_node: 'restart', isolate_node: 'isolate', heal_node: 'heal' }
+    if (s.op !== 'leader' && !ops[s.op]) return false
+    if (!this.cluster) throw new Error(`${where}: a cluster op in a scenario without "cluster"`)
+    const node = (name) => {
+      if (!this.nodes.has(name)) throw new Error(`${where}: no node named ${name} (bind it with a leader step)`)
+      return this.nodes.get(name)
+    }
+    if (ops[s.op]) {
+      await this.cluster[ops[s.op]](node(s.node))
+      return true
+    }
+    const excluded = (s.not || []).map(node)
+    const deadline = Date.now() + s.timeout_ms
+    for (;;) {
+      const leader = this.cluster.leader(s.topic, s.partition)
+      if (leader !== null && !excluded.includes(leader)) {
+        this.nodes.set(s.name, leader)
+        return true
+      }
+      if (Date.now() > deadline) assert.fail(`${where}: no leader of ${s.topic}-${s.partition} other than ${JSON.stringify(excluded)} within ${s.timeout_ms} ms (last seen: ${leader})`)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
   }
 
   // Background failures: stop_broker, expect_error_event, expect_log.
@@ -225,7 +260,7 @@ class Runner {
   async step(s, where) {
     switch (s.op) {
       case 'create_topic':
-        return this.admin.createTopics([{ topic: s.topic, numPartitions: s.partitions, config: s.config }])
+        return this.admin.createTopics([{ topic: s.topic, numPartitions: s.partitions, replicationFactor: s.replication_factor, config: s.config }])
       case 'producer':
         this.clients.set(s.client, this.watchErrors(s.client, new Producer(this.config(s.config))))
         return
@@ -469,6 +504,7 @@ class Runner {
         return this.client(s.client).commitSync()
       default:
         if (await this.eventStep(s, where)) return
+        if (await this.nodeStep(s, where)) return
         throw new Error(`${where}: unknown op ${JSON.stringify(s.op)} (this runner must be taught it)`)
     }
   }
@@ -515,7 +551,9 @@ for (const file of files) {
   const scenario = JSON.parse(fs.readFileSync(path.join(scenarioDir, file), 'utf8'))
   test(`conformance: ${scenario.name} (${file})`, { timeout: 180_000 }, async () => {
     let broker
-    if (scenario.security === undefined) {
+    if (scenario.cluster !== undefined) {
+      broker = await testing.Cluster.start({ nodes: scenario.cluster.nodes, properties: scenario.broker_config || {} })
+    } else if (scenario.security === undefined) {
       broker = await testing.Broker.start(scenario.broker_config || {})
     } else if (scenario.security === 'sasl_ssl') {
       // The SCRAM user of the embedded broker in a "security": "sasl_ssl" scenario.

@@ -1,4 +1,5 @@
-"""Test helpers: :class:`Broker`, the Rust broker in-process for your own tests.
+"""Test helpers: :class:`Broker`, the Rust broker in-process for your own tests, and
+:class:`Cluster`, an N-node cluster whose nodes your tests kill, restart and isolate.
 
 >>> from odradek.testing import Broker
 >>> with Broker() as broker:  # doctest: +SKIP
@@ -8,19 +9,48 @@ No Docker, no JVM: it listens on 127.0.0.1 on an ephemeral port and keeps its da
 temporary directory that ``stop()`` removes. :meth:`Broker.sasl_ssl` starts one that only speaks
 SASL_SSL (TLS with its own CA, SCRAM-SHA-256/512), and :meth:`Broker.config` gives the client
 settings that reach it.
+
+>>> from odradek.testing import Cluster
+>>> with Cluster(nodes=3) as cluster:  # doctest: +SKIP
+...     cluster.create_topic("orders", partitions=1)  # replication factor 3
+...     p = Producer({"bootstrap.servers": cluster.bootstrap_servers, "acks": "all"})
+...     cluster.kill(cluster.leader("orders", 0))  # the producer fails over by itself
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from . import _odradek
 from ._client import AdminClient, NewTopic, _config_pairs
 
-__all__ = ["Broker", "config_setting"]
+__all__ = ["Broker", "Cluster", "config_setting"]
 
 
-class Broker:
+class _InProcess:
+    """What :class:`Broker` and :class:`Cluster` share: a native handle stopped once, by
+    :meth:`stop`, the end of a ``with`` block, or garbage collection."""
+
+    _native: Any = None
+
+    def stop(self) -> None:
+        """Stops the broker (every node of a cluster, abruptly) and removes its data.
+        Idempotent."""
+        if self._native is not None:
+            self._native.stop()
+            self._native = None
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __del__(self) -> None:
+        try:
+            self.stop()
+        except Exception:
+            pass
+
+
+class Broker(_InProcess):
     """A Kafka-compatible broker running inside this process.
 
     ``properties`` are Kafka broker properties (``num.partitions``, ``auto.create.topics.enable``,
@@ -72,29 +102,90 @@ class Broker:
 
     def create_topics(self, topics: Sequence[NewTopic]) -> None:
         """Creates topics."""
-        admin = AdminClient(self.config())
-        try:
-            admin.create_topics(topics)
-        finally:
-            admin.close()
-
-    def stop(self) -> None:
-        """Stops the broker and removes its data. Idempotent."""
-        if self._native is not None:
-            self._native.stop()
-            self._native = None
+        _create_topics(self.config(), topics)
 
     def __enter__(self) -> "Broker":
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
-    def __del__(self) -> None:
-        try:
-            self.stop()
-        except Exception:
-            pass
+class Cluster(_InProcess):
+    """A cluster of ``nodes`` brokers (ids ``1..nodes``) running inside this process, each a
+    controller of the metadata quorum, for tests of fail-over handling: :meth:`kill`,
+    :meth:`restart`, :meth:`isolate` and :meth:`heal` a node by id, :meth:`leader` to find
+    whom to hit.
+
+    Timings are fast for tests: a node that stops heartbeating is fenced after 2 s
+    (``broker.session.timeout.ms=2000``, ``broker.heartbeat.interval.ms=200``,
+    ``replica.lag.time.max.ms=2000``) and its leaderships move; ``default.replication.factor``
+    is ``min(nodes, 3)``. ``properties`` (Kafka broker properties) override them. The
+    constructor returns once every node is registered. Use it as a context manager, or call
+    :meth:`stop`, which also removes the data.
+    """
+
+    def __init__(self, nodes: int = 3, properties: Optional[Mapping[str, Any]] = None) -> None:
+        self._native: Optional[_odradek.NativeCluster] = _odradek.NativeCluster(
+            nodes, _config_pairs(properties or {}))
+        self._nodes = nodes
+
+    def _cluster(self) -> _odradek.NativeCluster:
+        if self._native is None:
+            raise RuntimeError("the cluster was stopped")
+        return self._native
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """``host:port,...`` of every running node. A restarted node keeps its port when it
+        is free, so a list taken earlier stays valid."""
+        return self._cluster().bootstrap_servers()
+
+    def node_ids(self) -> List[int]:
+        """Every node id, running or not."""
+        return self._cluster().node_ids()
+
+    def kill(self, node_id: int) -> None:
+        """Stops the node abruptly (no flush; its connections drop). Its data stays."""
+        self._cluster().kill(node_id)
+
+    def restart(self, node_id: int) -> None:
+        """Starts the node again on its data and port (a running node is killed first);
+        returns once it is registered again. It catches up as a follower."""
+        self._cluster().restart(node_id)
+
+    def isolate(self, node_id: int) -> None:
+        """A network partition: the node keeps running, its connections close, and no
+        client, peer or controller traffic reaches it or leaves it until :meth:`heal`."""
+        self._cluster().isolate(node_id)
+
+    def heal(self, node_id: int) -> None:
+        """Reconnects an isolated node."""
+        self._cluster().heal(node_id)
+
+    def leader(self, topic: str, partition: int) -> Optional[int]:
+        """The partition's leader in the newest metadata a connected node has (``None``: no
+        leader now, or no such partition). It names a killed leader until its lease lapses."""
+        return self._cluster().leader(topic, partition)
+
+    def config(self, **extra: Any) -> Dict[str, Any]:
+        """A client config for this cluster, with ``extra`` properties."""
+        return {"bootstrap.servers": self.bootstrap_servers, **extra}
+
+    def create_topic(self, name: str, partitions: int = 1,
+                     config: Optional[Mapping[str, str]] = None,
+                     replication_factor: Optional[int] = None) -> None:
+        """Creates a topic, by default replicated on ``min(nodes, 3)`` nodes."""
+        factor = replication_factor or min(self._nodes, 3)
+        _create_topics(self.config(), [NewTopic(name, partitions, factor, dict(config or {}))])
+
+    def __enter__(self) -> "Cluster":
+        return self
+
+
+def _create_topics(config: Dict[str, Any], topics: Sequence[NewTopic]) -> None:
+    admin = AdminClient(config)
+    try:
+        admin.create_topics(topics)
+    finally:
+        admin.close()
 
 
 def config_setting(key: str, value: Any) -> Optional[str]:

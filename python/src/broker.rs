@@ -1,10 +1,18 @@
-//! `odradek.testing.Broker`: the Rust broker in-process on an ephemeral port and a temporary
-//! data directory.
+//! `odradek.testing.Broker` and `odradek.testing.Cluster`: the Rust broker in-process on
+//! ephemeral ports and temporary data directories, one node or an N-node cluster.
 
 use std::sync::Mutex;
 
-use odradek_broker::EmbeddedBroker;
+use odradek_broker::{EmbeddedBroker, EmbeddedCluster};
 use pyo3::prelude::*;
+
+/// Borrowed `(name, value)` pairs, as the embedded broker and cluster take them.
+fn as_pairs(properties: &[(String, String)]) -> Vec<(&str, &str)> {
+    properties
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
+}
 
 /// The native embedded broker.
 #[pyclass(module = "odradek._odradek", frozen)]
@@ -25,10 +33,7 @@ impl NativeBroker {
         let properties = crate::config::settings(py, properties)?;
         let broker = py
             .detach(move || {
-                let props: Vec<(&str, &str)> = properties
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
-                    .collect();
+                let props = as_pairs(&properties);
                 match &sasl_ssl {
                     Some((user, password)) => {
                         EmbeddedBroker::start_sasl_ssl(user, password, &props)
@@ -82,6 +87,108 @@ impl NativeBroker {
         let broker = self.broker.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(mut b) = broker {
             py.detach(move || b.stop());
+        }
+    }
+}
+
+/// The native embedded cluster (`odradek.testing.Cluster`): nodes 1..=N, each killable,
+/// restartable and isolatable by id. Every call blocks off the GIL.
+#[pyclass(module = "odradek._odradek", frozen)]
+#[derive(Debug)]
+pub struct NativeCluster {
+    cluster: Mutex<Option<EmbeddedCluster>>,
+}
+
+/// A bad node id or property is a `ValueError`; a wait that ran out a `TimeoutError`; the
+/// rest a `RuntimeError`. Each names the operation.
+fn cluster_error(what: &str, e: std::io::Error) -> PyErr {
+    let message = format!("embedded cluster: {what}: {e}");
+    match e.kind() {
+        std::io::ErrorKind::InvalidInput | std::io::ErrorKind::NotConnected => {
+            pyo3::exceptions::PyValueError::new_err(message)
+        }
+        std::io::ErrorKind::TimedOut => pyo3::exceptions::PyTimeoutError::new_err(message),
+        _ => pyo3::exceptions::PyRuntimeError::new_err(message),
+    }
+}
+
+impl NativeCluster {
+    /// Runs `op` on the running cluster, off the GIL.
+    fn with<T: Send>(
+        &self,
+        py: Python<'_>,
+        what: &str,
+        op: impl FnOnce(&mut EmbeddedCluster) -> std::io::Result<T> + Send,
+    ) -> PyResult<T> {
+        let mut guard = self.cluster.lock().unwrap_or_else(|p| p.into_inner());
+        let cluster = guard.as_mut().ok_or_else(|| {
+            pyo3::exceptions::PyRuntimeError::new_err(format!(
+                "embedded cluster: {what}: the cluster was stopped"
+            ))
+        })?;
+        py.detach(move || op(cluster))
+            .map_err(|e| cluster_error(what, e))
+    }
+}
+
+#[pymethods]
+impl NativeCluster {
+    /// Starts `nodes` nodes with these Kafka broker properties; returns once all registered.
+    #[new]
+    fn new(py: Python<'_>, nodes: u16, properties: crate::config::ConfigPairs) -> PyResult<Self> {
+        let properties = crate::config::settings(py, properties)?;
+        let cluster = py
+            .detach(move || {
+                let props = as_pairs(&properties);
+                EmbeddedCluster::start(nodes, &props)
+            })
+            .map_err(|e| cluster_error("start", e))?;
+        Ok(NativeCluster {
+            cluster: Mutex::new(Some(cluster)),
+        })
+    }
+
+    fn bootstrap_servers(&self, py: Python<'_>) -> PyResult<String> {
+        self.with(py, "bootstrap_servers", |c| Ok(c.bootstrap_servers()))
+    }
+
+    fn node_ids(&self, py: Python<'_>) -> PyResult<Vec<u64>> {
+        self.with(py, "node_ids", |c| Ok(c.node_ids()))
+    }
+
+    fn kill(&self, py: Python<'_>, node_id: u64) -> PyResult<()> {
+        self.with(py, &format!("kill node {node_id}"), |c| c.kill(node_id))
+    }
+
+    fn restart(&self, py: Python<'_>, node_id: u64) -> PyResult<()> {
+        self.with(py, &format!("restart node {node_id}"), |c| {
+            c.restart(node_id)
+        })
+    }
+
+    fn isolate(&self, py: Python<'_>, node_id: u64) -> PyResult<()> {
+        self.with(py, &format!("isolate node {node_id}"), |c| {
+            c.isolate(node_id)
+        })
+    }
+
+    fn heal(&self, py: Python<'_>, node_id: u64) -> PyResult<()> {
+        self.with(py, &format!("heal node {node_id}"), |c| c.heal(node_id))
+    }
+
+    fn leader(&self, py: Python<'_>, topic: String, partition: i32) -> PyResult<Option<u64>> {
+        self.with(py, "leader", |c| Ok(c.leader(&topic, partition)))
+    }
+
+    /// Kills every node and removes the data. Idempotent.
+    fn stop(&self, py: Python<'_>) {
+        let cluster = self
+            .cluster
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(mut c) = cluster {
+            py.detach(move || c.stop());
         }
     }
 }

@@ -222,6 +222,7 @@ fn _odradek(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<share::NativeShareConsumer>()?;
     m.add_class::<admin::NativeAdmin>()?;
     m.add_class::<broker::NativeBroker>()?;
+    m.add_class::<broker::NativeCluster>()?;
     m.add_function(wrap_pyfunction!(log_bridge::set_log_level, m)?)?;
     m.add_function(wrap_pyfunction!(config::config_setting, m)?)?;
     // Runs before finalization (atexit hooks run first), while threads may still take the GIL.

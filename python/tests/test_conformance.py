@@ -12,12 +12,12 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import pytest
 
 import odradek
-from odradek.testing import Broker
+from odradek.testing import Broker, Cluster
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "tests" / "conformance" / "scenarios"
 FILES = sorted(SCENARIOS.glob("*.json"))
@@ -27,7 +27,7 @@ OFFSETS = {"earliest": odradek.OFFSET_BEGINNING, "latest": odradek.OFFSET_END,
 
 # The keys each op may have (besides op, comment, expect_error).
 KEYS = {
-    "create_topic": {"topic", "partitions", "config"},
+    "create_topic": {"topic", "partitions", "config", "replication_factor"},
     "producer": {"client", "config"},
     "produce": {"client", "topic", "records", "generate", "expect"},
     "flush": {"client"},
@@ -68,6 +68,11 @@ KEYS = {
     "stop_broker": set(),
     "expect_error_event": {"client", "names", "retriable", "timeout_ms"},
     "expect_log": {"level", "timeout_ms"},
+    "leader": {"topic", "partition", "name", "not", "timeout_ms"},
+    "kill_node": {"node"},
+    "restart_node": {"node"},
+    "isolate_node": {"node"},
+    "heal_node": {"node"},
 }
 
 ACKNOWLEDGE_TYPES = {"accept": odradek.AcknowledgeType.ACCEPT, "release": odradek.AcknowledgeType.RELEASE,
@@ -120,8 +125,10 @@ class ShareState:
 SASL_USER, SASL_PASSWORD = "conformance", "conformance-secret"
 
 
-def start_broker(scenario: Dict[str, Any]) -> Broker:
+def start_broker(scenario: Dict[str, Any]) -> Union[Broker, Cluster]:
     props = {k: str(v) for k, v in scenario.get("broker_config", {}).items()}
+    if "cluster" in scenario:
+        return Cluster(nodes=scenario["cluster"]["nodes"], properties=props)
     security = scenario.get("security")
     if security is None:
         return Broker(props)
@@ -142,13 +149,17 @@ class LogCapture(logging.Handler):
 
 
 class Runner:
-    def __init__(self, base_config: Dict[str, str], broker: Optional[Broker] = None) -> None:
+    def __init__(self, base_config: Dict[str, str], broker: Optional[Broker] = None,
+                 cluster: Optional[Cluster] = None) -> None:
         # bootstrap.servers and, for a sasl_ssl scenario, the security keys; a step's own
         # config keys replace these.
         self.base_config = base_config
         self.admin = odradek.AdminClient(base_config)
         self.clients: Dict[str, Any] = {}
         self.broker = broker
+        # The cluster of a "cluster" scenario, and node ids by the names `leader` bound.
+        self.cluster = cluster
+        self.nodes: Dict[str, int] = {}
         # Every background error each client's error_cb received, by client name.
         self.errors: Dict[str, List[odradek.KafkaError]] = {}
         self.errors_lock = threading.Lock()
@@ -198,7 +209,8 @@ class Runner:
             raise StepFailed(f"expected error {expect_error['name']}, the step succeeded")
 
     def op_create_topic(self, step: Dict[str, Any]) -> None:
-        self.admin.create_topics([odradek.NewTopic(step["topic"], step["partitions"], 1,
+        self.admin.create_topics([odradek.NewTopic(step["topic"], step["partitions"],
+                                                   step.get("replication_factor", 1),
                                                    {k: str(v) for k, v in step.get("config", {}).items()})])
 
     def op_producer(self, step: Dict[str, Any]) -> None:
@@ -537,6 +549,42 @@ class Runner:
             odradek.set_log_level(logging.WARNING)
         self.broker.stop()
 
+    def the_cluster(self) -> Cluster:
+        if self.cluster is None:
+            raise StepFailed('a cluster op in a scenario without "cluster"')
+        return self.cluster
+
+    def node(self, name: str) -> int:
+        if name not in self.nodes:
+            raise StepFailed(f"no node named {name!r} (bind it with a leader step)")
+        return self.nodes[name]
+
+    def op_leader(self, step: Dict[str, Any]) -> None:
+        cluster = self.the_cluster()
+        excluded = {self.node(n) for n in step.get("not", [])}
+        deadline = time.monotonic() + step["timeout_ms"] / 1000
+        while True:
+            leader = cluster.leader(step["topic"], step["partition"])
+            if leader is not None and leader not in excluded:
+                self.nodes[step["name"]] = leader
+                return
+            if time.monotonic() > deadline:
+                raise StepFailed(f"no leader of {step['topic']}-{step['partition']} other than "
+                                 f"{sorted(excluded)} within {step['timeout_ms']} ms (last seen: {leader})")
+            time.sleep(0.05)
+
+    def op_kill_node(self, step: Dict[str, Any]) -> None:
+        self.the_cluster().kill(self.node(step["node"]))
+
+    def op_restart_node(self, step: Dict[str, Any]) -> None:
+        self.the_cluster().restart(self.node(step["node"]))
+
+    def op_isolate_node(self, step: Dict[str, Any]) -> None:
+        self.the_cluster().isolate(self.node(step["node"]))
+
+    def op_heal_node(self, step: Dict[str, Any]) -> None:
+        self.the_cluster().heal(self.node(step["node"]))
+
     def op_expect_error_event(self, step: Dict[str, Any]) -> None:
         seen = self.errors.get(step["client"])
         if seen is None:
@@ -579,7 +627,10 @@ def test_scenarios_exist() -> None:
 def test_scenario(path: Path) -> None:
     scenario = json.loads(path.read_text())
     with start_broker(scenario) as broker:
-        runner = Runner(broker.config(), broker)
+        if isinstance(broker, Cluster):
+            runner = Runner(broker.config(), cluster=broker)
+        else:
+            runner = Runner(broker.config(), broker)
         try:
             for i, step in enumerate(scenario["steps"]):
                 try:

@@ -4,7 +4,8 @@
  * Conventions for every function (see bindings/c/README.md):
  * - Functions that can fail return an `OdradekError *`: NULL on success, else an error the
  *   CALLER owns and frees with odradek_error_free(). Nothing else is ever returned on failure.
- * - Handles (OdradekProducer, OdradekConsumer, OdradekAdmin, OdradekTestBroker, OdradekCancel)
+ * - Handles (OdradekProducer, OdradekConsumer, OdradekAdmin, OdradekTestBroker,
+ *   OdradekTestCluster, OdradekCancel)
  *   are opaque and thread-safe: any thread may call any function on them concurrently, except
  *   the *_free functions, which must be the last call on a handle.
  * - Input pointers are borrowed for the duration of the call only (the library copies what it
@@ -223,6 +224,9 @@ typedef struct OdradekShareConsumer OdradekShareConsumer;
 
 // An embedded broker handle (opaque, thread-safe).
 typedef struct OdradekTestBroker OdradekTestBroker;
+
+// An embedded cluster handle (opaque, thread-safe).
+typedef struct OdradekTestCluster OdradekTestCluster;
 
 // What a token callback hands back: a token (odradek_token_set, then any number of
 // odradek_token_add_extension) or a failure (odradek_token_fail). Valid only during the
@@ -922,6 +926,42 @@ struct OdradekError *odradek_share_consumer_close(const struct OdradekShareConsu
 // Frees the share consumer (closing it first if needed). It must be the last call on the
 // handle. NULL is allowed.
 void odradek_share_consumer_free(struct OdradekShareConsumer *consumer);
+
+// Starts `nodes` nodes (ids 1..=nodes, at most 9) with these Kafka broker properties (NULL
+// when count is 0) over fast test timings (a lapsed lease after 2 s), and returns once every
+// node is registered. `*out` receives the handle; stop and free it with
+// odradek_test_cluster_stop().
+struct OdradekError *odradek_test_cluster_start(int32_t nodes, const struct OdradekConfigEntry *properties, size_t count, struct OdradekTestCluster **out);
+
+// `host:port,...` of every running node for bootstrap.servers, in `*out` (free it with
+// odradek_string_free). It changes as nodes are killed and restarted.
+struct OdradekError *odradek_test_cluster_bootstrap(const struct OdradekTestCluster *cluster, char **out);
+
+// The number of nodes; their ids are 1..=count. 0 for a NULL handle.
+int32_t odradek_test_cluster_node_count(const struct OdradekTestCluster *cluster);
+
+// Kills node `node_id` abruptly (no flush, connections drop); its data stays for
+// odradek_test_cluster_restart.
+struct OdradekError *odradek_test_cluster_kill(const struct OdradekTestCluster *cluster, int32_t node_id);
+
+// Starts node `node_id` again (same id, data and, if free, client port; a running node is
+// killed first) and returns once it is registered.
+struct OdradekError *odradek_test_cluster_restart(const struct OdradekTestCluster *cluster, int32_t node_id);
+
+// Cuts node `node_id` off the network: it keeps running, its connections close and no
+// client, peer or controller traffic reaches it or leaves it until odradek_test_cluster_heal.
+struct OdradekError *odradek_test_cluster_isolate(const struct OdradekTestCluster *cluster, int32_t node_id);
+
+// Reconnects an isolated node.
+struct OdradekError *odradek_test_cluster_heal(const struct OdradekTestCluster *cluster, int32_t node_id);
+
+// The leader of `topic`'s `partition` in the newest metadata a connected node has, in
+// `*out`: a node id, or -1 when the partition is unknown or has no leader now.
+struct OdradekError *odradek_test_cluster_leader(const struct OdradekTestCluster *cluster, const char *topic, int32_t partition, int32_t *out);
+
+// Kills every node, removes the data directories and frees the handle (the last call on
+// it). NULL is allowed.
+void odradek_test_cluster_stop(struct OdradekTestCluster *cluster);
 
 // Sets the token: `token` (the compact JWT), when it expires (ms since the Unix epoch) and the
 // principal it names (may be NULL). Replaces an earlier odradek_token_fail.

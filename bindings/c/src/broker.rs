@@ -9,7 +9,8 @@ use odradek_broker::EmbeddedBroker;
 
 use crate::error::OdradekError;
 use crate::util::{
-    FfiResult, OdradekConfigEntry, check_out, guard, guard_void, slice_arg, str_arg, write_out,
+    FfiResult, OdradekConfigEntry, check_out, each_arg, guard, guard_void, invalid, str_arg,
+    write_out,
 };
 
 /// An embedded broker handle (opaque, thread-safe).
@@ -59,26 +60,11 @@ fn start(
     out: *mut *mut OdradekTestBroker,
 ) -> FfiResult {
     check_out(out, "out")?;
-    let mut props = Vec::new();
-    for (i, e) in slice_arg(properties, count, "properties")?
-        .iter()
-        .enumerate()
-    {
-        props.push((
-            str_arg(e.key, &format!("properties[{i}].key"))?,
-            str_arg(e.value, &format!("properties[{i}].value"))?,
-        ));
-    }
-    // The broker runs its own runtime; start it from a plain thread even when called from
-    // a library thread.
-    let broker = std::thread::scope(|s| {
-        s.spawn(|| match sasl_ssl {
-            Some((user, password)) => EmbeddedBroker::start_sasl_ssl(user, password, &props),
-            None => EmbeddedBroker::start(&props),
-        })
-        .join()
-    })
-    .map_err(|_| Error::invalid_argument("the embedded broker panicked while starting"))?
+    let props = properties_arg(properties, count)?;
+    let broker = on_plain_thread("the embedded broker", || match sasl_ssl {
+        Some((user, password)) => EmbeddedBroker::start_sasl_ssl(user, password, &props),
+        None => EmbeddedBroker::start(&props),
+    })?
     .map_err(|e| Error::config("broker", e))?;
     let bootstrap = CString::new(broker.bootstrap_servers()).unwrap_or_default();
     let ca_pem = broker
@@ -90,6 +76,25 @@ fn start(
         ca_pem,
     });
     write_out(out, Box::into_raw(handle), "out")
+}
+
+/// Broker properties given as config entries (NULL is allowed when `count` is 0).
+pub(crate) fn properties_arg<'a>(
+    properties: *const OdradekConfigEntry,
+    count: usize,
+) -> FfiResult<Vec<(&'a str, &'a str)>> {
+    each_arg(properties, count, "properties", |e, what| {
+        Ok((
+            str_arg(e.key, &format!("{what}.key"))?,
+            str_arg(e.value, &format!("{what}.value"))?,
+        ))
+    })
+}
+
+/// Runs `f` on a plain thread: the embedded broker and cluster block on runtimes of their own,
+/// which must not happen from a thread already inside a tokio runtime (a library thread).
+pub(crate) fn on_plain_thread<T: Send>(what: &str, f: impl FnOnce() -> T + Send) -> FfiResult<T> {
+    std::thread::scope(|s| s.spawn(f).join()).map_err(|_| invalid(format!("{what} panicked")))
 }
 
 /// The CA certificate (PEM, NUL-terminated) a client must trust, for a broker from

@@ -27,6 +27,7 @@ mod logging;
 mod observability;
 mod producer;
 mod share;
+mod test_cluster;
 mod token;
 mod transaction;
 mod util;
@@ -44,6 +45,7 @@ pub use logging::*;
 pub use observability::*;
 pub use producer::*;
 pub use share::*;
+pub use test_cluster::*;
 pub use token::*;
 pub use transaction::*;
 pub use util::{

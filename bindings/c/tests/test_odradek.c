@@ -513,6 +513,37 @@ static void test_admin_groups_configs(const char *bootstrap, OdradekAdmin *admin
     odradek_group_descriptions_free(described, n);
 }
 
+/* The embedded cluster: one node (quick, also under valgrind) killed, restarted on its port and
+ * isolated; errors for a bad node id and for a node that is not running. The three-node
+ * fail-over itself is the leader_failover conformance scenario (Go and .NET runners). */
+static void test_cluster(void) {
+    OdradekTestCluster *cluster = NULL;
+    expect_error(odradek_test_cluster_start(0, NULL, 0, &cluster), "_INVALID_ARG", "0 nodes");
+    ok(odradek_test_cluster_start(1, NULL, 0, &cluster), "cluster start");
+    if (!cluster) return;
+    CHECK(odradek_test_cluster_node_count(cluster) == 1, "node count");
+    char *before = NULL;
+    ok(odradek_test_cluster_bootstrap(cluster, &before), "bootstrap");
+    CHECK(before && strncmp(before, "127.0.0.1:", 10) == 0, "bootstrap %s", before ? before : "NULL");
+    int32_t leader = 0;
+    ok(odradek_test_cluster_leader(cluster, "no-such-topic", 0, &leader), "leader");
+    CHECK(leader == -1, "no leader of an unknown topic: %d", leader);
+    expect_error(odradek_test_cluster_kill(cluster, 7), "_INVALID_ARG", "kill node 7");
+    ok(odradek_test_cluster_kill(cluster, 1), "kill");
+    expect_error(odradek_test_cluster_isolate(cluster, 1), "_INVALID_ARG", "isolate a killed node");
+    ok(odradek_test_cluster_restart(cluster, 1), "restart");
+    char *after = NULL;
+    ok(odradek_test_cluster_bootstrap(cluster, &after), "bootstrap after restart");
+    CHECK(before && after && strcmp(before, after) == 0, "same port after restart: %s, %s",
+          before ? before : "NULL", after ? after : "NULL");
+    ok(odradek_test_cluster_isolate(cluster, 1), "isolate");
+    ok(odradek_test_cluster_heal(cluster, 1), "heal");
+    odradek_string_free(before);
+    odradek_string_free(after);
+    odradek_test_cluster_stop(cluster);
+    odradek_test_cluster_stop(NULL);
+}
+
 int main(void) {
     CHECK(odradek_version() && strlen(odradek_version()) > 0, "version");
 
@@ -729,6 +760,7 @@ int main(void) {
 
     test_security();
     test_acls_and_users();
+    test_cluster();
 
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);

@@ -33,7 +33,8 @@ use odradek_cluster::client::{BrokerIdentity, ControllerClient, run_broker_lifec
 use odradek_cluster::metadata::Endpoint;
 use odradek_cluster::rpc::Tcp;
 use odradek_cluster::{
-    Applied, Controller, ControllerConfig, MetadataImage, MetadataRecord, NodeId, ProposeError,
+    Applied, Controller, ControllerConfig, MetadataImage, MetadataRecord, NetworkGate, NodeId,
+    ProposeError,
 };
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -60,6 +61,9 @@ pub struct ClusterNode {
     pub leaders: Leaders,
     /// The partitions this node follows, for the replica fetchers.
     following: watch::Sender<Following>,
+    /// The node's network gate (tests isolate a node): the controller's RPC, the broker's
+    /// controller client and the replica fetchers go through it.
+    network: NetworkGate,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -80,6 +84,7 @@ impl ClusterNode {
         data_dir: &Path,
         props: &BrokerProperties,
         listeners: Vec<Endpoint>,
+        network: NetworkGate,
     ) -> io::Result<Arc<Self>> {
         let invalid = |e: String| io::Error::new(io::ErrorKind::InvalidInput, e);
         let address = config.controller_address().map_err(invalid)?;
@@ -99,7 +104,7 @@ impl ClusterNode {
             broker_session_timeout_ms: session_timeout_ms,
             leader_rebalance: props.leader_rebalance(),
         };
-        let controller = Controller::start_tcp(controller_config, socket).await?;
+        let controller = Controller::start_tcp(controller_config, socket, network.clone()).await?;
         let image = controller.watch_image();
         let incarnation = crate::time::random_uuid().as_u128();
         let identity = BrokerIdentity {
@@ -111,8 +116,11 @@ impl ClusterNode {
         let heartbeat =
             Duration::from_millis(props.long("broker.heartbeat.interval.ms").max(10) as u64);
         let (registration, _) = watch::channel(None);
+        let tcp = Tcp {
+            gate: network.clone(),
+        };
         let lifecycle = tokio::spawn(run_broker_lifecycle(
-            ControllerClient::new(&config.voters, Tcp),
+            ControllerClient::new(&config.voters, tcp.clone()),
             identity,
             heartbeat,
             registration,
@@ -128,10 +136,11 @@ impl ClusterNode {
             incarnation,
             controller: Mutex::new(Some(controller)),
             image,
-            client: tokio::sync::Mutex::new(ControllerClient::new(&config.voters, Tcp)),
+            client: tokio::sync::Mutex::new(ControllerClient::new(&config.voters, tcp)),
             producer_ids: ProducerIdBlocks::default(),
             leaders: Leaders::default(),
             following: watch::channel(Following::new()).0,
+            network,
             tasks: Mutex::new(vec![lifecycle]),
         }))
     }

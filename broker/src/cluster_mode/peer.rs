@@ -1,5 +1,5 @@
 //! A connection from this broker to another one (a follower's fetches to the partition's
-//! leader): Kafka requests over plain TCP, one at a time.
+//! leader): Kafka requests over plain TCP, one at a time, through the node's network gate.
 
 use std::io;
 use std::time::Duration;
@@ -7,6 +7,7 @@ use std::time::Duration;
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{RequestHeader, ResponseHeader};
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
+use odradek_cluster::NetworkGate;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -17,6 +18,7 @@ pub struct Peer {
     stream: TcpStream,
     next_correlation: i32,
     client_id: StrBytes,
+    gate: NetworkGate,
 }
 
 fn invalid(what: String) -> io::Error {
@@ -24,7 +26,15 @@ fn invalid(what: String) -> io::Error {
 }
 
 impl Peer {
-    pub async fn connect(address: &str, node_id: u64, timeout: Duration) -> io::Result<Self> {
+    pub async fn connect(
+        address: &str,
+        node_id: u64,
+        timeout: Duration,
+        gate: &NetworkGate,
+    ) -> io::Result<Self> {
+        if gate.is_isolated() {
+            return Err(gate.refused());
+        }
         let stream = tokio::time::timeout(timeout, TcpStream::connect(address))
             .await
             .map_err(|_| {
@@ -35,6 +45,7 @@ impl Peer {
             stream,
             next_correlation: 1,
             client_id: StrBytes::from_string(format!("odradek-broker-{node_id}")),
+            gate: gate.clone(),
         })
     }
 
@@ -71,9 +82,11 @@ impl Peer {
             self.stream.read_exact(&mut body).await?;
             Ok::<_, io::Error>(Bytes::from(body))
         };
-        let mut body = tokio::time::timeout(timeout, exchange)
+        let gate = self.gate.clone();
+        let mut body = tokio::time::timeout(timeout, gate.cut_on_isolation(exchange))
             .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no response in time"))??;
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no response in time"))?
+            .ok_or_else(|| gate.refused())??;
         let hv = <R::Response as HeaderVersion>::header_version(version);
         let h = ResponseHeader::decode(&mut body, hv)
             .map_err(|e| invalid(format!("decoding a response header: {e}")))?;

@@ -141,7 +141,14 @@ async fn fetch_from(node: Arc<ClusterNode>, state: Arc<BrokerState>, leader: Nod
                     tokio::time::sleep(BACKOFF).await;
                     continue;
                 };
-                match Peer::connect(&address, node.node_id, Duration::from_secs(2)).await {
+                match Peer::connect(
+                    &address,
+                    node.node_id,
+                    Duration::from_secs(2),
+                    &node.network,
+                )
+                .await
+                {
                     Ok(p) => peer.insert(p),
                     Err(e) => {
                         tracing::debug!(leader, %address, "replica fetcher cannot connect: {e}");

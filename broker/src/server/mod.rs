@@ -16,6 +16,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use odradek_cluster::NetworkGate;
+
 use crate::config::ConnectionLimits;
 use crate::security::Listener;
 use crate::state::BrokerState;
@@ -41,6 +43,7 @@ pub async fn serve(
     listeners: Vec<(TcpListener, Arc<Listener>)>,
     state: Arc<BrokerState>,
     shutdown: watch::Receiver<bool>,
+    gate: NetworkGate,
 ) {
     let limits = state.props().connection_limits();
     let admission = Admission::new(&limits);
@@ -57,6 +60,7 @@ pub async fn serve(
             shutdown.clone(),
             net.clone(),
             admission.clone(),
+            gate.clone(),
         ));
     }
     while loops.join_next().await.is_some() {}
@@ -71,16 +75,19 @@ async fn accept_loop(
     mut shutdown: watch::Receiver<bool>,
     net: Arc<Net>,
     admission: Arc<Admission>,
+    gate: NetworkGate,
 ) {
     let mut spare = SpareDescriptor::open();
     let mut conns = JoinSet::new();
     loop {
         tokio::select! {
             accepted = socket.accept() => match accepted {
+                // An isolated node (a test's network partition) drops what arrives.
+                Ok((stream, _)) if gate.is_isolated() => drop(stream),
                 Ok((stream, peer)) => match admission.admit(peer.ip()) {
                     Ok(ticket) => {
                         let _ = stream.set_nodelay(true);
-                        conns.spawn(connection::run(
+                        let connection = connection::run(
                             stream,
                             peer,
                             listener.clone(),
@@ -88,7 +95,11 @@ async fn accept_loop(
                             shutdown.clone(),
                             net.clone(),
                             ticket,
-                        ));
+                        );
+                        let gate = gate.clone();
+                        conns.spawn(async move {
+                            gate.cut_on_isolation(connection).await;
+                        });
                     }
                     Err(why) => {
                         drop(stream);

@@ -19,19 +19,10 @@ pub struct TestCluster {
 }
 
 impl TestCluster {
-    /// Starts `n` nodes with `props` (server.properties lines). Controller ports are picked
-    /// together, then released for the controllers to bind.
+    /// Starts `n` nodes with `props` (server.properties lines).
     pub async fn start(n: u64, props: &str) -> Self {
         super::init_tracing("warn");
-        let held: Vec<std::net::TcpListener> = (0..n)
-            .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
-            .collect();
-        let voters: BTreeMap<u64, String> = held
-            .iter()
-            .enumerate()
-            .map(|(i, l)| (i as u64 + 1, l.local_addr().unwrap().to_string()))
-            .collect();
-        drop(held);
+        let voters = ClusterConfig::local_voters(u16::try_from(n).unwrap()).unwrap();
         let mut cluster = Self {
             voters,
             dirs: (1..=n)
@@ -48,13 +39,13 @@ impl TestCluster {
 
     /// Starts node `id` (again), on its data dir; its client port is new.
     pub async fn start_node(&mut self, id: u64) {
-        let mut cfg = BrokerConfig::new("127.0.0.1:0".parse().unwrap(), self.dirs[&id].path());
-        cfg.properties = BrokerProperties::parse(&self.props).unwrap();
-        cfg.cluster = Some(ClusterConfig {
-            node_id: id,
-            voters: self.voters.clone(),
-            controller_listen: None,
-        });
+        let cfg = BrokerConfig::cluster_node(
+            id,
+            &self.voters,
+            "127.0.0.1:0".parse().unwrap(),
+            self.dirs[&id].path(),
+            BrokerProperties::parse(&self.props).unwrap(),
+        );
         let handle = Broker::start(cfg).await.unwrap();
         self.nodes.insert(id, handle);
     }

@@ -708,6 +708,52 @@ private:
     std::string username_;
     std::string password_;
 };
+
+/// An N-node cluster inside this process (nodes 1..N on 127.0.0.1, each a controller of the
+/// metadata quorum and a broker), for tests of fail-over handling: kill(), restart(),
+/// isolate() and heal() a node by id, leader() to find whom to hit. A node that stops
+/// heartbeating is fenced after 2 s and its leaderships move (broker.session.timeout.ms=2000,
+/// broker.heartbeat.interval.ms=200, replica.lag.time.max.ms=2000; `properties` override
+/// them); default.replication.factor is min(nodes, 3). Not thread-safe: one thread at a time.
+///
+///     odradek::testing::Cluster cluster(3);
+///     odradek::Producer producer({{"bootstrap.servers", cluster.bootstrap_servers()}, {"acks", "all"}});
+///     cluster.kill(*cluster.leader("orders", 0));  // the producer fails over by itself
+class Cluster {
+public:
+    /// Starts `nodes` nodes; returns once every node is registered. Throws KafkaError.
+    explicit Cluster(int nodes = 3, const Config& properties = {});
+    ~Cluster();
+    Cluster(Cluster&&) noexcept;
+    Cluster& operator=(Cluster&&) noexcept;
+    Cluster(const Cluster&) = delete;
+    Cluster& operator=(const Cluster&) = delete;
+
+    /// "host:port,..." of every running node; a restarted node keeps its port when it is free.
+    std::string bootstrap_servers() const;
+    /// {"bootstrap.servers": bootstrap_servers()}.
+    Config client_config() const;
+    /// Every node id, running or not.
+    std::vector<int> node_ids() const;
+    /// Stops the node abruptly (no flush; its connections drop); its data stays.
+    void kill(int node_id);
+    /// Starts the node again on its data and port (a running node is killed first); returns
+    /// once it is registered again.
+    void restart(int node_id);
+    /// Cuts the node off the network: it runs on, its connections close, and no client, peer or
+    /// controller traffic reaches it or leaves it until heal().
+    void isolate(int node_id);
+    /// Reconnects an isolated node.
+    void heal(int node_id);
+    /// The partition's leader in the newest metadata a connected node has; empty when none.
+    std::optional<int> leader(const std::string& topic, int partition) const;
+    /// Kills every node and removes the data. Idempotent.
+    void stop();
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
 }  // namespace testing
 
 }  // namespace odradek
