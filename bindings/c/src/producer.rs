@@ -234,7 +234,13 @@ fn send_batch(
     let pending = p.callbacks.clone();
     pending.count.fetch_add(1, Ordering::SeqCst);
     odradek::runtime::spawn(async move {
-        let results = futures::future::join_all(futures).await;
+        // In order, one after another: records of one batch complete together, so only the first
+        // of each batch waits (one wake-up per batch); join_all would register a waker and take
+        // a wake-up for every record.
+        let mut results = Vec::with_capacity(futures.len());
+        for delivery in futures {
+            results.push(delivery.await);
+        }
         let errors: Vec<Option<OdradekError>> = results
             .iter()
             .map(|r| r.as_ref().err().map(OdradekError::from_core))
