@@ -39,25 +39,43 @@ fn every_scenario_passes() {
     files.sort();
     assert!(files.len() >= 7, "scenario files missing: {files:?}");
     let only = std::env::var("CONFORMANCE_ONLY").ok();
-    let mut failures = Vec::new();
-    for file in files {
-        let doc: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap())
-            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        let name = doc["name"].as_str().unwrap_or("?").to_string();
-        if only.as_deref().is_some_and(|o| o != name) {
-            continue;
+    let docs: Vec<Value> = files
+        .iter()
+        .map(|file| {
+            serde_json::from_str(&std::fs::read_to_string(file).unwrap())
+                .unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+        })
+        .filter(|doc: &Value| {
+            only.as_deref()
+                .is_none_or(|o| doc["name"].as_str() == Some(o))
+        })
+        .collect();
+    // Two scenarios at a time: each has its own broker (or cluster) and clients, and most of a
+    // scenario's time is spent waiting (rebalances, fencing), so two halve the wall time.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failures = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| {
+                while let Some(doc) =
+                    docs.get(next.fetch_add(1, std::sync::atomic::Ordering::SeqCst))
+                {
+                    let name = doc["name"].as_str().unwrap_or("?");
+                    let started = Instant::now();
+                    let result = odradek::runtime::block_on(run_scenario(doc));
+                    eprintln!(
+                        "conformance {name}: {} in {:.1} s",
+                        if result.is_ok() { "ok" } else { "FAILED" },
+                        started.elapsed().as_secs_f64()
+                    );
+                    if let Err(e) = result {
+                        failures.lock().unwrap().push(format!("{name}: {e}"));
+                    }
+                }
+            });
         }
-        let started = Instant::now();
-        let result = odradek::runtime::block_on(run_scenario(&doc));
-        eprintln!(
-            "conformance {name}: {} in {:.1} s",
-            if result.is_ok() { "ok" } else { "FAILED" },
-            started.elapsed().as_secs_f64()
-        );
-        if let Err(e) = result {
-            failures.push(format!("{name}: {e}"));
-        }
-    }
+    });
+    let failures = failures.into_inner().unwrap();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
