@@ -80,7 +80,12 @@ func TestConformance(t *testing.T) {
 		if err := json.Unmarshal(data, &sc); err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
-		t.Run(sc.Name, func(t *testing.T) { runScenario(t, &sc) })
+		// Scenarios run side by side (go test's -parallel, GOMAXPROCS by default): each has its
+		// own broker, and most of a scenario's time is spent waiting.
+		t.Run(sc.Name, func(t *testing.T) {
+			t.Parallel()
+			runScenario(t, &sc)
+		})
 	}
 }
 

@@ -32,7 +32,9 @@ fresh_for "$examples" "$root/examples/cpp"
 run cmake -S "$root/cpp" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
     -DODRADEK_CARGO_TARGET_DIR="$CARGO_TARGET_DIR"
 run cmake --build "$build"
-(cd "$build" && run ctest --output-on-failure --timeout 180)
+# Two tests at a time: each is its own process with its own embedded broker (or cluster), and
+# most of their time is spent waiting on rebalances and fencing.
+(cd "$build" && run ctest --output-on-failure --timeout 180 -j 2)
 
 # The installed package, used the way a user's project would.
 rm -rf "$install"
