@@ -74,6 +74,16 @@ def pytest_generate_tests(metafunc: Any) -> None:
         metafunc.parametrize("kafka", kinds, indirect=True)
 
 
+def pytest_collection_modifyitems(items: List[Any]) -> None:
+    # Under pytest-xdist (35-python.sh runs `-n 2 --dist loadgroup`) every test on Apache Kafka
+    # goes to one worker, so one JVM starts rather than one per worker.
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_apache = callspec is not None and callspec.params.get("kafka") == "apache"
+        if on_apache or "apache" in item.fixturenames:
+            item.add_marker(pytest.mark.xdist_group("apache"))
+
+
 @pytest.fixture
 def kafka(request: Any) -> Kafka:
     k: Kafka = request.getfixturevalue(request.param)

@@ -50,5 +50,7 @@ export PYTHONPATH="$work/pylib${PYTHONPATH:+:$PYTHONPATH}"
 # Run from python/tests so the package comes from the wheel, not the source tree.
 cd "$root/python/tests"
 echo "+ pytest python/tests" >&2
+# Two workers (pytest-xdist): most tests wait on brokers and rebalances. Tests on Apache Kafka
+# share one worker (conftest.py groups them), so one JVM starts.
 exec "$venv/bin/python" -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning \
-    --timeout 300 "$@"
+    --timeout 300 -n 2 --dist loadgroup "$@"
