@@ -12,12 +12,12 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use common::cluster::{
-    TestCluster, eventually, partition0, read_partition0, send_values, values, wait_for_brokers,
+    TestCluster, client_config, eventually, partition0, read_partition0, send_values, values,
+    wait_for_brokers,
 };
 use common::{Client, topic};
 use kafka_protocol::messages::*;
 use kafka_protocol::records::Compression;
-use odradek::config::Config;
 use odradek::producer::Producer;
 
 const NONE: i16 = 0;
@@ -83,11 +83,7 @@ async fn acks_all_survives_the_loss_of_the_leader_and_the_old_leader_rejoins() {
         i32::from(cluster.addr(leader as u64).port())
     );
 
-    let mut config = Config::new();
-    let bootstrap: Vec<String> = addrs.iter().map(ToString::to_string).collect();
-    config
-        .set("bootstrap.servers", &bootstrap.join(","))
-        .unwrap();
+    let mut config = client_config(&addrs);
     config.set("acks", "all").unwrap();
     config.set("enable.idempotence", "true").unwrap();
     config.set("linger.ms", "5").unwrap();

@@ -104,5 +104,6 @@ fn apply(
         }
     }
     node.leaders.apply(state, me, image, serving);
+    node.groups.sync(state, node);
     now
 }

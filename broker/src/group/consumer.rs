@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 use super::codes;
+use super::snapshot::{AssignmentSnapshot, ConsumerMemberSnapshot, ConsumerSnapshot};
 
 /// Partitions by topic id.
 pub type TopicAssignment = BTreeMap<Uuid, BTreeSet<i32>>;
@@ -772,6 +773,125 @@ pub fn assign_uniform(
             (id.clone(), a)
         })
         .collect()
+}
+
+fn assignment_snapshot(a: &TopicAssignment) -> AssignmentSnapshot {
+    a.iter()
+        .map(|(t, ps)| (t.to_string(), ps.iter().copied().collect()))
+        .collect()
+}
+
+fn assignment_restore(a: AssignmentSnapshot) -> TopicAssignment {
+    a.into_iter()
+        .filter_map(|(t, ps)| Some((Uuid::parse_str(&t).ok()?, ps.into_iter().collect())))
+        .collect()
+}
+
+impl ConsumerGroup {
+    /// Everything a coordinator move keeps (all but deadlines).
+    pub fn snapshot(&self) -> ConsumerSnapshot {
+        let mut target: Vec<_> = self
+            .target
+            .iter()
+            .map(|(m, a)| (m.clone(), assignment_snapshot(a)))
+            .collect();
+        target.sort();
+        ConsumerSnapshot {
+            group_epoch: self.group_epoch,
+            assignment_epoch: self.assignment_epoch,
+            assignor: self.assignor.clone(),
+            target,
+            topics_seen: self
+                .topics_seen
+                .iter()
+                .map(|(n, (id, count))| (n.clone(), id.to_string(), *count))
+                .collect(),
+            members: self
+                .members
+                .values()
+                .map(|m| ConsumerMemberSnapshot {
+                    id: m.id.clone(),
+                    instance_id: m.instance_id.clone(),
+                    rack_id: m.rack_id.clone(),
+                    client_id: m.client_id.clone(),
+                    client_host: m.client_host.clone(),
+                    member_epoch: m.member_epoch,
+                    previous_epoch: m.previous_epoch,
+                    state: match m.state {
+                        MemberState::Stable => "stable",
+                        MemberState::UnrevokedPartitions => "unrevoked",
+                        MemberState::UnreleasedPartitions => "unreleased",
+                    }
+                    .to_string(),
+                    rebalance_timeout_ms: m.rebalance_timeout.as_millis() as u64,
+                    subscribed: m.subscribed.clone(),
+                    subscribed_names: m.subscribed_names.clone(),
+                    regex: m.regex.clone(),
+                    server_assignor: m.server_assignor.clone(),
+                    assigned: assignment_snapshot(&m.assigned),
+                    revoking: assignment_snapshot(&m.revoking),
+                    left_static: m.left_static,
+                })
+                .collect(),
+        }
+    }
+
+    /// The group a snapshot describes; sessions (and pending revocations) start at `now`.
+    pub fn restore(
+        id: &str,
+        s: ConsumerSnapshot,
+        now: Instant,
+        settings: &ConsumerSettings,
+    ) -> Self {
+        let mut g = Self::new(id);
+        g.group_epoch = s.group_epoch;
+        g.assignment_epoch = s.assignment_epoch;
+        g.assignor = s.assignor;
+        g.target = s
+            .target
+            .into_iter()
+            .map(|(m, a)| (m, assignment_restore(a)))
+            .collect();
+        g.topics_seen = s
+            .topics_seen
+            .into_iter()
+            .filter_map(|(n, id, count)| Some((n, (Uuid::parse_str(&id).ok()?, count))))
+            .collect();
+        for m in s.members {
+            let state = match m.state.as_str() {
+                "unrevoked" => MemberState::UnrevokedPartitions,
+                "unreleased" => MemberState::UnreleasedPartitions,
+                _ => MemberState::Stable,
+            };
+            let rebalance_timeout = Duration::from_millis(m.rebalance_timeout_ms);
+            let revoke_deadline =
+                (state == MemberState::UnrevokedPartitions).then(|| now + rebalance_timeout);
+            g.members.insert(
+                m.id.clone(),
+                ConsumerMember {
+                    id: m.id,
+                    instance_id: m.instance_id,
+                    rack_id: m.rack_id,
+                    client_id: m.client_id,
+                    client_host: m.client_host,
+                    member_epoch: m.member_epoch,
+                    previous_epoch: m.previous_epoch,
+                    state,
+                    rebalance_timeout,
+                    subscribed: m.subscribed,
+                    subscribed_names: m.subscribed_names,
+                    regex: m.regex,
+                    server_assignor: m.server_assignor,
+                    assigned: assignment_restore(m.assigned),
+                    revoking: assignment_restore(m.revoking),
+                    session_deadline: now + settings.session_timeout,
+                    revoke_deadline,
+                    left_static: m.left_static,
+                },
+            );
+        }
+        g
+    }
 }
 
 #[cfg(test)]

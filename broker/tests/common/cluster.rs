@@ -83,6 +83,16 @@ impl TestCluster {
     }
 }
 
+/// A client config bootstrapping from every node at `addrs`.
+pub fn client_config(addrs: &[SocketAddr]) -> odradek::config::Config {
+    let mut config = odradek::config::Config::new();
+    let bootstrap: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+    config
+        .set("bootstrap.servers", &bootstrap.join(","))
+        .unwrap();
+    config
+}
+
 /// Polls `check` until it returns `Some`, for at most 30 s.
 pub async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
     what: &str,
