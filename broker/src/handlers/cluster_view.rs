@@ -122,6 +122,10 @@ pub fn coordinator(ctx: &Ctx, key_type: i8, key: &str) -> Option<BrokerAddr> {
     };
     let image = cluster.image();
     if key_type == 0 {
+        // A node whose image is still replaying after a restart names old leaders: none yet.
+        if !cluster.is_serving(&image) {
+            return None;
+        }
         let Some(topic) = image.topics.get(OFFSETS_TOPIC) else {
             super::forward::create_offsets_topic(ctx, cluster);
             return None;
