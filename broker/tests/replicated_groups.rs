@@ -3,7 +3,8 @@
 //! partition's leader. The coordinator node stops; the partition's new leader replays it and
 //! answers with the same committed offsets, and the members of a classic group and of a KIP-848
 //! group keep their membership (same generation / epoch, heartbeats answered NONE) without a
-//! rejoin. A node that does not coordinate a group answers NOT_COORDINATOR. Our client's
+//! rejoin; a deleted group's offsets stay deleted. A node that does not coordinate a group
+//! answers NOT_COORDINATOR. Our client's
 //! consumer in a group goes on through the move without skipping or re-reading a record.
 
 mod common;
@@ -236,6 +237,17 @@ async fn groups_and_offsets_move_with_the_coordinator() {
         NONE
     );
     assert_eq!(fetch_committed(coord_addr, classic).await, (NONE, 42));
+    // A group with offsets only, deleted: its offsets are tombstones the next coordinator
+    // replays too.
+    let deleted = (0..)
+        .map(|i| format!("deleted-group-{i}"))
+        .find(|g| offsets_partition(g, 3) == offsets_partition(classic, 3))
+        .unwrap();
+    assert_eq!(commit(coord_addr, &deleted, "", -1, 5).await, NONE);
+    let mut req = DeleteGroupsRequest::default();
+    req.groups_names = vec![GroupId(s(&deleted))];
+    let r = Client::connect(coord_addr).await.call(req, 2).await;
+    assert_eq!(r.results[0].error_code, NONE);
 
     // The coordinator stops; the offsets partition's new leader coordinates.
     cluster.stop_node(coord as u64).await;
@@ -260,6 +272,7 @@ async fn groups_and_offsets_move_with_the_coordinator() {
     assert_eq!(hb, NONE, "the classic member kept its membership");
     assert_eq!(fetch_committed(new_addr, classic).await, (NONE, 42));
     assert_eq!(fetch_committed(new_addr, &consumer).await, (NONE, 7));
+    assert_eq!(fetch_committed(new_addr, &deleted).await, (NONE, -1));
     let r = Client::connect(new_addr)
         .await
         .call(cg_heartbeat(&consumer, &cg_member, cg_epoch), 0)
