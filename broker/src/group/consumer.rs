@@ -897,6 +897,7 @@ impl ConsumerGroup {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::group::snapshot::{GroupKind, GroupSnapshot};
 
     fn settings() -> ConsumerSettings {
         ConsumerSettings {
@@ -955,6 +956,41 @@ mod tests {
 
     fn count(a: &TopicAssignment) -> usize {
         a.values().map(BTreeSet::len).sum()
+    }
+
+    /// A group restored from its snapshot (a coordinator move) is the same group: members keep
+    /// their epochs and assignments, and a revocation in progress goes on.
+    #[test]
+    fn snapshot_restores_members_epochs_and_assignments() {
+        let now = Instant::now();
+        let mut g = ConsumerGroup::new("g");
+        let a = join(&mut g, "a", now);
+        let a_owned = a.assignment.clone().unwrap();
+        assert_eq!(count(&a_owned), 6);
+        join(&mut g, "b", now);
+        // a is asked to give partitions up (revoking), b waits for them.
+        let a2 = beat(&mut g, "a", a.member_epoch, Some(&a_owned), now);
+        assert!(count(a2.assignment.as_ref().unwrap()) < 6);
+        let s = g.snapshot();
+        let json = GroupSnapshot::new(GroupKind::Consumer(s.clone())).encode();
+        let decoded = GroupSnapshot::decode(&json).unwrap();
+        let GroupKind::Consumer(s2) = decoded.group else {
+            panic!("not a consumer group")
+        };
+        let mut r = ConsumerGroup::restore("g", s2, now, &settings());
+        assert_eq!(r.snapshot(), s);
+        assert_eq!(r.state(), g.state());
+        assert_eq!(r.members["a"].member_epoch, g.members["a"].member_epoch);
+        assert_eq!(r.members["a"].revoking, g.members["a"].revoking);
+        // The restored group answers the next heartbeat as the original would.
+        let owned = a2.assignment.clone().unwrap();
+        assert_eq!(
+            beat(&mut r, "a", a2.member_epoch, Some(&owned), now),
+            beat(&mut g, "a", a2.member_epoch, Some(&owned), now)
+        );
+        // Sessions restart at the restore: expiry counts from then.
+        r.tick(now + Duration::from_secs(44));
+        assert_eq!(r.members.len(), 2);
     }
 
     #[test]
