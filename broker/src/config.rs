@@ -320,6 +320,8 @@ const BROKER_KEYS: &[(&str, &str)] = &[
     ("group.share.max.size", "200"),
     // `__consumer_offsets`, created on the first group coordinator lookup.
     ("offsets.topic.num.partitions", "50"),
+    // Cluster mode: capped by the live brokers when the topic is created.
+    ("offsets.topic.replication.factor", "3"),
     ("offsets.topic.segment.bytes", "104857600"),
 ];
 
@@ -369,7 +371,6 @@ const IGNORED_KEYS: &[&str] = &[
     "socket.send.buffer.bytes",
     "socket.receive.buffer.bytes",
     "num.recovery.threads.per.data.dir",
-    "offsets.topic.replication.factor",
     "share.coordinator.state.topic.replication.factor",
     "share.coordinator.state.topic.min.isr",
     "transaction.state.log.replication.factor",
@@ -576,6 +577,10 @@ impl BrokerProperties {
     }
     pub fn offsets_topic_num_partitions(&self) -> i32 {
         self.long("offsets.topic.num.partitions").clamp(1, 100_000) as i32
+    }
+    pub fn offsets_topic_replication_factor(&self) -> i64 {
+        self.long("offsets.topic.replication.factor")
+            .clamp(1, i64::from(i16::MAX))
     }
     pub fn offsets_topic_segment_bytes(&self) -> i64 {
         self.long("offsets.topic.segment.bytes")

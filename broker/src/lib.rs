@@ -148,6 +148,14 @@ impl Broker {
                 network.clone(),
             )
             .await?;
+            // Groups live on `__consumer_offsets` (none until this node leads a partition of
+            // it), not in the single node's file.
+            state.groups = Arc::new(group::GroupCoordinator::with_storage(
+                &config.data_dir,
+                &config.properties,
+                Box::new(cluster_mode::group_log::PartitionStore::new(node.clone())),
+                group::offsets::OffsetMap::default(),
+            )?);
             state.cluster = Some(node);
             state.cluster_id = state::quorum_cluster_id(&cluster.voters);
         }

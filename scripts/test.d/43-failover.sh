@@ -4,7 +4,9 @@
 # consumer group losing its coordinator and bootstrap with a hung first host; our Rust client
 # (the odradek CLI), our Python binding and confluent-kafka (librdkafka) side by side. The SIGKILL
 # scenario runs on a 3-node odradek cluster too (three odradek-broker processes in cluster mode),
-# and Kafka's own admin tools (kafka-reassign-partitions, kafka-leader-election, kafka-configs,
+# and so do group consumers of our Rust client, librdkafka and the Java client (Kafka's
+# ConsoleConsumer) through a SIGKILL and a SIGSTOP of their coordinator and a rolling restart;
+# Kafka's own admin tools (kafka-reassign-partitions, kafka-leader-election, kafka-configs,
 # kafka-topics --describe) run against that cluster first (test_admin_tools.py, about 10 s).
 # Asserts integrity; prints stalls and failure counts of each client (FAILOVER_RESULTS=FILE saves
 # them). Extra arguments go to pytest (e.g. -k odradek_cluster).

@@ -1,6 +1,6 @@
 """The fail-over suite's harness: a 3-node Apache Kafka cluster (scripts/apache-kafka.sh
-cluster-start) or three `odradek-broker` processes in cluster mode, producers of the clients run
-side by side, log verification and stall figures."""
+cluster-start) or three `odradek-broker` processes in cluster mode, producers and group consumers
+of the clients run side by side, log verification and stall figures."""
 
 from __future__ import annotations
 
@@ -123,7 +123,8 @@ class OdradekCluster(_Topics):
 
     label = "odradek cluster"
     PROPS = ("default.replication.factor=3\nmin.insync.replicas=2\n"
-             "broker.session.timeout.ms=6000\nbroker.heartbeat.interval.ms=1000\n")
+             "broker.session.timeout.ms=6000\nbroker.heartbeat.interval.ms=1000\n"
+             "offsets.topic.num.partitions=3\n")
 
     def __init__(self, binary: str) -> None:
         self.binary = binary
@@ -159,6 +160,14 @@ class OdradekCluster(_Topics):
     def kill(self, n: int) -> None:
         self.procs[n].kill()
         self.procs[n].wait()
+
+    def stop(self, n: int) -> None:
+        """SIGTERM (the broker flushes and exits) and wait; SIGKILL after 30 s."""
+        self.procs[n].terminate()
+        try:
+            self.procs[n].wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.kill(n)
 
     def start(self, n: int, wait: bool = True) -> None:
         log = open(self.dir / f"node-{n}.log", "ab")
@@ -410,3 +419,81 @@ def offsets_partition(group: str, partitions: int = 3) -> int:
     """The __consumer_offsets partition (hence the coordinator) of a group, as Kafka computes it."""
     h = java_hash(group)
     return 0 if h == -(1 << 31) else abs(h) % partitions
+
+
+class GroupConsumers:
+    """Three consumers, each in its own group on `topic` (the groups share an offsets partition,
+    hence a coordinator): our Rust client (`odradek consume -g`), librdkafka (confluent-kafka)
+    and the Java client (Kafka's ConsoleConsumer from the 4.3.1 jars). Each records the values it
+    receives with their monotonic time; `close` stops them."""
+
+    LABELS = {"ours": "odradek (Rust)", "rdkafka": "librdkafka (confluent-kafka)",
+              "java": "Java client"}
+
+    def __init__(self, cli: str, bootstrap: str, topic: str, groups: dict[str, str]) -> None:
+        self.seen: dict[str, list] = {k: [] for k in self.LABELS}
+        self.stop_event = threading.Event()
+        libs = Path(os.environ.get("ODRADEK_CACHE", Path.home() / ".cache" / "odradek")) \
+            / "kafka-4.3.1" / "libs"
+        self.procs = {
+            "ours": subprocess.Popen(
+                [cli, "consume", "-b", bootstrap, "-t", topic, "-g", groups["ours"], "--format",
+                 "json", "-X", "auto.offset.reset=earliest"],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                env=dict(os.environ, RUST_LOG="odradek=info")),
+            "java": subprocess.Popen(
+                ["java", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp",
+                 f"{libs}/*", "org.apache.kafka.tools.consumer.ConsoleConsumer",
+                 "--bootstrap-server", bootstrap, "--topic", topic, "--group", groups["java"],
+                 "--from-beginning"],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True),
+        }
+        self.errors: dict[str, str] = {}
+        self.threads = [
+            threading.Thread(target=self._read, args=("ours", True), daemon=True),
+            threading.Thread(target=self._read, args=("java", False), daemon=True),
+            threading.Thread(target=self._rdkafka, args=(bootstrap, topic, groups["rdkafka"]),
+                             daemon=True),
+        ] + [threading.Thread(target=self._errors, args=(k,), daemon=True) for k in self.procs]
+        for t in self.threads:
+            t.start()
+
+    def _read(self, key: str, json_lines: bool) -> None:
+        for line in self.procs[key].stdout:
+            value = json.loads(line)["value"] if json_lines else line.rstrip("\n")
+            self.seen[key].append((time.monotonic(), value))
+
+    def _errors(self, key: str) -> None:
+        self.errors[key] = self.procs[key].stderr.read()
+
+    def _rdkafka(self, bootstrap: str, topic: str, group: str) -> None:
+        c = confluent_kafka.Consumer({"bootstrap.servers": bootstrap, "group.id": group,
+                                      "auto.offset.reset": "earliest"})
+        c.subscribe([topic])
+        while not self.stop_event.is_set():
+            for m in c.consume(500, 0.2):
+                if not m.error():
+                    self.seen["rdkafka"].append((time.monotonic(), m.value().decode()))
+        c.close()
+
+    def missing(self, acked: set[str]) -> dict[str, int]:
+        return {k: len(acked - {v for _, v in seen}) for k, seen in self.seen.items()}
+
+    def wait_for(self, acked: set[str], seconds: float) -> dict[str, int]:
+        """Until every consumer has seen every acknowledged value, at most `seconds`; returns
+        how many each one misses."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and any(self.missing(acked).values()):
+            time.sleep(0.5)
+        return self.missing(acked)
+
+    def close(self) -> None:
+        self.stop_event.set()
+        for p in self.procs.values():
+            p.terminate()
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        for t in self.threads:
+            t.join(timeout=30)

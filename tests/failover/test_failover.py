@@ -18,8 +18,9 @@ from pathlib import Path
 
 import confluent_kafka
 import pytest
+from confluent_kafka.admin import AdminClient
 
-from harness import CliProducer, ScriptProducer, offsets_partition, verify
+from harness import CliProducer, GroupConsumers, ScriptProducer, offsets_partition, verify
 
 RATE = 400  # records/s per client
 OURS = ("odradek (Rust)", "odradek (Python)")
@@ -157,13 +158,18 @@ def test_rolling_restart(cluster, cli, results):
                      end_at)
 
 
+def _same_partition(prefix: str, of: str) -> str:
+    """A group id starting with `prefix` on the same __consumer_offsets partition as `of`."""
+    n = 0
+    while offsets_partition(f"{prefix}-{n}") != offsets_partition(of):
+        n += 1
+    return f"{prefix}-{n}"
+
+
 def _group_ids() -> tuple[str, str]:
     """Two group ids with the same coordinator (the same __consumer_offsets partition)."""
     ours = "fo-group-rs"
-    n = 0
-    while offsets_partition(f"fo-group-rd-{n}") != offsets_partition(ours):
-        n += 1
-    return ours, f"fo-group-rd-{n}"
+    return ours, _same_partition("fo-group-rd", ours)
 
 
 def test_consumer_group_survives_sigkill_of_its_coordinator(cluster, cli, results):
@@ -249,3 +255,76 @@ def test_bootstrap_with_a_hung_first_host(cluster, cli, results):
         results.append({"scenario": "bootstrap, hung first host", "broker": cluster.label,
                         "client": label,
                         "bootstrap": f"max {max(times):.2f} (runs: {', '.join(f'{t:.2f}' for t in times)})"})
+
+
+def test_consumer_groups_through_faults_odradek_cluster(odradek_cluster, cli, results):
+    """Groups on our cluster's replicated `__consumer_offsets`: consumers of our Rust client,
+    librdkafka and the Java client, each in a group (the three groups share a coordinator), read
+    a topic fed by an acks=all producer through a SIGKILL of the coordinator, a SIGSTOP then
+    SIGCONT of the next coordinator and a rolling restart of the three nodes. Asserted: every
+    acknowledged record in the log exactly once and in order, and every consumer received every
+    one of them (none skipped)."""
+    cluster = odradek_cluster
+    topic = "ogroups"
+    cluster.create_topic(topic)
+    groups = {"ours": "og-rs"}
+    groups["rdkafka"] = _same_partition("og-rd", groups["ours"])
+    groups["java"] = _same_partition("og-java", groups["ours"])
+    feeder = ScriptProducer("rdkafka", cluster.bootstrap, topic, 300, 90)
+    consumers = GroupConsumers(cli, cluster.bootstrap, topic, groups)
+
+    def coordinator() -> int:
+        """The groups' coordinator (retried while it moves or loads)."""
+        g = groups["ours"]
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                # A new admin client each time: librdkafka's caches a coordinator for a while.
+                admin = AdminClient({"bootstrap.servers": cluster.bootstrap})
+                return admin.describe_consumer_groups([g])[g].result(10).coordinator.id
+            except confluent_kafka.KafkaException:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
+    try:
+        time.sleep(6)
+        fault_at = time.monotonic()
+        node = coordinator()
+        cluster.kill(node)
+        time.sleep(3)
+        cluster.start(node)
+        node = coordinator()
+        cluster.signal(node, signal.SIGSTOP)
+        try:
+            time.sleep(8)
+        finally:
+            cluster.signal(node, signal.SIGCONT)
+        cluster.wait(node)
+        for n in (1, 2, 3):
+            cluster.stop(n)
+            cluster.start(n)
+        print(f"group faults took {time.monotonic() - fault_at:.1f} s")
+        time.sleep(2)
+        feeder.end_early()
+        run = feeder.wait()
+        acked = {r["value"] for r in run.reports if "error" not in r}
+        missing = consumers.wait_for(acked, 45)
+    finally:
+        consumers.close()
+    v = verify(cluster.bootstrap, run, fault_at, set(), time.monotonic())
+    print(f"group feeder: {v}")
+    problems = []
+    if v.lost or v.duplicated or v.out_of_order or v.acked == 0:
+        problems.append(f"feeder: {v}")
+    for key, label in GroupConsumers.LABELS.items():
+        times = sorted(t for t, _ in consumers.seen[key] if t >= fault_at - 5)
+        gaps = [b - a for a, b in zip(times, times[1:]) if b >= fault_at]
+        results.append({"scenario": "groups: SIGKILL, SIGSTOP coordinator, rolling restart",
+                        "broker": cluster.label, "client": label, "acked": len(acked),
+                        "failed": f"{missing[key]} not consumed",
+                        "stall, faulted leader's partitions": round(max(gaps, default=0), 2)})
+        if missing[key]:
+            problems.append(f"{label} skipped {missing[key]} of {len(acked)} records; stderr: "
+                            f"{consumers.errors.get(key, '')[-2000:]}")
+    assert not problems, "; ".join(problems)

@@ -12,12 +12,16 @@
 //! - `replica_fetcher`, `peer`: the follower side (fetching from the leader with a replica id,
 //!   appending its batches verbatim, truncating where the logs diverged).
 //!
+//! - `group_log`: group coordinators on `__consumer_offsets` (Kafka's placement: the leader of
+//!   the group's partition coordinates); offsets and membership are records of that partition,
+//!   replayed by the next leader, so groups survive a coordinator move.
+//!
 //! A node leads nothing until the image holds this process's registration unfenced
-//! (`ClusterNode::is_serving`). Not yet: group coordinators on a replicated offsets topic (a
-//! group lives on one broker chosen from the registered brokers), replica reassignment,
+//! (`ClusterNode::is_serving`). Not yet: replicated group configs, replica reassignment,
 //! preferred-leader election, inter-broker TLS/SASL.
 
 pub mod delayed_produce;
+pub mod group_log;
 pub mod leaders;
 mod peer;
 mod producer_ids;
@@ -59,6 +63,8 @@ pub struct ClusterNode {
     producer_ids: ProducerIdBlocks,
     /// The partitions this node leads (the leader side of replication).
     pub leaders: Leaders,
+    /// The `__consumer_offsets` partitions whose groups this node coordinates.
+    pub groups: group_log::GroupPartitions,
     /// The partitions this node follows, for the replica fetchers.
     following: watch::Sender<Following>,
     /// The node's network gate (tests isolate a node): the controller's RPC, the broker's
@@ -139,6 +145,7 @@ impl ClusterNode {
             client: tokio::sync::Mutex::new(ControllerClient::new(&config.voters, tcp)),
             producer_ids: ProducerIdBlocks::default(),
             leaders: Leaders::default(),
+            groups: group_log::GroupPartitions::default(),
             following: watch::channel(Following::new()).0,
             network,
             tasks: Mutex::new(vec![lifecycle]),

@@ -112,6 +112,7 @@ fn apply(
         }
     }
     node.leaders.apply(state, me, image, serving);
+    node.groups.sync(state, node);
     now
 }
 

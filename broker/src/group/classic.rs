@@ -11,6 +11,7 @@ use bytes::Bytes;
 use tokio::sync::oneshot;
 
 use super::codes;
+use super::snapshot::{ClassicMemberSnapshot, ClassicSnapshot, b64, unb64};
 
 /// The shortest initial join phase of a new group, whatever `group.initial.rebalance.delay.ms`
 /// says. Kafka never ends that phase inside the JoinGroup that began it: even with a delay of 0
@@ -746,5 +747,85 @@ impl ClassicGroup {
         out.sort();
         out.dedup();
         out
+    }
+}
+
+impl ClassicGroup {
+    /// What a coordinator move must keep: the group once Stable (members, generation,
+    /// assignments) or Empty; `None` mid-rebalance (the last Stable one stays written, and
+    /// members rejoin from it).
+    pub fn snapshot(&self) -> Option<ClassicSnapshot> {
+        if !matches!(self.state, GroupState::Stable | GroupState::Empty) {
+            return None;
+        }
+        let mut members: Vec<&Member> = self.members.values().collect();
+        members.sort_by_key(|m| m.join_seq);
+        Some(ClassicSnapshot {
+            generation: self.generation,
+            protocol_type: self.protocol_type.clone(),
+            protocol: self.protocol.clone(),
+            leader: self.leader.clone(),
+            members: members
+                .into_iter()
+                .map(|m| ClassicMemberSnapshot {
+                    id: m.id.clone(),
+                    instance_id: m.instance_id.clone(),
+                    client_id: m.client_id.clone(),
+                    client_host: m.client_host.clone(),
+                    session_timeout_ms: m.session_timeout.as_millis() as u64,
+                    rebalance_timeout_ms: m.rebalance_timeout.as_millis() as u64,
+                    protocols: m
+                        .protocols
+                        .iter()
+                        .map(|(n, b)| (n.clone(), b64(b)))
+                        .collect(),
+                    assignment: b64(&m.assignment),
+                })
+                .collect(),
+        })
+    }
+
+    /// The group a snapshot describes, its members' sessions starting at `now`.
+    pub fn restore(id: &str, s: ClassicSnapshot, now: Instant) -> Self {
+        let mut g = Self::new(id, now);
+        g.generation = s.generation;
+        g.protocol_type = s.protocol_type;
+        g.protocol = s.protocol;
+        g.leader = s.leader;
+        for m in s.members {
+            let seq = g.next_seq;
+            g.next_seq += 1;
+            let session_timeout = Duration::from_millis(m.session_timeout_ms);
+            if let Some(i) = &m.instance_id {
+                g.static_members.insert(i.clone(), m.id.clone());
+            }
+            g.members.insert(
+                m.id.clone(),
+                Member {
+                    id: m.id,
+                    instance_id: m.instance_id,
+                    client_id: m.client_id,
+                    client_host: m.client_host,
+                    session_timeout,
+                    rebalance_timeout: Duration::from_millis(m.rebalance_timeout_ms),
+                    protocols: m
+                        .protocols
+                        .iter()
+                        .map(|(n, b)| (n.clone(), unb64(b)))
+                        .collect(),
+                    assignment: unb64(&m.assignment),
+                    join_seq: seq,
+                    session_deadline: now + session_timeout,
+                    pending_join: None,
+                    pending_sync: None,
+                },
+            );
+        }
+        g.state = if g.members.is_empty() {
+            GroupState::Empty
+        } else {
+            GroupState::Stable
+        };
+        g
     }
 }

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 use super::codes;
+use super::snapshot::{AssignmentSnapshot, ConsumerMemberSnapshot, ConsumerSnapshot};
 
 /// Partitions by topic id.
 pub type TopicAssignment = BTreeMap<Uuid, BTreeSet<i32>>;
@@ -774,9 +775,129 @@ pub fn assign_uniform(
         .collect()
 }
 
+fn assignment_snapshot(a: &TopicAssignment) -> AssignmentSnapshot {
+    a.iter()
+        .map(|(t, ps)| (t.to_string(), ps.iter().copied().collect()))
+        .collect()
+}
+
+fn assignment_restore(a: AssignmentSnapshot) -> TopicAssignment {
+    a.into_iter()
+        .filter_map(|(t, ps)| Some((Uuid::parse_str(&t).ok()?, ps.into_iter().collect())))
+        .collect()
+}
+
+impl ConsumerGroup {
+    /// Everything a coordinator move keeps (all but deadlines).
+    pub fn snapshot(&self) -> ConsumerSnapshot {
+        let mut target: Vec<_> = self
+            .target
+            .iter()
+            .map(|(m, a)| (m.clone(), assignment_snapshot(a)))
+            .collect();
+        target.sort();
+        ConsumerSnapshot {
+            group_epoch: self.group_epoch,
+            assignment_epoch: self.assignment_epoch,
+            assignor: self.assignor.clone(),
+            target,
+            topics_seen: self
+                .topics_seen
+                .iter()
+                .map(|(n, (id, count))| (n.clone(), id.to_string(), *count))
+                .collect(),
+            members: self
+                .members
+                .values()
+                .map(|m| ConsumerMemberSnapshot {
+                    id: m.id.clone(),
+                    instance_id: m.instance_id.clone(),
+                    rack_id: m.rack_id.clone(),
+                    client_id: m.client_id.clone(),
+                    client_host: m.client_host.clone(),
+                    member_epoch: m.member_epoch,
+                    previous_epoch: m.previous_epoch,
+                    state: match m.state {
+                        MemberState::Stable => "stable",
+                        MemberState::UnrevokedPartitions => "unrevoked",
+                        MemberState::UnreleasedPartitions => "unreleased",
+                    }
+                    .to_string(),
+                    rebalance_timeout_ms: m.rebalance_timeout.as_millis() as u64,
+                    subscribed: m.subscribed.clone(),
+                    subscribed_names: m.subscribed_names.clone(),
+                    regex: m.regex.clone(),
+                    server_assignor: m.server_assignor.clone(),
+                    assigned: assignment_snapshot(&m.assigned),
+                    revoking: assignment_snapshot(&m.revoking),
+                    left_static: m.left_static,
+                })
+                .collect(),
+        }
+    }
+
+    /// The group a snapshot describes; sessions (and pending revocations) start at `now`.
+    pub fn restore(
+        id: &str,
+        s: ConsumerSnapshot,
+        now: Instant,
+        settings: &ConsumerSettings,
+    ) -> Self {
+        let mut g = Self::new(id);
+        g.group_epoch = s.group_epoch;
+        g.assignment_epoch = s.assignment_epoch;
+        g.assignor = s.assignor;
+        g.target = s
+            .target
+            .into_iter()
+            .map(|(m, a)| (m, assignment_restore(a)))
+            .collect();
+        g.topics_seen = s
+            .topics_seen
+            .into_iter()
+            .filter_map(|(n, id, count)| Some((n, (Uuid::parse_str(&id).ok()?, count))))
+            .collect();
+        for m in s.members {
+            let state = match m.state.as_str() {
+                "unrevoked" => MemberState::UnrevokedPartitions,
+                "unreleased" => MemberState::UnreleasedPartitions,
+                _ => MemberState::Stable,
+            };
+            let rebalance_timeout = Duration::from_millis(m.rebalance_timeout_ms);
+            let revoke_deadline =
+                (state == MemberState::UnrevokedPartitions).then(|| now + rebalance_timeout);
+            g.members.insert(
+                m.id.clone(),
+                ConsumerMember {
+                    id: m.id,
+                    instance_id: m.instance_id,
+                    rack_id: m.rack_id,
+                    client_id: m.client_id,
+                    client_host: m.client_host,
+                    member_epoch: m.member_epoch,
+                    previous_epoch: m.previous_epoch,
+                    state,
+                    rebalance_timeout,
+                    subscribed: m.subscribed,
+                    subscribed_names: m.subscribed_names,
+                    regex: m.regex,
+                    server_assignor: m.server_assignor,
+                    assigned: assignment_restore(m.assigned),
+                    revoking: assignment_restore(m.revoking),
+                    session_deadline: now + settings.session_timeout,
+                    revoke_deadline,
+                    left_static: m.left_static,
+                },
+            );
+        }
+        g
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::group::snapshot::{GroupKind, GroupSnapshot};
 
     fn settings() -> ConsumerSettings {
         ConsumerSettings {
@@ -835,6 +956,41 @@ mod tests {
 
     fn count(a: &TopicAssignment) -> usize {
         a.values().map(BTreeSet::len).sum()
+    }
+
+    /// A group restored from its snapshot (a coordinator move) is the same group: members keep
+    /// their epochs and assignments, and a revocation in progress goes on.
+    #[test]
+    fn snapshot_restores_members_epochs_and_assignments() {
+        let now = Instant::now();
+        let mut g = ConsumerGroup::new("g");
+        let a = join(&mut g, "a", now);
+        let a_owned = a.assignment.clone().unwrap();
+        assert_eq!(count(&a_owned), 6);
+        join(&mut g, "b", now);
+        // a is asked to give partitions up (revoking), b waits for them.
+        let a2 = beat(&mut g, "a", a.member_epoch, Some(&a_owned), now);
+        assert!(count(a2.assignment.as_ref().unwrap()) < 6);
+        let s = g.snapshot();
+        let json = GroupSnapshot::new(GroupKind::Consumer(s.clone())).encode();
+        let decoded = GroupSnapshot::decode(&json).unwrap();
+        let GroupKind::Consumer(s2) = decoded.group else {
+            panic!("not a consumer group")
+        };
+        let mut r = ConsumerGroup::restore("g", s2, now, &settings());
+        assert_eq!(r.snapshot(), s);
+        assert_eq!(r.state(), g.state());
+        assert_eq!(r.members["a"].member_epoch, g.members["a"].member_epoch);
+        assert_eq!(r.members["a"].revoking, g.members["a"].revoking);
+        // The restored group answers the next heartbeat as the original would.
+        let owned = a2.assignment.clone().unwrap();
+        assert_eq!(
+            beat(&mut r, "a", a2.member_epoch, Some(&owned), now),
+            beat(&mut g, "a", a2.member_epoch, Some(&owned), now)
+        );
+        // Sessions restart at the restore: expiry counts from then.
+        r.tick(now + Duration::from_secs(44));
+        assert_eq!(r.members.len(), 2);
     }
 
     #[test]

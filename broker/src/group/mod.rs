@@ -1,14 +1,19 @@
 //! The group coordinator: classic-protocol groups ([`classic`]), KIP-848 consumer groups
-//! ([`consumer`]) and committed offsets ([`offsets`], durable). A group id names one group of
-//! either type; an empty group of one type turns into the other when a member of it arrives. This single node coordinates every group. One mutex guards all
-//! groups and the offset store: group operations are short and never wait on I/O other than
-//! an append to the offsets log.
+//! ([`consumer`]) and committed offsets ([`offsets`], durable through a [`storage`] backend). A
+//! group id names one group of either type; an empty group of one type turns into the other
+//! when a member of it arrives. A single node coordinates every group; in cluster mode a node
+//! coordinates the groups of the `__consumer_offsets` partitions it leads (loaded with
+//! [`GroupCoordinator::load`]), and membership is written too ([`snapshot`]). One mutex guards
+//! all groups and the offset store: group operations are short and never wait on I/O other than
+//! an append to the offsets log (or partition).
 
 pub mod classic;
 pub mod configs;
 pub mod consumer;
 pub mod consumer_protocol;
 pub mod offsets;
+pub mod snapshot;
+pub mod storage;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -21,7 +26,9 @@ use crate::config::{BrokerProperties, FsyncPolicy};
 use classic::{ClassicGroup, GroupState, JoinRequest, JoinResult, Reply, SyncResult};
 use configs::{GroupConfigEdit, GroupConfigSource, GroupConfigs};
 use consumer::{ConsumerGroup, ConsumerSettings, HeartbeatIn, HeartbeatOut};
-use offsets::{Committed, OffsetStore};
+use offsets::{Committed, FileStore, OffsetMap};
+use snapshot::{GroupKind, GroupSnapshot};
+use storage::{GroupStorage, GroupWrite, Pending};
 
 /// Kafka error codes of the group APIs.
 pub mod codes {
@@ -61,8 +68,87 @@ pub const TICK: Duration = Duration::from_millis(100);
 struct Inner {
     groups: HashMap<String, ClassicGroup>,
     consumer_groups: HashMap<String, ConsumerGroup>,
-    offsets: OffsetStore,
+    offsets: OffsetMap,
+    storage: Box<dyn GroupStorage>,
+    /// The membership last written per group (only when `storage` keeps membership), so that
+    /// only changes are written.
+    written: HashMap<String, GroupSnapshot>,
     configs: GroupConfigs,
+}
+
+impl Inner {
+    /// Writes `group_id`'s membership if it changed since it was last written (a classic group
+    /// mid-rebalance keeps its last Stable record). A failed write is logged: the group goes on
+    /// here, and a move loses only what was not written (members then rejoin).
+    fn persist_membership(&mut self, group_id: &str) {
+        if !self.storage.keeps_membership() {
+            return;
+        }
+        let now = match (
+            self.consumer_groups.get(group_id),
+            self.groups.get(group_id),
+        ) {
+            (Some(g), _) => Some(GroupSnapshot::new(GroupKind::Consumer(g.snapshot()))),
+            (None, Some(g)) => match g.snapshot() {
+                Some(s) => Some(GroupSnapshot::new(GroupKind::Classic(s))),
+                None => return,
+            },
+            (None, None) => None,
+        };
+        if self.written.get(group_id) == now.as_ref() {
+            return;
+        }
+        let written = self.storage.write(
+            group_id,
+            &[GroupWrite::Membership(now.as_ref())],
+            &self.offsets,
+        );
+        if let Err(e) = written {
+            tracing::warn!(
+                group = group_id,
+                "writing the group's membership failed: {}",
+                e.message
+            );
+        }
+        match now {
+            Some(s) => self.written.insert(group_id.to_string(), s),
+            None => self.written.remove(group_id),
+        };
+    }
+
+    /// Applies offset changes of one group, then writes them.
+    fn write_offsets(
+        &mut self,
+        group_id: &str,
+        changes: &[(String, i32, Option<Committed>)],
+    ) -> Result<Option<Pending>, storage::WriteError> {
+        for (topic, partition, c) in changes {
+            self.offsets.apply(group_id, topic, *partition, c.clone());
+        }
+        self.storage
+            .write(group_id, &GroupWrite::offsets(changes), &self.offsets)
+    }
+}
+
+/// Groups replayed from a partition of `__consumer_offsets` (cluster mode), for
+/// [`GroupCoordinator::load`]: records applied in log order, a later one replacing an earlier.
+#[derive(Debug, Default)]
+pub struct Replayed {
+    offsets: OffsetMap,
+    membership: HashMap<String, GroupSnapshot>,
+}
+
+impl Replayed {
+    pub fn offset(&mut self, group: &str, topic: &str, partition: i32, c: Option<Committed>) {
+        self.offsets.apply(group, topic, partition, c);
+    }
+
+    pub fn membership(&mut self, group: &str, snapshot: Option<GroupSnapshot>) {
+        match snapshot {
+            Some(s) => self.membership.insert(group.to_string(), s),
+            None => self.membership.remove(group),
+        };
+    }
 }
 
 #[derive(Debug)]
@@ -118,11 +204,25 @@ impl GroupCoordinator {
         props: &BrokerProperties,
         fsync: FsyncPolicy,
     ) -> std::io::Result<Self> {
+        let (store, offsets) = FileStore::open(data_dir, fsync)?;
+        Self::with_storage(data_dir, props, Box::new(store), offsets)
+    }
+
+    /// A coordinator over `storage` that already holds `offsets` (cluster mode: none until a
+    /// partition is loaded).
+    pub fn with_storage(
+        data_dir: &Path,
+        props: &BrokerProperties,
+        storage: Box<dyn GroupStorage>,
+        offsets: OffsetMap,
+    ) -> std::io::Result<Self> {
         Ok(Self {
             inner: Mutex::new(Inner {
                 groups: HashMap::new(),
                 consumer_groups: HashMap::new(),
-                offsets: OffsetStore::open(data_dir, fsync)?,
+                offsets,
+                storage,
+                written: HashMap::new(),
                 configs: GroupConfigs::open(&data_dir.join("__groups"))?,
             }),
             session_timeout_range_ms: props.group_session_timeout_range_ms(),
@@ -174,9 +274,11 @@ impl GroupCoordinator {
             .instance_id
             .clone()
             .unwrap_or_else(|| req.client_id.clone());
-        group.join(req, now, self.initial_delay, || {
+        let reply = group.join(req, now, self.initial_delay, || {
             format!("{prefix}-{}", crate::time::random_uuid())
-        })
+        });
+        inner.persist_membership(group_id);
+        reply
     }
 
     /// The consumer-group settings of one group: the coordinator's, with the group's own
@@ -277,9 +379,11 @@ impl GroupCoordinator {
             .consumer_groups
             .entry(group_id.to_string())
             .or_insert_with(|| ConsumerGroup::new(group_id));
-        group.heartbeat(req, Instant::now(), &settings, topics, topic_names, || {
+        let out = group.heartbeat(req, Instant::now(), &settings, topics, topic_names, || {
             crate::time::random_uuid().to_string()
-        })
+        });
+        inner.persist_membership(group_id);
+        out
     }
 
     /// ConsumerGroupDescribe for one group: None if it is not a consumer group.
@@ -313,7 +417,7 @@ impl GroupCoordinator {
         assignments: Vec<(String, Bytes)>,
     ) -> Reply<SyncResult> {
         let mut inner = self.lock();
-        match inner.groups.get_mut(group_id) {
+        let reply = match inner.groups.get_mut(group_id) {
             Some(g) => g.sync(
                 member_id,
                 instance_id,
@@ -324,7 +428,9 @@ impl GroupCoordinator {
                 Instant::now(),
             ),
             None => Reply::Now(SyncResult::error(codes::UNKNOWN_MEMBER_ID)),
-        }
+        };
+        inner.persist_membership(group_id);
+        reply
     }
 
     pub fn heartbeat(
@@ -352,17 +458,20 @@ impl GroupCoordinator {
             return Err(codes::UNKNOWN_MEMBER_ID);
         };
         let now = Instant::now();
-        Ok(members
+        let results = members
             .into_iter()
             .map(|(member, instance)| {
                 let (id, err) = g.leave(&member, instance.as_deref(), now, self.initial_delay);
                 (id, instance, err)
             })
-            .collect())
+            .collect();
+        inner.persist_membership(group_id);
+        Ok(results)
     }
 
     /// OffsetCommit: validates the member, then stores every valid partition's offset in one
-    /// durable append. Returns (topic, partition, error) per requested partition.
+    /// append. Returns (topic, partition, error) per requested partition, and what to wait for
+    /// before answering (cluster mode: replication), whose error replaces the NONE codes.
     #[allow(clippy::type_complexity)]
     pub fn commit(
         &self,
@@ -371,9 +480,12 @@ impl GroupCoordinator {
         instance_id: Option<&str>,
         generation: i32,
         offsets: Vec<(String, i32, Committed)>,
-    ) -> Vec<(String, i32, i16)> {
+    ) -> (Vec<(String, i32, i16)>, Option<Pending>) {
         let all = |offsets: Vec<(String, i32, Committed)>, err| {
-            offsets.into_iter().map(|(t, p, _)| (t, p, err)).collect()
+            (
+                offsets.into_iter().map(|(t, p, _)| (t, p, err)).collect(),
+                None,
+            )
         };
         if group_id.is_empty() {
             return all(offsets, codes::INVALID_GROUP_ID);
@@ -403,16 +515,23 @@ impl GroupCoordinator {
                 results.push((topic, partition, codes::OFFSET_METADATA_TOO_LARGE));
             } else {
                 results.push((topic.clone(), partition, codes::NONE));
-                accepted.push((topic, partition, c));
+                accepted.push((topic, partition, Some(c)));
             }
         }
-        if let Err(e) = inner.offsets.commit(group_id, accepted) {
-            tracing::error!(group = group_id, "writing committed offsets failed: {e}");
-            for r in results.iter_mut().filter(|r| r.2 == codes::NONE) {
-                r.2 = codes::KAFKA_STORAGE_ERROR;
+        match inner.write_offsets(group_id, &accepted) {
+            Ok(pending) => (results, pending),
+            Err(e) => {
+                tracing::error!(
+                    group = group_id,
+                    "writing committed offsets failed: {}",
+                    e.message
+                );
+                for r in results.iter_mut().filter(|r| r.2 == codes::NONE) {
+                    r.2 = e.code;
+                }
+                (results, None)
             }
         }
-        results
     }
 
     /// TxnOffsetCommit's group check (KIP-447): a producer that names the consumer's member
@@ -450,7 +569,16 @@ impl GroupCoordinator {
         group_id: &str,
         offsets: Vec<(String, i32, Committed)>,
     ) -> std::io::Result<()> {
-        self.lock().offsets.commit(group_id, offsets)
+        let changes: Vec<_> = offsets
+            .into_iter()
+            .map(|(t, p, c)| (t, p, Some(c)))
+            .collect();
+        // Transactions are refused in cluster mode: this is the single node's file, durable
+        // on return.
+        self.lock()
+            .write_offsets(group_id, &changes)
+            .map(|_| ())
+            .map_err(|e| std::io::Error::other(e.message))
     }
 
     /// OffsetFetch for one group: the requested partitions, or every committed one.
@@ -529,11 +657,19 @@ impl GroupCoordinator {
             .into_iter()
             .map(|(t, p)| (t, p, codes::GROUP_SUBSCRIBED_TO_TOPIC))
             .collect();
-        let err = match inner.offsets.delete(group_id, &deletable) {
-            Ok(()) => codes::NONE,
+        let tombstones: Vec<_> = deletable
+            .iter()
+            .map(|(t, p)| (t.clone(), *p, None))
+            .collect();
+        let err = match inner.write_offsets(group_id, &tombstones) {
+            Ok(_) => codes::NONE,
             Err(e) => {
-                tracing::error!(group = group_id, "deleting committed offsets failed: {e}");
-                codes::KAFKA_STORAGE_ERROR
+                tracing::error!(
+                    group = group_id,
+                    "deleting committed offsets failed: {}",
+                    e.message
+                );
+                e.code
             }
         };
         results.extend(deletable.into_iter().map(|(t, p)| (t, p, err)));
@@ -606,35 +742,78 @@ impl GroupCoordinator {
         out
     }
 
-    /// DeleteGroups for one group: only an Empty group (its offsets go too).
+    /// DeleteGroups for one group: only an Empty group (its offsets go too, as tombstones).
     pub fn delete_group(&self, group_id: &str) -> i16 {
         let mut inner = self.lock();
-        match inner.consumer_groups.get(group_id) {
-            Some(g) if !g.members.is_empty() => return codes::NON_EMPTY_GROUP,
-            Some(_) => {
-                inner.consumer_groups.remove(group_id);
-                if let Err(e) = inner.offsets.delete_group(group_id) {
-                    tracing::error!(group = group_id, "deleting a group's offsets failed: {e}");
-                    return codes::KAFKA_STORAGE_ERROR;
-                }
-                return codes::NONE;
-            }
-            None => {}
-        }
-        let known = match inner.groups.get(group_id) {
-            Some(g) if g.state != GroupState::Empty => return codes::NON_EMPTY_GROUP,
-            Some(_) => true,
-            None => inner.offsets.group(group_id).is_some(),
+        let inner = &mut *inner;
+        let known = match (
+            inner.consumer_groups.get(group_id),
+            inner.groups.get(group_id),
+        ) {
+            (Some(g), _) if !g.members.is_empty() => return codes::NON_EMPTY_GROUP,
+            (None, Some(g)) if g.state != GroupState::Empty => return codes::NON_EMPTY_GROUP,
+            (Some(_), _) | (None, Some(_)) => true,
+            (None, None) => inner.offsets.group(group_id).is_some(),
         };
         if !known {
             return codes::GROUP_ID_NOT_FOUND;
         }
-        if let Err(e) = inner.offsets.delete_group(group_id) {
-            tracing::error!(group = group_id, "deleting a group's offsets failed: {e}");
-            return codes::KAFKA_STORAGE_ERROR;
+        let tombstones: Vec<_> = inner
+            .offsets
+            .group(group_id)
+            .into_iter()
+            .flat_map(|g| g.keys())
+            .map(|(t, p)| (t.clone(), *p, None))
+            .collect();
+        if let Err(e) = inner.write_offsets(group_id, &tombstones) {
+            tracing::error!(
+                group = group_id,
+                "deleting a group's offsets failed: {}",
+                e.message
+            );
+            return e.code;
         }
+        inner.consumer_groups.remove(group_id);
         inner.groups.remove(group_id);
+        inner.persist_membership(group_id);
         codes::NONE
+    }
+
+    /// Cluster mode: takes up the groups of a partition of `__consumer_offsets` this node now
+    /// leads. Members' sessions start now.
+    pub fn load(&self, replayed: Replayed) {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        let inner = &mut *inner;
+        inner.offsets.extend(replayed.offsets);
+        for (id, s) in replayed.membership {
+            inner.groups.remove(&id);
+            inner.consumer_groups.remove(&id);
+            match s.group.clone() {
+                GroupKind::Classic(c) => {
+                    inner
+                        .groups
+                        .insert(id.clone(), ClassicGroup::restore(&id, c, now));
+                }
+                GroupKind::Consumer(c) => {
+                    let settings = self.consumer_settings(inner, &id);
+                    inner
+                        .consumer_groups
+                        .insert(id.clone(), ConsumerGroup::restore(&id, c, now, &settings));
+                }
+            }
+            inner.written.insert(id, s);
+        }
+    }
+
+    /// Cluster mode: forgets the groups `gone` selects (this node no longer leads their
+    /// partition). Requests parked on them are answered as if the group went away.
+    pub fn unload(&self, gone: impl Fn(&str) -> bool) {
+        let mut inner = self.lock();
+        inner.groups.retain(|id, _| !gone(id));
+        inner.consumer_groups.retain(|id, _| !gone(id));
+        inner.written.retain(|id, _| !gone(id));
+        inner.offsets.retain(|id| !gone(id));
     }
 
     /// Session expiry and the join-phase and sync-phase deadlines (the broker's timer).
@@ -646,6 +825,17 @@ impl GroupCoordinator {
         }
         for g in inner.consumer_groups.values_mut() {
             g.tick(now);
+        }
+        if inner.storage.keeps_membership() {
+            let ids: Vec<String> = inner
+                .groups
+                .keys()
+                .chain(inner.consumer_groups.keys())
+                .cloned()
+                .collect();
+            for id in ids {
+                inner.persist_membership(&id);
+            }
         }
     }
 }

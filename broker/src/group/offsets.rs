@@ -1,6 +1,6 @@
-//! Committed offsets, kept in memory and in an append-only log under the data dir
-//! (`__groups/offsets.log`) that is replayed on start and rewritten (compacted) when it holds
-//! mostly superseded entries. Each entry is `[len u32][crc32c u32][payload]`; replay stops at
+//! Committed offsets, kept in memory ([`OffsetMap`]) and, on a single node ([`FileStore`]), in an
+//! append-only log under the data dir (`__groups/offsets.log`) that is replayed on start and
+//! rewritten (compacted) when it holds mostly superseded entries. Each entry is `[len u32][crc32c u32][payload]`; replay stops at
 //! the first torn or corrupt entry and truncates it away (a crash mid-append loses only that
 //! append, which was never acknowledged).
 
@@ -9,6 +9,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
+use super::storage::{GroupStorage, GroupWrite, Pending, WriteError};
 use crate::config::FsyncPolicy;
 use crate::log::index::write_file_atomically;
 
@@ -56,42 +57,14 @@ impl Committed {
 /// (topic, partition) → committed offset, per group.
 pub type GroupOffsets = BTreeMap<(String, i32), Committed>;
 
-const KIND_COMMIT: u8 = 1;
-const KIND_DELETE: u8 = 2;
-const KIND_DELETE_GROUP: u8 = 3;
-/// Entries above this are corrupt (metadata is bounded by `offset.metadata.max.bytes`).
-const MAX_ENTRY: usize = 1 << 20;
-/// Compact when the log has this many more entries than live offsets (and at least this many).
-const COMPACT_SLACK: usize = 10_000;
-
-#[derive(Debug)]
-pub struct OffsetStore {
-    path: PathBuf,
-    file: File,
-    fsync: FsyncPolicy,
+/// Every group's committed offsets, in memory; whichever storage backs them
+/// (`super::storage`) fills it on start or on load.
+#[derive(Debug, Default)]
+pub struct OffsetMap {
     groups: HashMap<String, GroupOffsets>,
-    entries_in_log: usize,
 }
 
-impl OffsetStore {
-    /// Opens (creating if needed) the store under `data_dir` and replays it.
-    pub fn open(data_dir: &Path, fsync: FsyncPolicy) -> io::Result<Self> {
-        let dir = data_dir.join("__groups");
-        std::fs::create_dir_all(&dir)?;
-        let path = dir.join("offsets.log");
-        let mut groups = HashMap::new();
-        let (file, entries_in_log) = replay_framed(&path, |payload| apply(&mut groups, payload))?;
-        let mut store = Self {
-            path,
-            file,
-            fsync,
-            groups,
-            entries_in_log,
-        };
-        store.maybe_compact()?;
-        Ok(store)
-    }
-
+impl OffsetMap {
     pub fn group(&self, group: &str) -> Option<&GroupOffsets> {
         self.groups.get(group).filter(|g| !g.is_empty())
     }
@@ -104,75 +77,128 @@ impl OffsetStore {
             .map(|(g, _)| g.as_str())
     }
 
-    /// Durably records the commits (one write for the whole batch), then applies them.
-    pub fn commit(
-        &mut self,
-        group: &str,
-        offsets: Vec<(String, i32, Committed)>,
-    ) -> io::Result<()> {
-        let mut buf = Vec::new();
-        for (topic, partition, c) in &offsets {
-            frame(&mut buf, &commit_payload(group, topic, *partition, c));
-        }
-        self.append(&buf, offsets.len())?;
-        let g = self.groups.entry(group.to_string()).or_default();
-        for (topic, partition, c) in offsets {
-            g.insert((topic, partition), c);
-        }
-        Ok(())
-    }
-
-    /// Removes committed offsets of some partitions of a group.
-    pub fn delete(&mut self, group: &str, partitions: &[(String, i32)]) -> io::Result<()> {
-        let mut buf = Vec::new();
-        for (topic, partition) in partitions {
-            let mut p = vec![KIND_DELETE];
-            put_str(&mut p, group);
-            put_str(&mut p, topic);
-            p.extend_from_slice(&partition.to_be_bytes());
-            frame(&mut buf, &p);
-        }
-        self.append(&buf, partitions.len())?;
-        if let Some(g) = self.groups.get_mut(group) {
-            for key in partitions {
-                g.remove(key);
+    /// Sets (`Some`) or removes (`None`) one committed offset.
+    pub fn apply(&mut self, group: &str, topic: &str, partition: i32, c: Option<Committed>) {
+        match c {
+            Some(c) => {
+                self.groups
+                    .entry(group.to_string())
+                    .or_default()
+                    .insert((topic.to_string(), partition), c);
+            }
+            None => {
+                if let Some(g) = self.groups.get_mut(group) {
+                    g.remove(&(topic.to_string(), partition));
+                }
             }
         }
-        Ok(())
     }
 
-    /// Removes every committed offset of a group.
-    pub fn delete_group(&mut self, group: &str) -> io::Result<()> {
-        let mut p = vec![KIND_DELETE_GROUP];
-        put_str(&mut p, group);
-        let mut buf = Vec::new();
-        frame(&mut buf, &p);
-        self.append(&buf, 1)?;
-        self.groups.remove(group);
-        Ok(())
+    pub fn remove_group(&mut self, group: &str) -> Option<GroupOffsets> {
+        self.groups.remove(group)
     }
 
-    fn append(&mut self, buf: &[u8], entries: usize) -> io::Result<()> {
-        self.file.write_all(buf)?;
-        if self.fsync == FsyncPolicy::Always {
-            self.file.sync_data()?;
-        }
-        self.entries_in_log += entries;
-        self.maybe_compact()
+    /// Keeps only the groups `keep` selects (a coordinator that stops coordinating some).
+    pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
+        self.groups.retain(|g, _| keep(g));
+    }
+
+    /// Takes `other`'s groups over (replacing any of the same id).
+    pub fn extend(&mut self, other: OffsetMap) {
+        self.groups.extend(other.groups);
     }
 
     fn live_entries(&self) -> usize {
         self.groups.values().map(BTreeMap::len).sum()
     }
+}
+
+const KIND_COMMIT: u8 = 1;
+const KIND_DELETE: u8 = 2;
+const KIND_DELETE_GROUP: u8 = 3;
+/// Entries above this are corrupt (metadata is bounded by `offset.metadata.max.bytes`).
+const MAX_ENTRY: usize = 1 << 20;
+/// Compact when the log has this many more entries than live offsets (and at least this many).
+const COMPACT_SLACK: usize = 10_000;
+
+/// The single-node backend: committed offsets in `__groups/offsets.log`. Group membership is
+/// not kept (a restarted single node has no members to keep).
+#[derive(Debug)]
+pub struct FileStore {
+    path: PathBuf,
+    file: File,
+    fsync: FsyncPolicy,
+    entries_in_log: usize,
+}
+
+impl FileStore {
+    /// Opens (creating if needed) the store under `data_dir` and replays it into the map.
+    pub fn open(data_dir: &Path, fsync: FsyncPolicy) -> io::Result<(Self, OffsetMap)> {
+        let dir = data_dir.join("__groups");
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join("offsets.log");
+        let mut offsets = OffsetMap::default();
+        let (file, entries_in_log) = replay_framed(&path, |payload| apply(&mut offsets, payload))?;
+        let mut store = Self {
+            path,
+            file,
+            fsync,
+            entries_in_log,
+        };
+        store.maybe_compact(&offsets)?;
+        Ok((store, offsets))
+    }
+
+    /// Durably records the writes (one write for the whole batch); `live` already holds them.
+    fn append(
+        &mut self,
+        group: &str,
+        writes: &[GroupWrite<'_>],
+        live: &OffsetMap,
+    ) -> io::Result<()> {
+        let mut buf = Vec::new();
+        let mut entries = 0;
+        for w in writes {
+            match w {
+                GroupWrite::Offset {
+                    topic,
+                    partition,
+                    committed: Some(c),
+                } => frame(&mut buf, &commit_payload(group, topic, *partition, c)),
+                GroupWrite::Offset {
+                    topic,
+                    partition,
+                    committed: None,
+                } => {
+                    let mut p = vec![KIND_DELETE];
+                    put_str(&mut p, group);
+                    put_str(&mut p, topic);
+                    p.extend_from_slice(&partition.to_be_bytes());
+                    frame(&mut buf, &p);
+                }
+                GroupWrite::Membership(_) => continue,
+            }
+            entries += 1;
+        }
+        if entries == 0 {
+            return Ok(());
+        }
+        self.file.write_all(&buf)?;
+        if self.fsync == FsyncPolicy::Always {
+            self.file.sync_data()?;
+        }
+        self.entries_in_log += entries;
+        self.maybe_compact(live)
+    }
 
     /// Rewrites the log with only live offsets once superseded entries dominate it.
-    fn maybe_compact(&mut self) -> io::Result<()> {
-        let live = self.live_entries();
-        if self.entries_in_log < live.saturating_mul(2).max(COMPACT_SLACK) {
+    fn maybe_compact(&mut self, live: &OffsetMap) -> io::Result<()> {
+        let live_entries = live.live_entries();
+        if self.entries_in_log < live_entries.saturating_mul(2).max(COMPACT_SLACK) {
             return Ok(());
         }
         let mut buf = Vec::new();
-        let mut groups: Vec<_> = self.groups.iter().collect();
+        let mut groups: Vec<_> = live.groups.iter().collect();
         groups.sort_by(|a, b| a.0.cmp(b.0));
         for (group, offsets) in groups {
             for ((topic, partition), c) in offsets {
@@ -183,11 +209,31 @@ impl OffsetStore {
         self.file = OpenOptions::new().append(true).open(&self.path)?;
         tracing::debug!(
             before = self.entries_in_log,
-            after = live,
+            after = live_entries,
             "compacted the offsets log"
         );
-        self.entries_in_log = live;
+        self.entries_in_log = live_entries;
         Ok(())
+    }
+}
+
+impl GroupStorage for FileStore {
+    fn keeps_membership(&self) -> bool {
+        false
+    }
+
+    fn write(
+        &mut self,
+        group: &str,
+        writes: &[GroupWrite<'_>],
+        live: &OffsetMap,
+    ) -> Result<Option<Pending>, WriteError> {
+        self.append(group, writes, live)
+            .map(|()| None)
+            .map_err(|e| WriteError {
+                code: super::codes::KAFKA_STORAGE_ERROR,
+                message: format!("writing {}: {e}", self.path.display()),
+            })
     }
 }
 
@@ -281,7 +327,7 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn apply(groups: &mut HashMap<String, GroupOffsets>, payload: &[u8]) -> Option<()> {
+fn apply(offsets: &mut OffsetMap, payload: &[u8]) -> Option<()> {
     let mut r = Reader(payload);
     match r.u8()? {
         KIND_COMMIT => {
@@ -289,21 +335,17 @@ fn apply(groups: &mut HashMap<String, GroupOffsets>, payload: &[u8]) -> Option<(
             let topic = r.string()?;
             let partition = r.i32()?;
             let committed = Committed::read(&mut r)?;
-            groups
-                .entry(group)
-                .or_default()
-                .insert((topic, partition), committed);
+            offsets.apply(&group, &topic, partition, Some(committed));
         }
         KIND_DELETE => {
             let group = r.string()?;
             let topic = r.string()?;
             let partition = r.i32()?;
-            if let Some(g) = groups.get_mut(&group) {
-                g.remove(&(topic, partition));
-            }
+            offsets.apply(&group, &topic, partition, None);
         }
+        // Written by earlier versions for DeleteGroups (now a delete per offset).
         KIND_DELETE_GROUP => {
-            groups.remove(&r.string()?);
+            offsets.remove_group(&r.string()?);
         }
         _ => return None,
     }
@@ -323,42 +365,76 @@ mod tests {
         }
     }
 
+    /// Applies then writes, as the coordinator does.
+    fn put(
+        s: &mut FileStore,
+        m: &mut OffsetMap,
+        group: &str,
+        offsets: &[(&str, i32, Option<i64>)],
+    ) {
+        let writes: Vec<(String, i32, Option<Committed>)> = offsets
+            .iter()
+            .map(|(t, p, o)| (t.to_string(), *p, o.map(c)))
+            .collect();
+        for (t, p, o) in &writes {
+            m.apply(group, t, *p, o.clone());
+        }
+        s.write(group, &GroupWrite::offsets(&writes), m).unwrap();
+    }
+
     #[test]
     fn replays_commits_deletes_and_torn_tail() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let mut s = OffsetStore::open(dir.path(), FsyncPolicy::Never).unwrap();
-            s.commit("g", vec![("t".into(), 0, c(5)), ("t".into(), 1, c(6))])
-                .unwrap();
-            s.commit("g", vec![("t".into(), 0, c(9))]).unwrap();
-            s.commit("h", vec![("u".into(), 0, c(1))]).unwrap();
-            s.delete("g", &[("t".into(), 1)]).unwrap();
-            s.delete_group("h").unwrap();
+            let (mut s, mut m) = FileStore::open(dir.path(), FsyncPolicy::Never).unwrap();
+            put(&mut s, &mut m, "g", &[("t", 0, Some(5)), ("t", 1, Some(6))]);
+            put(&mut s, &mut m, "g", &[("t", 0, Some(9))]);
+            put(&mut s, &mut m, "h", &[("u", 0, Some(1))]);
+            put(&mut s, &mut m, "g", &[("t", 1, None)]);
+            put(&mut s, &mut m, "h", &[("u", 0, None)]);
         }
         // A crash mid-append leaves half an entry.
         let path = dir.path().join("__groups/offsets.log");
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
         f.write_all(&[0, 0, 0, 40, 1, 2]).unwrap();
         drop(f);
-        let mut s = OffsetStore::open(dir.path(), FsyncPolicy::Never).unwrap();
-        let g = s.group("g").unwrap();
+        let (mut s, mut m) = FileStore::open(dir.path(), FsyncPolicy::Never).unwrap();
+        let g = m.group("g").unwrap();
         assert_eq!(g.len(), 1);
         assert_eq!(g[&("t".to_string(), 0)], c(9));
-        assert!(s.group("h").is_none());
+        assert!(m.group("h").is_none());
         // Appends after the truncated tail replay too.
-        s.commit("g", vec![("t".into(), 2, c(3))]).unwrap();
+        put(&mut s, &mut m, "g", &[("t", 2, Some(3))]);
         drop(s);
-        let s = OffsetStore::open(dir.path(), FsyncPolicy::Never).unwrap();
-        assert_eq!(s.group("g").unwrap().len(), 2);
+        let (_, m) = FileStore::open(dir.path(), FsyncPolicy::Never).unwrap();
+        assert_eq!(m.group("g").unwrap().len(), 2);
+    }
+
+    #[test]
+    fn replays_a_group_deletion_of_earlier_versions() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (mut s, mut m) = FileStore::open(dir.path(), FsyncPolicy::Never).unwrap();
+            put(&mut s, &mut m, "g", &[("t", 0, Some(5))]);
+        }
+        let mut p = vec![KIND_DELETE_GROUP];
+        put_str(&mut p, "g");
+        let mut buf = Vec::new();
+        frame(&mut buf, &p);
+        let path = dir.path().join("__groups/offsets.log");
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(&buf).unwrap();
+        drop(f);
+        let (_, m) = FileStore::open(dir.path(), FsyncPolicy::Never).unwrap();
+        assert!(m.group("g").is_none());
     }
 
     #[test]
     fn compaction_keeps_live_offsets() {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = OffsetStore::open(dir.path(), FsyncPolicy::Never).unwrap();
+        let (mut s, mut m) = FileStore::open(dir.path(), FsyncPolicy::Never).unwrap();
         for i in 0..(COMPACT_SLACK as i64 + 10) {
-            s.commit("g", vec![("t".into(), (i % 3) as i32, c(i))])
-                .unwrap();
+            put(&mut s, &mut m, "g", &[("t", (i % 3) as i32, Some(i))]);
         }
         assert!(s.entries_in_log < COMPACT_SLACK);
         let len = std::fs::metadata(dir.path().join("__groups/offsets.log"))
@@ -366,14 +442,14 @@ mod tests {
             .len();
         assert!(len < 10_000, "log not compacted: {len} bytes");
         drop(s);
-        let s = OffsetStore::open(dir.path(), FsyncPolicy::Never).unwrap();
-        let g = s.group("g").unwrap();
+        let (_, m) = FileStore::open(dir.path(), FsyncPolicy::Never).unwrap();
+        let g = m.group("g").unwrap();
         assert_eq!(g.len(), 3);
-        // Partition 0 got every i with i % 3 == 0; the last of those below COMPACT_SLACK + 10.
-        let last_for_p0 = (0..COMPACT_SLACK as i64 + 10)
-            .rev()
-            .find(|i| i % 3 == 0)
-            .unwrap();
-        assert_eq!(g[&("t".to_string(), 0)].offset, last_for_p0);
+        // Every partition keeps its last commit, including the one the compaction ran in.
+        let last = COMPACT_SLACK as i64 + 9;
+        for p in 0..3 {
+            let expected = (0..=last).rev().find(|i| i % 3 == p).unwrap();
+            assert_eq!(g[&("t".to_string(), p as i32)].offset, expected);
+        }
     }
 }

@@ -14,7 +14,9 @@ use odradek_cluster::{MetadataImage, MetadataRecord};
 use super::metadata::error_topic;
 use super::{Ctx, authorized, codes, str_bytes};
 use crate::cluster_mode::ClusterNode;
+use crate::cluster_mode::group_log::partition_for;
 use crate::security::acl::{CLUSTER_NAME, op, resource};
+use crate::topics::{OFFSETS_TOPIC, is_internal};
 
 /// Kafka's LEADER_NOT_AVAILABLE: retriable, the partition has no leader yet.
 const LEADER_NOT_AVAILABLE: i16 = 5;
@@ -109,14 +111,32 @@ pub fn controller_id(ctx: &Ctx) -> i32 {
     }
 }
 
-/// The coordinator of a group or transactional id. In cluster mode groups are not replicated
-/// yet: a key is placed on a registered broker by a hash of the key (the next live one if that
-/// one is fenced), so every client of a group finds the same broker while the membership holds.
-pub fn coordinator(ctx: &Ctx, key: &str) -> Option<BrokerAddr> {
+/// The coordinator of a group (`key_type` 0) or transactional id (1). In cluster mode a group's
+/// coordinator is the leader of its `__consumer_offsets` partition (the topic is created on the
+/// first lookup; `None` until it has a live leader, which clients retry). Transactions are
+/// refused in cluster mode: a transactional id is placed on a registered broker by a hash of
+/// the key (the next live one if that one is fenced).
+pub fn coordinator(ctx: &Ctx, key_type: i8, key: &str) -> Option<BrokerAddr> {
     let Some(cluster) = &ctx.state.cluster else {
         return Some(this_node(ctx));
     };
     let image = cluster.image();
+    if key_type == 0 {
+        // A node whose image is still replaying after a restart names old leaders: none yet.
+        if !cluster.is_serving(&image) {
+            return None;
+        }
+        let Some(topic) = image.topics.get(OFFSETS_TOPIC) else {
+            super::forward::create_offsets_topic(ctx, cluster);
+            return None;
+        };
+        let p = partition_for(key, topic.partitions.len());
+        let leader = topic.partitions.get(p as usize)?.leader?;
+        return image
+            .is_live(leader)
+            .then(|| endpoint(ctx, &image, leader))
+            .flatten();
+    }
     let ids: Vec<u64> = image.brokers.keys().copied().collect();
     if ids.is_empty() {
         return None;
@@ -193,6 +213,7 @@ fn describe(
     let mut t = MetadataResponseTopic::default();
     t.name = Some(TopicName(str_bytes(name.to_string())));
     t.topic_id = uuid::Uuid::from_u128(topic.id);
+    t.is_internal = is_internal(name);
     t.topic_authorized_operations = authorized::if_requested(
         include_ops,
         authorized::granted(ctx, resource::TOPIC, name, authorized::TOPIC),

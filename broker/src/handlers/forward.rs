@@ -22,8 +22,8 @@ use crate::cluster_mode::ClusterNode;
 use crate::config::TopicOverrides;
 use crate::security::acl::{CLUSTER_NAME, op, resource};
 use crate::topics::{
-    INVALID_PARTITIONS, INVALID_REPLICATION_FACTOR, TOPIC_ALREADY_EXISTS, TopicError,
-    UNKNOWN_TOPIC_OR_PARTITION,
+    INVALID_PARTITIONS, INVALID_REPLICATION_FACTOR, OFFSETS_TOPIC, TOPIC_ALREADY_EXISTS,
+    TopicError, UNKNOWN_TOPIC_OR_PARTITION,
 };
 
 /// How long an answer waits for this node's image to catch up with a committed change.
@@ -226,24 +226,55 @@ pub fn create_topics(ctx: &Ctx, version: i16, req: CreateTopicsRequest) -> Outco
 
 /// Metadata's auto-creation: proposed in the background; the client retries the lookup.
 pub fn auto_create(ctx: &Ctx, cluster: &Arc<ClusterNode>, name: &str) {
+    if name == OFFSETS_TOPIC {
+        return create_offsets_topic(ctx, cluster);
+    }
     let s = &ctx.state;
     let partitions = s.props().num_partitions() as u32;
-    let rf = s.props().default_replication_factor();
+    let rf = i64::from(s.props().default_replication_factor());
+    propose_in_background(cluster, name, partitions, rf, TopicOverrides::new());
+}
+
+/// Creates `__consumer_offsets` as Kafka does on the first coordinator lookup:
+/// `offsets.topic.num.partitions` partitions, `offsets.topic.replication.factor` replicas (at
+/// most the live brokers, so a smaller cluster still gets one), compacted.
+pub fn create_offsets_topic(ctx: &Ctx, cluster: &Arc<ClusterNode>) {
+    let props = ctx.state.props();
+    let live = cluster
+        .image()
+        .brokers
+        .values()
+        .filter(|b| !b.fenced)
+        .count() as i64;
+    let rf = props.offsets_topic_replication_factor().min(live).max(1);
+    let mut configs = TopicOverrides::new();
+    configs.insert("cleanup.policy".into(), "compact".into());
+    configs.insert("compression.type".into(), "producer".into());
+    configs.insert(
+        "segment.bytes".into(),
+        props.offsets_topic_segment_bytes().to_string(),
+    );
+    let partitions = props.offsets_topic_num_partitions() as u32;
+    propose_in_background(cluster, OFFSETS_TOPIC, partitions, rf, configs);
+}
+
+/// Proposes a topic's creation without waiting; one already created meanwhile is fine.
+fn propose_in_background(
+    cluster: &Arc<ClusterNode>,
+    name: &str,
+    partitions: u32,
+    rf: i64,
+    configs: TopicOverrides,
+) {
     let image = cluster.image();
-    let rf = match check_replication(&image, i64::from(rf)) {
+    let rf = match check_replication(&image, rf) {
         Ok(rf) => rf,
         Err(e) => {
             tracing::info!(topic = name, "not auto-creating yet: {}", e.message);
             return;
         }
     };
-    let record = match cluster_view::create_topic_record(
-        &image,
-        name,
-        partitions,
-        rf,
-        TopicOverrides::new(),
-    ) {
+    let record = match cluster_view::create_topic_record(&image, name, partitions, rf, configs) {
         Ok(r) => r,
         Err(e) => {
             tracing::info!(topic = name, "not auto-creating yet: {e}");

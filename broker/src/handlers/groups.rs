@@ -41,6 +41,14 @@ fn opt_str(s: &Option<StrBytes>) -> Option<String> {
 /// Retriable: no coordinator can be named yet.
 const COORDINATOR_NOT_AVAILABLE: i16 = 15;
 
+/// Cluster mode: NOT_COORDINATOR (another node coordinates the group, or none yet) or
+/// COORDINATOR_LOAD_IN_PROGRESS (this node is replaying the group's partition); clients then
+/// look the coordinator up again. `None`: this node coordinates the group.
+fn not_coordinator(ctx: &Ctx, group: &str) -> Option<i16> {
+    let cluster = ctx.state.cluster.as_ref()?;
+    cluster.groups.coordinates(cluster, group).err()
+}
+
 pub fn find_coordinator(ctx: &Ctx, version: i16, req: FindCoordinatorRequest) -> Outcome {
     let s = &ctx.state;
     // Key type 0 is a group, 1 a transactional id: this node coordinates both.
@@ -50,6 +58,7 @@ pub fn find_coordinator(ctx: &Ctx, version: i16, req: FindCoordinatorRequest) ->
         codes::INVALID_REQUEST
     };
     if req.key_type == 0
+        && s.cluster.is_none()
         && let Err(e) = s.topics.ensure_offsets_topic()
     {
         // Offsets do not live in it (see `OFFSETS_TOPIC`), so the coordinator still answers.
@@ -76,7 +85,7 @@ pub fn find_coordinator(ctx: &Ctx, version: i16, req: FindCoordinatorRequest) ->
                 let mut c = Coordinator::default();
                 let error = denied_code(&key).unwrap_or(error);
                 let found = (error == codes::NONE)
-                    .then(|| super::cluster_view::coordinator(ctx, &key))
+                    .then(|| super::cluster_view::coordinator(ctx, req.key_type, &key))
                     .flatten();
                 c.key = key;
                 let error = if error == codes::NONE && found.is_none() {
@@ -95,7 +104,7 @@ pub fn find_coordinator(ctx: &Ctx, version: i16, req: FindCoordinatorRequest) ->
                     c.error_message = Some(str_bytes(if error == codes::INVALID_REQUEST {
                         "unknown coordinator key type".to_string()
                     } else if error == COORDINATOR_NOT_AVAILABLE {
-                        "no live broker is registered yet".to_string()
+                        "the coordinator is not available yet".to_string()
                     } else {
                         format!("{} may not describe this key", ctx.principal)
                     }));
@@ -106,7 +115,7 @@ pub fn find_coordinator(ctx: &Ctx, version: i16, req: FindCoordinatorRequest) ->
     } else {
         let error = denied_code(&req.key).unwrap_or(error);
         let found = (error == codes::NONE)
-            .then(|| super::cluster_view::coordinator(ctx, &req.key))
+            .then(|| super::cluster_view::coordinator(ctx, req.key_type, &req.key))
             .flatten();
         resp.error_code = if error == codes::NONE && found.is_none() {
             COORDINATOR_NOT_AVAILABLE
@@ -171,6 +180,10 @@ pub fn join_group(ctx: &Ctx, version: i16, client_id: &str, req: JoinGroupReques
         let refused = JoinResult::error(codes::GROUP_AUTHORIZATION_FAILED, &req.member_id);
         return Outcome::Respond(Box::new(join_response(version, refused)));
     }
+    if let Some(code) = not_coordinator(ctx, &req.group_id) {
+        let refused = JoinResult::error(code, &req.member_id);
+        return Outcome::Respond(Box::new(join_response(version, refused)));
+    }
     if ctx.state.share.exists(&req.group_id) {
         // As Kafka: a share group's id does not take classic members.
         let refused = JoinResult::error(codes::INCONSISTENT_GROUP_PROTOCOL, &req.member_id);
@@ -219,6 +232,9 @@ pub fn sync_group(ctx: &Ctx, req: SyncGroupRequest) -> Outcome {
         let refused = SyncResult::error(codes::GROUP_AUTHORIZATION_FAILED);
         return Outcome::Respond(Box::new(sync_response(refused)));
     }
+    if let Some(code) = not_coordinator(ctx, &req.group_id) {
+        return Outcome::Respond(Box::new(sync_response(SyncResult::error(code))));
+    }
     let assignments: Vec<(String, Bytes)> = req
         .assignments
         .into_iter()
@@ -244,6 +260,10 @@ pub fn heartbeat(ctx: &Ctx, req: HeartbeatRequest) -> HeartbeatResponse {
         resp.error_code = codes::GROUP_AUTHORIZATION_FAILED;
         return resp;
     }
+    if let Some(code) = not_coordinator(ctx, &req.group_id) {
+        resp.error_code = code;
+        return resp;
+    }
     resp.error_code = ctx.state.groups.heartbeat(
         &req.group_id,
         &req.member_id,
@@ -265,6 +285,10 @@ pub fn leave_group(ctx: &Ctx, version: i16, req: LeaveGroupRequest) -> LeaveGrou
     let mut resp = LeaveGroupResponse::default();
     if !ctx.allowed(op::READ, resource::GROUP, &req.group_id) {
         resp.error_code = codes::GROUP_AUTHORIZATION_FAILED;
+        return resp;
+    }
+    if let Some(code) = not_coordinator(ctx, &req.group_id) {
+        resp.error_code = code;
         return resp;
     }
     match ctx.state.groups.leave(&req.group_id, members) {
@@ -289,19 +313,27 @@ pub fn leave_group(ctx: &Ctx, version: i16, req: LeaveGroupRequest) -> LeaveGrou
     resp
 }
 
-pub fn offset_commit(ctx: &Ctx, version: i16, req: OffsetCommitRequest) -> OffsetCommitResponse {
+/// OffsetCommit; in cluster mode answered once the offsets are replicated.
+pub fn offset_commit(ctx: &Ctx, version: i16, req: OffsetCommitRequest) -> Outcome {
     let now = now_ms();
     // As Kafka, partitions of topics that do not exist are refused before the coordinator sees
     // the request (AlterConsumerGroupOffsets of a typo must not store an offset).
     let mut refused = Vec::new();
     let mut offsets = Vec::new();
     let group_ok = ctx.allowed(op::READ, resource::GROUP, &req.group_id);
+    let not_coordinator = not_coordinator(ctx, &req.group_id);
+    let exists = |topic: &str| match &ctx.state.cluster {
+        Some(c) => c.image().topics.contains_key(topic),
+        None => ctx.state.topics.get(topic).is_some(),
+    };
     for t in &req.topics {
         let code = if !group_ok {
             codes::GROUP_AUTHORIZATION_FAILED
+        } else if let Some(code) = not_coordinator {
+            code
         } else if !ctx.allowed(op::READ, resource::TOPIC, &t.name) {
             codes::TOPIC_AUTHORIZATION_FAILED
-        } else if ctx.state.topics.get(&t.name).is_none() {
+        } else if !exists(&t.name) {
             codes::UNKNOWN_TOPIC_OR_PARTITION
         } else {
             codes::NONE
@@ -327,8 +359,8 @@ pub fn offset_commit(ctx: &Ctx, version: i16, req: OffsetCommitRequest) -> Offse
             ));
         }
     }
-    let mut results = if offsets.is_empty() {
-        Vec::new()
+    let (mut results, pending) = if offsets.is_empty() {
+        (Vec::new(), None)
     } else {
         ctx.state.groups.commit(
             &req.group_id,
@@ -339,6 +371,21 @@ pub fn offset_commit(ctx: &Ctx, version: i16, req: OffsetCommitRequest) -> Offse
         )
     };
     results.extend(refused);
+    let respond = |results| ResponseKind::OffsetCommit(offset_commit_response(results));
+    match pending {
+        None => Outcome::Respond(Box::new(respond(results))),
+        Some(pending) => Outcome::Later(Box::pin(async move {
+            if let Err(code) = pending.await {
+                for r in results.iter_mut().filter(|r| r.2 == codes::NONE) {
+                    r.2 = code;
+                }
+            }
+            respond(results)
+        })),
+    }
+}
+
+fn offset_commit_response(results: Vec<(String, i32, i16)>) -> OffsetCommitResponse {
     let mut resp = OffsetCommitResponse::default();
     for (topic, partition, err) in results {
         let at = match resp.topics.iter().position(|t| *t.name == *topic) {
@@ -409,6 +456,9 @@ pub fn offset_fetch(ctx: &Ctx, version: i16, req: OffsetFetchRequest) -> OffsetF
             let fetched = if !ctx.allowed(op::DESCRIBE, resource::GROUP, &g.group_id) {
                 rg.error_code = codes::GROUP_AUTHORIZATION_FAILED;
                 Vec::new()
+            } else if let Some(code) = not_coordinator(ctx, &g.group_id) {
+                rg.error_code = code;
+                Vec::new()
             } else {
                 match groups.fetch_offsets(&g.group_id, member, wanted) {
                     Ok(f) => describable(ctx, f),
@@ -455,6 +505,10 @@ pub fn offset_fetch(ctx: &Ctx, version: i16, req: OffsetFetchRequest) -> OffsetF
     } else {
         if !ctx.allowed(op::DESCRIBE, resource::GROUP, &req.group_id) {
             resp.error_code = codes::GROUP_AUTHORIZATION_FAILED;
+            return resp;
+        }
+        if let Some(code) = not_coordinator(ctx, &req.group_id) {
+            resp.error_code = code;
             return resp;
         }
         let wanted = req.topics.map(|ts| {
@@ -514,6 +568,10 @@ pub fn offset_delete(ctx: &Ctx, req: OffsetDeleteRequest) -> OffsetDeleteRespons
         resp.error_code = codes::GROUP_AUTHORIZATION_FAILED;
         return resp;
     }
+    if let Some(code) = not_coordinator(ctx, &req.group_id) {
+        resp.error_code = code;
+        return resp;
+    }
     match ctx.state.groups.delete_offsets(&req.group_id, partitions) {
         Err(e) => resp.error_code = e,
         Ok(results) => {
@@ -552,6 +610,12 @@ pub fn describe_groups(
         );
         if !ctx.allowed(op::DESCRIBE, resource::GROUP, &id) {
             g.error_code = codes::GROUP_AUTHORIZATION_FAILED;
+            g.group_id = id;
+            resp.groups.push(g);
+            continue;
+        }
+        if let Some(code) = not_coordinator(ctx, &id) {
+            g.error_code = code;
             g.group_id = id;
             resp.groups.push(g);
             continue;
@@ -640,13 +704,15 @@ pub fn delete_groups(ctx: &Ctx, req: DeleteGroupsRequest) -> DeleteGroupsRespons
     let mut resp = DeleteGroupsResponse::default();
     for id in req.groups_names {
         let mut r = DeletableGroupResult::default();
-        r.error_code = if ctx.allowed(op::DELETE, resource::GROUP, &id) {
+        r.error_code = if !ctx.allowed(op::DELETE, resource::GROUP, &id) {
+            codes::GROUP_AUTHORIZATION_FAILED
+        } else if let Some(code) = not_coordinator(ctx, &id) {
+            code
+        } else {
             ctx.state
                 .share
                 .delete_group(&id)
                 .unwrap_or_else(|| ctx.state.groups.delete_group(&id))
-        } else {
-            codes::GROUP_AUTHORIZATION_FAILED
         };
         r.group_id = id;
         resp.results.push(r);
@@ -690,6 +756,12 @@ pub fn consumer_group_heartbeat(
         resp.heartbeat_interval_ms = -1;
         return resp;
     }
+    if let Some(code) = not_coordinator(ctx, &req.group_id) {
+        let mut resp = ConsumerGroupHeartbeatResponse::default();
+        resp.error_code = code;
+        resp.heartbeat_interval_ms = -1;
+        return resp;
+    }
     if ctx.state.share.exists(&req.group_id) {
         let mut resp = ConsumerGroupHeartbeatResponse::default();
         resp.error_code = codes::GROUP_ID_NOT_FOUND;
@@ -721,19 +793,28 @@ pub fn consumer_group_heartbeat(
         client_id: client_id.to_string(),
         client_host: format!("/{}", ctx.peer.ip()),
     };
-    let topics = |name: &str| {
-        ctx.state
+    // In cluster mode from the metadata image: the coordinator may hold no replica of a topic.
+    let image = ctx.state.cluster.as_ref().map(|c| c.image());
+    let topics = |name: &str| match &image {
+        Some(image) => image
             .topics
             .get(name)
-            .map(|t| (t.id, t.partition_count() as i32))
+            .map(|t| (uuid::Uuid::from_u128(t.id), t.partitions.len() as i32)),
+        None => ctx
+            .state
+            .topics
+            .get(name)
+            .map(|t| (t.id, t.partition_count() as i32)),
     };
-    let topic_names = || {
-        ctx.state
+    let topic_names = || match &image {
+        Some(image) => image.topics.keys().cloned().collect(),
+        None => ctx
+            .state
             .topics
             .list()
             .iter()
             .map(|t| t.name.to_string())
-            .collect()
+            .collect(),
     };
     let out = groups.consumer_heartbeat(&req.group_id, input, &topics, &topic_names);
     if out.error != codes::NONE {
@@ -780,6 +861,12 @@ pub fn consumer_group_describe(
         );
         if !ctx.allowed(op::DESCRIBE, resource::GROUP, &id) {
             g.error_code = codes::GROUP_AUTHORIZATION_FAILED;
+            g.group_id = id;
+            resp.groups.push(g);
+            continue;
+        }
+        if let Some(code) = not_coordinator(ctx, &id) {
+            g.error_code = code;
             g.group_id = id;
             resp.groups.push(g);
             continue;

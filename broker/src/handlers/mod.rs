@@ -173,9 +173,7 @@ pub async fn handle(ctx: &Ctx, header: &RequestHeader, request: RequestKind) -> 
         RequestKind::LeaveGroup(r) => {
             respond(ResponseKind::LeaveGroup(groups::leave_group(ctx, v, r)))
         }
-        RequestKind::OffsetCommit(r) => {
-            respond(ResponseKind::OffsetCommit(groups::offset_commit(ctx, v, r)))
-        }
+        RequestKind::OffsetCommit(r) => groups::offset_commit(ctx, v, r),
         RequestKind::OffsetFetch(r) => {
             respond(ResponseKind::OffsetFetch(groups::offset_fetch(ctx, v, r)))
         }

@@ -79,6 +79,16 @@ impl TestCluster {
     }
 }
 
+/// A client config bootstrapping from every node at `addrs`.
+pub fn client_config(addrs: &[SocketAddr]) -> odradek::config::Config {
+    let mut config = odradek::config::Config::new();
+    let bootstrap: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+    config
+        .set("bootstrap.servers", &bootstrap.join(","))
+        .unwrap();
+    config
+}
+
 /// Polls `check` until it returns `Some`, for at most 30 s.
 pub async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
     what: &str,
@@ -154,11 +164,7 @@ pub async fn read_partition0_from(
 
 /// An idempotent acks=all producer (linger 5 ms) bootstrapping from every node in `addrs`.
 pub fn acks_all_producer(addrs: &[SocketAddr]) -> Producer {
-    let mut config = odradek::config::Config::new();
-    let bootstrap: Vec<String> = addrs.iter().map(ToString::to_string).collect();
-    config
-        .set("bootstrap.servers", &bootstrap.join(","))
-        .unwrap();
+    let mut config = client_config(addrs);
     config.set("acks", "all").unwrap();
     config.set("enable.idempotence", "true").unwrap();
     config.set("linger.ms", "5").unwrap();

@@ -384,7 +384,8 @@ impl GroupConsumer {
     /// Commits these (topic, partition, next offset) triples in the current generation.
     /// A commit refused because a rebalance is under way (REBALANCE_IN_PROGRESS, or a stale
     /// KIP-848 member epoch) is retried once the membership task has caught up, for the
-    /// partitions this member still owns.
+    /// partitions this member still owns; one the coordinator could not take (it moved or
+    /// stopped) is retried on the coordinator found next.
     pub async fn commit_offsets(&self, offsets: &[(String, i32, i64)]) -> Result<()> {
         const REBALANCE_IN_PROGRESS: i16 = 27;
         const STALE_MEMBER_EPOCH: i16 = 113;
@@ -405,6 +406,17 @@ impl GroupConsumer {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     let owned = self.inner.membership.owned();
                     offsets.retain(|(t, p, _)| owned.contains(&(t.clone(), *p)));
+                }
+                // As Java's commitSync: a coordinator that moved (NOT_COORDINATOR, ...) or
+                // went away (connection lost) is looked up again and the commit retried.
+                Err(e)
+                    if e.is_retriable()
+                        && e.code().is_none_or(membership::is_coordinator_error)
+                        && Instant::now() < deadline =>
+                {
+                    tracing::debug!(group = %self.inner.settings.group_id, "commit retried: {e}");
+                    membership::drop_coordinator(&self.inner);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
                 }
                 other => return other,
             }
