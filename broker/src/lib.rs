@@ -40,6 +40,7 @@
 pub mod config;
 pub mod data_dir;
 pub mod embedded;
+pub mod fetch_session;
 pub mod group;
 pub mod log;
 pub mod partition;
