@@ -195,9 +195,20 @@ impl FetchSessionCache {
             .get_mut(&session_id)
             .filter(|s| s.principal == *principal)
         else {
+            tracing::debug!(
+                session_id,
+                epoch,
+                "incremental fetch refused: no such session"
+            );
             return FetchContext::Error(FETCH_SESSION_ID_NOT_FOUND);
         };
         if session.next_epoch != epoch {
+            tracing::debug!(
+                session_id,
+                epoch,
+                expected = session.next_epoch,
+                "incremental fetch refused: wrong epoch"
+            );
             return FetchContext::Error(INVALID_FETCH_SESSION_EPOCH);
         }
         if session.uses_topic_ids != uses_topic_ids {

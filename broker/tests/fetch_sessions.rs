@@ -325,3 +325,54 @@ async fn incremental_fetches_of_many_partitions_are_small() {
     assert!(incremental_request_bytes * 20 < full_request_bytes);
     assert!(incremental_response_bytes * 5 < full_response_bytes);
 }
+
+/// Cluster mode: a consumer's session on the partition leader sees the high watermark that
+/// the followers' (sessionless, full) fetches advance; records produced with acks=all come back
+/// in an incremental answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_on_a_replicated_partition_in_cluster_mode() {
+    use common::cluster::{TestCluster, eventually, partition0, wait_for_brokers};
+    let cluster = TestCluster::start(3, "").await;
+    let addrs = cluster.addrs();
+    wait_for_brokers(addrs[0], 3).await;
+    let mut c = Client::connect(addrs[0]).await;
+    let created = create_topic_with(&mut c, "cs", 1, 3, &[]).await;
+    assert_eq!((created.error_code, created.replication_factor), (0, 3));
+    let (leader, _, _) = eventually("a full ISR", || async {
+        partition0(addrs[0], "cs")
+            .await
+            .filter(|(l, _, isr)| *l > 0 && isr.len() == 3)
+    })
+    .await;
+    let leader_addr = cluster.addr(leader as u64);
+    // The leader serves fetches once it has taken the leadership up from the image.
+    eventually("the leader serving fetches", || async {
+        let mut c = Client::connect(leader_addr).await;
+        (fetch(&mut c, "cs", 0, 0, 1 << 20).await.0 == 0).then_some(())
+    })
+    .await;
+    let mut c = Client::connect(leader_addr).await;
+    let resp = c.call(session_fetch("cs", &[(0, 0)], 0, 0), 12).await;
+    assert_eq!(resp.error_code, 0);
+    let id = resp.session_id;
+    assert_ne!(id, 0);
+    let resp = c.call(session_fetch("cs", &[], id, 1), 12).await;
+    assert_eq!(answered(&resp), vec![]);
+    let (e, _) = produce(
+        &mut c,
+        "cs",
+        0,
+        batch(&["r1", "r2"], None, None, Compression::None),
+        -1,
+    )
+    .await;
+    assert_eq!(e, 0);
+    let resp = c.call(session_fetch("cs", &[], id, 2), 12).await;
+    let got = answered(&resp);
+    assert_eq!(got.len(), 1);
+    assert_eq!((got[0].0, got[0].1, got[0].2), (0, 0, 2));
+    assert!(got[0].3 > 0);
+    let resp = c.call(session_fetch("cs", &[(0, 2)], id, 3), 12).await;
+    assert_eq!(answered(&resp), vec![]);
+    cluster.shutdown().await;
+}
