@@ -88,10 +88,10 @@ struct Session {
     uses_topic_ids: bool,
     /// The epoch the next incremental fetch must carry.
     next_epoch: i32,
-    /// Read order; partitions that returned records move to the back so that a response's
-    /// byte limit does not always starve the same partitions.
-    order: Vec<PartitionKey>,
-    partitions: HashMap<PartitionKey, CachedPartition>,
+    /// The partitions in read order; those that returned records move to the back so that a
+    /// response's byte limit does not always starve the same ones. A Vec, not a map: every
+    /// fetch walks all of them in order, while updates name only a few (no hashing per fetch).
+    entries: Vec<(PartitionKey, CachedPartition)>,
     last_used_ms: i64,
 }
 
@@ -214,27 +214,12 @@ impl FetchSessionCache {
         if session.uses_topic_ids != uses_topic_ids {
             return FetchContext::Error(FETCH_SESSION_TOPIC_ID_ERROR);
         }
-        let forgotten: HashSet<PartitionKey> = forgotten.into_iter().collect();
         if !forgotten.is_empty() {
-            session.order.retain(|k| !forgotten.contains(k));
-            session.partitions.retain(|k, _| !forgotten.contains(k));
+            let forgotten: HashSet<PartitionKey> = forgotten.into_iter().collect();
+            session.entries.retain(|(k, _)| !forgotten.contains(k));
         }
-        for (key, req) in requested {
-            match session.partitions.get_mut(&key) {
-                Some(cached) => cached.requested = req,
-                None => {
-                    session.order.push(key.clone());
-                    session.partitions.insert(
-                        key,
-                        CachedPartition {
-                            requested: req,
-                            sent: Sent::NOTHING,
-                        },
-                    );
-                }
-            }
-        }
-        if session.partitions.is_empty() {
+        update_entries(&mut session.entries, requested);
+        if session.entries.is_empty() {
             // Kafka closes a session left with no partitions and answers sessionless.
             sessions.remove(&session_id);
             tracing::debug!(session_id, "fetch session closed: no partitions left");
@@ -243,9 +228,9 @@ impl FetchSessionCache {
         session.next_epoch = next_epoch(epoch);
         session.last_used_ms = now_ms;
         let partitions = session
-            .order
+            .entries
             .iter()
-            .map(|k| (k.clone(), session.partitions[k].requested))
+            .map(|(k, c)| (k.clone(), c.requested))
             .collect();
         FetchContext::Incremental {
             session_id,
@@ -281,19 +266,16 @@ impl FetchSessionCache {
                 break id;
             }
         };
-        let mut order = Vec::with_capacity(partitions.len());
-        let mut cached = HashMap::with_capacity(partitions.len());
+        let mut seen = HashSet::with_capacity(partitions.len());
+        let mut entries = Vec::with_capacity(partitions.len());
         for (key, requested, sent) in partitions {
-            if cached
-                .insert(key.clone(), CachedPartition { requested, sent })
-                .is_none()
-            {
-                order.push(key);
+            if seen.insert(key.clone()) {
+                entries.push((key, CachedPartition { requested, sent }));
             }
         }
         tracing::debug!(
             session_id = id,
-            partitions = order.len(),
+            partitions = entries.len(),
             "fetch session created"
         );
         sessions.insert(
@@ -302,8 +284,7 @@ impl FetchSessionCache {
                 principal: principal.clone(),
                 uses_topic_ids,
                 next_epoch: next_epoch(INITIAL_EPOCH),
-                order,
-                partitions: cached,
+                entries,
                 last_used_ms: now_ms,
             },
         );
@@ -318,7 +299,7 @@ impl FetchSessionCache {
         &self,
         session_id: i32,
         epoch: i32,
-        answers: &[(PartitionKey, Answer)],
+        answers: &[(&PartitionKey, Answer)],
     ) -> Result<Vec<bool>, i16> {
         let mut sessions = self.lock();
         let Some(session) = sessions.get_mut(&session_id) else {
@@ -327,28 +308,81 @@ impl FetchSessionCache {
         if session.next_epoch != next_epoch(epoch) {
             return Err(INVALID_FETCH_SESSION_EPOCH);
         }
+        // The epoch check guarantees nothing changed the session since `context` listed its
+        // partitions, so the answers line up with the entries; checked all the same.
+        let aligned = session.entries.len() == answers.len()
+            && session
+                .entries
+                .iter()
+                .zip(answers)
+                .all(|((k, _), (key, _))| k == *key);
+        if !aligned {
+            return Err(INVALID_FETCH_SESSION_EPOCH);
+        }
         let mut keep = Vec::with_capacity(answers.len());
-        let mut to_back = Vec::new();
-        for (key, answer) in answers {
-            let Some(cached) = session.partitions.get_mut(key) else {
-                keep.push(false);
-                continue;
-            };
+        let mut any_records = false;
+        for ((_, cached), (_, answer)) in session.entries.iter_mut().zip(answers) {
             let send = answer.has_records || answer.must_send || answer.facts != cached.sent;
             if send {
                 cached.sent = answer.facts;
             }
-            if answer.has_records {
-                to_back.push(key.clone());
-            }
+            any_records |= answer.has_records;
             keep.push(send);
         }
-        if !to_back.is_empty() {
-            let moved: HashSet<&PartitionKey> = to_back.iter().collect();
-            session.order.retain(|k| !moved.contains(k));
-            session.order.extend(to_back);
+        if any_records {
+            let (quiet, moved): (Vec<_>, Vec<_>) = std::mem::take(&mut session.entries)
+                .into_iter()
+                .zip(answers)
+                .partition(|(_, (_, a))| !a.has_records);
+            session.entries = quiet.into_iter().chain(moved).map(|(e, _)| e).collect();
         }
         Ok(keep)
+    }
+}
+
+/// Applies an incremental fetch's partitions to a session: new ones are appended, known ones
+/// take the new fetch offset and limits. A few are looked up by a scan (no hashing of every
+/// entry); many by an index built once.
+fn update_entries(
+    entries: &mut Vec<(PartitionKey, CachedPartition)>,
+    requested: Vec<(PartitionKey, Requested)>,
+) {
+    const SCAN_UP_TO: usize = 8;
+    let positions: Vec<Option<usize>> = if requested.len() <= SCAN_UP_TO {
+        requested
+            .iter()
+            .map(|(key, _)| entries.iter().position(|(k, _)| k == key))
+            .collect()
+    } else {
+        let index: HashMap<&PartitionKey, usize> = entries
+            .iter()
+            .enumerate()
+            .map(|(i, (k, _))| (k, i))
+            .collect();
+        requested
+            .iter()
+            .map(|(key, _)| index.get(key).copied())
+            .collect()
+    };
+    let known = entries.len();
+    for ((key, req), at) in requested.into_iter().zip(positions) {
+        // A partition named twice in one request: the second finds the first's new entry.
+        let at = at.or_else(|| {
+            entries[known..]
+                .iter()
+                .position(|(k, _)| *k == key)
+                .map(|i| known + i)
+        });
+        match at {
+            Some(i) => entries[i].1.requested = req,
+            None => entries.push((
+                key,
+                CachedPartition {
+                    requested: req,
+                    sent: Sent::NOTHING,
+                },
+            )),
+        }
     }
 }
 
@@ -369,8 +403,8 @@ fn evict_one(sessions: &mut HashMap<i32, Session>, size: usize, now_ms: i64) -> 
     }
     let smallest = sessions
         .iter()
-        .min_by_key(|(id, s)| (s.partitions.len(), **id))
-        .map(|(id, s)| (*id, s.partitions.len()));
+        .min_by_key(|(id, s)| (s.entries.len(), **id))
+        .map(|(id, s)| (*id, s.entries.len()));
     match smallest {
         Some((id, smallest_size)) if size > smallest_size => {
             sessions.remove(&id);
@@ -499,11 +533,8 @@ mod tests {
             has_records: true,
             must_send: false,
         };
-        let answers = vec![
-            (key("t", 0), grown),
-            (key("t", 1), quiet),
-            (key("t", 2), quiet),
-        ];
+        let keys = [key("t", 0), key("t", 1), key("t", 2)];
+        let answers = vec![(&keys[0], grown), (&keys[1], quiet), (&keys[2], quiet)];
         assert_eq!(cache.respond(id, 1, &answers), Ok(vec![true, false, false]));
         let FetchContext::Incremental { partitions, .. } =
             cache.context(&who, false, bare(id, 2), 2)
@@ -518,5 +549,52 @@ mod tests {
             ctx,
             FetchContext::Error(INVALID_FETCH_SESSION_EPOCH)
         ));
+    }
+
+    #[test]
+    fn updates_by_scan_or_index_add_update_and_forget_in_place() {
+        let who: Arc<str> = Arc::from("User:ANONYMOUS");
+        let cache = FetchSessionCache::new(10);
+        let id = session_of(&cache, &who, 20, 0);
+        // A few named (scanned): partition 3 moves, partition 25 is new and named twice.
+        let few = SessionRequest {
+            session_id: id,
+            epoch: 1,
+            requested: vec![
+                (key("t", 3), req(7)),
+                (key("t", 25), req(1)),
+                (key("t", 25), req(2)),
+            ],
+            forgotten: vec![key("t", 0)],
+        };
+        let FetchContext::Incremental { partitions, .. } = cache.context(&who, false, few, 1)
+        else {
+            panic!("expected an incremental context");
+        };
+        assert_eq!(partitions.len(), 20, "19 left of 20, one added once");
+        assert_eq!(partitions[2], (key("t", 3), req(7)));
+        assert_eq!(partitions[19], (key("t", 25), req(2)));
+        // Many named (indexed): every one of 1..=10 moves to offset 100.
+        let many = SessionRequest {
+            session_id: id,
+            epoch: 2,
+            requested: (1..=10).map(|p| (key("t", p), req(100))).collect(),
+            forgotten: vec![],
+        };
+        let FetchContext::Incremental { partitions, .. } = cache.context(&who, false, many, 2)
+        else {
+            panic!("expected an incremental context");
+        };
+        assert_eq!(partitions.len(), 20);
+        for (k, r) in &partitions {
+            let want = if (1..=10).contains(&k.1) {
+                100
+            } else if k.1 == 25 {
+                2
+            } else {
+                0
+            };
+            assert_eq!(r.fetch_offset, want, "{k:?}");
+        }
     }
 }

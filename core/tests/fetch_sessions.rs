@@ -138,13 +138,13 @@ fn decode_fetch(frame: &Bytes) -> Option<SeenFetch> {
     })
 }
 
-fn config(bootstrap: &str, extra: &[(&str, &str)]) -> Config {
-    let mut config = Config::new();
-    config.set("bootstrap.servers", bootstrap).unwrap();
-    for (k, v) in extra {
-        config.set(k, v).unwrap();
-    }
-    config
+/// Asserts that nothing is handed out for `ms` milliseconds.
+async fn assert_nothing_within(consumer: &Consumer, ms: u64, why: &str) {
+    let got = consumer
+        .recv_timeout(Duration::from_millis(ms))
+        .await
+        .unwrap();
+    assert!(got.is_none(), "{why}: {got:?}");
 }
 
 /// Reads exactly `n` records.
@@ -196,21 +196,19 @@ async fn scenario(cluster_bootstrap: String, proxy: &FetchProxy) {
         .create_topics(&[NewTopic::new(&t, PARTITIONS)])
         .await
         .unwrap();
-    let producer = Producer::new(
-        config(&cluster_bootstrap, &[("linger.ms", "0")])
-            .producer()
-            .unwrap(),
-    )
-    .unwrap();
+    let producer_config = Config::from_pairs([
+        ("bootstrap.servers", &*cluster_bootstrap),
+        ("linger.ms", "0"),
+    ]);
+    let producer = Producer::new(producer_config.unwrap().producer().unwrap()).unwrap();
     send(&producer, &t, 3, 0..30).await;
     send(&producer, &t, 77, 0..20).await;
 
-    let consumer = Consumer::new(
-        config(&bootstrap, &[("fetch.wait.max.ms", "100")])
-            .consumer()
-            .unwrap(),
-    )
-    .unwrap();
+    let consumer_config = Config::from_pairs([
+        ("bootstrap.servers", &*bootstrap),
+        ("fetch.wait.max.ms", "100"),
+    ]);
+    let consumer = Consumer::new(consumer_config.unwrap().consumer().unwrap()).unwrap();
     let all: Vec<(&str, i32, Offset)> = (0..PARTITIONS)
         .map(|p| (t.as_str(), p, Offset::Beginning))
         .collect();
@@ -267,14 +265,7 @@ async fn scenario(cluster_bootstrap: String, proxy: &FetchProxy) {
     let before = proxy.fetches().len();
     consumer.pause(&[(&t, 3)]);
     send(&producer, &t, 3, 35..40).await;
-    assert!(
-        consumer
-            .recv_timeout(Duration::from_millis(700))
-            .await
-            .unwrap()
-            .is_none(),
-        "a paused partition hands nothing out"
-    );
+    assert_nothing_within(&consumer, 700, "a paused partition hands nothing out").await;
     let during = proxy.fetches()[before..].to_vec();
     assert!(
         during.iter().any(|f| f.forgotten.contains(&3)),
@@ -305,14 +296,7 @@ async fn scenario(cluster_bootstrap: String, proxy: &FetchProxy) {
             .any(|f| f.epoch > 0 && f.named.contains(&(77, 10))),
         "the seek's offset is sent incrementally: {after:?}"
     );
-    assert!(
-        consumer
-            .recv_timeout(Duration::from_millis(300))
-            .await
-            .unwrap()
-            .is_none(),
-        "nothing twice"
-    );
+    assert_nothing_within(&consumer, 300, "nothing twice").await;
 }
 
 fn run(cluster: TestCluster, proxy: FetchProxy) {

@@ -186,10 +186,14 @@ pub fn handle(ctx: &Ctx, version: i16, mut req: FetchRequest) -> Outcome {
     let mut wanted = Vec::with_capacity(to_read.len());
     let mut topics = Vec::new();
     let mut slots: HashMap<TopicKey, usize> = HashMap::new();
+    let mut slot_keys: Vec<TopicKey> = Vec::new();
     let mut resolved: Vec<ResolvedTopic> = Vec::new();
+    let mut last_slot: Option<usize> = None;
     for ((topic_key, partition), asked) in to_read {
-        let slot = match slots.get(&topic_key) {
-            Some(slot) => *slot,
+        // Partitions mostly come topic by topic: the previous one's slot, else the map.
+        let same_as_last = last_slot.filter(|i| slot_keys[*i] == topic_key);
+        let slot = match same_as_last.or_else(|| slots.get(&topic_key).copied()) {
+            Some(slot) => slot,
             None => {
                 let slot = topics.len();
                 let mut tr = FetchableTopicResponse::default();
@@ -200,9 +204,11 @@ pub fn handle(ctx: &Ctx, version: i16, mut req: FetchRequest) -> Outcome {
                 topics.push(tr);
                 resolved.push(resolve_topic(ctx, version, &topic_key));
                 slots.insert(topic_key.clone(), slot);
+                slot_keys.push(topic_key.clone());
                 slot
             }
         };
+        last_slot = Some(slot);
         let rt = &resolved[slot];
         let (topic, remote, name, denied) = (&rt.topic, &rt.remote, &rt.name, rt.denied);
         let not_leader = match topic {
@@ -559,7 +565,7 @@ fn assemble(
         FetchContext::Incremental {
             session_id, epoch, ..
         } => {
-            let answers: Vec<(PartitionKey, Answer)> = wanted
+            let answers: Vec<(&PartitionKey, Answer)> = wanted
                 .iter()
                 .zip(&data)
                 .map(|(w, pd)| {
@@ -571,7 +577,7 @@ fn assemble(
                             || pd.current_leader.leader_id.0 != -1
                             || pd.preferred_read_replica.0 != -1,
                     };
-                    (w.key.clone(), answer)
+                    (&w.key, answer)
                 })
                 .collect();
             match sessions.respond(*session_id, *epoch, &answers) {
