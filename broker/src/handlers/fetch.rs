@@ -140,7 +140,7 @@ pub fn handle(ctx: &Ctx, version: i16, mut req: FetchRequest) -> Outcome {
         _ => None,
     };
     let uses_topic_ids = version >= 13;
-    let requested = requested_partitions(version, &mut req);
+    let mut requested = requested_partitions(version, &mut req);
     let incremental = req.session_epoch != INITIAL_EPOCH && req.session_epoch != FINAL_EPOCH;
     // Fetch sessions are for consumers (v7+); a follower replica keeps full fetches, so an
     // incremental one from it names a session that cannot exist.
@@ -156,10 +156,16 @@ pub fn handle(ctx: &Ctx, version: i16, mut req: FetchRequest) -> Outcome {
                 ft.partitions.into_iter().map(move |p| (topic.clone(), p))
             })
             .collect();
+        // Only an incremental fetch updates the session with what it names; a full one is
+        // read as named.
         let request = SessionRequest {
             session_id: req.session_id,
             epoch: req.session_epoch,
-            requested: requested.clone(),
+            requested: if incremental {
+                std::mem::take(&mut requested)
+            } else {
+                Vec::new()
+            },
             forgotten,
         };
         state.fetch_sessions.context(
