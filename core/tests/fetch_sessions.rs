@@ -1,8 +1,8 @@
 //! Our consumer's fetch sessions (KIP-227), seen on the wire: a proxy between the consumer and
 //! the broker (the broker advertises the proxy) decodes every Fetch request. Against our broker
 //! and Apache Kafka 4.3.1: the first fetch names every partition, later ones only those that
-//! moved, pause forgets a partition and resume names it again, a seek names the new offset, and
-//! every record arrives exactly once.
+//! moved, pause forgets a partition and resume names it again, a seek names the new offset, a
+//! new connection starts the session over, and every record arrives exactly once.
 
 mod client_support;
 
@@ -40,6 +40,8 @@ struct FetchProxy {
     addr: SocketAddr,
     upstream: Arc<Mutex<Option<SocketAddr>>>,
     seen: Arc<Mutex<Vec<SeenFetch>>>,
+    /// Bumped to close every proxied connection (clients then reconnect).
+    cut: tokio::sync::watch::Sender<u64>,
     _runtime: tokio::runtime::Runtime,
 }
 
@@ -55,22 +57,30 @@ impl FetchProxy {
         let upstream: Arc<Mutex<Option<SocketAddr>>> = Arc::default();
         let seen: Arc<Mutex<Vec<SeenFetch>>> = Arc::default();
         let (up, log) = (upstream.clone(), seen.clone());
+        let (cut, cut_rx) = tokio::sync::watch::channel(0u64);
         runtime.spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 let Some(target) = *up.lock().unwrap() else {
                     continue;
                 };
                 let log = log.clone();
+                let mut cut = cut_rx.clone();
+                cut.mark_unchanged();
                 tokio::spawn(async move {
                     let Ok(broker) = TcpStream::connect(target).await else {
                         return;
                     };
                     let (mut from_client, mut to_client) = client.into_split();
                     let (mut from_broker, mut to_broker) = broker.into_split();
-                    tokio::spawn(async move {
+                    let down = tokio::spawn(async move {
                         let _ = tokio::io::copy(&mut from_broker, &mut to_client).await;
                     });
-                    while let Some(frame) = read_frame(&mut from_client).await {
+                    loop {
+                        let frame = tokio::select! {
+                            frame = read_frame(&mut from_client) => frame,
+                            _ = cut.changed() => None,
+                        };
+                        let Some(frame) = frame else { break };
                         if let Some(f) = decode_fetch(&frame) {
                             log.lock().unwrap().push(f);
                         }
@@ -81,6 +91,7 @@ impl FetchProxy {
                             break;
                         }
                     }
+                    down.abort();
                 });
             }
         });
@@ -88,8 +99,14 @@ impl FetchProxy {
             addr,
             upstream,
             seen,
+            cut,
             _runtime: runtime,
         }
+    }
+
+    /// Closes every connection through the proxy.
+    fn cut_connections(&self) {
+        self.cut.send_modify(|g| *g += 1);
     }
 
     fn forward_to(&self, bootstrap: &str) {
@@ -297,6 +314,28 @@ async fn scenario(cluster_bootstrap: String, proxy: &FetchProxy) {
         "the seek's offset is sent incrementally: {after:?}"
     );
     assert_nothing_within(&consumer, 300, "nothing twice").await;
+
+    // A new connection: the session starts over with a full fetch that names (and so closes)
+    // the old session; nothing is lost or read twice across it.
+    let before = proxy.fetches().len();
+    proxy.cut_connections();
+    send(&producer, &t, 77, 20..25).await;
+    let after_cut = read_n(&consumer, 5).await;
+    assert_exactly(&after_cut, &[(77, 20..25)]);
+    let after = proxy.fetches()[before..].to_vec();
+    let restart = after
+        .iter()
+        .find(|f| f.epoch == 0)
+        .unwrap_or_else(|| panic!("a full fetch after reconnecting: {after:?}"));
+    assert_eq!(restart.session_id, session_id, "it closes the old session");
+    assert_eq!(restart.named.len(), PARTITIONS as usize);
+    assert!(
+        after
+            .iter()
+            .any(|f| f.epoch > 0 && f.session_id != session_id && f.session_id != 0),
+        "a new session follows: {after:?}"
+    );
+    assert_nothing_within(&consumer, 300, "nothing twice after reconnecting").await;
 }
 
 fn run(cluster: TestCluster, proxy: FetchProxy) {
