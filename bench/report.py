@@ -235,6 +235,7 @@ def markdown(rows, env, plots_rel, notes):
     out += bindings(rows)
     out += transactions(rows)
     out += replication(rows)
+    out += sessions(rows)
     if notes:
         out += [notes.strip(), ""]
     out += ["Raw measurements: `bench/results/results.jsonl`; settings and versions: "
@@ -623,6 +624,43 @@ def replication(rows):
                        for r in group(rows, section="replication") if r.get("client_version")})
     if versions:
         out += ["", "Versions: " + "; ".join(versions) + "."]
+    return out + [""]
+
+
+def _one(x):
+    return "%.1f" % x
+
+
+def sessions(rows):
+    """The sessions section (issue 23, KIP-227): one consumer of every partition of a topic of
+    many while a fixed-rate producer writes to a few, each broker with fetch sessions on and
+    off."""
+    runs = group(rows, section="sessions")
+    if not runs:
+        return []
+    r0 = runs[0]
+    out = ["## Fetch sessions (KIP-227, issue 23)", "",
+           "Our client consumes all %d partitions while a producer writes %s records/s of 100 B "
+           "round-robin to %d of them; sessions off = `max.incremental.fetch.session.cache."
+           "slots=0` on the broker. Requests = bytes the consumer's connections sent (TCP_INFO). "
+           "median [min–max] over the repetitions:" % (
+               r0["partitions"], format(r0["rate"], ","), r0["partitions_with_data"]), "",
+           "| broker | sessions | fetches | request bytes / record | consumer CPU µs / record "
+           "| broker CPU µs / record | broker RSS MB |",
+           "|---|---|---|---|---|---|---|"]
+    for b in ("odradek", "apache-kafka"):
+        for on in (True, False):
+            rs = group(runs, broker=b, sessions=on)
+            if not rs:
+                continue
+            out.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+                BROKER_LABEL[b], "on" if on else "off",
+                _span([r["fetches"] for r in rs if r.get("fetches") is not None],
+                      lambda x: "%.0f" % x),
+                _span([r["request_bytes_per_record"] for r in rs], _one),
+                _span([r["cpu_us_per_record"] for r in rs], _one),
+                _span([r["broker_cpu_us_per_record"] for r in rs], _one),
+                _span([r["broker_rss_mb"] for r in rs], _one)))
     return out + [""]
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Odradek benchmark runner: our client and broker against their peers, in one run.
 
-    run.py --mode quick|full --out DIR [--sections clients,brokers,bindings,transactions,replication]
+    run.py --mode quick|full --out DIR [--sections clients,brokers,bindings,transactions,replication,sessions]
            [--clients a,b] [--reps N] [--bindings odradek-python,...]
 
 Each client is a separate program (bench/peers/*, or kafka-tools for the Java client) with one
@@ -117,6 +117,9 @@ MODES = {
         "txn_count": {100: 300},
         "txn_fill": 400,
         "txn_brokers": ["odradek"],
+        # Our broker only: another two Apache Kafka starts would add a minute to CI.
+        "sessions": {"partitions": 50, "with_data": 5, "rate": 200, "seconds": 1.0,
+                     "brokers": ["odradek"]},
         # No replication section in quick mode (two 3-node clusters would add a minute to CI;
         # scripts/test.d/43-failover.sh covers fail-over): see replication_section.
     },
@@ -151,6 +154,9 @@ MODES = {
         "txn_fill": 500000,
         "txn_warmup": 10000,
         "txn_brokers": ["odradek", "apache-kafka"],
+        # KIP-227: 1,000 partitions, 50 of them with records.
+        "sessions": {"partitions": 1000, "with_data": 50, "rate": 2000, "seconds": 10.0,
+                     "brokers": ["odradek", "apache-kafka"]},
         "repl_count": 100000,
         "repl_rate": 1000,
         "repl_latency_seconds": 5.0,
@@ -271,16 +277,21 @@ def is_ready(bootstrap):
 class ApacheKafka:
     name = "apache-kafka"
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, props=None):
         self.dir = os.path.join(workdir, "apache-kafka-%d" % time.monotonic_ns())
         self.version = "Apache Kafka 4.3.1 (KRaft, -Xmx512m, SerialGC)"
+        self.props = props or {}
 
     def start(self):
+        env = dict(os.environ)
+        if self.props:
+            env["KAFKA_EXTRA_PROPS"] = " ".join("%s=%s" % kv for kv in self.props.items())
         out = subprocess.run(
             [os.path.join(ROOT, "scripts", "apache-kafka.sh"), "start", self.dir],
             check=True,
             capture_output=True,
             text=True,
+            env=env,
         ).stdout
         ready_at = uptime()
         self.bootstrap = out.strip().splitlines()[-1]
@@ -330,16 +341,23 @@ def workspace_has_bench_crate():
 class OdradekBroker:
     name = "odradek"
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, props=None):
         self.dir = os.path.join(workdir, "odradek-%d" % time.monotonic_ns())
         self.version = "odradek-broker %s" % git_describe()
+        self.props = props or {}
 
     def start(self):
         os.makedirs(self.dir)
         self.log = open(os.path.join(self.dir, "broker.log"), "wb")
+        args = [odradek_broker_bin(), "--listen", "127.0.0.1:0", "--data-dir", self.dir + "/data"]
+        if self.props:
+            cfg = os.path.join(self.dir, "broker.properties")
+            with open(cfg, "w") as f:
+                f.write("".join("%s=%s\n" % kv for kv in self.props.items()))
+            args += ["--config", cfg]
         t0 = time.monotonic()
         self.proc = subprocess.Popen(
-            [odradek_broker_bin(), "--listen", "127.0.0.1:0", "--data-dir", self.dir + "/data"],
+            args,
             stdout=subprocess.PIPE,
             stderr=self.log,
             stdin=subprocess.DEVNULL,
@@ -1206,6 +1224,78 @@ def broker_section(rec, cfg, workdir, clients, filler):
             b.stop()
 
 
+def sessions_section(rec, cfg, workdir):
+    """KIP-227 fetch sessions: while a fixed-rate producer (the peer's `steady`) writes to a few
+    partitions, our client consumes every partition of a topic of many, from each broker with
+    sessions on (max.incremental.fetch.session.cache.slots=1000, Kafka's default) and off (=0:
+    every Fetch names every partition). Measured: the bytes the consumer's connections sent
+    (its requests; TCP_INFO bytes acked, read by the peer), its CPU, and the broker's CPU per
+    record and RSS over the consumer's run (the producer's load is the same in both)."""
+    s = cfg["sessions"]
+    partitions, with_data = s["partitions"], s["with_data"]
+    rate, seconds = s["rate"], s["seconds"]
+    count = int(rate * seconds)
+    peer = [odradek_peer_bin()]
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    for kind in (k for k in (OdradekBroker, ApacheKafka) if k.name in s["brokers"]):
+        for slots in (1000, 0):
+            b = kind(workdir, props={"max.incremental.fetch.session.cache.slots": slots}).start()
+            try:
+                admin = AdminClient({"bootstrap.servers": b.bootstrap})
+                for rep in range(cfg["reps"]):
+                    topic = "sessions-%d-%d" % (slots, rep)
+                    admin.create_topics([NewTopic(topic, partitions, 1)])[topic].result(60)
+                    producer = subprocess.Popen(
+                        peer + ["steady", "--bootstrap", b.bootstrap, "--topic", topic,
+                                "--rate", str(rate), "--seconds", str(seconds), "--size", "100",
+                                "--acks", "1", "--linger-ms", "0",
+                                "--produce-partitions", str(with_data)],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+                    cpu_b0 = proc_cpu_seconds(b.pid)
+                    try:
+                        stdout, _err, cpu, _rss, wall = run_measured(
+                            peer + ["consume", "--bootstrap", b.bootstrap, "--topic", topic,
+                                    "--count", str(count), "--partitions", str(partitions)],
+                            timeout=RUN_TIMEOUT[0])
+                        res = last_json(stdout)
+                    except RunError as e:
+                        log("FAILED sessions %s slots=%d: %s" % (b.name, slots, e))
+                        rec.failures.append("sessions/%s/slots=%d" % (b.name, slots))
+                        continue
+                    finally:
+                        _, perr = producer.communicate(timeout=RUN_TIMEOUT[0])
+                    if producer.returncode != 0:
+                        log("FAILED sessions producer: %s" % perr.decode(errors="replace")[-500:])
+                        rec.failures.append("sessions/%s/slots=%d producer" % (b.name, slots))
+                        continue
+                    broker_cpu = proc_cpu_seconds(b.pid) - cpu_b0
+                    n = res["records"]
+                    row = {
+                        "section": "sessions", "broker": b.name, "client": "odradek",
+                        "op": "consume", "rep": rep, "sessions": slots > 0,
+                        "partitions": partitions, "partitions_with_data": with_data,
+                        "rate": rate, "size": 100, "records": n,
+                        "seconds": round(res["seconds"], 4), "wall_s": round(wall, 3),
+                        "request_bytes": res.get("written_bytes"),
+                        "request_bytes_per_record": round(res.get("written_bytes", 0) / n, 1),
+                        "fetches": res.get("fetches"),
+                        "cpu_s": round(cpu, 4), "cpu_us_per_record": round(cpu / n * 1e6, 2),
+                        "broker_cpu_s": round(broker_cpu, 3),
+                        "broker_cpu_us_per_record": round(broker_cpu / n * 1e6, 2),
+                        "broker_rss_mb": round(proc_status_kb(b.pid, "VmRSS") / 1024, 1),
+                    }
+                    rec.write(row)
+                    log("sessions %-12s sessions=%-5s %d partitions (%d with data), %d rec/s: "
+                        "%s fetches, requests %d B (%.1f B/record), consumer CPU %.1f us/record, "
+                        "broker CPU %.1f us/record" % (
+                            b.name, slots > 0, partitions, with_data, rate, row["fetches"],
+                            row["request_bytes"], row["request_bytes_per_record"],
+                            row["cpu_us_per_record"], row["broker_cpu_us_per_record"]))
+            finally:
+                b.stop()
+
+
 def environment(python):
     def out(cmd):
         try:
@@ -1304,6 +1394,12 @@ def main():
             else:
                 log("no %s: cannot run the transactions section" % odradek_broker_bin())
                 rec.failures.append("transactions: odradek-broker binary missing")
+        if "sessions" in sections:
+            if os.path.exists(odradek_broker_bin()) and os.path.exists(odradek_peer_bin()):
+                sessions_section(rec, cfg, workdir)
+            else:
+                log("no odradek-broker or odradek-peer binary: cannot run the sessions section")
+                rec.failures.append("sessions: binaries missing")
         if "replication" in sections:
             if os.path.exists(odradek_broker_bin()):
                 replication_section(rec, cfg, workdir, clients)

@@ -35,6 +35,10 @@ struct Options {
     abort_every: u64,
     transactional_id: String,
     isolation: Option<String>,
+    /// `consume`: partitions 0..N are assigned (the sessions section; default 1).
+    partitions: u64,
+    /// `produce`, `steady`: records go round-robin to partitions 0..N (0: the partitioner).
+    produce_partitions: u64,
 }
 
 type Fallible<T> = Result<T, String>;
@@ -73,6 +77,8 @@ fn parse_args() -> Fallible<Options> {
         abort_every: num("abort-every", "0")?,
         transactional_id: get("transactional-id", "odradek-bench-txn"),
         isolation: kv.get("isolation").cloned(),
+        partitions: num("partitions", "1")?,
+        produce_partitions: num("produce-partitions", "0")?,
         mode,
     };
     if o.bootstrap.is_empty() || o.topic.is_empty() {
@@ -154,9 +160,19 @@ fn consumer(o: &Options) -> Fallible<Consumer> {
             .map_err(|e| format!("consumer config: {e}"))?;
     }
     let c = Consumer::from_config(&config).map_err(|e| format!("consumer: {e}"))?;
-    c.assign(&[(o.topic.as_str(), 0, Offset::At(0))])
-        .map_err(|e| format!("assign: {e}"))?;
+    let assigned: Vec<(&str, i32, Offset)> = (0..o.partitions.max(1) as i32)
+        .map(|p| (o.topic.as_str(), p, Offset::At(0)))
+        .collect();
+    c.assign(&assigned).map_err(|e| format!("assign: {e}"))?;
     Ok(c)
+}
+
+/// The `i`-th record's partition with `--produce-partitions N`: round-robin over 0..N.
+fn spread<'a>(o: &Options, record: ProducerRecord<'a>, i: u64) -> ProducerRecord<'a> {
+    match o.produce_partitions {
+        0 => record,
+        n => record.partition((i % n) as i32),
+    }
 }
 
 fn client() -> String {
@@ -188,7 +204,8 @@ fn run_produce(o: &Options) -> Fallible<()> {
     let t0 = Instant::now();
     for i in 0..o.count as usize {
         let off = (i * 4099) % (POOL - o.size);
-        pending.push_back(p.send(ProducerRecord::new(&o.topic).value(&pool[off..off + o.size])));
+        let record = ProducerRecord::new(&o.topic).value(&pool[off..off + o.size]);
+        pending.push_back(p.send(spread(o, record, i as u64)));
         if i % 256 == 255 {
             collect(&mut pending, &mut delivered)?;
         }
@@ -265,10 +282,49 @@ fn run_consume(o: &Options) -> Fallible<()> {
     }
     let seconds = t0.map_or(0.0, |t| t.elapsed().as_secs_f64());
     println!(
-        "{{\"records\":{n},\"bytes\":{bytes},\"seconds\":{seconds:.6},\"client\":\"{}\"}}",
+        "{{\"records\":{n},\"bytes\":{bytes},\"seconds\":{seconds:.6},\"written_bytes\":{},\"fetches\":{},\"client\":\"{}\"}}",
+        written_bytes(),
+        c.metrics().fetch_requests,
         client()
     );
     Ok(())
+}
+
+/// Bytes this process has sent on its open TCP connections (the kernel's `tcpi_bytes_acked`
+/// of each socket, from getsockopt TCP_INFO): for a consumer, its requests. Connections
+/// already closed are not counted; -1 where it cannot be read.
+#[allow(unsafe_code)] // one getsockopt(2) call: the FFI edge of this measurement
+fn written_bytes() -> i64 {
+    // tcpi_bytes_acked: a u64 at byte 120 of struct tcp_info (Linux 4.1+; the layout only grows).
+    const BYTES_ACKED_AT: usize = 120;
+    let Ok(fds) = std::fs::read_dir("/proc/self/fd") else {
+        return -1;
+    };
+    let mut total = 0i64;
+    for fd in fds.flatten() {
+        let Some(fd) = fd.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        let mut info = [0u8; 256];
+        let mut len = info.len() as libc::socklen_t;
+        // SAFETY: `info` is a writable buffer of `len` bytes that outlives the call; for an fd
+        // that is not a TCP socket the call fails and writes nothing.
+        let rc = unsafe {
+            libc::getsockopt(
+                fd,
+                libc::IPPROTO_TCP,
+                libc::TCP_INFO,
+                info.as_mut_ptr().cast(),
+                &mut len,
+            )
+        };
+        if rc == 0 && len as usize >= BYTES_ACKED_AT + 8 {
+            let mut acked = [0u8; 8];
+            acked.copy_from_slice(&info[BYTES_ACKED_AT..BYTES_ACKED_AT + 8]);
+            total += u64::from_ne_bytes(acked) as i64;
+        }
+    }
+    total
 }
 
 static EPOCH: OnceLock<Instant> = OnceLock::new();
@@ -421,7 +477,8 @@ fn run_steady(o: &Options) -> Fallible<()> {
     });
     for i in 0..total as i64 {
         wait_until(start + i * interval);
-        let fut = p.send(ProducerRecord::new(&o.topic).value(&value));
+        let record = ProducerRecord::new(&o.topic).value(&value);
+        let fut = p.send(spread(o, record, i as u64));
         tx.send((start + i * interval, fut))
             .map_err(|_| "the delivery waiter stopped".to_string())?;
     }

@@ -278,6 +278,8 @@ const BROKER_KEYS: &[(&str, &str)] = &[
     ),
     ("producer.id.expiration.ms", "86400000"),
     ("queued.max.requests", "500"),
+    // KIP-227 fetch sessions the broker keeps (Kafka's default); 0 turns sessions off.
+    ("max.incremental.fetch.session.cache.slots", "1000"),
     // Connection limits (issue 16): memory stays bounded whatever clients do. Kafka's defaults
     // for queued.max.request.bytes, max.connections and max.connections.per.ip are "unbounded";
     // ours are finite so one host cannot take the broker's memory or descriptors.
@@ -472,6 +474,12 @@ impl BrokerProperties {
             .and_then(|v| v.parse().ok())
             .unwrap_or(1)
     }
+    /// `max.incremental.fetch.session.cache.slots`: how many fetch sessions are kept.
+    pub fn fetch_session_cache_slots(&self) -> usize {
+        self.long("max.incremental.fetch.session.cache.slots")
+            .clamp(0, i32::MAX as i64) as usize
+    }
+
     pub fn num_partitions(&self) -> i32 {
         self.long("num.partitions").clamp(1, i32::MAX as i64) as i32
     }

@@ -43,6 +43,7 @@ pub mod config;
 pub mod data_dir;
 pub mod embedded;
 pub mod embedded_cluster;
+pub mod fetch_session;
 pub mod group;
 pub mod log;
 pub mod partition;

@@ -31,6 +31,8 @@ pub struct BrokerState {
     /// ACLs and the authorization check every handler makes.
     pub acls: Authorizer,
     producer_ids: Mutex<ProducerIdAllocator>,
+    /// Consumers' fetch sessions (KIP-227), `max.incremental.fetch.session.cache.slots` of them.
+    pub fetch_sessions: crate::fetch_session::FetchSessionCache,
     /// Cluster mode: the metadata quorum this broker answers from (`None`: single node).
     pub cluster: Option<std::sync::Arc<crate::cluster_mode::ClusterNode>>,
 }
@@ -63,6 +65,9 @@ impl BrokerState {
             scram,
             acls,
             producer_ids: Mutex::new(producer_ids),
+            fetch_sessions: crate::fetch_session::FetchSessionCache::new(
+                props.fetch_session_cache_slots(),
+            ),
             cluster: None,
         };
         let now = crate::time::now_ms();

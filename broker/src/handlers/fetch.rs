@@ -3,6 +3,7 @@
 //! response is always whole, as KIP-74 requires). When fewer than `min_bytes` are available
 //! the request waits, up to `max_wait_ms`, for any of its partitions to grow.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -13,8 +14,12 @@ use bytes::Bytes;
 use kafka_protocol::messages::fetch_response::{
     AbortedTransaction, FetchableTopicResponse, NodeEndpoint, PartitionData,
 };
-use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, ProducerId, ResponseKind};
+use kafka_protocol::messages::{
+    BrokerId, FetchRequest, FetchResponse, ProducerId, ResponseKind, TopicName,
+};
+use kafka_protocol::protocol::StrBytes;
 use tokio::time::Instant;
+use uuid::Uuid;
 
 use odradek_cluster::replication::diverging_epoch;
 
@@ -22,13 +27,20 @@ use super::{Ctx, Outcome, check_leader_epoch, cluster_view, codes, str_bytes};
 use crate::cluster_mode::ClusterNode;
 use crate::cluster_mode::delayed_produce::NOT_LEADER_OR_FOLLOWER;
 use crate::cluster_mode::leaders::{self, FollowerRefused};
+use crate::fetch_session::{
+    Answer, FETCH_SESSION_ID_NOT_FOUND, FINAL_EPOCH, FetchContext, INITIAL_EPOCH,
+    INVALID_SESSION_ID, PartitionKey, Requested, Sent, SessionRequest, TopicKey,
+};
 use crate::log::ReadError;
 use crate::partition::Partition;
 use crate::security::acl::{CLUSTER_NAME, op, resource};
+use crate::state::BrokerState;
 
 /// One requested partition, resolved.
 struct Wanted {
     topic_slot: usize,
+    /// The partition as the fetch session knows it.
+    key: PartitionKey,
     partition: Option<Arc<Partition>>,
     missing_code: i16,
     index: i32,
@@ -41,6 +53,17 @@ struct Wanted {
     current_leader: Option<(i32, i32)>,
 }
 
+impl Wanted {
+    fn requested(&self) -> Requested {
+        Requested {
+            fetch_offset: self.fetch_offset,
+            max_bytes: self.max_bytes.min(i32::MAX as usize) as i32,
+            current_leader_epoch: self.current_leader_epoch,
+            last_fetched_epoch: self.last_fetched_epoch,
+        }
+    }
+}
+
 /// A follower's Fetch (cluster mode, a replica id set): served past the high watermark, and
 /// its position counts for the ISR and the high watermark.
 #[derive(Clone)]
@@ -49,13 +72,53 @@ struct Follower {
     cluster: Arc<ClusterNode>,
 }
 
-pub fn handle(ctx: &Ctx, version: i16, req: FetchRequest) -> Outcome {
-    let mut resp = FetchResponse::default();
-    if req.session_id != 0 {
-        // We keep no fetch sessions; a client that had one starts over with a full fetch.
-        resp.error_code = codes::FETCH_SESSION_ID_NOT_FOUND;
-        return Outcome::Respond(Box::new(ResponseKind::Fetch(resp)));
+/// How the response is finished: as asked (full, maybe creating a fetch session), or as an
+/// incremental fetch of a session (only partitions with news).
+struct Finish {
+    state: Arc<BrokerState>,
+    principal: Arc<str>,
+    uses_topic_ids: bool,
+    context: FetchContext,
+}
+
+/// The partitions a request names, with what it asks of each (-1 for fields its version lacks).
+fn requested_partitions(version: i16, req: &mut FetchRequest) -> Vec<(PartitionKey, Requested)> {
+    let mut out = Vec::new();
+    for ft in std::mem::take(&mut req.topics) {
+        let topic = topic_key(version, ft.topic.0, ft.topic_id);
+        for fp in ft.partitions {
+            out.push((
+                (topic.clone(), fp.partition),
+                Requested {
+                    fetch_offset: fp.fetch_offset,
+                    max_bytes: fp.partition_max_bytes.max(0),
+                    current_leader_epoch: if version >= 9 {
+                        fp.current_leader_epoch
+                    } else {
+                        -1
+                    },
+                    last_fetched_epoch: if version >= 12 {
+                        fp.last_fetched_epoch
+                    } else {
+                        -1
+                    },
+                },
+            ));
+        }
     }
+    out
+}
+
+fn topic_key(version: i16, name: StrBytes, id: Uuid) -> TopicKey {
+    if version >= 13 {
+        TopicKey::Id(id)
+    } else {
+        TopicKey::Name(name)
+    }
+}
+
+pub fn handle(ctx: &Ctx, version: i16, mut req: FetchRequest) -> Outcome {
+    let mut resp = FetchResponse::default();
     let state = &ctx.state;
     let replica_id = if version >= 15 {
         req.replica_state.replica_id.0
@@ -76,92 +139,129 @@ pub fn handle(ctx: &Ctx, version: i16, req: FetchRequest) -> Outcome {
         }
         _ => None,
     };
-    let mut wanted = Vec::new();
-    let mut topics = Vec::new();
-    for ft in req.topics {
-        let topic = if version >= 13 {
-            state.topics.get_by_id(&ft.topic_id)
-        } else {
-            state.topics.get(&ft.topic)
-        };
-        let mut tr = FetchableTopicResponse::default();
-        tr.topic = ft.topic.clone();
-        tr.topic_id = ft.topic_id;
-        let slot = topics.len();
-        topics.push(tr);
-        // Cluster mode: a topic with no replica on this node is known only to the image.
-        let remote = match &topic {
-            Some(_) => None,
-            None => cluster_view::image_topic_name(
-                ctx,
-                (version < 13).then_some(ft.topic.as_str()),
-                ft.topic_id,
-            ),
-        };
-        let name = topic
-            .as_ref()
-            .map(|t| t.name.to_string())
-            .or_else(|| remote.clone())
-            .unwrap_or_else(|| ft.topic.to_string());
-        let denied = !ctx.allowed(op::READ, resource::TOPIC, &name);
-        let topic = if denied { None } else { topic };
-        let remote = remote.filter(|_| !denied);
-        for fp in ft.partitions {
-            let not_leader = match &topic {
-                Some(t) => ctx.state.not_leader(&t.name, fp.partition),
-                None if remote.is_some()
-                    && cluster_view::known_partition(ctx, &name, fp.partition) =>
-                {
-                    Some(NOT_LEADER_OR_FOLLOWER)
-                }
-                None => None,
-            };
-            let current_leader = match not_leader {
-                Some(_) if version >= 12 => cluster_view::current_leader(ctx, &name, fp.partition),
-                _ => None,
-            };
-            if let Some((leader, _)) = current_leader.as_ref().filter(|_| version >= 16)
-                && !resp.node_endpoints.iter().any(|e| e.node_id.0 == leader.id)
-            {
-                let mut e = NodeEndpoint::default();
-                e.node_id = BrokerId(leader.id);
-                e.host = str_bytes(leader.host.clone());
-                e.port = leader.port;
-                e.rack = leader.rack.clone().map(str_bytes);
-                resp.node_endpoints.push(e);
-            }
-            let missing_code = if denied {
-                codes::TOPIC_AUTHORIZATION_FAILED
-            } else if let Some(code) = not_leader {
-                code
-            } else if version >= 13 && topic.is_none() {
-                codes::UNKNOWN_TOPIC_ID
+    let uses_topic_ids = version >= 13;
+    let mut requested = requested_partitions(version, &mut req);
+    let incremental = req.session_epoch != INITIAL_EPOCH && req.session_epoch != FINAL_EPOCH;
+    // Fetch sessions are for consumers (v7+); a follower replica keeps full fetches, so an
+    // incremental one from it names a session that cannot exist.
+    let context = if version < 7 || (follower.is_some() && !incremental) {
+        FetchContext::Sessionless
+    } else if follower.is_some() {
+        FetchContext::Error(FETCH_SESSION_ID_NOT_FOUND)
+    } else {
+        let forgotten = std::mem::take(&mut req.forgotten_topics_data)
+            .into_iter()
+            .flat_map(|ft| {
+                let topic = topic_key(version, ft.topic.0, ft.topic_id);
+                ft.partitions.into_iter().map(move |p| (topic.clone(), p))
+            })
+            .collect();
+        // Only an incremental fetch updates the session with what it names; a full one is
+        // read as named.
+        let request = SessionRequest {
+            session_id: req.session_id,
+            epoch: req.session_epoch,
+            requested: if incremental {
+                std::mem::take(&mut requested)
             } else {
-                codes::UNKNOWN_TOPIC_OR_PARTITION
-            };
-            wanted.push(Wanted {
-                topic_slot: slot,
-                partition: topic
-                    .as_ref()
-                    .filter(|_| not_leader.is_none())
-                    .and_then(|t| t.partition(fp.partition)),
-                missing_code,
-                index: fp.partition,
-                fetch_offset: fp.fetch_offset,
-                max_bytes: fp.partition_max_bytes.max(0) as usize,
-                current_leader_epoch: if version >= 9 {
-                    fp.current_leader_epoch
-                } else {
-                    -1
-                },
-                last_fetched_epoch: if version >= 12 {
-                    fp.last_fetched_epoch
-                } else {
-                    -1
-                },
-                current_leader: current_leader.map(|(l, epoch)| (l.id, epoch)),
-            });
+                Vec::new()
+            },
+            forgotten,
+        };
+        state.fetch_sessions.context(
+            &ctx.principal,
+            uses_topic_ids,
+            request,
+            crate::time::now_ms(),
+        )
+    };
+    let to_read = match &context {
+        FetchContext::Error(code) => {
+            resp.error_code = *code;
+            return Outcome::Respond(Box::new(ResponseKind::Fetch(resp)));
         }
+        FetchContext::Incremental { partitions, .. } => partitions.clone(),
+        FetchContext::Full | FetchContext::Sessionless => requested,
+    };
+    let finish = Finish {
+        state: state.clone(),
+        principal: ctx.principal.clone(),
+        uses_topic_ids,
+        context,
+    };
+    let mut wanted = Vec::with_capacity(to_read.len());
+    let mut topics = Vec::new();
+    let mut slots: HashMap<TopicKey, usize> = HashMap::new();
+    let mut slot_keys: Vec<TopicKey> = Vec::new();
+    let mut resolved: Vec<ResolvedTopic> = Vec::new();
+    let mut last_slot: Option<usize> = None;
+    for ((topic_key, partition), asked) in to_read {
+        // Partitions mostly come topic by topic: the previous one's slot, else the map.
+        let same_as_last = last_slot.filter(|i| slot_keys[*i] == topic_key);
+        let slot = match same_as_last.or_else(|| slots.get(&topic_key).copied()) {
+            Some(slot) => slot,
+            None => {
+                let slot = topics.len();
+                let mut tr = FetchableTopicResponse::default();
+                match &topic_key {
+                    TopicKey::Name(name) => tr.topic = TopicName(name.clone()),
+                    TopicKey::Id(id) => tr.topic_id = *id,
+                }
+                topics.push(tr);
+                resolved.push(resolve_topic(ctx, version, &topic_key));
+                slots.insert(topic_key.clone(), slot);
+                slot_keys.push(topic_key.clone());
+                slot
+            }
+        };
+        last_slot = Some(slot);
+        let rt = &resolved[slot];
+        let (topic, remote, name, denied) = (&rt.topic, &rt.remote, &rt.name, rt.denied);
+        let not_leader = match topic {
+            Some(t) => ctx.state.not_leader(&t.name, partition),
+            None if remote.is_some() && cluster_view::known_partition(ctx, name, partition) => {
+                Some(NOT_LEADER_OR_FOLLOWER)
+            }
+            None => None,
+        };
+        let current_leader = match not_leader {
+            Some(_) if version >= 12 => cluster_view::current_leader(ctx, name, partition),
+            _ => None,
+        };
+        if let Some((leader, _)) = current_leader.as_ref().filter(|_| version >= 16)
+            && !resp.node_endpoints.iter().any(|e| e.node_id.0 == leader.id)
+        {
+            let mut e = NodeEndpoint::default();
+            e.node_id = BrokerId(leader.id);
+            e.host = str_bytes(leader.host.clone());
+            e.port = leader.port;
+            e.rack = leader.rack.clone().map(str_bytes);
+            resp.node_endpoints.push(e);
+        }
+        let missing_code = if denied {
+            codes::TOPIC_AUTHORIZATION_FAILED
+        } else if let Some(code) = not_leader {
+            code
+        } else if version >= 13 && topic.is_none() {
+            codes::UNKNOWN_TOPIC_ID
+        } else {
+            codes::UNKNOWN_TOPIC_OR_PARTITION
+        };
+        wanted.push(Wanted {
+            topic_slot: slot,
+            key: (topic_key, partition),
+            partition: topic
+                .as_ref()
+                .filter(|_| not_leader.is_none())
+                .and_then(|t| t.partition(partition)),
+            missing_code,
+            index: partition,
+            fetch_offset: asked.fetch_offset,
+            max_bytes: asked.max_bytes.max(0) as usize,
+            current_leader_epoch: asked.current_leader_epoch,
+            last_fetched_epoch: asked.last_fetched_epoch,
+            current_leader: current_leader.map(|(l, epoch)| (l.id, epoch)),
+        });
     }
     let max_bytes = if version >= 3 {
         req.max_bytes.max(0) as usize
@@ -175,7 +275,7 @@ pub fn handle(ctx: &Ctx, version: i16, req: FetchRequest) -> Outcome {
     let (data, total, any_error) = read_all(&wanted, max_bytes, committed, follower.as_ref());
     if total >= min_bytes || any_error || max_wait.is_zero() || wanted.is_empty() {
         return Outcome::Respond(Box::new(ResponseKind::Fetch(assemble(
-            resp, topics, &wanted, data,
+            resp, topics, &wanted, data, &finish,
         ))));
     }
     let mut shutdown = ctx.shutdown.clone();
@@ -196,7 +296,7 @@ pub fn handle(ctx: &Ctx, version: i16, req: FetchRequest) -> Outcome {
             let (data, total, any_error) =
                 read_all(&wanted, max_bytes, committed, follower.as_ref());
             if total >= min_bytes || any_error || Instant::now() >= deadline || *shutdown.borrow() {
-                return ResponseKind::Fetch(assemble(resp, topics, &wanted, data));
+                return ResponseKind::Fetch(assemble(resp, topics, &wanted, data, &finish));
             }
             let any = std::future::poll_fn(|cx| {
                 for w in waits.iter_mut() {
@@ -213,6 +313,44 @@ pub fn handle(ctx: &Ctx, version: i16, req: FetchRequest) -> Outcome {
             }
         }
     }) as Pin<Box<dyn Future<Output = ResponseKind> + Send>>)
+}
+
+/// A requested topic, looked up once per request: ours, or (cluster mode) known only to the
+/// metadata image as `remote`; `denied` when the principal may not read it.
+struct ResolvedTopic {
+    topic: Option<Arc<crate::topics::Topic>>,
+    remote: Option<String>,
+    name: String,
+    denied: bool,
+}
+
+fn resolve_topic(ctx: &Ctx, version: i16, key: &TopicKey) -> ResolvedTopic {
+    let state = &ctx.state;
+    let (name_asked, id) = match key {
+        TopicKey::Name(name) => (Some(name.as_str()), Uuid::nil()),
+        TopicKey::Id(id) => (None, *id),
+    };
+    let topic = match name_asked {
+        Some(name) if version < 13 => state.topics.get(name),
+        _ => state.topics.get_by_id(&id),
+    };
+    // Cluster mode: a topic with no replica on this node is known only to the image.
+    let remote = match &topic {
+        Some(_) => None,
+        None => cluster_view::image_topic_name(ctx, name_asked.filter(|_| version < 13), id),
+    };
+    let name = topic
+        .as_ref()
+        .map(|t| t.name.to_string())
+        .or_else(|| remote.clone())
+        .unwrap_or_else(|| name_asked.unwrap_or_default().to_string());
+    let denied = !ctx.allowed(op::READ, resource::TOPIC, &name);
+    ResolvedTopic {
+        topic: if denied { None } else { topic },
+        remote: remote.filter(|_| !denied),
+        name,
+        denied,
+    }
 }
 
 /// Reads every wanted partition; returns per-partition data, total record bytes, and whether
@@ -406,16 +544,78 @@ fn read_for_follower(
     }
 }
 
+/// Puts the partitions into their topics and finishes the session part: a full fetch may
+/// create a session (its id in the response); an incremental one keeps only the partitions
+/// with records, an error or a changed high watermark, log start or last stable offset.
 fn assemble(
     mut resp: FetchResponse,
     mut topics: Vec<FetchableTopicResponse>,
     wanted: &[Wanted],
     data: Vec<PartitionData>,
+    finish: &Finish,
 ) -> FetchResponse {
-    for (w, pd) in wanted.iter().zip(data) {
-        topics[w.topic_slot].partitions.push(pd);
+    let sessions = &finish.state.fetch_sessions;
+    let now = crate::time::now_ms();
+    resp.session_id = INVALID_SESSION_ID;
+    let keep = match &finish.context {
+        FetchContext::Full if resp.error_code == codes::NONE => {
+            let partitions = wanted
+                .iter()
+                .zip(&data)
+                .map(|(w, pd)| (w.key.clone(), w.requested(), facts(pd)))
+                .collect();
+            resp.session_id =
+                sessions.create(&finish.principal, finish.uses_topic_ids, partitions, now);
+            None
+        }
+        FetchContext::Incremental {
+            session_id, epoch, ..
+        } => {
+            let answers: Vec<(&PartitionKey, Answer)> = wanted
+                .iter()
+                .zip(&data)
+                .map(|(w, pd)| {
+                    let answer = Answer {
+                        facts: facts(pd),
+                        has_records: pd.records.as_ref().is_some_and(|r| !r.is_empty()),
+                        must_send: pd.error_code != codes::NONE
+                            || pd.diverging_epoch.epoch != -1
+                            || pd.current_leader.leader_id.0 != -1
+                            || pd.preferred_read_replica.0 != -1,
+                    };
+                    (&w.key, answer)
+                })
+                .collect();
+            match sessions.respond(*session_id, *epoch, &answers) {
+                Ok(keep) => {
+                    resp.session_id = *session_id;
+                    Some(keep)
+                }
+                Err(code) => {
+                    resp.error_code = code;
+                    return resp;
+                }
+            }
+        }
+        _ => None,
+    };
+    for (i, (w, pd)) in wanted.iter().zip(data).enumerate() {
+        if keep.as_ref().is_none_or(|k| k[i]) {
+            topics[w.topic_slot].partitions.push(pd);
+        }
+    }
+    if keep.is_some() {
+        topics.retain(|t| !t.partitions.is_empty());
     }
     resp.responses = topics;
-    resp.session_id = 0;
     resp
+}
+
+/// The partition facts a session compares between responses.
+fn facts(pd: &PartitionData) -> Sent {
+    Sent {
+        high_watermark: pd.high_watermark,
+        log_start_offset: pd.log_start_offset,
+        last_stable_offset: pd.last_stable_offset,
+    }
 }

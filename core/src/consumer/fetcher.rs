@@ -1,7 +1,8 @@
 //! The fetcher: one background task per consumer. It resolves reset positions (ListOffsets),
 //! keeps one Fetch in flight per broker for the fetchable partitions that broker leads, and
 //! queues the responses' record blobs — still compressed — for the reader, within the global
-//! prefetch budget.
+//! prefetch budget. Each broker's fetches go through a fetch session (KIP-227, see
+//! `super::fetch_session`), so a steady consumer names only the partitions that moved.
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -12,13 +13,17 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
-use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic, ForgottenTopic};
 use kafka_protocol::messages::fetch_response::PartitionData;
 use kafka_protocol::messages::{FetchRequest, FetchResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use super::fetch_session::{
+    FETCH_SESSION_ID_NOT_FOUND, FINAL_EPOCH, FetchSession, INVALID_FETCH_SESSION_EPOCH,
+    SessionFetch,
+};
 use super::{Chunk, PartitionState, Shared, State, TopicPartition, reset_timestamp};
 use crate::cluster::needs_metadata_refresh;
 use crate::config::ConsumerConfig;
@@ -34,6 +39,8 @@ enum Event {
     Fetched {
         broker: i32,
         sent: Vec<PartitionAt>,
+        /// The broker's fetch session, back from the request that used it.
+        session: FetchSession,
         result: Result<FetchResponse>,
     },
     Reset {
@@ -61,6 +68,8 @@ struct Fetcher {
     tasks: FuturesUnordered<EventFuture>,
     /// Brokers with a Fetch in flight (`true`); at most one per broker.
     brokers_busy: HashMap<i32, bool>,
+    /// Each broker's fetch session; out of the map while a Fetch to that broker is in flight.
+    sessions: HashMap<i32, FetchSession>,
     /// A ListOffsets reset is in flight; at most one at a time.
     resetting: bool,
     /// A metadata refresh is in flight.
@@ -94,6 +103,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
             fetcher.handle_event(event);
         }
     }
+    fetcher.close_sessions().await;
 }
 
 impl Fetcher {
@@ -102,6 +112,7 @@ impl Fetcher {
             shared,
             tasks: FuturesUnordered::new(),
             brokers_busy: HashMap::new(),
+            sessions: HashMap::new(),
             resetting: false,
             metadata_pending: false,
             want_metadata: false,
@@ -220,13 +231,14 @@ impl Fetcher {
         }));
     }
 
-    /// Sends one Fetch to `broker` for `partitions`.
+    /// Sends one Fetch to `broker` for `partitions`, through the broker's fetch session: the
+    /// request is built once the connection is known (a new connection restarts the session).
     /// Invariant: the broker is busy and each partition is marked `fetch_in_flight` before the
     /// request leaves, so no second fetch for either starts until `Event::Fetched`.
     fn start_fetch(&mut self, broker: i32, partitions: Vec<PartitionAt>) {
         let shared = &self.shared;
         self.brokers_busy.insert(broker, true);
-        let request = build_fetch(shared, &partitions);
+        let mut session = self.sessions.remove(&broker).unwrap_or_default();
         {
             let mut state = shared.lock();
             for (tp, _, _) in &partitions {
@@ -235,18 +247,32 @@ impl Fetcher {
                 }
             }
         }
-        let cluster = shared.cluster.clone();
+        let wanted: Vec<(TopicPartition, i64)> = partitions
+            .iter()
+            .map(|(tp, _, pos)| (tp.clone(), *pos))
+            .collect();
         // The broker may hold the fetch for fetch.wait.max.ms: allow for it.
         let timeout = shared.config.client.request_timeout + shared.config.fetch_max_wait;
         let span = tracing::debug_span!("fetch", broker, partitions = partitions.len());
-        let shared_for_stats = shared.clone();
+        let shared = shared.clone();
         self.tasks.push(Box::pin(async move {
             let result = async {
-                let conn = cluster.connection(broker).await?;
+                let conn = shared.cluster.connection(broker).await?;
+                session.use_connection(&conn);
+                let fetch = session.next_fetch(&wanted);
+                let request = build_fetch(&shared, &fetch);
+                tracing::trace!(
+                    full = fetch.is_full(),
+                    named = fetch.to_send.len(),
+                    forgotten = fetch.forgotten.len(),
+                    "fetch session step"
+                );
                 let sent = std::time::Instant::now();
                 let response = conn.request_timeout(&request, timeout).await;
+                let answer = response.as_ref().map(|r| (r.error_code, r.session_id));
+                session.on_answer(fetch, answer.map_err(|_| ()));
                 if response.is_ok() {
-                    shared_for_stats.counters.fetches.record(sent.elapsed());
+                    shared.counters.fetches.record(sent.elapsed());
                 }
                 response
             }
@@ -255,9 +281,32 @@ impl Fetcher {
             Event::Fetched {
                 broker,
                 sent: partitions,
+                session,
                 result,
             }
         }));
+    }
+
+    /// On close: tells each broker with an open session to drop it (epoch -1), as the Java
+    /// client does, so its slot is free at once; best effort, a second at most.
+    async fn close_sessions(&mut self) {
+        let cluster = &self.shared.cluster;
+        let closes =
+            self.sessions
+                .drain()
+                .filter(|(_, s)| s.id() != 0)
+                .map(|(broker, s)| async move {
+                    let request = FetchRequest::default()
+                        .with_max_wait_ms(0)
+                        .with_session_id(s.id())
+                        .with_session_epoch(FINAL_EPOCH);
+                    let conn = cluster.connection(broker).await?;
+                    conn.request_timeout(&request, Duration::from_secs(1))
+                        .await
+                        .map(|_| ())
+                });
+        let all = futures::future::join_all(closes);
+        let _ = tokio::time::timeout(Duration::from_secs(1), all).await;
     }
 
     /// Sleeps until a wake-up (assignment, seek, consumed data), `next` (or a second), or a
@@ -281,8 +330,12 @@ impl Fetcher {
             Event::Fetched {
                 broker,
                 sent,
+                session,
                 result,
-            } => self.on_fetch_done(broker, &sent, result),
+            } => {
+                self.sessions.insert(broker, session);
+                self.on_fetch_done(broker, &sent, result)
+            }
         }
     }
 
@@ -340,10 +393,12 @@ impl Fetcher {
     }
 }
 
-fn build_fetch(shared: &Shared, partitions: &[PartitionAt]) -> FetchRequest {
+/// The Fetch for one session step: the partitions it names (all of them in a full fetch) and
+/// those it forgets.
+fn build_fetch(shared: &Shared, fetch: &SessionFetch) -> FetchRequest {
     let cfg = &shared.config;
     let mut topics: Vec<FetchTopic> = Vec::new();
-    for (tp, _, pos) in partitions {
+    for (tp, pos) in &fetch.to_send {
         let p = FetchPartition::default()
             .with_partition(tp.1)
             .with_fetch_offset(*pos)
@@ -352,8 +407,19 @@ fn build_fetch(shared: &Shared, partitions: &[PartitionAt]) -> FetchRequest {
             Some(t) => t.partitions.push(p),
             None => topics.push(
                 FetchTopic::default()
-                    .with_topic(TopicName(StrBytes::from_string(tp.0.to_string())))
+                    .with_topic(topic_name(&tp.0))
                     .with_partitions(vec![p]),
+            ),
+        }
+    }
+    let mut forgotten: Vec<ForgottenTopic> = Vec::new();
+    for tp in &fetch.forgotten {
+        match forgotten.iter_mut().find(|t| *t.topic.0 == *tp.0) {
+            Some(t) => t.partitions.push(tp.1),
+            None => forgotten.push(
+                ForgottenTopic::default()
+                    .with_topic(topic_name(&tp.0))
+                    .with_partitions(vec![tp.1]),
             ),
         }
     }
@@ -370,11 +436,17 @@ fn build_fetch(shared: &Shared, partitions: &[PartitionAt]) -> FetchRequest {
                 .min(budget_left.max(1).min(i32::MAX as usize) as i32),
         )
         .with_isolation_level(cfg.isolation_level.as_i8())
-        .with_session_epoch(-1)
+        .with_session_id(fetch.session_id)
+        .with_session_epoch(fetch.epoch)
         .with_rack_id(StrBytes::from_string(
             cfg.client_rack.clone().unwrap_or_default(),
         ))
         .with_topics(topics)
+        .with_forgotten_topics_data(forgotten)
+}
+
+fn topic_name(name: &str) -> TopicName {
+    TopicName(StrBytes::from_string(name.to_string()))
 }
 
 fn apply_resets(
@@ -424,6 +496,13 @@ fn handle_fetch(
         }
     }
     let response = result?;
+    if matches!(
+        response.error_code,
+        FETCH_SESSION_ID_NOT_FOUND | INVALID_FETCH_SESSION_EPOCH
+    ) {
+        // The session already restarted: the next fetch is a full one, no backoff needed.
+        return Ok(false);
+    }
     if let Some(e) = Error::from_code(response.error_code) {
         return Err(e);
     }

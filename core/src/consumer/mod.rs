@@ -23,6 +23,7 @@
 //! `queued.max.messages.kbytes`. Batches are decompressed and decoded only as records are taken.
 
 mod client;
+mod fetch_session;
 mod fetcher;
 
 pub use client::ConsumerClient;
