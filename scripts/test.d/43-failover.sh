@@ -3,7 +3,8 @@
 # cluster-start) under SIGKILL of the busiest leader, SIGSTOP of a leader, a rolling restart, a
 # consumer group losing its coordinator and bootstrap with a hung first host; our Rust client
 # (the odradek CLI), our Python binding and confluent-kafka (librdkafka) side by side. The SIGKILL
-# scenario runs on a 3-node odradek cluster too (three odradek-broker processes in cluster mode).
+# scenario runs on a 3-node odradek cluster too (three odradek-broker processes in cluster mode),
+# also with the Java client (kafka-clients 4.3.1 from $ODRADEK_CACHE/kafka-4.3.1, run from source).
 # Asserts integrity; prints stalls and failure counts of each client (FAILOVER_RESULTS=FILE saves
 # them). Extra arguments go to pytest (e.g. -k odradek_cluster).
 #
