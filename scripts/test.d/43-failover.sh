@@ -4,6 +4,7 @@
 # consumer group losing its coordinator and bootstrap with a hung first host; our Rust client
 # (the odradek CLI), our Python binding and confluent-kafka (librdkafka) side by side. The SIGKILL
 # scenario runs on a 3-node odradek cluster too (three odradek-broker processes in cluster mode),
+# also with the Java client (kafka-clients 4.3.1 from $ODRADEK_CACHE/kafka-4.3.1, run from source),
 # and so do group consumers of our Rust client, librdkafka and the Java client (Kafka's
 # ConsoleConsumer) through a SIGKILL and a SIGSTOP of their coordinator and a rolling restart;
 # Kafka's own admin tools (kafka-reassign-partitions, kafka-leader-election, kafka-configs,

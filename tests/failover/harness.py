@@ -310,11 +310,13 @@ class ScriptProducer(_Process):
 
     def _read(self) -> None:
         for line in self.proc.stdout:
-            r = json.loads(line)
-            if "started" in r:
-                self.run.started = r["started"]
-            elif "value" in r:
-                self.run.reports.append(r)
+            self._line(json.loads(line))
+
+    def _line(self, r: dict) -> None:
+        if "started" in r:
+            self.run.started = r["started"]
+        elif "value" in r:
+            self.run.reports.append(r)
 
 
 
@@ -358,10 +360,13 @@ class Verdict:
     first_fault_failed: int = 0
 
 
-def verify(bootstrap: str, run: Run, fault_at: float, dead: set[int], end_at: float) -> Verdict:
-    """Checks a run against the log; computes the stalls of the faulted leader's partitions and
-    of the others after `fault_at`."""
-    log = read_topic(bootstrap, run.topic)
+def verify(bootstrap: str, run: Run, fault_at: float, dead: set[int], end_at: float,
+           log: list | None = None) -> Verdict:
+    """Checks a run against the log (read here unless `log` gives it, as (partition, offset, key,
+    value) in any order); computes the stalls of the faulted leader's partitions and of the
+    others after `fault_at`."""
+    if log is None:
+        log = read_topic(bootstrap, run.topic)
     values = [v for (_, _, _, v) in log]
     counts: dict[str, int] = {}
     for v in values:
