@@ -84,10 +84,19 @@ namespace BenchPeer
                 "{{\"records\":{0},\"bytes\":{1},\"seconds\":{2:R},\"client\":\"{3}\"}}", records, bytes, seconds, client));
         }
 
-        public static int Fail(string peer, string what, object error)
+        /// <summary>Parses the command line and runs the mode; any exception is exit status 1.</summary>
+        public static int Run(string peer, string[] args, Func<PeerOptions, int> produce, Func<PeerOptions, int> consume)
         {
-            Console.Error.WriteLine(peer + " peer: " + what + ": " + error);
-            return 1;
+            PeerOptions o = PeerOptions.Parse(args);
+            try
+            {
+                return o.Mode == "produce" ? produce(o) : consume(o);
+            }
+            catch (Exception e)
+            {
+                Console.Error.WriteLine(peer + " peer: " + o.Mode + ": " + e);
+                return 1;
+            }
         }
     }
 }

@@ -142,15 +142,7 @@ namespace BenchPeer
 
         private static int Main(string[] args)
         {
-            PeerOptions o = PeerOptions.Parse(args);
-            try
-            {
-                return o.Mode == "produce" ? Produce(o) : Consume(o);
-            }
-            catch (Exception e)
-            {
-                return PeerOutput.Fail("librdkafka-dotnet", o.Mode, e);
-            }
+            return PeerOutput.Run("librdkafka-dotnet", args, Produce, Consume);
         }
 
         private static int Produce(PeerOptions o)

@@ -18,15 +18,7 @@ namespace BenchPeer
 
         private static int Main(string[] args)
         {
-            PeerOptions o = PeerOptions.Parse(args);
-            try
-            {
-                return o.Mode == "produce" ? Produce(o) : Consume(o);
-            }
-            catch (Exception e)
-            {
-                return PeerOutput.Fail("odradek-dotnet", o.Mode, e);
-            }
+            return PeerOutput.Run("odradek-dotnet", args, Produce, Consume);
         }
 
         private static int Produce(PeerOptions o)
