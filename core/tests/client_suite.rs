@@ -13,6 +13,7 @@ use odradek::compression::Compression;
 use odradek::config::{ClientConfig, Config};
 use odradek::consumer::{Consumer, ConsumerRecord, Offset};
 use odradek::error::{ErrorClass, ErrorKind};
+use odradek::group::GroupConsumer;
 use odradek::producer::partitioner::murmur2_partition;
 use odradek::producer::{Producer, ProducerRecord};
 use odradek::records::RecordHeader;
@@ -37,6 +38,7 @@ fn scenarios() -> Vec<(&'static str, Scenario)> {
         "queue_full_fails_fast_and_every_send_resolves" => queue_full,
         "unknown_topic_is_an_error" => unknown_topic,
         "record_too_large_is_permanent" => record_too_large,
+        "refused_commit_fails_fast" => refused_commit_fails_fast,
     ]
 }
 
@@ -680,4 +682,53 @@ fn restart_mid_stream_loses_nothing_and_duplicates_nothing() {
     drop(consumer);
     drop(producer);
     drop(rt);
+}
+
+/// A commit the coordinator refuses for the member itself (not in the group, or a stale
+/// generation) fails at once: only a coordinator that moved, timed out or went away is worth
+/// a retry (as in Java's commitSync), and a retry would wait up to the session timeout.
+async fn refused_commit_fails_fast(bootstrap: String) {
+    let t = topic("refused-commit");
+    admin(&bootstrap)
+        .create_topics(&[NewTopic::new(&t, 1)])
+        .await
+        .unwrap();
+    let config = Config::new()
+        .with("bootstrap.servers", &bootstrap)
+        .unwrap()
+        .with("group.id", format!("{t}-group"))
+        .unwrap()
+        .with("session.timeout.ms", "30000")
+        .unwrap();
+    let member = GroupConsumer::new(&config).unwrap();
+    member.subscribe(&[&t]).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while member.assignment().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the member never joined"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // Not subscribed, so never a member: generation -1 in a group that has one.
+    let outsider = GroupConsumer::new(&config).unwrap();
+    let started = std::time::Instant::now();
+    let err = outsider
+        .commit_offsets(&[(t.clone(), 0, 0)])
+        .await
+        .expect_err("a commit from outside the group is refused");
+    let took = started.elapsed();
+    const ILLEGAL_GENERATION: i16 = 22;
+    const UNKNOWN_MEMBER_ID: i16 = 25;
+    assert!(
+        matches!(err.code(), Some(UNKNOWN_MEMBER_ID | ILLEGAL_GENERATION)),
+        "{err}"
+    );
+    assert!(!err.is_retriable(), "{err}");
+    assert!(
+        took < std::time::Duration::from_secs(5),
+        "the refused commit took {took:?}: it was retried"
+    );
+    outsider.close().await.unwrap();
+    member.close().await.unwrap();
 }

@@ -19,10 +19,11 @@ use super::callbacks::Event;
 use super::protocol::{self, Assignment, Subscription};
 use super::{Inner, lock};
 use crate::consumer::Offset;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorClass, ErrorKind, Result};
 use crate::net::{ConnectOptions, Connection};
 
 const NONE: i16 = 0;
+const REQUEST_TIMED_OUT: i16 = 7;
 const COORDINATOR_LOAD_IN_PROGRESS: i16 = 14;
 const COORDINATOR_NOT_AVAILABLE: i16 = 15;
 const NOT_COORDINATOR: i16 = 16;
@@ -111,6 +112,18 @@ pub(super) fn is_coordinator_error(code: i16) -> bool {
     )
 }
 
+/// Whether a failed commit is sent again (to the coordinator looked up next), as Java's
+/// `commitSync` does: the coordinator moved, is unavailable or loading, timed the request out
+/// (REQUEST_TIMED_OUT), or never answered (connection lost, request timeout). A fenced or stale
+/// member (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION), an authorization failure or an unknown code
+/// fails the commit at once: another coordinator would answer the same.
+pub(super) fn commit_goes_to_next_coordinator(e: &Error) -> bool {
+    match e.code() {
+        Some(code) => is_coordinator_error(code) || code == REQUEST_TIMED_OUT,
+        None => e.is_retriable() && matches!(e.kind(), ErrorKind::Io(_) | ErrorKind::Timeout),
+    }
+}
+
 /// Group answers the member keeps retrying but that no rejoin fixes by itself: the
 /// application (or an operator) has to act, so they go to the error callback.
 fn rejoining_cannot_fix(code: i16) -> bool {
@@ -134,7 +147,7 @@ fn rejoining_cannot_fix(code: i16) -> bool {
 pub(super) fn kafka_error(code: i16, what: &str) -> Error {
     Error::from_code(code)
         .unwrap_or_else(|| Error::network(format!("error code {code}")))
-        .with_class(crate::error::ErrorClass::Retriable)
+        .with_class(ErrorClass::Retriable)
         .with_topic(what)
 }
 
@@ -709,13 +722,23 @@ pub(crate) async fn commit(inner: &Inner, offsets: &[(String, i32, i64)]) -> Res
                 if is_coordinator_error(p.error_code) {
                     drop_coordinator(inner);
                 }
+                // A code this client does not know is not a lost connection: not retried.
                 let mut e = Error::from_code(p.error_code)
-                    .unwrap_or_else(|| Error::network(format!("error code {}", p.error_code)))
+                    .unwrap_or_else(|| {
+                        Error::new(
+                            ErrorKind::Protocol,
+                            ErrorClass::Permanent,
+                            format!(
+                                "OffsetCommit answered with unknown error code {}",
+                                p.error_code
+                            ),
+                        )
+                    })
                     .with_partition(&t.name, p.partition_index);
                 // A rebalance under way (or a KIP-848 epoch that just moved on): the same
                 // commit succeeds once the member has caught up.
                 if matches!(p.error_code, REBALANCE_IN_PROGRESS | STALE_MEMBER_EPOCH) {
-                    e = e.with_class(crate::error::ErrorClass::Retriable);
+                    e = e.with_class(ErrorClass::Retriable);
                 }
                 return Err(e);
             }
@@ -868,4 +891,53 @@ fn build_offset_fetch(
         );
     }
     req
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_commit_is_retried_only_where_java_retries_it() {
+        for code in [
+            COORDINATOR_NOT_AVAILABLE,
+            NOT_COORDINATOR,
+            COORDINATOR_LOAD_IN_PROGRESS,
+            REQUEST_TIMED_OUT,
+        ] {
+            let e = Error::from_code(code).unwrap();
+            assert!(commit_goes_to_next_coordinator(&e), "{e}");
+        }
+        assert!(commit_goes_to_next_coordinator(&Error::network(
+            "broker closed the connection"
+        )));
+        assert!(commit_goes_to_next_coordinator(&Error::timeout(
+            "the broker did not answer"
+        )));
+        // REBALANCE_IN_PROGRESS and STALE_MEMBER_EPOCH have their own wait for the rejoin.
+        for code in [
+            ILLEGAL_GENERATION,
+            UNKNOWN_MEMBER_ID,
+            REBALANCE_IN_PROGRESS,
+            FENCED_INSTANCE_ID,
+            STALE_MEMBER_EPOCH,
+            3,  // UNKNOWN_TOPIC_OR_PARTITION
+            12, // OFFSET_METADATA_TOO_LARGE
+            30, // GROUP_AUTHORIZATION_FAILED
+        ] {
+            let e = Error::from_code(code).unwrap();
+            assert!(!commit_goes_to_next_coordinator(&e), "{e}");
+            // Even where the group code marked it retriable (a rebalance under way).
+            let e = e.with_class(ErrorClass::Retriable);
+            assert!(!commit_goes_to_next_coordinator(&e), "{e}");
+        }
+        assert!(!commit_goes_to_next_coordinator(&Error::closed(
+            "consumer closed"
+        )));
+        assert!(!commit_goes_to_next_coordinator(&Error::new(
+            ErrorKind::Protocol,
+            ErrorClass::Permanent,
+            "unknown error code 999"
+        )));
+    }
 }

@@ -384,8 +384,9 @@ impl GroupConsumer {
     /// Commits these (topic, partition, next offset) triples in the current generation.
     /// A commit refused because a rebalance is under way (REBALANCE_IN_PROGRESS, or a stale
     /// KIP-848 member epoch) is retried once the membership task has caught up, for the
-    /// partitions this member still owns; one the coordinator could not take (it moved or
-    /// stopped) is retried on the coordinator found next.
+    /// partitions this member still owns; one the coordinator could not take (it moved, timed
+    /// out or went away) is retried on the coordinator found next, as Java's `commitSync`. Any
+    /// other refusal (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, ...) is returned at once.
     pub async fn commit_offsets(&self, offsets: &[(String, i32, i64)]) -> Result<()> {
         const REBALANCE_IN_PROGRESS: i16 = 27;
         const STALE_MEMBER_EPOCH: i16 = 113;
@@ -407,11 +408,10 @@ impl GroupConsumer {
                     let owned = self.inner.membership.owned();
                     offsets.retain(|(t, p, _)| owned.contains(&(t.clone(), *p)));
                 }
-                // As Java's commitSync: a coordinator that moved (NOT_COORDINATOR, ...) or
-                // went away (connection lost) is looked up again and the commit retried.
+                // As Java's commitSync: a coordinator that moved, timed out or went away is
+                // looked up again and the commit retried; any other error returns at once.
                 Err(e)
-                    if e.is_retriable()
-                        && e.code().is_none_or(membership::is_coordinator_error)
+                    if membership::commit_goes_to_next_coordinator(&e)
                         && Instant::now() < deadline =>
                 {
                     tracing::debug!(group = %self.inner.settings.group_id, "commit retried: {e}");
