@@ -319,6 +319,14 @@ export interface GroupDescription {
     assignment: TopicPartition[]
   }>
 }
+/** A reassignment in progress: every replica meanwhile, those catching up, those to drop. */
+export interface PartitionReassignment {
+  partition: number
+  replicas: number[]
+  addingReplicas: number[]
+  removingReplicas: number[]
+}
+
 export interface PartitionLag {
   topic: string
   partition: number
@@ -371,6 +379,22 @@ export class Admin {
     resources: Array<{ type: ConfigResourceType; name: string; configEntries: Array<{ name: string; value: string | number | null }> }>
   }): Promise<void>
   describeCluster(): Promise<ClusterDescription>
+  /** Moves partitions to new replicas (the first preferred); `replicas: null` cancels. */
+  alterPartitionReassignments(options: {
+    topics: Array<{
+      topic: string
+      partitionAssignment: Array<{ partition: number; replicas: number[] | null }>
+    }>
+  }): Promise<void>
+  /** The reassignments in progress (of `topics`, if given). */
+  listPartitionReassignments(options?: {
+    topics?: Array<{ topic: string; partitions: number[] }>
+  }): Promise<{ topics: Array<{ topic: string; partitions: PartitionReassignment[] }> }>
+  /** Elects leaders of `topics` (every partition when not given); each partition's error or null. */
+  electLeaders(options?: {
+    type?: 'preferred' | 'unclean'
+    topics?: Array<{ topic: string; partitions: number[] }>
+  }): Promise<Array<{ topic: string; partition: number; error: KafkaError | null }>>
   /** Deletes records before each offset; the partitions' new low watermarks. */
   deleteTopicRecords(options: {
     topic: string

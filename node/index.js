@@ -109,6 +109,12 @@ function settled(fn) {
   }
 }
 
+/** [{topic, partitions: [numbers]}] as the native [{topic, partition}] (null: every partition). */
+function partitionsOf(topics) {
+  if (topics == null) return null
+  return topics.flatMap(({ topic, partitions }) => partitions.map((partition) => ({ topic, partition })))
+}
+
 function call(fn) {
   try {
     return fn()
@@ -830,6 +836,50 @@ class Admin {
     const before = partitions.map((p) => ({ topic, partition: p.partition, offset: Number(p.offset) }))
     const low = await settled(() => this._native.deleteRecords(before))
     return low.map((l) => ({ partition: l.partition, lowWatermark: l.offset }))
+  }
+
+  /**
+   * Moves partitions to new replicas, as KafkaJS: {topics: [{topic, partitionAssignment:
+   * [{partition, replicas}]}]}, the first replica preferred; `replicas: null` cancels the
+   * partition's reassignment in progress. Resolves once the controller recorded them.
+   */
+  alterPartitionReassignments({ topics }) {
+    const moves = topics.flatMap(({ topic, partitionAssignment }) =>
+      // A missing replicas field is undefined natively (null does not convert into the object).
+      partitionAssignment.map(({ partition, replicas }) => ({ topic, partition, replicas: replicas ?? undefined })))
+    return settled(() => this._native.alterPartitionReassignments(moves))
+  }
+
+  /**
+   * The reassignments in progress (of {topics: [{topic, partitions}]}, if given), as KafkaJS:
+   * {topics: [{topic, partitions: [{partition, replicas, addingReplicas, removingReplicas}]}]}.
+   */
+  async listPartitionReassignments({ topics } = {}) {
+    const listed = await settled(() => this._native.listPartitionReassignments(partitionsOf(topics)))
+    const byTopic = new Map()
+    for (const { topic, ...partition } of listed) {
+      if (!byTopic.has(topic)) byTopic.set(topic, [])
+      byTopic.get(topic).push(partition)
+    }
+    return { topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) }
+  }
+
+  /**
+   * Elects the preferred replica (`type: 'unclean'`: any live one) leader of {topics: [{topic,
+   * partitions}]}, or of every partition when `topics` is not given (then only those an
+   * election was tried for are answered). Resolves with [{topic, partition, error}], `error` a
+   * KafkaError (ELECTION_NOT_NEEDED when the leader already was the one) or null.
+   */
+  async electLeaders({ type = 'preferred', topics } = {}) {
+    if (type !== 'preferred' && type !== 'unclean') {
+      throw new TypeError(`electLeaders: type must be 'preferred' or 'unclean', not ${type}`)
+    }
+    const results = await settled(() => this._native.electLeaders(type === 'unclean', partitionsOf(topics)))
+    return results.map(({ topic, partition, error }) => ({
+      topic,
+      partition,
+      error: error == null ? null : convertError(new Error(error)),
+    }))
   }
 
   /** {groups: [{groupId, protocolType, state, groupType}]} */

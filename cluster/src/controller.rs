@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::active::ControllerHandle;
+use crate::election;
 use crate::gate::NetworkGate;
 use crate::metadata::{Applied, MetadataImage, MetadataRecord, NodeId};
 use crate::raft::{LogId, Raft};
@@ -132,10 +133,14 @@ impl Controller {
                 )));
             }
         }
+        let breaker = election::spawn_split_vote_breaker(
+            raft.clone(),
+            config.raft.election_timeout_min..config.raft.election_timeout_max,
+        );
         let handle = ControllerHandle::new(raft, image.clone(), config.broker_session_timeout_ms);
         // A lease is checked a few times per session timeout, so a lapse is acted on promptly.
         let every = Duration::from_millis((config.broker_session_timeout_ms / 4).max(10));
-        let mut tasks = vec![handle.spawn_lease_checks(every)];
+        let mut tasks = vec![breaker, handle.spawn_lease_checks(every)];
         if let Some((every, percent)) = config.leader_rebalance {
             tasks.push(handle.spawn_leader_rebalance(every, percent));
         }

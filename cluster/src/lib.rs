@@ -7,6 +7,7 @@
 //! - `replication`: a partition leader's follower positions, ISR and high watermark, and
 //!   leader-epoch divergence, sans-io.
 //! - `raft`: openraft's type configuration and a tokio runtime with seedable randomness.
+//! - `election`: a fresh random timeout for every failed election (breaks repeated split votes).
 //! - `store`: the raft log, vote and snapshots in the data dir.
 //! - `rpc`: the controllers' framed RPC over TCP and the `Transport` seam the simulation uses.
 //! - `active`: the active controller's broker duties: heartbeats, leases, fencing.
@@ -17,6 +18,7 @@
 pub mod active;
 pub mod client;
 pub mod controller;
+pub mod election;
 pub mod gate;
 pub mod lease;
 pub mod metadata;

@@ -41,6 +41,11 @@ pub fn seed_thread_rng(seed: u64) {
     RNG.with(|r| *r.borrow_mut() = fastrand::Rng::with_seed(seed));
 }
 
+/// A number of milliseconds drawn from this thread's generator (seeded in a simulation).
+pub(crate) fn random_millis(range: std::ops::Range<u64>) -> u64 {
+    RNG.with(|r| r.borrow_mut().u64(range))
+}
+
 /// A handle on this thread's generator, as openraft's `AsyncRuntime::thread_rng` wants.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ThreadRng;

@@ -28,6 +28,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io;
+use std::ops::Range;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -153,9 +154,31 @@ struct Sim {
     topics_created: u64,
     /// Draws for reassignments and elections only (see `workload_record`).
     admin_rng: fastrand::Rng,
+    /// openraft's election timeout range, in ms.
+    election_timeout: Range<u64>,
 }
 
 impl Sim {
+    fn new(seed: u64, rng: fastrand::Rng, nodes: u64, drop_percent: u8) -> Self {
+        let net = Arc::new(Net {
+            rng: Mutex::new(Some(fastrand::Rng::with_seed(seed ^ 0x9e37_79b9_7f4a_7c15))),
+            drop_percent,
+            ..Default::default()
+        });
+        Sim {
+            seed,
+            rng,
+            net,
+            dirs: (0..nodes).map(|_| tempfile::tempdir().unwrap()).collect(),
+            voters: (1..=nodes).map(|id| (id, format!("sim-{id}"))).collect(),
+            controllers: BTreeMap::new(),
+            observed: Arc::default(),
+            topics_created: 0,
+            admin_rng: fastrand::Rng::with_seed(seed ^ 0x5eed_ad11),
+            election_timeout: 150..300,
+        }
+    }
+
     fn config(&self, id: u64) -> ControllerConfig {
         ControllerConfig {
             node_id: id,
@@ -164,8 +187,8 @@ impl Sim {
             sync: false,
             raft: openraft::Config {
                 heartbeat_interval: 50,
-                election_timeout_min: 150,
-                election_timeout_max: 300,
+                election_timeout_min: self.election_timeout.start,
+                election_timeout_max: self.election_timeout.end,
                 // Small, so snapshots, purges and snapshot installs happen within a run.
                 snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(8),
                 max_in_snapshot_log_to_keep: 2,
@@ -584,36 +607,23 @@ struct Stats {
     last_index: u64,
 }
 
-fn run_seed(seed: u64) -> (Vec<String>, Stats) {
-    let rt = tokio::runtime::Builder::new_current_thread()
+/// One thread on tokio's paused clock: simulated time, advanced only when every task waits.
+fn paused_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .start_paused(true)
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+fn run_seed(seed: u64) -> (Vec<String>, Stats) {
+    let rt = paused_runtime();
     rt.block_on(async {
         seed_thread_rng(seed);
         let mut rng = fastrand::Rng::with_seed(seed);
         let nodes = if rng.u8(0..4) == 0 { 5 } else { 3 };
-        let net = Arc::new(Net {
-            rng: Mutex::new(Some(fastrand::Rng::with_seed(seed ^ 0x9e37_79b9_7f4a_7c15))),
-            drop_percent: rng.u8(0..15),
-            ..Default::default()
-        });
-        let dirs: Vec<_> = (0..nodes).map(|_| tempfile::tempdir().unwrap()).collect();
-        let voters = (1..=nodes as u64)
-            .map(|id| (id, format!("sim-{id}")))
-            .collect();
-        let mut sim = Sim {
-            seed,
-            rng,
-            net,
-            dirs,
-            voters,
-            controllers: BTreeMap::new(),
-            observed: Arc::default(),
-            topics_created: 0,
-            admin_rng: fastrand::Rng::with_seed(seed ^ 0x5eed_ad11),
-        };
+        let drop_percent = rng.u8(0..15);
+        let mut sim = Sim::new(seed, rng, nodes, drop_percent);
         sim.run().await;
         let violations = sim.check_final();
         let stats = {
@@ -665,4 +675,45 @@ fn metadata_quorum_keeps_its_invariants_under_faults() {
         total.terms,
         total.last_index
     );
+}
+
+/// Five controllers started at one instant, on a lossless network, whose openraft election
+/// timers all fall on the same tick: openraft checks its timeout (drawn once per node) every
+/// 75 ms here, so any timeout in 226..300 ms fires on the 4th tick. Every candidate votes for
+/// itself on that tick, term after term (seed 171 of an earlier workload stalled so to term 456
+/// with no leader); the quorum must still elect one, by drawing a fresh timeout per failed
+/// election (`odradek_cluster::election`).
+#[test]
+fn candidates_whose_election_timers_coincide_still_elect_a_leader() {
+    let rt = paused_runtime();
+    rt.block_on(async {
+        seed_thread_rng(171);
+        let mut sim = Sim::new(171, fastrand::Rng::with_seed(171), 5, 0);
+        sim.election_timeout = 226..300;
+        for id in 1..=5 {
+            sim.start(id).await;
+        }
+        let started = tokio::time::Instant::now();
+        let elected = loop {
+            let leading = sim
+                .controllers
+                .values()
+                .find(|c| c.raft().metrics().borrow().state == ServerState::Leader);
+            if let Some(c) = leading {
+                break Some((c.node_id, c.raft().metrics().borrow().current_term));
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                break None;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        let took = started.elapsed();
+        let violations = std::mem::take(&mut sim.observed.lock().unwrap().violations);
+        for id in 1..=5 {
+            sim.crash(id).await;
+        }
+        let (leader, term) = elected.expect("no controller elected within 30 s (simulated)");
+        println!("node {leader} elected in term {term} after {took:?} (simulated)");
+        assert!(violations.is_empty(), "{violations:?}");
+    });
 }

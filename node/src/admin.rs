@@ -5,13 +5,41 @@
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use odradek::admin::{
-    AclBinding, AclFilter, AlterConfigOp, ConfigResource, GroupDescription, scram_mechanism,
+    AclBinding, AclFilter, AlterConfigOp, ConfigResource, ElectionType, GroupDescription,
+    scram_mechanism,
 };
 
 use crate::consumer::{TopicPartition, TopicPartitionOffset};
 use crate::{NativeAdmin, js_error};
 
 /// One described config.
+/// A partition's move for `alterPartitionReassignments`: its target replicas (the first one
+/// preferred), or null to cancel its reassignment in progress.
+#[napi(object)]
+pub struct ReassignmentMove {
+    pub topic: String,
+    pub partition: i32,
+    pub replicas: Option<Vec<i32>>,
+}
+
+/// A reassignment in progress: every replica meanwhile, those catching up, those to drop.
+#[napi(object)]
+pub struct ReassignmentInfo {
+    pub topic: String,
+    pub partition: i32,
+    pub replicas: Vec<i32>,
+    pub adding_replicas: Vec<i32>,
+    pub removing_replicas: Vec<i32>,
+}
+
+/// One partition's election outcome; `error` is encoded as `js_error` encodes errors.
+#[napi(object)]
+pub struct ElectionOutcome {
+    pub topic: String,
+    pub partition: i32,
+    pub error: Option<String>,
+}
+
 #[napi(object)]
 pub struct ConfigEntryInfo {
     pub config_name: String,
@@ -359,6 +387,72 @@ impl NativeAdmin {
         })
     }
 
+    /// Moves partitions to new replicas or cancels their reassignments (null replicas).
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn alter_partition_reassignments<'env>(
+        &self,
+        env: &'env Env,
+        moves: Vec<ReassignmentMove>,
+    ) -> Result<PromiseRaw<'env, ()>> {
+        self.run(env, |admin| async move {
+            let refs: Vec<(&str, i32, Option<Vec<i32>>)> = moves
+                .iter()
+                .map(|m| (m.topic.as_str(), m.partition, m.replicas.clone()))
+                .collect();
+            admin.alter_partition_reassignments(&refs).await
+        })
+    }
+
+    /// The reassignments in progress (of `only` these partitions, if given).
+    #[napi(ts_return_type = "Promise<ReassignmentInfo[]>")]
+    pub fn list_partition_reassignments<'env>(
+        &self,
+        env: &'env Env,
+        only: Option<Vec<TopicPartition>>,
+    ) -> Result<PromiseRaw<'env, Vec<ReassignmentInfo>>> {
+        self.run(env, |admin| async move {
+            let refs = partition_refs(&only);
+            let listed = admin.list_partition_reassignments(refs.as_deref()).await?;
+            Ok(listed
+                .into_iter()
+                .map(|r| ReassignmentInfo {
+                    topic: r.topic,
+                    partition: r.partition,
+                    replicas: r.replicas,
+                    adding_replicas: r.adding,
+                    removing_replicas: r.removing,
+                })
+                .collect())
+        })
+    }
+
+    /// Elects leaders (preferred, or unclean) of `only` these partitions, or of every one.
+    #[napi(ts_return_type = "Promise<ElectionOutcome[]>")]
+    pub fn elect_leaders<'env>(
+        &self,
+        env: &'env Env,
+        unclean: bool,
+        only: Option<Vec<TopicPartition>>,
+    ) -> Result<PromiseRaw<'env, Vec<ElectionOutcome>>> {
+        let election = if unclean {
+            ElectionType::Unclean
+        } else {
+            ElectionType::Preferred
+        };
+        self.run(env, move |admin| async move {
+            let refs = partition_refs(&only);
+            let results = admin.elect_leaders(election, refs.as_deref()).await?;
+            Ok(results
+                .into_iter()
+                .map(|r| ElectionOutcome {
+                    topic: r.topic,
+                    partition: r.partition,
+                    error: r.error.map(|e| js_error(e).reason),
+                })
+                .collect())
+        })
+    }
+
     #[napi(ts_return_type = "Promise<GroupListingInfo[]>")]
     pub fn list_groups<'env>(
         &self,
@@ -580,4 +674,10 @@ impl NativeAdmin {
             admin.delete_user_scram_credential(&user, mechanism).await
         })
     }
+}
+
+/// Optional partitions as the core's `(topic, partition)` pairs.
+fn partition_refs(only: &Option<Vec<TopicPartition>>) -> Option<Vec<(&str, i32)>> {
+    only.as_ref()
+        .map(|ps| ps.iter().map(|p| (p.topic.as_str(), p.partition)).collect())
 }

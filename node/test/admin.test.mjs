@@ -169,3 +169,29 @@ test('ACLs and SCRAM users on a SASL_SSL broker with an authorizer', async () =>
     await secure.stop()
   }
 })
+
+test('reassignments and elections get one-broker answers', async () => {
+  // One broker holds every replica: its own id is the only valid target, nothing is ever in
+  // progress, and no election is needed (Kafka's one-broker answers).
+  await admin.createTopics([{ topic: 'moves', numPartitions: 2 }])
+  const me = (await admin.describeCluster()).brokers[0].nodeId
+  const move = (partition, replicas) =>
+    admin.alterPartitionReassignments({ topics: [{ topic: 'moves', partitionAssignment: [{ partition, replicas }] }] })
+  await move(0, [me])
+  const unknownBroker = await rejection(move(1, [me + 1]))
+  assert.ok(unknownBroker instanceof KafkaError)
+  assert.equal(unknownBroker.name, 'INVALID_REPLICA_ASSIGNMENT')
+  assert.deepEqual([unknownBroker.topic, unknownBroker.partition], ['moves', 1])
+  assert.equal((await rejection(move(0, null))).name, 'NO_REASSIGNMENT_IN_PROGRESS')
+  assert.deepEqual(await admin.listPartitionReassignments(), { topics: [] })
+  assert.deepEqual(await admin.listPartitionReassignments({ topics: [{ topic: 'moves', partitions: [0] }] }), { topics: [] })
+
+  const results = await admin.electLeaders({ topics: [{ topic: 'moves', partitions: [0, 5] }] })
+  assert.deepEqual(results.map((r) => [r.topic, r.partition, r.error?.name]), [
+    ['moves', 0, 'ELECTION_NOT_NEEDED'],
+    ['moves', 5, 'UNKNOWN_TOPIC_OR_PARTITION'],
+  ])
+  assert.ok(results[0].error instanceof KafkaError)
+  assert.deepEqual(await admin.electLeaders({ type: 'unclean' }), [])
+  await assert.rejects(admin.electLeaders({ type: 'random' }), TypeError)
+})

@@ -12,6 +12,9 @@ async function main(): Promise<void> {
   const cluster = await admin.describeCluster()
   const lag: number = (await admin.fetchGroupLag({ groupId: 'g', topics: ['t'] }))[0].lag
   const low: number = (await admin.deleteTopicRecords({ topic: 't', partitions: [{ partition: 0, offset: 1 }] }))[0].lowWatermark
+  await admin.alterPartitionReassignments({ topics: [{ topic: 't', partitionAssignment: [{ partition: 0, replicas: [1] }, { partition: 1, replicas: null }] }] })
+  const adding: number[] = (await admin.listPartitionReassignments()).topics[0].partitions[0].addingReplicas
+  const electionError: KafkaError | null = (await admin.electLeaders({ type: 'unclean', topics: [{ topic: 't', partitions: [0] }] }))[0].error
   const state: string = (await admin.describeGroups(['g'])).groups[0].state
   await admin.setOffsets({ groupId: 'g', topic: 't', partitions: [{ partition: 0, offset: 0 }] })
   await admin.createAcls({ acl: [{ resourceType: 'TOPIC', resourceName: 't', principal: 'User:bob', operation: 'READ' }] })

@@ -40,6 +40,7 @@ from ._admin import (
     MemberDescription,
     Node,
     PartitionLag,
+    PartitionReassignment,
     ScramCredentialInfo,
     UserScramCredentialDeletion,
     UserScramCredentialUpsertion,

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
+from .errors import KafkaError
+
 if TYPE_CHECKING:
     from ._client import PartitionLike, TopicPartition
 
@@ -16,6 +18,7 @@ __all__ = [
     "ConfigEntry",
     "Node",
     "ClusterDescription",
+    "PartitionReassignment",
     "ConsumerGroupListing",
     "MemberDescription",
     "ConsumerGroupDescription",
@@ -62,6 +65,17 @@ class ClusterDescription(NamedTuple):
     cluster_id: str
     controller_id: int
     nodes: List[Node]
+
+
+class PartitionReassignment(NamedTuple):
+    """A reassignment in progress: every replica meanwhile (the target ones, then those being
+    removed), the ones catching up and the ones to drop once the target ones are in sync."""
+
+    topic: str
+    partition: int
+    replicas: List[int]
+    adding_replicas: List[int]
+    removing_replicas: List[int]
 
 
 class ConsumerGroupListing(NamedTuple):
@@ -221,6 +235,55 @@ class AdminSurface:
 
         before = [(t.topic, t.partition, t.offset) for t in map(_tp, partitions)]
         return [TopicPartition(*p) for p in self._native.delete_records(before, timeout)]
+
+    def alter_partition_reassignments(
+        self,
+        reassignments: Mapping["PartitionLike", Optional[Sequence[int]]],
+        timeout: Optional[float] = 30.0,
+    ) -> None:
+        """Moves each partition to the broker ids given (the first one preferred), or cancels
+        its reassignment in progress (``None``). Returns once the controller recorded them (the
+        new replicas then catch up; see :meth:`list_partition_reassignments`)."""
+        from ._client import _tp
+
+        moves = []
+        for p, replicas in reassignments.items():
+            tp = _tp(p)
+            moves.append((tp.topic, tp.partition, None if replicas is None else list(replicas)))
+        self._native.alter_partition_reassignments(moves, timeout)
+
+    def list_partition_reassignments(
+        self,
+        partitions: Optional[Sequence["PartitionLike"]] = None,
+        timeout: Optional[float] = 30.0,
+    ) -> List[PartitionReassignment]:
+        """The reassignments in progress (of ``partitions``, if given), by topic and partition."""
+        from ._client import _tp
+
+        only = None if partitions is None else [
+            (t.topic, t.partition) for t in map(_tp, partitions)]
+        return [PartitionReassignment(*r)
+                for r in self._native.list_partition_reassignments(only, timeout)]
+
+    def elect_leaders(
+        self,
+        election_type: str = "preferred",
+        partitions: Optional[Sequence["PartitionLike"]] = None,
+        timeout: Optional[float] = 30.0,
+    ) -> Dict["TopicPartition", Optional[KafkaError]]:
+        """Elects the ``"preferred"`` replica (or, ``"unclean"``, any live one) leader of
+        ``partitions``, or of every partition when ``None`` (then only those an election was
+        tried for are answered). Each partition's error, or ``None`` when it was elected
+        (``ELECTION_NOT_NEEDED`` when its leader already was the one)."""
+        from ._client import TopicPartition, _tp
+
+        if election_type not in ("preferred", "unclean"):
+            raise ValueError(
+                f"election_type must be 'preferred' or 'unclean', not {election_type!r}")
+        only = None if partitions is None else [
+            (t.topic, t.partition) for t in map(_tp, partitions)]
+        results = self._native.elect_leaders(election_type == "unclean", only, timeout)
+        return {TopicPartition(t, p): error for t, p, error in results}
 
     # Consumer groups
 

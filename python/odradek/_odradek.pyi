@@ -218,6 +218,18 @@ class NativeAdmin:
     def delete_records(
         self, before: List[Tuple[str, int, int]], timeout: Optional[float] = None
     ) -> List[Tuple[str, int, int]]: ...
+    def alter_partition_reassignments(
+        self, moves: List[Tuple[str, int, Optional[List[int]]]], timeout: Optional[float] = None
+    ) -> None: ...
+    def list_partition_reassignments(
+        self, partitions: Optional[List[Tuple[str, int]]] = None, timeout: Optional[float] = None
+    ) -> List[Tuple[str, int, List[int], List[int], List[int]]]: ...
+    def elect_leaders(
+        self,
+        unclean: bool,
+        partitions: Optional[List[Tuple[str, int]]] = None,
+        timeout: Optional[float] = None,
+    ) -> List[Tuple[str, int, Optional[Any]]]: ...
     def create_acls(
         self, acls: List[Tuple[str, str, str, str, str, str, str]], timeout: Optional[float] = None
     ) -> None: ...

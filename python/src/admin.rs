@@ -3,7 +3,8 @@
 //! tuples; `odradek._admin` turns them into named types.
 
 use odradek::admin::{
-    AclBinding, AclFilter, Admin, AlterConfigOp, ConfigResource, NewTopic, scram_mechanism,
+    AclBinding, AclFilter, Admin, AlterConfigOp, ConfigResource, ElectionType, NewTopic,
+    scram_mechanism,
 };
 use pyo3::prelude::*;
 
@@ -28,6 +29,10 @@ type ClusterTuple = (String, i32, Vec<(i32, String, i32, Option<String>)>);
 type ScramUserTuple = (String, Vec<(String, i32)>);
 /// Lag of a partition: (topic, partition, committed, log end, lag).
 type LagTuple = (String, i32, Option<i64>, i64, i64);
+/// A reassignment in progress: (topic, partition, replicas, adding, removing).
+type ReassignmentTuple = (String, i32, Vec<i32>, Vec<i32>, Vec<i32>);
+/// An election's outcome: (topic, partition, the error as a `KafkaError`, or `None`).
+type ElectionTuple<'py> = (String, i32, Option<Bound<'py, PyAny>>);
 /// An ACL by Kafka's names: (resource type, name, pattern type, principal, host, operation,
 /// permission).
 type AclTuple = (String, String, String, String, String, String, String);
@@ -390,6 +395,86 @@ impl NativeAdmin {
                 })
                 .collect())
         })
+    }
+
+    /// Moves each (topic, partition) to the replicas given (the first preferred), or cancels
+    /// its reassignment in progress (`None`). Fails with the first partition's error.
+    #[pyo3(signature = (moves, timeout=None))]
+    fn alter_partition_reassignments(
+        &self,
+        py: Python<'_>,
+        moves: Vec<(String, i32, Option<Vec<i32>>)>,
+        timeout: Option<f64>,
+    ) -> PyResult<()> {
+        self.call(
+            py,
+            timeout,
+            "alter_partition_reassignments",
+            |admin| async move {
+                let refs: Vec<(&str, i32, Option<Vec<i32>>)> = moves
+                    .iter()
+                    .map(|(t, p, r)| (t.as_str(), *p, r.clone()))
+                    .collect();
+                admin.alter_partition_reassignments(&refs).await
+            },
+        )
+    }
+
+    /// The reassignments in progress (of these partitions, if given): (topic, partition,
+    /// replicas, adding, removing).
+    #[pyo3(signature = (partitions=None, timeout=None))]
+    fn list_partition_reassignments(
+        &self,
+        py: Python<'_>,
+        partitions: Option<Vec<(String, i32)>>,
+        timeout: Option<f64>,
+    ) -> PyResult<Vec<ReassignmentTuple>> {
+        self.call(
+            py,
+            timeout,
+            "list_partition_reassignments",
+            |admin| async move {
+                let refs: Option<Vec<(&str, i32)>> = partitions
+                    .as_ref()
+                    .map(|ps| ps.iter().map(|(t, p)| (t.as_str(), *p)).collect());
+                let listed = admin.list_partition_reassignments(refs.as_deref()).await?;
+                Ok(listed
+                    .into_iter()
+                    .map(|r| (r.topic, r.partition, r.replicas, r.adding, r.removing))
+                    .collect())
+            },
+        )
+    }
+
+    /// Elects leaders (preferred, or unclean) of these partitions, or of every one when
+    /// `None`: (topic, partition, error or `None`) for each partition an election was tried
+    /// for.
+    #[pyo3(signature = (unclean, partitions=None, timeout=None))]
+    fn elect_leaders<'py>(
+        &self,
+        py: Python<'py>,
+        unclean: bool,
+        partitions: Option<Vec<(String, i32)>>,
+        timeout: Option<f64>,
+    ) -> PyResult<Vec<ElectionTuple<'py>>> {
+        let election = if unclean {
+            ElectionType::Unclean
+        } else {
+            ElectionType::Preferred
+        };
+        let results = self.call(py, timeout, "elect_leaders", |admin| async move {
+            let refs: Option<Vec<(&str, i32)>> = partitions
+                .as_ref()
+                .map(|ps| ps.iter().map(|(t, p)| (t.as_str(), *p)).collect());
+            admin.elect_leaders(election, refs.as_deref()).await
+        })?;
+        Ok(results
+            .into_iter()
+            .map(|r| {
+                let error = r.error.map(|e| crate::exception(py, &e));
+                (r.topic, r.partition, error)
+            })
+            .collect())
     }
 
     /// Creates ACLs given by Kafka's names.

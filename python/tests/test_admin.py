@@ -143,6 +143,33 @@ def test_delete_records_and_offsets_for_times(kafka: Any) -> None:
     c.close()
 
 
+def test_reassignments_and_elections_on_one_broker(kafka: Any) -> None:
+    # One broker holds every replica: its own id is the only valid target, nothing is ever in
+    # progress, and no election is needed (Kafka's one-broker answers).
+    admin = odradek.AdminClient(kafka.config())
+    topic = kafka.topic(partitions=2)
+    me = admin.describe_cluster().nodes[0].id
+    admin.alter_partition_reassignments({(topic, 0): [me]})
+    with pytest.raises(odradek.KafkaError) as unknown_broker:
+        admin.alter_partition_reassignments({TopicPartition(topic, 1): [me + 1]})
+    assert unknown_broker.value.name == "INVALID_REPLICA_ASSIGNMENT"
+    assert (unknown_broker.value.topic, unknown_broker.value.partition) == (topic, 1)
+    with pytest.raises(odradek.KafkaError) as cancel:
+        admin.alter_partition_reassignments({(topic, 0): None})
+    assert cancel.value.name == "NO_REASSIGNMENT_IN_PROGRESS"
+    assert admin.list_partition_reassignments() == []
+    assert admin.list_partition_reassignments([(topic, 0)]) == []
+
+    elected = admin.elect_leaders("preferred", [(topic, 0), (topic, 5)])
+    assert set(elected) == {TopicPartition(topic, 0), TopicPartition(topic, 5)}
+    not_needed, unknown = elected[TopicPartition(topic, 0)], elected[TopicPartition(topic, 5)]
+    assert isinstance(not_needed, odradek.KafkaError) and not_needed.name == "ELECTION_NOT_NEEDED"
+    assert isinstance(unknown, odradek.KafkaError) and unknown.name == "UNKNOWN_TOPIC_OR_PARTITION"
+    assert admin.elect_leaders() == {}  # every partition asked: none needed one
+    with pytest.raises(ValueError):
+        admin.elect_leaders("random")
+
+
 PASSWORD = "admin-secret-8f2c"
 BOB_PASSWORD = "bob-secret-77a1"
 
