@@ -22,9 +22,17 @@ host_target=x86_64-unknown-linux-gnu
 
 work="$(mktemp -d /tmp/odradek-packages.XXXXXX)"
 kafka_dir="$work/kafka"
+# The CLI's broker runs as the child of `user`'s background subshell ($!): stop both.
+stop_broker() {
+    [ -n "${broker_pid:-}" ] || return 0
+    pkill -P "$broker_pid" 2>/dev/null || true
+    kill "$broker_pid" 2>/dev/null || true
+    wait "$broker_pid" 2>/dev/null || true
+    broker_pid=""
+}
 cleanup() {
     "$root/scripts/apache-kafka.sh" stop "$kafka_dir" >/dev/null 2>&1 || true
-    [ -n "${broker_pid:-}" ] && kill "$broker_pid" 2>/dev/null || true
+    stop_broker
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -52,7 +60,9 @@ done
 user() { # user DIR CMD...: runs CMD in DIR as a fresh user would (empty env but PATH/HOME)
     local dir="$1"; shift
     mkdir -p "$dir" "$work/home"
-    (cd "$dir" && env -i PATH="$clean_path" HOME="$work/home" LANG=C.UTF-8 TMPDIR="$work" "$@")
+    # exec: the command replaces the subshell, so a background `user ... &` has it as the direct
+    # child of $! (stop_broker relies on that).
+    (cd "$dir" && exec env -i PATH="$clean_path" HOME="$work/home" LANG=C.UTF-8 TMPDIR="$work" "$@")
 }
 user "$work" sh -c '! command -v cargo && ! command -v rustc' >/dev/null \
     || fail "cargo or rustc is still on the clean PATH"
@@ -124,7 +134,7 @@ out="$(user "$work/cli" bash run.sh)"
 echo "$out"
 grep -q '"value":"hello"' <<<"$out" && grep -q '"value":"again"' <<<"$out" \
     || fail "the README quickstart did not read back its records"
-kill "$broker_pid"; wait "$broker_pid" 2>/dev/null || true; broker_pid=""
+stop_broker
 
 # ---- C / C++
 step "C/C++: examples/cpp with find_package, and a C program with pkg-config"
